@@ -1,0 +1,74 @@
+-- name: GetCaseByID :one
+SELECT * FROM cases WHERE id = $1;
+
+-- name: GetCaseByNumber :one
+SELECT * FROM cases WHERE guild_id = $1 AND number = $2;
+
+-- name: LockCase :one
+-- Takes the row lock for the rest of the transaction (a no-op write, portable where
+-- SELECT ... FOR UPDATE is not) and returns the case as it was, so the history row records
+-- the true old value even when two moderators edit at once.
+UPDATE cases SET updated_at = updated_at WHERE guild_id = $1 AND number = $2 RETURNING *;
+
+-- name: RecentCases :many
+SELECT * FROM cases WHERE guild_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3;
+
+-- name: ActiveCasesOfUser :many
+SELECT * FROM cases WHERE guild_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id DESC;
+
+-- name: LatestCaseOfUser :one
+SELECT * FROM cases WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1;
+
+-- name: LatestRestrictionCase :one
+-- The restriction state: the newest non-voided case among {X, unX} decides.
+SELECT * FROM cases
+WHERE guild_id = $1 AND user_id = $2 AND type IN (sqlc.arg(on_type), sqlc.arg(off_type)) AND status <> 'voided'
+ORDER BY id DESC LIMIT 1;
+
+-- name: CountCasesInGuild :one
+SELECT COUNT(*) FROM cases WHERE guild_id = $1;
+
+-- name: CountCasesOfUser :one
+SELECT COUNT(*) FROM cases WHERE guild_id = $1 AND user_id = $2;
+
+-- name: CaseStatistics :many
+SELECT type, status, COUNT(*) AS n FROM cases WHERE guild_id = $1 GROUP BY type, status ORDER BY type, status;
+
+-- name: DueCases :many
+SELECT * FROM cases
+WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1
+ORDER BY expires_at, id LIMIT $2;
+
+-- name: DueCasesOfType :many
+SELECT * FROM cases
+WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1 AND type = $2
+ORDER BY expires_at, id LIMIT $3;
+
+-- name: SetCaseReason :exec
+UPDATE cases SET reason = $2, updated_at = $3 WHERE id = $1;
+
+-- name: SetCaseStatus :exec
+UPDATE cases SET status = $2, updated_at = $3 WHERE id = $1;
+
+-- name: SetCaseExpiry :exec
+UPDATE cases SET expires_at = $2, updated_at = $3 WHERE id = $1;
+
+-- name: SetCaseModlog :exec
+UPDATE cases SET modlog_message_id = $2, updated_at = $3 WHERE id = $1;
+
+-- name: SetCaseProcessed :exec
+UPDATE cases SET processed = TRUE, updated_at = $2 WHERE id = $1;
+
+-- name: InsertCaseEvent :exec
+INSERT INTO case_events (case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: CaseEvents :many
+SELECT * FROM case_events WHERE case_id = $1 ORDER BY id;
+
+-- name: GuildCaseEventsAfter :many
+-- Export walks a guild's history in id order, one page at a time.
+SELECT * FROM case_events WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3;
+
+-- name: GuildCasesAfter :many
+SELECT * FROM cases WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3;

@@ -1,0 +1,241 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+func TestMigrateUpDownUp(t *testing.T) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) {
+			ctx := context.Background()
+			st := storetest.OpenUnmigrated(t, e)
+			applied, err := st.MigrateUp(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(applied) == 0 {
+				t.Fatal("no migration applied to an empty database")
+			}
+			if got := tables(t, st); !contains(got, "cases") || !contains(got, "case_events") || !contains(got, "guilds") {
+				t.Fatalf("tables after up: %v", got)
+			}
+			if _, err := st.MigrateDown(ctx, 0, true); err != nil {
+				t.Fatal(err)
+			}
+			if got := tables(t, st); contains(got, "cases") || contains(got, "guilds") || contains(got, "case_events") {
+				t.Fatalf("tables after down to 0: %v", got)
+			}
+			status, err := st.MigrationStatus(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range status {
+				if m.Applied {
+					t.Errorf("migration %d still applied after down to 0", m.Version)
+				}
+			}
+			again, err := st.MigrateUp(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(applied, again); diff != "" {
+				t.Errorf("second up applied different versions (-first +second):\n%s", diff)
+			}
+			if more, err := st.MigrateUp(ctx); err != nil || len(more) != 0 {
+				t.Errorf("up on an up-to-date database: applied %v, err %v", more, err)
+			}
+		})
+	}
+}
+
+// TestSchemasInLockstep keeps the two dialects' migrations describing the same tables and
+// columns, so that the one generated query package fits both.
+func TestSchemasInLockstep(t *testing.T) {
+	lite := storetest.Open(t, store.SQLite)
+	pg := storetest.Open(t, store.Postgres)
+	if diff := cmp.Diff(columns(t, pg), columns(t, lite)); diff != "" {
+		t.Errorf("schemas differ (-postgres +sqlite):\n%s", diff)
+	}
+	ctx := context.Background()
+	ls, err := lite.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := pg.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lv, pv []int64
+	for _, m := range ls {
+		lv = append(lv, m.Version)
+	}
+	for _, m := range ps {
+		pv = append(pv, m.Version)
+	}
+	if diff := cmp.Diff(pv, lv); diff != "" {
+		t.Errorf("migration versions differ (-postgres +sqlite):\n%s", diff)
+	}
+}
+
+func TestCaseEventsAppendOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		w := st.Writer()
+		mustExec(t, w, `INSERT INTO guilds (id, case_count, joined_at) VALUES (1, 1, 0)`)
+		mustExec(t, w, `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, created_at, updated_at) VALUES (1, 1, 'WARN', 'active', 'r', 2, 3, 0, 0)`)
+		mustExec(t, w, `INSERT INTO case_events (case_id, guild_id, kind, actor_id, created_at) SELECT id, 1, 'created', 2, 0 FROM cases`)
+		if _, err := w.ExecContext(ctx, `UPDATE case_events SET note = 'x'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("update of case_events: err = %v, want append-only", err)
+		}
+		if _, err := w.ExecContext(ctx, `DELETE FROM case_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("delete from case_events: err = %v, want append-only", err)
+		}
+	})
+}
+
+func TestParseURL(t *testing.T) {
+	good := map[string]store.Engine{
+		"sqlite:gavel.db":                                store.SQLite,
+		"sqlite:///var/lib/gavel/gavel.db":               store.SQLite,
+		"sqlite::memory:":                                store.SQLite,
+		"postgres://u:p@127.0.0.1:5432/test":             store.Postgres,
+		"postgresql://u@localhost/gavel?sslmode=disable": store.Postgres,
+	}
+	for raw, want := range good {
+		loc, err := store.ParseURL(raw)
+		if err != nil {
+			t.Errorf("ParseURL(%q): %v", raw, err)
+			continue
+		}
+		if loc.Engine != want {
+			t.Errorf("ParseURL(%q).Engine = %s, want %s", raw, loc.Engine, want)
+		}
+		if strings.Contains(loc.Redacted, ":p@") {
+			t.Errorf("ParseURL(%q).Redacted leaks the password: %s", raw, loc.Redacted)
+		}
+	}
+	bad := map[string]string{
+		"":                         "empty",
+		"mysql://x":                `unsupported scheme "mysql"`,
+		"gavel.db":                 "unsupported scheme",
+		"sqlite:":                  "no file path",
+		"sqlite:x.db?mode=ro":      "cannot be given",
+		"postgres://":              "no host",
+		"postgres://u:secret@h:x/": "malformed",
+	}
+	for raw, want := range bad {
+		_, err := store.ParseURL(raw)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "accepted:") {
+			t.Errorf("ParseURL(%q) = %v, want an error containing %q and the accepted forms", raw, err, want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("ParseURL(%q) leaks the password: %v", raw, err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := store.OpenURL(ctx, "sqlite:/nonexistent-dir/x/gavel.db", store.Options{}); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing directory: %v", err)
+	}
+	_, err := store.OpenURL(ctx, "postgres://postgres:hunter2@127.0.0.1:1/test?connect_timeout=1", store.Options{})
+	if err == nil || !strings.Contains(err.Error(), "unreachable") || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("unreachable server: %v", err)
+	}
+}
+
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"sqlite:gavel.db", "postgres://u:p@h:5432/d", "sqlite:///a/b", "", "x:y", "postgres://u:p@h:x/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		loc, err := store.ParseURL(raw)
+		if err != nil {
+			if !strings.Contains(err.Error(), "accepted:") {
+				t.Errorf("error without the accepted forms: %v", err)
+			}
+			return
+		}
+		if loc.Engine != store.SQLite && loc.Engine != store.Postgres {
+			t.Errorf("engine %q", loc.Engine)
+		}
+		if loc.DSN == "" {
+			t.Error("empty DSN")
+		}
+	})
+}
+
+func mustExec(t *testing.T, db *sql.DB, q string) {
+	t.Helper()
+	if _, err := db.Exec(q); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func tables(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	q := `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`
+	if st.Engine() == store.SQLite {
+		q = `SELECT name FROM sqlite_master WHERE type = 'table'`
+	}
+	return strs(t, st.Reader(), q)
+}
+
+// columns maps each gavel table to its column names (FTS shadow tables and goose's own table
+// are engine details and left out).
+func columns(t *testing.T, st *store.Store) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for _, tbl := range tables(t, st) {
+		if strings.HasPrefix(tbl, "cases_fts") || tbl == "goose_db_version" || strings.HasPrefix(tbl, "sqlite_") {
+			continue
+		}
+		q := `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '` + tbl + `'`
+		if st.Engine() == store.SQLite {
+			q = `SELECT name FROM pragma_table_info('` + tbl + `')`
+		}
+		out[tbl] = strs(t, st.Reader(), q)
+	}
+	return out
+}
+
+func strs(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(xs []string, x string) bool {
+	for _, s := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
