@@ -315,50 +315,6 @@ func (q *Queries) GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams
 	return i, err
 }
 
-const guildCaseEventsAfter = `-- name: GuildCaseEventsAfter :many
-SELECT id, case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at FROM case_events WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3
-`
-
-type GuildCaseEventsAfterParams struct {
-	GuildID int64
-	ID      int64
-	Limit   int32
-}
-
-// Export walks a guild's history in id order, one page at a time.
-func (q *Queries) GuildCaseEventsAfter(ctx context.Context, arg GuildCaseEventsAfterParams) ([]CaseEvent, error) {
-	rows, err := q.db.QueryContext(ctx, guildCaseEventsAfter, arg.GuildID, arg.ID, arg.Limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []CaseEvent
-	for rows.Next() {
-		var i CaseEvent
-		if err := rows.Scan(
-			&i.ID,
-			&i.CaseID,
-			&i.GuildID,
-			&i.Kind,
-			&i.ActorID,
-			&i.OldValue,
-			&i.NewValue,
-			&i.Note,
-			&i.CreatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const guildCasesAfter = `-- name: GuildCasesAfter :many
 SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3
 `
@@ -369,6 +325,7 @@ type GuildCasesAfterParams struct {
 	Limit   int32
 }
 
+// Export walks a guild's cases in id order, one page at a time.
 func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams) ([]Case, error) {
 	rows, err := q.db.QueryContext(ctx, guildCasesAfter, arg.GuildID, arg.ID, arg.Limit)
 	if err != nil {
@@ -526,6 +483,33 @@ type LockCaseParams struct {
 // the true old value even when two moderators edit at once.
 func (q *Queries) LockCase(ctx context.Context, arg LockCaseParams) (Case, error) {
 	row := q.db.QueryRowContext(ctx, lockCase, arg.GuildID, arg.Number)
+	var i Case
+	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Processed,
+		&i.Reason,
+		&i.ModeratorID,
+		&i.UserID,
+		&i.RoleIds,
+		&i.ExpiresAt,
+		&i.Metadata,
+		&i.ModlogMessageID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const lockCaseByID = `-- name: LockCaseByID :one
+UPDATE cases SET updated_at = updated_at WHERE id = $1 RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+`
+
+func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
+	row := q.db.QueryRowContext(ctx, lockCaseByID, id)
 	var i Case
 	err := row.Scan(
 		&i.ID,

@@ -66,9 +66,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 -- name: CaseEvents :many
 SELECT * FROM case_events WHERE case_id = $1 ORDER BY id;
 
--- name: GuildCaseEventsAfter :many
--- Export walks a guild's history in id order, one page at a time.
-SELECT * FROM case_events WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3;
-
 -- name: GuildCasesAfter :many
+-- Export walks a guild's cases in id order, one page at a time.
 SELECT * FROM cases WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3;
+
+-- name: LockCaseByID :one
+UPDATE cases SET updated_at = updated_at WHERE id = $1 RETURNING *;

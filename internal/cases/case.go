@@ -1,0 +1,232 @@
+// Package cases is the case domain: what a moderation case is, how it is numbered, how every
+// change to it is recorded, and the queries moderators and the expiry poller need.
+package cases
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Type is the kind of moderation action a case records.
+type Type string
+
+// The 14 case types of Tux, plus SOFTBAN, NOTE and AUTOMOD.
+const (
+	Ban          Type = "BAN"
+	Unban        Type = "UNBAN"
+	Hackban      Type = "HACKBAN"
+	Tempban      Type = "TEMPBAN"
+	Kick         Type = "KICK"
+	Timeout      Type = "TIMEOUT"
+	Untimeout    Type = "UNTIMEOUT"
+	Warn         Type = "WARN"
+	Jail         Type = "JAIL"
+	Unjail       Type = "UNJAIL"
+	Snippetban   Type = "SNIPPETBAN"
+	Snippetunban Type = "SNIPPETUNBAN"
+	Pollban      Type = "POLLBAN"
+	Pollunban    Type = "POLLUNBAN"
+	Softban      Type = "SOFTBAN"
+	Note         Type = "NOTE"
+	Automod      Type = "AUTOMOD"
+)
+
+// Types returns every case type in a stable order.
+func Types() []Type {
+	return []Type{Ban, Unban, Hackban, Tempban, Kick, Timeout, Untimeout, Warn, Jail, Unjail,
+		Snippetban, Snippetunban, Pollban, Pollunban, Softban, Note, Automod}
+}
+
+// ParseType accepts a type name in any letter case.
+func ParseType(s string) (Type, error) {
+	t := Type(strings.ToUpper(strings.TrimSpace(s)))
+	if t.Valid() {
+		return t, nil
+	}
+	return "", invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", s, typeList()))
+}
+
+// Valid reports whether t is a known case type.
+func (t Type) Valid() bool {
+	for _, k := range Types() {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+func typeList() string {
+	names := make([]string, 0, len(Types()))
+	for _, t := range Types() {
+		names = append(names, string(t))
+	}
+	return strings.Join(names, ", ")
+}
+
+// restrictions pairs each restriction with the case type that lifts it. A user is under a
+// restriction when the newest non-voided case among the pair is the restriction itself.
+var restrictions = map[Type]Type{Jail: Unjail, Pollban: Pollunban, Snippetban: Snippetunban}
+
+// Lift returns the case type that lifts restriction t (JAIL → UNJAIL), and false when t is not
+// a restriction.
+func (t Type) Lift() (Type, bool) {
+	off, ok := restrictions[t]
+	return off, ok
+}
+
+// Status is where a case stands.
+type Status string
+
+const (
+	// Pending: recorded before its Discord action, not yet known to have happened.
+	Pending Status = "pending"
+	// Active: the action happened (or needs none) and the case counts.
+	Active Status = "active"
+	// Voided: the action failed or a moderator voided it; kept, but it no longer counts.
+	Voided Status = "voided"
+)
+
+// ParseStatus accepts a status name in any letter case.
+func ParseStatus(s string) (Status, error) {
+	st := Status(strings.ToLower(strings.TrimSpace(s)))
+	switch st {
+	case Pending, Active, Voided:
+		return st, nil
+	}
+	return "", invalid("status", fmt.Sprintf("%q is not a case status; accepted: pending, active, voided", s))
+}
+
+// Case is one moderation case.
+type Case struct {
+	ID          int64
+	GuildID     int64
+	Number      int64
+	Type        Type
+	Status      Status
+	Processed   bool
+	Reason      string
+	ModeratorID int64
+	UserID      int64
+	// RoleIDs are the roles taken from the user (by a jail) and to be given back.
+	RoleIDs []int64
+	// ExpiresAt is when a temporary action ends; zero when it never does.
+	ExpiresAt       time.Time
+	Metadata        map[string]string
+	ModlogMessageID int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// EventKind names what a history row records.
+type EventKind string
+
+const (
+	EventCreated   EventKind = "created"
+	EventReason    EventKind = "reason"
+	EventStatus    EventKind = "status"
+	EventExpiry    EventKind = "expiry"
+	EventVoided    EventKind = "voided"
+	EventModlog    EventKind = "modlog"
+	EventProcessed EventKind = "processed"
+)
+
+// Event is one row of a case's append-only history.
+type Event struct {
+	ID      int64
+	CaseID  int64
+	GuildID int64
+	Kind    EventKind
+	ActorID int64
+	// Old and New are the values before and after, as text ("" where there was none).
+	Old  string
+	New  string
+	Note string
+	At   time.Time
+}
+
+// Limits on what a case may hold.
+const (
+	MaxReasonLength    = 2000
+	MaxMetadataKeys    = 32
+	MaxMetadataKey     = 64
+	MaxMetadataValue   = 1024
+	MaxRoleIDs         = 250
+	MaxPerPage         = 100
+	MaxSearchTextBytes = 200
+)
+
+// ErrNotFound is returned when no case matches.
+var ErrNotFound = errors.New("case not found")
+
+// ErrInvalid is matched (with errors.Is) by every *InvalidError.
+var ErrInvalid = errors.New("invalid input")
+
+// ErrUnchanged is returned by a change that would leave the case as it is.
+var ErrUnchanged = errors.New("nothing to change")
+
+// InvalidError says which input was wrong and what is accepted. Nothing has been written
+// when it is returned.
+type InvalidError struct {
+	Field   string
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, problem string) error { return &InvalidError{Field: field, Problem: problem} }
+
+func checkID(field string, id int64) error {
+	if id <= 0 {
+		return invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
+	}
+	return nil
+}
+
+func checkReason(field, r string) error {
+	if strings.TrimSpace(r) == "" {
+		return invalid(field, "is empty; give 1 to 2000 characters")
+	}
+	if n := len([]rune(r)); n > MaxReasonLength {
+		return invalid(field, fmt.Sprintf("is %d characters long; at most %d are accepted", n, MaxReasonLength))
+	}
+	return nil
+}
+
+func checkMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataKeys {
+		return invalid("metadata", fmt.Sprintf("has %d keys; at most %d are accepted", len(m), MaxMetadataKeys))
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := checkMetadataKey(k); err != nil {
+			return err
+		}
+		if n := len([]rune(m[k])); n > MaxMetadataValue {
+			return invalid("metadata", fmt.Sprintf("value of %q is %d characters long; at most %d are accepted", k, n, MaxMetadataValue))
+		}
+	}
+	return nil
+}
+
+func checkMetadataKey(k string) error {
+	if k == "" || len(k) > MaxMetadataKey {
+		return invalid("metadata key", fmt.Sprintf("%q must be 1 to %d characters of a-z, A-Z, 0-9, _ and -", k, MaxMetadataKey))
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return invalid("metadata key", fmt.Sprintf("%q must be 1 to %d characters of a-z, A-Z, 0-9, _ and -", k, MaxMetadataKey))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// Changes to a case. A nil field is left alone; a field equal to its current value is not a
+// change. Every change that is made is a history row with the actor and the old and new value.
+type Changes struct {
+	Reason *string
+	Status *Status
+	// ExpiresAt sets (or, pointing at the zero time, clears) when the case expires.
+	ExpiresAt *time.Time
+	// Note explains a status or expiry change in the history (optional).
+	Note string
+}
+
+// Modify applies changes to case number n of a guild as actor. Fields that differ from the
+// current values are applied even when others do not; when none differs it returns
+// ErrUnchanged and writes nothing.
+func (s *Service) Modify(ctx context.Context, guildID, n, actor int64, ch Changes) (Case, error) {
+	if err := s.checkTarget(guildID, n, actor); err != nil {
+		return Case{}, err
+	}
+	if ch.Reason != nil {
+		if err := checkReason("reason", *ch.Reason); err != nil {
+			return Case{}, err
+		}
+	}
+	if ch.Status != nil {
+		if _, err := ParseStatus(string(*ch.Status)); err != nil {
+			return Case{}, err
+		}
+	}
+	if len([]rune(ch.Note)) > MaxReasonLength {
+		return Case{}, invalid("note", fmt.Sprintf("is %d characters long; at most %d are accepted", len([]rune(ch.Note)), MaxReasonLength))
+	}
+	if ch.Reason == nil && ch.Status == nil && ch.ExpiresAt == nil {
+		return Case{}, invalid("changes", "none given; give a reason, a status or an expiry")
+	}
+	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
+		changed := false
+		if ch.Reason != nil && *ch.Reason != c.Reason {
+			if err := q.reason(c, *ch.Reason); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if ch.Status != nil && *ch.Status != c.Status {
+			if err := q.status(c, *ch.Status, EventStatus, ch.Note); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if ch.ExpiresAt != nil && !sameMS(*ch.ExpiresAt, c.ExpiresAt) {
+			if err := q.expiry(c, *ch.ExpiresAt, ch.Note); err != nil {
+				return err
+			}
+			changed = true
+		}
+		if !changed {
+			return fmt.Errorf("case #%d: the values given are the current ones: %w", c.Number, ErrUnchanged)
+		}
+		return nil
+	})
+}
+
+// SetReason changes the reason of case number n.
+func (s *Service) SetReason(ctx context.Context, guildID, n, actor int64, reason string) (Case, error) {
+	return s.Modify(ctx, guildID, n, actor, Changes{Reason: &reason})
+}
+
+// SetStatus changes the status of case number n. Allowed: pending → active or voided,
+// active → voided, voided → active. A case never goes back to pending.
+func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st Status, note string) (Case, error) {
+	return s.Modify(ctx, guildID, n, actor, Changes{Status: &st, Note: note})
+}
+
+// SetExpiry moves (or, with the zero time, clears) when case number n expires.
+func (s *Service) SetExpiry(ctx context.Context, guildID, n, actor int64, at time.Time, note string) (Case, error) {
+	return s.Modify(ctx, guildID, n, actor, Changes{ExpiresAt: &at, Note: note})
+}
+
+// Void marks case number n voided, with the reason why. A voided case keeps its number and
+// history but no longer counts.
+func (s *Service) Void(ctx context.Context, guildID, n, actor int64, why string) (Case, error) {
+	if err := s.checkTarget(guildID, n, actor); err != nil {
+		return Case{}, err
+	}
+	if err := checkReason("void reason", why); err != nil {
+		return Case{}, err
+	}
+	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
+		if c.Status == Voided {
+			return fmt.Errorf("case #%d is already voided: %w", c.Number, ErrUnchanged)
+		}
+		return q.status(c, Voided, EventVoided, why)
+	})
+}
+
+// LinkModlog records the mod-log message that shows case number n, so it can be edited later.
+func (s *Service) LinkModlog(ctx context.Context, guildID, n, actor, messageID int64) (Case, error) {
+	if err := s.checkTarget(guildID, n, actor); err != nil {
+		return Case{}, err
+	}
+	if err := checkID("message", messageID); err != nil {
+		return Case{}, err
+	}
+	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
+		if c.ModlogMessageID == messageID {
+			return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, ErrUnchanged)
+		}
+		if err := q.q.SetCaseModlog(q.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: q.now}); err != nil {
+			return err
+		}
+		return q.event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
+	})
+}
+
+// MarkProcessed records that the expiry of case id has been handled. It reports false, and
+// writes nothing, when the case was already processed, so that two pollers racing on the
+// same case can tell which one won.
+func (s *Service) MarkProcessed(ctx context.Context, id, actor int64, note string) (bool, error) {
+	if err := errors.Join(checkID("case id", id), checkID("actor", actor)); err != nil {
+		return false, err
+	}
+	_, err := s.change(ctx, lockByID(id), actor, func(c Case, q *changeTx) error {
+		if c.Processed {
+			return ErrUnchanged
+		}
+		if err := q.q.SetCaseProcessed(q.ctx, dbsqlc.SetCaseProcessedParams{ID: c.ID, UpdatedAt: q.now}); err != nil {
+			return err
+		}
+		return q.event(c, EventProcessed, "false", "true", note)
+	})
+	if errors.Is(err, ErrUnchanged) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (s *Service) checkTarget(guildID, n, actor int64) error {
+	if err := checkID("guild", guildID); err != nil {
+		return err
+	}
+	if n <= 0 {
+		return invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
+	}
+	return checkID("actor", actor)
+}
+
+type locker func(ctx context.Context, q *dbsqlc.Queries) (dbsqlc.Case, error)
+
+func lockByNumber(guildID, n int64) locker {
+	return func(ctx context.Context, q *dbsqlc.Queries) (dbsqlc.Case, error) {
+		row, err := q.LockCase(ctx, dbsqlc.LockCaseParams{GuildID: guildID, Number: n})
+		return row, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
+	}
+}
+
+func lockByID(id int64) locker {
+	return func(ctx context.Context, q *dbsqlc.Queries) (dbsqlc.Case, error) {
+		row, err := q.LockCaseByID(ctx, id)
+		return row, notFound(err, fmt.Sprintf("case id %d", id))
+	}
+}
+
+// change runs apply on the locked case inside one transaction and returns the case as it is
+// after the commit.
+func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
+	var id int64
+	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+		q := dbsqlc.New(tx)
+		row, err := lock(ctx, q)
+		if err != nil {
+			return err
+		}
+		c, err := fromRow(row)
+		if err != nil {
+			return err
+		}
+		id = c.ID
+		return apply(c, &changeTx{ctx: ctx, q: q, actor: actor, now: s.nowMS()})
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	row, err := dbsqlc.New(s.st.Writer()).GetCaseByID(ctx, id)
+	if err != nil {
+		return Case{}, fmt.Errorf("reload case id %d: %w", id, err)
+	}
+	return fromRow(row)
+}
+
+// changeTx writes one field of a locked case and its history row.
+type changeTx struct {
+	ctx   context.Context
+	q     *dbsqlc.Queries
+	actor int64
+	now   int64
+}
+
+func (t *changeTx) reason(c Case, r string) error {
+	if err := t.q.SetCaseReason(t.ctx, dbsqlc.SetCaseReasonParams{ID: c.ID, Reason: r, UpdatedAt: t.now}); err != nil {
+		return fmt.Errorf("case #%d reason: %w", c.Number, err)
+	}
+	return t.event(c, EventReason, c.Reason, r, "")
+}
+
+func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error {
+	allowed := map[Status][]Status{Pending: {Active, Voided}, Active: {Voided}, Voided: {Active}}
+	ok := false
+	for _, to := range allowed[c.Status] {
+		ok = ok || to == st
+	}
+	if !ok {
+		return invalid("status", fmt.Sprintf("case #%d cannot go from %s to %s; allowed: pending to active or voided, active to voided, voided to active", c.Number, c.Status, st))
+	}
+	if err := t.q.SetCaseStatus(t.ctx, dbsqlc.SetCaseStatusParams{ID: c.ID, Status: string(st), UpdatedAt: t.now}); err != nil {
+		return fmt.Errorf("case #%d status: %w", c.Number, err)
+	}
+	return t.event(c, kind, string(c.Status), string(st), note)
+}
+
+func (t *changeTx) expiry(c Case, at time.Time, note string) error {
+	if err := t.q.SetCaseExpiry(t.ctx, dbsqlc.SetCaseExpiryParams{ID: c.ID, ExpiresAt: nullMS(at), UpdatedAt: t.now}); err != nil {
+		return fmt.Errorf("case #%d expiry: %w", c.Number, err)
+	}
+	return t.event(c, EventExpiry, timeText(c.ExpiresAt), timeText(at), note)
+}
+
+func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
+	err := t.q.InsertCaseEvent(t.ctx, dbsqlc.InsertCaseEventParams{
+		CaseID: c.ID, GuildID: c.GuildID, Kind: string(kind), ActorID: t.actor,
+		OldValue: nullText(old), NewValue: nullText(new), Note: nullText(note), CreatedAt: t.now,
+	})
+	if err != nil {
+		return fmt.Errorf("case #%d history: %w", c.Number, err)
+	}
+	return nil
+}
+
+func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func idText(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+// timeText renders an expiry for the history: RFC 3339 in UTC, "" for none.
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func sameMS(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	return a.UnixMilli() == b.UnixMilli()
+}

@@ -1,0 +1,375 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// Service is the case store's API. It is safe for concurrent use, also by several processes
+// sharing one database.
+type Service struct {
+	st    *store.Store
+	read  *dbsqlc.Queries
+	now   func() time.Time
+	batch batcher
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the service read the time from now instead of the system clock.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// NewService returns the case service over a migrated store.
+func NewService(st *store.Store, opts ...Option) *Service {
+	s := &Service{st: st, read: dbsqlc.New(st.Reader()), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	s.batch.sem = make(chan struct{}, 1)
+	return s
+}
+
+func (s *Service) nowMS() int64 { return s.now().UnixMilli() }
+
+// Get returns the case with global id.
+func (s *Service) Get(ctx context.Context, id int64) (Case, error) {
+	if err := checkID("case id", id); err != nil {
+		return Case{}, err
+	}
+	row, err := s.read.GetCaseByID(ctx, id)
+	if err != nil {
+		return Case{}, notFound(err, fmt.Sprintf("case id %d", id))
+	}
+	return fromRow(row)
+}
+
+// GetByNumber returns case number n of a guild.
+func (s *Service) GetByNumber(ctx context.Context, guildID, n int64) (Case, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return Case{}, err
+	}
+	if n <= 0 {
+		return Case{}, invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
+	}
+	row, err := s.read.GetCaseByNumber(ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
+	if err != nil {
+		return Case{}, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
+	}
+	return fromRow(row)
+}
+
+// Recent returns a guild's cases created within the last d, newest first, at most limit.
+func (s *Service) Recent(ctx context.Context, guildID int64, d time.Duration, limit int) ([]Case, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	if d <= 0 {
+		return nil, invalid("period", fmt.Sprintf("%s is not a period; give a positive duration such as 24h", d))
+	}
+	if limit <= 0 || limit > 1000 {
+		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
+	}
+	rows, err := s.read.RecentCases(ctx, dbsqlc.RecentCasesParams{GuildID: guildID, CreatedAt: s.now().Add(-d).UnixMilli(), Limit: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("recent cases of guild %d: %w", guildID, err)
+	}
+	return fromRows(rows)
+}
+
+// ActiveOfUser returns the active cases of a user in a guild, newest first.
+func (s *Service) ActiveOfUser(ctx context.Context, guildID, userID int64) ([]Case, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
+		return nil, err
+	}
+	rows, err := s.read.ActiveCasesOfUser(ctx, dbsqlc.ActiveCasesOfUserParams{GuildID: guildID, UserID: userID})
+	if err != nil {
+		return nil, fmt.Errorf("active cases of user %d in guild %d: %w", userID, guildID, err)
+	}
+	return fromRows(rows)
+}
+
+// LatestOfUser returns the newest case of a user in a guild, among the given types when any
+// are given. It returns ErrNotFound when there is none.
+func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types ...Type) (Case, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("user", userID), checkTypes(types)); err != nil {
+		return Case{}, err
+	}
+	if len(types) == 0 {
+		row, err := s.read.LatestCaseOfUser(ctx, dbsqlc.LatestCaseOfUserParams{GuildID: guildID, UserID: userID})
+		if err != nil {
+			return Case{}, notFound(err, fmt.Sprintf("a case of user %d in guild %d", userID, guildID))
+		}
+		return fromRow(row)
+	}
+	var w where
+	w.add("guild_id = ?", guildID)
+	w.add("user_id = ?", userID)
+	w.in("type", types)
+	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	if err != nil {
+		return Case{}, fmt.Errorf("latest case of user %d in guild %d: %w", userID, guildID, err)
+	}
+	if len(got) == 0 {
+		return Case{}, fmt.Errorf("a case of type %v for user %d in guild %d: %w", types, userID, guildID, ErrNotFound)
+	}
+	return got[0], nil
+}
+
+// CountInGuild counts a guild's cases, voided ones included.
+func (s *Service) CountInGuild(ctx context.Context, guildID int64) (int64, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return 0, err
+	}
+	n, err := s.read.CountCasesInGuild(ctx, guildID)
+	if err != nil {
+		return 0, fmt.Errorf("count cases of guild %d: %w", guildID, err)
+	}
+	return n, nil
+}
+
+// CountOfUser counts a user's cases in a guild, voided ones included.
+func (s *Service) CountOfUser(ctx context.Context, guildID, userID int64) (int64, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
+		return 0, err
+	}
+	n, err := s.read.CountCasesOfUser(ctx, dbsqlc.CountCasesOfUserParams{GuildID: guildID, UserID: userID})
+	if err != nil {
+		return 0, fmt.Errorf("count cases of user %d in guild %d: %w", userID, guildID, err)
+	}
+	return n, nil
+}
+
+// Stat is the number of a guild's cases of one type in one status.
+type Stat struct {
+	Type   Type
+	Status Status
+	Count  int64
+}
+
+// Statistics counts a guild's cases by type and status.
+func (s *Service) Statistics(ctx context.Context, guildID int64) ([]Stat, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	rows, err := s.read.CaseStatistics(ctx, guildID)
+	if err != nil {
+		return nil, fmt.Errorf("statistics of guild %d: %w", guildID, err)
+	}
+	out := make([]Stat, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Stat{Type: Type(r.Type), Status: Status(r.Status), Count: r.N})
+	}
+	return out, nil
+}
+
+// Due returns active, unprocessed cases whose expiry is at or before now, oldest expiry
+// first; of one type when typ is not empty.
+func (s *Service) Due(ctx context.Context, now time.Time, typ Type, limit int) ([]Case, error) {
+	if limit <= 0 || limit > 1000 {
+		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
+	}
+	var rows []dbsqlc.Case
+	var err error
+	if typ == "" {
+		rows, err = s.read.DueCases(ctx, dbsqlc.DueCasesParams{ExpiresAt: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}, Limit: int32(limit)})
+	} else {
+		if err := checkTypes([]Type{typ}); err != nil {
+			return nil, err
+		}
+		rows, err = s.read.DueCasesOfType(ctx, dbsqlc.DueCasesOfTypeParams{ExpiresAt: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}, Type: string(typ), Limit: int32(limit)})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("due cases: %w", err)
+	}
+	return fromRows(rows)
+}
+
+// Restricted reports whether a user is under restriction r (JAIL, POLLBAN or SNIPPETBAN):
+// true when their newest non-voided case among r and its lift is r. It also returns that
+// deciding case, or ErrNotFound's zero Case when there is none.
+func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type) (bool, Case, error) {
+	off, ok := r.Lift()
+	if !ok {
+		return false, Case{}, invalid("restriction", fmt.Sprintf("%q is not a restriction; accepted: JAIL, POLLBAN, SNIPPETBAN", r))
+	}
+	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
+		return false, Case{}, err
+	}
+	row, err := s.read.LatestRestrictionCase(ctx, dbsqlc.LatestRestrictionCaseParams{GuildID: guildID, UserID: userID, OnType: string(r), OffType: string(off)})
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, Case{}, nil
+	}
+	if err != nil {
+		return false, Case{}, fmt.Errorf("restriction %s of user %d in guild %d: %w", r, userID, guildID, err)
+	}
+	c, err := fromRow(row)
+	if err != nil {
+		return false, Case{}, err
+	}
+	return c.Type == r, c, nil
+}
+
+// Events returns a case's history, oldest first.
+func (s *Service) Events(ctx context.Context, caseID int64) ([]Event, error) {
+	if err := checkID("case id", caseID); err != nil {
+		return nil, err
+	}
+	rows, err := s.read.CaseEvents(ctx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("history of case %d: %w", caseID, err)
+	}
+	out := make([]Event, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, eventFromRow(r))
+	}
+	return out, nil
+}
+
+// Guild is what the store knows of a guild.
+type Guild struct {
+	ID        int64
+	CaseCount int64
+	JoinedAt  time.Time
+	// LeftAt is when the bot left; zero while it is in the guild. Leaving never deletes cases.
+	LeftAt time.Time
+}
+
+// GuildJoined records that the bot is in a guild (again).
+func (s *Service) GuildJoined(ctx context.Context, guildID int64, at time.Time) error {
+	if err := checkID("guild", guildID); err != nil {
+		return err
+	}
+	if err := dbsqlc.New(s.st.Writer()).GuildJoined(ctx, dbsqlc.GuildJoinedParams{ID: guildID, JoinedAt: at.UnixMilli()}); err != nil {
+		return fmt.Errorf("guild %d joined: %w", guildID, err)
+	}
+	return nil
+}
+
+// GuildLeft records that the bot left a guild. Its cases stay.
+func (s *Service) GuildLeft(ctx context.Context, guildID int64, at time.Time) error {
+	if err := checkID("guild", guildID); err != nil {
+		return err
+	}
+	if _, err := dbsqlc.New(s.st.Writer()).GuildLeft(ctx, dbsqlc.GuildLeftParams{ID: guildID, LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
+		return fmt.Errorf("guild %d left: %w", guildID, err)
+	}
+	return nil
+}
+
+// Guild returns what the store knows of a guild, or ErrNotFound.
+func (s *Service) Guild(ctx context.Context, guildID int64) (Guild, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return Guild{}, err
+	}
+	g, err := s.read.GetGuild(ctx, guildID)
+	if err != nil {
+		return Guild{}, notFound(err, fmt.Sprintf("guild %d", guildID))
+	}
+	out := Guild{ID: g.ID, CaseCount: g.CaseCount, JoinedAt: time.UnixMilli(g.JoinedAt).UTC()}
+	if g.LeftAt.Valid {
+		out.LeftAt = time.UnixMilli(g.LeftAt.Int64).UTC()
+	}
+	return out, nil
+}
+
+func notFound(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func checkTypes(types []Type) error {
+	for _, t := range types {
+		if !t.Valid() {
+			return invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", t, typeList()))
+		}
+	}
+	return nil
+}
+
+func fromRows(rows []dbsqlc.Case) ([]Case, error) {
+	out := make([]Case, 0, len(rows))
+	for _, r := range rows {
+		c, err := fromRow(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func fromRow(r dbsqlc.Case) (Case, error) {
+	c := Case{
+		ID: r.ID, GuildID: r.GuildID, Number: r.Number, Type: Type(r.Type), Status: Status(r.Status),
+		Processed: r.Processed, Reason: r.Reason, ModeratorID: r.ModeratorID, UserID: r.UserID,
+		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
+	}
+	if r.ExpiresAt.Valid {
+		c.ExpiresAt = time.UnixMilli(r.ExpiresAt.Int64).UTC()
+	}
+	if r.ModlogMessageID.Valid {
+		c.ModlogMessageID = r.ModlogMessageID.Int64
+	}
+	var roles []string
+	if err := json.Unmarshal([]byte(r.RoleIds), &roles); err != nil {
+		return Case{}, fmt.Errorf("case %d: role ids %q: %w", r.ID, r.RoleIds, err)
+	}
+	for _, s := range roles {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return Case{}, fmt.Errorf("case %d: role id %q: %w", r.ID, s, err)
+		}
+		c.RoleIDs = append(c.RoleIDs, id)
+	}
+	if err := json.Unmarshal([]byte(r.Metadata), &c.Metadata); err != nil {
+		return Case{}, fmt.Errorf("case %d: metadata: %w", r.ID, err)
+	}
+	if len(c.Metadata) == 0 {
+		c.Metadata = nil
+	}
+	return c, nil
+}
+
+func eventFromRow(r dbsqlc.CaseEvent) Event {
+	return Event{ID: r.ID, CaseID: r.CaseID, GuildID: r.GuildID, Kind: EventKind(r.Kind), ActorID: r.ActorID,
+		Old: r.OldValue.String, New: r.NewValue.String, Note: r.Note.String, At: time.UnixMilli(r.CreatedAt).UTC()}
+}
+
+// roleJSON stores snowflakes as JSON strings, as Discord does, so no reader loses precision.
+func roleJSON(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func metadataJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func nullMS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
