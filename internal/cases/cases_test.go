@@ -644,4 +644,3 @@ func numbers(cs []cases.Case) []int64 {
 	}
 	return out
 }
-

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // New is what a case is created from.
@@ -223,7 +225,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, ns []*New) ([]Case, er
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			fmt.Fprintf(&q, "($%d, $%d, $%d)", len(args)+1, len(args)+2, len(args)+3)
+			q.WriteString(s.placeholders(len(args), 3))
 			args = append(args, g, perGuild[g], now)
 		}
 		q.WriteString(" ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count RETURNING id, case_count")
@@ -276,7 +278,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, ns []*New) ([]Case, er
 			if i > start {
 				q.WriteString(", ")
 			}
-			q.WriteString(placeholders(len(args), caseCols))
+			q.WriteString(s.placeholders(len(args), caseCols))
 			args = append(args, c.GuildID, c.Number, string(n.Type), string(n.Status), n.Reason, n.ModeratorID,
 				n.UserID, roleJSON(n.RoleIDs), nullMS(n.ExpiresAt), metadataJSON(n.Metadata), now, now)
 		}
@@ -310,7 +312,7 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, ns []*New) ([]Case, er
 			if i > start {
 				e.WriteString(", ")
 			}
-			e.WriteString(placeholders(len(eargs), eventCols))
+			e.WriteString(s.placeholders(len(eargs), eventCols))
 			eargs = append(eargs, c.ID, c.GuildID, string(EventCreated), c.ModeratorID, string(c.Status), now)
 		}
 		if _, err := tx.ExecContext(ctx, e.String(), eargs...); err != nil {
@@ -320,8 +322,12 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, ns []*New) ([]Case, er
 	return out, nil
 }
 
-// placeholders returns "($k+1, $k+2, …, $k+n)".
-func placeholders(k, n int) string {
+// placeholders returns "($k+1, $k+2, …, $k+n)" for PostgreSQL and "(?, ?, …)" for SQLite,
+// which resolves each named $n parameter by a linear search: quadratic in a wide insert.
+func (s *Service) placeholders(k, n int) string {
+	if s.st.Engine() == store.SQLite {
+		return "(" + strings.Repeat("?, ", n-1) + "?)"
+	}
 	var b strings.Builder
 	b.WriteByte('(')
 	for i := 1; i <= n; i++ {
