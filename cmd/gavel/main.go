@@ -1,0 +1,102 @@
+// Command gavel is the Discord moderation engine's binary. Each command is a kong struct:
+// the groups and their commands are fields of cli, and a command's Run method does the work.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is set at link time with -ldflags "-X main.version=v1.2.3". It is the binary's
+// only package-level state, because a linker flag can set nothing else.
+var version = "dev"
+
+// Exit codes: 1 for a command that failed, 2 for a command line kong could not parse.
+const (
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// cli is the whole command line. A command group is a field tagged cmd:"" whose type holds
+// its commands as further cmd:"" fields; a command is a type with a Run method, whose
+// parameters kong fills by type from what run binds: context.Context and *Runtime.
+type cli struct {
+	Globals
+
+	Config  configCmd  `cmd:"" help:"Inspect the configuration."`
+	Version versionCmd `cmd:"" help:"Print the version, the commit and the Go version."`
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: everything it touches comes in as an argument, so tests
+// call it directly and read the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	var cmdline cli
+	exited := -1
+	parser, err := kong.New(&cmdline,
+		kong.Name("gavel"),
+		kong.Description("gavel is a Discord moderation engine."),
+		kong.Writers(stdout, stderr),
+		// kong calls Exit after printing --help. Recording the code instead of exiting keeps
+		// run testable; Parse then returns without a command to run.
+		kong.Exit(func(code int) {
+			if exited < 0 {
+				exited = code
+			}
+		}),
+		kong.BindTo(ctx, (*context.Context)(nil)),
+	)
+	if err != nil {
+		return fail(stderr, exitFailure, fmt.Errorf("building the command line: %w", err))
+	}
+	kctx, err := parser.Parse(args)
+	if exited >= 0 {
+		return exited
+	}
+	if err != nil {
+		return fail(stderr, exitUsage, err)
+	}
+	rt := &Runtime{
+		Globals:        cmdline.Globals,
+		Stdout:         stdout,
+		Stderr:         stderr,
+		LookupEnv:      lookupEnv,
+		configRequired: flagGiven(kctx, "config"),
+	}
+	if err := kctx.Run(rt); err != nil {
+		return fail(stderr, exitFailure, err)
+	}
+	return 0
+}
+
+// fail prints err as the single line "gavel: <message>" and returns code. Joined errors
+// are put on the one line too, so that a log collector sees one event per failure.
+func fail(stderr io.Writer, code int, err error) int {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	fmt.Fprintf(stderr, "gavel: %s\n", msg)
+	return code
+}
+
+// flagGiven reports whether the flag was on the command line, as opposed to left at its
+// default.
+func flagGiven(kctx *kong.Context, name string) bool {
+	for _, p := range kctx.Path {
+		if p.Flag != nil && p.Flag.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// result is what one run of the binary produced.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// gavel runs the command line in-process with the given environment. Callers first move
+// to a fresh working directory, so that no gavel.toml lying around changes the result.
+func gavel(t *testing.T, env map[string]string, args ...string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	lookup := func(key string) (string, bool) {
+		v, ok := env[key]
+		return v, ok
+	}
+	code := run(context.Background(), args, &stdout, &stderr, lookup)
+	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+func TestVersion(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := gavel(t, nil, "version")
+	if got.code != 0 || got.stderr != "" {
+		t.Fatalf("code %d, stderr %q", got.code, got.stderr)
+	}
+	for _, want := range []string{"version: dev\n", "commit: ", "go: " + runtime.Version() + "\n"} {
+		if !strings.Contains(got.stdout, want) {
+			t.Errorf("stdout %q does not contain %q", got.stdout, want)
+		}
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	const goodFile = "[database]\nurl = \"sqlite:data/gavel.db\"\nmax_open_conns = 4\n\n[log]\nlevel = \"debug\"\n"
+	tests := []struct {
+		name       string
+		file       string // written to gavel.toml when set
+		env        map[string]string
+		args       []string
+		wantCode   int
+		wantStdout string
+		wantStderr string
+	}{
+		{
+			name:     "defaults without a file",
+			args:     []string{"config", "check"},
+			wantCode: 0,
+			wantStdout: `[database]
+url = "sqlite:gavel.db"
+max_open_conns = 10
+
+[log]
+level = "info"
+format = "text"
+
+[discord]
+token = ""
+`,
+		},
+		{
+			name:     "good config file",
+			file:     goodFile,
+			args:     []string{"config", "check"},
+			wantCode: 0,
+			wantStdout: `[database]
+url = "sqlite:data/gavel.db"
+max_open_conns = 4
+
+[log]
+level = "debug"
+format = "text"
+
+[discord]
+token = ""
+`,
+		},
+		{
+			name: "token and password masked",
+			env: map[string]string{
+				"DISCORD_TOKEN":      "MTIz.secret.token",
+				"GAVEL_DATABASE_URL": "postgres://gavel:hunter2@db:5432/gavel?sslmode=disable",
+			},
+			args:     []string{"config", "check"},
+			wantCode: 0,
+			wantStdout: `[database]
+url = "postgres://gavel:xxxxx@db:5432/gavel?sslmode=disable"
+max_open_conns = 10
+
+[log]
+level = "info"
+format = "text"
+
+[discord]
+token = "***"
+`,
+		},
+		{
+			name:     "env overrides file, flags override env",
+			file:     goodFile,
+			env:      map[string]string{"GAVEL_LOG_LEVEL": "warn", "GAVEL_LOG_FORMAT": "json", "GAVEL_DATABASE_MAX_OPEN_CONNS": "8"},
+			args:     []string{"--log-level", "error", "config", "check", "--database", "sqlite:///var/lib/gavel/gavel.db"},
+			wantCode: 0,
+			wantStdout: `[database]
+url = "sqlite:///var/lib/gavel/gavel.db"
+max_open_conns = 8
+
+[log]
+level = "error"
+format = "json"
+
+[discord]
+token = ""
+`,
+		},
+		{
+			name:       "unknown key",
+			file:       "[log]\nlvl = \"debug\"\n",
+			args:       []string{"config", "check"},
+			wantCode:   1,
+			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, log.format, log.level\n",
+		},
+		{
+			name:       "token in file",
+			file:       "[discord]\ntoken = \"MTIz.secret.token\"\n",
+			args:       []string{"config", "check"},
+			wantCode:   1,
+			wantStderr: "gavel: config gavel.toml: \"discord.token\" is a secret and is read only from the DISCORD_TOKEN environment variable\n",
+		},
+		{
+			name:       "invalid flag value",
+			args:       []string{"config", "check", "--log-format", "xml"},
+			wantCode:   1,
+			wantStderr: "gavel: log.format \"xml\" is not one of text, json\n",
+		},
+		{
+			name:       "bad environment variable",
+			env:        map[string]string{"GAVEL_DATABASE_MAX_OPEN_CONNS": "lots"},
+			args:       []string{"config", "check"},
+			wantCode:   1,
+			wantStderr: "gavel: environment variable GAVEL_DATABASE_MAX_OPEN_CONNS: \"lots\" is not a whole number\n",
+		},
+		{
+			name:       "explicit config file must exist",
+			args:       []string{"--config", "gavel.toml", "config", "check"},
+			wantCode:   1,
+			wantStderr: "gavel: config gavel.toml: file does not exist\n",
+		},
+		{
+			name:     "explicit config file is read",
+			file:     goodFile,
+			args:     []string{"config", "check", "-c", "gavel.toml"},
+			wantCode: 0,
+			wantStdout: `[database]
+url = "sqlite:data/gavel.db"
+max_open_conns = 4
+
+[log]
+level = "debug"
+format = "text"
+
+[discord]
+token = ""
+`,
+		},
+		{
+			name:       "usage error",
+			args:       []string{"config", "verify"},
+			wantCode:   2,
+			wantStderr: "gavel: unexpected argument verify\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			if tt.file != "" {
+				if err := os.WriteFile("gavel.toml", []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := gavel(t, tt.env, tt.args...)
+			if got != (result{tt.wantCode, tt.wantStdout, tt.wantStderr}) {
+				t.Errorf("gavel %s\n code %d, want %d\n stdout %q\n  want  %q\n stderr %q\n  want  %q",
+					strings.Join(tt.args, " "), got.code, tt.wantCode, got.stdout, tt.wantStdout, got.stderr, tt.wantStderr)
+			}
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := gavel(t, nil, "--help")
+	if got.code != 0 || got.stderr != "" || !strings.Contains(got.stdout, "config check") {
+		t.Fatalf("code %d, stderr %q, stdout %q", got.code, got.stderr, got.stdout)
+	}
+}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"io"
+
+	"github.com/gavelbot/gavel/internal/config"
+)
+
+// Globals are the flags every command accepts, before or after the command name.
+type Globals struct {
+	ConfigFile string `name:"config" short:"c" default:"gavel.toml" placeholder:"FILE" help:"Configuration file. The default is read if it exists; a file named here must exist."`
+	Database   string `placeholder:"URL" help:"Database URL (overrides database.url): sqlite:PATH or postgres://user:pass@host:port/db."`
+	LogLevel   string `placeholder:"LEVEL" help:"Log level (overrides log.level): debug, info, warn or error."`
+	LogFormat  string `placeholder:"FORMAT" help:"Log format (overrides log.format): text or json."`
+}
+
+// Runtime is what a command's Run method receives besides the context: the global flags and
+// the process's streams and environment. Commands use these instead of os.Stdout or
+// os.Getenv, so that tests run them in-process.
+type Runtime struct {
+	Globals   Globals
+	Stdout    io.Writer
+	Stderr    io.Writer
+	LookupEnv func(string) (string, bool)
+
+	// configRequired is true when --config was given: a file the user named must exist.
+	configRequired bool
+}
+
+// LoadConfig builds the effective configuration (defaults, file, environment, then the
+// global flags) and validates it.
+func (rt *Runtime) LoadConfig() (config.Config, error) {
+	cfg, err := config.Load(rt.Globals.ConfigFile, rt.configRequired, rt.LookupEnv)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if rt.Globals.Database != "" {
+		cfg.Database.URL = rt.Globals.Database
+	}
+	if rt.Globals.LogLevel != "" {
+		cfg.Log.Level = rt.Globals.LogLevel
+	}
+	if rt.Globals.LogFormat != "" {
+		cfg.Log.Format = rt.Globals.LogFormat
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,316 @@
+// Package config holds gavel's configuration: its defaults, the TOML file, the GAVEL_*
+// environment variables, and the validation every value passes before gavel uses it.
+//
+// The layers apply in this order, each overriding the one before: defaults, the file, the
+// environment, then command-line flags (which the caller sets on the returned Config before
+// calling Validate). Secrets come only from the environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/BurntSushi/toml"
+	"github.com/caarlos0/env/v11"
+
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// Config is gavel's whole configuration. The toml tags name the file's keys and the env tags
+// the environment variables; both lists are read from these tags, so a new field needs no
+// other registration.
+type Config struct {
+	Database Database `toml:"database"`
+	Log      Log      `toml:"log"`
+	Discord  Discord  `toml:"discord"`
+}
+
+// Database is the [database] section.
+type Database struct {
+	// URL is "sqlite:PATH" or "postgres://…"; store.ParseURL defines the accepted forms.
+	URL          string `toml:"url" env:"GAVEL_DATABASE_URL"`
+	MaxOpenConns int    `toml:"max_open_conns" env:"GAVEL_DATABASE_MAX_OPEN_CONNS"`
+}
+
+// Log is the [log] section.
+type Log struct {
+	Level  string `toml:"level" env:"GAVEL_LOG_LEVEL"`
+	Format string `toml:"format" env:"GAVEL_LOG_FORMAT"`
+}
+
+// Discord is the [discord] section. It has no file keys yet: the token is a secret.
+type Discord struct {
+	// Token is read only from DISCORD_TOKEN: a file is easy to commit or share by accident.
+	Token Secret `toml:"-" env:"DISCORD_TOKEN"`
+}
+
+// Secret is a string that prints masked, so that logging or printing a Config cannot leak
+// it. Use string(s) where the real value is needed.
+type Secret string
+
+// String returns "***" when the secret is set and "" when it is not.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// GoString masks %#v too.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// MarshalText masks the secret in TOML, JSON and slog output.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// The accepted values, in the order error messages and docs list them.
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+)
+
+const (
+	minOpenConns = 1
+	maxOpenConns = 1000
+)
+
+// Default returns the configuration gavel runs with when nothing is set.
+func Default() Config {
+	return Config{
+		Database: Database{URL: "sqlite:gavel.db", MaxOpenConns: 10},
+		Log:      Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load builds the configuration from the defaults, the TOML file at path, then the
+// environment as seen through lookupEnv (os.LookupEnv in the binary; a map in tests). A
+// missing file is an error only when required is true; an empty path means no file. An
+// empty environment variable counts as unset. Load does not validate: the caller applies
+// its flags first, then calls Validate on the result.
+func Load(path string, required bool, lookupEnv func(string) (string, bool)) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		if err := readFile(path, required, &cfg); err != nil {
+			return Config{}, err
+		}
+	}
+	if err := overlayEnv(&cfg, lookupEnv); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// secretKey is the one file key that is refused with its own message, because putting the
+// token in the file is a mistake worth explaining rather than a typo.
+const secretKey = "discord.token"
+
+func readFile(path string, required bool, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !required {
+			return nil
+		}
+		// The path error repeats the path; the prefix below already names it.
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("config %s: file does not exist", path)
+		}
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+
+	md, decodeErr := toml.Decode(string(data), cfg)
+	var syntaxErr toml.ParseError
+	if errors.As(decodeErr, &syntaxErr) {
+		return fmt.Errorf("config %s:%d:%d: %s", path, syntaxErr.Position.Line, syntaxErr.Position.Col, oneLine(syntaxErr.Message))
+	}
+	// Keys are checked before the decode error is reported: an unknown or mistyped key
+	// explains itself better than the decoder's message about Go types.
+	known := fileKeys()
+	for _, key := range md.Keys() {
+		name := key.String()
+		if strings.EqualFold(name, secretKey) {
+			return fmt.Errorf("config %s: %q is a secret and is read only from the DISCORD_TOKEN environment variable", path, secretKey)
+		}
+		want, ok := known[name]
+		if !ok {
+			// Checked against the exact keys rather than MetaData.Undecoded, which would let
+			// "[Database]" through: the decoder falls back to a case-insensitive match, while
+			// TOML keys are case-sensitive.
+			return fmt.Errorf("config %s: unknown key %q; known keys: %s", path, name, strings.Join(leafKeys(known), ", "))
+		}
+		if got := md.Type(key...); got != want {
+			return fmt.Errorf("config %s: %s is %s; want %s", path, name, tomlTypeName(got), tomlTypeName(want))
+		}
+	}
+	if decodeErr != nil {
+		return fmt.Errorf("config %s: %s", path, oneLine(strings.TrimPrefix(decodeErr.Error(), "toml: ")))
+	}
+	return nil
+}
+
+// oneLine escapes control characters, which the TOML decoder copies from the input into its
+// messages, so that an error stays on one line of a terminal or a log.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			b.WriteString(strings.Trim(strconv.QuoteRune(r), "'"))
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// fileKeys maps every key a file may contain to the TOML type it must have, in the names
+// MetaData.Type uses. It is read from the toml tags so it cannot drift from the struct.
+func fileKeys() map[string]string {
+	keys := map[string]string{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == "-" || name == "" {
+				continue
+			}
+			key := prefix + name
+			switch f.Type.Kind() {
+			case reflect.Struct:
+				keys[key] = "Hash"
+				walk(f.Type, key+".")
+			case reflect.Int:
+				keys[key] = "Integer"
+			case reflect.String:
+				keys[key] = "String"
+			default:
+				// A field of a new kind needs its TOML type here; failing loudly in every
+				// test beats silently rejecting the key in production.
+				panic(fmt.Sprintf("config: field %s has kind %s, which fileKeys does not map", key, f.Type.Kind()))
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return keys
+}
+
+// leafKeys lists the keys that hold values, sorted, for error messages.
+func leafKeys(known map[string]string) []string {
+	var leaves []string
+	for k, typ := range known {
+		if typ != "Hash" {
+			leaves = append(leaves, k)
+		}
+	}
+	slices.Sort(leaves)
+	return leaves
+}
+
+// tomlTypeName turns MetaData.Type's names into words for error messages.
+func tomlTypeName(t string) string {
+	switch t {
+	case "Integer":
+		return "an integer"
+	case "Float":
+		return "a float"
+	case "Datetime":
+		return "a date-time"
+	case "String":
+		return "a string"
+	case "Bool":
+		return "a boolean"
+	case "Array":
+		return "an array"
+	case "Hash":
+		return "a table"
+	case "ArrayHash":
+		return "an array of tables"
+	}
+	return strconv.Quote(t)
+}
+
+// overlayEnv applies the environment variables named by the env tags. Each variable is
+// parsed on its own so that an error names the variable: env reports only the Go field.
+func overlayEnv(cfg *Config, lookupEnv func(string) (string, bool)) error {
+	// A non-nil Environment keeps env from reading the process environment.
+	params, err := env.GetFieldParamsWithOptions(cfg, env.Options{Environment: map[string]string{}})
+	if err != nil {
+		return fmt.Errorf("config: reading env tags: %w", err)
+	}
+	for _, p := range params {
+		value, ok := lookupEnv(p.Key)
+		if !ok || value == "" {
+			continue
+		}
+		err := env.ParseWithOptions(cfg, env.Options{Environment: map[string]string{p.Key: value}})
+		if err == nil {
+			continue
+		}
+		var parseErr env.ParseError
+		if errors.As(err, &parseErr) && parseErr.Type.Kind() == reflect.Int {
+			return fmt.Errorf("environment variable %s: %q is not a whole number", p.Key, value)
+		}
+		return fmt.Errorf("environment variable %s: %w", p.Key, err)
+	}
+	return nil
+}
+
+// Validate checks every value and reports all problems in one line, each saying what is
+// accepted.
+func (c Config) Validate() error {
+	var problems []string
+	if _, err := store.ParseURL(c.Database.URL); err != nil {
+		problems = append(problems, "database.url: "+err.Error())
+	}
+	if n := c.Database.MaxOpenConns; n < minOpenConns || n > maxOpenConns {
+		problems = append(problems, fmt.Sprintf("database.max_open_conns %d is not between %d and %d", n, minOpenConns, maxOpenConns))
+	}
+	if !slices.Contains(logLevels, c.Log.Level) {
+		problems = append(problems, fmt.Sprintf("log.level %q is not one of %s", c.Log.Level, strings.Join(logLevels, ", ")))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		problems = append(problems, fmt.Sprintf("log.format %q is not one of %s", c.Log.Format, strings.Join(logFormats, ", ")))
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(problems, "; "))
+}
+
+// WriteTOML writes the configuration as a TOML document with the secrets masked and the
+// password in the database URL replaced, so that the output is safe to paste anywhere.
+func (c Config) WriteTOML(w io.Writer) error {
+	view := struct {
+		Database Database `toml:"database"`
+		Log      Log      `toml:"log"`
+		Discord  struct {
+			Token Secret `toml:"token"`
+		} `toml:"discord"`
+	}{Database: c.Database, Log: c.Log}
+	view.Discord.Token = c.Discord.Token
+	if loc, err := store.ParseURL(c.Database.URL); err == nil {
+		view.Database.URL = loc.Redacted
+	} else {
+		// An unparseable URL may still hold a password; show nothing rather than risk it.
+		view.Database.URL = "(invalid)"
+	}
+	enc := toml.NewEncoder(w)
+	enc.Indent = ""
+	if err := enc.Encode(view); err != nil {
+		return fmt.Errorf("config: writing TOML: %w", err)
+	}
+	return nil
+}

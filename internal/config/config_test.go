@@ -1,0 +1,405 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/BurntSushi/toml"
+	"github.com/google/go-cmp/cmp"
+)
+
+// lookupIn stands in for os.LookupEnv so that no test depends on the process environment.
+func lookupIn(vars map[string]string) func(string) (string, bool) {
+	return func(key string) (string, bool) {
+		v, ok := vars[key]
+		return v, ok
+	}
+}
+
+func TestLoadAndValidate(t *testing.T) {
+	withDefaults := func(edit func(*Config)) Config {
+		c := Default()
+		edit(&c)
+		return c
+	}
+	tests := []struct {
+		name     string
+		file     string // written to gavel.toml unless empty
+		noFile   bool
+		required bool
+		env      map[string]string
+		want     Config
+		wantErr  string
+	}{
+		{
+			name:   "defaults",
+			noFile: true,
+			want:   Default(),
+		},
+		{
+			name: "empty file keeps defaults",
+			file: "# nothing set\n",
+			want: Default(),
+		},
+		{
+			name: "file overrides defaults",
+			file: "[database]\nurl = \"postgres://gavel@db:5432/gavel\"\nmax_open_conns = 25\n\n[log]\nlevel = \"debug\"\nformat = \"json\"\n",
+			want: Config{
+				Database: Database{URL: "postgres://gavel@db:5432/gavel", MaxOpenConns: 25},
+				Log:      Log{Level: "debug", Format: "json"},
+			},
+		},
+		{
+			name: "empty discord table is allowed",
+			file: "[discord]\n",
+			want: Default(),
+		},
+		{
+			name: "env overrides file",
+			file: "[database]\nurl = \"sqlite:file.db\"\nmax_open_conns = 25\n[log]\nlevel = \"debug\"\n",
+			env: map[string]string{
+				"GAVEL_DATABASE_URL":            "sqlite:env.db",
+				"GAVEL_DATABASE_MAX_OPEN_CONNS": "7",
+				"GAVEL_LOG_FORMAT":              "json",
+				"DISCORD_TOKEN":                 "token-from-env",
+			},
+			want: Config{
+				Database: Database{URL: "sqlite:env.db", MaxOpenConns: 7},
+				Log:      Log{Level: "debug", Format: "json"},
+				Discord:  Discord{Token: "token-from-env"},
+			},
+		},
+		{
+			name: "empty env variable counts as unset",
+			file: "[log]\nlevel = \"warn\"\n",
+			env:  map[string]string{"GAVEL_LOG_LEVEL": "", "GAVEL_DATABASE_MAX_OPEN_CONNS": ""},
+			want: withDefaults(func(c *Config) { c.Log.Level = "warn" }),
+		},
+		{
+			name:    "unknown key",
+			file:    "[database]\nurll = \"sqlite:x.db\"\n",
+			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, log.format, log.level`,
+		},
+		{
+			name:    "unknown table",
+			file:    "[metrics]\nlisten = \":9090\"\n",
+			wantErr: `config gavel.toml: unknown key "metrics"; known keys: database.max_open_conns, database.url, log.format, log.level`,
+		},
+		{
+			name:    "keys are case-sensitive",
+			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
+			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, log.format, log.level`,
+		},
+		{
+			name:    "dotted key in quotes is one key",
+			file:    "\"database.url\" = \"sqlite:x.db\"\n",
+			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, log.format, log.level`,
+		},
+		{
+			name:    "token in file rejected",
+			file:    "[discord]\ntoken = \"abc.def.ghi\"\n",
+			wantErr: `config gavel.toml: "discord.token" is a secret and is read only from the DISCORD_TOKEN environment variable`,
+		},
+		{
+			name:    "token in inline table rejected",
+			file:    "discord = { token = \"abc.def.ghi\" }\n",
+			wantErr: `config gavel.toml: "discord.token" is a secret and is read only from the DISCORD_TOKEN environment variable`,
+		},
+		{
+			name:    "wrong type",
+			file:    "[database]\nmax_open_conns = \"ten\"\n",
+			wantErr: `config gavel.toml: database.max_open_conns is a string; want an integer`,
+		},
+		{
+			name:    "scalar where a table belongs",
+			file:    "database = \"sqlite:x.db\"\n",
+			wantErr: `config gavel.toml: database is a string; want a table`,
+		},
+		{
+			name:    "TOML syntax error",
+			file:    "[log]\nlevel = \"debug\"\nformat = json\n",
+			wantErr: `config gavel.toml:3:10: expected value but found "json" instead`,
+		},
+		{
+			name:    "unterminated string",
+			file:    "[database]\nurl = \"sqlite:x.db\n",
+			wantErr: `config gavel.toml:2:19: strings cannot contain newlines`,
+		},
+		{
+			name:     "missing required file",
+			noFile:   true,
+			required: true,
+			wantErr:  `config gavel.toml: file does not exist`,
+		},
+		{
+			name:    "bad level",
+			file:    "[log]\nlevel = \"verbose\"\n",
+			wantErr: `log.level "verbose" is not one of debug, info, warn, error`,
+		},
+		{
+			name:    "bad level from env",
+			env:     map[string]string{"GAVEL_LOG_LEVEL": "INFO"},
+			wantErr: `log.level "INFO" is not one of debug, info, warn, error`,
+		},
+		{
+			name:    "bad format",
+			file:    "[log]\nformat = \"xml\"\n",
+			wantErr: `log.format "xml" is not one of text, json`,
+		},
+		{
+			name:    "max_open_conns zero",
+			file:    "[database]\nmax_open_conns = 0\n",
+			wantErr: `database.max_open_conns 0 is not between 1 and 1000`,
+		},
+		{
+			name:    "max_open_conns too large",
+			file:    "[database]\nmax_open_conns = 1001\n",
+			wantErr: `database.max_open_conns 1001 is not between 1 and 1000`,
+		},
+		{
+			name:    "max_open_conns not a number in env",
+			env:     map[string]string{"GAVEL_DATABASE_MAX_OPEN_CONNS": "abc"},
+			wantErr: `environment variable GAVEL_DATABASE_MAX_OPEN_CONNS: "abc" is not a whole number`,
+		},
+		{
+			name:    "malformed URL",
+			file:    "[database]\nurl = \"mysql://root@localhost/gavel\"\n",
+			wantErr: `database.url: database URL "mysql://root@localhost/gavel" has unsupported scheme "mysql"; accepted: "sqlite:PATH" (e.g. sqlite:gavel.db, sqlite:///var/lib/gavel/gavel.db) or "postgres://user@host:port/db"`,
+		},
+		{
+			name:    "every problem reported at once",
+			file:    "[database]\nmax_open_conns = -1\n[log]\nlevel = \"loud\"\nformat = \"yaml\"\n",
+			wantErr: `database.max_open_conns -1 is not between 1 and 1000; log.level "loud" is not one of debug, info, warn, error; log.format "yaml" is not one of text, json`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The relative path makes the messages read as they do for a user.
+			t.Chdir(t.TempDir())
+			if !tt.noFile {
+				if err := os.WriteFile("gavel.toml", []byte(tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Load("gavel.toml", tt.required, lookupIn(tt.env))
+			if err == nil {
+				err = got.Validate()
+			}
+			if tt.wantErr != "" {
+				if err == nil {
+					t.Fatalf("no error; want %q", tt.wantErr)
+				}
+				if err.Error() != tt.wantErr {
+					t.Fatalf("error:\n got %s\nwant %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("config mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadWithoutPath(t *testing.T) {
+	got, err := Load("", true, lookupIn(map[string]string{"GAVEL_LOG_LEVEL": "error"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Log.Level = "error"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("config mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(dir, false, lookupIn(nil))
+	want := fmt.Sprintf("config %s: is a directory", dir)
+	if err == nil || err.Error() != want {
+		t.Fatalf("error = %v; want %s", err, want)
+	}
+}
+
+func TestWriteTOML(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{
+			name: "defaults",
+			cfg:  Default(),
+			want: `[database]
+url = "sqlite:gavel.db"
+max_open_conns = 10
+
+[log]
+level = "info"
+format = "text"
+
+[discord]
+token = ""
+`,
+		},
+		{
+			name: "secrets masked",
+			cfg: Config{
+				Database: Database{URL: "postgres://gavel:hunter2@db:5432/gavel?sslmode=disable", MaxOpenConns: 20},
+				Log:      Log{Level: "debug", Format: "json"},
+				Discord:  Discord{Token: "MTIz.real.token"},
+			},
+			want: `[database]
+url = "postgres://gavel:xxxxx@db:5432/gavel?sslmode=disable"
+max_open_conns = 20
+
+[log]
+level = "debug"
+format = "json"
+
+[discord]
+token = "***"
+`,
+		},
+		{
+			name: "invalid URL hidden",
+			cfg: Config{
+				Database: Database{URL: "postgres://gavel:hunter2@db:5432/%zz", MaxOpenConns: 20},
+				Log:      Log{Level: "info", Format: "text"},
+			},
+			want: `[database]
+url = "(invalid)"
+max_open_conns = 20
+
+[log]
+level = "info"
+format = "text"
+
+[discord]
+token = ""
+`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.cfg.WriteTOML(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, buf.String()); diff != "" {
+				t.Errorf("TOML mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSecretNeverPrinted covers the ways a Config ends up in output by accident.
+func TestSecretNeverPrinted(t *testing.T) {
+	const token = "MTIz.real.token"
+	cfg := Default()
+	cfg.Discord.Token = token
+
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "%v %+v %#v %s\n", cfg, cfg, cfg, cfg.Discord.Token)
+	j, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Write(j)
+	slog.New(slog.NewTextHandler(&out, nil)).Info("config", "cfg", cfg, "token", cfg.Discord.Token)
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("config", "cfg", cfg, "token", cfg.Discord.Token)
+
+	if strings.Contains(out.String(), token) {
+		t.Fatalf("token leaked:\n%s", out.String())
+	}
+	if string(cfg.Discord.Token) != token {
+		t.Fatalf("string(token) = %q; want the real value", string(cfg.Discord.Token))
+	}
+}
+
+// TestExampleFile keeps gavel.example.toml loadable and valid, and keeps the copy in
+// docs/configuration.md identical to it.
+func TestExampleFile(t *testing.T) {
+	root := filepath.Join("..", "..")
+	example := filepath.Join(root, "gavel.example.toml")
+	cfg, err := Load(example, true, lookupIn(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("gavel.example.toml: %v", err)
+	}
+
+	exampleText, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join(root, "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, []byte("```toml\n"+string(exampleText)+"```\n")) {
+		t.Errorf("docs/configuration.md does not contain gavel.example.toml verbatim in a ```toml block")
+	}
+	// Every key and variable is documented.
+	for _, key := range leafKeys(fileKeys()) {
+		if !bytes.Contains(doc, []byte("`"+key+"`")) {
+			t.Errorf("docs/configuration.md does not mention `%s`", key)
+		}
+	}
+	for _, name := range []string{"GAVEL_DATABASE_URL", "GAVEL_DATABASE_MAX_OPEN_CONNS", "GAVEL_LOG_LEVEL", "GAVEL_LOG_FORMAT", "DISCORD_TOKEN"} {
+		if !bytes.Contains(doc, []byte("`"+name+"`")) {
+			t.Errorf("docs/configuration.md does not mention `%s`", name)
+		}
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	f.Add([]byte(""))
+	f.Add([]byte("[database]\nurl = \"postgres://u:p@h:5432/d?sslmode=disable\"\nmax_open_conns = 5\n[log]\nlevel = \"warn\"\nformat = \"json\"\n"))
+	f.Add([]byte("[discord]\ntoken = \"x\"\n"))
+	f.Add([]byte("[[database]]\nurl = 1\n"))
+	f.Add([]byte("a.b.c = [1, {x = 2}]\n"))
+	f.Add([]byte("[log]\nlevel = \"debug\nformat = 'json'\n"))
+	f.Add([]byte("database.max_open_conns = 9223372036854775807\n"))
+	f.Add([]byte("\xef\xbb\xbf[log]\nlevel = \"\\u0000\"\n"))
+	if example, err := os.ReadFile(filepath.Join("..", "..", "gavel.example.toml")); err == nil {
+		f.Add(example)
+	}
+	// One file per fuzzing process, rewritten for each input: the inputs run one at a time.
+	path := filepath.Join(f.TempDir(), "gavel.toml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := Load(path, true, lookupIn(nil))
+		if err != nil {
+			if strings.ContainsFunc(err.Error(), unicode.IsControl) {
+				t.Fatalf("error is not one line: %q", err)
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil && strings.ContainsFunc(err.Error(), unicode.IsControl) {
+			t.Fatalf("validation error is not one line: %q", err)
+		}
+		var buf bytes.Buffer
+		if err := cfg.WriteTOML(&buf); err != nil {
+			t.Fatalf("WriteTOML: %v", err)
+		}
+		var parsed map[string]any
+		if _, err := toml.Decode(buf.String(), &parsed); err != nil {
+			t.Fatalf("WriteTOML output does not parse: %v\n%s", err, buf.String())
+		}
+	})
+}
