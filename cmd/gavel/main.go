@@ -30,6 +30,9 @@ const (
 type cli struct {
 	Globals
 
+	Run     runCmd     `cmd:"" help:"Open and migrate the database, then run the bot (needs DISCORD_TOKEN)."`
+	Migrate migrateCmd `cmd:"" help:"Apply, roll back or list the database migrations."`
+	Cases   casesCmd   `cmd:"" help:"List, show and export cases."`
 	Config  configCmd  `cmd:"" help:"Inspect the configuration."`
 	Version versionCmd `cmd:"" help:"Print the version, the commit and the Go version."`
 }

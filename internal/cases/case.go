@@ -3,9 +3,11 @@
 package cases
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -102,23 +104,54 @@ func ParseStatus(s string) (Status, error) {
 
 // Case is one moderation case.
 type Case struct {
-	ID          int64
-	GuildID     int64
-	Number      int64
-	Type        Type
-	Status      Status
-	Processed   bool
-	Reason      string
-	ModeratorID int64
-	UserID      int64
+	ID          int64  `json:"id"`
+	GuildID     int64  `json:"guild_id,string"`
+	Number      int64  `json:"number"`
+	Type        Type   `json:"type"`
+	Status      Status `json:"status"`
+	Processed   bool   `json:"processed"`
+	Reason      string `json:"reason"`
+	ModeratorID int64  `json:"moderator_id,string"`
+	UserID      int64  `json:"user_id,string"`
 	// RoleIDs are the roles taken from the user (by a jail) and to be given back.
-	RoleIDs []int64
+	RoleIDs IDs `json:"role_ids,omitempty"`
 	// ExpiresAt is when a temporary action ends; zero when it never does.
-	ExpiresAt       time.Time
-	Metadata        map[string]string
-	ModlogMessageID int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	ExpiresAt       time.Time         `json:"expires_at,omitzero"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	ModlogMessageID int64             `json:"modlog_message_id,omitempty,string"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// IDs are Discord snowflakes. In JSON they are strings, as in Discord's API, because a
+// JavaScript reader would round numbers above 2^53.
+type IDs []int64
+
+// MarshalJSON writes the ids as JSON strings.
+func (ids IDs) MarshalJSON() ([]byte, error) {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return json.Marshal(s)
+}
+
+// UnmarshalJSON reads ids written as JSON strings or numbers.
+func (ids *IDs) UnmarshalJSON(b []byte) error {
+	var raw []json.Number
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("ids: %w", err)
+	}
+	out := make(IDs, 0, len(raw))
+	for _, r := range raw {
+		id, err := strconv.ParseInt(string(r), 10, 64)
+		if err != nil {
+			return fmt.Errorf("ids: %q is not a snowflake", r)
+		}
+		out = append(out, id)
+	}
+	*ids = out
+	return nil
 }
 
 // EventKind names what a history row records.
@@ -136,16 +169,16 @@ const (
 
 // Event is one row of a case's append-only history.
 type Event struct {
-	ID      int64
-	CaseID  int64
-	GuildID int64
-	Kind    EventKind
-	ActorID int64
+	ID      int64     `json:"id"`
+	CaseID  int64     `json:"case_id"`
+	GuildID int64     `json:"guild_id,string"`
+	Kind    EventKind `json:"kind"`
+	ActorID int64     `json:"actor_id,string"`
 	// Old and New are the values before and after, as text ("" where there was none).
-	Old  string
-	New  string
-	Note string
-	At   time.Time
+	Old  string    `json:"old,omitempty"`
+	New  string    `json:"new,omitempty"`
+	Note string    `json:"note,omitempty"`
+	At   time.Time `json:"at"`
 }
 
 // Limits on what a case may hold.

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+)
+
+// casesCmd groups the commands that read cases from the database.
+type casesCmd struct {
+	List   casesListCmd   `cmd:"" help:"List cases, newest first, with filters and pages."`
+	Show   casesShowCmd   `cmd:"" help:"Show one case of a guild with its history."`
+	Export casesExportCmd `cmd:"" help:"Write every case of a guild, with its history, as JSON Lines."`
+}
+
+type casesListCmd struct {
+	Guild     int64    `placeholder:"ID" help:"Only cases of this guild."`
+	User      int64    `placeholder:"ID" help:"Only cases whose target is this user."`
+	Moderator int64    `placeholder:"ID" help:"Only cases taken by this moderator."`
+	Type      []string `placeholder:"TYPE" sep:"," help:"Only cases of these types (repeat or separate with commas): BAN, UNBAN, HACKBAN, TEMPBAN, KICK, TIMEOUT, UNTIMEOUT, WARN, JAIL, UNJAIL, SNIPPETBAN, SNIPPETUNBAN, POLLBAN, POLLUNBAN, SOFTBAN, NOTE, AUTOMOD."`
+	Status    string   `placeholder:"STATUS" help:"Only cases in this status: pending, active or voided."`
+	Page      int      `default:"1" help:"Page to show, from 1."`
+	PerPage   int      `default:"20" help:"Cases per page, 1 to 100."`
+	JSON      bool     `name:"json" help:"Print the page as JSON."`
+}
+
+func (c casesListCmd) Run(ctx context.Context, rt *Runtime) error {
+	f := cases.Filter{GuildID: c.Guild, UserID: c.User, ModeratorID: c.Moderator}
+	for _, t := range c.Type {
+		typ, err := cases.ParseType(t)
+		if err != nil {
+			return err
+		}
+		f.Types = append(f.Types, typ)
+	}
+	if c.Status != "" {
+		st, err := cases.ParseStatus(c.Status)
+		if err != nil {
+			return err
+		}
+		f.Status = st
+	}
+	st, err := rt.openMigratedStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	page, err := cases.NewService(st).List(ctx, f, cases.PageRequest{Page: c.Page, PerPage: c.PerPage})
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(rt.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Cases   []cases.Case `json:"cases"`
+			Total   int64        `json:"total"`
+			Page    int          `json:"page"`
+			PerPage int          `json:"per_page"`
+			Pages   int          `json:"pages"`
+		}{page.Cases, page.Total, page.Page, page.PerPage, page.Pages})
+	}
+	if page.Total == 0 {
+		fmt.Fprintln(rt.Stdout, "no cases match")
+		return nil
+	}
+	tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
+	header := "CASE\tTYPE\tSTATUS\tUSER\tMODERATOR\tCREATED\tEXPIRES\tREASON"
+	if c.Guild == 0 {
+		header = "GUILD\t" + header
+	}
+	fmt.Fprintln(tw, header)
+	for _, k := range page.Cases {
+		row := fmt.Sprintf("#%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s", k.Number, k.Type, k.Status, k.UserID, k.ModeratorID,
+			stamp(k.CreatedAt), stamp(k.ExpiresAt), shorten(k.Reason, 60))
+		if c.Guild == 0 {
+			row = strconv.FormatInt(k.GuildID, 10) + "\t" + row
+		}
+		fmt.Fprintln(tw, row)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(rt.Stdout, "page %d of %d (%d cases)\n", page.Page, page.Pages, page.Total)
+	return nil
+}
+
+type casesShowCmd struct {
+	Guild  int64 `required:"" placeholder:"ID" help:"The guild the case belongs to."`
+	Number int64 `arg:"" help:"The case number in that guild."`
+	JSON   bool  `name:"json" help:"Print the case and its history as JSON."`
+}
+
+func (c casesShowCmd) Run(ctx context.Context, rt *Runtime) error {
+	st, err := rt.openMigratedStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := cases.NewService(st)
+	k, err := svc.GetByNumber(ctx, c.Guild, c.Number)
+	if err != nil {
+		return err
+	}
+	history, err := svc.Events(ctx, k.ID)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		enc := json.NewEncoder(rt.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(exported{k, history})
+	}
+	w := rt.Stdout
+	fmt.Fprintf(w, "Case #%d in guild %d (id %d)\n", k.Number, k.GuildID, k.ID)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Type\t%s\n", k.Type)
+	fmt.Fprintf(tw, "Status\t%s\n", k.Status)
+	fmt.Fprintf(tw, "User\t%d\n", k.UserID)
+	fmt.Fprintf(tw, "Moderator\t%d\n", k.ModeratorID)
+	fmt.Fprintf(tw, "Created\t%s\n", stamp(k.CreatedAt))
+	fmt.Fprintf(tw, "Updated\t%s\n", stamp(k.UpdatedAt))
+	if !k.ExpiresAt.IsZero() {
+		state := "not yet processed"
+		if k.Processed {
+			state = "processed"
+		}
+		fmt.Fprintf(tw, "Expires\t%s (%s)\n", stamp(k.ExpiresAt), state)
+	}
+	if len(k.RoleIDs) > 0 {
+		ids := make([]string, len(k.RoleIDs))
+		for i, id := range k.RoleIDs {
+			ids[i] = strconv.FormatInt(id, 10)
+		}
+		fmt.Fprintf(tw, "Saved roles\t%s\n", strings.Join(ids, ", "))
+	}
+	if k.ModlogMessageID != 0 {
+		fmt.Fprintf(tw, "Mod-log message\t%d\n", k.ModlogMessageID)
+	}
+	for key, v := range k.Metadata {
+		fmt.Fprintf(tw, "Metadata %s\t%s\n", key, v)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Reason\n  %s\n", strings.ReplaceAll(k.Reason, "\n", "\n  "))
+	fmt.Fprintln(w, "History")
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, e := range history {
+		fmt.Fprintf(tw, "  %s\t%s\tby %d\t%s\n", stamp(e.At), e.Kind, e.ActorID, describe(e))
+	}
+	return tw.Flush()
+}
+
+// describe renders a history row's change in words.
+func describe(e cases.Event) string {
+	var s string
+	switch {
+	case e.Kind == cases.EventCreated:
+		s = "created as " + e.New
+	case e.Old == "" && e.New == "":
+		s = ""
+	case e.Old == "":
+		s = fmt.Sprintf("set to %q", e.New)
+	case e.New == "":
+		s = fmt.Sprintf("cleared (was %q)", e.Old)
+	default:
+		s = fmt.Sprintf("%q → %q", e.Old, e.New)
+	}
+	if e.Note != "" {
+		if s != "" {
+			s += ": "
+		}
+		s += e.Note
+	}
+	return s
+}
+
+type casesExportCmd struct {
+	Guild  int64  `required:"" placeholder:"ID" help:"The guild whose cases to export."`
+	Output string `short:"o" placeholder:"FILE" help:"Write to this file instead of standard output (replaced only when the export succeeds)."`
+}
+
+// exported is one line of an export: the case's fields and its history.
+type exported struct {
+	cases.Case
+	History []cases.Event `json:"history"`
+}
+
+func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) (err error) {
+	st, err := rt.openMigratedStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	out := rt.Stdout
+	var tmp *os.File
+	if c.Output != "" {
+		// A temporary file beside the target, renamed at the end, so that a failed export
+		// never leaves a truncated file that looks complete.
+		tmp, err = os.CreateTemp(dirOf(c.Output), ".gavel-export-*")
+		if err != nil {
+			return fmt.Errorf("export to %s: %w", c.Output, err)
+		}
+		defer func() {
+			if err != nil {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		out = tmp
+	}
+	bw := bufio.NewWriter(out)
+	enc := json.NewEncoder(bw)
+	n := 0
+	err = cases.NewService(st).Export(ctx, c.Guild, func(k cases.Case, history []cases.Event) error {
+		n++
+		if history == nil {
+			history = []cases.Event{}
+		}
+		return enc.Encode(exported{k, history})
+	})
+	if err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if tmp != nil {
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("export to %s: %w", c.Output, err)
+		}
+		if err := os.Rename(tmp.Name(), c.Output); err != nil {
+			return fmt.Errorf("export to %s: %w", c.Output, err)
+		}
+		fmt.Fprintf(rt.Stderr, "exported %d cases of guild %d to %s\n", n, c.Guild, c.Output)
+	}
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// shorten cuts s to n characters on one line, for a table cell.
+func shorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}

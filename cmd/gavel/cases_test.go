@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// seeded returns a database URL on engine e holding 25 cases in guild 10 and 1 in guild 11.
+func seeded(t *testing.T, e store.Engine) string {
+	t.Helper()
+	url := storetest.URL(t, e)
+	ctx := context.Background()
+	st, err := store.OpenURL(ctx, url, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc := cases.NewService(st)
+	var ns []cases.New
+	for i := 0; i < 25; i++ {
+		typ := cases.Warn
+		if i%5 == 0 {
+			typ = cases.Ban
+		}
+		ns = append(ns, cases.New{GuildID: 10, UserID: 100 + int64(i%2), ModeratorID: 7, Type: typ, Reason: "reason number " + string(rune('a'+i))})
+	}
+	ns = append(ns, cases.New{GuildID: 11, UserID: 100, ModeratorID: 7, Type: cases.Kick, Reason: "elsewhere"})
+	ns[2].RoleIDs = []int64{1234567890123456789}
+	ns[2].ExpiresAt = time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)
+	if _, err := svc.CreateMany(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.SetReason(ctx, 10, 3, 8, "edited\nover two lines"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Void(ctx, 10, 4, 8, "wrong user"); err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+func TestCasesCommands(t *testing.T) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			url := seeded(t, e)
+			env := map[string]string{"GAVEL_DATABASE_URL": url}
+
+			got := gavel(t, env, "cases", "list", "--guild", "10", "--per-page", "10")
+			if got.code != 0 {
+				t.Fatalf("list: %d %s", got.code, got.stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
+			if len(lines) != 12 || !strings.HasPrefix(lines[0], "CASE") || !strings.HasPrefix(lines[1], "#25") || !strings.HasPrefix(lines[10], "#16") {
+				t.Errorf("list page 1:\n%s", got.stdout)
+			}
+			if lines[11] != "page 1 of 3 (25 cases)" {
+				t.Errorf("footer %q", lines[11])
+			}
+
+			got = gavel(t, env, "cases", "list", "--guild", "10", "--type", "ban", "--user", "100", "--json")
+			var page struct {
+				Cases []cases.Case `json:"cases"`
+				Total int64        `json:"total"`
+				Pages int          `json:"pages"`
+			}
+			if err := json.Unmarshal([]byte(got.stdout), &page); err != nil {
+				t.Fatalf("list --json: %v\n%s", err, got.stdout)
+			}
+			if page.Total != 3 || len(page.Cases) != 3 || page.Cases[0].Type != cases.Ban || page.Cases[0].UserID != 100 {
+				t.Errorf("list --json: %+v", page)
+			}
+			if !strings.Contains(got.stdout, `"guild_id": "10"`) {
+				t.Errorf("snowflakes must be JSON strings:\n%s", got.stdout)
+			}
+
+			got = gavel(t, env, "cases", "list", "--status", "voided")
+			if got.code != 0 || !strings.Contains(got.stdout, "GUILD") || !strings.Contains(got.stdout, "#4") || !strings.Contains(got.stdout, "(1 cases)") {
+				t.Errorf("list --status voided across guilds:\n%s%s", got.stdout, got.stderr)
+			}
+
+			got = gavel(t, env, "cases", "show", "--guild", "10", "3")
+			for _, want := range []string{"Case #3 in guild 10", "Saved roles 1234567890123456789", "Expires", "2030-01-02 03:04 UTC", "edited\n over two lines", "created as active", `reason by 8 "reason number c" → "edited`} {
+				if !strings.Contains(squash(got.stdout), want) {
+					t.Errorf("show #3 lacks %q:\n%s", want, got.stdout)
+				}
+			}
+			got = gavel(t, env, "cases", "show", "--guild", "10", "4")
+			if !strings.Contains(got.stdout, "voided") || !strings.Contains(got.stdout, "wrong user") {
+				t.Errorf("show #4:\n%s", got.stdout)
+			}
+
+			out := filepath.Join(t.TempDir(), "export.jsonl")
+			got = gavel(t, env, "cases", "export", "--guild", "10", "-o", out)
+			if got.code != 0 || !strings.Contains(got.stderr, "exported 25 cases of guild 10") {
+				t.Fatalf("export: %d %s", got.code, got.stderr)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows := strings.Split(strings.TrimSpace(string(data)), "\n")
+			if len(rows) != 25 {
+				t.Fatalf("export has %d lines, want 25", len(rows))
+			}
+			var third exported
+			if err := json.Unmarshal([]byte(rows[2]), &third); err != nil {
+				t.Fatal(err)
+			}
+			if third.Number != 3 || len(third.History) != 2 || third.History[1].Kind != cases.EventReason || len(third.RoleIDs) != 1 || third.RoleIDs[0] != 1234567890123456789 {
+				t.Errorf("exported case #3: %+v", third)
+			}
+			stdout := gavel(t, env, "cases", "export", "--guild", "11")
+			if n := strings.Count(stdout.stdout, "\n"); n != 1 {
+				t.Errorf("export to stdout: %d lines:\n%s", n, stdout.stdout)
+			}
+		})
+	}
+}
+
+func TestCasesBadInput(t *testing.T) {
+	t.Chdir(t.TempDir())
+	url := seeded(t, store.SQLite)
+	env := map[string]string{"GAVEL_DATABASE_URL": url}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cases", "list", "--type", "yeet"}, `type: "yeet" is not a case type; accepted: BAN`},
+		{[]string{"cases", "list", "--status", "open"}, `status: "open" is not a case status; accepted: pending, active, voided`},
+		{[]string{"cases", "list", "--page", "0"}, "page: 0 is not a page; pages start at 1"},
+		{[]string{"cases", "list", "--per-page", "500"}, "per page: 500 is out of range; accepted: 1 to 100"},
+		{[]string{"cases", "list", "--guild=-3"}, "guild: -3 is not a Discord id"},
+		{[]string{"cases", "show", "--guild", "10", "99"}, "case #99 in guild 10: case not found"},
+		{[]string{"cases", "show", "--guild", "10", "0"}, "case number: 0 is not a case number"},
+		{[]string{"cases", "export", "--guild", "0"}, "guild: 0 is not a Discord id"},
+	} {
+		got := gavel(t, env, tc.args...)
+		if got.code != 1 || !strings.Contains(got.stderr, tc.want) || strings.Count(got.stderr, "\n") != 1 {
+			t.Errorf("%v: code %d, stderr %q; want one line containing %q", tc.args, got.code, got.stderr, tc.want)
+		}
+	}
+	if got := gavel(t, env, "cases", "show", "3"); got.code != 2 || !strings.Contains(got.stderr, "--guild") {
+		t.Errorf("show without --guild: %d %q", got.code, got.stderr)
+	}
+}
+
+func TestReadCommandsNeedADatabase(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := gavel(t, nil, "cases", "list")
+	if got.code != 1 || !strings.Contains(got.stderr, "database file gavel.db does not exist: run 'gavel migrate up'") {
+		t.Errorf("cases list without a database: %d %q", got.code, got.stderr)
+	}
+	if _, err := os.Stat("gavel.db"); err == nil {
+		t.Error("a read command created gavel.db")
+	}
+	if got := gavel(t, nil, "--database", "sqlite:unmigrated.db", "migrate", "status"); got.code != 0 || !strings.Contains(squash(got.stdout), "00001 pending") {
+		t.Errorf("status of a new database: %d %q %q", got.code, got.stdout, got.stderr)
+	}
+	if got := gavel(t, nil, "--database", "sqlite:unmigrated.db", "cases", "list"); got.code != 1 || !strings.Contains(got.stderr, "is not migrated (migration 1 is pending)") {
+		t.Errorf("cases list on an unmigrated database: %d %q", got.code, got.stderr)
+	}
+}
+
+func TestMigrateCommands(t *testing.T) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			env := map[string]string{"GAVEL_DATABASE_URL": storetest.URL(t, e)}
+			steps := []struct {
+				args     []string
+				code     int
+				contains string
+			}{
+				{[]string{"migrate", "status"}, 0, "00001 pending"},
+				{[]string{"migrate", "up"}, 0, "applied 00001"},
+				{[]string{"migrate", "up"}, 0, "is up to date"},
+				{[]string{"migrate", "status"}, 0, "00001 applied"},
+				{[]string{"migrate", "down"}, 1, "--yes"},
+				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00001"},
+				{[]string{"migrate", "down", "--yes"}, 0, "nothing to roll back"},
+				{[]string{"migrate", "up"}, 0, "applied 00001"},
+				{[]string{"migrate", "down", "--to", "0", "--yes"}, 0, "rolled back 00001"},
+				{[]string{"migrate", "down", "--to=-5", "--yes"}, 1, "give a migration version"},
+			}
+			for _, s := range steps {
+				got := gavel(t, env, s.args...)
+				if got.code != s.code || !strings.Contains(squash(got.stdout+got.stderr), s.contains) {
+					t.Fatalf("%v: code %d, out %q %q; want code %d containing %q", s.args, got.code, got.stdout, got.stderr, s.code, s.contains)
+				}
+			}
+		})
+	}
+}
+
+func TestRun(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := gavel(t, nil, "run")
+	if got.code != 1 || !strings.Contains(got.stderr, "gavel: DISCORD_TOKEN is not set") {
+		t.Errorf("run without a token: %d %q", got.code, got.stderr)
+	}
+	if !strings.Contains(got.stderr, `msg="database ready"`) || !strings.Contains(got.stderr, "migrations_applied=1") {
+		t.Errorf("run did not migrate the database first: %q", got.stderr)
+	}
+	if got := gavel(t, nil, "migrate", "status"); !strings.Contains(squash(got.stdout), "00001 applied") {
+		t.Errorf("after run: %q", got.stdout)
+	}
+	got = gavel(t, map[string]string{"GAVEL_DATABASE_URL": "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=1"}, "run")
+	if got.code != 1 || !strings.Contains(got.stderr, "is unreachable") || strings.Contains(got.stderr, "hunter2") || strings.Count(got.stderr, "\n") != 1 {
+		t.Errorf("run with an unreachable database: %d %q", got.code, got.stderr)
+	}
+}
+
+// squash collapses runs of spaces, so that assertions do not depend on tabwriter's padding.
+func squash(s string) string {
+	return regexp.MustCompile(` +`).ReplaceAllString(s, " ")
+}
