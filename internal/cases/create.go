@@ -1,12 +1,12 @@
 package cases
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,6 +89,7 @@ func (s *Service) CreateMany(ctx context.Context, ns []New) ([]Case, error) {
 		reqs[i] = &n
 	}
 	var out []Case
+	s.prepareSQLite(ctx)
 	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		out, err = s.insert(ctx, tx, reqs)
@@ -174,11 +175,18 @@ func (b *batcher) lead(ctx context.Context, s *Service) {
 			ns[i] = r.n
 		}
 		var out []Case
-		err := s.st.InTx(txCtx, func(tx *sql.Tx) error {
-			var err error
-			out, err = s.insert(txCtx, tx, ns)
-			return err
-		})
+		var err error
+		if s.st.Engine() == store.Postgres {
+			// One statement, atomic by itself: autocommit saves the BEGIN and COMMIT round
+			// trips.
+			out, err = s.insert(txCtx, s.st.Writer(), ns)
+		} else {
+			s.prepareSQLite(txCtx)
+			err = s.st.InTx(txCtx, func(tx *sql.Tx) error {
+				out, err = s.insert(txCtx, tx, ns)
+				return err
+			})
+		}
 		for i, r := range rs {
 			if err != nil {
 				r.err = fmt.Errorf("create case: %w", err)
@@ -200,63 +208,15 @@ func (b *batcher) lead(ctx context.Context, s *Service) {
 	}
 }
 
-// insert allocates numbers for ns and inserts them with their "created" history rows, in
-// three statements whatever the batch size: one upsert of the guild counters, one multi-row
-// insert of the cases, one of the events.
-func (s *Service) insert(ctx context.Context, tx *sql.Tx, ns []*New) ([]Case, error) {
+// insert allocates numbers for ns and inserts them; the cases_record_creation trigger writes
+// each one's "created" history row. Whatever the batch size, PostgreSQL gets one statement
+// (a round trip is the cost that matters there) and SQLite two prepared statements per row
+// (parsing is the cost that matters there).
+func (s *Service) insert(ctx context.Context, tx querier, ns []*New) ([]Case, error) {
 	now := s.nowMS()
-	perGuild := map[int64]int64{}
-	for _, n := range ns {
-		perGuild[n.GuildID]++
-	}
-	guilds := make([]int64, 0, len(perGuild))
-	for g := range perGuild {
-		guilds = append(guilds, g)
-	}
-	// Sorted, so that two transactions lock guild rows in the same order and cannot deadlock.
-	slices.Sort(guilds)
-
-	next := map[int64]int64{} // guild → next number to hand out
-	for chunk := range slices.Chunk(guilds, 1000) {
-		var q strings.Builder
-		args := make([]any, 0, 3*len(chunk))
-		q.WriteString("INSERT INTO guilds (id, case_count, joined_at) VALUES ")
-		for i, g := range chunk {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString(s.placeholders(len(args), 3))
-			args = append(args, g, perGuild[g], now)
-		}
-		q.WriteString(" ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count RETURNING id, case_count")
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("allocate case numbers: %w", err)
-		}
-		for rows.Next() {
-			var g, count int64
-			if err := rows.Scan(&g, &count); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("allocate case numbers: %w", err)
-			}
-			next[g] = count - perGuild[g] + 1
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("allocate case numbers: %w", err)
-		}
-	}
-
 	out := make([]Case, len(ns))
-	index := map[[2]int64]int{} // (guild, number) → position in ns
 	for i, n := range ns {
-		num, ok := next[n.GuildID]
-		if !ok {
-			return nil, fmt.Errorf("allocate case numbers: no counter returned for guild %d", n.GuildID)
-		}
-		next[n.GuildID] = num + 1
-		index[[2]int64{n.GuildID, num}] = i
-		out[i] = Case{GuildID: n.GuildID, Number: num, Type: n.Type, Status: n.Status, Reason: n.Reason,
+		out[i] = Case{GuildID: n.GuildID, Type: n.Type, Status: n.Status, Reason: n.Reason,
 			ModeratorID: n.ModeratorID, UserID: n.UserID, RoleIDs: n.RoleIDs, Metadata: n.Metadata,
 			CreatedAt: time.UnixMilli(now).UTC(), UpdatedAt: time.UnixMilli(now).UTC()}
 		if !n.ExpiresAt.IsZero() {
@@ -266,77 +226,184 @@ func (s *Service) insert(ctx context.Context, tx *sql.Tx, ns []*New) ([]Case, er
 			out[i].Metadata = nil
 		}
 	}
-
-	const caseCols = 12
-	for start := 0; start < len(ns); start += maxBatch {
-		end := min(start+maxBatch, len(ns))
-		var q strings.Builder
-		args := make([]any, 0, caseCols*(end-start))
-		q.WriteString("INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at) VALUES ")
-		for i := start; i < end; i++ {
-			n, c := ns[i], out[i]
-			if i > start {
-				q.WriteString(", ")
+	if s.st.Engine() == store.Postgres {
+		for start := 0; start < len(ns); start += maxBatch {
+			end := min(start+maxBatch, len(ns))
+			if err := s.insertPostgres(ctx, tx, ns[start:end], out[start:end], now); err != nil {
+				return nil, err
 			}
-			q.WriteString(s.placeholders(len(args), caseCols))
-			args = append(args, c.GuildID, c.Number, string(n.Type), string(n.Status), n.Reason, n.ModeratorID,
-				n.UserID, roleJSON(n.RoleIDs), nullMS(n.ExpiresAt), metadataJSON(n.Metadata), now, now)
 		}
-		q.WriteString(" RETURNING id, guild_id, number")
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("insert cases: %w", err)
-		}
-		for rows.Next() {
-			var id, g, num int64
-			if err := rows.Scan(&id, &g, &num); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("insert cases: %w", err)
-			}
-			out[index[[2]int64{g, num}]].ID = id
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("insert cases: %w", err)
-		}
-
-		const eventCols = 6
-		var e strings.Builder
-		eargs := make([]any, 0, eventCols*(end-start))
-		e.WriteString("INSERT INTO case_events (case_id, guild_id, kind, actor_id, new_value, created_at) VALUES ")
-		for i := start; i < end; i++ {
-			c := out[i]
-			if c.ID == 0 {
-				return nil, fmt.Errorf("insert cases: no id returned for case #%d of guild %d", c.Number, c.GuildID)
-			}
-			if i > start {
-				e.WriteString(", ")
-			}
-			e.WriteString(s.placeholders(len(eargs), eventCols))
-			eargs = append(eargs, c.ID, c.GuildID, string(EventCreated), c.ModeratorID, string(c.Status), now)
-		}
-		if _, err := tx.ExecContext(ctx, e.String(), eargs...); err != nil {
-			return nil, fmt.Errorf("record case creation: %w", err)
-		}
+		return out, nil
 	}
-	return out, nil
+	return out, s.insertSQLite(ctx, tx, ns, out, now)
 }
 
-// placeholders returns "($k+1, $k+2, …, $k+n)" for PostgreSQL and "(?, ?, …)" for SQLite,
-// which resolves each named $n parameter by a linear search: quadratic in a wide insert.
-func (s *Service) placeholders(k, n int) string {
-	if s.st.Engine() == store.SQLite {
-		return "(" + strings.Repeat("?, ", n-1) + "?)"
-	}
-	var b strings.Builder
-	b.WriteByte('(')
-	for i := 1; i <= n; i++ {
-		if i > 1 {
-			b.WriteString(", ")
+// insertPostgres allocates the numbers and inserts the cases in one statement. The guild
+// rows are locked in id order, so that concurrent batches cannot deadlock.
+func (s *Service) insertPostgres(ctx context.Context, tx querier, ns []*New, out []Case, now int64) error {
+	var (
+		guilds, moderators, users []int64
+		types, statuses, reasons  []string
+		roles, expiries, metadata []*string
+	)
+	for _, n := range ns {
+		guilds = append(guilds, n.GuildID)
+		moderators = append(moderators, n.ModeratorID)
+		users = append(users, n.UserID)
+		types = append(types, string(n.Type))
+		statuses = append(statuses, string(n.Status))
+		reasons = append(reasons, n.Reason)
+		r, m := roleJSON(n.RoleIDs), metadataJSON(n.Metadata)
+		roles = append(roles, &r)
+		metadata = append(metadata, &m)
+		var exp *string
+		if !n.ExpiresAt.IsZero() {
+			e := strconv.FormatInt(n.ExpiresAt.UnixMilli(), 10)
+			exp = &e
 		}
-		b.WriteByte('$')
-		b.WriteString(strconv.Itoa(k + i))
+		expiries = append(expiries, exp)
 	}
-	b.WriteByte(')')
-	return b.String()
+	// Arrays rather than a VALUES list keep the statement text the same for every batch
+	// size, so each connection parses and plans it once.
+	const q = `WITH input AS (
+    SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[])
+        WITH ORDINALITY AS t (guild_id, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, ord)),
+counts AS (SELECT guild_id, count(*) AS n FROM input GROUP BY guild_id),
+counters AS (
+    INSERT INTO guilds (id, case_count, joined_at) SELECT guild_id, n, $1 FROM counts ORDER BY guild_id
+    ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count
+    RETURNING id, case_count)
+INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at)
+SELECT i.guild_id, g.case_count - c.n + row_number() OVER (PARTITION BY i.guild_id ORDER BY i.ord),
+       i.type, i.status, i.reason, i.moderator_id, i.user_id, i.role_ids::jsonb, i.expires_at::bigint, i.metadata::jsonb, $1, $1
+FROM input i JOIN counters g ON g.id = i.guild_id JOIN counts c ON c.guild_id = i.guild_id
+ORDER BY i.ord
+RETURNING id, guild_id, number`
+	rows, err := tx.QueryContext(ctx, q, now, guilds, types, statuses, reasons, moderators, users, roles, expiries, metadata)
+	if err != nil {
+		return fmt.Errorf("insert cases: %w", err)
+	}
+	defer rows.Close()
+	type got struct{ id, number int64 }
+	perGuild := map[int64][]got{}
+	for rows.Next() {
+		var id, g, num int64
+		if err := rows.Scan(&id, &g, &num); err != nil {
+			return fmt.Errorf("insert cases: %w", err)
+		}
+		perGuild[g] = append(perGuild[g], got{id, num})
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert cases: %w", err)
+	}
+	// Within a guild, numbers follow the input order (row_number over ord): the k-th
+	// smallest number belongs to the guild's k-th request.
+	for g := range perGuild {
+		slices.SortFunc(perGuild[g], func(a, b got) int { return cmp.Compare(a.number, b.number) })
+	}
+	for i := range out {
+		list := perGuild[out[i].GuildID]
+		if len(list) == 0 {
+			return fmt.Errorf("insert cases: no row returned for a case of guild %d", out[i].GuildID)
+		}
+		out[i].ID, out[i].Number = list[0].id, list[0].number
+		perGuild[out[i].GuildID] = list[1:]
+	}
+	return nil
+}
+
+const (
+	sqliteUpsertGuild = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count RETURNING case_count`
+	sqliteInsertCase = `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+)
+
+// prepareSQLite prepares the insert statements on the writer connection, once. It must run
+// outside a transaction: the writer pool's only connection is the transaction's.
+func (s *Service) prepareSQLite(ctx context.Context) {
+	if s.st.Engine() != store.SQLite {
+		return
+	}
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if s.upsertStmt != nil {
+		return
+	}
+	up, err := s.st.Writer().PrepareContext(ctx, sqliteUpsertGuild)
+	if err != nil {
+		return // insertSQLite prepares in the transaction instead
+	}
+	ins, err := s.st.Writer().PrepareContext(ctx, sqliteInsertCase)
+	if err != nil {
+		up.Close()
+		return
+	}
+	s.upsertStmt, s.insertStmt = up, ins
+}
+
+// sqliteStatements returns the insert statements bound to tx: the ones prepared once when
+// there are, so that a batch skips the parser.
+func (s *Service) sqliteStatements(ctx context.Context, q querier) (upsert, insert *sql.Stmt, err error) {
+	s.stmtMu.Lock()
+	up, ins := s.upsertStmt, s.insertStmt
+	s.stmtMu.Unlock()
+	if tx, ok := q.(*sql.Tx); ok && up != nil {
+		return tx.StmtContext(ctx, up), tx.StmtContext(ctx, ins), nil
+	}
+	if upsert, err = q.PrepareContext(ctx, sqliteUpsertGuild); err != nil {
+		return nil, nil, fmt.Errorf("prepare case numbering: %w", err)
+	}
+	if insert, err = q.PrepareContext(ctx, sqliteInsertCase); err != nil {
+		upsert.Close()
+		return nil, nil, fmt.Errorf("prepare case insert: %w", err)
+	}
+	return upsert, insert, nil
+}
+
+// insertSQLite runs two statements prepared once: the guild's counter upsert and
+// the case insert. SQLite has no round trips, and a prepared statement skips the parser,
+// which is where a growing multi-row statement spends its time.
+func (s *Service) insertSQLite(ctx context.Context, tx querier, ns []*New, out []Case, now int64) error {
+	upsertTx, insertTx, err := s.sqliteStatements(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer upsertTx.Close()
+	defer insertTx.Close()
+	perGuild := map[int64]int64{}
+	for _, n := range ns {
+		perGuild[n.GuildID]++
+	}
+	guilds := make([]int64, 0, len(perGuild))
+	for g := range perGuild {
+		guilds = append(guilds, g)
+	}
+	slices.Sort(guilds)
+	next := make(map[int64]int64, len(guilds))
+	for _, g := range guilds {
+		var count int64
+		if err := upsertTx.QueryRowContext(ctx, g, perGuild[g], now).Scan(&count); err != nil {
+			return fmt.Errorf("allocate case numbers in guild %d: %w", g, err)
+		}
+		next[g] = count - perGuild[g] + 1
+	}
+	for i, n := range ns {
+		num := next[n.GuildID]
+		next[n.GuildID] = num + 1
+		var id int64
+		err := insertTx.QueryRowContext(ctx, n.GuildID, num, string(n.Type), string(n.Status), n.Reason, n.ModeratorID,
+			n.UserID, roleJSON(n.RoleIDs), nullMS(n.ExpiresAt), metadataJSON(n.Metadata), now, now).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
+		}
+		out[i].ID, out[i].Number = id, num
+	}
+	return nil
+}
+
+// querier is a transaction or, for a single statement, the pool.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }

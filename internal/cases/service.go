@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/store"
@@ -20,6 +21,11 @@ type Service struct {
 	read  *dbsqlc.Queries
 	now   func() time.Time
 	batch batcher
+
+	// SQLite's case insert statements, prepared once on the writer connection.
+	stmtMu     sync.Mutex
+	upsertStmt *sql.Stmt
+	insertStmt *sql.Stmt
 }
 
 // Option configures a Service.
@@ -34,7 +40,13 @@ func NewService(st *store.Store, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
-	s.batch.sem = make(chan struct{}, 1)
+	// PostgreSQL gains from a few batches in flight: while one waits for its commit to reach
+	// disk the next is already on the wire. SQLite has one writer connection anyway.
+	inflight := 1
+	if st.Engine() == store.Postgres {
+		inflight = 2
+	}
+	s.batch.sem = make(chan struct{}, inflight)
 	return s
 }
 

@@ -316,18 +316,18 @@ func (q *Queries) GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams
 }
 
 const guildCasesAfter = `-- name: GuildCasesAfter :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3
 `
 
 type GuildCasesAfterParams struct {
 	GuildID int64
-	ID      int64
+	Number  int64
 	Limit   int32
 }
 
 // Export walks a guild's cases in id order, one page at a time.
 func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams) ([]Case, error) {
-	rows, err := q.db.QueryContext(ctx, guildCasesAfter, arg.GuildID, arg.ID, arg.Limit)
+	rows, err := q.db.QueryContext(ctx, guildCasesAfter, arg.GuildID, arg.Number, arg.Limit)
 	if err != nil {
 		return nil, err
 	}

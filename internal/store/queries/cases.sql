@@ -68,7 +68,7 @@ SELECT * FROM case_events WHERE case_id = $1 ORDER BY id;
 
 -- name: GuildCasesAfter :many
 -- Export walks a guild's cases in id order, one page at a time.
-SELECT * FROM cases WHERE guild_id = $1 AND id > $2 ORDER BY id LIMIT $3;
+SELECT * FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3;
 
 -- name: LockCaseByID :one
 UPDATE cases SET updated_at = updated_at WHERE id = $1 RETURNING *;

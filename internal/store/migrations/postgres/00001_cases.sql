@@ -30,8 +30,8 @@ CREATE TABLE cases (
 );
 
 -- Newest-first listings, each filter with the guild first because every moderator query is
--- scoped to one guild.
-CREATE INDEX cases_guild_id ON cases (guild_id, id);
+-- scoped to one guild. A guild's own listing needs no index of its own: it walks
+-- cases_guild_number backwards (numbers grow with time within a guild).
 CREATE INDEX cases_guild_user ON cases (guild_id, user_id, id);
 CREATE INDEX cases_guild_moderator ON cases (guild_id, moderator_id, id);
 CREATE INDEX cases_guild_type ON cases (guild_id, type, id);
@@ -68,7 +68,24 @@ $$;
 CREATE TRIGGER case_events_append_only BEFORE UPDATE OR DELETE ON case_events
     FOR EACH ROW EXECUTE FUNCTION case_events_append_only();
 
+-- Every case is born with its "created" history row, in the same statement: no code path
+-- can create a case without one. A statement-level trigger writes a whole batch at once.
+-- +goose StatementBegin
+CREATE FUNCTION cases_record_creation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO case_events (case_id, guild_id, kind, actor_id, new_value, created_at)
+    SELECT id, guild_id, 'created', moderator_id, status, created_at FROM new_cases ORDER BY id;
+    RETURN NULL;
+END
+$$;
+-- +goose StatementEnd
+
+CREATE TRIGGER cases_record_creation AFTER INSERT ON cases
+    REFERENCING NEW TABLE AS new_cases FOR EACH STATEMENT EXECUTE FUNCTION cases_record_creation();
+
 -- +goose Down
+DROP TRIGGER cases_record_creation ON cases;
+DROP FUNCTION cases_record_creation();
 DROP TRIGGER case_events_append_only ON case_events;
 DROP FUNCTION case_events_append_only();
 DROP TABLE case_events;

@@ -29,28 +29,11 @@ CREATE TABLE cases (
     CONSTRAINT cases_guild_number UNIQUE (guild_id, number)
 ) STRICT;
 
-CREATE INDEX cases_guild_id ON cases (guild_id, id);
 CREATE INDEX cases_guild_user ON cases (guild_id, user_id, id);
 CREATE INDEX cases_guild_moderator ON cases (guild_id, moderator_id, id);
 CREATE INDEX cases_guild_type ON cases (guild_id, type, id);
 CREATE INDEX cases_guild_created ON cases (guild_id, created_at);
 CREATE INDEX cases_due ON cases (expires_at) WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL;
-
--- Full-text search over reasons, kept in step with the cases table by triggers.
-CREATE VIRTUAL TABLE cases_fts USING fts5 (reason, content = 'cases', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2');
-
--- +goose StatementBegin
-CREATE TRIGGER cases_fts_insert AFTER INSERT ON cases BEGIN
-    INSERT INTO cases_fts (rowid, reason) VALUES (new.id, new.reason);
-END;
--- +goose StatementEnd
-
--- +goose StatementBegin
-CREATE TRIGGER cases_fts_update AFTER UPDATE OF reason ON cases BEGIN
-    INSERT INTO cases_fts (cases_fts, rowid, reason) VALUES ('delete', old.id, old.reason);
-    INSERT INTO cases_fts (rowid, reason) VALUES (new.id, new.reason);
-END;
--- +goose StatementEnd
 
 CREATE TABLE case_events (
     id         INTEGER PRIMARY KEY,
@@ -73,6 +56,15 @@ CREATE TRIGGER case_events_no_update BEFORE UPDATE ON case_events BEGIN
 END;
 -- +goose StatementEnd
 
+-- Every case is born with its "created" history row, in the same statement: no code path
+-- can create a case without one.
+-- +goose StatementBegin
+CREATE TRIGGER cases_record_creation AFTER INSERT ON cases BEGIN
+    INSERT INTO case_events (case_id, guild_id, kind, actor_id, new_value, created_at)
+    VALUES (new.id, new.guild_id, 'created', new.moderator_id, new.status, new.created_at);
+END;
+-- +goose StatementEnd
+
 -- +goose StatementBegin
 CREATE TRIGGER case_events_no_delete BEFORE DELETE ON case_events BEGIN
     SELECT RAISE(ABORT, 'case_events is append-only');
@@ -80,11 +72,9 @@ END;
 -- +goose StatementEnd
 
 -- +goose Down
+DROP TRIGGER cases_record_creation;
 DROP TRIGGER case_events_no_delete;
 DROP TRIGGER case_events_no_update;
 DROP TABLE case_events;
-DROP TRIGGER cases_fts_update;
-DROP TRIGGER cases_fts_insert;
-DROP TABLE cases_fts;
 DROP TABLE cases;
 DROP TABLE guilds;
