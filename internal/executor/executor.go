@@ -1,0 +1,214 @@
+// Package executor runs Discord calls with retries and a circuit breaker per kind of
+// operation. Retries cover what can succeed on a second try (429 honouring retry_after, 5xx,
+// no response), with exponential backoff and jitter; other 4xx fail at once. A breaker opens
+// after repeated outages of one kind of call (a 403 or 404 never counts), so that while
+// Discord is failing bans, moderators are told so at once instead of each waiting through
+// retries; it lets one probe through after its recovery delay and closes when it succeeds.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/failsafe-go/failsafe-go"
+	"github.com/failsafe-go/failsafe-go/circuitbreaker"
+	"github.com/failsafe-go/failsafe-go/retrypolicy"
+
+	"github.com/gavelbot/gavel/internal/discord"
+)
+
+// Op is a kind of Discord operation; each has its own breaker.
+type Op string
+
+// The operations gavel's moderation performs.
+const (
+	OpBan      Op = "ban"
+	OpUnban    Op = "unban"
+	OpKick     Op = "kick"
+	OpTimeout  Op = "timeout"
+	OpRoles    Op = "roles"
+	OpMessages Op = "messages"
+	OpDM       Op = "dm"
+	OpChannels Op = "channels"
+	OpAutoMod  Op = "automod"
+	OpRead     Op = "read"
+)
+
+// BreakerPolicy is when one operation's breaker opens and how long it stays open.
+type BreakerPolicy struct {
+	// Failures is how many consecutive failed operations (each after its retries) open it.
+	Failures uint
+	// Recovery is how long it stays open before letting one probe through.
+	Recovery time.Duration
+}
+
+// Defaults per operation: bans and kicks are the calls a moderator is waiting on, so their
+// breaker opens soonest; message sends are numerous and tolerate more.
+func defaultBreakers() map[Op]BreakerPolicy {
+	return map[Op]BreakerPolicy{
+		OpBan:      {Failures: 3, Recovery: 30 * time.Second},
+		OpUnban:    {Failures: 3, Recovery: 30 * time.Second},
+		OpKick:     {Failures: 3, Recovery: 30 * time.Second},
+		OpTimeout:  {Failures: 5, Recovery: 60 * time.Second},
+		OpMessages: {Failures: 10, Recovery: 120 * time.Second},
+		OpDM:       {Failures: 10, Recovery: 120 * time.Second},
+	}
+}
+
+// defaultBreaker applies to operations without their own entry.
+var defaultBreaker = BreakerPolicy{Failures: 5, Recovery: 60 * time.Second}
+
+// Observer hears about retries and breaker changes, for metrics and logs. Its methods must
+// not block.
+type Observer interface {
+	Retried(op Op, attempt int, err error)
+	BreakerChanged(op Op, state string)
+}
+
+// Executor runs operations. It is safe for concurrent use.
+type Executor struct {
+	maxAttempts int
+	baseDelay   time.Duration
+	maxDelay    time.Duration
+	policies    map[Op]BreakerPolicy
+	observer    Observer
+	now         func() time.Time
+
+	mu       sync.Mutex
+	breakers map[Op]circuitbreaker.CircuitBreaker[any]
+}
+
+// Option configures an Executor.
+type Option func(*Executor)
+
+// WithRetries sets the attempts per call (1 means no retry) and the backoff between them:
+// base, doubling, capped at max, with ±25% jitter.
+func WithRetries(attempts int, base, max time.Duration) Option {
+	return func(e *Executor) { e.maxAttempts, e.baseDelay, e.maxDelay = attempts, base, max }
+}
+
+// WithBreaker sets one operation's breaker policy.
+func WithBreaker(op Op, p BreakerPolicy) Option { return func(e *Executor) { e.policies[op] = p } }
+
+// WithObserver reports retries and breaker changes.
+func WithObserver(o Observer) Option { return func(e *Executor) { e.observer = o } }
+
+// WithClock makes the executor read the time from now (for OpenError.Until).
+func WithClock(now func() time.Time) Option { return func(e *Executor) { e.now = now } }
+
+// New returns an executor with three attempts per call, backoff from 1 s to 30 s, and the
+// default breakers.
+func New(opts ...Option) *Executor {
+	e := &Executor{maxAttempts: 3, baseDelay: time.Second, maxDelay: 30 * time.Second,
+		policies: defaultBreakers(), now: time.Now, breakers: map[Op]circuitbreaker.CircuitBreaker[any]{}}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.maxAttempts < 1 {
+		e.maxAttempts = 1
+	}
+	return e
+}
+
+// OpenError is returned without calling Discord while an operation's breaker is open.
+type OpenError struct {
+	Op    Op
+	Until time.Time
+}
+
+func (e *OpenError) Error() string {
+	return fmt.Sprintf("Discord has been failing %s requests; gavel pauses them until %s UTC", e.Op, e.Until.UTC().Format("15:04:05"))
+}
+
+// ErrOpen is matched (errors.Is) by every *OpenError.
+var ErrOpen = errors.New("circuit open")
+
+// Is makes errors.Is(err, ErrOpen) true.
+func (e *OpenError) Is(target error) bool { return target == ErrOpen }
+
+// Do runs fn as operation op. It returns fn's last error (a *discord.Error when Discord
+// answered), an *OpenError when the breaker is open, or ctx's error.
+func (e *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) error) error {
+	br := e.breaker(op)
+	retry := retrypolicy.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool {
+			de := discord.AsError(err)
+			return de != nil && de.Retryable()
+		}).
+		// A wait longer than the backoff cap (a long global rate limit) is not worth holding
+		// a moderator for: fail now and say so.
+		AbortIf(func(_ any, err error) bool {
+			de := discord.AsError(err)
+			return de != nil && de.RetryAfter > e.maxDelay
+		}).
+		WithMaxAttempts(e.maxAttempts).
+		WithBackoff(e.baseDelay, e.maxDelay).
+		WithJitterFactor(0.25).
+		WithDelayFunc(func(exec failsafe.ExecutionAttempt[any]) time.Duration {
+			if de := discord.AsError(exec.LastError()); de != nil && de.RetryAfter > 0 {
+				return de.RetryAfter
+			}
+			return -1 // the backoff
+		}).
+		ReturnLastFailure().
+		OnRetry(func(ev failsafe.ExecutionEvent[any]) {
+			if e.observer != nil {
+				e.observer.Retried(op, ev.Attempts(), ev.LastError())
+			}
+		}).
+		Build()
+	// The breaker wraps the retries, so it counts failed operations, not attempts.
+	err := failsafe.With[any](br, retry).WithContext(ctx).Run(func() error { return fn(ctx) })
+	if errors.Is(err, circuitbreaker.ErrOpen) {
+		return &OpenError{Op: op, Until: e.now().Add(br.RemainingDelay())}
+	}
+	return err
+}
+
+// State reports an operation's breaker state as last changed: "closed", "open" or "half-open"
+// (an open breaker turns half-open when the next call arrives after its recovery delay).
+func (e *Executor) State(op Op) string {
+	return stateName(e.breaker(op).State())
+}
+
+func (e *Executor) breaker(op Op) circuitbreaker.CircuitBreaker[any] {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if br, ok := e.breakers[op]; ok {
+		return br
+	}
+	p, ok := e.policies[op]
+	if !ok {
+		p = defaultBreaker
+	}
+	br := circuitbreaker.NewBuilder[any]().
+		HandleIf(func(_ any, err error) bool {
+			de := discord.AsError(err)
+			return de != nil && de.Outage()
+		}).
+		WithFailureThreshold(p.Failures).
+		WithDelay(p.Recovery).
+		WithSuccessThreshold(1).
+		OnStateChanged(func(ev circuitbreaker.StateChangedEvent) {
+			if e.observer != nil {
+				e.observer.BreakerChanged(op, stateName(ev.NewState))
+			}
+		}).
+		Build()
+	e.breakers[op] = br
+	return br
+}
+
+func stateName(s circuitbreaker.State) string {
+	switch s {
+	case circuitbreaker.OpenState:
+		return "open"
+	case circuitbreaker.HalfOpenState:
+		return "half-open"
+	default:
+		return "closed"
+	}
+}

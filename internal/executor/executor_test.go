@@ -1,0 +1,177 @@
+package executor_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
+)
+
+type recorder struct {
+	mu      sync.Mutex
+	retries int
+	states  []string
+}
+
+func (r *recorder) Retried(executor.Op, int, error) { r.mu.Lock(); r.retries++; r.mu.Unlock() }
+func (r *recorder) BreakerChanged(_ executor.Op, s string) {
+	r.mu.Lock()
+	r.states = append(r.states, s)
+	r.mu.Unlock()
+}
+
+func fast(rec *recorder, opts ...executor.Option) *executor.Executor {
+	return executor.New(append([]executor.Option{executor.WithRetries(4, time.Millisecond, 20*time.Millisecond), executor.WithObserver(rec)}, opts...)...)
+}
+
+// script returns fn failing with errs in order, then succeeding.
+func script(errs ...error) (func(context.Context) error, *int) {
+	calls := 0
+	return func(context.Context) error {
+		calls++
+		if calls <= len(errs) {
+			return errs[calls-1]
+		}
+		return nil
+	}, &calls
+}
+
+func status(code int) error {
+	return &discord.Error{Op: "ban", Status: code, Message: http.StatusText(code)}
+}
+
+func TestRetriesServerErrorsThenSucceeds(t *testing.T) {
+	rec := &recorder{}
+	ex := fast(rec)
+	fn, calls := script(status(500), status(502), status(503))
+	if err := ex.Do(context.Background(), executor.OpBan, fn); err != nil {
+		t.Fatalf("three 5xx then success: %v", err)
+	}
+	if *calls != 4 || rec.retries != 3 {
+		t.Errorf("calls %d, retries %d; want 4 and 3", *calls, rec.retries)
+	}
+	noResponse := &discord.Error{Op: "ban", Err: errors.New("connection reset")}
+	fn, calls = script(noResponse)
+	if err := ex.Do(context.Background(), executor.OpBan, fn); err != nil || *calls != 2 {
+		t.Errorf("network error then success: %v after %d calls", err, *calls)
+	}
+}
+
+func TestNoRetryForClientErrors(t *testing.T) {
+	for _, code := range []int{400, 403, 404} {
+		rec := &recorder{}
+		fn, calls := script(status(code), status(code))
+		err := fast(rec).Do(context.Background(), executor.OpBan, fn)
+		if !discord.IsStatus(err, code) || *calls != 1 || rec.retries != 0 {
+			t.Errorf("%d: err %v after %d calls; want it returned after 1", code, err, *calls)
+		}
+	}
+}
+
+func TestGivesUpAfterAttempts(t *testing.T) {
+	fn, calls := script(status(500), status(500), status(500), status(500), status(500))
+	err := fast(&recorder{}).Do(context.Background(), executor.OpBan, fn)
+	if !discord.IsStatus(err, 500) || *calls != 4 {
+		t.Errorf("err %v after %d calls; want the last 500 after 4", err, *calls)
+	}
+}
+
+func TestHonoursRetryAfter(t *testing.T) {
+	limited := &discord.Error{Op: "ban", Status: 429, RetryAfter: 60 * time.Millisecond}
+	fn, calls := script(limited)
+	start := time.Now()
+	// The backoff base is far shorter than retry_after: the wait must come from retry_after.
+	ex := executor.New(executor.WithRetries(3, time.Millisecond, time.Second))
+	if err := ex.Do(context.Background(), executor.OpBan, fn); err != nil || *calls != 2 {
+		t.Fatalf("429 then success: %v after %d calls", err, *calls)
+	}
+	if waited := time.Since(start); waited < 45*time.Millisecond {
+		t.Errorf("retried after %v; retry_after asked for 60ms (less 25%% jitter)", waited)
+	}
+	long := &discord.Error{Op: "ban", Status: 429, RetryAfter: time.Minute, Global: true}
+	fn, calls = script(long)
+	if err := ex.Do(context.Background(), executor.OpBan, fn); !discord.IsStatus(err, 429) || *calls != 1 {
+		t.Errorf("a minute-long rate limit: %v after %d calls; want it returned at once", err, *calls)
+	}
+}
+
+func TestBreakerOpensOnOutagesOnly(t *testing.T) {
+	rec := &recorder{}
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	ex := fast(rec, executor.WithRetries(1, time.Millisecond, time.Millisecond),
+		executor.WithBreaker(executor.OpBan, executor.BreakerPolicy{Failures: 3, Recovery: 80 * time.Millisecond}),
+		executor.WithClock(func() time.Time { return now }))
+	ctx := context.Background()
+	// Permission and not-found failures never trip it.
+	for i := 0; i < 10; i++ {
+		fn, _ := script(status(403))
+		_ = ex.Do(ctx, executor.OpBan, fn)
+		fn, _ = script(status(404))
+		_ = ex.Do(ctx, executor.OpBan, fn)
+	}
+	if ex.State(executor.OpBan) != "closed" {
+		t.Fatalf("403s and 404s opened the breaker")
+	}
+	for i := 0; i < 3; i++ {
+		fn, _ := script(status(500))
+		_ = ex.Do(ctx, executor.OpBan, fn)
+	}
+	if ex.State(executor.OpBan) != "open" {
+		t.Fatalf("after 3 failed bans the breaker is %s", ex.State(executor.OpBan))
+	}
+	fn, calls := script()
+	err := ex.Do(ctx, executor.OpBan, fn)
+	var open *executor.OpenError
+	if !errors.As(err, &open) || !errors.Is(err, executor.ErrOpen) || *calls != 0 {
+		t.Fatalf("while open: %v after %d calls; want an OpenError without calling Discord", err, *calls)
+	}
+	if !strings.Contains(err.Error(), "Discord has been failing ban requests; gavel pauses them until 12:00:00 UTC") {
+		t.Errorf("message: %q", err)
+	}
+	// Other operations are unaffected.
+	fn, calls = script()
+	if err := ex.Do(ctx, executor.OpKick, fn); err != nil || *calls != 1 {
+		t.Errorf("kick while bans are open: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	fn, calls = script()
+	if err := ex.Do(ctx, executor.OpBan, fn); err != nil || *calls != 1 {
+		t.Fatalf("probe after recovery: %v after %d calls", err, *calls)
+	}
+	if ex.State(executor.OpBan) != "closed" {
+		t.Errorf("after a successful probe the breaker is %s", ex.State(executor.OpBan))
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if strings.Join(rec.states, ",") != "open,half-open,closed" {
+		t.Errorf("state changes: %v", rec.states)
+	}
+}
+
+func TestBreakerCountsOperationsNotAttempts(t *testing.T) {
+	ex := executor.New(executor.WithRetries(3, time.Millisecond, time.Millisecond),
+		executor.WithBreaker(executor.OpBan, executor.BreakerPolicy{Failures: 2, Recovery: time.Minute}))
+	fn, calls := script(status(500), status(500), status(500))
+	_ = ex.Do(context.Background(), executor.OpBan, fn)
+	if *calls != 3 || ex.State(executor.OpBan) != "closed" {
+		t.Errorf("one failed operation of 3 attempts: %d calls, breaker %s; want 3 calls and closed", *calls, ex.State(executor.OpBan))
+	}
+}
+
+func TestContextCancelledDuringBackoff(t *testing.T) {
+	ex := executor.New(executor.WithRetries(5, time.Second, time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	fn, _ := script(status(500), status(500), status(500))
+	start := time.Now()
+	err := ex.Do(ctx, executor.OpBan, fn)
+	if err == nil || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("cancelled during a 1s backoff: %v after %v", err, time.Since(start))
+	}
+}
