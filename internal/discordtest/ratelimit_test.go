@@ -1,0 +1,139 @@
+package discordtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestDisgoPacesRoleBurst: disgo's real limiter reads the fake's headers, so 200 role
+// changes on one route (the burst a mass role sync produces) are paced by the bucket rather
+// than bounced by 429s.
+func TestDisgoPacesRoleBurst(t *testing.T) {
+	const route = "PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+	f := newRestFixture(t, false, WithRouteLimit(route, 45, time.Second))
+	c := f.client(t)
+	roles := make([]ID, 200)
+	for i := range roles {
+		roles[i] = f.s.AddRole(f.guild, fmt.Sprint("r", i), 1, 0)
+	}
+	// One goroutine: disgo v0.19.6's limiter reads a bucket's fields before locking it
+	// (rest_rate_limiter.go, Wait), so concurrent calls on one bucket are a data race that
+	// -race reports. Serial calls are also what its per-bucket lock would produce anyway.
+	start := time.Now()
+	for _, r := range roles {
+		if err := c.AddMemberRole(sf(f.guild), sf(f.carol), sf(r)); err != nil {
+			t.Fatalf("AddMemberRole: %v", err)
+		}
+	}
+	stats := f.s.RateLimitStats()
+	rs := stats.Routes[route]
+	t.Logf("200 role changes in %v: %d requests, %d 429s", time.Since(start).Round(time.Millisecond), rs.Requests, rs.Limited)
+	if rs.Limited > 2 {
+		t.Errorf("disgo met %d 429s on %s; the headers should pace it", rs.Limited, route)
+	}
+	if m, _ := f.s.Member(f.guild, f.carol); len(m.Roles) != 200 {
+		t.Errorf("carol has %d roles, want 200", len(m.Roles))
+	}
+}
+
+// TestRouteRateLimitHeaders: the headers and 429 Discord sends, per route and per top-level
+// resource.
+func TestRouteRateLimitHeaders(t *testing.T) {
+	const route = "GET /guilds/{guild_id}"
+	f := newRestFixture(t, false, WithRouteLimit(route, 2, time.Second))
+	other := f.s.AddGuild("other", f.owner)
+	path := "/guilds/" + f.guild.String()
+
+	resp, _ := f.raw(t, "GET", path, "")
+	h := resp.Header
+	if h.Get("X-RateLimit-Limit") != "2" || h.Get("X-RateLimit-Remaining") != "1" || h.Get("X-RateLimit-Reset-After") != "1.000" ||
+		h.Get("X-RateLimit-Bucket") == "" || h.Get("Via") != "1.1 google" {
+		t.Fatalf("first response headers = %v", h)
+	}
+	reset, err := strconv.ParseFloat(h.Get("X-RateLimit-Reset"), 64)
+	if err != nil || reset < float64(time.Now().Unix()) || reset > float64(time.Now().Add(2*time.Second).Unix()) {
+		t.Fatalf("X-RateLimit-Reset = %q", h.Get("X-RateLimit-Reset"))
+	}
+	bucket := h.Get("X-RateLimit-Bucket")
+	resp, _ = f.raw(t, "GET", path, "")
+	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Remaining") != "0" {
+		t.Fatalf("second response = %d, remaining %q", resp.StatusCode, resp.Header.Get("X-RateLimit-Remaining"))
+	}
+	// Another guild is another resource: its own bucket, the same bucket id.
+	resp, _ = f.raw(t, "GET", "/guilds/"+other.String(), "")
+	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Bucket") != bucket {
+		t.Fatalf("other guild = %d, bucket %q (want %q)", resp.StatusCode, resp.Header.Get("X-RateLimit-Bucket"), bucket)
+	}
+	resp, body := f.raw(t, "GET", path, "")
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third request = %d %s, want 429", resp.StatusCode, body)
+	}
+	h = resp.Header
+	if h.Get("Retry-After") != "1" || h.Get("X-RateLimit-Scope") != "user" || h.Get("Via") != "1.1 google" ||
+		h.Get("X-RateLimit-Bucket") != bucket || h.Get("X-RateLimit-Global") != "" {
+		t.Fatalf("429 headers = %v", h)
+	}
+	var rl struct {
+		Message    string  `json:"message"`
+		RetryAfter float64 `json:"retry_after"`
+		Global     bool    `json:"global"`
+	}
+	if err := json.Unmarshal([]byte(body), &rl); err != nil || rl.Message != "You are being rate limited." || rl.RetryAfter <= 0 || rl.RetryAfter > 1 || rl.Global {
+		t.Fatalf("429 body = %s", body)
+	}
+	time.Sleep(time.Duration(rl.RetryAfter * float64(time.Second)))
+	if resp, body := f.raw(t, "GET", path, ""); resp.StatusCode != 200 {
+		t.Fatalf("after retry_after = %d %s", resp.StatusCode, body)
+	}
+	stats := f.s.RateLimitStats()
+	if stats.Limited != 1 || stats.Routes[route].Limited != 1 || stats.Routes[route].Requests != 5 {
+		t.Fatalf("stats = %+v", stats)
+	}
+}
+
+// TestGlobalRateLimit: past 50 requests in a second across routes, Discord answers with a
+// global 429.
+func TestGlobalRateLimit(t *testing.T) {
+	f := newRestFixture(t, false, WithRouteLimit("*", 0, 0))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var global int
+	paths := []string{"/users/@me", "/guilds/" + f.guild.String(), "/guilds/" + f.guild.String() + "/roles"}
+	for i := 0; i < 80; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			resp, body := f.raw(t, "GET", paths[i%len(paths)], "")
+			if resp.StatusCode != http.StatusTooManyRequests {
+				return
+			}
+			var rl struct{ Global bool }
+			_ = json.Unmarshal([]byte(body), &rl)
+			mu.Lock()
+			defer mu.Unlock()
+			if resp.Header.Get("X-RateLimit-Global") == "true" && resp.Header.Get("X-RateLimit-Scope") == "global" &&
+				resp.Header.Get("Retry-After") != "" && rl.Global {
+				global++
+			} else {
+				t.Errorf("a 429 that is not Discord's global one: %v %s", resp.Header, body)
+			}
+		}(i)
+	}
+	wg.Wait()
+	stats := f.s.RateLimitStats()
+	if global == 0 || stats.GlobalLimited != global || stats.Requests != 80 {
+		t.Fatalf("%d global 429s seen, stats %+v", global, stats)
+	}
+	if global < 80-2*defaultGlobalLimit {
+		t.Fatalf("only %d global 429s for 80 requests", global)
+	}
+	if !exemptFromGlobal("POST /interactions/{interaction_id}/{interaction_token}/callback") ||
+		!exemptFromGlobal("POST /webhooks/{webhook_id}/{webhook_token}") || exemptFromGlobal("GET /users/@me") {
+		t.Fatal("interaction endpoints must be exempt from the global limit, and only they")
+	}
+}

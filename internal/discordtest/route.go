@@ -1,0 +1,107 @@
+package discordtest
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// auth says what a route requires of the caller.
+type auth int
+
+const (
+	authBot  auth = iota // Authorization: Bot <token>
+	authNone             // interaction callbacks and webhooks (the token is in the path), GET /gateway
+)
+
+// Request is one REST call as a handler sees it.
+type Request struct {
+	HTTP *http.Request
+	// Route is "METHOD /spec/path", e.g. "PUT /guilds/{guild_id}/bans/{user_id}".
+	Route string
+	Body  []byte
+	// Reason is the decoded X-Audit-Log-Reason header ("" when absent).
+	Reason string
+}
+
+// ID reads a snowflake path parameter; ok is false when it is missing or malformed.
+func (r *Request) ID(name string) (ID, bool) { return ParseID(r.HTTP.PathValue(name)) }
+
+// Response is what a handler returns: a status and a body (nil for 204).
+type Response struct {
+	Status int
+	Body   any
+}
+
+type handler func(r *Request) (Response, *apiError)
+
+// route registers an endpoint of API v10. specPath is the path as Discord's OpenAPI spec
+// writes it ("/guilds/{guild_id}/bans/{user_id}"): it names the operation for validation and
+// the route for rate-limit buckets.
+func (s *Server) route(method, specPath string, a auth, h handler) {
+	name := method + " " + specPath
+	s.mux.HandleFunc(method+" /api/v10"+specPath, func(w http.ResponseWriter, hr *http.Request) {
+		s.serve(w, hr, name, a, h)
+	})
+}
+
+// serve runs one call through what Discord does before and after the handler: injected
+// faults, rate limits, authentication, request validation, then response validation.
+func (s *Server) serve(w http.ResponseWriter, hr *http.Request, name string, a auth, h handler) {
+	s.log.Info("request", "method", hr.Method, "path", hr.URL.Path, "route", name)
+	if s.ext.injectFault(w, hr, name) {
+		return
+	}
+	if !s.ext.admit(w, hr, name) {
+		return
+	}
+	if a == authBot && hr.Header.Get("Authorization") != "Bot "+s.botToken {
+		writeError(w, errUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(hr.Body, 10<<20))
+	if err != nil {
+		writeError(w, &apiError{Status: http.StatusBadRequest, Message: "could not read body", Code: 0})
+		return
+	}
+	r := &Request{HTTP: hr, Route: name, Body: body}
+	if reason := hr.Header.Get("X-Audit-Log-Reason"); reason != "" {
+		// Clients URL-encode the header; PathUnescape keeps a literal "+" a plus.
+		if dec, err := url.PathUnescape(reason); err == nil {
+			r.Reason = dec
+		} else {
+			r.Reason = reason
+		}
+	}
+	if e := s.ext.checkRequest(r); e != nil {
+		writeError(w, e)
+		return
+	}
+	resp, e := h(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.ext.checkResponse(r, resp)
+	if resp.Status == 0 {
+		resp.Status = http.StatusOK
+	}
+	if resp.Status == http.StatusNoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, resp.Status, resp.Body)
+}
+
+// routes registers every endpoint the fake serves.
+func (s *Server) routes() {
+	s.restRoutes()
+	s.gatewayRoutes()
+	s.interactionRoutes()
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
