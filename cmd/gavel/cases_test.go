@@ -189,10 +189,12 @@ func TestMigrateCommands(t *testing.T) {
 				{[]string{"migrate", "up"}, 0, "applied 00001"},
 				{[]string{"migrate", "up"}, 0, "is up to date"},
 				{[]string{"migrate", "status"}, 0, "00001 applied"},
+				{[]string{"migrate", "status"}, 0, "00002 applied"},
 				{[]string{"migrate", "down"}, 1, "--yes"},
+				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00002"},
 				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00001"},
 				{[]string{"migrate", "down", "--yes"}, 0, "nothing to roll back"},
-				{[]string{"migrate", "up"}, 0, "applied 00001"},
+				{[]string{"migrate", "up"}, 0, "applied 00002"},
 				{[]string{"migrate", "down", "--to", "0", "--yes"}, 0, "rolled back 00001"},
 				{[]string{"migrate", "down", "--to=-5", "--yes"}, 1, "give a migration version"},
 			}
@@ -212,7 +214,7 @@ func TestRun(t *testing.T) {
 	if got.code != 1 || !strings.Contains(got.stderr, "gavel: DISCORD_TOKEN is not set") {
 		t.Errorf("run without a token: %d %q", got.code, got.stderr)
 	}
-	if !strings.Contains(got.stderr, `msg="database ready"`) || !strings.Contains(got.stderr, "migrations_applied=1") {
+	if !strings.Contains(got.stderr, `msg="database ready"`) || !strings.Contains(got.stderr, "migrations_applied=") || strings.Contains(got.stderr, "migrations_applied=0") {
 		t.Errorf("run did not migrate the database first: %q", got.stderr)
 	}
 	if got := gavel(t, nil, "migrate", "status"); !strings.Contains(squash(got.stdout), "00001 applied") {

@@ -25,13 +25,13 @@ func TestMigrateUpDownUp(t *testing.T) {
 			if len(applied) == 0 {
 				t.Fatal("no migration applied to an empty database")
 			}
-			if got := tables(t, st); !contains(got, "cases") || !contains(got, "case_events") || !contains(got, "guilds") {
+			if got := tables(t, st); !contains(got, "cases") || !contains(got, "case_events") || !contains(got, "guilds") || !contains(got, "guild_settings") || !contains(got, "settings_events") {
 				t.Fatalf("tables after up: %v", got)
 			}
 			if _, err := st.MigrateDown(ctx, 0, true); err != nil {
 				t.Fatal(err)
 			}
-			if got := tables(t, st); contains(got, "cases") || contains(got, "guilds") || contains(got, "case_events") {
+			if got := tables(t, st); contains(got, "cases") || contains(got, "guilds") || contains(got, "case_events") || contains(got, "guild_settings") || contains(got, "permission_ranks") {
 				t.Fatalf("tables after down to 0: %v", got)
 			}
 			status, err := st.MigrationStatus(ctx)
@@ -98,6 +98,39 @@ func TestCaseEventsAppendOnly(t *testing.T) {
 		}
 		if _, err := w.ExecContext(ctx, `DELETE FROM case_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("delete from case_events: err = %v, want append-only", err)
+		}
+	})
+}
+
+func TestSettingsEventsAppendOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		w := st.Writer()
+		mustExec(t, w, `INSERT INTO guilds (id, case_count, joined_at) VALUES (1, 0, 0)`)
+		mustExec(t, w, `INSERT INTO settings_events (guild_id, actor_id, key, old_value, new_value, created_at) VALUES (1, 2, 'prefix', '$', '!', 0)`)
+		if _, err := w.ExecContext(ctx, `UPDATE settings_events SET new_value = '?'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("update of settings_events: err = %v, want append-only", err)
+		}
+		if _, err := w.ExecContext(ctx, `DELETE FROM settings_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("delete from settings_events: err = %v, want append-only", err)
+		}
+	})
+}
+
+// TestRoleRanksFollowTheirRank: a role's rank must exist, and goes when the rank goes.
+func TestRoleRanksFollowTheirRank(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		w := st.Writer()
+		mustExec(t, w, `INSERT INTO guilds (id, case_count, joined_at) VALUES (1, 0, 0)`)
+		if _, err := w.ExecContext(ctx, `INSERT INTO role_ranks (guild_id, role_id, rank) VALUES (1, 5, 3)`); err == nil {
+			t.Error("a role was given a rank that does not exist")
+		}
+		mustExec(t, w, `INSERT INTO permission_ranks (guild_id, rank, name) VALUES (1, 3, 'Moderator')`)
+		mustExec(t, w, `INSERT INTO role_ranks (guild_id, role_id, rank) VALUES (1, 5, 3)`)
+		mustExec(t, w, `DELETE FROM permission_ranks WHERE guild_id = 1 AND rank = 3`)
+		if n := strs(t, st.Reader(), `SELECT CAST(role_id AS TEXT) FROM role_ranks`); len(n) != 0 {
+			t.Errorf("role ranks left after their rank was deleted: %v", n)
 		}
 	})
 }

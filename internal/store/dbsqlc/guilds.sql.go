@@ -10,6 +10,23 @@ import (
 	"database/sql"
 )
 
+const ensureGuild = `-- name: EnsureGuild :exec
+INSERT INTO guilds (id, case_count, joined_at, left_at) VALUES ($1, 0, $2, NULL)
+ON CONFLICT (id) DO NOTHING
+`
+
+type EnsureGuildParams struct {
+	ID       int64
+	JoinedAt int64
+}
+
+// Settings may be written before the guild's first case: the row must exist for the foreign
+// keys, and an existing row (its counter, its join time) is left as it is.
+func (q *Queries) EnsureGuild(ctx context.Context, arg EnsureGuildParams) error {
+	_, err := q.db.ExecContext(ctx, ensureGuild, arg.ID, arg.JoinedAt)
+	return err
+}
+
 const getGuild = `-- name: GetGuild :one
 SELECT id, case_count, joined_at, left_at FROM guilds WHERE id = $1
 `

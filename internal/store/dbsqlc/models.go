@@ -38,9 +38,49 @@ type CaseEvent struct {
 	CreatedAt int64
 }
 
+type CommandRank struct {
+	GuildID int64
+	Command string
+	Rank    int32
+}
+
 type Guild struct {
 	ID        int64
 	CaseCount int64
 	JoinedAt  int64
 	LeftAt    sql.NullInt64
+}
+
+type GuildSetting struct {
+	GuildID               int64
+	Prefix                string
+	ModlogChannelID       sql.NullInt64
+	AuditlogChannelID     sql.NullInt64
+	JailRoleID            sql.NullInt64
+	JailChannelID         sql.NullInt64
+	MirrorExternalActions bool
+	UpdatedAt             int64
+}
+
+type PermissionRank struct {
+	GuildID     int64
+	Rank        int32
+	Name        string
+	Description string
+}
+
+type RoleRank struct {
+	GuildID int64
+	RoleID  int64
+	Rank    int32
+}
+
+type SettingsEvent struct {
+	ID        int64
+	GuildID   int64
+	ActorID   int64
+	Key       string
+	OldValue  sql.NullString
+	NewValue  sql.NullString
+	CreatedAt int64
 }

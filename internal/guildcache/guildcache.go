@@ -1,0 +1,106 @@
+// Package guildcache keeps per-guild values read from the database for a short while, so that
+// answering a command does not cost a query each time. A write in this process invalidates
+// its guild at once; other processes sharing the database see the change when their entry
+// expires, so the TTL is the longest a change can take to reach every process.
+package guildcache
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Cache holds one value per guild. It is safe for concurrent use. Values are shared between
+// callers, so they must not be modified after load returns them.
+type Cache[V any] struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[int64]entry[V]
+	// version counts invalidations. A load that began before one may have read the old
+	// value, so its result is returned but not kept.
+	version uint64
+}
+
+type entry[V any] struct {
+	v     V
+	until time.Time
+}
+
+// New returns a cache whose entries live for ttl (zero or less turns caching off: every Get
+// loads) and which holds at most max guilds (zero or less means 10000).
+func New[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
+	if max <= 0 {
+		max = 10000
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Cache[V]{ttl: ttl, max: max, now: now, entries: map[int64]entry[V]{}}
+}
+
+// Get returns the guild's value, calling load when there is no fresh entry. Concurrent
+// misses for one guild may each call load; the values are equal, so that costs only queries.
+func (c *Cache[V]) Get(ctx context.Context, guildID int64, load func(context.Context) (V, error)) (V, error) {
+	if c.ttl <= 0 {
+		return load(ctx)
+	}
+	c.mu.Lock()
+	start := c.now()
+	if e, ok := c.entries[guildID]; ok && start.Before(e.until) {
+		c.mu.Unlock()
+		return e.v, nil
+	}
+	version := c.version
+	c.mu.Unlock()
+
+	v, err := load(ctx)
+	if err != nil {
+		return v, err
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.version == version {
+		c.makeRoom(start)
+		// The entry's life counts from before the read, so it never outlives the TTL's promise.
+		c.entries[guildID] = entry[V]{v: v, until: start.Add(c.ttl)}
+	}
+	return v, nil
+}
+
+// Invalidate forgets the guild's value. Call it after a write to the guild has committed.
+func (c *Cache[V]) Invalidate(guildID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.version++
+	delete(c.entries, guildID)
+}
+
+// Len reports how many guilds have an entry, fresh or not.
+func (c *Cache[V]) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// makeRoom keeps the map bounded: expired entries go first, then arbitrary ones, down to 90%
+// so that a full cache does not sweep on every miss.
+func (c *Cache[V]) makeRoom(now time.Time) {
+	if len(c.entries) < c.max {
+		return
+	}
+	for id, e := range c.entries {
+		if !now.Before(e.until) {
+			delete(c.entries, id)
+		}
+	}
+	for id := range c.entries {
+		if len(c.entries) < c.max*9/10 {
+			break
+		}
+		delete(c.entries, id)
+	}
+}

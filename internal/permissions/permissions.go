@@ -1,0 +1,293 @@
+// Package permissions decides who may use which command in a guild. A guild gives its roles
+// ranks (0 to 10, higher is more), and each command a required rank; a subcommand without one
+// of its own falls back to its parent's ("cases modify" → "cases"). Bot owners and the guild
+// owner always pass. A guild that has set up no ranks yet is judged by Discord's own
+// permissions instead (Ban Members for ban, …), so gavel works the moment it joins.
+package permissions
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Ranks run from MinRank to MaxRank.
+const (
+	MinRank = 0
+	MaxRank = 10
+)
+
+// NoRank is Decision.RequiredRank for a command that has no rank configured, not even through
+// a parent.
+const NoRank = -1
+
+// Limits on names.
+const (
+	MaxRankName        = 100
+	MaxRankDescription = 500
+	MaxCommandName     = 100
+)
+
+// Rank is one of a guild's ranks.
+type Rank struct {
+	Number      int
+	Name        string
+	Description string
+}
+
+// DefaultRanks returns Tux's ranks 0 to 7, which InitRanks creates.
+func DefaultRanks() []Rank {
+	return []Rank{
+		{0, "Member", "A regular member of the server."},
+		{1, "Trusted", "A member who has proven reliable."},
+		{2, "Junior Moderator", "Entry-level moderation: warnings and short timeouts."},
+		{3, "Moderator", "An experienced moderator: bans, kicks, timeouts and jail."},
+		{4, "Senior Moderator", "Oversees the moderators: temporary bans and case changes."},
+		{5, "Administrator", "Manages the server and gavel's configuration."},
+		{6, "Head Administrator", "Oversees the administrators."},
+		{7, "Server Owner", "Ultimate authority over the server."},
+	}
+}
+
+// RoleRank gives a role a rank. Every member has the @everyone role, whose id is the guild's.
+type RoleRank struct {
+	RoleID int64
+	Rank   int
+}
+
+// CommandRank is the rank a command requires, by its full name ("ban", "cases modify").
+type CommandRank struct {
+	Command string
+	Rank    int
+}
+
+// Permission is a set of Discord permission bits, as in a member's computed guild permissions.
+type Permission uint64
+
+// The Discord permissions the native fallback uses.
+const (
+	KickMembers     Permission = 1 << 1
+	BanMembers      Permission = 1 << 2
+	Administrator   Permission = 1 << 3
+	ManageChannels  Permission = 1 << 4
+	ManageGuild     Permission = 1 << 5
+	ManageMessages  Permission = 1 << 13
+	ManageRoles     Permission = 1 << 28
+	ModerateMembers Permission = 1 << 40
+)
+
+// permissionNames are the names Discord's client shows (Manage Guild is "Manage Server" there).
+var permissionNames = map[Permission]string{
+	KickMembers:     "Kick Members",
+	BanMembers:      "Ban Members",
+	Administrator:   "Administrator",
+	ManageChannels:  "Manage Channels",
+	ManageGuild:     "Manage Server",
+	ManageMessages:  "Manage Messages",
+	ManageRoles:     "Manage Roles",
+	ModerateMembers: "Moderate Members",
+}
+
+// Has reports whether p holds every bit of need. Administrator holds them all.
+func (p Permission) Has(need Permission) bool {
+	return p&Administrator != 0 || p&need == need
+}
+
+// String names the permissions in p as Discord's client does, joined with "and".
+func (p Permission) String() string {
+	var names []string
+	for p != 0 {
+		bit := Permission(1) << bits.TrailingZeros64(uint64(p))
+		p &^= bit
+		if n, ok := permissionNames[bit]; ok {
+			names = append(names, n)
+		} else {
+			names = append(names, fmt.Sprintf("permission bit %d", bits.TrailingZeros64(uint64(bit))))
+		}
+	}
+	switch len(names) {
+	case 0:
+		return "no permission"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// DefaultNativePermissions returns the fallback table for guilds without ranks: the Discord
+// permission each command needs. A subcommand not listed uses its parent's entry; a command
+// with none in its chain needs Manage Server (DefaultNativePermission). The map is a fresh
+// copy, free to extend and pass to WithNativePermissions.
+func DefaultNativePermissions() map[string]Permission {
+	return map[string]Permission{
+		"ban": BanMembers, "tempban": BanMembers, "unban": BanMembers, "softban": BanMembers, "hackban": BanMembers,
+		"kick":    KickMembers,
+		"timeout": ModerateMembers, "untimeout": ModerateMembers, "warn": ModerateMembers, "note": ModerateMembers,
+		"jail": ManageRoles, "unjail": ManageRoles, "pollban": ManageRoles, "pollunban": ManageRoles,
+		"snippetban": ManageRoles, "snippetunban": ManageRoles,
+		"purge": ManageMessages, "cases": ManageMessages,
+		"slowmode": ManageChannels,
+		"config":   ManageGuild,
+	}
+}
+
+// DefaultNativePermission is what a command needs in the fallback when neither it nor a
+// parent is in the table: the permission to manage the server, the safe choice.
+const DefaultNativePermission = ManageGuild
+
+// Via values: which rule reached a Decision.
+const (
+	ViaOwner             = "owner"
+	ViaBotOwner          = "bot owner"
+	ViaRank              = "rank"
+	ViaDiscordPermission = "discord permission"
+)
+
+// ErrInvalid is matched (with errors.Is) by every *InvalidError.
+var ErrInvalid = errors.New("invalid input")
+
+// ErrUnchanged is returned by a change that would leave things as they are. Nothing is
+// written and no history row is added.
+var ErrUnchanged = errors.New("nothing to change")
+
+// ErrNotFound is returned when removing something that is not there.
+var ErrNotFound = errors.New("not found")
+
+// InvalidError says which input was wrong and what is accepted. Nothing has been written
+// when it is returned.
+type InvalidError struct {
+	Field   string
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, problem string) error { return &InvalidError{Field: field, Problem: problem} }
+
+func checkID(field string, id int64) error {
+	if id <= 0 {
+		return invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
+	}
+	return nil
+}
+
+func checkRank(r int) error {
+	if r < MinRank || r > MaxRank {
+		return invalid("rank", fmt.Sprintf("%d is out of range; accepted: %d to %d", r, MinRank, MaxRank))
+	}
+	return nil
+}
+
+const commandAccepted = "accepted: a command's full name, words of a-z, 0-9, - and _ separated by single spaces, such as ban or cases modify"
+
+// ParseCommand turns what a person typed into a command's full name: letter case and extra
+// spaces are forgiven ("Cases  Modify" → "cases modify"), anything else must already be a
+// well-formed name. It does not check that the command exists; the Service does.
+func ParseCommand(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", invalid("command", "is not valid text; "+commandAccepted)
+	}
+	name := strings.Join(strings.Fields(strings.ToLower(s)), " ")
+	if err := checkCommandName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// checkCommandName accepts exactly the canonical form, which the database CHECK also enforces.
+func checkCommandName(name string) error {
+	if name == "" {
+		return invalid("command", "is empty; "+commandAccepted)
+	}
+	if n := utf8.RuneCountInString(name); n > MaxCommandName {
+		return invalid("command", fmt.Sprintf("is %d characters long; at most %d are accepted", n, MaxCommandName))
+	}
+	for _, w := range strings.Split(name, " ") {
+		if w == "" {
+			return invalid("command", fmt.Sprintf("%q has an empty word; %s", name, commandAccepted))
+		}
+		for _, r := range w {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return invalid("command", fmt.Sprintf("%q contains %q; %s", name, r, commandAccepted))
+			}
+		}
+	}
+	return nil
+}
+
+// chain is the command followed by its parents, nearest first: "config ranks init",
+// "config ranks", "config".
+func chain(command string) []string {
+	out := []string{command}
+	for {
+		i := strings.LastIndexByte(command, ' ')
+		if i < 0 {
+			return out
+		}
+		command = command[:i]
+		out = append(out, command)
+	}
+}
+
+// cleanName trims a rank name and checks it: 1 to 100 characters on one line.
+func cleanName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	const accepted = "accepted: 1 to 100 characters on one line, such as Moderator"
+	if !utf8.ValidString(name) {
+		return "", invalid("rank name", "is not valid text; "+accepted)
+	}
+	if name == "" {
+		return "", invalid("rank name", "is empty; "+accepted)
+	}
+	if n := utf8.RuneCountInString(name); n > MaxRankName {
+		return "", invalid("rank name", fmt.Sprintf("is %d characters long; %s", n, accepted))
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return "", invalid("rank name", fmt.Sprintf("%q contains a line break or a control character; %s", name, accepted))
+		}
+	}
+	return name, nil
+}
+
+// cleanDescription trims a rank description and checks it: at most 500 characters.
+func cleanDescription(d string) (string, error) {
+	d = strings.TrimSpace(d)
+	const accepted = "accepted: up to 500 characters, or none"
+	if !utf8.ValidString(d) {
+		return "", invalid("rank description", "is not valid text; "+accepted)
+	}
+	if n := utf8.RuneCountInString(d); n > MaxRankDescription {
+		return "", invalid("rank description", fmt.Sprintf("is %d characters long; %s", n, accepted))
+	}
+	for _, r := range d {
+		if r != '\n' && unicode.IsControl(r) {
+			return "", invalid("rank description", fmt.Sprintf("contains the control character %U; %s", r, accepted))
+		}
+	}
+	return d, nil
+}
+
+// rankLabel is "3 (Moderator)", or "3" for a rank the guild has not named.
+func rankLabel(n int, ranks map[int]Rank) string {
+	if r, ok := ranks[n]; ok {
+		return fmt.Sprintf("%d (%s)", n, r.Name)
+	}
+	return fmt.Sprint(n)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,557 @@
+package permissions
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/guildcache"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// DefaultCacheTTL is how long a guild's ranks are served from memory. A change made in this
+// process is seen at once; one made by another process sharing the database is seen here
+// within this long.
+const DefaultCacheTTL = 30 * time.Second
+
+// Service keeps each guild's ranks, role ranks and command ranks, and decides with Check. It
+// is safe for concurrent use, also by several processes sharing one database.
+type Service struct {
+	st        *store.Store
+	read      *dbsqlc.Queries
+	now       func() time.Time
+	ttl       time.Duration
+	known     map[string]bool
+	native    map[string]Permission
+	botOwners map[int64]bool
+	cache     *guildcache.Cache[*snapshot]
+	optErr    error
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithBotOwners names the users who pass every check in every guild: the people running
+// gavel. Ids must be positive.
+func WithBotOwners(ids ...int64) Option {
+	return func(s *Service) {
+		for _, id := range ids {
+			if id <= 0 {
+				s.optErr = errors.Join(s.optErr, invalid("bot owner", fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id)))
+				continue
+			}
+			s.botOwners[id] = true
+		}
+	}
+}
+
+// WithNativePermissions adds entries to (or replaces entries of) the fallback table that
+// DefaultNativePermissions returns, so that the command catalogue can name the Discord
+// permission its own commands need in a guild without ranks.
+func WithNativePermissions(table map[string]Permission) Option {
+	return func(s *Service) {
+		for cmd, p := range table {
+			if err := checkCommandName(cmd); err != nil {
+				s.optErr = errors.Join(s.optErr, fmt.Errorf("native permission table: %w", err))
+				continue
+			}
+			if p == 0 {
+				s.optErr = errors.Join(s.optErr, invalid("native permission table", fmt.Sprintf("%q needs no permission; give it at least one, or leave it out to require Manage Server", cmd)))
+				continue
+			}
+			s.native[cmd] = p
+		}
+	}
+}
+
+// WithClock makes the service read the time from now instead of the system clock.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithCacheTTL sets how long a guild's ranks are cached (DefaultCacheTTL when not given).
+// Zero turns the cache off, so every Check reads the database.
+func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d } }
+
+// New returns the permission service over a migrated store. knownCommands are the full names
+// of every command that can be given a rank ("ban", "cases modify", …); their parents
+// ("cases") are known too. They come from the command catalogue, which lives elsewhere.
+func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, error) {
+	s := &Service{
+		st: st, read: dbsqlc.New(st.Reader()), now: time.Now, ttl: DefaultCacheTTL,
+		known: map[string]bool{}, native: DefaultNativePermissions(), botOwners: map[int64]bool{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	for _, c := range knownCommands {
+		if err := checkCommandName(c); err != nil {
+			s.optErr = errors.Join(s.optErr, fmt.Errorf("known commands: %w", err))
+			continue
+		}
+		for _, name := range chain(c) {
+			s.known[name] = true
+		}
+	}
+	if s.optErr != nil {
+		return nil, fmt.Errorf("permissions: %w", s.optErr)
+	}
+	s.cache = guildcache.New[*snapshot](s.ttl, 0, s.now)
+	return s, nil
+}
+
+// Commands returns every command that can be given a rank, parents included, sorted.
+func (s *Service) Commands() []string { return sortedKeys(s.known) }
+
+// NativePermission returns the Discord permission command needs in a guild without ranks:
+// its own entry in the fallback table, else its nearest parent's, else Manage Server.
+func (s *Service) NativePermission(command string) Permission {
+	for _, c := range chain(command) {
+		if p, ok := s.native[c]; ok {
+			return p
+		}
+	}
+	return DefaultNativePermission
+}
+
+// snapshot is everything Check needs to know about one guild. It is shared through the
+// cache and never modified after it is built.
+type snapshot struct {
+	ranks    []Rank
+	byNumber map[int]Rank
+	roles    []RoleRank
+	byRole   map[int64]int
+	commands []CommandRank
+	byName   map[string]int
+}
+
+func (s *Service) snapshot(ctx context.Context, guildID int64) (*snapshot, error) {
+	return s.cache.Get(ctx, guildID, func(ctx context.Context) (*snapshot, error) {
+		ranks, err := s.read.ListRanks(ctx, guildID)
+		if err != nil {
+			return nil, fmt.Errorf("ranks of guild %d: %w", guildID, err)
+		}
+		roles, err := s.read.ListRoleRanks(ctx, guildID)
+		if err != nil {
+			return nil, fmt.Errorf("role ranks of guild %d: %w", guildID, err)
+		}
+		cmds, err := s.read.ListCommandRanks(ctx, guildID)
+		if err != nil {
+			return nil, fmt.Errorf("command ranks of guild %d: %w", guildID, err)
+		}
+		snap := &snapshot{byNumber: map[int]Rank{}, byRole: map[int64]int{}, byName: map[string]int{}}
+		for _, r := range ranks {
+			rk := rankFromRow(r)
+			snap.ranks = append(snap.ranks, rk)
+			snap.byNumber[rk.Number] = rk
+		}
+		for _, r := range roles {
+			snap.roles = append(snap.roles, RoleRank{RoleID: r.RoleID, Rank: int(r.Rank)})
+			snap.byRole[r.RoleID] = int(r.Rank)
+		}
+		for _, c := range cmds {
+			snap.commands = append(snap.commands, CommandRank{Command: c.Command, Rank: int(c.Rank)})
+			snap.byName[c.Command] = int(c.Rank)
+		}
+		return snap, nil
+	})
+}
+
+// Ranks returns the guild's ranks, lowest first.
+func (s *Service) Ranks(ctx context.Context, guildID int64) ([]Rank, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	snap, err := s.snapshot(ctx, guildID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(snap.ranks), nil
+}
+
+// RoleRanks returns the guild's role assignments, highest rank first.
+func (s *Service) RoleRanks(ctx context.Context, guildID int64) ([]RoleRank, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	snap, err := s.snapshot(ctx, guildID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(snap.roles), nil
+}
+
+// CommandRanks returns the ranks the guild requires for its commands, by name.
+func (s *Service) CommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	snap, err := s.snapshot(ctx, guildID)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(snap.commands), nil
+}
+
+// InitRanks creates those of DefaultRanks the guild does not have yet and returns them. It
+// never changes an existing rank, and skips a default whose name another rank already uses;
+// run again, it creates nothing and returns no ranks.
+func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
+		return nil, err
+	}
+	var created []Rank
+	err := s.write(ctx, guildID, actor, "create the default ranks", func(c *change) error {
+		rows, err := c.q.ListRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list ranks: %w", err)
+		}
+		ranks := ranksFromRows(rows)
+		for _, d := range DefaultRanks() {
+			if _, ok := rankByNumber(ranks, d.Number); ok {
+				continue
+			}
+			if _, taken := rankByName(ranks, d.Name); taken {
+				continue
+			}
+			if err := c.putRank(Rank{}, d); err != nil {
+				return err
+			}
+			ranks = append(ranks, d)
+			created = append(created, d)
+		}
+		if len(created) == 0 {
+			return errNothingToDo
+		}
+		return nil
+	})
+	if errors.Is(err, errNothingToDo) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
+}
+
+// SetRank creates rank number or renames it. Names are unique within a guild, ignoring
+// letter case; surrounding spaces are trimmed.
+func (s *Service) SetRank(ctx context.Context, guildID, actor int64, number int, name, description string) (Rank, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkRank(number)); err != nil {
+		return Rank{}, err
+	}
+	name, err := cleanName(name)
+	if err != nil {
+		return Rank{}, err
+	}
+	description, err = cleanDescription(description)
+	if err != nil {
+		return Rank{}, err
+	}
+	want := Rank{Number: number, Name: name, Description: description}
+	err = s.write(ctx, guildID, actor, fmt.Sprintf("set rank %d", number), func(c *change) error {
+		rows, err := c.q.ListRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list ranks: %w", err)
+		}
+		ranks := ranksFromRows(rows)
+		if other, taken := rankByName(ranks, name); taken && other.Number != number {
+			return invalid("rank name", fmt.Sprintf("%q is already the name of rank %d; accepted: a name no other rank of this server has", name, other.Number))
+		}
+		old, _ := rankByNumber(ranks, number)
+		if old == want {
+			return fmt.Errorf("rank %d is already %q with that description: %w", number, name, ErrUnchanged)
+		}
+		return c.putRank(old, want)
+	})
+	if err != nil {
+		return Rank{}, err
+	}
+	return want, nil
+}
+
+// DeleteRank deletes a rank and, with it, every role assignment to it (each recorded in the
+// history). It returns the deleted rank and the roles that lost it. Commands that require the
+// rank keep requiring it.
+func (s *Service) DeleteRank(ctx context.Context, guildID, actor int64, number int) (Rank, []int64, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkRank(number)); err != nil {
+		return Rank{}, nil, err
+	}
+	var deleted Rank
+	var roles []int64
+	err := s.write(ctx, guildID, actor, fmt.Sprintf("delete rank %d", number), func(c *change) error {
+		rows, err := c.q.ListRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list ranks: %w", err)
+		}
+		var ok bool
+		if deleted, ok = rankByNumber(ranksFromRows(rows), number); !ok {
+			return fmt.Errorf("rank %d does not exist in this server: %w", number, ErrNotFound)
+		}
+		assigned, err := c.q.ListRoleRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list role ranks: %w", err)
+		}
+		for _, a := range assigned {
+			if int(a.Rank) != number {
+				continue
+			}
+			roles = append(roles, a.RoleID)
+			if err := c.record(roleKey(a.RoleID), strconv.Itoa(number), ""); err != nil {
+				return err
+			}
+		}
+		if _, err := c.q.DeleteRank(ctx, dbsqlc.DeleteRankParams{GuildID: guildID, Rank: int32(number)}); err != nil {
+			return fmt.Errorf("delete rank: %w", err)
+		}
+		if err := c.record(rankKey(number), deleted.Name, ""); err != nil {
+			return err
+		}
+		if deleted.Description != "" {
+			return c.record(rankDescriptionKey(number), deleted.Description, "")
+		}
+		return nil
+	})
+	if err != nil {
+		return Rank{}, nil, err
+	}
+	return deleted, roles, nil
+}
+
+// AssignRole gives a role a rank (replacing the one it had). The rank must exist. The
+// @everyone role, whose id is the guild's, can be given a rank: every member then has it.
+func (s *Service) AssignRole(ctx context.Context, guildID, actor, roleID int64, rank int) error {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkID("role", roleID), checkRank(rank)); err != nil {
+		return err
+	}
+	return s.write(ctx, guildID, actor, fmt.Sprintf("assign rank %d to role %d", rank, roleID), func(c *change) error {
+		rows, err := c.q.ListRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list ranks: %w", err)
+		}
+		ranks := ranksFromRows(rows)
+		if _, ok := rankByNumber(ranks, rank); !ok {
+			return invalid("rank", missingRank(rank, ranks))
+		}
+		assigned, err := c.q.ListRoleRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list role ranks: %w", err)
+		}
+		old := ""
+		for _, a := range assigned {
+			if a.RoleID == roleID {
+				if int(a.Rank) == rank {
+					return fmt.Errorf("role %d already has rank %d: %w", roleID, rank, ErrUnchanged)
+				}
+				old = strconv.Itoa(int(a.Rank))
+			}
+		}
+		if err := c.q.UpsertRoleRank(ctx, dbsqlc.UpsertRoleRankParams{GuildID: guildID, RoleID: roleID, Rank: int32(rank)}); err != nil {
+			return fmt.Errorf("assign role: %w", err)
+		}
+		return c.record(roleKey(roleID), old, strconv.Itoa(rank))
+	})
+}
+
+// UnassignRole takes a role's rank away. It returns ErrNotFound when the role has none.
+func (s *Service) UnassignRole(ctx context.Context, guildID, actor, roleID int64) error {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkID("role", roleID)); err != nil {
+		return err
+	}
+	return s.write(ctx, guildID, actor, fmt.Sprintf("unassign role %d", roleID), func(c *change) error {
+		assigned, err := c.q.ListRoleRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list role ranks: %w", err)
+		}
+		i := slices.IndexFunc(assigned, func(a dbsqlc.RoleRank) bool { return a.RoleID == roleID })
+		if i < 0 {
+			return fmt.Errorf("role %d has no rank: %w", roleID, ErrNotFound)
+		}
+		if _, err := c.q.DeleteRoleRank(ctx, dbsqlc.DeleteRoleRankParams{GuildID: guildID, RoleID: roleID}); err != nil {
+			return fmt.Errorf("unassign role: %w", err)
+		}
+		return c.record(roleKey(roleID), strconv.Itoa(int(assigned[i].Rank)), "")
+	})
+}
+
+// SetCommandRank sets the rank a command requires; its subcommands without a rank of their
+// own require it too. command is a known command's full name, in any letter case. The rank
+// need not exist yet: until a role holds it or a higher one, only the owners pass.
+func (s *Service) SetCommandRank(ctx context.Context, guildID, actor int64, command string, rank int) error {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkRank(rank)); err != nil {
+		return err
+	}
+	name, err := s.knownCommand(command)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, guildID, actor, fmt.Sprintf("set the rank of %s", name), func(c *change) error {
+		old, err := c.commandRank(name)
+		if err != nil {
+			return err
+		}
+		if old == strconv.Itoa(rank) {
+			return fmt.Errorf("%s already requires rank %d: %w", name, rank, ErrUnchanged)
+		}
+		if err := c.q.UpsertCommandRank(ctx, dbsqlc.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int32(rank)}); err != nil {
+			return fmt.Errorf("set command rank: %w", err)
+		}
+		return c.record(commandKey(name), old, strconv.Itoa(rank))
+	})
+}
+
+// ClearCommandRank removes a command's own rank, so that it falls back to its parent's. It
+// returns ErrNotFound when the command has none of its own.
+func (s *Service) ClearCommandRank(ctx context.Context, guildID, actor int64, command string) error {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
+		return err
+	}
+	name, err := s.knownCommand(command)
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, guildID, actor, fmt.Sprintf("clear the rank of %s", name), func(c *change) error {
+		old, err := c.commandRank(name)
+		if err != nil {
+			return err
+		}
+		if old == "" {
+			return fmt.Errorf("%s has no rank of its own: %w", name, ErrNotFound)
+		}
+		if _, err := c.q.DeleteCommandRank(ctx, dbsqlc.DeleteCommandRankParams{GuildID: guildID, Command: name}); err != nil {
+			return fmt.Errorf("clear command rank: %w", err)
+		}
+		return c.record(commandKey(name), old, "")
+	})
+}
+
+func (s *Service) knownCommand(command string) (string, error) {
+	name, err := ParseCommand(command)
+	if err != nil {
+		return "", err
+	}
+	if !s.known[name] {
+		return "", invalid("command", fmt.Sprintf("%q is not a gavel command; accepted: %s", name, strings.Join(s.Commands(), ", ")))
+	}
+	return name, nil
+}
+
+// errNothingToDo rolls back a write that turned out to have nothing to write.
+var errNothingToDo = errors.New("nothing to do")
+
+// change is one configuration transaction of one guild, holding the guild's lock.
+type change struct {
+	ctx     context.Context
+	q       *dbsqlc.Queries
+	guildID int64
+	actor   int64
+	now     int64
+}
+
+// write runs fn in a transaction that holds the guild's configuration lock, then forgets the
+// cached snapshot. Errors that describe the input (invalid, unchanged, not found) come back
+// as they are, for the caller to show; others are wrapped with what was being done.
+func (s *Service) write(ctx context.Context, guildID, actor int64, what string, fn func(c *change) error) error {
+	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+		c := &change{ctx: ctx, q: dbsqlc.New(tx), guildID: guildID, actor: actor, now: s.now().UnixMilli()}
+		if _, err := settings.LockGuild(ctx, c.q, guildID, c.now); err != nil {
+			return err
+		}
+		return fn(c)
+	})
+	switch {
+	case err == nil:
+		s.cache.Invalidate(guildID)
+		return nil
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrUnchanged), errors.Is(err, ErrNotFound), errors.Is(err, errNothingToDo):
+		return err
+	default:
+		return fmt.Errorf("%s in guild %d: %w", what, guildID, err)
+	}
+}
+
+func (c *change) record(key, before, after string) error {
+	return settings.Record(c.ctx, c.q, c.guildID, c.actor, key, before, after, c.now)
+}
+
+// putRank writes want over old (the zero Rank when there was none) and records what changed.
+func (c *change) putRank(old, want Rank) error {
+	err := c.q.UpsertRank(c.ctx, dbsqlc.UpsertRankParams{GuildID: c.guildID, Rank: int32(want.Number), Name: want.Name, Description: want.Description})
+	if err != nil {
+		return fmt.Errorf("write rank %d: %w", want.Number, err)
+	}
+	if old.Name != want.Name {
+		if err := c.record(rankKey(want.Number), old.Name, want.Name); err != nil {
+			return err
+		}
+	}
+	if old.Description != want.Description {
+		return c.record(rankDescriptionKey(want.Number), old.Description, want.Description)
+	}
+	return nil
+}
+
+// commandRank is the command's own rank as history text, "" when it has none.
+func (c *change) commandRank(name string) (string, error) {
+	rows, err := c.q.ListCommandRanks(c.ctx, c.guildID)
+	if err != nil {
+		return "", fmt.Errorf("list command ranks: %w", err)
+	}
+	for _, r := range rows {
+		if r.Command == name {
+			return strconv.Itoa(int(r.Rank)), nil
+		}
+	}
+	return "", nil
+}
+
+func rankKey(n int) string            { return "rank " + strconv.Itoa(n) }
+func rankDescriptionKey(n int) string { return "rank " + strconv.Itoa(n) + " description" }
+func roleKey(id int64) string         { return "role " + strconv.FormatInt(id, 10) }
+func commandKey(name string) string   { return "command " + name }
+
+func rankFromRow(r dbsqlc.PermissionRank) Rank {
+	return Rank{Number: int(r.Rank), Name: r.Name, Description: r.Description}
+}
+
+func ranksFromRows(rows []dbsqlc.PermissionRank) []Rank {
+	out := make([]Rank, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, rankFromRow(r))
+	}
+	return out
+}
+
+func rankByNumber(ranks []Rank, n int) (Rank, bool) {
+	for _, r := range ranks {
+		if r.Number == n {
+			return r, true
+		}
+	}
+	return Rank{}, false
+}
+
+func rankByName(ranks []Rank, name string) (Rank, bool) {
+	for _, r := range ranks {
+		if strings.EqualFold(r.Name, name) {
+			return r, true
+		}
+	}
+	return Rank{}, false
+}
+
+func missingRank(n int, ranks []Rank) string {
+	if len(ranks) == 0 {
+		return fmt.Sprintf("rank %d does not exist: this server has no ranks yet; create them first (the default ones, or one at a time)", n)
+	}
+	have := make([]string, 0, len(ranks))
+	for _, r := range ranks {
+		have = append(have, fmt.Sprintf("%d (%s)", r.Number, r.Name))
+	}
+	return fmt.Sprintf("rank %d does not exist in this server; accepted: %s, or create rank %d first", n, strings.Join(have, ", "), n)
+}

@@ -1,0 +1,257 @@
+package settings
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/guildcache"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// DefaultCacheTTL is how long a guild's settings are served from memory. A change made in
+// this process is seen at once; one made by another process sharing the database is seen
+// here within this long.
+const DefaultCacheTTL = 30 * time.Second
+
+// MaxHistory is the most history rows one History call returns.
+const MaxHistory = 1000
+
+// Service reads and changes guild settings. It is safe for concurrent use, also by several
+// processes sharing one database.
+type Service struct {
+	st    *store.Store
+	read  *dbsqlc.Queries
+	now   func() time.Time
+	ttl   time.Duration
+	cache *guildcache.Cache[Guild]
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the service read the time from now instead of the system clock.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithCacheTTL sets how long settings are cached (DefaultCacheTTL when not given). Zero turns
+// the cache off, so every Get reads the database.
+func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d } }
+
+// NewService returns the settings service over a migrated store.
+func NewService(st *store.Store, opts ...Option) *Service {
+	s := &Service{st: st, read: dbsqlc.New(st.Reader()), now: time.Now, ttl: DefaultCacheTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	s.cache = guildcache.New[Guild](s.ttl, 0, s.now)
+	return s
+}
+
+// Get returns a guild's settings: the defaults when it has never changed any.
+func (s *Service) Get(ctx context.Context, guildID int64) (Guild, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return Guild{}, err
+	}
+	return s.cache.Get(ctx, guildID, func(ctx context.Context) (Guild, error) {
+		row, err := s.read.GetGuildSettings(ctx, guildID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Defaults(guildID), nil
+		}
+		if err != nil {
+			return Guild{}, fmt.Errorf("settings of guild %d: %w", guildID, err)
+		}
+		return fromRow(row), nil
+	})
+}
+
+// SetPrefix changes the prefix of the guild's text commands.
+func (s *Service) SetPrefix(ctx context.Context, guildID, actor int64, prefix string) (Guild, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), CheckPrefix(prefix)); err != nil {
+		return Guild{}, err
+	}
+	return s.change(ctx, guildID, actor, KeyPrefix, func(g *Guild) (string, string) {
+		old := g.Prefix
+		g.Prefix = prefix
+		return old, prefix
+	})
+}
+
+// SetChannel sets one of the guild's channels; an id of 0 clears it.
+func (s *Service) SetChannel(ctx context.Context, guildID, actor int64, which Channel, id int64) (Guild, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
+		return Guild{}, err
+	}
+	if !which.valid() {
+		return Guild{}, invalid("channel", fmt.Sprintf("%d is not a channel setting; accepted: ModLog, AuditLog, JailChannel", int(which)))
+	}
+	if err := checkOptionalID(which.String(), id); err != nil {
+		return Guild{}, err
+	}
+	return s.change(ctx, guildID, actor, which.Key(), func(g *Guild) (string, string) {
+		field := g.channel(which)
+		old := *field
+		*field = id
+		return idText(old), idText(id)
+	})
+}
+
+// SetJailRole sets the role a jailed member is given; 0 clears it.
+func (s *Service) SetJailRole(ctx context.Context, guildID, actor, roleID int64) (Guild, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkOptionalID("jail role", roleID)); err != nil {
+		return Guild{}, err
+	}
+	if roleID == guildID {
+		// Every member has @everyone (its id is the guild's), so jailing by it would be a no-op.
+		return Guild{}, invalid("jail role", "the @everyone role cannot be the jail role, since every member has it; accepted: a role of its own, or 0 to clear it")
+	}
+	return s.change(ctx, guildID, actor, KeyJailRole, func(g *Guild) (string, string) {
+		old := g.JailRoleID
+		g.JailRoleID = roleID
+		return idText(old), idText(roleID)
+	})
+}
+
+// SetMirrorExternalActions turns on or off the mirroring of actions taken outside gavel.
+func (s *Service) SetMirrorExternalActions(ctx context.Context, guildID, actor int64, on bool) (Guild, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
+		return Guild{}, err
+	}
+	return s.change(ctx, guildID, actor, KeyMirrorExternalActions, func(g *Guild) (string, string) {
+		old := g.MirrorExternalActions
+		g.MirrorExternalActions = on
+		return strconv.FormatBool(old), strconv.FormatBool(on)
+	})
+}
+
+// History returns the guild's most recent configuration changes, newest first, at most limit.
+// It includes the permission changes the permissions package records.
+func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Event, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxHistory {
+		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
+	}
+	rows, err := s.read.SettingsEvents(ctx, dbsqlc.SettingsEventsParams{GuildID: guildID, Limit: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("settings history of guild %d: %w", guildID, err)
+	}
+	out := make([]Event, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Event{ID: r.ID, GuildID: r.GuildID, ActorID: r.ActorID, Key: r.Key,
+			Old: r.OldValue.String, New: r.NewValue.String, At: time.UnixMilli(r.CreatedAt).UTC()})
+	}
+	return out, nil
+}
+
+// change applies one setting under the guild's configuration lock and records it. apply
+// edits the settings and returns the old and new value as history text ("" for not set).
+func (s *Service) change(ctx context.Context, guildID, actor int64, key string, apply func(g *Guild) (before, after string)) (Guild, error) {
+	var out Guild
+	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+		q := dbsqlc.New(tx)
+		now := s.now().UnixMilli()
+		row, err := LockGuild(ctx, q, guildID, now)
+		if err != nil {
+			return err
+		}
+		g := fromRow(row)
+		before, after := apply(&g)
+		if before == after {
+			return fmt.Errorf("%s is already %s: %w", key, shown(after), ErrUnchanged)
+		}
+		if err := q.UpdateGuildSettings(ctx, toParams(g, now)); err != nil {
+			return fmt.Errorf("update settings: %w", err)
+		}
+		if err := Record(ctx, q, guildID, actor, key, before, after, now); err != nil {
+			return err
+		}
+		out = g
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrUnchanged) {
+			return Guild{}, err
+		}
+		return Guild{}, fmt.Errorf("set %s of guild %d: %w", key, guildID, err)
+	}
+	s.cache.Invalidate(guildID)
+	return out, nil
+}
+
+// LockGuild makes sure the guild and its settings row exist, takes the row's lock for the rest of
+// the transaction behind q, and returns the settings as they were. Every configuration change
+// (these settings, and the permissions package's ranks) takes it first, so changes to one
+// guild are serialised across processes and each history row holds the true old value.
+func LockGuild(ctx context.Context, q *dbsqlc.Queries, guildID int64, nowMS int64) (dbsqlc.GuildSetting, error) {
+	if err := q.EnsureGuild(ctx, dbsqlc.EnsureGuildParams{ID: guildID, JoinedAt: nowMS}); err != nil {
+		return dbsqlc.GuildSetting{}, fmt.Errorf("guild row: %w", err)
+	}
+	row, err := q.LockGuildSettings(ctx, dbsqlc.LockGuildSettingsParams{GuildID: guildID, UpdatedAt: nowMS})
+	if err != nil {
+		return dbsqlc.GuildSetting{}, fmt.Errorf("lock settings: %w", err)
+	}
+	return row, nil
+}
+
+// Record appends one row to the guild's configuration history; "" stores NULL ("not set").
+func Record(ctx context.Context, q *dbsqlc.Queries, guildID, actor int64, key, before, after string, nowMS int64) error {
+	err := q.InsertSettingsEvent(ctx, dbsqlc.InsertSettingsEventParams{
+		GuildID: guildID, ActorID: actor, Key: key,
+		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
+		CreatedAt: nowMS,
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", key, err)
+	}
+	return nil
+}
+
+func (g *Guild) channel(c Channel) *int64 {
+	switch c {
+	case AuditLog:
+		return &g.AuditlogChannelID
+	case JailChannel:
+		return &g.JailChannelID
+	default:
+		return &g.ModlogChannelID
+	}
+}
+
+func fromRow(r dbsqlc.GuildSetting) Guild {
+	return Guild{
+		GuildID: r.GuildID, Prefix: r.Prefix,
+		ModlogChannelID: r.ModlogChannelID.Int64, AuditlogChannelID: r.AuditlogChannelID.Int64,
+		JailRoleID: r.JailRoleID.Int64, JailChannelID: r.JailChannelID.Int64,
+		MirrorExternalActions: r.MirrorExternalActions,
+	}
+}
+
+func toParams(g Guild, nowMS int64) dbsqlc.UpdateGuildSettingsParams {
+	return dbsqlc.UpdateGuildSettingsParams{
+		GuildID: g.GuildID, Prefix: g.Prefix,
+		ModlogChannelID: nullID(g.ModlogChannelID), AuditlogChannelID: nullID(g.AuditlogChannelID),
+		JailRoleID: nullID(g.JailRoleID), JailChannelID: nullID(g.JailChannelID),
+		MirrorExternalActions: g.MirrorExternalActions, UpdatedAt: nowMS,
+	}
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+func idText(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
+
+func shown(v string) string {
+	if v == "" {
+		return "not set"
+	}
+	return strconv.Quote(v)
+}

@@ -1,0 +1,186 @@
+// Package settings holds each guild's own configuration, the part a guild changes from
+// Discord with the config command: the command prefix, the log channels, the jail role and
+// channel, and whether actions taken outside gavel are mirrored into cases. Every change is
+// recorded, with who made it and the old and new value, in an append-only history.
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// DefaultPrefix is the prefix of a guild that never set one (Tux's default).
+const DefaultPrefix = "$"
+
+// MaxPrefixLength is the longest prefix accepted, in characters.
+const MaxPrefixLength = 5
+
+// Guild is one guild's settings. An id of zero means "not set".
+type Guild struct {
+	GuildID           int64
+	Prefix            string
+	ModlogChannelID   int64
+	AuditlogChannelID int64
+	JailRoleID        int64
+	JailChannelID     int64
+	// MirrorExternalActions makes bans, kicks and timeouts done by hand in Discord (seen in
+	// the audit log) become cases too.
+	MirrorExternalActions bool
+}
+
+// Defaults returns the settings of a guild that has never been configured.
+func Defaults(guildID int64) Guild {
+	return Guild{GuildID: guildID, Prefix: DefaultPrefix, MirrorExternalActions: true}
+}
+
+// Channel names one of the channels a guild can set.
+type Channel int
+
+const (
+	// ModLog is where case embeds are posted, and edited when their case changes.
+	ModLog Channel = iota + 1
+	// AuditLog is where gavel reports what happened in the guild outside its own commands.
+	AuditLog
+	// JailChannel is the one channel a jailed member can still see.
+	JailChannel
+)
+
+// Channels lists every Channel in a stable order.
+func Channels() []Channel { return []Channel{ModLog, AuditLog, JailChannel} }
+
+// Key is the channel's name in the history and in the config command: "modlog_channel",
+// "auditlog_channel" or "jail_channel".
+func (c Channel) Key() string {
+	switch c {
+	case ModLog:
+		return KeyModlogChannel
+	case AuditLog:
+		return KeyAuditlogChannel
+	case JailChannel:
+		return KeyJailChannel
+	}
+	return fmt.Sprintf("channel(%d)", int(c))
+}
+
+// String is the channel's name for people: "mod-log channel", "audit-log channel", "jail channel".
+func (c Channel) String() string {
+	switch c {
+	case ModLog:
+		return "mod-log channel"
+	case AuditLog:
+		return "audit-log channel"
+	case JailChannel:
+		return "jail channel"
+	}
+	return fmt.Sprintf("channel(%d)", int(c))
+}
+
+func (c Channel) valid() bool { return c >= ModLog && c <= JailChannel }
+
+// ParseChannel accepts a channel's key or a short spelling of it, in any letter case:
+// modlog, mod-log, modlog_channel, auditlog, audit-log, auditlog_channel, jail, jail_channel.
+func ParseChannel(s string) (Channel, error) {
+	k := strings.NewReplacer("-", "", "_", "", " ", "").Replace(strings.ToLower(strings.TrimSpace(s)))
+	switch strings.TrimSuffix(k, "channel") {
+	case "modlog":
+		return ModLog, nil
+	case "auditlog":
+		return AuditLog, nil
+	case "jail":
+		return JailChannel, nil
+	}
+	return 0, invalid("channel", fmt.Sprintf("%q is not a setting; accepted: modlog, auditlog, jail", s))
+}
+
+// History keys of the settings this package owns. The permissions package records its
+// changes in the same history under "rank N", "role ID" and "command NAME".
+const (
+	KeyPrefix                = "prefix"
+	KeyModlogChannel         = "modlog_channel"
+	KeyAuditlogChannel       = "auditlog_channel"
+	KeyJailChannel           = "jail_channel"
+	KeyJailRole              = "jail_role"
+	KeyMirrorExternalActions = "mirror_external_actions"
+)
+
+// Event is one row of a guild's configuration history.
+type Event struct {
+	ID      int64
+	GuildID int64
+	ActorID int64
+	Key     string
+	// Old and New are the values before and after, as text; "" means "not set".
+	Old string
+	New string
+	At  time.Time
+}
+
+// ErrInvalid is matched (with errors.Is) by every *InvalidError.
+var ErrInvalid = errors.New("invalid input")
+
+// ErrUnchanged is returned by a setter given the value the setting already has. Nothing is
+// written and no history row is added.
+var ErrUnchanged = errors.New("nothing to change")
+
+// InvalidError says which input was wrong and what is accepted. Nothing has been written
+// when it is returned.
+type InvalidError struct {
+	Field   string
+	Problem string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, problem string) error { return &InvalidError{Field: field, Problem: problem} }
+
+const prefixAccepted = "accepted: 1 to 5 characters with no spaces, invisible characters or backticks, such as $, ! or ??"
+
+// CheckPrefix reports whether p can be a guild's prefix: 1 to 5 characters, none of them
+// whitespace, an invisible control or format character, or a backtick (which would break the code
+// formatting gavel uses to show the prefix back).
+func CheckPrefix(p string) error {
+	const accepted = prefixAccepted
+	if !utf8.ValidString(p) {
+		return invalid("prefix", "is not valid text; "+accepted)
+	}
+	n := utf8.RuneCountInString(p)
+	if n == 0 {
+		return invalid("prefix", "is empty; "+accepted)
+	}
+	if n > MaxPrefixLength {
+		return invalid("prefix", fmt.Sprintf("%q is %d characters long; %s", p, n, accepted))
+	}
+	for _, r := range p {
+		switch {
+		case unicode.IsSpace(r):
+			return invalid("prefix", fmt.Sprintf("%q contains whitespace; %s", p, accepted))
+		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
+			return invalid("prefix", fmt.Sprintf("%q contains an invisible character; %s", p, accepted))
+		case r == '`':
+			return invalid("prefix", fmt.Sprintf("%q contains a backtick; %s", p, accepted))
+		}
+	}
+	return nil
+}
+
+func checkID(field string, id int64) error {
+	if id <= 0 {
+		return invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
+	}
+	return nil
+}
+
+// checkOptionalID accepts zero, which clears the setting.
+func checkOptionalID(field string, id int64) error {
+	if id < 0 {
+		return invalid(field, fmt.Sprintf("%d is not a Discord id; accepted: a positive id, or 0 to clear it", id))
+	}
+	return nil
+}
