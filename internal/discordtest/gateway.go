@@ -46,11 +46,10 @@ const (
 
 // closeEndsSession says whether a close code sent by the server ends the session, so that a
 // RESUME afterwards gets op 9. Discord's table marks 4004 and 4010–4014 "do not reconnect",
-// and 4007 says "start a new session". 4009 is kept resumable: it is what a late heartbeat
-// gets, and gateway.mdx says a late heartbeat forces a Resume.
+// and says of 4007 and 4009 (session timed out, what a silent client gets) "start a new one".
 func closeEndsSession(code int) bool {
 	switch code {
-	case CloseAuthenticationFailed, CloseInvalidSeq, CloseInvalidShard, CloseShardingRequired,
+	case CloseAuthenticationFailed, CloseInvalidSeq, CloseSessionTimedOut, CloseInvalidShard, CloseShardingRequired,
 		CloseInvalidAPIVersion, CloseInvalidIntents, CloseDisallowedIntents:
 		return true
 	}

@@ -243,7 +243,7 @@ func TestHeartbeats(t *testing.T) {
 	}
 }
 
-func TestSilentClientTimesOutAndCanResume(t *testing.T) {
+func TestSilentClientTimesOutAndMustReidentify(t *testing.T) {
 	s := newFake(t, discordtest.WithHeartbeatInterval(100*time.Millisecond))
 	c, r := connect(t, s, discordtest.IntentGuildMessages)
 	start := time.Now()
@@ -251,11 +251,13 @@ func TestSilentClientTimesOutAndCanResume(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("closed after %v; want about two intervals", d)
 	}
-	// 4009 from a late heartbeat leaves the session resumable.
+	// 4009 ends the session ("reconnect and start a new one"): a RESUME gets op 9 false.
 	c2 := dialGateway(t, s, "v=10&encoding=json")
 	c2.hello()
 	c2.send(6, map[string]any{"token": s.Token(), "session_id": r.SessionID, "seq": c.seq})
-	c2.dispatch("RESUMED")
+	if p := c2.next(); p.Op != 9 || string(p.D) != "false" {
+		t.Fatalf("RESUME after 4009: want op 9 false, got %v", p)
+	}
 }
 
 func TestResumeReplaysMissedEvents(t *testing.T) {
