@@ -1,0 +1,227 @@
+package commands_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
+)
+
+const user = "123456789012345678"
+
+func TestParsePrefix(t *testing.T) {
+	cat := moderation.NewCatalogue()
+	type want struct {
+		action   string
+		target   commands.Target
+		reason   string
+		silent   bool
+		purge    int
+		duration time.Duration
+	}
+	good := map[string]want{
+		"$ban <@" + user + "> spamming links -p 1 -s": {"ban", commands.Target{ID: 123456789012345678}, "spamming links", true, 1, 0},
+		"$B <@!" + user + "> -purge 7 raid --silent":  {"ban", commands.Target{ID: 123456789012345678}, "raid", true, 7, 0},
+		"$ban " + user: {"ban", commands.Target{ID: 123456789012345678}, commands.DefaultReason, false, 0, 0},
+		"$tempban " + user + " -d 2 weeks spamming":     {"tempban", commands.Target{ID: 123456789012345678}, "spamming", false, 0, 2 * duration.Week},
+		"$tb " + user + " raid -duration 1w2d3h -p 2":   {"tempban", commands.Target{ID: 123456789012345678}, "raid", false, 2, duration.Week + 2*duration.Day + 3*time.Hour},
+		"$timeout " + user + " -t 1.5h -r calm down":    {"timeout", commands.Target{ID: 123456789012345678}, "calm down", false, 0, 90 * time.Minute},
+		"$mute " + user + " -d 10m   too   many spaces": {"timeout", commands.Target{ID: 123456789012345678}, "too many spaces", false, 0, 10 * time.Minute},
+		"$warn " + user + " don't -_- do that":          {"warn", commands.Target{ID: 123456789012345678}, "don't -_- do that", false, 0, 0},
+		"$unban somebody#0 appeal accepted":             {"unban", commands.Target{Name: "somebody#0"}, "appeal accepted", false, 0, 0},
+		"$unban " + user + " --reason appeal":           {"unban", commands.Target{ID: 123456789012345678}, "appeal", false, 0, 0},
+		"$jail " + user + " -d 1 day and 12 hours cool": {"jail", commands.Target{ID: 123456789012345678}, "cool", false, 0, 36 * time.Hour},
+		"$jail " + user + " indefinitely":               {"jail", commands.Target{ID: 123456789012345678}, "indefinitely", false, 0, 0},
+		"$warn " + user + " -p 3":                       {"warn", commands.Target{ID: 123456789012345678}, "-p 3", false, 0, 0}, // warn has no -purge: words of the reason
+	}
+	for in, w := range good {
+		inv, ok, err := commands.ParsePrefix(cat, "$", in)
+		if err != nil || !ok {
+			t.Errorf("%q: ok %v, err %v", in, ok, err)
+			continue
+		}
+		got := want{inv.Action.Name, inv.Target, inv.Reason, inv.Silent, inv.PurgeDays, inv.Duration}
+		if diff := cmp.Diff(w, got, cmp.AllowUnexported(want{})); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", in, diff)
+		}
+	}
+	for _, in := range []string{"hello", "$", "$  ", "$dance " + user, "!ban " + user, "ban " + user} {
+		if _, ok, err := commands.ParsePrefix(cat, "$", in); ok || err != nil {
+			t.Errorf("%q is not a moderation command: ok %v err %v", in, ok, err)
+		}
+	}
+	bad := map[string]string{
+		"$ban":                                            "Say who: ban needs a user",
+		"$ban -s":                                         "Say who",
+		"$kick bob":                                       `"bob" is not a user: mention them (@name) or give their id`,
+		"$ban " + user + " -p 8":                          "Purge 8 is out of range: give a number of days from 0 to 7",
+		"$ban " + user + " -p x":                          `-purge needs a number of days from 0 to 7, not "x"`,
+		"$ban " + user + " -p":                            "-purge needs a number of days",
+		"$ban " + user + " -s -s":                         "-silent is given twice",
+		"$tempban " + user + " spam":                      "A duration is required for tempban",
+		"$tempban " + user + " -d soon":                   `"soon" is not a duration`,
+		"$tempban " + user + " -d 90":                     `"90" has no unit`,
+		"$timeout " + user + " -d 2y":                     "Duration 2y is too long: the longest accepted is 1y",
+		"$timeout " + user + " -d 30s":                    "Duration 30s is too short: the shortest accepted is 1m",
+		"$warn " + user + " " + strings.Repeat("x", 2001): "The reason is 2001 characters long; at most 2000 are accepted",
+	}
+	for in, want := range bad {
+		_, ok, err := commands.ParsePrefix(cat, "$", in)
+		var ue *commands.UsageError
+		if !ok || !errors.As(err, &ue) || !errors.Is(err, commands.ErrUsage) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Usage: $") {
+			t.Errorf("%.60q: err %v; want a usage error containing %q", in, err, want)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	cat := moderation.NewCatalogue()
+	for name, want := range map[string]string{
+		"ban":     "$ban <user or id> [reason] [-purge <0-7>] [-silent]",
+		"tempban": "$tempban <user or id> [reason] -duration <duration> [-purge <0-7>] [-silent]",
+		"unban":   "$unban <user id, mention or name> [reason]",
+		"jail":    "$jail <member> [reason] [-duration <duration>] [-silent]",
+	} {
+		a, _ := cat.Lookup(name)
+		if got := commands.Usage("$", a); got != want {
+			t.Errorf("Usage(%s) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestPrefixAndSlashAgree: the same request written both ways gives the same invocation, and
+// the same bad value is refused both ways.
+func TestPrefixAndSlashAgree(t *testing.T) {
+	cat := moderation.NewCatalogue()
+	cases := []struct {
+		prefix string
+		name   string
+		opts   map[string]any
+	}{
+		{"$ban " + user + " spam -p 2 -s", "ban", map[string]any{"user": user, "reason": "spam", "purge": float64(2), "silent": true}},
+		{"$tempban " + user + " raid -d 3d", "tempban", map[string]any{"user": user, "reason": "raid", "duration": "3d"}},
+		{"$timeout " + user + " -d 90m", "timeout", map[string]any{"user": user, "duration": "90m"}},
+		{"$unban someone sorry", "unban", map[string]any{"user": "someone", "reason": "sorry"}},
+	}
+	for _, c := range cases {
+		p, ok, err := commands.ParsePrefix(cat, "$", c.prefix)
+		if err != nil || !ok {
+			t.Fatalf("%q: %v", c.prefix, err)
+		}
+		s, err := commands.FromSlash(cat, c.name, c.opts)
+		if err != nil {
+			t.Fatalf("/%s %v: %v", c.name, c.opts, err)
+		}
+		if diff := cmp.Diff(p, s, cmpopts.EquateComparable(&moderation.Action{})); diff != "" {
+			t.Errorf("%q vs /%s (-prefix +slash):\n%s", c.prefix, c.name, diff)
+		}
+	}
+	refused := []struct {
+		prefix string
+		name   string
+		opts   map[string]any
+		want   string
+	}{
+		{"$ban " + user + " -p 9", "ban", map[string]any{"user": user, "purge": float64(9)}, "Purge 9 is out of range"},
+		{"$timeout " + user + " -d 29 years", "timeout", map[string]any{"user": user, "duration": "29 years"}, "too long"},
+		{"$tempban " + user, "tempban", map[string]any{"user": user}, "A duration is required for tempban"},
+	}
+	for _, r := range refused {
+		_, _, perr := commands.ParsePrefix(cat, "$", r.prefix)
+		_, serr := commands.FromSlash(cat, r.name, r.opts)
+		if perr == nil || serr == nil || !strings.Contains(perr.Error(), r.want) || !strings.Contains(serr.Error(), r.want) {
+			t.Errorf("%q / %v: prefix %v, slash %v; want both to contain %q", r.prefix, r.opts, perr, serr, r.want)
+		}
+	}
+	if _, err := commands.FromSlash(cat, "ban", map[string]any{"user": user, "duration": "1d"}); err == nil || !strings.Contains(err.Error(), `has no option "duration"`) {
+		t.Errorf("unknown slash option: %v", err)
+	}
+}
+
+// TestSlashDefinitionsRegister sends the generated definitions to the fake's bulk-overwrite
+// endpoint, which validates them against Discord's OpenAPI spec and Discord's rules.
+func TestSlashDefinitionsRegister(t *testing.T) {
+	cat := moderation.NewCatalogue()
+	defs := commands.SlashCommands(cat, permissions.DefaultNativePermissions())
+	if len(defs) != len(cat.Actions()) {
+		t.Fatalf("%d definitions for %d actions", len(defs), len(cat.Actions()))
+	}
+	s := discordtest.New(t)
+	body, err := json.Marshal(defs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/applications/%s/commands", s.APIURL(), s.BotID()), bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bot "+s.Token())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		t.Fatalf("bulk overwrite: %d %v", resp.StatusCode, e)
+	}
+	got := s.Commands(0)
+	if len(got) != len(defs) {
+		t.Fatalf("the fake holds %d commands, want %d", len(got), len(defs))
+	}
+	for _, d := range defs {
+		if d.DefaultMemberPermissions == nil {
+			t.Errorf("/%s is visible to everyone by default", d.Name)
+		}
+	}
+}
+
+func FuzzParsePrefix(f *testing.F) {
+	cat := moderation.NewCatalogue()
+	for _, s := range []string{"$ban <@123456789012345678> spam -p 1 -s", "$tempban 123456789012345678 -d 2 weeks x", "$unban name", "$ban", "$warn 123456789012345678 -s -s", "$$ban", "$jail 123456789012345678 -d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		inv, ok, err := commands.ParsePrefix(cat, "$", in)
+		if err != nil {
+			if !ok || !errors.Is(err, commands.ErrUsage) || !strings.Contains(err.Error(), "Usage: $") {
+				t.Fatalf("%q: error %v without usage (ok %v)", in, err, ok)
+			}
+			return
+		}
+		if !ok {
+			return
+		}
+		if inv.Target.ID == 0 && inv.Target.Name == "" {
+			t.Fatalf("%q: no target", in)
+		}
+		if inv.Reason == "" || len([]rune(inv.Reason)) > 2000 {
+			t.Fatalf("%q: reason %q", in, inv.Reason)
+		}
+		if inv.PurgeDays < 0 || inv.PurgeDays > 7 {
+			t.Fatalf("%q: purge %d", in, inv.PurgeDays)
+		}
+		if use, ok := inv.Action.Flag(moderation.FlagDuration); ok {
+			if use.Required && inv.Duration == 0 {
+				t.Fatalf("%q: required duration missing", in)
+			}
+			if inv.Duration != 0 && use.Bounds.Check(inv.Duration) != nil {
+				t.Fatalf("%q: duration %v out of bounds", in, inv.Duration)
+			}
+		} else if inv.Duration != 0 {
+			t.Fatalf("%q: a duration on an action without one", in)
+		}
+	})
+}
