@@ -1,0 +1,73 @@
+package moderation_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/moderation"
+)
+
+func TestLocksSerialiseOneTarget(t *testing.T) {
+	l := moderation.NewLocks()
+	var inside, maxInside atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unlock, err := l.Lock(context.Background(), 1, 2)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inside.Add(1)
+			for {
+				m := maxInside.Load()
+				if n <= m || maxInside.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(100 * time.Microsecond)
+			inside.Add(-1)
+			unlock()
+			unlock() // a second call is harmless
+		}()
+	}
+	wg.Wait()
+	if maxInside.Load() != 1 {
+		t.Errorf("%d actions held one target at once", maxInside.Load())
+	}
+	if l.Len() != 0 {
+		t.Errorf("%d entries left after every lock was released", l.Len())
+	}
+}
+
+func TestLocksLetOtherTargetsThrough(t *testing.T) {
+	l := moderation.NewLocks()
+	unlock, err := l.Lock(context.Background(), 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, k := range [][2]int64{{1, 3}, {2, 2}} {
+		u, err := l.Lock(ctx, k[0], k[1])
+		if err != nil {
+			t.Fatalf("%v is blocked by (1, 2): %v", k, err)
+		}
+		u()
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := l.Lock(short, 1, 2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a held target: %v, want the context's deadline", err)
+	}
+	if l.Len() != 1 {
+		t.Errorf("a waiter that gave up left its entry: %d entries", l.Len())
+	}
+}
