@@ -1,0 +1,91 @@
+// Package metrics is gavel's Prometheus instrumentation, on a registry of its own (never the
+// global one), served on the operator's --metrics-addr.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gavelbot/gavel/internal/executor"
+)
+
+// Metrics holds every series gavel exports. Labels are bounded: command names, outcomes,
+// operation kinds, route templates and status classes — never guild or user ids.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	commands      *prometheus.CounterVec
+	discordCalls  *prometheus.CounterVec
+	retries       *prometheus.CounterVec
+	breakerState  *prometheus.GaugeVec
+	actionLatency *prometheus.HistogramVec
+}
+
+// New registers gavel's metrics, and the Go runtime and process collectors, on a new registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_commands_total", Help: "Moderation commands handled, by command and outcome (ok, refused, failed).",
+		}, []string{"command", "outcome"}),
+		discordCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_discord_calls_total", Help: "Discord REST calls, by route template and HTTP status (0: no response).",
+		}, []string{"route", "status"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_discord_retries_total", Help: "Retried Discord calls, by operation.",
+		}, []string{"operation"}),
+		breakerState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gavel_breaker_state", Help: "Circuit breaker state per operation: 0 closed, 1 half-open, 2 open.",
+		}, []string{"operation"}),
+		actionLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gavel_action_seconds",
+			Help:    "Time from a moderation command's arrival to its last Discord call, by command.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"command"}),
+	}
+	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Command counts one handled command.
+func (m *Metrics) Command(name, outcome string) { m.commands.WithLabelValues(name, outcome).Inc() }
+
+// DiscordCall counts one REST call.
+func (m *Metrics) DiscordCall(route string, status int) {
+	m.discordCalls.WithLabelValues(route, strconv.Itoa(status)).Inc()
+}
+
+// ActionLatency records how long an action took.
+func (m *Metrics) ActionLatency(command string, d time.Duration) {
+	m.actionLatency.WithLabelValues(command).Observe(d.Seconds())
+}
+
+// Retried implements executor.Observer.
+func (m *Metrics) Retried(op executor.Op, _ int, _ error) {
+	m.retries.WithLabelValues(string(op)).Inc()
+}
+
+// BreakerChanged implements executor.Observer.
+func (m *Metrics) BreakerChanged(op executor.Op, state string) {
+	v := 0.0
+	switch state {
+	case "half-open":
+		v = 1
+	case "open":
+		v = 2
+	}
+	m.breakerState.WithLabelValues(string(op)).Set(v)
+}
+
+var _ executor.Observer = (*Metrics)(nil)
