@@ -334,6 +334,16 @@ func normalizeEmbeds(in []json.RawMessage) []json.RawMessage {
 		if _, ok := m["type"]; !ok {
 			m["type"] = "rich"
 		}
+		// Discord answers every field with its inline flag, false when it was not sent.
+		if fields, ok := m["fields"].([]any); ok {
+			for _, f := range fields {
+				if fm, ok := f.(map[string]any); ok {
+					if _, ok := fm["inline"]; !ok {
+						fm["inline"] = false
+					}
+				}
+			}
+		}
 		for k, v := range m {
 			if v == nil {
 				delete(m, k)
@@ -391,7 +401,7 @@ func (s *Server) handleCreateMessage(r *Request) (Response, *apiError) {
 		m.Embeds = normalizeEmbeds(body.Embeds.V)
 	}
 	if body.Components.has() {
-		m.Components = append(m.Components, body.Components.V...)
+		m.Components = numberComponents(body.Components.V)
 	}
 	if len(body.AllowedMentions) > 0 && string(body.AllowedMentions) != "null" {
 		m.AllowedMentions = append(json.RawMessage{}, body.AllowedMentions...)
@@ -564,7 +574,7 @@ func (s *Server) handleUpdateMessage(r *Request) (Response, *apiError) {
 		next.Embeds = normalizeEmbeds(body.Embeds.V)
 	}
 	if body.Components.Set {
-		next.Components = append([]json.RawMessage{}, body.Components.V...)
+		next.Components = numberComponents(append([]json.RawMessage{}, body.Components.V...))
 	}
 	if body.Flags.has() {
 		// Only SUPPRESS_EMBEDS can change after sending.

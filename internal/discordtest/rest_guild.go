@@ -36,6 +36,34 @@ func (s *Server) handleListRoles(r *Request) (Response, *apiError) {
 	return Response{Body: out}, nil
 }
 
+// handleListGuildChannels lists a guild's channels, threads excluded, by position then id.
+// Discord lists them all to a member bot, including those it cannot see.
+func (s *Server) handleListGuildChannels(r *Request) (Response, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, e := s.guildFor(r)
+	if e != nil {
+		return Response{}, e
+	}
+	cs := make([]*Channel, 0, len(g.Channels))
+	for _, c := range g.Channels {
+		if !isThread(c) {
+			cs = append(cs, c)
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Position != cs[j].Position {
+			return cs[i].Position < cs[j].Position
+		}
+		return cs[i].ID < cs[j].ID
+	})
+	out := []map[string]any{}
+	for _, c := range cs {
+		out = append(out, channelJSON(c))
+	}
+	return Response{Body: out}, nil
+}
+
 // memberFor resolves {user_id} to a member: 10013 for a user Discord does not know, 10007
 // for a user who is not in the guild. Called with s.mu held.
 func (s *Server) memberFor(r *Request, g *Guild) (*Member, *apiError) {

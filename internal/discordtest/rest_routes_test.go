@@ -110,6 +110,8 @@ func TestEveryRouteAcceptsGoodAndRefusesBad(t *testing.T) {
 		{name: "unknown guild", method: "GET", path: p("/guilds/42"), status: 404, code: 10004},
 		{name: "roles", method: "GET", path: p("/guilds/%s/roles", G), status: 200},
 		{name: "roles of a malformed guild id", method: "GET", path: p("/guilds/x/roles"), status: 400, code: 50035},
+		{name: "guild channels", method: "GET", path: p("/guilds/%s/channels", G), status: 200},
+		{name: "channels of a guild the bot is not in", method: "GET", path: p("/guilds/%s/channels", foreign), status: 403, code: 50001},
 		{name: "members", method: "GET", path: p("/guilds/%s/members?limit=1000", G), status: 200},
 		{name: "too many members", method: "GET", path: p("/guilds/%s/members?limit=1001", G), status: 400, code: 50035},
 		{name: "member", method: "GET", path: p("/guilds/%s/members/%s", G, f.bob), status: 200},

@@ -1,0 +1,390 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Port is every Discord call gavel's services make, in gavel's terms: snowflakes are int64,
+// permissions uint64, and nothing of the Discord library shows through. The disgo adapter
+// (package disgoport) implements it over HTTP; unit tests may use a small in-memory double.
+//
+// Every method returns a *Error when Discord answered with an error or did not answer (see
+// Error for what Status 0 and 429 mean), so the executor can decide about retries. None of
+// them retries by itself. A reason, where taken, is written to the guild's audit log; ""
+// writes none.
+type Port interface {
+	// Ban bans a user (a member or not) and deletes their messages of the last
+	// deleteMessageSeconds (0–604800). Banning a banned user succeeds and changes nothing.
+	Ban(ctx context.Context, guildID, userID int64, deleteMessageSeconds int, reason string) error
+	// Unban lifts a ban; a user who is not banned is a 404 with CodeUnknownBan.
+	Unban(ctx context.Context, guildID, userID int64, reason string) error
+	// GetBan reports whether a user is banned, and the ban's reason.
+	GetBan(ctx context.Context, guildID, userID int64) (ban Ban, banned bool, err error)
+	// ListBans returns up to limit bans (1–1000; 0 means 1000) of users whose id is above
+	// after, in ascending user id: pass the last id of one page as after for the next.
+	ListBans(ctx context.Context, guildID, after int64, limit int) ([]Ban, error)
+	// Kick removes a member; a user who is not a member is a 404 with CodeUnknownMember.
+	Kick(ctx context.Context, guildID, userID int64, reason string) error
+	// Timeout times a member out until a time (at most 28 days ahead); the zero time lifts
+	// the timeout.
+	Timeout(ctx context.Context, guildID, userID int64, until time.Time, reason string) error
+
+	// Member returns a guild member; a user who is not a member is a 404 with
+	// CodeUnknownMember.
+	Member(ctx context.Context, guildID, userID int64) (Member, error)
+	// Guild returns a guild's owner and roles.
+	Guild(ctx context.Context, guildID int64) (Guild, error)
+	// Channel returns a channel: a guild channel, a thread or a DM.
+	Channel(ctx context.Context, channelID int64) (Channel, error)
+	// GuildChannels returns a guild's channels, threads excluded.
+	GuildChannels(ctx context.Context, guildID int64) ([]Channel, error)
+
+	// AddRole gives a member a role; giving one they have changes nothing.
+	AddRole(ctx context.Context, guildID, userID, roleID int64, reason string) error
+	// RemoveRole takes a role from a member; taking one they lack changes nothing.
+	RemoveRole(ctx context.Context, guildID, userID, roleID int64, reason string) error
+	// SetRoles replaces a member's roles with roleIDs, in one call (jail and unjail).
+	SetRoles(ctx context.Context, guildID, userID int64, roleIDs []int64, reason string) error
+
+	// SendDM opens the bot's DM channel with a user and sends msg there. A user who accepts
+	// no DMs from the bot is a 403 with CodeCannotDMUser.
+	SendDM(ctx context.Context, userID int64, msg Message) (MessageRef, error)
+	// SendMessage posts msg in a channel and returns the new message's id.
+	SendMessage(ctx context.Context, channelID int64, msg Message) (int64, error)
+	// EditMessage replaces one of the bot's messages with msg: content, embeds and
+	// components all become msg's (a nil Components removes the message's components).
+	EditMessage(ctx context.Context, channelID, messageID int64, msg Message) error
+	// DeleteMessage deletes a message.
+	DeleteMessage(ctx context.Context, channelID, messageID int64, reason string) error
+	// BulkDelete deletes messages younger than two weeks, in as few calls as Discord allows
+	// (100 per call; a single id is deleted on its own). Duplicate ids are dropped. On an
+	// error, the calls made before it have deleted their messages.
+	BulkDelete(ctx context.Context, channelID int64, messageIDs []int64, reason string) error
+	// ListMessages returns a channel's messages, newest first; see MessageQuery.
+	ListMessages(ctx context.Context, channelID int64, q MessageQuery) ([]ChannelMessage, error)
+
+	// SetChannelOverwrite creates or replaces a channel's permission overwrite for a role or
+	// a member (lockdown, per-channel bans).
+	SetChannelOverwrite(ctx context.Context, channelID int64, ow Overwrite, reason string) error
+	// SetSlowmode sets a channel's rate_limit_per_user in seconds (0–21600; 0 turns it off).
+	SetSlowmode(ctx context.Context, channelID int64, seconds int, reason string) error
+
+	// AutoModRules lists a guild's AutoMod rules, each as the JSON object Discord returns.
+	AutoModRules(ctx context.Context, guildID int64) ([]json.RawMessage, error)
+	// AutoModRule returns one rule as Discord's JSON object.
+	AutoModRule(ctx context.Context, guildID, ruleID int64) (json.RawMessage, error)
+	// CreateAutoModRule creates a rule from Discord's JSON body and returns the rule Discord
+	// stored.
+	CreateAutoModRule(ctx context.Context, guildID int64, rule json.RawMessage, reason string) (json.RawMessage, error)
+	// ModifyAutoModRule changes the fields present in patch (Discord's JSON body) and returns
+	// the rule as changed.
+	ModifyAutoModRule(ctx context.Context, guildID, ruleID int64, patch json.RawMessage, reason string) (json.RawMessage, error)
+	// DeleteAutoModRule deletes a rule.
+	DeleteAutoModRule(ctx context.Context, guildID, ruleID int64, reason string) error
+
+	// AuditLog returns a guild's audit-log entries that match f, newest first unless
+	// f.After is set (then oldest first, as Discord pages forward).
+	AuditLog(ctx context.Context, guildID int64, f AuditLogFilter) ([]AuditLogEntry, error)
+
+	// RegisterCommands replaces the application's commands in a guild (guildID 0: the global
+	// ones) with commands, a JSON array of Discord's application command objects, and
+	// returns what Discord registered.
+	RegisterCommands(ctx context.Context, guildID int64, commands json.RawMessage) ([]RegisteredCommand, error)
+
+	// Respond answers an interaction (within 3 seconds of its creation).
+	Respond(ctx context.Context, interactionID int64, token string, r Response) error
+	// EditOriginal replaces the interaction's original response with msg (fills in a
+	// deferred one). Flags cannot change an existing response's visibility.
+	EditOriginal(ctx context.Context, token string, msg Message) error
+	// Followup sends another message for an interaction and returns its id.
+	Followup(ctx context.Context, token string, msg Message) (int64, error)
+}
+
+// Message is what the bot says: in a channel, a DM or an interaction response.
+type Message struct {
+	Content string
+	Embeds  []Embed
+	// Components is a JSON array of Discord's component objects, sent as is; nil for none.
+	Components json.RawMessage
+	// AllowedMentions says who the message may ping. Nil pings nobody: every message gavel
+	// sends carries an explicit allowed_mentions that parses no mention from the text, so a
+	// reason such as "@everyone <@123>" shows but notifies no one.
+	AllowedMentions *AllowedMentions
+	Flags           MessageFlags
+}
+
+// MessageFlags are the flags a bot may set on a message.
+type MessageFlags int
+
+// The flags gavel uses.
+const (
+	FlagSuppressEmbeds        MessageFlags = 1 << 2
+	FlagEphemeral             MessageFlags = 1 << 6 // interaction responses only
+	FlagSuppressNotifications MessageFlags = 1 << 12
+)
+
+// AllowedMentions widens, on purpose, who a message may ping. Mentions are never parsed
+// from the text (Discord's "parse" is always empty), so only the ids listed here ping.
+type AllowedMentions struct {
+	Users []int64
+	Roles []int64
+	// RepliedUser pings the author of the message replied to.
+	RepliedUser bool
+}
+
+// Embed is a rich embed. Zero fields are left out.
+type Embed struct {
+	Title       string
+	Description string
+	URL         string
+	Color       int
+	Fields      []EmbedField
+	Footer      *EmbedFooter
+	Timestamp   time.Time
+	Author      *EmbedAuthor
+	// Thumbnail is the thumbnail image's URL.
+	Thumbnail string
+}
+
+// EmbedField is one name/value pair of an embed.
+type EmbedField struct {
+	Name   string
+	Value  string
+	Inline bool
+}
+
+// EmbedFooter is an embed's footer.
+type EmbedFooter struct {
+	Text    string
+	IconURL string
+}
+
+// EmbedAuthor is an embed's author line.
+type EmbedAuthor struct {
+	Name    string
+	URL     string
+	IconURL string
+}
+
+// MessageRef names a message the bot sent.
+type MessageRef struct {
+	ChannelID int64
+	MessageID int64
+}
+
+// User is a Discord user.
+type User struct {
+	ID       int64
+	Username string
+	// GlobalName is the display name; "" when the user has none.
+	GlobalName string
+	Bot        bool
+}
+
+// DisplayName is the name Discord shows: the global name, else the username.
+func (u User) DisplayName() string {
+	if u.GlobalName != "" {
+		return u.GlobalName
+	}
+	return u.Username
+}
+
+// Member is a user's membership of a guild.
+type Member struct {
+	User User
+	// Nick is the guild nickname; "" when none.
+	Nick     string
+	Roles    []int64
+	JoinedAt time.Time
+	// CommunicationDisabledUntil is when the member's timeout ends; zero when none was set.
+	// A time in the past means the timeout has run out.
+	CommunicationDisabledUntil time.Time
+}
+
+// TimedOut reports whether the member is timed out at now.
+func (m Member) TimedOut(now time.Time) bool { return m.CommunicationDisabledUntil.After(now) }
+
+// Guild is what moderation needs of a guild: its owner and its role hierarchy.
+type Guild struct {
+	ID      int64
+	Name    string
+	OwnerID int64
+	// Roles includes @everyone, whose id is the guild's.
+	Roles []Role
+}
+
+// Role returns the guild's role with an id.
+func (g Guild) Role(id int64) (Role, bool) {
+	for _, r := range g.Roles {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return Role{}, false
+}
+
+// Role is a guild role. Higher Position is higher in the hierarchy; ties are broken by
+// the lower id, as Discord does.
+type Role struct {
+	ID          int64
+	Name        string
+	Position    int
+	Permissions uint64
+	// Managed roles belong to an integration (a bot's own role, boosters) and cannot be
+	// given or taken.
+	Managed bool
+	Color   int
+}
+
+// ChannelType is Discord's channel type number.
+type ChannelType int
+
+// The channel types gavel tells apart.
+const (
+	ChannelGuildText          ChannelType = 0
+	ChannelDM                 ChannelType = 1
+	ChannelGuildVoice         ChannelType = 2
+	ChannelGuildCategory      ChannelType = 4
+	ChannelGuildAnnouncement  ChannelType = 5
+	ChannelAnnouncementThread ChannelType = 10
+	ChannelPublicThread       ChannelType = 11
+	ChannelPrivateThread      ChannelType = 12
+	ChannelGuildStageVoice    ChannelType = 13
+	ChannelGuildForum         ChannelType = 15
+	ChannelGuildMedia         ChannelType = 16
+)
+
+// Channel is a guild channel, a thread or a DM (GuildID 0).
+type Channel struct {
+	ID       int64
+	GuildID  int64
+	Type     ChannelType
+	Name     string
+	ParentID int64
+	Position int
+	// RateLimitPerUser is the slowmode in seconds.
+	RateLimitPerUser int
+	Overwrites       []Overwrite
+}
+
+// OverwriteType says whether an overwrite is for a role or a member.
+type OverwriteType int
+
+// Overwrite types.
+const (
+	OverwriteRole   OverwriteType = 0
+	OverwriteMember OverwriteType = 1
+)
+
+// Overwrite is a channel permission overwrite.
+type Overwrite struct {
+	// ID is the role's or the member's.
+	ID    int64
+	Type  OverwriteType
+	Allow uint64
+	Deny  uint64
+}
+
+// Ban is a guild ban.
+type Ban struct {
+	User User
+	// Reason is "" when none was given.
+	Reason string
+}
+
+// MessageQuery picks the messages ListMessages returns: at most Limit (1–100; 0 means 50)
+// before the message Before, or else after the message After, or else the newest.
+type MessageQuery struct {
+	Before int64
+	After  int64
+	Limit  int
+}
+
+// ChannelMessage is a message read from a channel.
+type ChannelMessage struct {
+	ID        int64
+	ChannelID int64
+	Author    User
+	Content   string
+	Timestamp time.Time
+}
+
+// AuditLogFilter picks audit-log entries. Zero fields filter nothing. Limit is 1–100 (0
+// means 50).
+type AuditLogFilter struct {
+	UserID     int64
+	TargetID   int64
+	ActionType int
+	Before     int64
+	After      int64
+	Limit      int
+}
+
+// Audit-log action types gavel reads.
+const (
+	AuditMemberKick       = 20
+	AuditMemberBanAdd     = 22
+	AuditMemberBanRemove  = 23
+	AuditMemberUpdate     = 24
+	AuditMemberRoleUpdate = 25
+)
+
+// AuditLogEntry is one audit-log entry. Changes and Options are Discord's JSON as sent.
+type AuditLogEntry struct {
+	ID         int64
+	ActionType int
+	// UserID is who acted; 0 when Discord does not say.
+	UserID   int64
+	TargetID int64
+	Reason   string
+	Changes  json.RawMessage
+	Options  json.RawMessage
+}
+
+// RegisteredCommand is an application command as Discord registered it.
+type RegisteredCommand struct {
+	ID   int64
+	Name string
+	Type int
+}
+
+// ResponseType is how an interaction is answered.
+type ResponseType int
+
+// Interaction response types (Discord's callback types).
+const (
+	// RespondMessage shows Response.Message.
+	RespondMessage ResponseType = 4
+	// RespondDeferred shows "thinking…" until EditOriginal fills it in; only
+	// Response.Message.Flags (FlagEphemeral) is read.
+	RespondDeferred ResponseType = 5
+	// RespondDeferredUpdate acknowledges a component interaction and changes nothing yet.
+	RespondDeferredUpdate ResponseType = 6
+	// RespondUpdate replaces the message whose component was used with Response.Message.
+	RespondUpdate ResponseType = 7
+)
+
+// Response answers an interaction.
+type Response struct {
+	Type    ResponseType
+	Message Message
+}
+
+// discordEpoch is the first millisecond of 2015, where snowflake timestamps start.
+const discordEpoch = 1420070400000
+
+// SnowflakeTime returns when the object with a snowflake id was created.
+func SnowflakeTime(id int64) time.Time {
+	return time.UnixMilli(id>>22 + discordEpoch).UTC()
+}
+
+// SnowflakeAt returns the smallest snowflake created at t, for before/after bounds by time.
+func SnowflakeAt(t time.Time) int64 {
+	ms := t.UnixMilli() - discordEpoch
+	if ms < 0 {
+		return 0
+	}
+	return ms << 22
+}

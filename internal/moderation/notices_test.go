@@ -1,0 +1,102 @@
+package moderation_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/moderation"
+)
+
+// checkEmbed enforces Discord's embed limits, which a rejected message would otherwise only
+// reveal in production.
+func checkEmbed(t *testing.T, what string, e discord.Embed) {
+	t.Helper()
+	total := utf8.RuneCountInString(e.Title) + utf8.RuneCountInString(e.Description)
+	if n := utf8.RuneCountInString(e.Title); n > 256 {
+		t.Errorf("%s: title of %d characters (max 256)", what, n)
+	}
+	if n := utf8.RuneCountInString(e.Description); n > 4096 {
+		t.Errorf("%s: description of %d characters (max 4096)", what, n)
+	}
+	if len(e.Fields) > 25 {
+		t.Errorf("%s: %d fields (max 25)", what, len(e.Fields))
+	}
+	for _, f := range e.Fields {
+		if n := utf8.RuneCountInString(f.Name); n == 0 || n > 256 {
+			t.Errorf("%s: field name of %d characters", what, n)
+		}
+		if n := utf8.RuneCountInString(f.Value); n == 0 || n > 1024 {
+			t.Errorf("%s: field %q value of %d characters (1 to 1024)", what, f.Name, n)
+		}
+		total += utf8.RuneCountInString(f.Name) + utf8.RuneCountInString(f.Value)
+	}
+	if e.Footer != nil {
+		total += utf8.RuneCountInString(e.Footer.Text)
+	}
+	if total > 6000 {
+		t.Errorf("%s: %d characters in all (max 6000)", what, total)
+	}
+}
+
+func TestNotices(t *testing.T) {
+	cat := moderation.NewCatalogue()
+	tempban, _ := cat.Lookup("tempban")
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	longReason := "@everyone <@1> <@&2> " + strings.Repeat("spam ", 400) // 2000 characters of it
+	c := cases.Case{ID: 77, GuildID: 1, Number: 12, Type: cases.Tempban, Status: cases.Active, Reason: longReason[:2000],
+		ModeratorID: 5, UserID: 6, CreatedAt: now, ExpiresAt: now.Add(7 * duration.Day)}
+	guild := strings.Repeat("G", 100)
+	target := discord.User{ID: 6, Username: strings.Repeat("u", 32)}
+	mod := discord.User{ID: 5, Username: "mod"}
+
+	dm := moderation.DM(guild, tempban, c, 7*duration.Day)
+	if dm.AllowedMentions == nil || len(dm.AllowedMentions.Users)+len(dm.AllowedMentions.Roles) != 0 {
+		t.Errorf("the DM may ping: %+v", dm.AllowedMentions)
+	}
+	e := dm.Embeds[0]
+	checkEmbed(t, "DM", e)
+	if !strings.Contains(e.Title, "temporarily banned in "+guild) || e.Description != c.Reason {
+		t.Errorf("DM does not name the action, the server and the reason: %q", e.Title)
+	}
+	var fields []string
+	for _, f := range e.Fields {
+		fields = append(fields, f.Name+"="+f.Value)
+	}
+	if !strings.Contains(strings.Join(fields, ";"), "Duration=1w") || !strings.Contains(strings.Join(fields, ";"), "Ends=<t:") {
+		t.Errorf("DM lacks the duration or the end: %v", fields)
+	}
+
+	mlog := moderation.ModlogEmbed(c, target, mod)
+	checkEmbed(t, "mod log", mlog)
+	if mlog.Title != "Case #12 · TEMPBAN" || mlog.Description != c.Reason {
+		t.Errorf("mod log: %q", mlog.Title)
+	}
+	c.Status = cases.Voided
+	if got := moderation.ModlogEmbed(c, target, mod); !strings.HasSuffix(got.Title, "(voided)") {
+		t.Errorf("a voided case's embed: %q", got.Title)
+	}
+
+	r := moderation.SuccessReply(tempban, c, target, moderation.DMFailed, "")
+	if !strings.HasPrefix(r.Content, "**Case #12** · tempban <@6>") || !strings.Contains(r.Content, "could not be messaged") || r.AllowedMentions == nil {
+		t.Errorf("reply: %q", r.Content)
+	}
+	if got := moderation.RefusalReply("x"); got.AllowedMentions == nil {
+		t.Error("a refusal may ping")
+	}
+}
+
+func TestAuditReason(t *testing.T) {
+	mod := discord.User{ID: 42, Username: "alice"}
+	if got := moderation.AuditReason(mod, "spam\n  links"); got != "alice (42): spam links" {
+		t.Errorf("AuditReason = %q", got)
+	}
+	long := moderation.AuditReason(mod, strings.Repeat("é", 2000))
+	if n := utf8.RuneCountInString(long); n != 512 || !strings.HasPrefix(long, "alice (42): ") || !utf8.ValidString(long) {
+		t.Errorf("long reason: %d characters, valid %v", n, utf8.ValidString(long))
+	}
+}
