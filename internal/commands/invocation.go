@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/moderation"
 )
@@ -34,6 +35,16 @@ type Invocation struct {
 	PurgeDays int
 	// Duration is zero when none was given.
 	Duration time.Duration
+}
+
+// Request is the invocation as the moderation pipeline takes it, from a moderator (and their
+// role ids; nil lets the pipeline fetch them) in a guild.
+func (inv Invocation) Request(guildID int64, moderator discord.User, moderatorRoles []int64) moderation.Request {
+	return moderation.Request{
+		GuildID: guildID, Moderator: moderator, ModeratorRoles: moderatorRoles,
+		Action: inv.Action, Target: moderation.Target{ID: inv.Target.ID, Name: inv.Target.Name},
+		Reason: inv.Reason, Silent: inv.Silent, PurgeDays: inv.PurgeDays, Duration: inv.Duration,
+	}
 }
 
 // ErrUsage is matched by every error a moderator's input causes.

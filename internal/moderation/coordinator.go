@@ -1,0 +1,411 @@
+package moderation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/settings"
+)
+
+// DefaultDMTimeout bounds how long an action waits for its DM: a slow DM never holds a ban.
+const DefaultDMTimeout = 3 * time.Second
+
+// defaultReason is recorded when a request carries none (the front-ends fill one in).
+const defaultReason = "No reason provided"
+
+// Target is who a request is aimed at: a user id, or (for unban) a name in the ban list.
+type Target struct {
+	ID   int64
+	Name string
+}
+
+// Request is one moderation command to carry out. The command front-ends build it from
+// their parsed invocation (commands.Invocation.Request); the caller has already checked that
+// the moderator may use the command.
+type Request struct {
+	GuildID   int64
+	Moderator discord.User
+	// ModeratorRoles are the moderator's role ids; nil makes the coordinator fetch them.
+	ModeratorRoles []int64
+
+	Action *Action
+	Target Target
+	Reason string
+	Silent bool
+	// PurgeDays is how many days of the target's messages a ban deletes.
+	PurgeDays int
+	// Duration is zero when none was given.
+	Duration time.Duration
+}
+
+// Result is what became of a request. Reply is always set: the success, the refusal or the
+// failure, ready to send to the moderator.
+type Result struct {
+	// Case is the case recorded (voided when the Discord action failed); nil when refused.
+	Case    *cases.Case
+	Reply   discord.Message
+	Refused bool
+	// Err is the failure, for logs and metrics; nil on success and on refusal.
+	Err error
+	// DM says whether the target was told.
+	DM DMOutcome
+}
+
+// Coordinator runs moderation actions through the pipeline: checks with no side effect, the
+// per-target lock, the pending case, the DM, the Discord calls through the executor, the
+// case's final status, and the mod-log message. It is safe for concurrent use.
+type Coordinator struct {
+	port      discord.Port
+	cases     *cases.Service
+	settings  *settings.Service
+	exec      *executor.Executor
+	locks     *Locks
+	now       func() time.Time
+	log       *slog.Logger
+	dmTimeout time.Duration
+	botID     int64
+}
+
+// CoordinatorOption configures a Coordinator.
+type CoordinatorOption func(*Coordinator)
+
+// WithCoordinatorClock makes the coordinator read the time from now.
+func WithCoordinatorClock(now func() time.Time) CoordinatorOption {
+	return func(c *Coordinator) { c.now = now }
+}
+
+// WithLogger sets where failures that do not stop an action (DMs, the mod log) are logged.
+func WithLogger(l *slog.Logger) CoordinatorOption { return func(c *Coordinator) { c.log = l } }
+
+// WithDMTimeout bounds how long an action waits for its DM (default DefaultDMTimeout).
+func WithDMTimeout(d time.Duration) CoordinatorOption {
+	return func(c *Coordinator) { c.dmTimeout = d }
+}
+
+// WithBotUserID tells the coordinator gavel's own user id, for the "not the bot" check and
+// gavel's place in the role hierarchy. Required.
+func WithBotUserID(id int64) CoordinatorOption { return func(c *Coordinator) { c.botID = id } }
+
+// WithLocks shares the per-target locks with other users of them.
+func WithLocks(l *Locks) CoordinatorOption { return func(c *Coordinator) { c.locks = l } }
+
+// NewCoordinator returns a coordinator over its dependencies.
+func NewCoordinator(port discord.Port, cs *cases.Service, st *settings.Service, exec *executor.Executor, opts ...CoordinatorOption) *Coordinator {
+	c := &Coordinator{port: port, cases: cs, settings: st, exec: exec, locks: NewLocks(),
+		now: time.Now, log: slog.Default(), dmTimeout: DefaultDMTimeout}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Execute carries out one request and says what happened.
+func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
+	a := req.Action
+	if a == nil {
+		return refused("No action was given.")
+	}
+	if co.botID == 0 {
+		err := errors.New("moderation: the coordinator was built without WithBotUserID")
+		return Result{Reply: RefusalReply("gavel is misconfigured: it does not know its own user id. Nothing was done."), Err: err}
+	}
+	if strings.TrimSpace(req.Reason) == "" {
+		req.Reason = defaultReason
+	}
+	if err := checkArguments(req); err != nil {
+		return co.notDone(a, err)
+	}
+
+	// 1. Resolve the guild, gavel, the moderator and the target.
+	sc, modRoles, err := co.resolve(ctx, req)
+	if err != nil {
+		return co.notDone(a, err)
+	}
+	// 2. Checks, with no side effect.
+	if err := co.checkWho(req, a, sc, modRoles); err != nil {
+		return co.notDone(a, err)
+	}
+	if err := co.checkState(ctx, req, a, sc); err != nil {
+		return co.notDone(a, err)
+	}
+	// 3. Lock the target, and check again what another action may have changed meanwhile.
+	unlock, err := co.locks.Lock(ctx, req.GuildID, sc.target.ID)
+	if err != nil {
+		return co.notDone(a, err)
+	}
+	defer unlock()
+	if sc.isMember && a.Target != TargetBanned {
+		if err := co.refreshMember(ctx, req, a, sc); err != nil {
+			return co.notDone(a, err)
+		}
+	}
+	if err := co.checkState(ctx, req, a, sc); err != nil {
+		return co.notDone(a, err)
+	}
+
+	// 4. Record the case as pending.
+	plan := co.plan(req, sc)
+	c, err := co.cases.Create(ctx, cases.New{
+		GuildID: req.GuildID, UserID: sc.target.ID, ModeratorID: req.Moderator.ID, Type: sc.caseType,
+		Status: cases.Pending, Reason: req.Reason, RoleIDs: plan.savedRoles, ExpiresAt: plan.expires,
+	})
+	if err != nil {
+		return Result{Reply: RefusalReply(fmt.Sprintf("gavel could not record the case, so nothing was done: %v", err)), Err: err}
+	}
+
+	// 5. Tell the target first when the action takes them out of reach.
+	dm := DMNotApplicable
+	if a.DM == DMBefore {
+		dm = co.sendDM(ctx, req, sc, c)
+	}
+
+	// 6. Discord.
+	note, err := co.act(ctx, req, sc, plan)
+	if err != nil {
+		return co.voided(ctx, req, c, dm, err)
+	}
+
+	// 7. The case counts now.
+	active, err := co.cases.SetStatus(ctx, req.GuildID, c.Number, req.Moderator.ID, cases.Active, "the action succeeded")
+	if err != nil {
+		err = fmt.Errorf("marking case #%d active: %w", c.Number, err)
+		co.log.Error("case left pending after its action", "guild", req.GuildID, "case", c.Number, "err", err)
+		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s was done, but case #%d could not be marked active (%v); it stays pending until someone sets its status.", a.Name, c.Number, err)), Err: err, DM: dm}
+	}
+	c = active
+
+	// 8. Tell the target afterwards for the other actions.
+	if a.DM == DMAfter {
+		dm = co.sendDM(ctx, req, sc, c)
+	}
+
+	// 9. The mod log.
+	if logNote := co.postModlog(ctx, req, sc, &c); logNote != "" {
+		note = strings.TrimSpace(note + " " + logNote)
+	}
+	return Result{Case: &c, Reply: SuccessReply(a, c, sc.target, dm, note), DM: dm}
+}
+
+func refused(problem string) Result {
+	return Result{Reply: RefusalReply(problem), Refused: true}
+}
+
+// notDone turns an error before the case was recorded into a result: a refusal, or a
+// failure to find out what was needed.
+func (co *Coordinator) notDone(a *Action, err error) Result {
+	if r, ok := isRefusal(err); ok {
+		return refused(r.Problem)
+	}
+	return Result{Reply: RefusalReply(fmt.Sprintf("Nothing was done: %s", failureText(err))), Err: err}
+}
+
+// resolve fetches what the checks need: the guild, gavel's membership, the moderator's roles
+// and the target.
+func (co *Coordinator) resolve(ctx context.Context, req Request) (*scene, []int64, error) {
+	a := req.Action
+	sc := &scene{caseType: a.Case}
+	if err := co.read(ctx, func(ctx context.Context) (err error) {
+		sc.guild, err = co.port.Guild(ctx, req.GuildID)
+		return err
+	}); err != nil {
+		return nil, nil, fmt.Errorf("reading the server: %w", err)
+	}
+	if err := co.read(ctx, func(ctx context.Context) (err error) {
+		sc.bot, err = co.port.Member(ctx, req.GuildID, co.botID)
+		return err
+	}); err != nil {
+		return nil, nil, fmt.Errorf("reading gavel's own membership: %w", err)
+	}
+	modRoles := req.ModeratorRoles
+	if modRoles == nil && req.Moderator.ID != sc.guild.OwnerID {
+		var m discord.Member
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			m, err = co.port.Member(ctx, req.GuildID, req.Moderator.ID)
+			return err
+		}); err != nil {
+			return nil, nil, fmt.Errorf("reading your roles: %w", err)
+		}
+		modRoles = m.Roles
+	}
+	if a.Case == cases.Jail || a.Case == cases.Unjail {
+		g, err := co.settings.Get(ctx, req.GuildID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the server's settings: %w", err)
+		}
+		sc.jailRole = g.JailRoleID
+	}
+
+	targetID := req.Target.ID
+	if targetID == 0 {
+		if a.Target != TargetBanned || strings.TrimSpace(req.Target.Name) == "" {
+			return nil, nil, refuse("Say whom to %s: a mention or a user id.", a.Name)
+		}
+		u, err := co.findBanned(ctx, req.GuildID, req.Target.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		sc.target = u
+		return sc, modRoles, nil
+	}
+	if a.Target == TargetBanned {
+		sc.target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
+		var ban discord.Ban
+		var banned bool
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			ban, banned, err = co.port.GetBan(ctx, req.GuildID, targetID)
+			return err
+		}); err != nil {
+			return nil, nil, fmt.Errorf("checking the ban of user %d: %w", targetID, err)
+		}
+		if banned && ban.User.ID != 0 {
+			sc.target = ban.User
+		}
+		return sc, modRoles, nil
+	}
+	err := co.read(ctx, func(ctx context.Context) (err error) {
+		sc.member, err = co.port.Member(ctx, req.GuildID, targetID)
+		return err
+	})
+	switch {
+	case err == nil:
+		sc.isMember = true
+		sc.target = sc.member.User
+	case discord.IsCode(err, discord.CodeUnknownMember):
+		if a.Target != TargetUser {
+			return nil, nil, refuse("%d is not a member of this server.", targetID)
+		}
+		sc.target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
+		if a.Case == cases.Ban {
+			sc.caseType = cases.Hackban
+		}
+	case discord.IsCode(err, discord.CodeUnknownUser):
+		return nil, nil, refuse("No Discord user has the id %d.", targetID)
+	default:
+		return nil, nil, fmt.Errorf("reading user %d: %w", targetID, err)
+	}
+	if sc.target.Username == "" {
+		sc.target.Username = fmt.Sprint(targetID)
+	}
+	return sc, modRoles, nil
+}
+
+// refreshMember reads the target again under the lock: they may have left, or another
+// action may have changed their timeout or roles.
+func (co *Coordinator) refreshMember(ctx context.Context, req Request, a *Action, sc *scene) error {
+	err := co.read(ctx, func(ctx context.Context) (err error) {
+		sc.member, err = co.port.Member(ctx, req.GuildID, sc.target.ID)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case discord.IsCode(err, discord.CodeUnknownMember):
+		if a.Target == TargetUser {
+			sc.isMember = false
+			if a.Case == cases.Ban {
+				sc.caseType = cases.Hackban
+			}
+			return nil
+		}
+		return refuse("%s is not a member of this server (any more).", sc.target.Username)
+	default:
+		return fmt.Errorf("reading user %d: %w", sc.target.ID, err)
+	}
+}
+
+func (co *Coordinator) read(ctx context.Context, fn func(ctx context.Context) error) error {
+	return co.exec.Do(ctx, executor.OpRead, fn)
+}
+
+// sendDM tells the target, unless -silent, and gives up after the DM timeout: a DM never
+// blocks the action.
+func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *scene, c cases.Case) DMOutcome {
+	if req.Action.DM == DMNone {
+		return DMNotApplicable
+	}
+	if req.Silent {
+		return DMSilent
+	}
+	dctx, cancel := context.WithTimeout(ctx, co.dmTimeout)
+	defer cancel()
+	if _, err := co.port.SendDM(dctx, sc.target.ID, DM(sc.guild.Name, req.Action, c, req.Duration)); err != nil {
+		co.log.Info("DM not delivered", "guild", req.GuildID, "user", sc.target.ID, "case", c.Number, "err", err)
+		return DMFailed
+	}
+	return DMSent
+}
+
+// voided records that the Discord action failed and tells the moderator what happened.
+func (co *Coordinator) voided(ctx context.Context, req Request, c cases.Case, dm DMOutcome, actErr error) Result {
+	why := failureText(actErr)
+	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, req.Moderator.ID, why)
+	if err != nil {
+		co.log.Error("failed action's case not voided", "guild", req.GuildID, "case", c.Number, "err", err)
+		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s failed: %s. Case #%d could not be voided (%v); it stays pending until someone sets its status.", req.Action.Name, why, c.Number, err)),
+			Err: errors.Join(actErr, err), DM: dm}
+	}
+	msg := fmt.Sprintf("The %s failed: %s. Case #%d is voided.", req.Action.Name, why, vc.Number)
+	if dm == DMSent {
+		msg += " They had already been messaged about it."
+	}
+	return Result{Case: &vc, Reply: RefusalReply(msg), Err: actErr, DM: dm}
+}
+
+// failureText says what a failed Discord call means, in terms of what to do.
+func failureText(err error) string {
+	var open *executor.OpenError
+	if errors.As(err, &open) {
+		return open.Error()
+	}
+	if de := discord.AsError(err); de != nil {
+		switch {
+		case de.Code == discord.CodeUnknownMember:
+			return "they left the server"
+		case de.Status == http.StatusForbidden:
+			return "gavel lacks permission or the target is above gavel's role (check gavel's role position and permissions)"
+		}
+		return fmt.Sprintf("Discord failed: %v; try again later", de)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("gave up waiting (%v)", err)
+	}
+	return err.Error()
+}
+
+// postModlog posts the case in the mod-log channel and links it to the case. It returns a
+// note for the moderator when that failed; the action stands either way.
+func (co *Coordinator) postModlog(ctx context.Context, req Request, sc *scene, c *cases.Case) string {
+	g, err := co.settings.Get(ctx, req.GuildID)
+	if err != nil {
+		co.log.Error("mod log: reading settings", "guild", req.GuildID, "err", err)
+		return "The mod-log message was not posted (settings unreadable)."
+	}
+	if g.ModlogChannelID == 0 {
+		return ""
+	}
+	msg := discord.Message{Embeds: []discord.Embed{ModlogEmbed(*c, sc.target, req.Moderator)}, AllowedMentions: &discord.AllowedMentions{}}
+	var id int64
+	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
+		id, err = co.port.SendMessage(ctx, g.ModlogChannelID, msg)
+		return err
+	})
+	if err != nil {
+		co.log.Warn("mod log: posting", "guild", req.GuildID, "case", c.Number, "err", err)
+		return fmt.Sprintf("The mod-log message could not be posted (%s).", failureText(err))
+	}
+	linked, err := co.cases.LinkModlog(ctx, req.GuildID, c.Number, req.Moderator.ID, id)
+	if err != nil {
+		co.log.Warn("mod log: linking", "guild", req.GuildID, "case", c.Number, "err", err)
+		return "The mod-log message was posted but not linked to the case; it will not be edited when the case changes."
+	}
+	*c = linked
+	return ""
+}
