@@ -66,6 +66,11 @@ format = "text"
 
 [discord]
 token = ""
+api_url = "https://discord.com/api/v10"
+gateway_url = "wss://gateway.discord.gg"
+
+[metrics]
+addr = ""
 `,
 		},
 		{
@@ -83,6 +88,11 @@ format = "text"
 
 [discord]
 token = ""
+api_url = "https://discord.com/api/v10"
+gateway_url = "wss://gateway.discord.gg"
+
+[metrics]
+addr = ""
 `,
 		},
 		{
@@ -103,6 +113,11 @@ format = "text"
 
 [discord]
 token = "***"
+api_url = "https://discord.com/api/v10"
+gateway_url = "wss://gateway.discord.gg"
+
+[metrics]
+addr = ""
 `,
 		},
 		{
@@ -121,6 +136,11 @@ format = "json"
 
 [discord]
 token = ""
+api_url = "https://discord.com/api/v10"
+gateway_url = "wss://gateway.discord.gg"
+
+[metrics]
+addr = ""
 `,
 		},
 		{
@@ -128,7 +148,7 @@ token = ""
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, log.format, log.level\n",
+			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr\n",
 		},
 		{
 			name:       "token in file",
@@ -171,6 +191,11 @@ format = "text"
 
 [discord]
 token = ""
+api_url = "https://discord.com/api/v10"
+gateway_url = "wss://gateway.discord.gg"
+
+[metrics]
+addr = ""
 `,
 		},
 		{

@@ -3,32 +3,50 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
+
+	"github.com/gavelbot/gavel/internal/app"
 )
 
 // runCmd runs the bot.
-type runCmd struct{}
+type runCmd struct {
+	MetricsAddr string `name:"metrics-addr" placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics on this address (overrides metrics.addr), e.g. 127.0.0.1:9090."`
+}
 
 // errNoToken is what run says when the token is missing; it names the variable because the
 // token is never read from a file.
 var errNoToken = errors.New("DISCORD_TOKEN is not set: gavel reads the bot token only from the DISCORD_TOKEN environment variable")
 
-func (runCmd) Run(ctx context.Context, rt *Runtime) error {
-	cfg, st, err := rt.openStore(ctx)
+// Run connects to Discord and moderates until ctx ends (SIGINT or SIGTERM in the binary),
+// then lets the actions in flight finish and returns.
+func (r runCmd) Run(ctx context.Context, rt *Runtime) error {
+	cfg, err := rt.LoadConfig()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	if r.MetricsAddr != "" {
+		cfg.Metrics.Addr = r.MetricsAddr
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
 	log := rt.logger(cfg)
-	applied, err := st.MigrateUp(ctx)
-	if err != nil {
-		return err
-	}
-	log.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
 	if cfg.Discord.Token == "" {
+		// Migrating first still helps: the database is ready when the token arrives.
+		_, st, err := rt.openStore(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		applied, err := st.MigrateUp(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
 		return errNoToken
 	}
-	// The Discord connection arrives with the moderation pipeline; until then a token is
-	// accepted but there is nothing to connect, and saying so beats pretending to run.
-	return fmt.Errorf("the Discord connection is not part of this build yet: the database at %s is ready", st.Location.Redacted)
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
 }

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"slices"
@@ -31,6 +33,7 @@ type Config struct {
 	Database Database `toml:"database"`
 	Log      Log      `toml:"log"`
 	Discord  Discord  `toml:"discord"`
+	Metrics  Metrics  `toml:"metrics"`
 }
 
 // Database is the [database] section.
@@ -46,10 +49,50 @@ type Log struct {
 	Format string `toml:"format" env:"GAVEL_LOG_FORMAT"`
 }
 
-// Discord is the [discord] section. It has no file keys yet: the token is a secret.
+// Discord is the [discord] section.
 type Discord struct {
 	// Token is read only from DISCORD_TOKEN: a file is easy to commit or share by accident.
 	Token Secret `toml:"-" env:"DISCORD_TOKEN"`
+	// APIURL is the REST base URL, version included: Discord's, a rate-limit proxy's or a
+	// fake's.
+	APIURL string `toml:"api_url" env:"GAVEL_DISCORD_API_URL"`
+	// GatewayURL is the WebSocket URL gavel connects to; the query is added by the client.
+	GatewayURL string `toml:"gateway_url" env:"GAVEL_DISCORD_GATEWAY_URL"`
+	// Guilds are the guild ids the slash commands are registered in; none registers them
+	// globally. Ids are strings because that is how Discord's client copies them.
+	Guilds []string `toml:"guilds" env:"GAVEL_DISCORD_GUILDS"`
+	// BotOwners are user ids that may use every command in every guild, ranks regardless.
+	BotOwners []string `toml:"bot_owners" env:"GAVEL_DISCORD_BOT_OWNERS"`
+}
+
+// GuildIDs returns Guilds as snowflakes. Validate has checked them.
+func (d Discord) GuildIDs() []int64 { return snowflakes(d.Guilds) }
+
+// BotOwnerIDs returns BotOwners as snowflakes. Validate has checked them.
+func (d Discord) BotOwnerIDs() []int64 { return snowflakes(d.BotOwners) }
+
+func snowflakes(ids []string) []int64 {
+	out := make([]int64, 0, len(ids))
+	for _, s := range ids {
+		if id, err := parseSnowflake(s); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func parseSnowflake(s string) (int64, error) {
+	id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a Discord id (a positive whole number such as \"123456789012345678\")", s)
+	}
+	return id, nil
+}
+
+// Metrics is the [metrics] section.
+type Metrics struct {
+	// Addr is the host:port the Prometheus endpoint (/metrics) listens on; "" turns it off.
+	Addr string `toml:"addr" env:"GAVEL_METRICS_ADDR"`
 }
 
 // Secret is a string that prints masked, so that logging or printing a Config cannot leak
@@ -86,8 +129,15 @@ func Default() Config {
 	return Config{
 		Database: Database{URL: "sqlite:gavel.db", MaxOpenConns: 10},
 		Log:      Log{Level: "info", Format: "text"},
+		Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
 	}
 }
+
+// Discord's own endpoints, the defaults of discord.api_url and discord.gateway_url.
+const (
+	DefaultAPIURL     = "https://discord.com/api/v10"
+	DefaultGatewayURL = "wss://gateway.discord.gg"
+)
 
 // Load builds the configuration from the defaults, the TOML file at path, then the
 // environment as seen through lookupEnv (os.LookupEnv in the binary; a map in tests). A
@@ -196,6 +246,8 @@ func fileKeys() map[string]string {
 				keys[key] = "Integer"
 			case reflect.String:
 				keys[key] = "String"
+			case reflect.Slice:
+				keys[key] = "Array"
 			default:
 				// A field of a new kind needs its TOML type here; failing loudly in every
 				// test beats silently rejecting the key in production.
@@ -284,10 +336,40 @@ func (c Config) Validate() error {
 	if !slices.Contains(logFormats, c.Log.Format) {
 		problems = append(problems, fmt.Sprintf("log.format %q is not one of %s", c.Log.Format, strings.Join(logFormats, ", ")))
 	}
+	if err := checkURL(c.Discord.APIURL, "http", "https"); err != nil {
+		problems = append(problems, "discord.api_url: "+err.Error())
+	}
+	if err := checkURL(c.Discord.GatewayURL, "ws", "wss"); err != nil {
+		problems = append(problems, "discord.gateway_url: "+err.Error())
+	}
+	for _, list := range []struct {
+		key string
+		ids []string
+	}{{"discord.guilds", c.Discord.Guilds}, {"discord.bot_owners", c.Discord.BotOwners}} {
+		for _, s := range list.ids {
+			if _, err := parseSnowflake(s); err != nil {
+				problems = append(problems, list.key+": "+err.Error())
+			}
+		}
+	}
+	if c.Metrics.Addr != "" {
+		if _, port, err := net.SplitHostPort(c.Metrics.Addr); err != nil || port == "" {
+			problems = append(problems, fmt.Sprintf("metrics.addr %q is not host:port (such as \"127.0.0.1:9090\" or \":9090\"); leave it empty to turn metrics off", c.Metrics.Addr))
+		}
+	}
 	if len(problems) == 0 {
 		return nil
 	}
 	return errors.New(strings.Join(problems, "; "))
+}
+
+// checkURL accepts an absolute URL with one of schemes and a host.
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+		return fmt.Errorf("%q is not a URL with a host and the scheme %s", raw, strings.Join(schemes, " or "))
+	}
+	return nil
 }
 
 // WriteTOML writes the configuration as a TOML document with the secrets masked and the
@@ -297,10 +379,17 @@ func (c Config) WriteTOML(w io.Writer) error {
 		Database Database `toml:"database"`
 		Log      Log      `toml:"log"`
 		Discord  struct {
-			Token Secret `toml:"token"`
+			Token      Secret   `toml:"token"`
+			APIURL     string   `toml:"api_url"`
+			GatewayURL string   `toml:"gateway_url"`
+			Guilds     []string `toml:"guilds"`
+			BotOwners  []string `toml:"bot_owners"`
 		} `toml:"discord"`
-	}{Database: c.Database, Log: c.Log}
+		Metrics Metrics `toml:"metrics"`
+	}{Database: c.Database, Log: c.Log, Metrics: c.Metrics}
 	view.Discord.Token = c.Discord.Token
+	view.Discord.APIURL, view.Discord.GatewayURL = c.Discord.APIURL, c.Discord.GatewayURL
+	view.Discord.Guilds, view.Discord.BotOwners = c.Discord.Guilds, c.Discord.BotOwners
 	if loc, err := store.ParseURL(c.Database.URL); err == nil {
 		view.Database.URL = loc.Redacted
 	} else {

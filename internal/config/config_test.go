@@ -54,6 +54,7 @@ func TestLoadAndValidate(t *testing.T) {
 			want: Config{
 				Database: Database{URL: "postgres://gavel@db:5432/gavel", MaxOpenConns: 25},
 				Log:      Log{Level: "debug", Format: "json"},
+				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
 			},
 		},
 		{
@@ -73,7 +74,7 @@ func TestLoadAndValidate(t *testing.T) {
 			want: Config{
 				Database: Database{URL: "sqlite:env.db", MaxOpenConns: 7},
 				Log:      Log{Level: "debug", Format: "json"},
-				Discord:  Discord{Token: "token-from-env"},
+				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
 			},
 		},
 		{
@@ -85,22 +86,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, log.format, log.level`,
+			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "unknown table",
-			file:    "[metrics]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml: unknown key "metrics"; known keys: database.max_open_conns, database.url, log.format, log.level`,
+			file:    "[telemetry]\nlisten = \":9090\"\n",
+			wantErr: `config gavel.toml: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, log.format, log.level`,
+			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, log.format, log.level`,
+			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "token in file rejected",
@@ -162,6 +163,45 @@ func TestLoadAndValidate(t *testing.T) {
 			name:    "max_open_conns too large",
 			file:    "[database]\nmax_open_conns = 1001\n",
 			wantErr: `database.max_open_conns 1001 is not between 1 and 1000`,
+		},
+		{
+			name: "discord and metrics from the file",
+			file: "[discord]\napi_url = \"http://127.0.0.1:8080/api/v10\"\ngateway_url = \"ws://127.0.0.1:8080/ws\"\nguilds = [\"100\", \"200\"]\nbot_owners = [\"42\"]\n[metrics]\naddr = \":9090\"\n",
+			want: withDefaults(func(c *Config) {
+				c.Discord = Discord{APIURL: "http://127.0.0.1:8080/api/v10", GatewayURL: "ws://127.0.0.1:8080/ws",
+					Guilds: []string{"100", "200"}, BotOwners: []string{"42"}}
+				c.Metrics.Addr = ":9090"
+			}),
+		},
+		{
+			name: "discord and metrics from the environment",
+			env: map[string]string{"GAVEL_DISCORD_API_URL": "https://proxy.example/api/v10", "GAVEL_DISCORD_GATEWAY_URL": "wss://gw.example",
+				"GAVEL_DISCORD_GUILDS": "1,2", "GAVEL_DISCORD_BOT_OWNERS": "3", "GAVEL_METRICS_ADDR": "127.0.0.1:9090"},
+			want: withDefaults(func(c *Config) {
+				c.Discord = Discord{APIURL: "https://proxy.example/api/v10", GatewayURL: "wss://gw.example",
+					Guilds: []string{"1", "2"}, BotOwners: []string{"3"}}
+				c.Metrics.Addr = "127.0.0.1:9090"
+			}),
+		},
+		{
+			name:    "discord URLs need their schemes",
+			file:    "[discord]\napi_url = \"ws://x/api\"\ngateway_url = \"https://gateway\"\n",
+			wantErr: `discord.api_url: "ws://x/api" is not a URL with a host and the scheme http or https; discord.gateway_url: "https://gateway" is not a URL with a host and the scheme ws or wss`,
+		},
+		{
+			name:    "ids must be snowflakes",
+			file:    "[discord]\nguilds = [\"abc\"]\nbot_owners = [\"-1\"]\n",
+			wantErr: `discord.guilds: "abc" is not a Discord id (a positive whole number such as "123456789012345678"); discord.bot_owners: "-1" is not a Discord id (a positive whole number such as "123456789012345678")`,
+		},
+		{
+			name:    "ids are strings",
+			file:    "[discord]\nguilds = [100]\n",
+			wantErr: `config gavel.toml: line 2 (last key "discord.guilds"): incompatible types: TOML value has type int64; destination has type string`,
+		},
+		{
+			name:    "metrics address needs a port",
+			env:     map[string]string{"GAVEL_METRICS_ADDR": "localhost"},
+			wantErr: `metrics.addr "localhost" is not host:port (such as "127.0.0.1:9090" or ":9090"); leave it empty to turn metrics off`,
 		},
 		{
 			name:    "max_open_conns not a number in env",
@@ -251,6 +291,11 @@ format = "text"
 
 [discord]
 token = ""
+api_url = "https://discord.com/api/v10"
+gateway_url = "wss://gateway.discord.gg"
+
+[metrics]
+addr = ""
 `,
 		},
 		{
@@ -270,6 +315,11 @@ format = "json"
 
 [discord]
 token = "***"
+api_url = ""
+gateway_url = ""
+
+[metrics]
+addr = ""
 `,
 		},
 		{
@@ -288,6 +338,11 @@ format = "text"
 
 [discord]
 token = ""
+api_url = ""
+gateway_url = ""
+
+[metrics]
+addr = ""
 `,
 		},
 	}

@@ -1,0 +1,347 @@
+// Package app wires gavel together and runs it: the store, the services, the Discord
+// adapter and gateway, and the event handlers that carry a command from the gateway to the
+// moderation pipeline and the answer back to the moderator.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/disgoorg/disgo/bot"
+	"github.com/disgoorg/disgo/events"
+	dgw "github.com/disgoorg/disgo/gateway"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/metrics"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// Intents are the gateway intents gavel asks for. Server Members and Message Content are
+// privileged: they must be enabled for the bot in Discord's developer portal.
+var Intents = []dgw.Intents{
+	dgw.IntentGuilds, dgw.IntentGuildMembers, dgw.IntentGuildMessages, dgw.IntentMessageContent,
+	dgw.IntentGuildModeration, dgw.IntentDirectMessages, dgw.IntentAutoModerationExecution,
+}
+
+// Defaults for the limits an Option can change.
+const (
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultCommandTimeout  = 2 * time.Minute
+)
+
+// App is one running gavel process: one gateway connection (shard 0 of 1) and everything the
+// commands need.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *store.Store
+	cases   *cases.Service
+	guilds  *settings.Service
+	perms   *permissions.Service
+	exec    *executor.Executor
+	metrics *metrics.Metrics
+	cat     *moderation.Catalogue
+	port    *disgoport.Adapter
+	client  *bot.Client
+	gateway *gateway.Gateway
+
+	shutdownTimeout time.Duration
+	commandTimeout  time.Duration
+
+	// work is the context commands run in. It outlives Run's context, so that a shutdown
+	// lets the actions in flight finish; it is cancelled only when they overstay
+	// shutdownTimeout.
+	work       context.Context
+	cancelWork context.CancelFunc
+	fatal      chan error
+
+	mu          sync.Mutex
+	coordinator *moderation.Coordinator // nil until READY names the bot's user
+	closing     bool
+	inflight    sync.WaitGroup
+
+	closeOnce sync.Once
+}
+
+// Option changes how New builds the App.
+type Option func(*options)
+
+type options struct {
+	gateway         []gateway.Option
+	shutdownTimeout time.Duration
+	commandTimeout  time.Duration
+}
+
+// WithGatewayOptions adds options to the gateway client, after gavel's own (URL, intents,
+// compression, logger), so they win: tests shorten its timings or turn compression off.
+func WithGatewayOptions(opts ...gateway.Option) Option {
+	return func(o *options) { o.gateway = append(o.gateway, opts...) }
+}
+
+// WithShutdownTimeout bounds how long Run waits, once its context ends, for the commands in
+// flight before it cancels them.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(o *options) { o.shutdownTimeout = d }
+}
+
+// WithCommandTimeout bounds one command, from the event to the reply.
+func WithCommandTimeout(d time.Duration) Option {
+	return func(o *options) { o.commandTimeout = d }
+}
+
+// New opens and migrates the database and builds the services and the Discord client. It
+// connects to nothing: Run does. cfg must have passed Validate and carry the token.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
+	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if cfg.Discord.Token == "" {
+		return nil, errors.New("app: no Discord token")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
+		fatal: make(chan error, 1)}
+
+	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	applied, err := st.MigrateUp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
+	a.store = st
+
+	a.cat = moderation.NewCatalogue()
+	a.cases = cases.NewService(st)
+	a.guilds = settings.NewService(st)
+	a.perms, err = permissions.New(st, a.cat.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...))
+	if err != nil {
+		return nil, err
+	}
+	a.metrics = metrics.New()
+	a.exec = executor.New(executor.WithObserver(a.metrics))
+
+	a.port, err = disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			a.port.Close(closeCtx)
+		}
+	}()
+
+	gwOpts := append([]gateway.Option{
+		gateway.WithURL(cfg.Discord.GatewayURL),
+		gateway.WithIntents(Intents...),
+		gateway.WithCompression(gateway.CompressionZlibStream),
+		gateway.WithLogger(logger),
+		gateway.WithCloseHandler(func(err error) {
+			select {
+			case a.fatal <- err:
+			default:
+			}
+		}),
+	}, o.gateway...)
+	botOpts := append(a.port.BotOptions(),
+		bot.WithLogger(logger),
+		bot.WithEventListenerFunc(a.onReady),
+		bot.WithEventListenerFunc(func(e *events.GuildReady) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
+		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
+		bot.WithEventListenerFunc(func(e *events.GuildJoin) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
+		bot.WithEventListenerFunc(a.onMessage),
+		bot.WithEventListenerFunc(a.onSlashCommand),
+	)
+	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
+	if err != nil {
+		return nil, err
+	}
+	a.work, a.cancelWork = context.WithCancel(context.WithoutCancel(ctx))
+	return a, nil
+}
+
+// Metrics returns the App's metrics, for tests and for serving them elsewhere.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// Run registers the slash commands, connects to the gateway and handles events until ctx
+// ends or the gateway stops for good. Then it stops taking commands, waits for the ones in
+// flight (at most the shutdown timeout) and closes everything. It returns nil after a
+// shutdown asked for through ctx. Run may be called once; it closes the App.
+func (a *App) Run(ctx context.Context) (err error) {
+	defer a.Close()
+
+	if err := a.registerCommands(ctx); err != nil {
+		return err
+	}
+	var metricsSrv *http.Server
+	metricsDone := make(chan error, 1)
+	if addr := a.cfg.Metrics.Addr; addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", a.metrics.Handler())
+		metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		a.log.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+		go func() { metricsDone <- metricsSrv.Serve(ln) }()
+		defer func() {
+			shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if shutErr := metricsSrv.Shutdown(shutCtx); shutErr != nil {
+				a.log.Warn("metrics server shutdown", "err", shutErr)
+			}
+		}()
+	}
+
+	if err := a.client.OpenGateway(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("connecting to the Discord gateway: %w", explainClose(err))
+	}
+	a.log.Info("connected to Discord", "gateway", a.cfg.Discord.GatewayURL)
+
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down: finishing the commands in flight")
+		return nil
+	case err := <-a.fatal:
+		return fmt.Errorf("the Discord gateway stopped: %w", explainClose(err))
+	case err := <-metricsDone:
+		return fmt.Errorf("metrics server: %w", err)
+	}
+}
+
+// explainClose adds what to do to the close codes an operator can fix.
+func explainClose(err error) error {
+	var ce *gateway.CloseError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	switch ce.Code {
+	case gateway.CloseDisallowedIntents:
+		return fmt.Errorf("%w; turn on the Server Members and Message Content intents under Bot in Discord's developer portal", err)
+	case gateway.CloseAuthenticationFailed:
+		return fmt.Errorf("%w; DISCORD_TOKEN is not a valid bot token (reset it under Bot in Discord's developer portal)", err)
+	}
+	return err
+}
+
+// Close stops taking commands, waits for those in flight (cancelling them after the
+// shutdown timeout), then closes the Discord client, the adapter and the store. It is safe
+// to call more than once; Run calls it.
+func (a *App) Close() {
+	a.closeOnce.Do(func() {
+		a.mu.Lock()
+		a.closing = true
+		a.mu.Unlock()
+
+		done := make(chan struct{})
+		go func() { a.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(a.shutdownTimeout):
+			a.log.Warn("commands still running after the shutdown timeout: cancelling them", "timeout", a.shutdownTimeout)
+			a.cancelWork()
+			<-done
+		}
+		a.cancelWork()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// Once only: disgo's bot.Client.Close deadlocks when called again.
+		a.client.Close(ctx)
+		a.port.Close(ctx)
+		if err := a.store.Close(); err != nil {
+			a.log.Warn("closing the database", "err", err)
+		}
+		a.log.Info("stopped")
+	})
+}
+
+// registerCommands replaces the application's slash commands with the catalogue's, in each
+// configured guild, or globally when none is configured.
+func (a *App) registerCommands(ctx context.Context) error {
+	defs, err := json.Marshal(commands.SlashCommands(a.cat, permissions.DefaultNativePermissions()))
+	if err != nil {
+		return fmt.Errorf("encoding the slash commands: %w", err)
+	}
+	guilds := a.cfg.Discord.GuildIDs()
+	if len(guilds) == 0 {
+		guilds = []int64{0}
+	}
+	for _, g := range guilds {
+		registered, err := a.port.RegisterCommands(ctx, g, defs)
+		if err != nil {
+			where := "globally"
+			if g != 0 {
+				where = fmt.Sprintf("in guild %d", g)
+			}
+			return fmt.Errorf("registering the slash commands %s: %w", where, err)
+		}
+		a.log.Info("slash commands registered", "guild", g, "count", len(registered))
+	}
+	return nil
+}
+
+func (a *App) onReady(e *events.Ready) {
+	id := int64(e.User.ID)
+	a.mu.Lock()
+	if a.coordinator == nil {
+		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec,
+			moderation.WithBotUserID(id), moderation.WithLogger(a.log))
+	}
+	a.mu.Unlock()
+	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
+}
+
+func (a *App) onGuild(gid int64, name string) {
+	a.log.Info("serving guild", "id", gid, "name", name)
+	ctx, cancel := context.WithTimeout(a.work, 10*time.Second)
+	defer cancel()
+	if err := a.cases.GuildJoined(ctx, gid, time.Now()); err != nil {
+		a.log.Warn("recording the guild", "guild", gid, "err", err)
+	}
+}
+
+// begin reserves a place among the commands in flight; false once the App is closing, and
+// while READY has not named the bot yet. end releases it.
+func (a *App) begin() (*moderation.Coordinator, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing || a.coordinator == nil {
+		return nil, false
+	}
+	a.inflight.Add(1)
+	return a.coordinator, true
+}
+
+func (a *App) end() { a.inflight.Done() }

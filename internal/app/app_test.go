@@ -1,0 +1,290 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+const botPerms = discordtest.PermBanMembers | discordtest.PermKickMembers | discordtest.PermManageRoles |
+	discordtest.PermModerateMembers | discordtest.PermViewAuditLog | discordtest.PermViewChannel |
+	discordtest.PermSendMessages | discordtest.PermReadMessageHistory | discordtest.PermEmbedLinks
+
+type world struct {
+	s                                       *discordtest.Server
+	guild, owner, mod, target, other, plain discordtest.ID
+	modRole, botRole, general               discordtest.ID
+	dbURL                                   string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	// Real-sized snowflakes: the command parser takes only ids of Discord's length.
+	const base = 700000000000000000
+	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
+		modRole: base + 301, botRole: base + 302, general: base + 401}
+	seed := discordtest.Seed{
+		Users: []discordtest.User{{ID: w.owner, Username: "owner"}, {ID: w.mod, Username: "mod"},
+			{ID: w.target, Username: "target"}, {ID: w.other, Username: "other"}, {ID: w.plain, Username: "plain"}},
+		Guilds: []discordtest.SeedGuild{{
+			ID: w.guild, Name: "test guild", OwnerID: w.owner,
+			Roles: []discordtest.Role{
+				{ID: w.modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers | discordtest.PermModerateMembers},
+				{ID: w.botRole, Name: "gavel", Position: 2, Permissions: botPerms},
+			},
+			BotRoles: []discordtest.ID{w.botRole},
+			Members: []discordtest.SeedMember{
+				{UserID: w.owner}, {UserID: w.mod, Roles: []discordtest.ID{w.modRole}},
+				{UserID: w.target}, {UserID: w.other}, {UserID: w.plain},
+			},
+			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1}},
+		}},
+	}
+	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
+	return w
+}
+
+func (w *world) config() config.Config {
+	cfg := config.Default()
+	cfg.Database.URL = w.dbURL
+	cfg.Discord.Token = config.Secret(w.s.Token())
+	cfg.Discord.APIURL = w.s.APIURL()
+	cfg.Discord.GatewayURL = w.s.GatewayURL
+	cfg.Discord.Guilds = []string{w.guild.String()}
+	return cfg
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// botReply returns the first message of the bot in channel that contains want.
+func (w *world) botReply(channel discordtest.ID, want string) (discordtest.Message, bool) {
+	for _, m := range w.s.Messages(channel) {
+		if m.AuthorID == w.s.BotID() && strings.Contains(m.Content, want) {
+			return m, true
+		}
+	}
+	return discordtest.Message{}, false
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, w.config(), quietLogger(), app.WithGatewayOptions(
+		gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	if got := len(w.s.Commands(w.guild)); got == 0 {
+		t.Error("no slash commands registered in the guild")
+	}
+
+	t.Run("prefix warn", func(t *testing.T) {
+		w.s.SendMessage(w.general, w.mod, "$warn <@"+w.target.String()+"> be nice")
+		waitFor(t, "the warn reply", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
+	})
+
+	t.Run("slash ban", func(t *testing.T) {
+		ia := w.s.SlashCommand(w.guild, w.general, w.mod, "ban",
+			discordtest.UserOpt("user", w.target), discordtest.StringOpt("reason", "raid"))
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer wcancel()
+		msgs, err := ia.WaitResponses(wctx, 1)
+		if err != nil {
+			t.Fatalf("WaitResponses: %v", err)
+		}
+		if msgs[0].Flags&discordtest.MessageFlagEphemeral == 0 {
+			t.Error("the slash reply is public")
+		}
+		if !strings.Contains(msgs[0].Content, "Case #2") {
+			t.Errorf("slash reply %q does not name Case #2", msgs[0].Content)
+		}
+		ban, ok := w.s.Banned(w.guild, w.target)
+		if !ok {
+			t.Fatal("the target is not banned")
+		}
+		if ban.Reason == nil || !strings.Contains(*ban.Reason, "raid") {
+			t.Errorf("ban reason %v does not carry the moderator's reason", ban.Reason)
+		}
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		w.s.SendMessage(w.general, w.plain, "$ban <@"+w.other.String()+"> nope")
+		waitFor(t, "the prefix refusal", func() bool { _, ok := w.botReply(w.general, "Ban Members"); return ok })
+
+		ia := w.s.SlashCommand(w.guild, w.general, w.plain, "ban", discordtest.UserOpt("user", w.other))
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer wcancel()
+		msgs, err := ia.WaitResponses(wctx, 1)
+		if err != nil {
+			t.Fatalf("WaitResponses: %v", err)
+		}
+		if !strings.Contains(msgs[0].Content, "Ban Members") || msgs[0].Flags&discordtest.MessageFlagEphemeral == 0 {
+			t.Errorf("slash refusal = %q (flags %d); want an ephemeral refusal naming Ban Members", msgs[0].Content, msgs[0].Flags)
+		}
+		if _, banned := w.s.Banned(w.guild, w.other); banned {
+			t.Error("a member without permission banned someone")
+		}
+	})
+
+	t.Run("usage error", func(t *testing.T) {
+		w.s.SendMessage(w.general, w.mod, "$ban")
+		waitFor(t, "the usage reply", func() bool { _, ok := w.botReply(w.general, "$ban <"); return ok })
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		for _, want := range []struct{ command, outcome string }{{"warn", "ok"}, {"ban", "ok"}, {"ban", "refused"}} {
+			if got := commandCount(t, a, want.command, want.outcome); got < 1 {
+				t.Errorf("gavel_commands_total{command=%q,outcome=%q} = %v; want at least 1", want.command, want.outcome, got)
+			}
+		}
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+
+	// The cases are in the database, after the App closed it.
+	st, err := store.OpenURL(context.Background(), w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cs := cases.NewService(st)
+	for n, want := range map[int64]cases.Type{1: cases.Warn, 2: cases.Ban} {
+		c, err := cs.GetByNumber(context.Background(), int64(w.guild), n)
+		if err != nil {
+			t.Fatalf("case #%d: %v", n, err)
+		}
+		if c.Type != want || c.UserID != int64(w.target) || c.ModeratorID != int64(w.mod) || c.Status != cases.Active {
+			t.Errorf("case #%d = %+v; want an active %s of the target by the moderator", n, c, want)
+		}
+	}
+	if g, err := cs.Guild(context.Background(), int64(w.guild)); err != nil {
+		t.Errorf("the guild was not recorded as joined: %v", err)
+	} else {
+		t.Logf("guild record: %+v", g)
+	}
+}
+
+// TestShutdownFinishesCommandsInFlight cancels Run while a ban waits on Discord: the ban is
+// carried out, its case finalized and the moderator answered before Run returns.
+func TestShutdownFinishesCommandsInFlight(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, w.config(), quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+
+	w.s.SetLatency("PUT /guilds/{guild_id}/bans/{user_id}", 500*time.Millisecond)
+	ia := w.s.SlashCommand(w.guild, w.general, w.mod, "ban", discordtest.UserOpt("user", w.target), discordtest.StringOpt("reason", "raid"))
+	waitFor(t, "the deferral", ia.Acknowledged)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+	if _, ok := w.s.Banned(w.guild, w.target); !ok {
+		t.Error("the ban in flight was dropped by the shutdown")
+	}
+	msgs := ia.Responses()
+	if len(msgs) == 0 || !strings.Contains(msgs[0].Content, "Case #1") {
+		t.Errorf("responses after shutdown = %+v; want the deferred reply filled in with Case #1", msgs)
+	}
+}
+
+func commandCount(t *testing.T, a *app.App, command, outcome string) float64 {
+	t.Helper()
+	families, err := a.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "gavel_commands_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["command"] == command && labels["outcome"] == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// TestRunWithoutPrivilegedIntents: Discord refuses the connection (4014) when the portal's
+// intent toggles are off; Run says which ones to turn on, and leaves nothing running.
+func TestRunWithoutPrivilegedIntents(t *testing.T) {
+	w := &world{}
+	w.s = discordtest.New(t, discordtest.WithPrivilegedIntents(0))
+	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
+	cfg := w.config()
+	cfg.Discord.Guilds = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := app.New(ctx, cfg, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "4014") || !strings.Contains(err.Error(), "Message Content") {
+		t.Fatalf("Run = %v; want the 4014 close explained", err)
+	}
+	if len(w.s.Commands(0)) == 0 {
+		t.Error("no global slash commands registered when no guild is configured")
+	}
+}

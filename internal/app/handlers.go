@@ -1,0 +1,269 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	ddiscord "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/events"
+
+	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
+)
+
+// Outcomes of a command, the metric's label values.
+const (
+	outcomeOK      = "ok"
+	outcomeRefused = "refused"
+	outcomeFailed  = "failed"
+)
+
+// replyTimeout bounds the answer to the moderator, which gets a deadline of its own.
+const replyTimeout = 10 * time.Second
+
+// failureText is what the moderator reads when gavel itself failed, before or around the
+// pipeline (which words its own failures).
+const failureText = "Something went wrong on gavel's side and nothing was done. Try again in a moment; if it keeps happening, tell the bot's operator."
+
+// onMessage handles a prefix command. Events arrive one at a time from the gateway, so the
+// work is done on its own goroutine, counted among the commands in flight.
+func (a *App) onMessage(e *events.MessageCreate) {
+	if e.GuildID == nil || e.Message.Author.Bot || e.Message.Author.System || e.Message.Member == nil {
+		return
+	}
+	co, ok := a.begin()
+	if !ok {
+		return
+	}
+	msg := e.Message
+	guildID, channelID := int64(*e.GuildID), int64(e.ChannelID)
+	go func() {
+		defer a.end()
+		ctx, cancel := context.WithTimeout(a.work, a.commandTimeout)
+		defer cancel()
+		a.handlePrefix(ctx, co, guildID, channelID, msg)
+	}()
+}
+
+func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID, channelID int64, msg ddiscord.Message) {
+	log := a.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
+	g, err := a.guilds.Get(ctx, guildID)
+	if err != nil {
+		log.Error("reading the guild's settings", "err", err)
+		return
+	}
+	inv, ok, err := commands.ParsePrefix(a.cat, g.Prefix, msg.Content)
+	if !ok {
+		return
+	}
+	reply := func(m discord.Message) {
+		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
+		defer cancel()
+		if _, err := a.port.SendMessage(replyCtx, channelID, m); err != nil {
+			log.Warn("replying in the channel", "err", err)
+		}
+	}
+	if err != nil {
+		if inv.Action != nil {
+			a.metrics.Command(inv.Action.Name, outcomeRefused)
+		}
+		var usage *commands.UsageError
+		if errors.As(err, &usage) {
+			reply(discord.Message{Content: usage.Error()})
+			return
+		}
+		log.Error("parsing a command", "err", err)
+		reply(discord.Message{Content: failureText})
+		return
+	}
+	moderator := fromDisgoUser(msg.Author)
+	roles := roleIDs(msg.Member.RoleIDs)
+	sub, err := a.subject(ctx, guildID, moderator.ID, roles, inv.Action.Name)
+	if err != nil {
+		a.metrics.Command(inv.Action.Name, outcomeFailed)
+		log.Error("reading the guild for a permission check", "err", err)
+		reply(discord.Message{Content: failureText})
+		return
+	}
+	reply(a.carryOut(ctx, co, sub, inv.Request(guildID, moderator, roles)))
+}
+
+// onSlashCommand handles a slash command: deferred (ephemeral) at once, then filled in with
+// the outcome. Every deferred response gets its edit, whatever happens.
+func (a *App) onSlashCommand(e *events.ApplicationCommandInteractionCreate) {
+	if e.Data.Type() != ddiscord.ApplicationCommandTypeSlash {
+		return
+	}
+	id, token := int64(e.ID()), e.Token()
+	co, ok := a.begin()
+	if !ok {
+		// Closing (or not ready): say so at once rather than leave the moderator waiting.
+		// This runs on the gateway's handler, which the gateway's Close waits for.
+		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+		defer cancel()
+		err := a.port.Respond(ctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
+			Content: "gavel is restarting and took no action. Try again in a moment.", Flags: discord.FlagEphemeral}})
+		if err != nil {
+			a.log.Warn("answering an interaction while closing", "err", err)
+		}
+		return
+	}
+	ia := e.ApplicationCommandInteraction
+	go func() {
+		defer a.end()
+		ctx, cancel := context.WithTimeout(a.work, a.commandTimeout)
+		defer cancel()
+		a.handleSlash(ctx, co, id, token, ia)
+	}()
+}
+
+func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id int64, token string, ia ddiscord.ApplicationCommandInteraction) {
+	data := ia.SlashCommandInteractionData()
+	name := data.CommandName()
+	log := a.log.With("interaction", id, "command", name, "user", int64(ia.User().ID))
+	// Discord allows 3 seconds for the first answer; a deferral buys 15 minutes.
+	deferCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	err := a.port.Respond(deferCtx, id, token, discord.Response{Type: discord.RespondDeferred,
+		Message: discord.Message{Flags: discord.FlagEphemeral}})
+	cancel()
+	if err != nil {
+		log.Error("deferring the interaction", "err", err)
+		return
+	}
+	edit := func(m discord.Message) {
+		m.Flags |= discord.FlagEphemeral
+		// Its own deadline: a command that used up its time must still be answered.
+		editCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
+		defer cancel()
+		if err := a.port.EditOriginal(editCtx, token, m); err != nil {
+			log.Error("answering the interaction", "err", err)
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("a slash command panicked", "panic", r, "stack", string(debug.Stack()))
+			// It may have panicked after acting: do not claim that nothing was done.
+			edit(discord.Message{Content: "Something went wrong on gavel's side while handling this command. Check the user's cases before trying again."})
+		}
+	}()
+
+	guildID := ia.GuildID()
+	member := ia.Member()
+	if guildID == nil || member == nil {
+		edit(discord.Message{Content: "gavel's moderation commands work only in a server."})
+		return
+	}
+	opts := make(map[string]any, len(data.Options))
+	for optName, o := range data.Options {
+		var v any
+		if err := json.Unmarshal(o.Value, &v); err != nil {
+			log.Error("decoding an option", "option", optName, "err", err)
+			edit(discord.Message{Content: failureText})
+			return
+		}
+		opts[optName] = v
+	}
+	inv, err := commands.FromSlash(a.cat, name, opts)
+	if err != nil {
+		a.metrics.Command(name, outcomeRefused)
+		var usage *commands.UsageError
+		if errors.As(err, &usage) {
+			edit(discord.Message{Content: usage.Error()})
+			return
+		}
+		log.Error("parsing a slash command", "err", err)
+		edit(discord.Message{Content: failureText})
+		return
+	}
+	moderator := fromDisgoUser(member.User)
+	roles := roleIDs(member.RoleIDs)
+	g, err := a.port.Guild(ctx, int64(*guildID))
+	if err != nil {
+		a.metrics.Command(inv.Action.Name, outcomeFailed)
+		log.Error("reading the guild for a permission check", "err", err)
+		edit(discord.Message{Content: failureText})
+		return
+	}
+	// Discord computes the member's permissions for an interaction (channel overwrites
+	// included); gavel's fallback asks about guild permissions, which is what Discord sends
+	// for a command in a channel without overwrites.
+	sub := permissions.Subject{GuildID: int64(*guildID), GuildOwnerID: g.OwnerID, UserID: moderator.ID,
+		RoleIDs: roles, NativePermissions: permissions.Permission(member.Permissions), Command: inv.Action.Name}
+	edit(a.carryOut(ctx, co, sub, inv.Request(int64(*guildID), moderator, roles)))
+}
+
+// carryOut checks the moderator's permission and runs the request, and returns the reply.
+func (a *App) carryOut(ctx context.Context, co *moderation.Coordinator, sub permissions.Subject, req moderation.Request) discord.Message {
+	name := req.Action.Name
+	decision, err := a.perms.Check(ctx, sub)
+	if err != nil {
+		a.metrics.Command(name, outcomeFailed)
+		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", name, "err", err)
+		return discord.Message{Content: failureText}
+	}
+	if !decision.Allowed {
+		a.metrics.Command(name, outcomeRefused)
+		return moderation.RefusalReply(decision.Reason)
+	}
+	start := time.Now()
+	res := co.Execute(ctx, req)
+	a.metrics.ActionLatency(name, time.Since(start))
+	switch {
+	case res.Refused:
+		a.metrics.Command(name, outcomeRefused)
+	case res.Err != nil:
+		a.metrics.Command(name, outcomeFailed)
+		a.log.Warn("action failed", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
+	default:
+		a.metrics.Command(name, outcomeOK)
+	}
+	return res.Reply
+}
+
+// subject builds the permission question for a prefix command. A message carries the
+// member's roles but not their permissions, so they are computed from the guild's roles.
+func (a *App) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
+	g, err := a.port.Guild(ctx, guildID)
+	if err != nil {
+		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
+	}
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
+		NativePermissions: guildPermissions(g, roles), Command: command}, nil
+}
+
+// guildPermissions is a member's permissions in the guild: @everyone's and their roles'
+// together. Administrator is kept as a bit; permissions.Check lets it grant everything.
+func guildPermissions(g discord.Guild, roles []int64) permissions.Permission {
+	var p uint64
+	if everyone, ok := g.Role(g.ID); ok {
+		p |= everyone.Permissions
+	}
+	for _, id := range roles {
+		if r, ok := g.Role(id); ok {
+			p |= r.Permissions
+		}
+	}
+	return permissions.Permission(p)
+}
+
+func fromDisgoUser(u ddiscord.User) discord.User {
+	out := discord.User{ID: int64(u.ID), Username: u.Username, Bot: u.Bot}
+	if u.GlobalName != nil {
+		out.GlobalName = *u.GlobalName
+	}
+	return out
+}
+
+func roleIDs[T ~uint64](ids []T) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
+}
