@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -206,7 +207,7 @@ func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) (err error) {
 	if c.Output != "" {
 		// A temporary file beside the target, renamed at the end, so that a failed export
 		// never leaves a truncated file that looks complete.
-		tmp, err = os.CreateTemp(dirOf(c.Output), ".gavel-export-*")
+		tmp, err = os.CreateTemp(filepath.Dir(c.Output), ".gavel-export-*")
 		if err != nil {
 			return fmt.Errorf("export to %s: %w", c.Output, err)
 		}
@@ -244,13 +245,6 @@ func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) (err error) {
 		fmt.Fprintf(rt.Stderr, "exported %d cases of guild %d to %s\n", n, c.Guild, c.Output)
 	}
 	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexAny(path, `/\`); i >= 0 {
-		return path[:i+1]
-	}
-	return "."
 }
 
 func stamp(t time.Time) string {

@@ -146,7 +146,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.metrics = metrics.New()
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 
-	a.port, err = disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger))
+	a.port, err = disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
+		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(nil)}))
 	if err != nil {
 		return nil, err
 	}

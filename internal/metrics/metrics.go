@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,3 +90,48 @@ func (m *Metrics) BreakerChanged(op executor.Op, state string) {
 }
 
 var _ executor.Observer = (*Metrics)(nil)
+
+// Transport wraps next so that every Discord REST call is counted by route and status. The
+// route is the request path with ids and interaction tokens replaced by placeholders, so the
+// label set stays as small as Discord's list of endpoints.
+func (m *Metrics) Transport(next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		resp, err := next.RoundTrip(r)
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		m.DiscordCall(r.Method+" "+RouteTemplate(r.URL.Path), status)
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// RouteTemplate turns "/api/v10/guilds/123/bans/456" into "/guilds/{id}/bans/{id}", and the
+// token after an interaction or webhook id into "{token}".
+func RouteTemplate(path string) string {
+	if i := strings.Index(path, "/api/v"); i >= 0 {
+		path = path[i+len("/api/v"):]
+		if j := strings.IndexByte(path, '/'); j >= 0 {
+			path = path[j:]
+		} else {
+			path = ""
+		}
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	for i, p := range parts {
+		switch {
+		case p != "" && strings.Trim(p, "0123456789") == "":
+			parts[i] = "{id}"
+		case i >= 2 && (parts[i-2] == "interactions" || parts[i-2] == "webhooks") && parts[i-1] == "{id}":
+			parts[i] = "{token}"
+		}
+	}
+	return "/" + strings.Join(parts, "/")
+}

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -40,6 +41,57 @@ func TestServesWhatTheExecutorReports(t *testing.T) {
 		`gavel_breaker_state{operation="ban"} 2`,
 		`gavel_action_seconds_count{command="ban"} 1`,
 		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestRouteTemplate(t *testing.T) {
+	for path, want := range map[string]string{
+		"/api/v10/guilds/123/bans/456":                      "/guilds/{id}/bans/{id}",
+		"/api/v10/interactions/99/aW50ZXJhY3Rpb24/callback": "/interactions/{id}/{token}/callback",
+		"/api/v10/webhooks/1/tok.en-x/messages/@original":   "/webhooks/{id}/{token}/messages/@original",
+		"/api/v10/users/@me/channels":                       "/users/@me/channels",
+		"/api/v10/applications/5/guilds/6/commands":         "/applications/{id}/guilds/{id}/commands",
+	} {
+		if got := metrics.RouteTemplate(path); got != want {
+			t.Errorf("RouteTemplate(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestTransportCountsCalls sends real requests through the transport and reads the counter.
+func TestTransportCountsCalls(t *testing.T) {
+	m := metrics.New()
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer backend.Close()
+	client := &http.Client{Transport: m.Transport(nil)}
+	for _, id := range []string{"1", "2"} {
+		req, _ := http.NewRequest(http.MethodPut, backend.URL+"/api/v10/guilds/7/bans/"+id, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if _, err := client.Get("http://127.0.0.1:1/api/v10/users/@me"); err == nil {
+		t.Fatal("a closed port answered")
+	}
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`gavel_discord_calls_total{route="PUT /guilds/{id}/bans/{id}",status="204"} 2`,
+		`gavel_discord_calls_total{route="GET /users/@me",status="0"} 1`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)

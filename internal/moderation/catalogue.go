@@ -4,6 +4,7 @@
 package moderation
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -142,7 +143,7 @@ type Catalogue struct {
 
 // Lookup finds an action by name or alias, in any letter case.
 func (c *Catalogue) Lookup(name string) (*Action, bool) {
-	a, ok := c.byName[lower(name)]
+	a, ok := c.byName[strings.ToLower(name)]
 	return a, ok
 }
 
@@ -156,16 +157,6 @@ func (c *Catalogue) Names() []string {
 		out[i] = a.Name
 	}
 	return out
-}
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // NewCatalogue returns gavel's moderation actions.
