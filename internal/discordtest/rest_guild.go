@@ -3,6 +3,7 @@ package discordtest
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 )
@@ -118,7 +119,7 @@ func (s *Server) handleListMembers(r *Request) (Response, *apiError) {
 			ids = append(ids, id)
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	sortIDs(ids)
 	if len(ids) > limit {
 		ids = ids[:limit]
 	}
@@ -263,7 +264,7 @@ func (s *Server) handleUpdateMember(r *Request) (Response, *apiError) {
 	return Response{Body: s.memberJSON(m)}, nil
 }
 
-func sortIDs(ids []ID) { sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] }) }
+func sortIDs(ids []ID) { slices.Sort(ids) }
 
 // checkRoleChange applies Discord's rules for granting or removing a role: it must exist, be
 // grantable at all (not @everyone, not managed by an integration) and sit below the bot's

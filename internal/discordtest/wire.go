@@ -160,7 +160,7 @@ func (s *Server) guildCreateJSON(g *Guild) map[string]any {
 	for id := range g.Members {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	sortIDs(ids)
 	for _, id := range ids {
 		members = append(members, s.memberJSON(g.Members[id]))
 	}
@@ -169,7 +169,7 @@ func (s *Server) guildCreateJSON(g *Guild) map[string]any {
 	for id := range g.Channels {
 		cids = append(cids, id)
 	}
-	sort.Slice(cids, func(i, j int) bool { return cids[i] < cids[j] })
+	sortIDs(cids)
 	for _, id := range cids {
 		c := g.Channels[id]
 		if c.Type == ChannelPublicThread || c.Type == ChannelPrivateThread {
