@@ -29,6 +29,7 @@ import (
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/tools"
 )
 
 // Intents are the gateway intents gavel asks for. Server Members and Message Content are
@@ -56,6 +57,10 @@ type App struct {
 	exec    *executor.Executor
 	metrics *metrics.Metrics
 	cat     *moderation.Catalogue
+	tools   *tools.Set
+	// toolEnv is the tools' environment; onReady fills in BotID (under mu, before any
+	// command can start).
+	toolEnv *tools.Env
 	port    *disgoport.Adapter
 	client  *bot.Client
 	gateway *gateway.Gateway
@@ -139,18 +144,23 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.cat = moderation.NewCatalogue()
 	a.cases = cases.NewService(st)
 	a.guilds = settings.NewService(st)
-	a.perms, err = permissions.New(st, a.cat.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...))
+	a.metrics = metrics.New()
+	a.exec = executor.New(executor.WithObserver(a.metrics))
+	a.toolEnv = &tools.Env{Cases: a.cases, Settings: a.guilds, Exec: a.exec, Log: logger}
+	a.tools = tools.NewSet(a.toolEnv)
+	a.perms, err = permissions.New(st, append(a.cat.Names(), a.tools.Names()...), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...))
 	if err != nil {
 		return nil, err
 	}
-	a.metrics = metrics.New()
-	a.exec = executor.New(executor.WithObserver(a.metrics))
+	a.toolEnv.Perms = a.perms
+	a.toolEnv.CommandNames = a.perms.Commands
 
 	a.port, err = disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(nil)}))
 	if err != nil {
 		return nil, err
 	}
+	a.toolEnv.Port = a.port
 	defer func() {
 		if err != nil {
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -179,6 +189,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(func(e *events.GuildJoin) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
 		bot.WithEventListenerFunc(a.onMessage),
 		bot.WithEventListenerFunc(a.onSlashCommand),
+		bot.WithEventListenerFunc(a.onComponent),
 	)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {
@@ -291,7 +302,15 @@ func (a *App) Close() {
 // registerCommands replaces the application's slash commands with the catalogue's, in each
 // configured guild, or globally when none is configured.
 func (a *App) registerCommands(ctx context.Context) error {
-	defs, err := json.Marshal(commands.SlashCommands(a.cat, permissions.DefaultNativePermissions()))
+	native := permissions.DefaultNativePermissions()
+	var all []any
+	for _, c := range commands.SlashCommands(a.cat, native) {
+		all = append(all, c)
+	}
+	for _, s := range a.tools.Specs() {
+		all = append(all, s.SlashDefinition(uint64(a.perms.NativePermission(s.Name))))
+	}
+	defs, err := json.Marshal(all)
 	if err != nil {
 		return fmt.Errorf("encoding the slash commands: %w", err)
 	}
@@ -317,6 +336,7 @@ func (a *App) onReady(e *events.Ready) {
 	id := int64(e.User.ID)
 	a.mu.Lock()
 	if a.coordinator == nil {
+		a.toolEnv.BotID = id
 		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec,
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log))
 	}

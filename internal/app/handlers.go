@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/tools"
 )
 
 // Outcomes of a command, the metric's label values.
@@ -58,16 +60,34 @@ func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guil
 		log.Error("reading the guild's settings", "err", err)
 		return
 	}
-	inv, ok, err := commands.ParsePrefix(a.cat, g.Prefix, msg.Content)
-	if !ok {
-		return
-	}
 	reply := func(m discord.Message) {
 		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
 		if _, err := a.port.SendMessage(replyCtx, channelID, m); err != nil {
 			log.Warn("replying in the channel", "err", err)
 		}
+	}
+	inv, ok, err := commands.ParsePrefix(a.cat, g.Prefix, msg.Content)
+	if !ok {
+		args, isTool, err := commands.ParseTool(a.tools.Specs(), g.Prefix, msg.Content)
+		if !isTool {
+			return
+		}
+		if err != nil {
+			reply(a.usageReply(log, "", err))
+			return
+		}
+		call := tools.Call{GuildID: guildID, ChannelID: channelID, User: fromDisgoUser(msg.Author),
+			Roles: roleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
+		sub, err := a.subject(ctx, guildID, call.User.ID, call.Roles, args.Command())
+		if err != nil {
+			a.metrics.Command(args.Command(), outcomeFailed)
+			log.Error("reading the guild for a permission check", "err", err)
+			reply(discord.Message{Content: failureText})
+			return
+		}
+		reply(a.runTool(ctx, sub, call, args))
+		return
 	}
 	if err != nil {
 		if inv.Action != nil {
@@ -161,6 +181,9 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 	}
 	opts := make(map[string]any, len(data.Options))
 	for optName, o := range data.Options {
+		if o.Type == ddiscord.ApplicationCommandOptionTypeSubCommand || o.Type == ddiscord.ApplicationCommandOptionTypeSubCommandGroup {
+			continue
+		}
 		var v any
 		if err := json.Unmarshal(o.Value, &v); err != nil {
 			log.Error("decoding an option", "option", optName, "err", err)
@@ -168,6 +191,31 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 			return
 		}
 		opts[optName] = v
+	}
+	if a.isTool(name) {
+		path := []string{name}
+		if g := data.SubCommandGroupName; g != nil {
+			path = append(path, *g)
+		}
+		if sc := data.SubCommandName; sc != nil {
+			path = append(path, *sc)
+		}
+		args, err := commands.ToolFromSlash(a.tools.Specs(), path, opts)
+		if err != nil {
+			edit(a.usageReply(log, name, err))
+			return
+		}
+		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: fromDisgoUser(member.User),
+			Roles: roleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
+		sub, err := a.interactionSubject(ctx, int64(*guildID), call.User.ID, call.Roles, member.Permissions, args.Command())
+		if err != nil {
+			a.metrics.Command(args.Command(), outcomeFailed)
+			log.Error("reading the guild for a permission check", "err", err)
+			edit(discord.Message{Content: failureText})
+			return
+		}
+		edit(a.runTool(ctx, sub, call, args))
+		return
 	}
 	inv, err := commands.FromSlash(a.cat, name, opts)
 	if err != nil {
@@ -183,18 +231,13 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 	}
 	moderator := fromDisgoUser(member.User)
 	roles := roleIDs(member.RoleIDs)
-	g, err := a.port.Guild(ctx, int64(*guildID))
+	sub, err := a.interactionSubject(ctx, int64(*guildID), moderator.ID, roles, member.Permissions, inv.Action.Name)
 	if err != nil {
 		a.metrics.Command(inv.Action.Name, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		edit(discord.Message{Content: failureText})
 		return
 	}
-	// Discord computes the member's permissions for an interaction (channel overwrites
-	// included); gavel's fallback asks about guild permissions, which is what Discord sends
-	// for a command in a channel without overwrites.
-	sub := permissions.Subject{GuildID: int64(*guildID), GuildOwnerID: g.OwnerID, UserID: moderator.ID,
-		RoleIDs: roles, NativePermissions: permissions.Permission(member.Permissions), Command: inv.Action.Name}
 	edit(a.carryOut(ctx, co, sub, inv.Request(int64(*guildID), moderator, roles)))
 }
 
@@ -224,6 +267,68 @@ func (a *App) carryOut(ctx context.Context, co *moderation.Coordinator, sub perm
 		a.metrics.Command(name, outcomeOK)
 	}
 	return res.Reply
+}
+
+// usageReply answers a command that could not be parsed: the usage error, or gavel's own
+// failure.
+func (a *App) usageReply(log *slog.Logger, name string, err error) discord.Message {
+	if name != "" {
+		a.metrics.Command(name, outcomeRefused)
+	}
+	var usage *commands.UsageError
+	if errors.As(err, &usage) {
+		return discord.Message{Content: usage.Error(), AllowedMentions: &discord.AllowedMentions{}}
+	}
+	log.Error("parsing a command", "err", err)
+	return discord.Message{Content: failureText}
+}
+
+// isTool reports whether a slash command's name is one of the tools'.
+func (a *App) isTool(name string) bool {
+	for _, s := range a.tools.Specs() {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// runTool checks the caller's permission for a tool's command and runs it.
+func (a *App) runTool(ctx context.Context, sub permissions.Subject, call tools.Call, args commands.Args) discord.Message {
+	name := args.Command()
+	decision, err := a.perms.Check(ctx, sub)
+	if err != nil {
+		a.metrics.Command(name, outcomeFailed)
+		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", name, "err", err)
+		return discord.Message{Content: failureText}
+	}
+	if !decision.Allowed {
+		a.metrics.Command(name, outcomeRefused)
+		return moderation.RefusalReply(decision.Reason)
+	}
+	r := a.tools.Run(ctx, call, args)
+	if r.Err != nil {
+		a.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
+	}
+	outcome := r.Outcome
+	if outcome == "" {
+		outcome = tools.OK
+	}
+	a.metrics.Command(name, string(outcome))
+	return r.Message
+}
+
+// interactionSubject builds the permission question for an interaction. Discord computes
+// the member's permissions for an interaction (channel overwrites included); gavel's
+// fallback asks about guild permissions, which is what Discord sends for a command in a
+// channel without overwrites.
+func (a *App) interactionSubject(ctx context.Context, guildID, userID int64, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
+	g, err := a.port.Guild(ctx, guildID)
+	if err != nil {
+		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
+	}
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
+		NativePermissions: permissions.Permission(perms), Command: command}, nil
 }
 
 // subject builds the permission question for a prefix command. A message carries the
@@ -266,4 +371,86 @@ func roleIDs[T ~uint64](ids []T) []int64 {
 		out[i] = int64(id)
 	}
 	return out
+}
+
+// onComponent handles a click on one of gavel's buttons (the case list's pages): the
+// clicked message is replaced with the tool's answer, within Discord's 3 seconds (a page is
+// one indexed query); a refusal is told to the one who clicked only.
+func (a *App) onComponent(e *events.ComponentInteractionCreate) {
+	id, token := int64(e.ID()), e.Token()
+	if _, ok := a.begin(); !ok {
+		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+		defer cancel()
+		err := a.port.Respond(ctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
+			Content: "gavel is restarting. Try again in a moment.", Flags: discord.FlagEphemeral}})
+		if err != nil {
+			a.log.Warn("answering a click while closing", "err", err)
+		}
+		return
+	}
+	ci := e.ComponentInteraction
+	go func() {
+		defer a.end()
+		ctx, cancel := context.WithTimeout(a.work, a.commandTimeout)
+		defer cancel()
+		a.handleComponent(ctx, id, token, ci)
+	}()
+}
+
+func (a *App) handleComponent(ctx context.Context, id int64, token string, ci ddiscord.ComponentInteraction) {
+	customID := ci.Data.CustomID()
+	log := a.log.With("interaction", id, "custom_id", customID, "user", int64(ci.User().ID))
+	respond := func(r discord.Response) bool {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if err := a.port.Respond(rctx, id, token, r); err != nil {
+			log.Error("answering a click", "err", err)
+			return false
+		}
+		return true
+	}
+	ephemeral := func(text string) {
+		respond(discord.Response{Type: discord.RespondMessage, Message: discord.Message{Content: text,
+			Flags: discord.FlagEphemeral, AllowedMentions: &discord.AllowedMentions{}}})
+	}
+	tool, ok := a.tools.Component(customID)
+	guildID, member := ci.GuildID(), ci.Member()
+	if !ok || guildID == nil || member == nil {
+		ephemeral("This button no longer does anything. Run the command again.")
+		return
+	}
+	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ci.Channel().ID()), User: fromDisgoUser(member.User),
+		Roles: roleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
+	sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
+	if err == nil {
+		var decision permissions.Decision
+		decision, err = a.perms.Check(ctx, sub)
+		if err == nil && !decision.Allowed {
+			a.metrics.Command(tool.ClickCommand, outcomeRefused)
+			ephemeral(decision.Reason)
+			return
+		}
+	}
+	if err != nil {
+		a.metrics.Command(tool.ClickCommand, outcomeFailed)
+		log.Error("checking permissions for a click", "err", err)
+		ephemeral(failureText)
+		return
+	}
+	r := tool.Click(ctx, call, customID)
+	if r.Err != nil {
+		log.Warn("click failed", "err", r.Err)
+	}
+	outcome := r.Outcome
+	if outcome == "" {
+		outcome = tools.OK
+	}
+	a.metrics.Command(tool.ClickCommand, string(outcome))
+	if outcome != tools.OK {
+		// The page stays as it was; only the one who clicked is told why.
+		r.Message.Flags |= discord.FlagEphemeral
+		respond(discord.Response{Type: discord.RespondMessage, Message: r.Message})
+		return
+	}
+	respond(discord.Response{Type: discord.RespondUpdate, Message: r.Message})
 }

@@ -1,0 +1,792 @@
+package commands
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/duration"
+)
+
+// A Spec declares a command that is not a moderation action (cases, config, purge,
+// slowmode, automod): its subcommands and parameters. Both front-ends are generated from
+// it, as the catalogue's are for actions: ParseTool reads the prefix form, ToolFromSlash the
+// slash options, and SlashDefinition registers it, so the two accept the same things.
+type Spec struct {
+	Name string
+	// Aliases are other names for the prefix form (Discord knows only Name).
+	Aliases     []string
+	Description string
+	// Subs are the subcommands; a Spec has Subs or Params, not both. Two levels at most
+	// (config ranks set), as Discord allows.
+	Subs []*Spec
+	// Default is the subcommand a bare prefix command runs ("$cases" lists); "" for none.
+	Default string
+	Params  []Param
+
+	parent *Spec
+}
+
+// Kind is what a parameter's value is.
+type Kind int
+
+// The parameter kinds.
+const (
+	// KindString is text; a positional string with Rest takes every remaining word.
+	KindString Kind = iota
+	KindInt
+	KindBool
+	KindUser
+	KindChannel
+	KindRole
+	KindDuration
+)
+
+// Param is one parameter of a command.
+type Param struct {
+	Name        string
+	Description string
+	Kind        Kind
+	Required    bool
+	// Positional parameters come, in order, right after the command words in the prefix
+	// form; the others are written -name value (-name alone for a boolean). Any parameter may
+	// be written as a flag.
+	Positional bool
+	// Rest makes a positional string take every remaining word that is not a flag. Only the
+	// last positional parameter may have it.
+	Rest bool
+	// Aliases are short flag names (-r for -reason).
+	Aliases []string
+	// Min and Max bound an integer's value or a string's length (in characters). Both zero:
+	// no bound.
+	Min, Max int
+	// MaxDuration bounds a duration (MinDuration too); zero: no bound.
+	MinDuration, MaxDuration time.Duration
+	// Choices, when set, are the only values a string accepts (compared without letter case;
+	// the value is the choice as written here).
+	Choices []string
+}
+
+// Args are a parsed command: which (sub)command, and its parameters' values.
+type Args struct {
+	// Spec is the command that runs: the leaf subcommand.
+	Spec *Spec
+	// Values holds the parameters given, by name: string, int64, bool, time.Duration, or
+	// int64 ids for users, channels and roles.
+	Values map[string]any
+}
+
+// Command is the full name of the command that runs, as permissions know it: "cases
+// modify", "config ranks set", "purge".
+func (a Args) Command() string { return a.Spec.Path() }
+
+// Has reports whether a parameter was given.
+func (a Args) Has(name string) bool { _, ok := a.Values[name]; return ok }
+
+// String returns a string parameter, "" when absent.
+func (a Args) String(name string) string { s, _ := a.Values[name].(string); return s }
+
+// Int returns an integer parameter, 0 when absent.
+func (a Args) Int(name string) int64 { n, _ := a.Values[name].(int64); return n }
+
+// Bool returns a boolean parameter, false when absent.
+func (a Args) Bool(name string) bool { b, _ := a.Values[name].(bool); return b }
+
+// ID returns a user, channel or role parameter, 0 when absent.
+func (a Args) ID(name string) int64 { n, _ := a.Values[name].(int64); return n }
+
+// Duration returns a duration parameter, 0 when absent.
+func (a Args) Duration(name string) time.Duration { d, _ := a.Values[name].(time.Duration); return d }
+
+// Link sets the parent pointers of a spec tree; call it once on each top-level Spec.
+func (s *Spec) Link() *Spec {
+	for _, sub := range s.Subs {
+		sub.parent = s
+		sub.Link()
+	}
+	return s
+}
+
+// Path is the spec's full name: its parents' names and its own.
+func (s *Spec) Path() string {
+	if s.parent == nil {
+		return s.Name
+	}
+	return s.parent.Path() + " " + s.Name
+}
+
+// Root is the top-level command the spec belongs to.
+func (s *Spec) Root() *Spec {
+	for s.parent != nil {
+		s = s.parent
+	}
+	return s
+}
+
+// Names returns the full names of the spec and every subcommand under it, parents first.
+func (s *Spec) Names() []string {
+	out := []string{s.Path()}
+	for _, sub := range s.Subs {
+		out = append(out, sub.Names()...)
+	}
+	return out
+}
+
+// Sub finds a subcommand by name or alias, ignoring letter case.
+func (s *Spec) Sub(name string) (*Spec, bool) {
+	name = strings.ToLower(name)
+	for _, sub := range s.Subs {
+		if sub.Name == name {
+			return sub, true
+		}
+		for _, al := range sub.Aliases {
+			if al == name {
+				return sub, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// Matches reports whether word names the spec (its name or an alias, any letter case).
+func (s *Spec) Matches(word string) bool {
+	word = strings.ToLower(word)
+	if word == s.Name {
+		return true
+	}
+	for _, al := range s.Aliases {
+		if al == word {
+			return true
+		}
+	}
+	return false
+}
+
+// Usage is the prefix synopsis of a leaf command, or the list of a group's subcommands.
+func (s *Spec) Usage(prefix string) string {
+	if len(s.Subs) > 0 {
+		var lines []string
+		for _, sub := range s.Subs {
+			if len(sub.Subs) > 0 {
+				for _, leaf := range sub.Subs {
+					lines = append(lines, leaf.Usage(prefix))
+				}
+				continue
+			}
+			lines = append(lines, sub.Usage(prefix))
+		}
+		return strings.Join(lines, "\n")
+	}
+	var b strings.Builder
+	b.WriteString(prefix + s.Path())
+	for _, p := range s.Params {
+		if p.Positional {
+			name := "<" + p.Name + ">"
+			if p.Rest {
+				name = "<" + p.Name + "…>"
+			}
+			if !p.Required {
+				name = "[" + strings.Trim(name, "<>") + "]"
+			}
+			b.WriteString(" " + name)
+		}
+	}
+	for _, p := range s.Params {
+		if !p.Positional {
+			if p.Kind == KindBool {
+				b.WriteString(" [-" + p.Name + "]")
+			} else {
+				b.WriteString(" [-" + p.Name + " " + p.hint() + "]")
+			}
+		}
+	}
+	return b.String()
+}
+
+// hint is how a parameter's value is written, for usage lines.
+func (p Param) hint() string {
+	if len(p.Choices) > 0 {
+		return strings.Join(p.Choices, "|")
+	}
+	switch p.Kind {
+	case KindInt:
+		if p.Min != 0 || p.Max != 0 {
+			return fmt.Sprintf("%d-%d", p.Min, p.Max)
+		}
+		return "number"
+	case KindUser:
+		return "@user"
+	case KindChannel:
+		return "#channel"
+	case KindRole:
+		return "@role"
+	case KindDuration:
+		return "duration"
+	}
+	return p.Name
+}
+
+// accepted says what a parameter accepts, for messages.
+func (p Param) accepted() string {
+	switch {
+	case len(p.Choices) > 0:
+		return "one of " + strings.Join(p.Choices, ", ")
+	case p.Kind == KindInt && (p.Min != 0 || p.Max != 0):
+		return fmt.Sprintf("a whole number from %d to %d", p.Min, p.Max)
+	case p.Kind == KindInt:
+		return "a whole number"
+	case p.Kind == KindBool:
+		return "yes or no (true/false, on/off)"
+	case p.Kind == KindUser:
+		return "a user: a mention (@name) or an id"
+	case p.Kind == KindChannel:
+		return "a channel: a mention (#name) or an id"
+	case p.Kind == KindRole:
+		return "a role: a mention (@role) or an id"
+	case p.Kind == KindDuration:
+		return "a duration, like 90m, 1.5h, 1w2d or 2 weeks"
+	case p.Max > 0:
+		return fmt.Sprintf("text of %d to %d characters", max(p.Min, 1), p.Max)
+	}
+	return "text"
+}
+
+// ParseTool reads a prefix command for one of specs, such as "$cases modify 12 -status
+// inactive". As with ParsePrefix, ok is false when the message is not such a command, and a
+// known command written wrongly is a *UsageError.
+//
+// After the command and subcommand words come the positional parameters in order, then
+// flags: "-name value", where a string flag's value is every word up to the next flag, a
+// duration's the longest run of words that reads as one, and the others' one word. A
+// positional string with Rest takes the words that are not flags, wherever they are.
+func ParseTool(specs []*Spec, prefix, content string) (args Args, ok bool, err error) {
+	if prefix == "" || !strings.HasPrefix(content, prefix) {
+		return Args{}, false, nil
+	}
+	words := splitWords(content[len(prefix):])
+	if len(words) == 0 {
+		return Args{}, false, nil
+	}
+	var spec *Spec
+	for _, s := range specs {
+		if s.Matches(words[0]) {
+			spec = s
+			break
+		}
+	}
+	if spec == nil {
+		return Args{}, false, nil
+	}
+	words = words[1:]
+	for len(spec.Subs) > 0 {
+		if len(words) > 0 {
+			if sub, found := spec.Sub(words[0]); found {
+				spec, words = sub, words[1:]
+				continue
+			}
+		}
+		if spec.Default != "" {
+			sub, found := spec.Sub(spec.Default)
+			if !found {
+				return Args{}, true, fmt.Errorf("commands: %s's default %q is not a subcommand", spec.Path(), spec.Default)
+			}
+			spec = sub
+			continue
+		}
+		problem := fmt.Sprintf("Say what to do: %s%s needs one of %s.", prefix, spec.Path(), subNames(spec))
+		if len(words) > 0 {
+			problem = fmt.Sprintf("%q is not a subcommand of %s%s; it has %s.", words[0], prefix, spec.Path(), subNames(spec))
+		}
+		return Args{}, true, &UsageError{Problem: problem, Usage: spec.Usage(prefix)}
+	}
+	args, err = parseWords(spec, words)
+	if err != nil {
+		return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix)}
+	}
+	return args, true, nil
+}
+
+func subNames(s *Spec) string {
+	names := make([]string, len(s.Subs))
+	for i, sub := range s.Subs {
+		names[i] = sub.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// splitWords splits on spaces, keeping "quoted text" together (quotes removed), so that a
+// rank name or a keyword may hold spaces.
+func splitWords(s string) []string {
+	var out []string
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		if s == "" {
+			return out
+		}
+		if s[0] == '"' {
+			if end := strings.IndexByte(s[1:], '"'); end >= 0 {
+				out = append(out, s[1:1+end])
+				s = s[2+end:]
+				continue
+			}
+		}
+		end := strings.IndexAny(s, " \t\r\n")
+		if end < 0 {
+			return append(out, s)
+		}
+		out = append(out, s[:end])
+		s = s[end:]
+	}
+}
+
+func parseWords(spec *Spec, words []string) (Args, error) {
+	args := Args{Spec: spec, Values: map[string]any{}}
+	var positional []*Param
+	var rest *Param
+	for i := range spec.Params {
+		p := &spec.Params[i]
+		if p.Positional {
+			positional = append(positional, p)
+			if p.Rest {
+				rest = p
+			}
+		}
+	}
+	var restWords []string
+	next := 0 // the next positional parameter to fill
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if p := flagParam(spec, w); p != nil {
+			if args.Has(p.Name) {
+				return Args{}, fmt.Errorf("-%s is given twice", p.Name)
+			}
+			n, err := takeFlag(&args, p, words[i+1:], spec)
+			if err != nil {
+				return Args{}, err
+			}
+			i += n
+			continue
+		}
+		// Fill the positional parameters in order; the Rest one gathers what is left.
+		for next < len(positional) && positional[next] != rest && args.Has(positional[next].Name) {
+			next++
+		}
+		if next < len(positional) && positional[next] != rest {
+			p := positional[next]
+			v, err := p.parse(w)
+			if err != nil {
+				return Args{}, err
+			}
+			args.Values[p.Name] = v
+			next++
+			continue
+		}
+		if rest != nil && !args.Has(rest.Name) {
+			restWords = append(restWords, w)
+			continue
+		}
+		return Args{}, fmt.Errorf("%q is one word too many (did you mean a flag? %s takes %s)", w, spec.Path(), flagList(spec))
+	}
+	if rest != nil && len(restWords) > 0 {
+		v, err := rest.parse(strings.Join(restWords, " "))
+		if err != nil {
+			return Args{}, err
+		}
+		args.Values[rest.Name] = v
+	}
+	if err := checkRequired(spec, args); err != nil {
+		return Args{}, err
+	}
+	return args, nil
+}
+
+func flagList(spec *Spec) string {
+	var names []string
+	for _, p := range spec.Params {
+		names = append(names, "-"+p.Name)
+	}
+	if len(names) == 0 {
+		return "no flags"
+	}
+	return strings.Join(names, ", ")
+}
+
+// flagParam reports which parameter a word names as a flag (-name, --name or an alias).
+func flagParam(spec *Spec, word string) *Param {
+	if !strings.HasPrefix(word, "-") || len(word)-len(strings.TrimLeft(word, "-")) > 2 {
+		return nil
+	}
+	name := strings.ToLower(strings.TrimLeft(word, "-"))
+	if name == "" {
+		return nil
+	}
+	for i := range spec.Params {
+		p := &spec.Params[i]
+		if p.Name == name {
+			return p
+		}
+		for _, al := range p.Aliases {
+			if al == name {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+// takeFlag reads a flag's value from the words after it and returns how many it used.
+func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
+	switch p.Kind {
+	case KindBool:
+		// "-silent" alone is true; "-silent no" is read when the next word is a yes/no.
+		if len(after) > 0 {
+			if b, ok := parseBool(after[0]); ok {
+				args.Values[p.Name] = b
+				return 1, nil
+			}
+		}
+		args.Values[p.Name] = true
+		return 0, nil
+	case KindString:
+		n := 0
+		for n < len(after) && flagParam(spec, after[n]) == nil {
+			n++
+		}
+		if n == 0 {
+			return 0, fmt.Errorf("-%s needs a value: %s", p.Name, p.accepted())
+		}
+		v, err := p.parse(strings.Join(after[:n], " "))
+		if err != nil {
+			return 0, err
+		}
+		args.Values[p.Name] = v
+		return n, nil
+	case KindDuration:
+		var firstErr error
+		for n := min(6, len(after)); n >= 1; n-- {
+			v, err := p.parse(strings.Join(after[:n], " "))
+			if err != nil {
+				if n == 1 {
+					firstErr = err
+				}
+				continue
+			}
+			args.Values[p.Name] = v
+			return n, nil
+		}
+		if firstErr == nil {
+			firstErr = fmt.Errorf("-%s needs a value: %s", p.Name, p.accepted())
+		}
+		return 0, firstErr
+	}
+	if len(after) == 0 {
+		return 0, fmt.Errorf("-%s needs a value: %s", p.Name, p.accepted())
+	}
+	v, err := p.parse(after[0])
+	if err != nil {
+		return 0, err
+	}
+	args.Values[p.Name] = v
+	return 1, nil
+}
+
+func checkRequired(spec *Spec, args Args) error {
+	for _, p := range spec.Params {
+		if p.Required && !args.Has(p.Name) {
+			return fmt.Errorf("%s needs %s: %s", spec.Path(), p.Name, p.accepted())
+		}
+	}
+	return nil
+}
+
+// parse reads one parameter's value from text, and checks its bounds.
+func (p Param) parse(text string) (any, error) {
+	bad := func() error { return fmt.Errorf("%s must be %s, not %q", p.Name, p.accepted(), clip(text, 40)) }
+	switch p.Kind {
+	case KindInt:
+		n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
+		if err != nil {
+			return nil, bad()
+		}
+		return p.checkInt(n)
+	case KindBool:
+		b, ok := parseBool(text)
+		if !ok {
+			return nil, bad()
+		}
+		return b, nil
+	case KindUser:
+		id, ok := ParseUserRef(text)
+		if !ok {
+			return nil, bad()
+		}
+		return id, nil
+	case KindChannel:
+		id, ok := parseRef(text, "<#")
+		if !ok {
+			return nil, bad()
+		}
+		return id, nil
+	case KindRole:
+		id, ok := parseRef(text, "<@&")
+		if !ok {
+			return nil, bad()
+		}
+		return id, nil
+	case KindDuration:
+		d, err := duration.Parse(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		return p.checkDuration(d)
+	}
+	return p.checkString(text)
+}
+
+func (p Param) checkInt(n int64) (any, error) {
+	if (p.Min != 0 || p.Max != 0) && (n < int64(p.Min) || n > int64(p.Max)) {
+		return nil, fmt.Errorf("%s must be %s, not %d", p.Name, p.accepted(), n)
+	}
+	return n, nil
+}
+
+func (p Param) checkDuration(d time.Duration) (any, error) {
+	if p.MinDuration > 0 && d < p.MinDuration || p.MaxDuration > 0 && d > p.MaxDuration {
+		return nil, fmt.Errorf("%s must be from %s to %s, not %s", p.Name,
+			duration.Format(p.MinDuration), duration.Format(p.MaxDuration), duration.Format(d))
+	}
+	return d, nil
+}
+
+func (p Param) checkString(s string) (any, error) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("%s is not valid text", p.Name)
+	}
+	if len(p.Choices) > 0 {
+		for _, c := range p.Choices {
+			if strings.EqualFold(c, s) {
+				return c, nil
+			}
+		}
+		return nil, fmt.Errorf("%s must be %s, not %q", p.Name, p.accepted(), clip(s, 40))
+	}
+	n := utf8.RuneCountInString(s)
+	if n == 0 || p.Max > 0 && (n < p.Min || n > p.Max) {
+		if n == 0 {
+			return nil, fmt.Errorf("%s is empty; it must be %s", p.Name, p.accepted())
+		}
+		return nil, fmt.Errorf("%s is %d characters long; it must be %s", p.Name, n, p.accepted())
+	}
+	return s, nil
+}
+
+// parseRef reads "<open…id>" or a bare id of Discord's length.
+func parseRef(s, open string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, open) && strings.HasSuffix(s, ">") {
+		s = s[len(open) : len(s)-1]
+	}
+	if len(s) < 15 || len(s) > 20 {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "t", "yes", "y", "1", "on", "enable", "enabled":
+		return true, true
+	case "false", "f", "no", "n", "0", "off", "disable", "disabled":
+		return false, true
+	}
+	return false, false
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// ToolFromSlash builds Args from a slash command: path is the command, subcommand group and
+// subcommand names as Discord sends them (empty ones left out), opts the leaf's options
+// (strings, float64 or int64 numbers, booleans, and ids as strings).
+func ToolFromSlash(specs []*Spec, path []string, opts map[string]any) (Args, error) {
+	var spec *Spec
+	for _, s := range specs {
+		if len(path) > 0 && s.Name == path[0] {
+			spec = s
+		}
+	}
+	if spec == nil {
+		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s is not one of gavel's commands.", strings.Join(path, " "))}
+	}
+	for _, name := range path[1:] {
+		sub, ok := spec.Sub(name)
+		if !ok || sub.Name != name {
+			return Args{}, &UsageError{Problem: fmt.Sprintf("/%s has no subcommand %q.", spec.Path(), name)}
+		}
+		spec = sub
+	}
+	if len(spec.Subs) > 0 {
+		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s needs a subcommand: %s.", spec.Path(), subNames(spec))}
+	}
+	args := Args{Spec: spec, Values: map[string]any{}}
+	fail := func(err error) (Args, error) {
+		return Args{}, &UsageError{Problem: upper(err.Error()) + "."}
+	}
+	for name, v := range opts {
+		var p *Param
+		for i := range spec.Params {
+			if spec.Params[i].Name == name {
+				p = &spec.Params[i]
+			}
+		}
+		if p == nil {
+			return fail(fmt.Errorf("/%s has no option %q", spec.Path(), name))
+		}
+		var val any
+		var err error
+		switch p.Kind {
+		case KindInt:
+			n, ok := toInt(v)
+			if !ok {
+				return fail(fmt.Errorf("%s must be %s", p.Name, p.accepted()))
+			}
+			val, err = p.checkInt(n)
+		case KindBool:
+			b, ok := v.(bool)
+			if !ok {
+				return fail(fmt.Errorf("%s must be true or false", p.Name))
+			}
+			val = b
+		default:
+			s, ok := v.(string)
+			if !ok {
+				return fail(fmt.Errorf("%s must be %s", p.Name, p.accepted()))
+			}
+			val, err = p.parse(s)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		args.Values[p.Name] = val
+	}
+	if err := checkRequired(spec, args); err != nil {
+		return fail(err)
+	}
+	return args, nil
+}
+
+// Discord's option types for subcommands and the kinds gavel uses.
+const (
+	OptionSubCommand      = 1
+	OptionSubCommandGroup = 2
+	OptionChannel         = 7
+	OptionRole            = 8
+)
+
+// ToolOption is a slash option that may nest (subcommands and groups).
+type ToolOption struct {
+	Type        int           `json:"type"`
+	Name        string        `json:"name"`
+	Description string        `json:"description"`
+	Required    bool          `json:"required,omitempty"`
+	MinValue    *int          `json:"min_value,omitempty"`
+	MaxValue    *int          `json:"max_value,omitempty"`
+	MinLength   *int          `json:"min_length,omitempty"`
+	MaxLength   *int          `json:"max_length,omitempty"`
+	Choices     []Choice      `json:"choices,omitempty"`
+	Options     []*ToolOption `json:"options,omitempty"`
+}
+
+// Choice is one fixed value of a string option.
+type Choice struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ToolCommand is a tool's slash definition for the bulk-overwrite endpoint.
+type ToolCommand struct {
+	Type                     int           `json:"type"`
+	Name                     string        `json:"name"`
+	Description              string        `json:"description"`
+	Options                  []*ToolOption `json:"options"`
+	DefaultMemberPermissions *string       `json:"default_member_permissions"`
+	Contexts                 []int         `json:"contexts"`
+}
+
+// SlashDefinition is the spec as Discord registers it; perm is the Discord permission that
+// shows it to members by default (0: everyone).
+func (s *Spec) SlashDefinition(perm uint64) ToolCommand {
+	cmd := ToolCommand{Type: 1, Name: s.Name, Description: truncate(s.Description, 100), Contexts: []int{0},
+		Options: []*ToolOption{}}
+	if perm != 0 {
+		p := strconv.FormatUint(perm, 10)
+		cmd.DefaultMemberPermissions = &p
+	}
+	if len(s.Subs) > 0 {
+		cmd.Options = subOptions(s)
+	} else {
+		cmd.Options = paramOptions(s.Params)
+	}
+	return cmd
+}
+
+func subOptions(s *Spec) []*ToolOption {
+	out := []*ToolOption{}
+	for _, sub := range s.Subs {
+		o := &ToolOption{Type: OptionSubCommand, Name: sub.Name, Description: truncate(sub.Description, 100)}
+		if len(sub.Subs) > 0 {
+			o.Type = OptionSubCommandGroup
+			o.Options = subOptions(sub)
+		} else {
+			o.Options = paramOptions(sub.Params)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// paramOptions lists required options first, as Discord demands.
+func paramOptions(params []Param) []*ToolOption {
+	var req, opt []*ToolOption
+	for _, p := range params {
+		o := &ToolOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required}
+		switch p.Kind {
+		case KindInt:
+			o.Type = OptionInteger
+			if p.Min != 0 || p.Max != 0 {
+				o.MinValue, o.MaxValue = intp(p.Min), intp(p.Max)
+			}
+		case KindBool:
+			o.Type = OptionBoolean
+		case KindUser:
+			o.Type = OptionUser
+		case KindChannel:
+			o.Type = OptionChannel
+		case KindRole:
+			o.Type = OptionRole
+		default:
+			o.Type = OptionString
+			if len(p.Choices) > 0 && len(p.Choices) <= 25 {
+				for _, c := range p.Choices {
+					o.Choices = append(o.Choices, Choice{Name: c, Value: c})
+				}
+			} else if p.Max > 0 {
+				o.MinLength, o.MaxLength = intp(max(p.Min, 1)), intp(p.Max)
+			}
+		}
+		if p.Required {
+			req = append(req, o)
+		} else {
+			opt = append(opt, o)
+		}
+	}
+	return append(append([]*ToolOption{}, req...), opt...)
+}

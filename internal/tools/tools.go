@@ -1,0 +1,149 @@
+// Package tools holds the moderators' commands that are not moderation actions: cases
+// (read and amend the record), config (the server's settings and ranks), purge and
+// slowmode. Each is declared once as a commands.Spec, from which both the prefix and the
+// slash front-end are generated, and run by a Tool; the app checks the caller's permission
+// for the command (Args.Command) before it calls Run.
+package tools
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/settings"
+)
+
+// Env is what the tools work with.
+type Env struct {
+	Port     discord.Port
+	Cases    *cases.Service
+	Settings *settings.Service
+	Perms    *permissions.Service
+	Exec     *executor.Executor
+	Log      *slog.Logger
+	Now      func() time.Time
+	// BotID is gavel's own user id.
+	BotID int64
+	// CommandNames are every command a rank can be required for (actions and tools), for
+	// config's listings.
+	CommandNames func() []string
+}
+
+// Call is one use of a tool: who, where, and through which front-end.
+type Call struct {
+	GuildID   int64
+	ChannelID int64
+	User      discord.User
+	Roles     []int64
+	// Prefix is the guild's command prefix, for usage lines.
+	Prefix string
+	// Slash is true for a slash command or a component, whose replies only the caller sees.
+	Slash bool
+	// MessageID is the prefix command's own message; 0 for slash commands and components.
+	MessageID int64
+	// At is when the command was given (the message's or the interaction's time).
+	At time.Time
+}
+
+// Outcome is how a command ended, the metric's label.
+type Outcome string
+
+// The outcomes.
+const (
+	OK      Outcome = "ok"
+	Refused Outcome = "refused"
+	Failed  Outcome = "failed"
+)
+
+// Reply is what a tool answers. Err, when set, is logged (the message already says what
+// the moderator needs to know).
+type Reply struct {
+	Message discord.Message
+	Outcome Outcome
+	Err     error
+}
+
+// Tool runs one command family.
+type Tool struct {
+	Spec *commands.Spec
+	Run  func(ctx context.Context, call Call, args commands.Args) Reply
+	// ComponentPrefix routes the clicks on buttons whose custom_id starts with it to Click.
+	// "" when the tool has no components.
+	ComponentPrefix string
+	// ClickCommand is the command whose permission a click needs ("cases list").
+	ClickCommand string
+	// Click answers a click with the new content of the clicked message.
+	Click func(ctx context.Context, call Call, customID string) Reply
+}
+
+// Set is every tool, by name.
+type Set struct {
+	tools []*Tool
+}
+
+// NewSet builds the tools over env.
+func NewSet(env *Env) *Set {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Log == nil {
+		env.Log = slog.New(slog.DiscardHandler)
+	}
+	// One constructor per tool, each in the tool's own file.
+	s := &Set{tools: []*Tool{}}
+	for _, t := range s.tools {
+		t.Spec.Link()
+	}
+	return s
+}
+
+// Specs returns the tools' specs, for the front-ends.
+func (s *Set) Specs() []*commands.Spec {
+	out := make([]*commands.Spec, len(s.tools))
+	for i, t := range s.tools {
+		out[i] = t.Spec
+	}
+	return out
+}
+
+// Names returns every command and subcommand the tools define, for permissions.
+func (s *Set) Names() []string {
+	var out []string
+	for _, t := range s.tools {
+		out = append(out, t.Spec.Names()...)
+	}
+	return out
+}
+
+// Run runs the command args names.
+func (s *Set) Run(ctx context.Context, call Call, args commands.Args) Reply {
+	root := args.Spec.Root()
+	for _, t := range s.tools {
+		if t.Spec == root {
+			return t.Run(ctx, call, args)
+		}
+	}
+	return Reply{Message: discord.Message{Content: fmt.Sprintf("%s is not one of gavel's commands.", args.Command())}, Outcome: Refused}
+}
+
+// Component finds the tool whose buttons carry customID.
+func (s *Set) Component(customID string) (*Tool, bool) {
+	for _, t := range s.tools {
+		if t.ComponentPrefix != "" && strings.HasPrefix(customID, t.ComponentPrefix) {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+// Text is a reply of plain text; mentions in it never ping.
+func Text(outcome Outcome, format string, args ...any) Reply {
+	return Reply{Message: discord.Message{Content: fmt.Sprintf(format, args...), AllowedMentions: &discord.AllowedMentions{}}, Outcome: outcome}
+}
