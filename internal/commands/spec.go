@@ -464,14 +464,20 @@ func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
 		args.Values[p.Name] = v
 		return n, nil
 	case KindDuration:
+		// The longest run that reads as a duration is the value; its bounds are checked after,
+		// so that "2 days" out of bounds is not reported as "2 has no unit".
 		var firstErr error
 		for n := min(6, len(after)); n >= 1; n-- {
-			v, err := p.parse(strings.Join(after[:n], " "))
+			d, err := duration.Parse(strings.Join(after[:n], " "))
 			if err != nil {
 				if n == 1 {
-					firstErr = err
+					firstErr = fmt.Errorf("%s: %w", p.Name, err)
 				}
 				continue
+			}
+			v, err := p.checkDuration(d)
+			if err != nil {
+				return 0, err
 			}
 			args.Values[p.Name] = v
 			return n, nil
