@@ -172,6 +172,9 @@ func NewService(st *store.Store, cs *cases.Service, opts ...Option) *Service {
 	return s
 }
 
+// Now reads the schedule's clock: the time due actions are judged by.
+func (s *Service) Now() time.Time { return s.now() }
+
 // Cases returns the case service the schedule writes history through.
 func (s *Service) Cases() *cases.Service { return s.cases }
 
