@@ -82,6 +82,7 @@ type App struct {
 	pollerDone chan struct{}
 	expiryCfg  expiry.Config
 	horizon    time.Duration
+	coOpts     []moderation.CoordinatorOption
 
 	closeOnce sync.Once
 }
@@ -95,6 +96,13 @@ type options struct {
 	commandTimeout  time.Duration
 	expiry          func(*expiry.Config)
 	horizon         time.Duration
+	coordinator     []moderation.CoordinatorOption
+}
+
+// WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
+// (tests move its clock).
+func WithCoordinatorOptions(opts ...moderation.CoordinatorOption) Option {
+	return func(o *options) { o.coordinator = append(o.coordinator, opts...) }
 }
 
 // WithExpiryConfig adjusts the expiry poller's settings after the configuration's (tests
@@ -140,7 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		fatal: make(chan error, 1), horizon: o.horizon}
+		fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
@@ -359,9 +367,9 @@ func (a *App) onReady(e *events.Ready) {
 	id := int64(e.User.ID)
 	a.mu.Lock()
 	if a.coordinator == nil {
-		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec,
+		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry),
-			moderation.WithTimeoutHorizon(a.horizon))
+			moderation.WithTimeoutHorizon(a.horizon)}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)
 		}

@@ -332,4 +332,3 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 		}
 	})
 }
-
