@@ -421,21 +421,22 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 		return nil, fmt.Errorf("claim: owner %q, max %d and lease %s must be set", owner, max, lease)
 	}
 	now := s.now()
+	leaseUntil := sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}
 	var rows []dbsqlc.ScheduledAction
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := dbsqlc.New(tx)
-		var err error
-		if s.st.Engine() == store.Postgres {
-			rows, err = q.ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
-				Owner: nullText(owner), LeaseUntil: sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}, Now: now.UnixMilli(), MaxRows: int32(max)})
-		} else {
-			var r []dbsqlc.ScheduledAction
-			r, err = q.ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
-				Owner: nullText(owner), LeaseUntil: sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}, Now: now.UnixMilli(), MaxRows: int32(max)})
-			rows = r
-		}
-		return err
-	})
+	var err error
+	if s.st.Engine() == store.Postgres {
+		// One statement is atomic on its own: autocommit saves the BEGIN and COMMIT round
+		// trips, and the row locks SKIP LOCKED honours last until it commits.
+		rows, err = dbsqlc.New(s.st.Writer()).ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
+			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
+	} else {
+		err = s.st.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			rows, err = dbsqlc.New(tx).ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
+				Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim due expiries: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
@@ -204,5 +205,72 @@ func BenchmarkClaim(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// BenchmarkUnbanCallsBaseline is the baseline for BenchmarkExpiryBurst: the same Discord
+// calls a lift makes (read the ban, unban, post to the mod log), for GAVEL_BENCH_DUE users
+// with the same 32 workers, through the same adapter and executor, and no database. The
+// ratio of the burst's lifts/s to this calls/s is what the scheduler and the case records
+// cost.
+func BenchmarkUnbanCallsBaseline(b *testing.B) {
+	_, due := benchSizes(b)
+	for b.Loop() {
+		b.StopTimer()
+		s := discordtest.New(b, discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0))
+		owner := s.AddUser("owner", false)
+		guild := s.AddGuild("big guild", owner)
+		botRole := s.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages|discordtest.PermEmbedLinks)
+		s.AddMember(guild, s.BotID(), botRole)
+		modlog := s.AddChannel(guild, discordtest.ChannelGuildText, "mod-log")
+		users := make(chan discordtest.ID, due)
+		for i := range due {
+			u := s.AddUser(fmt.Sprintf("raider%d", i), false)
+			if err := s.BanAs(guild, owner, u, "raid"); err != nil {
+				b.Fatal(err)
+			}
+			users <- u
+		}
+		close(users)
+		port, err := disgoport.New(s.Token(), disgoport.WithAPIURL(s.APIURL()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ex := executor.New()
+		start := time.Now()
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				for u := range users {
+					err := ex.Do(ctx, executor.OpRead, func(ctx context.Context) error {
+						_, _, err := port.GetBan(ctx, int64(guild), int64(u))
+						return err
+					})
+					if err == nil {
+						err = ex.Do(ctx, executor.OpUnban, func(ctx context.Context) error { return port.Unban(ctx, int64(guild), int64(u), "expired") })
+					}
+					if err == nil {
+						err = ex.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
+							_, err := port.SendMessage(ctx, int64(modlog), discord.Message{Content: "unbanned", AllowedMentions: &discord.AllowedMentions{}})
+							return err
+						})
+					}
+					if err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		b.ReportMetric(float64(due)/time.Since(start).Seconds(), "unbans/s")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		port.Close(ctx)
+		cancel()
+		b.StartTimer()
 	}
 }

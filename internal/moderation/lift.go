@@ -88,13 +88,12 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	}
 	// A later case may decide the state even where no supersede reached the schedule (an
 	// action recorded by another path): never undo it.
-	later, err := co.cases.List(ctx, cases.Filter{GuildID: c.GuildID, UserID: c.UserID, Types: decidingTypes(c.Type), Status: cases.Active},
-		cases.PageRequest{Page: 1, PerPage: 1})
-	if err != nil {
+	later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, decidingTypes(c.Type)...)
+	if err != nil && !errors.Is(err, cases.ErrNotFound) {
 		return fmt.Errorf("reading the later cases of user %d: %w", c.UserID, err)
 	}
-	if len(later.Cases) == 1 && later.Cases[0].ID > c.ID {
-		return h.superseded(ctx, cl, c, later.Cases[0])
+	if err == nil && later.ID > c.ID {
+		return h.superseded(ctx, cl, c, later)
 	}
 	if timeout {
 		return h.timeout(ctx, cl, c)

@@ -332,3 +332,59 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 		}
 	})
 }
+
+// TestRescheduledTimeoutFollowsTheCase: shortening a timeout's case (what `cases modify
+// -duration` does) re-applies Discord's timeout up to the new end at once, then marks the
+// case expired at that end.
+func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		w := newExpiring(t, st.Engine(), 0, expiry.Config{})
+		to := succeeded(t, w.run(t, w.alice, "timeout", w.carol, withDuration(time.Hour)), cases.Timeout)
+		end := time.Now().Add(3 * time.Second).Truncate(time.Millisecond)
+		if _, err := w.svc.Reschedule(context.Background(), int64(w.guild), to.Number, int64(w.alice), end, "appeal accepted"); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, "Discord's timeout moved to the new end", func() bool {
+			m, _ := w.s.Member(w.guild, w.carol)
+			return m.CommunicationDisabledUntil != nil && m.CommunicationDisabledUntil.Sub(end).Abs() < time.Second
+		})
+		waitUntil(t, 10*time.Second, "the timeout marked processed", func() bool {
+			c, _ := w.cases.Get(context.Background(), to.ID)
+			return c.Processed
+		})
+		if late := time.Since(end); late > 3*time.Second {
+			t.Errorf("processed %v after the new end", late)
+		}
+		ev := w.events(t, to.ID)
+		if _, ok := eventOf(ev, cases.EventExpiry); !ok {
+			t.Error("the expiry change is not in the history")
+		}
+		if _, ok := eventOf(ev, cases.EventRenewed); !ok {
+			t.Error("the re-applied timeout is not in the history")
+		}
+	})
+}
+
+// TestRunnerChecksForLaterCases: a later ban recorded by a path that did not supersede the
+// pending unban (a mirrored action, say) still stops the unban: the runner itself checks.
+func TestRunnerChecksForLaterCases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		w := newExpiring(t, st.Engine(), 57*time.Second, expiry.Config{})
+		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
+		ban, err := w.cases.Create(context.Background(), cases.New{GuildID: int64(w.guild), UserID: int64(w.bob), ModeratorID: int64(w.alice),
+			Type: cases.Ban, Reason: "made permanent in Discord"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 10*time.Second, "the superseded expiry", func() bool {
+			all, _ := w.svc.OfCase(context.Background(), tb.ID)
+			return len(all) == 1 && all[0].Outcome == expiry.Superseded
+		})
+		if _, banned := w.s.Banned(w.guild, w.bob); !banned {
+			t.Error("bob was unbanned despite the later ban")
+		}
+		if e, ok := eventOf(w.events(t, tb.ID), cases.EventSuperseded); !ok || e.New != "#"+strconv.FormatInt(ban.Number, 10) {
+			t.Errorf("history %+v", e)
+		}
+	})
+}
