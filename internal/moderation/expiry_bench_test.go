@@ -158,9 +158,12 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				dueAt := time.Now().Add(time.Hour) // moved to "now" once the setup is done
 				eb := newExpiryBench(b, engine, pending, due, dueAt)
 				dueAt = time.Now().Add(500 * time.Millisecond)
-				if _, err := eb.st.Writer().ExecContext(context.Background(), `UPDATE scheduled_actions SET run_at = $1 WHERE run_at = $2`,
-					dueAt.UnixMilli(), eb.dueAt.UnixMilli()); err != nil {
-					b.Fatal(err)
+				// The cases move with their actions: a runner finding a case that ends later
+				// than its action would wait for the case instead of lifting.
+				for _, q := range []string{`UPDATE scheduled_actions SET run_at = $1 WHERE run_at = $2`, `UPDATE cases SET expires_at = $1 WHERE expires_at = $2`} {
+					if _, err := eb.st.Writer().ExecContext(context.Background(), q, dueAt.UnixMilli(), eb.dueAt.UnixMilli()); err != nil {
+						b.Fatal(err)
+					}
 				}
 				h := &timedHandler{Handler: eb.co.Expiries(), done: make(chan struct{}), want: due}
 				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: int64(eb.s.BotID()), Workers: 32}, nil)
@@ -177,6 +180,17 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				b.StopTimer()
 				cancel()
 				<-stopped
+				// Every run was a real lift: one unban by gavel per due user, one UNBAN case each.
+				unbans := 0
+				for _, e := range eb.s.AuditLog(eb.guild) {
+					if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == eb.s.BotID() {
+						unbans++
+					}
+				}
+				lifts, err := eb.cs.List(context.Background(), cases.Filter{GuildID: int64(eb.guild), Types: []cases.Type{cases.Unban}, Status: cases.Active}, cases.PageRequest{Page: 1, PerPage: 1})
+				if err != nil || unbans != due || lifts.Total != int64(due) {
+					b.Fatalf("%d unbans and %d UNBAN cases (%v); want %d of each", unbans, lifts.Total, err, due)
+				}
 				slices.Sort(h.late)
 				pct := func(q float64) time.Duration { return h.late[min(len(h.late)-1, int(q*float64(len(h.late))))] }
 				b.ReportMetric(total.Seconds(), "s-to-drain")
@@ -191,8 +205,9 @@ func BenchmarkExpiryBurst(b *testing.B) {
 }
 
 // BenchmarkClaim is the cost of one claim query (a batch of 8) with GAVEL_BENCH_PENDING
-// actions open and GAVEL_BENCH_DUE due; each claimed batch is released, outside the timer,
-// so that the due set stays the same size.
+// actions open and GAVEL_BENCH_DUE due; each claimed batch is completed outside the timer,
+// as a poller would (releasing the same rows again and again would measure their dead row
+// versions instead). Run it with -benchtime below GAVEL_BENCH_DUE/8 iterations.
 func BenchmarkClaim(b *testing.B) {
 	pending, due := benchSizes(b)
 	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
@@ -206,7 +221,7 @@ func BenchmarkClaim(b *testing.B) {
 				}
 				b.StopTimer()
 				for _, cl := range claims {
-					if err := eb.svc.Fail(ctx, cl, "released", cl.RunAt); err != nil {
+					if err := eb.svc.Complete(ctx, cl, expiry.Done, "benchmark"); err != nil {
 						b.Fatal(err)
 					}
 				}
