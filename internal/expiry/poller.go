@@ -163,11 +163,14 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			}
 		}
 		if claimed > 0 && claimed == free {
-			// There may be more due: claim again as soon as a worker frees up.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-freed:
+			// There may be more due: claim again once a quarter of the workers are free, so
+			// that one claim query (a round trip and a commit) serves several runs.
+			for p.cfg.Workers-len(slots) < max(1, p.cfg.Workers/4) {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-freed:
+				}
 			}
 			continue
 		}
