@@ -100,6 +100,14 @@ func newExpiryBench(b *testing.B, engine store.Engine, pending, due int, dueAt t
 SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM cases WHERE type = 'TEMPBAN'`); err != nil {
 		b.Fatal(err)
 	}
+	// Statistics as a running database has them (autovacuum analyzes a table once a tenth
+	// of it changed). Without them PostgreSQL, believing the bulk-filled tables empty, claims
+	// through the open-per-case index and sorts every open row: 10 ms a claim instead of 1.
+	for _, table := range []string{"cases", "scheduled_actions"} {
+		if _, err := st.Writer().ExecContext(ctx, "ANALYZE "+table); err != nil {
+			b.Fatal(err)
+		}
+	}
 	port, err := unpacedPort(s)
 	if err != nil {
 		b.Fatal(err)
