@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/expiry"
 )
 
 // casesCmd groups the commands that read cases from the database.
@@ -31,9 +33,14 @@ type casesListCmd struct {
 	Page      int      `default:"1" help:"Page to show, from 1."`
 	PerPage   int      `default:"20" help:"Cases per page, 1 to 100."`
 	JSON      bool     `name:"json" help:"Print the page as JSON."`
+	// PendingExpiry lists the schedule instead of the cases.
+	PendingExpiry bool `name:"pending-expiry" help:"List the scheduled expiries still to run (unbans, timeout renewals, lifts of timed jails and restrictions), soonest first, instead of cases. Takes --guild, --user, --type (of the case), --page, --per-page and --json."`
 }
 
 func (c casesListCmd) Run(ctx context.Context, rt *Runtime) error {
+	if c.PendingExpiry {
+		return c.pendingExpiry(ctx, rt)
+	}
 	f := cases.Filter{GuildID: c.Guild, UserID: c.User, ModeratorID: c.Moderator}
 	for _, t := range c.Type {
 		typ, err := cases.ParseType(t)
@@ -115,10 +122,20 @@ func (c casesShowCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
+	scheduled, err := expiry.NewService(st, svc).OfCase(ctx, k.ID)
+	if err != nil {
+		return err
+	}
 	if c.JSON {
 		enc := json.NewEncoder(rt.Stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(exported{k, history})
+		if scheduled == nil {
+			scheduled = []expiry.Action{}
+		}
+		return enc.Encode(struct {
+			exported
+			Expiry []expiry.Action `json:"expiry"`
+		}{exported{k, history}, scheduled})
 	}
 	w := rt.Stdout
 	fmt.Fprintf(w, "Case #%d in guild %d (id %d)\n", k.Number, k.GuildID, k.ID)
@@ -153,12 +170,134 @@ func (c casesShowCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	fmt.Fprintf(w, "Reason\n  %s\n", strings.ReplaceAll(k.Reason, "\n", "\n  "))
+	if len(scheduled) > 0 {
+		fmt.Fprintln(w, "Expiry")
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, a := range scheduled {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", a.Kind, stamp(a.RunAt), actionState(a))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	fmt.Fprintln(w, "History")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, e := range history {
 		fmt.Fprintf(tw, "  %s\t%s\tby %d\t%s\n", stamp(e.At), e.Kind, e.ActorID, describe(e))
 	}
 	return tw.Flush()
+}
+
+// actionState says where a scheduled action stands, for people.
+func actionState(a expiry.Action) string {
+	var s string
+	switch {
+	case a.Open() && a.Attempts == 0:
+		s = "scheduled"
+	case a.Open():
+		s = fmt.Sprintf("retrying (%d attempts so far)", a.Attempts)
+	case !a.DoneAt.IsZero():
+		s = fmt.Sprintf("%s %s", a.Outcome, stamp(a.DoneAt))
+	default:
+		s = fmt.Sprintf("%s %s", a.Outcome, stamp(a.Cancelled))
+	}
+	if a.LastError != "" {
+		s += "; last error: " + shorten(a.LastError, 80)
+	}
+	if a.Note != "" {
+		s += "; " + shorten(a.Note, 80)
+	}
+	return s
+}
+
+// pendingExpiry lists the open scheduled actions with their cases.
+func (c casesListCmd) pendingExpiry(ctx context.Context, rt *Runtime) error {
+	if c.Moderator != 0 || c.Status != "" {
+		return fmt.Errorf("--pending-expiry lists scheduled expiries: it takes --guild, --user, --type, --page, --per-page and --json, not --moderator or --status")
+	}
+	if c.Page < 1 {
+		return fmt.Errorf("--page %d: pages start at 1", c.Page)
+	}
+	if c.PerPage < 1 || c.PerPage > cases.MaxPerPage {
+		return fmt.Errorf("--per-page %d is out of range; accepted: 1 to %d", c.PerPage, cases.MaxPerPage)
+	}
+	if c.Guild < 0 || c.User < 0 {
+		return fmt.Errorf("--guild and --user take Discord ids, which are positive numbers")
+	}
+	var types []cases.Type
+	for _, t := range c.Type {
+		typ, err := cases.ParseType(t)
+		if err != nil {
+			return err
+		}
+		types = append(types, typ)
+	}
+	st, err := rt.openMigratedStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	svc := cases.NewService(st)
+	// The schedule holds one open action per expiring case: filtering in Go over the
+	// listing (at most expiry.MaxPending) keeps the query simple.
+	all, total, err := expiry.NewService(st, svc).Pending(ctx, c.Guild, expiry.MaxPending)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		expiry.Action
+		Case cases.Case `json:"case"`
+	}
+	var rows []row
+	for _, a := range all {
+		if c.User != 0 && a.UserID != c.User {
+			continue
+		}
+		k, err := svc.Get(ctx, a.CaseID)
+		if err != nil {
+			return err
+		}
+		if len(types) > 0 && !slices.Contains(types, k.Type) {
+			continue
+		}
+		rows = append(rows, row{a, k})
+	}
+	matched := len(rows)
+	pages := (matched + c.PerPage - 1) / c.PerPage
+	start := min((c.Page-1)*c.PerPage, matched)
+	rows = rows[start:min(start+c.PerPage, matched)]
+	if c.JSON {
+		if rows == nil {
+			rows = []row{}
+		}
+		enc := json.NewEncoder(rt.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Expiries []row `json:"expiries"`
+			Total    int   `json:"total"`
+			Page     int   `json:"page"`
+			PerPage  int   `json:"per_page"`
+			Pages    int   `json:"pages"`
+		}{rows, matched, c.Page, c.PerPage, pages})
+	}
+	if matched == 0 {
+		fmt.Fprintln(rt.Stdout, "no pending expiries match")
+		return nil
+	}
+	tw := tabwriter.NewWriter(rt.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DUE\tACTION\tGUILD\tCASE\tTYPE\tUSER\tSTATE")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t#%d\t%s\t%d\t%s\n", stamp(r.RunAt), r.Kind, r.GuildID, r.Case.Number, r.Case.Type, r.UserID, actionState(r.Action))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(rt.Stdout, "page %d of %d (%d pending expiries", c.Page, pages, matched)
+	if total > int64(len(all)) {
+		fmt.Fprintf(rt.Stdout, "; only the %d soonest of %d were searched", len(all), total)
+	}
+	fmt.Fprintln(rt.Stdout, ")")
+	return nil
 }
 
 // describe renders a history row's change in words.

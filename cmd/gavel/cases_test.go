@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -190,11 +191,13 @@ func TestMigrateCommands(t *testing.T) {
 				{[]string{"migrate", "up"}, 0, "is up to date"},
 				{[]string{"migrate", "status"}, 0, "00001 applied"},
 				{[]string{"migrate", "status"}, 0, "00002 applied"},
+				{[]string{"migrate", "status"}, 0, "00003 applied"},
 				{[]string{"migrate", "down"}, 1, "--yes"},
+				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00003"},
 				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00002"},
 				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00001"},
 				{[]string{"migrate", "down", "--yes"}, 0, "nothing to roll back"},
-				{[]string{"migrate", "up"}, 0, "applied 00002"},
+				{[]string{"migrate", "up"}, 0, "applied 00003"},
 				{[]string{"migrate", "down", "--to", "0", "--yes"}, 0, "rolled back 00001"},
 				{[]string{"migrate", "down", "--to=-5", "--yes"}, 1, "give a migration version"},
 			}
@@ -229,4 +232,78 @@ func TestRun(t *testing.T) {
 // squash collapses runs of spaces, so that assertions do not depend on tabwriter's padding.
 func squash(s string) string {
 	return regexp.MustCompile(` +`).ReplaceAllString(s, " ")
+}
+
+func TestCasesPendingExpiry(t *testing.T) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			url := storetest.URL(t, e)
+			ctx := context.Background()
+			st, err := store.OpenURL(ctx, url, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			if _, err := st.MigrateUp(ctx); err != nil {
+				t.Fatal(err)
+			}
+			cs := cases.NewService(st)
+			svc := expiry.NewService(st, cs)
+			soon, later := time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC), time.Date(2030, 2, 2, 3, 4, 0, 0, time.UTC)
+			for _, n := range []cases.New{
+				{GuildID: 10, UserID: 100, ModeratorID: 7, Type: cases.Tempban, Reason: "raid", ExpiresAt: later},
+				{GuildID: 10, UserID: 101, ModeratorID: 7, Type: cases.Jail, Reason: "spam", ExpiresAt: soon},
+				{GuildID: 11, UserID: 100, ModeratorID: 7, Type: cases.Tempban, Reason: "elsewhere", ExpiresAt: soon},
+			} {
+				c, err := cs.Create(ctx, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kind, _ := expiry.LiftKind(c.Type)
+				if _, err := svc.Schedule(ctx, c.ID, 7, kind, c.ExpiresAt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			env := map[string]string{"GAVEL_DATABASE_URL": url}
+
+			got := gavel(t, env, "cases", "list", "--pending-expiry")
+			lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
+			if got.code != 0 || len(lines) != 5 || !strings.HasPrefix(lines[0], "DUE") || !strings.Contains(lines[1], "2030-01-02 03:04 UTC") ||
+				!strings.Contains(lines[3], "unban") || !strings.Contains(lines[3], "2030-02-02") || lines[4] != "page 1 of 1 (3 pending expiries)" {
+				t.Errorf("list --pending-expiry: %d\n%s%s", got.code, got.stdout, got.stderr)
+			}
+
+			got = gavel(t, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "tempban", "--json")
+			var page struct {
+				Expiries []struct {
+					expiry.Action
+					Case cases.Case `json:"case"`
+				} `json:"expiries"`
+				Total int `json:"total"`
+			}
+			if err := json.Unmarshal([]byte(got.stdout), &page); err != nil {
+				t.Fatalf("--json: %v\n%s", err, got.stdout)
+			}
+			if page.Total != 1 || len(page.Expiries) != 1 || page.Expiries[0].Kind != expiry.Unban || page.Expiries[0].Case.Number != 1 || page.Expiries[0].GuildID != 10 {
+				t.Errorf("--json: %+v", page)
+			}
+
+			got = gavel(t, env, "cases", "show", "--guild", "10", "1")
+			for _, want := range []string{"Expiry", "unban 2030-02-02 03:04 UTC scheduled", "scheduled by 7"} {
+				if !strings.Contains(squash(got.stdout), want) {
+					t.Errorf("show #1 lacks %q:\n%s", want, got.stdout)
+				}
+			}
+
+			got = gavel(t, env, "cases", "list", "--pending-expiry", "--status", "active")
+			if got.code == 0 || !strings.Contains(got.stderr, "not --moderator or --status") {
+				t.Errorf("--pending-expiry --status: %d %s", got.code, got.stderr)
+			}
+			got = gavel(t, env, "cases", "list", "--pending-expiry", "--user", "999")
+			if got.code != 0 || !strings.Contains(got.stdout, "no pending expiries match") {
+				t.Errorf("no match: %d %s%s", got.code, got.stdout, got.stderr)
+			}
+		})
+	}
 }

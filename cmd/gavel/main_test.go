@@ -71,6 +71,10 @@ gateway_url = "wss://gateway.discord.gg"
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = "2s"
+max_attempts = 8
 `,
 		},
 		{
@@ -93,6 +97,10 @@ gateway_url = "wss://gateway.discord.gg"
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = "2s"
+max_attempts = 8
 `,
 		},
 		{
@@ -118,6 +126,10 @@ gateway_url = "wss://gateway.discord.gg"
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = "2s"
+max_attempts = 8
 `,
 		},
 		{
@@ -141,6 +153,10 @@ gateway_url = "wss://gateway.discord.gg"
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = "2s"
+max_attempts = 8
 `,
 		},
 		{
@@ -148,7 +164,7 @@ addr = ""
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr\n",
+			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr\n",
 		},
 		{
 			name:       "token in file",
@@ -196,6 +212,10 @@ gateway_url = "wss://gateway.discord.gg"
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = "2s"
+max_attempts = 8
 `,
 		},
 		{

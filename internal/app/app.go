@@ -24,6 +24,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/metrics"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -52,6 +53,7 @@ type App struct {
 	log     *slog.Logger
 	store   *store.Store
 	cases   *cases.Service
+	expiry  *expiry.Service
 	guilds  *settings.Service
 	perms   *permissions.Service
 	exec    *executor.Executor
@@ -79,6 +81,13 @@ type App struct {
 	coordinator *moderation.Coordinator // nil until READY names the bot's user
 	closing     bool
 	inflight    sync.WaitGroup
+	// pollerStop ends the expiry poller, which READY starts; pollerDone closes when it
+	// has finished its runs in flight.
+	pollerStop context.CancelFunc
+	pollerDone chan struct{}
+	expiryCfg  expiry.Config
+	horizon    time.Duration
+	coOpts     []moderation.CoordinatorOption
 
 	closeOnce sync.Once
 }
@@ -90,6 +99,27 @@ type options struct {
 	gateway         []gateway.Option
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	expiry          func(*expiry.Config)
+	horizon         time.Duration
+	coordinator     []moderation.CoordinatorOption
+}
+
+// WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
+// (tests move its clock).
+func WithCoordinatorOptions(opts ...moderation.CoordinatorOption) Option {
+	return func(o *options) { o.coordinator = append(o.coordinator, opts...) }
+}
+
+// WithExpiryConfig adjusts the expiry poller's settings after the configuration's (tests
+// shorten the backoff).
+func WithExpiryConfig(f func(*expiry.Config)) Option {
+	return func(o *options) { o.expiry = f }
+}
+
+// WithTimeoutHorizon sets the longest timeout applied at once, Discord's 28 days unless a
+// test shortens it to see renewals.
+func WithTimeoutHorizon(d time.Duration) Option {
+	return func(o *options) { o.horizon = d }
 }
 
 // WithGatewayOptions adds options to the gateway client, after gavel's own (URL, intents,
@@ -123,7 +153,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		fatal: make(chan error, 1)}
+		fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
+	if a.horizon <= 0 {
+		a.horizon = moderation.MaxTimeout
+	}
+	a.expiryCfg = expiry.Config{PollInterval: cfg.Expiry.PollEvery(), MaxAttempts: cfg.Expiry.MaxAttempts}
+	if o.expiry != nil {
+		o.expiry(&a.expiryCfg)
+	}
 
 	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
@@ -143,6 +180,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 
 	a.cat = moderation.NewCatalogue()
 	a.cases = cases.NewService(st)
+	a.expiry = expiry.NewService(st, a.cases)
 	a.guilds = settings.NewService(st)
 	a.metrics = metrics.New()
 	a.exec = executor.New(executor.WithObserver(a.metrics))
@@ -274,10 +312,22 @@ func (a *App) Close() {
 	a.closeOnce.Do(func() {
 		a.mu.Lock()
 		a.closing = true
+		// The poller stops claiming; the expiries it is running finish (each bounded by its
+		// lease) while the commands in flight do.
+		stop, pollerDone := a.pollerStop, a.pollerDone
 		a.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
 
 		done := make(chan struct{})
-		go func() { a.inflight.Wait(); close(done) }()
+		go func() {
+			a.inflight.Wait()
+			if pollerDone != nil {
+				<-pollerDone
+			}
+			close(done)
+		}()
 		select {
 		case <-done:
 		case <-time.After(a.shutdownTimeout):
@@ -337,11 +387,32 @@ func (a *App) onReady(e *events.Ready) {
 	a.mu.Lock()
 	if a.coordinator == nil {
 		a.toolEnv.BotID = id
-		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec,
-			moderation.WithBotUserID(id), moderation.WithLogger(a.log))
+		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
+			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry),
+			moderation.WithTimeoutHorizon(a.horizon)}, a.coOpts...)...)
+		if !a.closing {
+			a.startPoller(id)
+		}
 	}
 	a.mu.Unlock()
 	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
+}
+
+// startPoller starts the expiry poller once the bot's user id (the lift cases' moderator)
+// is known. a.mu is held.
+func (a *App) startPoller(botID int64) {
+	cfg := a.expiryCfg
+	cfg.Actor = botID
+	p := expiry.NewPoller(a.expiry, a.coordinator.Expiries(), cfg, a.log)
+	ctx, stop := context.WithCancel(a.work)
+	a.pollerStop, a.pollerDone = stop, make(chan struct{})
+	a.log.Info("expiry poller started", "settings", p.Config().String())
+	go func() {
+		defer close(a.pollerDone)
+		if err := p.Serve(ctx, a.work); err != nil {
+			a.log.Error("expiry poller stopped", "err", err)
+		}
+	}()
 }
 
 func (a *App) onGuild(gid int64, name string) {

@@ -136,6 +136,30 @@ func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types
 	return got[0], nil
 }
 
+// LatestActiveOfUser returns the newest active case of a user in a guild among types, or
+// ErrNotFound. It walks the user's own cases newest first (the (guild_id, user_id, id)
+// index), so its cost does not grow with the guild.
+func (s *Service) LatestActiveOfUser(ctx context.Context, guildID, userID int64, types ...Type) (Case, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("user", userID), checkTypes(types)); err != nil {
+		return Case{}, err
+	}
+	var w where
+	w.add("guild_id = ?", guildID)
+	w.add("user_id = ?", userID)
+	if len(types) > 0 {
+		w.in("type", types)
+	}
+	w.add("status = ?", string(Active))
+	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	if err != nil {
+		return Case{}, fmt.Errorf("latest active case of user %d in guild %d: %w", userID, guildID, err)
+	}
+	if len(got) == 0 {
+		return Case{}, fmt.Errorf("an active case of type %v for user %d in guild %d: %w", types, userID, guildID, ErrNotFound)
+	}
+	return got[0], nil
+}
+
 // CountInGuild counts a guild's cases, voided ones included.
 func (s *Service) CountInGuild(ctx context.Context, guildID int64) (int64, error) {
 	if err := checkID("guild", guildID); err != nil {

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/BurntSushi/toml"
@@ -34,6 +35,32 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Discord  Discord  `toml:"discord"`
 	Metrics  Metrics  `toml:"metrics"`
+	Expiry   Expiry   `toml:"expiry"`
+}
+
+// Expiry is the [expiry] section: the poller that lifts tempbans, renews long timeouts and
+// ends timed restrictions.
+type Expiry struct {
+	// PollInterval is how often the poller looks for actions other gavel processes
+	// scheduled, as a Go duration ("2s"); actions this process schedules need no poll.
+	PollInterval string `toml:"poll_interval" env:"GAVEL_EXPIRY_POLL_INTERVAL"`
+	// MaxAttempts is how many times an expiry is tried (with exponential backoff) before it
+	// gives up and warns in the mod log.
+	MaxAttempts int `toml:"max_attempts" env:"GAVEL_EXPIRY_MAX_ATTEMPTS"`
+}
+
+// Bounds of the [expiry] values.
+const (
+	minPollInterval = 100 * time.Millisecond
+	maxPollInterval = time.Minute
+	minAttempts     = 1
+	maxAttempts     = 100
+)
+
+// PollEvery returns PollInterval as a duration. Validate has checked it.
+func (e Expiry) PollEvery() time.Duration {
+	d, _ := time.ParseDuration(e.PollInterval)
+	return d
 }
 
 // Database is the [database] section.
@@ -130,6 +157,7 @@ func Default() Config {
 		Database: Database{URL: "sqlite:gavel.db", MaxOpenConns: 10},
 		Log:      Log{Level: "info", Format: "text"},
 		Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
+		Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8},
 	}
 }
 
@@ -357,6 +385,12 @@ func (c Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("metrics.addr %q is not host:port (such as \"127.0.0.1:9090\" or \":9090\"); leave it empty to turn metrics off", c.Metrics.Addr))
 		}
 	}
+	if d, err := time.ParseDuration(c.Expiry.PollInterval); err != nil || d < minPollInterval || d > maxPollInterval {
+		problems = append(problems, fmt.Sprintf("expiry.poll_interval %q is not a duration from %s to %s (such as \"2s\")", c.Expiry.PollInterval, minPollInterval, maxPollInterval))
+	}
+	if n := c.Expiry.MaxAttempts; n < minAttempts || n > maxAttempts {
+		problems = append(problems, fmt.Sprintf("expiry.max_attempts %d is not between %d and %d", n, minAttempts, maxAttempts))
+	}
 	if len(problems) == 0 {
 		return nil
 	}
@@ -386,7 +420,8 @@ func (c Config) WriteTOML(w io.Writer) error {
 			BotOwners  []string `toml:"bot_owners"`
 		} `toml:"discord"`
 		Metrics Metrics `toml:"metrics"`
-	}{Database: c.Database, Log: c.Log, Metrics: c.Metrics}
+		Expiry  Expiry  `toml:"expiry"`
+	}{Database: c.Database, Log: c.Log, Metrics: c.Metrics, Expiry: c.Expiry}
 	view.Discord.Token = c.Discord.Token
 	view.Discord.APIURL, view.Discord.GatewayURL = c.Discord.APIURL, c.Discord.GatewayURL
 	view.Discord.Guilds, view.Discord.BotOwners = c.Discord.Guilds, c.Discord.BotOwners

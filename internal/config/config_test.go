@@ -55,6 +55,7 @@ func TestLoadAndValidate(t *testing.T) {
 				Database: Database{URL: "postgres://gavel@db:5432/gavel", MaxOpenConns: 25},
 				Log:      Log{Level: "debug", Format: "json"},
 				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
+				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8},
 			},
 		},
 		{
@@ -75,6 +76,7 @@ func TestLoadAndValidate(t *testing.T) {
 				Database: Database{URL: "sqlite:env.db", MaxOpenConns: 7},
 				Log:      Log{Level: "debug", Format: "json"},
 				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
+				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8},
 			},
 		},
 		{
@@ -86,22 +88,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "token in file rejected",
@@ -192,6 +194,17 @@ func TestLoadAndValidate(t *testing.T) {
 			name:    "ids must be snowflakes",
 			file:    "[discord]\nguilds = [\"abc\"]\nbot_owners = [\"-1\"]\n",
 			wantErr: `discord.guilds: "abc" is not a Discord id (a positive whole number such as "123456789012345678"); discord.bot_owners: "-1" is not a Discord id (a positive whole number such as "123456789012345678")`,
+		},
+		{
+			name: "expiry from the file and the environment",
+			file: "[expiry]\npoll_interval = \"500ms\"\nmax_attempts = 3\n",
+			env:  map[string]string{"GAVEL_EXPIRY_MAX_ATTEMPTS": "5"},
+			want: withDefaults(func(c *Config) { c.Expiry = Expiry{PollInterval: "500ms", MaxAttempts: 5} }),
+		},
+		{
+			name:    "expiry values out of range",
+			file:    "[expiry]\npoll_interval = \"soon\"\nmax_attempts = 0\n",
+			wantErr: `expiry.poll_interval "soon" is not a duration from 100ms to 1m0s (such as "2s"); expiry.max_attempts 0 is not between 1 and 100`,
 		},
 		{
 			name:    "ids are strings",
@@ -296,6 +309,10 @@ gateway_url = "wss://gateway.discord.gg"
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = "2s"
+max_attempts = 8
 `,
 		},
 		{
@@ -320,6 +337,10 @@ gateway_url = ""
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = ""
+max_attempts = 0
 `,
 		},
 		{
@@ -343,6 +364,10 @@ gateway_url = ""
 
 [metrics]
 addr = ""
+
+[expiry]
+poll_interval = ""
+max_attempts = 0
 `,
 		},
 	}

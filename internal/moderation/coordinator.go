@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
 )
 
@@ -72,6 +73,11 @@ type Coordinator struct {
 	log       *slog.Logger
 	dmTimeout time.Duration
 	botID     int64
+	// expiry schedules and supersedes expiries; nil leaves them out (tests of other parts).
+	expiry *expiry.Service
+	// timeoutHorizon is the longest timeout applied at once (Discord's 28 days); a longer
+	// one is renewed by the expiry poller.
+	timeoutHorizon time.Duration
 }
 
 // CoordinatorOption configures a Coordinator.
@@ -97,10 +103,21 @@ func WithBotUserID(id int64) CoordinatorOption { return func(c *Coordinator) { c
 // WithLocks shares the per-target locks with other users of them.
 func WithLocks(l *Locks) CoordinatorOption { return func(c *Coordinator) { c.locks = l } }
 
+// WithExpiry makes the coordinator schedule the expiry of temporary actions and supersede
+// the pending expiries a later action makes stale, in the transaction that activates the
+// case.
+func WithExpiry(s *expiry.Service) CoordinatorOption { return func(c *Coordinator) { c.expiry = s } }
+
+// WithTimeoutHorizon sets the longest timeout applied at once (default MaxTimeout, Discord's
+// limit); tests shorten it to see a renewal without waiting 28 days.
+func WithTimeoutHorizon(d time.Duration) CoordinatorOption {
+	return func(c *Coordinator) { c.timeoutHorizon = d }
+}
+
 // NewCoordinator returns a coordinator over its dependencies.
 func NewCoordinator(port discord.Port, cs *cases.Service, st *settings.Service, exec *executor.Executor, opts ...CoordinatorOption) *Coordinator {
 	c := &Coordinator{port: port, cases: cs, settings: st, exec: exec, locks: NewLocks(),
-		now: time.Now, log: slog.Default(), dmTimeout: DefaultDMTimeout}
+		now: time.Now, log: slog.Default(), dmTimeout: DefaultDMTimeout, timeoutHorizon: MaxTimeout}
 	for _, o := range opts {
 		o(c)
 	}
@@ -173,8 +190,9 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 		return co.voided(ctx, req, c, dm, err)
 	}
 
-	// 7. The case counts now.
-	active, err := co.cases.SetStatus(ctx, req.GuildID, c.Number, req.Moderator.ID, cases.Active, "the action succeeded")
+	// 7. The case counts now; in the same transaction, its expiry is scheduled and the
+	// expiries it makes stale are cancelled.
+	active, err := co.activate(ctx, req, c, plan)
 	if err != nil {
 		err = fmt.Errorf("marking case #%d active: %w", c.Number, err)
 		co.log.Error("case left pending after its action", "guild", req.GuildID, "case", c.Number, "err", err)
@@ -193,6 +211,38 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	}
 	return Result{Case: &c, Reply: SuccessReply(a, c, sc.target, dm, note), DM: dm}
 }
+
+// activate marks case c active and, with an expiry service, supersedes the pending expiries
+// the action makes stale and schedules the case's own, all in one transaction.
+func (co *Coordinator) activate(ctx context.Context, req Request, c cases.Case, p plan) (cases.Case, error) {
+	if co.expiry == nil {
+		return co.cases.SetStatus(ctx, req.GuildID, c.Number, req.Moderator.ID, cases.Active, "the action succeeded")
+	}
+	err := co.cases.InTx(ctx, req.Moderator.ID, func(tx *cases.Tx) error {
+		locked, err := tx.Lock(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetStatus(locked, cases.Active, "the action succeeded"); err != nil {
+			return err
+		}
+		locked.Status = cases.Active
+		why := fmt.Sprintf("a later %s by %s", strings.ToLower(string(locked.Type)), req.Moderator.Username)
+		if _, err := co.expiry.SupersedeTx(tx, req.GuildID, locked.UserID, expiry.SupersededBy(locked.Type), locked, why); err != nil {
+			return err
+		}
+		_, _, err = co.expiry.ScheduleFor(tx, locked, p.timeoutUntil, RenewLead(co.timeoutHorizon))
+		return err
+	})
+	if err != nil {
+		return cases.Case{}, err
+	}
+	return co.cases.Get(ctx, c.ID)
+}
+
+// RenewLead is how long before an applied timeout ends that the renewal runs: an hour, or a
+// quarter of a (test's) shorter horizon, so the member is never left untimed between two.
+func RenewLead(horizon time.Duration) time.Duration { return min(time.Hour, horizon/4) }
 
 func refused(problem string) Result {
 	return Result{Reply: RefusalReply(problem), Refused: true}

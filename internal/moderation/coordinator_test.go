@@ -37,6 +37,8 @@ type world struct {
 	settings *settings.Service
 	co       *moderation.Coordinator
 	cat      *moderation.Catalogue
+	st       *store.Store
+	exec     *executor.Executor
 
 	guild, owner, alice, bob, carol, dave discordtest.ID
 	member, managed, botRole, mod, jailed discordtest.ID
@@ -104,6 +106,7 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	}
 	ex := executor.New(executor.WithRetries(4, time.Millisecond, 20*time.Millisecond))
 	w.co = moderation.NewCoordinator(port, w.cases, w.settings, ex, moderation.WithBotUserID(int64(w.s.BotID())))
+	w.st, w.exec = st, ex
 	return w
 }
 

@@ -36,8 +36,8 @@ func (co *Coordinator) plan(req Request, sc *scene) plan {
 	switch sc.caseType {
 	case cases.Timeout:
 		d := req.Duration
-		if d > MaxTimeout {
-			d, p.capped = MaxTimeout, true
+		if d > co.timeoutHorizon {
+			d, p.capped = co.timeoutHorizon, true
 		}
 		p.timeoutUntil = now.Add(d)
 	case cases.Jail:
@@ -115,8 +115,12 @@ func (co *Coordinator) act(ctx context.Context, req Request, sc *scene, p plan) 
 		if err != nil || !p.capped {
 			return "", err
 		}
-		return fmt.Sprintf("Discord times out for at most %s, so the timeout ends %s; the case records the full %s.",
-			duration.Format(MaxTimeout), discordTime(p.timeoutUntil), duration.Format(req.Duration)), nil
+		if co.expiry == nil {
+			return fmt.Sprintf("Discord times out for at most %s, so the timeout ends %s; the case records the full %s, and gavel is not renewing it (no expiry schedule).",
+				duration.Format(co.timeoutHorizon), discordTime(p.timeoutUntil), duration.Format(req.Duration)), nil
+		}
+		return fmt.Sprintf("Discord times out for at most %s, so it is applied until %s and gavel renews it until the full %s has passed (%s).",
+			duration.Format(co.timeoutHorizon), discordTime(p.timeoutUntil), duration.Format(req.Duration), discordTime(p.expires)), nil
 	case cases.Untimeout:
 		return "", co.exec.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
 			return co.port.Timeout(ctx, g, u, time.Time{}, reason)

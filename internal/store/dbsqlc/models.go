@@ -75,6 +75,25 @@ type RoleRank struct {
 	Rank    int32
 }
 
+type ScheduledAction struct {
+	ID          int64
+	Kind        string
+	GuildID     int64
+	UserID      int64
+	CaseID      int64
+	RunAt       int64
+	Attempts    int32
+	LastError   sql.NullString
+	LeaseOwner  sql.NullString
+	LeaseUntil  sql.NullInt64
+	Outcome     sql.NullString
+	Note        sql.NullString
+	DoneAt      sql.NullInt64
+	CancelledAt sql.NullInt64
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
 type SettingsEvent struct {
 	ID        int64
 	GuildID   int64

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// buildGavel compiles this command into the test's temporary directory: the expiry tests
+// run it as separate processes, so that they can be killed like real ones.
+func buildGavel(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "gavel")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// gavelProcess is `gavel run` in a process of its own.
+type gavelProcess struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan error
+}
+
+func startGavel(t *testing.T, bin string, env map[string]string) *gavelProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "run")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &gavelProcess{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("gavel pid %d stderr:\n%s", cmd.Process.Pid, p.stderr.String())
+		}
+	})
+	return p
+}
+
+// kill ends the process as the OOM killer would: SIGKILL, nothing flushed or released.
+func (p *gavelProcess) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil // for the cleanup's wait
+}
+
+// stop ends the process with SIGINT and checks that it shut down cleanly.
+func (p *gavelProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Errorf("gavel exited with %v; stderr:\n%s", err, p.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("gavel did not stop within 30s of SIGINT")
+	}
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// unbansBy counts the unbans of user in guild's audit log made by actor.
+func unbansBy(s *discordtest.Server, guild, user, actor discordtest.ID) int {
+	n := 0
+	for _, e := range s.AuditLog(guild) {
+		if e.ActionType == discordtest.AuditMemberBanRemove && e.TargetID == user && e.UserID == actor {
+			n++
+		}
+	}
+	return n
+}
+
+// TestExpirySurvivesSIGKILL: gavel is killed with SIGKILL after a tempban and before it
+// ends, and started again after: the ban is lifted, exactly once.
+func TestExpirySurvivesSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs gavel processes")
+	}
+	bin := buildGavel(t)
+	const base = 700000000000000000
+	var (
+		guild, owner, mod, target = discordtest.ID(base + 100), discordtest.ID(base + 201), discordtest.ID(base + 202), discordtest.ID(base + 203)
+		modRole, botRole, general = discordtest.ID(base + 301), discordtest.ID(base + 302), discordtest.ID(base + 401)
+	)
+	seed := discordtest.Seed{
+		Users: []discordtest.User{{ID: owner, Username: "owner"}, {ID: mod, Username: "mod"}, {ID: target, Username: "target"}},
+		Guilds: []discordtest.SeedGuild{{
+			ID: guild, Name: "test guild", OwnerID: owner,
+			Roles: []discordtest.Role{
+				{ID: modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers},
+				{ID: botRole, Name: "gavel", Position: 2, Permissions: discordtest.PermBanMembers | discordtest.PermViewChannel |
+					discordtest.PermSendMessages | discordtest.PermEmbedLinks | discordtest.PermReadMessageHistory},
+			},
+			BotRoles: []discordtest.ID{botRole},
+			Members:  []discordtest.SeedMember{{UserID: owner}, {UserID: mod, Roles: []discordtest.ID{modRole}}, {UserID: target}},
+			Channels: []discordtest.Channel{{ID: general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1}},
+		}},
+	}
+	fake := discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithIdentifyInterval(0))
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
+	env := map[string]string{
+		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
+		"GAVEL_DISCORD_GUILDS": guild.String(), "GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	first := startGavel(t, bin, env)
+	if err := fake.WaitReady(ctx, 1); err != nil {
+		t.Fatalf("WaitReady: %v; stderr:\n%s", err, first.stderr.String())
+	}
+	fake.SendMessage(general, mod, "$tempban <@"+target.String()+"> -d 1m raid")
+	waitUntil(t, 20*time.Second, "the tempban", func() bool {
+		for _, m := range fake.Messages(general) {
+			if m.AuthorID == fake.BotID() && strings.Contains(m.Content, "Case #1") {
+				return true
+			}
+		}
+		return false
+	})
+
+	st, err := store.OpenURL(ctx, dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cs := cases.NewService(st)
+	svc := expiry.NewService(st, cs)
+	// Shorten the tempban to three seconds, as `cases modify 1 -duration` will, and kill
+	// gavel at once: the unban is due while no gavel runs.
+	due := time.Now().Add(3 * time.Second)
+	if _, err := svc.Reschedule(ctx, int64(guild), 1, int64(owner), due, "shortened for the test"); err != nil {
+		t.Fatal(err)
+	}
+	first.kill(t)
+	time.Sleep(time.Until(due) + time.Second)
+	if _, banned := fake.Banned(guild, target); !banned {
+		t.Fatal("the target was unbanned while no gavel ran")
+	}
+
+	second := startGavel(t, bin, env)
+	waitUntil(t, 30*time.Second, "the unban after the restart", func() bool { _, banned := fake.Banned(guild, target); return !banned })
+	waitUntil(t, 10*time.Second, "the UNBAN case", func() bool {
+		c, err := cs.GetByNumber(ctx, int64(guild), 2)
+		return err == nil && c.Status == cases.Active
+	})
+	time.Sleep(time.Second) // room for a second, wrong, run to show itself
+	if n := unbansBy(fake, guild, target, fake.BotID()); n != 1 {
+		t.Errorf("%d unbans by gavel; want exactly 1", n)
+	}
+	if n, _ := cs.CountInGuild(ctx, int64(guild)); n != 2 {
+		t.Errorf("%d cases; want the tempban and one UNBAN", n)
+	}
+	second.stop(t)
+}
+
+// TestThreePollersRunEachActionOnce: three gavel processes on one PostgreSQL database and
+// 2,000 due unbans; every one runs exactly once, counted by the fake's audit log.
+func TestThreePollersRunEachActionOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs gavel processes")
+	}
+	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	bin := buildGavel(t)
+	const n = 2000
+	fake := discordtest.New(t, discordtest.WithIdentifyInterval(0), discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0))
+	owner := fake.AddUser("owner", false)
+	guild := fake.AddGuild("big guild", owner)
+	botRole := fake.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages)
+	fake.AddMember(guild, fake.BotID(), botRole)
+	users := make([]discordtest.ID, n)
+	for i := range users {
+		users[i] = fake.AddUser(fmt.Sprintf("raider%d", i), false)
+		if err := fake.BanAs(guild, owner, users[i], "raid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	st, err := store.OpenURL(ctx, dbURL, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs := cases.NewService(st)
+	var ns []cases.New
+	for _, u := range users {
+		ns = append(ns, cases.New{GuildID: int64(guild), UserID: int64(u), ModeratorID: int64(owner), Type: cases.Tempban,
+			Reason: "raid", ExpiresAt: time.Now().Add(-time.Second)})
+	}
+	if _, err := cs.CreateMany(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	svc := expiry.NewService(st, cs)
+	if got, err := svc.Reconcile(ctx, int64(owner), n); err != nil || got != n {
+		t.Fatalf("scheduled %d of %d: %v", got, n, err)
+	}
+
+	env := map[string]string{
+		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
+		"GAVEL_DISCORD_GUILDS": guild.String(), "GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
+	}
+	var procs []*gavelProcess
+	for range 3 {
+		procs = append(procs, startGavel(t, bin, env))
+	}
+	waitUntil(t, 3*time.Minute, "every unban", func() bool {
+		_, total, err := svc.Pending(ctx, 0, 1)
+		return err == nil && total == 0
+	})
+	for _, p := range procs {
+		p.stop(t)
+	}
+	ran := map[string]int{}
+	for _, p := range procs {
+		// Each process logs the poller's start; count how many took part.
+		if strings.Contains(p.stderr.String(), "expiry poller started") {
+			ran["started"]++
+		}
+	}
+	if ran["started"] != 3 {
+		t.Errorf("%d of 3 pollers started", ran["started"])
+	}
+	perUser := map[discordtest.ID]int{}
+	for _, e := range fake.AuditLog(guild) {
+		if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == fake.BotID() {
+			perUser[e.TargetID]++
+		}
+	}
+	twice := 0
+	for _, u := range users {
+		switch perUser[u] {
+		case 1:
+		case 0:
+			t.Errorf("user %s was never unbanned", u)
+		default:
+			twice++
+		}
+	}
+	if twice > 0 || len(perUser) != n {
+		t.Errorf("%d users unbanned more than once; %d distinct users unbanned of %d", twice, len(perUser), n)
+	}
+	if got, _ := cs.CountInGuild(ctx, int64(guild)); got != 2*n {
+		t.Errorf("%d cases; want %d tempbans and %d UNBANs", got, n, n)
+	}
+}

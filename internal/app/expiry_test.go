@@ -1,0 +1,106 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// TestTempbanExpiresThroughRun: a prefix tempban is lifted by the poller that Run starts,
+// on time, with its UNBAN case and mod-log post; shutting down stops the poller cleanly.
+// The coordinator's clock runs 58s behind, so the one-minute tempban (the shortest a
+// moderator may give) ends two seconds after it is given.
+func TestTempbanExpiresThroughRun(t *testing.T) {
+	w := newWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// The mod-log channel, set before gavel starts, as an administrator would have.
+	modlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "mod-log")
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := settings.NewService(st).SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(modlog)); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	cfg := w.config()
+	cfg.Expiry.PollInterval = "500ms"
+	a, err := app.New(ctx, cfg, quietLogger(), app.WithCoordinatorOptions(
+		moderation.WithCoordinatorClock(func() time.Time { return time.Now().Add(-58 * time.Second) })))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+
+	w.s.SendMessage(w.general, w.mod, "$tempban <@"+w.target.String()+"> -d 1m raid")
+	waitFor(t, "the tempban reply", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
+	if _, banned := w.s.Banned(w.guild, w.target); !banned {
+		t.Fatal("the target is not banned")
+	}
+	cs := cases.NewService(st)
+	tb, err := cs.GetByNumber(ctx, int64(w.guild), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the unban", func() bool { _, banned := w.s.Banned(w.guild, w.target); return !banned })
+	late := time.Since(tb.ExpiresAt)
+	t.Logf("lifted %v after the expiry", late)
+	if late > 2*time.Second {
+		t.Errorf("lifted %v after the expiry; want at most 2s", late)
+	}
+	waitFor(t, "the UNBAN case in the mod log", func() bool {
+		for _, m := range w.s.Messages(modlog) {
+			for _, e := range m.Embeds {
+				var embed struct{ Title string }
+				if json.Unmarshal(e, &embed) == nil && strings.Contains(embed.Title, "Case #2 · UNBAN") {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	lift, err := cs.GetByNumber(ctx, int64(w.guild), 2)
+	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
+		t.Errorf("case #2 = %+v, %v; want the bot's UNBAN of case #1", lift, err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+	pending, total, err := expiry.NewService(st, cs).Pending(context.Background(), 0, 10)
+	if err != nil || total != 0 {
+		t.Errorf("pending after the lift: %+v (%d), %v", pending, total, err)
+	}
+	tb, _ = cs.Get(context.Background(), tb.ID)
+	if !tb.Processed {
+		t.Error("the tempban is not processed")
+	}
+}

@@ -1,0 +1,127 @@
+package cases
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// New history kinds for a case's expiry (see internal/expiry).
+const (
+	// EventScheduled: an expiry action was scheduled or moved (old and new run times).
+	EventScheduled EventKind = "scheduled"
+	// EventSuperseded: a later action made the case's pending expiry stale; it will not run.
+	EventSuperseded EventKind = "superseded"
+	// EventRenewed: a timeout longer than Discord allows was applied again.
+	EventRenewed EventKind = "renewed"
+	// EventLinked: a lift case and the case it lifts name each other.
+	EventLinked EventKind = "linked"
+	// EventGaveUp: the expiry failed for good; a human has to act.
+	EventGaveUp EventKind = "gave_up"
+)
+
+// Tx is a write transaction over cases, for packages that keep state beside a case (the
+// expiry schedule) and must change both at once: every change still writes its history row.
+type Tx struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	q     *dbsqlc.Queries
+	actor int64
+	now   int64
+	after []func()
+}
+
+// InTx runs fn in one write transaction as actor and commits when fn returns nil.
+func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) error {
+	if err := checkID("actor", actor); err != nil {
+		return err
+	}
+	var t *Tx
+	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+		t = &Tx{ctx: ctx, tx: tx, q: dbsqlc.New(tx), actor: actor, now: s.nowMS()}
+		return fn(t)
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range t.after {
+		f()
+	}
+	return nil
+}
+
+// AfterCommit runs f once the transaction has committed (never when it rolls back): for
+// news that must not travel before the data it announces.
+func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// SQL is the transaction, for statements on tables the cases package does not own.
+func (t *Tx) SQL() *sql.Tx { return t.tx }
+
+// Context is the context the transaction runs in.
+func (t *Tx) Context() context.Context { return t.ctx }
+
+// NowMS is the transaction's clock reading, in Unix milliseconds.
+func (t *Tx) NowMS() int64 { return t.now }
+
+// Actor is who the transaction's history rows name.
+func (t *Tx) Actor() int64 { return t.actor }
+
+// Lock locks case id for the rest of the transaction and returns it.
+func (t *Tx) Lock(id int64) (Case, error) {
+	row, err := lockByID(id)(t.ctx, t.q)
+	if err != nil {
+		return Case{}, err
+	}
+	return fromRow(row)
+}
+
+// LockNumber locks case number n of a guild for the rest of the transaction and returns it.
+func (t *Tx) LockNumber(guildID, n int64) (Case, error) {
+	row, err := lockByNumber(guildID, n)(t.ctx, t.q)
+	if err != nil {
+		return Case{}, err
+	}
+	return fromRow(row)
+}
+
+func (t *Tx) change() *changeTx { return &changeTx{ctx: t.ctx, q: t.q, actor: t.actor, now: t.now} }
+
+// SetStatus changes a locked case's status, with the same rules as Service.SetStatus.
+func (t *Tx) SetStatus(c Case, st Status, note string) error {
+	if st == c.Status {
+		return fmt.Errorf("case #%d is already %s: %w", c.Number, st, ErrUnchanged)
+	}
+	kind := EventStatus
+	if st == Voided {
+		kind = EventVoided
+	}
+	return t.change().status(c, st, kind, note)
+}
+
+// SetExpiry changes a locked case's expiry (the zero time clears it).
+func (t *Tx) SetExpiry(c Case, at time.Time, note string) error {
+	if sameMS(at, c.ExpiresAt) {
+		return fmt.Errorf("case #%d: the expiry given is the current one: %w", c.Number, ErrUnchanged)
+	}
+	return t.change().expiry(c, at, note)
+}
+
+// MarkProcessed records that a locked case's expiry has been handled; false (and nothing
+// written) when it already was.
+func (t *Tx) MarkProcessed(c Case, note string) (bool, error) {
+	if c.Processed {
+		return false, nil
+	}
+	if err := t.q.SetCaseProcessed(t.ctx, dbsqlc.SetCaseProcessedParams{ID: c.ID, UpdatedAt: t.now}); err != nil {
+		return false, fmt.Errorf("case #%d processed: %w", c.Number, err)
+	}
+	return true, t.change().event(c, EventProcessed, "false", "true", note)
+}
+
+// Record writes one history row on case c.
+func (t *Tx) Record(c Case, kind EventKind, old, new, note string) error {
+	return t.change().event(c, kind, old, new, note)
+}

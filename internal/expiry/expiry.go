@@ -1,0 +1,656 @@
+// Package expiry holds gavel's durable scheduled actions — the unban when a tempban ends,
+// the renewal of a timeout longer than Discord's 28 days, the lift of a timed jail or
+// restriction — and the poller that claims them with a lease and runs them once, after any
+// restart, on one process or several sharing a PostgreSQL database.
+//
+// Every change to a schedule is written in the same transaction as the history row of the
+// case it belongs to, so a case's history tells what its expiry did and why.
+package expiry
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// Kind is what a scheduled action does when it falls due.
+type Kind string
+
+const (
+	// Unban lifts a tempban.
+	Unban Kind = "unban"
+	// Unjail releases a timed jail and gives the saved roles back.
+	Unjail Kind = "unjail"
+	// Pollunban ends a timed poll ban.
+	Pollunban Kind = "pollunban"
+	// Snippetunban ends a timed snippet ban.
+	Snippetunban Kind = "snippetunban"
+	// TimeoutRenew applies a timeout longer than Discord's maximum again, before the
+	// applied part ends.
+	TimeoutRenew Kind = "timeout_renew"
+	// TimeoutExpire marks a timeout case processed when Discord's timeout ends by itself.
+	TimeoutExpire Kind = "timeout_expire"
+)
+
+// Kinds lists every kind.
+func Kinds() []Kind {
+	return []Kind{Unban, Unjail, Pollunban, Snippetunban, TimeoutRenew, TimeoutExpire}
+}
+
+// LiftKind returns the kind that ends a case of type t when it expires, and false for types
+// that never expire. A timeout's kind depends on its length (TimeoutRenew or TimeoutExpire):
+// LiftKind returns TimeoutExpire.
+func LiftKind(t cases.Type) (Kind, bool) {
+	switch t {
+	case cases.Tempban:
+		return Unban, true
+	case cases.Jail:
+		return Unjail, true
+	case cases.Pollban:
+		return Pollunban, true
+	case cases.Snippetban:
+		return Snippetunban, true
+	case cases.Timeout:
+		return TimeoutExpire, true
+	}
+	return "", false
+}
+
+// SupersededBy returns the kinds of pending action a later case of type t makes stale: a
+// ban, unban or new tempban decides the ban state, so a pending unban must not undo it
+// (Red-DiscordBot #2160); a new timeout or an untimeout decides the timeout; an unjail or
+// unban of a restriction decides that restriction.
+func SupersededBy(t cases.Type) []Kind {
+	switch t {
+	case cases.Ban, cases.Hackban, cases.Tempban, cases.Unban, cases.Softban:
+		return []Kind{Unban}
+	case cases.Timeout, cases.Untimeout:
+		return []Kind{TimeoutRenew, TimeoutExpire}
+	case cases.Jail, cases.Unjail:
+		return []Kind{Unjail}
+	case cases.Pollban, cases.Pollunban:
+		return []Kind{Pollunban}
+	case cases.Snippetban, cases.Snippetunban:
+		return []Kind{Snippetunban}
+	}
+	return nil
+}
+
+// Outcome is how an action ended.
+type Outcome string
+
+const (
+	// Done: the action ran.
+	Done Outcome = "done"
+	// AlreadyDone: Discord's state already was what the action would make it.
+	AlreadyDone Outcome = "already_done"
+	// Stale: its case was voided or processed before it ran.
+	Stale Outcome = "stale"
+	// GaveUp: it failed MaxAttempts times; the case history and the mod log say why.
+	GaveUp Outcome = "gave_up"
+	// Superseded: a later action made it stale.
+	Superseded Outcome = "superseded"
+	// Cancelled: its case no longer expires.
+	Cancelled Outcome = "cancelled"
+)
+
+// Action is one scheduled action.
+type Action struct {
+	ID      int64     `json:"id"`
+	Kind    Kind      `json:"kind"`
+	GuildID int64     `json:"guild_id,string"`
+	UserID  int64     `json:"user_id,string"`
+	CaseID  int64     `json:"case_id"`
+	RunAt   time.Time `json:"run_at"`
+	// Attempts counts the claims so far.
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"last_error,omitempty"`
+	LeaseOwner string    `json:"lease_owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	Outcome    Outcome   `json:"outcome,omitempty"`
+	Note       string    `json:"note,omitempty"`
+	DoneAt     time.Time `json:"done_at,omitzero"`
+	Cancelled  time.Time `json:"cancelled_at,omitzero"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Open reports whether the action is still to run.
+func (a Action) Open() bool { return a.DoneAt.IsZero() && a.Cancelled.IsZero() }
+
+// Claim is an action a poller holds the lease of. Only the holder of the claim completes
+// it, and only before LeaseUntil: a claim taken over by another poller is lost.
+type Claim struct {
+	Action
+	Owner string
+}
+
+// Errors.
+var (
+	// ErrLeaseLost: the claim's lease ran out or another poller holds the action now; its
+	// outcome was not recorded.
+	ErrLeaseLost = errors.New("the lease on the scheduled action was lost")
+	// ErrNotFound: no open action matches.
+	ErrNotFound = errors.New("no pending expiry")
+)
+
+// Service reads and writes the schedule. It is safe for concurrent use, also by several
+// processes sharing one database.
+type Service struct {
+	st    *store.Store
+	cases *cases.Service
+	read  *dbsqlc.Queries
+	now   func() time.Time
+	// wake tells this process's poller that the schedule changed, so that an action due
+	// sooner than its next poll is not late.
+	wake chan struct{}
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the service read the time from now.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// NewService returns the schedule over a migrated store and its case service.
+func NewService(st *store.Store, cs *cases.Service, opts ...Option) *Service {
+	s := &Service{st: st, cases: cs, read: dbsqlc.New(st.Reader()), now: time.Now, wake: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Now reads the schedule's clock: the time due actions are judged by.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Cases returns the case service the schedule writes history through.
+func (s *Service) Cases() *cases.Service { return s.cases }
+
+// Woken is signalled after a commit that added or moved an action.
+func (s *Service) Woken() <-chan struct{} { return s.wake }
+
+func (s *Service) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// NewOwner returns a lease owner name unique to this process and call: host, pid and a
+// random suffix, so that the rows show who holds them.
+func NewOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// ScheduleTx schedules kind for locked case c at at, inside tx, and records it in the case's
+// history. A case has at most one open action: scheduling replaces (moves) the open one.
+func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time) (Action, error) {
+	if !validKind(kind) {
+		return Action{}, fmt.Errorf("schedule case #%d: %q is not an expiry kind", c.Number, kind)
+	}
+	q := dbsqlc.New(tx.SQL())
+	ctx := tx.Context()
+	if open, err := q.OpenActionOfCase(ctx, c.ID); err == nil {
+		if _, err := q.MoveScheduledAction(ctx, dbsqlc.MoveScheduledActionParams{ID: open.ID, RunAt: at.UnixMilli(), Kind: string(kind), Now: tx.NowMS()}); err != nil {
+			return Action{}, fmt.Errorf("move the expiry of case #%d: %w", c.Number, err)
+		}
+		if err := tx.Record(c, cases.EventScheduled, scheduleText(Kind(open.Kind), time.UnixMilli(open.RunAt)), scheduleText(kind, at), "moved"); err != nil {
+			return Action{}, err
+		}
+		open.RunAt, open.Kind, open.Attempts = at.UnixMilli(), string(kind), 0
+		tx.AfterCommit(s.poke)
+		return fromRow(open), nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return Action{}, fmt.Errorf("expiry of case #%d: %w", c.Number, err)
+	}
+	row, err := q.InsertScheduledAction(ctx, dbsqlc.InsertScheduledActionParams{
+		Kind: string(kind), GuildID: c.GuildID, UserID: c.UserID, CaseID: c.ID, RunAt: at.UnixMilli(), CreatedAt: tx.NowMS(),
+	})
+	if err != nil {
+		return Action{}, fmt.Errorf("schedule the expiry of case #%d: %w", c.Number, err)
+	}
+	if err := tx.Record(c, cases.EventScheduled, "", scheduleText(kind, at), ""); err != nil {
+		return Action{}, err
+	}
+	tx.AfterCommit(s.poke)
+	return fromRow(row), nil
+}
+
+// Schedule schedules kind for case id at at, as actor, in a transaction of its own.
+func (s *Service) Schedule(ctx context.Context, caseID, actor int64, kind Kind, at time.Time) (Action, error) {
+	var a Action
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		c, err := tx.Lock(caseID)
+		if err != nil {
+			return err
+		}
+		a, err = s.ScheduleTx(tx, c, kind, at)
+		return err
+	})
+	return a, err
+}
+
+// ScheduleFor schedules what ends case c when it expires, inside tx: nothing when the case
+// does not expire or its type never does. timeoutUntil is when the timeout Discord applied
+// ends (before the case's expiry when the timeout is longer than Discord allows); renewLead
+// is how long before that the renewal runs.
+func (s *Service) ScheduleFor(tx *cases.Tx, c cases.Case, timeoutUntil time.Time, renewLead time.Duration) (Action, bool, error) {
+	kind, ok := LiftKind(c.Type)
+	if !ok || c.ExpiresAt.IsZero() {
+		return Action{}, false, nil
+	}
+	at := c.ExpiresAt
+	if c.Type == cases.Timeout && !timeoutUntil.IsZero() && timeoutUntil.Before(c.ExpiresAt) {
+		kind, at = TimeoutRenew, timeoutUntil.Add(-renewLead)
+	}
+	a, err := s.ScheduleTx(tx, c, kind, at)
+	return a, err == nil, err
+}
+
+// SupersedeTx cancels the open actions of kinds for (guild, user), inside tx: each one's
+// case is marked processed with a "superseded" history row saying by what. It returns the
+// actions cancelled. by is the superseding case (zero when none was recorded).
+func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind, by cases.Case, why string) ([]Action, error) {
+	if len(kinds) == 0 {
+		return nil, nil
+	}
+	q := dbsqlc.New(tx.SQL())
+	ctx := tx.Context()
+	rows, err := q.OpenActionsOfTarget(ctx, dbsqlc.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
+	if err != nil {
+		return nil, fmt.Errorf("pending expiries of user %d in guild %d: %w", userID, guildID, err)
+	}
+	var out []Action
+	for _, r := range rows {
+		if !containsKind(kinds, Kind(r.Kind)) || r.CaseID == by.ID {
+			continue
+		}
+		note := why
+		if by.ID != 0 {
+			note = fmt.Sprintf("superseded by case #%d (%s): %s", by.Number, by.Type, why)
+		}
+		if _, err := q.CancelScheduledAction(ctx, dbsqlc.CancelScheduledActionParams{ID: r.ID, Outcome: nullText(string(Superseded)), Note: nullText(note), Now: tx.NowMS()}); err != nil {
+			return nil, fmt.Errorf("cancel expiry %d: %w", r.ID, err)
+		}
+		c, err := tx.Lock(r.CaseID)
+		if err != nil {
+			return nil, err
+		}
+		newValue := ""
+		if by.ID != 0 {
+			newValue = fmt.Sprintf("#%d", by.Number)
+		}
+		if err := tx.Record(c, cases.EventSuperseded, scheduleText(Kind(r.Kind), time.UnixMilli(r.RunAt)), newValue, note); err != nil {
+			return nil, err
+		}
+		if _, err := tx.MarkProcessed(c, "its expiry will not run: "+note); err != nil {
+			return nil, err
+		}
+		a := fromRow(r)
+		a.Outcome, a.Note, a.Cancelled = Superseded, note, time.UnixMilli(tx.NowMS()).UTC()
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Supersede cancels the pending expiries of (guild, user) that an action of type by makes
+// stale (SupersededBy), recording why in each one's case history. byCaseNumber is the case
+// that records the superseding action, or 0 when there is none (an action seen only in
+// Discord's audit log, before its case exists); actor is who the history rows name. The
+// audit-log ingestion calls it for bans and unbans done in Discord's own interface.
+func (s *Service) Supersede(ctx context.Context, guildID, userID int64, by cases.Type, byCaseNumber, actor int64, why string) ([]Action, error) {
+	kinds := SupersededBy(by)
+	if len(kinds) == 0 {
+		return nil, fmt.Errorf("supersede: a %s supersedes no expiry", by)
+	}
+	var out []Action
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		var byCase cases.Case
+		if byCaseNumber > 0 {
+			c, err := tx.LockNumber(guildID, byCaseNumber)
+			if err != nil {
+				return err
+			}
+			byCase = c
+		}
+		var err error
+		out, err = s.SupersedeTx(tx, guildID, userID, kinds, byCase, why)
+		return err
+	})
+	return out, err
+}
+
+// Cancel cancels the open action of case id, recording why, and reports whether there was
+// one. The case stays unprocessed: use it when the case will not expire after all.
+func (s *Service) Cancel(ctx context.Context, caseID, actor int64, why string) (bool, error) {
+	cancelled := false
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		c, err := tx.Lock(caseID)
+		if err != nil {
+			return err
+		}
+		cancelled, err = s.cancelTx(tx, c, why)
+		return err
+	})
+	return cancelled, err
+}
+
+func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) {
+	q := dbsqlc.New(tx.SQL())
+	open, err := q.OpenActionOfCase(tx.Context(), c.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("expiry of case #%d: %w", c.Number, err)
+	}
+	if _, err := q.CancelScheduledAction(tx.Context(), dbsqlc.CancelScheduledActionParams{ID: open.ID, Outcome: nullText(string(Cancelled)), Note: nullText(why), Now: tx.NowMS()}); err != nil {
+		return false, fmt.Errorf("cancel the expiry of case #%d: %w", c.Number, err)
+	}
+	return true, tx.Record(c, cases.EventScheduled, scheduleText(Kind(open.Kind), time.UnixMilli(open.RunAt)), "", "cancelled: "+why)
+}
+
+// Reschedule changes when case number n of a guild expires, as actor, and moves its
+// scheduled action with it, in one transaction; both are recorded in the case's history.
+// The zero time makes the case permanent and cancels the action. A timeout's action becomes
+// a renewal due at once, which applies Discord's timeout again up to the new end (or lifts
+// it when the new end has passed). This is what `cases modify N -duration|-expires` calls.
+func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expiresAt time.Time, note string) (cases.Case, error) {
+	var id int64
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		c, err := tx.LockNumber(guildID, n)
+		if err != nil {
+			return err
+		}
+		id = c.ID
+		if _, ok := LiftKind(c.Type); !ok {
+			return &cases.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d is a %s, which does not expire; only TEMPBAN, TIMEOUT, JAIL, POLLBAN and SNIPPETBAN cases do", c.Number, c.Type)}
+		}
+		if c.Status != cases.Active || c.Processed {
+			return &cases.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d has already ended (it is %s%s); its expiry can no longer change", c.Number, c.Status, processedText(c))}
+		}
+		if err := tx.SetExpiry(c, expiresAt, note); err != nil {
+			return err
+		}
+		c.ExpiresAt = expiresAt
+		if expiresAt.IsZero() {
+			_, err := s.cancelTx(tx, c, "the case no longer expires")
+			return err
+		}
+		kind, _ := LiftKind(c.Type)
+		at := expiresAt
+		if c.Type == cases.Timeout {
+			kind, at = TimeoutRenew, time.UnixMilli(tx.NowMS())
+		}
+		_, err = s.ScheduleTx(tx, c, kind, at)
+		return err
+	})
+	if err != nil {
+		return cases.Case{}, err
+	}
+	return s.cases.Get(ctx, id)
+}
+
+func processedText(c cases.Case) string {
+	if c.Processed {
+		return ", processed"
+	}
+	return ""
+}
+
+// Claim leases up to max due actions to owner for lease, oldest due first. Two claimers
+// never get the same action: PostgreSQL skips the rows another claim has locked, SQLite
+// runs the claim in an immediate (write-locked) transaction.
+func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.Duration) ([]Claim, error) {
+	if owner == "" || max <= 0 || lease <= 0 {
+		return nil, fmt.Errorf("claim: owner %q, max %d and lease %s must be set", owner, max, lease)
+	}
+	now := s.now()
+	leaseUntil := sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}
+	var rows []dbsqlc.ScheduledAction
+	var err error
+	if s.st.Engine() == store.Postgres {
+		// One statement is atomic on its own: autocommit saves the BEGIN and COMMIT round
+		// trips, and the row locks SKIP LOCKED honours last until it commits.
+		rows, err = dbsqlc.New(s.st.Writer()).ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
+			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
+	} else {
+		err = s.st.InTx(ctx, func(tx *sql.Tx) error {
+			var err error
+			rows, err = dbsqlc.New(tx).ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
+				Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
+			return err
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim due expiries: %w", err)
+	}
+	out := make([]Claim, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Claim{Action: fromRow(r), Owner: owner})
+	}
+	sortClaims(out)
+	return out, nil
+}
+
+// CompleteTx records cl's outcome inside tx, with the case changes the run made; it returns
+// ErrLeaseLost (and the caller must roll back) when cl no longer holds its lease.
+func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note string) error {
+	n, err := dbsqlc.New(tx.SQL()).CompleteScheduledAction(tx.Context(), dbsqlc.CompleteScheduledActionParams{
+		Now: tx.NowMS(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	if err != nil {
+		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("complete expiry %d (case id %d): %w", cl.ID, cl.CaseID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Complete records cl's outcome on its own, when the run changed no case.
+func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note string) error {
+	n, err := dbsqlc.New(s.st.Writer()).CompleteScheduledAction(ctx, dbsqlc.CompleteScheduledActionParams{
+		Now: s.now().UnixMilli(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	if err != nil {
+		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("complete expiry %d (case id %d): %w", cl.ID, cl.CaseID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Fail releases cl to run again at retryAt, recording the error. ErrLeaseLost when cl no
+// longer holds its lease.
+func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time.Time) error {
+	now := s.now().UnixMilli()
+	n, err := dbsqlc.New(s.st.Writer()).FailScheduledAction(ctx, dbsqlc.FailScheduledActionParams{
+		RunAt: retryAt.UnixMilli(), LastError: nullText(cut(cause)), Now: now, ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	if err != nil {
+		return fmt.Errorf("reschedule failed expiry %d: %w", cl.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("reschedule failed expiry %d: %w", cl.ID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// GiveUp ends cl for good after its last failure: the action is marked gave_up and its case
+// gets a "gave_up" history row saying why, so a human can act. actor names the bot.
+func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {
+	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		n, err := dbsqlc.New(tx.SQL()).GiveUpScheduledAction(tx.Context(), dbsqlc.GiveUpScheduledActionParams{
+			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+		if err != nil {
+			return fmt.Errorf("give up expiry %d: %w", cl.ID, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("give up expiry %d: %w", cl.ID, ErrLeaseLost)
+		}
+		c, err := tx.Lock(cl.CaseID)
+		if err != nil {
+			return err
+		}
+		return tx.Record(c, cases.EventGaveUp, string(cl.Kind), strconv.Itoa(cl.Attempts)+" attempts",
+			fmt.Sprintf("the %s failed %d times and will not be retried: %s", cl.Kind, cl.Attempts, cut(cause)))
+	})
+}
+
+// NextRunAt is when the next claimable action falls due; false when none is open.
+func (s *Service) NextRunAt(ctx context.Context) (time.Time, bool, error) {
+	at, err := s.read.NextRunAt(ctx, s.now().UnixMilli())
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next expiry: %w", err)
+	}
+	return time.UnixMilli(at).UTC(), true, nil
+}
+
+// MaxPending bounds one Pending listing.
+const MaxPending = 1000
+
+// Pending lists the open actions, of one guild unless guildID is 0, soonest first, at most
+// limit, with the number of all open actions.
+func (s *Service) Pending(ctx context.Context, guildID int64, limit int) ([]Action, int64, error) {
+	if guildID < 0 {
+		return nil, 0, &cases.InvalidError{Field: "guild", Problem: fmt.Sprintf("%d is not a Discord id; ids are positive numbers", guildID)}
+	}
+	if limit <= 0 || limit > MaxPending {
+		return nil, 0, &cases.InvalidError{Field: "limit", Problem: fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxPending)}
+	}
+	rows, err := s.read.PendingActions(ctx, dbsqlc.PendingActionsParams{GuildID: guildID, MaxRows: int32(limit)})
+	if err != nil {
+		return nil, 0, fmt.Errorf("pending expiries: %w", err)
+	}
+	total, err := s.read.CountPendingActions(ctx, guildID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("count pending expiries: %w", err)
+	}
+	out := make([]Action, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fromRow(r))
+	}
+	return out, total, nil
+}
+
+// OfCase lists every action a case has had, oldest first.
+func (s *Service) OfCase(ctx context.Context, caseID int64) ([]Action, error) {
+	rows, err := s.read.ActionsOfCase(ctx, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("expiries of case id %d: %w", caseID, err)
+	}
+	out := make([]Action, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fromRow(r))
+	}
+	return out, nil
+}
+
+// Reconcile schedules the expiry of every active, unprocessed, expiring case that has never
+// had an action (a crash between a case and its schedule, or cases older than the schedule),
+// at most limit of them, as actor. Overdue ones fall due at once. It returns how many it
+// scheduled.
+func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, error) {
+	rows, err := dbsqlc.New(s.st.Writer()).UnscheduledExpiringCases(ctx, int32(limit))
+	if err != nil {
+		return 0, fmt.Errorf("unscheduled expiring cases: %w", err)
+	}
+	n := 0
+	for _, r := range rows {
+		err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+			c, err := tx.Lock(r.ID)
+			if err != nil {
+				return err
+			}
+			if c.Processed || c.Status != cases.Active || c.ExpiresAt.IsZero() {
+				return nil
+			}
+			if _, err := dbsqlc.New(tx.SQL()).OpenActionOfCase(tx.Context(), c.ID); err == nil {
+				return nil // another process got there first
+			}
+			kind, _ := LiftKind(c.Type)
+			at := c.ExpiresAt
+			if c.Type == cases.Timeout {
+				// The runner works out whether Discord's timeout needs applying again.
+				kind, at = TimeoutRenew, time.UnixMilli(tx.NowMS())
+			}
+			_, err = s.ScheduleTx(tx, c, kind, at)
+			if err == nil {
+				n++
+			}
+			return err
+		})
+		if err != nil {
+			return n, fmt.Errorf("reconcile case id %d: %w", r.ID, err)
+		}
+	}
+	return n, nil
+}
+
+func sortClaims(cs []Claim) {
+	slices.SortFunc(cs, func(a, b Claim) int {
+		if c := a.RunAt.Compare(b.RunAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
+func validKind(k Kind) bool { return containsKind(Kinds(), k) }
+
+func containsKind(ks []Kind, k Kind) bool {
+	for _, x := range ks {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+func scheduleText(k Kind, at time.Time) string {
+	return string(k) + " at " + at.UTC().Format(time.RFC3339Nano)
+}
+
+// cut keeps error texts within what a history note holds.
+func cut(s string) string {
+	if r := []rune(s); len(r) > 1000 {
+		return string(r[:999]) + "…"
+	}
+	return s
+}
+
+func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func fromRow(r dbsqlc.ScheduledAction) Action {
+	a := Action{ID: r.ID, Kind: Kind(r.Kind), GuildID: r.GuildID, UserID: r.UserID, CaseID: r.CaseID,
+		RunAt: time.UnixMilli(r.RunAt).UTC(), Attempts: int(r.Attempts), LastError: r.LastError.String,
+		LeaseOwner: r.LeaseOwner.String, Outcome: Outcome(r.Outcome.String), Note: r.Note.String,
+		CreatedAt: time.UnixMilli(r.CreatedAt).UTC()}
+	if r.LeaseUntil.Valid {
+		a.LeaseUntil = time.UnixMilli(r.LeaseUntil.Int64).UTC()
+	}
+	if r.DoneAt.Valid {
+		a.DoneAt = time.UnixMilli(r.DoneAt.Int64).UTC()
+	}
+	if r.CancelledAt.Valid {
+		a.Cancelled = time.UnixMilli(r.CancelledAt.Int64).UTC()
+	}
+	return a
+}

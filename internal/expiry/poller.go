@@ -1,0 +1,241 @@
+package expiry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Handler runs claimed actions. Run returns nil once it has recorded the outcome (with
+// Service.CompleteTx or Complete, while holding the lease); an error makes the poller retry
+// the action after a backoff, or give up after MaxAttempts. GaveUp tells a human (the mod
+// log) that an action will not be retried.
+type Handler interface {
+	Run(ctx context.Context, cl Claim) error
+	GaveUp(ctx context.Context, a Action, cause string)
+}
+
+// Defaults of a poller's settings.
+const (
+	DefaultPollInterval = 2 * time.Second
+	DefaultMaxAttempts  = 8
+	DefaultBackoffBase  = 30 * time.Second
+	DefaultBackoffMax   = time.Hour
+	DefaultLease        = 2 * time.Minute
+	DefaultWorkers      = 8
+	// reconcileEvery is how often the poller looks for expiring cases with no action.
+	reconcileEvery = time.Minute
+)
+
+// Config tunes a poller. Zero fields take the defaults.
+type Config struct {
+	// PollInterval bounds how long an action another process scheduled can wait before this
+	// process sees it; actions this process schedules wake the poller at once.
+	PollInterval time.Duration
+	// MaxAttempts is how many times an action is tried before it gives up.
+	MaxAttempts int
+	// BackoffBase is the wait after the first failure; it doubles with each one, up to
+	// BackoffMax, with ±20% jitter so that a guild's failing actions spread out.
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// Lease is how long a claim lasts. A run is cut off well before it ends, so that no
+	// other poller can take an action over while it still runs.
+	Lease time.Duration
+	// Workers is how many actions run at once.
+	Workers int
+	// Owner names this poller in the lease columns (NewOwner when empty).
+	Owner string
+	// Actor is the user id the poller's own history rows name (the bot).
+	Actor int64
+}
+
+func (c *Config) fill() {
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = DefaultBackoffBase
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = DefaultBackoffMax
+	}
+	if c.BackoffMax < c.BackoffBase {
+		c.BackoffMax = c.BackoffBase
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Owner == "" {
+		c.Owner = NewOwner()
+	}
+}
+
+// Backoff is the wait before the next try after the attempts-th failure.
+func (c Config) Backoff(attempts int) time.Duration {
+	d := c.BackoffBase
+	for i := 1; i < attempts && d < c.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, c.BackoffMax)
+	jitter := time.Duration(float64(d) * 0.2 * (2*rand.Float64() - 1))
+	return max(d+jitter, time.Millisecond)
+}
+
+// Poller claims due actions and hands them to a Handler: a timer for the next due action,
+// a wake-up when this process schedules one, and a poll for those other processes add.
+type Poller struct {
+	svc *Service
+	h   Handler
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+}
+
+// NewPoller returns a poller; Run starts it.
+func NewPoller(svc *Service, h Handler, cfg Config, log *slog.Logger) *Poller {
+	cfg.fill()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{svc: svc, h: h, cfg: cfg, log: log, now: svc.now}
+}
+
+// Config returns the poller's settings, defaults filled in.
+func (p *Poller) Config() Config { return p.cfg }
+
+// Run claims and runs due actions until ctx ends, then waits for the runs in flight (each
+// bounded by the lease) and returns nil: a shutdown stops new claims but lets a run that
+// has started record its outcome.
+func (p *Poller) Run(ctx context.Context) error { return p.Serve(ctx, context.WithoutCancel(ctx)) }
+
+// Serve is Run with the runs' context apart: claiming stops when ctx ends, the runs in
+// flight are cancelled only when runCtx ends (an overdue shutdown).
+func (p *Poller) Serve(ctx, runCtx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	slots := make(chan struct{}, p.cfg.Workers)
+	freed := make(chan struct{}, 1)
+	lastReconcile := time.Time{}
+	idle := time.NewTimer(0)
+	defer idle.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if now := p.now(); now.Sub(lastReconcile) >= reconcileEvery {
+			lastReconcile = now
+			if n, err := p.svc.Reconcile(ctx, p.cfg.Actor, 1000); err != nil {
+				p.log.Warn("expiry: reconciling unscheduled cases", "err", err)
+			} else if n > 0 {
+				p.log.Info("expiry: scheduled cases that had no expiry action", "count", n)
+			}
+		}
+		free := p.cfg.Workers - len(slots)
+		claimed := 0
+		if free > 0 {
+			claims, err := p.svc.Claim(ctx, p.cfg.Owner, free, p.cfg.Lease)
+			if err != nil && ctx.Err() == nil {
+				p.log.Warn("expiry: claiming due actions", "err", err)
+			}
+			claimed = len(claims)
+			for _, cl := range claims {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p.run(runCtx, cl)
+					<-slots
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
+		if claimed > 0 && claimed == free {
+			// There may be more due: claim again once a quarter of the workers are free, so
+			// that one claim query (a round trip and a commit) serves several runs.
+			for p.cfg.Workers-len(slots) < max(1, p.cfg.Workers/4) {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-freed:
+				}
+			}
+			continue
+		}
+		wait := p.cfg.PollInterval
+		if next, ok, err := p.svc.NextRunAt(ctx); err != nil {
+			if ctx.Err() == nil {
+				p.log.Warn("expiry: reading the next due action", "err", err)
+			}
+		} else if ok {
+			// An action already due that this poller could not claim is another poller's
+			// (a claim in flight): look again shortly rather than spin.
+			wait = min(wait, max(next.Sub(p.now()), 20*time.Millisecond))
+		}
+		idle.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-idle.C:
+		case <-p.svc.Woken():
+		case <-freed:
+		}
+		if !idle.Stop() {
+			select {
+			case <-idle.C:
+			default:
+			}
+		}
+	}
+}
+
+// run runs one claim and records a failure: retry after a backoff, or give up.
+func (p *Poller) run(ctx context.Context, cl Claim) {
+	// Cut the run off at half the lease: its outcome is then recorded while the lease holds.
+	runCtx, cancel := context.WithTimeout(ctx, p.cfg.Lease/2)
+	defer cancel()
+	err := p.h.Run(runCtx, cl)
+	if err == nil {
+		return
+	}
+	log := p.log.With("action", cl.ID, "kind", cl.Kind, "guild", cl.GuildID, "user", cl.UserID, "case_id", cl.CaseID, "attempt", cl.Attempts)
+	if errors.Is(err, ErrLeaseLost) {
+		log.Warn("expiry: lease lost; another poller has the action", "err", err)
+		return
+	}
+	recCtx, cancelRec := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelRec()
+	cause := err.Error()
+	if cl.Attempts >= p.cfg.MaxAttempts {
+		if gerr := p.svc.GiveUp(recCtx, cl, p.cfg.Actor, cause); gerr != nil {
+			log.Error("expiry: recording the give-up", "err", gerr, "cause", cause)
+			return
+		}
+		log.Error("expiry: gave up", "cause", cause)
+		p.h.GaveUp(recCtx, cl.Action, cause)
+		return
+	}
+	retry := p.now().Add(p.cfg.Backoff(cl.Attempts))
+	if ferr := p.svc.Fail(recCtx, cl, cause, retry); ferr != nil {
+		log.Error("expiry: recording the failure", "err", ferr, "cause", cause)
+		return
+	}
+	log.Warn("expiry: failed; will retry", "retry_at", retry, "cause", cause)
+}
+
+// String describes the settings, for the start-up log.
+func (c Config) String() string {
+	return fmt.Sprintf("poll %s, %d attempts, backoff %s to %s, lease %s, %d workers", c.PollInterval, c.MaxAttempts, c.BackoffBase, c.BackoffMax, c.Lease, c.Workers)
+}

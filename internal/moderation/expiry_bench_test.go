@@ -1,0 +1,307 @@
+package moderation_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// benchSizes reads the burst benchmark's sizes: GAVEL_BENCH_PENDING actions pending (default
+// 100,000), GAVEL_BENCH_DUE of them due at once (default 10,000).
+func benchSizes(b *testing.B) (pending, due int) {
+	pending, due = 100_000, 10_000
+	for name, v := range map[string]*int{"GAVEL_BENCH_PENDING": &pending, "GAVEL_BENCH_DUE": &due} {
+		if s := os.Getenv(name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 {
+				b.Fatalf("%s=%q: want a positive number", name, s)
+			}
+			*v = n
+		}
+	}
+	if due > pending {
+		b.Fatalf("GAVEL_BENCH_DUE %d is more than GAVEL_BENCH_PENDING %d", due, pending)
+	}
+	return pending, due
+}
+
+// expiryBench is a guild on the fake (rate limits off) with `due` banned users and a store
+// holding `pending` scheduled unbans, `due` of them due at dueAt and the rest a year later.
+type expiryBench struct {
+	s     *discordtest.Server
+	st    *store.Store
+	cs    *cases.Service
+	svc   *expiry.Service
+	co    *moderation.Coordinator
+	guild discordtest.ID
+	dueAt time.Time
+}
+
+func newExpiryBench(b *testing.B, engine store.Engine, pending, due int, dueAt time.Time) *expiryBench {
+	b.Helper()
+	s := discordtest.New(b, discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0))
+	owner := s.AddUser("owner", false)
+	guild := s.AddGuild("big guild", owner)
+	botRole := s.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages|discordtest.PermEmbedLinks)
+	s.AddMember(guild, s.BotID(), botRole)
+	modlog := s.AddChannel(guild, discordtest.ChannelGuildText, "mod-log")
+	users := make([]discordtest.ID, due)
+	for i := range users {
+		users[i] = s.AddUser(fmt.Sprintf("raider%d", i), false)
+		if err := s.BanAs(guild, owner, users[i], "raid"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st := storetest.Open(b, engine)
+	ctx := context.Background()
+	cs := cases.NewService(st)
+	if _, err := settings.NewService(st).SetChannel(ctx, int64(guild), int64(owner), settings.ModLog, int64(modlog)); err != nil {
+		b.Fatal(err)
+	}
+	later := dueAt.Add(365 * 24 * time.Hour)
+	var batch []cases.New
+	flush := func() {
+		if _, err := cs.CreateMany(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for i := range pending {
+		user, end := int64(5_000_000+i), later
+		if i < due {
+			user, end = int64(users[i]), dueAt
+		}
+		batch = append(batch, cases.New{GuildID: int64(guild), UserID: user, ModeratorID: int64(owner), Type: cases.Tempban, Reason: "raid", ExpiresAt: end})
+		if len(batch) == 5000 {
+			flush()
+		}
+	}
+	if len(batch) > 0 {
+		flush()
+	}
+	// One statement schedules them all: the setup, not what is measured.
+	if _, err := st.Writer().ExecContext(ctx, `INSERT INTO scheduled_actions (kind, guild_id, user_id, case_id, run_at, created_at, updated_at)
+SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM cases WHERE type = 'TEMPBAN'`); err != nil {
+		b.Fatal(err)
+	}
+	// Statistics as a running database has them (autovacuum analyzes a table once a tenth
+	// of it changed). Without them PostgreSQL, believing the bulk-filled tables empty, claims
+	// through the open-per-case index and sorts every open row: 10 ms a claim instead of 1.
+	for _, table := range []string{"cases", "scheduled_actions"} {
+		if _, err := st.Writer().ExecContext(ctx, "ANALYZE "+table); err != nil {
+			b.Fatal(err)
+		}
+	}
+	port, err := unpacedPort(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		port.Close(ctx)
+	})
+	svc := expiry.NewService(st, cs)
+	co := moderation.NewCoordinator(port, cs, settings.NewService(st), executor.New(), moderation.WithBotUserID(int64(s.BotID())), moderation.WithExpiry(svc))
+	return &expiryBench{s: s, st: st, cs: cs, svc: svc, co: co, guild: guild, dueAt: dueAt}
+}
+
+// unpacedPort is the adapter with its client-side global pacing (50 requests a second,
+// Discord's limit) turned off, as the fake's limits are: the benchmarks measure gavel, not
+// Discord's rate limits. Per-route serialisation (one request per bucket in flight) stays.
+func unpacedPort(s *discordtest.Server) (*disgoport.Adapter, error) {
+	return disgoport.New(s.Token(), disgoport.WithAPIURL(s.APIURL()),
+		disgoport.WithLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, time.Second))))
+}
+
+// timedHandler records when each run finished, for the lateness percentiles.
+type timedHandler struct {
+	expiry.Handler
+	mu   sync.Mutex
+	late []time.Duration
+	done chan struct{}
+	want int
+}
+
+func (h *timedHandler) Run(ctx context.Context, cl expiry.Claim) error {
+	err := h.Handler.Run(ctx, cl)
+	if err == nil {
+		h.mu.Lock()
+		h.late = append(h.late, time.Since(cl.RunAt))
+		if len(h.late) == h.want {
+			close(h.done)
+		}
+		h.mu.Unlock()
+	}
+	return err
+}
+
+// BenchmarkExpiryBurst: GAVEL_BENCH_PENDING scheduled unbans, GAVEL_BENCH_DUE of them due at
+// the same moment, lifted through the real pipeline (GetBan, a pending UNBAN case, the
+// unban, the case activated and linked, the mod-log post) against the fake with its rate
+// limits off. Reports the time from the due moment to the last completion, completions per
+// second, and the p50/p99/max lateness (completion minus due time).
+func BenchmarkExpiryBurst(b *testing.B) {
+	pending, due := benchSizes(b)
+	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
+		b.Run(string(engine), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				dueAt := time.Now().Add(time.Hour) // moved to "now" once the setup is done
+				eb := newExpiryBench(b, engine, pending, due, dueAt)
+				dueAt = time.Now().Add(500 * time.Millisecond)
+				// The cases move with their actions: a runner finding a case that ends later
+				// than its action would wait for the case instead of lifting.
+				for _, q := range []string{`UPDATE scheduled_actions SET run_at = $1 WHERE run_at = $2`, `UPDATE cases SET expires_at = $1 WHERE expires_at = $2`} {
+					if _, err := eb.st.Writer().ExecContext(context.Background(), q, dueAt.UnixMilli(), eb.dueAt.UnixMilli()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				h := &timedHandler{Handler: eb.co.Expiries(), done: make(chan struct{}), want: due}
+				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: int64(eb.s.BotID()), Workers: 32}, nil)
+				ctx, cancel := context.WithCancel(context.Background())
+				stopped := make(chan struct{})
+				b.StartTimer()
+				go func() { defer close(stopped); _ = p.Run(ctx) }()
+				select {
+				case <-h.done:
+				case <-time.After(30 * time.Minute):
+					b.Fatal("the burst did not finish in 30 minutes")
+				}
+				total := time.Since(dueAt)
+				b.StopTimer()
+				cancel()
+				<-stopped
+				// Every run was a real lift: one unban by gavel per due user, one UNBAN case each.
+				unbans := 0
+				for _, e := range eb.s.AuditLog(eb.guild) {
+					if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == eb.s.BotID() {
+						unbans++
+					}
+				}
+				lifts, err := eb.cs.List(context.Background(), cases.Filter{GuildID: int64(eb.guild), Types: []cases.Type{cases.Unban}, Status: cases.Active}, cases.PageRequest{Page: 1, PerPage: 1})
+				if err != nil || unbans != due || lifts.Total != int64(due) {
+					b.Fatalf("%d unbans and %d UNBAN cases (%v); want %d of each", unbans, lifts.Total, err, due)
+				}
+				slices.Sort(h.late)
+				pct := func(q float64) time.Duration { return h.late[min(len(h.late)-1, int(q*float64(len(h.late))))] }
+				b.ReportMetric(total.Seconds(), "s-to-drain")
+				b.ReportMetric(float64(due)/total.Seconds(), "lifts/s")
+				b.ReportMetric(pct(0.50).Seconds(), "p50-late-s")
+				b.ReportMetric(pct(0.99).Seconds(), "p99-late-s")
+				b.ReportMetric(h.late[len(h.late)-1].Seconds(), "max-late-s")
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkClaim is the cost of one claim query (a batch of 8) with GAVEL_BENCH_PENDING
+// actions open and GAVEL_BENCH_DUE due; each claimed batch is completed outside the timer,
+// as a poller would (releasing the same rows again and again would measure their dead row
+// versions instead). Run it with -benchtime below GAVEL_BENCH_DUE/8 iterations.
+func BenchmarkClaim(b *testing.B) {
+	pending, due := benchSizes(b)
+	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
+		b.Run(string(engine), func(b *testing.B) {
+			eb := newExpiryBench(b, engine, pending, due, time.Now().Add(-time.Minute))
+			ctx := context.Background()
+			for b.Loop() {
+				claims, err := eb.svc.Claim(ctx, "bench", 8, time.Minute)
+				if err != nil || len(claims) != 8 {
+					b.Fatalf("claimed %d: %v", len(claims), err)
+				}
+				b.StopTimer()
+				for _, cl := range claims {
+					if err := eb.svc.Complete(ctx, cl, expiry.Done, "benchmark"); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkUnbanCallsBaseline is the baseline for BenchmarkExpiryBurst: the same Discord
+// calls a lift makes (read the ban, unban, post to the mod log), for GAVEL_BENCH_DUE users
+// with the same 32 workers, through the same adapter and executor, and no database. The
+// ratio of the burst's lifts/s to this calls/s is what the scheduler and the case records
+// cost.
+func BenchmarkUnbanCallsBaseline(b *testing.B) {
+	_, due := benchSizes(b)
+	for b.Loop() {
+		b.StopTimer()
+		s := discordtest.New(b, discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0))
+		owner := s.AddUser("owner", false)
+		guild := s.AddGuild("big guild", owner)
+		botRole := s.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages|discordtest.PermEmbedLinks)
+		s.AddMember(guild, s.BotID(), botRole)
+		modlog := s.AddChannel(guild, discordtest.ChannelGuildText, "mod-log")
+		users := make(chan discordtest.ID, due)
+		for i := range due {
+			u := s.AddUser(fmt.Sprintf("raider%d", i), false)
+			if err := s.BanAs(guild, owner, u, "raid"); err != nil {
+				b.Fatal(err)
+			}
+			users <- u
+		}
+		close(users)
+		port, err := unpacedPort(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ex := executor.New()
+		start := time.Now()
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx := context.Background()
+				for u := range users {
+					err := ex.Do(ctx, executor.OpRead, func(ctx context.Context) error {
+						_, _, err := port.GetBan(ctx, int64(guild), int64(u))
+						return err
+					})
+					if err == nil {
+						err = ex.Do(ctx, executor.OpUnban, func(ctx context.Context) error { return port.Unban(ctx, int64(guild), int64(u), "expired") })
+					}
+					if err == nil {
+						err = ex.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
+							_, err := port.SendMessage(ctx, int64(modlog), discord.Message{Content: "unbanned", AllowedMentions: &discord.AllowedMentions{}})
+							return err
+						})
+					}
+					if err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		b.ReportMetric(float64(due)/time.Since(start).Seconds(), "unbans/s")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		port.Close(ctx)
+		cancel()
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,404 @@
+package moderation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
+)
+
+// Expiries returns the handler the expiry poller runs due actions with. Each runs under the
+// same per-(guild, user) lock as Execute, so an expiry and a moderator's action on the same
+// user never interleave, and records its lift case through the same steps: pending case,
+// Discord call through the executor, active or voided, mod-log post.
+func (co *Coordinator) Expiries() expiry.Handler { return expiryHandler{co} }
+
+type expiryHandler struct{ co *Coordinator }
+
+// liftCase is the case type that ends each kind of expiry, and the reason it records.
+func liftCase(k expiry.Kind, c cases.Case) (cases.Type, string) {
+	switch k {
+	case expiry.Unban:
+		return cases.Unban, fmt.Sprintf("Temporary ban expired (case #%d)", c.Number)
+	case expiry.Unjail:
+		return cases.Unjail, fmt.Sprintf("Jail expired (case #%d)", c.Number)
+	case expiry.Pollunban:
+		return cases.Pollunban, fmt.Sprintf("Poll ban expired (case #%d)", c.Number)
+	case expiry.Snippetunban:
+		return cases.Snippetunban, fmt.Sprintf("Snippet ban expired (case #%d)", c.Number)
+	}
+	return "", ""
+}
+
+// decidingTypes are the case types whose newest active case decides the state a case of
+// type t set: a tempban's expiry is stale once a later ban, tempban or unban decides the ban.
+func decidingTypes(t cases.Type) []cases.Type {
+	switch t {
+	case cases.Tempban:
+		return []cases.Type{cases.Ban, cases.Hackban, cases.Tempban, cases.Unban, cases.Softban}
+	case cases.Timeout:
+		return []cases.Type{cases.Timeout, cases.Untimeout}
+	}
+	if off, ok := t.Lift(); ok {
+		return []cases.Type{t, off}
+	}
+	return []cases.Type{t}
+}
+
+func (h expiryHandler) bot() discord.User { return discord.User{ID: h.co.botID, Username: "gavel"} }
+
+// Run carries out one claimed expiry.
+func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
+	co := h.co
+	if co.expiry == nil || co.botID == 0 {
+		return errors.New("moderation: expiries need WithExpiry and WithBotUserID")
+	}
+	unlock, err := co.locks.Lock(ctx, cl.GuildID, cl.UserID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	c, err := co.cases.Get(ctx, cl.CaseID)
+	if err != nil {
+		return fmt.Errorf("reading case id %d: %w", cl.CaseID, err)
+	}
+	if c.Status != cases.Active || c.Processed {
+		state := string(c.Status)
+		if c.Processed {
+			state += ", processed"
+		}
+		return co.expiry.Complete(ctx, cl, expiry.Stale, fmt.Sprintf("case #%d is %s", c.Number, state))
+	}
+	if c.ExpiresAt.IsZero() {
+		return co.expiry.Complete(ctx, cl, expiry.Cancelled, fmt.Sprintf("case #%d no longer expires", c.Number))
+	}
+	timeout := cl.Kind == expiry.TimeoutRenew || cl.Kind == expiry.TimeoutExpire
+	if !timeout && c.ExpiresAt.After(cl.RunAt.Add(time.Second)) {
+		// The case's expiry moved later than its action (a change that did not reach the
+		// schedule): wait for it.
+		_, err := co.expiry.Schedule(ctx, c.ID, co.botID, cl.Kind, c.ExpiresAt)
+		return err
+	}
+	// A later case may decide the state even where no supersede reached the schedule (an
+	// action recorded by another path): never undo it.
+	later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, decidingTypes(c.Type)...)
+	if err != nil && !errors.Is(err, cases.ErrNotFound) {
+		return fmt.Errorf("reading the later cases of user %d: %w", c.UserID, err)
+	}
+	if err == nil && later.ID > c.ID {
+		return h.superseded(ctx, cl, c, later)
+	}
+	if timeout {
+		return h.timeout(ctx, cl, c)
+	}
+	return h.lift(ctx, cl, c)
+}
+
+// superseded ends an expiry that a later case made stale.
+func (h expiryHandler) superseded(ctx context.Context, cl expiry.Claim, c, by cases.Case) error {
+	note := fmt.Sprintf("superseded by case #%d (%s)", by.Number, by.Type)
+	return h.co.cases.InTx(ctx, h.co.botID, func(tx *cases.Tx) error {
+		locked, err := tx.Lock(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Record(locked, cases.EventSuperseded, string(cl.Kind), fmt.Sprintf("#%d", by.Number), note); err != nil {
+			return err
+		}
+		if _, err := tx.MarkProcessed(locked, "its expiry will not run: "+note); err != nil {
+			return err
+		}
+		return h.co.expiry.CompleteTx(tx, cl, expiry.Superseded, note)
+	})
+}
+
+// alreadyDone ends an expiry whose effect Discord already shows: the case is processed,
+// no lift case is recorded (gavel lifted nothing).
+func (h expiryHandler) alreadyDone(ctx context.Context, cl expiry.Claim, c cases.Case, why string) error {
+	return h.co.cases.InTx(ctx, h.co.botID, func(tx *cases.Tx) error {
+		locked, err := tx.Lock(c.ID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.MarkProcessed(locked, "expired; "+why); err != nil {
+			return err
+		}
+		return h.co.expiry.CompleteTx(tx, cl, expiry.AlreadyDone, why)
+	})
+}
+
+// lift ends a tempban, a timed jail or a timed poll or snippet ban with a case of its own.
+func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) error {
+	co := h.co
+	typ, reason := liftCase(cl.Kind, c)
+	if typ == "" {
+		return fmt.Errorf("expiry kind %q has no lift", cl.Kind)
+	}
+	req := Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason}
+	sc := &scene{caseType: typ, target: discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}, jailCase: c}
+
+	// Discord's state first: what is already undone needs no lift.
+	switch typ {
+	case cases.Unban:
+		var ban discord.Ban
+		var banned bool
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			ban, banned, err = co.port.GetBan(ctx, c.GuildID, c.UserID)
+			return err
+		}); err != nil {
+			return fmt.Errorf("checking the ban of user %d: %s", c.UserID, failureText(err))
+		}
+		if !banned {
+			return h.alreadyDone(ctx, cl, c, "they were no longer banned (unbanned in Discord)")
+		}
+		if ban.User.ID != 0 {
+			sc.target = ban.User
+		}
+	case cases.Unjail:
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			sc.guild, err = co.port.Guild(ctx, c.GuildID)
+			return err
+		}); err != nil {
+			return fmt.Errorf("reading the server: %s", failureText(err))
+		}
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			sc.bot, err = co.port.Member(ctx, c.GuildID, co.botID)
+			return err
+		}); err != nil {
+			return fmt.Errorf("reading gavel's own membership: %s", failureText(err))
+		}
+		g, err := co.settings.Get(ctx, c.GuildID)
+		if err != nil {
+			return fmt.Errorf("reading the server's settings: %w", err)
+		}
+		sc.jailRole = g.JailRoleID
+		err = co.read(ctx, func(ctx context.Context) (err error) {
+			sc.member, err = co.port.Member(ctx, c.GuildID, c.UserID)
+			return err
+		})
+		switch {
+		case err == nil:
+			sc.isMember, sc.target = true, sc.member.User
+		case discord.IsCode(err, discord.CodeUnknownMember):
+			// They left: the jail ends in gavel's records; there are no roles to give back.
+		default:
+			return fmt.Errorf("reading user %d: %s", c.UserID, failureText(err))
+		}
+	}
+
+	p := co.plan(req, sc)
+	lc, err := co.cases.Create(ctx, cases.New{GuildID: c.GuildID, UserID: c.UserID, ModeratorID: co.botID, Type: typ,
+		Status: cases.Pending, Reason: reason, Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}})
+	if err != nil {
+		return fmt.Errorf("recording the %s case: %w", typ, err)
+	}
+	note := ""
+	if typ != cases.Unjail || sc.isMember {
+		note, err = co.act(ctx, req, sc, p)
+	} else {
+		note = "They are not in the server; no roles were given back."
+	}
+	if err != nil {
+		why := failureText(err)
+		if _, verr := co.cases.Void(ctx, c.GuildID, lc.Number, co.botID, why); verr != nil {
+			co.log.Error("failed lift's case not voided", "guild", c.GuildID, "case", lc.Number, "err", verr)
+		}
+		if discord.IsCode(err, discord.CodeUnknownBan) || discord.IsCode(err, discord.CodeUnknownMember) {
+			return h.alreadyDone(ctx, cl, c, fmt.Sprintf("Discord had nothing to lift (%s)", why))
+		}
+		return fmt.Errorf("%s of user %d for case #%d: %s", typ, c.UserID, c.Number, why)
+	}
+	done := fmt.Sprintf("lifted by case #%d (%s)", lc.Number, typ)
+	record := func(tx *cases.Tx) error {
+		l, err := tx.Lock(lc.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetStatus(l, cases.Active, "the action succeeded"); err != nil {
+			return err
+		}
+		if err := tx.Record(l, cases.EventLinked, "", fmt.Sprintf("#%d", c.Number), fmt.Sprintf("lifts case #%d (%s), which expired", c.Number, c.Type)); err != nil {
+			return err
+		}
+		o, err := tx.Lock(c.ID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Record(o, cases.EventLinked, "", fmt.Sprintf("#%d", lc.Number), done); err != nil {
+			return err
+		}
+		_, err = tx.MarkProcessed(o, "expired; "+done)
+		return err
+	}
+	err = co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
+		if err := record(tx); err != nil {
+			return err
+		}
+		return co.expiry.CompleteTx(tx, cl, expiry.Done, done)
+	})
+	if errors.Is(err, expiry.ErrLeaseLost) {
+		// The lift happened: the cases say so even though this claim may not complete the
+		// action; whoever holds it now finds the case processed.
+		if rerr := co.cases.InTx(ctx, co.botID, record); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	} else if err != nil {
+		return fmt.Errorf("recording the lift of case #%d: %w", c.Number, err)
+	}
+	lc, err = co.cases.Get(ctx, lc.ID)
+	if err != nil {
+		return nil // the lift is recorded; only the mod-log post needs the fresh case
+	}
+	if logNote := co.postModlog(ctx, req, sc, &lc); logNote != "" {
+		co.log.Warn("expiry: mod log", "guild", c.GuildID, "case", lc.Number, "note", logNote)
+	}
+	if note != "" {
+		co.log.Info("expiry: lift note", "guild", c.GuildID, "case", lc.Number, "note", note)
+	}
+	return err
+}
+
+// timeout renews a timeout longer than Discord allows, or ends a timeout case when it is
+// over: marked processed, "expired" in the mod log.
+func (h expiryHandler) timeout(ctx context.Context, cl expiry.Claim, c cases.Case) error {
+	co := h.co
+	var m discord.Member
+	err := co.read(ctx, func(ctx context.Context) (err error) {
+		m, err = co.port.Member(ctx, c.GuildID, c.UserID)
+		return err
+	})
+	if discord.IsCode(err, discord.CodeUnknownMember) {
+		return h.alreadyDone(ctx, cl, c, "they left the server, which ends a timeout")
+	}
+	if err != nil {
+		return fmt.Errorf("reading user %d: %s", c.UserID, failureText(err))
+	}
+	// The schedule's clock, which decided that the action is due.
+	now := co.expiry.Now()
+	end := c.ExpiresAt
+	target := m.User
+	if target.Username == "" {
+		target.Username = strconv.FormatInt(c.UserID, 10)
+	}
+	if !end.After(now.Add(time.Second)) {
+		// Over. A case shortened after Discord's timeout was applied still has one running.
+		if m.CommunicationDisabledUntil.After(now.Add(time.Second)) {
+			if err := co.exec.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
+				return co.port.Timeout(ctx, c.GuildID, c.UserID, time.Time{}, AuditReason(h.bot(), fmt.Sprintf("Timeout ended (case #%d)", c.Number)))
+			}); err != nil {
+				return fmt.Errorf("ending the timeout of user %d: %s", c.UserID, failureText(err))
+			}
+		}
+		err := co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
+			o, err := tx.Lock(c.ID)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.MarkProcessed(o, "the timeout expired"); err != nil {
+				return err
+			}
+			return co.expiry.CompleteTx(tx, cl, expiry.Done, "expired")
+		})
+		if err != nil {
+			return err
+		}
+		h.postExpired(ctx, c, target)
+		return nil
+	}
+	if !m.TimedOut(now) {
+		return h.alreadyDone(ctx, cl, c, "the timeout was lifted in Discord")
+	}
+	until := now.Add(co.timeoutHorizon)
+	if !until.Before(end) {
+		until = end
+	}
+	if err := co.exec.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
+		return co.port.Timeout(ctx, c.GuildID, c.UserID, until, AuditReason(h.bot(), fmt.Sprintf("Timeout renewed (case #%d)", c.Number)))
+	}); err != nil {
+		return fmt.Errorf("renewing the timeout of user %d: %s", c.UserID, failureText(err))
+	}
+	return co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
+		o, err := tx.Lock(c.ID)
+		if err != nil {
+			return err
+		}
+		old := ""
+		if !m.CommunicationDisabledUntil.IsZero() {
+			old = m.CommunicationDisabledUntil.UTC().Format(time.RFC3339)
+		}
+		if err := tx.Record(o, cases.EventRenewed, old, until.UTC().Format(time.RFC3339),
+			fmt.Sprintf("Discord's timeout applied again until %s; the case ends %s", until.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))); err != nil {
+			return err
+		}
+		if err := co.expiry.CompleteTx(tx, cl, expiry.Done, "renewed until "+until.UTC().Format(time.RFC3339)); err != nil {
+			return err
+		}
+		kind, at := expiry.TimeoutExpire, end
+		if until.Before(end) {
+			kind, at = expiry.TimeoutRenew, until.Add(-RenewLead(co.timeoutHorizon))
+		}
+		_, err = co.expiry.ScheduleTx(tx, o, kind, at)
+		return err
+	})
+}
+
+// postExpired tells the mod log that a timeout ended.
+func (h expiryHandler) postExpired(ctx context.Context, c cases.Case, target discord.User) {
+	e := discord.Embed{
+		Title:       fmt.Sprintf("Case #%d · TIMEOUT expired", c.Number),
+		Description: fmt.Sprintf("The timeout of <@%d> (%s) has ended.", target.ID, target.Username),
+		Color:       colorLift,
+		Timestamp:   h.co.expiry.Now(),
+	}
+	h.postNotice(ctx, c.GuildID, discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
+}
+
+// GaveUp warns the mod log that an expiry will not be retried, saying what to do.
+func (h expiryHandler) GaveUp(ctx context.Context, a expiry.Action, cause string) {
+	c, err := h.co.cases.Get(ctx, a.CaseID)
+	if err != nil {
+		h.co.log.Error("expiry gave up; its case is unreadable", "case_id", a.CaseID, "err", err)
+		return
+	}
+	todo := map[expiry.Kind]string{
+		expiry.Unban:         fmt.Sprintf("unban them by hand (`unban %d`)", a.UserID),
+		expiry.Unjail:        fmt.Sprintf("release them by hand (`unjail %d`)", a.UserID),
+		expiry.Pollunban:     fmt.Sprintf("lift it by hand (`pollunban %d`)", a.UserID),
+		expiry.Snippetunban:  fmt.Sprintf("lift it by hand (`snippetunban %d`)", a.UserID),
+		expiry.TimeoutRenew:  "time them out again by hand if the timeout should continue",
+		expiry.TimeoutExpire: "check their timeout by hand",
+	}[a.Kind]
+	e := discord.Embed{
+		Title: fmt.Sprintf("⚠️ Case #%d · the %s failed", c.Number, a.Kind),
+		Description: fmt.Sprintf("gavel tried %d times to carry out the expiry of case #%d (%s of <@%d>) and has given up: %s.\n\nFix the cause (usually gavel's permissions or role position), then %s.",
+			a.Attempts, c.Number, c.Type, a.UserID, cause, todo),
+		Color:     colorRemoval,
+		Timestamp: h.co.expiry.Now(),
+	}
+	h.postNotice(ctx, c.GuildID, discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
+}
+
+func (h expiryHandler) postNotice(ctx context.Context, guildID int64, msg discord.Message) {
+	g, err := h.co.settings.Get(ctx, guildID)
+	if err != nil {
+		h.co.log.Error("mod log: reading settings", "guild", guildID, "err", err)
+		return
+	}
+	if g.ModlogChannelID == 0 {
+		h.co.log.Warn("expiry notice not posted: no mod-log channel", "guild", guildID, "title", msg.Embeds[0].Title)
+		return
+	}
+	if err := h.co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
+		_, err := h.co.port.SendMessage(ctx, g.ModlogChannelID, msg)
+		return err
+	}); err != nil {
+		h.co.log.Warn("mod log: posting an expiry notice", "guild", guildID, "err", err)
+	}
+}
