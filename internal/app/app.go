@@ -67,6 +67,8 @@ type App struct {
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	reconcileAge    time.Duration
+	recon           reconcileTimers
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
 	// lets the actions in flight finish; it is cancelled only when they overstay
@@ -90,6 +92,7 @@ type options struct {
 	gateway         []gateway.Option
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	reconcileAge    time.Duration
 }
 
 // WithGatewayOptions adds options to the gateway client, after gavel's own (URL, intents,
@@ -109,12 +112,22 @@ func WithCommandTimeout(d time.Duration) Option {
 	return func(o *options) { o.commandTimeout = d }
 }
 
+// WithReconcileAge sets how old a pending case must be before start-up reconciliation
+// settles it (default: the command timeout). A younger one may belong to an action another
+// process on the same database is still carrying out; it is looked at again once old enough.
+func WithReconcileAge(d time.Duration) Option {
+	return func(o *options) { o.reconcileAge = d }
+}
+
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
 	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.reconcileAge == 0 {
+		o.reconcileAge = o.commandTimeout
 	}
 	if cfg.Discord.Token == "" {
 		return nil, errors.New("app: no Discord token")
@@ -123,7 +136,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		fatal: make(chan error, 1)}
+		reconcileAge: o.reconcileAge, fatal: make(chan error, 1)}
 
 	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
@@ -190,6 +203,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(a.onMessage),
 		bot.WithEventListenerFunc(a.onSlashCommand),
 		bot.WithEventListenerFunc(a.onComponent),
+		bot.WithEventListenerFunc(a.onAuditLogEntry),
+		bot.WithEventListenerFunc(a.onMemberJoin),
+		bot.WithEventListenerFunc(a.onChannelCreate),
 	)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {
@@ -351,6 +367,7 @@ func (a *App) onGuild(gid int64, name string) {
 	if err := a.cases.GuildJoined(ctx, gid, time.Now()); err != nil {
 		a.log.Warn("recording the guild", "guild", gid, "err", err)
 	}
+	a.reconcile(gid)
 }
 
 // begin reserves a place among the commands in flight; false once the App is closing, and

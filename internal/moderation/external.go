@@ -52,12 +52,20 @@ var externalTypes = map[cases.Type]bool{cases.Ban: true, cases.Unban: true, case
 // moderator and reason of the audit log, and posts it in the mod log. It takes the target's
 // lock, so the case is numbered after any gavel action on them that is still running. It
 // reports false, and records nothing, when the entry already has its case (a gateway
-// resume replays events) or when gavel itself made the entry (its own action has a case).
+// resume replays events), when gavel itself made the entry (its own action has a case), or
+// when the guild turned mirroring off (mirror_external_actions).
 func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.Case, bool, error) {
 	if !externalTypes[ext.Type] {
 		return cases.Case{}, false, fmt.Errorf("external action: %q is not an action gavel mirrors (BAN, UNBAN, KICK, TIMEOUT, UNTIMEOUT)", ext.Type)
 	}
 	if ext.ModeratorID == co.botID {
+		return cases.Case{}, false, nil
+	}
+	g, err := co.settings.Get(ctx, ext.GuildID)
+	if err != nil {
+		return cases.Case{}, false, fmt.Errorf("reading the settings of guild %d: %w", ext.GuildID, err)
+	}
+	if !g.MirrorExternalActions {
 		return cases.Case{}, false, nil
 	}
 	if strings.TrimSpace(ext.Reason) == "" {
