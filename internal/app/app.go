@@ -68,7 +68,7 @@ type App struct {
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
 	reconcileAge    time.Duration
-	recon           reconcileTimers
+	events          eventState
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
 	// lets the actions in flight finish; it is cancelled only when they overstay

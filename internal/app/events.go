@@ -37,13 +37,64 @@ func (a *App) background(timeout time.Duration, fn func(ctx context.Context, co 
 	}()
 }
 
+// eventState is what the event handlers keep between events.
+type eventState struct {
+	// audit runs each guild's audit-log entries one at a time, in the order they arrived,
+	// so that a ban and the unban just after it are numbered in that order.
+	audit queues
+	recon reconcileTimers
+}
+
+// queues run functions one at a time per key, in the order given, each key on its own
+// goroutine while it has work.
+type queues struct {
+	mu      sync.Mutex
+	pending map[int64][]func()
+}
+
+func (q *queues) push(key int64, fn func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = map[int64][]func(){}
+	}
+	list, running := q.pending[key]
+	q.pending[key] = append(list, fn)
+	if !running {
+		go q.drain(key)
+	}
+}
+
+func (q *queues) drain(key int64) {
+	for {
+		q.mu.Lock()
+		list := q.pending[key]
+		if len(list) == 0 {
+			delete(q.pending, key)
+			q.mu.Unlock()
+			return
+		}
+		fn := list[0]
+		q.pending[key] = list[1:]
+		q.mu.Unlock()
+		fn()
+	}
+}
+
 // onAuditLogEntry turns a ban, unban, kick or timeout done outside gavel into a case.
 func (a *App) onAuditLogEntry(e *events.GuildAuditLogEntryCreate) {
 	ext, ok := externalAction(int64(e.GuildID), e.AuditLogEntry, time.Now())
 	if !ok {
 		return
 	}
-	a.background(eventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+	co, ok := a.begin()
+	if !ok {
+		return
+	}
+	a.events.audit.push(ext.GuildID, func() {
+		defer a.end()
+		ctx, cancel := context.WithTimeout(a.work, eventTimeout)
+		defer cancel()
 		log := a.log.With("guild", ext.GuildID, "entry", ext.EntryID, "type", ext.Type, "user", ext.UserID, "moderator", ext.ModeratorID)
 		c, recorded, err := co.RecordExternal(ctx, ext)
 		switch {
@@ -163,12 +214,12 @@ type reconcileTimers struct {
 // reconcile settles the guild's pending cases old enough to have been left by a crash, and
 // comes back for the younger ones once they are old enough.
 func (a *App) reconcile(guildID int64) {
-	a.recon.mu.Lock()
-	if t, ok := a.recon.timers[guildID]; ok {
+	a.events.recon.mu.Lock()
+	if t, ok := a.events.recon.timers[guildID]; ok {
 		t.Stop()
-		delete(a.recon.timers, guildID)
+		delete(a.events.recon.timers, guildID)
 	}
-	a.recon.mu.Unlock()
+	a.events.recon.mu.Unlock()
 	a.background(a.commandTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		r, err := co.Reconcile(ctx, guildID, a.reconcileAge)
 		if err != nil {
@@ -181,13 +232,13 @@ func (a *App) reconcile(guildID int64) {
 		if r.RecheckAt.IsZero() {
 			return
 		}
-		a.recon.mu.Lock()
-		defer a.recon.mu.Unlock()
-		if a.recon.timers == nil {
-			a.recon.timers = map[int64]*time.Timer{}
+		a.events.recon.mu.Lock()
+		defer a.events.recon.mu.Unlock()
+		if a.events.recon.timers == nil {
+			a.events.recon.timers = map[int64]*time.Timer{}
 		}
-		if _, ok := a.recon.timers[guildID]; !ok {
-			a.recon.timers[guildID] = time.AfterFunc(time.Until(r.RecheckAt), func() { a.reconcile(guildID) })
+		if _, ok := a.events.recon.timers[guildID]; !ok {
+			a.events.recon.timers[guildID] = time.AfterFunc(time.Until(r.RecheckAt), func() { a.reconcile(guildID) })
 		}
 	})
 }

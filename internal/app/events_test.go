@@ -130,15 +130,33 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 	w.s.SendMessage(w.general, w.mod, "$ban <@"+w.plain.String()+"> spam")
 	waitFor(t, "gavel's ban", func() bool { _, ok := caseOf(t, cs, w.guild, w.plain, cases.Ban); return ok })
 
+	// A ban and the unban right after it are numbered in the order they happened.
+	if err := w.s.BanAs(w.guild, w.owner, w.other, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.UnbanAs(w.guild, w.owner, w.other, "second"); err != nil {
+		t.Fatal(err)
+	}
+	var first, second cases.Case
+	waitFor(t, "the quick ban and unban", func() bool {
+		var ok1, ok2 bool
+		first, ok1 = caseOf(t, cs, w.guild, w.other, cases.Ban)
+		second, ok2 = caseOf(t, cs, w.guild, w.other, cases.Unban)
+		return ok1 && ok2
+	})
+	if first.Number > second.Number {
+		t.Errorf("ban is case #%d and the unban after it #%d; want them in order", first.Number, second.Number)
+	}
+
 	// The replay is handled like the events before it, within moments.
 	time.Sleep(500 * time.Millisecond)
 	n, err := cs.CountInGuild(ctx, int64(w.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 6 {
+	if n != 8 {
 		all, _ := cs.Recent(ctx, int64(w.guild), time.Hour, 100)
-		t.Errorf("%d cases; want 6 (ban, unban, timeout, untimeout, kick, gavel's ban): %+v", n, all)
+		t.Errorf("%d cases; want 8 (ban, unban, timeout, untimeout, kick, gavel's ban, ban, unban): %+v", n, all)
 	}
 }
 
