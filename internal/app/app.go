@@ -43,6 +43,9 @@ var Intents = []dgw.Intents{
 const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultCommandTimeout  = 2 * time.Minute
+	// DefaultRejailRecheck leaves other bots' on-join roles (often given after 5 seconds)
+	// time to arrive before the second look at a re-jailed member.
+	DefaultRejailRecheck = 10 * time.Second
 )
 
 // App is one running gavel process: one gateway connection (shard 0 of 1) and everything the
@@ -68,6 +71,7 @@ type App struct {
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
 	reconcileAge    time.Duration
+	rejailRecheck   time.Duration
 	events          eventState
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
@@ -93,6 +97,7 @@ type options struct {
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
 	reconcileAge    time.Duration
+	rejailRecheck   time.Duration
 }
 
 // WithGatewayOptions adds options to the gateway client, after gavel's own (URL, intents,
@@ -119,10 +124,16 @@ func WithReconcileAge(d time.Duration) Option {
 	return func(o *options) { o.reconcileAge = d }
 }
 
+// WithRejailRecheck sets how long after re-jailing a rejoining member gavel looks again and
+// takes the roles other bots gave them on join (default DefaultRejailRecheck).
+func WithRejailRecheck(d time.Duration) Option {
+	return func(o *options) { o.rejailRecheck = d }
+}
+
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout}
+	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout, rejailRecheck: DefaultRejailRecheck}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -136,7 +147,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		reconcileAge: o.reconcileAge, fatal: make(chan error, 1)}
+		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, fatal: make(chan error, 1)}
 
 	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
@@ -302,6 +313,7 @@ func (a *App) Close() {
 			<-done
 		}
 		a.cancelWork()
+		a.events.stop()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

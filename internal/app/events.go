@@ -43,6 +43,47 @@ type eventState struct {
 	// so that a ban and the unban just after it are numbered in that order.
 	audit queues
 	recon reconcileTimers
+
+	mu      sync.Mutex
+	stopped bool
+	timers  map[*time.Timer]struct{}
+}
+
+// after runs fn after d, unless the App closes first.
+func (s *eventState) after(d time.Duration, fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	if s.timers == nil {
+		s.timers = map[*time.Timer]struct{}{}
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		delete(s.timers, t)
+		s.mu.Unlock()
+		fn()
+	})
+	s.timers[t] = struct{}{}
+}
+
+// stop cancels every timer: the later looks and the reconciliation rechecks.
+func (s *eventState) stop() {
+	s.mu.Lock()
+	s.stopped = true
+	for t := range s.timers {
+		t.Stop()
+	}
+	s.timers = nil
+	s.mu.Unlock()
+	s.recon.mu.Lock()
+	for g, t := range s.recon.timers {
+		t.Stop()
+		delete(s.recon.timers, g)
+	}
+	s.recon.mu.Unlock()
 }
 
 // queues run functions one at a time per key, in the order given, each key on its own
@@ -174,9 +215,22 @@ func (a *App) onMemberJoin(e *events.GuildMemberJoin) {
 			a.log.Error("re-jail on rejoin", "guild", guildID, "user", userID, "err", err)
 			return
 		}
-		if r.Done {
-			a.log.Info("re-jailed on rejoin", "guild", guildID, "user", userID, "case", r.Case.Number, "roles_taken", len(r.Taken))
+		if !r.Done {
+			return
 		}
+		a.log.Info("re-jailed on rejoin", "guild", guildID, "user", userID, "case", r.Case.Number, "roles_taken", len(r.Taken))
+		// Other bots give roles on join a few seconds late: look again then.
+		a.events.after(a.rejailRecheck, func() {
+			a.background(eventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+				r, err := co.Rejail(ctx, guildID, userID)
+				switch {
+				case err != nil:
+					a.log.Error("re-jail on rejoin, second look", "guild", guildID, "user", userID, "err", err)
+				case r.Done:
+					a.log.Info("roles given after a rejoin taken from a jailed member", "guild", guildID, "user", userID, "roles_taken", len(r.Taken))
+				}
+			})
+		})
 	})
 }
 

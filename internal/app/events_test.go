@@ -198,7 +198,8 @@ func TestRejailOnRejoin(t *testing.T) {
 	if _, err := gs.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(jailRole)); err != nil {
 		t.Fatal(err)
 	}
-	w.start(t)
+	// Long enough for the test to give the role after the first look, on a busy machine.
+	w.start(t, app.WithRejailRecheck(3*time.Second))
 
 	w.s.SendMessage(w.general, w.owner, "$jail <@"+w.target.String()+"> cool off")
 	waitFor(t, "the jail", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
@@ -222,6 +223,17 @@ func TestRejailOnRejoin(t *testing.T) {
 	waitFor(t, "the re-jail in the audit-log channel", func() bool {
 		msgs := w.s.Messages(auditlog)
 		return len(msgs) == 1 && strings.Contains(string(msgs[0].Embeds[0]), "Re-jailed on rejoin")
+	})
+
+	// Another bot gives the member a role just after the join; gavel's second look takes it.
+	w.s.AddMember(w.guild, w.target, jailRole, memberRole)
+	waitFor(t, "the on-join role taken on the second look", func() bool {
+		m, ok := w.s.Member(w.guild, w.target)
+		return ok && len(m.Roles) == 1 && m.Roles[0] == jailRole
+	})
+	waitFor(t, "the second look in the case's history", func() bool {
+		evs, err := cs.Events(ctx, jail.ID)
+		return err == nil && strings.HasPrefix(evs[len(evs)-1].Note, "re-jailed on rejoin: roles given since rejoining taken")
 	})
 }
 

@@ -146,6 +146,15 @@ func TestRejail(t *testing.T) {
 		if r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob)); err != nil || r.Done {
 			t.Errorf("second Rejail = %+v, %v; want nothing done", r, err)
 		}
+		// Another bot gives bob a role a few seconds after the join: the second look takes it.
+		w.s.AddMember(w.guild, w.bob, w.jailed, w.managed, w.member)
+		if r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob)); err != nil || !r.Done || len(r.Taken) != 1 || r.Taken[0] != int64(w.member) {
+			t.Errorf("Rejail after an on-join role = %+v, %v; want the role taken", r, err)
+		}
+		evs, _ = w.cases.Events(ctx, jail.ID)
+		if last := evs[len(evs)-1]; !strings.HasPrefix(last.Note, "re-jailed on rejoin: roles given since rejoining taken") {
+			t.Errorf("last history row = %+v", last)
+		}
 		// Unjailed: rejoining is rejoining.
 		succeeded(t, w.run(t, w.alice, "unjail", w.bob), cases.Unjail)
 		w.s.UserLeaves(w.guild, w.bob)

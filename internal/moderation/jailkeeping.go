@@ -30,7 +30,8 @@ type Rejailed struct {
 
 // Rejail puts a member who rejoined back in jail when their latest jail case is still
 // active: they get the jail role back and lose every role gavel can take, as a jail does. A
-// member who left to shed the jail cannot. The Discord call goes through the executor under
+// member who left to shed the jail cannot. Called again a few seconds later, it takes the
+// roles other bots give on join; it does nothing when the member is as the jail left them. The Discord call goes through the executor under
 // the member's lock; the jail case's history records it (or its failure), and the guild's
 // audit-log channel is told.
 func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejailed, error) {
@@ -110,7 +111,12 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	}
 	out.Done = true
 
+	hadJailRole := slices.Contains(member.Roles, g.JailRoleID)
 	note := "re-jailed on rejoin: jail role given back"
+	if hadJailRole {
+		// A later pass: something gave the member roles after they rejoined.
+		note = "re-jailed on rejoin: roles given since rejoining taken"
+	}
 	if len(out.Taken) > 0 {
 		note += fmt.Sprintf("; roles taken: %s", roleList(out.Taken))
 	}
@@ -121,11 +127,18 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	}
 	co.postAuditLog(ctx, guildID, discord.Embed{
 		Title:       "Re-jailed on rejoin",
-		Description: fmt.Sprintf("<@%d> (%s) rejoined while jailed (case #%d) and got the jail role back.", userID, member.User.Username, jc.Number),
+		Description: rejailText(userID, member.User.Username, jc.Number, hadJailRole),
 		Color:       colorJailKept,
 		Fields:      takenField(out.Taken),
 	})
 	return out, noteErr
+}
+
+func rejailText(userID int64, name string, caseNumber int64, hadJailRole bool) string {
+	if hadJailRole {
+		return fmt.Sprintf("<@%d> (%s) rejoined while jailed (case #%d) and was given roles since; gavel took them again.", userID, name, caseNumber)
+	}
+	return fmt.Sprintf("<@%d> (%s) rejoined while jailed (case #%d) and got the jail role back.", userID, name, caseNumber)
 }
 
 // rejailFailed records in the jail case and in the audit-log channel that a rejoining
