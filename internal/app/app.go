@@ -44,6 +44,9 @@ var Intents = []dgw.Intents{
 const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultCommandTimeout  = 2 * time.Minute
+	// DefaultRejailRecheck leaves other bots' on-join roles (often given after 5 seconds)
+	// time to arrive before the second look at a re-jailed member.
+	DefaultRejailRecheck = 10 * time.Second
 )
 
 // App is one running gavel process: one gateway connection (shard 0 of 1) and everything the
@@ -69,6 +72,9 @@ type App struct {
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	reconcileAge    time.Duration
+	rejailRecheck   time.Duration
+	events          eventState
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
 	// lets the actions in flight finish; it is cancelled only when they overstay
@@ -102,6 +108,8 @@ type options struct {
 	expiry          func(*expiry.Config)
 	horizon         time.Duration
 	coordinator     []moderation.CoordinatorOption
+	reconcileAge    time.Duration
+	rejailRecheck   time.Duration
 }
 
 // WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
@@ -139,12 +147,28 @@ func WithCommandTimeout(d time.Duration) Option {
 	return func(o *options) { o.commandTimeout = d }
 }
 
+// WithReconcileAge sets how old a pending case must be before start-up reconciliation
+// settles it (default: the command timeout). A younger one may belong to an action another
+// process on the same database is still carrying out; it is looked at again once old enough.
+func WithReconcileAge(d time.Duration) Option {
+	return func(o *options) { o.reconcileAge = d }
+}
+
+// WithRejailRecheck sets how long after re-jailing a rejoining member gavel looks again and
+// takes the roles other bots gave them on join (default DefaultRejailRecheck).
+func WithRejailRecheck(d time.Duration) Option {
+	return func(o *options) { o.rejailRecheck = d }
+}
+
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout}
+	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout, rejailRecheck: DefaultRejailRecheck}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.reconcileAge == 0 {
+		o.reconcileAge = o.commandTimeout
 	}
 	if cfg.Discord.Token == "" {
 		return nil, errors.New("app: no Discord token")
@@ -153,7 +177,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
+		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
@@ -228,6 +252,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(a.onMessage),
 		bot.WithEventListenerFunc(a.onSlashCommand),
 		bot.WithEventListenerFunc(a.onComponent),
+		bot.WithEventListenerFunc(a.onAuditLogEntry),
+		bot.WithEventListenerFunc(a.onMemberJoin),
+		bot.WithEventListenerFunc(a.onChannelCreate),
 	)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {
@@ -336,6 +363,7 @@ func (a *App) Close() {
 			<-done
 		}
 		a.cancelWork()
+		a.events.stop()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -389,13 +417,26 @@ func (a *App) onReady(e *events.Ready) {
 		a.toolEnv.BotID = id
 		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry),
-			moderation.WithTimeoutHorizon(a.horizon)}, a.coOpts...)...)
+			moderation.WithTimeoutHorizon(a.horizon), moderation.WithExternalActionObserver(a.supersedeExternal)}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)
 		}
 	}
 	a.mu.Unlock()
 	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
+}
+
+// supersedeExternal cancels the pending expiries a ban, unban or timeout done outside gavel
+// makes stale: a tempban lifted by hand and followed by a permanent ban must not be lifted
+// again when the tempban's time comes.
+func (a *App) supersedeExternal(ctx context.Context, c cases.Case) {
+	if len(expiry.SupersededBy(c.Type)) == 0 {
+		return
+	}
+	why := fmt.Sprintf("%s done outside gavel (case #%d)", c.Type, c.Number)
+	if _, err := a.expiry.Supersede(ctx, c.GuildID, c.UserID, c.Type, c.Number, c.ModeratorID, why); err != nil {
+		a.log.Error("superseding expiries after an action taken outside gavel", "guild", c.GuildID, "user", c.UserID, "case", c.Number, "err", err)
+	}
 }
 
 // startPoller starts the expiry poller once the bot's user id (the lift cases' moderator)
@@ -422,6 +463,7 @@ func (a *App) onGuild(gid int64, name string) {
 	if err := a.cases.GuildJoined(ctx, gid, time.Now()); err != nil {
 		a.log.Warn("recording the guild", "guild", gid, "err", err)
 	}
+	a.reconcile(gid)
 }
 
 // begin reserves a place among the commands in flight; false once the App is closing, and

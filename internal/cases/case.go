@@ -165,6 +165,9 @@ const (
 	EventVoided    EventKind = "voided"
 	EventModlog    EventKind = "modlog"
 	EventProcessed EventKind = "processed"
+	// EventNote records something done about a case that changes none of its fields, such
+	// as a jail given back to a member who left and rejoined.
+	EventNote EventKind = "note"
 )
 
 // Event is one row of a case's append-only history.

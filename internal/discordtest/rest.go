@@ -40,6 +40,7 @@ func (s *Server) restEndpoints() []endpoint {
 		{http.MethodGet, "/guilds/{guild_id}", s.handleGetGuild},
 		{http.MethodGet, "/guilds/{guild_id}/roles", s.handleListRoles},
 		{http.MethodGet, "/guilds/{guild_id}/channels", s.handleListGuildChannels},
+		{http.MethodPost, "/guilds/{guild_id}/channels", s.handleCreateGuildChannel},
 		{http.MethodGet, "/guilds/{guild_id}/members", s.handleListMembers},
 		{http.MethodGet, "/guilds/{guild_id}/members/{user_id}", s.handleGetMember},
 		{http.MethodPatch, "/guilds/{guild_id}/members/{user_id}", s.handleUpdateMember},

@@ -112,6 +112,20 @@ func TestEveryRouteAcceptsGoodAndRefusesBad(t *testing.T) {
 		{name: "roles of a malformed guild id", method: "GET", path: p("/guilds/x/roles"), status: 400, code: 50035},
 		{name: "guild channels", method: "GET", path: p("/guilds/%s/channels", G), status: 200},
 		{name: "channels of a guild the bot is not in", method: "GET", path: p("/guilds/%s/channels", foreign), status: 403, code: 50001},
+		{name: "create channel", method: "POST", path: p("/guilds/%s/channels", G),
+			body: fmt.Sprintf(`{"name":"jail","type":0,"permission_overwrites":[{"id":"%s","type":0,"deny":1024}]}`, G), header: []string{"X-Audit-Log-Reason", "jail setup"}, status: 201,
+			then: func(t *testing.T, body string) {
+				var c Channel
+				if err := json.Unmarshal([]byte(body), &c); err != nil || c.Name != "jail" || len(c.PermissionOverwrites) != 1 || c.PermissionOverwrites[0].Deny != PermViewChannel {
+					t.Errorf("created channel %s", body)
+				}
+			}},
+		{name: "create a channel without a name", method: "POST", path: p("/guilds/%s/channels", G), body: `{"type":0}`, status: 400, code: 50035, report: true},
+		{name: "create a channel with a long name", method: "POST", path: p("/guilds/%s/channels", G), body: fmt.Sprintf(`{"name":%q}`, strings.Repeat("x", 101)), status: 400, code: 50035, report: true},
+		{name: "create a thread as a channel", method: "POST", path: p("/guilds/%s/channels", G), body: `{"name":"x","type":11}`, status: 400, code: 50035, report: true},
+		{name: "create a directory channel", method: "POST", path: p("/guilds/%s/channels", G), body: `{"name":"x","type":14}`, status: 400, code: 50035},
+		{name: "create a channel under a text channel", method: "POST", path: p("/guilds/%s/channels", G), body: fmt.Sprintf(`{"name":"x","parent_id":"%s"}`, f.general), status: 400, code: 50035},
+		{name: "create a channel in a guild the bot is not in", method: "POST", path: p("/guilds/%s/channels", foreign), body: `{"name":"x"}`, status: 403, code: 50001},
 		{name: "members", method: "GET", path: p("/guilds/%s/members?limit=1000", G), status: 200},
 		{name: "too many members", method: "GET", path: p("/guilds/%s/members?limit=1001", G), status: 400, code: 50035},
 		{name: "member", method: "GET", path: p("/guilds/%s/members/%s", G, f.bob), status: 200},

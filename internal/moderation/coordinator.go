@@ -78,6 +78,8 @@ type Coordinator struct {
 	// timeoutHorizon is the longest timeout applied at once (Discord's 28 days); a longer
 	// one is renewed by the expiry poller.
 	timeoutHorizon time.Duration
+	// external is told about each case mirrored from the audit log (see RecordExternal).
+	external ExternalActionObserver
 }
 
 // CoordinatorOption configures a Coordinator.
@@ -433,27 +435,33 @@ func failureText(err error) string {
 // postModlog posts the case in the mod-log channel and links it to the case. It returns a
 // note for the moderator when that failed; the action stands either way.
 func (co *Coordinator) postModlog(ctx context.Context, req Request, sc *scene, c *cases.Case) string {
-	g, err := co.settings.Get(ctx, req.GuildID)
+	return co.postCase(ctx, req.GuildID, c, sc.target, req.Moderator, req.Moderator.ID)
+}
+
+// postCase posts case c in the guild's mod-log channel, when one is set, and links the
+// message to the case as actor. It returns a note for whoever should know when that failed.
+func (co *Coordinator) postCase(ctx context.Context, guildID int64, c *cases.Case, target, moderator discord.User, actor int64) string {
+	g, err := co.settings.Get(ctx, guildID)
 	if err != nil {
-		co.log.Error("mod log: reading settings", "guild", req.GuildID, "err", err)
+		co.log.Error("mod log: reading settings", "guild", guildID, "err", err)
 		return "The mod-log message was not posted (settings unreadable)."
 	}
 	if g.ModlogChannelID == 0 {
 		return ""
 	}
-	msg := discord.Message{Embeds: []discord.Embed{ModlogEmbed(*c, sc.target, req.Moderator)}, AllowedMentions: &discord.AllowedMentions{}}
+	msg := discord.Message{Embeds: []discord.Embed{ModlogEmbed(*c, target, moderator)}, AllowedMentions: &discord.AllowedMentions{}}
 	var id int64
 	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
 		id, err = co.port.SendMessage(ctx, g.ModlogChannelID, msg)
 		return err
 	})
 	if err != nil {
-		co.log.Warn("mod log: posting", "guild", req.GuildID, "case", c.Number, "err", err)
+		co.log.Warn("mod log: posting", "guild", guildID, "case", c.Number, "err", err)
 		return fmt.Sprintf("The mod-log message could not be posted (%s).", failureText(err))
 	}
-	linked, err := co.cases.LinkModlog(ctx, req.GuildID, c.Number, req.Moderator.ID, id)
+	linked, err := co.cases.LinkModlog(ctx, guildID, c.Number, actor, id)
 	if err != nil {
-		co.log.Warn("mod log: linking", "guild", req.GuildID, "case", c.Number, "err", err)
+		co.log.Warn("mod log: linking", "guild", guildID, "case", c.Number, "err", err)
 		return "The mod-log message was posted but not linked to the case; it will not be edited when the case changes."
 	}
 	*c = linked

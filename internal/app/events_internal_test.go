@@ -1,0 +1,72 @@
+package app
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	ddiscord "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/snowflake/v2"
+
+	"github.com/gavelbot/gavel/internal/cases"
+)
+
+func TestExternalAction(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	target := snowflake.ID(30)
+	reason := "spam"
+	change := func(newValue string) []ddiscord.AuditLogChange {
+		return []ddiscord.AuditLogChange{{Key: "nick", NewValue: json.RawMessage(`"x"`)},
+			{Key: "communication_disabled_until", NewValue: json.RawMessage(newValue)}}
+	}
+	later := now.Add(time.Hour)
+	for _, tc := range []struct {
+		name    string
+		entry   ddiscord.AuditLogEntry
+		want    cases.Type
+		expires time.Time
+		ok      bool
+	}{
+		{"ban", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 22, Reason: &reason}, cases.Ban, time.Time{}, true},
+		{"unban", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 23}, cases.Unban, time.Time{}, true},
+		{"kick", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 20}, cases.Kick, time.Time{}, true},
+		{"timeout", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 24,
+			Changes: change(`"` + later.Format("2006-01-02T15:04:05.000000-07:00") + `"`)}, cases.Timeout, later, true},
+		{"timeout cleared", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 24, Changes: change(`null`)}, cases.Untimeout, time.Time{}, true},
+		{"timeout without new value", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 24, Changes: change(``)}, cases.Untimeout, time.Time{}, true},
+		{"timeout set in the past", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 24,
+			Changes: change(`"` + now.Add(-time.Minute).Format(time.RFC3339) + `"`)}, cases.Untimeout, time.Time{}, true},
+		{"nickname change", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 24,
+			Changes: []ddiscord.AuditLogChange{{Key: "nick", NewValue: json.RawMessage(`"x"`)}}}, "", time.Time{}, false},
+		{"garbled timeout", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 24, Changes: change(`12`)}, "", time.Time{}, false},
+		{"role update", ddiscord.AuditLogEntry{ID: 1, UserID: 20, TargetID: &target, ActionType: 25}, "", time.Time{}, false},
+		{"no target", ddiscord.AuditLogEntry{ID: 1, UserID: 20, ActionType: 22}, "", time.Time{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ext, ok := externalAction(10, tc.entry, now)
+			if ok != tc.ok || ext.Type != tc.want || !ext.ExpiresAt.Equal(tc.expires) {
+				t.Fatalf("externalAction = %+v, %v; want %s until %v, %v", ext, ok, tc.want, tc.expires, tc.ok)
+			}
+			if ok && (ext.GuildID != 10 || ext.EntryID != 1 || ext.ModeratorID != 20 || ext.UserID != 30) {
+				t.Errorf("ids = %+v", ext)
+			}
+			if ok && tc.entry.Reason != nil && ext.Reason != *tc.entry.Reason {
+				t.Errorf("reason = %q", ext.Reason)
+			}
+		})
+	}
+}
+
+// FuzzTimeoutChange: whatever Discord (or a fake) sends as the new value, reading it never
+// panics, and a value read as a timeout is a real time.
+func FuzzTimeoutChange(f *testing.F) {
+	for _, s := range []string{`null`, `"2026-11-01T12:00:00.000000+00:00"`, `""`, `12`, `{}`, ``} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		until, found := timeoutChange([]ddiscord.AuditLogChange{{Key: "communication_disabled_until", NewValue: json.RawMessage(v)}})
+		if !found && !until.IsZero() {
+			t.Errorf("not found but until = %v", until)
+		}
+	})
+}

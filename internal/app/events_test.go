@@ -1,0 +1,336 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// services opens the world's database (migrated) with the case and settings services, as
+// another process on the same database would; closed when the test ends.
+func (w *world) services(t *testing.T) (*cases.Service, *settings.Service) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cases.NewService(st), settings.NewService(st)
+}
+
+// start runs gavel on the world until the test ends, and waits until it is connected.
+func (w *world) start(t *testing.T, opts ...app.Option) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, w.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(
+		gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after the context ended")
+		}
+	})
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+}
+
+func caseOf(t *testing.T, cs *cases.Service, guild, user discordtest.ID, typ cases.Type) (cases.Case, bool) {
+	t.Helper()
+	c, err := cs.LatestOfUser(context.Background(), int64(guild), int64(user), typ)
+	return c, err == nil
+}
+
+func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
+	w := newWorld(t)
+	cs, gs := w.services(t)
+	ctx := context.Background()
+	modlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "mod-log")
+	if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(modlog)); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+
+	if err := w.s.BanAs(w.guild, w.mod, w.target, "raiding"); err != nil {
+		t.Fatal(err)
+	}
+	var ban cases.Case
+	waitFor(t, "the ban's case", func() (ok bool) { ban, ok = caseOf(t, cs, w.guild, w.target, cases.Ban); return ok })
+	if ban.ModeratorID != int64(w.mod) || ban.Reason != "raiding" || ban.Status != cases.Active || ban.Metadata[cases.MetaAuditLogEntry] == "" {
+		t.Errorf("ban case = %+v", ban)
+	}
+	waitFor(t, "the ban in the mod log", func() bool {
+		msgs := w.s.Messages(modlog)
+		return len(msgs) == 1 && strings.Contains(string(msgs[0].Embeds[0]), "raiding")
+	})
+
+	if err := w.s.UnbanAs(w.guild, w.mod, w.target, ""); err != nil {
+		t.Fatal(err)
+	}
+	var unban cases.Case
+	waitFor(t, "the unban's case", func() (ok bool) { unban, ok = caseOf(t, cs, w.guild, w.target, cases.Unban); return ok })
+	if unban.Reason != "No reason provided" || unban.ModeratorID != int64(w.mod) {
+		t.Errorf("unban case = %+v; want the default reason", unban)
+	}
+
+	until := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if err := w.s.TimeoutAs(w.guild, w.mod, w.other, until, "cool down"); err != nil {
+		t.Fatal(err)
+	}
+	var to cases.Case
+	waitFor(t, "the timeout's case", func() (ok bool) { to, ok = caseOf(t, cs, w.guild, w.other, cases.Timeout); return ok })
+	if !to.ExpiresAt.Equal(until) || to.Reason != "cool down" {
+		t.Errorf("timeout case = %+v; want it to end at %v", to, until)
+	}
+	if err := w.s.TimeoutAs(w.guild, w.mod, w.other, time.Time{}, "calm now"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the untimeout's case", func() bool { _, ok := caseOf(t, cs, w.guild, w.other, cases.Untimeout); return ok })
+
+	if err := w.s.KickAs(w.guild, w.owner, w.other, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the kick's case", func() bool { _, ok := caseOf(t, cs, w.guild, w.other, cases.Kick); return ok })
+
+	// A replayed entry (a resumed session) makes no second case.
+	var banEntry discordtest.AuditLogEntry
+	for _, e := range w.s.AuditLog(w.guild) {
+		if e.ActionType == discordtest.AuditMemberBanAdd {
+			banEntry = e
+		}
+	}
+	w.s.EmitAuditLogEntry(w.guild, banEntry)
+
+	// gavel's own ban has its case already: one case, not two.
+	w.s.SendMessage(w.general, w.mod, "$ban <@"+w.plain.String()+"> spam")
+	waitFor(t, "gavel's ban", func() bool { _, ok := caseOf(t, cs, w.guild, w.plain, cases.Ban); return ok })
+
+	// A ban and the unban right after it are numbered in the order they happened.
+	if err := w.s.BanAs(w.guild, w.owner, w.other, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.UnbanAs(w.guild, w.owner, w.other, "second"); err != nil {
+		t.Fatal(err)
+	}
+	var first, second cases.Case
+	waitFor(t, "the quick ban and unban", func() bool {
+		var ok1, ok2 bool
+		first, ok1 = caseOf(t, cs, w.guild, w.other, cases.Ban)
+		second, ok2 = caseOf(t, cs, w.guild, w.other, cases.Unban)
+		return ok1 && ok2
+	})
+	if first.Number > second.Number {
+		t.Errorf("ban is case #%d and the unban after it #%d; want them in order", first.Number, second.Number)
+	}
+
+	// The replay is handled like the events before it, within moments.
+	time.Sleep(500 * time.Millisecond)
+	n, err := cs.CountInGuild(ctx, int64(w.guild))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 8 {
+		all, _ := cs.Recent(ctx, int64(w.guild), time.Hour, 100)
+		t.Errorf("%d cases; want 8 (ban, unban, timeout, untimeout, kick, gavel's ban, ban, unban): %+v", n, all)
+	}
+}
+
+// TestMirroringOff: a guild that turned mirror_external_actions off gets no case for a ban
+// done by hand.
+func TestMirroringOff(t *testing.T) {
+	w := newWorld(t)
+	cs, gs := w.services(t)
+	ctx := context.Background()
+	if _, err := gs.SetMirrorExternalActions(ctx, int64(w.guild), int64(w.owner), false); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+	if err := w.s.BanAs(w.guild, w.mod, w.target, "off the record"); err != nil {
+		t.Fatal(err)
+	}
+	w.s.SendMessage(w.general, w.mod, "$warn <@"+w.other.String()+"> on the record")
+	waitFor(t, "the warn", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
+	time.Sleep(500 * time.Millisecond)
+	if n, err := cs.CountInGuild(ctx, int64(w.guild)); err != nil || n != 1 {
+		t.Errorf("%d cases, %v; want only the warn", n, err)
+	}
+}
+
+func TestRejailOnRejoin(t *testing.T) {
+	w := newWorld(t)
+	cs, gs := w.services(t)
+	ctx := context.Background()
+	jailRole := w.s.AddRole(w.guild, "jailed", 1, 0)
+	memberRole := w.s.AddRole(w.guild, "member", 1, 0)
+	w.s.AddMember(w.guild, w.target, memberRole)
+	jailChannel := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "jail")
+	auditlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "audit-log")
+	for which, id := range map[settings.Channel]discordtest.ID{settings.JailChannel: jailChannel, settings.AuditLog: auditlog} {
+		if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), which, int64(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := gs.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(jailRole)); err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for the test to give the role after the first look, on a busy machine.
+	w.start(t, app.WithRejailRecheck(3*time.Second))
+
+	w.s.SendMessage(w.general, w.owner, "$jail <@"+w.target.String()+"> cool off")
+	waitFor(t, "the jail", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
+	jail, ok := caseOf(t, cs, w.guild, w.target, cases.Jail)
+	if !ok || jail.Status != cases.Active {
+		t.Fatalf("jail case = %+v, %v", jail, ok)
+	}
+
+	w.s.UserLeaves(w.guild, w.target)
+	if err := w.s.UserJoins(w.guild, w.target); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the jail role given back", func() bool {
+		m, ok := w.s.Member(w.guild, w.target)
+		return ok && len(m.Roles) == 1 && m.Roles[0] == jailRole
+	})
+	waitFor(t, "the re-jail in the case's history", func() bool {
+		evs, err := cs.Events(ctx, jail.ID)
+		return err == nil && evs[len(evs)-1].Kind == cases.EventNote && strings.HasPrefix(evs[len(evs)-1].Note, "re-jailed on rejoin")
+	})
+	waitFor(t, "the re-jail in the audit-log channel", func() bool {
+		msgs := w.s.Messages(auditlog)
+		return len(msgs) == 1 && strings.Contains(string(msgs[0].Embeds[0]), "Re-jailed on rejoin")
+	})
+
+	// Another bot gives the member a role just after the join; gavel's second look takes it.
+	w.s.AddMember(w.guild, w.target, jailRole, memberRole)
+	waitFor(t, "the on-join role taken on the second look", func() bool {
+		m, ok := w.s.Member(w.guild, w.target)
+		return ok && len(m.Roles) == 1 && m.Roles[0] == jailRole
+	})
+	waitFor(t, "the second look in the case's history", func() bool {
+		evs, err := cs.Events(ctx, jail.ID)
+		return err == nil && strings.HasPrefix(evs[len(evs)-1].Note, "re-jailed on rejoin: roles given since rejoining taken")
+	})
+}
+
+func TestJailRoleDeniedOnNewChannels(t *testing.T) {
+	w := newWorld(t)
+	_, gs := w.services(t)
+	ctx := context.Background()
+	jailRole := w.s.AddRole(w.guild, "jailed", 1, 0)
+	auditlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "audit-log")
+	if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.AuditLog, int64(auditlog)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gs.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(jailRole)); err != nil {
+		t.Fatal(err)
+	}
+	w.start(t)
+
+	id, err := w.s.CreateChannelAs(w.guild, w.owner, discordtest.ChannelGuildText, "announcements")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := discordtest.PermViewChannel | discordtest.PermSendMessages
+	waitFor(t, "the jail role's overwrite", func() bool {
+		c, _ := w.s.Channel(id)
+		return len(c.PermissionOverwrites) == 1 && c.PermissionOverwrites[0].ID == jailRole && c.PermissionOverwrites[0].Deny == want
+	})
+	waitFor(t, "the overwrite in the audit-log channel", func() bool {
+		msgs := w.s.Messages(auditlog)
+		return len(msgs) == 1 && strings.Contains(string(msgs[0].Embeds[0]), "announcements")
+	})
+}
+
+// TestPendingCasesReconciledAtStartUp: a crash between recording a case and acting leaves
+// it pending; the next start settles it against Discord's state.
+func TestPendingCasesReconciledAtStartUp(t *testing.T) {
+	w := newWorld(t)
+	cs, _ := w.services(t)
+	ctx := context.Background()
+	// The ban of the target went through before the crash; the ban of other never did.
+	if err := w.s.BanAs(w.guild, w.owner, w.target, "by gavel, before the crash"); err != nil {
+		t.Fatal(err)
+	}
+	pending := func(user discordtest.ID, typ cases.Type) cases.Case {
+		c, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(user), ModeratorID: int64(w.mod),
+			Type: typ, Status: cases.Pending, Reason: "crashed"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	banned, notBanned := pending(w.target, cases.Ban), pending(w.other, cases.Ban)
+	w.start(t, app.WithReconcileAge(time.Millisecond))
+
+	for _, tc := range []struct {
+		c    cases.Case
+		want cases.Status
+	}{{banned, cases.Active}, {notBanned, cases.Voided}} {
+		c, want := tc.c, tc.want
+		var got cases.Case
+		waitFor(t, "the pending case settled", func() bool {
+			var err error
+			got, err = cs.Get(ctx, c.ID)
+			return err == nil && got.Status != cases.Pending
+		})
+		if got.Status != want {
+			t.Errorf("case #%d is %s; want %s", got.Number, got.Status, want)
+		}
+		evs, err := cs.Events(ctx, c.ID)
+		if err != nil || len(evs) < 2 || !strings.HasPrefix(evs[1].Note, "reconciled at start-up: ") {
+			t.Errorf("case #%d history = %+v, %v", got.Number, evs, err)
+		}
+	}
+}
+
+// TestYoungPendingCasesWait: a pending case younger than the reconcile age may be another
+// process's action in flight; it is settled only once old enough.
+func TestYoungPendingCasesWait(t *testing.T) {
+	w := newWorld(t)
+	cs, _ := w.services(t)
+	ctx := context.Background()
+	c, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.other), ModeratorID: int64(w.mod),
+		Type: cases.Kick, Status: cases.Pending, Reason: "in flight elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const age = 3 * time.Second
+	w.start(t, app.WithReconcileAge(age))
+	if got, _ := cs.Get(ctx, c.ID); got.Status != cases.Pending {
+		t.Fatalf("a case younger than the reconcile age was settled at once: %s", got.Status)
+	}
+	var got cases.Case
+	waitFor(t, "the case settled once old enough", func() bool {
+		got, err = cs.Get(ctx, c.ID)
+		return err == nil && got.Status != cases.Pending
+	})
+	// other is still a member: the kick did not happen.
+	if got.Status != cases.Voided || time.Since(c.CreatedAt) < age {
+		t.Errorf("case = %+v; want voided, after %v", got, age)
+	}
+}

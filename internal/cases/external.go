@@ -1,0 +1,69 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// MetaAuditLogEntry is the metadata key that holds the id of the Discord audit-log entry a
+// case was mirrored from. The database keeps it unique per guild, so that an entry delivered
+// twice never becomes two cases.
+const MetaAuditLogEntry = "audit_log_entry_id"
+
+// ByAuditLogEntry returns the case mirrored from audit-log entry entryID, or ErrNotFound.
+func (s *Service) ByAuditLogEntry(ctx context.Context, guildID, entryID int64) (Case, error) {
+	if err := errors.Join(checkID("guild", guildID), checkID("audit-log entry", entryID)); err != nil {
+		return Case{}, err
+	}
+	var w where
+	w.add("guild_id = ?", guildID)
+	// The expression is the unique index's, so the index answers.
+	w.add("metadata ->> '"+MetaAuditLogEntry+"' = ?", strconv.FormatInt(entryID, 10))
+	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" LIMIT 1", w.args...)
+	if err != nil {
+		return Case{}, fmt.Errorf("case of audit-log entry %d in guild %d: %w", entryID, guildID, err)
+	}
+	if len(got) == 0 {
+		return Case{}, fmt.Errorf("case of audit-log entry %d in guild %d: %w", entryID, guildID, ErrNotFound)
+	}
+	return got[0], nil
+}
+
+// PendingInGuild returns a guild's pending cases created before the given time, oldest first,
+// at most limit. Pending cases are those recorded before their Discord action whose outcome
+// was never written: normally for a moment, after a crash until they are reconciled.
+func (s *Service) PendingInGuild(ctx context.Context, guildID int64, createdBefore time.Time, limit int) ([]Case, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > 1000 {
+		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
+	}
+	var w where
+	w.add("guild_id = ?", guildID)
+	w.add("status = ?", string(Pending))
+	w.add("created_at < ?", createdBefore.UnixMilli())
+	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id LIMIT "+strconv.Itoa(limit), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("pending cases of guild %d: %w", guildID, err)
+	}
+	return got, nil
+}
+
+// AddNote appends a note to the history of case number n: something done about the case
+// that changes none of its fields (a jail given back on rejoin), so that no Discord action
+// taken for a case goes unrecorded.
+func (s *Service) AddNote(ctx context.Context, guildID, n, actor int64, note string) (Case, error) {
+	if err := s.checkTarget(guildID, n, actor); err != nil {
+		return Case{}, err
+	}
+	if err := checkReason("note", note); err != nil {
+		return Case{}, err
+	}
+	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
+		return q.event(c, EventNote, "", "", note)
+	})
+}

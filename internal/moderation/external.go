@@ -1,0 +1,156 @@
+package moderation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
+)
+
+// External is a moderation action taken outside gavel (in Discord's own interface, or by
+// another bot) and seen as an entry of the guild's audit log.
+type External struct {
+	GuildID int64
+	// EntryID is the audit-log entry's id: a case records it, and the same entry never makes
+	// a second case.
+	EntryID int64
+	// ModeratorID is who acted (the entry's user_id); UserID is whom they acted on.
+	ModeratorID int64
+	UserID      int64
+	// Type is BAN, UNBAN, KICK, TIMEOUT or UNTIMEOUT.
+	Type cases.Type
+	// Reason is the audit log's; empty when the moderator gave none.
+	Reason string
+	// ExpiresAt is when a timeout ends; zero for the other actions.
+	ExpiresAt time.Time
+}
+
+// ExternalActionObserver is told, under the target's lock, about each case RecordExternal
+// records. The expiry scheduler connects here, so that a ban or unban done by hand
+// supersedes the pending expiries of the user's earlier cases.
+type ExternalActionObserver func(ctx context.Context, c cases.Case)
+
+// WithExternalActionObserver sets the function told about each case mirrored from the audit
+// log.
+func WithExternalActionObserver(f ExternalActionObserver) CoordinatorOption {
+	return func(c *Coordinator) { c.external = f }
+}
+
+// SourceAuditLog is the "source" metadata of a case mirrored from the audit log.
+const SourceAuditLog = "audit_log"
+
+// externalTypes are the case types an external action can record.
+var externalTypes = map[cases.Type]bool{cases.Ban: true, cases.Unban: true, cases.Kick: true, cases.Timeout: true, cases.Untimeout: true}
+
+// RecordExternal records an action taken outside gavel as an active case, with the
+// moderator and reason of the audit log, and posts it in the mod log. It takes the target's
+// lock, so the case is numbered after any gavel action on them that is still running. It
+// reports false, and records nothing, when the entry already has its case (a gateway
+// resume replays events), when gavel itself made the entry (its own action has a case), or
+// when the guild turned mirroring off (mirror_external_actions).
+func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.Case, bool, error) {
+	if !externalTypes[ext.Type] {
+		return cases.Case{}, false, fmt.Errorf("external action: %q is not an action gavel mirrors (BAN, UNBAN, KICK, TIMEOUT, UNTIMEOUT)", ext.Type)
+	}
+	if ext.ModeratorID == co.botID {
+		return cases.Case{}, false, nil
+	}
+	g, err := co.settings.Get(ctx, ext.GuildID)
+	if err != nil {
+		return cases.Case{}, false, fmt.Errorf("reading the settings of guild %d: %w", ext.GuildID, err)
+	}
+	if !g.MirrorExternalActions {
+		return cases.Case{}, false, nil
+	}
+	if strings.TrimSpace(ext.Reason) == "" {
+		ext.Reason = defaultReason
+	}
+	if r := []rune(ext.Reason); len(r) > cases.MaxReasonLength {
+		ext.Reason = string(r[:cases.MaxReasonLength-1]) + "…"
+	}
+	unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
+	if err != nil {
+		return cases.Case{}, false, err
+	}
+	defer unlock()
+	if c, err := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); err == nil {
+		return c, false, nil
+	} else if !errors.Is(err, cases.ErrNotFound) {
+		return cases.Case{}, false, err
+	}
+	c, err := co.cases.Create(ctx, cases.New{
+		GuildID: ext.GuildID, UserID: ext.UserID, ModeratorID: ext.ModeratorID, Type: ext.Type, Status: cases.Active,
+		Reason: ext.Reason, ExpiresAt: ext.ExpiresAt,
+		Metadata: map[string]string{cases.MetaAuditLogEntry: strconv.FormatInt(ext.EntryID, 10), "source": SourceAuditLog},
+	})
+	if err != nil {
+		// Another process may have recorded the same entry a moment ago: the unique index
+		// refused this one.
+		if dup, dupErr := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); dupErr == nil {
+			return dup, false, nil
+		}
+		return cases.Case{}, false, fmt.Errorf("recording the %s of user %d (audit-log entry %d): %w", strings.ToLower(string(ext.Type)), ext.UserID, ext.EntryID, err)
+	}
+	if co.external != nil {
+		co.external(ctx, c)
+	}
+	target := co.user(ctx, ext.GuildID, ext.UserID, ext.Type == cases.Ban)
+	moderator := co.user(ctx, ext.GuildID, ext.ModeratorID, false)
+	if note := co.postCase(ctx, ext.GuildID, &c, target, moderator, co.botID); note != "" {
+		co.log.Warn("mirrored case not in the mod log", "guild", ext.GuildID, "case", c.Number, "problem", note)
+	}
+	return c, true, nil
+}
+
+// user names a user for a log message: from their membership, or their ban, or by id
+// alone when Discord says neither.
+func (co *Coordinator) user(ctx context.Context, guildID, userID int64, banned bool) discord.User {
+	var m discord.Member
+	if err := co.read(ctx, func(ctx context.Context) (err error) {
+		m, err = co.port.Member(ctx, guildID, userID)
+		return err
+	}); err == nil && m.User.ID != 0 {
+		return m.User
+	}
+	if banned {
+		var b discord.Ban
+		var ok bool
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			b, ok, err = co.port.GetBan(ctx, guildID, userID)
+			return err
+		}); err == nil && ok && b.User.ID != 0 {
+			return b.User
+		}
+	}
+	return discord.User{ID: userID, Username: strconv.FormatInt(userID, 10)}
+}
+
+// postAuditLog posts an embed in the guild's audit-log channel, when one is set: what gavel
+// did on its own (re-jails, channel overwrites). Failures are logged; nothing waits on them.
+func (co *Coordinator) postAuditLog(ctx context.Context, guildID int64, e discord.Embed) {
+	g, err := co.settings.Get(ctx, guildID)
+	if err != nil {
+		co.log.Error("audit log: reading settings", "guild", guildID, "err", err)
+		return
+	}
+	if g.AuditlogChannelID == 0 {
+		return
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp = co.now()
+	}
+	msg := discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
+	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
+		_, err := co.port.SendMessage(ctx, g.AuditlogChannelID, msg)
+		return err
+	})
+	if err != nil {
+		co.log.Warn("audit log: posting", "guild", guildID, "err", err)
+	}
+}
