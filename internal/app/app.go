@@ -36,6 +36,7 @@ import (
 var Intents = []dgw.Intents{
 	dgw.IntentGuilds, dgw.IntentGuildMembers, dgw.IntentGuildMessages, dgw.IntentMessageContent,
 	dgw.IntentGuildModeration, dgw.IntentDirectMessages, dgw.IntentAutoModerationExecution,
+	dgw.IntentAutoModerationConfiguration,
 }
 
 // Defaults for the limits an Option can change.
@@ -59,6 +60,7 @@ type App struct {
 	port    *disgoport.Adapter
 	client  *bot.Client
 	gateway *gateway.Gateway
+	automod *automodRuntime
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
@@ -85,6 +87,8 @@ type options struct {
 	gateway         []gateway.Option
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	automodWindow   time.Duration
+	automodCheck    time.Duration
 }
 
 // WithGatewayOptions adds options to the gateway client, after gavel's own (URL, intents,
@@ -107,7 +111,8 @@ func WithCommandTimeout(d time.Duration) Option {
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout}
+	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout,
+		automodWindow: DefaultExecutionWindow, automodCheck: DefaultGavelRulesCheck}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -143,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	if err != nil {
 		return nil, err
 	}
+	a.automod = newAutomodRuntime(a, o)
 	a.metrics = metrics.New()
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 
@@ -164,6 +170,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		gateway.WithIntents(Intents...),
 		gateway.WithCompression(gateway.CompressionZlibStream),
 		gateway.WithLogger(logger),
+		// AutoMod executions are read from the raw payload (matched_keyword).
+		gateway.WithRawEvents(true),
 		gateway.WithCloseHandler(func(err error) {
 			select {
 			case a.fatal <- err:
@@ -179,6 +187,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(func(e *events.GuildJoin) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
 		bot.WithEventListenerFunc(a.onMessage),
 		bot.WithEventListenerFunc(a.onSlashCommand),
+		bot.WithEventListenerFunc(a.automod.onReady),
+		bot.WithEventListenerFunc(a.automod.onRaw),
+		bot.WithEventListenerFunc(a.automod.onMessageCreate),
+		bot.WithEventListenerFunc(a.automod.onMessageUpdate),
+		bot.WithEventListenerFunc(a.automod.onRuleCreate),
+		bot.WithEventListenerFunc(a.automod.onRuleUpdate),
+		bot.WithEventListenerFunc(a.automod.onRuleDelete),
 	)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {
