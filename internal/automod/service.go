@@ -431,10 +431,10 @@ func describeRule(r Rule) string {
 	parts := []string{TriggerName(r.TriggerType), state}
 	m := r.TriggerMetadata
 	if n := len(m.KeywordFilter); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d keywords", n))
+		parts = append(parts, plural(n, "keyword"))
 	}
 	if n := len(m.RegexPatterns); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d regexes", n))
+		parts = append(parts, plural(n, "regex"))
 	}
 	if n := len(m.AllowList); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d allowed", n))
@@ -447,6 +447,16 @@ func describeRule(r Rule) string {
 	}
 	parts = append(parts, "actions: "+DescribeActions(r.Actions))
 	return strings.Join(parts, ", ")
+}
+
+func plural(n int, word string) string {
+	switch {
+	case n == 1:
+		return "1 " + word
+	case strings.HasSuffix(word, "x"):
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // DescribeRule says in a line what a rule is, for listings.
