@@ -13,6 +13,7 @@ import (
 	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -53,6 +54,7 @@ type automodEnv struct {
 	cfg   config.Config
 	st    *store.Store
 	port  *disgoport.Adapter
+	exec  *executor.Executor
 	rules *automod.Service
 	store *automod.Store
 }
@@ -77,7 +79,10 @@ func (rt *Runtime) automodEnv(ctx context.Context) (*automodEnv, error) {
 		st.Close()
 		return nil, err
 	}
-	return &automodEnv{cfg: cfg, st: st, port: port, rules: automod.NewService(port), store: automod.NewStore(st)}, nil
+	// The executor waits out Discord's rate limits (a fresh process does not know its
+	// buckets) and retries what failed on Discord's side.
+	exec := executor.New()
+	return &automodEnv{cfg: cfg, st: st, port: port, exec: exec, rules: automod.NewService(port, automod.WithExecutor(exec)), store: automod.NewStore(st)}, nil
 }
 
 func (e *automodEnv) close() {
@@ -197,8 +202,8 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 		return nil
 	}
 	guilds := settings.NewService(env.st)
-	svc := automod.NewService(env.port, automod.WithReporter(func(ctx context.Context, guildID int64, text string) {
-		postAudit(ctx, rt, guilds, env.port, guildID, text)
+	svc := automod.NewService(env.port, automod.WithExecutor(env.exec), automod.WithReporter(func(ctx context.Context, guildID int64, text string) {
+		postAudit(ctx, rt, guilds, env, guildID, text)
 	}))
 	actor := automod.Actor{Name: "the command line (gavel automod apply " + filepath.Base(c.File) + ")"}
 	done, err := svc.ApplyPlan(ctx, c.Guild, actor, plan, env.store, f.Gavel)
@@ -210,7 +215,7 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 }
 
 // postAudit posts text to the guild's audit-log channel, when it has one.
-func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, port discord.Port, guildID int64, text string) {
+func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, env *automodEnv, guildID int64, text string) {
 	g, err := guilds.Get(ctx, guildID)
 	if err != nil {
 		fmt.Fprintf(rt.Stderr, "warning: the audit-log channel was not told (settings unreadable: %v)\n", err)
@@ -219,7 +224,11 @@ func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, port 
 	if g.AuditlogChannelID == 0 {
 		return
 	}
-	if _, err := port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clip(text, 2000), AllowedMentions: &discord.AllowedMentions{}}); err != nil {
+	err = env.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
+		_, err := env.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clip(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		return err
+	})
+	if err != nil {
 		fmt.Fprintf(rt.Stderr, "warning: the audit-log channel was not told: %v\n", err)
 	}
 }

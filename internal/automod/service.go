@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
 )
 
 // Service manages a guild's Discord AutoMod rules over discord.Port. Every change validates
@@ -21,6 +22,21 @@ type Service struct {
 	port discord.Port
 	// report, when set, posts each change's summary (who, what) to the guild's audit log.
 	report func(ctx context.Context, guildID int64, text string)
+	// exec, when set, runs every Discord call (retries on 429 and 5xx, a breaker).
+	exec *executor.Executor
+}
+
+// WithExecutor runs every Discord call through exec, which waits out rate limits and
+// retries what failed on Discord's side.
+func WithExecutor(exec *executor.Executor) ServiceOption {
+	return func(s *Service) { s.exec = exec }
+}
+
+func (s *Service) call(ctx context.Context, op executor.Op, fn func(ctx context.Context) error) error {
+	if s.exec == nil {
+		return fn(ctx)
+	}
+	return s.exec.Do(ctx, op, fn)
 }
 
 // ServiceOption configures a Service.
@@ -61,7 +77,11 @@ type Outcome struct {
 
 // List returns a guild's rules as Discord has them, in Discord's order.
 func (s *Service) List(ctx context.Context, guildID int64) ([]Rule, error) {
-	raws, err := s.port.AutoModRules(ctx, guildID)
+	var raws []json.RawMessage
+	err := s.call(ctx, executor.OpRead, func(ctx context.Context) (err error) {
+		raws, err = s.port.AutoModRules(ctx, guildID)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("list automod rules of guild %d: %w", guildID, err)
 	}
@@ -171,7 +191,11 @@ func (s *Service) create(ctx context.Context, guildID int64, actor Actor, r Rule
 	if err != nil {
 		return Rule{}, err
 	}
-	raw, err := s.port.CreateAutoModRule(ctx, guildID, body, auditReason(actor))
+	var raw json.RawMessage
+	err = s.call(ctx, executor.OpAutoMod, func(ctx context.Context) (err error) {
+		raw, err = s.port.CreateAutoModRule(ctx, guildID, body, auditReason(actor))
+		return err
+	})
 	if err != nil {
 		return Rule{}, fmt.Errorf("create automod rule %q: %w", r.Name, err)
 	}
@@ -367,7 +391,11 @@ func (s *Service) modify(ctx context.Context, guildID int64, actor Actor, r Rule
 	if err != nil {
 		return Rule{}, err
 	}
-	raw, err := s.port.ModifyAutoModRule(ctx, guildID, r.ID, patch, auditReason(actor))
+	var raw json.RawMessage
+	err = s.call(ctx, executor.OpAutoMod, func(ctx context.Context) (err error) {
+		raw, err = s.port.ModifyAutoModRule(ctx, guildID, r.ID, patch, auditReason(actor))
+		return err
+	})
 	if err != nil {
 		return Rule{}, fmt.Errorf("modify automod rule %q (id %d): %w", r.Name, r.ID, err)
 	}
@@ -388,12 +416,22 @@ func (s *Service) Delete(ctx context.Context, guildID int64, actor Actor, nameOr
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := s.port.DeleteAutoModRule(ctx, guildID, cur.ID, auditReason(actor)); err != nil {
+	if err := s.deleteRule(ctx, guildID, actor, cur.ID); err != nil {
 		return Outcome{}, fmt.Errorf("delete automod rule %q (id %d): %w", cur.Name, cur.ID, err)
 	}
 	out := Outcome{Rule: cur, Summary: fmt.Sprintf("%s deleted AutoMod rule %q (id %d), which was: %s.", actor, cur.Name, cur.ID, describeRule(cur))}
 	s.notify(ctx, guildID, out.Summary)
 	return out, nil
+}
+
+func (s *Service) deleteRule(ctx context.Context, guildID int64, actor Actor, ruleID int64) error {
+	return s.call(ctx, executor.OpAutoMod, func(ctx context.Context) error {
+		err := s.port.DeleteAutoModRule(ctx, guildID, ruleID, auditReason(actor))
+		if discord.IsCode(err, discord.CodeUnknownAutoModRule) {
+			return nil // deleted already (a retry after a lost answer)
+		}
+		return err
+	})
 }
 
 func (s *Service) notify(ctx context.Context, guildID int64, text string) {
@@ -508,7 +546,7 @@ func (s *Service) ApplyPlan(ctx context.Context, guildID int64, actor Actor, pla
 		}
 		switch c.Kind {
 		case Delete:
-			if err := s.port.DeleteAutoModRule(ctx, guildID, c.Current.ID, auditReason(actor)); err != nil {
+			if err := s.deleteRule(ctx, guildID, actor, c.Current.ID); err != nil {
 				return fail(c, err)
 			}
 		case Update:
