@@ -66,7 +66,7 @@ func (q *Queries) DeleteGavelRules(ctx context.Context, guildID int64) error {
 }
 
 const gavelVersion = `-- name: GavelVersion :one
-SELECT COALESCE(MAX(version), CAST(0 AS BIGINT)) AS version FROM automod_gavel_versions WHERE guild_id = $1
+SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS version FROM automod_gavel_versions WHERE guild_id = $1
 `
 
 // 0 for a guild whose gavel-enforced rules were never set.

@@ -14,7 +14,7 @@ RETURNING version;
 
 -- name: GavelVersion :one
 -- 0 for a guild whose gavel-enforced rules were never set.
-SELECT COALESCE(MAX(version), CAST(0 AS BIGINT)) AS version FROM automod_gavel_versions WHERE guild_id = $1;
+SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS version FROM automod_gavel_versions WHERE guild_id = $1;
 
 -- name: ClaimAutomodKey :execrows
 -- Claims a key: 1 row when it was new, or when it was last claimed before stale_before (a
