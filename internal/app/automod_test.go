@@ -271,4 +271,43 @@ func TestAutoModEndToEnd(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Run did not return after the context ended")
 	}
+
+	// After a restart, Discord resending an execution already recorded makes no case: the
+	// key is in the database, not in the process.
+	before := len(w.cases(t))
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	a2, err := app.New(ctx2, w.config(), quietLogger(), app.WithAutoModTiming(window, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan error, 1)
+	go func() { done2 <- a2.Run(ctx2) }()
+	readyCtx2, readyCancel2 := context.WithTimeout(ctx2, 15*time.Second)
+	defer readyCancel2()
+	if err := w.s.WaitReady(readyCtx2, 1); err != nil {
+		t.Fatalf("WaitReady after the restart: %v", err)
+	}
+	w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+		RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")})
+	// A new message of the same user is a new case: the restarted process handles events.
+	w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+		RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009998, Content: "nitro!", MatchedKeyword: strp("nitro")})
+	cs := w.waitCases(t, before+1)
+	time.Sleep(4 * window)
+	if cs = w.cases(t); len(cs) != before+1 || cs[len(cs)-1].Metadata["message_id"] != "710000000000009998" {
+		t.Fatalf("after the restart: %d cases (want %d), last %+v", len(cs), before+1, cs[len(cs)-1])
+	}
+	if cs[len(cs)-1].Metadata["rule_name"] != "rule "+discordtest.ID(rule.Rule.ID).String() {
+		t.Errorf("a deleted rule's case names it by id: %v", cs[len(cs)-1].Metadata)
+	}
+	cancel2()
+	select {
+	case err := <-done2:
+		if err != nil {
+			t.Fatalf("Run after the restart: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
 }
