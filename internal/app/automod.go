@@ -368,8 +368,9 @@ func clipText(s string, n int) string {
 func (am *automodRuntime) rulesFor(ctx context.Context, guildID int64) (*guildRules, error) {
 	am.mu.Lock()
 	cur := am.engines[guildID]
+	fresh := cur != nil && time.Since(cur.checkedAt) < am.check
 	am.mu.Unlock()
-	if cur != nil && time.Since(cur.checkedAt) < am.check {
+	if fresh {
 		return cur, nil
 	}
 	version, err := am.store.GavelVersion(ctx, guildID)
@@ -377,6 +378,7 @@ func (am *automodRuntime) rulesFor(ctx context.Context, guildID int64) (*guildRu
 		return nil, err
 	}
 	if cur != nil && cur.version == version {
+		// checkedAt is only read and written under am.mu; the rest never changes.
 		am.mu.Lock()
 		cur.checkedAt = time.Now()
 		am.mu.Unlock()

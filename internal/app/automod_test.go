@@ -72,6 +72,8 @@ func newAutomodWorld(t *testing.T) *automodWorld {
 		{Name: "mild", TriggerType: automod.TriggerKeyword, Keywords: []string{"meh*"}, Enabled: true,
 			ExemptChannels: []int64{int64(w.quiet)},
 			Actions:        []automod.GavelAction{{Type: automod.GavelAlert, ChannelID: int64(w.alerts)}}},
+		{Name: "pings", TriggerType: automod.TriggerMentionSpam, MentionLimit: 2, Enabled: true,
+			Actions: []automod.GavelAction{{Type: automod.GavelTimeout, Duration: 10 * time.Minute}}},
 	}
 	for _, r := range rules {
 		if err := automod.ValidateGavel(r); err != nil {
@@ -245,6 +247,25 @@ func TestAutoModEndToEnd(t *testing.T) {
 		time.Sleep(4 * window)
 		if cs := w.cases(t); len(cs) != 4 {
 			t.Fatalf("%d cases; want 4 (the second edit and the exempt channel make none)", len(cs))
+		}
+	})
+
+	t.Run("gavel-enforced rule: mention spam times out through the pipeline", func(t *testing.T) {
+		n := len(w.cases(t))
+		w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.mod.String()+">")
+		time.Sleep(3 * window)
+		if cs := w.cases(t); len(cs) != n {
+			t.Fatalf("two distinct mentions (limit 2) made a case: %+v", cs[len(cs)-1])
+		}
+		w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.target.String()+">")
+		cs := w.waitCases(t, n+1)
+		c := cs[n]
+		if c.Type != cases.Timeout || c.UserID != int64(w.plain) || c.ModeratorID != int64(bot) || c.Metadata["rule_name"] != "pings" || c.ExpiresAt.IsZero() {
+			t.Fatalf("case = %+v; want a TIMEOUT of the author by the bot, with its end", c)
+		}
+		m, ok := w.s.Member(w.guild, w.plain)
+		if !ok || m.CommunicationDisabledUntil == nil || !m.CommunicationDisabledUntil.After(time.Now().Add(9*time.Minute)) {
+			t.Errorf("the author is not timed out for 10 minutes: %+v", m)
 		}
 	})
 
