@@ -191,7 +191,8 @@ func TestMigrateCommands(t *testing.T) {
 				{[]string{"migrate", "status"}, 0, "00001 applied"},
 				{[]string{"migrate", "status"}, 0, "00002 applied"},
 				{[]string{"migrate", "down"}, 1, "--yes"},
-				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00002"},
+				// Down to 1 whatever the latest migration is: the others are rolled back, 00002 last.
+				{[]string{"migrate", "down", "--to", "1", "--yes"}, 0, "rolled back 00002"},
 				{[]string{"migrate", "down", "--yes"}, 0, "rolled back 00001"},
 				{[]string{"migrate", "down", "--yes"}, 0, "nothing to roll back"},
 				{[]string{"migrate", "up"}, 0, "applied 00002"},
