@@ -273,12 +273,19 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if _, ok := w.botReply(w.auditlog, "outside gavel"); ok {
 			t.Fatal("gavel's own creation was reported as made outside gavel")
 		}
+		if err := w.s.SetAutoModRuleEnabledAs(w.guild, w.owner, discordtest.ID(rule.Rule.ID), false); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the audit-log report of the update", func() bool {
+			m, ok := w.botReply(w.auditlog, "changed outside gavel")
+			return ok && strings.Contains(m.Content, "<@"+w.owner.String()+">") && strings.Contains(m.Content, "enabled: true → false")
+		})
 		if err := w.s.DeleteAutoModRuleAs(w.guild, w.owner, discordtest.ID(rule.Rule.ID), "cleanup"); err != nil {
 			t.Fatal(err)
 		}
 		waitFor(t, "the audit-log report", func() bool {
-			m, ok := w.botReply(w.auditlog, "outside gavel")
-			return ok && strings.Contains(m.Content, "deleted") && strings.Contains(m.Content, "<@"+w.owner.String()+">") &&
+			m, ok := w.botReply(w.auditlog, "deleted outside gavel")
+			return ok && strings.Contains(m.Content, "<@"+w.owner.String()+">") &&
 				strings.Contains(m.Content, "nitro scams")
 		})
 	})

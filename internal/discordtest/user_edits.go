@@ -42,3 +42,26 @@ func (s *Server) DeleteAutoModRuleAs(guild, user, rule ID, reason string) error 
 	}, nil)
 	return nil
 }
+
+// SetAutoModRuleEnabledAs is a member turning an AutoMod rule on or off in the server's
+// settings: AUTO_MODERATION_RULE_UPDATE is dispatched and the audit log names the member and
+// the change. Setting the state it has changes nothing and dispatches nothing.
+func (s *Server) SetAutoModRuleEnabledAs(guild, user, rule ID, enabled bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.mustGuild(guild)
+	r, ok := g.AutoModRules[rule]
+	if !ok {
+		return fmt.Errorf("discordtest: guild %d has no AutoMod rule %d", guild, rule)
+	}
+	if basePermissions(g, user, s.now())&PermManageGuild == 0 {
+		return fmt.Errorf("discordtest: user %d lacks MANAGE_GUILD in guild %d", user, guild)
+	}
+	if r.Enabled == enabled {
+		return nil
+	}
+	r.Enabled = enabled
+	s.dispatch(g.ID, "AUTO_MODERATION_RULE_UPDATE", IntentAutoModerationConfiguration, copyRule(r))
+	s.audit(g, AuditAutoModRuleUpdate, user, r.ID, "", []auditChange{{Key: "enabled", Old: !enabled, New: enabled}}, nil)
+	return nil
+}
