@@ -44,7 +44,7 @@ type automodApplyCmd struct {
 }
 
 type automodTestCmd struct {
-	Guild   int64  `required:"" placeholder:"ID" help:"The guild whose rules to test (Discord's and the stored gavel-enforced ones), unless --rules is given."`
+	Guild   int64  `placeholder:"ID" help:"The guild whose rules to test (Discord's and the stored gavel-enforced ones); not read when --rules is given."`
 	Rules   string `placeholder:"RULES.toml" help:"Test the rules of this file instead of the guild's."`
 	Message string `arg:"" help:"The message text."`
 }
@@ -253,6 +253,9 @@ func (c automodTestCmd) Run(ctx context.Context, rt *Runtime) error {
 		}
 		fmt.Fprint(rt.Stdout, rep.String())
 		return nil
+	}
+	if c.Guild <= 0 {
+		return errors.New("say whose rules to test: --guild ID (the guild's rules) or --rules RULES.toml (a file's)")
 	}
 	env, err := rt.automodEnv(ctx)
 	if err != nil {

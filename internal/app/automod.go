@@ -248,7 +248,12 @@ func (am *automodRuntime) recordExecution(ctx context.Context, x *execution) err
 		return nil
 	}
 	ruleName := fmt.Sprintf("rule %d", int64(ev.RuleID))
-	if raw, err := am.a.port.AutoModRule(ctx, guildID, int64(ev.RuleID)); err == nil {
+	var raw json.RawMessage
+	err = am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
+		raw, err = am.a.port.AutoModRule(ctx, guildID, int64(ev.RuleID))
+		return err
+	})
+	if err == nil {
 		if r, err := automod.DecodeRule(raw); err == nil {
 			ruleName = r.Name
 		}
@@ -443,18 +448,25 @@ func (am *automodRuntime) enforce(ctx context.Context, guildID int64, msg ddisco
 	var roles []int64
 	if msg.Member != nil {
 		roles = roleIDs(msg.Member.RoleIDs)
-	} else {
-		// A MESSAGE_UPDATE may come without the member: ask Discord.
-		m, err := am.a.port.Member(ctx, guildID, in.AuthorID)
+		in.AuthorRoles = roles
+	}
+	matches := gr.engine.Evaluate(in)
+	if len(matches) == 0 {
+		return nil
+	}
+	if msg.Member == nil {
+		// A MESSAGE_UPDATE may come without the member: ask Discord, only now that
+		// something matched, for the exempt roles.
+		var m discord.Member
+		err := am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
+			m, err = am.a.port.Member(ctx, guildID, in.AuthorID)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("reading the author's roles: %w", err)
 		}
 		roles = m.Roles
-	}
-	in.AuthorRoles = roles
-	matches := gr.engine.Evaluate(in)
-	if len(matches) == 0 {
-		return nil
+		in.AuthorRoles = roles
 	}
 	// Exempt categories and parent channels: read only when something matched.
 	if parents, err := am.parents(ctx, in.ChannelID); err == nil {
@@ -468,7 +480,11 @@ func (am *automodRuntime) enforce(ctx context.Context, guildID int64, msg ddisco
 	}
 	// As Discord's own AutoMod, gavel's leaves the owner, administrators and members who
 	// manage the server alone.
-	g, err := am.a.port.Guild(ctx, guildID)
+	var g discord.Guild
+	err = am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
+		g, err = am.a.port.Guild(ctx, guildID)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("reading the guild: %w", err)
 	}
@@ -491,7 +507,11 @@ func (am *automodRuntime) parents(ctx context.Context, channelID int64) ([]int64
 	var out []int64
 	id := channelID
 	for range 2 {
-		ch, err := am.a.port.Channel(ctx, id)
+		var ch discord.Channel
+		err := am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
+			ch, err = am.a.port.Channel(ctx, id)
+			return err
+		})
 		if err != nil {
 			return out, err
 		}

@@ -242,11 +242,12 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if _, err := w.s.EditMessageAs(w.general, m.ID, "meh meh"); err != nil {
 			t.Fatal(err)
 		}
-		// Exempt channel: not evaluated.
+		// Exempt channel: not evaluated. The owner: left alone, as by Discord's AutoMod.
 		w.s.SendMessage(w.quiet, w.other, "meh")
+		w.s.SendMessage(w.general, w.owner, "meh, a badword")
 		time.Sleep(4 * window)
 		if cs := w.cases(t); len(cs) != 4 {
-			t.Fatalf("%d cases; want 4 (the second edit and the exempt channel make none)", len(cs))
+			t.Fatalf("%d cases; want 4 (the second edit, the exempt channel and the owner make none)", len(cs))
 		}
 	})
 
