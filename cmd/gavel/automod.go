@@ -82,7 +82,9 @@ func (rt *Runtime) automodEnv(ctx context.Context) (*automodEnv, error) {
 	// The executor waits out Discord's rate limits (a fresh process does not know its
 	// buckets) and retries what failed on Discord's side.
 	exec := executor.New()
-	return &automodEnv{cfg: cfg, st: st, port: port, exec: exec, rules: automod.NewService(port, automod.WithExecutor(exec)), store: automod.NewStore(st)}, nil
+	env := &automodEnv{cfg: cfg, st: st, port: port, exec: exec, store: automod.NewStore(st)}
+	env.rules = automod.NewService(port, automod.WithExecutor(exec), automod.WithGavelRules(env.store))
+	return env, nil
 }
 
 func (e *automodEnv) close() {
@@ -262,11 +264,7 @@ func (c automodTestCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	gavelRules, _, err := env.store.GavelRules(ctx, c.Guild)
-	if err != nil {
-		return err
-	}
-	rep, err := env.rules.Test(ctx, c.Guild, gavelRules, c.Message)
+	rep, err := env.rules.Test(ctx, c.Guild, c.Message)
 	if err != nil {
 		return err
 	}

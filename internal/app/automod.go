@@ -782,9 +782,11 @@ func (am *automodRuntime) reportAudit(ctx context.Context, guildID int64, text s
 }
 
 // AutoMod returns the service the /automod commands use: Discord's rules, validated before
-// every change, each change reported in the guild's audit-log channel.
+// every change, each change reported in the guild's audit-log channel; its Test also
+// evaluates the guild's gavel-enforced rules.
 func (a *App) AutoMod() *automod.Service {
-	return automod.NewService(a.port, automod.WithExecutor(a.exec), automod.WithReporter(a.automod.reportAudit))
+	return automod.NewService(a.port, automod.WithExecutor(a.exec), automod.WithReporter(a.automod.reportAudit),
+		automod.WithGavelRules(a.automod.store))
 }
 
 type snowflakeID = dsnowflake.ID

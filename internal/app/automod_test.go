@@ -153,6 +153,10 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), `"nitro scams"`) || !strings.Contains(err.Error(), "keyword_filter[0]") || !strings.Contains(err.Error(), "1 to 60") {
 			t.Fatalf("edit with a 61-character keyword: %v", err)
 		}
+		rep, err := a.AutoMod().Test(ctx, int64(w.guild), "free nitro, a badword")
+		if err != nil || len(rep.Hits) != 2 || rep.Hits[0].Rule != "nitro scams" || !rep.Hits[1].Gavel || rep.Hits[1].Keyword != "badword" {
+			t.Errorf("dry run of Discord's and gavel's rules: %+v %v", rep, err)
+		}
 		got, err := a.AutoMod().Show(ctx, int64(w.guild), "NITRO SCAMS")
 		if err != nil || len(got.TriggerMetadata.KeywordFilter) != 1 {
 			t.Fatalf("show after a refused edit: %+v, %v", got, err)

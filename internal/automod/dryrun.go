@@ -104,12 +104,18 @@ func DryRun(discordRules []Rule, gavelRules []GavelRule, content string) (Report
 	return rep, nil
 }
 
-// Test is the dry run of content against the guild's Discord rules and the gavel-enforced
-// rules given.
-func (s *Service) Test(ctx context.Context, guildID int64, gavelRules []GavelRule, content string) (Report, error) {
+// Test is the dry run of content against the guild's Discord rules and, when the service
+// has them (WithGavelRules), its stored gavel-enforced rules.
+func (s *Service) Test(ctx context.Context, guildID int64, content string) (Report, error) {
 	rules, err := s.List(ctx, guildID)
 	if err != nil {
 		return Report{}, err
+	}
+	var gavelRules []GavelRule
+	if s.gavel != nil {
+		if gavelRules, _, err = s.gavel.GavelRules(ctx, guildID); err != nil {
+			return Report{}, err
+		}
 	}
 	return DryRun(rules, gavelRules, content)
 }

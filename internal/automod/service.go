@@ -24,6 +24,14 @@ type Service struct {
 	report func(ctx context.Context, guildID int64, text string)
 	// exec, when set, runs every Discord call (retries on 429 and 5xx, a breaker).
 	exec *executor.Executor
+	// gavel, when set, holds the guild's gavel-enforced rules, which Test evaluates too.
+	gavel *Store
+}
+
+// WithGavelRules makes Test evaluate the guild's stored gavel-enforced rules as well as
+// Discord's.
+func WithGavelRules(st *Store) ServiceOption {
+	return func(s *Service) { s.gavel = st }
 }
 
 // WithExecutor runs every Discord call through exec, which waits out rate limits and

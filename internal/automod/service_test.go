@@ -135,7 +135,7 @@ func TestServiceThroughTheFake(t *testing.T) {
 		t.Errorf("show of a missing rule: %v", err)
 	}
 
-	rep, err := svc.Test(ctx, g, nil, "get free NITRO now")
+	rep, err := svc.Test(ctx, g, "get free NITRO now")
 	if err != nil || len(rep.Hits) != 1 || rep.Hits[0].Keyword != "nitro" || rep.Hits[0].ByteStart != 9 {
 		t.Errorf("test: %+v %v", rep, err)
 	}
