@@ -148,6 +148,19 @@ func (ev executionEvent) key() (key string, durable bool) {
 	return base + fmt.Sprintf("c%d:%s", ev.ChannelID, hex.EncodeToString(sum[:12])), false
 }
 
+// decodeExecution reads an AUTO_MODERATION_ACTION_EXECUTION payload; one without a guild,
+// a user or a rule cannot become a case and is refused.
+func decodeExecution(body []byte) (executionEvent, error) {
+	var ev executionEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return executionEvent{}, fmt.Errorf("automod execution: %w", err)
+	}
+	if ev.GuildID <= 0 || ev.UserID <= 0 || ev.RuleID <= 0 {
+		return executionEvent{}, fmt.Errorf("automod execution without a guild, user or rule (guild %d, user %d, rule %d)", ev.GuildID, ev.UserID, ev.RuleID)
+	}
+	return ev, nil
+}
+
 // execution gathers the events of one (rule, user, message).
 type execution struct {
 	first   executionEvent
@@ -168,13 +181,9 @@ func (am *automodRuntime) onRaw(e *events.Raw) {
 		am.a.log.Error("automod execution: reading the event", "err", err)
 		return
 	}
-	var ev executionEvent
-	if err := json.Unmarshal(body, &ev); err != nil {
+	ev, err := decodeExecution(body)
+	if err != nil {
 		am.a.log.Error("automod execution: decoding the event", "err", err, "payload", string(body))
-		return
-	}
-	if ev.GuildID == 0 || ev.UserID == 0 || ev.RuleID == 0 {
-		am.a.log.Warn("automod execution without a guild, user or rule", "payload", string(body))
 		return
 	}
 	key, durable := ev.key()
