@@ -33,6 +33,7 @@ type cli struct {
 	Run     runCmd     `cmd:"" help:"Open and migrate the database, then run the bot (needs DISCORD_TOKEN)."`
 	Migrate migrateCmd `cmd:"" help:"Apply, roll back or list the database migrations."`
 	Cases   casesCmd   `cmd:"" help:"List, show and export cases."`
+	Automod automodCmd `cmd:"" help:"AutoMod rules as code: export, plan, apply and test rules files."`
 	Config  configCmd  `cmd:"" help:"Inspect the configuration."`
 	Version versionCmd `cmd:"" help:"Print the version, the commit and the Go version."`
 }

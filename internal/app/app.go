@@ -38,6 +38,7 @@ import (
 var Intents = []dgw.Intents{
 	dgw.IntentGuilds, dgw.IntentGuildMembers, dgw.IntentGuildMessages, dgw.IntentMessageContent,
 	dgw.IntentGuildModeration, dgw.IntentDirectMessages, dgw.IntentAutoModerationExecution,
+	dgw.IntentAutoModerationConfiguration,
 }
 
 // Defaults for the limits an Option can change.
@@ -69,6 +70,7 @@ type App struct {
 	port    *disgoport.Adapter
 	client  *bot.Client
 	gateway *gateway.Gateway
+	automod *automodRuntime
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
@@ -110,6 +112,8 @@ type options struct {
 	coordinator     []moderation.CoordinatorOption
 	reconcileAge    time.Duration
 	rejailRecheck   time.Duration
+	automodWindow   time.Duration
+	automodCheck    time.Duration
 }
 
 // WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
@@ -163,7 +167,8 @@ func WithRejailRecheck(d time.Duration) Option {
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout, rejailRecheck: DefaultRejailRecheck}
+	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout, rejailRecheck: DefaultRejailRecheck,
+		automodWindow: DefaultExecutionWindow, automodCheck: DefaultGavelRulesCheck}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -216,6 +221,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a.toolEnv.Perms = a.perms
 	a.toolEnv.CommandNames = a.perms.Commands
+	a.automod = newAutomodRuntime(a, o)
 
 	a.port, err = disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(nil)}))
@@ -236,6 +242,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		gateway.WithIntents(Intents...),
 		gateway.WithCompression(gateway.CompressionZlibStream),
 		gateway.WithLogger(logger),
+		// AutoMod executions are read from the raw payload (matched_keyword).
+		gateway.WithRawEvents(true),
 		gateway.WithCloseHandler(func(err error) {
 			select {
 			case a.fatal <- err:
@@ -255,6 +263,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(a.onAuditLogEntry),
 		bot.WithEventListenerFunc(a.onMemberJoin),
 		bot.WithEventListenerFunc(a.onChannelCreate),
+		bot.WithEventListenerFunc(a.automod.onReady),
+		bot.WithEventListenerFunc(a.automod.onRaw),
+		bot.WithEventListenerFunc(a.automod.onMessageCreate),
+		bot.WithEventListenerFunc(a.automod.onMessageUpdate),
+		bot.WithEventListenerFunc(a.automod.onRuleCreate),
+		bot.WithEventListenerFunc(a.automod.onRuleUpdate),
+		bot.WithEventListenerFunc(a.automod.onRuleDelete),
 	)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {

@@ -19,6 +19,7 @@ const (
 	CodeUnknownUser        = 10013
 	CodeUnknownBan         = 10026
 	CodeUnknownInteraction = 10062
+	CodeUnknownAutoModRule = 10066
 	CodeMissingAccess      = 50001
 	CodeCannotDMUser       = 50007
 	CodeMissingPermissions = 50013

@@ -45,6 +45,8 @@ type Request struct {
 	PurgeDays int
 	// Duration is zero when none was given.
 	Duration time.Duration
+	// Metadata is recorded on the case (an AutoMod punishment records its rule and match).
+	Metadata map[string]string
 }
 
 // Result is what became of a request. Reply is always set: the success, the refusal or the
@@ -175,6 +177,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: req.GuildID, UserID: sc.target.ID, ModeratorID: req.Moderator.ID, Type: sc.caseType,
 		Status: cases.Pending, Reason: req.Reason, RoleIDs: plan.savedRoles, ExpiresAt: plan.expires,
+		Metadata: req.Metadata,
 	})
 	if err != nil {
 		return Result{Reply: RefusalReply(fmt.Sprintf("gavel could not record the case, so nothing was done: %v", err)), Err: err}

@@ -8,6 +8,27 @@ import (
 	"database/sql"
 )
 
+type AutomodGavelRule struct {
+	GuildID   int64
+	Name      string
+	Position  int32
+	Rule      string
+	UpdatedAt int64
+}
+
+type AutomodGavelVersion struct {
+	GuildID   int64
+	Version   int64
+	UpdatedAt int64
+}
+
+type AutomodSeen struct {
+	GuildID   int64
+	DedupeKey string
+	CaseID    sql.NullInt64
+	SeenAt    int64
+}
+
 type Case struct {
 	ID              int64
 	GuildID         int64

@@ -1,0 +1,347 @@
+package app_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/automod"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+type automodWorld struct {
+	*world
+	modlog, auditlog, alerts, quiet discordtest.ID
+}
+
+func newAutomodWorld(t *testing.T) *automodWorld {
+	t.Helper()
+	const base = 710000000000000000
+	w := &automodWorld{world: &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
+		modRole: base + 301, botRole: base + 302, general: base + 401},
+		modlog: base + 402, auditlog: base + 403, alerts: base + 404, quiet: base + 405}
+	text := func(id discordtest.ID, name string, pos int) discordtest.Channel {
+		return discordtest.Channel{ID: id, Type: discordtest.ChannelGuildText, Name: name, Position: pos}
+	}
+	seed := discordtest.Seed{
+		Users: []discordtest.User{{ID: w.owner, Username: "owner"}, {ID: w.mod, Username: "mod"},
+			{ID: w.target, Username: "target"}, {ID: w.other, Username: "other"}, {ID: w.plain, Username: "plain"}},
+		Guilds: []discordtest.SeedGuild{{
+			ID: w.guild, Name: "automod guild", OwnerID: w.owner,
+			Roles: []discordtest.Role{
+				{ID: w.modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers | discordtest.PermModerateMembers},
+				{ID: w.botRole, Name: "gavel", Position: 2, Permissions: botPerms | discordtest.PermManageGuild | discordtest.PermManageMessages},
+			},
+			BotRoles: []discordtest.ID{w.botRole},
+			Members: []discordtest.SeedMember{
+				{UserID: w.owner}, {UserID: w.mod, Roles: []discordtest.ID{w.modRole}},
+				{UserID: w.target}, {UserID: w.other}, {UserID: w.plain},
+			},
+			Channels: []discordtest.Channel{text(w.general, "general", 1), text(w.modlog, "mod-log", 2),
+				text(w.auditlog, "audit-log", 3), text(w.alerts, "alerts", 4), text(w.quiet, "quiet", 5)},
+		}},
+	}
+	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
+
+	// The guild's log channels, and its gavel-enforced rules, as `gavel automod apply` stores them.
+	ctx := context.Background()
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g := settings.NewService(st)
+	for ch, id := range map[settings.Channel]discordtest.ID{settings.ModLog: w.modlog, settings.AuditLog: w.auditlog} {
+		if _, err := g.SetChannel(ctx, int64(w.guild), int64(w.owner), ch, int64(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := []automod.GavelRule{
+		{Name: "slurs", TriggerType: automod.TriggerKeyword, Keywords: []string{"badword"}, Enabled: true,
+			Actions: []automod.GavelAction{{Type: automod.GavelDelete}, {Type: automod.GavelWarn}}},
+		{Name: "mild", TriggerType: automod.TriggerKeyword, Keywords: []string{"meh*"}, Enabled: true,
+			ExemptChannels: []int64{int64(w.quiet)},
+			Actions:        []automod.GavelAction{{Type: automod.GavelAlert, ChannelID: int64(w.alerts)}}},
+		{Name: "pings", TriggerType: automod.TriggerMentionSpam, MentionLimit: 2, Enabled: true,
+			Actions: []automod.GavelAction{{Type: automod.GavelTimeout, Duration: 10 * time.Minute}}},
+	}
+	for _, r := range rules {
+		if err := automod.ValidateGavel(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := automod.NewStore(st).ReplaceGavelRules(ctx, int64(w.guild), rules); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *automodWorld) cases(t *testing.T) []cases.Case {
+	t.Helper()
+	st, err := store.OpenURL(context.Background(), w.dbURL, store.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := cases.NewService(st).List(context.Background(), cases.Filter{GuildID: int64(w.guild)}, cases.PageRequest{Page: 1, PerPage: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Oldest first, by number.
+	out := page.Cases
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+func (w *automodWorld) waitCases(t *testing.T, n int) []cases.Case {
+	t.Helper()
+	var cs []cases.Case
+	waitFor(t, "cases", func() bool { cs = w.cases(t); return len(cs) >= n })
+	return cs
+}
+
+func strp(s string) *string { return &s }
+
+func TestAutoModEndToEnd(t *testing.T) {
+	w := newAutomodWorld(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const window = 300 * time.Millisecond
+	a, err := app.New(ctx, w.config(), quietLogger(), app.WithAutoModTiming(window, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	bot := w.s.BotID()
+
+	// A rule made through gavel's service: validated, created, reported with who made it.
+	rule, err := a.AutoMod().Create(ctx, int64(w.guild), automod.Actor{ID: int64(w.mod), Name: "mod"}, automod.Rule{
+		Name: "nitro scams", TriggerType: automod.TriggerKeyword, Enabled: true,
+		TriggerMetadata: automod.TriggerMetadata{KeywordFilter: []string{"nitro"}},
+		Actions: []automod.Action{{Type: automod.ActionBlockMessage}, {Type: automod.ActionSendAlertMessage, ChannelID: int64(w.alerts)},
+			{Type: automod.ActionTimeout, DurationSeconds: 600}},
+	})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	waitFor(t, "the audit-log report of the creation", func() bool {
+		_, ok := w.botReply(w.auditlog, `created AutoMod rule "nitro scams"`)
+		return ok
+	})
+
+	t.Run("refused before any call", func(t *testing.T) {
+		_, err := a.AutoMod().Edit(ctx, int64(w.guild), automod.Actor{ID: int64(w.mod), Name: "mod"}, "nitro scams",
+			automod.RuleEdit{Keywords: &[]string{strings.Repeat("x", 61)}})
+		if err == nil || !strings.Contains(err.Error(), `"nitro scams"`) || !strings.Contains(err.Error(), "keyword_filter[0]") || !strings.Contains(err.Error(), "1 to 60") {
+			t.Fatalf("edit with a 61-character keyword: %v", err)
+		}
+		rep, err := a.AutoMod().Test(ctx, int64(w.guild), "free nitro, a badword")
+		if err != nil || len(rep.Hits) != 2 || rep.Hits[0].Rule != "nitro scams" || !rep.Hits[1].Gavel || rep.Hits[1].Keyword != "badword" {
+			t.Errorf("dry run of Discord's and gavel's rules: %+v %v", rep, err)
+		}
+		got, err := a.AutoMod().Show(ctx, int64(w.guild), "NITRO SCAMS")
+		if err != nil || len(got.TriggerMetadata.KeywordFilter) != 1 {
+			t.Fatalf("show after a refused edit: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("one execution, three events, one TIMEOUT case", func(t *testing.T) {
+		for _, act := range []discordtest.AutoModAction{
+			{Type: 1, Metadata: map[string]any{}},
+			{Type: 2, Metadata: map[string]any{"channel_id": discordtest.ID(w.alerts).String()}},
+			{Type: 3, Metadata: map[string]any{"duration_seconds": 600}},
+		} {
+			w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: act, RuleID: discordtest.ID(rule.Rule.ID),
+				UserID: w.target, ChannelID: w.general, Content: "free nitro here", MatchedKeyword: strp("nitro"), MatchedContent: strp("nitro")})
+		}
+		cs := w.waitCases(t, 1)
+		c := cs[0]
+		if c.Type != cases.Timeout || c.UserID != int64(w.target) || c.ModeratorID != int64(bot) || c.Status != cases.Active {
+			t.Fatalf("case = %+v; want an active TIMEOUT of the target by the bot", c)
+		}
+		for k, v := range map[string]string{"rule_name": "nitro scams", "matched_keyword": "nitro", "trigger_type": "keyword",
+			"channel_id": w.general.String(), "rule_id": discordtest.ID(rule.Rule.ID).String(), "source": "discord_automod"} {
+			if c.Metadata[k] != v {
+				t.Errorf("metadata[%s] = %q; want %q (all: %v)", k, c.Metadata[k], v, c.Metadata)
+			}
+		}
+		waitFor(t, "the mod-log embed", func() bool {
+			for _, m := range w.s.Messages(w.modlog) {
+				for _, e := range m.Embeds {
+					if text := string(e); strings.Contains(text, "Case #1") && strings.Contains(text, "nitro scams") && strings.Contains(text, `keyword \"nitro\"`) {
+						return true
+					}
+				}
+			}
+			return false
+		})
+
+		// Discord resends the same events (a resume): no second case.
+		for _, typ := range []int{1, 3} {
+			w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: typ, Metadata: map[string]any{"duration_seconds": 600}},
+				RuleID: discordtest.ID(rule.Rule.ID), UserID: w.target, ChannelID: w.general, Content: "free nitro here", MatchedKeyword: strp("nitro")})
+		}
+		time.Sleep(4 * window)
+		if cs := w.cases(t); len(cs) != 1 {
+			t.Fatalf("%d cases after the resent events; want 1", len(cs))
+		}
+	})
+
+	t.Run("block only is an AUTOMOD case", func(t *testing.T) {
+		w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 2, Metadata: map[string]any{"channel_id": discordtest.ID(w.alerts).String()}},
+			RuleID: discordtest.ID(rule.Rule.ID), UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")})
+		cs := w.waitCases(t, 2)
+		if c := cs[1]; c.Type != cases.Automod || c.UserID != int64(w.other) || c.Metadata["message_id"] != "710000000000009999" {
+			t.Fatalf("case = %+v; want an AUTOMOD case of the other user naming the message", c)
+		}
+	})
+
+	t.Run("gavel-enforced rule: delete and warn", func(t *testing.T) {
+		m := w.s.SendMessage(w.general, w.target, "you are a BADWORD!")
+		cs := w.waitCases(t, 3)
+		c := cs[2]
+		if c.Type != cases.Warn || c.UserID != int64(w.target) || c.ModeratorID != int64(bot) || c.Metadata["rule_name"] != "slurs" ||
+			c.Metadata["matched_keyword"] != "badword" || c.Metadata["source"] != "gavel_automod" {
+			t.Fatalf("case = %+v; want a WARN by the bot recording the rule and keyword", c)
+		}
+		waitFor(t, "the message deleted", func() bool {
+			for _, x := range w.s.Messages(w.general) {
+				if x.ID == m.ID {
+					return false
+				}
+			}
+			return true
+		})
+	})
+
+	t.Run("gavel-enforced rule: an edit that still matches is punished once", func(t *testing.T) {
+		m := w.s.SendMessage(w.general, w.other, "hello")
+		time.Sleep(2 * window)
+		if _, err := w.s.EditMessageAs(w.general, m.ID, "meh, whatever"); err != nil {
+			t.Fatal(err)
+		}
+		cs := w.waitCases(t, 4)
+		if c := cs[3]; c.Type != cases.Automod || c.Metadata["rule_name"] != "mild" || c.Metadata["on_edit"] != "true" {
+			t.Fatalf("case = %+v; want an AUTOMOD case of rule mild, on an edit", c)
+		}
+		waitFor(t, "the alert", func() bool { _, ok := w.botReply(w.alerts, "**mild**"); return ok })
+		if _, err := w.s.EditMessageAs(w.general, m.ID, "meh meh"); err != nil {
+			t.Fatal(err)
+		}
+		// Exempt channel: not evaluated. The owner: left alone, as by Discord's AutoMod.
+		w.s.SendMessage(w.quiet, w.other, "meh")
+		w.s.SendMessage(w.general, w.owner, "meh, a badword")
+		time.Sleep(4 * window)
+		if cs := w.cases(t); len(cs) != 4 {
+			t.Fatalf("%d cases; want 4 (the second edit, the exempt channel and the owner make none)", len(cs))
+		}
+	})
+
+	t.Run("gavel-enforced rule: mention spam times out through the pipeline", func(t *testing.T) {
+		n := len(w.cases(t))
+		w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.mod.String()+">")
+		time.Sleep(3 * window)
+		if cs := w.cases(t); len(cs) != n {
+			t.Fatalf("two distinct mentions (limit 2) made a case: %+v", cs[len(cs)-1])
+		}
+		w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.target.String()+">")
+		cs := w.waitCases(t, n+1)
+		c := cs[n]
+		if c.Type != cases.Timeout || c.UserID != int64(w.plain) || c.ModeratorID != int64(bot) || c.Metadata["rule_name"] != "pings" || c.ExpiresAt.IsZero() {
+			t.Fatalf("case = %+v; want a TIMEOUT of the author by the bot, with its end", c)
+		}
+		// The case is recorded (pending) before the timeout is applied: wait for Discord's side.
+		waitFor(t, "the author timed out for 10 minutes", func() bool {
+			m, ok := w.s.Member(w.guild, w.plain)
+			return ok && m.CommunicationDisabledUntil != nil && m.CommunicationDisabledUntil.After(time.Now().Add(9*time.Minute))
+		})
+	})
+
+	t.Run("rule deleted outside gavel is reported", func(t *testing.T) {
+		if _, ok := w.botReply(w.auditlog, "outside gavel"); ok {
+			t.Fatal("gavel's own creation was reported as made outside gavel")
+		}
+		if err := w.s.SetAutoModRuleEnabledAs(w.guild, w.owner, discordtest.ID(rule.Rule.ID), false); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the audit-log report of the update", func() bool {
+			m, ok := w.botReply(w.auditlog, "changed outside gavel")
+			return ok && strings.Contains(m.Content, "<@"+w.owner.String()+">") && strings.Contains(m.Content, "enabled: true → false")
+		})
+		if err := w.s.DeleteAutoModRuleAs(w.guild, w.owner, discordtest.ID(rule.Rule.ID), "cleanup"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the audit-log report", func() bool {
+			m, ok := w.botReply(w.auditlog, "deleted outside gavel")
+			return ok && strings.Contains(m.Content, "<@"+w.owner.String()+">") &&
+				strings.Contains(m.Content, "nitro scams")
+		})
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+
+	// After a restart, Discord resending an execution already recorded makes no case: the
+	// key is in the database, not in the process.
+	before := len(w.cases(t))
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	a2, err := app.New(ctx2, w.config(), quietLogger(), app.WithAutoModTiming(window, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done2 := make(chan error, 1)
+	go func() { done2 <- a2.Run(ctx2) }()
+	readyCtx2, readyCancel2 := context.WithTimeout(ctx2, 15*time.Second)
+	defer readyCancel2()
+	if err := w.s.WaitReady(readyCtx2, 1); err != nil {
+		t.Fatalf("WaitReady after the restart: %v", err)
+	}
+	w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+		RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")})
+	// A new message of the same user is a new case: the restarted process handles events.
+	w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+		RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009998, Content: "nitro!", MatchedKeyword: strp("nitro")})
+	cs := w.waitCases(t, before+1)
+	time.Sleep(4 * window)
+	if cs = w.cases(t); len(cs) != before+1 || cs[len(cs)-1].Metadata["message_id"] != "710000000000009998" {
+		t.Fatalf("after the restart: %d cases (want %d), last %+v", len(cs), before+1, cs[len(cs)-1])
+	}
+	if cs[len(cs)-1].Metadata["rule_name"] != "rule "+discordtest.ID(rule.Rule.ID).String() {
+		t.Errorf("a deleted rule's case names it by id: %v", cs[len(cs)-1].Metadata)
+	}
+	cancel2()
+	select {
+	case err := <-done2:
+		if err != nil {
+			t.Fatalf("Run after the restart: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+}
