@@ -100,3 +100,25 @@ func TestRequestObserver(t *testing.T) {
 		t.Errorf("a removed observer was still called: %d calls", len(seen))
 	}
 }
+
+// TestWithoutSpecValidation: with validation off the spec is not consulted, so a body
+// that only the spec refuses (a recipient id as a JSON number, which Discord's spec
+// types as a string) reaches the handler and nothing is reported.
+func TestWithoutSpecValidation(t *testing.T) {
+	body := func(f *restFixture) string { return `{"recipient_id":` + f.bob.String() + `}` }
+
+	on := newRestFixture(t, true)
+	resp, _ := on.raw(t, "POST", "/users/@me/channels", body(on))
+	if resp.StatusCode != http.StatusBadRequest || len(on.takeReports()) == 0 {
+		t.Fatalf("with validation: status %d; want 400 and a report", resp.StatusCode)
+	}
+
+	off := newRestFixture(t, true, WithoutSpecValidation())
+	resp, got := off.raw(t, "POST", "/users/@me/channels", body(off))
+	if reports := off.takeReports(); len(reports) != 0 {
+		t.Errorf("without validation, reports: %v", reports)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("without validation: %d %s; want the handler's 200", resp.StatusCode, got)
+	}
+}
