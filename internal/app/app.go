@@ -21,8 +21,10 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/discord/guildstate"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/metrics"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -57,6 +59,10 @@ type App struct {
 	metrics *metrics.Metrics
 	cat     *moderation.Catalogue
 	port    *disgoport.Adapter
+	// guilds' owners and roles as the gateway reports them; cached answers Guild (and
+	// gavel's own Member) from it, and everything else through port.
+	state   *guildstate.State
+	cached  discord.Port
 	client  *bot.Client
 	gateway *gateway.Gateway
 
@@ -195,7 +201,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			}
 		}),
 	}, o.gateway...)
-	botOpts := append(a.port.BotOptions(),
+	a.state = guildstate.New()
+	a.cached = guildstate.Port{Port: a.port, State: a.state}
+	botOpts := append(append(a.port.BotOptions(), guildStateListeners(a.state)...),
 		bot.WithLogger(logger),
 		bot.WithEventListenerFunc(a.onReady),
 		bot.WithEventListenerFunc(func(e *events.GuildReady) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
@@ -341,7 +349,7 @@ func (a *App) onReady(e *events.Ready) {
 	id := int64(e.User.ID)
 	a.mu.Lock()
 	if a.coordinator == nil {
-		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec,
+		a.coordinator = moderation.NewCoordinator(a.cached, a.cases, a.guilds, a.exec,
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log))
 	}
 	a.mu.Unlock()

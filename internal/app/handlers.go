@@ -183,7 +183,7 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 	}
 	moderator := fromDisgoUser(member.User)
 	roles := roleIDs(member.RoleIDs)
-	g, err := a.port.Guild(ctx, int64(*guildID))
+	g, err := a.cached.Guild(ctx, int64(*guildID))
 	if err != nil {
 		a.metrics.Command(inv.Action.Name, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -229,7 +229,7 @@ func (a *App) carryOut(ctx context.Context, co *moderation.Coordinator, sub perm
 // subject builds the permission question for a prefix command. A message carries the
 // member's roles but not their permissions, so they are computed from the guild's roles.
 func (a *App) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
-	g, err := a.port.Guild(ctx, guildID)
+	g, err := a.cached.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
