@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,8 @@ import (
 // share (own-p50-ms, own-p99-ms): the latency minus the time spent inside the fake's
 // handlers for the command's calls and in dispatching its message. fake-ms is the mean
 // time inside the fake per command, calls the mean number of REST calls, first-ms the
-// mean time from the dispatch to gavel's first REST call (the gateway and the parsing).
+// mean time from the dispatch to gavel's first REST call (the gateway and the parsing),
+// cpu-ms the process's CPU time per command (gavel, the fake and the database client).
 // The fake skips its OpenAPI validation (tests keep it), which would otherwise be most of
 // its time and, on a small machine, take the CPU from gavel.
 //
@@ -163,7 +165,7 @@ func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
 		b.Fatalf("WaitReady: %v", err)
 	}
 	// One warn per slot fills gavel's per-guild caches, as in a bot that has been running.
-	w.round(b, "warn", len(w.slots), len(w.slots))
+	w.round(b, "warn", len(w.slots), len(w.slots), &cpuClock{})
 	return w
 }
 
@@ -212,7 +214,8 @@ type benchSample struct {
 }
 
 func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
-	samples := w.round(b, cmd, conc, b.N)
+	var cpu cpuClock
+	samples := w.round(b, cmd, conc, b.N, &cpu)
 	b.StopTimer()
 	totals := make([]time.Duration, len(samples))
 	owns := make([]time.Duration, len(samples))
@@ -233,12 +236,13 @@ func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
 	b.ReportMetric(ms(fake/time.Duration(len(samples))), "fake-ms")
 	b.ReportMetric(float64(calls)/float64(len(samples)), "calls")
 	b.ReportMetric(ms(first/time.Duration(len(samples))), "first-ms")
+	b.ReportMetric(ms(cpu.used()/time.Duration(len(samples))), "cpu-ms")
 }
 
 // round runs n commands on the first conc slots, conc at a time, and returns their figures.
 // Each command aims at a member created for it beforehand (with their DM channel open, as
 // after any earlier conversation; the fake returns it to gavel's DM call).
-func (w *benchWorld) round(b *testing.B, cmd string, conc, n int) []benchSample {
+func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock) []benchSample {
 	b.Helper()
 	targets := make([][]discordtest.ID, conc)
 	for i := range n {
@@ -255,6 +259,7 @@ func (w *benchWorld) round(b *testing.B, cmd string, conc, n int) []benchSample 
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	b.ResetTimer()
+	cpu.start()
 	for c := range conc {
 		sl := w.slots[c]
 		wg.Add(1)
@@ -287,6 +292,7 @@ func (w *benchWorld) round(b *testing.B, cmd string, conc, n int) []benchSample 
 		}()
 	}
 	wg.Wait()
+	cpu.stop()
 	if f := failed.Load(); f != nil {
 		b.Fatal(f)
 	}
@@ -300,6 +306,23 @@ func (w *benchWorld) lastReply(sl *benchSlot) string {
 	}
 	return msgs[len(msgs)-1].Content
 }
+
+// cpuClock measures the CPU time the process uses (gavel, the fake and the database
+// client together; PostgreSQL's server is another process), which, unlike latency, a busy
+// machine distorts little.
+type cpuClock struct{ begin, end time.Duration }
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (c *cpuClock) start()              { c.begin = processCPU() }
+func (c *cpuClock) stop()               { c.end = processCPU() }
+func (c *cpuClock) used() time.Duration { return c.end - c.begin }
 
 // percentile is the nearest-rank percentile p of ds.
 func percentile(ds []time.Duration, p int) time.Duration {
