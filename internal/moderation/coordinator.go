@@ -59,8 +59,8 @@ type Result struct {
 	DM DMOutcome
 }
 
-// Coordinator runs moderation actions through the pipeline: checks with no side effect, the
-// per-target lock, the pending case, the DM, the Discord calls through the executor, the
+// Coordinator runs moderation actions through the pipeline: the per-target lock, checks with
+// no side effect, the pending case, the DM, the Discord calls through the executor, the
 // case's final status, and the mod-log message. It is safe for concurrent use.
 type Coordinator struct {
 	port      discord.Port
