@@ -21,8 +21,10 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/discord/guildstate"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/metrics"
@@ -68,6 +70,10 @@ type App struct {
 	// command can start).
 	toolEnv *tools.Env
 	port    *disgoport.Adapter
+	// guilds' owners and roles as the gateway reports them; cached answers Guild (and
+	// gavel's own Member) from it, and everything else through port.
+	state   *guildstate.State
+	cached  discord.Port
 	client  *bot.Client
 	gateway *gateway.Gateway
 	automod *automodRuntime
@@ -114,6 +120,7 @@ type options struct {
 	rejailRecheck   time.Duration
 	automodWindow   time.Duration
 	automodCheck    time.Duration
+	limiter         *disgoport.Limiter
 }
 
 // WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
@@ -162,6 +169,25 @@ func WithReconcileAge(d time.Duration) Option {
 // takes the roles other bots gave them on join (default DefaultRejailRecheck).
 func WithRejailRecheck(d time.Duration) Option {
 	return func(o *options) { o.rejailRecheck = d }
+}
+
+// discordTransport is the HTTP transport of the REST client. Every call goes to one host,
+// so the default of two idle connections per host would make concurrent commands open and
+// close a connection per call over HTTP/1.1 (a rate-limit proxy, or the fake); over
+// HTTP/2 (discord.com) the calls share one connection anyway.
+func discordTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 128
+	t.MaxIdleConns = 128
+	return t
+}
+
+// WithDiscordLimiter replaces the REST rate limiter (default disgoport.NewLimiter(), which
+// paces every request under Discord's global 50 a second). A bot granted a higher global
+// limit, or one behind a rate-limit proxy, sets its own; benchmarks lift the pacing to
+// measure gavel rather than Discord's limits.
+func WithDiscordLimiter(l *disgoport.Limiter) Option {
+	return func(o *options) { o.limiter = l }
 }
 
 // New opens and migrates the database and builds the services and the Discord client. It
@@ -223,12 +249,15 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.CommandNames = a.perms.Commands
 	a.automod = newAutomodRuntime(a, o)
 
-	a.port, err = disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
-		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(nil)}))
+	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
+		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(discordTransport())})}
+	if o.limiter != nil {
+		portOpts = append(portOpts, disgoport.WithLimiter(o.limiter))
+	}
+	a.port, err = disgoport.New(string(cfg.Discord.Token), portOpts...)
 	if err != nil {
 		return nil, err
 	}
-	a.toolEnv.Port = a.port
 	defer func() {
 		if err != nil {
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -251,7 +280,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			}
 		}),
 	}, o.gateway...)
-	botOpts := append(a.port.BotOptions(),
+	a.state = guildstate.New()
+	a.cached = guildstate.Port{Port: a.port, State: a.state}
+	a.toolEnv.Port = a.cached
+	botOpts := append(append(a.port.BotOptions(), guildStateListeners(a.state)...),
 		bot.WithLogger(logger),
 		bot.WithEventListenerFunc(a.onReady),
 		bot.WithEventListenerFunc(func(e *events.GuildReady) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
@@ -430,7 +462,7 @@ func (a *App) onReady(e *events.Ready) {
 	a.mu.Lock()
 	if a.coordinator == nil {
 		a.toolEnv.BotID = id
-		a.coordinator = moderation.NewCoordinator(a.port, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
+		a.coordinator = moderation.NewCoordinator(a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry),
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithExternalActionObserver(a.supersedeExternal)}, a.coOpts...)...)
 		if !a.closing {

@@ -491,7 +491,7 @@ func (am *automodRuntime) enforce(ctx context.Context, guildID int64, msg ddisco
 	// manage the server alone.
 	var g discord.Guild
 	err = am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		g, err = am.a.port.Guild(ctx, guildID)
+		g, err = am.a.cached.Guild(ctx, guildID)
 		return err
 	})
 	if err != nil {

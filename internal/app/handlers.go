@@ -323,7 +323,7 @@ func (a *App) runTool(ctx context.Context, sub permissions.Subject, call tools.C
 // fallback asks about guild permissions, which is what Discord sends for a command in a
 // channel without overwrites.
 func (a *App) interactionSubject(ctx context.Context, guildID, userID int64, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
-	g, err := a.port.Guild(ctx, guildID)
+	g, err := a.cached.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
@@ -334,7 +334,7 @@ func (a *App) interactionSubject(ctx context.Context, guildID, userID int64, rol
 // subject builds the permission question for a prefix command. A message carries the
 // member's roles but not their permissions, so they are computed from the guild's roles.
 func (a *App) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
-	g, err := a.port.Guild(ctx, guildID)
+	g, err := a.cached.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}

@@ -5,10 +5,11 @@ import "net/http"
 // extensions are the parts of the fake that sit around the handlers. Each lives in its own
 // file with its own lock.
 type extensions struct {
-	gw     *hub       // gateway.go: sessions and event dispatch
-	limits *limiter   // ratelimit.go: per-route buckets and the global limit
-	faults *faultSet  // faults.go: injected failures
-	spec   *validator // openapi.go: request and response validation
+	gw      *hub       // gateway.go: sessions and event dispatch
+	limits  *limiter   // ratelimit.go: per-route buckets and the global limit
+	faults  *faultSet  // faults.go: injected failures
+	spec    *validator // openapi.go: request and response validation
+	observe *observer  // observe.go: handler timing and the request observer
 }
 
 func (e *extensions) init(s *Server) {
@@ -16,6 +17,7 @@ func (e *extensions) init(s *Server) {
 	e.limits = newLimiter(s)
 	e.faults = newFaultSet(s)
 	e.spec = newValidator(s)
+	e.observe = newObserver(s)
 }
 
 func (e *extensions) close() { e.gw.close() }

@@ -663,8 +663,23 @@ func TestResumeUnderConcurrentDispatch(t *testing.T) {
 	w := newWorld(s)
 	c, r := connect(t, s, discordtest.IntentGuildMessages|discordtest.IntentMessageContent)
 	const total = 200
+	// The sender stays at most ahead events in front of the reader, so that a close always
+	// finds events still to send and the client must resume to get them (an unpaced sender
+	// could queue all 200 before the first close, and no resume would be needed).
+	const ahead = 10
+	tokens := make(chan struct{}, ahead)
+	for range ahead {
+		tokens <- struct{}{}
+	}
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		for i := 0; i < total; i++ {
+			select {
+			case <-tokens:
+			case <-done:
+				return
+			}
 			s.SendMessage(w.channel, w.member, fmt.Sprintf("m%03d", i))
 		}
 	}()
@@ -699,6 +714,10 @@ func TestResumeUnderConcurrentDispatch(t *testing.T) {
 			t.Fatalf("event %d is %q, want m%03d", seq, m.Content, next)
 		}
 		next++
+		select {
+		case tokens <- struct{}{}:
+		default:
+		}
 		if next%25 == 0 {
 			s.CloseGateway(4000, "test: again")
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // auth says what a route requires of the caller.
@@ -49,21 +50,33 @@ func (s *Server) route(method, specPath string, a auth, h handler) {
 // serve runs one call through what Discord does before and after the handler: injected
 // faults, rate limits, authentication, request validation, then response validation.
 func (s *Server) serve(w http.ResponseWriter, hr *http.Request, name string, a auth, h handler) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	var body []byte
+	defer func() {
+		// After an injected drop the handler panics to abort; the call still counts.
+		s.ext.observe.served(hr, name, body, sw.status, start, time.Since(start))
+	}()
+	body = s.serveTimed(sw, hr, name, a, h)
+}
+
+// serveTimed is serve's work; it returns the request body it read.
+func (s *Server) serveTimed(w http.ResponseWriter, hr *http.Request, name string, a auth, h handler) []byte {
 	s.log.Info("request", "method", hr.Method, "path", hr.URL.Path, "route", name)
 	if s.ext.injectFault(w, hr, name) {
-		return
+		return nil
 	}
 	if !s.ext.admit(w, hr, name) {
-		return
+		return nil
 	}
 	if a == authBot && hr.Header.Get("Authorization") != "Bot "+s.botToken {
 		writeError(w, errUnauthorized)
-		return
+		return nil
 	}
 	body, err := io.ReadAll(io.LimitReader(hr.Body, 10<<20))
 	if err != nil {
 		writeError(w, &apiError{Status: http.StatusBadRequest, Message: "could not read body", Code: 0})
-		return
+		return nil
 	}
 	r := &Request{HTTP: hr, Route: name, Body: body}
 	if reason := hr.Header.Get("X-Audit-Log-Reason"); reason != "" {
@@ -76,12 +89,12 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, name string, a a
 	}
 	if e := s.ext.checkRequest(r); e != nil {
 		writeError(w, e)
-		return
+		return body
 	}
 	resp, e := h(r)
 	if e != nil {
 		writeError(w, e)
-		return
+		return body
 	}
 	s.ext.checkResponse(r, resp)
 	if resp.Status == 0 {
@@ -89,9 +102,10 @@ func (s *Server) serve(w http.ResponseWriter, hr *http.Request, name string, a a
 	}
 	if resp.Status == http.StatusNoContent {
 		w.WriteHeader(http.StatusNoContent)
-		return
+		return body
 	}
 	writeJSON(w, resp.Status, resp.Body)
+	return body
 }
 
 // routes registers every endpoint the fake serves.

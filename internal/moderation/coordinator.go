@@ -62,8 +62,8 @@ type Result struct {
 	DM DMOutcome
 }
 
-// Coordinator runs moderation actions through the pipeline: checks with no side effect, the
-// per-target lock, the pending case, the DM, the Discord calls through the executor, the
+// Coordinator runs moderation actions through the pipeline: the per-target lock, checks with
+// no side effect, the pending case, the DM, the Discord calls through the executor, the
 // case's final status, and the mod-log message. It is safe for concurrent use.
 type Coordinator struct {
 	port      discord.Port
@@ -145,31 +145,41 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 		return co.notDone(a, err)
 	}
 
-	// 1. Resolve the guild, gavel, the moderator and the target.
+	// 1. Lock the target when the request names it, so that the reads and checks below
+	// see what no other action of this process can change until this one is done: each
+	// is made once. (An unban by name learns the id from the ban list first.)
+	locked := false
+	if req.Target.ID != 0 {
+		unlock, err := co.locks.Lock(ctx, req.GuildID, req.Target.ID)
+		if err != nil {
+			return co.notDone(a, err)
+		}
+		defer unlock()
+		locked = true
+	}
+	// 2. Resolve the guild, gavel, the moderator and the target.
 	sc, modRoles, err := co.resolve(ctx, req)
 	if err != nil {
 		return co.notDone(a, err)
 	}
-	// 2. Checks, with no side effect.
+	// 3. Checks, with no side effect.
 	if err := co.checkWho(req, a, sc, modRoles); err != nil {
 		return co.notDone(a, err)
 	}
 	if err := co.checkState(ctx, req, a, sc); err != nil {
 		return co.notDone(a, err)
 	}
-	// 3. Lock the target, and check again what another action may have changed meanwhile.
-	unlock, err := co.locks.Lock(ctx, req.GuildID, sc.target.ID)
-	if err != nil {
-		return co.notDone(a, err)
-	}
-	defer unlock()
-	if sc.isMember && a.Target != TargetBanned {
-		if err := co.refreshMember(ctx, req, a, sc); err != nil {
+	if !locked {
+		// Lock the target now, and check again whether another action has lifted the
+		// ban meanwhile.
+		unlock, err := co.locks.Lock(ctx, req.GuildID, sc.target.ID)
+		if err != nil {
 			return co.notDone(a, err)
 		}
-	}
-	if err := co.checkState(ctx, req, a, sc); err != nil {
-		return co.notDone(a, err)
+		defer unlock()
+		if err := co.checkState(ctx, req, a, sc); err != nil {
+			return co.notDone(a, err)
+		}
 	}
 
 	// 4. Record the case as pending.
@@ -350,30 +360,6 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*scene, []int6
 		sc.target.Username = fmt.Sprint(targetID)
 	}
 	return sc, modRoles, nil
-}
-
-// refreshMember reads the target again under the lock: they may have left, or another
-// action may have changed their timeout or roles.
-func (co *Coordinator) refreshMember(ctx context.Context, req Request, a *Action, sc *scene) error {
-	err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.member, err = co.port.Member(ctx, req.GuildID, sc.target.ID)
-		return err
-	})
-	switch {
-	case err == nil:
-		return nil
-	case discord.IsCode(err, discord.CodeUnknownMember):
-		if a.Target == TargetUser {
-			sc.isMember = false
-			if a.Case == cases.Ban {
-				sc.caseType = cases.Hackban
-			}
-			return nil
-		}
-		return refuse("%s is not a member of this server (any more).", sc.target.Username)
-	default:
-		return fmt.Errorf("reading user %d: %w", sc.target.ID, err)
-	}
 }
 
 func (co *Coordinator) read(ctx context.Context, fn func(ctx context.Context) error) error {

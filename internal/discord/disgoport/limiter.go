@@ -21,9 +21,14 @@ import (
 // global 429 that carries no bucket header, retries 429s itself, and deadlocks on a second
 // Close. This one:
 //
-//   - keys buckets as disgo does (method, route, major parameters) and lets one request per
-//     bucket be in flight at a time, so the bucket's headers always describe the latest
-//     request and no two goroutines race for its last slot;
+//   - keys buckets as disgo does (method, route, major parameters) and sends a bucket's
+//     requests side by side only as far as its last response allows: while the bucket's
+//     state is unknown (its first request, or after its window reset) one request probes
+//     it and the others wait for its headers; with X-RateLimit-Remaining known, up to that
+//     many go at once (a slot is taken before the request leaves, so no two goroutines race
+//     for the last one, and a response's count is lowered by the requests still in flight
+//     that it may not include); a route whose response carries no rate-limit headers has
+//     no per-route limit, and its requests are not queued at all;
 //   - waits while a bucket is exhausted (X-RateLimit-Remaining 0 until Reset-After, read
 //     to the microsecond) or after a 429 (retry_after from the body, else Retry-After);
 //   - paces every bot-authenticated request under a global limit (50 a second by default,
@@ -48,15 +53,25 @@ type Limiter struct {
 	sinceSweep  int
 }
 
-// bucket is one rate-limit bucket. turn holds a token while one request of the bucket is in
-// flight; every other field is guarded by Limiter.mu.
+// bucket is one rate-limit bucket. Its fields are guarded by Limiter.mu.
 type bucket struct {
-	turn      chan struct{}
-	refs      int       // callers between Wait and Unlock
-	remaining int       // requests left in the window; -1 when unknown
-	resetAt   time.Time // when the window resets
-	retryAt   time.Time // a 429 on this bucket: nothing before then
+	refs     int // callers between Wait and Unlock
+	inflight int // requests sent and not yet unlocked
+	// remaining is how many more requests the window allows beyond those in flight; -1
+	// when unknown.
+	remaining int
+	// open: the last response carried no rate-limit headers, so the route has no limit of
+	// its own (the global limit still applies) and its requests need not queue.
+	open    bool
+	resetAt time.Time // when the window resets
+	retryAt time.Time // a 429 on this bucket: nothing before then
+	// changed is closed, and replaced, whenever a request of the bucket is unlocked.
+	changed chan struct{}
 }
+
+// mayJoin reports whether another request may leave while others are in flight. Called
+// with l.mu held.
+func (b *bucket) mayJoin() bool { return b.inflight == 0 || b.open || b.remaining > 0 }
 
 // RateLimitedError is returned by Wait (and so by disgo's client) when a request would have
 // to wait past its context's deadline for a rate limit to end. No request was sent.
@@ -160,7 +175,7 @@ func (l *Limiter) Wait(ctx context.Context, e *rest.CompiledEndpoint) error {
 	l.mu.Lock()
 	b := l.buckets[key]
 	if b == nil {
-		b = &bucket{turn: make(chan struct{}, 1), remaining: -1}
+		b = &bucket{remaining: -1, changed: make(chan struct{})}
 		l.buckets[key] = b
 	}
 	b.refs++
@@ -178,16 +193,23 @@ func (l *Limiter) Wait(ctx context.Context, e *rest.CompiledEndpoint) error {
 		return err
 	}
 
-	select {
-	case b.turn <- struct{}{}:
-	case <-ctx.Done():
-		return fail(ctx.Err())
-	}
 	for {
 		l.mu.Lock()
 		now := time.Now()
 		until, global := l.blockedUntil(b, paced, now)
 		if !until.After(now) {
+			if !b.mayJoin() {
+				// Wait for a request in flight to bring the bucket's headers.
+				changed := b.changed
+				l.mu.Unlock()
+				select {
+				case <-changed:
+					continue
+				case <-ctx.Done():
+					return fail(ctx.Err())
+				}
+			}
+			b.inflight++
 			if b.remaining > 0 {
 				b.remaining--
 			}
@@ -202,7 +224,6 @@ func (l *Limiter) Wait(ctx context.Context, e *rest.CompiledEndpoint) error {
 
 		wait := until.Sub(now)
 		if deadline, ok := ctx.Deadline(); ok && until.After(deadline) {
-			<-b.turn
 			return fail(&RateLimitedError{RetryAfter: wait, Global: global})
 		}
 		timer := time.NewTimer(wait)
@@ -210,7 +231,6 @@ func (l *Limiter) Wait(ctx context.Context, e *rest.CompiledEndpoint) error {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			<-b.turn
 			return fail(ctx.Err())
 		}
 	}
@@ -260,10 +280,11 @@ func (l *Limiter) Unlock(e *rest.CompiledEndpoint, rs *http.Response) error {
 		l.learn(b, rl, time.Now())
 	}
 	b.refs--
-	select {
-	case <-b.turn:
-	default:
+	if b.inflight > 0 {
+		b.inflight--
 	}
+	close(b.changed)
+	b.changed = make(chan struct{})
 	l.end()
 	return nil
 }
@@ -346,10 +367,19 @@ func parseSeconds(v string) (time.Duration, bool) {
 	return time.Duration(f * float64(time.Second)), true
 }
 
-// learn applies a response's limits to its bucket. Called with l.mu held.
+// learn applies a response's limits to its bucket, before the response's request leaves
+// b.inflight. Called with l.mu held.
 func (l *Limiter) learn(b *bucket, rl *limitInfo, now time.Time) {
+	b.open = !rl.limited && rl.remaining < 0 && !rl.hasReset
 	if rl.remaining >= 0 {
-		b.remaining = rl.remaining
+		// The other requests in flight may have reached Discord after this one: count
+		// them as spent. Within the window, responses can arrive out of order, so a count
+		// never goes back up until the window has reset.
+		left := max(rl.remaining-(b.inflight-1), 0)
+		if b.remaining >= 0 && now.Before(b.resetAt) {
+			left = min(left, b.remaining)
+		}
+		b.remaining = left
 	}
 	if rl.hasReset {
 		b.resetAt = now.Add(rl.resetAfter)

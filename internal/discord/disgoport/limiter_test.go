@@ -187,6 +187,52 @@ func TestOneRequestPerBucketInFlight(t *testing.T) {
 	_ = l.Unlock(banEndpoint, nil)
 }
 
+// A bucket whose response carried no rate-limit headers has no limit of its own: its
+// requests go side by side. A 429 on it makes it queue again.
+func TestOpenBucketDoesNotQueue(t *testing.T) {
+	l := NewLimiter(WithGlobalLimit(0, 0))
+	mustWait(t, l, banEndpoint)
+	_ = l.Unlock(banEndpoint, response(204, ""))
+	for i := range 3 {
+		if waited, err := timed(l, within(t, time.Second), banEndpoint); err != nil || waited > 50*time.Millisecond {
+			t.Fatalf("request %d on an open bucket waited %v, %v", i, waited, err)
+		}
+	}
+	for range 3 {
+		_ = l.Unlock(banEndpoint, response(204, ""))
+	}
+	mustWait(t, l, banEndpoint)
+	_ = l.Unlock(banEndpoint, response(429, `{"retry_after":0.05}`, "Via", "1.1 google", "X-RateLimit-Bucket", "b", "X-RateLimit-Scope", "user"))
+	mustWait(t, l, banEndpoint) // after the retry_after
+	time.AfterFunc(100*time.Millisecond, func() { _ = l.Unlock(banEndpoint, nil) })
+	if waited, err := timed(l, context.Background(), banEndpoint); err != nil || waited < 80*time.Millisecond {
+		t.Errorf("after a 429 the bucket let a second request join at once (%v, %v)", waited, err)
+	}
+	_ = l.Unlock(banEndpoint, nil)
+}
+
+// With X-RateLimit-Remaining known, that many requests go at once and the next one waits
+// for the window; responses arriving out of order never raise the count.
+func TestRemainingRequestsGoSideBySide(t *testing.T) {
+	l := NewLimiter(WithGlobalLimit(0, 0))
+	mustWait(t, l, banEndpoint)
+	_ = l.Unlock(banEndpoint, response(204, "", "X-RateLimit-Bucket", "b", "X-RateLimit-Remaining", "3", "X-RateLimit-Reset-After", "0.3"))
+	for i := range 3 {
+		if waited, err := timed(l, within(t, time.Second), banEndpoint); err != nil || waited > 50*time.Millisecond {
+			t.Fatalf("request %d of 3 remaining waited %v, %v", i, waited, err)
+		}
+	}
+	// The third request's answer arrives first and says 0 left; the first's (2 left) must
+	// not give a slot back.
+	_ = l.Unlock(banEndpoint, response(204, "", "X-RateLimit-Bucket", "b", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset-After", "0.3"))
+	_ = l.Unlock(banEndpoint, response(204, "", "X-RateLimit-Bucket", "b", "X-RateLimit-Remaining", "2", "X-RateLimit-Reset-After", "0.3"))
+	_ = l.Unlock(banEndpoint, response(204, "", "X-RateLimit-Bucket", "b", "X-RateLimit-Remaining", "1", "X-RateLimit-Reset-After", "0.3"))
+	if waited, err := timed(l, context.Background(), banEndpoint); err != nil || waited < 200*time.Millisecond {
+		t.Errorf("a fourth request in a window of 3 waited %v, %v; want the reset", waited, err)
+	}
+	_ = l.Unlock(banEndpoint, nil)
+}
+
 // No more than the global limit leave in a window, across buckets.
 func TestGlobalPacing(t *testing.T) {
 	l := NewLimiter(WithGlobalLimit(3, 200*time.Millisecond))

@@ -1,0 +1,336 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// BenchmarkCommandLatency measures a prefix command end to end: from the moment the fake
+// dispatches the moderator's message (`$warn @user x`, `$ban @user x`) on the gateway to the
+// moment it has answered gavel's last Discord call for it, the reply in the channel (it
+// comes after the action, the DM and the mod-log post). The real App runs against the fake
+// over real HTTP and WebSocket, on SQLite or PostgreSQL, with every rate limit lifted on
+// both sides so that neither Discord's pacing nor the fake's limiter is measured.
+//
+// Each concurrent slot is a guild of its own (moderator, command channel, mod-log channel),
+// and every command aims at a fresh member, so each command is the first against its
+// target, as in a raid. Separate guilds keep the slots' calls in separate rate-limit
+// buckets: in one guild they would share buckets, which Discord (and gavel's limiter,
+// one request per bucket in flight) serialises whatever gavel's own speed.
+//
+// Reported per command: p50 and p99 of the latency (p50-ms, p99-ms) and of gavel's own
+// share (own-p50-ms, own-p99-ms): the latency minus the time spent inside the fake's
+// handlers for the command's calls and in dispatching its message. fake-ms is the mean
+// time inside the fake per command, calls the mean number of REST calls, first-ms the
+// mean time from the dispatch to gavel's first REST call (the gateway and the parsing),
+// cpu-ms the process's CPU time per command (gavel, the fake and the database client).
+// The fake skips its OpenAPI validation (tests keep it), which would otherwise be most of
+// its time and, on a small machine, take the CPU from gavel.
+//
+// Run: go test -run '^$' -bench BenchmarkCommandLatency -benchtime 400x ./internal/app/
+func BenchmarkCommandLatency(b *testing.B) {
+	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
+		b.Run("engine="+string(engine), func(b *testing.B) {
+			w := newBenchWorld(b, engine, 64)
+			for _, cmd := range []string{"warn", "ban"} {
+				for _, conc := range []int{1, 64} {
+					b.Run(fmt.Sprintf("cmd=%s/conc=%d", cmd, conc), func(b *testing.B) {
+						w.run(b, cmd, conc)
+					})
+				}
+			}
+		})
+	}
+}
+
+// benchSlot is one guild where one command runs at a time.
+type benchSlot struct {
+	guild, mod, channel, modlog discordtest.ID
+	// done receives the end of the command in flight: when the fake answered its reply.
+	done chan benchEnd
+	// fake accumulates the time spent inside the fake for the command in flight.
+	fake  atomic.Int64
+	calls atomic.Int64
+	first atomic.Int64 // unix ns of the first call of the command in flight
+}
+
+type benchEnd struct {
+	at time.Time
+	ok bool
+}
+
+type benchWorld struct {
+	s     *discordtest.Server
+	slots []*benchSlot
+	// owner maps every id a call can carry (guild, channel, target, DM channel) to its slot.
+	owner sync.Map
+}
+
+func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
+	b.Helper()
+	dbURL := storetest.URL(b, engine)
+	w := &benchWorld{}
+	const base = 710000000000000000
+	botRole := func(i int) discordtest.ID { return discordtest.ID(base + i*100 + 1) }
+	seed := discordtest.Seed{Users: []discordtest.User{{ID: base, Username: "owner"}}}
+	for i := 1; i <= slots; i++ {
+		sl := &benchSlot{guild: discordtest.ID(base + i*100), mod: discordtest.ID(base + i*100 + 2),
+			channel: discordtest.ID(base + i*100 + 3), modlog: discordtest.ID(base + i*100 + 4), done: make(chan benchEnd, 1)}
+		modRole := discordtest.ID(base + i*100 + 5)
+		seed.Users = append(seed.Users, discordtest.User{ID: sl.mod, Username: fmt.Sprintf("mod%d", i)})
+		seed.Guilds = append(seed.Guilds, discordtest.SeedGuild{
+			ID: sl.guild, Name: fmt.Sprintf("guild %d", i), OwnerID: base,
+			Roles: []discordtest.Role{
+				{ID: modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers | discordtest.PermKickMembers | discordtest.PermModerateMembers | discordtest.PermManageMessages},
+				{ID: botRole(i), Name: "gavel", Position: 2, Permissions: botPerms},
+			},
+			BotRoles: []discordtest.ID{botRole(i)},
+			Members:  []discordtest.SeedMember{{UserID: base}, {UserID: sl.mod, Roles: []discordtest.ID{modRole}}},
+			Channels: []discordtest.Channel{
+				{ID: sl.channel, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
+				{ID: sl.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2},
+			},
+		})
+		w.slots = append(w.slots, sl)
+		for _, id := range []discordtest.ID{sl.guild, sl.channel, sl.modlog} {
+			w.owner.Store(id, sl)
+		}
+	}
+	w.s = discordtest.New(b, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()),
+		discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0), discordtest.WithoutSpecValidation(),
+		discordtest.WithRequestObserver(w.observe))
+
+	// The mod log is configured, so that its post is part of every command's path.
+	ctx := context.Background()
+	st, err := store.OpenURL(ctx, dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := st.MigrateUp(ctx); err != nil {
+		b.Fatal(err)
+	}
+	gs := settings.NewService(st)
+	for _, sl := range w.slots {
+		if _, err := gs.SetChannel(ctx, int64(sl.guild), base, settings.ModLog, int64(sl.modlog)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st.Close()
+
+	cfg := config.Default()
+	cfg.Database.URL = dbURL
+	cfg.Discord.Token = config.Secret(w.s.Token())
+	cfg.Discord.APIURL = w.s.APIURL()
+	cfg.Discord.GatewayURL = w.s.GatewayURL
+	for _, sl := range w.slots {
+		cfg.Discord.Guilds = append(cfg.Discord.Guilds, sl.guild.String())
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	a, err := app.New(runCtx, cfg, quietLogger(),
+		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))),
+		app.WithGatewayOptions(gateway.WithCompression(gateway.CompressionNone)))
+	if err != nil {
+		cancel()
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Errorf("Run: %v", err)
+		}
+	})
+	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		b.Fatalf("WaitReady: %v", err)
+	}
+	// One warn per slot fills gavel's per-guild caches, as in a bot that has been running.
+	w.round(b, "warn", len(w.slots), len(w.slots), &cpuClock{})
+	return w
+}
+
+// observe runs in the fake after each REST call: it charges the call's time to the slot it
+// belongs to, and ends the slot's command when the call is its reply.
+func (w *benchWorld) observe(sv discordtest.Served) {
+	sl := w.slotOf(sv)
+	if sl == nil {
+		return
+	}
+	sl.fake.Add(int64(sv.Duration))
+	if sl.calls.Add(1) == 1 {
+		sl.first.Store(sv.Start.UnixNano())
+	}
+	if sv.Route == "POST /channels/{channel_id}/messages" && sv.Params["channel_id"] == sl.channel.String() {
+		sl.done <- benchEnd{at: sv.Start.Add(sv.Duration), ok: sv.Status == 200 && strings.Contains(string(sv.Body), "Case #")}
+	}
+}
+
+func (w *benchWorld) slotOf(sv discordtest.Served) *benchSlot {
+	for _, p := range []string{"guild_id", "channel_id", "user_id"} {
+		if id, ok := discordtest.ParseID(sv.Params[p]); ok {
+			if sl, ok := w.owner.Load(id); ok {
+				return sl.(*benchSlot)
+			}
+		}
+	}
+	if sv.Route == "POST /users/@me/channels" {
+		var body struct {
+			RecipientID discordtest.ID `json:"recipient_id"`
+		}
+		if json.Unmarshal(sv.Body, &body) == nil {
+			if sl, ok := w.owner.Load(body.RecipientID); ok {
+				return sl.(*benchSlot)
+			}
+		}
+	}
+	return nil
+}
+
+// benchSample is one command's figures.
+type benchSample struct {
+	total, own, fake time.Duration
+	calls            int64
+	first            time.Duration
+}
+
+func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
+	var cpu cpuClock
+	samples := w.round(b, cmd, conc, b.N, &cpu)
+	b.StopTimer()
+	totals := make([]time.Duration, len(samples))
+	owns := make([]time.Duration, len(samples))
+	var fake time.Duration
+	var calls int64
+	var first time.Duration
+	for i, s := range samples {
+		first += s.first
+		totals[i], owns[i] = s.total, s.own
+		fake += s.fake
+		calls += s.calls
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(percentile(totals, 50)), "p50-ms")
+	b.ReportMetric(ms(percentile(totals, 99)), "p99-ms")
+	b.ReportMetric(ms(percentile(owns, 50)), "own-p50-ms")
+	b.ReportMetric(ms(percentile(owns, 99)), "own-p99-ms")
+	b.ReportMetric(ms(fake/time.Duration(len(samples))), "fake-ms")
+	b.ReportMetric(float64(calls)/float64(len(samples)), "calls")
+	b.ReportMetric(ms(first/time.Duration(len(samples))), "first-ms")
+	b.ReportMetric(ms(cpu.used()/time.Duration(len(samples))), "cpu-ms")
+}
+
+// round runs n commands on the first conc slots, conc at a time, and returns their figures.
+// Each command aims at a member created for it beforehand (with their DM channel open, as
+// after any earlier conversation; the fake returns it to gavel's DM call).
+func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock) []benchSample {
+	b.Helper()
+	targets := make([][]discordtest.ID, conc)
+	for i := range n {
+		sl := w.slots[i%conc]
+		t := w.s.AddUser("target"+strconv.Itoa(i), false)
+		w.s.AddMember(sl.guild, t)
+		dm := w.s.OpenDM(t)
+		w.owner.Store(t, sl)
+		w.owner.Store(dm, sl)
+		targets[i%conc] = append(targets[i%conc], t)
+	}
+	samples := make([]benchSample, 0, n)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	b.ResetTimer()
+	cpu.start()
+	for c := range conc {
+		sl := w.slots[c]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, t := range targets[c] {
+				sl.fake.Store(0)
+				sl.calls.Store(0)
+				start := time.Now()
+				w.s.SendMessage(sl.channel, sl.mod, "$"+cmd+" <@"+t.String()+"> x")
+				sent := time.Since(start)
+				var end benchEnd
+				select {
+				case end = <-sl.done:
+				case <-time.After(30 * time.Second):
+					failed.Store(fmt.Sprintf("no reply to %s of %s in guild %s within 30s", cmd, t, sl.guild))
+					return
+				}
+				if !end.ok {
+					failed.Store(fmt.Sprintf("%s of %s in guild %s did not succeed: %v", cmd, t, sl.guild, w.lastReply(sl)))
+					return
+				}
+				firstGap := time.Duration(sl.first.Load() - start.UnixNano())
+				total := end.at.Sub(start)
+				fake := sent + time.Duration(sl.fake.Load())
+				mu.Lock()
+				samples = append(samples, benchSample{total: total, own: total - fake, fake: fake, calls: sl.calls.Load(), first: firstGap})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	cpu.stop()
+	if f := failed.Load(); f != nil {
+		b.Fatal(f)
+	}
+	return samples
+}
+
+func (w *benchWorld) lastReply(sl *benchSlot) string {
+	msgs := w.s.Messages(sl.channel)
+	if len(msgs) == 0 {
+		return "no message"
+	}
+	return msgs[len(msgs)-1].Content
+}
+
+// cpuClock measures the CPU time the process uses (gavel, the fake and the database
+// client together; PostgreSQL's server is another process), which, unlike latency, a busy
+// machine distorts little.
+type cpuClock struct{ begin, end time.Duration }
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func (c *cpuClock) start()              { c.begin = processCPU() }
+func (c *cpuClock) stop()               { c.end = processCPU() }
+func (c *cpuClock) used() time.Duration { return c.end - c.begin }
+
+// percentile is the nearest-rank percentile p of ds.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[max(i-1, 0)]
+}

@@ -1,0 +1,188 @@
+// Package guildstate keeps what every moderation command reads about its guild, the owner,
+// the roles (positions and permissions) and gavel's own roles, as the gateway reports them,
+// so that a command does not have to ask Discord's REST API for them each time.
+//
+// # Why a stale value cannot let a check pass that Discord would refuse
+//
+//   - Order. The gateway delivers one session's events in sequence, and the App applies
+//     them to the State on the goroutine that also receives the commands (MESSAGE_CREATE,
+//     INTERACTION_CREATE), before the command is handed on. So when a command is checked,
+//     every role, permission or ownership change Discord dispatched before the command is
+//     already in the State: the checks see the guild at least as it was when the moderator
+//     issued the command. The moderator's own roles come from the command's event itself,
+//     which is no newer. (A REST read made while the command runs can see a change made
+//     after it was issued; the State sees it a moment later, with its event.)
+//   - What the State cannot follow, it forgets, and the Port asks Discord instead: a guild
+//     the session has not announced (no GUILD_CREATE yet), one it lost (GUILD_DELETE), an
+//     event about a role or member of a guild it does not hold. A new session (READY) clears
+//     everything, because events may have been missed between the sessions; each guild
+//     comes back with its GUILD_CREATE. A resumed session replays what it missed, in order.
+//   - gavel's own roles decide only what gavel may do, and Discord checks that itself on
+//     every action (role hierarchy and permissions): a stale value can at worst refuse an
+//     action Discord would allow, or meet a 403, which voids the case and tells the
+//     moderator. It can never make Discord carry out what it would refuse.
+//
+// Members other than gavel are not kept: the target's roles and timeout are read from
+// Discord when an action needs them.
+package guildstate
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/gavelbot/gavel/internal/discord"
+)
+
+// State is the guilds one gateway session serves. It is safe for concurrent use; the
+// methods that change it must be called in the order of the events.
+type State struct {
+	mu     sync.RWMutex
+	botID  int64
+	guilds map[int64]*guild
+}
+
+type guild struct {
+	g discord.Guild
+	// botRoles are gavel's roles; botKnown is false until an event has said them.
+	botRoles []int64
+	botKnown bool
+}
+
+// New returns an empty State.
+func New() *State { return &State{guilds: map[int64]*guild{}} }
+
+// Reset starts a new session: everything is forgotten, and botID is gavel's user id.
+func (s *State) Reset(botID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.botID = botID
+	clear(s.guilds)
+}
+
+// BotID is gavel's user id, 0 before the first Reset.
+func (s *State) BotID() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.botID
+}
+
+// PutGuild stores a guild as GUILD_CREATE describes it (every role, @everyone included),
+// with gavel's roles when the event carried gavel's member (botKnown).
+func (s *State) PutGuild(g discord.Guild, botRoles []int64, botKnown bool) {
+	g.Roles = slices.Clone(g.Roles)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.guilds[g.ID] = &guild{g: g, botRoles: slices.Clone(botRoles), botKnown: botKnown}
+}
+
+// UpdateGuild applies GUILD_UPDATE: the name and the owner (roles change through their own
+// events).
+func (s *State) UpdateGuild(id int64, name string, ownerID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.guilds[id]; e != nil {
+		e.g.Name, e.g.OwnerID = name, ownerID
+	}
+}
+
+// Forget drops a guild: gavel left it, it became unavailable, or an event could not be
+// applied.
+func (s *State) Forget(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.guilds, id)
+}
+
+// PutRole applies GUILD_ROLE_CREATE and GUILD_ROLE_UPDATE.
+func (s *State) PutRole(guildID int64, r discord.Role) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.guilds[guildID]
+	if e == nil {
+		return
+	}
+	// Copy on write: Guild hands out the slice, which readers may still hold.
+	roles := make([]discord.Role, 0, len(e.g.Roles)+1)
+	for _, old := range e.g.Roles {
+		if old.ID != r.ID {
+			roles = append(roles, old)
+		}
+	}
+	e.g.Roles = append(roles, r)
+}
+
+// DeleteRole applies GUILD_ROLE_DELETE. Members lose the role too: gavel's own role list
+// is cleaned here, and other members are read from Discord when needed.
+func (s *State) DeleteRole(guildID, roleID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.guilds[guildID]
+	if e == nil {
+		return
+	}
+	e.g.Roles = slices.DeleteFunc(slices.Clone(e.g.Roles), func(r discord.Role) bool { return r.ID == roleID })
+	e.botRoles = slices.DeleteFunc(slices.Clone(e.botRoles), func(id int64) bool { return id == roleID })
+}
+
+// SetMemberRoles applies GUILD_MEMBER_ADD and GUILD_MEMBER_UPDATE; only gavel's own member
+// is kept.
+func (s *State) SetMemberRoles(guildID, userID int64, roles []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.guilds[guildID]
+	if e == nil || userID != s.botID || s.botID == 0 {
+		return
+	}
+	e.botRoles, e.botKnown = slices.Clone(roles), true
+}
+
+// Guild returns a guild's owner and roles, if the State holds the guild. The result shares
+// memory with the State: do not modify it.
+func (s *State) Guild(id int64) (discord.Guild, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.guilds[id]
+	if e == nil {
+		return discord.Guild{}, false
+	}
+	return e.g, true
+}
+
+// BotRoles returns gavel's roles in a guild, if the State knows them. The result shares
+// memory with the State: do not modify it.
+func (s *State) BotRoles(guildID int64) ([]int64, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := s.guilds[guildID]
+	if e == nil || !e.botKnown {
+		return nil, false
+	}
+	return e.botRoles, true
+}
+
+// Port is a discord.Port that answers Guild, and Member for gavel itself, from a State when
+// it can, and from the Port it wraps otherwise. Every other call goes to the wrapped Port.
+type Port struct {
+	discord.Port
+	State *State
+}
+
+// Guild implements discord.Port.
+func (p Port) Guild(ctx context.Context, guildID int64) (discord.Guild, error) {
+	if g, ok := p.State.Guild(guildID); ok {
+		return g, nil
+	}
+	return p.Port.Guild(ctx, guildID)
+}
+
+// Member implements discord.Port. gavel's own member carries its roles and user id only,
+// which is all the moderation checks read of it.
+func (p Port) Member(ctx context.Context, guildID, userID int64) (discord.Member, error) {
+	if bot := p.State.BotID(); bot != 0 && userID == bot {
+		if roles, ok := p.State.BotRoles(guildID); ok {
+			return discord.Member{User: discord.User{ID: bot, Bot: true}, Roles: roles}, nil
+		}
+	}
+	return p.Port.Member(ctx, guildID, userID)
+}

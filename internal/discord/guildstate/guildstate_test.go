@@ -1,0 +1,142 @@
+package guildstate
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelbot/gavel/internal/discord"
+)
+
+const (
+	bot   = 900
+	gid   = 100
+	mods  = 101
+	vip   = 102
+	owner = 1
+)
+
+func seeded() *State {
+	s := New()
+	s.Reset(bot)
+	s.PutGuild(discord.Guild{ID: gid, Name: "g", OwnerID: owner, Roles: []discord.Role{
+		{ID: gid, Name: "@everyone"}, {ID: mods, Name: "mods", Position: 1, Permissions: 4}}}, []int64{mods}, true)
+	return s
+}
+
+func TestEventsUpdateTheGuild(t *testing.T) {
+	s := seeded()
+	before, _ := s.Guild(gid)
+
+	s.PutRole(gid, discord.Role{ID: vip, Name: "vip", Position: 2})
+	s.PutRole(gid, discord.Role{ID: mods, Name: "mods", Position: 1, Permissions: 8})
+	s.UpdateGuild(gid, "renamed", 2)
+	g, ok := s.Guild(gid)
+	if !ok {
+		t.Fatal("gid lost")
+	}
+	if r, _ := g.Role(mods); r.Permissions != 8 {
+		t.Errorf("mods after ROLE_UPDATE = %+v", r)
+	}
+	if _, ok := g.Role(vip); !ok || g.OwnerID != 2 || g.Name != "renamed" || len(g.Roles) != 3 {
+		t.Errorf("gid after the events = %+v", g)
+	}
+	// A Guild handed out earlier is not changed under its reader.
+	if r, _ := before.Role(mods); r.Permissions != 4 || len(before.Roles) != 2 {
+		t.Errorf("an earlier read changed: %+v", before)
+	}
+
+	s.DeleteRole(gid, mods)
+	g, _ = s.Guild(gid)
+	if _, ok := g.Role(mods); ok {
+		t.Error("a deleted role is still there")
+	}
+	if roles, ok := s.BotRoles(gid); !ok || len(roles) != 0 {
+		t.Errorf("gavel's roles after its role was deleted = %v, %v", roles, ok)
+	}
+}
+
+func TestOnlyGavelsMemberIsKept(t *testing.T) {
+	s := seeded()
+	s.SetMemberRoles(gid, 5, []int64{vip})
+	if roles, _ := s.BotRoles(gid); !cmp.Equal(roles, []int64{mods}) {
+		t.Errorf("another member's update changed gavel's roles: %v", roles)
+	}
+	s.SetMemberRoles(gid, bot, []int64{vip})
+	if roles, _ := s.BotRoles(gid); !cmp.Equal(roles, []int64{vip}) {
+		t.Errorf("gavel's roles = %v; want [vip]", roles)
+	}
+	// A GUILD_CREATE without gavel's member leaves gavel's roles unknown.
+	s.PutGuild(discord.Guild{ID: 200}, nil, false)
+	if _, ok := s.BotRoles(200); ok {
+		t.Error("gavel's roles known without an event saying them")
+	}
+}
+
+func TestForgetAndReset(t *testing.T) {
+	s := seeded()
+	s.Forget(gid)
+	if _, ok := s.Guild(gid); ok {
+		t.Error("a forgotten gid is still served")
+	}
+	// Events about a gid the state does not hold change nothing.
+	s.PutRole(gid, discord.Role{ID: vip})
+	s.SetMemberRoles(gid, bot, []int64{vip})
+	if _, ok := s.Guild(gid); ok {
+		t.Error("a role event brought back a forgotten gid")
+	}
+	s = seeded()
+	s.Reset(bot + 1)
+	if _, ok := s.Guild(gid); ok || s.BotID() != bot+1 {
+		t.Error("Reset kept the old session's guilds")
+	}
+}
+
+// port answers Guild and Member itself and counts the calls that reach it.
+type port struct {
+	discord.Port
+	guilds, members int
+}
+
+func (p *port) Guild(_ context.Context, id int64) (discord.Guild, error) {
+	p.guilds++
+	return discord.Guild{ID: id, Name: "from REST"}, nil
+}
+
+func (p *port) Member(_ context.Context, _, userID int64) (discord.Member, error) {
+	p.members++
+	if userID == 404 {
+		return discord.Member{}, errors.New("unknown member")
+	}
+	return discord.Member{User: discord.User{ID: userID}}, nil
+}
+
+func TestPortServesFromTheState(t *testing.T) {
+	ctx := context.Background()
+	rest := &port{}
+	s := seeded()
+	p := Port{Port: rest, State: s}
+	if g, err := p.Guild(ctx, gid); err != nil || g.Name != "g" {
+		t.Errorf("Guild = %+v, %v; want the state's", g, err)
+	}
+	if m, err := p.Member(ctx, gid, bot); err != nil || !cmp.Equal(m.Roles, []int64{mods}) || m.User.ID != bot {
+		t.Errorf("gavel's Member = %+v, %v; want its roles from the state", m, err)
+	}
+	if rest.guilds != 0 || rest.members != 0 {
+		t.Errorf("REST calls: %d guilds, %d members; want none", rest.guilds, rest.members)
+	}
+	// Unknown guilds, other members and gavel in an unknown gid go to REST.
+	if g, _ := p.Guild(ctx, 300); g.Name != "from REST" {
+		t.Errorf("unknown gid = %+v", g)
+	}
+	_, _ = p.Member(ctx, gid, 5)
+	_, _ = p.Member(ctx, 300, bot)
+	if _, err := p.Member(ctx, gid, 404); err == nil {
+		t.Error("a REST error was lost")
+	}
+	if rest.guilds != 1 || rest.members != 3 {
+		t.Errorf("REST calls: %d guilds, %d members; want 1 and 3", rest.guilds, rest.members)
+	}
+}
