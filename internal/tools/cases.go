@@ -581,9 +581,15 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	if len(given) == 0 {
 		var names []string
 		for _, f := range caseChanges {
-			names = append(names, "-"+f.param)
+			names = append(names, f.param)
 		}
-		return Text(Refused, "Say what to change: give %s.\nUsage: %s", strings.Join(names, " and/or "), ct.usage(call, args.Spec))
+		if call.Slash {
+			return Text(Refused, "Say what to change: give the %s option.", strings.Join(names, " and/or "))
+		}
+		for i := range names {
+			names[i] = "-" + names[i]
+		}
+		return Text(Refused, "Say what to change: give %s.\nUsage: %s", strings.Join(names, " and/or "), args.Spec.Usage(call.Prefix))
 	}
 	before, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n)
 	if err != nil {
@@ -704,15 +710,6 @@ func (ct *caseTool) userName(ctx context.Context, guildID, id int64) string {
 }
 
 func fallbackName(id int64) string { return fmt.Sprintf("user %d", id) }
-
-// usage is a command's synopsis in the front-end the caller used.
-func (ct *caseTool) usage(call Call, spec *commands.Spec) string {
-	prefix := call.Prefix
-	if call.Slash || prefix == "" {
-		prefix = "/"
-	}
-	return spec.Usage(prefix)
-}
 
 func textMessage(s string) discord.Message {
 	return discord.Message{Content: s, AllowedMentions: &discord.AllowedMentions{}}
