@@ -239,7 +239,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.guilds = settings.NewService(st)
 	a.metrics = metrics.New()
 	a.exec = executor.New(executor.WithObserver(a.metrics))
-	a.toolEnv = &tools.Env{Cases: a.cases, Settings: a.guilds, Exec: a.exec, Log: logger}
+	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	a.tools = tools.NewSet(a.toolEnv)
 	a.perms, err = permissions.New(st, append(a.cat.Names(), a.tools.Names()...), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...))
 	if err != nil {

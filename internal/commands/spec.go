@@ -24,7 +24,13 @@ type Spec struct {
 	Subs []*Spec
 	// Default is the subcommand a bare prefix command runs ("$cases" lists); "" for none.
 	Default string
-	Params  []Param
+	// Route, when set, picks the subcommand for a prefix command whose next word is not a
+	// subcommand's name: "$cases 12" views case 12, "$cases @user" lists the user's cases.
+	// It returns the subcommand's name, and the word stays for that subcommand's parameters;
+	// "" leaves the choice to Default. An error says why the word fits no subcommand (it
+	// becomes the usage error's problem).
+	Route  func(word string) (string, error)
+	Params []Param
 
 	parent *Spec
 }
@@ -287,10 +293,20 @@ func ParseTool(specs []*Spec, prefix, content string) (args Args, ok bool, err e
 				continue
 			}
 		}
-		if spec.Default != "" {
-			sub, found := spec.Sub(spec.Default)
+		target := spec.Default
+		if len(words) > 0 && spec.Route != nil {
+			name, err := spec.Route(words[0])
+			if err != nil {
+				return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix)}
+			}
+			if name != "" {
+				target = name
+			}
+		}
+		if target != "" {
+			sub, found := spec.Sub(target)
 			if !found {
-				return Args{}, true, fmt.Errorf("commands: %s's default %q is not a subcommand", spec.Path(), spec.Default)
+				return Args{}, true, fmt.Errorf("commands: %s routes to %q, which is not a subcommand", spec.Path(), target)
 			}
 			spec = sub
 			continue

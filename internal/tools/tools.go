@@ -16,14 +16,18 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 )
 
 // Env is what the tools work with.
 type Env struct {
-	Port     discord.Port
-	Cases    *cases.Service
+	Port  discord.Port
+	Cases *cases.Service
+	// Expiry moves a case's scheduled lift when its expiry changes; nil in processes that
+	// run none (cases modify then refuses -duration and -expires).
+	Expiry   *expiry.Service
 	Settings *settings.Service
 	Perms    *permissions.Service
 	Exec     *executor.Executor
@@ -97,7 +101,7 @@ func NewSet(env *Env) *Set {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
 	// One constructor per tool, each in the tool's own file.
-	s := &Set{tools: []*Tool{}}
+	s := &Set{tools: []*Tool{newCases(env)}}
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
