@@ -140,7 +140,7 @@ func (c *configTool) prefix(ctx context.Context, call Call, prefix string) Reply
 		return c.refusal(err)
 	}
 	text := fmt.Sprintf("Commands now start with `%s`%s: try `%sconfig`.", prefix, was(evs, settings.KeyPrefix, func(v string) string { return "`" + v + "`" }), prefix)
-	return c.done(ctx, call, "config prefix", text, evs)
+	return c.done(ctx, call, "config prefix", text, "", evs)
 }
 
 func (c *configTool) channel(ctx context.Context, call Call, which settings.Channel, channelID int64) Reply {
@@ -174,7 +174,7 @@ func (c *configTool) channel(ctx context.Context, call Call, which settings.Chan
 	if which == settings.AuditLog && old.AuditlogChannelID != channelID {
 		also = old.AuditlogChannelID
 	}
-	return c.done(ctx, call, "config channel", text, evs, also)
+	return c.done(ctx, call, "config channel", text, "", evs, also)
 }
 
 func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Reply {
@@ -200,10 +200,7 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 	if roleID == 0 {
 		text = fmt.Sprintf("The jail role is cleared%s; jail and unjail are refused until one is set.", was(evs, settings.KeyJailRole, roleValue))
 	}
-	if note != "" {
-		text += " " + note
-	}
-	return c.done(ctx, call, "config jailrole", text, evs)
+	return c.done(ctx, call, "config jailrole", text, note, evs)
 }
 
 func (c *configTool) mirror(ctx context.Context, call Call, on bool) Reply {
@@ -218,13 +215,13 @@ func (c *configTool) mirror(ctx context.Context, call Call, on bool) Reply {
 	if !on {
 		text = "Bans, unbans, kicks and timeouts done outside gavel are no longer recorded as cases."
 	}
-	return c.done(ctx, call, "config mirror", text, evs)
+	return c.done(ctx, call, "config mirror", text, "", evs)
 }
 
 // Ranks.
 
 func (c *configTool) ranksInit(ctx context.Context, call Call) Reply {
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -245,7 +242,7 @@ func (c *configTool) ranksInit(ctx context.Context, call Call) Reply {
 		names[i] = fmt.Sprintf("%d %s", r.Number, r.Name)
 	}
 	text := fmt.Sprintf("Created %d ranks: %s.", len(created), strings.Join(names, ", "))
-	return c.done(ctx, call, "config ranks init", text+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config ranks init", text, c.permissionNotes(ctx, call, before), evs)
 }
 
 func (c *configTool) ranksSet(ctx context.Context, call Call, number int, name, description string, withDescription bool) Reply {
@@ -253,7 +250,7 @@ func (c *configTool) ranksSet(ctx context.Context, call Call, number int, name, 
 	if err != nil {
 		return failed(err)
 	}
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -282,11 +279,11 @@ func (c *configTool) ranksSet(ctx context.Context, call Call, number int, name, 
 		}
 		text += "."
 	}
-	return c.done(ctx, call, "config ranks set", text+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config ranks set", text, c.permissionNotes(ctx, call, before), evs)
 }
 
 func (c *configTool) ranksDelete(ctx context.Context, call Call, number int) Reply {
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -319,7 +316,7 @@ func (c *configTool) ranksDelete(ctx context.Context, call Call, number int) Rep
 		fmt.Fprintf(&b, " These commands still require rank %d, so only members with a higher rank (and the server owner) can use them: %s. Change them with %s.",
 			number, strings.Join(still, ", "), cmdRef(call, "config commands set"))
 	}
-	return c.done(ctx, call, "config ranks delete", b.String()+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config ranks delete", b.String(), c.permissionNotes(ctx, call, before), evs)
 }
 
 // Roles.
@@ -332,7 +329,7 @@ func (c *configTool) rolesAssign(ctx context.Context, call Call, roleID int64, r
 	if _, ok := g.Role(roleID); !ok {
 		return refused("%s is not a role of this server; accepted: a role mention (@role) or the id of one of this server's roles. Nothing was changed.", roleText(roleID))
 	}
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -345,12 +342,12 @@ func (c *configTool) rolesAssign(ctx context.Context, call Call, roleID int64, r
 	ranks := c.rankNames(ctx, call.GuildID)
 	text := fmt.Sprintf("%s now gives rank %s%s.", roleText(roleID), rankLabel(rank, ranks),
 		was(evs, roleKey(roleID), func(v string) string { return rankValue(v, ranks) }))
-	return c.done(ctx, call, "config roles assign", text+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config roles assign", text, c.permissionNotes(ctx, call, before), evs)
 }
 
 func (c *configTool) rolesUnassign(ctx context.Context, call Call, roleID int64) Reply {
 	// No check that the role still exists: a deleted role's rank must be removable too.
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -363,7 +360,7 @@ func (c *configTool) rolesUnassign(ctx context.Context, call Call, roleID int64)
 	ranks := c.rankNames(ctx, call.GuildID)
 	text := fmt.Sprintf("%s no longer gives a rank%s.", roleText(roleID),
 		was(evs, roleKey(roleID), func(v string) string { return rankValue(v, ranks) }))
-	return c.done(ctx, call, "config roles unassign", text+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config roles unassign", text, c.permissionNotes(ctx, call, before), evs)
 }
 
 // Commands.
@@ -373,7 +370,7 @@ func (c *configTool) commandsSet(ctx context.Context, call Call, command string,
 	if bad != nil {
 		return *bad
 	}
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -389,7 +386,7 @@ func (c *configTool) commandsSet(ctx context.Context, call Call, command string,
 	if _, ok := ranks[rank]; !ok {
 		text += fmt.Sprintf(" Rank %d does not exist yet: until a role holds it or a higher one, only the server owner can use `%s`.", rank, name)
 	}
-	return c.done(ctx, call, "config commands set", text+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config commands set", text, c.permissionNotes(ctx, call, before), evs)
 }
 
 func (c *configTool) commandsClear(ctx context.Context, call Call, command string) Reply {
@@ -397,7 +394,7 @@ func (c *configTool) commandsClear(ctx context.Context, call Call, command strin
 	if bad != nil {
 		return *bad
 	}
-	wasRanked, err := c.ranked(ctx, call.GuildID)
+	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
@@ -410,7 +407,7 @@ func (c *configTool) commandsClear(ctx context.Context, call Call, command strin
 	text := fmt.Sprintf("`%s` no longer has a rank of its own", name)
 	cmds, err := c.env.Perms.CommandRanks(ctx, call.GuildID)
 	if err != nil {
-		return c.done(ctx, call, "config commands clear", text+".", evs)
+		return c.done(ctx, call, "config commands clear", text+".", "", evs)
 	}
 	ranks := c.rankNames(ctx, call.GuildID)
 	if from, r, ok := inherited(name, cmds); ok {
@@ -418,7 +415,7 @@ func (c *configTool) commandsClear(ctx context.Context, call Call, command strin
 	} else {
 		text += "; no parent has one either, so only the server owner can use it while the server has ranks."
 	}
-	return c.done(ctx, call, "config commands clear", text+c.permissionNotes(ctx, call, wasRanked), evs)
+	return c.done(ctx, call, "config commands clear", text, c.permissionNotes(ctx, call, before), evs)
 }
 
 // knownCommand reads a command name as the permissions know it, or says which are accepted.
@@ -518,6 +515,33 @@ func inherited(command string, cmds []permissions.CommandRank) (string, int, boo
 	}
 }
 
+// permState is what a permission change may change beyond itself: whether the guild is
+// judged by ranks, and whether the moderator may use config.
+type permState struct{ ranked, canConfig bool }
+
+// permState reads the state before a change. A guild without ranks judged the moderator by
+// Discord's permissions, which they passed to get here: every config subcommand needs the
+// same one (Manage Server).
+func (c *configTool) permState(ctx context.Context, call Call) (permState, error) {
+	ranked, err := c.ranked(ctx, call.GuildID)
+	if err != nil || !ranked {
+		return permState{canConfig: true}, err
+	}
+	can, _, err := c.canConfig(ctx, call)
+	return permState{ranked: true, canConfig: can}, err
+}
+
+// canConfig reports whether the moderator may use config in a guild with ranks, and why not.
+func (c *configTool) canConfig(ctx context.Context, call Call) (bool, string, error) {
+	var g discord.Guild
+	if err := c.read(ctx, func(ctx context.Context) (err error) { g, err = c.env.Port.Guild(ctx, call.GuildID); return err }); err != nil {
+		return false, "", err
+	}
+	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
+		RoleIDs: call.Roles, Command: "config"})
+	return d.Allowed, d.Reason, err
+}
+
 // ranked reports whether the guild is judged by ranks rather than Discord's permissions,
 // as permissions.Check decides: it has a rank or a role rank.
 func (c *configTool) ranked(ctx context.Context, guildID int64) (bool, error) {
@@ -535,12 +559,13 @@ func (c *configTool) ranked(ctx context.Context, guildID int64) (bool, error) {
 // permissionNotes warns about what a permission change did beyond itself: switching the
 // server between Discord's permissions and ranks, and leaving the moderator unable to use
 // config (the server owner always can, so the server is never locked out).
-func (c *configTool) permissionNotes(ctx context.Context, call Call, wasRanked bool) string {
+func (c *configTool) permissionNotes(ctx context.Context, call Call, before permState) string {
 	now, err := c.ranked(ctx, call.GuildID)
 	if err != nil {
 		c.env.Log.Warn("config: reading ranks after a change", "guild", call.GuildID, "err", err)
 		return ""
 	}
+	wasRanked := before.ranked
 	var b strings.Builder
 	switch {
 	case now && !wasRanked:
@@ -549,22 +574,16 @@ func (c *configTool) permissionNotes(ctx context.Context, call Call, wasRanked b
 	case !now && wasRanked:
 		b.WriteString("\nThis server has no ranks left, so Discord's own permissions decide again (Manage Server for `config`, Ban Members for `ban`, and so on).")
 	}
-	if !now {
+	if !now || !before.canConfig {
 		return b.String()
 	}
-	var g discord.Guild
-	if err := c.read(ctx, func(ctx context.Context) (err error) { g, err = c.env.Port.Guild(ctx, call.GuildID); return err }); err != nil {
-		c.env.Log.Warn("config: reading the guild after a change", "guild", call.GuildID, "err", err)
-		return b.String()
-	}
-	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
-		RoleIDs: call.Roles, Command: "config"})
+	can, reason, err := c.canConfig(ctx, call)
 	if err != nil {
 		c.env.Log.Warn("config: checking the moderator's access after a change", "guild", call.GuildID, "err", err)
 		return b.String()
 	}
-	if !d.Allowed {
-		fmt.Fprintf(&b, "\n⚠️ You can no longer use `config` yourself (%s) The server owner always can, and can change this back.", d.Reason)
+	if !can {
+		fmt.Fprintf(&b, "\n⚠️ You can no longer use `config` yourself: %s The server owner always can, and can change this back.", reason)
 	}
 	return b.String()
 }
@@ -789,11 +808,16 @@ func (c *configTool) apply(ctx context.Context, call Call, do func() error) ([]s
 	return evs, nil
 }
 
-// done reports a change: to the audit-log channel (and to also, a channel that must hear of
-// it too), and to the moderator, who is told when the audit-log post failed.
-func (c *configTool) done(ctx context.Context, call Call, command, text string, evs []settings.Event, also ...int64) Reply {
-	if note := c.audit(ctx, call, command, text, evs, also); note != "" {
-		text += "\n" + note
+// done reports a change: its summary to the audit-log channel (and to also, a channel that
+// must hear of it too), and to the moderator the summary, notes meant for them, and whether
+// the audit-log post failed.
+func (c *configTool) done(ctx context.Context, call Call, command, summary, notes string, evs []settings.Event, also ...int64) Reply {
+	text := summary
+	if notes != "" {
+		text += "\n" + strings.TrimPrefix(notes, "\n")
+	}
+	if failure := c.audit(ctx, call, command, summary, evs, also); failure != "" {
+		text += "\n" + failure
 	}
 	return Text(OK, "%s", clipText(text, 2000))
 }
