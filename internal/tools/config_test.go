@@ -358,3 +358,104 @@ func TestConfigPermissions(t *testing.T) {
 		wantReply(t, owner("$config roles unassign <@&710000000000000301>"), Refused, "has no rank")
 	})
 }
+
+func TestConfigBackToDiscordPermissions(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		f := newFixture(t, st)
+		owner := func(text string) Reply { return f.run(t, tOwner, nil, text) }
+		r := owner("$config ranks set 1 Helper")
+		wantReply(t, r, OK, `Created rank 1, "Helper"`, "now uses ranks")
+		if strings.Contains(r.Message.Content, "no longer use `config`") {
+			t.Errorf("the owner was warned of losing config: %q", r.Message.Content)
+		}
+		wantReply(t, owner("$config ranks set 2 Staff"), OK)
+		if r := owner("$config ranks set 3 Mods"); strings.Contains(r.Message.Content, "now uses ranks") {
+			t.Errorf("the switch to ranks was announced again: %q", r.Message.Content)
+		}
+		wantReply(t, owner("$config ranks delete 1"), OK)
+		wantReply(t, owner("$config ranks delete 2"), OK)
+		wantReply(t, owner("$config ranks delete 3"), OK, "no ranks left", "Discord's own permissions decide again")
+		wantReply(t, owner("$config"), OK, "no ranks: Discord's own permissions decide")
+	})
+}
+
+func TestChannelPermissions(t *testing.T) {
+	const (
+		user   = int64(710000000000000900)
+		roleA  = int64(710000000000000901)
+		roleB  = int64(710000000000000902)
+		admins = int64(710000000000000903)
+	)
+	g := discord.Guild{ID: tGuild, OwnerID: tOwner, Roles: []discord.Role{
+		{ID: tGuild, Permissions: permViewChannel | permSendMessages},
+		{ID: roleA, Position: 1}, {ID: roleB, Position: 2}, {ID: admins, Position: 3, Permissions: permAdministrator},
+	}}
+	everyoneDeny := discord.Overwrite{ID: tGuild, Type: discord.OverwriteRole, Deny: permSendMessages | permViewChannel}
+	for _, tc := range []struct {
+		name  string
+		roles []int64
+		ows   []discord.Overwrite
+		want  uint64
+	}{
+		{"no overwrites", nil, nil, permViewChannel | permSendMessages},
+		{"@everyone denied", []int64{roleA}, []discord.Overwrite{everyoneDeny}, 0},
+		{"a role's allow beats @everyone's deny", []int64{roleA}, []discord.Overwrite{everyoneDeny,
+			{ID: roleA, Type: discord.OverwriteRole, Allow: permViewChannel | permSendMessages}}, permViewChannel | permSendMessages},
+		{"roles' allows beat roles' denies", []int64{roleA, roleB}, []discord.Overwrite{
+			{ID: roleA, Type: discord.OverwriteRole, Deny: permSendMessages},
+			{ID: roleB, Type: discord.OverwriteRole, Allow: permSendMessages}}, permViewChannel | permSendMessages},
+		{"an overwrite for a role the member lacks", nil, []discord.Overwrite{
+			{ID: roleA, Type: discord.OverwriteRole, Deny: permSendMessages}}, permViewChannel | permSendMessages},
+		{"the member's own deny beats a role's allow", []int64{roleA}, []discord.Overwrite{
+			{ID: roleA, Type: discord.OverwriteRole, Allow: permEmbedLinks},
+			{ID: user, Type: discord.OverwriteMember, Deny: permSendMessages | permEmbedLinks}}, permViewChannel},
+		{"Administrator ignores overwrites", []int64{admins}, []discord.Overwrite{everyoneDeny}, permAll},
+	} {
+		got := channelPermissions(g, discord.Channel{ID: tGeneral, GuildID: tGuild, Overwrites: tc.ows}, user, tc.roles)
+		if got != tc.want {
+			t.Errorf("%s: permissions = %b; want %b", tc.name, got, tc.want)
+		}
+	}
+	if got := channelPermissions(g, discord.Channel{Overwrites: []discord.Overwrite{everyoneDeny}}, tOwner, nil); got != permAll {
+		t.Errorf("the owner's permissions = %b; want all", got)
+	}
+}
+
+// FuzzConfigArgs: whatever is typed after $config either is refused with a usage error or
+// parses to values within the bounds the tool relies on.
+func FuzzConfigArgs(f *testing.F) {
+	for _, s := range []string{"$config", "$config prefix !", "$config channel modlog none", "$config channel jail <#710000000000000401>",
+		"$config jailrole none", "$config mirror on", "$config ranks set 3 \"Senior Mod\" handles appeals", "$config ranks delete 10",
+		"$config roles assign <@&710000000000000301> 3", "$config commands set cases modify 4", `$config commands set "cases modify" 4`,
+		"$config commands clear config ranks", "$settings commands", "$config commands set -rank 3 ban"} {
+		f.Add(s)
+	}
+	specs := []*commands.Spec{configSpec().Link()}
+	f.Fuzz(func(t *testing.T, in string) {
+		args, ok, err := commands.ParseTool(specs, "$", in)
+		if !ok || err != nil {
+			return
+		}
+		if len(args.Spec.Subs) > 0 {
+			t.Fatalf("%q ran the group %s", in, args.Command())
+		}
+		for _, name := range []string{"rank", "number"} {
+			if args.Has(name) && (args.Int(name) < permissions.MinRank || args.Int(name) > permissions.MaxRank) {
+				t.Fatalf("%q: %s %d out of bounds", in, name, args.Int(name))
+			}
+		}
+		if args.Has("setting") {
+			if _, ok := configChannels[args.String("setting")]; !ok {
+				t.Fatalf("%q: setting %q is not a channel setting", in, args.String("setting"))
+			}
+		}
+		if args.Has("state") && args.String("state") != "on" && args.String("state") != "off" {
+			t.Fatalf("%q: state %q", in, args.String("state"))
+		}
+		for _, name := range []string{"channel", "role"} {
+			if args.Has(name) && args.ID(name) < 0 {
+				t.Fatalf("%q: %s id %d", in, name, args.ID(name))
+			}
+		}
+	})
+}
