@@ -1136,8 +1136,13 @@ const configColor = 0x5865F2
 
 func refused(format string, args ...any) Reply { return Text(Refused, "❌ "+format, args...) }
 
+// failed answers a change gavel could not make: Discord failing to answer a check, or gavel
+// itself.
 func failed(err error) Reply {
 	r := Text(Failed, "Something went wrong on gavel's side and nothing was changed. Try again in a moment; if it keeps happening, tell the bot's operator.")
+	if errors.Is(err, executor.ErrOpen) || discord.AsError(err) != nil {
+		r = Text(Failed, "gavel could not check this with Discord (%s), so nothing was changed. Try again in a moment.", discordProblem(err))
+	}
 	r.Err = err
 	return r
 }

@@ -46,6 +46,7 @@ type port struct {
 	channels map[int64]discord.Channel
 	sent     map[int64][]discord.Message
 	sendErr  error
+	readErr  error // Channel fails with it when set
 }
 
 func newPort() *port {
@@ -105,6 +106,9 @@ func (p *port) Member(_ context.Context, guildID, userID int64) (discord.Member,
 func (p *port) Channel(_ context.Context, id int64) (discord.Channel, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.readErr != nil {
+		return discord.Channel{}, p.readErr
+	}
 	c, ok := p.channels[id]
 	if !ok {
 		return discord.Channel{}, notFound("get channel", discord.CodeUnknownChannel)
@@ -289,7 +293,15 @@ func TestConfigSettings(t *testing.T) {
 		}
 		f.port.mu.Lock()
 		f.port.sendErr = nil
+		f.port.readErr = &discord.Error{Op: "get channel", Status: 502, Message: "Bad Gateway"}
 		f.port.mu.Unlock()
+		wantReply(t, f.admin(t, "$config channel jail <#710000000000000401>"), Failed, "could not check this with Discord (Discord answered 502), so nothing was changed")
+		f.port.mu.Lock()
+		f.port.readErr = nil
+		f.port.mu.Unlock()
+		if g := f.settings(t); g.JailChannelID != 0 {
+			t.Errorf("jail channel = %d after Discord failed; want unset", g.JailChannelID)
+		}
 
 		// Jail role: a plain role below gavel's highest.
 		n = len(f.history(t))
