@@ -60,8 +60,9 @@ type Param struct {
 	// form; the others are written -name value (-name alone for a boolean). Any parameter may
 	// be written as a flag.
 	Positional bool
-	// Rest makes a positional string take every remaining word that is not a flag. Only the
-	// last positional parameter may have it.
+	// Rest makes a positional string take every remaining word that is not a flag. One
+	// positional parameter may have it; the positional parameters after it take the last
+	// words, so that "config commands set cases modify 4" reads command "cases modify", rank 4.
 	Rest bool
 	// Aliases are short flag names (-r for -reason).
 	Aliases []string
@@ -73,7 +74,15 @@ type Param struct {
 	// Choices, when set, are the only values a string accepts (compared without letter case;
 	// the value is the choice as written here).
 	Choices []string
+	// Clear lets a channel or role parameter say "none" (the value is then 0), to clear a
+	// setting. The prefix form takes the word none; the slash form, whose pickers cannot say
+	// none, gets a boolean option named clear beside the picker, which is then optional. A
+	// command has at most one such parameter.
+	Clear bool
 }
+
+// ClearOption is the name of the slash option that stands for "none" (Param.Clear).
+const ClearOption = "clear"
 
 // Args are a parsed command: which (sub)command, and its parameters' values.
 type Args struct {
@@ -190,6 +199,9 @@ func (s *Spec) Usage(prefix string) string {
 	for _, p := range s.Params {
 		if p.Positional {
 			name := "<" + p.Name + ">"
+			if p.Clear {
+				name = "<" + p.hint() + ">"
+			}
 			if p.Rest {
 				name = "<" + p.Name + "…>"
 			}
@@ -225,8 +237,14 @@ func (p Param) hint() string {
 	case KindUser:
 		return "@user"
 	case KindChannel:
+		if p.Clear {
+			return "#channel|none"
+		}
 		return "#channel"
 	case KindRole:
+		if p.Clear {
+			return "@role|none"
+		}
 		return "@role"
 	case KindDuration:
 		return "duration"
@@ -247,8 +265,12 @@ func (p Param) accepted() string {
 		return "yes or no (true/false, on/off)"
 	case p.Kind == KindUser:
 		return "a user: a mention (@name) or an id"
+	case p.Kind == KindChannel && p.Clear:
+		return "a channel: a mention (#name) or an id, or none to clear it"
 	case p.Kind == KindChannel:
 		return "a channel: a mention (#name) or an id"
+	case p.Kind == KindRole && p.Clear:
+		return "a role: a mention (@role) or an id, or none to clear it"
 	case p.Kind == KindRole:
 		return "a role: a mention (@role) or an id"
 	case p.Kind == KindDuration:
@@ -359,11 +381,15 @@ func splitWords(s string) []string {
 
 func parseWords(spec *Spec, words []string) (Args, error) {
 	args := Args{Spec: spec, Values: map[string]any{}}
-	var positional []*Param
+	var positional, tail []*Param // tail: the positional parameters after the Rest one
 	var rest *Param
 	for i := range spec.Params {
 		p := &spec.Params[i]
-		if p.Positional {
+		switch {
+		case !p.Positional:
+		case rest != nil:
+			tail = append(tail, p)
+		default:
 			positional = append(positional, p)
 			if p.Rest {
 				rest = p
@@ -404,6 +430,23 @@ func parseWords(spec *Spec, words []string) (Args, error) {
 			continue
 		}
 		return Args{}, fmt.Errorf("%q is one word too many (did you mean a flag? %s takes %s)", w, spec.Path(), flagList(spec))
+	}
+	// The parameters after the Rest one take the last words, leaving the Rest one at least one
+	// when it is required (so that a missing rank says "needs rank", not "rank must be…").
+	for i := len(tail) - 1; i >= 0; i-- {
+		p := tail[i]
+		if args.Has(p.Name) {
+			continue
+		}
+		if len(restWords) == 0 || rest.Required && !args.Has(rest.Name) && len(restWords) == 1 {
+			break
+		}
+		v, err := p.parse(restWords[len(restWords)-1])
+		if err != nil {
+			return Args{}, err
+		}
+		args.Values[p.Name] = v
+		restWords = restWords[:len(restWords)-1]
 	}
 	if rest != nil && len(restWords) > 0 {
 		v, err := rest.parse(strings.Join(restWords, " "))
@@ -526,6 +569,9 @@ func checkRequired(spec *Spec, args Args) error {
 // parse reads one parameter's value from text, and checks its bounds.
 func (p Param) parse(text string) (any, error) {
 	bad := func() error { return fmt.Errorf("%s must be %s, not %q", p.Name, p.accepted(), clip(text, 40)) }
+	if p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) && strings.EqualFold(strings.TrimSpace(text), "none") {
+		return int64(0), nil
+	}
 	switch p.Kind {
 	case KindInt:
 		n, err := strconv.ParseInt(strings.TrimSpace(text), 10, 64)
@@ -662,12 +708,24 @@ func ToolFromSlash(specs []*Spec, path []string, opts map[string]any) (Args, err
 	fail := func(err error) (Args, error) {
 		return Args{}, &UsageError{Problem: upper(err.Error()) + "."}
 	}
+	cleared := clearParam(spec)
 	for name, v := range opts {
 		var p *Param
 		for i := range spec.Params {
 			if spec.Params[i].Name == name {
 				p = &spec.Params[i]
 			}
+		}
+		if p == nil && cleared != nil && name == ClearOption {
+			if b, ok := v.(bool); !ok {
+				return fail(fmt.Errorf("%s must be true or false", ClearOption))
+			} else if b {
+				if _, picked := opts[cleared.Name]; picked {
+					return fail(fmt.Errorf("give either %s or %s:true, not both", cleared.Name, ClearOption))
+				}
+				args.Values[cleared.Name] = int64(0)
+			}
+			continue
 		}
 		if p == nil {
 			return fail(fmt.Errorf("/%s has no option %q", spec.Path(), name))
@@ -699,10 +757,23 @@ func ToolFromSlash(specs []*Spec, path []string, opts map[string]any) (Args, err
 		}
 		args.Values[p.Name] = val
 	}
+	if cleared != nil && cleared.Required && !args.Has(cleared.Name) {
+		return fail(fmt.Errorf("%s needs %s, or %s:true to clear it", spec.Path(), cleared.Name, ClearOption))
+	}
 	if err := checkRequired(spec, args); err != nil {
 		return fail(err)
 	}
 	return args, nil
+}
+
+// clearParam is the spec's parameter that can say none (Param.Clear), or nil.
+func clearParam(spec *Spec) *Param {
+	for i := range spec.Params {
+		if p := &spec.Params[i]; p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
+			return p
+		}
+	}
+	return nil
 }
 
 // Discord's option types for subcommands and the kinds gavel uses.
@@ -775,11 +846,12 @@ func subOptions(s *Spec) []*ToolOption {
 	return out
 }
 
-// paramOptions lists required options first, as Discord demands.
+// paramOptions lists required options first, as Discord demands. A parameter that can be
+// cleared is optional there, beside a boolean option that clears it.
 func paramOptions(params []Param) []*ToolOption {
 	var req, opt []*ToolOption
 	for _, p := range params {
-		o := &ToolOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required}
+		o := &ToolOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required && !p.Clear}
 		switch p.Kind {
 		case KindInt:
 			o.Type = OptionInteger
@@ -804,10 +876,14 @@ func paramOptions(params []Param) []*ToolOption {
 				o.MinLength, o.MaxLength = intp(max(p.Min, 1)), intp(p.Max)
 			}
 		}
-		if p.Required {
+		if o.Required {
 			req = append(req, o)
 		} else {
 			opt = append(opt, o)
+		}
+		if p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
+			opt = append(opt, &ToolOption{Type: OptionBoolean, Name: ClearOption,
+				Description: truncate("Clear it instead of naming one ("+p.Name+")", 100)})
 		}
 	}
 	return append(append([]*ToolOption{}, req...), opt...)

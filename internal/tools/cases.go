@@ -728,14 +728,7 @@ func ParseExpires(s string, now time.Time) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("expires must be never, a time such as %s (UTC) or an RFC 3339 time such as %s, not %q",
-		now.UTC().Add(24*time.Hour).Format("2006-01-02 15:04"), now.UTC().Add(24*time.Hour).Format(time.RFC3339), clipRunes(s, 40))
-}
-
-func clipRunes(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
+		now.UTC().Add(24*time.Hour).Format("2006-01-02 15:04"), now.UTC().Add(24*time.Hour).Format(time.RFC3339), clipText(s, 40))
 }
 
 // editModlog makes the case's mod-log message show the case as it now is. It returns a

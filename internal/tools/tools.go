@@ -101,7 +101,7 @@ func NewSet(env *Env) *Set {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
 	// One constructor per tool, each in the tool's own file.
-	s := &Set{tools: []*Tool{newCases(env)}}
+	s := &Set{tools: []*Tool{newCases(env), newConfig(env)}}
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
