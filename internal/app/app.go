@@ -43,6 +43,9 @@ var Intents = []dgw.Intents{
 const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultCommandTimeout  = 2 * time.Minute
+	// DefaultTransientReplyDelay is how long a transient prefix reply (purge's
+	// confirmation) stays in the channel.
+	DefaultTransientReplyDelay = 5 * time.Second
 )
 
 // App is one running gavel process: one gateway connection (shard 0 of 1) and everything the
@@ -67,6 +70,7 @@ type App struct {
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	transientDelay  time.Duration
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
 	// lets the actions in flight finish; it is cancelled only when they overstay
@@ -79,6 +83,9 @@ type App struct {
 	coordinator *moderation.Coordinator // nil until READY names the bot's user
 	closing     bool
 	inflight    sync.WaitGroup
+	// closed is closed when the App starts closing, to cut short the waits before
+	// transient replies are deleted.
+	closed chan struct{}
 
 	closeOnce sync.Once
 }
@@ -90,6 +97,7 @@ type options struct {
 	gateway         []gateway.Option
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
+	transientDelay  time.Duration
 }
 
 // WithGatewayOptions adds options to the gateway client, after gavel's own (URL, intents,
@@ -109,10 +117,17 @@ func WithCommandTimeout(d time.Duration) Option {
 	return func(o *options) { o.commandTimeout = d }
 }
 
+// WithTransientReplyDelay sets how long a transient prefix reply (purge's confirmation)
+// stays before gavel deletes it; tests shorten it.
+func WithTransientReplyDelay(d time.Duration) Option {
+	return func(o *options) { o.transientDelay = d }
+}
+
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout}
+	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout,
+		transientDelay: DefaultTransientReplyDelay}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -123,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		fatal: make(chan error, 1)}
+		transientDelay: o.transientDelay, fatal: make(chan error, 1), closed: make(chan struct{})}
 
 	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
@@ -275,6 +290,7 @@ func (a *App) Close() {
 		a.mu.Lock()
 		a.closing = true
 		a.mu.Unlock()
+		close(a.closed)
 
 		done := make(chan struct{})
 		go func() { a.inflight.Wait(); close(done) }()

@@ -68,6 +68,9 @@ type Reply struct {
 	Message discord.Message
 	Outcome Outcome
 	Err     error
+	// Transient asks the app to delete a prefix reply after a few seconds (purge's
+	// confirmation, which would otherwise sit in the channel just cleaned).
+	Transient bool
 }
 
 // Tool runs one command family.
@@ -97,7 +100,7 @@ func NewSet(env *Env) *Set {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
 	// One constructor per tool, each in the tool's own file.
-	s := &Set{tools: []*Tool{}}
+	s := &Set{tools: []*Tool{newPurge(env), newSlowmode(env)}}
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
