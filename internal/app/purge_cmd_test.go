@@ -158,6 +158,17 @@ func (w *channelWorld) prefix(t *testing.T, channel discordtest.ID, line, want s
 	return reply
 }
 
+// replies counts the bot's messages in channel that contain want.
+func (w *channelWorld) replies(channel discordtest.ID, want string) int {
+	n := 0
+	for _, m := range w.s.Messages(channel) {
+		if m.AuthorID == w.s.BotID() && strings.Contains(m.Content, want) {
+			n++
+		}
+	}
+	return n
+}
+
 // auditLogEntries returns the embeds gavel posted in the audit-log channel, as text: the
 // description, then each field as "name: value".
 func (w *channelWorld) auditLogEntries(t *testing.T) []string {
@@ -278,8 +289,9 @@ func TestPurgeEndToEnd(t *testing.T) {
 
 	t.Run("0 and 501 are refused", func(t *testing.T) {
 		before := len(w.s.Messages(w.spam))
-		for _, line := range []string{"$purge 0", "$purge 501"} {
-			w.prefix(t, w.spam, line, "1 to 500")
+		for i, line := range []string{"$purge 0", "$purge 501"} {
+			w.s.SendMessage(w.spam, w.mod, line)
+			waitFor(t, "the refusal of "+line, func() bool { return w.replies(w.spam, "1 to 500") == i+1 })
 		}
 		for _, n := range []int{0, 501} {
 			if got := w.slash(t, w.spam, "purge", discordtest.IntOpt("count", n)); !strings.Contains(got, "1 to 500") {
@@ -349,7 +361,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 		w.fill(w.general, w.target, 2, time.Minute)
 		before := w.count(w.general, w.target)
 		w.s.SendMessage(w.general, w.plain, "$purge 2")
-		waitFor(t, "the refusal", func() bool { _, ok := w.botReply(w.general, "Manage Messages"); return ok })
+		waitFor(t, "the refusal", func() bool { return w.replies(w.general, "You need the Manage Messages") == 1 })
 		if w.count(w.general, w.target) != before {
 			t.Error("a member without permission purged")
 		}
