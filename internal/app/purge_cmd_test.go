@@ -433,3 +433,47 @@ func TestTransientReplyDeletedAtShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestChannelToolsDiscordErrors: Discord's refusals are explained, an outage is retried.
+func TestChannelToolsDiscordErrors(t *testing.T) {
+	w := newChannelWorld(t)
+	w.start(t)
+	ch := "<#" + w.general.String() + ">"
+
+	t.Run("purge: 403 on the bulk delete", func(t *testing.T) {
+		w.fill(w.general, w.target, 3, time.Minute)
+		w.s.FailNext("POST /channels/{channel_id}/messages/bulk-delete", 1, 403)
+		got := w.slash(t, w.general, "purge", discordtest.IntOpt("count", 3))
+		if !strings.Contains(got, "No messages were deleted in "+ch) || !strings.Contains(got, "gavel lacks a permission") {
+			t.Errorf("reply %q; want the 403 explained", got)
+		}
+		if w.count(w.general, w.target) != 3 {
+			t.Error("messages went missing after a refused delete")
+		}
+	})
+	t.Run("purge: a 500 is retried", func(t *testing.T) {
+		w.s.FailNext("POST /channels/{channel_id}/messages/bulk-delete", 1, 500)
+		if got := w.slash(t, w.general, "purge", discordtest.IntOpt("count", 3)); !strings.Contains(got, "Deleted 3 messages in "+ch) {
+			t.Errorf("reply %q; want the purge done after the retry", got)
+		}
+	})
+	t.Run("purge: an unknown channel", func(t *testing.T) {
+		got := w.slash(t, w.general, "purge", discordtest.IntOpt("count", 3), discordtest.ChannelOpt("channel", 710000000000000999))
+		if !strings.Contains(got, "cannot find or see the channel") {
+			t.Errorf("reply %q; want the 404 explained", got)
+		}
+	})
+	t.Run("slowmode: 403 on the change", func(t *testing.T) {
+		w.s.FailNext("PATCH /channels/{channel_id}", 1, 403)
+		got := w.slash(t, w.general, "slowmode", discordtest.StringOpt("delay", "30"))
+		if !strings.Contains(got, "I could not change the slowmode of "+ch) || !strings.Contains(got, "It is still off") {
+			t.Errorf("reply %q; want the 403 explained", got)
+		}
+		if c, _ := w.s.Channel(w.general); c.RateLimitPerUser != 0 {
+			t.Error("the slowmode changed")
+		}
+		if n := len(w.auditLogEntries(t)); n != 1 {
+			t.Errorf("%d audit-log entries; want only the purge that deleted something", n)
+		}
+	})
+}

@@ -141,8 +141,11 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 		}
 	}
 
-	if note := logToAuditChannel(ctx, env, call.GuildID, purgeAuditEmbed(call, ch.ID, userID, count, deleted, scan, delErr)); note != "" {
-		notes = append(notes, note)
+	// A purge that deleted nothing changed nothing worth an entry.
+	if deleted > 0 {
+		if note := logToAuditChannel(ctx, env, call.GuildID, purgeAuditEmbed(call, ch.ID, userID, count, deleted, scan, delErr)); note != "" {
+			notes = append(notes, note)
+		}
 	}
 
 	if delErr != nil {
