@@ -11,6 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/moderation"
 )
 
 var tNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -293,6 +294,19 @@ func TestChannelPermissions(t *testing.T) {
 	for _, c := range cases {
 		if got := channelPermissions(g, c.m, c.ows); got != c.want {
 			t.Errorf("%s: %b; want %b", c.name, got, c.want)
+		}
+	}
+}
+
+// TestNamesDoNotShadowActions: the app tries the catalogue first, so a tool name or alias
+// that is also an action's would never reach the tool.
+func TestNamesDoNotShadowActions(t *testing.T) {
+	cat := moderation.NewCatalogue()
+	for _, spec := range []*commands.Spec{purgeSpec(), slowmodeSpec()} {
+		for _, name := range append([]string{spec.Name}, spec.Aliases...) {
+			if a, ok := cat.Lookup(name); ok {
+				t.Errorf("%s's name %q is also the action %s's", spec.Name, name, a.Name)
+			}
 		}
 	}
 }
