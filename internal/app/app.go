@@ -50,6 +50,9 @@ const (
 	// DefaultRejailRecheck leaves other bots' on-join roles (often given after 5 seconds)
 	// time to arrive before the second look at a re-jailed member.
 	DefaultRejailRecheck = 10 * time.Second
+	// DefaultTransientReplyDelay is how long a transient prefix reply (purge's
+	// confirmation) stays in the channel.
+	DefaultTransientReplyDelay = 5 * time.Second
 )
 
 // App is one running gavel process: one gateway connection (shard 0 of 1) and everything the
@@ -83,6 +86,7 @@ type App struct {
 	reconcileAge    time.Duration
 	rejailRecheck   time.Duration
 	events          eventState
+	transientDelay  time.Duration
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
 	// lets the actions in flight finish; it is cancelled only when they overstay
@@ -102,6 +106,9 @@ type App struct {
 	expiryCfg  expiry.Config
 	horizon    time.Duration
 	coOpts     []moderation.CoordinatorOption
+	// closed is closed when the App starts closing, to cut short the waits before
+	// transient replies are deleted.
+	closed chan struct{}
 
 	closeOnce sync.Once
 }
@@ -121,6 +128,7 @@ type options struct {
 	automodWindow   time.Duration
 	automodCheck    time.Duration
 	limiter         *disgoport.Limiter
+	transientDelay  time.Duration
 }
 
 // WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
@@ -190,11 +198,18 @@ func WithDiscordLimiter(l *disgoport.Limiter) Option {
 	return func(o *options) { o.limiter = l }
 }
 
+// WithTransientReplyDelay sets how long a transient prefix reply (purge's confirmation)
+// stays before gavel deletes it; tests shorten it.
+func WithTransientReplyDelay(d time.Duration) Option {
+	return func(o *options) { o.transientDelay = d }
+}
+
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
 	o := options{shutdownTimeout: DefaultShutdownTimeout, commandTimeout: DefaultCommandTimeout, rejailRecheck: DefaultRejailRecheck,
-		automodWindow: DefaultExecutionWindow, automodCheck: DefaultGavelRulesCheck}
+		automodWindow: DefaultExecutionWindow, automodCheck: DefaultGavelRulesCheck,
+		transientDelay: DefaultTransientReplyDelay}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -208,7 +223,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
+		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, transientDelay: o.transientDelay, closed: make(chan struct{}), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
@@ -393,6 +408,7 @@ func (a *App) Close() {
 		if stop != nil {
 			stop()
 		}
+		close(a.closed)
 
 		done := make(chan struct{})
 		go func() {

@@ -60,12 +60,14 @@ func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guil
 		log.Error("reading the guild's settings", "err", err)
 		return
 	}
-	reply := func(m discord.Message) {
+	reply := func(m discord.Message) int64 {
 		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
-		if _, err := a.port.SendMessage(replyCtx, channelID, m); err != nil {
+		id, err := a.port.SendMessage(replyCtx, channelID, m)
+		if err != nil {
 			log.Warn("replying in the channel", "err", err)
 		}
+		return id
 	}
 	inv, ok, err := commands.ParsePrefix(a.cat, g.Prefix, msg.Content)
 	if !ok {
@@ -86,7 +88,10 @@ func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guil
 			reply(discord.Message{Content: failureText})
 			return
 		}
-		reply(a.runTool(ctx, sub, call, args))
+		r := a.runTool(ctx, sub, call, args)
+		if id := reply(r.Message); id != 0 && r.Transient {
+			a.deleteLater(log, channelID, id)
+		}
 		return
 	}
 	if err != nil {
@@ -214,7 +219,7 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 			edit(discord.Message{Content: failureText})
 			return
 		}
-		edit(a.runTool(ctx, sub, call, args))
+		edit(a.runTool(ctx, sub, call, args).Message)
 		return
 	}
 	inv, err := commands.FromSlash(a.cat, name, opts)
@@ -294,17 +299,17 @@ func (a *App) isTool(name string) bool {
 }
 
 // runTool checks the caller's permission for a tool's command and runs it.
-func (a *App) runTool(ctx context.Context, sub permissions.Subject, call tools.Call, args commands.Args) discord.Message {
+func (a *App) runTool(ctx context.Context, sub permissions.Subject, call tools.Call, args commands.Args) tools.Reply {
 	name := args.Command()
 	decision, err := a.perms.Check(ctx, sub)
 	if err != nil {
 		a.metrics.Command(name, outcomeFailed)
 		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", name, "err", err)
-		return discord.Message{Content: failureText}
+		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}
 	}
 	if !decision.Allowed {
 		a.metrics.Command(name, outcomeRefused)
-		return moderation.RefusalReply(decision.Reason)
+		return tools.Reply{Message: moderation.RefusalReply(decision.Reason), Outcome: tools.Refused}
 	}
 	r := a.tools.Run(ctx, call, args)
 	if r.Err != nil {
@@ -315,7 +320,31 @@ func (a *App) runTool(ctx context.Context, sub permissions.Subject, call tools.C
 		outcome = tools.OK
 	}
 	a.metrics.Command(name, string(outcome))
-	return r.Message
+	return r
+}
+
+// deleteLater deletes one of gavel's replies after the transient delay without holding the
+// command. The wait counts among the work in flight, so Close does not close the Discord
+// client under it; and Close cuts it short, deleting at once, so that a shutdown neither
+// waits out the delay nor leaves the reply behind for good (Tux's bug #1189). Called from
+// a command in flight, whose own place keeps the count above zero for the Add.
+func (a *App) deleteLater(log *slog.Logger, channelID, messageID int64) {
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		t := time.NewTimer(a.transientDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-a.closed:
+		case <-a.work.Done():
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(a.work), replyTimeout)
+		defer cancel()
+		if err := a.port.DeleteMessage(ctx, channelID, messageID, ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
+			log.Warn("deleting a transient reply", "message", messageID, "err", err)
+		}
+	}()
 }
 
 // interactionSubject builds the permission question for an interaction. Discord computes

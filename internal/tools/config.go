@@ -936,12 +936,9 @@ func (c *configTool) refusal(err error) Reply {
 
 // Discord permission bits the checks need.
 const (
-	permAdministrator  = 1 << 3
-	permViewChannel    = 1 << 10
 	permSendMessages   = 1 << 11
 	permEmbedLinks     = 1 << 14
 	permManageRoles    = 1 << 28
-	permAll            = ^uint64(0)
 	postingPermissions = permViewChannel | permSendMessages | permEmbedLinks
 )
 
@@ -972,7 +969,7 @@ func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64)
 	if err != nil {
 		return "", err
 	}
-	if missing := postingPermissions &^ channelPermissions(g, ch, c.env.BotID, bot.Roles); missing != 0 {
+	if missing := postingPermissions &^ channelPermissions(g, bot, ch.Overwrites); missing != 0 {
 		return fmt.Sprintf("gavel cannot post in %s: it lacks %s there. Give gavel's role those permissions in that channel, or pick another one.",
 			channelText(channelID), permissionNames(missing)), nil
 	}
@@ -1061,35 +1058,6 @@ func guildPerms(g discord.Guild, userID int64, roleIDs []int64) uint64 {
 	}
 	if p&permAdministrator != 0 {
 		return permAll
-	}
-	return p
-}
-
-// channelPermissions are a member's permissions in a channel, as Discord computes them: the
-// guild-wide ones, then @everyone's overwrite, the member's roles' overwrites together, and
-// the member's own.
-func channelPermissions(g discord.Guild, ch discord.Channel, userID int64, roleIDs []int64) uint64 {
-	p := guildPerms(g, userID, roleIDs)
-	if p == permAll {
-		return p
-	}
-	for _, ow := range ch.Overwrites {
-		if ow.Type == discord.OverwriteRole && ow.ID == g.ID {
-			p = p&^ow.Deny | ow.Allow
-		}
-	}
-	var allow, deny uint64
-	for _, ow := range ch.Overwrites {
-		if ow.Type == discord.OverwriteRole && ow.ID != g.ID && slices.Contains(roleIDs, ow.ID) {
-			allow |= ow.Allow
-			deny |= ow.Deny
-		}
-	}
-	p = p&^deny | allow
-	for _, ow := range ch.Overwrites {
-		if ow.Type == discord.OverwriteMember && ow.ID == userID {
-			p = p&^ow.Deny | ow.Allow
-		}
 	}
 	return p
 }

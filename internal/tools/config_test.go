@@ -391,7 +391,7 @@ func TestConfigBackToDiscordPermissions(t *testing.T) {
 	})
 }
 
-func TestChannelPermissions(t *testing.T) {
+func TestChannelPermissionsOverwrites(t *testing.T) {
 	const (
 		user   = int64(710000000000000900)
 		roleA  = int64(710000000000000901)
@@ -423,12 +423,12 @@ func TestChannelPermissions(t *testing.T) {
 			{ID: user, Type: discord.OverwriteMember, Deny: permSendMessages | permEmbedLinks}}, permViewChannel},
 		{"Administrator ignores overwrites", []int64{admins}, []discord.Overwrite{everyoneDeny}, permAll},
 	} {
-		got := channelPermissions(g, discord.Channel{ID: tGeneral, GuildID: tGuild, Overwrites: tc.ows}, user, tc.roles)
+		got := channelPermissions(g, discord.Member{User: discord.User{ID: user}, Roles: tc.roles}, tc.ows)
 		if got != tc.want {
 			t.Errorf("%s: permissions = %b; want %b", tc.name, got, tc.want)
 		}
 	}
-	if got := channelPermissions(g, discord.Channel{Overwrites: []discord.Overwrite{everyoneDeny}}, tOwner, nil); got != permAll {
+	if got := channelPermissions(g, discord.Member{User: discord.User{ID: tOwner}}, []discord.Overwrite{everyoneDeny}); got != permAll {
 		t.Errorf("the owner's permissions = %b; want all", got)
 	}
 }

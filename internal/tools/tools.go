@@ -72,6 +72,9 @@ type Reply struct {
 	Message discord.Message
 	Outcome Outcome
 	Err     error
+	// Transient asks the app to delete a prefix reply after a few seconds (purge's
+	// confirmation, which would otherwise sit in the channel just cleaned).
+	Transient bool
 }
 
 // Tool runs one command family.
@@ -101,7 +104,7 @@ func NewSet(env *Env) *Set {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
 	// One constructor per tool, each in the tool's own file.
-	s := &Set{tools: []*Tool{newCases(env), newConfig(env)}}
+	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env)}}
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
