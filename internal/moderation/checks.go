@@ -159,11 +159,11 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *scene, modRoles []in
 	}
 	if a.Case == cases.Jail || a.Case == cases.Unjail {
 		if sc.jailRole == 0 {
-			return refuse("No jail role is configured; set one with the config command (jail role) first.")
+			return refuse("No jail role is configured; set one with `config jailrole @role` first.")
 		}
 		r, ok := sc.guild.Role(sc.jailRole)
 		if !ok {
-			return refuse("The configured jail role (%d) no longer exists; set another with the config command (jail role).", sc.jailRole)
+			return refuse("The configured jail role (%d) no longer exists; set another with `config jailrole @role`.", sc.jailRole)
 		}
 		if r.Managed || !botRank.roleBelow(r) {
 			return refuse("The jail role %s is managed by an integration or not below gavel's highest role; move it below gavel's role.", r.Name)
