@@ -497,6 +497,9 @@ func (a *App) supersedeExternal(ctx context.Context, c cases.Case) {
 		return
 	}
 	why := fmt.Sprintf("%s done outside gavel (case #%d)", c.Type, c.Number)
+	if c.Number == 0 {
+		why = fmt.Sprintf("%s done outside gavel (not recorded as a case: mirroring is off)", c.Type)
+	}
 	if _, err := a.expiry.Supersede(ctx, c.GuildID, c.UserID, c.Type, c.Number, c.ModeratorID, why); err != nil {
 		a.log.Error("superseding expiries after an action taken outside gavel", "guild", c.GuildID, "user", c.UserID, "case", c.Number, "err", err)
 	}

@@ -32,7 +32,8 @@ type External struct {
 }
 
 // ExternalActionObserver is told, under the target's lock, about each case RecordExternal
-// records. The expiry scheduler connects here, so that a ban or unban done by hand
+// records, and about each external action it does not record because the guild turned
+// mirroring off (then c has no ID or Number: only guild, user, moderator and type). The expiry scheduler connects here, so that a ban or unban done by hand
 // supersedes the pending expiries of the user's earlier cases.
 type ExternalActionObserver func(ctx context.Context, c cases.Case)
 
@@ -66,6 +67,16 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 		return cases.Case{}, false, fmt.Errorf("reading the settings of guild %d: %w", ext.GuildID, err)
 	}
 	if !g.MirrorExternalActions {
+		// No case, but the action still makes earlier expiries stale: a tempban lifted by
+		// hand and replaced by a permanent ban must not be lifted later, mirrored or not.
+		if co.external != nil {
+			unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
+			if err != nil {
+				return cases.Case{}, false, err
+			}
+			co.external(ctx, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, ModeratorID: ext.ModeratorID, Type: ext.Type})
+			unlock()
+		}
 		return cases.Case{}, false, nil
 	}
 	if strings.TrimSpace(ext.Reason) == "" {
