@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -73,8 +74,8 @@ func actionRows() []actionRow {
 	const none = -1
 	return []actionRow{
 		{name: "ban", action: "ban", member: true, purge: 2, want: cases.Ban, deleteSeconds: 2 * 86400},
-		// The DM is still tried (and the fake delivers it, as Discord does to a user who
-		// shares another server with the bot).
+		// The DM is still tried; it reaches them through another server they share with
+		// the bot.
 		{name: "ban of a non-member", action: "ban", purge: none, want: cases.Hackban},
 		{name: "tempban", action: "tempban", member: true, duration: "2h", purge: none, want: cases.Tempban, expires: 2 * time.Hour},
 		// A softban with no -purge deletes a day of messages.
@@ -136,6 +137,9 @@ func newActionsWorld(t *testing.T, rows []actionRow) *actionsWorld {
 			},
 		}},
 	}
+	// Where the targets who are not members of the guild share a server with the bot, as
+	// Discord requires for a DM.
+	elsewhere := discordtest.SeedGuild{ID: base + 110, Name: "another guild", OwnerID: w.owner}
 	next := discordtest.ID(base + 1000)
 	for _, r := range rows {
 		for _, front := range []string{"prefix", "slash"} {
@@ -144,10 +148,13 @@ func newActionsWorld(t *testing.T, rows []actionRow) *actionsWorld {
 			seed.Users = append(seed.Users, discordtest.User{ID: id, Username: fmt.Sprintf("%s-%s", strings.ReplaceAll(r.name, " ", "-"), front)})
 			if r.member {
 				seed.Guilds[0].Members = append(seed.Guilds[0].Members, discordtest.SeedMember{UserID: id, Roles: []discordtest.ID{aw.memberRole}})
+			} else {
+				elsewhere.Members = append(elsewhere.Members, discordtest.SeedMember{UserID: id})
 			}
 			aw.targets = append(aw.targets, id)
 		}
 	}
+	seed.Guilds = append(seed.Guilds, elsewhere)
 	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()),
 		discordtest.WithRequestObserver(func(s discordtest.Served) {
 			aw.mu.Lock()
@@ -328,6 +335,7 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 
 	// The reply.
 	n := replyCase(t, reply.Content)
+	checkPingsNobody(t, "the reply", reply)
 	wantLine := fmt.Sprintf("**Case #%d** · %s <@%s>", n, strings.ToLower(string(r.want)), target)
 	if !strings.HasPrefix(reply.Content, wantLine) {
 		t.Errorf("reply %q does not start with %q", reply.Content, wantLine)
@@ -423,6 +431,7 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 	case wantDM && len(dms) != 1:
 		t.Errorf("%d DMs to the target; want 1", len(dms))
 	case wantDM:
+		checkPingsNobody(t, "the DM", dms[0])
 		dm := embedOf(t, dms[0])
 		wantTitle := fmt.Sprintf("You have been %s in test guild", a.DMVerb)
 		if dm.Title != wantTitle || dm.Description != reason || dm.Footer == nil || dm.Footer.Text != fmt.Sprintf("Case #%d", n) {
@@ -460,6 +469,7 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 	if logged == nil {
 		t.Fatalf("case #%d's mod-log message %d is not in the mod-log channel", n, c.ModlogMessageID)
 	}
+	checkPingsNobody(t, "the mod-log message", *logged)
 	e := embedOf(t, *logged)
 	if e.Title != fmt.Sprintf("Case #%d · %s", n, r.want) || e.Description != reason || e.Footer == nil || !strings.HasSuffix(e.Footer.Text, "· active") {
 		t.Errorf("mod-log embed %+v; want case #%d, %s, active, with the reason", e, n, r.want)
@@ -552,5 +562,19 @@ func (aw *actionsWorld) checkState(t *testing.T, r actionRow, c cases.Case, targ
 		if !isMember || banned || !slices.Equal(m.Roles, before.Roles) || m.CommunicationDisabledUntil != nil {
 			t.Errorf("a %s changed the member: %+v (banned %v); want %+v", r.want, m, banned, before)
 		}
+	}
+}
+
+// checkPingsNobody checks that a message carrying the moderator's text was sent with
+// allowed_mentions that let it ping no one, whatever the text says.
+func checkPingsNobody(t *testing.T, what string, m discordtest.Message) {
+	t.Helper()
+	var am struct {
+		Parse []string          `json:"parse"`
+		Users []json.RawMessage `json:"users"`
+		Roles []json.RawMessage `json:"roles"`
+	}
+	if len(m.AllowedMentions) == 0 || json.Unmarshal(m.AllowedMentions, &am) != nil || len(am.Parse)+len(am.Users)+len(am.Roles) > 0 {
+		t.Errorf("%s was sent with allowed_mentions %s; want one that pings nobody", what, m.AllowedMentions)
 	}
 }
