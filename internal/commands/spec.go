@@ -79,6 +79,13 @@ type Param struct {
 	// none, gets a boolean option named clear beside the picker, which is then optional. A
 	// command has at most one such parameter.
 	Clear bool
+	// Autocomplete makes the slash option ask gavel for suggestions as the user types
+	// (Discord forbids it together with Choices).
+	Autocomplete bool
+	// Quoted keeps the quotes around the words of a string value that held spaces, so that
+	// a tool reading a list ("free nitro", scam*) can tell where its entries end. Without
+	// it, the words are joined bare.
+	Quoted bool
 }
 
 // ClearOption is the name of the slash option that stands for "none" (Param.Clear).
@@ -449,7 +456,7 @@ func parseWords(spec *Spec, words []string) (Args, error) {
 		restWords = restWords[:len(restWords)-1]
 	}
 	if rest != nil && len(restWords) > 0 {
-		v, err := rest.parse(strings.Join(restWords, " "))
+		v, err := rest.parse(rest.join(restWords))
 		if err != nil {
 			return Args{}, err
 		}
@@ -516,7 +523,7 @@ func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
 		if n == 0 {
 			return 0, fmt.Errorf("-%s needs a value: %s", p.Name, p.accepted())
 		}
-		v, err := p.parse(strings.Join(after[:n], " "))
+		v, err := p.parse(p.join(after[:n]))
 		if err != nil {
 			return 0, err
 		}
@@ -555,6 +562,22 @@ func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
 	}
 	args.Values[p.Name] = v
 	return 1, nil
+}
+
+// join puts a string value's words back together; with Quoted, a word that held spaces
+// (it was quoted) gets its quotes back.
+func (p Param) join(words []string) string {
+	if !p.Quoted {
+		return strings.Join(words, " ")
+	}
+	out := make([]string, len(words))
+	for i, w := range words {
+		if strings.ContainsAny(w, " \t\r\n") {
+			w = `"` + w + `"`
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
 }
 
 func checkRequired(spec *Spec, args Args) error {
@@ -786,16 +809,18 @@ const (
 
 // ToolOption is a slash option that may nest (subcommands and groups).
 type ToolOption struct {
-	Type        int           `json:"type"`
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
-	Required    bool          `json:"required,omitempty"`
-	MinValue    *int          `json:"min_value,omitempty"`
-	MaxValue    *int          `json:"max_value,omitempty"`
-	MinLength   *int          `json:"min_length,omitempty"`
-	MaxLength   *int          `json:"max_length,omitempty"`
-	Choices     []Choice      `json:"choices,omitempty"`
-	Options     []*ToolOption `json:"options,omitempty"`
+	Type        int      `json:"type"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Required    bool     `json:"required,omitempty"`
+	MinValue    *int     `json:"min_value,omitempty"`
+	MaxValue    *int     `json:"max_value,omitempty"`
+	MinLength   *int     `json:"min_length,omitempty"`
+	MaxLength   *int     `json:"max_length,omitempty"`
+	Choices     []Choice `json:"choices,omitempty"`
+	// Autocomplete asks gavel for suggestions as the user types; never with Choices.
+	Autocomplete bool          `json:"autocomplete,omitempty"`
+	Options      []*ToolOption `json:"options,omitempty"`
 }
 
 // Choice is one fixed value of a string option.
@@ -875,6 +900,8 @@ func paramOptions(params []Param) []*ToolOption {
 			} else if p.Max > 0 {
 				o.MinLength, o.MaxLength = intp(max(p.Min, 1)), intp(p.Max)
 			}
+			// Discord refuses autocomplete beside choices: fixed choices win.
+			o.Autocomplete = p.Autocomplete && len(o.Choices) == 0
 		}
 		if o.Required {
 			req = append(req, o)
