@@ -149,6 +149,7 @@ func TestAutoModCommand(t *testing.T) {
 	if got := w.ruleKeywords(t, "nitro scams"); strings.Join(got, "|") != "free nitro|scam*|steam gift" {
 		t.Errorf("keywords after add and remove = %q", got)
 	}
+	w.say(t, w.admin, `$automod test say "free nitro" please`, `fires on keyword "free nitro"`, "bytes 5–15")
 	w.say(t, w.admin, `$automod keywords remove "nitro scams" keywords nope`, `has no "nope"`, "nothing changed")
 
 	// Test a message: which rule fires, on which keyword, where.
@@ -182,6 +183,16 @@ func TestAutoModCommand(t *testing.T) {
 	})
 	if len(choices.Choices) != 1 || choices.Choices[0].Value != "link spam" {
 		t.Errorf("choices for %q = %+v", "spa", choices.Choices)
+	}
+	// Inside the keywords group too.
+	ac = w.s.Autocomplete(w.guild, w.general, w.admin, "automod", discordtest.SubCommandGroup("keywords",
+		discordtest.SubCommand("add", discordtest.Focused(discordtest.StringOpt("rule", "NITRO")))))
+	waitFor(t, "the autocomplete answer in a group", func() bool {
+		typ, data, ok := w.s.Callback(ac.ID)
+		return ok && typ == discordtest.CallbackAutocompleteResult && json.Unmarshal(data, &choices) == nil
+	})
+	if len(choices.Choices) != 1 || choices.Choices[0].Value != "nitro scams" {
+		t.Errorf("choices for %q in keywords add = %+v", "NITRO", choices.Choices)
 	}
 	ac = w.s.Autocomplete(w.guild, w.general, w.mod, "automod",
 		discordtest.SubCommand("show", discordtest.Focused(discordtest.StringOpt("rule", ""))))

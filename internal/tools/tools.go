@@ -1,6 +1,6 @@
 // Package tools holds the moderators' commands that are not moderation actions: cases
-// (read and amend the record), config (the server's settings and ranks), purge and
-// slowmode. Each is declared once as a commands.Spec, from which both the prefix and the
+// (read and amend the record), config (the server's settings and ranks), purge, slowmode
+// and automod (the server's Discord AutoMod rules). Each is declared once as a commands.Spec, from which both the prefix and the
 // slash front-end are generated, and run by a Tool; the app checks the caller's permission
 // for the command (Args.Command) before it calls Run.
 package tools
