@@ -106,6 +106,24 @@ func (w *amCmdWorld) ruleKeywords(t *testing.T, name string) []string {
 func TestAutoModCommand(t *testing.T) {
 	w := startAutoModCmdWorld(t)
 
+	// Registered for members with Manage Server, rule names autocompleted.
+	var reg discordtest.Command
+	waitFor(t, "the automod command's registration", func() bool {
+		for _, c := range w.s.Commands(w.guild) {
+			if c.Name == "automod" {
+				reg = c
+				return true
+			}
+		}
+		return false
+	})
+	if reg.DefaultMemberPermissions == nil || *reg.DefaultMemberPermissions != "32" {
+		t.Errorf("automod's default_member_permissions = %v; want 32 (Manage Server)", reg.DefaultMemberPermissions)
+	}
+	if opts := string(reg.Options); !strings.Contains(opts, `"name":"rule"`) || !strings.Contains(opts, `"autocomplete":true`) {
+		t.Errorf("automod's options %s have no autocompleted rule", opts)
+	}
+
 	w.say(t, w.admin, "$automod", "no AutoMod rules", "$automod create")
 	w.say(t, w.mod, "$automod list", "You need the Manage Server permission")
 
