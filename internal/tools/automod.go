@@ -14,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/executor"
 )
 
 // maxReply is how much text a reply holds before lists are cut (Discord takes 2000).
@@ -209,11 +210,20 @@ func changed(out automod.Outcome, err error) Reply {
 // own are failures. Either way nothing was changed: the service validates before it calls.
 func autoModError(err error, what string) Reply {
 	if de := discord.AsError(err); de != nil {
-		r := Text(Failed, "Discord did not let gavel %s (%s). Nothing was changed; check gavel's Manage Server permission and try again.", what, de.Message)
+		var r Reply
+		switch {
+		case de.Outage():
+			r = Text(Failed, "gavel could not %s: Discord is not answering (%s). Nothing was changed; try again in a moment.", what, de.Error())
+		case de.Code == discord.CodeMissingPermissions || de.Status == 403:
+			r = Text(Failed, "Discord did not let gavel %s (%s). Nothing was changed; gavel needs the Manage Server permission to manage AutoMod rules.", what, de.Message)
+		default:
+			r = Text(Failed, "Discord refused to %s (%s). Nothing was changed.", what, fitReply(de.Message))
+		}
 		r.Err = err
 		return r
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, automod.ErrDecode) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, automod.ErrDecode) ||
+		errors.Is(err, executor.ErrOpen) {
 		r := Text(Failed, "gavel could not %s: Discord did not answer in time or answered oddly. Nothing was changed; try again in a moment.", what)
 		r.Err = err
 		return r
