@@ -202,7 +202,7 @@ func TestAutoModTool(t *testing.T) {
 		t.Error("a Discord failure carries no error to log")
 	}
 	port.fail = &discord.Error{Op: "modify automod rule", Status: 0, Err: context.DeadlineExceeded}
-	amWant(t, amRun(t, tool, `$automod enable "spam words"`), Failed, "Discord is not answering", "Nothing was changed")
+	amWant(t, amRun(t, tool, `$automod disable "spam words"`), Failed, "Discord is not answering", "Nothing was changed")
 	port.fail = &discord.Error{Op: "modify automod rule", Status: 400, Code: discord.CodeInvalidFormBody, Message: "Invalid Form Body"}
 	amWant(t, amRun(t, tool, `$automod disable "spam words"`), Failed, "Discord refused to change the rule (Invalid Form Body)")
 	port.fail = nil
