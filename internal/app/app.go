@@ -298,6 +298,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.state = guildstate.New()
 	a.cached = guildstate.Port{Port: a.port, State: a.state}
 	a.toolEnv.Port = a.cached
+	a.toolEnv.AutoMod = a.AutoMod()
 	botOpts := append(append(a.port.BotOptions(), guildStateListeners(a.state)...),
 		bot.WithLogger(logger),
 		bot.WithEventListenerFunc(a.onReady),
@@ -307,6 +308,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(a.onMessage),
 		bot.WithEventListenerFunc(a.onSlashCommand),
 		bot.WithEventListenerFunc(a.onComponent),
+		bot.WithEventListenerFunc(a.onAutocomplete),
 		bot.WithEventListenerFunc(a.onAuditLogEntry),
 		bot.WithEventListenerFunc(a.onMemberJoin),
 		bot.WithEventListenerFunc(a.onChannelCreate),

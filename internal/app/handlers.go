@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	ddiscord "github.com/disgoorg/disgo/discord"
@@ -482,4 +483,70 @@ func (a *App) handleComponent(ctx context.Context, id int64, token string, ci dd
 		return
 	}
 	respond(discord.Response{Type: discord.RespondUpdate, Message: r.Message})
+}
+
+// onAutocomplete answers an autocomplete interaction (a moderator typing in an option that
+// offers suggestions, such as automod's rule names) with the tool's choices, within
+// Discord's 3 seconds. A member who may not run the command gets no suggestions.
+func (a *App) onAutocomplete(e *events.AutocompleteInteractionCreate) {
+	id, token := int64(e.ID()), e.Token()
+	if _, ok := a.begin(); !ok {
+		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+		defer cancel()
+		if err := a.port.Respond(ctx, id, token, discord.Response{Type: discord.RespondAutocomplete}); err != nil {
+			a.log.Warn("answering an autocomplete while closing", "err", err)
+		}
+		return
+	}
+	ai := e.AutocompleteInteraction
+	go func() {
+		defer a.end()
+		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+		defer cancel()
+		a.handleAutocomplete(ctx, id, token, ai)
+	}()
+}
+
+func (a *App) handleAutocomplete(ctx context.Context, id int64, token string, ai ddiscord.AutocompleteInteraction) {
+	data := ai.Data
+	path := []string{data.CommandName}
+	if g := data.SubCommandGroupName; g != nil {
+		path = append(path, *g)
+	}
+	if sc := data.SubCommandName; sc != nil {
+		path = append(path, *sc)
+	}
+	log := a.log.With("interaction", id, "command", path, "user", int64(ai.User().ID))
+	var choices []discord.Choice
+	guildID, member := ai.GuildID(), ai.Member()
+	focused, typed := "", ""
+	for name, o := range data.Options {
+		if o.Focused {
+			focused = name
+			// A string option's value is what was typed; other kinds give no text to match.
+			_ = json.Unmarshal(o.Value, &typed)
+		}
+	}
+	if guildID != nil && member != nil && focused != "" && a.isTool(data.CommandName) {
+		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ai.Channel().ID()), User: fromDisgoUser(member.User),
+			Roles: roleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
+		command := strings.Join(path, " ")
+		sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
+		var decision permissions.Decision
+		if err == nil {
+			decision, err = a.perms.Check(ctx, sub)
+		}
+		switch {
+		case err != nil:
+			log.Warn("checking permissions for an autocomplete", "err", err)
+		case decision.Allowed:
+			choices = a.tools.Suggest(ctx, call, path, focused, typed)
+		}
+	}
+	// Its own short deadline: the suggestions may have used most of the time.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := a.port.Respond(rctx, id, token, discord.Response{Type: discord.RespondAutocomplete, Choices: choices}); err != nil {
+		log.Warn("answering an autocomplete", "err", err)
+	}
 }

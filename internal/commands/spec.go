@@ -79,6 +79,13 @@ type Param struct {
 	// none, gets a boolean option named clear beside the picker, which is then optional. A
 	// command has at most one such parameter.
 	Clear bool
+	// Autocomplete makes the slash option ask gavel for suggestions as the user types
+	// (Discord forbids it together with Choices).
+	Autocomplete bool
+	// Quoted keeps the quotes around the words of a string value that held spaces, so that
+	// a tool reading a list ("free nitro", scam*) can tell where its entries end. Without
+	// it, the words are joined bare.
+	Quoted bool
 }
 
 // ClearOption is the name of the slash option that stands for "none" (Param.Clear).
@@ -293,7 +300,7 @@ func ParseTool(specs []*Spec, prefix, content string) (args Args, ok bool, err e
 	if prefix == "" || !strings.HasPrefix(content, prefix) {
 		return Args{}, false, nil
 	}
-	words := splitWords(content[len(prefix):])
+	words, quoted := splitWords(content[len(prefix):])
 	if len(words) == 0 {
 		return Args{}, false, nil
 	}
@@ -307,11 +314,11 @@ func ParseTool(specs []*Spec, prefix, content string) (args Args, ok bool, err e
 	if spec == nil {
 		return Args{}, false, nil
 	}
-	words = words[1:]
+	words, quoted = words[1:], quoted[1:]
 	for len(spec.Subs) > 0 {
 		if len(words) > 0 {
 			if sub, found := spec.Sub(words[0]); found {
-				spec, words = sub, words[1:]
+				spec, words, quoted = sub, words[1:], quoted[1:]
 				continue
 			}
 		}
@@ -339,7 +346,7 @@ func ParseTool(specs []*Spec, prefix, content string) (args Args, ok bool, err e
 		}
 		return Args{}, true, &UsageError{Problem: problem, Usage: spec.Usage(prefix)}
 	}
-	args, err = parseWords(spec, words)
+	args, err = parseWords(spec, words, quoted)
 	if err != nil {
 		return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix)}
 	}
@@ -355,31 +362,30 @@ func subNames(s *Spec) string {
 }
 
 // splitWords splits on spaces, keeping "quoted text" together (quotes removed), so that a
-// rank name or a keyword may hold spaces.
-func splitWords(s string) []string {
-	var out []string
+// rank name or a keyword may hold spaces. quoted tells which words were quoted.
+func splitWords(s string) (out []string, quoted []bool) {
 	for {
 		s = strings.TrimLeft(s, " \t\r\n")
 		if s == "" {
-			return out
+			return out, quoted
 		}
 		if s[0] == '"' {
 			if end := strings.IndexByte(s[1:], '"'); end >= 0 {
-				out = append(out, s[1:1+end])
+				out, quoted = append(out, s[1:1+end]), append(quoted, true)
 				s = s[2+end:]
 				continue
 			}
 		}
 		end := strings.IndexAny(s, " \t\r\n")
 		if end < 0 {
-			return append(out, s)
+			return append(out, s), append(quoted, false)
 		}
-		out = append(out, s[:end])
+		out, quoted = append(out, s[:end]), append(quoted, false)
 		s = s[end:]
 	}
 }
 
-func parseWords(spec *Spec, words []string) (Args, error) {
+func parseWords(spec *Spec, words []string, quoted []bool) (Args, error) {
 	args := Args{Spec: spec, Values: map[string]any{}}
 	var positional, tail []*Param // tail: the positional parameters after the Rest one
 	var rest *Param
@@ -397,6 +403,7 @@ func parseWords(spec *Spec, words []string) (Args, error) {
 		}
 	}
 	var restWords []string
+	var restQuoted []bool
 	next := 0 // the next positional parameter to fill
 	for i := 0; i < len(words); i++ {
 		w := words[i]
@@ -404,7 +411,7 @@ func parseWords(spec *Spec, words []string) (Args, error) {
 			if args.Has(p.Name) {
 				return Args{}, fmt.Errorf("-%s is given twice", p.Name)
 			}
-			n, err := takeFlag(&args, p, words[i+1:], spec)
+			n, err := takeFlag(&args, p, words[i+1:], quoted[i+1:], spec)
 			if err != nil {
 				return Args{}, err
 			}
@@ -426,7 +433,7 @@ func parseWords(spec *Spec, words []string) (Args, error) {
 			continue
 		}
 		if rest != nil && !args.Has(rest.Name) {
-			restWords = append(restWords, w)
+			restWords, restQuoted = append(restWords, w), append(restQuoted, quoted[i])
 			continue
 		}
 		return Args{}, fmt.Errorf("%q is one word too many (did you mean a flag? %s takes %s)", w, spec.Path(), flagList(spec))
@@ -446,10 +453,10 @@ func parseWords(spec *Spec, words []string) (Args, error) {
 			return Args{}, err
 		}
 		args.Values[p.Name] = v
-		restWords = restWords[:len(restWords)-1]
+		restWords, restQuoted = restWords[:len(restWords)-1], restQuoted[:len(restQuoted)-1]
 	}
 	if rest != nil && len(restWords) > 0 {
-		v, err := rest.parse(strings.Join(restWords, " "))
+		v, err := rest.parse(rest.join(restWords, restQuoted))
 		if err != nil {
 			return Args{}, err
 		}
@@ -496,7 +503,7 @@ func flagParam(spec *Spec, word string) *Param {
 }
 
 // takeFlag reads a flag's value from the words after it and returns how many it used.
-func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
+func takeFlag(args *Args, p *Param, after []string, quoted []bool, spec *Spec) (int, error) {
 	switch p.Kind {
 	case KindBool:
 		// "-silent" alone is true; "-silent no" is read when the next word is a yes/no.
@@ -516,7 +523,7 @@ func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
 		if n == 0 {
 			return 0, fmt.Errorf("-%s needs a value: %s", p.Name, p.accepted())
 		}
-		v, err := p.parse(strings.Join(after[:n], " "))
+		v, err := p.parse(p.join(after[:n], quoted[:n]))
 		if err != nil {
 			return 0, err
 		}
@@ -555,6 +562,22 @@ func takeFlag(args *Args, p *Param, after []string, spec *Spec) (int, error) {
 	}
 	args.Values[p.Name] = v
 	return 1, nil
+}
+
+// join puts a string value's words back together; with Quoted, a word that was quoted
+// gets its quotes back.
+func (p Param) join(words []string, quoted []bool) string {
+	if !p.Quoted {
+		return strings.Join(words, " ")
+	}
+	out := make([]string, len(words))
+	for i, w := range words {
+		if quoted[i] {
+			w = `"` + w + `"`
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
 }
 
 func checkRequired(spec *Spec, args Args) error {
@@ -786,16 +809,18 @@ const (
 
 // ToolOption is a slash option that may nest (subcommands and groups).
 type ToolOption struct {
-	Type        int           `json:"type"`
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
-	Required    bool          `json:"required,omitempty"`
-	MinValue    *int          `json:"min_value,omitempty"`
-	MaxValue    *int          `json:"max_value,omitempty"`
-	MinLength   *int          `json:"min_length,omitempty"`
-	MaxLength   *int          `json:"max_length,omitempty"`
-	Choices     []Choice      `json:"choices,omitempty"`
-	Options     []*ToolOption `json:"options,omitempty"`
+	Type        int      `json:"type"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Required    bool     `json:"required,omitempty"`
+	MinValue    *int     `json:"min_value,omitempty"`
+	MaxValue    *int     `json:"max_value,omitempty"`
+	MinLength   *int     `json:"min_length,omitempty"`
+	MaxLength   *int     `json:"max_length,omitempty"`
+	Choices     []Choice `json:"choices,omitempty"`
+	// Autocomplete asks gavel for suggestions as the user types; never with Choices.
+	Autocomplete bool          `json:"autocomplete,omitempty"`
+	Options      []*ToolOption `json:"options,omitempty"`
 }
 
 // Choice is one fixed value of a string option.
@@ -875,6 +900,8 @@ func paramOptions(params []Param) []*ToolOption {
 			} else if p.Max > 0 {
 				o.MinLength, o.MaxLength = intp(max(p.Min, 1)), intp(p.Max)
 			}
+			// Discord refuses autocomplete beside choices: fixed choices win.
+			o.Autocomplete = p.Autocomplete && len(o.Choices) == 0
 		}
 		if o.Required {
 			req = append(req, o)

@@ -248,3 +248,48 @@ func FuzzParseTool(f *testing.F) {
 		}
 	})
 }
+
+func TestAutocompleteAndQuoted(t *testing.T) {
+	spec := (&commands.Spec{Name: "automod", Description: "AutoMod", Subs: []*commands.Spec{
+		{Name: "add", Description: "Add", Params: []commands.Param{
+			{Name: "rule", Kind: commands.KindString, Required: true, Positional: true, Autocomplete: true, Description: "Rule"},
+			{Name: "list", Kind: commands.KindString, Required: true, Positional: true, Autocomplete: true,
+				Choices: []string{"keywords", "allow"}, Description: "List"},
+			{Name: "entries", Kind: commands.KindString, Required: true, Positional: true, Rest: true, Quoted: true, Description: "Entries"},
+			{Name: "plain", Kind: commands.KindString, Description: "Not quoted"},
+		}},
+	}}).Link()
+	b, err := json.Marshal(spec.SlashDefinition(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Options []struct {
+			Options []struct {
+				Name         string `json:"name"`
+				Autocomplete bool   `json:"autocomplete"`
+				Choices      []any  `json:"choices"`
+			} `json:"options"`
+		} `json:"options"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	opts := got.Options[0].Options
+	if !opts[0].Autocomplete || opts[1].Autocomplete || len(opts[1].Choices) != 2 || opts[2].Autocomplete {
+		t.Errorf("autocomplete only where no choices are: %s", b)
+	}
+	args, ok, err := commands.ParseTool([]*commands.Spec{spec}, "$", `$automod add "spam links" keywords "free nitro", scam* -plain "a b" c`)
+	if !ok || err != nil {
+		t.Fatalf("ParseTool: %v, %v", ok, err)
+	}
+	if got := args.String("entries"); got != `"free nitro" , scam*` {
+		t.Errorf("quoted rest = %q", got)
+	}
+	if got := args.String("rule"); got != "spam links" {
+		t.Errorf("rule = %q", got)
+	}
+	if got := args.String("plain"); got != "a b c" {
+		t.Errorf("unquoted flag = %q", got)
+	}
+}

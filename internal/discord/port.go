@@ -364,12 +364,25 @@ const (
 	RespondDeferredUpdate ResponseType = 6
 	// RespondUpdate replaces the message whose component was used with Response.Message.
 	RespondUpdate ResponseType = 7
+	// RespondAutocomplete answers an autocomplete interaction with Response.Choices.
+	RespondAutocomplete ResponseType = 8
 )
+
+// MaxChoices is how many suggestions an autocomplete answer may hold.
+const MaxChoices = 25
+
+// Choice is one suggestion of an autocomplete answer: the name shown and the value filled in.
+type Choice struct {
+	Name  string
+	Value string
+}
 
 // Response answers an interaction.
 type Response struct {
 	Type    ResponseType
 	Message Message
+	// Choices are RespondAutocomplete's suggestions (at most MaxChoices).
+	Choices []Choice
 }
 
 // discordEpoch is the first millisecond of 2015, where snowflake timestamps start.

@@ -132,6 +132,7 @@ func DefaultNativePermissions() map[string]Permission {
 		"purge": ManageMessages, "cases": ManageMessages,
 		"slowmode": ManageChannels,
 		"config":   ManageGuild,
+		"automod":  ManageGuild,
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package tools holds the moderators' commands that are not moderation actions: cases
-// (read and amend the record), config (the server's settings and ranks), purge and
-// slowmode. Each is declared once as a commands.Spec, from which both the prefix and the
+// (read and amend the record), config (the server's settings and ranks), purge, slowmode
+// and automod (the server's Discord AutoMod rules). Each is declared once as a commands.Spec, from which both the prefix and the
 // slash front-end are generated, and run by a Tool; the app checks the caller's permission
 // for the command (Args.Command) before it calls Run.
 package tools
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
@@ -30,9 +31,12 @@ type Env struct {
 	Expiry   *expiry.Service
 	Settings *settings.Service
 	Perms    *permissions.Service
-	Exec     *executor.Executor
-	Log      *slog.Logger
-	Now      func() time.Time
+	// AutoMod manages the guild's Discord AutoMod rules; nil in processes without it (the
+	// automod command then says so).
+	AutoMod *automod.Service
+	Exec    *executor.Executor
+	Log     *slog.Logger
+	Now     func() time.Time
 	// BotID is gavel's own user id.
 	BotID int64
 	// CommandNames are every command a rank can be required for (actions and tools), for
@@ -88,6 +92,9 @@ type Tool struct {
 	ClickCommand string
 	// Click answers a click with the new content of the clicked message.
 	Click func(ctx context.Context, call Call, customID string) Reply
+	// Suggest, when set, answers autocomplete: the choices for the option focused of the
+	// leaf command, given what has been typed in it so far (at most discord.MaxChoices).
+	Suggest func(ctx context.Context, call Call, leaf *commands.Spec, focused, typed string) []discord.Choice
 }
 
 // Set is every tool, by name.
@@ -104,7 +111,7 @@ func NewSet(env *Env) *Set {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
 	// One constructor per tool, each in the tool's own file.
-	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env)}}
+	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env)}}
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
@@ -138,6 +145,33 @@ func (s *Set) Run(ctx context.Context, call Call, args commands.Args) Reply {
 		}
 	}
 	return Reply{Message: discord.Message{Content: fmt.Sprintf("%s is not one of gavel's commands.", args.Command())}, Outcome: Refused}
+}
+
+// Suggest answers autocomplete for the slash command path (command, group, subcommand):
+// no choices when the command has none to offer.
+func (s *Set) Suggest(ctx context.Context, call Call, path []string, focused, typed string) []discord.Choice {
+	if len(path) == 0 {
+		return nil
+	}
+	for _, t := range s.tools {
+		if t.Spec.Name != path[0] || t.Suggest == nil {
+			continue
+		}
+		leaf := t.Spec
+		for _, name := range path[1:] {
+			sub, ok := leaf.Sub(name)
+			if !ok {
+				return nil
+			}
+			leaf = sub
+		}
+		out := t.Suggest(ctx, call, leaf, focused, typed)
+		if len(out) > discord.MaxChoices {
+			out = out[:discord.MaxChoices]
+		}
+		return out
+	}
+	return nil
 }
 
 // Component finds the tool whose buttons carry customID.

@@ -535,6 +535,21 @@ func (a *Adapter) Respond(ctx context.Context, interactionID int64, token string
 			}{int(f)}
 		}
 	case discord.RespondDeferredUpdate:
+	case discord.RespondAutocomplete:
+		if len(r.Choices) > discord.MaxChoices {
+			return fmt.Errorf("discord respond: %d autocomplete choices, Discord takes at most %d", len(r.Choices), discord.MaxChoices)
+		}
+		type choice struct {
+			Name  string `json:"name"`
+			Value string `json:"value"`
+		}
+		choices := make([]choice, len(r.Choices))
+		for i, c := range r.Choices {
+			choices[i] = choice(c)
+		}
+		body.Data = struct {
+			Choices []choice `json:"choices"`
+		}{choices}
 	default:
 		return fmt.Errorf("discord respond: unsupported response type %d", r.Type)
 	}

@@ -200,3 +200,31 @@ func TestSecondInteractionResponseIsRefused(t *testing.T) {
 		t.Errorf("an unsupported response type: err = %v; want a plain error before any request", err)
 	}
 }
+
+func TestAutocompleteResponse(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := ctxFor(t)
+	ia := f.s.Autocomplete(f.guild, f.general, f.alice, "automod",
+		discordtest.SubCommand("show", discordtest.Focused(discordtest.StringOpt("rule", "sp"))))
+	if err := f.port.Respond(ctx, id(ia.ID), ia.Token, discord.Response{Type: discord.RespondAutocomplete,
+		Choices: []discord.Choice{{Name: "spam links", Value: "spam links"}, {Name: "slurs (id 7)", Value: "7"}}}); err != nil {
+		t.Fatalf("Respond(autocomplete): %v", err)
+	}
+	typ, data, ok := f.s.Callback(ia.ID)
+	if !ok || typ != discordtest.CallbackAutocompleteResult {
+		t.Fatalf("callback = %d, %v", typ, ok)
+	}
+	sameJSON(t, "autocomplete choices", data, `{"choices":[{"name":"spam links","value":"spam links"},{"name":"slurs (id 7)","value":"7"}]}`)
+
+	// More than Discord takes is refused before any request.
+	other := f.s.Autocomplete(f.guild, f.general, f.alice, "automod",
+		discordtest.SubCommand("show", discordtest.Focused(discordtest.StringOpt("rule", ""))))
+	err := f.port.Respond(ctx, id(other.ID), other.Token, discord.Response{Type: discord.RespondAutocomplete,
+		Choices: make([]discord.Choice, discord.MaxChoices+1)})
+	if err == nil || discord.AsError(err) != nil {
+		t.Errorf("26 choices: err = %v; want a plain error before any request", err)
+	}
+	if other.Acknowledged() {
+		t.Error("26 choices acknowledged the interaction")
+	}
+}
