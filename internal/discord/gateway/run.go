@@ -321,10 +321,13 @@ func (g *Gateway) drive(r *run, c *conn, p plan) outcome {
 		// stallsAtBeat is the reader's stall count when the heartbeat went out.
 		stallsAtBeat int64
 		heartbeat    = func() error {
+			// The time is taken before the write: the reader may read (and timestamp) the
+			// ACK before a slow write returns, which made the latency negative.
+			at := time.Now()
 			if err := g.sendHeartbeat(c); err != nil {
 				return err
 			}
-			sentAt, unacked = time.Now(), true
+			sentAt, unacked = at, true
 			stallsAtBeat = c.stalls.Load()
 			return nil
 		}
