@@ -21,6 +21,7 @@ type Service struct {
 	read  *dbsqlc.Queries
 	now   func() time.Time
 	batch batcher
+	upd   updater
 
 	// SQLite's case insert statements, prepared once on the writer connection.
 	stmtMu     sync.Mutex
@@ -47,6 +48,7 @@ func NewService(st *store.Store, opts ...Option) *Service {
 		inflight = 2
 	}
 	s.batch.sem = make(chan struct{}, inflight)
+	s.upd.sem = make(chan struct{}, inflight)
 	return s
 }
 
