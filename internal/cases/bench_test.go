@@ -185,9 +185,9 @@ func BenchmarkFollowUp(b *testing.B) {
 func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
 	ctx := context.Background()
 	st := storetest.Open(b, engine)
-	var opts []cases.Option
+	opts := []cases.Option{cases.Batched()}
 	if !batched {
-		opts = append(opts, cases.Unbatched())
+		opts = []cases.Option{cases.Unbatched()}
 	}
 	svc := cases.NewService(st, opts...)
 	const guilds = 64

@@ -1,5 +1,9 @@
 package cases
 
+// Batched makes writes share transactions on either engine (the default on SQLite only),
+// so that the group commit's rules are tested on PostgreSQL too.
+func Batched() Option { return func(s *Service) { s.upd.off = false } }
+
 // Unbatched makes every write a transaction of its own, as before the group commit of
 // updates: the baseline of BenchmarkFollowUp.
 func Unbatched() Option { return func(s *Service) { s.upd.off = true } }

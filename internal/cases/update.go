@@ -25,7 +25,7 @@ type updater struct {
 	mu      sync.Mutex
 	pending []*updateReq
 	sem     chan struct{}
-	// off runs every transaction on its own (the path before batching), for benchmarks.
+	// off runs every transaction on its own: the default on PostgreSQL (see NewService).
 	off bool
 	// shared counts the transactions that more than one caller shared, and those callers.
 	shared, members atomic.Int64

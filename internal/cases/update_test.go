@@ -46,7 +46,7 @@ func kinds(t *testing.T, s *cases.Service, id int64) []cases.EventKind {
 func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := svc(st, newClock())
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
 		cs := pendingCases(t, s, 48)
 		var wg sync.WaitGroup
 		errs := make(chan error, len(cs))
@@ -97,7 +97,7 @@ func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := svc(st, newClock())
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
 		c := pendingCases(t, s, 1)[0]
 		const n = 24
 		var wg sync.WaitGroup
@@ -165,7 +165,7 @@ func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 func TestFailingWriteInABatch(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := svc(st, newClock())
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
 		cs := pendingCases(t, s, 20)
 
 		// Hold the writer's slots so that the writes below queue and are then taken as one
@@ -251,7 +251,7 @@ func TestFailingWriteInABatch(t *testing.T) {
 func TestAbandonedWrite(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := svc(st, newClock())
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
 		c := pendingCases(t, s, 1)[0]
 		release, holdDone := holdWriters(t, s, st)
 		cctx, cancel := context.WithCancel(ctx)
