@@ -159,3 +159,79 @@ func benchCreate(b *testing.B, engine store.Engine, op string, conc, guilds int)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
+
+// BenchmarkFollowUp measures the writes a command makes after creating its case: the case
+// marked active (pending → active, with its history row) and its mod-log message linked
+// (with its history row), each a Service call of its own as in the coordinator. One op is
+// both, on a pending case created before the timer. mode=batched is the service as it is
+// (concurrent writes share a transaction and its commit); mode=unbatched is the path before
+// that (a transaction per write), kept callable for this comparison.
+func BenchmarkFollowUp(b *testing.B) {
+	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
+		b.Run("engine="+string(engine), func(b *testing.B) {
+			for _, mode := range []string{"unbatched", "batched"} {
+				b.Run("mode="+mode, func(b *testing.B) {
+					for _, conc := range []int{1, 16, 64} {
+						b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
+							benchFollowUp(b, engine, mode == "batched", conc)
+						})
+					}
+				})
+			}
+		})
+	}
+}
+
+func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
+	ctx := context.Background()
+	st := storetest.Open(b, engine)
+	opts := []cases.Option{cases.Batched()}
+	if !batched {
+		opts = []cases.Option{cases.Unbatched()}
+	}
+	svc := cases.NewService(st, opts...)
+	const guilds = 64
+	ns := make([]cases.New, b.N)
+	for i := range ns {
+		ns[i] = cases.New{GuildID: benchGuildBase + int64(i%guilds), UserID: benchUserBase + int64(i%1000),
+			ModeratorID: benchMod, Type: cases.Warn, Status: cases.Pending, Reason: benchReason}
+	}
+	var created []cases.Case
+	for start := 0; start < len(ns); start += 1000 {
+		cs, err := svc.CreateMany(ctx, ns[start:min(start+1000, len(ns))])
+		if err != nil {
+			b.Fatal(err)
+		}
+		created = append(created, cs...)
+	}
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				c := created[i]
+				_, err := svc.SetStatus(ctx, c.GuildID, c.Number, benchMod, cases.Active, "the action succeeded")
+				if err == nil {
+					_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, benchMod, 4_000_000+i)
+				}
+				if err != nil {
+					if failed.CompareAndSwap(false, true) {
+						b.Errorf("op %d: %v", i, err)
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}

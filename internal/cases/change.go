@@ -172,11 +172,12 @@ func lockByID(id int64) locker {
 	}
 }
 
-// change runs apply on the locked case inside one transaction and returns the case as it is
-// after the commit.
+// change runs apply on the locked case inside one transaction (shared with concurrent
+// writers, see updater) and returns the case as that transaction left it, read back inside
+// it rather than by a second visit to the writer.
 func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
-	var id int64
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+	var out Case
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		q := dbsqlc.New(tx)
 		row, err := lock(ctx, q)
 		if err != nil {
@@ -186,17 +187,20 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 		if err != nil {
 			return err
 		}
-		id = c.ID
-		return apply(c, &changeTx{ctx: ctx, q: q, actor: actor, now: s.nowMS()})
+		if err := apply(c, &changeTx{ctx: ctx, q: q, actor: actor, now: s.nowMS()}); err != nil {
+			return err
+		}
+		row, err = q.GetCaseByID(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("reload case id %d: %w", c.ID, err)
+		}
+		out, err = fromRow(row)
+		return err
 	})
 	if err != nil {
 		return Case{}, err
 	}
-	row, err := dbsqlc.New(s.st.Writer()).GetCaseByID(ctx, id)
-	if err != nil {
-		return Case{}, fmt.Errorf("reload case id %d: %w", id, err)
-	}
-	return fromRow(row)
+	return out, nil
 }
 
 // changeTx writes one field of a locked case and its history row.

@@ -21,6 +21,7 @@ type Service struct {
 	read  *dbsqlc.Queries
 	now   func() time.Time
 	batch batcher
+	upd   updater
 
 	// SQLite's case insert statements, prepared once on the writer connection.
 	stmtMu     sync.Mutex
@@ -37,6 +38,12 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // NewService returns the case service over a migrated store.
 func NewService(st *store.Store, opts ...Option) *Service {
 	s := &Service{st: st, read: dbsqlc.New(st.Reader()), now: time.Now}
+	// Writes to existing cases share transactions on SQLite, whose one writer connection
+	// would otherwise run a transaction and a commit per write. PostgreSQL runs concurrent
+	// transactions side by side and already shares WAL flushes between concurrent commits;
+	// there, running a batch's writes one after the other measured slower
+	// (docs/benchmarks.md, "Follow-up writes").
+	s.upd.off = st.Engine() == store.Postgres
 	for _, o := range opts {
 		o(s)
 	}
@@ -47,6 +54,7 @@ func NewService(st *store.Store, opts ...Option) *Service {
 		inflight = 2
 	}
 	s.batch.sem = make(chan struct{}, inflight)
+	s.upd.sem = make(chan struct{}, inflight)
 	return s
 }
 

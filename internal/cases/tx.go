@@ -34,13 +34,17 @@ type Tx struct {
 	after []func()
 }
 
-// InTx runs fn in one write transaction as actor and commits when fn returns nil.
+// InTx runs fn in one write transaction as actor and commits when fn returns nil. The
+// transaction may be shared with other callers' (a group commit, see updater): fn's work is
+// all or nothing and never sees theirs fail, but fn must use only tx for writes, and may run
+// again when its first run was undone by something not its own (so keep it free of effects
+// outside the database; use AfterCommit for those).
 func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) error {
 	if err := checkID("actor", actor); err != nil {
 		return err
 	}
 	var t *Tx
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		t = &Tx{ctx: ctx, tx: tx, q: dbsqlc.New(tx), actor: actor, now: s.nowMS()}
 		return fn(t)
 	})

@@ -1,0 +1,312 @@
+package cases_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+func pendingCases(t *testing.T, s *cases.Service, n int) []cases.Case {
+	t.Helper()
+	out := make([]cases.Case, n)
+	for i := range out {
+		nw := warn(guild, user+int64(i), "follow-up test")
+		nw.Status = cases.Pending
+		c, err := s.Create(context.Background(), nw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+func kinds(t *testing.T, s *cases.Service, id int64) []cases.EventKind {
+	t.Helper()
+	evs, err := s.Events(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []cases.EventKind
+	for _, e := range evs {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+// The command path's follow-up writes, many at once on different cases: every one is
+// applied, with its history row, and the case returned is the case as written.
+func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		cs := pendingCases(t, s, 48)
+		var wg sync.WaitGroup
+		errs := make(chan error, len(cs))
+		for i, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a, err := s.SetStatus(ctx, guild, c.Number, mod, cases.Active, "the action succeeded")
+				if err != nil {
+					errs <- err
+					return
+				}
+				if a.Status != cases.Active {
+					errs <- fmt.Errorf("case #%d returned %s after SetStatus", c.Number, a.Status)
+				}
+				l, err := s.LinkModlog(ctx, guild, c.Number, mod, int64(9000+i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if l.ModlogMessageID != int64(9000+i) || l.Status != cases.Active {
+					errs <- fmt.Errorf("case #%d returned %+v after LinkModlog", c.Number, l)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for i, c := range cs {
+			got, err := s.Get(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != cases.Active || got.ModlogMessageID != int64(9000+i) {
+				t.Errorf("case #%d: status %s, mod-log %d", c.Number, got.Status, got.ModlogMessageID)
+			}
+			if k := fmt.Sprint(kinds(t, s, c.ID)); k != fmt.Sprint([]cases.EventKind{cases.EventCreated, cases.EventStatus, cases.EventModlog}) {
+				t.Errorf("case #%d history %s", c.Number, k)
+			}
+		}
+	})
+}
+
+// Concurrent writes to one case are serialised as separate transactions would be: each sees
+// the one before, so the history chains, and a transition is made only once.
+func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		c := pendingCases(t, s, 1)[0]
+		const n = 24
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		activated, unchanged := 0, 0
+		for i := range n {
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				_, err := s.SetStatus(ctx, guild, c.Number, mod, cases.Active, "")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					activated++
+				case errors.Is(err, cases.ErrUnchanged):
+					unchanged++
+				default:
+					t.Errorf("set status: %v", err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				if _, err := s.LinkModlog(ctx, guild, c.Number, mod, int64(5000+i)); err != nil {
+					t.Errorf("link %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if activated != 1 || unchanged != n-1 {
+			t.Errorf("activated %d times, unchanged %d; want 1 and %d", activated, unchanged, n-1)
+		}
+		evs, err := s.Events(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses, links, prev := 0, 0, ""
+		for _, e := range evs {
+			switch e.Kind {
+			case cases.EventStatus:
+				statuses++
+			case cases.EventModlog:
+				links++
+				if e.Old != prev {
+					t.Errorf("mod-log history %q → %q follows %q: a write did not see the one before", e.Old, e.New, prev)
+				}
+				prev = e.New
+			}
+		}
+		if statuses != 1 || links != n {
+			t.Errorf("%d status and %d mod-log rows; want 1 and %d", statuses, links, n)
+		}
+		got, err := s.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got.ModlogMessageID) != prev {
+			t.Errorf("case links %d, history ends at %s", got.ModlogMessageID, prev)
+		}
+	})
+}
+
+// One failing write in a shared transaction fails alone: its own changes (history rows
+// included) are undone, its neighbours' commit, and each caller gets its own outcome.
+func TestFailingWriteInABatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		cs := pendingCases(t, s, 20)
+
+		// Hold the writer's slots so that the writes below queue and are then taken as one
+		// batch by the next leader.
+		release, holdDone := holdWriters(t, s, st)
+
+		errBoom := errors.New("boom")
+		results := make([]error, len(cs))
+		var wg sync.WaitGroup
+		for i, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch i % 4 {
+				case 1: // writes, then fails: nothing of it may stay
+					results[i] = s.InTx(ctx, mod, func(tx *cases.Tx) error {
+						l, err := tx.Lock(c.ID)
+						if err != nil {
+							return err
+						}
+						if err := tx.SetStatus(l, cases.Active, "to be undone"); err != nil {
+							return err
+						}
+						return errBoom
+					})
+				case 2: // refused by the status rules
+					_, results[i] = s.Void(ctx, guild, c.Number, mod, "voided first")
+					if results[i] == nil {
+						_, results[i] = s.SetStatus(ctx, guild, c.Number, mod, cases.Pending, "")
+					}
+				default:
+					_, results[i] = s.SetStatus(ctx, guild, c.Number, mod, cases.Active, "")
+				}
+			}()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for cases.QueuedWrites(s) < len(cs) && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		close(release)
+		wg.Wait()
+		if err := holdDone(); err != nil {
+			t.Fatal(err)
+		}
+		if txs, writes := cases.SharedWrites(s); txs == 0 || writes < int64(len(cs)) {
+			t.Errorf("%d shared transactions for %d writes: the writes were not batched", txs, writes)
+		}
+		for i, c := range cs {
+			got, err := s.Get(ctx, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := fmt.Sprint(kinds(t, s, c.ID))
+			switch i % 4 {
+			case 1:
+				if !errors.Is(results[i], errBoom) {
+					t.Errorf("case #%d: %v, want boom", c.Number, results[i])
+				}
+				if got.Status != cases.Pending || k != fmt.Sprint([]cases.EventKind{cases.EventCreated}) {
+					t.Errorf("case #%d: a failed write stayed: %s, history %s", c.Number, got.Status, k)
+				}
+			case 2:
+				var inv *cases.InvalidError
+				if !errors.As(results[i], &inv) {
+					t.Errorf("case #%d: %v, want the status rules' refusal", c.Number, results[i])
+				}
+				if got.Status != cases.Voided || k != fmt.Sprint([]cases.EventKind{cases.EventCreated, cases.EventVoided}) {
+					t.Errorf("case #%d: %s, history %s", c.Number, got.Status, k)
+				}
+			default:
+				if results[i] != nil {
+					t.Errorf("case #%d: %v", c.Number, results[i])
+				}
+				if got.Status != cases.Active || k != fmt.Sprint([]cases.EventKind{cases.EventCreated, cases.EventStatus}) {
+					t.Errorf("case #%d: %s, history %s", c.Number, got.Status, k)
+				}
+			}
+		}
+	})
+}
+
+// A caller that gives up while queued writes nothing and is told so.
+func TestAbandonedWrite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		c := pendingCases(t, s, 1)[0]
+		release, holdDone := holdWriters(t, s, st)
+		cctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.SetStatus(cctx, guild, c.Number, mod, cases.Active, "")
+			done <- err
+		}()
+		for cases.QueuedWrites(s) < 1 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("abandoned write: %v", err)
+		}
+		close(release)
+		if err := holdDone(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != cases.Pending {
+			t.Errorf("abandoned write applied: %s", got.Status)
+		}
+	})
+}
+
+// holdWriters occupies every write slot (one on SQLite, two on PostgreSQL) with a
+// transaction that waits for release to be closed; wait reports their outcome.
+func holdWriters(t *testing.T, s *cases.Service, st *store.Store) (release chan struct{}, wait func() error) {
+	t.Helper()
+	slots := 1
+	if st.Engine() == store.Postgres {
+		slots = 2
+	}
+	release = make(chan struct{})
+	errs := make(chan error, slots)
+	for range slots {
+		held := make(chan struct{})
+		go func() {
+			errs <- s.InTx(context.Background(), mod, func(tx *cases.Tx) error {
+				close(held)
+				<-release
+				return nil
+			})
+		}()
+		<-held
+	}
+	return release, func() error {
+		var all []error
+		for range slots {
+			all = append(all, <-errs)
+		}
+		return errors.Join(all...)
+	}
+}
