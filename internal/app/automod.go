@@ -497,7 +497,7 @@ func (am *automodRuntime) enforce(ctx context.Context, guildID int64, msg ddisco
 	if err != nil {
 		return fmt.Errorf("reading the guild: %w", err)
 	}
-	if in.AuthorID == g.OwnerID || guildPermissions(g, roles).Has(permissions.Administrator) || guildPermissions(g, roles).Has(permissions.ManageGuild) {
+	if permissions.Permission(g.MemberPermissions(in.AuthorID, roles)).Has(permissions.ManageGuild) {
 		return nil
 	}
 	author := fromDisgoUser(msg.Author)

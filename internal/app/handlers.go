@@ -369,22 +369,7 @@ func (a *App) subject(ctx context.Context, guildID, userID int64, roles []int64,
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
 	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
-		NativePermissions: guildPermissions(g, roles), Command: command}, nil
-}
-
-// guildPermissions is a member's permissions in the guild: @everyone's and their roles'
-// together. Administrator is kept as a bit; permissions.Check lets it grant everything.
-func guildPermissions(g discord.Guild, roles []int64) permissions.Permission {
-	var p uint64
-	if everyone, ok := g.Role(g.ID); ok {
-		p |= everyone.Permissions
-	}
-	for _, id := range roles {
-		if r, ok := g.Role(id); ok {
-			p |= r.Permissions
-		}
-	}
-	return permissions.Permission(p)
+		NativePermissions: permissions.Permission(g.MemberPermissions(userID, roles)), Command: command}, nil
 }
 
 func fromDisgoUser(u ddiscord.User) discord.User {

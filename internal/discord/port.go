@@ -215,6 +215,34 @@ type Guild struct {
 	Roles []Role
 }
 
+// AllPermissions is every permission bit: what the owner and administrators hold.
+const AllPermissions uint64 = 1<<53 - 1
+
+// permAdministrator is Discord's Administrator bit, which grants every permission.
+const permAdministrator = 1 << 3
+
+// MemberPermissions computes a member's guild-wide permissions as Discord does: the owner
+// and administrators hold AllPermissions; anyone else @everyone's and their roles' together.
+// Channel overwrites come on top of these.
+func (g Guild) MemberPermissions(userID int64, roleIDs []int64) uint64 {
+	if userID == g.OwnerID {
+		return AllPermissions
+	}
+	var p uint64
+	if everyone, ok := g.Role(g.ID); ok {
+		p |= everyone.Permissions
+	}
+	for _, id := range roleIDs {
+		if r, ok := g.Role(id); ok {
+			p |= r.Permissions
+		}
+	}
+	if p&permAdministrator != 0 {
+		return AllPermissions
+	}
+	return p
+}
+
 // Role returns the guild's role with an id.
 func (g Guild) Role(id int64) (Role, bool) {
 	for _, r := range g.Roles {

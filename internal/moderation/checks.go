@@ -81,22 +81,9 @@ func (a rank) roleBelow(r discord.Role) bool {
 	return a.above(rank{ok: true, position: r.Position, id: r.ID})
 }
 
-// guildPermissions computes a member's guild-wide permissions: @everyone's, and every role's;
-// the owner holds all of them.
+// guildPermissions is a member's guild-wide permissions (discord.Guild.MemberPermissions).
 func guildPermissions(g discord.Guild, userID int64, roleIDs []int64) permissions.Permission {
-	if userID == g.OwnerID {
-		return ^permissions.Permission(0)
-	}
-	var p uint64
-	if everyone, ok := g.Role(g.ID); ok {
-		p |= everyone.Permissions
-	}
-	for _, id := range roleIDs {
-		if r, ok := g.Role(id); ok {
-			p |= r.Permissions
-		}
-	}
-	return permissions.Permission(p)
+	return permissions.Permission(g.MemberPermissions(userID, roleIDs))
 }
 
 // touchesMember says the action changes the member on Discord, so gavel must be able to.

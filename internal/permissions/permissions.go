@@ -68,28 +68,39 @@ type CommandRank struct {
 // Permission is a set of Discord permission bits, as in a member's computed guild permissions.
 type Permission uint64
 
-// The Discord permissions the native fallback uses.
+// The Discord permissions the native fallback uses, and those gavel's tools check for
+// itself in a channel.
 const (
-	KickMembers     Permission = 1 << 1
-	BanMembers      Permission = 1 << 2
-	Administrator   Permission = 1 << 3
-	ManageChannels  Permission = 1 << 4
-	ManageGuild     Permission = 1 << 5
-	ManageMessages  Permission = 1 << 13
-	ManageRoles     Permission = 1 << 28
-	ModerateMembers Permission = 1 << 40
+	KickMembers        Permission = 1 << 1
+	BanMembers         Permission = 1 << 2
+	Administrator      Permission = 1 << 3
+	ManageChannels     Permission = 1 << 4
+	ManageGuild        Permission = 1 << 5
+	ViewChannel        Permission = 1 << 10
+	SendMessages       Permission = 1 << 11
+	ManageMessages     Permission = 1 << 13
+	EmbedLinks         Permission = 1 << 14
+	ReadMessageHistory Permission = 1 << 16
+	ManageRoles        Permission = 1 << 28
+	ManageThreads      Permission = 1 << 34
+	ModerateMembers    Permission = 1 << 40
 )
 
 // permissionNames are the names Discord's client shows (Manage Guild is "Manage Server" there).
 var permissionNames = map[Permission]string{
-	KickMembers:     "Kick Members",
-	BanMembers:      "Ban Members",
-	Administrator:   "Administrator",
-	ManageChannels:  "Manage Channels",
-	ManageGuild:     "Manage Server",
-	ManageMessages:  "Manage Messages",
-	ManageRoles:     "Manage Roles",
-	ModerateMembers: "Moderate Members",
+	KickMembers:        "Kick Members",
+	BanMembers:         "Ban Members",
+	Administrator:      "Administrator",
+	ManageChannels:     "Manage Channels",
+	ManageGuild:        "Manage Server",
+	ManageMessages:     "Manage Messages",
+	ManageRoles:        "Manage Roles",
+	ModerateMembers:    "Moderate Members",
+	ViewChannel:        "View Channel",
+	SendMessages:       "Send Messages",
+	EmbedLinks:         "Embed Links",
+	ReadMessageHistory: "Read Message History",
+	ManageThreads:      "Manage Threads",
 }
 
 // Has reports whether p holds every bit of need. Administrator holds them all.

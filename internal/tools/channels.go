@@ -9,6 +9,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/permissions"
 )
 
 // Discord permission bits the channel tools check for gavel itself, before acting, so that
@@ -20,36 +21,16 @@ const (
 	permManageMessages     uint64 = 1 << 13
 	permReadMessageHistory uint64 = 1 << 16
 	permManageThreads      uint64 = 1 << 34
-	permAll                uint64 = 1<<53 - 1
+	permAll                       = discord.AllPermissions
 )
 
-// channelPermNames are the names Discord's client shows.
-var channelPermNames = []struct {
-	bit  uint64
-	name string
-}{
-	{permViewChannel, "View Channel"},
-	{permManageChannels, "Manage Channels"},
-	{permManageMessages, "Manage Messages"},
-	{permReadMessageHistory, "Read Message History"},
-	{permManageThreads, "Manage Threads"},
-}
-
-// missingPerms names the bits of need that have lacks, joined with "and"; "" when none.
+// missingPerms names the bits of need that have lacks, as Discord's client does; "" when
+// none.
 func missingPerms(have, need uint64) string {
-	var names []string
-	for _, p := range channelPermNames {
-		if need&p.bit != 0 && have&p.bit == 0 {
-			names = append(names, p.name)
-		}
-	}
-	switch len(names) {
-	case 0:
+	if need&^have == 0 {
 		return ""
-	case 1:
-		return names[0]
 	}
-	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return permissions.Permission(need &^ have).String()
 }
 
 // isThread reports whether a channel is a thread, which takes its permissions from its parent.
@@ -62,20 +43,9 @@ func isThread(t discord.ChannelType) bool {
 // overwrites (denies, then allows), then the member's own. overwrites are the channel's, or
 // its parent's for a thread. Without View Channel nothing in the channel is usable.
 func channelPermissions(g discord.Guild, m discord.Member, overwrites []discord.Overwrite) uint64 {
-	if m.User.ID == g.OwnerID {
-		return permAll
-	}
-	var p uint64
-	if everyone, ok := g.Role(g.ID); ok {
-		p = everyone.Permissions
-	}
-	for _, id := range m.Roles {
-		if r, ok := g.Role(id); ok {
-			p |= r.Permissions
-		}
-	}
-	if p&permAdministrator != 0 {
-		return permAll
+	p := g.MemberPermissions(m.User.ID, m.Roles)
+	if p == permAll {
+		return p
 	}
 	find := func(id int64, typ discord.OverwriteType) (discord.Overwrite, bool) {
 		for _, o := range overwrites {

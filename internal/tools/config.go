@@ -963,7 +963,7 @@ func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64)
 		return fmt.Sprintf("Channel %d is not in this server; %s", channelID, accepted), nil
 	}
 	if ch.Type != discord.ChannelGuildText && ch.Type != discord.ChannelGuildAnnouncement {
-		return fmt.Sprintf("%s is a %s, not a text channel; %s", channelText(channelID), channelKind(ch.Type), accepted), nil
+		return fmt.Sprintf("%s is %s, not a text channel; %s", channelText(channelID), channelTypeName(ch.Type), accepted), nil
 	}
 	g, bot, err := c.guildAndBot(ctx, guildID)
 	if err != nil {
@@ -971,7 +971,7 @@ func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64)
 	}
 	if missing := postingPermissions &^ channelPermissions(g, bot, ch.Overwrites); missing != 0 {
 		return fmt.Sprintf("gavel cannot post in %s: it lacks %s there. Give gavel's role those permissions in that channel, or pick another one.",
-			channelText(channelID), permissionNames(missing)), nil
+			channelText(channelID), permissions.Permission(missing).String()), nil
 	}
 	return "", nil
 }
@@ -996,7 +996,7 @@ func (c *configTool) checkJailRole(ctx context.Context, guildID, roleID int64) (
 	if !hasTop || !roleAbove(top, role) {
 		return fmt.Sprintf("%s is not below gavel's highest role, so gavel could not give it. Move gavel's role above it in Server Settings → Roles, or pick a lower role.", roleText(roleID)), "", nil
 	}
-	if guildPerms(g, c.env.BotID, bot.Roles)&permManageRoles == 0 {
+	if g.MemberPermissions(c.env.BotID, bot.Roles)&permManageRoles == 0 {
 		warning = "⚠️ gavel lacks the Manage Roles permission, so jail will fail until its role has it."
 	}
 	return "", warning, nil
@@ -1040,62 +1040,6 @@ func roleAbove(a, b discord.Role) bool {
 		return a.Position > b.Position
 	}
 	return a.ID < b.ID
-}
-
-// guildPerms are a member's guild-wide permissions: @everyone's and their roles'.
-func guildPerms(g discord.Guild, userID int64, roleIDs []int64) uint64 {
-	if userID == g.OwnerID {
-		return permAll
-	}
-	var p uint64
-	if everyone, ok := g.Role(g.ID); ok {
-		p |= everyone.Permissions
-	}
-	for _, id := range roleIDs {
-		if r, ok := g.Role(id); ok {
-			p |= r.Permissions
-		}
-	}
-	if p&permAdministrator != 0 {
-		return permAll
-	}
-	return p
-}
-
-func permissionNames(p uint64) string {
-	var names []string
-	for _, n := range []struct {
-		bit  uint64
-		name string
-	}{{permViewChannel, "View Channel"}, {permSendMessages, "Send Messages"}, {permEmbedLinks, "Embed Links"}} {
-		if p&n.bit != 0 {
-			names = append(names, n.name)
-		}
-	}
-	if len(names) > 1 {
-		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
-	}
-	return strings.Join(names, "")
-}
-
-func channelKind(t discord.ChannelType) string {
-	switch t {
-	case discord.ChannelGuildVoice:
-		return "voice channel"
-	case discord.ChannelGuildCategory:
-		return "category"
-	case discord.ChannelAnnouncementThread, discord.ChannelPublicThread, discord.ChannelPrivateThread:
-		return "thread"
-	case discord.ChannelGuildStageVoice:
-		return "stage channel"
-	case discord.ChannelGuildForum:
-		return "forum"
-	case discord.ChannelGuildMedia:
-		return "media channel"
-	case discord.ChannelDM:
-		return "direct message"
-	}
-	return fmt.Sprintf("channel of type %d", int(t))
 }
 
 // Formatting.
