@@ -446,10 +446,7 @@ func (a *App) Close() {
 // configured guild, or globally when none is configured.
 func (a *App) registerCommands(ctx context.Context) error {
 	native := permissions.DefaultNativePermissions()
-	var all []any
-	for _, c := range commands.SlashCommands(a.cat, native) {
-		all = append(all, c)
-	}
+	all := commands.SlashCommands(a.cat, native)
 	for _, s := range a.tools.Specs() {
 		all = append(all, s.SlashDefinition(uint64(a.perms.NativePermission(s.Name))))
 	}

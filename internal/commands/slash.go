@@ -16,26 +16,31 @@ const (
 	OptionUser    = 6
 )
 
-// SlashOption is one option of a slash command definition, as Discord's API takes it.
+// SlashOption is one option of a slash command definition, as Discord's API takes it;
+// subcommands and groups nest their options.
 type SlashOption struct {
-	Type        int    `json:"type"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Required    bool   `json:"required,omitempty"`
-	MinValue    *int   `json:"min_value,omitempty"`
-	MaxValue    *int   `json:"max_value,omitempty"`
-	MinLength   *int   `json:"min_length,omitempty"`
-	MaxLength   *int   `json:"max_length,omitempty"`
+	Type        int      `json:"type"`
+	Name        string   `json:"name"`
+	Description string   `json:"description"`
+	Required    bool     `json:"required,omitempty"`
+	MinValue    *int     `json:"min_value,omitempty"`
+	MaxValue    *int     `json:"max_value,omitempty"`
+	MinLength   *int     `json:"min_length,omitempty"`
+	MaxLength   *int     `json:"max_length,omitempty"`
+	Choices     []Choice `json:"choices,omitempty"`
+	// Autocomplete asks gavel for suggestions as the user types; never with Choices.
+	Autocomplete bool           `json:"autocomplete,omitempty"`
+	Options      []*SlashOption `json:"options,omitempty"`
 }
 
 // SlashCommand is a chat-input command definition for the bulk-overwrite endpoint.
 type SlashCommand struct {
-	Type        int           `json:"type"`
-	Name        string        `json:"name"`
-	Description string        `json:"description"`
-	Options     []SlashOption `json:"options"`
+	Type        int            `json:"type"`
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Options     []*SlashOption `json:"options"`
 	// DefaultMemberPermissions hides the command from members without the Discord permission
-	// the action needs until a server says otherwise; gavel still checks ranks itself.
+	// it needs until a server says otherwise; gavel still checks ranks itself.
 	DefaultMemberPermissions *string `json:"default_member_permissions"`
 	// Contexts 0: guilds only.
 	Contexts []int `json:"contexts"`
@@ -47,9 +52,9 @@ func SlashCommands(cat *moderation.Catalogue, native map[string]permissions.Perm
 	var out []SlashCommand
 	for _, a := range cat.Actions() {
 		cmd := SlashCommand{Type: 1, Name: a.Name, Description: truncate(a.Description, 100), Contexts: []int{0}}
-		target := SlashOption{Type: OptionUser, Name: "user", Description: "Who", Required: true}
+		target := &SlashOption{Type: OptionUser, Name: "user", Description: "Who", Required: true}
 		if a.Target == moderation.TargetBanned {
-			target = SlashOption{Type: OptionString, Name: "user", Description: "A banned user's id, mention or name", Required: true,
+			target = &SlashOption{Type: OptionString, Name: "user", Description: "A banned user's id, mention or name", Required: true,
 				MinLength: intp(1), MaxLength: intp(100)}
 		}
 		cmd.Options = append(cmd.Options, target)
@@ -59,7 +64,7 @@ func SlashCommands(cat *moderation.Catalogue, native map[string]permissions.Perm
 				cmd.Options = append(cmd.Options, slashFlag(f))
 			}
 		}
-		cmd.Options = append(cmd.Options, SlashOption{Type: OptionString, Name: "reason", Description: "Why (recorded in the case)",
+		cmd.Options = append(cmd.Options, &SlashOption{Type: OptionString, Name: "reason", Description: "Why (recorded in the case)",
 			MinLength: intp(1), MaxLength: intp(2000)})
 		for _, f := range a.Flags {
 			if !f.Required {
@@ -75,9 +80,9 @@ func SlashCommands(cat *moderation.Catalogue, native map[string]permissions.Perm
 	return out
 }
 
-func slashFlag(f moderation.FlagUse) SlashOption {
+func slashFlag(f moderation.FlagUse) *SlashOption {
 	spec := f.ID.Spec()
-	o := SlashOption{Name: spec.Name, Description: upper(spec.Help), Required: f.Required}
+	o := &SlashOption{Name: spec.Name, Description: upper(spec.Help), Required: f.Required}
 	switch f.ID {
 	case moderation.FlagSilent:
 		o.Type = OptionBoolean

@@ -807,43 +807,17 @@ const (
 	OptionRole            = 8
 )
 
-// ToolOption is a slash option that may nest (subcommands and groups).
-type ToolOption struct {
-	Type        int      `json:"type"`
-	Name        string   `json:"name"`
-	Description string   `json:"description"`
-	Required    bool     `json:"required,omitempty"`
-	MinValue    *int     `json:"min_value,omitempty"`
-	MaxValue    *int     `json:"max_value,omitempty"`
-	MinLength   *int     `json:"min_length,omitempty"`
-	MaxLength   *int     `json:"max_length,omitempty"`
-	Choices     []Choice `json:"choices,omitempty"`
-	// Autocomplete asks gavel for suggestions as the user types; never with Choices.
-	Autocomplete bool          `json:"autocomplete,omitempty"`
-	Options      []*ToolOption `json:"options,omitempty"`
-}
-
 // Choice is one fixed value of a string option.
 type Choice struct {
 	Name  string `json:"name"`
 	Value string `json:"value"`
 }
 
-// ToolCommand is a tool's slash definition for the bulk-overwrite endpoint.
-type ToolCommand struct {
-	Type                     int           `json:"type"`
-	Name                     string        `json:"name"`
-	Description              string        `json:"description"`
-	Options                  []*ToolOption `json:"options"`
-	DefaultMemberPermissions *string       `json:"default_member_permissions"`
-	Contexts                 []int         `json:"contexts"`
-}
-
 // SlashDefinition is the spec as Discord registers it; perm is the Discord permission that
 // shows it to members by default (0: everyone).
-func (s *Spec) SlashDefinition(perm uint64) ToolCommand {
-	cmd := ToolCommand{Type: 1, Name: s.Name, Description: truncate(s.Description, 100), Contexts: []int{0},
-		Options: []*ToolOption{}}
+func (s *Spec) SlashDefinition(perm uint64) SlashCommand {
+	cmd := SlashCommand{Type: 1, Name: s.Name, Description: truncate(s.Description, 100), Contexts: []int{0},
+		Options: []*SlashOption{}}
 	if perm != 0 {
 		p := strconv.FormatUint(perm, 10)
 		cmd.DefaultMemberPermissions = &p
@@ -856,10 +830,10 @@ func (s *Spec) SlashDefinition(perm uint64) ToolCommand {
 	return cmd
 }
 
-func subOptions(s *Spec) []*ToolOption {
-	out := []*ToolOption{}
+func subOptions(s *Spec) []*SlashOption {
+	out := []*SlashOption{}
 	for _, sub := range s.Subs {
-		o := &ToolOption{Type: OptionSubCommand, Name: sub.Name, Description: truncate(sub.Description, 100)}
+		o := &SlashOption{Type: OptionSubCommand, Name: sub.Name, Description: truncate(sub.Description, 100)}
 		if len(sub.Subs) > 0 {
 			o.Type = OptionSubCommandGroup
 			o.Options = subOptions(sub)
@@ -873,10 +847,10 @@ func subOptions(s *Spec) []*ToolOption {
 
 // paramOptions lists required options first, as Discord demands. A parameter that can be
 // cleared is optional there, beside a boolean option that clears it.
-func paramOptions(params []Param) []*ToolOption {
-	var req, opt []*ToolOption
+func paramOptions(params []Param) []*SlashOption {
+	var req, opt []*SlashOption
 	for _, p := range params {
-		o := &ToolOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required && !p.Clear}
+		o := &SlashOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required && !p.Clear}
 		switch p.Kind {
 		case KindInt:
 			o.Type = OptionInteger
@@ -909,9 +883,9 @@ func paramOptions(params []Param) []*ToolOption {
 			opt = append(opt, o)
 		}
 		if p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
-			opt = append(opt, &ToolOption{Type: OptionBoolean, Name: ClearOption,
+			opt = append(opt, &SlashOption{Type: OptionBoolean, Name: ClearOption,
 				Description: truncate("Clear it instead of naming one ("+p.Name+")", 100)})
 		}
 	}
-	return append(append([]*ToolOption{}, req...), opt...)
+	return append(append([]*SlashOption{}, req...), opt...)
 }

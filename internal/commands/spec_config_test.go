@@ -107,7 +107,7 @@ func TestClearableParams(t *testing.T) {
 	}
 
 	def := specs[0].SlashDefinition(0)
-	var log *ToolOption
+	var log *SlashOption
 	for _, o := range def.Options {
 		if o.Name == "log" {
 			log = o

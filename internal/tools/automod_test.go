@@ -323,8 +323,8 @@ func TestParseOptions(t *testing.T) {
 func TestAutoModSlashDefinition(t *testing.T) {
 	spec := autoModSpec().Link()
 	def := spec.SlashDefinition(32)
-	var count func(opts []*commands.ToolOption)
-	count = func(opts []*commands.ToolOption) {
+	var count func(opts []*commands.SlashOption)
+	count = func(opts []*commands.SlashOption) {
 		for _, o := range opts {
 			if o.Type == commands.OptionSubCommand && len(o.Options) > 25 {
 				t.Errorf("/automod %s has %d options; Discord takes 25", o.Name, len(o.Options))
