@@ -150,18 +150,26 @@ func (b *batcher) submit(ctx context.Context, s *Service, n *New) (Case, error) 
 	}
 }
 
-func (b *batcher) lead(ctx context.Context, s *Service) {
-	b.mu.Lock()
-	var batch []*createReq
-	rest := b.pending[:0:0]
-	for _, r := range b.pending {
-		if len(batch) < maxBatch && r.state.CompareAndSwap(reqQueued, reqTaken) {
+// takeBatch claims up to maxBatch queued requests for a leader and returns them, with the
+// requests still queued; abandoned ones are dropped. Both group commits (creation and
+// updates) share it.
+func takeBatch[R any](pending []*R, state func(*R) *atomic.Int32) (batch, rest []*R) {
+	rest = pending[:0:0]
+	for _, r := range pending {
+		st := state(r)
+		if len(batch) < maxBatch && st.CompareAndSwap(reqQueued, reqTaken) {
 			batch = append(batch, r)
-		} else if r.state.Load() == reqQueued {
+		} else if st.Load() == reqQueued {
 			rest = append(rest, r)
 		}
 	}
-	b.pending = rest
+	return batch, rest
+}
+
+func (b *batcher) lead(ctx context.Context, s *Service) {
+	b.mu.Lock()
+	var batch []*createReq
+	batch, b.pending = takeBatch(b.pending, func(r *createReq) *atomic.Int32 { return &r.state })
 	b.mu.Unlock()
 	if len(batch) == 0 {
 		return

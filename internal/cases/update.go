@@ -80,15 +80,7 @@ func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx *sq
 func (b *updater) lead(ctx context.Context, s *Service) {
 	b.mu.Lock()
 	var batch []*updateReq
-	rest := b.pending[:0:0]
-	for _, r := range b.pending {
-		if len(batch) < maxBatch && r.state.CompareAndSwap(reqQueued, reqTaken) {
-			batch = append(batch, r)
-		} else if r.state.Load() == reqQueued {
-			rest = append(rest, r)
-		}
-	}
-	b.pending = rest
+	batch, b.pending = takeBatch(b.pending, func(r *updateReq) *atomic.Int32 { return &r.state })
 	b.mu.Unlock()
 	if len(batch) == 0 {
 		return
