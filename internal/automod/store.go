@@ -20,7 +20,7 @@ type Store struct {
 
 // NewStore returns a Store over st.
 func NewStore(st *store.Store) *Store {
-	return &Store{st: st, read: dbsqlc.New(st.Reader()), now: time.Now}
+	return &Store{st: st, read: st.Queries(), now: time.Now}
 }
 
 // GavelRules returns a guild's gavel-enforced rules in the order they were given, and the
@@ -30,7 +30,7 @@ func (s *Store) GavelRules(ctx context.Context, guildID int64) ([]GavelRule, int
 	var version int64
 	// One transaction, so that the version read is the version of the rules read.
 	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := dbsqlc.New(tx)
+		q := s.st.TxQueries(tx)
 		v, err := q.GavelVersion(ctx, guildID)
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func (s *Store) GavelVersion(ctx context.Context, guildID int64) (int64, error) 
 func (s *Store) ReplaceGavelRules(ctx context.Context, guildID int64, rules []GavelRule) error {
 	now := s.now().UnixMilli()
 	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := dbsqlc.New(tx)
+		q := s.st.TxQueries(tx)
 		if err := q.DeleteGavelRules(ctx, guildID); err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (s *Store) Claim(ctx context.Context, guildID int64, key string, staleBefor
 	if !staleBefore.IsZero() {
 		stale = staleBefore.UnixMilli()
 	}
-	n, err := dbsqlc.New(s.st.Writer()).ClaimAutomodKey(ctx, dbsqlc.ClaimAutomodKeyParams{GuildID: guildID, DedupeKey: key,
+	n, err := s.st.WriteQueries().ClaimAutomodKey(ctx, dbsqlc.ClaimAutomodKeyParams{GuildID: guildID, DedupeKey: key,
 		SeenAt: s.now().UnixMilli(), StaleBefore: stale})
 	if err != nil {
 		return false, fmt.Errorf("claim automod key %q in guild %d: %w", key, guildID, err)
@@ -110,7 +110,7 @@ func (s *Store) Claim(ctx context.Context, guildID int64, key string, staleBefor
 
 // Settle records the case made for a claimed key.
 func (s *Store) Settle(ctx context.Context, guildID int64, key string, caseID int64) error {
-	err := dbsqlc.New(s.st.Writer()).SetAutomodKeyCase(ctx, dbsqlc.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
+	err := s.st.WriteQueries().SetAutomodKeyCase(ctx, dbsqlc.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
 		CaseID: sql.NullInt64{Int64: caseID, Valid: true}})
 	if err != nil {
 		return fmt.Errorf("settle automod key %q in guild %d: %w", key, guildID, err)
@@ -121,7 +121,7 @@ func (s *Store) Settle(ctx context.Context, guildID int64, key string, caseID in
 // Release gives back a claimed key whose case could not be made, so that a later event (a
 // resent execution, the message edited again) tries again.
 func (s *Store) Release(ctx context.Context, guildID int64, key string) error {
-	err := dbsqlc.New(s.st.Writer()).ReleaseAutomodKey(ctx, dbsqlc.ReleaseAutomodKeyParams{GuildID: guildID, DedupeKey: key})
+	err := s.st.WriteQueries().ReleaseAutomodKey(ctx, dbsqlc.ReleaseAutomodKeyParams{GuildID: guildID, DedupeKey: key})
 	if err != nil {
 		return fmt.Errorf("release automod key %q in guild %d: %w", key, guildID, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
 
@@ -156,21 +157,36 @@ func (s *Service) checkTarget(guildID, n, actor int64) error {
 	return checkID("actor", actor)
 }
 
-type locker func(ctx context.Context, q *dbsqlc.Queries) (dbsqlc.Case, error)
+// locker reads a case for the rest of a write transaction. rowLock says whether the engine
+// needs a row lock for that: PostgreSQL does (a no-op write, portable where SELECT ... FOR
+// UPDATE is not); SQLite does not, since its write transactions begin IMMEDIATE and hold the
+// whole database, so a plain read there saves rewriting the row.
+type locker func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (dbsqlc.Case, error)
 
 func lockByNumber(guildID, n int64) locker {
-	return func(ctx context.Context, q *dbsqlc.Queries) (dbsqlc.Case, error) {
-		row, err := q.LockCase(ctx, dbsqlc.LockCaseParams{GuildID: guildID, Number: n})
+	return func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (row dbsqlc.Case, err error) {
+		if rowLock {
+			row, err = q.LockCase(ctx, dbsqlc.LockCaseParams{GuildID: guildID, Number: n})
+		} else {
+			row, err = q.GetCaseByNumber(ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
+		}
 		return row, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
 	}
 }
 
 func lockByID(id int64) locker {
-	return func(ctx context.Context, q *dbsqlc.Queries) (dbsqlc.Case, error) {
-		row, err := q.LockCaseByID(ctx, id)
+	return func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (row dbsqlc.Case, err error) {
+		if rowLock {
+			row, err = q.LockCaseByID(ctx, id)
+		} else {
+			row, err = q.GetCaseByID(ctx, id)
+		}
 		return row, notFound(err, fmt.Sprintf("case id %d", id))
 	}
 }
+
+// rowLocks says whether lockers must take row locks on this store (see locker).
+func (s *Service) rowLocks() bool { return s.st.Engine() != store.SQLite }
 
 // change runs apply on the locked case inside one transaction (shared with concurrent
 // writers, see updater) and returns the case as that transaction left it, read back inside
@@ -178,8 +194,8 @@ func lockByID(id int64) locker {
 func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
 	var out Case
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		q := dbsqlc.New(tx)
-		row, err := lock(ctx, q)
+		q := s.st.TxQueries(tx)
+		row, err := lock(ctx, q, s.rowLocks())
 		if err != nil {
 			return err
 		}

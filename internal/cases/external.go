@@ -22,7 +22,7 @@ func (s *Service) ByAuditLogEntry(ctx context.Context, guildID, entryID int64) (
 	w.add("guild_id = ?", guildID)
 	// The expression is the unique index's, so the index answers.
 	w.add("metadata ->> '"+MetaAuditLogEntry+"' = ?", strconv.FormatInt(entryID, 10))
-	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" LIMIT 1", w.args...)
+	got, err := s.queryCases(ctx, s.st.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" LIMIT 1", w.args...)
 	if err != nil {
 		return Case{}, fmt.Errorf("case of audit-log entry %d in guild %d: %w", entryID, guildID, err)
 	}
@@ -44,9 +44,9 @@ func (s *Service) PendingInGuild(ctx context.Context, guildID int64, createdBefo
 	}
 	var w where
 	w.add("guild_id = ?", guildID)
-	w.add("status = ?", string(Pending))
+	w.status(Pending)
 	w.add("created_at < ?", createdBefore.UnixMilli())
-	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id LIMIT "+strconv.Itoa(limit), w.args...)
+	got, err := s.queryCases(ctx, s.st.Reader(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id LIMIT "+strconv.Itoa(limit), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("pending cases of guild %d: %w", guildID, err)
 	}

@@ -37,7 +37,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // NewService returns the case service over a migrated store.
 func NewService(st *store.Store, opts ...Option) *Service {
-	s := &Service{st: st, read: dbsqlc.New(st.Reader()), now: time.Now}
+	s := &Service{st: st, read: st.Queries(), now: time.Now}
 	// Writes to existing cases share transactions on SQLite, whose one writer connection
 	// would otherwise run a transaction and a commit per write. PostgreSQL runs concurrent
 	// transactions side by side and already shares WAL flushes between concurrent commits;
@@ -134,7 +134,7 @@ func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types
 	w.add("guild_id = ?", guildID)
 	w.add("user_id = ?", userID)
 	w.in("type", types)
-	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	got, err := s.queryCases(ctx, s.st.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
 	if err != nil {
 		return Case{}, fmt.Errorf("latest case of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -157,8 +157,8 @@ func (s *Service) LatestActiveOfUser(ctx context.Context, guildID, userID int64,
 	if len(types) > 0 {
 		w.in("type", types)
 	}
-	w.add("status = ?", string(Active))
-	got, err := s.queryCases(ctx, "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	w.status(Active)
+	got, err := s.queryCases(ctx, s.st.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
 	if err != nil {
 		return Case{}, fmt.Errorf("latest active case of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -292,7 +292,7 @@ func (s *Service) GuildJoined(ctx context.Context, guildID int64, at time.Time) 
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
-	if err := dbsqlc.New(s.st.Writer()).GuildJoined(ctx, dbsqlc.GuildJoinedParams{ID: guildID, JoinedAt: at.UnixMilli()}); err != nil {
+	if err := s.st.WriteQueries().GuildJoined(ctx, dbsqlc.GuildJoinedParams{ID: guildID, JoinedAt: at.UnixMilli()}); err != nil {
 		return fmt.Errorf("guild %d joined: %w", guildID, err)
 	}
 	return nil
@@ -303,7 +303,7 @@ func (s *Service) GuildLeft(ctx context.Context, guildID int64, at time.Time) er
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
-	if _, err := dbsqlc.New(s.st.Writer()).GuildLeft(ctx, dbsqlc.GuildLeftParams{ID: guildID, LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
+	if _, err := s.st.WriteQueries().GuildLeft(ctx, dbsqlc.GuildLeftParams{ID: guildID, LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
 		return fmt.Errorf("guild %d left: %w", guildID, err)
 	}
 	return nil

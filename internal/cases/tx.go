@@ -32,6 +32,8 @@ type Tx struct {
 	actor int64
 	now   int64
 	after []func()
+	// rowLock: Lock takes a row lock (see locker).
+	rowLock bool
 }
 
 // InTx runs fn in one write transaction as actor and commits when fn returns nil. The
@@ -45,7 +47,7 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 	}
 	var t *Tx
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		t = &Tx{ctx: ctx, tx: tx, q: dbsqlc.New(tx), actor: actor, now: s.nowMS()}
+		t = &Tx{ctx: ctx, tx: tx, q: s.st.TxQueries(tx), actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
 		return fn(t)
 	})
 	if err != nil {
@@ -64,6 +66,9 @@ func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 // SQL is the transaction, for statements on tables the cases package does not own.
 func (t *Tx) SQL() *sql.Tx { return t.tx }
 
+// Queries runs the generated queries in the transaction, through the store's statement cache.
+func (t *Tx) Queries() *dbsqlc.Queries { return t.q }
+
 // Context is the context the transaction runs in.
 func (t *Tx) Context() context.Context { return t.ctx }
 
@@ -75,7 +80,7 @@ func (t *Tx) Actor() int64 { return t.actor }
 
 // Lock locks case id for the rest of the transaction and returns it.
 func (t *Tx) Lock(id int64) (Case, error) {
-	row, err := lockByID(id)(t.ctx, t.q)
+	row, err := lockByID(id)(t.ctx, t.q, t.rowLock)
 	if err != nil {
 		return Case{}, err
 	}
@@ -84,7 +89,7 @@ func (t *Tx) Lock(id int64) (Case, error) {
 
 // LockNumber locks case number n of a guild for the rest of the transaction and returns it.
 func (t *Tx) LockNumber(guildID, n int64) (Case, error) {
-	row, err := lockByNumber(guildID, n)(t.ctx, t.q)
+	row, err := lockByNumber(guildID, n)(t.ctx, t.q, t.rowLock)
 	if err != nil {
 		return Case{}, err
 	}
@@ -123,6 +128,21 @@ func (t *Tx) MarkProcessed(c Case, note string) (bool, error) {
 		return false, fmt.Errorf("case #%d processed: %w", c.Number, err)
 	}
 	return true, t.change().event(c, EventProcessed, "false", "true", note)
+}
+
+// LinkModlog records the mod-log message that shows a locked case, with the same rules as
+// Service.LinkModlog.
+func (t *Tx) LinkModlog(c Case, messageID int64) error {
+	if err := checkID("message", messageID); err != nil {
+		return err
+	}
+	if c.ModlogMessageID == messageID {
+		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, ErrUnchanged)
+	}
+	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
+		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
+	}
+	return t.change().event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
 }
 
 // Record writes one history row on case c.

@@ -165,7 +165,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // NewService returns the schedule over a migrated store and its case service.
 func NewService(st *store.Store, cs *cases.Service, opts ...Option) *Service {
-	s := &Service{st: st, cases: cs, read: dbsqlc.New(st.Reader()), now: time.Now, wake: make(chan struct{}, 1)}
+	s := &Service{st: st, cases: cs, read: st.Queries(), now: time.Now, wake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}
@@ -203,7 +203,7 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 	if !validKind(kind) {
 		return Action{}, fmt.Errorf("schedule case #%d: %q is not an expiry kind", c.Number, kind)
 	}
-	q := dbsqlc.New(tx.SQL())
+	q := tx.Queries()
 	ctx := tx.Context()
 	if open, err := q.OpenActionOfCase(ctx, c.ID); err == nil {
 		if _, err := q.MoveScheduledAction(ctx, dbsqlc.MoveScheduledActionParams{ID: open.ID, RunAt: at.UnixMilli(), Kind: string(kind), Now: tx.NowMS()}); err != nil {
@@ -269,7 +269,7 @@ func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind,
 	if len(kinds) == 0 {
 		return nil, nil
 	}
-	q := dbsqlc.New(tx.SQL())
+	q := tx.Queries()
 	ctx := tx.Context()
 	rows, err := q.OpenActionsOfTarget(ctx, dbsqlc.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
 	if err != nil {
@@ -351,7 +351,7 @@ func (s *Service) Cancel(ctx context.Context, caseID, actor int64, why string) (
 }
 
 func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) {
-	q := dbsqlc.New(tx.SQL())
+	q := tx.Queries()
 	open, err := q.OpenActionOfCase(tx.Context(), c.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -427,12 +427,12 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 	if s.st.Engine() == store.Postgres {
 		// One statement is atomic on its own: autocommit saves the BEGIN and COMMIT round
 		// trips, and the row locks SKIP LOCKED honours last until it commits.
-		rows, err = dbsqlc.New(s.st.Writer()).ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
+		rows, err = s.st.WriteQueries().ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
 			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
 	} else {
 		err = s.st.InTx(ctx, func(tx *sql.Tx) error {
 			var err error
-			rows, err = dbsqlc.New(tx).ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
+			rows, err = s.st.TxQueries(tx).ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
 				Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
 			return err
 		})
@@ -451,7 +451,7 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 // CompleteTx records cl's outcome inside tx, with the case changes the run made; it returns
 // ErrLeaseLost (and the caller must roll back) when cl no longer holds its lease.
 func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note string) error {
-	n, err := dbsqlc.New(tx.SQL()).CompleteScheduledAction(tx.Context(), dbsqlc.CompleteScheduledActionParams{
+	n, err := tx.Queries().CompleteScheduledAction(tx.Context(), dbsqlc.CompleteScheduledActionParams{
 		Now: tx.NowMS(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
@@ -464,7 +464,7 @@ func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note strin
 
 // Complete records cl's outcome on its own, when the run changed no case.
 func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note string) error {
-	n, err := dbsqlc.New(s.st.Writer()).CompleteScheduledAction(ctx, dbsqlc.CompleteScheduledActionParams{
+	n, err := s.st.WriteQueries().CompleteScheduledAction(ctx, dbsqlc.CompleteScheduledActionParams{
 		Now: s.now().UnixMilli(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
@@ -479,7 +479,7 @@ func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note 
 // longer holds its lease.
 func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time.Time) error {
 	now := s.now().UnixMilli()
-	n, err := dbsqlc.New(s.st.Writer()).FailScheduledAction(ctx, dbsqlc.FailScheduledActionParams{
+	n, err := s.st.WriteQueries().FailScheduledAction(ctx, dbsqlc.FailScheduledActionParams{
 		RunAt: retryAt.UnixMilli(), LastError: nullText(cut(cause)), Now: now, ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("reschedule failed expiry %d: %w", cl.ID, err)
@@ -494,7 +494,7 @@ func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
 func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {
 	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
-		n, err := dbsqlc.New(tx.SQL()).GiveUpScheduledAction(tx.Context(), dbsqlc.GiveUpScheduledActionParams{
+		n, err := tx.Queries().GiveUpScheduledAction(tx.Context(), dbsqlc.GiveUpScheduledActionParams{
 			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
 		if err != nil {
 			return fmt.Errorf("give up expiry %d: %w", cl.ID, err)
@@ -568,7 +568,7 @@ func (s *Service) OfCase(ctx context.Context, caseID int64) ([]Action, error) {
 // at most limit of them, as actor. Overdue ones fall due at once. It returns how many it
 // scheduled.
 func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, error) {
-	rows, err := dbsqlc.New(s.st.Writer()).UnscheduledExpiringCases(ctx, int32(limit))
+	rows, err := s.st.WriteQueries().UnscheduledExpiringCases(ctx, int32(limit))
 	if err != nil {
 		return 0, fmt.Errorf("unscheduled expiring cases: %w", err)
 	}
@@ -582,7 +582,7 @@ func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, e
 			if c.Processed || c.Status != cases.Active || c.ExpiresAt.IsZero() {
 				return nil
 			}
-			if _, err := dbsqlc.New(tx.SQL()).OpenActionOfCase(tx.Context(), c.ID); err == nil {
+			if _, err := tx.Queries().OpenActionOfCase(tx.Context(), c.ID); err == nil {
 				return nil // another process got there first
 			}
 			kind, _ := LiftKind(c.Type)

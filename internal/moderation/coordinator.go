@@ -430,23 +430,9 @@ func (co *Coordinator) postModlog(ctx context.Context, req Request, sc *scene, c
 // postCase posts case c in the guild's mod-log channel, when one is set, and links the
 // message to the case as actor. It returns a note for whoever should know when that failed.
 func (co *Coordinator) postCase(ctx context.Context, guildID int64, c *cases.Case, target, moderator discord.User, actor int64) string {
-	g, err := co.settings.Get(ctx, guildID)
-	if err != nil {
-		co.log.Error("mod log: reading settings", "guild", guildID, "err", err)
-		return "The mod-log message was not posted (settings unreadable)."
-	}
-	if g.ModlogChannelID == 0 {
-		return ""
-	}
-	msg := discord.Message{Embeds: []discord.Embed{ModlogEmbed(*c, target, moderator)}, AllowedMentions: &discord.AllowedMentions{}}
-	var id int64
-	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
-		id, err = co.port.SendMessage(ctx, g.ModlogChannelID, msg)
-		return err
-	})
-	if err != nil {
-		co.log.Warn("mod log: posting", "guild", guildID, "case", c.Number, "err", err)
-		return fmt.Sprintf("The mod-log message could not be posted (%s).", failureText(err))
+	id, note := co.sendCase(ctx, guildID, *c, target, moderator)
+	if id == 0 {
+		return note
 	}
 	linked, err := co.cases.LinkModlog(ctx, guildID, c.Number, actor, id)
 	if err != nil {
@@ -455,4 +441,29 @@ func (co *Coordinator) postCase(ctx context.Context, guildID int64, c *cases.Cas
 	}
 	*c = linked
 	return ""
+}
+
+// sendCase posts case c in the guild's mod-log channel, when one is set, without linking it:
+// the message id (0 when nothing was posted) and, when posting failed, what to tell the
+// moderator.
+func (co *Coordinator) sendCase(ctx context.Context, guildID int64, c cases.Case, target, moderator discord.User) (int64, string) {
+	g, err := co.settings.Get(ctx, guildID)
+	if err != nil {
+		co.log.Error("mod log: reading settings", "guild", guildID, "err", err)
+		return 0, "The mod-log message was not posted (settings unreadable)."
+	}
+	if g.ModlogChannelID == 0 {
+		return 0, ""
+	}
+	msg := discord.Message{Embeds: []discord.Embed{ModlogEmbed(c, target, moderator)}, AllowedMentions: &discord.AllowedMentions{}}
+	var id int64
+	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
+		id, err = co.port.SendMessage(ctx, g.ModlogChannelID, msg)
+		return err
+	})
+	if err != nil {
+		co.log.Warn("mod log: posting", "guild", guildID, "case", c.Number, "err", err)
+		return 0, fmt.Sprintf("The mod-log message could not be posted (%s).", failureText(err))
+	}
+	return id, ""
 }

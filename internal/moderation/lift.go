@@ -216,6 +216,13 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		return fmt.Errorf("%s of user %d for case #%d: %s", typ, c.UserID, c.Number, why)
 	}
 	done := fmt.Sprintf("lifted by case #%d (%s)", lc.Number, typ)
+	// The mod-log post goes before the record, so that the record links it in the same
+	// transaction instead of a third write per lift (a burst of lifts is bounded by its
+	// writes). The embed shows the case as it is about to be recorded. Should the record fail
+	// after the post, the case stays pending with the message unlinked, and reconciliation
+	// settles it against Discord's state as it does any pending case.
+	lc.Status = cases.Active
+	msgID, logNote := co.sendCase(ctx, c.GuildID, lc, sc.target, req.Moderator)
 	record := func(tx *cases.Tx) error {
 		l, err := tx.Lock(lc.ID)
 		if err != nil {
@@ -226,6 +233,11 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		}
 		if err := tx.Record(l, cases.EventLinked, "", fmt.Sprintf("#%d", c.Number), fmt.Sprintf("lifts case #%d (%s), which expired", c.Number, c.Type)); err != nil {
 			return err
+		}
+		if msgID != 0 {
+			if err := tx.LinkModlog(l, msgID); err != nil {
+				return err
+			}
 		}
 		o, err := tx.Lock(c.ID)
 		if err != nil {
@@ -252,17 +264,13 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 	} else if err != nil {
 		return fmt.Errorf("recording the lift of case #%d: %w", c.Number, err)
 	}
-	lc, err = co.cases.Get(ctx, lc.ID)
-	if err != nil {
-		return nil // the lift is recorded; only the mod-log post needs the fresh case
-	}
-	if logNote := co.postModlog(ctx, req, sc, &lc); logNote != "" {
+	if logNote != "" {
 		co.log.Warn("expiry: mod log", "guild", c.GuildID, "case", lc.Number, "note", logNote)
 	}
 	if note != "" {
 		co.log.Info("expiry: lift note", "guild", c.GuildID, "case", lc.Number, "note", note)
 	}
-	return err
+	return nil
 }
 
 // timeout renews a timeout longer than Discord allows, or ends a timeout case when it is

@@ -83,7 +83,7 @@ func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d 
 // ("cases") are known too. They come from the command catalogue, which lives elsewhere.
 func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, error) {
 	s := &Service{
-		st: st, read: dbsqlc.New(st.Reader()), now: time.Now, ttl: DefaultCacheTTL,
+		st: st, read: st.Queries(), now: time.Now, ttl: DefaultCacheTTL,
 		known: map[string]bool{}, native: DefaultNativePermissions(), botOwners: map[int64]bool{},
 	}
 	for _, o := range opts {
@@ -458,7 +458,7 @@ type change struct {
 // as they are, for the caller to show; others are wrapped with what was being done.
 func (s *Service) write(ctx context.Context, guildID, actor int64, what string, fn func(c *change) error) error {
 	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		c := &change{ctx: ctx, q: dbsqlc.New(tx), guildID: guildID, actor: actor, now: s.now().UnixMilli()}
+		c := &change{ctx: ctx, q: s.st.TxQueries(tx), guildID: guildID, actor: actor, now: s.now().UnixMilli()}
 		if _, err := settings.LockGuild(ctx, c.q, guildID, c.now); err != nil {
 			return err
 		}

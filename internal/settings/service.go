@@ -43,7 +43,7 @@ func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d 
 
 // NewService returns the settings service over a migrated store.
 func NewService(st *store.Store, opts ...Option) *Service {
-	s := &Service{st: st, read: dbsqlc.New(st.Reader()), now: time.Now, ttl: DefaultCacheTTL}
+	s := &Service{st: st, read: st.Queries(), now: time.Now, ttl: DefaultCacheTTL}
 	for _, o := range opts {
 		o(s)
 	}
@@ -153,7 +153,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Even
 func (s *Service) change(ctx context.Context, guildID, actor int64, key string, apply func(g *Guild) (before, after string)) (Guild, error) {
 	var out Guild
 	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := dbsqlc.New(tx)
+		q := s.st.TxQueries(tx)
 		now := s.now().UnixMilli()
 		row, err := LockGuild(ctx, q, guildID, now)
 		if err != nil {

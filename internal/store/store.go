@@ -36,6 +36,8 @@ type Store struct {
 	Location Location
 	write    *sql.DB
 	read     *sql.DB
+	// Statement caches, on SQLite only (see stmtCache).
+	writeCache, readCache *stmtCache
 }
 
 // Open connects to the database at loc and checks that it answers. It does not migrate.
@@ -87,7 +89,7 @@ func openSQLite(ctx context.Context, loc Location, opts Options) (*Store, error)
 	}
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
-	return &Store{Location: loc, write: write, read: read}, nil
+	return &Store{Location: loc, write: write, read: read, writeCache: newStmtCache(write), readCache: newStmtCache(read)}, nil
 }
 
 func openPostgres(ctx context.Context, loc Location, opts Options) (*Store, error) {
@@ -118,9 +120,19 @@ func (s *Store) Writer() *sql.DB { return s.write }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	for _, c := range []*stmtCache{s.writeCache, s.readCache} {
+		if c != nil {
+			c.close()
+		}
+	}
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
+	}
+	for _, c := range []*stmtCache{s.writeCache, s.readCache} {
+		if c != nil {
+			c.wait()
+		}
 	}
 	return err
 }

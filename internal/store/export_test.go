@@ -1,0 +1,19 @@
+package store
+
+// PreparedTexts counts the query texts s holds prepared statements for, on both pools.
+func PreparedTexts(s *Store) int {
+	n := 0
+	for _, c := range []*stmtCache{s.writeCache, s.readCache} {
+		if c == nil {
+			continue
+		}
+		c.mu.Lock()
+		for _, st := range c.stmts {
+			if st != nil {
+				n++
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// stmtCache keeps one prepared statement per query text for a pool, so that a query run
+// again skips SQLite's parser, which is where a short statement spends most of its time
+// (modernc's driver keeps a prepared statement's handle and resets it between runs, but has
+// no cache of its own for unprepared ones). database/sql prepares a cached statement once per
+// connection of the pool, and Tx.StmtContext reuses it inside a transaction on a connection
+// it was prepared on.
+//
+// A statement is prepared in the background the first time its text is seen, and that first
+// run goes unprepared: the writer pool has one connection, and preparing synchronously from
+// inside a transaction that holds it would wait for itself. A text the engine cannot prepare
+// (a query written for the other engine) stays unprepared and fails, if it is ever run, with
+// its own error.
+type stmtCache struct {
+	db *sql.DB
+
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt // nil: being prepared, or not preparable
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// get returns query's prepared statement, or nil when there is none yet.
+func (c *stmtCache) get(query string) *sql.Stmt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, seen := c.stmts[query]
+	if seen || c.closed {
+		return st
+	}
+	c.stmts[query] = nil
+	c.wg.Add(1)
+	go c.prepare(query)
+	return nil
+}
+
+func (c *stmtCache) prepare(query string) {
+	defer c.wg.Done()
+	// Bounded: it waits for the writer's connection behind whatever transaction holds it.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := c.db.PrepareContext(ctx, query)
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		st.Close()
+		return
+	}
+	c.stmts[query] = st
+}
+
+// close closes the prepared statements; the pool is closed after it, which also ends any
+// preparation still waiting for a connection.
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	c.closed = true
+	stmts := c.stmts
+	c.stmts = map[string]*sql.Stmt{}
+	c.mu.Unlock()
+	for _, st := range stmts {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// wait waits for the background preparations, once the pool is closed.
+func (c *stmtCache) wait() { c.wg.Wait() }
+
+// cachedPool runs queries on the pool through the cache.
+type cachedPool struct{ c *stmtCache }
+
+func (p cachedPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := p.c.get(query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return p.c.db.ExecContext(ctx, query, args...)
+}
+
+func (p cachedPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return p.c.db.PrepareContext(ctx, query)
+}
+
+func (p cachedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := p.c.get(query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return p.c.db.QueryContext(ctx, query, args...)
+}
+
+func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := p.c.get(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return p.c.db.QueryRowContext(ctx, query, args...)
+}
+
+// cachedTx runs queries in a transaction through the cache of the pool it began on.
+type cachedTx struct {
+	c  *stmtCache
+	tx *sql.Tx
+}
+
+func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.c.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, query, args...)
+}
+
+func (t cachedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return t.tx.PrepareContext(ctx, query)
+}
+
+func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.c.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, query, args...)
+}
+
+func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.c.get(query); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, query, args...)
+}
+
+// Queries runs the generated queries on the reading pool.
+func (s *Store) Queries() *dbsqlc.Queries { return dbsqlc.New(s.ReadDB()) }
+
+// WriteQueries runs the generated queries on the writing pool, outside a transaction.
+func (s *Store) WriteQueries() *dbsqlc.Queries { return dbsqlc.New(s.WriteDB()) }
+
+// TxQueries runs the generated queries in tx, a transaction begun on the writing pool.
+func (s *Store) TxQueries(tx *sql.Tx) *dbsqlc.Queries { return dbsqlc.New(s.TxDB(tx)) }
+
+// ReadDB is the reading pool for hand-written statements too, with the statement cache on
+// SQLite. A statement whose text varies with its input (a filter built per call) should use
+// Reader instead: every text is kept.
+func (s *Store) ReadDB() dbsqlc.DBTX {
+	if s.readCache == nil {
+		return s.read
+	}
+	return cachedPool{s.readCache}
+}
+
+// WriteDB is the writing pool with the statement cache on SQLite.
+func (s *Store) WriteDB() dbsqlc.DBTX {
+	if s.writeCache == nil {
+		return s.write
+	}
+	return cachedPool{s.writeCache}
+}
+
+// TxDB is tx, a transaction begun on the writing pool, with the statement cache on SQLite.
+// PostgreSQL needs none: pgx keeps a statement cache per connection itself.
+func (s *Store) TxDB(tx *sql.Tx) dbsqlc.DBTX {
+	if s.writeCache == nil {
+		return tx
+	}
+	return cachedTx{s.writeCache, tx}
+}

@@ -1,0 +1,123 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// waitPrepared waits until st holds n prepared texts.
+func waitPrepared(t *testing.T, st *store.Store, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for store.PreparedTexts(st) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d texts prepared after 10 s; want %d", store.PreparedTexts(st), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The writer has one connection: a text first seen inside a transaction that holds it must
+// run (unprepared) without waiting for its own preparation, and be prepared once the
+// transaction ends; later runs, in and out of transactions, give the same answers.
+func TestStatementCacheOnTheSingleWriter(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	const q = `SELECT CAST($1 AS INTEGER) + 1`
+	for round := range 3 {
+		done := make(chan error, 1)
+		go func() {
+			done <- st.InTx(ctx, func(tx *sql.Tx) error {
+				for i := range int64(3) {
+					var got int64
+					if err := st.TxDB(tx).QueryRowContext(ctx, q, i).Scan(&got); err != nil {
+						return err
+					}
+					if got != i+1 {
+						t.Errorf("round %d: %d + 1 = %d", round, i, got)
+					}
+				}
+				_, err := st.TxDB(tx).ExecContext(ctx, `INSERT INTO guilds (id, case_count, joined_at) VALUES ($1, 0, 0)`, 700000000000000000+int64(round))
+				return err
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: the transaction waited for its own statement's preparation", round)
+		}
+		waitPrepared(t, st, 2)
+	}
+	var n int
+	if err := st.WriteDB().QueryRowContext(ctx, `SELECT COUNT(*) FROM guilds WHERE id >= $1`, 700000000000000000).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("%d guilds (%v); want the 3 inserted through the cache", n, err)
+	}
+	var got int64
+	if err := st.ReadDB().QueryRowContext(ctx, q, 41).Scan(&got); err != nil || got != 42 {
+		t.Fatalf("reader: %d, %v; want 42", got, err)
+	}
+}
+
+// A text SQLite cannot prepare (PostgreSQL's row locking) is never cached, and fails each
+// time with the engine's own error.
+func TestStatementCacheLeavesUnpreparableTexts(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	for range 3 {
+		_, err := st.WriteDB().QueryContext(ctx, `SELECT id FROM guilds FOR UPDATE SKIP LOCKED`)
+		if err == nil || !strings.Contains(err.Error(), "syntax error") {
+			t.Fatalf("err = %v; want SQLite's syntax error", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := store.PreparedTexts(st); n != 0 {
+		t.Fatalf("%d texts prepared; want none", n)
+	}
+}
+
+// Closing the store while a preparation waits for the writer's connection returns.
+func TestStatementCacheClose(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	tx, err := st.Writer().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := st.TxDB(tx).QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- st.Close() }()
+	time.Sleep(50 * time.Millisecond)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
+
+// PostgreSQL keeps its own statement cache (pgx): the store's wrappers pass queries through.
+func TestStatementCachePostgresPassesThrough(t *testing.T) {
+	st := storetest.Open(t, store.Postgres)
+	ctx := context.Background()
+	var got int64
+	if err := st.ReadDB().QueryRowContext(ctx, `SELECT CAST($1 AS BIGINT) + 1`, 1).Scan(&got); err != nil || got != 2 {
+		t.Fatalf("%d, %v; want 2", got, err)
+	}
+	if n := store.PreparedTexts(st); n != 0 {
+		t.Fatalf("%d texts prepared on PostgreSQL; want none", n)
+	}
+}
