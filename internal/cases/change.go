@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/store"
@@ -203,7 +204,11 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 		if err != nil {
 			return err
 		}
-		if err := apply(c, &changeTx{ctx: ctx, q: q, actor: actor, now: s.nowMS()}); err != nil {
+		var ev eventBuf
+		if err := apply(c, &changeTx{ctx: ctx, q: q, ev: &ev, actor: actor, now: s.nowMS()}); err != nil {
+			return err
+		}
+		if err := ev.flush(ctx, s.st.TxDB(tx)); err != nil {
 			return err
 		}
 		row, err = q.GetCaseByID(ctx, c.ID)
@@ -223,6 +228,7 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 type changeTx struct {
 	ctx   context.Context
 	q     *dbsqlc.Queries
+	ev    *eventBuf
 	actor int64
 	now   int64
 }
@@ -257,12 +263,54 @@ func (t *changeTx) expiry(c Case, at time.Time, note string) error {
 }
 
 func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
-	err := t.q.InsertCaseEvent(t.ctx, dbsqlc.InsertCaseEventParams{
+	t.ev.add(c, dbsqlc.InsertCaseEventParams{
 		CaseID: c.ID, GuildID: c.GuildID, Kind: string(kind), ActorID: t.actor,
 		OldValue: nullText(old), NewValue: nullText(new), Note: nullText(note), CreatedAt: t.now,
 	})
-	if err != nil {
-		return fmt.Errorf("case #%d history: %w", c.Number, err)
+	return nil
+}
+
+// eventBuf holds a transaction's history rows until flush writes them, in the order they
+// were recorded, with one multi-row INSERT: a lift records five, and each statement costs
+// more than its rows (SQLite's statement work, PostgreSQL's round trip). A transaction
+// flushes before it commits, so no row is lost with it or survives without it.
+type eventBuf struct {
+	rows    []dbsqlc.InsertCaseEventParams
+	numbers []int64 // each row's case number, for errors
+}
+
+// maxEventRows bounds one INSERT, and so the number of statement texts the store caches.
+const maxEventRows = 8
+
+func (e *eventBuf) add(c Case, row dbsqlc.InsertCaseEventParams) {
+	e.rows = append(e.rows, row)
+	e.numbers = append(e.numbers, c.Number)
+}
+
+func (e *eventBuf) flush(ctx context.Context, db dbsqlc.DBTX) error {
+	for len(e.rows) > 0 {
+		n := min(len(e.rows), maxEventRows)
+		var b strings.Builder
+		b.WriteString("INSERT INTO case_events (case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at) VALUES ")
+		args := make([]any, 0, 8*n)
+		for i, r := range e.rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := range 8 {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+			}
+			b.WriteString(")")
+			args = append(args, r.CaseID, r.GuildID, r.Kind, r.ActorID, r.OldValue, r.NewValue, r.Note, r.CreatedAt)
+		}
+		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("history of case #%d: %w", e.numbers[0], err)
+		}
+		e.rows, e.numbers = e.rows[n:], e.numbers[n:]
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ type Tx struct {
 	after []func()
 	// rowLock: Lock takes a row lock (see locker).
 	rowLock bool
+	// ev holds the history rows until fn returns (see eventBuf).
+	ev eventBuf
+	db dbsqlc.DBTX
 }
 
 // InTx runs fn in one write transaction as actor and commits when fn returns nil. The
@@ -47,8 +50,12 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 	}
 	var t *Tx
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		t = &Tx{ctx: ctx, tx: tx, q: s.st.TxQueries(tx), actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
-		return fn(t)
+		db := s.st.TxDB(tx)
+		t = &Tx{ctx: ctx, tx: tx, q: dbsqlc.New(db), db: db, actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.ev.flush(ctx, db)
 	})
 	if err != nil {
 		return err
@@ -96,7 +103,9 @@ func (t *Tx) LockNumber(guildID, n int64) (Case, error) {
 	return fromRow(row)
 }
 
-func (t *Tx) change() *changeTx { return &changeTx{ctx: t.ctx, q: t.q, actor: t.actor, now: t.now} }
+func (t *Tx) change() *changeTx {
+	return &changeTx{ctx: t.ctx, q: t.q, ev: &t.ev, actor: t.actor, now: t.now}
+}
 
 // SetStatus changes a locked case's status, with the same rules as Service.SetStatus.
 func (t *Tx) SetStatus(c Case, st Status, note string) error {

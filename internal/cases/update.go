@@ -130,8 +130,9 @@ func (s *Service) runBatch(ctx context.Context, batch []*updateReq) {
 		retryAll()
 		return
 	}
+	db := s.st.TxDB(tx) // the savepoint statements, prepared once
 	for i, r := range batch {
-		if _, err := tx.ExecContext(txCtx, "SAVEPOINT case_write"); err != nil {
+		if _, err := db.ExecContext(txCtx, "SAVEPOINT case_write"); err != nil {
 			_ = tx.Rollback()
 			retryAll()
 			return
@@ -140,14 +141,14 @@ func (s *Service) runBatch(ctx context.Context, batch []*updateReq) {
 		r.err = r.fn(mctx, tx)
 		mcancel()
 		if r.err == nil {
-			_, err = tx.ExecContext(txCtx, "RELEASE SAVEPOINT case_write")
+			_, err = db.ExecContext(txCtx, "RELEASE SAVEPOINT case_write")
 		} else {
 			if transient(r.err) {
 				r.err, r.alone = nil, true
 			}
-			_, err = tx.ExecContext(txCtx, "ROLLBACK TO SAVEPOINT case_write")
+			_, err = db.ExecContext(txCtx, "ROLLBACK TO SAVEPOINT case_write")
 			if err == nil {
-				_, err = tx.ExecContext(txCtx, "RELEASE SAVEPOINT case_write")
+				_, err = db.ExecContext(txCtx, "RELEASE SAVEPOINT case_write")
 			}
 		}
 		if err != nil {

@@ -470,7 +470,7 @@ func (q *Queries) LatestRestrictionCase(ctx context.Context, arg LatestRestricti
 }
 
 const lockCase = `-- name: LockCase :one
-UPDATE cases SET updated_at = updated_at WHERE guild_id = $1 AND number = $2 RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE
 `
 
 type LockCaseParams struct {
@@ -478,9 +478,10 @@ type LockCaseParams struct {
 	Number  int64
 }
 
-// Takes the row lock for the rest of the transaction (a no-op write, portable where
-// SELECT ... FOR UPDATE is not) and returns the case as it was, so the history row records
-// the true old value even when two moderators edit at once.
+// PostgreSQL only: takes the row lock for the rest of the transaction and returns the case
+// as it was, so the history row records the true old value even when two moderators edit at
+// once. SQLite has no FOR UPDATE and needs none (its write transactions hold the whole
+// database): the cases package reads with GetCaseByNumber there.
 func (q *Queries) LockCase(ctx context.Context, arg LockCaseParams) (Case, error) {
 	row := q.db.QueryRowContext(ctx, lockCase, arg.GuildID, arg.Number)
 	var i Case
@@ -505,9 +506,10 @@ func (q *Queries) LockCase(ctx context.Context, arg LockCaseParams) (Case, error
 }
 
 const lockCaseByID = `-- name: LockCaseByID :one
-UPDATE cases SET updated_at = updated_at WHERE id = $1 RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE id = $1 FOR UPDATE
 `
 
+// PostgreSQL only, as LockCase.
 func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 	row := q.db.QueryRowContext(ctx, lockCaseByID, id)
 	var i Case

@@ -5,10 +5,11 @@ SELECT * FROM cases WHERE id = $1;
 SELECT * FROM cases WHERE guild_id = $1 AND number = $2;
 
 -- name: LockCase :one
--- Takes the row lock for the rest of the transaction (a no-op write, portable where
--- SELECT ... FOR UPDATE is not) and returns the case as it was, so the history row records
--- the true old value even when two moderators edit at once.
-UPDATE cases SET updated_at = updated_at WHERE guild_id = $1 AND number = $2 RETURNING *;
+-- PostgreSQL only: takes the row lock for the rest of the transaction and returns the case
+-- as it was, so the history row records the true old value even when two moderators edit at
+-- once. SQLite has no FOR UPDATE and needs none (its write transactions hold the whole
+-- database): the cases package reads with GetCaseByNumber there.
+SELECT * FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE;
 
 -- name: RecentCases :many
 SELECT * FROM cases WHERE guild_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3;
@@ -71,4 +72,5 @@ SELECT * FROM case_events WHERE case_id = $1 ORDER BY id;
 SELECT * FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3;
 
 -- name: LockCaseByID :one
-UPDATE cases SET updated_at = updated_at WHERE id = $1 RETURNING *;
+-- PostgreSQL only, as LockCase.
+SELECT * FROM cases WHERE id = $1 FOR UPDATE;
