@@ -250,9 +250,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 
 	a.cat = moderation.NewCatalogue()
 	a.cases = cases.NewService(st)
-	a.expiry = expiry.NewService(st, a.cases)
-	a.guilds = settings.NewService(st)
 	a.metrics = metrics.New()
+	a.expiry = expiry.NewService(st, a.cases, expiry.WithObserver(expiryMetrics{a.metrics}))
+	a.metrics.WatchSchedule(a.expiry.Counts)
+	a.guilds = settings.NewService(st)
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	a.tools = tools.NewSet(a.toolEnv)
@@ -503,6 +504,15 @@ func (a *App) supersedeExternal(ctx context.Context, c cases.Case) {
 		a.log.Error("superseding expiries after an action taken outside gavel", "guild", c.GuildID, "user", c.UserID, "case", c.Number, "err", err)
 	}
 }
+
+// expiryMetrics tells the metrics how scheduled actions end.
+type expiryMetrics struct{ m *metrics.Metrics }
+
+func (e expiryMetrics) ExpiryFinished(kind expiry.Kind, outcome expiry.Outcome, late time.Duration) {
+	e.m.ExpiryFinished(string(kind), string(outcome), late)
+}
+
+func (e expiryMetrics) ExpiryRetried(kind expiry.Kind) { e.m.ExpiryRetried(string(kind)) }
 
 // startPoller starts the expiry poller once the bot's user id (the lift cases' moderator)
 // is known. a.mu is held.

@@ -85,6 +85,16 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
 		t.Errorf("case #2 = %+v, %v; want the bot's UNBAN of case #1", lift, err)
 	}
+	// The operator sees it: one unban done, its lateness observed, nothing left scheduled.
+	waitFor(t, "the expiry metrics", func() bool {
+		return metricValue(t, a, "gavel_expiry_runs_total", map[string]string{"kind": "unban", "outcome": "done"}) == 1
+	})
+	if n := metricValue(t, a, "gavel_expiry_lateness_seconds", map[string]string{"kind": "unban"}); n != 1 {
+		t.Errorf("gavel_expiry_lateness_seconds{kind=unban} holds %v observations; want 1", n)
+	}
+	if n := metricValue(t, a, "gavel_expiry_open", nil); n != 0 {
+		t.Errorf("gavel_expiry_open = %v after the lift; want 0", n)
+	}
 
 	cancel()
 	select {
@@ -103,4 +113,40 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	if !tb.Processed {
 		t.Error("the tempban is not processed")
 	}
+}
+
+// metricValue reads one series of the app's metrics: a counter's or gauge's value, a
+// histogram's observation count; -1 when no series has the labels.
+func metricValue(t *testing.T, a *app.App, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := a.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			got := map[string]string{}
+			for _, l := range m.GetLabel() {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue series
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return -1
 }

@@ -155,6 +155,36 @@ type Service struct {
 	// wake tells this process's poller that the schedule changed, so that an action due
 	// sooner than its next poll is not late.
 	wake chan struct{}
+	obs  Observer
+}
+
+// Observer hears how this process's runs of scheduled actions end, once the outcome is
+// committed: for metrics.
+type Observer interface {
+	// ExpiryFinished: the action ended with outcome (done, already_done, stale, superseded,
+	// cancelled or gave_up), late after the time it was due (its latest run_at).
+	ExpiryFinished(kind Kind, outcome Outcome, late time.Duration)
+	// ExpiryRetried: a run failed and the action will run again after a backoff.
+	ExpiryRetried(kind Kind)
+}
+
+// WithObserver tells obs how runs end.
+func WithObserver(obs Observer) Option { return func(s *Service) { s.obs = obs } }
+
+func (s *Service) finished(cl Claim, outcome Outcome) {
+	if s.obs != nil {
+		s.obs.ExpiryFinished(cl.Kind, outcome, s.now().Sub(cl.RunAt))
+	}
+}
+
+// Counts reads how many actions are open, and how many of them are due now (running, or
+// waiting for a worker or a retry): the backlog an operator watches.
+func (s *Service) Counts(ctx context.Context) (open, due int64, err error) {
+	row, err := s.read.ScheduleCounts(ctx, s.now().UnixMilli())
+	if err != nil {
+		return 0, 0, fmt.Errorf("count scheduled actions: %w", err)
+	}
+	return row.OpenCount, row.DueCount, nil
 }
 
 // Option configures a Service.
@@ -459,6 +489,7 @@ func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note strin
 	if n == 0 {
 		return fmt.Errorf("complete expiry %d (case id %d): %w", cl.ID, cl.CaseID, ErrLeaseLost)
 	}
+	tx.AfterCommit(func() { s.finished(cl, outcome) })
 	return nil
 }
 
@@ -472,6 +503,7 @@ func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note 
 	if n == 0 {
 		return fmt.Errorf("complete expiry %d (case id %d): %w", cl.ID, cl.CaseID, ErrLeaseLost)
 	}
+	s.finished(cl, outcome)
 	return nil
 }
 
@@ -486,6 +518,9 @@ func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time
 	}
 	if n == 0 {
 		return fmt.Errorf("reschedule failed expiry %d: %w", cl.ID, ErrLeaseLost)
+	}
+	if s.obs != nil {
+		s.obs.ExpiryRetried(cl.Kind)
 	}
 	return nil
 }
@@ -506,6 +541,7 @@ func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause strin
 		if err != nil {
 			return err
 		}
+		tx.AfterCommit(func() { s.finished(cl, GaveUp) })
 		return tx.Record(c, cases.EventGaveUp, string(cl.Kind), strconv.Itoa(cl.Attempts)+" attempts",
 			fmt.Sprintf("the %s failed %d times and will not be retried: %s", cl.Kind, cl.Attempts, cut(cause)))
 	})

@@ -366,3 +366,93 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 		}
 	})
 }
+
+// observed records what an Observer hears.
+type observed struct {
+	mu      sync.Mutex
+	ended   []string
+	retries int
+	late    []time.Duration
+}
+
+func (o *observed) ExpiryFinished(kind expiry.Kind, outcome expiry.Outcome, late time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.ended = append(o.ended, string(kind)+":"+string(outcome))
+	o.late = append(o.late, late)
+}
+
+func (o *observed) ExpiryRetried(expiry.Kind) { o.mu.Lock(); o.retries++; o.mu.Unlock() }
+
+// The observer hears each committed outcome once, with the lateness by the schedule's clock:
+// a completion, a retry, a give-up; a completion whose lease was lost is not an outcome.
+func TestObserverHearsOutcomes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		obs := &observed{}
+		svc := expiry.NewService(st, f.cs, expiry.WithClock(f.clk.now), expiry.WithObserver(obs))
+		done := f.tempban(t, 601, f.clk.now())
+		failing := f.tempban(t, 602, f.clk.now())
+		for _, c := range []cases.Case{done, failing} {
+			if _, err := svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.clk.add(1500 * time.Millisecond)
+		cl, err := svc.Claim(ctx, "p1", 2, time.Minute)
+		if err != nil || len(cl) != 2 {
+			t.Fatalf("claimed %d: %v", len(cl), err)
+		}
+		byCase := map[int64]expiry.Claim{cl[0].CaseID: cl[0], cl[1].CaseID: cl[1]}
+		if err := f.cs.InTx(ctx, bot, func(tx *cases.Tx) error {
+			return svc.CompleteTx(tx, byCase[done.ID], expiry.Done, "lifted")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// A second completion of the same claim finds no lease: nothing is heard.
+		if err := svc.Complete(ctx, byCase[done.ID], expiry.Done, "again"); !errors.Is(err, expiry.ErrLeaseLost) {
+			t.Fatalf("second completion: %v; want ErrLeaseLost", err)
+		}
+		if err := svc.Fail(ctx, byCase[failing.ID], "403 Missing Permissions", f.clk.now()); err != nil {
+			t.Fatal(err)
+		}
+		cl, _ = svc.Claim(ctx, "p1", 1, time.Minute)
+		if len(cl) != 1 {
+			t.Fatal("the failed action was not claimed again")
+		}
+		if err := svc.GiveUp(ctx, cl[0], bot, "403 Missing Permissions"); err != nil {
+			t.Fatal(err)
+		}
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		if fmt.Sprint(obs.ended) != "[unban:done unban:gave_up]" || obs.retries != 1 {
+			t.Errorf("heard %v and %d retries; want [unban:done unban:gave_up] and 1", obs.ended, obs.retries)
+		}
+		if obs.late[0] != 1500*time.Millisecond {
+			t.Errorf("lateness %v; want 1.5s by the schedule's clock", obs.late[0])
+		}
+		open, due, err := svc.Counts(ctx)
+		if err != nil || open != 0 || due != 0 {
+			t.Errorf("Counts = %d, %d, %v; want nothing open", open, due, err)
+		}
+	})
+}
+
+// Counts tells open actions from those already due.
+func TestCounts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		for i, end := range []time.Duration{-time.Minute, 0, time.Hour} {
+			c := f.tempban(t, int64(610+i), f.clk.now().Add(end))
+			if _, err := f.svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		open, due, err := f.svc.Counts(ctx)
+		if err != nil || open != 3 || due != 2 {
+			t.Errorf("Counts = %d open, %d due, %v; want 3 and 2", open, due, err)
+		}
+	})
+}

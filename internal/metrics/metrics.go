@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ type Metrics struct {
 	retries       *prometheus.CounterVec
 	breakerState  *prometheus.GaugeVec
 	actionLatency *prometheus.HistogramVec
+	expiryRuns    *prometheus.CounterVec
+	expiryLate    *prometheus.HistogramVec
 }
 
 // New registers gavel's metrics, and the Go runtime and process collectors, on a new registry.
@@ -48,8 +51,17 @@ func New() *Metrics {
 			Help:    "Time from a moderation command's arrival to its last Discord call, by command.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"command"}),
+		expiryRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_expiry_runs_total",
+			Help: "Runs of scheduled expiry actions by this process, by kind and outcome (done, already_done, stale, superseded, cancelled, gave_up, retry).",
+		}, []string{"kind", "outcome"}),
+		expiryLate: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gavel_expiry_lateness_seconds",
+			Help:    "Time from when a scheduled expiry action was due to when its outcome was recorded, by kind.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 900, 3600},
+		}, []string{"kind"}),
 	}
-	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency,
+	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency, m.expiryRuns, m.expiryLate,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -70,6 +82,46 @@ func (m *Metrics) DiscordCall(route string, status int) {
 // ActionLatency records how long an action took.
 func (m *Metrics) ActionLatency(command string, d time.Duration) {
 	m.actionLatency.WithLabelValues(command).Observe(d.Seconds())
+}
+
+// ExpiryFinished counts a scheduled action that ended, and how late.
+func (m *Metrics) ExpiryFinished(kind, outcome string, late time.Duration) {
+	m.expiryRuns.WithLabelValues(kind, outcome).Inc()
+	m.expiryLate.WithLabelValues(kind).Observe(max(late, 0).Seconds())
+}
+
+// ExpiryRetried counts a run that failed and will be retried.
+func (m *Metrics) ExpiryRetried(kind string) { m.expiryRuns.WithLabelValues(kind, "retry").Inc() }
+
+// WatchSchedule exports the schedule's backlog, read by counts at each scrape:
+// gavel_expiry_open (actions still to run) and gavel_expiry_due (those already due). A
+// failed read fails the scrape's two series rather than reporting a stale number.
+func (m *Metrics) WatchSchedule(counts func(ctx context.Context) (open, due int64, err error)) {
+	m.Registry.MustRegister(&scheduleCollector{
+		counts: counts,
+		open:   prometheus.NewDesc("gavel_expiry_open", "Scheduled expiry actions still to run (all processes sharing the database).", nil, nil),
+		due:    prometheus.NewDesc("gavel_expiry_due", "Scheduled expiry actions already due and not yet finished: running, waiting for a worker, or waiting to retry.", nil, nil),
+	})
+}
+
+type scheduleCollector struct {
+	counts    func(ctx context.Context) (open, due int64, err error)
+	open, due *prometheus.Desc
+}
+
+func (c *scheduleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.open; ch <- c.due }
+
+func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	open, due, err := c.counts(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.open, err)
+		ch <- prometheus.NewInvalidMetric(c.due, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(open))
+	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(due))
 }
 
 // Retried implements executor.Observer.

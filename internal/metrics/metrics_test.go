@@ -2,10 +2,12 @@ package metrics_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,5 +98,50 @@ func TestTransportCountsCalls(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// The expiry series: outcomes, lateness, and the backlog read at each scrape; a backlog that
+// cannot be read fails the scrape instead of showing a stale number.
+func TestExpirySeries(t *testing.T) {
+	m := metrics.New()
+	m.ExpiryFinished("unban", "done", 1500*time.Millisecond)
+	m.ExpiryFinished("unban", "done", -time.Second)
+	m.ExpiryRetried("unjail")
+	var fail atomic.Bool
+	m.WatchSchedule(func(context.Context) (int64, int64, error) {
+		if fail.Load() {
+			return 0, 0, errors.New("database is closed")
+		}
+		return 12, 3, nil
+	})
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	scrape := func() (int, string) {
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	_, body := scrape()
+	for _, want := range []string{
+		`gavel_expiry_runs_total{kind="unban",outcome="done"} 2`,
+		`gavel_expiry_runs_total{kind="unjail",outcome="retry"} 1`,
+		`gavel_expiry_lateness_seconds_bucket{kind="unban",le="0.05"} 1`,
+		`gavel_expiry_lateness_seconds_bucket{kind="unban",le="2"} 2`,
+		`gavel_expiry_lateness_seconds_sum{kind="unban"} 1.5`,
+		`gavel_expiry_open 12`,
+		`gavel_expiry_due 3`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	fail.Store(true)
+	if status, body := scrape(); status != http.StatusInternalServerError || !strings.Contains(body, "database is closed") {
+		t.Errorf("scrape with an unreadable schedule: %d %q; want 500 naming the error", status, body)
 	}
 }

@@ -535,6 +535,26 @@ func (q *Queries) PendingActions(ctx context.Context, arg PendingActionsParams) 
 	return items, nil
 }
 
+const scheduleCounts = `-- name: ScheduleCounts :one
+SELECT COUNT(*) AS open_count,
+       CAST(COALESCE(SUM(CASE WHEN run_at <= CAST($1 AS BIGINT) THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_count
+FROM scheduled_actions
+WHERE done_at IS NULL AND cancelled_at IS NULL
+`
+
+type ScheduleCountsRow struct {
+	OpenCount int64
+	DueCount  int64
+}
+
+// For the metrics: open actions, and those of them already due (running or waiting).
+func (q *Queries) ScheduleCounts(ctx context.Context, now int64) (ScheduleCountsRow, error) {
+	row := q.db.QueryRowContext(ctx, scheduleCounts, now)
+	var i ScheduleCountsRow
+	err := row.Scan(&i.OpenCount, &i.DueCount)
+	return i, err
+}
+
 const unscheduledExpiringCases = `-- name: UnscheduledExpiringCases :many
 SELECT c.id, c.guild_id, c.number, c.type, c.status, c.processed, c.reason, c.moderator_id, c.user_id, c.role_ids, c.expires_at, c.metadata, c.modlog_message_id, c.created_at, c.updated_at FROM cases c
 WHERE c.processed = FALSE AND c.status = 'active' AND c.expires_at IS NOT NULL

@@ -87,6 +87,13 @@ ORDER BY run_at, id LIMIT sqlc.arg(max_rows);
 SELECT COUNT(*) FROM scheduled_actions
 WHERE done_at IS NULL AND cancelled_at IS NULL AND (CAST(sqlc.arg(guild_id) AS BIGINT) = 0 OR guild_id = sqlc.arg(guild_id));
 
+-- name: ScheduleCounts :one
+-- For the metrics: open actions, and those of them already due (running or waiting).
+SELECT COUNT(*) AS open_count,
+       CAST(COALESCE(SUM(CASE WHEN run_at <= CAST(sqlc.arg(now) AS BIGINT) THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_count
+FROM scheduled_actions
+WHERE done_at IS NULL AND cancelled_at IS NULL;
+
 -- name: UnscheduledExpiringCases :many
 -- Cases that should have an expiry action and never got one (a crash between the case and
 -- its schedule, or cases recorded before this table existed).
