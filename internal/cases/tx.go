@@ -3,6 +3,7 @@ package cases
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -152,6 +153,54 @@ func (t *Tx) LinkModlog(c Case, messageID int64) error {
 		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
 	}
 	return t.change().event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
+}
+
+// Activate makes pending case id active and, when messageID is not 0, links its mod-log
+// message, with a history row for each: one statement where Lock, SetStatus and LinkModlog
+// take three. It reports false, and writes nothing, when the case is no longer pending or
+// already links a message (another writer got there first); the caller then takes the
+// general path, whose rules decide.
+func (t *Tx) Activate(id, messageID int64, note string) (Case, bool, error) {
+	row, err := t.q.ActivatePendingCase(t.ctx, dbsqlc.ActivatePendingCaseParams{
+		ID: id, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: messageID != 0}, UpdatedAt: t.now})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Case{}, false, nil
+	}
+	if err != nil {
+		return Case{}, false, fmt.Errorf("activate case id %d: %w", id, err)
+	}
+	c, err := fromRow(row)
+	if err != nil {
+		return Case{}, false, err
+	}
+	ch := t.change()
+	if err := ch.event(c, EventStatus, string(Pending), string(Active), note); err != nil {
+		return Case{}, false, err
+	}
+	if messageID != 0 {
+		if err := ch.event(c, EventModlog, "", idText(messageID), ""); err != nil {
+			return Case{}, false, err
+		}
+	}
+	return c, true, nil
+}
+
+// Process marks case id processed, with its history row: one statement where Lock and
+// MarkProcessed take two. It reports false, and writes nothing, when the case already was
+// processed or does not exist.
+func (t *Tx) Process(id int64, note string) (Case, bool, error) {
+	row, err := t.q.ProcessCase(t.ctx, dbsqlc.ProcessCaseParams{ID: id, UpdatedAt: t.now})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Case{}, false, nil
+	}
+	if err != nil {
+		return Case{}, false, fmt.Errorf("case id %d processed: %w", id, err)
+	}
+	c, err := fromRow(row)
+	if err != nil {
+		return Case{}, false, err
+	}
+	return c, true, t.change().event(c, EventProcessed, "false", "true", note)
 }
 
 // Record writes one history row on case c.

@@ -310,3 +310,69 @@ func holdWriters(t *testing.T, s *cases.Service, st *store.Store) (release chan 
 		return errors.Join(all...)
 	}
 }
+
+// Tx.Activate and Tx.Process do in one statement what Lock with SetStatus, LinkModlog and
+// MarkProcessed do, with the same history; they write nothing when the case has moved on.
+func TestActivateAndProcessInOneStatement(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := cases.NewService(st)
+		cs := pendingCases(t, s, 3)
+		var got [3]cases.Case
+		err := s.InTx(ctx, mod, func(tx *cases.Tx) error {
+			var ok [3]bool
+			var err error
+			for i, msg := range []int64{9100, 0} {
+				if got[i], ok[i], err = tx.Activate(cs[i].ID, msg, "the action succeeded"); err != nil {
+					return err
+				}
+			}
+			if !ok[0] || !ok[1] {
+				return fmt.Errorf("Activate of a pending case reported %v", ok)
+			}
+			// Again: no longer pending, so nothing is written.
+			if _, again, err := tx.Activate(cs[1].ID, 9101, "again"); err != nil || again {
+				return fmt.Errorf("second Activate = %v, %v; want false", again, err)
+			}
+			if got[2], ok[2], err = tx.Process(cs[0].ID, "expired"); err != nil || !ok[2] {
+				return fmt.Errorf("Process = %v, %v", ok[2], err)
+			}
+			if _, again, err := tx.Process(cs[0].ID, "again"); err != nil || again {
+				return fmt.Errorf("second Process = %v, %v; want false", again, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0].Status != cases.Active || got[0].ModlogMessageID != 9100 || got[1].Status != cases.Active || got[1].ModlogMessageID != 0 || !got[2].Processed {
+			t.Errorf("returned %+v", got)
+		}
+		for i, want := range [][]cases.EventKind{
+			{cases.EventCreated, cases.EventStatus, cases.EventModlog, cases.EventProcessed},
+			{cases.EventCreated, cases.EventStatus},
+			{cases.EventCreated},
+		} {
+			if k := fmt.Sprint(kinds(t, s, cs[i].ID)); k != fmt.Sprint(want) {
+				t.Errorf("case #%d history %s; want %v", cs[i].Number, k, want)
+			}
+			stored, err := s.Get(ctx, cs[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantActive := i < 2; (stored.Status == cases.Active) != wantActive || stored.Processed != (i == 0) {
+				t.Errorf("case #%d stored as %s, processed %v", cs[i].Number, stored.Status, stored.Processed)
+			}
+		}
+		evs, err := s.Events(ctx, cs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := evs[1]; e.Old != "pending" || e.New != "active" || e.ActorID != mod || e.Note != "the action succeeded" {
+			t.Errorf("status row %+v", e)
+		}
+		if e := evs[2]; e.Old != "" || e.New != "9100" {
+			t.Errorf("mod-log row %+v", e)
+		}
+	})
+}

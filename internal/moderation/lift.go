@@ -224,29 +224,32 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 	lc.Status = cases.Active
 	msgID, logNote := co.sendCase(ctx, c.GuildID, lc, sc.target, req.Moderator)
 	record := func(tx *cases.Tx) error {
-		l, err := tx.Lock(lc.ID)
+		// The common case in one statement per case; the general path when another writer
+		// changed the lift case first (its rules then decide).
+		l, ok, err := tx.Activate(lc.ID, msgID, "the action succeeded")
 		if err != nil {
 			return err
 		}
-		if err := tx.SetStatus(l, cases.Active, "the action succeeded"); err != nil {
-			return err
+		if !ok {
+			if l, err = tx.Lock(lc.ID); err != nil {
+				return err
+			}
+			if err := tx.SetStatus(l, cases.Active, "the action succeeded"); err != nil {
+				return err
+			}
+			if msgID != 0 && l.ModlogMessageID != msgID {
+				if err := tx.LinkModlog(l, msgID); err != nil {
+					return err
+				}
+			}
 		}
 		if err := tx.Record(l, cases.EventLinked, "", fmt.Sprintf("#%d", c.Number), fmt.Sprintf("lifts case #%d (%s), which expired", c.Number, c.Type)); err != nil {
 			return err
 		}
-		if msgID != 0 {
-			if err := tx.LinkModlog(l, msgID); err != nil {
-				return err
-			}
-		}
-		o, err := tx.Lock(c.ID)
-		if err != nil {
+		if err := tx.Record(c, cases.EventLinked, "", fmt.Sprintf("#%d", lc.Number), done); err != nil {
 			return err
 		}
-		if err := tx.Record(o, cases.EventLinked, "", fmt.Sprintf("#%d", lc.Number), done); err != nil {
-			return err
-		}
-		_, err = tx.MarkProcessed(o, "expired; "+done)
+		_, _, err = tx.Process(c.ID, "expired; "+done)
 		return err
 	}
 	err = co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {

@@ -10,6 +10,46 @@ import (
 	"database/sql"
 )
 
+const activatePendingCase = `-- name: ActivatePendingCase :one
+UPDATE cases SET status = 'active',
+    modlog_message_id = COALESCE($1, modlog_message_id),
+    updated_at = $2
+WHERE id = $3 AND status = 'pending' AND modlog_message_id IS NULL
+RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+`
+
+type ActivatePendingCaseParams struct {
+	ModlogMessageID sql.NullInt64
+	UpdatedAt       int64
+	ID              int64
+}
+
+// A pending case becomes active and, when a message is given, links its mod-log message, in
+// one statement that also stands for the row lock: it matches only while the case is still
+// pending with no message linked, so the caller knows the old values its history rows need.
+func (q *Queries) ActivatePendingCase(ctx context.Context, arg ActivatePendingCaseParams) (Case, error) {
+	row := q.db.QueryRowContext(ctx, activatePendingCase, arg.ModlogMessageID, arg.UpdatedAt, arg.ID)
+	var i Case
+	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Processed,
+		&i.Reason,
+		&i.ModeratorID,
+		&i.UserID,
+		&i.RoleIds,
+		&i.ExpiresAt,
+		&i.Metadata,
+		&i.ModlogMessageID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const activeCasesOfUser = `-- name: ActiveCasesOfUser :many
 SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id DESC
 `
@@ -512,6 +552,42 @@ SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user
 // PostgreSQL only, as LockCase.
 func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 	row := q.db.QueryRowContext(ctx, lockCaseByID, id)
+	var i Case
+	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Processed,
+		&i.Reason,
+		&i.ModeratorID,
+		&i.UserID,
+		&i.RoleIds,
+		&i.ExpiresAt,
+		&i.Metadata,
+		&i.ModlogMessageID,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const processCase = `-- name: ProcessCase :one
+UPDATE cases SET processed = TRUE, updated_at = $1
+WHERE id = $2 AND processed = FALSE
+RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+`
+
+type ProcessCaseParams struct {
+	UpdatedAt int64
+	ID        int64
+}
+
+// Marks a case processed in one statement that also stands for the row lock; no row when it
+// already was.
+func (q *Queries) ProcessCase(ctx context.Context, arg ProcessCaseParams) (Case, error) {
+	row := q.db.QueryRowContext(ctx, processCase, arg.UpdatedAt, arg.ID)
 	var i Case
 	err := row.Scan(
 		&i.ID,

@@ -60,6 +60,23 @@ UPDATE cases SET modlog_message_id = $2, updated_at = $3 WHERE id = $1;
 -- name: SetCaseProcessed :exec
 UPDATE cases SET processed = TRUE, updated_at = $2 WHERE id = $1;
 
+-- name: ActivatePendingCase :one
+-- A pending case becomes active and, when a message is given, links its mod-log message, in
+-- one statement that also stands for the row lock: it matches only while the case is still
+-- pending with no message linked, so the caller knows the old values its history rows need.
+UPDATE cases SET status = 'active',
+    modlog_message_id = COALESCE(sqlc.narg(modlog_message_id), modlog_message_id),
+    updated_at = sqlc.arg(updated_at)
+WHERE id = sqlc.arg(id) AND status = 'pending' AND modlog_message_id IS NULL
+RETURNING *;
+
+-- name: ProcessCase :one
+-- Marks a case processed in one statement that also stands for the row lock; no row when it
+-- already was.
+UPDATE cases SET processed = TRUE, updated_at = sqlc.arg(updated_at)
+WHERE id = sqlc.arg(id) AND processed = FALSE
+RETURNING *;
+
 -- name: InsertCaseEvent :exec
 INSERT INTO case_events (case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
