@@ -141,19 +141,29 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			}
 		}
 		free := p.cfg.Workers - len(slots)
-		claimed := 0
+		claimed, want := 0, 0
 		if free > 0 {
-			claims, err := p.svc.Claim(ctx, p.cfg.Owner, free, p.cfg.Lease)
+			// A quarter of the workers' worth more than is free: those wait here for a
+			// worker, so that the workers freed while the next claim is on its way find an
+			// action instead of idling (a burst is otherwise drained by fewer workers than
+			// configured). Each run's time is counted from its claim (see run), so waiting
+			// here cannot outlast the lease.
+			want = free + max(1, p.cfg.Workers/4)
+			claims, err := p.svc.Claim(ctx, p.cfg.Owner, want, p.cfg.Lease)
 			if err != nil && ctx.Err() == nil {
 				p.log.Warn("expiry: claiming due actions", "err", err)
 			}
+			claimedAt := time.Now()
 			claimed = len(claims)
 			for _, cl := range claims {
+				// Claimed actions run even if ctx ends meanwhile: a shutdown stops new
+				// claims, not the ones this poller holds (at most a quarter of the workers'
+				// worth, each bounded by its lease).
 				slots <- struct{}{}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					p.run(runCtx, cl)
+					p.run(runCtx, cl, claimedAt)
 					<-slots
 					select {
 					case freed <- struct{}{}:
@@ -162,7 +172,7 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 				}()
 			}
 		}
-		if claimed > 0 && claimed == free {
+		if claimed > 0 && claimed == want {
 			// There may be more due: claim again once a quarter of the workers are free, so
 			// that one claim query (a round trip and a commit) serves several runs.
 			for p.cfg.Workers-len(slots) < max(1, p.cfg.Workers/4) {
@@ -201,10 +211,12 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 	}
 }
 
-// run runs one claim and records a failure: retry after a backoff, or give up.
-func (p *Poller) run(ctx context.Context, cl Claim) {
-	// Cut the run off at half the lease: its outcome is then recorded while the lease holds.
-	runCtx, cancel := context.WithTimeout(ctx, p.cfg.Lease/2)
+// run runs one claim, taken at claimedAt, and records a failure: retry after a backoff, or
+// give up.
+func (p *Poller) run(ctx context.Context, cl Claim, claimedAt time.Time) {
+	// Cut the run off at half the lease after the claim: its outcome is then recorded while
+	// the lease holds, however long the claim waited for a worker.
+	runCtx, cancel := context.WithDeadline(ctx, claimedAt.Add(p.cfg.Lease/2))
 	defer cancel()
 	err := p.h.Run(runCtx, cl)
 	if err == nil {

@@ -42,6 +42,21 @@ func benchSizes(b *testing.B) (pending, due int) {
 	return pending, due
 }
 
+// benchLatency reads GAVEL_BENCH_LATENCY (a Go duration, default 0): how long the fake holds
+// each REST request before serving it, for a run in Discord's conditions (tens of
+// milliseconds a call) instead of the issue's "as fast as the fake answers".
+func benchLatency(b *testing.B) time.Duration {
+	v := os.Getenv("GAVEL_BENCH_LATENCY")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		b.Fatalf("GAVEL_BENCH_LATENCY=%q: want a duration such as 25ms", v)
+	}
+	return d
+}
+
 // expiryBench is a guild on the fake (rate limits off) with `due` banned users and a store
 // holding `pending` scheduled unbans, `due` of them due at dueAt and the rest a year later.
 type expiryBench struct {
@@ -114,6 +129,9 @@ SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM c
 		if _, err := st.Writer().ExecContext(ctx, "ANALYZE "+table); err != nil {
 			b.Fatal(err)
 		}
+	}
+	if lat := benchLatency(b); lat > 0 {
+		s.SetLatency("*", lat)
 	}
 	port, err := unpacedPort(s)
 	if err != nil {
@@ -284,6 +302,9 @@ func BenchmarkUnbanCallsBaseline(b *testing.B) {
 			users <- u
 		}
 		close(users)
+		if lat := benchLatency(b); lat > 0 {
+			s.SetLatency("*", lat)
+		}
 		port, err := unpacedPort(s)
 		if err != nil {
 			b.Fatal(err)
