@@ -75,6 +75,7 @@ addr = ""
 [expiry]
 poll_interval = "2s"
 max_attempts = 8
+workers = 8
 `,
 		},
 		{
@@ -101,6 +102,7 @@ addr = ""
 [expiry]
 poll_interval = "2s"
 max_attempts = 8
+workers = 8
 `,
 		},
 		{
@@ -130,6 +132,7 @@ addr = ""
 [expiry]
 poll_interval = "2s"
 max_attempts = 8
+workers = 8
 `,
 		},
 		{
@@ -157,6 +160,7 @@ addr = ""
 [expiry]
 poll_interval = "2s"
 max_attempts = 8
+workers = 8
 `,
 		},
 		{
@@ -164,7 +168,7 @@ max_attempts = 8
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr\n",
+			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr\n",
 		},
 		{
 			name:       "token in file",
@@ -216,6 +220,7 @@ addr = ""
 [expiry]
 poll_interval = "2s"
 max_attempts = 8
+workers = 8
 `,
 		},
 		{

@@ -227,7 +227,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
-	a.expiryCfg = expiry.Config{PollInterval: cfg.Expiry.PollEvery(), MaxAttempts: cfg.Expiry.MaxAttempts}
+	a.expiryCfg = expiry.Config{PollInterval: cfg.Expiry.PollEvery(), MaxAttempts: cfg.Expiry.MaxAttempts, Workers: cfg.Expiry.Workers}
 	if o.expiry != nil {
 		o.expiry(&a.expiryCfg)
 	}

@@ -47,6 +47,9 @@ type Expiry struct {
 	// MaxAttempts is how many times an expiry is tried (with exponential backoff) before it
 	// gives up and warns in the mod log.
 	MaxAttempts int `toml:"max_attempts" env:"GAVEL_EXPIRY_MAX_ATTEMPTS"`
+	// Workers is how many expiries one process runs at once: more drain a burst (a mass
+	// tempban ending) faster while Discord's latency, not its rate limit, is the bound.
+	Workers int `toml:"workers" env:"GAVEL_EXPIRY_WORKERS"`
 }
 
 // Bounds of the [expiry] values.
@@ -55,6 +58,8 @@ const (
 	maxPollInterval = time.Minute
 	minAttempts     = 1
 	maxAttempts     = 100
+	minWorkers      = 1
+	maxWorkers      = 64
 )
 
 // PollEvery returns PollInterval as a duration. Validate has checked it.
@@ -157,7 +162,7 @@ func Default() Config {
 		Database: Database{URL: "sqlite:gavel.db", MaxOpenConns: 10},
 		Log:      Log{Level: "info", Format: "text"},
 		Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
-		Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8},
+		Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 	}
 }
 
@@ -390,6 +395,9 @@ func (c Config) Validate() error {
 	}
 	if n := c.Expiry.MaxAttempts; n < minAttempts || n > maxAttempts {
 		problems = append(problems, fmt.Sprintf("expiry.max_attempts %d is not between %d and %d", n, minAttempts, maxAttempts))
+	}
+	if n := c.Expiry.Workers; n < minWorkers || n > maxWorkers {
+		problems = append(problems, fmt.Sprintf("expiry.workers %d is not between %d and %d", n, minWorkers, maxWorkers))
 	}
 	if len(problems) == 0 {
 		return nil

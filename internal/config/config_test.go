@@ -55,7 +55,7 @@ func TestLoadAndValidate(t *testing.T) {
 				Database: Database{URL: "postgres://gavel@db:5432/gavel", MaxOpenConns: 25},
 				Log:      Log{Level: "debug", Format: "json"},
 				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
-				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8},
+				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 			},
 		},
 		{
@@ -76,7 +76,7 @@ func TestLoadAndValidate(t *testing.T) {
 				Database: Database{URL: "sqlite:env.db", MaxOpenConns: 7},
 				Log:      Log{Level: "debug", Format: "json"},
 				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
-				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8},
+				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 			},
 		},
 		{
@@ -88,22 +88,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "token in file rejected",
@@ -197,14 +197,14 @@ func TestLoadAndValidate(t *testing.T) {
 		},
 		{
 			name: "expiry from the file and the environment",
-			file: "[expiry]\npoll_interval = \"500ms\"\nmax_attempts = 3\n",
-			env:  map[string]string{"GAVEL_EXPIRY_MAX_ATTEMPTS": "5"},
-			want: withDefaults(func(c *Config) { c.Expiry = Expiry{PollInterval: "500ms", MaxAttempts: 5} }),
+			file: "[expiry]\npoll_interval = \"500ms\"\nmax_attempts = 3\nworkers = 16\n",
+			env:  map[string]string{"GAVEL_EXPIRY_MAX_ATTEMPTS": "5", "GAVEL_EXPIRY_WORKERS": "12"},
+			want: withDefaults(func(c *Config) { c.Expiry = Expiry{PollInterval: "500ms", MaxAttempts: 5, Workers: 12} }),
 		},
 		{
 			name:    "expiry values out of range",
-			file:    "[expiry]\npoll_interval = \"soon\"\nmax_attempts = 0\n",
-			wantErr: `expiry.poll_interval "soon" is not a duration from 100ms to 1m0s (such as "2s"); expiry.max_attempts 0 is not between 1 and 100`,
+			file:    "[expiry]\npoll_interval = \"soon\"\nmax_attempts = 0\nworkers = 65\n",
+			wantErr: `expiry.poll_interval "soon" is not a duration from 100ms to 1m0s (such as "2s"); expiry.max_attempts 0 is not between 1 and 100; expiry.workers 65 is not between 1 and 64`,
 		},
 		{
 			name:    "ids are strings",
@@ -313,6 +313,7 @@ addr = ""
 [expiry]
 poll_interval = "2s"
 max_attempts = 8
+workers = 8
 `,
 		},
 		{
@@ -341,6 +342,7 @@ addr = ""
 [expiry]
 poll_interval = ""
 max_attempts = 0
+workers = 0
 `,
 		},
 		{
@@ -368,6 +370,7 @@ addr = ""
 [expiry]
 poll_interval = ""
 max_attempts = 0
+workers = 0
 `,
 		},
 	}
