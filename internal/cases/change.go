@@ -116,13 +116,7 @@ func (s *Service) LinkModlog(ctx context.Context, guildID, n, actor, messageID i
 		return Case{}, err
 	}
 	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
-		if c.ModlogMessageID == messageID {
-			return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, ErrUnchanged)
-		}
-		if err := q.q.SetCaseModlog(q.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: q.now}); err != nil {
-			return err
-		}
-		return q.event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
+		return q.modlog(c, messageID)
 	})
 }
 
@@ -253,6 +247,16 @@ func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error 
 		return fmt.Errorf("case #%d status: %w", c.Number, err)
 	}
 	return t.event(c, kind, string(c.Status), string(st), note)
+}
+
+func (t *changeTx) modlog(c Case, messageID int64) error {
+	if c.ModlogMessageID == messageID {
+		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, ErrUnchanged)
+	}
+	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
+		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
+	}
+	return t.event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
 }
 
 func (t *changeTx) expiry(c Case, at time.Time, note string) error {

@@ -146,13 +146,7 @@ func (t *Tx) LinkModlog(c Case, messageID int64) error {
 	if err := checkID("message", messageID); err != nil {
 		return err
 	}
-	if c.ModlogMessageID == messageID {
-		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, ErrUnchanged)
-	}
-	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
-		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
-	}
-	return t.change().event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
+	return t.change().modlog(c, messageID)
 }
 
 // Activate makes pending case id active and, when messageID is not 0, links its mod-log
