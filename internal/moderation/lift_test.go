@@ -3,6 +3,7 @@ package moderation_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -286,6 +287,48 @@ func TestTimedJailLifted(t *testing.T) {
 		jailed, _, _ := w.cases.Restricted(context.Background(), int64(w.guild), int64(w.bob), cases.Jail)
 		if jailed {
 			t.Error("bob is still jailed in gavel's records")
+		}
+	})
+}
+
+// TestTimedPollAndSnippetBansLifted: a poll ban and a snippet ban given a duration end on
+// time with their own lift case (POLLUNBAN, SNIPPETUNBAN) by the bot, naming the case they
+// end, linked both ways, and the restriction is gone from gavel's records.
+func TestTimedPollAndSnippetBansLifted(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		w := newExpiring(t, st.Engine(), 55*time.Second, expiry.Config{})
+		for _, tc := range []struct {
+			action     string
+			typ, lift  cases.Type
+			reasonWord string
+		}{
+			{"pollban", cases.Pollban, cases.Pollunban, "Poll ban"},
+			{"snippetban", cases.Snippetban, cases.Snippetunban, "Snippet ban"},
+		} {
+			c := succeeded(t, w.run(t, w.alice, tc.action, w.bob, withDuration(time.Minute)), tc.typ)
+			var lift cases.Case
+			waitUntil(t, 10*time.Second, "the "+string(tc.lift)+" case", func() bool {
+				l, err := w.cases.GetByNumber(context.Background(), int64(w.guild), c.Number+1)
+				lift = l
+				return err == nil && l.Status == cases.Active
+			})
+			if want := fmt.Sprintf("%s expired (case #%d)", tc.reasonWord, c.Number); lift.Type != tc.lift || lift.Reason != want || lift.ModeratorID != int64(w.s.BotID()) {
+				t.Errorf("lift of %s: %+v; want the bot's %s with reason %q", tc.action, lift, tc.lift, want)
+			}
+			if e, ok := eventOf(w.events(t, c.ID), cases.EventLinked); !ok || e.New != fmt.Sprintf("#%d", lift.Number) {
+				t.Errorf("%s case history lacks the link to #%d: %+v", tc.action, lift.Number, e)
+			}
+			if e, ok := eventOf(w.events(t, lift.ID), cases.EventLinked); !ok || e.New != fmt.Sprintf("#%d", c.Number) {
+				t.Errorf("%s history lacks the link to #%d: %+v", tc.lift, c.Number, e)
+			}
+			restricted, _, err := w.cases.Restricted(context.Background(), int64(w.guild), int64(w.bob), tc.typ)
+			if err != nil || restricted {
+				t.Errorf("bob still %s in gavel's records (%v)", tc.typ, err)
+			}
+			got, _ := w.cases.Get(context.Background(), c.ID)
+			if !got.Processed {
+				t.Errorf("the %s case is not processed", tc.action)
+			}
 		}
 	})
 }
