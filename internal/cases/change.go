@@ -153,9 +153,8 @@ func (s *Service) checkTarget(guildID, n, actor int64) error {
 }
 
 // locker reads a case for the rest of a write transaction. rowLock says whether the engine
-// needs a row lock for that: PostgreSQL does (a no-op write, portable where SELECT ... FOR
-// UPDATE is not); SQLite does not, since its write transactions begin IMMEDIATE and hold the
-// whole database, so a plain read there saves rewriting the row.
+// needs a row lock for that: PostgreSQL does (SELECT ... FOR UPDATE); SQLite has no row locks
+// and needs none, since its write transactions begin IMMEDIATE and hold the whole database.
 type locker func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (dbsqlc.Case, error)
 
 func lockByNumber(guildID, n int64) locker {

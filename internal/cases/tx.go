@@ -28,7 +28,6 @@ const (
 // expiry schedule) and must change both at once: every change still writes its history row.
 type Tx struct {
 	ctx   context.Context
-	tx    *sql.Tx
 	q     *dbsqlc.Queries
 	actor int64
 	now   int64
@@ -37,7 +36,6 @@ type Tx struct {
 	rowLock bool
 	// ev holds the history rows until fn returns (see eventBuf).
 	ev eventBuf
-	db dbsqlc.DBTX
 }
 
 // InTx runs fn in one write transaction as actor and commits when fn returns nil. The
@@ -52,7 +50,7 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 	var t *Tx
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		db := s.st.TxDB(tx)
-		t = &Tx{ctx: ctx, tx: tx, q: dbsqlc.New(db), db: db, actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
+		t = &Tx{ctx: ctx, q: dbsqlc.New(db), actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -71,10 +69,8 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 // news that must not travel before the data it announces.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
-// SQL is the transaction, for statements on tables the cases package does not own.
-func (t *Tx) SQL() *sql.Tx { return t.tx }
-
-// Queries runs the generated queries in the transaction, through the store's statement cache.
+// Queries runs the generated queries in the transaction, through the store's statement
+// cache: for statements on tables the cases package does not own (the expiry schedule).
 func (t *Tx) Queries() *dbsqlc.Queries { return t.q }
 
 // Context is the context the transaction runs in.
