@@ -525,6 +525,21 @@ func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time
 	return nil
 }
 
+// Release hands cl back unrun, as a stopping poller does with claims it has not started: the
+// lease is cleared and the claim's attempt taken back, so another poller runs it at once
+// instead of after the lease. ErrLeaseLost when cl no longer holds its lease.
+func (s *Service) Release(ctx context.Context, cl Claim) error {
+	n, err := s.st.WriteQueries().ReleaseScheduledAction(ctx, dbsqlc.ReleaseScheduledActionParams{
+		Now: s.now().UnixMilli(), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	if err != nil {
+		return fmt.Errorf("release expiry %d: %w", cl.ID, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("release expiry %d: %w", cl.ID, ErrLeaseLost)
+	}
+	return nil
+}
+
 // GiveUp ends cl for good after its last failure: the action is marked gave_up and its case
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
 func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {

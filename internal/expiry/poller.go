@@ -155,11 +155,21 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			}
 			claimedAt := time.Now()
 			claimed = len(claims)
-			for _, cl := range claims {
-				// Claimed actions run even if ctx ends meanwhile: a shutdown stops new
-				// claims, not the ones this poller holds (at most a quarter of the workers'
-				// worth, each bounded by its lease).
-				slots <- struct{}{}
+			for i, cl := range claims {
+				// A claim still waiting for a worker when the poller stops is handed back
+				// unrun, for another poller (or the next start) to run at once.
+				started := false
+				if ctx.Err() == nil {
+					select {
+					case slots <- struct{}{}:
+						started = true
+					case <-ctx.Done():
+					}
+				}
+				if !started {
+					p.release(claims[i:])
+					return nil
+				}
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
@@ -207,6 +217,18 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			case <-idle.C:
 			default:
 			}
+		}
+	}
+}
+
+// release hands back claims this poller will not run.
+func (p *Poller) release(claims []Claim) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, cl := range claims {
+		if err := p.svc.Release(ctx, cl); err != nil {
+			// Its lease runs out instead, and it is claimed again then.
+			p.log.Warn("expiry: handing back an unstarted claim", "action", cl.ID, "err", err)
 		}
 	}
 }

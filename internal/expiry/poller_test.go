@@ -124,3 +124,64 @@ func TestPollerKeepsWorkersFed(t *testing.T) {
 		}
 	})
 }
+
+// A poller that stops hands back the claims still waiting for a worker: unleased, their
+// attempt not counted, claimable at once by another poller; the run in progress finishes.
+func TestStoppingPollerHandsBackWaitingClaims(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		cs := cases.NewService(st)
+		svc := expiry.NewService(st, cs)
+		for i := range 2 {
+			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(800 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g := &gate{svc: svc, release: make(chan struct{}), ran: map[int64]int{}}
+		p := expiry.NewPoller(svc, g, expiry.Config{Workers: 1, Lease: time.Minute, PollInterval: 50 * time.Millisecond, Actor: bot, Owner: "p1"}, nil)
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(runCtx) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			g.mu.Lock()
+			running := g.running
+			g.mu.Unlock()
+			if running == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no run started")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// One runs, the other is claimed and waits for the only worker. Stop, then let the
+		// run finish.
+		stop()
+		time.Sleep(100 * time.Millisecond)
+		close(g.release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		all, _, err := svc.Pending(ctx, 0, expiry.MaxPending)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 1 || all[0].LeaseOwner != "" || all[0].Attempts != 0 {
+			t.Fatalf("open after the stop: %+v; want the waiting one, unleased, with no attempt counted", all)
+		}
+		other, err := svc.Claim(ctx, "p2", 5, time.Minute)
+		if err != nil || len(other) != 1 || other[0].ID != all[0].ID || other[0].Attempts != 1 {
+			t.Fatalf("another poller's claim: %+v, %v; want the handed-back action as its first attempt", other, err)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if len(g.ran) != 1 {
+			t.Errorf("%d actions ran; want the one in progress only", len(g.ran))
+		}
+	})
+}

@@ -535,6 +535,35 @@ func (q *Queries) PendingActions(ctx context.Context, arg PendingActionsParams) 
 	return items, nil
 }
 
+const releaseScheduledAction = `-- name: ReleaseScheduledAction :execrows
+UPDATE scheduled_actions SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1,
+    updated_at = $1
+WHERE id = $2 AND lease_owner = $3 AND attempts = $4
+  AND lease_until >= $1 AND done_at IS NULL AND cancelled_at IS NULL
+`
+
+type ReleaseScheduledActionParams struct {
+	Now      int64
+	ID       int64
+	Owner    sql.NullString
+	Attempts int32
+}
+
+// A claim handed back unrun (its poller is stopping): the lease is cleared, and the claim's
+// attempt taken back, so that any poller may run it at once and it is not counted.
+func (q *Queries) ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, releaseScheduledAction,
+		arg.Now,
+		arg.ID,
+		arg.Owner,
+		arg.Attempts,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const scheduleCounts = `-- name: ScheduleCounts :one
 SELECT COUNT(*) AS open_count,
        CAST(COALESCE(SUM(CASE WHEN run_at <= CAST($1 AS BIGINT) THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_count

@@ -44,6 +44,14 @@ UPDATE scheduled_actions SET run_at = sqlc.arg(run_at), last_error = sqlc.arg(la
 WHERE id = sqlc.arg(id) AND lease_owner = sqlc.arg(owner) AND attempts = sqlc.arg(attempts)
   AND lease_until >= sqlc.arg(now) AND done_at IS NULL AND cancelled_at IS NULL;
 
+-- name: ReleaseScheduledAction :execrows
+-- A claim handed back unrun (its poller is stopping): the lease is cleared, and the claim's
+-- attempt taken back, so that any poller may run it at once and it is not counted.
+UPDATE scheduled_actions SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1,
+    updated_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id) AND lease_owner = sqlc.arg(owner) AND attempts = sqlc.arg(attempts)
+  AND lease_until >= sqlc.arg(now) AND done_at IS NULL AND cancelled_at IS NULL;
+
 -- name: GiveUpScheduledAction :execrows
 UPDATE scheduled_actions SET done_at = CAST(sqlc.arg(now) AS BIGINT), outcome = 'gave_up', last_error = sqlc.arg(last_error),
     lease_owner = NULL, lease_until = NULL, updated_at = sqlc.arg(now)
