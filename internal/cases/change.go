@@ -131,10 +131,8 @@ func (s *Service) MarkProcessed(ctx context.Context, id, actor int64, note strin
 		if c.Processed {
 			return ErrUnchanged
 		}
-		if err := q.q.SetCaseProcessed(q.ctx, dbsqlc.SetCaseProcessedParams{ID: c.ID, UpdatedAt: q.now}); err != nil {
-			return err
-		}
-		return q.event(c, EventProcessed, "false", "true", note)
+		_, _, err := q.process(c.ID, note)
+		return err
 	})
 	if errors.Is(err, ErrUnchanged) {
 		return false, nil
@@ -188,7 +186,8 @@ func (s *Service) rowLocks() bool { return s.st.Engine() != store.SQLite }
 func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
 	var out Case
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		q := s.st.TxQueries(tx)
+		db := s.st.TxDB(tx)
+		q := dbsqlc.New(db)
 		row, err := lock(ctx, q, s.rowLocks())
 		if err != nil {
 			return err
@@ -201,7 +200,7 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 		if err := apply(c, &changeTx{ctx: ctx, q: q, ev: &ev, actor: actor, now: s.nowMS()}); err != nil {
 			return err
 		}
-		if err := ev.flush(ctx, s.st.TxDB(tx)); err != nil {
+		if err := ev.flush(ctx, db); err != nil {
 			return err
 		}
 		row, err = q.GetCaseByID(ctx, c.ID)
@@ -258,6 +257,23 @@ func (t *changeTx) modlog(c Case, messageID int64) error {
 	return t.event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
 }
 
+// process marks case id processed with its history row, in one statement that needs no lock
+// before it; false, and nothing written, when it already was or does not exist.
+func (t *changeTx) process(id int64, note string) (Case, bool, error) {
+	row, err := t.q.ProcessCase(t.ctx, dbsqlc.ProcessCaseParams{ID: id, UpdatedAt: t.now})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Case{}, false, nil
+	}
+	if err != nil {
+		return Case{}, false, fmt.Errorf("case id %d processed: %w", id, err)
+	}
+	c, err := fromRow(row)
+	if err != nil {
+		return Case{}, false, err
+	}
+	return c, true, t.event(c, EventProcessed, "false", "true", note)
+}
+
 func (t *changeTx) expiry(c Case, at time.Time, note string) error {
 	if err := t.q.SetCaseExpiry(t.ctx, dbsqlc.SetCaseExpiryParams{ID: c.ID, ExpiresAt: nullMS(at), UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d expiry: %w", c.Number, err)
@@ -266,10 +282,8 @@ func (t *changeTx) expiry(c Case, at time.Time, note string) error {
 }
 
 func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
-	t.ev.add(c, dbsqlc.InsertCaseEventParams{
-		CaseID: c.ID, GuildID: c.GuildID, Kind: string(kind), ActorID: t.actor,
-		OldValue: nullText(old), NewValue: nullText(new), Note: nullText(note), CreatedAt: t.now,
-	})
+	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, args: []any{c.ID, c.GuildID, string(kind), t.actor,
+		nullText(old), nullText(new), nullText(note), t.now}})
 	return nil
 }
 
@@ -277,43 +291,44 @@ func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
 // were recorded, with one multi-row INSERT: a lift records five, and each statement costs
 // more than its rows (SQLite's statement work, PostgreSQL's round trip). A transaction
 // flushes before it commits, so no row is lost with it or survives without it.
-type eventBuf struct {
-	rows    []dbsqlc.InsertCaseEventParams
-	numbers []int64 // each row's case number, for errors
+type eventBuf struct{ rows []eventRow }
+
+// eventRow is one history row: its case's number (for errors) and the values of
+// eventColumns.
+type eventRow struct {
+	number int64
+	args   []any
 }
+
+const eventColumns = "case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at"
 
 // maxEventRows bounds one INSERT, and so the number of statement texts the store caches.
 const maxEventRows = 8
-
-func (e *eventBuf) add(c Case, row dbsqlc.InsertCaseEventParams) {
-	e.rows = append(e.rows, row)
-	e.numbers = append(e.numbers, c.Number)
-}
 
 func (e *eventBuf) flush(ctx context.Context, db dbsqlc.DBTX) error {
 	for len(e.rows) > 0 {
 		n := min(len(e.rows), maxEventRows)
 		var b strings.Builder
-		b.WriteString("INSERT INTO case_events (case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at) VALUES ")
-		args := make([]any, 0, 8*n)
+		b.WriteString("INSERT INTO case_events (" + eventColumns + ") VALUES ")
+		var args []any
 		for i, r := range e.rows[:n] {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString("(")
-			for j := range 8 {
+			for j := range r.args {
 				if j > 0 {
 					b.WriteString(", ")
 				}
 				b.WriteString("$" + strconv.Itoa(len(args)+j+1))
 			}
 			b.WriteString(")")
-			args = append(args, r.CaseID, r.GuildID, r.Kind, r.ActorID, r.OldValue, r.NewValue, r.Note, r.CreatedAt)
+			args = append(args, r.args...)
 		}
 		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("history of case #%d: %w", e.numbers[0], err)
+			return fmt.Errorf("history of case #%d: %w", e.rows[0].number, err)
 		}
-		e.rows, e.numbers = e.rows[n:], e.numbers[n:]
+		e.rows = e.rows[n:]
 	}
 	return nil
 }

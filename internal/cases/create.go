@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
 
 // New is what a case is created from.
@@ -89,10 +90,9 @@ func (s *Service) CreateMany(ctx context.Context, ns []New) ([]Case, error) {
 		reqs[i] = &n
 	}
 	var out []Case
-	s.prepareSQLite(ctx)
 	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		out, err = s.insert(ctx, tx, reqs)
+		out, err = s.insert(ctx, s.st.TxDB(tx), reqs)
 		return err
 	})
 	if err != nil {
@@ -187,11 +187,10 @@ func (b *batcher) lead(ctx context.Context, s *Service) {
 		if s.st.Engine() == store.Postgres {
 			// One statement, atomic by itself: autocommit saves the BEGIN and COMMIT round
 			// trips.
-			out, err = s.insert(txCtx, s.st.Writer(), ns)
+			out, err = s.insert(txCtx, s.st.WriteDB(), ns)
 		} else {
-			s.prepareSQLite(txCtx)
 			err = s.st.InTx(txCtx, func(tx *sql.Tx) error {
-				out, err = s.insert(txCtx, tx, ns)
+				out, err = s.insert(txCtx, s.st.TxDB(tx), ns)
 				return err
 			})
 		}
@@ -220,7 +219,7 @@ func (b *batcher) lead(ctx context.Context, s *Service) {
 // each one's "created" history row. Whatever the batch size, PostgreSQL gets one statement
 // (a round trip is the cost that matters there) and SQLite two prepared statements per row
 // (parsing is the cost that matters there).
-func (s *Service) insert(ctx context.Context, tx querier, ns []*New) ([]Case, error) {
+func (s *Service) insert(ctx context.Context, db dbsqlc.DBTX, ns []*New) ([]Case, error) {
 	now := s.nowMS()
 	out := make([]Case, len(ns))
 	for i, n := range ns {
@@ -237,18 +236,18 @@ func (s *Service) insert(ctx context.Context, tx querier, ns []*New) ([]Case, er
 	if s.st.Engine() == store.Postgres {
 		for start := 0; start < len(ns); start += maxBatch {
 			end := min(start+maxBatch, len(ns))
-			if err := s.insertPostgres(ctx, tx, ns[start:end], out[start:end], now); err != nil {
+			if err := s.insertPostgres(ctx, db, ns[start:end], out[start:end], now); err != nil {
 				return nil, err
 			}
 		}
 		return out, nil
 	}
-	return out, s.insertSQLite(ctx, tx, ns, out, now)
+	return out, s.insertSQLite(ctx, db, ns, out, now)
 }
 
 // insertPostgres allocates the numbers and inserts the cases in one statement. The guild
 // rows are locked in id order, so that concurrent batches cannot deadlock.
-func (s *Service) insertPostgres(ctx context.Context, tx querier, ns []*New, out []Case, now int64) error {
+func (s *Service) insertPostgres(ctx context.Context, db dbsqlc.DBTX, ns []*New, out []Case, now int64) error {
 	var (
 		guilds, moderators, users []int64
 		types, statuses, reasons  []string
@@ -287,7 +286,7 @@ SELECT i.guild_id, g.case_count - c.n + row_number() OVER (PARTITION BY i.guild_
 FROM input i JOIN counters g ON g.id = i.guild_id JOIN counts c ON c.guild_id = i.guild_id
 ORDER BY i.ord
 RETURNING id, guild_id, number`
-	rows, err := tx.QueryContext(ctx, q, now, guilds, types, statuses, reasons, moderators, users, roles, expiries, metadata)
+	rows, err := db.QueryContext(ctx, q, now, guilds, types, statuses, reasons, moderators, users, roles, expiries, metadata)
 	if err != nil {
 		return fmt.Errorf("insert cases: %w", err)
 	}
@@ -327,58 +326,11 @@ ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_co
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
-// prepareSQLite prepares the insert statements on the writer connection, once. It must run
-// outside a transaction: the writer pool's only connection is the transaction's.
-func (s *Service) prepareSQLite(ctx context.Context) {
-	if s.st.Engine() != store.SQLite {
-		return
-	}
-	s.stmtMu.Lock()
-	defer s.stmtMu.Unlock()
-	if s.upsertStmt != nil {
-		return
-	}
-	up, err := s.st.Writer().PrepareContext(ctx, sqliteUpsertGuild)
-	if err != nil {
-		return // insertSQLite prepares in the transaction instead
-	}
-	ins, err := s.st.Writer().PrepareContext(ctx, sqliteInsertCase)
-	if err != nil {
-		up.Close()
-		return
-	}
-	s.upsertStmt, s.insertStmt = up, ins
-}
-
-// sqliteStatements returns the insert statements bound to tx: the ones prepared once when
-// there are, so that a batch skips the parser.
-func (s *Service) sqliteStatements(ctx context.Context, q querier) (upsert, insert *sql.Stmt, err error) {
-	s.stmtMu.Lock()
-	up, ins := s.upsertStmt, s.insertStmt
-	s.stmtMu.Unlock()
-	if tx, ok := q.(*sql.Tx); ok && up != nil {
-		return tx.StmtContext(ctx, up), tx.StmtContext(ctx, ins), nil
-	}
-	if upsert, err = q.PrepareContext(ctx, sqliteUpsertGuild); err != nil {
-		return nil, nil, fmt.Errorf("prepare case numbering: %w", err)
-	}
-	if insert, err = q.PrepareContext(ctx, sqliteInsertCase); err != nil {
-		upsert.Close()
-		return nil, nil, fmt.Errorf("prepare case insert: %w", err)
-	}
-	return upsert, insert, nil
-}
-
-// insertSQLite runs two statements prepared once: the guild's counter upsert and
-// the case insert. SQLite has no round trips, and a prepared statement skips the parser,
-// which is where a growing multi-row statement spends its time.
-func (s *Service) insertSQLite(ctx context.Context, tx querier, ns []*New, out []Case, now int64) error {
-	upsertTx, insertTx, err := s.sqliteStatements(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer upsertTx.Close()
-	defer insertTx.Close()
+// insertSQLite runs two statements per row, both kept prepared by the store's statement
+// cache: the guild's counter upsert and the case insert. SQLite has no round trips, and a
+// prepared statement skips the parser, which is where a growing multi-row statement spends
+// its time.
+func (s *Service) insertSQLite(ctx context.Context, db dbsqlc.DBTX, ns []*New, out []Case, now int64) error {
 	perGuild := map[int64]int64{}
 	for _, n := range ns {
 		perGuild[n.GuildID]++
@@ -391,7 +343,7 @@ func (s *Service) insertSQLite(ctx context.Context, tx querier, ns []*New, out [
 	next := make(map[int64]int64, len(guilds))
 	for _, g := range guilds {
 		var count int64
-		if err := upsertTx.QueryRowContext(ctx, g, perGuild[g], now).Scan(&count); err != nil {
+		if err := db.QueryRowContext(ctx, sqliteUpsertGuild, g, perGuild[g], now).Scan(&count); err != nil {
 			return fmt.Errorf("allocate case numbers in guild %d: %w", g, err)
 		}
 		next[g] = count - perGuild[g] + 1
@@ -400,7 +352,7 @@ func (s *Service) insertSQLite(ctx context.Context, tx querier, ns []*New, out [
 		num := next[n.GuildID]
 		next[n.GuildID] = num + 1
 		var id int64
-		err := insertTx.QueryRowContext(ctx, n.GuildID, num, string(n.Type), string(n.Status), n.Reason, n.ModeratorID,
+		err := db.QueryRowContext(ctx, sqliteInsertCase, n.GuildID, num, string(n.Type), string(n.Status), n.Reason, n.ModeratorID,
 			n.UserID, roleJSON(n.RoleIDs), nullMS(n.ExpiresAt), metadataJSON(n.Metadata), now, now).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
@@ -408,10 +360,4 @@ func (s *Service) insertSQLite(ctx context.Context, tx querier, ns []*New, out [
 		out[i].ID, out[i].Number = id, num
 	}
 	return nil
-}
-
-// querier is a transaction or, for a single statement, the pool.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }

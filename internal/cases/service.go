@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/store"
@@ -22,11 +21,6 @@ type Service struct {
 	now   func() time.Time
 	batch batcher
 	upd   updater
-
-	// SQLite's case insert statements, prepared once on the writer connection.
-	stmtMu     sync.Mutex
-	upsertStmt *sql.Stmt
-	insertStmt *sql.Stmt
 }
 
 // Option configures a Service.

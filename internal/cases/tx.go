@@ -130,10 +130,8 @@ func (t *Tx) MarkProcessed(c Case, note string) (bool, error) {
 	if c.Processed {
 		return false, nil
 	}
-	if err := t.q.SetCaseProcessed(t.ctx, dbsqlc.SetCaseProcessedParams{ID: c.ID, UpdatedAt: t.now}); err != nil {
-		return false, fmt.Errorf("case #%d processed: %w", c.Number, err)
-	}
-	return true, t.change().event(c, EventProcessed, "false", "true", note)
+	_, ok, err := t.change().process(c.ID, note)
+	return ok, err
 }
 
 // LinkModlog records the mod-log message that shows a locked case, with the same rules as
@@ -179,18 +177,7 @@ func (t *Tx) Activate(id, messageID int64, note string) (Case, bool, error) {
 // MarkProcessed take two. It reports false, and writes nothing, when the case already was
 // processed or does not exist.
 func (t *Tx) Process(id int64, note string) (Case, bool, error) {
-	row, err := t.q.ProcessCase(t.ctx, dbsqlc.ProcessCaseParams{ID: id, UpdatedAt: t.now})
-	if errors.Is(err, sql.ErrNoRows) {
-		return Case{}, false, nil
-	}
-	if err != nil {
-		return Case{}, false, fmt.Errorf("case id %d processed: %w", id, err)
-	}
-	c, err := fromRow(row)
-	if err != nil {
-		return Case{}, false, err
-	}
-	return c, true, t.change().event(c, EventProcessed, "false", "true", note)
+	return t.change().process(id, note)
 }
 
 // Record writes one history row on case c.

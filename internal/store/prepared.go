@@ -112,33 +112,55 @@ func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...a
 	return p.c.db.QueryRowContext(ctx, query, args...)
 }
 
-// cachedTx runs queries in a transaction through the cache of the pool it began on.
+// cachedTx runs queries in a transaction through the cache of the pool it began on. Each
+// cached statement is bound to the transaction once (Tx.StmtContext makes a new handle per
+// call), so a batch running one statement per row binds it once. Like the transaction, it
+// is for one goroutine at a time.
 type cachedTx struct {
-	c  *stmtCache
-	tx *sql.Tx
+	c     *stmtCache
+	tx    *sql.Tx
+	bound map[string]*sql.Stmt
 }
 
-func (t cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := t.c.get(query); st != nil {
-		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+// stmt returns query's statement bound to the transaction, or nil when the cache has none
+// yet.
+func (t *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := t.bound[query]; ok {
+		return st
+	}
+	st := t.c.get(query)
+	if st == nil {
+		return nil
+	}
+	if t.bound == nil {
+		t.bound = map[string]*sql.Stmt{}
+	}
+	st = t.tx.StmtContext(ctx, st)
+	t.bound[query] = st
+	return st
+}
+
+func (t *cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
 	}
 	return t.tx.ExecContext(ctx, query, args...)
 }
 
-func (t cachedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+func (t *cachedTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
 	return t.tx.PrepareContext(ctx, query)
 }
 
-func (t cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := t.c.get(query); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+func (t *cachedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
 	}
 	return t.tx.QueryContext(ctx, query, args...)
 }
 
-func (t cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := t.c.get(query); st != nil {
-		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
@@ -176,5 +198,5 @@ func (s *Store) TxDB(tx *sql.Tx) dbsqlc.DBTX {
 	if s.writeCache == nil {
 		return tx
 	}
-	return cachedTx{s.writeCache, tx}
+	return &cachedTx{c: s.writeCache, tx: tx}
 }

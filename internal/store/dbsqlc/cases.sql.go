@@ -405,36 +405,6 @@ func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams
 	return items, nil
 }
 
-const insertCaseEvent = `-- name: InsertCaseEvent :exec
-INSERT INTO case_events (case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-`
-
-type InsertCaseEventParams struct {
-	CaseID    int64
-	GuildID   int64
-	Kind      string
-	ActorID   int64
-	OldValue  sql.NullString
-	NewValue  sql.NullString
-	Note      sql.NullString
-	CreatedAt int64
-}
-
-func (q *Queries) InsertCaseEvent(ctx context.Context, arg InsertCaseEventParams) error {
-	_, err := q.db.ExecContext(ctx, insertCaseEvent,
-		arg.CaseID,
-		arg.GuildID,
-		arg.Kind,
-		arg.ActorID,
-		arg.OldValue,
-		arg.NewValue,
-		arg.Note,
-		arg.CreatedAt,
-	)
-	return err
-}
-
 const latestCaseOfUser = `-- name: LatestCaseOfUser :one
 SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1
 `
@@ -685,20 +655,6 @@ type SetCaseModlogParams struct {
 
 func (q *Queries) SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) error {
 	_, err := q.db.ExecContext(ctx, setCaseModlog, arg.ID, arg.ModlogMessageID, arg.UpdatedAt)
-	return err
-}
-
-const setCaseProcessed = `-- name: SetCaseProcessed :exec
-UPDATE cases SET processed = TRUE, updated_at = $2 WHERE id = $1
-`
-
-type SetCaseProcessedParams struct {
-	ID        int64
-	UpdatedAt int64
-}
-
-func (q *Queries) SetCaseProcessed(ctx context.Context, arg SetCaseProcessedParams) error {
-	_, err := q.db.ExecContext(ctx, setCaseProcessed, arg.ID, arg.UpdatedAt)
 	return err
 }
 

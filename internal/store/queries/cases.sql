@@ -57,9 +57,6 @@ UPDATE cases SET expires_at = $2, updated_at = $3 WHERE id = $1;
 -- name: SetCaseModlog :exec
 UPDATE cases SET modlog_message_id = $2, updated_at = $3 WHERE id = $1;
 
--- name: SetCaseProcessed :exec
-UPDATE cases SET processed = TRUE, updated_at = $2 WHERE id = $1;
-
 -- name: ActivatePendingCase :one
 -- A pending case becomes active and, when a message is given, links its mod-log message, in
 -- one statement that also stands for the row lock: it matches only while the case is still
@@ -76,10 +73,6 @@ RETURNING *;
 UPDATE cases SET processed = TRUE, updated_at = sqlc.arg(updated_at)
 WHERE id = sqlc.arg(id) AND processed = FALSE
 RETURNING *;
-
--- name: InsertCaseEvent :exec
-INSERT INTO case_events (case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: CaseEvents :many
 SELECT * FROM case_events WHERE case_id = $1 ORDER BY id;
