@@ -2,6 +2,7 @@ package expiry_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,43 @@ func (g *gate) Run(ctx context.Context, cl expiry.Claim) error {
 
 func (g *gate) GaveUp(context.Context, expiry.Action, string) {}
 
+func (g *gate) count() (running, ran int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.running, len(g.ran)
+}
+
+// scheduleDue records n tempbans of users from firstUser on, each with an unban due now.
+func scheduleDue(t *testing.T, cs *cases.Service, svc *expiry.Service, n, firstUser int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(firstUser + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitUntil polls cond for up to 10 s; cond says what it saw, for the failure.
+func waitUntil(t *testing.T, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ok, saw := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(saw)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // The poller runs at most Workers actions at once, holds a quarter of the workers' worth more
 // claimed and waiting (so that freed workers do not idle while it claims again), runs every
 // action once, and counts each run's time from its claim.
@@ -50,15 +88,7 @@ func TestPollerKeepsWorkersFed(t *testing.T) {
 		cs := cases.NewService(st)
 		svc := expiry.NewService(st, cs)
 		const total = 20
-		for i := range total {
-			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(700 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: time.Now()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
-				t.Fatal(err)
-			}
-		}
+		scheduleDue(t, cs, svc, total, 700)
 		g := &gate{svc: svc, release: make(chan struct{}), ran: map[int64]int{}}
 		lease := time.Minute
 		p := expiry.NewPoller(svc, g, expiry.Config{Workers: 4, Lease: lease, PollInterval: 50 * time.Millisecond, Actor: bot, Owner: "p1"}, nil)
@@ -67,8 +97,7 @@ func TestPollerKeepsWorkersFed(t *testing.T) {
 		go func() { done <- p.Run(runCtx) }()
 
 		// Four run and block; one more is claimed and waits for a worker.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		waitUntil(t, func() (bool, string) {
 			all, _, err := svc.Pending(ctx, 0, expiry.MaxPending)
 			if err != nil {
 				t.Fatal(err)
@@ -79,30 +108,14 @@ func TestPollerKeepsWorkersFed(t *testing.T) {
 					leased++
 				}
 			}
-			g.mu.Lock()
-			running := g.running
-			g.mu.Unlock()
-			if running == 4 && leased == 5 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d running and %d leased; want 4 running and 5 leased (one waiting for a worker)", running, leased)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			running, _ := g.count()
+			return running == 4 && leased == 5, fmt.Sprintf("%d running and %d leased; want 4 running and 5 leased (one waiting for a worker)", running, leased)
+		})
 		close(g.release)
-		for {
-			g.mu.Lock()
-			n := len(g.ran)
-			g.mu.Unlock()
-			if n == total {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d actions ran", n, total)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitUntil(t, func() (bool, string) {
+			_, n := g.count()
+			return n == total, fmt.Sprintf("%d of %d actions ran", n, total)
+		})
 		stop()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -132,33 +145,16 @@ func TestStoppingPollerHandsBackWaitingClaims(t *testing.T) {
 		ctx := context.Background()
 		cs := cases.NewService(st)
 		svc := expiry.NewService(st, cs)
-		for i := range 2 {
-			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(800 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: time.Now()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
-				t.Fatal(err)
-			}
-		}
+		scheduleDue(t, cs, svc, 2, 800)
 		g := &gate{svc: svc, release: make(chan struct{}), ran: map[int64]int{}}
 		p := expiry.NewPoller(svc, g, expiry.Config{Workers: 1, Lease: time.Minute, PollInterval: 50 * time.Millisecond, Actor: bot, Owner: "p1"}, nil)
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- p.Run(runCtx) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			g.mu.Lock()
-			running := g.running
-			g.mu.Unlock()
-			if running == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("no run started")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitUntil(t, func() (bool, string) {
+			running, _ := g.count()
+			return running == 1, "no run started"
+		})
 		// One runs, the other is claimed and waits for the only worker. Stop, then let the
 		// run finish.
 		stop()
