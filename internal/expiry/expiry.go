@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -151,7 +152,8 @@ type Service struct {
 	st    *store.Store
 	cases *cases.Service
 	read  *dbsqlc.Queries
-	now   func() time.Time
+	clock clock.Clock
+	now   func() time.Time // clock.Now
 	// wake tells this process's poller that the schedule changed, so that an action due
 	// sooner than its next poll is not late.
 	wake chan struct{}
@@ -190,12 +192,13 @@ func (s *Service) Counts(ctx context.Context) (open, due int64, err error) {
 // Option configures a Service.
 type Option func(*Service)
 
-// WithClock makes the service read the time from now.
-func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+// WithClock makes the service, and its pollers, read the time and wait on c.
+func WithClock(c clock.Clock) Option { return func(s *Service) { s.clock, s.now = c, c.Now } }
 
 // NewService returns the schedule over a migrated store and its case service.
 func NewService(st *store.Store, cs *cases.Service, opts ...Option) *Service {
-	s := &Service{st: st, cases: cs, read: st.Queries(), now: time.Now, wake: make(chan struct{}, 1)}
+	sys := clock.System()
+	s := &Service{st: st, cases: cs, read: st.Queries(), clock: sys, now: sys.Now, wake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -21,29 +22,16 @@ const (
 	bot   = 700000000000000999
 )
 
-// clock is a settable time source shared by the services under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	cs  *cases.Service
 	svc *expiry.Service
-	clk *clock
+	clk *clock.Manual
 }
 
 func newFixture(t *testing.T, st *store.Store) fixture {
-	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	cs := cases.NewService(st, cases.WithClock(clk.now))
-	return fixture{cs: cs, svc: expiry.NewService(st, cs, expiry.WithClock(clk.now)), clk: clk}
+	clk := clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	cs := cases.NewService(st, cases.WithClock(clk.Now))
+	return fixture{cs: cs, svc: expiry.NewService(st, cs, expiry.WithClock(clk)), clk: clk}
 }
 
 // tempban records an active tempban of user ending at end.
@@ -82,7 +70,7 @@ func TestScheduleClaimComplete(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
-		c := f.tempban(t, 501, f.clk.now().Add(time.Hour))
+		c := f.tempban(t, 501, f.clk.Now().Add(time.Hour))
 		a, err := f.svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt)
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +89,7 @@ func TestScheduleClaimComplete(t *testing.T) {
 		if err != nil || len(got) != 0 {
 			t.Fatalf("claim before due: %v %v", got, err)
 		}
-		f.clk.add(time.Hour)
+		f.clk.Advance(time.Hour)
 		got, err = f.svc.Claim(ctx, "p1", 10, time.Minute)
 		if err != nil || len(got) != 1 {
 			t.Fatalf("claim when due: %v %v", got, err)
@@ -132,7 +120,7 @@ func TestLostLeaseCannotComplete(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
-		c := f.tempban(t, 502, f.clk.now())
+		c := f.tempban(t, 502, f.clk.Now())
 		if _, err := f.svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +128,7 @@ func TestLostLeaseCannotComplete(t *testing.T) {
 		if err != nil || len(first) != 1 {
 			t.Fatalf("claim: %v %v", first, err)
 		}
-		f.clk.add(2 * time.Minute) // p1 stalls past its lease
+		f.clk.Advance(2 * time.Minute) // p1 stalls past its lease
 		second, err := f.svc.Claim(ctx, "p2", 1, time.Minute)
 		if err != nil || len(second) != 1 || second[0].Attempts != 2 {
 			t.Fatalf("takeover: %+v %v", second, err)
@@ -148,7 +136,7 @@ func TestLostLeaseCannotComplete(t *testing.T) {
 		if err := f.svc.Complete(ctx, first[0], expiry.Done, "late"); !errors.Is(err, expiry.ErrLeaseLost) {
 			t.Errorf("stale holder completed: %v", err)
 		}
-		if err := f.svc.Fail(ctx, first[0], "late", f.clk.now()); !errors.Is(err, expiry.ErrLeaseLost) {
+		if err := f.svc.Fail(ctx, first[0], "late", f.clk.Now()); !errors.Is(err, expiry.ErrLeaseLost) {
 			t.Errorf("stale holder failed it: %v", err)
 		}
 		if err := f.svc.Complete(ctx, second[0], expiry.Done, "ok"); err != nil {
@@ -161,7 +149,7 @@ func TestFailBacksOffThenGivesUp(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
-		c := f.tempban(t, 503, f.clk.now())
+		c := f.tempban(t, 503, f.clk.Now())
 		if _, err := f.svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
 			t.Fatal(err)
 		}
@@ -169,13 +157,13 @@ func TestFailBacksOffThenGivesUp(t *testing.T) {
 		if len(cl) != 1 {
 			t.Fatal("not claimed")
 		}
-		if err := f.svc.Fail(ctx, cl[0], "403 Missing Permissions", f.clk.now().Add(30*time.Second)); err != nil {
+		if err := f.svc.Fail(ctx, cl[0], "403 Missing Permissions", f.clk.Now().Add(30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := f.svc.Claim(ctx, "p1", 1, time.Minute); len(got) != 0 {
 			t.Fatal("claimed during its backoff")
 		}
-		f.clk.add(30 * time.Second)
+		f.clk.Advance(30 * time.Second)
 		cl, _ = f.svc.Claim(ctx, "p1", 1, time.Minute)
 		if len(cl) != 1 || cl[0].Attempts != 2 || cl[0].LastError != "403 Missing Permissions" {
 			t.Fatalf("after backoff: %+v", cl)
@@ -213,11 +201,11 @@ func TestSupersede(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
-		tb := f.tempban(t, 504, f.clk.now().Add(time.Hour))
+		tb := f.tempban(t, 504, f.clk.Now().Add(time.Hour))
 		if _, err := f.svc.Schedule(ctx, tb.ID, mod, expiry.Unban, tb.ExpiresAt); err != nil {
 			t.Fatal(err)
 		}
-		other := f.tempban(t, 505, f.clk.now().Add(time.Hour)) // another user: untouched
+		other := f.tempban(t, 505, f.clk.Now().Add(time.Hour)) // another user: untouched
 		if _, err := f.svc.Schedule(ctx, other.ID, mod, expiry.Unban, other.ExpiresAt); err != nil {
 			t.Fatal(err)
 		}
@@ -254,11 +242,11 @@ func TestReschedule(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
-		tb := f.tempban(t, 506, f.clk.now().Add(time.Hour))
+		tb := f.tempban(t, 506, f.clk.Now().Add(time.Hour))
 		if _, err := f.svc.Schedule(ctx, tb.ID, mod, expiry.Unban, tb.ExpiresAt); err != nil {
 			t.Fatal(err)
 		}
-		later := f.clk.now().Add(3 * 24 * time.Hour)
+		later := f.clk.Now().Add(3 * 24 * time.Hour)
 		c, err := f.svc.Reschedule(ctx, guild, tb.Number, mod, later, "appeal denied")
 		if err != nil {
 			t.Fatal(err)
@@ -294,7 +282,7 @@ func TestReconcileSchedulesForgottenCases(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
-		tb := f.tempban(t, 507, f.clk.now().Add(time.Minute))
+		tb := f.tempban(t, 507, f.clk.Now().Add(time.Minute))
 		n, err := f.svc.Reconcile(ctx, bot, 100)
 		if err != nil || n != 1 {
 			t.Fatalf("Reconcile = %d, %v", n, err)
@@ -318,7 +306,7 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 		const n = 300
 		var ns []cases.New
 		for i := range n {
-			ns = append(ns, cases.New{GuildID: guild, UserID: int64(1000 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "r", ExpiresAt: f.clk.now()})
+			ns = append(ns, cases.New{GuildID: guild, UserID: int64(1000 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "r", ExpiresAt: f.clk.Now()})
 		}
 		cs, err := f.cs.CreateMany(ctx, ns)
 		if err != nil {
@@ -391,15 +379,15 @@ func TestObserverHearsOutcomes(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, st)
 		obs := &observed{}
-		svc := expiry.NewService(st, f.cs, expiry.WithClock(f.clk.now), expiry.WithObserver(obs))
-		done := f.tempban(t, 601, f.clk.now())
-		failing := f.tempban(t, 602, f.clk.now())
+		svc := expiry.NewService(st, f.cs, expiry.WithClock(f.clk), expiry.WithObserver(obs))
+		done := f.tempban(t, 601, f.clk.Now())
+		failing := f.tempban(t, 602, f.clk.Now())
 		for _, c := range []cases.Case{done, failing} {
 			if _, err := svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
 				t.Fatal(err)
 			}
 		}
-		f.clk.add(1500 * time.Millisecond)
+		f.clk.Advance(1500 * time.Millisecond)
 		cl, err := svc.Claim(ctx, "p1", 2, time.Minute)
 		if err != nil || len(cl) != 2 {
 			t.Fatalf("claimed %d: %v", len(cl), err)
@@ -414,7 +402,7 @@ func TestObserverHearsOutcomes(t *testing.T) {
 		if err := svc.Complete(ctx, byCase[done.ID], expiry.Done, "again"); !errors.Is(err, expiry.ErrLeaseLost) {
 			t.Fatalf("second completion: %v; want ErrLeaseLost", err)
 		}
-		if err := svc.Fail(ctx, byCase[failing.ID], "403 Missing Permissions", f.clk.now()); err != nil {
+		if err := svc.Fail(ctx, byCase[failing.ID], "403 Missing Permissions", f.clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 		cl, _ = svc.Claim(ctx, "p1", 1, time.Minute)
@@ -445,7 +433,7 @@ func TestCounts(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, st)
 		for i, end := range []time.Duration{-time.Minute, 0, time.Hour} {
-			c := f.tempban(t, int64(610+i), f.clk.now().Add(end))
+			c := f.tempban(t, int64(610+i), f.clk.Now().Add(end))
 			if _, err := f.svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt); err != nil {
 				t.Fatal(err)
 			}

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // Handler runs claimed actions. Run returns nil once it has recorded the outcome (with
@@ -98,7 +100,7 @@ type Poller struct {
 	h   Handler
 	cfg Config
 	log *slog.Logger
-	now func() time.Time
+	clk clock.Clock
 }
 
 // NewPoller returns a poller; Run starts it.
@@ -107,7 +109,7 @@ func NewPoller(svc *Service, h Handler, cfg Config, log *slog.Logger) *Poller {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Poller{svc: svc, h: h, cfg: cfg, log: log, now: svc.now}
+	return &Poller{svc: svc, h: h, cfg: cfg, log: log, clk: svc.clock}
 }
 
 // Config returns the poller's settings, defaults filled in.
@@ -126,13 +128,14 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 	slots := make(chan struct{}, p.cfg.Workers)
 	freed := make(chan struct{}, 1)
 	lastReconcile := time.Time{}
-	idle := time.NewTimer(0)
-	defer idle.Stop()
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if now := p.now(); now.Sub(lastReconcile) >= reconcileEvery {
+		// Read before the claim, which judges by a later reading: an action due by now and
+		// not claimed below is another poller's.
+		now := p.clk.Now()
+		if now.Sub(lastReconcile) >= reconcileEvery {
 			lastReconcile = now
 			if n, err := p.svc.Reconcile(ctx, p.cfg.Actor, 1000); err != nil {
 				p.log.Warn("expiry: reconciling unscheduled cases", "err", err)
@@ -153,6 +156,8 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				p.log.Warn("expiry: claiming due actions", "err", err)
 			}
+			// Read from the wall clock, not p.clk: it bounds a context's deadline, and
+			// contexts run on the wall clock.
 			claimedAt := time.Now()
 			claimed = len(claims)
 			for i, cl := range claims {
@@ -194,7 +199,9 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			}
 			continue
 		}
-		wait := p.cfg.PollInterval
+		// The timer is set for an instant, not a duration, so that the clock moving on
+		// while the poller decides only makes the timer due sooner.
+		wake := now.Add(p.cfg.PollInterval)
 		if next, ok, err := p.svc.NextRunAt(ctx); err != nil {
 			if ctx.Err() == nil {
 				p.log.Warn("expiry: reading the next due action", "err", err)
@@ -202,22 +209,21 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 		} else if ok {
 			// An action already due that this poller could not claim is another poller's
 			// (a claim in flight): look again shortly rather than spin.
-			wait = min(wait, max(next.Sub(p.now()), 20*time.Millisecond))
+			if !next.After(now) {
+				next = now.Add(20 * time.Millisecond)
+			}
+			wake = minTime(wake, next)
 		}
-		idle.Reset(wait)
+		idle := p.clk.TimerAt(wake)
 		select {
 		case <-ctx.Done():
+			idle.Stop()
 			return nil
-		case <-idle.C:
+		case <-idle.C():
 		case <-p.svc.Woken():
 		case <-freed:
 		}
-		if !idle.Stop() {
-			select {
-			case <-idle.C:
-			default:
-			}
-		}
+		idle.Stop()
 	}
 }
 
@@ -261,12 +267,19 @@ func (p *Poller) run(ctx context.Context, cl Claim, claimedAt time.Time) {
 		p.h.GaveUp(recCtx, cl.Action, cause)
 		return
 	}
-	retry := p.now().Add(p.cfg.Backoff(cl.Attempts))
+	retry := p.clk.Now().Add(p.cfg.Backoff(cl.Attempts))
 	if ferr := p.svc.Fail(recCtx, cl, cause, retry); ferr != nil {
 		log.Error("expiry: recording the failure", "err", ferr, "cause", cause)
 		return
 	}
 	log.Warn("expiry: failed; will retry", "retry_at", retry, "cause", cause)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // String describes the settings, for the start-up log.

@@ -49,11 +49,12 @@ func (g *gate) count() (running, ran int) {
 }
 
 // scheduleDue records n tempbans of users from firstUser on, each with an unban due now.
-func scheduleDue(t *testing.T, cs *cases.Service, svc *expiry.Service, n, firstUser int) {
+func scheduleDue(t *testing.T, f fixture, n, firstUser int) {
 	t.Helper()
 	ctx := context.Background()
+	cs, svc := f.cs, f.svc
 	for i := range n {
-		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(firstUser + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: time.Now()})
+		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(firstUser + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: f.clk.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +64,8 @@ func scheduleDue(t *testing.T, cs *cases.Service, svc *expiry.Service, n, firstU
 	}
 }
 
-// waitUntil polls cond for up to 10 s; cond says what it saw, for the failure.
+// waitUntil waits for the event cond looks for, checking every few milliseconds; cond says
+// what it saw, for the failure should the event not come within 10 s.
 func waitUntil(t *testing.T, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -85,10 +87,10 @@ func waitUntil(t *testing.T, cond func() (bool, string)) {
 func TestPollerKeepsWorkersFed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		cs := cases.NewService(st)
-		svc := expiry.NewService(st, cs)
+		f := newFixture(t, st)
+		svc := f.svc
 		const total = 20
-		scheduleDue(t, cs, svc, total, 700)
+		scheduleDue(t, f, total, 700)
 		g := &gate{svc: svc, release: make(chan struct{}), ran: map[int64]int{}}
 		lease := time.Minute
 		p := expiry.NewPoller(svc, g, expiry.Config{Workers: 4, Lease: lease, PollInterval: 50 * time.Millisecond, Actor: bot, Owner: "p1"}, nil)
@@ -143,9 +145,9 @@ func TestPollerKeepsWorkersFed(t *testing.T) {
 func TestStoppingPollerHandsBackWaitingClaims(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		cs := cases.NewService(st)
-		svc := expiry.NewService(st, cs)
-		scheduleDue(t, cs, svc, 2, 800)
+		f := newFixture(t, st)
+		svc := f.svc
+		scheduleDue(t, f, 2, 800)
 		g := &gate{svc: svc, release: make(chan struct{}), ran: map[int64]int{}}
 		p := expiry.NewPoller(svc, g, expiry.Config{Workers: 1, Lease: time.Minute, PollInterval: 50 * time.Millisecond, Actor: bot, Owner: "p1"}, nil)
 		runCtx, stop := context.WithCancel(ctx)
@@ -155,10 +157,21 @@ func TestStoppingPollerHandsBackWaitingClaims(t *testing.T) {
 			running, _ := g.count()
 			return running == 1, "no run started"
 		})
-		// One runs, the other is claimed and waits for the only worker. Stop, then let the
-		// run finish.
+		// One runs, the other is claimed and waits for the only worker. Stop; once the
+		// waiting claim is handed back, let the run finish.
 		stop()
-		time.Sleep(100 * time.Millisecond)
+		waitUntil(t, func() (bool, string) {
+			all, _, err := svc.Pending(ctx, 0, expiry.MaxPending)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range all {
+				if a.LeaseOwner == "" {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprintf("open actions %+v; want one handed back (unleased)", all)
+		})
 		close(g.release)
 		if err := <-done; err != nil {
 			t.Fatal(err)

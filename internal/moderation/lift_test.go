@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/expiry"
@@ -21,31 +22,43 @@ import (
 
 const unbanRoute = "DELETE /guilds/{guild_id}/bans/{user_id}"
 
-// expiring gives the world a coordinator that schedules expiries and a poller running them.
-// shift moves the coordinator's clock back, so that a one-minute tempban (the shortest a
-// moderator may give) ends 60s-shift from now.
+// expiring gives the world a coordinator that schedules expiries and a poller running them,
+// all of them and the fake Discord on one manual clock: an expiry comes when the test moves
+// the clock to it, and the test then waits for its effect, never for the wall clock.
 type expiring struct {
 	*world
 	svc *expiry.Service
+	clk *clock.Manual
 }
 
-func newExpiring(t *testing.T, engine store.Engine, shift time.Duration, cfg expiry.Config, opts ...moderation.CoordinatorOption) expiring {
+func newExpiring(t *testing.T, engine store.Engine, cfg expiry.Config, opts ...moderation.CoordinatorOption) expiring {
 	t.Helper()
-	w := newWorld(t, engine)
-	svc := expiry.NewService(w.st, w.cases)
+	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
+	w := newWorld(t, engine, discordtest.WithClock(clk.Now))
+	w.cases = cases.NewService(w.st, cases.WithClock(clk.Now))
+	svc := expiry.NewService(w.st, w.cases, expiry.WithClock(clk))
 	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithExpiry(svc),
-		moderation.WithCoordinatorClock(func() time.Time { return time.Now().Add(-shift) })}, opts...)
+		moderation.WithCoordinatorClock(clk.Now)}, opts...)
 	w.co = moderation.NewCoordinator(w.port, w.cases, w.settings, w.exec, opts...)
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = 200 * time.Millisecond
-	}
 	cfg.Actor = int64(w.s.BotID())
 	p := expiry.NewPoller(svc, w.co.Expiries(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = p.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return expiring{world: w, svc: svc}
+	return expiring{world: w, svc: svc, clk: clk}
+}
+
+// advance moves the clock on by d and returns once the poller has looked at the schedule
+// as of the new time and gone back to waiting: whatever was due has been claimed by then.
+func (w expiring) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	w.clk.Advance(d)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.clk.WaitArmedAfter(ctx, w.clk.Now()); err != nil {
+		t.Fatalf("the poller did not go back to waiting after the clock moved: %v", err)
+	}
 }
 
 // testWriter sends the poller's log to the test's, shown when it fails.
@@ -57,6 +70,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// waitUntil waits for the event cond looks for; within only bounds a failing test.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -120,20 +134,21 @@ func withDuration(d time.Duration) func(*moderation.Request) {
 
 func TestTempbanLiftedOnTime(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 55*time.Second, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
-		if d := time.Until(tb.ExpiresAt); d < time.Second || d > 5*time.Second {
-			t.Fatalf("the tempban ends in %v; want about 5s", d)
+		if want := w.clk.Now().Add(time.Minute); !tb.ExpiresAt.Equal(want) {
+			t.Fatalf("the tempban ends at %v; want %v", tb.ExpiresAt, want)
 		}
 		if _, ok := eventOf(w.events(t, tb.ID), cases.EventScheduled); !ok {
 			t.Error("the tempban's history does not show its scheduled unban")
 		}
-		waitUntil(t, 10*time.Second, "the unban", func() bool { _, banned := w.s.Banned(w.guild, w.bob); return !banned })
-		late := time.Since(tb.ExpiresAt)
-		t.Logf("lifted %v after the expiry", late)
-		if late > 2*time.Second {
-			t.Errorf("lifted %v after the expiry; want at most 2s", late)
+		// A millisecond before the end the poller has looked and left bob banned.
+		w.advance(t, time.Minute-time.Millisecond)
+		if _, banned := w.s.Banned(w.guild, w.bob); !banned {
+			t.Fatal("bob was unbanned before the tempban ended")
 		}
+		w.advance(t, time.Millisecond)
+		waitUntil(t, 10*time.Second, "the unban", func() bool { _, banned := w.s.Banned(w.guild, w.bob); return !banned })
 		waitUntil(t, 5*time.Second, "the UNBAN case", func() bool {
 			c, err := w.cases.GetByNumber(context.Background(), int64(w.guild), tb.Number+1)
 			return err == nil && c.Status == cases.Active && c.ModlogMessageID != 0
@@ -141,6 +156,9 @@ func TestTempbanLiftedOnTime(t *testing.T) {
 		lift, _ := w.cases.GetByNumber(context.Background(), int64(w.guild), tb.Number+1)
 		if lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
 			t.Errorf("lift case %+v", lift)
+		}
+		if !lift.CreatedAt.Equal(tb.ExpiresAt) {
+			t.Errorf("lifted at %v; want at the expiry, %v", lift.CreatedAt, tb.ExpiresAt)
 		}
 		orig, _ := w.cases.Get(context.Background(), tb.ID)
 		if !orig.Processed {
@@ -170,7 +188,7 @@ func TestTempbanLiftedOnTime(t *testing.T) {
 // lift a later permanent ban, whether the ban went through gavel or Discord's own client.
 func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 55*time.Second, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		ctx := context.Background()
 		// Through gavel: the permanent ban supersedes the pending unban.
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
@@ -193,7 +211,7 @@ func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
 		if err := w.s.BanAs(w.guild, w.alice, w.carol, "for good"); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Until(tb2.ExpiresAt) + 2*time.Second)
+		w.advance(t, tb2.ExpiresAt.Sub(w.clk.Now())+time.Second)
 		for _, u := range []discordtest.ID{w.bob, w.carol} {
 			if _, banned := w.s.Banned(w.guild, u); !banned {
 				t.Errorf("user %s was unbanned by a stale tempban", u)
@@ -212,23 +230,25 @@ func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
 func TestLongTimeoutRenewed(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		const horizon = 2 * time.Second
-		w := newExpiring(t, st.Engine(), 0, expiry.Config{}, moderation.WithTimeoutHorizon(horizon))
+		w := newExpiring(t, st.Engine(), expiry.Config{}, moderation.WithTimeoutHorizon(horizon))
 		res := w.run(t, w.alice, "timeout", w.carol, withDuration(40*duration.Day))
 		to := succeeded(t, res, cases.Timeout)
 		if !strings.Contains(res.Reply.Content, "renews it until the full") {
 			t.Errorf("reply %q does not tell the moderator the timeout is renewed", res.Reply.Content)
 		}
 		m, _ := w.s.Member(w.guild, w.carol)
-		if m.CommunicationDisabledUntil == nil || time.Until(*m.CommunicationDisabledUntil) > horizon {
+		if m.CommunicationDisabledUntil == nil || m.CommunicationDisabledUntil.Sub(w.clk.Now()) > horizon {
 			t.Fatalf("first timeout until %v; want at most the %v horizon", m.CommunicationDisabledUntil, horizon)
 		}
 		first := *m.CommunicationDisabledUntil
+		// The renewal is due a lead before the applied part ends.
+		w.advance(t, horizon-moderation.RenewLead(horizon))
 		waitUntil(t, 10*time.Second, "a renewal", func() bool {
 			m, _ := w.s.Member(w.guild, w.carol)
 			return m.CommunicationDisabledUntil != nil && m.CommunicationDisabledUntil.After(first)
 		})
 		// Renewed before the applied part ran out: never a moment without the timeout.
-		if m, _ := w.s.Member(w.guild, w.carol); m.CommunicationDisabledUntil == nil || !m.CommunicationDisabledUntil.After(time.Now()) {
+		if m, _ := w.s.Member(w.guild, w.carol); m.CommunicationDisabledUntil == nil || !m.CommunicationDisabledUntil.After(w.clk.Now()) {
 			t.Error("carol is not timed out after the renewal")
 		}
 		waitUntil(t, 5*time.Second, "the renewal in the history", func() bool {
@@ -240,7 +260,7 @@ func TestLongTimeoutRenewed(t *testing.T) {
 			t.Errorf("schedule %+v; want a completed renewal and an open next one", all)
 		}
 		c, _ := w.cases.Get(context.Background(), to.ID)
-		if c.Processed || time.Until(c.ExpiresAt) < 39*duration.Day {
+		if c.Processed || c.ExpiresAt.Sub(w.clk.Now()) < 39*duration.Day {
 			t.Errorf("timeout case %+v; want unprocessed, ending in 40 days", c)
 		}
 	})
@@ -248,8 +268,9 @@ func TestLongTimeoutRenewed(t *testing.T) {
 
 func TestShortTimeoutExpiredMarker(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 55*time.Second, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		to := succeeded(t, w.run(t, w.alice, "timeout", w.carol, withDuration(time.Minute)), cases.Timeout)
+		w.advance(t, time.Minute)
 		waitUntil(t, 10*time.Second, "the timeout marked processed", func() bool {
 			c, _ := w.cases.Get(context.Background(), to.ID)
 			return c.Processed
@@ -265,8 +286,9 @@ func TestShortTimeoutExpiredMarker(t *testing.T) {
 
 func TestTimedJailLifted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 55*time.Second, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		jail := succeeded(t, w.run(t, w.alice, "jail", w.bob, withDuration(time.Minute)), cases.Jail)
+		w.advance(t, time.Minute)
 		waitUntil(t, 10*time.Second, "the UNJAIL case", func() bool {
 			c, err := w.cases.GetByNumber(context.Background(), int64(w.guild), jail.Number+1)
 			return err == nil && c.Status == cases.Active
@@ -296,7 +318,7 @@ func TestTimedJailLifted(t *testing.T) {
 // end, linked both ways, and the restriction is gone from gavel's records.
 func TestTimedPollAndSnippetBansLifted(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 55*time.Second, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		for _, tc := range []struct {
 			action     string
 			typ, lift  cases.Type
@@ -306,6 +328,7 @@ func TestTimedPollAndSnippetBansLifted(t *testing.T) {
 			{"snippetban", cases.Snippetban, cases.Snippetunban, "Snippet ban"},
 		} {
 			c := succeeded(t, w.run(t, w.alice, tc.action, w.bob, withDuration(time.Minute)), tc.typ)
+			w.advance(t, time.Minute)
 			var lift cases.Case
 			waitUntil(t, 10*time.Second, "the "+string(tc.lift)+" case", func() bool {
 				l, err := w.cases.GetByNumber(context.Background(), int64(w.guild), c.Number+1)
@@ -338,13 +361,30 @@ func TestTimedPollAndSnippetBansLifted(t *testing.T) {
 func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		cfg := expiry.Config{MaxAttempts: 3, BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second}
-		w := newExpiring(t, st.Engine(), 55*time.Second, cfg)
+		w := newExpiring(t, st.Engine(), cfg)
 		w.s.FailNext(unbanRoute, 1000, 403)
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
-		waitUntil(t, 15*time.Second, "the give-up", func() bool {
-			all, _ := w.svc.OfCase(context.Background(), tb.ID)
-			return len(all) == 1 && all[0].Outcome == expiry.GaveUp
-		})
+		w.advance(t, time.Minute)
+		// Each failure is recorded with a retry at most BackoffMax later: move the clock
+		// there, attempt after attempt, until the poller gives up.
+		for attempt := 1; ; attempt++ {
+			var last expiry.Action
+			waitUntil(t, 10*time.Second, fmt.Sprintf("attempt %d recorded", attempt), func() bool {
+				all, _ := w.svc.OfCase(context.Background(), tb.ID)
+				if len(all) != 1 {
+					return false
+				}
+				last = all[0]
+				return last.Outcome == expiry.GaveUp || (last.Attempts == attempt && last.LeaseOwner == "")
+			})
+			if last.Outcome == expiry.GaveUp {
+				break
+			}
+			if attempt >= cfg.MaxAttempts {
+				t.Fatalf("attempt %d recorded without giving up: %+v", attempt, last)
+			}
+			w.advance(t, cfg.BackoffMax)
+		}
 		waitUntil(t, 5*time.Second, "the mod-log warning", func() bool {
 			return containsText(w.modlogTitles(t), "⚠️ Case #1 · the unban failed")
 		})
@@ -369,7 +409,7 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 				t.Errorf("failed UNBAN case %+v is not voided", u)
 			}
 		}
-		time.Sleep(time.Second)
+		w.advance(t, time.Hour)
 		if got := w.s.FaultStats().Routes[unbanRoute].Failed; got != 3 {
 			t.Errorf("%d unban attempts after the give-up; the poller must stop", got)
 		}
@@ -381,9 +421,9 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 // case expired at that end.
 func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 0, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		to := succeeded(t, w.run(t, w.alice, "timeout", w.carol, withDuration(time.Hour)), cases.Timeout)
-		end := time.Now().Add(3 * time.Second).Truncate(time.Millisecond)
+		end := w.clk.Now().Add(3 * time.Second)
 		if _, err := w.svc.Reschedule(context.Background(), int64(w.guild), to.Number, int64(w.alice), end, "appeal accepted"); err != nil {
 			t.Fatal(err)
 		}
@@ -391,13 +431,15 @@ func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
 			m, _ := w.s.Member(w.guild, w.carol)
 			return m.CommunicationDisabledUntil != nil && m.CommunicationDisabledUntil.Sub(end).Abs() < time.Second
 		})
+		// Not before the new end: the clock has not reached it.
+		if c, _ := w.cases.Get(context.Background(), to.ID); c.Processed {
+			t.Fatal("the timeout was marked processed before its new end")
+		}
+		w.advance(t, end.Sub(w.clk.Now()))
 		waitUntil(t, 10*time.Second, "the timeout marked processed", func() bool {
 			c, _ := w.cases.Get(context.Background(), to.ID)
 			return c.Processed
 		})
-		if late := time.Since(end); late > 3*time.Second {
-			t.Errorf("processed %v after the new end", late)
-		}
 		ev := w.events(t, to.ID)
 		if _, ok := eventOf(ev, cases.EventExpiry); !ok {
 			t.Error("the expiry change is not in the history")
@@ -412,13 +454,14 @@ func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
 // pending unban (a mirrored action, say) still stops the unban: the runner itself checks.
 func TestRunnerChecksForLaterCases(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
-		w := newExpiring(t, st.Engine(), 57*time.Second, expiry.Config{})
+		w := newExpiring(t, st.Engine(), expiry.Config{})
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
 		ban, err := w.cases.Create(context.Background(), cases.New{GuildID: int64(w.guild), UserID: int64(w.bob), ModeratorID: int64(w.alice),
 			Type: cases.Ban, Reason: "made permanent in Discord"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		w.advance(t, time.Minute)
 		waitUntil(t, 10*time.Second, "the superseded expiry", func() bool {
 			all, _ := w.svc.OfCase(context.Background(), tb.ID)
 			return len(all) == 1 && all[0].Outcome == expiry.Superseded
