@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/settings"
 )
 
@@ -216,7 +217,7 @@ func replyCase(t *testing.T, content string) int64 {
 // leave, the DM and its order relative to the Discord calls, and the mod-log embed.
 func TestEveryActionEndToEnd(t *testing.T) {
 	rows := actionRows()
-	catalogue := moderation.NewCatalogue()
+	catalogue := actions.Catalogue()
 	for _, a := range catalogue.Actions() {
 		if !slices.ContainsFunc(rows, func(r actionRow) bool { return r.action == a.Name }) {
 			t.Errorf("the catalogue's %s has no row", a.Name)

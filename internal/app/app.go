@@ -29,6 +29,7 @@ import (
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/metrics"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -248,7 +249,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	logger.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
 	a.store = st
 
-	a.cat = moderation.NewCatalogue()
+	a.cat = actions.Catalogue()
 	a.cases = cases.NewService(st)
 	a.metrics = metrics.New()
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithObserver(expiryMetrics{a.metrics}))
@@ -257,7 +258,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	a.tools = tools.NewSet(a.toolEnv)
-	a.perms, err = permissions.New(st, append(a.cat.Names(), a.tools.Names()...), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...))
+	// Each command declares the Discord permission it needs in a guild without ranks: the
+	// actions in their own files, the tools in theirs.
+	a.perms, err = permissions.New(st, append(a.cat.Names(), a.tools.Names()...), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
+		permissions.WithNativePermissions(a.cat.NativePermissions()), permissions.WithNativePermissions(a.tools.NativePermissions()))
 	if err != nil {
 		return nil, err
 	}
@@ -446,8 +450,7 @@ func (a *App) Close() {
 // registerCommands replaces the application's slash commands with the catalogue's, in each
 // configured guild, or globally when none is configured.
 func (a *App) registerCommands(ctx context.Context) error {
-	native := permissions.DefaultNativePermissions()
-	all := commands.SlashCommands(a.cat, native)
+	all := commands.SlashCommands(a.cat, a.cat.NativePermissions())
 	for _, s := range a.tools.Specs() {
 		all = append(all, s.SlashDefinition(uint64(a.perms.NativePermission(s.Name))))
 	}
@@ -478,31 +481,15 @@ func (a *App) onReady(e *events.Ready) {
 	a.mu.Lock()
 	if a.coordinator == nil {
 		a.toolEnv.BotID = id
-		a.coordinator = moderation.NewCoordinator(a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
+		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry),
-			moderation.WithTimeoutHorizon(a.horizon), moderation.WithExternalActionObserver(a.supersedeExternal)}, a.coOpts...)...)
+			moderation.WithTimeoutHorizon(a.horizon)}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)
 		}
 	}
 	a.mu.Unlock()
 	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
-}
-
-// supersedeExternal cancels the pending expiries a ban, unban or timeout done outside gavel
-// makes stale: a tempban lifted by hand and followed by a permanent ban must not be lifted
-// again when the tempban's time comes.
-func (a *App) supersedeExternal(ctx context.Context, c cases.Case) {
-	if len(expiry.SupersededBy(c.Type)) == 0 {
-		return
-	}
-	why := fmt.Sprintf("%s done outside gavel (case #%d)", c.Type, c.Number)
-	if c.Number == 0 {
-		why = fmt.Sprintf("%s done outside gavel (not recorded as a case: mirroring is off)", c.Type)
-	}
-	if _, err := a.expiry.Supersede(ctx, c.GuildID, c.UserID, c.Type, c.Number, c.ModeratorID, why); err != nil {
-		a.log.Error("superseding expiries after an action taken outside gavel", "guild", c.GuildID, "user", c.UserID, "case", c.Number, "err", err)
-	}
 }
 
 // expiryMetrics tells the metrics how scheduled actions end.

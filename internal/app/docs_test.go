@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/tools"
 )
 
@@ -17,7 +17,7 @@ func TestCommandsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := string(b)
-	for _, a := range moderation.NewCatalogue().Actions() {
+	for _, a := range actions.Catalogue().Actions() {
 		for _, name := range append([]string{a.Name}, a.Aliases...) {
 			if !strings.Contains(doc, "`"+name+"`") {
 				t.Errorf("docs/commands.md does not mention `%s` (action %s)", name, a.Name)

@@ -17,13 +17,13 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/moderation"
-	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 )
 
 const user = "123456789012345678"
 
 func TestParsePrefix(t *testing.T) {
-	cat := moderation.NewCatalogue()
+	cat := actions.Catalogue()
 	type want struct {
 		action   string
 		target   commands.Target
@@ -88,7 +88,7 @@ func TestParsePrefix(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	cat := moderation.NewCatalogue()
+	cat := actions.Catalogue()
 	for name, want := range map[string]string{
 		"ban":     "$ban <user or id> [reason] [-purge <0-7>] [-silent]",
 		"tempban": "$tempban <user or id> [reason] -duration <duration> [-purge <0-7>] [-silent]",
@@ -105,7 +105,7 @@ func TestUsage(t *testing.T) {
 // TestPrefixAndSlashAgree: the same request written both ways gives the same invocation, and
 // the same bad value is refused both ways.
 func TestPrefixAndSlashAgree(t *testing.T) {
-	cat := moderation.NewCatalogue()
+	cat := actions.Catalogue()
 	cases := []struct {
 		prefix string
 		name   string
@@ -154,8 +154,8 @@ func TestPrefixAndSlashAgree(t *testing.T) {
 // TestSlashDefinitionsRegister sends the generated definitions to the fake's bulk-overwrite
 // endpoint, which validates them against Discord's OpenAPI spec and Discord's rules.
 func TestSlashDefinitionsRegister(t *testing.T) {
-	cat := moderation.NewCatalogue()
-	defs := commands.SlashCommands(cat, permissions.DefaultNativePermissions())
+	cat := actions.Catalogue()
+	defs := commands.SlashCommands(cat, cat.NativePermissions())
 	if len(defs) != len(cat.Actions()) {
 		t.Fatalf("%d definitions for %d actions", len(defs), len(cat.Actions()))
 	}
@@ -189,7 +189,7 @@ func TestSlashDefinitionsRegister(t *testing.T) {
 }
 
 func FuzzParsePrefix(f *testing.F) {
-	cat := moderation.NewCatalogue()
+	cat := actions.Catalogue()
 	for _, s := range []string{"$ban <@123456789012345678> spam -p 1 -s", "$tempban 123456789012345678 -d 2 weeks x", "$unban name", "$ban", "$warn 123456789012345678 -s -s", "$$ban", "$jail 123456789012345678 -d"} {
 		f.Add(s)
 	}

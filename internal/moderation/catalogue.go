@@ -1,14 +1,18 @@
-// Package moderation holds gavel's moderation actions: the declarative catalogue that both
-// command front-ends (prefix and slash) are generated from, and (with the bot) the pipeline
-// that runs them.
+// Package moderation is gavel's one case pipeline: checks, lock, record, act, finalize,
+// notify, for commands, expiry lifts, actions seen in the audit log, re-jails,
+// reconciliation and AutoMod alike. What differs per case type is declared by the Action
+// (one file per action in moderation/actions).
 package moderation
 
 import (
+	"context"
+	"fmt"
+	"slices"
 	"strings"
-	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -102,8 +106,12 @@ const (
 	MaxAuditReason = 512
 )
 
-// Action is one moderation command: everything the front-ends and the pipeline need to know
-// about it, declared once.
+// Action is one case type: the command that makes it (everything the front-ends need,
+// declared once) and what the pipeline does for it. Each action is declared in its own file
+// in moderation/actions; the pipeline has no switch on the case type, it calls these.
+//
+// A case type no command makes (HACKBAN, a ban of a non-member; AUTOMOD) is an Action
+// without a Name: it has no command spec, only its behaviour.
 type Action struct {
 	Name        string
 	Aliases     []string
@@ -116,6 +124,9 @@ type Action struct {
 	DM     DMTiming
 	// DMVerb completes "You have been … in <guild>".
 	DMVerb string
+	// Native is the Discord permission a moderator needs for the command in a guild without
+	// ranks.
+	Native permissions.Permission
 	// BotNeeds is the Discord permission the bot must hold to carry the action out.
 	BotNeeds permissions.Permission
 	// Inverse is the action that undoes this one ("" when none).
@@ -123,6 +134,48 @@ type Action struct {
 	// Removes says the action takes the target out of the guild (ban, kick): the DM goes
 	// first and the target must be below the bot.
 	Removes bool
+
+	// NonMember is the case type recorded when the target is not a member of the guild (a
+	// ban of a non-member is a HACKBAN); "" records Case.
+	NonMember cases.Type
+	// JailRole says the action needs the guild's jail role: the pipeline reads it before
+	// the checks.
+	JailRole bool
+	// Expiry is the scheduled action that ends a case of this type when it expires; ""
+	// when it never does.
+	Expiry expiry.Kind
+	// LiftReason starts the reason of the case that lifts this one when it expires
+	// ("Temporary ban expired"); the case number follows.
+	LiftReason string
+	// Supersedes are the open expiries a case of this type makes stale: a later ban
+	// decides whether the user is banned, so a pending unban must not undo it.
+	Supersedes []expiry.Kind
+
+	// CheckTarget refuses (with Refuse) a target or a guild the action cannot work on, from
+	// what the pipeline read (an administrator cannot be timed out; a jail needs a jail
+	// role gavel can give). Nil when the common checks are enough.
+	CheckTarget func(s *Step) error
+	// Check refuses (with Refuse) an action the target's state makes pointless: banning the
+	// banned, lifting what is not there. It runs before the case is recorded, before the
+	// lock and again under it when the target was found by name. NoCheck when there is
+	// nothing to check.
+	Check func(ctx context.Context, s *Step) error
+	// Plan works out, before the case is recorded, what the action will do on Discord
+	// (s.Plan): the roles a jail takes, when Discord's timeout ends. Nil when the expiry is
+	// all there is to plan.
+	Plan func(s *Step)
+	// Observe reads what the action needs from Discord when the pipeline runs it on its own
+	// (an expiry's lift) instead of from a moderator's command. It returns why nothing needs
+	// doing when Discord already shows the result ("" otherwise). NoObserve when nothing is
+	// read.
+	Observe func(ctx context.Context, s *Step) (done string, err error)
+	// Act makes the Discord calls through the executor (Step.Do). It returns a note for the
+	// moderator about anything they should know beyond "done". RecordOnly for actions that
+	// make no Discord call.
+	Act func(ctx context.Context, s *Step) (note string, err error)
+	// Reconcile tells from Discord's state whether a pending case's action (s.Case) took
+	// place, and says how it knows; reconciliation activates or voids the case by it.
+	Reconcile func(ctx context.Context, s *Step) (happened bool, why string, err error)
 }
 
 // Flag returns how the action takes flag id, and whether it takes it at all.
@@ -135,10 +188,56 @@ func (a *Action) Flag(id FlagID) (FlagUse, bool) {
 	return FlagUse{}, false
 }
 
-// Catalogue is the list of actions, looked up by name or alias.
+// Catalogue is the list of actions: the commands, looked up by name or alias, and the
+// behaviour of every case type.
 type Catalogue struct {
 	actions []*Action
 	byName  map[string]*Action
+	byCase  map[cases.Type]*Action
+}
+
+// ByCase returns the action of case type t.
+func (c *Catalogue) ByCase(t cases.Type) (*Action, bool) {
+	a, ok := c.byCase[t]
+	return a, ok
+}
+
+// All lists every action, commands and case types no command makes alike.
+func (c *Catalogue) All() []*Action {
+	out := make([]*Action, 0, len(c.byCase))
+	for _, t := range cases.Types() {
+		if a, ok := c.byCase[t]; ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// NativePermissions returns the Discord permission each command needs in a guild without
+// ranks, for permissions.WithNativePermissions.
+func (c *Catalogue) NativePermissions() map[string]permissions.Permission {
+	out := make(map[string]permissions.Permission, len(c.actions))
+	for _, a := range c.actions {
+		out[a.Name] = a.Native
+	}
+	return out
+}
+
+// deciding returns the case types whose newest active case decides the state a case of
+// type t set: every type that supersedes t's expiry (a tempban's expiry is stale once a later
+// ban, tempban or unban decides the ban).
+func (c *Catalogue) deciding(t cases.Type) []cases.Type {
+	a, ok := c.byCase[t]
+	if !ok || a.Expiry == "" {
+		return []cases.Type{t}
+	}
+	var out []cases.Type
+	for _, typ := range cases.Types() {
+		if b, ok := c.byCase[typ]; ok && slices.Contains(b.Supersedes, a.Expiry) {
+			out = append(out, typ)
+		}
+	}
+	return out
 }
 
 // Lookup finds an action by name or alias, in any letter case.
@@ -147,7 +246,7 @@ func (c *Catalogue) Lookup(name string) (*Action, bool) {
 	return a, ok
 }
 
-// Actions lists the actions in catalogue order.
+// Actions lists the commands in catalogue order.
 func (c *Catalogue) Actions() []*Action { return append([]*Action(nil), c.actions...) }
 
 // Names lists every action's name, for the permission system's command list.
@@ -159,63 +258,24 @@ func (c *Catalogue) Names() []string {
 	return out
 }
 
-// NewCatalogue returns gavel's moderation actions.
-func NewCatalogue() *Catalogue {
-	silent := FlagUse{ID: FlagSilent}
-	purge := FlagUse{ID: FlagPurge}
-	temp := func(min, max time.Duration) FlagUse {
-		return FlagUse{ID: FlagDuration, Required: true, Bounds: duration.Bounds{Min: min, Max: max}}
-	}
-	optionalFor := func(max time.Duration) FlagUse {
-		return FlagUse{ID: FlagDuration, Bounds: duration.Bounds{Min: time.Minute, Max: max}}
-	}
-	const tenYears = 10 * duration.Year
-	actions := []*Action{
-		{Name: "ban", Aliases: []string{"b"}, Description: "Ban a member, or any user by id, and optionally delete their recent messages.",
-			Case: cases.Ban, Rank: 3, Target: TargetUser, Flags: []FlagUse{purge, silent}, DM: DMBefore, DMVerb: "banned",
-			BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true},
-		{Name: "tempban", Aliases: []string{"tb"}, Description: "Ban a member or user for a while; gavel unbans them when it ends.",
-			Case: cases.Tempban, Rank: 3, Target: TargetUser, Flags: []FlagUse{temp(time.Minute, tenYears), purge, silent}, DM: DMBefore,
-			DMVerb: "temporarily banned", BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true},
-		{Name: "softban", Aliases: []string{"sban"}, Description: "Ban and at once unban a member to delete their recent messages.",
-			Case: cases.Softban, Rank: 3, Target: TargetMember, Flags: []FlagUse{purge, silent}, DM: DMBefore, DMVerb: "softbanned (removed, and your recent messages deleted)",
-			BotNeeds: permissions.BanMembers, Removes: true},
-		{Name: "unban", Aliases: []string{"ub"}, Description: "Lift a ban, by user id, mention or name in the ban list.",
-			Case: cases.Unban, Rank: 3, Target: TargetBanned, DM: DMNone, BotNeeds: permissions.BanMembers, Inverse: "ban"},
-		{Name: "kick", Aliases: []string{"k"}, Description: "Remove a member from the server; they can rejoin.",
-			Case: cases.Kick, Rank: 3, Target: TargetMember, Flags: []FlagUse{silent}, DM: DMBefore, DMVerb: "kicked",
-			BotNeeds: permissions.KickMembers, Removes: true},
-		{Name: "timeout", Aliases: []string{"to", "mute"}, Description: "Time a member out: they cannot talk or react until it ends.",
-			Case: cases.Timeout, Rank: 2, Target: TargetMember, Flags: []FlagUse{temp(time.Minute, duration.Year), silent}, DM: DMAfter,
-			DMVerb: "timed out", BotNeeds: permissions.ModerateMembers, Inverse: "untimeout"},
-		{Name: "untimeout", Aliases: []string{"uto", "unmute"}, Description: "End a member's timeout early.",
-			Case: cases.Untimeout, Rank: 2, Target: TargetMember, Flags: []FlagUse{silent}, DM: DMAfter, DMVerb: "released from timeout",
-			BotNeeds: permissions.ModerateMembers, Inverse: "timeout"},
-		{Name: "warn", Aliases: []string{"w"}, Description: "Warn a member; the warning is recorded as a case.",
-			Case: cases.Warn, Rank: 2, Target: TargetMember, Flags: []FlagUse{silent}, DM: DMAfter, DMVerb: "warned"},
-		{Name: "note", Aliases: []string{"n"}, Description: "Record a note about a user; they are not told.",
-			Case: cases.Note, Rank: 2, Target: TargetUser, DM: DMNone},
-		{Name: "jail", Aliases: []string{"j"}, Description: "Take a member's roles and give them the jail role, optionally for a while.",
-			Case: cases.Jail, Rank: 3, Target: TargetMember, Flags: []FlagUse{optionalFor(tenYears), silent}, DM: DMAfter, DMVerb: "jailed",
-			BotNeeds: permissions.ManageRoles, Inverse: "unjail"},
-		{Name: "unjail", Aliases: []string{"uj"}, Description: "Release a member from jail and give back their roles.",
-			Case: cases.Unjail, Rank: 3, Target: TargetMember, Flags: []FlagUse{silent}, DM: DMAfter, DMVerb: "released from jail",
-			BotNeeds: permissions.ManageRoles, Inverse: "jail"},
-		{Name: "pollban", Aliases: []string{"pb"}, Description: "Stop a member from creating polls, optionally for a while.",
-			Case: cases.Pollban, Rank: 3, Target: TargetMember, Flags: []FlagUse{optionalFor(tenYears), silent}, DM: DMAfter,
-			DMVerb: "banned from creating polls", Inverse: "pollunban"},
-		{Name: "pollunban", Aliases: []string{"pub"}, Description: "Let a member create polls again.",
-			Case: cases.Pollunban, Rank: 3, Target: TargetMember, Flags: []FlagUse{silent}, DM: DMAfter,
-			DMVerb: "allowed to create polls again", Inverse: "pollban"},
-		{Name: "snippetban", Aliases: []string{"sb"}, Description: "Stop a member from creating snippets, optionally for a while.",
-			Case: cases.Snippetban, Rank: 3, Target: TargetMember, Flags: []FlagUse{optionalFor(tenYears), silent}, DM: DMAfter,
-			DMVerb: "banned from creating snippets", Inverse: "snippetunban"},
-		{Name: "snippetunban", Aliases: []string{"sub"}, Description: "Let a member create snippets again.",
-			Case: cases.Snippetunban, Rank: 3, Target: TargetMember, Flags: []FlagUse{silent}, DM: DMAfter,
-			DMVerb: "allowed to create snippets again", Inverse: "snippetban"},
-	}
-	c := &Catalogue{actions: actions, byName: map[string]*Action{}}
+// NewCatalogue returns a catalogue of actions (moderation/actions.All gives gavel's), in
+// the order the commands are listed. It panics when two share a name or a case type, or when
+// one lacks any of its behaviour: both are mistakes in the declarations, found at start-up
+// and by the actions' tests.
+func NewCatalogue(actions ...*Action) *Catalogue {
+	c := &Catalogue{byName: map[string]*Action{}, byCase: map[cases.Type]*Action{}}
 	for _, a := range actions {
+		if err := a.Complete(); err != nil {
+			panic("moderation: " + err.Error())
+		}
+		if _, dup := c.byCase[a.Case]; dup {
+			panic("moderation: two actions for case type " + string(a.Case))
+		}
+		c.byCase[a.Case] = a
+		if a.Name == "" {
+			continue
+		}
+		c.actions = append(c.actions, a)
 		for _, n := range append([]string{a.Name}, a.Aliases...) {
 			if _, dup := c.byName[n]; dup {
 				panic("moderation: duplicate command name " + n)
@@ -224,4 +284,41 @@ func NewCatalogue() *Catalogue {
 		}
 	}
 	return c
+}
+
+// Complete says what an action lacks: its behaviour, and for a command its description and
+// native permission.
+func (a *Action) Complete() error {
+	var missing []string
+	if !a.Case.Valid() {
+		missing = append(missing, fmt.Sprintf("a valid case type (has %q)", a.Case))
+	}
+	for what, ok := range map[string]bool{"Check": a.Check != nil, "Observe": a.Observe != nil, "Act": a.Act != nil, "Reconcile": a.Reconcile != nil} {
+		if !ok {
+			missing = append(missing, what)
+		}
+	}
+	if a.Name != "" {
+		if a.Description == "" {
+			missing = append(missing, "Description")
+		}
+		if a.Native == 0 {
+			missing = append(missing, "Native (the permission a moderator needs without ranks)")
+		}
+		if (a.DM == DMNone) != (a.DMVerb == "") {
+			missing = append(missing, "DM wording that matches its DM timing")
+		}
+	}
+	if (a.Expiry == "") != (a.LiftReason == "") {
+		missing = append(missing, "a LiftReason for its Expiry")
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	slices.Sort(missing)
+	name := a.Name
+	if name == "" {
+		name = string(a.Case)
+	}
+	return fmt.Errorf("action %s lacks %s", name, strings.Join(missing, ", "))
 }

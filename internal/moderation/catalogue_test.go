@@ -4,13 +4,12 @@ import (
 	"testing"
 
 	"github.com/gavelbot/gavel/internal/moderation"
-	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 )
 
 // TestCatalogueIsConsistent guards the declarations every front-end and the pipeline rely on.
 func TestCatalogueIsConsistent(t *testing.T) {
-	cat := moderation.NewCatalogue()
-	native := permissions.DefaultNativePermissions()
+	cat := actions.Catalogue()
 	seenCase := map[string]bool{}
 	for _, a := range cat.Actions() {
 		if !a.Case.Valid() {
@@ -20,7 +19,7 @@ func TestCatalogueIsConsistent(t *testing.T) {
 			t.Errorf("%s: case type %s used twice", a.Name, a.Case)
 		}
 		seenCase[string(a.Case)] = true
-		if _, ok := native[a.Name]; !ok {
+		if a.Native == 0 {
 			t.Errorf("%s: no Discord permission for guilds without ranks", a.Name)
 		}
 		if (a.DM == moderation.DMNone) != (a.DMVerb == "") {

@@ -18,68 +18,13 @@ type refusal struct{ Problem string }
 
 func (r *refusal) Error() string { return r.Problem }
 
-func refuse(format string, args ...any) error { return &refusal{Problem: fmt.Sprintf(format, args...)} }
-
-// scene is what the checks and the Discord steps know about the guild and the target.
-type scene struct {
-	guild  discord.Guild
-	target discord.User
-	// member is the target's membership; isMember false when they are not in the guild.
-	member   discord.Member
-	isMember bool
-	bot      discord.Member
-	// caseType is the action's case type, or HACKBAN for a ban of a non-member.
-	caseType cases.Type
-	jailRole int64
-	// jailCase is the JAIL case an unjail lifts.
-	jailCase cases.Case
+// Refuse says no to an action before anything happened: the pipeline tells the moderator
+// the problem, records no case and calls no one.
+func Refuse(format string, args ...any) error {
+	return &refusal{Problem: fmt.Sprintf(format, args...)}
 }
 
-// rank is a member's place in the role hierarchy: their highest role.
-type rank struct {
-	ok       bool
-	position int
-	id       int64
-}
-
-func rankOf(g discord.Guild, roleIDs []int64) rank {
-	var best rank
-	for _, id := range roleIDs {
-		r, found := g.Role(id)
-		if !found || r.ID == g.ID {
-			continue
-		}
-		if !best.ok || roleAbove(r.Position, r.ID, best.position, best.id) {
-			best = rank{ok: true, position: r.Position, id: r.ID}
-		}
-	}
-	return best
-}
-
-// roleAbove orders roles as Discord does: higher position first, then the lower id.
-func roleAbove(pos int, id int64, otherPos int, otherID int64) bool {
-	if pos != otherPos {
-		return pos > otherPos
-	}
-	return id < otherID
-}
-
-// above reports whether a is strictly above b: having no role is the bottom, and equal
-// highest roles are not above each other.
-func (a rank) above(b rank) bool {
-	switch {
-	case !a.ok:
-		return false
-	case !b.ok:
-		return true
-	}
-	return roleAbove(a.position, a.id, b.position, b.id)
-}
-
-// roleBelow reports whether role r sits strictly below rank a.
-func (a rank) roleBelow(r discord.Role) bool {
-	return a.above(rank{ok: true, position: r.Position, id: r.ID})
-}
+func refuse(format string, args ...any) error { return Refuse(format, args...) }
 
 // guildPermissions is a member's guild-wide permissions (discord.Guild.MemberPermissions).
 func guildPermissions(g discord.Guild, userID int64, roleIDs []int64) permissions.Permission {
@@ -118,113 +63,73 @@ func checkArguments(req Request) error {
 // checkWho refuses actions on people gavel must not act on: the moderator themself, the
 // owner, gavel, anyone at or above the moderator or gavel; and actions gavel lacks the
 // permission for.
-func (co *Coordinator) checkWho(req Request, a *Action, sc *scene, modRoles []int64) error {
-	name := sc.target.Username
+func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int64) error {
+	name := sc.Target.Username
 	switch {
-	case sc.target.ID == req.Moderator.ID:
+	case sc.Target.ID == req.Moderator.ID:
 		return refuse("You cannot %s yourself.", a.Name)
-	case sc.target.ID == sc.guild.OwnerID:
+	case sc.Target.ID == sc.Guild.OwnerID:
 		return refuse("%s is the owner of this server; nobody can %s them.", name, a.Name)
-	case sc.target.ID == co.botID:
+	case sc.Target.ID == co.botID:
 		return refuse("gavel will not %s itself.", a.Name)
 	}
-	botRank := rankOf(sc.guild, sc.bot.Roles)
-	if sc.isMember {
-		target := rankOf(sc.guild, sc.member.Roles)
-		if req.Moderator.ID != sc.guild.OwnerID && !rankOf(sc.guild, modRoles).above(target) {
-			return refuse("%s's highest role is at or above yours; only someone above them can %s them.", name, a.Name)
-		}
-		if a.Case == cases.Timeout && guildPermissions(sc.guild, sc.target.ID, sc.member.Roles).Has(permissions.Administrator) {
-			return refuse("%s is an administrator; Discord does not let anyone time out an administrator.", name)
-		}
-		if touchesMember(a) && !botRank.above(target) {
-			return refuse("%s's highest role is at or above gavel's; move gavel's role above theirs in Server Settings → Roles.", name)
+	target := RankOf(sc.Guild, sc.Member.Roles)
+	if sc.IsMember && req.Moderator.ID != sc.Guild.OwnerID && !RankOf(sc.Guild, modRoles).Above(target) {
+		return refuse("%s's highest role is at or above yours; only someone above them can %s them.", name, a.Name)
+	}
+	if a.CheckTarget != nil {
+		if err := a.CheckTarget(sc); err != nil {
+			return err
 		}
 	}
-	if a.BotNeeds != 0 && !guildPermissions(sc.guild, co.botID, sc.bot.Roles).Has(a.BotNeeds) {
+	if sc.IsMember && touchesMember(a) && !sc.BotRank().Above(target) {
+		return refuse("%s's highest role is at or above gavel's; move gavel's role above theirs in Server Settings → Roles.", name)
+	}
+	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, sc.Bot.Roles).Has(a.BotNeeds) {
 		return refuse("gavel lacks the %s permission; give it to gavel's role in Server Settings → Roles.", a.BotNeeds)
 	}
-	if a.Case == cases.Jail || a.Case == cases.Unjail {
-		if sc.jailRole == 0 {
-			return refuse("No jail role is configured; set one with `config jailrole @role` first.")
-		}
-		r, ok := sc.guild.Role(sc.jailRole)
-		if !ok {
-			return refuse("The configured jail role (%d) no longer exists; set another with `config jailrole @role`.", sc.jailRole)
-		}
-		if r.Managed || !botRank.roleBelow(r) {
-			return refuse("The jail role %s is managed by an integration or not below gavel's highest role; move it below gavel's role.", r.Name)
-		}
+	return nil
+}
+
+// IsAdministrator says whether the target holds Administrator in the guild.
+func (s *Step) IsAdministrator() bool {
+	return guildPermissions(s.Guild, s.Target.ID, s.Member.Roles).Has(permissions.Administrator)
+}
+
+// CheckJailRole refuses a jail or unjail when the guild's jail role is missing or out of
+// gavel's reach.
+func CheckJailRole(s *Step) error {
+	if s.JailRole == 0 {
+		return refuse("No jail role is configured; set one with `config jailrole @role` first.")
+	}
+	r, ok := s.Guild.Role(s.JailRole)
+	if !ok {
+		return refuse("The configured jail role (%d) no longer exists; set another with `config jailrole @role`.", s.JailRole)
+	}
+	if r.Managed || !s.BotRank().RoleBelow(r) {
+		return refuse("The jail role %s is managed by an integration or not below gavel's highest role; move it below gavel's role.", r.Name)
 	}
 	return nil
 }
 
-// checkState refuses actions the target's current state makes pointless: banning the
-// banned, unbanning the unbanned, lifting a timeout or restriction that is not there,
-// restricting twice. It runs before the lock and again under it.
-func (co *Coordinator) checkState(ctx context.Context, req Request, a *Action, sc *scene) error {
-	name := sc.target.Username
-	switch a.Case {
-	case cases.Ban, cases.Tempban:
-		banned, err := co.banned(ctx, req.GuildID, sc.target.ID)
-		if err != nil {
-			return err
-		}
-		if banned {
-			return refuse("%s is already banned.", name)
-		}
-	case cases.Unban:
-		banned, err := co.banned(ctx, req.GuildID, sc.target.ID)
-		if err != nil {
-			return err
-		}
-		if !banned {
-			return refuse("%s is not banned.", name)
-		}
-	case cases.Untimeout:
-		if !sc.member.TimedOut(co.now()) {
-			return refuse("%s is not timed out.", name)
-		}
+// CheckRestriction refuses restricting (on) someone already under restriction on, and lifting
+// (!on) it from someone not under it; word says what being under it is ("jailed"). The case
+// that decides it becomes s.Lifts, for the lift.
+func CheckRestriction(ctx context.Context, s *Step, restriction cases.Type, lifting bool, word string) error {
+	restricted, deciding, err := s.Restricted(ctx, restriction)
+	if err != nil {
+		return err
 	}
-	if on, ok := restrictionOf(a.Case); ok {
-		restricted, deciding, err := co.cases.Restricted(ctx, req.GuildID, sc.target.ID, on)
-		if err != nil {
-			return fmt.Errorf("reading %s's %s state: %w", name, strings.ToLower(string(on)), err)
-		}
-		lifting := a.Case != on
-		switch {
-		case !lifting && restricted:
-			return refuse("%s is already %s (case #%d).", name, restrictedWord(on), deciding.Number)
-		case lifting && !restricted:
-			return refuse("%s is not %s.", name, restrictedWord(on))
-		}
-		if a.Case == cases.Unjail {
-			sc.jailCase = deciding
-		}
+	switch {
+	case !lifting && restricted:
+		return refuse("%s is already %s (case #%d).", s.Target.Username, word, deciding.Number)
+	case lifting && !restricted:
+		return refuse("%s is not %s.", s.Target.Username, word)
+	}
+	if lifting {
+		s.Lifts = deciding
 	}
 	return nil
-}
-
-// restrictionOf returns the restriction a case type applies or lifts.
-func restrictionOf(t cases.Type) (cases.Type, bool) {
-	for _, on := range []cases.Type{cases.Jail, cases.Pollban, cases.Snippetban} {
-		off, _ := on.Lift()
-		if t == on || t == off {
-			return on, true
-		}
-	}
-	return "", false
-}
-
-func restrictedWord(on cases.Type) string {
-	switch on {
-	case cases.Jail:
-		return "jailed"
-	case cases.Pollban:
-		return "banned from creating polls"
-	default:
-		return "banned from creating snippets"
-	}
 }
 
 func (co *Coordinator) banned(ctx context.Context, guildID, userID int64) (bool, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -136,8 +137,8 @@ func newCheckWorld(t *testing.T, botPerms permissions.Permission) *checkWorld {
 		dHenry: member(dHenry, "henry", rHigh), dEve: member(dEve, "eve", rAdmins),
 	}, bans: map[int64]discord.Ban{dBanned: {User: discord.User{ID: dBanned, Username: "banned"}}}}
 	st := storetest.Open(t, store.SQLite)
-	w := &checkWorld{port: p, cases: cases.NewService(st), settings: settings.NewService(st), cat: moderation.NewCatalogue()}
-	w.co = moderation.NewCoordinator(p, w.cases, w.settings, executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)),
+	w := &checkWorld{port: p, cases: cases.NewService(st), settings: settings.NewService(st), cat: actions.Catalogue()}
+	w.co = moderation.NewCoordinator(actions.Catalogue(), p, w.cases, w.settings, executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)),
 		moderation.WithBotUserID(dBot))
 	return w
 }

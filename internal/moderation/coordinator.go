@@ -66,6 +66,7 @@ type Result struct {
 // no side effect, the pending case, the DM, the Discord calls through the executor, the
 // case's final status, and the mod-log message. It is safe for concurrent use.
 type Coordinator struct {
+	cat       *Catalogue
 	port      discord.Port
 	cases     *cases.Service
 	settings  *settings.Service
@@ -118,9 +119,10 @@ func WithTimeoutHorizon(d time.Duration) CoordinatorOption {
 	return func(c *Coordinator) { c.timeoutHorizon = d }
 }
 
-// NewCoordinator returns a coordinator over its dependencies.
-func NewCoordinator(port discord.Port, cs *cases.Service, st *settings.Service, exec *executor.Executor, opts ...CoordinatorOption) *Coordinator {
-	c := &Coordinator{port: port, cases: cs, settings: st, exec: exec, locks: NewLocks(),
+// NewCoordinator returns a coordinator over its dependencies. cat holds every case type's
+// action (actions.Catalogue()): the pipeline looks up what to do for a case by its type.
+func NewCoordinator(cat *Catalogue, port discord.Port, cs *cases.Service, st *settings.Service, exec *executor.Executor, opts ...CoordinatorOption) *Coordinator {
+	c := &Coordinator{cat: cat, port: port, cases: cs, settings: st, exec: exec, locks: NewLocks(),
 		now: time.Now, log: slog.Default(), dmTimeout: DefaultDMTimeout, timeoutHorizon: MaxTimeout}
 	for _, o := range opts {
 		o(c)
@@ -166,29 +168,24 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	if err := co.checkWho(req, a, sc, modRoles); err != nil {
 		return co.notDone(a, err)
 	}
-	if err := co.checkState(ctx, req, a, sc); err != nil {
+	if err := a.Check(ctx, sc); err != nil {
 		return co.notDone(a, err)
 	}
 	if !locked {
 		// Lock the target now, and check again whether another action has lifted the
 		// ban meanwhile.
-		unlock, err := co.locks.Lock(ctx, req.GuildID, sc.target.ID)
+		unlock, err := co.locks.Lock(ctx, req.GuildID, sc.Target.ID)
 		if err != nil {
 			return co.notDone(a, err)
 		}
 		defer unlock()
-		if err := co.checkState(ctx, req, a, sc); err != nil {
+		if err := a.Check(ctx, sc); err != nil {
 			return co.notDone(a, err)
 		}
 	}
 
-	// 4. Record the case as pending.
-	plan := co.plan(req, sc)
-	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: req.GuildID, UserID: sc.target.ID, ModeratorID: req.Moderator.ID, Type: sc.caseType,
-		Status: cases.Pending, Reason: req.Reason, RoleIDs: plan.savedRoles, ExpiresAt: plan.expires,
-		Metadata: req.Metadata,
-	})
+	// 4. Record the case as pending: no Discord action is ever left without a record.
+	c, err := co.record(ctx, sc)
 	if err != nil {
 		return Result{Reply: RefusalReply(fmt.Sprintf("gavel could not record the case, so nothing was done: %v", err)), Err: err}
 	}
@@ -200,14 +197,14 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	}
 
 	// 6. Discord.
-	note, err := co.act(ctx, req, sc, plan)
+	note, err := a.Act(ctx, sc)
 	if err != nil {
 		return co.voided(ctx, req, c, dm, err)
 	}
 
 	// 7. The case counts now; in the same transaction, its expiry is scheduled and the
 	// expiries it makes stale are cancelled.
-	active, err := co.activate(ctx, req, c, plan)
+	active, err := co.finalize(ctx, sc, c, "the action succeeded", 0, nil)
 	if err != nil {
 		err = fmt.Errorf("marking case #%d active: %w", c.Number, err)
 		co.log.Error("case left pending after its action", "guild", req.GuildID, "case", c.Number, "err", err)
@@ -224,35 +221,108 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	if logNote := co.postModlog(ctx, req, sc, &c); logNote != "" {
 		note = strings.TrimSpace(note + " " + logNote)
 	}
-	return Result{Case: &c, Reply: SuccessReply(a, c, sc.target, dm, note), DM: dm}
+	return Result{Case: &c, Reply: SuccessReply(a, c, sc.Target, dm, note), DM: dm}
 }
 
-// activate marks case c active and, with an expiry service, supersedes the pending expiries
-// the action makes stale and schedules the case's own, all in one transaction.
-func (co *Coordinator) activate(ctx context.Context, req Request, c cases.Case, p plan) (cases.Case, error) {
-	if co.expiry == nil {
-		return co.cases.SetStatus(ctx, req.GuildID, c.Number, req.Moderator.ID, cases.Active, "the action succeeded")
-	}
-	err := co.cases.InTx(ctx, req.Moderator.ID, func(tx *cases.Tx) error {
-		locked, err := tx.Lock(c.ID)
-		if err != nil {
-			return err
-		}
-		if err := tx.SetStatus(locked, cases.Active, "the action succeeded"); err != nil {
-			return err
-		}
-		locked.Status = cases.Active
-		why := fmt.Sprintf("a later %s by %s", strings.ToLower(string(locked.Type)), req.Moderator.Username)
-		if _, err := co.expiry.SupersedeTx(tx, req.GuildID, locked.UserID, expiry.SupersededBy(locked.Type), locked, why); err != nil {
-			return err
-		}
-		_, _, err = co.expiry.ScheduleFor(tx, locked, p.timeoutUntil, RenewLead(co.timeoutHorizon))
-		return err
+// record plans the step's action and records its case as pending, the first write of every
+// path that acts on Discord.
+func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error) {
+	co.plan(sc)
+	req := sc.Request
+	c, err := co.cases.Create(ctx, cases.New{
+		GuildID: req.GuildID, UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
+		Status: cases.Pending, Reason: req.Reason, RoleIDs: sc.Plan.SavedRoles, ExpiresAt: sc.Plan.Expires,
+		Metadata: req.Metadata,
 	})
 	if err != nil {
 		return cases.Case{}, err
 	}
-	return co.cases.Get(ctx, c.ID)
+	sc.Case = c
+	return c, nil
+}
+
+// plan works out what the step's action will do: its expiry, then the action's own plan.
+func (co *Coordinator) plan(sc *Step) {
+	if d := sc.Request.Duration; d > 0 {
+		sc.Plan.Expires = co.now().Add(d)
+	}
+	if sc.Action.Plan != nil {
+		sc.Action.Plan(sc)
+	}
+}
+
+// finalize makes pending case c active, linking mod-log message msgID when it is not 0,
+// and, in the same transaction, cancels the open expiries the case makes stale, schedules its
+// own, and runs more (the path's own records: a lift links and processes the case it ends).
+// Every path that settles a case as active goes through it.
+func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, note string, msgID int64, more func(tx *cases.Tx, c cases.Case) error) (cases.Case, error) {
+	var out cases.Case
+	err := co.cases.InTx(ctx, sc.Request.Moderator.ID, func(tx *cases.Tx) error {
+		// The common case in one statement; the general path when another writer changed
+		// the case first (its rules then decide).
+		l, ok, err := tx.Activate(c.ID, msgID, note)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if l, err = tx.Lock(c.ID); err != nil {
+				return err
+			}
+			if l.Status != cases.Active {
+				if err := tx.SetStatus(l, cases.Active, note); err != nil {
+					return err
+				}
+				l.Status = cases.Active
+			}
+			if msgID != 0 && l.ModlogMessageID != msgID {
+				if err := tx.LinkModlog(l, msgID); err != nil {
+					return err
+				}
+				l.ModlogMessageID = msgID
+			}
+		}
+		if err := co.settleExpiries(tx, sc, l); err != nil {
+			return err
+		}
+		if more != nil {
+			if err := more(tx, l); err != nil {
+				return err
+			}
+		}
+		out = l
+		return nil
+	})
+	return out, err
+}
+
+// settleExpiries cancels the open expiries active case c makes stale and schedules its own,
+// inside tx; nothing without an expiry service.
+func (co *Coordinator) settleExpiries(tx *cases.Tx, sc *Step, c cases.Case) error {
+	if co.expiry == nil || sc.decidedLater {
+		return nil
+	}
+	a, ok := co.cat.ByCase(c.Type)
+	if !ok {
+		return fmt.Errorf("case #%d: no action for case type %s", c.Number, c.Type)
+	}
+	if len(a.Supersedes) > 0 && !sc.expiryRun {
+		why := sc.supersedeWhy
+		if why == "" {
+			why = fmt.Sprintf("a later %s by %s", strings.ToLower(string(c.Type)), sc.Request.Moderator.Username)
+		}
+		if _, err := co.expiry.SupersedeTx(tx, c.GuildID, c.UserID, a.Supersedes, c, why); err != nil {
+			return err
+		}
+	}
+	if a.Expiry == "" || c.ExpiresAt.IsZero() {
+		return nil
+	}
+	kind, at := a.Expiry, c.ExpiresAt
+	if !sc.Plan.RenewAt.IsZero() && sc.Plan.RenewAt.Before(at) {
+		kind, at = expiry.TimeoutRenew, sc.Plan.RenewAt
+	}
+	_, err := co.expiry.ScheduleTx(tx, c, kind, at)
+	return err
 }
 
 // RenewLead is how long before an applied timeout ends that the renewal runs: an hour, or a
@@ -272,25 +342,30 @@ func (co *Coordinator) notDone(a *Action, err error) Result {
 	return Result{Reply: RefusalReply(fmt.Sprintf("Nothing was done: %s", failureText(err))), Err: err}
 }
 
+// step starts a step of action a for req.
+func (co *Coordinator) step(req Request, a *Action) *Step {
+	return &Step{Request: req, Action: a, Type: a.Case, co: co}
+}
+
 // resolve fetches what the checks need: the guild, gavel's membership, the moderator's roles
 // and the target.
-func (co *Coordinator) resolve(ctx context.Context, req Request) (*scene, []int64, error) {
+func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64, error) {
 	a := req.Action
-	sc := &scene{caseType: a.Case}
+	sc := co.step(req, a)
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.guild, err = co.port.Guild(ctx, req.GuildID)
+		sc.Guild, err = co.port.Guild(ctx, req.GuildID)
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("reading the server: %w", err)
 	}
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.bot, err = co.port.Member(ctx, req.GuildID, co.botID)
+		sc.Bot, err = co.port.Member(ctx, req.GuildID, co.botID)
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("reading gavel's own membership: %w", err)
 	}
 	modRoles := req.ModeratorRoles
-	if modRoles == nil && req.Moderator.ID != sc.guild.OwnerID {
+	if modRoles == nil && req.Moderator.ID != sc.Guild.OwnerID {
 		var m discord.Member
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
 			m, err = co.port.Member(ctx, req.GuildID, req.Moderator.ID)
@@ -300,12 +375,12 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*scene, []int6
 		}
 		modRoles = m.Roles
 	}
-	if a.Case == cases.Jail || a.Case == cases.Unjail {
+	if a.JailRole {
 		g, err := co.settings.Get(ctx, req.GuildID)
 		if err != nil {
 			return nil, nil, fmt.Errorf("reading the server's settings: %w", err)
 		}
-		sc.jailRole = g.JailRoleID
+		sc.JailRole = g.JailRoleID
 	}
 
 	targetID := req.Target.ID
@@ -317,11 +392,11 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*scene, []int6
 		if err != nil {
 			return nil, nil, err
 		}
-		sc.target = u
+		sc.Target = u
 		return sc, modRoles, nil
 	}
 	if a.Target == TargetBanned {
-		sc.target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
+		sc.Target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
 		var ban discord.Ban
 		var banned bool
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
@@ -331,33 +406,33 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*scene, []int6
 			return nil, nil, fmt.Errorf("checking the ban of user %d: %w", targetID, err)
 		}
 		if banned && ban.User.ID != 0 {
-			sc.target = ban.User
+			sc.Target = ban.User
 		}
 		return sc, modRoles, nil
 	}
 	err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.member, err = co.port.Member(ctx, req.GuildID, targetID)
+		sc.Member, err = co.port.Member(ctx, req.GuildID, targetID)
 		return err
 	})
 	switch {
 	case err == nil:
-		sc.isMember = true
-		sc.target = sc.member.User
+		sc.IsMember = true
+		sc.Target = sc.Member.User
 	case discord.IsCode(err, discord.CodeUnknownMember):
 		if a.Target != TargetUser {
 			return nil, nil, refuse("%d is not a member of this server.", targetID)
 		}
-		sc.target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
-		if a.Case == cases.Ban {
-			sc.caseType = cases.Hackban
+		sc.Target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
+		if a.NonMember != "" {
+			sc.Type = a.NonMember
 		}
 	case discord.IsCode(err, discord.CodeUnknownUser):
 		return nil, nil, refuse("No Discord user has the id %d.", targetID)
 	default:
 		return nil, nil, fmt.Errorf("reading user %d: %w", targetID, err)
 	}
-	if sc.target.Username == "" {
-		sc.target.Username = fmt.Sprint(targetID)
+	if sc.Target.Username == "" {
+		sc.Target.Username = fmt.Sprint(targetID)
 	}
 	return sc, modRoles, nil
 }
@@ -368,7 +443,7 @@ func (co *Coordinator) read(ctx context.Context, fn func(ctx context.Context) er
 
 // sendDM tells the target, unless -silent, and gives up after the DM timeout: a DM never
 // blocks the action.
-func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *scene, c cases.Case) DMOutcome {
+func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c cases.Case) DMOutcome {
 	if req.Action.DM == DMNone {
 		return DMNotApplicable
 	}
@@ -377,8 +452,8 @@ func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *scene, c cas
 	}
 	dctx, cancel := context.WithTimeout(ctx, co.dmTimeout)
 	defer cancel()
-	if _, err := co.port.SendDM(dctx, sc.target.ID, DM(sc.guild.Name, req.Action, c, req.Duration)); err != nil {
-		co.log.Info("DM not delivered", "guild", req.GuildID, "user", sc.target.ID, "case", c.Number, "err", err)
+	if _, err := co.port.SendDM(dctx, sc.Target.ID, DM(sc.Guild.Name, req.Action, c, req.Duration)); err != nil {
+		co.log.Info("DM not delivered", "guild", req.GuildID, "user", sc.Target.ID, "case", c.Number, "err", err)
 		return DMFailed
 	}
 	return DMSent
@@ -400,8 +475,10 @@ func (co *Coordinator) voided(ctx context.Context, req Request, c cases.Case, dm
 	return Result{Case: &vc, Reply: RefusalReply(msg), Err: actErr, DM: dm}
 }
 
-// failureText says what a failed Discord call means, in terms of what to do.
-func failureText(err error) string {
+func failureText(err error) string { return FailureText(err) }
+
+// FailureText says what a failed Discord call means, in terms of what to do.
+func FailureText(err error) string {
 	var open *executor.OpenError
 	if errors.As(err, &open) {
 		return open.Error()
@@ -423,8 +500,8 @@ func failureText(err error) string {
 
 // postModlog posts the case in the mod-log channel and links it to the case. It returns a
 // note for the moderator when that failed; the action stands either way.
-func (co *Coordinator) postModlog(ctx context.Context, req Request, sc *scene, c *cases.Case) string {
-	return co.postCase(ctx, req.GuildID, c, sc.target, req.Moderator, req.Moderator.ID)
+func (co *Coordinator) postModlog(ctx context.Context, req Request, sc *Step, c *cases.Case) string {
+	return co.postCase(ctx, req.GuildID, c, sc.Target, req.Moderator, req.Moderator.ID)
 }
 
 // postCase posts case c in the guild's mod-log channel, when one is set, and links the

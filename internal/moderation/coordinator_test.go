@@ -15,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -96,7 +97,7 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	})
 	w.port = port
 	st := storetest.Open(t, engine)
-	w.cases, w.settings, w.cat = cases.NewService(st), settings.NewService(st), moderation.NewCatalogue()
+	w.cases, w.settings, w.cat = cases.NewService(st), settings.NewService(st), actions.Catalogue()
 	ctx := context.Background()
 	if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(w.modlog)); err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 		t.Fatal(err)
 	}
 	ex := executor.New(executor.WithRetries(4, time.Millisecond, 20*time.Millisecond))
-	w.co = moderation.NewCoordinator(port, w.cases, w.settings, ex, moderation.WithBotUserID(int64(w.s.BotID())))
+	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(int64(w.s.BotID())))
 	w.st, w.exec = st, ex
 	return w
 }
@@ -422,7 +423,7 @@ func (p leavesOnDM) SendDM(ctx context.Context, userID int64, msg discord.Messag
 func TestTargetLeftBeforeTheKick(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	port := leavesOnDM{Adapter: w.port, leave: func() { w.s.UserLeaves(w.guild, w.carol) }}
-	w.co = moderation.NewCoordinator(port, w.cases, w.settings, executor.New(executor.WithRetries(2, time.Millisecond, time.Millisecond)),
+	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, executor.New(executor.WithRetries(2, time.Millisecond, time.Millisecond)),
 		moderation.WithBotUserID(int64(w.s.BotID())))
 	res := w.run(t, w.alice, "kick", w.carol)
 	if res.Case == nil || res.Case.Status != cases.Voided || !strings.Contains(res.Reply.Content, "they left the server") {
@@ -477,7 +478,7 @@ func (slowDM) SendDM(ctx context.Context, _ int64, _ discord.Message) (discord.M
 
 func TestSlowDMDoesNotHoldTheBan(t *testing.T) {
 	w := newWorld(t, store.SQLite)
-	w.co = moderation.NewCoordinator(slowDM{w.port}, w.cases, w.settings, executor.New(),
+	w.co = moderation.NewCoordinator(actions.Catalogue(), slowDM{w.port}, w.cases, w.settings, executor.New(),
 		moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithDMTimeout(50*time.Millisecond))
 	res := w.run(t, w.alice, "ban", w.bob)
 	succeeded(t, res, cases.Ban)

@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -143,7 +144,7 @@ SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM c
 		port.Close(ctx)
 	})
 	svc := expiry.NewService(st, cs)
-	co := moderation.NewCoordinator(port, cs, settings.NewService(st), executor.New(), moderation.WithBotUserID(int64(s.BotID())), moderation.WithExpiry(svc))
+	co := moderation.NewCoordinator(actions.Catalogue(), port, cs, settings.NewService(st), executor.New(), moderation.WithBotUserID(int64(s.BotID())), moderation.WithExpiry(svc))
 	return &expiryBench{s: s, st: st, cs: cs, svc: svc, co: co, guild: guild, dueAt: dueAt}
 }
 

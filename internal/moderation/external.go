@@ -33,8 +33,8 @@ type External struct {
 
 // ExternalActionObserver is told, under the target's lock, about each case RecordExternal
 // records, and about each external action it does not record because the guild turned
-// mirroring off (then c has no ID or Number: only guild, user, moderator and type). The expiry scheduler connects here, so that a ban or unban done by hand
-// supersedes the pending expiries of the user's earlier cases.
+// mirroring off (then c has no ID or Number: only guild, user, moderator and type). The
+// pipeline has already cancelled the expiries the action makes stale.
 type ExternalActionObserver func(ctx context.Context, c cases.Case)
 
 // WithExternalActionObserver sets the function told about each case mirrored from the audit
@@ -66,16 +66,24 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if err != nil {
 		return cases.Case{}, false, fmt.Errorf("reading the settings of guild %d: %w", ext.GuildID, err)
 	}
+	a, ok := co.cat.ByCase(ext.Type)
+	if !ok {
+		return cases.Case{}, false, fmt.Errorf("external action: no action for case type %s", ext.Type)
+	}
+	moderator := discord.User{ID: ext.ModeratorID, Username: strconv.FormatInt(ext.ModeratorID, 10)}
 	if !g.MirrorExternalActions {
 		// No case, but the action still makes earlier expiries stale: a tempban lifted by
 		// hand and replaced by a permanent ban must not be lifted later, mirrored or not.
+		unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
+		if err != nil {
+			return cases.Case{}, false, err
+		}
+		defer unlock()
+		if err := co.supersedeUnrecorded(ctx, a, ext); err != nil {
+			return cases.Case{}, false, err
+		}
 		if co.external != nil {
-			unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
-			if err != nil {
-				return cases.Case{}, false, err
-			}
 			co.external(ctx, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, ModeratorID: ext.ModeratorID, Type: ext.Type})
-			unlock()
 		}
 		return cases.Case{}, false, nil
 	}
@@ -95,28 +103,105 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	} else if !errors.Is(err, cases.ErrNotFound) {
 		return cases.Case{}, false, err
 	}
-	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: ext.GuildID, UserID: ext.UserID, ModeratorID: ext.ModeratorID, Type: ext.Type, Status: cases.Active,
+	c, err := co.recordDone(ctx, a, Done{GuildID: ext.GuildID, UserID: ext.UserID, Moderator: moderator, Type: ext.Type,
 		Reason: ext.Reason, ExpiresAt: ext.ExpiresAt,
 		Metadata: map[string]string{cases.MetaAuditLogEntry: strconv.FormatInt(ext.EntryID, 10), "source": SourceAuditLog},
-	})
+		Note:     "done outside gavel (audit-log entry " + strconv.FormatInt(ext.EntryID, 10) + ")",
+		Why:      fmt.Sprintf("%s done outside gavel", ext.Type)})
 	if err != nil {
 		// Another process may have recorded the same entry a moment ago: the unique index
 		// refused this one.
-		if dup, dupErr := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); dupErr == nil {
-			return dup, false, nil
+		if c.ID == 0 {
+			if dup, dupErr := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); dupErr == nil {
+				return dup, false, nil
+			}
 		}
 		return cases.Case{}, false, fmt.Errorf("recording the %s of user %d (audit-log entry %d): %w", strings.ToLower(string(ext.Type)), ext.UserID, ext.EntryID, err)
 	}
 	if co.external != nil {
 		co.external(ctx, c)
 	}
-	target := co.user(ctx, ext.GuildID, ext.UserID, ext.Type == cases.Ban)
-	moderator := co.user(ctx, ext.GuildID, ext.ModeratorID, false)
+	target := co.user(ctx, ext.GuildID, ext.UserID, a.Target != TargetMember)
+	moderator = co.user(ctx, ext.GuildID, ext.ModeratorID, false)
 	if note := co.postCase(ctx, ext.GuildID, &c, target, moderator, co.botID); note != "" {
 		co.log.Warn("mirrored case not in the mod log", "guild", ext.GuildID, "case", c.Number, "problem", note)
 	}
 	return c, true, nil
+}
+
+// Done is an action that already happened on Discord, to record through the pipeline: seen
+// in the audit log, or applied by Discord's AutoMod.
+type Done struct {
+	GuildID, UserID int64
+	Moderator       discord.User
+	Type            cases.Type
+	Reason          string
+	ExpiresAt       time.Time
+	Metadata        map[string]string
+	// Note is the history note of the case's activation ("the action succeeded" when empty).
+	Note string
+	// Why says, in the history of the cases whose expiries it cancels, what superseded
+	// them; "a later <type> by <moderator>" when empty.
+	Why string
+}
+
+// RecordDone records an action that already happened through the pipeline's steps, under
+// the target's lock: a pending case, then finalized (active; the expiries it makes stale
+// cancelled and its own scheduled, in one transaction). There is no Discord call to make.
+func (co *Coordinator) RecordDone(ctx context.Context, d Done) (cases.Case, error) {
+	a, ok := co.cat.ByCase(d.Type)
+	if !ok {
+		return cases.Case{}, fmt.Errorf("recording: no action for case type %q", d.Type)
+	}
+	unlock, err := co.locks.Lock(ctx, d.GuildID, d.UserID)
+	if err != nil {
+		return cases.Case{}, err
+	}
+	defer unlock()
+	return co.recordDone(ctx, a, d)
+}
+
+func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases.Case, error) {
+	if strings.TrimSpace(d.Reason) == "" {
+		d.Reason = defaultReason
+	}
+	if d.Note == "" {
+		d.Note = "the action succeeded"
+	}
+	sc := co.step(Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
+	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: d.UserID}, d.Why
+	c, err := co.cases.Create(ctx, cases.New{
+		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,
+		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: d.Metadata,
+	})
+	if err != nil {
+		return cases.Case{}, err
+	}
+	if sc.supersedeWhy != "" {
+		sc.supersedeWhy += fmt.Sprintf(" (case #%d)", c.Number)
+	}
+	active, err := co.finalize(ctx, sc, c, d.Note, 0, nil)
+	if err != nil {
+		return c, fmt.Errorf("case #%d stays pending: %w", c.Number, err)
+	}
+	return active, nil
+}
+
+// supersedeUnrecorded cancels the open expiries an external action the guild does not
+// mirror makes stale.
+func (co *Coordinator) supersedeUnrecorded(ctx context.Context, a *Action, ext External) error {
+	if co.expiry == nil || len(a.Supersedes) == 0 {
+		return nil
+	}
+	why := fmt.Sprintf("%s done outside gavel (not recorded as a case: mirroring is off)", ext.Type)
+	err := co.cases.InTx(ctx, ext.ModeratorID, func(tx *cases.Tx) error {
+		_, err := co.expiry.SupersedeTx(tx, ext.GuildID, ext.UserID, a.Supersedes, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, Type: ext.Type}, why)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("superseding the expiries of user %d: %w", ext.UserID, err)
+	}
+	return nil
 }
 
 // user names a user for a log message: from their membership, or their ban, or by id

@@ -11,6 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -22,7 +23,7 @@ func TestRecordExternal(t *testing.T) {
 		ctx := context.Background()
 		var mu sync.Mutex
 		var observed []cases.Case
-		w.co = moderation.NewCoordinator(w.port, w.cases, w.settings, executor.New(), moderation.WithBotUserID(int64(w.s.BotID())),
+		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, executor.New(), moderation.WithBotUserID(int64(w.s.BotID())),
 			moderation.WithExternalActionObserver(func(_ context.Context, c cases.Case) {
 				mu.Lock()
 				defer mu.Unlock()

@@ -78,11 +78,11 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	}
 
 	jailRole, ok := guild.Role(g.JailRoleID)
-	botRank := rankOf(guild, bot.Roles)
+	botRank := RankOf(guild, bot.Roles)
 	switch {
 	case !ok:
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("the jail role %d no longer exists", g.JailRoleID))
-	case jailRole.Managed || !botRank.roleBelow(jailRole):
+	case jailRole.Managed || !botRank.RoleBelow(jailRole):
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("the jail role %s is not below gavel's highest role", jailRole.Name))
 	case !guildPermissions(guild, co.botID, bot.Roles).Has(permissions.ManageRoles):
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("gavel lacks the Manage Roles permission"))
@@ -93,7 +93,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 		r, ok := guild.Role(id)
 		switch {
 		case id == g.JailRoleID || id == guild.ID || !ok:
-		case r.Managed || !botRank.roleBelow(r):
+		case r.Managed || !botRank.RoleBelow(r):
 			roles = append(roles, id)
 		default:
 			out.Taken = append(out.Taken, id)

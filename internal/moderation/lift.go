@@ -21,36 +21,6 @@ func (co *Coordinator) Expiries() expiry.Handler { return expiryHandler{co} }
 
 type expiryHandler struct{ co *Coordinator }
 
-// liftCase is the case type that ends each kind of expiry, and the reason it records.
-func liftCase(k expiry.Kind, c cases.Case) (cases.Type, string) {
-	switch k {
-	case expiry.Unban:
-		return cases.Unban, fmt.Sprintf("Temporary ban expired (case #%d)", c.Number)
-	case expiry.Unjail:
-		return cases.Unjail, fmt.Sprintf("Jail expired (case #%d)", c.Number)
-	case expiry.Pollunban:
-		return cases.Pollunban, fmt.Sprintf("Poll ban expired (case #%d)", c.Number)
-	case expiry.Snippetunban:
-		return cases.Snippetunban, fmt.Sprintf("Snippet ban expired (case #%d)", c.Number)
-	}
-	return "", ""
-}
-
-// decidingTypes are the case types whose newest active case decides the state a case of
-// type t set: a tempban's expiry is stale once a later ban, tempban or unban decides the ban.
-func decidingTypes(t cases.Type) []cases.Type {
-	switch t {
-	case cases.Tempban:
-		return []cases.Type{cases.Ban, cases.Hackban, cases.Tempban, cases.Unban, cases.Softban}
-	case cases.Timeout:
-		return []cases.Type{cases.Timeout, cases.Untimeout}
-	}
-	if off, ok := t.Lift(); ok {
-		return []cases.Type{t, off}
-	}
-	return []cases.Type{t}
-}
-
 func (h expiryHandler) bot() discord.User { return discord.User{ID: h.co.botID, Username: "gavel"} }
 
 // Run carries out one claimed expiry.
@@ -88,7 +58,7 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	}
 	// A later case may decide the state even where no supersede reached the schedule (an
 	// action recorded by another path): never undo it.
-	later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, decidingTypes(c.Type)...)
+	later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, co.cat.deciding(c.Type)...)
 	if err != nil && !errors.Is(err, cases.ErrNotFound) {
 		return fmt.Errorf("reading the later cases of user %d: %w", c.UserID, err)
 	}
@@ -134,115 +104,68 @@ func (h expiryHandler) alreadyDone(ctx context.Context, cl expiry.Claim, c cases
 	})
 }
 
-// lift ends a tempban, a timed jail or a timed poll or snippet ban with a case of its own.
+// lift ends a tempban, a timed jail or a timed poll or snippet ban with a case of its own:
+// the lifted action's inverse, through the same steps as a command (pending case, Discord
+// call through the executor, active or voided, finalized in one transaction).
 func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) error {
 	co := h.co
-	typ, reason := liftCase(cl.Kind, c)
-	if typ == "" {
-		return fmt.Errorf("expiry kind %q has no lift", cl.Kind)
+	lifted, ok := co.cat.ByCase(c.Type)
+	if !ok || lifted.Expiry != cl.Kind {
+		return fmt.Errorf("expiry kind %q does not end a %s case", cl.Kind, c.Type)
 	}
-	req := Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason}
-	sc := &scene{caseType: typ, target: discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}, jailCase: c}
-
-	// Discord's state first: what is already undone needs no lift.
-	switch typ {
-	case cases.Unban:
-		var ban discord.Ban
-		var banned bool
-		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			ban, banned, err = co.port.GetBan(ctx, c.GuildID, c.UserID)
-			return err
-		}); err != nil {
-			return fmt.Errorf("checking the ban of user %d: %s", c.UserID, failureText(err))
-		}
-		if !banned {
-			return h.alreadyDone(ctx, cl, c, "they were no longer banned (unbanned in Discord)")
-		}
-		if ban.User.ID != 0 {
-			sc.target = ban.User
-		}
-	case cases.Unjail:
-		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			sc.guild, err = co.port.Guild(ctx, c.GuildID)
-			return err
-		}); err != nil {
-			return fmt.Errorf("reading the server: %s", failureText(err))
-		}
-		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			sc.bot, err = co.port.Member(ctx, c.GuildID, co.botID)
-			return err
-		}); err != nil {
-			return fmt.Errorf("reading gavel's own membership: %s", failureText(err))
-		}
+	inv, ok := co.cat.Lookup(lifted.Inverse)
+	if !ok {
+		return fmt.Errorf("case type %s has no inverse action to lift it", c.Type)
+	}
+	reason := fmt.Sprintf("%s (case #%d)", lifted.LiftReason, c.Number)
+	sc := co.step(Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
+		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}, inv)
+	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
+	sc.Lifts = c
+	// The expiry being run is the only open one the lift could make stale: it is completed
+	// below, not superseded.
+	sc.expiryRun = true
+	if inv.JailRole {
 		g, err := co.settings.Get(ctx, c.GuildID)
 		if err != nil {
 			return fmt.Errorf("reading the server's settings: %w", err)
 		}
-		sc.jailRole = g.JailRoleID
-		err = co.read(ctx, func(ctx context.Context) (err error) {
-			sc.member, err = co.port.Member(ctx, c.GuildID, c.UserID)
-			return err
-		})
-		switch {
-		case err == nil:
-			sc.isMember, sc.target = true, sc.member.User
-		case discord.IsCode(err, discord.CodeUnknownMember):
-			// They left: the jail ends in gavel's records; there are no roles to give back.
-		default:
-			return fmt.Errorf("reading user %d: %s", c.UserID, failureText(err))
-		}
+		sc.JailRole = g.JailRoleID
 	}
 
-	p := co.plan(req, sc)
-	lc, err := co.cases.Create(ctx, cases.New{GuildID: c.GuildID, UserID: c.UserID, ModeratorID: co.botID, Type: typ,
-		Status: cases.Pending, Reason: reason, Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}})
+	// Discord's state first: what is already undone needs no lift.
+	done, err := inv.Observe(ctx, sc)
 	if err != nil {
-		return fmt.Errorf("recording the %s case: %w", typ, err)
+		return err
 	}
-	note := ""
-	if typ != cases.Unjail || sc.isMember {
-		note, err = co.act(ctx, req, sc, p)
-	} else {
-		note = "They are not in the server; no roles were given back."
+	if done != "" {
+		return h.alreadyDone(ctx, cl, c, done)
 	}
+
+	lc, err := co.record(ctx, sc)
 	if err != nil {
-		why := failureText(err)
+		return fmt.Errorf("recording the %s case: %w", inv.Case, err)
+	}
+	note, err := inv.Act(ctx, sc)
+	if err != nil {
+		why := FailureText(err)
 		if _, verr := co.cases.Void(ctx, c.GuildID, lc.Number, co.botID, why); verr != nil {
 			co.log.Error("failed lift's case not voided", "guild", c.GuildID, "case", lc.Number, "err", verr)
 		}
 		if discord.IsCode(err, discord.CodeUnknownBan) || discord.IsCode(err, discord.CodeUnknownMember) {
 			return h.alreadyDone(ctx, cl, c, fmt.Sprintf("Discord had nothing to lift (%s)", why))
 		}
-		return fmt.Errorf("%s of user %d for case #%d: %s", typ, c.UserID, c.Number, why)
+		return fmt.Errorf("%s of user %d for case #%d: %s", inv.Case, c.UserID, c.Number, why)
 	}
-	done := fmt.Sprintf("lifted by case #%d (%s)", lc.Number, typ)
+	done = fmt.Sprintf("lifted by case #%d (%s)", lc.Number, inv.Case)
 	// The mod-log post goes before the record, so that the record links it in the same
 	// transaction instead of a third write per lift (a burst of lifts is bounded by its
 	// writes). The embed shows the case as it is about to be recorded. Should the record fail
 	// after the post, the case stays pending with the message unlinked, and reconciliation
 	// settles it against Discord's state as it does any pending case.
 	lc.Status = cases.Active
-	msgID, logNote := co.sendCase(ctx, c.GuildID, lc, sc.target, req.Moderator)
-	record := func(tx *cases.Tx) error {
-		// The common case in one statement per case; the general path when another writer
-		// changed the lift case first (its rules then decide).
-		l, ok, err := tx.Activate(lc.ID, msgID, "the action succeeded")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			if l, err = tx.Lock(lc.ID); err != nil {
-				return err
-			}
-			if err := tx.SetStatus(l, cases.Active, "the action succeeded"); err != nil {
-				return err
-			}
-			if msgID != 0 && l.ModlogMessageID != msgID {
-				if err := tx.LinkModlog(l, msgID); err != nil {
-					return err
-				}
-			}
-		}
+	msgID, logNote := co.sendCase(ctx, c.GuildID, lc, sc.Target, sc.Request.Moderator)
+	record := func(tx *cases.Tx, l cases.Case) error {
 		if err := tx.Record(l, cases.EventLinked, "", fmt.Sprintf("#%d", c.Number), fmt.Sprintf("lifts case #%d (%s), which expired", c.Number, c.Type)); err != nil {
 			return err
 		}
@@ -252,8 +175,8 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		_, _, err = tx.Process(c.ID, "expired; "+done)
 		return err
 	}
-	err = co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
-		if err := record(tx); err != nil {
+	_, err = co.finalize(ctx, sc, lc, "the action succeeded", msgID, func(tx *cases.Tx, l cases.Case) error {
+		if err := record(tx, l); err != nil {
 			return err
 		}
 		return co.expiry.CompleteTx(tx, cl, expiry.Done, done)
@@ -261,7 +184,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 	if errors.Is(err, expiry.ErrLeaseLost) {
 		// The lift happened: the cases say so even though this claim may not complete the
 		// action; whoever holds it now finds the case processed.
-		if rerr := co.cases.InTx(ctx, co.botID, record); rerr != nil {
+		if _, rerr := co.finalize(ctx, sc, lc, "the action succeeded", msgID, record); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 	} else if err != nil {

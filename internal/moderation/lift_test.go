@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -39,7 +40,7 @@ func newExpiring(t *testing.T, engine store.Engine, cfg expiry.Config, opts ...m
 	svc := expiry.NewService(w.st, w.cases, expiry.WithClock(clk))
 	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithExpiry(svc),
 		moderation.WithCoordinatorClock(clk.Now)}, opts...)
-	w.co = moderation.NewCoordinator(w.port, w.cases, w.settings, w.exec, opts...)
+	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec, opts...)
 	cfg.Actor = int64(w.s.BotID())
 	p := expiry.NewPoller(svc, w.co.Expiries(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())

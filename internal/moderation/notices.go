@@ -140,8 +140,10 @@ func ModlogEmbed(c cases.Case, target, moderator discord.User) discord.Embed {
 	return e
 }
 
-// discordTime renders t as a Discord timestamp, which every reader sees in their own time zone,
+func discordTime(t time.Time) string { return DiscordTime(t) }
+
+// DiscordTime renders t as a Discord timestamp, which every reader sees in their own time zone,
 // with the relative form beside it.
-func discordTime(t time.Time) string {
+func DiscordTime(t time.Time) string {
 	return fmt.Sprintf("<t:%d:f> (<t:%d:R>)", t.Unix(), t.Unix())
 }

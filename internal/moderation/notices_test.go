@@ -10,6 +10,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 )
 
 // checkEmbed enforces Discord's embed limits, which a rejected message would otherwise only
@@ -44,7 +45,7 @@ func checkEmbed(t *testing.T, what string, e discord.Embed) {
 }
 
 func TestNotices(t *testing.T) {
-	cat := moderation.NewCatalogue()
+	cat := actions.Catalogue()
 	tempban, _ := cat.Lookup("tempban")
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	longReason := "@everyone <@1> <@&2> " + strings.Repeat("spam ", 400) // 2000 characters of it

@@ -2,8 +2,9 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
+	"strconv"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -52,14 +53,19 @@ func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time
 			later(ready)
 			continue
 		}
-		if jailRole < 0 && (c.Type == cases.Jail || c.Type == cases.Unjail) {
+		a, ok := co.cat.ByCase(c.Type)
+		if !ok {
+			co.log.Error("pending case of a type without an action", "guild", guildID, "case", c.Number, "type", c.Type)
+			continue
+		}
+		if jailRole < 0 && a.JailRole {
 			g, err := co.settings.Get(ctx, guildID)
 			if err != nil {
 				return out, fmt.Errorf("reading the settings of guild %d: %w", guildID, err)
 			}
 			jailRole = g.JailRoleID
 		}
-		settled, err := co.reconcileCase(ctx, c, jailRole)
+		settled, err := co.reconcileCase(ctx, a, c, jailRole)
 		if err != nil {
 			if ctx.Err() != nil {
 				return out, ctx.Err()
@@ -79,8 +85,10 @@ func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time
 }
 
 // reconcileCase settles one pending case, and returns its new status ("" when another
-// action settled it first).
-func (co *Coordinator) reconcileCase(ctx context.Context, c cases.Case, jailRole int64) (cases.Status, error) {
+// action settled it first). A case found to have happened is finalized as a command's is:
+// active, its expiry scheduled and the expiries it makes stale cancelled, in one
+// transaction — unless a later case already decides the same state.
+func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Case, jailRole int64) (cases.Status, error) {
 	unlock, err := co.locks.Lock(ctx, c.GuildID, c.UserID)
 	if err != nil {
 		return "", err
@@ -93,7 +101,11 @@ func (co *Coordinator) reconcileCase(ctx context.Context, c cases.Case, jailRole
 	if c.Status != cases.Pending {
 		return "", nil
 	}
-	happened, why, err := co.happened(ctx, c, jailRole)
+	bot := discord.User{ID: co.botID, Username: "gavel"}
+	sc := co.step(Request{GuildID: c.GuildID, Moderator: bot, Reason: c.Reason, Action: a}, a)
+	sc.Case, sc.Type, sc.JailRole = c, c.Type, jailRole
+	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
+	happened, why, err := a.Reconcile(ctx, sc)
 	if err != nil {
 		return "", fmt.Errorf("case #%d: asking Discord: %w", c.Number, err)
 	}
@@ -103,13 +115,20 @@ func (co *Coordinator) reconcileCase(ctx context.Context, c cases.Case, jailRole
 		}
 		return cases.Voided, nil
 	}
-	active, err := co.cases.SetStatus(ctx, c.GuildID, c.Number, co.botID, cases.Active, reconcileNote+why)
+	if later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, co.cat.deciding(c.Type)...); err == nil && later.ID > c.ID {
+		// A later case decides the state now: this one's expiry must not undo it, nor may
+		// it cancel the later case's.
+		sc.decidedLater = true
+	} else if err != nil && !errors.Is(err, cases.ErrNotFound) {
+		return "", fmt.Errorf("case #%d: reading the later cases of user %d: %w", c.Number, c.UserID, err)
+	}
+	active, err := co.finalize(ctx, sc, c, reconcileNote+why, 0, nil)
 	if err != nil {
 		return "", fmt.Errorf("activating case #%d: %w", c.Number, err)
 	}
 	// The crash came before the mod log: the case goes there now.
 	if active.ModlogMessageID == 0 {
-		target := co.user(ctx, c.GuildID, c.UserID, c.Type == cases.Ban || c.Type == cases.Tempban || c.Type == cases.Hackban)
+		target := co.user(ctx, c.GuildID, c.UserID, a.Target != TargetMember)
 		moderator := co.user(ctx, c.GuildID, c.ModeratorID, false)
 		if note := co.postCase(ctx, c.GuildID, &active, target, moderator, co.botID); note != "" {
 			co.log.Warn("reconciled case not in the mod log", "guild", c.GuildID, "case", c.Number, "problem", note)
@@ -118,81 +137,11 @@ func (co *Coordinator) reconcileCase(ctx context.Context, c cases.Case, jailRole
 	return cases.Active, nil
 }
 
-// happened tells from Discord's state whether a pending case's action took place, and says
-// how it knows.
-func (co *Coordinator) happened(ctx context.Context, c cases.Case, jailRole int64) (bool, string, error) {
-	switch c.Type {
-	case cases.Ban, cases.Tempban, cases.Hackban:
-		banned, err := co.banned(ctx, c.GuildID, c.UserID)
-		if err != nil {
-			return false, "", err
-		}
-		if banned {
-			return true, "the ban exists on Discord", nil
-		}
-		return false, "no ban exists on Discord, so the ban did not happen", nil
-	case cases.Unban:
-		banned, err := co.banned(ctx, c.GuildID, c.UserID)
-		if err != nil {
-			return false, "", err
-		}
-		if banned {
-			return false, "the user is still banned, so the unban did not happen", nil
-		}
-		return true, "no ban exists on Discord", nil
-	case cases.Softban:
-		return co.softbanHappened(ctx, c)
-	case cases.Kick, cases.Timeout, cases.Untimeout, cases.Jail, cases.Unjail:
-	default:
-		// Warnings, notes, poll and snippet bans make no Discord call: recorded is done.
-		return true, "this action makes no Discord call", nil
-	}
-
-	m, member, err := co.member(ctx, c.GuildID, c.UserID)
-	if err != nil {
-		return false, "", err
-	}
-	if c.Type == cases.Kick {
-		if member {
-			return false, "the user is still a member, so the kick did not happen", nil
-		}
-		return true, "the user is no longer a member", nil
-	}
-	if !member {
-		return false, "the user is no longer a member, so whether it happened cannot be told", nil
-	}
-	now := co.now()
-	switch c.Type {
-	case cases.Timeout:
-		if m.TimedOut(now) {
-			return true, "the member is timed out", nil
-		}
-		return false, "the member is not timed out, so the timeout did not happen", nil
-	case cases.Untimeout:
-		if m.TimedOut(now) {
-			return false, "the member is still timed out, so the untimeout did not happen", nil
-		}
-		return true, "the member is not timed out", nil
-	}
-	if jailRole <= 0 {
-		return false, "no jail role is configured, so the jail cannot be checked", nil
-	}
-	has := slices.Contains(m.Roles, jailRole)
-	switch {
-	case c.Type == cases.Jail && has:
-		return true, "the member has the jail role", nil
-	case c.Type == cases.Jail:
-		return false, "the member does not have the jail role, so the jail did not happen", nil
-	case has:
-		return false, "the member still has the jail role, so the unjail did not happen", nil
-	default:
-		return true, "the member no longer has the jail role", nil
-	}
-}
-
-// softbanHappened looks for gavel's ban of the user in the audit log since the case was
-// recorded: a softban leaves no ban behind when it completes.
-func (co *Coordinator) softbanHappened(ctx context.Context, c cases.Case) (bool, string, error) {
+// SoftbanHappened is the reconciliation of a softban: it looks for gavel's ban of the user
+// in the audit log since the case was recorded, since a softban leaves no ban behind when it
+// completes.
+func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
+	co, c := s.co, s.Case
 	banned, err := co.banned(ctx, c.GuildID, c.UserID)
 	if err != nil {
 		return false, "", err

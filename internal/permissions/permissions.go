@@ -129,24 +129,6 @@ func (p Permission) String() string {
 	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
-// DefaultNativePermissions returns the fallback table for guilds without ranks: the Discord
-// permission each command needs. A subcommand not listed uses its parent's entry; a command
-// with none in its chain needs Manage Server (DefaultNativePermission). The map is a fresh
-// copy, free to extend and pass to WithNativePermissions.
-func DefaultNativePermissions() map[string]Permission {
-	return map[string]Permission{
-		"ban": BanMembers, "tempban": BanMembers, "unban": BanMembers, "softban": BanMembers, "hackban": BanMembers,
-		"kick":    KickMembers,
-		"timeout": ModerateMembers, "untimeout": ModerateMembers, "warn": ModerateMembers, "note": ModerateMembers,
-		"jail": ManageRoles, "unjail": ManageRoles, "pollban": ManageRoles, "pollunban": ManageRoles,
-		"snippetban": ManageRoles, "snippetunban": ManageRoles,
-		"purge": ManageMessages, "cases": ManageMessages,
-		"slowmode": ManageChannels,
-		"config":   ManageGuild,
-		"automod":  ManageGuild,
-	}
-}
-
 // DefaultNativePermission is what a command needs in the fallback when neither it nor a
 // parent is in the table: the permission to manage the server, the safe choice.
 const DefaultNativePermission = ManageGuild

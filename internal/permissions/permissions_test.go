@@ -328,7 +328,11 @@ func TestCheck(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock(), permissions.WithCacheTTL(0),
-			permissions.WithNativePermissions(map[string]permissions.Permission{"lockdown": permissions.ManageChannels | permissions.ManageRoles}))
+			// The table as the commands declare it (moderation/actions and the tools).
+			permissions.WithNativePermissions(map[string]permissions.Permission{"lockdown": permissions.ManageChannels | permissions.ManageRoles,
+				"ban": permissions.BanMembers, "kick": permissions.KickMembers, "warn": permissions.ModerateMembers,
+				"timeout": permissions.ModerateMembers, "jail": permissions.ManageRoles, "purge": permissions.ManageMessages,
+				"slowmode": permissions.ManageChannels, "cases": permissions.ManageMessages, "config": permissions.ManageGuild}))
 		type tc struct {
 			name  string
 			sub   permissions.Subject

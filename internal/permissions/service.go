@@ -52,9 +52,11 @@ func WithBotOwners(ids ...int64) Option {
 	}
 }
 
-// WithNativePermissions adds entries to (or replaces entries of) the fallback table that
-// DefaultNativePermissions returns, so that the command catalogue can name the Discord
-// permission its own commands need in a guild without ranks.
+// WithNativePermissions adds entries to (or replaces entries of) the fallback table: the
+// Discord permission each command needs in a guild without ranks. The commands declare it
+// themselves (each moderation action and each tool); the wiring hands their table here. A
+// subcommand not listed uses its parent's entry; a command with none in its chain needs
+// Manage Server (DefaultNativePermission).
 func WithNativePermissions(table map[string]Permission) Option {
 	return func(s *Service) {
 		for cmd, p := range table {
@@ -84,7 +86,7 @@ func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d 
 func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, error) {
 	s := &Service{
 		st: st, read: st.Queries(), now: time.Now, ttl: DefaultCacheTTL,
-		known: map[string]bool{}, native: DefaultNativePermissions(), botOwners: map[int64]bool{},
+		known: map[string]bool{}, native: map[string]Permission{}, botOwners: map[int64]bool{},
 	}
 	for _, o := range opts {
 		o(s)

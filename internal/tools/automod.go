@@ -15,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/permissions"
 )
 
 // maxReply is how much text a reply holds before lists are cut (Discord takes 2000).
@@ -31,7 +32,7 @@ const (
 
 func newAutoMod(env *Env) *Tool {
 	return &Tool{
-		Spec: autoModSpec(),
+		Spec: autoModSpec(), Native: permissions.ManageGuild,
 		Run: func(ctx context.Context, call Call, args commands.Args) Reply {
 			if env.AutoMod == nil {
 				return Text(Failed, "Managing AutoMod rules is not available in this gavel process; nothing was changed.")

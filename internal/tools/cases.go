@@ -15,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
 )
 
 // Limits of the case commands.
@@ -111,7 +112,7 @@ type caseTool struct {
 
 func newCases(env *Env) *Tool {
 	ct := &caseTool{env: env, spec: casesSpec()}
-	return &Tool{Spec: ct.spec, Run: ct.run, ComponentPrefix: casesComponentPrefix, ClickCommand: "cases list", Click: ct.click}
+	return &Tool{Spec: ct.spec, Native: permissions.ManageMessages, Run: ct.run, ComponentPrefix: casesComponentPrefix, ClickCommand: "cases list", Click: ct.click}
 }
 
 func (ct *caseTool) run(ctx context.Context, call Call, args commands.Args) Reply {

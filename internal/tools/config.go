@@ -90,7 +90,7 @@ type configTool struct{ env *Env }
 
 func newConfig(env *Env) *Tool {
 	c := &configTool{env: env}
-	return &Tool{Spec: configSpec(), Run: c.run}
+	return &Tool{Spec: configSpec(), Native: permissions.ManageGuild, Run: c.run}
 }
 
 func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Reply {

@@ -11,6 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
 )
 
 // Purge's limits.
@@ -48,7 +49,7 @@ type purger struct {
 
 func newPurge(env *Env) *Tool {
 	p := &purger{env: env, scanCap: PurgeScanCap}
-	return &Tool{Spec: purgeSpec(), Run: p.run}
+	return &Tool{Spec: purgeSpec(), Native: permissions.ManageMessages, Run: p.run}
 }
 
 func purgeSpec() *commands.Spec {

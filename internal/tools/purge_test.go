@@ -11,7 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
-	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 )
 
 var tNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -301,7 +301,7 @@ func TestChannelPermissions(t *testing.T) {
 // TestNamesDoNotShadowActions: the app tries the catalogue first, so a tool name or alias
 // that is also an action's would never reach the tool.
 func TestNamesDoNotShadowActions(t *testing.T) {
-	cat := moderation.NewCatalogue()
+	cat := actions.Catalogue()
 	for _, spec := range []*commands.Spec{purgeSpec(), slowmodeSpec()} {
 		for _, name := range append([]string{spec.Name}, spec.Aliases...) {
 			if a, ok := cat.Lookup(name); ok {

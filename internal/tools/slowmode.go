@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
 )
 
 // MaxSlowmode is Discord's longest slowmode (rate_limit_per_user), in seconds: 6 hours.
@@ -34,7 +35,7 @@ var slowmodeChannelTypes = map[discord.ChannelType]bool{
 }
 
 func newSlowmode(env *Env) *Tool {
-	return &Tool{Spec: slowmodeSpec(), Run: func(ctx context.Context, call Call, args commands.Args) Reply {
+	return &Tool{Spec: slowmodeSpec(), Native: permissions.ManageChannels, Run: func(ctx context.Context, call Call, args commands.Args) Reply {
 		return runSlowmode(ctx, env, call, args)
 	}}
 }

@@ -84,7 +84,10 @@ type Reply struct {
 // Tool runs one command family.
 type Tool struct {
 	Spec *commands.Spec
-	Run  func(ctx context.Context, call Call, args commands.Args) Reply
+	// Native is the Discord permission a moderator needs for the tool's commands in a guild
+	// without ranks (its subcommands inherit it).
+	Native permissions.Permission
+	Run    func(ctx context.Context, call Call, args commands.Args) Reply
 	// ComponentPrefix routes the clicks on buttons whose custom_id starts with it to Click.
 	// "" when the tool has no components.
 	ComponentPrefix string
@@ -132,6 +135,16 @@ func (s *Set) Names() []string {
 	var out []string
 	for _, t := range s.tools {
 		out = append(out, t.Spec.Names()...)
+	}
+	return out
+}
+
+// NativePermissions returns the Discord permission each tool needs in a guild without
+// ranks, for permissions.WithNativePermissions.
+func (s *Set) NativePermissions() map[string]permissions.Permission {
+	out := make(map[string]permissions.Permission, len(s.tools))
+	for _, t := range s.tools {
+		out[t.Spec.Name] = t.Native
 	}
 	return out
 }

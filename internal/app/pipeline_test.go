@@ -1,0 +1,77 @@
+package app_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// TestReconciledTempbanGetsItsExpiry: a tempban left pending by a crash between its ban and
+// its finalizing transaction is reconciled through the same finalize step as a command: it
+// becomes active with its unban scheduled, and the poller lifts it when it is due, with the
+// mod log told. A permanent ban reconciled beside it schedules nothing.
+func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
+	w := newWorld(t)
+	cs, _ := w.services(t)
+	ctx := context.Background()
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	exp := expiry.NewService(st, cs)
+
+	// Both bans reached Discord before the crash; neither case was finalized.
+	if err := w.s.BanAs(w.guild, w.owner, w.target, "by gavel, before the crash"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.s.BanAs(w.guild, w.owner, w.other, "by gavel, before the crash"); err != nil {
+		t.Fatal(err)
+	}
+	ends := time.Now().Add(2 * time.Second)
+	tempban, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.target), ModeratorID: int64(w.mod),
+		Type: cases.Tempban, Status: cases.Pending, Reason: "crashed", ExpiresAt: ends})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ban, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.other), ModeratorID: int64(w.mod),
+		Type: cases.Ban, Status: cases.Pending, Reason: "crashed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.start(t, app.WithReconcileAge(time.Millisecond))
+
+	waitFor(t, "the tempban reconciled and its unban scheduled", func() bool {
+		c, err := cs.Get(ctx, tempban.ID)
+		if err != nil || c.Status != cases.Active {
+			return false
+		}
+		acts, err := exp.OfCase(ctx, tempban.ID)
+		return err == nil && len(acts) == 1 && acts[0].Kind == expiry.Unban && acts[0].RunAt.Equal(ends.Truncate(time.Millisecond))
+	})
+	waitFor(t, "the reconciled tempban lifted when due", func() bool {
+		c, err := cs.Get(ctx, tempban.ID)
+		_, banned := w.s.Banned(w.guild, w.target)
+		return err == nil && c.Processed && !banned
+	})
+	lift, err := cs.LatestOfUser(ctx, int64(w.guild), int64(w.target), cases.Unban)
+	if err != nil || lift.Status != cases.Active || lift.Metadata["lifts_case"] != "1" {
+		t.Errorf("lift case = %+v, %v; want an active UNBAN lifting case #1", lift, err)
+	}
+
+	c, err := cs.Get(ctx, ban.ID)
+	if err != nil || c.Status != cases.Active {
+		t.Fatalf("ban case = %+v, %v; want active", c, err)
+	}
+	if acts, err := exp.OfCase(ctx, ban.ID); err != nil || len(acts) != 0 {
+		t.Errorf("a permanent ban's expiries = %+v, %v; want none", acts, err)
+	}
+	if _, banned := w.s.Banned(w.guild, w.other); !banned {
+		t.Error("the permanent ban was lifted")
+	}
+}

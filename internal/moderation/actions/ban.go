@@ -1,0 +1,63 @@
+package actions
+
+import (
+	"context"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
+)
+
+// Ban bans a member, or any user by id. A ban of someone who is not a member (a "hackban")
+// is the same command and the same Discord call, recorded as a HACKBAN case (see Hackban),
+// so that the case list tells pre-emptive bans apart; there is no hackban command.
+func Ban() *moderation.Action {
+	return &moderation.Action{
+		Name: "ban", Aliases: []string{"b"}, Description: "Ban a member, or any user by id, and optionally delete their recent messages.",
+		Case: cases.Ban, NonMember: cases.Hackban, Rank: 3, Target: moderation.TargetUser,
+		Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore, DMVerb: "banned",
+		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true,
+		Supersedes: []expiry.Kind{expiry.Unban},
+		Check:      notBanned, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
+	}
+}
+
+// Hackban is the case of a ban of a user who is not a member: made by the ban command, it
+// behaves as a ban in every step.
+func Hackban() *moderation.Action {
+	return &moderation.Action{
+		Case: cases.Hackban, Target: moderation.TargetUser, BotNeeds: permissions.BanMembers, Inverse: "unban",
+		Supersedes: []expiry.Kind{expiry.Unban},
+		Check:      notBanned, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
+	}
+}
+
+func notBanned(ctx context.Context, s *moderation.Step) error {
+	banned, err := s.Banned(ctx)
+	if err != nil {
+		return err
+	}
+	if banned {
+		return moderation.Refuse("%s is already banned.", s.Target.Username)
+	}
+	return nil
+}
+
+func ban(ctx context.Context, s *moderation.Step) (string, error) {
+	return "", s.Do(ctx, executor.OpBan, func(ctx context.Context) error {
+		return s.Port().Ban(ctx, s.Request.GuildID, s.Target.ID, s.Request.PurgeDays*86400, s.AuditReason())
+	})
+}
+
+func banExists(ctx context.Context, s *moderation.Step) (bool, string, error) {
+	banned, err := s.Banned(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	if banned {
+		return true, "the ban exists on Discord", nil
+	}
+	return false, "no ban exists on Discord, so the ban did not happen", nil
+}

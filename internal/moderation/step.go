@@ -1,0 +1,197 @@
+package moderation
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
+)
+
+// Step is one run of the pipeline as an action's own code sees it: the request, what the
+// pipeline read about the guild and the target, the plan, and the case. The action's hooks
+// read and fill it; they reach Discord only through its methods, so every call goes through
+// the executor (retries, breaker, metrics).
+type Step struct {
+	// Request is what was asked; for a lift or a reconciliation, the pipeline's own (the
+	// bot as moderator).
+	Request Request
+	// Action is the action being carried out.
+	Action *Action
+	// Type is the case type recorded: the action's, or its NonMember type.
+	Type   cases.Type
+	Guild  discord.Guild
+	Target discord.User
+	// Member is the target's membership; IsMember false when they are not in the guild.
+	Member   discord.Member
+	IsMember bool
+	Bot      discord.Member
+	// JailRole is the guild's jail role, read when the action declares JailRole.
+	JailRole int64
+	// Lifts is the case this action ends, when it ends one: the JAIL an unjail releases
+	// (its saved roles), found by the state check or given by the expiry.
+	Lifts cases.Case
+	// Case is the case being recorded, or (for Reconcile) the pending case being settled.
+	Case cases.Case
+	Plan Plan
+
+	// expiryRun says the step is an expiry's lift: the expiry it completes is the only open
+	// one it could make stale, so finalize supersedes nothing.
+	expiryRun bool
+	// decidedLater says a later case decides the state this one set (a reconciled case
+	// recorded before a crash): finalize neither schedules its expiry nor cancels others.
+	decidedLater bool
+	// supersedeWhy replaces "a later <type> by <moderator>" in the history of the cases
+	// whose expiries this one cancels.
+	supersedeWhy string
+	co           *Coordinator
+}
+
+// Plan is what an action will do on Discord, worked out before the case is recorded so that
+// the case holds it (the expiry, the roles a jail takes).
+type Plan struct {
+	Expires time.Time
+	// TimeoutUntil is when Discord's timeout ends: the expiry, capped at Discord's 28 days
+	// (Capped then says so).
+	TimeoutUntil time.Time
+	Capped       bool
+	// RenewAt, when set, schedules a renewal of what Discord applied (TimeoutRenew) before
+	// the case's own expiry.
+	RenewAt time.Time
+	// SavedRoles are the roles a jail takes, kept on the case for the unjail.
+	SavedRoles []int64
+	// Roles is the member's whole role list after a jail or unjail.
+	Roles []int64
+	// RestoreSkipped counts saved roles an unjail cannot give back.
+	RestoreSkipped int
+}
+
+// Port is Discord. Calls go through Do.
+func (s *Step) Port() discord.Port { return s.co.port }
+
+// Do runs a Discord call through the executor as operation op.
+func (s *Step) Do(ctx context.Context, op executor.Op, fn func(ctx context.Context) error) error {
+	return s.co.exec.Do(ctx, op, fn)
+}
+
+// Now is the pipeline's clock.
+func (s *Step) Now() time.Time { return s.co.now() }
+
+// BotID is gavel's own user id.
+func (s *Step) BotID() int64 { return s.co.botID }
+
+// TimeoutHorizon is the longest timeout Discord applies at once (shortened in tests).
+func (s *Step) TimeoutHorizon() time.Duration { return s.co.timeoutHorizon }
+
+// Renews says whether gavel schedules expiries (and so renews timeouts longer than Discord
+// allows).
+func (s *Step) Renews() bool { return s.co.expiry != nil }
+
+// AuditReason is the X-Audit-Log-Reason of the step's Discord calls.
+func (s *Step) AuditReason() string { return AuditReason(s.Request.Moderator, s.Request.Reason) }
+
+// Banned reports whether the target is banned.
+func (s *Step) Banned(ctx context.Context) (bool, error) {
+	return s.co.banned(ctx, s.Request.GuildID, s.Target.ID)
+}
+
+// ReadMember reads the target's membership: false, with no error, when they are not a
+// member.
+func (s *Step) ReadMember(ctx context.Context) (discord.Member, bool, error) {
+	return s.co.member(ctx, s.Request.GuildID, s.Target.ID)
+}
+
+// ReadGuild fills Guild and Bot: the server, and gavel's membership in it.
+func (s *Step) ReadGuild(ctx context.Context) error {
+	if err := s.co.read(ctx, func(ctx context.Context) (err error) {
+		s.Guild, err = s.co.port.Guild(ctx, s.Request.GuildID)
+		return err
+	}); err != nil {
+		return fmt.Errorf("reading the server: %s", FailureText(err))
+	}
+	if err := s.co.read(ctx, func(ctx context.Context) (err error) {
+		s.Bot, err = s.co.port.Member(ctx, s.Request.GuildID, s.co.botID)
+		return err
+	}); err != nil {
+		return fmt.Errorf("reading gavel's own membership: %s", FailureText(err))
+	}
+	return nil
+}
+
+// Restricted reports whether the target is under restriction on (JAIL, POLLBAN,
+// SNIPPETBAN), and the case that decides it.
+func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case, error) {
+	restricted, deciding, err := s.co.cases.Restricted(ctx, s.Request.GuildID, s.Target.ID, on)
+	if err != nil {
+		return false, cases.Case{}, fmt.Errorf("reading %s's %s state: %w", s.Target.Username, on, err)
+	}
+	return restricted, deciding, nil
+}
+
+// BotRank is gavel's place in the role hierarchy.
+func (s *Step) BotRank() Rank { return RankOf(s.Guild, s.Bot.Roles) }
+
+// Rank is a member's place in the role hierarchy: their highest role.
+type Rank struct {
+	ok       bool
+	position int
+	id       int64
+}
+
+// RankOf is the rank of a member with roleIDs in guild g.
+func RankOf(g discord.Guild, roleIDs []int64) Rank {
+	var best Rank
+	for _, id := range roleIDs {
+		r, found := g.Role(id)
+		if !found || r.ID == g.ID {
+			continue
+		}
+		if !best.ok || roleAbove(r.Position, r.ID, best.position, best.id) {
+			best = Rank{ok: true, position: r.Position, id: r.ID}
+		}
+	}
+	return best
+}
+
+// roleAbove orders roles as Discord does: higher position first, then the lower id.
+func roleAbove(pos int, id int64, otherPos int, otherID int64) bool {
+	if pos != otherPos {
+		return pos > otherPos
+	}
+	return id < otherID
+}
+
+// Above reports whether a is strictly above b: having no role is the bottom, and equal
+// highest roles are not above each other.
+func (a Rank) Above(b Rank) bool {
+	switch {
+	case !a.ok:
+		return false
+	case !b.ok:
+		return true
+	}
+	return roleAbove(a.position, a.id, b.position, b.id)
+}
+
+// RoleBelow reports whether role r sits strictly below rank a.
+func (a Rank) RoleBelow(r discord.Role) bool {
+	return a.Above(Rank{ok: true, position: r.Position, id: r.ID})
+}
+
+// NoCheck is the Check of an action the target's state never makes pointless.
+func NoCheck(context.Context, *Step) error { return nil }
+
+// NoObserve is the Observe of an action that needs nothing read from Discord.
+func NoObserve(context.Context, *Step) (string, error) { return "", nil }
+
+// RecordOnly is the Act of an action that makes no Discord call: the case is the action
+// (gavel enforces poll and snippet bans itself).
+func RecordOnly(context.Context, *Step) (string, error) { return "", nil }
+
+// RecordedIsDone is the Reconcile of an action that makes no Discord call: a recorded case
+// is a done one.
+func RecordedIsDone(context.Context, *Step) (bool, string, error) {
+	return true, "this action makes no Discord call", nil
+}
