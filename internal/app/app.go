@@ -70,6 +70,8 @@ type App struct {
 	metrics *metrics.Metrics
 	cat     *moderation.Catalogue
 	tools   *tools.Set
+	// tree is every command, actions and tools: what the front ends parse and register.
+	tree *commands.Tree
 	// toolEnv is the tools' environment; onReady fills in BotID (under mu, before any
 	// command can start).
 	toolEnv *tools.Env
@@ -258,10 +260,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	a.tools = tools.NewSet(a.toolEnv)
+	a.tree, err = commands.NewTree(append(commands.ActionSpecs(a.cat), a.tools.Specs()...)...)
+	if err != nil {
+		return nil, err
+	}
 	// Each command declares the Discord permission it needs in a guild without ranks: the
-	// actions in their own files, the tools in theirs.
-	a.perms, err = permissions.New(st, append(a.cat.Names(), a.tools.Names()...), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
-		permissions.WithNativePermissions(a.cat.NativePermissions()), permissions.WithNativePermissions(a.tools.NativePermissions()))
+	// actions in their own files, the tools in theirs; the tree carries them here.
+	a.perms, err = permissions.New(st, a.tree.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
+		permissions.WithNativePermissions(a.tree.Native()))
 	if err != nil {
 		return nil, err
 	}
@@ -447,14 +453,10 @@ func (a *App) Close() {
 	})
 }
 
-// registerCommands replaces the application's slash commands with the catalogue's, in each
+// registerCommands replaces the application's slash commands with the tree's, in each
 // configured guild, or globally when none is configured.
 func (a *App) registerCommands(ctx context.Context) error {
-	all := commands.SlashCommands(a.cat, a.cat.NativePermissions())
-	for _, s := range a.tools.Specs() {
-		all = append(all, s.SlashDefinition(uint64(a.perms.NativePermission(s.Name))))
-	}
-	defs, err := json.Marshal(all)
+	defs, err := json.Marshal(a.tree.Slash())
 	if err != nil {
 		return fmt.Errorf("encoding the slash commands: %w", err)
 	}

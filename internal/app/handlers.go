@@ -22,7 +22,6 @@ import (
 
 // Outcomes of a command, the metric's label values.
 const (
-	outcomeOK      = "ok"
 	outcomeRefused = "refused"
 	outcomeFailed  = "failed"
 )
@@ -70,54 +69,27 @@ func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		return id
 	}
-	inv, ok, err := commands.ParsePrefix(a.cat, g.Prefix, msg.Content)
+	args, ok, err := a.tree.ParsePrefix(g.Prefix, msg.Content)
 	if !ok {
-		args, isTool, err := commands.ParseTool(a.tools.Specs(), g.Prefix, msg.Content)
-		if !isTool {
-			return
-		}
-		if err != nil {
-			reply(a.usageReply(log, "", err))
-			return
-		}
-		call := tools.Call{GuildID: guildID, ChannelID: channelID, User: fromDisgoUser(msg.Author),
-			Roles: roleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
-		sub, err := a.subject(ctx, guildID, call.User.ID, call.Roles, args.Command())
-		if err != nil {
-			a.metrics.Command(args.Command(), outcomeFailed)
-			log.Error("reading the guild for a permission check", "err", err)
-			reply(discord.Message{Content: failureText})
-			return
-		}
-		r := a.runTool(ctx, sub, call, args)
-		if id := reply(r.Message); id != 0 && r.Transient {
-			a.deleteLater(log, channelID, id)
-		}
 		return
 	}
 	if err != nil {
-		if inv.Action != nil {
-			a.metrics.Command(inv.Action.Name, outcomeRefused)
-		}
-		var usage *commands.UsageError
-		if errors.As(err, &usage) {
-			reply(discord.Message{Content: usage.Error()})
-			return
-		}
-		log.Error("parsing a command", "err", err)
-		reply(discord.Message{Content: failureText})
+		reply(a.usageReply(log, "", err))
 		return
 	}
-	moderator := fromDisgoUser(msg.Author)
-	roles := roleIDs(msg.Member.RoleIDs)
-	sub, err := a.subject(ctx, guildID, moderator.ID, roles, inv.Action.Name)
+	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: fromDisgoUser(msg.Author),
+		Roles: roleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
+	sub, err := a.subject(ctx, guildID, call.User.ID, call.Roles, args.Command())
 	if err != nil {
-		a.metrics.Command(inv.Action.Name, outcomeFailed)
+		a.metrics.Command(args.Command(), outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		reply(discord.Message{Content: failureText})
 		return
 	}
-	reply(a.carryOut(ctx, co, sub, inv.Request(guildID, moderator, roles)))
+	r := a.run(ctx, co, sub, call, args)
+	if id := reply(r.Message); id != 0 && r.Transient {
+		a.deleteLater(log, channelID, id)
+	}
 }
 
 // onSlashCommand handles a slash command: deferred (ephemeral) at once, then filled in with
@@ -198,81 +170,86 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 		}
 		opts[optName] = v
 	}
-	if a.isTool(name) {
-		path := []string{name}
-		if g := data.SubCommandGroupName; g != nil {
-			path = append(path, *g)
-		}
-		if sc := data.SubCommandName; sc != nil {
-			path = append(path, *sc)
-		}
-		args, err := commands.ToolFromSlash(a.tools.Specs(), path, opts)
-		if err != nil {
-			edit(a.usageReply(log, name, err))
-			return
-		}
-		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: fromDisgoUser(member.User),
-			Roles: roleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-		sub, err := a.interactionSubject(ctx, int64(*guildID), call.User.ID, call.Roles, member.Permissions, args.Command())
-		if err != nil {
-			a.metrics.Command(args.Command(), outcomeFailed)
-			log.Error("reading the guild for a permission check", "err", err)
-			edit(discord.Message{Content: failureText})
-			return
-		}
-		edit(a.runTool(ctx, sub, call, args).Message)
+	path := []string{name}
+	if g := data.SubCommandGroupName; g != nil {
+		path = append(path, *g)
+	}
+	if sc := data.SubCommandName; sc != nil {
+		path = append(path, *sc)
+	}
+	args, err := a.tree.FromSlash(path, opts)
+	if err != nil {
+		edit(a.usageReply(log, name, err))
 		return
 	}
-	inv, err := commands.FromSlash(a.cat, name, opts)
+	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: fromDisgoUser(member.User),
+		Roles: roleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
+	sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, args.Command())
 	if err != nil {
-		a.metrics.Command(name, outcomeRefused)
-		var usage *commands.UsageError
-		if errors.As(err, &usage) {
-			edit(discord.Message{Content: usage.Error()})
-			return
-		}
-		log.Error("parsing a slash command", "err", err)
-		edit(discord.Message{Content: failureText})
-		return
-	}
-	moderator := fromDisgoUser(member.User)
-	roles := roleIDs(member.RoleIDs)
-	sub, err := a.interactionSubject(ctx, int64(*guildID), moderator.ID, roles, member.Permissions, inv.Action.Name)
-	if err != nil {
-		a.metrics.Command(inv.Action.Name, outcomeFailed)
+		a.metrics.Command(args.Command(), outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		edit(discord.Message{Content: failureText})
 		return
 	}
-	edit(a.carryOut(ctx, co, sub, inv.Request(int64(*guildID), moderator, roles)))
+	edit(a.run(ctx, co, sub, call, args).Message)
 }
 
-// carryOut checks the moderator's permission and runs the request, and returns the reply.
-func (a *App) carryOut(ctx context.Context, co *moderation.Coordinator, sub permissions.Subject, req moderation.Request) discord.Message {
-	name := req.Action.Name
+// run is the one dispatcher behind the prefix and slash routes: the permission middleware,
+// then the action's pipeline or the tool, then the command's metric.
+func (a *App) run(ctx context.Context, co *moderation.Coordinator, sub permissions.Subject, call tools.Call, args commands.Args) tools.Reply {
+	name := args.Command()
+	r, allowed := a.permit(ctx, sub)
+	if allowed {
+		if args.Spec.Action != nil {
+			r = a.act(ctx, co, call, args)
+		} else {
+			r = a.tools.Run(ctx, call, args)
+			if r.Err != nil {
+				a.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
+			}
+		}
+	}
+	outcome := r.Outcome
+	if outcome == "" {
+		outcome = tools.OK
+	}
+	a.metrics.Command(name, string(outcome))
+	return r
+}
+
+// permit is the permission middleware of every route (prefix, slash, buttons and
+// autocomplete): whether sub may run its command, and the reply when not.
+func (a *App) permit(ctx context.Context, sub permissions.Subject) (tools.Reply, bool) {
 	decision, err := a.perms.Check(ctx, sub)
 	if err != nil {
-		a.metrics.Command(name, outcomeFailed)
-		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", name, "err", err)
-		return discord.Message{Content: failureText}
+		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", sub.Command, "err", err)
+		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}, false
 	}
 	if !decision.Allowed {
-		a.metrics.Command(name, outcomeRefused)
-		return moderation.RefusalReply(decision.Reason)
+		return tools.Reply{Message: moderation.RefusalReply(decision.Reason), Outcome: tools.Refused}, false
 	}
+	return tools.Reply{}, true
+}
+
+// act carries out a moderation action through the pipeline.
+func (a *App) act(ctx context.Context, co *moderation.Coordinator, call tools.Call, args commands.Args) tools.Reply {
+	inv, err := commands.InvocationOf(args)
+	if err != nil {
+		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed, Err: err}
+	}
+	req := inv.Request(call.GuildID, call.User, call.Roles)
+	name := req.Action.Name
 	start := time.Now()
 	res := co.Execute(ctx, req)
 	a.metrics.ActionLatency(name, time.Since(start))
 	switch {
 	case res.Refused:
-		a.metrics.Command(name, outcomeRefused)
+		return tools.Reply{Message: res.Reply, Outcome: tools.Refused}
 	case res.Err != nil:
-		a.metrics.Command(name, outcomeFailed)
 		a.log.Warn("action failed", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
-	default:
-		a.metrics.Command(name, outcomeOK)
+		return tools.Reply{Message: res.Reply, Outcome: tools.Failed}
 	}
-	return res.Reply
+	return tools.Reply{Message: res.Reply, Outcome: tools.OK}
 }
 
 // usageReply answers a command that could not be parsed: the usage error, or gavel's own
@@ -287,41 +264,6 @@ func (a *App) usageReply(log *slog.Logger, name string, err error) discord.Messa
 	}
 	log.Error("parsing a command", "err", err)
 	return discord.Message{Content: failureText}
-}
-
-// isTool reports whether a slash command's name is one of the tools'.
-func (a *App) isTool(name string) bool {
-	for _, s := range a.tools.Specs() {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
-// runTool checks the caller's permission for a tool's command and runs it.
-func (a *App) runTool(ctx context.Context, sub permissions.Subject, call tools.Call, args commands.Args) tools.Reply {
-	name := args.Command()
-	decision, err := a.perms.Check(ctx, sub)
-	if err != nil {
-		a.metrics.Command(name, outcomeFailed)
-		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", name, "err", err)
-		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}
-	}
-	if !decision.Allowed {
-		a.metrics.Command(name, outcomeRefused)
-		return tools.Reply{Message: moderation.RefusalReply(decision.Reason), Outcome: tools.Refused}
-	}
-	r := a.tools.Run(ctx, call, args)
-	if r.Err != nil {
-		a.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
-	}
-	outcome := r.Outcome
-	if outcome == "" {
-		outcome = tools.OK
-	}
-	a.metrics.Command(name, string(outcome))
-	return r
 }
 
 // deleteLater deletes one of gavel's replies after the transient delay without holding the
@@ -437,19 +379,16 @@ func (a *App) handleComponent(ctx context.Context, id int64, token string, ci dd
 	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ci.Channel().ID()), User: fromDisgoUser(member.User),
 		Roles: roleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
 	sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
-	if err == nil {
-		var decision permissions.Decision
-		decision, err = a.perms.Check(ctx, sub)
-		if err == nil && !decision.Allowed {
-			a.metrics.Command(tool.ClickCommand, outcomeRefused)
-			ephemeral(decision.Reason)
-			return
-		}
-	}
 	if err != nil {
 		a.metrics.Command(tool.ClickCommand, outcomeFailed)
-		log.Error("checking permissions for a click", "err", err)
+		log.Error("reading the guild for a permission check", "err", err)
 		ephemeral(failureText)
+		return
+	}
+	if refusal, allowed := a.permit(ctx, sub); !allowed {
+		a.metrics.Command(tool.ClickCommand, string(refusal.Outcome))
+		refusal.Message.Flags |= discord.FlagEphemeral
+		respond(discord.Response{Type: discord.RespondMessage, Message: refusal.Message})
 		return
 	}
 	r := tool.Click(ctx, call, customID)
@@ -512,20 +451,20 @@ func (a *App) handleAutocomplete(ctx context.Context, id int64, token string, ai
 			_ = json.Unmarshal(o.Value, &typed)
 		}
 	}
-	if guildID != nil && member != nil && focused != "" && a.isTool(data.CommandName) {
+	if guildID != nil && member != nil && focused != "" && a.tree.Has(data.CommandName) {
 		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ai.Channel().ID()), User: fromDisgoUser(member.User),
 			Roles: roleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
 		command := strings.Join(path, " ")
 		sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
-		var decision permissions.Decision
-		if err == nil {
-			decision, err = a.perms.Check(ctx, sub)
-		}
 		switch {
 		case err != nil:
-			log.Warn("checking permissions for an autocomplete", "err", err)
-		case decision.Allowed:
-			choices = a.tools.Suggest(ctx, call, path, focused, typed)
+			log.Warn("reading the guild for a permission check", "err", err)
+		default:
+			// A member who may not run the command gets no suggestions (and no refusal: an
+			// autocomplete has nowhere to show one).
+			if _, allowed := a.permit(ctx, sub); allowed {
+				choices = a.tools.Suggest(ctx, call, path, focused, typed)
+			}
 		}
 	}
 	// Its own short deadline: the suggestions may have used most of the time.

@@ -18,12 +18,42 @@ import (
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
+	"github.com/gavelbot/gavel/internal/tools"
 )
 
 const user = "123456789012345678"
 
-func TestParsePrefix(t *testing.T) {
-	cat := actions.Catalogue()
+// actionTree is the catalogue's actions as commands.
+func actionTree(t testing.TB) *commands.Tree {
+	t.Helper()
+	tree, err := commands.NewTree(commands.ActionSpecs(actions.Catalogue())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+// parseAction reads a prefix command of the tree as an action's invocation.
+func parseAction(tree *commands.Tree, content string) (commands.Invocation, bool, error) {
+	args, ok, err := tree.ParsePrefix("$", content)
+	if !ok || err != nil {
+		return commands.Invocation{}, ok, err
+	}
+	inv, err := commands.InvocationOf(args)
+	return inv, true, err
+}
+
+// slashAction reads a slash command of the tree as an action's invocation.
+func slashAction(tree *commands.Tree, name string, opts map[string]any) (commands.Invocation, error) {
+	args, err := tree.FromSlash([]string{name}, opts)
+	if err != nil {
+		return commands.Invocation{}, err
+	}
+	return commands.InvocationOf(args)
+}
+
+func TestParseActions(t *testing.T) {
+	tree := actionTree(t)
 	type want struct {
 		action   string
 		target   commands.Target
@@ -46,9 +76,17 @@ func TestParsePrefix(t *testing.T) {
 		"$jail " + user + " -d 1 day and 12 hours cool": {"jail", commands.Target{ID: 123456789012345678}, "cool", false, 0, 36 * time.Hour},
 		"$jail " + user + " indefinitely":               {"jail", commands.Target{ID: 123456789012345678}, "indefinitely", false, 0, 0},
 		"$warn " + user + " -p 3":                       {"warn", commands.Target{ID: 123456789012345678}, "-p 3", false, 0, 0}, // warn has no -purge: words of the reason
+		// A boolean flag reads an optional yes/no after it, as every command's flags do.
+		"$warn <@" + user + "> spam -silent no":      {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
+		"$warn <@" + user + "> spam -s yes":          {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
+		"$warn <@" + user + "> -s off spam":          {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
+		"$warn <@" + user + "> -quiet spam":          {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
+		"$warn " + user + ` said "stop it" twice`:    {"warn", commands.Target{ID: 123456789012345678}, `said "stop it" twice`, false, 0, 0},
+		"$ban -s " + user + " flags before the user": {"ban", commands.Target{ID: 123456789012345678}, "flags before the user", true, 0, 0},
+		"$unban @somebody":                           {"unban", commands.Target{Name: "somebody"}, commands.DefaultReason, false, 0, 0},
 	}
 	for in, w := range good {
-		inv, ok, err := commands.ParsePrefix(cat, "$", in)
+		inv, ok, err := parseAction(tree, in)
 		if err != nil || !ok {
 			t.Errorf("%q: ok %v, err %v", in, ok, err)
 			continue
@@ -59,44 +97,50 @@ func TestParsePrefix(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"hello", "$", "$  ", "$dance " + user, "!ban " + user, "ban " + user} {
-		if _, ok, err := commands.ParsePrefix(cat, "$", in); ok || err != nil {
+		if _, ok, err := parseAction(tree, in); ok || err != nil {
 			t.Errorf("%q is not a moderation command: ok %v err %v", in, ok, err)
 		}
 	}
 	bad := map[string]string{
-		"$ban":                                            "Say who: ban needs a user",
-		"$ban -s":                                         "Say who",
-		"$kick bob":                                       `"bob" is not a user: mention them (@name) or give their id`,
-		"$ban " + user + " -p 8":                          "Purge 8 is out of range: give a number of days from 0 to 7",
-		"$ban " + user + " -p x":                          `-purge needs a number of days from 0 to 7, not "x"`,
-		"$ban " + user + " -p":                            "-purge needs a number of days",
+		"$ban":                                            "ban needs user: a user: a mention (@name) or an id",
+		"$ban -s":                                         "ban needs user",
+		"$kick bob":                                       `user must be a user: a mention (@name) or an id, not "bob"`,
+		"$ban " + user + " -p 8":                          "purge must be a whole number from 0 to 7, not 8",
+		"$ban " + user + " -p x":                          `purge must be a whole number from 0 to 7, not "x"`,
+		"$ban " + user + " -p":                            "-purge needs a value: a whole number from 0 to 7",
 		"$ban " + user + " -s -s":                         "-silent is given twice",
-		"$tempban " + user + " spam":                      "A duration is required for tempban",
+		"$tempban " + user + " spam":                      "tempban needs -duration: a duration",
 		"$tempban " + user + " -d soon":                   `"soon" is not a duration`,
 		"$tempban " + user + " -d 90":                     `"90" has no unit`,
-		"$timeout " + user + " -d 2y":                     "Duration 2y is too long: the longest accepted is 1y",
-		"$timeout " + user + " -d 30s":                    "Duration 30s is too short: the shortest accepted is 1m",
-		"$warn " + user + " " + strings.Repeat("x", 2001): "The reason is 2001 characters long; at most 2000 are accepted",
+		"$timeout " + user + " -d 2y":                     "duration 2y is too long: the longest accepted is 1y",
+		"$timeout " + user + " -d 30s":                    "duration 30s is too short: the shortest accepted is 1m",
+		"$warn " + user + " " + strings.Repeat("x", 2001): "reason is 2001 characters long; it must be text of 1 to 2000 characters",
+		"$warn " + user + " spam --reason more":           "-reason is given twice",
 	}
 	for in, want := range bad {
-		_, ok, err := commands.ParsePrefix(cat, "$", in)
+		_, ok, err := parseAction(tree, in)
 		var ue *commands.UsageError
-		if !ok || !errors.As(err, &ue) || !errors.Is(err, commands.ErrUsage) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Usage: $") {
+		if !ok || !errors.As(err, &ue) || !errors.Is(err, commands.ErrUsage) || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(want)) || !strings.Contains(err.Error(), "Usage: $") {
 			t.Errorf("%.60q: err %v; want a usage error containing %q", in, err, want)
 		}
 	}
 }
 
-func TestUsage(t *testing.T) {
-	cat := actions.Catalogue()
+func TestActionUsage(t *testing.T) {
+	tree := actionTree(t)
 	for name, want := range map[string]string{
-		"ban":     "$ban <user or id> [reason] [-purge <0-7>] [-silent]",
-		"tempban": "$tempban <user or id> [reason] -duration <duration> [-purge <0-7>] [-silent]",
-		"unban":   "$unban <user id, mention or name> [reason]",
-		"jail":    "$jail <member> [reason] [-duration <duration>] [-silent]",
+		"ban":     "$ban <user> [reason…] [-purge 0-7] [-silent]",
+		"tempban": "$tempban <user> [reason…] -duration duration [-purge 0-7] [-silent]",
+		"unban":   "$unban <user> [reason…]",
+		"jail":    "$jail <user> [reason…] [-duration duration] [-silent]",
 	} {
-		a, _ := cat.Lookup(name)
-		if got := commands.Usage("$", a); got != want {
+		var spec *commands.Spec
+		for _, s := range tree.Specs() {
+			if s.Name == name {
+				spec = s
+			}
+		}
+		if got := spec.Usage("$"); got != want {
 			t.Errorf("Usage(%s) = %q, want %q", name, got, want)
 		}
 	}
@@ -105,7 +149,7 @@ func TestUsage(t *testing.T) {
 // TestPrefixAndSlashAgree: the same request written both ways gives the same invocation, and
 // the same bad value is refused both ways.
 func TestPrefixAndSlashAgree(t *testing.T) {
-	cat := actions.Catalogue()
+	tree := actionTree(t)
 	cases := []struct {
 		prefix string
 		name   string
@@ -115,13 +159,15 @@ func TestPrefixAndSlashAgree(t *testing.T) {
 		{"$tempban " + user + " raid -d 3d", "tempban", map[string]any{"user": user, "reason": "raid", "duration": "3d"}},
 		{"$timeout " + user + " -d 90m", "timeout", map[string]any{"user": user, "duration": "90m"}},
 		{"$unban someone sorry", "unban", map[string]any{"user": "someone", "reason": "sorry"}},
+		{"$warn " + user + " spam -silent no", "warn", map[string]any{"user": user, "reason": "spam", "silent": false}},
+		{"$warn " + user + " -r spam", "warn", map[string]any{"user": user, "reason": "reason: spam"}},
 	}
 	for _, c := range cases {
-		p, ok, err := commands.ParsePrefix(cat, "$", c.prefix)
+		p, ok, err := parseAction(tree, c.prefix)
 		if err != nil || !ok {
 			t.Fatalf("%q: %v", c.prefix, err)
 		}
-		s, err := commands.FromSlash(cat, c.name, c.opts)
+		s, err := slashAction(tree, c.name, c.opts)
 		if err != nil {
 			t.Fatalf("/%s %v: %v", c.name, c.opts, err)
 		}
@@ -135,29 +181,36 @@ func TestPrefixAndSlashAgree(t *testing.T) {
 		opts   map[string]any
 		want   string
 	}{
-		{"$ban " + user + " -p 9", "ban", map[string]any{"user": user, "purge": float64(9)}, "Purge 9 is out of range"},
+		{"$ban " + user + " -p 9", "ban", map[string]any{"user": user, "purge": float64(9)}, "purge must be a whole number from 0 to 7, not 9"},
 		{"$timeout " + user + " -d 29 years", "timeout", map[string]any{"user": user, "duration": "29 years"}, "too long"},
-		{"$tempban " + user, "tempban", map[string]any{"user": user}, "A duration is required for tempban"},
+		{"$tempban " + user, "tempban", map[string]any{"user": user}, "tempban needs -duration"},
 	}
 	for _, r := range refused {
-		_, _, perr := commands.ParsePrefix(cat, "$", r.prefix)
-		_, serr := commands.FromSlash(cat, r.name, r.opts)
-		if perr == nil || serr == nil || !strings.Contains(perr.Error(), r.want) || !strings.Contains(serr.Error(), r.want) {
+		_, _, perr := parseAction(tree, r.prefix)
+		_, serr := slashAction(tree, r.name, r.opts)
+		if perr == nil || serr == nil || !strings.Contains(strings.ToLower(perr.Error()), r.want) || !strings.Contains(strings.ToLower(serr.Error()), r.want) {
 			t.Errorf("%q / %v: prefix %v, slash %v; want both to contain %q", r.prefix, r.opts, perr, serr, r.want)
 		}
 	}
-	if _, err := commands.FromSlash(cat, "ban", map[string]any{"user": user, "duration": "1d"}); err == nil || !strings.Contains(err.Error(), `has no option "duration"`) {
+	if _, err := slashAction(tree, "b", map[string]any{"user": user}); err == nil || !strings.Contains(err.Error(), "/b is not one of gavel's commands") {
+		t.Errorf("a slash command by its prefix alias: %v", err)
+	}
+	if _, err := slashAction(tree, "ban", map[string]any{"user": user, "duration": "1d"}); err == nil || !strings.Contains(err.Error(), `has no option "duration"`) {
 		t.Errorf("unknown slash option: %v", err)
 	}
 }
 
-// TestSlashDefinitionsRegister sends the generated definitions to the fake's bulk-overwrite
-// endpoint, which validates them against Discord's OpenAPI spec and Discord's rules.
+// TestSlashDefinitionsRegister sends the definitions of the whole tree, actions and tools,
+// to the fake's bulk-overwrite endpoint, which validates them against Discord's OpenAPI spec
+// and Discord's rules.
 func TestSlashDefinitionsRegister(t *testing.T) {
-	cat := actions.Catalogue()
-	defs := commands.SlashCommands(cat, cat.NativePermissions())
-	if len(defs) != len(cat.Actions()) {
-		t.Fatalf("%d definitions for %d actions", len(defs), len(cat.Actions()))
+	tree, err := commands.NewTree(append(actionTree(t).Specs(), tools.NewSet(&tools.Env{}).Specs()...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := tree.Slash()
+	if want := len(actions.Catalogue().Actions()) + len(tools.NewSet(&tools.Env{}).Specs()); len(defs) != want {
+		t.Fatalf("%d definitions for %d commands", len(defs), want)
 	}
 	s := discordtest.New(t)
 	body, err := json.Marshal(defs)
@@ -188,13 +241,15 @@ func TestSlashDefinitionsRegister(t *testing.T) {
 	}
 }
 
-func FuzzParsePrefix(f *testing.F) {
-	cat := actions.Catalogue()
-	for _, s := range []string{"$ban <@123456789012345678> spam -p 1 -s", "$tempban 123456789012345678 -d 2 weeks x", "$unban name", "$ban", "$warn 123456789012345678 -s -s", "$$ban", "$jail 123456789012345678 -d"} {
+// FuzzParseActions: any message either is not a command, or is a usage error with the usage
+// line, or is an invocation within the action's bounds.
+func FuzzParseActions(f *testing.F) {
+	tree := actionTree(f)
+	for _, s := range []string{"$ban <@123456789012345678> spam -p 1 -s", "$tempban 123456789012345678 -d 2 weeks x", "$unban name", "$ban", "$warn 123456789012345678 -s -s", "$$ban", "$jail 123456789012345678 -d", "$warn 123456789012345678 spam -silent no", `$warn 123456789012345678 "a b" -r c`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		inv, ok, err := commands.ParsePrefix(cat, "$", in)
+		inv, ok, err := parseAction(tree, in)
 		if err != nil {
 			if !ok || !errors.Is(err, commands.ErrUsage) || !strings.Contains(err.Error(), "Usage: $") {
 				t.Fatalf("%q: error %v without usage (ok %v)", in, err, ok)

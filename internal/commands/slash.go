@@ -3,17 +3,19 @@ package commands
 import (
 	"fmt"
 	"strconv"
-
-	"github.com/gavelbot/gavel/internal/moderation"
-	"github.com/gavelbot/gavel/internal/permissions"
+	"strings"
 )
 
 // Discord's application command option types.
 const (
-	OptionString  = 3
-	OptionInteger = 4
-	OptionBoolean = 5
-	OptionUser    = 6
+	OptionSubCommand      = 1
+	OptionSubCommandGroup = 2
+	OptionString          = 3
+	OptionInteger         = 4
+	OptionBoolean         = 5
+	OptionUser            = 6
+	OptionChannel         = 7
+	OptionRole            = 8
 )
 
 // SlashOption is one option of a slash command definition, as Discord's API takes it;
@@ -46,125 +48,185 @@ type SlashCommand struct {
 	Contexts []int `json:"contexts"`
 }
 
-// SlashCommands generates the slash definitions of every catalogue action: the same flags
-// as the prefix commands, with the same bounds, under the same names.
-func SlashCommands(cat *moderation.Catalogue, native map[string]permissions.Permission) []SlashCommand {
-	var out []SlashCommand
-	for _, a := range cat.Actions() {
-		cmd := SlashCommand{Type: 1, Name: a.Name, Description: truncate(a.Description, 100), Contexts: []int{0}}
-		target := &SlashOption{Type: OptionUser, Name: "user", Description: "Who", Required: true}
-		if a.Target == moderation.TargetBanned {
-			target = &SlashOption{Type: OptionString, Name: "user", Description: "A banned user's id, mention or name", Required: true,
-				MinLength: intp(1), MaxLength: intp(100)}
+// FromSlash builds Args from a slash command: path is the command, subcommand group and
+// subcommand names as Discord sends them (empty ones left out), opts the leaf's options
+// (strings, float64 or int64 numbers, booleans, and ids as strings).
+func FromSlash(specs []*Spec, path []string, opts map[string]any) (Args, error) {
+	var spec *Spec
+	for _, s := range specs {
+		if len(path) > 0 && s.Name == path[0] {
+			spec = s
 		}
-		cmd.Options = append(cmd.Options, target)
-		// Required options must come first in Discord's definitions.
-		for _, f := range a.Flags {
-			if f.Required {
-				cmd.Options = append(cmd.Options, slashFlag(f))
+	}
+	if spec == nil {
+		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s is not one of gavel's commands.", strings.Join(path, " "))}
+	}
+	for _, name := range path[1:] {
+		sub, ok := spec.Sub(name)
+		if !ok || sub.Name != name {
+			return Args{}, &UsageError{Problem: fmt.Sprintf("/%s has no subcommand %q.", spec.Path(), name)}
+		}
+		spec = sub
+	}
+	if len(spec.Subs) > 0 {
+		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s needs a subcommand: %s.", spec.Path(), subNames(spec))}
+	}
+	args := Args{Spec: spec, Values: map[string]any{}}
+	fail := func(err error) (Args, error) {
+		return Args{}, &UsageError{Problem: sentence(err)}
+	}
+	cleared := clearParam(spec)
+	for name, v := range opts {
+		var p *Param
+		for i := range spec.Params {
+			if spec.Params[i].Name == name {
+				p = &spec.Params[i]
 			}
 		}
-		cmd.Options = append(cmd.Options, &SlashOption{Type: OptionString, Name: "reason", Description: "Why (recorded in the case)",
-			MinLength: intp(1), MaxLength: intp(2000)})
-		for _, f := range a.Flags {
-			if !f.Required {
-				cmd.Options = append(cmd.Options, slashFlag(f))
+		if p == nil && cleared != nil && name == ClearOption {
+			if b, ok := v.(bool); !ok {
+				return fail(fmt.Errorf("%s must be true or false", ClearOption))
+			} else if b {
+				if _, picked := opts[cleared.Name]; picked {
+					return fail(fmt.Errorf("give either %s or %s:true, not both", cleared.Name, ClearOption))
+				}
+				args.Values[cleared.Name] = int64(0)
 			}
+			continue
 		}
-		if p, ok := native[a.Name]; ok {
-			s := strconv.FormatUint(uint64(p), 10)
-			cmd.DefaultMemberPermissions = &s
+		if p == nil {
+			return fail(fmt.Errorf("/%s has no option %q", spec.Path(), name))
 		}
-		out = append(out, cmd)
+		var val any
+		var err error
+		switch p.Kind {
+		case KindInt:
+			n, ok := toInt(v)
+			if !ok {
+				return fail(fmt.Errorf("%s must be %s", p.Name, p.accepted()))
+			}
+			val, err = p.checkInt(n)
+		case KindBool:
+			b, ok := v.(bool)
+			if !ok {
+				return fail(fmt.Errorf("%s must be true or false", p.Name))
+			}
+			val = b
+		default:
+			s, ok := v.(string)
+			if !ok {
+				return fail(fmt.Errorf("%s must be %s", p.Name, p.accepted()))
+			}
+			val, err = p.parse(s)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		args.Values[p.Name] = val
+	}
+	if cleared != nil && cleared.Required && !args.Has(cleared.Name) {
+		return fail(fmt.Errorf("%s needs %s, or %s:true to clear it", spec.Path(), cleared.Name, ClearOption))
+	}
+	if err := finish(spec, args); err != nil {
+		return fail(err)
+	}
+	return args, nil
+}
+
+// clearParam is the spec's parameter that can say none (Param.Clear), or nil.
+func clearParam(spec *Spec) *Param {
+	for i := range spec.Params {
+		if p := &spec.Params[i]; p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
+			return p
+		}
+	}
+	return nil
+}
+
+// Choice is one fixed value of a string option.
+type Choice struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// SlashDefinition is the spec as Discord registers it. Its Native permission, when set,
+// hides it from members without that permission by default; gavel still checks ranks itself.
+func (s *Spec) SlashDefinition() SlashCommand {
+	cmd := SlashCommand{Type: 1, Name: s.Name, Description: truncate(s.Description, 100), Contexts: []int{0},
+		Options: []*SlashOption{}}
+	if s.Native != 0 {
+		p := strconv.FormatUint(uint64(s.Native), 10)
+		cmd.DefaultMemberPermissions = &p
+	}
+	if len(s.Subs) > 0 {
+		cmd.Options = subOptions(s)
+	} else {
+		cmd.Options = paramOptions(s.Params)
+	}
+	return cmd
+}
+
+func subOptions(s *Spec) []*SlashOption {
+	out := []*SlashOption{}
+	for _, sub := range s.Subs {
+		o := &SlashOption{Type: OptionSubCommand, Name: sub.Name, Description: truncate(sub.Description, 100)}
+		if len(sub.Subs) > 0 {
+			o.Type = OptionSubCommandGroup
+			o.Options = subOptions(sub)
+		} else {
+			o.Options = paramOptions(sub.Params)
+		}
+		out = append(out, o)
 	}
 	return out
 }
 
-func slashFlag(f moderation.FlagUse) *SlashOption {
-	spec := f.ID.Spec()
-	o := &SlashOption{Name: spec.Name, Description: upper(spec.Help), Required: f.Required}
-	switch f.ID {
-	case moderation.FlagSilent:
-		o.Type = OptionBoolean
-	case moderation.FlagPurge:
-		o.Type = OptionInteger
-		o.MinValue, o.MaxValue = intp(moderation.MinPurgeDays), intp(moderation.MaxPurgeDays)
-	case moderation.FlagDuration:
-		o.Type = OptionString
-		o.MinLength, o.MaxLength = intp(1), intp(100)
-	}
-	return o
-}
-
-// FromSlash builds an Invocation from a slash command's options (name → value as decoded
-// from the interaction: strings, float64 or int64 numbers, booleans, and user ids as strings).
-func FromSlash(cat *moderation.Catalogue, name string, opts map[string]any) (Invocation, error) {
-	a, ok := cat.Lookup(name)
-	if !ok || a.Name != name {
-		return Invocation{}, &UsageError{Problem: fmt.Sprintf("/%s is not a moderation command.", name)}
-	}
-	inv := Invocation{Action: a}
-	fail := func(format string, args ...any) (Invocation, error) {
-		return Invocation{}, &UsageError{Problem: fmt.Sprintf(format, args...)}
-	}
-	ref, _ := opts["user"].(string)
-	if id, ok := ParseUserRef(ref); ok {
-		inv.Target.ID = id
-	} else if a.Target == moderation.TargetBanned && ref != "" {
-		inv.Target.Name = ref
-	} else {
-		return fail("Say who: /%s needs a %s.", a.Name, targetNoun(a.Target))
-	}
-	if r, ok := opts["reason"].(string); ok {
-		inv.Reason = r
-	}
-	for _, f := range a.Flags {
-		spec := f.ID.Spec()
-		v, given := opts[spec.Name]
-		if !given {
-			continue
+// paramOptions lists required options first, as Discord demands. A parameter that can be
+// cleared is optional there, beside a boolean option that clears it.
+func paramOptions(params []Param) []*SlashOption {
+	var req, opt []*SlashOption
+	for _, p := range params {
+		o := &SlashOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required && !p.Clear}
+		switch p.Kind {
+		case KindInt:
+			o.Type = OptionInteger
+			if p.Min != 0 || p.Max != 0 {
+				o.MinValue, o.MaxValue = intp(p.Min), intp(p.Max)
+			}
+		case KindBool:
+			o.Type = OptionBoolean
+		case KindUser:
+			o.Type = OptionUser
+		case KindChannel:
+			o.Type = OptionChannel
+		case KindRole:
+			o.Type = OptionRole
+		case KindDuration:
+			o.Type = OptionString
+			o.MinLength, o.MaxLength = intp(1), intp(100)
+		default:
+			o.Type = OptionString
+			if len(p.Choices) > 0 && len(p.Choices) <= 25 {
+				for _, c := range p.Choices {
+					o.Choices = append(o.Choices, Choice{Name: c, Value: c})
+				}
+			} else if p.Max > 0 {
+				o.MinLength, o.MaxLength = intp(max(p.Min, 1)), intp(p.Max)
+			}
+			// Discord refuses autocomplete beside choices: fixed choices win.
+			o.Autocomplete = p.Autocomplete && len(o.Choices) == 0
 		}
-		switch f.ID {
-		case moderation.FlagSilent:
-			b, ok := v.(bool)
-			if !ok {
-				return fail("silent must be true or false.")
-			}
-			inv.Silent = b
-		case moderation.FlagPurge:
-			n, ok := toInt(v)
-			if !ok {
-				return fail("purge must be a whole number of days from 0 to 7.")
-			}
-			if err := applyPurge(&inv, n); err != nil {
-				return fail("%s.", upper(err.Error()))
-			}
-		case moderation.FlagDuration:
-			s, ok := v.(string)
-			if !ok {
-				return fail("duration must be text like 90m or 2 weeks.")
-			}
-			if err := applyDuration(&inv, f, s); err != nil {
-				return fail("%s.", upper(err.Error()))
-			}
+		if o.Required {
+			req = append(req, o)
+		} else {
+			opt = append(opt, o)
+		}
+		if p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
+			opt = append(opt, &SlashOption{Type: OptionBoolean, Name: ClearOption,
+				Description: truncate("Clear it instead of naming one ("+p.Name+")", 100)})
 		}
 	}
-	for name := range opts {
-		if name == "user" || name == "reason" {
-			continue
-		}
-		known := false
-		for _, f := range a.Flags {
-			known = known || f.ID.Spec().Name == name
-		}
-		if !known {
-			return fail("/%s has no option %q.", a.Name, name)
-		}
-	}
-	if err := finish(&inv); err != nil {
-		return fail("%s.", upper(err.Error()))
-	}
-	return inv, nil
+	return append(append([]*SlashOption{}, req...), opt...)
 }
 
 func toInt(v any) (int64, bool) {
@@ -189,4 +251,11 @@ func truncate(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

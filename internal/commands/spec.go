@@ -8,12 +8,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
 )
 
-// A Spec declares a command that is not a moderation action (cases, config, purge,
-// slowmode, automod): its subcommands and parameters. Both front-ends are generated from
-// it, as the catalogue's are for actions: ParseTool reads the prefix form, ToolFromSlash the
-// slash options, and SlashDefinition registers it, so the two accept the same things.
+// A Spec declares one command: a moderation action (ActionSpec builds it from the
+// catalogue) or a tool (cases, config, purge, slowmode, automod), with its subcommands and
+// parameters. Both front ends are generated from it: ParsePrefix reads the prefix form,
+// FromSlash the slash options, and SlashDefinition registers it, so the two accept the same
+// things.
 type Spec struct {
 	Name string
 	// Aliases are other names for the prefix form (Discord knows only Name).
@@ -31,6 +34,16 @@ type Spec struct {
 	// becomes the usage error's problem).
 	Route  func(word string) (string, error)
 	Params []Param
+	// Check, when set, runs after either front end has read a leaf's parameters: it may
+	// refuse them (its error becomes the usage error's problem) or normalize them in place
+	// (an action's reason), so that both front ends end the same way.
+	Check func(args Args) error
+	// Native is the Discord permission a member needs for the command in a guild without
+	// ranks; it also hides the slash command from members without it until the server says
+	// otherwise. A subcommand without one uses its parent's (0: Manage Server).
+	Native permissions.Permission
+	// Action is the moderation action the command carries out; nil for a tool.
+	Action *moderation.Action
 
 	parent *Spec
 }
@@ -69,8 +82,8 @@ type Param struct {
 	// Min and Max bound an integer's value or a string's length (in characters). Both zero:
 	// no bound.
 	Min, Max int
-	// MaxDuration bounds a duration (MinDuration too); zero: no bound.
-	MinDuration, MaxDuration time.Duration
+	// Bounds limit a duration; a zero bound is no bound.
+	Bounds duration.Bounds
 	// Choices, when set, are the only values a string accepts (compared without letter case;
 	// the value is the choice as written here).
 	Choices []string
@@ -219,13 +232,17 @@ func (s *Spec) Usage(prefix string) string {
 		}
 	}
 	for _, p := range s.Params {
-		if !p.Positional {
-			if p.Kind == KindBool {
-				b.WriteString(" [-" + p.Name + "]")
-			} else {
-				b.WriteString(" [-" + p.Name + " " + p.hint() + "]")
-			}
+		if p.Positional {
+			continue
 		}
+		flag := "-" + p.Name
+		if p.Kind != KindBool {
+			flag += " " + p.hint()
+		}
+		if !p.Required {
+			flag = "[" + flag + "]"
+		}
+		b.WriteString(" " + flag)
 	}
 	return b.String()
 }
@@ -288,15 +305,20 @@ func (p Param) accepted() string {
 	return "text"
 }
 
-// ParseTool reads a prefix command for one of specs, such as "$cases modify 12 -status
-// inactive". As with ParsePrefix, ok is false when the message is not such a command, and a
-// known command written wrongly is a *UsageError.
+// ParsePrefix reads a prefix command for one of specs, such as "$ban @user spamming -p 1 -s"
+// or "$cases modify 12 -status inactive". ok is false when the message is not such a command
+// (no prefix, or an unknown command word), so that the bot stays quiet; a known command
+// written wrongly is a *UsageError that says what was wrong and how to write it.
 //
-// After the command and subcommand words come the positional parameters in order, then
-// flags: "-name value", where a string flag's value is every word up to the next flag, a
-// duration's the longest run of words that reads as one, and the others' one word. A
-// positional string with Rest takes the words that are not flags, wherever they are.
-func ParseTool(specs []*Spec, prefix, content string) (args Args, ok bool, err error) {
+// After the command and subcommand words come the positional parameters in order, and flags
+// anywhere: a word starting with one or two dashes that names a parameter of the command
+// (any letter case) is a flag, and anything else is a positional word. A flag's value is:
+// for a boolean, the next word when it is yes/no, true/false or on/off (else the flag alone
+// means true); for a string, every word up to the next flag; for a duration, the longest run
+// of words that reads as one ("-d 2 weeks spamming" is two weeks); for the others, one word.
+// A positional string with Rest (an action's reason) takes the words that are not flags,
+// wherever they are.
+func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err error) {
 	if prefix == "" || !strings.HasPrefix(content, prefix) {
 		return Args{}, false, nil
 	}
@@ -432,7 +454,7 @@ func parseWords(spec *Spec, words []string, quoted []bool) (Args, error) {
 			next++
 			continue
 		}
-		if rest != nil && !args.Has(rest.Name) {
+		if rest != nil {
 			restWords, restQuoted = append(restWords, w), append(restQuoted, quoted[i])
 			continue
 		}
@@ -456,13 +478,17 @@ func parseWords(spec *Spec, words []string, quoted []bool) (Args, error) {
 		restWords, restQuoted = restWords[:len(restWords)-1], restQuoted[:len(restQuoted)-1]
 	}
 	if rest != nil && len(restWords) > 0 {
+		if args.Has(rest.Name) {
+			// Given as a flag too: neither value may silently win over the other.
+			return Args{}, fmt.Errorf("-%s is given twice (as -%s and as words)", rest.Name, rest.Name)
+		}
 		v, err := rest.parse(rest.join(restWords, restQuoted))
 		if err != nil {
 			return Args{}, err
 		}
 		args.Values[rest.Name] = v
 	}
-	if err := checkRequired(spec, args); err != nil {
+	if err := finish(spec, args); err != nil {
 		return Args{}, err
 	}
 	return args, nil
@@ -580,11 +606,20 @@ func (p Param) join(words []string, quoted []bool) string {
 	return strings.Join(out, " ")
 }
 
-func checkRequired(spec *Spec, args Args) error {
+// finish checks what every parse needs whatever its front end: the required parameters,
+// then the spec's own Check.
+func finish(spec *Spec, args Args) error {
 	for _, p := range spec.Params {
-		if p.Required && !args.Has(p.Name) {
+		if !p.Required || args.Has(p.Name) {
+			continue
+		}
+		if p.Positional {
 			return fmt.Errorf("%s needs %s: %s", spec.Path(), p.Name, p.accepted())
 		}
+		return fmt.Errorf("%s needs -%s: %s", spec.Path(), p.Name, p.accepted())
+	}
+	if spec.Check != nil {
+		return spec.Check(args)
 	}
 	return nil
 }
@@ -615,13 +650,13 @@ func (p Param) parse(text string) (any, error) {
 		}
 		return id, nil
 	case KindChannel:
-		id, ok := parseRef(text, "<#")
+		id, ok := ParseChannelRef(text)
 		if !ok {
 			return nil, bad()
 		}
 		return id, nil
 	case KindRole:
-		id, ok := parseRef(text, "<@&")
+		id, ok := ParseRoleRef(text)
 		if !ok {
 			return nil, bad()
 		}
@@ -644,9 +679,8 @@ func (p Param) checkInt(n int64) (any, error) {
 }
 
 func (p Param) checkDuration(d time.Duration) (any, error) {
-	if p.MinDuration > 0 && d < p.MinDuration || p.MaxDuration > 0 && d > p.MaxDuration {
-		return nil, fmt.Errorf("%s must be from %s to %s, not %s", p.Name,
-			duration.Format(p.MinDuration), duration.Format(p.MaxDuration), duration.Format(d))
+	if err := p.Bounds.Check(d); err != nil {
+		return nil, fmt.Errorf("%s %w", p.Name, err)
 	}
 	return d, nil
 }
@@ -674,19 +708,6 @@ func (p Param) checkString(s string) (any, error) {
 	return s, nil
 }
 
-// parseRef reads "<open…id>" or a bare id of Discord's length.
-func parseRef(s, open string) (int64, bool) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, open) && strings.HasSuffix(s, ">") {
-		s = s[len(open) : len(s)-1]
-	}
-	if len(s) < 15 || len(s) > 20 {
-		return 0, false
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	return id, err == nil && id > 0
-}
-
 func parseBool(s string) (bool, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "true", "t", "yes", "y", "1", "on", "enable", "enabled":
@@ -702,190 +723,4 @@ func clip(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return s
-}
-
-// ToolFromSlash builds Args from a slash command: path is the command, subcommand group and
-// subcommand names as Discord sends them (empty ones left out), opts the leaf's options
-// (strings, float64 or int64 numbers, booleans, and ids as strings).
-func ToolFromSlash(specs []*Spec, path []string, opts map[string]any) (Args, error) {
-	var spec *Spec
-	for _, s := range specs {
-		if len(path) > 0 && s.Name == path[0] {
-			spec = s
-		}
-	}
-	if spec == nil {
-		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s is not one of gavel's commands.", strings.Join(path, " "))}
-	}
-	for _, name := range path[1:] {
-		sub, ok := spec.Sub(name)
-		if !ok || sub.Name != name {
-			return Args{}, &UsageError{Problem: fmt.Sprintf("/%s has no subcommand %q.", spec.Path(), name)}
-		}
-		spec = sub
-	}
-	if len(spec.Subs) > 0 {
-		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s needs a subcommand: %s.", spec.Path(), subNames(spec))}
-	}
-	args := Args{Spec: spec, Values: map[string]any{}}
-	fail := func(err error) (Args, error) {
-		return Args{}, &UsageError{Problem: upper(err.Error()) + "."}
-	}
-	cleared := clearParam(spec)
-	for name, v := range opts {
-		var p *Param
-		for i := range spec.Params {
-			if spec.Params[i].Name == name {
-				p = &spec.Params[i]
-			}
-		}
-		if p == nil && cleared != nil && name == ClearOption {
-			if b, ok := v.(bool); !ok {
-				return fail(fmt.Errorf("%s must be true or false", ClearOption))
-			} else if b {
-				if _, picked := opts[cleared.Name]; picked {
-					return fail(fmt.Errorf("give either %s or %s:true, not both", cleared.Name, ClearOption))
-				}
-				args.Values[cleared.Name] = int64(0)
-			}
-			continue
-		}
-		if p == nil {
-			return fail(fmt.Errorf("/%s has no option %q", spec.Path(), name))
-		}
-		var val any
-		var err error
-		switch p.Kind {
-		case KindInt:
-			n, ok := toInt(v)
-			if !ok {
-				return fail(fmt.Errorf("%s must be %s", p.Name, p.accepted()))
-			}
-			val, err = p.checkInt(n)
-		case KindBool:
-			b, ok := v.(bool)
-			if !ok {
-				return fail(fmt.Errorf("%s must be true or false", p.Name))
-			}
-			val = b
-		default:
-			s, ok := v.(string)
-			if !ok {
-				return fail(fmt.Errorf("%s must be %s", p.Name, p.accepted()))
-			}
-			val, err = p.parse(s)
-		}
-		if err != nil {
-			return fail(err)
-		}
-		args.Values[p.Name] = val
-	}
-	if cleared != nil && cleared.Required && !args.Has(cleared.Name) {
-		return fail(fmt.Errorf("%s needs %s, or %s:true to clear it", spec.Path(), cleared.Name, ClearOption))
-	}
-	if err := checkRequired(spec, args); err != nil {
-		return fail(err)
-	}
-	return args, nil
-}
-
-// clearParam is the spec's parameter that can say none (Param.Clear), or nil.
-func clearParam(spec *Spec) *Param {
-	for i := range spec.Params {
-		if p := &spec.Params[i]; p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
-			return p
-		}
-	}
-	return nil
-}
-
-// Discord's option types for subcommands and the kinds gavel uses.
-const (
-	OptionSubCommand      = 1
-	OptionSubCommandGroup = 2
-	OptionChannel         = 7
-	OptionRole            = 8
-)
-
-// Choice is one fixed value of a string option.
-type Choice struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-}
-
-// SlashDefinition is the spec as Discord registers it; perm is the Discord permission that
-// shows it to members by default (0: everyone).
-func (s *Spec) SlashDefinition(perm uint64) SlashCommand {
-	cmd := SlashCommand{Type: 1, Name: s.Name, Description: truncate(s.Description, 100), Contexts: []int{0},
-		Options: []*SlashOption{}}
-	if perm != 0 {
-		p := strconv.FormatUint(perm, 10)
-		cmd.DefaultMemberPermissions = &p
-	}
-	if len(s.Subs) > 0 {
-		cmd.Options = subOptions(s)
-	} else {
-		cmd.Options = paramOptions(s.Params)
-	}
-	return cmd
-}
-
-func subOptions(s *Spec) []*SlashOption {
-	out := []*SlashOption{}
-	for _, sub := range s.Subs {
-		o := &SlashOption{Type: OptionSubCommand, Name: sub.Name, Description: truncate(sub.Description, 100)}
-		if len(sub.Subs) > 0 {
-			o.Type = OptionSubCommandGroup
-			o.Options = subOptions(sub)
-		} else {
-			o.Options = paramOptions(sub.Params)
-		}
-		out = append(out, o)
-	}
-	return out
-}
-
-// paramOptions lists required options first, as Discord demands. A parameter that can be
-// cleared is optional there, beside a boolean option that clears it.
-func paramOptions(params []Param) []*SlashOption {
-	var req, opt []*SlashOption
-	for _, p := range params {
-		o := &SlashOption{Name: p.Name, Description: truncate(p.Description, 100), Required: p.Required && !p.Clear}
-		switch p.Kind {
-		case KindInt:
-			o.Type = OptionInteger
-			if p.Min != 0 || p.Max != 0 {
-				o.MinValue, o.MaxValue = intp(p.Min), intp(p.Max)
-			}
-		case KindBool:
-			o.Type = OptionBoolean
-		case KindUser:
-			o.Type = OptionUser
-		case KindChannel:
-			o.Type = OptionChannel
-		case KindRole:
-			o.Type = OptionRole
-		default:
-			o.Type = OptionString
-			if len(p.Choices) > 0 && len(p.Choices) <= 25 {
-				for _, c := range p.Choices {
-					o.Choices = append(o.Choices, Choice{Name: c, Value: c})
-				}
-			} else if p.Max > 0 {
-				o.MinLength, o.MaxLength = intp(max(p.Min, 1)), intp(p.Max)
-			}
-			// Discord refuses autocomplete beside choices: fixed choices win.
-			o.Autocomplete = p.Autocomplete && len(o.Choices) == 0
-		}
-		if o.Required {
-			req = append(req, o)
-		} else {
-			opt = append(opt, o)
-		}
-		if p.Clear && (p.Kind == KindChannel || p.Kind == KindRole) {
-			opt = append(opt, &SlashOption{Type: OptionBoolean, Name: ClearOption,
-				Description: truncate("Clear it instead of naming one ("+p.Name+")", 100)})
-		}
-	}
-	return append(append([]*SlashOption{}, req...), opt...)
 }

@@ -43,7 +43,7 @@ func TestParseToolRestThenPositional(t *testing.T) {
 		{in: "$settings require ban 11", err: "rank must be a whole number from 0 to 10, not 11"},
 		{in: "$settings require", err: "needs command"},
 	} {
-		args, ok, err := ParseTool(specs, "$", tc.in)
+		args, ok, err := ParsePrefix(specs, "$", tc.in)
 		if !ok {
 			t.Errorf("%q: not recognised", tc.in)
 			continue
@@ -74,7 +74,7 @@ func TestClearableParams(t *testing.T) {
 		"$settings role NONE":                {"role": int64(0)},
 		"$settings role <@&" + ch + ">":      {"role": int64(712345678901234567)},
 	} {
-		args, _, err := ParseTool(specs, "$", in)
+		args, _, err := ParsePrefix(specs, "$", in)
 		if err != nil {
 			t.Errorf("%q: %v", in, err)
 			continue
@@ -83,7 +83,7 @@ func TestClearableParams(t *testing.T) {
 			t.Errorf("%q: values (-want +got):\n%s", in, diff)
 		}
 	}
-	if _, _, err := ParseTool(specs, "$", "$settings log modlog general"); err == nil || !strings.Contains(err.Error(), "or none to clear it") {
+	if _, _, err := ParsePrefix(specs, "$", "$settings log modlog general"); err == nil || !strings.Contains(err.Error(), "or none to clear it") {
 		t.Errorf("a bad channel: err = %v; want one that says none is accepted", err)
 	}
 	if u := specs[0].Subs[1].Usage("$"); u != "$settings log <which> <#channel|none>" {
@@ -91,22 +91,22 @@ func TestClearableParams(t *testing.T) {
 	}
 
 	// The slash form: a picker, or clear:true, not both, and one of them.
-	args, err := ToolFromSlash(specs, []string{"settings", "log"}, map[string]any{"which": "modlog", "clear": true})
+	args, err := FromSlash(specs, []string{"settings", "log"}, map[string]any{"which": "modlog", "clear": true})
 	if err != nil || args.Values["channel"] != int64(0) {
 		t.Errorf("clear:true = %v, %v; want channel 0", args.Values, err)
 	}
-	args, err = ToolFromSlash(specs, []string{"settings", "log"}, map[string]any{"which": "modlog", "channel": ch, "clear": false})
+	args, err = FromSlash(specs, []string{"settings", "log"}, map[string]any{"which": "modlog", "channel": ch, "clear": false})
 	if err != nil || args.Values["channel"] != int64(712345678901234567) {
 		t.Errorf("a channel with clear:false = %v, %v", args.Values, err)
 	}
-	if _, err := ToolFromSlash(specs, []string{"settings", "log"}, map[string]any{"which": "modlog", "channel": ch, "clear": true}); err == nil || !strings.Contains(err.Error(), "not both") {
+	if _, err := FromSlash(specs, []string{"settings", "log"}, map[string]any{"which": "modlog", "channel": ch, "clear": true}); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Errorf("both: err = %v", err)
 	}
-	if _, err := ToolFromSlash(specs, []string{"settings", "role"}, map[string]any{}); err == nil || !strings.Contains(err.Error(), "clear:true") {
+	if _, err := FromSlash(specs, []string{"settings", "role"}, map[string]any{}); err == nil || !strings.Contains(err.Error(), "clear:true") {
 		t.Errorf("neither: err = %v", err)
 	}
 
-	def := specs[0].SlashDefinition(0)
+	def := specs[0].SlashDefinition()
 	var log *SlashOption
 	for _, o := range def.Options {
 		if o.Name == "log" {
@@ -128,14 +128,14 @@ func TestClearableParams(t *testing.T) {
 	}
 }
 
-func FuzzParseTool(f *testing.F) {
+func FuzzParseSettings(f *testing.F) {
 	for _, s := range []string{"$settings require cases modify 4", `$settings require "a b" 1`, "$settings log jail none",
 		"$settings role <@&712345678901234567>", "$settings", "$settings require -rank", `$settings require "`} {
 		f.Add(s)
 	}
 	specs := []*Spec{settingsSpec()}
 	f.Fuzz(func(t *testing.T, in string) {
-		args, ok, err := ParseTool(specs, "$", in)
+		args, ok, err := ParsePrefix(specs, "$", in)
 		if !ok || err != nil {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/duration"
 )
 
 // testSpecs is a small command tree with every kind of parameter.
@@ -24,7 +25,7 @@ func testSpecs() []*commands.Spec {
 			{Name: "number", Kind: commands.KindInt, Required: true, Positional: true, Min: 1, Max: 1000, Description: "Case"},
 			{Name: "reason", Aliases: []string{"r"}, Kind: commands.KindString, Max: 20, Description: "Reason"},
 			{Name: "active", Kind: commands.KindBool, Description: "Active"},
-			{Name: "duration", Aliases: []string{"d"}, Kind: commands.KindDuration, MinDuration: time.Minute, MaxDuration: 24 * time.Hour, Description: "For"},
+			{Name: "duration", Aliases: []string{"d"}, Kind: commands.KindDuration, Bounds: duration.Bounds{Min: time.Minute, Max: 24 * time.Hour}, Description: "For"},
 		}},
 	}}).Link()
 	config := (&commands.Spec{Name: "config", Description: "Config", Subs: []*commands.Spec{
@@ -67,7 +68,7 @@ func TestParseToolPrefix(t *testing.T) {
 		{"$config ranks set 0 Member", "config ranks set", map[string]any{"number": int64(0), "name": "Member"}},
 		{"$config jail <#" + someChannel + "> -role <@&" + someRole + ">", "config jail", map[string]any{"channel": int64(700000000000000401), "role": int64(700000000000000301)}},
 	} {
-		args, ok, err := commands.ParseTool(specs, "$", tc.in)
+		args, ok, err := commands.ParsePrefix(specs, "$", tc.in)
 		if !ok || err != nil {
 			t.Errorf("%q: ok %v, err %v", tc.in, ok, err)
 			continue
@@ -94,7 +95,7 @@ func TestParseToolRefusals(t *testing.T) {
 		{"$cases list -user bob", "user must be a user: a mention (@name) or an id"},
 		{"$cases modify 1 -reason", "-reason needs a value"},
 		{"$cases modify 1 -reason " + strings.Repeat("x", 21), "reason is 21 characters long; it must be text of 1 to 20 characters"},
-		{"$cases modify 1 -d 2 days", "duration must be from 1m to 1d, not 2d"},
+		{"$cases modify 1 -d 2 days", "duration 2d is too long: the longest accepted is 1d"},
 		{"$cases modify 1 -d soon", "duration"},
 		{"$cases modify 1 -active -active", "-active is given twice"},
 		// A string flag's value runs to the next flag, so the number is not found after it.
@@ -104,7 +105,7 @@ func TestParseToolRefusals(t *testing.T) {
 		{"$config ranks set 11 x", "number must be a whole number from 0 to 10, not 11"},
 		{"$config jail general", "channel must be a channel"},
 	} {
-		_, ok, err := commands.ParseTool(specs, "$", tc.in)
+		_, ok, err := commands.ParsePrefix(specs, "$", tc.in)
 		if !ok {
 			t.Errorf("%q: not recognised as a command", tc.in)
 			continue
@@ -119,7 +120,7 @@ func TestParseToolRefusals(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"cases", "!cases", "$", "$ban @x", "$unknown"} {
-		if _, ok, err := commands.ParseTool(specs, "$", in); ok || err != nil {
+		if _, ok, err := commands.ParsePrefix(specs, "$", in); ok || err != nil {
 			t.Errorf("%q: ok %v err %v, want silence", in, ok, err)
 		}
 	}
@@ -127,14 +128,14 @@ func TestParseToolRefusals(t *testing.T) {
 
 func TestToolFromSlash(t *testing.T) {
 	specs := testSpecs()
-	args, err := commands.ToolFromSlash(specs, []string{"cases", "modify"}, map[string]any{"number": float64(3), "reason": "r", "active": true, "duration": "90m"})
+	args, err := commands.FromSlash(specs, []string{"cases", "modify"}, map[string]any{"number": float64(3), "reason": "r", "active": true, "duration": "90m"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if args.Command() != "cases modify" || args.Int("number") != 3 || args.String("reason") != "r" || !args.Bool("active") || args.Duration("duration") != 90*time.Minute {
 		t.Errorf("args %+v", args.Values)
 	}
-	args, err = commands.ToolFromSlash(specs, []string{"config", "jail"}, map[string]any{"channel": someChannel, "role": someRole})
+	args, err = commands.FromSlash(specs, []string{"config", "jail"}, map[string]any{"channel": someChannel, "role": someRole})
 	if err != nil || args.ID("channel") != 700000000000000401 || args.ID("role") != 700000000000000301 {
 		t.Errorf("config jail: %v %+v", err, args.Values)
 	}
@@ -150,9 +151,9 @@ func TestToolFromSlash(t *testing.T) {
 		{[]string{"cases"}, nil, "needs a subcommand: list, view, modify"},
 		{[]string{"cases", "v"}, nil, `has no subcommand "v"`},
 		{[]string{"nope"}, nil, "is not one of gavel's commands"},
-		{[]string{"cases", "modify"}, map[string]any{"number": float64(1), "duration": "1y"}, "duration must be from 1m to 1d"},
+		{[]string{"cases", "modify"}, map[string]any{"number": float64(1), "duration": "1y"}, "duration 1y is too long: the longest accepted is 1d"},
 	} {
-		_, err := commands.ToolFromSlash(specs, tc.path, tc.opts)
+		_, err := commands.FromSlash(specs, tc.path, tc.opts)
 		if err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.says)) {
 			t.Errorf("%v %v: err %v, want %q", tc.path, tc.opts, err, tc.says)
 		}
@@ -161,7 +162,8 @@ func TestToolFromSlash(t *testing.T) {
 
 func TestSlashDefinition(t *testing.T) {
 	specs := testSpecs()
-	def := specs[1].SlashDefinition(32)
+	specs[1].Native = 32
+	def := specs[1].SlashDefinition()
 	b, err := json.Marshal(def)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +223,7 @@ func FuzzParseTool(f *testing.F) {
 	}
 	specs := testSpecs()
 	f.Fuzz(func(t *testing.T, in string) {
-		args, ok, err := commands.ParseTool(specs, "$", in)
+		args, ok, err := commands.ParsePrefix(specs, "$", in)
 		if !ok {
 			if err != nil {
 				t.Fatalf("not a command but err %v", err)
@@ -259,7 +261,7 @@ func TestAutocompleteAndQuoted(t *testing.T) {
 			{Name: "plain", Kind: commands.KindString, Description: "Not quoted"},
 		}},
 	}}).Link()
-	b, err := json.Marshal(spec.SlashDefinition(0))
+	b, err := json.Marshal(spec.SlashDefinition())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,9 +281,9 @@ func TestAutocompleteAndQuoted(t *testing.T) {
 	if !opts[0].Autocomplete || opts[1].Autocomplete || len(opts[1].Choices) != 2 || opts[2].Autocomplete {
 		t.Errorf("autocomplete only where no choices are: %s", b)
 	}
-	args, ok, err := commands.ParseTool([]*commands.Spec{spec}, "$", `$automod add "spam links" keywords "free nitro", scam* -plain "a b" c`)
+	args, ok, err := commands.ParsePrefix([]*commands.Spec{spec}, "$", `$automod add "spam links" keywords "free nitro", scam* -plain "a b" c`)
 	if !ok || err != nil {
-		t.Fatalf("ParseTool: %v, %v", ok, err)
+		t.Fatalf("ParsePrefix: %v, %v", ok, err)
 	}
 	if got := args.String("entries"); got != `"free nitro" , scam*` {
 		t.Errorf("quoted rest = %q", got)

@@ -118,7 +118,7 @@ func (p *amPort) rule(t *testing.T, name string) automod.Rule {
 // amRun runs a prefix automod command against the tool.
 func amRun(t *testing.T, tool *Tool, text string) Reply {
 	t.Helper()
-	args, ok, err := commands.ParseTool([]*commands.Spec{tool.Spec}, "$", text)
+	args, ok, err := commands.ParsePrefix([]*commands.Spec{tool.Spec}, "$", text)
 	if !ok || err != nil {
 		t.Fatalf("%s: parse: %v, %v", text, ok, err)
 	}
@@ -322,7 +322,7 @@ func TestParseOptions(t *testing.T) {
 
 func TestAutoModSlashDefinition(t *testing.T) {
 	spec := autoModSpec().Link()
-	def := spec.SlashDefinition(32)
+	def := spec.SlashDefinition()
 	var count func(opts []*commands.SlashOption)
 	count = func(opts []*commands.SlashOption) {
 		for _, o := range opts {

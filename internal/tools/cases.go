@@ -75,7 +75,7 @@ func casesSpec() *commands.Spec {
 					{Name: "reason", Description: "The new reason", Kind: commands.KindString, Min: 1, Max: cases.MaxReasonLength, Aliases: []string{"r"}},
 					{Name: "status", Description: "active, or voided (kept, no longer counts)", Kind: commands.KindString, Choices: modifyStatusChoices, Aliases: []string{"s"}},
 					{Name: "duration", Description: "How long it lasts in all, from when it was given (e.g. 3d)", Kind: commands.KindDuration,
-						MinDuration: time.Minute, MaxDuration: maxCaseDuration, Aliases: []string{"d"}},
+						Bounds: duration.Bounds{Min: time.Minute, Max: maxCaseDuration}, Aliases: []string{"d"}},
 					{Name: "expires", Description: "When it ends: 2026-12-01 18:00 (UTC), an RFC 3339 time, or never", Kind: commands.KindString,
 						Min: 1, Max: 40, Aliases: []string{"e"}},
 				}},

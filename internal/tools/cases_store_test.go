@@ -65,7 +65,7 @@ func TestCasesToolOnStore(t *testing.T) {
 		call := Call{GuildID: guildID, ChannelID: 1, User: discord.User{ID: modID, Username: "mod"}, Prefix: "$"}
 		run := func(line string) Reply {
 			t.Helper()
-			args, ok, err := commands.ParseTool(set.Specs(), "$", line)
+			args, ok, err := commands.ParsePrefix(set.Specs(), "$", line)
 			if !ok || err != nil {
 				t.Fatalf("%s: %v", line, err)
 			}

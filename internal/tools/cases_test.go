@@ -52,7 +52,7 @@ func TestCasesRouting(t *testing.T) {
 		{in: "$cases modify -reason x", problem: "number"},
 	} {
 		t.Run(tc.in[:min(len(tc.in), 40)], func(t *testing.T) {
-			args, ok, err := commands.ParseTool(specs, "$", tc.in)
+			args, ok, err := commands.ParsePrefix(specs, "$", tc.in)
 			if !ok {
 				t.Fatal("not recognised as the cases command")
 			}
@@ -77,19 +77,19 @@ func TestCasesRouting(t *testing.T) {
 
 func TestCasesSlashAgreesWithPrefix(t *testing.T) {
 	specs := []*commands.Spec{casesSpec().Link()}
-	slash, err := commands.ToolFromSlash(specs, []string{"cases", "list"},
+	slash, err := commands.FromSlash(specs, []string{"cases", "list"},
 		map[string]any{"user": someUser, "type": "warn", "status": "active", "page": float64(2)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix, _, err := commands.ParseTool(specs, "$", "$cases list <@"+someUser+"> -type warn -status active -page 2")
+	prefix, _, err := commands.ParsePrefix(specs, "$", "$cases list <@"+someUser+"> -type warn -status active -page 2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(prefix.Values, slash.Values); diff != "" {
 		t.Errorf("slash and prefix differ (-prefix +slash):\n%s", diff)
 	}
-	def := casesSpec().Link().SlashDefinition(0)
+	def := casesSpec().Link().SlashDefinition()
 	b, err := json.Marshal(def)
 	if err != nil {
 		t.Fatal(err)

@@ -205,7 +205,7 @@ func modCall(now time.Time, slash bool) Call {
 // parse runs the prefix parser, as the app does, so the tests use the real front-end.
 func parse(t *testing.T, spec *commands.Spec, line string) commands.Args {
 	t.Helper()
-	args, ok, err := commands.ParseTool([]*commands.Spec{spec.Link()}, "$", line)
+	args, ok, err := commands.ParsePrefix([]*commands.Spec{spec.Link()}, "$", line)
 	if !ok || err != nil {
 		t.Fatalf("ParseTool(%q) = ok %v, err %v", line, ok, err)
 	}

@@ -170,7 +170,7 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 // run parses a prefix command as the app does, and runs it for user in the guild.
 func (f *fixture) run(t *testing.T, user int64, roles []int64, text string) Reply {
 	t.Helper()
-	args, ok, err := commands.ParseTool(f.set.Specs(), "$", text)
+	args, ok, err := commands.ParsePrefix(f.set.Specs(), "$", text)
 	if !ok || err != nil {
 		t.Fatalf("%q: parsed %v, %v", text, ok, err)
 	}
@@ -357,7 +357,7 @@ func TestConfigPermissions(t *testing.T) {
 			t.Errorf("rank 3 = %+v; the rename dropped its description", r)
 		}
 		wantReply(t, owner("$config ranks set 9 Wardens keep the jail"), OK, `Created rank 9, "Wardens"`)
-		if _, _, err := commands.ParseTool(f.set.Specs(), "$", "$config ranks set 11 Gods"); err == nil || !strings.Contains(err.Error(), "from 0 to 10") {
+		if _, _, err := commands.ParsePrefix(f.set.Specs(), "$", "$config ranks set 11 Gods"); err == nil || !strings.Contains(err.Error(), "from 0 to 10") {
 			t.Errorf("rank 11: err = %v; want the bounds", err)
 		}
 		wantReply(t, owner("$config commands set kick 9"), OK)
@@ -444,7 +444,7 @@ func FuzzConfigArgs(f *testing.F) {
 	}
 	specs := []*commands.Spec{configSpec().Link()}
 	f.Fuzz(func(t *testing.T, in string) {
-		args, ok, err := commands.ParseTool(specs, "$", in)
+		args, ok, err := commands.ParsePrefix(specs, "$", in)
 		if !ok || err != nil {
 			return
 		}

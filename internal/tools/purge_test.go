@@ -187,7 +187,7 @@ func TestPurgeSkipsMessagesOlderThan14Days(t *testing.T) {
 func TestPurgeRefusals(t *testing.T) {
 	spec := purgeSpec().Link()
 	for _, line := range []string{"$purge 0", "$purge 501", "$purge", "$purge ten", "$purge 5 -user nobody"} {
-		_, ok, err := commands.ParseTool([]*commands.Spec{spec}, "$", line)
+		_, ok, err := commands.ParsePrefix([]*commands.Spec{spec}, "$", line)
 		var usage *commands.UsageError
 		if !ok || err == nil || !asUsage(err, &usage) {
 			t.Errorf("%q: ok %v err %v; want a usage error", line, ok, err)

@@ -116,6 +116,9 @@ func NewSet(env *Env) *Set {
 	// One constructor per tool, each in the tool's own file.
 	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env)}}
 	for _, t := range s.tools {
+		// The spec carries the tool's permission into the command tree (slash visibility
+		// and the permission fallback).
+		t.Spec.Native = t.Native
 		t.Spec.Link()
 	}
 	return s
@@ -135,16 +138,6 @@ func (s *Set) Names() []string {
 	var out []string
 	for _, t := range s.tools {
 		out = append(out, t.Spec.Names()...)
-	}
-	return out
-}
-
-// NativePermissions returns the Discord permission each tool needs in a guild without
-// ranks, for permissions.WithNativePermissions.
-func (s *Set) NativePermissions() map[string]permissions.Permission {
-	out := make(map[string]permissions.Permission, len(s.tools))
-	for _, t := range s.tools {
-		out[t.Spec.Name] = t.Native
 	}
 	return out
 }
