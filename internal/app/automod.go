@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -306,13 +307,26 @@ func (am *automodRuntime) recordExecution(ctx context.Context, x *execution) err
 	if x.timeout > 0 {
 		meta["timeout_seconds"] = strconv.FormatInt(int64(x.timeout/time.Second), 10)
 	}
-	c, err := am.a.cases.Create(ctx, cases.New{GuildID: guildID, UserID: int64(ev.UserID), ModeratorID: bot.ID, Type: typ,
-		Reason: clipText(reason, cases.MaxReasonLength), ExpiresAt: expires, Metadata: meta})
-	if err != nil {
+	var c cases.Case
+	// Discord applied the action; the case goes through the pipeline's record and finalize
+	// steps (pending, then active with its expiry scheduled and stale ones cancelled).
+	co, ok := am.a.coordinatorOrNil()
+	if !ok {
+		err = errors.New("gavel is not ready")
+	} else {
+		c, err = co.RecordDone(ctx, moderation.Done{GuildID: guildID, UserID: int64(ev.UserID), Moderator: bot, Type: typ,
+			Reason: clipText(reason, cases.MaxReasonLength), ExpiresAt: expires, Metadata: meta,
+			Note: "applied by Discord's AutoMod", Why: "a timeout by Discord's AutoMod"})
+	}
+	if err != nil && c.ID == 0 {
 		if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, x.key); relErr != nil {
 			am.a.log.Error("automod execution: releasing the key", "err", relErr)
 		}
 		return fmt.Errorf("recording the case: %w", err)
+	}
+	if err != nil {
+		// Recorded, left pending: reconciliation settles it; the key is the case's.
+		am.a.log.Warn("automod execution: case left pending", "case", c.Number, "err", err)
 	}
 	if err := am.store.Settle(ctx, guildID, x.key, c.ID); err != nil {
 		am.a.log.Warn("automod execution: linking the key to its case", "case", c.Number, "err", err)
@@ -603,13 +617,21 @@ func (am *automodRuntime) punish(ctx context.Context, guildID int64, author disc
 		if len(notes) > 0 {
 			meta["notes"] = clipText(strings.Join(notes, "; "), cases.MaxMetadataValue)
 		}
-		c, err := am.a.cases.Create(ctx, cases.New{GuildID: guildID, UserID: author.ID, ModeratorID: bot.ID, Type: cases.Automod,
-			Reason: reason, Metadata: meta})
-		if err != nil {
+		var c cases.Case
+		if ok {
+			c, err = co.RecordDone(ctx, moderation.Done{GuildID: guildID, UserID: author.ID, Moderator: bot, Type: cases.Automod,
+				Reason: reason, Metadata: meta, Note: "gavel's AutoMod rule fired"})
+		} else {
+			err = errors.New("gavel is not ready")
+		}
+		if err != nil && c.ID == 0 {
 			if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, key); relErr != nil {
 				am.a.log.Error("gavel-enforced automod: releasing the key", "err", relErr)
 			}
 			return fmt.Errorf("recording the case: %w", err)
+		}
+		if err != nil {
+			am.a.log.Warn("gavel-enforced automod: case left pending", "case", c.Number, "err", err)
 		}
 		caseIDs = append(caseIDs, c.ID)
 		caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", c.Number))

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -105,6 +107,32 @@ func (w *automodWorld) cases(t *testing.T) []cases.Case {
 	return out
 }
 
+// pipelineHistory checks that case c went through the pipeline: recorded pending first,
+// made active by its finalize step, with its expiry scheduled when it has one.
+func (w *automodWorld) pipelineHistory(t *testing.T, c cases.Case) {
+	t.Helper()
+	st, err := store.OpenURL(context.Background(), w.dbURL, store.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var evs []cases.Event
+	waitFor(t, "case #"+strconv.FormatInt(c.Number, 10)+" finalized", func() bool {
+		evs, err = cases.NewService(st).Events(context.Background(), c.ID)
+		return err == nil && len(evs) >= 2 && evs[1].Kind == cases.EventStatus
+	})
+	if evs[0].Kind != cases.EventCreated || evs[0].New != string(cases.Pending) || evs[1].Old != string(cases.Pending) || evs[1].New != string(cases.Active) {
+		t.Errorf("case #%d history = %+v; want created pending, then pending → active", c.Number, evs)
+	}
+	if c.ExpiresAt.IsZero() {
+		return
+	}
+	acts, err := expiry.NewService(st, cases.NewService(st)).OfCase(context.Background(), c.ID)
+	if err != nil || len(acts) != 1 || acts[0].Kind != expiry.TimeoutExpire {
+		t.Errorf("case #%d expiries = %+v, %v; want its timeout's end scheduled", c.Number, acts, err)
+	}
+}
+
 func (w *automodWorld) waitCases(t *testing.T, n int) []cases.Case {
 	t.Helper()
 	var cs []cases.Case
@@ -177,6 +205,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if c.Type != cases.Timeout || c.UserID != int64(w.target) || c.ModeratorID != int64(bot) || c.Status != cases.Active {
 			t.Fatalf("case = %+v; want an active TIMEOUT of the target by the bot", c)
 		}
+		w.pipelineHistory(t, c)
 		for k, v := range map[string]string{"rule_name": "nitro scams", "matched_keyword": "nitro", "trigger_type": "keyword",
 			"channel_id": w.general.String(), "rule_id": discordtest.ID(rule.Rule.ID).String(), "source": "discord_automod"} {
 			if c.Metadata[k] != v {
@@ -268,6 +297,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if c.Type != cases.Timeout || c.UserID != int64(w.plain) || c.ModeratorID != int64(bot) || c.Metadata["rule_name"] != "pings" || c.ExpiresAt.IsZero() {
 			t.Fatalf("case = %+v; want a TIMEOUT of the author by the bot, with its end", c)
 		}
+		w.pipelineHistory(t, c)
 		// The case is recorded (pending) before the timeout is applied: wait for Discord's side.
 		waitFor(t, "the author timed out for 10 minutes", func() bool {
 			m, ok := w.s.Member(w.guild, w.plain)
