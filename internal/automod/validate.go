@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // ErrInvalid is matched (with errors.Is) by every *ValidationError.
@@ -41,8 +43,11 @@ func (e *ValidationError) Error() string {
 	return b.String()
 }
 
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+// Is makes errors.Is(err, ErrInvalid) and errors.Is(err, input.ErrInvalid) true: a rule is
+// invalid input like any other.
+func (e *ValidationError) Is(target error) bool {
+	return target == ErrInvalid || target == input.ErrInvalid
+}
 
 type problems struct{ list []Problem }
 

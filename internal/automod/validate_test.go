@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 func keywordRule() Rule {
@@ -221,7 +223,7 @@ func TestValidateRefuses(t *testing.T) {
 	for _, c := range cases {
 		err := Validate(c.rule, c.existing)
 		var ve *ValidationError
-		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) {
+		if !errors.As(err, &ve) || !errors.Is(err, ErrInvalid) || !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("%s: error %v; want a *ValidationError", c.name, err)
 			continue
 		}

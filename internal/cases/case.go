@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // Type is the kind of moderation action a case records.
@@ -48,7 +50,7 @@ func ParseType(s string) (Type, error) {
 	if t.Valid() {
 		return t, nil
 	}
-	return "", invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", s, typeList()))
+	return "", input.Invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", s, typeList()))
 }
 
 // Valid reports whether t is a known case type.
@@ -99,7 +101,7 @@ func ParseStatus(s string) (Status, error) {
 	case Pending, Active, Voided:
 		return st, nil
 	}
-	return "", invalid("status", fmt.Sprintf("%q is not a case status; accepted: pending, active, voided", s))
+	return "", input.Invalid("status", fmt.Sprintf("%q is not a case status; accepted: pending, active, voided", s))
 }
 
 // Case is one moderation case.
@@ -198,46 +200,26 @@ const (
 // ErrNotFound is returned when no case matches.
 var ErrNotFound = errors.New("case not found")
 
-// ErrInvalid is matched (with errors.Is) by every *InvalidError.
-var ErrInvalid = errors.New("invalid input")
-
-// ErrUnchanged is returned by a change that would leave the case as it is.
-var ErrUnchanged = errors.New("nothing to change")
-
-// InvalidError says which input was wrong and what is accepted. Nothing has been written
-// when it is returned.
-type InvalidError struct {
-	Field   string
-	Problem string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(field, problem string) error { return &InvalidError{Field: field, Problem: problem} }
-
 func checkID(field string, id int64) error {
 	if id <= 0 {
-		return invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
+		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
 	}
 	return nil
 }
 
 func checkReason(field, r string) error {
 	if strings.TrimSpace(r) == "" {
-		return invalid(field, "is empty; give 1 to 2000 characters")
+		return input.Invalid(field, "is empty; give 1 to 2000 characters")
 	}
 	if n := len([]rune(r)); n > MaxReasonLength {
-		return invalid(field, fmt.Sprintf("is %d characters long; at most %d are accepted", n, MaxReasonLength))
+		return input.Invalid(field, fmt.Sprintf("is %d characters long; at most %d are accepted", n, MaxReasonLength))
 	}
 	return nil
 }
 
 func checkMetadata(m map[string]string) error {
 	if len(m) > MaxMetadataKeys {
-		return invalid("metadata", fmt.Sprintf("has %d keys; at most %d are accepted", len(m), MaxMetadataKeys))
+		return input.Invalid("metadata", fmt.Sprintf("has %d keys; at most %d are accepted", len(m), MaxMetadataKeys))
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -249,7 +231,7 @@ func checkMetadata(m map[string]string) error {
 			return err
 		}
 		if n := len([]rune(m[k])); n > MaxMetadataValue {
-			return invalid("metadata", fmt.Sprintf("value of %q is %d characters long; at most %d are accepted", k, n, MaxMetadataValue))
+			return input.Invalid("metadata", fmt.Sprintf("value of %q is %d characters long; at most %d are accepted", k, n, MaxMetadataValue))
 		}
 	}
 	return nil
@@ -257,11 +239,11 @@ func checkMetadata(m map[string]string) error {
 
 func checkMetadataKey(k string) error {
 	if k == "" || len(k) > MaxMetadataKey {
-		return invalid("metadata key", fmt.Sprintf("%q must be 1 to %d characters of a-z, A-Z, 0-9, _ and -", k, MaxMetadataKey))
+		return input.Invalid("metadata key", fmt.Sprintf("%q must be 1 to %d characters of a-z, A-Z, 0-9, _ and -", k, MaxMetadataKey))
 	}
 	for _, r := range k {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
-			return invalid("metadata key", fmt.Sprintf("%q must be 1 to %d characters of a-z, A-Z, 0-9, _ and -", k, MaxMetadataKey))
+			return input.Invalid("metadata key", fmt.Sprintf("%q must be 1 to %d characters of a-z, A-Z, 0-9, _ and -", k, MaxMetadataKey))
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -121,26 +122,26 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}
 		for name, tc := range bad {
 			_, err := s.Create(ctx, tc.n)
-			if !errors.Is(err, cases.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%s: err = %v, want ErrInvalid containing %q", name, err, tc.want)
+			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want input.ErrInvalid containing %q", name, err, tc.want)
 			}
 		}
-		if _, err := s.CreateMany(ctx, []cases.New{ok, bad["empty reason"].n}); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.CreateMany(ctx, []cases.New{ok, bad["empty reason"].n}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("bulk with one bad case: %v", err)
 		}
-		if _, err := s.Get(ctx, 0); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.Get(ctx, 0); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("Get(0): %v", err)
 		}
-		if _, err := s.GetByNumber(ctx, guild, -1); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.GetByNumber(ctx, guild, -1); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("GetByNumber(-1): %v", err)
 		}
-		if _, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 0, PerPage: 10}); !errors.Is(err, cases.ErrInvalid) || !strings.Contains(err.Error(), "pages start at 1") {
+		if _, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 0, PerPage: 10}); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "pages start at 1") {
 			t.Errorf("page 0: %v", err)
 		}
-		if _, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 1, PerPage: 101}); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 1, PerPage: 101}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("per page 101: %v", err)
 		}
-		if _, err := s.List(ctx, cases.Filter{Types: []cases.Type{"NOPE"}}, cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.List(ctx, cases.Filter{Types: []cases.Type{"NOPE"}}, cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("unknown type filter: %v", err)
 		}
 		if n, err := s.CountInGuild(ctx, guild); err != nil || n != 0 {
@@ -330,7 +331,7 @@ func TestQueries(t *testing.T) {
 		if err != nil || found.Total != 1 || found.Cases[0].ID != jail.ID {
 			t.Errorf("search two words: %+v %v", found, err)
 		}
-		if _, err := s.Search(ctx, guild, " *** ", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.Search(ctx, guild, " *** ", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("search without words: %v", err)
 		}
 		byMeta, err := s.WithMetadata(ctx, guild, "automod_rule", "42", cases.PageRequest{Page: 1, PerPage: 10})
@@ -340,7 +341,7 @@ func TestQueries(t *testing.T) {
 		if byMeta, _ := s.WithMetadata(ctx, guild, "automod_rule", "43", cases.PageRequest{Page: 1, PerPage: 10}); byMeta.Total != 0 {
 			t.Errorf("by metadata, other value: %+v", byMeta)
 		}
-		if _, err := s.WithMetadata(ctx, guild, `x"]`, "1", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.WithMetadata(ctx, guild, `x"]`, "1", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("metadata key with quotes: %v", err)
 		}
 		byRole, err := s.WithRole(ctx, guild, 777, cases.PageRequest{Page: 1, PerPage: 10})
@@ -403,7 +404,7 @@ func TestRestriction(t *testing.T) {
 		if !is(cases.Pollban) || is(cases.Snippetban) {
 			t.Error("want pollbanned and not snippetbanned")
 		}
-		if _, _, err := s.Restricted(ctx, guild, user, cases.Ban); !errors.Is(err, cases.ErrInvalid) {
+		if _, _, err := s.Restricted(ctx, guild, user, cases.Ban); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("BAN is not a restriction: %v", err)
 		}
 	})
@@ -441,17 +442,17 @@ func TestChangesAndHistory(t *testing.T) {
 		if got.Status != cases.Voided || got.Reason != "second" || !got.ExpiresAt.Equal(exp) || got.ModlogMessageID != 987654321 || !got.UpdatedAt.Equal(clk.now()) {
 			t.Errorf("after changes: %+v", got)
 		}
-		if _, err := s.Modify(ctx, guild, 1, actor, cases.Changes{Reason: &same, Status: &voided}); !errors.Is(err, cases.ErrUnchanged) {
+		if _, err := s.Modify(ctx, guild, 1, actor, cases.Changes{Reason: &same, Status: &voided}); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("no-op modify: %v", err)
 		}
-		if _, err := s.Void(ctx, guild, 1, actor, "again"); !errors.Is(err, cases.ErrUnchanged) {
+		if _, err := s.Void(ctx, guild, 1, actor, "again"); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("void a voided case: %v", err)
 		}
-		if _, err := s.SetStatus(ctx, guild, 1, actor, cases.Pending, ""); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.SetStatus(ctx, guild, 1, actor, cases.Pending, ""); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("back to pending: %v", err)
 		}
 		long := strings.Repeat("x", 2001)
-		if _, err := s.SetReason(ctx, guild, 1, actor, long); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := s.SetReason(ctx, guild, 1, actor, long); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("over-long reason: %v", err)
 		}
 		if _, err := s.SetReason(ctx, guild, 2, actor, "x"); !errors.Is(err, cases.ErrNotFound) {
@@ -626,7 +627,7 @@ func FuzzParseType(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		typ, err := cases.ParseType(s)
 		if err != nil {
-			if !errors.Is(err, cases.ErrInvalid) || !strings.Contains(err.Error(), "accepted:") {
+			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted:") {
 				t.Errorf("ParseType(%q): unhelpful error %v", s, err)
 			}
 			return

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -26,7 +27,7 @@ type Changes struct {
 
 // Modify applies changes to case number n of a guild as actor. Fields that differ from the
 // current values are applied even when others do not; when none differs it returns
-// ErrUnchanged and writes nothing.
+// input.ErrUnchanged and writes nothing.
 func (s *Service) Modify(ctx context.Context, guildID, n, actor int64, ch Changes) (Case, error) {
 	if err := s.checkTarget(guildID, n, actor); err != nil {
 		return Case{}, err
@@ -42,10 +43,10 @@ func (s *Service) Modify(ctx context.Context, guildID, n, actor int64, ch Change
 		}
 	}
 	if len([]rune(ch.Note)) > MaxReasonLength {
-		return Case{}, invalid("note", fmt.Sprintf("is %d characters long; at most %d are accepted", len([]rune(ch.Note)), MaxReasonLength))
+		return Case{}, input.Invalid("note", fmt.Sprintf("is %d characters long; at most %d are accepted", len([]rune(ch.Note)), MaxReasonLength))
 	}
 	if ch.Reason == nil && ch.Status == nil && ch.ExpiresAt == nil {
-		return Case{}, invalid("changes", "none given; give a reason, a status or an expiry")
+		return Case{}, input.Invalid("changes", "none given; give a reason, a status or an expiry")
 	}
 	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
 		changed := false
@@ -68,7 +69,7 @@ func (s *Service) Modify(ctx context.Context, guildID, n, actor int64, ch Change
 			changed = true
 		}
 		if !changed {
-			return fmt.Errorf("case #%d: the values given are the current ones: %w", c.Number, ErrUnchanged)
+			return fmt.Errorf("case #%d: the values given are the current ones: %w", c.Number, input.ErrUnchanged)
 		}
 		return nil
 	})
@@ -101,7 +102,7 @@ func (s *Service) Void(ctx context.Context, guildID, n, actor int64, why string)
 	}
 	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
 		if c.Status == Voided {
-			return fmt.Errorf("case #%d is already voided: %w", c.Number, ErrUnchanged)
+			return fmt.Errorf("case #%d is already voided: %w", c.Number, input.ErrUnchanged)
 		}
 		return q.status(c, Voided, EventVoided, why)
 	})
@@ -129,12 +130,12 @@ func (s *Service) MarkProcessed(ctx context.Context, id, actor int64, note strin
 	}
 	_, err := s.change(ctx, lockByID(id), actor, func(c Case, q *changeTx) error {
 		if c.Processed {
-			return ErrUnchanged
+			return input.ErrUnchanged
 		}
 		_, _, err := q.process(c.ID, note)
 		return err
 	})
-	if errors.Is(err, ErrUnchanged) {
+	if errors.Is(err, input.ErrUnchanged) {
 		return false, nil
 	}
 	return err == nil, err
@@ -145,7 +146,7 @@ func (s *Service) checkTarget(guildID, n, actor int64) error {
 		return err
 	}
 	if n <= 0 {
-		return invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
+		return input.Invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
 	}
 	return checkID("actor", actor)
 }
@@ -239,7 +240,7 @@ func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error 
 		ok = ok || to == st
 	}
 	if !ok {
-		return invalid("status", fmt.Sprintf("case #%d cannot go from %s to %s; allowed: pending to active or voided, active to voided, voided to active", c.Number, c.Status, st))
+		return input.Invalid("status", fmt.Sprintf("case #%d cannot go from %s to %s; allowed: pending to active or voided, active to voided, voided to active", c.Number, c.Status, st))
 	}
 	if err := t.q.SetCaseStatus(t.ctx, dbsqlc.SetCaseStatusParams{ID: c.ID, Status: string(st), UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d status: %w", c.Number, err)
@@ -249,7 +250,7 @@ func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error 
 
 func (t *changeTx) modlog(c Case, messageID int64) error {
 	if c.ModlogMessageID == messageID {
-		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, ErrUnchanged)
+		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, input.ErrUnchanged)
 	}
 	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -40,20 +41,20 @@ func (n *New) check() error {
 		return err
 	}
 	if !n.Type.Valid() {
-		return invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", n.Type, typeList()))
+		return input.Invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", n.Type, typeList()))
 	}
 	switch n.Status {
 	case "":
 		n.Status = Active
 	case Pending, Active:
 	default:
-		return invalid("status", fmt.Sprintf("a new case cannot be %q; accepted: pending, active", n.Status))
+		return input.Invalid("status", fmt.Sprintf("a new case cannot be %q; accepted: pending, active", n.Status))
 	}
 	if err := checkReason("reason", n.Reason); err != nil {
 		return err
 	}
 	if len(n.RoleIDs) > MaxRoleIDs {
-		return invalid("roles", fmt.Sprintf("%d roles; at most %d are accepted", len(n.RoleIDs), MaxRoleIDs))
+		return input.Invalid("roles", fmt.Sprintf("%d roles; at most %d are accepted", len(n.RoleIDs), MaxRoleIDs))
 	}
 	for _, r := range n.RoleIDs {
 		if err := checkID("role", r); err != nil {

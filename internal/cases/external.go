@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // MetaAuditLogEntry is the metadata key that holds the id of the Discord audit-log entry a
@@ -40,7 +42,7 @@ func (s *Service) PendingInGuild(ctx context.Context, guildID int64, createdBefo
 		return nil, err
 	}
 	if limit <= 0 || limit > 1000 {
-		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
+		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
 	var w where
 	w.add("guild_id = ?", guildID)

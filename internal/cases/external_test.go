@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -60,8 +61,8 @@ func TestAuditLogEntryIsUnique(t *testing.T) {
 		if _, err := s.ByAuditLogEntry(ctx, guild, 556); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("ByAuditLogEntry(unknown) = %v; want ErrNotFound", err)
 		}
-		if _, err := s.ByAuditLogEntry(ctx, guild, 0); !errors.Is(err, cases.ErrInvalid) {
-			t.Errorf("ByAuditLogEntry(0) = %v; want ErrInvalid", err)
+		if _, err := s.ByAuditLogEntry(ctx, guild, 0); !errors.Is(err, input.ErrInvalid) {
+			t.Errorf("ByAuditLogEntry(0) = %v; want input.ErrInvalid", err)
 		}
 	})
 }
@@ -102,8 +103,8 @@ func TestPendingInGuild(t *testing.T) {
 		if err != nil || len(got) != 2 {
 			t.Errorf("PendingInGuild including the young one = %d cases, %v; want 2", len(got), err)
 		}
-		if _, err := s.PendingInGuild(ctx, guild, clk.now(), 0); !errors.Is(err, cases.ErrInvalid) {
-			t.Errorf("limit 0: %v; want ErrInvalid", err)
+		if _, err := s.PendingInGuild(ctx, guild, clk.now(), 0); !errors.Is(err, input.ErrInvalid) {
+			t.Errorf("limit 0: %v; want input.ErrInvalid", err)
 		}
 	})
 }
@@ -133,8 +134,8 @@ func TestAddNote(t *testing.T) {
 		if len(evs) != 2 || last.Kind != cases.EventNote || last.ActorID != 42 || last.Note != "re-jailed on rejoin" || !last.At.Equal(clk.now()) {
 			t.Errorf("history = %+v; want created, then the note by 42", evs)
 		}
-		if _, err := s.AddNote(ctx, guild, c.Number, 42, "  "); !errors.Is(err, cases.ErrInvalid) {
-			t.Errorf("empty note: %v; want ErrInvalid", err)
+		if _, err := s.AddNote(ctx, guild, c.Number, 42, "  "); !errors.Is(err, input.ErrInvalid) {
+			t.Errorf("empty note: %v; want input.ErrInvalid", err)
 		}
 		if _, err := s.AddNote(ctx, guild, c.Number+1, 42, "x"); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("note on a missing case: %v; want ErrNotFound", err)

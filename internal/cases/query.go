@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -73,10 +74,10 @@ type PageRequest struct {
 
 func (p PageRequest) check() error {
 	if p.Page < 1 {
-		return invalid("page", fmt.Sprintf("%d is not a page; pages start at 1", p.Page))
+		return input.Invalid("page", fmt.Sprintf("%d is not a page; pages start at 1", p.Page))
 	}
 	if p.PerPage < 1 || p.PerPage > MaxPerPage {
-		return invalid("per page", fmt.Sprintf("%d is out of range; accepted: 1 to %d", p.PerPage, MaxPerPage))
+		return input.Invalid("per page", fmt.Sprintf("%d is out of range; accepted: 1 to %d", p.PerPage, MaxPerPage))
 	}
 	return nil
 }
@@ -108,11 +109,11 @@ func (s *Service) Search(ctx context.Context, guildID int64, text string, p Page
 		return Page{}, checkID("guild", guildID)
 	}
 	if len(text) > MaxSearchTextBytes {
-		return Page{}, invalid("search", fmt.Sprintf("is %d bytes long; at most %d are accepted", len(text), MaxSearchTextBytes))
+		return Page{}, input.Invalid("search", fmt.Sprintf("is %d bytes long; at most %d are accepted", len(text), MaxSearchTextBytes))
 	}
 	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
 	if len(words) == 0 {
-		return Page{}, invalid("search", "has no words to look for; give at least one word of letters or digits")
+		return Page{}, input.Invalid("search", "has no words to look for; give at least one word of letters or digits")
 	}
 	var w where
 	if guildID != 0 {

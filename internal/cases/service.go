@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -72,7 +73,7 @@ func (s *Service) GetByNumber(ctx context.Context, guildID, n int64) (Case, erro
 		return Case{}, err
 	}
 	if n <= 0 {
-		return Case{}, invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
+		return Case{}, input.Invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
 	}
 	row, err := s.read.GetCaseByNumber(ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
 	if err != nil {
@@ -87,10 +88,10 @@ func (s *Service) Recent(ctx context.Context, guildID int64, d time.Duration, li
 		return nil, err
 	}
 	if d <= 0 {
-		return nil, invalid("period", fmt.Sprintf("%s is not a period; give a positive duration such as 24h", d))
+		return nil, input.Invalid("period", fmt.Sprintf("%s is not a period; give a positive duration such as 24h", d))
 	}
 	if limit <= 0 || limit > 1000 {
-		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
+		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
 	rows, err := s.read.RecentCases(ctx, dbsqlc.RecentCasesParams{GuildID: guildID, CreatedAt: s.now().Add(-d).UnixMilli(), Limit: int32(limit)})
 	if err != nil {
@@ -213,7 +214,7 @@ func (s *Service) Statistics(ctx context.Context, guildID int64) ([]Stat, error)
 // first; of one type when typ is not empty.
 func (s *Service) Due(ctx context.Context, now time.Time, typ Type, limit int) ([]Case, error) {
 	if limit <= 0 || limit > 1000 {
-		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
+		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
 	var rows []dbsqlc.Case
 	var err error
@@ -237,7 +238,7 @@ func (s *Service) Due(ctx context.Context, now time.Time, typ Type, limit int) (
 func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type) (bool, Case, error) {
 	off, ok := r.Lift()
 	if !ok {
-		return false, Case{}, invalid("restriction", fmt.Sprintf("%q is not a restriction; accepted: JAIL, POLLBAN, SNIPPETBAN", r))
+		return false, Case{}, input.Invalid("restriction", fmt.Sprintf("%q is not a restriction; accepted: JAIL, POLLBAN, SNIPPETBAN", r))
 	}
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return false, Case{}, err
@@ -332,7 +333,7 @@ func notFound(err error, what string) error {
 func checkTypes(types []Type) error {
 	for _, t := range types {
 		if !t.Valid() {
-			return invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", t, typeList()))
+			return input.Invalid("type", fmt.Sprintf("%q is not a case type; accepted: %s", t, typeList()))
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
 
@@ -107,7 +108,7 @@ func (t *Tx) change() *changeTx {
 // SetStatus changes a locked case's status, with the same rules as Service.SetStatus.
 func (t *Tx) SetStatus(c Case, st Status, note string) error {
 	if st == c.Status {
-		return fmt.Errorf("case #%d is already %s: %w", c.Number, st, ErrUnchanged)
+		return fmt.Errorf("case #%d is already %s: %w", c.Number, st, input.ErrUnchanged)
 	}
 	kind := EventStatus
 	if st == Voided {
@@ -119,7 +120,7 @@ func (t *Tx) SetStatus(c Case, st Status, note string) error {
 // SetExpiry changes a locked case's expiry (the zero time clears it).
 func (t *Tx) SetExpiry(c Case, at time.Time, note string) error {
 	if sameMS(at, c.ExpiresAt) {
-		return fmt.Errorf("case #%d: the expiry given is the current one: %w", c.Number, ErrUnchanged)
+		return fmt.Errorf("case #%d: the expiry given is the current one: %w", c.Number, input.ErrUnchanged)
 	}
 	return t.change().expiry(c, at, note)
 }

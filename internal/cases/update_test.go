@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -113,7 +114,7 @@ func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 				switch {
 				case err == nil:
 					activated++
-				case errors.Is(err, cases.ErrUnchanged):
+				case errors.Is(err, input.ErrUnchanged):
 					unchanged++
 				default:
 					t.Errorf("set status: %v", err)
@@ -228,7 +229,7 @@ func TestFailingWriteInABatch(t *testing.T) {
 					t.Errorf("case #%d: a failed write stayed: %s, history %s", c.Number, got.Status, k)
 				}
 			case 2:
-				var inv *cases.InvalidError
+				var inv *input.InvalidError
 				if !errors.As(results[i], &inv) {
 					t.Errorf("case #%d: %v, want the status rules' refusal", c.Number, results[i])
 				}

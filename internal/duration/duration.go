@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // Day, Week, Month and Year are the calendar-free lengths moderators mean: a month is 30
@@ -24,7 +26,7 @@ const (
 // Max is the longest duration accepted at all (about 100 years): anything longer is a typo.
 const Max = 100 * Year
 
-// ErrInvalid is matched by every parse error.
+// ErrInvalid is matched by every parse error, as is input.ErrInvalid.
 var ErrInvalid = errors.New("invalid duration")
 
 // Accepted describes the grammar, for error messages and help texts.
@@ -32,11 +34,13 @@ const Accepted = "a number and a unit, like 90m, 1.5h, 1w2d3h or 2 weeks (units:
 
 type parseError struct{ msg string }
 
-func (e *parseError) Error() string        { return e.msg }
-func (e *parseError) Is(target error) bool { return target == ErrInvalid }
+func (e *parseError) Error() string { return e.msg }
+func (e *parseError) Is(target error) bool {
+	return target == ErrInvalid || target == input.ErrInvalid
+}
 
-func fail(input, problem string) error {
-	return &parseError{msg: fmt.Sprintf("%q is not a duration: %s; accepted: %s", input, problem, Accepted)}
+func fail(text, problem string) error {
+	return &parseError{msg: fmt.Sprintf("%q is not a duration: %s; accepted: %s", text, problem, Accepted)}
 }
 
 // units maps every accepted unit name to its length. "m" is minutes, as moderators mean it;

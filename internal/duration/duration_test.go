@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 func TestParse(t *testing.T) {
@@ -54,7 +55,7 @@ func TestParse(t *testing.T) {
 	}
 	for in, want := range bad {
 		_, err := duration.Parse(in)
-		if err == nil || !errors.Is(err, duration.ErrInvalid) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "accepted: a number and a unit") {
+		if err == nil || !errors.Is(err, duration.ErrInvalid) || !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "accepted: a number and a unit") {
 			t.Errorf("Parse(%q) error = %v; want one containing %q and the accepted forms", in, err, want)
 		}
 	}

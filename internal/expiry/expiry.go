@@ -22,6 +22,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -412,10 +413,10 @@ func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expir
 		}
 		id = c.ID
 		if _, ok := LiftKind(c.Type); !ok {
-			return &cases.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d is a %s, which does not expire; only TEMPBAN, TIMEOUT, JAIL, POLLBAN and SNIPPETBAN cases do", c.Number, c.Type)}
+			return &input.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d is a %s, which does not expire; only TEMPBAN, TIMEOUT, JAIL, POLLBAN and SNIPPETBAN cases do", c.Number, c.Type)}
 		}
 		if c.Status != cases.Active || c.Processed {
-			return &cases.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d has already ended (it is %s%s); its expiry can no longer change", c.Number, c.Status, processedText(c))}
+			return &input.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d has already ended (it is %s%s); its expiry can no longer change", c.Number, c.Status, processedText(c))}
 		}
 		if err := tx.SetExpiry(c, expiresAt, note); err != nil {
 			return err
@@ -584,10 +585,10 @@ const MaxPending = 1000
 // limit, with the number of all open actions.
 func (s *Service) Pending(ctx context.Context, guildID int64, limit int) ([]Action, int64, error) {
 	if guildID < 0 {
-		return nil, 0, &cases.InvalidError{Field: "guild", Problem: fmt.Sprintf("%d is not a Discord id; ids are positive numbers", guildID)}
+		return nil, 0, &input.InvalidError{Field: "guild", Problem: fmt.Sprintf("%d is not a Discord id; ids are positive numbers", guildID)}
 	}
 	if limit <= 0 || limit > MaxPending {
-		return nil, 0, &cases.InvalidError{Field: "limit", Problem: fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxPending)}
+		return nil, 0, &input.InvalidError{Field: "limit", Problem: fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxPending)}
 	}
 	rows, err := s.read.PendingActions(ctx, dbsqlc.PendingActionsParams{GuildID: guildID, MaxRows: int32(limit)})
 	if err != nil {

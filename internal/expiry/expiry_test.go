@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -272,7 +273,7 @@ func TestReschedule(t *testing.T) {
 			t.Errorf("after making it permanent: %+v", all[0])
 		}
 		warn, _ := f.cs.Create(ctx, cases.New{GuildID: guild, UserID: 506, ModeratorID: mod, Type: cases.Warn, Reason: "x"})
-		if _, err := f.svc.Reschedule(ctx, guild, warn.Number, mod, later, ""); !errors.Is(err, cases.ErrInvalid) {
+		if _, err := f.svc.Reschedule(ctx, guild, warn.Number, mod, later, ""); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("rescheduling a warn: %v", err)
 		}
 	})

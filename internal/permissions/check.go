@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // Subject is a request to use a command: who, where, and with what.
@@ -56,7 +58,7 @@ func (s *Service) Check(ctx context.Context, sub Subject) (Decision, error) {
 		return Decision{}, err
 	}
 	if !s.known[sub.Command] {
-		return Decision{}, invalid("command", fmt.Sprintf("%q is not a gavel command", sub.Command))
+		return Decision{}, input.Invalid("command", fmt.Sprintf("%q is not a gavel command", sub.Command))
 	}
 	if s.botOwners[sub.UserID] {
 		return Decision{Allowed: true, Via: ViaBotOwner}, nil

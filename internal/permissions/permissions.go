@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // Ranks run from MinRank to MaxRank.
@@ -141,40 +143,19 @@ const (
 	ViaDiscordPermission = "discord permission"
 )
 
-// ErrInvalid is matched (with errors.Is) by every *InvalidError.
-var ErrInvalid = errors.New("invalid input")
-
-// ErrUnchanged is returned by a change that would leave things as they are. Nothing is
-// written and no history row is added.
-var ErrUnchanged = errors.New("nothing to change")
-
 // ErrNotFound is returned when removing something that is not there.
 var ErrNotFound = errors.New("not found")
 
-// InvalidError says which input was wrong and what is accepted. Nothing has been written
-// when it is returned.
-type InvalidError struct {
-	Field   string
-	Problem string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(field, problem string) error { return &InvalidError{Field: field, Problem: problem} }
-
 func checkID(field string, id int64) error {
 	if id <= 0 {
-		return invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
+		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
 	}
 	return nil
 }
 
 func checkRank(r int) error {
 	if r < MinRank || r > MaxRank {
-		return invalid("rank", fmt.Sprintf("%d is out of range; accepted: %d to %d", r, MinRank, MaxRank))
+		return input.Invalid("rank", fmt.Sprintf("%d is out of range; accepted: %d to %d", r, MinRank, MaxRank))
 	}
 	return nil
 }
@@ -186,7 +167,7 @@ const commandAccepted = "accepted: a command's full name, words of a-z, 0-9, - a
 // well-formed name. It does not check that the command exists; the Service does.
 func ParseCommand(s string) (string, error) {
 	if !utf8.ValidString(s) {
-		return "", invalid("command", "is not valid text; "+commandAccepted)
+		return "", input.Invalid("command", "is not valid text; "+commandAccepted)
 	}
 	name := strings.Join(strings.Fields(strings.ToLower(s)), " ")
 	if err := checkCommandName(name); err != nil {
@@ -198,18 +179,18 @@ func ParseCommand(s string) (string, error) {
 // checkCommandName accepts exactly the canonical form, which the database CHECK also enforces.
 func checkCommandName(name string) error {
 	if name == "" {
-		return invalid("command", "is empty; "+commandAccepted)
+		return input.Invalid("command", "is empty; "+commandAccepted)
 	}
 	if n := utf8.RuneCountInString(name); n > MaxCommandName {
-		return invalid("command", fmt.Sprintf("is %d characters long; at most %d are accepted", n, MaxCommandName))
+		return input.Invalid("command", fmt.Sprintf("is %d characters long; at most %d are accepted", n, MaxCommandName))
 	}
 	for _, w := range strings.Split(name, " ") {
 		if w == "" {
-			return invalid("command", fmt.Sprintf("%q has an empty word; %s", name, commandAccepted))
+			return input.Invalid("command", fmt.Sprintf("%q has an empty word; %s", name, commandAccepted))
 		}
 		for _, r := range w {
 			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-				return invalid("command", fmt.Sprintf("%q contains %q; %s", name, r, commandAccepted))
+				return input.Invalid("command", fmt.Sprintf("%q contains %q; %s", name, r, commandAccepted))
 			}
 		}
 	}
@@ -235,17 +216,17 @@ func cleanName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	const accepted = "accepted: 1 to 100 characters on one line, such as Moderator"
 	if !utf8.ValidString(name) {
-		return "", invalid("rank name", "is not valid text; "+accepted)
+		return "", input.Invalid("rank name", "is not valid text; "+accepted)
 	}
 	if name == "" {
-		return "", invalid("rank name", "is empty; "+accepted)
+		return "", input.Invalid("rank name", "is empty; "+accepted)
 	}
 	if n := utf8.RuneCountInString(name); n > MaxRankName {
-		return "", invalid("rank name", fmt.Sprintf("is %d characters long; %s", n, accepted))
+		return "", input.Invalid("rank name", fmt.Sprintf("is %d characters long; %s", n, accepted))
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return "", invalid("rank name", fmt.Sprintf("%q contains a line break or a control character; %s", name, accepted))
+			return "", input.Invalid("rank name", fmt.Sprintf("%q contains a line break or a control character; %s", name, accepted))
 		}
 	}
 	return name, nil
@@ -256,14 +237,14 @@ func cleanDescription(d string) (string, error) {
 	d = strings.TrimSpace(d)
 	const accepted = "accepted: up to 500 characters, or none"
 	if !utf8.ValidString(d) {
-		return "", invalid("rank description", "is not valid text; "+accepted)
+		return "", input.Invalid("rank description", "is not valid text; "+accepted)
 	}
 	if n := utf8.RuneCountInString(d); n > MaxRankDescription {
-		return "", invalid("rank description", fmt.Sprintf("is %d characters long; %s", n, accepted))
+		return "", input.Invalid("rank description", fmt.Sprintf("is %d characters long; %s", n, accepted))
 	}
 	for _, r := range d {
 		if r != '\n' && unicode.IsControl(r) {
-			return "", invalid("rank description", fmt.Sprintf("contains the control character %U; %s", r, accepted))
+			return "", input.Invalid("rank description", fmt.Sprintf("contains the control character %U; %s", r, accepted))
 		}
 	}
 	return d, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -157,7 +158,7 @@ func TestRanksRolesCommands(t *testing.T) {
 		must(t, err)
 		_, err = s.SetRank(ctx, guild, admin, 3, "Mods", "Bans, kicks and jail.")
 		must(t, err)
-		if _, err := s.SetRank(ctx, guild, admin, 3, "Mods", "Bans, kicks and jail."); !errors.Is(err, permissions.ErrUnchanged) {
+		if _, err := s.SetRank(ctx, guild, admin, 3, "Mods", "Bans, kicks and jail."); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("same rank again: %v", err)
 		}
 		_, err = s.SetRank(ctx, guild, admin, 10, "Trusted", "")
@@ -167,7 +168,7 @@ func TestRanksRolesCommands(t *testing.T) {
 		must(t, s.AssignRole(ctx, guild, admin, trustedRole, 10))
 		must(t, s.AssignRole(ctx, guild, admin, trustedRole, 3))
 		must(t, s.AssignRole(ctx, guild, admin, guild, 10)) // @everyone
-		if err := s.AssignRole(ctx, guild, admin, modRole, 3); !errors.Is(err, permissions.ErrUnchanged) {
+		if err := s.AssignRole(ctx, guild, admin, modRole, 3); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("same assignment again: %v", err)
 		}
 		roles, err := s.RoleRanks(ctx, guild)
@@ -185,7 +186,7 @@ func TestRanksRolesCommands(t *testing.T) {
 		must(t, s.SetCommandRank(ctx, guild, admin, "config", 10)) // known as the parent of "config ranks init"
 		must(t, s.SetCommandRank(ctx, guild, admin, "snippet-ban_2 x", 2))
 		must(t, s.SetCommandRank(ctx, guild, admin, "ban", 5))
-		if err := s.SetCommandRank(ctx, guild, admin, "ban", 5); !errors.Is(err, permissions.ErrUnchanged) {
+		if err := s.SetCommandRank(ctx, guild, admin, "ban", 5); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("same command rank again: %v", err)
 		}
 		must(t, s.ClearCommandRank(ctx, guild, admin, "config"))
@@ -277,8 +278,8 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}
 		for name, tc := range bad {
 			err := tc.do()
-			if !errors.Is(err, permissions.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%s: err = %v, want ErrInvalid containing %q", name, err, tc.want)
+			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want input.ErrInvalid containing %q", name, err, tc.want)
 			}
 		}
 		if n := len(history(t, st, guild)); n != before {
@@ -296,7 +297,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 
 		// In a guild without ranks the error says how to get one.
 		err = s.AssignRole(ctx, guild+1, admin, otherRole, 3)
-		if !errors.Is(err, permissions.ErrInvalid) || !strings.Contains(err.Error(), "this server has no ranks yet; create them first") {
+		if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "this server has no ranks yet; create them first") {
 			t.Errorf("assign in a guild without ranks: %v", err)
 		}
 		if n := count(t, st, "guild_settings"); n != 1 {
@@ -318,8 +319,8 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"native no bits":    {nil, []permissions.Option{permissions.WithNativePermissions(map[string]permissions.Permission{"x": 0})}, `"x" needs no permission`},
 		"native bad name":   {nil, []permissions.Option{permissions.WithNativePermissions(map[string]permissions.Permission{" x": 1})}, "native permission table: command"},
 	} {
-		if _, err := permissions.New(st, tc.known, tc.opts...); !errors.Is(err, permissions.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: err = %v, want ErrInvalid containing %q", name, err, tc.want)
+		if _, err := permissions.New(st, tc.known, tc.opts...); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want input.ErrInvalid containing %q", name, err, tc.want)
 		}
 	}
 }
@@ -459,8 +460,8 @@ func TestCheck(t *testing.T) {
 			"zero guild":      {UserID: user, Command: "ban"},
 			"zero user":       {GuildID: guild, Command: "ban"},
 		} {
-			if _, err := s.Check(ctx, bad); !errors.Is(err, permissions.ErrInvalid) {
-				t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+			if _, err := s.Check(ctx, bad); !errors.Is(err, input.ErrInvalid) {
+				t.Errorf("%s: err = %v, want input.ErrInvalid", name, err)
 			}
 		}
 	})
@@ -561,7 +562,7 @@ func FuzzParseCommand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		name, err := permissions.ParseCommand(in)
 		if err != nil {
-			if !errors.Is(err, permissions.ErrInvalid) || !strings.Contains(err.Error(), "accepted") {
+			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted") {
 				t.Errorf("ParseCommand(%q): error without what is accepted: %v", in, err)
 			}
 			return
@@ -602,7 +603,7 @@ func TestConcurrentRankNamesStayUnique(t *testing.T) {
 					switch {
 					case err == nil:
 						ok.Add(1)
-					case errors.Is(err, permissions.ErrInvalid):
+					case errors.Is(err, input.ErrInvalid):
 						refused.Add(1)
 					default:
 						t.Error(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/guildcache"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
@@ -44,7 +45,7 @@ func WithBotOwners(ids ...int64) Option {
 	return func(s *Service) {
 		for _, id := range ids {
 			if id <= 0 {
-				s.optErr = errors.Join(s.optErr, invalid("bot owner", fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id)))
+				s.optErr = errors.Join(s.optErr, input.Invalid("bot owner", fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id)))
 				continue
 			}
 			s.botOwners[id] = true
@@ -65,7 +66,7 @@ func WithNativePermissions(table map[string]Permission) Option {
 				continue
 			}
 			if p == 0 {
-				s.optErr = errors.Join(s.optErr, invalid("native permission table", fmt.Sprintf("%q needs no permission; give it at least one, or leave it out to require Manage Server", cmd)))
+				s.optErr = errors.Join(s.optErr, input.Invalid("native permission table", fmt.Sprintf("%q needs no permission; give it at least one, or leave it out to require Manage Server", cmd)))
 				continue
 			}
 			s.native[cmd] = p
@@ -263,11 +264,11 @@ func (s *Service) SetRank(ctx context.Context, guildID, actor int64, number int,
 		}
 		ranks := ranksFromRows(rows)
 		if other, taken := rankByName(ranks, name); taken && other.Number != number {
-			return invalid("rank name", fmt.Sprintf("%q is already the name of rank %d; accepted: a name no other rank of this server has", name, other.Number))
+			return input.Invalid("rank name", fmt.Sprintf("%q is already the name of rank %d; accepted: a name no other rank of this server has", name, other.Number))
 		}
 		old, _ := rankByNumber(ranks, number)
 		if old == want {
-			return fmt.Errorf("rank %d is already %q with that description: %w", number, name, ErrUnchanged)
+			return fmt.Errorf("rank %d is already %q with that description: %w", number, name, input.ErrUnchanged)
 		}
 		return c.putRank(old, want)
 	})
@@ -338,7 +339,7 @@ func (s *Service) AssignRole(ctx context.Context, guildID, actor, roleID int64, 
 		}
 		ranks := ranksFromRows(rows)
 		if _, ok := rankByNumber(ranks, rank); !ok {
-			return invalid("rank", missingRank(rank, ranks))
+			return input.Invalid("rank", missingRank(rank, ranks))
 		}
 		assigned, err := c.q.ListRoleRanks(ctx, guildID)
 		if err != nil {
@@ -348,7 +349,7 @@ func (s *Service) AssignRole(ctx context.Context, guildID, actor, roleID int64, 
 		for _, a := range assigned {
 			if a.RoleID == roleID {
 				if int(a.Rank) == rank {
-					return fmt.Errorf("role %d already has rank %d: %w", roleID, rank, ErrUnchanged)
+					return fmt.Errorf("role %d already has rank %d: %w", roleID, rank, input.ErrUnchanged)
 				}
 				old = strconv.Itoa(int(a.Rank))
 			}
@@ -398,7 +399,7 @@ func (s *Service) SetCommandRank(ctx context.Context, guildID, actor int64, comm
 			return err
 		}
 		if old == strconv.Itoa(rank) {
-			return fmt.Errorf("%s already requires rank %d: %w", name, rank, ErrUnchanged)
+			return fmt.Errorf("%s already requires rank %d: %w", name, rank, input.ErrUnchanged)
 		}
 		if err := c.q.UpsertCommandRank(ctx, dbsqlc.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int32(rank)}); err != nil {
 			return fmt.Errorf("set command rank: %w", err)
@@ -438,7 +439,7 @@ func (s *Service) knownCommand(command string) (string, error) {
 		return "", err
 	}
 	if !s.known[name] {
-		return "", invalid("command", fmt.Sprintf("%q is not a gavel command; accepted: %s", name, strings.Join(s.Commands(), ", ")))
+		return "", input.Invalid("command", fmt.Sprintf("%q is not a gavel command; accepted: %s", name, strings.Join(s.Commands(), ", ")))
 	}
 	return name, nil
 }
@@ -470,7 +471,7 @@ func (s *Service) write(ctx context.Context, guildID, actor int64, what string, 
 	case err == nil:
 		s.cache.Invalidate(guildID)
 		return nil
-	case errors.Is(err, ErrInvalid), errors.Is(err, ErrUnchanged), errors.Is(err, ErrNotFound), errors.Is(err, errNothingToDo):
+	case errors.Is(err, input.ErrInvalid), errors.Is(err, input.ErrUnchanged), errors.Is(err, ErrNotFound), errors.Is(err, errNothingToDo):
 		return err
 	default:
 		return fmt.Errorf("%s in guild %d: %w", what, guildID, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/guildcache"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
@@ -86,7 +87,7 @@ func (s *Service) SetChannel(ctx context.Context, guildID, actor int64, which Ch
 		return Guild{}, err
 	}
 	if !which.valid() {
-		return Guild{}, invalid("channel", fmt.Sprintf("%d is not a channel setting; accepted: ModLog, AuditLog, JailChannel", int(which)))
+		return Guild{}, input.Invalid("channel", fmt.Sprintf("%d is not a channel setting; accepted: ModLog, AuditLog, JailChannel", int(which)))
 	}
 	if err := checkOptionalID(which.String(), id); err != nil {
 		return Guild{}, err
@@ -106,7 +107,7 @@ func (s *Service) SetJailRole(ctx context.Context, guildID, actor, roleID int64)
 	}
 	if roleID == guildID {
 		// Every member has @everyone (its id is the guild's), so jailing by it would be a no-op.
-		return Guild{}, invalid("jail role", "the @everyone role cannot be the jail role, since every member has it; accepted: a role of its own, or 0 to clear it")
+		return Guild{}, input.Invalid("jail role", "the @everyone role cannot be the jail role, since every member has it; accepted: a role of its own, or 0 to clear it")
 	}
 	return s.change(ctx, guildID, actor, KeyJailRole, func(g *Guild) (string, string) {
 		old := g.JailRoleID
@@ -134,7 +135,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Even
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxHistory {
-		return nil, invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
+		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
 	}
 	rows, err := s.read.SettingsEvents(ctx, dbsqlc.SettingsEventsParams{GuildID: guildID, Limit: int32(limit)})
 	if err != nil {
@@ -162,7 +163,7 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 		g := fromRow(row)
 		before, after := apply(&g)
 		if before == after {
-			return fmt.Errorf("%s is already %s: %w", key, shown(after), ErrUnchanged)
+			return fmt.Errorf("%s is already %s: %w", key, shown(after), input.ErrUnchanged)
 		}
 		if err := q.UpdateGuildSettings(ctx, toParams(g, now)); err != nil {
 			return fmt.Errorf("update settings: %w", err)
@@ -174,7 +175,7 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, ErrUnchanged) {
+		if errors.Is(err, input.ErrUnchanged) {
 			return Guild{}, err
 		}
 		return Guild{}, fmt.Errorf("set %s of guild %d: %w", key, guildID, err)

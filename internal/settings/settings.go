@@ -5,12 +5,13 @@
 package settings
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // DefaultPrefix is the prefix of a guild that never set one (Tux's default).
@@ -93,7 +94,7 @@ func ParseChannel(s string) (Channel, error) {
 	case "jail":
 		return JailChannel, nil
 	}
-	return 0, invalid("channel", fmt.Sprintf("%q is not a setting; accepted: modlog, auditlog, jail", s))
+	return 0, input.Invalid("channel", fmt.Sprintf("%q is not a setting; accepted: modlog, auditlog, jail", s))
 }
 
 // History keys of the settings this package owns. The permissions package records its
@@ -119,27 +120,6 @@ type Event struct {
 	At  time.Time
 }
 
-// ErrInvalid is matched (with errors.Is) by every *InvalidError.
-var ErrInvalid = errors.New("invalid input")
-
-// ErrUnchanged is returned by a setter given the value the setting already has. Nothing is
-// written and no history row is added.
-var ErrUnchanged = errors.New("nothing to change")
-
-// InvalidError says which input was wrong and what is accepted. Nothing has been written
-// when it is returned.
-type InvalidError struct {
-	Field   string
-	Problem string
-}
-
-func (e *InvalidError) Error() string { return e.Field + ": " + e.Problem }
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(field, problem string) error { return &InvalidError{Field: field, Problem: problem} }
-
 const prefixAccepted = "accepted: 1 to 5 characters with no spaces, invisible characters or backticks, such as $, ! or ??"
 
 // CheckPrefix reports whether p can be a guild's prefix: 1 to 5 characters, none of them
@@ -148,23 +128,23 @@ const prefixAccepted = "accepted: 1 to 5 characters with no spaces, invisible ch
 func CheckPrefix(p string) error {
 	const accepted = prefixAccepted
 	if !utf8.ValidString(p) {
-		return invalid("prefix", "is not valid text; "+accepted)
+		return input.Invalid("prefix", "is not valid text; "+accepted)
 	}
 	n := utf8.RuneCountInString(p)
 	if n == 0 {
-		return invalid("prefix", "is empty; "+accepted)
+		return input.Invalid("prefix", "is empty; "+accepted)
 	}
 	if n > MaxPrefixLength {
-		return invalid("prefix", fmt.Sprintf("%q is %d characters long; %s", p, n, accepted))
+		return input.Invalid("prefix", fmt.Sprintf("%q is %d characters long; %s", p, n, accepted))
 	}
 	for _, r := range p {
 		switch {
 		case unicode.IsSpace(r):
-			return invalid("prefix", fmt.Sprintf("%q contains whitespace; %s", p, accepted))
+			return input.Invalid("prefix", fmt.Sprintf("%q contains whitespace; %s", p, accepted))
 		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
-			return invalid("prefix", fmt.Sprintf("%q contains an invisible character; %s", p, accepted))
+			return input.Invalid("prefix", fmt.Sprintf("%q contains an invisible character; %s", p, accepted))
 		case r == '`':
-			return invalid("prefix", fmt.Sprintf("%q contains a backtick; %s", p, accepted))
+			return input.Invalid("prefix", fmt.Sprintf("%q contains a backtick; %s", p, accepted))
 		}
 	}
 	return nil
@@ -172,7 +152,7 @@ func CheckPrefix(p string) error {
 
 func checkID(field string, id int64) error {
 	if id <= 0 {
-		return invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
+		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
 	}
 	return nil
 }
@@ -180,7 +160,7 @@ func checkID(field string, id int64) error {
 // checkOptionalID accepts zero, which clears the setting.
 func checkOptionalID(field string, id int64) error {
 	if id < 0 {
-		return invalid(field, fmt.Sprintf("%d is not a Discord id; accepted: a positive id, or 0 to clear it", id))
+		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; accepted: a positive id, or 0 to clear it", id))
 	}
 	return nil
 }

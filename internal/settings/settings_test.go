@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -170,8 +171,8 @@ func TestUnchangedWritesNothing(t *testing.T) {
 			"clear unset":    func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.AuditLog, 0) },
 			"clear jail":     func() (settings.Guild, error) { return s.SetJailRole(ctx, guild, mod, 0) },
 		} {
-			if _, err := set(); !errors.Is(err, settings.ErrUnchanged) {
-				t.Errorf("%s: err = %v, want ErrUnchanged", name, err)
+			if _, err := set(); !errors.Is(err, input.ErrUnchanged) {
+				t.Errorf("%s: err = %v, want input.ErrUnchanged", name, err)
 			}
 		}
 		if n := count(t, st, "SELECT COUNT(*) FROM guilds") + count(t, st, "SELECT COUNT(*) FROM guild_settings"); n != 0 {
@@ -180,7 +181,7 @@ func TestUnchangedWritesNothing(t *testing.T) {
 		if _, err := s.SetChannel(ctx, guild, mod, settings.JailChannel, 5); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SetChannel(ctx, guild, mod, settings.JailChannel, 5); !errors.Is(err, settings.ErrUnchanged) || !strings.Contains(err.Error(), `jail_channel is already "5"`) {
+		if _, err := s.SetChannel(ctx, guild, mod, settings.JailChannel, 5); !errors.Is(err, input.ErrUnchanged) || !strings.Contains(err.Error(), `jail_channel is already "5"`) {
 			t.Errorf("same channel again: %v", err)
 		}
 		if ev := history(t, s, guild); len(ev) != 1 {
@@ -217,16 +218,16 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}
 		for name, tc := range bad {
 			_, err := tc.set()
-			if !errors.Is(err, settings.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%s: err = %v, want ErrInvalid containing %q", name, err, tc.want)
+			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want input.ErrInvalid containing %q", name, err, tc.want)
 			}
 		}
 		for _, limit := range []int{0, -1, settings.MaxHistory + 1} {
-			if _, err := s.History(ctx, guild, limit); !errors.Is(err, settings.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 1000") {
+			if _, err := s.History(ctx, guild, limit); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 1000") {
 				t.Errorf("History(limit %d): %v", limit, err)
 			}
 		}
-		if _, err := s.Get(ctx, -1); !errors.Is(err, settings.ErrInvalid) {
+		if _, err := s.Get(ctx, -1); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("Get(-1): %v", err)
 		}
 		if g, err := s.Get(ctx, guild); err != nil || !cmp.Equal(settings.Defaults(guild), g) {
@@ -319,7 +320,7 @@ func TestParseChannel(t *testing.T) {
 		}
 	}
 	for _, in := range []string{"", "log", "channel", "jail role", "general"} {
-		if _, err := settings.ParseChannel(in); !errors.Is(err, settings.ErrInvalid) || !strings.Contains(err.Error(), "accepted: modlog, auditlog, jail") {
+		if _, err := settings.ParseChannel(in); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted: modlog, auditlog, jail") {
 			t.Errorf("ParseChannel(%q): %v", in, err)
 		}
 	}
@@ -337,7 +338,7 @@ func FuzzCheckPrefix(f *testing.F) {
 	f.Fuzz(func(t *testing.T, p string) {
 		err := settings.CheckPrefix(p)
 		if err != nil {
-			if !errors.Is(err, settings.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 5 characters") {
+			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 5 characters") {
 				t.Errorf("CheckPrefix(%q): error without what is accepted: %v", p, err)
 			}
 			return

@@ -14,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
@@ -337,7 +338,7 @@ func (ct *caseTool) view(ctx context.Context, call Call, n int64) Reply {
 
 // caseError words a failure to read or change case n.
 func (ct *caseTool) caseError(n int64, err error) Reply {
-	var inv *cases.InvalidError
+	var inv *input.InvalidError
 	switch {
 	case errors.Is(err, cases.ErrNotFound):
 		return Text(Refused, "Case #%d does not exist in this server.", n)
@@ -633,7 +634,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	if len(given) > 0 {
 		modified, err := ct.env.Cases.Modify(ctx, call.GuildID, n, call.User.ID, ch)
 		switch {
-		case errors.Is(err, cases.ErrUnchanged):
+		case errors.Is(err, input.ErrUnchanged):
 		case err != nil:
 			return ct.caseError(n, err)
 		default:
@@ -692,7 +693,7 @@ func (ct *caseTool) reschedule(ctx context.Context, call Call, args commands.Arg
 		return "the expiry was already " + expiryText(at), false, c, "", nil
 	}
 	after, err = ct.env.Expiry.Reschedule(ctx, call.GuildID, c.Number, call.User.ID, at, "cases modify")
-	var invalid *cases.InvalidError
+	var invalid *input.InvalidError
 	if errors.As(err, &invalid) {
 		return "", false, c, invalid.Problem + ".", nil
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 )
@@ -915,17 +916,12 @@ func eventField(ev settings.Event, ranks map[int]permissions.Rank) discord.Embed
 
 // refusal answers a change the services refused; nothing was changed.
 func (c *configTool) refusal(err error) Reply {
-	var si *settings.InvalidError
-	var pi *permissions.InvalidError
+	var inv *input.InvalidError
 	switch {
-	case errors.As(err, &si):
-		return refused("**%s**: %s. Nothing was changed.", si.Field, strings.TrimSuffix(si.Problem, "."))
-	case errors.As(err, &pi):
-		return refused("**%s**: %s. Nothing was changed.", pi.Field, strings.TrimSuffix(pi.Problem, "."))
-	case errors.Is(err, settings.ErrUnchanged):
-		return Text(OK, "Nothing to change: %s.", strings.TrimSuffix(err.Error(), ": "+settings.ErrUnchanged.Error()))
-	case errors.Is(err, permissions.ErrUnchanged):
-		return Text(OK, "Nothing to change: %s.", strings.TrimSuffix(err.Error(), ": "+permissions.ErrUnchanged.Error()))
+	case errors.As(err, &inv):
+		return refused("**%s**: %s. Nothing was changed.", inv.Field, strings.TrimSuffix(inv.Problem, "."))
+	case errors.Is(err, input.ErrUnchanged):
+		return Text(OK, "Nothing to change: %s.", strings.TrimSuffix(err.Error(), ": "+input.ErrUnchanged.Error()))
 	case errors.Is(err, permissions.ErrNotFound):
 		return refused("%s. Nothing was changed.", upperFirst(strings.TrimSuffix(err.Error(), ": "+permissions.ErrNotFound.Error())))
 	}
