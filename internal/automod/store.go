@@ -29,8 +29,8 @@ func (s *Store) GavelRules(ctx context.Context, guildID int64) ([]GavelRule, int
 	var rules []GavelRule
 	var version int64
 	// One transaction, so that the version read is the version of the rules read.
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := s.st.TxQueries(tx)
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Queries()
 		v, err := q.GavelVersion(ctx, guildID)
 		if err != nil {
 			return err
@@ -69,8 +69,8 @@ func (s *Store) GavelVersion(ctx context.Context, guildID int64) (int64, error) 
 // rule must have passed ValidateGavel, and names must be unique (ParseFile checks both).
 func (s *Store) ReplaceGavelRules(ctx context.Context, guildID int64, rules []GavelRule) error {
 	now := s.now().UnixMilli()
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := s.st.TxQueries(tx)
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Queries()
 		if err := q.DeleteGavelRules(ctx, guildID); err != nil {
 			return err
 		}
@@ -110,7 +110,13 @@ func (s *Store) Claim(ctx context.Context, guildID int64, key string, staleBefor
 
 // Settle records the case made for a claimed key.
 func (s *Store) Settle(ctx context.Context, guildID int64, key string, caseID int64) error {
-	err := s.st.WriteQueries().SetAutomodKeyCase(ctx, dbsqlc.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
+	return s.st.InTx(ctx, func(tx *store.Tx) error { return s.SettleTx(tx, guildID, key, caseID) })
+}
+
+// SettleTx records the case made for a claimed key inside tx, the unit of work that
+// finalizes the case, so that the key and its case commit together.
+func (s *Store) SettleTx(tx *store.Tx, guildID int64, key string, caseID int64) error {
+	err := tx.Queries().SetAutomodKeyCase(tx.Context(), dbsqlc.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
 		CaseID: sql.NullInt64{Int64: caseID, Valid: true}})
 	if err != nil {
 		return fmt.Errorf("settle automod key %q in guild %d: %w", key, guildID, err)

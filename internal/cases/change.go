@@ -186,9 +186,9 @@ func (s *Service) rowLocks() bool { return s.st.Engine() != store.SQLite }
 // it rather than by a second visit to the writer.
 func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
 	var out Case
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		db := s.st.TxDB(tx)
-		q := dbsqlc.New(db)
+	err := s.write(ctx, func(tx *store.Tx) error {
+		ctx := tx.Context()
+		q := tx.Queries()
 		row, err := lock(ctx, q, s.rowLocks())
 		if err != nil {
 			return err
@@ -201,7 +201,7 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 		if err := apply(c, &changeTx{ctx: ctx, q: q, ev: &ev, actor: actor, now: s.nowMS()}); err != nil {
 			return err
 		}
-		if err := ev.flush(ctx, db); err != nil {
+		if err := ev.flush(ctx, tx.DB()); err != nil {
 			return err
 		}
 		row, err = q.GetCaseByID(ctx, c.ID)

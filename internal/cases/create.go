@@ -3,7 +3,6 @@ package cases
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -91,9 +90,9 @@ func (s *Service) CreateMany(ctx context.Context, ns []New) ([]Case, error) {
 		reqs[i] = &n
 	}
 	var out []Case
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = s.insert(ctx, s.st.TxDB(tx), reqs)
+		out, err = s.insert(tx.Context(), tx.DB(), reqs)
 		return err
 	})
 	if err != nil {
@@ -190,8 +189,8 @@ func (b *batcher) lead(ctx context.Context, s *Service) {
 			// trips.
 			out, err = s.insert(txCtx, s.st.WriteDB(), ns)
 		} else {
-			err = s.st.InTx(txCtx, func(tx *sql.Tx) error {
-				out, err = s.insert(txCtx, s.st.TxDB(tx), ns)
+			err = s.st.InTx(txCtx, func(tx *store.Tx) error {
+				out, err = s.insert(txCtx, tx.DB(), ns)
 				return err
 			})
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
 
@@ -26,13 +27,15 @@ const (
 )
 
 // Tx is a write transaction over cases, for packages that keep state beside a case (the
-// expiry schedule) and must change both at once: every change still writes its history row.
+// expiry schedule, the mod-log outbox) and must change both at once: every change still
+// writes its history row. Those packages write their own tables through the unit of work it
+// runs in (StoreTx), never through the cases package.
 type Tx struct {
+	tx    *store.Tx
 	ctx   context.Context
 	q     *dbsqlc.Queries
 	actor int64
 	now   int64
-	after []func()
 	// rowLock: Lock takes a row lock (see locker).
 	rowLock bool
 	// ev holds the history rows until fn returns (see eventBuf).
@@ -48,31 +51,23 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 	if err := checkID("actor", actor); err != nil {
 		return err
 	}
-	var t *Tx
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		db := s.st.TxDB(tx)
-		t = &Tx{ctx: ctx, q: dbsqlc.New(db), actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
+	return s.write(ctx, func(stx *store.Tx) error {
+		t := &Tx{tx: stx, ctx: stx.Context(), q: stx.Queries(), actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
 		if err := fn(t); err != nil {
 			return err
 		}
-		return t.ev.flush(ctx, db)
+		return t.ev.flush(t.ctx, stx.DB())
 	})
-	if err != nil {
-		return err
-	}
-	for _, f := range t.after {
-		f()
-	}
-	return nil
 }
 
 // AfterCommit runs f once the transaction has committed (never when it rolls back): for
 // news that must not travel before the data it announces.
-func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
+func (t *Tx) AfterCommit(f func()) { t.tx.AfterCommit(f) }
 
-// Queries runs the generated queries in the transaction, through the store's statement
-// cache: for statements on tables the cases package does not own (the expiry schedule).
-func (t *Tx) Queries() *dbsqlc.Queries { return t.q }
+// StoreTx is the unit of work the transaction runs in: other packages write their own
+// tables through it (expiry its schedule, the mod log its outbox), so that their rows commit
+// or roll back with the case's.
+func (t *Tx) StoreTx() *store.Tx { return t.tx }
 
 // Context is the context the transaction runs in.
 func (t *Tx) Context() context.Context { return t.ctx }

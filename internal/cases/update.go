@@ -2,7 +2,6 @@ package cases
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // updater group-commits the write transactions that change existing cases (InTx, Modify,
@@ -32,8 +33,11 @@ type updater struct {
 }
 
 type updateReq struct {
-	ctx   context.Context
-	fn    func(ctx context.Context, tx *sql.Tx) error
+	ctx context.Context
+	fn  func(tx *store.Tx) error
+	// tx is the unit of work fn ran in inside a shared transaction, whose AfterCommit
+	// functions run once that transaction commits.
+	tx    *store.Tx
 	state atomic.Int32 // reqQueued → reqTaken by a leader, or → reqAbandoned by its caller
 	done  chan struct{}
 	err   error
@@ -50,10 +54,10 @@ const txTimeout = 30 * time.Second
 // batch it is in). It may run more than once when its first run was rolled back for reasons
 // not its own; it sees a context that is not cancelled with ctx once it has started, because
 // an interrupted statement would break the shared transaction.
-func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Service) write(ctx context.Context, fn func(tx *store.Tx) error) error {
 	b := &s.upd
 	if b.off {
-		return s.st.InTx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
+		return s.st.InTx(ctx, fn)
 	}
 	r := &updateReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	b.mu.Lock()
@@ -112,7 +116,7 @@ func memberCtx(r *updateReq) (context.Context, context.CancelFunc) {
 func (s *Service) runAlone(r *updateReq) {
 	ctx, cancel := memberCtx(r)
 	defer cancel()
-	r.err = s.st.InTx(ctx, func(tx *sql.Tx) error { return r.fn(ctx, tx) })
+	r.err = s.st.InTx(ctx, r.fn)
 }
 
 // runBatch runs the members in one transaction, each in a savepoint. Members whose work must
@@ -138,7 +142,8 @@ func (s *Service) runBatch(ctx context.Context, batch []*updateReq) {
 			return
 		}
 		mctx, mcancel := memberCtx(r)
-		r.err = r.fn(mctx, tx)
+		r.tx = s.st.BindTx(mctx, tx)
+		r.err = r.fn(r.tx)
 		mcancel()
 		if r.err == nil {
 			_, err = db.ExecContext(txCtx, "RELEASE SAVEPOINT case_write")
@@ -171,6 +176,12 @@ func (s *Service) runBatch(ctx context.Context, batch []*updateReq) {
 			if r.err == nil {
 				r.alone = true
 			}
+		}
+		return
+	}
+	for _, r := range batch {
+		if r.err == nil && !r.alone {
+			r.tx.Committed()
 		}
 	}
 }

@@ -237,7 +237,7 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 	if !validKind(kind) {
 		return Action{}, fmt.Errorf("schedule case #%d: %q is not an expiry kind", c.Number, kind)
 	}
-	q := tx.Queries()
+	q := tx.StoreTx().Queries()
 	ctx := tx.Context()
 	if open, err := q.OpenActionOfCase(ctx, c.ID); err == nil {
 		if _, err := q.MoveScheduledAction(ctx, dbsqlc.MoveScheduledActionParams{ID: open.ID, RunAt: at.UnixMilli(), Kind: string(kind), Now: tx.NowMS()}); err != nil {
@@ -303,7 +303,7 @@ func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind,
 	if len(kinds) == 0 {
 		return nil, nil
 	}
-	q := tx.Queries()
+	q := tx.StoreTx().Queries()
 	ctx := tx.Context()
 	rows, err := q.OpenActionsOfTarget(ctx, dbsqlc.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
 	if err != nil {
@@ -385,7 +385,7 @@ func (s *Service) Cancel(ctx context.Context, caseID, actor int64, why string) (
 }
 
 func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) {
-	q := tx.Queries()
+	q := tx.StoreTx().Queries()
 	open, err := q.OpenActionOfCase(tx.Context(), c.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
@@ -464,9 +464,9 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 		rows, err = s.st.WriteQueries().ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
 			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
 	} else {
-		err = s.st.InTx(ctx, func(tx *sql.Tx) error {
+		err = s.st.InTx(ctx, func(tx *store.Tx) error {
 			var err error
-			rows, err = s.st.TxQueries(tx).ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
+			rows, err = tx.Queries().ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
 				Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
 			return err
 		})
@@ -485,7 +485,7 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 // CompleteTx records cl's outcome inside tx, with the case changes the run made; it returns
 // ErrLeaseLost (and the caller must roll back) when cl no longer holds its lease.
 func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note string) error {
-	n, err := tx.Queries().CompleteScheduledAction(tx.Context(), dbsqlc.CompleteScheduledActionParams{
+	n, err := tx.StoreTx().Queries().CompleteScheduledAction(tx.Context(), dbsqlc.CompleteScheduledActionParams{
 		Now: tx.NowMS(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
@@ -548,7 +548,7 @@ func (s *Service) Release(ctx context.Context, cl Claim) error {
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
 func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {
 	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
-		n, err := tx.Queries().GiveUpScheduledAction(tx.Context(), dbsqlc.GiveUpScheduledActionParams{
+		n, err := tx.StoreTx().Queries().GiveUpScheduledAction(tx.Context(), dbsqlc.GiveUpScheduledActionParams{
 			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
 		if err != nil {
 			return fmt.Errorf("give up expiry %d: %w", cl.ID, err)
@@ -637,7 +637,7 @@ func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, e
 			if c.Processed || c.Status != cases.Active || c.ExpiresAt.IsZero() {
 				return nil
 			}
-			if _, err := tx.Queries().OpenActionOfCase(tx.Context(), c.ID); err == nil {
+			if _, err := tx.StoreTx().Queries().OpenActionOfCase(tx.Context(), c.ID); err == nil {
 				return nil // another process got there first
 			}
 			kind, _ := LiftKind(c.Type)

@@ -58,7 +58,11 @@ func svc(t *testing.T, st *store.Store, c *clock, opts ...permissions.Option) *p
 
 func history(t *testing.T, st *store.Store, g int64) []settings.Event {
 	t.Helper()
-	ev, err := settings.NewService(st).History(context.Background(), g, 1000)
+	ps, err := permissions.New(st, catalogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ps.History(context.Background(), g, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +240,10 @@ func TestRanksRolesCommands(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, keys(history(t, st, guild))); diff != "" {
 			t.Errorf("history (-want +got):\n%s", diff)
+		}
+		// Permissions keep their own history: the settings' stays empty.
+		if ev, err := settings.NewService(st).History(ctx, guild, 1000); err != nil || len(ev) != 0 {
+			t.Errorf("settings history after permission changes: %v, %v; want none", keys(ev), err)
 		}
 	})
 }

@@ -460,9 +460,9 @@ type change struct {
 // cached snapshot. Errors that describe the input (invalid, unchanged, not found) come back
 // as they are, for the caller to show; others are wrapped with what was being done.
 func (s *Service) write(ctx context.Context, guildID, actor int64, what string, fn func(c *change) error) error {
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		c := &change{ctx: ctx, q: s.st.TxQueries(tx), guildID: guildID, actor: actor, now: s.now().UnixMilli()}
-		if _, err := settings.LockGuild(ctx, c.q, guildID, c.now); err != nil {
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		c := &change{ctx: tx.Context(), q: tx.Queries(), guildID: guildID, actor: actor, now: s.now().UnixMilli()}
+		if _, err := settings.LockGuild(tx, guildID, c.now); err != nil {
 			return err
 		}
 		return fn(c)
@@ -478,8 +478,42 @@ func (s *Service) write(ctx context.Context, guildID, actor int64, what string, 
 	}
 }
 
+// record appends one row to the guild's permission history; "" stores NULL ("not set").
 func (c *change) record(key, before, after string) error {
-	return settings.Record(c.ctx, c.q, c.guildID, c.actor, key, before, after, c.now)
+	err := c.q.InsertPermissionEvent(c.ctx, dbsqlc.InsertPermissionEventParams{
+		GuildID: c.guildID, ActorID: c.actor, Key: key,
+		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
+		CreatedAt: c.now,
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", key, err)
+	}
+	return nil
+}
+
+// MaxHistory is the most history rows one History call returns.
+const MaxHistory = 1000
+
+// History returns the guild's most recent permission changes, newest first, at most limit:
+// rows shaped like the settings' own, with keys "rank N", "rank N description", "role ID"
+// and "command NAME".
+func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]settings.Event, error) {
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxHistory {
+		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
+	}
+	rows, err := s.read.PermissionEvents(ctx, dbsqlc.PermissionEventsParams{GuildID: guildID, Limit: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("permission history of guild %d: %w", guildID, err)
+	}
+	out := make([]settings.Event, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, settings.Event{ID: r.ID, GuildID: r.GuildID, ActorID: r.ActorID, Key: r.Key,
+			Old: r.OldValue.String, New: r.NewValue.String, At: time.UnixMilli(r.CreatedAt).UTC()})
+	}
+	return out, nil
 }
 
 // putRank writes want over old (the zero Rank when there was none) and records what changed.

@@ -128,8 +128,8 @@ func (s *Service) SetMirrorExternalActions(ctx context.Context, guildID, actor i
 	})
 }
 
-// History returns the guild's most recent configuration changes, newest first, at most limit.
-// It includes the permission changes the permissions package records.
+// History returns the guild's most recent settings changes, newest first, at most limit. The
+// permissions package keeps the history of ranks itself (permissions.Service.History).
 func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Event, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
@@ -153,10 +153,10 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Even
 // edits the settings and returns the old and new value as history text ("" for not set).
 func (s *Service) change(ctx context.Context, guildID, actor int64, key string, apply func(g *Guild) (before, after string)) (Guild, error) {
 	var out Guild
-	err := s.st.InTx(ctx, func(tx *sql.Tx) error {
-		q := s.st.TxQueries(tx)
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Queries()
 		now := s.now().UnixMilli()
-		row, err := LockGuild(ctx, q, guildID, now)
+		row, err := LockGuild(tx, guildID, now)
 		if err != nil {
 			return err
 		}
@@ -168,7 +168,7 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 		if err := q.UpdateGuildSettings(ctx, toParams(g, now)); err != nil {
 			return fmt.Errorf("update settings: %w", err)
 		}
-		if err := Record(ctx, q, guildID, actor, key, before, after, now); err != nil {
+		if err := record(tx, guildID, actor, key, before, after, now); err != nil {
 			return err
 		}
 		out = g
@@ -185,10 +185,11 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 }
 
 // LockGuild makes sure the guild and its settings row exist, takes the row's lock for the rest of
-// the transaction behind q, and returns the settings as they were. Every configuration change
-// (these settings, and the permissions package's ranks) takes it first, so changes to one
-// guild are serialised across processes and each history row holds the true old value.
-func LockGuild(ctx context.Context, q *dbsqlc.Queries, guildID int64, nowMS int64) (dbsqlc.GuildSetting, error) {
+// tx, and returns the settings as they were. Every configuration change (these settings, and
+// the permissions package's ranks) takes it first, so changes to one guild are serialised
+// across processes and each history row holds the true old value.
+func LockGuild(tx *store.Tx, guildID int64, nowMS int64) (dbsqlc.GuildSetting, error) {
+	ctx, q := tx.Context(), tx.Queries()
 	if err := q.EnsureGuild(ctx, dbsqlc.EnsureGuildParams{ID: guildID, JoinedAt: nowMS}); err != nil {
 		return dbsqlc.GuildSetting{}, fmt.Errorf("guild row: %w", err)
 	}
@@ -199,9 +200,9 @@ func LockGuild(ctx context.Context, q *dbsqlc.Queries, guildID int64, nowMS int6
 	return row, nil
 }
 
-// Record appends one row to the guild's configuration history; "" stores NULL ("not set").
-func Record(ctx context.Context, q *dbsqlc.Queries, guildID, actor int64, key, before, after string, nowMS int64) error {
-	err := q.InsertSettingsEvent(ctx, dbsqlc.InsertSettingsEventParams{
+// record appends one row to the guild's settings history; "" stores NULL ("not set").
+func record(tx *store.Tx, guildID, actor int64, key, before, after string, nowMS int64) error {
+	err := tx.Queries().InsertSettingsEvent(tx.Context(), dbsqlc.InsertSettingsEventParams{
 		GuildID: guildID, ActorID: actor, Key: key,
 		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
 		CreatedAt: nowMS,

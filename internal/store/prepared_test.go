@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"testing"
 	"time"
@@ -33,17 +32,17 @@ func TestStatementCacheOnTheSingleWriter(t *testing.T) {
 	for round := range 3 {
 		done := make(chan error, 1)
 		go func() {
-			done <- st.InTx(ctx, func(tx *sql.Tx) error {
+			done <- st.InTx(ctx, func(tx *store.Tx) error {
 				for i := range int64(3) {
 					var got int64
-					if err := st.TxDB(tx).QueryRowContext(ctx, q, i).Scan(&got); err != nil {
+					if err := tx.DB().QueryRowContext(ctx, q, i).Scan(&got); err != nil {
 						return err
 					}
 					if got != i+1 {
 						t.Errorf("round %d: %d + 1 = %d", round, i, got)
 					}
 				}
-				_, err := st.TxDB(tx).ExecContext(ctx, `INSERT INTO guilds (id, case_count, joined_at) VALUES ($1, 0, 0)`, 700000000000000000+int64(round))
+				_, err := tx.DB().ExecContext(ctx, `INSERT INTO guilds (id, case_count, joined_at) VALUES ($1, 0, 0)`, 700000000000000000+int64(round))
 				return err
 			})
 		}()

@@ -137,23 +137,6 @@ func (s *Store) Close() error {
 	return err
 }
 
-// InTx runs fn in a write transaction and commits it when fn returns nil. On SQLite the
-// transaction begins IMMEDIATE (see sqliteDSN), so it holds the write lock from the start.
-func (s *Store) InTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
 func (s *Store) provider() (*goose.Provider, error) {
 	dialect, dir := goose.DialectSQLite3, "migrations/sqlite"
 	if s.Engine() == Postgres {

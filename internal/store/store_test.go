@@ -117,6 +117,59 @@ func TestSettingsEventsAppendOnly(t *testing.T) {
 	})
 }
 
+func TestPermissionEventsAppendOnly(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		w := st.Writer()
+		mustExec(t, w, `INSERT INTO guilds (id, case_count, joined_at) VALUES (1, 0, 0)`)
+		mustExec(t, w, `INSERT INTO permission_events (guild_id, actor_id, key, old_value, new_value, created_at) VALUES (1, 2, 'rank 3', NULL, 'Moderator', 0)`)
+		if _, err := w.ExecContext(ctx, `UPDATE permission_events SET new_value = 'Admin'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("update of permission_events: err = %v, want append-only", err)
+		}
+		if _, err := w.ExecContext(ctx, `DELETE FROM permission_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("delete from permission_events: err = %v, want append-only", err)
+		}
+	})
+}
+
+// TestPermissionHistoryMoves: migration 6 moves the permission rows that settings_events
+// held into permission_events, in their order, keeps the settings' rows where they were and
+// the append-only guard on, and its down migration moves them back.
+func TestPermissionHistoryMoves(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		w := st.Writer()
+		if _, err := st.MigrateDown(ctx, 5, true); err != nil {
+			t.Fatal(err)
+		}
+		mustExec(t, w, `INSERT INTO guilds (id, case_count, joined_at) VALUES (1, 0, 0)`)
+		for _, row := range []string{
+			`(1, 2, 'prefix', '$', '!', 10)`, `(1, 2, 'rank 3', NULL, 'Moderator', 11)`,
+			`(1, 2, 'role 44', NULL, '3', 12)`, `(1, 2, 'jail_role', NULL, '55', 13)`, `(1, 2, 'command ban', '3', '5', 14)`,
+		} {
+			mustExec(t, w, `INSERT INTO settings_events (guild_id, actor_id, key, old_value, new_value, created_at) VALUES `+row)
+		}
+		if _, err := st.MigrateUp(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := inOrder(t, w, `SELECT key FROM settings_events ORDER BY id`), []string{"prefix", "jail_role"}; !cmp.Equal(got, want) {
+			t.Errorf("settings_events after up: %v, want %v", got, want)
+		}
+		if got, want := inOrder(t, w, `SELECT key FROM permission_events ORDER BY id`), []string{"rank 3", "role 44", "command ban"}; !cmp.Equal(got, want) {
+			t.Errorf("permission_events after up: %v, want %v", got, want)
+		}
+		if _, err := w.ExecContext(ctx, `DELETE FROM settings_events`); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("delete from settings_events after the move: err = %v, want append-only", err)
+		}
+		if _, err := st.MigrateDown(ctx, 5, true); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := inOrder(t, w, `SELECT key FROM settings_events ORDER BY id`), []string{"prefix", "jail_role", "rank 3", "role 44", "command ban"}; !cmp.Equal(got, want) {
+			t.Errorf("settings_events after down: %v, want %v", got, want)
+		}
+	})
+}
+
 // TestRoleRanksFollowTheirRank: a role's rank must exist, and goes when the rank goes.
 func TestRoleRanksFollowTheirRank(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -271,4 +324,26 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// inOrder reads one text column, in the order the query gives.
+func inOrder(t *testing.T, db *sql.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

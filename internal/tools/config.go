@@ -779,32 +779,43 @@ func (c *configTool) commandsList(ctx context.Context, call Call) Reply {
 
 // apply runs do, a change through the settings or permissions service, and returns the
 // history rows it recorded, oldest first: what the audit log and the reply show. The rows
-// are those after the newest one before the change, by this moderator; the guild's
-// configuration lock serialises changes, so they are this change's. When the history
-// cannot be read after a change that succeeded, the rows are nil and the change stands.
+// are those after the newest one before the change, by this moderator, in either history
+// (settings and permissions each keep their own); the guild's configuration lock serialises
+// changes, so they are this change's. When the history cannot be read after a change that
+// succeeded, the rows are nil and the change stands.
 func (c *configTool) apply(ctx context.Context, call Call, do func() error) ([]settings.Event, error) {
-	before, err := c.env.Settings.History(ctx, call.GuildID, 1)
-	if err != nil {
-		return nil, err
+	type history func(ctx context.Context, guildID int64, limit int) ([]settings.Event, error)
+	sources := []history{c.env.Settings.History}
+	if c.env.Perms != nil {
+		sources = append(sources, c.env.Perms.History)
 	}
-	var mark int64
-	if len(before) > 0 {
-		mark = before[0].ID
+	marks := make([]int64, len(sources))
+	for i, h := range sources {
+		before, err := h(ctx, call.GuildID, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(before) > 0 {
+			marks[i] = before[0].ID
+		}
 	}
 	if err := do(); err != nil {
 		return nil, err
 	}
-	after, err := c.env.Settings.History(ctx, call.GuildID, 200)
-	if err != nil {
-		c.env.Log.Warn("config: reading the history after a change", "guild", call.GuildID, "err", err)
-		return nil, nil
-	}
 	var evs []settings.Event
-	for _, ev := range after {
-		if ev.ID > mark && ev.ActorID == call.User.ID {
-			evs = append(evs, ev)
+	for i, h := range sources {
+		after, err := h(ctx, call.GuildID, 200)
+		if err != nil {
+			c.env.Log.Warn("config: reading the history after a change", "guild", call.GuildID, "err", err)
+			return nil, nil
+		}
+		for _, ev := range after {
+			if ev.ID > marks[i] && ev.ActorID == call.User.ID {
+				evs = append(evs, ev)
+			}
 		}
 	}
+	// Newest first within each history, and one change writes to one of them only.
 	slices.Reverse(evs)
 	return evs, nil
 }
@@ -1146,7 +1157,7 @@ func rankOf(ranks []permissions.Rank, n int) (permissions.Rank, bool) {
 	return permissions.Rank{}, false
 }
 
-// The history keys the permissions package records (see settings.Event).
+// The history keys the permissions package records (see permissions.Service.History).
 func roleKey(id int64) string       { return "role " + strconv.FormatInt(id, 10) }
 func commandKey(name string) string { return "command " + name }
 

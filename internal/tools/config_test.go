@@ -190,7 +190,11 @@ func (f *fixture) history(t *testing.T) []settings.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return evs
+	perms, err := f.perms.History(context.Background(), tGuild, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(evs, perms...)
 }
 
 func (f *fixture) settings(t *testing.T) settings.Guild {

@@ -83,6 +83,16 @@ type GuildSetting struct {
 	UpdatedAt             int64
 }
 
+type PermissionEvent struct {
+	ID        int64
+	GuildID   int64
+	ActorID   int64
+	Key       string
+	OldValue  sql.NullString
+	NewValue  sql.NullString
+	CreatedAt int64
+}
+
 type PermissionRank struct {
 	GuildID     int64
 	Rank        int32

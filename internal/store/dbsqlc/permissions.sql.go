@@ -7,6 +7,7 @@ package dbsqlc
 
 import (
 	"context"
+	"database/sql"
 )
 
 const deleteCommandRank = `-- name: DeleteCommandRank :execrows
@@ -58,6 +59,32 @@ func (q *Queries) DeleteRoleRank(ctx context.Context, arg DeleteRoleRankParams) 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const insertPermissionEvent = `-- name: InsertPermissionEvent :exec
+INSERT INTO permission_events (guild_id, actor_id, key, old_value, new_value, created_at)
+VALUES ($1, $2, $3, $4, $5, $6)
+`
+
+type InsertPermissionEventParams struct {
+	GuildID   int64
+	ActorID   int64
+	Key       string
+	OldValue  sql.NullString
+	NewValue  sql.NullString
+	CreatedAt int64
+}
+
+func (q *Queries) InsertPermissionEvent(ctx context.Context, arg InsertPermissionEventParams) error {
+	_, err := q.db.ExecContext(ctx, insertPermissionEvent,
+		arg.GuildID,
+		arg.ActorID,
+		arg.Key,
+		arg.OldValue,
+		arg.NewValue,
+		arg.CreatedAt,
+	)
+	return err
 }
 
 const listCommandRanks = `-- name: ListCommandRanks :many
@@ -133,6 +160,47 @@ func (q *Queries) ListRoleRanks(ctx context.Context, guildID int64) ([]RoleRank,
 	for rows.Next() {
 		var i RoleRank
 		if err := rows.Scan(&i.GuildID, &i.RoleID, &i.Rank); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const permissionEvents = `-- name: PermissionEvents :many
+SELECT id, guild_id, actor_id, key, old_value, new_value, created_at FROM permission_events WHERE guild_id = $1 ORDER BY id DESC LIMIT $2
+`
+
+type PermissionEventsParams struct {
+	GuildID int64
+	Limit   int32
+}
+
+// Newest first: the history a moderator asks for is the recent one.
+func (q *Queries) PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error) {
+	rows, err := q.db.QueryContext(ctx, permissionEvents, arg.GuildID, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []PermissionEvent
+	for rows.Next() {
+		var i PermissionEvent
+		if err := rows.Scan(
+			&i.ID,
+			&i.GuildID,
+			&i.ActorID,
+			&i.Key,
+			&i.OldValue,
+			&i.NewValue,
+			&i.CreatedAt,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -27,3 +27,11 @@ ON CONFLICT (guild_id, command) DO UPDATE SET rank = excluded.rank;
 
 -- name: DeleteCommandRank :execrows
 DELETE FROM command_ranks WHERE guild_id = $1 AND command = $2;
+
+-- name: InsertPermissionEvent :exec
+INSERT INTO permission_events (guild_id, actor_id, key, old_value, new_value, created_at)
+VALUES ($1, $2, $3, $4, $5, $6);
+
+-- name: PermissionEvents :many
+-- Newest first: the history a moderator asks for is the recent one.
+SELECT * FROM permission_events WHERE guild_id = $1 ORDER BY id DESC LIMIT $2;

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// Tx is the unit of work: one write transaction that every domain package writes its own
+// tables through. cases writes a case and its history, expiry its schedule, the mod log its
+// outbox, all in the same Tx, so a change that spans them commits or rolls back as one. It is
+// for one goroutine at a time.
+type Tx struct {
+	ctx   context.Context
+	db    dbsqlc.DBTX
+	q     *dbsqlc.Queries
+	after []func()
+}
+
+func newTx(ctx context.Context, db dbsqlc.DBTX) *Tx {
+	return &Tx{ctx: ctx, db: db, q: dbsqlc.New(db)}
+}
+
+// Context is the context the transaction runs in.
+func (t *Tx) Context() context.Context { return t.ctx }
+
+// Queries runs the store's queries in the transaction (through the statement cache on
+// SQLite). A package uses only the queries on its own tables.
+func (t *Tx) Queries() *dbsqlc.Queries { return t.q }
+
+// DB runs hand-written statements in the transaction, through the statement cache.
+func (t *Tx) DB() dbsqlc.DBTX { return t.db }
+
+// AfterCommit runs f once the transaction has committed, never when it rolls back: for news
+// that must not travel before the data it announces.
+func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
+
+// Committed runs the AfterCommit functions, in the order they were added. The store calls
+// it after a commit; a group commit that runs several units of work in one transaction
+// calls it for each of them once the shared transaction has committed.
+func (t *Tx) Committed() {
+	after := t.after
+	t.after = nil
+	for _, f := range after {
+		f()
+	}
+}
+
+// BindTx makes a unit of work of tx, a transaction begun on the writing pool, for a group
+// commit that runs several units of work in one database transaction.
+func (s *Store) BindTx(ctx context.Context, tx *sql.Tx) *Tx { return newTx(ctx, s.TxDB(tx)) }
+
+// InTx runs fn in a write transaction and commits it when fn returns nil, then runs what fn
+// registered with AfterCommit. On SQLite the transaction begins IMMEDIATE (see sqliteDSN),
+// so it holds the write lock from the start.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := s.BindTx(ctx, tx)
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	t.Committed()
+	return nil
+}
