@@ -75,7 +75,6 @@ type Executor struct {
 	maxDelay    time.Duration
 	policies    map[Op]BreakerPolicy
 	observer    Observer
-	now         func() time.Time
 
 	mu       sync.Mutex
 	breakers map[Op]circuitbreaker.CircuitBreaker[any]
@@ -96,14 +95,11 @@ func WithBreaker(op Op, p BreakerPolicy) Option { return func(e *Executor) { e.p
 // WithObserver reports retries and breaker changes.
 func WithObserver(o Observer) Option { return func(e *Executor) { e.observer = o } }
 
-// WithClock makes the executor read the time from now (for OpenError.Until).
-func WithClock(now func() time.Time) Option { return func(e *Executor) { e.now = now } }
-
 // New returns an executor with three attempts per call, backoff from 1 s to 30 s, and the
 // default breakers.
 func New(opts ...Option) *Executor {
 	e := &Executor{maxAttempts: 3, baseDelay: time.Second, maxDelay: 30 * time.Second,
-		policies: defaultBreakers(), now: time.Now, breakers: map[Op]circuitbreaker.CircuitBreaker[any]{}}
+		policies: defaultBreakers(), breakers: map[Op]circuitbreaker.CircuitBreaker[any]{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -163,7 +159,9 @@ func (e *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 	// The breaker wraps the retries, so it counts failed operations, not attempts.
 	err := failsafe.With[any](br, retry).WithContext(ctx).Run(func() error { return fn(ctx) })
 	if errors.Is(err, circuitbreaker.ErrOpen) {
-		return &OpenError{Op: op, Until: e.now().Add(br.RemainingDelay())}
+		// The wall clock, as the breaker's: failsafe reads it (tests that move time run in a
+		// synctest bubble, which moves both).
+		return &OpenError{Op: op, Until: time.Now().Add(br.RemainingDelay())}
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/discord"
@@ -82,31 +83,40 @@ func TestGivesUpAfterAttempts(t *testing.T) {
 	}
 }
 
+// The timed tests run in a synctest bubble: the executor's waits (failsafe's timers) run on
+// the bubble's clock, which moves only when every goroutine in it waits, so a wait is
+// measured exactly and takes no real time.
+
 func TestHonoursRetryAfter(t *testing.T) {
-	limited := &discord.Error{Op: "ban", Status: 429, RetryAfter: 60 * time.Millisecond}
-	fn, calls := script(limited)
-	start := time.Now()
-	// The backoff base is far shorter than retry_after: the wait must come from retry_after.
-	ex := executor.New(executor.WithRetries(3, time.Millisecond, time.Second))
-	if err := ex.Do(context.Background(), executor.OpBan, fn); err != nil || *calls != 2 {
-		t.Fatalf("429 then success: %v after %d calls", err, *calls)
-	}
-	if waited := time.Since(start); waited < 45*time.Millisecond {
-		t.Errorf("retried after %v; retry_after asked for 60ms (less 25%% jitter)", waited)
-	}
-	long := &discord.Error{Op: "ban", Status: 429, RetryAfter: time.Minute, Global: true}
-	fn, calls = script(long)
-	if err := ex.Do(context.Background(), executor.OpBan, fn); !discord.IsStatus(err, 429) || *calls != 1 {
-		t.Errorf("a minute-long rate limit: %v after %d calls; want it returned at once", err, *calls)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		limited := &discord.Error{Op: "ban", Status: 429, RetryAfter: 6 * time.Second}
+		fn, calls := script(limited)
+		start := time.Now()
+		// The backoff base is far shorter than retry_after: the wait must come from
+		// retry_after.
+		ex := executor.New(executor.WithRetries(3, time.Millisecond, 10*time.Second))
+		if err := ex.Do(context.Background(), executor.OpBan, fn); err != nil || *calls != 2 {
+			t.Fatalf("429 then success: %v after %d calls", err, *calls)
+		}
+		if waited := time.Since(start); waited < 4500*time.Millisecond || waited > 7500*time.Millisecond {
+			t.Errorf("retried after %v; retry_after asked for 6s (±25%% jitter)", waited)
+		}
+		long := &discord.Error{Op: "ban", Status: 429, RetryAfter: time.Minute, Global: true}
+		fn, calls = script(long)
+		start = time.Now()
+		if err := ex.Do(context.Background(), executor.OpBan, fn); !discord.IsStatus(err, 429) || *calls != 1 || time.Since(start) != 0 {
+			t.Errorf("a minute-long rate limit: %v after %d calls and %v; want it returned at once", err, *calls, time.Since(start))
+		}
+	})
 }
 
-func TestBreakerOpensOnOutagesOnly(t *testing.T) {
+func TestBreakerOpensOnOutagesOnly(t *testing.T) { synctest.Test(t, breakerOpensOnOutagesOnly) }
+
+func breakerOpensOnOutagesOnly(t *testing.T) {
 	rec := &recorder{}
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	// The bubble's clock starts at midnight UTC, 2000-01-01.
 	ex := fast(rec, executor.WithRetries(1, time.Millisecond, time.Millisecond),
-		executor.WithBreaker(executor.OpBan, executor.BreakerPolicy{Failures: 3, Recovery: 80 * time.Millisecond}),
-		executor.WithClock(func() time.Time { return now }))
+		executor.WithBreaker(executor.OpBan, executor.BreakerPolicy{Failures: 3, Recovery: 30 * time.Second}))
 	ctx := context.Background()
 	// Permission and not-found failures never trip it.
 	for i := 0; i < 10; i++ {
@@ -131,7 +141,7 @@ func TestBreakerOpensOnOutagesOnly(t *testing.T) {
 	if !errors.As(err, &open) || !errors.Is(err, executor.ErrOpen) || *calls != 0 {
 		t.Fatalf("while open: %v after %d calls; want an OpenError without calling Discord", err, *calls)
 	}
-	if !strings.Contains(err.Error(), "Discord has been failing ban requests; gavel pauses them until 12:00:00 UTC") {
+	if !strings.Contains(err.Error(), "Discord has been failing ban requests; gavel pauses them until 00:00:30 UTC") {
 		t.Errorf("message: %q", err)
 	}
 	// Other operations are unaffected.
@@ -139,7 +149,13 @@ func TestBreakerOpensOnOutagesOnly(t *testing.T) {
 	if err := ex.Do(ctx, executor.OpKick, fn); err != nil || *calls != 1 {
 		t.Errorf("kick while bans are open: %v", err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// A moment before the recovery delay ends it still refuses; once it has, one probe goes.
+	time.Sleep(30*time.Second - time.Millisecond)
+	fn, calls = script()
+	if err := ex.Do(ctx, executor.OpBan, fn); !errors.Is(err, executor.ErrOpen) || *calls != 0 {
+		t.Fatalf("just before the recovery delay ends: %v after %d calls; want still open", err, *calls)
+	}
+	time.Sleep(time.Millisecond)
 	fn, calls = script()
 	if err := ex.Do(ctx, executor.OpBan, fn); err != nil || *calls != 1 {
 		t.Fatalf("probe after recovery: %v after %d calls", err, *calls)
@@ -165,13 +181,15 @@ func TestBreakerCountsOperationsNotAttempts(t *testing.T) {
 }
 
 func TestContextCancelledDuringBackoff(t *testing.T) {
-	ex := executor.New(executor.WithRetries(5, time.Second, time.Second))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
-	defer cancel()
-	fn, _ := script(status(500), status(500), status(500))
-	start := time.Now()
-	err := ex.Do(ctx, executor.OpBan, fn)
-	if err == nil || time.Since(start) > 500*time.Millisecond {
-		t.Errorf("cancelled during a 1s backoff: %v after %v", err, time.Since(start))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ex := executor.New(executor.WithRetries(5, time.Minute, time.Minute))
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		fn, calls := script(status(500), status(500), status(500))
+		start := time.Now()
+		err := ex.Do(ctx, executor.OpBan, fn)
+		if err == nil || *calls != 1 || time.Since(start) != 30*time.Second {
+			t.Errorf("cancelled 30s into a 1 minute backoff: %v after %d calls and %v; want it returned at the cancellation", err, *calls, time.Since(start))
+		}
+	})
 }

@@ -130,13 +130,10 @@ func TestGlobalRateLimit(t *testing.T) {
 		t.Errorf("the refused call reached the fake (%d → %d requests)", seen.Requests, now.Requests)
 	}
 
-	// With time to wait, it waits and succeeds: no second 429.
-	start := time.Now()
+	// With time to wait, it waits and succeeds: no second 429 (had it not waited, the fake,
+	// whose limit runs on the wall clock, would have refused it again).
 	if _, err := f.port.Guild(ctx, id(f.guild)); err != nil {
 		t.Fatalf("after the global limit: %v", err)
-	}
-	if waited := time.Since(start); waited < de.RetryAfter/2 {
-		t.Errorf("waited %v of a %v global limit", waited, de.RetryAfter)
 	}
 	if st := f.s.RateLimitStats(); st.GlobalLimited != 1 {
 		t.Errorf("the fake served %d global 429s; want 1", st.GlobalLimited)
