@@ -151,7 +151,9 @@ func cloudflare429IsGlobal(t *testing.T) {
 
 // A wait that would outlast the deadline is refused at once, and the bucket is free for
 // others.
-func TestWaitPastTheDeadlineIsRefusedAtOnce(t *testing.T) { synctest.Test(t, waitPastTheDeadlineIsRefusedAtOnce) }
+func TestWaitPastTheDeadlineIsRefusedAtOnce(t *testing.T) {
+	synctest.Test(t, waitPastTheDeadlineIsRefusedAtOnce)
+}
 
 func waitPastTheDeadlineIsRefusedAtOnce(t *testing.T) {
 	l := NewLimiter(WithGlobalLimit(0, 0))
@@ -283,7 +285,9 @@ func globalPacing(t *testing.T) {
 	}
 }
 
-func TestCloseWaitsForRequestsAndCanRepeat(t *testing.T) { synctest.Test(t, closeWaitsForRequestsAndCanRepeat) }
+func TestCloseWaitsForRequestsAndCanRepeat(t *testing.T) {
+	synctest.Test(t, closeWaitsForRequestsAndCanRepeat)
+}
 
 func closeWaitsForRequestsAndCanRepeat(t *testing.T) {
 	l := NewLimiter()
