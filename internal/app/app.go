@@ -19,6 +19,7 @@ import (
 	dgw "github.com/disgoorg/disgo/gateway"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discord"
@@ -90,6 +91,9 @@ type App struct {
 	rejailRecheck   time.Duration
 	events          eventState
 	transientDelay  time.Duration
+	// clock is what expiries are judged and scheduled by, and what transient replies wait
+	// on: the system's, or a test's manual clock.
+	clock clock.Clock
 
 	// work is the context commands run in. It outlives Run's context, so that a shutdown
 	// lets the actions in flight finish; it is cancelled only when they overstay
@@ -132,6 +136,7 @@ type options struct {
 	automodCheck    time.Duration
 	limiter         *disgoport.Limiter
 	transientDelay  time.Duration
+	clock           clock.Clock
 }
 
 // WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
@@ -207,6 +212,13 @@ func WithTransientReplyDelay(d time.Duration) Option {
 	return func(o *options) { o.transientDelay = d }
 }
 
+// WithClock makes the cases, the expiry schedule and its poller, the coordinator and the
+// transient replies read the time from c and wait on it: tests move a manual clock instead
+// of waiting out real expiries and delays.
+func WithClock(c clock.Clock) Option {
+	return func(o *options) { o.clock = c }
+}
+
 // New opens and migrates the database and builds the services and the Discord client. It
 // connects to nothing: Run does. cfg must have passed Validate and carry the token.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Option) (_ *App, err error) {
@@ -226,7 +238,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, transientDelay: o.transientDelay, closed: make(chan struct{}), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
+		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, transientDelay: o.transientDelay, clock: clock.OrSystem(o.clock), closed: make(chan struct{}), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
@@ -252,9 +264,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.store = st
 
 	a.cat = actions.Catalogue()
-	a.cases = cases.NewService(st)
+	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now))
 	a.metrics = metrics.New()
-	a.expiry = expiry.NewService(st, a.cases, expiry.WithObserver(expiryMetrics{a.metrics}))
+	a.expiry = expiry.NewService(st, a.cases, expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	a.metrics.WatchSchedule(a.expiry.Counts)
 	a.guilds = settings.NewService(st)
 	a.exec = executor.New(executor.WithObserver(a.metrics))
@@ -484,7 +496,7 @@ func (a *App) onReady(e *events.Ready) {
 	if a.coordinator == nil {
 		a.toolEnv.BotID = id
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
-			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry),
+			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 			moderation.WithTimeoutHorizon(a.horizon)}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)

@@ -9,17 +9,17 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
-	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
 // TestTempbanExpiresThroughRun: a prefix tempban is lifted by the poller that Run starts,
 // on time, with its UNBAN case and mod-log post; shutting down stops the poller cleanly.
-// The coordinator's clock runs 58s behind, so the one-minute tempban (the shortest a
-// moderator may give) ends two seconds after it is given.
+// gavel runs on a manual clock: the one-minute tempban (the shortest a moderator may give)
+// ends when the test moves the clock a minute on.
 func TestTempbanExpiresThroughRun(t *testing.T) {
 	w := newWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -40,9 +40,8 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	defer st.Close()
 
 	cfg := w.config()
-	cfg.Expiry.PollInterval = "500ms"
-	a, err := app.New(ctx, cfg, quietLogger(), app.WithCoordinatorOptions(
-		moderation.WithCoordinatorClock(func() time.Time { return time.Now().Add(-58 * time.Second) })))
+	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
+	a, err := app.New(ctx, cfg, quietLogger(), app.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,12 +63,25 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the unban", func() bool { _, banned := w.s.Banned(w.guild, w.target); return !banned })
-	late := time.Since(tb.ExpiresAt)
-	t.Logf("lifted %v after the expiry", late)
-	if late > 2*time.Second {
-		t.Errorf("lifted %v after the expiry; want at most 2s", late)
+	if want := clk.Now().Add(time.Minute); !tb.ExpiresAt.Equal(want) {
+		t.Fatalf("the tempban ends at %v; want %v", tb.ExpiresAt, want)
 	}
+	// A millisecond before the end, the poller has looked and left the target banned.
+	advance := func(d time.Duration) {
+		t.Helper()
+		clk.Advance(d)
+		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer wcancel()
+		if err := clk.WaitArmedAfter(wctx, clk.Now()); err != nil {
+			t.Fatalf("the poller did not go back to waiting after the clock moved: %v", err)
+		}
+	}
+	advance(time.Minute - time.Millisecond)
+	if _, banned := w.s.Banned(w.guild, w.target); !banned {
+		t.Fatal("the target was unbanned before the tempban ended")
+	}
+	advance(time.Millisecond)
+	waitFor(t, "the unban", func() bool { _, banned := w.s.Banned(w.guild, w.target); return !banned })
 	waitFor(t, "the UNBAN case in the mod log", func() bool {
 		for _, m := range w.s.Messages(modlog) {
 			for _, e := range m.Embeds {
@@ -84,6 +96,9 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	lift, err := cs.GetByNumber(ctx, int64(w.guild), 2)
 	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
 		t.Errorf("case #2 = %+v, %v; want the bot's UNBAN of case #1", lift, err)
+	}
+	if !lift.CreatedAt.Equal(tb.ExpiresAt) {
+		t.Errorf("lifted at %v; want at the expiry, %v", lift.CreatedAt, tb.ExpiresAt)
 	}
 	// The operator sees it: one unban done, its lateness observed, nothing left scheduled.
 	waitFor(t, "the expiry metrics", func() bool {

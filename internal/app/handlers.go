@@ -13,6 +13,7 @@ import (
 	ddiscord "github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -275,10 +276,10 @@ func (a *App) deleteLater(log *slog.Logger, channelID, messageID int64) {
 	a.inflight.Add(1)
 	go func() {
 		defer a.inflight.Done()
-		t := time.NewTimer(a.transientDelay)
+		t := clock.After(a.clock, a.transientDelay)
 		defer t.Stop()
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-a.closed:
 		case <-a.work.Done():
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -73,7 +74,7 @@ func newChannelWorld(t *testing.T) *channelWorld {
 }
 
 // start runs the App until the test ends; stop cancels it and waits for Run to return.
-func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func() time.Duration) {
+func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, w.config(), quietLogger(), opts...)
@@ -90,12 +91,11 @@ func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func() time
 		t.Fatalf("WaitReady: %v", err)
 	}
 	stopped := false
-	stop = func() time.Duration {
+	stop = func() {
 		if stopped {
-			return 0
+			return
 		}
 		stopped = true
-		start := time.Now()
 		cancel()
 		select {
 		case err := <-done:
@@ -105,7 +105,6 @@ func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func() time
 		case <-time.After(20 * time.Second):
 			t.Fatal("Run did not return after the context ended")
 		}
-		return time.Since(start)
 	}
 	t.Cleanup(func() { stop() })
 	return stop
@@ -225,7 +224,10 @@ func (w *channelWorld) bulkDeleted(t *testing.T, channel discordtest.ID, reason 
 
 func TestPurgeEndToEnd(t *testing.T) {
 	w := newChannelWorld(t)
-	w.start(t, app.WithTransientReplyDelay(time.Second))
+	// Transient replies wait on a manual clock: one stays until the test moves it.
+	clk := clock.NewManual(time.Now().UTC())
+	const delay = 5 * time.Second
+	w.start(t, app.WithClock(clk), app.WithTransientReplyDelay(delay))
 	ch := func(id discordtest.ID) string { return "<#" + id.String() + ">" }
 	modReason := func(what string) string { return fmt.Sprintf("mod (%s): %s", w.mod, what) }
 
@@ -241,10 +243,18 @@ func TestPurgeEndToEnd(t *testing.T) {
 		if n, calls := w.bulkDeleted(t, w.general, modReason("purge 1")); n != 2 || calls != 1 {
 			t.Errorf("bulk deleted %d in %d calls with the reason; want 2 (the command and one message) in 1", n, calls)
 		}
-		// Still there right after; gone once the (shortened) delay has passed.
-		if _, ok := w.botReply(w.general, "Deleted 1 message"); !ok {
-			t.Error("the reply was deleted at once")
+		// Still there until the delay has passed, then gone. (Its timer is the one armed for
+		// the delay from now: the expiry poller's, on the same clock, wait less.)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := clk.WaitArmedAfter(ctx, clk.Now().Add(delay-time.Millisecond)); err != nil {
+			t.Fatalf("no timer armed for the reply's deletion: %v", err)
 		}
+		clk.Advance(delay - time.Millisecond)
+		if _, ok := w.botReply(w.general, "Deleted 1 message"); !ok {
+			t.Error("the reply was deleted before the delay passed")
+		}
+		clk.Advance(time.Millisecond)
 		waitFor(t, "the reply to be deleted", func() bool {
 			for _, m := range w.s.Messages(w.general) {
 				if m.ID == reply.ID {
@@ -421,12 +431,12 @@ func TestSlowmodeEndToEnd(t *testing.T) {
 // leaves the reply behind.
 func TestTransientReplyDeletedAtShutdown(t *testing.T) {
 	w := newChannelWorld(t)
-	stop := w.start(t, app.WithTransientReplyDelay(time.Hour))
+	// On a manual clock that never moves, the delay never passes: a shutdown that waited
+	// for it would not return (stop fails the test).
+	stop := w.start(t, app.WithClock(clock.NewManual(time.Now().UTC())), app.WithTransientReplyDelay(time.Hour))
 	w.fill(w.general, w.target, 2, time.Minute)
 	reply := w.prefix(t, w.general, "$purge 2", "Deleted 2 messages")
-	if took := stop(); took > 10*time.Second {
-		t.Errorf("shutdown took %s; it waited for the reply's delay", took)
-	}
+	stop()
 	for _, m := range w.s.Messages(w.general) {
 		if m.ID == reply.ID {
 			t.Fatal("the purge reply outlived the shutdown")
