@@ -18,6 +18,7 @@ import (
 	"github.com/disgoorg/disgo/events"
 	dgw "github.com/disgoorg/disgo/gateway"
 
+	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/commands"
@@ -83,7 +84,7 @@ type App struct {
 	cached  discord.Port
 	client  *bot.Client
 	gateway *gateway.Gateway
-	automod *automodRuntime
+	automod *enforcer.Enforcer
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
@@ -285,7 +286,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a.toolEnv.Perms = a.perms
 	a.toolEnv.CommandNames = a.perms.Commands
-	a.automod = newAutomodRuntime(a, o)
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(discordTransport())})}
@@ -321,6 +321,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.state = guildstate.New()
 	a.cached = guildstate.Port{Port: a.port, State: a.state}
 	a.toolEnv.Port = a.cached
+	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
 	botOpts := append(append(a.port.BotOptions(), guildStateListeners(a.state)...),
 		bot.WithLogger(logger),
@@ -335,14 +336,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithEventListenerFunc(a.onAuditLogEntry),
 		bot.WithEventListenerFunc(a.onMemberJoin),
 		bot.WithEventListenerFunc(a.onChannelCreate),
-		bot.WithEventListenerFunc(a.automod.onReady),
-		bot.WithEventListenerFunc(a.automod.onRaw),
-		bot.WithEventListenerFunc(a.automod.onMessageCreate),
-		bot.WithEventListenerFunc(a.automod.onMessageUpdate),
-		bot.WithEventListenerFunc(a.automod.onRuleCreate),
-		bot.WithEventListenerFunc(a.automod.onRuleUpdate),
-		bot.WithEventListenerFunc(a.automod.onRuleDelete),
 	)
+	botOpts = append(botOpts, a.automodListeners()...)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {
 		return nil, err

@@ -1,53 +1,25 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
+	"github.com/disgoorg/disgo/bot"
 	ddiscord "github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 	dgw "github.com/disgoorg/disgo/gateway"
 	dsnowflake "github.com/disgoorg/snowflake/v2"
 
 	"github.com/gavelbot/gavel/internal/automod"
-	"github.com/gavelbot/gavel/internal/cases"
-	"github.com/gavelbot/gavel/internal/discord"
-	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/moderation"
-	"github.com/gavelbot/gavel/internal/permissions"
 )
 
-// AutoMod in a running gavel:
-//   - Discord's executions become cases. Discord sends one AUTO_MODERATION_ACTION_EXECUTION
-//     per action of a rule; the events of one (rule, user, message) are gathered for a short
-//     window and become one case, TIMEOUT when a timeout was among the actions, else AUTOMOD.
-//     The key is claimed in the database first, so a resent event, another process or a
-//     restart never makes a second case.
-//   - Gavel-enforced rules are evaluated on every message and edit; each punishment is a case
-//     through the moderation pipeline, once per (rule, message).
-//   - Rule changes made outside gavel are reported in the audit-log channel.
-
-// Defaults for AutoMod in the App.
+// Defaults for AutoMod in the App (enforcer's).
 const (
-	// DefaultExecutionWindow is how long the events of one execution are gathered: Discord
-	// sends them together, milliseconds apart.
-	DefaultExecutionWindow = 2 * time.Second
-	// DefaultGavelRulesCheck is how often a guild's stored gavel-enforced rules are checked
-	// for changes (`gavel automod apply` runs in another process).
-	DefaultGavelRulesCheck = 10 * time.Second
-	// blockedKeyLife is how long the key of an execution without a message (a blocked
-	// message has no id) stays taken: the same text blocked again later is a new case.
-	blockedKeyLife = time.Minute
+	DefaultExecutionWindow = enforcer.DefaultExecutionWindow
+	DefaultGavelRulesCheck = enforcer.DefaultGavelRulesCheck
 )
 
 // WithAutoModTiming changes how long execution events are gathered and how often stored
@@ -56,768 +28,69 @@ func WithAutoModTiming(window, check time.Duration) Option {
 	return func(o *options) { o.automodWindow, o.automodCheck = window, check }
 }
 
-type automodRuntime struct {
-	a      *App
-	store  *automod.Store
-	window time.Duration
-	check  time.Duration
-
-	mu      sync.Mutex
-	botUser discord.User
-	pending map[string]*execution
-	engines map[int64]*guildRules
+// newEnforcer builds AutoMod's runtime over the App's services; a.cached and a.cat are set.
+func (a *App) newEnforcer(o options) *enforcer.Enforcer {
+	return enforcer.New(enforcer.Config{Store: automod.NewStore(a.store), Port: a.port, Guilds: a.cached, Exec: a.exec,
+		Settings: a.guilds, Cases: a.cases, Actions: a.cat, Work: enforcerWork{a}, Log: a.log, Timeout: a.commandTimeout,
+		Window: o.automodWindow, Check: o.automodCheck})
 }
 
-// guildRules is a guild's compiled gavel-enforced rules.
-type guildRules struct {
-	version   int64
-	checkedAt time.Time
-	rules     []automod.GavelRule
-	engine    *automod.Engine // nil when the guild has no rules
-}
+// enforcerWork counts the enforcer's work among the App's work in flight.
+type enforcerWork struct{ a *App }
 
-func newAutomodRuntime(a *App, o options) *automodRuntime {
-	if o.automodWindow <= 0 {
-		o.automodWindow = DefaultExecutionWindow
-	}
-	return &automodRuntime{a: a, store: automod.NewStore(a.store), window: o.automodWindow, check: o.automodCheck,
-		pending: map[string]*execution{}, engines: map[int64]*guildRules{}}
-}
+func (w enforcerWork) Begin() (*moderation.Coordinator, bool) { return w.a.begin() }
+func (w enforcerWork) End()                                   { w.a.end() }
+func (w enforcerWork) Context() context.Context               { return w.a.work }
 
-func (am *automodRuntime) onReady(e *events.Ready) {
-	am.mu.Lock()
-	defer am.mu.Unlock()
-	am.botUser = fromDisgoUser(e.User.User)
-}
-
-func (am *automodRuntime) bot() discord.User {
-	am.mu.Lock()
-	defer am.mu.Unlock()
-	return am.botUser
-}
-
-// rawID reads an id Discord writes as a string (or, leniently, a number); null and
-// absent are 0.
-type rawID int64
-
-func (s *rawID) UnmarshalJSON(b []byte) error {
-	b = bytes.Trim(b, `"`)
-	if string(b) == "null" || len(b) == 0 {
-		*s = 0
-		return nil
-	}
-	v, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return fmt.Errorf("snowflake %q: %w", b, err)
-	}
-	*s = rawID(v)
-	return nil
-}
-
-// executionEvent is AUTO_MODERATION_ACTION_EXECUTION as Discord sends it. It is decoded
-// here, from the raw payload, because disgo's struct reads matched_keywords, which Discord
-// never sends (discord-api-notes.md §1.2).
-type executionEvent struct {
-	GuildID rawID `json:"guild_id"`
-	Action  struct {
-		Type     automod.ActionType `json:"type"`
-		Metadata struct {
-			ChannelID       rawID  `json:"channel_id"`
-			DurationSeconds int    `json:"duration_seconds"`
-			CustomMessage   string `json:"custom_message"`
-		} `json:"metadata"`
-	} `json:"action"`
-	RuleID               rawID               `json:"rule_id"`
-	RuleTriggerType      automod.TriggerType `json:"rule_trigger_type"`
-	UserID               rawID               `json:"user_id"`
-	ChannelID            rawID               `json:"channel_id"`
-	MessageID            rawID               `json:"message_id"`
-	AlertSystemMessageID rawID               `json:"alert_system_message_id"`
-	Content              string              `json:"content"`
-	MatchedKeyword       *string             `json:"matched_keyword"`
-	MatchedContent       *string             `json:"matched_content"`
-}
-
-// key names the (rule, user, message) an event belongs to. A blocked message has no id: its
-// channel and text stand in for it.
-func (ev executionEvent) key() (key string, durable bool) {
-	base := fmt.Sprintf("exec:%d:%d:", ev.RuleID, ev.UserID)
-	if ev.MessageID != 0 {
-		return base + "m" + strconv.FormatInt(int64(ev.MessageID), 10), true
-	}
-	sum := sha256.Sum256([]byte(ev.Content))
-	return base + fmt.Sprintf("c%d:%s", ev.ChannelID, hex.EncodeToString(sum[:12])), false
-}
-
-// decodeExecution reads an AUTO_MODERATION_ACTION_EXECUTION payload; one without a guild,
-// a user or a rule cannot become a case and is refused.
-func decodeExecution(body []byte) (executionEvent, error) {
-	var ev executionEvent
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return executionEvent{}, fmt.Errorf("automod execution: %w", err)
-	}
-	if ev.GuildID <= 0 || ev.UserID <= 0 || ev.RuleID <= 0 {
-		return executionEvent{}, fmt.Errorf("automod execution without a guild, user or rule (guild %d, user %d, rule %d)", ev.GuildID, ev.UserID, ev.RuleID)
-	}
-	return ev, nil
-}
-
-// execution gathers the events of one (rule, user, message).
-type execution struct {
-	first   executionEvent
-	key     string
-	durable bool
-	actions []automod.ActionType
-	timeout time.Duration
-	// alertMessageID is the alert Discord posted, when one of the actions was an alert.
-	alertMessageID int64
-}
-
-func (am *automodRuntime) onRaw(e *events.Raw) {
-	if e.EventType != dgw.EventTypeAutoModerationActionExecution {
-		return
-	}
-	body, err := io.ReadAll(e.Payload)
-	if err != nil {
-		am.a.log.Error("automod execution: reading the event", "err", err)
-		return
-	}
-	ev, err := decodeExecution(body)
-	if err != nil {
-		am.a.log.Error("automod execution: decoding the event", "err", err, "payload", string(body))
-		return
-	}
-	key, durable := ev.key()
-	am.mu.Lock()
-	x, ok := am.pending[key]
-	if !ok {
-		// Counted among the work in flight from its first event, so that a shutdown waits
-		// for the window to close and the case to be made.
-		if _, running := am.a.begin(); !running {
-			am.mu.Unlock()
-			am.a.log.Warn("automod execution dropped: gavel is not ready or is closing", "guild", int64(ev.GuildID), "rule", int64(ev.RuleID))
+// automodListeners translates disgo's events for the enforcer.
+func (a *App) automodListeners() []bot.ConfigOpt {
+	am := a.automod
+	message := func(gid *snowflakeID, msg ddiscord.Message, edit bool) {
+		if gid == nil {
 			return
 		}
-		x = &execution{first: ev, key: key, durable: durable}
-		am.pending[key] = x
-		time.AfterFunc(am.window, func() { am.flush(key) })
-	}
-	x.actions = append(x.actions, ev.Action.Type)
-	if ev.Action.Type == automod.ActionTimeout {
-		x.timeout = time.Duration(ev.Action.Metadata.DurationSeconds) * time.Second
-	}
-	if ev.AlertSystemMessageID != 0 {
-		x.alertMessageID = int64(ev.AlertSystemMessageID)
-	}
-	if x.first.MatchedKeyword == nil && ev.MatchedKeyword != nil {
-		x.first.MatchedKeyword = ev.MatchedKeyword
-	}
-	if x.first.MatchedContent == nil && ev.MatchedContent != nil {
-		x.first.MatchedContent = ev.MatchedContent
-	}
-	am.mu.Unlock()
-}
-
-func (am *automodRuntime) flush(key string) {
-	defer am.a.end()
-	am.mu.Lock()
-	x := am.pending[key]
-	delete(am.pending, key)
-	am.mu.Unlock()
-	if x == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(am.a.work, am.a.commandTimeout)
-	defer cancel()
-	if err := am.recordExecution(ctx, x); err != nil {
-		am.a.log.Error("automod execution: no case made", "guild", int64(x.first.GuildID), "rule", int64(x.first.RuleID),
-			"user", int64(x.first.UserID), "err", err)
-	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func (am *automodRuntime) recordExecution(ctx context.Context, x *execution) error {
-	ev := x.first
-	guildID := int64(ev.GuildID)
-	var stale time.Time
-	if !x.durable {
-		stale = time.Now().Add(-blockedKeyLife)
-	}
-	claimed, err := am.store.Claim(ctx, guildID, x.key, stale)
-	if err != nil {
-		return err
-	}
-	if !claimed {
-		am.a.log.Debug("automod execution already recorded", "guild", guildID, "key", x.key)
-		return nil
-	}
-	ruleName := fmt.Sprintf("rule %d", int64(ev.RuleID))
-	var raw json.RawMessage
-	err = am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		raw, err = am.a.port.AutoModRule(ctx, guildID, int64(ev.RuleID))
-		return err
-	})
-	if err == nil {
-		if r, err := automod.DecodeRule(raw); err == nil {
-			ruleName = r.Name
+		in := enforcer.Message{GuildID: int64(*gid), ChannelID: int64(msg.ChannelID), ID: int64(msg.ID),
+			Author: fromDisgoUser(msg.Author), FromBot: msg.Author.Bot || msg.Author.System, Content: msg.Content,
+			MentionRoles: roleIDs(msg.MentionRoles), Edit: edit}
+		for _, u := range msg.Mentions {
+			in.Mentions = append(in.Mentions, int64(u.ID))
 		}
-	} else {
-		am.a.log.Warn("automod execution: reading the rule's name", "guild", guildID, "rule", int64(ev.RuleID), "err", err)
-	}
-	bot := am.bot()
-	typ := cases.Automod
-	var expires time.Time
-	if x.timeout > 0 {
-		typ = cases.Timeout
-		expires = time.Now().Add(x.timeout)
-	}
-	names := make([]string, len(x.actions))
-	for i, t := range x.actions {
-		names[i] = strings.ToLower(t.String())
-	}
-	matched := deref(ev.MatchedContent)
-	keyword := deref(ev.MatchedKeyword)
-	reason := fmt.Sprintf("Discord AutoMod rule %q (%s)", ruleName, strings.Join(names, ", "))
-	if keyword != "" {
-		reason += fmt.Sprintf(": matched %q", keyword)
-		if matched != "" && matched != keyword {
-			reason += fmt.Sprintf(" in %q", matched)
+		if msg.Member != nil {
+			in.Roles, in.HasMember = roleIDs(msg.Member.RoleIDs), true
 		}
+		am.Message(in)
 	}
-	meta := map[string]string{
-		"source": "discord_automod", "rule_id": strconv.FormatInt(int64(ev.RuleID), 10), "rule_name": clipText(ruleName, cases.MaxMetadataValue),
-		"trigger_type": automod.TriggerName(ev.RuleTriggerType), "actions": strings.Join(names, ","),
-	}
-	for k, v := range map[string]string{"matched_keyword": keyword, "matched_content": matched, "content": ev.Content} {
-		if v != "" {
-			meta[k] = clipText(v, cases.MaxMetadataValue)
-		}
-	}
-	for k, id := range map[string]int64{"channel_id": int64(ev.ChannelID), "message_id": int64(ev.MessageID), "alert_message_id": x.alertMessageID} {
-		if id != 0 {
-			meta[k] = strconv.FormatInt(id, 10)
-		}
-	}
-	if x.timeout > 0 {
-		meta["timeout_seconds"] = strconv.FormatInt(int64(x.timeout/time.Second), 10)
-	}
-	var c cases.Case
-	// Discord applied the action; the case goes through the pipeline's record and finalize
-	// steps (pending, then active with its expiry scheduled and stale ones cancelled).
-	co, ok := am.a.coordinatorOrNil()
-	if !ok {
-		err = errors.New("gavel is not ready")
-	} else {
-		c, err = co.RecordDone(ctx, moderation.Done{GuildID: guildID, UserID: int64(ev.UserID), Moderator: bot, Type: typ,
-			Reason: clipText(reason, cases.MaxReasonLength), ExpiresAt: expires, Metadata: meta,
-			Note: "applied by Discord's AutoMod", Why: "a timeout by Discord's AutoMod"})
-	}
-	if err != nil && c.ID == 0 {
-		if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, x.key); relErr != nil {
-			am.a.log.Error("automod execution: releasing the key", "err", relErr)
-		}
-		return fmt.Errorf("recording the case: %w", err)
-	}
-	if err != nil {
-		// Recorded, left pending: reconciliation settles it; the key is the case's.
-		am.a.log.Warn("automod execution: case left pending", "case", c.Number, "err", err)
-	}
-	if err := am.store.Settle(ctx, guildID, x.key, c.ID); err != nil {
-		am.a.log.Warn("automod execution: linking the key to its case", "case", c.Number, "err", err)
-	}
-	am.postModlog(ctx, c, bot, []discord.EmbedField{
-		{Name: "AutoMod rule", Value: clipText(fmt.Sprintf("%s (Discord, %s)", ruleName, strings.Join(names, ", ")), 1024)},
-		{Name: "Matched", Value: clipText(matchText(keyword, matched), 1024)},
-	})
-	return nil
-}
-
-func matchText(keyword, matched string) string {
-	switch {
-	case keyword == "" && matched == "":
-		return "(Discord did not say)"
-	case keyword == "":
-		return fmt.Sprintf("%q", matched)
-	case matched == "" || matched == keyword:
-		return fmt.Sprintf("keyword %q", keyword)
-	}
-	return fmt.Sprintf("keyword %q in %q", keyword, matched)
-}
-
-// postModlog posts a case gavel recorded without the pipeline (the action was Discord's, or
-// there was none) to the mod log, with extra fields, and links it to the case.
-func (am *automodRuntime) postModlog(ctx context.Context, c cases.Case, bot discord.User, extra []discord.EmbedField) {
-	g, err := am.a.guilds.Get(ctx, c.GuildID)
-	if err != nil {
-		am.a.log.Warn("mod log: reading settings", "guild", c.GuildID, "err", err)
-		return
-	}
-	if g.ModlogChannelID == 0 {
-		return
-	}
-	target := discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
-	if m, err := am.a.port.Member(ctx, c.GuildID, c.UserID); err == nil {
-		target = m.User
-	}
-	embed := moderation.ModlogEmbed(c, target, bot)
-	embed.Fields = append(embed.Fields, extra...)
-	var id int64
-	err = am.a.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
-		id, err = am.a.port.SendMessage(ctx, g.ModlogChannelID, discord.Message{Embeds: []discord.Embed{embed}, AllowedMentions: &discord.AllowedMentions{}})
-		return err
-	})
-	if err != nil {
-		am.a.log.Warn("mod log: posting", "guild", c.GuildID, "case", c.Number, "err", err)
-		return
-	}
-	if _, err := am.a.cases.LinkModlog(ctx, c.GuildID, c.Number, bot.ID, id); err != nil {
-		am.a.log.Warn("mod log: linking", "guild", c.GuildID, "case", c.Number, "err", err)
-	}
-}
-
-func clipText(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
-
-// --- gavel-enforced rules ---
-
-// rulesFor returns a guild's compiled gavel-enforced rules, reloading them when their
-// stored version changed (checked at most every am.check).
-func (am *automodRuntime) rulesFor(ctx context.Context, guildID int64) (*guildRules, error) {
-	am.mu.Lock()
-	cur := am.engines[guildID]
-	fresh := cur != nil && time.Since(cur.checkedAt) < am.check
-	am.mu.Unlock()
-	if fresh {
-		return cur, nil
-	}
-	version, err := am.store.GavelVersion(ctx, guildID)
-	if err != nil {
-		return nil, err
-	}
-	if cur != nil && cur.version == version {
-		// checkedAt is only read and written under am.mu; the rest never changes.
-		am.mu.Lock()
-		cur.checkedAt = time.Now()
-		am.mu.Unlock()
-		return cur, nil
-	}
-	rules, version, err := am.store.GavelRules(ctx, guildID)
-	if err != nil {
-		return nil, err
-	}
-	next := &guildRules{version: version, checkedAt: time.Now(), rules: rules}
-	if len(rules) > 0 {
-		engineRules := make([]automod.Rule, len(rules))
-		for i, g := range rules {
-			engineRules[i] = g.EngineRule(int64(i + 1))
-		}
-		if next.engine, err = automod.Compile(engineRules); err != nil {
-			return nil, fmt.Errorf("compiling guild %d's gavel-enforced rules: %w", guildID, err)
-		}
-	}
-	am.mu.Lock()
-	am.engines[guildID] = next
-	am.mu.Unlock()
-	return next, nil
-}
-
-func (am *automodRuntime) onMessageCreate(e *events.MessageCreate) {
-	am.evaluate(e.GuildID, e.Message, false)
-}
-
-func (am *automodRuntime) onMessageUpdate(e *events.MessageUpdate) {
-	am.evaluate(e.GuildID, e.Message, true)
-}
-
-func (am *automodRuntime) evaluate(gid *snowflakeID, msg ddiscord.Message, edit bool) {
-	if gid == nil || msg.Author.Bot || msg.Author.System {
-		return
-	}
-	if _, ok := am.a.begin(); !ok {
-		return
-	}
-	guildID := int64(*gid)
-	go func() {
-		defer am.a.end()
-		ctx, cancel := context.WithTimeout(am.a.work, am.a.commandTimeout)
-		defer cancel()
-		if err := am.enforce(ctx, guildID, msg, edit); err != nil {
-			am.a.log.Error("gavel-enforced automod", "guild", guildID, "message", int64(msg.ID), "err", err)
-		}
-	}()
-}
-
-func (am *automodRuntime) enforce(ctx context.Context, guildID int64, msg ddiscord.Message, edit bool) error {
-	gr, err := am.rulesFor(ctx, guildID)
-	if err != nil || gr.engine == nil {
-		return err
-	}
-	in := automod.Message{Content: msg.Content, AuthorID: int64(msg.Author.ID), ChannelID: int64(msg.ChannelID)}
-	for _, u := range msg.Mentions {
-		in.MentionedUsers = append(in.MentionedUsers, int64(u.ID))
-	}
-	in.MentionedRoles = roleIDs(msg.MentionRoles)
-	var roles []int64
-	if msg.Member != nil {
-		roles = roleIDs(msg.Member.RoleIDs)
-		in.AuthorRoles = roles
-	}
-	matches := gr.engine.Evaluate(in)
-	if len(matches) == 0 {
-		return nil
-	}
-	if msg.Member == nil {
-		// A MESSAGE_UPDATE may come without the member: ask Discord, only now that
-		// something matched, for the exempt roles.
-		var m discord.Member
-		err := am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			m, err = am.a.port.Member(ctx, guildID, in.AuthorID)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("reading the author's roles: %w", err)
-		}
-		roles = m.Roles
-		in.AuthorRoles = roles
-	}
-	// Exempt categories and parent channels: read only when something matched.
-	if parents, err := am.parents(ctx, in.ChannelID); err == nil {
-		in.ParentChannelIDs = parents
-		matches = gr.engine.Evaluate(in)
-	} else {
-		am.a.log.Warn("gavel-enforced automod: reading the channel's parents", "channel", in.ChannelID, "err", err)
-	}
-	if len(matches) == 0 {
-		return nil
-	}
-	// As Discord's own AutoMod, gavel's leaves the owner, administrators and members who
-	// manage the server alone.
-	var g discord.Guild
-	err = am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		g, err = am.a.cached.Guild(ctx, guildID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("reading the guild: %w", err)
-	}
-	if permissions.Permission(g.MemberPermissions(in.AuthorID, roles)).Has(permissions.ManageGuild) {
-		return nil
-	}
-	author := fromDisgoUser(msg.Author)
-	for _, m := range matches {
-		rule := gr.rules[m.RuleID-1]
-		if err := am.punish(ctx, guildID, author, roles, msg, rule, m, edit); err != nil {
-			am.a.log.Error("gavel-enforced automod: punishing", "guild", guildID, "rule", rule.Name, "user", author.ID, "err", err)
-		}
-	}
-	return nil
-}
-
-// parents returns a channel's category, and for a thread its parent channel and that
-// channel's category.
-func (am *automodRuntime) parents(ctx context.Context, channelID int64) ([]int64, error) {
-	var out []int64
-	id := channelID
-	for range 2 {
-		var ch discord.Channel
-		err := am.a.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			ch, err = am.a.port.Channel(ctx, id)
-			return err
-		})
-		if err != nil {
-			return out, err
-		}
-		if ch.ParentID == 0 {
-			break
-		}
-		out = append(out, ch.ParentID)
-		id = ch.ParentID
-	}
-	return out, nil
-}
-
-func (am *automodRuntime) punish(ctx context.Context, guildID int64, author discord.User, roles []int64, msg ddiscord.Message,
-	rule automod.GavelRule, m automod.Match, edit bool) error {
-	key := fmt.Sprintf("gavel:%s:%d", rule.Name, int64(msg.ID))
-	claimed, err := am.store.Claim(ctx, guildID, key, time.Time{})
-	if err != nil {
-		return err
-	}
-	if !claimed {
-		// Punished already: an edit that still matches the same rule.
-		return nil
-	}
-	bot := am.bot()
-	matched := m.MatchedContent
-	what := matchText(m.Keyword+m.Regex, matched)
-	if m.Keyword == "" && m.Regex == "" {
-		what = fmt.Sprintf("%d distinct mentions", m.MentionCount)
-	}
-	reason := clipText(fmt.Sprintf("gavel AutoMod rule %q: %s", rule.Name, what), cases.MaxReasonLength)
-	meta := map[string]string{"source": "gavel_automod", "rule_name": clipText(rule.Name, cases.MaxMetadataValue),
-		"trigger_type": automod.TriggerName(rule.TriggerType), "actions": automod.DescribeGavelActions(rule.Actions),
-		"channel_id": strconv.FormatInt(int64(msg.ChannelID), 10), "message_id": strconv.FormatInt(int64(msg.ID), 10),
-		"content": clipText(msg.Content, cases.MaxMetadataValue)}
-	if edit {
-		meta["on_edit"] = "true"
-	}
-	for k, v := range map[string]string{"matched_keyword": m.Keyword, "matched_regex": m.Regex, "matched_content": matched} {
-		if v != "" {
-			meta[k] = clipText(v, cases.MaxMetadataValue)
-		}
-	}
-	var notes []string
-	if _, ok := rule.Has(automod.GavelDelete); ok {
-		err := am.a.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			return am.a.port.DeleteMessage(ctx, int64(msg.ChannelID), int64(msg.ID), "gavel AutoMod rule "+rule.Name)
-		})
-		if err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
-			notes = append(notes, "the message could not be deleted: "+err.Error())
-		} else {
-			meta["message_deleted"] = "true"
-		}
-	}
-	var caseIDs []int64
-	var caseNumbers []string
-	co, ok := am.a.coordinatorOrNil()
-	for _, t := range []automod.GavelActionType{automod.GavelWarn, automod.GavelTimeout} {
-		act, has := rule.Has(t)
-		if !has {
-			continue
-		}
-		if !ok {
-			notes = append(notes, string(t)+" not given: gavel is not ready")
-			continue
-		}
-		action, _ := am.a.cat.Lookup(string(t))
-		res := co.Execute(ctx, moderation.Request{GuildID: guildID, Moderator: bot, Action: action,
-			Target: moderation.Target{ID: author.ID}, Reason: reason, Duration: act.Duration, Metadata: meta})
-		if res.Case != nil {
-			caseIDs = append(caseIDs, res.Case.ID)
-			caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", res.Case.Number))
-		}
-		if res.Refused || res.Err != nil {
-			notes = append(notes, fmt.Sprintf("%s: %s", t, res.Reply.Content))
-		}
-	}
-	if len(caseIDs) == 0 {
-		// No pipeline punishment (delete or alert only, or it was refused): the rule's firing
-		// is still a case, so nothing gavel did goes unrecorded.
-		if len(notes) > 0 {
-			meta["notes"] = clipText(strings.Join(notes, "; "), cases.MaxMetadataValue)
-		}
-		var c cases.Case
-		if ok {
-			c, err = co.RecordDone(ctx, moderation.Done{GuildID: guildID, UserID: author.ID, Moderator: bot, Type: cases.Automod,
-				Reason: reason, Metadata: meta, Note: "gavel's AutoMod rule fired"})
-		} else {
-			err = errors.New("gavel is not ready")
-		}
-		if err != nil && c.ID == 0 {
-			if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, key); relErr != nil {
-				am.a.log.Error("gavel-enforced automod: releasing the key", "err", relErr)
+	return []bot.ConfigOpt{
+		bot.WithEventListenerFunc(func(e *events.Ready) { am.SetBot(fromDisgoUser(e.User.User)) }),
+		bot.WithEventListenerFunc(func(e *events.Raw) {
+			if e.EventType != dgw.EventTypeAutoModerationActionExecution {
+				return
 			}
-			return fmt.Errorf("recording the case: %w", err)
-		}
-		if err != nil {
-			am.a.log.Warn("gavel-enforced automod: case left pending", "case", c.Number, "err", err)
-		}
-		caseIDs = append(caseIDs, c.ID)
-		caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", c.Number))
-		am.postModlog(ctx, c, bot, []discord.EmbedField{
-			{Name: "AutoMod rule", Value: clipText(fmt.Sprintf("%s (gavel, %s)", rule.Name, automod.DescribeGavelActions(rule.Actions)), 1024)},
-			{Name: "Matched", Value: clipText(what, 1024)},
-		})
-	}
-	if err := am.store.Settle(ctx, guildID, key, caseIDs[0]); err != nil {
-		am.a.log.Warn("gavel-enforced automod: linking the key to its case", "err", err)
-	}
-	if alert, ok := rule.Has(automod.GavelAlert); ok {
-		text := fmt.Sprintf("gavel AutoMod rule **%s** fired on a message by <@%d> in <#%d> (%s): %s. Case %s.",
-			rule.Name, author.ID, int64(msg.ChannelID), describeDone(rule, meta), what, strings.Join(caseNumbers, ", "))
-		if len(notes) > 0 {
-			text += " Note: " + strings.Join(notes, "; ")
-		}
-		err := am.a.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			_, err := am.a.port.SendMessage(ctx, alert.ChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
-			return err
-		})
-		if err != nil {
-			am.a.log.Warn("gavel-enforced automod: posting the alert", "channel", alert.ChannelID, "err", err)
-		}
-	}
-	return nil
-}
-
-func describeDone(rule automod.GavelRule, meta map[string]string) string {
-	if _, ok := rule.Has(automod.GavelDelete); ok && meta["message_deleted"] == "true" {
-		return "message deleted"
-	}
-	return "message kept"
-}
-
-// coordinatorOrNil returns the coordinator once READY has built it.
-func (a *App) coordinatorOrNil() (*moderation.Coordinator, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.coordinator, a.coordinator != nil
-}
-
-// --- rule changes made outside gavel ---
-
-// Audit-log action types of AutoMod rule changes.
-const (
-	auditAutoModRuleCreate = 140
-	auditAutoModRuleUpdate = 141
-	auditAutoModRuleDelete = 142
-)
-
-func (am *automodRuntime) onRuleCreate(e *events.AutoModerationRuleCreate) {
-	am.ruleChanged(e.AutoModerationRule, auditAutoModRuleCreate, "created")
-}
-
-func (am *automodRuntime) onRuleUpdate(e *events.AutoModerationRuleUpdate) {
-	am.ruleChanged(e.AutoModerationRule, auditAutoModRuleUpdate, "changed")
-}
-
-func (am *automodRuntime) onRuleDelete(e *events.AutoModerationRuleDelete) {
-	am.ruleChanged(e.AutoModerationRule, auditAutoModRuleDelete, "deleted")
-}
-
-func (am *automodRuntime) ruleChanged(r ddiscord.AutoModerationRule, auditType int, verb string) {
-	if _, ok := am.a.begin(); !ok {
-		return
-	}
-	guildID, ruleID, name, creator := int64(r.GuildID), int64(r.ID), r.Name, int64(r.CreatorID)
-	go func() {
-		defer am.a.end()
-		ctx, cancel := context.WithTimeout(am.a.work, am.a.commandTimeout)
-		defer cancel()
-		if err := am.reportRuleChange(ctx, guildID, ruleID, name, creator, auditType, verb); err != nil {
-			am.a.log.Warn("automod rule change: reporting", "guild", guildID, "rule", ruleID, "err", err)
-		}
-	}()
-}
-
-// reportRuleChange tells the audit-log channel about a rule change someone made in
-// Discord. Changes gavel made itself (its commands, `gavel automod apply`) are reported by
-// whoever made them, so they are recognised by the audit log's actor, the bot, and skipped.
-func (am *automodRuntime) reportRuleChange(ctx context.Context, guildID, ruleID int64, name string, creator int64, auditType int, verb string) error {
-	settings, err := am.a.guilds.Get(ctx, guildID)
-	if err != nil {
-		return err
-	}
-	if settings.AuditlogChannelID == 0 {
-		return nil
-	}
-	bot := am.bot()
-	var entry *discord.AuditLogEntry
-	// Discord writes the audit-log entry about when it sends the event: look twice.
-	for attempt := 0; attempt < 2 && entry == nil; attempt++ {
-		if attempt > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
+			body, err := io.ReadAll(e.Payload)
+			if err != nil {
+				a.log.Error("automod execution: reading the event", "err", err)
+				return
 			}
-		}
-		entries, err := am.a.port.AuditLog(ctx, guildID, discord.AuditLogFilter{ActionType: auditType, TargetID: ruleID, Limit: 5})
-		if err != nil {
-			return fmt.Errorf("reading the audit log: %w", err)
-		}
-		if len(entries) > 0 {
-			entry = &entries[0]
-		}
+			am.Execution(body)
+		}),
+		bot.WithEventListenerFunc(func(e *events.MessageCreate) { message(e.GuildID, e.Message, false) }),
+		bot.WithEventListenerFunc(func(e *events.MessageUpdate) { message(e.GuildID, e.Message, true) }),
+		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleCreate) { a.ruleChanged(enforcer.RuleCreated, e.AutoModerationRule) }),
+		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleUpdate) { a.ruleChanged(enforcer.RuleUpdated, e.AutoModerationRule) }),
+		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleDelete) { a.ruleChanged(enforcer.RuleDeleted, e.AutoModerationRule) }),
 	}
-	actor := int64(0)
-	if entry != nil {
-		actor = entry.UserID
-	} else if auditType == auditAutoModRuleCreate {
-		actor = creator
-	}
-	if actor == bot.ID && bot.ID != 0 {
-		return nil
-	}
-	who := "someone (Discord's audit log does not say who)"
-	if actor != 0 {
-		who = fmt.Sprintf("<@%d>", actor)
-	}
-	text := fmt.Sprintf("AutoMod rule %q (id %d) was %s outside gavel by %s.", name, ruleID, verb, who)
-	if entry != nil {
-		if changes := describeAuditChanges(entry.Changes); changes != "" {
-			text += " Changes: " + changes
-		}
-		if entry.Reason != "" {
-			text += fmt.Sprintf(" Reason: %q.", entry.Reason)
-		}
-	}
-	return am.a.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.a.port.SendMessage(ctx, settings.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
-		return err
-	})
 }
 
-// describeAuditChanges writes an audit-log entry's changes as "key: old → new".
-func describeAuditChanges(raw json.RawMessage) string {
-	var changes []struct {
-		Key string          `json:"key"`
-		Old json.RawMessage `json:"old_value"`
-		New json.RawMessage `json:"new_value"`
-	}
-	if len(raw) == 0 || json.Unmarshal(raw, &changes) != nil {
-		return ""
-	}
-	parts := make([]string, 0, len(changes))
-	for _, c := range changes {
-		old, new := string(c.Old), string(c.New)
-		if old == "" {
-			old = "none"
-		}
-		if new == "" {
-			new = "none"
-		}
-		parts = append(parts, fmt.Sprintf("%s: %s → %s", c.Key, clipText(old, 200), clipText(new, 200)))
-	}
-	return strings.Join(parts, "; ")
-}
-
-// reportAudit posts a change gavel made (a /automod command) to the guild's audit-log
-// channel; the automod.Service calls it.
-func (am *automodRuntime) reportAudit(ctx context.Context, guildID int64, text string) {
-	g, err := am.a.guilds.Get(ctx, guildID)
-	if err != nil {
-		am.a.log.Warn("audit log: reading settings", "guild", guildID, "err", err)
-		return
-	}
-	if g.AuditlogChannelID == 0 {
-		return
-	}
-	err = am.a.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.a.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
-		return err
-	})
-	if err != nil {
-		am.a.log.Warn("audit log: posting", "guild", guildID, "err", err)
-	}
+func (a *App) ruleChanged(change enforcer.RuleChange, r ddiscord.AutoModerationRule) {
+	a.automod.RuleChanged(change, int64(r.GuildID), int64(r.ID), r.Name, int64(r.CreatorID))
 }
 
 // AutoMod returns the service the /automod commands use: Discord's rules, validated before
 // every change, each change reported in the guild's audit-log channel; its Test also
 // evaluates the guild's gavel-enforced rules.
 func (a *App) AutoMod() *automod.Service {
-	return automod.NewService(a.port, automod.WithExecutor(a.exec), automod.WithReporter(a.automod.reportAudit),
-		automod.WithGavelRules(a.automod.store))
+	return automod.NewService(a.port, automod.WithExecutor(a.exec), automod.WithReporter(a.automod.ReportAudit),
+		automod.WithGavelRules(a.automod.Store()))
 }
 
 type snowflakeID = dsnowflake.ID
