@@ -1,6 +1,6 @@
-// Package app wires gavel together and runs it: the store, the services, the Discord
-// adapter and gateway, and the event handlers that carry a command from the gateway to the
-// moderation pipeline and the answer back to the moderator.
+// Package app wires gavel together and runs it: it builds the store, the Discord adapter
+// and gateway client and the services, hands the gateway's events to the router, and owns
+// the lifecycle (Run, and Close, which lets the work in flight finish).
 package app
 
 import (
@@ -33,9 +33,11 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/router"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/tools"
+	"github.com/gavelbot/gavel/internal/upkeep"
 )
 
 // Intents are the gateway intents gavel asks for. Server Members and Message Content are
@@ -58,8 +60,9 @@ const (
 	DefaultTransientReplyDelay = 5 * time.Second
 )
 
-// App is one running gavel process: one gateway connection (shard 0 of 1) and everything the
-// commands need.
+// App is one running gavel process: one gateway connection (shard 0 of 1). It builds the
+// store, the Discord client and the services, wires them to the router (the gateway's
+// events) and runs them until Close.
 type App struct {
 	cfg     config.Config
 	log     *slog.Logger
@@ -67,56 +70,36 @@ type App struct {
 	cases   *cases.Service
 	expiry  *expiry.Service
 	guilds  *settings.Service
-	perms   *permissions.Service
 	exec    *executor.Executor
 	metrics *metrics.Metrics
 	cat     *moderation.Catalogue
-	tools   *tools.Set
-	// tree is every command, actions and tools: what the front ends parse and register.
+	// tree is every command, actions and tools: what Run registers as slash commands.
 	tree *commands.Tree
 	// toolEnv is the tools' environment; onReady fills in BotID (under mu, before any
 	// command can start).
 	toolEnv *tools.Env
 	port    *disgoport.Adapter
-	// guilds' owners and roles as the gateway reports them; cached answers Guild (and
-	// gavel's own Member) from it, and everything else through port.
-	state   *guildstate.State
+	// cached answers Guild (and gavel's own Member) from the guild state the router keeps
+	// up to date, and everything else through port.
 	cached  discord.Port
 	client  *bot.Client
 	gateway *gateway.Gateway
+	upkeep  *upkeep.Upkeep
 	automod *enforcer.Enforcer
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
-	reconcileAge    time.Duration
-	rejailRecheck   time.Duration
-	events          eventState
-	transientDelay  time.Duration
+	fatal           chan error
 	// clock is what expiries are judged and scheduled by, and what transient replies wait
 	// on: the system's, or a test's manual clock.
 	clock clock.Clock
 
-	// work is the context commands run in. It outlives Run's context, so that a shutdown
-	// lets the actions in flight finish; it is cancelled only when they overstay
-	// shutdownTimeout.
-	work       context.Context
-	cancelWork context.CancelFunc
-	fatal      chan error
-
-	mu          sync.Mutex
-	coordinator *moderation.Coordinator // nil until READY names the bot's user
-	closing     bool
-	inflight    sync.WaitGroup
-	// pollerStop ends the expiry poller, which READY starts; pollerDone closes when it
-	// has finished its runs in flight.
-	pollerStop context.CancelFunc
-	pollerDone chan struct{}
-	expiryCfg  expiry.Config
-	horizon    time.Duration
-	coOpts     []moderation.CoordinatorOption
-	// closed is closed when the App starts closing, to cut short the waits before
-	// transient replies are deleted.
-	closed chan struct{}
+	// flight is the work in flight: the commands, events and expiries running, and the
+	// moderation pipeline READY builds.
+	flight
+	expiryCfg expiry.Config
+	horizon   time.Duration
+	coOpts    []moderation.CoordinatorOption
 
 	closeOnce sync.Once
 }
@@ -239,7 +222,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		reconcileAge: o.reconcileAge, rejailRecheck: o.rejailRecheck, transientDelay: o.transientDelay, clock: clock.OrSystem(o.clock), closed: make(chan struct{}), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator}
+		clock: clock.OrSystem(o.clock), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator,
+		flight: flight{closed: make(chan struct{})}}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
@@ -272,20 +256,20 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.guilds = settings.NewService(st)
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
-	a.tools = tools.NewSet(a.toolEnv)
-	a.tree, err = commands.NewTree(append(commands.ActionSpecs(a.cat), a.tools.Specs()...)...)
+	toolSet := tools.NewSet(a.toolEnv)
+	a.tree, err = commands.NewTree(append(commands.ActionSpecs(a.cat), toolSet.Specs()...)...)
 	if err != nil {
 		return nil, err
 	}
 	// Each command declares the Discord permission it needs in a guild without ranks: the
 	// actions in their own files, the tools in theirs; the tree carries them here.
-	a.perms, err = permissions.New(st, a.tree.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
+	perms, err := permissions.New(st, a.tree.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
 		permissions.WithNativePermissions(a.tree.Native()))
 	if err != nil {
 		return nil, err
 	}
-	a.toolEnv.Perms = a.perms
-	a.toolEnv.CommandNames = a.perms.Commands
+	a.toolEnv.Perms = perms
+	a.toolEnv.CommandNames = perms.Commands
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(discordTransport())})}
@@ -318,24 +302,19 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			}
 		}),
 	}, o.gateway...)
-	a.state = guildstate.New()
-	a.cached = guildstate.Port{Port: a.port, State: a.state}
+	state := guildstate.New()
+	a.cached = guildstate.Port{Port: a.port, State: state}
 	a.toolEnv.Port = a.cached
 	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
-	botOpts := append(append(a.port.BotOptions(), guildStateListeners(a.state)...),
+	work := flightWork{&a.flight}
+	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Log: logger, RejailRecheck: o.rejailRecheck,
+		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout})
+	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms,
+		Metrics: a.metrics, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, Ready: a.onReady,
+		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})
+	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
-		bot.WithEventListenerFunc(a.onReady),
-		bot.WithEventListenerFunc(func(e *events.GuildReady) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
-		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
-		bot.WithEventListenerFunc(func(e *events.GuildJoin) { a.onGuild(int64(e.Guild.ID), e.Guild.Name) }),
-		bot.WithEventListenerFunc(a.onMessage),
-		bot.WithEventListenerFunc(a.onSlashCommand),
-		bot.WithEventListenerFunc(a.onComponent),
-		bot.WithEventListenerFunc(a.onAutocomplete),
-		bot.WithEventListenerFunc(a.onAuditLogEntry),
-		bot.WithEventListenerFunc(a.onMemberJoin),
-		bot.WithEventListenerFunc(a.onChannelCreate),
 	)
 	botOpts = append(botOpts, a.automodListeners()...)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
@@ -446,7 +425,7 @@ func (a *App) Close() {
 			<-done
 		}
 		a.cancelWork()
-		a.events.stop()
+		a.upkeep.Stop()
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -526,27 +505,3 @@ func (a *App) startPoller(botID int64) {
 		}
 	}()
 }
-
-func (a *App) onGuild(gid int64, name string) {
-	a.log.Info("serving guild", "id", gid, "name", name)
-	ctx, cancel := context.WithTimeout(a.work, 10*time.Second)
-	defer cancel()
-	if err := a.cases.GuildJoined(ctx, gid, time.Now()); err != nil {
-		a.log.Warn("recording the guild", "guild", gid, "err", err)
-	}
-	a.reconcile(gid)
-}
-
-// begin reserves a place among the commands in flight; false once the App is closing, and
-// while READY has not named the bot yet. end releases it.
-func (a *App) begin() (*moderation.Coordinator, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closing || a.coordinator == nil {
-		return nil, false
-	}
-	a.inflight.Add(1)
-	return a.coordinator, true
-}
-
-func (a *App) end() { a.inflight.Done() }

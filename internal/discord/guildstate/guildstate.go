@@ -4,7 +4,7 @@
 //
 // # Why a stale value cannot let a check pass that Discord would refuse
 //
-//   - Order. The gateway delivers one session's events in sequence, and the App applies
+//   - Order. The gateway delivers one session's events in sequence, and the router applies
 //     them to the State on the goroutine that also receives the commands (MESSAGE_CREATE,
 //     INTERACTION_CREATE), before the command is handed on. So when a command is checked,
 //     every role, permission or ownership change Discord dispatched before the command is

@@ -1,4 +1,4 @@
-package app
+package router
 
 import (
 	"context"
@@ -36,27 +36,27 @@ const failureText = "Something went wrong on gavel's side and nothing was done. 
 
 // onMessage handles a prefix command. Events arrive one at a time from the gateway, so the
 // work is done on its own goroutine, counted among the commands in flight.
-func (a *App) onMessage(e *events.MessageCreate) {
+func (rt *Router) onMessage(e *events.MessageCreate) {
 	if e.GuildID == nil || e.Message.Author.Bot || e.Message.Author.System || e.Message.Member == nil {
 		return
 	}
-	co, ok := a.begin()
+	co, ok := rt.begin()
 	if !ok {
 		return
 	}
 	msg := e.Message
 	guildID, channelID := int64(*e.GuildID), int64(e.ChannelID)
 	go func() {
-		defer a.end()
-		ctx, cancel := context.WithTimeout(a.work, a.commandTimeout)
+		defer rt.end()
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		a.handlePrefix(ctx, co, guildID, channelID, msg)
+		rt.handlePrefix(ctx, co, guildID, channelID, msg)
 	}()
 }
 
-func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID, channelID int64, msg ddiscord.Message) {
-	log := a.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
-	g, err := a.guilds.Get(ctx, guildID)
+func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID, channelID int64, msg ddiscord.Message) {
+	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
+	g, err := rt.cfg.Settings.Get(ctx, guildID)
 	if err != nil {
 		log.Error("reading the guild's settings", "err", err)
 		return
@@ -64,71 +64,71 @@ func (a *App) handlePrefix(ctx context.Context, co *moderation.Coordinator, guil
 	reply := func(m discord.Message) int64 {
 		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
-		id, err := a.port.SendMessage(replyCtx, channelID, m)
+		id, err := rt.cfg.Port.SendMessage(replyCtx, channelID, m)
 		if err != nil {
 			log.Warn("replying in the channel", "err", err)
 		}
 		return id
 	}
-	args, ok, err := a.tree.ParsePrefix(g.Prefix, msg.Content)
+	args, ok, err := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
 	if !ok {
 		return
 	}
 	if err != nil {
-		reply(a.usageReply(log, "", err))
+		reply(rt.usageReply(log, "", err))
 		return
 	}
-	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: fromDisgoUser(msg.Author),
-		Roles: roleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
-	sub, err := a.subject(ctx, guildID, call.User.ID, call.Roles, args.Command())
+	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
+		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
+	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, args.Command())
 	if err != nil {
-		a.metrics.Command(args.Command(), outcomeFailed)
+		rt.cfg.Metrics.Command(args.Command(), outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		reply(discord.Message{Content: failureText})
 		return
 	}
-	r := a.run(ctx, co, sub, call, args)
+	r := rt.run(ctx, co, sub, call, args)
 	if id := reply(r.Message); id != 0 && r.Transient {
-		a.deleteLater(log, channelID, id)
+		rt.deleteLater(log, channelID, id)
 	}
 }
 
 // onSlashCommand handles a slash command: deferred (ephemeral) at once, then filled in with
 // the outcome. Every deferred response gets its edit, whatever happens.
-func (a *App) onSlashCommand(e *events.ApplicationCommandInteractionCreate) {
+func (rt *Router) onSlashCommand(e *events.ApplicationCommandInteractionCreate) {
 	if e.Data.Type() != ddiscord.ApplicationCommandTypeSlash {
 		return
 	}
 	id, token := int64(e.ID()), e.Token()
-	co, ok := a.begin()
+	co, ok := rt.begin()
 	if !ok {
 		// Closing (or not ready): say so at once rather than leave the moderator waiting.
 		// This runs on the gateway's handler, which the gateway's Close waits for.
-		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), 3*time.Second)
 		defer cancel()
-		err := a.port.Respond(ctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
+		err := rt.cfg.Port.Respond(ctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
 			Content: "gavel is restarting and took no action. Try again in a moment.", Flags: discord.FlagEphemeral}})
 		if err != nil {
-			a.log.Warn("answering an interaction while closing", "err", err)
+			rt.log.Warn("answering an interaction while closing", "err", err)
 		}
 		return
 	}
 	ia := e.ApplicationCommandInteraction
 	go func() {
-		defer a.end()
-		ctx, cancel := context.WithTimeout(a.work, a.commandTimeout)
+		defer rt.end()
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		a.handleSlash(ctx, co, id, token, ia)
+		rt.handleSlash(ctx, co, id, token, ia)
 	}()
 }
 
-func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id int64, token string, ia ddiscord.ApplicationCommandInteraction) {
+func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, id int64, token string, ia ddiscord.ApplicationCommandInteraction) {
 	data := ia.SlashCommandInteractionData()
 	name := data.CommandName()
-	log := a.log.With("interaction", id, "command", name, "user", int64(ia.User().ID))
+	log := rt.log.With("interaction", id, "command", name, "user", int64(ia.User().ID))
 	// Discord allows 3 seconds for the first answer; a deferral buys 15 minutes.
 	deferCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	err := a.port.Respond(deferCtx, id, token, discord.Response{Type: discord.RespondDeferred,
+	err := rt.cfg.Port.Respond(deferCtx, id, token, discord.Response{Type: discord.RespondDeferred,
 		Message: discord.Message{Flags: discord.FlagEphemeral}})
 	cancel()
 	if err != nil {
@@ -140,7 +140,7 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 		// Its own deadline: a command that used up its time must still be answered.
 		editCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
-		if err := a.port.EditOriginal(editCtx, token, m); err != nil {
+		if err := rt.cfg.Port.EditOriginal(editCtx, token, m); err != nil {
 			log.Error("answering the interaction", "err", err)
 		}
 	}
@@ -178,35 +178,35 @@ func (a *App) handleSlash(ctx context.Context, co *moderation.Coordinator, id in
 	if sc := data.SubCommandName; sc != nil {
 		path = append(path, *sc)
 	}
-	args, err := a.tree.FromSlash(path, opts)
+	args, err := rt.cfg.Tree.FromSlash(path, opts)
 	if err != nil {
-		edit(a.usageReply(log, name, err))
+		edit(rt.usageReply(log, name, err))
 		return
 	}
-	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: fromDisgoUser(member.User),
-		Roles: roleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-	sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, args.Command())
+	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: User(member.User),
+		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, args.Command())
 	if err != nil {
-		a.metrics.Command(args.Command(), outcomeFailed)
+		rt.cfg.Metrics.Command(args.Command(), outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		edit(discord.Message{Content: failureText})
 		return
 	}
-	edit(a.run(ctx, co, sub, call, args).Message)
+	edit(rt.run(ctx, co, sub, call, args).Message)
 }
 
 // run is the one dispatcher behind the prefix and slash routes: the permission middleware,
 // then the action's pipeline or the tool, then the command's metric.
-func (a *App) run(ctx context.Context, co *moderation.Coordinator, sub permissions.Subject, call tools.Call, args commands.Args) tools.Reply {
+func (rt *Router) run(ctx context.Context, co *moderation.Coordinator, sub permissions.Subject, call tools.Call, args commands.Args) tools.Reply {
 	name := args.Command()
-	r, allowed := a.permit(ctx, sub)
+	r, allowed := rt.permit(ctx, sub)
 	if allowed {
 		if args.Spec.Action != nil {
-			r = a.act(ctx, co, call, args)
+			r = rt.act(ctx, co, call, args)
 		} else {
-			r = a.tools.Run(ctx, call, args)
+			r = rt.cfg.Tools.Run(ctx, call, args)
 			if r.Err != nil {
-				a.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
+				rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
 			}
 		}
 	}
@@ -214,16 +214,16 @@ func (a *App) run(ctx context.Context, co *moderation.Coordinator, sub permissio
 	if outcome == "" {
 		outcome = tools.OK
 	}
-	a.metrics.Command(name, string(outcome))
+	rt.cfg.Metrics.Command(name, string(outcome))
 	return r
 }
 
 // permit is the permission middleware of every route (prefix, slash, buttons and
 // autocomplete): whether sub may run its command, and the reply when not.
-func (a *App) permit(ctx context.Context, sub permissions.Subject) (tools.Reply, bool) {
-	decision, err := a.perms.Check(ctx, sub)
+func (rt *Router) permit(ctx context.Context, sub permissions.Subject) (tools.Reply, bool) {
+	decision, err := rt.cfg.Perms.Check(ctx, sub)
 	if err != nil {
-		a.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", sub.Command, "err", err)
+		rt.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", sub.Command, "err", err)
 		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}, false
 	}
 	if !decision.Allowed {
@@ -233,7 +233,7 @@ func (a *App) permit(ctx context.Context, sub permissions.Subject) (tools.Reply,
 }
 
 // act carries out a moderation action through the pipeline.
-func (a *App) act(ctx context.Context, co *moderation.Coordinator, call tools.Call, args commands.Args) tools.Reply {
+func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tools.Call, args commands.Args) tools.Reply {
 	inv, err := commands.InvocationOf(args)
 	if err != nil {
 		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed, Err: err}
@@ -242,12 +242,12 @@ func (a *App) act(ctx context.Context, co *moderation.Coordinator, call tools.Ca
 	name := req.Action.Name
 	start := time.Now()
 	res := co.Execute(ctx, req)
-	a.metrics.ActionLatency(name, time.Since(start))
+	rt.cfg.Metrics.ActionLatency(name, time.Since(start))
 	switch {
 	case res.Refused:
 		return tools.Reply{Message: res.Reply, Outcome: tools.Refused}
 	case res.Err != nil:
-		a.log.Warn("action failed", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
+		rt.log.Warn("action failed", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
 		return tools.Reply{Message: res.Reply, Outcome: tools.Failed}
 	}
 	return tools.Reply{Message: res.Reply, Outcome: tools.OK}
@@ -255,9 +255,9 @@ func (a *App) act(ctx context.Context, co *moderation.Coordinator, call tools.Ca
 
 // usageReply answers a command that could not be parsed: the usage error, or gavel's own
 // failure.
-func (a *App) usageReply(log *slog.Logger, name string, err error) discord.Message {
+func (rt *Router) usageReply(log *slog.Logger, name string, err error) discord.Message {
 	if name != "" {
-		a.metrics.Command(name, outcomeRefused)
+		rt.cfg.Metrics.Command(name, outcomeRefused)
 	}
 	var usage *commands.UsageError
 	if errors.As(err, &usage) {
@@ -272,20 +272,20 @@ func (a *App) usageReply(log *slog.Logger, name string, err error) discord.Messa
 // client under it; and Close cuts it short, deleting at once, so that a shutdown neither
 // waits out the delay nor leaves the reply behind for good (Tux's bug #1189). Called from
 // a command in flight, whose own place keeps the count above zero for the Add.
-func (a *App) deleteLater(log *slog.Logger, channelID, messageID int64) {
-	a.inflight.Add(1)
+func (rt *Router) deleteLater(log *slog.Logger, channelID, messageID int64) {
+	release := rt.cfg.Work.Hold()
 	go func() {
-		defer a.inflight.Done()
-		t := clock.After(a.clock, a.transientDelay)
+		defer release()
+		t := clock.After(rt.cfg.Clock, rt.cfg.TransientDelay)
 		defer t.Stop()
 		select {
 		case <-t.C():
-		case <-a.closed:
-		case <-a.work.Done():
+		case <-rt.cfg.Work.Closing():
+		case <-rt.cfg.Work.Context().Done():
 		}
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(a.work), replyTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(rt.cfg.Work.Context()), replyTimeout)
 		defer cancel()
-		if err := a.port.DeleteMessage(ctx, channelID, messageID, ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
+		if err := rt.cfg.Port.DeleteMessage(ctx, channelID, messageID, ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
 			log.Warn("deleting a transient reply", "message", messageID, "err", err)
 		}
 	}()
@@ -295,8 +295,8 @@ func (a *App) deleteLater(log *slog.Logger, channelID, messageID int64) {
 // the member's permissions for an interaction (channel overwrites included); gavel's
 // fallback asks about guild permissions, which is what Discord sends for a command in a
 // channel without overwrites.
-func (a *App) interactionSubject(ctx context.Context, guildID, userID int64, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
-	g, err := a.cached.Guild(ctx, guildID)
+func (rt *Router) interactionSubject(ctx context.Context, guildID, userID int64, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
+	g, err := rt.cfg.Port.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
@@ -306,8 +306,8 @@ func (a *App) interactionSubject(ctx context.Context, guildID, userID int64, rol
 
 // subject builds the permission question for a prefix command. A message carries the
 // member's roles but not their permissions, so they are computed from the guild's roles.
-func (a *App) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
-	g, err := a.cached.Guild(ctx, guildID)
+func (rt *Router) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
+	g, err := rt.cfg.Port.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
@@ -315,53 +315,37 @@ func (a *App) subject(ctx context.Context, guildID, userID int64, roles []int64,
 		NativePermissions: permissions.Permission(g.MemberPermissions(userID, roles)), Command: command}, nil
 }
 
-func fromDisgoUser(u ddiscord.User) discord.User {
-	out := discord.User{ID: int64(u.ID), Username: u.Username, Bot: u.Bot}
-	if u.GlobalName != nil {
-		out.GlobalName = *u.GlobalName
-	}
-	return out
-}
-
-func roleIDs[T ~uint64](ids []T) []int64 {
-	out := make([]int64, len(ids))
-	for i, id := range ids {
-		out[i] = int64(id)
-	}
-	return out
-}
-
 // onComponent handles a click on one of gavel's buttons (the case list's pages): the
 // clicked message is replaced with the tool's answer, within Discord's 3 seconds (a page is
 // one indexed query); a refusal is told to the one who clicked only.
-func (a *App) onComponent(e *events.ComponentInteractionCreate) {
+func (rt *Router) onComponent(e *events.ComponentInteractionCreate) {
 	id, token := int64(e.ID()), e.Token()
-	if _, ok := a.begin(); !ok {
-		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+	if _, ok := rt.begin(); !ok {
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), 3*time.Second)
 		defer cancel()
-		err := a.port.Respond(ctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
+		err := rt.cfg.Port.Respond(ctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
 			Content: "gavel is restarting. Try again in a moment.", Flags: discord.FlagEphemeral}})
 		if err != nil {
-			a.log.Warn("answering a click while closing", "err", err)
+			rt.log.Warn("answering a click while closing", "err", err)
 		}
 		return
 	}
 	ci := e.ComponentInteraction
 	go func() {
-		defer a.end()
-		ctx, cancel := context.WithTimeout(a.work, a.commandTimeout)
+		defer rt.end()
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		a.handleComponent(ctx, id, token, ci)
+		rt.handleComponent(ctx, id, token, ci)
 	}()
 }
 
-func (a *App) handleComponent(ctx context.Context, id int64, token string, ci ddiscord.ComponentInteraction) {
+func (rt *Router) handleComponent(ctx context.Context, id int64, token string, ci ddiscord.ComponentInteraction) {
 	customID := ci.Data.CustomID()
-	log := a.log.With("interaction", id, "custom_id", customID, "user", int64(ci.User().ID))
+	log := rt.log.With("interaction", id, "custom_id", customID, "user", int64(ci.User().ID))
 	respond := func(r discord.Response) bool {
 		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if err := a.port.Respond(rctx, id, token, r); err != nil {
+		if err := rt.cfg.Port.Respond(rctx, id, token, r); err != nil {
 			log.Error("answering a click", "err", err)
 			return false
 		}
@@ -371,23 +355,23 @@ func (a *App) handleComponent(ctx context.Context, id int64, token string, ci dd
 		respond(discord.Response{Type: discord.RespondMessage, Message: discord.Message{Content: text,
 			Flags: discord.FlagEphemeral, AllowedMentions: &discord.AllowedMentions{}}})
 	}
-	tool, ok := a.tools.Component(customID)
+	tool, ok := rt.cfg.Tools.Component(customID)
 	guildID, member := ci.GuildID(), ci.Member()
 	if !ok || guildID == nil || member == nil {
 		ephemeral("This button no longer does anything. Run the command again.")
 		return
 	}
-	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ci.Channel().ID()), User: fromDisgoUser(member.User),
-		Roles: roleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
-	sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
+	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ci.Channel().ID()), User: User(member.User),
+		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
 	if err != nil {
-		a.metrics.Command(tool.ClickCommand, outcomeFailed)
+		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		ephemeral(failureText)
 		return
 	}
-	if refusal, allowed := a.permit(ctx, sub); !allowed {
-		a.metrics.Command(tool.ClickCommand, string(refusal.Outcome))
+	if refusal, allowed := rt.permit(ctx, sub); !allowed {
+		rt.cfg.Metrics.Command(tool.ClickCommand, string(refusal.Outcome))
 		refusal.Message.Flags |= discord.FlagEphemeral
 		respond(discord.Response{Type: discord.RespondMessage, Message: refusal.Message})
 		return
@@ -400,7 +384,7 @@ func (a *App) handleComponent(ctx context.Context, id int64, token string, ci dd
 	if outcome == "" {
 		outcome = tools.OK
 	}
-	a.metrics.Command(tool.ClickCommand, string(outcome))
+	rt.cfg.Metrics.Command(tool.ClickCommand, string(outcome))
 	if outcome != tools.OK {
 		// The page stays as it was; only the one who clicked is told why.
 		r.Message.Flags |= discord.FlagEphemeral
@@ -413,26 +397,26 @@ func (a *App) handleComponent(ctx context.Context, id int64, token string, ci dd
 // onAutocomplete answers an autocomplete interaction (a moderator typing in an option that
 // offers suggestions, such as automod's rule names) with the tool's choices, within
 // Discord's 3 seconds. A member who may not run the command gets no suggestions.
-func (a *App) onAutocomplete(e *events.AutocompleteInteractionCreate) {
+func (rt *Router) onAutocomplete(e *events.AutocompleteInteractionCreate) {
 	id, token := int64(e.ID()), e.Token()
-	if _, ok := a.begin(); !ok {
-		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+	if _, ok := rt.begin(); !ok {
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), 3*time.Second)
 		defer cancel()
-		if err := a.port.Respond(ctx, id, token, discord.Response{Type: discord.RespondAutocomplete}); err != nil {
-			a.log.Warn("answering an autocomplete while closing", "err", err)
+		if err := rt.cfg.Port.Respond(ctx, id, token, discord.Response{Type: discord.RespondAutocomplete}); err != nil {
+			rt.log.Warn("answering an autocomplete while closing", "err", err)
 		}
 		return
 	}
 	ai := e.AutocompleteInteraction
 	go func() {
-		defer a.end()
-		ctx, cancel := context.WithTimeout(a.work, 3*time.Second)
+		defer rt.end()
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), 3*time.Second)
 		defer cancel()
-		a.handleAutocomplete(ctx, id, token, ai)
+		rt.handleAutocomplete(ctx, id, token, ai)
 	}()
 }
 
-func (a *App) handleAutocomplete(ctx context.Context, id int64, token string, ai ddiscord.AutocompleteInteraction) {
+func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string, ai ddiscord.AutocompleteInteraction) {
 	data := ai.Data
 	path := []string{data.CommandName}
 	if g := data.SubCommandGroupName; g != nil {
@@ -441,7 +425,7 @@ func (a *App) handleAutocomplete(ctx context.Context, id int64, token string, ai
 	if sc := data.SubCommandName; sc != nil {
 		path = append(path, *sc)
 	}
-	log := a.log.With("interaction", id, "command", path, "user", int64(ai.User().ID))
+	log := rt.log.With("interaction", id, "command", path, "user", int64(ai.User().ID))
 	var choices []discord.Choice
 	guildID, member := ai.GuildID(), ai.Member()
 	focused, typed := "", ""
@@ -452,26 +436,26 @@ func (a *App) handleAutocomplete(ctx context.Context, id int64, token string, ai
 			_ = json.Unmarshal(o.Value, &typed)
 		}
 	}
-	if guildID != nil && member != nil && focused != "" && a.tree.Has(data.CommandName) {
-		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ai.Channel().ID()), User: fromDisgoUser(member.User),
-			Roles: roleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
+	if guildID != nil && member != nil && focused != "" && rt.cfg.Tree.Has(data.CommandName) {
+		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ai.Channel().ID()), User: User(member.User),
+			Roles: RoleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
 		command := strings.Join(path, " ")
-		sub, err := a.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
+		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 		switch {
 		case err != nil:
 			log.Warn("reading the guild for a permission check", "err", err)
 		default:
 			// A member who may not run the command gets no suggestions (and no refusal: an
 			// autocomplete has nowhere to show one).
-			if _, allowed := a.permit(ctx, sub); allowed {
-				choices = a.tools.Suggest(ctx, call, path, focused, typed)
+			if _, allowed := rt.permit(ctx, sub); allowed {
+				choices = rt.cfg.Tools.Suggest(ctx, call, path, focused, typed)
 			}
 		}
 	}
 	// Its own short deadline: the suggestions may have used most of the time.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	if err := a.port.Respond(rctx, id, token, discord.Response{Type: discord.RespondAutocomplete, Choices: choices}); err != nil {
+	if err := rt.cfg.Port.Respond(rctx, id, token, discord.Response{Type: discord.RespondAutocomplete, Choices: choices}); err != nil {
 		log.Warn("answering an autocomplete", "err", err)
 	}
 }

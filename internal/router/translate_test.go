@@ -1,4 +1,4 @@
-package app
+package router
 
 import (
 	"encoding/json"

@@ -1,0 +1,117 @@
+// Package router is where gateway events come in. It translates them from disgo's types
+// and dispatches them: every command — a prefix command in a message, a slash command, a
+// click on one of gavel's buttons, an autocomplete — through one dispatcher, with the
+// permission check as the same middleware on every route; the guild changes to the guild
+// state; and the events gavel acts on by itself (the audit log, members joining, new
+// channels, guilds becoming available) to package upkeep.
+package router
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/disgoorg/disgo/bot"
+	"github.com/disgoorg/disgo/events"
+
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/guildstate"
+	"github.com/gavelbot/gavel/internal/metrics"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/tools"
+	"github.com/gavelbot/gavel/internal/upkeep"
+)
+
+// Work is the process's work in flight, as the app keeps it: commands run inside it, so
+// that a shutdown lets them finish.
+type Work interface {
+	upkeep.Work
+	// Hold keeps a place among the work in flight for work a command in flight starts (the
+	// wait before a transient reply is deleted), even once closing; the returned function
+	// releases it.
+	Hold() (release func())
+	// Closing is closed when the process starts closing.
+	Closing() <-chan struct{}
+}
+
+// Config is what the router dispatches to.
+type Config struct {
+	Log  *slog.Logger
+	Work Work
+	// Port answers the commands (replies, interaction responses) and reads the guild for
+	// the permission check.
+	Port     discord.Port
+	State    *guildstate.State
+	Settings *settings.Service
+	Perms    *permissions.Service
+	Metrics  *metrics.Metrics
+	// Tree is every command; Tools runs the ones that are not moderation actions.
+	Tree   *commands.Tree
+	Tools  *tools.Set
+	Upkeep *upkeep.Upkeep
+	// Ready is told when a session starts, with gavel's own user (after the guild state
+	// has been reset for it).
+	Ready func(e *events.Ready)
+	// CommandTimeout bounds one command, from the event to the reply.
+	CommandTimeout time.Duration
+	// TransientDelay is how long a transient prefix reply (purge's confirmation) stays,
+	// on Clock (nil: the system's).
+	TransientDelay time.Duration
+	Clock          clock.Clock
+}
+
+// Router dispatches gateway events.
+type Router struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns the router of cfg.
+func New(cfg Config) *Router {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
+	return &Router{cfg: cfg, log: cfg.Log}
+}
+
+// Listeners are the router's event listeners, for the disgo client. disgo runs listeners on
+// the goroutine that reads the gateway, in the order of the events and, for one event, in
+// the order given here: the guild state takes a change before any command that follows it
+// is dispatched (package guildstate depends on that order).
+func (rt *Router) Listeners() []bot.ConfigOpt {
+	guild := func(id uint64, name string) {
+		rt.cfg.Upkeep.GuildAvailable(int64(id), name)
+	}
+	return append(stateListeners(rt.cfg.State),
+		bot.WithEventListenerFunc(func(e *events.Ready) {
+			if rt.cfg.Ready != nil {
+				rt.cfg.Ready(e)
+			}
+		}),
+		bot.WithEventListenerFunc(func(e *events.GuildReady) { guild(uint64(e.Guild.ID), e.Guild.Name) }),
+		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { guild(uint64(e.Guild.ID), e.Guild.Name) }),
+		bot.WithEventListenerFunc(func(e *events.GuildJoin) { guild(uint64(e.Guild.ID), e.Guild.Name) }),
+		bot.WithEventListenerFunc(rt.onMessage),
+		bot.WithEventListenerFunc(rt.onSlashCommand),
+		bot.WithEventListenerFunc(rt.onComponent),
+		bot.WithEventListenerFunc(rt.onAutocomplete),
+		bot.WithEventListenerFunc(rt.onAuditLogEntry),
+		bot.WithEventListenerFunc(rt.onMemberJoin),
+		bot.WithEventListenerFunc(rt.onChannelCreate),
+	)
+}
+
+// begin reserves a place among the work in flight for a command.
+func (rt *Router) begin() (*moderation.Coordinator, bool) { return rt.cfg.Work.Begin() }
+
+func (rt *Router) end() { rt.cfg.Work.End() }
+
+// commandContext is the context of one command, bounded by the command timeout.
+func (rt *Router) commandContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(rt.cfg.Work.Context(), timeout)
+}

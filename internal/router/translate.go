@@ -1,0 +1,173 @@
+package router
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/disgoorg/disgo/bot"
+	ddiscord "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/events"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/guildstate"
+	"github.com/gavelbot/gavel/internal/moderation"
+)
+
+// User is a disgo user as gavel's services know it.
+func User(u ddiscord.User) discord.User {
+	out := discord.User{ID: int64(u.ID), Username: u.Username, Bot: u.Bot}
+	if u.GlobalName != nil {
+		out.GlobalName = *u.GlobalName
+	}
+	return out
+}
+
+// RoleIDs are disgo's snowflakes as gavel's ids.
+func RoleIDs[T ~uint64](ids []T) []int64 {
+	out := make([]int64, len(ids))
+	for i, id := range ids {
+		out[i] = int64(id)
+	}
+	return out
+}
+
+// onAuditLogEntry hands a ban, unban, kick or timeout done outside gavel to upkeep, which
+// records it as a case.
+func (rt *Router) onAuditLogEntry(e *events.GuildAuditLogEntryCreate) {
+	if ext, ok := externalAction(int64(e.GuildID), e.AuditLogEntry, time.Now()); ok {
+		rt.cfg.Upkeep.ExternalAction(ext)
+	}
+}
+
+// onMemberJoin hands a member's arrival to upkeep (a member who left while jailed is
+// jailed again).
+func (rt *Router) onMemberJoin(e *events.GuildMemberJoin) {
+	if e.Member.User.Bot {
+		return
+	}
+	rt.cfg.Upkeep.MemberJoined(int64(e.GuildID), int64(e.Member.User.ID))
+}
+
+// onChannelCreate hands a new channel that can hold messages or voices to upkeep (the jail
+// role is denied on it).
+func (rt *Router) onChannelCreate(e *events.GuildChannelCreate) {
+	if e.Channel == nil {
+		return
+	}
+	switch e.Channel.Type() {
+	case ddiscord.ChannelTypeGuildText, ddiscord.ChannelTypeGuildVoice, ddiscord.ChannelTypeGuildCategory,
+		ddiscord.ChannelTypeGuildNews, ddiscord.ChannelTypeGuildStageVoice, ddiscord.ChannelTypeGuildForum, ddiscord.ChannelTypeGuildMedia:
+	default:
+		return
+	}
+	rt.cfg.Upkeep.ChannelCreated(int64(e.GuildID), int64(e.ChannelID), e.Channel.Name())
+}
+
+// externalAction reads an audit-log entry as an action gavel mirrors: member ban add (22),
+// ban remove (23), kick (20), and member update (24) that sets or clears a timeout. Other
+// entries, and entries without a target, are not.
+func externalAction(guildID int64, e ddiscord.AuditLogEntry, now time.Time) (moderation.External, bool) {
+	if e.TargetID == nil || *e.TargetID == 0 || e.UserID == 0 {
+		return moderation.External{}, false
+	}
+	ext := moderation.External{GuildID: guildID, EntryID: int64(e.ID), ModeratorID: int64(e.UserID), UserID: int64(*e.TargetID)}
+	if e.Reason != nil {
+		ext.Reason = *e.Reason
+	}
+	switch int(e.ActionType) {
+	case discord.AuditMemberBanAdd:
+		ext.Type = cases.Ban
+	case discord.AuditMemberBanRemove:
+		ext.Type = cases.Unban
+	case discord.AuditMemberKick:
+		ext.Type = cases.Kick
+	case discord.AuditMemberUpdate:
+		until, found := timeoutChange(e.Changes)
+		if !found {
+			return moderation.External{}, false
+		}
+		// A timeout moved into the past lifts it, as clearing it does.
+		if until.After(now) {
+			ext.Type, ext.ExpiresAt = cases.Timeout, until
+		} else {
+			ext.Type = cases.Untimeout
+		}
+	default:
+		return moderation.External{}, false
+	}
+	return ext, true
+}
+
+// timeoutChange finds the communication_disabled_until change of a member update: the new
+// end of the timeout, the zero time when it was cleared.
+func timeoutChange(changes []ddiscord.AuditLogChange) (time.Time, bool) {
+	for _, ch := range changes {
+		if ch.Key != "communication_disabled_until" {
+			continue
+		}
+		var until *time.Time
+		if len(ch.NewValue) > 0 {
+			if err := json.Unmarshal(ch.NewValue, &until); err != nil {
+				return time.Time{}, false
+			}
+		}
+		if until == nil {
+			return time.Time{}, true
+		}
+		return *until, true
+	}
+	return time.Time{}, false
+}
+
+// stateListeners keep st up to date from the gateway. disgo runs listeners on the
+// goroutine that reads the gateway, in the order of the events (asynchronous events stay
+// off), so a command's event is handled after every change dispatched before it: the
+// reasoning in package guildstate depends on that order.
+func stateListeners(st *guildstate.State) []bot.ConfigOpt {
+	putGuild := func(g ddiscord.GatewayGuild) {
+		botID := st.BotID()
+		var botRoles []int64
+		botKnown := false
+		for _, m := range g.Members {
+			if botID != 0 && int64(m.User.ID) == botID {
+				botRoles, botKnown = RoleIDs(m.RoleIDs), true
+			}
+		}
+		st.PutGuild(fromDisgoGuild(g.ID, g.Name, g.OwnerID, g.Roles), botRoles, botKnown)
+	}
+	return []bot.ConfigOpt{
+		// READY starts a session; the guilds follow as GUILD_CREATE.
+		bot.WithEventListenerFunc(func(e *events.Ready) { st.Reset(int64(e.User.ID)) }),
+		bot.WithEventListenerFunc(func(e *events.GuildReady) { putGuild(e.Guild) }),
+		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { putGuild(e.Guild) }),
+		bot.WithEventListenerFunc(func(e *events.GuildJoin) { putGuild(e.Guild) }),
+		bot.WithEventListenerFunc(func(e *events.GuildUpdate) {
+			st.UpdateGuild(int64(e.Guild.ID), e.Guild.Name, int64(e.Guild.OwnerID))
+		}),
+		bot.WithEventListenerFunc(func(e *events.GuildLeave) { st.Forget(int64(e.GuildID)) }),
+		bot.WithEventListenerFunc(func(e *events.GuildUnavailable) { st.Forget(int64(e.GuildID)) }),
+		bot.WithEventListenerFunc(func(e *events.RoleCreate) { st.PutRole(int64(e.GuildID), fromDisgoRole(e.Role)) }),
+		bot.WithEventListenerFunc(func(e *events.RoleUpdate) { st.PutRole(int64(e.GuildID), fromDisgoRole(e.Role)) }),
+		bot.WithEventListenerFunc(func(e *events.RoleDelete) { st.DeleteRole(int64(e.GuildID), int64(e.RoleID)) }),
+		bot.WithEventListenerFunc(func(e *events.GuildMemberJoin) {
+			st.SetMemberRoles(int64(e.GuildID), int64(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
+		}),
+		bot.WithEventListenerFunc(func(e *events.GuildMemberUpdate) {
+			st.SetMemberRoles(int64(e.GuildID), int64(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
+		}),
+	}
+}
+
+func fromDisgoGuild[ID ~uint64](id ID, name string, owner ID, roles []ddiscord.Role) discord.Guild {
+	g := discord.Guild{ID: int64(id), Name: name, OwnerID: int64(owner), Roles: make([]discord.Role, len(roles))}
+	for i, r := range roles {
+		g.Roles[i] = fromDisgoRole(r)
+	}
+	return g
+}
+
+func fromDisgoRole(r ddiscord.Role) discord.Role {
+	return discord.Role{ID: int64(r.ID), Name: r.Name, Position: r.Position, Permissions: uint64(r.Permissions),
+		Managed: r.Managed, Color: r.Color}
+}

@@ -1,0 +1,264 @@
+// Package upkeep is what gavel does on its own when a guild changes, beside the commands:
+// it records actions taken outside gavel (seen in the audit log) as cases, re-jails a member
+// who left while jailed, denies the jail role on new channels, and settles the pending cases
+// a crash left behind when a guild becomes available (and comes back for the younger ones).
+//
+// It takes these events already translated (the router reads them from the gateway), so it
+// knows nothing of disgo. Each runs on its own goroutine, counted among the work in flight,
+// so the gateway is never held up and a shutdown lets it finish.
+package upkeep
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/moderation"
+)
+
+// EventTimeout bounds the work one event causes.
+const EventTimeout = time.Minute
+
+// Work is the process's work in flight, as the app keeps it.
+type Work interface {
+	// Begin reserves a place among the work in flight, and returns the moderation
+	// pipeline; false once the process is closing, and before READY has built the pipeline.
+	Begin() (*moderation.Coordinator, bool)
+	// End releases the place Begin reserved.
+	End()
+	// Context is the context work in flight runs in; it outlives a shutdown's start.
+	Context() context.Context
+}
+
+// Guilds records that gavel serves a guild.
+type Guilds interface {
+	GuildJoined(ctx context.Context, guildID int64, at time.Time) error
+}
+
+// Config is what upkeep needs.
+type Config struct {
+	Work   Work
+	Guilds Guilds
+	Log    *slog.Logger
+	// RejailRecheck is how long after re-jailing a rejoining member gavel looks again, for
+	// the roles other bots give on join a few seconds late.
+	RejailRecheck time.Duration
+	// ReconcileAge is how old a pending case must be before reconciliation settles it.
+	ReconcileAge time.Duration
+	// ReconcileTimeout bounds one guild's reconciliation.
+	ReconcileTimeout time.Duration
+}
+
+// Upkeep runs the events; Stop cancels the ones waiting for later.
+type Upkeep struct {
+	cfg Config
+
+	// audit runs each guild's audit-log entries one at a time, in the order they arrived,
+	// so that a ban and the unban just after it are numbered in that order.
+	audit queues
+
+	mu      sync.Mutex
+	stopped bool
+	// timers are the later looks (re-jail's second look); recon the next reconciliation of
+	// each guild, so that a guild that becomes available again (a reconnect) does not start
+	// a second one.
+	timers map[*time.Timer]struct{}
+	recon  map[int64]*time.Timer
+}
+
+// New returns the upkeep of cfg.
+func New(cfg Config) *Upkeep {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Upkeep{cfg: cfg, timers: map[*time.Timer]struct{}{}, recon: map[int64]*time.Timer{}}
+}
+
+// background runs fn as work in flight, with a deadline; it does nothing while the process
+// is closing or before READY.
+func (u *Upkeep) background(timeout time.Duration, fn func(ctx context.Context, co *moderation.Coordinator)) {
+	co, ok := u.cfg.Work.Begin()
+	if !ok {
+		return
+	}
+	go func() {
+		defer u.cfg.Work.End()
+		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), timeout)
+		defer cancel()
+		fn(ctx, co)
+	}()
+}
+
+// after runs fn after d, unless Stop comes first.
+func (u *Upkeep) after(d time.Duration, fn func()) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopped {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		u.mu.Lock()
+		delete(u.timers, t)
+		u.mu.Unlock()
+		fn()
+	})
+	u.timers[t] = struct{}{}
+}
+
+// Stop cancels every timer: the later looks and the reconciliation rechecks.
+func (u *Upkeep) Stop() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.stopped = true
+	for t := range u.timers {
+		t.Stop()
+	}
+	u.timers = map[*time.Timer]struct{}{}
+	for g, t := range u.recon {
+		t.Stop()
+		delete(u.recon, g)
+	}
+}
+
+// ExternalAction turns a ban, unban, kick or timeout done outside gavel into a case.
+func (u *Upkeep) ExternalAction(ext moderation.External) {
+	co, ok := u.cfg.Work.Begin()
+	if !ok {
+		return
+	}
+	u.audit.push(ext.GuildID, func() {
+		defer u.cfg.Work.End()
+		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), EventTimeout)
+		defer cancel()
+		log := u.cfg.Log.With("guild", ext.GuildID, "entry", ext.EntryID, "type", ext.Type, "user", ext.UserID, "moderator", ext.ModeratorID)
+		c, recorded, err := co.RecordExternal(ctx, ext)
+		switch {
+		case err != nil:
+			log.Error("an action taken outside gavel was not recorded", "err", err)
+		case recorded:
+			log.Info("action taken outside gavel recorded", "case", c.Number)
+		}
+	})
+}
+
+// MemberJoined puts a member who left while jailed back in jail.
+func (u *Upkeep) MemberJoined(guildID, userID int64) {
+	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+		r, err := co.Rejail(ctx, guildID, userID)
+		if err != nil {
+			u.cfg.Log.Error("re-jail on rejoin", "guild", guildID, "user", userID, "err", err)
+			return
+		}
+		if !r.Done {
+			return
+		}
+		u.cfg.Log.Info("re-jailed on rejoin", "guild", guildID, "user", userID, "case", r.Case.Number, "roles_taken", len(r.Taken))
+		// Other bots give roles on join a few seconds late: look again then.
+		u.after(u.cfg.RejailRecheck, func() {
+			u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+				r, err := co.Rejail(ctx, guildID, userID)
+				switch {
+				case err != nil:
+					u.cfg.Log.Error("re-jail on rejoin, second look", "guild", guildID, "user", userID, "err", err)
+				case r.Done:
+					u.cfg.Log.Info("roles given after a rejoin taken from a jailed member", "guild", guildID, "user", userID, "roles_taken", len(r.Taken))
+				}
+			})
+		})
+	})
+}
+
+// ChannelCreated denies the jail role on a new channel.
+func (u *Upkeep) ChannelCreated(guildID, channelID int64, name string) {
+	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+		done, err := co.DenyJailRole(ctx, guildID, channelID, name)
+		if err != nil {
+			u.cfg.Log.Warn("jail role not denied on a new channel", "guild", guildID, "channel", channelID, "err", err)
+			return
+		}
+		if done {
+			u.cfg.Log.Info("jail role denied on a new channel", "guild", guildID, "channel", channelID)
+		}
+	})
+}
+
+// GuildAvailable records that gavel serves the guild and settles its pending cases.
+func (u *Upkeep) GuildAvailable(guildID int64, name string) {
+	u.cfg.Log.Info("serving guild", "id", guildID, "name", name)
+	ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), 10*time.Second)
+	defer cancel()
+	if err := u.cfg.Guilds.GuildJoined(ctx, guildID, time.Now()); err != nil {
+		u.cfg.Log.Warn("recording the guild", "guild", guildID, "err", err)
+	}
+	u.reconcile(guildID)
+}
+
+// reconcile settles the guild's pending cases old enough to have been left by a crash, and
+// comes back for the younger ones once they are old enough.
+func (u *Upkeep) reconcile(guildID int64) {
+	u.mu.Lock()
+	if t, ok := u.recon[guildID]; ok {
+		t.Stop()
+		delete(u.recon, guildID)
+	}
+	u.mu.Unlock()
+	u.background(u.cfg.ReconcileTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+		r, err := co.Reconcile(ctx, guildID, u.cfg.ReconcileAge)
+		if err != nil {
+			u.cfg.Log.Error("reconciling pending cases", "guild", guildID, "err", err)
+			r.RecheckAt = time.Now().Add(max(u.cfg.ReconcileAge, 30*time.Second))
+		}
+		if r.Activated+r.Voided > 0 {
+			u.cfg.Log.Info("pending cases reconciled", "guild", guildID, "activated", r.Activated, "voided", r.Voided)
+		}
+		if r.RecheckAt.IsZero() {
+			return
+		}
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.stopped {
+			return
+		}
+		if _, ok := u.recon[guildID]; !ok {
+			u.recon[guildID] = time.AfterFunc(time.Until(r.RecheckAt), func() { u.reconcile(guildID) })
+		}
+	})
+}
+
+// queues run functions one at a time per key, in the order given, each key on its own
+// goroutine while it has work.
+type queues struct {
+	mu      sync.Mutex
+	pending map[int64][]func()
+}
+
+func (q *queues) push(key int64, fn func()) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = map[int64][]func(){}
+	}
+	list, running := q.pending[key]
+	q.pending[key] = append(list, fn)
+	if !running {
+		go q.drain(key)
+	}
+}
+
+func (q *queues) drain(key int64) {
+	for {
+		q.mu.Lock()
+		list := q.pending[key]
+		if len(list) == 0 {
+			delete(q.pending, key)
+			q.mu.Unlock()
+			return
+		}
+		fn := list[0]
+		q.pending[key] = list[1:]
+		q.mu.Unlock()
+		fn()
+	}
+}
