@@ -311,12 +311,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms,
-		Metrics: a.metrics, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, Ready: a.onReady,
+		Metrics: a.metrics, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Ready: a.onReady,
 		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
 	)
-	botOpts = append(botOpts, a.automodListeners()...)
 	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
 	if err != nil {
 		return nil, err

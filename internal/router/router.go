@@ -3,7 +3,8 @@
 // click on one of gavel's buttons, an autocomplete — through one dispatcher, with the
 // permission check as the same middleware on every route; the guild changes to the guild
 // state; and the events gavel acts on by itself (the audit log, members joining, new
-// channels, guilds becoming available) to package upkeep.
+// channels, guilds becoming available) to package upkeep, and AutoMod's events (executions,
+// messages, rule changes) to AutoMod's enforcer.
 package router
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/disgoorg/disgo/bot"
 	"github.com/disgoorg/disgo/events"
 
+	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
@@ -53,6 +55,9 @@ type Config struct {
 	Tree   *commands.Tree
 	Tools  *tools.Set
 	Upkeep *upkeep.Upkeep
+	// AutoMod enforces AutoMod: Discord's executions become cases, messages are checked
+	// against gavel-enforced rules, rule changes are reported.
+	AutoMod *enforcer.Enforcer
 	// Ready is told when a session starts, with gavel's own user (after the guild state
 	// has been reset for it).
 	Ready func(e *events.Ready)
@@ -87,7 +92,7 @@ func (rt *Router) Listeners() []bot.ConfigOpt {
 	guild := func(id uint64, name string) {
 		rt.cfg.Upkeep.GuildAvailable(int64(id), name)
 	}
-	return append(stateListeners(rt.cfg.State),
+	return append(append(stateListeners(rt.cfg.State),
 		bot.WithEventListenerFunc(func(e *events.Ready) {
 			if rt.cfg.Ready != nil {
 				rt.cfg.Ready(e)
@@ -103,7 +108,7 @@ func (rt *Router) Listeners() []bot.ConfigOpt {
 		bot.WithEventListenerFunc(rt.onAuditLogEntry),
 		bot.WithEventListenerFunc(rt.onMemberJoin),
 		bot.WithEventListenerFunc(rt.onChannelCreate),
-	)
+	), rt.autoModListeners()...)
 }
 
 // begin reserves a place among the work in flight for a command.

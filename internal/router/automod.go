@@ -1,0 +1,56 @@
+package router
+
+import (
+	"io"
+
+	"github.com/disgoorg/disgo/bot"
+	ddiscord "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/events"
+	dgw "github.com/disgoorg/disgo/gateway"
+	"github.com/disgoorg/snowflake/v2"
+
+	"github.com/gavelbot/gavel/internal/automod/enforcer"
+)
+
+// autoModListeners translate disgo's events for the enforcer.
+func (rt *Router) autoModListeners() []bot.ConfigOpt {
+	am := rt.cfg.AutoMod
+	message := func(gid *snowflake.ID, msg ddiscord.Message, edit bool) {
+		if gid == nil {
+			return
+		}
+		in := enforcer.Message{GuildID: int64(*gid), ChannelID: int64(msg.ChannelID), ID: int64(msg.ID),
+			Author: User(msg.Author), FromBot: msg.Author.Bot || msg.Author.System, Content: msg.Content,
+			MentionRoles: RoleIDs(msg.MentionRoles), Edit: edit}
+		for _, u := range msg.Mentions {
+			in.Mentions = append(in.Mentions, int64(u.ID))
+		}
+		if msg.Member != nil {
+			in.Roles, in.HasMember = RoleIDs(msg.Member.RoleIDs), true
+		}
+		am.Message(in)
+	}
+	return []bot.ConfigOpt{
+		bot.WithEventListenerFunc(func(e *events.Ready) { am.SetBot(User(e.User.User)) }),
+		bot.WithEventListenerFunc(func(e *events.Raw) {
+			if e.EventType != dgw.EventTypeAutoModerationActionExecution {
+				return
+			}
+			body, err := io.ReadAll(e.Payload)
+			if err != nil {
+				rt.log.Error("automod execution: reading the event", "err", err)
+				return
+			}
+			am.Execution(body)
+		}),
+		bot.WithEventListenerFunc(func(e *events.MessageCreate) { message(e.GuildID, e.Message, false) }),
+		bot.WithEventListenerFunc(func(e *events.MessageUpdate) { message(e.GuildID, e.Message, true) }),
+		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleCreate) { rt.ruleChanged(enforcer.RuleCreated, e.AutoModerationRule) }),
+		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleUpdate) { rt.ruleChanged(enforcer.RuleUpdated, e.AutoModerationRule) }),
+		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleDelete) { rt.ruleChanged(enforcer.RuleDeleted, e.AutoModerationRule) }),
+	}
+}
+
+func (rt *Router) ruleChanged(change enforcer.RuleChange, r ddiscord.AutoModerationRule) {
+	rt.cfg.AutoMod.RuleChanged(change, int64(r.GuildID), int64(r.ID), r.Name, int64(r.CreatorID))
+}
