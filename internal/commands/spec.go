@@ -384,30 +384,42 @@ func subNames(s *Spec) string {
 }
 
 // splitWords splits on spaces, keeping "quoted text" together (quotes removed), so that a
-// rank name or a keyword may hold spaces. quoted tells which words were quoted.
-func splitWords(s string) (out []string, quoted []bool) {
+// rank name or a keyword may hold spaces. marks tell which words were quoted, and which
+// followed the word before them with no space between (`"stop",` is two words, glued), so
+// that a value of several words is put back as it was written.
+func splitWords(s string) (out []string, marks []mark) {
+	glued := false
 	for {
-		s = strings.TrimLeft(s, " \t\r\n")
+		trimmed := strings.TrimLeft(s, " \t\r\n")
+		glued = glued && len(trimmed) == len(s)
+		s = trimmed
 		if s == "" {
-			return out, quoted
+			return out, marks
 		}
 		if s[0] == '"' {
 			if end := strings.IndexByte(s[1:], '"'); end >= 0 {
-				out, quoted = append(out, s[1:1+end]), append(quoted, true)
-				s = s[2+end:]
+				out, marks = append(out, s[1:1+end]), append(marks, mark{quoted: true, glued: glued})
+				s, glued = s[2+end:], true
 				continue
 			}
 		}
 		end := strings.IndexAny(s, " \t\r\n")
 		if end < 0 {
-			return append(out, s), append(quoted, false)
+			return append(out, s), append(marks, mark{glued: glued})
 		}
-		out, quoted = append(out, s[:end]), append(quoted, false)
-		s = s[end:]
+		out, marks = append(out, s[:end]), append(marks, mark{glued: glued})
+		s, glued = s[end:], true
 	}
 }
 
-func parseWords(spec *Spec, words []string, quoted []bool) (Args, error) {
+// mark is what splitWords knows of a word beyond its text.
+type mark struct {
+	quoted bool
+	// glued: no space between the word and the one before it.
+	glued bool
+}
+
+func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 	args := Args{Spec: spec, Values: map[string]any{}}
 	var positional, tail []*Param // tail: the positional parameters after the Rest one
 	var rest *Param
@@ -425,7 +437,7 @@ func parseWords(spec *Spec, words []string, quoted []bool) (Args, error) {
 		}
 	}
 	var restWords []string
-	var restQuoted []bool
+	var restQuoted []mark
 	next := 0 // the next positional parameter to fill
 	for i := 0; i < len(words); i++ {
 		w := words[i]
@@ -529,7 +541,7 @@ func flagParam(spec *Spec, word string) *Param {
 }
 
 // takeFlag reads a flag's value from the words after it and returns how many it used.
-func takeFlag(args *Args, p *Param, after []string, quoted []bool, spec *Spec) (int, error) {
+func takeFlag(args *Args, p *Param, after []string, quoted []mark, spec *Spec) (int, error) {
 	switch p.Kind {
 	case KindBool:
 		// "-silent" alone is true; "-silent no" is read when the next word is a yes/no.
@@ -590,20 +602,20 @@ func takeFlag(args *Args, p *Param, after []string, quoted []bool, spec *Spec) (
 	return 1, nil
 }
 
-// join puts a string value's words back together; with Quoted, a word that was quoted
-// gets its quotes back.
-func (p Param) join(words []string, quoted []bool) string {
-	if !p.Quoted {
-		return strings.Join(words, " ")
-	}
-	out := make([]string, len(words))
+// join puts a string value's words back together, with a space where there was one; with
+// Quoted, a word that was quoted gets its quotes back.
+func (p Param) join(words []string, marks []mark) string {
+	var b strings.Builder
 	for i, w := range words {
-		if quoted[i] {
+		if i > 0 && !marks[i].glued {
+			b.WriteByte(' ')
+		}
+		if p.Quoted && marks[i].quoted {
 			w = `"` + w + `"`
 		}
-		out[i] = w
+		b.WriteString(w)
 	}
-	return strings.Join(out, " ")
+	return b.String()
 }
 
 // finish checks what every parse needs whatever its front end: the required parameters,

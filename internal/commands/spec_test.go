@@ -285,7 +285,7 @@ func TestAutocompleteAndQuoted(t *testing.T) {
 	if !ok || err != nil {
 		t.Fatalf("ParsePrefix: %v, %v", ok, err)
 	}
-	if got := args.String("entries"); got != `"free nitro" , scam*` {
+	if got := args.String("entries"); got != `"free nitro", scam*` {
 		t.Errorf("quoted rest = %q", got)
 	}
 	if got := args.String("rule"); got != "spam links" {
