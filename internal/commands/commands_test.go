@@ -77,13 +77,14 @@ func TestParseActions(t *testing.T) {
 		"$jail " + user + " indefinitely":               {"jail", commands.Target{ID: 123456789012345678}, "indefinitely", false, 0, 0},
 		"$warn " + user + " -p 3":                       {"warn", commands.Target{ID: 123456789012345678}, "-p 3", false, 0, 0}, // warn has no -purge: words of the reason
 		// A boolean flag reads an optional yes/no after it, as every command's flags do.
-		"$warn <@" + user + "> spam -silent no":      {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
-		"$warn <@" + user + "> spam -s yes":          {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
-		"$warn <@" + user + "> -s off spam":          {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
-		"$warn <@" + user + "> -quiet spam":          {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
-		"$warn " + user + ` said "stop it" twice`:    {"warn", commands.Target{ID: 123456789012345678}, `said "stop it" twice`, false, 0, 0},
-		"$ban -s " + user + " flags before the user": {"ban", commands.Target{ID: 123456789012345678}, "flags before the user", true, 0, 0},
-		"$unban @somebody":                           {"unban", commands.Target{Name: "somebody"}, commands.DefaultReason, false, 0, 0},
+		"$warn <@" + user + "> spam -silent no":         {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
+		"$warn <@" + user + "> spam -s yes":             {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
+		"$warn <@" + user + "> -s off spam":             {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
+		"$warn <@" + user + "> -quiet spam":             {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
+		"$warn " + user + ` said "stop it" twice`:       {"warn", commands.Target{ID: 123456789012345678}, `said "stop it" twice`, false, 0, 0},
+		"$warn " + user + ` said "stop", then ("left")`: {"warn", commands.Target{ID: 123456789012345678}, `said "stop", then ("left")`, false, 0, 0},
+		"$ban -s " + user + " flags before the user":    {"ban", commands.Target{ID: 123456789012345678}, "flags before the user", true, 0, 0},
+		"$unban @somebody":                              {"unban", commands.Target{Name: "somebody"}, commands.DefaultReason, false, 0, 0},
 	}
 	for in, w := range good {
 		inv, ok, err := parseAction(tree, in)
