@@ -1,9 +1,14 @@
 package app_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,9 +31,10 @@ import (
 // BenchmarkCommandLatency measures a prefix command end to end: from the moment the fake
 // dispatches the moderator's message (`$warn @user x`, `$ban @user x`) on the gateway to the
 // moment it has answered gavel's last Discord call for it, the reply in the channel (it
-// comes after the action, the DM and the mod-log post). The real App runs against the fake
-// over real HTTP and WebSocket, on SQLite or PostgreSQL, with every rate limit lifted on
-// both sides so that neither Discord's pacing nor the fake's limiter is measured.
+// comes after the action, the DM and the mod-log post). The real App runs in a process of
+// its own (this test binary started again, see TestMain) against the fake in the benchmark's
+// process, over real HTTP and WebSocket, on SQLite or PostgreSQL, with every rate limit
+// lifted on both sides so that neither Discord's pacing nor the fake's limiter is measured.
 //
 // Each concurrent slot is a guild of its own (moderator, command channel, mod-log channel),
 // and every command aims at a fresh member, so each command is the first against its
@@ -41,7 +47,9 @@ import (
 // handlers for the command's calls and in dispatching its message. fake-ms is the mean
 // time inside the fake per command, calls the mean number of REST calls, first-ms the
 // mean time from the dispatch to gavel's first REST call (the gateway and the parsing),
-// cpu-ms the process's CPU time per command (gavel, the fake and the database client).
+// gavel-cpu-ms the CPU time gavel's process spent per command (gavel alone: with SQLite
+// embedded, SQLite's work is gavel's own; PostgreSQL's server is another process, not
+// counted), and fake-cpu-ms the benchmark process's (the fake and the load generator).
 // The fake skips its OpenAPI validation (tests keep it), which would otherwise be most of
 // its time and, on a small machine, take the CPU from gavel.
 //
@@ -79,6 +87,7 @@ type benchEnd struct {
 
 type benchWorld struct {
 	s     *discordtest.Server
+	gavel *benchGavel
 	slots []*benchSlot
 	// owner maps every id a call can carry (guild, channel, target, DM channel) to its slot.
 	owner sync.Map
@@ -135,37 +144,18 @@ func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
 	}
 	st.Close()
 
-	cfg := config.Default()
-	cfg.Database.URL = dbURL
-	cfg.Discord.Token = config.Secret(w.s.Token())
-	cfg.Discord.APIURL = w.s.APIURL()
-	cfg.Discord.GatewayURL = w.s.GatewayURL
+	spec := benchGavelSpec{DatabaseURL: dbURL, Token: w.s.Token(), APIURL: w.s.APIURL(), GatewayURL: w.s.GatewayURL}
 	for _, sl := range w.slots {
-		cfg.Discord.Guilds = append(cfg.Discord.Guilds, sl.guild.String())
+		spec.Guilds = append(spec.Guilds, sl.guild.String())
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	a, err := app.New(runCtx, cfg, quietLogger(),
-		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))),
-		app.WithGatewayOptions(gateway.WithCompression(gateway.CompressionNone)))
-	if err != nil {
-		cancel()
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(runCtx) }()
-	b.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			b.Errorf("Run: %v", err)
-		}
-	})
+	w.gavel = startBenchGavel(b, spec)
 	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		b.Fatalf("WaitReady: %v", err)
 	}
 	// One warn per slot fills gavel's per-guild caches, as in a bot that has been running.
-	w.round(b, "warn", len(w.slots), len(w.slots), &cpuClock{})
+	w.round(b, "warn", len(w.slots), len(w.slots), &cpuClock{gavel: w.gavel})
 	return w
 }
 
@@ -214,7 +204,7 @@ type benchSample struct {
 }
 
 func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
-	var cpu cpuClock
+	cpu := cpuClock{gavel: w.gavel}
 	samples := w.round(b, cmd, conc, b.N, &cpu)
 	b.StopTimer()
 	totals := make([]time.Duration, len(samples))
@@ -236,7 +226,9 @@ func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
 	b.ReportMetric(ms(fake/time.Duration(len(samples))), "fake-ms")
 	b.ReportMetric(float64(calls)/float64(len(samples)), "calls")
 	b.ReportMetric(ms(first/time.Duration(len(samples))), "first-ms")
-	b.ReportMetric(ms(cpu.used()/time.Duration(len(samples))), "cpu-ms")
+	gavelCPU, benchCPU := cpu.used()
+	b.ReportMetric(ms(gavelCPU/time.Duration(len(samples))), "gavel-cpu-ms")
+	b.ReportMetric(ms(benchCPU/time.Duration(len(samples))), "fake-cpu-ms")
 }
 
 // round runs n commands on the first conc slots, conc at a time, and returns their figures.
@@ -259,7 +251,7 @@ func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock)
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	b.ResetTimer()
-	cpu.start()
+	cpu.start(b)
 	for c := range conc {
 		sl := w.slots[c]
 		wg.Add(1)
@@ -292,7 +284,7 @@ func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock)
 		}()
 	}
 	wg.Wait()
-	cpu.stop()
+	cpu.stop(b)
 	if f := failed.Load(); f != nil {
 		b.Fatal(f)
 	}
@@ -307,10 +299,14 @@ func (w *benchWorld) lastReply(sl *benchSlot) string {
 	return msgs[len(msgs)-1].Content
 }
 
-// cpuClock measures the CPU time the process uses (gavel, the fake and the database
-// client together; PostgreSQL's server is another process), which, unlike latency, a busy
-// machine distorts little.
-type cpuClock struct{ begin, end time.Duration }
+// cpuClock measures the CPU time gavel's process and the benchmark's own (the fake and the
+// load generator) use, apart; PostgreSQL's server is a third process, not counted. Unlike
+// latency, a busy machine distorts CPU time little.
+type cpuClock struct {
+	gavel                *benchGavel
+	gavelBegin, gavelEnd time.Duration
+	benchBegin, benchEnd time.Duration
+}
 
 func processCPU() time.Duration {
 	var ru syscall.Rusage
@@ -320,9 +316,142 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func (c *cpuClock) start()              { c.begin = processCPU() }
-func (c *cpuClock) stop()               { c.end = processCPU() }
-func (c *cpuClock) used() time.Duration { return c.end - c.begin }
+func (c *cpuClock) start(b *testing.B) {
+	c.gavelBegin, c.benchBegin = c.gavel.cpu(b), processCPU()
+}
+
+func (c *cpuClock) stop(b *testing.B) {
+	c.benchEnd, c.gavelEnd = processCPU(), c.gavel.cpu(b)
+}
+
+func (c *cpuClock) used() (gavel, bench time.Duration) {
+	return c.gavelEnd - c.gavelBegin, c.benchEnd - c.benchBegin
+}
+
+// benchGavelEnv, set, makes this test binary run gavel and nothing else (TestMain): the
+// benchmark's gavel process. Its value is a benchGavelSpec in JSON.
+const benchGavelEnv = "GAVEL_BENCH_GAVEL"
+
+// benchGavelSpec is what the benchmark's gavel process is configured with.
+type benchGavelSpec struct {
+	DatabaseURL, Token, APIURL, GatewayURL string
+	Guilds                                 []string
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(benchGavelEnv); spec != "" {
+		os.Exit(runBenchGavel(spec, os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// runBenchGavel runs the App as the benchmark configured it, with its rate limits lifted
+// and gateway compression off as the fake's are, and answers on out each "cpu" line read
+// from in with the CPU time this process has used, in nanoseconds. The end of in stops
+// gavel.
+func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
+	var spec benchGavelSpec
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		fmt.Fprintf(errOut, "%s: %v\n", benchGavelEnv, err)
+		return 2
+	}
+	cfg := config.Default()
+	cfg.Database.URL = spec.DatabaseURL
+	cfg.Discord.Token = config.Secret(spec.Token)
+	cfg.Discord.APIURL = spec.APIURL
+	cfg.Discord.GatewayURL = spec.GatewayURL
+	cfg.Discord.Guilds = spec.Guilds
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, cfg, quietLogger(),
+		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))),
+		app.WithGatewayOptions(gateway.WithCompression(gateway.CompressionNone)))
+	if err != nil {
+		fmt.Fprintf(errOut, "app.New: %v\n", err)
+		return 1
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	lines := bufio.NewScanner(in)
+	for lines.Scan() {
+		if lines.Text() == "cpu" {
+			fmt.Fprintln(out, int64(processCPU()))
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		fmt.Fprintf(errOut, "Run: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// benchGavel is the benchmark's gavel process.
+type benchGavel struct {
+	cmd    *exec.Cmd
+	in     io.WriteCloser
+	out    *bufio.Reader
+	stderr *lockedBuffer
+	mu     sync.Mutex // one question about the CPU at a time
+}
+
+func startBenchGavel(b *testing.B, spec benchGavelSpec) *benchGavel {
+	b.Helper()
+	js, err := json.Marshal(spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), benchGavelEnv+"="+string(js))
+	g := &benchGavel{cmd: cmd, stderr: &lockedBuffer{}}
+	cmd.Stderr = g.stderr
+	if g.in, err = cmd.StdinPipe(); err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.out = bufio.NewReader(stdout)
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		// The end of its input stops gavel; it has its shutdown timeout to finish.
+		_ = g.in.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				b.Errorf("gavel process: %v; stderr:\n%s", err, g.stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			b.Errorf("gavel process did not stop within 30s of its input ending; stderr:\n%s", g.stderr.String())
+		}
+	})
+	return g
+}
+
+// cpu asks the gavel process for the CPU time it has used.
+func (g *benchGavel) cpu(b *testing.B) time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := fmt.Fprintln(g.in, "cpu"); err != nil {
+		b.Fatalf("asking gavel for its CPU time: %v; stderr:\n%s", err, g.stderr.String())
+	}
+	line, err := g.out.ReadString('\n')
+	if err != nil {
+		b.Fatalf("reading gavel's CPU time: %v; stderr:\n%s", err, g.stderr.String())
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(line), 10, 64)
+	if err != nil {
+		b.Fatalf("gavel's CPU time %q: %v", line, err)
+	}
+	return time.Duration(ns)
+}
 
 // percentile is the nearest-rank percentile p of ds.
 func percentile(ds []time.Duration, p int) time.Duration {
@@ -333,4 +462,22 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100
 	return s[max(i-1, 0)]
+}
+
+// lockedBuffer collects a process's stderr, written by exec's copier and read by the test.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
