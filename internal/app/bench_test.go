@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -332,6 +333,10 @@ func (c *cpuClock) used() (gavel, bench time.Duration) {
 // benchmark's gavel process. Its value is a benchGavelSpec in JSON.
 const benchGavelEnv = "GAVEL_BENCH_GAVEL"
 
+// benchGavelProfileEnv names a file the benchmark's gavel process writes its CPU profile to
+// (-test.cpuprofile profiles the benchmark's own process, the fake's).
+const benchGavelProfileEnv = "GAVEL_BENCH_GAVEL_CPUPROFILE"
+
 // benchGavelSpec is what the benchmark's gavel process is configured with.
 type benchGavelSpec struct {
 	DatabaseURL, Token, APIURL, GatewayURL string
@@ -361,6 +366,19 @@ func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	cfg.Discord.APIURL = spec.APIURL
 	cfg.Discord.GatewayURL = spec.GatewayURL
 	cfg.Discord.Guilds = spec.Guilds
+	if path := os.Getenv(benchGavelProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(errOut, "%s: %v\n", benchGavelProfileEnv, err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(errOut, "%s: %v\n", benchGavelProfileEnv, err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := app.New(ctx, cfg, quietLogger(),

@@ -218,12 +218,17 @@ func TestDisgoReceivesEventsThroughGavelsGateway(t *testing.T) {
 func TestResumeAfter4000LosesAndRepeatsNoEvent(t *testing.T) {
 	gateway.VerifyNoLeaks(t)
 	w := newWorld(t)
-	// Hold every reconnect for a moment, so events are certainly dispatched while the bot is
-	// disconnected.
+	// Hold every reconnect until the test lets it go, so events are certainly dispatched
+	// while the bot is disconnected.
 	var dials atomic.Int32
+	release := make(chan struct{})
 	dialer := &websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		if dials.Add(1) > 1 {
-			time.Sleep(300 * time.Millisecond)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		var d net.Dialer
 		return d.DialContext(ctx, network, addr)
@@ -237,14 +242,17 @@ func TestResumeAfter4000LosesAndRepeatsNoEvent(t *testing.T) {
 	w.fake.CloseGateway(discordtest.CloseUnknownError, "scripted")
 	waitUntil(t, "the bot to be disconnected", func() bool { return w.fake.GatewayStats().OpenConnections == 0 })
 	w.say(numbered(5, 10)...) // while nobody is connected
+	close(release)
 	if err := w.fake.WaitReady(context.Background(), 1); err != nil {
 		t.Fatal(err)
 	}
 	w.say(numbered(10, 15)...)
-	b.waitMessages(t, 15)
-	time.Sleep(3 * heartbeat) // room for a duplicate to show up
+	// A last message, said after the others: events reach the bot in order, so once it has
+	// arrived, any duplicate of the ones before it would have too.
+	w.say("last")
+	b.waitMessages(t, 16)
 
-	if diff := cmp.Diff(numbered(0, 15), b.contents()); diff != "" {
+	if diff := cmp.Diff(append(numbered(0, 15), "last"), b.contents()); diff != "" {
 		t.Errorf("messages (-want +got):\n%s", diff)
 	}
 	st := w.fake.GatewayStats()
@@ -384,7 +392,9 @@ func TestFatalCloseStopsTheGateway(t *testing.T) {
 				t.Fatalf("OpenGateway: %v, want a fatal close %d", err, tc.code)
 			}
 			t.Logf("OpenGateway: %v", err)
-			time.Sleep(3 * heartbeat)
+			// The gateway records a fatal close once its run has ended: no reconnect can
+			// follow.
+			waitUntil(t, "the gateway's run to end", func() bool { return b.gw.Err() != nil })
 			if st := w.fake.GatewayStats(); st.Connections != 1 {
 				t.Errorf("fake saw %d connections; a fatal close must not be retried", st.Connections)
 			}
@@ -409,7 +419,8 @@ func TestFatalCloseAfterOpenReachesTheCloseHandler(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("close handler not called")
 	}
-	time.Sleep(3 * heartbeat)
+	// The gateway records a fatal close once its run has ended: no reconnect can follow.
+	waitUntil(t, "the gateway's run to end", func() bool { return b.gw.Err() != nil })
 	if st := w.fake.GatewayStats(); st.Connections != 1 {
 		t.Errorf("fake saw %d connections after 4004, want no reconnect", st.Connections)
 	}
