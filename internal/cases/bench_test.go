@@ -184,12 +184,14 @@ func BenchmarkFollowUp(b *testing.B) {
 
 func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
 	ctx := context.Background()
-	st := storetest.Open(b, engine)
-	opts := []cases.Option{cases.Batched()}
+	// Unbatched, every write is a transaction of its own, as before the group commit of
+	// updates: the baseline.
+	opts := store.Options{GroupCommit: store.GroupOn}
 	if !batched {
-		opts = []cases.Option{cases.Unbatched()}
+		opts.GroupCommit = store.GroupOff
 	}
-	svc := cases.NewService(st, opts...)
+	st := storetest.OpenWith(b, engine, opts)
+	svc := cases.NewService(st)
 	const guilds = 64
 	ns := make([]cases.New, b.N)
 	for i := range ns {

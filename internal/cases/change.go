@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/input"
@@ -151,45 +150,30 @@ func (s *Service) checkTarget(guildID, n, actor int64) error {
 	return checkID("actor", actor)
 }
 
-// locker reads a case for the rest of a write transaction. rowLock says whether the engine
-// needs a row lock for that: PostgreSQL does (SELECT ... FOR UPDATE); SQLite has no row locks
-// and needs none, since its write transactions begin IMMEDIATE and hold the whole database.
-type locker func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (dbsqlc.Case, error)
+// locker reads a case for the rest of a write transaction (see store.Tx.LockCase).
+type locker func(tx *store.Tx) (dbsqlc.Case, error)
 
 func lockByNumber(guildID, n int64) locker {
-	return func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (row dbsqlc.Case, err error) {
-		if rowLock {
-			row, err = q.LockCase(ctx, dbsqlc.LockCaseParams{GuildID: guildID, Number: n})
-		} else {
-			row, err = q.GetCaseByNumber(ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
-		}
+	return func(tx *store.Tx) (dbsqlc.Case, error) {
+		row, err := tx.LockCase(guildID, n)
 		return row, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
 	}
 }
 
 func lockByID(id int64) locker {
-	return func(ctx context.Context, q *dbsqlc.Queries, rowLock bool) (row dbsqlc.Case, err error) {
-		if rowLock {
-			row, err = q.LockCaseByID(ctx, id)
-		} else {
-			row, err = q.GetCaseByID(ctx, id)
-		}
+	return func(tx *store.Tx) (dbsqlc.Case, error) {
+		row, err := tx.LockCaseByID(id)
 		return row, notFound(err, fmt.Sprintf("case id %d", id))
 	}
 }
 
-// rowLocks says whether lockers must take row locks on this store (see locker).
-func (s *Service) rowLocks() bool { return s.st.Engine() != store.SQLite }
-
 // change runs apply on the locked case inside one transaction (shared with concurrent
-// writers, see updater) and returns the case as that transaction left it, read back inside
+// writers: store.GroupTx) and returns the case as that transaction left it, read back inside
 // it rather than by a second visit to the writer.
 func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
 	var out Case
-	err := s.write(ctx, func(tx *store.Tx) error {
-		ctx := tx.Context()
-		q := tx.Queries()
-		row, err := lock(ctx, q, s.rowLocks())
+	err := s.st.GroupTx(ctx, func(tx *store.Tx) error {
+		row, err := lock(tx)
 		if err != nil {
 			return err
 		}
@@ -198,13 +182,13 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 			return err
 		}
 		var ev eventBuf
-		if err := apply(c, &changeTx{ctx: ctx, q: q, ev: &ev, actor: actor, now: s.nowMS()}); err != nil {
+		if err := apply(c, &changeTx{ctx: tx.Context(), q: tx.Queries(), ev: &ev, actor: actor, now: s.nowMS()}); err != nil {
 			return err
 		}
-		if err := ev.flush(ctx, tx.DB()); err != nil {
+		if err := ev.flush(tx); err != nil {
 			return err
 		}
-		row, err = q.GetCaseByID(ctx, c.ID)
+		row, err = tx.Queries().GetCaseByID(tx.Context(), c.ID)
 		if err != nil {
 			return fmt.Errorf("reload case id %d: %w", c.ID, err)
 		}
@@ -283,58 +267,36 @@ func (t *changeTx) expiry(c Case, at time.Time, note string) error {
 }
 
 func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
-	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, args: []any{c.ID, c.GuildID, string(kind), t.actor,
-		nullText(old), nullText(new), nullText(note), t.now}})
+	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, CaseEvent: store.CaseEvent{CaseID: c.ID, GuildID: c.GuildID,
+		Kind: string(kind), ActorID: t.actor, Old: old, New: new, Note: note, CreatedAt: t.now}})
 	return nil
 }
 
 // eventBuf holds a transaction's history rows until flush writes them, in the order they
-// were recorded, with one multi-row INSERT: a lift records five, and each statement costs
-// more than its rows (SQLite's statement work, PostgreSQL's round trip). A transaction
-// flushes before it commits, so no row is lost with it or survives without it.
+// were recorded, in as few statements as the store can (see store.Tx.AppendCaseEvents). A
+// transaction flushes before it commits, so no row is lost with it or survives without it.
 type eventBuf struct{ rows []eventRow }
 
-// eventRow is one history row: its case's number (for errors) and the values of
-// eventColumns.
+// eventRow is one history row and its case's number (for errors).
 type eventRow struct {
 	number int64
-	args   []any
+	store.CaseEvent
 }
 
-const eventColumns = "case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at"
-
-// maxEventRows bounds one INSERT, and so the number of statement texts the store caches.
-const maxEventRows = 8
-
-func (e *eventBuf) flush(ctx context.Context, db dbsqlc.DBTX) error {
-	for len(e.rows) > 0 {
-		n := min(len(e.rows), maxEventRows)
-		var b strings.Builder
-		b.WriteString("INSERT INTO case_events (" + eventColumns + ") VALUES ")
-		var args []any
-		for i, r := range e.rows[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(")
-			for j := range r.args {
-				if j > 0 {
-					b.WriteString(", ")
-				}
-				b.WriteString("$" + strconv.Itoa(len(args)+j+1))
-			}
-			b.WriteString(")")
-			args = append(args, r.args...)
-		}
-		if _, err := db.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("history of case #%d: %w", e.rows[0].number, err)
-		}
-		e.rows = e.rows[n:]
+func (e *eventBuf) flush(tx *store.Tx) error {
+	if len(e.rows) == 0 {
+		return nil
 	}
+	rows := make([]store.CaseEvent, len(e.rows))
+	for i, r := range e.rows {
+		rows[i] = r.CaseEvent
+	}
+	if err := tx.AppendCaseEvents(rows); err != nil {
+		return fmt.Errorf("history of case #%d: %w", e.rows[0].number, err)
+	}
+	e.rows = nil
 	return nil
 }
-
-func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func idText(id int64) string {
 	if id == 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // MetaAuditLogEntry is the metadata key that holds the id of the Discord audit-log entry a
@@ -20,18 +21,14 @@ func (s *Service) ByAuditLogEntry(ctx context.Context, guildID, entryID int64) (
 	if err := errors.Join(checkID("guild", guildID), checkID("audit-log entry", entryID)); err != nil {
 		return Case{}, err
 	}
-	var w where
-	w.add("guild_id = ?", guildID)
-	// The expression is the unique index's, so the index answers.
-	w.add("metadata ->> '"+MetaAuditLogEntry+"' = ?", strconv.FormatInt(entryID, 10))
-	got, err := s.queryCases(ctx, s.st.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" LIMIT 1", w.args...)
+	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: guildID, AuditLogEntry: strconv.FormatInt(entryID, 10)})
 	if err != nil {
 		return Case{}, fmt.Errorf("case of audit-log entry %d in guild %d: %w", entryID, guildID, err)
 	}
-	if len(got) == 0 {
+	if !ok {
 		return Case{}, fmt.Errorf("case of audit-log entry %d in guild %d: %w", entryID, guildID, ErrNotFound)
 	}
-	return got[0], nil
+	return fromRow(row)
 }
 
 // PendingInGuild returns a guild's pending cases created before the given time, oldest first,
@@ -44,15 +41,11 @@ func (s *Service) PendingInGuild(ctx context.Context, guildID int64, createdBefo
 	if limit <= 0 || limit > 1000 {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
-	var w where
-	w.add("guild_id = ?", guildID)
-	w.status(Pending)
-	w.add("created_at < ?", createdBefore.UnixMilli())
-	got, err := s.queryCases(ctx, s.st.Reader(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id LIMIT "+strconv.Itoa(limit), w.args...)
+	rows, err := s.st.ListCases(ctx, store.CaseFilter{GuildID: guildID, Status: string(Pending), CreatedBefore: createdBefore.UnixMilli()}, store.OldestFirst, limit, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pending cases of guild %d: %w", guildID, err)
 	}
-	return got, nil
+	return fromRows(rows)
 }
 
 // AddNote appends a note to the history of case number n: something done about the case

@@ -3,7 +3,6 @@ package cases
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode"
 
@@ -11,10 +10,6 @@ import (
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/dbsqlc"
 )
-
-// caseColumns is the column order of dbsqlc.Case, for the queries that are built at run time
-// (optional filters, IN lists) or differ per engine (search, JSON containment).
-const caseColumns = "id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at"
 
 // Filter selects cases; every set field must match (an AND). The zero Filter matches all.
 type Filter struct {
@@ -46,24 +41,9 @@ func (f Filter) check() error {
 	return nil
 }
 
-func (f Filter) where() where {
-	var w where
-	if f.GuildID != 0 {
-		w.add("guild_id = ?", f.GuildID)
-	}
-	if f.UserID != 0 {
-		w.add("user_id = ?", f.UserID)
-	}
-	if f.ModeratorID != 0 {
-		w.add("moderator_id = ?", f.ModeratorID)
-	}
-	if len(f.Types) > 0 {
-		w.in("type", f.Types)
-	}
-	if f.Status != "" {
-		w.status(f.Status)
-	}
-	return w
+func (f Filter) store() store.CaseFilter {
+	return store.CaseFilter{GuildID: f.GuildID, UserID: f.UserID, ModeratorID: f.ModeratorID,
+		Types: typeNames(f.Types), Status: string(f.Status)}
 }
 
 // PageRequest asks for one page of a listing; pages start at 1.
@@ -96,7 +76,7 @@ func (s *Service) List(ctx context.Context, f Filter, p PageRequest) (Page, erro
 	if err := f.check(); err != nil {
 		return Page{}, err
 	}
-	return s.page(ctx, f.where(), f.GuildID != 0, p, "list cases")
+	return s.page(ctx, f.store(), f.GuildID != 0, p, "list cases")
 }
 
 // Search returns one page of the cases (of a guild, when guildID is not 0) whose reason
@@ -115,19 +95,7 @@ func (s *Service) Search(ctx context.Context, guildID int64, text string, p Page
 	if len(words) == 0 {
 		return Page{}, input.Invalid("search", "has no words to look for; give at least one word of letters or digits")
 	}
-	var w where
-	if guildID != 0 {
-		w.add("guild_id = ?", guildID)
-	}
-	if s.st.Engine() == store.Postgres {
-		w.add("to_tsvector('simple', reason) @@ plainto_tsquery('simple', ?)", strings.Join(words, " "))
-	} else {
-		// Words hold only letters and digits, so no LIKE wildcard can come from the user.
-		for _, word := range words {
-			w.add("reason LIKE ?", "%"+word+"%")
-		}
-	}
-	return s.page(ctx, w, guildID != 0, p, "search cases")
+	return s.page(ctx, store.CaseFilter{GuildID: guildID, ReasonWords: words}, guildID != 0, p, "search cases")
 }
 
 // WithMetadata returns one page of a guild's cases whose metadata has key set to value.
@@ -138,14 +106,7 @@ func (s *Service) WithMetadata(ctx context.Context, guildID int64, key, value st
 	if err := checkMetadataKey(key); err != nil {
 		return Page{}, err
 	}
-	var w where
-	w.add("guild_id = ?", guildID)
-	if s.st.Engine() == store.Postgres {
-		w.add("metadata @> jsonb_build_object(CAST(? AS TEXT), CAST(? AS TEXT))", key, value)
-	} else {
-		w.add("json_extract(metadata, ?) = ?", `$."`+key+`"`, value)
-	}
-	return s.page(ctx, w, true, p, "cases by metadata")
+	return s.page(ctx, store.CaseFilter{GuildID: guildID, MetaKey: key, MetaValue: value}, true, p, "cases by metadata")
 }
 
 // WithRole returns one page of a guild's cases whose saved roles include roleID.
@@ -156,25 +117,18 @@ func (s *Service) WithRole(ctx context.Context, guildID, roleID int64, p PageReq
 	if err := checkID("role", roleID); err != nil {
 		return Page{}, err
 	}
-	var w where
-	w.add("guild_id = ?", guildID)
-	if s.st.Engine() == store.Postgres {
-		w.add("role_ids @> jsonb_build_array(CAST(? AS TEXT))", strconv.FormatInt(roleID, 10))
-	} else {
-		w.add("EXISTS (SELECT 1 FROM json_each(cases.role_ids) WHERE json_each.value = ?)", strconv.FormatInt(roleID, 10))
-	}
-	return s.page(ctx, w, true, p, "cases by saved role")
+	return s.page(ctx, store.CaseFilter{GuildID: guildID, RoleID: roleID}, true, p, "cases by saved role")
 }
 
 // page runs one page of a listing. oneGuild says the conditions pin a single guild, whose
 // cases are ordered by number through the (guild_id, number) index; across guilds the
 // order is the global id.
-func (s *Service) page(ctx context.Context, w where, oneGuild bool, p PageRequest, what string) (Page, error) {
+func (s *Service) page(ctx context.Context, f store.CaseFilter, oneGuild bool, p PageRequest, what string) (Page, error) {
 	if err := p.check(); err != nil {
 		return Page{}, err
 	}
-	var total int64
-	if err := s.st.Reader().QueryRowContext(ctx, "SELECT COUNT(*) FROM cases"+w.sql(), w.args...).Scan(&total); err != nil {
+	total, err := s.st.CountCases(ctx, f)
+	if err != nil {
 		return Page{}, fmt.Errorf("%s: count: %w", what, err)
 	}
 	out := Page{Total: total, Page: p.Page, PerPage: p.PerPage, Pages: int((total + int64(p.PerPage) - 1) / int64(p.PerPage))}
@@ -182,17 +136,17 @@ func (s *Service) page(ctx context.Context, w where, oneGuild bool, p PageReques
 		out.Cases = []Case{}
 		return out, nil
 	}
-	n := len(w.args)
-	order := "id DESC"
+	order := store.NewestFirst
 	if oneGuild {
-		order = "number DESC"
+		order = store.HighestNumberFirst
 	}
-	q := fmt.Sprintf("SELECT %s FROM cases%s ORDER BY %s LIMIT $%d OFFSET $%d", caseColumns, w.sql(), order, n+1, n+2)
-	got, err := s.queryCases(ctx, s.st.Reader(), q, append(w.args, p.PerPage, (p.Page-1)*p.PerPage)...)
+	rows, err := s.st.ListCases(ctx, f, order, p.PerPage, (p.Page-1)*p.PerPage)
 	if err != nil {
 		return Page{}, fmt.Errorf("%s: %w", what, err)
 	}
-	out.Cases = got
+	if out.Cases, err = fromRows(rows); err != nil {
+		return Page{}, err
+	}
 	return out, nil
 }
 
@@ -230,110 +184,17 @@ func (s *Service) Export(ctx context.Context, guildID int64, fn func(Case, []Eve
 }
 
 func (s *Service) eventsOf(ctx context.Context, cs []Case) (map[int64][]Event, error) {
-	var w where
 	ids := make([]int64, len(cs))
 	for i, c := range cs {
 		ids[i] = c.ID
 	}
-	w.in("case_id", ids)
-	rows, err := s.st.Reader().QueryContext(ctx, "SELECT id, case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at FROM case_events"+w.sql()+" ORDER BY case_id, id", w.args...)
+	rows, err := s.st.CaseEventsOf(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("case history: %w", err)
 	}
-	defer rows.Close()
 	out := make(map[int64][]Event, len(cs))
-	for rows.Next() {
-		var r dbsqlc.CaseEvent
-		if err := rows.Scan(&r.ID, &r.CaseID, &r.GuildID, &r.Kind, &r.ActorID, &r.OldValue, &r.NewValue, &r.Note, &r.CreatedAt); err != nil {
-			return nil, fmt.Errorf("case history: %w", err)
-		}
+	for _, r := range rows {
 		out[r.CaseID] = append(out[r.CaseID], eventFromRow(r))
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("case history: %w", err)
-	}
 	return out, nil
-}
-
-// queryCases runs a hand-built case query on db: the store's cached reader (ReadDB) for a
-// text drawn from a small set, the plain pool (Reader) for one built from a user's filters.
-func (s *Service) queryCases(ctx context.Context, db dbsqlc.DBTX, q string, args ...any) ([]Case, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Case
-	for rows.Next() {
-		var r dbsqlc.Case
-		if err := rows.Scan(&r.ID, &r.GuildID, &r.Number, &r.Type, &r.Status, &r.Processed, &r.Reason,
-			&r.ModeratorID, &r.UserID, &r.RoleIds, &r.ExpiresAt, &r.Metadata, &r.ModlogMessageID,
-			&r.CreatedAt, &r.UpdatedAt); err != nil {
-			return nil, err
-		}
-		c, err := fromRow(r)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// where collects AND-ed conditions written with ? and numbers them $1, $2, … — the one
-// placeholder form both PostgreSQL and SQLite accept.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, args ...any) {
-	var b strings.Builder
-	for _, r := range cond {
-		if r == '?' {
-			w.args = append(w.args, args[0])
-			args = args[1:]
-			b.WriteString("$" + strconv.Itoa(len(w.args)))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	w.conds = append(w.conds, b.String())
-}
-
-// status adds "status = '<st>'" with the value written into the text, not bound: SQLite
-// proves that a query may use a partial index (cases_pending, cases_due: WHERE status = …)
-// from a bound parameter's value, and then re-prepares the statement every time a value is
-// bound, which would undo the store's statement cache. Only the three known statuses are
-// written; anything else matches nothing.
-func (w *where) status(st Status) {
-	switch st {
-	case Pending, Active, Voided:
-		w.conds = append(w.conds, "status = '"+string(st)+"'")
-	default:
-		w.conds = append(w.conds, "FALSE")
-	}
-}
-
-func (w *where) in(col string, vals any) {
-	var marks []string
-	var args []any
-	switch v := vals.(type) {
-	case []Type:
-		for _, t := range v {
-			marks, args = append(marks, "?"), append(args, string(t))
-		}
-	case []int64:
-		for _, id := range v {
-			marks, args = append(marks, "?"), append(args, id)
-		}
-	}
-	w.add(col+" IN ("+strings.Join(marks, ", ")+")", args...)
-}
-
-func (w *where) sql() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
 }

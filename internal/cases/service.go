@@ -17,11 +17,9 @@ import (
 // Service is the case store's API. It is safe for concurrent use, also by several processes
 // sharing one database.
 type Service struct {
-	st    *store.Store
-	read  *dbsqlc.Queries
-	now   func() time.Time
-	batch batcher
-	upd   updater
+	st   *store.Store
+	read *dbsqlc.Queries
+	now  func() time.Time
 }
 
 // Option configures a Service.
@@ -33,23 +31,9 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // NewService returns the case service over a migrated store.
 func NewService(st *store.Store, opts ...Option) *Service {
 	s := &Service{st: st, read: st.Queries(), now: time.Now}
-	// Writes to existing cases share transactions on SQLite, whose one writer connection
-	// would otherwise run a transaction and a commit per write. PostgreSQL runs concurrent
-	// transactions side by side and already shares WAL flushes between concurrent commits;
-	// there, running a batch's writes one after the other measured slower
-	// (docs/benchmarks.md, "Follow-up writes").
-	s.upd.off = st.Engine() == store.Postgres
 	for _, o := range opts {
 		o(s)
 	}
-	// PostgreSQL gains from a few batches in flight: while one waits for its commit to reach
-	// disk the next is already on the wire. SQLite has one writer connection anyway.
-	inflight := 1
-	if st.Engine() == store.Postgres {
-		inflight = 2
-	}
-	s.batch.sem = make(chan struct{}, inflight)
-	s.upd.sem = make(chan struct{}, inflight)
 	return s
 }
 
@@ -125,18 +109,14 @@ func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types
 		}
 		return fromRow(row)
 	}
-	var w where
-	w.add("guild_id = ?", guildID)
-	w.add("user_id = ?", userID)
-	w.in("type", types)
-	got, err := s.queryCases(ctx, s.st.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: guildID, UserID: userID, Types: typeNames(types)})
 	if err != nil {
 		return Case{}, fmt.Errorf("latest case of user %d in guild %d: %w", userID, guildID, err)
 	}
-	if len(got) == 0 {
+	if !ok {
 		return Case{}, fmt.Errorf("a case of type %v for user %d in guild %d: %w", types, userID, guildID, ErrNotFound)
 	}
-	return got[0], nil
+	return fromRow(row)
 }
 
 // LatestActiveOfUser returns the newest active case of a user in a guild among types, or
@@ -146,21 +126,14 @@ func (s *Service) LatestActiveOfUser(ctx context.Context, guildID, userID int64,
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID), checkTypes(types)); err != nil {
 		return Case{}, err
 	}
-	var w where
-	w.add("guild_id = ?", guildID)
-	w.add("user_id = ?", userID)
-	if len(types) > 0 {
-		w.in("type", types)
-	}
-	w.status(Active)
-	got, err := s.queryCases(ctx, s.st.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: guildID, UserID: userID, Types: typeNames(types), Status: string(Active)})
 	if err != nil {
 		return Case{}, fmt.Errorf("latest active case of user %d in guild %d: %w", userID, guildID, err)
 	}
-	if len(got) == 0 {
+	if !ok {
 		return Case{}, fmt.Errorf("an active case of type %v for user %d in guild %d: %w", types, userID, guildID, ErrNotFound)
 	}
-	return got[0], nil
+	return fromRow(row)
 }
 
 // CountInGuild counts a guild's cases, voided ones included.
@@ -337,6 +310,14 @@ func checkTypes(types []Type) error {
 		}
 	}
 	return nil
+}
+
+func typeNames(types []Type) []string {
+	out := make([]string, len(types))
+	for i, t := range types {
+		out[i] = string(t)
+	}
+	return out
 }
 
 func fromRows(rows []dbsqlc.Case) ([]Case, error) {

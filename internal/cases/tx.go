@@ -36,14 +36,12 @@ type Tx struct {
 	q     *dbsqlc.Queries
 	actor int64
 	now   int64
-	// rowLock: Lock takes a row lock (see locker).
-	rowLock bool
 	// ev holds the history rows until fn returns (see eventBuf).
 	ev eventBuf
 }
 
 // InTx runs fn in one write transaction as actor and commits when fn returns nil. The
-// transaction may be shared with other callers' (a group commit, see updater): fn's work is
+// transaction may be shared with other callers' (a group commit, see store.GroupTx): fn's work is
 // all or nothing and never sees theirs fail, but fn must use only tx for writes, and may run
 // again when its first run was undone by something not its own (so keep it free of effects
 // outside the database; use AfterCommit for those).
@@ -51,12 +49,12 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 	if err := checkID("actor", actor); err != nil {
 		return err
 	}
-	return s.write(ctx, func(stx *store.Tx) error {
-		t := &Tx{tx: stx, ctx: stx.Context(), q: stx.Queries(), actor: actor, now: s.nowMS(), rowLock: s.rowLocks()}
+	return s.st.GroupTx(ctx, func(stx *store.Tx) error {
+		t := &Tx{tx: stx, ctx: stx.Context(), q: stx.Queries(), actor: actor, now: s.nowMS()}
 		if err := fn(t); err != nil {
 			return err
 		}
-		return t.ev.flush(t.ctx, stx.DB())
+		return t.ev.flush(stx)
 	})
 }
 
@@ -80,7 +78,7 @@ func (t *Tx) Actor() int64 { return t.actor }
 
 // Lock locks case id for the rest of the transaction and returns it.
 func (t *Tx) Lock(id int64) (Case, error) {
-	row, err := lockByID(id)(t.ctx, t.q, t.rowLock)
+	row, err := lockByID(id)(t.tx)
 	if err != nil {
 		return Case{}, err
 	}
@@ -89,7 +87,7 @@ func (t *Tx) Lock(id int64) (Case, error) {
 
 // LockNumber locks case number n of a guild for the rest of the transaction and returns it.
 func (t *Tx) LockNumber(guildID, n int64) (Case, error) {
-	row, err := lockByNumber(guildID, n)(t.ctx, t.q, t.rowLock)
+	row, err := lockByNumber(guildID, n)(t.tx)
 	if err != nil {
 		return Case{}, err
 	}

@@ -42,12 +42,16 @@ func kinds(t *testing.T, s *cases.Service, id int64) []cases.EventKind {
 	return out
 }
 
+// grouped opens stores whose writes share transactions on either engine (the default on
+// SQLite only), so that the group commit's rules are tested on PostgreSQL too.
+var grouped = store.Options{GroupCommit: store.GroupOn}
+
 // The command path's follow-up writes, many at once on different cases: every one is
 // applied, with its history row, and the case returned is the case as written.
 func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		s := cases.NewService(st, cases.WithClock(newClock().now))
 		cs := pendingCases(t, s, 48)
 		var wg sync.WaitGroup
 		errs := make(chan error, len(cs))
@@ -96,9 +100,9 @@ func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 // Concurrent writes to one case are serialised as separate transactions would be: each sees
 // the one before, so the history chains, and a transition is made only once.
 func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		s := cases.NewService(st, cases.WithClock(newClock().now))
 		c := pendingCases(t, s, 1)[0]
 		const n = 24
 		var wg sync.WaitGroup
@@ -164,9 +168,9 @@ func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 // One failing write in a shared transaction fails alone: its own changes (history rows
 // included) are undone, its neighbours' commit, and each caller gets its own outcome.
 func TestFailingWriteInABatch(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		s := cases.NewService(st, cases.WithClock(newClock().now))
 		cs := pendingCases(t, s, 20)
 
 		// Hold the writer's slots so that the writes below queue and are then taken as one
@@ -203,7 +207,7 @@ func TestFailingWriteInABatch(t *testing.T) {
 			}()
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for cases.QueuedWrites(s) < len(cs) && time.Now().Before(deadline) {
+		for st.GroupStats().Queued < len(cs) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		}
 		close(release)
@@ -211,7 +215,8 @@ func TestFailingWriteInABatch(t *testing.T) {
 		if err := holdDone(); err != nil {
 			t.Fatal(err)
 		}
-		if txs, writes := cases.SharedWrites(s); txs == 0 || writes < int64(len(cs)) {
+		if gs := st.GroupStats(); gs.Shared == 0 || gs.Members < int64(len(cs)) {
+			txs, writes := gs.Shared, gs.Members
 			t.Errorf("%d shared transactions for %d writes: the writes were not batched", txs, writes)
 		}
 		for i, c := range cs {
@@ -250,9 +255,9 @@ func TestFailingWriteInABatch(t *testing.T) {
 
 // A caller that gives up while queued writes nothing and is told so.
 func TestAbandonedWrite(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, st *store.Store) {
+	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
-		s := cases.NewService(st, cases.WithClock(newClock().now), cases.Batched())
+		s := cases.NewService(st, cases.WithClock(newClock().now))
 		c := pendingCases(t, s, 1)[0]
 		release, holdDone := holdWriters(t, s, st)
 		cctx, cancel := context.WithCancel(ctx)
@@ -261,7 +266,7 @@ func TestAbandonedWrite(t *testing.T) {
 			_, err := s.SetStatus(cctx, guild, c.Number, mod, cases.Active, "")
 			done <- err
 		}()
-		for cases.QueuedWrites(s) < 1 {
+		for st.GroupStats().Queued < 1 {
 			time.Sleep(time.Millisecond)
 		}
 		cancel()
@@ -286,10 +291,7 @@ func TestAbandonedWrite(t *testing.T) {
 // transaction that waits for release to be closed; wait reports their outcome.
 func holdWriters(t *testing.T, s *cases.Service, st *store.Store) (release chan struct{}, wait func() error) {
 	t.Helper()
-	slots := 1
-	if st.Engine() == store.Postgres {
-		slots = 2
-	}
+	slots := st.GroupStats().Slots
 	release = make(chan struct{})
 	errs := make(chan error, slots)
 	for range slots {

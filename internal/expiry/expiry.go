@@ -456,21 +456,8 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 	}
 	now := s.now()
 	leaseUntil := sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}
-	var rows []dbsqlc.ScheduledAction
-	var err error
-	if s.st.Engine() == store.Postgres {
-		// One statement is atomic on its own: autocommit saves the BEGIN and COMMIT round
-		// trips, and the row locks SKIP LOCKED honours last until it commits.
-		rows, err = s.st.WriteQueries().ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams{
-			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
-	} else {
-		err = s.st.InTx(ctx, func(tx *store.Tx) error {
-			var err error
-			rows, err = tx.Queries().ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
-				Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
-			return err
-		})
-	}
+	rows, err := s.st.ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
+		Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
 	if err != nil {
 		return nil, fmt.Errorf("claim due expiries: %w", err)
 	}

@@ -1,5 +1,10 @@
 package store
 
+import "github.com/gavelbot/gavel/internal/store/dbsqlc"
+
+// DB runs statements in t, through the statement cache.
+func DB(t *Tx) dbsqlc.DBTX { return t.db }
+
 // PreparedTexts counts the query texts s holds prepared statements for, on both pools.
 func PreparedTexts(s *Store) int {
 	n := 0

@@ -35,14 +35,14 @@ func TestStatementCacheOnTheSingleWriter(t *testing.T) {
 			done <- st.InTx(ctx, func(tx *store.Tx) error {
 				for i := range int64(3) {
 					var got int64
-					if err := tx.DB().QueryRowContext(ctx, q, i).Scan(&got); err != nil {
+					if err := store.DB(tx).QueryRowContext(ctx, q, i).Scan(&got); err != nil {
 						return err
 					}
 					if got != i+1 {
 						t.Errorf("round %d: %d + 1 = %d", round, i, got)
 					}
 				}
-				_, err := tx.DB().ExecContext(ctx, `INSERT INTO guilds (id, case_count, joined_at) VALUES ($1, 0, 0)`, 700000000000000000+int64(round))
+				_, err := store.DB(tx).ExecContext(ctx, `INSERT INTO guilds (id, case_count, joined_at) VALUES ($1, 0, 0)`, 700000000000000000+int64(round))
 				return err
 			})
 		}()

@@ -27,6 +27,8 @@ var migrations embed.FS
 type Options struct {
 	// MaxOpenConns bounds the reading pool (and, on PostgreSQL, the whole pool). Zero means 10.
 	MaxOpenConns int
+	// GroupCommit says whether GroupTx shares transactions (the engine's choice by default).
+	GroupCommit GroupCommit
 }
 
 // Store is an open database. On SQLite it keeps two pools over the same file: a writer with
@@ -38,6 +40,34 @@ type Store struct {
 	read     *sql.DB
 	// Statement caches, on SQLite only (see stmtCache).
 	writeCache, readCache *stmtCache
+	// The group commits: of case creation (always), and of GroupTx (nil when off).
+	batch batcher
+	upd   *updater
+}
+
+// groupCommits sets up the group commits for the engine. PostgreSQL gains from a few
+// batches in flight: while one waits for its commit to reach disk the next is already on
+// the wire. SQLite has one writer connection anyway.
+func (s *Store) groupCommits(opt GroupCommit) *Store {
+	slots := 1
+	if s.Location.Engine == Postgres {
+		slots = 2
+	}
+	s.batch.sem = make(chan struct{}, slots)
+	on := s.Location.Engine == SQLite
+	switch opt {
+	case GroupOn:
+		on = true
+	case GroupOff:
+		on = false
+	}
+	if on {
+		s.upd = &updater{s: s, sem: make(chan struct{}, slots)}
+		if s.Location.Engine == Postgres {
+			s.upd.transient = transientPostgres
+		}
+	}
+	return s
 }
 
 // Open connects to the database at loc and checks that it answers. It does not migrate.
@@ -89,7 +119,8 @@ func openSQLite(ctx context.Context, loc Location, opts Options) (*Store, error)
 	}
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
-	return &Store{Location: loc, write: write, read: read, writeCache: newStmtCache(write), readCache: newStmtCache(read)}, nil
+	st := &Store{Location: loc, write: write, read: read, writeCache: newStmtCache(write), readCache: newStmtCache(read)}
+	return st.groupCommits(opts.GroupCommit), nil
 }
 
 func openPostgres(ctx context.Context, loc Location, opts Options) (*Store, error) {
@@ -106,7 +137,8 @@ func openPostgres(ctx context.Context, loc Location, opts Options) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("database %s is unreachable: %s", loc.Redacted, oneLine(err))
 	}
-	return &Store{Location: loc, write: db, read: db}, nil
+	st := &Store{Location: loc, write: db, read: db}
+	return st.groupCommits(opts.GroupCommit), nil
 }
 
 // Engine reports which database engine the store runs on.

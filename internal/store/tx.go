@@ -13,14 +13,11 @@ import (
 // outbox, all in the same Tx, so a change that spans them commits or rolls back as one. It is
 // for one goroutine at a time.
 type Tx struct {
+	s     *Store
 	ctx   context.Context
 	db    dbsqlc.DBTX
 	q     *dbsqlc.Queries
 	after []func()
-}
-
-func newTx(ctx context.Context, db dbsqlc.DBTX) *Tx {
-	return &Tx{ctx: ctx, db: db, q: dbsqlc.New(db)}
 }
 
 // Context is the context the transaction runs in.
@@ -30,17 +27,14 @@ func (t *Tx) Context() context.Context { return t.ctx }
 // SQLite). A package uses only the queries on its own tables.
 func (t *Tx) Queries() *dbsqlc.Queries { return t.q }
 
-// DB runs hand-written statements in the transaction, through the statement cache.
-func (t *Tx) DB() dbsqlc.DBTX { return t.db }
-
 // AfterCommit runs f once the transaction has committed, never when it rolls back: for news
 // that must not travel before the data it announces.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
 
-// Committed runs the AfterCommit functions, in the order they were added. The store calls
+// committed runs the AfterCommit functions, in the order they were added. The store calls
 // it after a commit; a group commit that runs several units of work in one transaction
 // calls it for each of them once the shared transaction has committed.
-func (t *Tx) Committed() {
+func (t *Tx) committed() {
 	after := t.after
 	t.after = nil
 	for _, f := range after {
@@ -48,9 +42,12 @@ func (t *Tx) Committed() {
 	}
 }
 
-// BindTx makes a unit of work of tx, a transaction begun on the writing pool, for a group
+// bindTx makes a unit of work of tx, a transaction begun on the writing pool, for a group
 // commit that runs several units of work in one database transaction.
-func (s *Store) BindTx(ctx context.Context, tx *sql.Tx) *Tx { return newTx(ctx, s.TxDB(tx)) }
+func (s *Store) bindTx(ctx context.Context, tx *sql.Tx) *Tx {
+	db := s.TxDB(tx)
+	return &Tx{s: s, ctx: ctx, db: db, q: dbsqlc.New(db)}
+}
 
 // InTx runs fn in a write transaction and commits it when fn returns nil, then runs what fn
 // registered with AfterCommit. On SQLite the transaction begins IMMEDIATE (see sqliteDSN),
@@ -60,7 +57,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	t := s.BindTx(ctx, tx)
+	t := s.bindTx(ctx, tx)
 	if err := fn(t); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -68,6 +65,6 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	t.Committed()
+	t.committed()
 	return nil
 }

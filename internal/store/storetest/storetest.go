@@ -24,9 +24,15 @@ const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disa
 // Each runs fn as a subtest once per engine, each with a freshly migrated store.
 func Each(t *testing.T, fn func(t *testing.T, st *store.Store)) {
 	t.Helper()
+	EachWith(t, store.Options{}, fn)
+}
+
+// EachWith is Each with stores opened with opts (MaxOpenConns is 20 when not set).
+func EachWith(t *testing.T, opts store.Options, fn func(t *testing.T, st *store.Store)) {
+	t.Helper()
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
-			fn(t, Open(t, e))
+			fn(t, OpenWith(t, e, opts))
 		})
 	}
 }
@@ -34,7 +40,13 @@ func Each(t *testing.T, fn func(t *testing.T, st *store.Store)) {
 // Open returns a migrated store on engine e that is closed and removed when the test ends.
 func Open(t testing.TB, e store.Engine) *store.Store {
 	t.Helper()
-	st := OpenUnmigrated(t, e)
+	return OpenWith(t, e, store.Options{})
+}
+
+// OpenWith is Open with opts (MaxOpenConns is 20 when not set).
+func OpenWith(t testing.TB, e store.Engine, opts store.Options) *store.Store {
+	t.Helper()
+	st := openUnmigrated(t, e, opts)
 	if _, err := st.MigrateUp(context.Background()); err != nil {
 		t.Fatalf("migrate %s: %v", e, err)
 	}
@@ -44,8 +56,16 @@ func Open(t testing.TB, e store.Engine) *store.Store {
 // OpenUnmigrated returns an empty store on engine e.
 func OpenUnmigrated(t testing.TB, e store.Engine) *store.Store {
 	t.Helper()
+	return openUnmigrated(t, e, store.Options{})
+}
+
+func openUnmigrated(t testing.TB, e store.Engine, opts store.Options) *store.Store {
+	t.Helper()
 	raw := URL(t, e)
-	st, err := store.OpenURL(context.Background(), raw, store.Options{MaxOpenConns: 20})
+	if opts.MaxOpenConns == 0 {
+		opts.MaxOpenConns = 20
+	}
+	st, err := store.OpenURL(context.Background(), raw, opts)
 	if err != nil {
 		t.Fatalf("open %s: %v", e, err)
 	}

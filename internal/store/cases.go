@@ -1,0 +1,218 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// NewCase is a case row to insert; the store allocates its number from the guild's counter
+// in the same transaction, and the cases_record_creation trigger writes its "created"
+// history row.
+type NewCase struct {
+	GuildID, UserID, ModeratorID int64
+	Type, Status, Reason         string
+	// RoleIDs and Metadata are JSON: an array of id strings, an object of strings.
+	RoleIDs, Metadata string
+	ExpiresAt         sql.NullInt64
+	// CreatedAt is also the row's updated_at, and the guild's joined_at when it is new.
+	CreatedAt int64
+}
+
+// CaseKey is what the store allocated for a new case.
+type CaseKey struct{ ID, Number int64 }
+
+// CreateCase inserts one case. Calls that arrive together are committed together (a group
+// commit: one transaction on SQLite, one statement on PostgreSQL), which is what lets many
+// moderators, or several processes, record cases at the rate of bare inserts; numbers stay
+// dense and unique per guild across processes because they come from the guild's counter
+// row, locked inside the transaction.
+func (s *Store) CreateCase(ctx context.Context, n NewCase) (CaseKey, error) {
+	return s.batch.submit(ctx, s, n)
+}
+
+// InsertCases inserts the cases in the transaction; each guild's cases get consecutive
+// numbers in the order given.
+func (t *Tx) InsertCases(ns []NewCase) ([]CaseKey, error) {
+	return t.s.insertCases(t.ctx, t.db, ns)
+}
+
+// insertCases allocates numbers for ns and inserts them. Whatever the batch size, PostgreSQL
+// gets one statement (a round trip is the cost that matters there) and SQLite two prepared
+// statements per row (parsing is the cost that matters there).
+func (s *Store) insertCases(ctx context.Context, db dbsqlc.DBTX, ns []NewCase) ([]CaseKey, error) {
+	out := make([]CaseKey, len(ns))
+	if s.Location.Engine == Postgres {
+		for start := 0; start < len(ns); start += maxBatch {
+			end := min(start+maxBatch, len(ns))
+			if err := insertCasesPostgres(ctx, db, ns[start:end], out[start:end]); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	return out, insertCasesSQLite(ctx, db, ns, out)
+}
+
+// batcher is a leader/follower group commit: whoever holds sem commits everything queued so
+// far in one transaction, while later arrivals queue for the next one. No goroutine of its
+// own, so there is nothing to start or stop.
+type batcher struct {
+	mu      sync.Mutex
+	pending []*createReq
+	sem     chan struct{}
+}
+
+type createReq struct {
+	n     NewCase
+	state atomic.Int32 // reqQueued → reqTaken by a leader, or → reqAbandoned by its caller
+	done  chan struct{}
+	key   CaseKey
+	err   error
+}
+
+func (b *batcher) submit(ctx context.Context, s *Store, n NewCase) (CaseKey, error) {
+	r := &createReq{n: n, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	b.mu.Unlock()
+	for {
+		select {
+		case <-r.done:
+			return r.key, r.err
+		case b.sem <- struct{}{}:
+			b.lead(ctx, s)
+			<-b.sem
+		case <-ctx.Done():
+			if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+				return CaseKey{}, fmt.Errorf("create case: %w", ctx.Err())
+			}
+			// A leader has it: its outcome is coming and must be reported, because a case
+			// may now exist.
+			<-r.done
+			return r.key, r.err
+		}
+	}
+}
+
+func (b *batcher) lead(ctx context.Context, s *Store) {
+	b.mu.Lock()
+	var batch []*createReq
+	batch, b.pending = takeBatch(b.pending, func(r *createReq) *atomic.Int32 { return &r.state })
+	b.mu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	// The transaction outlives any one caller's context: callers that gave up are still told.
+	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), txTimeout)
+	defer cancel()
+	finish := func(rs []*createReq) {
+		ns := make([]NewCase, len(rs))
+		for i, r := range rs {
+			ns[i] = r.n
+		}
+		var out []CaseKey
+		var err error
+		if s.Location.Engine == Postgres {
+			// One statement, atomic by itself: autocommit saves the BEGIN and COMMIT round
+			// trips.
+			out, err = s.insertCases(txCtx, s.WriteDB(), ns)
+		} else {
+			err = s.InTx(txCtx, func(tx *Tx) error {
+				out, err = tx.InsertCases(ns)
+				return err
+			})
+		}
+		for i, r := range rs {
+			if err != nil {
+				r.err = fmt.Errorf("create case: %w", err)
+			} else {
+				r.key = out[i]
+			}
+		}
+	}
+	finish(batch)
+	if len(batch) > 1 && batch[0].err != nil {
+		// One bad request must not fail its neighbours: retry each on its own.
+		for _, r := range batch {
+			r.err = nil
+			finish([]*createReq{r})
+		}
+	}
+	for _, r := range batch {
+		close(r.done)
+	}
+}
+
+// CaseEvent is one history row to append.
+type CaseEvent struct {
+	CaseID, GuildID int64
+	Kind            string
+	ActorID         int64
+	// Old, New and Note are stored as NULL when empty.
+	Old, New, Note string
+	CreatedAt      int64
+}
+
+const eventColumns = "case_id, guild_id, kind, actor_id, old_value, new_value, note, created_at"
+
+// maxEventRows bounds one INSERT, and so the number of statement texts the store caches.
+const maxEventRows = 8
+
+// AppendCaseEvents writes history rows in the order given, with one multi-row INSERT per
+// eight rows: a lift records five, and each statement costs more than its rows (SQLite's
+// statement work, PostgreSQL's round trip).
+func (t *Tx) AppendCaseEvents(rows []CaseEvent) error {
+	for len(rows) > 0 {
+		n := min(len(rows), maxEventRows)
+		var b strings.Builder
+		b.WriteString("INSERT INTO case_events (" + eventColumns + ") VALUES ")
+		args := make([]any, 0, 8*n)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(")
+			for j := range 8 {
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteString("$" + strconv.Itoa(len(args)+j+1))
+			}
+			b.WriteString(")")
+			args = append(args, r.CaseID, r.GuildID, r.Kind, r.ActorID, nullText(r.Old), nullText(r.New), nullText(r.Note), r.CreatedAt)
+		}
+		if _, err := t.db.ExecContext(t.ctx, b.String(), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// LockCase reads case number n of a guild for the rest of the transaction: with a row lock
+// on PostgreSQL (SELECT ... FOR UPDATE), so the history records the true old value even when
+// two moderators edit at once; as a plain read on SQLite, whose write transactions begin
+// IMMEDIATE and hold the whole database.
+func (t *Tx) LockCase(guildID, n int64) (dbsqlc.Case, error) {
+	if t.s.Location.Engine == Postgres {
+		return t.q.LockCase(t.ctx, dbsqlc.LockCaseParams{GuildID: guildID, Number: n})
+	}
+	return t.q.GetCaseByNumber(t.ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
+}
+
+// LockCaseByID is LockCase by the case's id.
+func (t *Tx) LockCaseByID(id int64) (dbsqlc.Case, error) {
+	if t.s.Location.Engine == Postgres {
+		return t.q.LockCaseByID(t.ctx, id)
+	}
+	return t.q.GetCaseByID(t.ctx, id)
+}

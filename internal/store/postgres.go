@@ -1,0 +1,99 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// PostgreSQL's own statements and errors.
+
+// insertCasesPostgres allocates the numbers and inserts the cases in one statement. The
+// guild rows are locked in id order, so that concurrent batches cannot deadlock. Arrays
+// rather than a VALUES list keep the statement text the same for every batch size, so each
+// connection parses and plans it once.
+func insertCasesPostgres(ctx context.Context, db dbsqlc.DBTX, ns []NewCase, out []CaseKey) error {
+	var (
+		guilds, moderators, users, created []int64
+		types, statuses, reasons           []string
+		roles, expiries, metadata          []*string
+	)
+	for _, n := range ns {
+		guilds = append(guilds, n.GuildID)
+		moderators = append(moderators, n.ModeratorID)
+		users = append(users, n.UserID)
+		created = append(created, n.CreatedAt)
+		types = append(types, n.Type)
+		statuses = append(statuses, n.Status)
+		reasons = append(reasons, n.Reason)
+		r, m := n.RoleIDs, n.Metadata
+		roles = append(roles, &r)
+		metadata = append(metadata, &m)
+		var exp *string
+		if n.ExpiresAt.Valid {
+			e := strconv.FormatInt(n.ExpiresAt.Int64, 10)
+			exp = &e
+		}
+		expiries = append(expiries, exp)
+	}
+	const q = `WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
+        WITH ORDINALITY AS t (guild_id, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, ord)),
+counts AS (SELECT guild_id, count(*) AS n, min(created_at) AS joined_at FROM input GROUP BY guild_id),
+counters AS (
+    INSERT INTO guilds (id, case_count, joined_at) SELECT guild_id, n, joined_at FROM counts ORDER BY guild_id
+    ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count
+    RETURNING id, case_count)
+INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at)
+SELECT i.guild_id, g.case_count - c.n + row_number() OVER (PARTITION BY i.guild_id ORDER BY i.ord),
+       i.type, i.status, i.reason, i.moderator_id, i.user_id, i.role_ids::jsonb, i.expires_at::bigint, i.metadata::jsonb, i.created_at, i.created_at
+FROM input i JOIN counters g ON g.id = i.guild_id JOIN counts c ON c.guild_id = i.guild_id
+ORDER BY i.ord
+RETURNING id, guild_id, number`
+	rows, err := db.QueryContext(ctx, q, guilds, types, statuses, reasons, moderators, users, roles, expiries, metadata, created)
+	if err != nil {
+		return fmt.Errorf("insert cases: %w", err)
+	}
+	defer rows.Close()
+	perGuild := map[int64][]CaseKey{}
+	for rows.Next() {
+		var k CaseKey
+		var g int64
+		if err := rows.Scan(&k.ID, &g, &k.Number); err != nil {
+			return fmt.Errorf("insert cases: %w", err)
+		}
+		perGuild[g] = append(perGuild[g], k)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("insert cases: %w", err)
+	}
+	// Within a guild, numbers follow the input order (row_number over ord): the k-th
+	// smallest number belongs to the guild's k-th request.
+	for g := range perGuild {
+		slices.SortFunc(perGuild[g], func(a, b CaseKey) int { return cmp.Compare(a.Number, b.Number) })
+	}
+	for i, n := range ns {
+		list := perGuild[n.GuildID]
+		if len(list) == 0 {
+			return fmt.Errorf("insert cases: no row returned for a case of guild %d", n.GuildID)
+		}
+		out[i] = list[0]
+		perGuild[n.GuildID] = list[1:]
+	}
+	return nil
+}
+
+// transientPostgres reports PostgreSQL's deadlock and serialization failures: errors that
+// come from sharing a transaction (two batches in flight may lock rows in opposite orders)
+// rather than from a member's own work.
+func transientPostgres(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}

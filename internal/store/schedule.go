@@ -1,0 +1,24 @@
+package store
+
+import (
+	"context"
+
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// ClaimDueActions leases due scheduled actions. Two claimers never get the same action:
+// PostgreSQL skips the rows another claim has locked (FOR UPDATE SKIP LOCKED), in one
+// statement whose autocommit saves the BEGIN and COMMIT round trips; SQLite runs the claim
+// in an immediate (write-locked) transaction, which already excludes every other writer.
+func (s *Store) ClaimDueActions(ctx context.Context, p dbsqlc.ClaimDueActionsParams) ([]dbsqlc.ScheduledAction, error) {
+	if s.Location.Engine == Postgres {
+		return s.WriteQueries().ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams(p))
+	}
+	var rows []dbsqlc.ScheduledAction
+	err := s.InTx(ctx, func(tx *Tx) error {
+		var err error
+		rows, err = tx.Queries().ClaimDueActions(ctx, p)
+		return err
+	})
+	return rows, err
+}
