@@ -470,13 +470,20 @@ func (a *App) onReady(e *events.Ready) {
 		a.toolEnv.BotID = id
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
-			moderation.WithTimeoutHorizon(a.horizon)}, a.coOpts...)...)
+			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics})}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)
 		}
 	}
 	a.mu.Unlock()
 	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
+}
+
+// caseMetrics counts the cases the pipeline settles.
+type caseMetrics struct{ m *metrics.Metrics }
+
+func (c caseMetrics) CaseSettled(path string, t cases.Type, st cases.Status) {
+	c.m.CaseSettled(path, string(t), string(st))
 }
 
 // expiryMetrics tells the metrics how scheduled actions end.

@@ -28,6 +28,7 @@ type Metrics struct {
 	actionLatency *prometheus.HistogramVec
 	expiryRuns    *prometheus.CounterVec
 	expiryLate    *prometheus.HistogramVec
+	cases         *prometheus.CounterVec
 }
 
 // New registers gavel's metrics, and the Go runtime and process collectors, on a new registry.
@@ -60,10 +61,19 @@ func New() *Metrics {
 			Help:    "Time from when a scheduled expiry action was due to when its outcome was recorded, by kind.",
 			Buckets: []float64{.05, .1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 900, 3600},
 		}, []string{"kind"}),
+		cases: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_cases_total",
+			Help: "Cases settled by the moderation pipeline, by path (command, expiry, audit_log, reconcile, automod), case type and status (active, voided).",
+		}, []string{"path", "type", "status"}),
 	}
-	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency, m.expiryRuns, m.expiryLate,
+	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency, m.expiryRuns, m.expiryLate, m.cases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// CaseSettled counts a case the pipeline settled: made active, or voided.
+func (m *Metrics) CaseSettled(path, caseType, status string) {
+	m.cases.WithLabelValues(path, caseType, status).Inc()
 }
 
 // Handler serves the registry in Prometheus' text format.

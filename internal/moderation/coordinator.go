@@ -83,6 +83,34 @@ type Coordinator struct {
 	timeoutHorizon time.Duration
 	// external is told about each case mirrored from the audit log (see RecordExternal).
 	external ExternalActionObserver
+	// observer counts the cases the pipeline settles; nil counts nothing.
+	observer CaseObserver
+}
+
+// The paths into the pipeline, as the case metrics name them.
+const (
+	PathCommand   = "command"
+	PathExpiry    = "expiry"
+	PathAuditLog  = "audit_log"
+	PathReconcile = "reconcile"
+	PathAutoMod   = "automod"
+)
+
+// CaseObserver is told about every case the pipeline settles, whatever the path: made
+// active by finalize, or voided because its action failed or never happened.
+type CaseObserver interface {
+	CaseSettled(path string, t cases.Type, status cases.Status)
+}
+
+// WithCaseObserver counts the cases the pipeline settles (the metrics).
+func WithCaseObserver(o CaseObserver) CoordinatorOption {
+	return func(c *Coordinator) { c.observer = o }
+}
+
+func (co *Coordinator) settled(sc *Step, t cases.Type, st cases.Status) {
+	if co.observer != nil {
+		co.observer.CaseSettled(sc.path, t, st)
+	}
 }
 
 // CoordinatorOption configures a Coordinator.
@@ -199,7 +227,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	// 6. Discord.
 	note, err := a.Act(ctx, sc)
 	if err != nil {
-		return co.voided(ctx, req, c, dm, err)
+		return co.voided(ctx, sc, c, dm, err)
 	}
 
 	// 7. The case counts now; in the same transaction, its expiry is scheduled and the
@@ -292,6 +320,9 @@ func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, not
 		out = l
 		return nil
 	})
+	if err == nil {
+		co.settled(sc, out.Type, cases.Active)
+	}
 	return out, err
 }
 
@@ -343,15 +374,15 @@ func (co *Coordinator) notDone(a *Action, err error) Result {
 }
 
 // step starts a step of action a for req.
-func (co *Coordinator) step(req Request, a *Action) *Step {
-	return &Step{Request: req, Action: a, Type: a.Case, co: co}
+func (co *Coordinator) step(path string, req Request, a *Action) *Step {
+	return &Step{Request: req, Action: a, Type: a.Case, path: path, co: co}
 }
 
 // resolve fetches what the checks need: the guild, gavel's membership, the moderator's roles
 // and the target.
 func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64, error) {
 	a := req.Action
-	sc := co.step(req, a)
+	sc := co.step(PathCommand, req, a)
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
 		sc.Guild, err = co.port.Guild(ctx, req.GuildID)
 		return err
@@ -460,7 +491,8 @@ func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c case
 }
 
 // voided records that the Discord action failed and tells the moderator what happened.
-func (co *Coordinator) voided(ctx context.Context, req Request, c cases.Case, dm DMOutcome, actErr error) Result {
+func (co *Coordinator) voided(ctx context.Context, sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
+	req := sc.Request
 	why := failureText(actErr)
 	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, req.Moderator.ID, why)
 	if err != nil {
@@ -468,6 +500,7 @@ func (co *Coordinator) voided(ctx context.Context, req Request, c cases.Case, dm
 		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s failed: %s. Case #%d could not be voided (%v); it stays pending until someone sets its status.", req.Action.Name, why, c.Number, err)),
 			Err: errors.Join(actErr, err), DM: dm}
 	}
+	co.settled(sc, vc.Type, cases.Voided)
 	msg := fmt.Sprintf("The %s failed: %s. Case #%d is voided.", req.Action.Name, why, vc.Number)
 	if dm == DMSent {
 		msg += " They had already been messaged about it."

@@ -103,7 +103,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	} else if !errors.Is(err, cases.ErrNotFound) {
 		return cases.Case{}, false, err
 	}
-	c, err := co.recordDone(ctx, a, Done{GuildID: ext.GuildID, UserID: ext.UserID, Moderator: moderator, Type: ext.Type,
+	c, err := co.recordDone(ctx, a, Done{Path: PathAuditLog, GuildID: ext.GuildID, UserID: ext.UserID, Moderator: moderator, Type: ext.Type,
 		Reason: ext.Reason, ExpiresAt: ext.ExpiresAt,
 		Metadata: map[string]string{cases.MetaAuditLogEntry: strconv.FormatInt(ext.EntryID, 10), "source": SourceAuditLog},
 		Note:     "done outside gavel (audit-log entry " + strconv.FormatInt(ext.EntryID, 10) + ")",
@@ -132,6 +132,8 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 // Done is an action that already happened on Discord, to record through the pipeline: seen
 // in the audit log, or applied by Discord's AutoMod.
 type Done struct {
+	// Path names the way in for the case metrics (PathAuditLog, PathAutoMod).
+	Path            string
 	GuildID, UserID int64
 	Moderator       discord.User
 	Type            cases.Type
@@ -168,7 +170,10 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 	if d.Note == "" {
 		d.Note = "the action succeeded"
 	}
-	sc := co.step(Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
+	if d.Path == "" {
+		d.Path = "recorded"
+	}
+	sc := co.step(d.Path, Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
 	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: d.UserID}, d.Why
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,

@@ -118,7 +118,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		return fmt.Errorf("case type %s has no inverse action to lift it", c.Type)
 	}
 	reason := fmt.Sprintf("%s (case #%d)", lifted.LiftReason, c.Number)
-	sc := co.step(Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
+	sc := co.step(PathExpiry, Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}, inv)
 	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
 	sc.Lifts = c
@@ -151,6 +151,8 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		why := FailureText(err)
 		if _, verr := co.cases.Void(ctx, c.GuildID, lc.Number, co.botID, why); verr != nil {
 			co.log.Error("failed lift's case not voided", "guild", c.GuildID, "case", lc.Number, "err", verr)
+		} else {
+			co.settled(sc, lc.Type, cases.Voided)
 		}
 		if discord.IsCode(err, discord.CodeUnknownBan) || discord.IsCode(err, discord.CodeUnknownMember) {
 			return h.alreadyDone(ctx, cl, c, fmt.Sprintf("Discord had nothing to lift (%s)", why))

@@ -102,7 +102,7 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 		return "", nil
 	}
 	bot := discord.User{ID: co.botID, Username: "gavel"}
-	sc := co.step(Request{GuildID: c.GuildID, Moderator: bot, Reason: c.Reason, Action: a}, a)
+	sc := co.step(PathReconcile, Request{GuildID: c.GuildID, Moderator: bot, Reason: c.Reason, Action: a}, a)
 	sc.Case, sc.Type, sc.JailRole = c, c.Type, jailRole
 	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
 	happened, why, err := a.Reconcile(ctx, sc)
@@ -113,6 +113,7 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 		if _, err := co.cases.Void(ctx, c.GuildID, c.Number, co.botID, reconcileNote+why); err != nil {
 			return "", fmt.Errorf("voiding case #%d: %w", c.Number, err)
 		}
+		co.settled(sc, c.Type, cases.Voided)
 		return cases.Voided, nil
 	}
 	if later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, co.cat.deciding(c.Type)...); err == nil && later.ID > c.ID {

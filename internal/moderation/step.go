@@ -37,6 +37,9 @@ type Step struct {
 	Case cases.Case
 	Plan Plan
 
+	// path is which of the pipeline's entries the step came by (PathCommand, …), for the
+	// case metrics.
+	path string
 	// expiryRun says the step is an expiry's lift: the expiry it completes is the only open
 	// one it could make stale, so finalize supersedes nothing.
 	expiryRun bool

@@ -362,7 +362,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	if co := x.pipeline; co == nil {
 		err = errors.New("gavel is not ready")
 	} else {
-		c, err = co.RecordDone(ctx, moderation.Done{GuildID: guildID, UserID: int64(ev.UserID), Moderator: bot, Type: typ,
+		c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: int64(ev.UserID), Moderator: bot, Type: typ,
 			Reason: clipText(reason, cases.MaxReasonLength), ExpiresAt: expires, Metadata: meta,
 			Note: "applied by Discord's AutoMod", Why: "a timeout by Discord's AutoMod"})
 	}
@@ -677,7 +677,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		var c cases.Case
 		if ok {
-			c, err = co.RecordDone(ctx, moderation.Done{GuildID: guildID, UserID: author.ID, Moderator: bot, Type: cases.Automod,
+			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: author.ID, Moderator: bot, Type: cases.Automod,
 				Reason: reason, Metadata: meta, Note: "gavel's AutoMod rule fired"})
 		} else {
 			err = errors.New("gavel is not ready")
