@@ -94,6 +94,8 @@ const (
 	PathAuditLog  = "audit_log"
 	PathReconcile = "reconcile"
 	PathAutoMod   = "automod"
+	// PathRejail re-applies an active jail to a member who rejoined; it settles no case.
+	PathRejail = "rejail"
 )
 
 // CaseObserver is told about every case the pipeline settles, whatever the path: made

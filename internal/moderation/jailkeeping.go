@@ -9,7 +9,6 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
-	"github.com/gavelbot/gavel/internal/permissions"
 )
 
 // Embed colours of the audit-log channel's reports.
@@ -77,36 +76,30 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("reading the server: %w", err))
 	}
 
-	jailRole, ok := guild.Role(g.JailRoleID)
-	botRank := RankOf(guild, bot.Roles)
-	switch {
-	case !ok:
-		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("the jail role %d no longer exists", g.JailRoleID))
-	case jailRole.Managed || !botRank.RoleBelow(jailRole):
-		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("the jail role %s is not below gavel's highest role", jailRole.Name))
-	case !guildPermissions(guild, co.botID, bot.Roles).Has(permissions.ManageRoles):
-		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("gavel lacks the Manage Roles permission"))
+	// The jail action's own steps: its checks of the jail role, its plan of the roles to
+	// take, its Discord call.
+	ja, ok := co.cat.ByCase(cases.Jail)
+	if !ok {
+		return out, fmt.Errorf("re-jailing user %d: no jail action in the catalogue", userID)
 	}
-	// As jail: keep what gavel cannot take, take the rest, add the jail role.
-	var roles []int64
-	for _, id := range member.Roles {
-		r, ok := guild.Role(id)
-		switch {
-		case id == g.JailRoleID || id == guild.ID || !ok:
-		case r.Managed || !botRank.RoleBelow(r):
-			roles = append(roles, id)
-		default:
-			out.Taken = append(out.Taken, id)
+	sc := co.step(PathRejail, Request{GuildID: guildID, Moderator: bot.User, Action: ja,
+		Reason: fmt.Sprintf("Re-jail on rejoin (case #%d)", jc.Number)}, ja)
+	sc.Guild, sc.Bot, sc.JailRole = guild, bot, g.JailRoleID
+	sc.Member, sc.IsMember, sc.Target = member, true, member.User
+	if ja.CheckTarget != nil {
+		if err := ja.CheckTarget(sc); err != nil {
+			return out, co.rejailFailed(ctx, jc, member, err)
 		}
 	}
-	roles = append(roles, g.JailRoleID)
+	if !guildPermissions(guild, co.botID, bot.Roles).Has(ja.BotNeeds) {
+		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("gavel lacks the %s permission", ja.BotNeeds))
+	}
+	co.plan(sc)
+	out.Taken = sc.Plan.SavedRoles
 	if len(out.Taken) == 0 && slices.Contains(member.Roles, g.JailRoleID) {
 		return out, nil // already as the jail left them
 	}
-	reason := AuditReason(bot.User, fmt.Sprintf("Re-jail on rejoin (case #%d)", jc.Number))
-	if err := co.exec.Do(ctx, executor.OpRoles, func(ctx context.Context) error {
-		return co.port.SetRoles(ctx, guildID, userID, roles, reason)
-	}); err != nil {
+	if _, err := ja.Act(ctx, sc); err != nil {
 		return out, co.rejailFailed(ctx, jc, member, err)
 	}
 	out.Done = true
