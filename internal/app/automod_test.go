@@ -201,11 +201,12 @@ func TestAutoModEndToEnd(t *testing.T) {
 				UserID: w.target, ChannelID: w.general, Content: "free nitro here", MatchedKeyword: strp("nitro"), MatchedContent: strp("nitro")})
 		}
 		cs := w.waitCases(t, 1)
-		c := cs[0]
+		// Recorded pending first, then finalized: wait for the finalize step.
+		w.pipelineHistory(t, cs[0])
+		c := w.cases(t)[0]
 		if c.Type != cases.Timeout || c.UserID != int64(w.target) || c.ModeratorID != int64(bot) || c.Status != cases.Active {
 			t.Fatalf("case = %+v; want an active TIMEOUT of the target by the bot", c)
 		}
-		w.pipelineHistory(t, c)
 		for k, v := range map[string]string{"rule_name": "nitro scams", "matched_keyword": "nitro", "trigger_type": "keyword",
 			"channel_id": w.general.String(), "rule_id": discordtest.ID(rule.Rule.ID).String(), "source": "discord_automod"} {
 			if c.Metadata[k] != v {

@@ -80,7 +80,10 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ban cases.Case
-	waitFor(t, "the ban's case", func() (ok bool) { ban, ok = caseOf(t, cs, w.guild, w.target, cases.Ban); return ok })
+	waitFor(t, "the ban's case, finalized", func() (ok bool) {
+		ban, ok = caseOf(t, cs, w.guild, w.target, cases.Ban)
+		return ok && ban.Status != cases.Pending
+	})
 	if ban.ModeratorID != int64(w.mod) || ban.Reason != "raiding" || ban.Status != cases.Active || ban.Metadata[cases.MetaAuditLogEntry] == "" {
 		t.Errorf("ban case = %+v", ban)
 	}
