@@ -63,14 +63,14 @@ func New(token string, opts ...Option) (*Gateway, error) {
 		return nil, fmt.Errorf("new gateway: %w", err)
 	}
 	if cfg.identify == nil {
-		cfg.identify = NewIdentifyLimiter(1, DefaultIdentifyInterval)
+		cfg.identify = &identifyBuckets{maxConcurrency: 1, interval: DefaultIdentifyInterval, next: map[int]time.Time{}, clock: cfg.clock}
 	}
 	g := &Gateway{
 		token:    token,
 		cfg:      cfg,
 		log:      cfg.logger.With(slog.String("component", "gateway"), slog.Int("shard_id", cfg.shardID), slog.Int("shard_count", cfg.shardCount)),
 		identify: cfg.identify,
-		sends:    newSendLimiter(cfg.sendLimit, min(cfg.sendReserved, cfg.sendLimit/2), cfg.sendWindow),
+		sends:    newSendLimiter(cfg.clock, cfg.sendLimit, min(cfg.sendReserved, cfg.sendLimit/2), cfg.sendWindow),
 		backoff:  backoff{base: cfg.backoffBase, max: cfg.backoffMax, rand: cfg.rand},
 		status:   dgw.StatusUnconnected,
 		presence: copyPresence(cfg.presence),

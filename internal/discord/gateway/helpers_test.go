@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	dgw "github.com/disgoorg/disgo/gateway"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // VerifyNoLeaks fails t if, once t's cleanups have run, a goroutine is still running code of
@@ -216,6 +219,15 @@ func connect(t *testing.T, s *scriptServer, g *Gateway, interval time.Duration) 
 		t.Fatalf("Open: %v", err)
 	}
 	return c, id
+}
+
+// t0 is where the tests' manual clocks start.
+var t0 = time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+
+// waitArmed waits until a timer is set on clk for at: the gateway waits for that instant.
+func waitArmed(t *testing.T, clk *clock.Manual, at time.Time) {
+	t.Helper()
+	waitUntil(t, "a timer for "+at.Format(time.RFC3339Nano), func() bool { return slices.ContainsFunc(clk.Armed(), at.Equal) })
 }
 
 // waitUntil polls cond for up to 5 s.

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // IdentifyLimiter spaces IDENTIFY payloads. Discord allows one per identify interval
@@ -28,12 +30,13 @@ func NewIdentifyLimiter(maxConcurrency int, interval time.Duration) IdentifyLimi
 	if maxConcurrency < 1 {
 		maxConcurrency = 1
 	}
-	return &identifyBuckets{maxConcurrency: maxConcurrency, interval: interval, next: map[int]time.Time{}}
+	return &identifyBuckets{maxConcurrency: maxConcurrency, interval: interval, next: map[int]time.Time{}, clock: clock.System()}
 }
 
 type identifyBuckets struct {
 	maxConcurrency int
 	interval       time.Duration
+	clock          clock.Clock
 
 	mu   sync.Mutex
 	next map[int]time.Time // bucket → earliest time its next IDENTIFY may go
@@ -44,7 +47,7 @@ type identifyBuckets struct {
 func (b *identifyBuckets) Wait(ctx context.Context, shardID int) error {
 	key := shardID % b.maxConcurrency
 	b.mu.Lock()
-	now := time.Now()
+	now := b.clock.Now()
 	at := b.next[key]
 	if at.Before(now) {
 		at = now
@@ -52,7 +55,7 @@ func (b *identifyBuckets) Wait(ctx context.Context, shardID int) error {
 	b.next[key] = at.Add(b.interval)
 	b.mu.Unlock()
 
-	if err := sleep(ctx, time.Until(at)); err != nil {
+	if err := sleepUntil(ctx, b.clock, at); err != nil {
 		// Give the slot back if nobody queued behind it, so an abandoned wait does not
 		// delay the next IDENTIFY.
 		b.mu.Lock()
@@ -76,6 +79,7 @@ const (
 // window to allow them; gavel's own heartbeats, IDENTIFY and RESUME never wait (a late
 // heartbeat costs the session) but are counted, and reserved slots keep room for them.
 type sendLimiter struct {
+	clock    clock.Clock
 	limit    int
 	reserved int
 	window   time.Duration
@@ -86,11 +90,11 @@ type sendLimiter struct {
 	granted func(time.Time)
 }
 
-func newSendLimiter(limit, reserved int, window time.Duration) *sendLimiter {
+func newSendLimiter(c clock.Clock, limit, reserved int, window time.Duration) *sendLimiter {
 	if reserved >= limit {
 		reserved = limit - 1
 	}
-	return &sendLimiter{limit: limit, reserved: reserved, window: window, turn: make(chan struct{}, 1)}
+	return &sendLimiter{clock: c, limit: limit, reserved: reserved, window: window, turn: make(chan struct{}, 1)}
 }
 
 // wait returns once a caller's event may be sent, and counts it as sent.
@@ -103,16 +107,16 @@ func (l *sendLimiter) wait(ctx context.Context) error {
 	defer func() { <-l.turn }()
 	for {
 		l.mu.Lock()
-		now := time.Now()
+		now := l.clock.Now()
 		l.prune(now)
 		if len(l.sent) < l.limit-l.reserved {
 			l.record(now)
 			l.mu.Unlock()
 			return nil
 		}
-		until := l.sent[0].Add(l.window).Sub(now)
+		until := l.sent[0].Add(l.window)
 		l.mu.Unlock()
-		if err := sleep(ctx, until); err != nil {
+		if err := sleepUntil(ctx, l.clock, until); err != nil {
 			return err
 		}
 	}
@@ -122,7 +126,7 @@ func (l *sendLimiter) wait(ctx context.Context) error {
 func (l *sendLimiter) internal() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
+	now := l.clock.Now()
 	l.prune(now)
 	l.record(now)
 }
@@ -180,15 +184,15 @@ func between(lo, hi time.Duration, r func() float64) time.Duration {
 	return lo + time.Duration(r()*float64(hi-lo))
 }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
+// sleepUntil waits until c reads at, or until ctx is done.
+func sleepUntil(ctx context.Context, c clock.Clock, at time.Time) error {
+	if !at.After(c.Now()) {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
+	t := c.TimerAt(at)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.C():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

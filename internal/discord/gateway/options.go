@@ -11,6 +11,8 @@ import (
 
 	dgw "github.com/disgoorg/disgo/gateway"
 	"github.com/gorilla/websocket"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // DefaultURL is Discord's gateway. Production callers should pass the URL from
@@ -57,6 +59,9 @@ type config struct {
 	maxFailedResumes          int
 	closeHandler              func(error)
 	jitter, rand              func() float64
+	// clock is what heartbeats, the HELLO timeout, reconnect delays and the send and
+	// identify limits wait on. Network deadlines stay on the wall clock.
+	clock clock.Clock
 }
 
 func defaultConfig() config {
@@ -84,6 +89,7 @@ func defaultConfig() config {
 		maxFailedResumes:  3,
 		jitter:            defaultRand,
 		rand:              defaultRand,
+		clock:             clock.System(),
 	}
 }
 
@@ -202,6 +208,10 @@ func WithHelloTimeout(d time.Duration) Option { return func(c *config) { c.hello
 // whose Fatal is true). It is not called for Close. It runs on the gateway's goroutine,
 // which may call Close or Open.
 func WithCloseHandler(f func(error)) Option { return func(c *config) { c.closeHandler = f } }
+
+// WithClock makes the gateway time its heartbeats, HELLO timeout, reconnect delays and send
+// and identify limits on c: tests move a manual clock instead of waiting.
+func WithClock(c clock.Clock) Option { return func(cfg *config) { cfg.clock = clock.OrSystem(c) } }
 
 // withJitter replaces the source of the first heartbeat's jitter (tests).
 func withJitter(f func() float64) Option { return func(c *config) { c.jitter = f } }

@@ -12,6 +12,8 @@ import (
 
 	dgw "github.com/disgoorg/disgo/gateway"
 	"github.com/gorilla/websocket"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // A run is the gateway between Open and the moment it stops (Close, or a fatal close
@@ -148,7 +150,7 @@ func (g *Gateway) supervise(r *run) {
 		if wait > 0 {
 			g.log.Info("reconnecting after delay", slog.Duration("delay", wait))
 		}
-		if err := sleep(r.ctx, wait); err != nil {
+		if err := sleepUntil(r.ctx, g.cfg.clock, g.cfg.clock.Now().Add(wait)); err != nil {
 			return
 		}
 		p, err := g.plan(avoidResumeURL)
@@ -307,12 +309,13 @@ func (g *Gateway) connection(r *run, p plan) outcome {
 // zombie detection, and what the reader reports.
 func (g *Gateway) drive(r *run, c *conn, p plan) outcome {
 	var o outcome
-	helloTimer := time.NewTimer(g.cfg.helloTimeout)
+	clk := g.cfg.clock
+	helloTimer := clock.After(clk, g.cfg.helloTimeout)
 	defer helloTimer.Stop()
-	helloC := helloTimer.C
+	helloC := helloTimer.C()
 
 	var (
-		beat     *time.Timer
+		beat     clock.Timer
 		beatC    <-chan time.Time
 		interval time.Duration
 		sentAt   time.Time // when the unacknowledged heartbeat went out
@@ -323,7 +326,7 @@ func (g *Gateway) drive(r *run, c *conn, p plan) outcome {
 		heartbeat    = func() error {
 			// The time is taken before the write: the reader may read (and timestamp) the
 			// ACK before a slow write returns, which made the latency negative.
-			at := time.Now()
+			at := clk.Now()
 			if err := g.sendHeartbeat(c); err != nil {
 				return err
 			}
@@ -362,14 +365,15 @@ func (g *Gateway) drive(r *run, c *conn, p plan) outcome {
 				g.mu.Lock()
 				g.stats.Zombies++
 				g.mu.Unlock()
-				g.log.Warn("heartbeat not acknowledged; dropping zombie connection", slog.Duration("since_heartbeat", time.Since(sentAt)))
+				g.log.Warn("heartbeat not acknowledged; dropping zombie connection", slog.Duration("since_heartbeat", clk.Now().Sub(sentAt)))
 				o.err, o.closeCode, o.closeReason = errZombie, closeResumable, "heartbeat not acknowledged"
 				return o
 			}
 			if err := heartbeat(); err != nil {
 				return reconnect(err)
 			}
-			beat.Reset(interval)
+			beat = clock.After(clk, interval)
+			beatC = beat.C()
 
 		case m := <-c.ctrl:
 			switch m.kind {
@@ -385,8 +389,8 @@ func (g *Gateway) drive(r *run, c *conn, p plan) outcome {
 				interval = m.interval
 				// The first heartbeat waits interval × jitter so that clients reconnecting
 				// together do not heartbeat together.
-				beat = time.NewTimer(time.Duration(g.cfg.jitter() * float64(interval)))
-				beatC = beat.C
+				beat = clock.After(clk, time.Duration(g.cfg.jitter()*float64(interval)))
+				beatC = beat.C()
 				if err := g.handshake(c, p); err != nil {
 					return reconnect(err)
 				}
@@ -567,7 +571,7 @@ func (g *Gateway) read(r *run, c *conn) {
 		case dgw.OpcodeDispatch:
 			ok = g.received(r, c, m, tell)
 		case dgw.OpcodeHeartbeatACK:
-			ok = tell(control{kind: ctrlAck, at: time.Now()})
+			ok = tell(control{kind: ctrlAck, at: g.cfg.clock.Now()})
 		case dgw.OpcodeHeartbeat:
 			ok = tell(control{kind: ctrlHeartbeatRequest})
 		case dgw.OpcodeHello:
