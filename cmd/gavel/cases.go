@@ -161,7 +161,7 @@ func (c casesShowCmd) Run(ctx context.Context, rt *Runtime) error {
 		fmt.Fprintf(tw, "Saved roles\t%s\n", strings.Join(ids, ", "))
 	}
 	if k.ModlogMessageID != 0 {
-		fmt.Fprintf(tw, "Mod-log message\t%d\n", k.ModlogMessageID)
+		fmt.Fprintf(tw, "Mod-log message\t%d (channel %d)\n", k.ModlogMessageID, k.ModlogChannelID)
 	}
 	for key, v := range k.Metadata {
 		fmt.Fprintf(tw, "Metadata %s\t%s\n", key, v)

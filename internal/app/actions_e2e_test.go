@@ -349,11 +349,17 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 		t.Errorf("reply %q does not say what became of the DM (want one: %v, silent: %v)", reply.Content, wantDM, r.silent)
 	}
 
-	// The case and its history.
-	c, err := cs.GetByNumber(ctx, int64(aw.guild), n)
-	if err != nil {
-		t.Fatalf("case #%d: %v", n, err)
-	}
+	// The case and its history, once the mod log has posted the case (after the reply:
+	// the mod log follows from its outbox).
+	var c cases.Case
+	waitFor(t, fmt.Sprintf("case #%d's mod-log message", n), func() bool {
+		var err error
+		c, err = cs.GetByNumber(ctx, int64(aw.guild), n)
+		if err != nil {
+			t.Fatalf("case #%d: %v", n, err)
+		}
+		return c.ModlogMessageID != 0
+	})
 	if c.Type != r.want || c.Status != cases.Active || c.UserID != int64(target) || c.ModeratorID != int64(aw.mod) || c.Reason != reason {
 		t.Errorf("case #%d = %+v; want an active %s of %s by the moderator, reason %q", n, c, r.want, target, reason)
 	}
@@ -377,7 +383,7 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 		t.Errorf("case #%d history %+v has no pending → active row by the moderator", n, evs)
 	}
 	if !slices.ContainsFunc(evs, func(e cases.Event) bool {
-		return e.Kind == cases.EventModlog && e.New == strconv.FormatInt(c.ModlogMessageID, 10)
+		return e.Kind == cases.EventModlog && e.New == strconv.FormatInt(c.ModlogChannelID, 10)+"/"+strconv.FormatInt(c.ModlogMessageID, 10)
 	}) {
 		t.Errorf("case #%d history %+v does not record its mod-log message %d", n, evs, c.ModlogMessageID)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/gavelbot/gavel/internal/metrics"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/router"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -68,6 +69,7 @@ type App struct {
 	log     *slog.Logger
 	store   *store.Store
 	cases   *cases.Service
+	modlog  *modlog.Service
 	expiry  *expiry.Service
 	guilds  *settings.Service
 	exec    *executor.Executor
@@ -100,6 +102,10 @@ type App struct {
 	expiryCfg expiry.Config
 	horizon   time.Duration
 	coOpts    []moderation.CoordinatorOption
+	// modlogStop ends the mod log's worker, which READY starts; modlogDone closes when it
+	// has stopped.
+	modlogStop context.CancelFunc
+	modlogDone chan struct{}
 
 	closeOnce sync.Once
 }
@@ -121,6 +127,13 @@ type options struct {
 	limiter         *disgoport.Limiter
 	transientDelay  time.Duration
 	clock           clock.Clock
+	modlog          []modlog.Option
+}
+
+// WithModlogOptions adds options to the mod log, after gavel's own (tests give it a manual
+// clock and watch its deliveries).
+func WithModlogOptions(opts ...modlog.Option) Option {
+	return func(o *options) { o.modlog = append(o.modlog, opts...) }
 }
 
 // WithCoordinatorOptions adds options to the moderation coordinator, after gavel's own
@@ -249,11 +262,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.store = st
 
 	a.cat = actions.Catalogue()
-	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now))
+	a.guilds = settings.NewService(st)
+	// The mod log hears of every case change inside its transaction, and reads the cases
+	// back when it delivers: the two name each other. Its clock is the App's unless a test
+	// gives it its own.
+	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock)}, o.modlog...)...)
+	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog))
+	a.modlog.Bind(a.cases)
 	a.metrics = metrics.New()
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	a.metrics.WatchSchedule(a.expiry.Counts)
-	a.guilds = settings.NewService(st)
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	toolSet := tools.NewSet(a.toolEnv)
@@ -402,6 +420,7 @@ func (a *App) Close() {
 		// The poller stops claiming; the expiries it is running finish (each bounded by its
 		// lease) while the commands in flight do.
 		stop, pollerDone := a.pollerStop, a.pollerDone
+		modlogStop, modlogDone := a.modlogStop, a.modlogDone
 		a.mu.Unlock()
 		if stop != nil {
 			stop()
@@ -425,6 +444,12 @@ func (a *App) Close() {
 		}
 		a.cancelWork()
 		a.upkeep.Stop()
+		// The mod log last: what the commands queued is delivered now or, when the worker
+		// is interrupted, by the next start (the outbox keeps it).
+		if modlogStop != nil {
+			modlogStop()
+			<-modlogDone
+		}
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -473,6 +498,7 @@ func (a *App) onReady(e *events.Ready) {
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics})}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)
+			a.startModlog(id)
 		}
 	}
 	a.mu.Unlock()
@@ -508,6 +534,19 @@ func (a *App) startPoller(botID int64) {
 		defer close(a.pollerDone)
 		if err := p.Serve(ctx, a.work); err != nil {
 			a.log.Error("expiry poller stopped", "err", err)
+		}
+	}()
+}
+
+// startModlog starts the mod log's worker once the bot's user id (the actor of the links it
+// records) is known; it first delivers what an earlier run left. a.mu is held.
+func (a *App) startModlog(botID int64) {
+	ctx, stop := context.WithCancel(context.WithoutCancel(a.work))
+	a.modlogStop, a.modlogDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.modlogDone)
+		if err := a.modlog.Run(ctx, a.cached, botID); err != nil {
+			a.log.Error("mod log stopped", "err", err)
 		}
 	}()
 }

@@ -7,13 +7,16 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -24,6 +27,8 @@ import (
 type casesWorld struct {
 	*world
 	modlog discordtest.ID
+	// modlog2 is a second text channel the mod log may move to.
+	modlog2 discordtest.ID
 }
 
 func newCasesWorld(t *testing.T) *casesWorld {
@@ -31,7 +36,7 @@ func newCasesWorld(t *testing.T) *casesWorld {
 	const base = 710000000000000000
 	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
 		modRole: base + 301, botRole: base + 302, general: base + 401}
-	cw := &casesWorld{world: w, modlog: base + 402}
+	cw := &casesWorld{world: w, modlog: base + 402, modlog2: base + 403}
 	seed := discordtest.Seed{
 		Users: []discordtest.User{{ID: w.owner, Username: "owner"}, {ID: w.mod, Username: "mod"},
 			{ID: w.target, Username: "target"}, {ID: w.other, Username: "other"}, {ID: w.plain, Username: "plain"}},
@@ -49,6 +54,7 @@ func newCasesWorld(t *testing.T) *casesWorld {
 			Channels: []discordtest.Channel{
 				{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
 				{ID: cw.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2},
+				{ID: cw.modlog2, Type: discordtest.ChannelGuildText, Name: "mod-log-2", Position: 3},
 			},
 		}},
 	}
@@ -92,10 +98,10 @@ func (cw *casesWorld) prepare(t *testing.T, fn func(st *store.Store)) {
 	}
 }
 
-func (cw *casesWorld) start(t *testing.T) {
+func (cw *casesWorld) start(t *testing.T, opts ...app.Option) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cw.config(), quietLogger(), app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
+	a, err := app.New(ctx, cw.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -270,10 +276,58 @@ func firstLine(t *testing.T, m discordtest.Message) string {
 
 func mention(id discordtest.ID) string { return "<@" + id.String() + ">" }
 
+// deliveries records the mod log's deliveries, for tests that wait on them.
+type deliveries struct {
+	mu  sync.Mutex
+	got []delivery
+}
+
+type delivery struct {
+	caseID  int64
+	outcome modlog.Outcome
+}
+
+func (d *deliveries) add(caseID int64, o modlog.Outcome) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.got = append(d.got, delivery{caseID, o})
+}
+
+// count is how many deliveries of case id ended with outcome o.
+func (d *deliveries) count(caseID int64, o modlog.Outcome) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, x := range d.got {
+		if x.caseID == caseID && x.outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// outbox lists the mod log's queued deliveries in the database at url.
+func outbox(t *testing.T, url string) []modlog.Pending {
+	t.Helper()
+	st, err := store.OpenURL(context.Background(), url, store.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := modlog.New(st, settings.NewService(st)).Pending(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestCasesCommand(t *testing.T) {
 	cw := newCasesWorld(t)
 	cw.prepare(t, nil)
-	cw.start(t)
+	// The mod log's clock is the test's: a failed edit waits for the test to move it.
+	clk := clock.NewManual(time.Now())
+	var dl deliveries
+	cw.start(t, app.WithModlogOptions(modlog.WithClock(clk), modlog.WithDeliveryObserver(dl.add)))
 
 	// Case 26, through the pipeline: it has a mod-log message to keep up to date.
 	if r := cw.send(t, cw.mod, "$warn "+mention(cw.target)+" first reason"); !strings.Contains(r.Content, "Case #26") {
@@ -399,23 +453,27 @@ func TestCasesCommand(t *testing.T) {
 	})
 
 	logEmbed := func() embedView { return embedOf(t, cw.current(t, logMsg, nil)) }
+	// waitLog waits for the mod-log message to show what ok wants: the change queued its
+	// edit, which the mod log's worker makes after the reply.
+	waitLog := func(t *testing.T, what string, ok func(embedView) bool) {
+		t.Helper()
+		waitFor(t, what, func() bool { return ok(logEmbed()) })
+	}
 
 	t.Run("modify", func(t *testing.T) {
 		r := cw.send(t, cw.mod, "$cases modify 26 -reason spam <@"+cw.other.String()+"> @everyone")
 		if !strings.HasPrefix(r.Content, "Case #26 updated: reason changed.") || len(r.Embeds) != 1 {
 			t.Errorf("reason only: %q", r.Content)
 		}
-		if le := logEmbed(); le.Description != "spam <@"+cw.other.String()+"> @everyone" || !strings.Contains(le.Footer.Text, "updated by mod") {
-			t.Errorf("mod-log message after the reason change: %+v", le)
-		}
+		waitLog(t, "the mod-log message after the reason change", func(le embedView) bool {
+			return le.Description == "spam <@"+cw.other.String()+"> @everyone" && strings.Contains(le.Footer.Text, "updated by mod")
+		})
 
 		_, sm := cw.slash(t, cw.mod, "modify", discordtest.IntOpt("number", 26), discordtest.StringOpt("status", "voided"))
 		if !strings.HasPrefix(sm.Content, "Case #26 updated: status active → voided") || !strings.Contains(sm.Content, "does not undo") {
 			t.Errorf("status only: %q", sm.Content)
 		}
-		if le := logEmbed(); !strings.Contains(le.Title, "(voided)") {
-			t.Errorf("mod-log message after voiding: %+v", le)
-		}
+		waitLog(t, "the mod-log message after voiding", func(le embedView) bool { return strings.Contains(le.Title, "(voided)") })
 
 		// One field unchanged, the other changed: the change is applied (Tux refused both).
 		r = cw.send(t, cw.mod, "$cases edit 26 -reason spam <@"+cw.other.String()+"> @everyone -status active")
@@ -426,9 +484,9 @@ func TestCasesCommand(t *testing.T) {
 		if !strings.Contains(r.Content, "reason changed; status active → voided") {
 			t.Errorf("both: %q", r.Content)
 		}
-		if le := logEmbed(); le.Description != "both changed" || !strings.Contains(le.Title, "(voided)") {
-			t.Errorf("mod-log message after both: %+v", le)
-		}
+		waitLog(t, "the mod-log message after both", func(le embedView) bool {
+			return le.Description == "both changed" && strings.Contains(le.Title, "(voided)")
+		})
 		if r := cw.send(t, cw.mod, "$cases modify 26 -status voided -reason both changed"); !strings.Contains(r.Content, "Nothing changed") {
 			t.Errorf("unchanged: %q", r.Content)
 		}
@@ -458,14 +516,69 @@ func TestCasesCommand(t *testing.T) {
 		}
 	})
 
+	// The mod-log channel moves: the case's message stays where it was posted, and a later
+	// change edits it there; nothing is posted in the new channel for it.
+	t.Run("mod-log channel moved", func(t *testing.T) {
+		if r := cw.send(t, cw.owner, "$config channel modlog <#"+cw.modlog2.String()+">"); !strings.Contains(r.Content, "mod-log channel is now") {
+			t.Fatalf("moving the mod log: %q", r.Content)
+		}
+		if r := cw.send(t, cw.mod, "$cases modify 26 -reason after the move"); !strings.HasPrefix(r.Content, "Case #26 updated: reason changed.") {
+			t.Fatalf("modify: %q", r.Content)
+		}
+		waitLog(t, "the old message edited in the old channel", func(le embedView) bool { return le.Description == "after the move" })
+		if c := caseNumbered(t, cw, 26); c.ModlogChannelID != int64(cw.modlog) || c.ModlogMessageID != int64(logMsg.ID) {
+			t.Errorf("case 26 links %d/%d; want the message where it was posted, %s/%s", c.ModlogChannelID, c.ModlogMessageID, cw.modlog, logMsg.ID)
+		}
+		if n := len(cw.s.Messages(cw.modlog2)); n != 0 {
+			t.Errorf("%d messages in the new mod-log channel; a change to an old case posts none", n)
+		}
+	})
+
+	// An outage of the edit route: the edit is retried once it is over, after the backoff
+	// (on the mod log's clock, which the test moves), and the message ends right.
+	t.Run("edit outage", func(t *testing.T) {
+		const route = "PATCH /channels/{channel_id}/messages/{message_id}"
+		c := caseNumbered(t, cw, 26)
+		failed := dl.count(c.ID, modlog.Retry)
+		cw.s.FailNext(route, 1000, http.StatusServiceUnavailable)
+		if r := cw.send(t, cw.mod, "$cases modify 26 -reason during the outage"); !strings.HasPrefix(r.Content, "Case #26 updated: reason changed.") {
+			t.Fatalf("modify: %q", r.Content)
+		}
+		waitFor(t, "a failed edit", func() bool { return dl.count(c.ID, modlog.Retry) > failed })
+		// A second change while the edit waits joins it: one delivery shows both.
+		if r := cw.send(t, cw.mod, "$cases modify 26 -reason after the outage"); !strings.HasPrefix(r.Content, "Case #26 updated: reason changed.") {
+			t.Fatalf("modify: %q", r.Content)
+		}
+		waitFor(t, "the second failed edit", func() bool { return dl.count(c.ID, modlog.Retry) > failed+1 })
+		if le := logEmbed(); le.Description != "after the move" {
+			t.Fatalf("the message changed during the outage: %q", le.Description)
+		}
+		cw.s.FailNext(route, 0, 0)
+		edited := dl.count(c.ID, modlog.Edited)
+		waitFor(t, "the worker waiting for its retry", func() bool { return len(clk.Armed()) > 0 })
+		clk.Advance(time.Hour)
+		waitLog(t, "the edit after the outage", func(le embedView) bool { return le.Description == "after the outage" })
+		waitFor(t, "the delivery recorded", func() bool { return dl.count(c.ID, modlog.Edited) > edited })
+	})
+
+	// A message deleted by hand is not edited again, nor posted anew: the delivery stops.
 	t.Run("mod-log message gone", func(t *testing.T) {
 		deleteMessage(t, cw, cw.modlog, logMsg.ID)
+		c := caseNumbered(t, cw, 26)
 		r := cw.send(t, cw.mod, "$cases modify 26 -reason after the log was deleted")
-		if !strings.Contains(r.Content, "Case #26 updated: reason changed.") || !strings.Contains(r.Content, "mod-log message was not updated (the message or the channel no longer exists)") {
+		if !strings.HasPrefix(r.Content, "Case #26 updated: reason changed.") {
 			t.Errorf("reply = %q", r.Content)
 		}
+		waitFor(t, "the delivery given up", func() bool { return dl.count(c.ID, modlog.Gone) == 1 })
 		if c := caseNumbered(t, cw, 26); c.Reason != "after the log was deleted" {
 			t.Errorf("the case did not change: %+v", c)
+		}
+		if n := len(cw.s.Messages(cw.modlog)) + len(cw.s.Messages(cw.modlog2)); n != 0 {
+			t.Errorf("%d mod-log messages after the deletion; want none posted anew", n)
+		}
+		// Nothing is left to retry.
+		if p := outbox(t, cw.dbURL); len(p) != 0 {
+			t.Errorf("outbox after the message was deleted: %+v; want it empty", p)
 		}
 	})
 

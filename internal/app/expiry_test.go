@@ -17,7 +17,8 @@ import (
 )
 
 // TestTempbanExpiresThroughRun: a prefix tempban is lifted by the poller that Run starts,
-// on time, with its UNBAN case and mod-log post; shutting down stops the poller cleanly.
+// on time, with its UNBAN case and mod-log post, and the tempban's own mod-log message is
+// edited to say that it ended, by which case; shutting down stops the poller cleanly.
 // gavel runs on a manual clock: the one-minute tempban (the shortest a moderator may give)
 // ends when the test moves the clock a minute on.
 func TestTempbanExpiresThroughRun(t *testing.T) {
@@ -87,6 +88,31 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 			for _, e := range m.Embeds {
 				var embed struct{ Title string }
 				if json.Unmarshal(e, &embed) == nil && strings.Contains(embed.Title, "Case #2 · UNBAN") {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	// The tempban's own message follows its case: it says the ban ended, and by which case.
+	waitFor(t, "the tempban's message saying it ended", func() bool {
+		tb, err := cs.Get(ctx, tb.ID)
+		if err != nil || tb.ModlogMessageID == 0 || tb.ModlogChannelID != int64(modlog) {
+			return false
+		}
+		for _, m := range w.s.Messages(modlog) {
+			if int64(m.ID) != tb.ModlogMessageID || len(m.Embeds) == 0 {
+				continue
+			}
+			var embed struct {
+				Title  string
+				Fields []struct{ Name, Value string }
+			}
+			if json.Unmarshal(m.Embeds[0], &embed) != nil || embed.Title != "Case #1 · TEMPBAN" {
+				return false
+			}
+			for _, f := range embed.Fields {
+				if f.Name == "Ended" && strings.HasSuffix(f.Value, "ended by #2 (temporary ban expired)") {
 					return true
 				}
 			}

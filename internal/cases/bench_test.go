@@ -222,7 +222,7 @@ func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
 				c := created[i]
 				_, err := svc.SetStatus(ctx, c.GuildID, c.Number, benchMod, cases.Active, "the action succeeded")
 				if err == nil {
-					_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, benchMod, 4_000_000+i)
+					_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, benchMod, 3_000_000, 4_000_000+i)
 				}
 				if err != nil {
 					if failed.CompareAndSwap(false, true) {

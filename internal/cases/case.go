@@ -118,11 +118,14 @@ type Case struct {
 	// RoleIDs are the roles taken from the user (by a jail) and to be given back.
 	RoleIDs IDs `json:"role_ids,omitempty"`
 	// ExpiresAt is when a temporary action ends; zero when it never does.
-	ExpiresAt       time.Time         `json:"expires_at,omitzero"`
-	Metadata        map[string]string `json:"metadata,omitempty"`
-	ModlogMessageID int64             `json:"modlog_message_id,omitempty,string"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
+	ExpiresAt time.Time         `json:"expires_at,omitzero"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	// ModlogChannelID and ModlogMessageID are where the case's mod-log message is: edits go
+	// there even after the guild's mod-log channel changes. Zero while nothing is posted.
+	ModlogChannelID int64     `json:"modlog_channel_id,omitempty,string"`
+	ModlogMessageID int64     `json:"modlog_message_id,omitempty,string"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 }
 
 // IDs are Discord snowflakes. In JSON they are strings, as in Discord's API, because a

@@ -433,13 +433,13 @@ func TestChangesAndHistory(t *testing.T) {
 		step("reason", func() (cases.Case, error) { return s.SetReason(ctx, guild, 1, actor, "second") })
 		exp := clk.now().Add(time.Hour)
 		step("expiry", func() (cases.Case, error) { return s.SetExpiry(ctx, guild, 1, actor, exp, "made temporary") })
-		step("modlog", func() (cases.Case, error) { return s.LinkModlog(ctx, guild, 1, mod, 987654321) })
+		step("modlog", func() (cases.Case, error) { return s.LinkModlog(ctx, guild, 1, mod, 123456789, 987654321) })
 		// Reason unchanged, status changed: the status change still applies.
 		same, voided := "second", cases.Voided
 		got := step("modify", func() (cases.Case, error) {
 			return s.Modify(ctx, guild, 1, actor, cases.Changes{Reason: &same, Status: &voided, Note: "appeal accepted"})
 		})
-		if got.Status != cases.Voided || got.Reason != "second" || !got.ExpiresAt.Equal(exp) || got.ModlogMessageID != 987654321 || !got.UpdatedAt.Equal(clk.now()) {
+		if got.Status != cases.Voided || got.Reason != "second" || !got.ExpiresAt.Equal(exp) || got.ModlogMessageID != 987654321 || got.ModlogChannelID != 123456789 || !got.UpdatedAt.Equal(clk.now()) {
 			t.Errorf("after changes: %+v", got)
 		}
 		if _, err := s.Modify(ctx, guild, 1, actor, cases.Changes{Reason: &same, Status: &voided}); !errors.Is(err, input.ErrUnchanged) {
@@ -481,7 +481,7 @@ func TestChangesAndHistory(t *testing.T) {
 			{cases.EventStatus, mod, "pending", "active", "ban done"},
 			{cases.EventReason, actor, "first", "second", ""},
 			{cases.EventExpiry, actor, "", expText, "made temporary"},
-			{cases.EventModlog, mod, "", "987654321", ""},
+			{cases.EventModlog, mod, "", "123456789/987654321", ""},
 			{cases.EventStatus, actor, "active", "voided", "appeal accepted"},
 			{cases.EventExpiry, actor, expText, "", ""},
 			{cases.EventStatus, actor, "voided", "active", "appeal reversed"},

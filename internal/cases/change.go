@@ -107,16 +107,17 @@ func (s *Service) Void(ctx context.Context, guildID, n, actor int64, why string)
 	})
 }
 
-// LinkModlog records the mod-log message that shows case number n, so it can be edited later.
-func (s *Service) LinkModlog(ctx context.Context, guildID, n, actor, messageID int64) (Case, error) {
+// LinkModlog records the mod-log message that shows case number n, by its channel and id,
+// so that it can be edited later wherever the guild's mod-log channel has moved since.
+func (s *Service) LinkModlog(ctx context.Context, guildID, n, actor, channelID, messageID int64) (Case, error) {
 	if err := s.checkTarget(guildID, n, actor); err != nil {
 		return Case{}, err
 	}
-	if err := checkID("message", messageID); err != nil {
+	if err := errors.Join(checkID("channel", channelID), checkID("message", messageID)); err != nil {
 		return Case{}, err
 	}
 	return s.change(ctx, lockByNumber(guildID, n), actor, func(c Case, q *changeTx) error {
-		return q.modlog(c, messageID)
+		return q.modlog(c, channelID, messageID)
 	})
 }
 
@@ -188,6 +189,9 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 		if err := ev.flush(tx); err != nil {
 			return err
 		}
+		if err := s.observe(tx, &ev.changed); err != nil {
+			return err
+		}
 		row, err = tx.Queries().GetCaseByID(tx.Context(), c.ID)
 		if err != nil {
 			return fmt.Errorf("reload case id %d: %w", c.ID, err)
@@ -232,14 +236,23 @@ func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error 
 	return t.event(c, kind, string(c.Status), string(st), note)
 }
 
-func (t *changeTx) modlog(c Case, messageID int64) error {
-	if c.ModlogMessageID == messageID {
+func (t *changeTx) modlog(c Case, channelID, messageID int64) error {
+	if c.ModlogMessageID == messageID && c.ModlogChannelID == channelID {
 		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, input.ErrUnchanged)
 	}
-	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
+	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogChannelID: sql.NullInt64{Int64: channelID, Valid: true},
+		ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
 	}
-	return t.event(c, EventModlog, idText(c.ModlogMessageID), idText(messageID), "")
+	return t.event(c, EventModlog, modlogText(c.ModlogChannelID, c.ModlogMessageID), modlogText(channelID, messageID), "")
+}
+
+// modlogText is a mod-log message in the history: "channel/message", "" for none.
+func modlogText(channelID, messageID int64) string {
+	if messageID == 0 {
+		return ""
+	}
+	return idText(channelID) + "/" + idText(messageID)
 }
 
 // process marks case id processed with its history row, in one statement that needs no lock
@@ -267,6 +280,10 @@ func (t *changeTx) expiry(c Case, at time.Time, note string) error {
 }
 
 func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
+	if kind != EventModlog {
+		// Linking the mod-log message is the mod log's own bookkeeping, not news for it.
+		t.ev.changed.add(c.ID, c.GuildID)
+	}
 	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, CaseEvent: store.CaseEvent{CaseID: c.ID, GuildID: c.GuildID,
 		Kind: string(kind), ActorID: t.actor, Old: old, New: new, Note: note, CreatedAt: t.now}})
 	return nil
@@ -275,7 +292,11 @@ func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
 // eventBuf holds a transaction's history rows until flush writes them, in the order they
 // were recorded, in as few statements as the store can (see store.Tx.AppendCaseEvents). A
 // transaction flushes before it commits, so no row is lost with it or survives without it.
-type eventBuf struct{ rows []eventRow }
+type eventBuf struct {
+	rows []eventRow
+	// changed are the cases the rows change, for the ChangeObserver.
+	changed changedSet
+}
 
 // eventRow is one history row and its case's number (for errors).
 type eventRow struct {

@@ -66,11 +66,46 @@ func (s *Service) Create(ctx context.Context, n New) (Case, error) {
 		return Case{}, err
 	}
 	row := n.row(s.nowMS())
+	if s.obs != nil && n.Status == Active {
+		// The observer hears of it in the creating transaction: a case of its own.
+		out, err := s.createObserved(ctx, []*New{&n}, []store.NewCase{row})
+		if err != nil {
+			return Case{}, err
+		}
+		return out[0], nil
+	}
 	k, err := s.st.CreateCase(ctx, row)
 	if err != nil {
 		return Case{}, err
 	}
 	return n.created(row, k), nil
+}
+
+// createObserved inserts the cases in one transaction and tells the observer, in it, of
+// those created active (a pending case is news once it is settled).
+func (s *Service) createObserved(ctx context.Context, ns []*New, rows []store.NewCase) ([]Case, error) {
+	var keys []store.CaseKey
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if keys, err = tx.InsertCases(rows); err != nil {
+			return err
+		}
+		var ch changedSet
+		for i, n := range ns {
+			if n.Status == Active {
+				ch.add(keys[i].ID, n.GuildID)
+			}
+		}
+		return s.observe(tx, &ch)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Case, len(ns))
+	for i, n := range ns {
+		out[i] = n.created(rows[i], keys[i])
+	}
+	return out, nil
 }
 
 // CreateMany records all the cases in one transaction, or none of them. Each guild's cases
@@ -87,18 +122,13 @@ func (s *Service) CreateMany(ctx context.Context, ns []New) ([]Case, error) {
 		}
 		rows[i] = ns[i].row(now)
 	}
-	var keys []store.CaseKey
-	err := s.st.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		keys, err = tx.InsertCases(rows)
-		return err
-	})
+	ptrs := make([]*New, len(ns))
+	for i := range ns {
+		ptrs[i] = &ns[i]
+	}
+	out, err := s.createObserved(ctx, ptrs, rows)
 	if err != nil {
 		return nil, fmt.Errorf("create %d cases: %w", len(ns), err)
-	}
-	out := make([]Case, len(ns))
-	for i := range ns {
-		out[i] = ns[i].created(rows[i], keys[i])
 	}
 	return out, nil
 }

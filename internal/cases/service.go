@@ -20,6 +20,8 @@ type Service struct {
 	st   *store.Store
 	read *dbsqlc.Queries
 	now  func() time.Time
+	// obs hears of every change (see ChangeObserver); nil when no one listens.
+	obs ChangeObserver
 }
 
 // Option configures a Service.
@@ -343,6 +345,9 @@ func fromRow(r dbsqlc.Case) (Case, error) {
 	}
 	if r.ModlogMessageID.Valid {
 		c.ModlogMessageID = r.ModlogMessageID.Int64
+	}
+	if r.ModlogChannelID.Valid {
+		c.ModlogChannelID = r.ModlogChannelID.Int64
 	}
 	var roles []string
 	if err := json.Unmarshal([]byte(r.RoleIds), &roles); err != nil {

@@ -54,7 +54,10 @@ func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) 
 		if err := fn(t); err != nil {
 			return err
 		}
-		return t.ev.flush(stx)
+		if err := t.ev.flush(stx); err != nil {
+			return err
+		}
+		return s.observe(stx, &t.ev.changed)
 	})
 }
 
@@ -130,21 +133,19 @@ func (t *Tx) MarkProcessed(c Case, note string) (bool, error) {
 
 // LinkModlog records the mod-log message that shows a locked case, with the same rules as
 // Service.LinkModlog.
-func (t *Tx) LinkModlog(c Case, messageID int64) error {
-	if err := checkID("message", messageID); err != nil {
+func (t *Tx) LinkModlog(c Case, channelID, messageID int64) error {
+	if err := errors.Join(checkID("channel", channelID), checkID("message", messageID)); err != nil {
 		return err
 	}
-	return t.change().modlog(c, messageID)
+	return t.change().modlog(c, channelID, messageID)
 }
 
-// Activate makes pending case id active and, when messageID is not 0, links its mod-log
-// message, with a history row for each: one statement where Lock, SetStatus and LinkModlog
-// take three. It reports false, and writes nothing, when the case is no longer pending or
-// already links a message (another writer got there first); the caller then takes the
-// general path, whose rules decide.
-func (t *Tx) Activate(id, messageID int64, note string) (Case, bool, error) {
-	row, err := t.q.ActivatePendingCase(t.ctx, dbsqlc.ActivatePendingCaseParams{
-		ID: id, ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: messageID != 0}, UpdatedAt: t.now})
+// Activate makes pending case id active, with its history row: one statement where Lock
+// and SetStatus take two. It reports false, and writes nothing, when the case is no longer
+// pending (another writer got there first); the caller then takes the general path, whose
+// rules decide.
+func (t *Tx) Activate(id int64, note string) (Case, bool, error) {
+	row, err := t.q.ActivatePendingCase(t.ctx, dbsqlc.ActivatePendingCaseParams{ID: id, UpdatedAt: t.now})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Case{}, false, nil
 	}
@@ -155,14 +156,8 @@ func (t *Tx) Activate(id, messageID int64, note string) (Case, bool, error) {
 	if err != nil {
 		return Case{}, false, err
 	}
-	ch := t.change()
-	if err := ch.event(c, EventStatus, string(Pending), string(Active), note); err != nil {
+	if err := t.change().event(c, EventStatus, string(Pending), string(Active), note); err != nil {
 		return Case{}, false, err
-	}
-	if messageID != 0 {
-		if err := ch.event(c, EventModlog, "", idText(messageID), ""); err != nil {
-			return Case{}, false, err
-		}
 	}
 	return c, true, nil
 }

@@ -64,7 +64,8 @@ type Result struct {
 
 // Coordinator runs moderation actions through the pipeline: the per-target lock, checks with
 // no side effect, the pending case, the DM, the Discord calls through the executor, the
-// case's final status, and the mod-log message. It is safe for concurrent use.
+// case's final status (which queues the mod-log message, see internal/modlog). It is safe for
+// concurrent use.
 type Coordinator struct {
 	cat       *Catalogue
 	port      discord.Port
@@ -234,7 +235,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 
 	// 7. The case counts now; in the same transaction, its expiry is scheduled and the
 	// expiries it makes stale are cancelled.
-	active, err := co.finalize(ctx, sc, c, "the action succeeded", 0, nil)
+	active, err := co.finalize(ctx, sc, c, "the action succeeded", nil)
 	if err != nil {
 		err = fmt.Errorf("marking case #%d active: %w", c.Number, err)
 		co.log.Error("case left pending after its action", "guild", req.GuildID, "case", c.Number, "err", err)
@@ -247,10 +248,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 		dm = co.sendDM(ctx, req, sc, c)
 	}
 
-	// 9. The mod log.
-	if logNote := co.postModlog(ctx, req, sc, &c); logNote != "" {
-		note = strings.TrimSpace(note + " " + logNote)
-	}
+	// The mod log follows from the outbox the activation queued (internal/modlog).
 	return Result{Case: &c, Reply: SuccessReply(a, c, sc.Target, dm, note), DM: dm}
 }
 
@@ -281,16 +279,16 @@ func (co *Coordinator) plan(sc *Step) {
 	}
 }
 
-// finalize makes pending case c active, linking mod-log message msgID when it is not 0,
-// and, in the same transaction, cancels the open expiries the case makes stale, schedules its
-// own, and runs more (the path's own records: a lift links and processes the case it ends).
-// Every path that settles a case as active goes through it.
-func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, note string, msgID int64, more func(tx *cases.Tx, c cases.Case) error) (cases.Case, error) {
+// finalize makes pending case c active and, in the same transaction, cancels the open
+// expiries the case makes stale, schedules its own, and runs more (the path's own records: a
+// lift links and processes the case it ends). The mod log follows from the same transaction
+// (its outbox, see internal/modlog). Every path that settles a case as active goes through it.
+func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, note string, more func(tx *cases.Tx, c cases.Case) error) (cases.Case, error) {
 	var out cases.Case
 	err := co.cases.InTx(ctx, sc.Request.Moderator.ID, func(tx *cases.Tx) error {
 		// The common case in one statement; the general path when another writer changed
 		// the case first (its rules then decide).
-		l, ok, err := tx.Activate(c.ID, msgID, note)
+		l, ok, err := tx.Activate(c.ID, note)
 		if err != nil {
 			return err
 		}
@@ -303,12 +301,6 @@ func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, not
 					return err
 				}
 				l.Status = cases.Active
-			}
-			if msgID != 0 && l.ModlogMessageID != msgID {
-				if err := tx.LinkModlog(l, msgID); err != nil {
-					return err
-				}
-				l.ModlogMessageID = msgID
 			}
 		}
 		if err := co.settleExpiries(tx, sc, l); err != nil {
@@ -531,51 +523,4 @@ func FailureText(err error) string {
 		return fmt.Sprintf("gave up waiting (%v)", err)
 	}
 	return err.Error()
-}
-
-// postModlog posts the case in the mod-log channel and links it to the case. It returns a
-// note for the moderator when that failed; the action stands either way.
-func (co *Coordinator) postModlog(ctx context.Context, req Request, sc *Step, c *cases.Case) string {
-	return co.postCase(ctx, req.GuildID, c, sc.Target, req.Moderator, req.Moderator.ID)
-}
-
-// postCase posts case c in the guild's mod-log channel, when one is set, and links the
-// message to the case as actor. It returns a note for whoever should know when that failed.
-func (co *Coordinator) postCase(ctx context.Context, guildID int64, c *cases.Case, target, moderator discord.User, actor int64) string {
-	id, note := co.sendCase(ctx, guildID, *c, target, moderator)
-	if id == 0 {
-		return note
-	}
-	linked, err := co.cases.LinkModlog(ctx, guildID, c.Number, actor, id)
-	if err != nil {
-		co.log.Warn("mod log: linking", "guild", guildID, "case", c.Number, "err", err)
-		return "The mod-log message was posted but not linked to the case; it will not be edited when the case changes."
-	}
-	*c = linked
-	return ""
-}
-
-// sendCase posts case c in the guild's mod-log channel, when one is set, without linking it:
-// the message id (0 when nothing was posted) and, when posting failed, what to tell the
-// moderator.
-func (co *Coordinator) sendCase(ctx context.Context, guildID int64, c cases.Case, target, moderator discord.User) (int64, string) {
-	g, err := co.settings.Get(ctx, guildID)
-	if err != nil {
-		co.log.Error("mod log: reading settings", "guild", guildID, "err", err)
-		return 0, "The mod-log message was not posted (settings unreadable)."
-	}
-	if g.ModlogChannelID == 0 {
-		return 0, ""
-	}
-	msg := discord.Message{Embeds: []discord.Embed{ModlogEmbed(c, target, moderator)}, AllowedMentions: &discord.AllowedMentions{}}
-	var id int64
-	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
-		id, err = co.port.SendMessage(ctx, g.ModlogChannelID, msg)
-		return err
-	})
-	if err != nil {
-		co.log.Warn("mod log: posting", "guild", guildID, "case", c.Number, "err", err)
-		return 0, fmt.Sprintf("The mod-log message could not be posted (%s).", failureText(err))
-	}
-	return id, ""
 }

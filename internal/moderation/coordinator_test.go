@@ -3,6 +3,7 @@ package moderation_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -36,10 +38,12 @@ type world struct {
 	port     *disgoport.Adapter
 	cases    *cases.Service
 	settings *settings.Service
-	co       *moderation.Coordinator
-	cat      *moderation.Catalogue
-	st       *store.Store
-	exec     *executor.Executor
+	// ml is the mod log, whose worker runs for the whole test.
+	ml   *modlog.Service
+	co   *moderation.Coordinator
+	cat  *moderation.Catalogue
+	st   *store.Store
+	exec *executor.Executor
 
 	guild, owner, alice, bob, carol, dave discordtest.ID
 	member, managed, botRole, mod, jailed discordtest.ID
@@ -97,7 +101,14 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	})
 	w.port = port
 	st := storetest.Open(t, engine)
-	w.cases, w.settings, w.cat = cases.NewService(st), settings.NewService(st), actions.Catalogue()
+	w.settings, w.cat = settings.NewService(st), actions.Catalogue()
+	w.ml = modlog.New(st, w.settings, modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
+	w.cases = cases.NewService(st, cases.WithChangeObserver(w.ml))
+	w.ml.Bind(w.cases)
+	mlCtx, mlStop := context.WithCancel(context.Background())
+	mlDone := make(chan struct{})
+	go func() { defer close(mlDone); _ = w.ml.Run(mlCtx, port, int64(w.s.BotID())) }()
+	t.Cleanup(func() { mlStop(); <-mlDone })
 	ctx := context.Background()
 	if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(w.modlog)); err != nil {
 		t.Fatal(err)
@@ -109,6 +120,30 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(int64(w.s.BotID())))
 	w.st, w.exec = st, ex
 	return w
+}
+
+// modlogSettled waits until the mod log has delivered everything queued so far.
+func (w *world) modlogSettled(t *testing.T) {
+	t.Helper()
+	waitUntil(t, 10*time.Second, "the mod log's deliveries", func() bool {
+		p, err := w.ml.Pending(context.Background())
+		return err == nil && len(p) == 0
+	})
+}
+
+// modlogEmbed returns the embed of case id's mod-log message as the channel shows it now.
+func (w *world) modlogEmbed(t *testing.T, id int64) string {
+	t.Helper()
+	c, err := w.cases.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range w.s.Messages(discordtest.ID(c.ModlogChannelID)) {
+		if int64(m.ID) == c.ModlogMessageID && len(m.Embeds) > 0 {
+			return string(m.Embeds[0])
+		}
+	}
+	return ""
 }
 
 func (w *world) run(t *testing.T, mod discordtest.ID, action string, target discordtest.ID, edit ...func(*moderation.Request)) moderation.Result {
@@ -190,8 +225,14 @@ func TestBanEndToEnd(t *testing.T) {
 			t.Errorf("DM embed %s", dms[0].Embeds[0])
 		}
 
+		// The activation queued the post; the mod log's worker makes it.
+		w.modlogSettled(t)
+		c, err := w.cases.Get(context.Background(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		posted := w.s.Messages(w.modlog)
-		if len(posted) != 1 || int64(posted[0].ID) != c.ModlogMessageID {
+		if len(posted) != 1 || int64(posted[0].ID) != c.ModlogMessageID || c.ModlogChannelID != int64(w.modlog) {
 			t.Fatalf("mod log has %d messages; case links %d", len(posted), c.ModlogMessageID)
 		}
 		stored, err := w.cases.Get(context.Background(), c.ID)
@@ -402,6 +443,7 @@ func TestFiftyTargetsInParallel(t *testing.T) {
 	if len(numbers) != len(w.crowd) {
 		t.Errorf("%d distinct case numbers for %d bans", len(numbers), len(w.crowd))
 	}
+	w.modlogSettled(t)
 	if n := len(w.s.Messages(w.modlog)); n != len(w.crowd) {
 		t.Errorf("%d mod-log messages; want %d", n, len(w.crowd))
 	}

@@ -121,11 +121,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if co.external != nil {
 		co.external(ctx, c)
 	}
-	target := co.user(ctx, ext.GuildID, ext.UserID, a.Target != TargetMember)
-	moderator = co.user(ctx, ext.GuildID, ext.ModeratorID, false)
-	if note := co.postCase(ctx, ext.GuildID, &c, target, moderator, co.botID); note != "" {
-		co.log.Warn("mirrored case not in the mod log", "guild", ext.GuildID, "case", c.Number, "problem", note)
-	}
+	// Finalized, the case is queued for the mod log in the same transaction.
 	return c, true, nil
 }
 
@@ -185,7 +181,7 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 	if sc.supersedeWhy != "" {
 		sc.supersedeWhy += fmt.Sprintf(" (case #%d)", c.Number)
 	}
-	active, err := co.finalize(ctx, sc, c, d.Note, 0, nil)
+	active, err := co.finalize(ctx, sc, c, d.Note, nil)
 	if err != nil {
 		return c, fmt.Errorf("case #%d stays pending: %w", c.Number, err)
 	}
@@ -207,29 +203,6 @@ func (co *Coordinator) supersedeUnrecorded(ctx context.Context, a *Action, ext E
 		return fmt.Errorf("superseding the expiries of user %d: %w", ext.UserID, err)
 	}
 	return nil
-}
-
-// user names a user for a log message: from their membership, or their ban, or by id
-// alone when Discord says neither.
-func (co *Coordinator) user(ctx context.Context, guildID, userID int64, banned bool) discord.User {
-	var m discord.Member
-	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		m, err = co.port.Member(ctx, guildID, userID)
-		return err
-	}); err == nil && m.User.ID != 0 {
-		return m.User
-	}
-	if banned {
-		var b discord.Ban
-		var ok bool
-		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			b, ok, err = co.port.GetBan(ctx, guildID, userID)
-			return err
-		}); err == nil && ok && b.User.ID != 0 {
-			return b.User
-		}
-	}
-	return discord.User{ID: userID, Username: strconv.FormatInt(userID, 10)}
 }
 
 // postAuditLog posts an embed in the guild's audit-log channel, when one is set: what gavel

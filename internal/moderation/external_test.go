@@ -43,6 +43,11 @@ func TestRecordExternal(t *testing.T) {
 			c.Reason != "raiding" || c.Metadata[cases.MetaAuditLogEntry] != entry.ID.String() || c.Metadata["source"] != moderation.SourceAuditLog {
 			t.Errorf("case = %+v", c)
 		}
+		// Created active, the case was queued for the mod log in the same transaction.
+		w.modlogSettled(t)
+		if c, err = w.cases.Get(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
 		posted := w.s.Messages(w.modlog)
 		if len(posted) != 1 || int64(posted[0].ID) != c.ModlogMessageID || !strings.Contains(string(posted[0].Embeds[0]), "bob") ||
 			!strings.Contains(string(posted[0].Embeds[0]), "alice") {
@@ -261,6 +266,7 @@ func TestReconcile(t *testing.T) {
 		if r.Activated != 3 || r.Voided != 5 || !r.RecheckAt.IsZero() {
 			t.Errorf("Reconcile = %+v; want 3 activated, 5 voided, nothing left", r)
 		}
+		w.modlogSettled(t)
 		for _, wt := range wants {
 			c, err := w.cases.Get(ctx, wt.c.ID)
 			if err != nil {

@@ -160,13 +160,9 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		return fmt.Errorf("%s of user %d for case #%d: %s", inv.Case, c.UserID, c.Number, why)
 	}
 	done = fmt.Sprintf("lifted by case #%d (%s)", lc.Number, inv.Case)
-	// The mod-log post goes before the record, so that the record links it in the same
-	// transaction instead of a third write per lift (a burst of lifts is bounded by its
-	// writes). The embed shows the case as it is about to be recorded. Should the record fail
-	// after the post, the case stays pending with the message unlinked, and reconciliation
-	// settles it against Discord's state as it does any pending case.
-	lc.Status = cases.Active
-	msgID, logNote := co.sendCase(ctx, c.GuildID, lc, sc.Target, sc.Request.Moderator)
+	// The mod log follows from the finalizing transaction: it queues the lift case's post
+	// and the edit of the lifted case's message ("ended by #…"), which the mod log's worker
+	// delivers after the commit, off the lift's own path.
 	record := func(tx *cases.Tx, l cases.Case) error {
 		if err := tx.Record(l, cases.EventLinked, "", fmt.Sprintf("#%d", c.Number), fmt.Sprintf("lifts case #%d (%s), which expired", c.Number, c.Type)); err != nil {
 			return err
@@ -177,7 +173,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 		_, _, err = tx.Process(c.ID, "expired; "+done)
 		return err
 	}
-	_, err = co.finalize(ctx, sc, lc, "the action succeeded", msgID, func(tx *cases.Tx, l cases.Case) error {
+	_, err = co.finalize(ctx, sc, lc, "the action succeeded", func(tx *cases.Tx, l cases.Case) error {
 		if err := record(tx, l); err != nil {
 			return err
 		}
@@ -186,14 +182,11 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 	if errors.Is(err, expiry.ErrLeaseLost) {
 		// The lift happened: the cases say so even though this claim may not complete the
 		// action; whoever holds it now finds the case processed.
-		if _, rerr := co.finalize(ctx, sc, lc, "the action succeeded", msgID, record); rerr != nil {
+		if _, rerr := co.finalize(ctx, sc, lc, "the action succeeded", record); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 	} else if err != nil {
 		return fmt.Errorf("recording the lift of case #%d: %w", c.Number, err)
-	}
-	if logNote != "" {
-		co.log.Warn("expiry: mod log", "guild", c.GuildID, "case", lc.Number, "note", logNote)
 	}
 	if note != "" {
 		co.log.Info("expiry: lift note", "guild", c.GuildID, "case", lc.Number, "note", note)
@@ -202,7 +195,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 }
 
 // timeout renews a timeout longer than Discord allows, or ends a timeout case when it is
-// over: marked processed, "expired" in the mod log.
+// over: marked processed, which the case's mod-log message then shows.
 func (h expiryHandler) timeout(ctx context.Context, cl expiry.Claim, c cases.Case) error {
 	co := h.co
 	var m discord.Member
@@ -219,10 +212,6 @@ func (h expiryHandler) timeout(ctx context.Context, cl expiry.Claim, c cases.Cas
 	// The schedule's clock, which decided that the action is due.
 	now := co.expiry.Now()
 	end := c.ExpiresAt
-	target := m.User
-	if target.Username == "" {
-		target.Username = strconv.FormatInt(c.UserID, 10)
-	}
 	if !end.After(now.Add(time.Second)) {
 		// Over. A case shortened after Discord's timeout was applied still has one running.
 		if m.CommunicationDisabledUntil.After(now.Add(time.Second)) {
@@ -242,11 +231,7 @@ func (h expiryHandler) timeout(ctx context.Context, cl expiry.Claim, c cases.Cas
 			}
 			return co.expiry.CompleteTx(tx, cl, expiry.Done, "expired")
 		})
-		if err != nil {
-			return err
-		}
-		h.postExpired(ctx, c, target)
-		return nil
+		return err
 	}
 	if !m.TimedOut(now) {
 		return h.alreadyDone(ctx, cl, c, "the timeout was lifted in Discord")
@@ -283,17 +268,6 @@ func (h expiryHandler) timeout(ctx context.Context, cl expiry.Claim, c cases.Cas
 		_, err = co.expiry.ScheduleTx(tx, o, kind, at)
 		return err
 	})
-}
-
-// postExpired tells the mod log that a timeout ended.
-func (h expiryHandler) postExpired(ctx context.Context, c cases.Case, target discord.User) {
-	e := discord.Embed{
-		Title:       fmt.Sprintf("Case #%d · TIMEOUT expired", c.Number),
-		Description: fmt.Sprintf("The timeout of <@%d> (%s) has ended.", target.ID, target.Username),
-		Color:       colorLift,
-		Timestamp:   h.co.expiry.Now(),
-	}
-	h.postNotice(ctx, c.GuildID, discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
 }
 
 // GaveUp warns the mod log that an expiry will not be retried, saying what to do.

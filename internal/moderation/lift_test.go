@@ -276,8 +276,10 @@ func TestShortTimeoutExpiredMarker(t *testing.T) {
 			c, _ := w.cases.Get(context.Background(), to.ID)
 			return c.Processed
 		})
-		waitUntil(t, 5*time.Second, "the expired notice", func() bool {
-			return containsText(w.modlogTitles(t), "Case #1 · TIMEOUT expired")
+		// The timeout's own mod-log message says it ended.
+		waitUntil(t, 5*time.Second, "the timeout's message saying it ended", func() bool {
+			e := w.modlogEmbed(t, to.ID)
+			return strings.Contains(e, `"name":"Ended"`) && strings.Contains(e, "the timeout expired")
 		})
 		if n, _ := w.cases.CountInGuild(context.Background(), int64(w.guild)); n != 1 {
 			t.Errorf("%d cases; an expired timeout records no case of its own", n)

@@ -111,35 +111,6 @@ func RefusalReply(problem string) discord.Message {
 	return discord.Message{Content: "❌ " + problem, AllowedMentions: &discord.AllowedMentions{}}
 }
 
-// ModlogEmbed is a case as the mod-log channel shows it; it is edited whenever the case
-// changes, so it always shows the current reason, status and expiry.
-func ModlogEmbed(c cases.Case, target, moderator discord.User) discord.Embed {
-	title := fmt.Sprintf("Case #%d · %s", c.Number, c.Type)
-	if c.Status == cases.Voided {
-		title += " (voided)"
-	}
-	e := discord.Embed{
-		Title:     title,
-		Color:     caseColor(c),
-		Timestamp: c.CreatedAt,
-		Footer:    &discord.EmbedFooter{Text: fmt.Sprintf("Case id %d · %s", c.ID, c.Status)},
-		Fields: []discord.EmbedField{
-			{Name: "User", Value: fmt.Sprintf("<@%d> (%s, %d)", target.ID, target.Username, target.ID), Inline: true},
-			{Name: "Moderator", Value: fmt.Sprintf("<@%d> (%s)", moderator.ID, moderator.Username), Inline: true},
-		},
-	}
-	if !c.ExpiresAt.IsZero() {
-		state := ""
-		if c.Processed {
-			state = " (ended)"
-		}
-		e.Fields = append(e.Fields, discord.EmbedField{Name: "Ends", Value: discordTime(c.ExpiresAt) + state, Inline: true})
-	}
-	// The reason goes in the description: it may be 2000 characters, and a field holds 1024.
-	e.Description = c.Reason
-	return e
-}
-
 func discordTime(t time.Time) string { return DiscordTime(t) }
 
 // DiscordTime renders t as a Discord timestamp, which every reader sees in their own time zone,

@@ -123,17 +123,9 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 	} else if err != nil && !errors.Is(err, cases.ErrNotFound) {
 		return "", fmt.Errorf("case #%d: reading the later cases of user %d: %w", c.Number, c.UserID, err)
 	}
-	active, err := co.finalize(ctx, sc, c, reconcileNote+why, 0, nil)
-	if err != nil {
+	// Finalizing queues the case for the mod log, which the crash kept it from.
+	if _, err := co.finalize(ctx, sc, c, reconcileNote+why, nil); err != nil {
 		return "", fmt.Errorf("activating case #%d: %w", c.Number, err)
-	}
-	// The crash came before the mod log: the case goes there now.
-	if active.ModlogMessageID == 0 {
-		target := co.user(ctx, c.GuildID, c.UserID, a.Target != TargetMember)
-		moderator := co.user(ctx, c.GuildID, c.ModeratorID, false)
-		if note := co.postCase(ctx, c.GuildID, &active, target, moderator, co.botID); note != "" {
-			co.log.Warn("reconciled case not in the mod log", "guild", c.GuildID, "case", c.Number, "problem", note)
-		}
 	}
 	return cases.Active, nil
 }

@@ -46,7 +46,7 @@ const (
 )
 
 // caseColumns is the column order of dbsqlc.Case.
-const caseColumns = "id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at"
+const caseColumns = "id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id"
 
 // LatestCase returns the newest case matching f, and false when there is none. Its
 // statement is kept prepared: use it for filters of a few shapes, not ones built per user.
@@ -167,7 +167,7 @@ func queryCases(ctx context.Context, db dbsqlc.DBTX, q string, args ...any) ([]d
 		var r dbsqlc.Case
 		if err := rows.Scan(&r.ID, &r.GuildID, &r.Number, &r.Type, &r.Status, &r.Processed, &r.Reason,
 			&r.ModeratorID, &r.UserID, &r.RoleIds, &r.ExpiresAt, &r.Metadata, &r.ModlogMessageID,
-			&r.CreatedAt, &r.UpdatedAt); err != nil {
+			&r.CreatedAt, &r.UpdatedAt, &r.ModlogChannelID); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

@@ -15,7 +15,6 @@ import (
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/input"
-	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -358,11 +357,12 @@ func (ct *caseTool) caseEmbed(ctx context.Context, call Call, c cases.Case, even
 		}
 	}
 	link := ""
-	if c.ModlogMessageID != 0 {
+	switch {
+	case c.ModlogMessageID != 0 && c.ModlogChannelID != 0:
+		// Where the message is, which the guild's mod-log channel may no longer be.
+		link = fmt.Sprintf("https://discord.com/channels/%d/%d/%d", call.GuildID, c.ModlogChannelID, c.ModlogMessageID)
+	case c.ModlogMessageID != 0:
 		link = fmt.Sprintf("message %d", c.ModlogMessageID)
-		if g, err := ct.env.Settings.Get(ctx, call.GuildID); err == nil && g.ModlogChannelID != 0 {
-			link = fmt.Sprintf("https://discord.com/channels/%d/%d/%d", call.GuildID, g.ModlogChannelID, c.ModlogMessageID)
-		}
 	}
 	return caseEmbed(c, events, names, link)
 }
@@ -576,8 +576,8 @@ var caseChanges = []caseChange{
 	},
 }
 
-// modify changes the fields given, each one that differs, and edits the case's mod-log
-// message to match.
+// modify changes the fields given, each one that differs; the change queues the edit of the
+// case's mod-log message (internal/modlog), wherever that message is.
 func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) Reply {
 	n := args.Int("number")
 	var given []caseChange
@@ -656,9 +656,6 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	if len(same) > 0 {
 		fmt.Fprintf(&b, " Unchanged: %s.", strings.Join(same, "; "))
 	}
-	if note := ct.editModlog(ctx, call, after); note != "" {
-		b.WriteString(" " + note)
-	}
 	reply := Reply{Message: textMessage(b.String()), Outcome: OK}
 	if events, err := ct.env.Cases.Events(ctx, after.ID); err == nil {
 		reply.Message.Embeds = []discord.Embed{ct.caseEmbed(ctx, call, after, events)}
@@ -731,55 +728,6 @@ func ParseExpires(s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("expires must be never, a time such as %s (UTC) or an RFC 3339 time such as %s, not %q",
 		now.UTC().Add(24*time.Hour).Format("2006-01-02 15:04"), now.UTC().Add(24*time.Hour).Format(time.RFC3339), clipText(s, 40))
-}
-
-// editModlog makes the case's mod-log message show the case as it now is. It returns a
-// note for the moderator when the message could not be edited; the change stands.
-func (ct *caseTool) editModlog(ctx context.Context, call Call, c cases.Case) string {
-	if c.ModlogMessageID == 0 {
-		return ""
-	}
-	g, err := ct.env.Settings.Get(ctx, call.GuildID)
-	if err != nil {
-		ct.env.Log.Warn("cases modify: reading settings", "guild", call.GuildID, "err", err)
-		return "Its mod-log message was not updated (the settings could not be read)."
-	}
-	if g.ModlogChannelID == 0 {
-		return "Its mod-log message was not updated: no mod-log channel is set."
-	}
-	target := ct.user(ctx, call.GuildID, c.UserID)
-	moderator := ct.user(ctx, call.GuildID, c.ModeratorID)
-	e := moderation.ModlogEmbed(c, target, moderator)
-	footer := fmt.Sprintf("updated by %s · %s", call.User.Username, ct.env.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	if e.Footer != nil && e.Footer.Text != "" {
-		footer = e.Footer.Text + " · " + footer
-	}
-	e.Footer = &discord.EmbedFooter{Text: footer}
-	msg := discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
-	err = ct.env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		return ct.env.Port.EditMessage(ctx, g.ModlogChannelID, c.ModlogMessageID, msg)
-	})
-	if err != nil {
-		ct.env.Log.Warn("cases modify: editing the mod-log message", "guild", call.GuildID, "case", c.Number, "err", err)
-		return fmt.Sprintf("But its mod-log message was not updated (%s).", modlogFailure(err))
-	}
-	return ""
-}
-
-func modlogFailure(err error) string {
-	var de *discord.Error
-	if errors.As(err, &de) {
-		switch {
-		case de.Status == 404:
-			return "the message or the channel no longer exists"
-		case de.Status == 403:
-			return "gavel may no longer see or write in the mod-log channel"
-		}
-	}
-	if errors.Is(err, executor.ErrOpen) {
-		return "Discord is failing message edits right now"
-	}
-	return "Discord did not accept the edit"
 }
 
 // user is the user with id as this guild knows them; only the id when they are not a

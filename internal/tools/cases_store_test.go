@@ -23,7 +23,6 @@ type portDouble struct {
 	mu      sync.Mutex
 	members map[int64]discord.User
 	edits   []edit
-	editErr error
 }
 
 type edit struct {
@@ -41,9 +40,6 @@ func (p *portDouble) Member(_ context.Context, _, userID int64) (discord.Member,
 func (p *portDouble) EditMessage(_ context.Context, channelID, messageID int64, msg discord.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.editErr != nil {
-		return p.editErr
-	}
 	p.edits = append(p.edits, edit{channelID, messageID, msg})
 	return nil
 }
@@ -118,33 +114,22 @@ func TestCasesToolOnStore(t *testing.T) {
 			t.Errorf("pending case, reason: %q", r.Message.Content)
 		}
 
-		// The mod-log message: edited in the mod-log channel, or the moderator is told why not.
-		if _, err := env.Cases.LinkModlog(ctx, guildID, 1, modID, 99); err != nil {
-			t.Fatal(err)
-		}
-		r = run("$cases modify 1 -reason first")
-		if !strings.Contains(r.Message.Content, "no mod-log channel is set") {
-			t.Errorf("no mod-log channel: %q", r.Message.Content)
-		}
-		if _, err := env.Settings.SetChannel(ctx, guildID, modID, settings.ModLog, 55); err != nil {
+		// The mod-log message is not the tool's to edit: the change queues its edit in the
+		// mod log's outbox (internal/modlog, whose tests deliver it), so the tool calls no
+		// Discord route for it and its reply does not wait on it.
+		if _, err := env.Cases.LinkModlog(ctx, guildID, 1, modID, 98, 99); err != nil {
 			t.Fatal(err)
 		}
 		r = run("$cases modify 1 -reason second")
-		if r.Message.Content != "Case #1 updated: reason changed." || len(port.edits) != 1 {
-			t.Fatalf("edit: %q, %d edits", r.Message.Content, len(port.edits))
+		if r.Message.Content != "Case #1 updated: reason changed." || len(port.edits) != 0 {
+			t.Fatalf("modify: %q, %d edits by the tool", r.Message.Content, len(port.edits))
 		}
-		got := port.edits[0]
-		if e := got.msg.Embeds[0]; got.channel != 55 || got.message != 99 || e.Description != "second" ||
-			!strings.Contains(e.Footer.Text, "updated by mod · 2026-11-22 06:00 UTC") || got.msg.AllowedMentions == nil {
-			t.Errorf("edit = %+v", got)
-		}
-		port.editErr = &discord.Error{Op: "edit message", Status: 403, Code: 50001}
 		r = run("$cases modify 1 -status voided")
-		if r.Outcome != OK || !strings.Contains(r.Message.Content, "status active → voided") || !strings.Contains(r.Message.Content, "gavel may no longer see or write in the mod-log channel") {
-			t.Errorf("edit refused by Discord: %q", r.Message.Content)
+		if r.Outcome != OK || !strings.Contains(r.Message.Content, "status active → voided") {
+			t.Errorf("voiding: %q", r.Message.Content)
 		}
-		if c, _ := env.Cases.GetByNumber(ctx, guildID, 1); c.Status != cases.Voided {
-			t.Errorf("the status change was lost: %+v", c)
+		if c, _ := env.Cases.GetByNumber(ctx, guildID, 1); c.Status != cases.Voided || c.Reason != "second" {
+			t.Errorf("the changes were lost: %+v", c)
 		}
 	})
 }

@@ -379,10 +379,8 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	if err := am.store.Settle(ctx, guildID, x.key, c.ID); err != nil {
 		am.log.Warn("automod execution: linking the key to its case", "case", c.Number, "err", err)
 	}
-	am.postModlog(ctx, c, bot, []discord.EmbedField{
-		{Name: "AutoMod rule", Value: clipText(fmt.Sprintf("%s (Discord, %s)", ruleName, strings.Join(names, ", ")), 1024)},
-		{Name: "Matched", Value: clipText(matchText(keyword, matched), 1024)},
-	})
+	// The case's finalizing transaction queued it for the mod log, which shows its rule and
+	// match from the metadata (internal/modlog).
 	return nil
 }
 
@@ -396,37 +394,6 @@ func matchText(keyword, matched string) string {
 		return fmt.Sprintf("keyword %q", keyword)
 	}
 	return fmt.Sprintf("keyword %q in %q", keyword, matched)
-}
-
-// postModlog posts a case gavel recorded without the pipeline (the action was Discord's, or
-// there was none) to the mod log, with extra fields, and links it to the case.
-func (am *Enforcer) postModlog(ctx context.Context, c cases.Case, bot discord.User, extra []discord.EmbedField) {
-	g, err := am.settings.Get(ctx, c.GuildID)
-	if err != nil {
-		am.log.Warn("mod log: reading settings", "guild", c.GuildID, "err", err)
-		return
-	}
-	if g.ModlogChannelID == 0 {
-		return
-	}
-	target := discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
-	if m, err := am.port.Member(ctx, c.GuildID, c.UserID); err == nil {
-		target = m.User
-	}
-	embed := moderation.ModlogEmbed(c, target, bot)
-	embed.Fields = append(embed.Fields, extra...)
-	var id int64
-	err = am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) (err error) {
-		id, err = am.port.SendMessage(ctx, g.ModlogChannelID, discord.Message{Embeds: []discord.Embed{embed}, AllowedMentions: &discord.AllowedMentions{}})
-		return err
-	})
-	if err != nil {
-		am.log.Warn("mod log: posting", "guild", c.GuildID, "case", c.Number, "err", err)
-		return
-	}
-	if _, err := am.cases.LinkModlog(ctx, c.GuildID, c.Number, bot.ID, id); err != nil {
-		am.log.Warn("mod log: linking", "guild", c.GuildID, "case", c.Number, "err", err)
-	}
 }
 
 func clipText(s string, n int) string {
@@ -622,6 +589,11 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 	if m.Keyword == "" && m.Regex == "" {
 		what = fmt.Sprintf("%d distinct mentions", m.MentionCount)
 	}
+	// What matched a mention-spam rule is a count, which the mod log shows.
+	mentions := ""
+	if m.Keyword == "" && m.Regex == "" && matched == "" {
+		mentions = strconv.Itoa(m.MentionCount)
+	}
 	reason := clipText(fmt.Sprintf("gavel AutoMod rule %q: %s", rule.Name, what), cases.MaxReasonLength)
 	meta := map[string]string{"source": "gavel_automod", "rule_name": clipText(rule.Name, cases.MaxMetadataValue),
 		"trigger_type": automod.TriggerName(rule.TriggerType), "actions": automod.DescribeGavelActions(rule.Actions),
@@ -630,7 +602,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 	if edit {
 		meta["on_edit"] = "true"
 	}
-	for k, v := range map[string]string{"matched_keyword": m.Keyword, "matched_regex": m.Regex, "matched_content": matched} {
+	for k, v := range map[string]string{"matched_keyword": m.Keyword, "matched_regex": m.Regex, "matched_content": matched, "mention_count": mentions} {
 		if v != "" {
 			meta[k] = clipText(v, cases.MaxMetadataValue)
 		}
@@ -693,10 +665,6 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		caseIDs = append(caseIDs, c.ID)
 		caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", c.Number))
-		am.postModlog(ctx, c, bot, []discord.EmbedField{
-			{Name: "AutoMod rule", Value: clipText(fmt.Sprintf("%s (gavel, %s)", rule.Name, automod.DescribeGavelActions(rule.Actions)), 1024)},
-			{Name: "Matched", Value: clipText(what, 1024)},
-		})
 	}
 	if err := am.store.Settle(ctx, guildID, key, caseIDs[0]); err != nil {
 		am.log.Warn("gavel-enforced automod: linking the key to its case", "err", err)

@@ -11,24 +11,21 @@ import (
 )
 
 const activatePendingCase = `-- name: ActivatePendingCase :one
-UPDATE cases SET status = 'active',
-    modlog_message_id = COALESCE($1, modlog_message_id),
-    updated_at = $2
-WHERE id = $3 AND status = 'pending' AND modlog_message_id IS NULL
-RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+UPDATE cases SET status = 'active', updated_at = $1
+WHERE id = $2 AND status = 'pending'
+RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id
 `
 
 type ActivatePendingCaseParams struct {
-	ModlogMessageID sql.NullInt64
-	UpdatedAt       int64
-	ID              int64
+	UpdatedAt int64
+	ID        int64
 }
 
-// A pending case becomes active and, when a message is given, links its mod-log message, in
-// one statement that also stands for the row lock: it matches only while the case is still
-// pending with no message linked, so the caller knows the old values its history rows need.
+// A pending case becomes active in one statement that also stands for the row lock: it
+// matches only while the case is still pending, so the caller knows the old value its
+// history row needs.
 func (q *Queries) ActivatePendingCase(ctx context.Context, arg ActivatePendingCaseParams) (Case, error) {
-	row := q.db.QueryRowContext(ctx, activatePendingCase, arg.ModlogMessageID, arg.UpdatedAt, arg.ID)
+	row := q.db.QueryRowContext(ctx, activatePendingCase, arg.UpdatedAt, arg.ID)
 	var i Case
 	err := row.Scan(
 		&i.ID,
@@ -46,12 +43,13 @@ func (q *Queries) ActivatePendingCase(ctx context.Context, arg ActivatePendingCa
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const activeCasesOfUser = `-- name: ActiveCasesOfUser :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id DESC
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id DESC
 `
 
 type ActiveCasesOfUserParams struct {
@@ -84,6 +82,7 @@ func (q *Queries) ActiveCasesOfUser(ctx context.Context, arg ActiveCasesOfUserPa
 			&i.ModlogMessageID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ModlogChannelID,
 		); err != nil {
 			return nil, err
 		}
@@ -196,7 +195,7 @@ func (q *Queries) CountCasesOfUser(ctx context.Context, arg CountCasesOfUserPara
 }
 
 const dueCases = `-- name: DueCases :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases
 WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1
 ORDER BY expires_at, id LIMIT $2
 `
@@ -231,6 +230,7 @@ func (q *Queries) DueCases(ctx context.Context, arg DueCasesParams) ([]Case, err
 			&i.ModlogMessageID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ModlogChannelID,
 		); err != nil {
 			return nil, err
 		}
@@ -246,7 +246,7 @@ func (q *Queries) DueCases(ctx context.Context, arg DueCasesParams) ([]Case, err
 }
 
 const dueCasesOfType = `-- name: DueCasesOfType :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases
 WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1 AND type = $2
 ORDER BY expires_at, id LIMIT $3
 `
@@ -282,6 +282,7 @@ func (q *Queries) DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) 
 			&i.ModlogMessageID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ModlogChannelID,
 		); err != nil {
 			return nil, err
 		}
@@ -297,7 +298,7 @@ func (q *Queries) DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) 
 }
 
 const getCaseByID = `-- name: GetCaseByID :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE id = $1
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE id = $1
 `
 
 func (q *Queries) GetCaseByID(ctx context.Context, id int64) (Case, error) {
@@ -319,12 +320,13 @@ func (q *Queries) GetCaseByID(ctx context.Context, id int64) (Case, error) {
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const getCaseByNumber = `-- name: GetCaseByNumber :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND number = $2
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND number = $2
 `
 
 type GetCaseByNumberParams struct {
@@ -351,12 +353,13 @@ func (q *Queries) GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const guildCasesAfter = `-- name: GuildCasesAfter :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3
 `
 
 type GuildCasesAfterParams struct {
@@ -391,6 +394,7 @@ func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams
 			&i.ModlogMessageID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ModlogChannelID,
 		); err != nil {
 			return nil, err
 		}
@@ -406,7 +410,7 @@ func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams
 }
 
 const latestCaseOfUser = `-- name: LatestCaseOfUser :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1
 `
 
 type LatestCaseOfUserParams struct {
@@ -433,12 +437,13 @@ func (q *Queries) LatestCaseOfUser(ctx context.Context, arg LatestCaseOfUserPara
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const latestRestrictionCase = `-- name: LatestRestrictionCase :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases
 WHERE guild_id = $1 AND user_id = $2 AND type IN ($3, $4) AND status <> 'voided'
 ORDER BY id DESC LIMIT 1
 `
@@ -475,12 +480,13 @@ func (q *Queries) LatestRestrictionCase(ctx context.Context, arg LatestRestricti
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const lockCase = `-- name: LockCase :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE
 `
 
 type LockCaseParams struct {
@@ -511,12 +517,13 @@ func (q *Queries) LockCase(ctx context.Context, arg LockCaseParams) (Case, error
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const lockCaseByID = `-- name: LockCaseByID :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE id = $1 FOR UPDATE
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE id = $1 FOR UPDATE
 `
 
 // PostgreSQL only, as LockCase.
@@ -539,6 +546,7 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
@@ -546,7 +554,7 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 const processCase = `-- name: ProcessCase :one
 UPDATE cases SET processed = TRUE, updated_at = $1
 WHERE id = $2 AND processed = FALSE
-RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at
+RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id
 `
 
 type ProcessCaseParams struct {
@@ -575,12 +583,13 @@ func (q *Queries) ProcessCase(ctx context.Context, arg ProcessCaseParams) (Case,
 		&i.ModlogMessageID,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.ModlogChannelID,
 	)
 	return i, err
 }
 
 const recentCases = `-- name: RecentCases :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at FROM cases WHERE guild_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3
 `
 
 type RecentCasesParams struct {
@@ -614,6 +623,7 @@ func (q *Queries) RecentCases(ctx context.Context, arg RecentCasesParams) ([]Cas
 			&i.ModlogMessageID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ModlogChannelID,
 		); err != nil {
 			return nil, err
 		}
@@ -644,17 +654,25 @@ func (q *Queries) SetCaseExpiry(ctx context.Context, arg SetCaseExpiryParams) er
 }
 
 const setCaseModlog = `-- name: SetCaseModlog :exec
-UPDATE cases SET modlog_message_id = $2, updated_at = $3 WHERE id = $1
+UPDATE cases SET modlog_channel_id = $1, modlog_message_id = $2,
+    updated_at = $3
+WHERE id = $4
 `
 
 type SetCaseModlogParams struct {
-	ID              int64
+	ModlogChannelID sql.NullInt64
 	ModlogMessageID sql.NullInt64
 	UpdatedAt       int64
+	ID              int64
 }
 
 func (q *Queries) SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) error {
-	_, err := q.db.ExecContext(ctx, setCaseModlog, arg.ID, arg.ModlogMessageID, arg.UpdatedAt)
+	_, err := q.db.ExecContext(ctx, setCaseModlog,
+		arg.ModlogChannelID,
+		arg.ModlogMessageID,
+		arg.UpdatedAt,
+		arg.ID,
+	)
 	return err
 }
 

@@ -45,6 +45,7 @@ type Case struct {
 	ModlogMessageID sql.NullInt64
 	CreatedAt       int64
 	UpdatedAt       int64
+	ModlogChannelID sql.NullInt64
 }
 
 type CaseEvent struct {
@@ -81,6 +82,19 @@ type GuildSetting struct {
 	JailChannelID         sql.NullInt64
 	MirrorExternalActions bool
 	UpdatedAt             int64
+}
+
+type ModlogOutbox struct {
+	CaseID     int64
+	GuildID    int64
+	Generation int64
+	RunAt      int64
+	Attempts   int32
+	LeaseOwner sql.NullString
+	LeaseUntil sql.NullInt64
+	LastError  sql.NullString
+	CreatedAt  int64
+	UpdatedAt  int64
 }
 
 type PermissionEvent struct {

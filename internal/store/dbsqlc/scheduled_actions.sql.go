@@ -585,7 +585,7 @@ func (q *Queries) ScheduleCounts(ctx context.Context, now int64) (ScheduleCounts
 }
 
 const unscheduledExpiringCases = `-- name: UnscheduledExpiringCases :many
-SELECT c.id, c.guild_id, c.number, c.type, c.status, c.processed, c.reason, c.moderator_id, c.user_id, c.role_ids, c.expires_at, c.metadata, c.modlog_message_id, c.created_at, c.updated_at FROM cases c
+SELECT c.id, c.guild_id, c.number, c.type, c.status, c.processed, c.reason, c.moderator_id, c.user_id, c.role_ids, c.expires_at, c.metadata, c.modlog_message_id, c.created_at, c.updated_at, c.modlog_channel_id FROM cases c
 WHERE c.processed = FALSE AND c.status = 'active' AND c.expires_at IS NOT NULL
   AND c.type IN ('TEMPBAN', 'TIMEOUT', 'JAIL', 'POLLBAN', 'SNIPPETBAN')
   AND NOT EXISTS (SELECT 1 FROM scheduled_actions s WHERE s.case_id = c.id)
@@ -619,6 +619,7 @@ func (q *Queries) UnscheduledExpiringCases(ctx context.Context, limit int32) ([]
 			&i.ModlogMessageID,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.ModlogChannelID,
 		); err != nil {
 			return nil, err
 		}

@@ -55,16 +55,16 @@ UPDATE cases SET status = $2, updated_at = $3 WHERE id = $1;
 UPDATE cases SET expires_at = $2, updated_at = $3 WHERE id = $1;
 
 -- name: SetCaseModlog :exec
-UPDATE cases SET modlog_message_id = $2, updated_at = $3 WHERE id = $1;
+UPDATE cases SET modlog_channel_id = sqlc.arg(modlog_channel_id), modlog_message_id = sqlc.arg(modlog_message_id),
+    updated_at = sqlc.arg(updated_at)
+WHERE id = sqlc.arg(id);
 
 -- name: ActivatePendingCase :one
--- A pending case becomes active and, when a message is given, links its mod-log message, in
--- one statement that also stands for the row lock: it matches only while the case is still
--- pending with no message linked, so the caller knows the old values its history rows need.
-UPDATE cases SET status = 'active',
-    modlog_message_id = COALESCE(sqlc.narg(modlog_message_id), modlog_message_id),
-    updated_at = sqlc.arg(updated_at)
-WHERE id = sqlc.arg(id) AND status = 'pending' AND modlog_message_id IS NULL
+-- A pending case becomes active in one statement that also stands for the row lock: it
+-- matches only while the case is still pending, so the caller knows the old value its
+-- history row needs.
+UPDATE cases SET status = 'active', updated_at = sqlc.arg(updated_at)
+WHERE id = sqlc.arg(id) AND status = 'pending'
 RETURNING *;
 
 -- name: ProcessCase :one

@@ -1,0 +1,51 @@
+package cases
+
+import (
+	"fmt"
+
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// Changed names a case a write transaction changed.
+type Changed struct {
+	ID      int64
+	GuildID int64
+}
+
+// ChangeObserver hears of every case a write transaction changes: a case created active, and
+// every change that writes a history row (status, reason, expiry, void, processed, lifts and
+// supersedes, notes), except the link to the case's own mod-log message. It is what keeps
+// the mod log following its cases on every path without code at the call sites.
+type ChangeObserver interface {
+	// CasesChanged runs inside the transaction, after its history rows; it writes its own
+	// tables through tx, and an error rolls the whole transaction back. It may run more than
+	// once for one change when the transaction is retried (see InTx); tx.AfterCommit tells
+	// it of the commit.
+	CasesChanged(tx *store.Tx, changed []Changed) error
+}
+
+// WithChangeObserver makes the service tell o of every case change (see ChangeObserver).
+func WithChangeObserver(o ChangeObserver) Option { return func(s *Service) { s.obs = o } }
+
+// changedSet collects a transaction's changed cases, each once, in the order first changed.
+type changedSet struct{ list []Changed }
+
+func (c *changedSet) add(id, guildID int64) {
+	for _, x := range c.list {
+		if x.ID == id {
+			return
+		}
+	}
+	c.list = append(c.list, Changed{ID: id, GuildID: guildID})
+}
+
+// observe tells the observer, inside the transaction, what it changed.
+func (s *Service) observe(tx *store.Tx, c *changedSet) error {
+	if s.obs == nil || len(c.list) == 0 {
+		return nil
+	}
+	if err := s.obs.CasesChanged(tx, c.list); err != nil {
+		return fmt.Errorf("observing the change of case id %d: %w", c.list[0].ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+// Package modlog keeps each case's mod-log message following its case. Every change to a
+// case (created active, status, reason, expiry, void, lift, supersede, reconciliation) queues
+// the case in an outbox, in the transaction that makes the change (cases.ChangeObserver);
+// a worker then posts the case's message, or edits it where it is, rendering the case as it
+// is at delivery. Deliveries are retried with backoff until Discord takes them or the message
+// is gone, so neither a crash nor an outage loses one; several processes sharing one
+// database share the outbox through leases.
+package modlog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// Port is what the worker asks of Discord: to post and edit its messages, and to name the
+// people a case names.
+type Port interface {
+	SendMessage(ctx context.Context, channelID int64, msg discord.Message) (int64, error)
+	EditMessage(ctx context.Context, channelID, messageID int64, msg discord.Message) error
+	Member(ctx context.Context, guildID, userID int64) (discord.Member, error)
+	GetBan(ctx context.Context, guildID, userID int64) (discord.Ban, bool, error)
+}
+
+// Config tunes the worker. Zero fields take the defaults.
+type Config struct {
+	// Batch is how many deliveries one claim takes (default 16).
+	Batch int
+	// Lease is how long a claimed delivery is the claimer's alone (default 2 minutes): a
+	// process that dies holding it hands it on once the lease ends.
+	Lease time.Duration
+	// PollEvery bounds how long the worker waits without being woken (default 1 minute):
+	// it then picks up what another process queued and left, or what a dead one held.
+	PollEvery time.Duration
+	// BackoffBase and BackoffMax bound the wait before a failed delivery is tried again:
+	// BackoffBase doubled per attempt, at most BackoffMax (defaults 5 seconds, 10 minutes).
+	BackoffBase, BackoffMax time.Duration
+}
+
+func (c *Config) fill() {
+	if c.Batch <= 0 {
+		c.Batch = 16
+	}
+	if c.Lease <= 0 {
+		c.Lease = 2 * time.Minute
+	}
+	if c.PollEvery <= 0 {
+		c.PollEvery = time.Minute
+	}
+	if c.BackoffBase <= 0 {
+		c.BackoffBase = 5 * time.Second
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 10 * time.Minute
+	}
+}
+
+// Backoff is how long the worker waits after a delivery's attempts-th failure.
+func (c Config) Backoff(attempts int) time.Duration {
+	d := c.BackoffBase
+	for i := 1; i < attempts && d < c.BackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, c.BackoffMax)
+}
+
+// Service is the mod log: the outbox's writer (as the cases' change observer) and its
+// worker. It is safe for concurrent use.
+type Service struct {
+	st       *store.Store
+	cases    *cases.Service
+	settings *settings.Service
+	clk      clock.Clock
+	log      *slog.Logger
+	cfg      Config
+	owner    string
+	// wake holds one pending wake-up: a commit that queued a delivery while the worker was
+	// busy is not lost.
+	wake chan struct{}
+	// delivered is told of each finished delivery (tests wait on it); nil when unused.
+	delivered func(caseID int64, outcome Outcome)
+}
+
+// Outcome is how a delivery ended.
+type Outcome string
+
+const (
+	// Posted: the case's message was posted and linked to the case.
+	Posted Outcome = "posted"
+	// Edited: the case's message was edited to show the case as it is.
+	Edited Outcome = "edited"
+	// Skipped: there was nothing to show (the case is pending or was voided before it was
+	// posted, or the guild has no mod-log channel).
+	Skipped Outcome = "skipped"
+	// Gone: the message or its channel no longer exists; it is not posted again elsewhere.
+	Gone Outcome = "gone"
+	// Retry: Discord did not take it; it is tried again after a backoff.
+	Retry Outcome = "retry"
+)
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the clock the outbox's times and the worker's waits read (default the
+// system clock).
+func WithClock(c clock.Clock) Option { return func(s *Service) { s.clk = c } }
+
+// WithLogger sets where failed deliveries are logged.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithConfig tunes the worker.
+func WithConfig(c Config) Option { return func(s *Service) { s.cfg = c } }
+
+// WithDeliveryObserver calls f after each delivery with its outcome (metrics, tests). f
+// must not block.
+func WithDeliveryObserver(f func(caseID int64, outcome Outcome)) Option {
+	return func(s *Service) { s.delivered = f }
+}
+
+// New returns the mod log over the store. Bind it to the cases service with
+// cases.WithChangeObserver (it is a cases.ChangeObserver), then Bind the cases service to it.
+func New(st *store.Store, gs *settings.Service, opts ...Option) *Service {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s := &Service{st: st, settings: gs, log: slog.Default(), owner: "modlog-" + hex.EncodeToString(b[:]),
+		wake: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	s.clk = clock.OrSystem(s.clk)
+	s.cfg.fill()
+	return s
+}
+
+// Bind gives the mod log the cases service it renders from and links messages through. The
+// two name each other: the cases service tells the mod log of changes, the mod log reads and
+// links cases.
+func (s *Service) Bind(cs *cases.Service) { s.cases = cs }
+
+// Config returns the worker's settings, defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
+
+// CasesChanged queues a delivery for each changed case, inside the transaction that changed
+// it (cases.ChangeObserver), and wakes the worker once that transaction commits. One row per
+// case: a change while one waits joins it. The row is due now by the mod log's own clock,
+// which its worker's claims read.
+func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
+	now := s.clk.Now().UnixMilli()
+	for _, c := range changed {
+		if err := tx.Queries().EnqueueModlog(tx.Context(), dbsqlc.EnqueueModlogParams{CaseID: c.ID, GuildID: c.GuildID, Now: now}); err != nil {
+			return fmt.Errorf("queue the mod-log message of case id %d: %w", c.ID, err)
+		}
+	}
+	tx.AfterCommit(s.wakeUp)
+	return nil
+}
+
+// wakeUp wakes the worker; a wake-up while it is busy is kept for when it is done.
+func (s *Service) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Pending is one queued delivery, as the outbox holds it.
+type Pending struct {
+	CaseID     int64
+	GuildID    int64
+	Generation int64
+	RunAt      time.Time
+	Attempts   int
+	LeaseOwner string
+	LastError  string
+}
+
+// Pending lists the queued deliveries, for operators and tests.
+func (s *Service) Pending(ctx context.Context) ([]Pending, error) {
+	rows, err := s.st.Queries().ModlogOutbox(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("mod-log outbox: %w", err)
+	}
+	out := make([]Pending, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, Pending{CaseID: r.CaseID, GuildID: r.GuildID, Generation: r.Generation,
+			RunAt: time.UnixMilli(r.RunAt).UTC(), Attempts: int(r.Attempts), LeaseOwner: r.LeaseOwner.String, LastError: r.LastError.String})
+	}
+	return out, nil
+}

@@ -1,0 +1,370 @@
+package modlog_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/modlog"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+const (
+	guild   = 100
+	mod     = 200
+	user    = 300
+	bot     = 400
+	channel = 500
+)
+
+// portDouble is Discord for the worker: it records posts and edits, and fails them on demand.
+type portDouble struct {
+	mu      sync.Mutex
+	nextID  int64
+	posts   map[int64]discord.Message // by message id
+	where   map[int64]int64           // message id → channel
+	edits   int
+	failAll error
+}
+
+func newPort() *portDouble {
+	return &portDouble{nextID: 9000, posts: map[int64]discord.Message{}, where: map[int64]int64{}}
+}
+
+func (p *portDouble) SendMessage(_ context.Context, ch int64, msg discord.Message) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failAll != nil {
+		return 0, p.failAll
+	}
+	p.nextID++
+	p.posts[p.nextID], p.where[p.nextID] = msg, ch
+	return p.nextID, nil
+}
+
+func (p *portDouble) EditMessage(_ context.Context, ch, id int64, msg discord.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failAll != nil {
+		return p.failAll
+	}
+	if _, ok := p.posts[id]; !ok || p.where[id] != ch {
+		return &discord.Error{Op: "edit message", Status: 404, Code: discord.CodeUnknownMessage}
+	}
+	p.posts[id] = msg
+	p.edits++
+	return nil
+}
+
+func (p *portDouble) Member(context.Context, int64, int64) (discord.Member, error) {
+	return discord.Member{}, &discord.Error{Op: "get member", Status: 404, Code: discord.CodeUnknownMember}
+}
+
+func (p *portDouble) GetBan(context.Context, int64, int64) (discord.Ban, bool, error) {
+	return discord.Ban{}, false, nil
+}
+
+func (p *portDouble) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failAll = err
+}
+
+func (p *portDouble) message(id int64) (discord.Message, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, ok := p.posts[id]
+	return m, ok
+}
+
+func (p *portDouble) forget(id int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.posts, id)
+}
+
+type rig struct {
+	st    *store.Store
+	cases *cases.Service
+	ml    *modlog.Service
+	clk   *clock.Manual
+	port  *portDouble
+	out   chan modlog.Outcome
+}
+
+func newRig(t *testing.T, st *store.Store, withChannel bool) *rig {
+	t.Helper()
+	r := &rig{st: st, clk: clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)), port: newPort(), out: make(chan modlog.Outcome, 100)}
+	gs := settings.NewService(st)
+	r.ml = modlog.New(st, gs, modlog.WithClock(r.clk), modlog.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { r.out <- o }))
+	r.cases = cases.NewService(st, cases.WithChangeObserver(r.ml))
+	r.ml.Bind(r.cases)
+	ctx := context.Background()
+	if err := r.cases.GuildJoined(ctx, guild, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if withChannel {
+		if _, err := gs.SetChannel(ctx, guild, mod, settings.ModLog, channel); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+func (r *rig) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.ml.Run(ctx, r.port, bot) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+// next waits for the next delivery's outcome.
+func (r *rig) next(t *testing.T) modlog.Outcome {
+	t.Helper()
+	select {
+	case o := <-r.out:
+		return o
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery")
+		return ""
+	}
+}
+
+func (r *rig) pending(t *testing.T) []modlog.Pending {
+	t.Helper()
+	p, err := r.ml.Pending(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (r *rig) warn(t *testing.T, status cases.Status) cases.Case {
+	t.Helper()
+	c, err := r.cases.Create(context.Background(), cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Warn, Status: status, Reason: "spam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The outbox is written in the transaction of the change: one row per case however many
+// changes, none for a pending case or a rolled-back change, none for linking the message.
+func TestOutboxFollowsTheTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		pend := r.warn(t, cases.Pending)
+		if p := r.pending(t); len(p) != 0 {
+			t.Fatalf("a pending case queued %+v", p)
+		}
+		active := r.warn(t, cases.Active)
+		if _, err := r.cases.SetReason(ctx, guild, active.Number, mod, "spam, twice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.cases.SetStatus(ctx, guild, pend.Number, mod, cases.Active, "done"); err != nil {
+			t.Fatal(err)
+		}
+		p := r.pending(t)
+		if len(p) != 2 || p[0].CaseID != pend.ID || p[0].Generation != 1 || p[1].CaseID != active.ID || p[1].Generation != 2 {
+			t.Fatalf("outbox %+v; want case %d once, case %d twice over (generation 2)", p, pend.ID, active.ID)
+		}
+		if !p[0].RunAt.Equal(r.clk.Now()) {
+			t.Errorf("due %v; want now by the mod log's clock, %v", p[0].RunAt, r.clk.Now())
+		}
+		// A change rolled back queues nothing.
+		boom := errors.New("boom")
+		err := r.cases.InTx(ctx, mod, func(tx *cases.Tx) error {
+			c, err := tx.Lock(active.ID)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetStatus(c, cases.Voided, "no"); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if q := r.pending(t); len(q) != 2 || q[1].Generation != 2 {
+			t.Errorf("outbox after a rollback %+v; want it unchanged", q)
+		}
+		// Linking the message is the mod log's own write: no new delivery.
+		if _, err := r.cases.LinkModlog(ctx, guild, pend.Number, bot, channel, 77); err != nil {
+			t.Fatal(err)
+		}
+		if q := r.pending(t); q[0].Generation != 1 {
+			t.Errorf("linking queued a delivery: %+v", q)
+		}
+	})
+}
+
+// Two claimers never get the same row; a lease that ends hands the row on.
+func TestClaimLeases(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		for range 6 {
+			r.warn(t, cases.Active)
+		}
+		now := r.clk.Now().UnixMilli()
+		lease := now + time.Minute.Milliseconds()
+		var wg sync.WaitGroup
+		got := make([][]int64, 3)
+		errs := make([]error, 3)
+		for i := range 3 {
+			wg.Go(func() {
+				rows, err := st.ClaimModlog(ctx, fmt.Sprintf("owner-%d", i), 2, lease, now)
+				errs[i] = err
+				for _, row := range rows {
+					got[i] = append(got[i], row.CaseID)
+				}
+			})
+		}
+		wg.Wait()
+		seen := map[int64]bool{}
+		for i := range 3 {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			for _, id := range got[i] {
+				if seen[id] {
+					t.Errorf("case id %d claimed twice: %v", id, got)
+				}
+				seen[id] = true
+			}
+		}
+		if len(seen) != 6 {
+			t.Errorf("claimed %v; want the 6 rows, each once", got)
+		}
+		if rows, err := st.ClaimModlog(ctx, "late", 10, lease, now); err != nil || len(rows) != 0 {
+			t.Errorf("claim while leased = %d rows, %v", len(rows), err)
+		}
+		after := lease + 1
+		rows, err := st.ClaimModlog(ctx, "late", 10, after+time.Minute.Milliseconds(), after)
+		if err != nil || len(rows) != 6 || rows[0].Attempts != 2 {
+			t.Errorf("claim after the leases = %+v, %v; want the 6 rows on their second attempt", rows, err)
+		}
+	})
+}
+
+// The worker posts a case and links (channel, message); a later change edits the message
+// where it is, even after the mod-log channel moved; a failure is retried after a backoff
+// on the worker's clock; a message gone stops the deliveries.
+func TestWorkerDelivers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		r.run(t)
+		c := r.warn(t, cases.Active)
+		if o := r.next(t); o != modlog.Posted {
+			t.Fatalf("first delivery %s; want posted", o)
+		}
+		c, err := r.cases.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ModlogChannelID != channel || c.ModlogMessageID == 0 {
+			t.Fatalf("case links %d/%d; want a message in %d", c.ModlogChannelID, c.ModlogMessageID, channel)
+		}
+		if p := r.pending(t); len(p) != 0 {
+			t.Errorf("outbox after the post: %+v", p)
+		}
+
+		// The channel moves; the edit still goes to the message.
+		if _, err := settings.NewService(st).SetChannel(ctx, guild, mod, settings.ModLog, channel+1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.cases.SetReason(ctx, guild, c.Number, mod, "new reason"); err != nil {
+			t.Fatal(err)
+		}
+		if o := r.next(t); o != modlog.Edited {
+			t.Fatalf("delivery %s; want edited", o)
+		}
+		if m, _ := r.port.message(c.ModlogMessageID); m.Embeds[0].Description != "new reason" {
+			t.Errorf("message shows %q", m.Embeds[0].Description)
+		}
+
+		// An outage: retried after the backoff, not before.
+		r.port.fail(&discord.Error{Op: "edit message", Status: 503})
+		if _, err := r.cases.Void(ctx, guild, c.Number, mod, "wrong user"); err != nil {
+			t.Fatal(err)
+		}
+		if o := r.next(t); o != modlog.Retry {
+			t.Fatalf("delivery %s; want retry", o)
+		}
+		p := r.pending(t)
+		if len(p) != 1 || p[0].Attempts != 1 || p[0].LastError == "" || !p[0].RunAt.Equal(r.clk.Now().Add(r.ml.Config().Backoff(1))) {
+			t.Fatalf("outbox after a failure %+v; want one row due after the first backoff", p)
+		}
+		r.port.fail(nil)
+		r.clk.Advance(r.ml.Config().Backoff(1))
+		if o := r.next(t); o != modlog.Edited {
+			t.Fatalf("delivery after the backoff %s; want edited", o)
+		}
+		if m, _ := r.port.message(c.ModlogMessageID); m.Embeds[0].Title != fmt.Sprintf("Case #%d · WARN (voided)", c.Number) {
+			t.Errorf("message after the outage: %q", m.Embeds[0].Title)
+		}
+
+		// The message is deleted by hand: no more edits, and no new post.
+		r.port.forget(c.ModlogMessageID)
+		if _, err := r.cases.SetReason(ctx, guild, c.Number, mod, "after the deletion"); err != nil {
+			t.Fatal(err)
+		}
+		if o := r.next(t); o != modlog.Gone {
+			t.Fatalf("delivery %s; want gone", o)
+		}
+		if p := r.pending(t); len(p) != 0 {
+			t.Errorf("outbox after the message was deleted: %+v", p)
+		}
+		if n := len(r.port.posts); n != 0 {
+			t.Errorf("%d messages posted anew", n)
+		}
+	})
+}
+
+// Deliveries queued while no worker ran (a crash, or another process) are made when one
+// starts; nothing is posted for a guild without a mod-log channel.
+func TestWorkerPicksUpLeftovers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := newRig(t, st, true)
+		a, b := r.warn(t, cases.Active), r.warn(t, cases.Active)
+		r.run(t)
+		for range 2 {
+			if o := r.next(t); o != modlog.Posted {
+				t.Fatalf("delivery %s; want posted", o)
+			}
+		}
+		for _, c := range []cases.Case{a, b} {
+			got, _ := r.cases.Get(context.Background(), c.ID)
+			if got.ModlogMessageID == 0 {
+				t.Errorf("case #%d not posted", c.Number)
+			}
+		}
+
+		r2 := newRig(t, storetest.Open(t, st.Engine()), false)
+		r2.run(t)
+		r2.warn(t, cases.Active)
+		if o := r2.next(t); o != modlog.Skipped {
+			t.Errorf("delivery without a mod-log channel %s; want skipped", o)
+		}
+	})
+}

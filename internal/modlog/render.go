@@ -1,0 +1,246 @@
+package modlog
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+)
+
+// Embed colours by what an action does: removals red, restrictions orange, lifts green,
+// records blue, voided grey.
+const (
+	colorRemoval     = 0xE74C3C
+	colorRestriction = 0xE67E22
+	colorLift        = 0x2ECC71
+	colorRecord      = 0x3498DB
+	colorVoided      = 0x95A5A6
+)
+
+// Color is the colour a case's embed has.
+func Color(c cases.Case) int {
+	if c.Status == cases.Voided {
+		return colorVoided
+	}
+	switch c.Type {
+	case cases.Ban, cases.Tempban, cases.Hackban, cases.Softban, cases.Kick:
+		return colorRemoval
+	case cases.Timeout, cases.Jail, cases.Pollban, cases.Snippetban, cases.Automod:
+		return colorRestriction
+	case cases.Unban, cases.Untimeout, cases.Unjail, cases.Pollunban, cases.Snippetunban:
+		return colorLift
+	default:
+		return colorRecord
+	}
+}
+
+// View is everything a case's mod-log message shows: the case as it is now, its history (for
+// how it ended or why it was voided), the people it names, and the reason of the case that
+// ended it, when one did.
+type View struct {
+	Case      cases.Case
+	Events    []cases.Event
+	Target    discord.User
+	Moderator discord.User
+	// EndedBy is the case that lifted this one (its number is 0 when none did).
+	EndedBy cases.Case
+	// UpdatedBy is who made the newest change after the case was recorded (see LastUpdate);
+	// its id is 0 when no one did.
+	UpdatedBy discord.User
+}
+
+// LastUpdate is the newest change to a case after it was recorded and settled: what the
+// footer's "updated by" names. Recording, settling (pending to active), scheduling its
+// expiry and linking its messages are part of the case being given, not updates.
+func LastUpdate(evs []cases.Event) (cases.Event, bool) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i]
+		switch {
+		case ev.Kind == cases.EventCreated, ev.Kind == cases.EventModlog, ev.Kind == cases.EventScheduled:
+		case ev.Kind == cases.EventStatus && ev.Old == string(cases.Pending):
+		case ev.Kind == cases.EventLinked && strings.HasPrefix(ev.Note, "lifts case #"):
+		default:
+			return ev, true
+		}
+	}
+	return cases.Event{}, false
+}
+
+// Embed is a case as the mod-log channel shows it. The message is rendered again whenever
+// the case changes, so it always shows the current reason, status, expiry and ending.
+func Embed(v View) discord.Embed {
+	c := v.Case
+	title := fmt.Sprintf("Case #%d · %s", c.Number, c.Type)
+	if c.Status == cases.Voided {
+		title += " (voided)"
+	}
+	e := discord.Embed{
+		Title:     title,
+		Color:     Color(c),
+		Timestamp: c.CreatedAt,
+		Footer:    &discord.EmbedFooter{Text: footer(v)},
+		Fields: []discord.EmbedField{
+			{Name: "User", Value: fmt.Sprintf("<@%d> (%s, %d)", v.Target.ID, name(v.Target), v.Target.ID), Inline: true},
+			{Name: "Moderator", Value: fmt.Sprintf("<@%d> (%s)", v.Moderator.ID, name(v.Moderator)), Inline: true},
+		},
+		// The reason goes in the description: it may be 2000 characters, and a field holds 1024.
+		Description: c.Reason,
+	}
+	if !c.ExpiresAt.IsZero() {
+		if c.Processed {
+			e.Fields = append(e.Fields, discord.EmbedField{Name: "Ended", Value: clip(ended(v), 1024), Inline: true})
+		} else {
+			e.Fields = append(e.Fields, discord.EmbedField{Name: "Ends", Value: discordTime(c.ExpiresAt), Inline: true})
+		}
+	} else if c.Processed {
+		e.Fields = append(e.Fields, discord.EmbedField{Name: "Ended", Value: clip(ended(v), 1024), Inline: true})
+	}
+	if n := c.Metadata["lifts_case"]; n != "" {
+		e.Fields = append(e.Fields, discord.EmbedField{Name: "Lifts", Value: "case #" + n, Inline: true})
+	}
+	if rule := c.Metadata["rule_name"]; rule != "" {
+		by := "gavel"
+		if c.Metadata["source"] == "discord_automod" {
+			by = "Discord"
+		}
+		e.Fields = append(e.Fields, discord.EmbedField{Name: "AutoMod rule", Value: clip(fmt.Sprintf("%s (%s, %s)", rule, by, c.Metadata["actions"]), 1024)})
+		if m := matched(c.Metadata); m != "" {
+			e.Fields = append(e.Fields, discord.EmbedField{Name: "Matched", Value: clip(m, 1024)})
+		}
+	}
+	if c.Status == cases.Voided {
+		if why := voidedWhy(v.Events); why != "" {
+			e.Fields = append(e.Fields, discord.EmbedField{Name: "Voided", Value: clip(why, 1024)})
+		}
+	}
+	return e
+}
+
+func footer(v View) string {
+	s := fmt.Sprintf("Case id %d · %s", v.Case.ID, v.Case.Status)
+	if ev, ok := LastUpdate(v.Events); ok && v.UpdatedBy.ID != 0 {
+		s += fmt.Sprintf(" · updated by %s · %s", name(v.UpdatedBy), ev.At.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	return s
+}
+
+// Message is the whole mod-log message of a case: its embed, pinging no one.
+func Message(v View) discord.Message {
+	return discord.Message{Embeds: []discord.Embed{Embed(v)}, AllowedMentions: &discord.AllowedMentions{}}
+}
+
+// ended says how a processed case ended: "ended by #12 (temporary ban expired)", "superseded
+// by case #5 (BAN)", or what the expiry found ("they were no longer banned …").
+func ended(v View) string {
+	when := ""
+	var superseded, processed string
+	for i := len(v.Events) - 1; i >= 0; i-- {
+		ev := v.Events[i]
+		switch ev.Kind {
+		case cases.EventProcessed:
+			if processed == "" {
+				processed = strings.TrimPrefix(ev.Note, "expired; ")
+				when = discordTime(ev.At)
+			}
+		case cases.EventSuperseded:
+			if superseded == "" {
+				superseded = ev.Note
+			}
+		}
+	}
+	var what string
+	switch {
+	case v.EndedBy.Number != 0:
+		what = fmt.Sprintf("ended by #%d (%s)", v.EndedBy.Number, liftWhy(v.EndedBy))
+	case superseded != "":
+		what = superseded
+	case processed != "":
+		what = processed
+	default:
+		what = "ended"
+	}
+	if when == "" {
+		return what
+	}
+	return when + " · " + what
+}
+
+// liftWhy is a lift case's reason as a parenthesis: "Temporary ban expired (case #1)" reads
+// "temporary ban expired".
+func liftWhy(l cases.Case) string {
+	r := l.Reason
+	if i := strings.LastIndex(r, " (case #"); i > 0 && strings.HasSuffix(r, ")") {
+		r = r[:i]
+	}
+	if r == "" {
+		return strings.ToLower(string(l.Type))
+	}
+	return strings.ToLower(r[:1]) + r[1:]
+}
+
+// voidedWhy is the note of the newest change that voided the case.
+func voidedWhy(evs []cases.Event) string {
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i]
+		if ev.Kind == cases.EventVoided || (ev.Kind == cases.EventStatus && ev.New == string(cases.Voided)) {
+			return ev.Note
+		}
+	}
+	return ""
+}
+
+// EndedByNumber is the number of the case that lifted c, from c's history ("linked" rows
+// naming it), or 0.
+func EndedByNumber(evs []cases.Event) int64 {
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i]
+		if ev.Kind == cases.EventLinked && strings.HasPrefix(ev.Note, "lifted by case #") {
+			var n int64
+			if _, err := fmt.Sscanf(ev.New, "#%d", &n); err == nil {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+func matched(m map[string]string) string {
+	keyword := m["matched_keyword"] + m["matched_regex"]
+	content := m["matched_content"]
+	switch {
+	case keyword == "" && content == "" && m["mention_count"] != "":
+		return m["mention_count"] + " distinct mentions"
+	case keyword == "" && content == "" && m["source"] == "discord_automod":
+		return "(Discord did not say)"
+	case keyword == "" && content == "":
+		return ""
+	case keyword == "":
+		return fmt.Sprintf("%q", content)
+	case content == "" || content == keyword:
+		return fmt.Sprintf("keyword %q", keyword)
+	}
+	return fmt.Sprintf("keyword %q in %q", keyword, content)
+}
+
+func name(u discord.User) string {
+	if u.Username != "" {
+		return u.Username
+	}
+	return fmt.Sprint(u.ID)
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// discordTime renders t as a Discord timestamp, which every reader sees in their own time zone,
+// with the relative form beside it.
+func discordTime(t time.Time) string {
+	return fmt.Sprintf("<t:%d:f> (<t:%d:R>)", t.Unix(), t.Unix())
+}

@@ -1,0 +1,291 @@
+package modlog
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+)
+
+// Run delivers the outbox until ctx ends: what is due at once (leftovers of an earlier run
+// included), then whenever a commit wakes it, a retry falls due, or PollEvery passes. port
+// is Discord; botID is gavel's user id, the actor of the links it records. It returns nil
+// when ctx ends.
+func (s *Service) Run(ctx context.Context, port Port, botID int64) error {
+	if s.cases == nil {
+		return errors.New("modlog: Run before Bind")
+	}
+	w := worker{s: s, port: port, botID: botID}
+	for {
+		if err := w.drain(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("mod log: delivering", "err", err)
+		}
+		at := s.clk.Now().Add(s.cfg.PollEvery)
+		if next, ok, err := s.nextRunAt(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error("mod log: reading the outbox", "err", err)
+		} else if ok && next.Before(at) {
+			at = next
+		}
+		t := s.clk.TimerAt(at)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-s.wake:
+			t.Stop()
+		case <-t.C():
+		}
+	}
+}
+
+func (s *Service) nextRunAt(ctx context.Context) (time.Time, bool, error) {
+	at, err := s.st.Queries().NextModlogRunAt(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(at), true, nil
+}
+
+type worker struct {
+	s     *Service
+	port  Port
+	botID int64
+}
+
+// drain claims and delivers batches until nothing is due.
+func (w worker) drain(ctx context.Context) error {
+	s := w.s
+	for ctx.Err() == nil {
+		now := s.clk.Now()
+		rows, err := s.st.ClaimModlog(ctx, s.owner, s.cfg.Batch, now.Add(s.cfg.Lease).UnixMilli(), now.UnixMilli())
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			w.deliver(ctx, r)
+		}
+		if len(rows) < s.cfg.Batch {
+			return nil
+		}
+	}
+	return ctx.Err()
+}
+
+// deliver posts or edits one case's message and settles its outbox row.
+func (w worker) deliver(ctx context.Context, r dbsqlc.ModlogOutbox) {
+	s := w.s
+	outcome, msgCh, msgID, err := w.send(ctx, r)
+	if err != nil {
+		s.log.Warn("mod log: delivery failed; trying again later", "guild", r.GuildID, "case_id", r.CaseID, "attempt", r.Attempts, "err", err)
+		wait := s.cfg.Backoff(int(r.Attempts))
+		if permanent(err) {
+			wait = s.cfg.BackoffMax
+		}
+		retry := s.clk.Now().Add(wait)
+		if rerr := w.handBack(ctx, r, retry, int(r.Attempts), err.Error()); rerr != nil {
+			s.log.Error("mod log: rescheduling a failed delivery", "case_id", r.CaseID, "err", rerr)
+		}
+		w.tell(r.CaseID, Retry)
+		return
+	}
+	if err := w.finish(ctx, r, msgCh, msgID); err != nil {
+		// The lease is kept until it ends: then the delivery runs again, and an edit shows
+		// the case as it then is. A post already linked is edited, not posted again.
+		s.log.Error("mod log: recording a delivery", "case_id", r.CaseID, "err", err)
+		w.tell(r.CaseID, Retry)
+		return
+	}
+	w.tell(r.CaseID, outcome)
+}
+
+func (w worker) tell(caseID int64, o Outcome) {
+	if w.s.delivered != nil {
+		w.s.delivered(caseID, o)
+	}
+}
+
+// send makes the Discord call a row asks for. It returns the message it posted (0 when it
+// posted none), or an error when the delivery must be tried again.
+func (w worker) send(ctx context.Context, r dbsqlc.ModlogOutbox) (Outcome, int64, int64, error) {
+	s := w.s
+	c, err := s.cases.Get(ctx, r.CaseID)
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("reading case id %d: %w", r.CaseID, err)
+	}
+	if c.ModlogMessageID == 0 && c.Status != cases.Active {
+		// A pending case is shown once it is settled; one voided before it was ever shown
+		// (its action failed) is not news for the mod log.
+		return Skipped, 0, 0, nil
+	}
+	channel := c.ModlogChannelID
+	if c.ModlogMessageID == 0 {
+		g, err := s.settings.Get(ctx, c.GuildID)
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("reading the settings of guild %d: %w", c.GuildID, err)
+		}
+		if g.ModlogChannelID == 0 {
+			return Skipped, 0, 0, nil
+		}
+		channel = g.ModlogChannelID
+	} else if channel == 0 {
+		// Linked before messages kept their channel, in a guild with no mod-log channel when
+		// the migration ran: there is no knowing where it is.
+		return Gone, 0, 0, nil
+	}
+	v, err := w.view(ctx, c)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	msg := Message(v)
+	if c.ModlogMessageID != 0 {
+		err := w.port.EditMessage(ctx, channel, c.ModlogMessageID, msg)
+		if gone(err) {
+			s.log.Warn("mod log: the case's message is gone; it is not edited again", "guild", c.GuildID, "case", c.Number,
+				"channel", channel, "message", c.ModlogMessageID, "err", err)
+			return Gone, 0, 0, nil
+		}
+		if err != nil {
+			return "", 0, 0, fmt.Errorf("editing the message of case #%d: %w", c.Number, err)
+		}
+		return Edited, 0, 0, nil
+	}
+	id, err := w.port.SendMessage(ctx, channel, msg)
+	if gone(err) {
+		s.log.Warn("mod log: the mod-log channel is gone; the case is not posted", "guild", c.GuildID, "case", c.Number, "channel", channel, "err", err)
+		return Gone, 0, 0, nil
+	}
+	if err != nil {
+		return "", 0, 0, fmt.Errorf("posting case #%d: %w", c.Number, err)
+	}
+	return Posted, channel, id, nil
+}
+
+// gone reports Discord saying the message or its channel does not exist.
+func gone(err error) bool {
+	return discord.IsCode(err, discord.CodeUnknownMessage) || discord.IsCode(err, discord.CodeUnknownChannel)
+}
+
+// view gathers what the embed shows.
+func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
+	evs, err := w.s.cases.Events(ctx, c.ID)
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Case: c, Events: evs}
+	if c.Processed {
+		if n := EndedByNumber(evs); n != 0 {
+			if l, err := w.s.cases.GetByNumber(ctx, c.GuildID, n); err == nil {
+				v.EndedBy = l
+			} else {
+				v.EndedBy = cases.Case{Number: n}
+			}
+		}
+	}
+	v.Target = w.user(ctx, c.GuildID, c.UserID, true)
+	v.Moderator = w.user(ctx, c.GuildID, c.ModeratorID, false)
+	if ev, ok := LastUpdate(evs); ok {
+		v.UpdatedBy = v.Moderator
+		if ev.ActorID != c.ModeratorID {
+			v.UpdatedBy = w.user(ctx, c.GuildID, ev.ActorID, false)
+		}
+	}
+	return v, nil
+}
+
+// user names a user: gavel itself, or from their membership or their ban, or by id alone
+// when Discord says neither (a lifted tempban's user is neither).
+func (w worker) user(ctx context.Context, guildID, userID int64, banned bool) discord.User {
+	if userID == w.botID {
+		return discord.User{ID: userID, Username: "gavel"}
+	}
+	if m, err := w.port.Member(ctx, guildID, userID); err == nil && m.User.ID != 0 {
+		return m.User
+	}
+	if banned {
+		if b, ok, err := w.port.GetBan(ctx, guildID, userID); err == nil && ok && b.User.ID != 0 {
+			return b.User
+		}
+	}
+	return discord.User{ID: userID, Username: strconv.FormatInt(userID, 10)}
+}
+
+// finish settles a delivered row: a new message is linked to its case, in the transaction
+// that removes the row. A change that arrived during the delivery (another generation) keeps
+// the row, due at once, so the message catches up with it.
+func (w worker) finish(ctx context.Context, r dbsqlc.ModlogOutbox, channelID, messageID int64) error {
+	s := w.s
+	settle := func(q *dbsqlc.Queries) error {
+		n, err := q.FinishModlog(ctx, dbsqlc.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
+		if err != nil {
+			return fmt.Errorf("finish the delivery of case id %d: %w", r.CaseID, err)
+		}
+		if n == 1 {
+			return nil
+		}
+		_, err = q.RetryModlog(ctx, dbsqlc.RetryModlogParams{RunAt: s.clk.Now().UnixMilli(), NewAttempts: 0, Now: s.clk.Now().UnixMilli(),
+			CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
+		if err != nil {
+			return fmt.Errorf("requeue the delivery of case id %d: %w", r.CaseID, err)
+		}
+		return nil
+	}
+	if messageID == 0 {
+		if err := settle(s.st.WriteQueries()); err != nil {
+			return err
+		}
+		return nil
+	}
+	err := s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
+		c, err := tx.Lock(r.CaseID)
+		if err != nil {
+			return err
+		}
+		if err := tx.LinkModlog(c, channelID, messageID); err != nil {
+			return err
+		}
+		return settle(tx.StoreTx().Queries())
+	})
+	if err == nil {
+		// A row kept for a newer change is due now.
+		s.wakeUp()
+	}
+	return err
+}
+
+// handBack returns a claimed row to the outbox, due at runAt.
+func (w worker) handBack(ctx context.Context, r dbsqlc.ModlogOutbox, runAt time.Time, attempts int, cause string) error {
+	s := w.s
+	if len(cause) > 500 {
+		cause = cause[:500]
+	}
+	_, err := s.st.WriteQueries().RetryModlog(ctx, dbsqlc.RetryModlogParams{RunAt: runAt.UnixMilli(), NewAttempts: int32(attempts),
+		LastError: sql.NullString{String: cause, Valid: cause != ""}, Now: s.clk.Now().UnixMilli(),
+		CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
+	return err
+}
+
+// permanent reports a refusal that no retry will change: gavel may not post in the channel.
+// It is still retried (with the longest backoff) because a moderator may fix the permission.
+func permanent(err error) bool {
+	de := discord.AsError(err)
+	return de != nil && de.Status == http.StatusForbidden
+}
