@@ -102,13 +102,8 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	w.port = port
 	st := storetest.Open(t, engine)
 	w.settings, w.cat = settings.NewService(st), actions.Catalogue()
-	w.ml = modlog.New(st, w.settings, modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
-	w.cases = cases.NewService(st, cases.WithChangeObserver(w.ml))
-	w.ml.Bind(w.cases)
-	mlCtx, mlStop := context.WithCancel(context.Background())
-	mlDone := make(chan struct{})
-	go func() { defer close(mlDone); _ = w.ml.Run(mlCtx, port, int64(w.s.BotID())) }()
-	t.Cleanup(func() { mlStop(); <-mlDone })
+	w.st = st
+	w.withCases(t)
 	ctx := context.Background()
 	if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(w.modlog)); err != nil {
 		t.Fatal(err)
@@ -120,6 +115,19 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(int64(w.s.BotID())))
 	w.st, w.exec = st, ex
 	return w
+}
+
+// withCases gives the world a cases service with opts, bound to a mod log of its own whose
+// worker runs until the test ends.
+func (w *world) withCases(t *testing.T, opts ...cases.Option) {
+	t.Helper()
+	w.ml = modlog.New(w.st, w.settings, modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
+	w.cases = cases.NewService(w.st, append(opts, cases.WithChangeObserver(w.ml))...)
+	w.ml.Bind(w.cases)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.ml.Run(ctx, w.port, int64(w.s.BotID())) }()
+	t.Cleanup(func() { stop(); <-done })
 }
 
 // modlogSettled waits until the mod log has delivered everything queued so far.

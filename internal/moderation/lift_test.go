@@ -36,7 +36,7 @@ func newExpiring(t *testing.T, engine store.Engine, cfg expiry.Config, opts ...m
 	t.Helper()
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	w := newWorld(t, engine, discordtest.WithClock(clk.Now))
-	w.cases = cases.NewService(w.st, cases.WithClock(clk.Now))
+	w.withCases(t, cases.WithClock(clk.Now))
 	svc := expiry.NewService(w.st, w.cases, expiry.WithClock(clk))
 	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithExpiry(svc),
 		moderation.WithCoordinatorClock(clk.Now)}, opts...)
