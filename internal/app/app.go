@@ -327,7 +327,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.AutoMod = a.AutoMod()
 	work := flightWork{&a.flight}
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Log: logger, RejailRecheck: o.rejailRecheck,
-		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout})
+		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms,
 		Metrics: a.metrics, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Ready: a.onReady,
 		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})

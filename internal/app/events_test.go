@@ -8,6 +8,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -201,8 +202,12 @@ func TestRejailOnRejoin(t *testing.T) {
 	if _, err := gs.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(jailRole)); err != nil {
 		t.Fatal(err)
 	}
-	// Long enough for the test to give the role after the first look, on a busy machine.
-	w.start(t, app.WithRejailRecheck(3*time.Second))
+	// The second look waits on the test's clock: the test gives the role after the first
+	// look, then moves the clock to the second. An hour stands apart from the expiry
+	// poller's waits on the same clock.
+	const recheck = time.Hour
+	clk := clock.NewManual(time.Now().UTC())
+	w.start(t, app.WithClock(clk), app.WithRejailRecheck(recheck))
 
 	w.s.SendMessage(w.general, w.owner, "$jail <@"+w.target.String()+"> cool off")
 	waitFor(t, "the jail", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
@@ -229,7 +234,17 @@ func TestRejailOnRejoin(t *testing.T) {
 	})
 
 	// Another bot gives the member a role just after the join; gavel's second look takes it.
+	waitCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := clk.WaitArmedAfter(waitCtx, clk.Now().Add(recheck-time.Minute)); err != nil {
+		t.Fatalf("the second look was not scheduled: %v", err)
+	}
 	w.s.AddMember(w.guild, w.target, jailRole, memberRole)
+	waitFor(t, "the on-join role seen by gavel", func() bool {
+		m, ok := w.s.Member(w.guild, w.target)
+		return ok && len(m.Roles) == 2
+	})
+	clk.Advance(recheck)
 	waitFor(t, "the on-join role taken on the second look", func() bool {
 		m, ok := w.s.Member(w.guild, w.target)
 		return ok && len(m.Roles) == 1 && m.Roles[0] == jailRole
@@ -322,18 +337,26 @@ func TestYoungPendingCasesWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const age = 3 * time.Second
-	w.start(t, app.WithReconcileAge(age))
+	// The age is judged, and the recheck waits, on the test's clock.
+	const age = time.Hour
+	clk := clock.NewManual(time.Now().UTC())
+	w.start(t, app.WithClock(clk), app.WithReconcileAge(age))
+	waitCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := clk.WaitArmedAfter(waitCtx, c.CreatedAt.Add(age-time.Minute)); err != nil {
+		t.Fatalf("no recheck scheduled for when the case is old enough: %v", err)
+	}
 	if got, _ := cs.Get(ctx, c.ID); got.Status != cases.Pending {
 		t.Fatalf("a case younger than the reconcile age was settled at once: %s", got.Status)
 	}
+	clk.Set(c.CreatedAt.Add(age))
 	var got cases.Case
 	waitFor(t, "the case settled once old enough", func() bool {
 		got, err = cs.Get(ctx, c.ID)
 		return err == nil && got.Status != cases.Pending
 	})
 	// other is still a member: the kick did not happen.
-	if got.Status != cases.Voided || time.Since(c.CreatedAt) < age {
-		t.Errorf("case = %+v; want voided, after %v", got, age)
+	if got.Status != cases.Voided {
+		t.Errorf("case = %+v; want voided once %v old", got, age)
 	}
 }

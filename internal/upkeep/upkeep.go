@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/moderation"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	ReconcileAge time.Duration
 	// ReconcileTimeout bounds one guild's reconciliation.
 	ReconcileTimeout time.Duration
+	// Clock is what the later looks and the reconciliation rechecks wait on, the clock the
+	// pipeline judges a pending case's age by (nil: the system's).
+	Clock clock.Clock
 }
 
 // Upkeep runs the events; Stop cancels the ones waiting for later.
@@ -60,11 +64,11 @@ type Upkeep struct {
 
 	mu      sync.Mutex
 	stopped bool
-	// timers are the later looks (re-jail's second look); recon the next reconciliation of
-	// each guild, so that a guild that becomes available again (a reconnect) does not start
-	// a second one.
-	timers map[*time.Timer]struct{}
-	recon  map[int64]*time.Timer
+	// later are the stops of the later looks (re-jail's second look); recon the stop of
+	// the next reconciliation of each guild, so that a guild that becomes available again (a
+	// reconnect) does not start a second one.
+	later map[*waiting]struct{}
+	recon map[int64]*waiting
 }
 
 // New returns the upkeep of cfg.
@@ -72,7 +76,8 @@ func New(cfg Config) *Upkeep {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Upkeep{cfg: cfg, timers: map[*time.Timer]struct{}{}, recon: map[int64]*time.Timer{}}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
+	return &Upkeep{cfg: cfg, later: map[*waiting]struct{}{}, recon: map[int64]*waiting{}}
 }
 
 // background runs fn as work in flight, with a deadline; it does nothing while the process
@@ -90,6 +95,29 @@ func (u *Upkeep) background(timeout time.Duration, fn func(ctx context.Context, 
 	}()
 }
 
+// waiting is fn waiting for its instant on the clock; stop cancels it.
+type waiting struct {
+	once sync.Once
+	done chan struct{}
+}
+
+// at runs fn when the clock reaches when, on a goroutine of its own, unless stopped first.
+func (u *Upkeep) at(when time.Time, fn func(w *waiting)) *waiting {
+	w := &waiting{done: make(chan struct{})}
+	t := u.cfg.Clock.TimerAt(when)
+	go func() {
+		defer t.Stop()
+		select {
+		case <-t.C():
+			fn(w)
+		case <-w.done:
+		}
+	}()
+	return w
+}
+
+func (w *waiting) stop() { w.once.Do(func() { close(w.done) }) }
+
 // after runs fn after d, unless Stop comes first.
 func (u *Upkeep) after(d time.Duration, fn func()) {
 	u.mu.Lock()
@@ -97,27 +125,29 @@ func (u *Upkeep) after(d time.Duration, fn func()) {
 	if u.stopped {
 		return
 	}
-	var t *time.Timer
-	t = time.AfterFunc(d, func() {
+	w := u.at(u.cfg.Clock.Now().Add(d), func(w *waiting) {
 		u.mu.Lock()
-		delete(u.timers, t)
+		_, live := u.later[w]
+		delete(u.later, w)
 		u.mu.Unlock()
-		fn()
+		if live {
+			fn()
+		}
 	})
-	u.timers[t] = struct{}{}
+	u.later[w] = struct{}{}
 }
 
-// Stop cancels every timer: the later looks and the reconciliation rechecks.
+// Stop cancels every wait: the later looks and the reconciliation rechecks.
 func (u *Upkeep) Stop() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.stopped = true
-	for t := range u.timers {
-		t.Stop()
+	for w := range u.later {
+		w.stop()
 	}
-	u.timers = map[*time.Timer]struct{}{}
-	for g, t := range u.recon {
-		t.Stop()
+	clear(u.later)
+	for g, w := range u.recon {
+		w.stop()
 		delete(u.recon, g)
 	}
 }
@@ -189,7 +219,7 @@ func (u *Upkeep) GuildAvailable(guildID int64, name string) {
 	u.cfg.Log.Info("serving guild", "id", guildID, "name", name)
 	ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.cfg.Guilds.GuildJoined(ctx, guildID, time.Now()); err != nil {
+	if err := u.cfg.Guilds.GuildJoined(ctx, guildID, u.cfg.Clock.Now()); err != nil {
 		u.cfg.Log.Warn("recording the guild", "guild", guildID, "err", err)
 	}
 	u.reconcile(guildID)
@@ -199,8 +229,8 @@ func (u *Upkeep) GuildAvailable(guildID int64, name string) {
 // comes back for the younger ones once they are old enough.
 func (u *Upkeep) reconcile(guildID int64) {
 	u.mu.Lock()
-	if t, ok := u.recon[guildID]; ok {
-		t.Stop()
+	if w, ok := u.recon[guildID]; ok {
+		w.stop()
 		delete(u.recon, guildID)
 	}
 	u.mu.Unlock()
@@ -208,7 +238,7 @@ func (u *Upkeep) reconcile(guildID int64) {
 		r, err := co.Reconcile(ctx, guildID, u.cfg.ReconcileAge)
 		if err != nil {
 			u.cfg.Log.Error("reconciling pending cases", "guild", guildID, "err", err)
-			r.RecheckAt = time.Now().Add(max(u.cfg.ReconcileAge, 30*time.Second))
+			r.RecheckAt = u.cfg.Clock.Now().Add(max(u.cfg.ReconcileAge, 30*time.Second))
 		}
 		if r.Activated+r.Voided > 0 {
 			u.cfg.Log.Info("pending cases reconciled", "guild", guildID, "activated", r.Activated, "voided", r.Voided)
@@ -222,7 +252,17 @@ func (u *Upkeep) reconcile(guildID int64) {
 			return
 		}
 		if _, ok := u.recon[guildID]; !ok {
-			u.recon[guildID] = time.AfterFunc(time.Until(r.RecheckAt), func() { u.reconcile(guildID) })
+			u.recon[guildID] = u.at(r.RecheckAt, func(w *waiting) {
+				u.mu.Lock()
+				live := u.recon[guildID] == w
+				if live {
+					delete(u.recon, guildID)
+				}
+				u.mu.Unlock()
+				if live {
+					u.reconcile(guildID)
+				}
+			})
 		}
 	})
 }

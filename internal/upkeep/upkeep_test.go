@@ -1,9 +1,14 @@
 package upkeep
 
 import (
+	"context"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // TestQueuesKeepOrderPerKey: one key's functions run one at a time in the order pushed (a
@@ -37,5 +42,41 @@ func TestQueuesKeepOrderPerKey(t *testing.T) {
 		if len(list) != 100 || !slices.IsSorted(list) {
 			t.Errorf("key %d ran %v; want its 100 functions in order", key, list)
 		}
+	}
+}
+
+// TestLaterLooksWaitOnTheClock: a later look runs when the injected clock reaches it, and one
+// pending at Stop is taken off the clock's waits.
+func TestLaterLooksWaitOnTheClock(t *testing.T) {
+	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	u := New(Config{Clock: clk})
+	ran := make(chan struct{})
+	u.after(time.Hour, func() { close(ran) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Hour)
+	select {
+	case <-ran:
+	case <-ctx.Done():
+		t.Fatal("the later look did not run when the clock reached it")
+	}
+
+	u.after(time.Hour, func() { t.Error("a later look ran after Stop") })
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	u.Stop()
+	for len(clk.Armed()) != 0 {
+		if ctx.Err() != nil {
+			t.Fatal("the stopped look still waits on the clock")
+		}
+		runtime.Gosched()
+	}
+	u.after(time.Minute, func() { t.Error("a later look was scheduled after Stop") })
+	if n := len(clk.Armed()); n != 0 {
+		t.Errorf("%d waits armed after Stop", n)
 	}
 }
