@@ -57,7 +57,7 @@ type FlagSpec struct {
 	// Name is the long form (-purge, and the slash option's name); Aliases the short ones.
 	Name    string
 	Aliases []string
-	// Boolean flags take no value in prefix commands.
+	// Boolean flags stand alone in prefix commands, or take a yes/no value right after them.
 	Boolean bool
 	Help    string
 }
