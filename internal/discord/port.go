@@ -9,12 +9,29 @@ import (
 // Port is every Discord call gavel's services make, in gavel's terms: snowflakes are int64,
 // permissions uint64, and nothing of the Discord library shows through. The disgo adapter
 // (package disgoport) implements it over HTTP; unit tests may use a small in-memory double.
+// It is the composition of small interfaces by resource (Bans, Members, Roles, …): a
+// service asks for the ones it uses, as disgo's rest package does, so what it may do to
+// Discord shows in its type and a test double implements only that.
 //
 // Every method returns a *Error when Discord answered with an error or did not answer (see
 // Error for what Status 0 and 429 mean), so the executor can decide about retries. None of
 // them retries by itself. A reason, where taken, is written to the guild's audit log; ""
 // writes none.
 type Port interface {
+	Bans
+	Members
+	Roles
+	Guilds
+	Channels
+	Messages
+	AutoMod
+	AuditLogs
+	Commands
+	Interactions
+}
+
+// Bans is banning: who is banned, banning and lifting bans.
+type Bans interface {
 	// Ban bans a user (a member or not) and deletes their messages of the last
 	// deleteMessageSeconds (0–604800). Banning a banned user succeeds and changes nothing.
 	Ban(ctx context.Context, guildID, userID int64, deleteMessageSeconds int, reason string) error
@@ -25,29 +42,51 @@ type Port interface {
 	// ListBans returns up to limit bans (1–1000; 0 means 1000) of users whose id is above
 	// after, in ascending user id: pass the last id of one page as after for the next.
 	ListBans(ctx context.Context, guildID, after int64, limit int) ([]Ban, error)
+}
+
+// Members reads guild members and removes or times them out.
+type Members interface {
+	// Member returns a guild member; a user who is not a member is a 404 with
+	// CodeUnknownMember.
+	Member(ctx context.Context, guildID, userID int64) (Member, error)
 	// Kick removes a member; a user who is not a member is a 404 with CodeUnknownMember.
 	Kick(ctx context.Context, guildID, userID int64, reason string) error
 	// Timeout times a member out until a time (at most 28 days ahead); the zero time lifts
 	// the timeout.
 	Timeout(ctx context.Context, guildID, userID int64, until time.Time, reason string) error
+}
 
-	// Member returns a guild member; a user who is not a member is a 404 with
-	// CodeUnknownMember.
-	Member(ctx context.Context, guildID, userID int64) (Member, error)
-	// Guild returns a guild's owner and roles.
-	Guild(ctx context.Context, guildID int64) (Guild, error)
-	// Channel returns a channel: a guild channel, a thread or a DM.
-	Channel(ctx context.Context, channelID int64) (Channel, error)
-	// GuildChannels returns a guild's channels, threads excluded.
-	GuildChannels(ctx context.Context, guildID int64) ([]Channel, error)
-
+// Roles changes a member's roles.
+type Roles interface {
 	// AddRole gives a member a role; giving one they have changes nothing.
 	AddRole(ctx context.Context, guildID, userID, roleID int64, reason string) error
 	// RemoveRole takes a role from a member; taking one they lack changes nothing.
 	RemoveRole(ctx context.Context, guildID, userID, roleID int64, reason string) error
 	// SetRoles replaces a member's roles with roleIDs, in one call (jail and unjail).
 	SetRoles(ctx context.Context, guildID, userID int64, roleIDs []int64, reason string) error
+}
 
+// Guilds reads a guild: its owner and roles.
+type Guilds interface {
+	// Guild returns a guild's owner and roles.
+	Guild(ctx context.Context, guildID int64) (Guild, error)
+}
+
+// Channels reads channels and changes their permissions and slowmode.
+type Channels interface {
+	// Channel returns a channel: a guild channel, a thread or a DM.
+	Channel(ctx context.Context, channelID int64) (Channel, error)
+	// GuildChannels returns a guild's channels, threads excluded.
+	GuildChannels(ctx context.Context, guildID int64) ([]Channel, error)
+	// SetChannelOverwrite creates or replaces a channel's permission overwrite for a role or
+	// a member (lockdown, per-channel bans).
+	SetChannelOverwrite(ctx context.Context, channelID int64, ow Overwrite, reason string) error
+	// SetSlowmode sets a channel's rate_limit_per_user in seconds (0–21600; 0 turns it off).
+	SetSlowmode(ctx context.Context, channelID int64, seconds int, reason string) error
+}
+
+// Messages sends, edits, reads and deletes messages, DMs included.
+type Messages interface {
 	// SendDM opens the bot's DM channel with a user and sends msg there. A user who accepts
 	// no DMs from the bot is a 403 with CodeCannotDMUser.
 	SendDM(ctx context.Context, userID int64, msg Message) (MessageRef, error)
@@ -64,13 +103,10 @@ type Port interface {
 	BulkDelete(ctx context.Context, channelID int64, messageIDs []int64, reason string) error
 	// ListMessages returns a channel's messages, newest first; see MessageQuery.
 	ListMessages(ctx context.Context, channelID int64, q MessageQuery) ([]ChannelMessage, error)
+}
 
-	// SetChannelOverwrite creates or replaces a channel's permission overwrite for a role or
-	// a member (lockdown, per-channel bans).
-	SetChannelOverwrite(ctx context.Context, channelID int64, ow Overwrite, reason string) error
-	// SetSlowmode sets a channel's rate_limit_per_user in seconds (0–21600; 0 turns it off).
-	SetSlowmode(ctx context.Context, channelID int64, seconds int, reason string) error
-
+// AutoMod reads and changes a guild's AutoMod rules.
+type AutoMod interface {
 	// AutoModRules lists a guild's AutoMod rules, each as the JSON object Discord returns.
 	AutoModRules(ctx context.Context, guildID int64) ([]json.RawMessage, error)
 	// AutoModRule returns one rule as Discord's JSON object.
@@ -83,16 +119,25 @@ type Port interface {
 	ModifyAutoModRule(ctx context.Context, guildID, ruleID int64, patch json.RawMessage, reason string) (json.RawMessage, error)
 	// DeleteAutoModRule deletes a rule.
 	DeleteAutoModRule(ctx context.Context, guildID, ruleID int64, reason string) error
+}
 
+// AuditLogs reads a guild's audit log.
+type AuditLogs interface {
 	// AuditLog returns a guild's audit-log entries that match f, newest first unless
 	// f.After is set (then oldest first, as Discord pages forward).
 	AuditLog(ctx context.Context, guildID int64, f AuditLogFilter) ([]AuditLogEntry, error)
+}
 
+// Commands registers the application's commands.
+type Commands interface {
 	// RegisterCommands replaces the application's commands in a guild (guildID 0: the global
 	// ones) with commands, a JSON array of Discord's application command objects, and
 	// returns what Discord registered.
 	RegisterCommands(ctx context.Context, guildID int64, commands json.RawMessage) ([]RegisteredCommand, error)
+}
 
+// Interactions answers interactions.
+type Interactions interface {
 	// Respond answers an interaction (within 3 seconds of its creation).
 	Respond(ctx context.Context, interactionID int64, token string, r Response) error
 	// EditOriginal replaces the interaction's original response with msg (fills in a
