@@ -14,12 +14,12 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 )
 
-// Service manages a guild's Discord AutoMod rules over discord.Port. Every change validates
+// Service manages a guild's Discord AutoMod rules over discord.AutoMod. Every change validates
 // the whole resulting rule before the first call to Discord, so a refused change changes
 // nothing, and returns what changed in words, for the moderator and the audit-log channel.
 // The /automod commands are thin layers over it.
 type Service struct {
-	port discord.Port
+	port discord.AutoMod
 	// report, when set, posts each change's summary (who, what) to the guild's audit log.
 	report func(ctx context.Context, guildID int64, text string)
 	// exec, when set, runs every Discord call (retries on 429 and 5xx, a breaker).
@@ -57,7 +57,7 @@ func WithReporter(report func(ctx context.Context, guildID int64, text string)) 
 }
 
 // NewService returns a Service over port.
-func NewService(port discord.Port, opts ...ServiceOption) *Service {
+func NewService(port discord.AutoMod, opts ...ServiceOption) *Service {
 	s := &Service{port: port}
 	for _, o := range opts {
 		o(s)

@@ -62,13 +62,26 @@ type Result struct {
 	DM DMOutcome
 }
 
+// Discord is what moderation asks of Discord: the actions themselves (bans, member
+// removals and timeouts, roles, channel overwrites), reading the guild, its members and
+// its audit log for the checks and reconciliation, and messages (DMs, the mod log).
+type Discord interface {
+	discord.Bans
+	discord.Members
+	discord.Roles
+	discord.Guilds
+	discord.Channels
+	discord.Messages
+	discord.AuditLogs
+}
+
 // Coordinator runs moderation actions through the pipeline: the per-target lock, checks with
 // no side effect, the pending case, the DM, the Discord calls through the executor, the
 // case's final status (which queues the mod-log message, see internal/modlog). It is safe for
 // concurrent use.
 type Coordinator struct {
 	cat       *Catalogue
-	port      discord.Port
+	port      Discord
 	cases     *cases.Service
 	settings  *settings.Service
 	exec      *executor.Executor
@@ -152,7 +165,7 @@ func WithTimeoutHorizon(d time.Duration) CoordinatorOption {
 
 // NewCoordinator returns a coordinator over its dependencies. cat holds every case type's
 // action (actions.Catalogue()): the pipeline looks up what to do for a case by its type.
-func NewCoordinator(cat *Catalogue, port discord.Port, cs *cases.Service, st *settings.Service, exec *executor.Executor, opts ...CoordinatorOption) *Coordinator {
+func NewCoordinator(cat *Catalogue, port Discord, cs *cases.Service, st *settings.Service, exec *executor.Executor, opts ...CoordinatorOption) *Coordinator {
 	c := &Coordinator{cat: cat, port: port, cases: cs, settings: st, exec: exec, locks: NewLocks(),
 		now: time.Now, log: slog.Default(), dmTimeout: DefaultDMTimeout, timeoutHorizon: MaxTimeout}
 	for _, o := range opts {

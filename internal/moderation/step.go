@@ -72,7 +72,7 @@ type Plan struct {
 }
 
 // Port is Discord. Calls go through Do.
-func (s *Step) Port() discord.Port { return s.co.port }
+func (s *Step) Port() Discord { return s.co.port }
 
 // Do runs a Discord call through the executor as operation op.
 func (s *Step) Do(ctx context.Context, op executor.Op, fn func(ctx context.Context) error) error {

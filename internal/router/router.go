@@ -40,13 +40,21 @@ type Work interface {
 	Closing() <-chan struct{}
 }
 
+// Discord is what the router asks of Discord: the guild for the permission check, and
+// replies, to messages and to interactions.
+type Discord interface {
+	discord.Guilds
+	discord.Messages
+	discord.Interactions
+}
+
 // Config is what the router dispatches to.
 type Config struct {
 	Log  *slog.Logger
 	Work Work
 	// Port answers the commands (replies, interaction responses) and reads the guild for
 	// the permission check.
-	Port     discord.Port
+	Port     Discord
 	State    *guildstate.State
 	Settings *settings.Service
 	Perms    *permissions.Service

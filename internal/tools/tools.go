@@ -22,9 +22,18 @@ import (
 	"github.com/gavelbot/gavel/internal/settings"
 )
 
+// Discord is what the tools ask of Discord: reading guilds, members and channels, a
+// channel's slowmode, and messages (purge, the audit-log posts, mod-log edits).
+type Discord interface {
+	discord.Guilds
+	discord.Members
+	discord.Channels
+	discord.Messages
+}
+
 // Env is what the tools work with.
 type Env struct {
-	Port  discord.Port
+	Port  Discord
 	Cases *cases.Service
 	// Expiry moves a case's scheduled lift when its expiry changes; nil in processes that
 	// run none (cases modify then refuses -duration and -expires).

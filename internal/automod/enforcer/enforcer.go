@@ -68,11 +68,21 @@ type GuildSource interface {
 	Guild(ctx context.Context, guildID int64) (discord.Guild, error)
 }
 
+// Discord is what the enforcer asks of Discord: a rule, the member and channel of an
+// execution, its audit-log entry, and messages (alerts, deletions).
+type Discord interface {
+	discord.AutoMod
+	discord.Members
+	discord.Channels
+	discord.Messages
+	discord.AuditLogs
+}
+
 // Config is what the enforcer works with. Every field but the timings is required.
 type Config struct {
 	Store *automod.Store
 	// Port is Discord: rules, members, channels, messages and the audit log.
-	Port     discord.Port
+	Port     Discord
 	Guilds   GuildSource
 	Exec     *executor.Executor
 	Settings *settings.Service
@@ -93,7 +103,7 @@ type Config struct {
 // Enforcer is AutoMod in a running gavel. It is safe for concurrent use.
 type Enforcer struct {
 	store    *automod.Store
-	port     discord.Port
+	port     Discord
 	guilds   GuildSource
 	exec     *executor.Executor
 	settings *settings.Service
