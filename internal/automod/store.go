@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Store keeps what AutoMod needs in the database: each guild's gavel-enforced rules, and the
 // keys that make every execution and every gavel punishment one case only.
 type Store struct {
 	st   *store.Store
-	read *dbsqlc.Queries
+	read query.Queries
 	now  func() time.Time
 }
 
@@ -79,12 +79,12 @@ func (s *Store) ReplaceGavelRules(ctx context.Context, guildID int64, rules []Ga
 			if err != nil {
 				return err
 			}
-			if err := q.InsertGavelRule(ctx, dbsqlc.InsertGavelRuleParams{GuildID: guildID, Name: g.Name,
-				Position: int32(i), Rule: string(b), UpdatedAt: now}); err != nil {
+			if err := q.InsertGavelRule(ctx, query.InsertGavelRuleParams{GuildID: guildID, Name: g.Name,
+				Position: int64(i), Rule: string(b), UpdatedAt: now}); err != nil {
 				return fmt.Errorf("rule %q: %w", g.Name, err)
 			}
 		}
-		_, err := q.BumpGavelVersion(ctx, dbsqlc.BumpGavelVersionParams{GuildID: guildID, UpdatedAt: now})
+		_, err := q.BumpGavelVersion(ctx, query.BumpGavelVersionParams{GuildID: guildID, UpdatedAt: now})
 		return err
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func (s *Store) Claim(ctx context.Context, guildID int64, key string, staleBefor
 	if !staleBefore.IsZero() {
 		stale = staleBefore.UnixMilli()
 	}
-	n, err := s.st.WriteQueries().ClaimAutomodKey(ctx, dbsqlc.ClaimAutomodKeyParams{GuildID: guildID, DedupeKey: key,
+	n, err := s.st.WriteQueries().ClaimAutomodKey(ctx, query.ClaimAutomodKeyParams{GuildID: guildID, DedupeKey: key,
 		SeenAt: s.now().UnixMilli(), StaleBefore: stale})
 	if err != nil {
 		return false, fmt.Errorf("claim automod key %q in guild %d: %w", key, guildID, err)
@@ -116,7 +116,7 @@ func (s *Store) Settle(ctx context.Context, guildID int64, key string, caseID in
 // SettleTx records the case made for a claimed key inside tx, the unit of work that
 // finalizes the case, so that the key and its case commit together.
 func (s *Store) SettleTx(tx *store.Tx, guildID int64, key string, caseID int64) error {
-	err := tx.Queries().SetAutomodKeyCase(tx.Context(), dbsqlc.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
+	err := tx.Queries().SetAutomodKeyCase(tx.Context(), query.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
 		CaseID: sql.NullInt64{Int64: caseID, Valid: true}})
 	if err != nil {
 		return fmt.Errorf("settle automod key %q in guild %d: %w", key, guildID, err)
@@ -127,7 +127,7 @@ func (s *Store) SettleTx(tx *store.Tx, guildID int64, key string, caseID int64) 
 // Release gives back a claimed key whose case could not be made, so that a later event (a
 // resent execution, the message edited again) tries again.
 func (s *Store) Release(ctx context.Context, guildID int64, key string) error {
-	err := s.st.WriteQueries().ReleaseAutomodKey(ctx, dbsqlc.ReleaseAutomodKeyParams{GuildID: guildID, DedupeKey: key})
+	err := s.st.WriteQueries().ReleaseAutomodKey(ctx, query.ReleaseAutomodKeyParams{GuildID: guildID, DedupeKey: key})
 	if err != nil {
 		return fmt.Errorf("release automod key %q in guild %d: %w", key, guildID, err)
 	}

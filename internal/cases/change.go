@@ -10,7 +10,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Changes to a case. A nil field is left alone; a field equal to its current value is not a
@@ -152,17 +152,17 @@ func (s *Service) checkTarget(guildID, n, actor int64) error {
 }
 
 // locker reads a case for the rest of a write transaction (see store.Tx.LockCase).
-type locker func(tx *store.Tx) (dbsqlc.Case, error)
+type locker func(tx *store.Tx) (query.Case, error)
 
 func lockByNumber(guildID, n int64) locker {
-	return func(tx *store.Tx) (dbsqlc.Case, error) {
+	return func(tx *store.Tx) (query.Case, error) {
 		row, err := tx.LockCase(guildID, n)
 		return row, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
 	}
 }
 
 func lockByID(id int64) locker {
-	return func(tx *store.Tx) (dbsqlc.Case, error) {
+	return func(tx *store.Tx) (query.Case, error) {
 		row, err := tx.LockCaseByID(id)
 		return row, notFound(err, fmt.Sprintf("case id %d", id))
 	}
@@ -208,14 +208,14 @@ func (s *Service) change(ctx context.Context, lock locker, actor int64, apply fu
 // changeTx writes one field of a locked case and its history row.
 type changeTx struct {
 	ctx   context.Context
-	q     *dbsqlc.Queries
+	q     query.Queries
 	ev    *eventBuf
 	actor int64
 	now   int64
 }
 
 func (t *changeTx) reason(c Case, r string) error {
-	if err := t.q.SetCaseReason(t.ctx, dbsqlc.SetCaseReasonParams{ID: c.ID, Reason: r, UpdatedAt: t.now}); err != nil {
+	if err := t.q.SetCaseReason(t.ctx, query.SetCaseReasonParams{ID: c.ID, Reason: r, UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d reason: %w", c.Number, err)
 	}
 	return t.event(c, EventReason, c.Reason, r, "")
@@ -230,7 +230,7 @@ func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error 
 	if !ok {
 		return input.Invalid("status", fmt.Sprintf("case #%d cannot go from %s to %s; allowed: pending to active or voided, active to voided, voided to active", c.Number, c.Status, st))
 	}
-	if err := t.q.SetCaseStatus(t.ctx, dbsqlc.SetCaseStatusParams{ID: c.ID, Status: string(st), UpdatedAt: t.now}); err != nil {
+	if err := t.q.SetCaseStatus(t.ctx, query.SetCaseStatusParams{ID: c.ID, Status: string(st), UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d status: %w", c.Number, err)
 	}
 	return t.event(c, kind, string(c.Status), string(st), note)
@@ -240,7 +240,7 @@ func (t *changeTx) modlog(c Case, channelID, messageID int64) error {
 	if c.ModlogMessageID == messageID && c.ModlogChannelID == channelID {
 		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, input.ErrUnchanged)
 	}
-	if err := t.q.SetCaseModlog(t.ctx, dbsqlc.SetCaseModlogParams{ID: c.ID, ModlogChannelID: sql.NullInt64{Int64: channelID, Valid: true},
+	if err := t.q.SetCaseModlog(t.ctx, query.SetCaseModlogParams{ID: c.ID, ModlogChannelID: sql.NullInt64{Int64: channelID, Valid: true},
 		ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
 	}
@@ -258,7 +258,7 @@ func modlogText(channelID, messageID int64) string {
 // process marks case id processed with its history row, in one statement that needs no lock
 // before it; false, and nothing written, when it already was or does not exist.
 func (t *changeTx) process(id int64, note string) (Case, bool, error) {
-	row, err := t.q.ProcessCase(t.ctx, dbsqlc.ProcessCaseParams{ID: id, UpdatedAt: t.now})
+	row, err := t.q.ProcessCase(t.ctx, query.ProcessCaseParams{ID: id, UpdatedAt: t.now})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Case{}, false, nil
 	}
@@ -273,7 +273,7 @@ func (t *changeTx) process(id int64, note string) (Case, bool, error) {
 }
 
 func (t *changeTx) expiry(c Case, at time.Time, note string) error {
-	if err := t.q.SetCaseExpiry(t.ctx, dbsqlc.SetCaseExpiryParams{ID: c.ID, ExpiresAt: nullMS(at), UpdatedAt: t.now}); err != nil {
+	if err := t.q.SetCaseExpiry(t.ctx, query.SetCaseExpiryParams{ID: c.ID, ExpiresAt: nullMS(at), UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d expiry: %w", c.Number, err)
 	}
 	return t.event(c, EventExpiry, timeText(c.ExpiresAt), timeText(at), note)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Filter selects cases; every set field must match (an AND). The zero Filter matches all.
@@ -159,7 +159,7 @@ func (s *Service) Export(ctx context.Context, guildID int64, fn func(Case, []Eve
 	const pageSize = 500
 	after := int64(0)
 	for {
-		rows, err := s.read.GuildCasesAfter(ctx, dbsqlc.GuildCasesAfterParams{GuildID: guildID, Number: after, Limit: pageSize})
+		rows, err := s.read.GuildCasesAfter(ctx, query.GuildCasesAfterParams{GuildID: guildID, Number: after, Limit: pageSize})
 		if err != nil {
 			return fmt.Errorf("export guild %d: %w", guildID, err)
 		}

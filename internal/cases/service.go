@@ -11,14 +11,14 @@ import (
 
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Service is the case store's API. It is safe for concurrent use, also by several processes
 // sharing one database.
 type Service struct {
 	st   *store.Store
-	read *dbsqlc.Queries
+	read query.Queries
 	now  func() time.Time
 	// obs hears of every change (see ChangeObserver); nil when no one listens.
 	obs ChangeObserver
@@ -61,7 +61,7 @@ func (s *Service) GetByNumber(ctx context.Context, guildID, n int64) (Case, erro
 	if n <= 0 {
 		return Case{}, input.Invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
 	}
-	row, err := s.read.GetCaseByNumber(ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
+	row, err := s.read.GetCaseByNumber(ctx, query.GetCaseByNumberParams{GuildID: guildID, Number: n})
 	if err != nil {
 		return Case{}, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
 	}
@@ -79,7 +79,7 @@ func (s *Service) Recent(ctx context.Context, guildID int64, d time.Duration, li
 	if limit <= 0 || limit > 1000 {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
-	rows, err := s.read.RecentCases(ctx, dbsqlc.RecentCasesParams{GuildID: guildID, CreatedAt: s.now().Add(-d).UnixMilli(), Limit: int32(limit)})
+	rows, err := s.read.RecentCases(ctx, query.RecentCasesParams{GuildID: guildID, CreatedAt: s.now().Add(-d).UnixMilli(), Limit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("recent cases of guild %d: %w", guildID, err)
 	}
@@ -91,7 +91,7 @@ func (s *Service) ActiveOfUser(ctx context.Context, guildID, userID int64) ([]Ca
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.ActiveCasesOfUser(ctx, dbsqlc.ActiveCasesOfUserParams{GuildID: guildID, UserID: userID})
+	rows, err := s.read.ActiveCasesOfUser(ctx, query.ActiveCasesOfUserParams{GuildID: guildID, UserID: userID})
 	if err != nil {
 		return nil, fmt.Errorf("active cases of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -105,7 +105,7 @@ func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types
 		return Case{}, err
 	}
 	if len(types) == 0 {
-		row, err := s.read.LatestCaseOfUser(ctx, dbsqlc.LatestCaseOfUserParams{GuildID: guildID, UserID: userID})
+		row, err := s.read.LatestCaseOfUser(ctx, query.LatestCaseOfUserParams{GuildID: guildID, UserID: userID})
 		if err != nil {
 			return Case{}, notFound(err, fmt.Sprintf("a case of user %d in guild %d", userID, guildID))
 		}
@@ -155,7 +155,7 @@ func (s *Service) CountOfUser(ctx context.Context, guildID, userID int64) (int64
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return 0, err
 	}
-	n, err := s.read.CountCasesOfUser(ctx, dbsqlc.CountCasesOfUserParams{GuildID: guildID, UserID: userID})
+	n, err := s.read.CountCasesOfUser(ctx, query.CountCasesOfUserParams{GuildID: guildID, UserID: userID})
 	if err != nil {
 		return 0, fmt.Errorf("count cases of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -191,15 +191,15 @@ func (s *Service) Due(ctx context.Context, now time.Time, typ Type, limit int) (
 	if limit <= 0 || limit > 1000 {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
-	var rows []dbsqlc.Case
+	var rows []query.Case
 	var err error
 	if typ == "" {
-		rows, err = s.read.DueCases(ctx, dbsqlc.DueCasesParams{ExpiresAt: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}, Limit: int32(limit)})
+		rows, err = s.read.DueCases(ctx, query.DueCasesParams{ExpiresAt: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}, Limit: int64(limit)})
 	} else {
 		if err := checkTypes([]Type{typ}); err != nil {
 			return nil, err
 		}
-		rows, err = s.read.DueCasesOfType(ctx, dbsqlc.DueCasesOfTypeParams{ExpiresAt: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}, Type: string(typ), Limit: int32(limit)})
+		rows, err = s.read.DueCasesOfType(ctx, query.DueCasesOfTypeParams{ExpiresAt: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}, Type: string(typ), Limit: int64(limit)})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("due cases: %w", err)
@@ -218,7 +218,7 @@ func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type)
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return false, Case{}, err
 	}
-	row, err := s.read.LatestRestrictionCase(ctx, dbsqlc.LatestRestrictionCaseParams{GuildID: guildID, UserID: userID, OnType: string(r), OffType: string(off)})
+	row, err := s.read.LatestRestrictionCase(ctx, query.LatestRestrictionCaseParams{GuildID: guildID, UserID: userID, OnType: string(r), OffType: string(off)})
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, Case{}, nil
 	}
@@ -262,7 +262,7 @@ func (s *Service) GuildJoined(ctx context.Context, guildID int64, at time.Time) 
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
-	if err := s.st.WriteQueries().GuildJoined(ctx, dbsqlc.GuildJoinedParams{ID: guildID, JoinedAt: at.UnixMilli()}); err != nil {
+	if err := s.st.WriteQueries().GuildJoined(ctx, query.GuildJoinedParams{ID: guildID, JoinedAt: at.UnixMilli()}); err != nil {
 		return fmt.Errorf("guild %d joined: %w", guildID, err)
 	}
 	return nil
@@ -273,7 +273,7 @@ func (s *Service) GuildLeft(ctx context.Context, guildID int64, at time.Time) er
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
-	if _, err := s.st.WriteQueries().GuildLeft(ctx, dbsqlc.GuildLeftParams{ID: guildID, LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
+	if _, err := s.st.WriteQueries().GuildLeft(ctx, query.GuildLeftParams{ID: guildID, LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
 		return fmt.Errorf("guild %d left: %w", guildID, err)
 	}
 	return nil
@@ -322,7 +322,7 @@ func typeNames(types []Type) []string {
 	return out
 }
 
-func fromRows(rows []dbsqlc.Case) ([]Case, error) {
+func fromRows(rows []query.Case) ([]Case, error) {
 	out := make([]Case, 0, len(rows))
 	for _, r := range rows {
 		c, err := fromRow(r)
@@ -334,7 +334,7 @@ func fromRows(rows []dbsqlc.Case) ([]Case, error) {
 	return out, nil
 }
 
-func fromRow(r dbsqlc.Case) (Case, error) {
+func fromRow(r query.Case) (Case, error) {
 	c := Case{
 		ID: r.ID, GuildID: r.GuildID, Number: r.Number, Type: Type(r.Type), Status: Status(r.Status),
 		Processed: r.Processed, Reason: r.Reason, ModeratorID: r.ModeratorID, UserID: r.UserID,
@@ -369,7 +369,7 @@ func fromRow(r dbsqlc.Case) (Case, error) {
 	return c, nil
 }
 
-func eventFromRow(r dbsqlc.CaseEvent) Event {
+func eventFromRow(r query.CaseEvent) Event {
 	return Event{ID: r.ID, CaseID: r.CaseID, GuildID: r.GuildID, Kind: EventKind(r.Kind), ActorID: r.ActorID,
 		Old: r.OldValue.String, New: r.NewValue.String, Note: r.Note.String, At: time.UnixMilli(r.CreatedAt).UTC()}
 }

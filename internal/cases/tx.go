@@ -9,7 +9,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // New history kinds for a case's expiry (see internal/expiry).
@@ -33,7 +33,7 @@ const (
 type Tx struct {
 	tx    *store.Tx
 	ctx   context.Context
-	q     *dbsqlc.Queries
+	q     query.Queries
 	actor int64
 	now   int64
 	// ev holds the history rows until fn returns (see eventBuf).
@@ -145,7 +145,7 @@ func (t *Tx) LinkModlog(c Case, channelID, messageID int64) error {
 // pending (another writer got there first); the caller then takes the general path, whose
 // rules decide.
 func (t *Tx) Activate(id int64, note string) (Case, bool, error) {
-	row, err := t.q.ActivatePendingCase(t.ctx, dbsqlc.ActivatePendingCaseParams{ID: id, UpdatedAt: t.now})
+	row, err := t.q.ActivatePendingCase(t.ctx, query.ActivatePendingCaseParams{ID: id, UpdatedAt: t.now})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Case{}, false, nil
 	}

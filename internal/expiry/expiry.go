@@ -24,7 +24,7 @@ import (
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Kind is what a scheduled action does when it falls due.
@@ -152,7 +152,7 @@ var (
 type Service struct {
 	st    *store.Store
 	cases *cases.Service
-	read  *dbsqlc.Queries
+	read  query.Queries
 	clock clock.Clock
 	now   func() time.Time // clock.Now
 	// wake tells this process's poller that the schedule changed, so that an action due
@@ -240,7 +240,7 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 	q := tx.StoreTx().Queries()
 	ctx := tx.Context()
 	if open, err := q.OpenActionOfCase(ctx, c.ID); err == nil {
-		if _, err := q.MoveScheduledAction(ctx, dbsqlc.MoveScheduledActionParams{ID: open.ID, RunAt: at.UnixMilli(), Kind: string(kind), Now: tx.NowMS()}); err != nil {
+		if _, err := q.MoveScheduledAction(ctx, query.MoveScheduledActionParams{ID: open.ID, RunAt: at.UnixMilli(), Kind: string(kind), Now: tx.NowMS()}); err != nil {
 			return Action{}, fmt.Errorf("move the expiry of case #%d: %w", c.Number, err)
 		}
 		if err := tx.Record(c, cases.EventScheduled, scheduleText(Kind(open.Kind), time.UnixMilli(open.RunAt)), scheduleText(kind, at), "moved"); err != nil {
@@ -252,7 +252,7 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 	} else if !errors.Is(err, sql.ErrNoRows) {
 		return Action{}, fmt.Errorf("expiry of case #%d: %w", c.Number, err)
 	}
-	row, err := q.InsertScheduledAction(ctx, dbsqlc.InsertScheduledActionParams{
+	row, err := q.InsertScheduledAction(ctx, query.InsertScheduledActionParams{
 		Kind: string(kind), GuildID: c.GuildID, UserID: c.UserID, CaseID: c.ID, RunAt: at.UnixMilli(), CreatedAt: tx.NowMS(),
 	})
 	if err != nil {
@@ -305,7 +305,7 @@ func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind,
 	}
 	q := tx.StoreTx().Queries()
 	ctx := tx.Context()
-	rows, err := q.OpenActionsOfTarget(ctx, dbsqlc.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
+	rows, err := q.OpenActionsOfTarget(ctx, query.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
 	if err != nil {
 		return nil, fmt.Errorf("pending expiries of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -318,7 +318,7 @@ func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind,
 		if by.ID != 0 {
 			note = fmt.Sprintf("superseded by case #%d (%s): %s", by.Number, by.Type, why)
 		}
-		if _, err := q.CancelScheduledAction(ctx, dbsqlc.CancelScheduledActionParams{ID: r.ID, Outcome: nullText(string(Superseded)), Note: nullText(note), Now: tx.NowMS()}); err != nil {
+		if _, err := q.CancelScheduledAction(ctx, query.CancelScheduledActionParams{ID: r.ID, Outcome: nullText(string(Superseded)), Note: nullText(note), Now: tx.NowMS()}); err != nil {
 			return nil, fmt.Errorf("cancel expiry %d: %w", r.ID, err)
 		}
 		c, err := tx.Lock(r.CaseID)
@@ -393,7 +393,7 @@ func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error)
 	if err != nil {
 		return false, fmt.Errorf("expiry of case #%d: %w", c.Number, err)
 	}
-	if _, err := q.CancelScheduledAction(tx.Context(), dbsqlc.CancelScheduledActionParams{ID: open.ID, Outcome: nullText(string(Cancelled)), Note: nullText(why), Now: tx.NowMS()}); err != nil {
+	if _, err := q.CancelScheduledAction(tx.Context(), query.CancelScheduledActionParams{ID: open.ID, Outcome: nullText(string(Cancelled)), Note: nullText(why), Now: tx.NowMS()}); err != nil {
 		return false, fmt.Errorf("cancel the expiry of case #%d: %w", c.Number, err)
 	}
 	return true, tx.Record(c, cases.EventScheduled, scheduleText(Kind(open.Kind), time.UnixMilli(open.RunAt)), "", "cancelled: "+why)
@@ -456,8 +456,8 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 	}
 	now := s.now()
 	leaseUntil := sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}
-	rows, err := s.st.ClaimDueActions(ctx, dbsqlc.ClaimDueActionsParams{
-		Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int32(max)})
+	rows, err := s.st.ClaimDueActions(ctx, query.ClaimDueActionsParams{
+		Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int64(max)})
 	if err != nil {
 		return nil, fmt.Errorf("claim due expiries: %w", err)
 	}
@@ -472,8 +472,8 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 // CompleteTx records cl's outcome inside tx, with the case changes the run made; it returns
 // ErrLeaseLost (and the caller must roll back) when cl no longer holds its lease.
 func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note string) error {
-	n, err := tx.StoreTx().Queries().CompleteScheduledAction(tx.Context(), dbsqlc.CompleteScheduledActionParams{
-		Now: tx.NowMS(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	n, err := tx.StoreTx().Queries().CompleteScheduledAction(tx.Context(), query.CompleteScheduledActionParams{
+		Now: tx.NowMS(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
 	}
@@ -486,8 +486,8 @@ func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note strin
 
 // Complete records cl's outcome on its own, when the run changed no case.
 func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note string) error {
-	n, err := s.st.WriteQueries().CompleteScheduledAction(ctx, dbsqlc.CompleteScheduledActionParams{
-		Now: s.now().UnixMilli(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	n, err := s.st.WriteQueries().CompleteScheduledAction(ctx, query.CompleteScheduledActionParams{
+		Now: s.now().UnixMilli(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
 	}
@@ -502,8 +502,8 @@ func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note 
 // longer holds its lease.
 func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time.Time) error {
 	now := s.now().UnixMilli()
-	n, err := s.st.WriteQueries().FailScheduledAction(ctx, dbsqlc.FailScheduledActionParams{
-		RunAt: retryAt.UnixMilli(), LastError: nullText(cut(cause)), Now: now, ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	n, err := s.st.WriteQueries().FailScheduledAction(ctx, query.FailScheduledActionParams{
+		RunAt: retryAt.UnixMilli(), LastError: nullText(cut(cause)), Now: now, ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("reschedule failed expiry %d: %w", cl.ID, err)
 	}
@@ -520,8 +520,8 @@ func (s *Service) Fail(ctx context.Context, cl Claim, cause string, retryAt time
 // lease is cleared and the claim's attempt taken back, so another poller runs it at once
 // instead of after the lease. ErrLeaseLost when cl no longer holds its lease.
 func (s *Service) Release(ctx context.Context, cl Claim) error {
-	n, err := s.st.WriteQueries().ReleaseScheduledAction(ctx, dbsqlc.ReleaseScheduledActionParams{
-		Now: s.now().UnixMilli(), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+	n, err := s.st.WriteQueries().ReleaseScheduledAction(ctx, query.ReleaseScheduledActionParams{
+		Now: s.now().UnixMilli(), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 	if err != nil {
 		return fmt.Errorf("release expiry %d: %w", cl.ID, err)
 	}
@@ -535,8 +535,8 @@ func (s *Service) Release(ctx context.Context, cl Claim) error {
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
 func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {
 	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
-		n, err := tx.StoreTx().Queries().GiveUpScheduledAction(tx.Context(), dbsqlc.GiveUpScheduledActionParams{
-			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int32(cl.Attempts)})
+		n, err := tx.StoreTx().Queries().GiveUpScheduledAction(tx.Context(), query.GiveUpScheduledActionParams{
+			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 		if err != nil {
 			return fmt.Errorf("give up expiry %d: %w", cl.ID, err)
 		}
@@ -577,7 +577,7 @@ func (s *Service) Pending(ctx context.Context, guildID int64, limit int) ([]Acti
 	if limit <= 0 || limit > MaxPending {
 		return nil, 0, &input.InvalidError{Field: "limit", Problem: fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxPending)}
 	}
-	rows, err := s.read.PendingActions(ctx, dbsqlc.PendingActionsParams{GuildID: guildID, MaxRows: int32(limit)})
+	rows, err := s.read.PendingActions(ctx, query.PendingActionsParams{GuildID: guildID, MaxRows: int64(limit)})
 	if err != nil {
 		return nil, 0, fmt.Errorf("pending expiries: %w", err)
 	}
@@ -610,7 +610,7 @@ func (s *Service) OfCase(ctx context.Context, caseID int64) ([]Action, error) {
 // at most limit of them, as actor. Overdue ones fall due at once. It returns how many it
 // scheduled.
 func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, error) {
-	rows, err := s.st.WriteQueries().UnscheduledExpiringCases(ctx, int32(limit))
+	rows, err := s.st.WriteQueries().UnscheduledExpiringCases(ctx, int64(limit))
 	if err != nil {
 		return 0, fmt.Errorf("unscheduled expiring cases: %w", err)
 	}
@@ -680,7 +680,7 @@ func cut(s string) string {
 
 func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-func fromRow(r dbsqlc.ScheduledAction) Action {
+func fromRow(r query.ScheduledAction) Action {
 	a := Action{ID: r.ID, Kind: Kind(r.Kind), GuildID: r.GuildID, UserID: r.UserID, CaseID: r.CaseID,
 		RunAt: time.UnixMilli(r.RunAt).UTC(), Attempts: int(r.Attempts), LastError: r.LastError.String,
 		LeaseOwner: r.LeaseOwner.String, Outcome: Outcome(r.Outcome.String), Note: r.Note.String,

@@ -20,7 +20,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Port is what the worker asks of Discord: to post and edit its messages, and to name the
@@ -157,7 +157,7 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	now := s.clk.Now().UnixMilli()
 	for _, c := range changed {
-		if err := tx.Queries().EnqueueModlog(tx.Context(), dbsqlc.EnqueueModlogParams{CaseID: c.ID, GuildID: c.GuildID, Now: now}); err != nil {
+		if err := tx.Queries().EnqueueModlog(tx.Context(), query.EnqueueModlogParams{CaseID: c.ID, GuildID: c.GuildID, Now: now}); err != nil {
 			return fmt.Errorf("queue the mod-log message of case id %d: %w", c.ID, err)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Run delivers the outbox until ctx ends: what is due at once (leftovers of an earlier run
@@ -91,7 +91,7 @@ func (w worker) drain(ctx context.Context) error {
 }
 
 // deliver posts or edits one case's message and settles its outbox row.
-func (w worker) deliver(ctx context.Context, r dbsqlc.ModlogOutbox) {
+func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
 	s := w.s
 	outcome, msgCh, msgID, err := w.send(ctx, r)
 	if err != nil {
@@ -125,7 +125,7 @@ func (w worker) tell(caseID int64, o Outcome) {
 
 // send makes the Discord call a row asks for. It returns the message it posted (0 when it
 // posted none), or an error when the delivery must be tried again.
-func (w worker) send(ctx context.Context, r dbsqlc.ModlogOutbox) (Outcome, int64, int64, error) {
+func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64, int64, error) {
 	s := w.s
 	c, err := s.cases.Get(ctx, r.CaseID)
 	if err != nil {
@@ -231,17 +231,17 @@ func (w worker) user(ctx context.Context, guildID, userID int64, banned bool) di
 // finish settles a delivered row: a new message is linked to its case, in the transaction
 // that removes the row. A change that arrived during the delivery (another generation) keeps
 // the row, due at once, so the message catches up with it.
-func (w worker) finish(ctx context.Context, r dbsqlc.ModlogOutbox, channelID, messageID int64) error {
+func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, messageID int64) error {
 	s := w.s
-	settle := func(q *dbsqlc.Queries) error {
-		n, err := q.FinishModlog(ctx, dbsqlc.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
+	settle := func(q query.Queries) error {
+		n, err := q.FinishModlog(ctx, query.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
 		if err != nil {
 			return fmt.Errorf("finish the delivery of case id %d: %w", r.CaseID, err)
 		}
 		if n == 1 {
 			return nil
 		}
-		_, err = q.RetryModlog(ctx, dbsqlc.RetryModlogParams{RunAt: s.clk.Now().UnixMilli(), NewAttempts: 0, Now: s.clk.Now().UnixMilli(),
+		_, err = q.RetryModlog(ctx, query.RetryModlogParams{RunAt: s.clk.Now().UnixMilli(), NewAttempts: 0, Now: s.clk.Now().UnixMilli(),
 			CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
 		if err != nil {
 			return fmt.Errorf("requeue the delivery of case id %d: %w", r.CaseID, err)
@@ -272,12 +272,12 @@ func (w worker) finish(ctx context.Context, r dbsqlc.ModlogOutbox, channelID, me
 }
 
 // handBack returns a claimed row to the outbox, due at runAt.
-func (w worker) handBack(ctx context.Context, r dbsqlc.ModlogOutbox, runAt time.Time, attempts int, cause string) error {
+func (w worker) handBack(ctx context.Context, r query.ModlogOutbox, runAt time.Time, attempts int, cause string) error {
 	s := w.s
 	if len(cause) > 500 {
 		cause = cause[:500]
 	}
-	_, err := s.st.WriteQueries().RetryModlog(ctx, dbsqlc.RetryModlogParams{RunAt: runAt.UnixMilli(), NewAttempts: int32(attempts),
+	_, err := s.st.WriteQueries().RetryModlog(ctx, query.RetryModlogParams{RunAt: runAt.UnixMilli(), NewAttempts: int64(attempts),
 		LastError: sql.NullString{String: cause, Valid: cause != ""}, Now: s.clk.Now().UnixMilli(),
 		CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
 	return err

@@ -14,7 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // DefaultCacheTTL is how long a guild's ranks are served from memory. A change made in this
@@ -26,7 +26,7 @@ const DefaultCacheTTL = 30 * time.Second
 // is safe for concurrent use, also by several processes sharing one database.
 type Service struct {
 	st        *store.Store
-	read      *dbsqlc.Queries
+	read      query.Queries
 	now       func() time.Time
 	ttl       time.Duration
 	known     map[string]bool
@@ -309,7 +309,7 @@ func (s *Service) DeleteRank(ctx context.Context, guildID, actor int64, number i
 				return err
 			}
 		}
-		if _, err := c.q.DeleteRank(ctx, dbsqlc.DeleteRankParams{GuildID: guildID, Rank: int32(number)}); err != nil {
+		if _, err := c.q.DeleteRank(ctx, query.DeleteRankParams{GuildID: guildID, Rank: int64(number)}); err != nil {
 			return fmt.Errorf("delete rank: %w", err)
 		}
 		if err := c.record(rankKey(number), deleted.Name, ""); err != nil {
@@ -354,7 +354,7 @@ func (s *Service) AssignRole(ctx context.Context, guildID, actor, roleID int64, 
 				old = strconv.Itoa(int(a.Rank))
 			}
 		}
-		if err := c.q.UpsertRoleRank(ctx, dbsqlc.UpsertRoleRankParams{GuildID: guildID, RoleID: roleID, Rank: int32(rank)}); err != nil {
+		if err := c.q.UpsertRoleRank(ctx, query.UpsertRoleRankParams{GuildID: guildID, RoleID: roleID, Rank: int64(rank)}); err != nil {
 			return fmt.Errorf("assign role: %w", err)
 		}
 		return c.record(roleKey(roleID), old, strconv.Itoa(rank))
@@ -371,11 +371,11 @@ func (s *Service) UnassignRole(ctx context.Context, guildID, actor, roleID int64
 		if err != nil {
 			return fmt.Errorf("list role ranks: %w", err)
 		}
-		i := slices.IndexFunc(assigned, func(a dbsqlc.RoleRank) bool { return a.RoleID == roleID })
+		i := slices.IndexFunc(assigned, func(a query.RoleRank) bool { return a.RoleID == roleID })
 		if i < 0 {
 			return fmt.Errorf("role %d has no rank: %w", roleID, ErrNotFound)
 		}
-		if _, err := c.q.DeleteRoleRank(ctx, dbsqlc.DeleteRoleRankParams{GuildID: guildID, RoleID: roleID}); err != nil {
+		if _, err := c.q.DeleteRoleRank(ctx, query.DeleteRoleRankParams{GuildID: guildID, RoleID: roleID}); err != nil {
 			return fmt.Errorf("unassign role: %w", err)
 		}
 		return c.record(roleKey(roleID), strconv.Itoa(int(assigned[i].Rank)), "")
@@ -401,7 +401,7 @@ func (s *Service) SetCommandRank(ctx context.Context, guildID, actor int64, comm
 		if old == strconv.Itoa(rank) {
 			return fmt.Errorf("%s already requires rank %d: %w", name, rank, input.ErrUnchanged)
 		}
-		if err := c.q.UpsertCommandRank(ctx, dbsqlc.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int32(rank)}); err != nil {
+		if err := c.q.UpsertCommandRank(ctx, query.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int64(rank)}); err != nil {
 			return fmt.Errorf("set command rank: %w", err)
 		}
 		return c.record(commandKey(name), old, strconv.Itoa(rank))
@@ -426,7 +426,7 @@ func (s *Service) ClearCommandRank(ctx context.Context, guildID, actor int64, co
 		if old == "" {
 			return fmt.Errorf("%s has no rank of its own: %w", name, ErrNotFound)
 		}
-		if _, err := c.q.DeleteCommandRank(ctx, dbsqlc.DeleteCommandRankParams{GuildID: guildID, Command: name}); err != nil {
+		if _, err := c.q.DeleteCommandRank(ctx, query.DeleteCommandRankParams{GuildID: guildID, Command: name}); err != nil {
 			return fmt.Errorf("clear command rank: %w", err)
 		}
 		return c.record(commandKey(name), old, "")
@@ -450,7 +450,7 @@ var errNothingToDo = errors.New("nothing to do")
 // change is one configuration transaction of one guild, holding the guild's lock.
 type change struct {
 	ctx     context.Context
-	q       *dbsqlc.Queries
+	q       query.Queries
 	guildID int64
 	actor   int64
 	now     int64
@@ -480,7 +480,7 @@ func (s *Service) write(ctx context.Context, guildID, actor int64, what string, 
 
 // record appends one row to the guild's permission history; "" stores NULL ("not set").
 func (c *change) record(key, before, after string) error {
-	err := c.q.InsertPermissionEvent(c.ctx, dbsqlc.InsertPermissionEventParams{
+	err := c.q.InsertPermissionEvent(c.ctx, query.InsertPermissionEventParams{
 		GuildID: c.guildID, ActorID: c.actor, Key: key,
 		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
 		CreatedAt: c.now,
@@ -504,7 +504,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]sett
 	if limit <= 0 || limit > MaxHistory {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
 	}
-	rows, err := s.read.PermissionEvents(ctx, dbsqlc.PermissionEventsParams{GuildID: guildID, Limit: int32(limit)})
+	rows, err := s.read.PermissionEvents(ctx, query.PermissionEventsParams{GuildID: guildID, Limit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("permission history of guild %d: %w", guildID, err)
 	}
@@ -518,7 +518,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]sett
 
 // putRank writes want over old (the zero Rank when there was none) and records what changed.
 func (c *change) putRank(old, want Rank) error {
-	err := c.q.UpsertRank(c.ctx, dbsqlc.UpsertRankParams{GuildID: c.guildID, Rank: int32(want.Number), Name: want.Name, Description: want.Description})
+	err := c.q.UpsertRank(c.ctx, query.UpsertRankParams{GuildID: c.guildID, Rank: int64(want.Number), Name: want.Name, Description: want.Description})
 	if err != nil {
 		return fmt.Errorf("write rank %d: %w", want.Number, err)
 	}
@@ -552,11 +552,11 @@ func rankDescriptionKey(n int) string { return "rank " + strconv.Itoa(n) + " des
 func roleKey(id int64) string         { return "role " + strconv.FormatInt(id, 10) }
 func commandKey(name string) string   { return "command " + name }
 
-func rankFromRow(r dbsqlc.PermissionRank) Rank {
+func rankFromRow(r query.PermissionRank) Rank {
 	return Rank{Number: int(r.Rank), Name: r.Name, Description: r.Description}
 }
 
-func ranksFromRows(rows []dbsqlc.PermissionRank) []Rank {
+func ranksFromRows(rows []query.PermissionRank) []Rank {
 	out := make([]Rank, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, rankFromRow(r))

@@ -11,7 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/guildcache"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // DefaultCacheTTL is how long a guild's settings are served from memory. A change made in
@@ -26,7 +26,7 @@ const MaxHistory = 1000
 // processes sharing one database.
 type Service struct {
 	st    *store.Store
-	read  *dbsqlc.Queries
+	read  query.Queries
 	now   func() time.Time
 	ttl   time.Duration
 	cache *guildcache.Cache[Guild]
@@ -137,7 +137,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Even
 	if limit <= 0 || limit > MaxHistory {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
 	}
-	rows, err := s.read.SettingsEvents(ctx, dbsqlc.SettingsEventsParams{GuildID: guildID, Limit: int32(limit)})
+	rows, err := s.read.SettingsEvents(ctx, query.SettingsEventsParams{GuildID: guildID, Limit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("settings history of guild %d: %w", guildID, err)
 	}
@@ -188,21 +188,21 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 // tx, and returns the settings as they were. Every configuration change (these settings, and
 // the permissions package's ranks) takes it first, so changes to one guild are serialised
 // across processes and each history row holds the true old value.
-func LockGuild(tx *store.Tx, guildID int64, nowMS int64) (dbsqlc.GuildSetting, error) {
+func LockGuild(tx *store.Tx, guildID int64, nowMS int64) (query.GuildSetting, error) {
 	ctx, q := tx.Context(), tx.Queries()
-	if err := q.EnsureGuild(ctx, dbsqlc.EnsureGuildParams{ID: guildID, JoinedAt: nowMS}); err != nil {
-		return dbsqlc.GuildSetting{}, fmt.Errorf("guild row: %w", err)
+	if err := q.EnsureGuild(ctx, query.EnsureGuildParams{ID: guildID, JoinedAt: nowMS}); err != nil {
+		return query.GuildSetting{}, fmt.Errorf("guild row: %w", err)
 	}
-	row, err := q.LockGuildSettings(ctx, dbsqlc.LockGuildSettingsParams{GuildID: guildID, UpdatedAt: nowMS})
+	row, err := q.LockGuildSettings(ctx, query.LockGuildSettingsParams{GuildID: guildID, UpdatedAt: nowMS})
 	if err != nil {
-		return dbsqlc.GuildSetting{}, fmt.Errorf("lock settings: %w", err)
+		return query.GuildSetting{}, fmt.Errorf("lock settings: %w", err)
 	}
 	return row, nil
 }
 
 // record appends one row to the guild's settings history; "" stores NULL ("not set").
 func record(tx *store.Tx, guildID, actor int64, key, before, after string, nowMS int64) error {
-	err := tx.Queries().InsertSettingsEvent(tx.Context(), dbsqlc.InsertSettingsEventParams{
+	err := tx.Queries().InsertSettingsEvent(tx.Context(), query.InsertSettingsEventParams{
 		GuildID: guildID, ActorID: actor, Key: key,
 		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
 		CreatedAt: nowMS,
@@ -224,7 +224,7 @@ func (g *Guild) channel(c Channel) *int64 {
 	}
 }
 
-func fromRow(r dbsqlc.GuildSetting) Guild {
+func fromRow(r query.GuildSetting) Guild {
 	return Guild{
 		GuildID: r.GuildID, Prefix: r.Prefix,
 		ModlogChannelID: r.ModlogChannelID.Int64, AuditlogChannelID: r.AuditlogChannelID.Int64,
@@ -233,8 +233,8 @@ func fromRow(r dbsqlc.GuildSetting) Guild {
 	}
 }
 
-func toParams(g Guild, nowMS int64) dbsqlc.UpdateGuildSettingsParams {
-	return dbsqlc.UpdateGuildSettingsParams{
+func toParams(g Guild, nowMS int64) query.UpdateGuildSettingsParams {
+	return query.UpdateGuildSettingsParams{
 		GuildID: g.GuildID, Prefix: g.Prefix,
 		ModlogChannelID: nullID(g.ModlogChannelID), AuditlogChannelID: nullID(g.AuditlogChannelID),
 		JailRoleID: nullID(g.JailRoleID), JailChannelID: nullID(g.JailChannelID),

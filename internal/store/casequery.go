@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // CaseFilter selects cases; every set field must match (an AND). The zero filter matches all.
@@ -45,16 +45,16 @@ const (
 	OldestFirst
 )
 
-// caseColumns is the column order of dbsqlc.Case.
+// caseColumns is the column order of query.Case.
 const caseColumns = "id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id"
 
 // LatestCase returns the newest case matching f, and false when there is none. Its
 // statement is kept prepared: use it for filters of a few shapes, not ones built per user.
-func (s *Store) LatestCase(ctx context.Context, f CaseFilter) (dbsqlc.Case, bool, error) {
+func (s *Store) LatestCase(ctx context.Context, f CaseFilter) (query.Case, bool, error) {
 	w := s.where(f)
 	got, err := queryCases(ctx, s.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
 	if err != nil || len(got) == 0 {
-		return dbsqlc.Case{}, false, err
+		return query.Case{}, false, err
 	}
 	return got[0], true, nil
 }
@@ -68,7 +68,7 @@ func (s *Store) CountCases(ctx context.Context, f CaseFilter) (int64, error) {
 }
 
 // ListCases returns at most limit cases matching f in order o, after skipping offset.
-func (s *Store) ListCases(ctx context.Context, f CaseFilter, o CaseOrder, limit, offset int) ([]dbsqlc.Case, error) {
+func (s *Store) ListCases(ctx context.Context, f CaseFilter, o CaseOrder, limit, offset int) ([]query.Case, error) {
 	w := s.where(f)
 	order := map[CaseOrder]string{NewestFirst: "id DESC", HighestNumberFirst: "number DESC", OldestFirst: "id"}[o]
 	n := len(w.args)
@@ -77,7 +77,7 @@ func (s *Store) ListCases(ctx context.Context, f CaseFilter, o CaseOrder, limit,
 }
 
 // CaseEventsOf returns the history of the given cases, by case and then oldest first.
-func (s *Store) CaseEventsOf(ctx context.Context, caseIDs []int64) ([]dbsqlc.CaseEvent, error) {
+func (s *Store) CaseEventsOf(ctx context.Context, caseIDs []int64) ([]query.CaseEvent, error) {
 	var w where
 	args := make([]any, len(caseIDs))
 	for i, id := range caseIDs {
@@ -89,9 +89,9 @@ func (s *Store) CaseEventsOf(ctx context.Context, caseIDs []int64) ([]dbsqlc.Cas
 		return nil, err
 	}
 	defer rows.Close()
-	var out []dbsqlc.CaseEvent
+	var out []query.CaseEvent
 	for rows.Next() {
-		var r dbsqlc.CaseEvent
+		var r query.CaseEvent
 		if err := rows.Scan(&r.ID, &r.CaseID, &r.GuildID, &r.Kind, &r.ActorID, &r.OldValue, &r.NewValue, &r.Note, &r.CreatedAt); err != nil {
 			return nil, err
 		}
@@ -156,15 +156,15 @@ func (s *Store) where(f CaseFilter) where {
 	return w
 }
 
-func queryCases(ctx context.Context, db dbsqlc.DBTX, q string, args ...any) ([]dbsqlc.Case, error) {
+func queryCases(ctx context.Context, db query.DBTX, q string, args ...any) ([]query.Case, error) {
 	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []dbsqlc.Case
+	var out []query.Case
 	for rows.Next() {
-		var r dbsqlc.Case
+		var r query.Case
 		if err := rows.Scan(&r.ID, &r.GuildID, &r.Number, &r.Type, &r.Status, &r.Processed, &r.Reason,
 			&r.ModeratorID, &r.UserID, &r.RoleIds, &r.ExpiresAt, &r.Metadata, &r.ModlogMessageID,
 			&r.CreatedAt, &r.UpdatedAt, &r.ModlogChannelID); err != nil {

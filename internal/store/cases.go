@@ -9,24 +9,16 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/postgres"
+	"github.com/gavelbot/gavel/internal/store/query"
+	"github.com/gavelbot/gavel/internal/store/sqlite"
 )
 
-// NewCase is a case row to insert; the store allocates its number from the guild's counter
-// in the same transaction, and the cases_record_creation trigger writes its "created"
-// history row.
-type NewCase struct {
-	GuildID, UserID, ModeratorID int64
-	Type, Status, Reason         string
-	// RoleIDs and Metadata are JSON: an array of id strings, an object of strings.
-	RoleIDs, Metadata string
-	ExpiresAt         sql.NullInt64
-	// CreatedAt is also the row's updated_at, and the guild's joined_at when it is new.
-	CreatedAt int64
-}
+// NewCase is a case row to insert (see query.NewCase).
+type NewCase = query.NewCase
 
 // CaseKey is what the store allocated for a new case.
-type CaseKey struct{ ID, Number int64 }
+type CaseKey = query.CaseKey
 
 // CreateCase inserts one case. Calls that arrive together are committed together (a group
 // commit: one transaction on SQLite, one statement on PostgreSQL), which is what lets many
@@ -46,18 +38,18 @@ func (t *Tx) InsertCases(ns []NewCase) ([]CaseKey, error) {
 // insertCases allocates numbers for ns and inserts them. Whatever the batch size, PostgreSQL
 // gets one statement (a round trip is the cost that matters there) and SQLite two prepared
 // statements per row (parsing is the cost that matters there).
-func (s *Store) insertCases(ctx context.Context, db dbsqlc.DBTX, ns []NewCase) ([]CaseKey, error) {
+func (s *Store) insertCases(ctx context.Context, db query.DBTX, ns []NewCase) ([]CaseKey, error) {
 	out := make([]CaseKey, len(ns))
 	if s.Location.Engine == Postgres {
 		for start := 0; start < len(ns); start += maxBatch {
 			end := min(start+maxBatch, len(ns))
-			if err := insertCasesPostgres(ctx, db, ns[start:end], out[start:end]); err != nil {
+			if err := postgres.InsertCases(ctx, db, ns[start:end], out[start:end]); err != nil {
 				return nil, err
 			}
 		}
 		return out, nil
 	}
-	return out, insertCasesSQLite(ctx, db, ns, out)
+	return out, sqlite.InsertCases(ctx, db, ns, out)
 }
 
 // batcher is a leader/follower group commit: whoever holds sem commits everything queued so
@@ -201,18 +193,12 @@ func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid:
 // LockCase reads case number n of a guild for the rest of the transaction: with a row lock
 // on PostgreSQL (SELECT ... FOR UPDATE), so the history records the true old value even when
 // two moderators edit at once; as a plain read on SQLite, whose write transactions begin
-// IMMEDIATE and hold the whole database.
-func (t *Tx) LockCase(guildID, n int64) (dbsqlc.Case, error) {
-	if t.s.Location.Engine == Postgres {
-		return t.q.LockCase(t.ctx, dbsqlc.LockCaseParams{GuildID: guildID, Number: n})
-	}
-	return t.q.GetCaseByNumber(t.ctx, dbsqlc.GetCaseByNumberParams{GuildID: guildID, Number: n})
+// IMMEDIATE and hold the whole database (each engine's queries/cases.sql).
+func (t *Tx) LockCase(guildID, n int64) (query.Case, error) {
+	return t.q.LockCase(t.ctx, query.LockCaseParams{GuildID: guildID, Number: n})
 }
 
 // LockCaseByID is LockCase by the case's id.
-func (t *Tx) LockCaseByID(id int64) (dbsqlc.Case, error) {
-	if t.s.Location.Engine == Postgres {
-		return t.q.LockCaseByID(t.ctx, id)
-	}
-	return t.q.GetCaseByID(t.ctx, id)
+func (t *Tx) LockCaseByID(id int64) (query.Case, error) {
+	return t.q.LockCaseByID(t.ctx, id)
 }

@@ -1,9 +1,9 @@
 package store
 
-import "github.com/gavelbot/gavel/internal/store/dbsqlc"
+import "github.com/gavelbot/gavel/internal/store/query"
 
 // DB runs statements in t, through the statement cache.
-func DB(t *Tx) dbsqlc.DBTX { return t.db }
+func DB(t *Tx) query.DBTX { return t.db }
 
 // PreparedTexts counts the query texts s holds prepared statements for, on both pools.
 func PreparedTexts(s *Store) int {

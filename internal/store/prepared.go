@@ -6,7 +6,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/postgres"
+	"github.com/gavelbot/gavel/internal/store/query"
+	"github.com/gavelbot/gavel/internal/store/sqlite"
 )
 
 // stmtCache keeps one prepared statement per query text for a pool, so that a query run
@@ -165,19 +167,24 @@ func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...an
 	return t.tx.QueryRowContext(ctx, query, args...)
 }
 
-// Queries runs the generated queries on the reading pool.
-func (s *Store) Queries() *dbsqlc.Queries { return dbsqlc.New(s.ReadDB()) }
+// Queries runs the queries on the reading pool.
+func (s *Store) Queries() query.Queries { return s.queries(s.ReadDB()) }
 
-// WriteQueries runs the generated queries on the writing pool, outside a transaction.
-func (s *Store) WriteQueries() *dbsqlc.Queries { return dbsqlc.New(s.WriteDB()) }
+// WriteQueries runs the queries on the writing pool, outside a transaction.
+func (s *Store) WriteQueries() query.Queries { return s.queries(s.WriteDB()) }
 
-// TxQueries runs the generated queries in tx, a transaction begun on the writing pool.
-func (s *Store) TxQueries(tx *sql.Tx) *dbsqlc.Queries { return dbsqlc.New(s.TxDB(tx)) }
+// queries is the engine's implementation of the queries, on db.
+func (s *Store) queries(db query.DBTX) query.Queries {
+	if s.Location.Engine == Postgres {
+		return postgres.New(db)
+	}
+	return sqlite.New(db)
+}
 
 // ReadDB is the reading pool for hand-written statements too, with the statement cache on
 // SQLite. A statement whose text varies with its input (a filter built per call) should use
 // Reader instead: every text is kept.
-func (s *Store) ReadDB() dbsqlc.DBTX {
+func (s *Store) ReadDB() query.DBTX {
 	if s.readCache == nil {
 		return s.read
 	}
@@ -185,7 +192,7 @@ func (s *Store) ReadDB() dbsqlc.DBTX {
 }
 
 // WriteDB is the writing pool with the statement cache on SQLite.
-func (s *Store) WriteDB() dbsqlc.DBTX {
+func (s *Store) WriteDB() query.DBTX {
 	if s.writeCache == nil {
 		return s.write
 	}
@@ -194,7 +201,7 @@ func (s *Store) WriteDB() dbsqlc.DBTX {
 
 // TxDB is tx, a transaction begun on the writing pool, with the statement cache on SQLite.
 // PostgreSQL needs none: pgx keeps a statement cache per connection itself.
-func (s *Store) TxDB(tx *sql.Tx) dbsqlc.DBTX {
+func (s *Store) TxDB(tx *sql.Tx) query.DBTX {
 	if s.writeCache == nil {
 		return tx
 	}

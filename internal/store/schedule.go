@@ -3,18 +3,18 @@ package store
 import (
 	"context"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // ClaimDueActions leases due scheduled actions. Two claimers never get the same action:
 // PostgreSQL skips the rows another claim has locked (FOR UPDATE SKIP LOCKED), in one
 // statement whose autocommit saves the BEGIN and COMMIT round trips; SQLite runs the claim
 // in an immediate (write-locked) transaction, which already excludes every other writer.
-func (s *Store) ClaimDueActions(ctx context.Context, p dbsqlc.ClaimDueActionsParams) ([]dbsqlc.ScheduledAction, error) {
+func (s *Store) ClaimDueActions(ctx context.Context, p query.ClaimDueActionsParams) ([]query.ScheduledAction, error) {
 	if s.Location.Engine == Postgres {
-		return s.WriteQueries().ClaimDueActionsSkipLocked(ctx, dbsqlc.ClaimDueActionsSkipLockedParams(p))
+		return s.WriteQueries().ClaimDueActions(ctx, p)
 	}
-	var rows []dbsqlc.ScheduledAction
+	var rows []query.ScheduledAction
 	err := s.InTx(ctx, func(tx *Tx) error {
 		var err error
 		rows, err = tx.Queries().ClaimDueActions(ctx, p)

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Tx is the unit of work: one write transaction that every domain package writes its own
@@ -15,8 +15,8 @@ import (
 type Tx struct {
 	s     *Store
 	ctx   context.Context
-	db    dbsqlc.DBTX
-	q     *dbsqlc.Queries
+	db    query.DBTX
+	q     query.Queries
 	after []func()
 }
 
@@ -25,7 +25,7 @@ func (t *Tx) Context() context.Context { return t.ctx }
 
 // Queries runs the store's queries in the transaction (through the statement cache on
 // SQLite). A package uses only the queries on its own tables.
-func (t *Tx) Queries() *dbsqlc.Queries { return t.q }
+func (t *Tx) Queries() query.Queries { return t.q }
 
 // AfterCommit runs f once the transaction has committed, never when it rolls back: for news
 // that must not travel before the data it announces.
@@ -46,7 +46,7 @@ func (t *Tx) committed() {
 // commit that runs several units of work in one database transaction.
 func (s *Store) bindTx(ctx context.Context, tx *sql.Tx) *Tx {
 	db := s.TxDB(tx)
-	return &Tx{s: s, ctx: ctx, db: db, q: dbsqlc.New(db)}
+	return &Tx{s: s, ctx: ctx, db: db, q: s.queries(db)}
 }
 
 // InTx runs fn in a write transaction and commits it when fn returns nil, then runs what fn

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: permissions.sql
 
-package dbsqlc
+package pgdb
 
 import (
 	"context"
@@ -33,7 +33,7 @@ DELETE FROM permission_ranks WHERE guild_id = $1 AND rank = $2
 
 type DeleteRankParams struct {
 	GuildID int64
-	Rank    int32
+	Rank    int64
 }
 
 func (q *Queries) DeleteRank(ctx context.Context, arg DeleteRankParams) (int64, error) {
@@ -179,7 +179,7 @@ SELECT id, guild_id, actor_id, key, old_value, new_value, created_at FROM permis
 
 type PermissionEventsParams struct {
 	GuildID int64
-	Limit   int32
+	Limit   int64
 }
 
 // Newest first: the history a moderator asks for is the recent one.
@@ -222,7 +222,7 @@ ON CONFLICT (guild_id, command) DO UPDATE SET rank = excluded.rank
 type UpsertCommandRankParams struct {
 	GuildID int64
 	Command string
-	Rank    int32
+	Rank    int64
 }
 
 func (q *Queries) UpsertCommandRank(ctx context.Context, arg UpsertCommandRankParams) error {
@@ -237,7 +237,7 @@ ON CONFLICT (guild_id, rank) DO UPDATE SET name = excluded.name, description = e
 
 type UpsertRankParams struct {
 	GuildID     int64
-	Rank        int32
+	Rank        int64
 	Name        string
 	Description string
 }
@@ -260,7 +260,7 @@ ON CONFLICT (guild_id, role_id) DO UPDATE SET rank = excluded.rank
 type UpsertRoleRankParams struct {
 	GuildID int64
 	RoleID  int64
-	Rank    int32
+	Rank    int64
 }
 
 func (q *Queries) UpsertRoleRank(ctx context.Context, arg UpsertRoleRankParams) error {

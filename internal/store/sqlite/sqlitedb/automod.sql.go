@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: automod.sql
 
-package dbsqlc
+package sqlitedb
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 )
 
 const bumpGavelVersion = `-- name: BumpGavelVersion :one
-INSERT INTO automod_gavel_versions (guild_id, version, updated_at) VALUES ($1, 1, $2)
+INSERT INTO automod_gavel_versions (guild_id, version, updated_at) VALUES (?1, 1, ?2)
 ON CONFLICT (guild_id) DO UPDATE SET version = automod_gavel_versions.version + 1, updated_at = excluded.updated_at
 RETURNING version
 `
@@ -28,36 +28,8 @@ func (q *Queries) BumpGavelVersion(ctx context.Context, arg BumpGavelVersionPara
 	return version, err
 }
 
-const claimAutomodKey = `-- name: ClaimAutomodKey :execrows
-INSERT INTO automod_seen (guild_id, dedupe_key, seen_at) VALUES ($1, $2, $3)
-ON CONFLICT (guild_id, dedupe_key) DO UPDATE SET seen_at = excluded.seen_at, case_id = NULL
-WHERE automod_seen.seen_at < $4
-`
-
-type ClaimAutomodKeyParams struct {
-	GuildID     int64
-	DedupeKey   string
-	SeenAt      int64
-	StaleBefore int64
-}
-
-// Claims a key: 1 row when it was new, or when it was last claimed before stale_before (a
-// blocked message has no id, so its key is only unique for a while); 0 when it is taken.
-func (q *Queries) ClaimAutomodKey(ctx context.Context, arg ClaimAutomodKeyParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, claimAutomodKey,
-		arg.GuildID,
-		arg.DedupeKey,
-		arg.SeenAt,
-		arg.StaleBefore,
-	)
-	if err != nil {
-		return 0, err
-	}
-	return result.RowsAffected()
-}
-
 const deleteGavelRules = `-- name: DeleteGavelRules :exec
-DELETE FROM automod_gavel_rules WHERE guild_id = $1
+DELETE FROM automod_gavel_rules WHERE guild_id = ?1
 `
 
 func (q *Queries) DeleteGavelRules(ctx context.Context, guildID int64) error {
@@ -66,7 +38,7 @@ func (q *Queries) DeleteGavelRules(ctx context.Context, guildID int64) error {
 }
 
 const gavelVersion = `-- name: GavelVersion :one
-SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS version FROM automod_gavel_versions WHERE guild_id = $1
+SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) AS version FROM automod_gavel_versions WHERE guild_id = ?1
 `
 
 // 0 for a guild whose gavel-enforced rules were never set.
@@ -78,13 +50,13 @@ func (q *Queries) GavelVersion(ctx context.Context, guildID int64) (int64, error
 }
 
 const insertGavelRule = `-- name: InsertGavelRule :exec
-INSERT INTO automod_gavel_rules (guild_id, name, position, rule, updated_at) VALUES ($1, $2, $3, $4, $5)
+INSERT INTO automod_gavel_rules (guild_id, name, position, rule, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
 `
 
 type InsertGavelRuleParams struct {
 	GuildID   int64
 	Name      string
-	Position  int32
+	Position  int64
 	Rule      string
 	UpdatedAt int64
 }
@@ -101,7 +73,7 @@ func (q *Queries) InsertGavelRule(ctx context.Context, arg InsertGavelRuleParams
 }
 
 const listGavelRules = `-- name: ListGavelRules :many
-SELECT guild_id, name, position, rule, updated_at FROM automod_gavel_rules WHERE guild_id = $1 ORDER BY position, name
+SELECT guild_id, name, position, rule, updated_at FROM automod_gavel_rules WHERE guild_id = ?1 ORDER BY position, name
 `
 
 func (q *Queries) ListGavelRules(ctx context.Context, guildID int64) ([]AutomodGavelRule, error) {
@@ -134,7 +106,7 @@ func (q *Queries) ListGavelRules(ctx context.Context, guildID int64) ([]AutomodG
 }
 
 const releaseAutomodKey = `-- name: ReleaseAutomodKey :exec
-DELETE FROM automod_seen WHERE guild_id = $1 AND dedupe_key = $2 AND case_id IS NULL
+DELETE FROM automod_seen WHERE guild_id = ?1 AND dedupe_key = ?2 AND case_id IS NULL
 `
 
 type ReleaseAutomodKeyParams struct {
@@ -149,7 +121,7 @@ func (q *Queries) ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyPa
 }
 
 const setAutomodKeyCase = `-- name: SetAutomodKeyCase :exec
-UPDATE automod_seen SET case_id = $3 WHERE guild_id = $1 AND dedupe_key = $2
+UPDATE automod_seen SET case_id = ?3 WHERE guild_id = ?1 AND dedupe_key = ?2
 `
 
 type SetAutomodKeyCaseParams struct {

@@ -8,9 +8,9 @@ VALUES (sqlc.arg(case_id), sqlc.arg(guild_id), 1, sqlc.arg(now), 0, sqlc.arg(now
 ON CONFLICT (case_id) DO UPDATE SET generation = modlog_outbox.generation + 1, run_at = excluded.run_at,
     updated_at = excluded.updated_at;
 
--- name: ClaimModlogSkipLocked :many
--- PostgreSQL: rows another claimer has locked are skipped, not waited for, so several
--- processes claim disjoint batches at once (as ClaimDueActionsSkipLocked does).
+-- name: ClaimModlog :many
+-- Rows another claimer has locked are skipped, not waited for, so several processes claim
+-- disjoint batches at once (as ClaimDueActions does).
 UPDATE modlog_outbox SET lease_owner = sqlc.arg(owner), lease_until = sqlc.arg(lease_until),
     attempts = attempts + 1, updated_at = sqlc.arg(now)
 WHERE case_id = ANY(ARRAY(
@@ -18,17 +18,6 @@ WHERE case_id = ANY(ARRAY(
     WHERE o.run_at <= sqlc.arg(now) AND (o.lease_until IS NULL OR o.lease_until < sqlc.arg(now))
     ORDER BY o.run_at, o.case_id LIMIT sqlc.arg(max_rows)
     FOR UPDATE SKIP LOCKED))
-RETURNING *;
-
--- name: ClaimModlog :many
--- SQLite: the same claim, run in an immediate transaction, which already excludes every
--- other writer.
-UPDATE modlog_outbox SET lease_owner = sqlc.arg(owner), lease_until = sqlc.arg(lease_until),
-    attempts = attempts + 1, updated_at = sqlc.arg(now)
-WHERE case_id IN (
-    SELECT o.case_id FROM modlog_outbox o
-    WHERE o.run_at <= sqlc.arg(now) AND (o.lease_until IS NULL OR o.lease_until < sqlc.arg(now))
-    ORDER BY o.run_at, o.case_id LIMIT sqlc.arg(max_rows))
 RETURNING *;
 
 -- name: FinishModlog :execrows

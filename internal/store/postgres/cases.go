@@ -1,4 +1,4 @@
-package store
+package postgres
 
 import (
 	"cmp"
@@ -10,16 +10,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
-// PostgreSQL's own statements and errors.
-
-// insertCasesPostgres allocates the numbers and inserts the cases in one statement. The
+// InsertCases allocates the numbers and inserts the cases in one statement. The
 // guild rows are locked in id order, so that concurrent batches cannot deadlock. Arrays
 // rather than a VALUES list keep the statement text the same for every batch size, so each
 // connection parses and plans it once.
-func insertCasesPostgres(ctx context.Context, db dbsqlc.DBTX, ns []NewCase, out []CaseKey) error {
+func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []query.CaseKey) error {
 	var (
 		guilds, moderators, users, created []int64
 		types, statuses, reasons           []string
@@ -62,9 +60,9 @@ RETURNING id, guild_id, number`
 		return fmt.Errorf("insert cases: %w", err)
 	}
 	defer rows.Close()
-	perGuild := map[int64][]CaseKey{}
+	perGuild := map[int64][]query.CaseKey{}
 	for rows.Next() {
-		var k CaseKey
+		var k query.CaseKey
 		var g int64
 		if err := rows.Scan(&k.ID, &g, &k.Number); err != nil {
 			return fmt.Errorf("insert cases: %w", err)
@@ -77,7 +75,7 @@ RETURNING id, guild_id, number`
 	// Within a guild, numbers follow the input order (row_number over ord): the k-th
 	// smallest number belongs to the guild's k-th request.
 	for g := range perGuild {
-		slices.SortFunc(perGuild[g], func(a, b CaseKey) int { return cmp.Compare(a.Number, b.Number) })
+		slices.SortFunc(perGuild[g], func(a, b query.CaseKey) int { return cmp.Compare(a.Number, b.Number) })
 	}
 	for i, n := range ns {
 		list := perGuild[n.GuildID]
@@ -90,10 +88,10 @@ RETURNING id, guild_id, number`
 	return nil
 }
 
-// transientPostgres reports PostgreSQL's deadlock and serialization failures: errors that
+// Transient reports PostgreSQL's deadlock and serialization failures: errors that
 // come from sharing a transaction (two batches in flight may lock rows in opposite orders)
 // rather than from a member's own work.
-func transientPostgres(err error) bool {
+func Transient(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }

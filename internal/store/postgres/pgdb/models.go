@@ -2,7 +2,7 @@
 // versions:
 //   sqlc v1.31.1
 
-package dbsqlc
+package pgdb
 
 import (
 	"database/sql"
@@ -11,7 +11,7 @@ import (
 type AutomodGavelRule struct {
 	GuildID   int64
 	Name      string
-	Position  int32
+	Position  int64
 	Rule      string
 	UpdatedAt int64
 }
@@ -63,7 +63,7 @@ type CaseEvent struct {
 type CommandRank struct {
 	GuildID int64
 	Command string
-	Rank    int32
+	Rank    int64
 }
 
 type Guild struct {
@@ -89,7 +89,7 @@ type ModlogOutbox struct {
 	GuildID    int64
 	Generation int64
 	RunAt      int64
-	Attempts   int32
+	Attempts   int64
 	LeaseOwner sql.NullString
 	LeaseUntil sql.NullInt64
 	LastError  sql.NullString
@@ -109,7 +109,7 @@ type PermissionEvent struct {
 
 type PermissionRank struct {
 	GuildID     int64
-	Rank        int32
+	Rank        int64
 	Name        string
 	Description string
 }
@@ -117,7 +117,7 @@ type PermissionRank struct {
 type RoleRank struct {
 	GuildID int64
 	RoleID  int64
-	Rank    int32
+	Rank    int64
 }
 
 type ScheduledAction struct {
@@ -127,7 +127,7 @@ type ScheduledAction struct {
 	UserID      int64
 	CaseID      int64
 	RunAt       int64
-	Attempts    int32
+	Attempts    int64
 	LastError   sql.NullString
 	LeaseOwner  sql.NullString
 	LeaseUntil  sql.NullInt64

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: cases.sql
 
-package dbsqlc
+package pgdb
 
 import (
 	"context"
@@ -202,7 +202,7 @@ ORDER BY expires_at, id LIMIT $2
 
 type DueCasesParams struct {
 	ExpiresAt sql.NullInt64
-	Limit     int32
+	Limit     int64
 }
 
 func (q *Queries) DueCases(ctx context.Context, arg DueCasesParams) ([]Case, error) {
@@ -254,7 +254,7 @@ ORDER BY expires_at, id LIMIT $3
 type DueCasesOfTypeParams struct {
 	ExpiresAt sql.NullInt64
 	Type      string
-	Limit     int32
+	Limit     int64
 }
 
 func (q *Queries) DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error) {
@@ -365,7 +365,7 @@ SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user
 type GuildCasesAfterParams struct {
 	GuildID int64
 	Number  int64
-	Limit   int32
+	Limit   int64
 }
 
 // Export walks a guild's cases in id order, one page at a time.
@@ -494,10 +494,8 @@ type LockCaseParams struct {
 	Number  int64
 }
 
-// PostgreSQL only: takes the row lock for the rest of the transaction and returns the case
-// as it was, so the history row records the true old value even when two moderators edit at
-// once. SQLite has no FOR UPDATE and needs none (its write transactions hold the whole
-// database): the cases package reads with GetCaseByNumber there.
+// Takes the row lock for the rest of the transaction and returns the case as it was, so the
+// history row records the true old value even when two moderators edit at once.
 func (q *Queries) LockCase(ctx context.Context, arg LockCaseParams) (Case, error) {
 	row := q.db.QueryRowContext(ctx, lockCase, arg.GuildID, arg.Number)
 	var i Case
@@ -526,7 +524,7 @@ const lockCaseByID = `-- name: LockCaseByID :one
 SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE id = $1 FOR UPDATE
 `
 
-// PostgreSQL only, as LockCase.
+// As LockCase.
 func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 	row := q.db.QueryRowContext(ctx, lockCaseByID, id)
 	var i Case
@@ -595,7 +593,7 @@ SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user
 type RecentCasesParams struct {
 	GuildID   int64
 	CreatedAt int64
-	Limit     int32
+	Limit     int64
 }
 
 func (q *Queries) RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error) {

@@ -5,10 +5,8 @@ SELECT * FROM cases WHERE id = $1;
 SELECT * FROM cases WHERE guild_id = $1 AND number = $2;
 
 -- name: LockCase :one
--- PostgreSQL only: takes the row lock for the rest of the transaction and returns the case
--- as it was, so the history row records the true old value even when two moderators edit at
--- once. SQLite has no FOR UPDATE and needs none (its write transactions hold the whole
--- database): the cases package reads with GetCaseByNumber there.
+-- Takes the row lock for the rest of the transaction and returns the case as it was, so the
+-- history row records the true old value even when two moderators edit at once.
 SELECT * FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE;
 
 -- name: RecentCases :many
@@ -82,5 +80,5 @@ SELECT * FROM case_events WHERE case_id = $1 ORDER BY id;
 SELECT * FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3;
 
 -- name: LockCaseByID :one
--- PostgreSQL only, as LockCase.
+-- As LockCase.
 SELECT * FROM cases WHERE id = $1 FOR UPDATE;

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: scheduled_actions.sql
 
-package dbsqlc
+package sqlitedb
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 )
 
 const actionsOfCase = `-- name: ActionsOfCase :many
-SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions WHERE case_id = $1 ORDER BY id
+SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions WHERE case_id = ?1 ORDER BY id
 `
 
 func (q *Queries) ActionsOfCase(ctx context.Context, caseID int64) ([]ScheduledAction, error) {
@@ -55,9 +55,9 @@ func (q *Queries) ActionsOfCase(ctx context.Context, caseID int64) ([]ScheduledA
 }
 
 const cancelScheduledAction = `-- name: CancelScheduledAction :execrows
-UPDATE scheduled_actions SET cancelled_at = CAST($1 AS BIGINT), outcome = $2, note = $3,
-    lease_owner = NULL, lease_until = NULL, updated_at = $1
-WHERE id = $4 AND done_at IS NULL AND cancelled_at IS NULL
+UPDATE scheduled_actions SET cancelled_at = CAST(?1 AS BIGINT), outcome = ?2, note = ?3,
+    lease_owner = NULL, lease_until = NULL, updated_at = ?1
+WHERE id = ?4 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 type CancelScheduledActionParams struct {
@@ -82,13 +82,13 @@ func (q *Queries) CancelScheduledAction(ctx context.Context, arg CancelScheduled
 }
 
 const claimDueActions = `-- name: ClaimDueActions :many
-UPDATE scheduled_actions SET lease_owner = $1, lease_until = $2,
-    attempts = attempts + 1, updated_at = $3
+UPDATE scheduled_actions SET lease_owner = ?1, lease_until = ?2,
+    attempts = attempts + 1, updated_at = ?3
 WHERE id IN (
     SELECT s.id FROM scheduled_actions s
-    WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND s.run_at <= $3
-      AND (s.lease_until IS NULL OR s.lease_until < $3)
-    ORDER BY s.run_at, s.id LIMIT $4)
+    WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND s.run_at <= ?3
+      AND (s.lease_until IS NULL OR s.lease_until < ?3)
+    ORDER BY s.run_at, s.id LIMIT ?4)
 RETURNING id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at
 `
 
@@ -96,11 +96,11 @@ type ClaimDueActionsParams struct {
 	Owner      sql.NullString
 	LeaseUntil sql.NullInt64
 	Now        int64
-	MaxRows    int32
+	MaxRows    int64
 }
 
-// SQLite: the same claim, run in an immediate transaction, which already excludes every
-// other writer.
+// Run in an immediate transaction, which already excludes every other writer (PostgreSQL
+// skips locked rows instead).
 func (q *Queries) ClaimDueActions(ctx context.Context, arg ClaimDueActionsParams) ([]ScheduledAction, error) {
 	rows, err := q.db.QueryContext(ctx, claimDueActions,
 		arg.Owner,
@@ -146,80 +146,11 @@ func (q *Queries) ClaimDueActions(ctx context.Context, arg ClaimDueActionsParams
 	return items, nil
 }
 
-const claimDueActionsSkipLocked = `-- name: ClaimDueActionsSkipLocked :many
-UPDATE scheduled_actions SET lease_owner = $1, lease_until = $2,
-    attempts = attempts + 1, updated_at = $3
-WHERE id = ANY(ARRAY(
-    SELECT s.id FROM scheduled_actions s
-    WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND s.run_at <= $3
-      AND (s.lease_until IS NULL OR s.lease_until < $3)
-    ORDER BY s.run_at, s.id LIMIT $4
-    FOR UPDATE SKIP LOCKED))
-RETURNING id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at
-`
-
-type ClaimDueActionsSkipLockedParams struct {
-	Owner      sql.NullString
-	LeaseUntil sql.NullInt64
-	Now        int64
-	MaxRows    int32
-}
-
-// PostgreSQL: rows another claimer has locked are skipped, not waited for, so several
-// processes claim disjoint batches at once. attempts counts the claim (see the migration).
-// "= ANY(ARRAY(…))" rather than "IN (…)": the cached generic plan cannot see the LIMIT, and
-// for IN it hash-joins the whole table (20 ms at 100,000 rows) where this looks the claimed
-// ids up by primary key (0.3 ms).
-func (q *Queries) ClaimDueActionsSkipLocked(ctx context.Context, arg ClaimDueActionsSkipLockedParams) ([]ScheduledAction, error) {
-	rows, err := q.db.QueryContext(ctx, claimDueActionsSkipLocked,
-		arg.Owner,
-		arg.LeaseUntil,
-		arg.Now,
-		arg.MaxRows,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ScheduledAction
-	for rows.Next() {
-		var i ScheduledAction
-		if err := rows.Scan(
-			&i.ID,
-			&i.Kind,
-			&i.GuildID,
-			&i.UserID,
-			&i.CaseID,
-			&i.RunAt,
-			&i.Attempts,
-			&i.LastError,
-			&i.LeaseOwner,
-			&i.LeaseUntil,
-			&i.Outcome,
-			&i.Note,
-			&i.DoneAt,
-			&i.CancelledAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const completeScheduledAction = `-- name: CompleteScheduledAction :execrows
-UPDATE scheduled_actions SET done_at = CAST($1 AS BIGINT), outcome = $2, note = $3,
-    lease_owner = NULL, lease_until = NULL, updated_at = $1
-WHERE id = $4 AND lease_owner = $5 AND attempts = $6
-  AND lease_until >= $1 AND done_at IS NULL AND cancelled_at IS NULL
+UPDATE scheduled_actions SET done_at = CAST(?1 AS BIGINT), outcome = ?2, note = ?3,
+    lease_owner = NULL, lease_until = NULL, updated_at = ?1
+WHERE id = ?4 AND lease_owner = ?5 AND attempts = ?6
+  AND lease_until >= ?1 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 type CompleteScheduledActionParams struct {
@@ -228,7 +159,7 @@ type CompleteScheduledActionParams struct {
 	Note     sql.NullString
 	ID       int64
 	Owner    sql.NullString
-	Attempts int32
+	Attempts int64
 }
 
 // Only the claim still holding its lease completes: same owner, same attempt, not expired.
@@ -249,7 +180,7 @@ func (q *Queries) CompleteScheduledAction(ctx context.Context, arg CompleteSched
 
 const countPendingActions = `-- name: CountPendingActions :one
 SELECT COUNT(*) FROM scheduled_actions
-WHERE done_at IS NULL AND cancelled_at IS NULL AND (CAST($1 AS BIGINT) = 0 OR guild_id = $1)
+WHERE done_at IS NULL AND cancelled_at IS NULL AND (CAST(?1 AS BIGINT) = 0 OR guild_id = ?1)
 `
 
 func (q *Queries) CountPendingActions(ctx context.Context, guildID int64) (int64, error) {
@@ -260,10 +191,10 @@ func (q *Queries) CountPendingActions(ctx context.Context, guildID int64) (int64
 }
 
 const failScheduledAction = `-- name: FailScheduledAction :execrows
-UPDATE scheduled_actions SET run_at = $1, last_error = $2,
-    lease_owner = NULL, lease_until = NULL, updated_at = $3
-WHERE id = $4 AND lease_owner = $5 AND attempts = $6
-  AND lease_until >= $3 AND done_at IS NULL AND cancelled_at IS NULL
+UPDATE scheduled_actions SET run_at = ?1, last_error = ?2,
+    lease_owner = NULL, lease_until = NULL, updated_at = ?3
+WHERE id = ?4 AND lease_owner = ?5 AND attempts = ?6
+  AND lease_until >= ?3 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 type FailScheduledActionParams struct {
@@ -272,7 +203,7 @@ type FailScheduledActionParams struct {
 	Now       int64
 	ID        int64
 	Owner     sql.NullString
-	Attempts  int32
+	Attempts  int64
 }
 
 func (q *Queries) FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error) {
@@ -291,10 +222,10 @@ func (q *Queries) FailScheduledAction(ctx context.Context, arg FailScheduledActi
 }
 
 const giveUpScheduledAction = `-- name: GiveUpScheduledAction :execrows
-UPDATE scheduled_actions SET done_at = CAST($1 AS BIGINT), outcome = 'gave_up', last_error = $2,
-    lease_owner = NULL, lease_until = NULL, updated_at = $1
-WHERE id = $3 AND lease_owner = $4 AND attempts = $5
-  AND lease_until >= $1 AND done_at IS NULL AND cancelled_at IS NULL
+UPDATE scheduled_actions SET done_at = CAST(?1 AS BIGINT), outcome = 'gave_up', last_error = ?2,
+    lease_owner = NULL, lease_until = NULL, updated_at = ?1
+WHERE id = ?3 AND lease_owner = ?4 AND attempts = ?5
+  AND lease_until >= ?1 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 type GiveUpScheduledActionParams struct {
@@ -302,7 +233,7 @@ type GiveUpScheduledActionParams struct {
 	LastError sql.NullString
 	ID        int64
 	Owner     sql.NullString
-	Attempts  int32
+	Attempts  int64
 }
 
 func (q *Queries) GiveUpScheduledAction(ctx context.Context, arg GiveUpScheduledActionParams) (int64, error) {
@@ -321,7 +252,7 @@ func (q *Queries) GiveUpScheduledAction(ctx context.Context, arg GiveUpScheduled
 
 const insertScheduledAction = `-- name: InsertScheduledAction :one
 INSERT INTO scheduled_actions (kind, guild_id, user_id, case_id, run_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $6)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
 RETURNING id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at
 `
 
@@ -366,9 +297,9 @@ func (q *Queries) InsertScheduledAction(ctx context.Context, arg InsertScheduled
 }
 
 const moveScheduledAction = `-- name: MoveScheduledAction :execrows
-UPDATE scheduled_actions SET run_at = $1, kind = $2, attempts = 0, last_error = NULL,
-    lease_owner = NULL, lease_until = NULL, updated_at = $3
-WHERE id = $4 AND done_at IS NULL AND cancelled_at IS NULL
+UPDATE scheduled_actions SET run_at = ?1, kind = ?2, attempts = 0, last_error = NULL,
+    lease_owner = NULL, lease_until = NULL, updated_at = ?3
+WHERE id = ?4 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 type MoveScheduledActionParams struct {
@@ -393,7 +324,7 @@ func (q *Queries) MoveScheduledAction(ctx context.Context, arg MoveScheduledActi
 
 const nextRunAt = `-- name: NextRunAt :one
 SELECT s.run_at FROM scheduled_actions s
-WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND (s.lease_until IS NULL OR s.lease_until < CAST($1 AS BIGINT))
+WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND (s.lease_until IS NULL OR s.lease_until < CAST(?1 AS BIGINT))
 ORDER BY s.run_at, s.id LIMIT 1
 `
 
@@ -406,7 +337,7 @@ func (q *Queries) NextRunAt(ctx context.Context, now int64) (int64, error) {
 }
 
 const openActionOfCase = `-- name: OpenActionOfCase :one
-SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions WHERE case_id = $1 AND done_at IS NULL AND cancelled_at IS NULL
+SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions WHERE case_id = ?1 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 func (q *Queries) OpenActionOfCase(ctx context.Context, caseID int64) (ScheduledAction, error) {
@@ -435,7 +366,7 @@ func (q *Queries) OpenActionOfCase(ctx context.Context, caseID int64) (Scheduled
 
 const openActionsOfTarget = `-- name: OpenActionsOfTarget :many
 SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions
-WHERE guild_id = $1 AND user_id = $2 AND done_at IS NULL AND cancelled_at IS NULL
+WHERE guild_id = ?1 AND user_id = ?2 AND done_at IS NULL AND cancelled_at IS NULL
 ORDER BY id
 `
 
@@ -486,13 +417,13 @@ func (q *Queries) OpenActionsOfTarget(ctx context.Context, arg OpenActionsOfTarg
 
 const pendingActions = `-- name: PendingActions :many
 SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions
-WHERE done_at IS NULL AND cancelled_at IS NULL AND (CAST($1 AS BIGINT) = 0 OR guild_id = $1)
-ORDER BY run_at, id LIMIT $2
+WHERE done_at IS NULL AND cancelled_at IS NULL AND (CAST(?1 AS BIGINT) = 0 OR guild_id = ?1)
+ORDER BY run_at, id LIMIT ?2
 `
 
 type PendingActionsParams struct {
 	GuildID int64
-	MaxRows int32
+	MaxRows int64
 }
 
 func (q *Queries) PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error) {
@@ -537,16 +468,16 @@ func (q *Queries) PendingActions(ctx context.Context, arg PendingActionsParams) 
 
 const releaseScheduledAction = `-- name: ReleaseScheduledAction :execrows
 UPDATE scheduled_actions SET lease_owner = NULL, lease_until = NULL, attempts = attempts - 1,
-    updated_at = $1
-WHERE id = $2 AND lease_owner = $3 AND attempts = $4
-  AND lease_until >= $1 AND done_at IS NULL AND cancelled_at IS NULL
+    updated_at = ?1
+WHERE id = ?2 AND lease_owner = ?3 AND attempts = ?4
+  AND lease_until >= ?1 AND done_at IS NULL AND cancelled_at IS NULL
 `
 
 type ReleaseScheduledActionParams struct {
 	Now      int64
 	ID       int64
 	Owner    sql.NullString
-	Attempts int32
+	Attempts int64
 }
 
 // A claim handed back unrun (its poller is stopping): the lease is cleared, and the claim's
@@ -566,7 +497,7 @@ func (q *Queries) ReleaseScheduledAction(ctx context.Context, arg ReleaseSchedul
 
 const scheduleCounts = `-- name: ScheduleCounts :one
 SELECT COUNT(*) AS open_count,
-       CAST(COALESCE(SUM(CASE WHEN run_at <= CAST($1 AS BIGINT) THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_count
+       CAST(COALESCE(SUM(CASE WHEN run_at <= CAST(?1 AS BIGINT) THEN 1 ELSE 0 END), 0) AS BIGINT) AS due_count
 FROM scheduled_actions
 WHERE done_at IS NULL AND cancelled_at IS NULL
 `
@@ -589,12 +520,12 @@ SELECT c.id, c.guild_id, c.number, c.type, c.status, c.processed, c.reason, c.mo
 WHERE c.processed = FALSE AND c.status = 'active' AND c.expires_at IS NOT NULL
   AND c.type IN ('TEMPBAN', 'TIMEOUT', 'JAIL', 'POLLBAN', 'SNIPPETBAN')
   AND NOT EXISTS (SELECT 1 FROM scheduled_actions s WHERE s.case_id = c.id)
-ORDER BY c.id LIMIT $1
+ORDER BY c.id LIMIT ?1
 `
 
 // Cases that should have an expiry action and never got one (a crash between the case and
 // its schedule, or cases recorded before this table existed).
-func (q *Queries) UnscheduledExpiringCases(ctx context.Context, limit int32) ([]Case, error) {
+func (q *Queries) UnscheduledExpiringCases(ctx context.Context, limit int64) ([]Case, error) {
 	rows, err := q.db.QueryContext(ctx, unscheduledExpiringCases, limit)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: guilds.sql
 
-package dbsqlc
+package pgdb
 
 import (
 	"context"

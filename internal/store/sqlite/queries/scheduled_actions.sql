@@ -1,27 +1,11 @@
 -- name: InsertScheduledAction :one
 INSERT INTO scheduled_actions (kind, guild_id, user_id, case_id, run_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $6)
-RETURNING *;
-
--- name: ClaimDueActionsSkipLocked :many
--- PostgreSQL: rows another claimer has locked are skipped, not waited for, so several
--- processes claim disjoint batches at once. attempts counts the claim (see the migration).
--- "= ANY(ARRAY(…))" rather than "IN (…)": the cached generic plan cannot see the LIMIT, and
--- for IN it hash-joins the whole table (20 ms at 100,000 rows) where this looks the claimed
--- ids up by primary key (0.3 ms).
-UPDATE scheduled_actions SET lease_owner = sqlc.arg(owner), lease_until = sqlc.arg(lease_until),
-    attempts = attempts + 1, updated_at = sqlc.arg(now)
-WHERE id = ANY(ARRAY(
-    SELECT s.id FROM scheduled_actions s
-    WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND s.run_at <= sqlc.arg(now)
-      AND (s.lease_until IS NULL OR s.lease_until < sqlc.arg(now))
-    ORDER BY s.run_at, s.id LIMIT sqlc.arg(max_rows)
-    FOR UPDATE SKIP LOCKED))
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
 RETURNING *;
 
 -- name: ClaimDueActions :many
--- SQLite: the same claim, run in an immediate transaction, which already excludes every
--- other writer.
+-- Run in an immediate transaction, which already excludes every other writer (PostgreSQL
+-- skips locked rows instead).
 UPDATE scheduled_actions SET lease_owner = sqlc.arg(owner), lease_until = sqlc.arg(lease_until),
     attempts = attempts + 1, updated_at = sqlc.arg(now)
 WHERE id IN (
@@ -60,14 +44,14 @@ WHERE id = sqlc.arg(id) AND lease_owner = sqlc.arg(owner) AND attempts = sqlc.ar
 
 -- name: OpenActionsOfTarget :many
 SELECT * FROM scheduled_actions
-WHERE guild_id = $1 AND user_id = $2 AND done_at IS NULL AND cancelled_at IS NULL
+WHERE guild_id = ?1 AND user_id = ?2 AND done_at IS NULL AND cancelled_at IS NULL
 ORDER BY id;
 
 -- name: OpenActionOfCase :one
-SELECT * FROM scheduled_actions WHERE case_id = $1 AND done_at IS NULL AND cancelled_at IS NULL;
+SELECT * FROM scheduled_actions WHERE case_id = ?1 AND done_at IS NULL AND cancelled_at IS NULL;
 
 -- name: ActionsOfCase :many
-SELECT * FROM scheduled_actions WHERE case_id = $1 ORDER BY id;
+SELECT * FROM scheduled_actions WHERE case_id = ?1 ORDER BY id;
 
 -- name: CancelScheduledAction :execrows
 -- A cancel wins over a lease: the runner holding it finds its completion refused.
@@ -109,4 +93,4 @@ SELECT c.* FROM cases c
 WHERE c.processed = FALSE AND c.status = 'active' AND c.expires_at IS NOT NULL
   AND c.type IN ('TEMPBAN', 'TIMEOUT', 'JAIL', 'POLLBAN', 'SNIPPETBAN')
   AND NOT EXISTS (SELECT 1 FROM scheduled_actions s WHERE s.case_id = c.id)
-ORDER BY c.id LIMIT $1;
+ORDER BY c.id LIMIT ?1;

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: modlog.sql
 
-package dbsqlc
+package pgdb
 
 import (
 	"context"
@@ -11,64 +11,6 @@ import (
 )
 
 const claimModlog = `-- name: ClaimModlog :many
-UPDATE modlog_outbox SET lease_owner = $1, lease_until = $2,
-    attempts = attempts + 1, updated_at = $3
-WHERE case_id IN (
-    SELECT o.case_id FROM modlog_outbox o
-    WHERE o.run_at <= $3 AND (o.lease_until IS NULL OR o.lease_until < $3)
-    ORDER BY o.run_at, o.case_id LIMIT $4)
-RETURNING case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, last_error, created_at, updated_at
-`
-
-type ClaimModlogParams struct {
-	Owner      sql.NullString
-	LeaseUntil sql.NullInt64
-	Now        int64
-	MaxRows    int32
-}
-
-// SQLite: the same claim, run in an immediate transaction, which already excludes every
-// other writer.
-func (q *Queries) ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]ModlogOutbox, error) {
-	rows, err := q.db.QueryContext(ctx, claimModlog,
-		arg.Owner,
-		arg.LeaseUntil,
-		arg.Now,
-		arg.MaxRows,
-	)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []ModlogOutbox
-	for rows.Next() {
-		var i ModlogOutbox
-		if err := rows.Scan(
-			&i.CaseID,
-			&i.GuildID,
-			&i.Generation,
-			&i.RunAt,
-			&i.Attempts,
-			&i.LeaseOwner,
-			&i.LeaseUntil,
-			&i.LastError,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const claimModlogSkipLocked = `-- name: ClaimModlogSkipLocked :many
 UPDATE modlog_outbox SET lease_owner = $1, lease_until = $2,
     attempts = attempts + 1, updated_at = $3
 WHERE case_id = ANY(ARRAY(
@@ -79,17 +21,17 @@ WHERE case_id = ANY(ARRAY(
 RETURNING case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, last_error, created_at, updated_at
 `
 
-type ClaimModlogSkipLockedParams struct {
+type ClaimModlogParams struct {
 	Owner      sql.NullString
 	LeaseUntil sql.NullInt64
 	Now        int64
-	MaxRows    int32
+	MaxRows    int64
 }
 
-// PostgreSQL: rows another claimer has locked are skipped, not waited for, so several
-// processes claim disjoint batches at once (as ClaimDueActionsSkipLocked does).
-func (q *Queries) ClaimModlogSkipLocked(ctx context.Context, arg ClaimModlogSkipLockedParams) ([]ModlogOutbox, error) {
-	rows, err := q.db.QueryContext(ctx, claimModlogSkipLocked,
+// Rows another claimer has locked are skipped, not waited for, so several processes claim
+// disjoint batches at once (as ClaimDueActions does).
+func (q *Queries) ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]ModlogOutbox, error) {
+	rows, err := q.db.QueryContext(ctx, claimModlog,
 		arg.Owner,
 		arg.LeaseUntil,
 		arg.Now,
@@ -159,7 +101,7 @@ type FinishModlogParams struct {
 	CaseID     int64
 	Generation int64
 	Owner      sql.NullString
-	Attempts   int32
+	Attempts   int64
 }
 
 // Delivered: the row goes, unless a change arrived meanwhile (another generation), which
@@ -238,12 +180,12 @@ WHERE case_id = $5 AND lease_owner = $6 AND attempts = $7
 
 type RetryModlogParams struct {
 	RunAt       int64
-	NewAttempts int32
+	NewAttempts int64
 	LastError   sql.NullString
 	Now         int64
 	CaseID      int64
 	Owner       sql.NullString
-	Attempts    int32
+	Attempts    int64
 }
 
 // Hands a claimed row back to run again at run_at: after a failure (attempts kept, for the

@@ -1,14 +1,12 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
 	"slices"
 
-	"github.com/gavelbot/gavel/internal/store/dbsqlc"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
-
-// SQLite's own statements.
 
 const (
 	sqliteUpsertGuild = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, ?, ?)
@@ -17,10 +15,11 @@ ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_co
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
-// insertCasesSQLite runs two statements per row, both kept prepared by the statement cache:
+// InsertCases allocates numbers for ns and inserts them, writing each one's key to out. It
+// runs two statements per row, both kept prepared by the statement cache:
 // the guild's counter upsert and the case insert. SQLite has no round trips, and a prepared
 // statement skips the parser, which is where a growing multi-row statement spends its time.
-func insertCasesSQLite(ctx context.Context, db dbsqlc.DBTX, ns []NewCase, out []CaseKey) error {
+func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []query.CaseKey) error {
 	perGuild := map[int64]int64{}
 	joined := map[int64]int64{}
 	for _, n := range ns {
@@ -51,7 +50,7 @@ func insertCasesSQLite(ctx context.Context, db dbsqlc.DBTX, ns []NewCase, out []
 		if err != nil {
 			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
 		}
-		out[i] = CaseKey{ID: id, Number: num}
+		out[i] = query.CaseKey{ID: id, Number: num}
 	}
 	return nil
 }

@@ -3,7 +3,7 @@
 //   sqlc v1.31.1
 // source: settings.sql
 
-package dbsqlc
+package sqlitedb
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 )
 
 const getGuildSettings = `-- name: GetGuildSettings :one
-SELECT guild_id, prefix, modlog_channel_id, auditlog_channel_id, jail_role_id, jail_channel_id, mirror_external_actions, updated_at FROM guild_settings WHERE guild_id = $1
+SELECT guild_id, prefix, modlog_channel_id, auditlog_channel_id, jail_role_id, jail_channel_id, mirror_external_actions, updated_at FROM guild_settings WHERE guild_id = ?1
 `
 
 func (q *Queries) GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error) {
@@ -32,7 +32,7 @@ func (q *Queries) GetGuildSettings(ctx context.Context, guildID int64) (GuildSet
 
 const insertSettingsEvent = `-- name: InsertSettingsEvent :exec
 INSERT INTO settings_events (guild_id, actor_id, key, old_value, new_value, created_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6)
 `
 
 type InsertSettingsEventParams struct {
@@ -57,7 +57,7 @@ func (q *Queries) InsertSettingsEvent(ctx context.Context, arg InsertSettingsEve
 }
 
 const lockGuildSettings = `-- name: LockGuildSettings :one
-INSERT INTO guild_settings (guild_id, updated_at) VALUES ($1, $2)
+INSERT INTO guild_settings (guild_id, updated_at) VALUES (?1, ?2)
 ON CONFLICT (guild_id) DO UPDATE SET updated_at = guild_settings.updated_at
 RETURNING guild_id, prefix, modlog_channel_id, auditlog_channel_id, jail_role_id, jail_channel_id, mirror_external_actions, updated_at
 `
@@ -89,12 +89,12 @@ func (q *Queries) LockGuildSettings(ctx context.Context, arg LockGuildSettingsPa
 }
 
 const settingsEvents = `-- name: SettingsEvents :many
-SELECT id, guild_id, actor_id, key, old_value, new_value, created_at FROM settings_events WHERE guild_id = $1 ORDER BY id DESC LIMIT $2
+SELECT id, guild_id, actor_id, "key", old_value, new_value, created_at FROM settings_events WHERE guild_id = ?1 ORDER BY id DESC LIMIT ?2
 `
 
 type SettingsEventsParams struct {
 	GuildID int64
-	Limit   int32
+	Limit   int64
 }
 
 // Newest first: the history a moderator asks for is the recent one.
@@ -131,9 +131,9 @@ func (q *Queries) SettingsEvents(ctx context.Context, arg SettingsEventsParams) 
 
 const updateGuildSettings = `-- name: UpdateGuildSettings :exec
 UPDATE guild_settings
-SET prefix = $2, modlog_channel_id = $3, auditlog_channel_id = $4, jail_role_id = $5,
-    jail_channel_id = $6, mirror_external_actions = $7, updated_at = $8
-WHERE guild_id = $1
+SET prefix = ?2, modlog_channel_id = ?3, auditlog_channel_id = ?4, jail_role_id = ?5,
+    jail_channel_id = ?6, mirror_external_actions = ?7, updated_at = ?8
+WHERE guild_id = ?1
 `
 
 type UpdateGuildSettingsParams struct {

@@ -1,0 +1,44 @@
+-- The mod-log outbox (internal/modlog owns it).
+
+-- name: EnqueueModlog :exec
+-- One row per case: a change while a row waits bumps its generation and makes it due now;
+-- the attempts so far stay, so an outage's backoff keeps growing.
+INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, created_at, updated_at)
+VALUES (sqlc.arg(case_id), sqlc.arg(guild_id), 1, sqlc.arg(now), 0, sqlc.arg(now), sqlc.arg(now))
+ON CONFLICT (case_id) DO UPDATE SET generation = modlog_outbox.generation + 1, run_at = excluded.run_at,
+    updated_at = excluded.updated_at;
+
+-- name: ClaimModlog :many
+-- Run in an immediate transaction, which already excludes every other writer (PostgreSQL
+-- skips locked rows instead).
+UPDATE modlog_outbox SET lease_owner = sqlc.arg(owner), lease_until = sqlc.arg(lease_until),
+    attempts = attempts + 1, updated_at = sqlc.arg(now)
+WHERE case_id IN (
+    SELECT o.case_id FROM modlog_outbox o
+    WHERE o.run_at <= sqlc.arg(now) AND (o.lease_until IS NULL OR o.lease_until < sqlc.arg(now))
+    ORDER BY o.run_at, o.case_id LIMIT sqlc.arg(max_rows))
+RETURNING *;
+
+-- name: FinishModlog :execrows
+-- Delivered: the row goes, unless a change arrived meanwhile (another generation), which
+-- leaves it for the next delivery; only the claim still holding the lease finishes it.
+DELETE FROM modlog_outbox
+WHERE case_id = sqlc.arg(case_id) AND generation = sqlc.arg(generation) AND lease_owner = sqlc.arg(owner)
+  AND attempts = sqlc.arg(attempts);
+
+-- name: RetryModlog :execrows
+-- Hands a claimed row back to run again at run_at: after a failure (attempts kept, for the
+-- backoff), or after a delivery that a newer change overtook (attempts reset to 0).
+UPDATE modlog_outbox SET run_at = sqlc.arg(run_at), attempts = sqlc.arg(new_attempts), last_error = sqlc.narg(last_error),
+    lease_owner = NULL, lease_until = NULL, updated_at = sqlc.arg(now)
+WHERE case_id = sqlc.arg(case_id) AND lease_owner = sqlc.arg(owner) AND attempts = sqlc.arg(attempts);
+
+-- name: NextModlogRunAt :one
+-- When the next claimable row falls due; leased rows are someone's delivery in progress, and
+-- come back when their lease ends.
+SELECT CAST(CASE WHEN o.lease_until IS NOT NULL AND o.lease_until > o.run_at THEN o.lease_until ELSE o.run_at END AS BIGINT) AS due
+FROM modlog_outbox o
+ORDER BY due, o.case_id LIMIT 1;
+
+-- name: ModlogOutbox :many
+SELECT * FROM modlog_outbox ORDER BY case_id;
