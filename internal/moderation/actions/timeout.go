@@ -71,7 +71,9 @@ func timedOut(s *moderation.Step, m discord.Member) (bool, string) {
 	if !m.TimedOut(s.Now()) {
 		return false, "the member is not timed out, so the timeout did not happen"
 	}
-	if until := m.CommunicationDisabledUntil; until.Before(s.Case.ExpiresAt) {
+	// Discord keeps the timeout to the second; a timeout that ends well before the case
+	// does was capped at Discord's limit.
+	if until := m.CommunicationDisabledUntil; until.Before(s.Case.ExpiresAt.Add(-time.Minute)) {
 		s.Plan.RenewAt = until.Add(-moderation.RenewLead(s.TimeoutHorizon()))
 	}
 	return true, "the member is timed out"
