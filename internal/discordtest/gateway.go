@@ -286,7 +286,7 @@ func (h *hub) dispatch(guild ID, event string, intent uint64, data any) {
 	// Discord sends a member update about the bot itself without GUILD_MEMBERS (gateway.mdx
 	// "Caveats").
 	aboutBot := event == "GUILD_MEMBER_UPDATE" && c.userID() == h.s.botID
-	now := time.Now()
+	now := h.s.now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.purgeLocked(now)
@@ -373,7 +373,7 @@ func (h *hub) closeConnLocked(c *gwConn, code int, reason string) {
 		if sess.conn == c {
 			sess.conn = nil
 			sess.ready = false
-			sess.lostAt = time.Now()
+			sess.lostAt = h.s.now()
 		}
 		if closeEndsSession(code) {
 			delete(h.sessions, sess.id)
@@ -452,7 +452,7 @@ func (h *hub) broadcast(payload []byte, detach bool) {
 		if detach && c.sess != nil {
 			sess := c.sess
 			c.sess = nil
-			sess.conn, sess.ready, sess.lostAt = nil, false, time.Now()
+			sess.conn, sess.ready, sess.lostAt = nil, false, h.s.now()
 		}
 	}
 	if detach {
@@ -474,7 +474,7 @@ func (s *Server) GatewayStats() GatewayStats {
 	h := s.ext.gw
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.purgeLocked(time.Now())
+	h.purgeLocked(s.now())
 	h.refillStartsLocked(time.Now())
 	st := h.stats
 	st.ClosesSent = copyCounts(h.stats.ClosesSent)

@@ -245,7 +245,7 @@ func (c *gwConn) readLoop() {
 	if sess := c.sess; sess != nil {
 		c.sess = nil
 		if sess.conn == c {
-			sess.conn, sess.ready, sess.lostAt = nil, false, time.Now()
+			sess.conn, sess.ready, sess.lostAt = nil, false, h.s.now()
 		}
 		// Closing with 1000 or 1001 ends the session (gateway.mdx "Initiating a
 		// Disconnect"); any other code, or none, leaves it resumable.
@@ -541,7 +541,7 @@ func (c *gwConn) resume(raw json.RawMessage) {
 	if c.out.isClosing() {
 		return
 	}
-	h.purgeLocked(time.Now())
+	h.purgeLocked(h.s.now())
 	sess := h.sessions[d.SessionID]
 	if sess == nil {
 		h.stats.FailedResumes++

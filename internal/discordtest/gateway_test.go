@@ -12,6 +12,7 @@ import (
 	"github.com/disgoorg/disgo/rest"
 	"github.com/gorilla/websocket"
 
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
 
@@ -385,10 +386,11 @@ func TestResumeRefusals(t *testing.T) {
 }
 
 func TestSessionOutlivesItsTTLOnlySoLong(t *testing.T) {
-	s := newFake(t, discordtest.WithSessionTTL(50*time.Millisecond))
+	clk := clock.NewManual(time.Now())
+	s := newFake(t, discordtest.WithClock(clk.Now), discordtest.WithSessionTTL(time.Minute))
 	_, r := connect(t, s, discordtest.IntentGuildMessages)
 	s.CloseGateway(4000, "")
-	time.Sleep(100 * time.Millisecond)
+	clk.Advance(time.Minute + time.Millisecond)
 	c := dialGateway(t, s, "v=10&encoding=json")
 	c.hello()
 	c.send(6, map[string]any{"token": s.Token(), "session_id": r.SessionID, "seq": 1})
