@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 
 	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/store"
@@ -14,11 +12,19 @@ import (
 
 // openStore loads the configuration and opens its database, unmigrated.
 func (rt *Runtime) openStore(ctx context.Context) (config.Config, *store.Store, error) {
+	return rt.open(ctx, false)
+}
+
+// open loads the configuration and opens its database; existing refuses to create one.
+func (rt *Runtime) open(ctx context.Context, existing bool) (config.Config, *store.Store, error) {
 	cfg, err := rt.LoadConfig()
 	if err != nil {
 		return config.Config{}, nil, err
 	}
-	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, MustExist: existing})
+	if errors.Is(err, store.ErrNotExist) {
+		return config.Config{}, nil, fmt.Errorf("%w: run 'gavel migrate up' (or 'gavel run') to create it", err)
+	}
 	if err != nil {
 		return config.Config{}, nil, err
 	}
@@ -28,18 +34,8 @@ func (rt *Runtime) openStore(ctx context.Context) (config.Config, *store.Store, 
 // openMigratedStore opens the database and refuses to go on while migrations are pending,
 // so that a read command never runs against a schema it does not know.
 func (rt *Runtime) openMigratedStore(ctx context.Context) (*store.Store, error) {
-	cfg, err := rt.LoadConfig()
-	if err != nil {
-		return nil, err
-	}
-	// Opening a SQLite file creates it: a read command must not leave an empty database
-	// behind because of a typo in the path.
-	if loc, err := store.ParseURL(cfg.Database.URL); err == nil && loc.Engine == store.SQLite && loc.Path != ":memory:" {
-		if _, err := os.Stat(loc.Path); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("database file %s does not exist: run 'gavel migrate up' (or 'gavel run') to create it", loc.Path)
-		}
-	}
-	_, st, err := rt.openStore(ctx)
+	// A read command must not leave an empty database behind because of a typo in the path.
+	_, st, err := rt.open(ctx, true)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,13 @@ type Options struct {
 	MaxOpenConns int
 	// GroupCommit says whether GroupTx shares transactions (the engine's choice by default).
 	GroupCommit GroupCommit
+	// MustExist refuses to create the database: opening a SQLite file that does not exist
+	// fails with ErrNotExist instead of creating it. (A PostgreSQL database is never created.)
+	MustExist bool
 }
+
+// ErrNotExist is returned by Open with Options.MustExist for a database that does not exist.
+var ErrNotExist = errors.New("does not exist")
 
 // Store is an open database. On SQLite it keeps two pools over the same file: a writer with
 // one connection, so that writers queue in Go instead of sleeping in SQLite's busy handler,
@@ -96,6 +102,11 @@ func OpenURL(ctx context.Context, raw string, opts Options) (*Store, error) {
 }
 
 func openSQLite(ctx context.Context, loc Location, opts Options) (*Store, error) {
+	if loc.Path != ":memory:" && opts.MustExist {
+		if _, err := os.Stat(loc.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("database file %s %w", loc.Path, ErrNotExist)
+		}
+	}
 	if loc.Path != ":memory:" {
 		dir := filepath.Dir(loc.Path)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {

@@ -3,6 +3,10 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -238,6 +242,24 @@ func TestOpenErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "unreachable") || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("unreachable server: %v", err)
 	}
+	// MustExist opens an existing file and refuses to create a missing one.
+	path := filepath.Join(t.TempDir(), "gavel.db")
+	if _, err := store.OpenURL(ctx, "sqlite:"+path, store.Options{MustExist: true}); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("missing file with MustExist: %v, want ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused open created %s: %v", path, err)
+	}
+	st, err := store.OpenURL(ctx, "sqlite:"+path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = store.OpenURL(ctx, "sqlite:"+path, store.Options{MustExist: true})
+	if err != nil {
+		t.Fatalf("existing file with MustExist: %v", err)
+	}
+	st.Close()
 }
 
 func FuzzParseURL(f *testing.F) {
