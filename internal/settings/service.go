@@ -190,7 +190,7 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 // across processes and each history row holds the true old value.
 func LockGuild(tx *store.Tx, guildID int64, nowMS int64) (query.GuildSetting, error) {
 	ctx, q := tx.Context(), tx.Queries()
-	if err := q.EnsureGuild(ctx, query.EnsureGuildParams{ID: guildID, JoinedAt: nowMS}); err != nil {
+	if err := tx.EnsureGuild(guildID, nowMS); err != nil {
 		return query.GuildSetting{}, fmt.Errorf("guild row: %w", err)
 	}
 	row, err := q.LockGuildSettings(ctx, query.LockGuildSettingsParams{GuildID: guildID, UpdatedAt: nowMS})

@@ -27,6 +27,13 @@ func (t *Tx) Context() context.Context { return t.ctx }
 // SQLite). A package uses only the queries on its own tables.
 func (t *Tx) Queries() query.Queries { return t.q }
 
+// EnsureGuild makes sure the guild's row exists. The guilds table is the store's: every
+// package's rows reference it, and the engines' case insert allocates numbers from its
+// counter.
+func (t *Tx) EnsureGuild(guildID, nowMS int64) error {
+	return t.q.EnsureGuild(t.ctx, query.EnsureGuildParams{ID: guildID, JoinedAt: nowMS})
+}
+
 // AfterCommit runs f once the transaction has committed, never when it rolls back: for news
 // that must not travel before the data it announces.
 func (t *Tx) AfterCommit(f func()) { t.after = append(t.after, f) }
