@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -244,12 +245,10 @@ func TestPurgeEndToEnd(t *testing.T) {
 			t.Errorf("bulk deleted %d in %d calls with the reason; want 2 (the command and one message) in 1", n, calls)
 		}
 		// Still there until the delay has passed, then gone. (Its timer is the one armed for
-		// the delay from now: the expiry poller's, on the same clock, wait less.)
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := clk.WaitArmedAfter(ctx, clk.Now().Add(delay-time.Millisecond)); err != nil {
-			t.Fatalf("no timer armed for the reply's deletion: %v", err)
-		}
+		// exactly the delay from now: the expiry poller and the mod log's worker wait on the
+		// same clock, for other instants.)
+		at := clk.Now().Add(delay)
+		waitFor(t, "the timer of the reply's deletion", func() bool { return slices.ContainsFunc(clk.Armed(), at.Equal) })
 		clk.Advance(delay - time.Millisecond)
 		if _, ok := w.botReply(w.general, "Deleted 1 message"); !ok {
 			t.Error("the reply was deleted before the delay passed")
