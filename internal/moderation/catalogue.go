@@ -213,16 +213,6 @@ func (c *Catalogue) All() []*Action {
 	return out
 }
 
-// NativePermissions returns the Discord permission each command needs in a guild without
-// ranks, for permissions.WithNativePermissions.
-func (c *Catalogue) NativePermissions() map[string]permissions.Permission {
-	out := make(map[string]permissions.Permission, len(c.actions))
-	for _, a := range c.actions {
-		out[a.Name] = a.Native
-	}
-	return out
-}
-
 // deciding returns the case types whose newest active case decides the state a case of
 // type t set: every type that supersedes t's expiry (a tempban's expiry is stale once a later
 // ban, tempban or unban decides the ban).
@@ -248,15 +238,6 @@ func (c *Catalogue) Lookup(name string) (*Action, bool) {
 
 // Actions lists the commands in catalogue order.
 func (c *Catalogue) Actions() []*Action { return append([]*Action(nil), c.actions...) }
-
-// Names lists every action's name, for the permission system's command list.
-func (c *Catalogue) Names() []string {
-	out := make([]string, len(c.actions))
-	for i, a := range c.actions {
-		out[i] = a.Name
-	}
-	return out
-}
 
 // NewCatalogue returns a catalogue of actions (moderation/actions.All gives gavel's), in
 // the order the commands are listed. It panics when two share a name or a case type, or when
