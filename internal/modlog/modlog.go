@@ -34,8 +34,11 @@ type Port interface {
 
 // Config tunes the worker. Zero fields take the defaults.
 type Config struct {
-	// Batch is how many deliveries one claim takes (default 16).
+	// Batch is how many deliveries one claim takes (default 32).
 	Batch int
+	// Workers is how many deliveries run at once (default 8): each is a few Discord calls
+	// and a write, and a burst of lifts queues two per lift.
+	Workers int
 	// Lease is how long a claimed delivery is the claimer's alone (default 2 minutes): a
 	// process that dies holding it hands it on once the lease ends.
 	Lease time.Duration
@@ -49,7 +52,10 @@ type Config struct {
 
 func (c *Config) fill() {
 	if c.Batch <= 0 {
-		c.Batch = 16
+		c.Batch = 32
+	}
+	if c.Workers <= 0 {
+		c.Workers = 8
 	}
 	if c.Lease <= 0 {
 		c.Lease = 2 * time.Minute

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -77,11 +78,21 @@ func (w worker) drain(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// The rows are distinct cases: their deliveries run side by side.
+		sem := make(chan struct{}, s.cfg.Workers)
+		var wg sync.WaitGroup
 		for _, r := range rows {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			w.deliver(ctx, r)
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if ctx.Err() == nil {
+					w.deliver(ctx, r)
+				}
+			})
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		if len(rows) < s.cfg.Batch {
 			return nil
