@@ -36,7 +36,7 @@ type Port interface {
 type Config struct {
 	// Batch is how many deliveries one claim takes (default 32).
 	Batch int
-	// Workers is how many deliveries run at once (default 8): each is a few Discord calls
+	// Workers is how many deliveries run at once (default 4): each is a few Discord calls
 	// and a write, and a burst of lifts queues two per lift.
 	Workers int
 	// Lease is how long a claimed delivery is the claimer's alone (default 2 minutes): a
@@ -55,7 +55,7 @@ func (c *Config) fill() {
 		c.Batch = 32
 	}
 	if c.Workers <= 0 {
-		c.Workers = 8
+		c.Workers = 4
 	}
 	if c.Lease <= 0 {
 		c.Lease = 2 * time.Minute
