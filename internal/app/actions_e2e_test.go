@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -233,7 +234,8 @@ func TestEveryActionEndToEnd(t *testing.T) {
 	if _, err := gs.SetJailRole(ctx, int64(aw.guild), int64(aw.owner), int64(aw.jailRole)); err != nil {
 		t.Fatal(err)
 	}
-	aw.start(t)
+	entries := newHandledEntries()
+	aw.start(t, app.WithUpkeepObserver(entries.observe))
 
 	// Every case gavel answered with, to show at the end that no other was made (gavel's own
 	// actions come back as audit-log events, and must not be mirrored as cases of their own).
@@ -257,9 +259,13 @@ func TestEveryActionEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The mirrored audit-log events of gavel's own actions arrive over the gateway; give a
-	// stray case the time to appear.
-	time.Sleep(500 * time.Millisecond)
+	// The audit-log events of gavel's own actions arrive over the gateway, and must make no
+	// case of their own. A replay of the last ban's entry, sent after them all, is handled
+	// after them (a guild's entries are handled in order): once it is, a stray case would be
+	// there.
+	marker := aw.lastEntry(t, discordtest.AuditMemberBanAdd)
+	aw.s.EmitAuditLogEntry(aw.guild, marker)
+	entries.wait(t, marker.ID, 2)
 	all, err := cs.Recent(ctx, int64(aw.guild), time.Hour, 1000)
 	if err != nil {
 		t.Fatal(err)

@@ -128,6 +128,8 @@ type options struct {
 	transientDelay  time.Duration
 	clock           clock.Clock
 	modlog          []modlog.Option
+	upkeepHandled   func(upkeep.Handled)
+	automodHandled  func(enforcer.Handled)
 }
 
 // WithModlogOptions adds options to the mod log, after gavel's own (tests give it a manual
@@ -182,6 +184,12 @@ func WithReconcileAge(d time.Duration) Option {
 // takes the roles other bots gave them on join (default DefaultRejailRecheck).
 func WithRejailRecheck(d time.Duration) Option {
 	return func(o *options) { o.rejailRecheck = d }
+}
+
+// WithUpkeepObserver makes upkeep tell f about each background event it is done with (an
+// audit-log entry, a member's arrival, a new channel): tests wait for it instead of sleeping.
+func WithUpkeepObserver(f func(upkeep.Handled)) Option {
+	return func(o *options) { o.upkeepHandled = f }
 }
 
 // discordTransport is the HTTP transport of the REST client. Every call goes to one host,
@@ -327,7 +335,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.AutoMod = a.AutoMod()
 	work := flightWork{&a.flight}
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Log: logger, RejailRecheck: o.rejailRecheck,
-		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock})
+		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
+		Handled: o.upkeepHandled})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms,
 		Metrics: a.metrics, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Ready: a.onReady,
 		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})

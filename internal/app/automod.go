@@ -19,11 +19,18 @@ func WithAutoModTiming(window, check time.Duration) Option {
 	return func(o *options) { o.automodWindow, o.automodCheck = window, check }
 }
 
+// WithAutoModObserver makes the AutoMod enforcer tell f about each step it is done with (an
+// execution event gathered, an execution's case made, a message evaluated): tests wait for
+// it instead of sleeping.
+func WithAutoModObserver(f func(enforcer.Handled)) Option {
+	return func(o *options) { o.automodHandled = f }
+}
+
 // newEnforcer builds AutoMod's runtime over the App's services; a.cached and a.cat are set.
 func (a *App) newEnforcer(o options) *enforcer.Enforcer {
 	return enforcer.New(enforcer.Config{Store: automod.NewStore(a.store), Port: a.port, Guilds: a.cached, Exec: a.exec,
 		Settings: a.guilds, Cases: a.cases, Actions: a.cat, Work: flightWork{&a.flight}, Log: a.log, Timeout: a.commandTimeout,
-		Window: o.automodWindow, Check: o.automodCheck})
+		Window: o.automodWindow, Check: o.automodCheck, Clock: a.clock, Handled: o.automodHandled})
 }
 
 // AutoMod returns the service the /automod commands use: Discord's rules, validated before

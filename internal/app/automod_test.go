@@ -5,12 +5,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/automod"
+	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -142,12 +145,68 @@ func (w *automodWorld) waitCases(t *testing.T, n int) []cases.Case {
 
 func strp(s string) *string { return &s }
 
+// automodSteps counts the steps the AutoMod enforcer is done with: what the test waits for
+// instead of sleeping, also before it asserts that no case came.
+type automodSteps struct {
+	mu       sync.Mutex
+	kinds    map[enforcer.Kind]int
+	messages map[int64]int // evaluations of each message (its creation, then each edit)
+}
+
+func newAutomodSteps() *automodSteps {
+	return &automodSteps{kinds: map[enforcer.Kind]int{}, messages: map[int64]int{}}
+}
+
+func (s *automodSteps) observe(h enforcer.Handled) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kinds[h.Kind]++
+	if h.Kind == enforcer.KindMessage {
+		s.messages[h.MessageID]++
+	}
+}
+
+func (s *automodSteps) count(k enforcer.Kind) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kinds[k]
+}
+
+// waitMessage waits until message id has been evaluated n times in all.
+func (s *automodSteps) waitMessage(t *testing.T, id discordtest.ID, n int) {
+	t.Helper()
+	waitFor(t, "message "+id.String()+" evaluated", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.messages[int64(id)] >= n
+	})
+}
+
+// execute sends Discord's execution events, waits until the enforcer has gathered them all,
+// closes their windows on the clock, and waits until the executions (batches of them) are
+// handled: their cases made, or found made already.
+func (s *automodSteps) execute(t *testing.T, w *automodWorld, clk *clock.Manual, window time.Duration, batches int, evs ...discordtest.AutoModExecution) {
+	t.Helper()
+	events, execs := s.count(enforcer.KindExecutionEvent), s.count(enforcer.KindExecution)
+	for _, ev := range evs {
+		w.s.AutoModExecution(ev)
+	}
+	waitFor(t, "the execution events gathered", func() bool { return s.count(enforcer.KindExecutionEvent) >= events+len(evs) })
+	clk.Advance(window)
+	waitFor(t, "the executions handled", func() bool { return s.count(enforcer.KindExecution) >= execs+batches })
+}
+
 func TestAutoModEndToEnd(t *testing.T) {
 	w := newAutomodWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	const window = 300 * time.Millisecond
-	a, err := app.New(ctx, w.config(), quietLogger(), app.WithAutoModTiming(window, 0))
+	// The window closes when the test moves the clock: an execution's case is made only
+	// then, and a step's end is an event the test waits for.
+	const window = 2 * time.Second
+	clk := clock.NewManual(time.Now())
+	steps := newAutomodSteps()
+	a, err := app.New(ctx, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
+		app.WithAutoModObserver(steps.observe))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +251,16 @@ func TestAutoModEndToEnd(t *testing.T) {
 	})
 
 	t.Run("one execution, three events, one TIMEOUT case", func(t *testing.T) {
+		var evs []discordtest.AutoModExecution
 		for _, act := range []discordtest.AutoModAction{
 			{Type: 1, Metadata: map[string]any{}},
 			{Type: 2, Metadata: map[string]any{"channel_id": discordtest.ID(w.alerts).String()}},
 			{Type: 3, Metadata: map[string]any{"duration_seconds": 600}},
 		} {
-			w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: act, RuleID: discordtest.ID(rule.Rule.ID),
+			evs = append(evs, discordtest.AutoModExecution{GuildID: w.guild, Action: act, RuleID: discordtest.ID(rule.Rule.ID),
 				UserID: w.target, ChannelID: w.general, Content: "free nitro here", MatchedKeyword: strp("nitro"), MatchedContent: strp("nitro")})
 		}
+		steps.execute(t, w, clk, window, 1, evs...)
 		cs := w.waitCases(t, 1)
 		// Recorded pending first, then finalized: wait for the finalize step.
 		w.pipelineHistory(t, cs[0])
@@ -224,19 +285,21 @@ func TestAutoModEndToEnd(t *testing.T) {
 			return false
 		})
 
-		// Discord resends the same events (a resume): no second case.
+		// Discord resends the same events (a resume): no second case, once their execution
+		// is handled.
+		evs = nil
 		for _, typ := range []int{1, 3} {
-			w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: typ, Metadata: map[string]any{"duration_seconds": 600}},
+			evs = append(evs, discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: typ, Metadata: map[string]any{"duration_seconds": 600}},
 				RuleID: discordtest.ID(rule.Rule.ID), UserID: w.target, ChannelID: w.general, Content: "free nitro here", MatchedKeyword: strp("nitro")})
 		}
-		time.Sleep(4 * window)
+		steps.execute(t, w, clk, window, 1, evs...)
 		if cs := w.cases(t); len(cs) != 1 {
 			t.Fatalf("%d cases after the resent events; want 1", len(cs))
 		}
 	})
 
 	t.Run("block only is an AUTOMOD case", func(t *testing.T) {
-		w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 2, Metadata: map[string]any{"channel_id": discordtest.ID(w.alerts).String()}},
+		steps.execute(t, w, clk, window, 1, discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 2, Metadata: map[string]any{"channel_id": discordtest.ID(w.alerts).String()}},
 			RuleID: discordtest.ID(rule.Rule.ID), UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")})
 		cs := w.waitCases(t, 2)
 		if c := cs[1]; c.Type != cases.Automod || c.UserID != int64(w.other) || c.Metadata["message_id"] != "710000000000009999" {
@@ -264,7 +327,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 
 	t.Run("gavel-enforced rule: an edit that still matches is punished once", func(t *testing.T) {
 		m := w.s.SendMessage(w.general, w.other, "hello")
-		time.Sleep(2 * window)
+		steps.waitMessage(t, m.ID, 1)
 		if _, err := w.s.EditMessageAs(w.general, m.ID, "meh, whatever"); err != nil {
 			t.Fatal(err)
 		}
@@ -277,9 +340,11 @@ func TestAutoModEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Exempt channel: not evaluated. The owner: left alone, as by Discord's AutoMod.
-		w.s.SendMessage(w.quiet, w.other, "meh")
-		w.s.SendMessage(w.general, w.owner, "meh, a badword")
-		time.Sleep(4 * window)
+		quiet := w.s.SendMessage(w.quiet, w.other, "meh")
+		owners := w.s.SendMessage(w.general, w.owner, "meh, a badword")
+		steps.waitMessage(t, m.ID, 3)
+		steps.waitMessage(t, quiet.ID, 1)
+		steps.waitMessage(t, owners.ID, 1)
 		if cs := w.cases(t); len(cs) != 4 {
 			t.Fatalf("%d cases; want 4 (the second edit, the exempt channel and the owner make none)", len(cs))
 		}
@@ -287,8 +352,8 @@ func TestAutoModEndToEnd(t *testing.T) {
 
 	t.Run("gavel-enforced rule: mention spam times out through the pipeline", func(t *testing.T) {
 		n := len(w.cases(t))
-		w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.mod.String()+">")
-		time.Sleep(3 * window)
+		two := w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.mod.String()+">")
+		steps.waitMessage(t, two.ID, 1)
 		if cs := w.cases(t); len(cs) != n {
 			t.Fatalf("two distinct mentions (limit 2) made a case: %+v", cs[len(cs)-1])
 		}
@@ -342,7 +407,9 @@ func TestAutoModEndToEnd(t *testing.T) {
 	before := len(w.cases(t))
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	a2, err := app.New(ctx2, w.config(), quietLogger(), app.WithAutoModTiming(window, 0))
+	steps2 := newAutomodSteps()
+	a2, err := app.New(ctx2, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
+		app.WithAutoModObserver(steps2.observe))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,14 +420,14 @@ func TestAutoModEndToEnd(t *testing.T) {
 	if err := w.s.WaitReady(readyCtx2, 1); err != nil {
 		t.Fatalf("WaitReady after the restart: %v", err)
 	}
-	w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
-		RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")})
 	// A new message of the same user is a new case: the restarted process handles events.
-	w.s.AutoModExecution(discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
-		RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009998, Content: "nitro!", MatchedKeyword: strp("nitro")})
-	cs := w.waitCases(t, before+1)
-	time.Sleep(4 * window)
-	if cs = w.cases(t); len(cs) != before+1 || cs[len(cs)-1].Metadata["message_id"] != "710000000000009998" {
+	steps2.execute(t, w, clk, window, 2,
+		discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+			RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")},
+		discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+			RuleID: discordtest.ID(rule.Rule.ID), RuleTriggerType: 1, UserID: w.other, ChannelID: w.general, MessageID: 710000000000009998, Content: "nitro!", MatchedKeyword: strp("nitro")})
+	cs := w.cases(t)
+	if len(cs) != before+1 || cs[len(cs)-1].Metadata["message_id"] != "710000000000009998" {
 		t.Fatalf("after the restart: %d cases (want %d), last %+v", len(cs), before+1, cs[len(cs)-1])
 	}
 	if cs[len(cs)-1].Metadata["rule_name"] != "rule "+discordtest.ID(rule.Rule.ID).String() {

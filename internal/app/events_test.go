@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +14,53 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/upkeep"
 )
+
+// handledEntries counts the audit-log entries upkeep is done with (app.WithUpkeepObserver),
+// by entry. A guild's entries are handled one at a time in the order they arrived, so an
+// entry handled means every entry before it was: the event a test waits for before it
+// asserts that no other case came, instead of sleeping.
+type handledEntries struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+func newHandledEntries() *handledEntries { return &handledEntries{n: map[int64]int{}} }
+
+func (h *handledEntries) observe(x upkeep.Handled) {
+	if x.Kind != upkeep.KindExternalAction {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n[x.EntryID]++
+}
+
+// wait waits until entry has been handled times times.
+func (h *handledEntries) wait(t *testing.T, entry discordtest.ID, times int) {
+	t.Helper()
+	waitFor(t, "audit-log entry "+entry.String()+" handled", func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.n[int64(entry)] >= times
+	})
+}
+
+// lastEntry returns the guild's last audit-log entry of type typ in the fake.
+func (w *world) lastEntry(t *testing.T, typ int) discordtest.AuditLogEntry {
+	t.Helper()
+	var last discordtest.AuditLogEntry
+	for _, e := range w.s.AuditLog(w.guild) {
+		if e.ActionType == typ {
+			last = e
+		}
+	}
+	if last.ID == 0 {
+		t.Fatalf("no audit-log entry of type %d", typ)
+	}
+	return last
+}
 
 // services opens the world's database (migrated) with the case and settings services, as
 // another process on the same database would; closed when the test ends.
@@ -75,7 +122,8 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 	if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(modlog)); err != nil {
 		t.Fatal(err)
 	}
-	w.start(t)
+	entries := newHandledEntries()
+	w.start(t, app.WithUpkeepObserver(entries.observe))
 
 	if err := w.s.BanAs(w.guild, w.mod, w.target, "raiding"); err != nil {
 		t.Fatal(err)
@@ -152,8 +200,10 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 		t.Errorf("ban is case #%d and the unban after it #%d; want them in order", first.Number, second.Number)
 	}
 
-	// The replay is handled like the events before it, within moments.
-	time.Sleep(500 * time.Millisecond)
+	// The replay and gavel's own ban came before the quick unban: once it is handled, so
+	// are they.
+	entries.wait(t, banEntry.ID, 2)
+	entries.wait(t, w.lastEntry(t, discordtest.AuditMemberBanRemove).ID, 1)
 	n, err := cs.CountInGuild(ctx, int64(w.guild))
 	if err != nil {
 		t.Fatal(err)
@@ -173,13 +223,14 @@ func TestMirroringOff(t *testing.T) {
 	if _, err := gs.SetMirrorExternalActions(ctx, int64(w.guild), int64(w.owner), false); err != nil {
 		t.Fatal(err)
 	}
-	w.start(t)
+	entries := newHandledEntries()
+	w.start(t, app.WithUpkeepObserver(entries.observe))
 	if err := w.s.BanAs(w.guild, w.mod, w.target, "off the record"); err != nil {
 		t.Fatal(err)
 	}
 	w.s.SendMessage(w.general, w.mod, "$warn <@"+w.other.String()+"> on the record")
 	waitFor(t, "the warn", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
-	time.Sleep(500 * time.Millisecond)
+	entries.wait(t, w.lastEntry(t, discordtest.AuditMemberBanAdd).ID, 1)
 	if n, err := cs.CountInGuild(ctx, int64(w.guild)); err != nil || n != 1 {
 		t.Errorf("%d cases, %v; want only the warn", n, err)
 	}

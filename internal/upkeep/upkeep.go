@@ -52,6 +52,36 @@ type Config struct {
 	// Clock is what the later looks and the reconciliation rechecks wait on, the clock the
 	// pipeline judges a pending case's age by (nil: the system's).
 	Clock clock.Clock
+	// Handled, when set, is told about each event once upkeep is done with it, whatever came
+	// of it. The events run on goroutines of their own, so this is the ordered event a test
+	// waits for instead of sleeping (a guild's audit-log entries are handled in the order
+	// they arrived: the last one handled means every earlier one was).
+	Handled func(Handled)
+}
+
+// Kind names the event a Handled reports.
+type Kind string
+
+// The events upkeep tells Config.Handled about.
+const (
+	KindExternalAction Kind = "external_action"
+	KindMemberJoined   Kind = "member_joined"
+	KindChannelCreated Kind = "channel_created"
+)
+
+// Handled is an event upkeep is done with.
+type Handled struct {
+	Kind    Kind
+	GuildID int64
+	// EntryID is the audit-log entry of an external action (0 for the other kinds).
+	EntryID int64
+}
+
+// handled tells Config.Handled, when set, that upkeep is done with h.
+func (u *Upkeep) handled(h Handled) {
+	if u.cfg.Handled != nil {
+		u.cfg.Handled(h)
+	}
 }
 
 // Upkeep runs the events; Stop cancels the ones waiting for later.
@@ -160,6 +190,7 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 	}
 	u.audit.push(ext.GuildID, func() {
 		defer u.cfg.Work.End()
+		defer u.handled(Handled{Kind: KindExternalAction, GuildID: ext.GuildID, EntryID: ext.EntryID})
 		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), EventTimeout)
 		defer cancel()
 		log := u.cfg.Log.With("guild", ext.GuildID, "entry", ext.EntryID, "type", ext.Type, "user", ext.UserID, "moderator", ext.ModeratorID)
@@ -176,6 +207,7 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 // MemberJoined puts a member who left while jailed back in jail.
 func (u *Upkeep) MemberJoined(guildID, userID int64) {
 	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+		defer u.handled(Handled{Kind: KindMemberJoined, GuildID: guildID})
 		r, err := co.Rejail(ctx, guildID, userID)
 		if err != nil {
 			u.cfg.Log.Error("re-jail on rejoin", "guild", guildID, "user", userID, "err", err)
@@ -203,6 +235,7 @@ func (u *Upkeep) MemberJoined(guildID, userID int64) {
 // ChannelCreated denies the jail role on a new channel.
 func (u *Upkeep) ChannelCreated(guildID, channelID int64, name string) {
 	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+		defer u.handled(Handled{Kind: KindChannelCreated, GuildID: guildID})
 		done, err := co.DenyJailRole(ctx, guildID, channelID, name)
 		if err != nil {
 			u.cfg.Log.Warn("jail role not denied on a new channel", "guild", guildID, "channel", channelID, "err", err)

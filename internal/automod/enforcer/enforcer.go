@@ -21,6 +21,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -98,6 +99,34 @@ type Config struct {
 	// when 0); Check how often stored gavel-enforced rules are checked for changes (0 checks
 	// on every message).
 	Window, Check time.Duration
+	// Clock is what the window and the rule checks wait on and what a timeout's end is
+	// counted from, the pipeline's clock (nil: the system's).
+	Clock clock.Clock
+	// Handled, when set, is told about each step the enforcer is done with: the events run
+	// on goroutines and timers of their own, so this is what a test waits for instead of
+	// sleeping, including before it asserts that no case came.
+	Handled func(Handled)
+}
+
+// Kind names the step a Handled reports.
+type Kind string
+
+// The steps the enforcer tells Config.Handled about.
+const (
+	// KindExecutionEvent: an execution event was gathered into its execution's window.
+	KindExecutionEvent Kind = "execution_event"
+	// KindExecution: an execution's window closed and its case was made, or found made.
+	KindExecution Kind = "execution"
+	// KindMessage: a message or an edit was evaluated and its punishments carried out.
+	KindMessage Kind = "message"
+)
+
+// Handled is a step the enforcer is done with.
+type Handled struct {
+	Kind    Kind
+	GuildID int64
+	// MessageID is the message evaluated (KindMessage), or the one an execution names.
+	MessageID int64
 }
 
 // Enforcer is AutoMod in a running gavel. It is safe for concurrent use.
@@ -114,6 +143,8 @@ type Enforcer struct {
 	timeout  time.Duration
 	window   time.Duration
 	check    time.Duration
+	clock    clock.Clock
+	observe  func(Handled)
 
 	mu      sync.Mutex
 	botUser discord.User
@@ -139,7 +170,15 @@ func New(cfg Config) *Enforcer {
 	}
 	return &Enforcer{store: cfg.Store, port: cfg.Port, guilds: cfg.Guilds, exec: cfg.Exec, settings: cfg.Settings,
 		cases: cfg.Cases, actions: cfg.Actions, work: cfg.Work, log: cfg.Log, timeout: cfg.Timeout, window: cfg.Window, check: cfg.Check,
+		clock: clock.OrSystem(cfg.Clock), observe: cfg.Handled,
 		pending: map[string]*execution{}, engines: map[int64]*guildRules{}}
+}
+
+// handled tells Config.Handled, when set, that the enforcer is done with h.
+func (am *Enforcer) handled(h Handled) {
+	if am.observe != nil {
+		am.observe(h)
+	}
 }
 
 // Store is the AutoMod store the enforcer reads gavel-enforced rules from.
@@ -259,7 +298,13 @@ func (am *Enforcer) Execution(body []byte) {
 		}
 		x = &execution{first: ev, key: key, durable: durable, pipeline: co}
 		am.pending[key] = x
-		time.AfterFunc(am.window, func() { am.flush(key) })
+		// The window is set on the clock for an instant: a manual clock moved meanwhile
+		// only makes it due sooner.
+		t := clock.After(am.clock, am.window)
+		go func() {
+			<-t.C()
+			am.flush(key)
+		}()
 	}
 	x.actions = append(x.actions, ev.Action.Type)
 	if ev.Action.Type == automod.ActionTimeout {
@@ -275,6 +320,7 @@ func (am *Enforcer) Execution(body []byte) {
 		x.first.MatchedContent = ev.MatchedContent
 	}
 	am.mu.Unlock()
+	am.handled(Handled{Kind: KindExecutionEvent, GuildID: int64(ev.GuildID), MessageID: int64(ev.MessageID)})
 }
 
 func (am *Enforcer) flush(key string) {
@@ -286,6 +332,7 @@ func (am *Enforcer) flush(key string) {
 	if x == nil {
 		return
 	}
+	defer am.handled(Handled{Kind: KindExecution, GuildID: int64(x.first.GuildID), MessageID: int64(x.first.MessageID)})
 	ctx, cancel := context.WithTimeout(am.work.Context(), am.timeout)
 	defer cancel()
 	if err := am.recordExecution(ctx, x); err != nil {
@@ -334,7 +381,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	var expires time.Time
 	if x.timeout > 0 {
 		typ = cases.Timeout
-		expires = time.Now().Add(x.timeout)
+		expires = am.clock.Now().Add(x.timeout)
 	}
 	names := make([]string, len(x.actions))
 	for i, t := range x.actions {
@@ -421,7 +468,7 @@ func clipText(s string, n int) string {
 func (am *Enforcer) rulesFor(ctx context.Context, guildID int64) (*guildRules, error) {
 	am.mu.Lock()
 	cur := am.engines[guildID]
-	fresh := cur != nil && time.Since(cur.checkedAt) < am.check
+	fresh := cur != nil && am.clock.Now().Sub(cur.checkedAt) < am.check
 	am.mu.Unlock()
 	if fresh {
 		return cur, nil
@@ -433,7 +480,7 @@ func (am *Enforcer) rulesFor(ctx context.Context, guildID int64) (*guildRules, e
 	if cur != nil && cur.version == version {
 		// checkedAt is only read and written under am.mu; the rest never changes.
 		am.mu.Lock()
-		cur.checkedAt = time.Now()
+		cur.checkedAt = am.clock.Now()
 		am.mu.Unlock()
 		return cur, nil
 	}
@@ -441,7 +488,7 @@ func (am *Enforcer) rulesFor(ctx context.Context, guildID int64) (*guildRules, e
 	if err != nil {
 		return nil, err
 	}
-	next := &guildRules{version: version, checkedAt: time.Now(), rules: rules}
+	next := &guildRules{version: version, checkedAt: am.clock.Now(), rules: rules}
 	if len(rules) > 0 {
 		engineRules := make([]automod.Rule, len(rules))
 		for i, g := range rules {
@@ -486,6 +533,7 @@ func (am *Enforcer) Message(msg Message) {
 	}
 	go func() {
 		defer am.work.End()
+		defer am.handled(Handled{Kind: KindMessage, GuildID: msg.GuildID, MessageID: msg.ID})
 		ctx, cancel := context.WithTimeout(am.work.Context(), am.timeout)
 		defer cancel()
 		if err := am.enforce(ctx, co, msg); err != nil {
