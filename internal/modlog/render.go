@@ -110,6 +110,10 @@ func Embed(v View) discord.Embed {
 			e.Fields = append(e.Fields, discord.EmbedField{Name: "Matched", Value: clip(m, 1024)})
 		}
 	}
+	if why := gaveUp(v.Events); why != "" && !c.Processed && c.Status == cases.Active {
+		// The expiry failed for good: the message says so until someone acts on the case.
+		e.Fields = append(e.Fields, discord.EmbedField{Name: "Expiry failed", Value: clip(why, 1024)})
+	}
 	if c.Status == cases.Voided {
 		if why := voidedWhy(v.Events); why != "" {
 			e.Fields = append(e.Fields, discord.EmbedField{Name: "Voided", Value: clip(why, 1024)})
@@ -178,6 +182,16 @@ func liftWhy(l cases.Case) string {
 		return strings.ToLower(string(l.Type))
 	}
 	return strings.ToLower(r[:1]) + r[1:]
+}
+
+// gaveUp is the note of the newest "gave_up" row: the expiry that failed for good and why.
+func gaveUp(evs []cases.Event) string {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == cases.EventGaveUp {
+			return evs[i].Note
+		}
+	}
+	return ""
 }
 
 // voidedWhy is the note of the newest change that voided the case.

@@ -108,6 +108,16 @@ func TestEmbedFollowsTheCase(t *testing.T) {
 		t.Errorf("voided: %q %v %q", e.Title, fields(e), e.Description)
 	}
 
+	// An expiry that failed for good shows on the case until it is dealt with.
+	failed := v
+	failed.Events = []cases.Event{{Kind: cases.EventGaveUp, Old: "unban", New: "8 attempts", Note: "the unban failed 8 times and will not be retried: Missing Permissions", At: now}}
+	if got := fields(modlog.Embed(failed))["Expiry failed"]; !strings.Contains(got, "will not be retried: Missing Permissions") {
+		t.Errorf("gave up: %q", got)
+	}
+	if got := fields(modlog.Embed(lifted))["Expiry failed"]; got != "" {
+		t.Errorf("a lifted case shows a failed expiry: %q", got)
+	}
+
 	// A lift case names the case it lifts; an AutoMod case its rule and match.
 	lift := modlog.View{Case: cases.Case{Number: 13, Type: cases.Unban, Status: cases.Active, Reason: "Temporary ban expired (case #12)",
 		Metadata: map[string]string{"lifts_case": "12"}}}
