@@ -274,7 +274,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	// The mod log hears of every case change inside its transaction, and reads the cases
 	// back when it delivers: the two name each other. Its clock is the App's unless a test
 	// gives it its own.
-	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock)}, o.modlog...)...)
+	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock), modlog.WithTones(a.cat.Tone)}, o.modlog...)...)
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog))
 	a.modlog.Bind(a.cases)
 	a.metrics = metrics.New()

@@ -13,6 +13,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -131,6 +132,9 @@ type Action struct {
 	BotNeeds permissions.Permission
 	// Inverse is the action that undoes this one ("" when none).
 	Inverse string
+	// Tone is what the action does to its target (removal, restriction, lift, record): the
+	// colour of its case in the mod log and in the DM.
+	Tone modlog.Tone
 	// Removes says the action takes the target out of the guild (ban, kick): the DM goes
 	// first and the target must be below the bot.
 	Removes bool
@@ -213,6 +217,15 @@ func (c *Catalogue) All() []*Action {
 	return out
 }
 
+// Tone returns what the action of case type t does (its colour): the mod log asks it
+// (modlog.WithTones). An unknown type is a record.
+func (c *Catalogue) Tone(t cases.Type) modlog.Tone {
+	if a, ok := c.byCase[t]; ok {
+		return a.Tone
+	}
+	return modlog.Record
+}
+
 // deciding returns the case types whose newest active case decides the state a case of
 // type t set: every type that supersedes t's expiry (a tempban's expiry is stale once a later
 // ban, tempban or unban decides the ban).
@@ -289,6 +302,9 @@ func (a *Action) Complete() error {
 		if (a.DM == DMNone) != (a.DMVerb == "") {
 			missing = append(missing, "DM wording that matches its DM timing")
 		}
+	}
+	if !slices.Contains(modlog.Tones(), a.Tone) {
+		missing = append(missing, fmt.Sprintf("a Tone (has %q)", a.Tone))
 	}
 	if (a.Expiry == "") != (a.LiftReason == "") {
 		missing = append(missing, "a LiftReason for its Expiry")

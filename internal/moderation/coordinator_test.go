@@ -121,7 +121,7 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 // worker runs until the test ends.
 func (w *world) withCases(t *testing.T, opts ...cases.Option) {
 	t.Helper()
-	w.ml = modlog.New(w.st, w.settings, modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
+	w.ml = modlog.New(w.st, w.settings, modlog.WithTones(actions.Catalogue().Tone), modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
 	w.cases = cases.NewService(w.st, append(opts, cases.WithChangeObserver(w.ml))...)
 	w.ml.Bind(w.cases)
 	ctx, stop := context.WithCancel(context.Background())

@@ -12,10 +12,10 @@ import (
 )
 
 // Embed colours of the audit-log channel's reports.
-const (
-	colorJailKept = colorRestriction
-	colorFailed   = 0x992D22
-)
+const colorFailed = 0x992D22
+
+// colorJailKept is a restriction's colour: the jail stays.
+var colorJailKept = colorRestriction
 
 // Rejailed is what Rejail did.
 type Rejailed struct {

@@ -8,33 +8,16 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/modlog"
 )
 
-// Embed colours by what an action does: removals red, restrictions orange, lifts green,
-// records blue, voided grey.
-const (
-	colorRemoval     = 0xE74C3C
-	colorRestriction = 0xE67E22
-	colorLift        = 0x2ECC71
-	colorRecord      = 0x3498DB
-	colorVoided      = 0x95A5A6
+// Notices that are not a case's own embed take the colour of the tone they warn with.
+var (
+	// colorRemoval marks a notice that needs a human (an expiry that gave up).
+	colorRemoval = modlog.Color(cases.Case{}, modlog.Removal)
+	// colorRestriction marks a restriction kept (re-jail).
+	colorRestriction = modlog.Color(cases.Case{}, modlog.Restriction)
 )
-
-func caseColor(c cases.Case) int {
-	if c.Status == cases.Voided {
-		return colorVoided
-	}
-	switch c.Type {
-	case cases.Ban, cases.Tempban, cases.Hackban, cases.Softban, cases.Kick:
-		return colorRemoval
-	case cases.Timeout, cases.Jail, cases.Pollban, cases.Snippetban, cases.Automod:
-		return colorRestriction
-	case cases.Unban, cases.Untimeout, cases.Unjail, cases.Pollunban, cases.Snippetunban:
-		return colorLift
-	default:
-		return colorRecord
-	}
-}
 
 // AuditReason is the X-Audit-Log-Reason gavel sends: who asked for the action, then why, cut
 // to the 512 characters Discord keeps so that Discord's own log still says who did it.
@@ -52,7 +35,7 @@ func DM(guildName string, a *Action, c cases.Case, d time.Duration) discord.Mess
 	e := discord.Embed{
 		Title:       fmt.Sprintf("You have been %s in %s", a.DMVerb, guildName),
 		Description: c.Reason,
-		Color:       caseColor(c),
+		Color:       modlog.Color(c, a.Tone),
 		Footer:      &discord.EmbedFooter{Text: fmt.Sprintf("Case #%d", c.Number)},
 		Timestamp:   c.CreatedAt,
 	}

@@ -95,6 +95,9 @@ type Service struct {
 	wake chan struct{}
 	// delivered is told of each finished delivery (tests wait on it); nil when unused.
 	delivered func(caseID int64, outcome Outcome)
+	// tone tells what each case type's action does (its embed's colour); nil colours every
+	// case as a record.
+	tone func(cases.Type) Tone
 }
 
 // Outcome is how a delivery ended.
@@ -132,6 +135,10 @@ func WithConfig(c Config) Option { return func(s *Service) { s.cfg = c } }
 func WithDeliveryObserver(f func(caseID int64, outcome Outcome)) Option {
 	return func(s *Service) { s.delivered = f }
 }
+
+// WithTones tells the mod log each case type's tone, which its action declares
+// (moderation.Catalogue.Tone).
+func WithTones(tone func(cases.Type) Tone) Option { return func(s *Service) { s.tone = tone } }
 
 // New returns the mod log over the store. Bind it to the cases service with
 // cases.WithChangeObserver (it is a cases.ChangeObserver), then Bind the cases service to it.

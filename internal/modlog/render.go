@@ -9,30 +9,42 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 )
 
-// Embed colours by what an action does: removals red, restrictions orange, lifts green,
-// records blue, voided grey.
+// Tone is what an action does to its target, which a case's embed shows by its colour. Each
+// action declares its tone (moderation.Action.Tone); the mod log and the DMs colour by it.
+type Tone string
+
 const (
-	colorRemoval     = 0xE74C3C
-	colorRestriction = 0xE67E22
-	colorLift        = 0x2ECC71
-	colorRecord      = 0x3498DB
-	colorVoided      = 0x95A5A6
+	// Removal takes the target out of the server (ban, kick): red.
+	Removal Tone = "removal"
+	// Restriction limits what the target may do (timeout, jail, restrictions): orange.
+	Restriction Tone = "restriction"
+	// Lift undoes a removal or a restriction: green.
+	Lift Tone = "lift"
+	// Record only records (warn, note): blue.
+	Record Tone = "record"
 )
 
-// Color is the colour a case's embed has.
-func Color(c cases.Case) int {
+// Tones lists every tone.
+func Tones() []Tone { return []Tone{Removal, Restriction, Lift, Record} }
+
+// colorVoided is the grey of a voided case, whatever its tone.
+const colorVoided = 0x95A5A6
+
+// Color is the colour of a case's embed: its tone's, or grey once voided. A tone not known
+// (none declared) colours as a record.
+func Color(c cases.Case, t Tone) int {
 	if c.Status == cases.Voided {
 		return colorVoided
 	}
-	switch c.Type {
-	case cases.Ban, cases.Tempban, cases.Hackban, cases.Softban, cases.Kick:
-		return colorRemoval
-	case cases.Timeout, cases.Jail, cases.Pollban, cases.Snippetban, cases.Automod:
-		return colorRestriction
-	case cases.Unban, cases.Untimeout, cases.Unjail, cases.Pollunban, cases.Snippetunban:
-		return colorLift
+	switch t {
+	case Removal:
+		return 0xE74C3C
+	case Restriction:
+		return 0xE67E22
+	case Lift:
+		return 0x2ECC71
 	default:
-		return colorRecord
+		return 0x3498DB
 	}
 }
 
@@ -40,7 +52,9 @@ func Color(c cases.Case) int {
 // how it ended or why it was voided), the people it names, and the reason of the case that
 // ended it, when one did.
 type View struct {
-	Case      cases.Case
+	Case cases.Case
+	// Tone is what the case's action does (its colour).
+	Tone      Tone
 	Events    []cases.Event
 	Target    discord.User
 	Moderator discord.User
@@ -78,7 +92,7 @@ func Embed(v View) discord.Embed {
 	}
 	e := discord.Embed{
 		Title:     title,
-		Color:     Color(c),
+		Color:     Color(c, v.Tone),
 		Timestamp: c.CreatedAt,
 		Footer:    &discord.EmbedFooter{Text: footer(v)},
 		Fields: []discord.EmbedField{

@@ -57,7 +57,7 @@ func TestEmbedFollowsTheCase(t *testing.T) {
 	longReason := "@everyone <@1> <@&2> " + strings.Repeat("spam ", 400)
 	c := cases.Case{ID: 77, GuildID: 1, Number: 12, Type: cases.Tempban, Status: cases.Active, Reason: longReason[:2000],
 		ModeratorID: 5, UserID: 6, CreatedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)}
-	v := modlog.View{Case: c, Target: discord.User{ID: 6, Username: strings.Repeat("u", 32)}, Moderator: discord.User{ID: 5, Username: "mod"}}
+	v := modlog.View{Case: c, Tone: modlog.Removal, Target: discord.User{ID: 6, Username: strings.Repeat("u", 32)}, Moderator: discord.User{ID: 5, Username: "mod"}}
 
 	msg := modlog.Message(v)
 	if msg.AllowedMentions == nil || len(msg.AllowedMentions.Users)+len(msg.AllowedMentions.Roles) != 0 || msg.AllowedMentions.RepliedUser {
@@ -67,6 +67,9 @@ func TestEmbedFollowsTheCase(t *testing.T) {
 	checkEmbed(t, "active", e)
 	if e.Title != "Case #12 · TEMPBAN" || e.Description != c.Reason || !strings.HasPrefix(fields(e)["Ends"], "<t:") {
 		t.Errorf("active tempban: %q, fields %v", e.Title, fields(e))
+	}
+	if e.Color != 0xE74C3C {
+		t.Errorf("active tempban (a removal): colour %#x; want red", e.Color)
 	}
 
 	// Lifted by case #13: the history names it, and its reason says why.

@@ -202,6 +202,9 @@ func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
 		return View{}, err
 	}
 	v := View{Case: c, Events: evs}
+	if w.s.tone != nil {
+		v.Tone = w.s.tone(c.Type)
+	}
 	if c.Processed {
 		if n := EndedByNumber(evs); n != 0 {
 			if l, err := w.s.cases.GetByNumber(ctx, c.GuildID, n); err == nil {

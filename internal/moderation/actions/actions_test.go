@@ -10,6 +10,7 @@ import (
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
+	"github.com/gavelbot/gavel/internal/modlog"
 )
 
 // Every case type has an action that declares all of its behaviour, and the declarations
@@ -28,6 +29,9 @@ func TestEveryCaseTypeHasItsBehaviour(t *testing.T) {
 		if a.Check == nil || a.Observe == nil || a.Act == nil || a.Reconcile == nil {
 			t.Errorf("%s: a step is missing (check %t, observe %t, act %t, reconcile %t)", typ,
 				a.Check != nil, a.Observe != nil, a.Act != nil, a.Reconcile != nil)
+		}
+		if !slices.Contains(modlog.Tones(), a.Tone) {
+			t.Errorf("%s: tone %q is not one the mod log colours by", typ, a.Tone)
 		}
 		// An action that calls Discord says which permission gavel needs for it; only a
 		// record (RecordOnly) needs none.

@@ -3,6 +3,7 @@ package actions
 import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 )
 
 // AutoMod is the case of an AutoMod rule that fired without a punishment of gavel's (Discord
@@ -10,7 +11,7 @@ import (
 // through the pipeline; no command makes it.
 func AutoMod() *moderation.Action {
 	return &moderation.Action{
-		Case:  cases.Automod,
+		Case: cases.Automod, Tone: modlog.Restriction,
 		Check: moderation.NoCheck, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -16,7 +17,7 @@ import (
 func Ban() *moderation.Action {
 	return &moderation.Action{
 		Name: "ban", Aliases: []string{"b"}, Description: "Ban a member, or any user by id, and optionally delete their recent messages.",
-		Case: cases.Ban, NonMember: cases.Hackban, Rank: 3, Target: moderation.TargetUser,
+		Case: cases.Ban, Tone: modlog.Removal, NonMember: cases.Hackban, Rank: 3, Target: moderation.TargetUser,
 		Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore, DMVerb: "banned",
 		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true,
 		Supersedes: []expiry.Kind{expiry.Unban},
@@ -28,7 +29,7 @@ func Ban() *moderation.Action {
 // behaves as a ban in every step.
 func Hackban() *moderation.Action {
 	return &moderation.Action{
-		Case: cases.Hackban, Target: moderation.TargetUser, BotNeeds: permissions.BanMembers, Inverse: "unban",
+		Case: cases.Hackban, Tone: modlog.Removal, Target: moderation.TargetUser, BotNeeds: permissions.BanMembers, Inverse: "unban",
 		Supersedes: []expiry.Kind{expiry.Unban},
 		Check:      notBanned, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -17,7 +18,7 @@ import (
 func Jail() *moderation.Action {
 	return &moderation.Action{
 		Name: "jail", Aliases: []string{"j"}, Description: "Take a member's roles and give them the jail role, optionally for a while.",
-		Case: cases.Jail, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
+		Case: cases.Jail, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
 		DM: moderation.DMAfter, DMVerb: "jailed", Native: permissions.ManageRoles, BotNeeds: permissions.ManageRoles, Inverse: "unjail",
 		JailRole: true, Expiry: expiry.Unjail, LiftReason: "Jail expired", Supersedes: []expiry.Kind{expiry.Unjail},
 		CheckTarget: moderation.CheckJailRole, Check: notJailed, Plan: planJail, Observe: moderation.NoObserve,

@@ -3,6 +3,7 @@ package actions
 import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -10,7 +11,7 @@ import (
 func Note() *moderation.Action {
 	return &moderation.Action{
 		Name: "note", Aliases: []string{"n"}, Description: "Record a note about a user; they are not told.",
-		Case: cases.Note, Rank: 2, Target: moderation.TargetUser, DM: moderation.DMNone,
+		Case: cases.Note, Tone: modlog.Record, Rank: 2, Target: moderation.TargetUser, DM: moderation.DMNone,
 		Native: permissions.ModerateMembers,
 		Check:  moderation.NoCheck, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
 	}

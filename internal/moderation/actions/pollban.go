@@ -6,6 +6,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -14,7 +15,7 @@ import (
 func Pollban() *moderation.Action {
 	return &moderation.Action{
 		Name: "pollban", Aliases: []string{"pb"}, Description: "Stop a member from creating polls, optionally for a while.",
-		Case: cases.Pollban, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
+		Case: cases.Pollban, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
 		DM: moderation.DMAfter, DMVerb: "banned from creating polls", Native: permissions.ManageRoles, Inverse: "pollunban",
 		Expiry: expiry.Pollunban, LiftReason: "Poll ban expired", Supersedes: []expiry.Kind{expiry.Pollunban},
 		Check: notPollbanned, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,

@@ -6,6 +6,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -13,7 +14,7 @@ import (
 func Pollunban() *moderation.Action {
 	return &moderation.Action{
 		Name: "pollunban", Aliases: []string{"pub"}, Description: "Let a member create polls again.",
-		Case: cases.Pollunban, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
+		Case: cases.Pollunban, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
 		DMVerb: "allowed to create polls again", Native: permissions.ManageRoles, Inverse: "pollban",
 		Supersedes: []expiry.Kind{expiry.Pollunban},
 		Check:      pollbannedNow, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,

@@ -6,6 +6,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -14,7 +15,7 @@ import (
 func Snippetban() *moderation.Action {
 	return &moderation.Action{
 		Name: "snippetban", Aliases: []string{"sb"}, Description: "Stop a member from creating snippets, optionally for a while.",
-		Case: cases.Snippetban, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
+		Case: cases.Snippetban, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
 		DM: moderation.DMAfter, DMVerb: "banned from creating snippets", Native: permissions.ManageRoles, Inverse: "snippetunban",
 		Expiry: expiry.Snippetunban, LiftReason: "Snippet ban expired", Supersedes: []expiry.Kind{expiry.Snippetunban},
 		Check: notSnippetbanned, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,

@@ -8,6 +8,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -15,7 +16,7 @@ import (
 func Softban() *moderation.Action {
 	return &moderation.Action{
 		Name: "softban", Aliases: []string{"sban"}, Description: "Ban and at once unban a member to delete their recent messages.",
-		Case: cases.Softban, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore,
+		Case: cases.Softban, Tone: modlog.Removal, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore,
 		DMVerb: "softbanned (removed, and your recent messages deleted)",
 		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Removes: true,
 		Supersedes: []expiry.Kind{expiry.Unban},

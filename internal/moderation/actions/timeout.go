@@ -11,6 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -19,7 +20,7 @@ import (
 func Timeout() *moderation.Action {
 	return &moderation.Action{
 		Name: "timeout", Aliases: []string{"to", "mute"}, Description: "Time a member out: they cannot talk or react until it ends.",
-		Case: cases.Timeout, Rank: 2, Target: moderation.TargetMember,
+		Case: cases.Timeout, Tone: modlog.Restriction, Rank: 2, Target: moderation.TargetMember,
 		Flags: []moderation.FlagUse{required(time.Minute, duration.Year), silent}, DM: moderation.DMAfter, DMVerb: "timed out",
 		Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Inverse: "untimeout",
 		Expiry: expiry.TimeoutExpire, LiftReason: "Timeout ended", Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},

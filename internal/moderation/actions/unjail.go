@@ -9,6 +9,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -17,7 +18,7 @@ import (
 func Unjail() *moderation.Action {
 	return &moderation.Action{
 		Name: "unjail", Aliases: []string{"uj"}, Description: "Release a member from jail and give back their roles.",
-		Case: cases.Unjail, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
+		Case: cases.Unjail, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
 		DMVerb: "released from jail", Native: permissions.ManageRoles, BotNeeds: permissions.ManageRoles, Inverse: "jail",
 		JailRole: true, Supersedes: []expiry.Kind{expiry.Unjail},
 		CheckTarget: moderation.CheckJailRole, Check: jailed, Plan: planUnjail, Observe: observeJailed,

@@ -3,6 +3,7 @@ package actions
 import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -10,7 +11,7 @@ import (
 func Warn() *moderation.Action {
 	return &moderation.Action{
 		Name: "warn", Aliases: []string{"w"}, Description: "Warn a member; the warning is recorded as a case.",
-		Case: cases.Warn, Rank: 2, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter, DMVerb: "warned",
+		Case: cases.Warn, Tone: modlog.Record, Rank: 2, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter, DMVerb: "warned",
 		Native: permissions.ModerateMembers,
 		Check:  moderation.NoCheck, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
 	}
