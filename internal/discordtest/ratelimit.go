@@ -14,7 +14,8 @@ import (
 
 // Rate limits as Discord applies them (rate-limits.mdx): a global limit per bot token and a
 // limit per route, counted separately for each top-level resource in the path. They run on
-// the wall clock, not the fake's clock, because they pace real HTTP clients.
+// the wall clock by default, not the fake's clock, because they pace real HTTP clients; a
+// test of the limits themselves gives them a clock it moves (WithRateLimitClock).
 //
 // One deliberate difference: X-RateLimit-Reset-After is rounded up to whole seconds. disgo
 // v0.19.6 parses it with time.Duration(float) * time.Second, which truncates 0.93 to 0 and
@@ -69,6 +70,7 @@ type limiter struct {
 	routes      map[string]routeLimit
 	buckets     map[string]*bucket
 	stats       RateLimitStats
+	now         func() time.Time
 }
 
 func newLimiter(*Server) *limiter {
@@ -78,6 +80,21 @@ func newLimiter(*Server) *limiter {
 		routes:   map[string]routeLimit{},
 		buckets:  map[string]*bucket{},
 		stats:    RateLimitStats{Routes: map[string]RouteRateLimitStats{}},
+		now:      time.Now,
+	}
+}
+
+// WithRateLimitClock makes the rate limits read the time from now instead of the wall
+// clock: a test of the limits moves it rather than waiting for a window to reopen. The
+// clients it paces must then not wait on the wall clock themselves (disgo does).
+func WithRateLimitClock(now func() time.Time) Option {
+	return func(c *config) {
+		c.settings = append(c.settings, func(s *Server) {
+			l := s.ext.limits
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			l.now = now
+		})
 	}
 }
 
@@ -154,14 +171,14 @@ func bucketID(route string) string {
 // admit applies the limits to one request and writes the rate-limit headers, or a 429 and
 // reports false.
 func (l *limiter) admit(w http.ResponseWriter, r *http.Request, route string) bool {
-	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
 	h := w.Header()
 	// Every Discord response passes Google's load balancer; disgo takes a 429 without this
 	// header for a Cloudflare ban and waits globally.
 	h.Set("Via", "1.1 google")
 
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.stats.Requests++
 	rs := l.stats.Routes[route]
 	rs.Requests++

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // TestDisgoPacesRoleBurst: disgo's real limiter reads the fake's headers, so 200 role
@@ -42,10 +44,11 @@ func TestDisgoPacesRoleBurst(t *testing.T) {
 }
 
 // TestRouteRateLimitHeaders: the headers and 429 Discord sends, per route and per top-level
-// resource.
+// resource; the window reopens exactly when retry_after says, on the limiter's clock.
 func TestRouteRateLimitHeaders(t *testing.T) {
 	const route = "GET /guilds/{guild_id}"
-	f := newRestFixture(t, false, WithRouteLimit(route, 2, time.Second))
+	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	f := newRestFixture(t, false, WithRouteLimit(route, 2, time.Second), WithRateLimitClock(clk.Now))
 	other := f.s.AddGuild("other", f.owner)
 	path := "/guilds/" + f.guild.String()
 
@@ -56,10 +59,11 @@ func TestRouteRateLimitHeaders(t *testing.T) {
 		t.Fatalf("first response headers = %v", h)
 	}
 	reset, err := strconv.ParseFloat(h.Get("X-RateLimit-Reset"), 64)
-	if err != nil || reset < float64(time.Now().Unix()) || reset > float64(time.Now().Add(2*time.Second).Unix()) {
+	if err != nil || reset != float64(clk.Now().Add(time.Second).Unix()) {
 		t.Fatalf("X-RateLimit-Reset = %q", h.Get("X-RateLimit-Reset"))
 	}
 	bucket := h.Get("X-RateLimit-Bucket")
+	clk.Advance(100 * time.Millisecond)
 	resp, _ = f.raw(t, "GET", path, "")
 	if resp.StatusCode != 200 || resp.Header.Get("X-RateLimit-Remaining") != "0" {
 		t.Fatalf("second response = %d, remaining %q", resp.StatusCode, resp.Header.Get("X-RateLimit-Remaining"))
@@ -83,27 +87,32 @@ func TestRouteRateLimitHeaders(t *testing.T) {
 		RetryAfter float64 `json:"retry_after"`
 		Global     bool    `json:"global"`
 	}
-	if err := json.Unmarshal([]byte(body), &rl); err != nil || rl.Message != "You are being rate limited." || rl.RetryAfter <= 0 || rl.RetryAfter > 1 || rl.Global {
-		t.Fatalf("429 body = %s", body)
+	if err := json.Unmarshal([]byte(body), &rl); err != nil || rl.Message != "You are being rate limited." || rl.RetryAfter != 0.9 || rl.Global {
+		t.Fatalf("429 body = %s; want retry_after 0.9 (the window opened 100 ms before)", body)
 	}
-	time.Sleep(time.Duration(rl.RetryAfter * float64(time.Second)))
+	retry := time.Duration(rl.RetryAfter * float64(time.Second))
+	clk.Advance(retry - time.Millisecond)
+	if resp, body := f.raw(t, "GET", path, ""); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a millisecond before retry_after = %d %s, want 429", resp.StatusCode, body)
+	}
+	clk.Advance(time.Millisecond)
 	if resp, body := f.raw(t, "GET", path, ""); resp.StatusCode != 200 {
 		t.Fatalf("after retry_after = %d %s", resp.StatusCode, body)
 	}
 	stats := f.s.RateLimitStats()
-	if stats.Limited != 1 || stats.Routes[route].Limited != 1 || stats.Routes[route].Requests != 5 {
+	if stats.Limited != 2 || stats.Routes[route].Limited != 2 || stats.Routes[route].Requests != 6 {
 		t.Fatalf("stats = %+v", stats)
 	}
 }
 
-// TestGlobalRateLimit: past 50 requests in a second across routes, Discord answers with a
-// global 429.
+// TestGlobalRateLimit: past the global limit in a second across routes, Discord answers
+// with a global 429, until the second is over.
 func TestGlobalRateLimit(t *testing.T) {
-	// A low limit, so that even a loaded machine sending the 80 requests over several
-	// seconds sees 429s; how many depends on how many one-second windows the run spans.
+	// The limiter's clock stands still while the 80 requests run: all of them fall in one
+	// window, so exactly limit pass, however slowly the machine sends them.
 	const limit = 10
-	f := newRestFixture(t, false, WithRouteLimit("*", 0, 0), WithGlobalRateLimit(limit))
-	start := time.Now()
+	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	f := newRestFixture(t, false, WithRouteLimit("*", 0, 0), WithGlobalRateLimit(limit), WithRateLimitClock(clk.Now))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var global int
@@ -129,15 +138,19 @@ func TestGlobalRateLimit(t *testing.T) {
 		}(i)
 	}
 	wg.Wait()
-	windows := int(time.Since(start)/time.Second) + 1
 	stats := f.s.RateLimitStats()
-	if global == 0 || stats.GlobalLimited != global || stats.Requests != 80 {
-		t.Fatalf("%d global 429s seen, stats %+v", global, stats)
+	if global != 80-limit || stats.GlobalLimited != global || stats.Requests != 80 {
+		t.Fatalf("%d global 429s seen, want %d; stats %+v", global, 80-limit, stats)
 	}
-	// At most limit requests pass in each window the run touched (a run within one second
-	// of wall time touches at most two).
-	if passed := 80 - global; passed > limit*(windows+1) {
-		t.Fatalf("%d of 80 requests passed a global limit of %d a second in %d windows", passed, limit, windows+1)
+	// The window is a second from its first request: a millisecond short of it the limit
+	// still holds, at it a new window opens.
+	clk.Advance(time.Second - time.Millisecond)
+	if resp, body := f.raw(t, "GET", "/users/@me", ""); resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("a millisecond before the window ends = %d %s, want a global 429", resp.StatusCode, body)
+	}
+	clk.Advance(time.Millisecond)
+	if resp, body := f.raw(t, "GET", "/users/@me", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("once the window ended = %d %s", resp.StatusCode, body)
 	}
 	if !exemptFromGlobal("POST /interactions/{interaction_id}/{interaction_token}/callback") ||
 		!exemptFromGlobal("POST /webhooks/{webhook_id}/{webhook_token}") || exemptFromGlobal("GET /users/@me") {
