@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -229,6 +230,11 @@ func TestDenyJailRole(t *testing.T) {
 func TestReconcile(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
+		// The cases' age is read from a clock the test moves, not waited for.
+		clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
+		w.withCases(t, cases.WithClock(clk.Now))
+		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec,
+			moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithCoordinatorClock(clk.Now))
 		ctx := context.Background()
 		if err := w.s.BanAs(w.guild, w.owner, w.carol, "by hand"); err != nil {
 			t.Fatal(err)
@@ -258,8 +264,12 @@ func TestReconcile(t *testing.T) {
 			{pending(w.crowd[3], cases.Warn), cases.Active},      // no Discord call
 			{pending(w.crowd[4], cases.Untimeout), cases.Active}, // not timed out
 		}
-		time.Sleep(5 * time.Millisecond)
-		r, err := w.co.Reconcile(ctx, int64(w.guild), time.Millisecond)
+		// A minute old only once the clock says so: until then, none is touched.
+		if r, err := w.co.Reconcile(ctx, int64(w.guild), time.Minute); err != nil || r.Activated+r.Voided != 0 || !r.RecheckAt.Equal(clk.Now().Add(time.Minute)) {
+			t.Fatalf("Reconcile of cases younger than a minute = %+v, %v; want none settled, a recheck a minute on", r, err)
+		}
+		clk.Advance(time.Minute)
+		r, err := w.co.Reconcile(ctx, int64(w.guild), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
