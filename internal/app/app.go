@@ -217,9 +217,10 @@ func WithTransientReplyDelay(d time.Duration) Option {
 	return func(o *options) { o.transientDelay = d }
 }
 
-// WithClock makes the cases, the expiry schedule and its poller, the coordinator and the
-// transient replies read the time from c and wait on it: tests move a manual clock instead
-// of waiting out real expiries and delays.
+// WithClock makes the cases, the expiry schedule and its poller, the coordinator, the
+// transient replies, upkeep's later looks and the AutoMod enforcer's execution window and
+// rule checks read the time from c and wait on it: tests move a manual clock instead of
+// waiting out real expiries and delays.
 func WithClock(c clock.Clock) Option {
 	return func(o *options) { o.clock = c }
 }
