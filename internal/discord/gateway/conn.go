@@ -212,7 +212,9 @@ type control struct {
 // read still advances the sequence (resuming must not replay what was received).
 func decode(data []byte) (dgw.Message, error) {
 	var m dgw.Message
-	err := json.Unmarshal(data, &m)
+	// Straight to disgo's UnmarshalJSON: json.Unmarshal would first scan the whole payload
+	// to validate it, then call it, and it validates the payload again itself.
+	err := m.UnmarshalJSON(data)
 	if err == nil {
 		return m, nil
 	}
