@@ -78,6 +78,7 @@ type Executor struct {
 
 	mu       sync.Mutex
 	breakers map[Op]circuitbreaker.CircuitBreaker[any]
+	runs     map[Op]failsafe.Executor[any] // op's breaker and retries (policiesFor)
 }
 
 // Option configures an Executor.
@@ -99,7 +100,7 @@ func WithObserver(o Observer) Option { return func(e *Executor) { e.observer = o
 // default breakers.
 func New(opts ...Option) *Executor {
 	e := &Executor{maxAttempts: 3, baseDelay: time.Second, maxDelay: 30 * time.Second,
-		policies: defaultBreakers(), breakers: map[Op]circuitbreaker.CircuitBreaker[any]{}}
+		policies: defaultBreakers(), breakers: map[Op]circuitbreaker.CircuitBreaker[any]{}, runs: map[Op]failsafe.Executor[any]{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -128,8 +129,21 @@ func (e *OpenError) Is(target error) bool { return target == ErrOpen }
 // Do runs fn as operation op. It returns fn's last error (a *discord.Error when Discord
 // answered), an *OpenError when the breaker is open, or ctx's error.
 func (e *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) error) error {
-	br := e.breaker(op)
-	retry := retrypolicy.NewBuilder[any]().
+	br, run := e.policiesFor(op)
+	// The breaker wraps the retries, so it counts failed operations, not attempts.
+	err := run.WithContext(ctx).Run(func() error { return fn(ctx) })
+	if errors.Is(err, circuitbreaker.ErrOpen) {
+		// The wall clock, as the breaker's: failsafe reads it (tests that move time run in a
+		// synctest bubble, which moves both).
+		return &OpenError{Op: op, Until: time.Now().Add(br.RemainingDelay())}
+	}
+	return err
+}
+
+// retryPolicy is op's retry policy. It holds configuration only (failsafe keeps each
+// execution's attempts apart), so one serves every call of op.
+func (e *Executor) retryPolicy(op Op) retrypolicy.RetryPolicy[any] {
+	return retrypolicy.NewBuilder[any]().
 		HandleIf(func(_ any, err error) bool {
 			de := discord.AsError(err)
 			return de != nil && de.Retryable()
@@ -156,20 +170,27 @@ func (e *Executor) Do(ctx context.Context, op Op, fn func(ctx context.Context) e
 			}
 		}).
 		Build()
-	// The breaker wraps the retries, so it counts failed operations, not attempts.
-	err := failsafe.With[any](br, retry).WithContext(ctx).Run(func() error { return fn(ctx) })
-	if errors.Is(err, circuitbreaker.ErrOpen) {
-		// The wall clock, as the breaker's: failsafe reads it (tests that move time run in a
-		// synctest bubble, which moves both).
-		return &OpenError{Op: op, Until: time.Now().Add(br.RemainingDelay())}
-	}
-	return err
 }
 
 // State reports an operation's breaker state as last changed: "closed", "open" or "half-open"
 // (an open breaker turns half-open when the next call arrives after its recovery delay).
 func (e *Executor) State(op Op) string {
 	return stateName(e.breaker(op).State())
+}
+
+// policiesFor returns op's breaker and the failsafe executor of its breaker and retries,
+// built on op's first call and kept: building them on every call was a measurable part of
+// gavel's CPU per command.
+func (e *Executor) policiesFor(op Op) (circuitbreaker.CircuitBreaker[any], failsafe.Executor[any]) {
+	br := e.breaker(op)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	run, ok := e.runs[op]
+	if !ok {
+		run = failsafe.With[any](br, e.retryPolicy(op))
+		e.runs[op] = run
+	}
+	return br, run
 }
 
 func (e *Executor) breaker(op Op) circuitbreaker.CircuitBreaker[any] {
