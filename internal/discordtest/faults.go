@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // Fault injection: a test makes routes fail, slow down or drop connections, to drive the
@@ -51,6 +53,8 @@ type faultSet struct {
 	latency map[string]time.Duration
 	drops   map[string]int
 	stats   FaultStats
+	// clock is what an injected latency waits on: the wall clock, or a test's.
+	clock clock.Clock
 }
 
 func newFaultSet(*Server) *faultSet {
@@ -61,6 +65,21 @@ func newFaultSet(*Server) *faultSet {
 		latency: map[string]time.Duration{},
 		drops:   map[string]int{},
 		stats:   FaultStats{Routes: map[string]RouteFaultStats{}},
+		clock:   clock.System(),
+	}
+}
+
+// WithLatencyClock makes injected latencies (SetLatency) wait on c instead of the wall
+// clock: a test of the latency itself moves c and sees the response held until it reaches
+// the end, rather than timing a real wait.
+func WithLatencyClock(c clock.Clock) Option {
+	return func(c2 *config) {
+		c2.settings = append(c2.settings, func(s *Server) {
+			f := s.ext.faults
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.clock = c
+		})
 	}
 }
 
@@ -192,12 +211,13 @@ func (f *faultSet) inject(w http.ResponseWriter, r *http.Request, route string) 
 	if status != 0 {
 		f.count(route, func(s *RouteFaultStats) { s.Failed++ }, &f.stats.Failed)
 	}
+	clk := f.clock
 	f.mu.Unlock()
 
 	if delay > 0 {
-		t := time.NewTimer(delay)
+		t := clock.After(clk, delay)
 		select {
-		case <-t.C:
+		case <-t.C():
 		case <-r.Context().Done():
 			t.Stop()
 			return true

@@ -9,6 +9,8 @@ import (
 
 	"github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/rest"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 const banRoute = "PUT /guilds/{guild_id}/bans/{user_id}"
@@ -53,29 +55,48 @@ func TestFailNext(t *testing.T) {
 	}
 }
 
-// TestLatency: an injected delay holds the response back, and a client deadline shorter
-// than it fails the call.
+// TestLatency: an injected delay holds the response back until the latency's clock reaches
+// its end, and a client deadline shorter than it fails the call.
 func TestLatency(t *testing.T) {
-	f := newRestFixture(t, false)
+	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	f := newRestFixture(t, false, WithLatencyClock(clk))
 	c := f.client(t)
 	f.s.SetLatency("GET /guilds/{guild_id}", 300*time.Millisecond)
-	start := time.Now()
-	if _, err := c.GetGuild(sf(f.guild), false); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < 300*time.Millisecond {
-		t.Fatalf("answered in %v despite 300ms latency", d)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := c.GetGuild(sf(f.guild), false)
+		answered <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := c.GetGuild(sf(f.guild), false, rest.WithCtx(ctx)); !errors.Is(err, context.DeadlineExceeded) {
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatalf("the request was not held: %v", err)
+	}
+	// A millisecond short of the latency the response is still held: its timer is armed.
+	clk.Advance(299 * time.Millisecond)
+	if armed := clk.Armed(); len(armed) != 1 || !armed[0].Equal(clk.Now().Add(time.Millisecond)) {
+		t.Fatalf("armed %v at %v; want the held response due a millisecond later", armed, clk.Now())
+	}
+	clk.Advance(time.Millisecond)
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the response was not released at the latency's end")
+	}
+
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.GetGuild(sf(f.guild), false, rest.WithCtx(short)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("with a 50ms deadline: %v, want a deadline error", err)
 	}
 	f.s.SetLatency("GET /guilds/{guild_id}", 0)
-	start = time.Now()
-	if _, err := c.GetGuild(sf(f.guild), false); err != nil || time.Since(start) >= 300*time.Millisecond {
-		t.Fatalf("latency not removed: %v after %v", err, time.Since(start))
+	if _, err := c.GetGuild(sf(f.guild), false); err != nil {
+		t.Fatalf("latency removed: %v", err)
 	}
+	// The last call was not held: only the first two were delayed.
 	if f.s.FaultStats().Delayed != 2 {
 		t.Fatalf("fault stats = %+v", f.s.FaultStats())
 	}
