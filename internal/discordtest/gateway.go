@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // The gateway half of the fake: sessions, their event streams and the WebSocket endpoint
@@ -87,6 +89,13 @@ func WithHeartbeatInterval(d time.Duration) Option {
 	return setting(func(s *Server) { s.ext.gw.heartbeatInterval = d })
 }
 
+// WithHeartbeatClock makes the zombie watchdog (no heartbeat for twice the interval: 4009)
+// read the time from c and wait on it: a test of the timeout moves c instead of waiting.
+// Clients that heartbeat on the wall clock must not be given one.
+func WithHeartbeatClock(c clock.Clock) Option {
+	return setting(func(s *Server) { s.ext.gw.beatClock = c })
+}
+
 // WithPrivilegedIntents sets which privileged intents (IntentGuildMembers,
 // IntentGuildPresences, IntentMessageContent) the application is allowed, as the Developer
 // Portal toggles do. IDENTIFY with any other privileged intent is closed with 4014. The
@@ -154,11 +163,14 @@ type hub struct {
 
 	// Set by options before the server serves; read-only afterwards.
 	heartbeatInterval time.Duration
-	identifyInterval  time.Duration
-	sessionTTL        time.Duration
-	privileged        uint64
-	bufferSize        int
-	startTotal        int
+	// beatClock is what the zombie watchdog reads heartbeats' times from and waits on (nil:
+	// the wall clock, which real clients heartbeat by).
+	beatClock        clock.Clock
+	identifyInterval time.Duration
+	sessionTTL       time.Duration
+	privileged       uint64
+	bufferSize       int
+	startTotal       int
 
 	// ix holds the interactions (interactions.go). It is guarded by Server.mu, not hub.mu:
 	// interactions live with the messages they create.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // gwConn is one gateway WebSocket connection. Three goroutines serve it: the reader (the
@@ -122,7 +124,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	h.stats.Connections++
 	c.n = h.stats.Connections
-	c.lastBeat = time.Now()
+	c.lastBeat = clock.OrSystem(h.beatClock).Now()
 	h.conns[c] = struct{}{}
 	h.wg.Add(3) // reader (this goroutine), writer, watchdog
 	h.mu.Unlock()
@@ -202,22 +204,28 @@ func (c *gwConn) write(p []byte) error {
 func (c *gwConn) watchdog() {
 	defer c.h.wg.Done()
 	h := c.h
+	clk := clock.OrSystem(h.beatClock)
 	limit := 2 * h.heartbeatInterval
-	tick := time.NewTicker(min(max(h.heartbeatInterval/4, 10*time.Millisecond), time.Second))
-	defer tick.Stop()
 	for {
+		// Wait until twice the interval after the last heartbeat; one that came meanwhile
+		// moves the end on.
+		h.mu.Lock()
+		end := c.lastBeat.Add(limit)
+		h.mu.Unlock()
+		t := clk.TimerAt(end)
 		select {
 		case <-c.done:
+			t.Stop()
 			return
-		case now := <-tick.C:
-			h.mu.Lock()
-			if now.Sub(c.lastBeat) > limit {
-				h.closeConnLocked(c, CloseSessionTimedOut, "Session timed out: no heartbeat")
-				h.mu.Unlock()
-				return
-			}
-			h.mu.Unlock()
+		case <-t.C():
 		}
+		h.mu.Lock()
+		if !clk.Now().Before(c.lastBeat.Add(limit)) {
+			h.closeConnLocked(c, CloseSessionTimedOut, "Session timed out: no heartbeat")
+			h.mu.Unlock()
+			return
+		}
+		h.mu.Unlock()
 	}
 }
 
@@ -324,7 +332,7 @@ func (c *gwConn) handle(data []byte) {
 	case opHeartbeat:
 		h.mu.Lock()
 		h.stats.HeartbeatsReceived++
-		c.lastBeat = now
+		c.lastBeat = clock.OrSystem(h.beatClock).Now()
 		ack := h.acks
 		h.mu.Unlock()
 		if ack {

@@ -245,13 +245,26 @@ func TestHeartbeats(t *testing.T) {
 }
 
 func TestSilentClientTimesOutAndMustReidentify(t *testing.T) {
-	s := newFake(t, discordtest.WithHeartbeatInterval(100*time.Millisecond))
+	// The watchdog waits on a clock the test moves: the connection is closed exactly two
+	// intervals after it opened (its last sign of life), not a moment before.
+	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	s := newFake(t, discordtest.WithHeartbeatInterval(100*time.Millisecond), discordtest.WithHeartbeatClock(clk))
 	c, r := connect(t, s, discordtest.IntentGuildMessages)
-	start := time.Now()
-	c.closed(4009)
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("closed after %v; want about two intervals", d)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatalf("the watchdog is not waiting: %v", err)
 	}
+	end := clk.Now().Add(200 * time.Millisecond)
+	if armed := clk.Armed(); len(armed) != 1 || !armed[0].Equal(end) {
+		t.Fatalf("watchdog armed for %v; want %v, two intervals after the connection opened", armed, end)
+	}
+	clk.Advance(199 * time.Millisecond)
+	if armed := clk.Armed(); len(armed) != 1 {
+		t.Fatalf("a millisecond short of two intervals the watchdog is no longer waiting: %v", armed)
+	}
+	clk.Advance(time.Millisecond)
+	c.closed(4009)
 	// 4009 ends the session ("reconnect and start a new one"): a RESUME gets op 9 false.
 	c2 := dialGateway(t, s, "v=10&encoding=json")
 	c2.hello()
