@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -261,8 +262,8 @@ func TestCasesPendingExpiry(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				kind, _ := expiry.LiftKind(c.Type)
-				if _, err := svc.Schedule(ctx, c.ID, 7, kind, c.ExpiresAt); err != nil {
+				a, _ := actions.Catalogue().ByCase(c.Type)
+				if _, err := svc.Schedule(ctx, c.ID, 7, a.Expiry, c.ExpiresAt); err != nil {
 					t.Fatal(err)
 				}
 			}

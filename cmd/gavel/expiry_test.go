@@ -14,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -165,7 +166,7 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 	}
 	defer st.Close()
 	cs := cases.NewService(st)
-	svc := expiry.NewService(st, cs)
+	svc := expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
 	// Kill gavel, then end the tempban, as `cases modify 1 -expires` would: the unban is
 	// due while no gavel runs, and only a restarted gavel can run it. (The processes run on
 	// the wall clock; ending the tempban in the past spares waiting for it.)
@@ -248,7 +249,7 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	if _, err := cs.CreateMany(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	svc := expiry.NewService(st, cs)
+	svc := expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
 	if got, err := svc.Reconcile(ctx, int64(owner), n); err != nil || got != n {
 		t.Fatalf("scheduled %d of %d: %v", got, n, err)
 	}

@@ -279,7 +279,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog))
 	a.modlog.Bind(a.cases)
 	a.metrics = metrics.New()
-	a.expiry = expiry.NewService(st, a.cases, expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
+	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	a.metrics.WatchSchedule(a.expiry.Counts)
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -51,43 +52,46 @@ func Kinds() []Kind {
 	return []Kind{Unban, Unjail, Pollunban, Snippetunban, TimeoutRenew, TimeoutExpire}
 }
 
-// LiftKind returns the kind that ends a case of type t when it expires, and false for types
-// that never expire. A timeout's kind depends on its length (TimeoutRenew or TimeoutExpire):
-// LiftKind returns TimeoutExpire.
-func LiftKind(t cases.Type) (Kind, bool) {
-	switch t {
-	case cases.Tempban:
-		return Unban, true
-	case cases.Jail:
-		return Unjail, true
-	case cases.Pollban:
-		return Pollunban, true
-	case cases.Snippetban:
-		return Snippetunban, true
-	case cases.Timeout:
-		return TimeoutExpire, true
-	}
-	return "", false
+// Rule is what the schedule does for the cases of one type, as the type's action declares
+// it (moderation.Catalogue.ExpiryRules builds the table; WithRules hands it over): the
+// schedule itself knows no case type.
+type Rule struct {
+	// Lift is the kind that ends a case of the type when it expires.
+	Lift Kind
+	// Renew, when set, is the kind that applies the action again on Discord (a timeout
+	// longer than Discord's maximum). A case whose expiry moves, or that is found without a
+	// schedule, gets it at once: the runner works out whether to apply it again or end it.
+	Renew Kind
 }
 
-// SupersededBy returns the kinds of pending action a later case of type t makes stale: a
-// ban, unban or new tempban decides the ban state, so a pending unban must not undo it
-// (Red-DiscordBot #2160); a new timeout or an untimeout decides the timeout; an unjail or
-// unban of a restriction decides that restriction.
-func SupersededBy(t cases.Type) []Kind {
-	switch t {
-	case cases.Ban, cases.Hackban, cases.Tempban, cases.Unban, cases.Softban:
-		return []Kind{Unban}
-	case cases.Timeout, cases.Untimeout:
-		return []Kind{TimeoutRenew, TimeoutExpire}
-	case cases.Jail, cases.Unjail:
-		return []Kind{Unjail}
-	case cases.Pollban, cases.Pollunban:
-		return []Kind{Pollunban}
-	case cases.Snippetban, cases.Snippetunban:
-		return []Kind{Snippetunban}
+// Rules is the rule of every case type that expires.
+type Rules map[cases.Type]Rule
+
+// scheduled returns the kind and time of the action that a case of type t expiring at end
+// gets when its expiry is set again (Reschedule) or found missing (Reconcile), and false
+// when the type never expires.
+func (r Rules) scheduled(t cases.Type, end, now time.Time) (Kind, time.Time, bool) {
+	rule, ok := r[t]
+	switch {
+	case !ok || rule.Lift == "":
+		return "", time.Time{}, false
+	case rule.Renew != "":
+		return rule.Renew, now, true
+	default:
+		return rule.Lift, end, true
 	}
-	return nil
+}
+
+// expiring lists the case types that expire, for messages.
+func (r Rules) expiring() string {
+	var ts []string
+	for t, rule := range r {
+		if rule.Lift != "" {
+			ts = append(ts, string(t))
+		}
+	}
+	slices.Sort(ts)
+	return strings.Join(ts, ", ")
 }
 
 // Outcome is how an action ended.
@@ -159,6 +163,8 @@ type Service struct {
 	// sooner than its next poll is not late.
 	wake chan struct{}
 	obs  Observer
+	// rules says which case types expire and how (WithRules).
+	rules Rules
 }
 
 // Observer hears how this process's runs of scheduled actions end, once the outcome is
@@ -195,6 +201,11 @@ type Option func(*Service)
 
 // WithClock makes the service, and its pollers, read the time and wait on c.
 func WithClock(c clock.Clock) Option { return func(s *Service) { s.clock, s.now = c, c.Now } }
+
+// WithRules tells the schedule how each case type expires, as its action declares it
+// (moderation.Catalogue.ExpiryRules). Without it no case type expires: Reschedule refuses
+// every case and Reconcile schedules none.
+func WithRules(r Rules) Option { return func(s *Service) { s.rules = r } }
 
 // NewService returns the schedule over a migrated store and its case service.
 func NewService(st *store.Store, cs *cases.Service, opts ...Option) *Service {
@@ -279,23 +290,6 @@ func (s *Service) Schedule(ctx context.Context, caseID, actor int64, kind Kind, 
 	return a, err
 }
 
-// ScheduleFor schedules what ends case c when it expires, inside tx: nothing when the case
-// does not expire or its type never does. timeoutUntil is when the timeout Discord applied
-// ends (before the case's expiry when the timeout is longer than Discord allows); renewLead
-// is how long before that the renewal runs.
-func (s *Service) ScheduleFor(tx *cases.Tx, c cases.Case, timeoutUntil time.Time, renewLead time.Duration) (Action, bool, error) {
-	kind, ok := LiftKind(c.Type)
-	if !ok || c.ExpiresAt.IsZero() {
-		return Action{}, false, nil
-	}
-	at := c.ExpiresAt
-	if c.Type == cases.Timeout && !timeoutUntil.IsZero() && timeoutUntil.Before(c.ExpiresAt) {
-		kind, at = TimeoutRenew, timeoutUntil.Add(-renewLead)
-	}
-	a, err := s.ScheduleTx(tx, c, kind, at)
-	return a, err == nil, err
-}
-
 // SupersedeTx cancels the open actions of kinds for (guild, user), inside tx: each one's
 // case is marked processed with a "superseded" history row saying by what. It returns the
 // actions cancelled. by is the superseding case (zero when none was recorded).
@@ -342,15 +336,14 @@ func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind,
 	return out, nil
 }
 
-// Supersede cancels the pending expiries of (guild, user) that an action of type by makes
-// stale (SupersededBy), recording why in each one's case history. byCaseNumber is the case
+// Supersede cancels the pending expiries of kinds of (guild, user) — the ones the
+// superseding action declares (moderation.Action.Supersedes) — recording why in each one's case history. byCaseNumber is the case
 // that records the superseding action, or 0 when there is none (an action seen only in
 // Discord's audit log, before its case exists); actor is who the history rows name. The
 // audit-log ingestion calls it for bans and unbans done in Discord's own interface.
-func (s *Service) Supersede(ctx context.Context, guildID, userID int64, by cases.Type, byCaseNumber, actor int64, why string) ([]Action, error) {
-	kinds := SupersededBy(by)
+func (s *Service) Supersede(ctx context.Context, guildID, userID int64, kinds []Kind, byCaseNumber, actor int64, why string) ([]Action, error) {
 	if len(kinds) == 0 {
-		return nil, fmt.Errorf("supersede: a %s supersedes no expiry", by)
+		return nil, errors.New("supersede: no kind of expiry to supersede")
 	}
 	var out []Action
 	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
@@ -412,8 +405,9 @@ func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expir
 			return err
 		}
 		id = c.ID
-		if _, ok := LiftKind(c.Type); !ok {
-			return &input.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d is a %s, which does not expire; only TEMPBAN, TIMEOUT, JAIL, POLLBAN and SNIPPETBAN cases do", c.Number, c.Type)}
+		kind, at, ok := s.rules.scheduled(c.Type, expiresAt, time.UnixMilli(tx.NowMS()))
+		if !ok {
+			return &input.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d is a %s, which does not expire; only %s cases do", c.Number, c.Type, s.rules.expiring())}
 		}
 		if c.Status != cases.Active || c.Processed {
 			return &input.InvalidError{Field: "expiry", Problem: fmt.Sprintf("case #%d has already ended (it is %s%s); its expiry can no longer change", c.Number, c.Status, processedText(c))}
@@ -425,11 +419,6 @@ func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expir
 		if expiresAt.IsZero() {
 			_, err := s.cancelTx(tx, c, "the case no longer expires")
 			return err
-		}
-		kind, _ := LiftKind(c.Type)
-		at := expiresAt
-		if c.Type == cases.Timeout {
-			kind, at = TimeoutRenew, time.UnixMilli(tx.NowMS())
 		}
 		_, err = s.ScheduleTx(tx, c, kind, at)
 		return err
@@ -627,11 +616,9 @@ func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, e
 			if _, err := tx.StoreTx().Queries().OpenActionOfCase(tx.Context(), c.ID); err == nil {
 				return nil // another process got there first
 			}
-			kind, _ := LiftKind(c.Type)
-			at := c.ExpiresAt
-			if c.Type == cases.Timeout {
-				// The runner works out whether Discord's timeout needs applying again.
-				kind, at = TimeoutRenew, time.UnixMilli(tx.NowMS())
+			kind, at, ok := s.rules.scheduled(c.Type, c.ExpiresAt, time.UnixMilli(tx.NowMS()))
+			if !ok {
+				return nil // its type does not expire (no action declares an expiry for it)
 			}
 			_, err = s.ScheduleTx(tx, c, kind, at)
 			if err == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -32,7 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T, st *store.Store) fixture {
 	clk := clock.NewManual(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	cs := cases.NewService(st, cases.WithClock(clk.Now))
-	return fixture{cs: cs, svc: expiry.NewService(st, cs, expiry.WithClock(clk)), clk: clk}
+	return fixture{cs: cs, svc: expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()), expiry.WithClock(clk)), clk: clk}
 }
 
 // tempban records an active tempban of user ending at end.
@@ -215,10 +216,10 @@ func TestSupersede(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A timeout does not touch a pending unban.
-		if got, err := f.svc.Supersede(ctx, guild, 504, cases.Untimeout, 0, mod, "untimeout"); err != nil || len(got) != 0 {
+		if got, err := f.svc.Supersede(ctx, guild, 504, actions.Untimeout().Supersedes, 0, mod, "untimeout"); err != nil || len(got) != 0 {
 			t.Fatalf("untimeout superseded %v, %v", got, err)
 		}
-		got, err := f.svc.Supersede(ctx, guild, 504, cases.Ban, ban.Number, mod, "banned in Discord")
+		got, err := f.svc.Supersede(ctx, guild, 504, actions.Ban().Supersedes, ban.Number, mod, "banned in Discord")
 		if err != nil || len(got) != 1 || got[0].CaseID != tb.ID || got[0].Outcome != expiry.Superseded {
 			t.Fatalf("Supersede = %+v, %v", got, err)
 		}
@@ -233,8 +234,8 @@ func TestSupersede(t *testing.T) {
 		if err != nil || total != 1 || len(pending) != 1 || pending[0].CaseID != other.ID {
 			t.Errorf("Pending = %+v %d %v", pending, total, err)
 		}
-		if _, err := f.svc.Supersede(ctx, guild, 504, cases.Warn, 0, mod, "x"); err == nil {
-			t.Error("a warn superseded something")
+		if _, err := f.svc.Supersede(ctx, guild, 504, actions.Warn().Supersedes, 0, mod, "x"); err == nil {
+			t.Error("a warn (which supersedes no kind) superseded something")
 		}
 	})
 }

@@ -132,6 +132,9 @@ type Action struct {
 	BotNeeds permissions.Permission
 	// Inverse is the action that undoes this one ("" when none).
 	Inverse string
+	// Mirrored says the action done in Discord's own interface (seen in the audit log) is
+	// recorded as a case of this type (RecordExternal).
+	Mirrored bool
 	// Tone is what the action does to its target (removal, restriction, lift, record): the
 	// colour of its case in the mod log and in the DM.
 	Tone modlog.Tone
@@ -148,6 +151,19 @@ type Action struct {
 	// Expiry is the scheduled action that ends a case of this type when it expires; ""
 	// when it never does.
 	Expiry expiry.Kind
+	// Renew is the scheduled action that applies the action again on Discord before what
+	// Discord applied ends, for an action Discord applies for a bounded time (a timeout
+	// longer than 28 days); "" when Discord applies it whole. Plan sets Step.Plan.RenewAt when
+	// a renewal is due.
+	Renew expiry.Kind
+	// Expire runs the action's own expiry (Expiry or Renew) instead of a lift by its inverse:
+	// a timeout ends by itself on Discord, so its expiry applies it again or marks the case
+	// ended. Nil lifts the case with the Inverse action, which records a case of its own.
+	Expire func(ctx context.Context, e *Expiring) error
+	// ByHand says what a moderator does by hand when the expiry of kind k of the action's
+	// case, for user userID, has failed for good ("unban them by hand (`unban 42`)"): the
+	// mod log's warning ends with it. Every action that expires says it.
+	ByHand func(k expiry.Kind, userID int64) string
 	// LiftReason starts the reason of the case that lifts this one when it expires
 	// ("Temporary ban expired"); the case number follows.
 	LiftReason string
@@ -224,6 +240,29 @@ func (c *Catalogue) Tone(t cases.Type) modlog.Tone {
 		return a.Tone
 	}
 	return modlog.Record
+}
+
+// ExpiryRules is how each case type expires, as its action declares it (Expiry, Renew): the
+// schedule's table (expiry.WithRules).
+func (c *Catalogue) ExpiryRules() expiry.Rules {
+	r := expiry.Rules{}
+	for t, a := range c.byCase {
+		if a.Expiry != "" {
+			r[t] = expiry.Rule{Lift: a.Expiry, Renew: a.Renew}
+		}
+	}
+	return r
+}
+
+// mirrored lists the case types RecordExternal records, for messages.
+func (c *Catalogue) mirrored() string {
+	var ts []string
+	for _, t := range cases.Types() {
+		if a, ok := c.byCase[t]; ok && a.Mirrored {
+			ts = append(ts, string(t))
+		}
+	}
+	return strings.Join(ts, ", ")
 }
 
 // deciding returns the case types whose newest active case decides the state a case of
@@ -308,6 +347,15 @@ func (a *Action) Complete() error {
 	}
 	if (a.Expiry == "") != (a.LiftReason == "") {
 		missing = append(missing, "a LiftReason for its Expiry")
+	}
+	if a.Expiry != "" && a.ByHand == nil {
+		missing = append(missing, "ByHand (what to do when its expiry gives up)")
+	}
+	if a.Renew != "" && a.Expire == nil {
+		missing = append(missing, "Expire (its own expiry, which renews it)")
+	}
+	if a.Expire != nil && a.Expiry == "" {
+		missing = append(missing, "an Expiry for its Expire")
 	}
 	if len(missing) == 0 {
 		return nil

@@ -356,8 +356,8 @@ func (co *Coordinator) settleExpiries(tx *cases.Tx, sc *Step, c cases.Case) erro
 		return nil
 	}
 	kind, at := a.Expiry, c.ExpiresAt
-	if !sc.Plan.RenewAt.IsZero() && sc.Plan.RenewAt.Before(at) {
-		kind, at = expiry.TimeoutRenew, sc.Plan.RenewAt
+	if a.Renew != "" && !sc.Plan.RenewAt.IsZero() && sc.Plan.RenewAt.Before(at) {
+		kind, at = a.Renew, sc.Plan.RenewAt
 	}
 	_, err := co.expiry.ScheduleTx(tx, c, kind, at)
 	return err

@@ -46,9 +46,6 @@ func WithExternalActionObserver(f ExternalActionObserver) CoordinatorOption {
 // SourceAuditLog is the "source" metadata of a case mirrored from the audit log.
 const SourceAuditLog = "audit_log"
 
-// externalTypes are the case types an external action can record.
-var externalTypes = map[cases.Type]bool{cases.Ban: true, cases.Unban: true, cases.Kick: true, cases.Timeout: true, cases.Untimeout: true}
-
 // RecordExternal records an action taken outside gavel as an active case, with the
 // moderator and reason of the audit log, and posts it in the mod log. It takes the target's
 // lock, so the case is numbered after any gavel action on them that is still running. It
@@ -56,8 +53,8 @@ var externalTypes = map[cases.Type]bool{cases.Ban: true, cases.Unban: true, case
 // resume replays events), when gavel itself made the entry (its own action has a case), or
 // when the guild turned mirroring off (mirror_external_actions).
 func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.Case, bool, error) {
-	if !externalTypes[ext.Type] {
-		return cases.Case{}, false, fmt.Errorf("external action: %q is not an action gavel mirrors (BAN, UNBAN, KICK, TIMEOUT, UNTIMEOUT)", ext.Type)
+	if a, ok := co.cat.ByCase(ext.Type); !ok || !a.Mirrored {
+		return cases.Case{}, false, fmt.Errorf("external action: %q is not an action gavel mirrors (%s)", ext.Type, co.cat.mirrored())
 	}
 	if ext.ModeratorID == co.botID {
 		return cases.Case{}, false, nil

@@ -85,6 +85,12 @@ func TestRecordExternal(t *testing.T) {
 			t.Errorf("unban without a reason = %+v, %v; want the default reason", unban, err)
 		}
 
+		// Only the actions that declare it are mirrored: Discord's audit log has no warn.
+		warn := ext
+		warn.EntryID, warn.Type = ext.EntryID+30, cases.Warn
+		if _, recorded, err := w.co.RecordExternal(ctx, warn); err == nil || recorded || !strings.Contains(err.Error(), "BAN, UNBAN, KICK, TIMEOUT, UNTIMEOUT") {
+			t.Errorf("an external warn: recorded %v, %v; want it refused, naming the mirrored types", recorded, err)
+		}
 		// gavel's own entries already have cases.
 		bot := ext
 		bot.EntryID, bot.ModeratorID = ext.EntryID+10, int64(w.s.BotID())

@@ -49,8 +49,13 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	if c.ExpiresAt.IsZero() {
 		return co.expiry.Complete(ctx, cl, expiry.Cancelled, fmt.Sprintf("case #%d no longer expires", c.Number))
 	}
-	timeout := cl.Kind == expiry.TimeoutRenew || cl.Kind == expiry.TimeoutExpire
-	if !timeout && c.ExpiresAt.After(cl.RunAt.Add(time.Second)) {
+	a, ok := co.cat.ByCase(c.Type)
+	if !ok || (cl.Kind != a.Expiry && cl.Kind != a.Renew) {
+		return fmt.Errorf("expiry kind %q does not end a %s case", cl.Kind, c.Type)
+	}
+	// An action that runs its own expiry (a renewal runs before the case ends) decides for
+	// itself what a moved end means.
+	if a.Expire == nil && c.ExpiresAt.After(cl.RunAt.Add(time.Second)) {
 		// The case's expiry moved later than its action (a change that did not reach the
 		// schedule): wait for it.
 		_, err := co.expiry.Schedule(ctx, c.ID, co.botID, cl.Kind, c.ExpiresAt)
@@ -65,10 +70,10 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	if err == nil && later.ID > c.ID {
 		return h.superseded(ctx, cl, c, later)
 	}
-	if timeout {
-		return h.timeout(ctx, cl, c)
+	if a.Expire != nil {
+		return a.Expire(ctx, &Expiring{h: h, Claim: cl, Case: c})
 	}
-	return h.lift(ctx, cl, c)
+	return h.lift(ctx, cl, c, a)
 }
 
 // superseded ends an expiry that a later case made stale.
@@ -107,12 +112,8 @@ func (h expiryHandler) alreadyDone(ctx context.Context, cl expiry.Claim, c cases
 // lift ends a tempban, a timed jail or a timed poll or snippet ban with a case of its own:
 // the lifted action's inverse, through the same steps as a command (pending case, Discord
 // call through the executor, active or voided, finalized in one transaction).
-func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) error {
+func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, lifted *Action) error {
 	co := h.co
-	lifted, ok := co.cat.ByCase(c.Type)
-	if !ok || lifted.Expiry != cl.Kind {
-		return fmt.Errorf("expiry kind %q does not end a %s case", cl.Kind, c.Type)
-	}
 	inv, ok := co.cat.Lookup(lifted.Inverse)
 	if !ok {
 		return fmt.Errorf("case type %s has no inverse action to lift it", c.Type)
@@ -194,80 +195,66 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case) 
 	return nil
 }
 
-// timeout renews a timeout longer than Discord allows, or ends a timeout case when it is
-// over: marked processed, which the case's mod-log message then shows.
-func (h expiryHandler) timeout(ctx context.Context, cl expiry.Claim, c cases.Case) error {
-	co := h.co
-	var m discord.Member
-	err := co.read(ctx, func(ctx context.Context) (err error) {
-		m, err = co.port.Member(ctx, c.GuildID, c.UserID)
-		return err
-	})
-	if discord.IsCode(err, discord.CodeUnknownMember) {
-		return h.alreadyDone(ctx, cl, c, "they left the server, which ends a timeout")
-	}
-	if err != nil {
-		return fmt.Errorf("reading user %d: %s", c.UserID, failureText(err))
-	}
-	// The schedule's clock, which decided that the action is due.
-	now := co.expiry.Now()
-	end := c.ExpiresAt
-	if !end.After(now.Add(time.Second)) {
-		// Over. A case shortened after Discord's timeout was applied still has one running.
-		if m.CommunicationDisabledUntil.After(now.Add(time.Second)) {
-			if err := co.exec.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
-				return co.port.Timeout(ctx, c.GuildID, c.UserID, time.Time{}, AuditReason(h.bot(), fmt.Sprintf("Timeout ended (case #%d)", c.Number)))
-			}); err != nil {
-				return fmt.Errorf("ending the timeout of user %d: %s", c.UserID, failureText(err))
-			}
-		}
-		err := co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
-			o, err := tx.Lock(c.ID)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.MarkProcessed(o, "the timeout expired"); err != nil {
-				return err
-			}
-			return co.expiry.CompleteTx(tx, cl, expiry.Done, "expired")
-		})
-		return err
-	}
-	if !m.TimedOut(now) {
-		return h.alreadyDone(ctx, cl, c, "the timeout was lifted in Discord")
-	}
-	until := now.Add(co.timeoutHorizon)
-	if !until.Before(end) {
-		until = end
-	}
-	if err := co.exec.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
-		return co.port.Timeout(ctx, c.GuildID, c.UserID, until, AuditReason(h.bot(), fmt.Sprintf("Timeout renewed (case #%d)", c.Number)))
-	}); err != nil {
-		return fmt.Errorf("renewing the timeout of user %d: %s", c.UserID, failureText(err))
-	}
+// Expiring is an expiry its action runs itself (Action.Expire) instead of a lift by its
+// inverse: the case it ends, the claim being run, and what the action may read and call. It
+// runs under the (guild, user) lock, after the pipeline found the case still active, still
+// expiring and not decided by a later case.
+type Expiring struct {
+	h     expiryHandler
+	Claim expiry.Claim
+	Case  cases.Case
+}
+
+// Now reads the schedule's clock, which decided that the expiry is due.
+func (e *Expiring) Now() time.Time { return e.h.co.expiry.Now() }
+
+// TimeoutHorizon is the longest timeout Discord applies at once.
+func (e *Expiring) TimeoutHorizon() time.Duration { return e.h.co.timeoutHorizon }
+
+// Port is Discord.
+func (e *Expiring) Port() Discord { return e.h.co.port }
+
+// Do runs a Discord call through the executor.
+func (e *Expiring) Do(ctx context.Context, op executor.Op, fn func(ctx context.Context) error) error {
+	return e.h.co.exec.Do(ctx, op, fn)
+}
+
+// ReadMember reads the case's user as a member; false (and no error) when they are not one.
+func (e *Expiring) ReadMember(ctx context.Context) (discord.Member, bool, error) {
+	return e.h.co.member(ctx, e.Case.GuildID, e.Case.UserID)
+}
+
+// AuditReason is the audit-log reason of a call gavel makes for the expiry.
+func (e *Expiring) AuditReason(why string) string { return AuditReason(e.h.bot(), why) }
+
+// AlreadyDone ends the expiry without a call: Discord already shows its effect. The case is
+// processed; no case is recorded.
+func (e *Expiring) AlreadyDone(ctx context.Context, why string) error {
+	return e.h.alreadyDone(ctx, e.Claim, e.Case, why)
+}
+
+// Finish completes the expiry as done with note and, in the same transaction, runs record
+// with the case locked to write what the expiry changed (its history, processed, the next
+// scheduled action). The claim is completed first: a case has one open action, so the next
+// one can only be scheduled once this one is done.
+func (e *Expiring) Finish(ctx context.Context, note string, record func(tx *cases.Tx, c cases.Case) error) error {
+	co := e.h.co
 	return co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
-		o, err := tx.Lock(c.ID)
+		c, err := tx.Lock(e.Case.ID)
 		if err != nil {
 			return err
 		}
-		old := ""
-		if !m.CommunicationDisabledUntil.IsZero() {
-			old = m.CommunicationDisabledUntil.UTC().Format(time.RFC3339)
-		}
-		if err := tx.Record(o, cases.EventRenewed, old, until.UTC().Format(time.RFC3339),
-			fmt.Sprintf("Discord's timeout applied again until %s; the case ends %s", until.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))); err != nil {
+		if err := co.expiry.CompleteTx(tx, e.Claim, expiry.Done, note); err != nil {
 			return err
 		}
-		if err := co.expiry.CompleteTx(tx, cl, expiry.Done, "renewed until "+until.UTC().Format(time.RFC3339)); err != nil {
-			return err
-		}
-		kind, at := expiry.TimeoutExpire, end
-		if until.Before(end) {
-			kind, at = expiry.TimeoutRenew, until.Add(-RenewLead(co.timeoutHorizon))
-		}
-		_, err = co.expiry.ScheduleTx(tx, o, kind, at)
-		return err
+		return record(tx, c)
 	})
+}
+
+// ScheduleTx schedules the case's next expiry action inside Finish's transaction.
+func (e *Expiring) ScheduleTx(tx *cases.Tx, c cases.Case, kind expiry.Kind, at time.Time) error {
+	_, err := e.h.co.expiry.ScheduleTx(tx, c, kind, at)
+	return err
 }
 
 // GaveUp warns the mod log that an expiry will not be retried, saying what to do.
@@ -277,14 +264,12 @@ func (h expiryHandler) GaveUp(ctx context.Context, a expiry.Action, cause string
 		h.co.log.Error("expiry gave up; its case is unreadable", "case_id", a.CaseID, "err", err)
 		return
 	}
-	todo := map[expiry.Kind]string{
-		expiry.Unban:         fmt.Sprintf("unban them by hand (`unban %d`)", a.UserID),
-		expiry.Unjail:        fmt.Sprintf("release them by hand (`unjail %d`)", a.UserID),
-		expiry.Pollunban:     fmt.Sprintf("lift it by hand (`pollunban %d`)", a.UserID),
-		expiry.Snippetunban:  fmt.Sprintf("lift it by hand (`snippetunban %d`)", a.UserID),
-		expiry.TimeoutRenew:  "time them out again by hand if the timeout should continue",
-		expiry.TimeoutExpire: "check their timeout by hand",
-	}[a.Kind]
+	// What a moderator does by hand is the action's to say; an expiry of a type no action
+	// declares any longer asks for a look.
+	todo := fmt.Sprintf("check case #%d by hand", c.Number)
+	if act, ok := h.co.cat.ByCase(c.Type); ok && act.ByHand != nil {
+		todo = act.ByHand(a.Kind, a.UserID)
+	}
 	e := discord.Embed{
 		Title: fmt.Sprintf("⚠️ Case #%d · the %s failed", c.Number, a.Kind),
 		Description: fmt.Sprintf("gavel tried %d times to carry out the expiry of case #%d (%s of <@%d>) and has given up: %s.\n\nFix the cause (usually gavel's permissions or role position), then %s.",

@@ -37,7 +37,7 @@ func newExpiring(t *testing.T, engine store.Engine, cfg expiry.Config, opts ...m
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	w := newWorld(t, engine, discordtest.WithClock(clk.Now))
 	w.withCases(t, cases.WithClock(clk.Now))
-	svc := expiry.NewService(w.st, w.cases, expiry.WithClock(clk))
+	svc := expiry.NewService(w.st, w.cases, expiry.WithRules(actions.Catalogue().ExpiryRules()), expiry.WithClock(clk))
 	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithExpiry(svc),
 		moderation.WithCoordinatorClock(clk.Now)}, opts...)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec, opts...)
@@ -206,7 +206,7 @@ func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
 		if err := w.s.UnbanAs(w.guild, w.alice, w.carol, "appeal"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.svc.Supersede(ctx, int64(w.guild), int64(w.carol), cases.Unban, 0, int64(w.alice), "unbanned in Discord by alice"); err != nil {
+		if _, err := w.svc.Supersede(ctx, int64(w.guild), int64(w.carol), actions.Unban().Supersedes, 0, int64(w.alice), "unbanned in Discord by alice"); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.s.BanAs(w.guild, w.alice, w.carol, "for good"); err != nil {
@@ -391,6 +391,10 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 		waitUntil(t, 5*time.Second, "the mod-log warning", func() bool {
 			return containsText(w.modlogTitles(t), "⚠️ Case #1 · the unban failed")
 		})
+		// The warning ends with what the tempban action says to do by hand.
+		if todo := fmt.Sprintf("unban them by hand (`unban %d`)", int64(w.bob)); !containsText(w.modlogTitles(t), todo) {
+			t.Errorf("the mod-log warning does not say %q: %q", todo, w.modlogTitles(t))
+		}
 		if got := w.s.FaultStats().Routes[unbanRoute].Failed; got != 3 {
 			t.Errorf("%d unban attempts; want exactly 3 (MaxAttempts)", got)
 		}

@@ -7,10 +7,12 @@ package actions
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
 )
 
@@ -44,6 +46,14 @@ func required(min, max time.Duration) moderation.FlagUse {
 // optionalFor is a duration flag that makes the action temporary when given.
 func optionalFor(max time.Duration) moderation.FlagUse {
 	return moderation.FlagUse{ID: moderation.FlagDuration, Bounds: duration.Bounds{Min: time.Minute, Max: max}}
+}
+
+// liftByHand is the ByHand of an action its inverse command lifts: do it by hand, with the
+// command that does.
+func liftByHand(do, inverse string) func(expiry.Kind, int64) string {
+	return func(_ expiry.Kind, userID int64) string {
+		return fmt.Sprintf("%s by hand (`%s %d`)", do, inverse, userID)
+	}
 }
 
 // onMember is the reconciliation of an action whose result shows on a member: whether it

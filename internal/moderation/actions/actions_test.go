@@ -71,6 +71,41 @@ func TestEveryCaseTypeHasItsBehaviour(t *testing.T) {
 			if !slices.Contains(expiry.Kinds(), a.Expiry) {
 				t.Errorf("%s: expiry %q is not a kind the poller runs", typ, a.Expiry)
 			}
+			// A moderator told that the expiry gave up is told what to do, for every kind
+			// the action schedules; a lift names the command that does it by hand.
+			if a.ByHand == nil {
+				t.Errorf("%s: expires without saying what to do by hand when its expiry gives up", typ)
+			} else {
+				for _, k := range []expiry.Kind{a.Expiry, a.Renew} {
+					if k == "" {
+						continue
+					}
+					todo := a.ByHand(k, 42)
+					if todo == "" || (a.Expire == nil && !strings.Contains(todo, "`"+a.Inverse+" 42`")) {
+						t.Errorf("%s: by hand after its %s gave up: %q", typ, k, todo)
+					}
+				}
+			}
+			if rule := cat.ExpiryRules()[typ]; rule.Lift != a.Expiry || rule.Renew != a.Renew {
+				t.Errorf("%s: the schedule's rule %+v is not the action's (%s, renewed by %q)", typ, rule, a.Expiry, a.Renew)
+			}
+		} else {
+			if a.ByHand != nil || a.Expire != nil || a.Renew != "" {
+				t.Errorf("%s: never expires, yet declares how its expiry runs", typ)
+			}
+			if _, ok := cat.ExpiryRules()[typ]; ok {
+				t.Errorf("%s: never expires, yet the schedule has a rule for it", typ)
+			}
+		}
+		// An action Discord applies for a bounded time renews itself: its own expiry runs
+		// the renewal, and a later case of its type replaces it.
+		if a.Renew != "" {
+			if a.Expire == nil {
+				t.Errorf("%s: renewed (%s) without an expiry of its own to renew it", typ, a.Renew)
+			}
+			if !slices.Contains(expiry.Kinds(), a.Renew) || !slices.Contains(a.Supersedes, a.Renew) {
+				t.Errorf("%s: renewal %q is not a kind the poller runs that a later %s replaces", typ, a.Renew, typ)
+			}
 		}
 		if a.NonMember != "" {
 			if _, ok := cat.ByCase(a.NonMember); !ok {
@@ -97,4 +132,19 @@ func TestCatalogueRefusesIncompleteActions(t *testing.T) {
 		}
 	}()
 	moderation.NewCatalogue(a)
+}
+
+// The declarations the schedule, the mod log and the give-up warning read are required too.
+func TestCatalogueRefusesUndeclaredExpiryAndTone(t *testing.T) {
+	for what, strip := range map[string]func(a *moderation.Action){
+		"ByHand": func(a *moderation.Action) { a.ByHand = nil },
+		"Expire": func(a *moderation.Action) { a.Expire = nil },
+		"Tone":   func(a *moderation.Action) { a.Tone = "" },
+	} {
+		a := actions.Timeout()
+		strip(a)
+		if err := a.Complete(); err == nil || !strings.Contains(err.Error(), what) {
+			t.Errorf("a timeout without %s: Complete() = %v; want it named", what, err)
+		}
+	}
 }

@@ -17,7 +17,7 @@ import (
 func Ban() *moderation.Action {
 	return &moderation.Action{
 		Name: "ban", Aliases: []string{"b"}, Description: "Ban a member, or any user by id, and optionally delete their recent messages.",
-		Case: cases.Ban, Tone: modlog.Removal, NonMember: cases.Hackban, Rank: 3, Target: moderation.TargetUser,
+		Case: cases.Ban, Mirrored: true, Tone: modlog.Removal, NonMember: cases.Hackban, Rank: 3, Target: moderation.TargetUser,
 		Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore, DMVerb: "banned",
 		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true,
 		Supersedes: []expiry.Kind{expiry.Unban},

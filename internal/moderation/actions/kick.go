@@ -14,7 +14,7 @@ import (
 func Kick() *moderation.Action {
 	return &moderation.Action{
 		Name: "kick", Aliases: []string{"k"}, Description: "Remove a member from the server; they can rejoin.",
-		Case: cases.Kick, Tone: modlog.Removal, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMBefore, DMVerb: "kicked",
+		Case: cases.Kick, Mirrored: true, Tone: modlog.Removal, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMBefore, DMVerb: "kicked",
 		Native: permissions.KickMembers, BotNeeds: permissions.KickMembers, Removes: true,
 		Check: moderation.NoCheck, Observe: moderation.NoObserve, Act: kick, Reconcile: kicked,
 	}

@@ -17,7 +17,7 @@ func Pollban() *moderation.Action {
 		Name: "pollban", Aliases: []string{"pb"}, Description: "Stop a member from creating polls, optionally for a while.",
 		Case: cases.Pollban, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
 		DM: moderation.DMAfter, DMVerb: "banned from creating polls", Native: permissions.ManageRoles, Inverse: "pollunban",
-		Expiry: expiry.Pollunban, LiftReason: "Poll ban expired", Supersedes: []expiry.Kind{expiry.Pollunban},
+		Expiry: expiry.Pollunban, LiftReason: "Poll ban expired", ByHand: liftByHand("lift it", "pollunban"), Supersedes: []expiry.Kind{expiry.Pollunban},
 		Check: notPollbanned, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
 	}
 }

@@ -17,7 +17,7 @@ func Snippetban() *moderation.Action {
 		Name: "snippetban", Aliases: []string{"sb"}, Description: "Stop a member from creating snippets, optionally for a while.",
 		Case: cases.Snippetban, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
 		DM: moderation.DMAfter, DMVerb: "banned from creating snippets", Native: permissions.ManageRoles, Inverse: "snippetunban",
-		Expiry: expiry.Snippetunban, LiftReason: "Snippet ban expired", Supersedes: []expiry.Kind{expiry.Snippetunban},
+		Expiry: expiry.Snippetunban, LiftReason: "Snippet ban expired", ByHand: liftByHand("lift it", "snippetunban"), Supersedes: []expiry.Kind{expiry.Snippetunban},
 		Check: notSnippetbanned, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
 	}
 }

@@ -18,7 +18,7 @@ func Tempban() *moderation.Action {
 		Case: cases.Tempban, Tone: modlog.Removal, Rank: 3, Target: moderation.TargetUser,
 		Flags: []moderation.FlagUse{required(time.Minute, tenYears), purge, silent}, DM: moderation.DMBefore,
 		DMVerb: "temporarily banned", Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true,
-		Expiry: expiry.Unban, LiftReason: "Temporary ban expired", Supersedes: []expiry.Kind{expiry.Unban},
+		Expiry: expiry.Unban, LiftReason: "Temporary ban expired", ByHand: liftByHand("unban them", "unban"), Supersedes: []expiry.Kind{expiry.Unban},
 		Check: notBanned, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
 	}
 }

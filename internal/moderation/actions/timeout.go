@@ -20,13 +20,79 @@ import (
 func Timeout() *moderation.Action {
 	return &moderation.Action{
 		Name: "timeout", Aliases: []string{"to", "mute"}, Description: "Time a member out: they cannot talk or react until it ends.",
-		Case: cases.Timeout, Tone: modlog.Restriction, Rank: 2, Target: moderation.TargetMember,
+		Case: cases.Timeout, Mirrored: true, Tone: modlog.Restriction, Rank: 2, Target: moderation.TargetMember,
 		Flags: []moderation.FlagUse{required(time.Minute, duration.Year), silent}, DM: moderation.DMAfter, DMVerb: "timed out",
 		Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Inverse: "untimeout",
-		Expiry: expiry.TimeoutExpire, LiftReason: "Timeout ended", Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},
+		Expiry: expiry.TimeoutExpire, Renew: expiry.TimeoutRenew, Expire: expireTimeout, ByHand: timeoutByHand, LiftReason: "Timeout ended", Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},
 		CheckTarget: notAdministrator, Check: moderation.NoCheck, Plan: planTimeout, Observe: moderation.NoObserve,
 		Act: timeout, Reconcile: onMember(timedOut),
 	}
+}
+
+// expireTimeout is the timeout's own expiry: Discord ends a timeout by itself, so nothing is
+// lifted. Before the case ends it applies Discord's timeout again (a timeout longer than
+// Discord allows) and schedules the next renewal or the end; when the case is over it marks
+// it processed, ending Discord's timeout first if the case was shortened after it was applied.
+func expireTimeout(ctx context.Context, e *moderation.Expiring) error {
+	c := e.Case
+	m, member, err := e.ReadMember(ctx)
+	if err != nil {
+		return fmt.Errorf("reading user %d: %s", c.UserID, moderation.FailureText(err))
+	}
+	if !member {
+		return e.AlreadyDone(ctx, "they left the server, which ends a timeout")
+	}
+	now, end := e.Now(), c.ExpiresAt
+	if !end.After(now.Add(time.Second)) {
+		// Over. A case shortened after Discord's timeout was applied still has one running.
+		if m.CommunicationDisabledUntil.After(now.Add(time.Second)) {
+			if err := e.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
+				return e.Port().Timeout(ctx, c.GuildID, c.UserID, time.Time{}, e.AuditReason(fmt.Sprintf("Timeout ended (case #%d)", c.Number)))
+			}); err != nil {
+				return fmt.Errorf("ending the timeout of user %d: %s", c.UserID, moderation.FailureText(err))
+			}
+		}
+		return e.Finish(ctx, "expired", func(tx *cases.Tx, o cases.Case) error {
+			_, err := tx.MarkProcessed(o, "the timeout expired")
+			return err
+		})
+	}
+	if !m.TimedOut(now) {
+		return e.AlreadyDone(ctx, "the timeout was lifted in Discord")
+	}
+	horizon := e.TimeoutHorizon()
+	until := now.Add(horizon)
+	if !until.Before(end) {
+		until = end
+	}
+	if err := e.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
+		return e.Port().Timeout(ctx, c.GuildID, c.UserID, until, e.AuditReason(fmt.Sprintf("Timeout renewed (case #%d)", c.Number)))
+	}); err != nil {
+		return fmt.Errorf("renewing the timeout of user %d: %s", c.UserID, moderation.FailureText(err))
+	}
+	return e.Finish(ctx, "renewed until "+until.UTC().Format(time.RFC3339), func(tx *cases.Tx, o cases.Case) error {
+		old := ""
+		if !m.CommunicationDisabledUntil.IsZero() {
+			old = m.CommunicationDisabledUntil.UTC().Format(time.RFC3339)
+		}
+		if err := tx.Record(o, cases.EventRenewed, old, until.UTC().Format(time.RFC3339),
+			fmt.Sprintf("Discord's timeout applied again until %s; the case ends %s", until.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))); err != nil {
+			return err
+		}
+		kind, at := expiry.TimeoutExpire, end
+		if until.Before(end) {
+			kind, at = expiry.TimeoutRenew, until.Add(-moderation.RenewLead(horizon))
+		}
+		return e.ScheduleTx(tx, o, kind, at)
+	})
+}
+
+// timeoutByHand says what to do when a timeout's renewal or end gave up.
+func timeoutByHand(k expiry.Kind, _ int64) string {
+	if k == expiry.TimeoutRenew {
+		return "time them out again by hand if the timeout should continue"
+	}
+	return "check their timeout by hand"
 }
 
 func notAdministrator(s *moderation.Step) error {

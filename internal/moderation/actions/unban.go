@@ -17,7 +17,7 @@ import (
 func Unban() *moderation.Action {
 	return &moderation.Action{
 		Name: "unban", Aliases: []string{"ub"}, Description: "Lift a ban, by user id, mention or name in the ban list.",
-		Case: cases.Unban, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetBanned, DM: moderation.DMNone,
+		Case: cases.Unban, Mirrored: true, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetBanned, DM: moderation.DMNone,
 		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "ban",
 		Supersedes: []expiry.Kind{expiry.Unban},
 		Check:      banned, Observe: observeBan, Act: unban, Reconcile: noBan,
