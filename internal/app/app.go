@@ -272,13 +272,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 
 	a.cat = actions.Catalogue()
 	a.guilds = settings.NewService(st)
+	a.metrics = metrics.New()
 	// The mod log hears of every case change inside its transaction, and reads the cases
 	// back when it delivers: the two name each other. Its clock is the App's unless a test
 	// gives it its own.
-	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock), modlog.WithTones(a.cat.Tone)}, o.modlog...)...)
+	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock), modlog.WithTones(a.cat.Tone),
+		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { a.metrics.ModlogDelivered(string(o)) })}, o.modlog...)...)
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog))
 	a.modlog.Bind(a.cases)
-	a.metrics = metrics.New()
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	a.metrics.WatchSchedule(a.expiry.Counts)
 	a.exec = executor.New(executor.WithObserver(a.metrics))

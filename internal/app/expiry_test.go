@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,8 +22,47 @@ import (
 // edited to say that it ended, by which case; shutting down stops the poller cleanly.
 // gavel runs on a manual clock: the one-minute tempban (the shortest a moderator may give)
 // ends when the test moves the clock a minute on.
+//
+// The mod log names the target and the moderator from the names the case recorded, not by
+// asking Discord: the tempban's message and the lift's keep the target's name once the ban is
+// lifted (when Discord knows them neither as a member nor as banned), and the worker makes
+// no GET member or GET ban of its own. Its deliveries are counted by outcome.
 func TestTempbanExpiresThroughRun(t *testing.T) {
 	w := newWorld(t)
+	// The target's reads and bans, in the order the fake served them.
+	var (
+		callsMu sync.Mutex
+		calls   []string
+	)
+	w.s.SetRequestObserver(func(sv discordtest.Served) {
+		if sv.Params["user_id"] != w.target.String() && sv.Params["channel_id"] == "" {
+			return
+		}
+		callsMu.Lock()
+		defer callsMu.Unlock()
+		calls = append(calls, sv.Route+" "+sv.Params["channel_id"])
+	})
+	// readsAfter lists the GET member and GET ban calls served after the last call to route.
+	readsAfter := func(route string) []string {
+		callsMu.Lock()
+		defer callsMu.Unlock()
+		from := -1
+		for i, c := range calls {
+			if strings.HasPrefix(c, route+" ") {
+				from = i
+			}
+		}
+		if from < 0 {
+			t.Fatalf("no %s was served; calls: %q", route, calls)
+		}
+		var reads []string
+		for _, c := range calls[from+1:] {
+			if strings.HasPrefix(c, "GET /guilds/{guild_id}/members/{user_id}") || strings.HasPrefix(c, "GET /guilds/{guild_id}/bans/{user_id}") {
+				reads = append(reads, c)
+			}
+		}
+		return reads
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -63,6 +103,42 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	tb, err := cs.GetByNumber(ctx, int64(w.guild), 1)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The case is posted naming its target and moderator from what the case recorded: the
+	// worker asked Discord about neither after the ban.
+	waitFor(t, "the tempban's post", func() bool {
+		tb, err := cs.Get(ctx, tb.ID)
+		return err == nil && tb.ModlogMessageID != 0
+	})
+	if reads := readsAfter("PUT /guilds/{guild_id}/bans/{user_id}"); len(reads) != 0 {
+		t.Errorf("after the ban, the mod log asked Discord about the target: %q", reads)
+	}
+	userField := func(number int64) string {
+		c, err := cs.GetByNumber(ctx, int64(w.guild), number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range w.s.Messages(modlog) {
+			if int64(m.ID) != c.ModlogMessageID || len(m.Embeds) == 0 {
+				continue
+			}
+			var embed struct {
+				Fields []struct{ Name, Value string }
+			}
+			if err := json.Unmarshal(m.Embeds[0], &embed); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range embed.Fields {
+				if f.Name == "User" {
+					return f.Value
+				}
+			}
+		}
+		return ""
+	}
+	wantUser := "<@" + w.target.String() + "> (target, " + w.target.String() + ")"
+	if got := userField(1); got != wantUser {
+		t.Errorf("case #1's User field = %q; want %q", got, wantUser)
 	}
 	if want := clk.Now().Add(time.Minute); !tb.ExpiresAt.Equal(want) {
 		t.Fatalf("the tempban ends at %v; want %v", tb.ExpiresAt, want)
@@ -118,6 +194,26 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 			}
 		}
 		return false
+	})
+	// Lifted, the target is neither a member nor banned: both messages still name them, and
+	// the worker asked Discord nothing about them.
+	waitFor(t, "the lift's post", func() bool {
+		l, err := cs.GetByNumber(ctx, int64(w.guild), 2)
+		return err == nil && l.ModlogMessageID != 0
+	})
+	if got := userField(1); got != wantUser {
+		t.Errorf("after the lift, case #1's User field = %q; want %q", got, wantUser)
+	}
+	if got := userField(2); got != wantUser {
+		t.Errorf("case #2's User field = %q; want %q", got, wantUser)
+	}
+	if reads := readsAfter("DELETE /guilds/{guild_id}/bans/{user_id}"); len(reads) != 0 {
+		t.Errorf("after the unban, the mod log asked Discord about the target: %q", reads)
+	}
+	// Two posts (the tempban, the lift) and at least the tempban's edit saying it ended.
+	waitFor(t, "the mod-log delivery metrics", func() bool {
+		return metricValue(t, a, "gavel_modlog_deliveries_total", map[string]string{"outcome": "posted"}) == 2 &&
+			metricValue(t, a, "gavel_modlog_deliveries_total", map[string]string{"outcome": "edited"}) >= 1
 	})
 	lift, err := cs.GetByNumber(ctx, int64(w.guild), 2)
 	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {

@@ -16,6 +16,15 @@ import (
 // twice never becomes two cases.
 const MetaAuditLogEntry = "audit_log_entry_id"
 
+// MetaTargetName and MetaModeratorName are the metadata keys that hold the target's and the
+// moderator's usernames as the pipeline knew them when it recorded the case: the mod log
+// names them from these rather than asking Discord, which no longer knows a user who left or
+// whose ban was lifted. They are a snapshot; a later rename is not followed.
+const (
+	MetaTargetName    = "target_name"
+	MetaModeratorName = "moderator_name"
+)
+
 // ByAuditLogEntry returns the case mirrored from audit-log entry entryID, or ErrNotFound.
 func (s *Service) ByAuditLogEntry(ctx context.Context, guildID, entryID int64) (Case, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("audit-log entry", entryID)); err != nil {

@@ -29,6 +29,7 @@ type Metrics struct {
 	expiryRuns    *prometheus.CounterVec
 	expiryLate    *prometheus.HistogramVec
 	cases         *prometheus.CounterVec
+	modlog        *prometheus.CounterVec
 }
 
 // New registers gavel's metrics, and the Go runtime and process collectors, on a new registry.
@@ -65,8 +66,12 @@ func New() *Metrics {
 			Name: "gavel_cases_total",
 			Help: "Cases settled by the moderation pipeline, by path (command, expiry, audit_log, reconcile, automod), case type and status (active, voided).",
 		}, []string{"path", "type", "status"}),
+		modlog: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gavel_modlog_deliveries_total",
+			Help: "Mod-log deliveries by this process, by outcome (posted, edited, skipped, gone, retry).",
+		}, []string{"outcome"}),
 	}
-	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency, m.expiryRuns, m.expiryLate, m.cases,
+	m.Registry.MustRegister(m.commands, m.discordCalls, m.retries, m.breakerState, m.actionLatency, m.expiryRuns, m.expiryLate, m.cases, m.modlog,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -75,6 +80,9 @@ func New() *Metrics {
 func (m *Metrics) CaseSettled(path, caseType, status string) {
 	m.cases.WithLabelValues(path, caseType, status).Inc()
 }
+
+// ModlogDelivered counts one mod-log delivery by its outcome (modlog.Outcome).
+func (m *Metrics) ModlogDelivered(outcome string) { m.modlog.WithLabelValues(outcome).Inc() }
 
 // Handler serves the registry in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {

@@ -145,3 +145,27 @@ func TestExpirySeries(t *testing.T) {
 		t.Errorf("scrape with an unreadable schedule: %d %q; want 500 naming the error", status, body)
 	}
 }
+
+// Mod-log deliveries are counted by outcome.
+func TestModlogDeliveries(t *testing.T) {
+	m := metrics.New()
+	m.ModlogDelivered("posted")
+	m.ModlogDelivered("posted")
+	m.ModlogDelivered("retry")
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`gavel_modlog_deliveries_total{outcome="posted"} 2`,
+		`gavel_modlog_deliveries_total{outcome="retry"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -273,13 +274,30 @@ func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error)
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: req.GuildID, UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
 		Status: cases.Pending, Reason: req.Reason, RoleIDs: sc.Plan.SavedRoles, ExpiresAt: sc.Plan.Expires,
-		Metadata: req.Metadata,
+		Metadata: withNames(req.Metadata, sc.Target, req.Moderator),
 	})
 	if err != nil {
 		return cases.Case{}, err
 	}
 	sc.Case = c
 	return c, nil
+}
+
+// withNames is metadata with the target's and the moderator's usernames added, as the
+// pipeline knows them now (cases.MetaTargetName, cases.MetaModeratorName), so the mod log
+// names them without asking Discord. A name the pipeline does not know (a user known only by
+// id carries the id as its name) is left out. meta itself is not changed.
+func withNames(meta map[string]string, target, moderator discord.User) map[string]string {
+	out := make(map[string]string, len(meta)+2)
+	for k, v := range meta {
+		out[k] = v
+	}
+	for key, u := range map[string]discord.User{cases.MetaTargetName: target, cases.MetaModeratorName: moderator} {
+		if u.ID != 0 && u.Username != "" && u.Username != strconv.FormatInt(u.ID, 10) {
+			out[key] = u.Username
+		}
+	}
+	return out
 }
 
 // plan works out what the step's action will do: its expiry, then the action's own plan.

@@ -170,7 +170,7 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: d.UserID}, d.Why
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,
-		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: d.Metadata,
+		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: withNames(d.Metadata, sc.Target, d.Moderator),
 	})
 	if err != nil {
 		return cases.Case{}, err

@@ -122,6 +122,10 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 	sc := co.step(PathExpiry, Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}, inv)
 	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
+	if n := c.Metadata[cases.MetaTargetName]; n != "" {
+		// The lifted case's record names the target: the lift case keeps that name.
+		sc.Target.Username = n
+	}
 	sc.Lifts = c
 	// The expiry being run is the only open one the lift could make stale: it is completed
 	// below, not superseded.

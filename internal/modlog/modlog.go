@@ -131,9 +131,16 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 func WithConfig(c Config) Option { return func(s *Service) { s.cfg = c } }
 
 // WithDeliveryObserver calls f after each delivery with its outcome (metrics, tests). f
-// must not block.
+// must not block. Observers add up: each is called, in the order given.
 func WithDeliveryObserver(f func(caseID int64, outcome Outcome)) Option {
-	return func(s *Service) { s.delivered = f }
+	return func(s *Service) {
+		prev := s.delivered
+		if prev == nil {
+			s.delivered = f
+			return
+		}
+		s.delivered = func(caseID int64, o Outcome) { prev(caseID, o); f(caseID, o) }
+	}
 }
 
 // WithTones tells the mod log each case type's tone, which its action declares

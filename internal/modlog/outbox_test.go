@@ -35,6 +35,8 @@ type portDouble struct {
 	where   map[int64]int64           // message id → channel
 	edits   int
 	failAll error
+	// lookups counts the Member and GetBan calls: the names the worker asked Discord for.
+	lookups int
 }
 
 func newPort() *portDouble {
@@ -66,12 +68,29 @@ func (p *portDouble) EditMessage(_ context.Context, ch, id int64, msg discord.Me
 	return nil
 }
 
+// Member: no one is a member.
 func (p *portDouble) Member(context.Context, int64, int64) (discord.Member, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lookups++
 	return discord.Member{}, &discord.Error{Op: "get member", Status: 404, Code: discord.CodeUnknownMember}
 }
 
-func (p *portDouble) GetBan(context.Context, int64, int64) (discord.Ban, bool, error) {
+// GetBan: the user is banned, named "banned-user"; no one else is.
+func (p *portDouble) GetBan(_ context.Context, _, userID int64) (discord.Ban, bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lookups++
+	if userID == user {
+		return discord.Ban{User: discord.User{ID: user, Username: "banned-user"}}, true, nil
+	}
 	return discord.Ban{}, false, nil
+}
+
+func (p *portDouble) lookupCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lookups
 }
 
 func (p *portDouble) fail(err error) {
@@ -367,4 +386,85 @@ func TestWorkerPicksUpLeftovers(t *testing.T) {
 			t.Errorf("delivery without a mod-log channel %s; want skipped", o)
 		}
 	})
+}
+
+// The message names the target and the moderator by the names the case recorded, asking
+// Discord nothing; a case recorded without them (before names were recorded) is named from
+// Discord (here: the target's ban; the moderator, neither member nor banned, by id).
+func TestWorkerNamesFromTheCase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		// A second observer is called as well as the rig's.
+		var seen []modlog.Outcome
+		var seenMu sync.Mutex
+		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) {
+			seenMu.Lock()
+			defer seenMu.Unlock()
+			seen = append(seen, o)
+		})(r.ml)
+		r.run(t)
+		named, err := r.cases.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Warn, Status: cases.Active, Reason: "spam",
+			Metadata: map[string]string{cases.MetaTargetName: "recorded-user", cases.MetaModeratorName: "recorded-mod"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o := r.next(t); o != modlog.Posted {
+			t.Fatalf("outcome %q; want posted", o)
+		}
+		if n := r.port.lookupCount(); n != 0 {
+			t.Errorf("a case with recorded names made %d Member/GetBan calls; want 0", n)
+		}
+		named, err = r.cases.Get(ctx, named.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields := userFields(t, r, named)
+		if want := fmt.Sprintf("<@%d> (recorded-user, %d)", user, user); fields["User"] != want {
+			t.Errorf("User = %q; want %q", fields["User"], want)
+		}
+		if want := fmt.Sprintf("<@%d> (recorded-mod)", mod); fields["Moderator"] != want {
+			t.Errorf("Moderator = %q; want %q", fields["Moderator"], want)
+		}
+
+		old := r.warn(t, cases.Active)
+		if o := r.next(t); o != modlog.Posted {
+			t.Fatalf("outcome %q; want posted", o)
+		}
+		if n := r.port.lookupCount(); n == 0 {
+			t.Error("a case without recorded names asked Discord nothing")
+		}
+		old, err = r.cases.Get(ctx, old.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields = userFields(t, r, old)
+		if want := fmt.Sprintf("<@%d> (banned-user, %d)", user, user); fields["User"] != want {
+			t.Errorf("User = %q; want %q", fields["User"], want)
+		}
+		if want := fmt.Sprintf("<@%d> (%d)", mod, mod); fields["Moderator"] != want {
+			t.Errorf("Moderator = %q; want %q", fields["Moderator"], want)
+		}
+		seenMu.Lock()
+		defer seenMu.Unlock()
+		if len(seen) != 2 || seen[0] != modlog.Posted || seen[1] != modlog.Posted {
+			t.Errorf("the second observer saw %q; want two posts", seen)
+		}
+	})
+}
+
+// userFields is the User and Moderator fields of c's message.
+func userFields(t *testing.T, r *rig, c cases.Case) map[string]string {
+	t.Helper()
+	msg, ok := r.port.message(c.ModlogMessageID)
+	if !ok || len(msg.Embeds) == 0 {
+		t.Fatalf("case #%d's message %d was not posted", c.Number, c.ModlogMessageID)
+	}
+	out := map[string]string{}
+	for _, f := range msg.Embeds[0].Fields {
+		if f.Name == "User" || f.Name == "Moderator" {
+			out[f.Name] = f.Value
+		}
+	}
+	return out
 }

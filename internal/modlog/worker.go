@@ -214,22 +214,27 @@ func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
 			}
 		}
 	}
-	v.Target = w.user(ctx, c.GuildID, c.UserID, true)
-	v.Moderator = w.user(ctx, c.GuildID, c.ModeratorID, false)
+	v.Target = w.user(ctx, c.GuildID, c.UserID, c.Metadata[cases.MetaTargetName], true)
+	v.Moderator = w.user(ctx, c.GuildID, c.ModeratorID, c.Metadata[cases.MetaModeratorName], false)
 	if ev, ok := LastUpdate(evs); ok {
 		v.UpdatedBy = v.Moderator
 		if ev.ActorID != c.ModeratorID {
-			v.UpdatedBy = w.user(ctx, c.GuildID, ev.ActorID, false)
+			v.UpdatedBy = w.user(ctx, c.GuildID, ev.ActorID, "", false)
 		}
 	}
 	return v, nil
 }
 
-// user names a user: gavel itself, or from their membership or their ban, or by id alone
+// user names a user: gavel itself, or by the name the case recorded (recorded; see
+// cases.MetaTargetName), or, for a case recorded without one (before names were recorded, or
+// a user the pipeline knew only by id), from their membership or their ban, or by id alone
 // when Discord says neither (a lifted tempban's user is neither).
-func (w worker) user(ctx context.Context, guildID, userID int64, banned bool) discord.User {
+func (w worker) user(ctx context.Context, guildID, userID int64, recorded string, banned bool) discord.User {
 	if userID == w.botID {
 		return discord.User{ID: userID, Username: "gavel"}
+	}
+	if recorded != "" {
+		return discord.User{ID: userID, Username: recorded}
 	}
 	if m, err := w.port.Member(ctx, guildID, userID); err == nil && m.User.ID != 0 {
 		return m.User
