@@ -282,6 +282,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.modlog.Bind(a.cases)
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	a.metrics.WatchSchedule(a.expiry.Counts)
+	a.metrics.WatchModlog(a.modlog.Counts)
 	a.exec = executor.New(executor.WithObserver(a.metrics))
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	toolSet := tools.NewSet(a.toolEnv)

@@ -232,6 +232,10 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	if n := metricValue(t, a, "gavel_expiry_open", nil); n != 0 {
 		t.Errorf("gavel_expiry_open = %v after the lift; want 0", n)
 	}
+	waitFor(t, "the mod-log outbox emptied", func() bool { return metricValue(t, a, "gavel_modlog_queued", nil) == 0 })
+	if n := metricValue(t, a, "gavel_modlog_failing", nil); n != 0 {
+		t.Errorf("gavel_modlog_failing = %v; want 0", n)
+	}
 
 	cancel()
 	select {

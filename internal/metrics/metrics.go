@@ -122,6 +122,8 @@ func (m *Metrics) WatchSchedule(counts func(ctx context.Context) (open, due int6
 	})
 }
 
+// scheduleCollector exports two gauges read together at each scrape: the expiry schedule's
+// (open, due) or the mod-log outbox's (queued, failing).
 type scheduleCollector struct {
 	counts    func(ctx context.Context) (open, due int64, err error)
 	open, due *prometheus.Desc
@@ -140,6 +142,17 @@ func (c *scheduleCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(open))
 	ch <- prometheus.MustNewConstMetric(c.due, prometheus.GaugeValue, float64(due))
+}
+
+// WatchModlog exports the mod log's outbox, read by counts at each scrape: gavel_modlog_queued
+// (deliveries queued) and gavel_modlog_failing (those that failed at least once). A failed
+// read fails the scrape's two series rather than reporting a stale number.
+func (m *Metrics) WatchModlog(counts func(ctx context.Context) (queued, failing int64, err error)) {
+	m.Registry.MustRegister(&scheduleCollector{
+		counts: counts,
+		open:   prometheus.NewDesc("gavel_modlog_queued", "Mod-log deliveries queued: waiting, being delivered, or waiting to be tried again (all processes sharing the database).", nil, nil),
+		due:    prometheus.NewDesc("gavel_modlog_failing", "Queued mod-log deliveries that failed at least once and wait to be tried again.", nil, nil),
+	})
 }
 
 // Retried implements executor.Observer.

@@ -146,12 +146,13 @@ func TestExpirySeries(t *testing.T) {
 	}
 }
 
-// Mod-log deliveries are counted by outcome.
+// Mod-log deliveries are counted by outcome; the outbox's backlog is read at each scrape.
 func TestModlogDeliveries(t *testing.T) {
 	m := metrics.New()
 	m.ModlogDelivered("posted")
 	m.ModlogDelivered("posted")
 	m.ModlogDelivered("retry")
+	m.WatchModlog(func(context.Context) (int64, int64, error) { return 7, 2, nil })
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 	resp, err := srv.Client().Get(srv.URL)
@@ -163,6 +164,8 @@ func TestModlogDeliveries(t *testing.T) {
 	for _, want := range []string{
 		`gavel_modlog_deliveries_total{outcome="posted"} 2`,
 		`gavel_modlog_deliveries_total{outcome="retry"} 1`,
+		`gavel_modlog_queued 7`,
+		`gavel_modlog_failing 2`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)

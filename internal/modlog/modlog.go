@@ -204,6 +204,17 @@ type Pending struct {
 	LastError  string
 }
 
+// Counts reads how many deliveries are queued (waiting, being delivered, or waiting to be
+// tried again), and how many of them failed at least once: the backlog an operator watches.
+// It counts the whole outbox, every process's.
+func (s *Service) Counts(ctx context.Context) (queued, failing int64, err error) {
+	row, err := s.st.Queries().ModlogCounts(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count mod-log deliveries: %w", err)
+	}
+	return row.QueuedCount, row.FailingCount, nil
+}
+
 // Pending lists the queued deliveries, for operators and tests.
 func (s *Service) Pending(ctx context.Context) ([]Pending, error) {
 	rows, err := s.st.Queries().ModlogOutbox(ctx)

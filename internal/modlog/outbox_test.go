@@ -205,6 +205,9 @@ func TestOutboxFollowsTheTransaction(t *testing.T) {
 		if len(p) != 2 || p[0].CaseID != pend.ID || p[0].Generation != 1 || p[1].CaseID != active.ID || p[1].Generation != 2 {
 			t.Fatalf("outbox %+v; want case %d once, case %d twice over (generation 2)", p, pend.ID, active.ID)
 		}
+		if queued, failing, err := r.ml.Counts(ctx); err != nil || queued != 2 || failing != 0 {
+			t.Errorf("Counts = %d queued, %d failing, %v; want 2, 0", queued, failing, err)
+		}
 		if !p[0].RunAt.Equal(r.clk.Now()) {
 			t.Errorf("due %v; want now by the mod log's clock, %v", p[0].RunAt, r.clk.Now())
 		}
@@ -333,6 +336,9 @@ func TestWorkerDelivers(t *testing.T) {
 		p := r.pending(t)
 		if len(p) != 1 || p[0].Attempts != 1 || p[0].LastError == "" || !p[0].RunAt.Equal(r.clk.Now().Add(r.ml.Config().Backoff(1))) {
 			t.Fatalf("outbox after a failure %+v; want one row due after the first backoff", p)
+		}
+		if queued, failing, err := r.ml.Counts(ctx); err != nil || queued != 1 || failing != 1 {
+			t.Errorf("Counts = %d queued, %d failing, %v; want 1, 1", queued, failing, err)
 		}
 		r.port.fail(nil)
 		r.clk.Advance(r.ml.Config().Backoff(1))

@@ -53,6 +53,7 @@ type Queries interface {
 	LockCase(ctx context.Context, arg LockCaseParams) (Case, error)
 	LockCaseByID(ctx context.Context, id int64) (Case, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
+	ModlogCounts(ctx context.Context) (ModlogCountsRow, error)
 	ModlogOutbox(ctx context.Context) ([]ModlogOutbox, error)
 	MoveScheduledAction(ctx context.Context, arg MoveScheduledActionParams) (int64, error)
 	NextModlogRunAt(ctx context.Context) (int64, error)

@@ -284,6 +284,11 @@ type LockGuildSettingsParams struct {
 	UpdatedAt int64
 }
 
+type ModlogCountsRow struct {
+	QueuedCount  int64
+	FailingCount int64
+}
+
 type ModlogOutbox struct {
 	CaseID     int64
 	GuildID    int64

@@ -213,6 +213,11 @@ func (q *Queries) LockGuildSettings(ctx context.Context, arg query.LockGuildSett
 	return query.GuildSetting(row), err
 }
 
+func (q *Queries) ModlogCounts(ctx context.Context) (query.ModlogCountsRow, error) {
+	row, err := q.q.ModlogCounts(ctx)
+	return query.ModlogCountsRow(row), err
+}
+
 func (q *Queries) ModlogOutbox(ctx context.Context) ([]query.ModlogOutbox, error) {
 	rows, err := q.q.ModlogOutbox(ctx)
 	return each(rows, func(r sqlitedb.ModlogOutbox) query.ModlogOutbox { return query.ModlogOutbox(r) }), err

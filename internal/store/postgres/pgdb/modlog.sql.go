@@ -119,6 +119,26 @@ func (q *Queries) FinishModlog(ctx context.Context, arg FinishModlogParams) (int
 	return result.RowsAffected()
 }
 
+const modlogCounts = `-- name: ModlogCounts :one
+SELECT COUNT(*) AS queued_count,
+       CAST(COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing_count
+FROM modlog_outbox
+`
+
+type ModlogCountsRow struct {
+	QueuedCount  int64
+	FailingCount int64
+}
+
+// For the metrics: the queued deliveries, and those of them that failed at least once (waiting
+// to be tried again).
+func (q *Queries) ModlogCounts(ctx context.Context) (ModlogCountsRow, error) {
+	row := q.db.QueryRowContext(ctx, modlogCounts)
+	var i ModlogCountsRow
+	err := row.Scan(&i.QueuedCount, &i.FailingCount)
+	return i, err
+}
+
 const modlogOutbox = `-- name: ModlogOutbox :many
 SELECT case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, last_error, created_at, updated_at FROM modlog_outbox ORDER BY case_id
 `

@@ -43,3 +43,10 @@ ORDER BY due, o.case_id LIMIT 1;
 
 -- name: ModlogOutbox :many
 SELECT * FROM modlog_outbox ORDER BY case_id;
+
+-- name: ModlogCounts :one
+-- For the metrics: the queued deliveries, and those of them that failed at least once (waiting
+-- to be tried again).
+SELECT COUNT(*) AS queued_count,
+       CAST(COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing_count
+FROM modlog_outbox;
