@@ -37,6 +37,9 @@ type portDouble struct {
 	failAll error
 	// lookups counts the Member and GetBan calls: the names the worker asked Discord for.
 	lookups int
+	// during, when set, runs once inside the next post, before it returns: a change that
+	// arrives while a delivery is under way.
+	during func()
 }
 
 func newPort() *portDouble {
@@ -44,6 +47,13 @@ func newPort() *portDouble {
 }
 
 func (p *portDouble) SendMessage(_ context.Context, ch int64, msg discord.Message) (int64, error) {
+	p.mu.Lock()
+	during := p.during
+	p.during = nil
+	p.mu.Unlock()
+	if during != nil {
+		during()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failAll != nil {
@@ -362,6 +372,48 @@ func TestWorkerDelivers(t *testing.T) {
 		}
 		if n := len(r.port.posts); n != 0 {
 			t.Errorf("%d messages posted anew", n)
+		}
+	})
+}
+
+// A change that another process makes while a post is under way keeps the row (another
+// generation), and the worker edits the message at once: no wake-up, no time passing, since
+// the worker reads when the next row falls due after each drain.
+func TestWorkerCatchesUpWithAChangeDuringThePost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		c := r.warn(t, cases.Active)
+		// The other process: its own mod log (not running, so nothing wakes r's worker).
+		other := modlog.New(st, settings.NewService(st), modlog.WithClock(r.clk))
+		otherCases := cases.NewService(st, cases.WithChangeObserver(other))
+		other.Bind(otherCases)
+		changed := make(chan error, 1)
+		r.port.mu.Lock()
+		r.port.during = func() {
+			_, err := otherCases.SetReason(ctx, guild, c.Number, mod, "changed meanwhile")
+			changed <- err
+		}
+		r.port.mu.Unlock()
+		r.run(t)
+		if o := r.next(t); o != modlog.Posted {
+			t.Fatalf("first delivery %s; want posted", o)
+		}
+		if err := <-changed; err != nil {
+			t.Fatal(err)
+		}
+		if o := r.next(t); o != modlog.Edited {
+			t.Fatalf("delivery after the change %s; want edited", o)
+		}
+		got, err := r.cases.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := r.port.message(got.ModlogMessageID); len(m.Embeds) != 1 || m.Embeds[0].Description != "changed meanwhile" {
+			t.Errorf("message shows %+v; want the reason changed during the post", m.Embeds)
+		}
+		if p := r.pending(t); len(p) != 0 {
+			t.Errorf("outbox after catching up: %+v", p)
 		}
 	})
 }

@@ -273,7 +273,10 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 		}
 		return nil
 	}
-	err := s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
+	// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
+	// next row falls due once the drain is over, so it is delivered at once. Waking the
+	// worker here made it run one more (empty) claim, a write transaction, per post.
+	return s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
 		c, err := tx.Lock(r.CaseID)
 		if err != nil {
 			return err
@@ -283,11 +286,6 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 		}
 		return settle(tx.StoreTx().Queries())
 	})
-	if err == nil {
-		// A row kept for a newer change is due now.
-		s.wakeUp()
-	}
-	return err
 }
 
 // handBack returns a claimed row to the outbox, due at runAt.
