@@ -453,14 +453,10 @@ func TestWorkerNamesFromTheCase(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
-		// A second observer is called as well as the rig's.
-		var seen []modlog.Outcome
-		var seenMu sync.Mutex
-		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) {
-			seenMu.Lock()
-			defer seenMu.Unlock()
-			seen = append(seen, o)
-		})(r.ml)
+		// A second observer is called as well as the rig's (after it: the test waits for
+		// its own news rather than reading what it has seen so far).
+		seen := make(chan modlog.Outcome, 4)
+		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { seen <- o })(r.ml)
 		r.run(t)
 		named, err := r.cases.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Warn, Status: cases.Active, Reason: "spam",
 			Metadata: map[string]string{cases.MetaTargetName: "recorded-user", cases.MetaModeratorName: "recorded-mod"}})
@@ -503,10 +499,15 @@ func TestWorkerNamesFromTheCase(t *testing.T) {
 		if want := fmt.Sprintf("<@%d> (%d)", mod, mod); fields["Moderator"] != want {
 			t.Errorf("Moderator = %q; want %q", fields["Moderator"], want)
 		}
-		seenMu.Lock()
-		defer seenMu.Unlock()
-		if len(seen) != 2 || seen[0] != modlog.Posted || seen[1] != modlog.Posted {
-			t.Errorf("the second observer saw %q; want two posts", seen)
+		for i := range 2 {
+			select {
+			case o := <-seen:
+				if o != modlog.Posted {
+					t.Errorf("the second observer's delivery %d: %q; want posted", i+1, o)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("the second observer was told of %d deliveries; want 2", i)
+			}
 		}
 	})
 }
