@@ -597,37 +597,52 @@ func (s *Service) OfCase(ctx context.Context, caseID int64) ([]Action, error) {
 // Reconcile schedules the expiry of every active, unprocessed, expiring case that has never
 // had an action (a crash between a case and its schedule, or cases older than the schedule),
 // at most limit of them, as actor. Overdue ones fall due at once. It returns how many it
-// scheduled.
+// scheduled. Which types expire is the actions' to say (Rules), not the query's: it reads the
+// candidates in id order, a page at a time, and passes over the types that never expire.
 func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, error) {
-	rows, err := s.st.WriteQueries().UnscheduledExpiringCases(ctx, int64(limit))
-	if err != nil {
-		return 0, fmt.Errorf("unscheduled expiring cases: %w", err)
-	}
 	n := 0
-	for _, r := range rows {
-		err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
-			c, err := tx.Lock(r.ID)
-			if err != nil {
-				return err
+	for after := int64(0); n < limit; {
+		rows, err := s.st.WriteQueries().UnscheduledExpiringCases(ctx, query.UnscheduledExpiringCasesParams{After: after, MaxRows: int64(limit)})
+		if err != nil {
+			return n, fmt.Errorf("unscheduled expiring cases after id %d: %w", after, err)
+		}
+		for _, r := range rows {
+			after = r.ID
+			if _, _, ok := s.rules.scheduled(cases.Type(r.Type), time.Time{}, time.Time{}); !ok || n >= limit {
+				continue // its type does not expire (no action declares an expiry for it)
 			}
-			if c.Processed || c.Status != cases.Active || c.ExpiresAt.IsZero() {
+			scheduled := false
+			err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+				scheduled = false
+				c, err := tx.Lock(r.ID)
+				if err != nil {
+					return err
+				}
+				if c.Processed || c.Status != cases.Active || c.ExpiresAt.IsZero() {
+					return nil
+				}
+				if _, err := tx.StoreTx().Queries().OpenActionOfCase(tx.Context(), c.ID); err == nil {
+					return nil // another process got there first
+				}
+				kind, at, ok := s.rules.scheduled(c.Type, c.ExpiresAt, time.UnixMilli(tx.NowMS()))
+				if !ok {
+					return nil
+				}
+				if _, err := s.ScheduleTx(tx, c, kind, at); err != nil {
+					return err
+				}
+				scheduled = true
 				return nil
+			})
+			if err != nil {
+				return n, fmt.Errorf("reconcile case id %d: %w", r.ID, err)
 			}
-			if _, err := tx.StoreTx().Queries().OpenActionOfCase(tx.Context(), c.ID); err == nil {
-				return nil // another process got there first
-			}
-			kind, at, ok := s.rules.scheduled(c.Type, c.ExpiresAt, time.UnixMilli(tx.NowMS()))
-			if !ok {
-				return nil // its type does not expire (no action declares an expiry for it)
-			}
-			_, err = s.ScheduleTx(tx, c, kind, at)
-			if err == nil {
+			if scheduled {
 				n++
 			}
-			return err
-		})
-		if err != nil {
-			return n, fmt.Errorf("reconcile case id %d: %w", r.ID, err)
+		}
+		if len(rows) < limit {
+			break
 		}
 	}
 	return n, nil

@@ -299,6 +299,29 @@ func TestReconcileSchedulesForgottenCases(t *testing.T) {
 	})
 }
 
+// Which types expire is the actions' to say: cases of a type no rule lifts are passed over
+// even when they carry an end, and a page of them does not hide an expiring case behind it.
+func TestReconcilePassesOverTypesThatNeverExpire(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		end := f.clk.Now().Add(time.Hour)
+		for u := range int64(3) {
+			if _, err := f.cs.Create(ctx, cases.New{GuildID: guild, UserID: 600 + u, ModeratorID: mod, Type: cases.Warn, Reason: "x", ExpiresAt: end}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tb := f.tempban(t, 610, end)
+		n, err := f.svc.Reconcile(ctx, bot, 2)
+		if err != nil || n != 1 {
+			t.Fatalf("Reconcile(limit 2) = %d, %v; want the tempban behind three warns", n, err)
+		}
+		if all, _ := f.svc.OfCase(ctx, tb.ID); len(all) != 1 || all[0].Kind != expiry.Unban {
+			t.Errorf("tempban's schedule %+v", all)
+		}
+	})
+}
+
 // TestConcurrentClaimersNeverShare runs several claimers at once over the same due rows:
 // every action is claimed exactly once.
 func TestConcurrentClaimersNeverShare(t *testing.T) {

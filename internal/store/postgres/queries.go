@@ -311,8 +311,8 @@ func (q *Queries) SettingsEvents(ctx context.Context, arg query.SettingsEventsPa
 	return each(rows, func(r pgdb.SettingsEvent) query.SettingsEvent { return query.SettingsEvent(r) }), err
 }
 
-func (q *Queries) UnscheduledExpiringCases(ctx context.Context, limit int64) ([]query.Case, error) {
-	rows, err := q.q.UnscheduledExpiringCases(ctx, limit)
+func (q *Queries) UnscheduledExpiringCases(ctx context.Context, arg query.UnscheduledExpiringCasesParams) ([]query.Case, error) {
+	rows, err := q.q.UnscheduledExpiringCases(ctx, pgdb.UnscheduledExpiringCasesParams(arg))
 	return each(rows, func(r pgdb.Case) query.Case { return query.Case(r) }), err
 }
 

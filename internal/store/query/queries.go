@@ -74,7 +74,7 @@ type Queries interface {
 	SetCaseReason(ctx context.Context, arg SetCaseReasonParams) error
 	SetCaseStatus(ctx context.Context, arg SetCaseStatusParams) error
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
-	UnscheduledExpiringCases(ctx context.Context, limit int64) ([]Case, error)
+	UnscheduledExpiringCases(ctx context.Context, arg UnscheduledExpiringCasesParams) ([]Case, error)
 	UpdateGuildSettings(ctx context.Context, arg UpdateGuildSettingsParams) error
 	UpsertCommandRank(ctx context.Context, arg UpsertCommandRankParams) error
 	UpsertRank(ctx context.Context, arg UpsertRankParams) error

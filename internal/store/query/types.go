@@ -450,6 +450,11 @@ type SettingsEventsParams struct {
 	Limit   int64
 }
 
+type UnscheduledExpiringCasesParams struct {
+	After   int64
+	MaxRows int64
+}
+
 type UpdateGuildSettingsParams struct {
 	GuildID               int64
 	Prefix                string

@@ -92,9 +92,10 @@ WHERE done_at IS NULL AND cancelled_at IS NULL;
 
 -- name: UnscheduledExpiringCases :many
 -- Cases that should have an expiry action and never got one (a crash between the case and
--- its schedule, or cases recorded before this table existed).
+-- its schedule, or cases recorded before this table existed), in id order after `after`: which
+-- types expire is the actions' to say (expiry.Rules), so the caller pages and filters.
 SELECT c.* FROM cases c
 WHERE c.processed = FALSE AND c.status = 'active' AND c.expires_at IS NOT NULL
-  AND c.type IN ('TEMPBAN', 'TIMEOUT', 'JAIL', 'POLLBAN', 'SNIPPETBAN')
+  AND c.id > sqlc.arg(after)
   AND NOT EXISTS (SELECT 1 FROM scheduled_actions s WHERE s.case_id = c.id)
-ORDER BY c.id LIMIT $1;
+ORDER BY c.id LIMIT sqlc.arg(max_rows);

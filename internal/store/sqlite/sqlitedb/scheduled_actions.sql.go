@@ -518,15 +518,21 @@ func (q *Queries) ScheduleCounts(ctx context.Context, now int64) (ScheduleCounts
 const unscheduledExpiringCases = `-- name: UnscheduledExpiringCases :many
 SELECT c.id, c.guild_id, c.number, c.type, c.status, c.processed, c.reason, c.moderator_id, c.user_id, c.role_ids, c.expires_at, c.metadata, c.modlog_message_id, c.created_at, c.updated_at, c.modlog_channel_id FROM cases c
 WHERE c.processed = FALSE AND c.status = 'active' AND c.expires_at IS NOT NULL
-  AND c.type IN ('TEMPBAN', 'TIMEOUT', 'JAIL', 'POLLBAN', 'SNIPPETBAN')
+  AND c.id > ?1
   AND NOT EXISTS (SELECT 1 FROM scheduled_actions s WHERE s.case_id = c.id)
-ORDER BY c.id LIMIT ?1
+ORDER BY c.id LIMIT ?2
 `
 
+type UnscheduledExpiringCasesParams struct {
+	After   int64
+	MaxRows int64
+}
+
 // Cases that should have an expiry action and never got one (a crash between the case and
-// its schedule, or cases recorded before this table existed).
-func (q *Queries) UnscheduledExpiringCases(ctx context.Context, limit int64) ([]Case, error) {
-	rows, err := q.db.QueryContext(ctx, unscheduledExpiringCases, limit)
+// its schedule, or cases recorded before this table existed), in id order after `after`: which
+// types expire is the actions' to say (expiry.Rules), so the caller pages and filters.
+func (q *Queries) UnscheduledExpiringCases(ctx context.Context, arg UnscheduledExpiringCasesParams) ([]Case, error) {
+	rows, err := q.db.QueryContext(ctx, unscheduledExpiringCases, arg.After, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
