@@ -32,7 +32,7 @@ const (
 
 func newAutoMod(env *Env) *Tool {
 	return &Tool{
-		Spec: autoModSpec(), Native: permissions.ManageGuild,
+		Spec: autoModSpec(),
 		Run: func(ctx context.Context, call Call, args commands.Args) Reply {
 			if env.AutoMod == nil {
 				return Text(Failed, "Managing AutoMod rules is not available in this gavel process; nothing was changed.")
@@ -99,7 +99,7 @@ func autoModSpec() *commands.Spec {
 		{Name: "name", Description: "A new name (up to 100 characters)", Kind: commands.KindString, Max: automod.MaxNameLength},
 	}, ruleOptions()...)
 	return &commands.Spec{
-		Name:        "automod",
+		Name: "automod", Native: permissions.ManageGuild,
 		Aliases:     []string{"am"},
 		Description: "Manage the server's Discord AutoMod rules: list, show, create, edit, delete, test.",
 		Default:     "list",

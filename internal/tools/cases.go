@@ -53,7 +53,7 @@ func casesSpec() *commands.Spec {
 	number := commands.Param{Name: "number", Description: "The case number", Kind: commands.KindInt,
 		Required: true, Positional: true, Min: 1, Max: maxCaseNumber}
 	return &commands.Spec{
-		Name:        "cases",
+		Name: "cases", Native: permissions.ManageMessages,
 		Aliases:     []string{"case", "c"},
 		Description: "List, view and modify this server's moderation cases",
 		Default:     "list",
@@ -112,7 +112,7 @@ type caseTool struct {
 
 func newCases(env *Env) *Tool {
 	ct := &caseTool{env: env, spec: casesSpec()}
-	return &Tool{Spec: ct.spec, Native: permissions.ManageMessages, Run: ct.run, ComponentPrefix: casesComponentPrefix, ClickCommand: "cases list", Click: ct.click}
+	return &Tool{Spec: ct.spec, Run: ct.run, ComponentPrefix: casesComponentPrefix, ClickCommand: "cases list", Click: ct.click}
 }
 
 func (ct *caseTool) run(ctx context.Context, call Call, args commands.Args) Reply {

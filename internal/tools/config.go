@@ -29,7 +29,7 @@ func configSpec() *commands.Spec {
 	commandParam := commands.Param{Name: "command", Description: "The command's full name, such as ban or cases modify",
 		Kind: commands.KindString, Required: true, Positional: true, Rest: true, Max: permissions.MaxCommandName}
 	return &commands.Spec{
-		Name: "config", Aliases: []string{"settings"}, Default: "show",
+		Name: "config", Native: permissions.ManageGuild, Aliases: []string{"settings"}, Default: "show",
 		Description: "Show or change gavel's settings, ranks and command permissions in this server",
 		Subs: []*commands.Spec{
 			{Name: "show", Description: "Show gavel's settings in this server"},
@@ -91,7 +91,7 @@ type configTool struct{ env *Env }
 
 func newConfig(env *Env) *Tool {
 	c := &configTool{env: env}
-	return &Tool{Spec: configSpec(), Native: permissions.ManageGuild, Run: c.run}
+	return &Tool{Spec: configSpec(), Run: c.run}
 }
 
 func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Reply {

@@ -49,12 +49,12 @@ type purger struct {
 
 func newPurge(env *Env) *Tool {
 	p := &purger{env: env, scanCap: PurgeScanCap}
-	return &Tool{Spec: purgeSpec(), Native: permissions.ManageMessages, Run: p.run}
+	return &Tool{Spec: purgeSpec(), Run: p.run}
 }
 
 func purgeSpec() *commands.Spec {
 	return &commands.Spec{
-		Name:        "purge",
+		Name: "purge", Native: permissions.ManageMessages,
 		Aliases:     []string{"p"},
 		Description: "Delete the newest messages of a channel (younger than 14 days), optionally only one user's.",
 		Params: []commands.Param{

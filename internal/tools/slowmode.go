@@ -35,14 +35,14 @@ var slowmodeChannelTypes = map[discord.ChannelType]bool{
 }
 
 func newSlowmode(env *Env) *Tool {
-	return &Tool{Spec: slowmodeSpec(), Native: permissions.ManageChannels, Run: func(ctx context.Context, call Call, args commands.Args) Reply {
+	return &Tool{Spec: slowmodeSpec(), Run: func(ctx context.Context, call Call, args commands.Args) Reply {
 		return runSlowmode(ctx, env, call, args)
 	}}
 }
 
 func slowmodeSpec() *commands.Spec {
 	return &commands.Spec{
-		Name:        "slowmode",
+		Name: "slowmode", Native: permissions.ManageChannels,
 		Aliases:     []string{"sm"},
 		Description: "Show a channel's slowmode, or set it (0 to 6 hours; off turns it off).",
 		Params: []commands.Param{

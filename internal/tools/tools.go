@@ -92,11 +92,10 @@ type Reply struct {
 
 // Tool runs one command family.
 type Tool struct {
+	// Spec declares the command, including the Discord permission a moderator needs for it
+	// in a guild without ranks (Native; its subcommands inherit it).
 	Spec *commands.Spec
-	// Native is the Discord permission a moderator needs for the tool's commands in a guild
-	// without ranks (its subcommands inherit it).
-	Native permissions.Permission
-	Run    func(ctx context.Context, call Call, args commands.Args) Reply
+	Run  func(ctx context.Context, call Call, args commands.Args) Reply
 	// ComponentPrefix routes the clicks on buttons whose custom_id starts with it to Click.
 	// "" when the tool has no components.
 	ComponentPrefix string
@@ -125,9 +124,6 @@ func NewSet(env *Env) *Set {
 	// One constructor per tool, each in the tool's own file.
 	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env)}}
 	for _, t := range s.tools {
-		// The spec carries the tool's permission into the command tree (slash visibility
-		// and the permission fallback).
-		t.Spec.Native = t.Native
 		t.Spec.Link()
 	}
 	return s
