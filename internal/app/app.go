@@ -293,7 +293,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	// Each command declares the Discord permission it needs in a guild without ranks: the
 	// actions in their own files, the tools in theirs; the tree carries them here.
 	perms, err := permissions.New(st, a.tree.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
-		permissions.WithNativePermissions(a.tree.Native()))
+		permissions.WithNativePermissions(a.tree.Native()), permissions.WithDefaultCommandRanks(a.tree.DefaultRanks()))
 	if err != nil {
 		return nil, err
 	}

@@ -606,7 +606,7 @@ func TestCasesRankTooLow(t *testing.T) {
 			t.Fatal(err)
 		}
 		owner := int64(cw.owner)
-		if _, err := ps.InitRanks(ctx, int64(cw.guild), owner); err != nil {
+		if _, _, err := ps.InitRanks(ctx, int64(cw.guild), owner); err != nil {
 			t.Fatal(err)
 		}
 		if err := ps.AssignRole(ctx, int64(cw.guild), owner, int64(cw.modRole), 3); err != nil {

@@ -201,11 +201,13 @@ func TestConfigPrefixForm(t *testing.T) {
 		t.Errorf("settings = %+v", g)
 	}
 
-	// Ranks: the administrator turns them on and, with no rank for config, is locked out;
-	// the owner is not, and opens config to rank 5.
-	w.say(t, w.admin, "!config ranks init", "Created 8 ranks", "now uses ranks", "You can no longer use `config` yourself")
-	w.say(t, w.admin, "!config ranks", "has no required rank yet, so only the server owner can use it")
-	w.say(t, w.owner, "!config commands set config 5", "`config` now requires rank 5 (Administrator) (was none)")
+	// Ranks: the administrator turns them on, which gives every command its default rank
+	// (config 5); holding no rank yet, they are locked out of config; the owner is not, and
+	// gives their role rank 5.
+	w.say(t, w.admin, "!config ranks init", "Created 8 ranks", "`ban` 3", "`cases modify` 4", "`config` 5", "`warn` 2",
+		"now uses ranks", "You can no longer use `config` yourself")
+	w.say(t, w.admin, "!config ranks", "You need rank 5 (Administrator) to use `config ranks list`; your rank is 0 (Member)")
+	w.say(t, w.owner, "!config ranks init", "Nothing to create")
 	w.say(t, w.owner, "!config roles assign "+mentionAs("<@&", w.adminRole)+" 5", "now gives rank 5 (Administrator)")
 	w.say(t, w.admin, "!config ranks", "Server Owner", "roles: "+mentionAs("<@&", w.adminRole))
 	w.say(t, w.mod, "!config", "You need rank 5 (Administrator) to use `config show`; your rank is 0 (Member)")
@@ -239,8 +241,8 @@ func TestConfigPrefixForm(t *testing.T) {
 	for _, c := range cmds {
 		got[c.Command] = c.Rank
 	}
-	if got["config ranks set"] != 6 || got["config"] != 5 || got["kick"] != 9 || len(got) != 3 {
-		t.Errorf("command ranks = %v; want config ranks set 6, config 5, kick 9", got)
+	if got["config ranks set"] != 6 || got["config"] != 5 || got["kick"] != 9 || got["ban"] != 3 || got["cases modify"] != 4 || got["purge"] != 2 {
+		t.Errorf("command ranks = %v; want config ranks set 6, config 5, kick 9 and the defaults (ban 3, cases modify 4, purge 2)", got)
 	}
 }
 

@@ -47,7 +47,7 @@ func ActionSpec(a *moderation.Action) *Spec {
 		}
 	}
 	return &Spec{Name: a.Name, Aliases: a.Aliases, Description: a.Description, Params: params,
-		Check: checkAction, Native: a.Native, Action: a}
+		Check: checkAction, Native: a.Native, Rank: a.Rank, Action: a}
 }
 
 // actionFlag is one of an action's flags as a parameter.

@@ -42,6 +42,10 @@ type Spec struct {
 	// ranks; it also hides the slash command from members without it until the server says
 	// otherwise. A subcommand without one uses its parent's (0: Manage Server).
 	Native permissions.Permission
+	// Rank is the rank `config ranks init` makes the command require (docs/commands.md lists
+	// them). A top-level command always has one (0: every member); a subcommand has its own
+	// only when Rank is above 0, and otherwise requires its parent's.
+	Rank int
 	// Action is the moderation action the command carries out; nil for a tool.
 	Action *moderation.Action
 

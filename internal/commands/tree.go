@@ -97,3 +97,22 @@ func (t *Tree) Native() map[string]permissions.Permission {
 	}
 	return out
 }
+
+// DefaultRanks are the ranks `config ranks init` gives the commands: every top-level
+// command's, and the subcommands' that declare one of their own (Spec.Rank).
+func (t *Tree) DefaultRanks() map[string]int {
+	out := map[string]int{}
+	var walk func(s *Spec)
+	walk = func(s *Spec) {
+		if s.parent == nil || s.Rank > 0 {
+			out[s.Path()] = s.Rank
+		}
+		for _, sub := range s.Subs {
+			walk(sub)
+		}
+	}
+	for _, s := range t.specs {
+		walk(s)
+	}
+	return out
+}

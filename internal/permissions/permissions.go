@@ -258,7 +258,7 @@ func rankLabel(n int, ranks map[int]Rank) string {
 	return fmt.Sprint(n)
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

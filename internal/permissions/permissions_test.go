@@ -98,7 +98,7 @@ func TestInitRanks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
-		created, err := s.InitRanks(ctx, guild, admin)
+		created, _, err := s.InitRanks(ctx, guild, admin)
 		must(t, err)
 		if diff := cmp.Diff(permissions.DefaultRanks(), created); diff != "" {
 			t.Errorf("first init (-want +got):\n%s", diff)
@@ -113,7 +113,7 @@ func TestInitRanks(t *testing.T) {
 			t.Errorf("history of init: %v", keys(ev))
 		}
 
-		again, err := s.InitRanks(ctx, guild, admin)
+		again, _, err := s.InitRanks(ctx, guild, admin)
 		if err != nil || len(again) != 0 {
 			t.Errorf("second init: %v, %v; want nothing created", again, err)
 		}
@@ -131,7 +131,7 @@ func TestInitRanks(t *testing.T) {
 		must(t, err)
 		_, err = s.SetRank(ctx, guild, admin, 9, "head administrator", "custom")
 		must(t, err)
-		created, err = s.InitRanks(ctx, guild, admin)
+		created, _, err = s.InitRanks(ctx, guild, admin)
 		must(t, err)
 		if diff := cmp.Diff([]permissions.Rank{permissions.DefaultRanks()[5]}, created); diff != "" {
 			t.Errorf("re-init after changes (-want +got):\n%s", diff)
@@ -145,6 +145,65 @@ func TestInitRanks(t *testing.T) {
 		want := []string{"0 Member", "1 Trusted", "2 Junior Moderator", "3 Mod", "4 Senior Moderator", "5 Administrator", "7 Server Owner", "9 head administrator"}
 		if diff := cmp.Diff(want, names); diff != "" {
 			t.Errorf("ranks after re-init (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestInitRanksGivesCommandsTheirDefaultRanks: init opens the commands to their default
+// ranks instead of leaving every one closed to all but the owner; a rank the server chose
+// is kept, each rank set is a history row, and a second init sets nothing.
+func TestInitRanksGivesCommandsTheirDefaultRanks(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := svc(t, st, newClock(), permissions.WithDefaultCommandRanks(map[string]int{"ban": 3, "cases": 2, "cases modify": 4, "kick": 3}))
+		must(t, s.SetCommandRank(ctx, guild, admin, "kick", 9))
+		_, set, err := s.InitRanks(ctx, guild, admin)
+		must(t, err)
+		want := []permissions.CommandRank{{Command: "ban", Rank: 3}, {Command: "cases", Rank: 2}, {Command: "cases modify", Rank: 4}}
+		if diff := cmp.Diff(want, set); diff != "" {
+			t.Errorf("command ranks set by init (-want +got):\n%s", diff)
+		}
+		cmds, err := s.CommandRanks(ctx, guild)
+		must(t, err)
+		got := map[string]int{}
+		for _, c := range cmds {
+			got[c.Command] = c.Rank
+		}
+		if diff := cmp.Diff(map[string]int{"ban": 3, "cases": 2, "cases modify": 4, "kick": 9}, got); diff != "" {
+			t.Errorf("command ranks after init (-want +got):\n%s", diff)
+		}
+		ev := history(t, st, guild)
+		commandRows := 0
+		for _, e := range ev {
+			if strings.HasPrefix(e.Key, "command ") {
+				commandRows++
+			}
+		}
+		if commandRows != 4 { // kick by hand, then the three init set
+			t.Errorf("command rows in the history = %d; want 4: %v", commandRows, keys(ev))
+		}
+		// The owner's moderators can use ban at once.
+		must(t, s.AssignRole(ctx, guild, admin, modRole, 3))
+		ban := permissions.Subject{GuildID: guild, GuildOwnerID: owner, UserID: user, RoleIDs: []int64{modRole}, Command: "ban"}
+		if d, err := s.Check(ctx, ban); err != nil || !d.Allowed {
+			t.Errorf("a rank-3 member may not ban after init: %+v", d)
+		}
+		ranks, set, err := s.InitRanks(ctx, guild, admin)
+		if err != nil || len(ranks) != 0 || len(set) != 0 {
+			t.Errorf("second init: %v, %v, %v; want nothing", ranks, set, err)
+		}
+	})
+}
+
+func TestDefaultCommandRanksAreChecked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		for name, table := range map[string]map[string]int{
+			"unknown command": {"hackban": 3},
+			"rank too high":   {"ban": 11},
+		} {
+			if _, err := permissions.New(st, catalogue, permissions.WithDefaultCommandRanks(table)); err == nil {
+				t.Errorf("%s: New accepted %v", name, table)
+			}
 		}
 	})
 }
@@ -271,7 +330,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			"two-line name":   {func() error { _, err := s.SetRank(ctx, guild, admin, 4, "a\nb", ""); return err }, "contains a line break"},
 			"long desc":       {func() error { _, err := s.SetRank(ctx, guild, admin, 4, "x", strings.Repeat("d", 501)); return err }, "rank description: is 501 characters long; accepted: up to 500"},
 			"zero guild":      {func() error { _, err := s.SetRank(ctx, 0, admin, 4, "x", ""); return err }, "guild: 0 is not a Discord id"},
-			"zero actor":      {func() error { _, err := s.InitRanks(ctx, guild, 0); return err }, "actor: 0 is not a Discord id"},
+			"zero actor":      {func() error { _, _, err := s.InitRanks(ctx, guild, 0); return err }, "actor: 0 is not a Discord id"},
 			"delete rank 11":  {func() error { _, _, err := s.DeleteRank(ctx, guild, admin, 11); return err }, "accepted: 0 to 10"},
 			"missing rank":    {func() error { return s.AssignRole(ctx, guild, admin, otherRole, 4) }, "rank: rank 4 does not exist in this server; accepted: 3 (Moderator), or create rank 4 first"},
 			"assign rank 11":  {func() error { return s.AssignRole(ctx, guild, admin, otherRole, 11) }, "accepted: 0 to 10"},
@@ -402,7 +461,7 @@ func TestCheck(t *testing.T) {
 			t.Errorf("a command rank alone ended the fallback: %+v", d)
 		}
 
-		_, err := s.InitRanks(ctx, guild, admin)
+		_, _, err := s.InitRanks(ctx, guild, admin)
 		must(t, err)
 		must(t, s.AssignRole(ctx, guild, admin, modRole, 3))
 		must(t, s.AssignRole(ctx, guild, admin, trustedRole, 1))
@@ -492,7 +551,7 @@ func TestCacheInvalidation(t *testing.T) {
 		if allowed(a) || allowed(b) {
 			t.Fatal("allowed before any configuration")
 		}
-		_, err := a.InitRanks(ctx, guild, admin)
+		_, _, err := a.InitRanks(ctx, guild, admin)
 		must(t, err)
 		must(t, a.AssignRole(ctx, guild, admin, modRole, 3))
 		must(t, a.SetCommandRank(ctx, guild, admin, "ban", 3))

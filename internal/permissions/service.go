@@ -32,8 +32,10 @@ type Service struct {
 	known     map[string]bool
 	native    map[string]Permission
 	botOwners map[int64]bool
-	cache     *guildcache.Cache[*snapshot]
-	optErr    error
+	// defaults are the command ranks InitRanks sets (WithDefaultCommandRanks).
+	defaults map[string]int
+	cache    *guildcache.Cache[*snapshot]
+	optErr   error
 }
 
 // Option configures a Service.
@@ -74,6 +76,21 @@ func WithNativePermissions(table map[string]Permission) Option {
 	}
 }
 
+// WithDefaultCommandRanks names the rank each command requires once a guild runs
+// InitRanks (`config ranks init`): the commands declare theirs (commands.Spec.Rank) and the
+// wiring hands the table here. A subcommand left out requires its parent's.
+func WithDefaultCommandRanks(table map[string]int) Option {
+	return func(s *Service) {
+		for cmd, rank := range table {
+			if err := errors.Join(checkCommandName(cmd), checkRank(rank)); err != nil {
+				s.optErr = errors.Join(s.optErr, fmt.Errorf("default command ranks: %w", err))
+				continue
+			}
+			s.defaults[cmd] = rank
+		}
+	}
+}
+
 // WithClock makes the service read the time from now instead of the system clock.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
@@ -87,7 +104,7 @@ func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d 
 func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, error) {
 	s := &Service{
 		st: st, read: st.Queries(), now: time.Now, ttl: DefaultCacheTTL,
-		known: map[string]bool{}, native: map[string]Permission{}, botOwners: map[int64]bool{},
+		known: map[string]bool{}, native: map[string]Permission{}, botOwners: map[int64]bool{}, defaults: map[string]int{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -99,6 +116,11 @@ func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, err
 		}
 		for _, name := range chain(c) {
 			s.known[name] = true
+		}
+	}
+	for cmd := range s.defaults {
+		if !s.known[cmd] {
+			s.optErr = errors.Join(s.optErr, fmt.Errorf("default command ranks: %q is not a known command", cmd))
 		}
 	}
 	if s.optErr != nil {
@@ -201,15 +223,20 @@ func (s *Service) CommandRanks(ctx context.Context, guildID int64) ([]CommandRan
 	return slices.Clone(snap.commands), nil
 }
 
-// InitRanks creates those of DefaultRanks the guild does not have yet and returns them. It
-// never changes an existing rank, and skips a default whose name another rank already uses;
-// run again, it creates nothing and returns no ranks.
-func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, error) {
+// InitRanks creates those of DefaultRanks the guild does not have yet, and gives every
+// command of the default command ranks (WithDefaultCommandRanks) that has no rank of its
+// own its default one, so that a guild switched to ranks is not closed to all but its
+// owner. It returns what it created and set. It never changes an existing rank or command
+// rank, and skips a default whose name another rank already uses; run again, it does
+// nothing and returns nothing. Every rank and command rank it writes is a history row.
+func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, []CommandRank, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var created []Rank
+	var set []CommandRank
 	err := s.write(ctx, guildID, actor, "create the default ranks", func(c *change) error {
+		created, set = nil, nil // a retried transaction starts over
 		rows, err := c.q.ListRanks(ctx, guildID)
 		if err != nil {
 			return fmt.Errorf("list ranks: %w", err)
@@ -228,18 +255,35 @@ func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, 
 			ranks = append(ranks, d)
 			created = append(created, d)
 		}
-		if len(created) == 0 {
+		cmds, err := c.q.ListCommandRanks(ctx, guildID)
+		if err != nil {
+			return fmt.Errorf("list command ranks: %w", err)
+		}
+		for _, name := range sortedKeys(s.defaults) {
+			if slices.ContainsFunc(cmds, func(r query.CommandRank) bool { return r.Command == name }) {
+				continue
+			}
+			rank := s.defaults[name]
+			if err := c.q.UpsertCommandRank(ctx, query.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int64(rank)}); err != nil {
+				return fmt.Errorf("set command rank: %w", err)
+			}
+			if err := c.record(commandKey(name), "", strconv.Itoa(rank)); err != nil {
+				return err
+			}
+			set = append(set, CommandRank{Command: name, Rank: rank})
+		}
+		if len(created) == 0 && len(set) == 0 {
 			return errNothingToDo
 		}
 		return nil
 	})
 	if errors.Is(err, errNothingToDo) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return created, nil
+	return created, set, nil
 }
 
 // SetRank creates rank number or renames it. Names are unique within a guild, ignoring

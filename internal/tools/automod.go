@@ -99,7 +99,7 @@ func autoModSpec() *commands.Spec {
 		{Name: "name", Description: "A new name (up to 100 characters)", Kind: commands.KindString, Max: automod.MaxNameLength},
 	}, ruleOptions()...)
 	return &commands.Spec{
-		Name: "automod", Native: permissions.ManageGuild,
+		Name: "automod", Native: permissions.ManageGuild, Rank: 5,
 		Aliases:     []string{"am"},
 		Description: "Manage the server's Discord AutoMod rules: list, show, create, edit, delete, test.",
 		Default:     "list",

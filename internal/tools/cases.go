@@ -53,7 +53,7 @@ func casesSpec() *commands.Spec {
 	number := commands.Param{Name: "number", Description: "The case number", Kind: commands.KindInt,
 		Required: true, Positional: true, Min: 1, Max: maxCaseNumber}
 	return &commands.Spec{
-		Name: "cases", Native: permissions.ManageMessages,
+		Name: "cases", Native: permissions.ManageMessages, Rank: 2,
 		Aliases:     []string{"case", "c"},
 		Description: "List, view and modify this server's moderation cases",
 		Default:     "list",
@@ -69,7 +69,7 @@ func casesSpec() *commands.Spec {
 				}},
 			{Name: "view", Aliases: []string{"v", "show", "get"}, Description: "Show one case with its history",
 				Params: []commands.Param{number}},
-			{Name: "modify", Aliases: []string{"m", "edit", "update"}, Description: "Change a case's reason, status or expiry",
+			{Name: "modify", Aliases: []string{"m", "edit", "update"}, Rank: 4, Description: "Change a case's reason, status or expiry",
 				Params: []commands.Param{
 					number,
 					{Name: "reason", Description: "The new reason", Kind: commands.KindString, Min: 1, Max: cases.MaxReasonLength, Aliases: []string{"r"}},

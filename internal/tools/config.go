@@ -29,7 +29,7 @@ func configSpec() *commands.Spec {
 	commandParam := commands.Param{Name: "command", Description: "The command's full name, such as ban or cases modify",
 		Kind: commands.KindString, Required: true, Positional: true, Rest: true, Max: permissions.MaxCommandName}
 	return &commands.Spec{
-		Name: "config", Native: permissions.ManageGuild, Aliases: []string{"settings"}, Default: "show",
+		Name: "config", Native: permissions.ManageGuild, Rank: 5, Aliases: []string{"settings"}, Default: "show",
 		Description: "Show or change gavel's settings, ranks and command permissions in this server",
 		Subs: []*commands.Spec{
 			{Name: "show", Description: "Show gavel's settings in this server"},
@@ -53,7 +53,7 @@ func configSpec() *commands.Spec {
 			}},
 			{Name: "ranks", Default: "list", Description: "The server's ranks, 0 to 10", Subs: []*commands.Spec{
 				{Name: "list", Description: "List the ranks and the roles that hold them"},
-				{Name: "init", Description: "Create the default ranks 0 to 7 that are missing"},
+				{Name: "init", Description: "Create the default ranks 0 to 7 that are missing and give commands their default ranks"},
 				{Name: "set", Description: "Create or rename a rank", Params: []commands.Param{
 					rankParam("number", "The rank, 0 to 10"),
 					{Name: "name", Description: "Its name (quote a name with spaces)", Kind: commands.KindString, Required: true,
@@ -227,22 +227,37 @@ func (c *configTool) ranksInit(ctx context.Context, call Call) Reply {
 		return failed(err)
 	}
 	var created []permissions.Rank
+	var set []permissions.CommandRank
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		created, err = c.env.Perms.InitRanks(ctx, call.GuildID, call.User.ID)
+		created, set, err = c.env.Perms.InitRanks(ctx, call.GuildID, call.User.ID)
 		return err
 	})
 	if err != nil {
 		return c.refusal(err)
 	}
-	if len(created) == 0 {
-		return Text(OK, "Nothing to create: this server already has every default rank (or a rank of the same name). See them with %s.", cmdRef(call, "config ranks list"))
+	if len(created) == 0 && len(set) == 0 {
+		return Text(OK, "Nothing to create: this server already has every default rank (or a rank of the same name), and every command has a rank. See them with %s and %s.",
+			cmdRef(call, "config ranks list"), cmdRef(call, "config commands list"))
 	}
-	names := make([]string, len(created))
-	for i, r := range created {
-		names[i] = fmt.Sprintf("%d %s", r.Number, r.Name)
+	var b strings.Builder
+	if len(created) > 0 {
+		names := make([]string, len(created))
+		for i, r := range created {
+			names[i] = fmt.Sprintf("%d %s", r.Number, r.Name)
+		}
+		fmt.Fprintf(&b, "Created %d ranks: %s.", len(created), strings.Join(names, ", "))
+	} else {
+		b.WriteString("Every default rank exists already.")
 	}
-	text := fmt.Sprintf("Created %d ranks: %s.", len(created), strings.Join(names, ", "))
+	if len(set) > 0 {
+		parts := make([]string, len(set))
+		for i, cr := range set {
+			parts[i] = fmt.Sprintf("`%s` %d", cr.Command, cr.Rank)
+		}
+		fmt.Fprintf(&b, " Gave %d commands that had no rank their default rank: %s. Change any with %s.", len(set), strings.Join(parts, ", "), cmdRef(call, "config commands set"))
+	}
+	text := b.String()
 	return c.done(ctx, call, "config ranks init", text, c.permissionNotes(ctx, call, before), evs)
 }
 

@@ -54,7 +54,7 @@ func newPurge(env *Env) *Tool {
 
 func purgeSpec() *commands.Spec {
 	return &commands.Spec{
-		Name: "purge", Native: permissions.ManageMessages,
+		Name: "purge", Native: permissions.ManageMessages, Rank: 2,
 		Aliases:     []string{"p"},
 		Description: "Delete the newest messages of a channel (younger than 14 days), optionally only one user's.",
 		Params: []commands.Param{

@@ -42,7 +42,7 @@ func newSlowmode(env *Env) *Tool {
 
 func slowmodeSpec() *commands.Spec {
 	return &commands.Spec{
-		Name: "slowmode", Native: permissions.ManageChannels,
+		Name: "slowmode", Native: permissions.ManageChannels, Rank: 2,
 		Aliases:     []string{"sm"},
 		Description: "Show a channel's slowmode, or set it (0 to 6 hours; off turns it off).",
 		Params: []commands.Param{
