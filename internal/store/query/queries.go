@@ -21,10 +21,13 @@ type Queries interface {
 	CountCasesInGuild(ctx context.Context, guildID int64) (int64, error)
 	CountCasesOfUser(ctx context.Context, arg CountCasesOfUserParams) (int64, error)
 	CountPendingActions(ctx context.Context, guildID int64) (int64, error)
+	CountSearchSnippets(ctx context.Context, arg CountSearchSnippetsParams) (int64, error)
+	CountSnippets(ctx context.Context, guildID int64) (int64, error)
 	DeleteCommandRank(ctx context.Context, arg DeleteCommandRankParams) (int64, error)
 	DeleteGavelRules(ctx context.Context, guildID int64) error
 	DeleteRank(ctx context.Context, arg DeleteRankParams) (int64, error)
 	DeleteRoleRank(ctx context.Context, arg DeleteRoleRankParams) (int64, error)
+	DeleteSnippet(ctx context.Context, id int64) error
 	DueCases(ctx context.Context, arg DueCasesParams) ([]Case, error)
 	DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error)
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) error
@@ -36,6 +39,7 @@ type Queries interface {
 	GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams) (Case, error)
 	GetGuild(ctx context.Context, id int64) (Guild, error)
 	GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error)
+	GetSnippet(ctx context.Context, arg GetSnippetParams) (Snippet, error)
 	GiveUpScheduledAction(ctx context.Context, arg GiveUpScheduledActionParams) (int64, error)
 	GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams) ([]Case, error)
 	GuildJoined(ctx context.Context, arg GuildJoinedParams) error
@@ -44,15 +48,19 @@ type Queries interface {
 	InsertPermissionEvent(ctx context.Context, arg InsertPermissionEventParams) error
 	InsertScheduledAction(ctx context.Context, arg InsertScheduledActionParams) (ScheduledAction, error)
 	InsertSettingsEvent(ctx context.Context, arg InsertSettingsEventParams) error
+	InsertSnippet(ctx context.Context, arg InsertSnippetParams) (Snippet, error)
+	InsertSnippetEvent(ctx context.Context, arg InsertSnippetEventParams) error
 	LatestCaseOfUser(ctx context.Context, arg LatestCaseOfUserParams) (Case, error)
 	LatestRestrictionCase(ctx context.Context, arg LatestRestrictionCaseParams) (Case, error)
 	ListCommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error)
 	ListGavelRules(ctx context.Context, guildID int64) ([]AutomodGavelRule, error)
 	ListRanks(ctx context.Context, guildID int64) ([]PermissionRank, error)
 	ListRoleRanks(ctx context.Context, guildID int64) ([]RoleRank, error)
+	ListSnippets(ctx context.Context, arg ListSnippetsParams) ([]Snippet, error)
 	LockCase(ctx context.Context, arg LockCaseParams) (Case, error)
 	LockCaseByID(ctx context.Context, id int64) (Case, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
+	LockSnippet(ctx context.Context, arg LockSnippetParams) (Snippet, error)
 	ModlogCounts(ctx context.Context) (ModlogCountsRow, error)
 	ModlogOutbox(ctx context.Context) ([]ModlogOutbox, error)
 	MoveScheduledAction(ctx context.Context, arg MoveScheduledActionParams) (int64, error)
@@ -66,17 +74,24 @@ type Queries interface {
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
+	RenameSnippet(ctx context.Context, arg RenameSnippetParams) error
 	RetryModlog(ctx context.Context, arg RetryModlogParams) (int64, error)
 	ScheduleCounts(ctx context.Context, now int64) (ScheduleCountsRow, error)
+	SearchSnippets(ctx context.Context, arg SearchSnippetsParams) ([]Snippet, error)
 	SetAutomodKeyCase(ctx context.Context, arg SetAutomodKeyCaseParams) error
 	SetCaseExpiry(ctx context.Context, arg SetCaseExpiryParams) error
 	SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) error
 	SetCaseReason(ctx context.Context, arg SetCaseReasonParams) error
 	SetCaseStatus(ctx context.Context, arg SetCaseStatusParams) error
+	SetSnippetLocked(ctx context.Context, arg SetSnippetLockedParams) error
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
+	SnippetEvents(ctx context.Context, arg SnippetEventsParams) ([]SnippetEvent, error)
+	SnippetNamesLike(ctx context.Context, arg SnippetNamesLikeParams) ([]string, error)
 	UnscheduledExpiringCases(ctx context.Context, arg UnscheduledExpiringCasesParams) ([]Case, error)
 	UpdateGuildSettings(ctx context.Context, arg UpdateGuildSettingsParams) error
+	UpdateSnippetContent(ctx context.Context, arg UpdateSnippetContentParams) error
 	UpsertCommandRank(ctx context.Context, arg UpsertCommandRankParams) error
 	UpsertRank(ctx context.Context, arg UpsertRankParams) error
 	UpsertRoleRank(ctx context.Context, arg UpsertRoleRankParams) error
+	UseSnippet(ctx context.Context, arg UseSnippetParams) (Snippet, error)
 }

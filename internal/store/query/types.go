@@ -127,6 +127,11 @@ type CountCasesOfUserParams struct {
 	UserID  int64
 }
 
+type CountSearchSnippetsParams struct {
+	GuildID int64
+	Text    string
+}
+
 type DeleteCommandRankParams struct {
 	GuildID int64
 	Command string
@@ -183,6 +188,11 @@ type FinishModlogParams struct {
 type GetCaseByNumberParams struct {
 	GuildID int64
 	Number  int64
+}
+
+type GetSnippetParams struct {
+	GuildID int64
+	NameKey string
 }
 
 type GiveUpScheduledActionParams struct {
@@ -262,6 +272,26 @@ type InsertSettingsEventParams struct {
 	CreatedAt int64
 }
 
+type InsertSnippetEventParams struct {
+	GuildID   int64
+	SnippetID int64
+	ActorID   int64
+	Kind      string
+	Name      string
+	OldValue  sql.NullString
+	NewValue  sql.NullString
+	CreatedAt int64
+}
+
+type InsertSnippetParams struct {
+	GuildID   int64
+	Name      string
+	NameKey   string
+	Content   string
+	AuthorID  int64
+	CreatedAt int64
+}
+
 type LatestCaseOfUserParams struct {
 	GuildID int64
 	UserID  int64
@@ -274,6 +304,12 @@ type LatestRestrictionCaseParams struct {
 	OffType string
 }
 
+type ListSnippetsParams struct {
+	GuildID int64
+	Limit   int64
+	Offset  int64
+}
+
 type LockCaseParams struct {
 	GuildID int64
 	Number  int64
@@ -282,6 +318,11 @@ type LockCaseParams struct {
 type LockGuildSettingsParams struct {
 	GuildID   int64
 	UpdatedAt int64
+}
+
+type LockSnippetParams struct {
+	GuildID int64
+	NameKey string
 }
 
 type ModlogCountsRow struct {
@@ -364,6 +405,13 @@ type ReleaseScheduledActionParams struct {
 	Attempts int64
 }
 
+type RenameSnippetParams struct {
+	ID        int64
+	Name      string
+	NameKey   string
+	UpdatedAt int64
+}
+
 type RetryModlogParams struct {
 	RunAt       int64
 	NewAttempts int64
@@ -404,6 +452,13 @@ type ScheduledAction struct {
 	UpdatedAt   int64
 }
 
+type SearchSnippetsParams struct {
+	GuildID int64
+	Text    string
+	Skip    int64
+	MaxRows int64
+}
+
 type SetAutomodKeyCaseParams struct {
 	GuildID   int64
 	DedupeKey string
@@ -435,6 +490,12 @@ type SetCaseStatusParams struct {
 	UpdatedAt int64
 }
 
+type SetSnippetLockedParams struct {
+	ID        int64
+	Locked    bool
+	UpdatedAt int64
+}
+
 type SettingsEvent struct {
 	ID        int64
 	GuildID   int64
@@ -448,6 +509,43 @@ type SettingsEvent struct {
 type SettingsEventsParams struct {
 	GuildID int64
 	Limit   int64
+}
+
+type Snippet struct {
+	ID         int64
+	GuildID    int64
+	Name       string
+	NameKey    string
+	Content    string
+	AuthorID   int64
+	Uses       int64
+	Locked     bool
+	CreatedAt  int64
+	UpdatedAt  int64
+	LastUsedAt sql.NullInt64
+}
+
+type SnippetEvent struct {
+	ID        int64
+	GuildID   int64
+	SnippetID int64
+	ActorID   int64
+	Kind      string
+	Name      string
+	OldValue  sql.NullString
+	NewValue  sql.NullString
+	CreatedAt int64
+}
+
+type SnippetEventsParams struct {
+	SnippetID int64
+	Limit     int64
+}
+
+type SnippetNamesLikeParams struct {
+	GuildID int64
+	Text    string
+	MaxRows int64
 }
 
 type UnscheduledExpiringCasesParams struct {
@@ -464,6 +562,12 @@ type UpdateGuildSettingsParams struct {
 	JailChannelID         sql.NullInt64
 	MirrorExternalActions bool
 	UpdatedAt             int64
+}
+
+type UpdateSnippetContentParams struct {
+	ID        int64
+	Content   string
+	UpdatedAt int64
 }
 
 type UpsertCommandRankParams struct {
@@ -483,4 +587,10 @@ type UpsertRoleRankParams struct {
 	GuildID int64
 	RoleID  int64
 	Rank    int64
+}
+
+type UseSnippetParams struct {
+	GuildID    int64
+	NameKey    string
+	LastUsedAt sql.NullInt64
 }

@@ -68,6 +68,14 @@ func (q *Queries) CountPendingActions(ctx context.Context, guildID int64) (int64
 	return q.q.CountPendingActions(ctx, guildID)
 }
 
+func (q *Queries) CountSearchSnippets(ctx context.Context, arg query.CountSearchSnippetsParams) (int64, error) {
+	return q.q.CountSearchSnippets(ctx, sqlitedb.CountSearchSnippetsParams(arg))
+}
+
+func (q *Queries) CountSnippets(ctx context.Context, guildID int64) (int64, error) {
+	return q.q.CountSnippets(ctx, guildID)
+}
+
 func (q *Queries) DeleteCommandRank(ctx context.Context, arg query.DeleteCommandRankParams) (int64, error) {
 	return q.q.DeleteCommandRank(ctx, sqlitedb.DeleteCommandRankParams(arg))
 }
@@ -82,6 +90,10 @@ func (q *Queries) DeleteRank(ctx context.Context, arg query.DeleteRankParams) (i
 
 func (q *Queries) DeleteRoleRank(ctx context.Context, arg query.DeleteRoleRankParams) (int64, error) {
 	return q.q.DeleteRoleRank(ctx, sqlitedb.DeleteRoleRankParams(arg))
+}
+
+func (q *Queries) DeleteSnippet(ctx context.Context, id int64) error {
+	return q.q.DeleteSnippet(ctx, id)
 }
 
 func (q *Queries) DueCases(ctx context.Context, arg query.DueCasesParams) ([]query.Case, error) {
@@ -134,6 +146,11 @@ func (q *Queries) GetGuildSettings(ctx context.Context, guildID int64) (query.Gu
 	return query.GuildSetting(row), err
 }
 
+func (q *Queries) GetSnippet(ctx context.Context, arg query.GetSnippetParams) (query.Snippet, error) {
+	row, err := q.q.GetSnippet(ctx, sqlitedb.GetSnippetParams(arg))
+	return query.Snippet(row), err
+}
+
 func (q *Queries) GiveUpScheduledAction(ctx context.Context, arg query.GiveUpScheduledActionParams) (int64, error) {
 	return q.q.GiveUpScheduledAction(ctx, sqlitedb.GiveUpScheduledActionParams(arg))
 }
@@ -168,6 +185,15 @@ func (q *Queries) InsertSettingsEvent(ctx context.Context, arg query.InsertSetti
 	return q.q.InsertSettingsEvent(ctx, sqlitedb.InsertSettingsEventParams(arg))
 }
 
+func (q *Queries) InsertSnippet(ctx context.Context, arg query.InsertSnippetParams) (query.Snippet, error) {
+	row, err := q.q.InsertSnippet(ctx, sqlitedb.InsertSnippetParams(arg))
+	return query.Snippet(row), err
+}
+
+func (q *Queries) InsertSnippetEvent(ctx context.Context, arg query.InsertSnippetEventParams) error {
+	return q.q.InsertSnippetEvent(ctx, sqlitedb.InsertSnippetEventParams(arg))
+}
+
 func (q *Queries) LatestCaseOfUser(ctx context.Context, arg query.LatestCaseOfUserParams) (query.Case, error) {
 	row, err := q.q.LatestCaseOfUser(ctx, sqlitedb.LatestCaseOfUserParams(arg))
 	return query.Case(row), err
@@ -198,6 +224,11 @@ func (q *Queries) ListRoleRanks(ctx context.Context, guildID int64) ([]query.Rol
 	return each(rows, func(r sqlitedb.RoleRank) query.RoleRank { return query.RoleRank(r) }), err
 }
 
+func (q *Queries) ListSnippets(ctx context.Context, arg query.ListSnippetsParams) ([]query.Snippet, error) {
+	rows, err := q.q.ListSnippets(ctx, sqlitedb.ListSnippetsParams(arg))
+	return each(rows, func(r sqlitedb.Snippet) query.Snippet { return query.Snippet(r) }), err
+}
+
 func (q *Queries) LockCase(ctx context.Context, arg query.LockCaseParams) (query.Case, error) {
 	row, err := q.q.LockCase(ctx, sqlitedb.LockCaseParams(arg))
 	return query.Case(row), err
@@ -211,6 +242,11 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (query.Case, error
 func (q *Queries) LockGuildSettings(ctx context.Context, arg query.LockGuildSettingsParams) (query.GuildSetting, error) {
 	row, err := q.q.LockGuildSettings(ctx, sqlitedb.LockGuildSettingsParams(arg))
 	return query.GuildSetting(row), err
+}
+
+func (q *Queries) LockSnippet(ctx context.Context, arg query.LockSnippetParams) (query.Snippet, error) {
+	row, err := q.q.LockSnippet(ctx, sqlitedb.LockSnippetParams(arg))
+	return query.Snippet(row), err
 }
 
 func (q *Queries) ModlogCounts(ctx context.Context) (query.ModlogCountsRow, error) {
@@ -273,6 +309,10 @@ func (q *Queries) ReleaseScheduledAction(ctx context.Context, arg query.ReleaseS
 	return q.q.ReleaseScheduledAction(ctx, sqlitedb.ReleaseScheduledActionParams(arg))
 }
 
+func (q *Queries) RenameSnippet(ctx context.Context, arg query.RenameSnippetParams) error {
+	return q.q.RenameSnippet(ctx, sqlitedb.RenameSnippetParams(arg))
+}
+
 func (q *Queries) RetryModlog(ctx context.Context, arg query.RetryModlogParams) (int64, error) {
 	return q.q.RetryModlog(ctx, sqlitedb.RetryModlogParams(arg))
 }
@@ -280,6 +320,11 @@ func (q *Queries) RetryModlog(ctx context.Context, arg query.RetryModlogParams) 
 func (q *Queries) ScheduleCounts(ctx context.Context, now int64) (query.ScheduleCountsRow, error) {
 	row, err := q.q.ScheduleCounts(ctx, now)
 	return query.ScheduleCountsRow(row), err
+}
+
+func (q *Queries) SearchSnippets(ctx context.Context, arg query.SearchSnippetsParams) ([]query.Snippet, error) {
+	rows, err := q.q.SearchSnippets(ctx, sqlitedb.SearchSnippetsParams(arg))
+	return each(rows, func(r sqlitedb.Snippet) query.Snippet { return query.Snippet(r) }), err
 }
 
 func (q *Queries) SetAutomodKeyCase(ctx context.Context, arg query.SetAutomodKeyCaseParams) error {
@@ -302,9 +347,22 @@ func (q *Queries) SetCaseStatus(ctx context.Context, arg query.SetCaseStatusPara
 	return q.q.SetCaseStatus(ctx, sqlitedb.SetCaseStatusParams(arg))
 }
 
+func (q *Queries) SetSnippetLocked(ctx context.Context, arg query.SetSnippetLockedParams) error {
+	return q.q.SetSnippetLocked(ctx, sqlitedb.SetSnippetLockedParams(arg))
+}
+
 func (q *Queries) SettingsEvents(ctx context.Context, arg query.SettingsEventsParams) ([]query.SettingsEvent, error) {
 	rows, err := q.q.SettingsEvents(ctx, sqlitedb.SettingsEventsParams(arg))
 	return each(rows, func(r sqlitedb.SettingsEvent) query.SettingsEvent { return query.SettingsEvent(r) }), err
+}
+
+func (q *Queries) SnippetEvents(ctx context.Context, arg query.SnippetEventsParams) ([]query.SnippetEvent, error) {
+	rows, err := q.q.SnippetEvents(ctx, sqlitedb.SnippetEventsParams(arg))
+	return each(rows, func(r sqlitedb.SnippetEvent) query.SnippetEvent { return query.SnippetEvent(r) }), err
+}
+
+func (q *Queries) SnippetNamesLike(ctx context.Context, arg query.SnippetNamesLikeParams) ([]string, error) {
+	return q.q.SnippetNamesLike(ctx, sqlitedb.SnippetNamesLikeParams(arg))
 }
 
 func (q *Queries) UnscheduledExpiringCases(ctx context.Context, arg query.UnscheduledExpiringCasesParams) ([]query.Case, error) {
@@ -314,6 +372,10 @@ func (q *Queries) UnscheduledExpiringCases(ctx context.Context, arg query.Unsche
 
 func (q *Queries) UpdateGuildSettings(ctx context.Context, arg query.UpdateGuildSettingsParams) error {
 	return q.q.UpdateGuildSettings(ctx, sqlitedb.UpdateGuildSettingsParams(arg))
+}
+
+func (q *Queries) UpdateSnippetContent(ctx context.Context, arg query.UpdateSnippetContentParams) error {
+	return q.q.UpdateSnippetContent(ctx, sqlitedb.UpdateSnippetContentParams(arg))
 }
 
 func (q *Queries) UpsertCommandRank(ctx context.Context, arg query.UpsertCommandRankParams) error {
@@ -326,6 +388,11 @@ func (q *Queries) UpsertRank(ctx context.Context, arg query.UpsertRankParams) er
 
 func (q *Queries) UpsertRoleRank(ctx context.Context, arg query.UpsertRoleRankParams) error {
 	return q.q.UpsertRoleRank(ctx, sqlitedb.UpsertRoleRankParams(arg))
+}
+
+func (q *Queries) UseSnippet(ctx context.Context, arg query.UseSnippetParams) (query.Snippet, error) {
+	row, err := q.q.UseSnippet(ctx, sqlitedb.UseSnippetParams(arg))
+	return query.Snippet(row), err
 }
 
 // each converts a generated package's rows to the query types, which have the same fields.

@@ -148,3 +148,29 @@ type SettingsEvent struct {
 	NewValue  sql.NullString
 	CreatedAt int64
 }
+
+type Snippet struct {
+	ID         int64
+	GuildID    int64
+	Name       string
+	NameKey    string
+	Content    string
+	AuthorID   int64
+	Uses       int64
+	Locked     bool
+	CreatedAt  int64
+	UpdatedAt  int64
+	LastUsedAt sql.NullInt64
+}
+
+type SnippetEvent struct {
+	ID        int64
+	GuildID   int64
+	SnippetID int64
+	ActorID   int64
+	Kind      string
+	Name      string
+	OldValue  sql.NullString
+	NewValue  sql.NullString
+	CreatedAt int64
+}
