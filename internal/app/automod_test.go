@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -371,13 +372,46 @@ func TestAutoModEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("a blocked message's key is taken for a minute of the clock", func(t *testing.T) {
+		n := len(w.cases(t))
+		blocked := func() discordtest.AutoModExecution {
+			return discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 1, Metadata: map[string]any{}},
+				RuleID: discordtest.ID(rule.Rule.ID), UserID: w.plain, ChannelID: w.general, Content: "nitro, blocked", MatchedKeyword: strp("nitro")}
+		}
+		steps.execute(t, w, clk, window, 1, blocked())
+		if cs := w.waitCases(t, n+1); cs[n].Type != cases.Automod || cs[n].UserID != int64(w.plain) {
+			t.Fatalf("case = %+v; want an AUTOMOD case of the blocked message", cs[n])
+		}
+		// The same text blocked again within the minute is the same execution resent.
+		steps.execute(t, w, clk, window, 1, blocked())
+		if cs := w.cases(t); len(cs) != n+1 {
+			t.Fatalf("%d cases after the same block within the minute; want %d", len(cs), n+1)
+		}
+		// A minute later on the clock it is a new execution: the key has gone stale.
+		clk.Advance(time.Minute)
+		steps.execute(t, w, clk, window, 1, blocked())
+		if cs := w.cases(t); len(cs) != n+2 || cs[n+1].UserID != int64(w.plain) {
+			t.Fatalf("%d cases after the same block a minute later; want %d", len(cs), n+2)
+		}
+	})
+
 	t.Run("rule deleted outside gavel is reported", func(t *testing.T) {
 		if _, ok := w.botReply(w.auditlog, "outside gavel"); ok {
 			t.Fatal("gavel's own creation was reported as made outside gavel")
 		}
+		// Discord writes the entry a moment after the event: the first look finds nothing,
+		// and the second, a second later on the clock, finds it and names who did it.
+		w.s.HoldAuditLog(w.guild)
+		secondLook := clk.Now().Add(time.Second)
 		if err := w.s.SetAutoModRuleEnabledAs(w.guild, w.owner, discordtest.ID(rule.Rule.ID), false); err != nil {
 			t.Fatal(err)
 		}
+		waitFor(t, "the second look at the audit log set on the clock", func() bool { return slices.ContainsFunc(clk.Armed(), secondLook.Equal) })
+		if _, ok := w.botReply(w.auditlog, "changed outside gavel"); ok {
+			t.Fatal("the update was reported before the second look")
+		}
+		w.s.ReleaseAuditLog(w.guild)
+		clk.Advance(time.Second)
 		waitFor(t, "the audit-log report of the update", func() bool {
 			m, ok := w.botReply(w.auditlog, "changed outside gavel")
 			return ok && strings.Contains(m.Content, "<@"+w.owner.String()+">") && strings.Contains(m.Content, "enabled: true → false")

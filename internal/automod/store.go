@@ -18,9 +18,20 @@ type Store struct {
 	now  func() time.Time
 }
 
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// WithStoreClock makes the Store read the time from now instead of the system clock: when a
+// key was seen, and when rules were stored, are on the same clock as the caller's cut-offs.
+func WithStoreClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
+
 // NewStore returns a Store over st.
-func NewStore(st *store.Store) *Store {
-	return &Store{st: st, read: st.Queries(), now: time.Now}
+func NewStore(st *store.Store, opts ...StoreOption) *Store {
+	s := &Store{st: st, read: st.Queries(), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // GavelRules returns a guild's gavel-enforced rules in the order they were given, and the

@@ -299,13 +299,45 @@ func (s *Server) audit(g *Guild, action int, actor, target ID, reason string, ch
 	if len(options) > 0 {
 		e.Options, _ = json.Marshal(options)
 	}
+	if g.auditHeld {
+		g.heldAudit = append(g.heldAudit, e)
+		return e
+	}
+	s.publishAudit(g, e)
+	return e
+}
+
+// publishAudit lists an entry in the guild's audit log and announces it. Called with s.mu
+// held.
+func (s *Server) publishAudit(g *Guild, e *AuditLogEntry) {
 	g.AuditLog = append(g.AuditLog, e)
 	if s.require(g, s.botID, PermViewAuditLog) == nil {
 		payload := auditEntryJSON(e)
 		payload["guild_id"] = g.ID
 		s.dispatch(g.ID, "GUILD_AUDIT_LOG_ENTRY_CREATE", IntentGuildModeration, payload)
 	}
-	return e
+}
+
+// HoldAuditLog makes the entries that actions in guild write (REST calls and the *As
+// methods) wait, unlisted and unannounced, until ReleaseAuditLog: the entry Discord
+// writes a moment after the event it goes with.
+func (s *Server) HoldAuditLog(guild ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustGuild(guild).auditHeld = true
+}
+
+// ReleaseAuditLog lists and announces, in order, the entries held since HoldAuditLog, and
+// stops holding them.
+func (s *Server) ReleaseAuditLog(guild ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.mustGuild(guild)
+	g.auditHeld = false
+	for _, e := range g.heldAudit {
+		s.publishAudit(g, e)
+	}
+	g.heldAudit = nil
 }
 
 func auditEntryJSON(e *AuditLogEntry) map[string]any {

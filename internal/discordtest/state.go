@@ -225,6 +225,12 @@ type Guild struct {
 	AutoModRules map[ID]*AutoModRule
 	Commands     map[ID]*Command
 	AuditLog     []*AuditLogEntry
+
+	// While auditHeld, the entries actions write wait in heldAudit, unlisted and not
+	// announced, until ReleaseAuditLog (Discord writes an entry about when it sends the
+	// action's event, sometimes just after).
+	auditHeld bool
+	heldAudit []*AuditLogEntry
 }
 
 func newGuild(id ID, name string, owner ID) *Guild {

@@ -50,6 +50,9 @@ const (
 	// blockedKeyLife is how long the key of an execution without a message (a blocked
 	// message has no id) stays taken: the same text blocked again later is a new case.
 	blockedKeyLife = time.Minute
+	// auditLogSecondLook is how long after a first look that found no audit-log entry for a
+	// rule change the enforcer looks again.
+	auditLogSecondLook = time.Second
 )
 
 // Work is the running gavel's account of the work in flight, so that a shutdown waits for
@@ -99,8 +102,10 @@ type Config struct {
 	// when 0); Check how often stored gavel-enforced rules are checked for changes (0 checks
 	// on every message).
 	Window, Check time.Duration
-	// Clock is what the window and the rule checks wait on and what a timeout's end is
-	// counted from, the pipeline's clock (nil: the system's).
+	// Clock is what the window, the rule checks and the audit log's second look wait on,
+	// what a timeout's end is counted from and what a blocked message's key ages on: the
+	// pipeline's clock (nil: the system's), which Store's should be too
+	// (automod.WithStoreClock).
 	Clock clock.Clock
 	// Handled, when set, is told about each step the enforcer is done with: the events run
 	// on goroutines and timers of their own, so this is what a test waits for instead of
@@ -353,7 +358,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	guildID := int64(ev.GuildID)
 	var stale time.Time
 	if !x.durable {
-		stale = time.Now().Add(-blockedKeyLife)
+		stale = am.clock.Now().Add(-blockedKeyLife)
 	}
 	claimed, err := am.store.Claim(ctx, guildID, x.key, stale)
 	if err != nil {
@@ -811,10 +816,12 @@ func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64,
 	// Discord writes the audit-log entry about when it sends the event: look twice.
 	for attempt := 0; attempt < 2 && entry == nil; attempt++ {
 		if attempt > 0 {
+			t := clock.After(am.clock, auditLogSecondLook)
 			select {
 			case <-ctx.Done():
+				t.Stop()
 				return ctx.Err()
-			case <-time.After(time.Second):
+			case <-t.C():
 			}
 		}
 		entries, err := am.port.AuditLog(ctx, guildID, discord.AuditLogFilter{ActionType: auditType, TargetID: ruleID, Limit: 5})
