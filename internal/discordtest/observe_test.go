@@ -1,6 +1,7 @@
 package discordtest
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -8,24 +9,42 @@ import (
 	"time"
 
 	"github.com/disgoorg/disgo/discord"
+
+	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // TestRequestObserver: every REST call reaches the observer once, with its route, ids,
-// body and status, and a duration that covers what the fake did for it (an injected
-// latency included) but not more than the client waited. HandlerStats adds the same up.
+// body and status, and a span that covers what the fake did for it (an injected latency
+// included) but not more than the client waited. HandlerStats adds the same up. The latency
+// waits on a clock the test moves: the span must hold the moment it ended.
 func TestRequestObserver(t *testing.T) {
 	var mu sync.Mutex
 	var seen []Served
-	f := newRestFixture(t, false, WithRequestObserver(func(sv Served) {
+	arrived := make(chan struct{}, 16)
+	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	f := newRestFixture(t, false, WithLatencyClock(clk), WithRequestObserver(func(sv Served) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen = append(seen, sv)
+		arrived <- struct{}{}
 	}))
 	c := f.client(t)
 	f.s.SetLatency("GET /guilds/{guild_id}", 40*time.Millisecond)
 
 	start := time.Now()
-	if _, err := c.GetGuild(sf(f.guild), false); err != nil {
+	answered := make(chan error, 1)
+	go func() {
+		_, err := c.GetGuild(sf(f.guild), false)
+		answered <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatalf("the fake never held the call back: %v", err)
+	}
+	held := time.Now() // the fake's handler is holding the call
+	clk.Advance(40 * time.Millisecond)
+	if err := <-answered; err != nil {
 		t.Fatal(err)
 	}
 	clientWait := time.Since(start)
@@ -41,15 +60,17 @@ func TestRequestObserver(t *testing.T) {
 	}
 
 	// A dropped call is observed after the client has seen the connection close.
-	var got []Served
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		mu.Lock()
-		got = append(got[:0], seen...)
-		mu.Unlock()
-		if len(got) >= 4 || time.Now().After(deadline) {
-			break
+	for range 4 {
+		select {
+		case <-arrived:
+		case <-ctx.Done():
+			mu.Lock()
+			t.Fatalf("observer saw %d calls, want 4: %+v", len(seen), seen)
 		}
 	}
+	mu.Lock()
+	got := append([]Served(nil), seen...)
+	mu.Unlock()
 	if len(got) != 4 {
 		t.Fatalf("observer saw %d calls, want 4: %+v", len(got), got)
 	}
@@ -57,8 +78,9 @@ func TestRequestObserver(t *testing.T) {
 	if guild.Route != "GET /guilds/{guild_id}" || guild.Params["guild_id"] != f.guild.String() || guild.Status != http.StatusOK {
 		t.Errorf("guild call = %+v", guild)
 	}
-	if guild.Duration < 40*time.Millisecond || guild.Duration > clientWait {
-		t.Errorf("guild call took %v inside the fake; want at least the injected 40ms and at most the client's %v", guild.Duration, clientWait)
+	if end := guild.Start.Add(guild.Duration); guild.Start.After(held) || end.Before(held) || guild.Duration > clientWait {
+		t.Errorf("guild call inside the fake from %v for %v; want it to span the latency held at %v and at most the client's %v",
+			guild.Start, guild.Duration, held, clientWait)
 	}
 	if guild.Start.Before(start) || guild.Path != "/api/v10/guilds/"+f.guild.String() {
 		t.Errorf("guild call started %v (client sent at %v), path %q", guild.Start, start, guild.Path)
@@ -88,6 +110,7 @@ func TestRequestObserver(t *testing.T) {
 
 	f.s.ResetHandlerStats()
 	f.s.SetRequestObserver(nil)
+	f.s.SetLatency("GET /guilds/{guild_id}", 0)
 	if _, err := c.GetGuild(sf(f.guild), false); err != nil {
 		t.Fatal(err)
 	}

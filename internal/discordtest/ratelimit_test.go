@@ -1,47 +1,122 @@
 package discordtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	disgodiscord "github.com/disgoorg/disgo/discord"
+	"github.com/disgoorg/disgo/rest"
 
 	"github.com/gavelbot/gavel/internal/clock"
 )
 
 // TestDisgoPacesRoleBurst: disgo's real limiter reads the fake's headers, so 200 role
 // changes on one route (the burst a mass role sync produces) are paced by the bucket rather
-// than bounced by 429s.
+// than bounced by 429s. disgo's limiter waits on the wall clock, so the fake and the client
+// run in a synctest bubble over an in-memory network: the waits take no real time, and the
+// burst takes exactly the windows it must.
 func TestDisgoPacesRoleBurst(t *testing.T) {
-	const route = "PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}"
-	f := newRestFixture(t, false, WithRouteLimit(route, 45, time.Second))
-	c := f.client(t)
-	roles := make([]ID, 200)
-	for i := range roles {
-		roles[i] = f.s.AddRole(f.guild, fmt.Sprint("r", i), 1, 0)
-	}
-	// One goroutine: disgo v0.19.6's limiter reads a bucket's fields before locking it
-	// (rest_rate_limiter.go, Wait), so concurrent calls on one bucket are a data race that
-	// -race reports. Serial calls are also what its per-bucket lock would produce anyway.
-	start := time.Now()
-	for _, r := range roles {
-		if err := c.AddMemberRole(sf(f.guild), sf(f.carol), sf(r)); err != nil {
-			t.Fatalf("AddMemberRole: %v", err)
+	// disgo's limiter starts a cleanup goroutine that never ends; made outside the bubble it
+	// does not keep the bubble alive. Its buckets are made inside (on the first request) and
+	// cleared before the bubble ends, so the outside goroutine never touches them.
+	rl := rest.NewRateLimiter(rest.WithMaxRetries(1))
+	synctest.Test(t, func(t *testing.T) {
+		const route = "PUT /guilds/{guild_id}/members/{user_id}/roles/{role_id}"
+		ln := newPipeListener()
+		// The bubble's clock starts in 2000, before Discord's epoch: the fake's ids count from
+		// a later instant so that they stay snowflakes.
+		f := newRestFixture(t, false, WithListener(ln), WithRouteLimit(route, 45, time.Second),
+			WithClock(func() time.Time { return time.Now().AddDate(26, 0, 0) }))
+		hc := &http.Client{Transport: &http.Transport{DialContext: ln.dial}, Timeout: 20 * time.Second}
+		rc := rest.NewClient(f.s.Token(), rest.WithURL(f.s.APIURL()), rest.WithHTTPClient(hc), rest.WithRateLimiter(rl))
+		t.Cleanup(func() {
+			rl.Reset()
+			hc.CloseIdleConnections()
+		})
+		c := rest.New(rc, rest.WithDefaultAllowedMentions(disgodiscord.AllowedMentions{}))
+		roles := make([]ID, 200)
+		for i := range roles {
+			roles[i] = f.s.AddRole(f.guild, fmt.Sprint("r", i), 1, 0)
 		}
-	}
-	stats := f.s.RateLimitStats()
-	rs := stats.Routes[route]
-	t.Logf("200 role changes in %v: %d requests, %d 429s", time.Since(start).Round(time.Millisecond), rs.Requests, rs.Limited)
-	if rs.Limited > 2 {
-		t.Errorf("disgo met %d 429s on %s; the headers should pace it", rs.Limited, route)
-	}
-	if m, _ := f.s.Member(f.guild, f.carol); len(m.Roles) != 200 {
-		t.Errorf("carol has %d roles, want 200", len(m.Roles))
+		// One goroutine: disgo v0.19.6's limiter reads a bucket's fields before locking it
+		// (rest_rate_limiter.go, Wait), so concurrent calls on one bucket are a data race that
+		// -race reports. Serial calls are also what its per-bucket lock would produce anyway.
+		start := time.Now()
+		for _, r := range roles {
+			if err := c.AddMemberRole(sf(f.guild), sf(f.carol), sf(r)); err != nil {
+				t.Fatalf("AddMemberRole: %v", err)
+			}
+		}
+		took := time.Since(start)
+		stats := f.s.RateLimitStats()
+		rs := stats.Routes[route]
+		if rs.Limited > 2 {
+			t.Errorf("disgo met %d 429s on %s; the headers should pace it", rs.Limited, route)
+		}
+		// 45 a second: the 200th call goes in the fifth window, after four full seconds and
+		// before a fifth.
+		if took < 4*time.Second || took >= 5*time.Second {
+			t.Errorf("200 role changes took %v of the bubble's clock (%d requests, %d 429s); want the fifth window, 4s to 5s",
+				took, rs.Requests, rs.Limited)
+		}
+		if m, _ := f.s.Member(f.guild, f.carol); len(m.Roles) != 200 {
+			t.Errorf("carol has %d roles, want 200", len(m.Roles))
+		}
+	})
+}
+
+// pipeListener is an in-memory network: dial hands the server one end of a net.Pipe. Pipes
+// are channels, so a synctest bubble sees goroutines waiting on them as blocked.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
 	}
 }
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
 
 // TestRouteRateLimitHeaders: the headers and 429 Discord sends, per route and per top-level
 // resource; the window reopens exactly when retry_after says, on the limiter's clock.

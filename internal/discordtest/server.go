@@ -62,6 +62,7 @@ type config struct {
 	now      func() time.Time
 	report   func(format string, args ...any)
 	seed     *Seed
+	ln       net.Listener
 	settings []func(*Server)
 }
 
@@ -73,6 +74,11 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.log = l } }
 
 // WithClock makes the fake read the time from now.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithListener serves the fake on ln instead of a TCP port of its own (Start's address is
+// then unused). An in-memory listener lets a test run the fake and its client in a
+// testing/synctest bubble, where waits on the clock take no real time.
+func WithListener(ln net.Listener) Option { return func(c *config) { c.ln = ln } }
 
 // WithSeed loads guilds, users, roles, members and channels at start.
 func WithSeed(s Seed) Option { return func(c *config) { c.seed = &s } }
@@ -117,9 +123,12 @@ func Start(addr string, opts ...Option) (*Server, error) {
 			c.log.Error("protocol violation", "detail", fmt.Sprintf(format, args...))
 		}
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	ln := c.ln
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
 	}
 	s := &Server{
 		appID:  c.appID,

@@ -22,3 +22,13 @@ func PreparedTexts(s *Store) int {
 	}
 	return n
 }
+
+// WaitPreparations waits until the background preparations started so far have ended
+// (prepared, or found unpreparable). Nothing may start new ones meanwhile.
+func WaitPreparations(s *Store) {
+	for _, c := range []*stmtCache{s.writeCache, s.readCache} {
+		if c != nil {
+			c.wg.Wait()
+		}
+	}
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -76,14 +77,15 @@ func TestStatementCacheLeavesUnpreparableTexts(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "syntax error") {
 			t.Fatalf("err = %v; want SQLite's syntax error", err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		store.WaitPreparations(st)
 	}
 	if n := store.PreparedTexts(st); n != 0 {
 		t.Fatalf("%d texts prepared; want none", n)
 	}
 }
 
-// Closing the store while a preparation waits for the writer's connection returns.
+// Closing the store while a preparation waits for the writer's connection returns, without
+// waiting for the transaction that holds the connection.
 func TestStatementCacheClose(t *testing.T) {
 	st := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
@@ -95,17 +97,22 @@ func TestStatementCacheClose(t *testing.T) {
 	if err := st.TxDB(tx).QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
 		t.Fatal(err)
 	}
+	// The text's preparation runs in the background and queues for the one connection.
+	deadline := time.Now().Add(10 * time.Second)
+	for st.Writer().Stats().WaitCount < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the preparation never waited for the writer's connection")
+		}
+		runtime.Gosched()
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- st.Close() }()
-	time.Sleep(50 * time.Millisecond)
-	if err := tx.Rollback(); err != nil {
-		t.Fatal(err)
-	}
 	select {
 	case <-closed:
 	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return")
+		t.Fatal("Close did not return while a transaction held the writer")
 	}
+	_ = tx.Rollback() // the store is closed: only the connection's release matters
 }
 
 // PostgreSQL keeps its own statement cache (pgx): the store's wrappers pass queries through.
