@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ type automodCmd struct {
 
 type automodExportCmd struct {
 	Guild  int64  `required:"" placeholder:"ID" help:"The guild whose rules to export."`
-	Output string `short:"o" placeholder:"FILE" help:"Write to FILE instead of standard output."`
+	Output string `short:"o" placeholder:"FILE" help:"Write to FILE instead of standard output (- is standard output); written as cases export -o writes."`
 }
 
 type automodPlanCmd struct {
@@ -112,26 +113,15 @@ func (c automodExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	if c.Output == "" {
-		_, err := rt.Stdout.Write(b)
+	err = writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	// Written beside the target and renamed: an interrupted export never leaves half a file
-	// where a good one was.
-	tmp, err := os.CreateTemp(filepath.Dir(c.Output), ".automod-export-*")
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), c.Output); err != nil {
-		return fmt.Errorf("export: %w", err)
+	if c.Output == "" || c.Output == "-" {
+		return nil
 	}
 	fmt.Fprintf(rt.Stderr, "wrote %d Discord and %d gavel-enforced rules to %s\n", len(rules), len(gavelRules), c.Output)
 	return nil

@@ -150,6 +150,23 @@ func TestAutomodCommands(t *testing.T) {
 	if !strings.Contains(got.stdout, "0 to create, 0 to update, 0 to delete, 3 unchanged") {
 		t.Errorf("plan of the export:\n%s%s", got.stdout, got.stderr)
 	}
+	// A second export over a file someone made group-readable keeps its mode, and -o -
+	// is standard output, not a file named "-".
+	if err := os.Chmod("exported.toml", 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got := gavel(t, env, "automod", "export", "--guild", g, "-o", "exported.toml"); got.code != 0 {
+		t.Fatalf("export again: %s", got.stderr)
+	}
+	if fi, err := os.Stat("exported.toml"); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("export over a 0640 file: %v, %v; want the mode kept", fi.Mode(), err)
+	}
+	if got := gavel(t, env, "automod", "export", "--guild", g, "-o", "-"); got.code != 0 || got.stdout != string(exported) {
+		t.Errorf("export -o -: code %d, stdout %q, want the file's content", got.code, got.stdout)
+	}
+	if _, err := os.Lstat("-"); err == nil {
+		t.Error(`export -o - created a file named "-"`)
+	}
 
 	// A changed file: field-level changes and a deletion.
 	changed := strings.Replace(rulesFile, `keywords = ["nitro", "steam*"]`, `keywords = ["nitro", "gift*"]`, 1)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -326,7 +324,7 @@ func describe(e cases.Event) string {
 
 type casesExportCmd struct {
 	Guild  int64  `required:"" placeholder:"ID" help:"The guild whose cases to export."`
-	Output string `short:"o" placeholder:"FILE" help:"Write to this file instead of standard output (replaced only when the export succeeds)."`
+	Output string `short:"o" placeholder:"FILE" help:"Write to FILE instead of standard output (- is standard output). A regular file is replaced only when the export succeeds and keeps its mode; a FIFO or device is written to as it is; a symlink's target is written."`
 }
 
 // exported is one line of an export: the case's fields and its history.
@@ -335,52 +333,27 @@ type exported struct {
 	History []cases.Event `json:"history"`
 }
 
-func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) (err error) {
+func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	st, err := rt.openMigratedStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	out := rt.Stdout
-	var tmp *os.File
-	if c.Output != "" {
-		// A temporary file beside the target, renamed at the end, so that a failed export
-		// never leaves a truncated file that looks complete.
-		tmp, err = os.CreateTemp(filepath.Dir(c.Output), ".gavel-export-*")
-		if err != nil {
-			return fmt.Errorf("export to %s: %w", c.Output, err)
-		}
-		defer func() {
-			if err != nil {
-				tmp.Close()
-				os.Remove(tmp.Name())
-			}
-		}()
-		out = tmp
-	}
-	bw := bufio.NewWriter(out)
-	enc := json.NewEncoder(bw)
 	n := 0
-	err = cases.NewService(st).Export(ctx, c.Guild, func(k cases.Case, history []cases.Event) error {
-		n++
-		if history == nil {
-			history = []cases.Event{}
-		}
-		return enc.Encode(exported{k, history})
+	err = writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		return cases.NewService(st).Export(ctx, c.Guild, func(k cases.Case, history []cases.Event) error {
+			n++
+			if history == nil {
+				history = []cases.Event{}
+			}
+			return enc.Encode(exported{k, history})
+		})
 	})
 	if err != nil {
 		return err
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
-			return fmt.Errorf("export to %s: %w", c.Output, err)
-		}
-		if err := os.Rename(tmp.Name(), c.Output); err != nil {
-			return fmt.Errorf("export to %s: %w", c.Output, err)
-		}
+	if c.Output != "" && c.Output != "-" {
 		fmt.Fprintf(rt.Stderr, "exported %d cases of guild %d to %s\n", n, c.Guild, c.Output)
 	}
 	return nil

@@ -169,6 +169,20 @@ func TestReadCommandsNeedADatabase(t *testing.T) {
 	if _, err := os.Stat("gavel.db"); err == nil {
 		t.Error("a read command created gavel.db")
 	}
+	// migrate status and migrate down refuse a mistyped path too, and leave no file behind.
+	for _, args := range [][]string{{"migrate", "status"}, {"migrate", "down", "--yes"}} {
+		got := gavel(t, nil, append([]string{"--database", "sqlite:typo.db"}, args...)...)
+		if got.code != 1 || got.stdout != "" || got.stderr != "gavel: database file typo.db does not exist: run 'gavel migrate up' (or 'gavel run') to create it\n" {
+			t.Errorf("%v on a missing file: %d %q %q", args, got.code, got.stdout, got.stderr)
+		}
+		if _, err := os.Stat("typo.db"); err == nil {
+			t.Fatalf("%v created typo.db", args)
+		}
+	}
+	// An existing, empty file is a database with every migration pending.
+	if err := os.WriteFile("unmigrated.db", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if got := gavel(t, nil, "--database", "sqlite:unmigrated.db", "migrate", "status"); got.code != 0 || !strings.Contains(squash(got.stdout), "00001 pending") {
 		t.Errorf("status of a new database: %d %q %q", got.code, got.stdout, got.stderr)
 	}
@@ -182,12 +196,19 @@ func TestMigrateCommands(t *testing.T) {
 		t.Run(string(e), func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			env := map[string]string{"GAVEL_DATABASE_URL": storetest.URL(t, e)}
-			steps := []struct {
+			type step struct {
 				args     []string
 				code     int
 				contains string
-			}{
-				{[]string{"migrate", "status"}, 0, "00001 pending"},
+			}
+			// A fresh PostgreSQL schema exists and is empty; a SQLite file that is not
+			// there is refused until migrate up creates it.
+			first := step{[]string{"migrate", "status"}, 0, "00001 pending"}
+			if e == store.SQLite {
+				first = step{[]string{"migrate", "status"}, 1, "does not exist: run 'gavel migrate up'"}
+			}
+			steps := []step{
+				first,
 				{[]string{"migrate", "up"}, 0, "applied 00001"},
 				{[]string{"migrate", "up"}, 0, "is up to date"},
 				{[]string{"migrate", "status"}, 0, "00001 applied"},

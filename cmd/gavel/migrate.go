@@ -48,7 +48,9 @@ func (c migrateDownCmd) Run(ctx context.Context, rt *Runtime) error {
 	if !c.Yes {
 		return fmt.Errorf("migrate down drops the tables of the migrations it undoes, cases included; run it again with --yes to confirm")
 	}
-	_, st, err := rt.openStore(ctx)
+	// Rolling back a database that is not there has nothing to undo: a mistyped path must
+	// not leave an empty database behind.
+	_, st, err := rt.open(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -69,7 +71,9 @@ func (c migrateDownCmd) Run(ctx context.Context, rt *Runtime) error {
 type migrateStatusCmd struct{}
 
 func (migrateStatusCmd) Run(ctx context.Context, rt *Runtime) error {
-	_, st, err := rt.openStore(ctx)
+	// Like the read commands, status refuses a missing SQLite file rather than create an
+	// empty one and report every migration pending.
+	_, st, err := rt.open(ctx, true)
 	if err != nil {
 		return err
 	}
