@@ -379,7 +379,9 @@ func (s *Server) handleCreateMessage(r *Request) (Response, *apiError) {
 			return Response{}, apiErr(http.StatusForbidden, codeCannotSendToUser, "Cannot send messages to this user")
 		}
 		u, ok := s.st.users[c.Recipients[0]]
-		if !ok || u.DMsClosed || u.Bot {
+		// Discord delivers a bot's DM only to a user who shares a server with it (a user
+		// banned from or never in the bot's servers gets none) and accepts DMs.
+		if !ok || u.DMsClosed || u.Bot || !s.sharesGuildLocked(u.ID) {
 			return Response{}, apiErr(http.StatusForbidden, codeCannotSendToUser, "Cannot send messages to this user")
 		}
 	} else {
@@ -699,4 +701,18 @@ func (s *Server) handleBulkDeleteMessages(r *Request) (Response, *apiError) {
 		s.audit(g, AuditMessageBulkDelete, s.botID, c.ID, r.Reason, nil, map[string]string{"count": strconv.Itoa(len(deleted))})
 	}
 	return Response{Status: http.StatusNoContent}, nil
+}
+
+// sharesGuildLocked reports whether user is a member of a guild the bot is in. Called with
+// s.mu held.
+func (s *Server) sharesGuildLocked(user ID) bool {
+	for _, g := range s.st.guilds {
+		if _, bot := g.Members[s.botID]; !bot {
+			continue
+		}
+		if _, ok := g.Members[user]; ok {
+			return true
+		}
+	}
+	return false
 }

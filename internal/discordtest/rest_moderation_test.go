@@ -290,6 +290,14 @@ func TestMessages(t *testing.T) {
 	if _, err := c.CreateMessage(dm.ID(), discord.MessageCreate{Content: "You were warned."}); err != nil {
 		t.Fatal(err)
 	}
+	// A user who shares no server with the bot gets no DM, as on Discord.
+	stranger := f.s.AddUser("stranger", false)
+	sdm, err := c.CreateDMChannel(sf(stranger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CreateMessage(sdm.ID(), discord.MessageCreate{Content: "You were banned."})
+	wantCode(t, err, 403, codeCannotSendToUser)
 	if id, ok := f.s.DMChannel(f.carol); !ok || snowflake.ID(id) != dm.ID() {
 		t.Fatalf("DMChannel(carol) = %v, %v", id, ok)
 	}

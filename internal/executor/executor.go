@@ -178,6 +178,22 @@ func (e *Executor) State(op Op) string {
 	return stateName(e.breaker(op).State())
 }
 
+// OpenUntil reports whether op's breaker is open and refusing calls, and until when: a
+// caller about to do something it cannot take back (a DM announcing a ban) asks first. A
+// breaker whose recovery delay has passed lets its probe through, so it is not open here.
+func (e *Executor) OpenUntil(op Op) (time.Time, bool) {
+	br := e.breaker(op)
+	if !br.IsOpen() {
+		return time.Time{}, false
+	}
+	rest := br.RemainingDelay()
+	if rest <= 0 {
+		return time.Time{}, false
+	}
+	// The wall clock, as the breaker's (see Do).
+	return time.Now().Add(rest), true
+}
+
 // policiesFor returns op's breaker and the failsafe executor of its breaker and retries,
 // built on op's first call and kept: building them on every call was a measurable part of
 // gavel's CPU per command.

@@ -581,6 +581,20 @@ func (s *Service) Pending(ctx context.Context, guildID int64, limit int) ([]Acti
 	return out, total, nil
 }
 
+// OpenOfTarget lists the open actions of a user in a guild: what is scheduled to end their
+// tempban, timeout, jail or restriction.
+func (s *Service) OpenOfTarget(ctx context.Context, guildID, userID int64) ([]Action, error) {
+	rows, err := s.read.OpenActionsOfTarget(ctx, query.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
+	if err != nil {
+		return nil, fmt.Errorf("pending expiries of user %d in guild %d: %w", userID, guildID, err)
+	}
+	out := make([]Action, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fromRow(r))
+	}
+	return out, nil
+}
+
 // OfCase lists every action a case has had, oldest first.
 func (s *Service) OfCase(ctx context.Context, caseID int64) ([]Action, error) {
 	rows, err := s.read.ActionsOfCase(ctx, caseID)

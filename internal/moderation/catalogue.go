@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -130,6 +131,9 @@ type Action struct {
 	Native permissions.Permission
 	// BotNeeds is the Discord permission the bot must hold to carry the action out.
 	BotNeeds permissions.Permission
+	// Ops are the executor operations Act calls Discord with: while the circuit breaker of
+	// one is open, the action is refused before anything happens (no case, no DM).
+	Ops []executor.Op
 	// Inverse is the action that undoes this one ("" when none).
 	Inverse string
 	// Mirrored says the action done in Discord's own interface (seen in the audit log) is

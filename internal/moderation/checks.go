@@ -64,7 +64,7 @@ func checkArguments(req Request) error {
 // owner, gavel, anyone at or above the moderator or gavel; and actions gavel lacks the
 // permission for.
 func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int64) error {
-	name := sc.Target.Username
+	name := sc.TargetName()
 	switch {
 	case sc.Target.ID == req.Moderator.ID:
 		return refuse("You cannot %s yourself.", a.Name)
@@ -122,9 +122,9 @@ func CheckRestriction(ctx context.Context, s *Step, restriction cases.Type, lift
 	}
 	switch {
 	case !lifting && restricted:
-		return refuse("%s is already %s (case #%d).", s.Target.Username, word, deciding.Number)
+		return refuse("%s is already %s (case #%d).", s.TargetName(), word, deciding.Number)
 	case lifting && !restricted:
-		return refuse("%s is not %s.", s.Target.Username, word)
+		return refuse("%s is not %s.", s.TargetName(), word)
 	}
 	if lifting {
 		s.Lifts = deciding
@@ -183,7 +183,7 @@ func (co *Coordinator) findBanned(ctx context.Context, guildID int64, name strin
 			list = append(list, fmt.Sprintf("and %d more", len(found)-10))
 			break
 		}
-		list = append(list, fmt.Sprintf("%s (%d)", u.Username, u.ID))
+		list = append(list, fmt.Sprintf("%s (%d)", discord.EscapeMarkdown(u.Username), u.ID))
 	}
 	return discord.User{}, refuse("%d banned users match %q: %s. Give the user id of the one to unban.", len(found), name, strings.Join(list, ", "))
 }

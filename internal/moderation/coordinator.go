@@ -15,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // DefaultDMTimeout bounds how long an action waits for its DM: a slow DM never holds a ban.
@@ -61,6 +62,9 @@ type Result struct {
 	Err error
 	// DM says whether the target was told.
 	DM DMOutcome
+	// Pending says the action's outcome is unknown (no answer from Discord, the command
+	// cancelled): Case stays pending until reconciliation settles it.
+	Pending bool
 }
 
 // Discord is what moderation asks of Discord: the actions themselves (bans, member
@@ -100,6 +104,17 @@ type Coordinator struct {
 	external ExternalActionObserver
 	// observer counts the cases the pipeline settles; nil counts nothing.
 	observer CaseObserver
+	// reconcileRequest is told of a guild with a case left pending by an unknown outcome.
+	reconcileRequest func(guildID int64)
+	// db tracks the database's reachability from what the pipeline's writes see.
+	db *store.Health
+}
+
+// WithReconcileRequest has the coordinator call f with the guild of every case it leaves
+// pending because an action's outcome is unknown, so that reconciliation settles it (upkeep
+// runs it once the case is old enough).
+func WithReconcileRequest(f func(guildID int64)) CoordinatorOption {
+	return func(c *Coordinator) { c.reconcileRequest = f }
 }
 
 // The paths into the pipeline, as the case metrics name them.
@@ -228,12 +243,22 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 			return co.notDone(a, err)
 		}
 	}
+	// While Discord is failing the action's calls, gavel would not even try: refuse now,
+	// before the case and the DM, rather than announce what will not happen.
+	if err := co.checkBreakers(sc); err != nil {
+		return co.notDone(a, err)
+	}
 
 	// 4. Record the case as pending: no Discord action is ever left without a record.
 	c, err := co.record(ctx, sc)
 	if err != nil {
-		return Result{Reply: RefusalReply(fmt.Sprintf("gavel could not record the case, so nothing was done: %v", err)), Err: err}
+		return co.unrecorded(req, err)
 	}
+	co.dbOK()
+	// From here on the case exists: what follows is written even when the command's
+	// context ends (a shutdown, the moderator's interaction expiring), so that the case
+	// says what became of the action.
+	wctx := context.WithoutCancel(ctx)
 
 	// 5. Tell the target first when the action takes them out of reach.
 	dm := DMNotApplicable
@@ -244,16 +269,25 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	// 6. Discord.
 	note, err := a.Act(ctx, sc)
 	if err != nil {
-		return co.voided(ctx, sc, c, dm, err)
+		if !Definite(err) {
+			return co.unsettled(sc, c, dm, err)
+		}
+		res := co.voided(wctx, sc, c, dm, err)
+		if dm == DMSent {
+			co.correct(wctx, sc, c)
+		}
+		return res
 	}
 
 	// 7. The case counts now; in the same transaction, its expiry is scheduled and the
 	// expiries it makes stale are cancelled.
-	active, err := co.finalize(ctx, sc, c, "the action succeeded", nil)
+	active, err := co.finalize(wctx, sc, c, "the action succeeded", nil)
 	if err != nil {
-		err = fmt.Errorf("marking case #%d active: %w", c.Number, err)
+		text := co.storeText(err)
+		err = fmt.Errorf("marking case #%d active: %w", c.Number, co.dbFailed(err))
 		co.log.Error("case left pending after its action", "guild", req.GuildID, "case", c.Number, "err", err)
-		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s was done, but case #%d could not be marked active (%v); it stays pending until someone sets its status.", a.Name, c.Number, err)), Err: err, DM: dm}
+		co.askReconcile(req.GuildID)
+		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s was done, but %s, so case #%d could not be marked active; it stays pending and gavel will settle it against Discord.", a.Name, text, c.Number)), Err: err, DM: dm, Pending: true}
 	}
 	c = active
 
@@ -264,6 +298,71 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 
 	// The mod log follows from the outbox the activation queued (internal/modlog).
 	return Result{Case: &c, Reply: SuccessReply(a, c, sc.Target, dm, note), DM: dm}
+}
+
+// checkBreakers refuses an action one of whose Discord operations is paused by its open
+// circuit breaker, saying until when. An action that will make no call (Plan.NoCall) is
+// not refused.
+func (co *Coordinator) checkBreakers(sc *Step) error {
+	if sc.Plan.NoCall {
+		return nil
+	}
+	for _, op := range sc.Action.Ops {
+		if until, open := co.exec.OpenUntil(op); open {
+			return refuse("Discord has been failing %s requests, so gavel is not sending any until %s. Nothing was done (no case, no DM); try again then.",
+				op, discordTime(until))
+		}
+	}
+	return nil
+}
+
+// Definite says whether a failed Discord call certainly did not happen: Discord refused it
+// (a 4xx), or gavel did not send it (the breaker was open). Anything else — no answer, a
+// deadline, a cancelled context, a 5xx — may have happened: its case stays pending until
+// reconciliation asks Discord.
+func Definite(err error) bool {
+	if errors.Is(err, executor.ErrOpen) {
+		return true
+	}
+	if _, ok := isRefusal(err); ok {
+		return true
+	}
+	de := discord.AsError(err)
+	return de != nil && de.Status >= 400 && de.Status < 500
+}
+
+// unsettled answers an action whose outcome is unknown: its case stays pending, and
+// reconciliation settles it from what Discord shows once it is old enough that no action of
+// any process can still be running on it.
+func (co *Coordinator) unsettled(sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
+	req := sc.Request
+	co.log.Warn("action outcome unknown; case left pending for reconciliation", "guild", req.GuildID, "case", c.Number, "type", c.Type, "err", actErr)
+	co.askReconcile(req.GuildID)
+	msg := fmt.Sprintf("gavel does not know whether the %s happened: %s. Case #%d stays pending; gavel will check Discord and settle it (active if the %s shows there, voided if not).",
+		req.Action.Name, failureText(actErr), c.Number, req.Action.Name)
+	if s := dm.Sentence(); s != "" {
+		msg += " " + s
+	}
+	return Result{Case: &c, Reply: RefusalReply(msg), Err: actErr, DM: dm, Pending: true}
+}
+
+// askReconcile tells whoever settles pending cases (WithReconcileRequest) that guildID has
+// one to settle.
+func (co *Coordinator) askReconcile(guildID int64) {
+	if co.reconcileRequest != nil {
+		co.reconcileRequest(guildID)
+	}
+}
+
+// correct tells a target who was told of an action that then failed that it did not take
+// effect: a short DM after the announcement.
+func (co *Coordinator) correct(ctx context.Context, sc *Step, c cases.Case) {
+	dctx, cancel := context.WithTimeout(ctx, co.dmTimeout)
+	defer cancel()
+	msg := Correction(sc.Guild.Name, sc.Action, c)
+	if _, err := co.port.SendDM(dctx, sc.Target.ID, msg); err != nil {
+		co.log.Info("correction DM not delivered", "guild", sc.Request.GuildID, "user", sc.Target.ID, "case", c.Number, "err", err)
+	}
 }
 
 // record plans the step's action and records its case as pending, the first write of every
@@ -390,12 +489,23 @@ func refused(problem string) Result {
 }
 
 // notDone turns an error before the case was recorded into a result: a refusal, or a
-// failure to find out what was needed.
+// failure to find out what was needed (from Discord or gavel's database).
 func (co *Coordinator) notDone(a *Action, err error) Result {
 	if r, ok := isRefusal(err); ok {
 		return refused(r.Problem)
 	}
-	return Result{Reply: RefusalReply(fmt.Sprintf("Nothing was done: %s", failureText(err))), Err: err}
+	if discord.AsError(err) == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, executor.ErrOpen) {
+		// Not Discord: gavel's own database (settings, cases) failed.
+		text := co.storeText(err)
+		return Result{Reply: RefusalReply(fmt.Sprintf("%s; nothing was done; try again shortly.", text)), Err: co.dbFailed(err)}
+	}
+	return Result{Reply: RefusalReply(fmt.Sprintf("Nothing was done: gavel could not read what the %s needs from Discord: %s.", a.Name, failureText(err))), Err: err}
+}
+
+// unrecorded answers a command whose case could not be recorded: nothing happened.
+func (co *Coordinator) unrecorded(req Request, err error) Result {
+	text := co.storeText(err)
+	return Result{Reply: RefusalReply(fmt.Sprintf("%s; nothing was done (no case, no DM, no Discord action); try again shortly.", text)), Err: co.dbFailed(err)}
 }
 
 // step starts a step of action a for req.
@@ -498,21 +608,26 @@ func (co *Coordinator) read(ctx context.Context, fn func(ctx context.Context) er
 }
 
 // sendDM tells the target, unless -silent, and gives up after the DM timeout: a DM never
-// blocks the action.
+// blocks the action. Nobody is messaged who shares no server with gavel (a ban by id of a
+// non-member), nor about an action that changed nothing they can see (Plan.NoCall).
 func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c cases.Case) DMOutcome {
-	if req.Action.DM == DMNone {
+	switch {
+	case req.Action.DM == DMNone:
 		return DMNotApplicable
-	}
-	if req.Silent {
+	case sc.Plan.NoCall:
+		return DMUnchanged
+	case req.Silent:
 		return DMSilent
+	case !sc.IsMember:
+		return DMNotMember
 	}
 	dctx, cancel := context.WithTimeout(ctx, co.dmTimeout)
 	defer cancel()
-	if _, err := co.port.SendDM(dctx, sc.Target.ID, DM(sc.Guild.Name, req.Action, c, req.Duration)); err != nil {
+	_, err := co.port.SendDM(dctx, sc.Target.ID, DM(sc.Guild.Name, req.Action, c, req.Duration))
+	if err != nil {
 		co.log.Info("DM not delivered", "guild", req.GuildID, "user", sc.Target.ID, "case", c.Number, "err", err)
-		return DMFailed
 	}
-	return DMSent
+	return dmOutcome(err)
 }
 
 // voided records that the Discord action failed and tells the moderator what happened.
@@ -521,22 +636,30 @@ func (co *Coordinator) voided(ctx context.Context, sc *Step, c cases.Case, dm DM
 	why := failureText(actErr)
 	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, req.Moderator.ID, why)
 	if err != nil {
+		text := co.storeText(err)
+		err = co.dbFailed(err)
 		co.log.Error("failed action's case not voided", "guild", req.GuildID, "case", c.Number, "err", err)
-		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s failed: %s. Case #%d could not be voided (%v); it stays pending until someone sets its status.", req.Action.Name, why, c.Number, err)),
-			Err: errors.Join(actErr, err), DM: dm}
+		co.askReconcile(req.GuildID)
+		return Result{Case: &c, Reply: RefusalReply(fmt.Sprintf("The %s failed: %s. %s, so case #%d could not be voided; it stays pending and gavel will settle it against Discord.", req.Action.Name, why, text, c.Number)),
+			Err: errors.Join(actErr, err), DM: dm, Pending: true}
 	}
 	co.settled(sc, vc.Type, cases.Voided)
 	msg := fmt.Sprintf("The %s failed: %s. Case #%d is voided.", req.Action.Name, why, vc.Number)
 	if dm == DMSent {
-		msg += " They had already been messaged about it."
+		msg += " They had already been messaged about it, so gavel sent them a correction."
 	}
 	return Result{Case: &vc, Reply: RefusalReply(msg), Err: actErr, DM: dm}
 }
 
 func failureText(err error) string { return FailureText(err) }
 
-// FailureText says what a failed Discord call means, in terms of what to do.
+// FailureText says what a failed Discord call means, in the moderator's terms and with what
+// to do. It never quotes an error's own text (a library's or Discord's words, which may name
+// internals): the log has those.
 func FailureText(err error) string {
+	if r, ok := isRefusal(err); ok {
+		return r.Problem
+	}
 	var open *executor.OpenError
 	if errors.As(err, &open) {
 		return open.Error()
@@ -545,13 +668,32 @@ func FailureText(err error) string {
 		switch {
 		case de.Code == discord.CodeUnknownMember:
 			return "they left the server"
+		case de.Code == discord.CodeUnknownBan:
+			return "Discord has no such ban"
+		case de.Code == discord.CodeUnknownUser:
+			return "Discord knows no such user"
 		case de.Status == http.StatusForbidden:
 			return "gavel lacks permission or the target is above gavel's role (check gavel's role position and permissions)"
+		case de.Status == http.StatusTooManyRequests:
+			return "Discord is rate-limiting gavel; try again in a minute"
+		case de.Status == 0 && errors.Is(err, context.DeadlineExceeded):
+			return "Discord did not answer in time"
+		case de.Status == 0 && errors.Is(err, context.Canceled):
+			return "gavel stopped waiting for Discord (the command was cancelled or gavel is shutting down)"
+		case de.Status == 0:
+			return "the connection to Discord failed before an answer came"
+		case de.Status >= 500:
+			return fmt.Sprintf("Discord failed (HTTP %d); try again later", de.Status)
+		case de.Code != 0:
+			return fmt.Sprintf("Discord refused it (HTTP %d, error %d)", de.Status, de.Code)
 		}
-		return fmt.Sprintf("Discord failed: %v; try again later", de)
+		return fmt.Sprintf("Discord refused it (HTTP %d)", de.Status)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Sprintf("gave up waiting (%v)", err)
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Discord did not answer in time"
+	case errors.Is(err, context.Canceled):
+		return "gavel stopped waiting for Discord (the command was cancelled or gavel is shutting down)"
 	}
-	return err.Error()
+	return "something failed inside gavel (its log has the details)"
 }

@@ -485,23 +485,40 @@ func TestTargetLeftBeforeTheKick(t *testing.T) {
 	}
 }
 
-func TestOpenBreakerIsExplained(t *testing.T) {
+// While the ban breaker is open, a ban is refused before anything happens: no case, no DM,
+// and a reply that says until when. The bans that opened it (500s, whose outcome Discord
+// never told) stay pending for reconciliation.
+func TestOpenBreakerRefusesBeforeAnySideEffect(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	// Three bans fail through all four attempts each: the ban breaker opens.
 	w.s.FailNext(banRoute, 12, 500)
 	for _, u := range w.crowd[:3] {
 		res := w.run(t, w.alice, "ban", u, func(r *moderation.Request) { r.Silent = true })
-		if res.Case == nil || res.Case.Status != cases.Voided || !strings.Contains(res.Reply.Content, "Discord failed") {
+		if res.Case == nil || res.Case.Status != cases.Pending || !res.Pending || !strings.Contains(res.Reply.Content, "Discord failed (HTTP 500)") {
 			t.Fatalf("failing ban: %+v", res)
 		}
 	}
-	res := w.run(t, w.alice, "ban", w.crowd[3], func(r *moderation.Request) { r.Silent = true })
-	if res.Case == nil || res.Case.Status != cases.Voided || !strings.Contains(res.Reply.Content, "Discord has been failing ban requests") {
+	before, err := w.cases.CountInGuild(context.Background(), int64(w.guild))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := w.crowd[3]
+	res := w.run(t, w.alice, "ban", target)
+	if !res.Refused || res.Case != nil || !strings.Contains(res.Reply.Content, "Discord has been failing ban requests") ||
+		!strings.Contains(res.Reply.Content, "until <t:") || !strings.Contains(res.Reply.Content, "no DM") {
 		t.Fatalf("ban while the breaker is open: %+v", res)
 	}
 	if n := w.s.FaultStats().Routes[banRoute].Failed; n != 12 {
 		t.Errorf("the fake failed %d bans; the open breaker let %d through", n, n-12)
 	}
+	if dms := w.dms(target); len(dms) != 0 {
+		t.Errorf("the refused ban's target got DMs: %+v", dms)
+	}
+	if after, err := w.cases.CountInGuild(context.Background(), int64(w.guild)); err != nil || after != before {
+		t.Errorf("cases %d → %d, %v; the refused ban recorded one", before, after, err)
+	}
+	// A warn makes no Discord call: the ban breaker does not concern it.
+	succeeded(t, w.run(t, w.alice, "warn", target), cases.Warn)
 }
 
 func TestSoftbanBansAndUnbans(t *testing.T) {
@@ -532,7 +549,7 @@ func TestSlowDMDoesNotHoldTheBan(t *testing.T) {
 		moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithDMTimeout(50*time.Millisecond))
 	res := w.run(t, w.alice, "ban", w.bob)
 	succeeded(t, res, cases.Ban)
-	if res.DM != moderation.DMFailed || !strings.Contains(res.Reply.Content, "could not be messaged") {
+	if res.DM != moderation.DMTimedOut || !strings.Contains(res.Reply.Content, "They may not have been messaged: Discord did not confirm the DM in time.") {
 		t.Errorf("DM outcome %v, reply %q", res.DM, res.Reply.Content)
 	}
 	if _, ok := w.s.Banned(w.guild, w.bob); !ok {

@@ -1,7 +1,10 @@
 package moderation
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +52,15 @@ func DM(guildName string, a *Action, c cases.Case, d time.Duration) discord.Mess
 	return discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
 }
 
+// Correction is the short DM sent after an announced action failed: the DM before it said
+// it happened, and it did not.
+func Correction(guildName string, a *Action, c cases.Case) discord.Message {
+	return discord.Message{
+		Content:         fmt.Sprintf("Correction from %s: the %s announced above did not take effect (case #%d is void). Nothing happened to your membership.", guildName, a.Name, c.Number),
+		AllowedMentions: &discord.AllowedMentions{},
+	}
+}
+
 // DMOutcome says whether the target was told, for the moderator's reply.
 type DMOutcome int
 
@@ -56,32 +68,77 @@ const (
 	DMNotApplicable DMOutcome = iota // the action never messages
 	DMSilent                         // -silent
 	DMSent
-	DMFailed // closed DMs, or no shared server
+	// DMClosed: Discord refused the DM because the user does not accept DMs from gavel
+	// (error 50007: their DMs are closed, or they blocked gavel).
+	DMClosed
+	// DMFailed: Discord failed to deliver it (a 5xx, a refusal other than 50007, no answer).
+	DMFailed
+	// DMTimedOut: Discord did not answer within the DM timeout; it may still arrive.
+	DMTimedOut
+	// DMNotMember: not messaged, because they are not in the server (a ban by id): gavel
+	// shares no server with them, and Discord refuses such DMs.
+	DMNotMember
+	// DMUnchanged: not messaged, because the action changed only gavel's record of a state
+	// that already held (a tempban made permanent): they are out of reach.
+	DMUnchanged
 )
 
-func (o DMOutcome) String() string {
+// Sentence is what the reply says about the DM: "They were messaged about it.", "They were
+// not messaged: their DMs are closed.", "" when the action never messages.
+func (o DMOutcome) Sentence() string {
 	switch o {
 	case DMSilent:
-		return "not messaged (-silent)"
+		return "They were not messaged (-silent)."
 	case DMSent:
-		return "messaged about it"
+		return "They were messaged about it."
+	case DMClosed:
+		return "They could not be messaged: their DMs are closed."
 	case DMFailed:
-		return "could not be messaged (their DMs are closed)"
+		return "They could not be messaged: Discord failed to deliver the DM."
+	case DMTimedOut:
+		return "They may not have been messaged: Discord did not confirm the DM in time."
+	case DMNotMember:
+		return "They were not messaged: they are not in the server, and Discord delivers no DM from a bot that shares no server with them."
 	}
 	return ""
+}
+
+// dmOutcome classifies a failed DM.
+func dmOutcome(err error) DMOutcome {
+	switch {
+	case err == nil:
+		return DMSent
+	case discord.IsCode(err, discord.CodeCannotDMUser):
+		return DMClosed
+	case errors.Is(err, context.DeadlineExceeded):
+		return DMTimedOut
+	}
+	if de := discord.AsError(err); de != nil && de.Status == 0 && errors.Is(de.Err, context.DeadlineExceeded) {
+		return DMTimedOut
+	}
+	return DMFailed
+}
+
+// userRef names a user in a reply: the mention, then the escaped username when gavel knows
+// one (a user known only by id is named once, by the mention).
+func userRef(u discord.User) string {
+	if u.Username == "" || u.Username == strconv.FormatInt(u.ID, 10) {
+		return fmt.Sprintf("<@%d>", u.ID)
+	}
+	return fmt.Sprintf("<@%d> (%s)", u.ID, discord.EscapeMarkdown(u.Username))
 }
 
 // SuccessReply tells the moderator the action is done: the case number, the target, and
 // whether the target was told. Ephemeral for slash commands.
 func SuccessReply(a *Action, c cases.Case, target discord.User, dm DMOutcome, note string) discord.Message {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Case #%d** · %s <@%d> (%s)", c.Number, strings.ToLower(string(c.Type)), target.ID, target.Username)
+	fmt.Fprintf(&b, "**Case #%d** · %s %s", c.Number, strings.ToLower(string(c.Type)), userRef(target))
 	if !c.ExpiresAt.IsZero() {
 		fmt.Fprintf(&b, " until %s", discordTime(c.ExpiresAt))
 	}
 	b.WriteString(".")
-	if s := dm.String(); s != "" {
-		fmt.Fprintf(&b, " They were %s.", s)
+	if s := dm.Sentence(); s != "" {
+		b.WriteString(" " + s)
 	}
 	if note != "" {
 		b.WriteString(" " + note)

@@ -80,6 +80,34 @@ func TestNotices(t *testing.T) {
 	}
 }
 
+// The reply says what became of the DM in words that fit each outcome, names a user known
+// only by id once, and escapes a username's markdown.
+func TestSuccessReplyWording(t *testing.T) {
+	ban := actions.Ban()
+	c := cases.Case{Number: 3, Type: cases.Ban, Status: cases.Active}
+	named := discord.User{ID: 6, Username: "__init__"}
+	for dm, want := range map[moderation.DMOutcome]string{
+		moderation.DMSent:      "They were messaged about it.",
+		moderation.DMSilent:    "They were not messaged (-silent).",
+		moderation.DMClosed:    "They could not be messaged: their DMs are closed.",
+		moderation.DMFailed:    "They could not be messaged: Discord failed to deliver the DM.",
+		moderation.DMTimedOut:  "They may not have been messaged: Discord did not confirm the DM in time.",
+		moderation.DMNotMember: "They were not messaged: they are not in the server",
+	} {
+		r := moderation.SuccessReply(ban, c, named, dm, "")
+		if !strings.Contains(r.Content, want) || strings.Contains(r.Content, "were could") {
+			t.Errorf("DM outcome %d: reply %q; want %q", dm, r.Content, want)
+		}
+	}
+	if r := moderation.SuccessReply(ban, c, named, moderation.DMSent, ""); !strings.Contains(r.Content, `<@6> (\_\_init\_\_)`) {
+		t.Errorf("the username is not escaped: %q", r.Content)
+	}
+	byID := discord.User{ID: 700000000000000001, Username: "700000000000000001"}
+	if r := moderation.SuccessReply(ban, c, byID, moderation.DMNotMember, ""); strings.Count(r.Content, "700000000000000001") != 1 {
+		t.Errorf("a user known by id is named %d times: %q", strings.Count(r.Content, "700000000000000001"), r.Content)
+	}
+}
+
 func TestAuditReason(t *testing.T) {
 	mod := discord.User{ID: 42, Username: "alice"}
 	if got := moderation.AuditReason(mod, "spam\n  links"); got != "alice (42): spam links" {

@@ -2,12 +2,14 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/expiry"
 )
 
 // Step is one run of the pipeline as an action's own code sees it: the request, what the
@@ -35,6 +37,10 @@ type Step struct {
 	Lifts cases.Case
 	// Case is the case being recorded, or (for Reconcile) the pending case being settled.
 	Case cases.Case
+	// Amends is the case whose state this action changes rather than sets anew, found by
+	// the action's Check: the tempban a ban makes permanent, the ban a tempban sets an end
+	// to, the timeout a new timeout moves. Zero otherwise.
+	Amends cases.Case
 	Plan Plan
 
 	// path is which of the pipeline's entries the step came by (PathCommand, …), for the
@@ -69,6 +75,10 @@ type Plan struct {
 	Roles []int64
 	// RestoreSkipped counts saved roles an unjail cannot give back.
 	RestoreSkipped int
+	// NoCall says Discord already shows what the action does (a ban of a user a tempban
+	// already banned changes only when the ban ends): Act makes no call, nobody is
+	// messaged, and no open breaker refuses it.
+	NoCall bool
 }
 
 // Port is Discord. Calls go through Do.
@@ -123,12 +133,50 @@ func (s *Step) ReadGuild(ctx context.Context) error {
 	return nil
 }
 
+// OpenExpiry returns the target's open scheduled action of kind and the case it ends;
+// false when there is none (or gavel schedules no expiries).
+func (s *Step) OpenExpiry(ctx context.Context, kind expiry.Kind) (expiry.Action, cases.Case, bool, error) {
+	if s.co.expiry == nil {
+		return expiry.Action{}, cases.Case{}, false, nil
+	}
+	open, err := s.co.expiry.OpenOfTarget(ctx, s.Request.GuildID, s.Target.ID)
+	if err != nil {
+		return expiry.Action{}, cases.Case{}, false, fmt.Errorf("reading the scheduled expiries of %s: %w", s.TargetName(), err)
+	}
+	for _, a := range open {
+		if a.Kind != kind {
+			continue
+		}
+		c, err := s.co.cases.Get(ctx, a.CaseID)
+		if err != nil {
+			return expiry.Action{}, cases.Case{}, false, fmt.Errorf("reading case id %d: %w", a.CaseID, err)
+		}
+		return a, c, true, nil
+	}
+	return expiry.Action{}, cases.Case{}, false, nil
+}
+
+// LatestActive returns the target's newest active case among types; false when none.
+func (s *Step) LatestActive(ctx context.Context, types ...cases.Type) (cases.Case, bool, error) {
+	c, err := s.co.cases.LatestActiveOfUser(ctx, s.Request.GuildID, s.Target.ID, types...)
+	switch {
+	case err == nil:
+		return c, true, nil
+	case errors.Is(err, cases.ErrNotFound):
+		return cases.Case{}, false, nil
+	}
+	return cases.Case{}, false, fmt.Errorf("reading the cases of %s: %w", s.TargetName(), err)
+}
+
+// TargetName is the target's username as a reply shows it (markdown escaped).
+func (s *Step) TargetName() string { return discord.EscapeMarkdown(s.Target.Username) }
+
 // Restricted reports whether the target is under restriction on (JAIL, POLLBAN,
 // SNIPPETBAN), and the case that decides it.
 func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case, error) {
 	restricted, deciding, err := s.co.cases.Restricted(ctx, s.Request.GuildID, s.Target.ID, on)
 	if err != nil {
-		return false, cases.Case{}, fmt.Errorf("reading %s's %s state: %w", s.Target.Username, on, err)
+		return false, cases.Case{}, fmt.Errorf("reading %s's %s state: %w", s.TargetName(), on, err)
 	}
 	return restricted, deciding, nil
 }

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/executor"
@@ -19,9 +20,9 @@ func Ban() *moderation.Action {
 		Name: "ban", Aliases: []string{"b"}, Description: "Ban a member, or any user by id, and optionally delete their recent messages.",
 		Case: cases.Ban, Mirrored: true, Tone: modlog.Removal, NonMember: cases.Hackban, Rank: 3, Target: moderation.TargetUser,
 		Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore, DMVerb: "banned",
-		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "unban", Removes: true,
+		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Ops: []executor.Op{executor.OpBan}, Inverse: "unban", Removes: true,
 		Supersedes: []expiry.Kind{expiry.Unban},
-		Check:      notBanned, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
+		Check:      notBannedForGood, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
 	}
 }
 
@@ -29,7 +30,7 @@ func Ban() *moderation.Action {
 // behaves as a ban in every step.
 func Hackban() *moderation.Action {
 	return &moderation.Action{
-		Case: cases.Hackban, Tone: modlog.Removal, Target: moderation.TargetUser, BotNeeds: permissions.BanMembers, Inverse: "unban",
+		Case: cases.Hackban, Tone: modlog.Removal, Target: moderation.TargetUser, BotNeeds: permissions.BanMembers, Ops: []executor.Op{executor.OpBan}, Inverse: "unban",
 		Supersedes: []expiry.Kind{expiry.Unban},
 		Check:      notBanned, Observe: moderation.NoObserve, Act: ban, Reconcile: banExists,
 	}
@@ -41,12 +42,36 @@ func notBanned(ctx context.Context, s *moderation.Step) error {
 		return err
 	}
 	if banned {
-		return moderation.Refuse("%s is already banned.", s.Target.Username)
+		return moderation.Refuse("%s is already banned.", s.TargetName())
 	}
 	return nil
 }
 
+// notBannedForGood refuses a ban of the permanently banned. A ban of a user a tempban
+// banned makes that ban permanent: Discord already bans them, so there is no call to make
+// (Plan.NoCall); the BAN case's activation supersedes the scheduled unban (Supersedes). The
+// case is a BAN, not a HACKBAN, though they are no member: gavel banned them itself.
+func notBannedForGood(ctx context.Context, s *moderation.Step) error {
+	banned, err := s.Banned(ctx)
+	if err != nil || !banned {
+		return err
+	}
+	_, temp, ok, err := s.OpenExpiry(ctx, expiry.Unban)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return moderation.Refuse("%s is already banned, with no end set; to set one, use tempban.", s.TargetName())
+	}
+	s.Amends, s.Plan.NoCall, s.Type = temp, true, s.Action.Case
+	return nil
+}
+
 func ban(ctx context.Context, s *moderation.Step) (string, error) {
+	if s.Plan.NoCall {
+		return fmt.Sprintf("They were banned until %s by case #%d; the ban is now permanent, and that unban will not happen.",
+			moderation.DiscordTime(s.Amends.ExpiresAt), s.Amends.Number), nil
+	}
 	return "", s.Do(ctx, executor.OpBan, func(ctx context.Context) error {
 		return s.Port().Ban(ctx, s.Request.GuildID, s.Target.ID, s.Request.PurgeDays*86400, s.AuditReason())
 	})

@@ -15,7 +15,7 @@ func Kick() *moderation.Action {
 	return &moderation.Action{
 		Name: "kick", Aliases: []string{"k"}, Description: "Remove a member from the server; they can rejoin.",
 		Case: cases.Kick, Mirrored: true, Tone: modlog.Removal, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMBefore, DMVerb: "kicked",
-		Native: permissions.KickMembers, BotNeeds: permissions.KickMembers, Removes: true,
+		Native: permissions.KickMembers, BotNeeds: permissions.KickMembers, Ops: []executor.Op{executor.OpKick}, Removes: true,
 		Check: moderation.NoCheck, Observe: moderation.NoObserve, Act: kick, Reconcile: kicked,
 	}
 }

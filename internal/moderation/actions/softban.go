@@ -18,7 +18,7 @@ func Softban() *moderation.Action {
 		Name: "softban", Aliases: []string{"sban"}, Description: "Ban and at once unban a member to delete their recent messages.",
 		Case: cases.Softban, Tone: modlog.Removal, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{purge, silent}, DM: moderation.DMBefore,
 		DMVerb: "softbanned (removed, and your recent messages deleted)",
-		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Removes: true,
+		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Ops: []executor.Op{executor.OpBan, executor.OpUnban}, Removes: true,
 		Supersedes: []expiry.Kind{expiry.Unban},
 		Check:      moderation.NoCheck, Observe: moderation.NoObserve, Act: softban, Reconcile: moderation.SoftbanHappened,
 	}

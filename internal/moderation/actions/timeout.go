@@ -22,9 +22,9 @@ func Timeout() *moderation.Action {
 		Name: "timeout", Aliases: []string{"to", "mute"}, Description: "Time a member out: they cannot talk or react until it ends.",
 		Case: cases.Timeout, Mirrored: true, Tone: modlog.Restriction, Rank: 2, Target: moderation.TargetMember,
 		Flags: []moderation.FlagUse{required(time.Minute, duration.Year), silent}, DM: moderation.DMAfter, DMVerb: "timed out",
-		Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Inverse: "untimeout",
+		Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Ops: []executor.Op{executor.OpTimeout}, Inverse: "untimeout",
 		Expiry: expiry.TimeoutExpire, Renew: expiry.TimeoutRenew, Expire: expireTimeout, ByHand: timeoutByHand, LiftReason: "Timeout ended", Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},
-		CheckTarget: notAdministrator, Check: moderation.NoCheck, Plan: planTimeout, Observe: moderation.NoObserve,
+		CheckTarget: notAdministrator, Check: timeoutToMove, Plan: planTimeout, Observe: moderation.NoObserve,
 		Act: timeout, Reconcile: onMember(timedOut),
 	}
 }
@@ -97,7 +97,7 @@ func timeoutByHand(k expiry.Kind, _ int64) string {
 
 func notAdministrator(s *moderation.Step) error {
 	if s.IsAdministrator() {
-		return moderation.Refuse("%s is an administrator; Discord does not let anyone time out an administrator.", s.Target.Username)
+		return moderation.Refuse("%s is an administrator; Discord does not let anyone time out an administrator.", s.TargetName())
 	}
 	return nil
 }
@@ -116,20 +116,55 @@ func planTimeout(s *moderation.Step) {
 	}
 }
 
+// timeoutToMove finds the timeout a timeout of a timed-out member replaces: gavel's newest
+// timeout case still running, whose end the new case moves (the new case's activation
+// supersedes its renewal or end).
+func timeoutToMove(ctx context.Context, s *moderation.Step) error {
+	if !s.Member.TimedOut(s.Now()) {
+		return nil
+	}
+	last, ok, err := s.LatestActive(ctx, cases.Timeout)
+	if err != nil {
+		return err
+	}
+	if ok && !last.Processed {
+		s.Amends = last
+	}
+	return nil
+}
+
 func timeout(ctx context.Context, s *moderation.Step) (string, error) {
+	// What the member's timeout was before this one, for the reply.
+	moved := ""
+	if s.Member.TimedOut(s.Now()) {
+		was, by := s.Member.CommunicationDisabledUntil, "(outside gavel, no case)"
+		if a := s.Amends; a.ID != 0 {
+			by = fmt.Sprintf("by case #%d", a.Number)
+			if !a.ExpiresAt.IsZero() {
+				was = a.ExpiresAt
+			}
+		}
+		moved = fmt.Sprintf("They were already timed out until %s %s; the timeout now ends %s instead.", moderation.DiscordTime(was), by, moderation.DiscordTime(s.Plan.Expires))
+	}
 	err := s.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
 		return s.Port().Timeout(ctx, s.Request.GuildID, s.Target.ID, s.Plan.TimeoutUntil, s.AuditReason())
 	})
 	if err != nil || !s.Plan.Capped {
-		return "", err
+		return moved, err
 	}
 	horizon, full := duration.Format(s.TimeoutHorizon()), duration.Format(s.Request.Duration)
+	note := ""
 	if !s.Renews() {
-		return fmt.Sprintf("Discord times out for at most %s, so the timeout ends %s; the case records the full %s, and gavel is not renewing it (no expiry schedule).",
-			horizon, moderation.DiscordTime(s.Plan.TimeoutUntil), full), nil
+		note = fmt.Sprintf("Discord times out for at most %s, so the timeout ends %s; the case records the full %s, and gavel is not renewing it (no expiry schedule).",
+			horizon, moderation.DiscordTime(s.Plan.TimeoutUntil), full)
+	} else {
+		note = fmt.Sprintf("Discord times out for at most %s, so it is applied until %s and gavel renews it until the full %s has passed (%s).",
+			horizon, moderation.DiscordTime(s.Plan.TimeoutUntil), full, moderation.DiscordTime(s.Plan.Expires))
 	}
-	return fmt.Sprintf("Discord times out for at most %s, so it is applied until %s and gavel renews it until the full %s has passed (%s).",
-		horizon, moderation.DiscordTime(s.Plan.TimeoutUntil), full, moderation.DiscordTime(s.Plan.Expires)), nil
+	if moved != "" {
+		note = moved + " " + note
+	}
+	return note, nil
 }
 
 // timedOut reconciles a timeout; when Discord's timeout ends before the case does (a long

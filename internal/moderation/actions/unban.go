@@ -18,7 +18,7 @@ func Unban() *moderation.Action {
 	return &moderation.Action{
 		Name: "unban", Aliases: []string{"ub"}, Description: "Lift a ban, by user id, mention or name in the ban list.",
 		Case: cases.Unban, Mirrored: true, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetBanned, DM: moderation.DMNone,
-		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Inverse: "ban",
+		Native: permissions.BanMembers, BotNeeds: permissions.BanMembers, Ops: []executor.Op{executor.OpUnban}, Inverse: "ban",
 		Supersedes: []expiry.Kind{expiry.Unban},
 		Check:      banned, Observe: observeBan, Act: unban, Reconcile: noBan,
 	}
@@ -30,7 +30,7 @@ func banned(ctx context.Context, s *moderation.Step) error {
 		return err
 	}
 	if !banned {
-		return moderation.Refuse("%s is not banned.", s.Target.Username)
+		return moderation.Refuse("%s is not banned.", s.TargetName())
 	}
 	return nil
 }

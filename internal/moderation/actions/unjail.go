@@ -7,6 +7,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/modlog"
@@ -19,7 +20,7 @@ func Unjail() *moderation.Action {
 	return &moderation.Action{
 		Name: "unjail", Aliases: []string{"uj"}, Description: "Release a member from jail and give back their roles.",
 		Case: cases.Unjail, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
-		DMVerb: "released from jail", Native: permissions.ManageRoles, BotNeeds: permissions.ManageRoles, Inverse: "jail",
+		DMVerb: "released from jail", Native: permissions.ManageRoles, BotNeeds: permissions.ManageRoles, Ops: []executor.Op{executor.OpRoles}, Inverse: "jail",
 		JailRole: true, Supersedes: []expiry.Kind{expiry.Unjail},
 		CheckTarget: moderation.CheckJailRole, Check: jailed, Plan: planUnjail, Observe: observeJailed,
 		Act: unjail, Reconcile: onMember(lacksJailRole),

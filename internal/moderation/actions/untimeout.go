@@ -18,7 +18,7 @@ func Untimeout() *moderation.Action {
 	return &moderation.Action{
 		Name: "untimeout", Aliases: []string{"uto", "unmute"}, Description: "End a member's timeout early.",
 		Case: cases.Untimeout, Mirrored: true, Tone: modlog.Lift, Rank: 2, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
-		DMVerb: "released from timeout", Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Inverse: "timeout",
+		DMVerb: "released from timeout", Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Ops: []executor.Op{executor.OpTimeout}, Inverse: "timeout",
 		Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},
 		Check:      timedOutNow, Observe: moderation.NoObserve, Act: untimeout, Reconcile: onMember(notTimedOut),
 	}
@@ -26,7 +26,7 @@ func Untimeout() *moderation.Action {
 
 func timedOutNow(_ context.Context, s *moderation.Step) error {
 	if !s.Member.TimedOut(s.Now()) {
-		return moderation.Refuse("%s is not timed out.", s.Target.Username)
+		return moderation.Refuse("%s is not timed out.", s.TargetName())
 	}
 	return nil
 }
