@@ -41,7 +41,7 @@ type Step struct {
 	// the action's Check: the tempban a ban makes permanent, the ban a tempban sets an end
 	// to, the timeout a new timeout moves. Zero otherwise.
 	Amends cases.Case
-	Plan Plan
+	Plan   Plan
 
 	// path is which of the pipeline's entries the step came by (PathCommand, …), for the
 	// case metrics.
