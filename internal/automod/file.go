@@ -324,7 +324,7 @@ func discordFileRule(r Rule) fileRule {
 			fa.Channel = strconv.FormatInt(a.ChannelID, 10)
 		}
 		if a.DurationSeconds != 0 {
-			fa.Duration = duration.Format(time.Duration(a.DurationSeconds) * time.Second)
+			fa.Duration = duration.Short(time.Duration(a.DurationSeconds) * time.Second)
 		}
 		fr.Action = append(fr.Action, fa)
 	}
@@ -346,7 +346,7 @@ func gavelFileRule(g GavelRule) fileRule {
 			fa.Channel = strconv.FormatInt(a.ChannelID, 10)
 		}
 		if a.Duration != 0 {
-			fa.Duration = duration.Format(a.Duration)
+			fa.Duration = duration.Short(a.Duration)
 		}
 		fr.Action = append(fr.Action, fa)
 	}

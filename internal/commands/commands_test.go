@@ -113,8 +113,8 @@ func TestParseActions(t *testing.T) {
 		"$tempban " + user + " spam":                      "tempban needs -duration: a duration",
 		"$tempban " + user + " -d soon":                   `"soon" is not a duration`,
 		"$tempban " + user + " -d 90":                     `"90" has no unit`,
-		"$timeout " + user + " -d 2y":                     "duration 2y is too long: the longest accepted is 1y",
-		"$timeout " + user + " -d 30s":                    "duration 30s is too short: the shortest accepted is 1m",
+		"$timeout " + user + " -d 2y":                     "duration 2 years is too long: the longest accepted is 1 year",
+		"$timeout " + user + " -d 30s":                    "duration 30 seconds is too short: the shortest accepted is 1 minute",
 		"$warn " + user + " " + strings.Repeat("x", 2001): "reason is 2001 characters long; it must be text of 1 to 2000 characters",
 		"$warn " + user + " spam --reason more":           "-reason is given twice",
 	}

@@ -95,7 +95,7 @@ func TestParseToolRefusals(t *testing.T) {
 		{"$cases list -user bob", "user must be a user: a mention (@name) or an id"},
 		{"$cases modify 1 -reason", "-reason needs a value"},
 		{"$cases modify 1 -reason " + strings.Repeat("x", 21), "reason is 21 characters long; it must be text of 1 to 20 characters"},
-		{"$cases modify 1 -d 2 days", "duration 2d is too long: the longest accepted is 1d"},
+		{"$cases modify 1 -d 2 days", "duration 2 days is too long: the longest accepted is 1 day"},
 		{"$cases modify 1 -d soon", "duration"},
 		{"$cases modify 1 -active -active", "-active is given twice"},
 		// A string flag's value runs to the next flag, so the number is not found after it.
@@ -151,7 +151,7 @@ func TestToolFromSlash(t *testing.T) {
 		{[]string{"cases"}, nil, "needs a subcommand: list, view, modify"},
 		{[]string{"cases", "v"}, nil, `has no subcommand "v"`},
 		{[]string{"nope"}, nil, "is not one of gavel's commands"},
-		{[]string{"cases", "modify"}, map[string]any{"number": float64(1), "duration": "1y"}, "duration 1y is too long: the longest accepted is 1d"},
+		{[]string{"cases", "modify"}, map[string]any{"number": float64(1), "duration": "1y"}, "duration 1 year is too long: the longest accepted is 1 day"},
 	} {
 		_, err := commands.FromSlash(specs, tc.path, tc.opts)
 		if err == nil || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(tc.says)) {

@@ -30,7 +30,7 @@ const Max = 100 * Year
 var ErrInvalid = errors.New("invalid duration")
 
 // Accepted describes the grammar, for error messages and help texts.
-const Accepted = "a number and a unit, like 90m, 1.5h, 1w2d3h or 2 weeks (units: s, m, h, d, w, mo, y)"
+const Accepted = "a number and a unit, like 90m, 1.5h, 1w2d3h, 1h-15m or 2 weeks (units: s, m, h, d, w, mo, y)"
 
 type parseError struct{ msg string }
 
@@ -66,8 +66,9 @@ func unit(name string) (time.Duration, bool) {
 }
 
 // Parse reads a duration: one or more parts, each a positive number (a decimal fraction is
-// allowed) followed by a unit, separated by nothing, spaces, commas or "and". Letter case
-// does not matter. The result is whole seconds, at least one second and at most Max.
+// allowed) followed by a unit, separated by nothing, spaces, commas or "and". A minus
+// between parts subtracts the part after it ("1h-30m" is 30 minutes). Letter case does not
+// matter. The result is whole seconds, at least one second and at most Max.
 func Parse(s string) (time.Duration, error) {
 	in := strings.ToLower(strings.TrimSpace(s))
 	if in == "" {
@@ -91,6 +92,22 @@ func Parse(s string) (time.Duration, error) {
 		if i == len(in) {
 			break
 		}
+		// A minus between parts subtracts the next one ("1h-30m" is 30 minutes, as a
+		// moderator writing it means); before the first part it makes the whole negative.
+		sign := 1.0
+		if in[i] == '-' {
+			if parts == 0 {
+				return 0, fail(s, "it is negative")
+			}
+			sign = -1
+			i++
+			for i < len(in) && in[i] == ' ' {
+				i++
+			}
+			if i == len(in) {
+				return 0, fail(s, "a number must follow the minus")
+			}
+		}
 		start := i
 		for i < len(in) && (in[i] >= '0' && in[i] <= '9' || in[i] == '.') {
 			i++
@@ -98,7 +115,7 @@ func Parse(s string) (time.Duration, error) {
 		num := in[start:i]
 		if num == "" {
 			if in[i] == '-' {
-				return 0, fail(s, "it is negative")
+				return 0, fail(s, "it has two minus signs in a row")
 			}
 			return 0, fail(s, fmt.Sprintf("expected a number at %q", in[start:]))
 		}
@@ -127,14 +144,18 @@ func Parse(s string) (time.Duration, error) {
 		if !ok {
 			return 0, fail(s, fmt.Sprintf("unknown unit %q", name))
 		}
-		total += v * u.Seconds()
+		total += sign * v * u.Seconds()
 		parts++
+		// Checked after each part: a later subtraction must not rescue an overflow.
 		if total > Max.Seconds() {
 			return 0, fail(s, "it is longer than 100 years")
 		}
 	}
 	if parts == 0 {
 		return 0, fail(s, "it has no number")
+	}
+	if total < 0 {
+		return 0, fail(s, "it comes to less than nothing (the parts after a minus are longer than the ones before)")
 	}
 	secs := math.Floor(total)
 	if secs < 1 {
@@ -143,25 +164,47 @@ func Parse(s string) (time.Duration, error) {
 	return time.Duration(secs) * time.Second, nil
 }
 
-// Format writes d the way Parse reads it, largest units first: "1w 2d 3h", "90m" stays
-// "1h 30m". Seconds below a minute are shown only when the duration is under an hour.
+// Format writes d for people, in the units moderators count in: "45 days", "2 weeks",
+// "1 day 12 hours", "1 hour 30 minutes". Days, hours, minutes and seconds; a duration of
+// whole weeks (or whole 365-day years) is said in weeks (years), any other in days, since
+// "6w 3d" makes a reader multiply and months are not a length anyone agrees on. Parse
+// reads it back to the same duration.
 func Format(d time.Duration) string {
+	return format(d, func(n int64, u unitName) string {
+		name := u.long
+		if n != 1 {
+			name += "s"
+		}
+		return strconv.FormatInt(n, 10) + " " + name
+	})
+}
+
+// Short writes d as Format does, with the units' letters: "45d", "2w", "1d 12h", "1h 30m";
+// for files and narrow places. Parse reads it back.
+func Short(d time.Duration) string {
+	return format(d, func(n int64, u unitName) string { return strconv.FormatInt(n, 10) + u.short })
+}
+
+type unitName struct {
+	short, long string
+	len         time.Duration
+}
+
+func format(d time.Duration, write func(n int64, u unitName) string) string {
 	if d < time.Second {
-		return "0s"
+		return write(0, unitName{"s", "second", time.Second})
 	}
 	d = d.Truncate(time.Second)
-	type u struct {
-		name string
-		len  time.Duration
+	for _, whole := range []unitName{{"y", "year", Year}, {"w", "week", Week}} {
+		if d%whole.len == 0 {
+			return write(int64(d/whole.len), whole)
+		}
 	}
 	var parts []string
-	for _, x := range []u{{"y", Year}, {"mo", Month}, {"w", Week}, {"d", Day}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}} {
-		if x.len == time.Second && len(parts) > 0 && d < time.Second {
-			break
-		}
-		if n := d / x.len; n > 0 {
-			parts = append(parts, strconv.FormatInt(int64(n), 10)+x.name)
-			d -= n * x.len
+	for _, u := range []unitName{{"d", "day", Day}, {"h", "hour", time.Hour}, {"m", "minute", time.Minute}, {"s", "second", time.Second}} {
+		if n := d / u.len; n > 0 {
+			parts = append(parts, write(int64(n), u))
+			d -= n * u.len
 		}
 	}
 	return strings.Join(parts, " ")

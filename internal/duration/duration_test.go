@@ -29,6 +29,11 @@ func TestParse(t *testing.T) {
 		"28d":                28 * duration.Day,
 		"1m":                 time.Minute,
 		"10 min":             10 * time.Minute,
+		"1h-30m":             30 * time.Minute,
+		"1d - 2h":            22 * time.Hour,
+		"2 weeks -1 day":     13 * duration.Day,
+		"1 day 12 hours":     36 * time.Hour,
+		"45 days":            45 * duration.Day,
 	}
 	for in, want := range good {
 		got, err := duration.Parse(in)
@@ -46,7 +51,12 @@ func TestParse(t *testing.T) {
 		"d":                           "expected a number",
 		"1..5h":                       "is not a number",
 		"1.h":                         "is not a number",
-		"1d-2h":                       "negative",
+		"1h-2h":                       "less than nothing",
+		"1h-1h":                       "shorter than one second",
+		"1h-":                         "a number must follow the minus",
+		"1h--30m":                     "two minus signs",
+		"- 1h":                        "negative",
+		"101y-2y":                     "longer than 100 years",
 		"101y":                        "longer than 100 years",
 		"99999999999999999999999999d": "longer than 100 years",
 		"1 fortnight":                 `unknown unit "fortnight"`,
@@ -63,25 +73,41 @@ func TestParse(t *testing.T) {
 
 func TestFormat(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		90 * time.Minute: "1h 30m",
-		duration.Week + 2*duration.Day + 3*time.Hour: "1w 2d 3h",
-		28 * duration.Day:              "4w",
-		45 * time.Second:               "45s",
-		duration.Year + duration.Month: "1y 1mo",
-		0:                              "0s",
+		90 * time.Minute: "1 hour 30 minutes",
+		duration.Week + 2*duration.Day + 3*time.Hour: "9 days 3 hours",
+		// The issue's case: not "1mo 2w 1d".
+		45 * duration.Day:              "45 days",
+		28 * duration.Day:              "4 weeks",
+		duration.Day:                   "1 day",
+		45 * time.Second:               "45 seconds",
+		time.Hour + time.Second:        "1 hour 1 second",
+		duration.Year:                  "1 year",
+		duration.Year + duration.Month: "395 days",
+		0:                              "0 seconds",
 	} {
 		if got := duration.Format(d); got != want {
 			t.Errorf("Format(%v) = %q, want %q", d, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]string{
+		90 * time.Minute:  "1h 30m",
+		45 * duration.Day: "45d",
+		2 * duration.Week: "2w",
+		36 * time.Hour:    "1d 12h",
+		0:                 "0s",
+	} {
+		if got := duration.Short(d); got != want {
+			t.Errorf("Short(%v) = %q, want %q", d, got, want)
 		}
 	}
 }
 
 func TestBounds(t *testing.T) {
 	timeout := duration.Bounds{Min: time.Minute, Max: 28 * duration.Day}
-	if _, err := duration.ParseWithin("29d", timeout); err == nil || err.Error() != "4w 1d is too long: the longest accepted is 4w" {
+	if _, err := duration.ParseWithin("29d", timeout); err == nil || err.Error() != "29 days is too long: the longest accepted is 4 weeks" {
 		t.Errorf("29d: %v", err)
 	}
-	if _, err := duration.ParseWithin("30s", timeout); err == nil || err.Error() != "30s is too short: the shortest accepted is 1m" {
+	if _, err := duration.ParseWithin("30s", timeout); err == nil || err.Error() != "30 seconds is too short: the shortest accepted is 1 minute" {
 		t.Errorf("30s: %v", err)
 	}
 	if d, err := duration.ParseWithin("2w", timeout); err != nil || d != 2*duration.Week {
@@ -90,7 +116,8 @@ func TestBounds(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"1w2d3h", "90m", "1.5h", "2 weeks", "1 day and 12 hours", "-1d", "1e9y", "", "0.0000001s", "1d,,2h"} {
+	for _, s := range []string{"1w2d3h", "90m", "1.5h", "2 weeks", "1 day and 12 hours", "-1d", "1e9y", "", "0.0000001s", "1d,,2h",
+		"1h-30m", "1d - 2h - 3m", "1h-2h", "99y-1s", "45 days"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -104,10 +131,18 @@ func FuzzParse(f *testing.F) {
 		if d < time.Second || d > duration.Max || d%time.Second != 0 {
 			t.Fatalf("Parse(%q) = %v: out of range or not whole seconds", s, d)
 		}
-		// What Format writes, Parse reads back to the same duration.
-		back, err := duration.Parse(duration.Format(d))
-		if err != nil || back != d {
-			t.Fatalf("Parse(Format(%v)) = %v, %v", d, back, err)
+		// What Format and Short write, Parse reads back to the same duration.
+		for _, text := range []string{duration.Format(d), duration.Short(d)} {
+			back, err := duration.Parse(text)
+			if err != nil || back != d {
+				t.Fatalf("Parse(%q) (written for %v) = %v, %v", text, d, back, err)
+			}
+		}
+		// A minus only ever shortens: with a subtracted part dropped, the duration is longer.
+		if i := strings.LastIndex(s, "-"); i > 0 && !strings.Contains(s[:i], "-") {
+			if whole, err := duration.Parse(s[:i]); err == nil && whole < d {
+				t.Fatalf("Parse(%q) = %v, longer than its first part %q = %v", s, d, s[:i], whole)
+			}
 		}
 	})
 }

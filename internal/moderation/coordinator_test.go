@@ -314,7 +314,7 @@ func TestKickTimeoutAndWarn(t *testing.T) {
 	if m.CommunicationDisabledUntil == nil || m.CommunicationDisabledUntil.Sub(before) > 28*24*time.Hour+time.Minute {
 		t.Errorf("bob's timeout %v; want at most 28 days", m.CommunicationDisabledUntil)
 	}
-	if c.ExpiresAt.Sub(before) < 39*24*time.Hour || !strings.Contains(res.Reply.Content, "at most 4w") {
+	if c.ExpiresAt.Sub(before) < 39*24*time.Hour || !strings.Contains(res.Reply.Content, "at most 4 weeks") {
 		t.Errorf("case expiry %v, reply %q", c.ExpiresAt, res.Reply.Content)
 	}
 

@@ -67,7 +67,7 @@ func TestNotices(t *testing.T) {
 	for _, f := range e.Fields {
 		fields = append(fields, f.Name+"="+f.Value)
 	}
-	if !strings.Contains(strings.Join(fields, ";"), "Duration=1w") || !strings.Contains(strings.Join(fields, ";"), "Ends=<t:") {
+	if !strings.Contains(strings.Join(fields, ";"), "Duration=1 week") || !strings.Contains(strings.Join(fields, ";"), "Ends=<t:") {
 		t.Errorf("DM lacks the duration or the end: %v", fields)
 	}
 

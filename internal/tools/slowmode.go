@@ -223,7 +223,7 @@ func shortSeconds(n int) string {
 	if n <= 0 {
 		return "off"
 	}
-	return strings.ReplaceAll(duration.Format(time.Duration(n)*time.Second), " ", "")
+	return strings.ReplaceAll(duration.Short(time.Duration(n)*time.Second), " ", "")
 }
 
 // slowmodeState is a delay for the audit-log entry and failure messages.
