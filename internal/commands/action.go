@@ -23,14 +23,14 @@ const (
 // is not a flag) and its flags, named and bounded as the action declares them, and the
 // Discord permission it declares a moderator needs in a guild without ranks.
 func ActionSpec(a *moderation.Action) *Spec {
-	target := Param{Name: targetParam, Description: "Who", Kind: KindUser, Positional: true, Required: true}
+	target := Param{Name: targetParam, Description: "Who", Kind: KindUser, Positional: true, Required: true, Single: true}
 	if a.Target == moderation.TargetBanned {
 		// A name is looked up in the ban list; an id or a mention is read from the text.
 		target = Param{Name: targetParam, Description: "A banned user's id, mention or name", Kind: KindString,
-			Positional: true, Required: true, Min: 1, Max: 100}
+			Positional: true, Required: true, Min: 1, Max: 100, Single: true}
 	}
 	// Quoted: a quotation in the reason keeps its quotes.
-	reason := Param{Name: reasonParam, Description: "Why (recorded in the case)", Kind: KindString,
+	reason := Param{Name: reasonParam, Description: "Why (recorded in the case)", Kind: KindString, Aliases: []string{"r"},
 		Positional: true, Rest: true, Min: 1, Max: cases.MaxReasonLength, Quoted: true}
 	// The order of the slash options: the target and the required flags, the reason, the
 	// other flags.
@@ -46,8 +46,18 @@ func ActionSpec(a *moderation.Action) *Spec {
 			params = append(params, actionFlag(f))
 		}
 	}
+	// The flags other actions take: "-d" on a kick is a duration kick does not take.
+	elsewhere := map[string]string{}
+	for _, f := range moderation.Flags() {
+		if _, takes := a.Flag(f.ID); takes {
+			continue
+		}
+		for _, n := range append([]string{f.Name}, f.Aliases...) {
+			elsewhere[n] = f.Name
+		}
+	}
 	return &Spec{Name: a.Name, Aliases: a.Aliases, Description: a.Description, Params: params,
-		Check: checkAction, Native: a.Native, Rank: a.Rank, Action: a}
+		Check: checkAction, Native: a.Native, Rank: a.Rank, Action: a, Elsewhere: elsewhere}
 }
 
 // actionFlag is one of an action's flags as a parameter.

@@ -21,7 +21,7 @@ import (
 	"github.com/gavelbot/gavel/internal/tools"
 )
 
-const user = "123456789012345678"
+const user, other = "123456789012345678", "223456789012345678"
 
 // actionTree is the catalogue's actions as commands.
 func actionTree(t testing.TB) *commands.Tree {
@@ -75,7 +75,13 @@ func TestParseActions(t *testing.T) {
 		"$unban " + user + " --reason appeal":           {"unban", commands.Target{ID: 123456789012345678}, "appeal", false, 0, 0},
 		"$jail " + user + " -d 1 day and 12 hours cool": {"jail", commands.Target{ID: 123456789012345678}, "cool", false, 0, 36 * time.Hour},
 		"$jail " + user + " indefinitely":               {"jail", commands.Target{ID: 123456789012345678}, "indefinitely", false, 0, 0},
-		"$warn " + user + " -p 3":                       {"warn", commands.Target{ID: 123456789012345678}, "-p 3", false, 0, 0}, // warn has no -purge: words of the reason
+		// A dash-word in quotes is text; -name=value is a flag with its value.
+		"$warn " + user + ` be nice "-slient"`:    {"warn", commands.Target{ID: 123456789012345678}, `be nice "-slient"`, false, 0, 0},
+		"$ban " + user + " -p=2 --silent=no spam": {"ban", commands.Target{ID: 123456789012345678}, "spam", false, 2, 0},
+		"$timeout " + user + " --duration=1h-15m": {"timeout", commands.Target{ID: 123456789012345678}, commands.DefaultReason, false, 0, 45 * time.Minute},
+		// A second user after the reason's first word is part of the reason; a quoted one too.
+		"$ban " + user + " raid with <@" + other + ">": {"ban", commands.Target{ID: 123456789012345678}, "raid with <@" + other + ">", false, 0, 0},
+		"$ban " + user + ` "<@` + other + `>" raid`:    {"ban", commands.Target{ID: 123456789012345678}, `"<@` + other + `>" raid`, false, 0, 0},
 		// A boolean flag reads an optional yes/no after it, as every command's flags do.
 		"$warn <@" + user + "> spam -silent no":         {"warn", commands.Target{ID: 123456789012345678}, "spam", false, 0, 0},
 		"$warn <@" + user + "> spam -s yes":             {"warn", commands.Target{ID: 123456789012345678}, "spam", true, 0, 0},
@@ -117,6 +123,18 @@ func TestParseActions(t *testing.T) {
 		"$timeout " + user + " -d 30s":                    "duration 30 seconds is too short: the shortest accepted is 1 minute",
 		"$warn " + user + " " + strings.Repeat("x", 2001): "reason is 2001 characters long; it must be text of 1 to 2000 characters",
 		"$warn " + user + " spam --reason more":           "-reason is given twice",
+		// One target per command (issue 12): the second user is not the reason's first word.
+		"$ban <@" + user + "> <@" + other + "> raid": "one target per command: <@" + other + "> is a second user",
+		"$ban " + user + " " + other + " raid":       "run ban once for each of them",
+		"$kick " + user + " -s " + other:             "one target per command",
+		"$unban " + user + " " + other:               "one target per command",
+		// Unknown flags and flags the action does not take are refused, not made reason text.
+		"$kick " + user + " rude -d 1h":                    "kick takes no -duration (-d); kick takes -user, -reason (-r), -silent (-s, -quiet)",
+		"$warn " + user + " -p 3":                          "warn takes no -purge (-p)",
+		"$warn " + user + " be nice -slient":               "-slient is not a flag of warn; did you mean -silent?",
+		"$warn " + user + " --bogus=3":                     `--bogus=3 is not a flag of warn; warn takes -user, -reason (-r), -silent (-s, -quiet). Words in quotes are kept as text: "--bogus=3"`,
+		"$warn " + user + " -silent=maybe":                 `-silent must be yes or no (true/false, on/off), not "maybe"`,
+		"$warn " + user + " " + strings.Repeat("-x", 3000): "is not a flag of warn",
 	}
 	for in, want := range bad {
 		_, ok, err := parseAction(tree, in)
@@ -246,7 +264,9 @@ func TestSlashDefinitionsRegister(t *testing.T) {
 // line, or is an invocation within the action's bounds.
 func FuzzParseActions(f *testing.F) {
 	tree := actionTree(f)
-	for _, s := range []string{"$ban <@123456789012345678> spam -p 1 -s", "$tempban 123456789012345678 -d 2 weeks x", "$unban name", "$ban", "$warn 123456789012345678 -s -s", "$$ban", "$jail 123456789012345678 -d", "$warn 123456789012345678 spam -silent no", `$warn 123456789012345678 "a b" -r c`} {
+	for _, s := range []string{"$ban <@123456789012345678> spam -p 1 -s", "$tempban 123456789012345678 -d 2 weeks x", "$unban name", "$ban", "$warn 123456789012345678 -s -s", "$$ban", "$jail 123456789012345678 -d", "$warn 123456789012345678 spam -silent no", `$warn 123456789012345678 "a b" -r c`,
+		"$ban <@123456789012345678> <@223456789012345678> raid", "$kick 123456789012345678 rude -d 1h", "$warn 123456789012345678 -slient",
+		"$warn 123456789012345678 --bogus=3", `$warn 123456789012345678 "-x" y`, "$ban 123456789012345678 -p=3"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -254,6 +274,10 @@ func FuzzParseActions(f *testing.F) {
 		if err != nil {
 			if !ok || !errors.Is(err, commands.ErrUsage) || !strings.Contains(err.Error(), "Usage: $") {
 				t.Fatalf("%q: error %v without usage (ok %v)", in, err, ok)
+			}
+			// What the moderator is told quotes excerpts of the input, never all of it.
+			if n := len([]rune(err.Error())); n > 1000 {
+				t.Fatalf("%.80q: a usage error of %d characters", in, n)
 			}
 			return
 		}
@@ -265,6 +289,13 @@ func FuzzParseActions(f *testing.F) {
 		}
 		if inv.Reason == "" || len([]rune(inv.Reason)) > 2000 {
 			t.Fatalf("%q: reason %q", in, inv.Reason)
+		}
+		// One target per command: the reason never starts with a second user, unless it was
+		// given explicitly (-reason, or a "reason:" marker).
+		if first, _, _ := strings.Cut(inv.Reason, " "); !strings.ContainsAny(in, "-?!:") {
+			if _, isUser := commands.ParseUserRef(first); isUser {
+				t.Fatalf("%q: the reason %q starts with a second user", in, inv.Reason)
+			}
 		}
 		if inv.PurgeDays < 0 || inv.PurgeDays > 7 {
 			t.Fatalf("%q: purge %d", in, inv.PurgeDays)

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -48,6 +49,10 @@ type Spec struct {
 	Rank int
 	// Action is the moderation action the command carries out; nil for a tool.
 	Action *moderation.Action
+	// Elsewhere names the flags that commands like this one take and this one does not, by
+	// every spelling (d → duration), so that "$kick @x rude -d 1h" is told kick takes no
+	// duration rather than only that -d is unknown.
+	Elsewhere map[string]string
 
 	parent *Spec
 }
@@ -103,6 +108,13 @@ type Param struct {
 	// a tool reading a list ("free nitro", scam*) can tell where its entries end. Without
 	// it, the words are joined bare.
 	Quoted bool
+	// Single makes a positional target take one user: a second user (a mention or an id)
+	// right after it, before any other word, is refused rather than read as the start of
+	// the reason ("$ban @a @b raid" would otherwise ban @a alone, for "<@b> raid").
+	Single bool
+	// Verbatim makes a Rest string take words that look like unknown flags as text (the
+	// message automod test tries); elsewhere an unknown -word is refused.
+	Verbatim bool
 }
 
 // ClearOption is the name of the slash option that stands for "none" (Param.Clear).
@@ -363,12 +375,19 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 			if !found {
 				return Args{}, true, fmt.Errorf("commands: %s routes to %q, which is not a subcommand", spec.Path(), target)
 			}
+			if len(words) > 0 && !sub.takesPositional() {
+				// The word cannot be the default's argument: it is a mistyped subcommand
+				// ("$config bogus"), and saying so beats "one word too many".
+				if _, _, _, isFlag := flagWord(words[0], quoted[0]); !isFlag {
+					return Args{}, true, &UsageError{Problem: unknownSub(prefix, spec, words[0]), Usage: spec.Usage(prefix)}
+				}
+			}
 			spec = sub
 			continue
 		}
 		problem := fmt.Sprintf("Say what to do: %s%s needs one of %s.", prefix, spec.Path(), subNames(spec))
 		if len(words) > 0 {
-			problem = fmt.Sprintf("%q is not a subcommand of %s%s; it has %s.", words[0], prefix, spec.Path(), subNames(spec))
+			problem = unknownSub(prefix, spec, words[0])
 		}
 		return Args{}, true, &UsageError{Problem: problem, Usage: spec.Usage(prefix)}
 	}
@@ -377,6 +396,31 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 		return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix)}
 	}
 	return args, true, nil
+}
+
+// unknownSub says a word is none of a group's subcommands, with the nearest one.
+func unknownSub(prefix string, spec *Spec, word string) string {
+	var known []string
+	for _, sub := range spec.Subs {
+		known = append(known, sub.Name)
+		known = append(known, sub.Aliases...)
+	}
+	problem := fmt.Sprintf("Unknown subcommand %q of %s%s; it is one of: %s.", excerpt(word), prefix, spec.Path(), subNames(spec))
+	if near := Closest(word, known); near != "" {
+		sub, _ := spec.Sub(near)
+		problem += fmt.Sprintf(" Did you mean %s%s?", prefix, sub.Path())
+	}
+	return problem
+}
+
+// takesPositional reports whether a leaf reads words that are not flags.
+func (s *Spec) takesPositional() bool {
+	for _, p := range s.Params {
+		if p.Positional {
+			return true
+		}
+	}
+	return false
 }
 
 func subNames(s *Spec) string {
@@ -442,19 +486,38 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 	}
 	var restWords []string
 	var restQuoted []mark
-	next := 0 // the next positional parameter to fill
+	next := 0       // the next positional parameter to fill
+	single := false // the last positional word was a Single target (flags in between)
 	for i := 0; i < len(words); i++ {
 		w := words[i]
-		if p := flagParam(spec, w); p != nil {
-			if args.Has(p.Name) {
-				return Args{}, fmt.Errorf("-%s is given twice", p.Name)
+		if name, value, eq, ok := flagWord(w, quoted[i]); ok {
+			p := spec.param(name)
+			if p == nil && (rest == nil || !rest.Verbatim) {
+				return Args{}, unknownFlag(spec, w, name)
 			}
-			n, err := takeFlag(&args, p, words[i+1:], quoted[i+1:], spec)
-			if err != nil {
-				return Args{}, err
+			if p != nil {
+				if args.Has(p.Name) {
+					return Args{}, fmt.Errorf("-%s is given twice", p.Name)
+				}
+				vals, valMarks := words[i+1:], quoted[i+1:]
+				if eq {
+					// -name=value: the value is the first word after the flag.
+					vals = append([]string{value}, vals...)
+					valMarks = append([]mark{{}}, valMarks...)
+				}
+				n, err := takeFlag(&args, p, vals, valMarks, spec)
+				if err != nil {
+					return Args{}, err
+				}
+				if eq {
+					if n == 0 {
+						return Args{}, fmt.Errorf("-%s must be %s, not %q", p.Name, p.accepted(), excerpt(value))
+					}
+					n--
+				}
+				i += n
+				continue
 			}
-			i += n
-			continue
 		}
 		// Fill the positional parameters in order; the Rest one gathers what is left.
 		for next < len(positional) && positional[next] != rest && args.Has(positional[next].Name) {
@@ -468,13 +531,22 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 			}
 			args.Values[p.Name] = v
 			next++
+			single = p.Single
 			continue
+		}
+		after := single
+		single = false
+		if after && len(restWords) == 0 && !quoted[i].quoted {
+			if _, isUser := ParseUserRef(w); isUser {
+				return Args{}, fmt.Errorf("one target per command: %s is a second user. gavel acts on one user at a time: run %s once for each of them. (A reason that starts with a mention goes in quotes: \"%s …\")",
+					excerpt(w), spec.Path(), excerpt(w))
+			}
 		}
 		if rest != nil {
 			restWords, restQuoted = append(restWords, w), append(restQuoted, quoted[i])
 			continue
 		}
-		return Args{}, fmt.Errorf("%q is one word too many (did you mean a flag? %s takes %s)", w, spec.Path(), flagList(spec))
+		return Args{}, fmt.Errorf("%q is one word too many (did you mean a flag? %s takes %s)", excerpt(w), spec.Path(), flagList(spec))
 	}
 	// The parameters after the Rest one take the last words, leaving the Rest one at least one
 	// when it is required (so that a missing rank says "needs rank", not "rank must be…").
@@ -513,7 +585,11 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 func flagList(spec *Spec) string {
 	var names []string
 	for _, p := range spec.Params {
-		names = append(names, "-"+p.Name)
+		name := "-" + p.Name
+		if len(p.Aliases) > 0 {
+			name += " (-" + strings.Join(p.Aliases, ", -") + ")"
+		}
+		names = append(names, name)
 	}
 	if len(names) == 0 {
 		return "no flags"
@@ -521,17 +597,25 @@ func flagList(spec *Spec) string {
 	return strings.Join(names, ", ")
 }
 
-// flagParam reports which parameter a word names as a flag (-name, --name or an alias).
-func flagParam(spec *Spec, word string) *Param {
-	if !strings.HasPrefix(word, "-") || len(word)-len(strings.TrimLeft(word, "-")) > 2 {
-		return nil
+// flagWord reads a word written as a flag: one or two dashes, then a letter (-silent,
+// --purge, -d, --bogus=3; not -1h, -_- or a lone dash), never a quoted word. name is
+// lower-cased; value is what follows an equals sign, when eq.
+func flagWord(word string, m mark) (name, value string, eq, ok bool) {
+	if m.quoted || !strings.HasPrefix(word, "-") {
+		return "", "", false, false
 	}
-	name := strings.ToLower(strings.TrimLeft(word, "-"))
-	if name == "" {
-		return nil
+	body := strings.TrimPrefix(strings.TrimPrefix(word, "-"), "-")
+	if body == "" || !(body[0] >= 'a' && body[0] <= 'z' || body[0] >= 'A' && body[0] <= 'Z') {
+		return "", "", false, false
 	}
-	for i := range spec.Params {
-		p := &spec.Params[i]
+	name, value, eq = strings.Cut(body, "=")
+	return strings.ToLower(name), value, eq, true
+}
+
+// param finds a parameter by its name or an alias (lower-case).
+func (s *Spec) param(name string) *Param {
+	for i := range s.Params {
+		p := &s.Params[i]
 		if p.Name == name {
 			return p
 		}
@@ -542,6 +626,31 @@ func flagParam(spec *Spec, word string) *Param {
 		}
 	}
 	return nil
+}
+
+// unknownFlag refuses a -word the command does not take: a flag it would take under
+// another command is named as such, a typo gets the nearest flag, and the message lists
+// what the command takes and how to keep such a word as text.
+func unknownFlag(spec *Spec, word, name string) error {
+	var b strings.Builder
+	if long, ok := spec.Elsewhere[name]; ok {
+		fmt.Fprintf(&b, "%s takes no -%s", spec.Path(), long)
+		if long != name {
+			fmt.Fprintf(&b, " (%s)", excerpt(word))
+		}
+	} else {
+		fmt.Fprintf(&b, "%s is not a flag of %s", excerpt(word), spec.Path())
+		var known []string
+		for _, p := range spec.Params {
+			known = append(known, p.Name)
+			known = append(known, p.Aliases...)
+		}
+		if near := Closest(name, known); near != "" {
+			fmt.Fprintf(&b, "; did you mean -%s?", near)
+		}
+	}
+	fmt.Fprintf(&b, "; %s takes %s. Words in quotes are kept as text: \"%s\"", spec.Path(), flagList(spec), excerpt(word))
+	return errors.New(b.String())
 }
 
 // takeFlag reads a flag's value from the words after it and returns how many it used.
@@ -558,8 +667,13 @@ func takeFlag(args *Args, p *Param, after []string, quoted []mark, spec *Spec) (
 		args.Values[p.Name] = true
 		return 0, nil
 	case KindString:
+		// Up to the next word written as a flag, known or not (an unknown one is then
+		// refused rather than swallowed into the value).
 		n := 0
-		for n < len(after) && flagParam(spec, after[n]) == nil {
+		for n < len(after) {
+			if _, _, _, isFlag := flagWord(after[n], quoted[n]); isFlag {
+				break
+			}
 			n++
 		}
 		if n == 0 {

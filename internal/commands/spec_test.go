@@ -101,7 +101,8 @@ func TestParseToolRefusals(t *testing.T) {
 		// A string flag's value runs to the next flag, so the number is not found after it.
 		{"$cases modify -reason x 3", "cases modify needs number"},
 		{"$config", "Say what to do: $config needs one of ranks, jail"},
-		{"$config nope", `"nope" is not a subcommand of $config; it has ranks, jail`},
+		{"$config nope", `Unknown subcommand "nope" of $config; it is one of: ranks, jail.`},
+		{"$config rnaks", `Unknown subcommand "rnaks" of $config; it is one of: ranks, jail. Did you mean $config ranks?`},
 		{"$config ranks set 11 x", "number must be a whole number from 0 to 10, not 11"},
 		{"$config jail general", "channel must be a channel"},
 	} {

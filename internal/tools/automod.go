@@ -113,7 +113,7 @@ func autoModSpec() *commands.Spec {
 			{Name: "disable", Description: "Turn an AutoMod rule off", Params: []commands.Param{ruleParam("The rule to turn off (name or id)")}},
 			{Name: "test", Description: "Which rules a message would trigger, on what and where", Params: []commands.Param{
 				// Quoted: the quotes in the message are part of what is tested.
-				{Name: "message", Description: "The message to try", Kind: commands.KindString, Required: true, Positional: true, Rest: true, Quoted: true, Max: 4000},
+				{Name: "message", Description: "The message to try", Kind: commands.KindString, Required: true, Positional: true, Rest: true, Quoted: true, Verbatim: true, Max: 4000},
 			}},
 			{Name: "keywords", Description: "Add or remove keywords, allowed words or regexes", Subs: []*commands.Spec{
 				{Name: "add", Description: "Add entries to a rule's keywords, allow list or regexes", Params: keywordParams("add")},
