@@ -728,7 +728,7 @@ func TestCasesModifyExpiry(t *testing.T) {
 		"$cases modify 26 -duration 3h -expires never": "not both",
 		"$cases modify 26 -expires tomorrow":           "expires must be never, a time such as",
 		"$cases modify 1 -duration 1d":                 "does not expire",
-		"$cases modify 26 -duration 20y":               "duration 20y is too long: the longest accepted is 10y",
+		"$cases modify 26 -duration 20y":               "duration 20 years is too long: the longest accepted is 10 years",
 	} {
 		if r := cw.send(t, cw.mod, in); !strings.Contains(r.Content, says) {
 			t.Errorf("%q: reply %q, want %q", in, r.Content, says)
