@@ -29,6 +29,7 @@ const (
 // parameters kong fills by type from what run binds: context.Context and *Runtime.
 type cli struct {
 	Globals
+	VersionFlag versionFlag `name:"version" help:"Print the version, the commit and the Go version, and exit."`
 
 	Run     runCmd     `cmd:"" help:"Open and migrate the database, then run the bot (needs DISCORD_TOKEN)."`
 	Migrate migrateCmd `cmd:"" help:"Apply, roll back or list the database migrations."`
@@ -65,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 	)
 	if err != nil {
 		return fail(stderr, exitFailure, fmt.Errorf("building the command line: %w", err))
+	}
+	if len(args) == 0 {
+		// Without a command there is nothing to run: show what there is, as --help does.
+		args = []string{"--help"}
 	}
 	kctx, err := parser.Parse(args)
 	if exited >= 0 {

@@ -65,7 +65,7 @@ level = "info"
 format = "text"
 
 [discord]
-token = ""
+token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 
@@ -92,7 +92,7 @@ level = "debug"
 format = "text"
 
 [discord]
-token = ""
+token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 
@@ -122,7 +122,7 @@ level = "info"
 format = "text"
 
 [discord]
-token = "***"
+token = "(set from DISCORD_TOKEN; hidden)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 
@@ -150,7 +150,7 @@ level = "error"
 format = "json"
 
 [discord]
-token = ""
+token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 
@@ -210,7 +210,7 @@ level = "debug"
 format = "text"
 
 [discord]
-token = ""
+token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 
@@ -252,5 +252,26 @@ func TestHelp(t *testing.T) {
 	got := gavel(t, nil, "--help")
 	if got.code != 0 || got.stderr != "" || !strings.Contains(got.stdout, "config check") {
 		t.Fatalf("code %d, stderr %q, stdout %q", got.code, got.stderr, got.stdout)
+	}
+}
+
+func TestNoArgumentsPrintsHelp(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := gavel(t, nil)
+	if got.code != 0 || got.stderr != "" || !strings.HasPrefix(got.stdout, "Usage: gavel <command>") {
+		t.Fatalf("code %d, stderr %q, stdout %q", got.code, got.stderr, got.stdout)
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{{"--version"}, {"migrate", "up", "--version"}} {
+		got := gavel(t, nil, args...)
+		if got.code != 0 || got.stderr != "" || !strings.HasPrefix(got.stdout, "version: dev\ncommit: ") {
+			t.Errorf("%v: code %d, stderr %q, stdout %q", args, got.code, got.stderr, got.stdout)
+		}
+	}
+	if _, err := os.Stat("gavel.db"); err == nil {
+		t.Error("migrate up --version ran the migration")
 	}
 }

@@ -156,6 +156,12 @@ const (
 	maxOpenConns = 1000
 )
 
+// What WriteTOML shows in place of the token.
+const (
+	TokenSet    = "(set from DISCORD_TOKEN; hidden)"
+	TokenNotSet = "(not set: gavel reads it only from DISCORD_TOKEN)"
+)
+
 // Default returns the configuration gavel runs with when nothing is set.
 func Default() Config {
 	return Config{
@@ -421,7 +427,7 @@ func (c Config) WriteTOML(w io.Writer) error {
 		Database Database `toml:"database"`
 		Log      Log      `toml:"log"`
 		Discord  struct {
-			Token      Secret   `toml:"token"`
+			Token      string   `toml:"token"`
 			APIURL     string   `toml:"api_url"`
 			GatewayURL string   `toml:"gateway_url"`
 			Guilds     []string `toml:"guilds"`
@@ -430,7 +436,12 @@ func (c Config) WriteTOML(w io.Writer) error {
 		Metrics Metrics `toml:"metrics"`
 		Expiry  Expiry  `toml:"expiry"`
 	}{Database: c.Database, Log: c.Log, Metrics: c.Metrics, Expiry: c.Expiry}
-	view.Discord.Token = c.Discord.Token
+	// The token is never printed, not even masked to its length: only whether it is set,
+	// and where it comes from. An empty "" would read as a token configured empty.
+	view.Discord.Token = TokenNotSet
+	if c.Discord.Token != "" {
+		view.Discord.Token = TokenSet
+	}
 	view.Discord.APIURL, view.Discord.GatewayURL = c.Discord.APIURL, c.Discord.GatewayURL
 	view.Discord.Guilds, view.Discord.BotOwners = c.Discord.Guilds, c.Discord.BotOwners
 	if loc, err := store.ParseURL(c.Database.URL); err == nil {

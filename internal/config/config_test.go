@@ -303,7 +303,7 @@ level = "info"
 format = "text"
 
 [discord]
-token = ""
+token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 
@@ -332,7 +332,7 @@ level = "debug"
 format = "json"
 
 [discord]
-token = "***"
+token = "(set from DISCORD_TOKEN; hidden)"
 api_url = ""
 gateway_url = ""
 
@@ -360,7 +360,7 @@ level = "info"
 format = "text"
 
 [discord]
-token = ""
+token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = ""
 gateway_url = ""
 
