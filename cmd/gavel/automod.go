@@ -72,7 +72,11 @@ func (rt *Runtime) automodEnv(ctx context.Context) (*automodEnv, error) {
 	}
 	if cfg.Discord.Token == "" {
 		st.Close()
-		return nil, errors.New("DISCORD_TOKEN is not set: the automod commands read and change the guild's rules through Discord's API with the bot's token")
+		return nil, errors.New("DISCORD_TOKEN is not set: the automod commands read and change the guild's rules through Discord's API with the bot's token; " + config.TokenHelp)
+	}
+	if err := config.CheckToken(cfg.Discord.Token); err != nil {
+		st.Close()
+		return nil, err
 	}
 	port, err := disgoport.New(string(cfg.Discord.Token), disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(rt.logger(cfg)),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))

@@ -6,12 +6,16 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // version is set at link time with -ldflags "-X main.version=v1.2.3". It is the binary's
@@ -86,6 +90,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		configRequired: flagGiven(kctx, "config"),
 	}
 	if err := kctx.Run(rt); err != nil {
+		// A 401 means the token, whichever call met it first: say so rather than quote
+		// Discord's "401: Unauthorized".
+		if discord.IsStatus(err, http.StatusUnauthorized) {
+			err = config.ErrTokenRefused
+		}
 		return fail(stderr, exitFailure, err)
 	}
 	return 0

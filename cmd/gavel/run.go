@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/config"
 )
 
 // runCmd runs the bot.
@@ -14,7 +15,7 @@ type runCmd struct {
 
 // errNoToken is what run says when the token is missing; it names the variable because the
 // token is never read from a file.
-var errNoToken = errors.New("DISCORD_TOKEN is not set: gavel reads the bot token only from the DISCORD_TOKEN environment variable")
+var errNoToken = errors.New("DISCORD_TOKEN is not set: gavel reads the bot token only from the DISCORD_TOKEN environment variable; " + config.TokenHelp)
 
 // Run connects to Discord and moderates until ctx ends (SIGINT or SIGTERM in the binary),
 // then lets the actions in flight finish and returns.
@@ -43,6 +44,11 @@ func (r runCmd) Run(ctx context.Context, rt *Runtime) error {
 		}
 		log.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
 		return errNoToken
+	}
+	// A token of the wrong shape is said in words before anything is opened; one Discord
+	// refuses is caught by run (main.go) from the first call's 401.
+	if err := config.CheckToken(cfg.Discord.Token); err != nil {
+		return err
 	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {

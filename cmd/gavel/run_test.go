@@ -83,3 +83,54 @@ func TestRunConnectsAndShutsDown(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWrongToken: a token of the wrong shape, and one Discord refuses, are said in words
+// with where to get a good one, and the token itself is never quoted.
+func TestRunWrongToken(t *testing.T) {
+	t.Chdir(t.TempDir())
+	fake := discordtest.New(t)
+	owner := fake.AddUser("owner", false)
+	guild := fake.AddGuild("test guild", owner)
+	base := map[string]string{
+		"GAVEL_DISCORD_API_URL":     fake.APIURL(),
+		"GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
+		"GAVEL_DATABASE_URL":        "sqlite:" + filepath.Join(t.TempDir(), "gavel.db"),
+	}
+	with := func(token string) map[string]string {
+		env := map[string]string{"DISCORD_TOKEN": token}
+		for k, v := range base {
+			env[k] = v
+		}
+		return env
+	}
+	const help = "https://discord.com/developers/applications → your application → Bot → Reset Token"
+	for _, tc := range []struct{ token, why string }{
+		{"not-a-token", "it has 1 parts"},
+		{"abc.def", "it has 2 parts"},
+		{"bm90IGFuIGlk.secretpart.secretsig", "its first part is not an application id in base64"},
+		{"Bot " + fake.Token(), `it starts with "Bot "`},
+		{"MTIz..secretsig", "part 2 is empty"},
+		{"MTIz.sec ret.secretsig", "part 2 has characters that are not base64"},
+	} {
+		got := gavel(t, with(tc.token), "run")
+		want := "gavel: DISCORD_TOKEN is malformed: " + tc.why
+		if got.code != 1 || !strings.HasPrefix(got.stderr, want) || !strings.Contains(got.stderr, help) {
+			t.Errorf("run with token %q: code %d, stderr %q; want %q … %q", tc.token, got.code, got.stderr, want, help)
+		}
+		if strings.Contains(got.stderr, "secret") || strings.Contains(got.stderr, "disgoport") {
+			t.Errorf("run with token %q quotes the token or the library: %q", tc.token, got.stderr)
+		}
+	}
+	// Well formed (the fake's application id) but not the token Discord issued.
+	refused := strings.Split(fake.Token(), ".")[0] + ".c2VjcmV0.c2lnbmF0dXJl"
+	wantRefused := "gavel: Discord refused DISCORD_TOKEN (401 Unauthorized): the token is wrong, or was reset in the developer portal; copy the bot token from Discord's developer portal (" + help + ") into DISCORD_TOKEN\n"
+	if got := gavel(t, with(refused), "run"); got.code != 1 || got.stderr[strings.LastIndex(strings.TrimSuffix(got.stderr, "\n"), "\n")+1:] != wantRefused {
+		t.Errorf("run with a refused token: code %d, stderr %q; want last line %q", got.code, got.stderr, wantRefused)
+	}
+	if got := gavel(t, with(refused), "automod", "export", "--guild", guild.String()); got.code != 1 || got.stderr != wantRefused {
+		t.Errorf("automod export with a refused token: code %d, stderr %q; want %q", got.code, got.stderr, wantRefused)
+	}
+	if got := gavel(t, with("abc.def"), "automod", "export", "--guild", guild.String()); got.code != 1 || !strings.HasPrefix(got.stderr, "gavel: DISCORD_TOKEN is malformed: it has 2 parts") {
+		t.Errorf("automod export with a malformed token: code %d, stderr %q", got.code, got.stderr)
+	}
+}

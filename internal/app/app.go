@@ -417,7 +417,7 @@ func explainClose(err error) error {
 	case gateway.CloseDisallowedIntents:
 		return fmt.Errorf("%w; turn on the Server Members and Message Content intents under Bot in Discord's developer portal", err)
 	case gateway.CloseAuthenticationFailed:
-		return fmt.Errorf("%w; DISCORD_TOKEN is not a valid bot token (reset it under Bot in Discord's developer portal)", err)
+		return fmt.Errorf("%w; Discord refused DISCORD_TOKEN: the token is wrong, or was reset; %s", err, config.TokenHelp)
 	}
 	return err
 }

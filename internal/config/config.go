@@ -7,6 +7,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -155,6 +156,60 @@ const (
 	minOpenConns = 1
 	maxOpenConns = 1000
 )
+
+// TokenHelp says where a bot token comes from, for every message about a wrong one.
+const TokenHelp = "copy the bot token from Discord's developer portal (https://discord.com/developers/applications → your application → Bot → Reset Token) into DISCORD_TOKEN"
+
+// ErrTokenRefused is what a 401 from Discord means to the operator.
+var ErrTokenRefused = errors.New("Discord refused DISCORD_TOKEN (401 Unauthorized): the token is wrong, or was reset in the developer portal; " + TokenHelp)
+
+// CheckToken says whether t has the shape of a bot token: three parts separated by dots,
+// the first the bot's application id in base64. It says nothing of whether Discord accepts
+// it, and never quotes the token.
+func CheckToken(t Secret) error {
+	s := strings.TrimSpace(string(t))
+	if s == "" {
+		return errors.New("DISCORD_TOKEN is not set: gavel reads the bot token only from the DISCORD_TOKEN environment variable; " + TokenHelp)
+	}
+	malformed := func(why string) error {
+		return fmt.Errorf("DISCORD_TOKEN is malformed: %s; a bot token is three parts separated by dots, the first the application id in base64; %s", why, TokenHelp)
+	}
+	if strings.HasPrefix(s, "Bot ") {
+		return malformed(`it starts with "Bot ", which gavel adds itself`)
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return malformed(fmt.Sprintf("it has %d parts", len(parts)))
+	}
+	for i, p := range parts {
+		if p == "" {
+			return malformed(fmt.Sprintf("part %d is empty", i+1))
+		}
+		if strings.ContainsFunc(p, func(r rune) bool {
+			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '+' || r == '/' || r == '=')
+		}) {
+			return malformed(fmt.Sprintf("part %d has characters that are not base64", i+1))
+		}
+	}
+	if ApplicationID(s) == 0 {
+		return malformed("its first part is not an application id in base64")
+	}
+	return nil
+}
+
+// ApplicationID reads the application id from a bot token's first part (base64 of the id,
+// padded or not, standard or URL alphabet), or returns 0.
+func ApplicationID(token string) int64 {
+	first, _, _ := strings.Cut(token, ".")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.StdEncoding, base64.RawURLEncoding, base64.URLEncoding} {
+		if b, err := enc.DecodeString(first); err == nil {
+			if id, err := strconv.ParseInt(string(b), 10, 64); err == nil && id > 0 {
+				return id
+			}
+		}
+	}
+	return 0
+}
 
 // What WriteTOML shows in place of the token.
 const (

@@ -486,3 +486,57 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckToken(t *testing.T) {
+	good := "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abc-def_ghi"
+	if err := CheckToken(Secret(good)); err != nil {
+		t.Fatalf("good token refused: %v", err)
+	}
+	if ApplicationID(good) != 123456789012345678 {
+		t.Fatalf("ApplicationID = %d", ApplicationID(good))
+	}
+	for _, tc := range []struct{ token, want string }{
+		{"", "DISCORD_TOKEN is not set"},
+		{"one", "DISCORD_TOKEN is malformed: it has 1 parts"},
+		{"a.b.c.d", "DISCORD_TOKEN is malformed: it has 4 parts"},
+		{"Bot " + good, `DISCORD_TOKEN is malformed: it starts with "Bot "`},
+		{"MTIz.b!d.c", "DISCORD_TOKEN is malformed: part 2 has characters that are not base64"},
+		{"LTE=.b.c", "DISCORD_TOKEN is malformed: its first part is not an application id in base64"}, // "-1"
+	} {
+		err := CheckToken(Secret(tc.token))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || !strings.Contains(err.Error(), "Bot → Reset Token") {
+			t.Errorf("CheckToken(%q) = %v; want %q and where to get a token", tc.token, err, tc.want)
+		}
+	}
+}
+
+// tokenWording is every fixed word CheckToken's messages use.
+const tokenWording = "DISCORD_TOKEN is malformed: it has parts; it starts with \"Bot \", which gavel adds itself; part is empty; has characters that are not base64; its first part is not an application id in base64; a bot token is three parts separated by dots, the first the application id in base64; " +
+	"DISCORD_TOKEN is not set: gavel reads the bot token only from the DISCORD_TOKEN environment variable; " + TokenHelp
+
+func FuzzCheckToken(f *testing.F) {
+	f.Add("MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe.abc-def_ghi")
+	f.Add("Bot x.y.z")
+	f.Add("..")
+	f.Add("secret\n.x.y")
+	f.Fuzz(func(t *testing.T, token string) {
+		err := CheckToken(Secret(token))
+		if err == nil {
+			if ApplicationID(strings.TrimSpace(token)) <= 0 {
+				t.Fatalf("accepted %q without an application id", token)
+			}
+			return
+		}
+		// The message never quotes the token's secret parts (the text around them is fixed,
+		// so a part that happens to be a word of it is no leak).
+		parts := strings.Split(strings.TrimSpace(token), ".")
+		for _, part := range parts[min(1, len(parts)-1):] {
+			if len(part) >= 6 && strings.Contains(err.Error(), part) && !strings.Contains(tokenWording, part) {
+				t.Fatalf("error quotes the token: %v", err)
+			}
+		}
+		if strings.ContainsFunc(err.Error(), unicode.IsControl) {
+			t.Fatalf("error is not one line: %q", err)
+		}
+	})
+}
