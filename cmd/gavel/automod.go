@@ -221,7 +221,7 @@ func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, env *
 		return
 	}
 	err = env.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := env.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clip(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		_, err := env.port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), discord.Message{Content: clip(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 		return err
 	})
 	if err != nil {

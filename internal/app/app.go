@@ -487,7 +487,7 @@ func (a *App) registerCommands(ctx context.Context) error {
 		guilds = []int64{0}
 	}
 	for _, g := range guilds {
-		registered, err := a.port.RegisterCommands(ctx, g, defs)
+		registered, err := a.port.RegisterCommands(ctx, discord.GuildID(g), defs)
 		if err != nil {
 			where := "globally"
 			if g != 0 {

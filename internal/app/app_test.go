@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
@@ -197,7 +198,7 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("case #%d = %+v; want an active %s of the target by the moderator", n, c, want)
 		}
 	}
-	if g, err := cs.Guild(context.Background(), int64(w.guild)); err != nil {
+	if g, err := cs.Guild(context.Background(), discord.GuildID(w.guild)); err != nil {
 		t.Errorf("the guild was not recorded as joined: %v", err)
 	} else {
 		t.Logf("guild record: %+v", g)

@@ -87,7 +87,7 @@ type Outcome struct {
 func (s *Service) List(ctx context.Context, guildID int64) ([]Rule, error) {
 	var raws []json.RawMessage
 	err := s.call(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		raws, err = s.port.AutoModRules(ctx, guildID)
+		raws, err = s.port.AutoModRules(ctx, discord.GuildID(guildID))
 		return err
 	})
 	if err != nil {
@@ -201,7 +201,7 @@ func (s *Service) create(ctx context.Context, guildID int64, actor Actor, r Rule
 	}
 	var raw json.RawMessage
 	err = s.call(ctx, executor.OpAutoMod, func(ctx context.Context) (err error) {
-		raw, err = s.port.CreateAutoModRule(ctx, guildID, body, auditReason(actor))
+		raw, err = s.port.CreateAutoModRule(ctx, discord.GuildID(guildID), body, auditReason(actor))
 		return err
 	})
 	if err != nil {
@@ -401,7 +401,7 @@ func (s *Service) modify(ctx context.Context, guildID int64, actor Actor, r Rule
 	}
 	var raw json.RawMessage
 	err = s.call(ctx, executor.OpAutoMod, func(ctx context.Context) (err error) {
-		raw, err = s.port.ModifyAutoModRule(ctx, guildID, r.ID, patch, auditReason(actor))
+		raw, err = s.port.ModifyAutoModRule(ctx, discord.GuildID(guildID), r.ID, patch, auditReason(actor))
 		return err
 	})
 	if err != nil {
@@ -434,7 +434,7 @@ func (s *Service) Delete(ctx context.Context, guildID int64, actor Actor, nameOr
 
 func (s *Service) deleteRule(ctx context.Context, guildID int64, actor Actor, ruleID int64) error {
 	return s.call(ctx, executor.OpAutoMod, func(ctx context.Context) error {
-		err := s.port.DeleteAutoModRule(ctx, guildID, ruleID, auditReason(actor))
+		err := s.port.DeleteAutoModRule(ctx, discord.GuildID(guildID), ruleID, auditReason(actor))
 		if discord.IsCode(err, discord.CodeUnknownAutoModRule) {
 			return nil // deleted already (a retry after a lost answer)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -94,7 +95,7 @@ func TestCreateAndGet(t *testing.T) {
 		if _, err := s.Get(ctx, 1<<40); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("missing id: %v", err)
 		}
-		g, err := s.Guild(ctx, guild)
+		g, err := s.Guild(ctx, discord.GuildID(guild))
 		if err != nil || g.CaseCount != 2 {
 			t.Errorf("guild counter: %+v, %v", g, err)
 		}
@@ -147,7 +148,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		if n, err := s.CountInGuild(ctx, guild); err != nil || n != 0 {
 			t.Errorf("after rejected input the guild has %d cases (err %v), want 0", n, err)
 		}
-		if _, err := s.Guild(ctx, guild); !errors.Is(err, cases.ErrNotFound) {
+		if _, err := s.Guild(ctx, discord.GuildID(guild)); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("a rejected case created the guild row: %v", err)
 		}
 	})
@@ -549,7 +550,7 @@ func TestGuildLifecycle(t *testing.T) {
 		if err := s.GuildLeft(ctx, guild, clk.now()); err != nil {
 			t.Fatal(err)
 		}
-		g, err := s.Guild(ctx, guild)
+		g, err := s.Guild(ctx, discord.GuildID(guild))
 		if err != nil || g.LeftAt.IsZero() || g.CaseCount != 1 {
 			t.Errorf("after leaving: %+v %v", g, err)
 		}
@@ -564,7 +565,7 @@ func TestGuildLifecycle(t *testing.T) {
 		if err != nil || c.Number != 2 {
 			t.Errorf("numbering after rejoin: #%d %v", c.Number, err)
 		}
-		g, _ = s.Guild(ctx, guild)
+		g, _ = s.Guild(ctx, discord.GuildID(guild))
 		if !g.LeftAt.IsZero() || !g.JoinedAt.Equal(clk.now()) {
 			t.Errorf("after rejoining: %+v", g)
 		}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -280,11 +281,11 @@ func (s *Service) GuildLeft(ctx context.Context, guildID int64, at time.Time) er
 }
 
 // Guild returns what the store knows of a guild, or ErrNotFound.
-func (s *Service) Guild(ctx context.Context, guildID int64) (Guild, error) {
-	if err := checkID("guild", guildID); err != nil {
+func (s *Service) Guild(ctx context.Context, guildID discord.GuildID) (Guild, error) {
+	if err := checkID("guild", int64(guildID)); err != nil {
 		return Guild{}, err
 	}
-	g, err := s.read.GetGuild(ctx, guildID)
+	g, err := s.read.GetGuild(ctx, int64(guildID))
 	if err != nil {
 		return Guild{}, notFound(err, fmt.Sprintf("guild %d", guildID))
 	}

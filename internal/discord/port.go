@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Port is every Discord call gavel's services make, in gavel's terms: snowflakes are int64,
-// permissions uint64, and nothing of the Discord library shows through. The disgo adapter
+// Port is every Discord call gavel's services make, in gavel's terms: ids are typed (GuildID, UserID, …;
+// see ids.go), permissions uint64, and nothing of the Discord library shows through. The disgo adapter
 // (package disgoport) implements it over HTTP; unit tests may use a small in-memory double.
 // It is the composition of small interfaces by resource (Bans, Members, Roles, …): a
 // service asks for the ones it uses, as disgo's rest package does, so what it may do to
@@ -34,98 +34,98 @@ type Port interface {
 type Bans interface {
 	// Ban bans a user (a member or not) and deletes their messages of the last
 	// deleteMessageSeconds (0–604800). Banning a banned user succeeds and changes nothing.
-	Ban(ctx context.Context, guildID, userID int64, deleteMessageSeconds int, reason string) error
+	Ban(ctx context.Context, guildID GuildID, userID UserID, deleteMessageSeconds int, reason string) error
 	// Unban lifts a ban; a user who is not banned is a 404 with CodeUnknownBan.
-	Unban(ctx context.Context, guildID, userID int64, reason string) error
+	Unban(ctx context.Context, guildID GuildID, userID UserID, reason string) error
 	// GetBan reports whether a user is banned, and the ban's reason.
-	GetBan(ctx context.Context, guildID, userID int64) (ban Ban, banned bool, err error)
+	GetBan(ctx context.Context, guildID GuildID, userID UserID) (ban Ban, banned bool, err error)
 	// ListBans returns up to limit bans (1–1000; 0 means 1000) of users whose id is above
 	// after, in ascending user id: pass the last id of one page as after for the next.
-	ListBans(ctx context.Context, guildID, after int64, limit int) ([]Ban, error)
+	ListBans(ctx context.Context, guildID GuildID, after UserID, limit int) ([]Ban, error)
 }
 
 // Members reads guild members and removes or times them out.
 type Members interface {
 	// Member returns a guild member; a user who is not a member is a 404 with
 	// CodeUnknownMember.
-	Member(ctx context.Context, guildID, userID int64) (Member, error)
+	Member(ctx context.Context, guildID GuildID, userID UserID) (Member, error)
 	// Kick removes a member; a user who is not a member is a 404 with CodeUnknownMember.
-	Kick(ctx context.Context, guildID, userID int64, reason string) error
+	Kick(ctx context.Context, guildID GuildID, userID UserID, reason string) error
 	// Timeout times a member out until a time (at most 28 days ahead); the zero time lifts
 	// the timeout.
-	Timeout(ctx context.Context, guildID, userID int64, until time.Time, reason string) error
+	Timeout(ctx context.Context, guildID GuildID, userID UserID, until time.Time, reason string) error
 }
 
 // Roles changes a member's roles.
 type Roles interface {
 	// AddRole gives a member a role; giving one they have changes nothing.
-	AddRole(ctx context.Context, guildID, userID, roleID int64, reason string) error
+	AddRole(ctx context.Context, guildID GuildID, userID UserID, roleID RoleID, reason string) error
 	// RemoveRole takes a role from a member; taking one they lack changes nothing.
-	RemoveRole(ctx context.Context, guildID, userID, roleID int64, reason string) error
+	RemoveRole(ctx context.Context, guildID GuildID, userID UserID, roleID RoleID, reason string) error
 	// SetRoles replaces a member's roles with roleIDs, in one call (jail and unjail).
-	SetRoles(ctx context.Context, guildID, userID int64, roleIDs []int64, reason string) error
+	SetRoles(ctx context.Context, guildID GuildID, userID UserID, roleIDs []RoleID, reason string) error
 }
 
 // Guilds reads a guild: its owner and roles.
 type Guilds interface {
 	// Guild returns a guild's owner and roles.
-	Guild(ctx context.Context, guildID int64) (Guild, error)
+	Guild(ctx context.Context, guildID GuildID) (Guild, error)
 }
 
 // Channels reads channels and changes their permissions and slowmode.
 type Channels interface {
 	// Channel returns a channel: a guild channel, a thread or a DM.
-	Channel(ctx context.Context, channelID int64) (Channel, error)
+	Channel(ctx context.Context, channelID ChannelID) (Channel, error)
 	// GuildChannels returns a guild's channels, threads excluded.
-	GuildChannels(ctx context.Context, guildID int64) ([]Channel, error)
+	GuildChannels(ctx context.Context, guildID GuildID) ([]Channel, error)
 	// SetChannelOverwrite creates or replaces a channel's permission overwrite for a role or
 	// a member (lockdown, per-channel bans).
-	SetChannelOverwrite(ctx context.Context, channelID int64, ow Overwrite, reason string) error
+	SetChannelOverwrite(ctx context.Context, channelID ChannelID, ow Overwrite, reason string) error
 	// SetSlowmode sets a channel's rate_limit_per_user in seconds (0–21600; 0 turns it off).
-	SetSlowmode(ctx context.Context, channelID int64, seconds int, reason string) error
+	SetSlowmode(ctx context.Context, channelID ChannelID, seconds int, reason string) error
 }
 
 // Messages sends, edits, reads and deletes messages, DMs included.
 type Messages interface {
 	// SendDM opens the bot's DM channel with a user and sends msg there. A user who accepts
 	// no DMs from the bot is a 403 with CodeCannotDMUser.
-	SendDM(ctx context.Context, userID int64, msg Message) (MessageRef, error)
+	SendDM(ctx context.Context, userID UserID, msg Message) (MessageRef, error)
 	// SendMessage posts msg in a channel and returns the new message's id.
-	SendMessage(ctx context.Context, channelID int64, msg Message) (int64, error)
+	SendMessage(ctx context.Context, channelID ChannelID, msg Message) (MessageID, error)
 	// EditMessage replaces one of the bot's messages with msg: content, embeds and
 	// components all become msg's (a nil Components removes the message's components).
-	EditMessage(ctx context.Context, channelID, messageID int64, msg Message) error
+	EditMessage(ctx context.Context, channelID ChannelID, messageID MessageID, msg Message) error
 	// DeleteMessage deletes a message.
-	DeleteMessage(ctx context.Context, channelID, messageID int64, reason string) error
+	DeleteMessage(ctx context.Context, channelID ChannelID, messageID MessageID, reason string) error
 	// BulkDelete deletes messages younger than two weeks, in as few calls as Discord allows
 	// (100 per call; a single id is deleted on its own). Duplicate ids are dropped. On an
 	// error, the calls made before it have deleted their messages.
-	BulkDelete(ctx context.Context, channelID int64, messageIDs []int64, reason string) error
+	BulkDelete(ctx context.Context, channelID ChannelID, messageIDs []MessageID, reason string) error
 	// ListMessages returns a channel's messages, newest first; see MessageQuery.
-	ListMessages(ctx context.Context, channelID int64, q MessageQuery) ([]ChannelMessage, error)
+	ListMessages(ctx context.Context, channelID ChannelID, q MessageQuery) ([]ChannelMessage, error)
 }
 
 // AutoMod reads and changes a guild's AutoMod rules.
 type AutoMod interface {
 	// AutoModRules lists a guild's AutoMod rules, each as the JSON object Discord returns.
-	AutoModRules(ctx context.Context, guildID int64) ([]json.RawMessage, error)
+	AutoModRules(ctx context.Context, guildID GuildID) ([]json.RawMessage, error)
 	// AutoModRule returns one rule as Discord's JSON object.
-	AutoModRule(ctx context.Context, guildID, ruleID int64) (json.RawMessage, error)
+	AutoModRule(ctx context.Context, guildID GuildID, ruleID int64) (json.RawMessage, error)
 	// CreateAutoModRule creates a rule from Discord's JSON body and returns the rule Discord
 	// stored.
-	CreateAutoModRule(ctx context.Context, guildID int64, rule json.RawMessage, reason string) (json.RawMessage, error)
+	CreateAutoModRule(ctx context.Context, guildID GuildID, rule json.RawMessage, reason string) (json.RawMessage, error)
 	// ModifyAutoModRule changes the fields present in patch (Discord's JSON body) and returns
 	// the rule as changed.
-	ModifyAutoModRule(ctx context.Context, guildID, ruleID int64, patch json.RawMessage, reason string) (json.RawMessage, error)
+	ModifyAutoModRule(ctx context.Context, guildID GuildID, ruleID int64, patch json.RawMessage, reason string) (json.RawMessage, error)
 	// DeleteAutoModRule deletes a rule.
-	DeleteAutoModRule(ctx context.Context, guildID, ruleID int64, reason string) error
+	DeleteAutoModRule(ctx context.Context, guildID GuildID, ruleID int64, reason string) error
 }
 
 // AuditLogs reads a guild's audit log.
 type AuditLogs interface {
 	// AuditLog returns a guild's audit-log entries that match f, newest first unless
 	// f.After is set (then oldest first, as Discord pages forward).
-	AuditLog(ctx context.Context, guildID int64, f AuditLogFilter) ([]AuditLogEntry, error)
+	AuditLog(ctx context.Context, guildID GuildID, f AuditLogFilter) ([]AuditLogEntry, error)
 }
 
 // Commands registers the application's commands.
@@ -133,7 +133,7 @@ type Commands interface {
 	// RegisterCommands replaces the application's commands in a guild (guildID 0: the global
 	// ones) with commands, a JSON array of Discord's application command objects, and
 	// returns what Discord registered.
-	RegisterCommands(ctx context.Context, guildID int64, commands json.RawMessage) ([]RegisteredCommand, error)
+	RegisterCommands(ctx context.Context, guildID GuildID, commands json.RawMessage) ([]RegisteredCommand, error)
 }
 
 // Interactions answers interactions.
@@ -144,7 +144,7 @@ type Interactions interface {
 	// deferred one). Flags cannot change an existing response's visibility.
 	EditOriginal(ctx context.Context, token string, msg Message) error
 	// Followup sends another message for an interaction and returns its id.
-	Followup(ctx context.Context, token string, msg Message) (int64, error)
+	Followup(ctx context.Context, token string, msg Message) (MessageID, error)
 }
 
 // Message is what the bot says: in a channel, a DM or an interaction response.
@@ -173,8 +173,8 @@ const (
 // AllowedMentions widens, on purpose, who a message may ping. Mentions are never parsed
 // from the text (Discord's "parse" is always empty), so only the ids listed here ping.
 type AllowedMentions struct {
-	Users []int64
-	Roles []int64
+	Users []UserID
+	Roles []RoleID
 	// RepliedUser pings the author of the message replied to.
 	RepliedUser bool
 }
@@ -215,13 +215,13 @@ type EmbedAuthor struct {
 
 // MessageRef names a message the bot sent.
 type MessageRef struct {
-	ChannelID int64
-	MessageID int64
+	ChannelID ChannelID
+	MessageID MessageID
 }
 
 // User is a Discord user.
 type User struct {
-	ID       int64
+	ID       UserID
 	Username string
 	// GlobalName is the display name; "" when the user has none.
 	GlobalName string
@@ -241,7 +241,7 @@ type Member struct {
 	User User
 	// Nick is the guild nickname; "" when none.
 	Nick     string
-	Roles    []int64
+	Roles    []RoleID
 	JoinedAt time.Time
 	// CommunicationDisabledUntil is when the member's timeout ends; zero when none was set.
 	// A time in the past means the timeout has run out.
@@ -253,9 +253,9 @@ func (m Member) TimedOut(now time.Time) bool { return m.CommunicationDisabledUnt
 
 // Guild is what moderation needs of a guild: its owner and its role hierarchy.
 type Guild struct {
-	ID      int64
+	ID      GuildID
 	Name    string
-	OwnerID int64
+	OwnerID UserID
 	// Roles includes @everyone, whose id is the guild's.
 	Roles []Role
 }
@@ -269,12 +269,12 @@ const permAdministrator = 1 << 3
 // MemberPermissions computes a member's guild-wide permissions as Discord does: the owner
 // and administrators hold AllPermissions; anyone else @everyone's and their roles' together.
 // Channel overwrites come on top of these.
-func (g Guild) MemberPermissions(userID int64, roleIDs []int64) uint64 {
+func (g Guild) MemberPermissions(userID UserID, roleIDs []RoleID) uint64 {
 	if userID == g.OwnerID {
 		return AllPermissions
 	}
 	var p uint64
-	if everyone, ok := g.Role(g.ID); ok {
+	if everyone, ok := g.Role(g.ID.EveryoneRole()); ok {
 		p |= everyone.Permissions
 	}
 	for _, id := range roleIDs {
@@ -289,7 +289,7 @@ func (g Guild) MemberPermissions(userID int64, roleIDs []int64) uint64 {
 }
 
 // Role returns the guild's role with an id.
-func (g Guild) Role(id int64) (Role, bool) {
+func (g Guild) Role(id RoleID) (Role, bool) {
 	for _, r := range g.Roles {
 		if r.ID == id {
 			return r, true
@@ -301,7 +301,7 @@ func (g Guild) Role(id int64) (Role, bool) {
 // Role is a guild role. Higher Position is higher in the hierarchy; ties are broken by
 // the lower id, as Discord does.
 type Role struct {
-	ID          int64
+	ID          RoleID
 	Name        string
 	Position    int
 	Permissions uint64
@@ -331,11 +331,11 @@ const (
 
 // Channel is a guild channel, a thread or a DM (GuildID 0).
 type Channel struct {
-	ID       int64
-	GuildID  int64
+	ID       ChannelID
+	GuildID  GuildID
 	Type     ChannelType
 	Name     string
-	ParentID int64
+	ParentID ChannelID
 	Position int
 	// RateLimitPerUser is the slowmode in seconds.
 	RateLimitPerUser int
@@ -370,15 +370,15 @@ type Ban struct {
 // MessageQuery picks the messages ListMessages returns: at most Limit (1–100; 0 means 50)
 // before the message Before, or else after the message After, or else the newest.
 type MessageQuery struct {
-	Before int64
-	After  int64
+	Before MessageID
+	After  MessageID
 	Limit  int
 }
 
 // ChannelMessage is a message read from a channel.
 type ChannelMessage struct {
-	ID        int64
-	ChannelID int64
+	ID        MessageID
+	ChannelID ChannelID
 	Author    User
 	Content   string
 	Timestamp time.Time
@@ -387,7 +387,8 @@ type ChannelMessage struct {
 // AuditLogFilter picks audit-log entries. Zero fields filter nothing. Limit is 1–100 (0
 // means 50).
 type AuditLogFilter struct {
-	UserID     int64
+	UserID UserID
+	// TargetID is the target's id: a user's for the member actions, a rule's for AutoMod's.
 	TargetID   int64
 	ActionType int
 	Before     int64
@@ -409,7 +410,8 @@ type AuditLogEntry struct {
 	ID         int64
 	ActionType int
 	// UserID is who acted; 0 when Discord does not say.
-	UserID   int64
+	UserID UserID
+	// TargetID is the target's id: a user's for the member actions, a rule's for AutoMod's.
 	TargetID int64
 	Reason   string
 	Changes  json.RawMessage
@@ -462,8 +464,8 @@ type Response struct {
 const discordEpoch = 1420070400000
 
 // SnowflakeTime returns when the object with a snowflake id was created.
-func SnowflakeTime(id int64) time.Time {
-	return time.UnixMilli(id>>22 + discordEpoch).UTC()
+func SnowflakeTime[T Snowflake](id T) time.Time {
+	return time.UnixMilli(int64(id)>>22 + discordEpoch).UTC()
 }
 
 // SnowflakeAt returns the smallest snowflake created at t, for before/after bounds by time.

@@ -10,7 +10,7 @@ import (
 func TestSnowflakeTime(t *testing.T) {
 	// Discord's documented example: 175928847299117063 was created 2016-04-30 11:18:25.796 UTC.
 	want := time.Date(2016, 4, 30, 11, 18, 25, 796_000_000, time.UTC)
-	if got := discord.SnowflakeTime(175928847299117063); !got.Equal(want) {
+	if got := discord.SnowflakeTime(discord.MessageID(175928847299117063)); !got.Equal(want) {
 		t.Errorf("SnowflakeTime = %v; want %v", got, want)
 	}
 	if got := discord.SnowflakeTime(discord.SnowflakeAt(want)); !got.Equal(want) {

@@ -28,7 +28,7 @@ func refuse(format string, args ...any) error { return Refuse(format, args...) }
 
 // guildPermissions is a member's guild-wide permissions (discord.Guild.MemberPermissions).
 func guildPermissions(g discord.Guild, userID int64, roleIDs []int64) permissions.Permission {
-	return permissions.Permission(g.MemberPermissions(userID, roleIDs))
+	return permissions.Permission(g.MemberPermissions(discord.UserID(userID), discord.IDs[discord.RoleID](roleIDs)))
 }
 
 // touchesMember says the action changes the member on Discord, so gavel must be able to.
@@ -70,10 +70,10 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 		return refuse("You cannot %s yourself.", a.Name)
 	case sc.Target.ID == sc.Guild.OwnerID:
 		return refuse("%s is the owner of this server; nobody can %s them.", name, a.Name)
-	case sc.Target.ID == co.botID:
+	case sc.Target.ID == discord.UserID(co.botID):
 		return refuse("gavel will not %s itself.", a.Name)
 	}
-	target := RankOf(sc.Guild, sc.Member.Roles)
+	target := RankOf(sc.Guild, discord.Int64s(sc.Member.Roles))
 	if sc.IsMember && req.Moderator.ID != sc.Guild.OwnerID && !RankOf(sc.Guild, modRoles).Above(target) {
 		return refuse("%s's highest role is at or above yours; only someone above them can %s them.", name, a.Name)
 	}
@@ -85,7 +85,7 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 	if sc.IsMember && touchesMember(a) && !sc.BotRank().Above(target) {
 		return refuse("%s's highest role is at or above gavel's; move gavel's role above theirs in Server Settings → Roles.", name)
 	}
-	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, sc.Bot.Roles).Has(a.BotNeeds) {
+	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, discord.Int64s(sc.Bot.Roles)).Has(a.BotNeeds) {
 		return refuse("gavel lacks the %s permission; give it to gavel's role in Server Settings → Roles.", a.BotNeeds)
 	}
 	return nil
@@ -93,7 +93,7 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 
 // IsAdministrator says whether the target holds Administrator in the guild.
 func (s *Step) IsAdministrator() bool {
-	return guildPermissions(s.Guild, s.Target.ID, s.Member.Roles).Has(permissions.Administrator)
+	return guildPermissions(s.Guild, int64(s.Target.ID), discord.Int64s(s.Member.Roles)).Has(permissions.Administrator)
 }
 
 // CheckJailRole refuses a jail or unjail when the guild's jail role is missing or out of
@@ -102,7 +102,7 @@ func CheckJailRole(s *Step) error {
 	if s.JailRole == 0 {
 		return refuse("No jail role is configured; set one with `config jailrole @role` first.")
 	}
-	r, ok := s.Guild.Role(s.JailRole)
+	r, ok := s.Guild.Role(discord.RoleID(s.JailRole))
 	if !ok {
 		return refuse("The configured jail role (%d) no longer exists; set another with `config jailrole @role`.", s.JailRole)
 	}
@@ -136,7 +136,7 @@ func (co *Coordinator) banned(ctx context.Context, guildID, userID int64) (bool,
 	var banned bool
 	err := co.exec.Do(ctx, executor.OpRead, func(ctx context.Context) error {
 		var err error
-		_, banned, err = co.port.GetBan(ctx, guildID, userID)
+		_, banned, err = co.port.GetBan(ctx, discord.GuildID(guildID), discord.UserID(userID))
 		return err
 	})
 	if err != nil {
@@ -155,7 +155,7 @@ func (co *Coordinator) findBanned(ctx context.Context, guildID int64, name strin
 		var page []discord.Ban
 		err := co.exec.Do(ctx, executor.OpRead, func(ctx context.Context) error {
 			var err error
-			page, err = co.port.ListBans(ctx, guildID, after, 1000)
+			page, err = co.port.ListBans(ctx, discord.GuildID(guildID), discord.UserID(after), 1000)
 			return err
 		})
 		if err != nil {
@@ -169,7 +169,7 @@ func (co *Coordinator) findBanned(ctx context.Context, guildID int64, name strin
 		if len(page) < 1000 {
 			break
 		}
-		after = page[len(page)-1].User.ID
+		after = int64(page[len(page)-1].User.ID)
 	}
 	switch len(found) {
 	case 0:

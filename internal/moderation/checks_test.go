@@ -44,30 +44,30 @@ func (p *portDouble) Writes() []string {
 	return append([]string(nil), p.writes...)
 }
 
-func (p *portDouble) Guild(context.Context, int64) (discord.Guild, error) {
+func (p *portDouble) Guild(context.Context, discord.GuildID) (discord.Guild, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.guild, nil
 }
 
-func (p *portDouble) Member(_ context.Context, _, userID int64) (discord.Member, error) {
+func (p *portDouble) Member(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Member, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, ok := p.members[userID]
+	m, ok := p.members[int64(userID)]
 	if !ok {
 		return discord.Member{}, &discord.Error{Op: "get member", Status: 404, Code: discord.CodeUnknownMember, Message: "Unknown Member"}
 	}
 	return m, nil
 }
 
-func (p *portDouble) GetBan(_ context.Context, _, userID int64) (discord.Ban, bool, error) {
+func (p *portDouble) GetBan(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Ban, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	b, ok := p.bans[userID]
+	b, ok := p.bans[int64(userID)]
 	return b, ok, nil
 }
 
-func (p *portDouble) ListBans(context.Context, int64, int64, int) ([]discord.Ban, error) {
+func (p *portDouble) ListBans(context.Context, discord.GuildID, discord.UserID, int) ([]discord.Ban, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []discord.Ban
@@ -77,19 +77,25 @@ func (p *portDouble) ListBans(context.Context, int64, int64, int) ([]discord.Ban
 	return out, nil
 }
 
-func (p *portDouble) Ban(context.Context, int64, int64, int, string) error { return p.wrote("ban") }
-func (p *portDouble) Unban(context.Context, int64, int64, string) error    { return p.wrote("unban") }
-func (p *portDouble) Kick(context.Context, int64, int64, string) error     { return p.wrote("kick") }
-func (p *portDouble) Timeout(context.Context, int64, int64, time.Time, string) error {
+func (p *portDouble) Ban(context.Context, discord.GuildID, discord.UserID, int, string) error {
+	return p.wrote("ban")
+}
+func (p *portDouble) Unban(context.Context, discord.GuildID, discord.UserID, string) error {
+	return p.wrote("unban")
+}
+func (p *portDouble) Kick(context.Context, discord.GuildID, discord.UserID, string) error {
+	return p.wrote("kick")
+}
+func (p *portDouble) Timeout(context.Context, discord.GuildID, discord.UserID, time.Time, string) error {
 	return p.wrote("timeout")
 }
-func (p *portDouble) SetRoles(context.Context, int64, int64, []int64, string) error {
+func (p *portDouble) SetRoles(context.Context, discord.GuildID, discord.UserID, []discord.RoleID, string) error {
 	return p.wrote("set roles")
 }
-func (p *portDouble) SendDM(context.Context, int64, discord.Message) (discord.MessageRef, error) {
+func (p *portDouble) SendDM(context.Context, discord.UserID, discord.Message) (discord.MessageRef, error) {
 	return discord.MessageRef{ChannelID: 1, MessageID: 1}, p.wrote("dm")
 }
-func (p *portDouble) SendMessage(context.Context, int64, discord.Message) (int64, error) {
+func (p *portDouble) SendMessage(context.Context, discord.ChannelID, discord.Message) (discord.MessageID, error) {
 	return 1, p.wrote("message")
 }
 
@@ -128,7 +134,7 @@ func newCheckWorld(t *testing.T, botPerms permissions.Permission) *checkWorld {
 		{ID: rAdmins, Name: "admins", Position: 5, Permissions: uint64(permissions.Administrator)},
 	}}
 	member := func(id int64, name string, roles ...int64) discord.Member {
-		return discord.Member{User: discord.User{ID: id, Username: name}, Roles: roles}
+		return discord.Member{User: discord.User{ID: discord.UserID(id), Username: name}, Roles: discord.IDs[discord.RoleID](roles)}
 	}
 	p := &portDouble{guild: g, members: map[int64]discord.Member{
 		dOwner: member(dOwner, "owner"), dBot: member(dBot, "gavel", rGavel),
@@ -149,7 +155,7 @@ func (w *checkWorld) request(t *testing.T, mod int64, action string, target int6
 	if !ok {
 		t.Fatalf("no action %q", action)
 	}
-	req := moderation.Request{GuildID: dGuild, Moderator: discord.User{ID: mod, Username: "mod"}, Action: a,
+	req := moderation.Request{GuildID: dGuild, Moderator: discord.User{ID: discord.UserID(mod), Username: "mod"}, Action: a,
 		Target: moderation.Target{ID: target}, Reason: "because"}
 	if _, ok := a.Flag(moderation.FlagDuration); ok {
 		req.Duration = time.Hour

@@ -234,7 +234,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	if !locked {
 		// Lock the target now, and check again whether another action has lifted the
 		// ban meanwhile.
-		unlock, err := co.locks.Lock(ctx, req.GuildID, sc.Target.ID)
+		unlock, err := co.locks.Lock(ctx, req.GuildID, int64(sc.Target.ID))
 		if err != nil {
 			return co.notDone(a, err)
 		}
@@ -371,7 +371,7 @@ func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error)
 	co.plan(sc)
 	req := sc.Request
 	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: req.GuildID, UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
+		GuildID: req.GuildID, UserID: int64(sc.Target.ID), ModeratorID: int64(req.Moderator.ID), Type: sc.Type,
 		Status: cases.Pending, Reason: req.Reason, RoleIDs: sc.Plan.SavedRoles, ExpiresAt: sc.Plan.Expires,
 		Metadata: withNames(req.Metadata, sc.Target, req.Moderator),
 	})
@@ -392,7 +392,7 @@ func withNames(meta map[string]string, target, moderator discord.User) map[strin
 		out[k] = v
 	}
 	for key, u := range map[string]discord.User{cases.MetaTargetName: target, cases.MetaModeratorName: moderator} {
-		if u.ID != 0 && u.Username != "" && u.Username != strconv.FormatInt(u.ID, 10) {
+		if u.ID != 0 && u.Username != "" && u.Username != strconv.FormatInt(int64(u.ID), 10) {
 			out[key] = u.Username
 		}
 	}
@@ -415,7 +415,7 @@ func (co *Coordinator) plan(sc *Step) {
 // (its outbox, see internal/modlog). Every path that settles a case as active goes through it.
 func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, note string, more func(tx *cases.Tx, c cases.Case) error) (cases.Case, error) {
 	var out cases.Case
-	err := co.cases.InTx(ctx, sc.Request.Moderator.ID, func(tx *cases.Tx) error {
+	err := co.cases.InTx(ctx, int64(sc.Request.Moderator.ID), func(tx *cases.Tx) error {
 		// The common case in one statement; the general path when another writer changed
 		// the case first (its rules then decide).
 		l, ok, err := tx.Activate(c.ID, note)
@@ -519,13 +519,13 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 	a := req.Action
 	sc := co.step(PathCommand, req, a)
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.Guild, err = co.port.Guild(ctx, req.GuildID)
+		sc.Guild, err = co.port.Guild(ctx, discord.GuildID(req.GuildID))
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("reading the server: %w", err)
 	}
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.Bot, err = co.port.Member(ctx, req.GuildID, co.botID)
+		sc.Bot, err = co.port.Member(ctx, discord.GuildID(req.GuildID), discord.UserID(co.botID))
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("reading gavel's own membership: %w", err)
@@ -534,12 +534,12 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 	if modRoles == nil && req.Moderator.ID != sc.Guild.OwnerID {
 		var m discord.Member
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			m, err = co.port.Member(ctx, req.GuildID, req.Moderator.ID)
+			m, err = co.port.Member(ctx, discord.GuildID(req.GuildID), req.Moderator.ID)
 			return err
 		}); err != nil {
 			return nil, nil, fmt.Errorf("reading your roles: %w", err)
 		}
-		modRoles = m.Roles
+		modRoles = discord.Int64s(m.Roles)
 	}
 	if a.JailRole {
 		g, err := co.settings.Get(ctx, req.GuildID)
@@ -562,11 +562,11 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		return sc, modRoles, nil
 	}
 	if a.Target == TargetBanned {
-		sc.Target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
+		sc.Target = discord.User{ID: discord.UserID(targetID), Username: fmt.Sprint(targetID)}
 		var ban discord.Ban
 		var banned bool
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			ban, banned, err = co.port.GetBan(ctx, req.GuildID, targetID)
+			ban, banned, err = co.port.GetBan(ctx, discord.GuildID(req.GuildID), discord.UserID(targetID))
 			return err
 		}); err != nil {
 			return nil, nil, fmt.Errorf("checking the ban of user %d: %w", targetID, err)
@@ -577,7 +577,7 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		return sc, modRoles, nil
 	}
 	err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.Member, err = co.port.Member(ctx, req.GuildID, targetID)
+		sc.Member, err = co.port.Member(ctx, discord.GuildID(req.GuildID), discord.UserID(targetID))
 		return err
 	})
 	switch {
@@ -588,7 +588,7 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		if a.Target != TargetUser {
 			return nil, nil, refuse("%d is not a member of this server.", targetID)
 		}
-		sc.Target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
+		sc.Target = discord.User{ID: discord.UserID(targetID), Username: fmt.Sprint(targetID)}
 		if a.NonMember != "" {
 			sc.Type = a.NonMember
 		}
@@ -634,7 +634,7 @@ func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c case
 func (co *Coordinator) voided(ctx context.Context, sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
 	req := sc.Request
 	why := failureText(actErr)
-	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, req.Moderator.ID, why)
+	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, int64(req.Moderator.ID), why)
 	if err != nil {
 		text := co.storeText(err)
 		err = co.dbFailed(err)

@@ -161,7 +161,7 @@ func (w *world) run(t *testing.T, mod discordtest.ID, action string, target disc
 		t.Fatalf("no action %q", action)
 	}
 	name := map[discordtest.ID]string{w.owner: "owner", w.alice: "alice"}[mod]
-	req := moderation.Request{GuildID: int64(w.guild), Moderator: discord.User{ID: int64(mod), Username: name},
+	req := moderation.Request{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(mod), Username: name},
 		Action: a, Target: moderation.Target{ID: int64(target)}, Reason: "spamming @everyone"}
 	for _, e := range edit {
 		e(&req)
@@ -464,7 +464,7 @@ type leavesOnDM struct {
 	leave func()
 }
 
-func (p leavesOnDM) SendDM(ctx context.Context, userID int64, msg discord.Message) (discord.MessageRef, error) {
+func (p leavesOnDM) SendDM(ctx context.Context, userID discord.UserID, msg discord.Message) (discord.MessageRef, error) {
 	ref, err := p.Adapter.SendDM(ctx, userID, msg)
 	p.leave()
 	return ref, err
@@ -538,7 +538,7 @@ func TestSoftbanBansAndUnbans(t *testing.T) {
 // slowDM never answers a DM before its context ends.
 type slowDM struct{ *disgoport.Adapter }
 
-func (slowDM) SendDM(ctx context.Context, _ int64, _ discord.Message) (discord.MessageRef, error) {
+func (slowDM) SendDM(ctx context.Context, _ discord.UserID, _ discord.Message) (discord.MessageRef, error) {
 	<-ctx.Done()
 	return discord.MessageRef{}, ctx.Err()
 }

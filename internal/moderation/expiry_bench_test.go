@@ -348,15 +348,17 @@ func BenchmarkUnbanCallsBaseline(b *testing.B) {
 				ctx := context.Background()
 				for u := range users {
 					err := ex.Do(ctx, executor.OpRead, func(ctx context.Context) error {
-						_, _, err := port.GetBan(ctx, int64(guild), int64(u))
+						_, _, err := port.GetBan(ctx, discord.GuildID(guild), discord.UserID(u))
 						return err
 					})
 					if err == nil {
-						err = ex.Do(ctx, executor.OpUnban, func(ctx context.Context) error { return port.Unban(ctx, int64(guild), int64(u), "expired") })
+						err = ex.Do(ctx, executor.OpUnban, func(ctx context.Context) error {
+							return port.Unban(ctx, discord.GuildID(guild), discord.UserID(u), "expired")
+						})
 					}
 					if err == nil {
 						err = ex.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-							_, err := port.SendMessage(ctx, int64(modlog), discord.Message{Content: "unbanned", AllowedMentions: &discord.AllowedMentions{}})
+							_, err := port.SendMessage(ctx, discord.ChannelID(modlog), discord.Message{Content: "unbanned", AllowedMentions: &discord.AllowedMentions{}})
 							return err
 						})
 					}

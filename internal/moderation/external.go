@@ -67,7 +67,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if !ok {
 		return cases.Case{}, false, fmt.Errorf("external action: no action for case type %s", ext.Type)
 	}
-	moderator := discord.User{ID: ext.ModeratorID, Username: strconv.FormatInt(ext.ModeratorID, 10)}
+	moderator := discord.User{ID: discord.UserID(ext.ModeratorID), Username: strconv.FormatInt(ext.ModeratorID, 10)}
 	if !g.MirrorExternalActions {
 		// No case, but the action still makes earlier expiries stale: a tempban lifted by
 		// hand and replaced by a permanent ban must not be lifted later, mirrored or not.
@@ -167,9 +167,9 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 		d.Path = "recorded"
 	}
 	sc := co.step(d.Path, Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
-	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: d.UserID}, d.Why
+	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: discord.UserID(d.UserID)}, d.Why
 	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,
+		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: int64(d.Moderator.ID), Type: d.Type, Status: cases.Pending,
 		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: withNames(d.Metadata, sc.Target, d.Moderator),
 	})
 	if err != nil {
@@ -218,7 +218,7 @@ func (co *Coordinator) postAuditLog(ctx context.Context, guildID int64, e discor
 	}
 	msg := discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
 	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := co.port.SendMessage(ctx, g.AuditlogChannelID, msg)
+		_, err := co.port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), msg)
 		return err
 	})
 	if err != nil {

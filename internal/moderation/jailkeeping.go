@@ -60,13 +60,13 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	var guild discord.Guild
 	var bot, member discord.Member
 	err = co.read(ctx, func(ctx context.Context) (err error) {
-		if guild, err = co.port.Guild(ctx, guildID); err != nil {
+		if guild, err = co.port.Guild(ctx, discord.GuildID(guildID)); err != nil {
 			return err
 		}
-		if bot, err = co.port.Member(ctx, guildID, co.botID); err != nil {
+		if bot, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(co.botID)); err != nil {
 			return err
 		}
-		member, err = co.port.Member(ctx, guildID, userID)
+		member, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(userID))
 		return err
 	})
 	if discord.IsCode(err, discord.CodeUnknownMember) {
@@ -91,12 +91,12 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 			return out, co.rejailFailed(ctx, jc, member, err)
 		}
 	}
-	if !guildPermissions(guild, co.botID, bot.Roles).Has(ja.BotNeeds) {
+	if !guildPermissions(guild, co.botID, discord.Int64s(bot.Roles)).Has(ja.BotNeeds) {
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("gavel lacks the %s permission", ja.BotNeeds))
 	}
 	co.plan(sc)
 	out.Taken = sc.Plan.SavedRoles
-	if len(out.Taken) == 0 && slices.Contains(member.Roles, g.JailRoleID) {
+	if len(out.Taken) == 0 && slices.Contains(member.Roles, discord.RoleID(g.JailRoleID)) {
 		return out, nil // already as the jail left them
 	}
 	if _, err := ja.Act(ctx, sc); err != nil {
@@ -104,7 +104,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	}
 	out.Done = true
 
-	hadJailRole := slices.Contains(member.Roles, g.JailRoleID)
+	hadJailRole := slices.Contains(member.Roles, discord.RoleID(g.JailRoleID))
 	note := "re-jailed on rejoin: jail role given back"
 	if hadJailRole {
 		// A later pass: something gave the member roles after they rejoined.
@@ -193,7 +193,7 @@ func (co *Coordinator) DenyJailRole(ctx context.Context, guildID, channelID int6
 	}
 	ow := discord.Overwrite{ID: g.JailRoleID, Type: discord.OverwriteRole, Deny: JailOverwrite}
 	err = co.exec.Do(ctx, executor.OpChannels, func(ctx context.Context) error {
-		return co.port.SetChannelOverwrite(ctx, channelID, ow, "Jail role denied on a new channel")
+		return co.port.SetChannelOverwrite(ctx, discord.ChannelID(channelID), ow, "Jail role denied on a new channel")
 	})
 	if err != nil {
 		co.postAuditLog(ctx, guildID, discord.Embed{

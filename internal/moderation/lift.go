@@ -21,7 +21,9 @@ func (co *Coordinator) Expiries() expiry.Handler { return expiryHandler{co} }
 
 type expiryHandler struct{ co *Coordinator }
 
-func (h expiryHandler) bot() discord.User { return discord.User{ID: h.co.botID, Username: "gavel"} }
+func (h expiryHandler) bot() discord.User {
+	return discord.User{ID: discord.UserID(h.co.botID), Username: "gavel"}
+}
 
 // Run carries out one claimed expiry.
 func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
@@ -121,7 +123,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 	reason := fmt.Sprintf("%s (case #%d)", lifted.LiftReason, c.Number)
 	sc := co.step(PathExpiry, Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}, inv)
-	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
+	sc.Target = discord.User{ID: discord.UserID(c.UserID), Username: strconv.FormatInt(c.UserID, 10)}
 	if n := c.Metadata[cases.MetaTargetName]; n != "" {
 		// The lifted case's record names the target: the lift case keeps that name.
 		sc.Target.Username = n
@@ -295,7 +297,7 @@ func (h expiryHandler) postNotice(ctx context.Context, guildID int64, msg discor
 		return
 	}
 	if err := h.co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := h.co.port.SendMessage(ctx, g.ModlogChannelID, msg)
+		_, err := h.co.port.SendMessage(ctx, discord.ChannelID(g.ModlogChannelID), msg)
 		return err
 	}); err != nil {
 		h.co.log.Warn("mod log: posting an expiry notice", "guild", guildID, "err", err)

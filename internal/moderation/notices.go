@@ -122,7 +122,7 @@ func dmOutcome(err error) DMOutcome {
 // userRef names a user in a reply: the mention, then the escaped username when gavel knows
 // one (a user known only by id is named once, by the mention).
 func userRef(u discord.User) string {
-	if u.Username == "" || u.Username == strconv.FormatInt(u.ID, 10) {
+	if u.Username == "" || u.Username == strconv.FormatInt(int64(u.ID), 10) {
 		return fmt.Sprintf("<@%d>", u.ID)
 	}
 	return fmt.Sprintf("<@%d> (%s)", u.ID, discord.EscapeMarkdown(u.Username))

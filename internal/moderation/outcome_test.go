@@ -43,7 +43,7 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan moderation.Result, 1)
 	go func() {
-		done <- w.co.Execute(ctx, moderation.Request{GuildID: int64(w.guild), Moderator: discord.User{ID: int64(w.alice), Username: "alice"},
+		done <- w.co.Execute(ctx, moderation.Request{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"},
 			Action: a, Target: moderation.Target{ID: int64(w.bob)}, Reason: "raid"})
 	}()
 	waitUntil(t, 10*time.Second, "the ban request to reach Discord", func() bool { return w.s.FaultStats().Routes[banRoute].Delayed >= 1 })
@@ -118,7 +118,7 @@ func TestRefusedBanIsVoidedAndCorrected(t *testing.T) {
 // failingDM is the real adapter whose DMs Discord fails with a 500.
 type failingDM struct{ *disgoport.Adapter }
 
-func (failingDM) SendDM(context.Context, int64, discord.Message) (discord.MessageRef, error) {
+func (failingDM) SendDM(context.Context, discord.UserID, discord.Message) (discord.MessageRef, error) {
 	return discord.MessageRef{}, &discord.Error{Op: "send DM", Status: 500, Message: "Internal Server Error"}
 }
 

@@ -101,10 +101,10 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 	if c.Status != cases.Pending {
 		return "", nil
 	}
-	bot := discord.User{ID: co.botID, Username: "gavel"}
+	bot := discord.User{ID: discord.UserID(co.botID), Username: "gavel"}
 	sc := co.step(PathReconcile, Request{GuildID: c.GuildID, Moderator: bot, Reason: c.Reason, Action: a}, a)
 	sc.Case, sc.Type, sc.JailRole = c, c.Type, jailRole
-	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(c.UserID, 10)}
+	sc.Target = discord.User{ID: discord.UserID(c.UserID), Username: strconv.FormatInt(c.UserID, 10)}
 	happened, why, err := a.Reconcile(ctx, sc)
 	if err != nil {
 		return "", fmt.Errorf("case #%d: asking Discord: %w", c.Number, err)
@@ -144,7 +144,7 @@ func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 	}
 	var entries []discord.AuditLogEntry
 	err = co.read(ctx, func(ctx context.Context) (err error) {
-		entries, err = co.port.AuditLog(ctx, c.GuildID, discord.AuditLogFilter{UserID: co.botID, TargetID: c.UserID,
+		entries, err = co.port.AuditLog(ctx, discord.GuildID(c.GuildID), discord.AuditLogFilter{UserID: discord.UserID(co.botID), TargetID: c.UserID,
 			ActionType: discord.AuditMemberBanAdd, After: snowflakeAt(c.CreatedAt.Add(-time.Second)), Limit: 10})
 		return err
 	})
@@ -161,7 +161,7 @@ func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 func (co *Coordinator) member(ctx context.Context, guildID, userID int64) (discord.Member, bool, error) {
 	var m discord.Member
 	err := co.read(ctx, func(ctx context.Context) (err error) {
-		m, err = co.port.Member(ctx, guildID, userID)
+		m, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(userID))
 		return err
 	})
 	switch {

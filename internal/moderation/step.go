@@ -107,25 +107,25 @@ func (s *Step) AuditReason() string { return AuditReason(s.Request.Moderator, s.
 
 // Banned reports whether the target is banned.
 func (s *Step) Banned(ctx context.Context) (bool, error) {
-	return s.co.banned(ctx, s.Request.GuildID, s.Target.ID)
+	return s.co.banned(ctx, s.Request.GuildID, int64(s.Target.ID))
 }
 
 // ReadMember reads the target's membership: false, with no error, when they are not a
 // member.
 func (s *Step) ReadMember(ctx context.Context) (discord.Member, bool, error) {
-	return s.co.member(ctx, s.Request.GuildID, s.Target.ID)
+	return s.co.member(ctx, s.Request.GuildID, int64(s.Target.ID))
 }
 
 // ReadGuild fills Guild and Bot: the server, and gavel's membership in it.
 func (s *Step) ReadGuild(ctx context.Context) error {
 	if err := s.co.read(ctx, func(ctx context.Context) (err error) {
-		s.Guild, err = s.co.port.Guild(ctx, s.Request.GuildID)
+		s.Guild, err = s.co.port.Guild(ctx, discord.GuildID(s.Request.GuildID))
 		return err
 	}); err != nil {
 		return fmt.Errorf("reading the server: %s", FailureText(err))
 	}
 	if err := s.co.read(ctx, func(ctx context.Context) (err error) {
-		s.Bot, err = s.co.port.Member(ctx, s.Request.GuildID, s.co.botID)
+		s.Bot, err = s.co.port.Member(ctx, discord.GuildID(s.Request.GuildID), discord.UserID(s.co.botID))
 		return err
 	}); err != nil {
 		return fmt.Errorf("reading gavel's own membership: %s", FailureText(err))
@@ -139,7 +139,7 @@ func (s *Step) OpenExpiry(ctx context.Context, kind expiry.Kind) (expiry.Action,
 	if s.co.expiry == nil {
 		return expiry.Action{}, cases.Case{}, false, nil
 	}
-	open, err := s.co.expiry.OpenOfTarget(ctx, s.Request.GuildID, s.Target.ID)
+	open, err := s.co.expiry.OpenOfTarget(ctx, s.Request.GuildID, int64(s.Target.ID))
 	if err != nil {
 		return expiry.Action{}, cases.Case{}, false, fmt.Errorf("reading the scheduled expiries of %s: %w", s.TargetName(), err)
 	}
@@ -158,7 +158,7 @@ func (s *Step) OpenExpiry(ctx context.Context, kind expiry.Kind) (expiry.Action,
 
 // LatestActive returns the target's newest active case among types; false when none.
 func (s *Step) LatestActive(ctx context.Context, types ...cases.Type) (cases.Case, bool, error) {
-	c, err := s.co.cases.LatestActiveOfUser(ctx, s.Request.GuildID, s.Target.ID, types...)
+	c, err := s.co.cases.LatestActiveOfUser(ctx, s.Request.GuildID, int64(s.Target.ID), types...)
 	switch {
 	case err == nil:
 		return c, true, nil
@@ -174,7 +174,7 @@ func (s *Step) TargetName() string { return discord.EscapeMarkdown(s.Target.User
 // Restricted reports whether the target is under restriction on (JAIL, POLLBAN,
 // SNIPPETBAN), and the case that decides it.
 func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case, error) {
-	restricted, deciding, err := s.co.cases.Restricted(ctx, s.Request.GuildID, s.Target.ID, on)
+	restricted, deciding, err := s.co.cases.Restricted(ctx, s.Request.GuildID, int64(s.Target.ID), on)
 	if err != nil {
 		return false, cases.Case{}, fmt.Errorf("reading %s's %s state: %w", s.TargetName(), on, err)
 	}
@@ -182,7 +182,7 @@ func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case,
 }
 
 // BotRank is gavel's place in the role hierarchy.
-func (s *Step) BotRank() Rank { return RankOf(s.Guild, s.Bot.Roles) }
+func (s *Step) BotRank() Rank { return RankOf(s.Guild, discord.Int64s(s.Bot.Roles)) }
 
 // Rank is a member's place in the role hierarchy: their highest role.
 type Rank struct {
@@ -195,12 +195,12 @@ type Rank struct {
 func RankOf(g discord.Guild, roleIDs []int64) Rank {
 	var best Rank
 	for _, id := range roleIDs {
-		r, found := g.Role(id)
-		if !found || r.ID == g.ID {
+		r, found := g.Role(discord.RoleID(id))
+		if !found || r.ID == g.ID.EveryoneRole() {
 			continue
 		}
-		if !best.ok || roleAbove(r.Position, r.ID, best.position, best.id) {
-			best = Rank{ok: true, position: r.Position, id: r.ID}
+		if !best.ok || roleAbove(r.Position, int64(r.ID), best.position, best.id) {
+			best = Rank{ok: true, position: r.Position, id: int64(r.ID)}
 		}
 	}
 	return best
@@ -228,7 +228,7 @@ func (a Rank) Above(b Rank) bool {
 
 // RoleBelow reports whether role r sits strictly below rank a.
 func (a Rank) RoleBelow(r discord.Role) bool {
-	return a.Above(Rank{ok: true, position: r.Position, id: r.ID})
+	return a.Above(Rank{ok: true, position: r.Position, id: int64(r.ID)})
 }
 
 // NoCheck is the Check of an action the target's state never makes pointless.

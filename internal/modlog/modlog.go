@@ -26,10 +26,10 @@ import (
 // Port is what the worker asks of Discord: to post and edit its messages, and to name the
 // people a case names.
 type Port interface {
-	SendMessage(ctx context.Context, channelID int64, msg discord.Message) (int64, error)
-	EditMessage(ctx context.Context, channelID, messageID int64, msg discord.Message) error
-	Member(ctx context.Context, guildID, userID int64) (discord.Member, error)
-	GetBan(ctx context.Context, guildID, userID int64) (discord.Ban, bool, error)
+	SendMessage(ctx context.Context, channelID discord.ChannelID, msg discord.Message) (discord.MessageID, error)
+	EditMessage(ctx context.Context, channelID discord.ChannelID, messageID discord.MessageID, msg discord.Message) error
+	Member(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Member, error)
+	GetBan(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Ban, bool, error)
 }
 
 // Config tunes the worker. Zero fields take the defaults.

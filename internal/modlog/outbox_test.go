@@ -46,7 +46,7 @@ func newPort() *portDouble {
 	return &portDouble{nextID: 9000, posts: map[int64]discord.Message{}, where: map[int64]int64{}}
 }
 
-func (p *portDouble) SendMessage(_ context.Context, ch int64, msg discord.Message) (int64, error) {
+func (p *portDouble) SendMessage(_ context.Context, ch discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
 	p.mu.Lock()
 	during := p.during
 	p.during = nil
@@ -60,26 +60,26 @@ func (p *portDouble) SendMessage(_ context.Context, ch int64, msg discord.Messag
 		return 0, p.failAll
 	}
 	p.nextID++
-	p.posts[p.nextID], p.where[p.nextID] = msg, ch
-	return p.nextID, nil
+	p.posts[p.nextID], p.where[p.nextID] = msg, int64(ch)
+	return discord.MessageID(p.nextID), nil
 }
 
-func (p *portDouble) EditMessage(_ context.Context, ch, id int64, msg discord.Message) error {
+func (p *portDouble) EditMessage(_ context.Context, ch discord.ChannelID, id discord.MessageID, msg discord.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failAll != nil {
 		return p.failAll
 	}
-	if _, ok := p.posts[id]; !ok || p.where[id] != ch {
+	if _, ok := p.posts[int64(id)]; !ok || discord.ChannelID(p.where[int64(id)]) != ch {
 		return &discord.Error{Op: "edit message", Status: 404, Code: discord.CodeUnknownMessage}
 	}
-	p.posts[id] = msg
+	p.posts[int64(id)] = msg
 	p.edits++
 	return nil
 }
 
 // Member: no one is a member.
-func (p *portDouble) Member(context.Context, int64, int64) (discord.Member, error) {
+func (p *portDouble) Member(context.Context, discord.GuildID, discord.UserID) (discord.Member, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lookups++
@@ -87,7 +87,7 @@ func (p *portDouble) Member(context.Context, int64, int64) (discord.Member, erro
 }
 
 // GetBan: the user is banned, named "banned-user"; no one else is.
-func (p *portDouble) GetBan(_ context.Context, _, userID int64) (discord.Ban, bool, error) {
+func (p *portDouble) GetBan(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Ban, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.lookups++

@@ -168,7 +168,7 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 	}
 	msg := Message(v)
 	if c.ModlogMessageID != 0 {
-		err := w.port.EditMessage(ctx, channel, c.ModlogMessageID, msg)
+		err := w.port.EditMessage(ctx, discord.ChannelID(channel), discord.MessageID(c.ModlogMessageID), msg)
 		if gone(err) {
 			s.log.Warn("mod log: the case's message is gone; it is not edited again", "guild", c.GuildID, "case", c.Number,
 				"channel", channel, "message", c.ModlogMessageID, "err", err)
@@ -179,7 +179,7 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 		}
 		return Edited, 0, 0, nil
 	}
-	id, err := w.port.SendMessage(ctx, channel, msg)
+	id, err := w.port.SendMessage(ctx, discord.ChannelID(channel), msg)
 	if gone(err) {
 		s.log.Warn("mod log: the mod-log channel is gone; the case is not posted", "guild", c.GuildID, "case", c.Number, "channel", channel, "err", err)
 		return Gone, 0, 0, nil
@@ -187,7 +187,7 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 	if err != nil {
 		return "", 0, 0, fmt.Errorf("posting case #%d: %w", c.Number, err)
 	}
-	return Posted, channel, id, nil
+	return Posted, channel, int64(id), nil
 }
 
 // gone reports Discord saying the message or its channel does not exist.
@@ -231,20 +231,20 @@ func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
 // when Discord says neither (a lifted tempban's user is neither).
 func (w worker) user(ctx context.Context, guildID, userID int64, recorded string, banned bool) discord.User {
 	if userID == w.botID {
-		return discord.User{ID: userID, Username: "gavel"}
+		return discord.User{ID: discord.UserID(userID), Username: "gavel"}
 	}
 	if recorded != "" {
-		return discord.User{ID: userID, Username: recorded}
+		return discord.User{ID: discord.UserID(userID), Username: recorded}
 	}
-	if m, err := w.port.Member(ctx, guildID, userID); err == nil && m.User.ID != 0 {
+	if m, err := w.port.Member(ctx, discord.GuildID(guildID), discord.UserID(userID)); err == nil && m.User.ID != 0 {
 		return m.User
 	}
 	if banned {
-		if b, ok, err := w.port.GetBan(ctx, guildID, userID); err == nil && ok && b.User.ID != 0 {
+		if b, ok, err := w.port.GetBan(ctx, discord.GuildID(guildID), discord.UserID(userID)); err == nil && ok && b.User.ID != 0 {
 			return b.User
 		}
 	}
-	return discord.User{ID: userID, Username: strconv.FormatInt(userID, 10)}
+	return discord.User{ID: discord.UserID(userID), Username: strconv.FormatInt(userID, 10)}
 }
 
 // finish settles a delivered row: a new message is linked to its case, in the transaction

@@ -64,11 +64,11 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	reply := func(m discord.Message) int64 {
 		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
-		id, err := rt.cfg.Port.SendMessage(replyCtx, channelID, m)
+		id, err := rt.cfg.Port.SendMessage(replyCtx, discord.ChannelID(channelID), m)
 		if err != nil {
 			log.Warn("replying in the channel", "err", err)
 		}
-		return id
+		return int64(id)
 	}
 	args, ok, err := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
 	if !ok {
@@ -80,7 +80,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
 		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
-	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, args.Command())
+	sub, err := rt.subject(ctx, guildID, int64(call.User.ID), call.Roles, args.Command())
 	if err != nil {
 		rt.cfg.Metrics.Command(args.Command(), outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -185,7 +185,7 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	}
 	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, args.Command())
+	sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, args.Command())
 	if err != nil {
 		rt.cfg.Metrics.Command(args.Command(), outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -285,7 +285,7 @@ func (rt *Router) deleteLater(log *slog.Logger, channelID, messageID int64) {
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(rt.cfg.Work.Context()), replyTimeout)
 		defer cancel()
-		if err := rt.cfg.Port.DeleteMessage(ctx, channelID, messageID, ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
+		if err := rt.cfg.Port.DeleteMessage(ctx, discord.ChannelID(channelID), discord.MessageID(messageID), ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
 			log.Warn("deleting a transient reply", "message", messageID, "err", err)
 		}
 	}()
@@ -296,23 +296,23 @@ func (rt *Router) deleteLater(log *slog.Logger, channelID, messageID int64) {
 // fallback asks about guild permissions, which is what Discord sends for a command in a
 // channel without overwrites.
 func (rt *Router) interactionSubject(ctx context.Context, guildID, userID int64, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
-	g, err := rt.cfg.Port.Guild(ctx, guildID)
+	g, err := rt.cfg.Port.Guild(ctx, discord.GuildID(guildID))
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: int64(g.OwnerID), UserID: userID, RoleIDs: roles,
 		NativePermissions: permissions.Permission(perms), Command: command}, nil
 }
 
 // subject builds the permission question for a prefix command. A message carries the
 // member's roles but not their permissions, so they are computed from the guild's roles.
 func (rt *Router) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
-	g, err := rt.cfg.Port.Guild(ctx, guildID)
+	g, err := rt.cfg.Port.Guild(ctx, discord.GuildID(guildID))
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
-		NativePermissions: permissions.Permission(g.MemberPermissions(userID, roles)), Command: command}, nil
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: int64(g.OwnerID), UserID: userID, RoleIDs: roles,
+		NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(userID), discord.IDs[discord.RoleID](roles))), Command: command}, nil
 }
 
 // onComponent handles a click on one of gavel's buttons (the case list's pages): the
@@ -363,7 +363,7 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 	}
 	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ci.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, tool.ClickCommand)
 	if err != nil {
 		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -440,7 +440,7 @@ func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string
 		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ai.Channel().ID()), User: User(member.User),
 			Roles: RoleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
 		command := strings.Join(path, " ")
-		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
+		sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, command)
 		switch {
 		case err != nil:
 			log.Warn("reading the guild for a permission check", "err", err)

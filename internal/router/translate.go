@@ -16,7 +16,7 @@ import (
 
 // User is a disgo user as gavel's services know it.
 func User(u ddiscord.User) discord.User {
-	out := discord.User{ID: int64(u.ID), Username: u.Username, Bot: u.Bot}
+	out := discord.User{ID: discord.UserID(u.ID), Username: u.Username, Bot: u.Bot}
 	if u.GlobalName != nil {
 		out.GlobalName = *u.GlobalName
 	}
@@ -130,37 +130,37 @@ func stateListeners(st *guildstate.State) []bot.ConfigOpt {
 		var botRoles []int64
 		botKnown := false
 		for _, m := range g.Members {
-			if botID != 0 && int64(m.User.ID) == botID {
+			if botID != 0 && discord.UserID(m.User.ID) == botID {
 				botRoles, botKnown = RoleIDs(m.RoleIDs), true
 			}
 		}
-		st.PutGuild(fromDisgoGuild(g.ID, g.Name, g.OwnerID, g.Roles), botRoles, botKnown)
+		st.PutGuild(fromDisgoGuild(g.ID, g.Name, g.OwnerID, g.Roles), discord.IDs[discord.RoleID](botRoles), botKnown)
 	}
 	return []bot.ConfigOpt{
 		// READY starts a session; the guilds follow as GUILD_CREATE.
-		bot.WithEventListenerFunc(func(e *events.Ready) { st.Reset(int64(e.User.ID)) }),
+		bot.WithEventListenerFunc(func(e *events.Ready) { st.Reset(discord.UserID(e.User.ID)) }),
 		bot.WithEventListenerFunc(func(e *events.GuildReady) { putGuild(e.Guild) }),
 		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { putGuild(e.Guild) }),
 		bot.WithEventListenerFunc(func(e *events.GuildJoin) { putGuild(e.Guild) }),
 		bot.WithEventListenerFunc(func(e *events.GuildUpdate) {
-			st.UpdateGuild(int64(e.Guild.ID), e.Guild.Name, int64(e.Guild.OwnerID))
+			st.UpdateGuild(discord.GuildID(e.Guild.ID), e.Guild.Name, discord.UserID(e.Guild.OwnerID))
 		}),
-		bot.WithEventListenerFunc(func(e *events.GuildLeave) { st.Forget(int64(e.GuildID)) }),
-		bot.WithEventListenerFunc(func(e *events.GuildUnavailable) { st.Forget(int64(e.GuildID)) }),
-		bot.WithEventListenerFunc(func(e *events.RoleCreate) { st.PutRole(int64(e.GuildID), fromDisgoRole(e.Role)) }),
-		bot.WithEventListenerFunc(func(e *events.RoleUpdate) { st.PutRole(int64(e.GuildID), fromDisgoRole(e.Role)) }),
-		bot.WithEventListenerFunc(func(e *events.RoleDelete) { st.DeleteRole(int64(e.GuildID), int64(e.RoleID)) }),
+		bot.WithEventListenerFunc(func(e *events.GuildLeave) { st.Forget(discord.GuildID(e.GuildID)) }),
+		bot.WithEventListenerFunc(func(e *events.GuildUnavailable) { st.Forget(discord.GuildID(e.GuildID)) }),
+		bot.WithEventListenerFunc(func(e *events.RoleCreate) { st.PutRole(discord.GuildID(e.GuildID), fromDisgoRole(e.Role)) }),
+		bot.WithEventListenerFunc(func(e *events.RoleUpdate) { st.PutRole(discord.GuildID(e.GuildID), fromDisgoRole(e.Role)) }),
+		bot.WithEventListenerFunc(func(e *events.RoleDelete) { st.DeleteRole(discord.GuildID(e.GuildID), discord.RoleID(e.RoleID)) }),
 		bot.WithEventListenerFunc(func(e *events.GuildMemberJoin) {
-			st.SetMemberRoles(int64(e.GuildID), int64(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
+			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), discord.IDs[discord.RoleID](RoleIDs(e.Member.RoleIDs)))
 		}),
 		bot.WithEventListenerFunc(func(e *events.GuildMemberUpdate) {
-			st.SetMemberRoles(int64(e.GuildID), int64(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
+			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), discord.IDs[discord.RoleID](RoleIDs(e.Member.RoleIDs)))
 		}),
 	}
 }
 
 func fromDisgoGuild[ID ~uint64](id ID, name string, owner ID, roles []ddiscord.Role) discord.Guild {
-	g := discord.Guild{ID: int64(id), Name: name, OwnerID: int64(owner), Roles: make([]discord.Role, len(roles))}
+	g := discord.Guild{ID: discord.GuildID(id), Name: name, OwnerID: discord.UserID(owner), Roles: make([]discord.Role, len(roles))}
 	for i, r := range roles {
 		g.Roles[i] = fromDisgoRole(r)
 	}
@@ -168,6 +168,6 @@ func fromDisgoGuild[ID ~uint64](id ID, name string, owner ID, roles []ddiscord.R
 }
 
 func fromDisgoRole(r ddiscord.Role) discord.Role {
-	return discord.Role{ID: int64(r.ID), Name: r.Name, Position: r.Position, Permissions: uint64(r.Permissions),
+	return discord.Role{ID: discord.RoleID(r.ID), Name: r.Name, Position: r.Position, Permissions: uint64(r.Permissions),
 		Managed: r.Managed, Color: r.Color}
 }

@@ -125,7 +125,7 @@ func autoModSpec() *commands.Spec {
 
 func runAutoMod(ctx context.Context, env *Env, call Call, args commands.Args) Reply {
 	svc := env.AutoMod
-	actor := automod.Actor{ID: call.User.ID, Name: call.User.DisplayName()}
+	actor := automod.Actor{ID: int64(call.User.ID), Name: call.User.DisplayName()}
 	rule := args.String("rule")
 	switch args.Command() {
 	case "automod list":

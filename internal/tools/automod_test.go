@@ -27,13 +27,13 @@ type amPort struct {
 	fail error
 }
 
-func (p *amPort) AutoModRules(context.Context, int64) ([]json.RawMessage, error) {
+func (p *amPort) AutoModRules(context.Context, discord.GuildID) ([]json.RawMessage, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]json.RawMessage(nil), p.rules...), nil
 }
 
-func (p *amPort) CreateAutoModRule(_ context.Context, guildID int64, body json.RawMessage, _ string) (json.RawMessage, error) {
+func (p *amPort) CreateAutoModRule(_ context.Context, guildID discord.GuildID, body json.RawMessage, _ string) (json.RawMessage, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -53,7 +53,7 @@ func (p *amPort) CreateAutoModRule(_ context.Context, guildID int64, body json.R
 	return out, nil
 }
 
-func (p *amPort) ModifyAutoModRule(_ context.Context, _, ruleID int64, patch json.RawMessage, _ string) (json.RawMessage, error) {
+func (p *amPort) ModifyAutoModRule(_ context.Context, _ discord.GuildID, ruleID int64, patch json.RawMessage, _ string) (json.RawMessage, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {
@@ -80,7 +80,7 @@ func (p *amPort) ModifyAutoModRule(_ context.Context, _, ruleID int64, patch jso
 	return nil, &discord.Error{Op: "modify automod rule", Status: 404, Code: discord.CodeUnknownAutoModRule, Message: "Unknown Auto Moderation Rule"}
 }
 
-func (p *amPort) DeleteAutoModRule(_ context.Context, _, ruleID int64, _ string) error {
+func (p *amPort) DeleteAutoModRule(_ context.Context, _ discord.GuildID, ruleID int64, _ string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.fail != nil {

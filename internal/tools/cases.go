@@ -632,7 +632,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		}
 	}
 	if len(given) > 0 {
-		modified, err := ct.env.Cases.Modify(ctx, call.GuildID, n, call.User.ID, ch)
+		modified, err := ct.env.Cases.Modify(ctx, call.GuildID, n, int64(call.User.ID), ch)
 		switch {
 		case errors.Is(err, input.ErrUnchanged):
 		case err != nil:
@@ -689,7 +689,7 @@ func (ct *caseTool) reschedule(ctx context.Context, call Call, args commands.Arg
 	if at.Equal(c.ExpiresAt) || at.IsZero() && c.ExpiresAt.IsZero() {
 		return "the expiry was already " + expiryText(at), false, c, "", nil
 	}
-	after, err = ct.env.Expiry.Reschedule(ctx, call.GuildID, c.Number, call.User.ID, at, "cases modify")
+	after, err = ct.env.Expiry.Reschedule(ctx, call.GuildID, c.Number, int64(call.User.ID), at, "cases modify")
 	var invalid *input.InvalidError
 	if errors.As(err, &invalid) {
 		return "", false, c, invalid.Problem + ".", nil
@@ -734,15 +734,15 @@ func ParseExpires(s string, now time.Time) (time.Time, error) {
 // member (banned, left) or Discord does not answer.
 func (ct *caseTool) user(ctx context.Context, guildID, id int64) discord.User {
 	if id == 0 || ct.env.Port == nil {
-		return discord.User{ID: id}
+		return discord.User{ID: discord.UserID(id)}
 	}
 	var m discord.Member
 	err := ct.env.Exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		m, err = ct.env.Port.Member(ctx, guildID, id)
+		m, err = ct.env.Port.Member(ctx, discord.GuildID(guildID), discord.UserID(id))
 		return err
 	})
 	if err != nil {
-		return discord.User{ID: id, Username: fallbackName(id)}
+		return discord.User{ID: discord.UserID(id), Username: fallbackName(id)}
 	}
 	return m.User
 }

@@ -30,17 +30,17 @@ type edit struct {
 	msg              discord.Message
 }
 
-func (p *portDouble) Member(_ context.Context, _, userID int64) (discord.Member, error) {
-	if u, ok := p.members[userID]; ok {
+func (p *portDouble) Member(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Member, error) {
+	if u, ok := p.members[int64(userID)]; ok {
 		return discord.Member{User: u}, nil
 	}
 	return discord.Member{}, &discord.Error{Op: "get member", Status: 404, Code: discord.CodeUnknownMember}
 }
 
-func (p *portDouble) EditMessage(_ context.Context, channelID, messageID int64, msg discord.Message) error {
+func (p *portDouble) EditMessage(_ context.Context, channelID discord.ChannelID, messageID discord.MessageID, msg discord.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.edits = append(p.edits, edit{channelID, messageID, msg})
+	p.edits = append(p.edits, edit{int64(channelID), int64(messageID), msg})
 	return nil
 }
 

@@ -60,25 +60,25 @@ type bulkCall struct {
 
 func newChanPort() *chanPort {
 	p := &chanPort{
-		guild: discord.Guild{ID: ctGuild, OwnerID: ctOwner, Roles: []discord.Role{
-			{ID: ctGuild, Name: "@everyone", Permissions: permViewChannel | permReadMessageHistory},
-			{ID: ctBotRole, Name: "gavel", Position: 2, Permissions: permManageMessages | permManageChannels},
+		guild: discord.Guild{ID: discord.GuildID(ctGuild), OwnerID: discord.UserID(ctOwner), Roles: []discord.Role{
+			{ID: discord.RoleID(ctGuild), Name: "@everyone", Permissions: permViewChannel | permReadMessageHistory},
+			{ID: discord.RoleID(ctBotRole), Name: "gavel", Position: 2, Permissions: permManageMessages | permManageChannels},
 		}},
-		bot:      discord.Member{User: discord.User{ID: ctBot, Username: "gavel", Bot: true}, Roles: []int64{ctBotRole}},
+		bot:      discord.Member{User: discord.User{ID: discord.UserID(ctBot), Username: "gavel", Bot: true}, Roles: []discord.RoleID{discord.RoleID(ctBotRole)}},
 		channels: map[int64]*discord.Channel{},
 		msgs:     map[int64][]discord.ChannelMessage{},
 		sent:     map[int64][]discord.Message{},
 	}
-	p.channels[ctGeneral] = &discord.Channel{ID: ctGeneral, GuildID: ctGuild, Type: discord.ChannelGuildText, Name: "general"}
-	p.channels[tAuditLog] = &discord.Channel{ID: tAuditLog, GuildID: ctGuild, Type: discord.ChannelGuildText, Name: "audit"}
-	p.channels[tOther] = &discord.Channel{ID: tOther, GuildID: ctGuild + 1, Type: discord.ChannelGuildText, Name: "elsewhere"}
+	p.channels[ctGeneral] = &discord.Channel{ID: discord.ChannelID(ctGeneral), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelGuildText, Name: "general"}
+	p.channels[tAuditLog] = &discord.Channel{ID: discord.ChannelID(tAuditLog), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelGuildText, Name: "audit"}
+	p.channels[tOther] = &discord.Channel{ID: discord.ChannelID(tOther), GuildID: discord.GuildID(ctGuild + 1), Type: discord.ChannelGuildText, Name: "elsewhere"}
 	return p
 }
 
 func (p *chanPort) addChannel(c discord.Channel) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.channels[c.ID] = &c
+	p.channels[int64(c.ID)] = &c
 }
 
 // add puts a message by author at a time in a channel and returns its id.
@@ -86,10 +86,10 @@ func (p *chanPort) add(channel, author int64, at time.Time) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	id := discord.SnowflakeAt(at)
-	for slices.ContainsFunc(p.msgs[channel], func(m discord.ChannelMessage) bool { return m.ID == id }) {
+	for slices.ContainsFunc(p.msgs[channel], func(m discord.ChannelMessage) bool { return m.ID == discord.MessageID(id) }) {
 		id++
 	}
-	p.msgs[channel] = append(p.msgs[channel], discord.ChannelMessage{ID: id, ChannelID: channel, Author: discord.User{ID: author}, Timestamp: at})
+	p.msgs[channel] = append(p.msgs[channel], discord.ChannelMessage{ID: discord.MessageID(id), ChannelID: discord.ChannelID(channel), Author: discord.User{ID: discord.UserID(author)}, Timestamp: at})
 	sort.Slice(p.msgs[channel], func(i, j int) bool { return p.msgs[channel][i].ID < p.msgs[channel][j].ID })
 	return id
 }
@@ -100,36 +100,38 @@ func (p *chanPort) live(channel int64) int {
 	return len(p.msgs[channel])
 }
 
-func (p *chanPort) Channel(_ context.Context, id int64) (discord.Channel, error) {
+func (p *chanPort) Channel(_ context.Context, id discord.ChannelID) (discord.Channel, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.failChannel != nil {
 		return discord.Channel{}, p.failChannel
 	}
-	c, ok := p.channels[id]
+	c, ok := p.channels[int64(id)]
 	if !ok {
 		return discord.Channel{}, &discord.Error{Op: "get channel", Status: http.StatusNotFound, Code: discord.CodeUnknownChannel, Message: "Unknown Channel"}
 	}
 	return *c, nil
 }
 
-func (p *chanPort) Guild(context.Context, int64) (discord.Guild, error) { return p.guild, nil }
+func (p *chanPort) Guild(context.Context, discord.GuildID) (discord.Guild, error) {
+	return p.guild, nil
+}
 
-func (p *chanPort) Member(_ context.Context, _, user int64) (discord.Member, error) {
-	if user != ctBot {
+func (p *chanPort) Member(_ context.Context, _ discord.GuildID, user discord.UserID) (discord.Member, error) {
+	if user != discord.UserID(ctBot) {
 		return discord.Member{}, &discord.Error{Op: "get member", Status: http.StatusNotFound, Code: discord.CodeUnknownMember}
 	}
 	return p.bot, nil
 }
 
-func (p *chanPort) ListMessages(_ context.Context, channel int64, q discord.MessageQuery) ([]discord.ChannelMessage, error) {
+func (p *chanPort) ListMessages(_ context.Context, channel discord.ChannelID, q discord.MessageQuery) ([]discord.ChannelMessage, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if q.Limit < 1 || q.Limit > 100 {
 		return nil, &discord.Error{Op: "list messages", Status: http.StatusBadRequest, Message: "bad limit"}
 	}
 	var out []discord.ChannelMessage
-	ms := p.msgs[channel]
+	ms := p.msgs[int64(channel)]
 	for i := len(ms) - 1; i >= 0 && len(out) < q.Limit; i-- {
 		if q.Before == 0 || ms[i].ID < q.Before {
 			out = append(out, ms[i])
@@ -138,41 +140,41 @@ func (p *chanPort) ListMessages(_ context.Context, channel int64, q discord.Mess
 	return out, nil
 }
 
-func (p *chanPort) BulkDelete(_ context.Context, channel int64, ids []int64, reason string) error {
+func (p *chanPort) BulkDelete(_ context.Context, channel discord.ChannelID, ids []discord.MessageID, reason string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.bulkCalls = append(p.bulkCalls, bulkCall{ids: slices.Clone(ids), reason: reason})
+	p.bulkCalls = append(p.bulkCalls, bulkCall{ids: discord.Int64s(slices.Clone(ids)), reason: reason})
 	if p.failBulkFrom > 0 && len(p.bulkCalls) >= p.failBulkFrom {
 		return p.failBulkErr
 	}
 	if len(ids) > 100 {
 		return &discord.Error{Op: "bulk delete", Status: http.StatusBadRequest, Message: "more than 100"}
 	}
-	p.msgs[channel] = slices.DeleteFunc(p.msgs[channel], func(m discord.ChannelMessage) bool { return slices.Contains(ids, m.ID) })
+	p.msgs[int64(channel)] = slices.DeleteFunc(p.msgs[int64(channel)], func(m discord.ChannelMessage) bool { return slices.Contains(ids, m.ID) })
 	return nil
 }
 
-func (p *chanPort) DeleteMessage(_ context.Context, channel, id int64, reason string) error {
+func (p *chanPort) DeleteMessage(_ context.Context, channel discord.ChannelID, id discord.MessageID, reason string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.deletes = append(p.deletes, id)
-	p.msgs[channel] = slices.DeleteFunc(p.msgs[channel], func(m discord.ChannelMessage) bool { return m.ID == id })
+	p.deletes = append(p.deletes, int64(id))
+	p.msgs[int64(channel)] = slices.DeleteFunc(p.msgs[int64(channel)], func(m discord.ChannelMessage) bool { return m.ID == id })
 	return nil
 }
 
-func (p *chanPort) SendMessage(_ context.Context, channel int64, msg discord.Message) (int64, error) {
+func (p *chanPort) SendMessage(_ context.Context, channel discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.sent[channel] = append(p.sent[channel], msg)
-	return int64(len(p.sent[channel])), nil
+	p.sent[int64(channel)] = append(p.sent[int64(channel)], msg)
+	return discord.MessageID(len(p.sent[int64(channel)])), nil
 }
 
-func (p *chanPort) SetSlowmode(_ context.Context, channel int64, secs int, reason string) error {
+func (p *chanPort) SetSlowmode(_ context.Context, channel discord.ChannelID, secs int, reason string) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.slowmodes = append(p.slowmodes, secs)
 	p.reasons = append(p.reasons, reason)
-	p.channels[channel].RateLimitPerUser = secs
+	p.channels[int64(channel)].RateLimitPerUser = secs
 	return nil
 }
 
@@ -198,7 +200,7 @@ func chanEnv(t *testing.T, port *chanPort, now time.Time) *Env {
 }
 
 func modCall(now time.Time, slash bool) Call {
-	c := Call{GuildID: ctGuild, ChannelID: ctGeneral, User: discord.User{ID: tMod, Username: "mod"}, Prefix: "$", Slash: slash, At: now}
+	c := Call{GuildID: ctGuild, ChannelID: ctGeneral, User: discord.User{ID: discord.UserID(tMod), Username: "mod"}, Prefix: "$", Slash: slash, At: now}
 	return c
 }
 

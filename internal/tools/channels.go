@@ -55,18 +55,18 @@ func channelPermissions(g discord.Guild, m discord.Member, overwrites []discord.
 		}
 		return discord.Overwrite{}, false
 	}
-	if o, ok := find(g.ID, discord.OverwriteRole); ok {
+	if o, ok := find(int64(g.ID), discord.OverwriteRole); ok {
 		p = p&^o.Deny | o.Allow
 	}
 	var allow, deny uint64
 	for _, id := range m.Roles {
-		if o, ok := find(id, discord.OverwriteRole); ok {
+		if o, ok := find(int64(id), discord.OverwriteRole); ok {
 			allow |= o.Allow
 			deny |= o.Deny
 		}
 	}
 	p = p&^deny | allow
-	if o, ok := find(m.User.ID, discord.OverwriteMember); ok {
+	if o, ok := find(int64(m.User.ID), discord.OverwriteMember); ok {
 		p = p&^o.Deny | o.Allow
 	}
 	if p&permViewChannel == 0 {
@@ -91,7 +91,7 @@ func targetChannel(ctx context.Context, env *Env, call Call, named int64, allowe
 	}
 	var ch discord.Channel
 	err := env.Exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		ch, err = env.Port.Channel(ctx, id)
+		ch, err = env.Port.Channel(ctx, discord.ChannelID(id))
 		return err
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func targetChannel(ctx context.Context, env *Env, call Call, named int64, allowe
 		}
 		return discord.Channel{}, fmt.Errorf("channel %d: %w", id, err)
 	}
-	if ch.GuildID != call.GuildID {
+	if ch.GuildID != discord.GuildID(call.GuildID) {
 		return discord.Channel{}, &channelRefusal{fmt.Sprintf("<#%d> is not a channel of this server; name one of this server's channels.", id)}
 	}
 	if !allowed[ch.Type] {
@@ -121,7 +121,7 @@ func botPermissionsIn(ctx context.Context, env *Env, ch discord.Channel) (uint64
 		if g, err = env.Port.Guild(ctx, ch.GuildID); err != nil {
 			return err
 		}
-		if bot, err = env.Port.Member(ctx, ch.GuildID, env.BotID); err != nil {
+		if bot, err = env.Port.Member(ctx, ch.GuildID, discord.UserID(env.BotID)); err != nil {
 			return err
 		}
 		if isThread(ch.Type) && ch.ParentID != 0 {
@@ -223,7 +223,7 @@ func logToAuditChannel(ctx context.Context, env *Env, guildID int64, e discord.E
 	}
 	msg := discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
 	err = env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := env.Port.SendMessage(ctx, g.AuditlogChannelID, msg)
+		_, err := env.Port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), msg)
 		return err
 	})
 	if err != nil {

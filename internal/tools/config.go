@@ -134,7 +134,7 @@ func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Rep
 
 func (c *configTool) prefix(ctx context.Context, call Call, prefix string) Reply {
 	evs, err := c.apply(ctx, call, func() error {
-		_, err := c.env.Settings.SetPrefix(ctx, call.GuildID, call.User.ID, prefix)
+		_, err := c.env.Settings.SetPrefix(ctx, call.GuildID, int64(call.User.ID), prefix)
 		return err
 	})
 	if err != nil {
@@ -160,7 +160,7 @@ func (c *configTool) channel(ctx context.Context, call Call, which settings.Chan
 		if old, err = c.env.Settings.Get(ctx, call.GuildID); err != nil {
 			return err
 		}
-		_, err = c.env.Settings.SetChannel(ctx, call.GuildID, call.User.ID, which, channelID)
+		_, err = c.env.Settings.SetChannel(ctx, call.GuildID, int64(call.User.ID), which, channelID)
 		return err
 	})
 	if err != nil {
@@ -191,7 +191,7 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 		note = warn
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		_, err := c.env.Settings.SetJailRole(ctx, call.GuildID, call.User.ID, roleID)
+		_, err := c.env.Settings.SetJailRole(ctx, call.GuildID, int64(call.User.ID), roleID)
 		return err
 	})
 	if err != nil {
@@ -206,7 +206,7 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 
 func (c *configTool) mirror(ctx context.Context, call Call, on bool) Reply {
 	evs, err := c.apply(ctx, call, func() error {
-		_, err := c.env.Settings.SetMirrorExternalActions(ctx, call.GuildID, call.User.ID, on)
+		_, err := c.env.Settings.SetMirrorExternalActions(ctx, call.GuildID, int64(call.User.ID), on)
 		return err
 	})
 	if err != nil {
@@ -230,7 +230,7 @@ func (c *configTool) ranksInit(ctx context.Context, call Call) Reply {
 	var set []permissions.CommandRank
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		created, set, err = c.env.Perms.InitRanks(ctx, call.GuildID, call.User.ID)
+		created, set, err = c.env.Perms.InitRanks(ctx, call.GuildID, int64(call.User.ID))
 		return err
 	})
 	if err != nil {
@@ -278,7 +278,7 @@ func (c *configTool) ranksSet(ctx context.Context, call Call, number int, name, 
 	var rank permissions.Rank
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		rank, err = c.env.Perms.SetRank(ctx, call.GuildID, call.User.ID, number, name, description)
+		rank, err = c.env.Perms.SetRank(ctx, call.GuildID, int64(call.User.ID), number, name, description)
 		return err
 	})
 	if err != nil {
@@ -307,7 +307,7 @@ func (c *configTool) ranksDelete(ctx context.Context, call Call, number int) Rep
 	var roles []int64
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		rank, roles, err = c.env.Perms.DeleteRank(ctx, call.GuildID, call.User.ID, number)
+		rank, roles, err = c.env.Perms.DeleteRank(ctx, call.GuildID, int64(call.User.ID), number)
 		return err
 	})
 	if err != nil {
@@ -339,10 +339,13 @@ func (c *configTool) ranksDelete(ctx context.Context, call Call, number int) Rep
 
 func (c *configTool) rolesAssign(ctx context.Context, call Call, roleID int64, rank int) Reply {
 	var g discord.Guild
-	if err := c.read(ctx, func(ctx context.Context) (err error) { g, err = c.env.Port.Guild(ctx, call.GuildID); return err }); err != nil {
+	if err := c.read(ctx, func(ctx context.Context) (err error) {
+		g, err = c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
+		return err
+	}); err != nil {
 		return failed(err)
 	}
-	if _, ok := g.Role(roleID); !ok {
+	if _, ok := g.Role(discord.RoleID(roleID)); !ok {
 		return refused("%s is not a role of this server; accepted: a role mention (@role) or the id of one of this server's roles. Nothing was changed.", roleText(roleID))
 	}
 	before, err := c.permState(ctx, call)
@@ -350,7 +353,7 @@ func (c *configTool) rolesAssign(ctx context.Context, call Call, roleID int64, r
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.AssignRole(ctx, call.GuildID, call.User.ID, roleID, rank)
+		return c.env.Perms.AssignRole(ctx, call.GuildID, int64(call.User.ID), roleID, rank)
 	})
 	if err != nil {
 		return c.refusal(err)
@@ -368,7 +371,7 @@ func (c *configTool) rolesUnassign(ctx context.Context, call Call, roleID int64)
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.UnassignRole(ctx, call.GuildID, call.User.ID, roleID)
+		return c.env.Perms.UnassignRole(ctx, call.GuildID, int64(call.User.ID), roleID)
 	})
 	if err != nil {
 		return c.refusal(err)
@@ -391,7 +394,7 @@ func (c *configTool) commandsSet(ctx context.Context, call Call, command string,
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.SetCommandRank(ctx, call.GuildID, call.User.ID, name, rank)
+		return c.env.Perms.SetCommandRank(ctx, call.GuildID, int64(call.User.ID), name, rank)
 	})
 	if err != nil {
 		return c.refusal(err)
@@ -415,7 +418,7 @@ func (c *configTool) commandsClear(ctx context.Context, call Call, command strin
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.ClearCommandRank(ctx, call.GuildID, call.User.ID, name)
+		return c.env.Perms.ClearCommandRank(ctx, call.GuildID, int64(call.User.ID), name)
 	})
 	if err != nil {
 		return c.refusal(err)
@@ -550,10 +553,13 @@ func (c *configTool) permState(ctx context.Context, call Call) (permState, error
 // canConfig reports whether the moderator may use config in a guild with ranks, and why not.
 func (c *configTool) canConfig(ctx context.Context, call Call) (bool, string, error) {
 	var g discord.Guild
-	if err := c.read(ctx, func(ctx context.Context) (err error) { g, err = c.env.Port.Guild(ctx, call.GuildID); return err }); err != nil {
+	if err := c.read(ctx, func(ctx context.Context) (err error) {
+		g, err = c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
+		return err
+	}); err != nil {
 		return false, "", err
 	}
-	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
+	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: int64(g.OwnerID), UserID: int64(call.User.ID),
 		RoleIDs: call.Roles, Command: "config"})
 	return d.Allowed, d.Reason, err
 }
@@ -628,15 +634,15 @@ func (c *configTool) show(ctx context.Context, call Call) Reply {
 	var channels map[int64]bool
 	var guild *discord.Guild
 	if err := c.read(ctx, func(ctx context.Context) error {
-		cs, err := c.env.Port.GuildChannels(ctx, call.GuildID)
+		cs, err := c.env.Port.GuildChannels(ctx, discord.GuildID(call.GuildID))
 		if err != nil {
 			return err
 		}
 		channels = map[int64]bool{}
 		for _, ch := range cs {
-			channels[ch.ID] = true
+			channels[int64(ch.ID)] = true
 		}
-		gd, err := c.env.Port.Guild(ctx, call.GuildID)
+		gd, err := c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
 		guild = &gd
 		return err
 	}); err != nil {
@@ -656,7 +662,7 @@ func (c *configTool) show(ctx context.Context, call Call) Reply {
 	if g.JailRoleID != 0 {
 		jailRole = roleText(g.JailRoleID)
 		if guild != nil {
-			if _, ok := guild.Role(g.JailRoleID); !ok {
+			if _, ok := guild.Role(discord.RoleID(g.JailRoleID)); !ok {
 				jailRole += fmt.Sprintf(" ⚠️ no longer exists (id %d)", g.JailRoleID)
 			}
 		}
@@ -734,7 +740,7 @@ func (c *configTool) rolesList(ctx context.Context, call Call) Reply {
 	ranks := c.rankNames(ctx, call.GuildID)
 	var g *discord.Guild
 	if err := c.read(ctx, func(ctx context.Context) error {
-		gd, err := c.env.Port.Guild(ctx, call.GuildID)
+		gd, err := c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
 		g = &gd
 		return err
 	}); err != nil {
@@ -744,7 +750,7 @@ func (c *configTool) rolesList(ctx context.Context, call Call) Reply {
 	for _, rr := range roles {
 		fmt.Fprintf(&b, "%s → rank %s", roleText(rr.RoleID), rankLabel(rr.Rank, ranks))
 		if g != nil {
-			if _, ok := g.Role(rr.RoleID); !ok {
+			if _, ok := g.Role(discord.RoleID(rr.RoleID)); !ok {
 				fmt.Fprintf(&b, " ⚠️ the role no longer exists; remove it with %s", refText(call, fmt.Sprintf("config roles unassign %d", rr.RoleID)))
 			}
 		}
@@ -825,7 +831,7 @@ func (c *configTool) apply(ctx context.Context, call Call, do func() error) ([]s
 			return nil, nil
 		}
 		for _, ev := range after {
-			if ev.ID > marks[i] && ev.ActorID == call.User.ID {
+			if ev.ID > marks[i] && discord.UserID(ev.ActorID) == call.User.ID {
 				evs = append(evs, ev)
 			}
 		}
@@ -889,7 +895,7 @@ func (c *configTool) audit(ctx context.Context, call Call, command, text string,
 	var notes []string
 	for _, ch := range targets {
 		err := c.env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			_, err := c.env.Port.SendMessage(ctx, ch, msg)
+			_, err := c.env.Port.SendMessage(ctx, discord.ChannelID(ch), msg)
 			return err
 		})
 		if err != nil {
@@ -974,14 +980,17 @@ func (c *configTool) read(ctx context.Context, fn func(ctx context.Context) erro
 func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64) (problem string, err error) {
 	const accepted = "accepted: a text channel of this server that gavel can post in, or none to clear the setting."
 	var ch discord.Channel
-	err = c.read(ctx, func(ctx context.Context) (err error) { ch, err = c.env.Port.Channel(ctx, channelID); return err })
+	err = c.read(ctx, func(ctx context.Context) (err error) {
+		ch, err = c.env.Port.Channel(ctx, discord.ChannelID(channelID))
+		return err
+	})
 	if de := discord.AsError(err); de != nil && (de.Status == 404 || de.Status == 403) {
 		return fmt.Sprintf("There is no channel %d that gavel can see; %s", channelID, accepted), nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("channel %d: %w", channelID, err)
 	}
-	if ch.GuildID != guildID {
+	if ch.GuildID != discord.GuildID(guildID) {
 		return fmt.Sprintf("Channel %d is not in this server; %s", channelID, accepted), nil
 	}
 	if ch.Type != discord.ChannelGuildText && ch.Type != discord.ChannelGuildAnnouncement {
@@ -1005,7 +1014,7 @@ func (c *configTool) checkJailRole(ctx context.Context, guildID, roleID int64) (
 	if err != nil {
 		return "", "", err
 	}
-	role, ok := g.Role(roleID)
+	role, ok := g.Role(discord.RoleID(roleID))
 	switch {
 	case !ok:
 		return fmt.Sprintf("%s is not a role of this server; accepted: a role mention (@role) or a role id, or none to clear it.", roleText(roleID)), "", nil
@@ -1014,11 +1023,11 @@ func (c *configTool) checkJailRole(ctx context.Context, guildID, roleID int64) (
 	case role.Managed:
 		return fmt.Sprintf("%s belongs to an integration (a bot or server boosts), so it cannot be given to members; accepted: a role made in the server's settings.", roleText(roleID)), "", nil
 	}
-	top, hasTop := topRole(g, bot.Roles)
+	top, hasTop := topRole(g, discord.Int64s(bot.Roles))
 	if !hasTop || !roleAbove(top, role) {
 		return fmt.Sprintf("%s is not below gavel's highest role, so gavel could not give it. Move gavel's role above it in Server Settings → Roles, or pick a lower role.", roleText(roleID)), "", nil
 	}
-	if g.MemberPermissions(c.env.BotID, bot.Roles)&permManageRoles == 0 {
+	if g.MemberPermissions(discord.UserID(c.env.BotID), bot.Roles)&permManageRoles == 0 {
 		warning = "⚠️ gavel lacks the Manage Roles permission, so jail will fail until its role has it."
 	}
 	return "", warning, nil
@@ -1028,10 +1037,10 @@ func (c *configTool) guildAndBot(ctx context.Context, guildID int64) (discord.Gu
 	var g discord.Guild
 	var bot discord.Member
 	err := c.read(ctx, func(ctx context.Context) (err error) {
-		if g, err = c.env.Port.Guild(ctx, guildID); err != nil {
+		if g, err = c.env.Port.Guild(ctx, discord.GuildID(guildID)); err != nil {
 			return err
 		}
-		bot, err = c.env.Port.Member(ctx, guildID, c.env.BotID)
+		bot, err = c.env.Port.Member(ctx, discord.GuildID(guildID), discord.UserID(c.env.BotID))
 		return err
 	})
 	if err != nil {
@@ -1045,8 +1054,8 @@ func topRole(g discord.Guild, roleIDs []int64) (discord.Role, bool) {
 	var best discord.Role
 	found := false
 	for _, id := range roleIDs {
-		r, ok := g.Role(id)
-		if !ok || r.ID == g.ID {
+		r, ok := g.Role(discord.RoleID(id))
+		if !ok || r.ID == g.ID.EveryoneRole() {
 			continue
 		}
 		if !found || roleAbove(r, best) {

@@ -52,25 +52,25 @@ type port struct {
 func newPort() *port {
 	const everyone = uint64(permViewChannel | permSendMessages | permEmbedLinks)
 	p := &port{
-		guild: discord.Guild{ID: tGuild, Name: "test", OwnerID: tOwner, Roles: []discord.Role{
-			{ID: tGuild, Name: "@everyone", Position: 0, Permissions: everyone},
-			{ID: tJailRole, Name: "jailed", Position: 1},
-			{ID: tModRole, Name: "mods", Position: 2, Permissions: 1 << 5},
-			{ID: tBotsRole, Name: "some bot", Position: 3, Managed: true},
-			{ID: tBotRole, Name: "gavel", Position: 4, Permissions: permManageRoles},
-			{ID: tHighRole, Name: "admins", Position: 5},
+		guild: discord.Guild{ID: discord.GuildID(tGuild), Name: "test", OwnerID: discord.UserID(tOwner), Roles: []discord.Role{
+			{ID: discord.RoleID(tGuild), Name: "@everyone", Position: 0, Permissions: everyone},
+			{ID: discord.RoleID(tJailRole), Name: "jailed", Position: 1},
+			{ID: discord.RoleID(tModRole), Name: "mods", Position: 2, Permissions: 1 << 5},
+			{ID: discord.RoleID(tBotsRole), Name: "some bot", Position: 3, Managed: true},
+			{ID: discord.RoleID(tBotRole), Name: "gavel", Position: 4, Permissions: permManageRoles},
+			{ID: discord.RoleID(tHighRole), Name: "admins", Position: 5},
 		}},
 		members: map[int64]discord.Member{
-			tBot:   {User: discord.User{ID: tBot, Username: "gavel", Bot: true}, Roles: []int64{tBotRole}},
-			tAdmin: {User: discord.User{ID: tAdmin, Username: "admin"}, Roles: []int64{tModRole}},
+			tBot:   {User: discord.User{ID: discord.UserID(tBot), Username: "gavel", Bot: true}, Roles: []discord.RoleID{discord.RoleID(tBotRole)}},
+			tAdmin: {User: discord.User{ID: discord.UserID(tAdmin), Username: "admin"}, Roles: []discord.RoleID{discord.RoleID(tModRole)}},
 		},
 		channels: map[int64]discord.Channel{
-			tGeneral:   {ID: tGeneral, GuildID: tGuild, Type: discord.ChannelGuildText, Name: "general"},
-			tModlog:    {ID: tModlog, GuildID: tGuild, Type: discord.ChannelGuildText, Name: "modlog"},
-			tAuditlog:  {ID: tAuditlog, GuildID: tGuild, Type: discord.ChannelGuildAnnouncement, Name: "audit"},
-			tVoice:     {ID: tVoice, GuildID: tGuild, Type: discord.ChannelGuildVoice, Name: "voice"},
-			tElsewhere: {ID: tElsewhere, GuildID: tGuild + 1, Type: discord.ChannelGuildText, Name: "other-server"},
-			tLocked: {ID: tLocked, GuildID: tGuild, Type: discord.ChannelGuildText, Name: "locked", Overwrites: []discord.Overwrite{
+			tGeneral:   {ID: discord.ChannelID(tGeneral), GuildID: discord.GuildID(tGuild), Type: discord.ChannelGuildText, Name: "general"},
+			tModlog:    {ID: discord.ChannelID(tModlog), GuildID: discord.GuildID(tGuild), Type: discord.ChannelGuildText, Name: "modlog"},
+			tAuditlog:  {ID: discord.ChannelID(tAuditlog), GuildID: discord.GuildID(tGuild), Type: discord.ChannelGuildAnnouncement, Name: "audit"},
+			tVoice:     {ID: discord.ChannelID(tVoice), GuildID: discord.GuildID(tGuild), Type: discord.ChannelGuildVoice, Name: "voice"},
+			tElsewhere: {ID: discord.ChannelID(tElsewhere), GuildID: discord.GuildID(tGuild + 1), Type: discord.ChannelGuildText, Name: "other-server"},
+			tLocked: {ID: discord.ChannelID(tLocked), GuildID: discord.GuildID(tGuild), Type: discord.ChannelGuildText, Name: "locked", Overwrites: []discord.Overwrite{
 				{ID: tGuild, Type: discord.OverwriteRole, Deny: permSendMessages},
 				{ID: tModRole, Type: discord.OverwriteRole, Allow: permSendMessages},
 			}},
@@ -84,7 +84,7 @@ func notFound(op string, code int) error {
 	return &discord.Error{Op: op, Status: 404, Code: code, Message: "Unknown"}
 }
 
-func (p *port) Guild(_ context.Context, id int64) (discord.Guild, error) {
+func (p *port) Guild(_ context.Context, id discord.GuildID) (discord.Guild, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if id != p.guild.ID {
@@ -93,30 +93,30 @@ func (p *port) Guild(_ context.Context, id int64) (discord.Guild, error) {
 	return p.guild, nil
 }
 
-func (p *port) Member(_ context.Context, guildID, userID int64) (discord.Member, error) {
+func (p *port) Member(_ context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Member, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	m, ok := p.members[userID]
+	m, ok := p.members[int64(userID)]
 	if !ok || guildID != p.guild.ID {
 		return discord.Member{}, notFound("get member", discord.CodeUnknownMember)
 	}
 	return m, nil
 }
 
-func (p *port) Channel(_ context.Context, id int64) (discord.Channel, error) {
+func (p *port) Channel(_ context.Context, id discord.ChannelID) (discord.Channel, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.readErr != nil {
 		return discord.Channel{}, p.readErr
 	}
-	c, ok := p.channels[id]
+	c, ok := p.channels[int64(id)]
 	if !ok {
 		return discord.Channel{}, notFound("get channel", discord.CodeUnknownChannel)
 	}
 	return c, nil
 }
 
-func (p *port) GuildChannels(_ context.Context, guildID int64) ([]discord.Channel, error) {
+func (p *port) GuildChannels(_ context.Context, guildID discord.GuildID) ([]discord.Channel, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []discord.Channel
@@ -128,14 +128,14 @@ func (p *port) GuildChannels(_ context.Context, guildID int64) ([]discord.Channe
 	return out, nil
 }
 
-func (p *port) SendMessage(_ context.Context, channelID int64, msg discord.Message) (int64, error) {
+func (p *port) SendMessage(_ context.Context, channelID discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.sendErr != nil {
 		return 0, p.sendErr
 	}
-	p.sent[channelID] = append(p.sent[channelID], msg)
-	return int64(len(p.sent[channelID])), nil
+	p.sent[int64(channelID)] = append(p.sent[int64(channelID)], msg)
+	return discord.MessageID(len(p.sent[int64(channelID)])), nil
 }
 
 func (p *port) messages(channelID int64) []discord.Message {
@@ -174,7 +174,7 @@ func (f *fixture) run(t *testing.T, user int64, roles []int64, text string) Repl
 	if !ok || err != nil {
 		t.Fatalf("%q: parsed %v, %v", text, ok, err)
 	}
-	call := Call{GuildID: tGuild, ChannelID: tGeneral, User: discord.User{ID: user, Username: "user"}, Roles: roles, Prefix: "$",
+	call := Call{GuildID: tGuild, ChannelID: tGeneral, User: discord.User{ID: discord.UserID(user), Username: "user"}, Roles: roles, Prefix: "$",
 		At: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
 	return f.set.Run(context.Background(), call, args)
 }
@@ -402,9 +402,9 @@ func TestChannelPermissionsOverwrites(t *testing.T) {
 		roleB  = int64(710000000000000902)
 		admins = int64(710000000000000903)
 	)
-	g := discord.Guild{ID: tGuild, OwnerID: tOwner, Roles: []discord.Role{
-		{ID: tGuild, Permissions: permViewChannel | permSendMessages},
-		{ID: roleA, Position: 1}, {ID: roleB, Position: 2}, {ID: admins, Position: 3, Permissions: permAdministrator},
+	g := discord.Guild{ID: discord.GuildID(tGuild), OwnerID: discord.UserID(tOwner), Roles: []discord.Role{
+		{ID: discord.RoleID(tGuild), Permissions: permViewChannel | permSendMessages},
+		{ID: discord.RoleID(roleA), Position: 1}, {ID: discord.RoleID(roleB), Position: 2}, {ID: discord.RoleID(admins), Position: 3, Permissions: permAdministrator},
 	}}
 	everyoneDeny := discord.Overwrite{ID: tGuild, Type: discord.OverwriteRole, Deny: permSendMessages | permViewChannel}
 	for _, tc := range []struct {
@@ -427,12 +427,12 @@ func TestChannelPermissionsOverwrites(t *testing.T) {
 			{ID: user, Type: discord.OverwriteMember, Deny: permSendMessages | permEmbedLinks}}, permViewChannel},
 		{"Administrator ignores overwrites", []int64{admins}, []discord.Overwrite{everyoneDeny}, permAll},
 	} {
-		got := channelPermissions(g, discord.Member{User: discord.User{ID: user}, Roles: tc.roles}, tc.ows)
+		got := channelPermissions(g, discord.Member{User: discord.User{ID: discord.UserID(user)}, Roles: discord.IDs[discord.RoleID](tc.roles)}, tc.ows)
 		if got != tc.want {
 			t.Errorf("%s: permissions = %b; want %b", tc.name, got, tc.want)
 		}
 	}
-	if got := channelPermissions(g, discord.Member{User: discord.User{ID: tOwner}}, []discord.Overwrite{everyoneDeny}); got != permAll {
+	if got := channelPermissions(g, discord.Member{User: discord.User{ID: discord.UserID(tOwner)}}, []discord.Overwrite{everyoneDeny}); got != permAll {
 		t.Errorf("the owner's permissions = %b; want all", got)
 	}
 }

@@ -112,7 +112,7 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 		// The slash form deletes what was there when the command was given.
 		before = discord.SnowflakeAt(at)
 	}
-	scan, err := p.scan(ctx, ch.ID, before, count, userID, now)
+	scan, err := p.scan(ctx, int64(ch.ID), before, count, userID, now)
 	if err != nil {
 		r := Text(Failed, "I could not read the messages of <#%d> (%s). Nothing was deleted; try again in a moment.", ch.ID, discordTrouble(err))
 		r.Err = err
@@ -123,18 +123,18 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 	// The prefix form's own message goes too, uncounted; in the same channel it rides along
 	// in the first bulk call (it is the newest message there).
 	targets := scan.ids
-	ownInBatch := call.MessageID != 0 && ch.ID == call.ChannelID
+	ownInBatch := call.MessageID != 0 && ch.ID == discord.ChannelID(call.ChannelID)
 	if ownInBatch {
 		targets = append([]int64{call.MessageID}, scan.ids...)
 	}
-	deleted, delErr := p.delete(ctx, ch.ID, targets, reason)
+	deleted, delErr := p.delete(ctx, int64(ch.ID), targets, reason)
 	if ownInBatch && deleted > 0 {
 		deleted-- // the command's own message, deleted first
 	}
 	var notes []string
 	if call.MessageID != 0 && !ownInBatch && delErr == nil {
 		err := env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			return env.Port.DeleteMessage(ctx, call.ChannelID, call.MessageID, reason)
+			return env.Port.DeleteMessage(ctx, discord.ChannelID(call.ChannelID), discord.MessageID(call.MessageID), reason)
 		})
 		if err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
 			env.Log.Warn("purge: deleting the command's message", "guild", call.GuildID, "channel", call.ChannelID, "err", err)
@@ -144,7 +144,7 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 
 	// A purge that deleted nothing changed nothing worth an entry.
 	if deleted > 0 {
-		if note := logToAuditChannel(ctx, env, call.GuildID, purgeAuditEmbed(call, ch.ID, userID, count, deleted, scan, delErr)); note != "" {
+		if note := logToAuditChannel(ctx, env, call.GuildID, purgeAuditEmbed(call, int64(ch.ID), userID, count, deleted, scan, delErr)); note != "" {
 			notes = append(notes, note)
 		}
 	}
@@ -159,7 +159,7 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 		r.Err = fmt.Errorf("purge %d in channel %d: %w", count, ch.ID, delErr)
 		return r
 	}
-	r := Text(OK, "%s", joinNotes(purgeSummary(ch.ID, userID, count, deleted, scan), notes))
+	r := Text(OK, "%s", joinNotes(purgeSummary(int64(ch.ID), userID, count, deleted, scan), notes))
 	r.Transient = !call.Slash
 	return r
 }
@@ -189,7 +189,7 @@ func (p *purger) scan(ctx context.Context, channelID, before int64, count int, u
 		}
 		var page []discord.ChannelMessage
 		err := p.env.Exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			page, err = p.env.Port.ListMessages(ctx, channelID, discord.MessageQuery{Before: before, Limit: limit})
+			page, err = p.env.Port.ListMessages(ctx, discord.ChannelID(channelID), discord.MessageQuery{Before: discord.MessageID(before), Limit: limit})
 			return err
 		})
 		if err != nil {
@@ -197,14 +197,14 @@ func (p *purger) scan(ctx context.Context, channelID, before int64, count int, u
 		}
 		for _, m := range page {
 			s.scanned++
-			if userID != 0 && m.Author.ID != userID {
+			if userID != 0 && m.Author.ID != discord.UserID(userID) {
 				continue
 			}
 			// Discord judges a message's age by its id, as here.
 			if discord.SnowflakeTime(m.ID).Before(cutoff) {
 				s.tooOld++
 			} else {
-				s.ids = append(s.ids, m.ID)
+				s.ids = append(s.ids, int64(m.ID))
 			}
 			if len(s.ids)+s.tooOld == count {
 				return s, nil
@@ -214,7 +214,7 @@ func (p *purger) scan(ctx context.Context, channelID, before int64, count int, u
 			s.exhausted = true
 			return s, nil
 		}
-		before = page[len(page)-1].ID
+		before = int64(page[len(page)-1].ID)
 	}
 	s.capped = true
 	return s, nil
@@ -227,7 +227,7 @@ func (p *purger) delete(ctx context.Context, channelID int64, ids []int64, reaso
 	for start := 0; start < len(ids); start += purgePage {
 		chunk := ids[start:min(start+purgePage, len(ids))]
 		err := p.env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			return p.env.Port.BulkDelete(ctx, channelID, chunk, reason)
+			return p.env.Port.BulkDelete(ctx, discord.ChannelID(channelID), discord.IDs[discord.MessageID](chunk), reason)
 		})
 		// A single message is deleted on its own; gone already (a retry after a lost answer,
 		// or another moderator) is what was wanted.

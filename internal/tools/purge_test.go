@@ -98,7 +98,7 @@ func TestPurgePrefixDeletesItsOwnMessageUncounted(t *testing.T) {
 func TestPurgePrefixInAnotherChannelDeletesTheCommandSeparately(t *testing.T) {
 	port := newChanPort()
 	const spam int64 = 900000000000000404
-	port.addChannel(discord.Channel{ID: spam, GuildID: ctGuild, Type: discord.ChannelPublicThread, ParentID: ctGeneral})
+	port.addChannel(discord.Channel{ID: discord.ChannelID(spam), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelPublicThread, ParentID: discord.ChannelID(ctGeneral)})
 	env := chanEnv(t, port, tNow)
 	for i := range 3 {
 		port.add(spam, tSpammer, tNow.Add(-time.Duration(i+1)*time.Minute))
@@ -218,7 +218,7 @@ func TestPurgeRefusals(t *testing.T) {
 	t.Run("a forum", func(t *testing.T) {
 		port := newChanPort()
 		const forum int64 = 900000000000000405
-		port.addChannel(discord.Channel{ID: forum, GuildID: ctGuild, Type: discord.ChannelGuildForum})
+		port.addChannel(discord.Channel{ID: discord.ChannelID(forum), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelGuildForum})
 		env := chanEnv(t, port, tNow)
 		r := runPurge(t, env, modCall(tNow, true), fmt.Sprintf("$purge 5 -channel %d", forum), PurgeScanCap)
 		wantText(t, r, Refused, "it is a forum", "Accepted: text channels, threads, voice channels, announcement channels")
@@ -270,7 +270,7 @@ func TestChannelPermissions(t *testing.T) {
 		{ID: 2, Permissions: permManageMessages},
 		{ID: 3, Permissions: permAdministrator},
 	}}
-	m := discord.Member{User: discord.User{ID: 5}, Roles: []int64{2}}
+	m := discord.Member{User: discord.User{ID: 5}, Roles: []discord.RoleID{2}}
 	cases := []struct {
 		name string
 		m    discord.Member
@@ -279,12 +279,12 @@ func TestChannelPermissions(t *testing.T) {
 	}{
 		{"roles joined", m, nil, permViewChannel | permManageMessages},
 		{"owner has all", discord.Member{User: discord.User{ID: 9}}, nil, permAll},
-		{"administrator has all", discord.Member{User: discord.User{ID: 5}, Roles: []int64{3}}, []discord.Overwrite{{ID: 1, Deny: permViewChannel}}, permAll},
+		{"administrator has all", discord.Member{User: discord.User{ID: 5}, Roles: []discord.RoleID{3}}, []discord.Overwrite{{ID: 1, Deny: permViewChannel}}, permAll},
 		{"everyone denied view", m, []discord.Overwrite{{ID: 1, Type: discord.OverwriteRole, Deny: permViewChannel}}, 0},
 		{"role allow beats everyone deny", m, []discord.Overwrite{
 			{ID: 1, Type: discord.OverwriteRole, Deny: permViewChannel},
 			{ID: 2, Type: discord.OverwriteRole, Allow: permViewChannel}}, permViewChannel | permManageMessages},
-		{"role allow beats role deny", discord.Member{User: discord.User{ID: 5}, Roles: []int64{2, 4}}, []discord.Overwrite{
+		{"role allow beats role deny", discord.Member{User: discord.User{ID: 5}, Roles: []discord.RoleID{2, 4}}, []discord.Overwrite{
 			{ID: 2, Type: discord.OverwriteRole, Deny: permManageMessages},
 			{ID: 4, Type: discord.OverwriteRole, Allow: permManageMessages}}, permViewChannel | permManageMessages},
 		{"member deny last", m, []discord.Overwrite{

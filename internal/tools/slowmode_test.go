@@ -127,9 +127,9 @@ func TestSlowmodeChannels(t *testing.T) {
 		thread int64 = 900000000000000411
 		forum  int64 = 900000000000000412
 	)
-	port.addChannel(discord.Channel{ID: news, GuildID: ctGuild, Type: discord.ChannelGuildAnnouncement})
-	port.addChannel(discord.Channel{ID: thread, GuildID: ctGuild, Type: discord.ChannelPublicThread, ParentID: ctGeneral})
-	port.addChannel(discord.Channel{ID: forum, GuildID: ctGuild, Type: discord.ChannelGuildForum, RateLimitPerUser: 60})
+	port.addChannel(discord.Channel{ID: discord.ChannelID(news), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelGuildAnnouncement})
+	port.addChannel(discord.Channel{ID: discord.ChannelID(thread), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelPublicThread, ParentID: discord.ChannelID(ctGeneral)})
+	port.addChannel(discord.Channel{ID: discord.ChannelID(forum), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelGuildForum, RateLimitPerUser: 60})
 	env := chanEnv(t, port, tNow)
 
 	wantText(t, runSM(t, env, fmt.Sprintf("$sm 30 -channel <#%d>", news)), Refused, "an announcement channel", "Accepted:")

@@ -69,7 +69,7 @@ type Work interface {
 
 // GuildSource answers a guild's owner, roles and permissions (the gateway's cache).
 type GuildSource interface {
-	Guild(ctx context.Context, guildID int64) (discord.Guild, error)
+	Guild(ctx context.Context, guildID discord.GuildID) (discord.Guild, error)
 }
 
 // Discord is what the enforcer asks of Discord: a rule, the member and channel of an
@@ -371,7 +371,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	ruleName := fmt.Sprintf("rule %d", int64(ev.RuleID))
 	var raw json.RawMessage
 	err = am.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		raw, err = am.port.AutoModRule(ctx, guildID, int64(ev.RuleID))
+		raw, err = am.port.AutoModRule(ctx, discord.GuildID(guildID), int64(ev.RuleID))
 		return err
 	})
 	if err == nil {
@@ -553,7 +553,7 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 	if err != nil || gr.engine == nil {
 		return err
 	}
-	in := automod.Message{Content: msg.Content, AuthorID: msg.Author.ID, ChannelID: msg.ChannelID,
+	in := automod.Message{Content: msg.Content, AuthorID: int64(msg.Author.ID), ChannelID: msg.ChannelID,
 		MentionedUsers: msg.Mentions, MentionedRoles: msg.MentionRoles}
 	var roles []int64
 	if msg.HasMember {
@@ -569,13 +569,13 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 		// something matched, for the exempt roles.
 		var m discord.Member
 		err := am.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			m, err = am.port.Member(ctx, guildID, in.AuthorID)
+			m, err = am.port.Member(ctx, discord.GuildID(guildID), discord.UserID(in.AuthorID))
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("reading the author's roles: %w", err)
 		}
-		roles = m.Roles
+		roles = discord.Int64s(m.Roles)
 		in.AuthorRoles = roles
 	}
 	// Exempt categories and parent channels: read only when something matched.
@@ -592,13 +592,13 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 	// manage the server alone.
 	var g discord.Guild
 	err = am.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		g, err = am.guilds.Guild(ctx, guildID)
+		g, err = am.guilds.Guild(ctx, discord.GuildID(guildID))
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("reading the guild: %w", err)
 	}
-	if permissions.Permission(g.MemberPermissions(in.AuthorID, roles)).Has(permissions.ManageGuild) {
+	if permissions.Permission(g.MemberPermissions(discord.UserID(in.AuthorID), discord.IDs[discord.RoleID](roles))).Has(permissions.ManageGuild) {
 		return nil
 	}
 	author := msg.Author
@@ -619,7 +619,7 @@ func (am *Enforcer) parents(ctx context.Context, channelID int64) ([]int64, erro
 	for range 2 {
 		var ch discord.Channel
 		err := am.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			ch, err = am.port.Channel(ctx, id)
+			ch, err = am.port.Channel(ctx, discord.ChannelID(id))
 			return err
 		})
 		if err != nil {
@@ -628,8 +628,8 @@ func (am *Enforcer) parents(ctx context.Context, channelID int64) ([]int64, erro
 		if ch.ParentID == 0 {
 			break
 		}
-		out = append(out, ch.ParentID)
-		id = ch.ParentID
+		out = append(out, int64(ch.ParentID))
+		id = int64(ch.ParentID)
 	}
 	return out, nil
 }
@@ -673,7 +673,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 	var notes []string
 	if _, ok := rule.Has(automod.GavelDelete); ok {
 		err := am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			return am.port.DeleteMessage(ctx, int64(msg.ChannelID), int64(msg.ID), "gavel AutoMod rule "+rule.Name)
+			return am.port.DeleteMessage(ctx, discord.ChannelID(msg.ChannelID), discord.MessageID(msg.ID), "gavel AutoMod rule "+rule.Name)
 		})
 		if err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
 			notes = append(notes, "the message could not be deleted: "+err.Error())
@@ -695,7 +695,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		action, _ := am.actions.Lookup(string(t))
 		res := co.Execute(ctx, moderation.Request{GuildID: guildID, Moderator: bot, Action: action,
-			Target: moderation.Target{ID: author.ID}, Reason: reason, Duration: act.Duration, Metadata: meta})
+			Target: moderation.Target{ID: int64(author.ID)}, Reason: reason, Duration: act.Duration, Metadata: meta})
 		if res.Case != nil {
 			caseIDs = append(caseIDs, res.Case.ID)
 			caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", res.Case.Number))
@@ -712,7 +712,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		var c cases.Case
 		if ok {
-			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: author.ID, Moderator: bot, Type: cases.Automod,
+			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: int64(author.ID), Moderator: bot, Type: cases.Automod,
 				Reason: reason, Metadata: meta, Note: "gavel's AutoMod rule fired"})
 		} else {
 			err = errors.New("gavel is not ready")
@@ -739,7 +739,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 			text += " Note: " + strings.Join(notes, "; ")
 		}
 		err := am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			_, err := am.port.SendMessage(ctx, alert.ChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+			_, err := am.port.SendMessage(ctx, discord.ChannelID(alert.ChannelID), discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 			return err
 		})
 		if err != nil {
@@ -824,7 +824,7 @@ func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64,
 			case <-t.C():
 			}
 		}
-		entries, err := am.port.AuditLog(ctx, guildID, discord.AuditLogFilter{ActionType: auditType, TargetID: ruleID, Limit: 5})
+		entries, err := am.port.AuditLog(ctx, discord.GuildID(guildID), discord.AuditLogFilter{ActionType: auditType, TargetID: ruleID, Limit: 5})
 		if err != nil {
 			return fmt.Errorf("reading the audit log: %w", err)
 		}
@@ -834,11 +834,11 @@ func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64,
 	}
 	actor := int64(0)
 	if entry != nil {
-		actor = entry.UserID
+		actor = int64(entry.UserID)
 	} else if auditType == auditAutoModRuleCreate {
 		actor = creator
 	}
-	if actor == bot.ID && bot.ID != 0 {
+	if discord.UserID(actor) == bot.ID && bot.ID != 0 {
 		return nil
 	}
 	who := "someone (Discord's audit log does not say who)"
@@ -855,7 +855,7 @@ func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64,
 		}
 	}
 	return am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.port.SendMessage(ctx, gs.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		_, err := am.port.SendMessage(ctx, discord.ChannelID(gs.AuditlogChannelID), discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 		return err
 	})
 }
@@ -896,7 +896,7 @@ func (am *Enforcer) ReportAudit(ctx context.Context, guildID int64, text string)
 		return
 	}
 	err = am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		_, err := am.port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 		return err
 	})
 	if err != nil {

@@ -212,7 +212,7 @@ func query(pairs ...any) dgo.QueryValues {
 }
 
 // Ban implements discord.Port.
-func (a *Adapter) Ban(ctx context.Context, guildID, userID int64, deleteMessageSeconds int, reason string) error {
+func (a *Adapter) Ban(ctx context.Context, guildID discord.GuildID, userID discord.UserID, deleteMessageSeconds int, reason string) error {
 	body := struct {
 		DeleteMessageSeconds int `json:"delete_message_seconds"`
 	}{deleteMessageSeconds}
@@ -220,12 +220,12 @@ func (a *Adapter) Ban(ctx context.Context, guildID, userID int64, deleteMessageS
 }
 
 // Unban implements discord.Port.
-func (a *Adapter) Unban(ctx context.Context, guildID, userID int64, reason string) error {
+func (a *Adapter) Unban(ctx context.Context, guildID discord.GuildID, userID discord.UserID, reason string) error {
 	return a.do(ctx, call{op: "unban", endpoint: rest.DeleteBan.Compile(nil, guildID, userID), reason: reason})
 }
 
 // GetBan implements discord.Port.
-func (a *Adapter) GetBan(ctx context.Context, guildID, userID int64) (discord.Ban, bool, error) {
+func (a *Adapter) GetBan(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Ban, bool, error) {
 	var b wireBan
 	err := a.do(ctx, call{op: "get ban", endpoint: rest.GetBan.Compile(nil, guildID, userID), out: &b})
 	if discord.IsCode(err, discord.CodeUnknownBan) {
@@ -238,9 +238,9 @@ func (a *Adapter) GetBan(ctx context.Context, guildID, userID int64) (discord.Ba
 }
 
 // ListBans implements discord.Port.
-func (a *Adapter) ListBans(ctx context.Context, guildID, after int64, limit int) ([]discord.Ban, error) {
+func (a *Adapter) ListBans(ctx context.Context, guildID discord.GuildID, after discord.UserID, limit int) ([]discord.Ban, error) {
 	var bans []wireBan
-	ep := rest.GetBans.Compile(query("after", after, "limit", limit), guildID)
+	ep := rest.GetBans.Compile(query("after", int64(after), "limit", limit), guildID)
 	if err := a.do(ctx, call{op: "list bans", endpoint: ep, out: &bans}); err != nil {
 		return nil, err
 	}
@@ -252,12 +252,12 @@ func (a *Adapter) ListBans(ctx context.Context, guildID, after int64, limit int)
 }
 
 // Kick implements discord.Port.
-func (a *Adapter) Kick(ctx context.Context, guildID, userID int64, reason string) error {
+func (a *Adapter) Kick(ctx context.Context, guildID discord.GuildID, userID discord.UserID, reason string) error {
 	return a.do(ctx, call{op: "kick", endpoint: rest.RemoveMember.Compile(nil, guildID, userID), reason: reason})
 }
 
 // Timeout implements discord.Port.
-func (a *Adapter) Timeout(ctx context.Context, guildID, userID int64, until time.Time, reason string) error {
+func (a *Adapter) Timeout(ctx context.Context, guildID discord.GuildID, userID discord.UserID, until time.Time, reason string) error {
 	body := struct {
 		Until *string `json:"communication_disabled_until"` // null lifts the timeout
 	}{}
@@ -270,7 +270,7 @@ func (a *Adapter) Timeout(ctx context.Context, guildID, userID int64, until time
 }
 
 // Member implements discord.Port.
-func (a *Adapter) Member(ctx context.Context, guildID, userID int64) (discord.Member, error) {
+func (a *Adapter) Member(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Member, error) {
 	var m wireMember
 	if err := a.do(ctx, call{op: "get member", endpoint: rest.GetMember.Compile(nil, guildID, userID), out: &m}); err != nil {
 		return discord.Member{}, err
@@ -279,7 +279,7 @@ func (a *Adapter) Member(ctx context.Context, guildID, userID int64) (discord.Me
 }
 
 // Guild implements discord.Port.
-func (a *Adapter) Guild(ctx context.Context, guildID int64) (discord.Guild, error) {
+func (a *Adapter) Guild(ctx context.Context, guildID discord.GuildID) (discord.Guild, error) {
 	var g wireGuild
 	if err := a.do(ctx, call{op: "get guild", endpoint: rest.GetGuild.Compile(nil, guildID), out: &g}); err != nil {
 		return discord.Guild{}, err
@@ -288,7 +288,7 @@ func (a *Adapter) Guild(ctx context.Context, guildID int64) (discord.Guild, erro
 }
 
 // Channel implements discord.Port.
-func (a *Adapter) Channel(ctx context.Context, channelID int64) (discord.Channel, error) {
+func (a *Adapter) Channel(ctx context.Context, channelID discord.ChannelID) (discord.Channel, error) {
 	var c wireChannel
 	if err := a.do(ctx, call{op: "get channel", endpoint: rest.GetChannel.Compile(nil, channelID), out: &c}); err != nil {
 		return discord.Channel{}, err
@@ -297,7 +297,7 @@ func (a *Adapter) Channel(ctx context.Context, channelID int64) (discord.Channel
 }
 
 // GuildChannels implements discord.Port.
-func (a *Adapter) GuildChannels(ctx context.Context, guildID int64) ([]discord.Channel, error) {
+func (a *Adapter) GuildChannels(ctx context.Context, guildID discord.GuildID) ([]discord.Channel, error) {
 	var cs []wireChannel
 	if err := a.do(ctx, call{op: "list channels", endpoint: rest.GetGuildChannels.Compile(nil, guildID), out: &cs}); err != nil {
 		return nil, err
@@ -310,17 +310,17 @@ func (a *Adapter) GuildChannels(ctx context.Context, guildID int64) ([]discord.C
 }
 
 // AddRole implements discord.Port.
-func (a *Adapter) AddRole(ctx context.Context, guildID, userID, roleID int64, reason string) error {
+func (a *Adapter) AddRole(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roleID discord.RoleID, reason string) error {
 	return a.do(ctx, call{op: "add role", endpoint: rest.AddMemberRole.Compile(nil, guildID, userID, roleID), reason: reason})
 }
 
 // RemoveRole implements discord.Port.
-func (a *Adapter) RemoveRole(ctx context.Context, guildID, userID, roleID int64, reason string) error {
+func (a *Adapter) RemoveRole(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roleID discord.RoleID, reason string) error {
 	return a.do(ctx, call{op: "remove role", endpoint: rest.RemoveMemberRole.Compile(nil, guildID, userID, roleID), reason: reason})
 }
 
 // SetRoles implements discord.Port.
-func (a *Adapter) SetRoles(ctx context.Context, guildID, userID int64, roleIDs []int64, reason string) error {
+func (a *Adapter) SetRoles(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roleIDs []discord.RoleID, reason string) error {
 	body := struct {
 		Roles []sf `json:"roles"`
 	}{sfs(roleIDs)}
@@ -328,7 +328,7 @@ func (a *Adapter) SetRoles(ctx context.Context, guildID, userID int64, roleIDs [
 }
 
 // SendDM implements discord.Port.
-func (a *Adapter) SendDM(ctx context.Context, userID int64, msg discord.Message) (discord.MessageRef, error) {
+func (a *Adapter) SendDM(ctx context.Context, userID discord.UserID, msg discord.Message) (discord.MessageRef, error) {
 	var ch wireChannel
 	body := struct {
 		RecipientID sf `json:"recipient_id"`
@@ -338,28 +338,28 @@ func (a *Adapter) SendDM(ctx context.Context, userID int64, msg discord.Message)
 	}
 	var m wireMessageIn
 	if err := a.do(ctx, call{op: "send DM", endpoint: rest.CreateMessage.Compile(nil, int64(ch.ID)), body: newMessage(msg), out: &m}); err != nil {
-		return discord.MessageRef{ChannelID: int64(ch.ID)}, err
+		return discord.MessageRef{ChannelID: discord.ChannelID(ch.ID)}, err
 	}
-	return discord.MessageRef{ChannelID: int64(ch.ID), MessageID: int64(m.ID)}, nil
+	return discord.MessageRef{ChannelID: discord.ChannelID(ch.ID), MessageID: discord.MessageID(m.ID)}, nil
 }
 
 // SendMessage implements discord.Port.
-func (a *Adapter) SendMessage(ctx context.Context, channelID int64, msg discord.Message) (int64, error) {
+func (a *Adapter) SendMessage(ctx context.Context, channelID discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
 	var m wireMessageIn
 	if err := a.do(ctx, call{op: "send message", endpoint: rest.CreateMessage.Compile(nil, channelID), body: newMessage(msg), out: &m}); err != nil {
 		return 0, err
 	}
-	return int64(m.ID), nil
+	return discord.MessageID(m.ID), nil
 }
 
 // EditMessage implements discord.Port.
-func (a *Adapter) EditMessage(ctx context.Context, channelID, messageID int64, msg discord.Message) error {
+func (a *Adapter) EditMessage(ctx context.Context, channelID discord.ChannelID, messageID discord.MessageID, msg discord.Message) error {
 	return a.do(ctx, call{op: "edit message", endpoint: rest.UpdateMessage.Compile(nil, channelID, messageID),
 		body: replacement(msg)})
 }
 
 // DeleteMessage implements discord.Port.
-func (a *Adapter) DeleteMessage(ctx context.Context, channelID, messageID int64, reason string) error {
+func (a *Adapter) DeleteMessage(ctx context.Context, channelID discord.ChannelID, messageID discord.MessageID, reason string) error {
 	return a.do(ctx, call{op: "delete message", endpoint: rest.DeleteMessage.Compile(nil, channelID, messageID), reason: reason})
 }
 
@@ -367,7 +367,7 @@ func (a *Adapter) DeleteMessage(ctx context.Context, channelID, messageID int64,
 const bulkDeleteMax = 100
 
 // BulkDelete implements discord.Port.
-func (a *Adapter) BulkDelete(ctx context.Context, channelID int64, messageIDs []int64, reason string) error {
+func (a *Adapter) BulkDelete(ctx context.Context, channelID discord.ChannelID, messageIDs []discord.MessageID, reason string) error {
 	ids := slices.Clone(messageIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
@@ -393,13 +393,13 @@ func (a *Adapter) BulkDelete(ctx context.Context, channelID int64, messageIDs []
 }
 
 // ListMessages implements discord.Port.
-func (a *Adapter) ListMessages(ctx context.Context, channelID int64, q discord.MessageQuery) ([]discord.ChannelMessage, error) {
+func (a *Adapter) ListMessages(ctx context.Context, channelID discord.ChannelID, q discord.MessageQuery) ([]discord.ChannelMessage, error) {
 	var v dgo.QueryValues
 	switch {
 	case q.Before != 0:
-		v = query("before", q.Before, "limit", q.Limit)
+		v = query("before", int64(q.Before), "limit", q.Limit)
 	case q.After != 0:
-		v = query("after", q.After, "limit", q.Limit)
+		v = query("after", int64(q.After), "limit", q.Limit)
 	default:
 		v = query("limit", q.Limit)
 	}
@@ -409,14 +409,14 @@ func (a *Adapter) ListMessages(ctx context.Context, channelID int64, q discord.M
 	}
 	out := make([]discord.ChannelMessage, len(ms))
 	for i, m := range ms {
-		out[i] = discord.ChannelMessage{ID: int64(m.ID), ChannelID: int64(m.ChannelID), Author: m.Author.user(),
+		out[i] = discord.ChannelMessage{ID: discord.MessageID(m.ID), ChannelID: discord.ChannelID(m.ChannelID), Author: m.Author.user(),
 			Content: m.Content, Timestamp: m.Timestamp.UTC()}
 	}
 	return out, nil
 }
 
 // SetChannelOverwrite implements discord.Port.
-func (a *Adapter) SetChannelOverwrite(ctx context.Context, channelID int64, ow discord.Overwrite, reason string) error {
+func (a *Adapter) SetChannelOverwrite(ctx context.Context, channelID discord.ChannelID, ow discord.Overwrite, reason string) error {
 	body := struct {
 		Type  int   `json:"type"`
 		Allow perms `json:"allow"`
@@ -426,7 +426,7 @@ func (a *Adapter) SetChannelOverwrite(ctx context.Context, channelID int64, ow d
 }
 
 // SetSlowmode implements discord.Port.
-func (a *Adapter) SetSlowmode(ctx context.Context, channelID int64, seconds int, reason string) error {
+func (a *Adapter) SetSlowmode(ctx context.Context, channelID discord.ChannelID, seconds int, reason string) error {
 	body := struct {
 		RateLimitPerUser int `json:"rate_limit_per_user"`
 	}{seconds}
@@ -434,7 +434,7 @@ func (a *Adapter) SetSlowmode(ctx context.Context, channelID int64, seconds int,
 }
 
 // AutoModRules implements discord.Port.
-func (a *Adapter) AutoModRules(ctx context.Context, guildID int64) ([]json.RawMessage, error) {
+func (a *Adapter) AutoModRules(ctx context.Context, guildID discord.GuildID) ([]json.RawMessage, error) {
 	var rules []json.RawMessage
 	if err := a.do(ctx, call{op: "list automod rules", endpoint: rest.GetAutoModerationRules.Compile(nil, guildID), out: &rules}); err != nil {
 		return nil, err
@@ -443,7 +443,7 @@ func (a *Adapter) AutoModRules(ctx context.Context, guildID int64) ([]json.RawMe
 }
 
 // AutoModRule implements discord.Port.
-func (a *Adapter) AutoModRule(ctx context.Context, guildID, ruleID int64) (json.RawMessage, error) {
+func (a *Adapter) AutoModRule(ctx context.Context, guildID discord.GuildID, ruleID int64) (json.RawMessage, error) {
 	var rule json.RawMessage
 	if err := a.do(ctx, call{op: "get automod rule", endpoint: rest.GetAutoModerationRule.Compile(nil, guildID, ruleID), out: &rule}); err != nil {
 		return nil, err
@@ -452,7 +452,7 @@ func (a *Adapter) AutoModRule(ctx context.Context, guildID, ruleID int64) (json.
 }
 
 // CreateAutoModRule implements discord.Port.
-func (a *Adapter) CreateAutoModRule(ctx context.Context, guildID int64, rule json.RawMessage, reason string) (json.RawMessage, error) {
+func (a *Adapter) CreateAutoModRule(ctx context.Context, guildID discord.GuildID, rule json.RawMessage, reason string) (json.RawMessage, error) {
 	if !json.Valid(rule) {
 		return nil, errors.New("discord create automod rule: the rule is not valid JSON")
 	}
@@ -465,7 +465,7 @@ func (a *Adapter) CreateAutoModRule(ctx context.Context, guildID int64, rule jso
 }
 
 // ModifyAutoModRule implements discord.Port.
-func (a *Adapter) ModifyAutoModRule(ctx context.Context, guildID, ruleID int64, patch json.RawMessage, reason string) (json.RawMessage, error) {
+func (a *Adapter) ModifyAutoModRule(ctx context.Context, guildID discord.GuildID, ruleID int64, patch json.RawMessage, reason string) (json.RawMessage, error) {
 	if !json.Valid(patch) {
 		return nil, errors.New("discord modify automod rule: the patch is not valid JSON")
 	}
@@ -478,27 +478,27 @@ func (a *Adapter) ModifyAutoModRule(ctx context.Context, guildID, ruleID int64, 
 }
 
 // DeleteAutoModRule implements discord.Port.
-func (a *Adapter) DeleteAutoModRule(ctx context.Context, guildID, ruleID int64, reason string) error {
+func (a *Adapter) DeleteAutoModRule(ctx context.Context, guildID discord.GuildID, ruleID int64, reason string) error {
 	return a.do(ctx, call{op: "delete automod rule", endpoint: rest.DeleteAutoModerationRule.Compile(nil, guildID, ruleID), reason: reason})
 }
 
 // AuditLog implements discord.Port.
-func (a *Adapter) AuditLog(ctx context.Context, guildID int64, f discord.AuditLogFilter) ([]discord.AuditLogEntry, error) {
-	v := query("user_id", f.UserID, "target_id", f.TargetID, "action_type", f.ActionType, "before", f.Before, "after", f.After, "limit", f.Limit)
+func (a *Adapter) AuditLog(ctx context.Context, guildID discord.GuildID, f discord.AuditLogFilter) ([]discord.AuditLogEntry, error) {
+	v := query("user_id", int64(f.UserID), "target_id", f.TargetID, "action_type", f.ActionType, "before", f.Before, "after", f.After, "limit", f.Limit)
 	var log wireAuditLog
 	if err := a.do(ctx, call{op: "audit log", endpoint: rest.GetAuditLogs.Compile(v, guildID), out: &log}); err != nil {
 		return nil, err
 	}
 	out := make([]discord.AuditLogEntry, len(log.Entries))
 	for i, e := range log.Entries {
-		out[i] = discord.AuditLogEntry{ID: int64(e.ID), ActionType: e.ActionType, UserID: int64(e.UserID), TargetID: int64(e.TargetID),
+		out[i] = discord.AuditLogEntry{ID: int64(e.ID), ActionType: e.ActionType, UserID: discord.UserID(e.UserID), TargetID: int64(e.TargetID),
 			Reason: e.Reason, Changes: e.Changes, Options: e.Options}
 	}
 	return out, nil
 }
 
 // RegisterCommands implements discord.Port.
-func (a *Adapter) RegisterCommands(ctx context.Context, guildID int64, commands json.RawMessage) ([]discord.RegisteredCommand, error) {
+func (a *Adapter) RegisterCommands(ctx context.Context, guildID discord.GuildID, commands json.RawMessage) ([]discord.RegisteredCommand, error) {
 	if !json.Valid(commands) {
 		return nil, errors.New("discord register commands: the commands are not valid JSON")
 	}
@@ -564,10 +564,10 @@ func (a *Adapter) EditOriginal(ctx context.Context, token string, msg discord.Me
 }
 
 // Followup implements discord.Port.
-func (a *Adapter) Followup(ctx context.Context, token string, msg discord.Message) (int64, error) {
+func (a *Adapter) Followup(ctx context.Context, token string, msg discord.Message) (discord.MessageID, error) {
 	var m wireMessageIn
 	if err := a.do(ctx, call{op: "followup", endpoint: rest.CreateFollowupMessage.Compile(nil, a.appID, token), body: newMessage(msg), out: &m}); err != nil {
 		return 0, err
 	}
-	return int64(m.ID), nil
+	return discord.MessageID(m.ID), nil
 }

@@ -27,7 +27,7 @@ func TestServerErrorsComeBackOncePerCall(t *testing.T) {
 	ctx := ctxFor(t)
 	f.s.FailNext(banRoute, 3, 500)
 	for i := 1; i <= 3; i++ {
-		err := f.port.Ban(ctx, id(f.guild), id(f.bob), 0, "")
+		err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), 0, "")
 		de := wantDiscordError(t, fmt.Sprint("call ", i), err, 500, 0)
 		if !de.Retryable() || !de.Outage() || de.Op != "ban" || de.Message != "Internal Server Error" {
 			t.Errorf("call %d: %+v; want a retryable outage", i, de)
@@ -36,12 +36,12 @@ func TestServerErrorsComeBackOncePerCall(t *testing.T) {
 			t.Fatalf("after call %d the fake failed %d requests: the adapter retried by itself", i, n)
 		}
 	}
-	if err := f.port.Ban(ctx, id(f.guild), id(f.bob), 0, ""); err != nil {
+	if err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), 0, ""); err != nil {
 		t.Fatalf("fourth call: %v", err)
 	}
 
 	f.s.FailNext(banRoute, 1, 502)
-	err := f.port.Ban(ctx, id(f.guild), id(f.carol), 0, "")
+	err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.carol), 0, "")
 	if de := wantDiscordError(t, "502 with an HTML body", err, 502, 0); de.Message != "Bad Gateway" {
 		t.Errorf("502 message = %q", de.Message)
 	}
@@ -55,7 +55,7 @@ func TestExecutorRetriesThroughTheAdapter(t *testing.T) {
 	attempts := 0
 	err := ex.Do(ctx, executor.OpBan, func(ctx context.Context) error {
 		attempts++
-		return f.port.Ban(ctx, id(f.guild), id(f.bob), 0, "spam")
+		return f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), 0, "spam")
 	})
 	if err != nil || attempts != 4 {
 		t.Fatalf("executor: %v after %d attempts; want success on the 4th", err, attempts)
@@ -72,12 +72,12 @@ func TestDroppedConnectionIsStatusZero(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	f.s.DropConnections(memberRoute, 1)
-	_, err := f.port.Member(ctx, id(f.guild), id(f.bob))
+	_, err := f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
 	de := wantDiscordError(t, "dropped connection", err, 0, 0)
 	if !de.Retryable() || !de.Outage() || de.Err == nil {
 		t.Errorf("dropped connection: %+v; want a retryable outage with its cause", de)
 	}
-	if _, err := f.port.Member(ctx, id(f.guild), id(f.bob)); err != nil {
+	if _, err := f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob)); err != nil {
 		t.Errorf("the next call: %v", err)
 	}
 }
@@ -85,7 +85,7 @@ func TestDroppedConnectionIsStatusZero(t *testing.T) {
 func TestTimeoutIsStatusZeroAndCancelIsNot(t *testing.T) {
 	f := newFixture(t, nil)
 	f.s.SetLatency(memberRoute, 2*time.Second)
-	_, err := f.port.Member(contextWithin(t, 100*time.Millisecond), id(f.guild), id(f.bob))
+	_, err := f.port.Member(contextWithin(t, 100*time.Millisecond), discord.GuildID(f.guild), discord.UserID(f.bob))
 	de := wantDiscordError(t, "timed out", err, 0, 0)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("timeout %v does not wrap context.DeadlineExceeded", de)
@@ -93,7 +93,7 @@ func TestTimeoutIsStatusZeroAndCancelIsNot(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	_, err = f.port.Member(ctx, id(f.guild), id(f.bob))
+	_, err = f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
 	if !errors.Is(err, context.Canceled) || discord.AsError(err) != nil {
 		t.Errorf("cancelled call: %v (%T); want context.Canceled, not a *discord.Error a breaker would count", err, err)
 	}
@@ -109,7 +109,7 @@ func TestGlobalRateLimit(t *testing.T) {
 	ctx := ctxFor(t)
 	var err error
 	for i := 0; i < 3 && err == nil; i++ {
-		_, err = f.port.Member(ctx, id(f.guild), id(f.bob))
+		_, err = f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
 	}
 	de := wantDiscordError(t, "third request in a second", err, 429, 0)
 	if !de.Global || de.RetryAfter <= 0 || de.RetryAfter > time.Second {
@@ -121,7 +121,7 @@ func TestGlobalRateLimit(t *testing.T) {
 	seen := f.s.RateLimitStats()
 
 	// Another route, with a deadline before the limit ends: refused without a request.
-	_, err = f.port.Guild(contextWithin(t, 20*time.Millisecond), id(f.guild))
+	_, err = f.port.Guild(contextWithin(t, 20*time.Millisecond), discord.GuildID(f.guild))
 	local := wantDiscordError(t, "a call whose deadline comes first", err, 429, 0)
 	if !local.Global || local.RetryAfter <= 0 {
 		t.Errorf("local refusal = %+v", local)
@@ -132,7 +132,7 @@ func TestGlobalRateLimit(t *testing.T) {
 
 	// With time to wait, it waits and succeeds: no second 429 (had it not waited, the fake,
 	// whose limit runs on the wall clock, would have refused it again).
-	if _, err := f.port.Guild(ctx, id(f.guild)); err != nil {
+	if _, err := f.port.Guild(ctx, discord.GuildID(f.guild)); err != nil {
 		t.Fatalf("after the global limit: %v", err)
 	}
 	if st := f.s.RateLimitStats(); st.GlobalLimited != 1 {
@@ -144,17 +144,17 @@ func TestRoute429(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	f.s.FailNext(banRoute, 1, 429)
-	err := f.port.Ban(ctx, id(f.guild), id(f.bob), 0, "")
+	err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), 0, "")
 	de := wantDiscordError(t, "shared 429", err, 429, 0)
 	if de.Global || de.RetryAfter != time.Second {
 		t.Errorf("429 = %+v; want the route's, after 1s (retry_after 1.0)", de)
 	}
 	// The same bucket is held for the second; another guild's is not.
-	_, err = f.port.Member(contextWithin(t, 200*time.Millisecond), id(f.guild), id(f.bob))
+	_, err = f.port.Member(contextWithin(t, 200*time.Millisecond), discord.GuildID(f.guild), discord.UserID(f.bob))
 	if err != nil {
 		t.Errorf("another route waited for the ban bucket: %v", err)
 	}
-	err = f.port.Ban(contextWithin(t, 200*time.Millisecond), id(f.guild), id(f.bob), 0, "")
+	err = f.port.Ban(contextWithin(t, 200*time.Millisecond), discord.GuildID(f.guild), discord.UserID(f.bob), 0, "")
 	if de := wantDiscordError(t, "the limited bucket", err, 429, 0); de.Global || de.RetryAfter <= 0 {
 		t.Errorf("local refusal = %+v", de)
 	}
@@ -184,7 +184,7 @@ func TestOneRouteFromEightGoroutines(t *testing.T) {
 				if i%2 == 1 {
 					role = verified
 				}
-				if err := f.port.AddRole(ctx, id(f.guild), id(members[g]), id(role), ""); err != nil {
+				if err := f.port.AddRole(ctx, discord.GuildID(f.guild), discord.UserID(members[g]), discord.RoleID(role), ""); err != nil {
 					errs <- err
 				}
 			}
@@ -223,7 +223,7 @@ func TestManyRoutesStayUnderTheGlobalLimit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 15 { // 120 requests, 6 on each channel's route
-				if _, err := f.port.Channel(ctx, id(channels[(g*15+i)%20])); err != nil {
+				if _, err := f.port.Channel(ctx, discord.ChannelID(channels[(g*15+i)%20])); err != nil {
 					mu.Lock()
 					failures = append(failures, err)
 					mu.Unlock()

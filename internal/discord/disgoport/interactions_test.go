@@ -15,7 +15,7 @@ func TestAutoModRules(t *testing.T) {
 	body := json.RawMessage(`{"name":"no links","event_type":1,"trigger_type":1,
 		"trigger_metadata":{"keyword_filter":["http*"],"allow_list":["https://example.com*"]},
 		"actions":[{"type":1,"metadata":{"custom_message":"No links"}}],"enabled":true}`)
-	created, err := f.port.CreateAutoModRule(ctx, id(f.guild), body, "config sync")
+	created, err := f.port.CreateAutoModRule(ctx, discord.GuildID(f.guild), body, "config sync")
 	if err != nil {
 		t.Fatalf("CreateAutoModRule: %v", err)
 	}
@@ -37,17 +37,17 @@ func TestAutoModRules(t *testing.T) {
 	}
 	ruleID := id(stored[0].ID)
 
-	list, err := f.port.AutoModRules(ctx, id(f.guild))
+	list, err := f.port.AutoModRules(ctx, discord.GuildID(f.guild))
 	if err != nil || len(list) != 1 {
 		t.Fatalf("AutoModRules = %d, %v", len(list), err)
 	}
-	one, err := f.port.AutoModRule(ctx, id(f.guild), ruleID)
+	one, err := f.port.AutoModRule(ctx, discord.GuildID(f.guild), ruleID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sameJSON(t, "get equals list", one, string(list[0]))
 
-	changed, err := f.port.ModifyAutoModRule(ctx, id(f.guild), ruleID, json.RawMessage(`{"enabled":false}`), "paused")
+	changed, err := f.port.ModifyAutoModRule(ctx, discord.GuildID(f.guild), ruleID, json.RawMessage(`{"enabled":false}`), "paused")
 	if err != nil {
 		t.Fatalf("ModifyAutoModRule: %v", err)
 	}
@@ -60,13 +60,13 @@ func TestAutoModRules(t *testing.T) {
 	if e := f.lastAudit(t, discordtest.AuditAutoModRuleUpdate); e.Reason != "paused" {
 		t.Errorf("modify audit reason = %q", e.Reason)
 	}
-	_, err = f.port.ModifyAutoModRule(ctx, id(f.guild), ruleID, json.RawMessage(`{"trigger_type":3}`), "")
+	_, err = f.port.ModifyAutoModRule(ctx, discord.GuildID(f.guild), ruleID, json.RawMessage(`{"trigger_type":3}`), "")
 	de := wantDiscordError(t, "changing the trigger type", err, 400, discord.CodeInvalidFormBody)
 	if de.Message == "Invalid Form Body" {
 		t.Errorf("50035 message %q does not say which field", de.Message)
 	}
 
-	if err := f.port.DeleteAutoModRule(ctx, id(f.guild), ruleID, "retired"); err != nil {
+	if err := f.port.DeleteAutoModRule(ctx, discord.GuildID(f.guild), ruleID, "retired"); err != nil {
 		t.Fatalf("DeleteAutoModRule: %v", err)
 	}
 	if r := f.s.AutoModRules(f.guild); len(r) != 0 {
@@ -75,9 +75,9 @@ func TestAutoModRules(t *testing.T) {
 	if e := f.lastAudit(t, discordtest.AuditAutoModRuleDelete); e.Reason != "retired" {
 		t.Errorf("delete audit reason = %q", e.Reason)
 	}
-	_, err = f.port.AutoModRule(ctx, id(f.guild), ruleID)
+	_, err = f.port.AutoModRule(ctx, discord.GuildID(f.guild), ruleID)
 	wantDiscordError(t, "a deleted rule", err, 404, 10066)
-	if _, err := f.port.CreateAutoModRule(ctx, id(f.guild), json.RawMessage(`{"name":`), ""); err == nil || discord.AsError(err) != nil {
+	if _, err := f.port.CreateAutoModRule(ctx, discord.GuildID(f.guild), json.RawMessage(`{"name":`), ""); err == nil || discord.AsError(err) != nil {
 		t.Errorf("invalid JSON: err = %v; want a plain error before any request", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestRegisterCommands(t *testing.T) {
 	cmds := json.RawMessage(`[
 		{"name":"ban","description":"Ban a user","type":1,"options":[{"type":6,"name":"user","description":"Who","required":true}]},
 		{"name":"kick","description":"Kick a member","type":1}]`)
-	got, err := f.port.RegisterCommands(ctx, id(f.guild), cmds)
+	got, err := f.port.RegisterCommands(ctx, discord.GuildID(f.guild), cmds)
 	if err != nil {
 		t.Fatalf("RegisterCommands(guild): %v", err)
 	}
@@ -108,7 +108,7 @@ func TestRegisterCommands(t *testing.T) {
 	if g := f.s.Commands(0); len(g) != 1 || g[0].Name != "case" {
 		t.Errorf("global commands = %+v", g)
 	}
-	_, err = f.port.RegisterCommands(ctx, id(f.guild), json.RawMessage(`[{"name":"Bad Name","description":"x"}]`))
+	_, err = f.port.RegisterCommands(ctx, discord.GuildID(f.guild), json.RawMessage(`[{"name":"Bad Name","description":"x"}]`))
 	wantDiscordError(t, "an invalid command name", err, 400, discord.CodeInvalidFormBody)
 }
 
@@ -138,7 +138,7 @@ func TestInteractionResponses(t *testing.T) {
 		rs[0].Flags&discordtest.MessageFlagLoading != 0 || len(rs[0].Embeds) != 1 {
 		t.Errorf("original = %+v", rs[0])
 	}
-	if id(rs[1].ID) != fid || rs[1].Content != "Also: "+pings || rs[1].Flags&discordtest.MessageFlagEphemeral != 0 {
+	if discord.MessageID(rs[1].ID) != fid || rs[1].Content != "Also: "+pings || rs[1].Flags&discordtest.MessageFlagEphemeral != 0 {
 		t.Errorf("follow-up = %+v (id %d)", rs[1], fid)
 	}
 	for _, r := range rs {

@@ -21,22 +21,22 @@ const pings = "@everyone <@123> <@&456> spam"
 func TestSendDMAndClosedDMs(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
-	ref, err := f.port.SendDM(ctx, id(f.bob), discord.Message{Content: "You were warned: " + pings})
+	ref, err := f.port.SendDM(ctx, discord.UserID(f.bob), discord.Message{Content: "You were warned: " + pings})
 	if err != nil {
 		t.Fatalf("SendDM: %v", err)
 	}
 	dm, ok := f.s.DMChannel(f.bob)
-	if !ok || id(dm) != ref.ChannelID {
+	if !ok || discord.ChannelID(dm) != ref.ChannelID {
 		t.Fatalf("fake's DM channel = %v, %v; adapter says %d", dm, ok, ref.ChannelID)
 	}
 	msgs := f.s.Messages(dm)
-	if len(msgs) != 1 || id(msgs[0].ID) != ref.MessageID || msgs[0].Content != "You were warned: "+pings {
+	if len(msgs) != 1 || discord.MessageID(msgs[0].ID) != ref.MessageID || msgs[0].Content != "You were warned: "+pings {
 		t.Fatalf("DM channel holds %+v", msgs)
 	}
 	sameJSON(t, "DM allowed_mentions", msgs[0].AllowedMentions, `{"parse":[]}`)
 
 	f.s.SetDMsClosed(f.carol, true)
-	_, err = f.port.SendDM(ctx, id(f.carol), discord.Message{Content: "You were kicked."})
+	_, err = f.port.SendDM(ctx, discord.UserID(f.carol), discord.Message{Content: "You were kicked."})
 	de := wantDiscordError(t, "DM to closed DMs", err, 403, discord.CodeCannotDMUser)
 	if de.Retryable() || de.Outage() || de.Op != "send DM" {
 		t.Errorf("closed DMs: op %q, retryable %v, outage %v", de.Op, de.Retryable(), de.Outage())
@@ -46,12 +46,12 @@ func TestSendDMAndClosedDMs(t *testing.T) {
 func TestAllowedMentionsParseNothing(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
-	if _, err := f.port.SendMessage(ctx, id(f.general), discord.Message{Content: pings}); err != nil {
+	if _, err := f.port.SendMessage(ctx, discord.ChannelID(f.general), discord.Message{Content: pings}); err != nil {
 		t.Fatal(err)
 	}
 	// Widening on purpose names ids; the text is still not parsed.
-	if _, err := f.port.SendMessage(ctx, id(f.general), discord.Message{Content: pings,
-		AllowedMentions: &discord.AllowedMentions{Users: []int64{123}, Roles: []int64{456}}}); err != nil {
+	if _, err := f.port.SendMessage(ctx, discord.ChannelID(f.general), discord.Message{Content: pings,
+		AllowedMentions: &discord.AllowedMentions{Users: []discord.UserID{123}, Roles: []discord.RoleID{456}}}); err != nil {
 		t.Fatal(err)
 	}
 	// disgo's typed API, which the bot client shares through Rest(), parses nothing either
@@ -86,12 +86,12 @@ func TestSendEditDeleteMessage(t *testing.T) {
 		Thumbnail: "https://example.com/t.png",
 	}
 	buttons := json.RawMessage(`[{"type":1,"components":[{"type":2,"style":4,"label":"Undo","custom_id":"undo:7"}]}]`)
-	mid, err := f.port.SendMessage(ctx, id(f.general), discord.Message{Embeds: []discord.Embed{embed}, Components: buttons})
+	mid, err := f.port.SendMessage(ctx, discord.ChannelID(f.general), discord.Message{Embeds: []discord.Embed{embed}, Components: buttons})
 	if err != nil {
 		t.Fatalf("SendMessage: %v", err)
 	}
 	msgs := f.s.Messages(f.general)
-	if len(msgs) != 1 || id(msgs[0].ID) != mid || len(msgs[0].Embeds) != 1 || len(msgs[0].Components) != 1 {
+	if len(msgs) != 1 || discord.MessageID(msgs[0].ID) != mid || len(msgs[0].Embeds) != 1 || len(msgs[0].Components) != 1 {
 		t.Fatalf("channel holds %+v", msgs)
 	}
 	sameJSON(t, "embed", msgs[0].Embeds[0], `{
@@ -103,7 +103,7 @@ func TestSendEditDeleteMessage(t *testing.T) {
 
 	// An edit replaces the message: the button goes, the content comes.
 	embed.Title = "Case #7 | Ban (voided)"
-	if err := f.port.EditMessage(ctx, id(f.general), mid, discord.Message{Content: "voided", Embeds: []discord.Embed{embed}}); err != nil {
+	if err := f.port.EditMessage(ctx, discord.ChannelID(f.general), mid, discord.Message{Content: "voided", Embeds: []discord.Embed{embed}}); err != nil {
 		t.Fatalf("EditMessage: %v", err)
 	}
 	m := f.s.Messages(f.general)[0]
@@ -113,22 +113,22 @@ func TestSendEditDeleteMessage(t *testing.T) {
 	sameJSON(t, "edit's allowed_mentions", m.AllowedMentions, `{"parse":[]}`)
 
 	other := f.s.AddMessage(f.general, f.bob, "not yours", time.Now())
-	err = f.port.EditMessage(ctx, id(f.general), id(other), discord.Message{Content: "x"})
+	err = f.port.EditMessage(ctx, discord.ChannelID(f.general), discord.MessageID(other), discord.Message{Content: "x"})
 	wantDiscordError(t, "editing another's message", err, 403, 50005)
 
-	if err := f.port.DeleteMessage(ctx, id(f.general), id(other), "off topic"); err != nil {
+	if err := f.port.DeleteMessage(ctx, discord.ChannelID(f.general), discord.MessageID(other), "off topic"); err != nil {
 		t.Fatalf("DeleteMessage: %v", err)
 	}
 	if e := f.lastAudit(t, discordtest.AuditMessageDelete); e.Reason != "off topic" {
 		t.Errorf("delete audit reason = %q", e.Reason)
 	}
-	if err := f.port.DeleteMessage(ctx, id(f.general), mid, ""); err != nil {
+	if err := f.port.DeleteMessage(ctx, discord.ChannelID(f.general), mid, ""); err != nil {
 		t.Fatalf("deleting the bot's own message: %v", err)
 	}
 	if n := len(f.s.Messages(f.general)); n != 0 {
 		t.Errorf("%d messages left", n)
 	}
-	err = f.port.DeleteMessage(ctx, id(f.general), mid, "")
+	err = f.port.DeleteMessage(ctx, discord.ChannelID(f.general), mid, "")
 	wantDiscordError(t, "deleting a deleted message", err, 404, discord.CodeUnknownMessage)
 }
 
@@ -140,25 +140,25 @@ func TestListAndBulkDelete(t *testing.T) {
 	for i := range 201 {
 		ids = append(ids, id(f.s.AddMessage(f.general, f.bob, fmt.Sprint("spam ", i), start.Add(time.Duration(i)*time.Second))))
 	}
-	newest, err := f.port.ListMessages(ctx, id(f.general), discord.MessageQuery{Limit: 100})
+	newest, err := f.port.ListMessages(ctx, discord.ChannelID(f.general), discord.MessageQuery{Limit: 100})
 	if err != nil || len(newest) != 100 {
 		t.Fatalf("ListMessages = %d, %v", len(newest), err)
 	}
-	if newest[0].ID != ids[200] || newest[0].Content != "spam 200" || newest[0].Author.ID != id(f.bob) ||
-		newest[0].ChannelID != id(f.general) || !newest[0].Timestamp.Equal(start.Add(200*time.Second)) {
+	if newest[0].ID != discord.MessageID(ids[200]) || newest[0].Content != "spam 200" || newest[0].Author.ID != discord.UserID(f.bob) ||
+		newest[0].ChannelID != discord.ChannelID(f.general) || !newest[0].Timestamp.Equal(start.Add(200*time.Second)) {
 		t.Errorf("newest message = %+v", newest[0])
 	}
-	older, err := f.port.ListMessages(ctx, id(f.general), discord.MessageQuery{Before: newest[99].ID, Limit: 100})
-	if err != nil || len(older) != 100 || older[0].ID != ids[100] || older[99].ID != ids[1] {
+	older, err := f.port.ListMessages(ctx, discord.ChannelID(f.general), discord.MessageQuery{Before: newest[99].ID, Limit: 100})
+	if err != nil || len(older) != 100 || older[0].ID != discord.MessageID(ids[100]) || older[99].ID != discord.MessageID(ids[1]) {
 		t.Fatalf("page before = %d messages, first %+v, %v", len(older), older, err)
 	}
-	after, err := f.port.ListMessages(ctx, id(f.general), discord.MessageQuery{After: ids[0]})
+	after, err := f.port.ListMessages(ctx, discord.ChannelID(f.general), discord.MessageQuery{After: discord.MessageID(ids[0])})
 	if err != nil || len(after) != 50 {
 		t.Fatalf("default page after the first = %d, %v", len(after), err)
 	}
 
 	// 201 distinct ids (one given twice): 100 + 100 in bulk, the last alone.
-	if err := f.port.BulkDelete(ctx, id(f.general), append(ids, ids[5]), "raid cleanup"); err != nil {
+	if err := f.port.BulkDelete(ctx, discord.ChannelID(f.general), discord.IDs[discord.MessageID](append(ids, ids[5])), "raid cleanup"); err != nil {
 		t.Fatalf("BulkDelete: %v", err)
 	}
 	if n := len(f.s.Messages(f.general)); n != 0 {
@@ -181,13 +181,13 @@ func TestListAndBulkDelete(t *testing.T) {
 	if bulk != 2 || single != 1 {
 		t.Errorf("%d bulk and %d single deletes; want 2 and 1", bulk, single)
 	}
-	if err := f.port.BulkDelete(ctx, id(f.general), nil, ""); err != nil {
+	if err := f.port.BulkDelete(ctx, discord.ChannelID(f.general), nil, ""); err != nil {
 		t.Errorf("deleting nothing: %v", err)
 	}
 
 	old1 := f.s.AddMessage(f.general, f.bob, "old", time.Now().Add(-15*24*time.Hour))
 	old2 := f.s.AddMessage(f.general, f.bob, "old", time.Now().Add(-15*24*time.Hour))
-	err = f.port.BulkDelete(ctx, id(f.general), []int64{id(old1), id(old2)}, "")
+	err = f.port.BulkDelete(ctx, discord.ChannelID(f.general), []discord.MessageID{discord.MessageID(old1), discord.MessageID(old2)}, "")
 	wantDiscordError(t, "bulk delete of old messages", err, 400, 50034)
 }
 
@@ -195,7 +195,7 @@ func TestOverwriteAndSlowmode(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	ow := discord.Overwrite{ID: id(f.guild), Type: discord.OverwriteRole, Deny: uint64(discordtest.PermSendMessages)}
-	if err := f.port.SetChannelOverwrite(ctx, id(f.general), ow, "lockdown"); err != nil {
+	if err := f.port.SetChannelOverwrite(ctx, discord.ChannelID(f.general), ow, "lockdown"); err != nil {
 		t.Fatalf("SetChannelOverwrite: %v", err)
 	}
 	c, _ := f.s.Channel(f.general)
@@ -206,19 +206,19 @@ func TestOverwriteAndSlowmode(t *testing.T) {
 		t.Errorf("overwrite audit reason = %q", e.Reason)
 	}
 	member := discord.Overwrite{ID: id(f.bob), Type: discord.OverwriteMember, Deny: uint64(discordtest.PermViewChannel)}
-	if err := f.port.SetChannelOverwrite(ctx, id(f.general), member, ""); err != nil {
+	if err := f.port.SetChannelOverwrite(ctx, discord.ChannelID(f.general), member, ""); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.port.Channel(ctx, id(f.general))
+	got, err := f.port.Channel(ctx, discord.ChannelID(f.general))
 	if err != nil || len(got.Overwrites) != 2 || got.Overwrites[1] != member {
 		t.Errorf("Channel overwrites = %+v, %v", got.Overwrites, err)
 	}
 	// The bot may not grant what it lacks.
-	err = f.port.SetChannelOverwrite(ctx, id(f.general), discord.Overwrite{ID: id(f.bob), Type: discord.OverwriteMember,
+	err = f.port.SetChannelOverwrite(ctx, discord.ChannelID(f.general), discord.Overwrite{ID: id(f.bob), Type: discord.OverwriteMember,
 		Allow: uint64(discordtest.PermAdministrator)}, "")
 	wantDiscordError(t, "allowing a permission the bot lacks", err, 403, discord.CodeMissingPermissions)
 
-	if err := f.port.SetSlowmode(ctx, id(f.general), 30, "heated"); err != nil {
+	if err := f.port.SetSlowmode(ctx, discord.ChannelID(f.general), 30, "heated"); err != nil {
 		t.Fatalf("SetSlowmode: %v", err)
 	}
 	if c, _ := f.s.Channel(f.general); c.RateLimitPerUser != 30 {
@@ -227,13 +227,13 @@ func TestOverwriteAndSlowmode(t *testing.T) {
 	if e := f.lastAudit(t, discordtest.AuditChannelUpdate); e.Reason != "heated" {
 		t.Errorf("slowmode audit reason = %q", e.Reason)
 	}
-	if err := f.port.SetSlowmode(ctx, id(f.general), 0, ""); err != nil {
+	if err := f.port.SetSlowmode(ctx, discord.ChannelID(f.general), 0, ""); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := f.s.Channel(f.general); c.RateLimitPerUser != 0 {
 		t.Errorf("slowmode after turning it off = %d", c.RateLimitPerUser)
 	}
-	err = f.port.SetSlowmode(ctx, id(f.general), 21601, "")
+	err = f.port.SetSlowmode(ctx, discord.ChannelID(f.general), 21601, "")
 	de := wantDiscordError(t, "slowmode too long", err, 400, discord.CodeInvalidFormBody)
 	if de.Message == "Invalid Form Body" {
 		t.Errorf("50035 message %q does not say which field", de.Message)

@@ -17,7 +17,7 @@ func TestBanGetListUnban(t *testing.T) {
 	// must arrive unchanged.
 	reason := "spam & ads: ünïcode + plus, 100% sure"
 	f.s.AddMessage(f.general, f.bob, "buy now", time.Now())
-	if err := f.port.Ban(ctx, id(f.guild), id(f.bob), 3600, reason); err != nil {
+	if err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), 3600, reason); err != nil {
 		t.Fatalf("Ban: %v", err)
 	}
 	b, ok := f.s.Banned(f.guild, f.bob)
@@ -34,25 +34,25 @@ func TestBanGetListUnban(t *testing.T) {
 		t.Errorf("audit entry = %+v; want bob with reason %q", e, reason)
 	}
 
-	ban, banned, err := f.port.GetBan(ctx, id(f.guild), id(f.bob))
-	if err != nil || !banned || ban.Reason != reason || ban.User.ID != id(f.bob) || ban.User.Username != "bob" {
+	ban, banned, err := f.port.GetBan(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
+	if err != nil || !banned || ban.Reason != reason || ban.User.ID != discord.UserID(f.bob) || ban.User.Username != "bob" {
 		t.Fatalf("GetBan = %+v, %v, %v", ban, banned, err)
 	}
-	if _, banned, err := f.port.GetBan(ctx, id(f.guild), id(f.carol)); banned || err != nil {
+	if _, banned, err := f.port.GetBan(ctx, discord.GuildID(f.guild), discord.UserID(f.carol)); banned || err != nil {
 		t.Fatalf("GetBan of carol = %v, %v; want not banned and no error", banned, err)
 	}
 
 	// A user outside the guild can be banned too (pre-emptive bans).
 	for _, u := range []discordtest.ID{f.carol, f.dave} {
-		if err := f.port.Ban(ctx, id(f.guild), id(u), 0, ""); err != nil {
+		if err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(u), 0, ""); err != nil {
 			t.Fatalf("Ban %v: %v", u, err)
 		}
 	}
-	page1, err := f.port.ListBans(ctx, id(f.guild), 0, 2)
+	page1, err := f.port.ListBans(ctx, discord.GuildID(f.guild), 0, 2)
 	if err != nil || len(page1) != 2 {
 		t.Fatalf("ListBans page 1 = %+v, %v", page1, err)
 	}
-	page2, err := f.port.ListBans(ctx, id(f.guild), page1[1].User.ID, 2)
+	page2, err := f.port.ListBans(ctx, discord.GuildID(f.guild), page1[1].User.ID, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestBanGetListUnban(t *testing.T) {
 		t.Errorf("paged bans = %v; want bob, carol, dave", names)
 	}
 
-	if err := f.port.Unban(ctx, id(f.guild), id(f.bob), "appeal accepted"); err != nil {
+	if err := f.port.Unban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), "appeal accepted"); err != nil {
 		t.Fatalf("Unban: %v", err)
 	}
 	if _, ok := f.s.Banned(f.guild, f.bob); ok {
@@ -73,7 +73,7 @@ func TestBanGetListUnban(t *testing.T) {
 	if e := f.lastAudit(t, discordtest.AuditMemberBanRemove); e.Reason != "appeal accepted" {
 		t.Errorf("unban audit reason = %q", e.Reason)
 	}
-	err = f.port.Unban(ctx, id(f.guild), id(f.bob), "")
+	err = f.port.Unban(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), "")
 	de := wantDiscordError(t, "second unban", err, 404, discord.CodeUnknownBan)
 	if de.Op != "unban" || de.Retryable() || de.Outage() {
 		t.Errorf("unknown ban: op %q, retryable %v, outage %v", de.Op, de.Retryable(), de.Outage())
@@ -83,11 +83,11 @@ func TestBanGetListUnban(t *testing.T) {
 func TestBanAboveTheBotIsRefusedWithMissingPermissions(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
-	err := f.port.Ban(ctx, id(f.guild), id(f.alice), 0, "")
+	err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.alice), 0, "")
 	wantDiscordError(t, "ban of a moderator above the bot", err, 403, discord.CodeMissingPermissions)
-	err = f.port.Kick(ctx, id(f.guild), id(f.owner), "")
+	err = f.port.Kick(ctx, discord.GuildID(f.guild), discord.UserID(f.owner), "")
 	wantDiscordError(t, "kick of the owner", err, 403, discord.CodeMissingPermissions)
-	err = f.port.Timeout(ctx, id(f.guild), id(f.alice), time.Now().Add(time.Hour), "")
+	err = f.port.Timeout(ctx, discord.GuildID(f.guild), discord.UserID(f.alice), time.Now().Add(time.Hour), "")
 	wantDiscordError(t, "timeout above the bot", err, 403, discord.CodeMissingPermissions)
 	if _, ok := f.s.Member(f.guild, f.alice); !ok {
 		t.Error("alice lost her membership")
@@ -97,7 +97,7 @@ func TestBanAboveTheBotIsRefusedWithMissingPermissions(t *testing.T) {
 func TestKick(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
-	if err := f.port.Kick(ctx, id(f.guild), id(f.bob), "raiding"); err != nil {
+	if err := f.port.Kick(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), "raiding"); err != nil {
 		t.Fatalf("Kick: %v", err)
 	}
 	if _, ok := f.s.Member(f.guild, f.bob); ok {
@@ -106,7 +106,7 @@ func TestKick(t *testing.T) {
 	if e := f.lastAudit(t, discordtest.AuditMemberKick); e.Reason != "raiding" || e.TargetID != f.bob {
 		t.Errorf("kick audit entry = %+v", e)
 	}
-	err := f.port.Kick(ctx, id(f.guild), id(f.bob), "")
+	err := f.port.Kick(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), "")
 	wantDiscordError(t, "kick of a non-member", err, 404, discord.CodeUnknownMember)
 }
 
@@ -114,72 +114,72 @@ func TestTimeoutAndLift(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	until := time.Now().Add(90 * time.Minute).Truncate(time.Millisecond)
-	if err := f.port.Timeout(ctx, id(f.guild), id(f.bob), until, "cool down"); err != nil {
+	if err := f.port.Timeout(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), until, "cool down"); err != nil {
 		t.Fatalf("Timeout: %v", err)
 	}
 	m, _ := f.s.Member(f.guild, f.bob)
 	if m.CommunicationDisabledUntil == nil || !m.CommunicationDisabledUntil.Equal(until) {
 		t.Fatalf("fake's timeout = %v; want %v", m.CommunicationDisabledUntil, until)
 	}
-	got, err := f.port.Member(ctx, id(f.guild), id(f.bob))
+	got, err := f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
 	if err != nil || !got.CommunicationDisabledUntil.Equal(until) || !got.TimedOut(time.Now()) {
 		t.Fatalf("Member after timeout = %+v, %v", got, err)
 	}
 	if e := f.lastAudit(t, discordtest.AuditMemberUpdate); e.Reason != "cool down" {
 		t.Errorf("timeout audit reason = %q", e.Reason)
 	}
-	if err := f.port.Timeout(ctx, id(f.guild), id(f.bob), time.Time{}, "lifted"); err != nil {
+	if err := f.port.Timeout(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), time.Time{}, "lifted"); err != nil {
 		t.Fatalf("lifting the timeout: %v", err)
 	}
 	if m, _ := f.s.Member(f.guild, f.bob); m.CommunicationDisabledUntil != nil {
 		t.Errorf("timeout still set: %v", *m.CommunicationDisabledUntil)
 	}
-	err = f.port.Timeout(ctx, id(f.guild), id(f.dave), until, "")
+	err = f.port.Timeout(ctx, discord.GuildID(f.guild), discord.UserID(f.dave), until, "")
 	wantDiscordError(t, "timeout of a non-member", err, 404, discord.CodeUnknownMember)
 }
 
 func TestMemberGuildAndChannels(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
-	m, err := f.port.Member(ctx, id(f.guild), id(f.bob))
+	m, err := f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.User.ID != id(f.bob) || m.User.Username != "bob" || m.User.Bot || m.Nick != "bobby" ||
-		!slices.Equal(m.Roles, []int64{id(f.member)}) || m.JoinedAt.IsZero() || !m.CommunicationDisabledUntil.IsZero() {
+	if m.User.ID != discord.UserID(f.bob) || m.User.Username != "bob" || m.User.Bot || m.Nick != "bobby" ||
+		!slices.Equal(m.Roles, []discord.RoleID{discord.RoleID(f.member)}) || m.JoinedAt.IsZero() || !m.CommunicationDisabledUntil.IsZero() {
 		t.Errorf("Member(bob) = %+v", m)
 	}
-	me, err := f.port.Member(ctx, id(f.guild), id(f.s.BotID()))
-	if err != nil || !me.User.Bot || !slices.Equal(me.Roles, []int64{id(f.botRole)}) {
+	me, err := f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.s.BotID()))
+	if err != nil || !me.User.Bot || !slices.Equal(me.Roles, []discord.RoleID{discord.RoleID(f.botRole)}) {
 		t.Errorf("Member(bot) = %+v, %v", me, err)
 	}
-	_, err = f.port.Member(ctx, id(f.guild), id(f.dave))
+	_, err = f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.dave))
 	wantDiscordError(t, "a user outside the guild", err, 404, discord.CodeUnknownMember)
 
-	g, err := f.port.Guild(ctx, id(f.guild))
+	g, err := f.port.Guild(ctx, discord.GuildID(f.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.OwnerID != id(f.owner) || g.Name != "test guild" || len(g.Roles) != 5 {
+	if g.OwnerID != discord.UserID(f.owner) || g.Name != "test guild" || len(g.Roles) != 5 {
 		t.Fatalf("Guild = %+v", g)
 	}
-	if r, ok := g.Role(id(f.botRole)); !ok || r.Position != 3 || r.Permissions != uint64(botPerms) || r.Managed {
+	if r, ok := g.Role(discord.RoleID(f.botRole)); !ok || r.Position != 3 || r.Permissions != uint64(botPerms) || r.Managed {
 		t.Errorf("bot role = %+v, %v", r, ok)
 	}
-	if r, ok := g.Role(id(f.managed)); !ok || !r.Managed || r.Position != 2 {
+	if r, ok := g.Role(discord.RoleID(f.managed)); !ok || !r.Managed || r.Position != 2 {
 		t.Errorf("managed role = %+v, %v", r, ok)
 	}
-	if r, ok := g.Role(id(f.guild)); !ok || r.Name != "@everyone" || r.Position != 0 {
+	if r, ok := g.Role(discord.RoleID(f.guild)); !ok || r.Name != "@everyone" || r.Position != 0 {
 		t.Errorf("@everyone = %+v, %v", r, ok)
 	}
 
-	c, err := f.port.Channel(ctx, id(f.general))
-	if err != nil || c.Name != "general" || c.GuildID != id(f.guild) || c.Type != discord.ChannelGuildText || c.ParentID != id(f.category) {
+	c, err := f.port.Channel(ctx, discord.ChannelID(f.general))
+	if err != nil || c.Name != "general" || c.GuildID != discord.GuildID(f.guild) || c.Type != discord.ChannelGuildText || c.ParentID != discord.ChannelID(f.category) {
 		t.Errorf("Channel = %+v, %v", c, err)
 	}
 	_, err = f.port.Channel(ctx, 999)
 	wantDiscordError(t, "unknown channel", err, 404, discord.CodeUnknownChannel)
-	cs, err := f.port.GuildChannels(ctx, id(f.guild))
+	cs, err := f.port.GuildChannels(ctx, discord.GuildID(f.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestMemberGuildAndChannels(t *testing.T) {
 func TestRoles(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
-	if err := f.port.AddRole(ctx, id(f.guild), id(f.carol), id(f.member), "verified"); err != nil {
+	if err := f.port.AddRole(ctx, discord.GuildID(f.guild), discord.UserID(f.carol), discord.RoleID(f.member), "verified"); err != nil {
 		t.Fatalf("AddRole: %v", err)
 	}
 	if m, _ := f.s.Member(f.guild, f.carol); !slices.Equal(m.Roles, []discordtest.ID{f.member}) {
@@ -204,7 +204,7 @@ func TestRoles(t *testing.T) {
 	if e := f.lastAudit(t, discordtest.AuditMemberRoleUpdate); e.Reason != "verified" || e.TargetID != f.carol {
 		t.Errorf("role audit entry = %+v", e)
 	}
-	if err := f.port.RemoveRole(ctx, id(f.guild), id(f.carol), id(f.member), ""); err != nil {
+	if err := f.port.RemoveRole(ctx, discord.GuildID(f.guild), discord.UserID(f.carol), discord.RoleID(f.member), ""); err != nil {
 		t.Fatalf("RemoveRole: %v", err)
 	}
 	if m, _ := f.s.Member(f.guild, f.carol); len(m.Roles) != 0 {
@@ -212,17 +212,17 @@ func TestRoles(t *testing.T) {
 	}
 	// Jail: every role replaced by one.
 	jail := f.s.AddRole(f.guild, "jail", 1, 0)
-	if err := f.port.SetRoles(ctx, id(f.guild), id(f.bob), []int64{id(jail)}, "jailed"); err != nil {
+	if err := f.port.SetRoles(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), []discord.RoleID{discord.RoleID(jail)}, "jailed"); err != nil {
 		t.Fatalf("SetRoles: %v", err)
 	}
 	if m, _ := f.s.Member(f.guild, f.bob); !slices.Equal(m.Roles, []discordtest.ID{jail}) {
 		t.Errorf("bob's roles after jail = %v", m.Roles)
 	}
-	err := f.port.AddRole(ctx, id(f.guild), id(f.bob), id(f.mod), "")
+	err := f.port.AddRole(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), discord.RoleID(f.mod), "")
 	wantDiscordError(t, "a role above the bot", err, 403, discord.CodeMissingPermissions)
-	err = f.port.AddRole(ctx, id(f.guild), id(f.bob), id(f.managed), "")
+	err = f.port.AddRole(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), discord.RoleID(f.managed), "")
 	wantDiscordError(t, "a managed role", err, 400, 50028)
-	err = f.port.AddRole(ctx, id(f.guild), id(f.bob), 42, "")
+	err = f.port.AddRole(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), 42, "")
 	wantDiscordError(t, "an unknown role", err, 404, discord.CodeUnknownRole)
 }
 
@@ -231,7 +231,7 @@ func TestReasonIsCutAt512Characters(t *testing.T) {
 	ctx := ctxFor(t)
 	// 600 two-byte characters: a byte cut at 512 would split one.
 	reason := strings.Repeat("é", 600)
-	if err := f.port.Kick(ctx, id(f.guild), id(f.carol), reason); err != nil {
+	if err := f.port.Kick(ctx, discord.GuildID(f.guild), discord.UserID(f.carol), reason); err != nil {
 		t.Fatal(err)
 	}
 	e := f.lastAudit(t, discordtest.AuditMemberKick)
@@ -244,22 +244,22 @@ func TestAuditLogFilter(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	for _, u := range []discordtest.ID{f.bob, f.carol} {
-		if err := f.port.Ban(ctx, id(f.guild), id(u), 0, "ban "+u.String()); err != nil {
+		if err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(u), 0, "ban "+u.String()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := f.port.Unban(ctx, id(f.guild), id(f.carol), "oops"); err != nil {
+	if err := f.port.Unban(ctx, discord.GuildID(f.guild), discord.UserID(f.carol), "oops"); err != nil {
 		t.Fatal(err)
 	}
-	bans, err := f.port.AuditLog(ctx, id(f.guild), discord.AuditLogFilter{ActionType: discord.AuditMemberBanAdd})
+	bans, err := f.port.AuditLog(ctx, discord.GuildID(f.guild), discord.AuditLogFilter{ActionType: discord.AuditMemberBanAdd})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(bans) != 2 || bans[0].TargetID != id(f.carol) || bans[1].TargetID != id(f.bob) ||
-		bans[0].Reason != "ban "+f.carol.String() || bans[0].UserID != id(f.s.BotID()) {
+		bans[0].Reason != "ban "+f.carol.String() || bans[0].UserID != discord.UserID(f.s.BotID()) {
 		t.Errorf("ban entries, newest first = %+v", bans)
 	}
-	one, err := f.port.AuditLog(ctx, id(f.guild), discord.AuditLogFilter{TargetID: id(f.carol), Limit: 1})
+	one, err := f.port.AuditLog(ctx, discord.GuildID(f.guild), discord.AuditLogFilter{TargetID: id(f.carol), Limit: 1})
 	if err != nil || len(one) != 1 || one[0].ActionType != discord.AuditMemberBanRemove || one[0].Reason != "oops" {
 		t.Errorf("newest entry about carol = %+v, %v", one, err)
 	}

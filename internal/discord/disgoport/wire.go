@@ -40,7 +40,7 @@ func (s *sf) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func sfs(ids []int64) []sf {
+func sfs[T discord.Snowflake](ids []T) []sf {
 	out := make([]sf, len(ids))
 	for i, id := range ids {
 		out[i] = sf(id)
@@ -48,10 +48,10 @@ func sfs(ids []int64) []sf {
 	return out
 }
 
-func int64s(ids []sf) []int64 {
-	out := make([]int64, len(ids))
+func typed[T discord.Snowflake](ids []sf) []T {
+	out := make([]T, len(ids))
 	for i, id := range ids {
-		out[i] = int64(id)
+		out[i] = T(id)
 	}
 	return out
 }
@@ -93,7 +93,7 @@ func (u *wireUser) user() discord.User {
 	if u == nil {
 		return discord.User{}
 	}
-	out := discord.User{ID: int64(u.ID), Username: u.Username, Bot: u.Bot}
+	out := discord.User{ID: discord.UserID(u.ID), Username: u.Username, Bot: u.Bot}
 	if u.GlobalName != nil {
 		out.GlobalName = *u.GlobalName
 	}
@@ -109,7 +109,7 @@ type wireMember struct {
 }
 
 func (m *wireMember) member() discord.Member {
-	out := discord.Member{User: m.User.user(), Roles: int64s(m.Roles)}
+	out := discord.Member{User: m.User.user(), Roles: typed[discord.RoleID](m.Roles)}
 	if m.Nick != nil {
 		out.Nick = *m.Nick
 	}
@@ -139,9 +139,9 @@ type wireGuild struct {
 }
 
 func (g *wireGuild) guild() discord.Guild {
-	out := discord.Guild{ID: int64(g.ID), Name: g.Name, OwnerID: int64(g.OwnerID), Roles: make([]discord.Role, len(g.Roles))}
+	out := discord.Guild{ID: discord.GuildID(g.ID), Name: g.Name, OwnerID: discord.UserID(g.OwnerID), Roles: make([]discord.Role, len(g.Roles))}
 	for i, r := range g.Roles {
-		out.Roles[i] = discord.Role{ID: int64(r.ID), Name: r.Name, Position: r.Position, Permissions: uint64(r.Permissions),
+		out.Roles[i] = discord.Role{ID: discord.RoleID(r.ID), Name: r.Name, Position: r.Position, Permissions: uint64(r.Permissions),
 			Managed: r.Managed, Color: r.Color}
 	}
 	return out
@@ -166,8 +166,8 @@ type wireChannel struct {
 }
 
 func (c *wireChannel) channel() discord.Channel {
-	out := discord.Channel{ID: int64(c.ID), GuildID: int64(c.GuildID), Type: discord.ChannelType(c.Type), Name: c.Name,
-		ParentID: int64(c.ParentID), Position: c.Position, RateLimitPerUser: c.RateLimitPerUser}
+	out := discord.Channel{ID: discord.ChannelID(c.ID), GuildID: discord.GuildID(c.GuildID), Type: discord.ChannelType(c.Type), Name: c.Name,
+		ParentID: discord.ChannelID(c.ParentID), Position: c.Position, RateLimitPerUser: c.RateLimitPerUser}
 	for _, o := range c.Overwrites {
 		out.Overwrites = append(out.Overwrites, discord.Overwrite{ID: int64(o.ID), Type: discord.OverwriteType(o.Type),
 			Allow: uint64(o.Allow), Deny: uint64(o.Deny)})

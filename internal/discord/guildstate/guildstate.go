@@ -38,22 +38,22 @@ import (
 // methods that change it must be called in the order of the events.
 type State struct {
 	mu     sync.RWMutex
-	botID  int64
-	guilds map[int64]*guild
+	botID  discord.UserID
+	guilds map[discord.GuildID]*guild
 }
 
 type guild struct {
 	g discord.Guild
 	// botRoles are gavel's roles; botKnown is false until an event has said them.
-	botRoles []int64
+	botRoles []discord.RoleID
 	botKnown bool
 }
 
 // New returns an empty State.
-func New() *State { return &State{guilds: map[int64]*guild{}} }
+func New() *State { return &State{guilds: map[discord.GuildID]*guild{}} }
 
 // Reset starts a new session: everything is forgotten, and botID is gavel's user id.
-func (s *State) Reset(botID int64) {
+func (s *State) Reset(botID discord.UserID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.botID = botID
@@ -61,7 +61,7 @@ func (s *State) Reset(botID int64) {
 }
 
 // BotID is gavel's user id, 0 before the first Reset.
-func (s *State) BotID() int64 {
+func (s *State) BotID() discord.UserID {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.botID
@@ -69,7 +69,7 @@ func (s *State) BotID() int64 {
 
 // PutGuild stores a guild as GUILD_CREATE describes it (every role, @everyone included),
 // with gavel's roles when the event carried gavel's member (botKnown).
-func (s *State) PutGuild(g discord.Guild, botRoles []int64, botKnown bool) {
+func (s *State) PutGuild(g discord.Guild, botRoles []discord.RoleID, botKnown bool) {
 	g.Roles = slices.Clone(g.Roles)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -78,7 +78,7 @@ func (s *State) PutGuild(g discord.Guild, botRoles []int64, botKnown bool) {
 
 // UpdateGuild applies GUILD_UPDATE: the name and the owner (roles change through their own
 // events).
-func (s *State) UpdateGuild(id int64, name string, ownerID int64) {
+func (s *State) UpdateGuild(id discord.GuildID, name string, ownerID discord.UserID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.guilds[id]; e != nil {
@@ -88,14 +88,14 @@ func (s *State) UpdateGuild(id int64, name string, ownerID int64) {
 
 // Forget drops a guild: gavel left it, it became unavailable, or an event could not be
 // applied.
-func (s *State) Forget(id int64) {
+func (s *State) Forget(id discord.GuildID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.guilds, id)
 }
 
 // PutRole applies GUILD_ROLE_CREATE and GUILD_ROLE_UPDATE.
-func (s *State) PutRole(guildID int64, r discord.Role) {
+func (s *State) PutRole(guildID discord.GuildID, r discord.Role) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.guilds[guildID]
@@ -114,7 +114,7 @@ func (s *State) PutRole(guildID int64, r discord.Role) {
 
 // DeleteRole applies GUILD_ROLE_DELETE. Members lose the role too: gavel's own role list
 // is cleaned here, and other members are read from Discord when needed.
-func (s *State) DeleteRole(guildID, roleID int64) {
+func (s *State) DeleteRole(guildID discord.GuildID, roleID discord.RoleID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.guilds[guildID]
@@ -122,12 +122,12 @@ func (s *State) DeleteRole(guildID, roleID int64) {
 		return
 	}
 	e.g.Roles = slices.DeleteFunc(slices.Clone(e.g.Roles), func(r discord.Role) bool { return r.ID == roleID })
-	e.botRoles = slices.DeleteFunc(slices.Clone(e.botRoles), func(id int64) bool { return id == roleID })
+	e.botRoles = slices.DeleteFunc(slices.Clone(e.botRoles), func(id discord.RoleID) bool { return id == roleID })
 }
 
 // SetMemberRoles applies GUILD_MEMBER_ADD and GUILD_MEMBER_UPDATE; only gavel's own member
 // is kept.
-func (s *State) SetMemberRoles(guildID, userID int64, roles []int64) {
+func (s *State) SetMemberRoles(guildID discord.GuildID, userID discord.UserID, roles []discord.RoleID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.guilds[guildID]
@@ -139,7 +139,7 @@ func (s *State) SetMemberRoles(guildID, userID int64, roles []int64) {
 
 // Guild returns a guild's owner and roles, if the State holds the guild. The result shares
 // memory with the State: do not modify it.
-func (s *State) Guild(id int64) (discord.Guild, bool) {
+func (s *State) Guild(id discord.GuildID) (discord.Guild, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e := s.guilds[id]
@@ -151,7 +151,7 @@ func (s *State) Guild(id int64) (discord.Guild, bool) {
 
 // BotRoles returns gavel's roles in a guild, if the State knows them. The result shares
 // memory with the State: do not modify it.
-func (s *State) BotRoles(guildID int64) ([]int64, bool) {
+func (s *State) BotRoles(guildID discord.GuildID) ([]discord.RoleID, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e := s.guilds[guildID]
@@ -169,7 +169,7 @@ type Port struct {
 }
 
 // Guild implements discord.Port.
-func (p Port) Guild(ctx context.Context, guildID int64) (discord.Guild, error) {
+func (p Port) Guild(ctx context.Context, guildID discord.GuildID) (discord.Guild, error) {
 	if g, ok := p.State.Guild(guildID); ok {
 		return g, nil
 	}
@@ -178,7 +178,7 @@ func (p Port) Guild(ctx context.Context, guildID int64) (discord.Guild, error) {
 
 // Member implements discord.Port. gavel's own member carries its roles and user id only,
 // which is all the moderation checks read of it.
-func (p Port) Member(ctx context.Context, guildID, userID int64) (discord.Member, error) {
+func (p Port) Member(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Member, error) {
 	if bot := p.State.BotID(); bot != 0 && userID == bot {
 		if roles, ok := p.State.BotRoles(guildID); ok {
 			return discord.Member{User: discord.User{ID: bot, Bot: true}, Roles: roles}, nil

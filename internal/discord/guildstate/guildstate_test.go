@@ -22,7 +22,7 @@ func seeded() *State {
 	s := New()
 	s.Reset(bot)
 	s.PutGuild(discord.Guild{ID: gid, Name: "g", OwnerID: owner, Roles: []discord.Role{
-		{ID: gid, Name: "@everyone"}, {ID: mods, Name: "mods", Position: 1, Permissions: 4}}}, []int64{mods}, true)
+		{ID: gid, Name: "@everyone"}, {ID: mods, Name: "mods", Position: 1, Permissions: 4}}}, []discord.RoleID{mods}, true)
 	return s
 }
 
@@ -60,12 +60,12 @@ func TestEventsUpdateTheGuild(t *testing.T) {
 
 func TestOnlyGavelsMemberIsKept(t *testing.T) {
 	s := seeded()
-	s.SetMemberRoles(gid, 5, []int64{vip})
-	if roles, _ := s.BotRoles(gid); !cmp.Equal(roles, []int64{mods}) {
+	s.SetMemberRoles(gid, 5, []discord.RoleID{vip})
+	if roles, _ := s.BotRoles(gid); !cmp.Equal(roles, []discord.RoleID{mods}) {
 		t.Errorf("another member's update changed gavel's roles: %v", roles)
 	}
-	s.SetMemberRoles(gid, bot, []int64{vip})
-	if roles, _ := s.BotRoles(gid); !cmp.Equal(roles, []int64{vip}) {
+	s.SetMemberRoles(gid, bot, []discord.RoleID{vip})
+	if roles, _ := s.BotRoles(gid); !cmp.Equal(roles, []discord.RoleID{vip}) {
 		t.Errorf("gavel's roles = %v; want [vip]", roles)
 	}
 	// A GUILD_CREATE without gavel's member leaves gavel's roles unknown.
@@ -83,7 +83,7 @@ func TestForgetAndReset(t *testing.T) {
 	}
 	// Events about a gid the state does not hold change nothing.
 	s.PutRole(gid, discord.Role{ID: vip})
-	s.SetMemberRoles(gid, bot, []int64{vip})
+	s.SetMemberRoles(gid, bot, []discord.RoleID{vip})
 	if _, ok := s.Guild(gid); ok {
 		t.Error("a role event brought back a forgotten gid")
 	}
@@ -100,17 +100,17 @@ type port struct {
 	guilds, members int
 }
 
-func (p *port) Guild(_ context.Context, id int64) (discord.Guild, error) {
+func (p *port) Guild(_ context.Context, id discord.GuildID) (discord.Guild, error) {
 	p.guilds++
-	return discord.Guild{ID: id, Name: "from REST"}, nil
+	return discord.Guild{ID: discord.GuildID(id), Name: "from REST"}, nil
 }
 
-func (p *port) Member(_ context.Context, _, userID int64) (discord.Member, error) {
+func (p *port) Member(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Member, error) {
 	p.members++
 	if userID == 404 {
 		return discord.Member{}, errors.New("unknown member")
 	}
-	return discord.Member{User: discord.User{ID: userID}}, nil
+	return discord.Member{User: discord.User{ID: discord.UserID(userID)}}, nil
 }
 
 func TestPortServesFromTheState(t *testing.T) {
@@ -121,7 +121,7 @@ func TestPortServesFromTheState(t *testing.T) {
 	if g, err := p.Guild(ctx, gid); err != nil || g.Name != "g" {
 		t.Errorf("Guild = %+v, %v; want the state's", g, err)
 	}
-	if m, err := p.Member(ctx, gid, bot); err != nil || !cmp.Equal(m.Roles, []int64{mods}) || m.User.ID != bot {
+	if m, err := p.Member(ctx, gid, bot); err != nil || !cmp.Equal(m.Roles, []discord.RoleID{mods}) || m.User.ID != bot {
 		t.Errorf("gavel's Member = %+v, %v; want its roles from the state", m, err)
 	}
 	if rest.guilds != 0 || rest.members != 0 {

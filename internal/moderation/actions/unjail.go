@@ -34,14 +34,14 @@ func jailed(ctx context.Context, s *moderation.Step) error {
 // planUnjail takes the jail role away and gives back the saved roles gavel still can.
 func planUnjail(s *moderation.Step) {
 	for _, id := range s.Member.Roles {
-		if id != s.JailRole {
-			s.Plan.Roles = append(s.Plan.Roles, id)
+		if id != discord.RoleID(s.JailRole) {
+			s.Plan.Roles = append(s.Plan.Roles, int64(id))
 		}
 	}
 	botRank := s.BotRank()
 	for _, id := range s.Lifts.RoleIDs {
-		r, ok := s.Guild.Role(id)
-		if !ok || r.Managed || id == s.JailRole || id == s.Guild.ID || !botRank.RoleBelow(r) {
+		r, ok := s.Guild.Role(discord.RoleID(id))
+		if !ok || r.Managed || id == s.JailRole || discord.RoleID(id) == s.Guild.ID.EveryoneRole() || !botRank.RoleBelow(r) {
 			s.Plan.RestoreSkipped++
 			continue
 		}
@@ -84,7 +84,7 @@ func lacksJailRole(s *moderation.Step, m discord.Member) (bool, string) {
 	if s.JailRole <= 0 {
 		return false, "no jail role is configured, so the jail cannot be checked"
 	}
-	if slices.Contains(m.Roles, s.JailRole) {
+	if slices.Contains(m.Roles, discord.RoleID(s.JailRole)) {
 		return false, "the member still has the jail role, so the unjail did not happen"
 	}
 	return true, "the member no longer has the jail role"
