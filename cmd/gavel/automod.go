@@ -197,6 +197,11 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 		fmt.Fprintln(rt.Stdout, "nothing was changed: run again with --yes to apply these changes")
 		return nil
 	}
+	// Checked before Discord is changed: the gavel-enforced rules are stored last, and a
+	// database that refuses them would leave the guild half applied.
+	if err := env.st.CheckWritable(ctx); err != nil {
+		return err
+	}
 	guilds := settings.NewService(env.st)
 	svc := automod.NewService(env.port, automod.WithExecutor(env.exec), automod.WithReporter(func(ctx context.Context, guildID int64, text string) {
 		postAudit(ctx, rt, guilds, env, guildID, text)

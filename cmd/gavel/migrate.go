@@ -22,6 +22,9 @@ func (migrateUpCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer st.Close()
+	if err := st.CheckWritable(ctx); err != nil {
+		return err
+	}
 	applied, err := st.MigrateUp(ctx)
 	if err != nil {
 		return err
@@ -55,6 +58,9 @@ func (c migrateDownCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer st.Close()
+	if err := st.CheckWritable(ctx); err != nil {
+		return err
+	}
 	undone, err := st.MigrateDown(ctx, max(c.To, 0), c.To >= 0)
 	if err != nil {
 		return err

@@ -38,6 +38,9 @@ func (r runCmd) Run(ctx context.Context, rt *Runtime) error {
 			return err
 		}
 		defer st.Close()
+		if err := st.CheckWritable(ctx); err != nil {
+			return err
+		}
 		applied, err := st.MigrateUp(ctx)
 		if err != nil {
 			return err

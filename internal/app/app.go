@@ -263,6 +263,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			st.Close()
 		}
 	}()
+	// A database that cannot be written would let gavel connect and then fail every
+	// command (and every expiry poll): stop here, saying why.
+	if err := st.CheckWritable(ctx); err != nil {
+		return nil, err
+	}
 	applied, err := st.MigrateUp(ctx)
 	if err != nil {
 		return nil, err

@@ -110,7 +110,7 @@ func openSQLite(ctx context.Context, loc Location, opts Options) (*Store, error)
 	if loc.Path != ":memory:" {
 		dir := filepath.Dir(loc.Path)
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("database %s: directory %q does not exist", loc.Redacted, dir)
+			return nil, fmt.Errorf("database %s: the directory %s does not exist; create it (mkdir -p %s) or change database.url", loc.Redacted, dir, dir)
 		}
 	}
 	write, err := sql.Open("sqlite", loc.DSN)
@@ -122,7 +122,8 @@ func openSQLite(ctx context.Context, loc Location, opts Options) (*Store, error)
 	write.SetConnMaxLifetime(0)
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
-		return nil, fmt.Errorf("database %s: %w", loc.Redacted, err)
+		// SQLite's "(14)" and "(1544)" name no file and no fix: say which and why.
+		return nil, fmt.Errorf("database %s: %w", loc.Redacted, explainSQLite(loc.Path, err))
 	}
 	read, err := sql.Open("sqlite", loc.DSN+"&_pragma=query_only(1)")
 	if err != nil {
