@@ -13,6 +13,11 @@ type UsageError struct {
 	Problem string
 	// Usage is the command's synopsis, e.g. "$ban <user> [reason…] [-purge 0-7] [-silent]".
 	Usage string
+	// Command is the full name of the command as far as it was read ("config ranks set", or
+	// "config" when the subcommand was mistyped), so that the permission check runs before
+	// anyone is shown how to write a command they may not use. "" when no command was
+	// recognised.
+	Command string
 }
 
 func (e *UsageError) Error() string {

@@ -59,21 +59,21 @@ func FromSlash(specs []*Spec, path []string, opts map[string]any) (Args, error) 
 		}
 	}
 	if spec == nil {
-		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s is not one of gavel's commands.", strings.Join(path, " "))}
+		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s is not one of gavel's commands.", excerpt(strings.Join(path, " ")))}
 	}
 	for _, name := range path[1:] {
 		sub, ok := spec.Sub(name)
 		if !ok || sub.Name != name {
-			return Args{}, &UsageError{Problem: fmt.Sprintf("/%s has no subcommand %q.", spec.Path(), name)}
+			return Args{}, &UsageError{Problem: fmt.Sprintf("/%s has no subcommand %q.", spec.Path(), excerpt(name)), Command: spec.Path()}
 		}
 		spec = sub
 	}
 	if len(spec.Subs) > 0 {
-		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s needs a subcommand: %s.", spec.Path(), subNames(spec))}
+		return Args{}, &UsageError{Problem: fmt.Sprintf("/%s needs a subcommand: %s.", spec.Path(), subNames(spec)), Command: spec.Path()}
 	}
 	args := Args{Spec: spec, Values: map[string]any{}}
 	fail := func(err error) (Args, error) {
-		return Args{}, &UsageError{Problem: sentence(err)}
+		return Args{}, &UsageError{Problem: sentence(err), Command: spec.Path()}
 	}
 	cleared := clearParam(spec)
 	for name, v := range opts {
@@ -95,7 +95,7 @@ func FromSlash(specs []*Spec, path []string, opts map[string]any) (Args, error) 
 			continue
 		}
 		if p == nil {
-			return fail(fmt.Errorf("/%s has no option %q", spec.Path(), name))
+			return fail(fmt.Errorf("/%s has no option %q", spec.Path(), excerpt(name)))
 		}
 		var val any
 		var err error
@@ -127,7 +127,7 @@ func FromSlash(specs []*Spec, path []string, opts map[string]any) (Args, error) 
 	if cleared != nil && cleared.Required && !args.Has(cleared.Name) {
 		return fail(fmt.Errorf("%s needs %s, or %s:true to clear it", spec.Path(), cleared.Name, ClearOption))
 	}
-	if err := finish(spec, args); err != nil {
+	if err := finish(spec, args, true); err != nil {
 		return fail(err)
 	}
 	return args, nil

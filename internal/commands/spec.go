@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/duration"
@@ -338,6 +339,10 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 	if prefix == "" || !strings.HasPrefix(content, prefix) {
 		return Args{}, false, nil
 	}
+	// "$ ban" is not a command: a prefix followed by a space is ordinary talk ("$ 5 each").
+	if r, _ := utf8.DecodeRuneInString(content[len(prefix):]); unicode.IsSpace(r) {
+		return Args{}, false, nil
+	}
 	words, quoted := splitWords(content[len(prefix):])
 	if len(words) == 0 {
 		return Args{}, false, nil
@@ -364,7 +369,7 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 		if len(words) > 0 && spec.Route != nil {
 			name, err := spec.Route(words[0])
 			if err != nil {
-				return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix)}
+				return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix), Command: spec.Path()}
 			}
 			if name != "" {
 				target = name
@@ -379,7 +384,7 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 				// The word cannot be the default's argument: it is a mistyped subcommand
 				// ("$config bogus"), and saying so beats "one word too many".
 				if _, _, _, isFlag := flagWord(words[0], quoted[0]); !isFlag {
-					return Args{}, true, &UsageError{Problem: unknownSub(prefix, spec, words[0]), Usage: spec.Usage(prefix)}
+					return Args{}, true, &UsageError{Problem: unknownSub(prefix, spec, words[0]), Usage: spec.Usage(prefix), Command: spec.Path()}
 				}
 			}
 			spec = sub
@@ -389,11 +394,11 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 		if len(words) > 0 {
 			problem = unknownSub(prefix, spec, words[0])
 		}
-		return Args{}, true, &UsageError{Problem: problem, Usage: spec.Usage(prefix)}
+		return Args{}, true, &UsageError{Problem: problem, Usage: spec.Usage(prefix), Command: spec.Path()}
 	}
 	args, err = parseWords(spec, words, quoted)
 	if err != nil {
-		return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix)}
+		return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix), Command: spec.Path()}
 	}
 	return args, true, nil
 }
@@ -538,7 +543,7 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 		single = false
 		if after && len(restWords) == 0 && !quoted[i].quoted {
 			if _, isUser := ParseUserRef(w); isUser {
-				return Args{}, fmt.Errorf("one target per command: %s is a second user. gavel acts on one user at a time: run %s once for each of them. (A reason that starts with a mention goes in quotes: \"%s …\")",
+				return Args{}, fmt.Errorf("One target per command: %s is a second user. gavel acts on one user at a time: run %s once for each of them. (A reason that starts with a mention goes in quotes: \"%s …\")",
 					excerpt(w), spec.Path(), excerpt(w))
 			}
 		}
@@ -576,10 +581,19 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 		}
 		args.Values[rest.Name] = v
 	}
-	if err := finish(spec, args); err != nil {
+	if err := finish(spec, args, false); err != nil {
 		return Args{}, err
 	}
 	return args, nil
+}
+
+// OptionName is how a moderator writes a parameter in a front end: "-duration" in the
+// prefix form, "duration:" in the slash form, so that a refusal names what they can type.
+func OptionName(name string, slash bool) string {
+	if slash {
+		return name + ":"
+	}
+	return "-" + name
 }
 
 func flagList(spec *Spec) string {
@@ -737,16 +751,20 @@ func (p Param) join(words []string, marks []mark) string {
 }
 
 // finish checks what every parse needs whatever its front end: the required parameters,
-// then the spec's own Check.
-func finish(spec *Spec, args Args) error {
+// then the spec's own Check. A missing option is named as its front end writes it: -name
+// in the prefix form, name: in the slash form.
+func finish(spec *Spec, args Args, slash bool) error {
 	for _, p := range spec.Params {
 		if !p.Required || args.Has(p.Name) {
 			continue
 		}
-		if p.Positional {
+		switch {
+		case slash:
+			return fmt.Errorf("/%s needs the option %s (%s)", spec.Path(), OptionName(p.Name, true), p.accepted())
+		case p.Positional:
 			return fmt.Errorf("%s needs %s: %s", spec.Path(), p.Name, p.accepted())
 		}
-		return fmt.Errorf("%s needs -%s: %s", spec.Path(), p.Name, p.accepted())
+		return fmt.Errorf("%s needs %s: %s", spec.Path(), OptionName(p.Name, false), p.accepted())
 	}
 	if spec.Check != nil {
 		return spec.Check(args)

@@ -145,7 +145,7 @@ func TestToolFromSlash(t *testing.T) {
 		opts map[string]any
 		says string
 	}{
-		{[]string{"cases", "view"}, map[string]any{}, "Cases view needs number"},
+		{[]string{"cases", "view"}, map[string]any{}, "/cases view needs the option number: (a whole number"},
 		{[]string{"cases", "view"}, map[string]any{"number": float64(1.5)}, "number must be a whole number from 1 to 1000"},
 		{[]string{"cases", "view"}, map[string]any{"number": float64(5000)}, "not 5000"},
 		{[]string{"cases", "view"}, map[string]any{"number": float64(5), "x": "y"}, `has no option "x"`},

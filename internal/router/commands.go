@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/tools"
 )
 
@@ -37,7 +38,14 @@ const failureText = "Something went wrong on gavel's side and nothing was done. 
 // onMessage handles a prefix command. Events arrive one at a time from the gateway, so the
 // work is done on its own goroutine, counted among the commands in flight.
 func (rt *Router) onMessage(e *events.MessageCreate) {
-	if e.GuildID == nil || e.Message.Author.Bot || e.Message.Author.System || e.Message.Member == nil {
+	if e.Message.Author.Bot || e.Message.Author.System {
+		return
+	}
+	if e.GuildID == nil {
+		rt.onDirectMessage(e)
+		return
+	}
+	if e.Message.Member == nil {
 		return
 	}
 	co, ok := rt.begin()
@@ -70,27 +78,85 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		}
 		return int64(id)
 	}
-	args, ok, err := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
+	args, ok, parseErr := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
 	if !ok {
 		return
 	}
-	if err != nil {
-		reply(rt.usageReply(log, "", err))
+	command, known := commandOf(args, parseErr)
+	if !known {
+		reply(rt.usageReply(log, "", parseErr))
 		return
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
 		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
-	sub, err := rt.subject(ctx, guildID, int64(call.User.ID), call.Roles, args.Command())
+	sub, err := rt.subject(ctx, guildID, int64(call.User.ID), call.Roles, command)
 	if err != nil {
-		rt.cfg.Metrics.Command(args.Command(), outcomeFailed)
+		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		reply(discord.Message{Content: failureText})
 		return
 	}
-	r := rt.run(ctx, co, sub, call, args)
+	// The permission check comes first, so that a member who may not use a command learns
+	// nothing of how to write it.
+	refusal, decision, allowed := rt.permit(ctx, sub)
+	if !allowed {
+		rt.cfg.Metrics.Command(command, string(refusal.Outcome))
+		if refusal.Outcome == tools.Refused && rt.plain(ctx, sub, decision) && !rt.hush.answer(discord.GuildID(guildID), call.User.ID) {
+			return
+		}
+		reply(refusal.Message)
+		return
+	}
+	if parseErr != nil {
+		reply(rt.usageReply(log, command, parseErr))
+		return
+	}
+	r := rt.dispatch(ctx, co, call, args)
 	if id := reply(r.Message); id != 0 && r.Transient {
 		rt.deleteLater(log, channelID, id)
 	}
+}
+
+// commandOf is the command a parse reached: the parsed one, or, for a usage error, the
+// command as far as it was read. known is false when there is none (gavel's own failure).
+func commandOf(args commands.Args, err error) (command string, known bool) {
+	if err == nil {
+		return args.Command(), true
+	}
+	var usage *commands.UsageError
+	if errors.As(err, &usage) && usage.Command != "" {
+		return usage.Command, true
+	}
+	return "", false
+}
+
+// inServerOnly is the answer to a command given outside a server, the same for both front
+// ends.
+const inServerOnly = "gavel's commands work only in a server: use this in a server where gavel is."
+
+// onDirectMessage answers a prefix command sent to gavel in a DM: it cannot run there, and
+// saying so beats silence (a slash command there is answered too). Only what reads as one
+// of gavel's commands with the default prefix is answered (a guild's own prefix means
+// nothing in a DM), at most once a minute per user, so a DM conversation is left alone.
+func (rt *Router) onDirectMessage(e *events.MessageCreate) {
+	if _, ok, _ := rt.cfg.Tree.ParsePrefix(settings.DefaultPrefix, e.Message.Content); !ok {
+		return
+	}
+	userID, channelID := discord.UserID(e.Message.Author.ID), discord.ChannelID(e.ChannelID)
+	if !rt.hush.answer(0, userID) {
+		return
+	}
+	if _, ok := rt.begin(); !ok {
+		return
+	}
+	go func() {
+		defer rt.end()
+		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), replyTimeout)
+		defer cancel()
+		if _, err := rt.cfg.Port.SendMessage(ctx, channelID, discord.Message{Content: inServerOnly}); err != nil {
+			rt.log.Warn("answering a command in a DM", "user", userID, "err", err)
+		}
+	}()
 }
 
 // onSlashCommand handles a slash command: deferred (ephemeral) at once, then filled in with
@@ -155,7 +221,7 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	guildID := ia.GuildID()
 	member := ia.Member()
 	if guildID == nil || member == nil {
-		edit(discord.Message{Content: "gavel's moderation commands work only in a server."})
+		edit(discord.Message{Content: inServerOnly})
 		return
 	}
 	opts := make(map[string]any, len(data.Options))
@@ -178,36 +244,47 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	if sc := data.SubCommandName; sc != nil {
 		path = append(path, *sc)
 	}
-	args, err := rt.cfg.Tree.FromSlash(path, opts)
-	if err != nil {
-		edit(rt.usageReply(log, name, err))
+	args, parseErr := rt.cfg.Tree.FromSlash(path, opts)
+	command, known := commandOf(args, parseErr)
+	if !known {
+		edit(rt.usageReply(log, name, parseErr))
 		return
 	}
 	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, args.Command())
+	sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, command)
 	if err != nil {
-		rt.cfg.Metrics.Command(args.Command(), outcomeFailed)
+		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
 		edit(discord.Message{Content: failureText})
 		return
 	}
-	edit(rt.run(ctx, co, sub, call, args).Message)
+	// Permission first, then the arguments; an interaction is always answered (ephemerally),
+	// so a slash refusal is never kept quiet.
+	if refusal, _, allowed := rt.permit(ctx, sub); !allowed {
+		rt.cfg.Metrics.Command(command, string(refusal.Outcome))
+		edit(refusal.Message)
+		return
+	}
+	if parseErr != nil {
+		edit(rt.usageReply(log, command, parseErr))
+		return
+	}
+	edit(rt.dispatch(ctx, co, call, args).Message)
 }
 
-// run is the one dispatcher behind the prefix and slash routes: the permission middleware,
-// then the action's pipeline or the tool, then the command's metric.
-func (rt *Router) run(ctx context.Context, co *moderation.Coordinator, sub permissions.Subject, call tools.Call, args commands.Args) tools.Reply {
+// dispatch is the one dispatcher behind the prefix and slash routes, once the permission
+// middleware has let the command through: the action's pipeline or the tool, then the
+// command's metric.
+func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call tools.Call, args commands.Args) tools.Reply {
 	name := args.Command()
-	r, allowed := rt.permit(ctx, sub)
-	if allowed {
-		if args.Spec.Action != nil {
-			r = rt.act(ctx, co, call, args)
-		} else {
-			r = rt.cfg.Tools.Run(ctx, call, args)
-			if r.Err != nil {
-				rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
-			}
+	var r tools.Reply
+	if args.Spec.Action != nil {
+		r = rt.act(ctx, co, call, args)
+	} else {
+		r = rt.cfg.Tools.Run(ctx, call, args)
+		if r.Err != nil {
+			rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
 		}
 	}
 	outcome := r.Outcome
@@ -219,17 +296,17 @@ func (rt *Router) run(ctx context.Context, co *moderation.Coordinator, sub permi
 }
 
 // permit is the permission middleware of every route (prefix, slash, buttons and
-// autocomplete): whether sub may run its command, and the reply when not.
-func (rt *Router) permit(ctx context.Context, sub permissions.Subject) (tools.Reply, bool) {
+// autocomplete): whether sub may run its command, the decision, and the reply when not.
+func (rt *Router) permit(ctx context.Context, sub permissions.Subject) (tools.Reply, permissions.Decision, bool) {
 	decision, err := rt.cfg.Perms.Check(ctx, sub)
 	if err != nil {
 		rt.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", sub.Command, "err", err)
-		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}, false
+		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}, decision, false
 	}
 	if !decision.Allowed {
-		return tools.Reply{Message: moderation.RefusalReply(decision.Reason), Outcome: tools.Refused}, false
+		return tools.Reply{Message: moderation.RefusalReply(decision.Reason), Outcome: tools.Refused}, decision, false
 	}
-	return tools.Reply{}, true
+	return tools.Reply{}, decision, true
 }
 
 // act carries out a moderation action through the pipeline.
@@ -370,7 +447,7 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 		ephemeral(failureText)
 		return
 	}
-	if refusal, allowed := rt.permit(ctx, sub); !allowed {
+	if refusal, _, allowed := rt.permit(ctx, sub); !allowed {
 		rt.cfg.Metrics.Command(tool.ClickCommand, string(refusal.Outcome))
 		refusal.Message.Flags |= discord.FlagEphemeral
 		respond(discord.Response{Type: discord.RespondMessage, Message: refusal.Message})
@@ -447,7 +524,7 @@ func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string
 		default:
 			// A member who may not run the command gets no suggestions (and no refusal: an
 			// autocomplete has nowhere to show one).
-			if _, allowed := rt.permit(ctx, sub); allowed {
+			if _, _, allowed := rt.permit(ctx, sub); allowed {
 				choices = rt.cfg.Tools.Suggest(ctx, call, path, focused, typed)
 			}
 		}

@@ -81,6 +81,8 @@ type Config struct {
 type Router struct {
 	cfg Config
 	log *slog.Logger
+	// hush keeps gavel quiet, for a while, to members without standing who were refused.
+	hush *hush
 }
 
 // New returns the router of cfg.
@@ -89,7 +91,7 @@ func New(cfg Config) *Router {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	cfg.Clock = clock.OrSystem(cfg.Clock)
-	return &Router{cfg: cfg, log: cfg.Log}
+	return &Router{cfg: cfg, log: cfg.Log, hush: newHush(cfg.Clock, RefusalQuiet)}
 }
 
 // Listeners are the router's event listeners, for the disgo client. disgo runs listeners on

@@ -120,11 +120,14 @@ type Event struct {
 	At  time.Time
 }
 
-const prefixAccepted = "accepted: 1 to 5 characters with no spaces, invisible characters or backticks, such as $, ! or ??"
+const prefixAccepted = "accepted: 1 to 5 characters, not a single letter or digit, with no spaces, mentions (@, <#), invisible characters or backticks, such as $, ! or ??"
 
 // CheckPrefix reports whether p can be a guild's prefix: 1 to 5 characters, none of them
 // whitespace, an invisible control or format character, or a backtick (which would break the code
-// formatting gavel uses to show the prefix back).
+// formatting gavel uses to show the prefix back). A single letter or digit is refused, since
+// ordinary talk starts with one ("a ban is…" would be a command under "a"); so is anything
+// that reads as a mention (@here, <@…>, <#…>), which would ping or start every command with
+// a ping.
 func CheckPrefix(p string) error {
 	const accepted = prefixAccepted
 	if !utf8.ValidString(p) {
@@ -136,6 +139,12 @@ func CheckPrefix(p string) error {
 	}
 	if n > MaxPrefixLength {
 		return input.Invalid("prefix", fmt.Sprintf("%q is %d characters long; %s", p, n, accepted))
+	}
+	if r, _ := utf8.DecodeRuneInString(p); n == 1 && (unicode.IsLetter(r) || unicode.IsNumber(r)) {
+		return input.Invalid("prefix", fmt.Sprintf("%q is a single letter or digit, which ordinary messages start with; %s", p, accepted))
+	}
+	if strings.Contains(p, "@") || strings.Contains(p, "<#") {
+		return input.Invalid("prefix", fmt.Sprintf("%q reads as a mention; %s", p, accepted))
 	}
 	for _, r := range p {
 		switch {

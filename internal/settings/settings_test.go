@@ -204,6 +204,10 @@ func TestBadInputWritesNothing(t *testing.T) {
 			"tab prefix":       {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "\t") }, `contains whitespace; accepted:`},
 			"nbsp prefix":      {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!\u00a0") }, `contains whitespace; accepted:`},
 			"backtick prefix":  {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "`") }, "contains a backtick; accepted:"},
+			"letter prefix":    {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "a") }, `"a" is a single letter or digit, which ordinary messages start with; accepted:`},
+			"digit prefix":     {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "7") }, "single letter or digit"},
+			"@here prefix":     {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "@here") }, `"@here" reads as a mention; accepted:`},
+			"mention prefix":   {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "<@1>") }, "reads as a mention"},
 			"control prefix":   {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!\x00") }, "contains an invisible character; accepted:"},
 			"zero-width":       {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!\u200b") }, "contains an invisible character; accepted:"},
 			"bad utf-8":        {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "\xff") }, "is not valid text; accepted:"},
@@ -244,7 +248,7 @@ func TestPrefixesTheDatabaseAccepts(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
-		for _, p := range []string{"!", "$$$$$", "?", ">>", "g!", "é", "日本語", "❤️", "🔨🔨🔨🔨🔨", "%", "_", "'", `"`, "\\", "[", "]", "*", "-", "^", "a-z", "ﾟ", "ÿ"} {
+		for _, p := range []string{"!", "$$$$$", "?", ">>", "g!", "é!", "日本語", "❤️", "🔨🔨🔨🔨🔨", "%", "_", "'", `"`, "\\", "[", "]", "*", "-", "^", "a-z", "ﾟ!", "ÿy", "gv", "12"} {
 			if err := settings.CheckPrefix(p); err != nil {
 				t.Errorf("CheckPrefix(%q): %v", p, err)
 				continue
@@ -335,8 +339,14 @@ func FuzzCheckPrefix(f *testing.F) {
 	for _, s := range []string{"$", "!!", "", "      ", "a b", "`", "🔨", "\xff", "!!!!!!", "\u200b", "\u00a0", "日本語!!"} {
 		f.Add(s)
 	}
+	f.Add("a")
+	f.Add("@here")
+	f.Add("<#1>")
 	f.Fuzz(func(t *testing.T, p string) {
 		err := settings.CheckPrefix(p)
+		if err == nil && (strings.Contains(p, "@") || utf8.RuneCountInString(p) == 1 && (unicode.IsLetter([]rune(p)[0]) || unicode.IsNumber([]rune(p)[0]))) {
+			t.Errorf("accepted the risky prefix %q", p)
+		}
 		if err != nil {
 			if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 5 characters") {
 				t.Errorf("CheckPrefix(%q): error without what is accepted: %v", p, err)

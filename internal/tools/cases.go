@@ -602,7 +602,8 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		return Text(Refused, "Say what to change: give %s.\nUsage: %s", strings.Join(names, ", "), args.Spec.Usage(call.Prefix))
 	}
 	if args.Has("duration") && args.Has("expires") {
-		return Text(Refused, "Give -duration or -expires, not both: -duration counts from when the case was given, -expires is a time.")
+		d, e := commands.OptionName("duration", call.Slash), commands.OptionName("expires", call.Slash)
+		return Text(Refused, "Give %s or %s, not both: %s counts from when the case was given, %s is a time.", d, e, d, e)
 	}
 	before, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n)
 	if err != nil {

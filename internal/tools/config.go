@@ -34,7 +34,7 @@ func configSpec() *commands.Spec {
 		Subs: []*commands.Spec{
 			{Name: "show", Description: "Show gavel's settings in this server"},
 			{Name: "prefix", Description: "Set the prefix of gavel's text commands", Params: []commands.Param{
-				{Name: "prefix", Description: "1 to 5 characters without spaces or backticks, such as ! or ??", Kind: commands.KindString,
+				{Name: "prefix", Description: "1 to 5 characters, not one letter or digit, no spaces, @ or backticks, such as ! or ??", Kind: commands.KindString,
 					Required: true, Positional: true},
 			}},
 			{Name: "channel", Description: "Set or clear the mod-log, audit-log or jail channel", Params: []commands.Param{

@@ -58,7 +58,7 @@ func runSlowmode(ctx context.Context, env *Env, call Call, args commands.Args) R
 	var secs int
 	if set {
 		var err error
-		if secs, err = parseSlowmode(args.String("delay")); err != nil {
+		if secs, err = parseSlowmode(args.String("delay"), call.Slash); err != nil {
 			return Text(Refused, "%s Nothing was changed.", err.Error())
 		}
 	}
@@ -129,7 +129,7 @@ func runSlowmode(ctx context.Context, env *Env, call Call, args commands.Args) R
 
 // parseSlowmode reads a slowmode delay: a number of seconds ("30"), a duration ("30s",
 // "2m", "1h30m", "1.5h"), or "off"; it must be from 0 to 6 hours.
-func parseSlowmode(s string) (int, error) {
+func parseSlowmode(s string, slash bool) (int, error) {
 	in := strings.ToLower(strings.TrimSpace(s))
 	switch in {
 	case "":
@@ -138,6 +138,9 @@ func parseSlowmode(s string) (int, error) {
 		return 0, nil
 	}
 	if strings.HasPrefix(in, "<#") {
+		if slash {
+			return 0, fmt.Errorf("%q is a channel, not a delay: pick the channel in the channel: option.", clipText(s, 40))
+		}
 		return 0, fmt.Errorf("%q is a channel, not a delay: name the channel with -channel, as in slowmode 30 -channel %s.", clipText(s, 40), clipText(s, 40))
 	}
 	if strings.HasPrefix(in, "-") {

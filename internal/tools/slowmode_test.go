@@ -18,7 +18,7 @@ func TestParseSlowmode(t *testing.T) {
 		"2 minutes": 120,
 	}
 	for in, want := range good {
-		got, err := parseSlowmode(in)
+		got, err := parseSlowmode(in, false)
 		if err != nil || got != want {
 			t.Errorf("parseSlowmode(%q) = %d, %v; want %d", in, got, err, want)
 		}
@@ -38,10 +38,14 @@ func TestParseSlowmode(t *testing.T) {
 		"1h and then some thing": "is not a delay",
 	}
 	for in, want := range bad {
-		_, err := parseSlowmode(in)
+		_, err := parseSlowmode(in, false)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("parseSlowmode(%q) = %v; want an error containing %q", in, err, want)
 		}
+	}
+	// The slash form names its option, which has no dash.
+	if _, err := parseSlowmode("<#900000000000000401>", true); err == nil || !strings.Contains(err.Error(), "channel: option") || strings.Contains(err.Error(), "-channel") {
+		t.Errorf("a channel as the slash delay: %v", err)
 	}
 }
 
@@ -50,7 +54,7 @@ func FuzzParseSlowmode(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		n, err := parseSlowmode(s)
+		n, err := parseSlowmode(s, false)
 		if err != nil {
 			if n != 0 {
 				t.Fatalf("parseSlowmode(%q) = %d with error %v", s, n, err)
@@ -68,7 +72,7 @@ func FuzzParseSlowmode(f *testing.F) {
 			t.Fatalf("parseSlowmode(%q) = %d; want %d seconds", s, n, v)
 		}
 		// What the reply says reads back as the same delay.
-		if back, err := parseSlowmode(shortSeconds(n)); err != nil || back != n {
+		if back, err := parseSlowmode(shortSeconds(n), false); err != nil || back != n {
 			t.Fatalf("round trip of %d via %q = %d, %v", n, shortSeconds(n), back, err)
 		}
 	})
