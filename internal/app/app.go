@@ -65,16 +65,18 @@ const (
 // store, the Discord client and the services, wires them to the router (the gateway's
 // events) and runs them until Close.
 type App struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   *store.Store
-	cases   *cases.Service
-	modlog  *modlog.Service
-	expiry  *expiry.Service
-	guilds  *settings.Service
-	exec    *executor.Executor
-	metrics *metrics.Metrics
-	cat     *moderation.Catalogue
+	cfg   config.Config
+	log   *slog.Logger
+	store *store.Store
+	// dbHealth follows whether the database answers (store.Health).
+	dbHealth *store.Health
+	cases    *cases.Service
+	modlog   *modlog.Service
+	expiry   *expiry.Service
+	guilds   *settings.Service
+	exec     *executor.Executor
+	metrics  *metrics.Metrics
+	cat      *moderation.Catalogue
 	// tree is every command, actions and tools: what Run registers as slash commands.
 	tree *commands.Tree
 	// toolEnv is the tools' environment; onReady fills in BotID (under mu, before any
@@ -121,6 +123,7 @@ type options struct {
 	horizon         time.Duration
 	coordinator     []moderation.CoordinatorOption
 	reconcileAge    time.Duration
+	executor        []executor.Option
 	rejailRecheck   time.Duration
 	automodWindow   time.Duration
 	automodCheck    time.Duration
@@ -171,6 +174,12 @@ func WithShutdownTimeout(d time.Duration) Option {
 // WithCommandTimeout bounds one command, from the event to the reply.
 func WithCommandTimeout(d time.Duration) Option {
 	return func(o *options) { o.commandTimeout = d }
+}
+
+// WithExecutorOptions adds options to the executor of Discord calls (retries, breakers):
+// tests make a breaker open after one failure without waiting through backoffs.
+func WithExecutorOptions(opts ...executor.Option) Option {
+	return func(o *options) { o.executor = append(o.executor, opts...) }
 }
 
 // WithReconcileAge sets how old a pending case must be before start-up reconciliation
@@ -286,9 +295,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog))
 	a.modlog.Bind(a.cases)
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
+	// One tracker of the database's reachability: the pipeline reports to it and the metric
+	// pings through it, so an outage is logged once with the driver's detail.
+	a.dbHealth = store.NewHealth(logger, a.clock.Now)
+	a.metrics.WatchDatabase(func(ctx context.Context) bool { return a.dbHealth.Probe(ctx, st) })
 	a.metrics.WatchSchedule(a.expiry.Counts)
 	a.metrics.WatchModlog(a.modlog.Counts)
-	a.exec = executor.New(executor.WithObserver(a.metrics))
+	a.exec = executor.New(append([]executor.Option{executor.WithObserver(a.metrics)}, o.executor...)...)
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
 	toolSet := tools.NewSet(a.toolEnv)
 	a.tree, err = commands.NewTree(append(commands.ActionSpecs(a.cat), toolSet.Specs()...)...)
@@ -512,7 +525,8 @@ func (a *App) onReady(e *events.Ready) {
 		a.toolEnv.BotID = id
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
-			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics})}, a.coOpts...)...)
+			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
+			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled)}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(id)
 			a.startModlog(id)

@@ -155,6 +155,31 @@ func (m *Metrics) WatchModlog(counts func(ctx context.Context) (queued, failing 
 	})
 }
 
+// WatchDatabase exports gavel_database_up: 1 when the database answers a ping at the
+// scrape, 0 when it does not. up does the ping (store.Health.Probe, which also logs an
+// outage's start and end once), so the gauge shows an outage while no command runs.
+func (m *Metrics) WatchDatabase(up func(ctx context.Context) bool) {
+	m.Registry.MustRegister(&databaseCollector{up: up,
+		desc: prometheus.NewDesc("gavel_database_up", "Whether gavel's database answered a ping at this scrape (1) or not (0).", nil, nil)})
+}
+
+type databaseCollector struct {
+	up   func(ctx context.Context) bool
+	desc *prometheus.Desc
+}
+
+func (c *databaseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *databaseCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	v := 0.0
+	if c.up(ctx) {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
+}
+
 // Retried implements executor.Observer.
 func (m *Metrics) Retried(op executor.Op, _ int, _ error) {
 	m.retries.WithLabelValues(string(op)).Inc()

@@ -258,6 +258,12 @@ func (u *Upkeep) GuildAvailable(guildID int64, name string) {
 	u.reconcile(guildID)
 }
 
+// Unsettled is told of a case the pipeline left pending because its action's outcome is
+// unknown (no answer from Discord, a cancelled command): the guild is reconciled, which
+// comes back for the case once it is old enough (ReconcileAge) to be sure no action is still
+// running on it.
+func (u *Upkeep) Unsettled(guildID int64) { u.reconcile(guildID) }
+
 // reconcile settles the guild's pending cases old enough to have been left by a crash, and
 // comes back for the younger ones once they are old enough.
 func (u *Upkeep) reconcile(guildID int64) {
