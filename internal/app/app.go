@@ -316,6 +316,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		return nil, err
 	}
 	a.toolEnv.Perms = perms
+	a.toolEnv.Lift = a.liftCase
 	a.toolEnv.CommandNames = perms.Commands
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
@@ -534,6 +535,30 @@ func (a *App) onReady(e *events.Ready) {
 	}
 	a.mu.Unlock()
 	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
+}
+
+// liftCase is cases modify -lift: the case's inverse action through the pipeline, as the
+// moderator, who must be allowed that command too.
+func (a *App) liftCase(ctx context.Context, call tools.Call, n int64) moderation.Result {
+	a.mu.Lock()
+	co := a.coordinator
+	a.mu.Unlock()
+	if co == nil {
+		return moderation.Result{Refused: true, Reply: moderation.RefusalReply("gavel is still connecting to Discord; try again in a moment.")}
+	}
+	permit := func(ctx context.Context, command string) (bool, string, error) {
+		g, err := a.cached.Guild(ctx, call.GuildID)
+		if err != nil {
+			return false, "", fmt.Errorf("reading the server for a permission check: %w", err)
+		}
+		d, err := a.toolEnv.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
+			RoleIDs: call.Roles, NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, call.Roles)), Command: command})
+		if err != nil {
+			return false, "", err
+		}
+		return d.Allowed, d.Reason, nil
+	}
+	return co.LiftCase(ctx, moderation.LiftRequest{GuildID: call.GuildID, Moderator: call.User, ModeratorRoles: call.Roles, Number: n, Permit: permit})
 }
 
 // caseMetrics counts the cases the pipeline settles.

@@ -429,6 +429,75 @@ func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expir
 	return s.cases.Get(ctx, id)
 }
 
+// StatusChange is what SetStatus did.
+type StatusChange struct {
+	Case cases.Case
+	// Kept is the case's open scheduled action that a voiding left in place: the punishment
+	// still ends on time. Zero when there is none.
+	Kept Action
+	// Scheduled is the action a re-activation scheduled for a case that had none left (its
+	// end ran, or was found stale, while it was voided). Zero when none was needed.
+	Scheduled Action
+}
+
+// SetStatus sets the status of case number n (active or voided) as actor, and keeps its
+// schedule true to it in the same transaction: voiding keeps the open action (the
+// punishment still in force ends when it was to, and the history row says so), and
+// re-activating an expiring case that is not processed schedules its end again when
+// nothing is scheduled (due at once when the end has passed). Each schedule change is a
+// history row (ScheduleTx).
+func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st cases.Status, note string) (StatusChange, error) {
+	var out StatusChange
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		out = StatusChange{}
+		c, err := tx.LockNumber(guildID, n)
+		if err != nil {
+			return err
+		}
+		if c.Status == st {
+			return fmt.Errorf("case #%d is already %s: %w", c.Number, st, input.ErrUnchanged)
+		}
+		q := tx.StoreTx().Queries()
+		open, err := q.OpenActionOfCase(tx.Context(), c.ID)
+		hasOpen := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("expiry of case #%d: %w", c.Number, err)
+		}
+		if st == cases.Voided && hasOpen {
+			out.Kept = fromRow(open)
+			kept := fmt.Sprintf("its %s at %s still runs: the punishment ends as scheduled", open.Kind, time.UnixMilli(open.RunAt).UTC().Format(time.RFC3339))
+			if note == "" {
+				note = kept
+			} else {
+				note += "; " + kept
+			}
+		}
+		if err := tx.SetStatus(c, st, note); err != nil {
+			return err
+		}
+		c.Status = st
+		if st == cases.Active && !hasOpen && !c.Processed && !c.ExpiresAt.IsZero() {
+			if kind, at, ok := s.rules.scheduled(c.Type, c.ExpiresAt, time.UnixMilli(tx.NowMS())); ok {
+				a, err := s.ScheduleTx(tx, c, kind, at)
+				if err != nil {
+					return err
+				}
+				out.Scheduled = a
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return StatusChange{}, err
+	}
+	c, err := s.cases.GetByNumber(ctx, guildID, n)
+	if err != nil {
+		return StatusChange{}, err
+	}
+	out.Case = c
+	return out, nil
+}
+
 func processedText(c cases.Case) string {
 	if c.Processed {
 		return ", processed"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -468,4 +469,57 @@ func TestCounts(t *testing.T) {
 			t.Errorf("Counts = %d open, %d due, %v; want 3 and 2", open, due, err)
 		}
 	})
+}
+
+// Voiding a case whose end is scheduled keeps the schedule and says so in the history row;
+// re-activating a case whose end was lost while it was voided (its action found it voided and
+// went stale) schedules the end again, with its own history row; re-activating one whose end
+// is still scheduled changes nothing.
+func TestSetStatusKeepsTheScheduleTrue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		c := f.tempban(t, 601, f.clk.Now().Add(time.Hour))
+		a, err := f.svc.Schedule(ctx, c.ID, mod, expiry.Unban, c.ExpiresAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := f.svc.SetStatus(ctx, guild, c.Number, mod, cases.Voided, "")
+		if err != nil || ch.Case.Status != cases.Voided || ch.Kept.ID != a.ID || ch.Scheduled.ID != 0 {
+			t.Fatalf("void = %+v, %v; want voided with unban %d kept", ch, err, a.ID)
+		}
+		ev, _ := f.cs.Events(ctx, c.ID)
+		if last := ev[len(ev)-1]; last.Kind != cases.EventVoided || last.Note == "" || !containsAll(last.Note, "unban", "still runs") {
+			t.Errorf("the void's history row %+v does not say the unban still runs", last)
+		}
+		if _, err := f.svc.SetStatus(ctx, guild, c.Number, mod, cases.Voided, ""); !errors.Is(err, input.ErrUnchanged) {
+			t.Errorf("voiding twice: %v; want ErrUnchanged", err)
+		}
+		ch, err = f.svc.SetStatus(ctx, guild, c.Number, mod, cases.Active, "")
+		if err != nil || ch.Scheduled.ID != 0 {
+			t.Fatalf("re-activate with the unban still open = %+v, %v; want nothing scheduled", ch, err)
+		}
+
+		// An end lost while voided: the old behaviour ran the expiry stale, unprocessed.
+		lost := f.tempban(t, 602, f.clk.Now().Add(-time.Minute))
+		if _, err := f.svc.SetStatus(ctx, guild, lost.Number, mod, cases.Voided, "mistake"); err != nil {
+			t.Fatal(err)
+		}
+		ch, err = f.svc.SetStatus(ctx, guild, lost.Number, mod, cases.Active, "not a mistake")
+		if err != nil || ch.Scheduled.ID == 0 || ch.Scheduled.Kind != expiry.Unban || !ch.Scheduled.RunAt.Equal(lost.ExpiresAt) {
+			t.Fatalf("re-activate = %+v, %v; want its unban scheduled at its end (due at once)", ch, err)
+		}
+		if ks := kinds(t, f.cs, lost.ID); !hasKind(ks, cases.EventScheduled) {
+			t.Errorf("the re-scheduling is not in the history: %v", ks)
+		}
+	})
+}
+
+func containsAll(s string, parts ...string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }

@@ -116,6 +116,12 @@ func CheckJailRole(s *Step) error {
 // (!on) it from someone not under it; word says what being under it is ("jailed"). The case
 // that decides it becomes s.Lifts, for the lift.
 func CheckRestriction(ctx context.Context, s *Step, restriction cases.Type, lifting bool, word string) error {
+	if lifting && s.liftOf.Type == restriction {
+		// A moderator lifts this very case (LiftCase), which may be voided: voided cases do
+		// not decide the restriction, but its effect on the member is what is lifted.
+		s.Lifts = s.liftOf
+		return nil
+	}
 	restricted, deciding, err := s.Restricted(ctx, restriction)
 	if err != nil {
 		return err

@@ -192,6 +192,13 @@ func NewCoordinator(cat *Catalogue, port Discord, cs *cases.Service, st *setting
 
 // Execute carries out one request and says what happened.
 func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
+	return co.execute(ctx, req, cases.Case{})
+}
+
+// execute runs the pipeline for req; lifts, when set, is the case the action ends now at a
+// moderator's request (LiftCase): the new case and it are linked, and it is processed, in
+// the transaction that activates the new case.
+func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Case) Result {
 	a := req.Action
 	if a == nil {
 		return refused("No action was given.")
@@ -224,6 +231,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 	if err != nil {
 		return co.notDone(a, err)
 	}
+	sc.liftOf = lifts
 	// 3. Checks, with no side effect.
 	if err := co.checkWho(req, a, sc, modRoles); err != nil {
 		return co.notDone(a, err)
@@ -281,7 +289,7 @@ func (co *Coordinator) Execute(ctx context.Context, req Request) Result {
 
 	// 7. The case counts now; in the same transaction, its expiry is scheduled and the
 	// expiries it makes stale are cancelled.
-	active, err := co.finalize(wctx, sc, c, "the action succeeded", nil)
+	active, err := co.finalize(wctx, sc, c, "the action succeeded", co.linkLifted(sc))
 	if err != nil {
 		text := co.storeText(err)
 		err = fmt.Errorf("marking case #%d active: %w", c.Number, co.dbFailed(err))

@@ -41,7 +41,10 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	if err != nil {
 		return fmt.Errorf("reading case id %d: %w", cl.CaseID, err)
 	}
-	if c.Status != cases.Active || c.Processed {
+	// A voided case's expiry still runs: voiding says the case no longer counts, not that
+	// its punishment, still in force on Discord, should never end (cases modify -lift ends
+	// it at once instead). A processed or pending case has nothing left to end.
+	if c.Status == cases.Pending || c.Processed {
 		state := string(c.Status)
 		if c.Processed {
 			state += ", processed"
@@ -154,9 +157,15 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 		return fmt.Errorf("recording the %s case: %w", inv.Case, err)
 	}
 	note, err := inv.Act(ctx, sc)
+	if err != nil && !Definite(err) {
+		// The lift may have happened: its case stays pending for reconciliation, and the
+		// expiry's next attempt finds Discord's state (Observe) before recording another.
+		co.askReconcile(c.GuildID)
+		return fmt.Errorf("%s of user %d for case #%d: outcome unknown (case #%d left pending): %s", inv.Case, c.UserID, c.Number, lc.Number, FailureText(err))
+	}
 	if err != nil {
 		why := FailureText(err)
-		if _, verr := co.cases.Void(ctx, c.GuildID, lc.Number, co.botID, why); verr != nil {
+		if _, verr := co.cases.Void(context.WithoutCancel(ctx), c.GuildID, lc.Number, co.botID, why); verr != nil {
 			co.log.Error("failed lift's case not voided", "guild", c.GuildID, "case", lc.Number, "err", verr)
 		} else {
 			co.settled(sc, lc.Type, cases.Voided)

@@ -52,6 +52,9 @@ type Step struct {
 	// decidedLater says a later case decides the state this one set (a reconciled case
 	// recorded before a crash): finalize neither schedules its expiry nor cancels others.
 	decidedLater bool
+	// liftOf is the case a moderator asked to lift now (LiftCase), linked to the new case
+	// and processed when it is activated; zero otherwise.
+	liftOf cases.Case
 	// supersedeWhy replaces "a later <type> by <moderator>" in the history of the cases
 	// whose expiries this one cancels.
 	supersedeWhy string

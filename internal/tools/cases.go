@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,7 @@ func casesSpec() *commands.Spec {
 						Bounds: duration.Bounds{Min: time.Minute, Max: maxCaseDuration}, Aliases: []string{"d"}},
 					{Name: "expires", Description: "When it ends: 2026-12-01 18:00 (UTC), an RFC 3339 time, or never", Kind: commands.KindString,
 						Min: 1, Max: 40, Aliases: []string{"e"}},
+					{Name: "lift", Description: "With status voided: lift its punishment now (an unban, untimeout, unjail…)", Kind: commands.KindBool},
 				}},
 		},
 	}
@@ -403,7 +405,7 @@ func caseEmbed(c cases.Case, events []cases.Event, names map[int64]string, modlo
 		Description: reason,
 		Color:       caseColor,
 		Timestamp:   c.CreatedAt,
-		Footer:      &discord.EmbedFooter{Text: fmt.Sprintf("Case id %d", c.ID)},
+		Footer:      &discord.EmbedFooter{Text: fmt.Sprintf("Case #%d", c.Number)},
 		Fields: []discord.EmbedField{
 			{Name: "Type", Value: string(c.Type), Inline: true},
 			{Name: "Status", Value: statusText(c.Status), Inline: true},
@@ -587,7 +589,14 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		}
 	}
 	expiryGiven := args.Has("duration") || args.Has("expires")
-	if len(given) == 0 && !expiryGiven {
+	lift := args.Bool("lift")
+	// With the schedule at hand, a status change goes through it: voiding keeps the
+	// punishment's end, re-activating schedules it again (statusChange).
+	viaSchedule := args.Has("status") && ct.env.Expiry != nil
+	if viaSchedule {
+		given = slices.DeleteFunc(given, func(f caseChange) bool { return f.param == "status" })
+	}
+	if len(given) == 0 && !expiryGiven && !viaSchedule && !lift {
 		names := []string{}
 		for _, f := range caseChanges {
 			names = append(names, f.param)
@@ -609,6 +618,14 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	if err != nil {
 		return ct.caseError(n, err)
 	}
+	if lift {
+		if st := args.String("status"); st != string(cases.Voided) && !(st == "" && before.Status == cases.Voided) {
+			return Text(Refused, "Nothing was changed: -lift goes with -status voided (void the case and lift its punishment now); to lift without voiding, use the command that undoes it (unban, untimeout, unjail…).")
+		}
+		if ct.env.Lift == nil {
+			return Text(Refused, "Nothing was changed: this process cannot lift punishments (it runs no moderation pipeline).")
+		}
+	}
 	var ch cases.Changes
 	for _, f := range given {
 		if err := f.set(args, before, &ch); err != nil {
@@ -621,6 +638,19 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	// expire, or has ended), and a refusal then leaves everything as it was.
 	if expiryGiven {
 		text, changed, c, refusal, err := ct.reschedule(ctx, call, args, before)
+		switch {
+		case refusal != "":
+			return Text(Refused, "Nothing was changed: %s", refusal)
+		case err != nil:
+			return ct.caseError(n, err)
+		case changed:
+			done, after = append(done, text), c
+		default:
+			same = append(same, text)
+		}
+	}
+	if viaSchedule {
+		text, changed, c, refusal, err := ct.statusChange(ctx, call, cases.Status(args.String("status")), after)
 		switch {
 		case refusal != "":
 			return Text(Refused, "Nothing was changed: %s", refusal)
@@ -649,13 +679,33 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 			}
 		}
 	}
+	var lifted string
+	if lift {
+		res := ct.env.Lift(ctx, call, n)
+		switch {
+		case res.Refused || res.Err != nil:
+			lifted = "Its punishment was not lifted: " + strings.TrimPrefix(res.Reply.Content, "❌ ")
+		default:
+			lifted = "Lifted now: " + res.Reply.Content
+			done = append(done, fmt.Sprintf("punishment lifted by case #%d", res.Case.Number))
+			if c, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n); err == nil {
+				after = c
+			}
+		}
+	}
 	if len(done) == 0 {
+		if lifted != "" {
+			return Text(Refused, "Nothing changed. %s", lifted)
+		}
 		return Text(Refused, "Nothing changed: case #%d already has the values given.", n)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Case #%d updated: %s.", n, strings.Join(done, "; "))
 	if len(same) > 0 {
 		fmt.Fprintf(&b, " Unchanged: %s.", strings.Join(same, "; "))
+	}
+	if lifted != "" {
+		b.WriteString("\n" + lifted)
 	}
 	reply := Reply{Message: textMessage(b.String()), Outcome: OK}
 	if events, err := ct.env.Cases.Events(ctx, after.ID); err == nil {
@@ -664,6 +714,41 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		ct.env.Log.Warn("cases modify: reading the history for the reply", "guild", call.GuildID, "case", n, "err", err)
 	}
 	return reply
+}
+
+// statusChange sets the case's status through the schedule (expiry.Service.SetStatus),
+// which keeps a voided punishment's end and schedules a re-activated one's again. It
+// returns the text for the reply, whether the status changed, the case as it now is, or a
+// refusal the moderator reads.
+func (ct *caseTool) statusChange(ctx context.Context, call Call, st cases.Status, c cases.Case) (text string, changed bool, after cases.Case, refusal string, err error) {
+	if c.Status == cases.Pending {
+		return "", false, c, fmt.Sprintf("case #%d is pending: gavel is still carrying out its action (or will check it against Discord when it restarts), so its status cannot be set by hand yet; its reason can be changed.", c.Number), nil
+	}
+	if c.Status == st {
+		return "the status was already " + string(st), false, c, "", nil
+	}
+	sc, err := ct.env.Expiry.SetStatus(ctx, call.GuildID, c.Number, call.User.ID, st, "")
+	var invalid *input.InvalidError
+	switch {
+	case errors.Is(err, input.ErrUnchanged):
+		return "the status was already " + string(st), false, c, "", nil
+	case errors.As(err, &invalid):
+		return "", false, c, invalid.Problem + ".", nil
+	case err != nil:
+		return "", false, c, "", err
+	}
+	text = fmt.Sprintf("status %s → %s", c.Status, st)
+	switch {
+	case st == cases.Voided && sc.Kept.ID != 0:
+		text += fmt.Sprintf(" (its punishment still ends as scheduled: the %s runs %s; add -lift to lift it now)", sc.Kept.Kind, expiryText(sc.Kept.RunAt))
+	case st == cases.Voided && !c.Processed:
+		text += " (this does not undo the Discord action; add -lift to undo it now)"
+	case st == cases.Active && sc.Scheduled.ID != 0:
+		text += fmt.Sprintf(" (its %s is scheduled again for %s)", sc.Scheduled.Kind, expiryText(sc.Scheduled.RunAt))
+	case st == cases.Active:
+		text += " (this does not redo the Discord action)"
+	}
+	return text, true, sc.Case, "", nil
 }
 
 // maxCaseDuration bounds -duration: the longest any temporary action may last.

@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
 )
@@ -48,6 +49,10 @@ type Env struct {
 	Now     func() time.Time
 	// BotID is gavel's own user id.
 	BotID int64
+	// Lift ends the punishment of case number n now, through the moderation pipeline, as
+	// the caller (moderation.Coordinator.LiftCase); nil in processes without one (cases
+	// modify -lift then refuses).
+	Lift func(ctx context.Context, call Call, n int64) moderation.Result
 	// CommandNames are every command a rank can be required for (actions and tools), for
 	// config's listings.
 	CommandNames func() []string
