@@ -113,6 +113,15 @@ func (t *Tx) SetStatus(c Case, st Status, note string) error {
 	return t.change().status(c, st, kind, note)
 }
 
+// SetStatusByHand changes a locked case's status as a moderator's amendment does (Modify):
+// the history row is a "status" change, where SetStatus records a voiding as "voided".
+func (t *Tx) SetStatusByHand(c Case, st Status, note string) error {
+	if st == c.Status {
+		return fmt.Errorf("case #%d is already %s: %w", c.Number, st, input.ErrUnchanged)
+	}
+	return t.change().status(c, st, EventStatus, note)
+}
+
 // SetExpiry changes a locked case's expiry (the zero time clears it).
 func (t *Tx) SetExpiry(c Case, at time.Time, note string) error {
 	if sameMS(at, c.ExpiresAt) {

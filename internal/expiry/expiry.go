@@ -472,7 +472,7 @@ func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st cas
 				note += "; " + kept
 			}
 		}
-		if err := tx.SetStatus(c, st, note); err != nil {
+		if err := tx.SetStatusByHand(c, st, note); err != nil {
 			return err
 		}
 		c.Status = st

@@ -489,7 +489,7 @@ func TestSetStatusKeepsTheScheduleTrue(t *testing.T) {
 			t.Fatalf("void = %+v, %v; want voided with unban %d kept", ch, err, a.ID)
 		}
 		ev, _ := f.cs.Events(ctx, c.ID)
-		if last := ev[len(ev)-1]; last.Kind != cases.EventVoided || last.Note == "" || !containsAll(last.Note, "unban", "still runs") {
+		if last := ev[len(ev)-1]; last.Kind != cases.EventStatus || last.Note == "" || !containsAll(last.Note, "unban", "still runs") {
 			t.Errorf("the void's history row %+v does not say the unban still runs", last)
 		}
 		if _, err := f.svc.SetStatus(ctx, guild, c.Number, mod, cases.Voided, ""); !errors.Is(err, input.ErrUnchanged) {

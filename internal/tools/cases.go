@@ -618,6 +618,9 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	if err != nil {
 		return ct.caseError(n, err)
 	}
+	if viaSchedule && before.Status == cases.Pending {
+		return Text(Refused, "Nothing was changed: case #%d is pending: gavel is still carrying out its action (or will check it against Discord when it restarts), so its status cannot be set by hand yet; its reason can be changed.", n)
+	}
 	if lift {
 		if st := args.String("status"); st != string(cases.Voided) && !(st == "" && before.Status == cases.Voided) {
 			return Text(Refused, "Nothing was changed: -lift goes with -status voided (void the case and lift its punishment now); to lift without voiding, use the command that undoes it (unban, untimeout, unjail…).")
@@ -649,19 +652,6 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 			same = append(same, text)
 		}
 	}
-	if viaSchedule {
-		text, changed, c, refusal, err := ct.statusChange(ctx, call, cases.Status(args.String("status")), after)
-		switch {
-		case refusal != "":
-			return Text(Refused, "Nothing was changed: %s", refusal)
-		case err != nil:
-			return ct.caseError(n, err)
-		case changed:
-			done, after = append(done, text), c
-		default:
-			same = append(same, text)
-		}
-	}
 	if len(given) > 0 {
 		modified, err := ct.env.Cases.Modify(ctx, call.GuildID, n, int64(call.User.ID), ch)
 		switch {
@@ -677,6 +667,19 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 			} else {
 				same = append(same, text)
 			}
+		}
+	}
+	if viaSchedule {
+		text, changed, c, refusal, err := ct.statusChange(ctx, call, cases.Status(args.String("status")), after)
+		switch {
+		case refusal != "":
+			return Text(Refused, "Nothing was changed: %s", refusal)
+		case err != nil:
+			return ct.caseError(n, err)
+		case changed:
+			done, after = append(done, text), c
+		default:
+			same = append(same, text)
 		}
 	}
 	var lifted string
