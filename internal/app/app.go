@@ -547,12 +547,12 @@ func (a *App) liftCase(ctx context.Context, call tools.Call, n int64) moderation
 		return moderation.Result{Refused: true, Reply: moderation.RefusalReply("gavel is still connecting to Discord; try again in a moment.")}
 	}
 	permit := func(ctx context.Context, command string) (bool, string, error) {
-		g, err := a.cached.Guild(ctx, call.GuildID)
+		g, err := a.cached.Guild(ctx, discord.GuildID(call.GuildID))
 		if err != nil {
 			return false, "", fmt.Errorf("reading the server for a permission check: %w", err)
 		}
-		d, err := a.toolEnv.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
-			RoleIDs: call.Roles, NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, call.Roles)), Command: command})
+		d, err := a.toolEnv.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: int64(g.OwnerID), UserID: int64(call.User.ID),
+			RoleIDs: call.Roles, NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, discord.IDs[discord.RoleID](call.Roles))), Command: command})
 		if err != nil {
 			return false, "", err
 		}

@@ -730,7 +730,7 @@ func (ct *caseTool) statusChange(ctx context.Context, call Call, st cases.Status
 	if c.Status == st {
 		return "the status was already " + string(st), false, c, "", nil
 	}
-	sc, err := ct.env.Expiry.SetStatus(ctx, call.GuildID, c.Number, call.User.ID, st, "")
+	sc, err := ct.env.Expiry.SetStatus(ctx, int64(call.GuildID), c.Number, int64(call.User.ID), st, "")
 	var invalid *input.InvalidError
 	switch {
 	case errors.Is(err, input.ErrUnchanged):
