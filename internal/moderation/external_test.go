@@ -130,6 +130,9 @@ func TestRejail(t *testing.T) {
 			t.Errorf("Rejail(never jailed) = %+v, %v", r, err)
 		}
 		jail := succeeded(t, w.run(t, w.alice, "jail", w.bob), cases.Jail)
+		// The jail's mod-log post links its message in the history: let it land first, so
+		// that the re-jail's note is the newest row.
+		w.modlogSettled(t)
 		w.s.UserLeaves(w.guild, w.bob)
 		// bob comes back with the roles another bot gives on join.
 		w.s.AddMember(w.guild, w.bob, w.member, w.managed)
