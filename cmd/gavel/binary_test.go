@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +13,13 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // testVersion is what the test binary is linked with, as a release build is.
@@ -199,5 +207,159 @@ func TestStartRefusesUnwritableDatabase(t *testing.T) {
 	got = runBinaryAs(t, cred, dir, env, "--database", "sqlite:"+filepath.Join(dir, "nodir", "gavel.db"), "run")
 	if got.code != 1 || !strings.Contains(got.stderr, "the directory "+filepath.Join(dir, "nodir")+" does not exist; create it (mkdir -p ") {
 		t.Errorf("run with a missing directory: code %d, stderr %q", got.code, got.stderr)
+	}
+}
+
+// TestSecondInterruptStopsAtOnce runs gavel as a process, holds a ban on Discord's side and
+// interrupts twice: the first interrupt waits for the ban (the shutdown timeout is 30 s),
+// the second cancels it at once. The moderator is told gavel is restarting and the case
+// will be settled; the case stays pending; the next start settles it against Discord.
+func TestSecondInterruptStopsAtOnce(t *testing.T) {
+	const (
+		guild   discordtest.ID = 740000000000000100
+		owner   discordtest.ID = 740000000000000201
+		mod     discordtest.ID = 740000000000000202
+		target  discordtest.ID = 740000000000000203
+		modRole discordtest.ID = 740000000000000301
+		botRole discordtest.ID = 740000000000000302
+		general discordtest.ID = 740000000000000401
+	)
+	fake := discordtest.New(t, discordtest.WithSeed(discordtest.Seed{
+		Users: []discordtest.User{{ID: owner, Username: "owner"}, {ID: mod, Username: "mod"}, {ID: target, Username: "target"}},
+		Guilds: []discordtest.SeedGuild{{ID: guild, Name: "g", OwnerID: owner,
+			Roles: []discordtest.Role{
+				{ID: modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers},
+				{ID: botRole, Name: "gavel", Position: 2, Permissions: discordtest.PermBanMembers | discordtest.PermViewAuditLog |
+					discordtest.PermViewChannel | discordtest.PermSendMessages | discordtest.PermEmbedLinks | discordtest.PermReadMessageHistory},
+			},
+			BotRoles: []discordtest.ID{botRole},
+			Members:  []discordtest.SeedMember{{UserID: owner}, {UserID: mod, Roles: []discordtest.ID{modRole}}, {UserID: target}},
+			Channels: []discordtest.Channel{{ID: general, Type: discordtest.ChannelGuildText, Name: "general"}},
+		}},
+	}))
+	dir := t.TempDir()
+	dbURL := "sqlite:" + filepath.Join(dir, "gavel.db")
+	cmd := exec.Command(gavelBinary(t), "run")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DISCORD_TOKEN=" + fake.Token(), "GAVEL_DISCORD_API_URL=" + fake.APIURL(),
+		"GAVEL_DISCORD_GATEWAY_URL=" + fake.GatewayURL, "GAVEL_DISCORD_GUILDS=" + guild.String(), "GAVEL_DATABASE_URL=" + dbURL}
+	var stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	// waitLog waits for the process to log want (an event, not a duration: the bound only
+	// keeps a broken build from hanging the run).
+	waitLog := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(stderr.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("gavel never logged %q:\n%s", want, stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitLog(`msg="serving guild"`)
+
+	// Discord holds the ban request (an hour, far past the 30 s shutdown timeout).
+	const banRoute = "PUT /guilds/{guild_id}/bans/{user_id}"
+	fake.SetLatency(banRoute, time.Hour)
+	ia := fake.SlashCommand(guild, general, mod, "ban", discordtest.UserOpt("user", target), discordtest.StringOpt("reason", "raid"))
+	deadline := time.Now().Add(20 * time.Second)
+	for fake.FaultStats().Routes[banRoute].Delayed == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ban never reached Discord:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	waitLog("shutting down: finishing the commands in flight")
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("gavel exited with %v:\n%s", err, stderr.String())
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatalf("gavel did not stop after the second interrupt:\n%s", stderr.String())
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "stopping at once") || strings.Contains(logs, "after the shutdown timeout") {
+		t.Errorf("the second interrupt did not stop the commands at once:\n%s", logs)
+	}
+	var reply string
+	if msgs := ia.Responses(); len(msgs) > 0 {
+		reply = msgs[len(msgs)-1].Content
+	}
+	const want = "gavel is restarting, so the ban was interrupted before Discord answered. Case #1 stays pending: when gavel is back it checks Discord and settles it (active if the ban shows there, voided if not)."
+	if reply != want {
+		t.Errorf("reply to the interrupted ban:\n got %q\nwant %q", reply, want)
+	}
+
+	ctx := context.Background()
+	caseOne := func() cases.Case {
+		t.Helper()
+		st, err := store.OpenURL(ctx, dbURL, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		k, err := cases.NewService(st).GetByNumber(ctx, int64(guild), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	if k := caseOne(); k.Status != cases.Pending || k.Type != cases.Ban {
+		t.Fatalf("case #1 after the stop: %s %s; want a pending BAN", k.Type, k.Status)
+	}
+
+	// Discord had carried the ban out after all (the request was on its way). The next
+	// start, with the reconciliation age shortened so that the case need not be two
+	// minutes old, finds the ban and makes the case active.
+	fake.SetLatency(banRoute, 0)
+	if err := fake.BanAs(guild, fake.BotID(), target, "raid"); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Database.URL = dbURL
+	cfg.Discord.Token = config.Secret(fake.Token())
+	cfg.Discord.APIURL, cfg.Discord.GatewayURL = fake.APIURL(), fake.GatewayURL
+	cfg.Discord.Guilds = []string{guild.String()}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	a, err := app.New(runCtx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.WithReconcileAge(time.Nanosecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(runCtx) }()
+	deadline = time.Now().Add(20 * time.Second)
+	for caseOne().Status == cases.Pending {
+		if time.Now().After(deadline) {
+			t.Fatal("the next start did not settle the pending case")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if k := caseOne(); k.Status != cases.Active {
+		t.Errorf("case #1 after the next start: %s; want active (Discord shows the ban)", k.Status)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("second run: %v", err)
 	}
 }

@@ -44,15 +44,36 @@ type cli struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
-	stop()
+	// The first SIGINT or SIGTERM asks for a clean stop (the commands in flight finish);
+	// the second stops at once (they are cancelled, their cases stay pending and the next
+	// start settles them); a third, should the process still be running, exits on the spot.
+	ctx, cancel := context.WithCancel(context.Background())
+	abort := make(chan struct{})
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		close(abort)
+		sig := <-sigs
+		fmt.Fprintln(os.Stderr, "gavel: stopped by a third interrupt; cases in flight stay pending and are settled at the next start")
+		code := 128 + int(syscall.SIGINT)
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		os.Exit(code)
+	}()
+	code := run(ctx, abort, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
 }
 
 // run is main without the process: everything it touches comes in as an argument, so tests
-// call it directly and read the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+// call it directly and read the exit code. ctx ends on the first interrupt; abort closes on
+// the second.
+func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	var cmdline cli
 	exited := -1
 	parser, err := kong.New(&cmdline,
@@ -87,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv
 		Stdout:         stdout,
 		Stderr:         stderr,
 		LookupEnv:      lookupEnv,
+		Abort:          abort,
 		configRequired: flagGiven(kctx, "config"),
 	}
 	if err := kctx.Run(rt); err != nil {

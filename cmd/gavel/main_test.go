@@ -24,7 +24,7 @@ func gavel(t *testing.T, env map[string]string, args ...string) result {
 		v, ok := env[key]
 		return v, ok
 	}
-	code := run(context.Background(), args, &stdout, &stderr, lookup)
+	code := run(context.Background(), nil, args, &stdout, &stderr, lookup)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

@@ -57,5 +57,14 @@ func (r runCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		select {
+		case <-rt.Abort:
+			a.StopNow()
+		case <-ran:
+		}
+	}()
 	return a.Run(ctx)
 }

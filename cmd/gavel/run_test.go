@@ -51,7 +51,9 @@ func TestRunConnectsAndShutsDown(t *testing.T) {
 	defer cancel()
 	var stdout, stderr lockedBuffer
 	code := make(chan int, 1)
-	go func() { code <- run(ctx, []string{"run", "--metrics-addr", "127.0.0.1:0"}, &stdout, &stderr, lookup) }()
+	go func() {
+		code <- run(ctx, nil, []string{"run", "--metrics-addr", "127.0.0.1:0"}, &stdout, &stderr, lookup)
+	}()
 
 	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
 	defer readyCancel()

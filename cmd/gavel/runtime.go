@@ -22,6 +22,8 @@ type Runtime struct {
 	Stdout    io.Writer
 	Stderr    io.Writer
 	LookupEnv func(string) (string, bool)
+	// Abort closes on a second interrupt: stop at once rather than let work finish.
+	Abort <-chan struct{}
 
 	// configRequired is true when --config was given: a file the user named must exist.
 	configRequired bool

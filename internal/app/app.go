@@ -417,7 +417,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 
 	select {
 	case <-ctx.Done():
-		a.log.Info("shutting down: finishing the commands in flight")
+		a.log.Info("shutting down: finishing the commands in flight (a second interrupt stops them at once; their cases stay pending and are settled at the next start)")
 		return nil
 	case err := <-a.fatal:
 		return fmt.Errorf("the Discord gateway stopped: %w", explainClose(err))
@@ -439,6 +439,16 @@ func explainClose(err error) error {
 		return fmt.Errorf("%w; Discord refused DISCORD_TOKEN: the token is wrong, or was reset; %s", err, config.TokenHelp)
 	}
 	return err
+}
+
+// StopNow cancels the work in flight (commands, expiries) instead of letting it finish: a
+// second interrupt during a shutdown. A command it cuts short answers that gavel is
+// restarting; its case stays pending (the Discord call may have been made) and the next
+// start's reconciliation settles it from what Discord shows. Close, which Run's return
+// calls, then finishes at once. Safe to call at any time and more than once.
+func (a *App) StopNow() {
+	a.log.Warn("stopping at once: cancelling the commands in flight; their cases stay pending and are settled at the next start")
+	a.cancelWork()
 }
 
 // Close stops taking commands, waits for those in flight (cancelling them after the

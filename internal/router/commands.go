@@ -285,6 +285,9 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 		r = rt.cfg.Tools.Run(ctx, call, args)
 		if r.Err != nil {
 			rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
+			if rt.stopping() {
+				r.Message = discord.Message{Content: "gavel is restarting, so this command was interrupted and may not have finished. Run it again in a moment."}
+			}
 		}
 	}
 	outcome := r.Outcome
@@ -321,6 +324,9 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 	res := co.Execute(ctx, req)
 	rt.cfg.Metrics.ActionLatency(name, time.Since(start))
 	switch {
+	case !res.Refused && res.Err != nil && rt.stopping():
+		rt.log.Warn("action interrupted by the shutdown", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
+		return tools.Reply{Message: restartingReply(name, res), Outcome: tools.Failed}
 	case res.Refused:
 		return tools.Reply{Message: res.Reply, Outcome: tools.Refused}
 	case res.Err != nil:
@@ -328,6 +334,25 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 		return tools.Reply{Message: res.Reply, Outcome: tools.Failed}
 	}
 	return tools.Reply{Message: res.Reply, Outcome: tools.OK}
+}
+
+// stopping says whether the process's work has been cancelled: a shutdown that could not
+// wait for the commands in flight (its timeout passed, or a second Ctrl-C).
+func (rt *Router) stopping() bool { return rt.cfg.Work.Context().Err() != nil }
+
+// restartingReply answers an action the shutdown interrupted. Its case, when it has one, is
+// pending (the Discord call may or may not have been carried out), and the next start
+// settles it against what Discord shows.
+func restartingReply(action string, res moderation.Result) discord.Message {
+	if res.Case == nil {
+		return discord.Message{Content: "gavel is restarting and took no action. Try again in a moment."}
+	}
+	if !res.Pending {
+		// Settled before the shutdown reached it (a definite refusal): that reply holds.
+		return res.Reply
+	}
+	return discord.Message{Content: fmt.Sprintf("gavel is restarting, so the %s was interrupted before Discord answered. Case #%d stays pending: when gavel is back it checks Discord and settles it (active if the %s shows there, voided if not).",
+		action, res.Case.Number, action)}
 }
 
 // usageReply answers a command that could not be parsed: the usage error, or gavel's own
