@@ -34,6 +34,7 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/polls"
 	"github.com/gavelbot/gavel/internal/router"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -292,7 +293,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	// gives it its own.
 	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock), modlog.WithTones(a.cat.Tone),
 		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { a.metrics.ModlogDelivered(string(o)) })}, o.modlog...)...)
-	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog))
+	// The poll bans are kept in memory and dropped on every change of one (package polls).
+	pollBans := polls.New(polls.Config{Log: logger, Clock: a.clock})
+	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog), cases.WithChangeObserver(pollBans))
 	a.modlog.Bind(a.cases)
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	// One tracker of the database's reachability: the pipeline reports to it and the metric
@@ -353,10 +356,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	state := guildstate.New()
 	a.cached = guildstate.Port{Port: a.port, State: state}
 	a.toolEnv.Port = a.cached
+	pollBans.Bind(a.cases, a.cached, a.exec)
 	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
 	work := flightWork{&a.flight}
-	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Log: logger, RejailRecheck: o.rejailRecheck,
+	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Polls: pollBans, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
 		Handled: o.upkeepHandled})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms,

@@ -361,9 +361,17 @@ func TestRestriction(t *testing.T) {
 		s := svc(st, newClock())
 		is := func(r cases.Type) bool {
 			t.Helper()
-			on, _, err := s.Restricted(ctx, guild, user, r)
+			on, deciding, err := s.Restricted(ctx, guild, user, r)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The guild-wide set agrees with the one-user answer, deciding case included.
+			all, err := s.UnderRestriction(ctx, guild, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, in := all[user]; in != on || (in && c.ID != deciding.ID) || len(all) > 1 {
+				t.Errorf("UnderRestriction(%s) = %v; Restricted says %v (case id %d)", r, all, on, deciding.ID)
 			}
 			return on
 		}
@@ -407,6 +415,9 @@ func TestRestriction(t *testing.T) {
 		}
 		if _, _, err := s.Restricted(ctx, guild, user, cases.Ban); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("BAN is not a restriction: %v", err)
+		}
+		if _, err := s.UnderRestriction(ctx, guild, cases.Ban); !errors.Is(err, input.ErrInvalid) {
+			t.Errorf("UnderRestriction(BAN): %v", err)
 		}
 	})
 }

@@ -66,7 +66,7 @@ func (s *Service) Create(ctx context.Context, n New) (Case, error) {
 		return Case{}, err
 	}
 	row := n.row(s.nowMS())
-	if s.obs != nil && n.Status == Active {
+	if len(s.obs) > 0 && n.Status == Active {
 		// The observer hears of it in the creating transaction: a case of its own.
 		out, err := s.createObserved(ctx, []*New{&n}, []store.NewCase{row})
 		if err != nil {
@@ -93,7 +93,7 @@ func (s *Service) createObserved(ctx context.Context, ns []*New, rows []store.Ne
 		var ch changedSet
 		for i, n := range ns {
 			if n.Status == Active {
-				ch.add(keys[i].ID, n.GuildID)
+				ch.add(keys[i].ID, n.GuildID, n.Type)
 			}
 		}
 		return s.observe(tx, &ch)

@@ -10,6 +10,9 @@ import (
 type Changed struct {
 	ID      int64
 	GuildID int64
+	// Type is the case's type, so that an observer that follows some types only (the poll
+	// bans) can skip the others.
+	Type Type
 }
 
 // ChangeObserver hears of every case a write transaction changes: a case created active, and
@@ -25,27 +28,32 @@ type ChangeObserver interface {
 }
 
 // WithChangeObserver makes the service tell o of every case change (see ChangeObserver).
-func WithChangeObserver(o ChangeObserver) Option { return func(s *Service) { s.obs = o } }
+// Given more than once, it tells each, in the order given.
+func WithChangeObserver(o ChangeObserver) Option {
+	return func(s *Service) { s.obs = append(s.obs, o) }
+}
 
 // changedSet collects a transaction's changed cases, each once, in the order first changed.
 type changedSet struct{ list []Changed }
 
-func (c *changedSet) add(id, guildID int64) {
+func (c *changedSet) add(id, guildID int64, t Type) {
 	for _, x := range c.list {
 		if x.ID == id {
 			return
 		}
 	}
-	c.list = append(c.list, Changed{ID: id, GuildID: guildID})
+	c.list = append(c.list, Changed{ID: id, GuildID: guildID, Type: t})
 }
 
 // observe tells the observer, inside the transaction, what it changed.
 func (s *Service) observe(tx *store.Tx, c *changedSet) error {
-	if s.obs == nil || len(c.list) == 0 {
+	if len(c.list) == 0 {
 		return nil
 	}
-	if err := s.obs.CasesChanged(tx, c.list); err != nil {
-		return fmt.Errorf("observing the change of case id %d: %w", c.list[0].ID, err)
+	for _, o := range s.obs {
+		if err := o.CasesChanged(tx, c.list); err != nil {
+			return fmt.Errorf("observing the change of case id %d: %w", c.list[0].ID, err)
+		}
 	}
 	return nil
 }

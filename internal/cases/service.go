@@ -21,8 +21,8 @@ type Service struct {
 	st   *store.Store
 	read query.Queries
 	now  func() time.Time
-	// obs hears of every change (see ChangeObserver); nil when no one listens.
-	obs ChangeObserver
+	// obs hear of every change (see ChangeObserver).
+	obs []ChangeObserver
 }
 
 // Option configures a Service.
@@ -231,6 +231,47 @@ func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type)
 		return false, Case{}, err
 	}
 	return c.Type == r, c, nil
+}
+
+// UnderRestriction returns every user of a guild under restriction r (JAIL, POLLBAN or
+// SNIPPETBAN), as Restricted decides for each, with the case that decides it. It reads the
+// guild's cases of r and its lift, newest first, a page at a time: a feature that asks
+// about many members (every poll posted) loads the set once and keeps it.
+func (s *Service) UnderRestriction(ctx context.Context, guildID int64, r Type) (map[int64]Case, error) {
+	off, ok := r.Lift()
+	if !ok {
+		return nil, input.Invalid("restriction", fmt.Sprintf("%q is not a restriction; accepted: JAIL, POLLBAN, SNIPPETBAN", r))
+	}
+	if err := checkID("guild", guildID); err != nil {
+		return nil, err
+	}
+	const page = 500
+	decided := map[int64]bool{}
+	out := map[int64]Case{}
+	f := store.CaseFilter{GuildID: guildID, Types: []string{string(r), string(off)}}
+	for offset := 0; ; offset += page {
+		rows, err := s.st.ListCases(ctx, f, store.NewestFirst, page, offset)
+		if err != nil {
+			return nil, fmt.Errorf("%s cases of guild %d: %w", r, guildID, err)
+		}
+		for _, row := range rows {
+			if decided[row.UserID] || Status(row.Status) == Voided {
+				continue
+			}
+			decided[row.UserID] = true
+			if Type(row.Type) != r {
+				continue
+			}
+			c, err := fromRow(row)
+			if err != nil {
+				return nil, err
+			}
+			out[c.UserID] = c
+		}
+		if len(rows) < page {
+			return out, nil
+		}
+	}
 }
 
 // Events returns a case's history, oldest first.

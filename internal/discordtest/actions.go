@@ -1,10 +1,12 @@
 package discordtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // User actions: what a test does as a person on Discord. Each changes the state and
@@ -38,6 +40,51 @@ func (s *Server) SendMessage(channel, author ID, content string) Message {
 // a member (50001), no VIEW_CHANNEL or SEND_MESSAGES, or timed out (50013), an empty
 // message (50006).
 func (s *Server) TrySendMessage(channel, author ID, content string) (Message, error) {
+	return s.trySend(channel, author, content, nil)
+}
+
+// SendPoll is author posting a message with a poll (Discord's native polls: a question and
+// its answers, open for a day) in a guild channel, as Discord's client does: it needs Send
+// Polls there besides what SendMessage needs. It dispatches MESSAGE_CREATE with the poll
+// object, and panics where Discord would refuse; TrySendPoll returns that error instead.
+func (s *Server) SendPoll(channel, author ID, question string, answers ...string) Message {
+	m, err := s.TrySendPoll(channel, author, question, answers...)
+	if err != nil {
+		panic(fmt.Sprintf("discordtest: SendPoll: %v", err))
+	}
+	return m
+}
+
+// TrySendPoll is SendPoll returning Discord's error: those of TrySendMessage, and a missing
+// Send Polls permission (50013).
+func (s *Server) TrySendPoll(channel, author ID, question string, answers ...string) (Message, error) {
+	type media struct {
+		Text string `json:"text"`
+	}
+	type answer struct {
+		AnswerID int   `json:"answer_id"`
+		Media    media `json:"poll_media"`
+	}
+	poll := struct {
+		Question         media     `json:"question"`
+		Answers          []answer  `json:"answers"`
+		Expiry           time.Time `json:"expiry"`
+		AllowMultiselect bool      `json:"allow_multiselect"`
+		LayoutType       int       `json:"layout_type"`
+	}{Question: media{question}, Expiry: s.now().Add(24 * time.Hour).UTC(), LayoutType: 1}
+	for i, a := range answers {
+		poll.Answers = append(poll.Answers, answer{AnswerID: i + 1, Media: media{a}})
+	}
+	raw, err := json.Marshal(poll)
+	if err != nil {
+		return Message{}, fmt.Errorf("discordtest: poll: %w", err)
+	}
+	return s.trySend(channel, author, "", raw)
+}
+
+// trySend posts content, with a poll when poll is not nil (a poll makes an empty content
+// acceptable, as in Discord).
+func (s *Server) trySend(channel, author ID, content string, poll json.RawMessage) (Message, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.st.users[author]; !ok {
@@ -47,7 +94,7 @@ func (s *Server) TrySendMessage(channel, author ID, content string) (Message, er
 	if c == nil {
 		panic(fmt.Sprintf("discordtest: unknown channel %s", channel))
 	}
-	if content == "" {
+	if content == "" && poll == nil {
 		return Message{}, errEmptyMessage
 	}
 	var g *Guild
@@ -62,11 +109,14 @@ func (s *Server) TrySendMessage(channel, author ID, content string) (Message, er
 		if isThread(c) {
 			need = PermViewChannel | PermSendMessagesInThreads
 		}
+		if poll != nil {
+			need |= PermSendPolls
+		}
 		if channelPermissions(g, c, author, s.now())&need != need {
 			return Message{}, errMissingPermission
 		}
 	}
-	m := &Message{ID: s.newID(), ChannelID: c.ID, GuildID: c.GuildID, AuthorID: author, Content: content, Timestamp: s.now().UTC()}
+	m := &Message{ID: s.newID(), ChannelID: c.ID, GuildID: c.GuildID, AuthorID: author, Content: content, Timestamp: s.now().UTC(), Poll: poll}
 	s.st.messages[c.ID] = append(s.st.messages[c.ID], m)
 
 	d := s.messageJSON(m)

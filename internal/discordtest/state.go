@@ -46,8 +46,9 @@ const (
 	PermManageThreads         Permissions = 1 << 34
 	PermSendMessagesInThreads Permissions = 1 << 38
 	PermModerateMembers       Permissions = 1 << 40
+	PermSendPolls             Permissions = 1 << 49
 	PermAll                   Permissions = 1<<53 - 1 // every bit Discord defines, up to BYPASS_SLOWMODE (1 << 52)
-	PermDefaultEveryone                   = PermViewChannel | PermSendMessages | PermReadMessageHistory | PermAddReactions | PermSendMessagesInThreads | PermEmbedLinks
+	PermDefaultEveryone                   = PermViewChannel | PermSendMessages | PermReadMessageHistory | PermAddReactions | PermSendMessagesInThreads | PermEmbedLinks | PermSendPolls
 )
 
 // Channel types used by the fake.
@@ -137,6 +138,8 @@ type Message struct {
 	Timestamp       time.Time         `json:"timestamp"`
 	EditedTimestamp *time.Time        `json:"edited_timestamp"`
 	WebhookID       ID                `json:"webhook_id,omitempty"`
+	// Poll is the message's poll object (Discord's native polls), nil for none.
+	Poll json.RawMessage `json:"poll,omitempty"`
 	// InteractionID is set on an interaction's responses and follow-ups.
 	InteractionID ID   `json:"-"`
 	Deleted       bool `json:"-"`

@@ -215,5 +215,8 @@ func (s *Server) messageJSON(m *Message) map[string]any {
 	if m.WebhookID != 0 {
 		out["webhook_id"] = m.WebhookID
 	}
+	if m.Poll != nil {
+		out["poll"] = m.Poll
+	}
 	return out
 }

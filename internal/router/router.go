@@ -112,6 +112,7 @@ func (rt *Router) Listeners() []bot.ConfigOpt {
 		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { guild(uint64(e.Guild.ID), e.Guild.Name) }),
 		bot.WithEventListenerFunc(func(e *events.GuildJoin) { guild(uint64(e.Guild.ID), e.Guild.Name) }),
 		bot.WithEventListenerFunc(rt.onMessage),
+		bot.WithEventListenerFunc(rt.onPoll),
 		bot.WithEventListenerFunc(rt.onSlashCommand),
 		bot.WithEventListenerFunc(rt.onComponent),
 		bot.WithEventListenerFunc(rt.onAutocomplete),

@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/guildstate"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/polls"
 )
 
 // User is a disgo user as gavel's services know it.
@@ -47,6 +48,20 @@ func (rt *Router) onMemberJoin(e *events.GuildMemberJoin) {
 		return
 	}
 	rt.cfg.Upkeep.MemberJoined(int64(e.GuildID), int64(e.Member.User.ID))
+}
+
+// onPoll hands a message with a poll (Discord's native polls) to upkeep, which deletes it
+// when its author is poll-banned. Messages without a poll cost this one check.
+func (rt *Router) onPoll(e *events.MessageCreate) {
+	msg := e.Message
+	if e.GuildID == nil || msg.Poll == nil || msg.Author.Bot || msg.Author.System || msg.WebhookID != nil {
+		return
+	}
+	p := polls.Poll{GuildID: int64(*e.GuildID), ChannelID: int64(msg.ChannelID), MessageID: int64(msg.ID), Author: User(msg.Author)}
+	if g, ok := rt.cfg.State.Guild(p.GuildID); ok {
+		p.GuildName = g.Name
+	}
+	rt.cfg.Upkeep.PollPosted(rt.cfg.State.BotID(), p)
 }
 
 // onChannelCreate hands a new channel that can hold messages or voices to upkeep (the jail

@@ -1,6 +1,7 @@
 // Package upkeep is what gavel does on its own when a guild changes, beside the commands:
 // it records actions taken outside gavel (seen in the audit log) as cases, re-jails a member
-// who left while jailed, denies the jail role on new channels, and settles the pending cases
+// who left while jailed, denies the jail role on new channels, deletes the polls of
+// poll-banned members, and settles the pending cases
 // a crash left behind when a guild becomes available (and comes back for the younger ones).
 //
 // It takes these events already translated (the router reads them from the gateway), so it
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/polls"
 )
 
 // EventTimeout bounds the work one event causes.
@@ -41,7 +43,9 @@ type Guilds interface {
 type Config struct {
 	Work   Work
 	Guilds Guilds
-	Log    *slog.Logger
+	// Polls deletes the polls of poll-banned members; nil: polls are left alone.
+	Polls *polls.Enforcer
+	Log   *slog.Logger
 	// RejailRecheck is how long after re-jailing a rejoining member gavel looks again, for
 	// the roles other bots give on join a few seconds late.
 	RejailRecheck time.Duration
@@ -67,6 +71,7 @@ const (
 	KindExternalAction Kind = "external_action"
 	KindMemberJoined   Kind = "member_joined"
 	KindChannelCreated Kind = "channel_created"
+	KindPoll           Kind = "poll"
 )
 
 // Handled is an event upkeep is done with.
@@ -75,6 +80,8 @@ type Handled struct {
 	GuildID int64
 	// EntryID is the audit-log entry of an external action (0 for the other kinds).
 	EntryID int64
+	// Poll is what was done with a poll (KindPoll only).
+	Poll polls.Outcome
 }
 
 // handled tells Config.Handled, when set, that upkeep is done with h.
@@ -243,6 +250,25 @@ func (u *Upkeep) ChannelCreated(guildID, channelID int64, name string) {
 		}
 		if done {
 			u.cfg.Log.Info("jail role denied on a new channel", "guild", guildID, "channel", channelID)
+		}
+	})
+}
+
+// PollPosted deletes a poll whose author is poll-banned (see package polls); actor is
+// gavel's own user, who the case's history row names.
+func (u *Upkeep) PollPosted(actor int64, p polls.Poll) {
+	if u.cfg.Polls == nil {
+		return
+	}
+	u.background(EventTimeout, func(ctx context.Context, _ *moderation.Coordinator) {
+		res, err := u.cfg.Polls.Enforce(ctx, actor, p)
+		defer u.handled(Handled{Kind: KindPoll, GuildID: p.GuildID, Poll: res.Outcome})
+		switch {
+		case err != nil:
+			u.cfg.Log.Error("enforcing a poll ban", "guild", p.GuildID, "user", p.Author.ID, "message", p.MessageID, "err", err)
+		case res.Outcome != polls.Allowed:
+			u.cfg.Log.Info("poll of a poll-banned member", "guild", p.GuildID, "user", p.Author.ID, "case", res.Case.Number,
+				"outcome", res.Outcome, "told", res.Notified)
 		}
 	})
 }
