@@ -164,6 +164,19 @@ func (s *Server) AddChannel(guild ID, typ int, name string, overwrites ...Overwr
 	return id
 }
 
+// AddChannelIn is AddChannel for a channel in a category (parent), without an event, as a
+// seed: its overwrites are those given, synced with the category's or not.
+func (s *Server) AddChannelIn(guild, parent ID, typ int, name string, overwrites ...Overwrite) ID {
+	id := s.AddChannel(guild, typ, name, overwrites...)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.st.channels[parent]; c == nil || c.Type != ChannelGuildCategory {
+		panic(fmt.Sprintf("discordtest: AddChannelIn: %s is not a category", parent))
+	}
+	s.st.channels[id].ParentID = parent
+	return id
+}
+
 func (s *Server) mustGuild(id ID) *Guild {
 	g, ok := s.st.guilds[id]
 	if !ok {

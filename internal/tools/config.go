@@ -47,6 +47,10 @@ func configSpec() *commands.Spec {
 				{Name: "role", Description: "A role below gavel's highest role", Kind: commands.KindRole, Required: true,
 					Positional: true, Clear: true},
 			}},
+			{Name: "jail", Default: "check", Description: "The jail role's channel permissions", Subs: []*commands.Spec{
+				{Name: "setup", Description: "Deny the jail role every channel but the jail channel (again)"},
+				{Name: "check", Description: "List the channels jailed members can still see"},
+			}},
 			{Name: "mirror", Description: "Turn on or off cases for actions taken outside gavel", Params: []commands.Param{
 				{Name: "state", Description: "on: bans, kicks and timeouts done in Discord become cases", Kind: commands.KindString,
 					Required: true, Positional: true, Choices: []string{"on", "off"}},
@@ -104,6 +108,10 @@ func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Rep
 		return c.channel(ctx, call, configChannels[args.String("setting")], args.ID("channel"))
 	case "config jailrole":
 		return c.jailRole(ctx, call, args.ID("role"))
+	case "config jail setup":
+		return c.jailSetupCmd(ctx, call)
+	case "config jail check":
+		return c.jailCheck(ctx, call)
 	case "config mirror":
 		return c.mirror(ctx, call, args.String("state") == "on")
 	case "config ranks list":
@@ -170,6 +178,12 @@ func (c *configTool) channel(ctx context.Context, call Call, which settings.Chan
 	if channelID == 0 {
 		text = fmt.Sprintf("The %s is cleared%s.", which, was(evs, which.Key(), channelValue))
 	}
+	if which == settings.JailChannel {
+		// The new jail channel lets the jail role in, the old one no longer does.
+		if setup := c.afterJailChange(ctx, call); setup != "" {
+			text += "\n" + setup
+		}
+	}
 	// A change of the audit-log channel itself is told to the channel it leaves too.
 	var also int64
 	if which == settings.AuditLog && old.AuditlogChannelID != channelID {
@@ -200,6 +214,9 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 	text := fmt.Sprintf("The jail role is now %s%s.", roleText(roleID), was(evs, settings.KeyJailRole, roleValue))
 	if roleID == 0 {
 		text = fmt.Sprintf("The jail role is cleared%s; jail and unjail are refused until one is set.", was(evs, settings.KeyJailRole, roleValue))
+	} else if setup := c.afterJailChange(ctx, call); setup != "" {
+		// The role restricts nothing until the channels deny it: set them up at once.
+		text += "\n" + setup
 	}
 	return c.done(ctx, call, "config jailrole", text, note, evs)
 }
@@ -1206,7 +1223,7 @@ func refText(call Call, command string) string {
 func configUsage(call Call) string {
 	return "accepted: " + strings.Join([]string{
 		refText(call, "config prefix <prefix>"), refText(call, "config channel <modlog|auditlog|jail> <#channel|none>"),
-		refText(call, "config jailrole <@role|none>"), refText(call, "config mirror <on|off>"),
+		refText(call, "config jailrole <@role|none>"), refText(call, "config jail <setup|check>"), refText(call, "config mirror <on|off>"),
 		refText(call, "config ranks"), refText(call, "config roles"), refText(call, "config commands"),
 	}, " · ")
 }

@@ -128,6 +128,26 @@ func (p *port) GuildChannels(_ context.Context, guildID discord.GuildID) ([]disc
 	return out, nil
 }
 
+// SetChannelOverwrite replaces the channel's overwrite for the same role or member, as
+// Discord does.
+func (p *port) SetChannelOverwrite(_ context.Context, channelID discord.ChannelID, ow discord.Overwrite, _ string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.channels[int64(channelID)]
+	if !ok {
+		return notFound("set overwrite", discord.CodeUnknownChannel)
+	}
+	kept := []discord.Overwrite{}
+	for _, o := range c.Overwrites {
+		if o.ID != ow.ID || o.Type != ow.Type {
+			kept = append(kept, o)
+		}
+	}
+	c.Overwrites = append(kept, ow)
+	p.channels[int64(channelID)] = c
+	return nil
+}
+
 func (p *port) SendMessage(_ context.Context, channelID discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
