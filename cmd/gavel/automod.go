@@ -113,9 +113,12 @@ func (c automodExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	b, err := automod.RuleFile{Discord: rules, Gavel: gavelRules}.Encode()
+	b, renamed, err := automod.Export(rules, gavelRules)
 	if err != nil {
 		return err
+	}
+	for _, rn := range renamed {
+		fmt.Fprintf(rt.Stderr, "rule %d shares its name %q with another rule; exported as %q (the file says so; applying it renames the rule on Discord)\n", rn.ID, rn.From, rn.To)
 	}
 	err = writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
 		_, err := w.Write(b)

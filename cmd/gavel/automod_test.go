@@ -210,3 +210,74 @@ func TestAutomodCommands(t *testing.T) {
 		t.Errorf("without a token: %d %q", got.code, got.stderr)
 	}
 }
+
+// TestAutomodExportOfDuplicateNames: a guild whose rules share a name (renamed in Discord's
+// settings, outside gavel) exports to a file that plan and apply accept: the later rule gets a
+// unique name, the file and the command say so, and applying it renames the rule on Discord.
+func TestAutomodExportOfDuplicateNames(t *testing.T) {
+	const (
+		guild   discordtest.ID = 731000000000000100
+		owner   discordtest.ID = 731000000000000201
+		botRole discordtest.ID = 731000000000000301
+	)
+	s := discordtest.New(t, discordtest.WithSeed(discordtest.Seed{
+		Users: []discordtest.User{{ID: owner, Username: "owner"}},
+		Guilds: []discordtest.SeedGuild{{ID: guild, Name: "g", OwnerID: owner,
+			Roles: []discordtest.Role{{ID: botRole, Name: "gavel", Position: 1,
+				Permissions: discordtest.PermManageGuild | discordtest.PermModerateMembers | discordtest.PermViewChannel | discordtest.PermSendMessages}},
+			BotRoles: []discordtest.ID{botRole},
+			Members:  []discordtest.SeedMember{{UserID: owner}},
+		}},
+	}))
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := map[string]string{"GAVEL_DATABASE_URL": "sqlite:" + filepath.Join(dir, "gavel.db"), "DISCORD_TOKEN": s.Token(), "GAVEL_DISCORD_API_URL": s.APIURL()}
+	if got := gavel(t, env, "migrate", "up"); got.code != 0 {
+		t.Fatalf("migrate: %s", got.stderr)
+	}
+	g := guild.String()
+	if err := os.WriteFile("rules.toml", []byte(rulesFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := gavel(t, env, "automod", "apply", "--guild", g, "--yes", "rules.toml"); got.code != 0 {
+		t.Fatalf("apply: %d %s", got.code, got.stderr)
+	}
+	var pings discordtest.ID
+	for _, r := range s.AutoModRules(guild) {
+		if r.Name == "pings" {
+			pings = r.ID
+		}
+	}
+	// Outside gavel: the mention rule is renamed to the keyword rule's name.
+	if err := s.RenameAutoModRuleAs(guild, owner, pings, "scams"); err != nil {
+		t.Fatal(err)
+	}
+
+	got := gavel(t, env, "automod", "export", "--guild", g, "-o", "exported.toml")
+	if got.code != 0 || !strings.Contains(got.stderr, `shares its name "scams" with another rule; exported as "scams (2)"`) {
+		t.Fatalf("export: %d %q", got.code, got.stderr)
+	}
+	exported, err := os.ReadFile("exported.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"# Some of these rules shared a name", `rule ` + pings.String() + `: "scams" -> "scams (2)"`, `name = "scams (2)"`, `name = "scams"`} {
+		if !strings.Contains(string(exported), w) {
+			t.Errorf("export lacks %q:\n%s", w, exported)
+		}
+	}
+	got = gavel(t, env, "automod", "plan", "--guild", g, "exported.toml")
+	if got.code != 0 || !strings.Contains(got.stdout, "0 to create, 1 to update, 0 to delete, 2 unchanged") {
+		t.Fatalf("plan of the export: %d\n%s%s", got.code, got.stdout, got.stderr)
+	}
+	if got = gavel(t, env, "automod", "apply", "--guild", g, "--yes", "exported.toml"); got.code != 0 {
+		t.Fatalf("apply of the export: %d %s", got.code, got.stderr)
+	}
+	names := map[string]bool{}
+	for _, r := range s.AutoModRules(guild) {
+		names[r.Name] = true
+	}
+	if !names["scams"] || !names["scams (2)"] || len(names) != 2 {
+		t.Errorf("Discord's rule names after applying the export: %v", names)
+	}
+}

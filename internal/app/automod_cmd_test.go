@@ -222,6 +222,20 @@ func TestAutoModCommand(t *testing.T) {
 		t.Errorf("a member without permission got suggestions %+v", choices.Choices)
 	}
 
+	// A name another rule has (in any letter case) is refused, in create and in edit, and
+	// reaches Discord neither way: a rules file could not hold both.
+	before = w.writes()
+	w.say(t, w.admin, `$automod create "Link Spam" -keywords www*`, `AutoMod rule`, `is already named "link spam"`, "a name no other rule of this server has", "Nothing was changed")
+	w.slash(t, w.admin, discordtest.SubCommand("edit", discordtest.StringOpt("rule", "nitro scams"), discordtest.StringOpt("name", "link spam")),
+		`is already named "link spam"`)
+	if w.writes() != before || len(w.s.AutoModRules(w.guild)) != 2 {
+		t.Errorf("a duplicate name reached Discord: %d writes (was %d), %d rules", w.writes(), before, len(w.s.AutoModRules(w.guild)))
+	}
+	// A preset rule's presets read as words, not as a Go set.
+	w.say(t, w.admin, `$automod create "bad words" -trigger keyword_preset -presets profanity,sexual_content`, `Created AutoMod rule "bad words"`)
+	w.say(t, w.admin, `$automod edit "bad words" -presets slurs`, "profanity, sexual content → slurs")
+	w.say(t, w.admin, `$automod delete "bad words"`, `Deleted AutoMod rule "bad words"`)
+
 	// Disable, then delete.
 	w.slash(t, w.admin, discordtest.SubCommand("disable", discordtest.StringOpt("rule", "link spam")), "enabled: true → false")
 	for _, r := range w.s.AutoModRules(w.guild) {

@@ -294,6 +294,63 @@ func (f RuleFile) Encode() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
+// Renamed is a Discord rule whose name Export changed, because a rule before it in the file
+// (or a gavel-enforced rule) already had it.
+type Renamed struct {
+	ID       int64
+	From, To string
+}
+
+// Export writes a guild's rules as a rules file that ParseFile accepts. Discord lets two
+// rules share a name (made in Discord's settings, or by another bot), which a rules file
+// refuses: every Discord rule whose name an earlier rule or a gavel-enforced rule has is
+// renamed "name (2)", "name (3)", …, the file says so in a comment at its top, and applying
+// it renames those rules on Discord (they keep their ids). It returns the renames.
+func Export(discordRules []Rule, gavelRules []GavelRule) ([]byte, []Renamed, error) {
+	taken := map[string]bool{}
+	for _, g := range gavelRules {
+		taken[g.Name] = true
+	}
+	f := RuleFile{Gavel: gavelRules, Discord: make([]Rule, len(discordRules))}
+	var renamed []Renamed
+	for i, r := range discordRules {
+		if taken[r.Name] {
+			to := uniqueName(r.Name, taken)
+			renamed = append(renamed, Renamed{ID: r.ID, From: r.Name, To: to})
+			r.Name = to
+		}
+		taken[r.Name] = true
+		f.Discord[i] = r
+	}
+	b, err := f.Encode()
+	if err != nil || len(renamed) == 0 {
+		return b, renamed, err
+	}
+	var note bytes.Buffer
+	note.WriteString("# Some of these rules shared a name, which a rules file does not allow, so gavel gave them new\n")
+	note.WriteString("# names here; applying this file renames them on Discord too (each keeps its id):\n")
+	for _, rn := range renamed {
+		fmt.Fprintf(&note, "#   rule %d: %s -> %s\n", rn.ID, strconv.Quote(rn.From), strconv.Quote(rn.To))
+	}
+	note.WriteString("\n")
+	return append(note.Bytes(), b...), renamed, nil
+}
+
+// uniqueName is name with the first suffix " (2)", " (3)", … that gives a name not taken,
+// the name cut to fit MaxNameLength.
+func uniqueName(name string, taken map[string]bool) string {
+	for n := 2; ; n++ {
+		suffix := fmt.Sprintf(" (%d)", n)
+		base := []rune(name)
+		if len(base)+len([]rune(suffix)) > MaxNameLength {
+			base = base[:MaxNameLength-len([]rune(suffix))]
+		}
+		if c := string(base) + suffix; !taken[c] {
+			return c
+		}
+	}
+}
+
 func idStrings(ids []int64) []string {
 	var out []string
 	for _, id := range ids {

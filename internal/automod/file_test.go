@@ -276,3 +276,38 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+// TestExportMakesNamesUnique: Discord rules whose name an earlier rule or a gavel-enforced
+// rule has get the first free " (n)" suffix, within the length limit; the file says so and
+// ParseFile reads it.
+func TestExportMakesNamesUnique(t *testing.T) {
+	long := strings.Repeat("x", MaxNameLength)
+	mk := func(id int64, name string) Rule {
+		return Rule{ID: id, Name: name, EventType: EventMessageSend, TriggerType: TriggerKeyword, Enabled: true,
+			TriggerMetadata: TriggerMetadata{KeywordFilter: []string{"a"}}, Actions: []Action{{Type: ActionBlockMessage}}}
+	}
+	rules := []Rule{mk(1, "spam"), mk(2, "spam"), mk(3, "spam (2)"), mk(4, "words"), mk(5, long), mk(6, long)}
+	gavelRules := []GavelRule{{Name: "words", TriggerType: TriggerKeyword, Keywords: []string{"b"}, Enabled: true,
+		Actions: []GavelAction{{Type: GavelWarn}}}}
+	b, renamed, err := Export(rules, gavelRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Renamed{{2, "spam", "spam (2)"}, {3, "spam (2)", "spam (2) (2)"}, {4, "words", "words (2)"}, {6, long, long[:MaxNameLength-4] + " (2)"}}
+	if diff := cmp.Diff(want, renamed); diff != "" {
+		t.Errorf("renames (-want +got):\n%s", diff)
+	}
+	f, err := ParseFile(b)
+	if err != nil {
+		t.Fatalf("the export does not parse: %v\n%s", err, b)
+	}
+	if len(f.Discord) != 6 || len(f.Gavel) != 1 || f.Discord[1].Name != "spam (2)" || f.Discord[1].ID != 2 {
+		t.Errorf("parsed export: %+v", f)
+	}
+	if !strings.HasPrefix(string(b), "# Some of these rules shared a name") {
+		t.Errorf("the export does not say names were changed:\n%s", b)
+	}
+	if b, renamed, _ := Export(rules[:1], nil); len(renamed) != 0 || strings.Contains(string(b), "shared a name") {
+		t.Errorf("an export without shared names: %v\n%s", renamed, b)
+	}
+}

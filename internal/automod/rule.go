@@ -174,12 +174,16 @@ func (s Presets) Values() []PresetType {
 	return out
 }
 
+// String is the set as a moderator reads it: "profanity, sexual content", or "none".
 func (s Presets) String() string {
+	if s == 0 {
+		return "none"
+	}
 	names := make([]string, 0, s.Len())
 	for _, p := range s.Values() {
-		names = append(names, p.String())
+		names = append(names, strings.ReplaceAll(strings.ToLower(p.String()), "_", " "))
 	}
-	return "{" + strings.Join(names, ", ") + "}"
+	return strings.Join(names, ", ")
 }
 
 // TriggerMetadata is what a rule looks for. Which fields a rule may use depends on its

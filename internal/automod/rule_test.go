@@ -38,8 +38,11 @@ func TestPresets(t *testing.T) {
 	if got := AllPresets().Values(); !cmp.Equal(got, []PresetType{1, 2, 3}) {
 		t.Errorf("Values = %v", got)
 	}
-	if got := p.String(); got != "{PROFANITY, SLURS}" {
+	if got := p.String(); got != "profanity, slurs" {
 		t.Errorf("String = %q", got)
+	}
+	if got, none := AllPresets().String(), Presets(0).String(); got != "profanity, sexual content, slurs" || none != "none" {
+		t.Errorf("String of all = %q, of none = %q", got, none)
 	}
 	if p.Len() != 2 || AllPresets().Len() != 3 {
 		t.Errorf("Len is wrong")

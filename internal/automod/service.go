@@ -154,6 +154,34 @@ func Find(rules []Rule, nameOrID string) (Rule, error) {
 	return Rule{}, &lookupError{msg: fmt.Sprintf("no AutoMod rule is named %q or has that id; %s", key, have)}
 }
 
+// nameFree refuses a name another of the guild's rules has, Discord's or gavel-enforced,
+// ignoring letter case: Discord accepts two rules of one name, but a rules file refuses
+// them (gavel automod export, plan and apply name rules by name), and a command naming the
+// rule could not tell them apart.
+func (s *Service) nameFree(ctx context.Context, guildID int64, rules []Rule, r Rule) error {
+	for _, other := range rules {
+		if other.ID != r.ID && strings.EqualFold(other.Name, r.Name) {
+			return &ValidationError{Rule: ruleLabel(r), Problems: []Problem{{Field: "name", Message: fmt.Sprintf(
+				"AutoMod rule %d is already named %q; accepted: a name no other rule of this server has, in any letter case (rename or delete that rule first)",
+				other.ID, other.Name)}}}
+		}
+	}
+	if s.gavel == nil {
+		return nil
+	}
+	gavelRules, _, err := s.gavel.GavelRules(ctx, guildID)
+	if err != nil {
+		return fmt.Errorf("gavel-enforced rules of guild %d: %w", guildID, err)
+	}
+	for _, g := range gavelRules {
+		if strings.EqualFold(g.Name, r.Name) {
+			return &ValidationError{Rule: ruleLabel(r), Problems: []Problem{{Field: "name", Message: fmt.Sprintf(
+				"a gavel-enforced rule is already named %q; accepted: a name no other rule of this server has, in any letter case", g.Name)}}}
+		}
+	}
+	return nil
+}
+
 // Actor is who makes a change, for the audit log.
 type Actor struct {
 	ID   int64
@@ -181,6 +209,9 @@ func (s *Service) Create(ctx context.Context, guildID int64, actor Actor, r Rule
 		}
 	}
 	if err := Validate(r, rules); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.nameFree(ctx, guildID, rules, r); err != nil {
 		return Outcome{}, err
 	}
 	created, err := s.create(ctx, guildID, actor, r)
@@ -370,6 +401,11 @@ func (s *Service) change(ctx context.Context, guildID int64, actor Actor, nameOr
 	}
 	if err := Validate(next, rules); err != nil {
 		return Outcome{}, err
+	}
+	if next.Name != cur.Name {
+		if err := s.nameFree(ctx, guildID, rules, next); err != nil {
+			return Outcome{}, err
+		}
 	}
 	updated, err := s.modify(ctx, guildID, actor, next)
 	if err != nil {

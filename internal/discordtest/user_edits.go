@@ -65,3 +65,30 @@ func (s *Server) SetAutoModRuleEnabledAs(guild, user, rule ID, enabled bool) err
 	s.audit(g, AuditAutoModRuleUpdate, user, r.ID, "", []auditChange{{Key: "enabled", Old: !enabled, New: enabled}}, nil)
 	return nil
 }
+
+// RenameAutoModRuleAs is a member renaming an AutoMod rule in the server's settings, which,
+// as in Discord, may give it a name another rule has: AUTO_MODERATION_RULE_UPDATE is
+// dispatched and the audit log names the member and the change.
+func (s *Server) RenameAutoModRuleAs(guild, user, rule ID, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.mustGuild(guild)
+	r, ok := g.AutoModRules[rule]
+	if !ok {
+		return fmt.Errorf("discordtest: guild %d has no AutoMod rule %d", guild, rule)
+	}
+	if basePermissions(g, user, s.now())&PermManageGuild == 0 {
+		return fmt.Errorf("discordtest: user %d lacks MANAGE_GUILD in guild %d", user, guild)
+	}
+	if n := len([]rune(name)); n < 1 || n > 100 {
+		return fmt.Errorf("discordtest: a rule name is 1 to 100 characters, not %d", n)
+	}
+	if r.Name == name {
+		return nil
+	}
+	old := r.Name
+	r.Name = name
+	s.dispatch(g.ID, "AUTO_MODERATION_RULE_UPDATE", IntentAutoModerationConfiguration, copyRule(r))
+	s.audit(g, AuditAutoModRuleUpdate, user, r.ID, "", []auditChange{{Key: "name", Old: old, New: name}}, nil)
+	return nil
+}
