@@ -108,6 +108,11 @@ func TestJailSetup(t *testing.T) {
 	if ow, _ := w.jailOverwrite(t, w.modlog); ow.Allow&discordtest.PermViewChannel == 0 {
 		t.Errorf("the new jail channel does not let the jail role in: %+v", ow)
 	}
+	// Another jail role: set up in turn; the previous one's overwrites are left, and said so.
+	jail2 := s.CreateRole(w.guild, "jailed again", 1, 0)
+	w.say(t, w.admin, "$config jailrole "+mentionAs("<@&", jail2), "Jail setup for "+mentionAs("<@&", jail2),
+		"The previous jail role "+mentionAs("<@&", w.jailRole)+" keeps the channel overwrites")
+
 	// The slash form reaches the same subcommands.
 	w.slash(t, w.admin, discordtest.SubCommandGroup("jail", discordtest.SubCommand("check")), mentionAs("<#", hidden))
 }

@@ -204,8 +204,14 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 		}
 		note = warn
 	}
+	var previous int64
 	evs, err := c.apply(ctx, call, func() error {
-		_, err := c.env.Settings.SetJailRole(ctx, call.GuildID, int64(call.User.ID), roleID)
+		old, err := c.env.Settings.Get(ctx, call.GuildID)
+		if err != nil {
+			return err
+		}
+		previous = old.JailRoleID
+		_, err = c.env.Settings.SetJailRole(ctx, call.GuildID, int64(call.User.ID), roleID)
 		return err
 	})
 	if err != nil {
@@ -217,6 +223,10 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 	} else if setup := c.afterJailChange(ctx, call); setup != "" {
 		// The role restricts nothing until the channels deny it: set them up at once.
 		text += "\n" + setup
+	}
+	if previous != 0 && previous != roleID {
+		// gavel does not undo them: it cannot tell its overwrites from ones made by hand.
+		text += fmt.Sprintf("\nThe previous jail role %s keeps the channel overwrites set for the jail; if it is used for anything else, remove them in the channels' permission settings.", roleText(previous))
 	}
 	return c.done(ctx, call, "config jailrole", text, note, evs)
 }
