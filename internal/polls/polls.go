@@ -36,8 +36,8 @@ const (
 
 // Discord is what enforcing asks of Discord: deleting the poll and the DM.
 type Discord interface {
-	DeleteMessage(ctx context.Context, channelID, messageID int64, reason string) error
-	SendDM(ctx context.Context, userID int64, msg discord.Message) (discord.MessageRef, error)
+	DeleteMessage(ctx context.Context, channelID discord.ChannelID, messageID discord.MessageID, reason string) error
+	SendDM(ctx context.Context, userID discord.UserID, msg discord.Message) (discord.MessageRef, error)
 }
 
 // Cases is what enforcing asks of the cases: who is poll-banned, and the history row.
@@ -61,10 +61,10 @@ type Config struct {
 
 // Poll is a message with a poll, as the router saw it.
 type Poll struct {
-	GuildID   int64
+	GuildID   discord.GuildID
 	GuildName string
-	ChannelID int64
-	MessageID int64
+	ChannelID discord.ChannelID
+	MessageID discord.MessageID
 	Author    discord.User
 }
 
@@ -137,7 +137,8 @@ func (e *Enforcer) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 
 // Banned returns the active POLLBAN case a member is under, and false when they are not
 // poll-banned (or their poll ban is still pending).
-func (e *Enforcer) Banned(ctx context.Context, guildID, userID int64) (cases.Case, bool, error) {
+func (e *Enforcer) Banned(ctx context.Context, guild discord.GuildID, user discord.UserID) (cases.Case, bool, error) {
+	guildID, userID := int64(guild), int64(user)
 	set, err := e.banned.Get(ctx, guildID, func(ctx context.Context) (map[int64]cases.Case, error) {
 		return e.cfg.Cases.UnderRestriction(ctx, guildID, cases.Pollban)
 	})
@@ -151,7 +152,7 @@ func (e *Enforcer) Banned(ctx context.Context, guildID, userID int64) (cases.Cas
 // Enforce deletes p when its author is poll-banned, records it in their POLLBAN case as
 // actor (gavel's own user), and tells them why. An error means the case could not be read
 // or written; what was done on Discord is in the Result.
-func (e *Enforcer) Enforce(ctx context.Context, actor int64, p Poll) (Result, error) {
+func (e *Enforcer) Enforce(ctx context.Context, actor discord.UserID, p Poll) (Result, error) {
 	c, banned, err := e.Banned(ctx, p.GuildID, p.Author.ID)
 	if err != nil || !banned {
 		return Result{Outcome: Allowed}, err
@@ -170,7 +171,7 @@ func (e *Enforcer) Enforce(ctx context.Context, actor int64, p Poll) (Result, er
 		e.cfg.Log.Warn("a poll-banned member's poll could not be deleted", "guild", p.GuildID, "user", p.Author.ID,
 			"case", c.Number, "message", p.MessageID, "err", err)
 	}
-	updated, noteErr := e.cfg.Cases.AddNote(ctx, p.GuildID, c.Number, actor, note)
+	updated, noteErr := e.cfg.Cases.AddNote(ctx, int64(p.GuildID), c.Number, int64(actor), note)
 	if noteErr == nil {
 		res.Case = updated
 	}
@@ -185,7 +186,7 @@ func (e *Enforcer) Enforce(ctx context.Context, actor int64, p Poll) (Result, er
 
 // notify DMs the member why their poll went, unless they were told within NoticeEvery.
 func (e *Enforcer) notify(ctx context.Context, p Poll, c cases.Case) bool {
-	key := [2]int64{p.GuildID, p.Author.ID}
+	key := [2]int64{int64(p.GuildID), int64(p.Author.ID)}
 	now := e.cfg.Clock.Now()
 	e.mu.Lock()
 	if last, ok := e.told[key]; ok && now.Sub(last) < e.cfg.NoticeEvery {

@@ -51,12 +51,12 @@ func (f *fakeCases) AddNote(_ context.Context, guildID, n, actor int64, note str
 // fakeDiscord deletes messages and sends DMs, or refuses deletions with deleteErr.
 type fakeDiscord struct {
 	mu        sync.Mutex
-	deleted   []int64
+	deleted   []discord.MessageID
 	dms       []string
 	deleteErr error
 }
 
-func (d *fakeDiscord) DeleteMessage(_ context.Context, _, messageID int64, _ string) error {
+func (d *fakeDiscord) DeleteMessage(_ context.Context, _ discord.ChannelID, messageID discord.MessageID, _ string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.deleteErr != nil {
@@ -66,7 +66,7 @@ func (d *fakeDiscord) DeleteMessage(_ context.Context, _, messageID int64, _ str
 	return nil
 }
 
-func (d *fakeDiscord) SendDM(_ context.Context, _ int64, msg discord.Message) (discord.MessageRef, error) {
+func (d *fakeDiscord) SendDM(_ context.Context, _ discord.UserID, msg discord.Message) (discord.MessageRef, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.dms = append(d.dms, msg.Content)
@@ -81,7 +81,8 @@ func TestEnforce(t *testing.T) {
 	e.Bind(cs, dc, executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)))
 	poll := func(user, msg int64) polls.Result {
 		t.Helper()
-		res, err := e.Enforce(ctx, bot, polls.Poll{GuildID: guild, GuildName: "the server", ChannelID: 5, MessageID: msg, Author: discord.User{ID: user}})
+		res, err := e.Enforce(ctx, discord.UserID(bot), polls.Poll{GuildID: discord.GuildID(guild), GuildName: "the server", ChannelID: 5,
+			MessageID: discord.MessageID(msg), Author: discord.User{ID: discord.UserID(user)}})
 		if err != nil {
 			t.Fatal(err)
 		}

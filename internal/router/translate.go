@@ -57,7 +57,7 @@ func (rt *Router) onPoll(e *events.MessageCreate) {
 	if e.GuildID == nil || msg.Poll == nil || msg.Author.Bot || msg.Author.System || msg.WebhookID != nil {
 		return
 	}
-	p := polls.Poll{GuildID: int64(*e.GuildID), ChannelID: int64(msg.ChannelID), MessageID: int64(msg.ID), Author: User(msg.Author)}
+	p := polls.Poll{GuildID: discord.GuildID(*e.GuildID), ChannelID: discord.ChannelID(msg.ChannelID), MessageID: discord.MessageID(msg.ID), Author: User(msg.Author)}
 	if g, ok := rt.cfg.State.Guild(p.GuildID); ok {
 		p.GuildName = g.Name
 	}

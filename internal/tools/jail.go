@@ -80,7 +80,7 @@ func (c *configTool) setUpJail(ctx context.Context, call Call, g settings.Guild)
 	}
 	var channels []discord.Channel
 	if err := c.read(ctx, func(ctx context.Context) (err error) {
-		channels, err = c.env.Port.GuildChannels(ctx, call.GuildID)
+		channels, err = c.env.Port.GuildChannels(ctx, discord.GuildID(call.GuildID))
 		return err
 	}); err != nil {
 		return out, fmt.Errorf("channels of guild %d: %w", call.GuildID, err)
@@ -99,7 +99,7 @@ func (c *configTool) setUpJail(ctx context.Context, call Call, g settings.Guild)
 			out.unreached = len(channels) - i
 			break
 		}
-		isJail := ch.ID == g.JailChannelID
+		isJail := int64(ch.ID) == g.JailChannelID
 		cur, had := roleOverwrite(ch, g.JailRoleID)
 		have := channelPermissions(guild, bot, ch.Overwrites)
 		want := jailOverwrite(cur, g.JailRoleID, isJail, have)
@@ -144,7 +144,7 @@ func channelLabel(ch discord.Channel) string {
 	if ch.Type == discord.ChannelGuildCategory {
 		return fmt.Sprintf("category **%s**", ch.Name)
 	}
-	return channelText(ch.ID)
+	return channelText(int64(ch.ID))
 }
 
 // text is the report of a setup, for the moderator and the audit-log channel.
@@ -229,12 +229,12 @@ func (c *configTool) jailCheck(ctx context.Context, call Call) Reply {
 	}
 	var channels []discord.Channel
 	if err := c.read(ctx, func(ctx context.Context) (err error) {
-		channels, err = c.env.Port.GuildChannels(ctx, call.GuildID)
+		channels, err = c.env.Port.GuildChannels(ctx, discord.GuildID(call.GuildID))
 		return err
 	}); err != nil {
 		return failed(err)
 	}
-	byID := map[int64]discord.Channel{}
+	byID := map[discord.ChannelID]discord.Channel{}
 	for _, ch := range channels {
 		byID[ch.ID] = ch
 	}
@@ -246,7 +246,7 @@ func (c *configTool) jailCheck(ctx context.Context, call Call) Reply {
 			continue
 		}
 		ow, _ := roleOverwrite(ch, g.JailRoleID)
-		if ch.ID == g.JailChannelID {
+		if int64(ch.ID) == g.JailChannelID {
 			jailFound = true
 			if ow.Deny&permViewChannel != 0 {
 				open = append(open, fmt.Sprintf("%s is the jail channel, but the jail role is denied View Channel there: jailed members cannot see it", channelLabel(ch)))

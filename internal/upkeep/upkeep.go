@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/polls"
 )
@@ -256,13 +257,13 @@ func (u *Upkeep) ChannelCreated(guildID, channelID int64, name string) {
 
 // PollPosted deletes a poll whose author is poll-banned (see package polls); actor is
 // gavel's own user, who the case's history row names.
-func (u *Upkeep) PollPosted(actor int64, p polls.Poll) {
+func (u *Upkeep) PollPosted(actor discord.UserID, p polls.Poll) {
 	if u.cfg.Polls == nil {
 		return
 	}
 	u.background(EventTimeout, func(ctx context.Context, _ *moderation.Coordinator) {
 		res, err := u.cfg.Polls.Enforce(ctx, actor, p)
-		defer u.handled(Handled{Kind: KindPoll, GuildID: p.GuildID, Poll: res.Outcome})
+		defer u.handled(Handled{Kind: KindPoll, GuildID: int64(p.GuildID), Poll: res.Outcome})
 		switch {
 		case err != nil:
 			u.cfg.Log.Error("enforcing a poll ban", "guild", p.GuildID, "user", p.Author.ID, "message", p.MessageID, "err", err)
