@@ -166,6 +166,16 @@ func TestFrontEndRefusals(t *testing.T) {
 		t.Errorf("/tempban without duration: %q", m.Content)
 	}
 
+	// A reply that quotes what was typed quotes an excerpt: a 5,000-character word gets an
+	// answer Discord accepts (the fake refuses what Discord refuses, so no excerpt, no reply).
+	word := strings.Repeat("w", 5000)
+	for _, in := range []string{"$config " + word, "$kick " + target + " -" + word, "$ban " + word} {
+		reply := fw.say(t, fw.owner, in)
+		if n := len([]rune(reply)); n > 2000 || !strings.Contains(reply, strings.Repeat("w", 30)+"…") {
+			t.Errorf("%.20q…: a reply of %d characters without a short excerpt: %.200q", in, n, reply)
+		}
+	}
+
 	// Risky prefixes are refused with what is accepted; a space after the prefix is no command.
 	for _, p := range []string{"a", "7", "@here", "<@1>"} {
 		if reply := fw.say(t, fw.owner, "$config prefix "+p); !strings.Contains(reply, "Nothing was changed") || !strings.Contains(reply, "not a single letter or digit") {

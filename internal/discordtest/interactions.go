@@ -384,6 +384,8 @@ func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "
 
 // applyMessageFields sets the fields a message create or edit carries; absent fields are
 // left alone and null clears.
+// Discord's message limits apply here as to a channel message: an interaction response, its
+// edits and followups over 2000 characters or the embed limits are refused with 50035.
 func applyMessageFields(m *Message, f map[string]json.RawMessage) *apiError {
 	if raw, ok := f["content"]; ok {
 		m.Content = ""
@@ -391,6 +393,21 @@ func applyMessageFields(m *Message, f map[string]json.RawMessage) *apiError {
 			if err := json.Unmarshal(raw, &m.Content); err != nil {
 				return invalidForm("content", "BASE_TYPE_STRING", "Must be a string.")
 			}
+			if runeLen(m.Content) > 2000 {
+				return invalidForm("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+			}
+		}
+	}
+	if raw, ok := f["embeds"]; ok && !isNull(raw) {
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return invalidForm("embeds", "BASE_TYPE_LIST", "Must be a list.")
+		}
+		if len(items) > 10 {
+			return invalidForm("embeds", "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+		}
+		if e := checkEmbeds(items); e != nil {
+			return e
 		}
 	}
 	for name, dst := range map[string]*[]json.RawMessage{"embeds": &m.Embeds, "components": &m.Components} {

@@ -468,3 +468,51 @@ func TestModalAndAutocomplete(t *testing.T) {
 		t.Errorf("Callback = %d %s %v", typ, data, ok)
 	}
 }
+
+// TestOverlongResponsesRefused: an interaction's response, its edit and a follow-up are held
+// to a message's limits as Discord holds them (400 50035), so a test catches gavel sending
+// what Discord would refuse: the moderator would get no answer at all.
+func TestOverlongResponsesRefused(t *testing.T) {
+	var rep reports
+	s := newFake(t, rep.option())
+	w := newWorld(s)
+	r := disgoREST(t, s)
+	long := strings.Repeat("x", 2001)
+
+	ia := s.SlashCommand(w.guild, w.channel, w.mod, "ping")
+	err := r.CreateInteractionResponse(snow(ia.ID), ia.Token, reply(long, 0))
+	if code, status := restCode(t, err); code != 50035 || status != http.StatusBadRequest {
+		t.Errorf("a callback of 2001 characters: %d %d, want 50035 400", code, status)
+	}
+	if ia.Acknowledged() {
+		t.Error("a refused callback acknowledged the interaction")
+	}
+	if err := r.CreateInteractionResponse(snow(ia.ID), ia.Token, discord.InteractionResponse{
+		Type: discord.InteractionResponseTypeDeferredCreateMessage, Data: discord.MessageCreate{Flags: discord.MessageFlagEphemeral}}); err != nil {
+		t.Fatalf("defer: %v", err)
+	}
+	_, err = r.UpdateInteractionResponse(snow(s.BotID()), ia.Token, discord.MessageUpdate{Content: ptr(long)})
+	if code, _ := restCode(t, err); code != 50035 {
+		t.Errorf("an edit of 2001 characters: %d, want 50035", code)
+	}
+	fields := make([]discord.EmbedField, 26)
+	for i := range fields {
+		fields[i] = discord.EmbedField{Name: "n", Value: "v"}
+	}
+	_, err = r.UpdateInteractionResponse(snow(s.BotID()), ia.Token, discord.MessageUpdate{Embeds: &[]discord.Embed{{Fields: fields}}})
+	if code, _ := restCode(t, err); code != 50035 {
+		t.Errorf("an edit with 26 embed fields: %d, want 50035", code)
+	}
+	_, err = r.CreateFollowupMessage(snow(s.BotID()), ia.Token, discord.MessageCreate{Embeds: []discord.Embed{
+		{Description: strings.Repeat("d", 4000)}, {Description: strings.Repeat("d", 2001)}}})
+	if code, _ := restCode(t, err); code != 50035 {
+		t.Errorf("a follow-up with 6001 characters of embeds: %d, want 50035", code)
+	}
+	// What fits is accepted.
+	if _, err := r.UpdateInteractionResponse(snow(s.BotID()), ia.Token, discord.MessageUpdate{Content: ptr(long[:2000])}); err != nil {
+		t.Errorf("an edit of 2000 characters: %v", err)
+	}
+	if msgs := ia.Responses(); len(msgs) != 1 || len(msgs[0].Content) != 2000 {
+		t.Errorf("responses = %d, want the one of 2000 characters", len(msgs))
+	}
+}

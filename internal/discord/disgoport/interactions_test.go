@@ -3,7 +3,9 @@ package disgoport_test
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
@@ -226,5 +228,44 @@ func TestAutocompleteResponse(t *testing.T) {
 	}
 	if other.Acknowledged() {
 		t.Error("26 choices acknowledged the interaction")
+	}
+}
+
+// TestOverlongMessagesAreCut: whatever gavel builds leaves the adapter within Discord's
+// limits, so the fake (which refuses what Discord refuses) accepts a reply that quotes a
+// 5,000-character word, in a channel, in an interaction's answer and in an edit.
+func TestOverlongMessagesAreCut(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := ctxFor(t)
+	word := strings.Repeat("w", 5000)
+	huge := discord.Message{Content: "❌ " + word + " is not a user",
+		Embeds: []discord.Embed{{Title: word, Description: word, Fields: []discord.EmbedField{{Name: word, Value: word}},
+			Footer: &discord.EmbedFooter{Text: word}, Author: &discord.EmbedAuthor{Name: word}}}}
+
+	mid, err := f.port.SendMessage(ctx, discord.ChannelID(f.general), huge)
+	if err != nil {
+		t.Fatalf("SendMessage: %v", err)
+	}
+	msgs := f.s.Messages(f.general)
+	if len(msgs) != 1 || discord.MessageID(msgs[0].ID) != mid || utf8.RuneCountInString(msgs[0].Content) != discord.MaxContent ||
+		!strings.HasSuffix(msgs[0].Content, "…") {
+		t.Fatalf("the channel holds %d messages; want the reply cut to %d characters", len(msgs), discord.MaxContent)
+	}
+	if err := f.port.EditMessage(ctx, discord.ChannelID(f.general), mid, huge); err != nil {
+		t.Errorf("EditMessage: %v", err)
+	}
+
+	ia := f.s.SlashCommand(f.guild, f.general, f.alice, "ban", discordtest.UserOpt("user", f.bob))
+	if err := f.port.Respond(ctx, id(ia.ID), ia.Token, discord.Response{Type: discord.RespondMessage, Message: huge}); err != nil {
+		t.Fatalf("Respond: %v", err)
+	}
+	if err := f.port.EditOriginal(ctx, ia.Token, huge); err != nil {
+		t.Errorf("EditOriginal: %v", err)
+	}
+	if _, err := f.port.Followup(ctx, ia.Token, huge); err != nil {
+		t.Errorf("Followup: %v", err)
+	}
+	if rs := ia.Responses(); len(rs) != 2 || utf8.RuneCountInString(rs[0].Content) != discord.MaxContent {
+		t.Errorf("responses = %d; want the answer and the follow-up, cut", len(rs))
 	}
 }

@@ -285,8 +285,10 @@ type wireMessage struct {
 	Flags           int             `json:"flags,omitempty"`
 }
 
-// newMessage is the body that creates msg.
+// newMessage is the body that creates msg, cut to Discord's limits: every message, edit and
+// interaction response gavel sends is built here, so none can be refused for its length.
 func newMessage(msg discord.Message) *wireMessage {
+	msg = msg.Fit()
 	return &wireMessage{Content: msg.Content, Embeds: embeds(msg.Embeds), Components: components(msg.Components),
 		AllowedMentions: mentions(msg.AllowedMentions), Flags: int(msg.Flags)}
 }
