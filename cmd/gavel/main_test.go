@@ -168,14 +168,14 @@ workers = 8
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr\n",
+			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr\n",
 		},
 		{
 			name:       "token in file",
 			file:       "[discord]\ntoken = \"MTIz.secret.token\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml: \"discord.token\" is a secret and is read only from the DISCORD_TOKEN environment variable\n",
+			wantStderr: "gavel: config gavel.toml:2:1: \"discord.token\" is a secret and is read only from the DISCORD_TOKEN environment variable\n",
 		},
 		{
 			name:       "invalid flag value",

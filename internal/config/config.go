@@ -44,13 +44,13 @@ type Config struct {
 type Expiry struct {
 	// PollInterval is how often the poller looks for actions other gavel processes
 	// scheduled, as a Go duration ("2s"); actions this process schedules need no poll.
-	PollInterval string `toml:"poll_interval" env:"GAVEL_EXPIRY_POLL_INTERVAL"`
+	PollInterval string `toml:"poll_interval" env:"GAVEL_EXPIRY_POLL_INTERVAL" accept:"a duration in quotes from 100ms to 1m, such as poll_interval = \"2s\""`
 	// MaxAttempts is how many times an expiry is tried (with exponential backoff) before it
 	// gives up and warns in the mod log.
-	MaxAttempts int `toml:"max_attempts" env:"GAVEL_EXPIRY_MAX_ATTEMPTS"`
+	MaxAttempts int `toml:"max_attempts" env:"GAVEL_EXPIRY_MAX_ATTEMPTS" accept:"a whole number from 1 to 100, such as max_attempts = 8"`
 	// Workers is how many expiries one process runs at once: more drain a burst (a mass
 	// tempban ending) faster while Discord's latency, not its rate limit, is the bound.
-	Workers int `toml:"workers" env:"GAVEL_EXPIRY_WORKERS"`
+	Workers int `toml:"workers" env:"GAVEL_EXPIRY_WORKERS" accept:"a whole number from 1 to 64, such as workers = 8"`
 }
 
 // Bounds of the [expiry] values.
@@ -72,14 +72,14 @@ func (e Expiry) PollEvery() time.Duration {
 // Database is the [database] section.
 type Database struct {
 	// URL is "sqlite:PATH" or "postgres://…"; store.ParseURL defines the accepted forms.
-	URL          string `toml:"url" env:"GAVEL_DATABASE_URL"`
-	MaxOpenConns int    `toml:"max_open_conns" env:"GAVEL_DATABASE_MAX_OPEN_CONNS"`
+	URL          string `toml:"url" env:"GAVEL_DATABASE_URL" accept:"a database URL in quotes, such as url = \"sqlite:gavel.db\" or url = \"postgres://user:pass@host:5432/gavel\""`
+	MaxOpenConns int    `toml:"max_open_conns" env:"GAVEL_DATABASE_MAX_OPEN_CONNS" accept:"a whole number from 1 to 1000, such as max_open_conns = 10"`
 }
 
 // Log is the [log] section.
 type Log struct {
-	Level  string `toml:"level" env:"GAVEL_LOG_LEVEL"`
-	Format string `toml:"format" env:"GAVEL_LOG_FORMAT"`
+	Level  string `toml:"level" env:"GAVEL_LOG_LEVEL" accept:"\"debug\", \"info\", \"warn\" or \"error\", such as level = \"info\""`
+	Format string `toml:"format" env:"GAVEL_LOG_FORMAT" accept:"\"text\" or \"json\", such as format = \"text\""`
 }
 
 // Discord is the [discord] section.
@@ -88,14 +88,14 @@ type Discord struct {
 	Token Secret `toml:"-" env:"DISCORD_TOKEN"`
 	// APIURL is the REST base URL, version included: Discord's, a rate-limit proxy's or a
 	// fake's.
-	APIURL string `toml:"api_url" env:"GAVEL_DISCORD_API_URL"`
+	APIURL string `toml:"api_url" env:"GAVEL_DISCORD_API_URL" accept:"a URL in quotes, such as api_url = \"https://discord.com/api/v10\""`
 	// GatewayURL is the WebSocket URL gavel connects to; the query is added by the client.
-	GatewayURL string `toml:"gateway_url" env:"GAVEL_DISCORD_GATEWAY_URL"`
+	GatewayURL string `toml:"gateway_url" env:"GAVEL_DISCORD_GATEWAY_URL" accept:"a URL in quotes, such as gateway_url = \"wss://gateway.discord.gg\""`
 	// Guilds are the guild ids the slash commands are registered in; none registers them
 	// globally. Ids are strings because that is how Discord's client copies them.
-	Guilds []string `toml:"guilds" env:"GAVEL_DISCORD_GUILDS"`
+	Guilds []string `toml:"guilds" env:"GAVEL_DISCORD_GUILDS" accept:"an array of Discord ids, each in quotes, such as guilds = [\"123456789012345678\"]"`
 	// BotOwners are user ids that may use every command in every guild, ranks regardless.
-	BotOwners []string `toml:"bot_owners" env:"GAVEL_DISCORD_BOT_OWNERS"`
+	BotOwners []string `toml:"bot_owners" env:"GAVEL_DISCORD_BOT_OWNERS" accept:"an array of Discord user ids, each in quotes, such as bot_owners = [\"123456789012345678\"]"`
 }
 
 // GuildIDs returns Guilds as snowflakes. Validate has checked them.
@@ -125,7 +125,7 @@ func parseSnowflake(s string) (int64, error) {
 // Metrics is the [metrics] section.
 type Metrics struct {
 	// Addr is the host:port the Prometheus endpoint (/metrics) listens on; "" turns it off.
-	Addr string `toml:"addr" env:"GAVEL_METRICS_ADDR"`
+	Addr string `toml:"addr" env:"GAVEL_METRICS_ADDR" accept:"host:port in quotes, such as addr = \"127.0.0.1:9090\", or \"\" for no metrics"`
 }
 
 // Secret is a string that prints masked, so that logging or printing a Config cannot leak
@@ -272,34 +272,114 @@ func readFile(path string, required bool, cfg *Config) error {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
 
-	md, decodeErr := toml.Decode(string(data), cfg)
+	// First into plain values: the syntax, the keys and every value's type are checked
+	// against what gavel accepts, each problem placed at file:line:column, before the
+	// decoder into Config (whose messages speak of Go types) sees the file.
+	var raw map[string]any
+	md, err := toml.Decode(string(data), &raw)
 	var syntaxErr toml.ParseError
-	if errors.As(decodeErr, &syntaxErr) {
-		return fmt.Errorf("config %s:%d:%d: %s", path, syntaxErr.Position.Line, syntaxErr.Position.Col, oneLine(syntaxErr.Message))
+	if errors.As(err, &syntaxErr) {
+		return syntaxError(path, data, syntaxErr)
 	}
-	// Keys are checked before the decode error is reported: an unknown or mistyped key
-	// explains itself better than the decoder's message about Go types.
+	if err != nil {
+		return fmt.Errorf("config %s: %s", path, oneLine(strings.TrimPrefix(err.Error(), "toml: ")))
+	}
+	at := func(key string) string {
+		if p, ok := keyPlace(data, key); ok {
+			return fmt.Sprintf("config %s:%d:%d", path, p.line, p.col)
+		}
+		return "config " + path
+	}
 	known := fileKeys()
 	for _, key := range md.Keys() {
 		name := key.String()
 		if strings.EqualFold(name, secretKey) {
-			return fmt.Errorf("config %s: %q is a secret and is read only from the DISCORD_TOKEN environment variable", path, secretKey)
+			return fmt.Errorf("%s: %q is a secret and is read only from the DISCORD_TOKEN environment variable", at(name), secretKey)
 		}
 		want, ok := known[name]
 		if !ok {
 			// Checked against the exact keys rather than MetaData.Undecoded, which would let
 			// "[Database]" through: the decoder falls back to a case-insensitive match, while
 			// TOML keys are case-sensitive.
-			return fmt.Errorf("config %s: unknown key %q; known keys: %s", path, name, strings.Join(leafKeys(known), ", "))
+			return fmt.Errorf("%s: unknown key %q; known keys: %s", at(name), oneLine(name), strings.Join(leafKeys(known), ", "))
 		}
-		if got := md.Type(key...); got != want {
-			return fmt.Errorf("config %s: %s is %s; want %s", path, name, tomlTypeName(got), tomlTypeName(want))
+		if got := md.Type(key...); got != want.tomlType {
+			return fmt.Errorf("%s: %s is %s; it takes %s", at(name), name, tomlTypeName(got), want.accept)
+		}
+		if want.tomlType == "Array" {
+			// Every element must be a string: ids in quotes, as Discord's client copies them.
+			for _, v := range lookup(raw, key) {
+				if _, ok := v.(string); !ok {
+					return fmt.Errorf("%s: %s holds %s; it takes %s", at(name), name, goValueName(v), want.accept)
+				}
+			}
 		}
 	}
-	if decodeErr != nil {
-		return fmt.Errorf("config %s: %s", path, oneLine(strings.TrimPrefix(decodeErr.Error(), "toml: ")))
+	if _, err := toml.Decode(string(data), cfg); err != nil {
+		// Not expected after the checks above; said as the decoder says it rather than lost.
+		return fmt.Errorf("config %s: %s", path, oneLine(strings.TrimPrefix(err.Error(), "toml: ")))
 	}
 	return nil
+}
+
+// syntaxError places a TOML syntax error at file:line:column, counted in characters. An
+// array, inline table or multi-line string left open is reported where it was opened,
+// since the decoder notices only where the file stops making sense (often a later table
+// or the end of the file).
+func syntaxError(path string, data []byte, pe toml.ParseError) error {
+	msg := oneLine(pe.Message)
+	off := pe.Position.Start
+	eof := strings.HasPrefix(pe.Message, "unexpected EOF")
+	if eof {
+		// The decoder points at the last character read; the mistake is after it.
+		off = len(data)
+	}
+	// The span of an unexpected token may start with the blanks before it.
+	for end := pe.Position.Start + pe.Position.Len - 1; off < end && off < len(data) && (data[off] == ' ' || data[off] == '\t'); off++ {
+	}
+	where := placeOf(data, off)
+	if known, ok := fileKeys()[pe.LastKey]; ok && known.tomlType != "Hash" && strings.Contains(msg, "out of range") {
+		msg += "; " + pe.LastKey + " takes " + known.accept
+	}
+	if o, ok := unclosedBefore(data, pe.Position.Start); ok {
+		if open := placeOf(data, o.off); open.line < where.line || eof {
+			return fmt.Errorf("config %s:%d:%d: this %s is not closed (at %d:%d: %s)", path, open.line, open.col, o.what, where.line, where.col, msg)
+		}
+	}
+	return fmt.Errorf("config %s:%d:%d: %s", path, where.line, where.col, msg)
+}
+
+// lookup returns the array at key in the decoded document, or nil.
+func lookup(doc map[string]any, key toml.Key) []any {
+	var v any = doc
+	for _, k := range key {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	a, _ := v.([]any)
+	return a
+}
+
+// goValueName names a decoded TOML value's type in words.
+func goValueName(v any) string {
+	switch v.(type) {
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case []any, []map[string]any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date-time"
 }
 
 // oneLine escapes control characters, which the TOML decoder copies from the input into its
@@ -319,10 +399,17 @@ func oneLine(s string) string {
 	return b.String()
 }
 
-// fileKeys maps every key a file may contain to the TOML type it must have, in the names
-// MetaData.Type uses. It is read from the toml tags so it cannot drift from the struct.
-func fileKeys() map[string]string {
-	keys := map[string]string{}
+// fileKey is what a file key must hold: its TOML type, in the names MetaData.Type uses,
+// and what it accepts, in words with an example, for error messages.
+type fileKey struct {
+	tomlType string
+	accept   string
+}
+
+// fileKeys maps every key a file may contain to what it must hold. It is read from the toml
+// and accept tags so it cannot drift from the struct.
+func fileKeys() map[string]fileKey {
+	keys := map[string]fileKey{}
 	var walk func(t reflect.Type, prefix string)
 	walk = func(t reflect.Type, prefix string) {
 		for i := range t.NumField() {
@@ -332,20 +419,25 @@ func fileKeys() map[string]string {
 				continue
 			}
 			key := prefix + name
+			accept := f.Tag.Get("accept")
 			switch f.Type.Kind() {
 			case reflect.Struct:
-				keys[key] = "Hash"
+				keys[key] = fileKey{"Hash", fmt.Sprintf("a table, such as [%s] followed by its keys", key)}
 				walk(f.Type, key+".")
+				continue
 			case reflect.Int:
-				keys[key] = "Integer"
+				keys[key] = fileKey{"Integer", accept}
 			case reflect.String:
-				keys[key] = "String"
+				keys[key] = fileKey{"String", accept}
 			case reflect.Slice:
-				keys[key] = "Array"
+				keys[key] = fileKey{"Array", accept}
 			default:
 				// A field of a new kind needs its TOML type here; failing loudly in every
 				// test beats silently rejecting the key in production.
 				panic(fmt.Sprintf("config: field %s has kind %s, which fileKeys does not map", key, f.Type.Kind()))
+			}
+			if accept == "" {
+				panic(fmt.Sprintf("config: field %s has no accept tag saying what it takes", key))
 			}
 		}
 	}
@@ -354,10 +446,10 @@ func fileKeys() map[string]string {
 }
 
 // leafKeys lists the keys that hold values, sorted, for error messages.
-func leafKeys(known map[string]string) []string {
+func leafKeys(known map[string]fileKey) []string {
 	var leaves []string
-	for k, typ := range known {
-		if typ != "Hash" {
+	for k, fk := range known {
+		if fk.tomlType != "Hash" {
 			leaves = append(leaves, k)
 		}
 	}

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"github.com/google/go-cmp/cmp"
@@ -88,42 +91,42 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
 		},
 		{
 			name:    "token in file rejected",
 			file:    "[discord]\ntoken = \"abc.def.ghi\"\n",
-			wantErr: `config gavel.toml: "discord.token" is a secret and is read only from the DISCORD_TOKEN environment variable`,
+			wantErr: `config gavel.toml:2:1: "discord.token" is a secret and is read only from the DISCORD_TOKEN environment variable`,
 		},
 		{
 			name:    "token in inline table rejected",
 			file:    "discord = { token = \"abc.def.ghi\" }\n",
-			wantErr: `config gavel.toml: "discord.token" is a secret and is read only from the DISCORD_TOKEN environment variable`,
+			wantErr: `config gavel.toml:1:1: "discord.token" is a secret and is read only from the DISCORD_TOKEN environment variable`,
 		},
 		{
 			name:    "wrong type",
 			file:    "[database]\nmax_open_conns = \"ten\"\n",
-			wantErr: `config gavel.toml: database.max_open_conns is a string; want an integer`,
+			wantErr: `config gavel.toml:2:1: database.max_open_conns is a string; it takes a whole number from 1 to 1000, such as max_open_conns = 10`,
 		},
 		{
 			name:    "scalar where a table belongs",
 			file:    "database = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml: database is a string; want a table`,
+			wantErr: `config gavel.toml:1:1: database is a string; it takes a table, such as [database] followed by its keys`,
 		},
 		{
 			name:    "TOML syntax error",
@@ -134,6 +137,56 @@ func TestLoadAndValidate(t *testing.T) {
 			name:    "unterminated string",
 			file:    "[database]\nurl = \"sqlite:x.db\n",
 			wantErr: `config gavel.toml:2:19: strings cannot contain newlines`,
+		},
+		{
+			name:    "an array's element of the wrong type, in an inline table",
+			file:    "# ids\n\ndiscord = { guilds = [\"1\", 2.5] }\n[log]\nlevel = \"info\"\n",
+			wantErr: `config gavel.toml:3:1: discord.guilds holds a float; it takes an array of Discord ids, each in quotes, such as guilds = ["123456789012345678"]`,
+		},
+		{
+			name:    "a number where a string belongs",
+			file:    "[expiry]\npoll_interval = 2\n",
+			wantErr: `config gavel.toml:2:1: expiry.poll_interval is an integer; it takes a duration in quotes from 100ms to 1m, such as poll_interval = "2s"`,
+		},
+		{
+			name:    "a boolean where a number belongs, indented",
+			file:    "[expiry]\n  workers = true\n",
+			wantErr: `config gavel.toml:2:3: expiry.workers is a boolean; it takes a whole number from 1 to 64, such as workers = 8`,
+		},
+		{
+			name:    "an array of tables where a table belongs",
+			file:    "[[log]]\nlevel = \"info\"\n",
+			wantErr: `config gavel.toml:1:1: log is an array of tables; it takes a table, such as [log] followed by its keys`,
+		},
+		{
+			name:    "unclosed array is reported where it opens, not at the next table",
+			file:    "[discord]\nguilds = [\"1\"\n\n[log]\nlevel = \"info\"\n",
+			wantErr: `config gavel.toml:2:10: this array is not closed (at 4:1: expected a comma (',') or array terminator (']'), but got '[')`,
+		},
+		{
+			name:    "unclosed multi-line string is reported where it opens",
+			file:    "[database]\nurl = \"\"\"sqlite:x.db\n\n[log]\n",
+			wantErr: `config gavel.toml:2:7: this multi-line string is not closed (at 4:6: unexpected EOF; expected '"""')`,
+		},
+		{
+			name:    "missing value at the end of the file is on its own line",
+			file:    "[log]\nlevel = \"debug\"\nformat =",
+			wantErr: `config gavel.toml:3:9: unexpected EOF; expected value`,
+		},
+		{
+			name:    "trailing blank lines do not move an error off its line",
+			file:    "[discord]\nguilds = [\"1\",\n\n\n",
+			wantErr: `config gavel.toml:2:10: this array is not closed (at 2:15: unexpected EOF; expected value)`,
+		},
+		{
+			name:    "columns count characters, and CRLF files count lines the same",
+			file:    "# réglages\r\n[log]\r\nlevel = \"débug\" x\r\n",
+			wantErr: `config gavel.toml:3:17: expected a top-level item to end with a newline, comment, or EOF, but got 'x' instead`,
+		},
+		{
+			name:    "a number out of range says what the key takes",
+			file:    "[database]\nmax_open_conns = 99999999999999999999\n",
+			wantErr: `config gavel.toml:2:18: 99999999999999999999 is out of range for int64; database.max_open_conns takes a whole number from 1 to 1000, such as max_open_conns = 10`,
 		},
 		{
 			name:     "missing required file",
@@ -209,7 +262,7 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "ids are strings",
 			file:    "[discord]\nguilds = [100]\n",
-			wantErr: `config gavel.toml: line 2 (last key "discord.guilds"): incompatible types: TOML value has type int64; destination has type string`,
+			wantErr: `config gavel.toml:2:1: discord.guilds holds an integer; it takes an array of Discord ids, each in quotes, such as guilds = ["123456789012345678"]`,
 		},
 		{
 			name:    "metrics address needs a port",
@@ -448,6 +501,9 @@ func TestExampleFile(t *testing.T) {
 	}
 }
 
+// placeRE finds the line:column places an error names.
+var placeRE = regexp.MustCompile(`(?:^:|at )(\d+):(\d+)`)
+
 func FuzzLoad(f *testing.F) {
 	f.Add([]byte(""))
 	f.Add([]byte("[database]\nurl = \"postgres://u:p@h:5432/d?sslmode=disable\"\nmax_open_conns = 5\n[log]\nlevel = \"warn\"\nformat = \"json\"\n"))
@@ -457,6 +513,10 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("[log]\nlevel = \"debug\nformat = 'json'\n"))
 	f.Add([]byte("database.max_open_conns = 9223372036854775807\n"))
 	f.Add([]byte("\xef\xbb\xbf[log]\nlevel = \"\\u0000\"\n"))
+	f.Add([]byte("[discord]\nguilds = [\"1\"\n\n[log]\n"))
+	f.Add([]byte("a = '''\nx\n"))
+	f.Add([]byte("[log]\r\nlevel = \"é\" x\r\n"))
+	f.Add([]byte("discord = { guilds = [1] }\n"))
 	if example, err := os.ReadFile(filepath.Join("..", "..", "gavel.example.toml")); err == nil {
 		f.Add(example)
 	}
@@ -470,6 +530,16 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			if strings.ContainsFunc(err.Error(), unicode.IsControl) {
 				t.Fatalf("error is not one line: %q", err)
+			}
+			// Every place an error names is in the file: a line it has, a column at most
+			// one past that line's last character.
+			lines := strings.Split(strings.ReplaceAll(string(data), "\r\n", "\n"), "\n")
+			for _, m := range placeRE.FindAllStringSubmatch(strings.TrimPrefix(err.Error(), "config "+path), -1) {
+				line, _ := strconv.Atoi(m[1])
+				col, _ := strconv.Atoi(m[2])
+				if line < 1 || line > len(lines) || col < 1 || col > utf8.RuneCountInString(strings.TrimSuffix(lines[line-1], "\r"))+1 {
+					t.Fatalf("error names %d:%d, outside the file (%d lines): %v\n%q", line, col, len(lines), err, data)
+				}
 			}
 			return
 		}
