@@ -11,6 +11,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
+	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/tools"
 )
 
@@ -175,6 +176,44 @@ func TestPermissionsDocNamesRealCommands(t *testing.T) {
 		first = regexp.MustCompile(`\([^)]*\)`).ReplaceAllString(first, "")
 		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(first, -1) {
 			check("the fallback table", m[1])
+		}
+	}
+}
+
+// TestReadmeInvitePermissions keeps the README's invite in step with what gavel uses: the
+// permissions= number is permissions.BotInvite, every permission is named, and every
+// action's BotNeeds is among them.
+func TestReadmeInvitePermissions(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := strings.Join(strings.Fields(string(b)), " ")
+	want := permissions.BotInvite()
+	m := regexp.MustCompile(`permissions=(\d+)`).FindAllStringSubmatch(readme, -1)
+	if len(m) == 0 {
+		t.Fatal("README.md has no invite URL with permissions=")
+	}
+	for _, g := range m {
+		if n, _ := strconv.ParseUint(g[1], 10, 64); permissions.Permission(n) != want {
+			t.Errorf("README.md invites with permissions=%s; gavel uses %d (%s)", g[1], uint64(want), want)
+		}
+	}
+	for _, bp := range permissions.BotPermissions {
+		if !strings.Contains(readme, "**"+bp.Name+"**") {
+			t.Errorf("README.md does not name **%s** (%s)", bp.Name, bp.Why)
+		}
+	}
+	for _, a := range actions.Catalogue().Actions() {
+		if a.BotNeeds&^want != 0 {
+			t.Errorf("action %s needs %s, which the invite does not give", a.Name, a.BotNeeds&^want)
+		}
+	}
+	// Every message gavel sends needs these in the channel; the issue that found them
+	// missing had a bot that could not reply.
+	for _, p := range []permissions.Permission{permissions.ViewChannel, permissions.SendMessages, permissions.EmbedLinks} {
+		if !want.Has(p) {
+			t.Errorf("the invite lacks %s", p)
 		}
 	}
 }

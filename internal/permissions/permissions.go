@@ -78,6 +78,7 @@ const (
 	Administrator      Permission = 1 << 3
 	ManageChannels     Permission = 1 << 4
 	ManageGuild        Permission = 1 << 5
+	ViewAuditLog       Permission = 1 << 7
 	ViewChannel        Permission = 1 << 10
 	SendMessages       Permission = 1 << 11
 	ManageMessages     Permission = 1 << 13
@@ -103,6 +104,42 @@ var permissionNames = map[Permission]string{
 	EmbedLinks:         "Embed Links",
 	ReadMessageHistory: "Read Message History",
 	ManageThreads:      "Manage Threads",
+	ViewAuditLog:       "View Audit Log",
+}
+
+// BotPermission is a permission the bot itself uses, and what for.
+type BotPermission struct {
+	Permission Permission
+	// Name is the permission's label in the developer portal's URL generator.
+	Name string
+	Why  string
+}
+
+// BotPermissions are the permissions to give gavel's bot when inviting it, in the order
+// the README lists them; a test keeps the README's list and number equal to these, and
+// every action's BotNeeds among them.
+var BotPermissions = []BotPermission{
+	{ViewChannel, "View Channels", "see the channels it reads commands in and posts to"},
+	{SendMessages, "Send Messages", "reply to commands, post the mod log and the audit log"},
+	{EmbedLinks, "Embed Links", "the mod-log entries and case views are embeds"},
+	{ReadMessageHistory, "Read Message History", "purge and reply to the commands it answers"},
+	{BanMembers, "Ban Members", "ban, tempban, softban, hackban, unban"},
+	{KickMembers, "Kick Members", "kick"},
+	{ModerateMembers, "Moderate Members", "timeout and untimeout"},
+	{ManageRoles, "Manage Roles", "jail and the poll and snippet restrictions"},
+	{ManageMessages, "Manage Messages", "purge, and deleting the messages of restricted members"},
+	{ManageChannels, "Manage Channels", "slowmode and the jail's channel overwrites"},
+	{ViewAuditLog, "View Audit Log", "reconcile pending cases and record actions taken outside gavel"},
+	{ManageGuild, "Manage Server", "AutoMod rules"},
+}
+
+// BotInvite is BotPermissions as one set: the number in an invite URL's permissions=.
+func BotInvite() Permission {
+	var p Permission
+	for _, b := range BotPermissions {
+		p |= b.Permission
+	}
+	return p
 }
 
 // Has reports whether p holds every bit of need. Administrator holds them all.
