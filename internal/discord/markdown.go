@@ -2,10 +2,11 @@ package discord
 
 import "strings"
 
-// markdownSpecial are the characters Discord's markdown gives a meaning to in a message or
-// an embed: emphasis, code, spoilers, strike-through, quotes, headings, lists, links and
-// masked-link brackets. A username may contain any of them ("__init__", "*star*").
-const markdownSpecial = "\\*_~`|>#-[]()<:@"
+// markdownSpecial are the characters Discord's markdown gives a meaning to inside a line of
+// a message or an embed: emphasis, code, spoilers, strike-through, quotes, masked links and
+// mentions. A username may contain any of them ("__init__", "*star*"). Headings and lists
+// ("#", "-") count only at the start of a line, where no name is put.
+const markdownSpecial = "\\*_~`|>[]()<"
 
 // EscapeMarkdown makes user-chosen text (a username, a role or channel name) show as typed
 // in a message or an embed: every character Discord's markdown reads is preceded by a

@@ -13,7 +13,8 @@ func TestEscapeMarkdown(t *testing.T) {
 		"> quote":    `\> quote`,
 		"[x](y)":     `\[x\]\(y\)`,
 		`back\slash`: `back\\slash`,
-		"<@1>":       `\<\@1\>`,
+		"<@1>":       `\<@1\>`,
+		"jean-luc":   "jean-luc",
 		"ünïcødé_":   `ünïcødé\_`,
 	} {
 		if got := EscapeMarkdown(in); got != want {

@@ -96,8 +96,8 @@ func Embed(v View) discord.Embed {
 		Timestamp: c.CreatedAt,
 		Footer:    &discord.EmbedFooter{Text: footer(v)},
 		Fields: []discord.EmbedField{
-			{Name: "User", Value: fmt.Sprintf("<@%d> (%s, %d)", v.Target.ID, name(v.Target), v.Target.ID), Inline: true},
-			{Name: "Moderator", Value: fmt.Sprintf("<@%d> (%s)", v.Moderator.ID, name(v.Moderator)), Inline: true},
+			{Name: "User", Value: userField(v.Target), Inline: true},
+			{Name: "Moderator", Value: moderatorField(v.Moderator), Inline: true},
 		},
 		// The reason goes in the description: it may be 2000 characters, and a field holds 1024.
 		Description: c.Reason,
@@ -137,7 +137,7 @@ func Embed(v View) discord.Embed {
 }
 
 func footer(v View) string {
-	s := fmt.Sprintf("Case id %d · %s", v.Case.ID, v.Case.Status)
+	s := fmt.Sprintf("Case #%d · %s", v.Case.Number, v.Case.Status)
 	if ev, ok := LastUpdate(v.Events); ok && v.UpdatedBy.ID != 0 {
 		s += fmt.Sprintf(" · updated by %s · %s", name(v.UpdatedBy), ev.At.UTC().Format("2006-01-02 15:04 UTC"))
 	}
@@ -252,11 +252,34 @@ func matched(m map[string]string) string {
 	return fmt.Sprintf("keyword %q in %q", keyword, content)
 }
 
+// name is how the embed names a user: the username, escaped (discord.EscapeMarkdown), or the
+// id when gavel knows no name.
 func name(u discord.User) string {
-	if u.Username != "" {
-		return u.Username
+	if known(u) {
+		return discord.EscapeMarkdown(u.Username)
 	}
 	return fmt.Sprint(u.ID)
+}
+
+// known says whether gavel knows a name for u beyond the id.
+func known(u discord.User) bool {
+	return u.Username != "" && u.Username != fmt.Sprint(u.ID)
+}
+
+// userField names the case's target: the mention, the name and the id (for searching and
+// for when the mention cannot render); a user known only by id is named by it once.
+func userField(u discord.User) string {
+	if !known(u) {
+		return fmt.Sprintf("<@%d> (%d)", u.ID, u.ID)
+	}
+	return fmt.Sprintf("<@%d> (%s, %d)", u.ID, name(u), u.ID)
+}
+
+func moderatorField(u discord.User) string {
+	if !known(u) {
+		return fmt.Sprintf("<@%d>", u.ID)
+	}
+	return fmt.Sprintf("<@%d> (%s)", u.ID, name(u))
 }
 
 func clip(s string, n int) string {

@@ -134,3 +134,24 @@ func TestEmbedFollowsTheCase(t *testing.T) {
 		t.Errorf("AutoMod case: %v", f)
 	}
 }
+
+// The footer names the case by its number, never the database's row id; a username's
+// markdown is escaped; a user known only by id is named by it once.
+func TestEmbedNamesAndFooter(t *testing.T) {
+	c := cases.Case{ID: 120, Number: 1, GuildID: 9, UserID: 5, ModeratorID: 6, Type: cases.Ban, Status: cases.Active, Reason: "r", CreatedAt: time.Unix(1e9, 0)}
+	e := modlog.Embed(modlog.View{Case: c, Tone: modlog.Removal,
+		Target: discord.User{ID: 5, Username: "*star*"}, Moderator: discord.User{ID: 6, Username: "6"}})
+	if e.Footer == nil || !strings.HasPrefix(e.Footer.Text, "Case #1 · active") || strings.Contains(e.Footer.Text, "120") {
+		t.Errorf("footer %+v; want the case number", e.Footer)
+	}
+	fields := map[string]string{}
+	for _, f := range e.Fields {
+		fields[f.Name] = f.Value
+	}
+	if want := `<@5> (\*star\*, 5)`; fields["User"] != want {
+		t.Errorf("User = %q; want %q", fields["User"], want)
+	}
+	if want := "<@6>"; fields["Moderator"] != want {
+		t.Errorf("Moderator = %q; want %q", fields["Moderator"], want)
+	}
+}

@@ -247,10 +247,10 @@ func (ct *caseTool) list(ctx context.Context, call Call, q listQuery) Reply {
 func listTitle(q listQuery, user, moderator string, total int64) string {
 	var filters []string
 	if q.UserID != 0 {
-		filters = append(filters, "for "+user)
+		filters = append(filters, "for "+discord.EscapeMarkdown(user))
 	}
 	if q.ModeratorID != 0 {
-		filters = append(filters, "by "+moderator)
+		filters = append(filters, "by "+discord.EscapeMarkdown(moderator))
 	}
 	if q.Type != "" {
 		filters = append(filters, "type "+string(q.Type))
@@ -384,7 +384,7 @@ func caseEmbed(c cases.Case, events []cases.Event, names map[int64]string, modlo
 	title := fmt.Sprintf("Case #%d · %s", c.Number, c.Type)
 	who := func(id int64) string {
 		if n := names[id]; n != "" && n != fallbackName(id) {
-			return fmt.Sprintf("<@%d>\n%s · `%d`", id, clipText(n, 100), id)
+			return fmt.Sprintf("<@%d>\n%s · `%d`", id, discord.EscapeMarkdown(clipText(n, 100)), id)
 		}
 		return fmt.Sprintf("<@%d>\n`%d`", id, id)
 	}

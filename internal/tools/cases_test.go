@@ -282,3 +282,18 @@ func TestEventLine(t *testing.T) {
 		}
 	}
 }
+
+// The case view's footer names the case by its number, not the row id; names are escaped.
+func TestCaseEmbedFooterAndNames(t *testing.T) {
+	at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	c := cases.Case{ID: 120, Number: 1, Type: cases.Warn, Status: cases.Active, Reason: "r", UserID: 700000000000000203, ModeratorID: 700000000000000202, CreatedAt: at}
+	e := caseEmbed(c, nil, map[int64]string{c.UserID: "__init__", c.ModeratorID: "mod"}, "")
+	if e.Footer == nil || e.Footer.Text != "Case #1" {
+		t.Errorf("footer %+v; want Case #1", e.Footer)
+	}
+	for _, f := range e.Fields {
+		if f.Name == "User" && !strings.Contains(f.Value, `\_\_init\_\_`) {
+			t.Errorf("User field %q does not escape the name", f.Value)
+		}
+	}
+}
