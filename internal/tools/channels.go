@@ -9,6 +9,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -193,18 +194,13 @@ func discordTrouble(err error) string {
 		case de.Code == discord.CodeMissingAccess:
 			return "gavel cannot see that channel (it needs View Channel there)"
 		case de.Status == http.StatusForbidden:
-			return fmt.Sprintf("Discord refused: gavel lacks a permission there (%s)", de.Message)
+			return "Discord refused: gavel lacks a permission there"
 		case de.Status == http.StatusNotFound:
-			return fmt.Sprintf("Discord says it does not exist (%s)", de.Message)
-		case de.Status == 0:
-			return "Discord did not answer"
+			return "Discord says it does not exist"
 		}
-		return fmt.Sprintf("Discord failed: %d %s", de.Status, de.Message)
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return "gave up waiting for Discord"
-	}
-	return err.Error()
+	// Never the error's own text (a library's or Discord's words): the log has it.
+	return moderation.FailureText(err)
 }
 
 // logToAuditChannel posts an entry in the guild's audit-log channel, when one is set. It
