@@ -263,9 +263,17 @@ func TestSlashDefinitionsRegister(t *testing.T) {
 	if len(got) != len(defs) {
 		t.Fatalf("the fake holds %d commands, want %d", len(got), len(defs))
 	}
+	open := map[string]bool{}
+	for _, sp := range tree.Specs() {
+		open[sp.Name] = sp.Open
+	}
 	for _, d := range defs {
-		if d.DefaultMemberPermissions == nil {
+		// Only a command every member may use (snippets) is shown to everyone.
+		if d.DefaultMemberPermissions == nil && !open[d.Name] {
 			t.Errorf("/%s is visible to everyone by default", d.Name)
+		}
+		if d.DefaultMemberPermissions != nil && open[d.Name] {
+			t.Errorf("/%s is open to every member, yet hidden from those without %s", d.Name, *d.DefaultMemberPermissions)
 		}
 	}
 }

@@ -48,6 +48,13 @@ type Spec struct {
 	// them). A top-level command always has one (0: every member); a subcommand has its own
 	// only when Rank is above 0, and otherwise requires its parent's.
 	Rank int
+	// Open lets every member use the command (in a guild with ranks or without) until the
+	// server requires a rank for it: posting a snippet, managing one's own. A subcommand is
+	// open only when it says so itself.
+	Open bool
+	// Public makes the slash form answer in the channel for everyone to see, as the prefix
+	// form does (posting a snippet); only a refusal stays ephemeral.
+	Public bool
 	// Action is the moderation action the command carries out; nil for a tool.
 	Action *moderation.Action
 	// Elsewhere names the flags that commands like this one take and this one does not, by
@@ -105,6 +112,10 @@ type Param struct {
 	// Autocomplete makes the slash option ask gavel for suggestions as the user types
 	// (Discord forbids it together with Choices).
 	Autocomplete bool
+	// Raw makes a Rest string take the rest of a prefix command exactly as it was typed, from
+	// its first word on: line breaks, spacing, quotes and dashes kept, no flags read in it (a
+	// snippet's content). Only the space around it is trimmed.
+	Raw bool
 	// Quoted keeps the quotes around the words of a string value that held spaces, so that
 	// a tool reading a list ("free nitro", scam*) can tell where its entries end. Without
 	// it, the words are joined bare.
@@ -343,7 +354,8 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 	if r, _ := utf8.DecodeRuneInString(content[len(prefix):]); unicode.IsSpace(r) {
 		return Args{}, false, nil
 	}
-	words, quoted := splitWords(content[len(prefix):])
+	text := content[len(prefix):]
+	words, quoted := splitWords(text)
 	if len(words) == 0 {
 		return Args{}, false, nil
 	}
@@ -396,7 +408,7 @@ func ParsePrefix(specs []*Spec, prefix, content string) (args Args, ok bool, err
 		}
 		return Args{}, true, &UsageError{Problem: problem, Usage: spec.Usage(prefix), Command: spec.Path()}
 	}
-	args, err = parseWords(spec, words, quoted)
+	args, err = parseWords(spec, words, quoted, text)
 	if err != nil {
 		return Args{}, true, &UsageError{Problem: err.Error(), Usage: spec.Usage(prefix), Command: spec.Path()}
 	}
@@ -440,8 +452,9 @@ func subNames(s *Spec) string {
 // rank name or a keyword may hold spaces. marks tell which words were quoted, and which
 // followed the word before them with no space between (`"stop",` is two words, glued), so
 // that a value of several words is put back as it was written.
-func splitWords(s string) (out []string, marks []mark) {
+func splitWords(text string) (out []string, marks []mark) {
 	glued := false
+	s := text
 	for {
 		trimmed := strings.TrimLeft(s, " \t\r\n")
 		glued = glued && len(trimmed) == len(s)
@@ -449,18 +462,19 @@ func splitWords(s string) (out []string, marks []mark) {
 		if s == "" {
 			return out, marks
 		}
+		start := len(text) - len(s)
 		if s[0] == '"' {
 			if end := strings.IndexByte(s[1:], '"'); end >= 0 {
-				out, marks = append(out, s[1:1+end]), append(marks, mark{quoted: true, glued: glued})
+				out, marks = append(out, s[1:1+end]), append(marks, mark{quoted: true, glued: glued, start: start})
 				s, glued = s[2+end:], true
 				continue
 			}
 		}
 		end := strings.IndexAny(s, " \t\r\n")
 		if end < 0 {
-			return append(out, s), append(marks, mark{glued: glued})
+			return append(out, s), append(marks, mark{glued: glued, start: start})
 		}
-		out, marks = append(out, s[:end]), append(marks, mark{glued: glued})
+		out, marks = append(out, s[:end]), append(marks, mark{glued: glued, start: start})
 		s, glued = s[end:], true
 	}
 }
@@ -470,9 +484,11 @@ type mark struct {
 	quoted bool
 	// glued: no space between the word and the one before it.
 	glued bool
+	// start is where the word (its opening quote, when quoted) begins in the text split.
+	start int
 }
 
-func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
+func parseWords(spec *Spec, words []string, quoted []mark, text string) (Args, error) {
 	args := Args{Spec: spec, Values: map[string]any{}}
 	var positional, tail []*Param // tail: the positional parameters after the Rest one
 	var rest *Param
@@ -495,6 +511,20 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 	single := false // the last positional word was a Single target (flags in between)
 	for i := 0; i < len(words); i++ {
 		w := words[i]
+		if rest != nil && rest.Raw && !args.Has(rest.Name) {
+			for next < len(positional) && positional[next] != rest && args.Has(positional[next].Name) {
+				next++
+			}
+			if next < len(positional) && positional[next] == rest {
+				// The rest of the message as typed is the value, dash-words and all.
+				v, err := rest.parse(text[quoted[i].start:])
+				if err != nil {
+					return Args{}, err
+				}
+				args.Values[rest.Name] = v
+				break
+			}
+		}
 		if name, value, eq, ok := flagWord(w, quoted[i]); ok {
 			p := spec.param(name)
 			if p == nil && (rest == nil || !rest.Verbatim) {
@@ -503,6 +533,15 @@ func parseWords(spec *Spec, words []string, quoted []mark) (Args, error) {
 			if p != nil {
 				if args.Has(p.Name) {
 					return Args{}, fmt.Errorf("-%s is given twice", p.Name)
+				}
+				if p.Raw && !eq && i+1 < len(words) {
+					// As a flag too, a raw value is the rest of the message as typed.
+					v, err := p.parse(text[quoted[i+1].start:])
+					if err != nil {
+						return Args{}, err
+					}
+					args.Values[p.Name] = v
+					break
 				}
 				vals, valMarks := words[i+1:], quoted[i+1:]
 				if eq {

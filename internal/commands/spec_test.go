@@ -296,3 +296,36 @@ func TestAutocompleteAndQuoted(t *testing.T) {
 		t.Errorf("unquoted flag = %q", got)
 	}
 }
+
+// TestRawRest: a Raw parameter takes the rest of the message as typed, line breaks, quotes
+// and dash-words included, and is still bounded.
+func TestRawRest(t *testing.T) {
+	spec := (&commands.Spec{Name: "snippets", Description: "Snippets", Subs: []*commands.Spec{
+		{Name: "create", Description: "Create", Params: []commands.Param{
+			{Name: "name", Kind: commands.KindString, Required: true, Positional: true, Max: 32, Description: "Name"},
+			{Name: "content", Kind: commands.KindString, Required: true, Positional: true, Rest: true, Raw: true, Max: 80, Description: "Text"},
+		}},
+	}}).Link()
+	specs := []*commands.Spec{spec}
+	for msg, want := range map[string]string{
+		"$snippets create faq   Line one\n\n  - a \"quoted\" -name word\n```go\nx := 1\n```  ": "Line one\n\n  - a \"quoted\" -name word\n```go\nx := 1\n```",
+		"$snippets create faq \"starts quoted\" then":                                          "\"starts quoted\" then",
+		// After the name, everything is the content, even what reads as a flag.
+		"$snippets create faq -content  two  -name spaces": "-content  two  -name spaces",
+	} {
+		args, ok, err := commands.ParsePrefix(specs, "$", msg)
+		if !ok || err != nil {
+			t.Errorf("%q: ok=%v err=%v", msg, ok, err)
+			continue
+		}
+		if got := args.String("content"); got != want || args.String("name") != "faq" {
+			t.Errorf("%q: content %q name %q; want %q, faq", msg, got, args.String("name"), want)
+		}
+	}
+	if _, _, err := commands.ParsePrefix(specs, "$", "$snippets create faq "+strings.Repeat("x", 81)); err == nil || !strings.Contains(err.Error(), "81 characters long") {
+		t.Errorf("over-long raw content: %v", err)
+	}
+	if _, _, err := commands.ParsePrefix(specs, "$", "$snippets create faq"); err == nil || !strings.Contains(err.Error(), "needs content") {
+		t.Errorf("missing raw content: %v", err)
+	}
+}

@@ -98,6 +98,49 @@ func (t *Tree) Native() map[string]permissions.Permission {
 	return out
 }
 
+// Open are the commands every member may use until the server requires a rank for them
+// (Spec.Open), for the permission system.
+func (t *Tree) Open() []string {
+	var out []string
+	var walk func(s *Spec)
+	walk = func(s *Spec) {
+		if s.Open {
+			out = append(out, s.Path())
+		}
+		for _, sub := range s.Subs {
+			walk(sub)
+		}
+	}
+	for _, s := range t.specs {
+		walk(s)
+	}
+	return out
+}
+
+// Leaf finds the command a slash command's path (command, group, subcommand) names.
+func (t *Tree) Leaf(path []string) (*Spec, bool) {
+	if len(path) == 0 {
+		return nil, false
+	}
+	var spec *Spec
+	for _, s := range t.specs {
+		if s.Name == path[0] {
+			spec = s
+		}
+	}
+	if spec == nil {
+		return nil, false
+	}
+	for _, name := range path[1:] {
+		sub, ok := spec.Sub(name)
+		if !ok {
+			return nil, false
+		}
+		spec = sub
+	}
+	return spec, true
+}
+
 // DefaultRanks are the ranks `config ranks init` gives the commands: every top-level
 // command's, and the subcommands' that declare one of their own (Spec.Rank).
 func (t *Tree) DefaultRanks() map[string]int {

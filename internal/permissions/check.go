@@ -41,9 +41,11 @@ type Decision struct {
 // Check decides whether sub may use its command, in this order:
 //
 //  1. Bot owners and the guild owner always may.
-//  2. A guild with no ranks and no role ranks is judged by Discord's permissions: the command
+//  2. A command open to every member (WithOpenCommands: using a snippet) is allowed, unless
+//     the guild requires a rank for it or one of its parents (then 4 decides).
+//  3. A guild with no ranks and no role ranks is judged by Discord's permissions: the command
 //     needs its entry in the fallback table (Administrator grants everything).
-//  3. Otherwise the user's rank (the highest rank of their roles, @everyone included; 0 when
+//  4. Otherwise the user's rank (the highest rank of their roles, @everyone included; 0 when
 //     none has one) must reach the rank the command requires, or, when it has none of its
 //     own, the rank of its nearest parent. A command with no rank anywhere in that chain is
 //     refused: a new command is closed until the guild opens it.
@@ -71,6 +73,9 @@ func (s *Service) Check(ctx context.Context, sub Subject) (Decision, error) {
 		return Decision{}, fmt.Errorf("check %s for user %d: %w", sub.Command, sub.UserID, err)
 	}
 
+	if s.open[sub.Command] && !hasCommandRank(snap, sub.Command) {
+		return Decision{Allowed: true, Via: ViaEveryone}, nil
+	}
 	if len(snap.ranks) == 0 && len(snap.roles) == 0 {
 		need := s.NativePermission(sub.Command)
 		d := Decision{Allowed: sub.NativePermissions.Has(need), Via: ViaDiscordPermission, Permission: need}
@@ -84,15 +89,7 @@ func (s *Service) Check(ctx context.Context, sub Subject) (Decision, error) {
 		return d, nil
 	}
 
-	user := 0
-	if r, ok := snap.byRole[sub.GuildID]; ok {
-		user = r
-	}
-	for _, role := range sub.RoleIDs {
-		if r, ok := snap.byRole[role]; ok && r > user {
-			user = r
-		}
-	}
+	user := userRank(snap, sub)
 	d := Decision{Via: ViaRank, UserRank: user, RequiredRank: NoRank}
 	for _, c := range chain(sub.Command) {
 		if r, ok := snap.byName[c]; ok {
@@ -110,6 +107,52 @@ func (s *Service) Check(ctx context.Context, sub Subject) (Decision, error) {
 			rankLabel(d.RequiredRank, snap.byNumber), sub.Command, rankLabel(user, snap.byNumber))
 	}
 	return d, nil
+}
+
+// userRank is the highest rank of the member's roles, @everyone included; 0 when none has one.
+func userRank(snap *snapshot, sub Subject) int {
+	user := 0
+	if r, ok := snap.byRole[sub.GuildID]; ok {
+		user = r
+	}
+	for _, role := range sub.RoleIDs {
+		if r, ok := snap.byRole[role]; ok && r > user {
+			user = r
+		}
+	}
+	return user
+}
+
+// hasCommandRank reports whether the guild requires a rank for command or one of its parents.
+func hasCommandRank(snap *snapshot, command string) bool {
+	for _, c := range chain(command) {
+		if _, ok := snap.byName[c]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Standing reports whether sub's member stands at rank or above, for a feature that treats
+// its moderators differently (snippets: Tux's "rank 2 or above"): the bot owners and the
+// guild owner always do; in a guild with ranks, the member's rank (as Check computes it)
+// must reach rank; in a guild without, the member needs the Discord permission native
+// instead. sub.Command is not used.
+func (s *Service) Standing(ctx context.Context, sub Subject, rank int, native Permission) (bool, error) {
+	if err := errors.Join(checkID("guild", sub.GuildID), checkID("user", sub.UserID), checkRank(rank)); err != nil {
+		return false, err
+	}
+	if s.botOwners[sub.UserID] || sub.GuildOwnerID > 0 && sub.UserID == sub.GuildOwnerID {
+		return true, nil
+	}
+	snap, err := s.snapshot(ctx, sub.GuildID)
+	if err != nil {
+		return false, fmt.Errorf("standing of user %d: %w", sub.UserID, err)
+	}
+	if len(snap.ranks) == 0 && len(snap.roles) == 0 {
+		return sub.NativePermissions.Has(native), nil
+	}
+	return userRank(snap, sub) >= rank, nil
 }
 
 func splitBits(p Permission) []Permission {

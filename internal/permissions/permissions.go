@@ -178,6 +178,8 @@ const (
 	ViaBotOwner          = "bot owner"
 	ViaRank              = "rank"
 	ViaDiscordPermission = "discord permission"
+	// ViaEveryone: a command open to every member (WithOpenCommands).
+	ViaEveryone = "everyone"
 )
 
 // ErrNotFound is returned when removing something that is not there.

@@ -684,3 +684,59 @@ func TestConcurrentRankNamesStayUnique(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenCommandsAndStanding: an open command is every member's, with ranks or without,
+// until the guild requires a rank for it or a parent; Standing answers "rank 2 or above"
+// with the Discord permission standing in while the guild has no ranks.
+func TestOpenCommandsAndStanding(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		s := svc(t, st, newClock(), permissions.WithCacheTTL(0), permissions.WithOpenCommands("cases view"))
+		sub := func(uid int64, cmd string, perms permissions.Permission, roles ...int64) permissions.Subject {
+			return permissions.Subject{GuildID: guild, GuildOwnerID: owner, UserID: uid, RoleIDs: roles, NativePermissions: perms, Command: cmd}
+		}
+		check := func(what string, sb permissions.Subject, allow bool, via string) {
+			t.Helper()
+			d, err := s.Check(ctx, sb)
+			if err != nil || d.Allowed != allow || d.Via != via {
+				t.Errorf("%s: %+v, %v; want allowed=%v via %q", what, d, err, allow, via)
+			}
+		}
+		standing := func(what string, sb permissions.Subject, want bool) {
+			t.Helper()
+			got, err := s.Standing(ctx, sb, 2, permissions.ManageMessages)
+			if err != nil || got != want {
+				t.Errorf("%s: Standing = %v, %v; want %v", what, got, err, want)
+			}
+		}
+		check("open, no ranks", sub(user, "cases view", 0), true, permissions.ViaEveryone)
+		check("its parent is not open", sub(user, "cases", 0), false, permissions.ViaDiscordPermission)
+		standing("no ranks, no permission", sub(user, "", 0), false)
+		standing("no ranks, Manage Messages", sub(user, "", permissions.ManageMessages), true)
+		standing("owner", sub(owner, "", 0), true)
+		standing("bot owner", sub(botOwner, "", 0), true)
+
+		if _, _, err := s.InitRanks(ctx, guild, admin); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AssignRole(ctx, guild, admin, modRole, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AssignRole(ctx, guild, admin, trustedRole, 1); err != nil {
+			t.Fatal(err)
+		}
+		check("open, ranks, no command rank", sub(user, "cases view", 0), true, permissions.ViaEveryone)
+		standing("rank 1", sub(user, "", permissions.Administrator, trustedRole), false)
+		standing("rank 2", sub(user, "", 0, trustedRole, modRole), true)
+
+		if err := s.SetCommandRank(ctx, guild, admin, "cases", 1); err != nil {
+			t.Fatal(err)
+		}
+		check("open, the parent requires rank 1, rank 0", sub(user, "cases view", 0), false, permissions.ViaRank)
+		check("open, the parent requires rank 1, rank 1", sub(user, "cases view", 0, trustedRole), true, permissions.ViaRank)
+
+		if _, err := permissions.New(st, catalogue, permissions.WithOpenCommands("nope")); err == nil {
+			t.Error("New with an unknown open command: nil error")
+		}
+	})
+}

@@ -32,6 +32,8 @@ type Service struct {
 	known     map[string]bool
 	native    map[string]Permission
 	botOwners map[int64]bool
+	// open are the commands every member may use until the guild requires a rank for them.
+	open map[string]bool
 	// defaults are the command ranks InitRanks sets (WithDefaultCommandRanks).
 	defaults map[string]int
 	cache    *guildcache.Cache[*snapshot]
@@ -91,6 +93,22 @@ func WithDefaultCommandRanks(table map[string]int) Option {
 	}
 }
 
+// WithOpenCommands names commands every member may use, in a guild with ranks or without,
+// until the guild requires a rank for one of them or a parent (`config commands set`): using
+// and managing one's own snippets. The commands declare it (commands.Spec.Open); a
+// subcommand is open only when named here itself.
+func WithOpenCommands(names ...string) Option {
+	return func(s *Service) {
+		for _, cmd := range names {
+			if err := checkCommandName(cmd); err != nil {
+				s.optErr = errors.Join(s.optErr, fmt.Errorf("open commands: %w", err))
+				continue
+			}
+			s.open[cmd] = true
+		}
+	}
+}
+
 // WithClock makes the service read the time from now instead of the system clock.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
 
@@ -105,6 +123,7 @@ func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, err
 	s := &Service{
 		st: st, read: st.Queries(), now: time.Now, ttl: DefaultCacheTTL,
 		known: map[string]bool{}, native: map[string]Permission{}, botOwners: map[int64]bool{}, defaults: map[string]int{},
+		open: map[string]bool{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -116,6 +135,11 @@ func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, err
 		}
 		for _, name := range chain(c) {
 			s.known[name] = true
+		}
+	}
+	for cmd := range s.open {
+		if !s.known[cmd] {
+			s.optErr = errors.Join(s.optErr, fmt.Errorf("open commands: %q is not a known command", cmd))
 		}
 	}
 	for cmd := range s.defaults {
