@@ -37,6 +37,7 @@ import (
 	"github.com/gavelbot/gavel/internal/polls"
 	"github.com/gavelbot/gavel/internal/router"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/snippets"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/tools"
 	"github.com/gavelbot/gavel/internal/upkeep"
@@ -305,7 +306,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.metrics.WatchSchedule(a.expiry.Counts)
 	a.metrics.WatchModlog(a.modlog.Counts)
 	a.exec = executor.New(append([]executor.Option{executor.WithObserver(a.metrics)}, o.executor...)...)
-	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger}
+	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger,
+		Snippets: snippets.NewService(st, a.cases, snippets.WithClock(a.clock.Now))}
 	toolSet := tools.NewSet(a.toolEnv)
 	a.tree, err = commands.NewTree(append(commands.ActionSpecs(a.cat), toolSet.Specs()...)...)
 	if err != nil {
@@ -314,7 +316,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	// Each command declares the Discord permission it needs in a guild without ranks: the
 	// actions in their own files, the tools in theirs; the tree carries them here.
 	perms, err := permissions.New(st, a.tree.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
-		permissions.WithNativePermissions(a.tree.Native()), permissions.WithDefaultCommandRanks(a.tree.DefaultRanks()))
+		permissions.WithNativePermissions(a.tree.Native()), permissions.WithDefaultCommandRanks(a.tree.DefaultRanks()),
+		permissions.WithOpenCommands(a.tree.Open()...))
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,9 @@ type cfgWorld struct {
 	ctx                           context.Context
 }
 
-func startConfigWorld(t *testing.T) *cfgWorld {
+// startConfigWorld starts gavel on the config world; setup, when given, adds to the
+// server what the test needs before gavel connects (and so sees it in its READY).
+func startConfigWorld(t *testing.T, setup ...func(w *cfgWorld)) *cfgWorld {
 	t.Helper()
 	w := &cfgWorld{world: newWorld(t)}
 	s := w.s
@@ -38,6 +40,9 @@ func startConfigWorld(t *testing.T) *cfgWorld {
 	w.voice = s.AddChannel(w.guild, discordtest.ChannelGuildVoice, "voice")
 	w.locked = s.AddChannel(w.guild, discordtest.ChannelGuildText, "read-only",
 		discordtest.Overwrite{ID: w.guild, Type: 0, Deny: discordtest.PermSendMessages})
+	for _, f := range setup {
+		f(w)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	w.ctx = ctx

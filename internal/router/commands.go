@@ -96,6 +96,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		reply(discord.Message{Content: failureText})
 		return
 	}
+	call.GuildOwnerID, call.Permissions = sub.GuildOwnerID, sub.NativePermissions
 	// The permission check comes first, so that a member who may not use a command learns
 	// nothing of how to write it.
 	refusal, decision, allowed := rt.permit(ctx, sub)
@@ -192,6 +193,17 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	data := ia.SlashCommandInteractionData()
 	name := data.CommandName()
 	log := rt.log.With("interaction", id, "command", name, "user", int64(ia.User().ID))
+	path := []string{name}
+	if g := data.SubCommandGroupName; g != nil {
+		path = append(path, *g)
+	}
+	if sc := data.SubCommandName; sc != nil {
+		path = append(path, *sc)
+	}
+	if leaf, ok := rt.cfg.Tree.Leaf(path); ok && leaf.Public {
+		rt.handlePublicSlash(ctx, co, id, token, ia, path, log)
+		return
+	}
 	// Discord allows 3 seconds for the first answer; a deferral buys 15 minutes.
 	deferCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	err := rt.cfg.Port.Respond(deferCtx, id, token, discord.Response{Type: discord.RespondDeferred,
@@ -218,11 +230,17 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		}
 	}()
 
+	edit(rt.slashCommand(ctx, co, ia, path, log).Message)
+}
+
+// slashCommand reads a slash command's options, checks the permission and runs it: what
+// both slash routes (deferred, public) share.
+func (rt *Router) slashCommand(ctx context.Context, co *moderation.Coordinator, ia ddiscord.ApplicationCommandInteraction, path []string, log *slog.Logger) tools.Reply {
+	data := ia.SlashCommandInteractionData()
 	guildID := ia.GuildID()
 	member := ia.Member()
 	if guildID == nil || member == nil {
-		edit(discord.Message{Content: inServerOnly})
-		return
+		return tools.Reply{Message: discord.Message{Content: inServerOnly}, Outcome: tools.Refused}
 	}
 	opts := make(map[string]any, len(data.Options))
 	for optName, o := range data.Options {
@@ -232,23 +250,14 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		var v any
 		if err := json.Unmarshal(o.Value, &v); err != nil {
 			log.Error("decoding an option", "option", optName, "err", err)
-			edit(discord.Message{Content: failureText})
-			return
+			return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}
 		}
 		opts[optName] = v
-	}
-	path := []string{name}
-	if g := data.SubCommandGroupName; g != nil {
-		path = append(path, *g)
-	}
-	if sc := data.SubCommandName; sc != nil {
-		path = append(path, *sc)
 	}
 	args, parseErr := rt.cfg.Tree.FromSlash(path, opts)
 	command, known := commandOf(args, parseErr)
 	if !known {
-		edit(rt.usageReply(log, name, parseErr))
-		return
+		return tools.Reply{Message: rt.usageReply(log, path[0], parseErr), Outcome: tools.Refused}
 	}
 	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
@@ -256,21 +265,48 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
-		edit(discord.Message{Content: failureText})
-		return
+		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}
 	}
+	call.GuildOwnerID, call.Permissions = sub.GuildOwnerID, sub.NativePermissions
 	// Permission first, then the arguments; an interaction is always answered (ephemerally),
 	// so a slash refusal is never kept quiet.
 	if refusal, _, allowed := rt.permit(ctx, sub); !allowed {
 		rt.cfg.Metrics.Command(command, string(refusal.Outcome))
-		edit(refusal.Message)
-		return
+		return refusal
 	}
 	if parseErr != nil {
-		edit(rt.usageReply(log, command, parseErr))
-		return
+		return tools.Reply{Message: rt.usageReply(log, command, parseErr), Outcome: tools.Refused}
 	}
-	edit(rt.dispatch(ctx, co, call, args).Message)
+	return rt.dispatch(ctx, co, call, args)
+}
+
+// publicAnswerTime is how long a public slash command (commands.Spec.Public) may take: it
+// answers without a deferral, within Discord's 3 seconds, so that its answer can be public
+// when it succeeds and ephemeral when it is refused (a deferral fixes the visibility first).
+const publicAnswerTime = 2 * time.Second
+
+// handlePublicSlash runs a public slash command (posting a snippet): its answer is the
+// interaction's first response, public when the command succeeded, else ephemeral.
+func (rt *Router) handlePublicSlash(ctx context.Context, co *moderation.Coordinator, id int64, token string, ia ddiscord.ApplicationCommandInteraction, path []string, log *slog.Logger) {
+	runCtx, cancel := context.WithTimeout(ctx, publicAnswerTime)
+	r := func() (r tools.Reply) {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("a slash command panicked", "panic", p, "stack", string(debug.Stack()))
+				r = tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}
+			}
+		}()
+		return rt.slashCommand(runCtx, co, ia, path, log)
+	}()
+	cancel()
+	if r.Outcome != "" && r.Outcome != tools.OK {
+		r.Message.Flags |= discord.FlagEphemeral
+	}
+	respCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := rt.cfg.Port.Respond(respCtx, id, token, discord.Response{Type: discord.RespondMessage, Message: r.Message}); err != nil {
+		log.Error("answering the interaction", "err", err)
+	}
 }
 
 // dispatch is the one dispatcher behind the prefix and slash routes, once the permission
@@ -547,6 +583,7 @@ func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string
 		case err != nil:
 			log.Warn("reading the guild for a permission check", "err", err)
 		default:
+			call.GuildOwnerID, call.Permissions = sub.GuildOwnerID, sub.NativePermissions
 			// A member who may not run the command gets no suggestions (and no refusal: an
 			// autocomplete has nowhere to show one).
 			if _, _, allowed := rt.permit(ctx, sub); allowed {

@@ -1,8 +1,9 @@
-// Package tools holds the moderators' commands that are not moderation actions: cases
-// (read and amend the record), config (the server's settings and ranks), purge, slowmode
-// and automod (the server's Discord AutoMod rules). Each is declared once as a commands.Spec, from which both the prefix and the
-// slash front-end are generated, and run by a Tool; the app checks the caller's permission
-// for the command (Args.Command) before it calls Run.
+// Package tools holds the commands that are not moderation actions: cases (read and amend
+// the record), config (the server's settings and ranks), purge, slowmode, automod (the
+// server's Discord AutoMod rules), and snippet and snippets (every member's named texts).
+// Each is declared once as a commands.Spec, from which both the prefix and the slash
+// front-end are generated, and run by a Tool; the app checks the caller's permission for
+// the command (Args.Command) before it calls Run.
 package tools
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/snippets"
 )
 
 // Discord is what the tools ask of Discord: reading guilds, members and channels, a
@@ -44,9 +46,12 @@ type Env struct {
 	// AutoMod manages the guild's Discord AutoMod rules; nil in processes without it (the
 	// automod command then says so).
 	AutoMod *automod.Service
-	Exec    *executor.Executor
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Snippets keeps the guilds' snippets; nil in processes without them (the snippet
+	// commands then say so).
+	Snippets *snippets.Service
+	Exec     *executor.Executor
+	Log      *slog.Logger
+	Now      func() time.Time
 	// BotID is gavel's own user id.
 	BotID int64
 	// Lift ends the punishment of case number n now, through the moderation pipeline, as
@@ -64,6 +69,11 @@ type Call struct {
 	ChannelID int64
 	User      discord.User
 	Roles     []int64
+	// GuildOwnerID and Permissions are what the permission check knew of the caller: the
+	// guild's owner and the caller's Discord permissions (for a tool that treats moderators
+	// differently, through permissions.Service.Standing).
+	GuildOwnerID int64
+	Permissions  permissions.Permission
 	// Prefix is the guild's command prefix, for usage lines.
 	Prefix string
 	// Slash is true for a slash command or a component, whose replies only the caller sees.
@@ -127,7 +137,8 @@ func NewSet(env *Env) *Set {
 		env.Log = slog.New(slog.DiscardHandler)
 	}
 	// One constructor per tool, each in the tool's own file.
-	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env)}}
+	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env),
+		newSnippet(env), newSnippets(env)}}
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
