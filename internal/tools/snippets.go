@@ -46,7 +46,7 @@ func snippetsSpec() *commands.Spec {
 			{Name: "search", Aliases: []string{"find"}, Open: true, Description: "Find snippets by a word in their name or text",
 				Params: []commands.Param{
 					{Name: "text", Description: "What to look for (any letter case)", Kind: commands.KindString, Required: true,
-						Positional: true, Rest: true, Min: 1, Max: snippets.MaxSearch},
+						Positional: true, Rest: true, Verbatim: true, Min: 1, Max: snippets.MaxSearch},
 					{Name: "page", Description: "The page to show", Kind: commands.KindInt, Min: 1, Max: snippets.MaxPage, Aliases: []string{"p"}}}},
 			{Name: "info", Aliases: []string{"show"}, Open: true, Description: "Show a snippet's author, uses and history",
 				Params: []commands.Param{snippetName("The snippet")}},
