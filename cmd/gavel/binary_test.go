@@ -34,8 +34,15 @@ var built struct {
 	out  []byte
 }
 
-// TestMain removes the binary the tests built.
+// packageDir is the package's directory, where go test starts; tests then move elsewhere.
+var packageDir string
+
+// TestMain notes the package's directory and removes the binary the tests built.
 func TestMain(m *testing.M) {
+	var err error
+	if packageDir, err = os.Getwd(); err != nil {
+		panic(err)
+	}
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
@@ -66,6 +73,7 @@ func gavelBinary(t *testing.T) string {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, ".")...)
+		cmd.Dir = packageDir
 		built.out, built.err = cmd.CombinedOutput()
 	})
 	if built.err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,11 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(got.stderr, `msg="database ready"`) || !strings.Contains(got.stderr, "migrations_applied=") || strings.Contains(got.stderr, "migrations_applied=0") {
 		t.Errorf("run did not migrate the database first: %q", got.stderr)
+	}
+	// docs/cli.md shows this very output.
+	doc := docBlock(t, "$ gavel run\n")
+	if !slices.Equal(logShape(doc), logShape(got.stderr)) || !strings.HasSuffix(doc, got.stderr[strings.Index(got.stderr, "gavel: "):]) {
+		t.Errorf("docs/cli.md's sample of run without a token is stale:\n doc %q\nreal %q", doc, got.stderr)
 	}
 	if got := gavel(t, nil, "migrate", "status"); !strings.Contains(squash(got.stdout), "00001 applied") {
 		t.Errorf("after run: %q", got.stdout)

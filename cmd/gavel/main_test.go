@@ -275,3 +275,13 @@ func TestVersionFlag(t *testing.T) {
 		t.Error("migrate up --version ran the migration")
 	}
 }
+
+// TestConfigCheckDocumented: docs/cli.md's sample of config check is the real output.
+func TestConfigCheckDocumented(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := gavel(t, map[string]string{"DISCORD_TOKEN": "MTIz.x.y"}, "config", "check")
+	doc := docBlock(t, "$ DISCORD_TOKEN=… gavel config check\n")
+	if want := strings.TrimPrefix(doc, "$ DISCORD_TOKEN=… gavel config check\n"); got.code != 0 || got.stdout != want {
+		t.Errorf("docs/cli.md's config check sample is stale:\n doc %q\nreal %q", want, got.stdout)
+	}
+}

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +87,53 @@ func TestRunConnectsAndShutsDown(t *testing.T) {
 			t.Errorf("stderr does not contain %s:\n%s", want, stderr.String())
 		}
 	}
+	// docs/cli.md shows what run logs: the same messages, each with the same keys.
+	doc := docBlock(t, "$ DISCORD_TOKEN=… gavel run")
+	if got, want := logShape(stderr.String()), logShape(doc); !slices.Equal(got, want) {
+		t.Errorf("docs/cli.md's run sample is stale:\n doc %q\nreal %q", want, got)
+	}
+}
+
+// docBlock returns the code block of docs/cli.md whose first line starts with first.
+func docBlock(t *testing.T, first string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "cli.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```\n")
+	for i := 1; i < len(blocks); i += 2 {
+		if strings.HasPrefix(blocks[i], first) {
+			return blocks[i]
+		}
+	}
+	t.Fatalf("docs/cli.md has no code block starting %q", first)
+	return ""
+}
+
+// repoRoot is the module's root, two levels above this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	// Tests move to temporary directories; TestMain kept the package's own.
+	return filepath.Join(packageDir, "..", "..")
+}
+
+var logLine = regexp.MustCompile(`level=(\w+) msg=("[^"]*"|\S+)(.*)`)
+var logKey = regexp.MustCompile(` (\w+)=`)
+
+// logShape reduces log lines to "LEVEL msg key,key,…", sorted: what a sample must show,
+// without the values that change from run to run or the order of concurrent lines.
+func logShape(s string) []string {
+	var out []string
+	for _, m := range logLine.FindAllStringSubmatch(s, -1) {
+		var keys []string
+		for _, k := range logKey.FindAllStringSubmatch(m[3], -1) {
+			keys = append(keys, k[1])
+		}
+		out = append(out, m[1]+" "+m[2]+" "+strings.Join(keys, ","))
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestRunWrongToken: a token of the wrong shape, and one Discord refuses, are said in words
