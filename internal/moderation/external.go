@@ -100,7 +100,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	} else if !errors.Is(err, cases.ErrNotFound) {
 		return cases.Case{}, false, err
 	}
-	c, err := co.recordDone(ctx, a, Done{Path: PathAuditLog, GuildID: ext.GuildID, UserID: ext.UserID, Moderator: moderator, Type: ext.Type,
+	c, err := co.recordDone(ctx, a, Done{Path: PathAuditLog, GuildID: ext.GuildID, UserID: ext.UserID, TargetName: co.nameOf(ctx, ext.GuildID, ext.UserID), Moderator: moderator, Type: ext.Type,
 		Reason: ext.Reason, ExpiresAt: ext.ExpiresAt,
 		Metadata: map[string]string{cases.MetaAuditLogEntry: strconv.FormatInt(ext.EntryID, 10), "source": SourceAuditLog},
 		Note:     "done outside gavel (audit-log entry " + strconv.FormatInt(ext.EntryID, 10) + ")",
@@ -128,7 +128,10 @@ type Done struct {
 	// Path names the way in for the case metrics (PathAuditLog, PathAutoMod).
 	Path            string
 	GuildID, UserID int64
-	Moderator       discord.User
+	// TargetName is the target's username when known, kept on the case so the mod log
+	// names them after they left or were unbanned; "" when unknown.
+	TargetName string
+	Moderator  discord.User
 	Type            cases.Type
 	Reason          string
 	ExpiresAt       time.Time
@@ -167,7 +170,7 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 		d.Path = "recorded"
 	}
 	sc := co.step(d.Path, Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
-	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: discord.UserID(d.UserID)}, d.Why
+	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: discord.UserID(d.UserID), Username: d.TargetName}, d.Why
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: int64(d.Moderator.ID), Type: d.Type, Status: cases.Pending,
 		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: withNames(d.Metadata, sc.Target, d.Moderator),
@@ -183,6 +186,24 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 		return c, fmt.Errorf("case #%d stays pending: %w", c.Number, err)
 	}
 	return active, nil
+}
+
+// nameOf is the username of a user an action outside gavel was aimed at, as Discord knows
+// them now: the member (a timeout), else the ban (a ban); "" when neither answers (a kick, an
+// unban), and the mod log then names them by id.
+func (co *Coordinator) nameOf(ctx context.Context, guildID, userID int64) string {
+	if m, ok, err := co.member(ctx, guildID, userID); err == nil && ok {
+		return m.User.Username
+	}
+	var ban discord.Ban
+	var banned bool
+	if err := co.read(ctx, func(ctx context.Context) (err error) {
+		ban, banned, err = co.port.GetBan(ctx, discord.GuildID(guildID), discord.UserID(userID))
+		return err
+	}); err == nil && banned {
+		return ban.User.Username
+	}
+	return ""
 }
 
 // supersedeUnrecorded cancels the open expiries an external action the guild does not

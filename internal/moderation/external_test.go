@@ -44,6 +44,11 @@ func TestRecordExternal(t *testing.T) {
 			c.Reason != "raiding" || c.Metadata[cases.MetaAuditLogEntry] != entry.ID.String() || c.Metadata["source"] != moderation.SourceAuditLog {
 			t.Errorf("case = %+v", c)
 		}
+		// The target's name is kept on the case (read from the ban), so every later edit of
+		// the mod-log message still names them.
+		if got := c.Metadata[cases.MetaTargetName]; got != "bob" {
+			t.Errorf("target_name = %q; want bob", got)
+		}
 		// Created active, the case was queued for the mod log in the same transaction.
 		w.modlogSettled(t)
 		if c, err = w.cases.Get(ctx, c.ID); err != nil {
