@@ -132,10 +132,10 @@ type Done struct {
 	// names them after they left or were unbanned; "" when unknown.
 	TargetName string
 	Moderator  discord.User
-	Type            cases.Type
-	Reason          string
-	ExpiresAt       time.Time
-	Metadata        map[string]string
+	Type       cases.Type
+	Reason     string
+	ExpiresAt  time.Time
+	Metadata   map[string]string
 	// Note is the history note of the case's activation ("the action succeeded" when empty).
 	Note string
 	// Why says, in the history of the cases whose expiries it cancels, what superseded
