@@ -59,7 +59,14 @@ func (c casesListCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer st.Close()
-	page, err := cases.NewService(st).List(ctx, f, cases.PageRequest{Page: c.Page, PerPage: c.PerPage})
+	svc := cases.NewService(st)
+	page, err := svc.List(ctx, f, cases.PageRequest{Page: c.Page, PerPage: c.PerPage})
+	if err == nil && page.Pages > 0 && c.Page > page.Pages {
+		// Past the end: the last page, as the Discord list does, and said on stderr so that
+		// stdout stays the table.
+		fmt.Fprintf(rt.Stderr, "there is no page %d (%s); showing the last\n", c.Page, counted(page.Pages, "page", "pages"))
+		page, err = svc.List(ctx, f, cases.PageRequest{Page: page.Pages, PerPage: c.PerPage})
+	}
 	if err != nil {
 		return err
 	}
@@ -95,7 +102,7 @@ func (c casesListCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(rt.Stdout, "page %d of %d (%d cases)\n", page.Page, page.Pages, page.Total)
+	fmt.Fprintf(rt.Stdout, "page %d of %d (%s)\n", page.Page, page.Pages, counted(int(page.Total), "case", "cases"))
 	return nil
 }
 
@@ -262,6 +269,10 @@ func (c casesListCmd) pendingExpiry(ctx context.Context, rt *Runtime) error {
 	}
 	matched := len(rows)
 	pages := (matched + c.PerPage - 1) / c.PerPage
+	if pages > 0 && c.Page > pages {
+		fmt.Fprintf(rt.Stderr, "there is no page %d (%s); showing the last\n", c.Page, counted(pages, "page", "pages"))
+		c.Page = pages
+	}
 	start := min((c.Page-1)*c.PerPage, matched)
 	rows = rows[start:min(start+c.PerPage, matched)]
 	if c.JSON {
@@ -290,12 +301,20 @@ func (c casesListCmd) pendingExpiry(ctx context.Context, rt *Runtime) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(rt.Stdout, "page %d of %d (%d pending expiries", c.Page, pages, matched)
+	fmt.Fprintf(rt.Stdout, "page %d of %d (%s", c.Page, pages, counted(matched, "pending expiry", "pending expiries"))
 	if total > int64(len(all)) {
 		fmt.Fprintf(rt.Stdout, "; only the %d soonest of %d were searched", len(all), total)
 	}
 	fmt.Fprintln(rt.Stdout, ")")
 	return nil
+}
+
+// counted says n things, singular or plural: "1 pending expiry", "3 pending expiries".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // describe renders a history row's change in words.

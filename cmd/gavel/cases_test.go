@@ -73,6 +73,13 @@ func TestCasesCommands(t *testing.T) {
 			if lines[11] != "page 1 of 3 (25 cases)" {
 				t.Errorf("footer %q", lines[11])
 			}
+			// A page past the end is the last page, and stderr says so (issue 12).
+			got = gavel(t, env, "cases", "list", "--guild", "10", "--per-page", "10", "--page", "999")
+			lines = strings.Split(strings.TrimSpace(got.stdout), "\n")
+			if got.code != 0 || lines[len(lines)-1] != "page 3 of 3 (25 cases)" || !strings.HasPrefix(lines[1], "#5") ||
+				got.stderr != "there is no page 999 (3 pages); showing the last\n" {
+				t.Errorf("--page 999: %d\n%s\nstderr %q", got.code, got.stdout, got.stderr)
+			}
 
 			got = gavel(t, env, "cases", "list", "--guild", "10", "--type", "ban", "--user", "100", "--json")
 			var page struct {
@@ -91,7 +98,7 @@ func TestCasesCommands(t *testing.T) {
 			}
 
 			got = gavel(t, env, "cases", "list", "--status", "voided")
-			if got.code != 0 || !strings.Contains(got.stdout, "GUILD") || !strings.Contains(got.stdout, "#4") || !strings.Contains(got.stdout, "(1 cases)") {
+			if got.code != 0 || !strings.Contains(got.stdout, "GUILD") || !strings.Contains(got.stdout, "#4") || !strings.Contains(got.stdout, "(1 case)") {
 				t.Errorf("list --status voided across guilds:\n%s%s", got.stdout, got.stderr)
 			}
 
@@ -301,6 +308,13 @@ func TestCasesPendingExpiry(t *testing.T) {
 			if got.code != 0 || len(lines) != 5 || !strings.HasPrefix(lines[0], "DUE") || !strings.Contains(lines[1], "2030-01-02 03:04 UTC") ||
 				!strings.Contains(lines[3], "unban") || !strings.Contains(lines[3], "2030-02-02") || lines[4] != "page 1 of 1 (3 pending expiries)" {
 				t.Errorf("list --pending-expiry: %d\n%s%s", got.code, got.stdout, got.stderr)
+			}
+
+			// One is "1 pending expiry", and a page past the end is the last one, said on stderr.
+			got = gavel(t, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "jail", "--page", "4")
+			lines = strings.Split(strings.TrimSpace(got.stdout), "\n")
+			if got.code != 0 || len(lines) != 3 || lines[2] != "page 1 of 1 (1 pending expiry)" || got.stderr != "there is no page 4 (1 page); showing the last\n" {
+				t.Errorf("one jail's expiry, page 4: %d\n%s%s", got.code, got.stdout, got.stderr)
 			}
 
 			got = gavel(t, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "tempban", "--json")

@@ -389,7 +389,9 @@ func TestCasesCommand(t *testing.T) {
 			{"$cases " + mention(cw.target), "Cases for target (21)", "`#26`"},
 			{"$c " + cw.other.String(), "Cases for other (5)", "`#25`"},
 			{"$cases list -type kick", "Cases type KICK (5)", "`#25`"},
-			{"$cases search -mod " + mention(cw.owner) + " -type warn", "Cases by owner, type WARN (5)", "`#24`"},
+			{"$cases filter -mod " + mention(cw.owner) + " -type warn", "Cases by owner, type WARN (5)", "`#24`"},
+			{"$cases search seeded 24", `Cases with "seeded 24" (1)`, "`#24`"},
+			{"$cases search seeded -type kick", `Cases type KICK, with "seeded" (5)`, "`#25`"},
 			{"$cases -status voided", "Cases status voided (0)", ""},
 		} {
 			m := cw.send(t, cw.mod, tc.cmd)
@@ -406,6 +408,14 @@ func TestCasesCommand(t *testing.T) {
 		}
 		if r := cw.send(t, cw.mod, "$cases nobody"); !strings.Contains(r.Content, "use a case number") {
 			t.Errorf("$cases nobody = %q", r.Content)
+		}
+		// A page past the end shows the last page and says so (issue 12).
+		m := cw.send(t, cw.mod, "$cases list -page 999")
+		if !strings.Contains(m.Content, "There is no page 999: 3 pages. This is the last.") || firstLine(t, m) != "`#6`" {
+			t.Errorf("$cases list -page 999: %q, first line %s", m.Content, firstLine(t, m))
+		}
+		if m := cw.send(t, cw.mod, "$cases search seeded -type kick -p 2"); !strings.Contains(m.Content, "There is no page 2: 1 page.") {
+			t.Errorf("a search's page 2 of 1: %q", m.Content)
 		}
 	})
 

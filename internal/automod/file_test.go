@@ -198,7 +198,7 @@ func TestMakePlanRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = MakePlan(f, nil, nil)
-	if err == nil || !strings.Contains(err.Error(), "the guild already has 6 KEYWORD rule(s); accepted: at most 6 per guild") {
+	if err == nil || !strings.Contains(err.Error(), "the guild already has 6 KEYWORD rules; accepted: at most 6 per guild") {
 		t.Fatalf("seven keyword rules: %v", err)
 	}
 

@@ -120,7 +120,7 @@ func TestServiceThroughTheFake(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Create(ctx, g, alice, keywordRule("seventh", "w")); err == nil || !strings.Contains(err.Error(), "the guild already has 6 KEYWORD rule(s)") {
+	if _, err := svc.Create(ctx, g, alice, keywordRule("seventh", "w")); err == nil || !strings.Contains(err.Error(), "the guild already has 6 KEYWORD rules") {
 		t.Errorf("a seventh keyword rule: %v", err)
 	}
 	if n := len(s.AutoModRules(guild)); n != 6 {

@@ -155,7 +155,7 @@ func checkTriggerAndEvent(ps *problems, r Rule, existing []Rule) {
 		}
 	}
 	if limit, _ := MaxRulesPerGuild(r.TriggerType); same >= limit {
-		ps.add("trigger_type", "the guild already has %d %s rule(s); accepted: at most %d per guild", same, r.TriggerType, limit)
+		ps.add("trigger_type", "the guild already has %s; accepted: at most %d per guild", plural(same, fmt.Sprintf("%s rule", r.TriggerType)), limit)
 	}
 }
 

@@ -19,6 +19,14 @@ type Filter struct {
 	// Types matches any of the listed types.
 	Types  []Type
 	Status Status
+	// Words: the reason contains every one (see Search for how each engine matches). Each
+	// must hold only letters and digits (SearchWords splits text into such words).
+	Words []string
+}
+
+// SearchWords splits text into the words a search looks for: runs of letters and digits.
+func SearchWords(text string) []string {
+	return strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
 }
 
 func (f Filter) check() error {
@@ -38,12 +46,17 @@ func (f Filter) check() error {
 			return err
 		}
 	}
+	for _, w := range f.Words {
+		if len(SearchWords(w)) != 1 || SearchWords(w)[0] != w {
+			return input.Invalid("search", fmt.Sprintf("%q is not a word of letters or digits", w))
+		}
+	}
 	return nil
 }
 
 func (f Filter) store() store.CaseFilter {
 	return store.CaseFilter{GuildID: f.GuildID, UserID: f.UserID, ModeratorID: f.ModeratorID,
-		Types: typeNames(f.Types), Status: string(f.Status)}
+		Types: typeNames(f.Types), Status: string(f.Status), ReasonWords: f.Words}
 }
 
 // PageRequest asks for one page of a listing; pages start at 1.
@@ -91,7 +104,7 @@ func (s *Service) Search(ctx context.Context, guildID int64, text string, p Page
 	if len(text) > MaxSearchTextBytes {
 		return Page{}, input.Invalid("search", fmt.Sprintf("is %d bytes long; at most %d are accepted", len(text), MaxSearchTextBytes))
 	}
-	words := strings.FieldsFunc(text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	words := SearchWords(text)
 	if len(words) == 0 {
 		return Page{}, input.Invalid("search", "has no words to look for; give at least one word of letters or digits")
 	}

@@ -330,7 +330,7 @@ func testReport(rep automod.Report) string {
 	if len(rep.Hits) == 0 {
 		b.WriteString("No rule gavel can evaluate fires on this message.")
 	} else {
-		fmt.Fprintf(&b, "%d rule match(es):", len(rep.Hits))
+		fmt.Fprintf(&b, "%s:", count(len(rep.Hits), "rule match", "rule matches"))
 	}
 	for _, h := range rep.Hits {
 		b.WriteString("\n• " + h.String())

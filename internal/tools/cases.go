@@ -28,6 +28,10 @@ const (
 	maxCaseNumber = 10_000_000
 	// maxListPage bounds the page a button or -page may ask for.
 	maxListPage = maxCaseNumber / casesPerPage
+	// maxSearchText bounds the text of cases search (the store takes at most 200 bytes).
+	maxSearchText = 100
+	// maxCustomID is Discord's limit on a button's custom_id.
+	maxCustomID = 100
 	// casesComponentPrefix starts the custom_id of the list's buttons.
 	casesComponentPrefix = "cases:"
 	// caseColor is Tux's colour for case embeds.
@@ -53,6 +57,12 @@ func caseTypeChoices() []string {
 func casesSpec() *commands.Spec {
 	number := commands.Param{Name: "number", Description: "The case number", Kind: commands.KindInt,
 		Required: true, Positional: true, Min: 1, Max: maxCaseNumber}
+	filters := []commands.Param{
+		{Name: "moderator", Description: "Only cases by this moderator", Kind: commands.KindUser, Aliases: []string{"mod"}},
+		{Name: "type", Description: "Only cases of this type", Kind: commands.KindString, Choices: caseTypeChoices(), Aliases: []string{"t"}},
+		{Name: "status", Description: "Only cases in this status", Kind: commands.KindString, Choices: caseStatusChoices, Aliases: []string{"s"}},
+		{Name: "page", Description: "The page to show", Kind: commands.KindInt, Min: 1, Max: maxListPage, Aliases: []string{"p"}},
+	}
 	return &commands.Spec{
 		Name: "cases", Native: permissions.ManageMessages, Rank: 2,
 		Aliases:     []string{"case", "c"},
@@ -60,14 +70,16 @@ func casesSpec() *commands.Spec {
 		Default:     "list",
 		Route:       routeCases,
 		Subs: []*commands.Spec{
-			{Name: "list", Aliases: []string{"search", "find", "filter", "ls"}, Description: "List cases, newest first, 10 per page",
-				Params: []commands.Param{
+			{Name: "list", Aliases: []string{"filter", "ls"}, Description: "List cases, newest first, 10 per page",
+				Params: append([]commands.Param{
 					{Name: "user", Description: "Only this user's cases", Kind: commands.KindUser, Positional: true, Aliases: []string{"u", "target"}},
-					{Name: "moderator", Description: "Only cases by this moderator", Kind: commands.KindUser, Aliases: []string{"mod"}},
-					{Name: "type", Description: "Only cases of this type", Kind: commands.KindString, Choices: caseTypeChoices(), Aliases: []string{"t"}},
-					{Name: "status", Description: "Only cases in this status", Kind: commands.KindString, Choices: caseStatusChoices, Aliases: []string{"s"}},
-					{Name: "page", Description: "The page to show", Kind: commands.KindInt, Min: 1, Max: maxListPage, Aliases: []string{"p"}},
-				}},
+				}, filters...)},
+			{Name: "search", Aliases: []string{"find"}, Description: "Find cases whose reason contains every word given, newest first",
+				Params: append([]commands.Param{
+					{Name: "text", Description: "The words the reason contains (letters and digits)", Kind: commands.KindString,
+						Required: true, Positional: true, Rest: true, Max: maxSearchText},
+					{Name: "user", Description: "Only this user's cases", Kind: commands.KindUser, Aliases: []string{"u", "target"}},
+				}, filters...)},
 			{Name: "view", Aliases: []string{"v", "show", "get"}, Description: "Show one case with its history",
 				Params: []commands.Param{number}},
 			{Name: "modify", Aliases: []string{"m", "edit", "update"}, Rank: 4, Description: "Change a case's reason, status or expiry",
@@ -119,11 +131,17 @@ func newCases(env *Env) *Tool {
 
 func (ct *caseTool) run(ctx context.Context, call Call, args commands.Args) Reply {
 	switch args.Spec.Name {
-	case "list":
+	case "list", "search":
 		q := listQuery{Page: 1, UserID: args.ID("user"), ModeratorID: args.ID("moderator"),
 			Type: cases.Type(args.String("type")), Status: cases.Status(args.String("status"))}
 		if args.Has("page") {
 			q.Page = int(args.Int("page"))
+		}
+		if args.Spec.Name == "search" {
+			q.Words = cases.SearchWords(args.String("text"))
+			if len(q.Words) == 0 {
+				return Text(Refused, "Give at least one word of letters or digits to look for in the reasons, as in `%scases search spam links`.", call.Prefix)
+			}
 		}
 		return ct.list(ctx, call, q)
 	case "view":
@@ -150,6 +168,8 @@ type listQuery struct {
 	ModeratorID int64
 	Type        cases.Type
 	Status      cases.Status
+	// Words are a search's: the reason holds every one.
+	Words []string
 }
 
 // The list's buttons, each a letter in the custom_id: Discord refuses a message whose
@@ -171,8 +191,14 @@ func (q listQuery) customID(button byte) string {
 		}
 		return strconv.FormatInt(v, 10)
 	}
-	return casesComponentPrefix + string(button) + ":" + strconv.Itoa(q.Page) + ":" + id(q.UserID) + ":" +
+	s := casesComponentPrefix + string(button) + ":" + strconv.Itoa(q.Page) + ":" + id(q.UserID) + ":" +
 		id(q.ModeratorID) + ":" + string(q.Type) + ":" + string(q.Status)
+	if len(q.Words) > 0 {
+		// A search's words follow, joined by +; a search too long for Discord's 100
+		// characters gets no buttons (listButtons).
+		s += ":" + strings.Join(q.Words, "+")
+	}
+	return s
 }
 
 // parseListID reads a list button's custom_id back; it accepts exactly what customID
@@ -183,7 +209,7 @@ func parseListID(s string) (listQuery, byte, error) {
 		return listQuery{}, 0, errors.New("not a case list button")
 	}
 	parts := strings.Split(rest, ":")
-	if len(parts) != 6 || len(parts[0]) != 1 || !strings.Contains("fpnl", parts[0]) {
+	if len(parts) != 6 && len(parts) != 7 || len(parts[0]) != 1 || !strings.Contains("fpnl", parts[0]) {
 		return listQuery{}, 0, fmt.Errorf("malformed custom id %q", clipText(s, 100))
 	}
 	var q listQuery
@@ -217,19 +243,27 @@ func parseListID(s string) (listQuery, byte, error) {
 		}
 		q.Status = st
 	}
+	if len(parts) == 7 {
+		words := strings.Split(parts[6], "+")
+		if parts[6] == "" || strings.Join(cases.SearchWords(parts[6]), "+") != parts[6] {
+			return listQuery{}, 0, fmt.Errorf("bad search %q", clipText(parts[6], 30))
+		}
+		q.Words = words
+	}
 	return q, parts[0][0], nil
 }
 
 // list answers one page of the query, clamped to the pages there are now: cases may have
 // been added or removed since the buttons were drawn.
 func (ct *caseTool) list(ctx context.Context, call Call, q listQuery) Reply {
-	f := cases.Filter{GuildID: call.GuildID, UserID: q.UserID, ModeratorID: q.ModeratorID, Status: q.Status}
+	f := cases.Filter{GuildID: call.GuildID, UserID: q.UserID, ModeratorID: q.ModeratorID, Status: q.Status, Words: q.Words}
 	if q.Type != "" {
 		f.Types = []cases.Type{q.Type}
 	}
 	page, err := ct.env.Cases.List(ctx, f, cases.PageRequest{Page: q.Page, PerPage: casesPerPage})
+	asked := 0 // the page asked for, when there is no such page
 	if err == nil && page.Pages > 0 && q.Page > page.Pages {
-		q.Page = page.Pages
+		asked, q.Page = q.Page, page.Pages
 		page, err = ct.env.Cases.List(ctx, f, cases.PageRequest{Page: q.Page, PerPage: casesPerPage})
 	}
 	if err != nil {
@@ -240,7 +274,12 @@ func (ct *caseTool) list(ctx context.Context, call Call, q listQuery) Reply {
 		q.Page = 1
 	}
 	title := listTitle(q, ct.userName(ctx, call.GuildID, q.UserID), ct.userName(ctx, call.GuildID, q.ModeratorID), page.Total)
-	return Reply{Message: listMessage(q, title, page), Outcome: OK}
+	msg := listMessage(q, title, page, call)
+	if asked > 0 {
+		// Said, not only done: a moderator who asked for page 999 must not think it exists.
+		msg.Content = fmt.Sprintf("There is no page %d: %s. This is the last.", asked, count(page.Pages, "page", "pages"))
+	}
+	return Reply{Message: msg, Outcome: OK}
 }
 
 // listTitle names the total and the filters: "Cases for target, by mod, type WARN (23)".
@@ -258,6 +297,9 @@ func listTitle(q listQuery, user, moderator string, total int64) string {
 	if q.Status != "" {
 		filters = append(filters, "status "+string(q.Status))
 	}
+	if len(q.Words) > 0 {
+		filters = append(filters, fmt.Sprintf("with %q", strings.Join(q.Words, " ")))
+	}
 	title := "Cases"
 	if len(filters) > 0 {
 		title += " " + strings.Join(filters, ", ")
@@ -266,11 +308,11 @@ func listTitle(q listQuery, user, moderator string, total int64) string {
 }
 
 // listMessage is the page as an embed with its buttons: one line per case, newest first.
-func listMessage(q listQuery, title string, page cases.Page) discord.Message {
+func listMessage(q listQuery, title string, page cases.Page, call Call) discord.Message {
 	e := discord.Embed{Title: title, Color: caseColor}
 	if len(page.Cases) == 0 {
 		e.Description = "No cases match."
-		if q == (listQuery{Page: 1}) {
+		if q.UserID == 0 && q.ModeratorID == 0 && q.Type == "" && q.Status == "" && len(q.Words) == 0 {
 			e.Description = "This server has no cases yet."
 		}
 	} else {
@@ -281,7 +323,12 @@ func listMessage(q listQuery, title string, page cases.Page) discord.Message {
 		e.Description = strings.Join(lines, "\n")
 		e.Footer = &discord.EmbedFooter{Text: fmt.Sprintf("Page %d of %d · newest first", q.Page, page.Pages)}
 	}
-	return discord.Message{Embeds: []discord.Embed{e}, Components: listButtons(q, page.Pages), AllowedMentions: &discord.AllowedMentions{}}
+	buttons := listButtons(q, page.Pages)
+	if buttons == nil && page.Pages > 1 {
+		// The search is too long for a button to carry: the page option turns the pages.
+		e.Footer.Text += fmt.Sprintf(" · next: %s %d", commands.OptionName("page", call.Slash), min(q.Page+1, page.Pages))
+	}
+	return discord.Message{Embeds: []discord.Embed{e}, Components: buttons, AllowedMentions: &discord.AllowedMentions{}}
 }
 
 // caseLine is one case in a list: "`#12` **BAN** · active · <t:…:R> · spamming links".
@@ -294,7 +341,9 @@ func caseLine(c cases.Case) string {
 // listButtons are first, previous, next and last, disabled where they lead nowhere; none
 // when everything fits on one page.
 func listButtons(q listQuery, pages int) json.RawMessage {
-	if pages <= 1 {
+	widest := q
+	widest.Page = pages
+	if pages <= 1 || len(widest.customID(buttonLast)) > maxCustomID {
 		return nil
 	}
 	type button struct {
@@ -468,7 +517,7 @@ func packHistory(lines []string, maxFields, budget int) []discord.EmbedField {
 	for keep := len(lines); keep >= 0; keep-- {
 		shown := lines[len(lines)-keep:]
 		if dropped := len(lines) - keep; dropped > 0 {
-			shown = append([]string{fmt.Sprintf("*%d older event(s) not shown.*", dropped)}, shown...)
+			shown = append([]string{fmt.Sprintf("*%s not shown.*", count(dropped, "older event", "older events"))}, shown...)
 		}
 		fields := packLines(shown)
 		size := 0

@@ -364,7 +364,7 @@ func TestConfigPermissions(t *testing.T) {
 		wantReply(t, f.admin(t, "$config commands set cases modify 4"), OK, "`cases modify` now requires rank 4 (Senior Moderator)")
 		wantReply(t, f.admin(t, `$config commands set "config ranks" 6`), OK, "`config ranks` now requires rank 6")
 		n := len(f.history(t))
-		wantReply(t, f.admin(t, "$config commands set case modify 4"), Refused, "`case modify` is not one of gavel's commands", "Did you mean `cases modify`?", "cases (list, modify, view)")
+		wantReply(t, f.admin(t, "$config commands set case modify 4"), Refused, "`case modify` is not one of gavel's commands", "Did you mean `cases modify`?", "cases (list, modify, search, view)")
 		wantReply(t, f.admin(t, "$config commands set ban! 4"), Refused, "accepted: a command's full name")
 		wantReply(t, f.admin(t, "$config commands clear warn"), Refused, "has no rank of its own")
 		unchanged(t, f, n)

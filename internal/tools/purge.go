@@ -248,12 +248,7 @@ func purgeReasonText(n int, userID int64) string {
 	return fmt.Sprintf("purge %d", n)
 }
 
-func messages(n int) string {
-	if n == 1 {
-		return "1 message"
-	}
-	return fmt.Sprintf("%d messages", n)
-}
+func messages(n int) string { return count(n, "message", "messages") }
 
 // purgeSummary is the reply: how many were deleted where, and why fewer than asked.
 func purgeSummary(channelID, userID int64, count, deleted int, s purgeScan) string {

@@ -211,6 +211,14 @@ func (s *Set) Component(customID string) (*Tool, bool) {
 	return nil, false
 }
 
+// count says n things in words, singular or plural: "1 rule match", "3 rule matches".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // Text is a reply of plain text; mentions in it never ping.
 func Text(outcome Outcome, format string, args ...any) Reply {
 	return Reply{Message: discord.Message{Content: fmt.Sprintf(format, args...), AllowedMentions: &discord.AllowedMentions{}}, Outcome: outcome}
