@@ -10,9 +10,12 @@ package modlog
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -93,6 +96,14 @@ type Service struct {
 	// wake holds one pending wake-up: a commit that queued a delivery while the worker was
 	// busy is not lost.
 	wake chan struct{}
+	// running is set while Run is the process's worker: only then are new rows written
+	// leased to it (see CasesChanged).
+	running atomic.Bool
+	// handMu guards handed, the rows committed already leased to this worker and not yet
+	// taken by it, and claimDue, set when a commit queued a row that only a claim finds.
+	handMu   sync.Mutex
+	handed   []query.ModlogOutbox
+	claimDue bool
 	// delivered is told of each finished delivery (tests wait on it); nil when unused.
 	delivered func(caseID int64, outcome Outcome)
 	// tone tells what each case type's action does (its embed's colour); nil colours every
@@ -174,15 +185,70 @@ func (s *Service) Config() Config { return s.cfg }
 // it (cases.ChangeObserver), and wakes the worker once that transaction commits. One row per
 // case: a change while one waits joins it. The row is due now by the mod log's own clock,
 // which its worker's claims read.
+//
+// While this process's worker runs, a new row is written already leased to it, as a claim
+// would leave it (attempts 1), and handed to it once the transaction commits: the worker
+// delivers it without a claim of its own (a write transaction). Nothing else changes: if the
+// process dies first, the lease ends and any worker claims the row, as it would a claimed
+// one. A change that joins a waiting row leaves that row's lease as it is, and the worker
+// claims it.
 func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
-	now := s.clk.Now().UnixMilli()
+	now := s.clk.Now()
+	lease := s.running.Load()
+	var mine []query.ModlogOutbox
+	claim := false
 	for _, c := range changed {
-		if err := tx.Queries().EnqueueModlog(tx.Context(), query.EnqueueModlogParams{CaseID: c.ID, GuildID: c.GuildID, Now: now}); err != nil {
+		p := query.EnqueueModlogParams{CaseID: c.ID, GuildID: c.GuildID, Now: now.UnixMilli()}
+		if lease {
+			p.Attempts = 1
+			p.Owner = sql.NullString{String: s.owner, Valid: true}
+			p.LeaseUntil = sql.NullInt64{Int64: now.Add(s.cfg.Lease).UnixMilli(), Valid: true}
+		}
+		row, err := tx.Queries().EnqueueModlog(tx.Context(), p)
+		if err != nil {
 			return fmt.Errorf("queue the mod-log message of case id %d: %w", c.ID, err)
 		}
+		// A joined row has generation 2 or more, whoever holds it.
+		if lease && row.Generation == 1 && row.LeaseOwner.String == s.owner {
+			mine = append(mine, row)
+		} else {
+			claim = true
+		}
 	}
-	tx.AfterCommit(s.wakeUp)
+	tx.AfterCommit(func() { s.hand(mine, claim) })
 	return nil
+}
+
+// hand gives the worker rows committed leased to it, and notes whether a claim is needed,
+// then wakes it.
+func (s *Service) hand(rows []query.ModlogOutbox, claim bool) {
+	s.handMu.Lock()
+	s.handed = append(s.handed, rows...)
+	s.claimDue = s.claimDue || claim
+	s.handMu.Unlock()
+	s.wakeUp()
+}
+
+// takeHanded takes up to max of the rows handed to the worker.
+func (s *Service) takeHanded(max int) []query.ModlogOutbox {
+	s.handMu.Lock()
+	defer s.handMu.Unlock()
+	n := min(max, len(s.handed))
+	if n == 0 {
+		return nil
+	}
+	out := append([]query.ModlogOutbox(nil), s.handed[:n]...)
+	s.handed = append(s.handed[:0], s.handed[n:]...)
+	return out
+}
+
+// takeClaimDue reports, and clears, that a commit queued a row only a claim finds.
+func (s *Service) takeClaimDue() bool {
+	s.handMu.Lock()
+	defer s.handMu.Unlock()
+	due := s.claimDue
+	s.claimDue = false
+	return due
 }
 
 // wakeUp wakes the worker; a wake-up while it is busy is kept for when it is done.
@@ -208,7 +274,7 @@ type Pending struct {
 // tried again), and how many of them failed at least once: the backlog an operator watches.
 // It counts the whole outbox, every process's.
 func (s *Service) Counts(ctx context.Context) (queued, failing int64, err error) {
-	row, err := s.st.Queries().ModlogCounts(ctx)
+	row, err := s.st.Queries().ModlogCounts(ctx, s.clk.Now().UnixMilli())
 	if err != nil {
 		return 0, 0, fmt.Errorf("count mod-log deliveries: %w", err)
 	}

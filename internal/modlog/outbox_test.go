@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -527,4 +528,121 @@ func userFields(t *testing.T, r *rig, c cases.Case) map[string]string {
 		}
 	}
 	return out
+}
+
+// While a worker runs, a new case's row is written already leased to it (attempts 1), so it
+// is delivered without a claim. If that worker stops delivering (a crash, or stuck), the row
+// is no one else's until the lease ends; then another process's worker claims it, on its
+// second attempt. A row under a live lease is not counted as failing.
+func TestRowLeasedAtEnqueueHandsOnWhenTheLeaseEnds(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		entered, stuck := make(chan struct{}), make(chan struct{})
+		r.port.during = func() { close(entered); <-stuck }
+		r.run(t)
+		t.Cleanup(func() { close(stuck) }) // before r's worker is stopped (cleanups run last first)
+		c := r.warn(t, cases.Active)
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the worker never posted")
+		}
+		p := r.pending(t)
+		if len(p) != 1 || p[0].CaseID != c.ID || p[0].LeaseOwner == "" || p[0].Attempts != 1 || p[0].Generation != 1 {
+			t.Fatalf("outbox while the post is under way: %+v; want the row leased at its first attempt", p)
+		}
+		if queued, failing, err := r.ml.Counts(ctx); err != nil || queued != 1 || failing != 0 {
+			t.Errorf("Counts = %d queued, %d failing, %v; want 1, 0 (a first attempt under way)", queued, failing, err)
+		}
+		holder := p[0].LeaseOwner
+
+		// Another process's worker: nothing to claim until the lease ends.
+		out2 := make(chan modlog.Outcome, 4)
+		// Its poll is after the lease's end, so the timer it sets is for the lease's end.
+		cfg := r.ml.Config()
+		cfg.PollEvery = 10 * cfg.Lease
+		other := modlog.New(st, settings.NewService(st), modlog.WithClock(r.clk), modlog.WithConfig(cfg),
+			modlog.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+			modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { out2 <- o }))
+		other.Bind(cases.NewService(st, cases.WithChangeObserver(other)))
+		port2 := newPort()
+		ctx2, cancel2 := context.WithCancel(ctx)
+		done2 := make(chan error, 1)
+		go func() { done2 <- other.Run(ctx2, port2, bot) }()
+		t.Cleanup(func() {
+			cancel2()
+			if err := <-done2; err != nil {
+				t.Errorf("the other Run: %v", err)
+			}
+		})
+		leaseEnd := r.clk.Now().Add(r.ml.Config().Lease)
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		if err := r.clk.WaitArmedAfter(wctx, leaseEnd.Add(-time.Millisecond)); err != nil {
+			t.Fatalf("the other worker set no timer for the lease's end: %v", err)
+		}
+		if p := r.pending(t); len(p) != 1 || p[0].LeaseOwner != holder || len(port2.posts) != 0 {
+			t.Fatalf("the other worker took a leased row: %+v", p)
+		}
+		r.clk.Set(leaseEnd.Add(time.Millisecond))
+		select {
+		case o := <-out2:
+			if o != modlog.Posted {
+				t.Fatalf("the other worker's delivery: %s; want posted", o)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the other worker did not deliver the row once the lease ended")
+		}
+		got, err := r.cases.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := port2.message(got.ModlogMessageID); !ok {
+			t.Errorf("case linked to message %d, not the other worker's post", got.ModlogMessageID)
+		}
+		if p := r.pending(t); len(p) != 0 {
+			t.Errorf("outbox after the other worker's delivery: %+v", p)
+		}
+	})
+}
+
+// A worker that stops gives back the rows handed to it and not yet delivered: due now,
+// unleased, their attempt uncounted.
+func TestStoppedWorkerGivesBackHandedRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := newRig(t, st, true)
+		entered, stuck := make(chan struct{}), make(chan struct{})
+		r.port.during = func() { close(entered); <-stuck }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.ml.Run(ctx, r.port, bot) }()
+		first := r.warn(t, cases.Active)
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the worker never posted")
+		}
+		// Handed to the worker while it is busy with the first.
+		second := r.warn(t, cases.Active)
+		if p := r.pending(t); len(p) != 2 || p[1].CaseID != second.ID || p[1].LeaseOwner == "" || p[1].Attempts != 1 {
+			t.Fatalf("outbox %+v; want the second row leased to the worker", p)
+		}
+		cancel()
+		close(stuck)
+		if err := <-done; err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		for _, p := range r.pending(t) {
+			if p.CaseID == second.ID && (p.LeaseOwner != "" || p.Attempts != 0 || p.RunAt.After(r.clk.Now())) {
+				t.Errorf("the undelivered row after the worker stopped: %+v; want it due now, unleased, attempts 0", p)
+			}
+			if p.CaseID != first.ID && p.CaseID != second.ID {
+				t.Errorf("unexpected row %+v", p)
+			}
+		}
+		if p := r.pending(t); !slices.ContainsFunc(p, func(x modlog.Pending) bool { return x.CaseID == second.ID }) {
+			t.Errorf("the undelivered row is gone: %+v", p)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -19,13 +20,21 @@ import (
 // included), then whenever a commit wakes it, a retry falls due, or PollEvery passes. port
 // is Discord; botID is gavel's user id, the actor of the links it records. It returns nil
 // when ctx ends.
+//
+// While it runs, rows this process queues come to it already leased (CasesChanged), so a
+// wake-up from a commit delivers them without a claim; it claims when a timer fires (a row
+// fell due, or the poll) and when a commit queued a row that only a claim finds.
 func (s *Service) Run(ctx context.Context, port Port, botID int64) error {
 	if s.cases == nil {
 		return errors.New("modlog: Run before Bind")
 	}
 	w := worker{s: s, port: port, botID: botID}
+	s.running.Store(true)
+	defer w.release()
+	claim := true
 	for {
-		if err := w.drain(ctx); err != nil {
+		claim = s.takeClaimDue() || claim
+		if err := w.drain(ctx, claim); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -47,7 +56,30 @@ func (s *Service) Run(ctx context.Context, port Port, botID int64) error {
 			return nil
 		case <-s.wake:
 			t.Stop()
+			claim = false
 		case <-t.C():
+			claim = true
+		}
+	}
+}
+
+// release ends the worker's run: rows handed to it and not delivered go back to the outbox,
+// due now and with the attempt they were leased for uncounted, for the next worker (this
+// process's next run or another's) instead of waiting for their lease to end. A row leased
+// to it by a commit that lands after this still comes back when its lease ends.
+func (w worker) release() {
+	s := w.s
+	s.running.Store(false)
+	rows := s.takeHanded(math.MaxInt)
+	if len(rows) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, r := range rows {
+		if err := w.handBack(ctx, r, s.clk.Now(), int(r.Attempts)-1, ""); err != nil {
+			s.log.Warn("mod log: returning an undelivered row at shutdown; it comes back when its lease ends",
+				"case_id", r.CaseID, "err", err)
 		}
 	}
 }
@@ -69,14 +101,23 @@ type worker struct {
 	botID int64
 }
 
-// drain claims and delivers batches until nothing is due.
-func (w worker) drain(ctx context.Context) error {
+// drain delivers the rows handed to the worker and, when claim is set, claims and delivers
+// batches, until nothing is left.
+func (w worker) drain(ctx context.Context, claim bool) error {
 	s := w.s
 	for ctx.Err() == nil {
-		now := s.clk.Now()
-		rows, err := s.st.ClaimModlog(ctx, s.owner, s.cfg.Batch, now.Add(s.cfg.Lease).UnixMilli(), now.UnixMilli())
-		if err != nil {
-			return err
+		rows := s.takeHanded(s.cfg.Batch)
+		more := len(rows) == s.cfg.Batch
+		if claim && len(rows) < s.cfg.Batch {
+			want := s.cfg.Batch - len(rows)
+			now := s.clk.Now()
+			claimed, err := s.st.ClaimModlog(ctx, s.owner, want, now.Add(s.cfg.Lease).UnixMilli(), now.UnixMilli())
+			if err != nil {
+				s.hand(rows, false)
+				return err
+			}
+			rows = append(rows, claimed...)
+			more = more || len(claimed) == want
 		}
 		// The rows are distinct cases: their deliveries run side by side.
 		sem := make(chan struct{}, s.cfg.Workers)
@@ -94,7 +135,7 @@ func (w worker) drain(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if len(rows) < s.cfg.Batch {
+		if !more {
 			return nil
 		}
 	}
@@ -268,10 +309,9 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 		return nil
 	}
 	if messageID == 0 {
-		if err := settle(s.st.WriteQueries()); err != nil {
-			return err
-		}
-		return nil
+		// One statement, autocommitted: a group transaction measured dearer for it (its
+		// savepoint and a transaction of its own when alone, which it mostly is).
+		return settle(s.st.WriteQueries())
 	}
 	// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
 	// next row falls due once the drain is over, so it is delivered at once. Waking the

@@ -110,8 +110,9 @@ func (q *Queries) DueCasesOfType(ctx context.Context, arg query.DueCasesOfTypePa
 	return each(rows, func(r pgdb.Case) query.Case { return query.Case(r) }), err
 }
 
-func (q *Queries) EnqueueModlog(ctx context.Context, arg query.EnqueueModlogParams) error {
-	return q.q.EnqueueModlog(ctx, pgdb.EnqueueModlogParams(arg))
+func (q *Queries) EnqueueModlog(ctx context.Context, arg query.EnqueueModlogParams) (query.ModlogOutbox, error) {
+	row, err := q.q.EnqueueModlog(ctx, pgdb.EnqueueModlogParams(arg))
+	return query.ModlogOutbox(row), err
 }
 
 func (q *Queries) EnsureGuild(ctx context.Context, arg query.EnsureGuildParams) error {
@@ -253,8 +254,8 @@ func (q *Queries) LockSnippet(ctx context.Context, arg query.LockSnippetParams) 
 	return query.Snippet(row), err
 }
 
-func (q *Queries) ModlogCounts(ctx context.Context) (query.ModlogCountsRow, error) {
-	row, err := q.q.ModlogCounts(ctx)
+func (q *Queries) ModlogCounts(ctx context.Context, now int64) (query.ModlogCountsRow, error) {
+	row, err := q.q.ModlogCounts(ctx, now)
 	return query.ModlogCountsRow(row), err
 }
 

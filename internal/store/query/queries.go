@@ -30,7 +30,7 @@ type Queries interface {
 	DeleteSnippet(ctx context.Context, id int64) error
 	DueCases(ctx context.Context, arg DueCasesParams) ([]Case, error)
 	DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error)
-	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) error
+	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
 	EnsureGuild(ctx context.Context, arg EnsureGuildParams) error
 	FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error)
 	FinishModlog(ctx context.Context, arg FinishModlogParams) (int64, error)
@@ -61,7 +61,7 @@ type Queries interface {
 	LockCaseByID(ctx context.Context, id int64) (Case, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
 	LockSnippet(ctx context.Context, arg LockSnippetParams) (Snippet, error)
-	ModlogCounts(ctx context.Context) (ModlogCountsRow, error)
+	ModlogCounts(ctx context.Context, now int64) (ModlogCountsRow, error)
 	ModlogOutbox(ctx context.Context) ([]ModlogOutbox, error)
 	MoveScheduledAction(ctx context.Context, arg MoveScheduledActionParams) (int64, error)
 	NextModlogRunAt(ctx context.Context) (int64, error)

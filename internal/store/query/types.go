@@ -159,9 +159,12 @@ type DueCasesParams struct {
 }
 
 type EnqueueModlogParams struct {
-	CaseID  int64
-	GuildID int64
-	Now     int64
+	CaseID     int64
+	GuildID    int64
+	Now        int64
+	Attempts   int64
+	Owner      sql.NullString
+	LeaseUntil sql.NullInt64
 }
 
 type EnsureGuildParams struct {

@@ -1,12 +1,18 @@
 -- The mod-log outbox (internal/modlog owns it).
 
--- name: EnqueueModlog :exec
+-- name: EnqueueModlog :one
 -- One row per case: a change while a row waits bumps its generation and makes it due now;
--- the attempts so far stay, so an outage's backoff keeps growing.
-INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, created_at, updated_at)
-VALUES (sqlc.arg(case_id), sqlc.arg(guild_id), 1, sqlc.arg(now), 0, sqlc.arg(now), sqlc.arg(now))
+-- the attempts so far and any lease stay, so an outage's backoff keeps growing and a delivery
+-- under way is not taken from its holder. A new row may be written already leased (owner and
+-- lease_until set, attempts 1, as a claim leaves it) to the process whose worker will deliver
+-- it, so that no claim is needed; its lease ending hands it to any claimer, as a claimed
+-- row's does. The row is returned: generation 1 means it is new.
+INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, created_at, updated_at)
+VALUES (sqlc.arg(case_id), sqlc.arg(guild_id), 1, sqlc.arg(now), sqlc.arg(attempts), sqlc.narg(owner), sqlc.narg(lease_until),
+    sqlc.arg(now), sqlc.arg(now))
 ON CONFLICT (case_id) DO UPDATE SET generation = modlog_outbox.generation + 1, run_at = excluded.run_at,
-    updated_at = excluded.updated_at;
+    updated_at = excluded.updated_at
+RETURNING *;
 
 -- name: ClaimModlog :many
 -- Run in an immediate transaction, which already excludes every other writer (PostgreSQL
@@ -45,7 +51,9 @@ SELECT * FROM modlog_outbox ORDER BY case_id;
 
 -- name: ModlogCounts :one
 -- For the metrics: the queued deliveries, and those of them that failed at least once (waiting
--- to be tried again).
+-- to be tried again, or on a later attempt now). A row under a live lease is on an attempt
+-- that has not failed (yet), so that one is not counted.
 SELECT COUNT(*) AS queued_count,
-       CAST(COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing_count
+       CAST(COALESCE(SUM(CASE WHEN attempts > (CASE WHEN lease_until IS NOT NULL AND lease_until >= CAST(sqlc.arg(now) AS BIGINT) THEN 1 ELSE 0 END)
+           THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing_count
 FROM modlog_outbox;

@@ -68,26 +68,55 @@ func (q *Queries) ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]Mod
 	return items, nil
 }
 
-const enqueueModlog = `-- name: EnqueueModlog :exec
+const enqueueModlog = `-- name: EnqueueModlog :one
 
-INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, created_at, updated_at)
-VALUES (?1, ?2, 1, ?3, 0, ?3, ?3)
+INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, created_at, updated_at)
+VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6,
+    ?3, ?3)
 ON CONFLICT (case_id) DO UPDATE SET generation = modlog_outbox.generation + 1, run_at = excluded.run_at,
     updated_at = excluded.updated_at
+RETURNING case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, last_error, created_at, updated_at
 `
 
 type EnqueueModlogParams struct {
-	CaseID  int64
-	GuildID int64
-	Now     int64
+	CaseID     int64
+	GuildID    int64
+	Now        int64
+	Attempts   int64
+	Owner      sql.NullString
+	LeaseUntil sql.NullInt64
 }
 
 // The mod-log outbox (internal/modlog owns it).
 // One row per case: a change while a row waits bumps its generation and makes it due now;
-// the attempts so far stay, so an outage's backoff keeps growing.
-func (q *Queries) EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) error {
-	_, err := q.db.ExecContext(ctx, enqueueModlog, arg.CaseID, arg.GuildID, arg.Now)
-	return err
+// the attempts so far and any lease stay, so an outage's backoff keeps growing and a delivery
+// under way is not taken from its holder. A new row may be written already leased (owner and
+// lease_until set, attempts 1, as a claim leaves it) to the process whose worker will deliver
+// it, so that no claim is needed; its lease ending hands it to any claimer, as a claimed
+// row's does. The row is returned: generation 1 means it is new.
+func (q *Queries) EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error) {
+	row := q.db.QueryRowContext(ctx, enqueueModlog,
+		arg.CaseID,
+		arg.GuildID,
+		arg.Now,
+		arg.Attempts,
+		arg.Owner,
+		arg.LeaseUntil,
+	)
+	var i ModlogOutbox
+	err := row.Scan(
+		&i.CaseID,
+		&i.GuildID,
+		&i.Generation,
+		&i.RunAt,
+		&i.Attempts,
+		&i.LeaseOwner,
+		&i.LeaseUntil,
+		&i.LastError,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }
 
 const finishModlog = `-- name: FinishModlog :execrows
@@ -120,7 +149,8 @@ func (q *Queries) FinishModlog(ctx context.Context, arg FinishModlogParams) (int
 
 const modlogCounts = `-- name: ModlogCounts :one
 SELECT COUNT(*) AS queued_count,
-       CAST(COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing_count
+       CAST(COALESCE(SUM(CASE WHEN attempts > (CASE WHEN lease_until IS NOT NULL AND lease_until >= CAST(?1 AS BIGINT) THEN 1 ELSE 0 END)
+           THEN 1 ELSE 0 END), 0) AS BIGINT) AS failing_count
 FROM modlog_outbox
 `
 
@@ -130,9 +160,10 @@ type ModlogCountsRow struct {
 }
 
 // For the metrics: the queued deliveries, and those of them that failed at least once (waiting
-// to be tried again).
-func (q *Queries) ModlogCounts(ctx context.Context) (ModlogCountsRow, error) {
-	row := q.db.QueryRowContext(ctx, modlogCounts)
+// to be tried again, or on a later attempt now). A row under a live lease is on an attempt
+// that has not failed (yet), so that one is not counted.
+func (q *Queries) ModlogCounts(ctx context.Context, now int64) (ModlogCountsRow, error) {
+	row := q.db.QueryRowContext(ctx, modlogCounts, now)
 	var i ModlogCountsRow
 	err := row.Scan(&i.QueuedCount, &i.FailingCount)
 	return i, err
