@@ -349,6 +349,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		gateway.WithLogger(logger),
 		// AutoMod executions are read from the raw payload (matched_keyword).
 		gateway.WithRawEvents(true),
+		// Bots' messages (gavel's own among them) are dropped undecoded: no listener reads them.
+		gateway.WithSkip(router.SkipEvent),
 		gateway.WithCloseHandler(func(err error) {
 			select {
 			case a.fatal <- err:

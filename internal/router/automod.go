@@ -1,6 +1,7 @@
 package router
 
 import (
+	"encoding/json"
 	"io"
 
 	"github.com/disgoorg/disgo/bot"
@@ -53,4 +54,26 @@ func (rt *Router) autoModListeners() []bot.ConfigOpt {
 
 func (rt *Router) ruleChanged(change enforcer.RuleChange, r ddiscord.AutoModerationRule) {
 	rt.cfg.AutoMod.RuleChanged(change, int64(r.GuildID), int64(r.ID), r.Name, int64(r.CreatorID))
+}
+
+// SkipEvent reports the dispatches no listener acts on, so that the gateway drops them
+// before decoding them (gateway.WithSkip): messages posted or edited by a bot or the system.
+// Neither the commands (onMessage) nor AutoMod (enforcer.Message, FromBot) look at them, and
+// they are most of the messages gavel receives: its own replies, DMs and mod-log posts come
+// back over the gateway, the mod-log embeds the largest payloads of all. An edit that comes
+// without its author is kept.
+func SkipEvent(t dgw.EventType, d []byte) bool {
+	if t != dgw.EventTypeMessageCreate && t != dgw.EventTypeMessageUpdate {
+		return false
+	}
+	var peek struct {
+		Author *struct {
+			Bot    bool `json:"bot"`
+			System bool `json:"system"`
+		} `json:"author"`
+	}
+	if err := json.Unmarshal(d, &peek); err != nil || peek.Author == nil {
+		return false
+	}
+	return peek.Author.Bot || peek.Author.System
 }

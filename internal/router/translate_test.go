@@ -2,6 +2,7 @@ package router
 
 import (
 	"encoding/json"
+	dgw "github.com/disgoorg/disgo/gateway"
 	"testing"
 	"time"
 
@@ -69,4 +70,26 @@ func FuzzTimeoutChange(f *testing.F) {
 			t.Errorf("not found but until = %v", until)
 		}
 	})
+}
+
+// Only messages whose author is a bot or the system are skipped; anything else, and any
+// message the peek cannot read, is decoded and handed on.
+func TestSkipEvent(t *testing.T) {
+	for _, tc := range []struct {
+		t    dgw.EventType
+		d    string
+		skip bool
+	}{
+		{dgw.EventTypeMessageCreate, `{"id":"1","content":"hi","author":{"id":"2","bot":true},"embeds":[{"title":"Case #1"}]}`, true},
+		{dgw.EventTypeMessageUpdate, `{"id":"1","author":{"id":"2","system":true}}`, true},
+		{dgw.EventTypeMessageCreate, `{"id":"1","content":"$warn","author":{"id":"2"},"mentions":[{"id":"3","bot":true}]}`, false},
+		{dgw.EventTypeMessageCreate, `{"id":"1","author":{"id":"2","bot":false},"referenced_message":{"author":{"id":"4","bot":true}}}`, false},
+		{dgw.EventTypeMessageUpdate, `{"id":"1","content":"edited"}`, false},
+		{dgw.EventTypeMessageCreate, `{"id":`, false},
+		{dgw.EventTypeGuildMemberAdd, `{"user":{"id":"2","bot":true}}`, false},
+	} {
+		if got := SkipEvent(tc.t, []byte(tc.d)); got != tc.skip {
+			t.Errorf("SkipEvent(%s, %s) = %v; want %v", tc.t, tc.d, got, tc.skip)
+		}
+	}
 }

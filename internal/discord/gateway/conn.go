@@ -209,24 +209,39 @@ type control struct {
 
 // decode turns a payload into disgo's Message, which decodes d by opcode and event type.
 // When d does not decode, the envelope still yields op, s and t, so a dispatch disgo cannot
-// read still advances the sequence (resuming must not replay what was received).
-func decode(data []byte) (dgw.Message, error) {
-	var m dgw.Message
-	// Straight to disgo's UnmarshalJSON: json.Unmarshal would first scan the whole payload
-	// to validate it, then call it, and it validates the payload again itself.
-	err := m.UnmarshalJSON(data)
-	if err == nil {
-		return m, nil
-	}
+// read still advances the sequence (resuming must not replay what was received). A
+// dispatch that skip reports is returned without D: it advances the sequence and reaches no
+// handler.
+func decode(data []byte, skip func(dgw.EventType, []byte) bool) (dgw.Message, error) {
 	var env struct {
-		Op dgw.Opcode    `json:"op"`
-		S  int           `json:"s"`
-		T  dgw.EventType `json:"t"`
+		Op dgw.Opcode      `json:"op"`
+		S  int             `json:"s"`
+		T  dgw.EventType   `json:"t"`
+		D  json.RawMessage `json:"d"`
 	}
-	if envErr := json.Unmarshal(data, &env); envErr != nil {
+	if err := json.Unmarshal(data, &env); err != nil {
 		return dgw.Message{}, fmt.Errorf("decode gateway payload: %w", err)
 	}
-	return dgw.Message{Op: env.Op, S: env.S, T: env.T}, fmt.Errorf("decode %s payload (op %d): %w", env.T, env.Op, err)
+	m := dgw.Message{Op: env.Op, S: env.S, T: env.T, RawD: env.D}
+	if env.Op != dgw.OpcodeDispatch {
+		// The other opcodes are small and rare: disgo decodes them from the payload.
+		var full dgw.Message
+		if err := full.UnmarshalJSON(data); err != nil {
+			return m, fmt.Errorf("decode op %d payload: %w", env.Op, err)
+		}
+		return full, nil
+	}
+	if skip != nil && skip(env.T, env.D) {
+		return m, nil
+	}
+	// What disgo's Message.UnmarshalJSON does for a dispatch, from the d already split off
+	// (it would scan the whole payload again first).
+	d, err := dgw.UnmarshalEventData(env.D, env.T)
+	if err != nil {
+		return m, fmt.Errorf("decode %s payload (op %d): %w", env.T, env.Op, err)
+	}
+	m.D = d
+	return m, nil
 }
 
 // encode marshals an outgoing payload and enforces Discord's size limit.

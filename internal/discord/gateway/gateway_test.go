@@ -957,3 +957,43 @@ func TestCloseDrainsQueuedEventsOnlyWhenTheSessionLivesOn(t *testing.T) {
 		})
 	}
 }
+
+// A dispatch WithSkip reports reaches no handler, raw or decoded, and skip sees it before it
+// is decoded; the sequence still advances past it, so a resume does not ask for it again.
+func TestSkippedDispatchesAdvanceTheSequence(t *testing.T) {
+	VerifyNoLeaks(t)
+	s := newScriptServer(t)
+	var mu sync.Mutex
+	var seen []string
+	g, rec := testGateway(t, s, WithRawEvents(true), WithSkip(func(et dgw.EventType, d []byte) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, string(et))
+		return et == dgw.EventTypeMessageCreate && strings.Contains(string(d), `"content":"skip me"`)
+	}))
+	c, _ := connect(t, s, g, longInterval)
+	c.messageCreate(2, "skip me")
+	c.messageCreate(3, "keep me")
+	rec.waitForLen(t, 4) // READY raw+typed, the kept MESSAGE_CREATE raw+typed
+	if p := g.LastSequenceReceived(); p == nil || *p != 3 {
+		t.Fatalf("last sequence %v; want 3", p)
+	}
+	for _, ev := range rec.dispatches() {
+		if m, ok := ev.d.(dgw.EventMessageCreate); ok && m.Content != "keep me" {
+			t.Errorf("a skipped message reached the handler: %q", m.Content)
+		}
+		if raw, ok := ev.d.(dgw.EventRaw); ok && raw.EventType == dgw.EventTypeMessageCreate {
+			if body, _ := io.ReadAll(raw.Payload); strings.Contains(string(body), "skip me") {
+				t.Errorf("a skipped message reached the handler raw: %s", body)
+			}
+		}
+	}
+	if n := len(rec.dispatches()); n != 4 {
+		t.Errorf("%d dispatches handled; want 4", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]string{"READY", "MESSAGE_CREATE", "MESSAGE_CREATE"}, seen); diff != "" {
+		t.Errorf("skip was asked about (-want +got):\n%s", diff)
+	}
+}

@@ -45,6 +45,7 @@ type config struct {
 	presence       *dgw.MessageDataPresenceUpdate
 	os             string
 	rawEvents      bool
+	skip           func(t dgw.EventType, d []byte) bool
 	eventBuffer    int
 
 	identify IdentifyLimiter
@@ -173,6 +174,14 @@ func WithPresence(opts ...dgw.PresenceOpt) Option {
 // WithRawEvents makes the gateway hand every dispatch to the event handler a second time as
 // gateway.EventRaw (before the decoded event), for fields disgo does not decode.
 func WithRawEvents(on bool) Option { return func(c *config) { c.rawEvents = on } }
+
+// WithSkip drops the dispatches skip reports, before their data is decoded: they advance
+// the sequence (a resume does not ask for them again) but reach no handler, raw or decoded.
+// skip gets the event's type and its raw d, and must not keep d. For events that no
+// handler would act on: decoding a large payload only to ignore it is most of what it costs.
+func WithSkip(skip func(t dgw.EventType, d []byte) bool) Option {
+	return func(c *config) { c.skip = skip }
+}
 
 // WithEventBuffer sets how many received events may wait for the handler. When it is full
 // the gateway stops reading, which is the back-pressure a slow handler should feel.
