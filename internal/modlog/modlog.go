@@ -101,6 +101,9 @@ type Service struct {
 	running atomic.Bool
 	// handMu guards handed, the rows committed already leased to this worker and not yet
 	// taken by it, and claimDue, set when a commit queued a row that only a claim finds.
+	// reread is set when the outbox's next due time may have moved (a row handed back,
+	// kept, or requeued), for the worker to read it again.
+	reread   atomic.Bool
 	handMu   sync.Mutex
 	handed   []query.ModlogOutbox
 	claimDue bool

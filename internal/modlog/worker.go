@@ -32,6 +32,8 @@ func (s *Service) Run(ctx context.Context, port Port, botID int64) error {
 	s.running.Store(true)
 	defer w.release()
 	claim := true
+	var next time.Time // when the next claimable row falls due, as last read
+	nextOK := false
 	for {
 		claim = s.takeClaimDue() || claim
 		if err := w.drain(ctx, claim); err != nil {
@@ -40,13 +42,22 @@ func (s *Service) Run(ctx context.Context, port Port, botID int64) error {
 			}
 			s.log.Error("mod log: delivering", "err", err)
 		}
-		at := s.clk.Now().Add(s.cfg.PollEvery)
-		if next, ok, err := s.nextRunAt(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		// The outbox's next due time changes only through a claim, a row handed back or
+		// kept, or another process (which the poll covers): a drain of handed rows that all
+		// went through leaves it as it was, and reading it again is a query per command.
+		if reread := s.reread.Swap(false); claim || reread {
+			n, ok, err := s.nextRunAt(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				s.log.Error("mod log: reading the outbox", "err", err)
+				s.reread.Store(true)
 			}
-			s.log.Error("mod log: reading the outbox", "err", err)
-		} else if ok && next.Before(at) {
+			next, nextOK = n, ok && err == nil
+		}
+		at := s.clk.Now().Add(s.cfg.PollEvery)
+		if nextOK && next.Before(at) {
 			at = next
 		}
 		t := s.clk.TimerAt(at)
@@ -162,6 +173,7 @@ func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
 	if err := w.finish(ctx, r, msgCh, msgID); err != nil {
 		// The lease is kept until it ends: then the delivery runs again, and an edit shows
 		// the case as it then is. A post already linked is edited, not posted again.
+		s.reread.Store(true)
 		s.log.Error("mod log: recording a delivery", "case_id", r.CaseID, "err", err)
 		w.tell(r.CaseID, Retry)
 		return
@@ -301,6 +313,7 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 		if n == 1 {
 			return nil
 		}
+		s.reread.Store(true)
 		_, err = q.RetryModlog(ctx, query.RetryModlogParams{RunAt: s.clk.Now().UnixMilli(), NewAttempts: 0, Now: s.clk.Now().UnixMilli(),
 			CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
 		if err != nil {
@@ -331,6 +344,7 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 // handBack returns a claimed row to the outbox, due at runAt.
 func (w worker) handBack(ctx context.Context, r query.ModlogOutbox, runAt time.Time, attempts int, cause string) error {
 	s := w.s
+	s.reread.Store(true)
 	if len(cause) > 500 {
 		cause = cause[:500]
 	}
