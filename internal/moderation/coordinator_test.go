@@ -211,6 +211,10 @@ func TestBanEndToEnd(t *testing.T) {
 		w := newWorld(t, st.Engine())
 		res := w.run(t, w.alice, "ban", w.bob, func(r *moderation.Request) { r.PurgeDays = 1 })
 		c := succeeded(t, res, cases.Ban)
+		// bob was a member, so he was not banned: nothing asked Discord for his ban.
+		if n := w.s.HandlerStats().Routes["GET /guilds/{guild_id}/bans/{user_id}"].Requests; n != 0 {
+			t.Errorf("banning a member read the ban %d times; want none", n)
+		}
 
 		ban, ok := w.s.Banned(w.guild, w.bob)
 		const reason = "alice (202): spamming @everyone"

@@ -38,6 +38,11 @@ func Hackban() *moderation.Action {
 }
 
 func notBanned(ctx context.Context, s *moderation.Step) error {
+	// A member is not banned: Discord removes whoever it bans from the server, so the
+	// membership just read under the target's lock answers without asking for the ban.
+	if s.IsMember {
+		return nil
+	}
 	banned, err := s.Banned(ctx)
 	if err != nil {
 		return err
