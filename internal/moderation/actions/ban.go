@@ -58,6 +58,9 @@ func notBanned(ctx context.Context, s *moderation.Step) error {
 // (Plan.NoCall); the BAN case's activation supersedes the scheduled unban (Supersedes). The
 // case is a BAN, not a HACKBAN, though they are no member: gavel banned them itself.
 func notBannedForGood(ctx context.Context, s *moderation.Step) error {
+	if s.IsMember {
+		return nil // not banned: see notBanned
+	}
 	banned, err := s.Banned(ctx)
 	if err != nil || !banned {
 		return err
