@@ -2,11 +2,22 @@ package discordtest
 
 import (
 	"net/http"
+	"slices"
 )
 
 func (s *Server) handleGetCurrentUser(r *Request) (Response, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.bearer != nil {
+		// Discord answers a user's token with that user; without the identify scope, 401.
+		if !slices.Contains(r.bearer.scopes, "identify") {
+			return Response{}, errUnauthorized
+		}
+		u := s.userJSON(r.bearer.user)
+		u["mfa_enabled"] = false
+		u["locale"] = "en-US"
+		return Response{Body: u}, nil
+	}
 	u := s.userJSON(s.botID)
 	u["mfa_enabled"] = false
 	u["locale"] = "en-US"

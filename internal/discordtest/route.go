@@ -24,6 +24,8 @@ type Request struct {
 	Body  []byte
 	// Reason is the decoded X-Audit-Log-Reason header ("" when absent).
 	Reason string
+	// bearer is the OAuth2 grant of a call made with a bearer token (GET /users/@me only).
+	bearer *oauthGrant
 }
 
 // ID reads a snowflake path parameter; ok is false when it is missing or malformed.
@@ -69,16 +71,22 @@ func (s *Server) serveTimed(w http.ResponseWriter, hr *http.Request, name string
 	if !s.ext.admit(w, hr, name) {
 		return nil
 	}
+	var bearer *oauthGrant
 	if a == authBot && hr.Header.Get("Authorization") != "Bot "+s.botToken {
-		writeError(w, errUnauthorized)
-		return nil
+		// A user's OAuth2 token reads who they are, and nothing else the fake serves.
+		g, ok := s.bearer(hr.Header.Get("Authorization"))
+		if !ok || name != "GET /users/@me" {
+			writeError(w, errUnauthorized)
+			return nil
+		}
+		bearer = &g
 	}
 	body, err := io.ReadAll(io.LimitReader(hr.Body, 10<<20))
 	if err != nil {
 		writeError(w, &apiError{Status: http.StatusBadRequest, Message: "could not read body", Code: 0})
 		return nil
 	}
-	r := &Request{HTTP: hr, Route: name, Body: body}
+	r := &Request{HTTP: hr, Route: name, Body: body, bearer: bearer}
 	if reason := hr.Header.Get("X-Audit-Log-Reason"); reason != "" {
 		// Clients URL-encode the header; PathUnescape keeps a literal "+" a plus.
 		if dec, err := url.PathUnescape(reason); err == nil {
@@ -111,6 +119,7 @@ func (s *Server) serveTimed(w http.ResponseWriter, hr *http.Request, name string
 // routes registers every endpoint the fake serves.
 func (s *Server) routes() {
 	s.restRoutes()
+	s.oauthRoutes()
 	s.gatewayRoutes()
 	s.interactionRoutes()
 }

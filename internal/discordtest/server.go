@@ -50,6 +50,8 @@ type Server struct {
 	// Fields below belong to the parts of the fake that use them (gateway, rate limits,
 	// faults, validation); each part documents its own locking.
 	ext extensions
+	// oauth is the OAuth2 code flow's state (oauth2.go).
+	oauth *oauth
 }
 
 // Option configures a Server.
@@ -139,6 +141,7 @@ func Start(addr string, opts ...Option) (*Server, error) {
 		st:     newState(),
 		mux:    http.NewServeMux(),
 		ln:     ln,
+		oauth:  newOAuth(),
 	}
 	s.URL = "http://" + ln.Addr().String()
 	s.GatewayURL = "ws://" + ln.Addr().String() + "/ws"
