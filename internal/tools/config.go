@@ -477,7 +477,7 @@ func (c *configTool) knownCommand(call Call, input string) (string, *Reply) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "`%s` is not one of gavel's commands.", clipText(name, 100))
-	if near := nearest(name, known); near != "" {
+	if near := commands.Closest(name, known); near != "" {
 		fmt.Fprintf(&b, " Did you mean `%s`?", near)
 	}
 	fmt.Fprintf(&b, " Accepted (a subcommand by its full name, such as `cases modify`; quote it or put it before the rank): %s. Nothing was changed.", catalogue(known))
@@ -511,38 +511,6 @@ func catalogue(names []string) string {
 		}
 	}
 	return strings.Join(out, ", ")
-}
-
-// nearest is the known command closest to name, when one is close enough to be a typo.
-func nearest(name string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(name, k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // inherited is the nearest parent of command with a rank of its own.
