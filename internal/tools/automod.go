@@ -15,7 +15,9 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // maxReply is how much text a reply holds before lists are cut (Discord takes 2000).
@@ -213,12 +215,17 @@ func autoModError(err error, what string) Reply {
 	if de := discord.AsError(err); de != nil {
 		var r Reply
 		switch {
+		// Never Discord's or the HTTP library's own text: the log has it (r.Err).
 		case de.Outage():
-			r = Text(Failed, "gavel could not %s: Discord is not answering (%s). Nothing was changed; try again in a moment.", what, de.Error())
+			r = Text(Failed, "gavel could not %s: %s. Nothing was changed; try again in a moment.", what, moderation.FailureText(err))
 		case de.Code == discord.CodeMissingPermissions || de.Status == 403:
-			r = Text(Failed, "Discord did not let gavel %s (%s). Nothing was changed; gavel needs the Manage Server permission to manage AutoMod rules.", what, de.Message)
+			r = Text(Failed, "Discord did not let gavel %s. Nothing was changed; gavel needs the Manage Server permission to manage AutoMod rules.", what)
 		default:
-			r = Text(Failed, "Discord refused to %s (%s). Nothing was changed.", what, fitReply(de.Message))
+			code := fmt.Sprintf("HTTP %d", de.Status)
+			if de.Code != 0 {
+				code += fmt.Sprintf(", error %d", de.Code)
+			}
+			r = Text(Failed, "Discord refused to %s (%s). Nothing was changed.", what, code)
 		}
 		r.Err = err
 		return r
@@ -226,6 +233,11 @@ func autoModError(err error, what string) Reply {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, automod.ErrDecode) ||
 		errors.Is(err, executor.ErrOpen) {
 		r := Text(Failed, "gavel could not %s: Discord did not answer in time or answered oddly. Nothing was changed; try again in a moment.", what)
+		r.Err = err
+		return r
+	}
+	if store.Unreachable(err) {
+		r := Text(Failed, "gavel's database is unreachable; nothing was changed; try again shortly.")
 		r.Err = err
 		return r
 	}
