@@ -41,7 +41,9 @@ func checkArguments(req Request) error {
 	if use, ok := a.Flag(FlagDuration); ok {
 		switch {
 		case req.Duration == 0 && use.Required:
-			return refuse("%s needs a duration (-%s), like 90m, 1.5h, 1w2d or 2 weeks.", a.Name, FlagDuration.Spec().Name)
+			// Worded for either front end (the pipeline does not know which one asked); both
+			// refuse a missing duration first, naming the option as it is typed there.
+			return refuse("%s needs a duration, like 90m, 1.5h, 1w2d or 2 weeks.", a.Name)
 		case req.Duration != 0:
 			if err := use.Bounds.Check(req.Duration); err != nil {
 				return refuse("The duration %v.", err)
@@ -55,7 +57,7 @@ func checkArguments(req Request) error {
 			return refuse("purge %d is out of range: give a number of days from %d to %d.", req.PurgeDays, MinPurgeDays, MaxPurgeDays)
 		}
 	} else if req.PurgeDays != 0 {
-		return refuse("%s deletes no messages (-purge).", a.Name)
+		return refuse("%s deletes no messages.", a.Name)
 	}
 	return nil
 }
