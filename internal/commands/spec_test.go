@@ -105,6 +105,11 @@ func TestParseToolRefusals(t *testing.T) {
 		{"$config rnaks", `Unknown subcommand "rnaks" of $config; it is one of: ranks, jail. Did you mean $config ranks?`},
 		{"$config ranks set 11 x", "number must be a whole number from 0 to 10, not 11"},
 		{"$config jail general", "channel must be a channel"},
+		// A tool's flags are held to the same rule as an action's: unknown ones are refused,
+		// also inside a text flag's value, with the nearest; quoted, a dash-word is text.
+		{"$cases modify 1 -resaon spam", "-resaon is not a flag of cases modify; did you mean -reason?"},
+		{"$cases modify 1 -reason spam --bogus=3", "--bogus=3 is not a flag of cases modify"},
+		{"$cases list --tpye ban", "did you mean -type?"},
 	} {
 		_, ok, err := commands.ParsePrefix(specs, "$", tc.in)
 		if !ok {
