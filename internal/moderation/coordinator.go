@@ -278,7 +278,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	note, err := a.Act(ctx, sc)
 	if err != nil {
 		if !Definite(err) {
-			return co.unsettled(sc, c, dm, err)
+			return co.unsettled(wctx, sc, c, dm, err)
 		}
 		res := co.voided(wctx, sc, c, dm, err)
 		if dm == DMSent {
@@ -342,9 +342,15 @@ func Definite(err error) bool {
 // unsettled answers an action whose outcome is unknown: its case stays pending, and
 // reconciliation settles it from what Discord shows once it is old enough that no action of
 // any process can still be running on it.
-func (co *Coordinator) unsettled(sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
+func (co *Coordinator) unsettled(ctx context.Context, sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
 	req := sc.Request
 	co.log.Warn("action outcome unknown; case left pending for reconciliation", "guild", req.GuildID, "case", c.Number, "type", c.Type, "err", actErr)
+	if dm == DMSent {
+		// Reconciliation reads this to correct the announcement if the action did not happen.
+		if _, err := co.cases.AddNote(ctx, req.GuildID, c.Number, int64(req.Moderator.ID), noteToldBefore); err != nil {
+			co.log.Warn("recording that the target was told", "guild", req.GuildID, "case", c.Number, "err", co.dbFailed(err))
+		}
+	}
 	co.askReconcile(req.GuildID)
 	msg := fmt.Sprintf("gavel does not know whether the %s happened: %s. Case #%d stays pending; gavel will check Discord and settle it (active if the %s shows there, voided if not).",
 		req.Action.Name, failureText(actErr), c.Number, req.Action.Name)

@@ -73,14 +73,19 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 	if c, err := w.cases.Get(context.Background(), res.Case.ID); err != nil || c.Status != cases.Active {
 		t.Errorf("reconciled case %+v, %v; want active", c, err)
 	}
+	// The ban happened: the announcement stands, with no correction.
+	if dms := w.dms(w.bob); len(dms) != 1 {
+		t.Errorf("bob has %d DMs; want the announcement only", len(dms))
+	}
 }
 
 // A ban whose connection is lost after the request went out stays pending too; when Discord
-// shows no ban, reconciliation voids it.
+// shows no ban, reconciliation voids it, and the member, told of the ban before it, gets the
+// correction.
 func TestDroppedBanStaysPendingAndIsReconciled(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	w.s.DropConnections(banRoute, 100)
-	res := w.run(t, w.alice, "ban", w.bob, func(r *moderation.Request) { r.Silent = true })
+	res := w.run(t, w.alice, "ban", w.bob)
 	w.s.DropConnections(banRoute, 0)
 	if res.Case == nil || res.Case.Status != cases.Pending || !res.Pending {
 		t.Fatalf("dropped ban: %+v; want its case left pending", res)
@@ -88,9 +93,16 @@ func TestDroppedBanStaysPendingAndIsReconciled(t *testing.T) {
 	if !strings.Contains(res.Reply.Content, "the connection to Discord failed") || strings.Contains(res.Reply.Content, "EOF") {
 		t.Errorf("reply %q; want the lost connection in words, without the library's text", res.Reply.Content)
 	}
+	if dms := w.dms(w.bob); len(dms) != 1 {
+		t.Fatalf("bob has %d DMs before reconciliation; want the announcement", len(dms))
+	}
 	r, err := w.co.Reconcile(context.Background(), int64(w.guild), 0)
 	if err != nil || r.Voided != 1 {
 		t.Fatalf("Reconcile = %+v, %v; want the ban voided", r, err)
+	}
+	dms := w.dms(w.bob)
+	if len(dms) != 2 || !strings.Contains(dms[1].Content, "the ban announced above did not take effect") {
+		t.Errorf("bob's DMs after reconciliation: %+v; want the announcement and its correction", dms)
 	}
 }
 

@@ -114,6 +114,7 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 			return "", fmt.Errorf("voiding case #%d: %w", c.Number, err)
 		}
 		co.settled(sc, c.Type, cases.Voided)
+		co.correctIfTold(ctx, sc, c)
 		return cases.Voided, nil
 	}
 	if later, err := co.cases.LatestActiveOfUser(ctx, c.GuildID, c.UserID, co.cat.deciding(c.Type)...); err == nil && later.ID > c.ID {
@@ -183,4 +184,36 @@ func snowflakeAt(t time.Time) int64 {
 		return 0
 	}
 	return ms << 22
+}
+
+// noteToldBefore is the history note of a pending case whose target was told of the action
+// (the DM before a ban or kick) before its outcome was known: if reconciliation finds the
+// action did not happen, it sends them the correction a command sends at once.
+const noteToldBefore = "the target was messaged about the action before its outcome was known"
+
+// correctIfTold sends the correction DM for a case reconciliation voided whose target had
+// been told of it. Best effort: the case is settled either way.
+func (co *Coordinator) correctIfTold(ctx context.Context, sc *Step, c cases.Case) {
+	evs, err := co.cases.Events(ctx, c.ID)
+	if err != nil {
+		co.log.Warn("reading a voided case's history for its correction", "guild", c.GuildID, "case", c.Number, "err", err)
+		return
+	}
+	told := false
+	for _, e := range evs {
+		told = told || e.Kind == cases.EventNote && e.Note == noteToldBefore
+	}
+	if !told {
+		return
+	}
+	if sc.Guild.Name == "" {
+		if err := co.read(ctx, func(ctx context.Context) (err error) {
+			sc.Guild, err = co.port.Guild(ctx, discord.GuildID(c.GuildID))
+			return err
+		}); err != nil {
+			co.log.Warn("correction DM not sent: reading the server", "guild", c.GuildID, "case", c.Number, "err", err)
+			return
+		}
+	}
+	co.correct(ctx, sc, c)
 }
