@@ -128,6 +128,7 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 	slots := make(chan struct{}, p.cfg.Workers)
 	freed := make(chan struct{}, 1)
 	lastReconcile := time.Time{}
+	trouble := troubleLog{log: p.log}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -138,7 +139,9 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 		if now.Sub(lastReconcile) >= reconcileEvery {
 			lastReconcile = now
 			if n, err := p.svc.Reconcile(ctx, p.cfg.Actor, 1000); err != nil {
-				p.log.Warn("expiry: reconciling unscheduled cases", "err", err)
+				if ctx.Err() == nil {
+					trouble.fail("reconciling unscheduled cases", err)
+				}
 			} else if n > 0 {
 				p.log.Info("expiry: scheduled cases that had no expiry action", "count", n)
 			}
@@ -153,8 +156,11 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			// here cannot outlast the lease.
 			want = free + max(1, p.cfg.Workers/4)
 			claims, err := p.svc.Claim(ctx, p.cfg.Owner, want, p.cfg.Lease)
-			if err != nil && ctx.Err() == nil {
-				p.log.Warn("expiry: claiming due actions", "err", err)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				trouble.fail("claiming due actions", err)
+			case err == nil:
+				trouble.ok()
 			}
 			// Read from the wall clock, not p.clk: it bounds a context's deadline, and
 			// contexts run on the wall clock.
@@ -202,11 +208,16 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 		// The timer is set for an instant, not a duration, so that the clock moving on
 		// while the poller decides only makes the timer due sooner.
 		wake := now.Add(p.cfg.PollInterval)
+		if trouble.fails > 0 {
+			// While the database fails, look again less and less often (up to a minute)
+			// rather than every poll interval forever.
+			wake = now.Add(min(p.cfg.PollInterval<<min(trouble.fails, 10), maxTroubleWait))
+		}
 		if next, ok, err := p.svc.NextRunAt(ctx); err != nil {
 			if ctx.Err() == nil {
-				p.log.Warn("expiry: reading the next due action", "err", err)
+				trouble.fail("reading the next due action", err)
 			}
-		} else if ok {
+		} else if ok && trouble.fails == 0 {
 			// An action already due that this poller could not claim is another poller's
 			// (a claim in flight): look again shortly rather than spin.
 			if !next.After(now) {
@@ -225,6 +236,39 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 		}
 		idle.Stop()
 	}
+}
+
+// maxTroubleWait bounds the poller's wait between tries while the database fails.
+const maxTroubleWait = time.Minute
+
+// troubleLog reports the database failing the poller once per outage, not once per poll: a
+// warning when it starts or when the error changes, an info line when it answers again.
+type troubleLog struct {
+	log   *slog.Logger
+	fails int
+	last  string
+}
+
+func (t *troubleLog) fail(what string, err error) {
+	t.fails++
+	// The innermost error names the outage; the wrapping differs from call to call.
+	root := err
+	for u := errors.Unwrap(root); u != nil; u = errors.Unwrap(root) {
+		root = u
+	}
+	if t.fails == 1 || root.Error() != t.last {
+		t.log.Warn("expiry: the database fails; retrying less often until it answers (logged again only if the error changes)", "while", what, "err", err)
+	} else {
+		t.log.Debug("expiry: the database still fails", "while", what, "err", err, "failures", t.fails)
+	}
+	t.last = root.Error()
+}
+
+func (t *troubleLog) ok() {
+	if t.fails > 0 {
+		t.log.Info("expiry: the database answers again", "failures", t.fails)
+	}
+	t.fails, t.last = 0, ""
 }
 
 // release hands back claims this poller will not run.

@@ -3,6 +3,8 @@ package expiry_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -191,6 +193,96 @@ func TestStoppingPollerHandsBackWaitingClaims(t *testing.T) {
 		defer g.mu.Unlock()
 		if len(g.ran) != 1 {
 			t.Errorf("%d actions ran; want the one in progress only", len(g.ran))
+		}
+	})
+}
+
+// records is a slog handler that keeps what was logged, for tests that count warnings.
+type records struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, rec.Level.String()+" "+rec.Message)
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+func (r *records) count(prefix string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, m := range r.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestPollerOnAFailingDatabase: while the database fails, the poller warns once (not every
+// poll), waits longer and longer between tries up to a minute, and says when the database
+// answers again, then runs what is due.
+func TestPollerOnAFailingDatabase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		f := newFixture(t, st)
+		scheduleDue(t, f, 1, 900)
+		// The schedule's table goes away: every claim and read fails, as on a database
+		// that refuses gavel.
+		if _, err := st.Writer().ExecContext(ctx, "ALTER TABLE scheduled_actions RENAME TO scheduled_actions_away"); err != nil {
+			t.Fatal(err)
+		}
+		logs := &records{}
+		g := &gate{svc: f.svc, release: make(chan struct{}), ran: map[int64]int{}}
+		close(g.release)
+		const interval = 2 * time.Second
+		p := expiry.NewPoller(f.svc, g, expiry.Config{Workers: 1, Lease: time.Minute, PollInterval: interval, Actor: bot, Owner: "p1"}, slog.New(logs))
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(runCtx) }()
+
+		var waits []time.Duration
+		for range 8 {
+			now := f.clk.Now()
+			if err := f.clk.WaitArmedAfter(ctx, now); err != nil {
+				t.Fatalf("the poller never waited again: %v", err)
+			}
+			armed := f.clk.Armed()
+			next := armed[len(armed)-1]
+			waits = append(waits, next.Sub(now))
+			f.clk.Set(next)
+		}
+		if n := logs.count("WARN"); n != 1 {
+			t.Errorf("%d warnings over 8 failing polls; want 1:\n%v", n, logs.msgs)
+		}
+		for i := 1; i < len(waits); i++ {
+			if waits[i] < waits[i-1] || waits[i] > time.Minute {
+				t.Errorf("waits between tries %v; want them growing, at most a minute", waits)
+				break
+			}
+		}
+		if waits[0] <= interval || waits[len(waits)-1] != time.Minute {
+			t.Errorf("waits between tries %v; want longer than the poll interval, ending at a minute", waits)
+		}
+
+		if _, err := st.Writer().ExecContext(ctx, "ALTER TABLE scheduled_actions_away RENAME TO scheduled_actions"); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Advance(time.Minute)
+		waitUntil(t, func() (bool, string) {
+			_, ran := g.count()
+			return ran == 1 && logs.count("INFO expiry: the database answers again") == 1, fmt.Sprintf("ran %d; logs %v", ran, logs.msgs)
+		})
+		stop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	})
 }
