@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
@@ -123,5 +125,45 @@ func TestTimeoutMovesTheEnd(t *testing.T) {
 	}
 	if k := w.openKinds(t, first); len(k) != 0 {
 		t.Errorf("the first timeout still has open expiries %v", k)
+	}
+}
+
+// Lifting a voided timed jail now (cases modify -status voided -lift) runs the unjail through
+// the pipeline though a voided jail no longer decides the restriction: the roles come back,
+// the UNJAIL case links the jail, which is processed and whose scheduled release is
+// superseded.
+func TestLiftVoidedJail(t *testing.T) {
+	w := newExpiring(t, store.SQLite, expiry.Config{})
+	ctx := context.Background()
+	jail := succeeded(t, w.run(t, w.alice, "jail", w.bob, withDuration(time.Hour)), cases.Jail)
+	if _, err := w.svc.SetStatus(ctx, int64(w.guild), jail.Number, int64(w.alice), cases.Voided, ""); err != nil {
+		t.Fatal(err)
+	}
+	res := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: jail.Number})
+	lift := succeeded(t, res, cases.Unjail)
+	if lift.Metadata["lifts_case"] != "1" {
+		t.Errorf("lift case metadata %v", lift.Metadata)
+	}
+	m, _ := w.s.Member(w.guild, w.bob)
+	for _, r := range m.Roles {
+		if r == w.jailed {
+			t.Error("bob still has the jail role")
+		}
+	}
+	c, err := w.cases.Get(ctx, jail.ID)
+	if err != nil || !c.Processed || c.Status != cases.Voided {
+		t.Errorf("the jail = %+v, %v; want voided and processed", c, err)
+	}
+	if k := w.openKinds(t, jail); len(k) != 0 {
+		t.Errorf("the jail still has open expiries %v", k)
+	}
+	// Nothing is left to lift.
+	if again := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: jail.Number}); !again.Refused || !strings.Contains(again.Reply.Content, "already ended") {
+		t.Errorf("lifting again: %+v", again)
+	}
+	// A warning has nothing to lift.
+	warn := succeeded(t, w.run(t, w.alice, "warn", w.carol), cases.Warn)
+	if r := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: warn.Number}); !r.Refused || !strings.Contains(r.Reply.Content, "nothing lifts") {
+		t.Errorf("lifting a warning: %+v", r)
 	}
 }
