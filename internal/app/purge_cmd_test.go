@@ -486,3 +486,25 @@ func TestChannelToolsDiscordErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestToolCutShortByShutdown: a tool command still waiting on Discord when the shutdown
+// gives up waiting (its timeout, or a second interrupt) is answered with why, before its
+// own words on what was done.
+func TestToolCutShortByShutdown(t *testing.T) {
+	w := newChannelWorld(t)
+	w.fill(w.general, w.target, 3, time.Minute)
+	stop := w.start(t, app.WithShutdownTimeout(time.Millisecond))
+	const route = "GET /channels/{channel_id}/messages"
+	w.s.SetLatency(route, time.Hour)
+	ia := w.s.SlashCommand(w.guild, w.general, w.mod, "purge", discordtest.IntOpt("count", 2))
+	waitFor(t, "purge to read the channel", func() bool { return w.s.FaultStats().Routes[route].Delayed > 0 })
+	stop()
+	msgs := ia.Responses()
+	if len(msgs) == 0 || !strings.HasPrefix(msgs[len(msgs)-1].Content, "gavel is restarting and cut this command short. I could not read the messages of ") ||
+		!strings.Contains(msgs[len(msgs)-1].Content, "Nothing was deleted") {
+		t.Fatalf("responses %+v; want the restart named, then purge's own account", msgs)
+	}
+	if got := w.count(w.general, w.target); got != 3 {
+		t.Errorf("%d of the target's messages left; want all 3", got)
+	}
+}

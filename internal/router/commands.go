@@ -322,7 +322,9 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 		if r.Err != nil {
 			rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
 			if rt.stopping() {
-				r.Message = discord.Message{Content: "gavel is restarting, so this command was interrupted and may not have finished. Run it again in a moment."}
+				// The tool's own words say what was and was not done; they only need the
+				// reason, which they cannot know.
+				r.Message.Content = restartingTool + " " + r.Message.Content
 			}
 		}
 	}
@@ -371,6 +373,9 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 	}
 	return tools.Reply{Message: res.Reply, Outcome: tools.OK}
 }
+
+// restartingTool opens the answer of a tool command cut short by the shutdown.
+const restartingTool = "gavel is restarting and cut this command short."
 
 // stopping says whether the process's work has been cancelled: a shutdown that could not
 // wait for the commands in flight (its timeout passed, or a second Ctrl-C).
