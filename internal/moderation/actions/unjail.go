@@ -75,9 +75,18 @@ func unjail(ctx context.Context, s *moderation.Step) (string, error) {
 		return "", err
 	}
 	if s.Plan.RestoreSkipped > 0 {
-		return fmt.Sprintf("%d of their saved roles no longer exist or are not below gavel's role, and were not given back.", s.Plan.RestoreSkipped), nil
+		return restoreSkippedText(s.Plan.RestoreSkipped), nil
 	}
 	return "", nil
+}
+
+// restoreSkippedText says how many saved roles could not be given back, the verbs agreeing
+// with the count (one role "no longer exists", two "no longer exist").
+func restoreSkippedText(n int) string {
+	if n == 1 {
+		return "1 of their saved roles no longer exists or is not below gavel's role, and was not given back."
+	}
+	return fmt.Sprintf("%d of their saved roles no longer exist or are not below gavel's role, and were not given back.", n)
 }
 
 func lacksJailRole(s *moderation.Step, m discord.Member) (bool, string) {
