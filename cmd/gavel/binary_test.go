@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -326,7 +327,7 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		k, err := cases.NewService(st).GetByNumber(ctx, int64(guild), 1)
+		k, err := cases.NewService(st).GetByNumber(ctx, discord.GuildID(guild), 1)
 		if err != nil {
 			t.Fatal(err)
 		}

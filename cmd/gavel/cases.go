@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 )
 
@@ -39,7 +40,7 @@ func (c casesListCmd) Run(ctx context.Context, rt *Runtime) error {
 	if c.PendingExpiry {
 		return c.pendingExpiry(ctx, rt)
 	}
-	f := cases.Filter{GuildID: c.Guild, UserID: c.User, ModeratorID: c.Moderator}
+	f := cases.Filter{GuildID: discord.GuildID(c.Guild), UserID: discord.UserID(c.User), ModeratorID: discord.UserID(c.Moderator)}
 	for _, t := range c.Type {
 		typ, err := cases.ParseType(t)
 		if err != nil {
@@ -95,7 +96,7 @@ func (c casesListCmd) Run(ctx context.Context, rt *Runtime) error {
 		row := fmt.Sprintf("#%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s", k.Number, k.Type, k.Status, k.UserID, k.ModeratorID,
 			stamp(k.CreatedAt), stamp(k.ExpiresAt), shorten(k.Reason, 60))
 		if c.Guild == 0 {
-			row = strconv.FormatInt(k.GuildID, 10) + "\t" + row
+			row = strconv.FormatInt(int64(k.GuildID), 10) + "\t" + row
 		}
 		fmt.Fprintln(tw, row)
 	}
@@ -119,7 +120,7 @@ func (c casesShowCmd) Run(ctx context.Context, rt *Runtime) error {
 	}
 	defer st.Close()
 	svc := cases.NewService(st)
-	k, err := svc.GetByNumber(ctx, c.Guild, c.Number)
+	k, err := svc.GetByNumber(ctx, discord.GuildID(c.Guild), c.Number)
 	if err != nil {
 		return err
 	}
@@ -161,7 +162,7 @@ func (c casesShowCmd) Run(ctx context.Context, rt *Runtime) error {
 	if len(k.RoleIDs) > 0 {
 		ids := make([]string, len(k.RoleIDs))
 		for i, id := range k.RoleIDs {
-			ids[i] = strconv.FormatInt(id, 10)
+			ids[i] = strconv.FormatInt(int64(id), 10)
 		}
 		fmt.Fprintf(tw, "Saved roles\t%s\n", strings.Join(ids, ", "))
 	}
@@ -361,7 +362,7 @@ func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	n := 0
 	err = writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
-		return cases.NewService(st).Export(ctx, c.Guild, func(k cases.Case, history []cases.Event) error {
+		return cases.NewService(st).Export(ctx, discord.GuildID(c.Guild), func(k cases.Case, history []cases.Event) error {
 			n++
 			if history == nil {
 				history = []cases.Event{}

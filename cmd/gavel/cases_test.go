@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/store"
@@ -38,10 +39,10 @@ func seeded(t *testing.T, e store.Engine) string {
 		if i%5 == 0 {
 			typ = cases.Ban
 		}
-		ns = append(ns, cases.New{GuildID: 10, UserID: 100 + int64(i%2), ModeratorID: 7, Type: typ, Reason: "reason number " + string(rune('a'+i))})
+		ns = append(ns, cases.New{GuildID: 10, UserID: discord.UserID(100 + int64(i%2)), ModeratorID: 7, Type: typ, Reason: "reason number " + string(rune('a'+i))})
 	}
 	ns = append(ns, cases.New{GuildID: 11, UserID: 100, ModeratorID: 7, Type: cases.Kick, Reason: "elsewhere"})
-	ns[2].RoleIDs = []int64{1234567890123456789}
+	ns[2].RoleIDs = []discord.RoleID{1234567890123456789}
 	ns[2].ExpiresAt = time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)
 	if _, err := svc.CreateMany(ctx, ns); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
@@ -181,13 +182,13 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 	second := startGavel(t, bin, env)
 	waitUntil(t, 30*time.Second, "the unban after the restart", func() bool { _, banned := fake.Banned(guild, target); return !banned })
 	waitUntil(t, 10*time.Second, "the UNBAN case", func() bool {
-		c, err := cs.GetByNumber(ctx, int64(guild), 2)
+		c, err := cs.GetByNumber(ctx, discord.GuildID(guild), 2)
 		return err == nil && c.Status == cases.Active
 	})
 	// The action is done, in the transaction that recorded the UNBAN: nothing is left that a
 	// second, wrong, run could take.
 	waitUntil(t, 10*time.Second, "the unban's action done", func() bool {
-		c, err := cs.GetByNumber(ctx, int64(guild), 1)
+		c, err := cs.GetByNumber(ctx, discord.GuildID(guild), 1)
 		if err != nil {
 			return false
 		}
@@ -200,7 +201,7 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 	if n := unbansBy(fake, guild, target, fake.BotID()); n != 1 {
 		t.Errorf("%d unbans by gavel; want exactly 1", n)
 	}
-	if n, _ := cs.CountInGuild(ctx, int64(guild)); n != 2 {
+	if n, _ := cs.CountInGuild(ctx, discord.GuildID(guild)); n != 2 {
 		t.Errorf("%d cases; want the tempban and one UNBAN", n)
 	}
 	second.stop(t)
@@ -243,7 +244,7 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	cs := cases.NewService(st)
 	var ns []cases.New
 	for _, u := range users {
-		ns = append(ns, cases.New{GuildID: int64(guild), UserID: int64(u), ModeratorID: int64(owner), Type: cases.Tempban,
+		ns = append(ns, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(u), ModeratorID: discord.UserID(owner), Type: cases.Tempban,
 			Reason: "raid", ExpiresAt: time.Now().Add(-time.Second)})
 	}
 	if _, err := cs.CreateMany(ctx, ns); err != nil {
@@ -298,7 +299,7 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	if twice > 0 || len(perUser) != n {
 		t.Errorf("%d users unbanned more than once; %d distinct users unbanned of %d", twice, len(perUser), n)
 	}
-	if got, _ := cs.CountInGuild(ctx, int64(guild)); got != 2*n {
+	if got, _ := cs.CountInGuild(ctx, discord.GuildID(guild)); got != 2*n {
 		t.Errorf("%d cases; want %d tempbans and %d UNBANs", got, n, n)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
@@ -266,7 +267,7 @@ func TestEveryActionEndToEnd(t *testing.T) {
 	marker := aw.lastEntry(t, discordtest.AuditMemberBanAdd)
 	aw.s.EmitAuditLogEntry(aw.guild, marker)
 	entries.wait(t, marker.ID, 2)
-	all, err := cs.Recent(ctx, int64(aw.guild), time.Hour, 1000)
+	all, err := cs.Recent(ctx, discord.GuildID(aw.guild), time.Hour, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,13 +362,13 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 	var c cases.Case
 	waitFor(t, fmt.Sprintf("case #%d's mod-log message", n), func() bool {
 		var err error
-		c, err = cs.GetByNumber(ctx, int64(aw.guild), n)
+		c, err = cs.GetByNumber(ctx, discord.GuildID(aw.guild), n)
 		if err != nil {
 			t.Fatalf("case #%d: %v", n, err)
 		}
 		return c.ModlogMessageID != 0
 	})
-	if c.Type != r.want || c.Status != cases.Active || c.UserID != int64(target) || c.ModeratorID != int64(aw.mod) || c.Reason != reason {
+	if c.Type != r.want || c.Status != cases.Active || c.UserID != discord.UserID(target) || c.ModeratorID != discord.UserID(aw.mod) || c.Reason != reason {
 		t.Errorf("case #%d = %+v; want an active %s of %s by the moderator, reason %q", n, c, r.want, target, reason)
 	}
 	if r.expires > 0 {
@@ -385,12 +386,12 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 		t.Errorf("case #%d history %+v does not start with its creation", n, evs)
 	}
 	if !slices.ContainsFunc(evs, func(e cases.Event) bool {
-		return e.Kind == cases.EventStatus && e.Old == string(cases.Pending) && e.New == string(cases.Active) && e.ActorID == int64(aw.mod)
+		return e.Kind == cases.EventStatus && e.Old == string(cases.Pending) && e.New == string(cases.Active) && e.ActorID == discord.UserID(aw.mod)
 	}) {
 		t.Errorf("case #%d history %+v has no pending → active row by the moderator", n, evs)
 	}
 	if !slices.ContainsFunc(evs, func(e cases.Event) bool {
-		return e.Kind == cases.EventModlog && e.New == strconv.FormatInt(c.ModlogChannelID, 10)+"/"+strconv.FormatInt(c.ModlogMessageID, 10)
+		return e.Kind == cases.EventModlog && e.New == strconv.FormatInt(int64(c.ModlogChannelID), 10)+"/"+strconv.FormatInt(int64(c.ModlogMessageID), 10)
 	}) {
 		t.Errorf("case #%d history %+v does not record its mod-log message %d", n, evs, c.ModlogMessageID)
 	}
@@ -564,7 +565,7 @@ func (aw *actionsWorld) checkState(t *testing.T, r actionRow, c cases.Case, targ
 		if !slices.Equal(m.Roles, []discordtest.ID{aw.jailRole}) {
 			t.Errorf("jailed member's roles %v; want only the jail role %s", m.Roles, aw.jailRole)
 		}
-		if !slices.Equal(c.RoleIDs, cases.IDs{int64(aw.memberRole)}) {
+		if !slices.Equal(c.RoleIDs, cases.IDs{discord.RoleID(aw.memberRole)}) {
 			t.Errorf("jail case saved roles %v; want the member role %s", c.RoleIDs, aw.memberRole)
 		}
 	case cases.Unjail:

@@ -190,11 +190,11 @@ func TestRunEndToEnd(t *testing.T) {
 	defer st.Close()
 	cs := cases.NewService(st)
 	for n, want := range map[int64]cases.Type{1: cases.Warn, 2: cases.Ban} {
-		c, err := cs.GetByNumber(context.Background(), int64(w.guild), n)
+		c, err := cs.GetByNumber(context.Background(), discord.GuildID(w.guild), n)
 		if err != nil {
 			t.Fatalf("case #%d: %v", n, err)
 		}
-		if c.Type != want || c.UserID != int64(w.target) || c.ModeratorID != int64(w.mod) || c.Status != cases.Active {
+		if c.Type != want || c.UserID != discord.UserID(w.target) || c.ModeratorID != discord.UserID(w.mod) || c.Status != cases.Active {
 			t.Errorf("case #%d = %+v; want an active %s of the target by the moderator", n, c, want)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -99,7 +100,7 @@ func (w *automodWorld) cases(t *testing.T) []cases.Case {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	page, err := cases.NewService(st).List(context.Background(), cases.Filter{GuildID: int64(w.guild)}, cases.PageRequest{Page: 1, PerPage: 100})
+	page, err := cases.NewService(st).List(context.Background(), cases.Filter{GuildID: discord.GuildID(w.guild)}, cases.PageRequest{Page: 1, PerPage: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		// Recorded pending first, then finalized: wait for the finalize step.
 		w.pipelineHistory(t, cs[0])
 		c := w.cases(t)[0]
-		if c.Type != cases.Timeout || c.UserID != int64(w.target) || c.ModeratorID != int64(bot) || c.Status != cases.Active {
+		if c.Type != cases.Timeout || c.UserID != discord.UserID(w.target) || c.ModeratorID != discord.UserID(bot) || c.Status != cases.Active {
 			t.Fatalf("case = %+v; want an active TIMEOUT of the target by the bot", c)
 		}
 		for k, v := range map[string]string{"rule_name": "nitro scams", "matched_keyword": "nitro", "trigger_type": "keyword",
@@ -303,7 +304,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		steps.execute(t, w, clk, window, 1, discordtest.AutoModExecution{GuildID: w.guild, Action: discordtest.AutoModAction{Type: 2, Metadata: map[string]any{"channel_id": discordtest.ID(w.alerts).String()}},
 			RuleID: discordtest.ID(rule.Rule.ID), UserID: w.other, ChannelID: w.general, MessageID: 710000000000009999, Content: "nitro?", MatchedKeyword: strp("nitro")})
 		cs := w.waitCases(t, 2)
-		if c := cs[1]; c.Type != cases.Automod || c.UserID != int64(w.other) || c.Metadata["message_id"] != "710000000000009999" {
+		if c := cs[1]; c.Type != cases.Automod || c.UserID != discord.UserID(w.other) || c.Metadata["message_id"] != "710000000000009999" {
 			t.Fatalf("case = %+v; want an AUTOMOD case of the other user naming the message", c)
 		}
 	})
@@ -312,7 +313,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		m := w.s.SendMessage(w.general, w.target, "you are a BADWORD!")
 		cs := w.waitCases(t, 3)
 		c := cs[2]
-		if c.Type != cases.Warn || c.UserID != int64(w.target) || c.ModeratorID != int64(bot) || c.Metadata["rule_name"] != "slurs" ||
+		if c.Type != cases.Warn || c.UserID != discord.UserID(w.target) || c.ModeratorID != discord.UserID(bot) || c.Metadata["rule_name"] != "slurs" ||
 			c.Metadata["matched_keyword"] != "badword" || c.Metadata["source"] != "gavel_automod" {
 			t.Fatalf("case = %+v; want a WARN by the bot recording the rule and keyword", c)
 		}
@@ -361,7 +362,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		w.s.SendMessage(w.general, w.plain, "<@"+w.mod.String()+"> <@"+w.other.String()+"> <@"+w.target.String()+">")
 		cs := w.waitCases(t, n+1)
 		c := cs[n]
-		if c.Type != cases.Timeout || c.UserID != int64(w.plain) || c.ModeratorID != int64(bot) || c.Metadata["rule_name"] != "pings" || c.ExpiresAt.IsZero() {
+		if c.Type != cases.Timeout || c.UserID != discord.UserID(w.plain) || c.ModeratorID != discord.UserID(bot) || c.Metadata["rule_name"] != "pings" || c.ExpiresAt.IsZero() {
 			t.Fatalf("case = %+v; want a TIMEOUT of the author by the bot, with its end", c)
 		}
 		w.pipelineHistory(t, c)
@@ -379,7 +380,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 				RuleID: discordtest.ID(rule.Rule.ID), UserID: w.plain, ChannelID: w.general, Content: "nitro, blocked", MatchedKeyword: strp("nitro")}
 		}
 		steps.execute(t, w, clk, window, 1, blocked())
-		if cs := w.waitCases(t, n+1); cs[n].Type != cases.Automod || cs[n].UserID != int64(w.plain) {
+		if cs := w.waitCases(t, n+1); cs[n].Type != cases.Automod || cs[n].UserID != discord.UserID(w.plain) {
 			t.Fatalf("case = %+v; want an AUTOMOD case of the blocked message", cs[n])
 		}
 		// The same text blocked again within the minute is the same execution resent.
@@ -390,7 +391,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		// A minute later on the clock it is a new execution: the key has gone stale.
 		clk.Advance(time.Minute)
 		steps.execute(t, w, clk, window, 1, blocked())
-		if cs := w.cases(t); len(cs) != n+2 || cs[n+1].UserID != int64(w.plain) {
+		if cs := w.cases(t); len(cs) != n+2 || cs[n+1].UserID != discord.UserID(w.plain) {
 			t.Fatalf("%d cases after the same block a minute later; want %d", len(cs), n+2)
 		}
 	})

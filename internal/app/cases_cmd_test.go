@@ -14,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/modlog"
@@ -78,13 +79,13 @@ func (cw *casesWorld) prepare(t *testing.T, fn func(st *store.Store)) {
 	}
 	cs := cases.NewService(st)
 	for i := 1; i <= 25; i++ {
-		n := cases.New{GuildID: int64(cw.guild), UserID: int64(cw.target), ModeratorID: int64(cw.mod), Type: cases.Warn,
+		n := cases.New{GuildID: discord.GuildID(cw.guild), UserID: discord.UserID(cw.target), ModeratorID: discord.UserID(cw.mod), Type: cases.Warn,
 			Reason: fmt.Sprintf("seeded %d", i)}
 		if i%5 == 0 {
-			n.UserID, n.Type = int64(cw.other), cases.Kick
+			n.UserID, n.Type = discord.UserID(cw.other), cases.Kick
 		}
 		if i%4 == 0 {
-			n.ModeratorID = int64(cw.owner)
+			n.ModeratorID = discord.UserID(cw.owner)
 		}
 		if _, err := cs.Create(ctx, n); err != nil {
 			t.Fatal(err)
@@ -516,7 +517,7 @@ func TestCasesCommand(t *testing.T) {
 			case cases.EventStatus:
 				statuses++
 			}
-			if ev.Kind != cases.EventCreated && ev.Kind != cases.EventStatus && ev.Kind != cases.EventModlog && ev.ActorID != int64(cw.mod) {
+			if ev.Kind != cases.EventCreated && ev.Kind != cases.EventStatus && ev.Kind != cases.EventModlog && ev.ActorID != discord.UserID(cw.mod) {
 				t.Errorf("event %+v not by the moderator", ev)
 			}
 		}
@@ -536,7 +537,7 @@ func TestCasesCommand(t *testing.T) {
 			t.Fatalf("modify: %q", r.Content)
 		}
 		waitLog(t, "the old message edited in the old channel", func(le embedView) bool { return le.Description == "after the move" })
-		if c := caseNumbered(t, cw, 26); c.ModlogChannelID != int64(cw.modlog) || c.ModlogMessageID != int64(logMsg.ID) {
+		if c := caseNumbered(t, cw, 26); c.ModlogChannelID != discord.ChannelID(cw.modlog) || c.ModlogMessageID != discord.MessageID(logMsg.ID) {
 			t.Errorf("case 26 links %d/%d; want the message where it was posted, %s/%s", c.ModlogChannelID, c.ModlogMessageID, cw.modlog, logMsg.ID)
 		}
 		if n := len(cw.s.Messages(cw.modlog2)); n != 0 {
@@ -662,7 +663,7 @@ func caseNumbered(t *testing.T, cw *casesWorld, n int64) cases.Case {
 	t.Helper()
 	cs, done := openCases(t, cw)
 	defer done()
-	c, err := cs.GetByNumber(context.Background(), int64(cw.guild), n)
+	c, err := cs.GetByNumber(context.Background(), discord.GuildID(cw.guild), n)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -110,7 +111,7 @@ func (w *world) start(t *testing.T, opts ...app.Option) {
 
 func caseOf(t *testing.T, cs *cases.Service, guild, user discordtest.ID, typ cases.Type) (cases.Case, bool) {
 	t.Helper()
-	c, err := cs.LatestOfUser(context.Background(), int64(guild), int64(user), typ)
+	c, err := cs.LatestOfUser(context.Background(), discord.GuildID(guild), discord.UserID(user), typ)
 	return c, err == nil
 }
 
@@ -133,7 +134,7 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 		ban, ok = caseOf(t, cs, w.guild, w.target, cases.Ban)
 		return ok && ban.Status != cases.Pending
 	})
-	if ban.ModeratorID != int64(w.mod) || ban.Reason != "raiding" || ban.Status != cases.Active || ban.Metadata[cases.MetaAuditLogEntry] == "" {
+	if ban.ModeratorID != discord.UserID(w.mod) || ban.Reason != "raiding" || ban.Status != cases.Active || ban.Metadata[cases.MetaAuditLogEntry] == "" {
 		t.Errorf("ban case = %+v", ban)
 	}
 	waitFor(t, "the ban in the mod log", func() bool {
@@ -146,7 +147,7 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 	}
 	var unban cases.Case
 	waitFor(t, "the unban's case", func() (ok bool) { unban, ok = caseOf(t, cs, w.guild, w.target, cases.Unban); return ok })
-	if unban.Reason != "No reason provided" || unban.ModeratorID != int64(w.mod) {
+	if unban.Reason != "No reason provided" || unban.ModeratorID != discord.UserID(w.mod) {
 		t.Errorf("unban case = %+v; want the default reason", unban)
 	}
 
@@ -204,12 +205,12 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 	// are they.
 	entries.wait(t, banEntry.ID, 2)
 	entries.wait(t, w.lastEntry(t, discordtest.AuditMemberBanRemove).ID, 1)
-	n, err := cs.CountInGuild(ctx, int64(w.guild))
+	n, err := cs.CountInGuild(ctx, discord.GuildID(w.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 8 {
-		all, _ := cs.Recent(ctx, int64(w.guild), time.Hour, 100)
+		all, _ := cs.Recent(ctx, discord.GuildID(w.guild), time.Hour, 100)
 		t.Errorf("%d cases; want 8 (ban, unban, timeout, untimeout, kick, gavel's ban, ban, unban): %+v", n, all)
 	}
 }
@@ -231,7 +232,7 @@ func TestMirroringOff(t *testing.T) {
 	w.s.SendMessage(w.general, w.mod, "$warn <@"+w.other.String()+"> on the record")
 	waitFor(t, "the warn", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
 	entries.wait(t, w.lastEntry(t, discordtest.AuditMemberBanAdd).ID, 1)
-	if n, err := cs.CountInGuild(ctx, int64(w.guild)); err != nil || n != 1 {
+	if n, err := cs.CountInGuild(ctx, discord.GuildID(w.guild)); err != nil || n != 1 {
 		t.Errorf("%d cases, %v; want only the warn", n, err)
 	}
 }
@@ -346,7 +347,7 @@ func TestPendingCasesReconciledAtStartUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	pending := func(user discordtest.ID, typ cases.Type) cases.Case {
-		c, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(user), ModeratorID: int64(w.mod),
+		c, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(w.mod),
 			Type: typ, Status: cases.Pending, Reason: "crashed"})
 		if err != nil {
 			t.Fatal(err)
@@ -383,7 +384,7 @@ func TestYoungPendingCasesWait(t *testing.T) {
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()
-	c, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.other), ModeratorID: int64(w.mod),
+	c, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.other), ModeratorID: discord.UserID(w.mod),
 		Type: cases.Kick, Status: cases.Pending, Reason: "in flight elsewhere"})
 	if err != nil {
 		t.Fatal(err)

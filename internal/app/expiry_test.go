@@ -11,6 +11,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -100,7 +101,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 		t.Fatal("the target is not banned")
 	}
 	cs := cases.NewService(st)
-	tb, err := cs.GetByNumber(ctx, int64(w.guild), 1)
+	tb, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,12 +115,12 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 		t.Errorf("after the ban, the mod log asked Discord about the target: %q", reads)
 	}
 	userField := func(number int64) string {
-		c, err := cs.GetByNumber(ctx, int64(w.guild), number)
+		c, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), number)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range w.s.Messages(modlog) {
-			if int64(m.ID) != c.ModlogMessageID || len(m.Embeds) == 0 {
+			if discord.MessageID(m.ID) != c.ModlogMessageID || len(m.Embeds) == 0 {
 				continue
 			}
 			var embed struct {
@@ -173,11 +174,11 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	// The tempban's own message follows its case: it says the ban ended, and by which case.
 	waitFor(t, "the tempban's message saying it ended", func() bool {
 		tb, err := cs.Get(ctx, tb.ID)
-		if err != nil || tb.ModlogMessageID == 0 || tb.ModlogChannelID != int64(modlog) {
+		if err != nil || tb.ModlogMessageID == 0 || tb.ModlogChannelID != discord.ChannelID(modlog) {
 			return false
 		}
 		for _, m := range w.s.Messages(modlog) {
-			if int64(m.ID) != tb.ModlogMessageID || len(m.Embeds) == 0 {
+			if discord.MessageID(m.ID) != tb.ModlogMessageID || len(m.Embeds) == 0 {
 				continue
 			}
 			var embed struct {
@@ -198,7 +199,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	// Lifted, the target is neither a member nor banned: both messages still name them, and
 	// the worker asked Discord nothing about them.
 	waitFor(t, "the lift's post", func() bool {
-		l, err := cs.GetByNumber(ctx, int64(w.guild), 2)
+		l, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 2)
 		return err == nil && l.ModlogMessageID != 0
 	})
 	if got := userField(1); got != wantUser {
@@ -215,8 +216,8 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 		return metricValue(t, a, "gavel_modlog_deliveries_total", map[string]string{"outcome": "posted"}) == 2 &&
 			metricValue(t, a, "gavel_modlog_deliveries_total", map[string]string{"outcome": "edited"}) >= 1
 	})
-	lift, err := cs.GetByNumber(ctx, int64(w.guild), 2)
-	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
+	lift, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 2)
+	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != discord.UserID(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
 		t.Errorf("case #2 = %+v, %v; want the bot's UNBAN of case #1", lift, err)
 	}
 	if !lift.CreatedAt.Equal(tb.ExpiresAt) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -34,12 +35,12 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	ends := time.Now().Add(2 * time.Second)
-	tempban, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.target), ModeratorID: int64(w.mod),
+	tempban, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.target), ModeratorID: discord.UserID(w.mod),
 		Type: cases.Tempban, Status: cases.Pending, Reason: "crashed", ExpiresAt: ends})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ban, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.other), ModeratorID: int64(w.mod),
+	ban, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.other), ModeratorID: discord.UserID(w.mod),
 		Type: cases.Ban, Status: cases.Pending, Reason: "crashed"})
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 		_, banned := w.s.Banned(w.guild, w.target)
 		return err == nil && c.Processed && !banned
 	})
-	lift, err := cs.LatestOfUser(ctx, int64(w.guild), int64(w.target), cases.Unban)
+	lift, err := cs.LatestOfUser(ctx, discord.GuildID(w.guild), discord.UserID(w.target), cases.Unban)
 	if err != nil || lift.Status != cases.Active || lift.Metadata["lifts_case"] != "1" {
 		t.Errorf("lift case = %+v, %v; want an active UNBAN lifting case #1", lift, err)
 	}

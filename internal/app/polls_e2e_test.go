@@ -10,6 +10,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/polls"
 	"github.com/gavelbot/gavel/internal/upkeep"
@@ -79,7 +80,7 @@ func TestPollbanDeletesPolls(t *testing.T) {
 	cs, _ := w.services(t)
 	ctx := context.Background()
 	// A poll ban from an earlier run: the set of poll-banned members is loaded from the cases.
-	earlier, err := cs.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.other), ModeratorID: int64(w.mod),
+	earlier, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.other), ModeratorID: discord.UserID(w.mod),
 		Type: cases.Pollban, Reason: "poll spam last week", Status: cases.Active})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func TestPollbanDeletesPolls(t *testing.T) {
 		t.Errorf("DMs about polls = %q; want one naming the poll ban and case #%d", dms, ban.Number)
 	}
 	notes := pollNotes(t, cs, ban.ID)
-	if len(notes) != 1 || !strings.Contains(notes[0].Note, "poll deleted: message "+p1.ID.String()) || notes[0].ActorID != int64(w.s.BotID()) {
+	if len(notes) != 1 || !strings.Contains(notes[0].Note, "poll deleted: message "+p1.ID.String()) || notes[0].ActorID != discord.UserID(w.s.BotID()) {
 		t.Errorf("history rows about polls = %+v; want one by gavel naming message %s", notes, p1.ID)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -39,7 +40,7 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 
 	w.s.SendMessage(w.general, w.mod, "$tempban <@"+w.target.String()+"> -d 1h spam")
 	waitFor(t, "the tempban's reply", func() bool { _, ok := w.botReply(w.general, "Case #1"); return ok })
-	tempban, err := cs.GetByNumber(ctx, int64(w.guild), 1)
+	tempban, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 1)
 	if err != nil || tempban.Type != cases.Tempban {
 		t.Fatalf("case #1 = %+v, %v; want the tempban", tempban, err)
 	}
@@ -53,8 +54,8 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 	}
 	if mirror {
 		waitFor(t, "the mirrored unban", func() bool {
-			c, err := cs.LatestOfUser(ctx, int64(w.guild), int64(w.target), cases.Unban)
-			return err == nil && c.ModeratorID == int64(w.owner)
+			c, err := cs.LatestOfUser(ctx, discord.GuildID(w.guild), discord.UserID(w.target), cases.Unban)
+			return err == nil && c.ModeratorID == discord.UserID(w.owner)
 		})
 	}
 	if err := w.s.BanAs(w.guild, w.owner, w.target, "for good this time"); err != nil {
@@ -62,8 +63,8 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 	}
 	if mirror {
 		waitFor(t, "the mirrored ban", func() bool {
-			c, err := cs.LatestOfUser(ctx, int64(w.guild), int64(w.target), cases.Ban)
-			return err == nil && c.ModeratorID == int64(w.owner)
+			c, err := cs.LatestOfUser(ctx, discord.GuildID(w.guild), discord.UserID(w.target), cases.Ban)
+			return err == nil && c.ModeratorID == discord.UserID(w.owner)
 		})
 	}
 	waitFor(t, "no pending expiry left", func() bool {
@@ -71,7 +72,7 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 		return err == nil && total == 0
 	})
 	if !mirror {
-		if c, err := cs.LatestOfUser(ctx, int64(w.guild), int64(w.target), cases.Ban); err == nil {
+		if c, err := cs.LatestOfUser(ctx, discord.GuildID(w.guild), discord.UserID(w.target), cases.Ban); err == nil {
 			t.Errorf("mirroring is off but the outside ban became case #%d", c.Number)
 		}
 	}

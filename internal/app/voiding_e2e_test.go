@@ -9,6 +9,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
 
@@ -56,7 +57,7 @@ func TestVoidingAPunishmentInForce(t *testing.T) {
 	if !strings.Contains(r.Content, "status active → voided") || !strings.Contains(r.Content, "still ends as scheduled") || !strings.Contains(r.Content, "-lift") {
 		t.Fatalf("void reply %q does not say the ban still ends on time", r.Content)
 	}
-	tb, err := cs.GetByNumber(ctx, int64(w.guild), 1)
+	tb, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 1)
 	if err != nil || tb.Status != cases.Voided {
 		t.Fatalf("case #1 = %+v, %v; want voided", tb, err)
 	}
@@ -67,7 +68,7 @@ func TestVoidingAPunishmentInForce(t *testing.T) {
 	advance(time.Hour)
 	waitFor(t, "the unban of the voided tempban", func() bool { _, banned := w.s.Banned(w.guild, w.target); return !banned })
 	waitFor(t, "the UNBAN case and the tempban processed", func() bool {
-		u, err := cs.GetByNumber(ctx, int64(w.guild), 2)
+		u, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 2)
 		c, err2 := cs.Get(ctx, tb.ID)
 		return err == nil && err2 == nil && u.Type == cases.Unban && u.Status == cases.Active && c.Processed
 	})
@@ -83,11 +84,11 @@ func TestVoidingAPunishmentInForce(t *testing.T) {
 	if _, banned := w.s.Banned(w.guild, w.other); banned {
 		t.Fatal("-lift left the ban in place")
 	}
-	lift, err := cs.GetByNumber(ctx, int64(w.guild), 4)
-	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != int64(w.owner) || lift.Metadata["lifts_case"] != "3" {
+	lift, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 4)
+	if err != nil || lift.Type != cases.Unban || lift.ModeratorID != discord.UserID(w.owner) || lift.Metadata["lifts_case"] != "3" {
 		t.Fatalf("case #4 = %+v, %v; want the owner's UNBAN lifting #3", lift, err)
 	}
-	third, _ := cs.GetByNumber(ctx, int64(w.guild), 3)
+	third, _ := cs.GetByNumber(ctx, discord.GuildID(w.guild), 3)
 	if !third.Processed || third.Status != cases.Voided {
 		t.Errorf("case #3 = %+v; want voided and processed", third)
 	}
@@ -105,7 +106,7 @@ func TestVoidingAPunishmentInForce(t *testing.T) {
 	}
 	// The day passes: nothing is left to lift.
 	advance(24 * time.Hour)
-	if n, err := cs.CountInGuild(ctx, int64(w.guild)); err != nil || n != 4 {
+	if n, err := cs.CountInGuild(ctx, discord.GuildID(w.guild)); err != nil || n != 4 {
 		t.Errorf("%d cases after the day, %v; want 4 (no second unban)", n, err)
 	}
 

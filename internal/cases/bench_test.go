@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -110,8 +111,8 @@ func benchCreate(b *testing.B, engine store.Engine, op string, conc, guilds int)
 	case "case":
 		svc := cases.NewService(st)
 		do = func(i int64) error {
-			_, err := svc.Create(ctx, cases.New{GuildID: benchGuildBase + i%int64(guilds), UserID: benchUserBase + i%1000,
-				ModeratorID: benchMod, Type: cases.Warn, Reason: benchReason})
+			_, err := svc.Create(ctx, cases.New{GuildID: discord.GuildID(benchGuildBase + i%int64(guilds)), UserID: discord.UserID(benchUserBase + i%1000),
+				ModeratorID: discord.UserID(benchMod), Type: cases.Warn, Reason: benchReason})
 			return err
 		}
 	case "bare":
@@ -195,8 +196,8 @@ func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
 	const guilds = 64
 	ns := make([]cases.New, b.N)
 	for i := range ns {
-		ns[i] = cases.New{GuildID: benchGuildBase + int64(i%guilds), UserID: benchUserBase + int64(i%1000),
-			ModeratorID: benchMod, Type: cases.Warn, Status: cases.Pending, Reason: benchReason}
+		ns[i] = cases.New{GuildID: discord.GuildID(benchGuildBase + int64(i%guilds)), UserID: discord.UserID(benchUserBase + int64(i%1000)),
+			ModeratorID: discord.UserID(benchMod), Type: cases.Warn, Status: cases.Pending, Reason: benchReason}
 	}
 	var created []cases.Case
 	for start := 0; start < len(ns); start += 1000 {
@@ -220,9 +221,9 @@ func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
 					return
 				}
 				c := created[i]
-				_, err := svc.SetStatus(ctx, c.GuildID, c.Number, benchMod, cases.Active, "the action succeeded")
+				_, err := svc.SetStatus(ctx, c.GuildID, c.Number, discord.UserID(benchMod), cases.Active, "the action succeeded")
 				if err == nil {
-					_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, benchMod, 3_000_000, 4_000_000+i)
+					_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, discord.UserID(benchMod), 3_000_000, discord.MessageID(4_000_000+i))
 				}
 				if err != nil {
 					if failed.CompareAndSwap(false, true) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 )
 
@@ -106,15 +107,15 @@ func ParseStatus(s string) (Status, error) {
 
 // Case is one moderation case.
 type Case struct {
-	ID          int64  `json:"id"`
-	GuildID     int64  `json:"guild_id,string"`
-	Number      int64  `json:"number"`
-	Type        Type   `json:"type"`
-	Status      Status `json:"status"`
-	Processed   bool   `json:"processed"`
-	Reason      string `json:"reason"`
-	ModeratorID int64  `json:"moderator_id,string"`
-	UserID      int64  `json:"user_id,string"`
+	ID          int64           `json:"id"`
+	GuildID     discord.GuildID `json:"guild_id,string"`
+	Number      int64           `json:"number"`
+	Type        Type            `json:"type"`
+	Status      Status          `json:"status"`
+	Processed   bool            `json:"processed"`
+	Reason      string          `json:"reason"`
+	ModeratorID discord.UserID  `json:"moderator_id,string"`
+	UserID      discord.UserID  `json:"user_id,string"`
 	// RoleIDs are the roles taken from the user (by a jail) and to be given back.
 	RoleIDs IDs `json:"role_ids,omitempty"`
 	// ExpiresAt is when a temporary action ends; zero when it never does.
@@ -122,21 +123,21 @@ type Case struct {
 	Metadata  map[string]string `json:"metadata,omitempty"`
 	// ModlogChannelID and ModlogMessageID are where the case's mod-log message is: edits go
 	// there even after the guild's mod-log channel changes. Zero while nothing is posted.
-	ModlogChannelID int64     `json:"modlog_channel_id,omitempty,string"`
-	ModlogMessageID int64     `json:"modlog_message_id,omitempty,string"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	ModlogChannelID discord.ChannelID `json:"modlog_channel_id,omitempty,string"`
+	ModlogMessageID discord.MessageID `json:"modlog_message_id,omitempty,string"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
 }
 
-// IDs are Discord snowflakes. In JSON they are strings, as in Discord's API, because a
+// IDs are role ids. In JSON they are strings, as in Discord's API, because a
 // JavaScript reader would round numbers above 2^53.
-type IDs []int64
+type IDs []discord.RoleID
 
 // MarshalJSON writes the ids as JSON strings.
 func (ids IDs) MarshalJSON() ([]byte, error) {
 	s := make([]string, len(ids))
 	for i, id := range ids {
-		s[i] = strconv.FormatInt(id, 10)
+		s[i] = id.String()
 	}
 	return json.Marshal(s)
 }
@@ -153,7 +154,7 @@ func (ids *IDs) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("ids: %q is not a snowflake", r)
 		}
-		out = append(out, id)
+		out = append(out, discord.RoleID(id))
 	}
 	*ids = out
 	return nil
@@ -177,11 +178,11 @@ const (
 
 // Event is one row of a case's append-only history.
 type Event struct {
-	ID      int64     `json:"id"`
-	CaseID  int64     `json:"case_id"`
-	GuildID int64     `json:"guild_id,string"`
-	Kind    EventKind `json:"kind"`
-	ActorID int64     `json:"actor_id,string"`
+	ID      int64           `json:"id"`
+	CaseID  int64           `json:"case_id"`
+	GuildID discord.GuildID `json:"guild_id,string"`
+	Kind    EventKind       `json:"kind"`
+	ActorID discord.UserID  `json:"actor_id,string"`
 	// Old and New are the values before and after, as text ("" where there was none).
 	Old  string    `json:"old,omitempty"`
 	New  string    `json:"new,omitempty"`
@@ -203,7 +204,7 @@ const (
 // ErrNotFound is returned when no case matches.
 var ErrNotFound = errors.New("case not found")
 
-func checkID(field string, id int64) error {
+func checkID[T discord.Snowflake](field string, id T) error {
 	if id <= 0 {
 		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
 	}

@@ -40,7 +40,7 @@ func svc(st *store.Store, c *clock) *cases.Service {
 }
 
 func warn(g, u int64, reason string) cases.New {
-	return cases.New{GuildID: g, UserID: u, ModeratorID: mod, Type: cases.Warn, Reason: reason}
+	return cases.New{GuildID: discord.GuildID(g), UserID: discord.UserID(u), ModeratorID: discord.UserID(mod), Type: cases.Warn, Reason: reason}
 }
 
 func TestCreateAndGet(t *testing.T) {
@@ -49,13 +49,13 @@ func TestCreateAndGet(t *testing.T) {
 		clk := newClock()
 		s := svc(st, clk)
 		exp := clk.now().Add(72 * time.Hour)
-		c, err := s.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Jail, Reason: "spam",
-			RoleIDs: []int64{1, 1 << 62}, ExpiresAt: exp, Metadata: map[string]string{"source": "prefix"}})
+		c, err := s.Create(ctx, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Jail, Reason: "spam",
+			RoleIDs: []discord.RoleID{1, 1 << 62}, ExpiresAt: exp, Metadata: map[string]string{"source": "prefix"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := cases.Case{ID: c.ID, GuildID: guild, Number: 1, Type: cases.Jail, Status: cases.Active, Reason: "spam",
-			ModeratorID: mod, UserID: user, RoleIDs: []int64{1, 1 << 62}, ExpiresAt: exp,
+		want := cases.Case{ID: c.ID, GuildID: discord.GuildID(guild), Number: 1, Type: cases.Jail, Status: cases.Active, Reason: "spam",
+			ModeratorID: discord.UserID(mod), UserID: discord.UserID(user), RoleIDs: cases.IDs{1, 1 << 62}, ExpiresAt: exp,
 			Metadata: map[string]string{"source": "prefix"}, CreatedAt: clk.now(), UpdatedAt: clk.now()}
 		if diff := cmp.Diff(want, c); diff != "" {
 			t.Errorf("created (-want +got):\n%s", diff)
@@ -67,7 +67,7 @@ func TestCreateAndGet(t *testing.T) {
 		if diff := cmp.Diff(want, byID); diff != "" {
 			t.Errorf("by id (-want +got):\n%s", diff)
 		}
-		byNum, err := s.GetByNumber(ctx, guild, 1)
+		byNum, err := s.GetByNumber(ctx, discord.GuildID(guild), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,7 +78,7 @@ func TestCreateAndGet(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(ev) != 1 || ev[0].Kind != cases.EventCreated || ev[0].ActorID != mod || ev[0].New != "active" {
+		if len(ev) != 1 || ev[0].Kind != cases.EventCreated || ev[0].ActorID != discord.UserID(mod) || ev[0].New != "active" {
 			t.Errorf("history after create: %+v", ev)
 		}
 		c2, err := s.Create(ctx, warn(guild, user, "again"))
@@ -89,7 +89,7 @@ func TestCreateAndGet(t *testing.T) {
 		if err != nil || other.Number != 1 {
 			t.Fatalf("first case of another guild: %+v, %v", other, err)
 		}
-		if _, err := s.GetByNumber(ctx, guild, 99); !errors.Is(err, cases.ErrNotFound) {
+		if _, err := s.GetByNumber(ctx, discord.GuildID(guild), 99); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("missing number: %v", err)
 		}
 		if _, err := s.Get(ctx, 1<<40); !errors.Is(err, cases.ErrNotFound) {
@@ -118,7 +118,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 			"negative user":   {func() cases.New { n := ok; n.UserID = -5; return n }(), "user: -5 is not a Discord id"},
 			"zero moderator":  {func() cases.New { n := ok; n.ModeratorID = 0; return n }(), "moderator: 0"},
 			"voided new case": {func() cases.New { n := ok; n.Status = cases.Voided; return n }(), `status: a new case cannot be "voided"`},
-			"bad role":        {func() cases.New { n := ok; n.RoleIDs = []int64{0}; return n }(), "role: 0"},
+			"bad role":        {func() cases.New { n := ok; n.RoleIDs = []discord.RoleID{0}; return n }(), "role: 0"},
 			"bad meta key":    {func() cases.New { n := ok; n.Metadata = map[string]string{"a b": "x"}; return n }(), `metadata key: "a b"`},
 		}
 		for name, tc := range bad {
@@ -133,19 +133,19 @@ func TestBadInputWritesNothing(t *testing.T) {
 		if _, err := s.Get(ctx, 0); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("Get(0): %v", err)
 		}
-		if _, err := s.GetByNumber(ctx, guild, -1); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.GetByNumber(ctx, discord.GuildID(guild), -1); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("GetByNumber(-1): %v", err)
 		}
-		if _, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 0, PerPage: 10}); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "pages start at 1") {
+		if _, err := s.List(ctx, cases.Filter{GuildID: discord.GuildID(guild)}, cases.PageRequest{Page: 0, PerPage: 10}); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "pages start at 1") {
 			t.Errorf("page 0: %v", err)
 		}
-		if _, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 1, PerPage: 101}); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.List(ctx, cases.Filter{GuildID: discord.GuildID(guild)}, cases.PageRequest{Page: 1, PerPage: 101}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("per page 101: %v", err)
 		}
 		if _, err := s.List(ctx, cases.Filter{Types: []cases.Type{"NOPE"}}, cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("unknown type filter: %v", err)
 		}
-		if n, err := s.CountInGuild(ctx, guild); err != nil || n != 0 {
+		if n, err := s.CountInGuild(ctx, discord.GuildID(guild)); err != nil || n != 0 {
 			t.Errorf("after rejected input the guild has %d cases (err %v), want 0", n, err)
 		}
 		if _, err := s.Guild(ctx, discord.GuildID(guild)); !errors.Is(err, cases.ErrNotFound) {
@@ -164,7 +164,7 @@ func TestListFiltersAndPages(t *testing.T) {
 			n := warn(guild, user+int64(i%3), fmt.Sprintf("reason %d", i))
 			if i%5 == 0 {
 				n.Type = cases.Ban
-				n.ModeratorID = mod + 1
+				n.ModeratorID = discord.UserID(mod + 1)
 			}
 			ns = append(ns, n)
 		}
@@ -172,21 +172,21 @@ func TestListFiltersAndPages(t *testing.T) {
 		if _, err := s.CreateMany(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Void(ctx, guild, 25, mod, "mistake"); err != nil {
+		if _, err := s.Void(ctx, discord.GuildID(guild), 25, discord.UserID(mod), "mistake"); err != nil {
 			t.Fatal(err)
 		}
-		p, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 1, PerPage: 10})
+		p, err := s.List(ctx, cases.Filter{GuildID: discord.GuildID(guild)}, cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.Total != 25 || p.Pages != 3 || len(p.Cases) != 10 || p.Cases[0].Number != 25 || p.Cases[9].Number != 16 {
 			t.Errorf("page 1: total %d pages %d len %d first #%d", p.Total, p.Pages, len(p.Cases), p.Cases[0].Number)
 		}
-		p3, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 3, PerPage: 10})
+		p3, err := s.List(ctx, cases.Filter{GuildID: discord.GuildID(guild)}, cases.PageRequest{Page: 3, PerPage: 10})
 		if err != nil || len(p3.Cases) != 5 || p3.Cases[4].Number != 1 {
 			t.Errorf("page 3: %+v %v", p3, err)
 		}
-		p9, err := s.List(ctx, cases.Filter{GuildID: guild}, cases.PageRequest{Page: 9, PerPage: 10})
+		p9, err := s.List(ctx, cases.Filter{GuildID: discord.GuildID(guild)}, cases.PageRequest{Page: 9, PerPage: 10})
 		if err != nil || len(p9.Cases) != 0 || p9.Total != 25 {
 			t.Errorf("page past the end: %+v %v", p9, err)
 		}
@@ -206,13 +206,13 @@ func TestListFiltersAndPages(t *testing.T) {
 			want int64
 		}{
 			{cases.Filter{}, 26},
-			{cases.Filter{GuildID: guild, UserID: user}, 9},
-			{cases.Filter{GuildID: guild, ModeratorID: mod + 1}, 5},
-			{cases.Filter{GuildID: guild, Types: []cases.Type{cases.Ban}}, 5},
-			{cases.Filter{GuildID: guild, Types: []cases.Type{cases.Ban, cases.Warn}}, 25},
-			{cases.Filter{GuildID: guild, Status: cases.Voided}, 1},
-			{cases.Filter{GuildID: guild, UserID: user, Types: []cases.Type{cases.Ban}, ModeratorID: mod + 1}, 2},
-			{cases.Filter{UserID: user}, 10},
+			{cases.Filter{GuildID: discord.GuildID(guild), UserID: discord.UserID(user)}, 9},
+			{cases.Filter{GuildID: discord.GuildID(guild), ModeratorID: discord.UserID(mod + 1)}, 5},
+			{cases.Filter{GuildID: discord.GuildID(guild), Types: []cases.Type{cases.Ban}}, 5},
+			{cases.Filter{GuildID: discord.GuildID(guild), Types: []cases.Type{cases.Ban, cases.Warn}}, 25},
+			{cases.Filter{GuildID: discord.GuildID(guild), Status: cases.Voided}, 1},
+			{cases.Filter{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), Types: []cases.Type{cases.Ban}, ModeratorID: discord.UserID(mod + 1)}, 2},
+			{cases.Filter{UserID: discord.UserID(user)}, 10},
 		}
 		for _, c := range checks {
 			if got := count(c.f); got != c.want {
@@ -238,47 +238,47 @@ func TestQueries(t *testing.T) {
 		}
 		old := mk(warn(guild, user, "posting invite links in general"))
 		clk.add(48 * time.Hour)
-		ban := mk(cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Tempban, Reason: "raid account",
+		ban := mk(cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Tempban, Reason: "raid account",
 			ExpiresAt: clk.now().Add(2 * time.Hour), Metadata: map[string]string{"automod_rule": "42"}})
-		jail := mk(cases.New{GuildID: guild, UserID: user + 1, ModeratorID: mod, Type: cases.Jail, Reason: "Invite spam, again",
-			RoleIDs: []int64{555, 777}, ExpiresAt: clk.now().Add(30 * time.Minute)})
-		note := mk(cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Note, Reason: "watch this one"})
+		jail := mk(cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user + 1), ModeratorID: discord.UserID(mod), Type: cases.Jail, Reason: "Invite spam, again",
+			RoleIDs: []discord.RoleID{555, 777}, ExpiresAt: clk.now().Add(30 * time.Minute)})
+		note := mk(cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Note, Reason: "watch this one"})
 
-		recent, err := s.Recent(ctx, guild, 24*time.Hour, 10)
+		recent, err := s.Recent(ctx, discord.GuildID(guild), 24*time.Hour, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]int64{note.Number, jail.Number, ban.Number}, numbers(recent)); diff != "" {
 			t.Errorf("recent (-want +got):\n%s", diff)
 		}
-		if _, err := s.Void(ctx, guild, note.Number, mod, "wrong user"); err != nil {
+		if _, err := s.Void(ctx, discord.GuildID(guild), note.Number, discord.UserID(mod), "wrong user"); err != nil {
 			t.Fatal(err)
 		}
-		active, err := s.ActiveOfUser(ctx, guild, user)
+		active, err := s.ActiveOfUser(ctx, discord.GuildID(guild), discord.UserID(user))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]int64{ban.Number, old.Number}, numbers(active)); diff != "" {
 			t.Errorf("active of user (-want +got):\n%s", diff)
 		}
-		latest, err := s.LatestOfUser(ctx, guild, user)
+		latest, err := s.LatestOfUser(ctx, discord.GuildID(guild), discord.UserID(user))
 		if err != nil || latest.Number != note.Number {
 			t.Errorf("latest of user: #%d %v", latest.Number, err)
 		}
-		latest, err = s.LatestOfUser(ctx, guild, user, cases.Warn, cases.Tempban)
+		latest, err = s.LatestOfUser(ctx, discord.GuildID(guild), discord.UserID(user), cases.Warn, cases.Tempban)
 		if err != nil || latest.Number != ban.Number {
 			t.Errorf("latest of user among WARN, TEMPBAN: #%d %v", latest.Number, err)
 		}
-		if _, err := s.LatestOfUser(ctx, guild, user, cases.Kick); !errors.Is(err, cases.ErrNotFound) {
+		if _, err := s.LatestOfUser(ctx, discord.GuildID(guild), discord.UserID(user), cases.Kick); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("latest KICK: %v", err)
 		}
-		if n, err := s.CountInGuild(ctx, guild); err != nil || n != 4 {
+		if n, err := s.CountInGuild(ctx, discord.GuildID(guild)); err != nil || n != 4 {
 			t.Errorf("count in guild: %d %v", n, err)
 		}
-		if n, err := s.CountOfUser(ctx, guild, user); err != nil || n != 3 {
+		if n, err := s.CountOfUser(ctx, discord.GuildID(guild), discord.UserID(user)); err != nil || n != 3 {
 			t.Errorf("count of user: %d %v", n, err)
 		}
-		stats, err := s.Statistics(ctx, guild)
+		stats, err := s.Statistics(ctx, discord.GuildID(guild))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,11 +302,11 @@ func TestQueries(t *testing.T) {
 		if due, _ := s.Due(ctx, ban.CreatedAt, "", 10); len(due) != 0 {
 			t.Errorf("nothing is due yet, got %v", numbers(due))
 		}
-		first, err := s.MarkProcessed(ctx, ban.ID, mod, "unbanned")
+		first, err := s.MarkProcessed(ctx, ban.ID, discord.UserID(mod), "unbanned")
 		if err != nil || !first {
 			t.Fatalf("mark processed: %v %v", first, err)
 		}
-		again, err := s.MarkProcessed(ctx, ban.ID, mod, "unbanned")
+		again, err := s.MarkProcessed(ctx, ban.ID, discord.UserID(mod), "unbanned")
 		if err != nil || again {
 			t.Errorf("mark processed twice: %v %v", again, err)
 		}
@@ -316,40 +316,40 @@ func TestQueries(t *testing.T) {
 		}
 
 		// Search, metadata, saved roles.
-		found, err := s.Search(ctx, guild, "INVITE", cases.PageRequest{Page: 1, PerPage: 10})
+		found, err := s.Search(ctx, discord.GuildID(guild), "INVITE", cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]int64{jail.Number, old.Number}, numbers(found.Cases)); diff != "" || found.Total != 2 {
 			t.Errorf("search invite (-want +got):\n%s", diff)
 		}
-		found, err = s.Search(ctx, guild, `invite "spam" OR*`, cases.PageRequest{Page: 1, PerPage: 10})
+		found, err = s.Search(ctx, discord.GuildID(guild), `invite "spam" OR*`, cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil || found.Total != 0 {
 			// "or" is a word too: all words must be present, and query syntax is never obeyed.
 			t.Errorf("search with operators: %+v %v", found, err)
 		}
-		found, err = s.Search(ctx, guild, "spam invite", cases.PageRequest{Page: 1, PerPage: 10})
+		found, err = s.Search(ctx, discord.GuildID(guild), "spam invite", cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil || found.Total != 1 || found.Cases[0].ID != jail.ID {
 			t.Errorf("search two words: %+v %v", found, err)
 		}
-		if _, err := s.Search(ctx, guild, " *** ", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.Search(ctx, discord.GuildID(guild), " *** ", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("search without words: %v", err)
 		}
-		byMeta, err := s.WithMetadata(ctx, guild, "automod_rule", "42", cases.PageRequest{Page: 1, PerPage: 10})
+		byMeta, err := s.WithMetadata(ctx, discord.GuildID(guild), "automod_rule", "42", cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil || byMeta.Total != 1 || byMeta.Cases[0].ID != ban.ID {
 			t.Errorf("by metadata: %+v %v", byMeta, err)
 		}
-		if byMeta, _ := s.WithMetadata(ctx, guild, "automod_rule", "43", cases.PageRequest{Page: 1, PerPage: 10}); byMeta.Total != 0 {
+		if byMeta, _ := s.WithMetadata(ctx, discord.GuildID(guild), "automod_rule", "43", cases.PageRequest{Page: 1, PerPage: 10}); byMeta.Total != 0 {
 			t.Errorf("by metadata, other value: %+v", byMeta)
 		}
-		if _, err := s.WithMetadata(ctx, guild, `x"]`, "1", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.WithMetadata(ctx, discord.GuildID(guild), `x"]`, "1", cases.PageRequest{Page: 1, PerPage: 10}); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("metadata key with quotes: %v", err)
 		}
-		byRole, err := s.WithRole(ctx, guild, 777, cases.PageRequest{Page: 1, PerPage: 10})
+		byRole, err := s.WithRole(ctx, discord.GuildID(guild), 777, cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil || byRole.Total != 1 || byRole.Cases[0].ID != jail.ID {
 			t.Errorf("by role: %+v %v", byRole, err)
 		}
-		if byRole, _ := s.WithRole(ctx, guild, 77, cases.PageRequest{Page: 1, PerPage: 10}); byRole.Total != 0 {
+		if byRole, _ := s.WithRole(ctx, discord.GuildID(guild), 77, cases.PageRequest{Page: 1, PerPage: 10}); byRole.Total != 0 {
 			t.Errorf("by a role nobody has: %+v", byRole)
 		}
 	})
@@ -361,12 +361,12 @@ func TestRestriction(t *testing.T) {
 		s := svc(st, newClock())
 		is := func(r cases.Type) bool {
 			t.Helper()
-			on, deciding, err := s.Restricted(ctx, guild, user, r)
+			on, deciding, err := s.Restricted(ctx, discord.GuildID(guild), discord.UserID(user), r)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// The guild-wide set agrees with the one-user answer, deciding case included.
-			all, err := s.UnderRestriction(ctx, guild, r)
+			all, err := s.UnderRestriction(ctx, discord.GuildID(guild), r)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,7 +377,7 @@ func TestRestriction(t *testing.T) {
 		}
 		mk := func(typ cases.Type) cases.Case {
 			t.Helper()
-			c, err := s.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: typ, Reason: "r"})
+			c, err := s.Create(ctx, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: typ, Reason: "r"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -395,13 +395,13 @@ func TestRestriction(t *testing.T) {
 		if is(cases.Jail) {
 			t.Error("after UNJAIL: still jailed")
 		}
-		if _, err := s.Void(ctx, guild, unjail.Number, mod, "unjailed by mistake"); err != nil {
+		if _, err := s.Void(ctx, discord.GuildID(guild), unjail.Number, discord.UserID(mod), "unjailed by mistake"); err != nil {
 			t.Fatal(err)
 		}
 		if !is(cases.Jail) {
 			t.Error("a voided UNJAIL must not count: want jailed")
 		}
-		if _, err := s.Void(ctx, guild, jail.Number, mod, "wrong person"); err != nil {
+		if _, err := s.Void(ctx, discord.GuildID(guild), jail.Number, discord.UserID(mod), "wrong person"); err != nil {
 			t.Fatal(err)
 		}
 		if is(cases.Jail) {
@@ -413,10 +413,10 @@ func TestRestriction(t *testing.T) {
 		if !is(cases.Pollban) || is(cases.Snippetban) {
 			t.Error("want pollbanned and not snippetbanned")
 		}
-		if _, _, err := s.Restricted(ctx, guild, user, cases.Ban); !errors.Is(err, input.ErrInvalid) {
+		if _, _, err := s.Restricted(ctx, discord.GuildID(guild), discord.UserID(user), cases.Ban); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("BAN is not a restriction: %v", err)
 		}
-		if _, err := s.UnderRestriction(ctx, guild, cases.Ban); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.UnderRestriction(ctx, discord.GuildID(guild), cases.Ban); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("UnderRestriction(BAN): %v", err)
 		}
 	})
@@ -427,7 +427,7 @@ func TestChangesAndHistory(t *testing.T) {
 		ctx := context.Background()
 		clk := newClock()
 		s := svc(st, clk)
-		c, err := s.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Ban, Status: cases.Pending, Reason: "first"})
+		c, err := s.Create(ctx, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Ban, Status: cases.Pending, Reason: "first"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -441,38 +441,52 @@ func TestChangesAndHistory(t *testing.T) {
 			}
 			return got
 		}
-		step("activate", func() (cases.Case, error) { return s.SetStatus(ctx, guild, 1, mod, cases.Active, "ban done") })
-		step("reason", func() (cases.Case, error) { return s.SetReason(ctx, guild, 1, actor, "second") })
+		step("activate", func() (cases.Case, error) {
+			return s.SetStatus(ctx, discord.GuildID(guild), 1, discord.UserID(mod), cases.Active, "ban done")
+		})
+		step("reason", func() (cases.Case, error) {
+			return s.SetReason(ctx, discord.GuildID(guild), 1, discord.UserID(actor), "second")
+		})
 		exp := clk.now().Add(time.Hour)
-		step("expiry", func() (cases.Case, error) { return s.SetExpiry(ctx, guild, 1, actor, exp, "made temporary") })
-		step("modlog", func() (cases.Case, error) { return s.LinkModlog(ctx, guild, 1, mod, 123456789, 987654321) })
+		step("expiry", func() (cases.Case, error) {
+			return s.SetExpiry(ctx, discord.GuildID(guild), 1, discord.UserID(actor), exp, "made temporary")
+		})
+		step("modlog", func() (cases.Case, error) {
+			return s.LinkModlog(ctx, discord.GuildID(guild), 1, discord.UserID(mod), 123456789, 987654321)
+		})
 		// Reason unchanged, status changed: the status change still applies.
 		same, voided := "second", cases.Voided
 		got := step("modify", func() (cases.Case, error) {
-			return s.Modify(ctx, guild, 1, actor, cases.Changes{Reason: &same, Status: &voided, Note: "appeal accepted"})
+			return s.Modify(ctx, discord.GuildID(guild), 1, discord.UserID(actor), cases.Changes{Reason: &same, Status: &voided, Note: "appeal accepted"})
 		})
 		if got.Status != cases.Voided || got.Reason != "second" || !got.ExpiresAt.Equal(exp) || got.ModlogMessageID != 987654321 || got.ModlogChannelID != 123456789 || !got.UpdatedAt.Equal(clk.now()) {
 			t.Errorf("after changes: %+v", got)
 		}
-		if _, err := s.Modify(ctx, guild, 1, actor, cases.Changes{Reason: &same, Status: &voided}); !errors.Is(err, input.ErrUnchanged) {
+		if _, err := s.Modify(ctx, discord.GuildID(guild), 1, discord.UserID(actor), cases.Changes{Reason: &same, Status: &voided}); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("no-op modify: %v", err)
 		}
-		if _, err := s.Void(ctx, guild, 1, actor, "again"); !errors.Is(err, input.ErrUnchanged) {
+		if _, err := s.Void(ctx, discord.GuildID(guild), 1, discord.UserID(actor), "again"); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("void a voided case: %v", err)
 		}
-		if _, err := s.SetStatus(ctx, guild, 1, actor, cases.Pending, ""); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.SetStatus(ctx, discord.GuildID(guild), 1, discord.UserID(actor), cases.Pending, ""); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("back to pending: %v", err)
 		}
 		long := strings.Repeat("x", 2001)
-		if _, err := s.SetReason(ctx, guild, 1, actor, long); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.SetReason(ctx, discord.GuildID(guild), 1, discord.UserID(actor), long); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("over-long reason: %v", err)
 		}
-		if _, err := s.SetReason(ctx, guild, 2, actor, "x"); !errors.Is(err, cases.ErrNotFound) {
+		if _, err := s.SetReason(ctx, discord.GuildID(guild), 2, discord.UserID(actor), "x"); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("change a missing case: %v", err)
 		}
-		step("clear expiry", func() (cases.Case, error) { return s.SetExpiry(ctx, guild, 1, actor, time.Time{}, "") })
-		step("reinstate", func() (cases.Case, error) { return s.SetStatus(ctx, guild, 1, actor, cases.Active, "appeal reversed") })
-		step("void", func() (cases.Case, error) { return s.Void(ctx, guild, 1, actor, "duplicate of #2") })
+		step("clear expiry", func() (cases.Case, error) {
+			return s.SetExpiry(ctx, discord.GuildID(guild), 1, discord.UserID(actor), time.Time{}, "")
+		})
+		step("reinstate", func() (cases.Case, error) {
+			return s.SetStatus(ctx, discord.GuildID(guild), 1, discord.UserID(actor), cases.Active, "appeal reversed")
+		})
+		step("void", func() (cases.Case, error) {
+			return s.Void(ctx, discord.GuildID(guild), 1, discord.UserID(actor), "duplicate of #2")
+		})
 
 		ev, err := s.Events(ctx, c.ID)
 		if err != nil {
@@ -485,7 +499,7 @@ func TestChangesAndHistory(t *testing.T) {
 		}
 		var gotRows []row
 		for _, e := range ev {
-			gotRows = append(gotRows, row{e.Kind, e.ActorID, e.Old, e.New, e.Note})
+			gotRows = append(gotRows, row{e.Kind, int64(e.ActorID), e.Old, e.New, e.Note})
 		}
 		expText := exp.UTC().Format(time.RFC3339Nano)
 		want := []row{
@@ -522,11 +536,11 @@ func TestExport(t *testing.T) {
 		if _, err := s.CreateMany(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SetReason(ctx, guild, 600, mod, "changed"); err != nil {
+		if _, err := s.SetReason(ctx, discord.GuildID(guild), 600, discord.UserID(mod), "changed"); err != nil {
 			t.Fatal(err)
 		}
 		var got []int64
-		err := s.Export(ctx, guild, func(c cases.Case, ev []cases.Event) error {
+		err := s.Export(ctx, discord.GuildID(guild), func(c cases.Case, ev []cases.Event) error {
 			got = append(got, c.Number)
 			want := 1
 			if c.Number == 600 {
@@ -551,25 +565,25 @@ func TestGuildLifecycle(t *testing.T) {
 		ctx := context.Background()
 		clk := newClock()
 		s := svc(st, clk)
-		if err := s.GuildJoined(ctx, guild, clk.now()); err != nil {
+		if err := s.GuildJoined(ctx, discord.GuildID(guild), clk.now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Create(ctx, warn(guild, user, "r")); err != nil {
 			t.Fatal(err)
 		}
 		clk.add(time.Hour)
-		if err := s.GuildLeft(ctx, guild, clk.now()); err != nil {
+		if err := s.GuildLeft(ctx, discord.GuildID(guild), clk.now()); err != nil {
 			t.Fatal(err)
 		}
 		g, err := s.Guild(ctx, discord.GuildID(guild))
 		if err != nil || g.LeftAt.IsZero() || g.CaseCount != 1 {
 			t.Errorf("after leaving: %+v %v", g, err)
 		}
-		if n, _ := s.CountInGuild(ctx, guild); n != 1 {
+		if n, _ := s.CountInGuild(ctx, discord.GuildID(guild)); n != 1 {
 			t.Errorf("leaving a guild lost its cases: %d left", n)
 		}
 		clk.add(time.Hour)
-		if err := s.GuildJoined(ctx, guild, clk.now()); err != nil {
+		if err := s.GuildJoined(ctx, discord.GuildID(guild), clk.now()); err != nil {
 			t.Fatal(err)
 		}
 		c, err := s.Create(ctx, warn(guild, user, "r"))
@@ -615,7 +629,7 @@ func TestConcurrentCreate(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		total, err := s.CountInGuild(context.Background(), guild)
+		total, err := s.CountInGuild(context.Background(), discord.GuildID(guild))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -27,7 +28,7 @@ type Changes struct {
 // Modify applies changes to case number n of a guild as actor. Fields that differ from the
 // current values are applied even when others do not; when none differs it returns
 // input.ErrUnchanged and writes nothing.
-func (s *Service) Modify(ctx context.Context, guildID, n, actor int64, ch Changes) (Case, error) {
+func (s *Service) Modify(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, ch Changes) (Case, error) {
 	if err := s.checkTarget(guildID, n, actor); err != nil {
 		return Case{}, err
 	}
@@ -75,24 +76,24 @@ func (s *Service) Modify(ctx context.Context, guildID, n, actor int64, ch Change
 }
 
 // SetReason changes the reason of case number n.
-func (s *Service) SetReason(ctx context.Context, guildID, n, actor int64, reason string) (Case, error) {
+func (s *Service) SetReason(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, reason string) (Case, error) {
 	return s.Modify(ctx, guildID, n, actor, Changes{Reason: &reason})
 }
 
 // SetStatus changes the status of case number n. Allowed: pending → active or voided,
 // active → voided, voided → active. A case never goes back to pending.
-func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st Status, note string) (Case, error) {
+func (s *Service) SetStatus(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, st Status, note string) (Case, error) {
 	return s.Modify(ctx, guildID, n, actor, Changes{Status: &st, Note: note})
 }
 
 // SetExpiry moves (or, with the zero time, clears) when case number n expires.
-func (s *Service) SetExpiry(ctx context.Context, guildID, n, actor int64, at time.Time, note string) (Case, error) {
+func (s *Service) SetExpiry(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, at time.Time, note string) (Case, error) {
 	return s.Modify(ctx, guildID, n, actor, Changes{ExpiresAt: &at, Note: note})
 }
 
 // Void marks case number n voided, with the reason why. A voided case keeps its number and
 // history but no longer counts.
-func (s *Service) Void(ctx context.Context, guildID, n, actor int64, why string) (Case, error) {
+func (s *Service) Void(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, why string) (Case, error) {
 	if err := s.checkTarget(guildID, n, actor); err != nil {
 		return Case{}, err
 	}
@@ -109,7 +110,7 @@ func (s *Service) Void(ctx context.Context, guildID, n, actor int64, why string)
 
 // LinkModlog records the mod-log message that shows case number n, by its channel and id,
 // so that it can be edited later wherever the guild's mod-log channel has moved since.
-func (s *Service) LinkModlog(ctx context.Context, guildID, n, actor, channelID, messageID int64) (Case, error) {
+func (s *Service) LinkModlog(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, channelID discord.ChannelID, messageID discord.MessageID) (Case, error) {
 	if err := s.checkTarget(guildID, n, actor); err != nil {
 		return Case{}, err
 	}
@@ -124,7 +125,7 @@ func (s *Service) LinkModlog(ctx context.Context, guildID, n, actor, channelID, 
 // MarkProcessed records that the expiry of case id has been handled. It reports false, and
 // writes nothing, when the case was already processed, so that two pollers racing on the
 // same case can tell which one won.
-func (s *Service) MarkProcessed(ctx context.Context, id, actor int64, note string) (bool, error) {
+func (s *Service) MarkProcessed(ctx context.Context, id int64, actor discord.UserID, note string) (bool, error) {
 	if err := errors.Join(checkID("case id", id), checkID("actor", actor)); err != nil {
 		return false, err
 	}
@@ -141,7 +142,7 @@ func (s *Service) MarkProcessed(ctx context.Context, id, actor int64, note strin
 	return err == nil, err
 }
 
-func (s *Service) checkTarget(guildID, n, actor int64) error {
+func (s *Service) checkTarget(guildID discord.GuildID, n int64, actor discord.UserID) error {
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
@@ -154,9 +155,9 @@ func (s *Service) checkTarget(guildID, n, actor int64) error {
 // locker reads a case for the rest of a write transaction (see store.Tx.LockCase).
 type locker func(tx *store.Tx) (query.Case, error)
 
-func lockByNumber(guildID, n int64) locker {
+func lockByNumber(guildID discord.GuildID, n int64) locker {
 	return func(tx *store.Tx) (query.Case, error) {
-		row, err := tx.LockCase(guildID, n)
+		row, err := tx.LockCase(int64(guildID), n)
 		return row, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
 	}
 }
@@ -171,7 +172,7 @@ func lockByID(id int64) locker {
 // change runs apply on the locked case inside one transaction (shared with concurrent
 // writers: store.GroupTx) and returns the case as that transaction left it, read back inside
 // it rather than by a second visit to the writer.
-func (s *Service) change(ctx context.Context, lock locker, actor int64, apply func(Case, *changeTx) error) (Case, error) {
+func (s *Service) change(ctx context.Context, lock locker, actor discord.UserID, apply func(Case, *changeTx) error) (Case, error) {
 	var out Case
 	err := s.st.GroupTx(ctx, func(tx *store.Tx) error {
 		row, err := lock(tx)
@@ -210,7 +211,7 @@ type changeTx struct {
 	ctx   context.Context
 	q     query.Queries
 	ev    *eventBuf
-	actor int64
+	actor discord.UserID
 	now   int64
 }
 
@@ -236,23 +237,23 @@ func (t *changeTx) status(c Case, st Status, kind EventKind, note string) error 
 	return t.event(c, kind, string(c.Status), string(st), note)
 }
 
-func (t *changeTx) modlog(c Case, channelID, messageID int64) error {
+func (t *changeTx) modlog(c Case, channelID discord.ChannelID, messageID discord.MessageID) error {
 	if c.ModlogMessageID == messageID && c.ModlogChannelID == channelID {
 		return fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, input.ErrUnchanged)
 	}
-	if err := t.q.SetCaseModlog(t.ctx, query.SetCaseModlogParams{ID: c.ID, ModlogChannelID: sql.NullInt64{Int64: channelID, Valid: true},
-		ModlogMessageID: sql.NullInt64{Int64: messageID, Valid: true}, UpdatedAt: t.now}); err != nil {
+	if err := t.q.SetCaseModlog(t.ctx, query.SetCaseModlogParams{ID: c.ID, ModlogChannelID: sql.NullInt64{Int64: int64(channelID), Valid: true},
+		ModlogMessageID: sql.NullInt64{Int64: int64(messageID), Valid: true}, UpdatedAt: t.now}); err != nil {
 		return fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
 	}
 	return t.event(c, EventModlog, modlogText(c.ModlogChannelID, c.ModlogMessageID), modlogText(channelID, messageID), "")
 }
 
 // modlogText is a mod-log message in the history: "channel/message", "" for none.
-func modlogText(channelID, messageID int64) string {
+func modlogText(channelID discord.ChannelID, messageID discord.MessageID) string {
 	if messageID == 0 {
 		return ""
 	}
-	return idText(channelID) + "/" + idText(messageID)
+	return idText(int64(channelID)) + "/" + idText(int64(messageID))
 }
 
 // process marks case id processed with its history row, in one statement that needs no lock
@@ -284,8 +285,8 @@ func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
 		// Linking the mod-log message is the mod log's own bookkeeping, not news for it.
 		t.ev.changed.add(c.ID, c.GuildID, c.Type)
 	}
-	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, CaseEvent: store.CaseEvent{CaseID: c.ID, GuildID: c.GuildID,
-		Kind: string(kind), ActorID: t.actor, Old: old, New: new, Note: note, CreatedAt: t.now}})
+	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, CaseEvent: store.CaseEvent{CaseID: c.ID, GuildID: int64(c.GuildID),
+		Kind: string(kind), ActorID: int64(t.actor), Old: old, New: new, Note: note, CreatedAt: t.now}})
 	return nil
 }
 

@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
 // New is what a case is created from.
 type New struct {
-	GuildID     int64
-	UserID      int64
-	ModeratorID int64
+	GuildID     discord.GuildID
+	UserID      discord.UserID
+	ModeratorID discord.UserID
 	Type        Type
 	// Status is Active when empty. Pending records a case before its Discord action.
 	Status    Status
 	Reason    string
-	RoleIDs   []int64
+	RoleIDs   []discord.RoleID
 	ExpiresAt time.Time
 	Metadata  map[string]string
 }
@@ -135,7 +136,7 @@ func (s *Service) CreateMany(ctx context.Context, ns []New) ([]Case, error) {
 
 // row is the checked case as the store inserts it.
 func (n *New) row(nowMS int64) store.NewCase {
-	return store.NewCase{GuildID: n.GuildID, UserID: n.UserID, ModeratorID: n.ModeratorID, Type: string(n.Type),
+	return store.NewCase{GuildID: int64(n.GuildID), UserID: int64(n.UserID), ModeratorID: int64(n.ModeratorID), Type: string(n.Type),
 		Status: string(n.Status), Reason: n.Reason, RoleIDs: roleJSON(n.RoleIDs), Metadata: metadataJSON(n.Metadata),
 		ExpiresAt: nullMS(n.ExpiresAt), CreatedAt: nowMS}
 }

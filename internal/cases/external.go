@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -26,11 +27,11 @@ const (
 )
 
 // ByAuditLogEntry returns the case mirrored from audit-log entry entryID, or ErrNotFound.
-func (s *Service) ByAuditLogEntry(ctx context.Context, guildID, entryID int64) (Case, error) {
+func (s *Service) ByAuditLogEntry(ctx context.Context, guildID discord.GuildID, entryID int64) (Case, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("audit-log entry", entryID)); err != nil {
 		return Case{}, err
 	}
-	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: guildID, AuditLogEntry: strconv.FormatInt(entryID, 10)})
+	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: int64(guildID), AuditLogEntry: strconv.FormatInt(entryID, 10)})
 	if err != nil {
 		return Case{}, fmt.Errorf("case of audit-log entry %d in guild %d: %w", entryID, guildID, err)
 	}
@@ -43,14 +44,14 @@ func (s *Service) ByAuditLogEntry(ctx context.Context, guildID, entryID int64) (
 // PendingInGuild returns a guild's pending cases created before the given time, oldest first,
 // at most limit. Pending cases are those recorded before their Discord action whose outcome
 // was never written: normally for a moment, after a crash until they are reconciled.
-func (s *Service) PendingInGuild(ctx context.Context, guildID int64, createdBefore time.Time, limit int) ([]Case, error) {
+func (s *Service) PendingInGuild(ctx context.Context, guildID discord.GuildID, createdBefore time.Time, limit int) ([]Case, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 1000 {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
-	rows, err := s.st.ListCases(ctx, store.CaseFilter{GuildID: guildID, Status: string(Pending), CreatedBefore: createdBefore.UnixMilli()}, store.OldestFirst, limit, 0)
+	rows, err := s.st.ListCases(ctx, store.CaseFilter{GuildID: int64(guildID), Status: string(Pending), CreatedBefore: createdBefore.UnixMilli()}, store.OldestFirst, limit, 0)
 	if err != nil {
 		return nil, fmt.Errorf("pending cases of guild %d: %w", guildID, err)
 	}
@@ -60,7 +61,7 @@ func (s *Service) PendingInGuild(ctx context.Context, guildID int64, createdBefo
 // AddNote appends a note to the history of case number n: something done about the case
 // that changes none of its fields (a jail given back on rejoin), so that no Discord action
 // taken for a case goes unrecorded.
-func (s *Service) AddNote(ctx context.Context, guildID, n, actor int64, note string) (Case, error) {
+func (s *Service) AddNote(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, note string) (Case, error) {
 	if err := s.checkTarget(guildID, n, actor); err != nil {
 		return Case{}, err
 	}

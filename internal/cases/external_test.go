@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
 func mirrored(entry string) cases.New {
-	return cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Ban, Reason: "by hand",
+	return cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Ban, Reason: "by hand",
 		Metadata: map[string]string{cases.MetaAuditLogEntry: entry, "source": "audit_log"}}
 }
 
@@ -40,7 +41,7 @@ func TestAuditLogEntryIsUnique(t *testing.T) {
 		if ok != 1 {
 			t.Fatalf("%d of %d creations for one entry succeeded (%v); want exactly 1", ok, len(errs), errs)
 		}
-		c, err := s.ByAuditLogEntry(ctx, guild, 555)
+		c, err := s.ByAuditLogEntry(ctx, discord.GuildID(guild), 555)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +49,7 @@ func TestAuditLogEntryIsUnique(t *testing.T) {
 			t.Errorf("ByAuditLogEntry = %+v", c)
 		}
 		other := mirrored("555")
-		other.GuildID = guild + 1
+		other.GuildID = discord.GuildID(guild + 1)
 		if _, err := s.Create(ctx, other); err != nil {
 			t.Errorf("the same entry id in another guild: %v", err)
 		}
@@ -58,10 +59,10 @@ func TestAuditLogEntryIsUnique(t *testing.T) {
 		if _, err := s.Create(ctx, warn(guild, user, "no entry either")); err != nil {
 			t.Errorf("cases without an entry id are not limited: %v", err)
 		}
-		if _, err := s.ByAuditLogEntry(ctx, guild, 556); !errors.Is(err, cases.ErrNotFound) {
+		if _, err := s.ByAuditLogEntry(ctx, discord.GuildID(guild), 556); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("ByAuditLogEntry(unknown) = %v; want ErrNotFound", err)
 		}
-		if _, err := s.ByAuditLogEntry(ctx, guild, 0); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.ByAuditLogEntry(ctx, discord.GuildID(guild), 0); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("ByAuditLogEntry(0) = %v; want input.ErrInvalid", err)
 		}
 	})
@@ -82,7 +83,7 @@ func TestPendingInGuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := old
-		other.GuildID = guild + 1
+		other.GuildID = discord.GuildID(guild + 1)
 		if _, err := s.Create(ctx, other); err != nil {
 			t.Fatal(err)
 		}
@@ -92,18 +93,18 @@ func TestPendingInGuild(t *testing.T) {
 		if _, err := s.Create(ctx, young); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.PendingInGuild(ctx, guild, clk.now(), 10)
+		got, err := s.PendingInGuild(ctx, discord.GuildID(guild), clk.now(), 10)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(got) != 1 || got[0].ID != first.ID {
 			t.Errorf("PendingInGuild before now = %+v; want only case #%d", got, first.Number)
 		}
-		got, err = s.PendingInGuild(ctx, guild, clk.now().Add(time.Millisecond), 10)
+		got, err = s.PendingInGuild(ctx, discord.GuildID(guild), clk.now().Add(time.Millisecond), 10)
 		if err != nil || len(got) != 2 {
 			t.Errorf("PendingInGuild including the young one = %d cases, %v; want 2", len(got), err)
 		}
-		if _, err := s.PendingInGuild(ctx, guild, clk.now(), 0); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.PendingInGuild(ctx, discord.GuildID(guild), clk.now(), 0); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("limit 0: %v; want input.ErrInvalid", err)
 		}
 	})
@@ -114,12 +115,12 @@ func TestAddNote(t *testing.T) {
 		ctx := context.Background()
 		clk := newClock()
 		s := svc(st, clk)
-		c, err := s.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Jail, Reason: "spam"})
+		c, err := s.Create(ctx, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Jail, Reason: "spam"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		clk.add(time.Second)
-		after, err := s.AddNote(ctx, guild, c.Number, 42, "re-jailed on rejoin")
+		after, err := s.AddNote(ctx, discord.GuildID(guild), c.Number, 42, "re-jailed on rejoin")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,10 +135,10 @@ func TestAddNote(t *testing.T) {
 		if len(evs) != 2 || last.Kind != cases.EventNote || last.ActorID != 42 || last.Note != "re-jailed on rejoin" || !last.At.Equal(clk.now()) {
 			t.Errorf("history = %+v; want created, then the note by 42", evs)
 		}
-		if _, err := s.AddNote(ctx, guild, c.Number, 42, "  "); !errors.Is(err, input.ErrInvalid) {
+		if _, err := s.AddNote(ctx, discord.GuildID(guild), c.Number, 42, "  "); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("empty note: %v; want input.ErrInvalid", err)
 		}
-		if _, err := s.AddNote(ctx, guild, c.Number+1, 42, "x"); !errors.Is(err, cases.ErrNotFound) {
+		if _, err := s.AddNote(ctx, discord.GuildID(guild), c.Number+1, 42, "x"); !errors.Is(err, cases.ErrNotFound) {
 			t.Errorf("note on a missing case: %v; want ErrNotFound", err)
 		}
 	})

@@ -3,13 +3,14 @@ package cases
 import (
 	"fmt"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
 // Changed names a case a write transaction changed.
 type Changed struct {
 	ID      int64
-	GuildID int64
+	GuildID discord.GuildID
 	// Type is the case's type, so that an observer that follows some types only (the poll
 	// bans) can skip the others.
 	Type Type
@@ -36,7 +37,7 @@ func WithChangeObserver(o ChangeObserver) Option {
 // changedSet collects a transaction's changed cases, each once, in the order first changed.
 type changedSet struct{ list []Changed }
 
-func (c *changedSet) add(id, guildID int64, t Type) {
+func (c *changedSet) add(id int64, guildID discord.GuildID, t Type) {
 	for _, x := range c.list {
 		if x.ID == id {
 			return

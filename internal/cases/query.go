@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -13,9 +14,9 @@ import (
 
 // Filter selects cases; every set field must match (an AND). The zero Filter matches all.
 type Filter struct {
-	GuildID     int64
-	UserID      int64
-	ModeratorID int64
+	GuildID     discord.GuildID
+	UserID      discord.UserID
+	ModeratorID discord.UserID
 	// Types matches any of the listed types.
 	Types  []Type
 	Status Status
@@ -33,7 +34,7 @@ func (f Filter) check() error {
 	for _, c := range []struct {
 		name string
 		id   int64
-	}{{"guild", f.GuildID}, {"user", f.UserID}, {"moderator", f.ModeratorID}} {
+	}{{"guild", int64(f.GuildID)}, {"user", int64(f.UserID)}, {"moderator", int64(f.ModeratorID)}} {
 		if c.id < 0 {
 			return checkID(c.name, c.id)
 		}
@@ -55,7 +56,7 @@ func (f Filter) check() error {
 }
 
 func (f Filter) store() store.CaseFilter {
-	return store.CaseFilter{GuildID: f.GuildID, UserID: f.UserID, ModeratorID: f.ModeratorID,
+	return store.CaseFilter{GuildID: int64(f.GuildID), UserID: int64(f.UserID), ModeratorID: int64(f.ModeratorID),
 		Types: typeNames(f.Types), Status: string(f.Status), ReasonWords: f.Words}
 }
 
@@ -97,7 +98,7 @@ func (s *Service) List(ctx context.Context, f Filter, p PageRequest) (Page, erro
 // SQLite matches substrings (ASCII case-insensitively) by scanning the guild's cases — an
 // FTS5 index there cost a third of the case-creation rate, and a moderator's search over
 // one guild's cases is a scan SQLite does in milliseconds.
-func (s *Service) Search(ctx context.Context, guildID int64, text string, p PageRequest) (Page, error) {
+func (s *Service) Search(ctx context.Context, guildID discord.GuildID, text string, p PageRequest) (Page, error) {
 	if guildID < 0 {
 		return Page{}, checkID("guild", guildID)
 	}
@@ -108,29 +109,29 @@ func (s *Service) Search(ctx context.Context, guildID int64, text string, p Page
 	if len(words) == 0 {
 		return Page{}, input.Invalid("search", "has no words to look for; give at least one word of letters or digits")
 	}
-	return s.page(ctx, store.CaseFilter{GuildID: guildID, ReasonWords: words}, guildID != 0, p, "search cases")
+	return s.page(ctx, store.CaseFilter{GuildID: int64(guildID), ReasonWords: words}, guildID != 0, p, "search cases")
 }
 
 // WithMetadata returns one page of a guild's cases whose metadata has key set to value.
-func (s *Service) WithMetadata(ctx context.Context, guildID int64, key, value string, p PageRequest) (Page, error) {
+func (s *Service) WithMetadata(ctx context.Context, guildID discord.GuildID, key, value string, p PageRequest) (Page, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return Page{}, err
 	}
 	if err := checkMetadataKey(key); err != nil {
 		return Page{}, err
 	}
-	return s.page(ctx, store.CaseFilter{GuildID: guildID, MetaKey: key, MetaValue: value}, true, p, "cases by metadata")
+	return s.page(ctx, store.CaseFilter{GuildID: int64(guildID), MetaKey: key, MetaValue: value}, true, p, "cases by metadata")
 }
 
 // WithRole returns one page of a guild's cases whose saved roles include roleID.
-func (s *Service) WithRole(ctx context.Context, guildID, roleID int64, p PageRequest) (Page, error) {
+func (s *Service) WithRole(ctx context.Context, guildID discord.GuildID, roleID discord.RoleID, p PageRequest) (Page, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return Page{}, err
 	}
 	if err := checkID("role", roleID); err != nil {
 		return Page{}, err
 	}
-	return s.page(ctx, store.CaseFilter{GuildID: guildID, RoleID: roleID}, true, p, "cases by saved role")
+	return s.page(ctx, store.CaseFilter{GuildID: int64(guildID), RoleID: int64(roleID)}, true, p, "cases by saved role")
 }
 
 // page runs one page of a listing. oneGuild says the conditions pin a single guild, whose
@@ -165,14 +166,14 @@ func (s *Service) page(ctx context.Context, f store.CaseFilter, oneGuild bool, p
 
 // Export calls fn for each of a guild's cases, oldest first, with its whole history. It
 // reads a page at a time, so a guild of any size streams in bounded memory.
-func (s *Service) Export(ctx context.Context, guildID int64, fn func(Case, []Event) error) error {
+func (s *Service) Export(ctx context.Context, guildID discord.GuildID, fn func(Case, []Event) error) error {
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
 	const pageSize = 500
 	after := int64(0)
 	for {
-		rows, err := s.read.GuildCasesAfter(ctx, query.GuildCasesAfterParams{GuildID: guildID, Number: after, Limit: pageSize})
+		rows, err := s.read.GuildCasesAfter(ctx, query.GuildCasesAfterParams{GuildID: int64(guildID), Number: after, Limit: pageSize})
 		if err != nil {
 			return fmt.Errorf("export guild %d: %w", guildID, err)
 		}

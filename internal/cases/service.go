@@ -55,14 +55,14 @@ func (s *Service) Get(ctx context.Context, id int64) (Case, error) {
 }
 
 // GetByNumber returns case number n of a guild.
-func (s *Service) GetByNumber(ctx context.Context, guildID, n int64) (Case, error) {
+func (s *Service) GetByNumber(ctx context.Context, guildID discord.GuildID, n int64) (Case, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return Case{}, err
 	}
 	if n <= 0 {
 		return Case{}, input.Invalid("case number", fmt.Sprintf("%d is not a case number; numbers start at 1", n))
 	}
-	row, err := s.read.GetCaseByNumber(ctx, query.GetCaseByNumberParams{GuildID: guildID, Number: n})
+	row, err := s.read.GetCaseByNumber(ctx, query.GetCaseByNumberParams{GuildID: int64(guildID), Number: n})
 	if err != nil {
 		return Case{}, notFound(err, fmt.Sprintf("case #%d in guild %d", n, guildID))
 	}
@@ -70,7 +70,7 @@ func (s *Service) GetByNumber(ctx context.Context, guildID, n int64) (Case, erro
 }
 
 // Recent returns a guild's cases created within the last d, newest first, at most limit.
-func (s *Service) Recent(ctx context.Context, guildID int64, d time.Duration, limit int) ([]Case, error) {
+func (s *Service) Recent(ctx context.Context, guildID discord.GuildID, d time.Duration, limit int) ([]Case, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func (s *Service) Recent(ctx context.Context, guildID int64, d time.Duration, li
 	if limit <= 0 || limit > 1000 {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to 1000", limit))
 	}
-	rows, err := s.read.RecentCases(ctx, query.RecentCasesParams{GuildID: guildID, CreatedAt: s.now().Add(-d).UnixMilli(), Limit: int64(limit)})
+	rows, err := s.read.RecentCases(ctx, query.RecentCasesParams{GuildID: int64(guildID), CreatedAt: s.now().Add(-d).UnixMilli(), Limit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("recent cases of guild %d: %w", guildID, err)
 	}
@@ -88,11 +88,11 @@ func (s *Service) Recent(ctx context.Context, guildID int64, d time.Duration, li
 }
 
 // ActiveOfUser returns the active cases of a user in a guild, newest first.
-func (s *Service) ActiveOfUser(ctx context.Context, guildID, userID int64) ([]Case, error) {
+func (s *Service) ActiveOfUser(ctx context.Context, guildID discord.GuildID, userID discord.UserID) ([]Case, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.ActiveCasesOfUser(ctx, query.ActiveCasesOfUserParams{GuildID: guildID, UserID: userID})
+	rows, err := s.read.ActiveCasesOfUser(ctx, query.ActiveCasesOfUserParams{GuildID: int64(guildID), UserID: int64(userID)})
 	if err != nil {
 		return nil, fmt.Errorf("active cases of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -101,18 +101,18 @@ func (s *Service) ActiveOfUser(ctx context.Context, guildID, userID int64) ([]Ca
 
 // LatestOfUser returns the newest case of a user in a guild, among the given types when any
 // are given. It returns ErrNotFound when there is none.
-func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types ...Type) (Case, error) {
+func (s *Service) LatestOfUser(ctx context.Context, guildID discord.GuildID, userID discord.UserID, types ...Type) (Case, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID), checkTypes(types)); err != nil {
 		return Case{}, err
 	}
 	if len(types) == 0 {
-		row, err := s.read.LatestCaseOfUser(ctx, query.LatestCaseOfUserParams{GuildID: guildID, UserID: userID})
+		row, err := s.read.LatestCaseOfUser(ctx, query.LatestCaseOfUserParams{GuildID: int64(guildID), UserID: int64(userID)})
 		if err != nil {
 			return Case{}, notFound(err, fmt.Sprintf("a case of user %d in guild %d", userID, guildID))
 		}
 		return fromRow(row)
 	}
-	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: guildID, UserID: userID, Types: typeNames(types)})
+	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: int64(guildID), UserID: int64(userID), Types: typeNames(types)})
 	if err != nil {
 		return Case{}, fmt.Errorf("latest case of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -125,11 +125,11 @@ func (s *Service) LatestOfUser(ctx context.Context, guildID, userID int64, types
 // LatestActiveOfUser returns the newest active case of a user in a guild among types, or
 // ErrNotFound. It walks the user's own cases newest first (the (guild_id, user_id, id)
 // index), so its cost does not grow with the guild.
-func (s *Service) LatestActiveOfUser(ctx context.Context, guildID, userID int64, types ...Type) (Case, error) {
+func (s *Service) LatestActiveOfUser(ctx context.Context, guildID discord.GuildID, userID discord.UserID, types ...Type) (Case, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID), checkTypes(types)); err != nil {
 		return Case{}, err
 	}
-	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: guildID, UserID: userID, Types: typeNames(types), Status: string(Active)})
+	row, ok, err := s.st.LatestCase(ctx, store.CaseFilter{GuildID: int64(guildID), UserID: int64(userID), Types: typeNames(types), Status: string(Active)})
 	if err != nil {
 		return Case{}, fmt.Errorf("latest active case of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -140,11 +140,11 @@ func (s *Service) LatestActiveOfUser(ctx context.Context, guildID, userID int64,
 }
 
 // CountInGuild counts a guild's cases, voided ones included.
-func (s *Service) CountInGuild(ctx context.Context, guildID int64) (int64, error) {
+func (s *Service) CountInGuild(ctx context.Context, guildID discord.GuildID) (int64, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return 0, err
 	}
-	n, err := s.read.CountCasesInGuild(ctx, guildID)
+	n, err := s.read.CountCasesInGuild(ctx, int64(guildID))
 	if err != nil {
 		return 0, fmt.Errorf("count cases of guild %d: %w", guildID, err)
 	}
@@ -152,11 +152,11 @@ func (s *Service) CountInGuild(ctx context.Context, guildID int64) (int64, error
 }
 
 // CountOfUser counts a user's cases in a guild, voided ones included.
-func (s *Service) CountOfUser(ctx context.Context, guildID, userID int64) (int64, error) {
+func (s *Service) CountOfUser(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (int64, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return 0, err
 	}
-	n, err := s.read.CountCasesOfUser(ctx, query.CountCasesOfUserParams{GuildID: guildID, UserID: userID})
+	n, err := s.read.CountCasesOfUser(ctx, query.CountCasesOfUserParams{GuildID: int64(guildID), UserID: int64(userID)})
 	if err != nil {
 		return 0, fmt.Errorf("count cases of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -171,11 +171,11 @@ type Stat struct {
 }
 
 // Statistics counts a guild's cases by type and status.
-func (s *Service) Statistics(ctx context.Context, guildID int64) ([]Stat, error) {
+func (s *Service) Statistics(ctx context.Context, guildID discord.GuildID) ([]Stat, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.CaseStatistics(ctx, guildID)
+	rows, err := s.read.CaseStatistics(ctx, int64(guildID))
 	if err != nil {
 		return nil, fmt.Errorf("statistics of guild %d: %w", guildID, err)
 	}
@@ -211,7 +211,7 @@ func (s *Service) Due(ctx context.Context, now time.Time, typ Type, limit int) (
 // Restricted reports whether a user is under restriction r (JAIL, POLLBAN or SNIPPETBAN):
 // true when their newest non-voided case among r and its lift is r. It also returns that
 // deciding case, or ErrNotFound's zero Case when there is none.
-func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type) (bool, Case, error) {
+func (s *Service) Restricted(ctx context.Context, guildID discord.GuildID, userID discord.UserID, r Type) (bool, Case, error) {
 	off, ok := r.Lift()
 	if !ok {
 		return false, Case{}, input.Invalid("restriction", fmt.Sprintf("%q is not a restriction; accepted: JAIL, POLLBAN, SNIPPETBAN", r))
@@ -219,7 +219,7 @@ func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type)
 	if err := errors.Join(checkID("guild", guildID), checkID("user", userID)); err != nil {
 		return false, Case{}, err
 	}
-	row, err := s.read.LatestRestrictionCase(ctx, query.LatestRestrictionCaseParams{GuildID: guildID, UserID: userID, OnType: string(r), OffType: string(off)})
+	row, err := s.read.LatestRestrictionCase(ctx, query.LatestRestrictionCaseParams{GuildID: int64(guildID), UserID: int64(userID), OnType: string(r), OffType: string(off)})
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, Case{}, nil
 	}
@@ -237,7 +237,7 @@ func (s *Service) Restricted(ctx context.Context, guildID, userID int64, r Type)
 // SNIPPETBAN), as Restricted decides for each, with the case that decides it. It reads the
 // guild's cases of r and its lift, newest first, a page at a time: a feature that asks
 // about many members (every poll posted) loads the set once and keeps it.
-func (s *Service) UnderRestriction(ctx context.Context, guildID int64, r Type) (map[int64]Case, error) {
+func (s *Service) UnderRestriction(ctx context.Context, guildID discord.GuildID, r Type) (map[int64]Case, error) {
 	off, ok := r.Lift()
 	if !ok {
 		return nil, input.Invalid("restriction", fmt.Sprintf("%q is not a restriction; accepted: JAIL, POLLBAN, SNIPPETBAN", r))
@@ -248,7 +248,7 @@ func (s *Service) UnderRestriction(ctx context.Context, guildID int64, r Type) (
 	const page = 500
 	decided := map[int64]bool{}
 	out := map[int64]Case{}
-	f := store.CaseFilter{GuildID: guildID, Types: []string{string(r), string(off)}}
+	f := store.CaseFilter{GuildID: int64(guildID), Types: []string{string(r), string(off)}}
 	for offset := 0; ; offset += page {
 		rows, err := s.st.ListCases(ctx, f, store.NewestFirst, page, offset)
 		if err != nil {
@@ -266,7 +266,7 @@ func (s *Service) UnderRestriction(ctx context.Context, guildID int64, r Type) (
 			if err != nil {
 				return nil, err
 			}
-			out[c.UserID] = c
+			out[int64(c.UserID)] = c
 		}
 		if len(rows) < page {
 			return out, nil
@@ -300,22 +300,22 @@ type Guild struct {
 }
 
 // GuildJoined records that the bot is in a guild (again).
-func (s *Service) GuildJoined(ctx context.Context, guildID int64, at time.Time) error {
+func (s *Service) GuildJoined(ctx context.Context, guildID discord.GuildID, at time.Time) error {
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
-	if err := s.st.WriteQueries().GuildJoined(ctx, query.GuildJoinedParams{ID: guildID, JoinedAt: at.UnixMilli()}); err != nil {
+	if err := s.st.WriteQueries().GuildJoined(ctx, query.GuildJoinedParams{ID: int64(guildID), JoinedAt: at.UnixMilli()}); err != nil {
 		return fmt.Errorf("guild %d joined: %w", guildID, err)
 	}
 	return nil
 }
 
 // GuildLeft records that the bot left a guild. Its cases stay.
-func (s *Service) GuildLeft(ctx context.Context, guildID int64, at time.Time) error {
+func (s *Service) GuildLeft(ctx context.Context, guildID discord.GuildID, at time.Time) error {
 	if err := checkID("guild", guildID); err != nil {
 		return err
 	}
-	if _, err := s.st.WriteQueries().GuildLeft(ctx, query.GuildLeftParams{ID: guildID, LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
+	if _, err := s.st.WriteQueries().GuildLeft(ctx, query.GuildLeftParams{ID: int64(guildID), LeftAt: sql.NullInt64{Int64: at.UnixMilli(), Valid: true}}); err != nil {
 		return fmt.Errorf("guild %d left: %w", guildID, err)
 	}
 	return nil
@@ -378,18 +378,18 @@ func fromRows(rows []query.Case) ([]Case, error) {
 
 func fromRow(r query.Case) (Case, error) {
 	c := Case{
-		ID: r.ID, GuildID: r.GuildID, Number: r.Number, Type: Type(r.Type), Status: Status(r.Status),
-		Processed: r.Processed, Reason: r.Reason, ModeratorID: r.ModeratorID, UserID: r.UserID,
+		ID: r.ID, GuildID: discord.GuildID(r.GuildID), Number: r.Number, Type: Type(r.Type), Status: Status(r.Status),
+		Processed: r.Processed, Reason: r.Reason, ModeratorID: discord.UserID(r.ModeratorID), UserID: discord.UserID(r.UserID),
 		CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC(),
 	}
 	if r.ExpiresAt.Valid {
 		c.ExpiresAt = time.UnixMilli(r.ExpiresAt.Int64).UTC()
 	}
 	if r.ModlogMessageID.Valid {
-		c.ModlogMessageID = r.ModlogMessageID.Int64
+		c.ModlogMessageID = discord.MessageID(r.ModlogMessageID.Int64)
 	}
 	if r.ModlogChannelID.Valid {
-		c.ModlogChannelID = r.ModlogChannelID.Int64
+		c.ModlogChannelID = discord.ChannelID(r.ModlogChannelID.Int64)
 	}
 	var roles []string
 	if err := json.Unmarshal([]byte(r.RoleIds), &roles); err != nil {
@@ -400,7 +400,7 @@ func fromRow(r query.Case) (Case, error) {
 		if err != nil {
 			return Case{}, fmt.Errorf("case %d: role id %q: %w", r.ID, s, err)
 		}
-		c.RoleIDs = append(c.RoleIDs, id)
+		c.RoleIDs = append(c.RoleIDs, discord.RoleID(id))
 	}
 	if err := json.Unmarshal([]byte(r.Metadata), &c.Metadata); err != nil {
 		return Case{}, fmt.Errorf("case %d: metadata: %w", r.ID, err)
@@ -412,15 +412,15 @@ func fromRow(r query.Case) (Case, error) {
 }
 
 func eventFromRow(r query.CaseEvent) Event {
-	return Event{ID: r.ID, CaseID: r.CaseID, GuildID: r.GuildID, Kind: EventKind(r.Kind), ActorID: r.ActorID,
+	return Event{ID: r.ID, CaseID: r.CaseID, GuildID: discord.GuildID(r.GuildID), Kind: EventKind(r.Kind), ActorID: discord.UserID(r.ActorID),
 		Old: r.OldValue.String, New: r.NewValue.String, Note: r.Note.String, At: time.UnixMilli(r.CreatedAt).UTC()}
 }
 
 // roleJSON stores snowflakes as JSON strings, as Discord does, so no reader loses precision.
-func roleJSON(ids []int64) string {
+func roleJSON(ids []discord.RoleID) string {
 	s := make([]string, len(ids))
 	for i, id := range ids {
-		s[i] = strconv.FormatInt(id, 10)
+		s[i] = strconv.FormatInt(int64(id), 10)
 	}
 	b, _ := json.Marshal(s)
 	return string(b)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -34,7 +35,7 @@ type Tx struct {
 	tx    *store.Tx
 	ctx   context.Context
 	q     query.Queries
-	actor int64
+	actor discord.UserID
 	now   int64
 	// ev holds the history rows until fn returns (see eventBuf).
 	ev eventBuf
@@ -45,7 +46,7 @@ type Tx struct {
 // all or nothing and never sees theirs fail, but fn must use only tx for writes, and may run
 // again when its first run was undone by something not its own (so keep it free of effects
 // outside the database; use AfterCommit for those).
-func (s *Service) InTx(ctx context.Context, actor int64, fn func(tx *Tx) error) error {
+func (s *Service) InTx(ctx context.Context, actor discord.UserID, fn func(tx *Tx) error) error {
 	if err := checkID("actor", actor); err != nil {
 		return err
 	}
@@ -77,7 +78,7 @@ func (t *Tx) Context() context.Context { return t.ctx }
 func (t *Tx) NowMS() int64 { return t.now }
 
 // Actor is who the transaction's history rows name.
-func (t *Tx) Actor() int64 { return t.actor }
+func (t *Tx) Actor() discord.UserID { return t.actor }
 
 // Lock locks case id for the rest of the transaction and returns it.
 func (t *Tx) Lock(id int64) (Case, error) {
@@ -89,7 +90,7 @@ func (t *Tx) Lock(id int64) (Case, error) {
 }
 
 // LockNumber locks case number n of a guild for the rest of the transaction and returns it.
-func (t *Tx) LockNumber(guildID, n int64) (Case, error) {
+func (t *Tx) LockNumber(guildID discord.GuildID, n int64) (Case, error) {
 	row, err := lockByNumber(guildID, n)(t.tx)
 	if err != nil {
 		return Case{}, err
@@ -142,7 +143,7 @@ func (t *Tx) MarkProcessed(c Case, note string) (bool, error) {
 
 // LinkModlog records the mod-log message that shows a locked case, with the same rules as
 // Service.LinkModlog.
-func (t *Tx) LinkModlog(c Case, channelID, messageID int64) error {
+func (t *Tx) LinkModlog(c Case, channelID discord.ChannelID, messageID discord.MessageID) error {
 	if err := errors.Join(checkID("channel", channelID), checkID("message", messageID)); err != nil {
 		return err
 	}

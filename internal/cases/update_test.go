@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -59,7 +60,7 @@ func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				a, err := s.SetStatus(ctx, guild, c.Number, mod, cases.Active, "the action succeeded")
+				a, err := s.SetStatus(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), cases.Active, "the action succeeded")
 				if err != nil {
 					errs <- err
 					return
@@ -67,12 +68,12 @@ func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 				if a.Status != cases.Active {
 					errs <- fmt.Errorf("case #%d returned %s after SetStatus", c.Number, a.Status)
 				}
-				l, err := s.LinkModlog(ctx, guild, c.Number, mod, 8000, int64(9000+i))
+				l, err := s.LinkModlog(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), 8000, discord.MessageID(9000+i))
 				if err != nil {
 					errs <- err
 					return
 				}
-				if l.ModlogMessageID != int64(9000+i) || l.Status != cases.Active {
+				if l.ModlogMessageID != discord.MessageID(9000+i) || l.Status != cases.Active {
 					errs <- fmt.Errorf("case #%d returned %+v after LinkModlog", c.Number, l)
 				}
 			}()
@@ -87,7 +88,7 @@ func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != cases.Active || got.ModlogMessageID != int64(9000+i) {
+			if got.Status != cases.Active || got.ModlogMessageID != discord.MessageID(9000+i) {
 				t.Errorf("case #%d: status %s, mod-log %d", c.Number, got.Status, got.ModlogMessageID)
 			}
 			if k := fmt.Sprint(kinds(t, s, c.ID)); k != fmt.Sprint([]cases.EventKind{cases.EventCreated, cases.EventStatus, cases.EventModlog}) {
@@ -112,7 +113,7 @@ func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, err := s.SetStatus(ctx, guild, c.Number, mod, cases.Active, "")
+				_, err := s.SetStatus(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), cases.Active, "")
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -126,7 +127,7 @@ func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 			}()
 			go func() {
 				defer wg.Done()
-				if _, err := s.LinkModlog(ctx, guild, c.Number, mod, 4000, int64(5000+i)); err != nil {
+				if _, err := s.LinkModlog(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), 4000, discord.MessageID(5000+i)); err != nil {
 					t.Errorf("link %d: %v", i, err)
 				}
 			}()
@@ -186,7 +187,7 @@ func TestFailingWriteInABatch(t *testing.T) {
 				defer wg.Done()
 				switch i % 4 {
 				case 1: // writes, then fails: nothing of it may stay
-					results[i] = s.InTx(ctx, mod, func(tx *cases.Tx) error {
+					results[i] = s.InTx(ctx, discord.UserID(mod), func(tx *cases.Tx) error {
 						l, err := tx.Lock(c.ID)
 						if err != nil {
 							return err
@@ -197,12 +198,12 @@ func TestFailingWriteInABatch(t *testing.T) {
 						return errBoom
 					})
 				case 2: // refused by the status rules
-					_, results[i] = s.Void(ctx, guild, c.Number, mod, "voided first")
+					_, results[i] = s.Void(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), "voided first")
 					if results[i] == nil {
-						_, results[i] = s.SetStatus(ctx, guild, c.Number, mod, cases.Pending, "")
+						_, results[i] = s.SetStatus(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), cases.Pending, "")
 					}
 				default:
-					_, results[i] = s.SetStatus(ctx, guild, c.Number, mod, cases.Active, "")
+					_, results[i] = s.SetStatus(ctx, discord.GuildID(guild), c.Number, discord.UserID(mod), cases.Active, "")
 				}
 			}()
 		}
@@ -263,7 +264,7 @@ func TestAbandonedWrite(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() {
-			_, err := s.SetStatus(cctx, guild, c.Number, mod, cases.Active, "")
+			_, err := s.SetStatus(cctx, discord.GuildID(guild), c.Number, discord.UserID(mod), cases.Active, "")
 			done <- err
 		}()
 		for st.GroupStats().Queued < 1 {
@@ -297,7 +298,7 @@ func holdWriters(t *testing.T, s *cases.Service, st *store.Store) (release chan 
 	for range slots {
 		held := make(chan struct{})
 		go func() {
-			errs <- s.InTx(context.Background(), mod, func(tx *cases.Tx) error {
+			errs <- s.InTx(context.Background(), discord.UserID(mod), func(tx *cases.Tx) error {
 				close(held)
 				<-release
 				return nil
@@ -322,7 +323,7 @@ func TestActivateAndProcessInOneStatement(t *testing.T) {
 		s := cases.NewService(st)
 		cs := pendingCases(t, s, 3)
 		var got [3]cases.Case
-		err := s.InTx(ctx, mod, func(tx *cases.Tx) error {
+		err := s.InTx(ctx, discord.UserID(mod), func(tx *cases.Tx) error {
 			var ok [3]bool
 			var err error
 			for i := range 2 {
@@ -371,7 +372,7 @@ func TestActivateAndProcessInOneStatement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := evs[1]; e.Old != "pending" || e.New != "active" || e.ActorID != mod || e.Note != "the action succeeded" {
+		if e := evs[1]; e.Old != "pending" || e.New != "active" || e.ActorID != discord.UserID(mod) || e.Note != "the action succeeded" {
 			t.Errorf("status row %+v", e)
 		}
 	})

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -264,7 +265,7 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 		return Action{}, fmt.Errorf("expiry of case #%d: %w", c.Number, err)
 	}
 	row, err := q.InsertScheduledAction(ctx, query.InsertScheduledActionParams{
-		Kind: string(kind), GuildID: c.GuildID, UserID: c.UserID, CaseID: c.ID, RunAt: at.UnixMilli(), CreatedAt: tx.NowMS(),
+		Kind: string(kind), GuildID: int64(c.GuildID), UserID: int64(c.UserID), CaseID: c.ID, RunAt: at.UnixMilli(), CreatedAt: tx.NowMS(),
 	})
 	if err != nil {
 		return Action{}, fmt.Errorf("schedule the expiry of case #%d: %w", c.Number, err)
@@ -279,7 +280,7 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 // Schedule schedules kind for case id at at, as actor, in a transaction of its own.
 func (s *Service) Schedule(ctx context.Context, caseID, actor int64, kind Kind, at time.Time) (Action, error) {
 	var a Action
-	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
 		c, err := tx.Lock(caseID)
 		if err != nil {
 			return err
@@ -346,10 +347,10 @@ func (s *Service) Supersede(ctx context.Context, guildID, userID int64, kinds []
 		return nil, errors.New("supersede: no kind of expiry to supersede")
 	}
 	var out []Action
-	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
 		var byCase cases.Case
 		if byCaseNumber > 0 {
-			c, err := tx.LockNumber(guildID, byCaseNumber)
+			c, err := tx.LockNumber(discord.GuildID(guildID), byCaseNumber)
 			if err != nil {
 				return err
 			}
@@ -366,7 +367,7 @@ func (s *Service) Supersede(ctx context.Context, guildID, userID int64, kinds []
 // one. The case stays unprocessed: use it when the case will not expire after all.
 func (s *Service) Cancel(ctx context.Context, caseID, actor int64, why string) (bool, error) {
 	cancelled := false
-	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
 		c, err := tx.Lock(caseID)
 		if err != nil {
 			return err
@@ -399,8 +400,8 @@ func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error)
 // it when the new end has passed). This is what `cases modify N -duration|-expires` calls.
 func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expiresAt time.Time, note string) (cases.Case, error) {
 	var id int64
-	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
-		c, err := tx.LockNumber(guildID, n)
+	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+		c, err := tx.LockNumber(discord.GuildID(guildID), n)
 		if err != nil {
 			return err
 		}
@@ -448,9 +449,9 @@ type StatusChange struct {
 // history row (ScheduleTx).
 func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st cases.Status, note string) (StatusChange, error) {
 	var out StatusChange
-	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
 		out = StatusChange{}
-		c, err := tx.LockNumber(guildID, n)
+		c, err := tx.LockNumber(discord.GuildID(guildID), n)
 		if err != nil {
 			return err
 		}
@@ -490,7 +491,7 @@ func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st cas
 	if err != nil {
 		return StatusChange{}, err
 	}
-	c, err := s.cases.GetByNumber(ctx, guildID, n)
+	c, err := s.cases.GetByNumber(ctx, discord.GuildID(guildID), n)
 	if err != nil {
 		return StatusChange{}, err
 	}
@@ -592,7 +593,7 @@ func (s *Service) Release(ctx context.Context, cl Claim) error {
 // GiveUp ends cl for good after its last failure: the action is marked gave_up and its case
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
 func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {
-	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+	return s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
 		n, err := tx.StoreTx().Queries().GiveUpScheduledAction(tx.Context(), query.GiveUpScheduledActionParams{
 			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 		if err != nil {
@@ -695,7 +696,7 @@ func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, e
 				continue // its type does not expire (no action declares an expiry for it)
 			}
 			scheduled := false
-			err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+			err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
 				scheduled = false
 				c, err := tx.Lock(r.ID)
 				if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
@@ -40,7 +41,7 @@ func newFixture(t *testing.T, st *store.Store) fixture {
 // tempban records an active tempban of user ending at end.
 func (f fixture) tempban(t *testing.T, user int64, end time.Time) cases.Case {
 	t.Helper()
-	c, err := f.cs.Create(context.Background(), cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: end})
+	c, err := f.cs.Create(context.Background(), cases.New{GuildID: guild, UserID: discord.UserID(user), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: end})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func TestReconcilePassesOverTypesThatNeverExpire(t *testing.T) {
 		f := newFixture(t, st)
 		end := f.clk.Now().Add(time.Hour)
 		for u := range int64(3) {
-			if _, err := f.cs.Create(ctx, cases.New{GuildID: guild, UserID: 600 + u, ModeratorID: mod, Type: cases.Warn, Reason: "x", ExpiresAt: end}); err != nil {
+			if _, err := f.cs.Create(ctx, cases.New{GuildID: guild, UserID: discord.UserID(600 + u), ModeratorID: mod, Type: cases.Warn, Reason: "x", ExpiresAt: end}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -332,7 +333,7 @@ func TestConcurrentClaimersNeverShare(t *testing.T) {
 		const n = 300
 		var ns []cases.New
 		for i := range n {
-			ns = append(ns, cases.New{GuildID: guild, UserID: int64(1000 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "r", ExpiresAt: f.clk.Now()})
+			ns = append(ns, cases.New{GuildID: guild, UserID: discord.UserID(1000 + i), ModeratorID: mod, Type: cases.Tempban, Reason: "r", ExpiresAt: f.clk.Now()})
 		}
 		cs, err := f.cs.CreateMany(ctx, ns)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -56,7 +57,7 @@ func scheduleDue(t *testing.T, f fixture, n, firstUser int) {
 	ctx := context.Background()
 	cs, svc := f.cs, f.svc
 	for i := range n {
-		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: int64(firstUser + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: f.clk.Now()})
+		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: discord.UserID(firstUser + i), ModeratorID: mod, Type: cases.Tempban, Reason: "spam", ExpiresAt: f.clk.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -385,8 +385,8 @@ func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error)
 	co.plan(sc)
 	req := sc.Request
 	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: req.GuildID, UserID: int64(sc.Target.ID), ModeratorID: int64(req.Moderator.ID), Type: sc.Type,
-		Status: cases.Pending, Reason: req.Reason, RoleIDs: sc.Plan.SavedRoles, ExpiresAt: sc.Plan.Expires,
+		GuildID: discord.GuildID(req.GuildID), UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
+		Status: cases.Pending, Reason: req.Reason, RoleIDs: discord.IDs[discord.RoleID](sc.Plan.SavedRoles), ExpiresAt: sc.Plan.Expires,
 		Metadata: withNames(req.Metadata, sc.Target, req.Moderator),
 	})
 	if err != nil {
@@ -429,7 +429,7 @@ func (co *Coordinator) plan(sc *Step) {
 // (its outbox, see internal/modlog). Every path that settles a case as active goes through it.
 func (co *Coordinator) finalize(ctx context.Context, sc *Step, c cases.Case, note string, more func(tx *cases.Tx, c cases.Case) error) (cases.Case, error) {
 	var out cases.Case
-	err := co.cases.InTx(ctx, int64(sc.Request.Moderator.ID), func(tx *cases.Tx) error {
+	err := co.cases.InTx(ctx, sc.Request.Moderator.ID, func(tx *cases.Tx) error {
 		// The common case in one statement; the general path when another writer changed
 		// the case first (its rules then decide).
 		l, ok, err := tx.Activate(c.ID, note)
@@ -479,7 +479,7 @@ func (co *Coordinator) settleExpiries(tx *cases.Tx, sc *Step, c cases.Case) erro
 		if why == "" {
 			why = fmt.Sprintf("a later %s by %s", strings.ToLower(string(c.Type)), sc.Request.Moderator.Username)
 		}
-		if _, err := co.expiry.SupersedeTx(tx, c.GuildID, c.UserID, a.Supersedes, c, why); err != nil {
+		if _, err := co.expiry.SupersedeTx(tx, int64(c.GuildID), int64(c.UserID), a.Supersedes, c, why); err != nil {
 			return err
 		}
 	}
@@ -648,7 +648,7 @@ func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c case
 func (co *Coordinator) voided(ctx context.Context, sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
 	req := sc.Request
 	why := failureText(actErr)
-	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, int64(req.Moderator.ID), why)
+	vc, err := co.cases.Void(ctx, discord.GuildID(req.GuildID), c.Number, req.Moderator.ID, why)
 	if err != nil {
 		text := co.storeText(err)
 		err = co.dbFailed(err)

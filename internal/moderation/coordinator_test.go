@@ -147,7 +147,7 @@ func (w *world) modlogEmbed(t *testing.T, id int64) string {
 		t.Fatal(err)
 	}
 	for _, m := range w.s.Messages(discordtest.ID(c.ModlogChannelID)) {
-		if int64(m.ID) == c.ModlogMessageID && len(m.Embeds) > 0 {
+		if discord.MessageID(m.ID) == c.ModlogMessageID && len(m.Embeds) > 0 {
 			return string(m.Embeds[0])
 		}
 	}
@@ -244,7 +244,7 @@ func TestBanEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		posted := w.s.Messages(w.modlog)
-		if len(posted) != 1 || int64(posted[0].ID) != c.ModlogMessageID || c.ModlogChannelID != int64(w.modlog) {
+		if len(posted) != 1 || discord.MessageID(posted[0].ID) != c.ModlogMessageID || c.ModlogChannelID != discord.ChannelID(w.modlog) {
 			t.Fatalf("mod log has %d messages; case links %d", len(posted), c.ModlogMessageID)
 		}
 		stored, err := w.cases.Get(context.Background(), c.ID)
@@ -271,7 +271,7 @@ func TestBanEndToEnd(t *testing.T) {
 func TestHackbanOfANonMember(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	c := succeeded(t, w.run(t, w.alice, "ban", w.dave), cases.Hackban)
-	if _, ok := w.s.Banned(w.guild, w.dave); !ok || c.UserID != int64(w.dave) {
+	if _, ok := w.s.Banned(w.guild, w.dave); !ok || c.UserID != discord.UserID(w.dave) {
 		t.Fatalf("dave not banned (case %+v)", c)
 	}
 	// And again: already banned, nothing new.
@@ -338,7 +338,7 @@ func TestKickTimeoutAndWarn(t *testing.T) {
 func TestJailThenUnjailRestoresRoles(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	c := succeeded(t, w.run(t, w.alice, "jail", w.bob), cases.Jail)
-	if !slices.Equal([]int64(c.RoleIDs), []int64{int64(w.member)}) {
+	if !slices.Equal(c.RoleIDs, cases.IDs{discord.RoleID(w.member)}) {
 		t.Errorf("saved roles %v; want only member (bots is managed)", c.RoleIDs)
 	}
 	m, _ := w.s.Member(w.guild, w.bob)
@@ -416,7 +416,7 @@ func TestTwoModeratorsBanTheSameUser(t *testing.T) {
 		if ok != 1 || already != 1 {
 			t.Fatalf("%d bans and %d refusals; want one of each", ok, already)
 		}
-		if n, _ := w.cases.CountInGuild(context.Background(), int64(w.guild)); n != 1 {
+		if n, _ := w.cases.CountInGuild(context.Background(), discord.GuildID(w.guild)); n != 1 {
 			t.Errorf("%d cases; want 1", n)
 		}
 		bans := 0
@@ -502,7 +502,7 @@ func TestOpenBreakerRefusesBeforeAnySideEffect(t *testing.T) {
 			t.Fatalf("failing ban: %+v", res)
 		}
 	}
-	before, err := w.cases.CountInGuild(context.Background(), int64(w.guild))
+	before, err := w.cases.CountInGuild(context.Background(), discord.GuildID(w.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,7 +518,7 @@ func TestOpenBreakerRefusesBeforeAnySideEffect(t *testing.T) {
 	if dms := w.dms(target); len(dms) != 0 {
 		t.Errorf("the refused ban's target got DMs: %+v", dms)
 	}
-	if after, err := w.cases.CountInGuild(context.Background(), int64(w.guild)); err != nil || after != before {
+	if after, err := w.cases.CountInGuild(context.Background(), discord.GuildID(w.guild)); err != nil || after != before {
 		t.Errorf("cases %d → %d, %v; the refused ban recorded one", before, after, err)
 	}
 	// A warn makes no Discord call: the ban breaker does not concern it.

@@ -120,7 +120,7 @@ func newExpiryBench(b *testing.B, engine store.Engine, pending, due int, dueAt t
 		// without them the mod log would ask Discord for them, three calls a lift that a
 		// tempban made by gavel never costs.
 		meta := map[string]string{cases.MetaTargetName: fmt.Sprintf("raider%d", i), cases.MetaModeratorName: "owner"}
-		batch = append(batch, cases.New{GuildID: int64(guild), UserID: user, ModeratorID: int64(owner), Type: cases.Tempban, Reason: "raid", ExpiresAt: end,
+		batch = append(batch, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(owner), Type: cases.Tempban, Reason: "raid", ExpiresAt: end,
 			Metadata: meta})
 		if len(batch) == 5000 {
 			flush()
@@ -266,7 +266,7 @@ func BenchmarkExpiryBurst(b *testing.B) {
 						unbans++
 					}
 				}
-				lifts, err := eb.cs.List(context.Background(), cases.Filter{GuildID: int64(eb.guild), Types: []cases.Type{cases.Unban}, Status: cases.Active}, cases.PageRequest{Page: 1, PerPage: 1})
+				lifts, err := eb.cs.List(context.Background(), cases.Filter{GuildID: discord.GuildID(eb.guild), Types: []cases.Type{cases.Unban}, Status: cases.Active}, cases.PageRequest{Page: 1, PerPage: 1})
 				if err != nil || unbans != due || lifts.Total != int64(due) {
 					b.Fatalf("%d unbans and %d UNBAN cases (%v); want %d of each", unbans, lifts.Total, err, due)
 				}

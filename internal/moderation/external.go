@@ -80,7 +80,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 			return cases.Case{}, false, err
 		}
 		if co.external != nil {
-			co.external(ctx, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, ModeratorID: ext.ModeratorID, Type: ext.Type})
+			co.external(ctx, cases.Case{GuildID: discord.GuildID(ext.GuildID), UserID: discord.UserID(ext.UserID), ModeratorID: discord.UserID(ext.ModeratorID), Type: ext.Type})
 		}
 		return cases.Case{}, false, nil
 	}
@@ -95,7 +95,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 		return cases.Case{}, false, err
 	}
 	defer unlock()
-	if c, err := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); err == nil {
+	if c, err := co.cases.ByAuditLogEntry(ctx, discord.GuildID(ext.GuildID), ext.EntryID); err == nil {
 		return c, false, nil
 	} else if !errors.Is(err, cases.ErrNotFound) {
 		return cases.Case{}, false, err
@@ -109,7 +109,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 		// Another process may have recorded the same entry a moment ago: the unique index
 		// refused this one.
 		if c.ID == 0 {
-			if dup, dupErr := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); dupErr == nil {
+			if dup, dupErr := co.cases.ByAuditLogEntry(ctx, discord.GuildID(ext.GuildID), ext.EntryID); dupErr == nil {
 				return dup, false, nil
 			}
 		}
@@ -172,7 +172,7 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 	sc := co.step(d.Path, Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
 	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: discord.UserID(d.UserID), Username: d.TargetName}, d.Why
 	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: int64(d.Moderator.ID), Type: d.Type, Status: cases.Pending,
+		GuildID: discord.GuildID(d.GuildID), UserID: discord.UserID(d.UserID), ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,
 		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: withNames(d.Metadata, sc.Target, d.Moderator),
 	})
 	if err != nil {
@@ -213,8 +213,8 @@ func (co *Coordinator) supersedeUnrecorded(ctx context.Context, a *Action, ext E
 		return nil
 	}
 	why := fmt.Sprintf("%s done outside gavel (not recorded as a case: mirroring is off)", ext.Type)
-	err := co.cases.InTx(ctx, ext.ModeratorID, func(tx *cases.Tx) error {
-		_, err := co.expiry.SupersedeTx(tx, ext.GuildID, ext.UserID, a.Supersedes, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, Type: ext.Type}, why)
+	err := co.cases.InTx(ctx, discord.UserID(ext.ModeratorID), func(tx *cases.Tx) error {
+		_, err := co.expiry.SupersedeTx(tx, ext.GuildID, ext.UserID, a.Supersedes, cases.Case{GuildID: discord.GuildID(ext.GuildID), UserID: discord.UserID(ext.UserID), Type: ext.Type}, why)
 		return err
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -40,7 +41,7 @@ func TestRecordExternal(t *testing.T) {
 		if err != nil || !recorded {
 			t.Fatalf("RecordExternal = %v, %v", recorded, err)
 		}
-		if c.Type != cases.Ban || c.Status != cases.Active || c.ModeratorID != int64(w.alice) || c.UserID != int64(w.bob) ||
+		if c.Type != cases.Ban || c.Status != cases.Active || c.ModeratorID != discord.UserID(w.alice) || c.UserID != discord.UserID(w.bob) ||
 			c.Reason != "raiding" || c.Metadata[cases.MetaAuditLogEntry] != entry.ID.String() || c.Metadata["source"] != moderation.SourceAuditLog {
 			t.Errorf("case = %+v", c)
 		}
@@ -55,7 +56,7 @@ func TestRecordExternal(t *testing.T) {
 			t.Fatal(err)
 		}
 		posted := w.s.Messages(w.modlog)
-		if len(posted) != 1 || int64(posted[0].ID) != c.ModlogMessageID || !strings.Contains(string(posted[0].Embeds[0]), "bob") ||
+		if len(posted) != 1 || discord.MessageID(posted[0].ID) != c.ModlogMessageID || !strings.Contains(string(posted[0].Embeds[0]), "bob") ||
 			!strings.Contains(string(posted[0].Embeds[0]), "alice") {
 			t.Errorf("mod log = %+v; want the case's embed naming bob and alice, linked to the case (%d)", posted, c.ModlogMessageID)
 		}
@@ -82,10 +83,10 @@ func TestRecordExternal(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if n, _ := w.cases.CountInGuild(ctx, int64(w.guild)); n != 2 {
+		if n, _ := w.cases.CountInGuild(ctx, discord.GuildID(w.guild)); n != 2 {
 			t.Errorf("%d cases after replays; want 2", n)
 		}
-		unban, err := w.cases.ByAuditLogEntry(ctx, int64(w.guild), ext.EntryID+1)
+		unban, err := w.cases.ByAuditLogEntry(ctx, discord.GuildID(w.guild), ext.EntryID+1)
 		if err != nil || unban.Reason != "No reason provided" {
 			t.Errorf("unban without a reason = %+v, %v; want the default reason", unban, err)
 		}
@@ -111,7 +112,7 @@ func TestRecordExternal(t *testing.T) {
 		if _, recorded, err := w.co.RecordExternal(ctx, off); err != nil || recorded {
 			t.Errorf("mirroring off: recorded %v, %v", recorded, err)
 		}
-		if n, _ := w.cases.CountInGuild(ctx, int64(w.guild)); n != 2 {
+		if n, _ := w.cases.CountInGuild(ctx, discord.GuildID(w.guild)); n != 2 {
 			t.Errorf("%d cases; want still 2", n)
 		}
 		bad := ext
@@ -154,7 +155,7 @@ func TestRejail(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := evs[len(evs)-1]
-		if last.Kind != cases.EventNote || !strings.HasPrefix(last.Note, "re-jailed on rejoin") || last.ActorID != int64(w.s.BotID()) {
+		if last.Kind != cases.EventNote || !strings.HasPrefix(last.Note, "re-jailed on rejoin") || last.ActorID != discord.UserID(w.s.BotID()) {
 			t.Errorf("last history row = %+v; want the re-jail note", last)
 		}
 		if msgs := w.s.Messages(auditlog); len(msgs) != 1 || !strings.Contains(string(msgs[0].Embeds[0]), "Re-jailed on rejoin") {
@@ -257,7 +258,7 @@ func TestReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 		pending := func(user discordtest.ID, typ cases.Type) cases.Case {
-			c, err := w.cases.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(user), ModeratorID: int64(w.alice),
+			c, err := w.cases.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(w.alice),
 				Type: typ, Status: cases.Pending, Reason: "crashed"})
 			if err != nil {
 				t.Fatal(err)
@@ -300,7 +301,7 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("case #%d (%s) is %s; want %s", c.Number, c.Type, c.Status, wt.status)
 			}
 			evs, _ := w.cases.Events(ctx, c.ID)
-			if settled := evs[1]; !strings.HasPrefix(settled.Note, "reconciled at start-up: ") || settled.ActorID != int64(w.s.BotID()) ||
+			if settled := evs[1]; !strings.HasPrefix(settled.Note, "reconciled at start-up: ") || settled.ActorID != discord.UserID(w.s.BotID()) ||
 				settled.Old != string(cases.Pending) || settled.New != string(wt.status) {
 				t.Errorf("case #%d history after creation = %+v; want the reconciliation", c.Number, settled)
 			}

@@ -42,7 +42,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 		return Rejailed{}, nil
 	}
 	// A cheap look first: nearly every member who joins was never jailed.
-	if jailed, _, err := co.cases.Restricted(ctx, guildID, userID, cases.Jail); err != nil || !jailed {
+	if jailed, _, err := co.cases.Restricted(ctx, discord.GuildID(guildID), discord.UserID(userID), cases.Jail); err != nil || !jailed {
 		return Rejailed{}, err
 	}
 	unlock, err := co.locks.Lock(ctx, guildID, userID)
@@ -51,7 +51,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	}
 	defer unlock()
 	// Again under the lock: an unjail may have just finished.
-	jailed, jc, err := co.cases.Restricted(ctx, guildID, userID, cases.Jail)
+	jailed, jc, err := co.cases.Restricted(ctx, discord.GuildID(guildID), discord.UserID(userID), cases.Jail)
 	if err != nil || !jailed || jc.Status != cases.Active {
 		return Rejailed{}, err
 	}
@@ -114,7 +114,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 		note += fmt.Sprintf("; roles taken: %s", roleList(out.Taken))
 	}
 	var noteErr error
-	if out.Case, noteErr = co.cases.AddNote(ctx, guildID, jc.Number, co.botID, note); noteErr != nil {
+	if out.Case, noteErr = co.cases.AddNote(ctx, discord.GuildID(guildID), jc.Number, discord.UserID(co.botID), note); noteErr != nil {
 		out.Case = jc
 		noteErr = fmt.Errorf("recording the re-jail in case #%d: %w", jc.Number, noteErr)
 	}
@@ -139,14 +139,14 @@ func rejailText(userID int64, name string, caseNumber int64, hadJailRole bool) s
 func (co *Coordinator) rejailFailed(ctx context.Context, jc cases.Case, member discord.Member, cause error) error {
 	why := failureText(cause)
 	err := fmt.Errorf("re-jailing user %d (case #%d): %w", jc.UserID, jc.Number, cause)
-	if _, noteErr := co.cases.AddNote(ctx, jc.GuildID, jc.Number, co.botID, "re-jail on rejoin failed: "+why); noteErr != nil {
+	if _, noteErr := co.cases.AddNote(ctx, jc.GuildID, jc.Number, discord.UserID(co.botID), "re-jail on rejoin failed: "+why); noteErr != nil {
 		co.log.Error("re-jail failure not recorded", "guild", jc.GuildID, "case", jc.Number, "err", noteErr)
 	}
 	name := member.User.Username
 	if name == "" {
 		name = fmt.Sprint(jc.UserID)
 	}
-	co.postAuditLog(ctx, jc.GuildID, discord.Embed{
+	co.postAuditLog(ctx, int64(jc.GuildID), discord.Embed{
 		Title:       "Re-jail on rejoin failed",
 		Description: fmt.Sprintf("<@%d> (%s) rejoined while jailed (case #%d), but gavel could not give the jail role back: %s. Jail them again by hand.", jc.UserID, name, jc.Number, why),
 		Color:       colorFailed,

@@ -84,7 +84,7 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 // superseded ends an expiry that a later case made stale.
 func (h expiryHandler) superseded(ctx context.Context, cl expiry.Claim, c, by cases.Case) error {
 	note := fmt.Sprintf("superseded by case #%d (%s)", by.Number, by.Type)
-	return h.co.cases.InTx(ctx, h.co.botID, func(tx *cases.Tx) error {
+	return h.co.cases.InTx(ctx, discord.UserID(h.co.botID), func(tx *cases.Tx) error {
 		locked, err := tx.Lock(c.ID)
 		if err != nil {
 			return err
@@ -102,7 +102,7 @@ func (h expiryHandler) superseded(ctx context.Context, cl expiry.Claim, c, by ca
 // alreadyDone ends an expiry whose effect Discord already shows: the case is processed,
 // no lift case is recorded (gavel lifted nothing).
 func (h expiryHandler) alreadyDone(ctx context.Context, cl expiry.Claim, c cases.Case, why string) error {
-	return h.co.cases.InTx(ctx, h.co.botID, func(tx *cases.Tx) error {
+	return h.co.cases.InTx(ctx, discord.UserID(h.co.botID), func(tx *cases.Tx) error {
 		locked, err := tx.Lock(c.ID)
 		if err != nil {
 			return err
@@ -124,9 +124,9 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 		return fmt.Errorf("case type %s has no inverse action to lift it", c.Type)
 	}
 	reason := fmt.Sprintf("%s (case #%d)", lifted.LiftReason, c.Number)
-	sc := co.step(PathExpiry, Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
+	sc := co.step(PathExpiry, Request{GuildID: int64(c.GuildID), Moderator: h.bot(), Reason: reason, Action: inv,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}, inv)
-	sc.Target = discord.User{ID: discord.UserID(c.UserID), Username: strconv.FormatInt(c.UserID, 10)}
+	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(int64(c.UserID), 10)}
 	if n := c.Metadata[cases.MetaTargetName]; n != "" {
 		// The lifted case's record names the target: the lift case keeps that name.
 		sc.Target.Username = n
@@ -136,7 +136,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 	// below, not superseded.
 	sc.expiryRun = true
 	if inv.JailRole {
-		g, err := co.settings.Get(ctx, c.GuildID)
+		g, err := co.settings.Get(ctx, int64(c.GuildID))
 		if err != nil {
 			return fmt.Errorf("reading the server's settings: %w", err)
 		}
@@ -160,12 +160,12 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 	if err != nil && !Definite(err) {
 		// The lift may have happened: its case stays pending for reconciliation, and the
 		// expiry's next attempt finds Discord's state (Observe) before recording another.
-		co.askReconcile(c.GuildID)
+		co.askReconcile(int64(c.GuildID))
 		return fmt.Errorf("%s of user %d for case #%d: outcome unknown (case #%d left pending): %s", inv.Case, c.UserID, c.Number, lc.Number, FailureText(err))
 	}
 	if err != nil {
 		why := FailureText(err)
-		if _, verr := co.cases.Void(context.WithoutCancel(ctx), c.GuildID, lc.Number, co.botID, why); verr != nil {
+		if _, verr := co.cases.Void(context.WithoutCancel(ctx), c.GuildID, lc.Number, discord.UserID(co.botID), why); verr != nil {
 			co.log.Error("failed lift's case not voided", "guild", c.GuildID, "case", lc.Number, "err", verr)
 		} else {
 			co.settled(sc, lc.Type, cases.Voided)
@@ -236,7 +236,7 @@ func (e *Expiring) Do(ctx context.Context, op executor.Op, fn func(ctx context.C
 
 // ReadMember reads the case's user as a member; false (and no error) when they are not one.
 func (e *Expiring) ReadMember(ctx context.Context) (discord.Member, bool, error) {
-	return e.h.co.member(ctx, e.Case.GuildID, e.Case.UserID)
+	return e.h.co.member(ctx, int64(e.Case.GuildID), int64(e.Case.UserID))
 }
 
 // AuditReason is the audit-log reason of a call gavel makes for the expiry.
@@ -254,7 +254,7 @@ func (e *Expiring) AlreadyDone(ctx context.Context, why string) error {
 // one can only be scheduled once this one is done.
 func (e *Expiring) Finish(ctx context.Context, note string, record func(tx *cases.Tx, c cases.Case) error) error {
 	co := e.h.co
-	return co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
+	return co.cases.InTx(ctx, discord.UserID(co.botID), func(tx *cases.Tx) error {
 		c, err := tx.Lock(e.Case.ID)
 		if err != nil {
 			return err
@@ -292,7 +292,7 @@ func (h expiryHandler) GaveUp(ctx context.Context, a expiry.Action, cause string
 		Color:     colorRemoval,
 		Timestamp: h.co.expiry.Now(),
 	}
-	h.postNotice(ctx, c.GuildID, discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
+	h.postNotice(ctx, int64(c.GuildID), discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
 }
 
 func (h expiryHandler) postNotice(ctx context.Context, guildID int64, msg discord.Message) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/expiry"
@@ -151,11 +152,11 @@ func TestTempbanLiftedOnTime(t *testing.T) {
 		w.advance(t, time.Millisecond)
 		waitUntil(t, 10*time.Second, "the unban", func() bool { _, banned := w.s.Banned(w.guild, w.bob); return !banned })
 		waitUntil(t, 5*time.Second, "the UNBAN case", func() bool {
-			c, err := w.cases.GetByNumber(context.Background(), int64(w.guild), tb.Number+1)
+			c, err := w.cases.GetByNumber(context.Background(), discord.GuildID(w.guild), tb.Number+1)
 			return err == nil && c.Status == cases.Active && c.ModlogMessageID != 0
 		})
-		lift, _ := w.cases.GetByNumber(context.Background(), int64(w.guild), tb.Number+1)
-		if lift.Type != cases.Unban || lift.ModeratorID != int64(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
+		lift, _ := w.cases.GetByNumber(context.Background(), discord.GuildID(w.guild), tb.Number+1)
+		if lift.Type != cases.Unban || lift.ModeratorID != discord.UserID(w.s.BotID()) || lift.Reason != "Temporary ban expired (case #1)" {
 			t.Errorf("lift case %+v", lift)
 		}
 		if !lift.CreatedAt.Equal(tb.ExpiresAt) {
@@ -281,7 +282,7 @@ func TestShortTimeoutExpiredMarker(t *testing.T) {
 			e := w.modlogEmbed(t, to.ID)
 			return strings.Contains(e, `"name":"Ended"`) && strings.Contains(e, "the timeout expired")
 		})
-		if n, _ := w.cases.CountInGuild(context.Background(), int64(w.guild)); n != 1 {
+		if n, _ := w.cases.CountInGuild(context.Background(), discord.GuildID(w.guild)); n != 1 {
 			t.Errorf("%d cases; an expired timeout records no case of its own", n)
 		}
 	})
@@ -293,10 +294,10 @@ func TestTimedJailLifted(t *testing.T) {
 		jail := succeeded(t, w.run(t, w.alice, "jail", w.bob, withDuration(time.Minute)), cases.Jail)
 		w.advance(t, time.Minute)
 		waitUntil(t, 10*time.Second, "the UNJAIL case", func() bool {
-			c, err := w.cases.GetByNumber(context.Background(), int64(w.guild), jail.Number+1)
+			c, err := w.cases.GetByNumber(context.Background(), discord.GuildID(w.guild), jail.Number+1)
 			return err == nil && c.Status == cases.Active
 		})
-		lift, _ := w.cases.GetByNumber(context.Background(), int64(w.guild), jail.Number+1)
+		lift, _ := w.cases.GetByNumber(context.Background(), discord.GuildID(w.guild), jail.Number+1)
 		if lift.Type != cases.Unjail || lift.Reason != "Jail expired (case #1)" {
 			t.Errorf("lift %+v", lift)
 		}
@@ -309,7 +310,7 @@ func TestTimedJailLifted(t *testing.T) {
 		if !hasMember || hasJail {
 			t.Errorf("bob's roles after the jail %v; want member back and jailed gone", m.Roles)
 		}
-		jailed, _, _ := w.cases.Restricted(context.Background(), int64(w.guild), int64(w.bob), cases.Jail)
+		jailed, _, _ := w.cases.Restricted(context.Background(), discord.GuildID(w.guild), discord.UserID(w.bob), cases.Jail)
 		if jailed {
 			t.Error("bob is still jailed in gavel's records")
 		}
@@ -334,11 +335,11 @@ func TestTimedPollAndSnippetBansLifted(t *testing.T) {
 			w.advance(t, time.Minute)
 			var lift cases.Case
 			waitUntil(t, 10*time.Second, "the "+string(tc.lift)+" case", func() bool {
-				l, err := w.cases.GetByNumber(context.Background(), int64(w.guild), c.Number+1)
+				l, err := w.cases.GetByNumber(context.Background(), discord.GuildID(w.guild), c.Number+1)
 				lift = l
 				return err == nil && l.Status == cases.Active
 			})
-			if want := fmt.Sprintf("%s expired (case #%d)", tc.reasonWord, c.Number); lift.Type != tc.lift || lift.Reason != want || lift.ModeratorID != int64(w.s.BotID()) {
+			if want := fmt.Sprintf("%s expired (case #%d)", tc.reasonWord, c.Number); lift.Type != tc.lift || lift.Reason != want || lift.ModeratorID != discord.UserID(w.s.BotID()) {
 				t.Errorf("lift of %s: %+v; want the bot's %s with reason %q", tc.action, lift, tc.lift, want)
 			}
 			if e, ok := eventOf(w.events(t, c.ID), cases.EventLinked); !ok || e.New != fmt.Sprintf("#%d", lift.Number) {
@@ -347,7 +348,7 @@ func TestTimedPollAndSnippetBansLifted(t *testing.T) {
 			if e, ok := eventOf(w.events(t, lift.ID), cases.EventLinked); !ok || e.New != fmt.Sprintf("#%d", c.Number) {
 				t.Errorf("%s history lacks the link to #%d: %+v", tc.lift, c.Number, e)
 			}
-			restricted, _, err := w.cases.Restricted(context.Background(), int64(w.guild), int64(w.bob), tc.typ)
+			restricted, _, err := w.cases.Restricted(context.Background(), discord.GuildID(w.guild), discord.UserID(w.bob), tc.typ)
 			if err != nil || restricted {
 				t.Errorf("bob still %s in gavel's records (%v)", tc.typ, err)
 			}
@@ -410,7 +411,7 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 			t.Error("a tempban whose unban gave up is marked processed")
 		}
 		// Three attempts, each recorded and voided: no Discord action without a case.
-		page, _ := w.cases.List(context.Background(), cases.Filter{GuildID: int64(w.guild), Types: []cases.Type{cases.Unban}}, cases.PageRequest{Page: 1, PerPage: 10})
+		page, _ := w.cases.List(context.Background(), cases.Filter{GuildID: discord.GuildID(w.guild), Types: []cases.Type{cases.Unban}}, cases.PageRequest{Page: 1, PerPage: 10})
 		for _, u := range page.Cases {
 			if u.Status != cases.Voided {
 				t.Errorf("failed UNBAN case %+v is not voided", u)
@@ -463,7 +464,7 @@ func TestRunnerChecksForLaterCases(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
-		ban, err := w.cases.Create(context.Background(), cases.New{GuildID: int64(w.guild), UserID: int64(w.bob), ModeratorID: int64(w.alice),
+		ban, err := w.cases.Create(context.Background(), cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.bob), ModeratorID: discord.UserID(w.alice),
 			Type: cases.Ban, Reason: "made permanent in Discord"})
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -57,7 +58,7 @@ func TestEveryPathIsCounted(t *testing.T) {
 		ModeratorID: int64(w.alice), UserID: int64(w.dave), Type: cases.Ban}); err != nil || !recorded {
 		t.Fatalf("RecordExternal = %v, %v", recorded, err)
 	}
-	if _, err := w.cases.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.crowd[0]), ModeratorID: int64(w.alice),
+	if _, err := w.cases.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.crowd[0]), ModeratorID: discord.UserID(w.alice),
 		Type: cases.Kick, Status: cases.Pending, Reason: "crashed"}); err != nil {
 		t.Fatal(err)
 	}

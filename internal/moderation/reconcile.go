@@ -35,7 +35,7 @@ const reconcileBatch = 1000
 func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time.Duration) (Reconciled, error) {
 	var out Reconciled
 	now := co.now()
-	all, err := co.cases.PendingInGuild(ctx, guildID, now.Add(time.Millisecond), reconcileBatch)
+	all, err := co.cases.PendingInGuild(ctx, discord.GuildID(guildID), now.Add(time.Millisecond), reconcileBatch)
 	if err != nil {
 		return out, err
 	}
@@ -89,7 +89,7 @@ func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time
 // active, its expiry scheduled and the expiries it makes stale cancelled, in one
 // transaction — unless a later case already decides the same state.
 func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Case, jailRole int64) (cases.Status, error) {
-	unlock, err := co.locks.Lock(ctx, c.GuildID, c.UserID)
+	unlock, err := co.locks.Lock(ctx, int64(c.GuildID), int64(c.UserID))
 	if err != nil {
 		return "", err
 	}
@@ -102,15 +102,15 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 		return "", nil
 	}
 	bot := discord.User{ID: discord.UserID(co.botID), Username: "gavel"}
-	sc := co.step(PathReconcile, Request{GuildID: c.GuildID, Moderator: bot, Reason: c.Reason, Action: a}, a)
+	sc := co.step(PathReconcile, Request{GuildID: int64(c.GuildID), Moderator: bot, Reason: c.Reason, Action: a}, a)
 	sc.Case, sc.Type, sc.JailRole = c, c.Type, jailRole
-	sc.Target = discord.User{ID: discord.UserID(c.UserID), Username: strconv.FormatInt(c.UserID, 10)}
+	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(int64(c.UserID), 10)}
 	happened, why, err := a.Reconcile(ctx, sc)
 	if err != nil {
 		return "", fmt.Errorf("case #%d: asking Discord: %w", c.Number, err)
 	}
 	if !happened {
-		if _, err := co.cases.Void(ctx, c.GuildID, c.Number, co.botID, reconcileNote+why); err != nil {
+		if _, err := co.cases.Void(ctx, c.GuildID, c.Number, discord.UserID(co.botID), reconcileNote+why); err != nil {
 			return "", fmt.Errorf("voiding case #%d: %w", c.Number, err)
 		}
 		co.settled(sc, c.Type, cases.Voided)
@@ -136,7 +136,7 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 // completes.
 func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 	co, c := s.co, s.Case
-	banned, err := co.banned(ctx, c.GuildID, c.UserID)
+	banned, err := co.banned(ctx, int64(c.GuildID), int64(c.UserID))
 	if err != nil {
 		return false, "", err
 	}
@@ -145,7 +145,7 @@ func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 	}
 	var entries []discord.AuditLogEntry
 	err = co.read(ctx, func(ctx context.Context) (err error) {
-		entries, err = co.port.AuditLog(ctx, discord.GuildID(c.GuildID), discord.AuditLogFilter{UserID: discord.UserID(co.botID), TargetID: c.UserID,
+		entries, err = co.port.AuditLog(ctx, c.GuildID, discord.AuditLogFilter{UserID: discord.UserID(co.botID), TargetID: int64(c.UserID),
 			ActionType: discord.AuditMemberBanAdd, After: snowflakeAt(c.CreatedAt.Add(-time.Second)), Limit: 10})
 		return err
 	})

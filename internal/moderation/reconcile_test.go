@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -21,7 +22,7 @@ func TestReconcileSchedulesExpiries(t *testing.T) {
 	now := w.clk.Now()
 	pending := func(user int64, typ cases.Type, ends time.Time) cases.Case {
 		t.Helper()
-		c, err := w.cases.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: user, ModeratorID: int64(w.alice),
+		c, err := w.cases.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(w.alice),
 			Type: typ, Status: cases.Pending, Reason: "crashed", ExpiresAt: ends})
 		if err != nil {
 			t.Fatal(err)
@@ -43,7 +44,7 @@ func TestReconcileSchedulesExpiries(t *testing.T) {
 	timeout := pending(int64(w.bob), cases.Timeout, now.Add(40*duration.Day))
 	// dave's tempban is followed by a later permanent ban, recorded and active.
 	early := pending(int64(w.dave), cases.Tempban, now.Add(time.Hour))
-	if _, err := w.cases.Create(ctx, cases.New{GuildID: int64(w.guild), UserID: int64(w.dave), ModeratorID: int64(w.alice),
+	if _, err := w.cases.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.dave), ModeratorID: discord.UserID(w.alice),
 		Type: cases.Ban, Reason: "for good"}); err != nil {
 		t.Fatal(err)
 	}

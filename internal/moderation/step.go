@@ -161,7 +161,7 @@ func (s *Step) OpenExpiry(ctx context.Context, kind expiry.Kind) (expiry.Action,
 
 // LatestActive returns the target's newest active case among types; false when none.
 func (s *Step) LatestActive(ctx context.Context, types ...cases.Type) (cases.Case, bool, error) {
-	c, err := s.co.cases.LatestActiveOfUser(ctx, s.Request.GuildID, int64(s.Target.ID), types...)
+	c, err := s.co.cases.LatestActiveOfUser(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, types...)
 	switch {
 	case err == nil:
 		return c, true, nil
@@ -177,7 +177,7 @@ func (s *Step) TargetName() string { return discord.EscapeMarkdown(s.Target.User
 // Restricted reports whether the target is under restriction on (JAIL, POLLBAN,
 // SNIPPETBAN), and the case that decides it.
 func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case, error) {
-	restricted, deciding, err := s.co.cases.Restricted(ctx, s.Request.GuildID, int64(s.Target.ID), on)
+	restricted, deciding, err := s.co.cases.Restricted(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, on)
 	if err != nil {
 		return false, cases.Case{}, fmt.Errorf("reading %s's %s state: %w", s.TargetName(), on, err)
 	}

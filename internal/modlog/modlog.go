@@ -201,7 +201,7 @@ func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	var mine []query.ModlogOutbox
 	claim := false
 	for _, c := range changed {
-		p := query.EnqueueModlogParams{CaseID: c.ID, GuildID: c.GuildID, Now: now.UnixMilli()}
+		p := query.EnqueueModlogParams{CaseID: c.ID, GuildID: int64(c.GuildID), Now: now.UnixMilli()}
 		if lease {
 			p.Attempts = 1
 			p.Owner = sql.NullString{String: s.owner, Valid: true}

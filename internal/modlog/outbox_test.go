@@ -332,7 +332,7 @@ func TestWorkerDelivers(t *testing.T) {
 		if o := r.next(t); o != modlog.Edited {
 			t.Fatalf("delivery %s; want edited", o)
 		}
-		if m, _ := r.port.message(c.ModlogMessageID); m.Embeds[0].Description != "new reason" {
+		if m, _ := r.port.message(int64(c.ModlogMessageID)); m.Embeds[0].Description != "new reason" {
 			t.Errorf("message shows %q", m.Embeds[0].Description)
 		}
 
@@ -356,12 +356,12 @@ func TestWorkerDelivers(t *testing.T) {
 		if o := r.next(t); o != modlog.Edited {
 			t.Fatalf("delivery after the backoff %s; want edited", o)
 		}
-		if m, _ := r.port.message(c.ModlogMessageID); m.Embeds[0].Title != fmt.Sprintf("Case #%d · WARN (voided)", c.Number) {
+		if m, _ := r.port.message(int64(c.ModlogMessageID)); m.Embeds[0].Title != fmt.Sprintf("Case #%d · WARN (voided)", c.Number) {
 			t.Errorf("message after the outage: %q", m.Embeds[0].Title)
 		}
 
 		// The message is deleted by hand: no more edits, and no new post.
-		r.port.forget(c.ModlogMessageID)
+		r.port.forget(int64(c.ModlogMessageID))
 		if _, err := r.cases.SetReason(ctx, guild, c.Number, mod, "after the deletion"); err != nil {
 			t.Fatal(err)
 		}
@@ -410,7 +410,7 @@ func TestWorkerCatchesUpWithAChangeDuringThePost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := r.port.message(got.ModlogMessageID); len(m.Embeds) != 1 || m.Embeds[0].Description != "changed meanwhile" {
+		if m, _ := r.port.message(int64(got.ModlogMessageID)); len(m.Embeds) != 1 || m.Embeds[0].Description != "changed meanwhile" {
 			t.Errorf("message shows %+v; want the reason changed during the post", m.Embeds)
 		}
 		if p := r.pending(t); len(p) != 0 {
@@ -517,7 +517,7 @@ func TestWorkerNamesFromTheCase(t *testing.T) {
 // userFields is the User and Moderator fields of c's message.
 func userFields(t *testing.T, r *rig, c cases.Case) map[string]string {
 	t.Helper()
-	msg, ok := r.port.message(c.ModlogMessageID)
+	msg, ok := r.port.message(int64(c.ModlogMessageID))
 	if !ok || len(msg.Embeds) == 0 {
 		t.Fatalf("case #%d's message %d was not posted", c.Number, c.ModlogMessageID)
 	}
@@ -598,7 +598,7 @@ func TestRowLeasedAtEnqueueHandsOnWhenTheLeaseEnds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := port2.message(got.ModlogMessageID); !ok {
+		if _, ok := port2.message(int64(got.ModlogMessageID)); !ok {
 			t.Errorf("case linked to message %d, not the other worker's post", got.ModlogMessageID)
 		}
 		if p := r.pending(t); len(p) != 0 {

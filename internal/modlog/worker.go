@@ -202,14 +202,14 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 	}
 	channel := c.ModlogChannelID
 	if c.ModlogMessageID == 0 {
-		g, err := s.settings.Get(ctx, c.GuildID)
+		g, err := s.settings.Get(ctx, int64(c.GuildID))
 		if err != nil {
 			return "", 0, 0, fmt.Errorf("reading the settings of guild %d: %w", c.GuildID, err)
 		}
 		if g.ModlogChannelID == 0 {
 			return Skipped, 0, 0, nil
 		}
-		channel = g.ModlogChannelID
+		channel = discord.ChannelID(g.ModlogChannelID)
 	} else if channel == 0 {
 		// Linked before messages kept their channel, in a guild with no mod-log channel when
 		// the migration ran: there is no knowing where it is.
@@ -221,7 +221,7 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 	}
 	msg := Message(v)
 	if c.ModlogMessageID != 0 {
-		err := w.port.EditMessage(ctx, discord.ChannelID(channel), discord.MessageID(c.ModlogMessageID), msg)
+		err := w.port.EditMessage(ctx, channel, c.ModlogMessageID, msg)
 		if gone(err) {
 			s.log.Warn("mod log: the case's message is gone; it is not edited again", "guild", c.GuildID, "case", c.Number,
 				"channel", channel, "message", c.ModlogMessageID, "err", err)
@@ -232,7 +232,7 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 		}
 		return Edited, 0, 0, nil
 	}
-	id, err := w.port.SendMessage(ctx, discord.ChannelID(channel), msg)
+	id, err := w.port.SendMessage(ctx, channel, msg)
 	if gone(err) {
 		s.log.Warn("mod log: the mod-log channel is gone; the case is not posted", "guild", c.GuildID, "case", c.Number, "channel", channel, "err", err)
 		return Gone, 0, 0, nil
@@ -240,7 +240,7 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 	if err != nil {
 		return "", 0, 0, fmt.Errorf("posting case #%d: %w", c.Number, err)
 	}
-	return Posted, channel, int64(id), nil
+	return Posted, int64(channel), int64(id), nil
 }
 
 // gone reports Discord saying the message or its channel does not exist.
@@ -267,12 +267,12 @@ func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
 			}
 		}
 	}
-	v.Target = w.user(ctx, c.GuildID, c.UserID, c.Metadata[cases.MetaTargetName], true)
-	v.Moderator = w.user(ctx, c.GuildID, c.ModeratorID, c.Metadata[cases.MetaModeratorName], false)
+	v.Target = w.user(ctx, int64(c.GuildID), int64(c.UserID), c.Metadata[cases.MetaTargetName], true)
+	v.Moderator = w.user(ctx, int64(c.GuildID), int64(c.ModeratorID), c.Metadata[cases.MetaModeratorName], false)
 	if ev, ok := LastUpdate(evs); ok {
 		v.UpdatedBy = v.Moderator
 		if ev.ActorID != c.ModeratorID {
-			v.UpdatedBy = w.user(ctx, c.GuildID, ev.ActorID, "", false)
+			v.UpdatedBy = w.user(ctx, int64(c.GuildID), int64(ev.ActorID), "", false)
 		}
 	}
 	return v, nil
@@ -329,12 +329,12 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 	// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
 	// next row falls due once the drain is over, so it is delivered at once. Waking the
 	// worker here made it run one more (empty) claim, a write transaction, per post.
-	return s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
+	return s.cases.InTx(ctx, discord.UserID(w.botID), func(tx *cases.Tx) error {
 		c, err := tx.Lock(r.CaseID)
 		if err != nil {
 			return err
 		}
-		if err := tx.LinkModlog(c, channelID, messageID); err != nil {
+		if err := tx.LinkModlog(c, discord.ChannelID(channelID), discord.MessageID(messageID)); err != nil {
 			return err
 		}
 		return settle(tx.StoreTx().Queries())

@@ -42,8 +42,8 @@ type Discord interface {
 
 // Cases is what enforcing asks of the cases: who is poll-banned, and the history row.
 type Cases interface {
-	UnderRestriction(ctx context.Context, guildID int64, r cases.Type) (map[int64]cases.Case, error)
-	AddNote(ctx context.Context, guildID, n, actor int64, note string) (cases.Case, error)
+	UnderRestriction(ctx context.Context, guildID discord.GuildID, r cases.Type) (map[int64]cases.Case, error)
+	AddNote(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, note string) (cases.Case, error)
 }
 
 // Config is what an Enforcer needs.
@@ -129,7 +129,7 @@ func (e *Enforcer) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	for _, c := range changed {
 		if c.Type == cases.Pollban || c.Type == cases.Pollunban {
 			guildID := c.GuildID
-			tx.AfterCommit(func() { e.banned.Invalidate(guildID) })
+			tx.AfterCommit(func() { e.banned.Invalidate(int64(guildID)) })
 		}
 	}
 	return nil
@@ -140,7 +140,7 @@ func (e *Enforcer) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 func (e *Enforcer) Banned(ctx context.Context, guild discord.GuildID, user discord.UserID) (cases.Case, bool, error) {
 	guildID, userID := int64(guild), int64(user)
 	set, err := e.banned.Get(ctx, guildID, func(ctx context.Context) (map[int64]cases.Case, error) {
-		return e.cfg.Cases.UnderRestriction(ctx, guildID, cases.Pollban)
+		return e.cfg.Cases.UnderRestriction(ctx, discord.GuildID(guildID), cases.Pollban)
 	})
 	if err != nil {
 		return cases.Case{}, false, fmt.Errorf("poll bans of guild %d: %w", guildID, err)
@@ -171,7 +171,7 @@ func (e *Enforcer) Enforce(ctx context.Context, actor discord.UserID, p Poll) (R
 		e.cfg.Log.Warn("a poll-banned member's poll could not be deleted", "guild", p.GuildID, "user", p.Author.ID,
 			"case", c.Number, "message", p.MessageID, "err", err)
 	}
-	updated, noteErr := e.cfg.Cases.AddNote(ctx, int64(p.GuildID), c.Number, int64(actor), note)
+	updated, noteErr := e.cfg.Cases.AddNote(ctx, p.GuildID, c.Number, actor, note)
 	if noteErr == nil {
 		res.Case = updated
 	}

@@ -28,20 +28,20 @@ type fakeCases struct {
 	notes []string
 }
 
-func (f *fakeCases) UnderRestriction(_ context.Context, guildID int64, r cases.Type) (map[int64]cases.Case, error) {
+func (f *fakeCases) UnderRestriction(_ context.Context, guildID discord.GuildID, r cases.Type) (map[int64]cases.Case, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.loads++
-	if r != cases.Pollban || guildID != guild {
+	if r != cases.Pollban || guildID != discord.GuildID(guild) {
 		return nil, nil
 	}
-	return map[int64]cases.Case{banned: {ID: 1, GuildID: guild, Number: 7, Type: cases.Pollban, Status: cases.Active, UserID: banned}}, nil
+	return map[int64]cases.Case{banned: {ID: 1, GuildID: discord.GuildID(guild), Number: 7, Type: cases.Pollban, Status: cases.Active, UserID: discord.UserID(banned)}}, nil
 }
 
-func (f *fakeCases) AddNote(_ context.Context, guildID, n, actor int64, note string) (cases.Case, error) {
+func (f *fakeCases) AddNote(_ context.Context, guildID discord.GuildID, n int64, actor discord.UserID, note string) (cases.Case, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if actor != bot || n != 7 {
+	if actor != discord.UserID(bot) || n != 7 {
 		return cases.Case{}, &discord.Error{Op: "unexpected note", Status: 500}
 	}
 	f.notes = append(f.notes, note)

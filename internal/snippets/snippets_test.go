@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/snippets"
 	"github.com/gavelbot/gavel/internal/store"
@@ -124,7 +125,7 @@ func (b *bans) Restricted(_ context.Context, _, userID int64, r cases.Type) (boo
 	if !ok {
 		return false, cases.Case{}, nil
 	}
-	return true, cases.Case{Number: n, Type: cases.Snippetban, UserID: userID}, nil
+	return true, cases.Case{Number: n, Type: cases.Snippetban, UserID: discord.UserID(userID)}, nil
 }
 
 type rig struct {

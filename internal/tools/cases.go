@@ -256,7 +256,7 @@ func parseListID(s string) (listQuery, byte, error) {
 // list answers one page of the query, clamped to the pages there are now: cases may have
 // been added or removed since the buttons were drawn.
 func (ct *caseTool) list(ctx context.Context, call Call, q listQuery) Reply {
-	f := cases.Filter{GuildID: call.GuildID, UserID: q.UserID, ModeratorID: q.ModeratorID, Status: q.Status, Words: q.Words}
+	f := cases.Filter{GuildID: discord.GuildID(call.GuildID), UserID: discord.UserID(q.UserID), ModeratorID: discord.UserID(q.ModeratorID), Status: q.Status, Words: q.Words}
 	if q.Type != "" {
 		f.Types = []cases.Type{q.Type}
 	}
@@ -374,7 +374,7 @@ func listButtons(q listQuery, pages int) json.RawMessage {
 
 // view shows one case with its history.
 func (ct *caseTool) view(ctx context.Context, call Call, n int64) Reply {
-	c, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n)
+	c, err := ct.env.Cases.GetByNumber(ctx, discord.GuildID(call.GuildID), n)
 	if err != nil {
 		return ct.caseError(n, err)
 	}
@@ -402,7 +402,7 @@ func (ct *caseTool) caseError(n int64, err error) Reply {
 // caseEmbed resolves the names and the mod-log link the case view shows.
 func (ct *caseTool) caseEmbed(ctx context.Context, call Call, c cases.Case, events []cases.Event) discord.Embed {
 	names := map[int64]string{}
-	for _, id := range []int64{c.UserID, c.ModeratorID} {
+	for _, id := range []int64{int64(c.UserID), int64(c.ModeratorID)} {
 		if _, ok := names[id]; !ok {
 			names[id] = ct.userName(ctx, call.GuildID, id)
 		}
@@ -459,8 +459,8 @@ func caseEmbed(c cases.Case, events []cases.Event, names map[int64]string, modlo
 			{Name: "Type", Value: string(c.Type), Inline: true},
 			{Name: "Status", Value: statusText(c.Status), Inline: true},
 			{Name: "Created", Value: fmt.Sprintf("<t:%d:f>", c.CreatedAt.Unix()), Inline: true},
-			{Name: "User", Value: who(c.UserID), Inline: true},
-			{Name: "Moderator", Value: who(c.ModeratorID), Inline: true},
+			{Name: "User", Value: who(int64(c.UserID)), Inline: true},
+			{Name: "Moderator", Value: who(int64(c.ModeratorID)), Inline: true},
 			{Name: "Expires", Value: expiry, Inline: true},
 		},
 	}
@@ -663,7 +663,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		d, e := commands.OptionName("duration", call.Slash), commands.OptionName("expires", call.Slash)
 		return Text(Refused, "Give %s or %s, not both: %s counts from when the case was given, %s is a time.", d, e, d, e)
 	}
-	before, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n)
+	before, err := ct.env.Cases.GetByNumber(ctx, discord.GuildID(call.GuildID), n)
 	if err != nil {
 		return ct.caseError(n, err)
 	}
@@ -702,7 +702,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		}
 	}
 	if len(given) > 0 {
-		modified, err := ct.env.Cases.Modify(ctx, call.GuildID, n, int64(call.User.ID), ch)
+		modified, err := ct.env.Cases.Modify(ctx, discord.GuildID(call.GuildID), n, call.User.ID, ch)
 		switch {
 		case errors.Is(err, input.ErrUnchanged):
 		case err != nil:
@@ -740,7 +740,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		default:
 			lifted = "Lifted now: " + res.Reply.Content
 			done = append(done, fmt.Sprintf("punishment lifted by case #%d", res.Case.Number))
-			if c, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n); err == nil {
+			if c, err := ct.env.Cases.GetByNumber(ctx, discord.GuildID(call.GuildID), n); err == nil {
 				after = c
 			}
 		}
@@ -779,7 +779,7 @@ func (ct *caseTool) statusChange(ctx context.Context, call Call, st cases.Status
 	if c.Status == st {
 		return "the status was already " + string(st), false, c, "", nil
 	}
-	sc, err := ct.env.Expiry.SetStatus(ctx, int64(call.GuildID), c.Number, int64(call.User.ID), st, "")
+	sc, err := ct.env.Expiry.SetStatus(ctx, call.GuildID, c.Number, int64(call.User.ID), st, "")
 	var invalid *input.InvalidError
 	switch {
 	case errors.Is(err, input.ErrUnchanged):

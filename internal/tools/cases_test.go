@@ -238,7 +238,7 @@ func TestCaseEmbedFitsDiscordLimits(t *testing.T) {
 	at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 	c := cases.Case{ID: 9, Number: 12, Type: cases.Tempban, Status: cases.Active, Reason: strings.Repeat("r", cases.MaxReasonLength),
 		UserID: 700000000000000203, ModeratorID: 700000000000000202, CreatedAt: at, ExpiresAt: at.Add(time.Hour), ModlogMessageID: 77}
-	names := map[int64]string{c.UserID: "target", c.ModeratorID: "mod"}
+	names := map[int64]string{int64(c.UserID): "target", int64(c.ModeratorID): "mod"}
 	for _, n := range []int{0, 1, 10, 40, 500} {
 		events := []cases.Event{{Kind: cases.EventCreated, ActorID: c.ModeratorID, New: "pending", At: at}}
 		for i := 1; i < n; i++ {
@@ -293,7 +293,7 @@ func TestEventLine(t *testing.T) {
 func TestCaseEmbedFooterAndNames(t *testing.T) {
 	at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 	c := cases.Case{ID: 120, Number: 1, Type: cases.Warn, Status: cases.Active, Reason: "r", UserID: 700000000000000203, ModeratorID: 700000000000000202, CreatedAt: at}
-	e := caseEmbed(c, nil, map[int64]string{c.UserID: "__init__", c.ModeratorID: "mod"}, "")
+	e := caseEmbed(c, nil, map[int64]string{int64(c.UserID): "__init__", int64(c.ModeratorID): "mod"}, "")
 	if e.Footer == nil || e.Footer.Text != "Case #1" {
 		t.Errorf("footer %+v; want Case #1", e.Footer)
 	}

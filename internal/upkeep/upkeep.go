@@ -37,7 +37,7 @@ type Work interface {
 
 // Guilds records that gavel serves a guild.
 type Guilds interface {
-	GuildJoined(ctx context.Context, guildID int64, at time.Time) error
+	GuildJoined(ctx context.Context, guildID discord.GuildID, at time.Time) error
 }
 
 // Config is what upkeep needs.
@@ -279,7 +279,7 @@ func (u *Upkeep) GuildAvailable(guildID int64, name string) {
 	u.cfg.Log.Info("serving guild", "id", guildID, "name", name)
 	ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.cfg.Guilds.GuildJoined(ctx, guildID, u.cfg.Clock.Now()); err != nil {
+	if err := u.cfg.Guilds.GuildJoined(ctx, discord.GuildID(guildID), u.cfg.Clock.Now()); err != nil {
 		u.cfg.Log.Warn("recording the guild", "guild", guildID, "err", err)
 	}
 	u.reconcile(guildID)

@@ -637,7 +637,7 @@ func (am *Enforcer) parents(ctx context.Context, channelID int64) ([]int64, erro
 func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guildID int64, author discord.User, msg Message,
 	rule automod.GavelRule, m automod.Match) error {
 	edit := msg.Edit
-	key := fmt.Sprintf("gavel:%s:%d", rule.Name, int64(msg.ID))
+	key := fmt.Sprintf("gavel:%s:%d", rule.Name, msg.ID)
 	claimed, err := am.store.Claim(ctx, guildID, key, time.Time{})
 	if err != nil {
 		return err
@@ -660,7 +660,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 	reason := clipText(fmt.Sprintf("gavel AutoMod rule %q: %s", rule.Name, what), cases.MaxReasonLength)
 	meta := map[string]string{"source": "gavel_automod", "rule_name": clipText(rule.Name, cases.MaxMetadataValue),
 		"trigger_type": automod.TriggerName(rule.TriggerType), "actions": automod.DescribeGavelActions(rule.Actions),
-		"channel_id": strconv.FormatInt(int64(msg.ChannelID), 10), "message_id": strconv.FormatInt(int64(msg.ID), 10),
+		"channel_id": strconv.FormatInt(msg.ChannelID, 10), "message_id": strconv.FormatInt(msg.ID, 10),
 		"content": clipText(msg.Content, cases.MaxMetadataValue)}
 	if edit {
 		meta["on_edit"] = "true"
@@ -734,7 +734,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 	}
 	if alert, ok := rule.Has(automod.GavelAlert); ok {
 		text := fmt.Sprintf("gavel AutoMod rule **%s** fired on a message by <@%d> in <#%d> (%s): %s. Case %s.",
-			rule.Name, author.ID, int64(msg.ChannelID), describeDone(rule, meta), what, strings.Join(caseNumbers, ", "))
+			rule.Name, author.ID, msg.ChannelID, describeDone(rule, meta), what, strings.Join(caseNumbers, ", "))
 		if len(notes) > 0 {
 			text += " Note: " + strings.Join(notes, "; ")
 		}

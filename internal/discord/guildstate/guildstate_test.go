@@ -102,7 +102,7 @@ type port struct {
 
 func (p *port) Guild(_ context.Context, id discord.GuildID) (discord.Guild, error) {
 	p.guilds++
-	return discord.Guild{ID: discord.GuildID(id), Name: "from REST"}, nil
+	return discord.Guild{ID: id, Name: "from REST"}, nil
 }
 
 func (p *port) Member(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Member, error) {
@@ -110,7 +110,7 @@ func (p *port) Member(_ context.Context, _ discord.GuildID, userID discord.UserI
 	if userID == 404 {
 		return discord.Member{}, errors.New("unknown member")
 	}
-	return discord.Member{User: discord.User{ID: discord.UserID(userID)}}, nil
+	return discord.Member{User: discord.User{ID: userID}}, nil
 }
 
 func TestPortServesFromTheState(t *testing.T) {

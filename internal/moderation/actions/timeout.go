@@ -47,7 +47,7 @@ func expireTimeout(ctx context.Context, e *moderation.Expiring) error {
 		// Over. A case shortened after Discord's timeout was applied still has one running.
 		if m.CommunicationDisabledUntil.After(now.Add(time.Second)) {
 			if err := e.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
-				return e.Port().Timeout(ctx, discord.GuildID(c.GuildID), discord.UserID(c.UserID), time.Time{}, e.AuditReason(fmt.Sprintf("Timeout ended (case #%d)", c.Number)))
+				return e.Port().Timeout(ctx, c.GuildID, c.UserID, time.Time{}, e.AuditReason(fmt.Sprintf("Timeout ended (case #%d)", c.Number)))
 			}); err != nil {
 				return fmt.Errorf("ending the timeout of user %d: %s", c.UserID, moderation.FailureText(err))
 			}
@@ -66,7 +66,7 @@ func expireTimeout(ctx context.Context, e *moderation.Expiring) error {
 		until = end
 	}
 	if err := e.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
-		return e.Port().Timeout(ctx, discord.GuildID(c.GuildID), discord.UserID(c.UserID), until, e.AuditReason(fmt.Sprintf("Timeout renewed (case #%d)", c.Number)))
+		return e.Port().Timeout(ctx, c.GuildID, c.UserID, until, e.AuditReason(fmt.Sprintf("Timeout renewed (case #%d)", c.Number)))
 	}); err != nil {
 		return fmt.Errorf("renewing the timeout of user %d: %s", c.UserID, moderation.FailureText(err))
 	}

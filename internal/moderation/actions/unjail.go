@@ -40,13 +40,13 @@ func planUnjail(s *moderation.Step) {
 	}
 	botRank := s.BotRank()
 	for _, id := range s.Lifts.RoleIDs {
-		r, ok := s.Guild.Role(discord.RoleID(id))
-		if !ok || r.Managed || id == s.JailRole || discord.RoleID(id) == s.Guild.ID.EveryoneRole() || !botRank.RoleBelow(r) {
+		r, ok := s.Guild.Role(id)
+		if !ok || r.Managed || id == discord.RoleID(s.JailRole) || id == s.Guild.ID.EveryoneRole() || !botRank.RoleBelow(r) {
 			s.Plan.RestoreSkipped++
 			continue
 		}
-		if !slices.Contains(s.Plan.Roles, id) {
-			s.Plan.Roles = append(s.Plan.Roles, id)
+		if !slices.Contains(s.Plan.Roles, int64(id)) {
+			s.Plan.Roles = append(s.Plan.Roles, int64(id))
 		}
 	}
 }
