@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -17,7 +18,7 @@ import (
 
 // Restrictions tells whether a member is under a restriction case (cases.Service).
 type Restrictions interface {
-	Restricted(ctx context.Context, guildID, userID int64, r cases.Type) (bool, cases.Case, error)
+	Restricted(ctx context.Context, guildID discord.GuildID, userID discord.UserID, r cases.Type) (bool, cases.Case, error)
 }
 
 // Actor is who asks for a change.
@@ -321,7 +322,7 @@ func (s *Service) checkBan(ctx context.Context, guildID int64, actor Actor) erro
 	if actor.Moderator {
 		return nil
 	}
-	banned, c, err := s.restrictions.Restricted(ctx, guildID, actor.ID, cases.Snippetban)
+	banned, c, err := s.restrictions.Restricted(ctx, discord.GuildID(guildID), discord.UserID(actor.ID), cases.Snippetban)
 	if err != nil {
 		return fmt.Errorf("snippet ban of user %d in guild %d: %w", actor.ID, guildID, err)
 	}

@@ -115,17 +115,17 @@ type bans struct {
 	banned map[int64]int64 // user -> case number
 }
 
-func (b *bans) Restricted(_ context.Context, _, userID int64, r cases.Type) (bool, cases.Case, error) {
+func (b *bans) Restricted(_ context.Context, _ discord.GuildID, userID discord.UserID, r cases.Type) (bool, cases.Case, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if r != cases.Snippetban {
 		return false, cases.Case{}, fmt.Errorf("asked about %s", r)
 	}
-	n, ok := b.banned[userID]
+	n, ok := b.banned[int64(userID)]
 	if !ok {
 		return false, cases.Case{}, nil
 	}
-	return true, cases.Case{Number: n, Type: cases.Snippetban, UserID: discord.UserID(userID)}, nil
+	return true, cases.Case{Number: n, Type: cases.Snippetban, UserID: userID}, nil
 }
 
 type rig struct {
