@@ -9,6 +9,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/executor"
 )
@@ -88,7 +89,7 @@ func TestUnknownOutcomeEndToEnd(t *testing.T) {
 		var c cases.Case
 		waitFor(t, "reconciliation to settle the case", func() bool {
 			var err error
-			c, err = cs.GetByNumber(ctx, int64(w.guild), n)
+			c, err = cs.GetByNumber(ctx, discord.GuildID(w.guild), n)
 			return err == nil && c.Status != cases.Pending
 		})
 		return c
@@ -129,7 +130,7 @@ func TestOpenBreakerEndToEnd(t *testing.T) {
 	if _, ok := w.s.DMChannel(w.other); ok {
 		t.Error("the refused ban's target was messaged")
 	}
-	if n, err := cs.CountInGuild(ctx, int64(w.guild)); err != nil || n != 1 {
+	if n, err := cs.CountInGuild(ctx, discord.GuildID(w.guild)); err != nil || n != 1 {
 		t.Errorf("%d cases, %v; the refused ban recorded one", n, err)
 	}
 
