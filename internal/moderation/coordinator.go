@@ -347,7 +347,7 @@ func (co *Coordinator) unsettled(ctx context.Context, sc *Step, c cases.Case, dm
 	co.log.Warn("action outcome unknown; case left pending for reconciliation", "guild", req.GuildID, "case", c.Number, "type", c.Type, "err", actErr)
 	if dm == DMSent {
 		// Reconciliation reads this to correct the announcement if the action did not happen.
-		if _, err := co.cases.AddNote(ctx, req.GuildID, c.Number, int64(req.Moderator.ID), noteToldBefore); err != nil {
+		if _, err := co.cases.AddNote(ctx, discord.GuildID(req.GuildID), c.Number, req.Moderator.ID, noteToldBefore); err != nil {
 			co.log.Warn("recording that the target was told", "guild", req.GuildID, "case", c.Number, "err", co.dbFailed(err))
 		}
 	}

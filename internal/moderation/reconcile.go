@@ -208,7 +208,7 @@ func (co *Coordinator) correctIfTold(ctx context.Context, sc *Step, c cases.Case
 	}
 	if sc.Guild.Name == "" {
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			sc.Guild, err = co.port.Guild(ctx, discord.GuildID(c.GuildID))
+			sc.Guild, err = co.port.Guild(ctx, c.GuildID)
 			return err
 		}); err != nil {
 			co.log.Warn("correction DM not sent: reading the server", "guild", c.GuildID, "case", c.Number, "err", err)
