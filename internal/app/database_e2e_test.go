@@ -139,6 +139,19 @@ func TestDatabaseDownIsSaidInWords(t *testing.T) {
 			}
 		}
 	}
+	// A moderator who is not the owner needs the guild's ranks read for the permission
+	// check itself, before any pipeline: that failure is said in the same words.
+	for _, content := range []string{"$warn <@" + w.target.String() + "> by a moderator", "$cases"} {
+		r := w.say(t, w.mod, content)
+		if !strings.Contains(r.Content, "gavel's database is unreachable; nothing was done") || !strings.Contains(r.Content, "try again shortly") {
+			t.Errorf("%s: reply %q does not say the database is unreachable", content, r.Content)
+		}
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "checking permissions") && strings.Contains(line, "failed to connect") {
+			t.Errorf("a per-command log line carries the driver's detail: %s", line)
+		}
+	}
 	if up := gauge(t, a, "gavel_database_up"); up != 0 {
 		t.Errorf("gavel_database_up = %v with the database down", up)
 	}

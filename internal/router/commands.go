@@ -19,6 +19,7 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/tools"
 )
 
@@ -34,6 +35,24 @@ const replyTimeout = 10 * time.Second
 // failureText is what the moderator reads when gavel itself failed, before or around the
 // pipeline (which words its own failures).
 const failureText = "Something went wrong on gavel's side and nothing was done. Try again in a moment; if it keeps happening, tell the bot's operator."
+
+// databaseDownText is what a moderator reads when gavel's database does not answer, in the
+// pipeline's words: what failed, that nothing was done, and what to do.
+const databaseDownText = "gavel's database is unreachable; nothing was done; try again shortly."
+
+// failure words gavel's own failure for the moderator and returns the error to log: an
+// unreachable database is said so (and reported to the health tracker, which logs the
+// driver's detail once per outage, so the error returned then carries none); anything
+// else is the generic failure text with the error as it is.
+func (rt *Router) failure(err error) (string, error) {
+	if !store.Unreachable(err) {
+		return failureText, err
+	}
+	if rt.cfg.Health != nil {
+		return databaseDownText, rt.cfg.Health.Failed(err)
+	}
+	return databaseDownText, store.ErrUnreachable
+}
 
 // onMessage handles a prefix command. Events arrive one at a time from the gateway, so the
 // work is done on its own goroutine, counted among the commands in flight.
@@ -66,6 +85,9 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
 	g, err := rt.cfg.Settings.Get(ctx, guildID)
 	if err != nil {
+		// Every message of the guild needs its prefix, so an outage would be logged per
+		// message: the health tracker keeps the driver's detail to one line per outage.
+		_, err = rt.failure(err)
 		log.Error("reading the guild's settings", "err", err)
 		return
 	}
@@ -341,8 +363,9 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 func (rt *Router) permit(ctx context.Context, sub permissions.Subject) (tools.Reply, permissions.Decision, bool) {
 	decision, err := rt.cfg.Perms.Check(ctx, sub)
 	if err != nil {
+		text, err := rt.failure(err)
 		rt.log.Error("checking permissions", "guild", sub.GuildID, "user", sub.UserID, "command", sub.Command, "err", err)
-		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed}, decision, false
+		return tools.Reply{Message: discord.Message{Content: text}, Outcome: tools.Failed}, decision, false
 	}
 	if !decision.Allowed {
 		return tools.Reply{Message: moderation.RefusalReply(decision.Reason), Outcome: tools.Refused}, decision, false

@@ -24,6 +24,7 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/tools"
 	"github.com/gavelbot/gavel/internal/upkeep"
 )
@@ -58,7 +59,10 @@ type Config struct {
 	State    *guildstate.State
 	Settings *settings.Service
 	Perms    *permissions.Service
-	Metrics  *metrics.Metrics
+	// Health follows the database's reachability (store.Health): the router's own reads
+	// (settings, the permission check) report to it, as the pipeline's do.
+	Health  *store.Health
+	Metrics *metrics.Metrics
 	// Tree is every command; Tools runs the ones that are not moderation actions.
 	Tree   *commands.Tree
 	Tools  *tools.Set
