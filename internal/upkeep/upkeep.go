@@ -201,8 +201,11 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 		defer u.handled(Handled{Kind: KindExternalAction, GuildID: ext.GuildID, EntryID: ext.EntryID})
 		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), EventTimeout)
 		defer cancel()
-		log := u.cfg.Log.With("guild", ext.GuildID, "entry", ext.EntryID, "type", ext.Type, "user", ext.UserID, "moderator", ext.ModeratorID)
 		c, recorded, err := co.RecordExternal(ctx, ext)
+		if err == nil && !recorded {
+			return // gavel's own action, or not mirrored: nothing to log
+		}
+		log := u.cfg.Log.With("guild", ext.GuildID, "entry", ext.EntryID, "type", ext.Type, "user", ext.UserID, "moderator", ext.ModeratorID)
 		switch {
 		case err != nil:
 			log.Error("an action taken outside gavel was not recorded", "err", err)
