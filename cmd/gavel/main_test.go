@@ -76,6 +76,13 @@ addr = ""
 poll_interval = "2s"
 max_attempts = 8
 workers = 8
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -103,6 +110,13 @@ addr = ""
 poll_interval = "2s"
 max_attempts = 8
 workers = 8
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -133,6 +147,13 @@ addr = ""
 poll_interval = "2s"
 max_attempts = 8
 workers = 8
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -161,6 +182,13 @@ addr = ""
 poll_interval = "2s"
 max_attempts = 8
 workers = 8
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -168,7 +196,7 @@ workers = 8
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr\n",
+			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
 		},
 		{
 			name:       "token in file",
@@ -221,6 +249,13 @@ addr = ""
 poll_interval = "2s"
 max_attempts = 8
 workers = 8
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{

@@ -37,6 +37,41 @@ type Config struct {
 	Discord  Discord  `toml:"discord"`
 	Metrics  Metrics  `toml:"metrics"`
 	Expiry   Expiry   `toml:"expiry"`
+	Web      Web      `toml:"web"`
+}
+
+// Web is the [web] section: the moderators' dashboard, which gavel run serves when Addr is
+// set (docs/dashboard.md).
+type Web struct {
+	// Addr is the host:port the dashboard listens on; "" turns it off.
+	Addr string `toml:"addr" env:"GAVEL_WEB_ADDR" accept:"host:port in quotes, such as addr = \"127.0.0.1:8080\", or \"\" for no dashboard"`
+	// PublicURL is where browsers reach the dashboard (behind a reverse proxy, the proxy's
+	// https address): Discord sends signed-in users back to PublicURL + "/auth/callback", and
+	// cookies are Secure when it is https.
+	PublicURL string `toml:"public_url" env:"GAVEL_WEB_PUBLIC_URL" accept:"an http or https URL in quotes, such as public_url = \"https://gavel.example.org\""`
+	// ClientID is the OAuth2 client id; empty means the application id in DISCORD_TOKEN,
+	// which is what Discord's developer portal shows as the client id.
+	ClientID string `toml:"client_id" env:"GAVEL_WEB_CLIENT_ID" accept:"a Discord id in quotes, such as client_id = \"123456789012345678\""`
+	// ClientSecret is read only from GAVEL_WEB_CLIENT_SECRET, like the token.
+	ClientSecret Secret `toml:"-" env:"GAVEL_WEB_CLIENT_SECRET"`
+	// SessionKey signs the session cookies. Unset, a random key is made at start, so that a
+	// restart signs everyone out; set it (32 characters or more) to keep sessions across
+	// restarts and between processes.
+	SessionKey Secret `toml:"-" env:"GAVEL_WEB_SESSION_KEY"`
+}
+
+// MinSessionKeyLength is the shortest GAVEL_WEB_SESSION_KEY accepted.
+const MinSessionKeyLength = 32
+
+// OAuthClientID returns the OAuth2 client id: ClientID, or the application id in the token.
+func (c Config) OAuthClientID() string {
+	if c.Web.ClientID != "" {
+		return strings.TrimSpace(c.Web.ClientID)
+	}
+	if id := ApplicationID(string(c.Discord.Token)); id != 0 {
+		return strconv.FormatInt(id, 10)
+	}
+	return ""
 }
 
 // Expiry is the [expiry] section: the poller that lifts tempbans, renews long timeouts and
@@ -543,6 +578,7 @@ func (c Config) Validate() error {
 			problems = append(problems, fmt.Sprintf("metrics.addr %q is not host:port (such as \"127.0.0.1:9090\" or \":9090\"); leave it empty to turn metrics off", c.Metrics.Addr))
 		}
 	}
+	problems = append(problems, c.Web.problems()...)
 	if d, err := time.ParseDuration(c.Expiry.PollInterval); err != nil || d < minPollInterval || d > maxPollInterval {
 		problems = append(problems, fmt.Sprintf("expiry.poll_interval %q is not a duration from %s to %s (such as \"2s\")", c.Expiry.PollInterval, minPollInterval, maxPollInterval))
 	}
@@ -556,6 +592,39 @@ func (c Config) Validate() error {
 		return nil
 	}
 	return errors.New(strings.Join(problems, "; "))
+}
+
+// problems checks the [web] section; everything but addr is checked only when addr is set.
+func (w Web) problems() []string {
+	if w.Addr == "" {
+		if w.ClientID != "" {
+			if _, err := parseSnowflake(w.ClientID); err != nil {
+				return []string{"web.client_id: " + err.Error()}
+			}
+		}
+		return nil
+	}
+	var problems []string
+	if _, port, err := net.SplitHostPort(w.Addr); err != nil || port == "" {
+		problems = append(problems, fmt.Sprintf("web.addr %q is not host:port (such as \"127.0.0.1:8080\" or \":8080\"); leave it empty to turn the dashboard off", w.Addr))
+	}
+	if w.PublicURL == "" {
+		problems = append(problems, "web.public_url is not set: the dashboard needs the address browsers reach it at (such as \"https://gavel.example.org\"), for Discord's redirect after sign-in")
+	} else if u, err := url.Parse(w.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		problems = append(problems, fmt.Sprintf("web.public_url %q is not an http or https URL with a host and no query (such as \"https://gavel.example.org\")", w.PublicURL))
+	}
+	if w.ClientID != "" {
+		if _, err := parseSnowflake(w.ClientID); err != nil {
+			problems = append(problems, "web.client_id: "+err.Error())
+		}
+	}
+	if w.ClientSecret == "" {
+		problems = append(problems, "GAVEL_WEB_CLIENT_SECRET is not set: the dashboard signs users in with Discord OAuth2 and needs the application's client secret (developer portal → your application → OAuth2 → Client Secret) in that environment variable")
+	}
+	if w.SessionKey != "" && len(w.SessionKey) < MinSessionKeyLength {
+		problems = append(problems, fmt.Sprintf("GAVEL_WEB_SESSION_KEY is %d characters long; it must be at least %d (such as the output of `openssl rand -hex 32`), or unset for a random key per start", len(w.SessionKey), MinSessionKeyLength))
+	}
+	return problems
 }
 
 // checkURL accepts an absolute URL with one of schemes and a host.
@@ -582,7 +651,23 @@ func (c Config) WriteTOML(w io.Writer) error {
 		} `toml:"discord"`
 		Metrics Metrics `toml:"metrics"`
 		Expiry  Expiry  `toml:"expiry"`
+		Web     struct {
+			Addr         string `toml:"addr"`
+			PublicURL    string `toml:"public_url"`
+			ClientID     string `toml:"client_id"`
+			ClientSecret string `toml:"client_secret"`
+			SessionKey   string `toml:"session_key"`
+		} `toml:"web"`
 	}{Database: c.Database, Log: c.Log, Metrics: c.Metrics, Expiry: c.Expiry}
+	view.Web.Addr, view.Web.PublicURL, view.Web.ClientID = c.Web.Addr, c.Web.PublicURL, c.Web.ClientID
+	view.Web.ClientSecret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+	if c.Web.ClientSecret != "" {
+		view.Web.ClientSecret = "(set from GAVEL_WEB_CLIENT_SECRET; hidden)"
+	}
+	view.Web.SessionKey = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
+	if c.Web.SessionKey != "" {
+		view.Web.SessionKey = "(set from GAVEL_WEB_SESSION_KEY; hidden)"
+	}
 	// The token is never printed, not even masked to its length: only whether it is set,
 	// and where it comes from. An empty "" would read as a token configured empty.
 	view.Discord.Token = TokenNotSet

@@ -91,22 +91,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr`,
+			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "token in file rejected",
@@ -367,6 +367,13 @@ addr = ""
 poll_interval = "2s"
 max_attempts = 8
 workers = 8
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -396,6 +403,13 @@ addr = ""
 poll_interval = ""
 max_attempts = 0
 workers = 0
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -424,6 +438,13 @@ addr = ""
 poll_interval = ""
 max_attempts = 0
 workers = 0
+
+[web]
+addr = ""
+public_url = ""
+client_id = ""
+client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
+session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 	}
@@ -609,4 +630,46 @@ func FuzzCheckToken(f *testing.F) {
 			t.Fatalf("error is not one line: %q", err)
 		}
 	})
+}
+
+// TestWebValidate checks the [web] section: off by default, and when on, every value
+// needed for sign-in is present and well formed, each problem said with what is accepted.
+func TestWebValidate(t *testing.T) {
+	good := Default()
+	good.Web = Web{Addr: "127.0.0.1:8080", PublicURL: "https://gavel.example.org", ClientSecret: "s3cret"}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("a good [web] section: %v", err)
+	}
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("the dashboard off: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(*Web)
+		want string
+	}{
+		{"addr", func(w *Web) { w.Addr = "8080" }, `web.addr "8080" is not host:port`},
+		{"no public url", func(w *Web) { w.PublicURL = "" }, "web.public_url is not set"},
+		{"public url scheme", func(w *Web) { w.PublicURL = "ftp://x" }, `web.public_url "ftp://x" is not an http or https URL`},
+		{"public url query", func(w *Web) { w.PublicURL = "https://x/?a=1" }, "no query"},
+		{"client id", func(w *Web) { w.ClientID = "abc" }, `web.client_id: "abc" is not a Discord id`},
+		{"no secret", func(w *Web) { w.ClientSecret = "" }, "GAVEL_WEB_CLIENT_SECRET is not set"},
+		{"short session key", func(w *Web) { w.SessionKey = "short" }, "GAVEL_WEB_SESSION_KEY is 5 characters long; it must be at least 32"},
+	} {
+		cfg := good
+		c.edit(&cfg.Web)
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v; want it to say %q", c.name, err, c.want)
+		}
+	}
+	cfg := good
+	cfg.Discord.Token = Secret("MTIzNDU2Nzg5MDEyMzQ1Njc4.fake.token")
+	if got := cfg.OAuthClientID(); got != "123456789012345678" {
+		t.Errorf("client id from the token = %q", got)
+	}
+	cfg.Web.ClientID = "42"
+	if got := cfg.OAuthClientID(); got != "42" {
+		t.Errorf("configured client id = %q", got)
+	}
 }
