@@ -671,3 +671,86 @@ func numbers(cs []cases.Case) []int64 {
 	}
 	return out
 }
+
+// TestBrowsePages walks a guild's cases by keyset pages under the dashboard's filters:
+// user, text, a date range, and bad input refused.
+func TestBrowsePages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newClock()
+		start := clk.now()
+		s := svc(st, clk)
+		for i := 1; i <= 25; i++ {
+			n := warn(guild, user+int64(i%2), fmt.Sprintf("reason %d", i))
+			if i%5 == 0 {
+				n.Reason = fmt.Sprintf("spam link %d", i)
+			}
+			if _, err := s.Create(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			clk.add(time.Hour)
+		}
+		if _, err := s.Create(ctx, warn(guild+1, user, "spam elsewhere")); err != nil {
+			t.Fatal(err)
+		}
+		numbers := func(cs []cases.Case) []int64 {
+			var out []int64
+			for _, c := range cs {
+				out = append(out, c.Number)
+			}
+			return out
+		}
+		all := cases.Browse{Filter: cases.Filter{GuildID: guild}}
+		var got [][]int64
+		before := int64(0)
+		for {
+			page, more, err := s.BrowsePage(ctx, all, before, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, numbers(page))
+			if !more {
+				break
+			}
+			before = page[len(page)-1].Number
+		}
+		want := [][]int64{{25, 24, 23, 22, 21, 20, 19, 18, 17, 16}, {15, 14, 13, 12, 11, 10, 9, 8, 7, 6}, {5, 4, 3, 2, 1}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("pages (-want +got):\n%s", diff)
+		}
+		for _, c := range []struct {
+			name string
+			b    cases.Browse
+			want []int64
+		}{
+			{"text", cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: "spam"}, []int64{25, 20, 15, 10, 5}},
+			{"text and user", cases.Browse{Filter: cases.Filter{GuildID: guild, UserID: user + 1}, Text: "spam"}, []int64{25, 15, 5}},
+			{"dates", cases.Browse{Filter: cases.Filter{GuildID: guild}, From: start.Add(2 * time.Hour), Until: start.Add(5 * time.Hour)}, []int64{5, 4, 3}},
+			{"from only", cases.Browse{Filter: cases.Filter{GuildID: guild}, From: start.Add(23 * time.Hour)}, []int64{25, 24}},
+		} {
+			var seen []int64
+			if err := s.BrowseAll(ctx, c.b, func(cs cases.Case) error { seen = append(seen, cs.Number); return nil }); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if diff := cmp.Diff(c.want, seen); diff != "" {
+				t.Errorf("%s (-want +got):\n%s", c.name, diff)
+			}
+		}
+		for _, c := range []struct {
+			name   string
+			b      cases.Browse
+			before int64
+			want   string
+		}{
+			{"no guild", cases.Browse{}, 0, "guild"},
+			{"no words", cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: "!!"}, 0, "no words"},
+			{"long text", cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: strings.Repeat("a", cases.MaxSearchTextBytes+1)}, 0, "at most"},
+			{"dates reversed", cases.Browse{Filter: cases.Filter{GuildID: guild}, From: start.Add(time.Hour), Until: start}, 0, "not before"},
+			{"negative cursor", cases.Browse{Filter: cases.Filter{GuildID: guild}}, -1, "not a case number"},
+		} {
+			if _, _, err := s.BrowsePage(ctx, c.b, c.before, 10); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %v; want an input error saying %q", c.name, err, c.want)
+			}
+		}
+	})
+}

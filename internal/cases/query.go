@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/gavelbot/gavel/internal/discord"
@@ -162,6 +163,96 @@ func (s *Service) page(ctx context.Context, f store.CaseFilter, oneGuild bool, p
 		return Page{}, err
 	}
 	return out, nil
+}
+
+// Browse is a guild's case listing as the dashboard filters it: every set field must
+// match.
+type Browse struct {
+	Filter
+	// Text: the reason contains every word of it (as Search).
+	Text string
+	// From and Until bound when the case was made: From included, Until excluded; zero
+	// leaves the side open.
+	From, Until time.Time
+}
+
+// store returns the filter, or an input error naming the bad field.
+func (b Browse) store() (store.CaseFilter, error) {
+	if err := checkID("guild", b.GuildID); err != nil {
+		return store.CaseFilter{}, err
+	}
+	if err := b.Filter.check(); err != nil {
+		return store.CaseFilter{}, err
+	}
+	f := b.Filter.store()
+	if b.Text != "" {
+		if len(b.Text) > MaxSearchTextBytes {
+			return store.CaseFilter{}, input.Invalid("reason text", fmt.Sprintf("is %d bytes long; at most %d are accepted", len(b.Text), MaxSearchTextBytes))
+		}
+		f.ReasonWords = strings.FieldsFunc(b.Text, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+		if len(f.ReasonWords) == 0 {
+			return store.CaseFilter{}, input.Invalid("reason text", "has no words to look for; give at least one word of letters or digits")
+		}
+	}
+	if !b.From.IsZero() {
+		f.CreatedFrom = b.From.UnixMilli()
+	}
+	if !b.Until.IsZero() {
+		f.CreatedBefore = b.Until.UnixMilli()
+	}
+	if !b.From.IsZero() && !b.Until.IsZero() && !b.From.Before(b.Until) {
+		return store.CaseFilter{}, input.Invalid("dates", "the start is not before the end")
+	}
+	return f, nil
+}
+
+// BrowsePage lists the cases matching b whose number is below before (0: from the
+// newest), highest number first, at most limit of them; more reports whether there are
+// further cases after the last. Keyset pagination: each page is one indexed range read
+// however deep the listing goes.
+func (s *Service) BrowsePage(ctx context.Context, b Browse, before int64, limit int) (cs []Case, more bool, err error) {
+	f, err := b.store()
+	if err != nil {
+		return nil, false, err
+	}
+	if before < 0 {
+		return nil, false, input.Invalid("before", fmt.Sprintf("%d is not a case number", before))
+	}
+	if limit < 1 || limit > MaxPerPage {
+		return nil, false, input.Invalid("per page", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxPerPage))
+	}
+	f.NumberBelow = before
+	rows, err := s.st.ListCases(ctx, f, store.HighestNumberFirst, limit+1, 0)
+	if err != nil {
+		return nil, false, fmt.Errorf("browse guild %d: %w", b.GuildID, err)
+	}
+	if len(rows) > limit {
+		rows, more = rows[:limit], true
+	}
+	cs, err = fromRows(rows)
+	return cs, more, err
+}
+
+// BrowseAll calls fn for every case matching b, highest number first, a page at a time
+// (an export of the dashboard's current filter, in bounded memory).
+func (s *Service) BrowseAll(ctx context.Context, b Browse, fn func(Case) error) error {
+	const pageSize = MaxPerPage
+	before := int64(0)
+	for {
+		page, more, err := s.BrowsePage(ctx, b, before, pageSize)
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if !more || len(page) == 0 {
+			return nil
+		}
+		before = page[len(page)-1].Number
+	}
 }
 
 // Export calls fn for each of a guild's cases, oldest first, with its whole history. It

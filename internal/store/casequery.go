@@ -30,6 +30,12 @@ type CaseFilter struct {
 	RoleID int64
 	// CreatedBefore, in Unix milliseconds, when not 0.
 	CreatedBefore int64
+	// CreatedFrom: created at or after, in Unix milliseconds, when not 0.
+	CreatedFrom int64
+	// NumberBelow: the case number is below it, when not 0 — the keyset of a guild's
+	// listing by number, highest first, which the (guild_id, number) index answers at any
+	// depth, where an OFFSET would read every row it skips.
+	NumberBelow int64
 }
 
 // CaseOrder is the order of a listing.
@@ -152,6 +158,12 @@ func (s *Store) where(f CaseFilter) where {
 	}
 	if f.CreatedBefore != 0 {
 		w.add("created_at < ?", f.CreatedBefore)
+	}
+	if f.CreatedFrom != 0 {
+		w.add("created_at >= ?", f.CreatedFrom)
+	}
+	if f.NumberBelow != 0 {
+		w.add("number < ?", f.NumberBelow)
 	}
 	return w
 }
