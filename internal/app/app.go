@@ -41,6 +41,7 @@ import (
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/tools"
 	"github.com/gavelbot/gavel/internal/upkeep"
+	"github.com/gavelbot/gavel/internal/web"
 )
 
 // Intents are the gateway intents gavel asks for. Server Members and Message Content are
@@ -92,6 +93,9 @@ type App struct {
 	gateway *gateway.Gateway
 	upkeep  *upkeep.Upkeep
 	automod *enforcer.Enforcer
+	// web is the dashboard, nil unless web.addr is set; webLn is a listener a test gave.
+	web   *web.Server
+	webLn net.Listener
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
@@ -135,6 +139,13 @@ type options struct {
 	modlog          []modlog.Option
 	upkeepHandled   func(upkeep.Handled)
 	automodHandled  func(enforcer.Handled)
+	webListener     net.Listener
+}
+
+// WithWebListener serves the dashboard on ln instead of listening on web.addr (tests
+// listen on a free port first, to know the public URL).
+func WithWebListener(ln net.Listener) Option {
+	return func(o *options) { o.webListener = ln }
 }
 
 // WithModlogOptions adds options to the mod log, after gavel's own (tests give it a manual
@@ -378,8 +389,52 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Web.Addr != "" || o.webListener != nil {
+		if a.web, err = a.newWeb(state, perms); err != nil {
+			return nil, err
+		}
+		a.webLn = o.webListener
+	}
 	a.work, a.cancelWork = context.WithCancel(context.WithoutCancel(ctx))
 	return a, nil
+}
+
+// newWeb builds the dashboard over the same cases, permission engine and guild state the
+// commands use.
+func (a *App) newWeb(state *guildstate.State, perms *permissions.Service) (*web.Server, error) {
+	var key []byte
+	if a.cfg.Web.SessionKey != "" {
+		key = []byte(a.cfg.Web.SessionKey)
+	}
+	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Perms: perms, Discord: a.cached,
+		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
+		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now,
+		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: discordTransport()}})
+}
+
+// serveWeb starts the dashboard; the returned function stops it.
+func (a *App) serveWeb(errc chan<- error) (func(), error) {
+	ln := a.webLn
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", a.cfg.Web.Addr); err != nil {
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+	}
+	srv := &http.Server{Handler: a.web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.log.Info("serving the dashboard", "addr", ln.Addr().String(), "public_url", a.cfg.Web.PublicURL)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	return func() {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutCtx); err != nil {
+			a.log.Warn("dashboard shutdown", "err", err)
+		}
+	}, nil
 }
 
 // Metrics returns the App's metrics, for tests and for serving them elsewhere.
@@ -416,6 +471,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}()
 	}
 
+	webDone := make(chan error, 1)
+	if a.web != nil {
+		stop, err := a.serveWeb(webDone)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
 	if err := a.client.OpenGateway(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -432,6 +496,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("the Discord gateway stopped: %w", explainClose(err))
 	case err := <-metricsDone:
 		return fmt.Errorf("metrics server: %w", err)
+	case err := <-webDone:
+		return fmt.Errorf("dashboard server: %w", err)
 	}
 }
 

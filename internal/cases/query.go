@@ -206,6 +206,12 @@ func (b Browse) store() (store.CaseFilter, error) {
 	return f, nil
 }
 
+// Check reports an input error in b, naming the field, without reading anything.
+func (b Browse) Check() error {
+	_, err := b.store()
+	return err
+}
+
 // BrowsePage lists the cases matching b whose number is below before (0: from the
 // newest), highest number first, at most limit of them; more reports whether there are
 // further cases after the last. Keyset pagination: each page is one indexed range read

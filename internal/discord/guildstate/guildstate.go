@@ -149,6 +149,18 @@ func (s *State) Guild(id discord.GuildID) (discord.Guild, bool) {
 	return e.g, true
 }
 
+// Guilds returns the ids of the guilds the State holds (those gavel is in), in id order.
+func (s *State) Guilds() []discord.GuildID {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]discord.GuildID, 0, len(s.guilds))
+	for id := range s.guilds {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // BotRoles returns gavel's roles in a guild, if the State knows them. The result shares
 // memory with the State: do not modify it.
 func (s *State) BotRoles(guildID discord.GuildID) ([]discord.RoleID, bool) {

@@ -1,0 +1,437 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// webWorld is the cases world with the dashboard on: its public URL registered as an OAuth2
+// redirect with the fake.
+type webWorld struct {
+	*casesWorld
+	url string
+	clk *clock.Manual
+}
+
+func newWebWorld(t *testing.T) *webWorld {
+	t.Helper()
+	cw := newCasesWorld(t)
+	cw.prepare(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ww := &webWorld{casesWorld: cw, url: "http://" + ln.Addr().String(), clk: clock.NewManual(time.Now().UTC())}
+	cw.s.AddOAuth2Redirect(ww.url + "/auth/callback")
+	cfg := cw.config()
+	cfg.Web = config.Web{Addr: ln.Addr().String(), PublicURL: ww.url, ClientSecret: config.Secret(cw.s.OAuth2ClientSecret())}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cw.startWith(t, cfg, app.WithWebListener(ln), app.WithClock(ww.clk))
+	return ww
+}
+
+// startWith runs gavel with a configuration of the test's own until the test ends.
+func (cw *casesWorld) startWith(t *testing.T, cfg config.Config, opts ...app.Option) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, quietLogger(), append([]app.Option{app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Run did not return after the context ended")
+		}
+	})
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := cw.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+}
+
+// casesService reads and writes the running gavel's cases through a store of its own on
+// the same database.
+func (cw *casesWorld) casesService(t *testing.T) *cases.Service {
+	t.Helper()
+	st, err := store.OpenURL(context.Background(), cw.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return cases.NewService(st)
+}
+
+// message returns a message of a channel by id.
+func (cw *casesWorld) message(channel, id discordtest.ID) (discordtest.Message, bool) {
+	for _, m := range cw.s.Messages(channel) {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return discordtest.Message{}, false
+}
+
+// signIn goes through the fake's OAuth2 consent as user and returns a browser-like client
+// holding the session.
+func (ww *webWorld) signIn(t *testing.T, user discordtest.ID) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), ww.s.OAuth2AuthorizeURL()) {
+			return http.ErrUseLastResponse // the consent page: answered below
+		}
+		return nil
+	}}
+	resp, err := c.Get(ww.url + "/auth/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	auth, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("login: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := auth.Query().Get("scope"); got != "identify" {
+		t.Errorf("the dashboard asks for scope %q; want identify only", got)
+	}
+	form := auth.Query()
+	form.Set("decision", "authorize")
+	form.Set("user_id", user.String())
+	resp, err = c.PostForm(ww.s.OAuth2AuthorizeURL(), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/servers" {
+		t.Fatalf("sign-in ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
+	}
+	return c
+}
+
+type webResp struct {
+	status int
+	body   string
+	header http.Header
+}
+
+func do(t *testing.T, c *http.Client, req *http.Request) webResp {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return webResp{resp.StatusCode, string(b), resp.Header}
+}
+
+func (ww *webWorld) get(t *testing.T, c *http.Client, path string) webResp {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, ww.url+path, nil)
+	return do(t, c, req)
+}
+
+// post sends a form as the dashboard's own page would (same-origin fetch metadata).
+func (ww *webWorld) post(t *testing.T, c *http.Client, path string, form url.Values, header map[string]string) webResp {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, ww.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	return do(t, c, req)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page:\n%s", page)
+	}
+	return m[1]
+}
+
+// TestDashboardOverHTTP drives the dashboard as a browser without JavaScript would: sign-in
+// through the fake's OAuth2, the servers, the case list with its filters, pagination and
+// exports, a case, a reason edit that reaches the mod log, and every refusal, each
+// changing nothing.
+func TestDashboardOverHTTP(t *testing.T) {
+	ww := newWebWorld(t)
+	g := ww.guild.String()
+	cs := ww.casesService(t)
+
+	t.Run("signed out", func(t *testing.T) {
+		r := ww.get(t, http.DefaultClient, "/g/"+g+"/cases")
+		if r.status != http.StatusUnauthorized || !strings.Contains(r.body, "Sign in with Discord") {
+			t.Errorf("signed out: %d %s", r.status, r.body)
+		}
+	})
+
+	mod := ww.signIn(t, ww.mod)
+	if n := ww.s.OAuth2Exchanges(); n != 1 {
+		t.Errorf("%d code exchanges; want 1", n)
+	}
+
+	t.Run("servers", func(t *testing.T) {
+		r := ww.get(t, mod, "/servers")
+		if r.status != http.StatusOK || !strings.Contains(r.body, `href="/g/`+g+`/cases"`) || !strings.Contains(r.body, "no icon guild") {
+			t.Errorf("servers: %d %s", r.status, r.body)
+		}
+		for _, h := range []string{"Content-Security-Policy", "X-Content-Type-Options"} {
+			if r.header.Get(h) == "" {
+				t.Errorf("no %s header", h)
+			}
+		}
+	})
+
+	rows := regexp.MustCompile(`class="case-row" data-number="(\d+)"`)
+	numbers := func(body string) []int {
+		var out []int
+		for _, m := range rows.FindAllStringSubmatch(body, -1) {
+			n, _ := strconv.Atoi(m[1])
+			out = append(out, n)
+		}
+		return out
+	}
+	t.Run("list and filters", func(t *testing.T) {
+		r := ww.get(t, mod, "/g/"+g+"/cases")
+		if got := numbers(r.body); len(got) != 25 || got[0] != 25 || got[24] != 1 {
+			t.Errorf("all cases: %v", got)
+		}
+		r = ww.get(t, mod, "/g/"+g+"/cases?type=kick")
+		if got := numbers(r.body); len(got) != 5 || got[0] != 25 || got[4] != 5 {
+			t.Errorf("kicks: %v", got)
+		}
+		r = ww.get(t, mod, "/g/"+g+"/cases?user="+ww.other.String()+"&moderator="+ww.owner.String())
+		if got := numbers(r.body); len(got) != 1 || got[0] != 20 {
+			t.Errorf("other's cases by the owner: %v", got)
+		}
+		r = ww.get(t, mod, "/g/"+g+"/cases?q=seeded+17")
+		if got := numbers(r.body); len(got) != 1 || got[0] != 17 {
+			t.Errorf("reason text: %v", got)
+		}
+		today := ww.clk.Now().Format("2006-01-02")
+		r = ww.get(t, mod, "/g/"+g+"/cases?status=active&from="+today+"&until="+today)
+		if got := numbers(r.body); len(got) != 25 {
+			t.Errorf("today's active cases: %d", len(got))
+		}
+		r = ww.get(t, mod, "/g/"+g+"/cases?until=2000-01-01")
+		if got := numbers(r.body); len(got) != 0 || !strings.Contains(r.body, "No case matches") {
+			t.Errorf("cases before 2000: %v", got)
+		}
+		for q, want := range map[string]string{
+			"user=abc":                         "is not a user id",
+			"type=yeet":                        "type",
+			"from=yesterday":                   "is not a date; give it as YYYY-MM-DD",
+			"q=%21%21":                         "no words",
+			"before=-3":                        "is not a case number",
+			"from=2026-02-02&until=2026-02-01": "not before",
+		} {
+			r := ww.get(t, mod, "/g/"+g+"/cases?"+q)
+			if r.status != http.StatusBadRequest || !strings.Contains(r.body, want) {
+				t.Errorf("?%s: %d, want 400 saying %q: %s", q, r.status, want, r.body)
+			}
+		}
+	})
+
+	t.Run("keyset pages", func(t *testing.T) {
+		// 40 more cases make two pages of 50 and 15.
+		for i := 0; i < 40; i++ {
+			if _, err := cs.Create(context.Background(), cases.New{GuildID: int64(ww.guild), UserID: int64(ww.plain), ModeratorID: int64(ww.mod),
+				Type: cases.Note, Reason: "bulk"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := ww.get(t, mod, "/g/"+g+"/cases")
+		first := numbers(r.body)
+		m := regexp.MustCompile(`id="next-page" href="/g/\d+/cases\?([^"]+)"`).FindStringSubmatch(r.body)
+		if len(first) != 50 || first[0] != 65 || m == nil {
+			t.Fatalf("first page: %d rows from #%v, next %v", len(first), first[:1], m)
+		}
+		r = ww.get(t, mod, "/g/"+g+"/cases?"+strings.ReplaceAll(m[1], "&amp;", "&"))
+		second := numbers(r.body)
+		if len(second) != 15 || second[0] != 15 || second[14] != 1 || strings.Contains(r.body, `id="next-page"`) {
+			t.Errorf("second page: %v", second)
+		}
+	})
+
+	t.Run("exports", func(t *testing.T) {
+		r := ww.get(t, mod, "/g/"+g+"/cases.csv?type=kick")
+		lines := strings.Split(strings.TrimSpace(r.body), "\n")
+		if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") || len(lines) != 6 ||
+			lines[0] != "number,type,status,user_id,moderator_id,reason,created_at,expires_at,updated_at" || !strings.HasPrefix(lines[1], "25,KICK,active,") {
+			t.Errorf("CSV: %d %q", r.status, lines)
+		}
+		r = ww.get(t, mod, "/g/"+g+"/cases.jsonl?type=kick&user="+ww.other.String())
+		lines = strings.Split(strings.TrimSpace(r.body), "\n")
+		var c cases.Case
+		if len(lines) != 5 || json.Unmarshal([]byte(lines[0]), &c) != nil || c.Number != 25 || c.Type != cases.Kick {
+			t.Errorf("JSON Lines: %q", lines)
+		}
+		if r := ww.get(t, mod, "/g/"+g+"/cases.csv?user=nobody"); r.status != http.StatusBadRequest {
+			t.Errorf("CSV with a bad filter: %d", r.status)
+		}
+	})
+
+	// A case made by a command has a mod-log message for the edit to follow.
+	reply := ww.send(t, ww.mod, "$warn <@"+ww.target.String()+"> first words")
+	n := replyCase(t, reply.Content)
+	var logged discordtest.Message
+	waitFor(t, "the warn's mod-log post", func() bool {
+		for _, m := range ww.s.Messages(ww.modlog) {
+			if strings.Contains(string(m.Embeds[0]), "first words") {
+				logged = m
+				return true
+			}
+		}
+		return false
+	})
+	casePath := "/g/" + g + "/cases/" + strconv.FormatInt(n, 10)
+
+	t.Run("a case and its reason", func(t *testing.T) {
+		r := ww.get(t, mod, casePath)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "first words") || !strings.Contains(r.body, `data-kind="created"`) || !strings.Contains(r.body, `id="edit-reason"`) {
+			t.Fatalf("case page: %d %s", r.status, r.body)
+		}
+		tok := csrfOf(t, r.body)
+		r = ww.post(t, mod, casePath+"/reason", url.Values{"csrf": {tok}, "reason": {"edited on the web"}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Reason updated") || !strings.Contains(r.body, "edited on the web") {
+			t.Fatalf("edit: %d %s", r.status, r.body)
+		}
+		c, err := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+		if err != nil || c.Reason != "edited on the web" {
+			t.Fatalf("case after the edit: %+v %v", c, err)
+		}
+		events, _ := cs.Events(context.Background(), c.ID)
+		last := events[len(events)-1]
+		if last.Kind != cases.EventReason || last.ActorID != int64(ww.mod) || last.Old != "first words" || last.New != "edited on the web" {
+			t.Errorf("history row: %+v; want a reason change by the dashboard user", last)
+		}
+		waitFor(t, "the mod-log message edited", func() bool {
+			m, ok := ww.message(ww.modlog, logged.ID)
+			return ok && m.EditedTimestamp != nil && strings.Contains(string(m.Embeds[0]), "edited on the web")
+		})
+	})
+
+	t.Run("refusals change nothing", func(t *testing.T) {
+		before, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+		tok := csrfOf(t, ww.get(t, mod, casePath).body)
+		for _, c := range []struct {
+			name   string
+			path   string
+			form   url.Values
+			header map[string]string
+			status int
+			want   string
+		}{
+			{"no token", casePath + "/reason", url.Values{"reason": {"x"}}, nil, http.StatusForbidden, "does not carry the token of your session"},
+			{"wrong token", casePath + "/reason", url.Values{"csrf": {"forged"}, "reason": {"x"}}, nil, http.StatusForbidden, "does not carry the token of your session"},
+			{"cross-site", casePath + "/reason", url.Values{"csrf": {tok}, "reason": {"x"}}, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}, http.StatusForbidden, "Cross-site request refused"},
+			{"other origin", casePath + "/reason", url.Values{"csrf": {tok}, "reason": {"x"}}, map[string]string{"Sec-Fetch-Site": "", "Origin": "http://evil.example"}, http.StatusForbidden, "Cross-site request refused"},
+			{"too long", casePath + "/reason", url.Values{"csrf": {tok}, "reason": {strings.Repeat("x", cases.MaxReasonLength+1)}}, nil, http.StatusBadRequest, "was not changed"},
+			{"oversized body", casePath + "/reason", url.Values{"csrf": {tok}, "reason": {strings.Repeat("x", 64<<10)}}, nil, http.StatusRequestEntityTooLarge, "Too much text"},
+			{"empty", casePath + "/reason", url.Values{"csrf": {tok}, "reason": {"  "}}, nil, http.StatusBadRequest, "was not changed"},
+			{"same", casePath + "/reason", url.Values{"csrf": {tok}, "reason": {before.Reason}}, nil, http.StatusBadRequest, "already has that reason"},
+			{"forged number", "/g/" + g + "/cases/99999/reason", url.Values{"csrf": {tok}, "reason": {"x"}}, nil, http.StatusNotFound, "has no case #99999"},
+			{"not a number", "/g/" + g + "/cases/1e3/reason", url.Values{"csrf": {tok}, "reason": {"x"}}, nil, http.StatusNotFound, "is not a case number"},
+			{"another server", "/g/123456789012345678/cases/1/reason", url.Values{"csrf": {tok}, "reason": {"x"}}, nil, http.StatusNotFound, "gavel is not in server 123456789012345678"},
+		} {
+			r := ww.post(t, mod, c.path, c.form, c.header)
+			if r.status != c.status || !strings.Contains(r.body, c.want) {
+				t.Errorf("%s: %d, want %d saying %q: %s", c.name, r.status, c.status, c.want, r.body)
+			}
+		}
+		after, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+		if after.Reason != before.Reason || !after.UpdatedAt.Equal(before.UpdatedAt) {
+			t.Errorf("a refused request changed the case: %+v", after)
+		}
+		for path, want := range map[string]string{
+			"/g/" + g + "/cases/99999":      "has no case #99999",
+			"/g/" + g + "/cases/abc":        "is not a case number",
+			"/g/123456789012345678/cases/1": "gavel is not in server",
+			"/g/not-a-server/cases":         "is not a server id",
+		} {
+			if r := ww.get(t, mod, path); r.status != http.StatusNotFound || !strings.Contains(r.body, want) {
+				t.Errorf("GET %s: %d %s", path, r.status, r.body)
+			}
+		}
+	})
+
+	t.Run("a member without the permission", func(t *testing.T) {
+		plain := ww.signIn(t, ww.plain)
+		if r := ww.get(t, plain, "/servers"); !strings.Contains(r.body, `id="no-servers"`) {
+			t.Errorf("a plain member's servers: %s", r.body)
+		}
+		r := ww.get(t, plain, "/g/"+g+"/cases")
+		if r.status != http.StatusForbidden || !strings.Contains(r.body, "You may not see the cases") || !strings.Contains(r.body, "Manage Messages") {
+			t.Errorf("a plain member's case list: %d %s", r.status, r.body)
+		}
+		tok := csrfOf(t, ww.get(t, plain, "/servers").body)
+		r = ww.post(t, plain, casePath+"/reason", url.Values{"csrf": {tok}, "reason": {"hijack"}}, nil)
+		if r.status != http.StatusForbidden {
+			t.Errorf("a plain member's edit: %d %s", r.status, r.body)
+		}
+		if c, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n); c.Reason == "hijack" {
+			t.Error("a member without the permission changed a reason")
+		}
+	})
+
+	t.Run("tampered and expired sessions", func(t *testing.T) {
+		u, _ := url.Parse(ww.url)
+		cookies := mod.Jar.Cookies(u)
+		var value string
+		for _, c := range cookies {
+			if c.Name == "gavel_session" {
+				value = c.Value
+			}
+		}
+		if value == "" {
+			t.Fatal("no session cookie")
+		}
+		jar, _ := cookiejar.New(nil)
+		forged := &http.Client{Jar: jar}
+		payload, sig, _ := strings.Cut(value, ".")
+		jar.SetCookies(u, []*http.Cookie{{Name: "gavel_session", Value: payload + "x." + sig}})
+		if r := ww.get(t, forged, "/servers"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "not valid") {
+			t.Errorf("tampered cookie: %d %s", r.status, r.body)
+		}
+		ww.clk.Advance(25 * time.Hour)
+		if r := ww.get(t, mod, "/servers"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "expired") {
+			t.Errorf("a session unused for 25 hours: %d %s", r.status, r.body)
+		}
+	})
+}

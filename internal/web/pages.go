@@ -1,0 +1,345 @@
+package web
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/input"
+)
+
+// parsePages builds one template set per page, each with the shared layout.
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"when":  formatTime,
+		"clip":  clip,
+		"types": cases.Types,
+	}
+	out := map[string]*template.Template{}
+	for _, name := range []string{"home", "error", "servers", "cases", "case"} {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// serverRow is one server on the servers page.
+type serverRow struct {
+	ID      discord.GuildID
+	Name    string
+	CanEdit bool
+}
+
+// handleServers lists the servers gavel is in where the user may see cases.
+func (s *Server) handleServers(w http.ResponseWriter, r *http.Request, sess *session) error {
+	var rows []serverRow
+	for _, id := range s.cfg.Guilds() {
+		a, err := s.authorizeGuild(r.Context(), id, sess)
+		var pe *pageError
+		if errors.As(err, &pe) {
+			continue // not a member, or not allowed: not listed
+		}
+		if err != nil {
+			return err
+		}
+		rows = append(rows, serverRow{ID: id, Name: a.Guild.Name, CanEdit: a.CanEdit})
+	}
+	s.render(w, http.StatusOK, "servers", sess, "Servers", rows)
+	return nil
+}
+
+// filterForm is the case list's filter as the form holds it, to show it back.
+type filterForm struct {
+	User, Moderator, Type, Status, From, Until, Text string
+}
+
+// parseFilter reads the case list's filter from the query, or says what is wrong.
+func parseFilter(guild discord.GuildID, q url.Values) (cases.Browse, filterForm, error) {
+	f := filterForm{User: q.Get("user"), Moderator: q.Get("moderator"), Type: q.Get("type"), Status: q.Get("status"),
+		From: q.Get("from"), Until: q.Get("until"), Text: q.Get("q")}
+	b := cases.Browse{Filter: cases.Filter{GuildID: int64(guild)}, Text: strings.TrimSpace(f.Text)}
+	bad := func(msg string) (cases.Browse, filterForm, error) {
+		return cases.Browse{}, f, &pageError{Status: http.StatusBadRequest, Title: "Bad filter", Message: msg}
+	}
+	var err error
+	if b.UserID, err = parseUserRef(f.User); err != nil {
+		return bad("user: " + err.Error())
+	}
+	if b.ModeratorID, err = parseUserRef(f.Moderator); err != nil {
+		return bad("moderator: " + err.Error())
+	}
+	if f.Type != "" {
+		t, err := cases.ParseType(f.Type)
+		if err != nil {
+			return bad("type: " + err.Error())
+		}
+		b.Types = []cases.Type{t}
+	}
+	if f.Status != "" {
+		st, err := cases.ParseStatus(f.Status)
+		if err != nil {
+			return bad("status: " + err.Error())
+		}
+		b.Status = st
+	}
+	if b.From, err = parseDate(f.From); err != nil {
+		return bad("from: " + err.Error())
+	}
+	if b.Until, err = parseDate(f.Until); err != nil {
+		return bad("until: " + err.Error())
+	}
+	if !b.Until.IsZero() {
+		b.Until = b.Until.Add(24 * time.Hour) // the whole day named
+	}
+	if err := b.Check(); err != nil {
+		return bad(err.Error())
+	}
+	return b, f, nil
+}
+
+// parseUserRef reads a user id or mention; "" is none.
+func parseUserRef(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	t := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(s, "<@!"), "<@"), ">")
+	id, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || id <= 0 || len(t) > 20 {
+		return 0, fmt.Errorf("%q is not a user id; give the id (a number such as 123456789012345678) or a mention such as <@123456789012345678>", clip(s, 40))
+	}
+	return id, nil
+}
+
+// parseDate reads a day as YYYY-MM-DD, in UTC; "" is none.
+func parseDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date; give it as YYYY-MM-DD, such as 2026-12-01 (UTC)", clip(s, 40))
+	}
+	return t, nil
+}
+
+// casesPage is the case list's data.
+type casesPage struct {
+	Guild  discord.Guild
+	Filter filterForm
+	Cases  []cases.Case
+	// Next, First, CSV and JSONL are whole links (a query written into a template after a
+	// literal "?" would be escaped as one value).
+	Next, First, CSV, JSONL string
+	Statuses                []string
+	CanEdit                 bool
+}
+
+func (s *Server) handleCases(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	b, form, err := parseFilter(a.Guild.ID, q)
+	if err != nil {
+		return err
+	}
+	var before int64
+	if raw := q.Get("before"); raw != "" {
+		if before, err = strconv.ParseInt(raw, 10, 64); err != nil || before < 1 {
+			return &pageError{Status: http.StatusBadRequest, Title: "Bad page", Message: fmt.Sprintf("before=%q is not a case number.", clip(raw, 30))}
+		}
+	}
+	list, more, err := s.cfg.Cases.BrowsePage(r.Context(), b, before, casesPerPage)
+	if errors.Is(err, input.ErrInvalid) {
+		return &pageError{Status: http.StatusBadRequest, Title: "Bad filter", Message: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	base := url.Values{}
+	for k, v := range q {
+		if k != "before" && len(v) > 0 && v[0] != "" {
+			base.Set(k, v[0])
+		}
+	}
+	path := fmt.Sprintf("/g/%d/cases", a.Guild.ID)
+	page := casesPage{Guild: a.Guild, Filter: form, Cases: list, CanEdit: a.CanEdit,
+		CSV: path + ".csv?" + base.Encode(), JSONL: path + ".jsonl?" + base.Encode(),
+		Statuses: []string{string(cases.Pending), string(cases.Active), string(cases.Voided)}}
+	if more {
+		next := maps.Clone(base)
+		next.Set("before", strconv.FormatInt(list[len(list)-1].Number, 10))
+		page.Next = path + "?" + next.Encode()
+	}
+	if before != 0 {
+		page.First = path + "?" + base.Encode()
+	}
+	s.render(w, http.StatusOK, "cases", sess, "Cases · "+a.Guild.Name, page)
+	return nil
+}
+
+// exportFilter authorizes and parses an export's filter.
+func (s *Server) exportFilter(r *http.Request, sess *session) (cases.Browse, error) {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return cases.Browse{}, err
+	}
+	b, _, err := parseFilter(a.Guild.ID, r.URL.Query())
+	return b, err
+}
+
+// csvCell keeps a spreadsheet from reading a cell as a formula (CSV injection).
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func (s *Server) handleExportCSV(w http.ResponseWriter, r *http.Request, sess *session) error {
+	b, err := s.exportFilter(r, sess)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="gavel-cases-%d.csv"`, b.GuildID))
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"number", "type", "status", "user_id", "moderator_id", "reason", "created_at", "expires_at", "updated_at"})
+	rfc := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	err = s.cfg.Cases.BrowseAll(r.Context(), b, func(c cases.Case) error {
+		return cw.Write([]string{strconv.FormatInt(c.Number, 10), string(c.Type), string(c.Status), strconv.FormatInt(c.UserID, 10),
+			strconv.FormatInt(c.ModeratorID, 10), csvCell(c.Reason), rfc(c.CreatedAt), rfc(c.ExpiresAt), rfc(c.UpdatedAt)})
+	})
+	cw.Flush()
+	if err != nil {
+		// The status is sent; the truncated file ends without its last rows, and the log
+		// says why.
+		s.log.Error("dashboard CSV export cut short", "guild", b.GuildID, "err", err)
+	}
+	return nil
+}
+
+func (s *Server) handleExportJSONL(w http.ResponseWriter, r *http.Request, sess *session) error {
+	b, err := s.exportFilter(r, sess)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/jsonl; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="gavel-cases-%d.jsonl"`, b.GuildID))
+	enc := json.NewEncoder(w)
+	if err := s.cfg.Cases.BrowseAll(r.Context(), b, func(c cases.Case) error { return enc.Encode(c) }); err != nil {
+		s.log.Error("dashboard JSON Lines export cut short", "guild", b.GuildID, "err", err)
+	}
+	return nil
+}
+
+// casePage is one case's data.
+type casePage struct {
+	Guild       discord.Guild
+	Case        cases.Case
+	Events      []cases.Event
+	Metadata    [][2]string
+	CanEdit     bool
+	EditRefusal string
+	CSRF        string
+	MaxReason   int
+	Notice      string
+}
+
+// caseInPath reads the case the path names, in the authorized guild.
+func (s *Server) caseInPath(r *http.Request, a access) (cases.Case, error) {
+	raw := r.PathValue("number")
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 1 {
+		return cases.Case{}, &pageError{Status: http.StatusNotFound, Title: "No such case", Message: fmt.Sprintf("%q is not a case number (cases are numbered from 1).", clip(raw, 30))}
+	}
+	c, err := s.cfg.Cases.GetByNumber(r.Context(), int64(a.Guild.ID), n)
+	if errors.Is(err, cases.ErrNotFound) {
+		return cases.Case{}, &pageError{Status: http.StatusNotFound, Title: "No such case", Message: fmt.Sprintf("%s has no case #%d.", a.Guild.Name, n)}
+	}
+	return c, err
+}
+
+func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	c, err := s.caseInPath(r, a)
+	if err != nil {
+		return err
+	}
+	events, err := s.cfg.Cases.Events(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	page := casePage{Guild: a.Guild, Case: c, Events: events, CanEdit: a.CanEdit, EditRefusal: a.EditRefusal, CSRF: sess.CSRF,
+		MaxReason: cases.MaxReasonLength}
+	for _, k := range slices.Sorted(maps.Keys(c.Metadata)) {
+		page.Metadata = append(page.Metadata, [2]string{k, c.Metadata[k]})
+	}
+	if r.URL.Query().Get("updated") == "reason" {
+		page.Notice = "Reason updated. The mod-log message follows."
+	}
+	s.render(w, http.StatusOK, "case", sess, fmt.Sprintf("Case #%d · %s", c.Number, a.Guild.Name), page)
+	return nil
+}
+
+// handleReason changes a case's reason as the signed-in user, through cases.Service.Modify
+// — the path cases modify takes — so the change is a history row naming them and the
+// mod-log message is edited through the outbox.
+func (s *Server) handleReason(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	if !a.CanEdit {
+		return &pageError{Status: http.StatusForbidden, Title: "Not allowed", Message: "You may not change cases here: " + a.EditRefusal + " Nothing was changed."}
+	}
+	c, err := s.caseInPath(r, a)
+	if err != nil {
+		return err
+	}
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	_, err = s.cfg.Cases.Modify(r.Context(), int64(a.Guild.ID), c.Number, sess.UserID, cases.Changes{Reason: &reason})
+	switch {
+	case errors.Is(err, input.ErrUnchanged):
+		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d already has that reason.", c.Number)}
+	case errors.Is(err, input.ErrInvalid):
+		return &pageError{Status: http.StatusBadRequest, Title: "Not changed", Message: fmt.Sprintf("Case #%d was not changed: %s.", c.Number, err)}
+	case err != nil:
+		return err
+	}
+	s.log.Info("dashboard: case reason changed", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
+	http.Redirect(w, r, fmt.Sprintf("/g/%d/cases/%d?updated=reason", a.Guild.ID, c.Number), http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,335 @@
+// Package web is gavel's dashboard for moderators: server-rendered pages (html/template,
+// usable without JavaScript, htmx served from the binary for smoother navigation) over the
+// cases, behind Discord OAuth2 sign-in. Every request is authorized by gavel's own
+// permission engine with the commands' own check: viewing needs what the cases command
+// needs, editing what cases modify needs, so there is one policy for Discord and the web.
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/permissions"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// The commands whose permission the pages need.
+const (
+	viewCommand = "cases"
+	editCommand = "cases modify"
+)
+
+// maxFormBytes bounds a POST body: a reason is at most cases.MaxReasonLength characters
+// (4 bytes each at most), with room for the form's other fields.
+const maxFormBytes = 4*cases.MaxReasonLength + 4096
+
+// casesPerPage is how many cases one page of the list shows.
+const casesPerPage = 50
+
+// Discord is what the dashboard asks of Discord: the guild (its owner and roles) and the
+// signed-in user's membership and roles.
+type Discord interface {
+	discord.Guilds
+	discord.Members
+}
+
+// Config is what the dashboard works with.
+type Config struct {
+	Log   *slog.Logger
+	Cases *cases.Service
+	Perms *permissions.Service
+	// Discord answers Guild from gavel's guild state and Member over REST.
+	Discord Discord
+	// Guilds lists the guilds gavel is in now.
+	Guilds func() []discord.GuildID
+	// PublicURL is where browsers reach the dashboard; the OAuth2 redirect is
+	// PublicURL + "/auth/callback".
+	PublicURL string
+	// ClientID and ClientSecret are the Discord application's OAuth2 credentials.
+	ClientID, ClientSecret string
+	// SessionKey signs the session cookies; empty means a random key (sessions end with
+	// the process).
+	SessionKey []byte
+	// APIURL is Discord's REST base (with the version), from which the OAuth2 endpoints
+	// follow: the authorize page at its host, the token exchange and /users/@me under it.
+	APIURL string
+	// HTTPClient makes the token exchange and the /users/@me call; nil is a client with a
+	// 15-second timeout.
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// Server is the dashboard.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	oauth    *oauth2.Config
+	meURL    string
+	sessions *sessions
+	states   *states
+	pages    map[string]*template.Template
+	handler  http.Handler
+}
+
+// New builds the dashboard.
+func New(cfg Config) (*Server, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	public, err := url.Parse(strings.TrimSuffix(cfg.PublicURL, "/"))
+	if err != nil || (public.Scheme != "http" && public.Scheme != "https") || public.Host == "" {
+		return nil, fmt.Errorf("web: public URL %q is not an http or https URL", cfg.PublicURL)
+	}
+	api, err := url.Parse(strings.TrimSuffix(cfg.APIURL, "/"))
+	if err != nil || api.Host == "" {
+		return nil, fmt.Errorf("web: Discord API URL %q is not a URL", cfg.APIURL)
+	}
+	key := cfg.SessionKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key)
+	}
+	s := &Server{cfg: cfg, log: cfg.Log,
+		oauth: &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+			RedirectURL: public.String() + "/auth/callback", Scopes: []string{"identify"},
+			Endpoint: oauth2.Endpoint{AuthURL: api.Scheme + "://" + api.Host + "/oauth2/authorize", TokenURL: api.String() + "/oauth2/token",
+				AuthStyle: oauth2.AuthStyleInHeader}},
+		meURL:    api.String() + "/users/@me",
+		sessions: &sessions{key: key, secure: public.Scheme == "https", now: cfg.Now},
+		states:   &states{m: map[string]time.Time{}, now: cfg.Now},
+	}
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /{$}", s.page(s.handleHome))
+	mux.HandleFunc("GET /auth/login", s.handleLogin)
+	mux.HandleFunc("GET /auth/callback", s.handleCallback)
+	mux.HandleFunc("POST /auth/logout", s.signedIn(s.handleLogout))
+	mux.HandleFunc("GET /servers", s.signedIn(s.handleServers))
+	mux.HandleFunc("GET /g/{guild}/cases", s.signedIn(s.handleCases))
+	mux.HandleFunc("GET /g/{guild}/cases.csv", s.signedIn(s.handleExportCSV))
+	mux.HandleFunc("GET /g/{guild}/cases.jsonl", s.signedIn(s.handleExportJSONL))
+	mux.HandleFunc("GET /g/{guild}/cases/{number}", s.signedIn(s.handleCase))
+	mux.HandleFunc("POST /g/{guild}/cases/{number}/reason", s.signedIn(s.handleReason))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
+	})
+	// Every state change is refused unless the browser says it comes from the dashboard's
+	// own origin (Sec-Fetch-Site, or Origin against Host); the session's CSRF token is
+	// checked on top, in the handlers.
+	cop := http.NewCrossOriginProtection()
+	if err := cop.AddTrustedOrigin(public.Scheme + "://" + public.Host); err != nil {
+		return nil, fmt.Errorf("web: trusting the public URL's origin: %w", err)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, nil, &pageError{Status: http.StatusForbidden, Title: "Cross-site request refused",
+			Message: "This form was sent from another site, so gavel refused it and changed nothing. Use the dashboard's own pages to make changes."})
+	}))
+	s.handler = securityHeaders(cop.Handler(mux))
+	return s, nil
+}
+
+// Handler serves the dashboard.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// securityHeaders keeps the pages from being framed, sniffed or fed scripts from elsewhere.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pageError is a refusal or failure shown as a page.
+type pageError struct {
+	Status  int
+	Title   string
+	Message string
+	// SignIn offers a link to sign in again.
+	SignIn bool
+}
+
+func (e *pageError) Error() string { return e.Title + ": " + e.Message }
+
+// fail renders an error page; a non-pageError is logged and shown as a failure without
+// its detail.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, sess *session, err error) {
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		s.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
+			Message: "gavel could not complete this request; nothing was changed. Try again in a moment."}
+	}
+	s.render(w, pe.Status, "error", sess, pe.Title, pe)
+}
+
+// layoutData is what every page's frame shows.
+type layoutData struct {
+	Title string
+	User  *session
+	Data  any
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, sess *session, title string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := s.pages[name].ExecuteTemplate(w, "layout", layoutData{Title: title, User: sess, Data: data}); err != nil {
+		s.log.Warn("rendering a dashboard page", "page", name, "err", err)
+	}
+}
+
+// page wraps a handler that works with or without a session.
+func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var sp *session
+		if sess, err := s.sessions.read(w, r); err == nil {
+			sp = &sess
+		}
+		if err := h(w, r, sp); err != nil {
+			s.fail(w, r, sp, err)
+		}
+	}
+}
+
+// signedIn wraps a handler that needs a session: without one the answer is a page saying
+// why (not signed in, expired, or a cookie that fails its signature) with a sign-in link.
+// A POST must also carry the session's CSRF token.
+func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess, err := s.sessions.read(w, r)
+		if err != nil {
+			msg := "Sign in with Discord to use the dashboard."
+			switch {
+			case errors.Is(err, errExpired):
+				msg = "Your session has expired (sessions last 7 days, or 24 hours unused). Sign in again; nothing was changed."
+				s.sessions.clear(w)
+			case errors.Is(err, errTampered):
+				msg = "Your session cookie is not valid: it was altered, or signed before a key change. Sign in again; nothing was changed."
+				s.sessions.clear(w)
+			}
+			s.fail(w, r, nil, &pageError{Status: http.StatusUnauthorized, Title: "Sign in needed", Message: msg, SignIn: true})
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				var tooBig *http.MaxBytesError
+				if errors.As(err, &tooBig) {
+					s.fail(w, r, &sess, &pageError{Status: http.StatusRequestEntityTooLarge, Title: "Too much text",
+						Message: fmt.Sprintf("The form is larger than %d bytes; a reason is at most %d characters. Nothing was changed.", maxFormBytes, cases.MaxReasonLength)})
+					return
+				}
+				s.fail(w, r, &sess, &pageError{Status: http.StatusBadRequest, Title: "Bad form", Message: "The form could not be read; nothing was changed."})
+				return
+			}
+			if tok := r.PostForm.Get("csrf"); tok == "" || tok != sess.CSRF {
+				s.fail(w, r, &sess, &pageError{Status: http.StatusForbidden, Title: "Form expired",
+					Message: "This form does not carry the token of your session (it is from an older session, or another site). Reload the page and try again; nothing was changed."})
+				return
+			}
+		}
+		if err := h(w, r, &sess); err != nil {
+			s.fail(w, r, &sess, err)
+		}
+	}
+}
+
+// access is what the signed-in user may do in a guild.
+type access struct {
+	Guild   discord.Guild
+	CanEdit bool
+	// EditRefusal says why editing is refused, when it is.
+	EditRefusal string
+}
+
+// authorize checks the signed-in user against the guild in the path: gavel must be in it,
+// the user must be a member, and the permission engine must allow the cases command — the
+// check the commands make, from the same guild state.
+func (s *Server) authorize(ctx context.Context, r *http.Request, sess *session) (access, error) {
+	raw := r.PathValue("guild")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		return access{}, &pageError{Status: http.StatusNotFound, Title: "No such server", Message: fmt.Sprintf("%q is not a server id.", clip(raw, 30))}
+	}
+	return s.authorizeGuild(ctx, discord.GuildID(id), sess)
+}
+
+func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *session) (access, error) {
+	if !slices.Contains(s.cfg.Guilds(), id) {
+		return access{}, &pageError{Status: http.StatusNotFound, Title: "No such server", Message: fmt.Sprintf("gavel is not in server %d.", id)}
+	}
+	g, err := s.cfg.Discord.Guild(ctx, id)
+	if err != nil {
+		return access{}, fmt.Errorf("reading server %d: %w", id, err)
+	}
+	var roles []discord.RoleID
+	if discord.UserID(sess.UserID) != g.OwnerID {
+		m, err := s.cfg.Discord.Member(ctx, id, discord.UserID(sess.UserID))
+		switch {
+		case discord.IsCode(err, discord.CodeUnknownMember):
+			return access{}, &pageError{Status: http.StatusForbidden, Title: "Not allowed", Message: fmt.Sprintf("You are not a member of %s.", g.Name)}
+		case err != nil:
+			return access{}, fmt.Errorf("reading member %d of server %d: %w", sess.UserID, id, err)
+		}
+		roles = m.Roles
+	}
+	check := func(command string) (permissions.Decision, error) {
+		return s.cfg.Perms.Check(ctx, permissions.Subject{GuildID: int64(id), GuildOwnerID: int64(g.OwnerID), UserID: sess.UserID,
+			RoleIDs: discord.Int64s(roles), NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(sess.UserID), roles)),
+			Command: command})
+	}
+	view, err := check(viewCommand)
+	if err != nil {
+		return access{}, err
+	}
+	if !view.Allowed {
+		return access{}, &pageError{Status: http.StatusForbidden, Title: "Not allowed",
+			Message: fmt.Sprintf("You may not see the cases of %s: %s", g.Name, strings.ReplaceAll(view.Reason, "`", ""))}
+	}
+	edit, err := check(editCommand)
+	if err != nil {
+		return access{}, err
+	}
+	return access{Guild: g, CanEdit: edit.Allowed, EditRefusal: strings.ReplaceAll(edit.Reason, "`", "")}, nil
+}
+
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
