@@ -1,0 +1,208 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/gavelbot/gavel/internal/discordtest"
+)
+
+// chromiumPath finds Debian's chromium. Without it the browser test is skipped on a
+// developer's machine, and fails in CI (CI=true), where .ci/run installs it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed; CI needs it for the dashboard's browser test (apt-get install -y chromium)")
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium); the dashboard's browser test needs it")
+	return ""
+}
+
+// TestDashboardInBrowser signs in through the fake's OAuth2 consent page in headless
+// Chromium, filters the case list, opens a case, edits its reason and sees the mod-log
+// message follow; a page on another site posting to the dashboard is refused; and a member
+// without the permission sees no server and is refused the case list.
+func TestDashboardInBrowser(t *testing.T) {
+	chrome := chromiumPath(t)
+	ww := newWebWorld(t)
+	cs := ww.casesService(t)
+
+	reply := ww.send(t, ww.mod, "$warn <@"+ww.target.String()+"> said rude things")
+	n := replyCase(t, reply.Content)
+	var logged discordtest.Message
+	waitFor(t, "the warn's mod-log post", func() bool {
+		for _, m := range ww.s.Messages(ww.modlog) {
+			if len(m.Embeds) > 0 && strings.Contains(string(m.Embeds[0]), "said rude things") {
+				logged = m
+				return true
+			}
+		}
+		return false
+	})
+	casePath := fmt.Sprintf("/g/%s/cases/%d", ww.guild, n)
+
+	// A page on another site (localhost is another site than 127.0.0.1) with a form that
+	// posts to the dashboard, as a cross-site request forgery would.
+	evilLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><html><body><form method="post" action="%s%s/reason"><input type="hidden" name="reason" value="forged">`+
+			`<input type="hidden" name="csrf" value="guess"><button id="go" type="submit">Win a prize</button></form></body></html>`, ww.url, casePath)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go evil.Serve(evilLn)
+	t.Cleanup(func() { evil.Close() })
+	_, evilPort, _ := net.SplitHostPort(evilLn.Addr().String())
+	evilURL := "http://localhost:" + evilPort + "/"
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	browser, cancel := chromedp.NewContext(allocCtx)
+	defer cancel()
+	// The first action starts the browser, which lives as long as that call's context: no
+	// timeout on it; each step below has its own.
+	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(browser, chromedp.Location())
+			body, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("%s: %v (at %s: %q)", what, err, loc, body)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(browser, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return v
+	}
+	signIn := func(user discordtest.ID) {
+		t.Helper()
+		run("sign in as "+user.String(),
+			chromedp.Navigate(ww.url+"/"),
+			chromedp.Click(chromedp.CSS("#sign-in")),
+			chromedp.WaitVisible(chromedp.CSS("#authorize")),
+			chromedp.SetValue(chromedp.CSS("#user_id"), user.String()),
+			chromedp.Click(chromedp.CSS("#authorize")),
+			chromedp.WaitVisible(chromedp.CSS("#signed-in-as")),
+		)
+	}
+	// A form sent without htmx navigates: a wait that was running in the old page fails
+	// with it, and is tried again in the new one until the step's deadline.
+	settled := func(a chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			for {
+				_, err := a(ctx, tg)
+				if err == nil || ctx.Err() != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					return err
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		})
+	}
+	rows := func(want int) chromedp.Action[chromedp.Void] {
+		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll('.case-row').length === %d`, want), chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			return err
+		}))
+	}
+
+	signIn(ww.mod)
+	run("the servers page", chromedp.WaitVisible(chromedp.CSS("#servers")))
+	if who := text("#signed-in-as"); who != "mod" {
+		t.Errorf("signed in as %q; want mod", who)
+	}
+
+	run("list and filter the cases",
+		chromedp.Click(chromedp.CSS(`#servers a`)),
+		chromedp.WaitVisible(chromedp.CSS("#cases")),
+		rows(26),
+		chromedp.SetValue(chromedp.CSS("#f-type"), "KICK"),
+		chromedp.Submit(chromedp.CSS("#f-apply")),
+		rows(5),
+		chromedp.SetValue(chromedp.CSS("#f-type"), ""),
+		chromedp.SetValue(chromedp.CSS("#f-q"), "rude"),
+		chromedp.Submit(chromedp.CSS("#f-apply")),
+		rows(1),
+	)
+
+	run("open the case and edit its reason",
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-number="%d"] a`, n))),
+		chromedp.WaitVisible(chromedp.CSS("#edit-reason")),
+		chromedp.SetValue(chromedp.CSS("#reason"), "rude things, edited in the browser"),
+		chromedp.Submit(chromedp.CSS("#save-reason")),
+		settled(chromedp.WaitVisible(chromedp.CSS("#notice"))),
+	)
+	if reason := text("#c-reason"); reason != "rude things, edited in the browser" {
+		t.Errorf("the case page shows reason %q after the edit", reason)
+	}
+	waitFor(t, "the mod-log message edited", func() bool {
+		m, ok := ww.message(ww.modlog, logged.ID)
+		return ok && m.EditedTimestamp != nil && strings.Contains(string(m.Embeds[0]), "edited in the browser")
+	})
+	c, err := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := cs.Events(context.Background(), c.ID)
+	if err != nil || events[len(events)-1].ActorID != int64(ww.mod) {
+		t.Errorf("the edit's history row: %+v %v; want one naming the moderator", events, err)
+	}
+
+	run("a cross-site POST",
+		chromedp.Navigate(evilURL),
+		chromedp.Click(chromedp.CSS("#go")),
+		chromedp.WaitVisible(chromedp.CSS("#error-title")),
+	)
+	if title := text("#error-title"); title != "Cross-site request refused" {
+		t.Errorf("the cross-site POST got %q", title)
+	}
+	if c, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n); c.Reason != "rude things, edited in the browser" {
+		t.Errorf("the cross-site POST changed the reason to %q", c.Reason)
+	}
+
+	run("sign out",
+		chromedp.Navigate(ww.url+"/servers"),
+		chromedp.WaitVisible(chromedp.CSS("#signed-in-as")),
+		chromedp.Click(chromedp.CSS(`form[action="/auth/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
+	)
+	signIn(ww.plain)
+	run("a member without the permission",
+		chromedp.WaitVisible(chromedp.CSS("#no-servers")),
+		chromedp.Navigate(ww.url+"/g/"+ww.guild.String()+"/cases"),
+		chromedp.WaitVisible(chromedp.CSS("#error-message")),
+	)
+	if title, msg := text("#error-title"), text("#error-message"); title != "Not allowed" || !strings.Contains(msg, "Manage Messages") {
+		t.Errorf("a plain member's case list: %q %q", title, msg)
+	}
+}
