@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
 
@@ -169,12 +170,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		m, ok := ww.message(ww.modlog, logged.ID)
 		return ok && m.EditedTimestamp != nil && strings.Contains(string(m.Embeds[0]), "edited in the browser")
 	})
-	c, err := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+	c, err := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	events, err := cs.Events(context.Background(), c.ID)
-	if err != nil || events[len(events)-1].ActorID != int64(ww.mod) {
+	if err != nil || events[len(events)-1].ActorID != discord.UserID(ww.mod) {
 		t.Errorf("the edit's history row: %+v %v; want one naming the moderator", events, err)
 	}
 
@@ -186,7 +187,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if title := text("#error-title"); title != "Cross-site request refused" {
 		t.Errorf("the cross-site POST got %q", title)
 	}
-	if c, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n); c.Reason != "rude things, edited in the browser" {
+	if c, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n); c.Reason != "rude things, edited in the browser" {
 		t.Errorf("the cross-site POST changed the reason to %q", c.Reason)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
@@ -271,7 +272,7 @@ func TestDashboardOverHTTP(t *testing.T) {
 	t.Run("keyset pages", func(t *testing.T) {
 		// 40 more cases make two pages of 50 and 15.
 		for i := 0; i < 40; i++ {
-			if _, err := cs.Create(context.Background(), cases.New{GuildID: int64(ww.guild), UserID: int64(ww.plain), ModeratorID: int64(ww.mod),
+			if _, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.plain), ModeratorID: discord.UserID(ww.mod),
 				Type: cases.Note, Reason: "bulk"}); err != nil {
 				t.Fatal(err)
 			}
@@ -332,13 +333,13 @@ func TestDashboardOverHTTP(t *testing.T) {
 		if r.status != http.StatusOK || !strings.Contains(r.body, "Reason updated") || !strings.Contains(r.body, "edited on the web") {
 			t.Fatalf("edit: %d %s", r.status, r.body)
 		}
-		c, err := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+		c, err := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
 		if err != nil || c.Reason != "edited on the web" {
 			t.Fatalf("case after the edit: %+v %v", c, err)
 		}
 		events, _ := cs.Events(context.Background(), c.ID)
 		last := events[len(events)-1]
-		if last.Kind != cases.EventReason || last.ActorID != int64(ww.mod) || last.Old != "first words" || last.New != "edited on the web" {
+		if last.Kind != cases.EventReason || last.ActorID != discord.UserID(ww.mod) || last.Old != "first words" || last.New != "edited on the web" {
 			t.Errorf("history row: %+v; want a reason change by the dashboard user", last)
 		}
 		waitFor(t, "the mod-log message edited", func() bool {
@@ -348,7 +349,7 @@ func TestDashboardOverHTTP(t *testing.T) {
 	})
 
 	t.Run("refusals change nothing", func(t *testing.T) {
-		before, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+		before, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
 		tok := csrfOf(t, ww.get(t, mod, casePath).body)
 		for _, c := range []struct {
 			name   string
@@ -375,7 +376,7 @@ func TestDashboardOverHTTP(t *testing.T) {
 				t.Errorf("%s: %d, want %d saying %q: %s", c.name, r.status, c.status, c.want, r.body)
 			}
 		}
-		after, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n)
+		after, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
 		if after.Reason != before.Reason || !after.UpdatedAt.Equal(before.UpdatedAt) {
 			t.Errorf("a refused request changed the case: %+v", after)
 		}
@@ -405,7 +406,7 @@ func TestDashboardOverHTTP(t *testing.T) {
 		if r.status != http.StatusForbidden {
 			t.Errorf("a plain member's edit: %d %s", r.status, r.body)
 		}
-		if c, _ := cs.GetByNumber(context.Background(), int64(ww.guild), n); c.Reason == "hijack" {
+		if c, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n); c.Reason == "hijack" {
 			t.Error("a member without the permission changed a reason")
 		}
 	})

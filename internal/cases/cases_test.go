@@ -700,7 +700,7 @@ func TestBrowsePages(t *testing.T) {
 			}
 			return out
 		}
-		all := cases.Browse{Filter: cases.Filter{GuildID: guild}}
+		all := cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}}
 		var got [][]int64
 		before := int64(0)
 		for {
@@ -723,10 +723,10 @@ func TestBrowsePages(t *testing.T) {
 			b    cases.Browse
 			want []int64
 		}{
-			{"text", cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: "spam"}, []int64{25, 20, 15, 10, 5}},
-			{"text and user", cases.Browse{Filter: cases.Filter{GuildID: guild, UserID: user + 1}, Text: "spam"}, []int64{25, 15, 5}},
-			{"dates", cases.Browse{Filter: cases.Filter{GuildID: guild}, From: start.Add(2 * time.Hour), Until: start.Add(5 * time.Hour)}, []int64{5, 4, 3}},
-			{"from only", cases.Browse{Filter: cases.Filter{GuildID: guild}, From: start.Add(23 * time.Hour)}, []int64{25, 24}},
+			{"text", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}, Text: "spam"}, []int64{25, 20, 15, 10, 5}},
+			{"text and user", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild), UserID: discord.UserID(user + 1)}, Text: "spam"}, []int64{25, 15, 5}},
+			{"dates", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}, From: start.Add(2 * time.Hour), Until: start.Add(5 * time.Hour)}, []int64{5, 4, 3}},
+			{"from only", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}, From: start.Add(23 * time.Hour)}, []int64{25, 24}},
 		} {
 			var seen []int64
 			if err := s.BrowseAll(ctx, c.b, func(cs cases.Case) error { seen = append(seen, cs.Number); return nil }); err != nil {
@@ -743,10 +743,10 @@ func TestBrowsePages(t *testing.T) {
 			want   string
 		}{
 			{"no guild", cases.Browse{}, 0, "guild"},
-			{"no words", cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: "!!"}, 0, "no words"},
-			{"long text", cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: strings.Repeat("a", cases.MaxSearchTextBytes+1)}, 0, "at most"},
-			{"dates reversed", cases.Browse{Filter: cases.Filter{GuildID: guild}, From: start.Add(time.Hour), Until: start}, 0, "not before"},
-			{"negative cursor", cases.Browse{Filter: cases.Filter{GuildID: guild}}, -1, "not a case number"},
+			{"no words", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}, Text: "!!"}, 0, "no words"},
+			{"long text", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}, Text: strings.Repeat("a", cases.MaxSearchTextBytes+1)}, 0, "at most"},
+			{"dates reversed", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}, From: start.Add(time.Hour), Until: start}, 0, "not before"},
+			{"negative cursor", cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(guild)}}, -1, "not a case number"},
 		} {
 			if _, _, err := s.BrowsePage(ctx, c.b, c.before, 10); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s: %v; want an input error saying %q", c.name, err, c.want)

@@ -78,7 +78,7 @@ type filterForm struct {
 func parseFilter(guild discord.GuildID, q url.Values) (cases.Browse, filterForm, error) {
 	f := filterForm{User: q.Get("user"), Moderator: q.Get("moderator"), Type: q.Get("type"), Status: q.Get("status"),
 		From: q.Get("from"), Until: q.Get("until"), Text: q.Get("q")}
-	b := cases.Browse{Filter: cases.Filter{GuildID: int64(guild)}, Text: strings.TrimSpace(f.Text)}
+	b := cases.Browse{Filter: cases.Filter{GuildID: guild}, Text: strings.TrimSpace(f.Text)}
 	bad := func(msg string) (cases.Browse, filterForm, error) {
 		return cases.Browse{}, f, &pageError{Status: http.StatusBadRequest, Title: "Bad filter", Message: msg}
 	}
@@ -119,7 +119,7 @@ func parseFilter(guild discord.GuildID, q url.Values) (cases.Browse, filterForm,
 }
 
 // parseUserRef reads a user id or mention; "" is none.
-func parseUserRef(s string) (int64, error) {
+func parseUserRef(s string) (discord.UserID, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, nil
@@ -129,7 +129,7 @@ func parseUserRef(s string) (int64, error) {
 	if err != nil || id <= 0 || len(t) > 20 {
 		return 0, fmt.Errorf("%q is not a user id; give the id (a number such as 123456789012345678) or a mention such as <@123456789012345678>", clip(s, 40))
 	}
-	return id, nil
+	return discord.UserID(id), nil
 }
 
 // parseDate reads a day as YYYY-MM-DD, in UTC; "" is none.
@@ -236,8 +236,8 @@ func (s *Server) handleExportCSV(w http.ResponseWriter, r *http.Request, sess *s
 		return t.UTC().Format(time.RFC3339)
 	}
 	err = s.cfg.Cases.BrowseAll(r.Context(), b, func(c cases.Case) error {
-		return cw.Write([]string{strconv.FormatInt(c.Number, 10), string(c.Type), string(c.Status), strconv.FormatInt(c.UserID, 10),
-			strconv.FormatInt(c.ModeratorID, 10), csvCell(c.Reason), rfc(c.CreatedAt), rfc(c.ExpiresAt), rfc(c.UpdatedAt)})
+		return cw.Write([]string{strconv.FormatInt(c.Number, 10), string(c.Type), string(c.Status), strconv.FormatInt(int64(c.UserID), 10),
+			strconv.FormatInt(int64(c.ModeratorID), 10), csvCell(c.Reason), rfc(c.CreatedAt), rfc(c.ExpiresAt), rfc(c.UpdatedAt)})
 	})
 	cw.Flush()
 	if err != nil {
@@ -282,7 +282,7 @@ func (s *Server) caseInPath(r *http.Request, a access) (cases.Case, error) {
 	if err != nil || n < 1 {
 		return cases.Case{}, &pageError{Status: http.StatusNotFound, Title: "No such case", Message: fmt.Sprintf("%q is not a case number (cases are numbered from 1).", clip(raw, 30))}
 	}
-	c, err := s.cfg.Cases.GetByNumber(r.Context(), int64(a.Guild.ID), n)
+	c, err := s.cfg.Cases.GetByNumber(r.Context(), a.Guild.ID, n)
 	if errors.Is(err, cases.ErrNotFound) {
 		return cases.Case{}, &pageError{Status: http.StatusNotFound, Title: "No such case", Message: fmt.Sprintf("%s has no case #%d.", a.Guild.Name, n)}
 	}
@@ -330,7 +330,7 @@ func (s *Server) handleReason(w http.ResponseWriter, r *http.Request, sess *sess
 		return err
 	}
 	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	_, err = s.cfg.Cases.Modify(r.Context(), int64(a.Guild.ID), c.Number, sess.UserID, cases.Changes{Reason: &reason})
+	_, err = s.cfg.Cases.Modify(r.Context(), a.Guild.ID, c.Number, discord.UserID(sess.UserID), cases.Changes{Reason: &reason})
 	switch {
 	case errors.Is(err, input.ErrUnchanged):
 		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d already has that reason.", c.Number)}
