@@ -214,6 +214,13 @@ func (r *records) Handle(_ context.Context, rec slog.Record) error {
 func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
 func (r *records) WithGroup(string) slog.Handler      { return r }
 
+// all returns a copy of what was logged.
+func (r *records) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs...)
+}
+
 func (r *records) count(prefix string) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -261,7 +268,7 @@ func TestPollerOnAFailingDatabase(t *testing.T) {
 			f.clk.Set(next)
 		}
 		if n := logs.count("WARN"); n != 1 {
-			t.Errorf("%d warnings over 8 failing polls; want 1:\n%v", n, logs.msgs)
+			t.Errorf("%d warnings over 8 failing polls; want 1:\n%v", n, logs.all())
 		}
 		for i := 1; i < len(waits); i++ {
 			if waits[i] < waits[i-1] || waits[i] > time.Minute {
@@ -279,7 +286,7 @@ func TestPollerOnAFailingDatabase(t *testing.T) {
 		f.clk.Advance(time.Minute)
 		waitUntil(t, func() (bool, string) {
 			_, ran := g.count()
-			return ran == 1 && logs.count("INFO expiry: the database answers again") == 1, fmt.Sprintf("ran %d; logs %v", ran, logs.msgs)
+			return ran == 1 && logs.count("INFO expiry: the database answers again") == 1, fmt.Sprintf("ran %d; logs %v", ran, logs.all())
 		})
 		stop()
 		if err := <-done; err != nil {
