@@ -266,6 +266,9 @@ const AllPermissions uint64 = 1<<53 - 1
 // permAdministrator is Discord's Administrator bit, which grants every permission.
 const permAdministrator = 1 << 3
 
+// permViewChannel is Discord's View Channel bit: without it nothing in a channel is usable.
+const permViewChannel = 1 << 10
+
 // MemberPermissions computes a member's guild-wide permissions as Discord does: the owner
 // and administrators hold AllPermissions; anyone else @everyone's and their roles' together.
 // Channel overwrites come on top of these.
@@ -284,6 +287,43 @@ func (g Guild) MemberPermissions(userID UserID, roleIDs []RoleID) uint64 {
 	}
 	if p&permAdministrator != 0 {
 		return AllPermissions
+	}
+	return p
+}
+
+// ChannelPermissions computes a member's permissions in a channel as Discord does: the
+// guild's (the owner and administrators have all), then the @everyone overwrite, the role
+// overwrites (denies, then allows), then the member's own. overwrites are the channel's, or
+// its parent's for a thread. Without View Channel nothing in the channel is usable.
+func (g Guild) ChannelPermissions(m Member, overwrites []Overwrite) uint64 {
+	p := g.MemberPermissions(m.User.ID, m.Roles)
+	if p == AllPermissions {
+		return p
+	}
+	find := func(id int64, typ OverwriteType) (Overwrite, bool) {
+		for _, o := range overwrites {
+			if o.ID == id && o.Type == typ {
+				return o, true
+			}
+		}
+		return Overwrite{}, false
+	}
+	if o, ok := find(int64(g.ID), OverwriteRole); ok {
+		p = p&^o.Deny | o.Allow
+	}
+	var allow, deny uint64
+	for _, id := range m.Roles {
+		if o, ok := find(int64(id), OverwriteRole); ok {
+			allow |= o.Allow
+			deny |= o.Deny
+		}
+	}
+	p = p&^deny | allow
+	if o, ok := find(int64(m.User.ID), OverwriteMember); ok {
+		p = p&^o.Deny | o.Allow
+	}
+	if p&permViewChannel == 0 {
+		return 0
 	}
 	return p
 }

@@ -227,6 +227,29 @@ func TestDenyJailRole(t *testing.T) {
 	if msgs := w.s.Messages(auditlog); len(msgs) != 1 || !strings.Contains(string(msgs[0].Embeds[0]), "Jail role denied") {
 		t.Errorf("audit-log channel = %+v", msgs)
 	}
+	// A channel where gavel may not send: Discord refuses an overwrite naming a permission
+	// the bot lacks there, so only View Channel is denied, and the report says so.
+	quiet := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "announcements",
+		discordtest.Overwrite{ID: w.botRole, Type: 0, Deny: discordtest.PermSendMessages})
+	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(quiet), "announcements"); err != nil || !done {
+		t.Fatalf("DenyJailRole where gavel may not send = %v, %v", done, err)
+	}
+	c, _ = w.s.Channel(quiet)
+	if ow := c.PermissionOverwrites[len(c.PermissionOverwrites)-1]; ow.ID != w.jailed || ow.Deny != discordtest.PermViewChannel || ow.Allow != 0 {
+		t.Errorf("overwrites = %+v; want the jail role denied View Channel only", c.PermissionOverwrites)
+	}
+	if msgs := w.s.Messages(auditlog); len(msgs) != 2 || !strings.Contains(string(msgs[1].Embeds[0]), "Send Messages was left as it is") {
+		t.Errorf("audit-log channel = %+v; want the second report to say Send Messages was left", msgs)
+	}
+	// A channel gavel cannot see: nothing is tried, the audit log says why.
+	hidden := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "staff",
+		discordtest.Overwrite{ID: w.botRole, Type: 0, Deny: discordtest.PermViewChannel})
+	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(hidden), "staff"); err == nil || done {
+		t.Errorf("DenyJailRole in a channel gavel cannot see = %v, %v; want an error", done, err)
+	}
+	if msgs := w.s.Messages(auditlog); len(msgs) != 3 || !strings.Contains(string(msgs[2].Embeds[0]), "gavel cannot see it") {
+		t.Errorf("audit-log channel = %+v; want the third report to say gavel cannot see the channel", msgs)
+	}
 	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(jailChannel), "jail"); err != nil || done {
 		t.Errorf("the jail channel itself: %v, %v; want left alone", done, err)
 	}

@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -173,16 +174,24 @@ func roleList(ids []int64) string {
 const (
 	permViewChannel  = uint64(1) << 10
 	permSendMessages = uint64(1) << 11
+	permManageRoles  = uint64(1) << 28
 )
 
 // JailOverwrite is what a jail role is denied in every channel but the jail channel:
 // jailed members neither see nor write there.
 const JailOverwrite = permViewChannel | permSendMessages
 
+// errChannelGone is a new channel deleted before the jail role could be denied on it.
+var errChannelGone = errors.New("the channel no longer exists")
+
 // DenyJailRole denies the guild's jail role View Channel and Send Messages in a newly
 // created channel, so that a channel made after the jail was set up does not open it. The
-// jail channel itself, and guilds without a jail role, are left alone. It reports whether
-// the overwrite was set; either outcome is posted in the audit-log channel.
+// jail channel itself, and guilds without a jail role, are left alone. As config jail setup
+// does, it denies only what gavel holds in the channel (Discord refuses an overwrite naming
+// a permission the bot lacks there), keeps the rest of an overwrite the channel already has
+// (copied from its category), and reports a channel it cannot change (not visible, no
+// Manage Permissions, Discord's refusal). It reports whether the overwrite was set; either
+// outcome is posted in the audit-log channel.
 func (co *Coordinator) DenyJailRole(ctx context.Context, guildID, channelID int64, channelName string) (bool, error) {
 	g, err := co.settings.Get(ctx, guildID)
 	if err != nil {
@@ -191,22 +200,74 @@ func (co *Coordinator) DenyJailRole(ctx context.Context, guildID, channelID int6
 	if g.JailRoleID == 0 || channelID == g.JailChannelID {
 		return false, nil
 	}
-	ow := discord.Overwrite{ID: g.JailRoleID, Type: discord.OverwriteRole, Deny: JailOverwrite}
-	err = co.exec.Do(ctx, executor.OpChannels, func(ctx context.Context) error {
-		return co.port.SetChannelOverwrite(ctx, discord.ChannelID(channelID), ow, "Jail role denied on a new channel")
-	})
-	if err != nil {
+	failed := func(why string, err error) (bool, error) {
 		co.postAuditLog(ctx, guildID, discord.Embed{
 			Title: "Jail role not denied on a new channel",
-			Description: fmt.Sprintf("<#%d> (%s) was created, but gavel could not deny the jail role <@&%d> there: %s. Jailed members can see it until a moderator denies them View Channel.",
-				channelID, channelName, g.JailRoleID, failureText(err)),
+			Description: fmt.Sprintf("<#%d> (%s) was created, but gavel could not deny the jail role <@&%d> there: %s. Jailed members can see it until a moderator denies them View Channel (or runs `config jail setup`).",
+				channelID, discord.EscapeMarkdown(channelName), g.JailRoleID, why),
 			Color: colorFailed,
 		})
 		return false, fmt.Errorf("denying the jail role in channel %d: %w", channelID, err)
 	}
+	var (
+		guild discord.Guild
+		bot   discord.Member
+		ch    discord.Channel
+	)
+	err = co.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
+		if guild, err = co.port.Guild(ctx, discord.GuildID(guildID)); err != nil {
+			return err
+		}
+		if bot, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(co.botID)); err != nil {
+			return err
+		}
+		// The guild's list, not the channel itself: Discord lists channels gavel cannot
+		// see, and refuses to show one of them alone.
+		chs, err := co.port.GuildChannels(ctx, discord.GuildID(guildID))
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(chs, func(c discord.Channel) bool { return c.ID == discord.ChannelID(channelID) })
+		if i < 0 {
+			return errChannelGone
+		}
+		ch = chs[i]
+		return nil
+	})
+	switch {
+	case errors.Is(err, errChannelGone):
+		return false, nil
+	case err != nil:
+		return failed(failureText(err), err)
+	}
+	have := guild.ChannelPermissions(bot, ch.Overwrites)
+	switch {
+	case have&permViewChannel == 0:
+		return failed("gavel cannot see it (it needs View Channel there)", errors.New("gavel cannot see the channel"))
+	case have&permManageRoles == 0:
+		return failed("gavel lacks Manage Permissions there", errors.New("gavel lacks Manage Permissions in the channel"))
+	}
+	var cur discord.Overwrite
+	for _, o := range ch.Overwrites {
+		if o.Type == discord.OverwriteRole && o.ID == g.JailRoleID {
+			cur = o
+		}
+	}
+	deny := JailOverwrite & have
+	ow := discord.Overwrite{ID: g.JailRoleID, Type: discord.OverwriteRole, Allow: cur.Allow &^ deny, Deny: cur.Deny | deny}
+	err = co.exec.Do(ctx, executor.OpChannels, func(ctx context.Context) error {
+		return co.port.SetChannelOverwrite(ctx, discord.ChannelID(channelID), ow, "Jail role denied on a new channel")
+	})
+	if err != nil {
+		return failed(failureText(err), err)
+	}
+	what := "may not view it or send messages there"
+	if deny&permSendMessages == 0 {
+		what = "may not view it (Send Messages was left as it is: gavel does not hold it there)"
+	}
 	co.postAuditLog(ctx, guildID, discord.Embed{
 		Title:       "Jail role denied on a new channel",
-		Description: fmt.Sprintf("<#%d> (%s) was created: the jail role <@&%d> may not view it or send messages there.", channelID, channelName, g.JailRoleID),
+		Description: fmt.Sprintf("<#%d> (%s) was created: the jail role <@&%d> %s.", channelID, discord.EscapeMarkdown(channelName), g.JailRoleID, what),
 		Color:       colorJailKept,
 	})
 	return true, nil

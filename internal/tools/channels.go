@@ -39,41 +39,9 @@ func isThread(t discord.ChannelType) bool {
 	return t == discord.ChannelPublicThread || t == discord.ChannelPrivateThread || t == discord.ChannelAnnouncementThread
 }
 
-// channelPermissions computes a member's permissions in a channel as Discord does: the
-// guild's (the owner and administrators have all), then the @everyone overwrite, the role
-// overwrites (denies, then allows), then the member's own. overwrites are the channel's, or
-// its parent's for a thread. Without View Channel nothing in the channel is usable.
+// channelPermissions is a member's permissions in a channel (discord.Guild.ChannelPermissions).
 func channelPermissions(g discord.Guild, m discord.Member, overwrites []discord.Overwrite) uint64 {
-	p := g.MemberPermissions(m.User.ID, m.Roles)
-	if p == permAll {
-		return p
-	}
-	find := func(id int64, typ discord.OverwriteType) (discord.Overwrite, bool) {
-		for _, o := range overwrites {
-			if o.ID == id && o.Type == typ {
-				return o, true
-			}
-		}
-		return discord.Overwrite{}, false
-	}
-	if o, ok := find(int64(g.ID), discord.OverwriteRole); ok {
-		p = p&^o.Deny | o.Allow
-	}
-	var allow, deny uint64
-	for _, id := range m.Roles {
-		if o, ok := find(int64(id), discord.OverwriteRole); ok {
-			allow |= o.Allow
-			deny |= o.Deny
-		}
-	}
-	p = p&^deny | allow
-	if o, ok := find(int64(m.User.ID), discord.OverwriteMember); ok {
-		p = p&^o.Deny | o.Allow
-	}
-	if p&permViewChannel == 0 {
-		return 0
-	}
-	return p
+	return g.ChannelPermissions(m, overwrites)
 }
 
 // channelRefusal is a check on the target channel that said no; Problem is the reply.
