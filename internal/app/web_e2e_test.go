@@ -392,6 +392,24 @@ func TestDashboardOverHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("write limit", func(t *testing.T) {
+		tok := csrfOf(t, ww.get(t, mod, casePath).body)
+		var limited webResp
+		for i := 0; i < 25 && limited.status == 0; i++ {
+			if r := ww.post(t, mod, casePath+"/reason", url.Values{"csrf": {tok}, "reason": {" "}}, nil); r.status == http.StatusTooManyRequests {
+				limited = r
+			}
+		}
+		if !strings.Contains(limited.body, "Too many changes") || limited.header.Get("Retry-After") == "" {
+			t.Fatalf("no write limit after 25 writes: %d %s", limited.status, limited.body)
+		}
+		ww.clk.Advance(time.Minute)
+		r := ww.post(t, mod, casePath+"/reason", url.Values{"csrf": {tok}, "reason": {"after the pause"}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "after the pause") {
+			t.Errorf("a write after the pause: %d %s", r.status, r.body)
+		}
+	})
+
 	t.Run("a member without the permission", func(t *testing.T) {
 		plain := ww.signIn(t, ww.plain)
 		if r := ww.get(t, plain, "/servers"); !strings.Contains(r.body, `id="no-servers"`) {

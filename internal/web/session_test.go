@@ -63,3 +63,29 @@ func TestSessionLifetimes(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteLimit: 20 writes at once, then one every 3 seconds; each user has a bucket of
+// their own.
+func TestWriteLimit(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	l := &writeLimiter{m: map[int64]*bucket{}, now: func() time.Time { return now }}
+	for i := range writeBurst {
+		if ok, _ := l.allow(1); !ok {
+			t.Fatalf("write %d refused", i+1)
+		}
+	}
+	ok, wait := l.allow(1)
+	if ok || wait != 3*time.Second {
+		t.Errorf("write %d: allowed %v, wait %s; want refused for 3s", writeBurst+1, ok, wait)
+	}
+	if ok, _ := l.allow(2); !ok {
+		t.Error("another user was refused")
+	}
+	now = now.Add(3 * time.Second)
+	if ok, _ := l.allow(1); !ok {
+		t.Error("refused after the wait")
+	}
+	if ok, _ := l.allow(1); ok {
+		t.Error("allowed twice after one refill")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -88,6 +89,7 @@ type Server struct {
 	meURL    string
 	sessions *sessions
 	states   *states
+	writes   *writeLimiter
 	pages    map[string]*template.Template
 	handler  http.Handler
 }
@@ -124,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 		meURL:    api.String() + "/users/@me",
 		sessions: &sessions{key: key, secure: public.Scheme == "https", now: cfg.Now},
 		states:   &states{m: map[string]time.Time{}, now: cfg.Now},
+		writes:   &writeLimiter{m: map[int64]*bucket{}, now: cfg.Now},
 	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -140,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /g/{guild}/cases.csv", s.signedIn(s.handleExportCSV))
 	mux.HandleFunc("GET /g/{guild}/cases.jsonl", s.signedIn(s.handleExportJSONL))
 	mux.HandleFunc("GET /g/{guild}/cases/{number}", s.signedIn(s.handleCase))
-	mux.HandleFunc("POST /g/{guild}/cases/{number}/reason", s.signedIn(s.handleReason))
+	mux.HandleFunc("POST /g/{guild}/cases/{number}/reason", s.signedIn(s.limited(s.handleReason)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
@@ -265,6 +268,19 @@ func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, sess *s
 		if err := h(w, r, &sess); err != nil {
 			s.fail(w, r, &sess, err)
 		}
+	}
+}
+
+// limited applies the per-user write limit to a handler that changes something.
+func (s *Server) limited(h func(w http.ResponseWriter, r *http.Request, sess *session) error) func(w http.ResponseWriter, r *http.Request, sess *session) error {
+	return func(w http.ResponseWriter, r *http.Request, sess *session) error {
+		if ok, wait := s.writes.allow(sess.UserID); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return &pageError{Status: http.StatusTooManyRequests, Title: "Too many changes",
+				Message: fmt.Sprintf("You made %d changes in the last minute, the most gavel takes from one user; try again in %d seconds. Nothing was changed.",
+					writeBurst, int(math.Ceil(wait.Seconds())))}
+		}
+		return h(w, r, sess)
 	}
 }
 
