@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -346,6 +347,21 @@ func TestDashboardOverHTTP(t *testing.T) {
 			m, ok := ww.message(ww.modlog, logged.ID)
 			return ok && m.EditedTimestamp != nil && strings.Contains(string(m.Embeds[0]), "edited on the web")
 		})
+	})
+
+	t.Run("linked cases", func(t *testing.T) {
+		lift, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.other),
+			ModeratorID: discord.UserID(ww.mod), Type: cases.Unban, Reason: "appeal", Metadata: map[string]string{"lifts_case": "5"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		liftPath := fmt.Sprintf("/g/%s/cases/%d", g, lift.Number)
+		if r := ww.get(t, mod, "/g/"+g+"/cases/5"); !strings.Contains(r.body, `Lifted by <a href="`+liftPath+`">`) {
+			t.Errorf("case #5 does not link to its lift #%d: %s", lift.Number, r.body)
+		}
+		if r := ww.get(t, mod, liftPath); !strings.Contains(r.body, `Lifts <a href="/g/`+g+`/cases/5">`) {
+			t.Errorf("the lift does not link to case #5: %s", r.body)
+		}
 	})
 
 	t.Run("refusals change nothing", func(t *testing.T) {

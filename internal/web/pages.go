@@ -273,7 +273,14 @@ type casePage struct {
 	CSRF        string
 	MaxReason   int
 	Notice      string
+	// Lifts is the case this one lifts (0: none); LiftedBy the cases that lift this one.
+	Lifts    int64
+	LiftedBy []cases.Case
 }
+
+// metaLifts is the metadata key a lift case names the case it ends by (moderation's
+// lift and cases modify -lift write it).
+const metaLifts = "lifts_case"
 
 // caseInPath reads the case the path names, in the authorized guild.
 func (s *Server) caseInPath(r *http.Request, a access) (cases.Case, error) {
@@ -304,6 +311,14 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 	}
 	page := casePage{Guild: a.Guild, Case: c, Events: events, CanEdit: a.CanEdit, EditRefusal: a.EditRefusal, CSRF: sess.CSRF,
 		MaxReason: cases.MaxReasonLength}
+	if n, err := strconv.ParseInt(c.Metadata[metaLifts], 10, 64); err == nil && n > 0 {
+		page.Lifts = n
+	}
+	lifted, err := s.cfg.Cases.WithMetadata(r.Context(), a.Guild.ID, metaLifts, strconv.FormatInt(c.Number, 10), cases.PageRequest{Page: 1, PerPage: cases.MaxPerPage})
+	if err != nil {
+		return err
+	}
+	page.LiftedBy = lifted.Cases
 	for _, k := range slices.Sorted(maps.Keys(c.Metadata)) {
 		page.Metadata = append(page.Metadata, [2]string{k, c.Metadata[k]})
 	}
