@@ -96,6 +96,9 @@ type App struct {
 	// web is the dashboard, nil unless web.addr is set; webLn is a listener a test gave.
 	web   *web.Server
 	webLn net.Listener
+	// webHandler is what the dashboard's listener serves: the dashboard, or the sandbox's
+	// panel around it.
+	webHandler http.Handler
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
@@ -140,6 +143,14 @@ type options struct {
 	upkeepHandled   func(upkeep.Handled)
 	automodHandled  func(enforcer.Handled)
 	webListener     net.Listener
+	sandbox         func(*web.Server) http.Handler
+}
+
+// WithSandbox makes the dashboard the sandbox's (gavel sandbox): its pages say so and it
+// signs in without OAuth; mount returns the handler served in its place, which wraps the
+// dashboard with the sandbox's panel on the same origin.
+func WithSandbox(mount func(dashboard *web.Server) http.Handler) Option {
+	return func(o *options) { o.sandbox = mount }
 }
 
 // WithWebListener serves the dashboard on ln instead of listening on web.addr (tests
@@ -390,10 +401,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		return nil, err
 	}
 	if cfg.Web.Addr != "" || o.webListener != nil {
-		if a.web, err = a.newWeb(state, perms); err != nil {
+		if a.web, err = a.newWeb(state, perms, o.sandbox != nil); err != nil {
 			return nil, err
 		}
 		a.webLn = o.webListener
+		a.webHandler = a.web.Handler()
+		if o.sandbox != nil {
+			a.webHandler = o.sandbox(a.web)
+		}
 	}
 	a.work, a.cancelWork = context.WithCancel(context.WithoutCancel(ctx))
 	return a, nil
@@ -401,14 +416,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 
 // newWeb builds the dashboard over the same cases, permission engine and guild state the
 // commands use.
-func (a *App) newWeb(state *guildstate.State, perms *permissions.Service) (*web.Server, error) {
+func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbox bool) (*web.Server, error) {
 	var key []byte
 	if a.cfg.Web.SessionKey != "" {
 		key = []byte(a.cfg.Web.SessionKey)
 	}
 	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Perms: perms, Discord: a.cached,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
-		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now,
+		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now, Sandbox: sandbox,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: discordTransport()}})
 }
 
@@ -421,7 +436,7 @@ func (a *App) serveWeb(errc chan<- error) (func(), error) {
 			return nil, fmt.Errorf("dashboard: %w", err)
 		}
 	}
-	srv := &http.Server{Handler: a.web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: a.webHandler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	a.log.Info("serving the dashboard", "addr", ln.Addr().String(), "public_url", a.cfg.Web.PublicURL)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -17,7 +17,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request, sess *sessio
 		http.Redirect(w, r, "/servers", http.StatusSeeOther)
 		return nil
 	}
-	s.render(w, http.StatusOK, "home", nil, "Sign in", nil)
+	s.render(w, http.StatusOK, "home", nil, "Sign in", s.cfg.Sandbox)
 	return nil
 }
 

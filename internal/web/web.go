@@ -79,6 +79,9 @@ type Config struct {
 	// 15-second timeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
+	// Sandbox marks the dashboard of gavel sandbox: every page says that it runs against
+	// the fake Discord and that sign-in skipped OAuth, and SignInSandbox is allowed.
+	Sandbox bool
 }
 
 // Server is the dashboard.
@@ -162,6 +165,22 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// errNotSandbox refuses a sign-in without OAuth outside the sandbox.
+var errNotSandbox = errors.New("web: signing in without OAuth is only for gavel sandbox")
+
+// SignInSandbox signs the browser in as user without OAuth: in the sandbox every account
+// belongs to the fake Discord in the same process, so there is nobody to ask. Outside the
+// sandbox it refuses and writes nothing.
+func (s *Server) SignInSandbox(w http.ResponseWriter, user int64, name string) error {
+	if !s.cfg.Sandbox {
+		return errNotSandbox
+	}
+	now := s.cfg.Now().Unix()
+	s.sessions.write(w, session{UserID: user, Username: name, Issued: now, Seen: now, CSRF: randomToken()})
+	s.log.Info("sandbox sign-in without OAuth", "user", user, "username", name)
+	return nil
+}
+
 // Handler serves the dashboard.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -183,6 +202,8 @@ type pageError struct {
 	Message string
 	// SignIn offers a link to sign in again.
 	SignIn bool
+	// Sandbox makes that link the sandbox panel, where signing in needs no OAuth.
+	Sandbox bool
 }
 
 func (e *pageError) Error() string { return e.Title + ": " + e.Message }
@@ -196,21 +217,23 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, sess *session, err
 		pe = &pageError{Status: http.StatusInternalServerError, Title: "Something went wrong",
 			Message: "gavel could not complete this request; nothing was changed. Try again in a moment."}
 	}
+	pe.Sandbox = s.cfg.Sandbox
 	s.render(w, pe.Status, "error", sess, pe.Title, pe)
 }
 
 // layoutData is what every page's frame shows.
 type layoutData struct {
-	Title string
-	User  *session
-	Data  any
+	Title   string
+	User    *session
+	Data    any
+	Sandbox bool
 }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, sess *session, title string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	if err := s.pages[name].ExecuteTemplate(w, "layout", layoutData{Title: title, User: sess, Data: data}); err != nil {
+	if err := s.pages[name].ExecuteTemplate(w, "layout", layoutData{Title: title, User: sess, Data: data, Sandbox: s.cfg.Sandbox}); err != nil {
 		s.log.Warn("rendering a dashboard page", "page", name, "err", err)
 	}
 }
