@@ -349,6 +349,55 @@ func TestDashboardOverHTTP(t *testing.T) {
 		})
 	})
 
+	t.Run("status and expiry", func(t *testing.T) {
+		tok := csrfOf(t, ww.get(t, mod, casePath).body)
+		before, _ := ww.message(ww.modlog, logged.ID)
+		for _, c := range []struct {
+			path, field, value string
+			status             int
+			want               string
+		}{
+			{"/status", "status", "pending", http.StatusBadRequest, "use active or voided"},
+			{"/status", "status", "active", http.StatusBadRequest, "is already active"},
+			{"/expiry", "expires", "tomorrow", http.StatusBadRequest, "expires must be never, a time such as"},
+			{"/expiry", "expires", "never", http.StatusBadRequest, "already expires"},
+			{"/expiry", "expires", "2030-01-01 00:00", http.StatusBadRequest, "which does not expire"},
+		} {
+			r := ww.post(t, mod, casePath+c.path, url.Values{"csrf": {tok}, c.field: {c.value}}, nil)
+			if r.status != c.status || !strings.Contains(r.body, c.want) {
+				t.Errorf("%s %s=%s: %d, want %d saying %q: %s", c.path, c.field, c.value, r.status, c.status, c.want, r.body)
+			}
+		}
+		r := ww.post(t, mod, casePath+"/status", url.Values{"csrf": {tok}, "status": {"voided"}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Status updated") || !strings.Contains(r.body, `id="c-status">voided`) {
+			t.Fatalf("void: %d %s", r.status, r.body)
+		}
+		c, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
+		events, _ := cs.Events(context.Background(), c.ID)
+		if last := events[len(events)-1]; c.Status != cases.Voided || last.Kind != cases.EventStatus || last.ActorID != discord.UserID(ww.mod) {
+			t.Errorf("after voiding: %s, last history row %+v", c.Status, last)
+		}
+		waitFor(t, "the mod-log message edited for the void", func() bool {
+			m, ok := ww.message(ww.modlog, logged.ID)
+			return ok && string(m.Embeds[0]) != string(before.Embeds[0])
+		})
+		if r := ww.post(t, mod, casePath+"/status", url.Values{"csrf": {tok}, "status": {"active"}}, nil); r.status != http.StatusOK || !strings.Contains(r.body, `id="c-status">active`) {
+			t.Errorf("re-activate: %d %s", r.status, r.body)
+		}
+
+		// A tempban's expiry moves with its scheduled unban.
+		tb := replyCase(t, ww.send(t, ww.owner, "$tempban <@"+ww.other.String()+"> -d 2d spam").Content)
+		tbPath := fmt.Sprintf("/g/%s/cases/%d", g, tb)
+		r = ww.post(t, mod, tbPath+"/expiry", url.Values{"csrf": {tok}, "expires": {"2030-01-01 00:00"}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Expiry updated") {
+			t.Fatalf("expiry: %d %s", r.status, r.body)
+		}
+		c, _ = cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), tb)
+		if want := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC); !c.ExpiresAt.Equal(want) {
+			t.Errorf("the tempban expires %s; want %s", c.ExpiresAt, want)
+		}
+	})
+
 	t.Run("linked cases", func(t *testing.T) {
 		lift, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.other),
 			ModeratorID: discord.UserID(ww.mod), Type: cases.Unban, Reason: "appeal", Metadata: map[string]string{"lifts_case": "5"}})
@@ -365,6 +414,7 @@ func TestDashboardOverHTTP(t *testing.T) {
 	})
 
 	t.Run("refusals change nothing", func(t *testing.T) {
+		ww.clk.Advance(time.Minute) // a full write bucket: the refusals below are not the limit's
 		before, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
 		tok := csrfOf(t, ww.get(t, mod, casePath).body)
 		for _, c := range []struct {

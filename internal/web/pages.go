@@ -17,6 +17,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/tools"
 )
 
 // parsePages builds one template set per page, each with the shared layout.
@@ -273,6 +274,9 @@ type casePage struct {
 	CSRF        string
 	MaxReason   int
 	Notice      string
+	// CanSchedule shows the status and expiry actions (the process runs the schedule).
+	CanSchedule bool
+	Statuses    []string
 	// Lifts is the case this one lifts (0: none); LiftedBy the cases that lift this one.
 	Lifts    int64
 	LiftedBy []cases.Case
@@ -310,7 +314,7 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 		return err
 	}
 	page := casePage{Guild: a.Guild, Case: c, Events: events, CanEdit: a.CanEdit, EditRefusal: a.EditRefusal, CSRF: sess.CSRF,
-		MaxReason: cases.MaxReasonLength}
+		MaxReason: cases.MaxReasonLength, CanSchedule: s.cfg.Expiry != nil, Statuses: []string{string(cases.Active), string(cases.Voided)}}
 	if n, err := strconv.ParseInt(c.Metadata[metaLifts], 10, 64); err == nil && n > 0 {
 		page.Lifts = n
 	}
@@ -322,8 +326,16 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 	for _, k := range slices.Sorted(maps.Keys(c.Metadata)) {
 		page.Metadata = append(page.Metadata, [2]string{k, c.Metadata[k]})
 	}
-	if r.URL.Query().Get("updated") == "reason" {
+	switch r.URL.Query().Get("updated") {
+	case "reason":
 		page.Notice = "Reason updated. The mod-log message follows."
+	case "status":
+		page.Notice = "Status updated. The mod-log message follows."
+		if c.Status == cases.Voided {
+			page.Notice += " Voiding keeps the case and does not undo its Discord action; a scheduled end still runs."
+		}
+	case "expiry":
+		page.Notice = "Expiry updated; its scheduled end moved with it. The mod-log message follows."
 	}
 	s.render(w, http.StatusOK, "case", sess, fmt.Sprintf("Case #%d · %s", c.Number, a.Guild.Name), page)
 	return nil
@@ -357,4 +369,83 @@ func (s *Server) handleReason(w http.ResponseWriter, r *http.Request, sess *sess
 	s.log.Info("dashboard: case reason changed", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
 	http.Redirect(w, r, fmt.Sprintf("/g/%d/cases/%d?updated=reason", a.Guild.ID, c.Number), http.StatusSeeOther)
 	return nil
+}
+
+// editable authorizes an edit of the case in the path: the user must be allowed cases
+// modify, and the process must run the schedule when needSchedule is set.
+func (s *Server) editable(r *http.Request, sess *session, needSchedule bool) (access, cases.Case, error) {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return access{}, cases.Case{}, err
+	}
+	if !a.CanEdit {
+		return access{}, cases.Case{}, &pageError{Status: http.StatusForbidden, Title: "Not allowed", Message: "You may not change cases here: " + a.EditRefusal + " Nothing was changed."}
+	}
+	if needSchedule && s.cfg.Expiry == nil {
+		return access{}, cases.Case{}, &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process runs no schedule, so statuses and expiries cannot be changed here."}
+	}
+	c, err := s.caseInPath(r, a)
+	return a, c, err
+}
+
+// handleStatus voids or re-activates a case as cases modify -status does: through the
+// schedule, which keeps a voided punishment's end and schedules a re-activated one again.
+func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, c, err := s.editable(r, sess, true)
+	if err != nil {
+		return err
+	}
+	st := cases.Status(r.PostForm.Get("status"))
+	if st != cases.Active && st != cases.Voided {
+		return &pageError{Status: http.StatusBadRequest, Title: "Not changed", Message: fmt.Sprintf("Status %q is not one a case can be set to; use active or voided. Nothing was changed.", clip(string(st), 20))}
+	}
+	if c.Status == cases.Pending {
+		return &pageError{Status: http.StatusConflict, Title: "Not changed", Message: fmt.Sprintf("Case #%d is pending: gavel is still carrying out its action (or will check it against Discord when it restarts), so its status cannot be set by hand yet; its reason can be changed.", c.Number)}
+	}
+	if c.Status == st {
+		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d is already %s.", c.Number, st)}
+	}
+	_, err = s.cfg.Expiry.SetStatus(r.Context(), int64(a.Guild.ID), c.Number, sess.UserID, st, "")
+	if err := s.changeError(c, err); err != nil {
+		return err
+	}
+	s.log.Info("dashboard: case status changed", "guild", a.Guild.ID, "case", c.Number, "status", st, "user", sess.UserID)
+	http.Redirect(w, r, fmt.Sprintf("/g/%d/cases/%d?updated=status", a.Guild.ID, c.Number), http.StatusSeeOther)
+	return nil
+}
+
+// handleExpiry moves a case's expiry as cases modify -expires does, with its scheduled end.
+func (s *Server) handleExpiry(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, c, err := s.editable(r, sess, true)
+	if err != nil {
+		return err
+	}
+	at, err := tools.ParseExpires(r.PostForm.Get("expires"), s.cfg.Now())
+	if err != nil {
+		return &pageError{Status: http.StatusBadRequest, Title: "Not changed", Message: err.Error() + ". Nothing was changed."}
+	}
+	if at.Equal(c.ExpiresAt) || at.IsZero() && c.ExpiresAt.IsZero() {
+		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d already expires %s.", c.Number, formatTime(at))}
+	}
+	_, err = s.cfg.Expiry.Reschedule(r.Context(), int64(a.Guild.ID), c.Number, sess.UserID, at, "dashboard")
+	if err := s.changeError(c, err); err != nil {
+		return err
+	}
+	s.log.Info("dashboard: case expiry changed", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
+	http.Redirect(w, r, fmt.Sprintf("/g/%d/cases/%d?updated=expiry", a.Guild.ID, c.Number), http.StatusSeeOther)
+	return nil
+}
+
+// changeError turns a refused change into a page saying why.
+func (s *Server) changeError(c cases.Case, err error) error {
+	var invalid *input.InvalidError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, input.ErrUnchanged):
+		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d already has that value.", c.Number)}
+	case errors.As(err, &invalid):
+		return &pageError{Status: http.StatusBadRequest, Title: "Not changed", Message: fmt.Sprintf("Case #%d was not changed: %s.", c.Number, invalid.Problem)}
+	}
+	return err
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
 )
 
@@ -59,7 +60,10 @@ type Discord interface {
 type Config struct {
 	Log   *slog.Logger
 	Cases *cases.Service
-	Perms *permissions.Service
+	// Expiry changes a case's status and expiry as cases modify does, moving its scheduled
+	// end with it; nil hides those two actions.
+	Expiry *expiry.Service
+	Perms  *permissions.Service
 	// Discord answers Guild from gavel's guild state and Member over REST.
 	Discord Discord
 	// Guilds lists the guilds gavel is in now.
@@ -147,6 +151,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /g/{guild}/cases.jsonl", s.signedIn(s.handleExportJSONL))
 	mux.HandleFunc("GET /g/{guild}/cases/{number}", s.signedIn(s.handleCase))
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/reason", s.signedIn(s.limited(s.handleReason)))
+	mux.HandleFunc("POST /g/{guild}/cases/{number}/status", s.signedIn(s.limited(s.handleStatus)))
+	mux.HandleFunc("POST /g/{guild}/cases/{number}/expiry", s.signedIn(s.limited(s.handleExpiry)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
