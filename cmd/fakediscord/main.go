@@ -3,8 +3,9 @@
 //
 //	go run ./cmd/fakediscord --addr 127.0.0.1:8080 --state cmd/fakediscord/testdata/seed.json
 //
-// It prints the REST base URL, the gateway URL and the bot token, one key=value per line,
-// then serves until SIGINT or SIGTERM.
+// It prints the REST base URL, the gateway URL, the control API's URL (act as any member
+// over HTTP; docs/testing.md) and the bot token, one key=value per line, then serves until
+// SIGINT or SIGTERM. The address may also come from FAKEDISCORD_ADDR.
 package main
 
 import (
@@ -32,17 +33,21 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is main without the process, so a test can start the server and stop it by
 // cancelling ctx.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fakediscord", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	defaultAddr := "127.0.0.1:8080"
+	if a := getenv("FAKEDISCORD_ADDR"); a != "" {
+		defaultAddr = a
+	}
+	addr := fs.String("addr", defaultAddr, "address to listen on, for the REST API, the gateway and the control API (port 0 picks a free one; default from FAKEDISCORD_ADDR, else 127.0.0.1:8080)")
 	statePath := fs.String("state", "", "seed file: a JSON discordtest.Seed (users and guilds with roles, members, channels)")
 	appID := fs.Uint64("app-id", 0, "application and bot user id, which the token encodes (default 123456789012345678)")
 	heartbeat := fs.Duration("heartbeat-interval", 0, "heartbeat interval announced in HELLO (default 41.25s)")
@@ -88,7 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fakediscord: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "api_url=%s\ngateway_url=%s\ntoken=%s\n", srv.APIURL(), srv.GatewayURL, srv.Token())
+	fmt.Fprintf(stdout, "api_url=%s\ngateway_url=%s\ncontrol_url=%s\ntoken=%s\n", srv.APIURL(), srv.GatewayURL, srv.URL+"/control", srv.Token())
 	log.Info("serving", "api_url", srv.APIURL(), "gateway_url", srv.GatewayURL)
 
 	<-ctx.Done()

@@ -19,14 +19,21 @@ func TestRunServesGateway(t *testing.T) {
 	out, outW := io.Pipe()
 	exited := make(chan int, 1)
 	go func() {
-		code := run(ctx, []string{"--addr", "127.0.0.1:0", "--state", "testdata/seed.json", "--log-level", "warn"}, outW, io.Discard)
+		// The address comes from the environment, as FAKEDISCORD_ADDR gives it.
+		env := func(k string) string {
+			if k == "FAKEDISCORD_ADDR" {
+				return "127.0.0.1:0"
+			}
+			return ""
+		}
+		code := run(ctx, []string{"--state", "testdata/seed.json", "--log-level", "warn"}, env, outW, io.Discard)
 		outW.Close()
 		exited <- code
 	}()
 
 	printed := map[string]string{}
 	lines := bufio.NewScanner(out)
-	for len(printed) < 3 && lines.Scan() {
+	for len(printed) < 4 && lines.Scan() {
 		k, v, ok := strings.Cut(lines.Text(), "=")
 		if !ok {
 			t.Fatalf("unexpected output line %q", lines.Text())
@@ -34,7 +41,7 @@ func TestRunServesGateway(t *testing.T) {
 		printed[k] = v
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	for _, k := range []string{"api_url", "gateway_url", "token"} {
+	for _, k := range []string{"api_url", "gateway_url", "control_url", "token"} {
 		if printed[k] == "" {
 			t.Fatalf("run printed no %s: %v", k, printed)
 		}
@@ -67,6 +74,34 @@ func TestRunServesGateway(t *testing.T) {
 		t.Fatalf("GET seeded guild = %d, want 200", g.StatusCode)
 	}
 
+	// The control API: the seeded member posts in #general, and the channel reads it back.
+	post, err := http.Post(printed["control_url"]+"/messages", "application/json",
+		strings.NewReader(`{"channel":"500000000000000001","user":"200000000000000003","content":"hello from the control API"}`))
+	if err != nil {
+		t.Fatalf("POST /control/messages: %v", err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /control/messages = %d, want 201", post.StatusCode)
+	}
+	list, err := http.Get(printed["control_url"] + "/channels/500000000000000001/messages")
+	if err != nil {
+		t.Fatalf("GET messages: %v", err)
+	}
+	defer list.Body.Close()
+	var msgs []struct {
+		Content string `json:"content"`
+		Author  struct {
+			Username string `json:"username"`
+		} `json:"author"`
+	}
+	if err := json.NewDecoder(list.Body).Decode(&msgs); err != nil {
+		t.Fatalf("decode messages: %v", err)
+	}
+	if len(msgs) != 1 || msgs[0].Content != "hello from the control API" || msgs[0].Author.Username != "member" {
+		t.Fatalf("messages = %+v", msgs)
+	}
+
 	cancel()
 	select {
 	case code := <-exited:
@@ -80,11 +115,11 @@ func TestRunServesGateway(t *testing.T) {
 
 func TestRunRejectsBadInput(t *testing.T) {
 	var stderr strings.Builder
-	if code := run(context.Background(), []string{"--no-such-flag"}, io.Discard, &stderr); code != exitUsage {
+	if code := run(context.Background(), []string{"--no-such-flag"}, func(string) string { return "" }, io.Discard, &stderr); code != exitUsage {
 		t.Errorf("unknown flag: exit %d, want %d", code, exitUsage)
 	}
 	stderr.Reset()
-	if code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--state", "testdata/missing.json"}, io.Discard, &stderr); code != exitFailure {
+	if code := run(context.Background(), []string{"--addr", "127.0.0.1:0", "--state", "testdata/missing.json"}, func(string) string { return "" }, io.Discard, &stderr); code != exitFailure {
 		t.Errorf("missing seed: exit %d, want %d", code, exitFailure)
 	}
 	if !strings.Contains(stderr.String(), "missing.json") {

@@ -122,6 +122,7 @@ func (s *Server) routes() {
 	s.oauthRoutes()
 	s.gatewayRoutes()
 	s.interactionRoutes()
+	s.controlRoutes()
 }
 
 // hasPrefixFold is strings.HasPrefix ignoring ASCII case.
