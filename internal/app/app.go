@@ -423,8 +423,29 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 	}
 	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, Discord: a.cached,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
-		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now, Sandbox: sandbox,
+		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now, Lift: a.webLift,
+		// A punishment is an action with an inverse that is not itself a lift (an unban's
+		// inverse is a ban, but an unban punishes nobody).
+		Liftable: func(t cases.Type) bool {
+			act, ok := a.cat.ByCase(t)
+			return ok && act.Inverse != "" && act.Tone != modlog.Lift
+		}, Sandbox: sandbox,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: discordTransport()}})
+}
+
+// webLift is the dashboard's "lift now": cases modify -lift's path, as the signed-in user.
+func (a *App) webLift(ctx context.Context, guildID discord.GuildID, moderator discord.User, roles []discord.RoleID, n int64) (string, bool, error) {
+	res := a.liftCase(ctx, tools.Call{GuildID: int64(guildID), User: moderator, Roles: discord.Int64s(roles), At: a.clock.Now()}, n)
+	if res.Err != nil && !res.Refused {
+		a.log.Warn("dashboard lift failed", "guild", guildID, "case", n, "err", res.Err)
+		if res.Reply.Content == "" {
+			return "", false, res.Err
+		}
+		// The pipeline's reply says what happened (a refusal from Discord, an outcome left
+		// pending): the moderator reads it as the command's caller would.
+		return res.Reply.Content, true, nil
+	}
+	return res.Reply.Content, res.Refused, nil
 }
 
 // serveWeb starts the dashboard; the returned function stops it.

@@ -49,6 +49,12 @@ func newWebWorld(t *testing.T) *webWorld {
 		t.Fatal(err)
 	}
 	cw.startWith(t, cfg, app.WithWebListener(ln), app.WithClock(ww.clk))
+	// The dashboard knows the servers gavel is in from the gateway's GUILD_CREATE, which
+	// follows READY.
+	owner := ww.signIn(t, ww.owner)
+	waitFor(t, "the dashboard to see the guild", func() bool {
+		return strings.Contains(ww.get(t, owner, "/servers").body, `href="/g/`+cw.guild.String()+`/cases"`)
+	})
 	return ww
 }
 
@@ -204,8 +210,8 @@ func TestDashboardOverHTTP(t *testing.T) {
 	})
 
 	mod := ww.signIn(t, ww.mod)
-	if n := ww.s.OAuth2Exchanges(); n != 1 {
-		t.Errorf("%d code exchanges; want 1", n)
+	if n := ww.s.OAuth2Exchanges(); n != 2 {
+		t.Errorf("%d code exchanges; want 2 (the owner's and the moderator's)", n)
 	}
 
 	t.Run("servers", func(t *testing.T) {
@@ -395,6 +401,51 @@ func TestDashboardOverHTTP(t *testing.T) {
 		c, _ = cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), tb)
 		if want := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC); !c.ExpiresAt.Equal(want) {
 			t.Errorf("the tempban expires %s; want %s", c.ExpiresAt, want)
+		}
+	})
+
+	t.Run("member page and lift now", func(t *testing.T) {
+		ww.clk.Advance(time.Minute) // a full write bucket
+		if _, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.other),
+			ModeratorID: discord.UserID(ww.mod), Type: cases.Note, Reason: "talked it over in DMs"}); err != nil {
+			t.Fatal(err)
+		}
+		memberPath := "/g/" + g + "/members/" + ww.other.String()
+		tbs, _, err := cs.BrowsePage(context.Background(), cases.Browse{Filter: cases.Filter{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.other), Types: []cases.Type{cases.Tempban}}}, 0, 1)
+		if err != nil || len(tbs) != 1 {
+			t.Fatalf("the tempban: %v %v", tbs, err)
+		}
+		tb := tbs[0].Number
+		r := ww.get(t, mod, memberPath)
+		if r.status != http.StatusOK || !strings.Contains(r.body, fmt.Sprintf(`class="active-case" data-number="%d"`, tb)) ||
+			!strings.Contains(r.body, "ends 2030-01-01 00:00 UTC") || !strings.Contains(r.body, "talked it over in DMs") || !strings.Contains(r.body, `class="lift"`) {
+			t.Fatalf("member page: %d %s", r.status, r.body)
+		}
+		if r := ww.get(t, mod, "/g/"+g+"/members/someone"); r.status != http.StatusNotFound || !strings.Contains(r.body, "is not a user id") {
+			t.Errorf("a member page for a bad id: %d %s", r.status, r.body)
+		}
+		// The moderator may amend cases but not unban: lifting a tempban is an unban.
+		tok := csrfOf(t, r.body)
+		liftPath := fmt.Sprintf("/g/%s/cases/%d/lift", g, tb)
+		r = ww.post(t, mod, liftPath, url.Values{"csrf": {tok}}, nil)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, "Ban Members") {
+			t.Errorf("a lift without the unban permission: %d %s", r.status, r.body)
+		}
+		if _, banned := ww.s.Banned(ww.guild, ww.other); !banned {
+			t.Fatal("the refused lift unbanned the member")
+		}
+		owner := ww.signIn(t, ww.owner)
+		tok = csrfOf(t, ww.get(t, owner, memberPath).body)
+		r = ww.post(t, owner, liftPath, url.Values{"csrf": {tok}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Punishment lifted") || !strings.Contains(r.body, `id="no-active"`) {
+			t.Fatalf("the owner's lift: %d %s", r.status, r.body)
+		}
+		if _, banned := ww.s.Banned(ww.guild, ww.other); banned {
+			t.Error("the lift did not unban the member")
+		}
+		lifts, err := cs.WithMetadata(context.Background(), discord.GuildID(ww.guild), "lifts_case", strconv.FormatInt(tb, 10), cases.PageRequest{Page: 1, PerPage: 10})
+		if err != nil || len(lifts.Cases) != 1 || lifts.Cases[0].Type != cases.Unban || lifts.Cases[0].ModeratorID != discord.UserID(ww.owner) {
+			t.Errorf("the lift case: %+v %v; want an unban by the owner", lifts.Cases, err)
 		}
 	})
 

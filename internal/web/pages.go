@@ -28,7 +28,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"types": cases.Types,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"home", "error", "servers", "cases", "case"} {
+	for _, name := range []string{"home", "error", "servers", "cases", "case", "member"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)
@@ -448,4 +448,91 @@ func (s *Server) changeError(c cases.Case, err error) error {
 		return &pageError{Status: http.StatusBadRequest, Title: "Not changed", Message: fmt.Sprintf("Case #%d was not changed: %s.", c.Number, invalid.Problem)}
 	}
 	return err
+}
+
+// memberPage is one member's record in a guild.
+type memberPage struct {
+	Guild  discord.Guild
+	UserID discord.UserID
+	// Active are the member's cases in force; Liftable marks those a lift would end.
+	Active   []activeCase
+	Notes    []cases.Case
+	Cases    []cases.Case
+	More     bool
+	AllCases string
+	CanLift  bool
+	CSRF     string
+	Notice   string
+}
+
+type activeCase struct {
+	cases.Case
+	Liftable bool
+}
+
+// memberCases is how many of a member's cases the member page lists before linking to the
+// filtered case list.
+const memberCases = 50
+
+func (s *Server) handleMember(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	user, err := parseUserRef(r.PathValue("user"))
+	if err != nil || user == 0 {
+		return &pageError{Status: http.StatusNotFound, Title: "No such member", Message: fmt.Sprintf("%q is not a user id.", clip(r.PathValue("user"), 30))}
+	}
+	page := memberPage{Guild: a.Guild, UserID: user, CanLift: s.cfg.Lift != nil, CSRF: sess.CSRF,
+		AllCases: fmt.Sprintf("/g/%d/cases?user=%d", a.Guild.ID, user)}
+	active, err := s.cfg.Cases.ActiveOfUser(r.Context(), a.Guild.ID, user)
+	if err != nil {
+		return err
+	}
+	for _, c := range active {
+		if c.Processed || s.cfg.Liftable == nil || !s.cfg.Liftable(c.Type) {
+			continue // ended, or not a punishment (a warning, a note, an unban)
+		}
+		page.Active = append(page.Active, activeCase{Case: c, Liftable: true})
+	}
+	notes, _, err := s.cfg.Cases.BrowsePage(r.Context(), cases.Browse{Filter: cases.Filter{GuildID: a.Guild.ID, UserID: user, Types: []cases.Type{cases.Note}}}, 0, memberCases)
+	if err != nil {
+		return err
+	}
+	page.Notes = notes
+	if page.Cases, page.More, err = s.cfg.Cases.BrowsePage(r.Context(), cases.Browse{Filter: cases.Filter{GuildID: a.Guild.ID, UserID: user}}, 0, memberCases); err != nil {
+		return err
+	}
+	if r.URL.Query().Get("lifted") != "" {
+		page.Notice = "Punishment lifted: the lift is a case of its own, listed below, linked to the case it ends."
+	}
+	s.render(w, http.StatusOK, "member", sess, fmt.Sprintf("Member %d · %s", user, a.Guild.Name), page)
+	return nil
+}
+
+// handleLift ends a case's punishment now, as cases modify -lift does: the lifting command
+// (unban, untimeout, unjail, …) through the moderation pipeline, with its own permission.
+func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Lift == nil {
+		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process runs no moderation pipeline, so punishments cannot be lifted here."}
+	}
+	c, err := s.caseInPath(r, a)
+	if err != nil {
+		return err
+	}
+	reply, refused, err := s.cfg.Lift(r.Context(), a.Guild.ID, discord.User{ID: discord.UserID(sess.UserID), Username: sess.Username}, a.Roles, c.Number)
+	if err != nil {
+		return err
+	}
+	reply = strings.TrimSpace(strings.TrimPrefix(reply, "❌"))
+	if refused {
+		return &pageError{Status: http.StatusBadRequest, Title: "Not lifted", Message: reply}
+	}
+	s.log.Info("dashboard: punishment lifted", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
+	http.Redirect(w, r, fmt.Sprintf("/g/%d/members/%d?lifted=%d", a.Guild.ID, c.UserID, c.Number), http.StatusSeeOther)
+	return nil
 }

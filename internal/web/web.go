@@ -64,6 +64,13 @@ type Config struct {
 	// end with it; nil hides those two actions.
 	Expiry *expiry.Service
 	Perms  *permissions.Service
+	// Lift ends case n's punishment now through the moderation pipeline, as moderator with
+	// roles (the lifting command's own permission is checked on the way); it returns the
+	// pipeline's reply, and whether it refused. Nil hides "lift now".
+	// Liftable says whether a case type is a punishment some command lifts (the
+	// moderation catalogue's inverse): the member page lists those as in force.
+	Liftable func(cases.Type) bool
+	Lift     func(ctx context.Context, guildID discord.GuildID, moderator discord.User, roles []discord.RoleID, n int64) (reply string, refused bool, err error)
 	// Discord answers Guild from gavel's guild state and Member over REST.
 	Discord Discord
 	// Guilds lists the guilds gavel is in now.
@@ -153,6 +160,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/reason", s.signedIn(s.limited(s.handleReason)))
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/status", s.signedIn(s.limited(s.handleStatus)))
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/expiry", s.signedIn(s.limited(s.handleExpiry)))
+	mux.HandleFunc("POST /g/{guild}/cases/{number}/lift", s.signedIn(s.limited(s.handleLift)))
+	mux.HandleFunc("GET /g/{guild}/members/{user}", s.signedIn(s.handleMember))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
@@ -315,7 +324,9 @@ func (s *Server) limited(h func(w http.ResponseWriter, r *http.Request, sess *se
 
 // access is what the signed-in user may do in a guild.
 type access struct {
-	Guild   discord.Guild
+	Guild discord.Guild
+	// Roles are the signed-in user's roles in the guild.
+	Roles   []discord.RoleID
 	CanEdit bool
 	// EditRefusal says why editing is refused, when it is.
 	EditRefusal string
@@ -369,7 +380,7 @@ func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *s
 	if err != nil {
 		return access{}, err
 	}
-	return access{Guild: g, CanEdit: edit.Allowed, EditRefusal: strings.ReplaceAll(edit.Reason, "`", "")}, nil
+	return access{Guild: g, Roles: roles, CanEdit: edit.Allowed, EditRefusal: strings.ReplaceAll(edit.Reason, "`", "")}, nil
 }
 
 func clip(s string, n int) string {
