@@ -492,6 +492,12 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 	if !strings.Contains(e.field("User"), target.String()) || !strings.Contains(e.field("Moderator"), aw.mod.String()) {
 		t.Errorf("mod-log embed %+v does not name the target and the moderator", e)
 	}
+	// The target's name, also of a user outside the server (a HACKBAN: Discord names any
+	// user to a bot), is recorded with the case and shown (escaped) in the mod log.
+	name := fmt.Sprintf("%s-%s", strings.ReplaceAll(r.name, " ", "-"), front)
+	if !strings.Contains(e.field("User"), discord.EscapeMarkdown(name)) || c.Metadata[cases.MetaTargetName] != name {
+		t.Errorf("case #%d: mod-log User field %q, recorded name %q; want %q", n, e.field("User"), c.Metadata[cases.MetaTargetName], name)
+	}
 	if (r.expires > 0) != (e.field("Ends") != "") {
 		t.Errorf("mod-log embed %+v: Ends field %q for an action lasting %v", e, e.field("Ends"), r.expires)
 	}

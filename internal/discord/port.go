@@ -19,6 +19,7 @@ import (
 // writes none.
 type Port interface {
 	Bans
+	Users
 	Members
 	Roles
 	Guilds
@@ -42,6 +43,14 @@ type Bans interface {
 	// ListBans returns up to limit bans (1–1000; 0 means 1000) of users whose id is above
 	// after, in ascending user id: pass the last id of one page as after for the next.
 	ListBans(ctx context.Context, guildID GuildID, after UserID, limit int) ([]Ban, error)
+}
+
+// Users reads Discord users, members of a server gavel is in or not.
+type Users interface {
+	// User returns a user by id (GET /users/{user.id}, open to bots for any user): the
+	// name of someone banned by id, who shares no server with gavel. An id no user has is
+	// a 404 with CodeUnknownUser.
+	User(ctx context.Context, userID UserID) (User, error)
 }
 
 // Members reads guild members and removes or times them out.

@@ -72,6 +72,7 @@ type Result struct {
 // its audit log for the checks and reconciliation, and messages (DMs, the mod log).
 type Discord interface {
 	discord.Bans
+	discord.Users
 	discord.Members
 	discord.Roles
 	discord.Guilds
@@ -602,7 +603,23 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		if a.Target != TargetUser {
 			return nil, nil, refuse("%d is not a member of this server.", targetID)
 		}
+		// Not a member: Discord still names any user to a bot, and the case keeps that
+		// name (a HACKBAN's mod-log post and the case list say who it was).
 		sc.Target = discord.User{ID: discord.UserID(targetID), Username: fmt.Sprint(targetID)}
+		var u discord.User
+		err := co.read(ctx, func(ctx context.Context) (err error) {
+			u, err = co.port.User(ctx, discord.UserID(targetID))
+			return err
+		})
+		switch {
+		case err == nil && u.Username != "":
+			sc.Target = u
+		case discord.IsCode(err, discord.CodeUnknownUser):
+			return nil, nil, refuse("No Discord user has the id %d.", targetID)
+		case err != nil:
+			// The name is a nicety: the action goes on, the case names the user by id.
+			co.log.Warn("reading the name of a user who is not a member", "guild", req.GuildID, "user", targetID, "err", err)
+		}
 		if a.NonMember != "" {
 			sc.Type = a.NonMember
 		}

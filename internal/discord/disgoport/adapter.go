@@ -278,6 +278,15 @@ func (a *Adapter) Member(ctx context.Context, guildID discord.GuildID, userID di
 	return m.member(), nil
 }
 
+// User implements discord.Port.
+func (a *Adapter) User(ctx context.Context, userID discord.UserID) (discord.User, error) {
+	var u wireUser
+	if err := a.do(ctx, call{op: "get user", endpoint: rest.GetUser.Compile(nil, userID), out: &u}); err != nil {
+		return discord.User{}, err
+	}
+	return u.user(), nil
+}
+
 // Guild implements discord.Port.
 func (a *Adapter) Guild(ctx context.Context, guildID discord.GuildID) (discord.Guild, error) {
 	var g wireGuild
