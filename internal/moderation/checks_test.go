@@ -67,6 +67,17 @@ func (p *portDouble) GetBan(_ context.Context, _ discord.GuildID, userID discord
 	return b, ok, nil
 }
 
+// User names a user outside the server as Discord would: the banned by their ban's user;
+// anyone else is known by id only (no name), which the pipeline falls back to.
+func (p *portDouble) User(_ context.Context, userID discord.UserID) (discord.User, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b, ok := p.bans[int64(userID)]; ok {
+		return b.User, nil
+	}
+	return discord.User{ID: userID}, nil
+}
+
 func (p *portDouble) ListBans(context.Context, discord.GuildID, discord.UserID, int) ([]discord.Ban, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
