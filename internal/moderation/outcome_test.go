@@ -38,6 +38,9 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 		moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithReconcileRequest(asked.add))
 	// Discord takes an hour (of the fake's clock, which does not move) to answer a ban.
 	w.s.SetLatency(banRoute, time.Hour)
+	// The held request ends when the test does (the fake's shutdown would otherwise wait
+	// for it until its own timeout).
+	t.Cleanup(func() { clk.Advance(time.Hour) })
 
 	a, _ := w.cat.Lookup("ban")
 	ctx, cancel := context.WithCancel(context.Background())
