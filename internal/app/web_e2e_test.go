@@ -394,6 +394,10 @@ func TestDashboardOverHTTP(t *testing.T) {
 		// A tempban's expiry moves with its scheduled unban.
 		tb := replyCase(t, ww.send(t, ww.owner, "$tempban <@"+ww.other.String()+"> -d 2d spam").Content)
 		tbPath := fmt.Sprintf("/g/%s/cases/%d", g, tb)
+		r = ww.get(t, mod, "/g/"+g+"/scheduled")
+		if r.status != http.StatusOK || !strings.Contains(r.body, fmt.Sprintf(`class="scheduled-row" data-case="%d"`, tb)) || !strings.Contains(r.body, "<td>unban</td>") {
+			t.Errorf("the scheduled page does not list the tempban's unban: %d %s", r.status, r.body)
+		}
 		r = ww.post(t, mod, tbPath+"/expiry", url.Values{"csrf": {tok}, "expires": {"2030-01-01 00:00"}}, nil)
 		if r.status != http.StatusOK || !strings.Contains(r.body, "Expiry updated") {
 			t.Fatalf("expiry: %d %s", r.status, r.body)
@@ -401,6 +405,9 @@ func TestDashboardOverHTTP(t *testing.T) {
 		c, _ = cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), tb)
 		if want := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC); !c.ExpiresAt.Equal(want) {
 			t.Errorf("the tempban expires %s; want %s", c.ExpiresAt, want)
+		}
+		if r := ww.get(t, mod, "/g/"+g+"/scheduled"); !strings.Contains(r.body, "2030-01-01 00:00 UTC") {
+			t.Errorf("the scheduled page does not show the moved unban: %s", r.body)
 		}
 	})
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/tools"
 )
@@ -28,7 +29,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"types": cases.Types,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"home", "error", "servers", "cases", "case", "member"} {
+	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)
@@ -534,5 +535,45 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, sess *sessio
 	}
 	s.log.Info("dashboard: punishment lifted", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
 	http.Redirect(w, r, fmt.Sprintf("/g/%d/members/%d?lifted=%d", a.Guild.ID, c.UserID, c.Number), http.StatusSeeOther)
+	return nil
+}
+
+// scheduledShown is how many of a guild's scheduled actions the page lists, soonest first.
+const scheduledShown = 100
+
+// scheduledRow is one scheduled action with its case's number.
+type scheduledRow struct {
+	expiry.Action
+	Number int64
+}
+
+type scheduledPage struct {
+	Guild discord.Guild
+	Rows  []scheduledRow
+	Total int64
+}
+
+// handleScheduled lists a guild's pending expiries and renewals, soonest first.
+func (s *Server) handleScheduled(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Expiry == nil {
+		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process runs no schedule."}
+	}
+	acts, total, err := s.cfg.Expiry.Pending(r.Context(), int64(a.Guild.ID), scheduledShown)
+	if err != nil {
+		return err
+	}
+	page := scheduledPage{Guild: a.Guild, Total: total}
+	for _, act := range acts {
+		c, err := s.cfg.Cases.Get(r.Context(), act.CaseID)
+		if err != nil {
+			return err
+		}
+		page.Rows = append(page.Rows, scheduledRow{Action: act, Number: c.Number})
+	}
+	s.render(w, http.StatusOK, "scheduled", sess, "Scheduled · "+a.Guild.Name, page)
 	return nil
 }

@@ -162,6 +162,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/expiry", s.signedIn(s.limited(s.handleExpiry)))
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/lift", s.signedIn(s.limited(s.handleLift)))
 	mux.HandleFunc("GET /g/{guild}/members/{user}", s.signedIn(s.handleMember))
+	mux.HandleFunc("GET /g/{guild}/scheduled", s.signedIn(s.handleScheduled))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
