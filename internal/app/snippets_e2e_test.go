@@ -114,7 +114,12 @@ func TestSnippetsEndToEnd(t *testing.T) {
 	// A moderator (Manage Messages while there are no ranks) locks; the lock holds the author
 	// back, not the moderator; members cannot lock.
 	w.say(t, w.plain, "$snippets lock rules", "You need the Manage Messages permission to use `snippets lock`")
-	w.say(t, helper, "$snippets lock rules", "Snippet `Rules` is locked")
+	w.say(t, helper, "$snippets lock rules", "Snippet `Rules` is locked", "Its author "+mention(w.plain)+" was told by DM")
+	// The author is told, as Tux tells them.
+	if dms := s.DMsOf(w.plain); len(dms) != 1 || !strings.Contains(dms[0].Content, "A moderator locked your snippet `Rules`") ||
+		!strings.Contains(dms[0].Content, "You can still post it") {
+		t.Errorf("DMs of the author after the lock = %+v; want one saying their snippet was locked", dms)
+	}
 	w.say(t, w.plain, "$snippets edit rules mine again", "is locked: only moderators can edit, rename or delete it")
 	w.say(t, w.plain, "$snippets delete rules", "is locked")
 	w.say(t, helper, "$snippets edit rules Moderated text.", "Snippet `Rules` updated")
@@ -130,6 +135,11 @@ func TestSnippetsEndToEnd(t *testing.T) {
 	w.say(t, w.target, "$snippets unlock rules", "Snippet `Rules` is unlocked")
 	w.say(t, helper, "$snippets lock rules", "You need rank")
 	w.say(t, w.plain, "$snippets create plain2 rank 0 text", "Snippet `plain2` created")
+	// An author who does not take DMs: the lock holds, and the moderator learns they were not told.
+	s.SetDMsClosed(w.plain, true)
+	w.say(t, w.target, "$snippets lock plain2", "Snippet `plain2` is locked", "Its author "+mention(w.plain)+" could not be told: their DMs are closed")
+	s.SetDMsClosed(w.plain, false)
+	w.say(t, w.target, "$snippets unlock plain2", "Snippet `plain2` is unlocked")
 	w.say(t, w.target, "$snippets delete rules", "Snippet `Rules` deleted; its history is kept")
 	w.say(t, w.other, "$snippet rules", "There is no snippet named `rules`")
 

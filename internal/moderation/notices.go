@@ -103,6 +103,10 @@ func (o DMOutcome) Sentence() string {
 	return ""
 }
 
+// DMOutcomeOf classifies a DM's result (nil: sent) for the DMs gavel sends outside the
+// pipeline (a locked snippet's author), so that they are worded by the same causes.
+func DMOutcomeOf(err error) DMOutcome { return dmOutcome(err) }
+
 // dmOutcome classifies a failed DM.
 func dmOutcome(err error) DMOutcome {
 	switch {

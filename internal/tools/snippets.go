@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/snippets"
 )
@@ -169,7 +171,7 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 		lock := args.Spec.Name == "lock"
 		sn, err = svc.SetLocked(ctx, call.GuildID, actor, name, lock)
 		if err == nil && lock {
-			return Text(OK, "Snippet `%s` is locked: only moderators can edit, rename or delete it now.", sn.Name)
+			return Text(OK, "Snippet `%s` is locked: only moderators can edit, rename or delete it now.%s", sn.Name, st.tellLocked(ctx, call, sn))
 		}
 		if err == nil {
 			return Text(OK, "Snippet `%s` is unlocked: its author can edit, rename or delete it again.", sn.Name)
@@ -178,6 +180,39 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 		return Text(Refused, "%s is not a snippets subcommand; use list, search, info, create, edit, rename, delete, lock or unlock.", args.Command())
 	}
 	return st.fail(ctx, call, err, name)
+}
+
+// lockDMTimeout bounds the DM telling an author their snippet was locked: the moderator's
+// answer does not wait on it longer.
+const lockDMTimeout = 5 * time.Second
+
+// tellLocked DMs a snippet's author that a moderator locked it, as Tux does, unless the
+// moderator is the author, and returns what the moderator's reply says of it (the DM may
+// fail: closed DMs, an author who left every server gavel is in, Discord failing).
+func (st *snippetTool) tellLocked(ctx context.Context, call Call, sn snippets.Snippet) string {
+	if sn.AuthorID == int64(call.User.ID) {
+		return ""
+	}
+	where := "a server"
+	if g, err := st.env.Port.Guild(ctx, discord.GuildID(call.GuildID)); err == nil && g.Name != "" {
+		where = "**" + discord.EscapeMarkdown(g.Name) + "**"
+	}
+	dmCtx, cancel := context.WithTimeout(ctx, lockDMTimeout)
+	defer cancel()
+	_, err := st.env.Port.SendDM(dmCtx, discord.UserID(sn.AuthorID), discord.Message{
+		Content: fmt.Sprintf("A moderator locked your snippet `%s` in %s: only moderators can edit, rename or delete it now. You can still post it.",
+			sn.Name, where),
+		AllowedMentions: &discord.AllowedMentions{},
+	})
+	switch moderation.DMOutcomeOf(err) {
+	case moderation.DMSent:
+		return fmt.Sprintf(" Its author <@%d> was told by DM.", sn.AuthorID)
+	case moderation.DMClosed:
+		return fmt.Sprintf(" Its author <@%d> could not be told: their DMs are closed.", sn.AuthorID)
+	case moderation.DMTimedOut:
+		return fmt.Sprintf(" Its author <@%d> may not have been told: Discord did not confirm the DM in time.", sn.AuthorID)
+	}
+	return fmt.Sprintf(" Its author <@%d> could not be told: Discord failed to deliver the DM.", sn.AuthorID)
 }
 
 // actor is the caller as the snippets service sees them: a moderator is of rank
