@@ -147,8 +147,15 @@ func TestDatabaseDownIsSaidInWords(t *testing.T) {
 			t.Errorf("%s: reply %q does not say the database is unreachable", content, r.Content)
 		}
 	}
+	// The owner passes the permission check without the database: the tools say it too.
+	for _, content := range []string{"$snippets create outage text", "$config prefix !", "$cases"} {
+		r := w.say(t, w.owner, content)
+		if !strings.Contains(r.Content, "database") || strings.Contains(r.Content, "Something went wrong") {
+			t.Errorf("%s: reply %q does not say the database failed", content, r.Content)
+		}
+	}
 	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, "checking permissions") && strings.Contains(line, "failed to connect") {
+		if (strings.Contains(line, "checking permissions") || strings.Contains(line, "command failed")) && strings.Contains(line, "failed to connect") {
 			t.Errorf("a per-command log line carries the driver's detail: %s", line)
 		}
 	}

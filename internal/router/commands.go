@@ -342,7 +342,10 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 	} else {
 		r = rt.cfg.Tools.Run(ctx, call, args)
 		if r.Err != nil {
-			rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", r.Err)
+			// An unreachable database is logged with the driver's detail once per outage
+			// (store.Health), not once per command.
+			_, err := rt.failure(r.Err)
+			rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", err)
 			if rt.stopping() {
 				// The tool's own words say what was and was not done; they only need the
 				// reason, which they cannot know.

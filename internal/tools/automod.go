@@ -236,9 +236,7 @@ func autoModError(err error, what string) Reply {
 		r.Err = err
 		return r
 	}
-	if store.Unreachable(err) {
-		r := Text(Failed, "gavel's database is unreachable; nothing was changed; try again shortly.")
-		r.Err = err
+	if r, ok := databaseDown(err); ok {
 		return r
 	}
 	r := Text(Refused, "%s", fitReply(upperFirst(strings.TrimSuffix(err.Error(), "."))+"."))
@@ -705,4 +703,16 @@ func editFromArgs(args commands.Args, cur automod.Rule) (automod.RuleEdit, error
 		return e, errors.New("Say what to change: give at least one option (name, keywords, regex, allow, presets, mention-limit, raid-protection, block, message, alert, timeout, block-interaction, exempt-roles, exempt-channels, enabled).")
 	}
 	return e, nil
+}
+
+// databaseDown is the reply to a command stopped by gavel's database not answering, in the
+// pipeline's words and without the driver's text (which names the database's user and
+// host); false when err is something else.
+func databaseDown(err error) (Reply, bool) {
+	if !store.Unreachable(err) {
+		return Reply{}, false
+	}
+	r := Text(Failed, "gavel's database is unreachable; nothing was changed; try again shortly.")
+	r.Err = err
+	return r, true
 }

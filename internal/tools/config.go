@@ -1077,6 +1077,9 @@ func refused(format string, args ...any) Reply { return Text(Refused, "❌ "+for
 // failed answers a change gavel could not make: Discord failing to answer a check, or gavel
 // itself.
 func failed(err error) Reply {
+	if r, ok := databaseDown(err); ok {
+		return r
+	}
 	r := Text(Failed, "Something went wrong on gavel's side and nothing was changed. Try again in a moment; if it keeps happening, tell the bot's operator.")
 	if errors.Is(err, executor.ErrOpen) || discord.AsError(err) != nil {
 		r = Text(Failed, "gavel could not check this with Discord (%s), so nothing was changed. Try again in a moment.", discordProblem(err))

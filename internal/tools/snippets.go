@@ -254,6 +254,9 @@ func (st *snippetTool) fail(ctx context.Context, call Call, err error, name stri
 	case errors.As(err, &invalid):
 		return Text(Refused, "The snippet's %s is not accepted: %s. Nothing was changed.", invalid.Field, invalid.Problem)
 	}
+	if r, ok := databaseDown(err); ok {
+		return r
+	}
 	r := Text(Failed, "Something went wrong on gavel's side and nothing was changed. Try again in a moment; if it keeps happening, tell the bot's operator.")
 	r.Err = err
 	return r
