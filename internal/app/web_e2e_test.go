@@ -43,6 +43,9 @@ func newWebWorld(t *testing.T) *webWorld {
 	}
 	ww := &webWorld{casesWorld: cw, url: "http://" + ln.Addr().String(), clk: clock.NewManual(time.Now().UTC())}
 	cw.s.AddOAuth2Redirect(ww.url + "/auth/callback")
+	// gavel manages AutoMod with Manage Server.
+	amRole := cw.s.CreateRole(cw.guild, "automod", 3, discordtest.PermManageGuild)
+	cw.s.SetMemberRoles(cw.guild, cw.s.BotID(), cw.botRole, amRole)
 	cfg := cw.config()
 	cfg.Web = config.Web{Addr: ln.Addr().String(), PublicURL: ww.url, ClientSecret: config.Secret(cw.s.OAuth2ClientSecret())}
 	if err := cfg.Validate(); err != nil {
@@ -453,6 +456,35 @@ func TestDashboardOverHTTP(t *testing.T) {
 		lifts, err := cs.WithMetadata(context.Background(), discord.GuildID(ww.guild), "lifts_case", strconv.FormatInt(tb, 10), cases.PageRequest{Page: 1, PerPage: 10})
 		if err != nil || len(lifts.Cases) != 1 || lifts.Cases[0].Type != cases.Unban || lifts.Cases[0].ModeratorID != discord.UserID(ww.owner) {
 			t.Errorf("the lift case: %+v %v; want an unban by the owner", lifts.Cases, err)
+		}
+	})
+
+	t.Run("automod and its tester", func(t *testing.T) {
+		if r := ww.send(t, ww.owner, `$automod create scams -keywords "free nitro", scam*`); !strings.Contains(r.Content, "scams") {
+			t.Fatalf("creating the rule: %q", r.Content)
+		}
+		owner := ww.signIn(t, ww.owner)
+		r := ww.get(t, owner, "/g/"+g+"/automod")
+		if r.status != http.StatusOK || !strings.Contains(r.body, `<tr class="rule"><td>scams</td><td>KEYWORD</td><td>yes</td>`) {
+			t.Fatalf("automod page: %d %s", r.status, r.body)
+		}
+		r = ww.get(t, owner, "/g/"+g+"/automod?message="+url.QueryEscape("get FREE NITRO here, scammers"))
+		if !strings.Contains(r.body, "keyword <code>free nitro</code> matched <mark>FREE NITRO</mark> at characters 4–14") {
+			t.Errorf("tester: %s", r.body)
+		}
+		r = ww.get(t, owner, "/g/"+g+"/automod?message="+url.QueryEscape("hello scammers"))
+		if !strings.Contains(r.body, "keyword <code>scam*</code> matched <mark>scam</mark> at characters 6–10") {
+			t.Errorf("tester with a wildcard: %s", r.body)
+		}
+		if r := ww.get(t, owner, "/g/"+g+"/automod?message=hello"); !strings.Contains(r.body, `id="no-hits"`) {
+			t.Errorf("tester on a clean message: %s", r.body)
+		}
+		if r := ww.get(t, owner, "/g/"+g+"/automod?message="+strings.Repeat("a", 4001)); r.status != http.StatusBadRequest || !strings.Contains(r.body, "at most 4000") {
+			t.Errorf("an over-long message: %d %s", r.status, r.body)
+		}
+		// The moderator may see cases but not AutoMod (Manage Server, or rank 5).
+		if r := ww.get(t, mod, "/g/"+g+"/automod"); r.status != http.StatusForbidden || !strings.Contains(r.body, "Manage Server") {
+			t.Errorf("the moderator's automod page: %d %s", r.status, r.body)
 		}
 	})
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
@@ -29,7 +30,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"types": cases.Types,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled"} {
+	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled", "automod"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)
@@ -575,5 +576,73 @@ func (s *Server) handleScheduled(w http.ResponseWriter, r *http.Request, sess *s
 		page.Rows = append(page.Rows, scheduledRow{Action: act, Number: c.Number})
 	}
 	s.render(w, http.StatusOK, "scheduled", sess, "Scheduled · "+a.Guild.Name, page)
+	return nil
+}
+
+// maxTestMessage bounds the tester's message: Discord's longest message.
+const maxTestMessage = 4000
+
+// ruleRow is one AutoMod rule as the page shows it.
+type ruleRow struct {
+	automod.Rule
+	Trigger string
+	Actions []string
+}
+
+type autoModPage struct {
+	Guild   discord.Guild
+	Rules   []ruleRow
+	Message string
+	Tested  bool
+	Report  automod.Report
+}
+
+// handleAutoMod lists the server's AutoMod rules as Discord has them and, given a message,
+// shows which rules it would trigger and why, by gavel's local engine (Discord's
+// semantics). It needs the automod list permission, and automod test for the tester.
+func (s *Server) handleAutoMod(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	if s.cfg.AutoMod == nil {
+		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process does not manage AutoMod."}
+	}
+	msg := r.URL.Query().Get("message")
+	cmd := "automod list"
+	if msg != "" {
+		cmd = "automod test"
+	}
+	d, err := a.may(cmd)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return &pageError{Status: http.StatusForbidden, Title: "Not allowed",
+			Message: fmt.Sprintf("You may not see the AutoMod rules of %s: %s", a.Guild.Name, strings.ReplaceAll(d.Reason, "`", ""))}
+	}
+	if len([]rune(msg)) > maxTestMessage {
+		return &pageError{Status: http.StatusBadRequest, Title: "Message too long",
+			Message: fmt.Sprintf("The message is %d characters long; Discord's messages are at most %d.", len([]rune(msg)), maxTestMessage)}
+	}
+	rules, err := s.cfg.AutoMod.List(r.Context(), int64(a.Guild.ID))
+	if err != nil {
+		return fmt.Errorf("reading the AutoMod rules of %d: %w", a.Guild.ID, err)
+	}
+	page := autoModPage{Guild: a.Guild, Message: msg}
+	for _, rule := range rules {
+		row := ruleRow{Rule: rule, Trigger: rule.TriggerType.String()}
+		for _, act := range rule.Actions {
+			row.Actions = append(row.Actions, act.Type.String())
+		}
+		page.Rules = append(page.Rules, row)
+	}
+	if msg != "" {
+		if page.Report, err = automod.DryRun(rules, nil, msg); err != nil {
+			return fmt.Errorf("testing a message against the AutoMod rules of %d: %w", a.Guild.ID, err)
+		}
+		page.Tested = true
+	}
+	s.render(w, http.StatusOK, "automod", sess, "AutoMod · "+a.Guild.Name, page)
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
@@ -64,6 +65,9 @@ type Config struct {
 	// end with it; nil hides those two actions.
 	Expiry *expiry.Service
 	Perms  *permissions.Service
+	// AutoMod reads the server's AutoMod rules from Discord and dry-runs messages against
+	// them; nil hides the AutoMod page.
+	AutoMod *automod.Service
 	// Lift ends case n's punishment now through the moderation pipeline, as moderator with
 	// roles (the lifting command's own permission is checked on the way); it returns the
 	// pipeline's reply, and whether it refused. Nil hides "lift now".
@@ -163,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/lift", s.signedIn(s.limited(s.handleLift)))
 	mux.HandleFunc("GET /g/{guild}/members/{user}", s.signedIn(s.handleMember))
 	mux.HandleFunc("GET /g/{guild}/scheduled", s.signedIn(s.handleScheduled))
+	mux.HandleFunc("GET /g/{guild}/automod", s.signedIn(s.handleAutoMod))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
@@ -331,6 +336,8 @@ type access struct {
 	CanEdit bool
 	// EditRefusal says why editing is refused, when it is.
 	EditRefusal string
+	// may asks the permission engine about another command, for this user in this guild.
+	may func(command string) (permissions.Decision, error)
 }
 
 // authorize checks the signed-in user against the guild in the path: gavel must be in it,
@@ -381,7 +388,7 @@ func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *s
 	if err != nil {
 		return access{}, err
 	}
-	return access{Guild: g, Roles: roles, CanEdit: edit.Allowed, EditRefusal: strings.ReplaceAll(edit.Reason, "`", "")}, nil
+	return access{Guild: g, Roles: roles, may: check, CanEdit: edit.Allowed, EditRefusal: strings.ReplaceAll(edit.Reason, "`", "")}, nil
 }
 
 func clip(s string, n int) string {
