@@ -479,6 +479,10 @@ func TestCasesCommand(t *testing.T) {
 		waitLog(t, "the mod-log message after the reason change", func(le embedView) bool {
 			return le.Description == "spam <@"+cw.other.String()+"> @everyone" && strings.Contains(le.Footer.Text, "updated by mod")
 		})
+		// The edit keeps the target's name in the User field (it once fell back to the id).
+		waitLog(t, "the edited mod-log message naming the target", func(le embedView) bool {
+			return strings.Contains(le.field("User"), "target") && strings.Contains(le.field("User"), cw.target.String())
+		})
 
 		_, sm := cw.slash(t, cw.mod, "modify", discordtest.IntOpt("number", 26), discordtest.StringOpt("status", "voided"))
 		if !strings.HasPrefix(sm.Content, "Case #26 updated: status active → voided") || !strings.Contains(sm.Content, "does not undo") {
