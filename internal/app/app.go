@@ -421,7 +421,7 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 	if a.cfg.Web.SessionKey != "" {
 		key = []byte(a.cfg.Web.SessionKey)
 	}
-	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Discord: a.cached,
+	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds, Discord: a.cached,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
 		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now, Lift: a.webLift,
 		// A punishment is an action with an inverse that is not itself a lift (an unban's

@@ -488,6 +488,24 @@ func TestDashboardOverHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("settings", func(t *testing.T) {
+		if r := ww.send(t, ww.owner, "$config prefix !"); !strings.Contains(r.Content, "!") {
+			t.Fatalf("setting the prefix: %q", r.Content)
+		}
+		owner := ww.signIn(t, ww.owner)
+		r := ww.get(t, owner, "/g/"+g+"/settings")
+		if r.status != http.StatusOK || !strings.Contains(r.body, `<dd id="s-prefix"><code>!</code></dd>`) ||
+			!strings.Contains(r.body, "by "+ww.owner.String()+": <del>$</del> → <ins>!</ins>") || !strings.Contains(r.body, ww.modlog.String()) {
+			t.Errorf("settings page: %d %s", r.status, r.body)
+		}
+		if r := ww.get(t, mod, "/g/"+g+"/settings"); r.status != http.StatusForbidden || !strings.Contains(r.body, "Manage Server") {
+			t.Errorf("the moderator's settings page: %d %s", r.status, r.body)
+		}
+		if r := ww.send(t, ww.owner, "!config prefix $"); !strings.Contains(r.Content, "$") {
+			t.Fatalf("setting the prefix back: %q", r.Content)
+		}
+	})
+
 	t.Run("linked cases", func(t *testing.T) {
 		lift, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.other),
 			ModeratorID: discord.UserID(ww.mod), Type: cases.Unban, Reason: "appeal", Metadata: map[string]string{"lifts_case": "5"}})

@@ -19,6 +19,8 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/tools"
 )
 
@@ -30,7 +32,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"types": cases.Types,
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled", "automod"} {
+	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled", "automod", "settings"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)
@@ -644,5 +646,68 @@ func (s *Server) handleAutoMod(w http.ResponseWriter, r *http.Request, sess *ses
 		page.Tested = true
 	}
 	s.render(w, http.StatusOK, "automod", sess, "AutoMod · "+a.Guild.Name, page)
+	return nil
+}
+
+// settingsHistory is how many changes of each kind the settings page shows.
+const settingsHistory = 100
+
+type settingsPage struct {
+	Guild        discord.Guild
+	Settings     settings.Guild
+	Ranks        []permissions.Rank
+	RoleRanks    []permissions.RoleRank
+	CommandRanks []permissions.CommandRank
+	History      []settings.Event
+	RoleNames    map[int64]string
+}
+
+// handleSettings shows the server's settings, ranks, role ranks and command ranks with
+// their change history, read-only; it needs what config show needs.
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, err := s.authorize(r.Context(), r, sess)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Settings == nil {
+		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process keeps no settings."}
+	}
+	d, err := a.may("config show")
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return &pageError{Status: http.StatusForbidden, Title: "Not allowed",
+			Message: fmt.Sprintf("You may not see the settings of %s: %s", a.Guild.Name, strings.ReplaceAll(d.Reason, "`", ""))}
+	}
+	ctx := r.Context()
+	gid := int64(a.Guild.ID)
+	page := settingsPage{Guild: a.Guild, RoleNames: map[int64]string{}}
+	if page.Settings, err = s.cfg.Settings.Get(ctx, gid); err != nil {
+		return err
+	}
+	if page.Ranks, err = s.cfg.Perms.Ranks(ctx, gid); err != nil {
+		return err
+	}
+	if page.RoleRanks, err = s.cfg.Perms.RoleRanks(ctx, gid); err != nil {
+		return err
+	}
+	if page.CommandRanks, err = s.cfg.Perms.CommandRanks(ctx, gid); err != nil {
+		return err
+	}
+	own, err := s.cfg.Settings.History(ctx, gid, settingsHistory)
+	if err != nil {
+		return err
+	}
+	perms, err := s.cfg.Perms.History(ctx, gid, settingsHistory)
+	if err != nil {
+		return err
+	}
+	page.History = append(own, perms...)
+	slices.SortStableFunc(page.History, func(x, y settings.Event) int { return y.At.Compare(x.At) })
+	for _, role := range a.Guild.Roles {
+		page.RoleNames[int64(role.ID)] = role.Name
+	}
+	s.render(w, http.StatusOK, "settings", sess, "Settings · "+a.Guild.Name, page)
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/settings"
 )
 
 //go:embed templates/*.html
@@ -65,6 +66,8 @@ type Config struct {
 	// end with it; nil hides those two actions.
 	Expiry *expiry.Service
 	Perms  *permissions.Service
+	// Settings holds the servers' settings; nil hides the settings page.
+	Settings *settings.Service
 	// AutoMod reads the server's AutoMod rules from Discord and dry-runs messages against
 	// them; nil hides the AutoMod page.
 	AutoMod *automod.Service
@@ -168,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /g/{guild}/members/{user}", s.signedIn(s.handleMember))
 	mux.HandleFunc("GET /g/{guild}/scheduled", s.signedIn(s.handleScheduled))
 	mux.HandleFunc("GET /g/{guild}/automod", s.signedIn(s.handleAutoMod))
+	mux.HandleFunc("GET /g/{guild}/settings", s.signedIn(s.handleSettings))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
