@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,19 @@ func TestFrontEndRefusals(t *testing.T) {
 	}
 	if c, found := caseOf(t, cs, fw.guild, fw.target, cases.Warn); !found || c.Reason != `be nice "-slient"` {
 		t.Errorf("warning %+v (found %v); want the reason with the quoted word", c, found)
+	}
+
+	// Durations are said in days, hours and minutes (not "1mo 2w 1d"), and a minus between
+	// parts subtracts (1h-30m was refused as negative).
+	if reply := fw.say(t, fw.mod, "$timeout "+other+" -d 45d raid"); !strings.Contains(reply, "45 days") || strings.Contains(reply, "1mo") {
+		t.Errorf("$timeout … 45d: %q", reply)
+	}
+	if reply := fw.say(t, fw.mod, "$timeout "+other+" -d 1h-30m calm down"); !strings.Contains(reply, "Case #") {
+		t.Errorf("$timeout … 1h-30m: %q", reply)
+	}
+	waitFor(t, "the timeout's DM", func() bool { return len(fw.s.DMsOf(fw.other)) > 0 })
+	if dms := fw.s.DMsOf(fw.other); len(dms[len(dms)-1].Embeds) != 1 || !strings.Contains(string(dms[len(dms)-1].Embeds[0]), `"Duration","value":"30 minutes"`) {
+		t.Errorf("the DM of a 1h-30m timeout does not say 30 minutes: %s", fmt.Sprint(dms[len(dms)-1].Embeds))
 	}
 
 	// A mistyped subcommand is named, with the list and the nearest one (the owner may use
