@@ -554,3 +554,18 @@ func controlStatus(err error) int {
 		return http.StatusBadRequest
 	}
 }
+
+// CanView says whether user may see channel (View Channel there, after overwrites).
+func (s *Server) CanView(channel, user ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.st.channels[channel]
+	if !ok {
+		return false
+	}
+	g, ok := s.st.guilds[c.GuildID]
+	if !ok || g.Members[user] == nil {
+		return false
+	}
+	return channelPermissions(g, c, user, s.now())&PermViewChannel != 0
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSandboxCommand runs `gavel sandbox` with no token and no configuration, on a
+// database file of the test's: it prints the URL, the URL serves the panel, and the command
+// stops cleanly, keeping the file.
+func TestSandboxCommand(t *testing.T) {
+	t.Chdir(t.TempDir())
+	db := filepath.Join(t.TempDir(), "sandbox.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr lockedBuffer
+	code := make(chan int, 1)
+	noEnv := func(string) (string, bool) { return "", false }
+	go func() {
+		code <- run(ctx, nil, []string{"sandbox", "--addr", "127.0.0.1:0", "--db", db}, &stdout, &stderr, noEnv)
+	}()
+
+	urlRE := regexp.MustCompile(`open (http://\S+/sandbox/)`)
+	deadline := time.Now().Add(30 * time.Second)
+	var url string
+	for url == "" {
+		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+			break
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("sandbox exited with %d before printing its URL; stderr:\n%s", c, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sandbox printed no URL; stdout %q, stderr:\n%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "gavel sandbox") || !strings.Contains(string(body), "signed in without OAuth") {
+		t.Fatalf("GET %s = %d:\n%s", url, resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("sandbox exited with %d; stderr:\n%s", c, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("sandbox did not stop after its context ended")
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("the --db file is gone: %v", err)
+	}
+}
