@@ -2,11 +2,13 @@ package sandbox_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,5 +169,30 @@ func TestSandboxSlashAndRefusals(t *testing.T) {
 	}
 	if st, _ := c.get("/sandbox/c/123"); st != http.StatusNotFound {
 		t.Errorf("an unknown channel = %d, want 404", st)
+	}
+}
+
+// TestSandboxButtons: a case list longer than a page carries gavel's page buttons, and
+// pressing Next in the panel turns the page.
+func TestSandboxButtons(t *testing.T) {
+	sb, c := start(t)
+	w := sb.World()
+	general := "/sandbox/c/" + w.General.String()
+	c.post("/sandbox/as", url.Values{"user": {w.Helper.String()}})
+	for i := 1; i <= 11; i++ {
+		c.post(general, url.Values{"text": {fmt.Sprintf("$warn @nina warning %d", i)}})
+		c.eventually(general, fmt.Sprintf("Case #%d</strong>", i))
+	}
+	c.post(general, url.Values{"text": {"$cases"}})
+	body := c.eventually(general, "Page 1 of 2")
+	next := regexp.MustCompile(`name="message" value="(\d+)"><input type="hidden" name="custom_id" value="([^"]+)"><button type="submit">Next ▶`).FindStringSubmatch(body)
+	if next == nil {
+		t.Fatalf("no Next button on the case list:\n%s", body)
+	}
+	c.post(general+"/press", url.Values{"message": {next[1]}, "custom_id": {next[2]}})
+	c.eventually(general, "Page 2 of 2")
+	// A button that is not on the message is refused in words.
+	if _, body := c.post(general+"/press", url.Values{"message": {next[1]}, "custom_id": {"forged"}}); !strings.Contains(body, "no component with custom_id") {
+		t.Errorf("a forged button press is not refused in words")
 	}
 }
