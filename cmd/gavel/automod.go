@@ -105,11 +105,11 @@ func (c automodExportCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	rules, err := env.rules.List(ctx, c.Guild)
+	rules, err := env.rules.List(ctx, discord.GuildID(c.Guild))
 	if err != nil {
 		return err
 	}
-	gavelRules, _, err := env.store.GavelRules(ctx, c.Guild)
+	gavelRules, _, err := env.store.GavelRules(ctx, discord.GuildID(c.Guild))
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func readRuleFile(path string) (automod.RuleFile, error) {
 }
 
 // makePlan reads the file and what the guild has, and compares them.
-func (e *automodEnv) makePlan(ctx context.Context, guildID int64, path string) (automod.RuleFile, automod.Plan, error) {
+func (e *automodEnv) makePlan(ctx context.Context, guildID discord.GuildID, path string) (automod.RuleFile, automod.Plan, error) {
 	f, err := readRuleFile(path)
 	if err != nil {
 		return automod.RuleFile{}, automod.Plan{}, err
@@ -173,7 +173,7 @@ func (c automodPlanCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	_, plan, err := env.makePlan(ctx, c.Guild, c.File)
+	_, plan, err := env.makePlan(ctx, discord.GuildID(c.Guild), c.File)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	f, plan, err := env.makePlan(ctx, c.Guild, c.File)
+	f, plan, err := env.makePlan(ctx, discord.GuildID(c.Guild), c.File)
 	if err != nil {
 		return err
 	}
@@ -206,11 +206,11 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	guilds := settings.NewService(env.st)
-	svc := automod.NewService(env.port, automod.WithExecutor(env.exec), automod.WithReporter(func(ctx context.Context, guildID int64, text string) {
+	svc := automod.NewService(env.port, automod.WithExecutor(env.exec), automod.WithReporter(func(ctx context.Context, guildID discord.GuildID, text string) {
 		postAudit(ctx, rt, guilds, env, guildID, text)
 	}))
 	actor := automod.Actor{Name: "the command line (gavel automod apply " + filepath.Base(c.File) + ")"}
-	done, err := svc.ApplyPlan(ctx, c.Guild, actor, plan, env.store, f.Gavel)
+	done, err := svc.ApplyPlan(ctx, discord.GuildID(c.Guild), actor, plan, env.store, f.Gavel)
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 }
 
 // postAudit posts text to the guild's audit-log channel, when it has one.
-func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, env *automodEnv, guildID int64, text string) {
+func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, env *automodEnv, guildID discord.GuildID, text string) {
 	g, err := guilds.Get(ctx, guildID)
 	if err != nil {
 		fmt.Fprintf(rt.Stderr, "warning: the audit-log channel was not told (settings unreadable: %v)\n", err)
@@ -229,7 +229,7 @@ func postAudit(ctx context.Context, rt *Runtime, guilds *settings.Service, env *
 		return
 	}
 	err = env.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := env.port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), discord.Message{Content: clip(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		_, err := env.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clip(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 		return err
 	})
 	if err != nil {
@@ -266,7 +266,7 @@ func (c automodTestCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	rep, err := env.rules.Test(ctx, c.Guild, c.Message)
+	rep, err := env.rules.Test(ctx, discord.GuildID(c.Guild), c.Message)
 	if err != nil {
 		return err
 	}

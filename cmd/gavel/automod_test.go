@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gavelbot/gavel/internal/automod"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -72,7 +73,7 @@ func TestAutomodCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		if _, err := settings.NewService(st).SetChannel(context.Background(), int64(guild), int64(owner), settings.AuditLog, int64(auditlog)); err != nil {
+		if _, err := settings.NewService(st).SetChannel(context.Background(), discord.GuildID(guild), discord.UserID(owner), settings.AuditLog, discord.ChannelID(auditlog)); err != nil {
 			t.Fatal(err)
 		}
 	}()
@@ -114,7 +115,7 @@ func TestAutomodCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		gr, _, err := automod.NewStore(st).GavelRules(context.Background(), int64(guild))
+		gr, _, err := automod.NewStore(st).GavelRules(context.Background(), discord.GuildID(guild))
 		if err != nil || len(gr) != 1 || gr[0].Name != "many words" {
 			t.Fatalf("stored gavel rules: %+v %v", gr, err)
 		}

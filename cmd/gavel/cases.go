@@ -246,7 +246,7 @@ func (c casesListCmd) pendingExpiry(ctx context.Context, rt *Runtime) error {
 	svc := cases.NewService(st)
 	// The schedule holds one open action per expiring case: filtering in Go over the
 	// listing (at most expiry.MaxPending) keeps the query simple.
-	all, total, err := expiry.NewService(st, svc).Pending(ctx, c.Guild, expiry.MaxPending)
+	all, total, err := expiry.NewService(st, svc).Pending(ctx, discord.GuildID(c.Guild), expiry.MaxPending)
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (c casesListCmd) pendingExpiry(ctx context.Context, rt *Runtime) error {
 	}
 	var rows []row
 	for _, a := range all {
-		if c.User != 0 && a.UserID != c.User {
+		if c.User != 0 && a.UserID != discord.UserID(c.User) {
 			continue
 		}
 		k, err := svc.Get(ctx, a.CaseID)

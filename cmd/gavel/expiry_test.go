@@ -172,7 +172,7 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 	// due while no gavel runs, and only a restarted gavel can run it. (The processes run on
 	// the wall clock; ending the tempban in the past spares waiting for it.)
 	first.kill(t)
-	if _, err := svc.Reschedule(ctx, int64(guild), 1, int64(owner), time.Now().Add(-time.Second), "ended for the test"); err != nil {
+	if _, err := svc.Reschedule(ctx, discord.GuildID(guild), 1, discord.UserID(owner), time.Now().Add(-time.Second), "ended for the test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, banned := fake.Banned(guild, target); !banned {
@@ -251,7 +251,7 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
-	if got, err := svc.Reconcile(ctx, int64(owner), n); err != nil || got != n {
+	if got, err := svc.Reconcile(ctx, discord.UserID(owner), n); err != nil || got != n {
 		t.Fatalf("scheduled %d of %d: %v", got, n, err)
 	}
 

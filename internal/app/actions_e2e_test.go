@@ -229,10 +229,10 @@ func TestEveryActionEndToEnd(t *testing.T) {
 	aw := newActionsWorld(t, rows)
 	cs, gs := aw.services(t)
 	ctx := context.Background()
-	if _, err := gs.SetChannel(ctx, int64(aw.guild), int64(aw.owner), settings.ModLog, int64(aw.modlog)); err != nil {
+	if _, err := gs.SetChannel(ctx, discord.GuildID(aw.guild), discord.UserID(aw.owner), settings.ModLog, discord.ChannelID(aw.modlog)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gs.SetJailRole(ctx, int64(aw.guild), int64(aw.owner), int64(aw.jailRole)); err != nil {
+	if _, err := gs.SetJailRole(ctx, discord.GuildID(aw.guild), discord.UserID(aw.owner), discord.RoleID(aw.jailRole)); err != nil {
 		t.Fatal(err)
 	}
 	entries := newHandledEntries()

@@ -337,7 +337,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	// Each command declares the Discord permission it needs in a guild without ranks: the
 	// actions in their own files, the tools in theirs; the tree carries them here.
-	perms, err := permissions.New(st, a.tree.Names(), permissions.WithBotOwners(cfg.Discord.BotOwnerIDs()...),
+	perms, err := permissions.New(st, a.tree.Names(), permissions.WithBotOwners(discord.IDs[discord.UserID](cfg.Discord.BotOwnerIDs())...),
 		permissions.WithNativePermissions(a.tree.Native()), permissions.WithDefaultCommandRanks(a.tree.DefaultRanks()),
 		permissions.WithOpenCommands(a.tree.Open()...))
 	if err != nil {
@@ -435,7 +435,7 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 
 // webLift is the dashboard's "lift now": cases modify -lift's path, as the signed-in user.
 func (a *App) webLift(ctx context.Context, guildID discord.GuildID, moderator discord.User, roles []discord.RoleID, n int64) (string, bool, error) {
-	res := a.liftCase(ctx, tools.Call{GuildID: int64(guildID), User: moderator, Roles: discord.Int64s(roles), At: a.clock.Now()}, n)
+	res := a.liftCase(ctx, tools.Call{GuildID: guildID, User: moderator, Roles: discord.Int64s(roles), At: a.clock.Now()}, n)
 	if res.Err != nil && !res.Refused {
 		a.log.Warn("dashboard lift failed", "guild", guildID, "case", n, "err", res.Err)
 		if res.Reply.Content == "" {
@@ -644,14 +644,14 @@ func (a *App) onReady(e *events.Ready) {
 	id := int64(e.User.ID)
 	a.mu.Lock()
 	if a.coordinator == nil {
-		a.toolEnv.BotID = id
+		a.toolEnv.BotID = discord.UserID(id)
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
-			moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
+			moderation.WithBotUserID(discord.UserID(id)), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
 			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled)}, a.coOpts...)...)
 		if !a.closing {
-			a.startPoller(id)
-			a.startModlog(id)
+			a.startPoller(discord.UserID(id))
+			a.startModlog(discord.UserID(id))
 		}
 	}
 	a.mu.Unlock()
@@ -668,12 +668,12 @@ func (a *App) liftCase(ctx context.Context, call tools.Call, n int64) moderation
 		return moderation.Result{Refused: true, Reply: moderation.RefusalReply("gavel is still connecting to Discord; try again in a moment.")}
 	}
 	permit := func(ctx context.Context, command string) (bool, string, error) {
-		g, err := a.cached.Guild(ctx, discord.GuildID(call.GuildID))
+		g, err := a.cached.Guild(ctx, call.GuildID)
 		if err != nil {
 			return false, "", fmt.Errorf("reading the server for a permission check: %w", err)
 		}
-		d, err := a.toolEnv.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: int64(g.OwnerID), UserID: int64(call.User.ID),
-			RoleIDs: call.Roles, NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, discord.IDs[discord.RoleID](call.Roles))), Command: command})
+		d, err := a.toolEnv.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
+			RoleIDs: discord.IDs[discord.RoleID](call.Roles), NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, discord.IDs[discord.RoleID](call.Roles))), Command: command})
 		if err != nil {
 			return false, "", err
 		}
@@ -700,7 +700,7 @@ func (e expiryMetrics) ExpiryRetried(kind expiry.Kind) { e.m.ExpiryRetried(strin
 
 // startPoller starts the expiry poller once the bot's user id (the lift cases' moderator)
 // is known. a.mu is held.
-func (a *App) startPoller(botID int64) {
+func (a *App) startPoller(botID discord.UserID) {
 	cfg := a.expiryCfg
 	cfg.Actor = botID
 	p := expiry.NewPoller(a.expiry, a.coordinator.Expiries(), cfg, a.log)
@@ -717,7 +717,7 @@ func (a *App) startPoller(botID int64) {
 
 // startModlog starts the mod log's worker once the bot's user id (the actor of the links it
 // records) is known; it first delivers what an earlier run left. a.mu is held.
-func (a *App) startModlog(botID int64) {
+func (a *App) startModlog(botID discord.UserID) {
 	ctx, stop := context.WithCancel(context.WithoutCancel(a.work))
 	a.modlogStop, a.modlogDone = stop, make(chan struct{})
 	go func() {

@@ -69,7 +69,7 @@ func newAutomodWorld(t *testing.T) *automodWorld {
 	}
 	g := settings.NewService(st)
 	for ch, id := range map[settings.Channel]discordtest.ID{settings.ModLog: w.modlog, settings.AuditLog: w.auditlog} {
-		if _, err := g.SetChannel(ctx, int64(w.guild), int64(w.owner), ch, int64(id)); err != nil {
+		if _, err := g.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), ch, discord.ChannelID(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,7 +78,7 @@ func newAutomodWorld(t *testing.T) *automodWorld {
 			Actions: []automod.GavelAction{{Type: automod.GavelDelete}, {Type: automod.GavelWarn}}},
 		{Name: "mild", TriggerType: automod.TriggerKeyword, Keywords: []string{"meh*"}, Enabled: true,
 			ExemptChannels: []int64{int64(w.quiet)},
-			Actions:        []automod.GavelAction{{Type: automod.GavelAlert, ChannelID: int64(w.alerts)}}},
+			Actions:        []automod.GavelAction{{Type: automod.GavelAlert, ChannelID: discord.ChannelID(w.alerts)}}},
 		{Name: "pings", TriggerType: automod.TriggerMentionSpam, MentionLimit: 2, Enabled: true,
 			Actions: []automod.GavelAction{{Type: automod.GavelTimeout, Duration: 10 * time.Minute}}},
 	}
@@ -87,7 +87,7 @@ func newAutomodWorld(t *testing.T) *automodWorld {
 			t.Fatal(err)
 		}
 	}
-	if err := automod.NewStore(st).ReplaceGavelRules(ctx, int64(w.guild), rules); err != nil {
+	if err := automod.NewStore(st).ReplaceGavelRules(ctx, discord.GuildID(w.guild), rules); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -164,7 +164,7 @@ func (s *automodSteps) observe(h enforcer.Handled) {
 	defer s.mu.Unlock()
 	s.kinds[h.Kind]++
 	if h.Kind == enforcer.KindMessage {
-		s.messages[h.MessageID]++
+		s.messages[int64(h.MessageID)]++
 	}
 }
 
@@ -222,10 +222,10 @@ func TestAutoModEndToEnd(t *testing.T) {
 	bot := w.s.BotID()
 
 	// A rule made through gavel's service: validated, created, reported with who made it.
-	rule, err := a.AutoMod().Create(ctx, int64(w.guild), automod.Actor{ID: int64(w.mod), Name: "mod"}, automod.Rule{
+	rule, err := a.AutoMod().Create(ctx, discord.GuildID(w.guild), automod.Actor{ID: int64(w.mod), Name: "mod"}, automod.Rule{
 		Name: "nitro scams", TriggerType: automod.TriggerKeyword, Enabled: true,
 		TriggerMetadata: automod.TriggerMetadata{KeywordFilter: []string{"nitro"}},
-		Actions: []automod.Action{{Type: automod.ActionBlockMessage}, {Type: automod.ActionSendAlertMessage, ChannelID: int64(w.alerts)},
+		Actions: []automod.Action{{Type: automod.ActionBlockMessage}, {Type: automod.ActionSendAlertMessage, ChannelID: discord.ChannelID(w.alerts)},
 			{Type: automod.ActionTimeout, DurationSeconds: 600}},
 	})
 	if err != nil {
@@ -237,16 +237,16 @@ func TestAutoModEndToEnd(t *testing.T) {
 	})
 
 	t.Run("refused before any call", func(t *testing.T) {
-		_, err := a.AutoMod().Edit(ctx, int64(w.guild), automod.Actor{ID: int64(w.mod), Name: "mod"}, "nitro scams",
+		_, err := a.AutoMod().Edit(ctx, discord.GuildID(w.guild), automod.Actor{ID: int64(w.mod), Name: "mod"}, "nitro scams",
 			automod.RuleEdit{Keywords: &[]string{strings.Repeat("x", 61)}})
 		if err == nil || !strings.Contains(err.Error(), `"nitro scams"`) || !strings.Contains(err.Error(), "keyword_filter[0]") || !strings.Contains(err.Error(), "1 to 60") {
 			t.Fatalf("edit with a 61-character keyword: %v", err)
 		}
-		rep, err := a.AutoMod().Test(ctx, int64(w.guild), "free nitro, a badword")
+		rep, err := a.AutoMod().Test(ctx, discord.GuildID(w.guild), "free nitro, a badword")
 		if err != nil || len(rep.Hits) != 2 || rep.Hits[0].Rule != "nitro scams" || !rep.Hits[1].Gavel || rep.Hits[1].Keyword != "badword" {
 			t.Errorf("dry run of Discord's and gavel's rules: %+v %v", rep, err)
 		}
-		got, err := a.AutoMod().Show(ctx, int64(w.guild), "NITRO SCAMS")
+		got, err := a.AutoMod().Show(ctx, discord.GuildID(w.guild), "NITRO SCAMS")
 		if err != nil || len(got.TriggerMetadata.KeywordFilter) != 1 {
 			t.Fatalf("show after a refused edit: %+v, %v", got, err)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
@@ -139,7 +140,7 @@ func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
 	}
 	gs := settings.NewService(st)
 	for _, sl := range w.slots {
-		if _, err := gs.SetChannel(ctx, int64(sl.guild), base, settings.ModLog, int64(sl.modlog)); err != nil {
+		if _, err := gs.SetChannel(ctx, discord.GuildID(sl.guild), base, settings.ModLog, discord.ChannelID(sl.modlog)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -91,7 +91,7 @@ func (cw *casesWorld) prepare(t *testing.T, fn func(st *store.Store)) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := settings.NewService(st).SetChannel(ctx, int64(cw.guild), int64(cw.owner), settings.ModLog, int64(cw.modlog)); err != nil {
+	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(cw.guild), discord.UserID(cw.owner), settings.ModLog, discord.ChannelID(cw.modlog)); err != nil {
 		t.Fatal(err)
 	}
 	if fn != nil {
@@ -624,16 +624,16 @@ func TestCasesRankTooLow(t *testing.T) {
 			t.Fatal(err)
 		}
 		owner := int64(cw.owner)
-		if _, _, err := ps.InitRanks(ctx, int64(cw.guild), owner); err != nil {
+		if _, _, err := ps.InitRanks(ctx, discord.GuildID(cw.guild), discord.UserID(owner)); err != nil {
 			t.Fatal(err)
 		}
-		if err := ps.AssignRole(ctx, int64(cw.guild), owner, int64(cw.modRole), 3); err != nil {
+		if err := ps.AssignRole(ctx, discord.GuildID(cw.guild), discord.UserID(owner), discord.RoleID(cw.modRole), 3); err != nil {
 			t.Fatal(err)
 		}
-		if err := ps.SetCommandRank(ctx, int64(cw.guild), owner, "cases", 2); err != nil {
+		if err := ps.SetCommandRank(ctx, discord.GuildID(cw.guild), discord.UserID(owner), "cases", 2); err != nil {
 			t.Fatal(err)
 		}
-		if err := ps.SetCommandRank(ctx, int64(cw.guild), owner, "cases modify", 4); err != nil {
+		if err := ps.SetCommandRank(ctx, discord.GuildID(cw.guild), discord.UserID(owner), "cases modify", 4); err != nil {
 			t.Fatal(err)
 		}
 	})

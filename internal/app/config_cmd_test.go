@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -152,7 +153,7 @@ func (w *cfgWorld) settings(t *testing.T) (settings.Guild, *permissions.Service)
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	g, err := settings.NewService(st, settings.WithCacheTTL(0)).Get(context.Background(), int64(w.guild))
+	g, err := settings.NewService(st, settings.WithCacheTTL(0)).Get(context.Background(), discord.GuildID(w.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +202,8 @@ func TestConfigPrefixForm(t *testing.T) {
 	w.say(t, w.admin, "!config mirror sometimes", "state must be one of on, off")
 
 	g, _ := w.settings(t)
-	if g.Prefix != "!" || g.ModlogChannelID != int64(w.modlog) || g.AuditlogChannelID != int64(w.audit) ||
-		g.JailRoleID != int64(w.jailRole) || g.MirrorExternalActions {
+	if g.Prefix != "!" || g.ModlogChannelID != discord.ChannelID(w.modlog) || g.AuditlogChannelID != discord.ChannelID(w.audit) ||
+		g.JailRoleID != discord.RoleID(w.jailRole) || g.MirrorExternalActions {
 		t.Errorf("settings = %+v", g)
 	}
 
@@ -238,7 +239,7 @@ func TestConfigPrefixForm(t *testing.T) {
 	w.say(t, w.admin, "!config", "gavel's settings in this server")
 
 	_, perms := w.settings(t)
-	cmds, err := perms.CommandRanks(context.Background(), int64(w.guild))
+	cmds, err := perms.CommandRanks(context.Background(), discord.GuildID(w.guild))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +295,7 @@ func TestConfigSlashForm(t *testing.T) {
 	w.slash(t, w.admin, sub("show"), "You need rank 5 (Administrator)")
 	w.slash(t, w.owner, sub("show"), "gavel's settings in this server")
 
-	if g, _ := w.settings(t); g.Prefix != "??" || g.JailChannelID != 0 || g.JailRoleID != 0 || g.AuditlogChannelID != int64(w.audit) {
+	if g, _ := w.settings(t); g.Prefix != "??" || g.JailChannelID != 0 || g.JailRoleID != 0 || g.AuditlogChannelID != discord.ChannelID(w.audit) {
 		t.Errorf("settings = %+v", g)
 	}
 	// Every change the slash commands made after the audit log was set is in it.

@@ -120,7 +120,7 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 	cs, gs := w.services(t)
 	ctx := context.Background()
 	modlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "mod-log")
-	if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(modlog)); err != nil {
+	if _, err := gs.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(modlog)); err != nil {
 		t.Fatal(err)
 	}
 	entries := newHandledEntries()
@@ -221,7 +221,7 @@ func TestMirroringOff(t *testing.T) {
 	w := newWorld(t)
 	cs, gs := w.services(t)
 	ctx := context.Background()
-	if _, err := gs.SetMirrorExternalActions(ctx, int64(w.guild), int64(w.owner), false); err != nil {
+	if _, err := gs.SetMirrorExternalActions(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), false); err != nil {
 		t.Fatal(err)
 	}
 	entries := newHandledEntries()
@@ -247,11 +247,11 @@ func TestRejailOnRejoin(t *testing.T) {
 	jailChannel := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "jail")
 	auditlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "audit-log")
 	for which, id := range map[settings.Channel]discordtest.ID{settings.JailChannel: jailChannel, settings.AuditLog: auditlog} {
-		if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), which, int64(id)); err != nil {
+		if _, err := gs.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), which, discord.ChannelID(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := gs.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(jailRole)); err != nil {
+	if _, err := gs.SetJailRole(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), discord.RoleID(jailRole)); err != nil {
 		t.Fatal(err)
 	}
 	// The second look waits on the test's clock: the test gives the role after the first
@@ -313,10 +313,10 @@ func TestJailRoleDeniedOnNewChannels(t *testing.T) {
 	ctx := context.Background()
 	jailRole := w.s.AddRole(w.guild, "jailed", 1, 0)
 	auditlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "audit-log")
-	if _, err := gs.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.AuditLog, int64(auditlog)); err != nil {
+	if _, err := gs.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.AuditLog, discord.ChannelID(auditlog)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := gs.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(jailRole)); err != nil {
+	if _, err := gs.SetJailRole(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), discord.RoleID(jailRole)); err != nil {
 		t.Fatal(err)
 	}
 	w.start(t)

@@ -76,7 +76,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	if _, err := st.MigrateUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := settings.NewService(st).SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(modlog)); err != nil {
+	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(modlog)); err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -68,7 +69,7 @@ func newChannelWorld(t *testing.T) *channelWorld {
 	if _, err := st.MigrateUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := settings.NewService(st).SetChannel(ctx, int64(w.guild), int64(w.owner), settings.AuditLog, int64(w.auditLog)); err != nil {
+	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.AuditLog, discord.ChannelID(w.auditLog)); err != nil {
 		t.Fatal(err)
 	}
 	return w

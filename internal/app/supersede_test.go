@@ -26,7 +26,7 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 	cs, gs := w.services(t)
 	ctx := context.Background()
 	if !mirror {
-		if _, err := gs.SetMirrorExternalActions(ctx, int64(w.guild), int64(w.owner), false); err != nil {
+		if _, err := gs.SetMirrorExternalActions(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 		t.Fatalf("case #1 = %+v, %v; want the tempban", tempban, err)
 	}
 	waitFor(t, "the scheduled unban", func() bool {
-		acts, _, err := exp.Pending(ctx, int64(w.guild), 10)
+		acts, _, err := exp.Pending(ctx, discord.GuildID(w.guild), 10)
 		return err == nil && len(acts) == 1 && acts[0].Kind == expiry.Unban && acts[0].CaseID == tempban.ID
 	})
 
@@ -68,7 +68,7 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 		})
 	}
 	waitFor(t, "no pending expiry left", func() bool {
-		_, total, err := exp.Pending(ctx, int64(w.guild), 10)
+		_, total, err := exp.Pending(ctx, discord.GuildID(w.guild), 10)
 		return err == nil && total == 0
 	})
 	if !mirror {

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // The benchmark guild: keyword rules of 1000 keywords each (5 to 10 random letters, the four
@@ -108,7 +110,7 @@ func benchMessages(rules []Rule, n int) []Message {
 			cut := strings.LastIndexByte(text[:len(text)/2], ' ') + 1
 			text = text[:cut] + strings.ToUpper(core[:1]) + core[1:] + " " + text[cut:]
 		}
-		out[i] = Message{Content: text, AuthorRoles: []int64{5, 6}, ChannelID: 9}
+		out[i] = Message{Content: text, AuthorRoles: []discord.RoleID{5, 6}, ChannelID: 9}
 	}
 	return out
 }

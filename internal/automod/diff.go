@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 )
 
@@ -142,8 +143,8 @@ func Diff(old, new Rule) []FieldChange {
 	scalar("mention_limit", strconv.Itoa(om.MentionTotalLimit), strconv.Itoa(nm.MentionTotalLimit))
 	scalar("mention_raid_protection", strconv.FormatBool(om.MentionRaidProtectionEnabled), strconv.FormatBool(nm.MentionRaidProtectionEnabled))
 	scalar("actions", DescribeActions(old.Actions), DescribeActions(new.Actions))
-	list("exempt_roles", idTexts(old.ExemptRoles), idTexts(new.ExemptRoles))
-	list("exempt_channels", idTexts(old.ExemptChannels), idTexts(new.ExemptChannels))
+	list("exempt_roles", idTexts(discord.Int64s(old.ExemptRoles)), idTexts(discord.Int64s(new.ExemptRoles)))
+	list("exempt_channels", idTexts(discord.Int64s(old.ExemptChannels)), idTexts(discord.Int64s(new.ExemptChannels)))
 	return out
 }
 

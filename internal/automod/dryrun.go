@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // Hit is a rule a dry run finds triggered.
@@ -106,7 +108,7 @@ func DryRun(discordRules []Rule, gavelRules []GavelRule, content string) (Report
 
 // Test is the dry run of content against the guild's Discord rules and, when the service
 // has them (WithGavelRules), its stored gavel-enforced rules.
-func (s *Service) Test(ctx context.Context, guildID int64, content string) (Report, error) {
+func (s *Service) Test(ctx context.Context, guildID discord.GuildID, content string) (Report, error) {
 	rules, err := s.List(ctx, guildID)
 	if err != nil {
 		return Report{}, err

@@ -6,30 +6,32 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // Message is what a message rule looks at when a member sends or edits a message.
 type Message struct {
 	Content     string
-	AuthorID    int64
-	AuthorRoles []int64
-	ChannelID   int64
+	AuthorID    discord.UserID
+	AuthorRoles []discord.RoleID
+	ChannelID   discord.ChannelID
 	// ParentChannelIDs are the channel's ancestors: its category, and for a thread its
 	// parent channel (and that channel's category). A rule exempting any of them does not
 	// apply, as Discord exempts the channels of an exempt category.
-	ParentChannelIDs []int64
+	ParentChannelIDs []discord.ChannelID
 	// MentionedUsers and MentionedRoles are the users and roles the message mentions
 	// (Discord's mentions and mention_roles; MentionsIn reads them from content). Each
 	// distinct id counts once.
-	MentionedUsers []int64
-	MentionedRoles []int64
+	MentionedUsers []discord.UserID
+	MentionedRoles []discord.RoleID
 }
 
 // Profile is what a member-profile rule looks at when a member joins or edits their
 // profile.
 type Profile struct {
-	UserID int64
-	Roles  []int64
+	UserID discord.UserID
+	Roles  []discord.RoleID
 	// Fields are the profile texts Discord checks (username, display name, server
 	// nickname), each matched on its own: a keyword never spans two fields.
 	Fields []string
@@ -109,8 +111,8 @@ type engineRule struct {
 	// hasCores is true when the rule has keywords or allow-list entries in the automaton.
 	hasCores       bool
 	mentionLimit   int
-	exemptRoles    []int64
-	exemptChannels []int64
+	exemptRoles    []discord.RoleID
+	exemptChannels []discord.ChannelID
 }
 
 // coreEntry ties a string in the automaton to a keyword or allow-list entry of a rule.
@@ -469,7 +471,7 @@ func (e *Engine) textMatch(i int, o occurrence, text string, field int) Match {
 	return m
 }
 
-func anyIn(ids, set []int64) bool {
+func anyIn[T discord.Snowflake](ids, set []T) bool {
 	for _, id := range ids {
 		if slices.Contains(set, id) {
 			return true
@@ -563,7 +565,7 @@ func (e *Engine) EvaluateProfile(p Profile) []Match {
 }
 
 // distinct counts the distinct ids.
-func distinct(ids []int64) int {
+func distinct[T discord.Snowflake](ids []T) int {
 	if len(ids) <= 64 {
 		n := 0
 		for i, id := range ids {
@@ -573,7 +575,7 @@ func distinct(ids []int64) int {
 		}
 		return n
 	}
-	seen := make(map[int64]struct{}, len(ids))
+	seen := make(map[T]struct{}, len(ids))
 	for _, id := range ids {
 		seen[id] = struct{}{}
 	}
@@ -583,7 +585,7 @@ func distinct(ids []int64) int {
 // MentionsIn reads the user mentions (<@123>, <@!123>) and role mentions (<@&123>) written
 // in content, for a dry run on text alone. A real message's mentions come from Discord's
 // mentions and mention_roles, which also leave out mentions Discord does not resolve.
-func MentionsIn(content string) (users, roles []int64) {
+func MentionsIn(content string) (users []discord.UserID, roles []discord.RoleID) {
 	for i := 0; i < len(content); i++ {
 		if content[i] != '<' || i+2 >= len(content) || content[i+1] != '@' {
 			continue
@@ -607,9 +609,9 @@ func MentionsIn(content string) (users, roles []int64) {
 			continue
 		}
 		if role {
-			roles = append(roles, id)
+			roles = append(roles, discord.RoleID(id))
 		} else {
-			users = append(users, id)
+			users = append(users, discord.UserID(id))
 		}
 		i = j
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 func keywords(kw []string, allow ...string) Rule {
@@ -245,8 +247,8 @@ func TestRegexRules(t *testing.T) {
 func TestExemptionsAndDisabledRules(t *testing.T) {
 	const role, channel, category, thread = 11, 22, 33, 44
 	r := keywords([]string{"cat"})
-	r.ExemptRoles = []int64{role}
-	r.ExemptChannels = []int64{channel, category}
+	r.ExemptRoles = []discord.RoleID{role}
+	r.ExemptChannels = []discord.ChannelID{channel, category}
 	disabled := keywords([]string{"cat"})
 	disabled.ID, disabled.Enabled = 2, false
 	e := mustCompile(t, []Rule{r, disabled})
@@ -255,12 +257,12 @@ func TestExemptionsAndDisabledRules(t *testing.T) {
 		msg  Message
 		want int
 	}{
-		{"applies", Message{Content: "cat", AuthorRoles: []int64{1, 2}, ChannelID: 5}, 1},
-		{"exempt role", Message{Content: "cat", AuthorRoles: []int64{1, role}, ChannelID: 5}, 0},
+		{"applies", Message{Content: "cat", AuthorRoles: []discord.RoleID{1, 2}, ChannelID: 5}, 1},
+		{"exempt role", Message{Content: "cat", AuthorRoles: []discord.RoleID{1, role}, ChannelID: 5}, 0},
 		{"exempt channel", Message{Content: "cat", ChannelID: channel}, 0},
-		{"channel in an exempt category", Message{Content: "cat", ChannelID: 5, ParentChannelIDs: []int64{category}}, 0},
-		{"thread of an exempt channel", Message{Content: "cat", ChannelID: thread, ParentChannelIDs: []int64{channel}}, 0},
-		{"thread elsewhere", Message{Content: "cat", ChannelID: thread, ParentChannelIDs: []int64{6, 7}}, 1},
+		{"channel in an exempt category", Message{Content: "cat", ChannelID: 5, ParentChannelIDs: []discord.ChannelID{category}}, 0},
+		{"thread of an exempt channel", Message{Content: "cat", ChannelID: thread, ParentChannelIDs: []discord.ChannelID{channel}}, 0},
+		{"thread elsewhere", Message{Content: "cat", ChannelID: thread, ParentChannelIDs: []discord.ChannelID{6, 7}}, 1},
 	}
 	for _, c := range cases {
 		if got := e.Evaluate(c.msg); len(got) != c.want {
@@ -286,7 +288,7 @@ func TestMentionSpam(t *testing.T) {
 		{[]int64{5}, []int64{5, 6, 7}, true, 4}, // a user and a role with the same id are two mentions
 	}
 	for _, c := range cases {
-		ms := e.Evaluate(Message{Content: "hi", MentionedUsers: c.users, MentionedRoles: c.roles})
+		ms := e.Evaluate(Message{Content: "hi", MentionedUsers: discord.IDs[discord.UserID](c.users), MentionedRoles: discord.IDs[discord.RoleID](c.roles)})
 		if (len(ms) == 1) != c.fires || c.fires && (ms[0].MentionCount != c.count || ms[0].TriggerType != TriggerMentionSpam || ms[0].Actions[0].Type != ActionTimeout) {
 			t.Errorf("users %v roles %v: %+v; want fires=%v with %d", c.users, c.roles, ms, c.fires, c.count)
 		}
@@ -295,7 +297,7 @@ func TestMentionSpam(t *testing.T) {
 	for i := range many {
 		many[i] = int64(i % 60)
 	}
-	if ms := e.Evaluate(Message{MentionedUsers: many}); len(ms) != 1 || ms[0].MentionCount != 60 {
+	if ms := e.Evaluate(Message{MentionedUsers: discord.IDs[discord.UserID](many)}); len(ms) != 1 || ms[0].MentionCount != 60 {
 		t.Errorf("100 mentions of 60 users: %+v", ms)
 	}
 }
@@ -310,7 +312,7 @@ func TestMentionsIn(t *testing.T) {
 func TestMemberProfile(t *testing.T) {
 	profile := Rule{ID: 4, Name: "names", EventType: EventMemberUpdate, TriggerType: TriggerMemberProfile, Enabled: true,
 		TriggerMetadata: TriggerMetadata{KeywordFilter: []string{"*nitro*", "admin"}, RegexPatterns: []string{`^\d+$`}, AllowList: []string{"nitrogen"}},
-		Actions:         []Action{{Type: ActionBlockMemberInteraction}}, ExemptRoles: []int64{9}}
+		Actions:         []Action{{Type: ActionBlockMemberInteraction}}, ExemptRoles: []discord.RoleID{9}}
 	message := keywords([]string{"admin"})
 	e := mustCompile(t, []Rule{message, profile})
 	ms := e.EvaluateProfile(Profile{UserID: 1, Fields: []string{"nitrogen fan", "Free NITRO", "admin"}})
@@ -324,7 +326,7 @@ func TestMemberProfile(t *testing.T) {
 	if ms := e.EvaluateProfile(Profile{Fields: []string{"12345"}}); len(ms) != 1 || ms[0].Regex != `^\d+$` {
 		t.Errorf("regex on a name: %+v", ms)
 	}
-	if ms := e.EvaluateProfile(Profile{Roles: []int64{9}, Fields: []string{"admin"}}); len(ms) != 0 {
+	if ms := e.EvaluateProfile(Profile{Roles: []discord.RoleID{9}, Fields: []string{"admin"}}); len(ms) != 0 {
 		t.Errorf("exempt role: %+v", ms)
 	}
 	// Profile rules do not look at messages, nor message rules at profiles.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 )
 
@@ -203,8 +204,8 @@ func (fr fileRule) discordRule() (Rule, []string) {
 		}
 		r.TriggerMetadata.Presets |= NewPresets(v)
 	}
-	r.ExemptRoles = parseIDs("exempt_roles", fr.ExemptRoles, &problems)
-	r.ExemptChannels = parseIDs("exempt_channels", fr.ExemptChannels, &problems)
+	r.ExemptRoles = discord.IDs[discord.RoleID](parseIDs("exempt_roles", fr.ExemptRoles, &problems))
+	r.ExemptChannels = discord.IDs[discord.ChannelID](parseIDs("exempt_channels", fr.ExemptChannels, &problems))
 	for i, fa := range fr.Action {
 		f := fmt.Sprintf("action[%d]", i)
 		t, ok := discordActionNames[fa.Type]
@@ -218,7 +219,7 @@ func (fr fileRule) discordRule() (Rule, []string) {
 			if p != "" {
 				problems = append(problems, p)
 			}
-			a.ChannelID = id
+			a.ChannelID = discord.ChannelID(id)
 		}
 		if fa.Duration != "" {
 			d, err := duration.Parse(fa.Duration)
@@ -261,7 +262,7 @@ func (fr fileRule) gavelRule() (GavelRule, []string) {
 			if p != "" {
 				problems = append(problems, p)
 			}
-			a.ChannelID = id
+			a.ChannelID = discord.ChannelID(id)
 		}
 		if fa.Duration != "" {
 			d, err := duration.Parse(fa.Duration)
@@ -364,7 +365,7 @@ func discordFileRule(r Rule) fileRule {
 	fr := fileRule{Name: r.Name, Trigger: TriggerName(r.TriggerType), Enabled: &enabled,
 		Keywords: r.TriggerMetadata.KeywordFilter, Regex: r.TriggerMetadata.RegexPatterns, Allow: r.TriggerMetadata.AllowList,
 		MentionRaidProtection: r.TriggerMetadata.MentionRaidProtectionEnabled,
-		ExemptRoles:           idStrings(r.ExemptRoles), ExemptChannels: idStrings(r.ExemptChannels)}
+		ExemptRoles:           idStrings(discord.Int64s(r.ExemptRoles)), ExemptChannels: idStrings(discord.Int64s(r.ExemptChannels))}
 	if r.ID != 0 {
 		fr.ID = strconv.FormatInt(r.ID, 10)
 	}
@@ -378,7 +379,7 @@ func discordFileRule(r Rule) fileRule {
 	for _, a := range r.Actions {
 		fa := fileAction{Type: actionName(a.Type), Message: a.CustomMessage}
 		if a.ChannelID != 0 {
-			fa.Channel = strconv.FormatInt(a.ChannelID, 10)
+			fa.Channel = strconv.FormatInt(int64(a.ChannelID), 10)
 		}
 		if a.DurationSeconds != 0 {
 			fa.Duration = duration.Short(time.Duration(a.DurationSeconds) * time.Second)
@@ -400,7 +401,7 @@ func gavelFileRule(g GavelRule) fileRule {
 	for _, a := range g.Actions {
 		fa := fileAction{Type: string(a.Type)}
 		if a.ChannelID != 0 {
-			fa.Channel = strconv.FormatInt(a.ChannelID, 10)
+			fa.Channel = strconv.FormatInt(int64(a.ChannelID), 10)
 		}
 		if a.Duration != 0 {
 			fa.Duration = duration.Short(a.Duration)

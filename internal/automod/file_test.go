@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 const sampleFile = `
@@ -75,7 +77,7 @@ func TestParseFile(t *testing.T) {
 			{Name: "scams", EventType: EventMessageSend, TriggerType: TriggerKeyword, Enabled: true,
 				TriggerMetadata: TriggerMetadata{KeywordFilter: []string{"nitro", "*giveaway*"}, RegexPatterns: []string{`\bfree\s+steam\b`}, AllowList: []string{"nitrogen"}},
 				Actions:         []Action{{Type: ActionBlockMessage, CustomMessage: "No scams here."}, {Type: ActionTimeout, DurationSeconds: 600}},
-				ExemptRoles:     []int64{123456789012345678}},
+				ExemptRoles:     []discord.RoleID{123456789012345678}},
 			{Name: "pings", EventType: EventMessageSend, TriggerType: TriggerMentionSpam,
 				TriggerMetadata: TriggerMetadata{MentionTotalLimit: 5, MentionRaidProtectionEnabled: true},
 				Actions:         []Action{{Type: ActionSendAlertMessage, ChannelID: 223456789012345678}}},
@@ -153,7 +155,7 @@ func TestMakePlan(t *testing.T) {
 		{ID: 11, GuildID: 1, Name: "scams", EventType: EventMessageSend, TriggerType: TriggerKeyword, Enabled: true,
 			TriggerMetadata: TriggerMetadata{KeywordFilter: []string{"nitro", "steam"}, RegexPatterns: []string{`\bfree\s+steam\b`}, AllowList: []string{"nitrogen"}},
 			Actions:         []Action{{Type: ActionBlockMessage, CustomMessage: "No scams here."}, {Type: ActionTimeout, DurationSeconds: 600}},
-			ExemptRoles:     []int64{123456789012345678}},
+			ExemptRoles:     []discord.RoleID{123456789012345678}},
 		{ID: 12, GuildID: 1, Name: "old", EventType: EventMessageSend, TriggerType: TriggerSpam, Enabled: true, Actions: []Action{{Type: ActionBlockMessage}}},
 		{ID: 13, GuildID: 1, Name: "words", EventType: EventMessageSend, TriggerType: TriggerKeywordPreset, Enabled: true,
 			TriggerMetadata: TriggerMetadata{Presets: NewPresets(PresetProfanity, PresetSlurs), AllowList: []string{"scunthorpe"}},

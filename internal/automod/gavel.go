@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // A gavel-enforced rule is evaluated by gavel's engine on every message and edit instead of
@@ -30,7 +32,7 @@ const MaxGavelTimeout = 28 * 24 * time.Hour
 type GavelAction struct {
 	Type GavelActionType `json:"type"`
 	// ChannelID is where an alert is posted (alert only).
-	ChannelID int64 `json:"channel_id,string,omitempty"`
+	ChannelID discord.ChannelID `json:"channel_id,string,omitempty"`
 	// Duration is how long a timeout lasts (timeout only).
 	Duration time.Duration `json:"duration,omitempty"`
 }
@@ -56,7 +58,7 @@ func (g GavelRule) EngineRule(id int64) Rule {
 	return Rule{ID: id, Name: g.Name, EventType: EventMessageSend, TriggerType: g.TriggerType, Enabled: g.Enabled,
 		TriggerMetadata: TriggerMetadata{KeywordFilter: slices.Clone(g.Keywords), RegexPatterns: slices.Clone(g.Regexes),
 			AllowList: slices.Clone(g.AllowList), MentionTotalLimit: g.MentionLimit},
-		ExemptRoles: slices.Clone(g.ExemptRoles), ExemptChannels: slices.Clone(g.ExemptChannels)}
+		ExemptRoles: discord.IDs[discord.RoleID](slices.Clone(g.ExemptRoles)), ExemptChannels: discord.IDs[discord.ChannelID](slices.Clone(g.ExemptChannels))}
 }
 
 // Has reports whether the rule has an action of type t, and returns the first.

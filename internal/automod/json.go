@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // The JSON form is Discord's: snowflakes are strings (a JavaScript reader would round numbers
@@ -23,7 +25,7 @@ func (s snowflake) MarshalJSON() ([]byte, error) {
 
 // parseSnowflake reads an id written as a JSON string of digits or, leniently, a bare JSON
 // number of digits.
-func parseSnowflake(raw json.RawMessage) (int64, error) {
+func parseSnowflake[T discord.Snowflake](raw json.RawMessage) (T, error) {
 	b := bytes.TrimSpace(raw)
 	if bytes.Equal(b, []byte("null")) {
 		return 0, nil
@@ -46,10 +48,10 @@ func parseSnowflake(raw json.RawMessage) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s is not a snowflake (out of range); accepted: a decimal id like \"123456789012345678\"", b)
 	}
-	return id, nil
+	return T(id), nil
 }
 
-func parseSnowflakes(field string, raw json.RawMessage) ([]int64, error) {
+func parseSnowflakes[T discord.Snowflake](field string, raw json.RawMessage) ([]T, error) {
 	if len(raw) == 0 || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil, nil
 	}
@@ -57,9 +59,9 @@ func parseSnowflakes(field string, raw json.RawMessage) ([]int64, error) {
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, fmt.Errorf("%s: not an array of snowflakes: %w", field, err)
 	}
-	out := make([]int64, 0, len(items))
+	out := make([]T, 0, len(items))
 	for i, item := range items {
-		id, err := parseSnowflake(item)
+		id, err := parseSnowflake[T](item)
 		if err != nil {
 			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
 		}
@@ -68,7 +70,7 @@ func parseSnowflakes(field string, raw json.RawMessage) ([]int64, error) {
 	return out, nil
 }
 
-func snowflakes(ids []int64) []snowflake {
+func snowflakes[T discord.Snowflake](ids []T) []snowflake {
 	out := make([]snowflake, len(ids))
 	for i, id := range ids {
 		out[i] = snowflake(id)
@@ -182,9 +184,9 @@ func actionMetadataOut(a Action) map[string]any {
 func (r Rule) MarshalJSON() ([]byte, error) {
 	out := ruleOut{
 		ID:              optionalID(r.ID),
-		GuildID:         optionalID(r.GuildID),
+		GuildID:         optionalID(int64(r.GuildID)),
 		Name:            r.Name,
-		CreatorID:       optionalID(r.CreatorID),
+		CreatorID:       optionalID(int64(r.CreatorID)),
 		EventType:       r.EventType,
 		TriggerType:     r.TriggerType,
 		TriggerMetadata: metadataOut(r.TriggerType, r.TriggerMetadata),
@@ -257,22 +259,25 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 	}
 	out := Rule{Name: in.Name, EventType: in.EventType, TriggerType: in.TriggerType, Enabled: in.Enabled}
 	var err error
-	for _, f := range []struct {
-		name string
-		raw  json.RawMessage
-		dst  *int64
-	}{{"id", in.ID, &out.ID}, {"guild_id", in.GuildID, &out.GuildID}, {"creator_id", in.CreatorID, &out.CreatorID}} {
-		if len(f.raw) == 0 {
-			continue
-		}
-		if *f.dst, err = parseSnowflake(f.raw); err != nil {
-			return decodeFail("%s: %v", f.name, err)
+	if len(in.ID) > 0 {
+		if out.ID, err = parseSnowflake[int64](in.ID); err != nil {
+			return decodeFail("%s: %v", "id", err)
 		}
 	}
-	if out.ExemptRoles, err = parseSnowflakes("exempt_roles", in.ExemptRoles); err != nil {
+	if len(in.GuildID) > 0 {
+		if out.GuildID, err = parseSnowflake[discord.GuildID](in.GuildID); err != nil {
+			return decodeFail("%s: %v", "guild_id", err)
+		}
+	}
+	if len(in.CreatorID) > 0 {
+		if out.CreatorID, err = parseSnowflake[discord.UserID](in.CreatorID); err != nil {
+			return decodeFail("%s: %v", "creator_id", err)
+		}
+	}
+	if out.ExemptRoles, err = parseSnowflakes[discord.RoleID]("exempt_roles", in.ExemptRoles); err != nil {
 		return decodeFail("%v", err)
 	}
-	if out.ExemptChannels, err = parseSnowflakes("exempt_channels", in.ExemptChannels); err != nil {
+	if out.ExemptChannels, err = parseSnowflakes[discord.ChannelID]("exempt_channels", in.ExemptChannels); err != nil {
 		return decodeFail("%v", err)
 	}
 	if m := in.TriggerMetadata; m != nil {
@@ -299,7 +304,7 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 		act := Action{Type: a.Type}
 		if md := a.Metadata; md != nil {
 			if len(md.ChannelID) > 0 {
-				if act.ChannelID, err = parseSnowflake(md.ChannelID); err != nil {
+				if act.ChannelID, err = parseSnowflake[discord.ChannelID](md.ChannelID); err != nil {
 					return decodeFail("actions[%d].metadata.channel_id: %v", i, err)
 				}
 			}

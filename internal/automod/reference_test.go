@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // naiveEngine is the straightforward matcher the engine is checked and measured against:
@@ -184,8 +186,8 @@ func (n *naiveEngine) matchText(ri int, text string) (Match, bool) {
 func (n *naiveEngine) evaluate(msg Message) []Match {
 	var out []Match
 	for i, r := range n.rules {
-		if !r.Enabled || r.EventType != EventMessageSend || slices.ContainsFunc(msg.AuthorRoles, func(id int64) bool { return slices.Contains(r.ExemptRoles, id) }) ||
-			slices.Contains(r.ExemptChannels, msg.ChannelID) || slices.ContainsFunc(msg.ParentChannelIDs, func(id int64) bool { return slices.Contains(r.ExemptChannels, id) }) {
+		if !r.Enabled || r.EventType != EventMessageSend || slices.ContainsFunc(msg.AuthorRoles, func(id discord.RoleID) bool { return slices.Contains(r.ExemptRoles, id) }) ||
+			slices.Contains(r.ExemptChannels, msg.ChannelID) || slices.ContainsFunc(msg.ParentChannelIDs, func(id discord.ChannelID) bool { return slices.Contains(r.ExemptChannels, id) }) {
 			continue
 		}
 		switch r.TriggerType {
@@ -197,14 +199,14 @@ func (n *naiveEngine) evaluate(msg Message) []Match {
 			seen := map[int64]bool{}
 			count := 0
 			for _, id := range msg.MentionedUsers {
-				if !seen[id] {
-					seen[id], count = true, count+1
+				if !seen[int64(id)] {
+					seen[int64(id)], count = true, count+1
 				}
 			}
 			seenRoles := map[int64]bool{}
 			for _, id := range msg.MentionedRoles {
-				if !seenRoles[id] {
-					seenRoles[id], count = true, count+1
+				if !seenRoles[int64(id)] {
+					seenRoles[int64(id)], count = true, count+1
 				}
 			}
 			if count > r.TriggerMetadata.MentionTotalLimit {

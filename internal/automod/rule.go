@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"math/bits"
 	"strings"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // EventType says in what event context a rule is checked.
@@ -237,7 +239,7 @@ type Action struct {
 	// CustomMessage is shown to the member whose message was blocked (BLOCK_MESSAGE, optional).
 	CustomMessage string
 	// ChannelID is where the alert is posted (SEND_ALERT_MESSAGE, required).
-	ChannelID int64
+	ChannelID discord.ChannelID
 	// DurationSeconds is how long the timeout lasts (TIMEOUT, required).
 	DurationSeconds int
 }
@@ -246,16 +248,16 @@ type Action struct {
 // being created has no ID, GuildID or CreatorID until Discord answers).
 type Rule struct {
 	ID              int64
-	GuildID         int64
-	CreatorID       int64
+	GuildID         discord.GuildID
+	CreatorID       discord.UserID
 	Name            string
 	EventType       EventType
 	TriggerType     TriggerType
 	TriggerMetadata TriggerMetadata
 	Actions         []Action
 	Enabled         bool
-	ExemptRoles     []int64
-	ExemptChannels  []int64
+	ExemptRoles     []discord.RoleID
+	ExemptChannels  []discord.ChannelID
 }
 
 // Limits documented by Discord (auto-moderation.mdx unless noted).

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 func TestPresets(t *testing.T) {
@@ -94,8 +96,8 @@ func exampleRule() Rule {
 			RegexPatterns: []string{"(b|c)at", `^(?:[0-9]{1,3}\.){3}[0-9]{1,3}$`},
 		},
 		Enabled:        true,
-		ExemptRoles:    []int64{323456789123456789, 423456789123456789},
-		ExemptChannels: []int64{523456789123456789},
+		ExemptRoles:    []discord.RoleID{323456789123456789, 423456789123456789},
+		ExemptChannels: []discord.ChannelID{523456789123456789},
 	}
 }
 

@@ -21,7 +21,7 @@ import (
 type Service struct {
 	port discord.AutoMod
 	// report, when set, posts each change's summary (who, what) to the guild's audit log.
-	report func(ctx context.Context, guildID int64, text string)
+	report func(ctx context.Context, guildID discord.GuildID, text string)
 	// exec, when set, runs every Discord call (retries on 429 and 5xx, a breaker).
 	exec *executor.Executor
 	// gavel, when set, holds the guild's gavel-enforced rules, which Test evaluates too.
@@ -52,7 +52,7 @@ type ServiceOption func(*Service)
 
 // WithReporter makes every change also call report with its summary (the app posts it to the
 // guild's audit-log channel). A reporter never fails a change: it logs its own errors.
-func WithReporter(report func(ctx context.Context, guildID int64, text string)) ServiceOption {
+func WithReporter(report func(ctx context.Context, guildID discord.GuildID, text string)) ServiceOption {
 	return func(s *Service) { s.report = report }
 }
 
@@ -84,10 +84,10 @@ type Outcome struct {
 }
 
 // List returns a guild's rules as Discord has them, in Discord's order.
-func (s *Service) List(ctx context.Context, guildID int64) ([]Rule, error) {
+func (s *Service) List(ctx context.Context, guildID discord.GuildID) ([]Rule, error) {
 	var raws []json.RawMessage
 	err := s.call(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		raws, err = s.port.AutoModRules(ctx, discord.GuildID(guildID))
+		raws, err = s.port.AutoModRules(ctx, guildID)
 		return err
 	})
 	if err != nil {
@@ -105,7 +105,7 @@ func (s *Service) List(ctx context.Context, guildID int64) ([]Rule, error) {
 }
 
 // Show returns one rule, named by its name (exactly, then ignoring case) or its id.
-func (s *Service) Show(ctx context.Context, guildID int64, nameOrID string) (Rule, error) {
+func (s *Service) Show(ctx context.Context, guildID discord.GuildID, nameOrID string) (Rule, error) {
 	rules, err := s.List(ctx, guildID)
 	if err != nil {
 		return Rule{}, err
@@ -158,7 +158,7 @@ func Find(rules []Rule, nameOrID string) (Rule, error) {
 // ignoring letter case: Discord accepts two rules of one name, but a rules file refuses
 // them (gavel automod export, plan and apply name rules by name), and a command naming the
 // rule could not tell them apart.
-func (s *Service) nameFree(ctx context.Context, guildID int64, rules []Rule, r Rule) error {
+func (s *Service) nameFree(ctx context.Context, guildID discord.GuildID, rules []Rule, r Rule) error {
 	for _, other := range rules {
 		if other.ID != r.ID && strings.EqualFold(other.Name, r.Name) {
 			return &ValidationError{Rule: ruleLabel(r), Problems: []Problem{{Field: "name", Message: fmt.Sprintf(
@@ -196,7 +196,7 @@ func (a Actor) String() string {
 }
 
 // Create validates r against the guild's rules and creates it.
-func (s *Service) Create(ctx context.Context, guildID int64, actor Actor, r Rule) (Outcome, error) {
+func (s *Service) Create(ctx context.Context, guildID discord.GuildID, actor Actor, r Rule) (Outcome, error) {
 	rules, err := s.List(ctx, guildID)
 	if err != nil {
 		return Outcome{}, err
@@ -225,14 +225,14 @@ func (s *Service) Create(ctx context.Context, guildID int64, actor Actor, r Rule
 	return out, nil
 }
 
-func (s *Service) create(ctx context.Context, guildID int64, actor Actor, r Rule) (Rule, error) {
+func (s *Service) create(ctx context.Context, guildID discord.GuildID, actor Actor, r Rule) (Rule, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return Rule{}, err
 	}
 	var raw json.RawMessage
 	err = s.call(ctx, executor.OpAutoMod, func(ctx context.Context) (err error) {
-		raw, err = s.port.CreateAutoModRule(ctx, discord.GuildID(guildID), body, auditReason(actor))
+		raw, err = s.port.CreateAutoModRule(ctx, guildID, body, auditReason(actor))
 		return err
 	})
 	if err != nil {
@@ -256,8 +256,8 @@ type RuleEdit struct {
 	MentionLimit   *int
 	MentionRaid    *bool
 	Actions        *[]Action
-	ExemptRoles    *[]int64
-	ExemptChannels *[]int64
+	ExemptRoles    *[]discord.RoleID
+	ExemptChannels *[]discord.ChannelID
 }
 
 func (e RuleEdit) apply(r *Rule) {
@@ -290,27 +290,27 @@ func (e RuleEdit) apply(r *Rule) {
 		r.Actions = slices.Clone(*e.Actions)
 	}
 	if e.ExemptRoles != nil {
-		r.ExemptRoles = slices.Clone(*e.ExemptRoles)
+		r.ExemptRoles = discord.IDs[discord.RoleID](discord.Int64s(slices.Clone(*e.ExemptRoles)))
 	}
 	if e.ExemptChannels != nil {
-		r.ExemptChannels = slices.Clone(*e.ExemptChannels)
+		r.ExemptChannels = discord.IDs[discord.ChannelID](discord.Int64s(slices.Clone(*e.ExemptChannels)))
 	}
 }
 
 // Edit changes the fields of a rule that edit sets, after validating the whole rule as it
 // would be.
-func (s *Service) Edit(ctx context.Context, guildID int64, actor Actor, nameOrID string, edit RuleEdit) (Outcome, error) {
+func (s *Service) Edit(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string, edit RuleEdit) (Outcome, error) {
 	return s.change(ctx, guildID, actor, nameOrID, func(r *Rule) error { edit.apply(r); return nil })
 }
 
 // Enable turns a rule on.
-func (s *Service) Enable(ctx context.Context, guildID int64, actor Actor, nameOrID string) (Outcome, error) {
+func (s *Service) Enable(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string) (Outcome, error) {
 	on := true
 	return s.Edit(ctx, guildID, actor, nameOrID, RuleEdit{Enabled: &on})
 }
 
 // Disable turns a rule off.
-func (s *Service) Disable(ctx context.Context, guildID int64, actor Actor, nameOrID string) (Outcome, error) {
+func (s *Service) Disable(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string) (Outcome, error) {
 	off := false
 	return s.Edit(ctx, guildID, actor, nameOrID, RuleEdit{Enabled: &off})
 }
@@ -338,7 +338,7 @@ func (l KeywordList) of(r *Rule) (*[]string, error) {
 }
 
 // AddKeywords adds entries to one of a rule's lists; entries it has already are skipped.
-func (s *Service) AddKeywords(ctx context.Context, guildID int64, actor Actor, nameOrID string, list KeywordList, entries []string) (Outcome, error) {
+func (s *Service) AddKeywords(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string, list KeywordList, entries []string) (Outcome, error) {
 	return s.change(ctx, guildID, actor, nameOrID, func(r *Rule) error {
 		dst, err := list.of(r)
 		if err != nil {
@@ -360,7 +360,7 @@ func (s *Service) AddKeywords(ctx context.Context, guildID int64, actor Actor, n
 
 // RemoveKeywords takes entries off one of a rule's lists; an entry the list lacks is refused,
 // so a typo does not pass for a removal.
-func (s *Service) RemoveKeywords(ctx context.Context, guildID int64, actor Actor, nameOrID string, list KeywordList, entries []string) (Outcome, error) {
+func (s *Service) RemoveKeywords(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string, list KeywordList, entries []string) (Outcome, error) {
 	return s.change(ctx, guildID, actor, nameOrID, func(r *Rule) error {
 		dst, err := list.of(r)
 		if err != nil {
@@ -382,7 +382,7 @@ func (s *Service) RemoveKeywords(ctx context.Context, guildID int64, actor Actor
 
 // change reads the rule, applies fn to a copy, validates the result against the guild and
 // sends it.
-func (s *Service) change(ctx context.Context, guildID int64, actor Actor, nameOrID string, fn func(*Rule) error) (Outcome, error) {
+func (s *Service) change(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string, fn func(*Rule) error) (Outcome, error) {
 	rules, err := s.List(ctx, guildID)
 	if err != nil {
 		return Outcome{}, err
@@ -419,7 +419,7 @@ func (s *Service) change(ctx context.Context, guildID int64, actor Actor, nameOr
 
 // modify sends the whole rule (every field but its id and trigger type, which Discord keeps)
 // as the patch, so that what Discord stores is exactly what was validated.
-func (s *Service) modify(ctx context.Context, guildID int64, actor Actor, r Rule) (Rule, error) {
+func (s *Service) modify(ctx context.Context, guildID discord.GuildID, actor Actor, r Rule) (Rule, error) {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return Rule{}, err
@@ -437,7 +437,7 @@ func (s *Service) modify(ctx context.Context, guildID int64, actor Actor, r Rule
 	}
 	var raw json.RawMessage
 	err = s.call(ctx, executor.OpAutoMod, func(ctx context.Context) (err error) {
-		raw, err = s.port.ModifyAutoModRule(ctx, discord.GuildID(guildID), r.ID, patch, auditReason(actor))
+		raw, err = s.port.ModifyAutoModRule(ctx, guildID, r.ID, patch, auditReason(actor))
 		return err
 	})
 	if err != nil {
@@ -451,7 +451,7 @@ func (s *Service) modify(ctx context.Context, guildID int64, actor Actor, r Rule
 }
 
 // Delete deletes a rule.
-func (s *Service) Delete(ctx context.Context, guildID int64, actor Actor, nameOrID string) (Outcome, error) {
+func (s *Service) Delete(ctx context.Context, guildID discord.GuildID, actor Actor, nameOrID string) (Outcome, error) {
 	rules, err := s.List(ctx, guildID)
 	if err != nil {
 		return Outcome{}, err
@@ -468,9 +468,9 @@ func (s *Service) Delete(ctx context.Context, guildID int64, actor Actor, nameOr
 	return out, nil
 }
 
-func (s *Service) deleteRule(ctx context.Context, guildID int64, actor Actor, ruleID int64) error {
+func (s *Service) deleteRule(ctx context.Context, guildID discord.GuildID, actor Actor, ruleID int64) error {
 	return s.call(ctx, executor.OpAutoMod, func(ctx context.Context) error {
-		err := s.port.DeleteAutoModRule(ctx, discord.GuildID(guildID), ruleID, auditReason(actor))
+		err := s.port.DeleteAutoModRule(ctx, guildID, ruleID, auditReason(actor))
 		if discord.IsCode(err, discord.CodeUnknownAutoModRule) {
 			return nil // deleted already (a retry after a lost answer)
 		}
@@ -478,7 +478,7 @@ func (s *Service) deleteRule(ctx context.Context, guildID int64, actor Actor, ru
 	})
 }
 
-func (s *Service) notify(ctx context.Context, guildID int64, text string) {
+func (s *Service) notify(ctx context.Context, guildID discord.GuildID, text string) {
 	if s.report != nil {
 		s.report(context.WithoutCancel(ctx), guildID, text)
 	}
@@ -562,14 +562,14 @@ type Applied struct {
 
 // GavelRuleStore keeps a guild's gavel-enforced rules (package automod's Store).
 type GavelRuleStore interface {
-	ReplaceGavelRules(ctx context.Context, guildID int64, rules []GavelRule) error
+	ReplaceGavelRules(ctx context.Context, guildID discord.GuildID, rules []GavelRule) error
 }
 
 // ApplyPlan carries a plan out: Discord's deletions, updates and creations in the plan's
 // order, then the gavel-enforced rules stored at once (as one replacement). The plan was
 // validated by MakePlan; a failure stops at the change that failed, and the error says
 // which changes were made before it.
-func (s *Service) ApplyPlan(ctx context.Context, guildID int64, actor Actor, plan Plan, gavel GavelRuleStore, gavelRules []GavelRule) (Applied, error) {
+func (s *Service) ApplyPlan(ctx context.Context, guildID discord.GuildID, actor Actor, plan Plan, gavel GavelRuleStore, gavelRules []GavelRule) (Applied, error) {
 	var done Applied
 	fail := func(c RuleChange, err error) (Applied, error) {
 		made := "no change was made before it"

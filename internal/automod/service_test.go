@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/automod"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
@@ -53,8 +54,8 @@ func keywordRule(name string, words ...string) automod.Rule {
 
 func TestServiceThroughTheFake(t *testing.T) {
 	var reports []string
-	s, svc := newService(t, automod.WithReporter(func(_ context.Context, g int64, text string) {
-		if g != int64(guild) {
+	s, svc := newService(t, automod.WithReporter(func(_ context.Context, g discord.GuildID, text string) {
+		if g != discord.GuildID(guild) {
 			t.Errorf("report for guild %d", g)
 		}
 		reports = append(reports, text)
@@ -63,7 +64,7 @@ func TestServiceThroughTheFake(t *testing.T) {
 	g := int64(guild)
 	alice := automod.Actor{ID: 42, Name: "alice"}
 
-	out, err := svc.Create(ctx, g, alice, keywordRule("scams", "nitro", "steam"))
+	out, err := svc.Create(ctx, discord.GuildID(g), alice, keywordRule("scams", "nitro", "steam"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestServiceThroughTheFake(t *testing.T) {
 		t.Errorf("summary %q", out.Summary)
 	}
 
-	out, err = svc.AddKeywords(ctx, g, alice, "Scams", automod.ListKeywords, []string{"gift*", "nitro"})
+	out, err = svc.AddKeywords(ctx, discord.GuildID(g), alice, "Scams", automod.ListKeywords, []string{"gift*", "nitro"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,62 +86,62 @@ func TestServiceThroughTheFake(t *testing.T) {
 		t.Errorf("summary %q", out.Summary)
 	}
 
-	if _, err := svc.RemoveKeywords(ctx, g, alice, "scams", automod.ListKeywords, []string{"stem"}); err == nil || !strings.Contains(err.Error(), `has no "stem" in its keywords; nothing changed`) {
+	if _, err := svc.RemoveKeywords(ctx, discord.GuildID(g), alice, "scams", automod.ListKeywords, []string{"stem"}); err == nil || !strings.Contains(err.Error(), `has no "stem" in its keywords; nothing changed`) {
 		t.Errorf("removing a keyword the rule lacks: %v", err)
 	}
-	out, err = svc.RemoveKeywords(ctx, g, alice, "scams", automod.ListKeywords, []string{"steam"})
+	out, err = svc.RemoveKeywords(ctx, discord.GuildID(g), alice, "scams", automod.ListKeywords, []string{"steam"})
 	if err != nil || !strings.Contains(out.Summary, `removed "steam"`) {
 		t.Fatalf("remove: %+v %v", out, err)
 	}
 
-	out, err = svc.Disable(ctx, g, alice, "scams")
+	out, err = svc.Disable(ctx, discord.GuildID(g), alice, "scams")
 	if err != nil || out.Rule.Enabled || !strings.Contains(out.Summary, "enabled: true → false") {
 		t.Fatalf("disable: %+v %v", out, err)
 	}
-	if _, err := svc.Disable(ctx, g, alice, "scams"); err == nil || !strings.Contains(err.Error(), "nothing changed") {
+	if _, err := svc.Disable(ctx, discord.GuildID(g), alice, "scams"); err == nil || !strings.Contains(err.Error(), "nothing changed") {
 		t.Errorf("disabling a disabled rule: %v", err)
 	}
-	if _, err := svc.Enable(ctx, g, alice, "scams"); err != nil {
+	if _, err := svc.Enable(ctx, discord.GuildID(g), alice, "scams"); err != nil {
 		t.Fatal(err)
 	}
 
 	// Refusals name the rule, the field, the limit and the value, and change nothing.
 	long := strings.Repeat("k", 61)
-	_, err = svc.AddKeywords(ctx, g, alice, "scams", automod.ListKeywords, []string{long})
+	_, err = svc.AddKeywords(ctx, discord.GuildID(g), alice, "scams", automod.ListKeywords, []string{long})
 	if !errors.Is(err, automod.ErrInvalid) || !strings.Contains(err.Error(), `automod rule "scams"`) ||
 		!strings.Contains(err.Error(), "trigger_metadata.keyword_filter[2]") || !strings.Contains(err.Error(), "1 to 60 characters") || !strings.Contains(err.Error(), `"kkkk`) {
 		t.Errorf("a 61-character keyword: %v", err)
 	}
 	timeout := []automod.Action{{Type: automod.ActionTimeout, DurationSeconds: automod.MaxTimeoutSeconds + 1}}
-	if _, err := svc.Edit(ctx, g, alice, "scams", automod.RuleEdit{Actions: &timeout}); err == nil || !strings.Contains(err.Error(), "actions[0].metadata.duration_seconds: 2419201 is out of range") {
+	if _, err := svc.Edit(ctx, discord.GuildID(g), alice, "scams", automod.RuleEdit{Actions: &timeout}); err == nil || !strings.Contains(err.Error(), "actions[0].metadata.duration_seconds: 2419201 is out of range") {
 		t.Errorf("a timeout over 4 weeks: %v", err)
 	}
 	for i := 0; i < 5; i++ {
-		if _, err := svc.Create(ctx, g, alice, keywordRule("k"+string(rune('a'+i)), "w")); err != nil {
+		if _, err := svc.Create(ctx, discord.GuildID(g), alice, keywordRule("k"+string(rune('a'+i)), "w")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := svc.Create(ctx, g, alice, keywordRule("seventh", "w")); err == nil || !strings.Contains(err.Error(), "the guild already has 6 KEYWORD rules") {
+	if _, err := svc.Create(ctx, discord.GuildID(g), alice, keywordRule("seventh", "w")); err == nil || !strings.Contains(err.Error(), "the guild already has 6 KEYWORD rules") {
 		t.Errorf("a seventh keyword rule: %v", err)
 	}
 	if n := len(s.AutoModRules(guild)); n != 6 {
 		t.Errorf("the fake has %d rules; want 6", n)
 	}
-	rule, _ := svc.Show(ctx, g, "scams")
+	rule, _ := svc.Show(ctx, discord.GuildID(g), "scams")
 	if strings.Join(rule.TriggerMetadata.KeywordFilter, ",") != "nitro,gift*" {
 		t.Errorf("a refused change changed the rule: %v", rule.TriggerMetadata.KeywordFilter)
 	}
 
-	if _, err := svc.Show(ctx, g, "nope"); !errors.Is(err, automod.ErrNoRule) || !strings.Contains(err.Error(), `"scams"`) {
+	if _, err := svc.Show(ctx, discord.GuildID(g), "nope"); !errors.Is(err, automod.ErrNoRule) || !strings.Contains(err.Error(), `"scams"`) {
 		t.Errorf("show of a missing rule: %v", err)
 	}
 
-	rep, err := svc.Test(ctx, g, "get free NITRO now")
+	rep, err := svc.Test(ctx, discord.GuildID(g), "get free NITRO now")
 	if err != nil || len(rep.Hits) != 1 || rep.Hits[0].Keyword != "nitro" || rep.Hits[0].ByteStart != 9 {
 		t.Errorf("test: %+v %v", rep, err)
 	}
 
-	out, err = svc.Delete(ctx, g, alice, "scams")
+	out, err = svc.Delete(ctx, discord.GuildID(g), alice, "scams")
 	if err != nil || !strings.Contains(out.Summary, `deleted AutoMod rule "scams"`) {
 		t.Fatalf("delete: %+v %v", out, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
 )
@@ -36,18 +37,18 @@ func NewStore(st *store.Store, opts ...StoreOption) *Store {
 
 // GavelRules returns a guild's gavel-enforced rules in the order they were given, and the
 // version of the set (0 when none was ever stored).
-func (s *Store) GavelRules(ctx context.Context, guildID int64) ([]GavelRule, int64, error) {
+func (s *Store) GavelRules(ctx context.Context, guildID discord.GuildID) ([]GavelRule, int64, error) {
 	var rules []GavelRule
 	var version int64
 	// One transaction, so that the version read is the version of the rules read.
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		q := tx.Queries()
-		v, err := q.GavelVersion(ctx, guildID)
+		v, err := q.GavelVersion(ctx, int64(guildID))
 		if err != nil {
 			return err
 		}
 		version = v
-		rows, err := q.ListGavelRules(ctx, guildID)
+		rows, err := q.ListGavelRules(ctx, int64(guildID))
 		if err != nil {
 			return err
 		}
@@ -68,8 +69,8 @@ func (s *Store) GavelRules(ctx context.Context, guildID int64) ([]GavelRule, int
 
 // GavelVersion returns the version of a guild's gavel-enforced rules: it changes whenever
 // they do, so a process can cache a compiled engine until it changes.
-func (s *Store) GavelVersion(ctx context.Context, guildID int64) (int64, error) {
-	v, err := s.read.GavelVersion(ctx, guildID)
+func (s *Store) GavelVersion(ctx context.Context, guildID discord.GuildID) (int64, error) {
+	v, err := s.read.GavelVersion(ctx, int64(guildID))
 	if err != nil {
 		return 0, fmt.Errorf("read the version of guild %d's gavel-enforced rules: %w", guildID, err)
 	}
@@ -78,11 +79,11 @@ func (s *Store) GavelVersion(ctx context.Context, guildID int64) (int64, error) 
 
 // ReplaceGavelRules makes rules the guild's gavel-enforced rules, in one transaction. Each
 // rule must have passed ValidateGavel, and names must be unique (ParseFile checks both).
-func (s *Store) ReplaceGavelRules(ctx context.Context, guildID int64, rules []GavelRule) error {
+func (s *Store) ReplaceGavelRules(ctx context.Context, guildID discord.GuildID, rules []GavelRule) error {
 	now := s.now().UnixMilli()
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		q := tx.Queries()
-		if err := q.DeleteGavelRules(ctx, guildID); err != nil {
+		if err := q.DeleteGavelRules(ctx, int64(guildID)); err != nil {
 			return err
 		}
 		for i, g := range rules {
@@ -90,12 +91,12 @@ func (s *Store) ReplaceGavelRules(ctx context.Context, guildID int64, rules []Ga
 			if err != nil {
 				return err
 			}
-			if err := q.InsertGavelRule(ctx, query.InsertGavelRuleParams{GuildID: guildID, Name: g.Name,
+			if err := q.InsertGavelRule(ctx, query.InsertGavelRuleParams{GuildID: int64(guildID), Name: g.Name,
 				Position: int64(i), Rule: string(b), UpdatedAt: now}); err != nil {
 				return fmt.Errorf("rule %q: %w", g.Name, err)
 			}
 		}
-		_, err := q.BumpGavelVersion(ctx, query.BumpGavelVersionParams{GuildID: guildID, UpdatedAt: now})
+		_, err := q.BumpGavelVersion(ctx, query.BumpGavelVersionParams{GuildID: int64(guildID), UpdatedAt: now})
 		return err
 	})
 	if err != nil {
@@ -106,12 +107,12 @@ func (s *Store) ReplaceGavelRules(ctx context.Context, guildID int64, rules []Ga
 
 // Claim takes key for the guild: true when it was free, or when it was last claimed before
 // staleBefore (the zero time: never stale). False means another event, process or run has it.
-func (s *Store) Claim(ctx context.Context, guildID int64, key string, staleBefore time.Time) (bool, error) {
+func (s *Store) Claim(ctx context.Context, guildID discord.GuildID, key string, staleBefore time.Time) (bool, error) {
 	stale := int64(-1)
 	if !staleBefore.IsZero() {
 		stale = staleBefore.UnixMilli()
 	}
-	n, err := s.st.WriteQueries().ClaimAutomodKey(ctx, query.ClaimAutomodKeyParams{GuildID: guildID, DedupeKey: key,
+	n, err := s.st.WriteQueries().ClaimAutomodKey(ctx, query.ClaimAutomodKeyParams{GuildID: int64(guildID), DedupeKey: key,
 		SeenAt: s.now().UnixMilli(), StaleBefore: stale})
 	if err != nil {
 		return false, fmt.Errorf("claim automod key %q in guild %d: %w", key, guildID, err)
@@ -120,14 +121,14 @@ func (s *Store) Claim(ctx context.Context, guildID int64, key string, staleBefor
 }
 
 // Settle records the case made for a claimed key.
-func (s *Store) Settle(ctx context.Context, guildID int64, key string, caseID int64) error {
+func (s *Store) Settle(ctx context.Context, guildID discord.GuildID, key string, caseID int64) error {
 	return s.st.InTx(ctx, func(tx *store.Tx) error { return s.SettleTx(tx, guildID, key, caseID) })
 }
 
 // SettleTx records the case made for a claimed key inside tx, the unit of work that
 // finalizes the case, so that the key and its case commit together.
-func (s *Store) SettleTx(tx *store.Tx, guildID int64, key string, caseID int64) error {
-	err := tx.Queries().SetAutomodKeyCase(tx.Context(), query.SetAutomodKeyCaseParams{GuildID: guildID, DedupeKey: key,
+func (s *Store) SettleTx(tx *store.Tx, guildID discord.GuildID, key string, caseID int64) error {
+	err := tx.Queries().SetAutomodKeyCase(tx.Context(), query.SetAutomodKeyCaseParams{GuildID: int64(guildID), DedupeKey: key,
 		CaseID: sql.NullInt64{Int64: caseID, Valid: true}})
 	if err != nil {
 		return fmt.Errorf("settle automod key %q in guild %d: %w", key, guildID, err)
@@ -137,8 +138,8 @@ func (s *Store) SettleTx(tx *store.Tx, guildID int64, key string, caseID int64) 
 
 // Release gives back a claimed key whose case could not be made, so that a later event (a
 // resent execution, the message edited again) tries again.
-func (s *Store) Release(ctx context.Context, guildID int64, key string) error {
-	err := s.st.WriteQueries().ReleaseAutomodKey(ctx, query.ReleaseAutomodKeyParams{GuildID: guildID, DedupeKey: key})
+func (s *Store) Release(ctx context.Context, guildID discord.GuildID, key string) error {
+	err := s.st.WriteQueries().ReleaseAutomodKey(ctx, query.ReleaseAutomodKeyParams{GuildID: int64(guildID), DedupeKey: key})
 	if err != nil {
 		return fmt.Errorf("release automod key %q in guild %d: %w", key, guildID, err)
 	}

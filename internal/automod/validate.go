@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 )
 
@@ -97,8 +98,8 @@ func Validate(r Rule, existing []Rule) error {
 	checkTriggerAndEvent(&ps, r, existing)
 	checkMetadata(&ps, r.TriggerType, r.TriggerMetadata)
 	checkActions(&ps, r.TriggerType, r.Actions)
-	checkIDList(&ps, "exempt_roles", "role", r.ExemptRoles, MaxExemptRoles)
-	checkIDList(&ps, "exempt_channels", "channel", r.ExemptChannels, MaxExemptChannels)
+	checkIDList(&ps, "exempt_roles", "role", discord.Int64s(r.ExemptRoles), MaxExemptRoles)
+	checkIDList(&ps, "exempt_channels", "channel", discord.Int64s(r.ExemptChannels), MaxExemptChannels)
 	return ps.err(r)
 }
 
@@ -106,7 +107,7 @@ func checkIdentity(ps *problems, r Rule) {
 	for _, f := range []struct {
 		name string
 		id   int64
-	}{{"id", r.ID}, {"guild_id", r.GuildID}, {"creator_id", r.CreatorID}} {
+	}{{"id", r.ID}, {"guild_id", int64(r.GuildID)}, {"creator_id", int64(r.CreatorID)}} {
 		if f.id < 0 {
 			ps.add(f.name, "%d is not a Discord id; accepted: a positive id, or none for a rule not created yet", f.id)
 		}

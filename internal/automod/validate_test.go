@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 )
 
@@ -37,7 +38,7 @@ func validRules() []Rule {
 				AllowList:     many("a", MaxAllowList),
 			},
 			Actions:     []Action{{Type: ActionBlockMemberInteraction}, {Type: ActionSendAlertMessage, ChannelID: 1}},
-			ExemptRoles: ids(MaxExemptRoles), ExemptChannels: ids(MaxExemptChannels)},
+			ExemptRoles: discord.IDs[discord.RoleID](ids(MaxExemptRoles)), ExemptChannels: discord.IDs[discord.ChannelID](ids(MaxExemptChannels))},
 	}
 }
 
@@ -212,9 +213,9 @@ func TestValidateRefuses(t *testing.T) {
 			{"actions[0].metadata.custom_message", "is not used by TIMEOUT actions"},
 			{"actions[0].metadata.channel_id", "is not used by TIMEOUT actions"},
 		}},
-		{"exempt roles", kw(func(r *Rule) { r.ExemptRoles = ids(21) }), nil, []problem{{"exempt_roles", "has 21 roles; accepted: at most 20"}}},
-		{"exempt channels", kw(func(r *Rule) { r.ExemptChannels = ids(51) }), nil, []problem{{"exempt_channels", "has 51 channels; accepted: at most 50"}}},
-		{"duplicate and bad ids", kw(func(r *Rule) { r.ExemptRoles = []int64{4, 4, 0}; r.ID = -1 }), nil, []problem{
+		{"exempt roles", kw(func(r *Rule) { r.ExemptRoles = discord.IDs[discord.RoleID](ids(21)) }), nil, []problem{{"exempt_roles", "has 21 roles; accepted: at most 20"}}},
+		{"exempt channels", kw(func(r *Rule) { r.ExemptChannels = discord.IDs[discord.ChannelID](ids(51)) }), nil, []problem{{"exempt_channels", "has 51 channels; accepted: at most 50"}}},
+		{"duplicate and bad ids", kw(func(r *Rule) { r.ExemptRoles = []discord.RoleID{4, 4, 0}; r.ID = -1 }), nil, []problem{
 			{"id", "-1 is not a Discord id"},
 			{"exempt_roles[1]", "4 is listed twice"},
 			{"exempt_roles[2]", "0 is not a role id"},

@@ -144,10 +144,10 @@ func InvocationOf(args Args) (Invocation, error) {
 
 // Request is the invocation as the moderation pipeline takes it, from a moderator (and their
 // role ids; nil lets the pipeline fetch them) in a guild.
-func (inv Invocation) Request(guildID int64, moderator discord.User, moderatorRoles []int64) moderation.Request {
+func (inv Invocation) Request(guildID discord.GuildID, moderator discord.User, moderatorRoles []int64) moderation.Request {
 	return moderation.Request{
-		GuildID: guildID, Moderator: moderator, ModeratorRoles: moderatorRoles,
-		Action: inv.Action, Target: moderation.Target{ID: inv.Target.ID, Name: inv.Target.Name},
+		GuildID: guildID, Moderator: moderator, ModeratorRoles: discord.IDs[discord.RoleID](moderatorRoles),
+		Action: inv.Action, Target: moderation.Target{ID: discord.UserID(inv.Target.ID), Name: inv.Target.Name},
 		Reason: inv.Reason, Silent: inv.Silent, PurgeDays: inv.PurgeDays, Duration: inv.Duration,
 	}
 }

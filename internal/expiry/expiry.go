@@ -115,12 +115,12 @@ const (
 
 // Action is one scheduled action.
 type Action struct {
-	ID      int64     `json:"id"`
-	Kind    Kind      `json:"kind"`
-	GuildID int64     `json:"guild_id,string"`
-	UserID  int64     `json:"user_id,string"`
-	CaseID  int64     `json:"case_id"`
-	RunAt   time.Time `json:"run_at"`
+	ID      int64           `json:"id"`
+	Kind    Kind            `json:"kind"`
+	GuildID discord.GuildID `json:"guild_id,string"`
+	UserID  discord.UserID  `json:"user_id,string"`
+	CaseID  int64           `json:"case_id"`
+	RunAt   time.Time       `json:"run_at"`
 	// Attempts counts the claims so far.
 	Attempts   int       `json:"attempts"`
 	LastError  string    `json:"last_error,omitempty"`
@@ -278,9 +278,9 @@ func (s *Service) ScheduleTx(tx *cases.Tx, c cases.Case, kind Kind, at time.Time
 }
 
 // Schedule schedules kind for case id at at, as actor, in a transaction of its own.
-func (s *Service) Schedule(ctx context.Context, caseID, actor int64, kind Kind, at time.Time) (Action, error) {
+func (s *Service) Schedule(ctx context.Context, caseID int64, actor discord.UserID, kind Kind, at time.Time) (Action, error) {
 	var a Action
-	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 		c, err := tx.Lock(caseID)
 		if err != nil {
 			return err
@@ -294,13 +294,13 @@ func (s *Service) Schedule(ctx context.Context, caseID, actor int64, kind Kind, 
 // SupersedeTx cancels the open actions of kinds for (guild, user), inside tx: each one's
 // case is marked processed with a "superseded" history row saying by what. It returns the
 // actions cancelled. by is the superseding case (zero when none was recorded).
-func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind, by cases.Case, why string) ([]Action, error) {
+func (s *Service) SupersedeTx(tx *cases.Tx, guildID discord.GuildID, userID discord.UserID, kinds []Kind, by cases.Case, why string) ([]Action, error) {
 	if len(kinds) == 0 {
 		return nil, nil
 	}
 	q := tx.StoreTx().Queries()
 	ctx := tx.Context()
-	rows, err := q.OpenActionsOfTarget(ctx, query.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
+	rows, err := q.OpenActionsOfTarget(ctx, query.OpenActionsOfTargetParams{GuildID: int64(guildID), UserID: int64(userID)})
 	if err != nil {
 		return nil, fmt.Errorf("pending expiries of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -342,15 +342,15 @@ func (s *Service) SupersedeTx(tx *cases.Tx, guildID, userID int64, kinds []Kind,
 // that records the superseding action, or 0 when there is none (an action seen only in
 // Discord's audit log, before its case exists); actor is who the history rows name. The
 // audit-log ingestion calls it for bans and unbans done in Discord's own interface.
-func (s *Service) Supersede(ctx context.Context, guildID, userID int64, kinds []Kind, byCaseNumber, actor int64, why string) ([]Action, error) {
+func (s *Service) Supersede(ctx context.Context, guildID discord.GuildID, userID discord.UserID, kinds []Kind, byCaseNumber int64, actor discord.UserID, why string) ([]Action, error) {
 	if len(kinds) == 0 {
 		return nil, errors.New("supersede: no kind of expiry to supersede")
 	}
 	var out []Action
-	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 		var byCase cases.Case
 		if byCaseNumber > 0 {
-			c, err := tx.LockNumber(discord.GuildID(guildID), byCaseNumber)
+			c, err := tx.LockNumber(guildID, byCaseNumber)
 			if err != nil {
 				return err
 			}
@@ -365,9 +365,9 @@ func (s *Service) Supersede(ctx context.Context, guildID, userID int64, kinds []
 
 // Cancel cancels the open action of case id, recording why, and reports whether there was
 // one. The case stays unprocessed: use it when the case will not expire after all.
-func (s *Service) Cancel(ctx context.Context, caseID, actor int64, why string) (bool, error) {
+func (s *Service) Cancel(ctx context.Context, caseID int64, actor discord.UserID, why string) (bool, error) {
 	cancelled := false
-	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 		c, err := tx.Lock(caseID)
 		if err != nil {
 			return err
@@ -398,10 +398,10 @@ func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error)
 // The zero time makes the case permanent and cancels the action. A timeout's action becomes
 // a renewal due at once, which applies Discord's timeout again up to the new end (or lifts
 // it when the new end has passed). This is what `cases modify N -duration|-expires` calls.
-func (s *Service) Reschedule(ctx context.Context, guildID, n, actor int64, expiresAt time.Time, note string) (cases.Case, error) {
+func (s *Service) Reschedule(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, expiresAt time.Time, note string) (cases.Case, error) {
 	var id int64
-	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
-		c, err := tx.LockNumber(discord.GuildID(guildID), n)
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		c, err := tx.LockNumber(guildID, n)
 		if err != nil {
 			return err
 		}
@@ -447,11 +447,11 @@ type StatusChange struct {
 // re-activating an expiring case that is not processed schedules its end again when
 // nothing is scheduled (due at once when the end has passed). Each schedule change is a
 // history row (ScheduleTx).
-func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st cases.Status, note string) (StatusChange, error) {
+func (s *Service) SetStatus(ctx context.Context, guildID discord.GuildID, n int64, actor discord.UserID, st cases.Status, note string) (StatusChange, error) {
 	var out StatusChange
-	err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+	err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 		out = StatusChange{}
-		c, err := tx.LockNumber(discord.GuildID(guildID), n)
+		c, err := tx.LockNumber(guildID, n)
 		if err != nil {
 			return err
 		}
@@ -491,7 +491,7 @@ func (s *Service) SetStatus(ctx context.Context, guildID, n, actor int64, st cas
 	if err != nil {
 		return StatusChange{}, err
 	}
-	c, err := s.cases.GetByNumber(ctx, discord.GuildID(guildID), n)
+	c, err := s.cases.GetByNumber(ctx, guildID, n)
 	if err != nil {
 		return StatusChange{}, err
 	}
@@ -592,8 +592,8 @@ func (s *Service) Release(ctx context.Context, cl Claim) error {
 
 // GiveUp ends cl for good after its last failure: the action is marked gave_up and its case
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
-func (s *Service) GiveUp(ctx context.Context, cl Claim, actor int64, cause string) error {
-	return s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+func (s *Service) GiveUp(ctx context.Context, cl Claim, actor discord.UserID, cause string) error {
+	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 		n, err := tx.StoreTx().Queries().GiveUpScheduledAction(tx.Context(), query.GiveUpScheduledActionParams{
 			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 		if err != nil {
@@ -629,18 +629,18 @@ const MaxPending = 1000
 
 // Pending lists the open actions, of one guild unless guildID is 0, soonest first, at most
 // limit, with the number of all open actions.
-func (s *Service) Pending(ctx context.Context, guildID int64, limit int) ([]Action, int64, error) {
+func (s *Service) Pending(ctx context.Context, guildID discord.GuildID, limit int) ([]Action, int64, error) {
 	if guildID < 0 {
 		return nil, 0, &input.InvalidError{Field: "guild", Problem: fmt.Sprintf("%d is not a Discord id; ids are positive numbers", guildID)}
 	}
 	if limit <= 0 || limit > MaxPending {
 		return nil, 0, &input.InvalidError{Field: "limit", Problem: fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxPending)}
 	}
-	rows, err := s.read.PendingActions(ctx, query.PendingActionsParams{GuildID: guildID, MaxRows: int64(limit)})
+	rows, err := s.read.PendingActions(ctx, query.PendingActionsParams{GuildID: int64(guildID), MaxRows: int64(limit)})
 	if err != nil {
 		return nil, 0, fmt.Errorf("pending expiries: %w", err)
 	}
-	total, err := s.read.CountPendingActions(ctx, guildID)
+	total, err := s.read.CountPendingActions(ctx, int64(guildID))
 	if err != nil {
 		return nil, 0, fmt.Errorf("count pending expiries: %w", err)
 	}
@@ -653,8 +653,8 @@ func (s *Service) Pending(ctx context.Context, guildID int64, limit int) ([]Acti
 
 // OpenOfTarget lists the open actions of a user in a guild: what is scheduled to end their
 // tempban, timeout, jail or restriction.
-func (s *Service) OpenOfTarget(ctx context.Context, guildID, userID int64) ([]Action, error) {
-	rows, err := s.read.OpenActionsOfTarget(ctx, query.OpenActionsOfTargetParams{GuildID: guildID, UserID: userID})
+func (s *Service) OpenOfTarget(ctx context.Context, guildID discord.GuildID, userID discord.UserID) ([]Action, error) {
+	rows, err := s.read.OpenActionsOfTarget(ctx, query.OpenActionsOfTargetParams{GuildID: int64(guildID), UserID: int64(userID)})
 	if err != nil {
 		return nil, fmt.Errorf("pending expiries of user %d in guild %d: %w", userID, guildID, err)
 	}
@@ -683,7 +683,7 @@ func (s *Service) OfCase(ctx context.Context, caseID int64) ([]Action, error) {
 // at most limit of them, as actor. Overdue ones fall due at once. It returns how many it
 // scheduled. Which types expire is the actions' to say (Rules), not the query's: it reads the
 // candidates in id order, a page at a time, and passes over the types that never expire.
-func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, error) {
+func (s *Service) Reconcile(ctx context.Context, actor discord.UserID, limit int) (int, error) {
 	n := 0
 	for after := int64(0); n < limit; {
 		rows, err := s.st.WriteQueries().UnscheduledExpiringCases(ctx, query.UnscheduledExpiringCasesParams{After: after, MaxRows: int64(limit)})
@@ -696,7 +696,7 @@ func (s *Service) Reconcile(ctx context.Context, actor int64, limit int) (int, e
 				continue // its type does not expire (no action declares an expiry for it)
 			}
 			scheduled := false
-			err := s.cases.InTx(ctx, discord.UserID(actor), func(tx *cases.Tx) error {
+			err := s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 				scheduled = false
 				c, err := tx.Lock(r.ID)
 				if err != nil {
@@ -767,7 +767,7 @@ func cut(s string) string {
 func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 func fromRow(r query.ScheduledAction) Action {
-	a := Action{ID: r.ID, Kind: Kind(r.Kind), GuildID: r.GuildID, UserID: r.UserID, CaseID: r.CaseID,
+	a := Action{ID: r.ID, Kind: Kind(r.Kind), GuildID: discord.GuildID(r.GuildID), UserID: discord.UserID(r.UserID), CaseID: r.CaseID,
 		RunAt: time.UnixMilli(r.RunAt).UTC(), Attempts: int(r.Attempts), LastError: r.LastError.String,
 		LeaseOwner: r.LeaseOwner.String, Outcome: Outcome(r.Outcome.String), Note: r.Note.String,
 		CreatedAt: time.UnixMilli(r.CreatedAt).UTC()}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // Handler runs claimed actions. Run returns nil once it has recorded the outcome (with
@@ -52,7 +53,7 @@ type Config struct {
 	// Owner names this poller in the lease columns (NewOwner when empty).
 	Owner string
 	// Actor is the user id the poller's own history rows name (the bot).
-	Actor int64
+	Actor discord.UserID
 }
 
 func (c *Config) fill() {

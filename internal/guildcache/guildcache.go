@@ -8,6 +8,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // Cache holds one value per guild. It is safe for concurrent use. Values are shared between
@@ -43,13 +45,13 @@ func New[V any](ttl time.Duration, max int, now func() time.Time) *Cache[V] {
 
 // Get returns the guild's value, calling load when there is no fresh entry. Concurrent
 // misses for one guild may each call load; the values are equal, so that costs only queries.
-func (c *Cache[V]) Get(ctx context.Context, guildID int64, load func(context.Context) (V, error)) (V, error) {
+func (c *Cache[V]) Get(ctx context.Context, guildID discord.GuildID, load func(context.Context) (V, error)) (V, error) {
 	if c.ttl <= 0 {
 		return load(ctx)
 	}
 	c.mu.Lock()
 	start := c.now()
-	if e, ok := c.entries[guildID]; ok && start.Before(e.until) {
+	if e, ok := c.entries[int64(guildID)]; ok && start.Before(e.until) {
 		c.mu.Unlock()
 		return e.v, nil
 	}
@@ -66,17 +68,17 @@ func (c *Cache[V]) Get(ctx context.Context, guildID int64, load func(context.Con
 	if c.version == version {
 		c.makeRoom(start)
 		// The entry's life counts from before the read, so it never outlives the TTL's promise.
-		c.entries[guildID] = entry[V]{v: v, until: start.Add(c.ttl)}
+		c.entries[int64(guildID)] = entry[V]{v: v, until: start.Add(c.ttl)}
 	}
 	return v, nil
 }
 
 // Invalidate forgets the guild's value. Call it after a write to the guild has committed.
-func (c *Cache[V]) Invalidate(guildID int64) {
+func (c *Cache[V]) Invalidate(guildID discord.GuildID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.version++
-	delete(c.entries, guildID)
+	delete(c.entries, int64(guildID))
 }
 
 // Len reports how many guilds have an entry, fresh or not.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/guildcache"
 )
 
@@ -78,7 +79,7 @@ func TestDisabledAndBounded(t *testing.T) {
 	}
 	small := guildcache.New[int](time.Hour, 10, nil)
 	for g := int64(1); g <= 100; g++ {
-		small.Get(ctx, g, func(context.Context) (int, error) { return 0, nil })
+		small.Get(ctx, discord.GuildID(g), func(context.Context) (int, error) { return 0, nil })
 		if small.Len() > 10 {
 			t.Fatalf("%d entries, bound 10", small.Len())
 		}
@@ -95,13 +96,13 @@ func TestConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := range 2000 {
 				g := int64((w*7 + i) % 80)
-				v, err := c.Get(ctx, g, func(context.Context) (int64, error) { return g, nil })
+				v, err := c.Get(ctx, discord.GuildID(g), func(context.Context) (int64, error) { return g, nil })
 				if err != nil || v != g {
 					t.Errorf("guild %d: %d, %v", g, v, err)
 					return
 				}
 				if i%50 == 0 {
-					c.Invalidate(g)
+					c.Invalidate(discord.GuildID(g))
 				}
 			}
 		}()

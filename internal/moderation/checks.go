@@ -27,8 +27,8 @@ func Refuse(format string, args ...any) error {
 func refuse(format string, args ...any) error { return Refuse(format, args...) }
 
 // guildPermissions is a member's guild-wide permissions (discord.Guild.MemberPermissions).
-func guildPermissions(g discord.Guild, userID int64, roleIDs []int64) permissions.Permission {
-	return permissions.Permission(g.MemberPermissions(discord.UserID(userID), discord.IDs[discord.RoleID](roleIDs)))
+func guildPermissions(g discord.Guild, userID discord.UserID, roleIDs []discord.RoleID) permissions.Permission {
+	return permissions.Permission(g.MemberPermissions(userID, discord.IDs[discord.RoleID](discord.Int64s(roleIDs))))
 }
 
 // touchesMember says the action changes the member on Discord, so gavel must be able to.
@@ -72,11 +72,11 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 		return refuse("You cannot %s yourself.", a.Name)
 	case sc.Target.ID == sc.Guild.OwnerID:
 		return refuse("%s is the owner of this server; nobody can %s them.", name, a.Name)
-	case sc.Target.ID == discord.UserID(co.botID):
+	case sc.Target.ID == co.botID:
 		return refuse("gavel will not %s itself.", a.Name)
 	}
-	target := RankOf(sc.Guild, discord.Int64s(sc.Member.Roles))
-	if sc.IsMember && req.Moderator.ID != sc.Guild.OwnerID && !RankOf(sc.Guild, modRoles).Above(target) {
+	target := RankOf(sc.Guild, discord.IDs[discord.RoleID](discord.Int64s(sc.Member.Roles)))
+	if sc.IsMember && req.Moderator.ID != sc.Guild.OwnerID && !RankOf(sc.Guild, discord.IDs[discord.RoleID](modRoles)).Above(target) {
 		return refuse("%s's highest role is at or above yours; only someone above them can %s them.", name, a.Name)
 	}
 	if a.CheckTarget != nil {
@@ -87,7 +87,7 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 	if sc.IsMember && touchesMember(a) && !sc.BotRank().Above(target) {
 		return refuse("%s's highest role is at or above gavel's; move gavel's role above theirs in Server Settings → Roles.", name)
 	}
-	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, discord.Int64s(sc.Bot.Roles)).Has(a.BotNeeds) {
+	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, discord.IDs[discord.RoleID](discord.Int64s(sc.Bot.Roles))).Has(a.BotNeeds) {
 		return refuse("gavel lacks the %s permission; give it to gavel's role in Server Settings → Roles.", a.BotNeeds)
 	}
 	return nil
@@ -95,7 +95,7 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 
 // IsAdministrator says whether the target holds Administrator in the guild.
 func (s *Step) IsAdministrator() bool {
-	return guildPermissions(s.Guild, int64(s.Target.ID), discord.Int64s(s.Member.Roles)).Has(permissions.Administrator)
+	return guildPermissions(s.Guild, s.Target.ID, discord.IDs[discord.RoleID](discord.Int64s(s.Member.Roles))).Has(permissions.Administrator)
 }
 
 // CheckJailRole refuses a jail or unjail when the guild's jail role is missing or out of
@@ -104,7 +104,7 @@ func CheckJailRole(s *Step) error {
 	if s.JailRole == 0 {
 		return refuse("No jail role is configured; set one with `config jailrole @role` first.")
 	}
-	r, ok := s.Guild.Role(discord.RoleID(s.JailRole))
+	r, ok := s.Guild.Role(s.JailRole)
 	if !ok {
 		return refuse("The configured jail role (%d) no longer exists; set another with `config jailrole @role`.", s.JailRole)
 	}
@@ -140,11 +140,11 @@ func CheckRestriction(ctx context.Context, s *Step, restriction cases.Type, lift
 	return nil
 }
 
-func (co *Coordinator) banned(ctx context.Context, guildID, userID int64) (bool, error) {
+func (co *Coordinator) banned(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (bool, error) {
 	var banned bool
 	err := co.exec.Do(ctx, executor.OpRead, func(ctx context.Context) error {
 		var err error
-		_, banned, err = co.port.GetBan(ctx, discord.GuildID(guildID), discord.UserID(userID))
+		_, banned, err = co.port.GetBan(ctx, guildID, userID)
 		return err
 	})
 	if err != nil {
@@ -155,7 +155,7 @@ func (co *Coordinator) banned(ctx context.Context, guildID, userID int64) (bool,
 
 // findBanned looks a name up in the guild's ban list: the username or display name, in any
 // letter case, must match exactly one ban.
-func (co *Coordinator) findBanned(ctx context.Context, guildID int64, name string) (discord.User, error) {
+func (co *Coordinator) findBanned(ctx context.Context, guildID discord.GuildID, name string) (discord.User, error) {
 	want := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(name), "@"))
 	var found []discord.User
 	var after int64
@@ -163,7 +163,7 @@ func (co *Coordinator) findBanned(ctx context.Context, guildID int64, name strin
 		var page []discord.Ban
 		err := co.exec.Do(ctx, executor.OpRead, func(ctx context.Context) error {
 			var err error
-			page, err = co.port.ListBans(ctx, discord.GuildID(guildID), discord.UserID(after), 1000)
+			page, err = co.port.ListBans(ctx, guildID, discord.UserID(after), 1000)
 			return err
 		})
 		if err != nil {

@@ -167,7 +167,7 @@ func (w *checkWorld) request(t *testing.T, mod int64, action string, target int6
 		t.Fatalf("no action %q", action)
 	}
 	req := moderation.Request{GuildID: dGuild, Moderator: discord.User{ID: discord.UserID(mod), Username: "mod"}, Action: a,
-		Target: moderation.Target{ID: target}, Reason: "because"}
+		Target: moderation.Target{ID: discord.UserID(target)}, Reason: "because"}
 	if _, ok := a.Flag(moderation.FlagDuration); ok {
 		req.Duration = time.Hour
 	}

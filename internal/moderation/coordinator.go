@@ -26,7 +26,7 @@ const defaultReason = "No reason provided"
 
 // Target is who a request is aimed at: a user id, or (for unban) a name in the ban list.
 type Target struct {
-	ID   int64
+	ID   discord.UserID
 	Name string
 }
 
@@ -34,10 +34,10 @@ type Target struct {
 // their parsed invocation (commands.Invocation.Request); the caller has already checked that
 // the moderator may use the command.
 type Request struct {
-	GuildID   int64
+	GuildID   discord.GuildID
 	Moderator discord.User
 	// ModeratorRoles are the moderator's role ids; nil makes the coordinator fetch them.
-	ModeratorRoles []int64
+	ModeratorRoles []discord.RoleID
 
 	Action *Action
 	Target Target
@@ -95,7 +95,7 @@ type Coordinator struct {
 	now       func() time.Time
 	log       *slog.Logger
 	dmTimeout time.Duration
-	botID     int64
+	botID     discord.UserID
 	// expiry schedules and supersedes expiries; nil leaves them out (tests of other parts).
 	expiry *expiry.Service
 	// timeoutHorizon is the longest timeout applied at once (Discord's 28 days); a longer
@@ -106,7 +106,7 @@ type Coordinator struct {
 	// observer counts the cases the pipeline settles; nil counts nothing.
 	observer CaseObserver
 	// reconcileRequest is told of a guild with a case left pending by an unknown outcome.
-	reconcileRequest func(guildID int64)
+	reconcileRequest func(guildID discord.GuildID)
 	// db tracks the database's reachability from what the pipeline's writes see.
 	db *store.Health
 }
@@ -114,7 +114,7 @@ type Coordinator struct {
 // WithReconcileRequest has the coordinator call f with the guild of every case it leaves
 // pending because an action's outcome is unknown, so that reconciliation settles it (upkeep
 // runs it once the case is old enough).
-func WithReconcileRequest(f func(guildID int64)) CoordinatorOption {
+func WithReconcileRequest(f func(guildID discord.GuildID)) CoordinatorOption {
 	return func(c *Coordinator) { c.reconcileRequest = f }
 }
 
@@ -164,7 +164,7 @@ func WithDMTimeout(d time.Duration) CoordinatorOption {
 
 // WithBotUserID tells the coordinator gavel's own user id, for the "not the bot" check and
 // gavel's place in the role hierarchy. Required.
-func WithBotUserID(id int64) CoordinatorOption { return func(c *Coordinator) { c.botID = id } }
+func WithBotUserID(id discord.UserID) CoordinatorOption { return func(c *Coordinator) { c.botID = id } }
 
 // WithLocks shares the per-target locks with other users of them.
 func WithLocks(l *Locks) CoordinatorOption { return func(c *Coordinator) { c.locks = l } }
@@ -220,7 +220,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	// is made once. (An unban by name learns the id from the ban list first.)
 	locked := false
 	if req.Target.ID != 0 {
-		unlock, err := co.locks.Lock(ctx, req.GuildID, req.Target.ID)
+		unlock, err := co.locks.Lock(ctx, int64(req.GuildID), int64(req.Target.ID))
 		if err != nil {
 			return co.notDone(a, err)
 		}
@@ -234,7 +234,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	}
 	sc.liftOf = lifts
 	// 3. Checks, with no side effect.
-	if err := co.checkWho(req, a, sc, modRoles); err != nil {
+	if err := co.checkWho(req, a, sc, discord.Int64s(modRoles)); err != nil {
 		return co.notDone(a, err)
 	}
 	if err := a.Check(ctx, sc); err != nil {
@@ -243,7 +243,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	if !locked {
 		// Lock the target now, and check again whether another action has lifted the
 		// ban meanwhile.
-		unlock, err := co.locks.Lock(ctx, req.GuildID, int64(sc.Target.ID))
+		unlock, err := co.locks.Lock(ctx, int64(req.GuildID), int64(sc.Target.ID))
 		if err != nil {
 			return co.notDone(a, err)
 		}
@@ -348,7 +348,7 @@ func (co *Coordinator) unsettled(ctx context.Context, sc *Step, c cases.Case, dm
 	co.log.Warn("action outcome unknown; case left pending for reconciliation", "guild", req.GuildID, "case", c.Number, "type", c.Type, "err", actErr)
 	if dm == DMSent {
 		// Reconciliation reads this to correct the announcement if the action did not happen.
-		if _, err := co.cases.AddNote(ctx, discord.GuildID(req.GuildID), c.Number, req.Moderator.ID, noteToldBefore); err != nil {
+		if _, err := co.cases.AddNote(ctx, req.GuildID, c.Number, req.Moderator.ID, noteToldBefore); err != nil {
 			co.log.Warn("recording that the target was told", "guild", req.GuildID, "case", c.Number, "err", co.dbFailed(err))
 		}
 	}
@@ -363,7 +363,7 @@ func (co *Coordinator) unsettled(ctx context.Context, sc *Step, c cases.Case, dm
 
 // askReconcile tells whoever settles pending cases (WithReconcileRequest) that guildID has
 // one to settle.
-func (co *Coordinator) askReconcile(guildID int64) {
+func (co *Coordinator) askReconcile(guildID discord.GuildID) {
 	if co.reconcileRequest != nil {
 		co.reconcileRequest(guildID)
 	}
@@ -386,8 +386,8 @@ func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error)
 	co.plan(sc)
 	req := sc.Request
 	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: discord.GuildID(req.GuildID), UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
-		Status: cases.Pending, Reason: req.Reason, RoleIDs: discord.IDs[discord.RoleID](sc.Plan.SavedRoles), ExpiresAt: sc.Plan.Expires,
+		GuildID: req.GuildID, UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
+		Status: cases.Pending, Reason: req.Reason, RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(sc.Plan.SavedRoles)), ExpiresAt: sc.Plan.Expires,
 		Metadata: withNames(req.Metadata, sc.Target, req.Moderator),
 	})
 	if err != nil {
@@ -480,7 +480,7 @@ func (co *Coordinator) settleExpiries(tx *cases.Tx, sc *Step, c cases.Case) erro
 		if why == "" {
 			why = fmt.Sprintf("a later %s by %s", strings.ToLower(string(c.Type)), sc.Request.Moderator.Username)
 		}
-		if _, err := co.expiry.SupersedeTx(tx, int64(c.GuildID), int64(c.UserID), a.Supersedes, c, why); err != nil {
+		if _, err := co.expiry.SupersedeTx(tx, c.GuildID, c.UserID, a.Supersedes, c, why); err != nil {
 			return err
 		}
 	}
@@ -530,17 +530,17 @@ func (co *Coordinator) step(path string, req Request, a *Action) *Step {
 
 // resolve fetches what the checks need: the guild, gavel's membership, the moderator's roles
 // and the target.
-func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64, error) {
+func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []discord.RoleID, error) {
 	a := req.Action
 	sc := co.step(PathCommand, req, a)
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.Guild, err = co.port.Guild(ctx, discord.GuildID(req.GuildID))
+		sc.Guild, err = co.port.Guild(ctx, req.GuildID)
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("reading the server: %w", err)
 	}
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.Bot, err = co.port.Member(ctx, discord.GuildID(req.GuildID), discord.UserID(co.botID))
+		sc.Bot, err = co.port.Member(ctx, req.GuildID, co.botID)
 		return err
 	}); err != nil {
 		return nil, nil, fmt.Errorf("reading gavel's own membership: %w", err)
@@ -549,12 +549,12 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 	if modRoles == nil && req.Moderator.ID != sc.Guild.OwnerID {
 		var m discord.Member
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			m, err = co.port.Member(ctx, discord.GuildID(req.GuildID), req.Moderator.ID)
+			m, err = co.port.Member(ctx, req.GuildID, req.Moderator.ID)
 			return err
 		}); err != nil {
 			return nil, nil, fmt.Errorf("reading your roles: %w", err)
 		}
-		modRoles = discord.Int64s(m.Roles)
+		modRoles = discord.IDs[discord.RoleID](discord.Int64s(m.Roles))
 	}
 	if a.JailRole {
 		g, err := co.settings.Get(ctx, req.GuildID)
@@ -577,11 +577,11 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		return sc, modRoles, nil
 	}
 	if a.Target == TargetBanned {
-		sc.Target = discord.User{ID: discord.UserID(targetID), Username: fmt.Sprint(targetID)}
+		sc.Target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
 		var ban discord.Ban
 		var banned bool
 		if err := co.read(ctx, func(ctx context.Context) (err error) {
-			ban, banned, err = co.port.GetBan(ctx, discord.GuildID(req.GuildID), discord.UserID(targetID))
+			ban, banned, err = co.port.GetBan(ctx, req.GuildID, targetID)
 			return err
 		}); err != nil {
 			return nil, nil, fmt.Errorf("checking the ban of user %d: %w", targetID, err)
@@ -592,7 +592,7 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		return sc, modRoles, nil
 	}
 	err := co.read(ctx, func(ctx context.Context) (err error) {
-		sc.Member, err = co.port.Member(ctx, discord.GuildID(req.GuildID), discord.UserID(targetID))
+		sc.Member, err = co.port.Member(ctx, req.GuildID, targetID)
 		return err
 	})
 	switch {
@@ -605,10 +605,10 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []int64
 		}
 		// Not a member: Discord still names any user to a bot, and the case keeps that
 		// name (a HACKBAN's mod-log post and the case list say who it was).
-		sc.Target = discord.User{ID: discord.UserID(targetID), Username: fmt.Sprint(targetID)}
+		sc.Target = discord.User{ID: targetID, Username: fmt.Sprint(targetID)}
 		var u discord.User
 		err := co.read(ctx, func(ctx context.Context) (err error) {
-			u, err = co.port.User(ctx, discord.UserID(targetID))
+			u, err = co.port.User(ctx, targetID)
 			return err
 		})
 		switch {
@@ -665,7 +665,7 @@ func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c case
 func (co *Coordinator) voided(ctx context.Context, sc *Step, c cases.Case, dm DMOutcome, actErr error) Result {
 	req := sc.Request
 	why := failureText(actErr)
-	vc, err := co.cases.Void(ctx, discord.GuildID(req.GuildID), c.Number, req.Moderator.ID, why)
+	vc, err := co.cases.Void(ctx, req.GuildID, c.Number, req.Moderator.ID, why)
 	if err != nil {
 		text := co.storeText(err)
 		err = co.dbFailed(err)

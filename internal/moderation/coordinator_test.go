@@ -105,14 +105,14 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 	w.st = st
 	w.withCases(t)
 	ctx := context.Background()
-	if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.ModLog, int64(w.modlog)); err != nil {
+	if _, err := w.settings.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(w.modlog)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.settings.SetJailRole(ctx, int64(w.guild), int64(w.owner), int64(w.jailed)); err != nil {
+	if _, err := w.settings.SetJailRole(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), discord.RoleID(w.jailed)); err != nil {
 		t.Fatal(err)
 	}
 	ex := executor.New(executor.WithRetries(4, time.Millisecond, 20*time.Millisecond))
-	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(int64(w.s.BotID())))
+	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(discord.UserID(w.s.BotID())))
 	w.st, w.exec = st, ex
 	return w
 }
@@ -126,7 +126,7 @@ func (w *world) withCases(t *testing.T, opts ...cases.Option) {
 	w.ml.Bind(w.cases)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = w.ml.Run(ctx, w.port, int64(w.s.BotID())) }()
+	go func() { defer close(done); _ = w.ml.Run(ctx, w.port, discord.UserID(w.s.BotID())) }()
 	t.Cleanup(func() { stop(); <-done })
 }
 
@@ -161,8 +161,8 @@ func (w *world) run(t *testing.T, mod discordtest.ID, action string, target disc
 		t.Fatalf("no action %q", action)
 	}
 	name := map[discordtest.ID]string{w.owner: "owner", w.alice: "alice"}[mod]
-	req := moderation.Request{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(mod), Username: name},
-		Action: a, Target: moderation.Target{ID: int64(target)}, Reason: "spamming @everyone"}
+	req := moderation.Request{GuildID: discord.GuildID(w.guild), Moderator: discord.User{ID: discord.UserID(mod), Username: name},
+		Action: a, Target: moderation.Target{ID: discord.UserID(target)}, Reason: "spamming @everyone"}
 	for _, e := range edit {
 		e(&req)
 	}
@@ -478,7 +478,7 @@ func TestTargetLeftBeforeTheKick(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	port := leavesOnDM{Adapter: w.port, leave: func() { w.s.UserLeaves(w.guild, w.carol) }}
 	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, executor.New(executor.WithRetries(2, time.Millisecond, time.Millisecond)),
-		moderation.WithBotUserID(int64(w.s.BotID())))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())))
 	res := w.run(t, w.alice, "kick", w.carol)
 	if res.Case == nil || res.Case.Status != cases.Voided || !strings.Contains(res.Reply.Content, "they left the server") {
 		t.Fatalf("result %+v; want a voided case and a reply that says they left", res)
@@ -550,7 +550,7 @@ func (slowDM) SendDM(ctx context.Context, _ discord.UserID, _ discord.Message) (
 func TestSlowDMDoesNotHoldTheBan(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), slowDM{w.port}, w.cases, w.settings, executor.New(),
-		moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithDMTimeout(50*time.Millisecond))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithDMTimeout(50*time.Millisecond))
 	res := w.run(t, w.alice, "ban", w.bob)
 	succeeded(t, res, cases.Ban)
 	if res.DM != moderation.DMTimedOut || !strings.Contains(res.Reply.Content, "They may not have been messaged: Discord did not confirm the DM in time.") {

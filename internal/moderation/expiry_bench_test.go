@@ -100,7 +100,7 @@ func newExpiryBench(b *testing.B, engine store.Engine, pending, due int, dueAt t
 	ml := modlog.New(st, gs, modlog.WithLogger(slog.New(slog.DiscardHandler)))
 	cs := cases.NewService(st, cases.WithChangeObserver(ml))
 	ml.Bind(cs)
-	if _, err := gs.SetChannel(ctx, int64(guild), int64(owner), settings.ModLog, int64(logChannel)); err != nil {
+	if _, err := gs.SetChannel(ctx, discord.GuildID(guild), discord.UserID(owner), settings.ModLog, discord.ChannelID(logChannel)); err != nil {
 		b.Fatal(err)
 	}
 	later := dueAt.Add(365 * 24 * time.Hour)
@@ -161,7 +161,7 @@ SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM c
 		port.Close(ctx)
 	})
 	svc := expiry.NewService(st, cs)
-	co := moderation.NewCoordinator(actions.Catalogue(), port, cs, gs, executor.New(), moderation.WithBotUserID(int64(s.BotID())), moderation.WithExpiry(svc))
+	co := moderation.NewCoordinator(actions.Catalogue(), port, cs, gs, executor.New(), moderation.WithBotUserID(discord.UserID(s.BotID())), moderation.WithExpiry(svc))
 	return &expiryBench{s: s, st: st, cs: cs, svc: svc, co: co, ml: ml, port: port, guild: guild, dueAt: dueAt}
 }
 
@@ -228,14 +228,14 @@ func BenchmarkExpiryBurst(b *testing.B) {
 					}
 				}
 				h := &timedHandler{Handler: eb.co.Expiries(), done: make(chan struct{}), want: due}
-				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: int64(eb.s.BotID()), Workers: 32}, nil)
+				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: discord.UserID(eb.s.BotID()), Workers: 32}, nil)
 				ctx, cancel := context.WithCancel(context.Background())
 				stopped := make(chan struct{})
 				cpu0 := cpuTime(b)
 				b.StartTimer()
 				go func() { defer close(stopped); _ = p.Run(ctx) }()
 				mlStopped := make(chan struct{})
-				go func() { defer close(mlStopped); _ = eb.ml.Run(ctx, eb.port, int64(eb.s.BotID())) }()
+				go func() { defer close(mlStopped); _ = eb.ml.Run(ctx, eb.port, discord.UserID(eb.s.BotID())) }()
 				select {
 				case <-h.done:
 				case <-time.After(30 * time.Minute):

@@ -16,13 +16,13 @@ import (
 // External is a moderation action taken outside gavel (in Discord's own interface, or by
 // another bot) and seen as an entry of the guild's audit log.
 type External struct {
-	GuildID int64
+	GuildID discord.GuildID
 	// EntryID is the audit-log entry's id: a case records it, and the same entry never makes
 	// a second case.
 	EntryID int64
 	// ModeratorID is who acted (the entry's user_id); UserID is whom they acted on.
-	ModeratorID int64
-	UserID      int64
+	ModeratorID discord.UserID
+	UserID      discord.UserID
 	// Type is BAN, UNBAN, KICK, TIMEOUT or UNTIMEOUT.
 	Type cases.Type
 	// Reason is the audit log's; empty when the moderator gave none.
@@ -67,11 +67,11 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if !ok {
 		return cases.Case{}, false, fmt.Errorf("external action: no action for case type %s", ext.Type)
 	}
-	moderator := discord.User{ID: discord.UserID(ext.ModeratorID), Username: strconv.FormatInt(ext.ModeratorID, 10)}
+	moderator := discord.User{ID: ext.ModeratorID, Username: strconv.FormatInt(int64(ext.ModeratorID), 10)}
 	if !g.MirrorExternalActions {
 		// No case, but the action still makes earlier expiries stale: a tempban lifted by
 		// hand and replaced by a permanent ban must not be lifted later, mirrored or not.
-		unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
+		unlock, err := co.locks.Lock(ctx, int64(ext.GuildID), int64(ext.UserID))
 		if err != nil {
 			return cases.Case{}, false, err
 		}
@@ -80,7 +80,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 			return cases.Case{}, false, err
 		}
 		if co.external != nil {
-			co.external(ctx, cases.Case{GuildID: discord.GuildID(ext.GuildID), UserID: discord.UserID(ext.UserID), ModeratorID: discord.UserID(ext.ModeratorID), Type: ext.Type})
+			co.external(ctx, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, ModeratorID: ext.ModeratorID, Type: ext.Type})
 		}
 		return cases.Case{}, false, nil
 	}
@@ -90,12 +90,12 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if r := []rune(ext.Reason); len(r) > cases.MaxReasonLength {
 		ext.Reason = string(r[:cases.MaxReasonLength-1]) + "…"
 	}
-	unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
+	unlock, err := co.locks.Lock(ctx, int64(ext.GuildID), int64(ext.UserID))
 	if err != nil {
 		return cases.Case{}, false, err
 	}
 	defer unlock()
-	if c, err := co.cases.ByAuditLogEntry(ctx, discord.GuildID(ext.GuildID), ext.EntryID); err == nil {
+	if c, err := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); err == nil {
 		return c, false, nil
 	} else if !errors.Is(err, cases.ErrNotFound) {
 		return cases.Case{}, false, err
@@ -109,7 +109,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 		// Another process may have recorded the same entry a moment ago: the unique index
 		// refused this one.
 		if c.ID == 0 {
-			if dup, dupErr := co.cases.ByAuditLogEntry(ctx, discord.GuildID(ext.GuildID), ext.EntryID); dupErr == nil {
+			if dup, dupErr := co.cases.ByAuditLogEntry(ctx, ext.GuildID, ext.EntryID); dupErr == nil {
 				return dup, false, nil
 			}
 		}
@@ -126,8 +126,9 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 // in the audit log, or applied by Discord's AutoMod.
 type Done struct {
 	// Path names the way in for the case metrics (PathAuditLog, PathAutoMod).
-	Path            string
-	GuildID, UserID int64
+	Path    string
+	GuildID discord.GuildID
+	UserID  discord.UserID
 	// TargetName is the target's username when known, kept on the case so the mod log
 	// names them after they left or were unbanned; "" when unknown.
 	TargetName string
@@ -151,7 +152,7 @@ func (co *Coordinator) RecordDone(ctx context.Context, d Done) (cases.Case, erro
 	if !ok {
 		return cases.Case{}, fmt.Errorf("recording: no action for case type %q", d.Type)
 	}
-	unlock, err := co.locks.Lock(ctx, d.GuildID, d.UserID)
+	unlock, err := co.locks.Lock(ctx, int64(d.GuildID), int64(d.UserID))
 	if err != nil {
 		return cases.Case{}, err
 	}
@@ -170,9 +171,9 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 		d.Path = "recorded"
 	}
 	sc := co.step(d.Path, Request{GuildID: d.GuildID, Moderator: d.Moderator, Reason: d.Reason, Action: a, Metadata: d.Metadata}, a)
-	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: discord.UserID(d.UserID), Username: d.TargetName}, d.Why
+	sc.Type, sc.Target, sc.supersedeWhy = d.Type, discord.User{ID: d.UserID, Username: d.TargetName}, d.Why
 	c, err := co.cases.Create(ctx, cases.New{
-		GuildID: discord.GuildID(d.GuildID), UserID: discord.UserID(d.UserID), ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,
+		GuildID: d.GuildID, UserID: d.UserID, ModeratorID: d.Moderator.ID, Type: d.Type, Status: cases.Pending,
 		Reason: d.Reason, ExpiresAt: d.ExpiresAt, Metadata: withNames(d.Metadata, sc.Target, d.Moderator),
 	})
 	if err != nil {
@@ -191,14 +192,14 @@ func (co *Coordinator) recordDone(ctx context.Context, a *Action, d Done) (cases
 // nameOf is the username of a user an action outside gavel was aimed at, as Discord knows
 // them now: the member (a timeout), else the ban (a ban); "" when neither answers (a kick, an
 // unban), and the mod log then names them by id.
-func (co *Coordinator) nameOf(ctx context.Context, guildID, userID int64) string {
+func (co *Coordinator) nameOf(ctx context.Context, guildID discord.GuildID, userID discord.UserID) string {
 	if m, ok, err := co.member(ctx, guildID, userID); err == nil && ok {
 		return m.User.Username
 	}
 	var ban discord.Ban
 	var banned bool
 	if err := co.read(ctx, func(ctx context.Context) (err error) {
-		ban, banned, err = co.port.GetBan(ctx, discord.GuildID(guildID), discord.UserID(userID))
+		ban, banned, err = co.port.GetBan(ctx, guildID, userID)
 		return err
 	}); err == nil && banned {
 		return ban.User.Username
@@ -213,8 +214,8 @@ func (co *Coordinator) supersedeUnrecorded(ctx context.Context, a *Action, ext E
 		return nil
 	}
 	why := fmt.Sprintf("%s done outside gavel (not recorded as a case: mirroring is off)", ext.Type)
-	err := co.cases.InTx(ctx, discord.UserID(ext.ModeratorID), func(tx *cases.Tx) error {
-		_, err := co.expiry.SupersedeTx(tx, ext.GuildID, ext.UserID, a.Supersedes, cases.Case{GuildID: discord.GuildID(ext.GuildID), UserID: discord.UserID(ext.UserID), Type: ext.Type}, why)
+	err := co.cases.InTx(ctx, ext.ModeratorID, func(tx *cases.Tx) error {
+		_, err := co.expiry.SupersedeTx(tx, ext.GuildID, ext.UserID, a.Supersedes, cases.Case{GuildID: ext.GuildID, UserID: ext.UserID, Type: ext.Type}, why)
 		return err
 	})
 	if err != nil {
@@ -225,7 +226,7 @@ func (co *Coordinator) supersedeUnrecorded(ctx context.Context, a *Action, ext E
 
 // postAuditLog posts an embed in the guild's audit-log channel, when one is set: what gavel
 // did on its own (re-jails, channel overwrites). Failures are logged; nothing waits on them.
-func (co *Coordinator) postAuditLog(ctx context.Context, guildID int64, e discord.Embed) {
+func (co *Coordinator) postAuditLog(ctx context.Context, guildID discord.GuildID, e discord.Embed) {
 	g, err := co.settings.Get(ctx, guildID)
 	if err != nil {
 		co.log.Error("audit log: reading settings", "guild", guildID, "err", err)
@@ -239,7 +240,7 @@ func (co *Coordinator) postAuditLog(ctx context.Context, guildID int64, e discor
 	}
 	msg := discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
 	err = co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := co.port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), msg)
+		_, err := co.port.SendMessage(ctx, g.AuditlogChannelID, msg)
 		return err
 	})
 	if err != nil {

@@ -25,7 +25,7 @@ func TestRecordExternal(t *testing.T) {
 		ctx := context.Background()
 		var mu sync.Mutex
 		var observed []cases.Case
-		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, executor.New(), moderation.WithBotUserID(int64(w.s.BotID())),
+		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, executor.New(), moderation.WithBotUserID(discord.UserID(w.s.BotID())),
 			moderation.WithExternalActionObserver(func(_ context.Context, c cases.Case) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -35,8 +35,8 @@ func TestRecordExternal(t *testing.T) {
 			t.Fatal(err)
 		}
 		entry := w.lastAudit(t, discordtest.AuditMemberBanAdd)
-		ext := moderation.External{GuildID: int64(w.guild), EntryID: int64(entry.ID), ModeratorID: int64(w.alice),
-			UserID: int64(w.bob), Type: cases.Ban, Reason: entry.Reason}
+		ext := moderation.External{GuildID: discord.GuildID(w.guild), EntryID: int64(entry.ID), ModeratorID: discord.UserID(w.alice),
+			UserID: discord.UserID(w.bob), Type: cases.Ban, Reason: entry.Reason}
 		c, recorded, err := w.co.RecordExternal(ctx, ext)
 		if err != nil || !recorded {
 			t.Fatalf("RecordExternal = %v, %v", recorded, err)
@@ -99,12 +99,12 @@ func TestRecordExternal(t *testing.T) {
 		}
 		// gavel's own entries already have cases.
 		bot := ext
-		bot.EntryID, bot.ModeratorID = ext.EntryID+10, int64(w.s.BotID())
+		bot.EntryID, bot.ModeratorID = ext.EntryID+10, discord.UserID(w.s.BotID())
 		if _, recorded, err := w.co.RecordExternal(ctx, bot); err != nil || recorded {
 			t.Errorf("gavel's own entry: recorded %v, %v", recorded, err)
 		}
 		// A guild that turned mirroring off gets no case.
-		if _, err := w.settings.SetMirrorExternalActions(ctx, int64(w.guild), int64(w.owner), false); err != nil {
+		if _, err := w.settings.SetMirrorExternalActions(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), false); err != nil {
 			t.Fatal(err)
 		}
 		off := ext
@@ -128,11 +128,11 @@ func TestRejail(t *testing.T) {
 		w := newWorld(t, st.Engine())
 		ctx := context.Background()
 		auditlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "audit-log")
-		if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.AuditLog, int64(auditlog)); err != nil {
+		if _, err := w.settings.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.AuditLog, discord.ChannelID(auditlog)); err != nil {
 			t.Fatal(err)
 		}
 		// Never jailed: nothing happens.
-		if r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.carol)); err != nil || r.Done || r.Case.ID != 0 {
+		if r, err := w.co.Rejail(ctx, discord.GuildID(w.guild), discord.UserID(w.carol)); err != nil || r.Done || r.Case.ID != 0 {
 			t.Errorf("Rejail(never jailed) = %+v, %v", r, err)
 		}
 		jail := succeeded(t, w.run(t, w.alice, "jail", w.bob), cases.Jail)
@@ -142,7 +142,7 @@ func TestRejail(t *testing.T) {
 		w.s.UserLeaves(w.guild, w.bob)
 		// bob comes back with the roles another bot gives on join.
 		w.s.AddMember(w.guild, w.bob, w.member, w.managed)
-		r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob))
+		r, err := w.co.Rejail(ctx, discord.GuildID(w.guild), discord.UserID(w.bob))
 		if err != nil || !r.Done || r.Case.ID != jail.ID || len(r.Taken) != 1 || r.Taken[0] != int64(w.member) {
 			t.Fatalf("Rejail = %+v, %v; want done, taking the member role", r, err)
 		}
@@ -165,12 +165,12 @@ func TestRejail(t *testing.T) {
 			t.Errorf("Discord's audit-log reason = %q", entry.Reason)
 		}
 		// Already as the jail left them: no second call, no second note.
-		if r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob)); err != nil || r.Done {
+		if r, err := w.co.Rejail(ctx, discord.GuildID(w.guild), discord.UserID(w.bob)); err != nil || r.Done {
 			t.Errorf("second Rejail = %+v, %v; want nothing done", r, err)
 		}
 		// Another bot gives bob a role a few seconds after the join: the second look takes it.
 		w.s.AddMember(w.guild, w.bob, w.jailed, w.managed, w.member)
-		if r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob)); err != nil || !r.Done || len(r.Taken) != 1 || r.Taken[0] != int64(w.member) {
+		if r, err := w.co.Rejail(ctx, discord.GuildID(w.guild), discord.UserID(w.bob)); err != nil || !r.Done || len(r.Taken) != 1 || r.Taken[0] != int64(w.member) {
 			t.Errorf("Rejail after an on-join role = %+v, %v; want the role taken", r, err)
 		}
 		evs, _ = w.cases.Events(ctx, jail.ID)
@@ -181,7 +181,7 @@ func TestRejail(t *testing.T) {
 		succeeded(t, w.run(t, w.alice, "unjail", w.bob), cases.Unjail)
 		w.s.UserLeaves(w.guild, w.bob)
 		w.s.AddMember(w.guild, w.bob)
-		if r, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob)); err != nil || r.Done || r.Case.ID != 0 {
+		if r, err := w.co.Rejail(ctx, discord.GuildID(w.guild), discord.UserID(w.bob)); err != nil || r.Done || r.Case.ID != 0 {
 			t.Errorf("Rejail after unjail = %+v, %v", r, err)
 		}
 	})
@@ -194,7 +194,7 @@ func TestRejailFailureIsRecorded(t *testing.T) {
 	w.s.UserLeaves(w.guild, w.bob)
 	w.s.AddMember(w.guild, w.bob)
 	w.s.FailNext("PATCH /guilds/{guild_id}/members/{user_id}", 1, 403)
-	if _, err := w.co.Rejail(ctx, int64(w.guild), int64(w.bob)); err == nil {
+	if _, err := w.co.Rejail(ctx, discord.GuildID(w.guild), discord.UserID(w.bob)); err == nil {
 		t.Fatal("a refused re-jail reported no error")
 	}
 	evs, _ := w.cases.Events(ctx, jail.ID)
@@ -207,15 +207,15 @@ func TestDenyJailRole(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	ctx := context.Background()
 	jailChannel := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "jail")
-	if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.JailChannel, int64(jailChannel)); err != nil {
+	if _, err := w.settings.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.JailChannel, discord.ChannelID(jailChannel)); err != nil {
 		t.Fatal(err)
 	}
 	auditlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "audit-log")
-	if _, err := w.settings.SetChannel(ctx, int64(w.guild), int64(w.owner), settings.AuditLog, int64(auditlog)); err != nil {
+	if _, err := w.settings.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.AuditLog, discord.ChannelID(auditlog)); err != nil {
 		t.Fatal(err)
 	}
 	fresh := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "fresh")
-	done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(fresh), "fresh")
+	done, err := w.co.DenyJailRole(ctx, discord.GuildID(w.guild), discord.ChannelID(fresh), "fresh")
 	if err != nil || !done {
 		t.Fatalf("DenyJailRole = %v, %v", done, err)
 	}
@@ -231,7 +231,7 @@ func TestDenyJailRole(t *testing.T) {
 	// the bot lacks there, so only View Channel is denied, and the report says so.
 	quiet := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "announcements",
 		discordtest.Overwrite{ID: w.botRole, Type: 0, Deny: discordtest.PermSendMessages})
-	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(quiet), "announcements"); err != nil || !done {
+	if done, err := w.co.DenyJailRole(ctx, discord.GuildID(w.guild), discord.ChannelID(quiet), "announcements"); err != nil || !done {
 		t.Fatalf("DenyJailRole where gavel may not send = %v, %v", done, err)
 	}
 	c, _ = w.s.Channel(quiet)
@@ -244,23 +244,23 @@ func TestDenyJailRole(t *testing.T) {
 	// A channel gavel cannot see: nothing is tried, the audit log says why.
 	hidden := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "staff",
 		discordtest.Overwrite{ID: w.botRole, Type: 0, Deny: discordtest.PermViewChannel})
-	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(hidden), "staff"); err == nil || done {
+	if done, err := w.co.DenyJailRole(ctx, discord.GuildID(w.guild), discord.ChannelID(hidden), "staff"); err == nil || done {
 		t.Errorf("DenyJailRole in a channel gavel cannot see = %v, %v; want an error", done, err)
 	}
 	if msgs := w.s.Messages(auditlog); len(msgs) != 3 || !strings.Contains(string(msgs[2].Embeds[0]), "gavel cannot see it") {
 		t.Errorf("audit-log channel = %+v; want the third report to say gavel cannot see the channel", msgs)
 	}
-	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(jailChannel), "jail"); err != nil || done {
+	if done, err := w.co.DenyJailRole(ctx, discord.GuildID(w.guild), discord.ChannelID(jailChannel), "jail"); err != nil || done {
 		t.Errorf("the jail channel itself: %v, %v; want left alone", done, err)
 	}
 	if c, _ := w.s.Channel(jailChannel); len(c.PermissionOverwrites) != 0 {
 		t.Errorf("jail channel overwrites = %+v", c.PermissionOverwrites)
 	}
-	if _, err := w.settings.SetJailRole(ctx, int64(w.guild), int64(w.owner), 0); err != nil {
+	if _, err := w.settings.SetJailRole(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), 0); err != nil {
 		t.Fatal(err)
 	}
 	other := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "other")
-	if done, err := w.co.DenyJailRole(ctx, int64(w.guild), int64(other), "other"); err != nil || done {
+	if done, err := w.co.DenyJailRole(ctx, discord.GuildID(w.guild), discord.ChannelID(other), "other"); err != nil || done {
 		t.Errorf("no jail role: %v, %v; want nothing done", done, err)
 	}
 }
@@ -272,7 +272,7 @@ func TestReconcile(t *testing.T) {
 		clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 		w.withCases(t, cases.WithClock(clk.Now))
 		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec,
-			moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithCoordinatorClock(clk.Now))
+			moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithCoordinatorClock(clk.Now))
 		ctx := context.Background()
 		if err := w.s.BanAs(w.guild, w.owner, w.carol, "by hand"); err != nil {
 			t.Fatal(err)
@@ -303,11 +303,11 @@ func TestReconcile(t *testing.T) {
 			{pending(w.crowd[4], cases.Untimeout), cases.Active}, // not timed out
 		}
 		// A minute old only once the clock says so: until then, none is touched.
-		if r, err := w.co.Reconcile(ctx, int64(w.guild), time.Minute); err != nil || r.Activated+r.Voided != 0 || !r.RecheckAt.Equal(clk.Now().Add(time.Minute)) {
+		if r, err := w.co.Reconcile(ctx, discord.GuildID(w.guild), time.Minute); err != nil || r.Activated+r.Voided != 0 || !r.RecheckAt.Equal(clk.Now().Add(time.Minute)) {
 			t.Fatalf("Reconcile of cases younger than a minute = %+v, %v; want none settled, a recheck a minute on", r, err)
 		}
 		clk.Advance(time.Minute)
-		r, err := w.co.Reconcile(ctx, int64(w.guild), time.Minute)
+		r, err := w.co.Reconcile(ctx, discord.GuildID(w.guild), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,7 +336,7 @@ func TestReconcile(t *testing.T) {
 		// A young pending case may be another process's action in flight: left alone, and
 		// the caller is told when to look again.
 		young := pending(w.crowd[5], cases.Warn)
-		r, err = w.co.Reconcile(ctx, int64(w.guild), time.Hour)
+		r, err = w.co.Reconcile(ctx, discord.GuildID(w.guild), time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -34,7 +34,7 @@ type Rejailed struct {
 // roles other bots give on join; it does nothing when the member is as the jail left them. The Discord call goes through the executor under
 // the member's lock; the jail case's history records it (or its failure), and the guild's
 // audit-log channel is told.
-func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejailed, error) {
+func (co *Coordinator) Rejail(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (Rejailed, error) {
 	g, err := co.settings.Get(ctx, guildID)
 	if err != nil {
 		return Rejailed{}, fmt.Errorf("reading the settings of guild %d: %w", guildID, err)
@@ -43,16 +43,16 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 		return Rejailed{}, nil
 	}
 	// A cheap look first: nearly every member who joins was never jailed.
-	if jailed, _, err := co.cases.Restricted(ctx, discord.GuildID(guildID), discord.UserID(userID), cases.Jail); err != nil || !jailed {
+	if jailed, _, err := co.cases.Restricted(ctx, guildID, userID, cases.Jail); err != nil || !jailed {
 		return Rejailed{}, err
 	}
-	unlock, err := co.locks.Lock(ctx, guildID, userID)
+	unlock, err := co.locks.Lock(ctx, int64(guildID), int64(userID))
 	if err != nil {
 		return Rejailed{}, err
 	}
 	defer unlock()
 	// Again under the lock: an unjail may have just finished.
-	jailed, jc, err := co.cases.Restricted(ctx, discord.GuildID(guildID), discord.UserID(userID), cases.Jail)
+	jailed, jc, err := co.cases.Restricted(ctx, guildID, userID, cases.Jail)
 	if err != nil || !jailed || jc.Status != cases.Active {
 		return Rejailed{}, err
 	}
@@ -61,13 +61,13 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	var guild discord.Guild
 	var bot, member discord.Member
 	err = co.read(ctx, func(ctx context.Context) (err error) {
-		if guild, err = co.port.Guild(ctx, discord.GuildID(guildID)); err != nil {
+		if guild, err = co.port.Guild(ctx, guildID); err != nil {
 			return err
 		}
-		if bot, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(co.botID)); err != nil {
+		if bot, err = co.port.Member(ctx, guildID, co.botID); err != nil {
 			return err
 		}
-		member, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(userID))
+		member, err = co.port.Member(ctx, guildID, userID)
 		return err
 	})
 	if discord.IsCode(err, discord.CodeUnknownMember) {
@@ -92,12 +92,12 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 			return out, co.rejailFailed(ctx, jc, member, err)
 		}
 	}
-	if !guildPermissions(guild, co.botID, discord.Int64s(bot.Roles)).Has(ja.BotNeeds) {
+	if !guildPermissions(guild, co.botID, discord.IDs[discord.RoleID](discord.Int64s(bot.Roles))).Has(ja.BotNeeds) {
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("gavel lacks the %s permission", ja.BotNeeds))
 	}
 	co.plan(sc)
-	out.Taken = sc.Plan.SavedRoles
-	if len(out.Taken) == 0 && slices.Contains(member.Roles, discord.RoleID(g.JailRoleID)) {
+	out.Taken = discord.Int64s(sc.Plan.SavedRoles)
+	if len(out.Taken) == 0 && slices.Contains(member.Roles, g.JailRoleID) {
 		return out, nil // already as the jail left them
 	}
 	if _, err := ja.Act(ctx, sc); err != nil {
@@ -105,7 +105,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	}
 	out.Done = true
 
-	hadJailRole := slices.Contains(member.Roles, discord.RoleID(g.JailRoleID))
+	hadJailRole := slices.Contains(member.Roles, g.JailRoleID)
 	note := "re-jailed on rejoin: jail role given back"
 	if hadJailRole {
 		// A later pass: something gave the member roles after they rejoined.
@@ -115,7 +115,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 		note += fmt.Sprintf("; roles taken: %s", roleList(out.Taken))
 	}
 	var noteErr error
-	if out.Case, noteErr = co.cases.AddNote(ctx, discord.GuildID(guildID), jc.Number, discord.UserID(co.botID), note); noteErr != nil {
+	if out.Case, noteErr = co.cases.AddNote(ctx, guildID, jc.Number, co.botID, note); noteErr != nil {
 		out.Case = jc
 		noteErr = fmt.Errorf("recording the re-jail in case #%d: %w", jc.Number, noteErr)
 	}
@@ -128,7 +128,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID, userID int64) (Rejai
 	return out, noteErr
 }
 
-func rejailText(userID int64, name string, caseNumber int64, hadJailRole bool) string {
+func rejailText(userID discord.UserID, name string, caseNumber int64, hadJailRole bool) string {
 	if hadJailRole {
 		return fmt.Sprintf("<@%d> (%s) rejoined while jailed (case #%d) and was given roles since; gavel took them again.", userID, name, caseNumber)
 	}
@@ -140,14 +140,14 @@ func rejailText(userID int64, name string, caseNumber int64, hadJailRole bool) s
 func (co *Coordinator) rejailFailed(ctx context.Context, jc cases.Case, member discord.Member, cause error) error {
 	why := failureText(cause)
 	err := fmt.Errorf("re-jailing user %d (case #%d): %w", jc.UserID, jc.Number, cause)
-	if _, noteErr := co.cases.AddNote(ctx, jc.GuildID, jc.Number, discord.UserID(co.botID), "re-jail on rejoin failed: "+why); noteErr != nil {
+	if _, noteErr := co.cases.AddNote(ctx, jc.GuildID, jc.Number, co.botID, "re-jail on rejoin failed: "+why); noteErr != nil {
 		co.log.Error("re-jail failure not recorded", "guild", jc.GuildID, "case", jc.Number, "err", noteErr)
 	}
 	name := member.User.Username
 	if name == "" {
 		name = fmt.Sprint(jc.UserID)
 	}
-	co.postAuditLog(ctx, int64(jc.GuildID), discord.Embed{
+	co.postAuditLog(ctx, jc.GuildID, discord.Embed{
 		Title:       "Re-jail on rejoin failed",
 		Description: fmt.Sprintf("<@%d> (%s) rejoined while jailed (case #%d), but gavel could not give the jail role back: %s. Jail them again by hand.", jc.UserID, name, jc.Number, why),
 		Color:       colorFailed,
@@ -192,7 +192,7 @@ var errChannelGone = errors.New("the channel no longer exists")
 // (copied from its category), and reports a channel it cannot change (not visible, no
 // Manage Permissions, Discord's refusal). It reports whether the overwrite was set; either
 // outcome is posted in the audit-log channel.
-func (co *Coordinator) DenyJailRole(ctx context.Context, guildID, channelID int64, channelName string) (bool, error) {
+func (co *Coordinator) DenyJailRole(ctx context.Context, guildID discord.GuildID, channelID discord.ChannelID, channelName string) (bool, error) {
 	g, err := co.settings.Get(ctx, guildID)
 	if err != nil {
 		return false, fmt.Errorf("reading the settings of guild %d: %w", guildID, err)
@@ -215,19 +215,19 @@ func (co *Coordinator) DenyJailRole(ctx context.Context, guildID, channelID int6
 		ch    discord.Channel
 	)
 	err = co.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		if guild, err = co.port.Guild(ctx, discord.GuildID(guildID)); err != nil {
+		if guild, err = co.port.Guild(ctx, guildID); err != nil {
 			return err
 		}
-		if bot, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(co.botID)); err != nil {
+		if bot, err = co.port.Member(ctx, guildID, co.botID); err != nil {
 			return err
 		}
 		// The guild's list, not the channel itself: Discord lists channels gavel cannot
 		// see, and refuses to show one of them alone.
-		chs, err := co.port.GuildChannels(ctx, discord.GuildID(guildID))
+		chs, err := co.port.GuildChannels(ctx, guildID)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(chs, func(c discord.Channel) bool { return c.ID == discord.ChannelID(channelID) })
+		i := slices.IndexFunc(chs, func(c discord.Channel) bool { return c.ID == channelID })
 		if i < 0 {
 			return errChannelGone
 		}
@@ -249,14 +249,14 @@ func (co *Coordinator) DenyJailRole(ctx context.Context, guildID, channelID int6
 	}
 	var cur discord.Overwrite
 	for _, o := range ch.Overwrites {
-		if o.Type == discord.OverwriteRole && o.ID == g.JailRoleID {
+		if o.Type == discord.OverwriteRole && discord.RoleID(o.ID) == g.JailRoleID {
 			cur = o
 		}
 	}
 	deny := JailOverwrite & have
-	ow := discord.Overwrite{ID: g.JailRoleID, Type: discord.OverwriteRole, Allow: cur.Allow &^ deny, Deny: cur.Deny | deny}
+	ow := discord.Overwrite{ID: int64(g.JailRoleID), Type: discord.OverwriteRole, Allow: cur.Allow &^ deny, Deny: cur.Deny | deny}
 	err = co.exec.Do(ctx, executor.OpChannels, func(ctx context.Context) error {
-		return co.port.SetChannelOverwrite(ctx, discord.ChannelID(channelID), ow, "Jail role denied on a new channel")
+		return co.port.SetChannelOverwrite(ctx, channelID, ow, "Jail role denied on a new channel")
 	})
 	if err != nil {
 		return failed(failureText(err), err)

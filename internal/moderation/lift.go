@@ -22,7 +22,7 @@ func (co *Coordinator) Expiries() expiry.Handler { return expiryHandler{co} }
 type expiryHandler struct{ co *Coordinator }
 
 func (h expiryHandler) bot() discord.User {
-	return discord.User{ID: discord.UserID(h.co.botID), Username: "gavel"}
+	return discord.User{ID: h.co.botID, Username: "gavel"}
 }
 
 // Run carries out one claimed expiry.
@@ -31,7 +31,7 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	if co.expiry == nil || co.botID == 0 {
 		return errors.New("moderation: expiries need WithExpiry and WithBotUserID")
 	}
-	unlock, err := co.locks.Lock(ctx, cl.GuildID, cl.UserID)
+	unlock, err := co.locks.Lock(ctx, int64(cl.GuildID), int64(cl.UserID))
 	if err != nil {
 		return err
 	}
@@ -84,7 +84,7 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 // superseded ends an expiry that a later case made stale.
 func (h expiryHandler) superseded(ctx context.Context, cl expiry.Claim, c, by cases.Case) error {
 	note := fmt.Sprintf("superseded by case #%d (%s)", by.Number, by.Type)
-	return h.co.cases.InTx(ctx, discord.UserID(h.co.botID), func(tx *cases.Tx) error {
+	return h.co.cases.InTx(ctx, h.co.botID, func(tx *cases.Tx) error {
 		locked, err := tx.Lock(c.ID)
 		if err != nil {
 			return err
@@ -102,7 +102,7 @@ func (h expiryHandler) superseded(ctx context.Context, cl expiry.Claim, c, by ca
 // alreadyDone ends an expiry whose effect Discord already shows: the case is processed,
 // no lift case is recorded (gavel lifted nothing).
 func (h expiryHandler) alreadyDone(ctx context.Context, cl expiry.Claim, c cases.Case, why string) error {
-	return h.co.cases.InTx(ctx, discord.UserID(h.co.botID), func(tx *cases.Tx) error {
+	return h.co.cases.InTx(ctx, h.co.botID, func(tx *cases.Tx) error {
 		locked, err := tx.Lock(c.ID)
 		if err != nil {
 			return err
@@ -124,7 +124,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 		return fmt.Errorf("case type %s has no inverse action to lift it", c.Type)
 	}
 	reason := fmt.Sprintf("%s (case #%d)", lifted.LiftReason, c.Number)
-	sc := co.step(PathExpiry, Request{GuildID: int64(c.GuildID), Moderator: h.bot(), Reason: reason, Action: inv,
+	sc := co.step(PathExpiry, Request{GuildID: c.GuildID, Moderator: h.bot(), Reason: reason, Action: inv,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}, inv)
 	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(int64(c.UserID), 10)}
 	if n := c.Metadata[cases.MetaTargetName]; n != "" {
@@ -136,7 +136,7 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 	// below, not superseded.
 	sc.expiryRun = true
 	if inv.JailRole {
-		g, err := co.settings.Get(ctx, int64(c.GuildID))
+		g, err := co.settings.Get(ctx, c.GuildID)
 		if err != nil {
 			return fmt.Errorf("reading the server's settings: %w", err)
 		}
@@ -160,12 +160,12 @@ func (h expiryHandler) lift(ctx context.Context, cl expiry.Claim, c cases.Case, 
 	if err != nil && !Definite(err) {
 		// The lift may have happened: its case stays pending for reconciliation, and the
 		// expiry's next attempt finds Discord's state (Observe) before recording another.
-		co.askReconcile(int64(c.GuildID))
+		co.askReconcile(c.GuildID)
 		return fmt.Errorf("%s of user %d for case #%d: outcome unknown (case #%d left pending): %s", inv.Case, c.UserID, c.Number, lc.Number, FailureText(err))
 	}
 	if err != nil {
 		why := FailureText(err)
-		if _, verr := co.cases.Void(context.WithoutCancel(ctx), c.GuildID, lc.Number, discord.UserID(co.botID), why); verr != nil {
+		if _, verr := co.cases.Void(context.WithoutCancel(ctx), c.GuildID, lc.Number, co.botID, why); verr != nil {
 			co.log.Error("failed lift's case not voided", "guild", c.GuildID, "case", lc.Number, "err", verr)
 		} else {
 			co.settled(sc, lc.Type, cases.Voided)
@@ -236,7 +236,7 @@ func (e *Expiring) Do(ctx context.Context, op executor.Op, fn func(ctx context.C
 
 // ReadMember reads the case's user as a member; false (and no error) when they are not one.
 func (e *Expiring) ReadMember(ctx context.Context) (discord.Member, bool, error) {
-	return e.h.co.member(ctx, int64(e.Case.GuildID), int64(e.Case.UserID))
+	return e.h.co.member(ctx, e.Case.GuildID, e.Case.UserID)
 }
 
 // AuditReason is the audit-log reason of a call gavel makes for the expiry.
@@ -254,7 +254,7 @@ func (e *Expiring) AlreadyDone(ctx context.Context, why string) error {
 // one can only be scheduled once this one is done.
 func (e *Expiring) Finish(ctx context.Context, note string, record func(tx *cases.Tx, c cases.Case) error) error {
 	co := e.h.co
-	return co.cases.InTx(ctx, discord.UserID(co.botID), func(tx *cases.Tx) error {
+	return co.cases.InTx(ctx, co.botID, func(tx *cases.Tx) error {
 		c, err := tx.Lock(e.Case.ID)
 		if err != nil {
 			return err
@@ -283,7 +283,7 @@ func (h expiryHandler) GaveUp(ctx context.Context, a expiry.Action, cause string
 	// declares any longer asks for a look.
 	todo := fmt.Sprintf("check case #%d by hand", c.Number)
 	if act, ok := h.co.cat.ByCase(c.Type); ok && act.ByHand != nil {
-		todo = act.ByHand(a.Kind, a.UserID)
+		todo = act.ByHand(a.Kind, int64(a.UserID))
 	}
 	e := discord.Embed{
 		Title: fmt.Sprintf("⚠️ Case #%d · the %s failed", c.Number, a.Kind),
@@ -292,10 +292,10 @@ func (h expiryHandler) GaveUp(ctx context.Context, a expiry.Action, cause string
 		Color:     colorRemoval,
 		Timestamp: h.co.expiry.Now(),
 	}
-	h.postNotice(ctx, int64(c.GuildID), discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
+	h.postNotice(ctx, c.GuildID, discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}})
 }
 
-func (h expiryHandler) postNotice(ctx context.Context, guildID int64, msg discord.Message) {
+func (h expiryHandler) postNotice(ctx context.Context, guildID discord.GuildID, msg discord.Message) {
 	g, err := h.co.settings.Get(ctx, guildID)
 	if err != nil {
 		h.co.log.Error("mod log: reading settings", "guild", guildID, "err", err)
@@ -306,7 +306,7 @@ func (h expiryHandler) postNotice(ctx context.Context, guildID int64, msg discor
 		return
 	}
 	if err := h.co.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := h.co.port.SendMessage(ctx, discord.ChannelID(g.ModlogChannelID), msg)
+		_, err := h.co.port.SendMessage(ctx, g.ModlogChannelID, msg)
 		return err
 	}); err != nil {
 		h.co.log.Warn("mod log: posting an expiry notice", "guild", guildID, "err", err)

@@ -39,10 +39,10 @@ func newExpiring(t *testing.T, engine store.Engine, cfg expiry.Config, opts ...m
 	w := newWorld(t, engine, discordtest.WithClock(clk.Now))
 	w.withCases(t, cases.WithClock(clk.Now))
 	svc := expiry.NewService(w.st, w.cases, expiry.WithRules(actions.Catalogue().ExpiryRules()), expiry.WithClock(clk))
-	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithExpiry(svc),
+	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithExpiry(svc),
 		moderation.WithCoordinatorClock(clk.Now)}, opts...)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec, opts...)
-	cfg.Actor = int64(w.s.BotID())
+	cfg.Actor = discord.UserID(w.s.BotID())
 	p := expiry.NewPoller(svc, w.co.Expiries(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -207,7 +207,7 @@ func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
 		if err := w.s.UnbanAs(w.guild, w.alice, w.carol, "appeal"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.svc.Supersede(ctx, int64(w.guild), int64(w.carol), actions.Unban().Supersedes, 0, int64(w.alice), "unbanned in Discord by alice"); err != nil {
+		if _, err := w.svc.Supersede(ctx, discord.GuildID(w.guild), discord.UserID(w.carol), actions.Unban().Supersedes, 0, discord.UserID(w.alice), "unbanned in Discord by alice"); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.s.BanAs(w.guild, w.alice, w.carol, "for good"); err != nil {
@@ -432,7 +432,7 @@ func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		to := succeeded(t, w.run(t, w.alice, "timeout", w.carol, withDuration(time.Hour)), cases.Timeout)
 		end := w.clk.Now().Add(3 * time.Second)
-		if _, err := w.svc.Reschedule(context.Background(), int64(w.guild), to.Number, int64(w.alice), end, "appeal accepted"); err != nil {
+		if _, err := w.svc.Reschedule(context.Background(), discord.GuildID(w.guild), to.Number, discord.UserID(w.alice), end, "appeal accepted"); err != nil {
 			t.Fatal(err)
 		}
 		waitUntil(t, 5*time.Second, "Discord's timeout moved to the new end", func() bool {

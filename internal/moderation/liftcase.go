@@ -14,7 +14,7 @@ import (
 // -lift`): the case's inverse action (an unban for a tempban, an untimeout for a timeout,
 // an unjail for a jail) runs through the pipeline as a command of the moderator's.
 type LiftRequest struct {
-	GuildID   int64
+	GuildID   discord.GuildID
 	Moderator discord.User
 	// ModeratorRoles are the moderator's role ids; nil makes the coordinator fetch them.
 	ModeratorRoles []int64
@@ -33,7 +33,7 @@ type LiftRequest struct {
 // the transaction that activates the lift case. A case whose action has no inverse, that
 // has already ended, or whose punishment Discord no longer shows is refused with a reason.
 func (co *Coordinator) LiftCase(ctx context.Context, lr LiftRequest) Result {
-	c, err := co.cases.GetByNumber(ctx, discord.GuildID(lr.GuildID), lr.Number)
+	c, err := co.cases.GetByNumber(ctx, lr.GuildID, lr.Number)
 	switch {
 	case errors.Is(err, cases.ErrNotFound):
 		return refused(fmt.Sprintf("Case #%d does not exist in this server.", lr.Number))
@@ -66,8 +66,8 @@ func (co *Coordinator) LiftCase(ctx context.Context, lr LiftRequest) Result {
 	if reason == "" {
 		reason = fmt.Sprintf("Lifts case #%d (%s)", c.Number, c.Type)
 	}
-	req := Request{GuildID: lr.GuildID, Moderator: lr.Moderator, ModeratorRoles: lr.ModeratorRoles, Action: inv,
-		Target: Target{ID: int64(c.UserID)}, Reason: reason,
+	req := Request{GuildID: lr.GuildID, Moderator: lr.Moderator, ModeratorRoles: discord.IDs[discord.RoleID](lr.ModeratorRoles), Action: inv,
+		Target: Target{ID: c.UserID}, Reason: reason,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}
 	return co.execute(ctx, req, c)
 }

@@ -41,7 +41,7 @@ func TestEveryPathIsCounted(t *testing.T) {
 	counter := &caseCounter{}
 	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings,
 		executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)),
-		moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithCaseObserver(counter))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithCaseObserver(counter))
 
 	if res := w.run(t, w.alice, "warn", w.bob); res.Err != nil || res.Case == nil {
 		t.Fatalf("warn: %+v", res)
@@ -54,15 +54,15 @@ func TestEveryPathIsCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	entry := w.lastAudit(t, discordtest.AuditMemberBanAdd)
-	if _, recorded, err := w.co.RecordExternal(ctx, moderation.External{GuildID: int64(w.guild), EntryID: int64(entry.ID),
-		ModeratorID: int64(w.alice), UserID: int64(w.dave), Type: cases.Ban}); err != nil || !recorded {
+	if _, recorded, err := w.co.RecordExternal(ctx, moderation.External{GuildID: discord.GuildID(w.guild), EntryID: int64(entry.ID),
+		ModeratorID: discord.UserID(w.alice), UserID: discord.UserID(w.dave), Type: cases.Ban}); err != nil || !recorded {
 		t.Fatalf("RecordExternal = %v, %v", recorded, err)
 	}
 	if _, err := w.cases.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.crowd[0]), ModeratorID: discord.UserID(w.alice),
 		Type: cases.Kick, Status: cases.Pending, Reason: "crashed"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.co.Reconcile(ctx, int64(w.guild), 0); err != nil {
+	if _, err := w.co.Reconcile(ctx, discord.GuildID(w.guild), 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -24,8 +24,12 @@ type reconcileRequests struct {
 	guilds []int64
 }
 
-func (r *reconcileRequests) add(g int64) { r.mu.Lock(); r.guilds = append(r.guilds, g); r.mu.Unlock() }
-func (r *reconcileRequests) count() int  { r.mu.Lock(); defer r.mu.Unlock(); return len(r.guilds) }
+func (r *reconcileRequests) add(g discord.GuildID) {
+	r.mu.Lock()
+	r.guilds = append(r.guilds, int64(g))
+	r.mu.Unlock()
+}
+func (r *reconcileRequests) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.guilds) }
 
 // A ban whose command is cancelled while Discord holds the request (a shutdown, the
 // interaction's deadline) may have happened: its case stays pending, the reply says so,
@@ -35,7 +39,7 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 	w := newWorld(t, store.SQLite, discordtest.WithLatencyClock(clk))
 	var asked reconcileRequests
 	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec,
-		moderation.WithBotUserID(int64(w.s.BotID())), moderation.WithReconcileRequest(asked.add))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithReconcileRequest(asked.add))
 	// Discord takes an hour (of the fake's clock, which does not move) to answer a ban.
 	w.s.SetLatency(banRoute, time.Hour)
 	// The held request ends when the test does (the fake's shutdown would otherwise wait
@@ -46,8 +50,8 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan moderation.Result, 1)
 	go func() {
-		done <- w.co.Execute(ctx, moderation.Request{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"},
-			Action: a, Target: moderation.Target{ID: int64(w.bob)}, Reason: "raid"})
+		done <- w.co.Execute(ctx, moderation.Request{GuildID: discord.GuildID(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"},
+			Action: a, Target: moderation.Target{ID: discord.UserID(w.bob)}, Reason: "raid"})
 	}()
 	waitUntil(t, 10*time.Second, "the ban request to reach Discord", func() bool { return w.s.FaultStats().Routes[banRoute].Delayed >= 1 })
 	cancel()
@@ -69,7 +73,7 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 	if err := w.s.BanAs(w.guild, w.s.BotID(), w.bob, "alice (202): raid"); err != nil {
 		t.Fatal(err)
 	}
-	r, err := w.co.Reconcile(context.Background(), int64(w.guild), 0)
+	r, err := w.co.Reconcile(context.Background(), discord.GuildID(w.guild), 0)
 	if err != nil || r.Activated != 1 || r.Voided != 0 {
 		t.Fatalf("Reconcile = %+v, %v; want the ban activated", r, err)
 	}
@@ -99,7 +103,7 @@ func TestDroppedBanStaysPendingAndIsReconciled(t *testing.T) {
 	if dms := w.dms(w.bob); len(dms) != 1 {
 		t.Fatalf("bob has %d DMs before reconciliation; want the announcement", len(dms))
 	}
-	r, err := w.co.Reconcile(context.Background(), int64(w.guild), 0)
+	r, err := w.co.Reconcile(context.Background(), discord.GuildID(w.guild), 0)
 	if err != nil || r.Voided != 1 {
 		t.Fatalf("Reconcile = %+v, %v; want the ban voided", r, err)
 	}
@@ -146,7 +150,7 @@ func TestDMFailureIsWorded(t *testing.T) {
 		t.Errorf("closed DMs: outcome %v, reply %q", res.DM, res.Reply.Content)
 	}
 	w.co = moderation.NewCoordinator(actions.Catalogue(), failingDM{w.port}, w.cases, w.settings, executor.New(),
-		moderation.WithBotUserID(int64(w.s.BotID())))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())))
 	res = w.run(t, w.alice, "warn", w.carol)
 	if res.DM != moderation.DMFailed || !strings.Contains(res.Reply.Content, "Discord failed to deliver the DM") || strings.Contains(res.Reply.Content, "closed") {
 		t.Errorf("a 500: outcome %v, reply %q", res.DM, res.Reply.Content)

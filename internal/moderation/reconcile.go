@@ -32,10 +32,10 @@ const reconcileBatch = 1000
 // voided when it does not, with a history row that says why. Only cases older than minAge
 // are touched: a younger one may belong to an action still running in another process on
 // the same database. Each case is settled under its target's lock, after reading it again.
-func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time.Duration) (Reconciled, error) {
+func (co *Coordinator) Reconcile(ctx context.Context, guildID discord.GuildID, minAge time.Duration) (Reconciled, error) {
 	var out Reconciled
 	now := co.now()
-	all, err := co.cases.PendingInGuild(ctx, discord.GuildID(guildID), now.Add(time.Millisecond), reconcileBatch)
+	all, err := co.cases.PendingInGuild(ctx, guildID, now.Add(time.Millisecond), reconcileBatch)
 	if err != nil {
 		return out, err
 	}
@@ -63,9 +63,9 @@ func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time
 			if err != nil {
 				return out, fmt.Errorf("reading the settings of guild %d: %w", guildID, err)
 			}
-			jailRole = g.JailRoleID
+			jailRole = int64(g.JailRoleID)
 		}
-		settled, err := co.reconcileCase(ctx, a, c, jailRole)
+		settled, err := co.reconcileCase(ctx, a, c, discord.RoleID(jailRole))
 		if err != nil {
 			if ctx.Err() != nil {
 				return out, ctx.Err()
@@ -88,7 +88,7 @@ func (co *Coordinator) Reconcile(ctx context.Context, guildID int64, minAge time
 // action settled it first). A case found to have happened is finalized as a command's is:
 // active, its expiry scheduled and the expiries it makes stale cancelled, in one
 // transaction — unless a later case already decides the same state.
-func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Case, jailRole int64) (cases.Status, error) {
+func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Case, jailRole discord.RoleID) (cases.Status, error) {
 	unlock, err := co.locks.Lock(ctx, int64(c.GuildID), int64(c.UserID))
 	if err != nil {
 		return "", err
@@ -101,8 +101,8 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 	if c.Status != cases.Pending {
 		return "", nil
 	}
-	bot := discord.User{ID: discord.UserID(co.botID), Username: "gavel"}
-	sc := co.step(PathReconcile, Request{GuildID: int64(c.GuildID), Moderator: bot, Reason: c.Reason, Action: a}, a)
+	bot := discord.User{ID: co.botID, Username: "gavel"}
+	sc := co.step(PathReconcile, Request{GuildID: c.GuildID, Moderator: bot, Reason: c.Reason, Action: a}, a)
 	sc.Case, sc.Type, sc.JailRole = c, c.Type, jailRole
 	sc.Target = discord.User{ID: c.UserID, Username: strconv.FormatInt(int64(c.UserID), 10)}
 	happened, why, err := a.Reconcile(ctx, sc)
@@ -110,7 +110,7 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 		return "", fmt.Errorf("case #%d: asking Discord: %w", c.Number, err)
 	}
 	if !happened {
-		if _, err := co.cases.Void(ctx, c.GuildID, c.Number, discord.UserID(co.botID), reconcileNote+why); err != nil {
+		if _, err := co.cases.Void(ctx, c.GuildID, c.Number, co.botID, reconcileNote+why); err != nil {
 			return "", fmt.Errorf("voiding case #%d: %w", c.Number, err)
 		}
 		co.settled(sc, c.Type, cases.Voided)
@@ -136,7 +136,7 @@ func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Cas
 // completes.
 func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 	co, c := s.co, s.Case
-	banned, err := co.banned(ctx, int64(c.GuildID), int64(c.UserID))
+	banned, err := co.banned(ctx, c.GuildID, c.UserID)
 	if err != nil {
 		return false, "", err
 	}
@@ -145,7 +145,7 @@ func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 	}
 	var entries []discord.AuditLogEntry
 	err = co.read(ctx, func(ctx context.Context) (err error) {
-		entries, err = co.port.AuditLog(ctx, c.GuildID, discord.AuditLogFilter{UserID: discord.UserID(co.botID), TargetID: int64(c.UserID),
+		entries, err = co.port.AuditLog(ctx, c.GuildID, discord.AuditLogFilter{UserID: co.botID, TargetID: int64(c.UserID),
 			ActionType: discord.AuditMemberBanAdd, After: snowflakeAt(c.CreatedAt.Add(-time.Second)), Limit: 10})
 		return err
 	})
@@ -159,10 +159,10 @@ func SoftbanHappened(ctx context.Context, s *Step) (bool, string, error) {
 }
 
 // member reads a guild member; false, with no error, when they are not one.
-func (co *Coordinator) member(ctx context.Context, guildID, userID int64) (discord.Member, bool, error) {
+func (co *Coordinator) member(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (discord.Member, bool, error) {
 	var m discord.Member
 	err := co.read(ctx, func(ctx context.Context) (err error) {
-		m, err = co.port.Member(ctx, discord.GuildID(guildID), discord.UserID(userID))
+		m, err = co.port.Member(ctx, guildID, userID)
 		return err
 	})
 	switch {

@@ -49,7 +49,7 @@ func TestReconcileSchedulesExpiries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r, err := w.co.Reconcile(ctx, int64(w.guild), 0)
+	r, err := w.co.Reconcile(ctx, discord.GuildID(w.guild), 0)
 	if err != nil || r.Activated != 3 || r.Voided != 0 {
 		t.Fatalf("Reconcile = %+v, %v; want 3 activated", r, err)
 	}

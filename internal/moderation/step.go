@@ -31,7 +31,7 @@ type Step struct {
 	IsMember bool
 	Bot      discord.Member
 	// JailRole is the guild's jail role, read when the action declares JailRole.
-	JailRole int64
+	JailRole discord.RoleID
 	// Lifts is the case this action ends, when it ends one: the JAIL an unjail releases
 	// (its saved roles), found by the state check or given by the expiry.
 	Lifts cases.Case
@@ -73,9 +73,9 @@ type Plan struct {
 	// the case's own expiry.
 	RenewAt time.Time
 	// SavedRoles are the roles a jail takes, kept on the case for the unjail.
-	SavedRoles []int64
+	SavedRoles []discord.RoleID
 	// Roles is the member's whole role list after a jail or unjail.
-	Roles []int64
+	Roles []discord.RoleID
 	// RestoreSkipped counts saved roles an unjail cannot give back.
 	RestoreSkipped int
 	// NoCall says Discord already shows what the action does (a ban of a user a tempban
@@ -96,7 +96,7 @@ func (s *Step) Do(ctx context.Context, op executor.Op, fn func(ctx context.Conte
 func (s *Step) Now() time.Time { return s.co.now() }
 
 // BotID is gavel's own user id.
-func (s *Step) BotID() int64 { return s.co.botID }
+func (s *Step) BotID() discord.UserID { return s.co.botID }
 
 // TimeoutHorizon is the longest timeout Discord applies at once (shortened in tests).
 func (s *Step) TimeoutHorizon() time.Duration { return s.co.timeoutHorizon }
@@ -110,25 +110,25 @@ func (s *Step) AuditReason() string { return AuditReason(s.Request.Moderator, s.
 
 // Banned reports whether the target is banned.
 func (s *Step) Banned(ctx context.Context) (bool, error) {
-	return s.co.banned(ctx, s.Request.GuildID, int64(s.Target.ID))
+	return s.co.banned(ctx, s.Request.GuildID, s.Target.ID)
 }
 
 // ReadMember reads the target's membership: false, with no error, when they are not a
 // member.
 func (s *Step) ReadMember(ctx context.Context) (discord.Member, bool, error) {
-	return s.co.member(ctx, s.Request.GuildID, int64(s.Target.ID))
+	return s.co.member(ctx, s.Request.GuildID, s.Target.ID)
 }
 
 // ReadGuild fills Guild and Bot: the server, and gavel's membership in it.
 func (s *Step) ReadGuild(ctx context.Context) error {
 	if err := s.co.read(ctx, func(ctx context.Context) (err error) {
-		s.Guild, err = s.co.port.Guild(ctx, discord.GuildID(s.Request.GuildID))
+		s.Guild, err = s.co.port.Guild(ctx, s.Request.GuildID)
 		return err
 	}); err != nil {
 		return fmt.Errorf("reading the server: %s", FailureText(err))
 	}
 	if err := s.co.read(ctx, func(ctx context.Context) (err error) {
-		s.Bot, err = s.co.port.Member(ctx, discord.GuildID(s.Request.GuildID), discord.UserID(s.co.botID))
+		s.Bot, err = s.co.port.Member(ctx, s.Request.GuildID, s.co.botID)
 		return err
 	}); err != nil {
 		return fmt.Errorf("reading gavel's own membership: %s", FailureText(err))
@@ -142,7 +142,7 @@ func (s *Step) OpenExpiry(ctx context.Context, kind expiry.Kind) (expiry.Action,
 	if s.co.expiry == nil {
 		return expiry.Action{}, cases.Case{}, false, nil
 	}
-	open, err := s.co.expiry.OpenOfTarget(ctx, s.Request.GuildID, int64(s.Target.ID))
+	open, err := s.co.expiry.OpenOfTarget(ctx, s.Request.GuildID, s.Target.ID)
 	if err != nil {
 		return expiry.Action{}, cases.Case{}, false, fmt.Errorf("reading the scheduled expiries of %s: %w", s.TargetName(), err)
 	}
@@ -161,7 +161,7 @@ func (s *Step) OpenExpiry(ctx context.Context, kind expiry.Kind) (expiry.Action,
 
 // LatestActive returns the target's newest active case among types; false when none.
 func (s *Step) LatestActive(ctx context.Context, types ...cases.Type) (cases.Case, bool, error) {
-	c, err := s.co.cases.LatestActiveOfUser(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, types...)
+	c, err := s.co.cases.LatestActiveOfUser(ctx, s.Request.GuildID, s.Target.ID, types...)
 	switch {
 	case err == nil:
 		return c, true, nil
@@ -177,7 +177,7 @@ func (s *Step) TargetName() string { return discord.EscapeMarkdown(s.Target.User
 // Restricted reports whether the target is under restriction on (JAIL, POLLBAN,
 // SNIPPETBAN), and the case that decides it.
 func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case, error) {
-	restricted, deciding, err := s.co.cases.Restricted(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, on)
+	restricted, deciding, err := s.co.cases.Restricted(ctx, s.Request.GuildID, s.Target.ID, on)
 	if err != nil {
 		return false, cases.Case{}, fmt.Errorf("reading %s's %s state: %w", s.TargetName(), on, err)
 	}
@@ -185,7 +185,9 @@ func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case,
 }
 
 // BotRank is gavel's place in the role hierarchy.
-func (s *Step) BotRank() Rank { return RankOf(s.Guild, discord.Int64s(s.Bot.Roles)) }
+func (s *Step) BotRank() Rank {
+	return RankOf(s.Guild, discord.IDs[discord.RoleID](discord.Int64s(s.Bot.Roles)))
+}
 
 // Rank is a member's place in the role hierarchy: their highest role.
 type Rank struct {
@@ -195,10 +197,10 @@ type Rank struct {
 }
 
 // RankOf is the rank of a member with roleIDs in guild g.
-func RankOf(g discord.Guild, roleIDs []int64) Rank {
+func RankOf(g discord.Guild, roleIDs []discord.RoleID) Rank {
 	var best Rank
 	for _, id := range roleIDs {
-		r, found := g.Role(discord.RoleID(id))
+		r, found := g.Role(id)
 		if !found || r.ID == g.ID.EveryoneRole() {
 			continue
 		}

@@ -136,10 +136,10 @@ func TestLiftVoidedJail(t *testing.T) {
 	w := newExpiring(t, store.SQLite, expiry.Config{})
 	ctx := context.Background()
 	jail := succeeded(t, w.run(t, w.alice, "jail", w.bob, withDuration(time.Hour)), cases.Jail)
-	if _, err := w.svc.SetStatus(ctx, int64(w.guild), jail.Number, int64(w.alice), cases.Voided, ""); err != nil {
+	if _, err := w.svc.SetStatus(ctx, discord.GuildID(w.guild), jail.Number, discord.UserID(w.alice), cases.Voided, ""); err != nil {
 		t.Fatal(err)
 	}
-	res := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: jail.Number})
+	res := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: discord.GuildID(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: jail.Number})
 	lift := succeeded(t, res, cases.Unjail)
 	if lift.Metadata["lifts_case"] != "1" {
 		t.Errorf("lift case metadata %v", lift.Metadata)
@@ -158,12 +158,12 @@ func TestLiftVoidedJail(t *testing.T) {
 		t.Errorf("the jail still has open expiries %v", k)
 	}
 	// Nothing is left to lift.
-	if again := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: jail.Number}); !again.Refused || !strings.Contains(again.Reply.Content, "already ended") {
+	if again := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: discord.GuildID(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: jail.Number}); !again.Refused || !strings.Contains(again.Reply.Content, "already ended") {
 		t.Errorf("lifting again: %+v", again)
 	}
 	// A warning has nothing to lift.
 	warn := succeeded(t, w.run(t, w.alice, "warn", w.carol), cases.Warn)
-	if r := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: int64(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: warn.Number}); !r.Refused || !strings.Contains(r.Reply.Content, "nothing lifts") {
+	if r := w.co.LiftCase(ctx, moderation.LiftRequest{GuildID: discord.GuildID(w.guild), Moderator: discord.User{ID: discord.UserID(w.alice), Username: "alice"}, Number: warn.Number}); !r.Refused || !strings.Contains(r.Reply.Content, "nothing lifts") {
 		t.Errorf("lifting a warning: %+v", r)
 	}
 }

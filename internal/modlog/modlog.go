@@ -265,7 +265,7 @@ func (s *Service) wakeUp() {
 // Pending is one queued delivery, as the outbox holds it.
 type Pending struct {
 	CaseID     int64
-	GuildID    int64
+	GuildID    discord.GuildID
 	Generation int64
 	RunAt      time.Time
 	Attempts   int
@@ -292,7 +292,7 @@ func (s *Service) Pending(ctx context.Context) ([]Pending, error) {
 	}
 	out := make([]Pending, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Pending{CaseID: r.CaseID, GuildID: r.GuildID, Generation: r.Generation,
+		out = append(out, Pending{CaseID: r.CaseID, GuildID: discord.GuildID(r.GuildID), Generation: r.Generation,
 			RunAt: time.UnixMilli(r.RunAt).UTC(), Attempts: int(r.Attempts), LeaseOwner: r.LeaseOwner.String, LastError: r.LastError.String})
 	}
 	return out, nil

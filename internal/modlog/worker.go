@@ -24,7 +24,7 @@ import (
 // While it runs, rows this process queues come to it already leased (CasesChanged), so a
 // wake-up from a commit delivers them without a claim; it claims when a timer fires (a row
 // fell due, or the poll) and when a commit queued a row that only a claim finds.
-func (s *Service) Run(ctx context.Context, port Port, botID int64) error {
+func (s *Service) Run(ctx context.Context, port Port, botID discord.UserID) error {
 	if s.cases == nil {
 		return errors.New("modlog: Run before Bind")
 	}
@@ -109,7 +109,7 @@ func (s *Service) nextRunAt(ctx context.Context) (time.Time, bool, error) {
 type worker struct {
 	s     *Service
 	port  Port
-	botID int64
+	botID discord.UserID
 }
 
 // drain delivers the rows handed to the worker and, when claim is set, claims and delivers
@@ -170,7 +170,7 @@ func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
 		w.tell(r.CaseID, Retry)
 		return
 	}
-	if err := w.finish(ctx, r, msgCh, msgID); err != nil {
+	if err := w.finish(ctx, r, discord.ChannelID(msgCh), discord.MessageID(msgID)); err != nil {
 		// The lease is kept until it ends: then the delivery runs again, and an edit shows
 		// the case as it then is. A post already linked is edited, not posted again.
 		s.reread.Store(true)
@@ -202,14 +202,14 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 	}
 	channel := c.ModlogChannelID
 	if c.ModlogMessageID == 0 {
-		g, err := s.settings.Get(ctx, int64(c.GuildID))
+		g, err := s.settings.Get(ctx, c.GuildID)
 		if err != nil {
 			return "", 0, 0, fmt.Errorf("reading the settings of guild %d: %w", c.GuildID, err)
 		}
 		if g.ModlogChannelID == 0 {
 			return Skipped, 0, 0, nil
 		}
-		channel = discord.ChannelID(g.ModlogChannelID)
+		channel = g.ModlogChannelID
 	} else if channel == 0 {
 		// Linked before messages kept their channel, in a guild with no mod-log channel when
 		// the migration ran: there is no knowing where it is.
@@ -267,12 +267,12 @@ func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
 			}
 		}
 	}
-	v.Target = w.user(ctx, int64(c.GuildID), int64(c.UserID), c.Metadata[cases.MetaTargetName], true)
-	v.Moderator = w.user(ctx, int64(c.GuildID), int64(c.ModeratorID), c.Metadata[cases.MetaModeratorName], false)
+	v.Target = w.user(ctx, c.GuildID, c.UserID, c.Metadata[cases.MetaTargetName], true)
+	v.Moderator = w.user(ctx, c.GuildID, c.ModeratorID, c.Metadata[cases.MetaModeratorName], false)
 	if ev, ok := LastUpdate(evs); ok {
 		v.UpdatedBy = v.Moderator
 		if ev.ActorID != c.ModeratorID {
-			v.UpdatedBy = w.user(ctx, int64(c.GuildID), int64(ev.ActorID), "", false)
+			v.UpdatedBy = w.user(ctx, c.GuildID, ev.ActorID, "", false)
 		}
 	}
 	return v, nil
@@ -282,28 +282,28 @@ func (w worker) view(ctx context.Context, c cases.Case) (View, error) {
 // cases.MetaTargetName), or, for a case recorded without one (before names were recorded, or
 // a user the pipeline knew only by id), from their membership or their ban, or by id alone
 // when Discord says neither (a lifted tempban's user is neither).
-func (w worker) user(ctx context.Context, guildID, userID int64, recorded string, banned bool) discord.User {
+func (w worker) user(ctx context.Context, guildID discord.GuildID, userID discord.UserID, recorded string, banned bool) discord.User {
 	if userID == w.botID {
-		return discord.User{ID: discord.UserID(userID), Username: "gavel"}
+		return discord.User{ID: userID, Username: "gavel"}
 	}
 	if recorded != "" {
-		return discord.User{ID: discord.UserID(userID), Username: recorded}
+		return discord.User{ID: userID, Username: recorded}
 	}
-	if m, err := w.port.Member(ctx, discord.GuildID(guildID), discord.UserID(userID)); err == nil && m.User.ID != 0 {
+	if m, err := w.port.Member(ctx, guildID, userID); err == nil && m.User.ID != 0 {
 		return m.User
 	}
 	if banned {
-		if b, ok, err := w.port.GetBan(ctx, discord.GuildID(guildID), discord.UserID(userID)); err == nil && ok && b.User.ID != 0 {
+		if b, ok, err := w.port.GetBan(ctx, guildID, userID); err == nil && ok && b.User.ID != 0 {
 			return b.User
 		}
 	}
-	return discord.User{ID: discord.UserID(userID), Username: strconv.FormatInt(userID, 10)}
+	return discord.User{ID: userID, Username: strconv.FormatInt(int64(userID), 10)}
 }
 
 // finish settles a delivered row: a new message is linked to its case, in the transaction
 // that removes the row. A change that arrived during the delivery (another generation) keeps
 // the row, due at once, so the message catches up with it.
-func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, messageID int64) error {
+func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID discord.ChannelID, messageID discord.MessageID) error {
 	s := w.s
 	settle := func(q query.Queries) error {
 		n, err := q.FinishModlog(ctx, query.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
@@ -329,12 +329,12 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID, mes
 	// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
 	// next row falls due once the drain is over, so it is delivered at once. Waking the
 	// worker here made it run one more (empty) claim, a write transaction, per post.
-	return s.cases.InTx(ctx, discord.UserID(w.botID), func(tx *cases.Tx) error {
+	return s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
 		c, err := tx.Lock(r.CaseID)
 		if err != nil {
 			return err
 		}
-		if err := tx.LinkModlog(c, discord.ChannelID(channelID), discord.MessageID(messageID)); err != nil {
+		if err := tx.LinkModlog(c, channelID, messageID); err != nil {
 			return err
 		}
 		return settle(tx.StoreTx().Queries())

@@ -5,16 +5,17 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 )
 
 // Subject is a request to use a command: who, where, and with what.
 type Subject struct {
-	GuildID      int64
-	GuildOwnerID int64
-	UserID       int64
+	GuildID      discord.GuildID
+	GuildOwnerID discord.UserID
+	UserID       discord.UserID
 	// RoleIDs are the member's roles. @everyone (the guild's id) is implied.
-	RoleIDs []int64
+	RoleIDs []discord.RoleID
 	// NativePermissions are the member's computed permissions in the guild, used only while
 	// the guild has no ranks.
 	NativePermissions Permission
@@ -112,7 +113,7 @@ func (s *Service) Check(ctx context.Context, sub Subject) (Decision, error) {
 // userRank is the highest rank of the member's roles, @everyone included; 0 when none has one.
 func userRank(snap *snapshot, sub Subject) int {
 	user := 0
-	if r, ok := snap.byRole[sub.GuildID]; ok {
+	if r, ok := snap.byRole[discord.RoleID(sub.GuildID)]; ok {
 		user = r
 	}
 	for _, role := range sub.RoleIDs {

@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 )
 
@@ -57,7 +58,7 @@ func DefaultRanks() []Rank {
 
 // RoleRank gives a role a rank. Every member has the @everyone role, whose id is the guild's.
 type RoleRank struct {
-	RoleID int64
+	RoleID discord.RoleID
 	Rank   int
 }
 
@@ -185,7 +186,7 @@ const (
 // ErrNotFound is returned when removing something that is not there.
 var ErrNotFound = errors.New("not found")
 
-func checkID(field string, id int64) error {
+func checkID[T discord.Snowflake](field string, id T) error {
 	if id <= 0 {
 		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -48,7 +49,7 @@ func (c *clock) add(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 func svc(t *testing.T, st *store.Store, c *clock, opts ...permissions.Option) *permissions.Service {
 	t.Helper()
-	opts = append([]permissions.Option{permissions.WithClock(c.now), permissions.WithBotOwners(botOwner)}, opts...)
+	opts = append([]permissions.Option{permissions.WithClock(c.now), permissions.WithBotOwners(discord.UserID(botOwner))}, opts...)
 	s, err := permissions.New(st, catalogue, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ func history(t *testing.T, st *store.Store, g int64) []settings.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := ps.History(context.Background(), g, 1000)
+	ev, err := ps.History(context.Background(), discord.GuildID(g), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,22 +99,22 @@ func TestInitRanks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
-		created, _, err := s.InitRanks(ctx, guild, admin)
+		created, _, err := s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		must(t, err)
 		if diff := cmp.Diff(permissions.DefaultRanks(), created); diff != "" {
 			t.Errorf("first init (-want +got):\n%s", diff)
 		}
-		ranks, err := s.Ranks(ctx, guild)
+		ranks, err := s.Ranks(ctx, discord.GuildID(guild))
 		must(t, err)
 		if diff := cmp.Diff(permissions.DefaultRanks(), ranks); diff != "" {
 			t.Errorf("ranks after init (-want +got):\n%s", diff)
 		}
 		ev := history(t, st, guild)
-		if len(ev) != 16 || ev[len(ev)-1].Key != "rank 0" || ev[len(ev)-1].New != "Member" || ev[len(ev)-1].ActorID != admin {
+		if len(ev) != 16 || ev[len(ev)-1].Key != "rank 0" || ev[len(ev)-1].New != "Member" || ev[len(ev)-1].ActorID != discord.UserID(admin) {
 			t.Errorf("history of init: %v", keys(ev))
 		}
 
-		again, _, err := s.InitRanks(ctx, guild, admin)
+		again, _, err := s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		if err != nil || len(again) != 0 {
 			t.Errorf("second init: %v, %v; want nothing created", again, err)
 		}
@@ -123,20 +124,20 @@ func TestInitRanks(t *testing.T) {
 
 		// Customisations survive; only missing ranks come back; a default whose name a
 		// customised rank took is skipped rather than clashing.
-		_, err = s.SetRank(ctx, guild, admin, 3, "Mod", "")
+		_, err = s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 3, "Mod", "")
 		must(t, err)
-		_, _, err = s.DeleteRank(ctx, guild, admin, 5)
+		_, _, err = s.DeleteRank(ctx, discord.GuildID(guild), discord.UserID(admin), 5)
 		must(t, err)
-		_, _, err = s.DeleteRank(ctx, guild, admin, 6)
+		_, _, err = s.DeleteRank(ctx, discord.GuildID(guild), discord.UserID(admin), 6)
 		must(t, err)
-		_, err = s.SetRank(ctx, guild, admin, 9, "head administrator", "custom")
+		_, err = s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 9, "head administrator", "custom")
 		must(t, err)
-		created, _, err = s.InitRanks(ctx, guild, admin)
+		created, _, err = s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		must(t, err)
 		if diff := cmp.Diff([]permissions.Rank{permissions.DefaultRanks()[5]}, created); diff != "" {
 			t.Errorf("re-init after changes (-want +got):\n%s", diff)
 		}
-		ranks, err = s.Ranks(ctx, guild)
+		ranks, err = s.Ranks(ctx, discord.GuildID(guild))
 		must(t, err)
 		var names []string
 		for _, r := range ranks {
@@ -156,14 +157,14 @@ func TestInitRanksGivesCommandsTheirDefaultRanks(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock(), permissions.WithDefaultCommandRanks(map[string]int{"ban": 3, "cases": 2, "cases modify": 4, "kick": 3}))
-		must(t, s.SetCommandRank(ctx, guild, admin, "kick", 9))
-		_, set, err := s.InitRanks(ctx, guild, admin)
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "kick", 9))
+		_, set, err := s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		must(t, err)
 		want := []permissions.CommandRank{{Command: "ban", Rank: 3}, {Command: "cases", Rank: 2}, {Command: "cases modify", Rank: 4}}
 		if diff := cmp.Diff(want, set); diff != "" {
 			t.Errorf("command ranks set by init (-want +got):\n%s", diff)
 		}
-		cmds, err := s.CommandRanks(ctx, guild)
+		cmds, err := s.CommandRanks(ctx, discord.GuildID(guild))
 		must(t, err)
 		got := map[string]int{}
 		for _, c := range cmds {
@@ -183,12 +184,12 @@ func TestInitRanksGivesCommandsTheirDefaultRanks(t *testing.T) {
 			t.Errorf("command rows in the history = %d; want 4: %v", commandRows, keys(ev))
 		}
 		// The owner's moderators can use ban at once.
-		must(t, s.AssignRole(ctx, guild, admin, modRole, 3))
-		ban := permissions.Subject{GuildID: guild, GuildOwnerID: owner, UserID: user, RoleIDs: []int64{modRole}, Command: "ban"}
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 3))
+		ban := permissions.Subject{GuildID: discord.GuildID(guild), GuildOwnerID: discord.UserID(owner), UserID: discord.UserID(user), RoleIDs: []discord.RoleID{discord.RoleID(modRole)}, Command: "ban"}
 		if d, err := s.Check(ctx, ban); err != nil || !d.Allowed {
 			t.Errorf("a rank-3 member may not ban after init: %+v", d)
 		}
-		ranks, set, err := s.InitRanks(ctx, guild, admin)
+		ranks, set, err := s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		if err != nil || len(ranks) != 0 || len(set) != 0 {
 			t.Errorf("second init: %v, %v, %v; want nothing", ranks, set, err)
 		}
@@ -212,68 +213,68 @@ func TestRanksRolesCommands(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
-		r, err := s.SetRank(ctx, guild, admin, 3, "  Moderator ", "Bans and kicks.")
+		r, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 3, "  Moderator ", "Bans and kicks.")
 		must(t, err)
 		if r != (permissions.Rank{Number: 3, Name: "Moderator", Description: "Bans and kicks."}) {
 			t.Errorf("SetRank returned %+v", r)
 		}
-		_, err = s.SetRank(ctx, guild, admin, 3, "Moderator", "Bans, kicks and jail.")
+		_, err = s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 3, "Moderator", "Bans, kicks and jail.")
 		must(t, err)
-		_, err = s.SetRank(ctx, guild, admin, 3, "Mods", "Bans, kicks and jail.")
+		_, err = s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 3, "Mods", "Bans, kicks and jail.")
 		must(t, err)
-		if _, err := s.SetRank(ctx, guild, admin, 3, "Mods", "Bans, kicks and jail."); !errors.Is(err, input.ErrUnchanged) {
+		if _, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 3, "Mods", "Bans, kicks and jail."); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("same rank again: %v", err)
 		}
-		_, err = s.SetRank(ctx, guild, admin, 10, "Trusted", "")
+		_, err = s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 10, "Trusted", "")
 		must(t, err)
 
-		must(t, s.AssignRole(ctx, guild, admin, modRole, 3))
-		must(t, s.AssignRole(ctx, guild, admin, trustedRole, 10))
-		must(t, s.AssignRole(ctx, guild, admin, trustedRole, 3))
-		must(t, s.AssignRole(ctx, guild, admin, guild, 10)) // @everyone
-		if err := s.AssignRole(ctx, guild, admin, modRole, 3); !errors.Is(err, input.ErrUnchanged) {
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 3))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(trustedRole), 10))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(trustedRole), 3))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(guild), 10)) // @everyone
+		if err := s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 3); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("same assignment again: %v", err)
 		}
-		roles, err := s.RoleRanks(ctx, guild)
+		roles, err := s.RoleRanks(ctx, discord.GuildID(guild))
 		must(t, err)
-		if diff := cmp.Diff([]permissions.RoleRank{{guild, 10}, {modRole, 3}, {trustedRole, 3}}, roles); diff != "" {
+		if diff := cmp.Diff([]permissions.RoleRank{{discord.RoleID(guild), 10}, {discord.RoleID(modRole), 3}, {discord.RoleID(trustedRole), 3}}, roles); diff != "" {
 			t.Errorf("role ranks (-want +got):\n%s", diff)
 		}
-		must(t, s.UnassignRole(ctx, guild, admin, trustedRole))
-		if err := s.UnassignRole(ctx, guild, admin, trustedRole); !errors.Is(err, permissions.ErrNotFound) {
+		must(t, s.UnassignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(trustedRole)))
+		if err := s.UnassignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(trustedRole)); !errors.Is(err, permissions.ErrNotFound) {
 			t.Errorf("unassign twice: %v", err)
 		}
 
-		must(t, s.SetCommandRank(ctx, guild, admin, "ban", 3))
-		must(t, s.SetCommandRank(ctx, guild, admin, "Cases  MODIFY", 4))
-		must(t, s.SetCommandRank(ctx, guild, admin, "config", 10)) // known as the parent of "config ranks init"
-		must(t, s.SetCommandRank(ctx, guild, admin, "snippet-ban_2 x", 2))
-		must(t, s.SetCommandRank(ctx, guild, admin, "ban", 5))
-		if err := s.SetCommandRank(ctx, guild, admin, "ban", 5); !errors.Is(err, input.ErrUnchanged) {
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban", 3))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "Cases  MODIFY", 4))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "config", 10)) // known as the parent of "config ranks init"
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "snippet-ban_2 x", 2))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban", 5))
+		if err := s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban", 5); !errors.Is(err, input.ErrUnchanged) {
 			t.Errorf("same command rank again: %v", err)
 		}
-		must(t, s.ClearCommandRank(ctx, guild, admin, "config"))
-		if err := s.ClearCommandRank(ctx, guild, admin, "config"); !errors.Is(err, permissions.ErrNotFound) {
+		must(t, s.ClearCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "config"))
+		if err := s.ClearCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "config"); !errors.Is(err, permissions.ErrNotFound) {
 			t.Errorf("clear twice: %v", err)
 		}
-		cmds, err := s.CommandRanks(ctx, guild)
+		cmds, err := s.CommandRanks(ctx, discord.GuildID(guild))
 		must(t, err)
 		if diff := cmp.Diff([]permissions.CommandRank{{"ban", 5}, {"cases modify", 4}, {"snippet-ban_2 x", 2}}, cmds); diff != "" {
 			t.Errorf("command ranks (-want +got):\n%s", diff)
 		}
 
 		// Deleting a rank takes its roles with it, and says so in the history.
-		deleted, unassigned, err := s.DeleteRank(ctx, guild, admin, 10)
+		deleted, unassigned, err := s.DeleteRank(ctx, discord.GuildID(guild), discord.UserID(admin), 10)
 		must(t, err)
 		if deleted.Name != "Trusted" || !cmp.Equal([]int64{guild}, unassigned) {
 			t.Errorf("DeleteRank = %+v, %v", deleted, unassigned)
 		}
-		if _, _, err := s.DeleteRank(ctx, guild, admin, 10); !errors.Is(err, permissions.ErrNotFound) {
+		if _, _, err := s.DeleteRank(ctx, discord.GuildID(guild), discord.UserID(admin), 10); !errors.Is(err, permissions.ErrNotFound) {
 			t.Errorf("delete twice: %v", err)
 		}
-		roles, err = s.RoleRanks(ctx, guild)
+		roles, err = s.RoleRanks(ctx, discord.GuildID(guild))
 		must(t, err)
-		if diff := cmp.Diff([]permissions.RoleRank{{modRole, 3}}, roles); diff != "" {
+		if diff := cmp.Diff([]permissions.RoleRank{{discord.RoleID(modRole), 3}}, roles); diff != "" {
 			t.Errorf("role ranks after deleting rank 10 (-want +got):\n%s", diff)
 		}
 
@@ -301,7 +302,7 @@ func TestRanksRolesCommands(t *testing.T) {
 			t.Errorf("history (-want +got):\n%s", diff)
 		}
 		// Permissions keep their own history: the settings' stays empty.
-		if ev, err := settings.NewService(st).History(ctx, guild, 1000); err != nil || len(ev) != 0 {
+		if ev, err := settings.NewService(st).History(ctx, discord.GuildID(guild), 1000); err != nil || len(ev) != 0 {
 			t.Errorf("settings history after permission changes: %v, %v; want none", keys(ev), err)
 		}
 	})
@@ -312,36 +313,64 @@ func TestBadInputWritesNothing(t *testing.T) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
 		// A guild with a little configuration, so that "nothing changed" is not trivially true.
-		_, err := s.SetRank(ctx, guild, admin, 3, "Moderator", "")
+		_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 3, "Moderator", "")
 		must(t, err)
-		must(t, s.AssignRole(ctx, guild, admin, modRole, 3))
-		must(t, s.SetCommandRank(ctx, guild, admin, "ban", 3))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 3))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban", 3))
 		before := len(history(t, st, guild))
 
 		bad := map[string]struct {
 			do   func() error
 			want string
 		}{
-			"rank 11":         {func() error { _, err := s.SetRank(ctx, guild, admin, 11, "x", ""); return err }, "rank: 11 is out of range; accepted: 0 to 10"},
-			"rank -1":         {func() error { _, err := s.SetRank(ctx, guild, admin, -1, "x", ""); return err }, "rank: -1 is out of range; accepted: 0 to 10"},
-			"duplicate name":  {func() error { _, err := s.SetRank(ctx, guild, admin, 4, "moderator", ""); return err }, `rank name: "moderator" is already the name of rank 3; accepted: a name no other rank`},
-			"empty name":      {func() error { _, err := s.SetRank(ctx, guild, admin, 4, "   ", ""); return err }, "rank name: is empty; accepted: 1 to 100 characters"},
-			"long name":       {func() error { _, err := s.SetRank(ctx, guild, admin, 4, strings.Repeat("é", 101), ""); return err }, "rank name: is 101 characters long; accepted: 1 to 100"},
-			"two-line name":   {func() error { _, err := s.SetRank(ctx, guild, admin, 4, "a\nb", ""); return err }, "contains a line break"},
-			"long desc":       {func() error { _, err := s.SetRank(ctx, guild, admin, 4, "x", strings.Repeat("d", 501)); return err }, "rank description: is 501 characters long; accepted: up to 500"},
-			"zero guild":      {func() error { _, err := s.SetRank(ctx, 0, admin, 4, "x", ""); return err }, "guild: 0 is not a Discord id"},
-			"zero actor":      {func() error { _, _, err := s.InitRanks(ctx, guild, 0); return err }, "actor: 0 is not a Discord id"},
-			"delete rank 11":  {func() error { _, _, err := s.DeleteRank(ctx, guild, admin, 11); return err }, "accepted: 0 to 10"},
-			"missing rank":    {func() error { return s.AssignRole(ctx, guild, admin, otherRole, 4) }, "rank: rank 4 does not exist in this server; accepted: 3 (Moderator), or create rank 4 first"},
-			"assign rank 11":  {func() error { return s.AssignRole(ctx, guild, admin, otherRole, 11) }, "accepted: 0 to 10"},
-			"zero role":       {func() error { return s.AssignRole(ctx, guild, admin, 0, 3) }, "role: 0 is not a Discord id"},
-			"negative role":   {func() error { return s.UnassignRole(ctx, guild, admin, -7) }, "role: -7 is not a Discord id"},
-			"unknown command": {func() error { return s.SetCommandRank(ctx, guild, admin, "yeet", 3) }, `command: "yeet" is not a gavel command; accepted: ban, cases, cases modify, cases view, config,`},
-			"malformed":       {func() error { return s.SetCommandRank(ctx, guild, admin, "ban!", 3) }, `command: "ban!" contains '!'; accepted: a command's full name`},
-			"empty command":   {func() error { return s.SetCommandRank(ctx, guild, admin, "  ", 3) }, "command: is empty; accepted:"},
-			"command rank 11": {func() error { return s.SetCommandRank(ctx, guild, admin, "kick", 11) }, "accepted: 0 to 10"},
-			"clear unknown":   {func() error { return s.ClearCommandRank(ctx, guild, admin, "eval") }, `"eval" is not a gavel command`},
-			"negative actor":  {func() error { return s.ClearCommandRank(ctx, guild, -1, "ban") }, "actor: -1"},
+			"rank 11": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 11, "x", "")
+				return err
+			}, "rank: 11 is out of range; accepted: 0 to 10"},
+			"rank -1": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), -1, "x", "")
+				return err
+			}, "rank: -1 is out of range; accepted: 0 to 10"},
+			"duplicate name": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 4, "moderator", "")
+				return err
+			}, `rank name: "moderator" is already the name of rank 3; accepted: a name no other rank`},
+			"empty name": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 4, "   ", "")
+				return err
+			}, "rank name: is empty; accepted: 1 to 100 characters"},
+			"long name": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 4, strings.Repeat("é", 101), "")
+				return err
+			}, "rank name: is 101 characters long; accepted: 1 to 100"},
+			"two-line name": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 4, "a\nb", "")
+				return err
+			}, "contains a line break"},
+			"long desc": {func() error {
+				_, err := s.SetRank(ctx, discord.GuildID(guild), discord.UserID(admin), 4, "x", strings.Repeat("d", 501))
+				return err
+			}, "rank description: is 501 characters long; accepted: up to 500"},
+			"zero guild": {func() error { _, err := s.SetRank(ctx, 0, discord.UserID(admin), 4, "x", ""); return err }, "guild: 0 is not a Discord id"},
+			"zero actor": {func() error { _, _, err := s.InitRanks(ctx, discord.GuildID(guild), 0); return err }, "actor: 0 is not a Discord id"},
+			"delete rank 11": {func() error {
+				_, _, err := s.DeleteRank(ctx, discord.GuildID(guild), discord.UserID(admin), 11)
+				return err
+			}, "accepted: 0 to 10"},
+			"missing rank": {func() error {
+				return s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(otherRole), 4)
+			}, "rank: rank 4 does not exist in this server; accepted: 3 (Moderator), or create rank 4 first"},
+			"assign rank 11": {func() error {
+				return s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(otherRole), 11)
+			}, "accepted: 0 to 10"},
+			"zero role":       {func() error { return s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), 0, 3) }, "role: 0 is not a Discord id"},
+			"negative role":   {func() error { return s.UnassignRole(ctx, discord.GuildID(guild), discord.UserID(admin), -7) }, "role: -7 is not a Discord id"},
+			"unknown command": {func() error { return s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "yeet", 3) }, `command: "yeet" is not a gavel command; accepted: ban, cases, cases modify, cases view, config,`},
+			"malformed":       {func() error { return s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban!", 3) }, `command: "ban!" contains '!'; accepted: a command's full name`},
+			"empty command":   {func() error { return s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "  ", 3) }, "command: is empty; accepted:"},
+			"command rank 11": {func() error { return s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "kick", 11) }, "accepted: 0 to 10"},
+			"clear unknown":   {func() error { return s.ClearCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "eval") }, `"eval" is not a gavel command`},
+			"negative actor":  {func() error { return s.ClearCommandRank(ctx, discord.GuildID(guild), -1, "ban") }, "actor: -1"},
 		}
 		for name, tc := range bad {
 			err := tc.do()
@@ -352,9 +381,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 		if n := len(history(t, st, guild)); n != before {
 			t.Errorf("rejected input wrote %d history rows", n-before)
 		}
-		ranks, _ := s.Ranks(ctx, guild)
-		roles, _ := s.RoleRanks(ctx, guild)
-		cmds, _ := s.CommandRanks(ctx, guild)
+		ranks, _ := s.Ranks(ctx, discord.GuildID(guild))
+		roles, _ := s.RoleRanks(ctx, discord.GuildID(guild))
+		cmds, _ := s.CommandRanks(ctx, discord.GuildID(guild))
 		if len(ranks) != 1 || ranks[0].Name != "Moderator" || len(roles) != 1 || len(cmds) != 1 || cmds[0].Rank != 3 {
 			t.Errorf("rejected input changed something: %+v %+v %+v", ranks, roles, cmds)
 		}
@@ -363,7 +392,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 		}
 
 		// In a guild without ranks the error says how to get one.
-		err = s.AssignRole(ctx, guild+1, admin, otherRole, 3)
+		err = s.AssignRole(ctx, discord.GuildID(guild+1), discord.UserID(admin), discord.RoleID(otherRole), 3)
 		if !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "this server has no ranks yet; create them first") {
 			t.Errorf("assign in a guild without ranks: %v", err)
 		}
@@ -411,7 +440,7 @@ func TestCheck(t *testing.T) {
 			user, require int
 		}
 		sub := func(uid int64, cmd string, perms permissions.Permission, roles ...int64) permissions.Subject {
-			return permissions.Subject{GuildID: guild, GuildOwnerID: owner, UserID: uid, RoleIDs: roles, NativePermissions: perms, Command: cmd}
+			return permissions.Subject{GuildID: discord.GuildID(guild), GuildOwnerID: discord.UserID(owner), UserID: discord.UserID(uid), RoleIDs: discord.IDs[discord.RoleID](roles), NativePermissions: perms, Command: cmd}
 		}
 		run := func(t *testing.T, cases []tc) {
 			t.Helper()
@@ -430,44 +459,44 @@ func TestCheck(t *testing.T) {
 			}
 		}
 
-		const discord = permissions.ViaDiscordPermission
+		const viaDiscord = permissions.ViaDiscordPermission
 		t.Run("no ranks: Discord's permissions", func(t *testing.T) {
 			run(t, []tc{
 				{name: "owner", sub: sub(owner, "ban", 0), allow: true, via: permissions.ViaOwner},
 				{name: "bot owner", sub: sub(botOwner, "config ranks init", 0), allow: true, via: permissions.ViaBotOwner},
-				{name: "ban with Ban Members", sub: sub(user, "ban", permissions.BanMembers), allow: true, via: discord},
-				{name: "ban without", sub: sub(user, "ban", permissions.KickMembers|permissions.ManageGuild), via: discord,
+				{name: "ban with Ban Members", sub: sub(user, "ban", permissions.BanMembers), allow: true, via: viaDiscord},
+				{name: "ban without", sub: sub(user, "ban", permissions.KickMembers|permissions.ManageGuild), via: viaDiscord,
 					reason: "You need the Ban Members permission to use `ban`."},
-				{name: "administrator", sub: sub(user, "ban", permissions.Administrator), allow: true, via: discord},
-				{name: "kick", sub: sub(user, "kick", permissions.BanMembers), via: discord, reason: "You need the Kick Members permission to use `kick`."},
-				{name: "timeout", sub: sub(user, "timeout", permissions.ModerateMembers), allow: true, via: discord},
-				{name: "warn", sub: sub(user, "warn", permissions.ManageMessages), via: discord, reason: "You need the Moderate Members permission to use `warn`."},
-				{name: "jail", sub: sub(user, "jail", permissions.ManageRoles), allow: true, via: discord},
-				{name: "purge", sub: sub(user, "purge", 0), via: discord, reason: "You need the Manage Messages permission to use `purge`."},
-				{name: "slowmode", sub: sub(user, "slowmode", permissions.ManageChannels), allow: true, via: discord},
-				{name: "subcommand uses its parent's", sub: sub(user, "cases modify", permissions.ManageMessages), allow: true, via: discord},
-				{name: "subcommand refused", sub: sub(user, "cases view", 0), via: discord, reason: "You need the Manage Messages permission to use `cases view`."},
-				{name: "config", sub: sub(user, "config ranks init", permissions.ManageMessages), via: discord, reason: "You need the Manage Server permission to use `config ranks init`."},
-				{name: "unmapped needs Manage Server", sub: sub(user, "snippet-ban_2 x", permissions.ManageGuild), allow: true, via: discord},
-				{name: "unmapped refused", sub: sub(user, "snippet-ban_2 x", permissions.BanMembers), via: discord, reason: "You need the Manage Server permission to use `snippet-ban_2 x`."},
-				{name: "extended table, all bits", sub: sub(user, "lockdown", permissions.ManageChannels|permissions.ManageRoles), allow: true, via: discord},
-				{name: "extended table, one bit short", sub: sub(user, "lockdown", permissions.ManageChannels), via: discord,
+				{name: "administrator", sub: sub(user, "ban", permissions.Administrator), allow: true, via: viaDiscord},
+				{name: "kick", sub: sub(user, "kick", permissions.BanMembers), via: viaDiscord, reason: "You need the Kick Members permission to use `kick`."},
+				{name: "timeout", sub: sub(user, "timeout", permissions.ModerateMembers), allow: true, via: viaDiscord},
+				{name: "warn", sub: sub(user, "warn", permissions.ManageMessages), via: viaDiscord, reason: "You need the Moderate Members permission to use `warn`."},
+				{name: "jail", sub: sub(user, "jail", permissions.ManageRoles), allow: true, via: viaDiscord},
+				{name: "purge", sub: sub(user, "purge", 0), via: viaDiscord, reason: "You need the Manage Messages permission to use `purge`."},
+				{name: "slowmode", sub: sub(user, "slowmode", permissions.ManageChannels), allow: true, via: viaDiscord},
+				{name: "subcommand uses its parent's", sub: sub(user, "cases modify", permissions.ManageMessages), allow: true, via: viaDiscord},
+				{name: "subcommand refused", sub: sub(user, "cases view", 0), via: viaDiscord, reason: "You need the Manage Messages permission to use `cases view`."},
+				{name: "config", sub: sub(user, "config ranks init", permissions.ManageMessages), via: viaDiscord, reason: "You need the Manage Server permission to use `config ranks init`."},
+				{name: "unmapped needs Manage Server", sub: sub(user, "snippet-ban_2 x", permissions.ManageGuild), allow: true, via: viaDiscord},
+				{name: "unmapped refused", sub: sub(user, "snippet-ban_2 x", permissions.BanMembers), via: viaDiscord, reason: "You need the Manage Server permission to use `snippet-ban_2 x`."},
+				{name: "extended table, all bits", sub: sub(user, "lockdown", permissions.ManageChannels|permissions.ManageRoles), allow: true, via: viaDiscord},
+				{name: "extended table, one bit short", sub: sub(user, "lockdown", permissions.ManageChannels), via: viaDiscord,
 					reason: "You need the Manage Channels and Manage Roles permissions to use `lockdown`."},
-				{name: "command ranks alone do not end the fallback", sub: sub(user, "ban", permissions.BanMembers), allow: true, via: discord},
+				{name: "command ranks alone do not end the fallback", sub: sub(user, "ban", permissions.BanMembers), allow: true, via: viaDiscord},
 			})
 		})
-		must(t, s.SetCommandRank(ctx, guild, admin, "kick", 9))
-		if d, _ := s.Check(ctx, sub(user, "ban", permissions.BanMembers)); d.Via != discord || !d.Allowed {
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "kick", 9))
+		if d, _ := s.Check(ctx, sub(user, "ban", permissions.BanMembers)); d.Via != viaDiscord || !d.Allowed {
 			t.Errorf("a command rank alone ended the fallback: %+v", d)
 		}
 
-		_, _, err := s.InitRanks(ctx, guild, admin)
+		_, _, err := s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		must(t, err)
-		must(t, s.AssignRole(ctx, guild, admin, modRole, 3))
-		must(t, s.AssignRole(ctx, guild, admin, trustedRole, 1))
-		must(t, s.SetCommandRank(ctx, guild, admin, "ban", 3))
-		must(t, s.SetCommandRank(ctx, guild, admin, "cases", 2))
-		must(t, s.SetCommandRank(ctx, guild, admin, "purge", 0))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 3))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(trustedRole), 1))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban", 3))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "cases", 2))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "purge", 0))
 		t.Run("ranks", func(t *testing.T) {
 			run(t, []tc{
 				{name: "owner passes an unconfigured command", sub: sub(owner, "warn", 0), allow: true, via: permissions.ViaOwner},
@@ -488,7 +517,7 @@ func TestCheck(t *testing.T) {
 					reason: "`config ranks init` has no required rank yet, so only the server owner can use it. Set one with `config commands set`."},
 				{name: "unnamed required rank", sub: sub(user, "kick", 0, modRole), via: permissions.ViaRank, user: 3, require: 9,
 					reason: "You need rank 9 to use `kick`; your rank is 3 (Moderator)."},
-				{name: "no owner known", sub: permissions.Subject{GuildID: guild, UserID: user, Command: "ban"}, via: permissions.ViaRank, user: 0, require: 3,
+				{name: "no owner known", sub: permissions.Subject{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), Command: "ban"}, via: permissions.ViaRank, user: 0, require: 3,
 					reason: "You need rank 3 (Moderator) to use `ban`; your rank is 0 (Member)."},
 			})
 		})
@@ -498,9 +527,9 @@ func TestCheck(t *testing.T) {
 		}
 
 		// A subcommand's own rank beats its parent's.
-		must(t, s.SetCommandRank(ctx, guild, admin, "cases modify", 4))
+		must(t, s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "cases modify", 4))
 		// @everyone (the guild's id) can hold a rank: every member has it, listed or not.
-		must(t, s.AssignRole(ctx, guild, admin, guild, 2))
+		must(t, s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(guild), 2))
 		t.Run("subcommand rank and @everyone", func(t *testing.T) {
 			run(t, []tc{
 				{name: "own rank", sub: sub(user, "cases modify", 0, modRole), via: permissions.ViaRank, user: 3, require: 4,
@@ -513,19 +542,19 @@ func TestCheck(t *testing.T) {
 
 		// Deleting the last ranks brings the fallback back.
 		for _, r := range permissions.DefaultRanks() {
-			_, _, err := s.DeleteRank(ctx, guild, admin, r.Number)
+			_, _, err := s.DeleteRank(ctx, discord.GuildID(guild), discord.UserID(admin), r.Number)
 			must(t, err)
 		}
-		if d, _ := s.Check(ctx, sub(user, "ban", permissions.BanMembers)); !d.Allowed || d.Via != discord {
+		if d, _ := s.Check(ctx, sub(user, "ban", permissions.BanMembers)); !d.Allowed || d.Via != viaDiscord {
 			t.Errorf("after deleting every rank: %+v", d)
 		}
 
 		for name, bad := range map[string]permissions.Subject{
-			"unknown command": {GuildID: guild, UserID: user, Command: "eval"},
-			"not canonical":   {GuildID: guild, UserID: user, Command: "Ban"},
-			"empty command":   {GuildID: guild, UserID: user},
-			"zero guild":      {UserID: user, Command: "ban"},
-			"zero user":       {GuildID: guild, Command: "ban"},
+			"unknown command": {GuildID: discord.GuildID(guild), UserID: discord.UserID(user), Command: "eval"},
+			"not canonical":   {GuildID: discord.GuildID(guild), UserID: discord.UserID(user), Command: "Ban"},
+			"empty command":   {GuildID: discord.GuildID(guild), UserID: discord.UserID(user)},
+			"zero guild":      {UserID: discord.UserID(user), Command: "ban"},
+			"zero user":       {GuildID: discord.GuildID(guild), Command: "ban"},
 		} {
 			if _, err := s.Check(ctx, bad); !errors.Is(err, input.ErrInvalid) {
 				t.Errorf("%s: err = %v, want input.ErrInvalid", name, err)
@@ -541,7 +570,7 @@ func TestCacheInvalidation(t *testing.T) {
 		// Two services over one database stand for two processes.
 		a := svc(t, st, clk)
 		b := svc(t, st, clk)
-		ban := permissions.Subject{GuildID: guild, UserID: user, RoleIDs: []int64{modRole}, Command: "ban"}
+		ban := permissions.Subject{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), RoleIDs: []discord.RoleID{discord.RoleID(modRole)}, Command: "ban"}
 		allowed := func(s *permissions.Service) bool {
 			t.Helper()
 			d, err := s.Check(ctx, ban)
@@ -551,17 +580,17 @@ func TestCacheInvalidation(t *testing.T) {
 		if allowed(a) || allowed(b) {
 			t.Fatal("allowed before any configuration")
 		}
-		_, _, err := a.InitRanks(ctx, guild, admin)
+		_, _, err := a.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin))
 		must(t, err)
-		must(t, a.AssignRole(ctx, guild, admin, modRole, 3))
-		must(t, a.SetCommandRank(ctx, guild, admin, "ban", 3))
+		must(t, a.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 3))
+		must(t, a.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "ban", 3))
 		if !allowed(a) {
 			t.Error("a write in this process is not seen at once")
 		}
 		if allowed(b) {
 			t.Error("the other process saw the change within the TTL: is its cache used?")
 		}
-		if ranks, _ := b.Ranks(ctx, guild); len(ranks) != 0 {
+		if ranks, _ := b.Ranks(ctx, discord.GuildID(guild)); len(ranks) != 0 {
 			t.Errorf("the other process's cached ranks: %+v", ranks)
 		}
 		clk.add(permissions.DefaultCacheTTL)
@@ -572,7 +601,7 @@ func TestCacheInvalidation(t *testing.T) {
 			t.Error("a lost the change")
 		}
 		clk.add(time.Second)
-		must(t, b.UnassignRole(ctx, guild, admin, modRole))
+		must(t, b.UnassignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole)))
 		if allowed(b) {
 			t.Error("unassign not seen at once by the writer")
 		}
@@ -594,7 +623,7 @@ func TestCommandNamesTheDatabaseAccepts(t *testing.T) {
 		s, err := permissions.New(st, names, permissions.WithClock(newClock().now))
 		must(t, err)
 		for _, n := range names {
-			if err := s.SetCommandRank(ctx, guild, admin, n, 1); err != nil {
+			if err := s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), n, 1); err != nil {
 				t.Errorf("SetCommandRank(%q): %v", n, err)
 			}
 		}
@@ -658,7 +687,7 @@ func TestConcurrentRankNamesStayUnique(t *testing.T) {
 		services := []*permissions.Service{svc(t, st, clk), svc(t, st, clk)}
 		for round := range 5 {
 			// The guild exists already, so that only the configuration lock can serialise.
-			_, err := services[0].SetRank(ctx, guild+int64(round), admin, 10, "Seed", "")
+			_, err := services[0].SetRank(ctx, discord.GuildID(guild+int64(round)), discord.UserID(admin), 10, "Seed", "")
 			must(t, err)
 			var wg sync.WaitGroup
 			var ok, refused atomic.Int32
@@ -666,7 +695,7 @@ func TestConcurrentRankNamesStayUnique(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := services[i%2].SetRank(ctx, guild+int64(round), admin, i, name, "")
+					_, err := services[i%2].SetRank(ctx, discord.GuildID(guild+int64(round)), discord.UserID(admin), i, name, "")
 					switch {
 					case err == nil:
 						ok.Add(1)
@@ -693,7 +722,7 @@ func TestOpenCommandsAndStanding(t *testing.T) {
 		ctx := context.Background()
 		s := svc(t, st, newClock(), permissions.WithCacheTTL(0), permissions.WithOpenCommands("cases view"))
 		sub := func(uid int64, cmd string, perms permissions.Permission, roles ...int64) permissions.Subject {
-			return permissions.Subject{GuildID: guild, GuildOwnerID: owner, UserID: uid, RoleIDs: roles, NativePermissions: perms, Command: cmd}
+			return permissions.Subject{GuildID: discord.GuildID(guild), GuildOwnerID: discord.UserID(owner), UserID: discord.UserID(uid), RoleIDs: discord.IDs[discord.RoleID](roles), NativePermissions: perms, Command: cmd}
 		}
 		check := func(what string, sb permissions.Subject, allow bool, via string) {
 			t.Helper()
@@ -716,20 +745,20 @@ func TestOpenCommandsAndStanding(t *testing.T) {
 		standing("owner", sub(owner, "", 0), true)
 		standing("bot owner", sub(botOwner, "", 0), true)
 
-		if _, _, err := s.InitRanks(ctx, guild, admin); err != nil {
+		if _, _, err := s.InitRanks(ctx, discord.GuildID(guild), discord.UserID(admin)); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AssignRole(ctx, guild, admin, modRole, 2); err != nil {
+		if err := s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(modRole), 2); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AssignRole(ctx, guild, admin, trustedRole, 1); err != nil {
+		if err := s.AssignRole(ctx, discord.GuildID(guild), discord.UserID(admin), discord.RoleID(trustedRole), 1); err != nil {
 			t.Fatal(err)
 		}
 		check("open, ranks, no command rank", sub(user, "cases view", 0), true, permissions.ViaEveryone)
 		standing("rank 1", sub(user, "", permissions.Administrator, trustedRole), false)
 		standing("rank 2", sub(user, "", 0, trustedRole, modRole), true)
 
-		if err := s.SetCommandRank(ctx, guild, admin, "cases", 1); err != nil {
+		if err := s.SetCommandRank(ctx, discord.GuildID(guild), discord.UserID(admin), "cases", 1); err != nil {
 			t.Fatal(err)
 		}
 		check("open, the parent requires rank 1, rank 0", sub(user, "cases view", 0), false, permissions.ViaRank)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/guildcache"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -31,7 +32,7 @@ type Service struct {
 	ttl       time.Duration
 	known     map[string]bool
 	native    map[string]Permission
-	botOwners map[int64]bool
+	botOwners map[discord.UserID]bool
 	// open are the commands every member may use until the guild requires a rank for them.
 	open map[string]bool
 	// defaults are the command ranks InitRanks sets (WithDefaultCommandRanks).
@@ -45,7 +46,7 @@ type Option func(*Service)
 
 // WithBotOwners names the users who pass every check in every guild: the people running
 // gavel. Ids must be positive.
-func WithBotOwners(ids ...int64) Option {
+func WithBotOwners(ids ...discord.UserID) Option {
 	return func(s *Service) {
 		for _, id := range ids {
 			if id <= 0 {
@@ -122,7 +123,7 @@ func WithCacheTTL(d time.Duration) Option { return func(s *Service) { s.ttl = d 
 func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, error) {
 	s := &Service{
 		st: st, read: st.Queries(), now: time.Now, ttl: DefaultCacheTTL,
-		known: map[string]bool{}, native: map[string]Permission{}, botOwners: map[int64]bool{}, defaults: map[string]int{},
+		known: map[string]bool{}, native: map[string]Permission{}, botOwners: map[discord.UserID]bool{}, defaults: map[string]int{},
 		open: map[string]bool{},
 	}
 	for _, o := range opts {
@@ -174,34 +175,34 @@ type snapshot struct {
 	ranks    []Rank
 	byNumber map[int]Rank
 	roles    []RoleRank
-	byRole   map[int64]int
+	byRole   map[discord.RoleID]int
 	commands []CommandRank
 	byName   map[string]int
 }
 
-func (s *Service) snapshot(ctx context.Context, guildID int64) (*snapshot, error) {
+func (s *Service) snapshot(ctx context.Context, guildID discord.GuildID) (*snapshot, error) {
 	return s.cache.Get(ctx, guildID, func(ctx context.Context) (*snapshot, error) {
-		ranks, err := s.read.ListRanks(ctx, guildID)
+		ranks, err := s.read.ListRanks(ctx, int64(guildID))
 		if err != nil {
 			return nil, fmt.Errorf("ranks of guild %d: %w", guildID, err)
 		}
-		roles, err := s.read.ListRoleRanks(ctx, guildID)
+		roles, err := s.read.ListRoleRanks(ctx, int64(guildID))
 		if err != nil {
 			return nil, fmt.Errorf("role ranks of guild %d: %w", guildID, err)
 		}
-		cmds, err := s.read.ListCommandRanks(ctx, guildID)
+		cmds, err := s.read.ListCommandRanks(ctx, int64(guildID))
 		if err != nil {
 			return nil, fmt.Errorf("command ranks of guild %d: %w", guildID, err)
 		}
-		snap := &snapshot{byNumber: map[int]Rank{}, byRole: map[int64]int{}, byName: map[string]int{}}
+		snap := &snapshot{byNumber: map[int]Rank{}, byRole: map[discord.RoleID]int{}, byName: map[string]int{}}
 		for _, r := range ranks {
 			rk := rankFromRow(r)
 			snap.ranks = append(snap.ranks, rk)
 			snap.byNumber[rk.Number] = rk
 		}
 		for _, r := range roles {
-			snap.roles = append(snap.roles, RoleRank{RoleID: r.RoleID, Rank: int(r.Rank)})
-			snap.byRole[r.RoleID] = int(r.Rank)
+			snap.roles = append(snap.roles, RoleRank{RoleID: discord.RoleID(r.RoleID), Rank: int(r.Rank)})
+			snap.byRole[discord.RoleID(r.RoleID)] = int(r.Rank)
 		}
 		for _, c := range cmds {
 			snap.commands = append(snap.commands, CommandRank{Command: c.Command, Rank: int(c.Rank)})
@@ -212,7 +213,7 @@ func (s *Service) snapshot(ctx context.Context, guildID int64) (*snapshot, error
 }
 
 // Ranks returns the guild's ranks, lowest first.
-func (s *Service) Ranks(ctx context.Context, guildID int64) ([]Rank, error) {
+func (s *Service) Ranks(ctx context.Context, guildID discord.GuildID) ([]Rank, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
@@ -224,7 +225,7 @@ func (s *Service) Ranks(ctx context.Context, guildID int64) ([]Rank, error) {
 }
 
 // RoleRanks returns the guild's role assignments, highest rank first.
-func (s *Service) RoleRanks(ctx context.Context, guildID int64) ([]RoleRank, error) {
+func (s *Service) RoleRanks(ctx context.Context, guildID discord.GuildID) ([]RoleRank, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
@@ -236,7 +237,7 @@ func (s *Service) RoleRanks(ctx context.Context, guildID int64) ([]RoleRank, err
 }
 
 // CommandRanks returns the ranks the guild requires for its commands, by name.
-func (s *Service) CommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error) {
+func (s *Service) CommandRanks(ctx context.Context, guildID discord.GuildID) ([]CommandRank, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
@@ -253,7 +254,7 @@ func (s *Service) CommandRanks(ctx context.Context, guildID int64) ([]CommandRan
 // owner. It returns what it created and set. It never changes an existing rank or command
 // rank, and skips a default whose name another rank already uses; run again, it does
 // nothing and returns nothing. Every rank and command rank it writes is a history row.
-func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, []CommandRank, error) {
+func (s *Service) InitRanks(ctx context.Context, guildID discord.GuildID, actor discord.UserID) ([]Rank, []CommandRank, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
 		return nil, nil, err
 	}
@@ -261,7 +262,7 @@ func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, 
 	var set []CommandRank
 	err := s.write(ctx, guildID, actor, "create the default ranks", func(c *change) error {
 		created, set = nil, nil // a retried transaction starts over
-		rows, err := c.q.ListRanks(ctx, guildID)
+		rows, err := c.q.ListRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list ranks: %w", err)
 		}
@@ -279,7 +280,7 @@ func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, 
 			ranks = append(ranks, d)
 			created = append(created, d)
 		}
-		cmds, err := c.q.ListCommandRanks(ctx, guildID)
+		cmds, err := c.q.ListCommandRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list command ranks: %w", err)
 		}
@@ -288,7 +289,7 @@ func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, 
 				continue
 			}
 			rank := s.defaults[name]
-			if err := c.q.UpsertCommandRank(ctx, query.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int64(rank)}); err != nil {
+			if err := c.q.UpsertCommandRank(ctx, query.UpsertCommandRankParams{GuildID: int64(guildID), Command: name, Rank: int64(rank)}); err != nil {
 				return fmt.Errorf("set command rank: %w", err)
 			}
 			if err := c.record(commandKey(name), "", strconv.Itoa(rank)); err != nil {
@@ -312,7 +313,7 @@ func (s *Service) InitRanks(ctx context.Context, guildID, actor int64) ([]Rank, 
 
 // SetRank creates rank number or renames it. Names are unique within a guild, ignoring
 // letter case; surrounding spaces are trimmed.
-func (s *Service) SetRank(ctx context.Context, guildID, actor int64, number int, name, description string) (Rank, error) {
+func (s *Service) SetRank(ctx context.Context, guildID discord.GuildID, actor discord.UserID, number int, name, description string) (Rank, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkRank(number)); err != nil {
 		return Rank{}, err
 	}
@@ -326,7 +327,7 @@ func (s *Service) SetRank(ctx context.Context, guildID, actor int64, number int,
 	}
 	want := Rank{Number: number, Name: name, Description: description}
 	err = s.write(ctx, guildID, actor, fmt.Sprintf("set rank %d", number), func(c *change) error {
-		rows, err := c.q.ListRanks(ctx, guildID)
+		rows, err := c.q.ListRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list ranks: %w", err)
 		}
@@ -349,14 +350,14 @@ func (s *Service) SetRank(ctx context.Context, guildID, actor int64, number int,
 // DeleteRank deletes a rank and, with it, every role assignment to it (each recorded in the
 // history). It returns the deleted rank and the roles that lost it. Commands that require the
 // rank keep requiring it.
-func (s *Service) DeleteRank(ctx context.Context, guildID, actor int64, number int) (Rank, []int64, error) {
+func (s *Service) DeleteRank(ctx context.Context, guildID discord.GuildID, actor discord.UserID, number int) (Rank, []int64, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkRank(number)); err != nil {
 		return Rank{}, nil, err
 	}
 	var deleted Rank
 	var roles []int64
 	err := s.write(ctx, guildID, actor, fmt.Sprintf("delete rank %d", number), func(c *change) error {
-		rows, err := c.q.ListRanks(ctx, guildID)
+		rows, err := c.q.ListRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list ranks: %w", err)
 		}
@@ -364,7 +365,7 @@ func (s *Service) DeleteRank(ctx context.Context, guildID, actor int64, number i
 		if deleted, ok = rankByNumber(ranksFromRows(rows), number); !ok {
 			return fmt.Errorf("rank %d does not exist in this server: %w", number, ErrNotFound)
 		}
-		assigned, err := c.q.ListRoleRanks(ctx, guildID)
+		assigned, err := c.q.ListRoleRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list role ranks: %w", err)
 		}
@@ -377,7 +378,7 @@ func (s *Service) DeleteRank(ctx context.Context, guildID, actor int64, number i
 				return err
 			}
 		}
-		if _, err := c.q.DeleteRank(ctx, query.DeleteRankParams{GuildID: guildID, Rank: int64(number)}); err != nil {
+		if _, err := c.q.DeleteRank(ctx, query.DeleteRankParams{GuildID: int64(guildID), Rank: int64(number)}); err != nil {
 			return fmt.Errorf("delete rank: %w", err)
 		}
 		if err := c.record(rankKey(number), deleted.Name, ""); err != nil {
@@ -396,12 +397,12 @@ func (s *Service) DeleteRank(ctx context.Context, guildID, actor int64, number i
 
 // AssignRole gives a role a rank (replacing the one it had). The rank must exist. The
 // @everyone role, whose id is the guild's, can be given a rank: every member then has it.
-func (s *Service) AssignRole(ctx context.Context, guildID, actor, roleID int64, rank int) error {
+func (s *Service) AssignRole(ctx context.Context, guildID discord.GuildID, actor discord.UserID, roleID discord.RoleID, rank int) error {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkID("role", roleID), checkRank(rank)); err != nil {
 		return err
 	}
 	return s.write(ctx, guildID, actor, fmt.Sprintf("assign rank %d to role %d", rank, roleID), func(c *change) error {
-		rows, err := c.q.ListRanks(ctx, guildID)
+		rows, err := c.q.ListRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list ranks: %w", err)
 		}
@@ -409,51 +410,51 @@ func (s *Service) AssignRole(ctx context.Context, guildID, actor, roleID int64, 
 		if _, ok := rankByNumber(ranks, rank); !ok {
 			return input.Invalid("rank", missingRank(rank, ranks))
 		}
-		assigned, err := c.q.ListRoleRanks(ctx, guildID)
+		assigned, err := c.q.ListRoleRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list role ranks: %w", err)
 		}
 		old := ""
 		for _, a := range assigned {
-			if a.RoleID == roleID {
+			if discord.RoleID(a.RoleID) == roleID {
 				if int(a.Rank) == rank {
 					return fmt.Errorf("role %d already has rank %d: %w", roleID, rank, input.ErrUnchanged)
 				}
 				old = strconv.Itoa(int(a.Rank))
 			}
 		}
-		if err := c.q.UpsertRoleRank(ctx, query.UpsertRoleRankParams{GuildID: guildID, RoleID: roleID, Rank: int64(rank)}); err != nil {
+		if err := c.q.UpsertRoleRank(ctx, query.UpsertRoleRankParams{GuildID: int64(guildID), RoleID: int64(roleID), Rank: int64(rank)}); err != nil {
 			return fmt.Errorf("assign role: %w", err)
 		}
-		return c.record(roleKey(roleID), old, strconv.Itoa(rank))
+		return c.record(roleKey(int64(roleID)), old, strconv.Itoa(rank))
 	})
 }
 
 // UnassignRole takes a role's rank away. It returns ErrNotFound when the role has none.
-func (s *Service) UnassignRole(ctx context.Context, guildID, actor, roleID int64) error {
+func (s *Service) UnassignRole(ctx context.Context, guildID discord.GuildID, actor discord.UserID, roleID discord.RoleID) error {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkID("role", roleID)); err != nil {
 		return err
 	}
 	return s.write(ctx, guildID, actor, fmt.Sprintf("unassign role %d", roleID), func(c *change) error {
-		assigned, err := c.q.ListRoleRanks(ctx, guildID)
+		assigned, err := c.q.ListRoleRanks(ctx, int64(guildID))
 		if err != nil {
 			return fmt.Errorf("list role ranks: %w", err)
 		}
-		i := slices.IndexFunc(assigned, func(a query.RoleRank) bool { return a.RoleID == roleID })
+		i := slices.IndexFunc(assigned, func(a query.RoleRank) bool { return discord.RoleID(a.RoleID) == roleID })
 		if i < 0 {
 			return fmt.Errorf("role %d has no rank: %w", roleID, ErrNotFound)
 		}
-		if _, err := c.q.DeleteRoleRank(ctx, query.DeleteRoleRankParams{GuildID: guildID, RoleID: roleID}); err != nil {
+		if _, err := c.q.DeleteRoleRank(ctx, query.DeleteRoleRankParams{GuildID: int64(guildID), RoleID: int64(roleID)}); err != nil {
 			return fmt.Errorf("unassign role: %w", err)
 		}
-		return c.record(roleKey(roleID), strconv.Itoa(int(assigned[i].Rank)), "")
+		return c.record(roleKey(int64(roleID)), strconv.Itoa(int(assigned[i].Rank)), "")
 	})
 }
 
 // SetCommandRank sets the rank a command requires; its subcommands without a rank of their
 // own require it too. command is a known command's full name, in any letter case. The rank
 // need not exist yet: until a role holds it or a higher one, only the owners pass.
-func (s *Service) SetCommandRank(ctx context.Context, guildID, actor int64, command string, rank int) error {
+func (s *Service) SetCommandRank(ctx context.Context, guildID discord.GuildID, actor discord.UserID, command string, rank int) error {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkRank(rank)); err != nil {
 		return err
 	}
@@ -469,7 +470,7 @@ func (s *Service) SetCommandRank(ctx context.Context, guildID, actor int64, comm
 		if old == strconv.Itoa(rank) {
 			return fmt.Errorf("%s already requires rank %d: %w", name, rank, input.ErrUnchanged)
 		}
-		if err := c.q.UpsertCommandRank(ctx, query.UpsertCommandRankParams{GuildID: guildID, Command: name, Rank: int64(rank)}); err != nil {
+		if err := c.q.UpsertCommandRank(ctx, query.UpsertCommandRankParams{GuildID: int64(guildID), Command: name, Rank: int64(rank)}); err != nil {
 			return fmt.Errorf("set command rank: %w", err)
 		}
 		return c.record(commandKey(name), old, strconv.Itoa(rank))
@@ -478,7 +479,7 @@ func (s *Service) SetCommandRank(ctx context.Context, guildID, actor int64, comm
 
 // ClearCommandRank removes a command's own rank, so that it falls back to its parent's. It
 // returns ErrNotFound when the command has none of its own.
-func (s *Service) ClearCommandRank(ctx context.Context, guildID, actor int64, command string) error {
+func (s *Service) ClearCommandRank(ctx context.Context, guildID discord.GuildID, actor discord.UserID, command string) error {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
 		return err
 	}
@@ -494,7 +495,7 @@ func (s *Service) ClearCommandRank(ctx context.Context, guildID, actor int64, co
 		if old == "" {
 			return fmt.Errorf("%s has no rank of its own: %w", name, ErrNotFound)
 		}
-		if _, err := c.q.DeleteCommandRank(ctx, query.DeleteCommandRankParams{GuildID: guildID, Command: name}); err != nil {
+		if _, err := c.q.DeleteCommandRank(ctx, query.DeleteCommandRankParams{GuildID: int64(guildID), Command: name}); err != nil {
 			return fmt.Errorf("clear command rank: %w", err)
 		}
 		return c.record(commandKey(name), old, "")
@@ -519,15 +520,15 @@ var errNothingToDo = errors.New("nothing to do")
 type change struct {
 	ctx     context.Context
 	q       query.Queries
-	guildID int64
-	actor   int64
+	guildID discord.GuildID
+	actor   discord.UserID
 	now     int64
 }
 
 // write runs fn in a transaction that holds the guild's configuration lock, then forgets the
 // cached snapshot. Errors that describe the input (invalid, unchanged, not found) come back
 // as they are, for the caller to show; others are wrapped with what was being done.
-func (s *Service) write(ctx context.Context, guildID, actor int64, what string, fn func(c *change) error) error {
+func (s *Service) write(ctx context.Context, guildID discord.GuildID, actor discord.UserID, what string, fn func(c *change) error) error {
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		c := &change{ctx: tx.Context(), q: tx.Queries(), guildID: guildID, actor: actor, now: s.now().UnixMilli()}
 		if _, err := settings.LockGuild(tx, guildID, c.now); err != nil {
@@ -549,7 +550,7 @@ func (s *Service) write(ctx context.Context, guildID, actor int64, what string, 
 // record appends one row to the guild's permission history; "" stores NULL ("not set").
 func (c *change) record(key, before, after string) error {
 	err := c.q.InsertPermissionEvent(c.ctx, query.InsertPermissionEventParams{
-		GuildID: c.guildID, ActorID: c.actor, Key: key,
+		GuildID: int64(c.guildID), ActorID: int64(c.actor), Key: key,
 		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
 		CreatedAt: c.now,
 	})
@@ -565,20 +566,20 @@ const MaxHistory = 1000
 // History returns the guild's most recent permission changes, newest first, at most limit:
 // rows shaped like the settings' own, with keys "rank N", "rank N description", "role ID"
 // and "command NAME".
-func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]settings.Event, error) {
+func (s *Service) History(ctx context.Context, guildID discord.GuildID, limit int) ([]settings.Event, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxHistory {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
 	}
-	rows, err := s.read.PermissionEvents(ctx, query.PermissionEventsParams{GuildID: guildID, Limit: int64(limit)})
+	rows, err := s.read.PermissionEvents(ctx, query.PermissionEventsParams{GuildID: int64(guildID), Limit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("permission history of guild %d: %w", guildID, err)
 	}
 	out := make([]settings.Event, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, settings.Event{ID: r.ID, GuildID: r.GuildID, ActorID: r.ActorID, Key: r.Key,
+		out = append(out, settings.Event{ID: r.ID, GuildID: discord.GuildID(r.GuildID), ActorID: discord.UserID(r.ActorID), Key: r.Key,
 			Old: r.OldValue.String, New: r.NewValue.String, At: time.UnixMilli(r.CreatedAt).UTC()})
 	}
 	return out, nil
@@ -586,7 +587,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]sett
 
 // putRank writes want over old (the zero Rank when there was none) and records what changed.
 func (c *change) putRank(old, want Rank) error {
-	err := c.q.UpsertRank(c.ctx, query.UpsertRankParams{GuildID: c.guildID, Rank: int64(want.Number), Name: want.Name, Description: want.Description})
+	err := c.q.UpsertRank(c.ctx, query.UpsertRankParams{GuildID: int64(c.guildID), Rank: int64(want.Number), Name: want.Name, Description: want.Description})
 	if err != nil {
 		return fmt.Errorf("write rank %d: %w", want.Number, err)
 	}
@@ -603,7 +604,7 @@ func (c *change) putRank(old, want Rank) error {
 
 // commandRank is the command's own rank as history text, "" when it has none.
 func (c *change) commandRank(name string) (string, error) {
-	rows, err := c.q.ListCommandRanks(c.ctx, c.guildID)
+	rows, err := c.q.ListCommandRanks(c.ctx, int64(c.guildID))
 	if err != nil {
 		return "", fmt.Errorf("list command ranks: %w", err)
 	}

@@ -129,7 +129,7 @@ func (e *Enforcer) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	for _, c := range changed {
 		if c.Type == cases.Pollban || c.Type == cases.Pollunban {
 			guildID := c.GuildID
-			tx.AfterCommit(func() { e.banned.Invalidate(int64(guildID)) })
+			tx.AfterCommit(func() { e.banned.Invalidate(guildID) })
 		}
 	}
 	return nil
@@ -139,7 +139,7 @@ func (e *Enforcer) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 // poll-banned (or their poll ban is still pending).
 func (e *Enforcer) Banned(ctx context.Context, guild discord.GuildID, user discord.UserID) (cases.Case, bool, error) {
 	guildID, userID := int64(guild), int64(user)
-	set, err := e.banned.Get(ctx, guildID, func(ctx context.Context) (map[int64]cases.Case, error) {
+	set, err := e.banned.Get(ctx, discord.GuildID(guildID), func(ctx context.Context) (map[int64]cases.Case, error) {
 		return e.cfg.Cases.UnderRestriction(ctx, discord.GuildID(guildID), cases.Pollban)
 	})
 	if err != nil {

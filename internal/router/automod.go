@@ -11,6 +11,7 @@ import (
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/gavelbot/gavel/internal/automod/enforcer"
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // autoModListeners translate disgo's events for the enforcer.
@@ -53,7 +54,7 @@ func (rt *Router) autoModListeners() []bot.ConfigOpt {
 }
 
 func (rt *Router) ruleChanged(change enforcer.RuleChange, r ddiscord.AutoModerationRule) {
-	rt.cfg.AutoMod.RuleChanged(change, int64(r.GuildID), int64(r.ID), r.Name, int64(r.CreatorID))
+	rt.cfg.AutoMod.RuleChanged(change, discord.GuildID(r.GuildID), int64(r.ID), r.Name, int64(r.CreatorID))
 }
 
 // SkipEvent reports the dispatches no listener acts on, so that the gateway drops them

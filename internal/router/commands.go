@@ -77,11 +77,11 @@ func (rt *Router) onMessage(e *events.MessageCreate) {
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		rt.handlePrefix(ctx, co, guildID, channelID, msg)
+		rt.handlePrefix(ctx, co, discord.GuildID(guildID), discord.ChannelID(channelID), msg)
 	}()
 }
 
-func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID, channelID int64, msg ddiscord.Message) {
+func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID discord.GuildID, channelID discord.ChannelID, msg ddiscord.Message) {
 	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
 	g, err := rt.cfg.Settings.Get(ctx, guildID)
 	if err != nil {
@@ -94,7 +94,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	reply := func(m discord.Message) int64 {
 		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
-		id, err := rt.cfg.Port.SendMessage(replyCtx, discord.ChannelID(channelID), m)
+		id, err := rt.cfg.Port.SendMessage(replyCtx, channelID, m)
 		if err != nil {
 			log.Warn("replying in the channel", "err", err)
 		}
@@ -110,8 +110,8 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		return
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
-		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: int64(msg.ID), At: msg.CreatedAt}
-	sub, err := rt.subject(ctx, guildID, int64(call.User.ID), call.Roles, command)
+		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: discord.MessageID(msg.ID), At: msg.CreatedAt}
+	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -124,7 +124,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	refusal, decision, allowed := rt.permit(ctx, sub)
 	if !allowed {
 		rt.cfg.Metrics.Command(command, string(refusal.Outcome))
-		if refusal.Outcome == tools.Refused && rt.plain(ctx, sub, decision) && !rt.hush.answer(discord.GuildID(guildID), call.User.ID) {
+		if refusal.Outcome == tools.Refused && rt.plain(ctx, sub, decision) && !rt.hush.answer(guildID, call.User.ID) {
 			return
 		}
 		reply(refusal.Message)
@@ -136,7 +136,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	}
 	r := rt.dispatch(ctx, co, call, args)
 	if id := reply(r.Message); id != 0 && r.Transient {
-		rt.deleteLater(log, channelID, id)
+		rt.deleteLater(log, channelID, discord.MessageID(id))
 	}
 }
 
@@ -281,9 +281,9 @@ func (rt *Router) slashCommand(ctx context.Context, co *moderation.Coordinator, 
 	if !known {
 		return tools.Reply{Message: rt.usageReply(log, path[0], parseErr), Outcome: tools.Refused}
 	}
-	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ia.Channel().ID()), User: User(member.User),
+	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ia.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, command)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -441,7 +441,7 @@ func (rt *Router) usageReply(log *slog.Logger, name string, err error) discord.M
 // client under it; and Close cuts it short, deleting at once, so that a shutdown neither
 // waits out the delay nor leaves the reply behind for good (Tux's bug #1189). Called from
 // a command in flight, whose own place keeps the count above zero for the Add.
-func (rt *Router) deleteLater(log *slog.Logger, channelID, messageID int64) {
+func (rt *Router) deleteLater(log *slog.Logger, channelID discord.ChannelID, messageID discord.MessageID) {
 	release := rt.cfg.Work.Hold()
 	go func() {
 		defer release()
@@ -454,7 +454,7 @@ func (rt *Router) deleteLater(log *slog.Logger, channelID, messageID int64) {
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(rt.cfg.Work.Context()), replyTimeout)
 		defer cancel()
-		if err := rt.cfg.Port.DeleteMessage(ctx, discord.ChannelID(channelID), discord.MessageID(messageID), ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
+		if err := rt.cfg.Port.DeleteMessage(ctx, channelID, messageID, ""); err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
 			log.Warn("deleting a transient reply", "message", messageID, "err", err)
 		}
 	}()
@@ -464,24 +464,24 @@ func (rt *Router) deleteLater(log *slog.Logger, channelID, messageID int64) {
 // the member's permissions for an interaction (channel overwrites included); gavel's
 // fallback asks about guild permissions, which is what Discord sends for a command in a
 // channel without overwrites.
-func (rt *Router) interactionSubject(ctx context.Context, guildID, userID int64, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
-	g, err := rt.cfg.Port.Guild(ctx, discord.GuildID(guildID))
+func (rt *Router) interactionSubject(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
+	g, err := rt.cfg.Port.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: int64(g.OwnerID), UserID: userID, RoleIDs: roles,
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](roles),
 		NativePermissions: permissions.Permission(perms), Command: command}, nil
 }
 
 // subject builds the permission question for a prefix command. A message carries the
 // member's roles but not their permissions, so they are computed from the guild's roles.
-func (rt *Router) subject(ctx context.Context, guildID, userID int64, roles []int64, command string) (permissions.Subject, error) {
-	g, err := rt.cfg.Port.Guild(ctx, discord.GuildID(guildID))
+func (rt *Router) subject(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roles []int64, command string) (permissions.Subject, error) {
+	g, err := rt.cfg.Port.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: int64(g.OwnerID), UserID: userID, RoleIDs: roles,
-		NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(userID), discord.IDs[discord.RoleID](roles))), Command: command}, nil
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](roles),
+		NativePermissions: permissions.Permission(g.MemberPermissions(userID, discord.IDs[discord.RoleID](roles))), Command: command}, nil
 }
 
 // onComponent handles a click on one of gavel's buttons (the case list's pages): the
@@ -530,9 +530,9 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 		ephemeral("This button no longer does anything. Run the command again.")
 		return
 	}
-	call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ci.Channel().ID()), User: User(member.User),
+	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ci.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, tool.ClickCommand)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
 	if err != nil {
 		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -606,10 +606,10 @@ func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string
 		}
 	}
 	if guildID != nil && member != nil && focused != "" && rt.cfg.Tree.Has(data.CommandName) {
-		call := tools.Call{GuildID: int64(*guildID), ChannelID: int64(ai.Channel().ID()), User: User(member.User),
+		call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ai.Channel().ID()), User: User(member.User),
 			Roles: RoleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
 		command := strings.Join(path, " ")
-		sub, err := rt.interactionSubject(ctx, call.GuildID, int64(call.User.ID), call.Roles, member.Permissions, command)
+		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 		switch {
 		case err != nil:
 			log.Warn("reading the guild for a permission check", "err", err)

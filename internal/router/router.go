@@ -104,7 +104,7 @@ func New(cfg Config) *Router {
 // is dispatched (package guildstate depends on that order).
 func (rt *Router) Listeners() []bot.ConfigOpt {
 	guild := func(id uint64, name string) {
-		rt.cfg.Upkeep.GuildAvailable(int64(id), name)
+		rt.cfg.Upkeep.GuildAvailable(discord.GuildID(id), name)
 	}
 	return append(append(stateListeners(rt.cfg.State),
 		bot.WithEventListenerFunc(func(e *events.Ready) {

@@ -36,7 +36,7 @@ func RoleIDs[T ~uint64](ids []T) []int64 {
 // onAuditLogEntry hands a ban, unban, kick or timeout done outside gavel to upkeep, which
 // records it as a case.
 func (rt *Router) onAuditLogEntry(e *events.GuildAuditLogEntryCreate) {
-	if ext, ok := externalAction(int64(e.GuildID), e.AuditLogEntry, time.Now()); ok {
+	if ext, ok := externalAction(discord.GuildID(e.GuildID), e.AuditLogEntry, time.Now()); ok {
 		rt.cfg.Upkeep.ExternalAction(ext)
 	}
 }
@@ -47,7 +47,7 @@ func (rt *Router) onMemberJoin(e *events.GuildMemberJoin) {
 	if e.Member.User.Bot {
 		return
 	}
-	rt.cfg.Upkeep.MemberJoined(int64(e.GuildID), int64(e.Member.User.ID))
+	rt.cfg.Upkeep.MemberJoined(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID))
 }
 
 // onPoll hands a message with a poll (Discord's native polls) to upkeep, which deletes it
@@ -76,17 +76,17 @@ func (rt *Router) onChannelCreate(e *events.GuildChannelCreate) {
 	default:
 		return
 	}
-	rt.cfg.Upkeep.ChannelCreated(int64(e.GuildID), int64(e.ChannelID), e.Channel.Name())
+	rt.cfg.Upkeep.ChannelCreated(discord.GuildID(e.GuildID), discord.ChannelID(e.ChannelID), e.Channel.Name())
 }
 
 // externalAction reads an audit-log entry as an action gavel mirrors: member ban add (22),
 // ban remove (23), kick (20), and member update (24) that sets or clears a timeout. Other
 // entries, and entries without a target, are not.
-func externalAction(guildID int64, e ddiscord.AuditLogEntry, now time.Time) (moderation.External, bool) {
+func externalAction(guildID discord.GuildID, e ddiscord.AuditLogEntry, now time.Time) (moderation.External, bool) {
 	if e.TargetID == nil || *e.TargetID == 0 || e.UserID == 0 {
 		return moderation.External{}, false
 	}
-	ext := moderation.External{GuildID: guildID, EntryID: int64(e.ID), ModeratorID: int64(e.UserID), UserID: int64(*e.TargetID)}
+	ext := moderation.External{GuildID: guildID, EntryID: int64(e.ID), ModeratorID: discord.UserID(e.UserID), UserID: discord.UserID(*e.TargetID)}
 	if e.Reason != nil {
 		ext.Reason = *e.Reason
 	}

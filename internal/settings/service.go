@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/guildcache"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
@@ -53,12 +54,12 @@ func NewService(st *store.Store, opts ...Option) *Service {
 }
 
 // Get returns a guild's settings: the defaults when it has never changed any.
-func (s *Service) Get(ctx context.Context, guildID int64) (Guild, error) {
+func (s *Service) Get(ctx context.Context, guildID discord.GuildID) (Guild, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return Guild{}, err
 	}
 	return s.cache.Get(ctx, guildID, func(ctx context.Context) (Guild, error) {
-		row, err := s.read.GetGuildSettings(ctx, guildID)
+		row, err := s.read.GetGuildSettings(ctx, int64(guildID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return Defaults(guildID), nil
 		}
@@ -70,7 +71,7 @@ func (s *Service) Get(ctx context.Context, guildID int64) (Guild, error) {
 }
 
 // SetPrefix changes the prefix of the guild's text commands.
-func (s *Service) SetPrefix(ctx context.Context, guildID, actor int64, prefix string) (Guild, error) {
+func (s *Service) SetPrefix(ctx context.Context, guildID discord.GuildID, actor discord.UserID, prefix string) (Guild, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), CheckPrefix(prefix)); err != nil {
 		return Guild{}, err
 	}
@@ -82,7 +83,7 @@ func (s *Service) SetPrefix(ctx context.Context, guildID, actor int64, prefix st
 }
 
 // SetChannel sets one of the guild's channels; an id of 0 clears it.
-func (s *Service) SetChannel(ctx context.Context, guildID, actor int64, which Channel, id int64) (Guild, error) {
+func (s *Service) SetChannel(ctx context.Context, guildID discord.GuildID, actor discord.UserID, which Channel, id discord.ChannelID) (Guild, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
 		return Guild{}, err
 	}
@@ -96,28 +97,28 @@ func (s *Service) SetChannel(ctx context.Context, guildID, actor int64, which Ch
 		field := g.channel(which)
 		old := *field
 		*field = id
-		return idText(old), idText(id)
+		return idText(int64(old)), idText(int64(id))
 	})
 }
 
 // SetJailRole sets the role a jailed member is given; 0 clears it.
-func (s *Service) SetJailRole(ctx context.Context, guildID, actor, roleID int64) (Guild, error) {
+func (s *Service) SetJailRole(ctx context.Context, guildID discord.GuildID, actor discord.UserID, roleID discord.RoleID) (Guild, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), checkOptionalID("jail role", roleID)); err != nil {
 		return Guild{}, err
 	}
-	if roleID == guildID {
+	if roleID == guildID.EveryoneRole() {
 		// Every member has @everyone (its id is the guild's), so jailing by it would be a no-op.
 		return Guild{}, input.Invalid("jail role", "the @everyone role cannot be the jail role, since every member has it; accepted: a role of its own, or 0 to clear it")
 	}
 	return s.change(ctx, guildID, actor, KeyJailRole, func(g *Guild) (string, string) {
 		old := g.JailRoleID
 		g.JailRoleID = roleID
-		return idText(old), idText(roleID)
+		return idText(int64(old)), idText(int64(roleID))
 	})
 }
 
 // SetMirrorExternalActions turns on or off the mirroring of actions taken outside gavel.
-func (s *Service) SetMirrorExternalActions(ctx context.Context, guildID, actor int64, on bool) (Guild, error) {
+func (s *Service) SetMirrorExternalActions(ctx context.Context, guildID discord.GuildID, actor discord.UserID, on bool) (Guild, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor)); err != nil {
 		return Guild{}, err
 	}
@@ -130,20 +131,20 @@ func (s *Service) SetMirrorExternalActions(ctx context.Context, guildID, actor i
 
 // History returns the guild's most recent settings changes, newest first, at most limit. The
 // permissions package keeps the history of ranks itself (permissions.Service.History).
-func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Event, error) {
+func (s *Service) History(ctx context.Context, guildID discord.GuildID, limit int) ([]Event, error) {
 	if err := checkID("guild", guildID); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > MaxHistory {
 		return nil, input.Invalid("limit", fmt.Sprintf("%d is out of range; accepted: 1 to %d", limit, MaxHistory))
 	}
-	rows, err := s.read.SettingsEvents(ctx, query.SettingsEventsParams{GuildID: guildID, Limit: int64(limit)})
+	rows, err := s.read.SettingsEvents(ctx, query.SettingsEventsParams{GuildID: int64(guildID), Limit: int64(limit)})
 	if err != nil {
 		return nil, fmt.Errorf("settings history of guild %d: %w", guildID, err)
 	}
 	out := make([]Event, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, Event{ID: r.ID, GuildID: r.GuildID, ActorID: r.ActorID, Key: r.Key,
+		out = append(out, Event{ID: r.ID, GuildID: discord.GuildID(r.GuildID), ActorID: discord.UserID(r.ActorID), Key: r.Key,
 			Old: r.OldValue.String, New: r.NewValue.String, At: time.UnixMilli(r.CreatedAt).UTC()})
 	}
 	return out, nil
@@ -151,7 +152,7 @@ func (s *Service) History(ctx context.Context, guildID int64, limit int) ([]Even
 
 // change applies one setting under the guild's configuration lock and records it. apply
 // edits the settings and returns the old and new value as history text ("" for not set).
-func (s *Service) change(ctx context.Context, guildID, actor int64, key string, apply func(g *Guild) (before, after string)) (Guild, error) {
+func (s *Service) change(ctx context.Context, guildID discord.GuildID, actor discord.UserID, key string, apply func(g *Guild) (before, after string)) (Guild, error) {
 	var out Guild
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		q := tx.Queries()
@@ -188,12 +189,12 @@ func (s *Service) change(ctx context.Context, guildID, actor int64, key string, 
 // tx, and returns the settings as they were. Every configuration change (these settings, and
 // the permissions package's ranks) takes it first, so changes to one guild are serialised
 // across processes and each history row holds the true old value.
-func LockGuild(tx *store.Tx, guildID int64, nowMS int64) (query.GuildSetting, error) {
+func LockGuild(tx *store.Tx, guildID discord.GuildID, nowMS int64) (query.GuildSetting, error) {
 	ctx, q := tx.Context(), tx.Queries()
-	if err := tx.EnsureGuild(guildID, nowMS); err != nil {
+	if err := tx.EnsureGuild(int64(guildID), nowMS); err != nil {
 		return query.GuildSetting{}, fmt.Errorf("guild row: %w", err)
 	}
-	row, err := q.LockGuildSettings(ctx, query.LockGuildSettingsParams{GuildID: guildID, UpdatedAt: nowMS})
+	row, err := q.LockGuildSettings(ctx, query.LockGuildSettingsParams{GuildID: int64(guildID), UpdatedAt: nowMS})
 	if err != nil {
 		return query.GuildSetting{}, fmt.Errorf("lock settings: %w", err)
 	}
@@ -201,9 +202,9 @@ func LockGuild(tx *store.Tx, guildID int64, nowMS int64) (query.GuildSetting, er
 }
 
 // record appends one row to the guild's settings history; "" stores NULL ("not set").
-func record(tx *store.Tx, guildID, actor int64, key, before, after string, nowMS int64) error {
+func record(tx *store.Tx, guildID discord.GuildID, actor discord.UserID, key, before, after string, nowMS int64) error {
 	err := tx.Queries().InsertSettingsEvent(tx.Context(), query.InsertSettingsEventParams{
-		GuildID: guildID, ActorID: actor, Key: key,
+		GuildID: int64(guildID), ActorID: int64(actor), Key: key,
 		OldValue: sql.NullString{String: before, Valid: before != ""}, NewValue: sql.NullString{String: after, Valid: after != ""},
 		CreatedAt: nowMS,
 	})
@@ -213,7 +214,7 @@ func record(tx *store.Tx, guildID, actor int64, key, before, after string, nowMS
 	return nil
 }
 
-func (g *Guild) channel(c Channel) *int64 {
+func (g *Guild) channel(c Channel) *discord.ChannelID {
 	switch c {
 	case AuditLog:
 		return &g.AuditlogChannelID
@@ -226,18 +227,18 @@ func (g *Guild) channel(c Channel) *int64 {
 
 func fromRow(r query.GuildSetting) Guild {
 	return Guild{
-		GuildID: r.GuildID, Prefix: r.Prefix,
-		ModlogChannelID: r.ModlogChannelID.Int64, AuditlogChannelID: r.AuditlogChannelID.Int64,
-		JailRoleID: r.JailRoleID.Int64, JailChannelID: r.JailChannelID.Int64,
+		GuildID: discord.GuildID(r.GuildID), Prefix: r.Prefix,
+		ModlogChannelID: discord.ChannelID(r.ModlogChannelID.Int64), AuditlogChannelID: discord.ChannelID(r.AuditlogChannelID.Int64),
+		JailRoleID: discord.RoleID(r.JailRoleID.Int64), JailChannelID: discord.ChannelID(r.JailChannelID.Int64),
 		MirrorExternalActions: r.MirrorExternalActions,
 	}
 }
 
 func toParams(g Guild, nowMS int64) query.UpdateGuildSettingsParams {
 	return query.UpdateGuildSettingsParams{
-		GuildID: g.GuildID, Prefix: g.Prefix,
-		ModlogChannelID: nullID(g.ModlogChannelID), AuditlogChannelID: nullID(g.AuditlogChannelID),
-		JailRoleID: nullID(g.JailRoleID), JailChannelID: nullID(g.JailChannelID),
+		GuildID: int64(g.GuildID), Prefix: g.Prefix,
+		ModlogChannelID: nullID(int64(g.ModlogChannelID)), AuditlogChannelID: nullID(int64(g.AuditlogChannelID)),
+		JailRoleID: nullID(int64(g.JailRoleID)), JailChannelID: nullID(int64(g.JailChannelID)),
 		MirrorExternalActions: g.MirrorExternalActions, UpdatedAt: nowMS,
 	}
 }

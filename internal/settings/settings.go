@@ -11,6 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 )
 
@@ -22,19 +23,19 @@ const MaxPrefixLength = 5
 
 // Guild is one guild's settings. An id of zero means "not set".
 type Guild struct {
-	GuildID           int64
+	GuildID           discord.GuildID
 	Prefix            string
-	ModlogChannelID   int64
-	AuditlogChannelID int64
-	JailRoleID        int64
-	JailChannelID     int64
+	ModlogChannelID   discord.ChannelID
+	AuditlogChannelID discord.ChannelID
+	JailRoleID        discord.RoleID
+	JailChannelID     discord.ChannelID
 	// MirrorExternalActions makes bans, kicks and timeouts done by hand in Discord (seen in
 	// the audit log) become cases too.
 	MirrorExternalActions bool
 }
 
 // Defaults returns the settings of a guild that has never been configured.
-func Defaults(guildID int64) Guild {
+func Defaults(guildID discord.GuildID) Guild {
 	return Guild{GuildID: guildID, Prefix: DefaultPrefix, MirrorExternalActions: true}
 }
 
@@ -111,8 +112,8 @@ const (
 // Event is one row of a guild's configuration history.
 type Event struct {
 	ID      int64
-	GuildID int64
-	ActorID int64
+	GuildID discord.GuildID
+	ActorID discord.UserID
 	Key     string
 	// Old and New are the values before and after, as text; "" means "not set".
 	Old string
@@ -159,7 +160,7 @@ func CheckPrefix(p string) error {
 	return nil
 }
 
-func checkID(field string, id int64) error {
+func checkID[T discord.Snowflake](field string, id T) error {
 	if id <= 0 {
 		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; ids are positive numbers", id))
 	}
@@ -167,7 +168,7 @@ func checkID(field string, id int64) error {
 }
 
 // checkOptionalID accepts zero, which clears the setting.
-func checkOptionalID(field string, id int64) error {
+func checkOptionalID[T discord.Snowflake](field string, id T) error {
 	if id < 0 {
 		return input.Invalid(field, fmt.Sprintf("%d is not a Discord id; accepted: a positive id, or 0 to clear it", id))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -43,7 +44,7 @@ func svc(st *store.Store, c *clock, opts ...settings.Option) *settings.Service {
 
 func history(t *testing.T, s *settings.Service, g int64) []settings.Event {
 	t.Helper()
-	ev, err := s.History(context.Background(), g, 100)
+	ev, err := s.History(context.Background(), discord.GuildID(g), 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,15 +64,15 @@ func TestDefaults(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
-		g, err := s.Get(ctx, guild)
+		g, err := s.Get(ctx, discord.GuildID(guild))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := settings.Guild{GuildID: guild, Prefix: "$", MirrorExternalActions: true}
+		want := settings.Guild{GuildID: discord.GuildID(guild), Prefix: "$", MirrorExternalActions: true}
 		if diff := cmp.Diff(want, g); diff != "" {
 			t.Errorf("never-configured guild (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(want, settings.Defaults(guild)); diff != "" {
+		if diff := cmp.Diff(want, settings.Defaults(discord.GuildID(guild))); diff != "" {
 			t.Errorf("Defaults (-want +got):\n%s", diff)
 		}
 		if n := count(t, st, "SELECT COUNT(*) FROM guilds") + count(t, st, "SELECT COUNT(*) FROM guild_settings"); n != 0 {
@@ -79,7 +80,7 @@ func TestDefaults(t *testing.T) {
 		}
 		// The database's defaults are the same as the Go ones: changing one setting leaves
 		// the others at their defaults.
-		got, err := s.SetJailRole(ctx, guild, mod, 77)
+		got, err := s.SetJailRole(ctx, discord.GuildID(guild), discord.UserID(mod), 77)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestSetters(t *testing.T) {
 		ctx := context.Background()
 		clk := newClock()
 		s := svc(st, clk)
-		want := settings.Defaults(guild)
+		want := settings.Defaults(discord.GuildID(guild))
 		steps := []struct {
 			name     string
 			set      func() (settings.Guild, error)
@@ -103,27 +104,49 @@ func TestSetters(t *testing.T) {
 			key      string
 			old, new string
 		}{
-			{"prefix", func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!!") },
+			{"prefix", func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "!!")
+			},
 				func(g *settings.Guild) { g.Prefix = "!!" }, "prefix", "$", "!!"},
-			{"modlog", func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.ModLog, 11) },
+			{"modlog", func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.ModLog, 11)
+			},
 				func(g *settings.Guild) { g.ModlogChannelID = 11 }, "modlog_channel", "", "11"},
-			{"auditlog", func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod+1, settings.AuditLog, 12) },
+			{"auditlog", func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod+1), settings.AuditLog, 12)
+			},
 				func(g *settings.Guild) { g.AuditlogChannelID = 12 }, "auditlog_channel", "", "12"},
-			{"jail channel", func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.JailChannel, 13) },
+			{"jail channel", func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.JailChannel, 13)
+			},
 				func(g *settings.Guild) { g.JailChannelID = 13 }, "jail_channel", "", "13"},
-			{"jail role", func() (settings.Guild, error) { return s.SetJailRole(ctx, guild, mod, 1<<62) },
+			{"jail role", func() (settings.Guild, error) {
+				return s.SetJailRole(ctx, discord.GuildID(guild), discord.UserID(mod), 1<<62)
+			},
 				func(g *settings.Guild) { g.JailRoleID = 1 << 62 }, "jail_role", "", "4611686018427387904"},
-			{"mirror off", func() (settings.Guild, error) { return s.SetMirrorExternalActions(ctx, guild, mod, false) },
+			{"mirror off", func() (settings.Guild, error) {
+				return s.SetMirrorExternalActions(ctx, discord.GuildID(guild), discord.UserID(mod), false)
+			},
 				func(g *settings.Guild) { g.MirrorExternalActions = false }, "mirror_external_actions", "true", "false"},
-			{"modlog moved", func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.ModLog, 14) },
+			{"modlog moved", func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.ModLog, 14)
+			},
 				func(g *settings.Guild) { g.ModlogChannelID = 14 }, "modlog_channel", "11", "14"},
-			{"modlog cleared", func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.ModLog, 0) },
+			{"modlog cleared", func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.ModLog, 0)
+			},
 				func(g *settings.Guild) { g.ModlogChannelID = 0 }, "modlog_channel", "14", ""},
-			{"jail role cleared", func() (settings.Guild, error) { return s.SetJailRole(ctx, guild, mod, 0) },
+			{"jail role cleared", func() (settings.Guild, error) {
+				return s.SetJailRole(ctx, discord.GuildID(guild), discord.UserID(mod), 0)
+			},
 				func(g *settings.Guild) { g.JailRoleID = 0 }, "jail_role", "4611686018427387904", ""},
-			{"mirror on", func() (settings.Guild, error) { return s.SetMirrorExternalActions(ctx, guild, mod, true) },
+			{"mirror on", func() (settings.Guild, error) {
+				return s.SetMirrorExternalActions(ctx, discord.GuildID(guild), discord.UserID(mod), true)
+			},
 				func(g *settings.Guild) { g.MirrorExternalActions = true }, "mirror_external_actions", "false", "true"},
-			{"emoji prefix", func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "🔨") },
+			{"emoji prefix", func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "🔨")
+			},
 				func(g *settings.Guild) { g.Prefix = "🔨" }, "prefix", "!!", "🔨"},
 		}
 		for i, step := range steps {
@@ -136,7 +159,7 @@ func TestSetters(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("%s: returned (-want +got):\n%s", step.name, diff)
 			}
-			if read, err := s.Get(ctx, guild); err != nil || !cmp.Equal(want, read) {
+			if read, err := s.Get(ctx, discord.GuildID(guild)); err != nil || !cmp.Equal(want, read) {
 				t.Errorf("%s: Get = %+v, %v; want %+v", step.name, read, err, want)
 			}
 			ev := history(t, s, guild)
@@ -147,15 +170,15 @@ func TestSetters(t *testing.T) {
 			if step.name == "auditlog" {
 				actor = mod + 1
 			}
-			wantEv := settings.Event{GuildID: guild, ActorID: actor, Key: step.key, Old: step.old, New: step.new, At: clk.now()}
+			wantEv := settings.Event{GuildID: discord.GuildID(guild), ActorID: discord.UserID(actor), Key: step.key, Old: step.old, New: step.new, At: clk.now()}
 			if diff := cmp.Diff(wantEv, ev[0], cmpopts.IgnoreFields(settings.Event{}, "ID")); diff != "" {
 				t.Errorf("%s: newest history row (-want +got):\n%s", step.name, diff)
 			}
 		}
-		if other, err := s.Get(ctx, guild+1); err != nil || !cmp.Equal(settings.Defaults(guild+1), other) {
+		if other, err := s.Get(ctx, discord.GuildID(guild+1)); err != nil || !cmp.Equal(settings.Defaults(discord.GuildID(guild+1)), other) {
 			t.Errorf("another guild changed too: %+v, %v", other, err)
 		}
-		if ev, err := s.History(ctx, guild, 3); err != nil || len(ev) != 3 || ev[0].Key != "prefix" || ev[2].Key != "jail_role" {
+		if ev, err := s.History(ctx, discord.GuildID(guild), 3); err != nil || len(ev) != 3 || ev[0].Key != "prefix" || ev[2].Key != "jail_role" {
 			t.Errorf("History(limit 3) = %+v, %v", ev, err)
 		}
 	})
@@ -166,10 +189,18 @@ func TestUnchangedWritesNothing(t *testing.T) {
 		ctx := context.Background()
 		s := svc(st, newClock())
 		for name, set := range map[string]func() (settings.Guild, error){
-			"default prefix": func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "$") },
-			"mirror on":      func() (settings.Guild, error) { return s.SetMirrorExternalActions(ctx, guild, mod, true) },
-			"clear unset":    func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.AuditLog, 0) },
-			"clear jail":     func() (settings.Guild, error) { return s.SetJailRole(ctx, guild, mod, 0) },
+			"default prefix": func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "$")
+			},
+			"mirror on": func() (settings.Guild, error) {
+				return s.SetMirrorExternalActions(ctx, discord.GuildID(guild), discord.UserID(mod), true)
+			},
+			"clear unset": func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.AuditLog, 0)
+			},
+			"clear jail": func() (settings.Guild, error) {
+				return s.SetJailRole(ctx, discord.GuildID(guild), discord.UserID(mod), 0)
+			},
 		} {
 			if _, err := set(); !errors.Is(err, input.ErrUnchanged) {
 				t.Errorf("%s: err = %v, want input.ErrUnchanged", name, err)
@@ -178,10 +209,10 @@ func TestUnchangedWritesNothing(t *testing.T) {
 		if n := count(t, st, "SELECT COUNT(*) FROM guilds") + count(t, st, "SELECT COUNT(*) FROM guild_settings"); n != 0 {
 			t.Errorf("no-op changes wrote %d rows", n)
 		}
-		if _, err := s.SetChannel(ctx, guild, mod, settings.JailChannel, 5); err != nil {
+		if _, err := s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.JailChannel, 5); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SetChannel(ctx, guild, mod, settings.JailChannel, 5); !errors.Is(err, input.ErrUnchanged) || !strings.Contains(err.Error(), `jail_channel is already "5"`) {
+		if _, err := s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.JailChannel, 5); !errors.Is(err, input.ErrUnchanged) || !strings.Contains(err.Error(), `jail_channel is already "5"`) {
 			t.Errorf("same channel again: %v", err)
 		}
 		if ev := history(t, s, guild); len(ev) != 1 {
@@ -198,27 +229,65 @@ func TestBadInputWritesNothing(t *testing.T) {
 			set  func() (settings.Guild, error)
 			want string
 		}{
-			"empty prefix":     {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "") }, "prefix: is empty; accepted: 1 to 5 characters"},
-			"long prefix":      {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!!!!!!") }, `prefix: "!!!!!!" is 6 characters long; accepted: 1 to 5`},
-			"spaced prefix":    {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "g ") }, `prefix: "g " contains whitespace; accepted:`},
-			"tab prefix":       {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "\t") }, `contains whitespace; accepted:`},
-			"nbsp prefix":      {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!\u00a0") }, `contains whitespace; accepted:`},
-			"backtick prefix":  {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "`") }, "contains a backtick; accepted:"},
-			"letter prefix":    {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "a") }, `"a" is a single letter or digit, which ordinary messages start with; accepted:`},
-			"digit prefix":     {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "7") }, "single letter or digit"},
-			"@here prefix":     {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "@here") }, `"@here" reads as a mention; accepted:`},
-			"mention prefix":   {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "<@1>") }, "reads as a mention"},
-			"control prefix":   {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!\x00") }, "contains an invisible character; accepted:"},
-			"zero-width":       {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "!\u200b") }, "contains an invisible character; accepted:"},
-			"bad utf-8":        {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, mod, "\xff") }, "is not valid text; accepted:"},
-			"zero guild":       {func() (settings.Guild, error) { return s.SetPrefix(ctx, 0, mod, "!") }, "guild: 0 is not a Discord id"},
-			"negative actor":   {func() (settings.Guild, error) { return s.SetPrefix(ctx, guild, -3, "!") }, "actor: -3 is not a Discord id"},
-			"negative channel": {func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.ModLog, -1) }, "mod-log channel: -1 is not a Discord id; accepted: a positive id, or 0 to clear it"},
-			"unknown channel":  {func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, settings.Channel(9), 1) }, "channel: 9 is not a channel setting; accepted: ModLog, AuditLog, JailChannel"},
-			"no channel":       {func() (settings.Guild, error) { return s.SetChannel(ctx, guild, mod, 0, 1) }, "accepted: ModLog"},
-			"negative role":    {func() (settings.Guild, error) { return s.SetJailRole(ctx, guild, mod, -1) }, "jail role: -1 is not a Discord id; accepted:"},
-			"everyone role":    {func() (settings.Guild, error) { return s.SetJailRole(ctx, guild, mod, guild) }, "the @everyone role cannot be the jail role"},
-			"zero actor":       {func() (settings.Guild, error) { return s.SetMirrorExternalActions(ctx, guild, 0, false) }, "actor: 0"},
+			"empty prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "")
+			}, "prefix: is empty; accepted: 1 to 5 characters"},
+			"long prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "!!!!!!")
+			}, `prefix: "!!!!!!" is 6 characters long; accepted: 1 to 5`},
+			"spaced prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "g ")
+			}, `prefix: "g " contains whitespace; accepted:`},
+			"tab prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "\t")
+			}, `contains whitespace; accepted:`},
+			"nbsp prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "!\u00a0")
+			}, `contains whitespace; accepted:`},
+			"backtick prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "`")
+			}, "contains a backtick; accepted:"},
+			"letter prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "a")
+			}, `"a" is a single letter or digit, which ordinary messages start with; accepted:`},
+			"digit prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "7")
+			}, "single letter or digit"},
+			"@here prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "@here")
+			}, `"@here" reads as a mention; accepted:`},
+			"mention prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "<@1>")
+			}, "reads as a mention"},
+			"control prefix": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "!\x00")
+			}, "contains an invisible character; accepted:"},
+			"zero-width": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "!\u200b")
+			}, "contains an invisible character; accepted:"},
+			"bad utf-8": {func() (settings.Guild, error) {
+				return s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "\xff")
+			}, "is not valid text; accepted:"},
+			"zero guild":     {func() (settings.Guild, error) { return s.SetPrefix(ctx, 0, discord.UserID(mod), "!") }, "guild: 0 is not a Discord id"},
+			"negative actor": {func() (settings.Guild, error) { return s.SetPrefix(ctx, discord.GuildID(guild), -3, "!") }, "actor: -3 is not a Discord id"},
+			"negative channel": {func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.ModLog, -1)
+			}, "mod-log channel: -1 is not a Discord id; accepted: a positive id, or 0 to clear it"},
+			"unknown channel": {func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), settings.Channel(9), 1)
+			}, "channel: 9 is not a channel setting; accepted: ModLog, AuditLog, JailChannel"},
+			"no channel": {func() (settings.Guild, error) {
+				return s.SetChannel(ctx, discord.GuildID(guild), discord.UserID(mod), 0, 1)
+			}, "accepted: ModLog"},
+			"negative role": {func() (settings.Guild, error) {
+				return s.SetJailRole(ctx, discord.GuildID(guild), discord.UserID(mod), -1)
+			}, "jail role: -1 is not a Discord id; accepted:"},
+			"everyone role": {func() (settings.Guild, error) {
+				return s.SetJailRole(ctx, discord.GuildID(guild), discord.UserID(mod), discord.RoleID(guild))
+			}, "the @everyone role cannot be the jail role"},
+			"zero actor": {func() (settings.Guild, error) {
+				return s.SetMirrorExternalActions(ctx, discord.GuildID(guild), 0, false)
+			}, "actor: 0"},
 		}
 		for name, tc := range bad {
 			_, err := tc.set()
@@ -227,14 +296,14 @@ func TestBadInputWritesNothing(t *testing.T) {
 			}
 		}
 		for _, limit := range []int{0, -1, settings.MaxHistory + 1} {
-			if _, err := s.History(ctx, guild, limit); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 1000") {
+			if _, err := s.History(ctx, discord.GuildID(guild), limit); !errors.Is(err, input.ErrInvalid) || !strings.Contains(err.Error(), "accepted: 1 to 1000") {
 				t.Errorf("History(limit %d): %v", limit, err)
 			}
 		}
 		if _, err := s.Get(ctx, -1); !errors.Is(err, input.ErrInvalid) {
 			t.Errorf("Get(-1): %v", err)
 		}
-		if g, err := s.Get(ctx, guild); err != nil || !cmp.Equal(settings.Defaults(guild), g) {
+		if g, err := s.Get(ctx, discord.GuildID(guild)); err != nil || !cmp.Equal(settings.Defaults(discord.GuildID(guild)), g) {
 			t.Errorf("after rejected input: %+v, %v", g, err)
 		}
 		if n := count(t, st, "SELECT COUNT(*) FROM guilds") + count(t, st, "SELECT COUNT(*) FROM guild_settings") + count(t, st, "SELECT COUNT(*) FROM settings_events"); n != 0 {
@@ -253,7 +322,7 @@ func TestPrefixesTheDatabaseAccepts(t *testing.T) {
 				t.Errorf("CheckPrefix(%q): %v", p, err)
 				continue
 			}
-			if g, err := s.SetPrefix(ctx, guild, mod, p); err != nil || g.Prefix != p {
+			if g, err := s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), p); err != nil || g.Prefix != p {
 				t.Errorf("SetPrefix(%q) = %+v, %v", p, g, err)
 			}
 		}
@@ -277,34 +346,34 @@ func TestCacheInvalidation(t *testing.T) {
 		// Two services over one database stand for two processes.
 		a := svc(st, clk)
 		b := svc(st, clk, settings.WithCacheTTL(0))
-		if g, err := a.Get(ctx, guild); err != nil || g.Prefix != "$" {
+		if g, err := a.Get(ctx, discord.GuildID(guild)); err != nil || g.Prefix != "$" {
 			t.Fatalf("first read: %+v, %v", g, err)
 		}
-		if _, err := a.SetPrefix(ctx, guild, mod, "!"); err != nil {
+		if _, err := a.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "!"); err != nil {
 			t.Fatal(err)
 		}
-		if g, _ := a.Get(ctx, guild); g.Prefix != "!" {
+		if g, _ := a.Get(ctx, discord.GuildID(guild)); g.Prefix != "!" {
 			t.Errorf("a write in this process is not seen at once: prefix %q", g.Prefix)
 		}
-		if _, err := b.SetPrefix(ctx, guild, mod, "?"); err != nil {
+		if _, err := b.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "?"); err != nil {
 			t.Fatal(err)
 		}
-		if g, _ := b.Get(ctx, guild); g.Prefix != "?" {
+		if g, _ := b.Get(ctx, discord.GuildID(guild)); g.Prefix != "?" {
 			t.Errorf("uncached service: prefix %q, want ?", g.Prefix)
 		}
-		if g, _ := a.Get(ctx, guild); g.Prefix != "!" {
+		if g, _ := a.Get(ctx, discord.GuildID(guild)); g.Prefix != "!" {
 			t.Errorf("within the TTL the other process's change should not be seen yet (cache not used?): prefix %q", g.Prefix)
 		}
 		clk.add(settings.DefaultCacheTTL + time.Millisecond)
-		if g, _ := a.Get(ctx, guild); g.Prefix != "?" {
+		if g, _ := a.Get(ctx, discord.GuildID(guild)); g.Prefix != "?" {
 			t.Errorf("after the TTL: prefix %q, want ?", g.Prefix)
 		}
 		// A write through a, based on the row it locks, records the true old value even though
 		// its cache was stale when the change began.
-		if _, err := b.SetPrefix(ctx, guild, mod, ">"); err != nil {
+		if _, err := b.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), ">"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.SetPrefix(ctx, guild, mod, "+"); err != nil {
+		if _, err := a.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), "+"); err != nil {
 			t.Fatal(err)
 		}
 		if ev := history(t, a, guild); ev[0].Old != ">" || ev[0].New != "+" {
@@ -381,7 +450,7 @@ func TestConcurrentChangesKeepTheHistoryTrue(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := range perWorker {
-					_, err := s.SetPrefix(ctx, guild, mod, fmt.Sprintf("%c%d", 'a'+w, i))
+					_, err := s.SetPrefix(ctx, discord.GuildID(guild), discord.UserID(mod), fmt.Sprintf("%c%d", 'a'+w, i))
 					if err != nil {
 						errs <- err
 					}
@@ -405,7 +474,7 @@ func TestConcurrentChangesKeepTheHistoryTrue(t *testing.T) {
 				t.Errorf("row %d says the prefix was %q, but the change before it set %q", ev[i].ID, ev[i].Old, ev[i+1].New)
 			}
 		}
-		if g, err := settings.NewService(st).Get(ctx, guild); err != nil || g.Prefix != ev[0].New {
+		if g, err := settings.NewService(st).Get(ctx, discord.GuildID(guild)); err != nil || g.Prefix != ev[0].New {
 			t.Errorf("final prefix %q (%v), newest history row says %q", g.Prefix, err, ev[0].New)
 		}
 	})

@@ -281,10 +281,10 @@ func showRule(r automod.Rule) string {
 		fmt.Fprintf(&b, "Mention limit: %d; raid protection: %t.\n", m.MentionTotalLimit, m.MentionRaidProtectionEnabled)
 	}
 	if len(r.ExemptRoles) > 0 {
-		fmt.Fprintf(&b, "Exempt roles: %s.\n", mentions("<@&", r.ExemptRoles))
+		fmt.Fprintf(&b, "Exempt roles: %s.\n", mentions("<@&", discord.Int64s(r.ExemptRoles)))
 	}
 	if len(r.ExemptChannels) > 0 {
-		fmt.Fprintf(&b, "Exempt channels: %s.\n", mentions("<#", r.ExemptChannels))
+		fmt.Fprintf(&b, "Exempt channels: %s.\n", mentions("<#", discord.Int64s(r.ExemptChannels)))
 	}
 	// The lists last: what does not fit is counted.
 	for _, l := range []struct {
@@ -353,7 +353,7 @@ func testReport(rep automod.Report) string {
 
 // suggestRules are the guild's rules whose name holds what was typed, those starting with
 // it first, as autocomplete choices.
-func suggestRules(ctx context.Context, env *Env, guildID int64, typed string) []discord.Choice {
+func suggestRules(ctx context.Context, env *Env, guildID discord.GuildID, typed string) []discord.Choice {
 	ctx, cancel := context.WithTimeout(ctx, suggestTimeout)
 	defer cancel()
 	rules, err := env.AutoMod.List(ctx, guildID)
@@ -587,14 +587,14 @@ func applyContents(args commands.Args, r *automod.Rule) error {
 		if err != nil {
 			return err
 		}
-		r.ExemptRoles = ids
+		r.ExemptRoles = discord.IDs[discord.RoleID](ids)
 	}
 	if args.Has("exempt-channels") {
 		ids, err := parseIDs("exempt-channels", "<#", args.String("exempt-channels"))
 		if err != nil {
 			return err
 		}
-		r.ExemptChannels = ids
+		r.ExemptChannels = discord.IDs[discord.ChannelID](ids)
 	}
 	return nil
 }
@@ -636,7 +636,7 @@ func applyActions(args commands.Args, cur []automod.Action) ([]automod.Action, e
 	}
 	if args.Has("alert") {
 		ch := args.ID("alert")
-		set(automod.Action{Type: automod.ActionSendAlertMessage, ChannelID: ch}, ch != 0)
+		set(automod.Action{Type: automod.ActionSendAlertMessage, ChannelID: discord.ChannelID(ch)}, ch != 0)
 	}
 	if args.Has("timeout") {
 		secs, err := parseTimeout(args.String("timeout"))

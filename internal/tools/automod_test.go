@@ -122,7 +122,7 @@ func amRun(t *testing.T, tool *Tool, text string) Reply {
 	if !ok || err != nil {
 		t.Fatalf("%s: parse: %v, %v", text, ok, err)
 	}
-	call := Call{GuildID: amGuild, ChannelID: 900000000000000401, User: discord.User{ID: 900000000000000201, Username: "admin"}, Prefix: "$"}
+	call := Call{GuildID: discord.GuildID(amGuild), ChannelID: 900000000000000401, User: discord.User{ID: 900000000000000201, Username: "admin"}, Prefix: "$"}
 	return tool.Run(context.Background(), call, args)
 }
 
@@ -227,16 +227,16 @@ func TestSuggestRules(t *testing.T) {
 	// name is suggested by id.
 	port.rules = append(port.rules, json.RawMessage(`{"id":"900000000000002000","guild_id":"1","name":"links","event_type":1,"trigger_type":1,
 		"trigger_metadata":{"keyword_filter":["y"]},"actions":[{"type":1}],"enabled":true}`))
-	got := tool.Suggest(context.Background(), Call{GuildID: amGuild}, tool.Spec.Subs[1], "rule", "SPA")
+	got := tool.Suggest(context.Background(), Call{GuildID: discord.GuildID(amGuild)}, tool.Spec.Subs[1], "rule", "SPA")
 	if len(got) != 2 || got[0].Value != "spam links" || got[1].Value != "Spam" {
 		t.Errorf("suggestions for SPA = %+v; want the names starting with it", got)
 	}
-	got = tool.Suggest(context.Background(), Call{GuildID: amGuild}, tool.Spec.Subs[1], "rule", "link")
+	got = tool.Suggest(context.Background(), Call{GuildID: discord.GuildID(amGuild)}, tool.Spec.Subs[1], "rule", "link")
 	if len(got) != 3 || got[0].Value != "900000000000001001" || !strings.Contains(got[0].Name, "id 900000000000001001") ||
 		got[1].Value != "900000000000002000" || got[2].Value != "spam links" {
 		t.Errorf("suggestions for link = %+v; want the shared name by id, prefix matches first", got)
 	}
-	if got := tool.Suggest(context.Background(), Call{GuildID: amGuild}, tool.Spec.Subs[1], "other", ""); got != nil {
+	if got := tool.Suggest(context.Background(), Call{GuildID: discord.GuildID(amGuild)}, tool.Spec.Subs[1], "other", ""); got != nil {
 		t.Errorf("suggestions for another option = %+v", got)
 	}
 }

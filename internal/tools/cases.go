@@ -132,7 +132,7 @@ func newCases(env *Env) *Tool {
 func (ct *caseTool) run(ctx context.Context, call Call, args commands.Args) Reply {
 	switch args.Spec.Name {
 	case "list", "search":
-		q := listQuery{Page: 1, UserID: args.ID("user"), ModeratorID: args.ID("moderator"),
+		q := listQuery{Page: 1, UserID: discord.UserID(args.ID("user")), ModeratorID: discord.UserID(args.ID("moderator")),
 			Type: cases.Type(args.String("type")), Status: cases.Status(args.String("status"))}
 		if args.Has("page") {
 			q.Page = int(args.Int("page"))
@@ -164,8 +164,8 @@ func (ct *caseTool) click(ctx context.Context, call Call, customID string) Reply
 // listQuery is one page of a filtered case list: what a button of the list carries.
 type listQuery struct {
 	Page        int
-	UserID      int64
-	ModeratorID int64
+	UserID      discord.UserID
+	ModeratorID discord.UserID
 	Type        cases.Type
 	Status      cases.Status
 	// Words are a search's: the reason holds every one.
@@ -191,8 +191,8 @@ func (q listQuery) customID(button byte) string {
 		}
 		return strconv.FormatInt(v, 10)
 	}
-	s := casesComponentPrefix + string(button) + ":" + strconv.Itoa(q.Page) + ":" + id(q.UserID) + ":" +
-		id(q.ModeratorID) + ":" + string(q.Type) + ":" + string(q.Status)
+	s := casesComponentPrefix + string(button) + ":" + strconv.Itoa(q.Page) + ":" + id(int64(q.UserID)) + ":" +
+		id(int64(q.ModeratorID)) + ":" + string(q.Type) + ":" + string(q.Status)
 	if len(q.Words) > 0 {
 		// A search's words follow, joined by +; a search too long for Discord's 100
 		// characters gets no buttons (listButtons).
@@ -218,7 +218,7 @@ func parseListID(s string) (listQuery, byte, error) {
 		return listQuery{}, 0, fmt.Errorf("bad page %q", clipText(parts[1], 20))
 	}
 	q.Page = page
-	for i, dst := range []*int64{&q.UserID, &q.ModeratorID} {
+	for i, dst := range []*discord.UserID{&q.UserID, &q.ModeratorID} {
 		p := parts[2+i]
 		if p == "" {
 			continue
@@ -227,7 +227,7 @@ func parseListID(s string) (listQuery, byte, error) {
 		if err != nil || v <= 0 || strconv.FormatInt(v, 10) != p {
 			return listQuery{}, 0, fmt.Errorf("bad id %q", clipText(p, 25))
 		}
-		*dst = v
+		*dst = discord.UserID(v)
 	}
 	if parts[4] != "" {
 		if t := cases.Type(parts[4]); t.Valid() {
@@ -256,7 +256,7 @@ func parseListID(s string) (listQuery, byte, error) {
 // list answers one page of the query, clamped to the pages there are now: cases may have
 // been added or removed since the buttons were drawn.
 func (ct *caseTool) list(ctx context.Context, call Call, q listQuery) Reply {
-	f := cases.Filter{GuildID: discord.GuildID(call.GuildID), UserID: discord.UserID(q.UserID), ModeratorID: discord.UserID(q.ModeratorID), Status: q.Status, Words: q.Words}
+	f := cases.Filter{GuildID: call.GuildID, UserID: q.UserID, ModeratorID: q.ModeratorID, Status: q.Status, Words: q.Words}
 	if q.Type != "" {
 		f.Types = []cases.Type{q.Type}
 	}
@@ -273,7 +273,7 @@ func (ct *caseTool) list(ctx context.Context, call Call, q listQuery) Reply {
 	if page.Pages == 0 {
 		q.Page = 1
 	}
-	title := listTitle(q, ct.userName(ctx, call.GuildID, q.UserID), ct.userName(ctx, call.GuildID, q.ModeratorID), page.Total)
+	title := listTitle(q, ct.userName(ctx, call.GuildID, int64(q.UserID)), ct.userName(ctx, call.GuildID, int64(q.ModeratorID)), page.Total)
 	msg := listMessage(q, title, page, call)
 	if asked > 0 {
 		// Said, not only done: a moderator who asked for page 999 must not think it exists.
@@ -374,7 +374,7 @@ func listButtons(q listQuery, pages int) json.RawMessage {
 
 // view shows one case with its history.
 func (ct *caseTool) view(ctx context.Context, call Call, n int64) Reply {
-	c, err := ct.env.Cases.GetByNumber(ctx, discord.GuildID(call.GuildID), n)
+	c, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n)
 	if err != nil {
 		return ct.caseError(n, err)
 	}
@@ -663,7 +663,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		d, e := commands.OptionName("duration", call.Slash), commands.OptionName("expires", call.Slash)
 		return Text(Refused, "Give %s or %s, not both: %s counts from when the case was given, %s is a time.", d, e, d, e)
 	}
-	before, err := ct.env.Cases.GetByNumber(ctx, discord.GuildID(call.GuildID), n)
+	before, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n)
 	if err != nil {
 		return ct.caseError(n, err)
 	}
@@ -702,7 +702,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		}
 	}
 	if len(given) > 0 {
-		modified, err := ct.env.Cases.Modify(ctx, discord.GuildID(call.GuildID), n, call.User.ID, ch)
+		modified, err := ct.env.Cases.Modify(ctx, call.GuildID, n, call.User.ID, ch)
 		switch {
 		case errors.Is(err, input.ErrUnchanged):
 		case err != nil:
@@ -740,7 +740,7 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 		default:
 			lifted = "Lifted now: " + res.Reply.Content
 			done = append(done, fmt.Sprintf("punishment lifted by case #%d", res.Case.Number))
-			if c, err := ct.env.Cases.GetByNumber(ctx, discord.GuildID(call.GuildID), n); err == nil {
+			if c, err := ct.env.Cases.GetByNumber(ctx, call.GuildID, n); err == nil {
 				after = c
 			}
 		}
@@ -779,7 +779,7 @@ func (ct *caseTool) statusChange(ctx context.Context, call Call, st cases.Status
 	if c.Status == st {
 		return "the status was already " + string(st), false, c, "", nil
 	}
-	sc, err := ct.env.Expiry.SetStatus(ctx, call.GuildID, c.Number, int64(call.User.ID), st, "")
+	sc, err := ct.env.Expiry.SetStatus(ctx, call.GuildID, c.Number, call.User.ID, st, "")
 	var invalid *input.InvalidError
 	switch {
 	case errors.Is(err, input.ErrUnchanged):
@@ -827,7 +827,7 @@ func (ct *caseTool) reschedule(ctx context.Context, call Call, args commands.Arg
 	if at.Equal(c.ExpiresAt) || at.IsZero() && c.ExpiresAt.IsZero() {
 		return "the expiry was already " + expiryText(at), false, c, "", nil
 	}
-	after, err = ct.env.Expiry.Reschedule(ctx, call.GuildID, c.Number, int64(call.User.ID), at, "cases modify")
+	after, err = ct.env.Expiry.Reschedule(ctx, call.GuildID, c.Number, call.User.ID, at, "cases modify")
 	var invalid *input.InvalidError
 	if errors.As(err, &invalid) {
 		return "", false, c, invalid.Problem + ".", nil
@@ -870,13 +870,13 @@ func ParseExpires(s string, now time.Time) (time.Time, error) {
 
 // user is the user with id as this guild knows them; only the id when they are not a
 // member (banned, left) or Discord does not answer.
-func (ct *caseTool) user(ctx context.Context, guildID, id int64) discord.User {
+func (ct *caseTool) user(ctx context.Context, guildID discord.GuildID, id int64) discord.User {
 	if id == 0 || ct.env.Port == nil {
 		return discord.User{ID: discord.UserID(id)}
 	}
 	var m discord.Member
 	err := ct.env.Exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		m, err = ct.env.Port.Member(ctx, discord.GuildID(guildID), discord.UserID(id))
+		m, err = ct.env.Port.Member(ctx, guildID, discord.UserID(id))
 		return err
 	})
 	if err != nil {
@@ -885,7 +885,7 @@ func (ct *caseTool) user(ctx context.Context, guildID, id int64) discord.User {
 	return m.User
 }
 
-func (ct *caseTool) userName(ctx context.Context, guildID, id int64) string {
+func (ct *caseTool) userName(ctx context.Context, guildID discord.GuildID, id int64) string {
 	if id == 0 {
 		return ""
 	}

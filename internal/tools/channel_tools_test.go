@@ -190,17 +190,17 @@ func chanEnv(t *testing.T, port *chanPort, now time.Time) *Env {
 	t.Helper()
 	st := storetest.Open(t, store.SQLite)
 	set := settings.NewService(st)
-	if _, err := set.SetChannel(context.Background(), ctGuild, ctOwner, settings.AuditLog, tAuditLog); err != nil {
+	if _, err := set.SetChannel(context.Background(), discord.GuildID(ctGuild), discord.UserID(ctOwner), settings.AuditLog, discord.ChannelID(tAuditLog)); err != nil {
 		t.Fatal(err)
 	}
 	env := &Env{Port: port, Settings: set, Exec: executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)),
-		Now: func() time.Time { return now }, BotID: ctBot}
+		Now: func() time.Time { return now }, BotID: discord.UserID(ctBot)}
 	NewSet(env) // fills in the defaults
 	return env
 }
 
 func modCall(now time.Time, slash bool) Call {
-	c := Call{GuildID: ctGuild, ChannelID: ctGeneral, User: discord.User{ID: discord.UserID(tMod), Username: "mod"}, Prefix: "$", Slash: slash, At: now}
+	c := Call{GuildID: discord.GuildID(ctGuild), ChannelID: discord.ChannelID(ctGeneral), User: discord.User{ID: discord.UserID(tMod), Username: "mod"}, Prefix: "$", Slash: slash, At: now}
 	return c
 }
 

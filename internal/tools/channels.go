@@ -56,7 +56,7 @@ func (r *channelRefusal) Error() string { return r.Problem }
 func targetChannel(ctx context.Context, env *Env, call Call, named int64, allowed map[discord.ChannelType]bool, what string) (discord.Channel, error) {
 	id := named
 	if id == 0 {
-		id = call.ChannelID
+		id = int64(call.ChannelID)
 	}
 	var ch discord.Channel
 	err := env.Exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
@@ -69,7 +69,7 @@ func targetChannel(ctx context.Context, env *Env, call Call, named int64, allowe
 		}
 		return discord.Channel{}, fmt.Errorf("channel %d: %w", id, err)
 	}
-	if ch.GuildID != discord.GuildID(call.GuildID) {
+	if ch.GuildID != call.GuildID {
 		return discord.Channel{}, &channelRefusal{fmt.Sprintf("<#%d> is not a channel of this server; name one of this server's channels.", id)}
 	}
 	if !allowed[ch.Type] {
@@ -90,7 +90,7 @@ func botPermissionsIn(ctx context.Context, env *Env, ch discord.Channel) (uint64
 		if g, err = env.Port.Guild(ctx, ch.GuildID); err != nil {
 			return err
 		}
-		if bot, err = env.Port.Member(ctx, ch.GuildID, discord.UserID(env.BotID)); err != nil {
+		if bot, err = env.Port.Member(ctx, ch.GuildID, env.BotID); err != nil {
 			return err
 		}
 		if isThread(ch.Type) && ch.ParentID != 0 {
@@ -173,7 +173,7 @@ func discordTrouble(err error) string {
 
 // logToAuditChannel posts an entry in the guild's audit-log channel, when one is set. It
 // returns a note for the moderator when that failed; what was done stands either way.
-func logToAuditChannel(ctx context.Context, env *Env, guildID int64, e discord.Embed) string {
+func logToAuditChannel(ctx context.Context, env *Env, guildID discord.GuildID, e discord.Embed) string {
 	g, err := env.Settings.Get(ctx, guildID)
 	if err != nil {
 		env.Log.Error("audit log: reading settings", "guild", guildID, "err", err)
@@ -187,7 +187,7 @@ func logToAuditChannel(ctx context.Context, env *Env, guildID int64, e discord.E
 	}
 	msg := discord.Message{Embeds: []discord.Embed{e}, AllowedMentions: &discord.AllowedMentions{}}
 	err = env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := env.Port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), msg)
+		_, err := env.Port.SendMessage(ctx, g.AuditlogChannelID, msg)
 		return err
 	})
 	if err != nil {

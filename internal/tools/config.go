@@ -105,9 +105,9 @@ func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Rep
 	case "config prefix":
 		return c.prefix(ctx, call, args.String("prefix"))
 	case "config channel":
-		return c.channel(ctx, call, configChannels[args.String("setting")], args.ID("channel"))
+		return c.channel(ctx, call, configChannels[args.String("setting")], discord.ChannelID(args.ID("channel")))
 	case "config jailrole":
-		return c.jailRole(ctx, call, args.ID("role"))
+		return c.jailRole(ctx, call, discord.RoleID(args.ID("role")))
 	case "config jail setup":
 		return c.jailSetupCmd(ctx, call)
 	case "config jail check":
@@ -125,9 +125,9 @@ func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Rep
 	case "config roles list":
 		return c.rolesList(ctx, call)
 	case "config roles assign":
-		return c.rolesAssign(ctx, call, args.ID("role"), int(args.Int("rank")))
+		return c.rolesAssign(ctx, call, discord.RoleID(args.ID("role")), int(args.Int("rank")))
 	case "config roles unassign":
-		return c.rolesUnassign(ctx, call, args.ID("role"))
+		return c.rolesUnassign(ctx, call, discord.RoleID(args.ID("role")))
 	case "config commands list":
 		return c.commandsList(ctx, call)
 	case "config commands set":
@@ -142,7 +142,7 @@ func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Rep
 
 func (c *configTool) prefix(ctx context.Context, call Call, prefix string) Reply {
 	evs, err := c.apply(ctx, call, func() error {
-		_, err := c.env.Settings.SetPrefix(ctx, call.GuildID, int64(call.User.ID), prefix)
+		_, err := c.env.Settings.SetPrefix(ctx, call.GuildID, call.User.ID, prefix)
 		return err
 	})
 	if err != nil {
@@ -152,7 +152,7 @@ func (c *configTool) prefix(ctx context.Context, call Call, prefix string) Reply
 	return c.done(ctx, call, "config prefix", text, "", evs)
 }
 
-func (c *configTool) channel(ctx context.Context, call Call, which settings.Channel, channelID int64) Reply {
+func (c *configTool) channel(ctx context.Context, call Call, which settings.Channel, channelID discord.ChannelID) Reply {
 	if channelID != 0 {
 		problem, err := c.checkChannel(ctx, call.GuildID, channelID)
 		if err != nil {
@@ -168,13 +168,13 @@ func (c *configTool) channel(ctx context.Context, call Call, which settings.Chan
 		if old, err = c.env.Settings.Get(ctx, call.GuildID); err != nil {
 			return err
 		}
-		_, err = c.env.Settings.SetChannel(ctx, call.GuildID, int64(call.User.ID), which, channelID)
+		_, err = c.env.Settings.SetChannel(ctx, call.GuildID, call.User.ID, which, channelID)
 		return err
 	})
 	if err != nil {
 		return c.refusal(err)
 	}
-	text := fmt.Sprintf("The %s is now %s%s.", which, channelText(channelID), was(evs, which.Key(), channelValue))
+	text := fmt.Sprintf("The %s is now %s%s.", which, channelText(int64(channelID)), was(evs, which.Key(), channelValue))
 	if channelID == 0 {
 		text = fmt.Sprintf("The %s is cleared%s.", which, was(evs, which.Key(), channelValue))
 	}
@@ -187,12 +187,12 @@ func (c *configTool) channel(ctx context.Context, call Call, which settings.Chan
 	// A change of the audit-log channel itself is told to the channel it leaves too.
 	var also int64
 	if which == settings.AuditLog && old.AuditlogChannelID != channelID {
-		also = old.AuditlogChannelID
+		also = int64(old.AuditlogChannelID)
 	}
 	return c.done(ctx, call, "config channel", text, "", evs, also)
 }
 
-func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Reply {
+func (c *configTool) jailRole(ctx context.Context, call Call, roleID discord.RoleID) Reply {
 	var note string
 	if roleID != 0 {
 		problem, warn, err := c.checkJailRole(ctx, call.GuildID, roleID)
@@ -210,21 +210,21 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 		if err != nil {
 			return err
 		}
-		previous = old.JailRoleID
-		_, err = c.env.Settings.SetJailRole(ctx, call.GuildID, int64(call.User.ID), roleID)
+		previous = int64(old.JailRoleID)
+		_, err = c.env.Settings.SetJailRole(ctx, call.GuildID, call.User.ID, roleID)
 		return err
 	})
 	if err != nil {
 		return c.refusal(err)
 	}
-	text := fmt.Sprintf("The jail role is now %s%s.", roleText(roleID), was(evs, settings.KeyJailRole, roleValue))
+	text := fmt.Sprintf("The jail role is now %s%s.", roleText(int64(roleID)), was(evs, settings.KeyJailRole, roleValue))
 	if roleID == 0 {
 		text = fmt.Sprintf("The jail role is cleared%s; jail and unjail are refused until one is set.", was(evs, settings.KeyJailRole, roleValue))
 	} else if setup := c.afterJailChange(ctx, call); setup != "" {
 		// The role restricts nothing until the channels deny it: set them up at once.
 		text += "\n" + setup
 	}
-	if previous != 0 && previous != roleID {
+	if previous != 0 && discord.RoleID(previous) != roleID {
 		// gavel does not undo them: it cannot tell its overwrites from ones made by hand.
 		text += fmt.Sprintf("\nThe previous jail role %s keeps the channel overwrites set for the jail; if it is used for anything else, remove them in the channels' permission settings.", roleText(previous))
 	}
@@ -233,7 +233,7 @@ func (c *configTool) jailRole(ctx context.Context, call Call, roleID int64) Repl
 
 func (c *configTool) mirror(ctx context.Context, call Call, on bool) Reply {
 	evs, err := c.apply(ctx, call, func() error {
-		_, err := c.env.Settings.SetMirrorExternalActions(ctx, call.GuildID, int64(call.User.ID), on)
+		_, err := c.env.Settings.SetMirrorExternalActions(ctx, call.GuildID, call.User.ID, on)
 		return err
 	})
 	if err != nil {
@@ -257,7 +257,7 @@ func (c *configTool) ranksInit(ctx context.Context, call Call) Reply {
 	var set []permissions.CommandRank
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		created, set, err = c.env.Perms.InitRanks(ctx, call.GuildID, int64(call.User.ID))
+		created, set, err = c.env.Perms.InitRanks(ctx, call.GuildID, call.User.ID)
 		return err
 	})
 	if err != nil {
@@ -305,7 +305,7 @@ func (c *configTool) ranksSet(ctx context.Context, call Call, number int, name, 
 	var rank permissions.Rank
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		rank, err = c.env.Perms.SetRank(ctx, call.GuildID, int64(call.User.ID), number, name, description)
+		rank, err = c.env.Perms.SetRank(ctx, call.GuildID, call.User.ID, number, name, description)
 		return err
 	})
 	if err != nil {
@@ -334,7 +334,7 @@ func (c *configTool) ranksDelete(ctx context.Context, call Call, number int) Rep
 	var roles []int64
 	evs, err := c.apply(ctx, call, func() error {
 		var err error
-		rank, roles, err = c.env.Perms.DeleteRank(ctx, call.GuildID, int64(call.User.ID), number)
+		rank, roles, err = c.env.Perms.DeleteRank(ctx, call.GuildID, call.User.ID, number)
 		return err
 	})
 	if err != nil {
@@ -364,48 +364,48 @@ func (c *configTool) ranksDelete(ctx context.Context, call Call, number int) Rep
 
 // Roles.
 
-func (c *configTool) rolesAssign(ctx context.Context, call Call, roleID int64, rank int) Reply {
+func (c *configTool) rolesAssign(ctx context.Context, call Call, roleID discord.RoleID, rank int) Reply {
 	var g discord.Guild
 	if err := c.read(ctx, func(ctx context.Context) (err error) {
-		g, err = c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
+		g, err = c.env.Port.Guild(ctx, call.GuildID)
 		return err
 	}); err != nil {
 		return failed(err)
 	}
-	if _, ok := g.Role(discord.RoleID(roleID)); !ok {
-		return refused("%s is not a role of this server; accepted: a role mention (@role) or the id of one of this server's roles. Nothing was changed.", roleText(roleID))
+	if _, ok := g.Role(roleID); !ok {
+		return refused("%s is not a role of this server; accepted: a role mention (@role) or the id of one of this server's roles. Nothing was changed.", roleText(int64(roleID)))
 	}
 	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.AssignRole(ctx, call.GuildID, int64(call.User.ID), roleID, rank)
+		return c.env.Perms.AssignRole(ctx, call.GuildID, call.User.ID, roleID, rank)
 	})
 	if err != nil {
 		return c.refusal(err)
 	}
 	ranks := c.rankNames(ctx, call.GuildID)
-	text := fmt.Sprintf("%s now gives rank %s%s.", roleText(roleID), rankLabel(rank, ranks),
-		was(evs, roleKey(roleID), func(v string) string { return rankValue(v, ranks) }))
+	text := fmt.Sprintf("%s now gives rank %s%s.", roleText(int64(roleID)), rankLabel(rank, ranks),
+		was(evs, roleKey(int64(roleID)), func(v string) string { return rankValue(v, ranks) }))
 	return c.done(ctx, call, "config roles assign", text, c.permissionNotes(ctx, call, before), evs)
 }
 
-func (c *configTool) rolesUnassign(ctx context.Context, call Call, roleID int64) Reply {
+func (c *configTool) rolesUnassign(ctx context.Context, call Call, roleID discord.RoleID) Reply {
 	// No check that the role still exists: a deleted role's rank must be removable too.
 	before, err := c.permState(ctx, call)
 	if err != nil {
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.UnassignRole(ctx, call.GuildID, int64(call.User.ID), roleID)
+		return c.env.Perms.UnassignRole(ctx, call.GuildID, call.User.ID, roleID)
 	})
 	if err != nil {
 		return c.refusal(err)
 	}
 	ranks := c.rankNames(ctx, call.GuildID)
-	text := fmt.Sprintf("%s no longer gives a rank%s.", roleText(roleID),
-		was(evs, roleKey(roleID), func(v string) string { return rankValue(v, ranks) }))
+	text := fmt.Sprintf("%s no longer gives a rank%s.", roleText(int64(roleID)),
+		was(evs, roleKey(int64(roleID)), func(v string) string { return rankValue(v, ranks) }))
 	return c.done(ctx, call, "config roles unassign", text, c.permissionNotes(ctx, call, before), evs)
 }
 
@@ -421,7 +421,7 @@ func (c *configTool) commandsSet(ctx context.Context, call Call, command string,
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.SetCommandRank(ctx, call.GuildID, int64(call.User.ID), name, rank)
+		return c.env.Perms.SetCommandRank(ctx, call.GuildID, call.User.ID, name, rank)
 	})
 	if err != nil {
 		return c.refusal(err)
@@ -445,7 +445,7 @@ func (c *configTool) commandsClear(ctx context.Context, call Call, command strin
 		return failed(err)
 	}
 	evs, err := c.apply(ctx, call, func() error {
-		return c.env.Perms.ClearCommandRank(ctx, call.GuildID, int64(call.User.ID), name)
+		return c.env.Perms.ClearCommandRank(ctx, call.GuildID, call.User.ID, name)
 	})
 	if err != nil {
 		return c.refusal(err)
@@ -549,19 +549,19 @@ func (c *configTool) permState(ctx context.Context, call Call) (permState, error
 func (c *configTool) canConfig(ctx context.Context, call Call) (bool, string, error) {
 	var g discord.Guild
 	if err := c.read(ctx, func(ctx context.Context) (err error) {
-		g, err = c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
+		g, err = c.env.Port.Guild(ctx, call.GuildID)
 		return err
 	}); err != nil {
 		return false, "", err
 	}
-	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: int64(g.OwnerID), UserID: int64(call.User.ID),
-		RoleIDs: call.Roles, Command: "config"})
+	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
+		RoleIDs: discord.IDs[discord.RoleID](call.Roles), Command: "config"})
 	return d.Allowed, d.Reason, err
 }
 
 // ranked reports whether the guild is judged by ranks rather than Discord's permissions,
 // as permissions.Check decides: it has a rank or a role rank.
-func (c *configTool) ranked(ctx context.Context, guildID int64) (bool, error) {
+func (c *configTool) ranked(ctx context.Context, guildID discord.GuildID) (bool, error) {
 	ranks, err := c.env.Perms.Ranks(ctx, guildID)
 	if err != nil {
 		return false, err
@@ -629,7 +629,7 @@ func (c *configTool) show(ctx context.Context, call Call) Reply {
 	var channels map[int64]bool
 	var guild *discord.Guild
 	if err := c.read(ctx, func(ctx context.Context) error {
-		cs, err := c.env.Port.GuildChannels(ctx, discord.GuildID(call.GuildID))
+		cs, err := c.env.Port.GuildChannels(ctx, call.GuildID)
 		if err != nil {
 			return err
 		}
@@ -637,7 +637,7 @@ func (c *configTool) show(ctx context.Context, call Call) Reply {
 		for _, ch := range cs {
 			channels[int64(ch.ID)] = true
 		}
-		gd, err := c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
+		gd, err := c.env.Port.Guild(ctx, call.GuildID)
 		guild = &gd
 		return err
 	}); err != nil {
@@ -655,9 +655,9 @@ func (c *configTool) show(ctx context.Context, call Call) Reply {
 	}
 	jailRole := "not set: jail and unjail are refused"
 	if g.JailRoleID != 0 {
-		jailRole = roleText(g.JailRoleID)
+		jailRole = roleText(int64(g.JailRoleID))
 		if guild != nil {
-			if _, ok := guild.Role(discord.RoleID(g.JailRoleID)); !ok {
+			if _, ok := guild.Role(g.JailRoleID); !ok {
 				jailRole += fmt.Sprintf(" ⚠️ no longer exists (id %d)", g.JailRoleID)
 			}
 		}
@@ -679,9 +679,9 @@ func (c *configTool) show(ctx context.Context, call Call) Reply {
 		Fields: []discord.EmbedField{
 			{Name: "Prefix", Value: "`" + g.Prefix + "`", Inline: true},
 			{Name: "Mirror external actions", Value: mirror, Inline: true},
-			{Name: "Mod-log channel", Value: channelField(g.ModlogChannelID, "cases are not posted")},
-			{Name: "Audit-log channel", Value: channelField(g.AuditlogChannelID, "configuration changes, purges and slowmode are not posted")},
-			{Name: "Jail channel", Value: channelField(g.JailChannelID, "jailed members see no channel of their own")},
+			{Name: "Mod-log channel", Value: channelField(int64(g.ModlogChannelID), "cases are not posted")},
+			{Name: "Audit-log channel", Value: channelField(int64(g.AuditlogChannelID), "configuration changes, purges and slowmode are not posted")},
+			{Name: "Jail channel", Value: channelField(int64(g.JailChannelID), "jailed members see no channel of their own")},
 			{Name: "Jail role", Value: jailRole},
 			{Name: "Permissions", Value: perms},
 		},
@@ -712,7 +712,7 @@ func (c *configTool) ranksList(ctx context.Context, call Call) Reply {
 		var holders []int64
 		for _, rr := range roles {
 			if rr.Rank == r.Number {
-				holders = append(holders, rr.RoleID)
+				holders = append(holders, int64(rr.RoleID))
 			}
 		}
 		if len(holders) > 0 {
@@ -735,7 +735,7 @@ func (c *configTool) rolesList(ctx context.Context, call Call) Reply {
 	ranks := c.rankNames(ctx, call.GuildID)
 	var g *discord.Guild
 	if err := c.read(ctx, func(ctx context.Context) error {
-		gd, err := c.env.Port.Guild(ctx, discord.GuildID(call.GuildID))
+		gd, err := c.env.Port.Guild(ctx, call.GuildID)
 		g = &gd
 		return err
 	}); err != nil {
@@ -743,9 +743,9 @@ func (c *configTool) rolesList(ctx context.Context, call Call) Reply {
 	}
 	var b strings.Builder
 	for _, rr := range roles {
-		fmt.Fprintf(&b, "%s → rank %s", roleText(rr.RoleID), rankLabel(rr.Rank, ranks))
+		fmt.Fprintf(&b, "%s → rank %s", roleText(int64(rr.RoleID)), rankLabel(rr.Rank, ranks))
 		if g != nil {
-			if _, ok := g.Role(discord.RoleID(rr.RoleID)); !ok {
+			if _, ok := g.Role(rr.RoleID); !ok {
 				fmt.Fprintf(&b, " ⚠️ the role no longer exists; remove it with %s", refText(call, fmt.Sprintf("config roles unassign %d", rr.RoleID)))
 			}
 		}
@@ -800,7 +800,7 @@ func (c *configTool) commandsList(ctx context.Context, call Call) Reply {
 // changes, so they are this change's. When the history cannot be read after a change that
 // succeeded, the rows are nil and the change stands.
 func (c *configTool) apply(ctx context.Context, call Call, do func() error) ([]settings.Event, error) {
-	type history func(ctx context.Context, guildID int64, limit int) ([]settings.Event, error)
+	type history func(ctx context.Context, guildID discord.GuildID, limit int) ([]settings.Event, error)
 	sources := []history{c.env.Settings.History}
 	if c.env.Perms != nil {
 		sources = append(sources, c.env.Perms.History)
@@ -826,7 +826,7 @@ func (c *configTool) apply(ctx context.Context, call Call, do func() error) ([]s
 			return nil, nil
 		}
 		for _, ev := range after {
-			if ev.ID > marks[i] && discord.UserID(ev.ActorID) == call.User.ID {
+			if ev.ID > marks[i] && ev.ActorID == call.User.ID {
 				evs = append(evs, ev)
 			}
 		}
@@ -859,7 +859,7 @@ func (c *configTool) audit(ctx context.Context, call Call, command, text string,
 		return "The change was not posted to the audit-log channel (settings unreadable)."
 	}
 	var targets []int64
-	for _, id := range append([]int64{g.AuditlogChannelID}, also...) {
+	for _, id := range append([]int64{int64(g.AuditlogChannelID)}, also...) {
 		if id != 0 && !slices.Contains(targets, id) {
 			targets = append(targets, id)
 		}
@@ -972,11 +972,11 @@ func (c *configTool) read(ctx context.Context, fn func(ctx context.Context) erro
 // checkChannel returns why channelID cannot be one of the guild's log or jail channels ("" when
 // it can): it must be a text or announcement channel of the guild that gavel can see and post
 // embeds in. err is a failure to ask Discord.
-func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64) (problem string, err error) {
+func (c *configTool) checkChannel(ctx context.Context, guildID discord.GuildID, channelID discord.ChannelID) (problem string, err error) {
 	const accepted = "accepted: a text channel of this server that gavel can post in, or none to clear the setting."
 	var ch discord.Channel
 	err = c.read(ctx, func(ctx context.Context) (err error) {
-		ch, err = c.env.Port.Channel(ctx, discord.ChannelID(channelID))
+		ch, err = c.env.Port.Channel(ctx, channelID)
 		return err
 	})
 	if de := discord.AsError(err); de != nil && (de.Status == 404 || de.Status == 403) {
@@ -985,11 +985,11 @@ func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64)
 	if err != nil {
 		return "", fmt.Errorf("channel %d: %w", channelID, err)
 	}
-	if ch.GuildID != discord.GuildID(guildID) {
+	if ch.GuildID != guildID {
 		return fmt.Sprintf("Channel %d is not in this server; %s", channelID, accepted), nil
 	}
 	if ch.Type != discord.ChannelGuildText && ch.Type != discord.ChannelGuildAnnouncement {
-		return fmt.Sprintf("%s is %s, not a text channel; %s", channelText(channelID), channelTypeName(ch.Type), accepted), nil
+		return fmt.Sprintf("%s is %s, not a text channel; %s", channelText(int64(channelID)), channelTypeName(ch.Type), accepted), nil
 	}
 	g, bot, err := c.guildAndBot(ctx, guildID)
 	if err != nil {
@@ -997,45 +997,45 @@ func (c *configTool) checkChannel(ctx context.Context, guildID, channelID int64)
 	}
 	if missing := postingPermissions &^ channelPermissions(g, bot, ch.Overwrites); missing != 0 {
 		return fmt.Sprintf("gavel cannot post in %s: it lacks %s there. Give gavel's role those permissions in that channel, or pick another one.",
-			channelText(channelID), permissions.Permission(missing).String()), nil
+			channelText(int64(channelID)), permissions.Permission(missing).String()), nil
 	}
 	return "", nil
 }
 
 // checkJailRole returns why roleID cannot be the jail role ("" when it can), and a warning
 // that does not stop it.
-func (c *configTool) checkJailRole(ctx context.Context, guildID, roleID int64) (problem, warning string, err error) {
+func (c *configTool) checkJailRole(ctx context.Context, guildID discord.GuildID, roleID discord.RoleID) (problem, warning string, err error) {
 	g, bot, err := c.guildAndBot(ctx, guildID)
 	if err != nil {
 		return "", "", err
 	}
-	role, ok := g.Role(discord.RoleID(roleID))
+	role, ok := g.Role(roleID)
 	switch {
 	case !ok:
-		return fmt.Sprintf("%s is not a role of this server; accepted: a role mention (@role) or a role id, or none to clear it.", roleText(roleID)), "", nil
-	case roleID == guildID:
+		return fmt.Sprintf("%s is not a role of this server; accepted: a role mention (@role) or a role id, or none to clear it.", roleText(int64(roleID))), "", nil
+	case roleID == guildID.EveryoneRole():
 		return "@everyone cannot be the jail role, since every member has it; accepted: a role of its own.", "", nil
 	case role.Managed:
-		return fmt.Sprintf("%s belongs to an integration (a bot or server boosts), so it cannot be given to members; accepted: a role made in the server's settings.", roleText(roleID)), "", nil
+		return fmt.Sprintf("%s belongs to an integration (a bot or server boosts), so it cannot be given to members; accepted: a role made in the server's settings.", roleText(int64(roleID))), "", nil
 	}
-	top, hasTop := topRole(g, discord.Int64s(bot.Roles))
+	top, hasTop := topRole(g, discord.IDs[discord.RoleID](discord.Int64s(bot.Roles)))
 	if !hasTop || !roleAbove(top, role) {
-		return fmt.Sprintf("%s is not below gavel's highest role, so gavel could not give it. Move gavel's role above it in Server Settings → Roles, or pick a lower role.", roleText(roleID)), "", nil
+		return fmt.Sprintf("%s is not below gavel's highest role, so gavel could not give it. Move gavel's role above it in Server Settings → Roles, or pick a lower role.", roleText(int64(roleID))), "", nil
 	}
-	if g.MemberPermissions(discord.UserID(c.env.BotID), bot.Roles)&permManageRoles == 0 {
+	if g.MemberPermissions(c.env.BotID, bot.Roles)&permManageRoles == 0 {
 		warning = "⚠️ gavel lacks the Manage Roles permission, so jail will fail until its role has it."
 	}
 	return "", warning, nil
 }
 
-func (c *configTool) guildAndBot(ctx context.Context, guildID int64) (discord.Guild, discord.Member, error) {
+func (c *configTool) guildAndBot(ctx context.Context, guildID discord.GuildID) (discord.Guild, discord.Member, error) {
 	var g discord.Guild
 	var bot discord.Member
 	err := c.read(ctx, func(ctx context.Context) (err error) {
-		if g, err = c.env.Port.Guild(ctx, discord.GuildID(guildID)); err != nil {
+		if g, err = c.env.Port.Guild(ctx, guildID); err != nil {
 			return err
 		}
-		bot, err = c.env.Port.Member(ctx, discord.GuildID(guildID), discord.UserID(c.env.BotID))
+		bot, err = c.env.Port.Member(ctx, guildID, c.env.BotID)
 		return err
 	})
 	if err != nil {
@@ -1045,11 +1045,11 @@ func (c *configTool) guildAndBot(ctx context.Context, guildID int64) (discord.Gu
 }
 
 // topRole is the highest of roleIDs in the guild's hierarchy.
-func topRole(g discord.Guild, roleIDs []int64) (discord.Role, bool) {
+func topRole(g discord.Guild, roleIDs []discord.RoleID) (discord.Role, bool) {
 	var best discord.Role
 	found := false
 	for _, id := range roleIDs {
-		r, ok := g.Role(discord.RoleID(id))
+		r, ok := g.Role(id)
 		if !ok || r.ID == g.ID.EveryoneRole() {
 			continue
 		}
@@ -1157,7 +1157,7 @@ func rankLabel(n int, ranks map[int]permissions.Rank) string {
 	return strconv.Itoa(n)
 }
 
-func (c *configTool) rankNames(ctx context.Context, guildID int64) map[int]permissions.Rank {
+func (c *configTool) rankNames(ctx context.Context, guildID discord.GuildID) map[int]permissions.Rank {
 	out := map[int]permissions.Rank{}
 	ranks, err := c.env.Perms.Ranks(ctx, guildID)
 	if err != nil {

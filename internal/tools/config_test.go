@@ -176,7 +176,7 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 	t.Helper()
 	f := &fixture{port: newPort(), st: st, sets: settings.NewService(st)}
 	env := &Env{Port: f.port, Settings: f.sets, Exec: executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)),
-		BotID: tBot, Now: func() time.Time { return time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC) }}
+		BotID: discord.UserID(tBot), Now: func() time.Time { return time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC) }}
 	f.set = NewSet(env)
 	// The catalogue's actions stand beside the tools' commands, as in the app.
 	perms, err := permissions.New(st, append([]string{"ban", "kick", "warn", "cases", "cases list", "cases modify"}, f.set.Names()...))
@@ -194,7 +194,7 @@ func (f *fixture) run(t *testing.T, user int64, roles []int64, text string) Repl
 	if !ok || err != nil {
 		t.Fatalf("%q: parsed %v, %v", text, ok, err)
 	}
-	call := Call{GuildID: tGuild, ChannelID: tGeneral, User: discord.User{ID: discord.UserID(user), Username: "user"}, Roles: roles, Prefix: "$",
+	call := Call{GuildID: discord.GuildID(tGuild), ChannelID: discord.ChannelID(tGeneral), User: discord.User{ID: discord.UserID(user), Username: "user"}, Roles: roles, Prefix: "$",
 		At: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
 	return f.set.Run(context.Background(), call, args)
 }
@@ -206,11 +206,11 @@ func (f *fixture) admin(t *testing.T, text string) Reply {
 
 func (f *fixture) history(t *testing.T) []settings.Event {
 	t.Helper()
-	evs, err := f.sets.History(context.Background(), tGuild, 1000)
+	evs, err := f.sets.History(context.Background(), discord.GuildID(tGuild), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	perms, err := f.perms.History(context.Background(), tGuild, 1000)
+	perms, err := f.perms.History(context.Background(), discord.GuildID(tGuild), 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func (f *fixture) history(t *testing.T) []settings.Event {
 
 func (f *fixture) settings(t *testing.T) settings.Guild {
 	t.Helper()
-	g, err := f.sets.Get(context.Background(), tGuild)
+	g, err := f.sets.Get(context.Background(), discord.GuildID(tGuild))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestConfigSettings(t *testing.T) {
 		unchanged(t, f, n+1)
 		wantReply(t, f.admin(t, "$config channel jail <#710000000000000401>"), OK, "jail channel is now")
 		wantReply(t, f.admin(t, "$config channel jail none"), OK, "jail channel is cleared (was <#710000000000000401>)")
-		if g := f.settings(t); g.ModlogChannelID != tModlog || g.JailChannelID != 0 {
+		if g := f.settings(t); g.ModlogChannelID != discord.ChannelID(tModlog) || g.JailChannelID != 0 {
 			t.Errorf("settings = %+v", g)
 		}
 
@@ -350,7 +350,7 @@ func TestConfigPermissions(t *testing.T) {
 		wantReply(t, f.admin(t, "$config ranks init"), OK, "Nothing to create")
 
 		// The admin is locked out of config now; the owner is not, and opens it again.
-		d, err := f.perms.Check(ctx, permissions.Subject{GuildID: tGuild, GuildOwnerID: tOwner, UserID: tAdmin, RoleIDs: []int64{tModRole}, Command: "config ranks set"})
+		d, err := f.perms.Check(ctx, permissions.Subject{GuildID: discord.GuildID(tGuild), GuildOwnerID: discord.UserID(tOwner), UserID: discord.UserID(tAdmin), RoleIDs: []discord.RoleID{discord.RoleID(tModRole)}, Command: "config ranks set"})
 		if err != nil || d.Allowed {
 			t.Fatalf("admin after ranks init: %+v, %v; want refused", d, err)
 		}
@@ -373,7 +373,7 @@ func TestConfigPermissions(t *testing.T) {
 
 		// Ranks: rename keeps the description, delete reports roles and commands.
 		wantReply(t, owner(`$config ranks set 3 "Senior Mod"`), OK, `Rank 3 is now "Senior Mod" (was "Moderator")`)
-		ranks, err := f.perms.Ranks(ctx, tGuild)
+		ranks, err := f.perms.Ranks(ctx, discord.GuildID(tGuild))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,8 +46,8 @@ type jailSetup struct {
 // lets a bot allow or deny only what it holds itself in the channel (have), so a permission
 // gavel lacks there is left as it is: View Channel, which gavel always holds where it can
 // act, is what keeps jailed members out.
-func jailOverwrite(cur discord.Overwrite, roleID int64, jailChannel bool, have uint64) discord.Overwrite {
-	ow := discord.Overwrite{ID: roleID, Type: discord.OverwriteRole, Allow: cur.Allow, Deny: cur.Deny}
+func jailOverwrite(cur discord.Overwrite, roleID discord.RoleID, jailChannel bool, have uint64) discord.Overwrite {
+	ow := discord.Overwrite{ID: int64(roleID), Type: discord.OverwriteRole, Allow: cur.Allow, Deny: cur.Deny}
 	if jailChannel {
 		ow.Allow |= jailAllowed & have
 		ow.Deny &^= jailAllowed & have
@@ -58,9 +58,9 @@ func jailOverwrite(cur discord.Overwrite, roleID int64, jailChannel bool, have u
 	return ow
 }
 
-func roleOverwrite(ch discord.Channel, roleID int64) (discord.Overwrite, bool) {
+func roleOverwrite(ch discord.Channel, roleID discord.RoleID) (discord.Overwrite, bool) {
 	for _, o := range ch.Overwrites {
-		if o.Type == discord.OverwriteRole && o.ID == roleID {
+		if o.Type == discord.OverwriteRole && discord.RoleID(o.ID) == roleID {
 			return o, true
 		}
 	}
@@ -73,14 +73,14 @@ func roleOverwrite(ch discord.Channel, roleID int64) (discord.Overwrite, bool) {
 // limits); a channel gavel cannot change (it cannot see it, or lacks Manage Roles or one of
 // those permissions there, or Discord refused) is reported and the others are still done.
 func (c *configTool) setUpJail(ctx context.Context, call Call, g settings.Guild) (jailSetup, error) {
-	out := jailSetup{role: g.JailRoleID, jailChannel: g.JailChannelID}
+	out := jailSetup{role: int64(g.JailRoleID), jailChannel: int64(g.JailChannelID)}
 	guild, bot, err := c.guildAndBot(ctx, call.GuildID)
 	if err != nil {
 		return out, err
 	}
 	var channels []discord.Channel
 	if err := c.read(ctx, func(ctx context.Context) (err error) {
-		channels, err = c.env.Port.GuildChannels(ctx, discord.GuildID(call.GuildID))
+		channels, err = c.env.Port.GuildChannels(ctx, call.GuildID)
 		return err
 	}); err != nil {
 		return out, fmt.Errorf("channels of guild %d: %w", call.GuildID, err)
@@ -99,7 +99,7 @@ func (c *configTool) setUpJail(ctx context.Context, call Call, g settings.Guild)
 			out.unreached = len(channels) - i
 			break
 		}
-		isJail := int64(ch.ID) == g.JailChannelID
+		isJail := ch.ID == g.JailChannelID
 		cur, had := roleOverwrite(ch, g.JailRoleID)
 		have := channelPermissions(guild, bot, ch.Overwrites)
 		want := jailOverwrite(cur, g.JailRoleID, isJail, have)
@@ -229,7 +229,7 @@ func (c *configTool) jailCheck(ctx context.Context, call Call) Reply {
 	}
 	var channels []discord.Channel
 	if err := c.read(ctx, func(ctx context.Context) (err error) {
-		channels, err = c.env.Port.GuildChannels(ctx, discord.GuildID(call.GuildID))
+		channels, err = c.env.Port.GuildChannels(ctx, call.GuildID)
 		return err
 	}); err != nil {
 		return failed(err)
@@ -246,7 +246,7 @@ func (c *configTool) jailCheck(ctx context.Context, call Call) Reply {
 			continue
 		}
 		ow, _ := roleOverwrite(ch, g.JailRoleID)
-		if int64(ch.ID) == g.JailChannelID {
+		if ch.ID == g.JailChannelID {
 			jailFound = true
 			if ow.Deny&permViewChannel != 0 {
 				open = append(open, fmt.Sprintf("%s is the jail channel, but the jail role is denied View Channel there: jailed members cannot see it", channelLabel(ch)))
@@ -269,11 +269,11 @@ func (c *configTool) jailCheck(ctx context.Context, call Call) Reply {
 		open = append(open, line)
 	}
 	if g.JailChannelID != 0 && !jailFound {
-		open = append(open, fmt.Sprintf("the jail channel %s no longer exists", channelText(g.JailChannelID)))
+		open = append(open, fmt.Sprintf("the jail channel %s no longer exists", channelText(int64(g.JailChannelID))))
 	}
 	if len(open) == 0 {
-		return Text(OK, "✅ The jail role %s is denied View Channel on all %d channels and categories but the jail channel.", roleText(g.JailRoleID), checked)
+		return Text(OK, "✅ The jail role %s is denied View Channel on all %d channels and categories but the jail channel.", roleText(int64(g.JailRoleID)), checked)
 	}
 	return Text(OK, "%s", clipText(fmt.Sprintf("⚠️ Jailed members (%s) can see %d of %d channels and categories:\n%s\nDeny them with %s.",
-		roleText(g.JailRoleID), len(open), checked, "• "+strings.Join(open, "\n• "), cmdRef(call, "config jail setup")), 2000))
+		roleText(int64(g.JailRoleID)), len(open), checked, "• "+strings.Join(open, "\n• "), cmdRef(call, "config jail setup")), 2000))
 }

@@ -110,31 +110,31 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 			at = now
 		}
 		// The slash form deletes what was there when the command was given.
-		before = discord.SnowflakeAt(at)
+		before = discord.MessageID(discord.SnowflakeAt(at))
 	}
-	scan, err := p.scan(ctx, int64(ch.ID), before, count, userID, now)
+	scan, err := p.scan(ctx, ch.ID, int64(before), count, discord.UserID(userID), now)
 	if err != nil {
 		r := Text(Failed, "I could not read the messages of <#%d> (%s). Nothing was deleted; try again in a moment.", ch.ID, discordTrouble(err))
 		r.Err = err
 		return r
 	}
 
-	reason := moderation.AuditReason(call.User, purgeReasonText(len(scan.ids), userID))
+	reason := moderation.AuditReason(call.User, purgeReasonText(len(scan.ids), discord.UserID(userID)))
 	// The prefix form's own message goes too, uncounted; in the same channel it rides along
 	// in the first bulk call (it is the newest message there).
 	targets := scan.ids
-	ownInBatch := call.MessageID != 0 && ch.ID == discord.ChannelID(call.ChannelID)
+	ownInBatch := call.MessageID != 0 && ch.ID == call.ChannelID
 	if ownInBatch {
-		targets = append([]int64{call.MessageID}, scan.ids...)
+		targets = append([]int64{int64(call.MessageID)}, scan.ids...)
 	}
-	deleted, delErr := p.delete(ctx, int64(ch.ID), targets, reason)
+	deleted, delErr := p.delete(ctx, ch.ID, targets, reason)
 	if ownInBatch && deleted > 0 {
 		deleted-- // the command's own message, deleted first
 	}
 	var notes []string
 	if call.MessageID != 0 && !ownInBatch && delErr == nil {
 		err := env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			return env.Port.DeleteMessage(ctx, discord.ChannelID(call.ChannelID), discord.MessageID(call.MessageID), reason)
+			return env.Port.DeleteMessage(ctx, call.ChannelID, call.MessageID, reason)
 		})
 		if err != nil && !discord.IsCode(err, discord.CodeUnknownMessage) {
 			env.Log.Warn("purge: deleting the command's message", "guild", call.GuildID, "channel", call.ChannelID, "err", err)
@@ -144,7 +144,7 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 
 	// A purge that deleted nothing changed nothing worth an entry.
 	if deleted > 0 {
-		if note := logToAuditChannel(ctx, env, call.GuildID, purgeAuditEmbed(call, int64(ch.ID), userID, count, deleted, scan, delErr)); note != "" {
+		if note := logToAuditChannel(ctx, env, call.GuildID, purgeAuditEmbed(call, ch.ID, discord.UserID(userID), count, deleted, scan, delErr)); note != "" {
 			notes = append(notes, note)
 		}
 	}
@@ -159,7 +159,7 @@ func (p *purger) run(ctx context.Context, call Call, args commands.Args) Reply {
 		r.Err = fmt.Errorf("purge %d in channel %d: %w", count, ch.ID, delErr)
 		return r
 	}
-	r := Text(OK, "%s", joinNotes(purgeSummary(int64(ch.ID), userID, count, deleted, scan), notes))
+	r := Text(OK, "%s", joinNotes(purgeSummary(ch.ID, discord.UserID(userID), count, deleted, scan), notes))
 	r.Transient = !call.Slash
 	return r
 }
@@ -178,7 +178,7 @@ func channelFailure(err error, nothing string) Reply {
 // scan reads the channel newest first from before, in pages of 100, until count matching
 // messages were found (those too old to delete count toward it: they are what the moderator
 // asked for), the channel ends, or the scan cap is reached.
-func (p *purger) scan(ctx context.Context, channelID, before int64, count int, userID int64, now time.Time) (purgeScan, error) {
+func (p *purger) scan(ctx context.Context, channelID discord.ChannelID, before int64, count int, userID discord.UserID, now time.Time) (purgeScan, error) {
 	var s purgeScan
 	cutoff := now.Add(-BulkDeleteMaxAge + bulkDeleteMargin)
 	for s.scanned < p.scanCap {
@@ -189,7 +189,7 @@ func (p *purger) scan(ctx context.Context, channelID, before int64, count int, u
 		}
 		var page []discord.ChannelMessage
 		err := p.env.Exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			page, err = p.env.Port.ListMessages(ctx, discord.ChannelID(channelID), discord.MessageQuery{Before: discord.MessageID(before), Limit: limit})
+			page, err = p.env.Port.ListMessages(ctx, channelID, discord.MessageQuery{Before: discord.MessageID(before), Limit: limit})
 			return err
 		})
 		if err != nil {
@@ -197,7 +197,7 @@ func (p *purger) scan(ctx context.Context, channelID, before int64, count int, u
 		}
 		for _, m := range page {
 			s.scanned++
-			if userID != 0 && m.Author.ID != discord.UserID(userID) {
+			if userID != 0 && m.Author.ID != userID {
 				continue
 			}
 			// Discord judges a message's age by its id, as here.
@@ -222,12 +222,12 @@ func (p *purger) scan(ctx context.Context, channelID, before int64, count int, u
 
 // delete deletes ids (newest first) in bulk calls of up to 100, and returns how many were
 // deleted before an error.
-func (p *purger) delete(ctx context.Context, channelID int64, ids []int64, reason string) (int, error) {
+func (p *purger) delete(ctx context.Context, channelID discord.ChannelID, ids []int64, reason string) (int, error) {
 	deleted := 0
 	for start := 0; start < len(ids); start += purgePage {
 		chunk := ids[start:min(start+purgePage, len(ids))]
 		err := p.env.Exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			return p.env.Port.BulkDelete(ctx, discord.ChannelID(channelID), discord.IDs[discord.MessageID](chunk), reason)
+			return p.env.Port.BulkDelete(ctx, channelID, discord.IDs[discord.MessageID](chunk), reason)
 		})
 		// A single message is deleted on its own; gone already (a retry after a lost answer,
 		// or another moderator) is what was wanted.
@@ -241,7 +241,7 @@ func (p *purger) delete(ctx context.Context, channelID int64, ids []int64, reaso
 
 // purgeReasonText is the audit-log reason after the moderator: "purge 12", "purge 3 from
 // user 123".
-func purgeReasonText(n int, userID int64) string {
+func purgeReasonText(n int, userID discord.UserID) string {
 	if userID != 0 {
 		return fmt.Sprintf("purge %d from user %d", n, userID)
 	}
@@ -251,7 +251,7 @@ func purgeReasonText(n int, userID int64) string {
 func messages(n int) string { return count(n, "message", "messages") }
 
 // purgeSummary is the reply: how many were deleted where, and why fewer than asked.
-func purgeSummary(channelID, userID int64, count, deleted int, s purgeScan) string {
+func purgeSummary(channelID discord.ChannelID, userID discord.UserID, count, deleted int, s purgeScan) string {
 	from := ""
 	if userID != 0 {
 		from = fmt.Sprintf(" from <@%d>", userID)
@@ -280,7 +280,7 @@ func purgeSummary(channelID, userID int64, count, deleted int, s purgeScan) stri
 }
 
 // purgeAuditEmbed is the audit-log channel's entry: who, where, how many, with which filter.
-func purgeAuditEmbed(call Call, channelID, userID int64, count, deleted int, s purgeScan, err error) discord.Embed {
+func purgeAuditEmbed(call Call, channelID discord.ChannelID, userID discord.UserID, count, deleted int, s purgeScan, err error) discord.Embed {
 	filter := "none"
 	if userID != 0 {
 		filter = fmt.Sprintf("messages of <@%d> (%d)", userID, userID)

@@ -81,7 +81,7 @@ func TestPurgePrefixDeletesItsOwnMessageUncounted(t *testing.T) {
 	fill(port, tSpammer, 5, tNow.Add(-time.Minute))
 	own := port.add(ctGeneral, tMod, tNow)
 	call := modCall(tNow, false)
-	call.MessageID = own
+	call.MessageID = discord.MessageID(own)
 	r := runPurge(t, env, call, "$p 1", PurgeScanCap)
 	wantText(t, r, OK, "Deleted 1 message in")
 	if !r.Transient {
@@ -105,7 +105,7 @@ func TestPurgePrefixInAnotherChannelDeletesTheCommandSeparately(t *testing.T) {
 	}
 	own := port.add(ctGeneral, tMod, tNow)
 	call := modCall(tNow, false)
-	call.MessageID = own
+	call.MessageID = discord.MessageID(own)
 	r := runPurge(t, env, call, fmt.Sprintf("$purge 3 -channel <#%d>", spam), PurgeScanCap)
 	wantText(t, r, OK, fmt.Sprintf("Deleted 3 messages in <#%d>.", spam))
 	if port.live(spam) != 0 || len(port.deletes) != 1 || port.deletes[0] != own {

@@ -96,7 +96,7 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 	name := args.String("name")
 	switch args.Command() {
 	case "snippet":
-		sn, err := svc.Use(ctx, call.GuildID, name)
+		sn, err := svc.Use(ctx, int64(call.GuildID), name)
 		if err != nil {
 			return st.fail(ctx, call, err, name)
 		}
@@ -106,7 +106,7 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 		if args.Has("page") {
 			page = int(args.Int("page"))
 		}
-		p, err := svc.List(ctx, call.GuildID, page)
+		p, err := svc.List(ctx, int64(call.GuildID), page)
 		if err != nil {
 			return st.fail(ctx, call, err, "")
 		}
@@ -117,13 +117,13 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 			page = int(args.Int("page"))
 		}
 		text := args.String("text")
-		p, err := svc.Search(ctx, call.GuildID, text, page)
+		p, err := svc.Search(ctx, int64(call.GuildID), text, page)
 		if err != nil {
 			return st.fail(ctx, call, err, "")
 		}
 		return listReply(fmt.Sprintf("Snippets holding “%s”", clipText(text, 60)), p, call)
 	case "snippets info":
-		sn, err := svc.Get(ctx, call.GuildID, name)
+		sn, err := svc.Get(ctx, int64(call.GuildID), name)
 		if err != nil {
 			return st.fail(ctx, call, err, name)
 		}
@@ -141,20 +141,20 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 	var sn snippets.Snippet
 	switch args.Command() {
 	case "snippets create":
-		sn, err = svc.Create(ctx, call.GuildID, actor, name, args.String("content"))
+		sn, err = svc.Create(ctx, int64(call.GuildID), actor, name, args.String("content"))
 		if err == nil {
 			return Text(OK, "Snippet `%s` created. Post it with `%s`.", sn.Name, useHint(call, sn.Name))
 		}
 	case "snippets edit":
-		sn, err = svc.Edit(ctx, call.GuildID, actor, name, args.String("content"))
+		sn, err = svc.Edit(ctx, int64(call.GuildID), actor, name, args.String("content"))
 		if err == nil {
 			return Text(OK, "Snippet `%s` updated (%d characters).", sn.Name, utf8.RuneCountInString(sn.Content))
 		}
 	case "snippets rename":
 		var old snippets.Snippet
-		old, err = svc.Get(ctx, call.GuildID, name)
+		old, err = svc.Get(ctx, int64(call.GuildID), name)
 		if err == nil {
-			sn, err = svc.Rename(ctx, call.GuildID, actor, name, args.String("new"))
+			sn, err = svc.Rename(ctx, int64(call.GuildID), actor, name, args.String("new"))
 		}
 		if err == nil {
 			return Text(OK, "Snippet `%s` is now `%s`.", old.Name, sn.Name)
@@ -163,13 +163,13 @@ func (st *snippetTool) run(ctx context.Context, call Call, args commands.Args) R
 			name = args.String("new") // the name taken is the new one
 		}
 	case "snippets delete":
-		sn, err = svc.Delete(ctx, call.GuildID, actor, name)
+		sn, err = svc.Delete(ctx, int64(call.GuildID), actor, name)
 		if err == nil {
 			return Text(OK, "Snippet `%s` deleted; its history is kept.", sn.Name)
 		}
 	case "snippets lock", "snippets unlock":
 		lock := args.Spec.Name == "lock"
-		sn, err = svc.SetLocked(ctx, call.GuildID, actor, name, lock)
+		sn, err = svc.SetLocked(ctx, int64(call.GuildID), actor, name, lock)
 		if err == nil && lock {
 			return Text(OK, "Snippet `%s` is locked: only moderators can edit, rename or delete it now.%s", sn.Name, st.tellLocked(ctx, call, sn))
 		}
@@ -223,7 +223,7 @@ func (st *snippetTool) actor(ctx context.Context, call Call) (snippets.Actor, er
 		return a, nil
 	}
 	mod, err := st.env.Perms.Standing(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: call.GuildOwnerID,
-		UserID: int64(call.User.ID), RoleIDs: call.Roles, NativePermissions: call.Permissions}, snippets.ModeratorRank, permissions.ManageMessages)
+		UserID: call.User.ID, RoleIDs: discord.IDs[discord.RoleID](call.Roles), NativePermissions: call.Permissions}, snippets.ModeratorRank, permissions.ManageMessages)
 	if err != nil {
 		return a, fmt.Errorf("is %d a moderator: %w", call.User.ID, err)
 	}
@@ -241,7 +241,7 @@ func (st *snippetTool) fail(ctx context.Context, call Call, err error, name stri
 		return Text(Refused, "%s", refusal.Reason)
 	case errors.Is(err, snippets.ErrNotFound):
 		msg := fmt.Sprintf("There is no snippet named `%s` in this server.", shownName(name))
-		if names, nerr := st.env.Snippets.Names(ctx, call.GuildID, name, 3); nerr == nil && len(names) > 0 {
+		if names, nerr := st.env.Snippets.Names(ctx, int64(call.GuildID), name, 3); nerr == nil && len(names) > 0 {
 			msg += " Did you mean `" + strings.Join(names, "`, `") + "`?"
 		} else {
 			msg += " `snippets list` shows them all."
@@ -267,7 +267,7 @@ func (st *snippetTool) suggest(ctx context.Context, call Call, leaf *commands.Sp
 	if focused != "name" || st.env.Snippets == nil || leaf.Name == "create" {
 		return nil
 	}
-	names, err := st.env.Snippets.Names(ctx, call.GuildID, typed, discord.MaxChoices)
+	names, err := st.env.Snippets.Names(ctx, int64(call.GuildID), typed, discord.MaxChoices)
 	if err != nil {
 		st.env.Log.Warn("suggesting snippet names", "guild", call.GuildID, "err", err)
 		return nil

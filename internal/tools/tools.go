@@ -53,7 +53,7 @@ type Env struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	// BotID is gavel's own user id.
-	BotID int64
+	BotID discord.UserID
 	// Lift ends the punishment of case number n now, through the moderation pipeline, as
 	// the caller (moderation.Coordinator.LiftCase); nil in processes without one (cases
 	// modify -lift then refuses).
@@ -65,21 +65,21 @@ type Env struct {
 
 // Call is one use of a tool: who, where, and through which front-end.
 type Call struct {
-	GuildID   int64
-	ChannelID int64
+	GuildID   discord.GuildID
+	ChannelID discord.ChannelID
 	User      discord.User
 	Roles     []int64
 	// GuildOwnerID and Permissions are what the permission check knew of the caller: the
 	// guild's owner and the caller's Discord permissions (for a tool that treats moderators
 	// differently, through permissions.Service.Standing).
-	GuildOwnerID int64
+	GuildOwnerID discord.UserID
 	Permissions  permissions.Permission
 	// Prefix is the guild's command prefix, for usage lines.
 	Prefix string
 	// Slash is true for a slash command or a component, whose replies only the caller sees.
 	Slash bool
 	// MessageID is the prefix command's own message; 0 for slash commands and components.
-	MessageID int64
+	MessageID discord.MessageID
 	// At is when the command was given (the message's or the interaction's time).
 	At time.Time
 }

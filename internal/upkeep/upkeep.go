@@ -78,7 +78,7 @@ const (
 // Handled is an event upkeep is done with.
 type Handled struct {
 	Kind    Kind
-	GuildID int64
+	GuildID discord.GuildID
 	// EntryID is the audit-log entry of an external action (0 for the other kinds).
 	EntryID int64
 	// Poll is what was done with a poll (KindPoll only).
@@ -196,7 +196,7 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 	if !ok {
 		return
 	}
-	u.audit.push(ext.GuildID, func() {
+	u.audit.push(int64(ext.GuildID), func() {
 		defer u.cfg.Work.End()
 		defer u.handled(Handled{Kind: KindExternalAction, GuildID: ext.GuildID, EntryID: ext.EntryID})
 		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), EventTimeout)
@@ -216,7 +216,7 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 }
 
 // MemberJoined puts a member who left while jailed back in jail.
-func (u *Upkeep) MemberJoined(guildID, userID int64) {
+func (u *Upkeep) MemberJoined(guildID discord.GuildID, userID discord.UserID) {
 	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		defer u.handled(Handled{Kind: KindMemberJoined, GuildID: guildID})
 		r, err := co.Rejail(ctx, guildID, userID)
@@ -244,7 +244,7 @@ func (u *Upkeep) MemberJoined(guildID, userID int64) {
 }
 
 // ChannelCreated denies the jail role on a new channel.
-func (u *Upkeep) ChannelCreated(guildID, channelID int64, name string) {
+func (u *Upkeep) ChannelCreated(guildID discord.GuildID, channelID discord.ChannelID, name string) {
 	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		defer u.handled(Handled{Kind: KindChannelCreated, GuildID: guildID})
 		done, err := co.DenyJailRole(ctx, guildID, channelID, name)
@@ -266,7 +266,7 @@ func (u *Upkeep) PollPosted(actor discord.UserID, p polls.Poll) {
 	}
 	u.background(EventTimeout, func(ctx context.Context, _ *moderation.Coordinator) {
 		res, err := u.cfg.Polls.Enforce(ctx, actor, p)
-		defer u.handled(Handled{Kind: KindPoll, GuildID: int64(p.GuildID), Poll: res.Outcome})
+		defer u.handled(Handled{Kind: KindPoll, GuildID: p.GuildID, Poll: res.Outcome})
 		switch {
 		case err != nil:
 			u.cfg.Log.Error("enforcing a poll ban", "guild", p.GuildID, "user", p.Author.ID, "message", p.MessageID, "err", err)
@@ -278,11 +278,11 @@ func (u *Upkeep) PollPosted(actor discord.UserID, p polls.Poll) {
 }
 
 // GuildAvailable records that gavel serves the guild and settles its pending cases.
-func (u *Upkeep) GuildAvailable(guildID int64, name string) {
+func (u *Upkeep) GuildAvailable(guildID discord.GuildID, name string) {
 	u.cfg.Log.Info("serving guild", "id", guildID, "name", name)
 	ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.cfg.Guilds.GuildJoined(ctx, discord.GuildID(guildID), u.cfg.Clock.Now()); err != nil {
+	if err := u.cfg.Guilds.GuildJoined(ctx, guildID, u.cfg.Clock.Now()); err != nil {
 		u.cfg.Log.Warn("recording the guild", "guild", guildID, "err", err)
 	}
 	u.reconcile(guildID)
@@ -292,15 +292,15 @@ func (u *Upkeep) GuildAvailable(guildID int64, name string) {
 // unknown (no answer from Discord, a cancelled command): the guild is reconciled, which
 // comes back for the case once it is old enough (ReconcileAge) to be sure no action is still
 // running on it.
-func (u *Upkeep) Unsettled(guildID int64) { u.reconcile(guildID) }
+func (u *Upkeep) Unsettled(guildID discord.GuildID) { u.reconcile(guildID) }
 
 // reconcile settles the guild's pending cases old enough to have been left by a crash, and
 // comes back for the younger ones once they are old enough.
-func (u *Upkeep) reconcile(guildID int64) {
+func (u *Upkeep) reconcile(guildID discord.GuildID) {
 	u.mu.Lock()
-	if w, ok := u.recon[guildID]; ok {
+	if w, ok := u.recon[int64(guildID)]; ok {
 		w.stop()
-		delete(u.recon, guildID)
+		delete(u.recon, int64(guildID))
 	}
 	u.mu.Unlock()
 	u.background(u.cfg.ReconcileTimeout, func(ctx context.Context, co *moderation.Coordinator) {
@@ -320,12 +320,12 @@ func (u *Upkeep) reconcile(guildID int64) {
 		if u.stopped {
 			return
 		}
-		if _, ok := u.recon[guildID]; !ok {
-			u.recon[guildID] = u.at(r.RecheckAt, func(w *waiting) {
+		if _, ok := u.recon[int64(guildID)]; !ok {
+			u.recon[int64(guildID)] = u.at(r.RecheckAt, func(w *waiting) {
 				u.mu.Lock()
-				live := u.recon[guildID] == w
+				live := u.recon[int64(guildID)] == w
 				if live {
-					delete(u.recon, guildID)
+					delete(u.recon, int64(guildID))
 				}
 				u.mu.Unlock()
 				if live {

@@ -409,7 +409,7 @@ func (s *Server) handleStatus(w http.ResponseWriter, r *http.Request, sess *sess
 	if c.Status == st {
 		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d is already %s.", c.Number, st)}
 	}
-	_, err = s.cfg.Expiry.SetStatus(r.Context(), int64(a.Guild.ID), c.Number, sess.UserID, st, "")
+	_, err = s.cfg.Expiry.SetStatus(r.Context(), a.Guild.ID, c.Number, discord.UserID(sess.UserID), st, "")
 	if err := s.changeError(c, err); err != nil {
 		return err
 	}
@@ -431,7 +431,7 @@ func (s *Server) handleExpiry(w http.ResponseWriter, r *http.Request, sess *sess
 	if at.Equal(c.ExpiresAt) || at.IsZero() && c.ExpiresAt.IsZero() {
 		return &pageError{Status: http.StatusBadRequest, Title: "Nothing changed", Message: fmt.Sprintf("Case #%d already expires %s.", c.Number, formatTime(at))}
 	}
-	_, err = s.cfg.Expiry.Reschedule(r.Context(), int64(a.Guild.ID), c.Number, sess.UserID, at, "dashboard")
+	_, err = s.cfg.Expiry.Reschedule(r.Context(), a.Guild.ID, c.Number, discord.UserID(sess.UserID), at, "dashboard")
 	if err := s.changeError(c, err); err != nil {
 		return err
 	}
@@ -565,7 +565,7 @@ func (s *Server) handleScheduled(w http.ResponseWriter, r *http.Request, sess *s
 	if s.cfg.Expiry == nil {
 		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process runs no schedule."}
 	}
-	acts, total, err := s.cfg.Expiry.Pending(r.Context(), int64(a.Guild.ID), scheduledShown)
+	acts, total, err := s.cfg.Expiry.Pending(r.Context(), a.Guild.ID, scheduledShown)
 	if err != nil {
 		return err
 	}

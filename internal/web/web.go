@@ -376,8 +376,8 @@ func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *s
 		roles = m.Roles
 	}
 	check := func(command string) (permissions.Decision, error) {
-		return s.cfg.Perms.Check(ctx, permissions.Subject{GuildID: int64(id), GuildOwnerID: int64(g.OwnerID), UserID: sess.UserID,
-			RoleIDs: discord.Int64s(roles), NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(sess.UserID), roles)),
+		return s.cfg.Perms.Check(ctx, permissions.Subject{GuildID: id, GuildOwnerID: g.OwnerID, UserID: discord.UserID(sess.UserID),
+			RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(roles)), NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(sess.UserID), roles)),
 			Command: command})
 	}
 	view, err := check(viewCommand)

@@ -129,9 +129,9 @@ const (
 // Handled is a step the enforcer is done with.
 type Handled struct {
 	Kind    Kind
-	GuildID int64
+	GuildID discord.GuildID
 	// MessageID is the message evaluated (KindMessage), or the one an execution names.
-	MessageID int64
+	MessageID discord.MessageID
 }
 
 // Enforcer is AutoMod in a running gavel. It is safe for concurrent use.
@@ -277,7 +277,7 @@ type execution struct {
 	actions []automod.ActionType
 	timeout time.Duration
 	// alertMessageID is the alert Discord posted, when one of the actions was an alert.
-	alertMessageID int64
+	alertMessageID discord.MessageID
 	// pipeline records the case; taken when the first event began the work.
 	pipeline *moderation.Coordinator
 }
@@ -316,7 +316,7 @@ func (am *Enforcer) Execution(body []byte) {
 		x.timeout = time.Duration(ev.Action.Metadata.DurationSeconds) * time.Second
 	}
 	if ev.AlertSystemMessageID != 0 {
-		x.alertMessageID = int64(ev.AlertSystemMessageID)
+		x.alertMessageID = discord.MessageID(ev.AlertSystemMessageID)
 	}
 	if x.first.MatchedKeyword == nil && ev.MatchedKeyword != nil {
 		x.first.MatchedKeyword = ev.MatchedKeyword
@@ -325,7 +325,7 @@ func (am *Enforcer) Execution(body []byte) {
 		x.first.MatchedContent = ev.MatchedContent
 	}
 	am.mu.Unlock()
-	am.handled(Handled{Kind: KindExecutionEvent, GuildID: int64(ev.GuildID), MessageID: int64(ev.MessageID)})
+	am.handled(Handled{Kind: KindExecutionEvent, GuildID: discord.GuildID(ev.GuildID), MessageID: discord.MessageID(ev.MessageID)})
 }
 
 func (am *Enforcer) flush(key string) {
@@ -337,7 +337,7 @@ func (am *Enforcer) flush(key string) {
 	if x == nil {
 		return
 	}
-	defer am.handled(Handled{Kind: KindExecution, GuildID: int64(x.first.GuildID), MessageID: int64(x.first.MessageID)})
+	defer am.handled(Handled{Kind: KindExecution, GuildID: discord.GuildID(x.first.GuildID), MessageID: discord.MessageID(x.first.MessageID)})
 	ctx, cancel := context.WithTimeout(am.work.Context(), am.timeout)
 	defer cancel()
 	if err := am.recordExecution(ctx, x); err != nil {
@@ -360,7 +360,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	if !x.durable {
 		stale = am.clock.Now().Add(-blockedKeyLife)
 	}
-	claimed, err := am.store.Claim(ctx, guildID, x.key, stale)
+	claimed, err := am.store.Claim(ctx, discord.GuildID(guildID), x.key, stale)
 	if err != nil {
 		return err
 	}
@@ -410,7 +410,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 			meta[k] = clipText(v, cases.MaxMetadataValue)
 		}
 	}
-	for k, id := range map[string]int64{"channel_id": int64(ev.ChannelID), "message_id": int64(ev.MessageID), "alert_message_id": x.alertMessageID} {
+	for k, id := range map[string]int64{"channel_id": int64(ev.ChannelID), "message_id": int64(ev.MessageID), "alert_message_id": int64(x.alertMessageID)} {
 		if id != 0 {
 			meta[k] = strconv.FormatInt(id, 10)
 		}
@@ -424,12 +424,12 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 	if co := x.pipeline; co == nil {
 		err = errors.New("gavel is not ready")
 	} else {
-		c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: int64(ev.UserID), Moderator: bot, Type: typ,
+		c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: discord.GuildID(guildID), UserID: discord.UserID(ev.UserID), Moderator: bot, Type: typ,
 			Reason: clipText(reason, cases.MaxReasonLength), ExpiresAt: expires, Metadata: meta,
 			Note: "applied by Discord's AutoMod", Why: "a timeout by Discord's AutoMod"})
 	}
 	if err != nil && c.ID == 0 {
-		if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, x.key); relErr != nil {
+		if relErr := am.store.Release(context.WithoutCancel(ctx), discord.GuildID(guildID), x.key); relErr != nil {
 			am.log.Error("automod execution: releasing the key", "err", relErr)
 		}
 		return fmt.Errorf("recording the case: %w", err)
@@ -438,7 +438,7 @@ func (am *Enforcer) recordExecution(ctx context.Context, x *execution) error {
 		// Recorded, left pending: reconciliation settles it; the key is the case's.
 		am.log.Warn("automod execution: case left pending", "case", c.Number, "err", err)
 	}
-	if err := am.store.Settle(ctx, guildID, x.key, c.ID); err != nil {
+	if err := am.store.Settle(ctx, discord.GuildID(guildID), x.key, c.ID); err != nil {
 		am.log.Warn("automod execution: linking the key to its case", "case", c.Number, "err", err)
 	}
 	// The case's finalizing transaction queued it for the mod log, which shows its rule and
@@ -470,9 +470,9 @@ func clipText(s string, n int) string {
 
 // rulesFor returns a guild's compiled gavel-enforced rules, reloading them when their
 // stored version changed (checked at most every am.check).
-func (am *Enforcer) rulesFor(ctx context.Context, guildID int64) (*guildRules, error) {
+func (am *Enforcer) rulesFor(ctx context.Context, guildID discord.GuildID) (*guildRules, error) {
 	am.mu.Lock()
-	cur := am.engines[guildID]
+	cur := am.engines[int64(guildID)]
 	fresh := cur != nil && am.clock.Now().Sub(cur.checkedAt) < am.check
 	am.mu.Unlock()
 	if fresh {
@@ -504,7 +504,7 @@ func (am *Enforcer) rulesFor(ctx context.Context, guildID int64) (*guildRules, e
 		}
 	}
 	am.mu.Lock()
-	am.engines[guildID] = next
+	am.engines[int64(guildID)] = next
 	am.mu.Unlock()
 	return next, nil
 }
@@ -538,7 +538,7 @@ func (am *Enforcer) Message(msg Message) {
 	}
 	go func() {
 		defer am.work.End()
-		defer am.handled(Handled{Kind: KindMessage, GuildID: msg.GuildID, MessageID: msg.ID})
+		defer am.handled(Handled{Kind: KindMessage, GuildID: discord.GuildID(msg.GuildID), MessageID: discord.MessageID(msg.ID)})
 		ctx, cancel := context.WithTimeout(am.work.Context(), am.timeout)
 		defer cancel()
 		if err := am.enforce(ctx, co, msg); err != nil {
@@ -549,16 +549,16 @@ func (am *Enforcer) Message(msg Message) {
 
 func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg Message) error {
 	guildID := msg.GuildID
-	gr, err := am.rulesFor(ctx, guildID)
+	gr, err := am.rulesFor(ctx, discord.GuildID(guildID))
 	if err != nil || gr.engine == nil {
 		return err
 	}
-	in := automod.Message{Content: msg.Content, AuthorID: int64(msg.Author.ID), ChannelID: msg.ChannelID,
-		MentionedUsers: msg.Mentions, MentionedRoles: msg.MentionRoles}
+	in := automod.Message{Content: msg.Content, AuthorID: msg.Author.ID, ChannelID: discord.ChannelID(msg.ChannelID),
+		MentionedUsers: discord.IDs[discord.UserID](msg.Mentions), MentionedRoles: discord.IDs[discord.RoleID](msg.MentionRoles)}
 	var roles []int64
 	if msg.HasMember {
 		roles = msg.Roles
-		in.AuthorRoles = roles
+		in.AuthorRoles = discord.IDs[discord.RoleID](roles)
 	}
 	matches := gr.engine.Evaluate(in)
 	if len(matches) == 0 {
@@ -569,18 +569,18 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 		// something matched, for the exempt roles.
 		var m discord.Member
 		err := am.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			m, err = am.port.Member(ctx, discord.GuildID(guildID), discord.UserID(in.AuthorID))
+			m, err = am.port.Member(ctx, discord.GuildID(guildID), in.AuthorID)
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("reading the author's roles: %w", err)
 		}
 		roles = discord.Int64s(m.Roles)
-		in.AuthorRoles = roles
+		in.AuthorRoles = discord.IDs[discord.RoleID](roles)
 	}
 	// Exempt categories and parent channels: read only when something matched.
 	if parents, err := am.parents(ctx, in.ChannelID); err == nil {
-		in.ParentChannelIDs = parents
+		in.ParentChannelIDs = discord.IDs[discord.ChannelID](parents)
 		matches = gr.engine.Evaluate(in)
 	} else {
 		am.log.Warn("gavel-enforced automod: reading the channel's parents", "channel", in.ChannelID, "err", err)
@@ -598,7 +598,7 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 	if err != nil {
 		return fmt.Errorf("reading the guild: %w", err)
 	}
-	if permissions.Permission(g.MemberPermissions(discord.UserID(in.AuthorID), discord.IDs[discord.RoleID](roles))).Has(permissions.ManageGuild) {
+	if permissions.Permission(g.MemberPermissions(in.AuthorID, discord.IDs[discord.RoleID](roles))).Has(permissions.ManageGuild) {
 		return nil
 	}
 	author := msg.Author
@@ -613,13 +613,13 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 
 // parents returns a channel's category, and for a thread its parent channel and that
 // channel's category.
-func (am *Enforcer) parents(ctx context.Context, channelID int64) ([]int64, error) {
+func (am *Enforcer) parents(ctx context.Context, channelID discord.ChannelID) ([]int64, error) {
 	var out []int64
 	id := channelID
 	for range 2 {
 		var ch discord.Channel
 		err := am.exec.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-			ch, err = am.port.Channel(ctx, discord.ChannelID(id))
+			ch, err = am.port.Channel(ctx, id)
 			return err
 		})
 		if err != nil {
@@ -629,7 +629,7 @@ func (am *Enforcer) parents(ctx context.Context, channelID int64) ([]int64, erro
 			break
 		}
 		out = append(out, int64(ch.ParentID))
-		id = int64(ch.ParentID)
+		id = ch.ParentID
 	}
 	return out, nil
 }
@@ -638,7 +638,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 	rule automod.GavelRule, m automod.Match) error {
 	edit := msg.Edit
 	key := fmt.Sprintf("gavel:%s:%d", rule.Name, msg.ID)
-	claimed, err := am.store.Claim(ctx, guildID, key, time.Time{})
+	claimed, err := am.store.Claim(ctx, discord.GuildID(guildID), key, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -694,8 +694,8 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 			continue
 		}
 		action, _ := am.actions.Lookup(string(t))
-		res := co.Execute(ctx, moderation.Request{GuildID: guildID, Moderator: bot, Action: action,
-			Target: moderation.Target{ID: int64(author.ID)}, Reason: reason, Duration: act.Duration, Metadata: meta})
+		res := co.Execute(ctx, moderation.Request{GuildID: discord.GuildID(guildID), Moderator: bot, Action: action,
+			Target: moderation.Target{ID: author.ID}, Reason: reason, Duration: act.Duration, Metadata: meta})
 		if res.Case != nil {
 			caseIDs = append(caseIDs, res.Case.ID)
 			caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", res.Case.Number))
@@ -712,13 +712,13 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		var c cases.Case
 		if ok {
-			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: int64(author.ID), Moderator: bot, Type: cases.Automod,
+			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: discord.GuildID(guildID), UserID: author.ID, Moderator: bot, Type: cases.Automod,
 				Reason: reason, Metadata: meta, Note: "gavel's AutoMod rule fired"})
 		} else {
 			err = errors.New("gavel is not ready")
 		}
 		if err != nil && c.ID == 0 {
-			if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, key); relErr != nil {
+			if relErr := am.store.Release(context.WithoutCancel(ctx), discord.GuildID(guildID), key); relErr != nil {
 				am.log.Error("gavel-enforced automod: releasing the key", "err", relErr)
 			}
 			return fmt.Errorf("recording the case: %w", err)
@@ -729,7 +729,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		caseIDs = append(caseIDs, c.ID)
 		caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", c.Number))
 	}
-	if err := am.store.Settle(ctx, guildID, key, caseIDs[0]); err != nil {
+	if err := am.store.Settle(ctx, discord.GuildID(guildID), key, caseIDs[0]); err != nil {
 		am.log.Warn("gavel-enforced automod: linking the key to its case", "err", err)
 	}
 	if alert, ok := rule.Has(automod.GavelAlert); ok {
@@ -739,7 +739,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 			text += " Note: " + strings.Join(notes, "; ")
 		}
 		err := am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-			_, err := am.port.SendMessage(ctx, discord.ChannelID(alert.ChannelID), discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+			_, err := am.port.SendMessage(ctx, alert.ChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 			return err
 		})
 		if err != nil {
@@ -778,7 +778,7 @@ const (
 // RuleChanged reports a rule change someone made outside gavel in the guild's audit-log
 // channel, in the background. creatorID is the rule's creator (used when the audit log does
 // not say who created it).
-func (am *Enforcer) RuleChanged(change RuleChange, guildID, ruleID int64, name string, creatorID int64) {
+func (am *Enforcer) RuleChanged(change RuleChange, guildID discord.GuildID, ruleID int64, name string, creatorID int64) {
 	auditType, verb := auditAutoModRuleCreate, "created"
 	switch change {
 	case RuleUpdated:
@@ -803,7 +803,7 @@ func (am *Enforcer) RuleChanged(change RuleChange, guildID, ruleID int64, name s
 // reportRuleChange tells the audit-log channel about a rule change someone made in
 // Discord. Changes gavel made itself (its commands, `gavel automod apply`) are reported by
 // whoever made them, so they are recognised by the audit log's actor, the bot, and skipped.
-func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64, name string, creator int64, auditType int, verb string) error {
+func (am *Enforcer) reportRuleChange(ctx context.Context, guildID discord.GuildID, ruleID int64, name string, creator int64, auditType int, verb string) error {
 	gs, err := am.settings.Get(ctx, guildID)
 	if err != nil {
 		return err
@@ -824,7 +824,7 @@ func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64,
 			case <-t.C():
 			}
 		}
-		entries, err := am.port.AuditLog(ctx, discord.GuildID(guildID), discord.AuditLogFilter{ActionType: auditType, TargetID: ruleID, Limit: 5})
+		entries, err := am.port.AuditLog(ctx, guildID, discord.AuditLogFilter{ActionType: auditType, TargetID: ruleID, Limit: 5})
 		if err != nil {
 			return fmt.Errorf("reading the audit log: %w", err)
 		}
@@ -855,7 +855,7 @@ func (am *Enforcer) reportRuleChange(ctx context.Context, guildID, ruleID int64,
 		}
 	}
 	return am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.port.SendMessage(ctx, discord.ChannelID(gs.AuditlogChannelID), discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		_, err := am.port.SendMessage(ctx, gs.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 		return err
 	})
 }
@@ -886,7 +886,7 @@ func describeAuditChanges(raw json.RawMessage) string {
 
 // ReportAudit posts a change gavel made (a /automod command) to the guild's audit-log
 // channel; the automod.Service calls it (automod.WithReporter).
-func (am *Enforcer) ReportAudit(ctx context.Context, guildID int64, text string) {
+func (am *Enforcer) ReportAudit(ctx context.Context, guildID discord.GuildID, text string) {
 	g, err := am.settings.Get(ctx, guildID)
 	if err != nil {
 		am.log.Warn("audit log: reading settings", "guild", guildID, "err", err)
@@ -896,7 +896,7 @@ func (am *Enforcer) ReportAudit(ctx context.Context, guildID int64, text string)
 		return
 	}
 	err = am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.port.SendMessage(ctx, discord.ChannelID(g.AuditlogChannelID), discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+		_, err := am.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
 		return err
 	})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gavelbot/gavel/internal/cases"
-	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -82,7 +81,7 @@ func ban(ctx context.Context, s *moderation.Step) (string, error) {
 			moderation.DiscordTime(s.Amends.ExpiresAt), s.Amends.Number), nil
 	}
 	return "", s.Do(ctx, executor.OpBan, func(ctx context.Context) error {
-		return s.Port().Ban(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, s.Request.PurgeDays*86400, s.AuditReason())
+		return s.Port().Ban(ctx, s.Request.GuildID, s.Target.ID, s.Request.PurgeDays*86400, s.AuditReason())
 	})
 }
 

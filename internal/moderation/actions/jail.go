@@ -37,12 +37,12 @@ func planJail(s *moderation.Step) {
 	for _, id := range s.Member.Roles {
 		r, ok := s.Guild.Role(id)
 		switch {
-		case id == discord.RoleID(s.JailRole) || id == s.Guild.ID.EveryoneRole():
+		case id == s.JailRole || id == s.Guild.ID.EveryoneRole():
 		case !ok:
 		case r.Managed || !botRank.RoleBelow(r):
-			s.Plan.Roles = append(s.Plan.Roles, int64(id))
+			s.Plan.Roles = append(s.Plan.Roles, id)
 		default:
-			s.Plan.SavedRoles = append(s.Plan.SavedRoles, int64(id))
+			s.Plan.SavedRoles = append(s.Plan.SavedRoles, id)
 		}
 	}
 	s.Plan.Roles = append(s.Plan.Roles, s.JailRole)
@@ -51,7 +51,7 @@ func planJail(s *moderation.Step) {
 // setRoles gives the member the role list the plan made (jail and unjail).
 func setRoles(ctx context.Context, s *moderation.Step) (string, error) {
 	return "", s.Do(ctx, executor.OpRoles, func(ctx context.Context) error {
-		return s.Port().SetRoles(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, discord.IDs[discord.RoleID](s.Plan.Roles), s.AuditReason())
+		return s.Port().SetRoles(ctx, s.Request.GuildID, s.Target.ID, discord.IDs[discord.RoleID](discord.Int64s(s.Plan.Roles)), s.AuditReason())
 	})
 }
 
@@ -59,7 +59,7 @@ func hasJailRole(s *moderation.Step, m discord.Member) (bool, string) {
 	if s.JailRole <= 0 {
 		return false, "no jail role is configured, so the jail cannot be checked"
 	}
-	if slices.Contains(m.Roles, discord.RoleID(s.JailRole)) {
+	if slices.Contains(m.Roles, s.JailRole) {
 		return true, "the member has the jail role"
 	}
 	return false, "the member does not have the jail role, so the jail did not happen"

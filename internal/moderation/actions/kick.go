@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/gavelbot/gavel/internal/cases"
-	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/modlog"
@@ -23,7 +22,7 @@ func Kick() *moderation.Action {
 
 func kick(ctx context.Context, s *moderation.Step) (string, error) {
 	return "", s.Do(ctx, executor.OpKick, func(ctx context.Context) error {
-		return s.Port().Kick(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, s.AuditReason())
+		return s.Port().Kick(ctx, s.Request.GuildID, s.Target.ID, s.AuditReason())
 	})
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/gavelbot/gavel/internal/cases"
-	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
@@ -30,12 +29,12 @@ func softban(ctx context.Context, s *moderation.Step) (string, error) {
 	// A softban exists to delete messages: with no -purge it deletes a day of them.
 	days := max(s.Request.PurgeDays, 1)
 	if err := s.Do(ctx, executor.OpBan, func(ctx context.Context) error {
-		return s.Port().Ban(ctx, discord.GuildID(g), u, days*86400, reason)
+		return s.Port().Ban(ctx, g, u, days*86400, reason)
 	}); err != nil {
 		return "", err
 	}
 	if err := s.Do(ctx, executor.OpUnban, func(ctx context.Context) error {
-		return s.Port().Unban(ctx, discord.GuildID(g), u, reason)
+		return s.Port().Unban(ctx, g, u, reason)
 	}); err != nil {
 		// The ban happened and its messages are gone; only the lifting failed.
 		return fmt.Sprintf("⚠️ The ban was not lifted afterwards (%s): they are still banned; unban them with the unban command.", moderation.FailureText(err)), nil

@@ -147,7 +147,7 @@ func timeout(ctx context.Context, s *moderation.Step) (string, error) {
 		moved = fmt.Sprintf("They were already timed out until %s %s; the timeout now ends %s instead.", moderation.DiscordTime(was), by, moderation.DiscordTime(s.Plan.Expires))
 	}
 	err := s.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
-		return s.Port().Timeout(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, s.Plan.TimeoutUntil, s.AuditReason())
+		return s.Port().Timeout(ctx, s.Request.GuildID, s.Target.ID, s.Plan.TimeoutUntil, s.AuditReason())
 	})
 	if err != nil || !s.Plan.Capped {
 		return moved, err

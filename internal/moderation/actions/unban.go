@@ -40,7 +40,7 @@ func observeBan(ctx context.Context, s *moderation.Step) (string, error) {
 	var ban discord.Ban
 	var banned bool
 	if err := s.Do(ctx, executor.OpRead, func(ctx context.Context) (err error) {
-		ban, banned, err = s.Port().GetBan(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID)
+		ban, banned, err = s.Port().GetBan(ctx, s.Request.GuildID, s.Target.ID)
 		return err
 	}); err != nil {
 		return "", fmt.Errorf("checking the ban of user %d: %s", s.Target.ID, moderation.FailureText(err))
@@ -56,7 +56,7 @@ func observeBan(ctx context.Context, s *moderation.Step) (string, error) {
 
 func unban(ctx context.Context, s *moderation.Step) (string, error) {
 	return "", s.Do(ctx, executor.OpUnban, func(ctx context.Context) error {
-		return s.Port().Unban(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, s.AuditReason())
+		return s.Port().Unban(ctx, s.Request.GuildID, s.Target.ID, s.AuditReason())
 	})
 }
 

@@ -34,19 +34,19 @@ func jailed(ctx context.Context, s *moderation.Step) error {
 // planUnjail takes the jail role away and gives back the saved roles gavel still can.
 func planUnjail(s *moderation.Step) {
 	for _, id := range s.Member.Roles {
-		if id != discord.RoleID(s.JailRole) {
-			s.Plan.Roles = append(s.Plan.Roles, int64(id))
+		if id != s.JailRole {
+			s.Plan.Roles = append(s.Plan.Roles, id)
 		}
 	}
 	botRank := s.BotRank()
 	for _, id := range s.Lifts.RoleIDs {
 		r, ok := s.Guild.Role(id)
-		if !ok || r.Managed || id == discord.RoleID(s.JailRole) || id == s.Guild.ID.EveryoneRole() || !botRank.RoleBelow(r) {
+		if !ok || r.Managed || id == s.JailRole || id == s.Guild.ID.EveryoneRole() || !botRank.RoleBelow(r) {
 			s.Plan.RestoreSkipped++
 			continue
 		}
-		if !slices.Contains(s.Plan.Roles, int64(id)) {
-			s.Plan.Roles = append(s.Plan.Roles, int64(id))
+		if !slices.Contains(s.Plan.Roles, id) {
+			s.Plan.Roles = append(s.Plan.Roles, id)
 		}
 	}
 }
@@ -93,7 +93,7 @@ func lacksJailRole(s *moderation.Step, m discord.Member) (bool, string) {
 	if s.JailRole <= 0 {
 		return false, "no jail role is configured, so the jail cannot be checked"
 	}
-	if slices.Contains(m.Roles, discord.RoleID(s.JailRole)) {
+	if slices.Contains(m.Roles, s.JailRole) {
 		return false, "the member still has the jail role, so the unjail did not happen"
 	}
 	return true, "the member no longer has the jail role"

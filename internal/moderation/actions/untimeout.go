@@ -33,7 +33,7 @@ func timedOutNow(_ context.Context, s *moderation.Step) error {
 
 func untimeout(ctx context.Context, s *moderation.Step) (string, error) {
 	return "", s.Do(ctx, executor.OpTimeout, func(ctx context.Context) error {
-		return s.Port().Timeout(ctx, discord.GuildID(s.Request.GuildID), s.Target.ID, time.Time{}, s.AuditReason())
+		return s.Port().Timeout(ctx, s.Request.GuildID, s.Target.ID, time.Time{}, s.AuditReason())
 	})
 }
 
