@@ -304,7 +304,7 @@ func TestMentionSpam(t *testing.T) {
 
 func TestMentionsIn(t *testing.T) {
 	users, roles := MentionsIn("hi <@1> <@!2> <@&3> <@> <@x> <@&> <#4> <@99999999999999999999> <@5 <@6>")
-	if !cmp.Equal(users, []int64{1, 2, 6}) || !cmp.Equal(roles, []int64{3}) {
+	if !cmp.Equal(users, []discord.UserID{1, 2, 6}) || !cmp.Equal(roles, []discord.RoleID{3}) {
 		t.Errorf("users %v roles %v", users, roles)
 	}
 }
