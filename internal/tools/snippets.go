@@ -194,7 +194,7 @@ func (st *snippetTool) tellLocked(ctx context.Context, call Call, sn snippets.Sn
 		return ""
 	}
 	where := "a server"
-	if g, err := st.env.Port.Guild(ctx, discord.GuildID(call.GuildID)); err == nil && g.Name != "" {
+	if g, err := st.env.Port.Guild(ctx, call.GuildID); err == nil && g.Name != "" {
 		where = "**" + discord.EscapeMarkdown(g.Name) + "**"
 	}
 	dmCtx, cancel := context.WithTimeout(ctx, lockDMTimeout)

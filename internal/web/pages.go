@@ -627,7 +627,7 @@ func (s *Server) handleAutoMod(w http.ResponseWriter, r *http.Request, sess *ses
 		return &pageError{Status: http.StatusBadRequest, Title: "Message too long",
 			Message: fmt.Sprintf("The message is %d characters long; Discord's messages are at most %d.", len([]rune(msg)), maxTestMessage)}
 	}
-	rules, err := s.cfg.AutoMod.List(r.Context(), int64(a.Guild.ID))
+	rules, err := s.cfg.AutoMod.List(r.Context(), a.Guild.ID)
 	if err != nil {
 		return fmt.Errorf("reading the AutoMod rules of %d: %w", a.Guild.ID, err)
 	}
