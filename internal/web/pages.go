@@ -683,23 +683,23 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, sess *se
 	ctx := r.Context()
 	gid := int64(a.Guild.ID)
 	page := settingsPage{Guild: a.Guild, RoleNames: map[int64]string{}}
-	if page.Settings, err = s.cfg.Settings.Get(ctx, gid); err != nil {
+	if page.Settings, err = s.cfg.Settings.Get(ctx, discord.GuildID(gid)); err != nil {
 		return err
 	}
-	if page.Ranks, err = s.cfg.Perms.Ranks(ctx, gid); err != nil {
+	if page.Ranks, err = s.cfg.Perms.Ranks(ctx, discord.GuildID(gid)); err != nil {
 		return err
 	}
-	if page.RoleRanks, err = s.cfg.Perms.RoleRanks(ctx, gid); err != nil {
+	if page.RoleRanks, err = s.cfg.Perms.RoleRanks(ctx, discord.GuildID(gid)); err != nil {
 		return err
 	}
-	if page.CommandRanks, err = s.cfg.Perms.CommandRanks(ctx, gid); err != nil {
+	if page.CommandRanks, err = s.cfg.Perms.CommandRanks(ctx, discord.GuildID(gid)); err != nil {
 		return err
 	}
-	own, err := s.cfg.Settings.History(ctx, gid, settingsHistory)
+	own, err := s.cfg.Settings.History(ctx, discord.GuildID(gid), settingsHistory)
 	if err != nil {
 		return err
 	}
-	perms, err := s.cfg.Perms.History(ctx, gid, settingsHistory)
+	perms, err := s.cfg.Perms.History(ctx, discord.GuildID(gid), settingsHistory)
 	if err != nil {
 		return err
 	}
