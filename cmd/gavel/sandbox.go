@@ -32,5 +32,6 @@ func (c sandboxCmd) Run(ctx context.Context, rt *Runtime) error {
 	return sb.Run(ctx, func() {
 		fmt.Fprintf(rt.Stdout, "gavel sandbox is ready: open %s\n", sb.URL())
 		fmt.Fprintln(rt.Stdout, "It runs against a fake Discord in this process (no token, nothing leaves this machine); pick who you are in the panel. Ctrl-C stops it.")
+		fmt.Fprintf(rt.Stdout, "The fake Discord's control API (act as any member from a program; docs/testing.md): %s\n", sb.ControlURL())
 	})
 }

@@ -63,6 +63,9 @@ func TestSandboxCommand(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("sandbox did not stop after its context ended")
 	}
+	if !strings.Contains(stdout.String(), "control API") || !strings.Contains(stdout.String(), "/control\n") {
+		t.Errorf("sandbox printed no control API URL: %q", stdout.String())
+	}
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("the --db file is gone: %v", err)
 	}

@@ -116,6 +116,10 @@ func New(ctx context.Context, o Options) (_ *Sandbox, err error) {
 // URL is where to open the panel.
 func (sb *Sandbox) URL() string { return sb.url + "/sandbox/" }
 
+// ControlURL is the fake Discord's control API (docs/testing.md): act as any member from
+// a program.
+func (sb *Sandbox) ControlURL() string { return sb.fake.URL + "/control" }
+
 // Fake is the fake Discord the sandbox runs on.
 func (sb *Sandbox) Fake() *discordtest.Server { return sb.fake }
 

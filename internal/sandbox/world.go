@@ -89,7 +89,7 @@ func newWorld() (World, discordtest.Seed) {
 				{UserID: w.Members[3]},
 			},
 			Channels: []discordtest.Channel{
-				{ID: w.General, Type: discordtest.ChannelGuildText, Name: "general", Position: 1, Topic: topic("Type $help or a slash command here")},
+				{ID: w.General, Type: discordtest.ChannelGuildText, Name: "general", Position: 1, Topic: topic("Try $ban @member spam, $warn @nina be nice, $cases, or /config show")},
 				{ID: w.Appeals, Type: discordtest.ChannelGuildText, Name: "appeals", Position: 2},
 				{ID: w.ModLog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 3, PermissionOverwrites: staffOnly(), Topic: topic("gavel posts every case here")},
 				{ID: w.AuditLog, Type: discordtest.ChannelGuildText, Name: "audit-log", Position: 4, PermissionOverwrites: staffOnly(), Topic: topic("gavel's configuration changes")},
