@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -111,6 +110,7 @@ func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(1 << 20) // payloads over 4096 bytes get Discord's 4002, not gorilla's 1009
 	q := r.URL.Query()
 	c := &gwConn{h: h, ws: ws, done: make(chan struct{}), out: outbox{wake: make(chan struct{}, 1)}}
+	ws.SetCloseHandler(c.closeReceived)
 	compress := q.Get("compress")
 	if compress == "zlib-stream" {
 		c.zw = zlib.NewWriter(&c.zbuf)
@@ -245,27 +245,51 @@ func (c *gwConn) readLoop() {
 	h := c.h
 	h.mu.Lock()
 	delete(h.conns, c)
-	var ce *websocket.CloseError
-	clientClosed := errors.As(err, &ce) && !c.out.isClosing()
-	if clientClosed {
-		h.stats.ClosesReceived[ce.Code]++
-	}
-	if sess := c.sess; sess != nil {
-		c.sess = nil
-		if sess.conn == c {
-			sess.conn, sess.ready, sess.lostAt = nil, false, h.s.now()
-		}
-		// Closing with 1000 or 1001 ends the session (gateway.mdx "Initiating a
-		// Disconnect"); any other code, or none, leaves it resumable.
-		if clientClosed && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
-			delete(h.sessions, sess.id)
-		}
-	}
+	// A close frame from the client was handled (counted, session ended or kept) by
+	// closeReceived; what is left is a connection that dropped, which leaves it resumable.
+	h.detachLocked(c, false)
 	h.notifyLocked()
 	h.mu.Unlock()
 	close(c.done)
 	_ = c.ws.Close()
 	h.s.log.Info("gateway connection closed", "err", err)
+}
+
+// closeReceived is the reader's handler for a close frame. It records a close the client
+// started before answering it: the client acts on the answer (it reconnects and resumes at
+// once), so GatewayStats and the session must show the close before the client can, or a
+// test that saw the RESUME could still find ClosesReceived empty. A close frame answering
+// the fake's own close is the client's reply, not a close it chose, and is not counted.
+func (c *gwConn) closeReceived(code int, _ string) error {
+	h := c.h
+	h.mu.Lock()
+	if !c.out.isClosing() {
+		h.stats.ClosesReceived[code]++
+		// Closing with 1000 or 1001 ends the session (gateway.mdx "Initiating a
+		// Disconnect"); any other code leaves it resumable.
+		h.detachLocked(c, code == websocket.CloseNormalClosure || code == websocket.CloseGoingAway)
+		h.notifyLocked()
+	}
+	h.mu.Unlock()
+	// What gorilla's default handler does: echo the code, then the reader returns the
+	// *websocket.CloseError.
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+	return nil
+}
+
+// detachLocked takes c off its session, which becomes resumable from now, or ends it.
+func (h *hub) detachLocked(c *gwConn, endSession bool) {
+	sess := c.sess
+	if sess == nil {
+		return
+	}
+	c.sess = nil
+	if sess.conn == c {
+		sess.conn, sess.ready, sess.lostAt = nil, false, h.s.now()
+	}
+	if endSession {
+		delete(h.sessions, sess.id)
+	}
 }
 
 // closeWith closes the connection with a gateway close code.
