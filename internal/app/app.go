@@ -18,6 +18,7 @@ import (
 	"github.com/disgoorg/disgo/events"
 	dgw "github.com/disgoorg/disgo/gateway"
 
+	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
@@ -421,7 +422,11 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 	if a.cfg.Web.SessionKey != "" {
 		key = []byte(a.cfg.Web.SessionKey)
 	}
-	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds, Discord: a.cached,
+	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
+		GavelRules: func(ctx context.Context, guildID int64) ([]automod.GavelRule, error) {
+			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
+			return rules, err
+		}, Discord: a.cached,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
 		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now, Lift: a.webLift,
 		// A punishment is an action with an inverse that is not itself a lift (an unban's

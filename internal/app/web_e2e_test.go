@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/config"
@@ -475,6 +476,20 @@ func TestDashboardOverHTTP(t *testing.T) {
 		r = ww.get(t, owner, "/g/"+g+"/automod?message="+url.QueryEscape("hello scammers"))
 		if !strings.Contains(r.body, "keyword <code>scam*</code> matched <mark>scam</mark> at characters 6–10") {
 			t.Errorf("tester with a wildcard: %s", r.body)
+		}
+		// A gavel-enforced rule (beyond Discord's limits) is evaluated too.
+		amst, err := store.OpenURL(context.Background(), ww.dbURL, store.Options{MaxOpenConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer amst.Close()
+		if err := automod.NewStore(amst).ReplaceGavelRules(context.Background(), int64(ww.guild), []automod.GavelRule{{Name: "long list",
+			TriggerType: automod.TriggerKeyword, Keywords: []string{"forbidden"}, Enabled: true, Actions: []automod.GavelAction{{Type: automod.GavelDelete}}}}); err != nil {
+			t.Fatal(err)
+		}
+		r = ww.get(t, owner, "/g/"+g+"/automod?message="+url.QueryEscape("a forbidden word"))
+		if !strings.Contains(r.body, "<strong>long list</strong> (enforced by gavel): keyword <code>forbidden</code> matched <mark>forbidden</mark>") {
+			t.Errorf("tester with a gavel-enforced rule: %s", r.body)
 		}
 		if r := ww.get(t, owner, "/g/"+g+"/automod?message=hello"); !strings.Contains(r.body, `id="no-hits"`) {
 			t.Errorf("tester on a clean message: %s", r.body)

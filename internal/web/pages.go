@@ -640,7 +640,13 @@ func (s *Server) handleAutoMod(w http.ResponseWriter, r *http.Request, sess *ses
 		page.Rules = append(page.Rules, row)
 	}
 	if msg != "" {
-		if page.Report, err = automod.DryRun(rules, nil, msg); err != nil {
+		var gavelRules []automod.GavelRule
+		if s.cfg.GavelRules != nil {
+			if gavelRules, err = s.cfg.GavelRules(r.Context(), int64(a.Guild.ID)); err != nil {
+				return fmt.Errorf("reading the gavel-enforced rules of %d: %w", a.Guild.ID, err)
+			}
+		}
+		if page.Report, err = automod.DryRun(rules, gavelRules, msg); err != nil {
 			return fmt.Errorf("testing a message against the AutoMod rules of %d: %w", a.Guild.ID, err)
 		}
 		page.Tested = true
