@@ -423,7 +423,7 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 		key = []byte(a.cfg.Web.SessionKey)
 	}
 	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
-		GavelRules: func(ctx context.Context, guildID int64) ([]automod.GavelRule, error) {
+		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
 			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
 			return rules, err
 		}, Discord: a.cached,

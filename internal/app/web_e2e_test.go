@@ -483,7 +483,7 @@ func TestDashboardOverHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer amst.Close()
-		if err := automod.NewStore(amst).ReplaceGavelRules(context.Background(), int64(ww.guild), []automod.GavelRule{{Name: "long list",
+		if err := automod.NewStore(amst).ReplaceGavelRules(context.Background(), discord.GuildID(ww.guild), []automod.GavelRule{{Name: "long list",
 			TriggerType: automod.TriggerKeyword, Keywords: []string{"forbidden"}, Enabled: true, Actions: []automod.GavelAction{{Type: automod.GavelDelete}}}}); err != nil {
 			t.Fatal(err)
 		}

@@ -642,7 +642,7 @@ func (s *Server) handleAutoMod(w http.ResponseWriter, r *http.Request, sess *ses
 	if msg != "" {
 		var gavelRules []automod.GavelRule
 		if s.cfg.GavelRules != nil {
-			if gavelRules, err = s.cfg.GavelRules(r.Context(), int64(a.Guild.ID)); err != nil {
+			if gavelRules, err = s.cfg.GavelRules(r.Context(), a.Guild.ID); err != nil {
 				return fmt.Errorf("reading the gavel-enforced rules of %d: %w", a.Guild.ID, err)
 			}
 		}

@@ -73,7 +73,7 @@ type Config struct {
 	AutoMod *automod.Service
 	// GavelRules reads a server's gavel-enforced rules (those beyond Discord's limits), for
 	// the tester; nil leaves them out.
-	GavelRules func(ctx context.Context, guildID int64) ([]automod.GavelRule, error)
+	GavelRules func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error)
 	// Lift ends case n's punishment now through the moderation pipeline, as moderator with
 	// roles (the lifting command's own permission is checked on the way); it returns the
 	// pipeline's reply, and whether it refused. Nil hides "lift now".
