@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/gorilla/websocket"
 
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
@@ -331,12 +332,30 @@ func TestReconnectRequestResumes(t *testing.T) {
 
 func TestZombieConnectionIsDetectedAndResumed(t *testing.T) {
 	gateway.VerifyNoLeaks(t)
-	w := newWorld(t)
-	b := w.newBot(t, "")
+	// The client's heartbeats run on a manual clock, so the zombie happens when the test
+	// moves it, not when a loaded machine happens to be late. The fake's watchdog (4009
+	// after two intervals without a heartbeat) is not under test: its clock stays still.
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewManual(t0)
+	w := newWorld(t, discordtest.WithHeartbeatClock(clock.NewManual(t0)))
+	b := w.newBot(t, "", gateway.WithClock(clk))
 	b.open(t)
 
 	w.fake.SetHeartbeatACKs(false)
-	waitUntil(t, "the zombie to be noticed", func() bool { return b.gw.Stats().Zombies >= 1 })
+	// One interval at a time, each once the client has armed its next heartbeat: the first
+	// heartbeat after this goes unacknowledged and the next one due finds it so. A reader
+	// stalled behind the handler defers the verdict by a beat, hence a few intervals.
+	at := t0
+	for i := 0; b.gw.Stats().Zombies == 0; i++ {
+		if i == 5 {
+			t.Fatalf("no zombie after %d unacknowledged heartbeat intervals", i)
+		}
+		at = at.Add(heartbeat)
+		clk.Set(at)
+		waitUntil(t, "the next heartbeat to be armed, or the zombie", func() bool {
+			return b.gw.Stats().Zombies >= 1 || slices.ContainsFunc(clk.Armed(), func(d time.Time) bool { return d.After(at) })
+		})
+	}
 	w.fake.SetHeartbeatACKs(true)
 	waitUntil(t, "a resume", func() bool {
 		return w.fake.GatewayStats().Resumes >= 1 && b.gw.Status() == dgw.StatusReady
