@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/discordtest"
@@ -46,7 +47,9 @@ type panel struct {
 	dash  *web.Server
 	log   *slog.Logger
 	tmpl  *template.Template
-	raids int
+	// raids numbers the raids, so each one's accounts have names of their own; handlers
+	// run concurrently.
+	raids atomic.Int32
 }
 
 func newPanel(fake *discordtest.Server, w World, dash *web.Server, log *slog.Logger) *panel {
@@ -584,9 +587,9 @@ func (p *panel) raid(w http.ResponseWriter, r *http.Request) {
 		back(w, r, "/sandbox/members", "error", fmt.Sprintf("Say how many accounts join: a whole number from 1 to %d.", maxRaid))
 		return
 	}
-	p.raids++
+	raid := p.raids.Add(1)
 	for i := 1; i <= n; i++ {
-		id, err := p.fake.TryAddUser(fmt.Sprintf("raider%d_%03d", p.raids, i))
+		id, err := p.fake.TryAddUser(fmt.Sprintf("raider%d_%03d", raid, i))
 		if err == nil {
 			err = p.fake.TryUserJoins(p.world.Guild, id)
 		}
@@ -595,7 +598,7 @@ func (p *panel) raid(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	back(w, r, "/sandbox/members", "notice", fmt.Sprintf("%d accounts (raider%d_001 …) joined the server.", n, p.raids))
+	back(w, r, "/sandbox/members", "notice", fmt.Sprintf("%d accounts (raider%d_001 …) joined the server.", n, raid))
 }
 
 func (p *panel) memberAct(w http.ResponseWriter, r *http.Request, act func(guild, user discordtest.ID) error, done string) {
