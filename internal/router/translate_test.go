@@ -72,8 +72,8 @@ func FuzzTimeoutChange(f *testing.F) {
 	})
 }
 
-// Only messages whose author is a bot or the system are skipped; anything else, and any
-// message the peek cannot read, is decoded and handed on.
+// Only messages whose author is a bot or the system, and the events no listener reads, are
+// skipped; anything else, and any message the peek cannot read, is decoded and handed on.
 func TestSkipEvent(t *testing.T) {
 	for _, tc := range []struct {
 		t    dgw.EventType
@@ -87,6 +87,11 @@ func TestSkipEvent(t *testing.T) {
 		{dgw.EventTypeMessageUpdate, `{"id":"1","content":"edited"}`, false},
 		{dgw.EventTypeMessageCreate, `{"id":`, false},
 		{dgw.EventTypeGuildMemberAdd, `{"user":{"id":"2","bot":true}}`, false},
+		// No listener reads bans, unbans or members leaving: skipped whatever they say.
+		{dgw.EventTypeGuildBanAdd, `{"guild_id":"1","user":{"id":"2"}}`, true},
+		{dgw.EventTypeGuildBanRemove, `{"guild_id":"1","user":{"id":"2"}}`, true},
+		{dgw.EventTypeGuildMemberRemove, `{"guild_id":"1","user":{"id":"2"}}`, true},
+		{dgw.EventTypeGuildMemberUpdate, `{"guild_id":"1","user":{"id":"2"},"roles":[]}`, false},
 	} {
 		if got := SkipEvent(tc.t, []byte(tc.d)); got != tc.skip {
 			t.Errorf("SkipEvent(%s, %s) = %v; want %v", tc.t, tc.d, got, tc.skip)
