@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
@@ -167,7 +168,7 @@ type Action struct {
 	// ByHand says what a moderator does by hand when the expiry of kind k of the action's
 	// case, for user userID, has failed for good ("unban them by hand (`unban 42`)"): the
 	// mod log's warning ends with it. Every action that expires says it.
-	ByHand func(k expiry.Kind, userID int64) string
+	ByHand func(k expiry.Kind, userID discord.UserID) string
 	// LiftReason starts the reason of the case that lifts this one when it expires
 	// ("Temporary ban expired"); the case number follows.
 	LiftReason string

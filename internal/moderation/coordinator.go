@@ -220,7 +220,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	// is made once. (An unban by name learns the id from the ban list first.)
 	locked := false
 	if req.Target.ID != 0 {
-		unlock, err := co.locks.Lock(ctx, int64(req.GuildID), int64(req.Target.ID))
+		unlock, err := co.locks.Lock(ctx, req.GuildID, req.Target.ID)
 		if err != nil {
 			return co.notDone(a, err)
 		}
@@ -243,7 +243,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	if !locked {
 		// Lock the target now, and check again whether another action has lifted the
 		// ban meanwhile.
-		unlock, err := co.locks.Lock(ctx, int64(req.GuildID), int64(sc.Target.ID))
+		unlock, err := co.locks.Lock(ctx, req.GuildID, sc.Target.ID)
 		if err != nil {
 			return co.notDone(a, err)
 		}

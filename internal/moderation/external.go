@@ -71,7 +71,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if !g.MirrorExternalActions {
 		// No case, but the action still makes earlier expiries stale: a tempban lifted by
 		// hand and replaced by a permanent ban must not be lifted later, mirrored or not.
-		unlock, err := co.locks.Lock(ctx, int64(ext.GuildID), int64(ext.UserID))
+		unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
 		if err != nil {
 			return cases.Case{}, false, err
 		}
@@ -90,7 +90,7 @@ func (co *Coordinator) RecordExternal(ctx context.Context, ext External) (cases.
 	if r := []rune(ext.Reason); len(r) > cases.MaxReasonLength {
 		ext.Reason = string(r[:cases.MaxReasonLength-1]) + "…"
 	}
-	unlock, err := co.locks.Lock(ctx, int64(ext.GuildID), int64(ext.UserID))
+	unlock, err := co.locks.Lock(ctx, ext.GuildID, ext.UserID)
 	if err != nil {
 		return cases.Case{}, false, err
 	}
@@ -152,7 +152,7 @@ func (co *Coordinator) RecordDone(ctx context.Context, d Done) (cases.Case, erro
 	if !ok {
 		return cases.Case{}, fmt.Errorf("recording: no action for case type %q", d.Type)
 	}
-	unlock, err := co.locks.Lock(ctx, int64(d.GuildID), int64(d.UserID))
+	unlock, err := co.locks.Lock(ctx, d.GuildID, d.UserID)
 	if err != nil {
 		return cases.Case{}, err
 	}

@@ -46,7 +46,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID discord.GuildID, user
 	if jailed, _, err := co.cases.Restricted(ctx, guildID, userID, cases.Jail); err != nil || !jailed {
 		return Rejailed{}, err
 	}
-	unlock, err := co.locks.Lock(ctx, int64(guildID), int64(userID))
+	unlock, err := co.locks.Lock(ctx, guildID, userID)
 	if err != nil {
 		return Rejailed{}, err
 	}

@@ -31,7 +31,7 @@ func (h expiryHandler) Run(ctx context.Context, cl expiry.Claim) error {
 	if co.expiry == nil || co.botID == 0 {
 		return errors.New("moderation: expiries need WithExpiry and WithBotUserID")
 	}
-	unlock, err := co.locks.Lock(ctx, int64(cl.GuildID), int64(cl.UserID))
+	unlock, err := co.locks.Lock(ctx, cl.GuildID, cl.UserID)
 	if err != nil {
 		return err
 	}
@@ -283,7 +283,7 @@ func (h expiryHandler) GaveUp(ctx context.Context, a expiry.Action, cause string
 	// declares any longer asks for a look.
 	todo := fmt.Sprintf("check case #%d by hand", c.Number)
 	if act, ok := h.co.cat.ByCase(c.Type); ok && act.ByHand != nil {
-		todo = act.ByHand(a.Kind, int64(a.UserID))
+		todo = act.ByHand(a.Kind, a.UserID)
 	}
 	e := discord.Embed{
 		Title: fmt.Sprintf("⚠️ Case #%d · the %s failed", c.Number, a.Kind),

@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"sync"
+
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 // targetKey names one member of one guild: the unit no two actions may work on at once.
-type targetKey struct{ guild, user int64 }
+type targetKey struct {
+	guild discord.GuildID
+	user  discord.UserID
+}
 
 // Locks serialise actions per (guild, target), so that two moderators banning the same user
 // at once give one ban and one "already banned", while actions on different targets run in
@@ -28,7 +33,7 @@ func NewLocks() *Locks { return &Locks{entries: map[targetKey]*lockEntry{}} }
 
 // Lock waits until no other action holds (guild, user) and returns the function that
 // releases it.
-func (l *Locks) Lock(ctx context.Context, guild, user int64) (unlock func(), err error) {
+func (l *Locks) Lock(ctx context.Context, guild discord.GuildID, user discord.UserID) (unlock func(), err error) {
 	k := targetKey{guild, user}
 	l.mu.Lock()
 	e, ok := l.entries[k]

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/moderation"
 )
 
@@ -56,7 +57,7 @@ func TestLocksLetOtherTargetsThrough(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	for _, k := range [][2]int64{{1, 3}, {2, 2}} {
-		u, err := l.Lock(ctx, k[0], k[1])
+		u, err := l.Lock(ctx, discord.GuildID(k[0]), discord.UserID(k[1]))
 		if err != nil {
 			t.Fatalf("%v is blocked by (1, 2): %v", k, err)
 		}

@@ -89,7 +89,7 @@ func (co *Coordinator) Reconcile(ctx context.Context, guildID discord.GuildID, m
 // active, its expiry scheduled and the expiries it makes stale cancelled, in one
 // transaction — unless a later case already decides the same state.
 func (co *Coordinator) reconcileCase(ctx context.Context, a *Action, c cases.Case, jailRole discord.RoleID) (cases.Status, error) {
-	unlock, err := co.locks.Lock(ctx, int64(c.GuildID), int64(c.UserID))
+	unlock, err := co.locks.Lock(ctx, c.GuildID, c.UserID)
 	if err != nil {
 		return "", err
 	}

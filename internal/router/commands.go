@@ -111,7 +111,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
 		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: discord.MessageID(msg.ID), At: msg.CreatedAt}
-	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, command)
+	sub, err := rt.subject(ctx, guildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -283,7 +283,7 @@ func (rt *Router) slashCommand(ctx context.Context, co *moderation.Coordinator, 
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ia.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), member.Permissions, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -464,24 +464,24 @@ func (rt *Router) deleteLater(log *slog.Logger, channelID discord.ChannelID, mes
 // the member's permissions for an interaction (channel overwrites included); gavel's
 // fallback asks about guild permissions, which is what Discord sends for a command in a
 // channel without overwrites.
-func (rt *Router) interactionSubject(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roles []int64, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
+func (rt *Router) interactionSubject(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roles []discord.RoleID, perms ddiscord.Permissions, command string) (permissions.Subject, error) {
 	g, err := rt.cfg.Port.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](roles),
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(roles)),
 		NativePermissions: permissions.Permission(perms), Command: command}, nil
 }
 
 // subject builds the permission question for a prefix command. A message carries the
 // member's roles but not their permissions, so they are computed from the guild's roles.
-func (rt *Router) subject(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roles []int64, command string) (permissions.Subject, error) {
+func (rt *Router) subject(ctx context.Context, guildID discord.GuildID, userID discord.UserID, roles []discord.RoleID, command string) (permissions.Subject, error) {
 	g, err := rt.cfg.Port.Guild(ctx, guildID)
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](roles),
-		NativePermissions: permissions.Permission(g.MemberPermissions(userID, discord.IDs[discord.RoleID](roles))), Command: command}, nil
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(roles)),
+		NativePermissions: permissions.Permission(g.MemberPermissions(userID, discord.IDs[discord.RoleID](discord.Int64s(roles)))), Command: command}, nil
 }
 
 // onComponent handles a click on one of gavel's buttons (the case list's pages): the
@@ -532,7 +532,7 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ci.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), member.Permissions, tool.ClickCommand)
 	if err != nil {
 		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -609,7 +609,7 @@ func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string
 		call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ai.Channel().ID()), User: User(member.User),
 			Roles: RoleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
 		command := strings.Join(path, " ")
-		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
+		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), member.Permissions, command)
 		switch {
 		case err != nil:
 			log.Warn("reading the guild for a permission check", "err", err)

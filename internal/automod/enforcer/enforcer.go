@@ -580,7 +580,7 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 	}
 	// Exempt categories and parent channels: read only when something matched.
 	if parents, err := am.parents(ctx, in.ChannelID); err == nil {
-		in.ParentChannelIDs = discord.IDs[discord.ChannelID](parents)
+		in.ParentChannelIDs = discord.IDs[discord.ChannelID](discord.Int64s(parents))
 		matches = gr.engine.Evaluate(in)
 	} else {
 		am.log.Warn("gavel-enforced automod: reading the channel's parents", "channel", in.ChannelID, "err", err)
@@ -604,7 +604,7 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 	author := msg.Author
 	for _, m := range matches {
 		rule := gr.rules[m.RuleID-1]
-		if err := am.punish(ctx, co, guildID, author, msg, rule, m); err != nil {
+		if err := am.punish(ctx, co, discord.GuildID(guildID), author, msg, rule, m); err != nil {
 			am.log.Error("gavel-enforced automod: punishing", "guild", guildID, "rule", rule.Name, "user", author.ID, "err", err)
 		}
 	}
@@ -613,7 +613,7 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 
 // parents returns a channel's category, and for a thread its parent channel and that
 // channel's category.
-func (am *Enforcer) parents(ctx context.Context, channelID discord.ChannelID) ([]int64, error) {
+func (am *Enforcer) parents(ctx context.Context, channelID discord.ChannelID) ([]discord.ChannelID, error) {
 	var out []int64
 	id := channelID
 	for range 2 {
@@ -623,7 +623,7 @@ func (am *Enforcer) parents(ctx context.Context, channelID discord.ChannelID) ([
 			return err
 		})
 		if err != nil {
-			return out, err
+			return discord.IDs[discord.ChannelID](out), err
 		}
 		if ch.ParentID == 0 {
 			break
@@ -631,14 +631,14 @@ func (am *Enforcer) parents(ctx context.Context, channelID discord.ChannelID) ([
 		out = append(out, int64(ch.ParentID))
 		id = ch.ParentID
 	}
-	return out, nil
+	return discord.IDs[discord.ChannelID](out), nil
 }
 
-func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guildID int64, author discord.User, msg Message,
+func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guildID discord.GuildID, author discord.User, msg Message,
 	rule automod.GavelRule, m automod.Match) error {
 	edit := msg.Edit
 	key := fmt.Sprintf("gavel:%s:%d", rule.Name, msg.ID)
-	claimed, err := am.store.Claim(ctx, discord.GuildID(guildID), key, time.Time{})
+	claimed, err := am.store.Claim(ctx, guildID, key, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -694,7 +694,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 			continue
 		}
 		action, _ := am.actions.Lookup(string(t))
-		res := co.Execute(ctx, moderation.Request{GuildID: discord.GuildID(guildID), Moderator: bot, Action: action,
+		res := co.Execute(ctx, moderation.Request{GuildID: guildID, Moderator: bot, Action: action,
 			Target: moderation.Target{ID: author.ID}, Reason: reason, Duration: act.Duration, Metadata: meta})
 		if res.Case != nil {
 			caseIDs = append(caseIDs, res.Case.ID)
@@ -712,13 +712,13 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		}
 		var c cases.Case
 		if ok {
-			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: discord.GuildID(guildID), UserID: author.ID, Moderator: bot, Type: cases.Automod,
+			c, err = co.RecordDone(ctx, moderation.Done{Path: moderation.PathAutoMod, GuildID: guildID, UserID: author.ID, Moderator: bot, Type: cases.Automod,
 				Reason: reason, Metadata: meta, Note: "gavel's AutoMod rule fired"})
 		} else {
 			err = errors.New("gavel is not ready")
 		}
 		if err != nil && c.ID == 0 {
-			if relErr := am.store.Release(context.WithoutCancel(ctx), discord.GuildID(guildID), key); relErr != nil {
+			if relErr := am.store.Release(context.WithoutCancel(ctx), guildID, key); relErr != nil {
 				am.log.Error("gavel-enforced automod: releasing the key", "err", relErr)
 			}
 			return fmt.Errorf("recording the case: %w", err)
@@ -729,7 +729,7 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 		caseIDs = append(caseIDs, c.ID)
 		caseNumbers = append(caseNumbers, fmt.Sprintf("#%d", c.Number))
 	}
-	if err := am.store.Settle(ctx, discord.GuildID(guildID), key, caseIDs[0]); err != nil {
+	if err := am.store.Settle(ctx, guildID, key, caseIDs[0]); err != nil {
 		am.log.Warn("gavel-enforced automod: linking the key to its case", "err", err)
 	}
 	if alert, ok := rule.Has(automod.GavelAlert); ok {

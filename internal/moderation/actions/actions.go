@@ -50,8 +50,8 @@ func optionalFor(max time.Duration) moderation.FlagUse {
 
 // liftByHand is the ByHand of an action its inverse command lifts: do it by hand, with the
 // command that does.
-func liftByHand(do, inverse string) func(expiry.Kind, int64) string {
-	return func(_ expiry.Kind, userID int64) string {
+func liftByHand(do, inverse string) func(expiry.Kind, discord.UserID) string {
+	return func(_ expiry.Kind, userID discord.UserID) string {
 		return fmt.Sprintf("%s by hand (`%s %d`)", do, inverse, userID)
 	}
 }

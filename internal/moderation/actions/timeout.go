@@ -88,7 +88,7 @@ func expireTimeout(ctx context.Context, e *moderation.Expiring) error {
 }
 
 // timeoutByHand says what to do when a timeout's renewal or end gave up.
-func timeoutByHand(k expiry.Kind, _ int64) string {
+func timeoutByHand(k expiry.Kind, _ discord.UserID) string {
 	if k == expiry.TimeoutRenew {
 		return "time them out again by hand if the timeout should continue"
 	}
