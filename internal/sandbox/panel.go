@@ -570,12 +570,18 @@ func (p *panel) membersPage(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, rw)
 	}
+	var seeded []discordtest.User
+	for _, id := range p.world.Members {
+		if u, ok := p.fake.UserByID(id); ok {
+			seeded = append(seeded, u)
+		}
+	}
 	f.Data = struct {
 		Rows    []row
 		Bans    []discordtest.BanView
 		MaxRaid int
-		Seeded  []discordtest.ID
-	}{rows, f.Guild.Bans, maxRaid, p.world.Members}
+		Seeded  []discordtest.User
+	}{rows, f.Guild.Bans, maxRaid, seeded}
 	p.render(w, http.StatusOK, "members.html", f)
 }
 

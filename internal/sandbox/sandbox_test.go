@@ -142,6 +142,12 @@ func TestSandboxSlashAndRefusals(t *testing.T) {
 	}
 	c.eventually("/sandbox/dms", "be nice")
 
+	// A timeout shows on the member list, with its end.
+	c.post("/sandbox/as", url.Values{"user": {w.Helper.String()}})
+	c.post(general, url.Values{"text": {"$timeout @nina calm down -duration 10m"}})
+	c.eventually(general, "Case #2</strong> · timeout @nina")
+	c.eventually("/sandbox/members", `<span class="timeout">`)
+
 	// leo holds no rank: gavel refuses him, and says so.
 	c.post("/sandbox/as", url.Values{"user": {w.Members[2].String()}})
 	c.post(general, url.Values{"text": {"$ban @nina no reason"}})
