@@ -440,7 +440,7 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 
 // webLift is the dashboard's "lift now": cases modify -lift's path, as the signed-in user.
 func (a *App) webLift(ctx context.Context, guildID discord.GuildID, moderator discord.User, roles []discord.RoleID, n int64) (string, bool, error) {
-	res := a.liftCase(ctx, tools.Call{GuildID: guildID, User: moderator, Roles: discord.Int64s(roles), At: a.clock.Now()}, n)
+	res := a.liftCase(ctx, tools.Call{GuildID: guildID, User: moderator, Roles: roles, At: a.clock.Now()}, n)
 	if res.Err != nil && !res.Refused {
 		a.log.Warn("dashboard lift failed", "guild", guildID, "case", n, "err", res.Err)
 		if res.Reply.Content == "" {
@@ -678,7 +678,7 @@ func (a *App) liftCase(ctx context.Context, call tools.Call, n int64) moderation
 			return false, "", fmt.Errorf("reading the server for a permission check: %w", err)
 		}
 		d, err := a.toolEnv.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
-			RoleIDs: discord.IDs[discord.RoleID](call.Roles), NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, discord.IDs[discord.RoleID](call.Roles))), Command: command})
+			RoleIDs: call.Roles, NativePermissions: permissions.Permission(g.MemberPermissions(call.User.ID, call.Roles)), Command: command})
 		if err != nil {
 			return false, "", err
 		}

@@ -290,10 +290,10 @@ func (e RuleEdit) apply(r *Rule) {
 		r.Actions = slices.Clone(*e.Actions)
 	}
 	if e.ExemptRoles != nil {
-		r.ExemptRoles = discord.IDs[discord.RoleID](discord.Int64s(slices.Clone(*e.ExemptRoles)))
+		r.ExemptRoles = slices.Clone(*e.ExemptRoles)
 	}
 	if e.ExemptChannels != nil {
-		r.ExemptChannels = discord.IDs[discord.ChannelID](discord.Int64s(slices.Clone(*e.ExemptChannels)))
+		r.ExemptChannels = slices.Clone(*e.ExemptChannels)
 	}
 }
 

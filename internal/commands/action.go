@@ -101,7 +101,7 @@ func cleanReason(r string) string {
 
 // Target is who an invocation is aimed at: an id, or (for unban) a name to look up.
 type Target struct {
-	ID   int64
+	ID   discord.UserID
 	Name string
 }
 
@@ -132,22 +132,22 @@ func InvocationOf(args Args) (Invocation, error) {
 	if a.Target == moderation.TargetBanned {
 		ref := args.String(targetParam)
 		if id, ok := ParseUserRef(ref); ok {
-			inv.Target.ID = id
+			inv.Target.ID = discord.UserID(id)
 		} else {
 			inv.Target.Name = strings.TrimPrefix(ref, "@")
 		}
 	} else {
-		inv.Target.ID = args.ID(targetParam)
+		inv.Target.ID = discord.UserID(args.ID(targetParam))
 	}
 	return inv, nil
 }
 
 // Request is the invocation as the moderation pipeline takes it, from a moderator (and their
 // role ids; nil lets the pipeline fetch them) in a guild.
-func (inv Invocation) Request(guildID discord.GuildID, moderator discord.User, moderatorRoles []int64) moderation.Request {
+func (inv Invocation) Request(guildID discord.GuildID, moderator discord.User, moderatorRoles []discord.RoleID) moderation.Request {
 	return moderation.Request{
-		GuildID: guildID, Moderator: moderator, ModeratorRoles: discord.IDs[discord.RoleID](moderatorRoles),
-		Action: inv.Action, Target: moderation.Target{ID: discord.UserID(inv.Target.ID), Name: inv.Target.Name},
+		GuildID: guildID, Moderator: moderator, ModeratorRoles: moderatorRoles,
+		Action: inv.Action, Target: moderation.Target{ID: inv.Target.ID, Name: inv.Target.Name},
 		Reason: inv.Reason, Silent: inv.Silent, PurgeDays: inv.PurgeDays, Duration: inv.Duration,
 	}
 }

@@ -28,7 +28,7 @@ func refuse(format string, args ...any) error { return Refuse(format, args...) }
 
 // guildPermissions is a member's guild-wide permissions (discord.Guild.MemberPermissions).
 func guildPermissions(g discord.Guild, userID discord.UserID, roleIDs []discord.RoleID) permissions.Permission {
-	return permissions.Permission(g.MemberPermissions(userID, discord.IDs[discord.RoleID](discord.Int64s(roleIDs))))
+	return permissions.Permission(g.MemberPermissions(userID, roleIDs))
 }
 
 // touchesMember says the action changes the member on Discord, so gavel must be able to.
@@ -65,7 +65,7 @@ func checkArguments(req Request) error {
 // checkWho refuses actions on people gavel must not act on: the moderator themself, the
 // owner, gavel, anyone at or above the moderator or gavel; and actions gavel lacks the
 // permission for.
-func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int64) error {
+func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []discord.RoleID) error {
 	name := sc.TargetName()
 	switch {
 	case sc.Target.ID == req.Moderator.ID:
@@ -75,8 +75,8 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 	case sc.Target.ID == co.botID:
 		return refuse("gavel will not %s itself.", a.Name)
 	}
-	target := RankOf(sc.Guild, discord.IDs[discord.RoleID](discord.Int64s(sc.Member.Roles)))
-	if sc.IsMember && req.Moderator.ID != sc.Guild.OwnerID && !RankOf(sc.Guild, discord.IDs[discord.RoleID](modRoles)).Above(target) {
+	target := RankOf(sc.Guild, sc.Member.Roles)
+	if sc.IsMember && req.Moderator.ID != sc.Guild.OwnerID && !RankOf(sc.Guild, modRoles).Above(target) {
 		return refuse("%s's highest role is at or above yours; only someone above them can %s them.", name, a.Name)
 	}
 	if a.CheckTarget != nil {
@@ -87,7 +87,7 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 	if sc.IsMember && touchesMember(a) && !sc.BotRank().Above(target) {
 		return refuse("%s's highest role is at or above gavel's; move gavel's role above theirs in Server Settings → Roles.", name)
 	}
-	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, discord.IDs[discord.RoleID](discord.Int64s(sc.Bot.Roles))).Has(a.BotNeeds) {
+	if a.BotNeeds != 0 && !guildPermissions(sc.Guild, co.botID, sc.Bot.Roles).Has(a.BotNeeds) {
 		return refuse("gavel lacks the %s permission; give it to gavel's role in Server Settings → Roles.", a.BotNeeds)
 	}
 	return nil
@@ -95,7 +95,7 @@ func (co *Coordinator) checkWho(req Request, a *Action, sc *Step, modRoles []int
 
 // IsAdministrator says whether the target holds Administrator in the guild.
 func (s *Step) IsAdministrator() bool {
-	return guildPermissions(s.Guild, s.Target.ID, discord.IDs[discord.RoleID](discord.Int64s(s.Member.Roles))).Has(permissions.Administrator)
+	return guildPermissions(s.Guild, s.Target.ID, s.Member.Roles).Has(permissions.Administrator)
 }
 
 // CheckJailRole refuses a jail or unjail when the guild's jail role is missing or out of

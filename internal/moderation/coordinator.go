@@ -234,7 +234,7 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	}
 	sc.liftOf = lifts
 	// 3. Checks, with no side effect.
-	if err := co.checkWho(req, a, sc, discord.Int64s(modRoles)); err != nil {
+	if err := co.checkWho(req, a, sc, modRoles); err != nil {
 		return co.notDone(a, err)
 	}
 	if err := a.Check(ctx, sc); err != nil {
@@ -387,7 +387,7 @@ func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error)
 	req := sc.Request
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: req.GuildID, UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
-		Status: cases.Pending, Reason: req.Reason, RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(sc.Plan.SavedRoles)), ExpiresAt: sc.Plan.Expires,
+		Status: cases.Pending, Reason: req.Reason, RoleIDs: sc.Plan.SavedRoles, ExpiresAt: sc.Plan.Expires,
 		Metadata: withNames(req.Metadata, sc.Target, req.Moderator),
 	})
 	if err != nil {
@@ -554,7 +554,7 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []disco
 		}); err != nil {
 			return nil, nil, fmt.Errorf("reading your roles: %w", err)
 		}
-		modRoles = discord.IDs[discord.RoleID](discord.Int64s(m.Roles))
+		modRoles = m.Roles
 	}
 	if a.JailRole {
 		g, err := co.settings.Get(ctx, req.GuildID)

@@ -92,7 +92,7 @@ func (co *Coordinator) Rejail(ctx context.Context, guildID discord.GuildID, user
 			return out, co.rejailFailed(ctx, jc, member, err)
 		}
 	}
-	if !guildPermissions(guild, co.botID, discord.IDs[discord.RoleID](discord.Int64s(bot.Roles))).Has(ja.BotNeeds) {
+	if !guildPermissions(guild, co.botID, bot.Roles).Has(ja.BotNeeds) {
 		return out, co.rejailFailed(ctx, jc, member, fmt.Errorf("gavel lacks the %s permission", ja.BotNeeds))
 	}
 	co.plan(sc)

@@ -17,7 +17,7 @@ type LiftRequest struct {
 	GuildID   discord.GuildID
 	Moderator discord.User
 	// ModeratorRoles are the moderator's role ids; nil makes the coordinator fetch them.
-	ModeratorRoles []int64
+	ModeratorRoles []discord.RoleID
 	// Number is the case whose punishment ends.
 	Number int64
 	// Reason is the lift case's reason; "Lifts case #N" when empty.
@@ -66,7 +66,7 @@ func (co *Coordinator) LiftCase(ctx context.Context, lr LiftRequest) Result {
 	if reason == "" {
 		reason = fmt.Sprintf("Lifts case #%d (%s)", c.Number, c.Type)
 	}
-	req := Request{GuildID: lr.GuildID, Moderator: lr.Moderator, ModeratorRoles: discord.IDs[discord.RoleID](lr.ModeratorRoles), Action: inv,
+	req := Request{GuildID: lr.GuildID, Moderator: lr.Moderator, ModeratorRoles: lr.ModeratorRoles, Action: inv,
 		Target: Target{ID: c.UserID}, Reason: reason,
 		Metadata: map[string]string{"lifts_case": strconv.FormatInt(c.Number, 10)}}
 	return co.execute(ctx, req, c)

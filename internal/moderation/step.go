@@ -186,7 +186,7 @@ func (s *Step) Restricted(ctx context.Context, on cases.Type) (bool, cases.Case,
 
 // BotRank is gavel's place in the role hierarchy.
 func (s *Step) BotRank() Rank {
-	return RankOf(s.Guild, discord.IDs[discord.RoleID](discord.Int64s(s.Bot.Roles)))
+	return RankOf(s.Guild, s.Bot.Roles)
 }
 
 // Rank is a member's place in the role hierarchy: their highest role.

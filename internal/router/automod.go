@@ -25,7 +25,7 @@ func (rt *Router) autoModListeners() []bot.ConfigOpt {
 			Author: User(msg.Author), FromBot: msg.Author.Bot || msg.Author.System, Content: msg.Content,
 			MentionRoles: RoleIDs(msg.MentionRoles), Edit: edit}
 		for _, u := range msg.Mentions {
-			in.Mentions = append(in.Mentions, int64(u.ID))
+			in.Mentions = append(in.Mentions, discord.UserID(u.ID))
 		}
 		if msg.Member != nil {
 			in.Roles, in.HasMember = RoleIDs(msg.Member.RoleIDs), true

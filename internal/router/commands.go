@@ -111,7 +111,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
 		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: discord.MessageID(msg.ID), At: msg.CreatedAt}
-	sub, err := rt.subject(ctx, guildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), command)
+	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -283,7 +283,7 @@ func (rt *Router) slashCommand(ctx context.Context, co *moderation.Coordinator, 
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ia.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), member.Permissions, command)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -469,7 +469,7 @@ func (rt *Router) interactionSubject(ctx context.Context, guildID discord.GuildI
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(roles)),
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
 		NativePermissions: permissions.Permission(perms), Command: command}, nil
 }
 
@@ -480,8 +480,8 @@ func (rt *Router) subject(ctx context.Context, guildID discord.GuildID, userID d
 	if err != nil {
 		return permissions.Subject{}, fmt.Errorf("guild %d: %w", guildID, err)
 	}
-	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(roles)),
-		NativePermissions: permissions.Permission(g.MemberPermissions(userID, discord.IDs[discord.RoleID](discord.Int64s(roles)))), Command: command}, nil
+	return permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: userID, RoleIDs: roles,
+		NativePermissions: permissions.Permission(g.MemberPermissions(userID, roles)), Command: command}, nil
 }
 
 // onComponent handles a click on one of gavel's buttons (the case list's pages): the
@@ -532,7 +532,7 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ci.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
-	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), member.Permissions, tool.ClickCommand)
+	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
 	if err != nil {
 		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)
 		log.Error("reading the guild for a permission check", "err", err)
@@ -609,7 +609,7 @@ func (rt *Router) handleAutocomplete(ctx context.Context, id int64, token string
 		call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ai.Channel().ID()), User: User(member.User),
 			Roles: RoleIDs(member.RoleIDs), Slash: true, At: ai.CreatedAt()}
 		command := strings.Join(path, " ")
-		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, discord.IDs[discord.RoleID](call.Roles), member.Permissions, command)
+		sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 		switch {
 		case err != nil:
 			log.Warn("reading the guild for a permission check", "err", err)

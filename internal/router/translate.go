@@ -25,10 +25,10 @@ func User(u ddiscord.User) discord.User {
 }
 
 // RoleIDs are disgo's snowflakes as gavel's ids.
-func RoleIDs[T ~uint64](ids []T) []int64 {
-	out := make([]int64, len(ids))
+func RoleIDs[T ~uint64](ids []T) []discord.RoleID {
+	out := make([]discord.RoleID, len(ids))
 	for i, id := range ids {
-		out[i] = int64(id)
+		out[i] = discord.RoleID(id)
 	}
 	return out
 }
@@ -142,14 +142,14 @@ func timeoutChange(changes []ddiscord.AuditLogChange) (time.Time, bool) {
 func stateListeners(st *guildstate.State) []bot.ConfigOpt {
 	putGuild := func(g ddiscord.GatewayGuild) {
 		botID := st.BotID()
-		var botRoles []int64
+		var botRoles []discord.RoleID
 		botKnown := false
 		for _, m := range g.Members {
 			if botID != 0 && discord.UserID(m.User.ID) == botID {
 				botRoles, botKnown = RoleIDs(m.RoleIDs), true
 			}
 		}
-		st.PutGuild(fromDisgoGuild(g.ID, g.Name, g.OwnerID, g.Roles), discord.IDs[discord.RoleID](botRoles), botKnown)
+		st.PutGuild(fromDisgoGuild(g.ID, g.Name, g.OwnerID, g.Roles), botRoles, botKnown)
 	}
 	return []bot.ConfigOpt{
 		// READY starts a session; the guilds follow as GUILD_CREATE.
@@ -166,10 +166,10 @@ func stateListeners(st *guildstate.State) []bot.ConfigOpt {
 		bot.WithEventListenerFunc(func(e *events.RoleUpdate) { st.PutRole(discord.GuildID(e.GuildID), fromDisgoRole(e.Role)) }),
 		bot.WithEventListenerFunc(func(e *events.RoleDelete) { st.DeleteRole(discord.GuildID(e.GuildID), discord.RoleID(e.RoleID)) }),
 		bot.WithEventListenerFunc(func(e *events.GuildMemberJoin) {
-			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), discord.IDs[discord.RoleID](RoleIDs(e.Member.RoleIDs)))
+			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
 		}),
 		bot.WithEventListenerFunc(func(e *events.GuildMemberUpdate) {
-			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), discord.IDs[discord.RoleID](RoleIDs(e.Member.RoleIDs)))
+			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
 		}),
 	}
 }

@@ -555,7 +555,7 @@ func (c *configTool) canConfig(ctx context.Context, call Call) (bool, string, er
 		return false, "", err
 	}
 	d, err := c.env.Perms.Check(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: g.OwnerID, UserID: call.User.ID,
-		RoleIDs: discord.IDs[discord.RoleID](call.Roles), Command: "config"})
+		RoleIDs: call.Roles, Command: "config"})
 	return d.Allowed, d.Reason, err
 }
 
@@ -1018,7 +1018,7 @@ func (c *configTool) checkJailRole(ctx context.Context, guildID discord.GuildID,
 	case role.Managed:
 		return fmt.Sprintf("%s belongs to an integration (a bot or server boosts), so it cannot be given to members; accepted: a role made in the server's settings.", roleText(int64(roleID))), "", nil
 	}
-	top, hasTop := topRole(g, discord.IDs[discord.RoleID](discord.Int64s(bot.Roles)))
+	top, hasTop := topRole(g, bot.Roles)
 	if !hasTop || !roleAbove(top, role) {
 		return fmt.Sprintf("%s is not below gavel's highest role, so gavel could not give it. Move gavel's role above it in Server Settings → Roles, or pick a lower role.", roleText(int64(roleID))), "", nil
 	}

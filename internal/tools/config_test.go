@@ -194,7 +194,7 @@ func (f *fixture) run(t *testing.T, user int64, roles []int64, text string) Repl
 	if !ok || err != nil {
 		t.Fatalf("%q: parsed %v, %v", text, ok, err)
 	}
-	call := Call{GuildID: discord.GuildID(tGuild), ChannelID: discord.ChannelID(tGeneral), User: discord.User{ID: discord.UserID(user), Username: "user"}, Roles: roles, Prefix: "$",
+	call := Call{GuildID: discord.GuildID(tGuild), ChannelID: discord.ChannelID(tGeneral), User: discord.User{ID: discord.UserID(user), Username: "user"}, Roles: discord.IDs[discord.RoleID](roles), Prefix: "$",
 		At: time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)}
 	return f.set.Run(context.Background(), call, args)
 }

@@ -223,7 +223,7 @@ func (st *snippetTool) actor(ctx context.Context, call Call) (snippets.Actor, er
 		return a, nil
 	}
 	mod, err := st.env.Perms.Standing(ctx, permissions.Subject{GuildID: call.GuildID, GuildOwnerID: call.GuildOwnerID,
-		UserID: call.User.ID, RoleIDs: discord.IDs[discord.RoleID](call.Roles), NativePermissions: call.Permissions}, snippets.ModeratorRank, permissions.ManageMessages)
+		UserID: call.User.ID, RoleIDs: call.Roles, NativePermissions: call.Permissions}, snippets.ModeratorRank, permissions.ManageMessages)
 	if err != nil {
 		return a, fmt.Errorf("is %d a moderator: %w", call.User.ID, err)
 	}

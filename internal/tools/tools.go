@@ -68,7 +68,7 @@ type Call struct {
 	GuildID   discord.GuildID
 	ChannelID discord.ChannelID
 	User      discord.User
-	Roles     []int64
+	Roles     []discord.RoleID
 	// GuildOwnerID and Permissions are what the permission check knew of the caller: the
 	// guild's owner and the caller's Discord permissions (for a tool that treats moderators
 	// differently, through permissions.Service.Standing).

@@ -380,7 +380,7 @@ func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *s
 	}
 	check := func(command string) (permissions.Decision, error) {
 		return s.cfg.Perms.Check(ctx, permissions.Subject{GuildID: id, GuildOwnerID: g.OwnerID, UserID: discord.UserID(sess.UserID),
-			RoleIDs: discord.IDs[discord.RoleID](discord.Int64s(roles)), NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(sess.UserID), roles)),
+			RoleIDs: roles, NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(sess.UserID), roles)),
 			Command: command})
 	}
 	view, err := check(viewCommand)

@@ -517,10 +517,11 @@ type Message struct {
 	FromBot bool
 	Content string
 	// Mentions and MentionRoles are the users and roles the message mentions.
-	Mentions, MentionRoles []int64
+	Mentions     []discord.UserID
+	MentionRoles []discord.RoleID
 	// Roles are the author's roles; HasMember false when the event came without the
 	// member (an edit may), and they are read from Discord when a rule matches.
-	Roles     []int64
+	Roles     []discord.RoleID
 	HasMember bool
 	// Edit is true for an edit (MESSAGE_UPDATE).
 	Edit bool
@@ -554,10 +555,10 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 		return err
 	}
 	in := automod.Message{Content: msg.Content, AuthorID: msg.Author.ID, ChannelID: discord.ChannelID(msg.ChannelID),
-		MentionedUsers: discord.IDs[discord.UserID](msg.Mentions), MentionedRoles: discord.IDs[discord.RoleID](msg.MentionRoles)}
+		MentionedUsers: msg.Mentions, MentionedRoles: msg.MentionRoles}
 	var roles []int64
 	if msg.HasMember {
-		roles = msg.Roles
+		roles = discord.Int64s(msg.Roles)
 		in.AuthorRoles = discord.IDs[discord.RoleID](roles)
 	}
 	matches := gr.engine.Evaluate(in)
@@ -580,7 +581,7 @@ func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg
 	}
 	// Exempt categories and parent channels: read only when something matched.
 	if parents, err := am.parents(ctx, in.ChannelID); err == nil {
-		in.ParentChannelIDs = discord.IDs[discord.ChannelID](discord.Int64s(parents))
+		in.ParentChannelIDs = parents
 		matches = gr.engine.Evaluate(in)
 	} else {
 		am.log.Warn("gavel-enforced automod: reading the channel's parents", "channel", in.ChannelID, "err", err)

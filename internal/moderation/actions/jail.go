@@ -51,7 +51,7 @@ func planJail(s *moderation.Step) {
 // setRoles gives the member the role list the plan made (jail and unjail).
 func setRoles(ctx context.Context, s *moderation.Step) (string, error) {
 	return "", s.Do(ctx, executor.OpRoles, func(ctx context.Context) error {
-		return s.Port().SetRoles(ctx, s.Request.GuildID, s.Target.ID, discord.IDs[discord.RoleID](discord.Int64s(s.Plan.Roles)), s.AuditReason())
+		return s.Port().SetRoles(ctx, s.Request.GuildID, s.Target.ID, s.Plan.Roles, s.AuditReason())
 	})
 }
 
