@@ -82,7 +82,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -116,7 +115,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -153,7 +151,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -188,7 +185,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -255,7 +251,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{

@@ -418,17 +418,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 // newWeb builds the dashboard over the same cases, permission engine and guild state the
 // commands use.
 func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbox bool) (*web.Server, error) {
-	var key []byte
-	if a.cfg.Web.SessionKey != "" {
-		key = []byte(a.cfg.Web.SessionKey)
-	}
-	return web.New(web.Config{Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
+	return web.New(web.Config{Store: a.store, Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
 		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
 			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
 			return rules, err
 		}, Discord: a.cached,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
-		SessionKey: key, APIURL: a.cfg.Discord.APIURL, Now: a.clock.Now, Lift: a.webLift,
+		APIURL: a.cfg.Discord.APIURL, Clock: a.clock, Lift: a.webLift,
 		// A punishment is an action with an inverse that is not itself a lift (an unban's
 		// inverse is a ban, but an unban punishes nobody).
 		Liftable: func(t cases.Type) bool {
@@ -519,6 +515,16 @@ func (a *App) Run(ctx context.Context) (err error) {
 			return err
 		}
 		defer stop()
+		purgeCtx, stopPurge := context.WithCancel(ctx)
+		purged := make(chan struct{})
+		go func() {
+			defer close(purged)
+			a.web.PurgeSessions(purgeCtx)
+		}()
+		defer func() {
+			stopPurge()
+			<-purged
+		}()
 	}
 
 	if err := a.client.OpenGateway(ctx); err != nil {

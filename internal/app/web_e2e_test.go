@@ -618,25 +618,52 @@ func TestDashboardOverHTTP(t *testing.T) {
 		}
 	})
 
-	t.Run("tampered and expired sessions", func(t *testing.T) {
+	t.Run("tampered, signed-out and expired sessions", func(t *testing.T) {
 		u, _ := url.Parse(ww.url)
-		cookies := mod.Jar.Cookies(u)
-		var value string
-		for _, c := range cookies {
-			if c.Name == "gavel_session" {
-				value = c.Value
+		cookieOf := func(c *http.Client) string {
+			for _, ck := range c.Jar.Cookies(u) {
+				if ck.Name == "gavel_session" {
+					return ck.Value
+				}
 			}
-		}
-		if value == "" {
 			t.Fatal("no session cookie")
+			return ""
 		}
-		jar, _ := cookiejar.New(nil)
-		forged := &http.Client{Jar: jar}
-		payload, sig, _ := strings.Cut(value, ".")
-		jar.SetCookies(u, []*http.Cookie{{Name: "gavel_session", Value: payload + "x." + sig}})
-		if r := ww.get(t, forged, "/servers"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "not valid") {
+		copyOf := func(value string) *http.Client {
+			jar, _ := cookiejar.New(nil)
+			jar.SetCookies(u, []*http.Cookie{{Name: "gavel_session", Value: value}})
+			return &http.Client{Jar: jar}
+		}
+		if r := ww.get(t, copyOf(cookieOf(mod)+"x"), "/servers"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "not valid") {
 			t.Errorf("tampered cookie: %d %s", r.status, r.body)
 		}
+
+		// Signing out deletes the session: a copy of the cookie taken before is refused.
+		leaving := ww.signIn(t, ww.mod)
+		copied := copyOf(cookieOf(leaving))
+		if r := ww.get(t, copied, "/servers"); r.status != http.StatusOK {
+			t.Fatalf("the copied cookie before sign-out: %d %s", r.status, r.body)
+		}
+		tok := csrfOf(t, ww.get(t, leaving, "/servers").body)
+		if r := ww.post(t, leaving, "/auth/logout", url.Values{"csrf": {tok}}, nil); r.status != http.StatusOK || !strings.Contains(r.body, "Sign in with Discord") {
+			t.Fatalf("sign-out: %d %s", r.status, r.body)
+		}
+		if r := ww.get(t, copied, "/servers"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "you signed out") {
+			t.Errorf("the copied cookie after sign-out: %d %s", r.status, r.body)
+		}
+		if r := ww.get(t, leaving, "/servers"); r.status != http.StatusUnauthorized {
+			t.Errorf("the signed-out browser: %d %s", r.status, r.body)
+		}
+		if r := ww.post(t, copied, casePath+"/reason", url.Values{"csrf": {tok}, "reason": {"after sign-out"}}, nil); r.status != http.StatusUnauthorized {
+			t.Errorf("a change with the copied cookie after sign-out: %d %s", r.status, r.body)
+		}
+		if c, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n); c.Reason == "after sign-out" {
+			t.Error("a signed-out cookie changed a reason")
+		}
+		if r := ww.get(t, mod, "/servers"); r.status != http.StatusOK {
+			t.Errorf("the moderator's other session after signing out of one: %d %s", r.status, r.body)
+		}
+
 		ww.clk.Advance(25 * time.Hour)
 		if r := ww.get(t, mod, "/servers"); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "expired") {
 			t.Errorf("a session unused for 25 hours: %d %s", r.status, r.body)

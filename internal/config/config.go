@@ -54,14 +54,7 @@ type Web struct {
 	ClientID string `toml:"client_id" env:"GAVEL_WEB_CLIENT_ID" accept:"a Discord id in quotes, such as client_id = \"123456789012345678\""`
 	// ClientSecret is read only from GAVEL_WEB_CLIENT_SECRET, like the token.
 	ClientSecret Secret `toml:"-" env:"GAVEL_WEB_CLIENT_SECRET"`
-	// SessionKey signs the session cookies. Unset, a random key is made at start, so that a
-	// restart signs everyone out; set it (32 characters or more) to keep sessions across
-	// restarts and between processes.
-	SessionKey Secret `toml:"-" env:"GAVEL_WEB_SESSION_KEY"`
 }
-
-// MinSessionKeyLength is the shortest GAVEL_WEB_SESSION_KEY accepted.
-const MinSessionKeyLength = 32
 
 // OAuthClientID returns the OAuth2 client id: ClientID, or the application id in the token.
 func (c Config) OAuthClientID() string {
@@ -621,9 +614,6 @@ func (w Web) problems() []string {
 	if w.ClientSecret == "" {
 		problems = append(problems, "GAVEL_WEB_CLIENT_SECRET is not set: the dashboard signs users in with Discord OAuth2 and needs the application's client secret (developer portal → your application → OAuth2 → Client Secret) in that environment variable")
 	}
-	if w.SessionKey != "" && len(w.SessionKey) < MinSessionKeyLength {
-		problems = append(problems, fmt.Sprintf("GAVEL_WEB_SESSION_KEY is %d characters long; it must be at least %d (such as the output of `openssl rand -hex 32`), or unset for a random key per start", len(w.SessionKey), MinSessionKeyLength))
-	}
 	return problems
 }
 
@@ -656,17 +646,12 @@ func (c Config) WriteTOML(w io.Writer) error {
 			PublicURL    string `toml:"public_url"`
 			ClientID     string `toml:"client_id"`
 			ClientSecret string `toml:"client_secret"`
-			SessionKey   string `toml:"session_key"`
 		} `toml:"web"`
 	}{Database: c.Database, Log: c.Log, Metrics: c.Metrics, Expiry: c.Expiry}
 	view.Web.Addr, view.Web.PublicURL, view.Web.ClientID = c.Web.Addr, c.Web.PublicURL, c.Web.ClientID
 	view.Web.ClientSecret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
 	if c.Web.ClientSecret != "" {
 		view.Web.ClientSecret = "(set from GAVEL_WEB_CLIENT_SECRET; hidden)"
-	}
-	view.Web.SessionKey = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
-	if c.Web.SessionKey != "" {
-		view.Web.SessionKey = "(set from GAVEL_WEB_SESSION_KEY; hidden)"
 	}
 	// The token is never printed, not even masked to its length: only whether it is set,
 	// and where it comes from. An empty "" would read as a token configured empty.

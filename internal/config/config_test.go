@@ -373,7 +373,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -409,7 +408,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 		{
@@ -444,7 +442,6 @@ addr = ""
 public_url = ""
 client_id = ""
 client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
-session_key = "(not set: a random key each start; read only from GAVEL_WEB_SESSION_KEY)"
 `,
 		},
 	}
@@ -654,7 +651,6 @@ func TestWebValidate(t *testing.T) {
 		{"public url query", func(w *Web) { w.PublicURL = "https://x/?a=1" }, "no query"},
 		{"client id", func(w *Web) { w.ClientID = "abc" }, `web.client_id: "abc" is not a Discord id`},
 		{"no secret", func(w *Web) { w.ClientSecret = "" }, "GAVEL_WEB_CLIENT_SECRET is not set"},
-		{"short session key", func(w *Web) { w.SessionKey = "short" }, "GAVEL_WEB_SESSION_KEY is 5 characters long; it must be at least 32"},
 	} {
 		cfg := good
 		c.edit(&cfg.Web)

@@ -495,7 +495,7 @@ func (p *panel) pick(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: asCookie, Value: u.ID.String(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if err := p.dash.SignInSandbox(w, int64(u.ID), u.Username); err != nil {
+	if err := p.dash.SignInSandbox(r.Context(), w, int64(u.ID), u.Username); err != nil {
 		p.fail(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -505,7 +505,7 @@ func (p *panel) pick(w http.ResponseWriter, r *http.Request) {
 // toDashboard signs the dashboard in as whoever you are in the panel and opens it.
 func (p *panel) toDashboard(w http.ResponseWriter, r *http.Request) {
 	me := p.me(r)
-	if err := p.dash.SignInSandbox(w, int64(me.ID), me.Username); err != nil {
+	if err := p.dash.SignInSandbox(r.Context(), w, int64(me.ID), me.Username); err != nil {
 		p.fail(w, r, http.StatusInternalServerError, err.Error())
 		return
 	}

@@ -74,8 +74,10 @@ func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The Discord token goes no further than this function: the session holds only who.
-	now := s.cfg.Now().Unix()
-	s.sessions.write(w, session{UserID: id, Username: name, Issued: now, Seen: now, CSRF: randomToken()})
+	if _, err := s.sessions.create(r.Context(), w, id, name); err != nil {
+		s.fail(w, r, nil, err)
+		return
+	}
 	s.log.Info("dashboard sign-in", "user", id, "username", name)
 	http.Redirect(w, r, "/servers", http.StatusSeeOther)
 }
@@ -118,8 +120,12 @@ func (s *Server) whoAmI(ctx context.Context, tok *oauth2.Token) (int64, string, 
 	return id, name, nil
 }
 
-// handleLogout ends the session in this browser.
+// handleLogout ends the session: its row is deleted, so the cookie signs nobody in any
+// more, in this browser or wherever it was copied.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess *session) error {
+	if err := s.sessions.end(r.Context(), sess); err != nil {
+		return err
+	}
 	s.sessions.clear(w)
 	s.log.Info("dashboard sign-out", "user", sess.UserID)
 	http.Redirect(w, r, "/", http.StatusSeeOther)

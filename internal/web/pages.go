@@ -424,7 +424,7 @@ func (s *Server) handleExpiry(w http.ResponseWriter, r *http.Request, sess *sess
 	if err != nil {
 		return err
 	}
-	at, err := tools.ParseExpires(r.PostForm.Get("expires"), s.cfg.Now())
+	at, err := tools.ParseExpires(r.PostForm.Get("expires"), s.cfg.Clock.Now())
 	if err != nil {
 		return &pageError{Status: http.StatusBadRequest, Title: "Not changed", Message: err.Error() + ". Nothing was changed."}
 	}

@@ -1,33 +1,40 @@
 package web
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
-// Sessions are signed cookies rather than rows in the database: the cookie holds who signed
-// in, when, when they were last seen and the session's CSRF token, under an HMAC-SHA256 of
-// the session key. Nothing has to be written per request (the idle clock moves by
-// re-signing the cookie), no table has to be kept in lockstep on two engines, and any
-// process with the same key accepts the session. The price is revocation: signing out
-// clears the cookie in that browser but cannot invalidate a copy of it; rotating
-// GAVEL_WEB_SESSION_KEY (or restarting without one) signs everyone out.
+// Sessions are rows of the database (web_sessions), so that signing out ends a session
+// everywhere, a copied cookie included. The browser holds a random 32-byte session id; the
+// table holds only its SHA-256, so a copy of the database signs nobody in. The CSRF token
+// is derived from the id (a hash of it under another label) rather than stored, for the
+// same reason. Reading a session is one indexed read; the idle clock is moved at most once
+// a minute (sessionRefresh), so a page view is not a write.
 const (
 	sessionCookie = "gavel_session"
 	stateCookie   = "gavel_oauth_state"
 	// sessionMaxAge is a session's absolute life; sessionIdle how long it lasts unused.
 	sessionMaxAge = 7 * 24 * time.Hour
 	sessionIdle   = 24 * time.Hour
-	// sessionRefresh is how stale "last seen" may get before the cookie is re-signed.
+	// sessionRefresh is how stale "last seen" may get before it is written again: a session
+	// may therefore end up to this much before 24 hours after its very last use.
 	sessionRefresh = time.Minute
+	// sessionPurgeEvery is how often the expired sessions are deleted in the background
+	// (an expired session found on access is deleted at once).
+	sessionPurgeEvery = time.Hour
 	// stateTTL is how long a sign-in may take between leaving for Discord and coming back.
 	stateTTL = 10 * time.Minute
 	// maxPendingStates bounds the sign-ins in progress kept in memory.
@@ -36,74 +43,136 @@ const (
 
 // session is who is signed in.
 type session struct {
-	UserID   int64  `json:"u,string"`
-	Username string `json:"n"`
-	Issued   int64  `json:"i"`
-	Seen     int64  `json:"s"`
-	CSRF     string `json:"c"`
+	UserID   int64
+	Username string
+	Created  time.Time
+	Seen     time.Time
+	CSRF     string
+	// idHash is the key of the session's row.
+	idHash string
 }
 
 var (
 	errNoSession = errors.New("not signed in")
-	errTampered  = errors.New("the session cookie is not valid: it was altered, or signed with another key")
-	errExpired   = errors.New("the session has expired")
+	errTampered  = errors.New("the session cookie is not valid: it was altered")
+	// errEnded covers an expired session and one that is no longer in the table (signed
+	// out, or expired and purged): from the cookie alone the two cannot be told apart.
+	errEnded = errors.New("the session has ended")
 )
 
-// sessions signs and reads session cookies.
+// sessions keeps the sessions in the database and their ids in cookies.
 type sessions struct {
-	key    []byte
+	st     *store.Store
 	secure bool
 	now    func() time.Time
 }
 
-func (s *sessions) sign(payload []byte) string {
-	m := hmac.New(sha256.New, s.key)
-	m.Write(payload)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// hashID is the key a session id is stored under.
+func hashID(id []byte) string {
+	h := sha256.Sum256(id)
+	return hex.EncodeToString(h[:])
 }
 
-// write sets the session cookie.
-func (s *sessions) write(w http.ResponseWriter, sess session) {
-	payload, _ := json.Marshal(sess)
-	value := base64.RawURLEncoding.EncodeToString(payload) + "." + s.sign(payload)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: value, Path: "/", HttpOnly: true, Secure: s.secure,
-		SameSite: http.SameSiteLaxMode, Expires: time.Unix(sess.Issued, 0).Add(sessionMaxAge)})
+// csrfOf derives a session's CSRF token from its id.
+func csrfOf(id []byte) string {
+	h := sha256.Sum256(append([]byte("gavel csrf\x00"), id...))
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
-// clear removes the session cookie.
+// expiresAt is when a session made at created and last seen at seen ends.
+func expiresAt(created, seen time.Time) time.Time {
+	return minTime(created.Add(sessionMaxAge), seen.Add(sessionIdle))
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// create starts a session for a user, stores it and sets its cookie. Expired sessions are
+// purged on the way, so that sign-ins keep the table small even between background purges.
+func (s *sessions) create(ctx context.Context, w http.ResponseWriter, user int64, name string) (session, error) {
+	id := make([]byte, 32)
+	if _, err := rand.Read(id); err != nil {
+		return session{}, fmt.Errorf("making a session id: %w", err)
+	}
+	now := s.now()
+	q := s.st.WriteQueries()
+	if _, err := q.PurgeWebSessions(ctx, now.UnixMilli()); err != nil {
+		return session{}, fmt.Errorf("purging expired sessions: %w", err)
+	}
+	sess := session{UserID: user, Username: name, Created: now, Seen: now, CSRF: csrfOf(id), idHash: hashID(id)}
+	if err := q.InsertWebSession(ctx, query.InsertWebSessionParams{IDHash: sess.idHash, UserID: user, Username: name,
+		CreatedAt: now.UnixMilli(), ExpiresAt: expiresAt(now, now).UnixMilli()}); err != nil {
+		return session{}, fmt.Errorf("storing the session of user %d: %w", user, err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: base64.RawURLEncoding.EncodeToString(id), Path: "/", HttpOnly: true,
+		Secure: s.secure, SameSite: http.SameSiteLaxMode, Expires: now.Add(sessionMaxAge)})
+	return sess, nil
+}
+
+// clear removes the session cookie from the browser.
 func (s *sessions) clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteLaxMode, MaxAge: -1})
 }
 
-// read returns the request's session, re-signing the cookie when its last-seen time is
-// stale. The errors are errNoSession, errTampered and errExpired.
-func (s *sessions) read(w http.ResponseWriter, r *http.Request) (session, error) {
+// end deletes a session's row: its cookie, wherever copied, no longer signs anyone in.
+func (s *sessions) end(ctx context.Context, sess *session) error {
+	if err := s.st.WriteQueries().DeleteWebSession(ctx, sess.idHash); err != nil {
+		return fmt.Errorf("deleting the session of user %d: %w", sess.UserID, err)
+	}
+	return nil
+}
+
+// read returns the request's session, moving its last-seen time when that is more than
+// sessionRefresh old. The errors are errNoSession, errTampered, errEnded, and the
+// database's.
+func (s *sessions) read(ctx context.Context, r *http.Request) (session, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
 		return session{}, errNoSession
 	}
-	enc, sig, ok := strings.Cut(c.Value, ".")
-	if !ok {
+	id, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(id) != 32 {
 		return session{}, errTampered
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(enc)
-	if err != nil || !hmac.Equal([]byte(sig), []byte(s.sign(payload))) {
-		return session{}, errTampered
+	key := hashID(id)
+	row, err := s.st.Queries().GetWebSession(ctx, key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session{}, errEnded
 	}
-	var sess session
-	if err := json.Unmarshal(payload, &sess); err != nil || sess.UserID <= 0 || sess.CSRF == "" {
-		return session{}, errTampered
+	if err != nil {
+		return session{}, fmt.Errorf("reading a session: %w", err)
 	}
+	sess := session{UserID: row.UserID, Username: row.Username, Created: time.UnixMilli(row.CreatedAt), Seen: time.UnixMilli(row.LastSeenAt),
+		CSRF: csrfOf(id), idHash: key}
 	now := s.now()
-	if now.Sub(time.Unix(sess.Issued, 0)) >= sessionMaxAge || now.Sub(time.Unix(sess.Seen, 0)) >= sessionIdle {
-		return session{}, errExpired
+	if !now.Before(expiresAt(sess.Created, sess.Seen)) {
+		if err := s.end(ctx, &sess); err != nil {
+			return session{}, err
+		}
+		return session{}, errEnded
 	}
-	if now.Sub(time.Unix(sess.Seen, 0)) >= sessionRefresh {
-		sess.Seen = now.Unix()
-		s.write(w, sess)
+	if now.Sub(sess.Seen) >= sessionRefresh {
+		sess.Seen = now
+		if err := s.st.WriteQueries().TouchWebSession(ctx, query.TouchWebSessionParams{IDHash: key, LastSeenAt: now.UnixMilli(),
+			ExpiresAt: expiresAt(sess.Created, now).UnixMilli()}); err != nil {
+			return session{}, fmt.Errorf("moving the idle clock of a session: %w", err)
+		}
 	}
 	return sess, nil
+}
+
+// purge deletes the sessions that have expired; it returns how many.
+func (s *sessions) purge(ctx context.Context) (int64, error) {
+	n, err := s.st.WriteQueries().PurgeWebSessions(ctx, s.now().UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("purging expired sessions: %w", err)
+	}
+	return n, nil
 }
 
 // states are the sign-ins in progress: each state value handed to Discord, kept until it

@@ -7,7 +7,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
@@ -26,10 +25,12 @@ import (
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 //go:embed templates/*.html
@@ -90,16 +91,17 @@ type Config struct {
 	PublicURL string
 	// ClientID and ClientSecret are the Discord application's OAuth2 credentials.
 	ClientID, ClientSecret string
-	// SessionKey signs the session cookies; empty means a random key (sessions end with
-	// the process).
-	SessionKey []byte
+	// Store keeps the sessions (web_sessions).
+	Store *store.Store
 	// APIURL is Discord's REST base (with the version), from which the OAuth2 endpoints
 	// follow: the authorize page at its host, the token exchange and /users/@me under it.
 	APIURL string
 	// HTTPClient makes the token exchange and the /users/@me call; nil is a client with a
 	// 15-second timeout.
 	HTTPClient *http.Client
-	Now        func() time.Time
+	// Clock times the sessions and the background purge of expired ones (nil: the
+	// system's).
+	Clock clock.Clock
 	// Sandbox marks the dashboard of gavel sandbox: every page says that it runs against
 	// the fake Discord and that sign-in skipped OAuth, and SignInSandbox is allowed.
 	Sandbox bool
@@ -123,8 +125,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	cfg.Clock = clock.OrSystem(cfg.Clock)
+	if cfg.Store == nil {
+		return nil, errors.New("web: no store for the sessions")
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 15 * time.Second}
@@ -137,20 +140,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil || api.Host == "" {
 		return nil, fmt.Errorf("web: Discord API URL %q is not a URL", cfg.APIURL)
 	}
-	key := cfg.SessionKey
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		_, _ = rand.Read(key)
-	}
 	s := &Server{cfg: cfg, log: cfg.Log,
 		oauth: &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 			RedirectURL: public.String() + "/auth/callback", Scopes: []string{"identify"},
 			Endpoint: oauth2.Endpoint{AuthURL: api.Scheme + "://" + api.Host + "/oauth2/authorize", TokenURL: api.String() + "/oauth2/token",
 				AuthStyle: oauth2.AuthStyleInHeader}},
 		meURL:    api.String() + "/users/@me",
-		sessions: &sessions{key: key, secure: public.Scheme == "https", now: cfg.Now},
-		states:   &states{m: map[string]time.Time{}, now: cfg.Now},
-		writes:   &writeLimiter{m: map[int64]*bucket{}, now: cfg.Now},
+		sessions: &sessions{st: cfg.Store, secure: public.Scheme == "https", now: cfg.Clock.Now},
+		states:   &states{m: map[string]time.Time{}, now: cfg.Clock.Now},
+		writes:   &writeLimiter{m: map[int64]*bucket{}, now: cfg.Clock.Now},
 	}
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -199,18 +197,41 @@ var errNotSandbox = errors.New("web: signing in without OAuth is only for gavel 
 // SignInSandbox signs the browser in as user without OAuth: in the sandbox every account
 // belongs to the fake Discord in the same process, so there is nobody to ask. Outside the
 // sandbox it refuses and writes nothing.
-func (s *Server) SignInSandbox(w http.ResponseWriter, user int64, name string) error {
+func (s *Server) SignInSandbox(ctx context.Context, w http.ResponseWriter, user int64, name string) error {
 	if !s.cfg.Sandbox {
 		return errNotSandbox
 	}
-	now := s.cfg.Now().Unix()
-	s.sessions.write(w, session{UserID: user, Username: name, Issued: now, Seen: now, CSRF: randomToken()})
+	if _, err := s.sessions.create(ctx, w, user, name); err != nil {
+		return err
+	}
 	s.log.Info("sandbox sign-in without OAuth", "user", user, "username", name)
 	return nil
 }
 
 // Handler serves the dashboard.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// PurgeSessions deletes the expired sessions every hour (on the configured clock) until ctx
+// ends. An expired session found on access, and every expired one at each sign-in, is
+// deleted anyway; this keeps the table small when nobody signs in.
+func (s *Server) PurgeSessions(ctx context.Context) {
+	for {
+		t := clock.After(s.cfg.Clock, sessionPurgeEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		if n, err := s.sessions.purge(ctx); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("purging expired dashboard sessions", "err", err)
+			}
+		} else if n > 0 {
+			s.log.Info("purged expired dashboard sessions", "count", n)
+		}
+	}
+}
 
 // securityHeaders keeps the pages from being framed, sniffed or fed scripts from elsewhere.
 func securityHeaders(h http.Handler) http.Handler {
@@ -270,7 +291,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, sess *se
 func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var sp *session
-		if sess, err := s.sessions.read(w, r); err == nil {
+		if sess, err := s.sessions.read(r.Context(), r); err == nil {
 			sp = &sess
 		}
 		if err := h(w, r, sp); err != nil {
@@ -284,16 +305,19 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, sess *sessi
 // A POST must also carry the session's CSRF token.
 func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		sess, err := s.sessions.read(w, r)
+		sess, err := s.sessions.read(r.Context(), r)
 		if err != nil {
 			msg := "Sign in with Discord to use the dashboard."
 			switch {
-			case errors.Is(err, errExpired):
-				msg = "Your session has expired (sessions last 7 days, or 24 hours unused). Sign in again; nothing was changed."
+			case errors.Is(err, errEnded):
+				msg = "Your session has ended: it expired (sessions last 7 days, or 24 hours unused), or you signed out. Sign in again; nothing was changed."
 				s.sessions.clear(w)
 			case errors.Is(err, errTampered):
-				msg = "Your session cookie is not valid: it was altered, or signed before a key change. Sign in again; nothing was changed."
+				msg = "Your session cookie is not valid: it was altered. Sign in again; nothing was changed."
 				s.sessions.clear(w)
+			case !errors.Is(err, errNoSession):
+				s.fail(w, r, nil, err)
+				return
 			}
 			s.fail(w, r, nil, &pageError{Status: http.StatusUnauthorized, Title: "Sign in needed", Message: msg, SignIn: true})
 			return

@@ -100,6 +100,10 @@ func (q *Queries) DeleteSnippet(ctx context.Context, id int64) error {
 	return q.q.DeleteSnippet(ctx, id)
 }
 
+func (q *Queries) DeleteWebSession(ctx context.Context, idHash string) error {
+	return q.q.DeleteWebSession(ctx, idHash)
+}
+
 func (q *Queries) DueCases(ctx context.Context, arg query.DueCasesParams) ([]query.Case, error) {
 	rows, err := q.q.DueCases(ctx, pgdb.DueCasesParams(arg))
 	return each(rows, func(r pgdb.Case) query.Case { return query.Case(r) }), err
@@ -156,6 +160,11 @@ func (q *Queries) GetSnippet(ctx context.Context, arg query.GetSnippetParams) (q
 	return query.Snippet(row), err
 }
 
+func (q *Queries) GetWebSession(ctx context.Context, idHash string) (query.WebSession, error) {
+	row, err := q.q.GetWebSession(ctx, idHash)
+	return query.WebSession(row), err
+}
+
 func (q *Queries) GiveUpScheduledAction(ctx context.Context, arg query.GiveUpScheduledActionParams) (int64, error) {
 	return q.q.GiveUpScheduledAction(ctx, pgdb.GiveUpScheduledActionParams(arg))
 }
@@ -197,6 +206,10 @@ func (q *Queries) InsertSnippet(ctx context.Context, arg query.InsertSnippetPara
 
 func (q *Queries) InsertSnippetEvent(ctx context.Context, arg query.InsertSnippetEventParams) error {
 	return q.q.InsertSnippetEvent(ctx, pgdb.InsertSnippetEventParams(arg))
+}
+
+func (q *Queries) InsertWebSession(ctx context.Context, arg query.InsertWebSessionParams) error {
+	return q.q.InsertWebSession(ctx, pgdb.InsertWebSessionParams(arg))
 }
 
 func (q *Queries) LatestCaseOfUser(ctx context.Context, arg query.LatestCaseOfUserParams) (query.Case, error) {
@@ -301,6 +314,10 @@ func (q *Queries) ProcessCase(ctx context.Context, arg query.ProcessCaseParams) 
 	return query.Case(row), err
 }
 
+func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error) {
+	return q.q.PurgeWebSessions(ctx, expiresAt)
+}
+
 func (q *Queries) RecentCases(ctx context.Context, arg query.RecentCasesParams) ([]query.Case, error) {
 	rows, err := q.q.RecentCases(ctx, pgdb.RecentCasesParams(arg))
 	return each(rows, func(r pgdb.Case) query.Case { return query.Case(r) }), err
@@ -368,6 +385,10 @@ func (q *Queries) SnippetEvents(ctx context.Context, arg query.SnippetEventsPara
 
 func (q *Queries) SnippetNamesLike(ctx context.Context, arg query.SnippetNamesLikeParams) ([]string, error) {
 	return q.q.SnippetNamesLike(ctx, pgdb.SnippetNamesLikeParams(arg))
+}
+
+func (q *Queries) TouchWebSession(ctx context.Context, arg query.TouchWebSessionParams) error {
+	return q.q.TouchWebSession(ctx, pgdb.TouchWebSessionParams(arg))
 }
 
 func (q *Queries) UnscheduledExpiringCases(ctx context.Context, arg query.UnscheduledExpiringCasesParams) ([]query.Case, error) {

@@ -28,6 +28,7 @@ type Queries interface {
 	DeleteRank(ctx context.Context, arg DeleteRankParams) (int64, error)
 	DeleteRoleRank(ctx context.Context, arg DeleteRoleRankParams) (int64, error)
 	DeleteSnippet(ctx context.Context, id int64) error
+	DeleteWebSession(ctx context.Context, idHash string) error
 	DueCases(ctx context.Context, arg DueCasesParams) ([]Case, error)
 	DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error)
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
@@ -40,6 +41,7 @@ type Queries interface {
 	GetGuild(ctx context.Context, id int64) (Guild, error)
 	GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error)
 	GetSnippet(ctx context.Context, arg GetSnippetParams) (Snippet, error)
+	GetWebSession(ctx context.Context, idHash string) (WebSession, error)
 	GiveUpScheduledAction(ctx context.Context, arg GiveUpScheduledActionParams) (int64, error)
 	GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams) ([]Case, error)
 	GuildJoined(ctx context.Context, arg GuildJoinedParams) error
@@ -50,6 +52,7 @@ type Queries interface {
 	InsertSettingsEvent(ctx context.Context, arg InsertSettingsEventParams) error
 	InsertSnippet(ctx context.Context, arg InsertSnippetParams) (Snippet, error)
 	InsertSnippetEvent(ctx context.Context, arg InsertSnippetEventParams) error
+	InsertWebSession(ctx context.Context, arg InsertWebSessionParams) error
 	LatestCaseOfUser(ctx context.Context, arg LatestCaseOfUserParams) (Case, error)
 	LatestRestrictionCase(ctx context.Context, arg LatestRestrictionCaseParams) (Case, error)
 	ListCommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error)
@@ -71,6 +74,7 @@ type Queries interface {
 	PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error)
 	PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error)
 	ProcessCase(ctx context.Context, arg ProcessCaseParams) (Case, error)
+	PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
@@ -87,6 +91,7 @@ type Queries interface {
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
 	SnippetEvents(ctx context.Context, arg SnippetEventsParams) ([]SnippetEvent, error)
 	SnippetNamesLike(ctx context.Context, arg SnippetNamesLikeParams) ([]string, error)
+	TouchWebSession(ctx context.Context, arg TouchWebSessionParams) error
 	UnscheduledExpiringCases(ctx context.Context, arg UnscheduledExpiringCasesParams) ([]Case, error)
 	UpdateGuildSettings(ctx context.Context, arg UpdateGuildSettingsParams) error
 	UpdateSnippetContent(ctx context.Context, arg UpdateSnippetContentParams) error

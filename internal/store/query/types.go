@@ -295,6 +295,14 @@ type InsertSnippetParams struct {
 	CreatedAt int64
 }
 
+type InsertWebSessionParams struct {
+	IDHash    string
+	UserID    int64
+	Username  string
+	CreatedAt int64
+	ExpiresAt int64
+}
+
 type LatestCaseOfUserParams struct {
 	GuildID int64
 	UserID  int64
@@ -551,6 +559,12 @@ type SnippetNamesLikeParams struct {
 	MaxRows int64
 }
 
+type TouchWebSessionParams struct {
+	IDHash     string
+	LastSeenAt int64
+	ExpiresAt  int64
+}
+
 type UnscheduledExpiringCasesParams struct {
 	After   int64
 	MaxRows int64
@@ -596,4 +610,13 @@ type UseSnippetParams struct {
 	GuildID    int64
 	NameKey    string
 	LastUsedAt sql.NullInt64
+}
+
+type WebSession struct {
+	IDHash     string
+	UserID     int64
+	Username   string
+	CreatedAt  int64
+	LastSeenAt int64
+	ExpiresAt  int64
 }

@@ -96,6 +96,10 @@ func (q *Queries) DeleteSnippet(ctx context.Context, id int64) error {
 	return q.q.DeleteSnippet(ctx, id)
 }
 
+func (q *Queries) DeleteWebSession(ctx context.Context, idHash string) error {
+	return q.q.DeleteWebSession(ctx, idHash)
+}
+
 func (q *Queries) DueCases(ctx context.Context, arg query.DueCasesParams) ([]query.Case, error) {
 	rows, err := q.q.DueCases(ctx, sqlitedb.DueCasesParams(arg))
 	return each(rows, func(r sqlitedb.Case) query.Case { return query.Case(r) }), err
@@ -152,6 +156,11 @@ func (q *Queries) GetSnippet(ctx context.Context, arg query.GetSnippetParams) (q
 	return query.Snippet(row), err
 }
 
+func (q *Queries) GetWebSession(ctx context.Context, idHash string) (query.WebSession, error) {
+	row, err := q.q.GetWebSession(ctx, idHash)
+	return query.WebSession(row), err
+}
+
 func (q *Queries) GiveUpScheduledAction(ctx context.Context, arg query.GiveUpScheduledActionParams) (int64, error) {
 	return q.q.GiveUpScheduledAction(ctx, sqlitedb.GiveUpScheduledActionParams(arg))
 }
@@ -193,6 +202,10 @@ func (q *Queries) InsertSnippet(ctx context.Context, arg query.InsertSnippetPara
 
 func (q *Queries) InsertSnippetEvent(ctx context.Context, arg query.InsertSnippetEventParams) error {
 	return q.q.InsertSnippetEvent(ctx, sqlitedb.InsertSnippetEventParams(arg))
+}
+
+func (q *Queries) InsertWebSession(ctx context.Context, arg query.InsertWebSessionParams) error {
+	return q.q.InsertWebSession(ctx, sqlitedb.InsertWebSessionParams(arg))
 }
 
 func (q *Queries) LatestCaseOfUser(ctx context.Context, arg query.LatestCaseOfUserParams) (query.Case, error) {
@@ -297,6 +310,10 @@ func (q *Queries) ProcessCase(ctx context.Context, arg query.ProcessCaseParams) 
 	return query.Case(row), err
 }
 
+func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error) {
+	return q.q.PurgeWebSessions(ctx, expiresAt)
+}
+
 func (q *Queries) RecentCases(ctx context.Context, arg query.RecentCasesParams) ([]query.Case, error) {
 	rows, err := q.q.RecentCases(ctx, sqlitedb.RecentCasesParams(arg))
 	return each(rows, func(r sqlitedb.Case) query.Case { return query.Case(r) }), err
@@ -364,6 +381,10 @@ func (q *Queries) SnippetEvents(ctx context.Context, arg query.SnippetEventsPara
 
 func (q *Queries) SnippetNamesLike(ctx context.Context, arg query.SnippetNamesLikeParams) ([]string, error) {
 	return q.q.SnippetNamesLike(ctx, sqlitedb.SnippetNamesLikeParams(arg))
+}
+
+func (q *Queries) TouchWebSession(ctx context.Context, arg query.TouchWebSessionParams) error {
+	return q.q.TouchWebSession(ctx, sqlitedb.TouchWebSessionParams(arg))
 }
 
 func (q *Queries) UnscheduledExpiringCases(ctx context.Context, arg query.UnscheduledExpiringCasesParams) ([]query.Case, error) {

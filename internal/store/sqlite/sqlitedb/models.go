@@ -174,3 +174,12 @@ type SnippetEvent struct {
 	NewValue  sql.NullString
 	CreatedAt int64
 }
+
+type WebSession struct {
+	IDHash     string
+	UserID     int64
+	Username   string
+	CreatedAt  int64
+	LastSeenAt int64
+	ExpiresAt  int64
+}
