@@ -359,6 +359,53 @@ func TestDashboardOverHTTP(t *testing.T) {
 		})
 	})
 
+	t.Run("a note", func(t *testing.T) {
+		r := ww.get(t, mod, casePath)
+		if !strings.Contains(r.body, `id="add-note"`) {
+			t.Fatalf("no note form on the case page: %s", r.body)
+		}
+		tok := csrfOf(t, r.body)
+		before, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
+		beforeEvents, _ := cs.Events(context.Background(), before.ID)
+		for _, c := range []struct {
+			name, note string
+			status     int
+			want       string
+		}{
+			{"empty", "   ", http.StatusBadRequest, "A note is 1 to 2000 characters; this one is 0"},
+			{"too long", strings.Repeat("é", cases.MaxReasonLength+1), http.StatusBadRequest, "A note is 1 to 2000 characters; this one is 2001"},
+		} {
+			if r := ww.post(t, mod, casePath+"/note", url.Values{"csrf": {tok}, "note": {c.note}}, nil); r.status != c.status || !strings.Contains(r.body, c.want) {
+				t.Errorf("%s note: %d, want %d saying %q: %s", c.name, r.status, c.status, c.want, r.body)
+			}
+		}
+		if r := ww.post(t, mod, casePath+"/note", url.Values{"note": {"no token"}}, nil); r.status != http.StatusForbidden {
+			t.Errorf("a note without the CSRF token: %d %s", r.status, r.body)
+		}
+		plain := ww.signIn(t, ww.plain)
+		plainTok := csrfOf(t, ww.get(t, plain, "/servers").body)
+		if r := ww.post(t, plain, casePath+"/note", url.Values{"csrf": {plainTok}, "note": {"hijack"}}, nil); r.status != http.StatusForbidden {
+			t.Errorf("a note by a member without the permission: %d %s", r.status, r.body)
+		}
+		if events, _ := cs.Events(context.Background(), before.ID); len(events) != len(beforeEvents) {
+			t.Fatalf("refused notes wrote history: %+v", events[len(beforeEvents):])
+		}
+
+		r = ww.post(t, mod, casePath+"/note", url.Values{"csrf": {tok}, "note": {"  called them; they apologised  "}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Note added to the case") || !strings.Contains(r.body, "<em>(called them; they apologised)</em>") {
+			t.Fatalf("adding a note: %d %s", r.status, r.body)
+		}
+		after, _ := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
+		events, _ := cs.Events(context.Background(), after.ID)
+		last := events[len(events)-1]
+		if len(events) != len(beforeEvents)+1 || last.Kind != cases.EventNote || last.ActorID != discord.UserID(ww.mod) || last.Note != "called them; they apologised" {
+			t.Errorf("history after the note: %+v; want one note row by the dashboard user", last)
+		}
+		if after.Reason != before.Reason || after.Status != before.Status || !after.ExpiresAt.Equal(before.ExpiresAt) {
+			t.Errorf("the note changed the case: %+v", after)
+		}
+	})
+
 	t.Run("status and expiry", func(t *testing.T) {
 		tok := csrfOf(t, ww.get(t, mod, casePath).body)
 		before, _ := ww.message(ww.modlog, logged.ID)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
@@ -340,6 +341,8 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 		}
 	case "expiry":
 		page.Notice = "Expiry updated; its scheduled end moved with it. The mod-log message follows."
+	case "note":
+		page.Notice = "Note added to the case's history."
 	}
 	s.render(w, http.StatusOK, "case", sess, fmt.Sprintf("Case #%d · %s", c.Number, a.Guild.Name), page)
 	return nil
@@ -372,6 +375,32 @@ func (s *Server) handleReason(w http.ResponseWriter, r *http.Request, sess *sess
 	}
 	s.log.Info("dashboard: case reason changed", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
 	http.Redirect(w, r, fmt.Sprintf("/g/%d/cases/%d?updated=reason", a.Guild.ID, c.Number), http.StatusSeeOther)
+	return nil
+}
+
+// handleNote adds a note to the case's history: something said or done about the case
+// that changes none of its fields (cases.AddNote, which the pipeline uses for the same). No
+// command adds a note to a case, so it takes what editing a case takes, cases modify's
+// permission; the history row names the dashboard user.
+func (s *Server) handleNote(w http.ResponseWriter, r *http.Request, sess *session) error {
+	a, c, err := s.editable(r, sess, false)
+	if err != nil {
+		return err
+	}
+	note := strings.TrimSpace(r.PostForm.Get("note"))
+	if n := utf8.RuneCountInString(note); n == 0 || n > cases.MaxReasonLength {
+		return &pageError{Status: http.StatusBadRequest, Title: "Not added",
+			Message: fmt.Sprintf("A note is 1 to %d characters; this one is %d. Nothing was added to case #%d.", cases.MaxReasonLength, n, c.Number)}
+	}
+	_, err = s.cfg.Cases.AddNote(r.Context(), a.Guild.ID, c.Number, discord.UserID(sess.UserID), note)
+	switch {
+	case errors.Is(err, input.ErrInvalid):
+		return &pageError{Status: http.StatusBadRequest, Title: "Not added", Message: fmt.Sprintf("No note was added to case #%d: %s.", c.Number, err)}
+	case err != nil:
+		return err
+	}
+	s.log.Info("dashboard: note added to a case", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
+	http.Redirect(w, r, fmt.Sprintf("/g/%d/cases/%d?updated=note", a.Guild.ID, c.Number), http.StatusSeeOther)
 	return nil
 }
 

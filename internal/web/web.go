@@ -169,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/status", s.signedIn(s.limited(s.handleStatus)))
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/expiry", s.signedIn(s.limited(s.handleExpiry)))
 	mux.HandleFunc("POST /g/{guild}/cases/{number}/lift", s.signedIn(s.limited(s.handleLift)))
+	mux.HandleFunc("POST /g/{guild}/cases/{number}/note", s.signedIn(s.limited(s.handleNote)))
 	mux.HandleFunc("GET /g/{guild}/members/{user}", s.signedIn(s.handleMember))
 	mux.HandleFunc("GET /g/{guild}/scheduled", s.signedIn(s.handleScheduled))
 	mux.HandleFunc("GET /g/{guild}/automod", s.signedIn(s.handleAutoMod))
