@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,4 +176,42 @@ func TestWriteLimit(t *testing.T) {
 	if ok, _ := l.allow(1); ok {
 		t.Error("allowed twice after one refill")
 	}
+}
+
+// TestPurgeLoop: the background purge runs every hour on the server's clock and deletes
+// the sessions that have expired.
+func TestPurgeLoop(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		clk := clock.NewManual(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+		s := &Server{cfg: Config{Clock: clk}, log: slog.New(slog.DiscardHandler), sessions: &sessions{st: st, now: clk.Now}}
+		w := httptest.NewRecorder()
+		if _, err := s.sessions.create(ctx, w, 42, "mod"); err != nil {
+			t.Fatal(err)
+		}
+		id, _ := base64.RawURLEncoding.DecodeString(w.Result().Cookies()[0].Value)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.PurgeSessions(ctx)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+		if err := clk.WaitArmed(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if got := clk.Armed(); len(got) != 1 || !got[0].Equal(clk.Now().Add(sessionPurgeEvery)) {
+			t.Fatalf("armed %v; want one purge an hour on", got)
+		}
+		clk.Advance(sessionIdle + time.Minute) // the session has expired; the purge is due
+		// The loop arms its next purge once this one is done.
+		if err := clk.WaitArmedAfter(ctx, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Queries().GetWebSession(ctx, hashID(id)); !errors.Is(err, sql.ErrNoRows) {
+			t.Errorf("the expired session after the hourly purge: %v; want deleted", err)
+		}
+	})
 }
