@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -154,6 +155,33 @@ func TestEveryPageIsValidHTML(t *testing.T) {
 	_, pages[g+"/members/leo (editor)"] = c.get(g + "/members/" + w.Members[2].String())
 	if !strings.Contains(pages[g+"/cases/2 (editor)"], "<textarea") {
 		t.Errorf("the senior moderator's case page has no edit form:\n%s", pages[g+"/cases/2 (editor)"])
+	}
+
+	// The answers to POSTs: an edit's notice, a refusal in words, a form without its token.
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(pages[g+"/cases/2 (editor)"])
+	if csrf == nil {
+		t.Fatalf("no CSRF token on the case page")
+	}
+	for _, p := range []struct {
+		name, path string
+		form       url.Values
+		status     int
+	}{
+		{"POST reason", g + "/cases/2/reason", url.Values{"csrf": {csrf[1]}, "reason": {"calm down, edited"}}, http.StatusOK},
+		{"POST empty reason", g + "/cases/2/reason", url.Values{"csrf": {csrf[1]}, "reason": {""}}, http.StatusBadRequest},
+		{"POST bad expiry", g + "/cases/2/expiry", url.Values{"csrf": {csrf[1]}, "expires": {"soon"}}, http.StatusBadRequest},
+		{"POST without the token", g + "/cases/2/reason", url.Values{"reason": {"forged"}}, http.StatusForbidden},
+		{"POST blank message", general, url.Values{"text": {"   "}}, http.StatusOK},
+		{"POST unknown user", "/sandbox/as", url.Values{"user": {"42"}}, http.StatusOK},
+	} {
+		st, body := c.post(p.path, p.form)
+		if st != p.status {
+			t.Errorf("%s = %d, want %d", p.name, st, p.status)
+		}
+		pages[p.name] = body
+	}
+	if !strings.Contains(pages["POST reason"], `id="notice"`) {
+		t.Errorf("the reason edit shows no notice:\n%s", pages["POST reason"])
 	}
 
 	for name, body := range pages {
