@@ -283,7 +283,11 @@ func (u *Upkeep) GuildAvailable(guildID discord.GuildID, name string) {
 	ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), 10*time.Second)
 	defer cancel()
 	if err := u.cfg.Guilds.GuildJoined(ctx, guildID, u.cfg.Clock.Now()); err != nil {
-		u.cfg.Log.Warn("recording the guild", "guild", guildID, "err", err)
+		// A shutdown that cuts the write short is no fault: the next start records the
+		// guild again when Discord announces it.
+		if u.cfg.Work.Context().Err() == nil {
+			u.cfg.Log.Warn("recording the guild", "guild", guildID, "err", err)
+		}
 	}
 	u.reconcile(guildID)
 }
