@@ -17,9 +17,10 @@ type CaseFilter struct {
 	Status string
 	// ReasonWords: the reason contains every word. PostgreSQL matches whole words with its
 	// full-text index; SQLite matches substrings (ASCII case-insensitively) by scanning the
-	// guild's cases — an FTS5 index there cost a third of the case-creation rate, and a
-	// moderator's search over one guild's cases is a scan SQLite does in milliseconds. Words
-	// must hold only letters and digits.
+	// guild's cases newest first — an FTS5 index there cost a third of the case-creation
+	// rate. The scan stops at the page's last match: milliseconds for a common word, but a
+	// word few cases hold reads most of the guild (0.4 s at a million cases,
+	// docs/benchmarks.md "Case browser"). Words must hold only letters and digits.
 	ReasonWords []string
 	// MetaKey and MetaValue: the metadata has MetaKey set to MetaValue. The key must be of
 	// a-z, A-Z, 0-9, _ and -.
