@@ -136,8 +136,8 @@ func browserReason(r *rand.Rand) string {
 // browserCase is one seeded case's columns.
 type browserCase struct {
 	number, moderator, user, created int64
-	typ, status, reason            string
-	expires                        *int64
+	typ, status, reason              string
+	expires                          *int64
 }
 
 var browserTypes = []struct {
