@@ -36,6 +36,7 @@ type cli struct {
 	VersionFlag versionFlag `name:"version" help:"Print the version, the commit and the Go version, and exit."`
 
 	Run     runCmd     `cmd:"" help:"Open and migrate the database, then run the bot (needs DISCORD_TOKEN)."`
+	Web     webCmd     `cmd:"" help:"Serve only the dashboard, beside gavel run on the same PostgreSQL database (needs DISCORD_TOKEN; no gateway)."`
 	Sandbox sandboxCmd `cmd:"" help:"Try gavel in a browser with no token: gavel against a built-in fake Discord, with a seeded server, the dashboard and a Discord-like panel."`
 	Migrate migrateCmd `cmd:"" help:"Apply, roll back or list the database migrations."`
 	Cases   casesCmd   `cmd:"" help:"List, show and export cases."`

@@ -440,3 +440,17 @@ func nullMS(t time.Time) sql.NullInt64 {
 	}
 	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
+
+// PresentGuilds lists the guilds the bot is in, as the process holding the gateway recorded
+// them (joined and not left): what a process without a gateway (gavel web) serves.
+func (s *Service) PresentGuilds(ctx context.Context) ([]discord.GuildID, error) {
+	ids, err := s.read.PresentGuilds(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing the guilds: %w", err)
+	}
+	out := make([]discord.GuildID, len(ids))
+	for i, id := range ids {
+		out[i] = discord.GuildID(id)
+	}
+	return out, nil
+}

@@ -309,6 +309,10 @@ func (q *Queries) PermissionEvents(ctx context.Context, arg query.PermissionEven
 	return each(rows, func(r pgdb.PermissionEvent) query.PermissionEvent { return query.PermissionEvent(r) }), err
 }
 
+func (q *Queries) PresentGuilds(ctx context.Context) ([]int64, error) {
+	return q.q.PresentGuilds(ctx)
+}
+
 func (q *Queries) ProcessCase(ctx context.Context, arg query.ProcessCaseParams) (query.Case, error) {
 	row, err := q.q.ProcessCase(ctx, pgdb.ProcessCaseParams(arg))
 	return query.Case(row), err

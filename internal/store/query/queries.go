@@ -73,6 +73,7 @@ type Queries interface {
 	OpenActionsOfTarget(ctx context.Context, arg OpenActionsOfTargetParams) ([]ScheduledAction, error)
 	PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error)
 	PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error)
+	PresentGuilds(ctx context.Context) ([]int64, error)
 	ProcessCase(ctx context.Context, arg ProcessCaseParams) (Case, error)
 	PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)

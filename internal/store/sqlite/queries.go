@@ -305,6 +305,10 @@ func (q *Queries) PermissionEvents(ctx context.Context, arg query.PermissionEven
 	return each(rows, func(r sqlitedb.PermissionEvent) query.PermissionEvent { return query.PermissionEvent(r) }), err
 }
 
+func (q *Queries) PresentGuilds(ctx context.Context) ([]int64, error) {
+	return q.q.PresentGuilds(ctx)
+}
+
 func (q *Queries) ProcessCase(ctx context.Context, arg query.ProcessCaseParams) (query.Case, error) {
 	row, err := q.q.ProcessCase(ctx, sqlitedb.ProcessCaseParams(arg))
 	return query.Case(row), err

@@ -74,3 +74,31 @@ func (q *Queries) GuildLeft(ctx context.Context, arg GuildLeftParams) (int64, er
 	}
 	return result.RowsAffected()
 }
+
+const presentGuilds = `-- name: PresentGuilds :many
+SELECT id FROM guilds WHERE left_at IS NULL ORDER BY id
+`
+
+// The guilds gavel is in, as the process holding the gateway recorded them.
+func (q *Queries) PresentGuilds(ctx context.Context) ([]int64, error) {
+	rows, err := q.db.QueryContext(ctx, presentGuilds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -13,3 +13,7 @@ UPDATE guilds SET left_at = ?2 WHERE id = ?1;
 -- keys, and an existing row (its counter, its join time) is left as it is.
 INSERT INTO guilds (id, case_count, joined_at, left_at) VALUES (?1, 0, ?2, NULL)
 ON CONFLICT (id) DO NOTHING;
+
+-- name: PresentGuilds :many
+-- The guilds gavel is in, as the process holding the gateway recorded them.
+SELECT id FROM guilds WHERE left_at IS NULL ORDER BY id;
