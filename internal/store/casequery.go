@@ -19,7 +19,7 @@ type CaseFilter struct {
 	// full-text index; SQLite matches substrings (ASCII case-insensitively) by scanning the
 	// guild's cases newest first — an FTS5 index there cost a third of the case-creation
 	// rate. The scan stops at the page's last match: milliseconds for a common word, but a
-	// word few cases hold reads most of the guild (0.4 s at a million cases,
+	// word few cases hold reads most of the guild (0.3 s at a million cases,
 	// docs/benchmarks.md "Case browser"). Words must hold only letters and digits.
 	ReasonWords []string
 	// MetaKey and MetaValue: the metadata has MetaKey set to MetaValue. The key must be of
