@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -176,6 +177,28 @@ func TestWebProcessOnPostgres(t *testing.T) {
 		if calls := counter.take(); pageCalls(calls) != 0 {
 			t.Errorf("the edit called Discord: %v", calls)
 		}
+	})
+
+	t.Run("no lift without the pipeline", func(t *testing.T) {
+		cs := cw.casesService(t)
+		ban, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(cw.guild), UserID: discord.UserID(cw.target),
+			ModeratorID: discord.UserID(cw.mod), Type: cases.Ban, Reason: "banned for the lift test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		memberPath := "/g/" + g + "/members/" + cw.target.String()
+		r := ww.get(t, mod, memberPath)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "banned for the lift test") || strings.Contains(r.body, "Lift now") {
+			t.Fatalf("member page: %d, want the ban listed without Lift now: %s", r.status, r.body)
+		}
+		r = ww.post(t, mod, "/g/"+g+"/cases/"+strconv.FormatInt(ban.Number, 10)+"/lift", url.Values{"csrf": {csrfOf(t, r.body)}}, nil)
+		if r.status != http.StatusNotFound || !strings.Contains(r.body, "gavel web has no gateway") {
+			t.Errorf("lift: %d %s", r.status, r.body)
+		}
+		if c, err := cs.GetByNumber(context.Background(), discord.GuildID(cw.guild), ban.Number); err != nil || c.Status != cases.Active {
+			t.Errorf("the ban after a refused lift: %+v %v", c, err)
+		}
+		counter.take()
 	})
 
 	t.Run("expiry on the clock", func(t *testing.T) {

@@ -551,7 +551,7 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, sess *sessio
 		return err
 	}
 	if s.cfg.Lift == nil {
-		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process runs no moderation pipeline, so punishments cannot be lifted here."}
+		return &pageError{Status: http.StatusNotFound, Title: "Not available", Message: "This gavel process runs no moderation pipeline (gavel web has no gateway), so punishments cannot be lifted here: lift it in Discord with cases modify and -lift, or from the dashboard that gavel run serves."}
 	}
 	c, err := s.caseInPath(r, a)
 	if err != nil {
