@@ -422,7 +422,7 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
 			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
 			return rules, err
-		}, Discord: a.cached,
+		}, GavelStore: a.automod.Store(), Discord: a.cached,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
 		APIURL: a.cfg.Discord.APIURL, Clock: a.clock, Lift: a.webLift,
 		// A punishment is an action with an inverse that is not itself a lift (an unban's

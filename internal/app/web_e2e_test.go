@@ -550,6 +550,152 @@ func TestDashboardOverHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("automod rules file: plan and apply", func(t *testing.T) {
+		owner := ww.signIn(t, ww.owner)
+		gid := discord.GuildID(ww.guild)
+		// The audit-log channel hears of every change applied, naming the dashboard user.
+		if r := ww.send(t, ww.owner, "$config channel auditlog <#"+ww.modlog.String()+">"); !strings.Contains(r.Content, "audit-log channel is now") {
+			t.Fatalf("setting the audit-log channel: %q", r.Content)
+		}
+		r := ww.get(t, owner, "/g/"+g+"/automod")
+		tok := csrfOf(t, r.body)
+		// The editor holds the guild's rules as gavel automod export writes them.
+		if r.status != http.StatusOK || !strings.Contains(r.body, `id="plan-form"`) || !strings.Contains(r.body, "name = &#34;scams&#34;") ||
+			!strings.Contains(r.body, "name = &#34;long list&#34;") {
+			t.Fatalf("the automod page's rules file: %d %s", r.status, r.body)
+		}
+		before := ww.s.AutoModRules(ww.guild)
+		file := `[[rule]]
+name = "scams"
+trigger = "keyword"
+keywords = ["free nitro", "scam*", "giveaway*"]
+
+  [[rule.action]]
+  type = "block"
+
+[[rule]]
+name = "invites"
+trigger = "keyword"
+keywords = ["discord.gg/*"]
+
+  [[rule.action]]
+  type = "block"
+`
+		hashes := regexp.MustCompile(`name="filehash" value="([0-9a-f]+)">\s*<input type="hidden" name="statehash" value="([0-9a-f]+)">`)
+		r = ww.post(t, owner, "/g/"+g+"/automod/plan", url.Values{"csrf": {tok}, "file": {file}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, `<li class="change change-update"><strong>update</strong> Discord rule <code>scams</code>`) ||
+			!strings.Contains(r.body, `<li class="change change-create"><strong>create</strong> Discord rule <code>invites</code>`) ||
+			!strings.Contains(r.body, `<li class="change change-delete"><strong>delete</strong> gavel-enforced rule <code>long list</code>`) ||
+			!strings.Contains(r.body, "1 to create, 1 to update, 1 to delete, 0 unchanged") {
+			t.Fatalf("the plan: %d %s", r.status, r.body)
+		}
+		m := hashes.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("the plan carries no hashes: %s", r.body)
+		}
+		if got := ww.s.AutoModRules(ww.guild); len(got) != len(before) {
+			t.Fatalf("planning changed Discord's rules: %+v", got)
+		}
+
+		// Apply with another file than the one planned: refused.
+		r = ww.post(t, owner, "/g/"+g+"/automod/apply", url.Values{"csrf": {tok}, "file": {file + "\n"}, "filehash": {m[1]}, "statehash": {m[2]}}, nil)
+		if r.status != http.StatusConflict || !strings.Contains(r.body, "not the file that was planned") {
+			t.Errorf("applying an edited file: %d %s", r.status, r.body)
+		}
+		// The rules change on Discord after the plan: the plan is stale, and refused.
+		if r := ww.send(t, ww.owner, "$automod disable scams"); !strings.Contains(r.Content, "scams") {
+			t.Fatalf("disabling the rule: %q", r.Content)
+		}
+		r = ww.post(t, owner, "/g/"+g+"/automod/apply", url.Values{"csrf": {tok}, "file": {file}, "filehash": {m[1]}, "statehash": {m[2]}}, nil)
+		if r.status != http.StatusConflict || !strings.Contains(r.body, "The rules changed since this plan was made") ||
+			!strings.Contains(r.body, "enabled: false → true") {
+			t.Fatalf("applying a stale plan: %d %s", r.status, r.body)
+		}
+		if got := ww.s.AutoModRules(ww.guild); len(got) != len(before) || got[0].Enabled {
+			t.Fatalf("a stale plan changed Discord's rules: %+v", got)
+		}
+		// The refusal shows the plan as it is now; that one applies.
+		m = hashes.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("the refusal carries no new plan: %s", r.body)
+		}
+		// Without the token, or from a member without automod's rights: refused.
+		if r := ww.post(t, owner, "/g/"+g+"/automod/apply", url.Values{"file": {file}, "filehash": {m[1]}, "statehash": {m[2]}}, nil); r.status != http.StatusForbidden {
+			t.Errorf("apply without the token: %d", r.status)
+		}
+		modTok := csrfOf(t, ww.get(t, mod, "/g/"+g+"/cases").body)
+		for _, p := range []string{"/plan", "/apply"} {
+			if r := ww.post(t, mod, "/g/"+g+"/automod"+p, url.Values{"csrf": {modTok}, "file": {file}, "filehash": {m[1]}, "statehash": {m[2]}}, nil); r.status != http.StatusForbidden ||
+				!strings.Contains(r.body, "You may not change the AutoMod rules") {
+				t.Errorf("the moderator's %s: %d %s", p, r.status, r.body)
+			}
+		}
+		if got := ww.s.AutoModRules(ww.guild); len(got) != len(before) {
+			t.Fatalf("a refused apply changed Discord's rules: %+v", got)
+		}
+		r = ww.post(t, owner, "/g/"+g+"/automod/apply", url.Values{"csrf": {tok}, "file": {file}, "filehash": {m[1]}, "statehash": {m[2]}}, nil)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "Applied the rules file: 3 changes made.") ||
+			!strings.Contains(r.body, `<tr class="rule"><td>invites</td><td>KEYWORD</td><td>yes</td>`) {
+			t.Fatalf("applying the plan: %d %s", r.status, r.body)
+		}
+		after := ww.s.AutoModRules(ww.guild)
+		names := map[string]discordtest.AutoModRule{}
+		for _, rule := range after {
+			names[rule.Name] = rule
+		}
+		if len(after) != 2 || !names["scams"].Enabled || !strings.Contains(string(names["scams"].TriggerMetadata), "giveaway*") || names["invites"].Name == "" {
+			t.Errorf("Discord's rules after apply: %+v", after)
+		}
+		amst, err := store.OpenURL(context.Background(), ww.dbURL, store.Options{MaxOpenConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer amst.Close()
+		gr, _, err := automod.NewStore(amst).GavelRules(context.Background(), gid)
+		if err != nil || len(gr) != 0 {
+			t.Errorf("the gavel-enforced rules after apply: %+v %v; want none", gr, err)
+		}
+		// Discord's audit log names the dashboard user as the one gavel acted for, and the
+		// audit-log channel is told.
+		reason := fmt.Sprintf("gavel automod, for owner (dashboard) (%d)", ww.owner)
+		var created bool
+		for _, e := range ww.s.AuditLog(ww.guild) {
+			created = created || (e.ActionType == discordtest.AuditAutoModRuleCreate && e.Reason == reason)
+		}
+		if !created {
+			t.Errorf("no AutoMod rule creation in Discord's audit log with the reason %q: %+v", reason, ww.s.AuditLog(ww.guild))
+		}
+		waitFor(t, "the audit-log channel to hear of the apply", func() bool {
+			for _, msg := range ww.s.Messages(ww.modlog) {
+				if strings.Contains(msg.Content, "owner (dashboard) (<@"+ww.owner.String()+">) applied a rules file:") && strings.Contains(msg.Content, `create discord rule "invites"`) {
+					return true
+				}
+			}
+			return false
+		})
+
+		// A bad file: refused with the place of the problem, and nothing changes.
+		for _, bad := range []struct{ file, want string }{
+			{"[[rule]]\nname = \"x\"\nkeywords = [\"a\"\nenabled = true\n", "rules file: line 4, column 1: expected a comma"},
+			{"[[rule]]\nname = \"x\"\ntrigger = \"nope\"\n", `rule 1 (&#34;x&#34;): trigger: &#34;nope&#34; is not a trigger; accepted: keyword`},
+		} {
+			for _, p := range []string{"/plan", "/apply"} {
+				r := ww.post(t, owner, "/g/"+g+"/automod"+p, url.Values{"csrf": {tok}, "file": {bad.file}, "filehash": {m[1]}, "statehash": {m[2]}}, nil)
+				if r.status != http.StatusBadRequest || !strings.Contains(r.body, bad.want) || !strings.Contains(r.body, `id="file-error"`) {
+					t.Errorf("%s of a bad file: %d %s", p, r.status, r.body)
+				}
+			}
+		}
+		// A file over the limit: a clear refusal.
+		big := strings.Repeat("#", 512<<10+1)
+		if r := ww.post(t, owner, "/g/"+g+"/automod/plan", url.Values{"csrf": {tok}, "file": {big}}, nil); r.status != http.StatusRequestEntityTooLarge || !strings.Contains(r.body, "the dashboard takes at most 524288") {
+			t.Errorf("an over-large file: %d %s", r.status, r.body)
+		}
+		if got := ww.s.AutoModRules(ww.guild); len(got) != 2 {
+			t.Errorf("refused files changed Discord's rules: %+v", got)
+		}
+	})
+
 	t.Run("settings", func(t *testing.T) {
 		if r := ww.send(t, ww.owner, "$config prefix !"); !strings.Contains(r.Content, "!") {
 			t.Fatalf("setting the prefix: %q", r.Content)

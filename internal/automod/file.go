@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 
@@ -94,6 +95,11 @@ func ParseFile(data []byte) (RuleFile, error) {
 	var doc fileDoc
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {
+		// Placed at line:column, so an editor (or the dashboard's textarea) finds it.
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return RuleFile{}, &fileError{msg: fmt.Sprintf("rules file: %s: %s", errorPlace(data, pe.Position), pe.Message)}
+		}
 		return RuleFile{}, &fileError{msg: fmt.Sprintf("rules file: %v", err)}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
@@ -146,6 +152,27 @@ func ParseFile(data []byte) (RuleFile, error) {
 		return RuleFile{}, &fileError{msg: "rules file: " + strings.Join(msgs, "\n")}
 	}
 	return out, nil
+}
+
+// errorPlace says where a TOML error is as "line L, column C" (columns counted in
+// characters from 1), or only the line when the offset is not on it.
+func errorPlace(data []byte, p toml.Position) string {
+	lineStart := 0
+	for line := 1; line < p.Line; line++ {
+		i := bytes.IndexByte(data[lineStart:], '\n')
+		if i < 0 {
+			return fmt.Sprintf("line %d", p.Line)
+		}
+		lineStart += i + 1
+	}
+	lineEnd := len(data)
+	if i := bytes.IndexByte(data[lineStart:], '\n'); i >= 0 {
+		lineEnd = lineStart + i
+	}
+	if p.Start < lineStart || p.Start > lineEnd {
+		return fmt.Sprintf("line %d", p.Line)
+	}
+	return fmt.Sprintf("line %d, column %d", p.Line, utf8.RuneCount(data[lineStart:p.Start])+1)
 }
 
 func parseID(field, s string) (int64, string) {

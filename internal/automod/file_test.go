@@ -313,3 +313,17 @@ func TestExportMakesNamesUnique(t *testing.T) {
 		t.Errorf("an export without shared names: %v\n%s", renamed, b)
 	}
 }
+
+// A TOML syntax error is placed at its line and column (in characters, so "é" counts one;
+// the parser places a stray token after a value at the blank before it).
+func TestParseFilePlacesSyntaxErrors(t *testing.T) {
+	for _, c := range []struct{ file, want string }{
+		{"[[rule]]\nname = \"x\"\nkeywords = [\"a\"\nenabled = true\n", "rules file: line 4, column 1: "},
+		{"[[rule]]\nname = \"héllo\" x\n", "rules file: line 2, column 15: "},
+	} {
+		_, err := ParseFile([]byte(c.file))
+		if err == nil || !errors.Is(err, ErrFile) || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("ParseFile(%q) = %v, want an error starting %q", c.file, err, c.want)
+		}
+	}
+}

@@ -626,6 +626,29 @@ type autoModPage struct {
 	Message string
 	Tested  bool
 	Report  automod.Report
+	// File is the rules file in the editor: the guild's rules exported, or the file just
+	// planned.
+	File string
+	// CanPlan shows the editor's Plan button (automod edit's permission).
+	CanPlan bool
+	CSRF    string
+	// FileError is why the file cannot be planned, as gavel automod plan says it.
+	FileError string
+	// Plan is the plan just made, with its Apply form.
+	Plan *planView
+	// Refusal says why Apply refused the plan it was sent with; Notice what was done.
+	Refusal, Notice string
+}
+
+func (p *autoModPage) setRules(rules []automod.Rule) {
+	p.Rules = nil
+	for _, rule := range rules {
+		row := ruleRow{Rule: rule, Trigger: rule.TriggerType.String()}
+		for _, act := range rule.Actions {
+			row.Actions = append(row.Actions, act.Type.String())
+		}
+		p.Rules = append(p.Rules, row)
+	}
 }
 
 // handleAutoMod lists the server's AutoMod rules as Discord has them and, given a message,
@@ -660,21 +683,33 @@ func (s *Server) handleAutoMod(w http.ResponseWriter, r *http.Request, sess *ses
 	if err != nil {
 		return fmt.Errorf("reading the AutoMod rules of %d: %w", a.Guild.ID, err)
 	}
-	page := autoModPage{Guild: a.Guild, Message: msg}
-	for _, rule := range rules {
-		row := ruleRow{Rule: rule, Trigger: rule.TriggerType.String()}
-		for _, act := range rule.Actions {
-			row.Actions = append(row.Actions, act.Type.String())
+	page := autoModPage{Guild: a.Guild, Message: msg, CSRF: sess.CSRF}
+	page.setRules(rules)
+	var gavelRules []automod.GavelRule
+	if s.cfg.GavelRules != nil {
+		if gavelRules, err = s.cfg.GavelRules(r.Context(), a.Guild.ID); err != nil {
+			return fmt.Errorf("reading the gavel-enforced rules of %d: %w", a.Guild.ID, err)
 		}
-		page.Rules = append(page.Rules, row)
+	}
+	// The rules as a file, as gavel automod export writes it, to edit and plan.
+	file, _, err := automod.Export(rules, gavelRules)
+	if err != nil {
+		return fmt.Errorf("exporting the AutoMod rules of %d: %w", a.Guild.ID, err)
+	}
+	page.File = string(file)
+	if s.cfg.GavelStore != nil {
+		pd, err := a.may(planCommand)
+		if err != nil {
+			return err
+		}
+		page.CanPlan = pd.Allowed
+	}
+	if n := r.URL.Query().Get("applied"); n != "" {
+		if k, err := strconv.Atoi(n); err == nil && k >= 0 {
+			page.Notice = fmt.Sprintf("Applied the rules file: %d changes made. The rules below are Discord's now.", k)
+		}
 	}
 	if msg != "" {
-		var gavelRules []automod.GavelRule
-		if s.cfg.GavelRules != nil {
-			if gavelRules, err = s.cfg.GavelRules(r.Context(), a.Guild.ID); err != nil {
-				return fmt.Errorf("reading the gavel-enforced rules of %d: %w", a.Guild.ID, err)
-			}
-		}
 		if page.Report, err = automod.DryRun(rules, gavelRules, msg); err != nil {
 			return fmt.Errorf("testing a message against the AutoMod rules of %d: %w", a.Guild.ID, err)
 		}

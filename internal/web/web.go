@@ -75,6 +75,9 @@ type Config struct {
 	// GavelRules reads a server's gavel-enforced rules (those beyond Discord's limits), for
 	// the tester; nil leaves them out.
 	GavelRules func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error)
+	// GavelStore stores the gavel-enforced rules a rules file applies (with the Discord
+	// rules AutoMod changes); nil hides the rules file's plan and apply.
+	GavelStore automod.GavelRuleStore
 	// Lift ends case n's punishment now through the moderation pipeline, as moderator with
 	// roles (the lifting command's own permission is checked on the way); it returns the
 	// pipeline's reply, and whether it refused. Nil hides "lift now".
@@ -173,6 +176,8 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /g/{guild}/members/{user}", s.signedIn(s.handleMember))
 	mux.HandleFunc("GET /g/{guild}/scheduled", s.signedIn(s.handleScheduled))
 	mux.HandleFunc("GET /g/{guild}/automod", s.signedIn(s.handleAutoMod))
+	mux.HandleFunc("POST /g/{guild}/automod/plan", s.signedInBody(maxRulesFormBytes, s.handlePlan))
+	mux.HandleFunc("POST /g/{guild}/automod/apply", s.signedInBody(maxRulesFormBytes, s.limited(s.handleApply)))
 	mux.HandleFunc("GET /g/{guild}/settings", s.signedIn(s.handleSettings))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
@@ -305,6 +310,11 @@ func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, sess *sessi
 // why (not signed in, expired, or a cookie that fails its signature) with a sign-in link.
 // A POST must also carry the session's CSRF token.
 func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
+	return s.signedInBody(maxFormBytes, h)
+}
+
+// signedInBody is signedIn taking POST bodies of up to limit bytes.
+func (s *Server) signedInBody(limit int64, h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, err := s.sessions.read(r.Context(), r)
 		if err != nil {
@@ -324,12 +334,12 @@ func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, sess *s
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := r.ParseForm(); err != nil {
 				var tooBig *http.MaxBytesError
 				if errors.As(err, &tooBig) {
 					s.fail(w, r, &sess, &pageError{Status: http.StatusRequestEntityTooLarge, Title: "Too much text",
-						Message: fmt.Sprintf("The form is larger than %d bytes; a reason is at most %d characters. Nothing was changed.", maxFormBytes, cases.MaxReasonLength)})
+						Message: tooBigMessage(limit)})
 					return
 				}
 				s.fail(w, r, &sess, &pageError{Status: http.StatusBadRequest, Title: "Bad form", Message: "The form could not be read; nothing was changed."})
@@ -345,6 +355,14 @@ func (s *Server) signedIn(h func(w http.ResponseWriter, r *http.Request, sess *s
 			s.fail(w, r, &sess, err)
 		}
 	}
+}
+
+// tooBigMessage says what a form sent to a handler taking limit bytes may hold.
+func tooBigMessage(limit int64) string {
+	if limit == maxRulesFormBytes {
+		return fmt.Sprintf("The form is larger than %d bytes; a rules file is at most %d bytes. Nothing was changed.", limit, maxRulesFileBytes)
+	}
+	return fmt.Sprintf("The form is larger than %d bytes; a reason is at most %d characters. Nothing was changed.", limit, cases.MaxReasonLength)
 }
 
 // limited applies the per-user write limit to a handler that changes something.
