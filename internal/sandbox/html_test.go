@@ -103,6 +103,16 @@ func checkPage(page string) []string {
 	return problems
 }
 
+// rulesFile is a rules file the AutoMod page plans: a rule to create.
+const rulesFile = `[[rule]]
+name = "invites"
+trigger = "keyword"
+keywords = ["discord.gg/*"]
+
+  [[rule.action]]
+  type = "block"
+`
+
 // TestEveryPageIsValidHTML reads every page of the dashboard and of the sandbox's panel,
 // with data on them (cases of several kinds, a timeout, DMs, a raid's accounts, the audit
 // log), and the error pages, and runs each through HTML Tidy and the checks above.
@@ -153,6 +163,10 @@ func TestEveryPageIsValidHTML(t *testing.T) {
 	c.post("/sandbox/dashboard", url.Values{})
 	_, pages[g+"/cases/2 (editor)"] = c.get(g + "/cases/2")
 	_, pages[g+"/members/leo (editor)"] = c.get(g + "/members/" + w.Members[2].String())
+	_, pages[g+"/automod (editor)"] = c.get(g + "/automod")
+	if !strings.Contains(pages[g+"/automod (editor)"], `id="plan-form"`) {
+		t.Errorf("the senior moderator's AutoMod page has no rules file editor:\n%s", pages[g+"/automod (editor)"])
+	}
 	if !strings.Contains(pages[g+"/cases/2 (editor)"], "<textarea") {
 		t.Errorf("the senior moderator's case page has no edit form:\n%s", pages[g+"/cases/2 (editor)"])
 	}
@@ -170,6 +184,9 @@ func TestEveryPageIsValidHTML(t *testing.T) {
 		{"POST reason", g + "/cases/2/reason", url.Values{"csrf": {csrf[1]}, "reason": {"calm down, edited"}}, http.StatusOK},
 		{"POST empty reason", g + "/cases/2/reason", url.Values{"csrf": {csrf[1]}, "reason": {""}}, http.StatusBadRequest},
 		{"POST bad expiry", g + "/cases/2/expiry", url.Values{"csrf": {csrf[1]}, "expires": {"soon"}}, http.StatusBadRequest},
+		{"POST automod plan", g + "/automod/plan", url.Values{"csrf": {csrf[1]}, "file": {rulesFile}}, http.StatusOK},
+		{"POST automod plan of a bad file", g + "/automod/plan", url.Values{"csrf": {csrf[1]}, "file": {"[[rule]]\nname = \"x\"\ntrigger = \"nope\"\n"}}, http.StatusBadRequest},
+		{"POST automod apply of a stale plan", g + "/automod/apply", url.Values{"csrf": {csrf[1]}, "file": {rulesFile}, "filehash": {"0"}, "statehash": {"0"}}, http.StatusConflict},
 		{"POST without the token", g + "/cases/2/reason", url.Values{"reason": {"forged"}}, http.StatusForbidden},
 		{"POST blank message", general, url.Values{"text": {"   "}}, http.StatusOK},
 		{"POST unknown user", "/sandbox/as", url.Values{"user": {"42"}}, http.StatusOK},
@@ -179,6 +196,9 @@ func TestEveryPageIsValidHTML(t *testing.T) {
 			t.Errorf("%s = %d, want %d", p.name, st, p.status)
 		}
 		pages[p.name] = body
+	}
+	if !strings.Contains(pages["POST automod plan"], `id="apply-form"`) || !strings.Contains(pages["POST automod apply of a stale plan"], `id="refusal"`) {
+		t.Errorf("the AutoMod plan or the stale apply shows no plan or refusal:\n%s\n%s", pages["POST automod plan"], pages["POST automod apply of a stale plan"])
 	}
 	if !strings.Contains(pages["POST reason"], `id="notice"`) {
 		t.Errorf("the reason edit shows no notice:\n%s", pages["POST reason"])
