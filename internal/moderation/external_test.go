@@ -191,6 +191,9 @@ func TestRejailFailureIsRecorded(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	ctx := context.Background()
 	jail := succeeded(t, w.run(t, w.alice, "jail", w.bob), cases.Jail)
+	// As in TestRejail: the jail's mod-log link is a history row too; let it land first so
+	// that the failure's note is the newest row.
+	w.modlogSettled(t)
 	w.s.UserLeaves(w.guild, w.bob)
 	w.s.AddMember(w.guild, w.bob)
 	w.s.FailNext("PATCH /guilds/{guild_id}/members/{user_id}", 1, 403)
