@@ -265,36 +265,31 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 			<-exited
 		}
 	}()
-	// waitLog waits for the process to log want (an event, not a duration: the bound only
-	// keeps a broken build from hanging the run).
-	waitLog := func(want string) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !strings.Contains(stderr.String(), want) {
-			if time.Now().After(deadline) {
-				t.Fatalf("gavel never logged %q:\n%s", want, stderr.String())
-			}
-			time.Sleep(10 * time.Millisecond)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gavel's log:\n%s", stderr.String())
 		}
-	}
-	waitLog(`msg="serving guild"`)
+	})
+	// The waits below are for events; their bound only keeps a broken build from hanging
+	// the run.
+	waitUntil(t, 20*time.Second, "gavel to serve the guild", func() bool {
+		return strings.Contains(stderr.String(), `msg="serving guild"`)
+	})
 
 	// Discord holds the ban request (an hour, far past the 30 s shutdown timeout).
 	const banRoute = "PUT /guilds/{guild_id}/bans/{user_id}"
 	fake.SetLatency(banRoute, time.Hour)
 	ia := fake.SlashCommand(guild, general, mod, "ban", discordtest.UserOpt("user", target), discordtest.StringOpt("reason", "raid"))
-	deadline := time.Now().Add(20 * time.Second)
-	for fake.FaultStats().Routes[banRoute].Delayed == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the ban never reached Discord:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, 20*time.Second, "the ban to reach Discord", func() bool {
+		return fake.FaultStats().Routes[banRoute].Delayed > 0
+	})
 
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	waitLog("shutting down: finishing the commands in flight")
+	waitUntil(t, 20*time.Second, "gavel to start shutting down", func() bool {
+		return strings.Contains(stderr.String(), "shutting down: finishing the commands in flight")
+	})
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -357,13 +352,9 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(runCtx) }()
-	deadline = time.Now().Add(20 * time.Second)
-	for caseOne().Status == cases.Pending {
-		if time.Now().After(deadline) {
-			t.Fatal("the next start did not settle the pending case")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 20*time.Second, "the next start to settle the pending case", func() bool {
+		return caseOne().Status != cases.Pending
+	})
 	if k := caseOne(); k.Status != cases.Active {
 		t.Errorf("case #1 after the next start: %s; want active (Discord shows the ban)", k.Status)
 	}
