@@ -288,7 +288,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		o.expiry(&a.expiryCfg)
 	}
 
-	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -297,16 +297,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			st.Close()
 		}
 	}()
-	// A database that cannot be written would let gavel connect and then fail every
-	// command (and every expiry poll): stop here, saying why.
-	if err := st.CheckWritable(ctx); err != nil {
-		return nil, err
-	}
-	applied, err := st.MigrateUp(ctx)
-	if err != nil {
-		return nil, err
-	}
-	logger.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
 	a.store = st
 
 	a.cat = actions.Catalogue()
@@ -737,4 +727,26 @@ func (a *App) startModlog(botID discord.UserID) {
 			a.log.Error("mod log stopped", "err", err)
 		}
 	}()
+}
+
+// openStore opens the configured database, refuses one it cannot write, and brings its
+// schema up to date: what gavel run and gavel web each do before anything else.
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.Store, error) {
+	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+	if err != nil {
+		return nil, err
+	}
+	// A database that cannot be written would let gavel start and then fail every
+	// command (and every expiry poll): stop here, saying why.
+	if err := st.CheckWritable(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	applied, err := st.MigrateUp(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	logger.Info("database ready", "database", st.Location.Redacted, "engine", st.Engine(), "migrations_applied", len(applied))
+	return st, nil
 }

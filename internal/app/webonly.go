@@ -94,7 +94,7 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 		return nil, ErrWebNeedsPostgres
 	}
 	w := &WebOnly{cfg: cfg, log: logger, clock: clock.OrSystem(o.clock), ln: o.listener}
-	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
+	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -103,12 +103,6 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 			st.Close()
 		}
 	}()
-	if err := st.CheckWritable(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := st.MigrateUp(ctx); err != nil {
-		return nil, err
-	}
 	w.store = st
 
 	// The same services as gavel run's, so that a write from the web is the same write:
