@@ -204,6 +204,6 @@ func (s *Server) addMessageLocked(channel, author ID, content string, at time.Ti
 	if c != nil {
 		m.GuildID = c.GuildID
 	}
-	s.st.messages[channel] = append(s.st.messages[channel], m)
+	s.postLocked(m)
 	return m
 }

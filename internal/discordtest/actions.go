@@ -117,7 +117,7 @@ func (s *Server) trySend(channel, author ID, content string, poll json.RawMessag
 		}
 	}
 	m := &Message{ID: s.newID(), ChannelID: c.ID, GuildID: c.GuildID, AuthorID: author, Content: content, Timestamp: s.now().UTC(), Poll: poll}
-	s.st.messages[c.ID] = append(s.st.messages[c.ID], m)
+	s.postLocked(m)
 
 	d := s.messageJSON(m)
 	d["channel_type"] = c.Type

@@ -489,7 +489,7 @@ func (s *Server) newResponseLocked(rec *interactionRecord, f map[string]json.Raw
 		return nil, errEmptyMessage
 	}
 	if m.Flags&MessageFlagEphemeral == 0 {
-		s.st.messages[m.ChannelID] = append(s.st.messages[m.ChannelID], m)
+		s.postLocked(m)
 		s.dispatchMessageLocked("MESSAGE_CREATE", m)
 	}
 	return m, nil

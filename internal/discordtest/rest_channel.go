@@ -409,7 +409,7 @@ func (s *Server) handleCreateMessage(r *Request) (Response, *apiError) {
 		m.AllowedMentions = append(json.RawMessage{}, body.AllowedMentions...)
 	}
 	m.Flags = body.Flags.V & settableMessageFlags
-	s.st.messages[c.ID] = append(s.st.messages[c.ID], m)
+	s.postLocked(m)
 	s.dispatchMessage("MESSAGE_CREATE", m)
 	return Response{Body: s.messageJSON(m)}, nil
 }

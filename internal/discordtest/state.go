@@ -251,11 +251,30 @@ type state struct {
 	guilds   map[ID]*Guild
 	channels map[ID]*Channel // every channel, guild or DM, by id
 	messages map[ID][]*Message
+	// posted is closed and replaced whenever a message is posted in any channel
+	// (MessagePosted), so a waiter wakes on the event instead of polling.
+	posted   chan struct{}
 	dms      map[ID]ID // user → DM channel with the bot
 	commands map[ID]*Command
 }
 
 func newState() *state {
 	return &state{users: map[ID]*User{}, guilds: map[ID]*Guild{}, channels: map[ID]*Channel{},
-		messages: map[ID][]*Message{}, dms: map[ID]ID{}, commands: map[ID]*Command{}}
+		messages: map[ID][]*Message{}, posted: make(chan struct{}), dms: map[ID]ID{}, commands: map[ID]*Command{}}
+}
+
+// postLocked adds a message to its channel and wakes whoever waits on MessagePosted. The
+// caller holds s.mu.
+func (s *Server) postLocked(m *Message) {
+	s.st.messages[m.ChannelID] = append(s.st.messages[m.ChannelID], m)
+	close(s.st.posted)
+	s.st.posted = make(chan struct{})
+}
+
+// MessagePosted is closed when the next message is posted in any channel: take it, check
+// what you wait for, then wait on it, and nothing posted in between is missed.
+func (s *Server) MessagePosted() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.posted
 }

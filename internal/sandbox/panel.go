@@ -386,15 +386,16 @@ func (p *panel) lastBotMessage(channel, viewer discordtest.ID) discordtest.ID {
 
 // waitBot waits (until ctx ends) for gavel to post in the channel after the message; a
 // message that is not a command gets no answer, and the page shows after replyWait at most.
-// It looks every 50 ms: the fake tells interactions' waiters of changes, not channels'.
 func (p *panel) waitBot(ctx context.Context, channel, viewer, before discordtest.ID) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for p.lastBotMessage(channel, viewer) == before {
+	for {
+		posted := p.fake.MessagePosted()
+		if p.lastBotMessage(channel, viewer) != before {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-posted:
 		}
 	}
 }
