@@ -132,6 +132,80 @@ func WithSessionStartLimit(n int) Option {
 	})
 }
 
+// WithSessionStartsRemaining sets session_start_limit.remaining at start (default: the
+// total), as if the application had identified total−n times in the last 24 hours.
+func WithSessionStartsRemaining(n int) Option {
+	return setting(func(s *Server) { s.ext.gw.startRemaining = n })
+}
+
+// WithMaxConcurrency sets session_start_limit.max_concurrency (default 1): shards identify
+// in buckets shard_id % max_concurrency, one IDENTIFY per bucket per identify interval. An
+// IDENTIFY that comes too soon for its bucket is answered with op 9 Invalid Session (d
+// false), which is what gateway.mdx says Discord does ("Identifying" and "Rate Limiting").
+func WithMaxConcurrency(n int) Option {
+	return setting(func(s *Server) { s.ext.gw.maxConcurrency = max(n, 1) })
+}
+
+// WithRecommendedShards sets the shard count GET /gateway/bot recommends. The default is
+// Discord's rule of thumb, one shard per 1,000 guilds the bot is in (at least 1).
+// SetRecommendedShards changes it while the server runs.
+func WithRecommendedShards(n int) Option {
+	return setting(func(s *Server) { s.ext.gw.recommended = n })
+}
+
+// WithMaxGuildsPerShard sets how many guilds one shard may serve before IDENTIFY is closed
+// with 4011 Sharding required (Discord's limit, the default, is 2,500). Tests lower it to
+// see 4011 with a few guilds; SetMaxGuildsPerShard changes it while the server runs.
+func WithMaxGuildsPerShard(n int) Option {
+	return setting(func(s *Server) { s.ext.gw.maxGuildsPerShard = n })
+}
+
+// WithIdentifyClock makes the identify rate limit and the session start limit's 24-hour
+// window read the time from c: a test moves c through the 5-second identify window instead
+// of waiting it out. The client must wait on the same clock.
+func WithIdentifyClock(c clock.Clock) Option {
+	return setting(func(s *Server) { s.ext.gw.identifyClock = c })
+}
+
+// SetRecommendedShards changes the shard count GET /gateway/bot recommends (n < 1 goes back
+// to the default, one per 1,000 guilds).
+func (s *Server) SetRecommendedShards(n int) {
+	h := s.ext.gw
+	h.mu.Lock()
+	h.recommended = n
+	h.mu.Unlock()
+}
+
+// SetMaxGuildsPerShard changes the 4011 limit (see WithMaxGuildsPerShard). Sessions already
+// identified are not affected, as on Discord: the limit is checked at IDENTIFY.
+func (s *Server) SetMaxGuildsPerShard(n int) {
+	h := s.ext.gw
+	h.mu.Lock()
+	h.maxGuildsPerShard = n
+	h.mu.Unlock()
+}
+
+// recommendedShards is what GET /gateway/bot recommends: the set count, or one shard per
+// 1,000 guilds the bot is in.
+func (s *Server) recommendedShards() int {
+	h := s.ext.gw
+	h.mu.Lock()
+	n := h.recommended
+	h.mu.Unlock()
+	if n >= 1 {
+		return n
+	}
+	s.mu.Lock()
+	guilds := 0
+	for _, g := range s.st.guilds {
+		if _, ok := g.Members[s.botID]; ok {
+			guilds++
+		}
+	}
+	s.mu.Unlock()
+	return max(1, (guilds+999)/1000)
+}
+
 func setting(f func(*Server)) Option {
 	return func(c *config) { c.settings = append(c.settings, f) }
 }
@@ -144,6 +218,10 @@ type GatewayStats struct {
 	ReadySessions      int // sessions whose current connection got READY or RESUMED
 	Identifies         int // IDENTIFYs answered with READY
 	IdentifyRateLimits int // IDENTIFYs answered with op 9 for coming too soon
+	// ShardingRequired counts IDENTIFYs closed with 4011 (the shard had too many guilds).
+	ShardingRequired int
+	// IdentifiesByShard counts the IDENTIFYs answered with READY per [shard_id, num_shards].
+	IdentifiesByShard  map[[2]int]int
 	Resumes            int // RESUMEs answered with RESUMED
 	FailedResumes      int // RESUMEs answered with op 9 or closed with 4007
 	HeartbeatsReceived int
@@ -171,6 +249,9 @@ type hub struct {
 	privileged       uint64
 	bufferSize       int
 	startTotal       int
+	maxConcurrency   int
+	// identifyClock is what the identify and session start limits read (nil: the wall clock).
+	identifyClock clock.Clock
 
 	// ix holds the interactions (interactions.go). It is guarded by Server.mu, not hub.mu:
 	// interactions live with the messages they create.
@@ -181,12 +262,15 @@ type hub struct {
 	conns          map[*gwConn]struct{}
 	sessions       map[string]*session
 	acks           bool
-	lastIdentify   time.Time
+	lastIdentify   map[int]time.Time // rate-limit bucket (shard_id % max_concurrency) → last IDENTIFY
 	startRemaining int
-	startReset     time.Time
-	stats          GatewayStats
-	changed        chan struct{} // closed and replaced when the ready sessions change
-	wg             sync.WaitGroup
+	recommended    int // GET /gateway/bot's shards; < 1: one per 1,000 guilds
+	// maxGuildsPerShard is the 4011 limit.
+	maxGuildsPerShard int
+	startReset        time.Time
+	stats             GatewayStats
+	changed           chan struct{} // closed and replaced when the ready sessions change
+	wg                sync.WaitGroup
 }
 
 // session is a gateway session: what IDENTIFY created and RESUME continues.
@@ -220,12 +304,16 @@ func newHub(s *Server) *hub {
 		bufferSize:        defaultResumeBuffer,
 		startTotal:        sessionStartTotal,
 		startRemaining:    sessionStartTotal,
+		maxConcurrency:    1,
+		maxGuildsPerShard: maxGuildsPerShard,
+		lastIdentify:      map[int]time.Time{},
 		ix:                newInteractionStore(),
 		conns:             map[*gwConn]struct{}{},
 		sessions:          map[string]*session{},
 		acks:              true,
-		stats:             GatewayStats{ClosesSent: map[int]int{}, ClosesReceived: map[int]int{}, Events: map[string]int{}},
-		changed:           make(chan struct{}),
+		stats: GatewayStats{ClosesSent: map[int]int{}, ClosesReceived: map[int]int{}, Events: map[string]int{},
+			IdentifiesByShard: map[[2]int]int{}},
+		changed: make(chan struct{}),
 	}
 }
 
@@ -259,20 +347,22 @@ func (s *Server) gatewayRoutes() {
 		return Response{Body: map[string]any{"url": s.GatewayURL}}, nil
 	})
 	s.route(http.MethodGet, "/gateway/bot", authBot, func(*Request) (Response, *apiError) {
+		shards := s.recommendedShards()
 		h.mu.Lock()
-		h.refillStartsLocked(time.Now())
+		now := h.identifyNow()
+		h.refillStartsLocked(now)
 		remaining := h.startRemaining
-		resetAfter := time.Until(h.startReset)
+		resetAfter := h.startReset.Sub(now)
 		if h.startReset.IsZero() {
 			resetAfter = sessionStartWindow
 		}
 		h.mu.Unlock()
 		return Response{Body: map[string]any{
 			"url":    s.GatewayURL,
-			"shards": 1,
+			"shards": shards,
 			"session_start_limit": map[string]any{
 				"total": h.startTotal, "remaining": remaining,
-				"reset_after": resetAfter.Milliseconds(), "max_concurrency": 1,
+				"reset_after": resetAfter.Milliseconds(), "max_concurrency": h.maxConcurrency,
 			},
 		}}, nil
 	})
@@ -399,6 +489,9 @@ func (h *hub) notifyLocked() {
 	h.changed = make(chan struct{})
 }
 
+// identifyNow is the time the identify and session start limits go by.
+func (h *hub) identifyNow() time.Time { return clock.OrSystem(h.identifyClock).Now() }
+
 func (h *hub) refillStartsLocked(now time.Time) {
 	if !h.startReset.IsZero() && now.After(h.startReset) {
 		h.startRemaining = h.startTotal
@@ -487,8 +580,9 @@ func (s *Server) GatewayStats() GatewayStats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.purgeLocked(s.now())
-	h.refillStartsLocked(time.Now())
+	h.refillStartsLocked(h.identifyNow())
 	st := h.stats
+	st.IdentifiesByShard = copyCounts(h.stats.IdentifiesByShard)
 	st.ClosesSent = copyCounts(h.stats.ClosesSent)
 	st.ClosesReceived = copyCounts(h.stats.ClosesReceived)
 	st.Events = copyCounts(h.stats.Events)

@@ -429,28 +429,6 @@ func (c *gwConn) identify(raw json.RawMessage) {
 		shard = [2]int{d.Shard[0], d.Shard[1]}
 	}
 
-	now := time.Now()
-	h.mu.Lock()
-	// max_concurrency is 1, so every shard shares rate-limit bucket 0.
-	if h.identifyInterval > 0 && !h.lastIdentify.IsZero() && now.Sub(h.lastIdentify) < h.identifyInterval {
-		h.stats.IdentifyRateLimits++
-		h.mu.Unlock()
-		c.send([]byte(`{"op":9,"d":false,"s":null,"t":null}`))
-		return
-	}
-	h.refillStartsLocked(now)
-	if h.startRemaining <= 0 {
-		h.mu.Unlock()
-		c.closeWith(CloseAuthenticationFailed, "Authentication failed: session start limit reached, token reset")
-		return
-	}
-	h.lastIdentify = now
-	h.startRemaining--
-	if h.startReset.IsZero() {
-		h.startReset = now.Add(sessionStartWindow)
-	}
-	h.mu.Unlock()
-
 	// READY and the GUILD_CREATEs are rendered and sequenced under s.mu, so no state change
 	// falls between the snapshot and the events that follow it.
 	s.mu.Lock()
@@ -462,11 +440,39 @@ func (c *gwConn) identify(raw json.RawMessage) {
 			guilds = append(guilds, g)
 		}
 	}
-	sort.Slice(guilds, func(i, j int) bool { return guilds[i].ID < guilds[j].ID })
-	if len(guilds) > maxGuildsPerShard {
+
+	h.mu.Lock()
+	now := h.identifyNow()
+	// Shards identify in buckets shard_id % max_concurrency, each at most once per window
+	// (gateway.mdx "Session Start Limit Object"); too soon is op 9 (d false).
+	bucket := shard[0] % h.maxConcurrency
+	if last, ok := h.lastIdentify[bucket]; ok && h.identifyInterval > 0 && now.Sub(last) < h.identifyInterval {
+		h.stats.IdentifyRateLimits++
+		h.mu.Unlock()
+		c.send([]byte(`{"op":9,"d":false,"s":null,"t":null}`))
+		return
+	}
+	h.refillStartsLocked(now)
+	if h.startRemaining <= 0 {
+		h.mu.Unlock()
+		c.closeWith(CloseAuthenticationFailed, "Authentication failed: session start limit reached, token reset")
+		return
+	}
+	h.lastIdentify[bucket] = now
+	h.startRemaining--
+	if h.startReset.IsZero() {
+		h.startReset = now.Add(sessionStartWindow)
+	}
+	tooMany := len(guilds) > h.maxGuildsPerShard
+	if tooMany {
+		h.stats.ShardingRequired++
+	}
+	h.mu.Unlock()
+	if tooMany {
 		c.closeWith(CloseShardingRequired, "Sharding required")
 		return
 	}
+	sort.Slice(guilds, func(i, j int) bool { return guilds[i].ID < guilds[j].ID })
 	stubs := make([]map[string]any, 0, len(guilds))
 	for _, g := range guilds {
 		stubs = append(stubs, map[string]any{"id": g.ID, "unavailable": true})
@@ -530,6 +536,7 @@ func (c *gwConn) identify(raw json.RawMessage) {
 	}
 	sess.ready = true
 	h.stats.Identifies++
+	h.stats.IdentifiesByShard[shard]++
 	h.notifyLocked()
 }
 
