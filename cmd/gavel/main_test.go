@@ -68,6 +68,8 @@ format = "text"
 token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
+shard_count = "auto"
+shards = "auto"
 
 [metrics]
 addr = ""
@@ -101,6 +103,8 @@ format = "text"
 token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
+shard_count = "auto"
+shards = "auto"
 
 [metrics]
 addr = ""
@@ -137,6 +141,8 @@ format = "text"
 token = "(set from DISCORD_TOKEN; hidden)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
+shard_count = "auto"
+shards = "auto"
 
 [metrics]
 addr = ""
@@ -171,6 +177,8 @@ format = "json"
 token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
+shard_count = "auto"
+shards = "auto"
 
 [metrics]
 addr = ""
@@ -192,7 +200,7 @@ client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
+			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
 		},
 		{
 			name:       "token in file",
@@ -237,6 +245,8 @@ format = "text"
 token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
+shard_count = "auto"
+shards = "auto"
 
 [metrics]
 addr = ""

@@ -25,6 +25,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/caarlos0/env/v11"
 
+	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
@@ -124,6 +125,43 @@ type Discord struct {
 	Guilds []string `toml:"guilds" env:"GAVEL_DISCORD_GUILDS" accept:"an array of Discord ids, each in quotes, such as guilds = [\"123456789012345678\"]"`
 	// BotOwners are user ids that may use every command in every guild, ranks regardless.
 	BotOwners []string `toml:"bot_owners" env:"GAVEL_DISCORD_BOT_OWNERS" accept:"an array of Discord user ids, each in quotes, such as bot_owners = [\"123456789012345678\"]"`
+	// ShardCount is the total number of shards: "auto" (the count GET /gateway/bot
+	// recommends, and a re-shard when Discord asks for more) or a number. The file may
+	// write it as a number or a string.
+	ShardCount ShardCount `toml:"shard_count" env:"GAVEL_DISCORD_SHARD_COUNT" toml_also:"Integer" accept:"\"auto\" or a whole number of shards from 1 to 65536, such as shard_count = \"auto\" or shard_count = 16"`
+	// Shards are the shards this process runs: "auto" (free shards taken from the
+	// database) or ids and ranges ("0-15", "0,2,4-7").
+	Shards string `toml:"shards" env:"GAVEL_DISCORD_SHARDS" accept:"\"auto\" or shard ids and ranges separated by commas, in quotes, such as shards = \"0-15\" or shards = \"0,2,4-7\""`
+}
+
+// ShardCount is discord.shard_count: "auto" or a number, which a TOML file may write
+// without quotes.
+type ShardCount string
+
+// UnmarshalTOML takes the number or the string.
+func (c *ShardCount) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case string:
+		*c = ShardCount(v)
+	case int64:
+		*c = ShardCount(strconv.FormatInt(v, 10))
+	default:
+		return fmt.Errorf("discord.shard_count takes \"auto\" or a whole number, not %T", v)
+	}
+	return nil
+}
+
+// ShardCountN returns discord.shard_count: 0 for "auto", or the count. Validate has checked it.
+func (d Discord) ShardCountN() int {
+	n, _ := shards.ParseCount(string(d.ShardCount))
+	return n
+}
+
+// ShardIDs returns discord.shards: nil for "auto", or the ids in order. Validate has
+// checked it.
+func (d Discord) ShardIDs() []int {
+	ids, _ := shards.ParseIDs(d.Shards)
+	return ids
 }
 
 // GuildIDs returns Guilds as snowflakes. Validate has checked them.
@@ -250,7 +288,7 @@ func Default() Config {
 	return Config{
 		Database: Database{URL: "sqlite:gavel.db", MaxOpenConns: 10},
 		Log:      Log{Level: "info", Format: "text"},
-		Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
+		Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: shards.Auto, Shards: shards.Auto},
 		Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 	}
 }
@@ -331,7 +369,7 @@ func readFile(path string, required bool, cfg *Config) error {
 			// TOML keys are case-sensitive.
 			return fmt.Errorf("%s: unknown key %q; known keys: %s", at(name), oneLine(name), strings.Join(leafKeys(known), ", "))
 		}
-		if got := md.Type(key...); got != want.tomlType {
+		if got := md.Type(key...); got != want.tomlType && (want.also == "" || got != want.also) {
 			return fmt.Errorf("%s: %s is %s; it takes %s", at(name), name, tomlTypeName(got), want.accept)
 		}
 		if want.tomlType == "Array" {
@@ -432,6 +470,9 @@ func oneLine(s string) string {
 type fileKey struct {
 	tomlType string
 	accept   string
+	// also is a second TOML type the key takes (toml_also tag): discord.shard_count is
+	// "auto" or a number.
+	also string
 }
 
 // fileKeys maps every key a file may contain to what it must hold. It is read from the toml
@@ -450,15 +491,15 @@ func fileKeys() map[string]fileKey {
 			accept := f.Tag.Get("accept")
 			switch f.Type.Kind() {
 			case reflect.Struct:
-				keys[key] = fileKey{"Hash", fmt.Sprintf("a table, such as [%s] followed by its keys", key)}
+				keys[key] = fileKey{tomlType: "Hash", accept: fmt.Sprintf("a table, such as [%s] followed by its keys", key)}
 				walk(f.Type, key+".")
 				continue
 			case reflect.Int:
-				keys[key] = fileKey{"Integer", accept}
+				keys[key] = fileKey{tomlType: "Integer", accept: accept}
 			case reflect.String:
-				keys[key] = fileKey{"String", accept}
+				keys[key] = fileKey{"String", accept, f.Tag.Get("toml_also")}
 			case reflect.Slice:
-				keys[key] = fileKey{"Array", accept}
+				keys[key] = fileKey{tomlType: "Array", accept: accept}
 			default:
 				// A field of a new kind needs its TOML type here; failing loudly in every
 				// test beats silently rejecting the key in production.
@@ -566,6 +607,12 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if _, err := shards.ParseCount(string(c.Discord.ShardCount)); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if _, err := shards.ParseIDs(c.Discord.Shards); err != nil {
+		problems = append(problems, err.Error())
+	}
 	if c.Metrics.Addr != "" {
 		if _, port, err := net.SplitHostPort(c.Metrics.Addr); err != nil || port == "" {
 			problems = append(problems, fmt.Sprintf("metrics.addr %q is not host:port (such as \"127.0.0.1:9090\" or \":9090\"); leave it empty to turn metrics off", c.Metrics.Addr))
@@ -638,6 +685,8 @@ func (c Config) WriteTOML(w io.Writer) error {
 			GatewayURL string   `toml:"gateway_url"`
 			Guilds     []string `toml:"guilds"`
 			BotOwners  []string `toml:"bot_owners"`
+			ShardCount string   `toml:"shard_count"`
+			Shards     string   `toml:"shards"`
 		} `toml:"discord"`
 		Metrics Metrics `toml:"metrics"`
 		Expiry  Expiry  `toml:"expiry"`
@@ -661,6 +710,7 @@ func (c Config) WriteTOML(w io.Writer) error {
 	}
 	view.Discord.APIURL, view.Discord.GatewayURL = c.Discord.APIURL, c.Discord.GatewayURL
 	view.Discord.Guilds, view.Discord.BotOwners = c.Discord.Guilds, c.Discord.BotOwners
+	view.Discord.ShardCount, view.Discord.Shards = string(c.Discord.ShardCount), c.Discord.Shards
 	if loc, err := store.ParseURL(c.Database.URL); err == nil {
 		view.Database.URL = loc.Redacted
 	} else {

@@ -57,7 +57,7 @@ func TestLoadAndValidate(t *testing.T) {
 			want: Config{
 				Database: Database{URL: "postgres://gavel@db:5432/gavel", MaxOpenConns: 25},
 				Log:      Log{Level: "debug", Format: "json"},
-				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
+				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: "auto", Shards: "auto"},
 				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 			},
 		},
@@ -78,7 +78,7 @@ func TestLoadAndValidate(t *testing.T) {
 			want: Config{
 				Database: Database{URL: "sqlite:env.db", MaxOpenConns: 7},
 				Log:      Log{Level: "debug", Format: "json"},
-				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL},
+				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: "auto", Shards: "auto"},
 				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 			},
 		},
@@ -91,22 +91,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "token in file rejected",
@@ -224,7 +224,7 @@ func TestLoadAndValidate(t *testing.T) {
 			file: "[discord]\napi_url = \"http://127.0.0.1:8080/api/v10\"\ngateway_url = \"ws://127.0.0.1:8080/ws\"\nguilds = [\"100\", \"200\"]\nbot_owners = [\"42\"]\n[metrics]\naddr = \":9090\"\n",
 			want: withDefaults(func(c *Config) {
 				c.Discord = Discord{APIURL: "http://127.0.0.1:8080/api/v10", GatewayURL: "ws://127.0.0.1:8080/ws",
-					Guilds: []string{"100", "200"}, BotOwners: []string{"42"}}
+					Guilds: []string{"100", "200"}, BotOwners: []string{"42"}, ShardCount: "auto", Shards: "auto"}
 				c.Metrics.Addr = ":9090"
 			}),
 		},
@@ -234,9 +234,29 @@ func TestLoadAndValidate(t *testing.T) {
 				"GAVEL_DISCORD_GUILDS": "1,2", "GAVEL_DISCORD_BOT_OWNERS": "3", "GAVEL_METRICS_ADDR": "127.0.0.1:9090"},
 			want: withDefaults(func(c *Config) {
 				c.Discord = Discord{APIURL: "https://proxy.example/api/v10", GatewayURL: "wss://gw.example",
-					Guilds: []string{"1", "2"}, BotOwners: []string{"3"}}
+					Guilds: []string{"1", "2"}, BotOwners: []string{"3"}, ShardCount: "auto", Shards: "auto"}
 				c.Metrics.Addr = "127.0.0.1:9090"
 			}),
+		},
+		{
+			name: "shards from the file: a count as a number, ids as ranges",
+			file: "[discord]\nshard_count = 16\nshards = \"0-3, 8\"\n",
+			want: withDefaults(func(c *Config) { c.Discord.ShardCount, c.Discord.Shards = "16", "0-3, 8" }),
+		},
+		{
+			name: "shards from the environment",
+			env:  map[string]string{"GAVEL_DISCORD_SHARD_COUNT": "4", "GAVEL_DISCORD_SHARDS": "2,3"},
+			want: withDefaults(func(c *Config) { c.Discord.ShardCount, c.Discord.Shards = "4", "2,3" }),
+		},
+		{
+			name:    "bad shard settings say what is accepted",
+			file:    "[discord]\nshard_count = 0\nshards = \"3-1\"\n",
+			wantErr: `discord.shard_count "0": accepted is "auto" (the count GET /gateway/bot recommends, raised when Discord asks for more) or a whole number from 1 to 65536, such as shard_count = 16; discord.shards "3-1": the range 3-1 runs backwards; accepted is "auto" (take free shards from the database) or shard ids and ranges from 0 to 65535 separated by commas, such as shards = "0-15" or shards = "0,2,4-7"`,
+		},
+		{
+			name:    "a shard count of another type",
+			file:    "[discord]\nshard_count = 1.5\n",
+			wantErr: `config gavel.toml:2:1: discord.shard_count is a float; it takes "auto" or a whole number of shards from 1 to 65536, such as shard_count = "auto" or shard_count = 16`,
 		},
 		{
 			name:    "discord URLs need their schemes",
@@ -359,6 +379,8 @@ format = "text"
 token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
+shard_count = "auto"
+shards = "auto"
 
 [metrics]
 addr = ""
@@ -394,6 +416,8 @@ format = "json"
 token = "(set from DISCORD_TOKEN; hidden)"
 api_url = ""
 gateway_url = ""
+shard_count = ""
+shards = ""
 
 [metrics]
 addr = ""
@@ -428,6 +452,8 @@ format = "text"
 token = "(not set: gavel reads it only from DISCORD_TOKEN)"
 api_url = ""
 gateway_url = ""
+shard_count = ""
+shards = ""
 
 [metrics]
 addr = ""
