@@ -404,7 +404,11 @@ func (s *Server) UserJoins(guild, user ID) error {
 	m := g.Members[user]
 	if m == nil {
 		m = &Member{UserID: user, Roles: []ID{}, JoinedAt: s.now().UTC()}
+		if g.wasMember[user] {
+			m.Flags |= MemberFlagDidRejoin
+		}
 		g.Members[user] = m
+		g.wasMember[user] = true
 	}
 	d := s.memberJSON(m)
 	d["guild_id"] = g.ID

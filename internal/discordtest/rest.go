@@ -38,6 +38,8 @@ func (s *Server) restEndpoints() []endpoint {
 		{http.MethodPatch, "/channels/{channel_id}/messages/{message_id}", s.handleUpdateMessage},
 		{http.MethodDelete, "/channels/{channel_id}/messages/{message_id}", s.handleDeleteMessage},
 		{http.MethodGet, "/guilds/{guild_id}", s.handleGetGuild},
+		{http.MethodPatch, "/guilds/{guild_id}", s.handleModifyGuild},
+		{http.MethodPut, "/guilds/{guild_id}/incident-actions", s.handleIncidentActions},
 		{http.MethodGet, "/guilds/{guild_id}/roles", s.handleListRoles},
 		{http.MethodGet, "/guilds/{guild_id}/channels", s.handleListGuildChannels},
 		{http.MethodPost, "/guilds/{guild_id}/channels", s.handleCreateGuildChannel},

@@ -106,6 +106,23 @@ func TestEveryRouteAcceptsGoodAndRefusesBad(t *testing.T) {
 		{name: "delete a deleted message", method: "DELETE", path: p("/channels/%s/messages/%s", f.general, ownToDelete), status: 404, code: 10008},
 
 		{name: "guild", method: "GET", path: p("/guilds/%s?with_counts=true", G), status: 200},
+		{name: "raise verification", method: "PATCH", path: p("/guilds/%s", G), body: `{"verification_level":3}`, status: 200,
+			then: func(t *testing.T, body string) {
+				if !strings.Contains(body, `"verification_level":3`) {
+					t.Errorf("the guild does not show the new level: %s", body)
+				}
+			}},
+		{name: "verification level out of range", method: "PATCH", path: p("/guilds/%s", G), body: `{"verification_level":7}`, status: 400, code: 50035, report: true},
+		{name: "pause invites", method: "PUT", path: p("/guilds/%s/incident-actions", G),
+			body: fmt.Sprintf(`{"invites_disabled_until":%q,"dms_disabled_until":null}`, now.Add(time.Hour).UTC().Format(time.RFC3339)), status: 200,
+			then: func(t *testing.T, body string) {
+				if !strings.Contains(body, `"invites_disabled_until":"`) || !strings.Contains(body, `"dms_disabled_until":null`) {
+					t.Errorf("incidents data = %s", body)
+				}
+			}},
+		{name: "pause invites beyond 24 hours", method: "PUT", path: p("/guilds/%s/incident-actions", G),
+			body: fmt.Sprintf(`{"invites_disabled_until":%q,"dms_disabled_until":null}`, now.Add(25*time.Hour).UTC().Format(time.RFC3339)), status: 400, code: 50035},
+		{name: "pause invites with a number", method: "PUT", path: p("/guilds/%s/incident-actions", G), body: `{"invites_disabled_until":5}`, status: 400, code: 50035, report: true},
 		{name: "a guild the bot is not in", method: "GET", path: p("/guilds/%s", foreign), status: 403, code: 50001},
 		{name: "unknown guild", method: "GET", path: p("/guilds/42"), status: 404, code: 10004},
 		{name: "roles", method: "GET", path: p("/guilds/%s/roles", G), status: 200},

@@ -72,6 +72,7 @@ func (s *Server) Load(seed Seed) error {
 				}
 			}
 			g.Members[user] = &Member{UserID: user, Roles: append([]ID{}, roles...), Nick: nick, JoinedAt: s.now().UTC()}
+			g.wasMember[user] = true
 			return nil
 		}
 		if err := addMember(sg.OwnerID, nil, nil); err != nil {
@@ -150,6 +151,7 @@ func (s *Server) AddMember(guild, user ID, roles ...ID) {
 		panic(fmt.Sprintf("discordtest: AddMember: unknown user %s", user))
 	}
 	g.Members[user] = &Member{UserID: user, Roles: append([]ID{}, roles...), JoinedAt: s.now().UTC()}
+	g.wasMember[user] = true
 }
 
 // AddChannel creates a guild channel of a type (ChannelGuildText, …) and returns its id.

@@ -94,6 +94,8 @@ type Member struct {
 	Roles                      []ID       `json:"roles"`
 	JoinedAt                   time.Time  `json:"joined_at"`
 	CommunicationDisabledUntil *time.Time `json:"communication_disabled_until"`
+	// Flags are the member flags (MemberFlagDidRejoin, MemberFlagBypassesVerification).
+	Flags int `json:"flags"`
 }
 
 // Overwrite is a channel permission overwrite for a role (Type 0) or a member (Type 1).
@@ -228,6 +230,13 @@ type Guild struct {
 	AutoModRules map[ID]*AutoModRule
 	Commands     map[ID]*Command
 	AuditLog     []*AuditLogEntry
+	// VerificationLevel is 0 (none) to 4 (verified phone); Incidents are the paused invites
+	// and DMs and Discord's raid signal (incidents.go).
+	VerificationLevel int
+	Incidents         Incidents
+	incidentLog       []IncidentChange
+	// wasMember remembers who has ever been a member, for DID_REJOIN.
+	wasMember map[ID]bool
 
 	// While auditHeld, the entries actions write wait in heldAudit, unlisted and not
 	// announced, until ReleaseAuditLog (Discord writes an entry about when it sends the
@@ -239,7 +248,7 @@ type Guild struct {
 func newGuild(id ID, name string, owner ID) *Guild {
 	g := &Guild{ID: id, Name: name, OwnerID: owner,
 		Roles: map[ID]*Role{}, Members: map[ID]*Member{}, Channels: map[ID]*Channel{}, Bans: map[ID]*Ban{},
-		AutoModRules: map[ID]*AutoModRule{}, Commands: map[ID]*Command{}}
+		AutoModRules: map[ID]*AutoModRule{}, Commands: map[ID]*Command{}, wasMember: map[ID]bool{}}
 	// @everyone shares the guild's id, as on Discord.
 	g.Roles[id] = &Role{ID: id, Name: "@everyone", Position: 0, Permissions: PermDefaultEveryone}
 	return g

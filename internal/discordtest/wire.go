@@ -48,7 +48,7 @@ func (s *Server) memberJSON(m *Member) map[string]any {
 		"joined_at":                    m.JoinedAt.UTC().Format(time.RFC3339Nano),
 		"deaf":                         false,
 		"mute":                         false,
-		"flags":                        0,
+		"flags":                        m.Flags,
 		"pending":                      false,
 		"communication_disabled_until": nil,
 	}
@@ -140,7 +140,7 @@ func (s *Server) guildJSON(g *Guild) map[string]any {
 	}
 	return map[string]any{
 		"id": g.ID, "name": g.Name, "icon": nil, "splash": nil, "discovery_splash": nil, "owner_id": g.OwnerID,
-		"afk_channel_id": nil, "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
+		"afk_channel_id": nil, "afk_timeout": 300, "verification_level": g.VerificationLevel, "default_message_notifications": 0,
 		"explicit_content_filter": 0, "roles": roles, "emojis": []any{}, "features": []string{}, "mfa_level": 0,
 		"application_id": nil, "system_channel_id": nil, "system_channel_flags": 0, "rules_channel_id": nil,
 		"vanity_url_code": nil, "description": nil, "banner": nil, "premium_tier": 0, "preferred_locale": "en-US",
@@ -148,7 +148,7 @@ func (s *Server) guildJSON(g *Guild) map[string]any {
 		"safety_alerts_channel_id": nil, "max_members": 500000, "max_video_channel_users": 25,
 		"home_header": nil, "region": "deprecated", "widget_enabled": false, "widget_channel_id": nil,
 		"max_presences": nil, "max_stage_video_channel_users": 50, "premium_subscription_count": 0,
-		"nsfw": false, "incidents_data": nil,
+		"nsfw": false, "incidents_data": s.incidentsJSON(g),
 	}
 }
 
