@@ -24,6 +24,11 @@ const (
 	CodeCannotDMUser       = 50007
 	CodeMissingPermissions = 50013
 	CodeInvalidFormBody    = 50035
+	// CodeMaxNonMemberBans: the guild has banned as many users who are not members as
+	// Discord allows for now.
+	CodeMaxNonMemberBans = 30035
+	// CodeFailedToBanUsers: a bulk ban banned nobody.
+	CodeFailedToBanUsers = 500000
 )
 
 // Error is a Discord call that failed. Status is the HTTP status, or 0 when no response

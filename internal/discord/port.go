@@ -43,6 +43,24 @@ type Bans interface {
 	// ListBans returns up to limit bans (1–1000; 0 means 1000) of users whose id is above
 	// after, in ascending user id: pass the last id of one page as after for the next.
 	ListBans(ctx context.Context, guildID GuildID, after UserID, limit int) ([]Ban, error)
+	// BulkBan bans up to MaxBulkBan unique users in one call (POST /guilds/{id}/bulk-ban,
+	// which needs both BAN_MEMBERS and MANAGE_GUILD) and deletes their messages of the last
+	// deleteMessageSeconds. Who was banned and who was not come back in the result; the bot's
+	// own id is in neither. When nobody could be banned Discord answers with an error instead:
+	// CodeFailedToBanUsers (500000), or CodeMaxNonMemberBans when the cap on bans of
+	// non-members stopped them.
+	BulkBan(ctx context.Context, guildID GuildID, userIDs []UserID, deleteMessageSeconds int, reason string) (BulkBanResult, error)
+}
+
+// MaxBulkBan is how many users one bulk ban takes.
+const MaxBulkBan = 200
+
+// BulkBanResult is what a bulk ban did: the users it banned and those it did not (already
+// banned, not bannable by gavel, unknown, or past the non-member cap; Discord does not say
+// which).
+type BulkBanResult struct {
+	Banned []UserID
+	Failed []UserID
 }
 
 // Users reads Discord users, members of a server gavel is in or not.

@@ -73,11 +73,24 @@ type limiter struct {
 	now         func() time.Time
 }
 
+// BulkBanRoute is the bulk-ban route as the rate limits name it.
+const BulkBanRoute = "POST /guilds/{guild_id}/bulk-ban"
+
+// Discord does not publish the bulk-ban route's limit. The fake gives it a window of its own,
+// stricter than the default (5 per second): one call per second for each guild, so 1,000 users
+// (five calls of 200) take four seconds at least, the floor the mass-ban benchmark is measured
+// against. A client that reads the headers (disgo does) waits for the window; one that does not
+// meets a 429.
+const (
+	bulkBanLimit  = 1
+	bulkBanWindow = time.Second
+)
+
 func newLimiter(*Server) *limiter {
 	return &limiter{
 		global:   defaultGlobalLimit,
 		defaults: routeLimit{limit: defaultRouteLimit, window: defaultRouteWindow},
-		routes:   map[string]routeLimit{},
+		routes:   map[string]routeLimit{BulkBanRoute: {limit: bulkBanLimit, window: bulkBanWindow}},
 		buckets:  map[string]*bucket{},
 		stats:    RateLimitStats{Routes: map[string]RouteRateLimitStats{}},
 		now:      time.Now,

@@ -509,9 +509,13 @@ func (s *Server) handleUnban(r *Request) (Response, *apiError) {
 	return Response{Status: http.StatusNoContent}, nil
 }
 
-// handleBulkBan bans up to 200 users; those who cannot be banned (unknown, the owner, above
-// the bot, already banned) are listed as failed, and when none could be banned the call
-// fails with 500000.
+// handleBulkBan bans up to 200 users, as Discord does (guild.mdx "Bulk Guild Ban" and the
+// notes of discord-api-docs PR#6720): it needs both BAN_MEMBERS and MANAGE_GUILD; the ids
+// must be unique; the bot's own id is dropped silently (in neither list); those who cannot
+// be banned (unknown, the owner, at or above the bot, already banned, non-members past the
+// cap) are listed in failed_users; and when none could be banned the call fails with
+// 500000, except when the non-member cap was all that stopped them, which Discord reports
+// as 30035. The route has its own rate limit (bulkBanLimit).
 func (s *Server) handleBulkBan(r *Request) (Response, *apiError) {
 	var body struct {
 		UserIDs              opt[[]ID] `json:"user_ids"`
@@ -525,6 +529,13 @@ func (s *Server) handleBulkBan(r *Request) (Response, *apiError) {
 	}
 	if len(body.UserIDs.V) > 200 {
 		return Response{}, invalidForm("user_ids", "BASE_TYPE_MAX_LENGTH", "Must be 200 or fewer in length.")
+	}
+	seen := make(map[ID]bool, len(body.UserIDs.V))
+	for _, id := range body.UserIDs.V {
+		if seen[id] {
+			return Response{}, invalidForm("user_ids", "LIST_ITEM_VALUE_NOT_UNIQUE", "List item values must be unique.")
+		}
+		seen[id] = true
 	}
 	secs, e := deleteSeconds(body.DeleteMessageSeconds, opt[int]{})
 	if e != nil {
@@ -540,18 +551,28 @@ func (s *Server) handleBulkBan(r *Request) (Response, *apiError) {
 		return Response{}, e
 	}
 	banned, failed := []ID{}, []ID{}
+	capped := 0
 	for _, id := range body.UserIDs.V {
+		if id == s.botID {
+			continue
+		}
 		if _, already := g.Bans[id]; already {
 			failed = append(failed, id)
 			continue
 		}
 		if e := s.ban(g, s.botID, id, secs, r.Reason); e != nil {
+			if e == errNonMemberBanCap {
+				capped++
+			}
 			failed = append(failed, id)
 			continue
 		}
 		banned = append(banned, id)
 	}
 	if len(banned) == 0 {
+		if capped > 0 && capped == len(failed) {
+			return Response{}, errNonMemberBanCap
+		}
 		return Response{}, apiErr(http.StatusBadRequest, codeFailedToBanUsers, "Failed to ban users")
 	}
 	return Response{Body: map[string]any{"banned_users": banned, "failed_users": failed}}, nil

@@ -27,7 +27,7 @@ type routeCase struct {
 // that break the spec must also be reported as protocol violations; valid ones must not be.
 // A route without both kinds of case fails the test, so new routes cannot go untested.
 func TestEveryRouteAcceptsGoodAndRefusesBad(t *testing.T) {
-	f := newRestFixture(t, true, WithRouteLimit("*", 0, 0), WithGlobalRateLimit(0))
+	f := newRestFixture(t, true, WithRouteLimit("*", 0, 0), WithRouteLimit(BulkBanRoute, 0, 0), WithGlobalRateLimit(0))
 	now := time.Now()
 	bot := f.s.BotID()
 	own := f.s.AddMessage(f.general, bot, "mine", now)

@@ -243,6 +243,12 @@ type Guild struct {
 	// action's event, sometimes just after).
 	auditHeld bool
 	heldAudit []*AuditLogEntry
+
+	// NonMemberBans counts the bans of users who were not members when banned, which
+	// Discord caps (error 30035, see SetNonMemberBanCap).
+	NonMemberBans int
+	// nonMemberBanCap overrides DefaultNonMemberBanCap for this guild when set.
+	nonMemberBanCap *int
 }
 
 func newGuild(id ID, name string, owner ID) *Guild {

@@ -251,6 +251,33 @@ func (a *Adapter) ListBans(ctx context.Context, guildID discord.GuildID, after d
 	return out, nil
 }
 
+// BulkBan implements discord.Port.
+func (a *Adapter) BulkBan(ctx context.Context, guildID discord.GuildID, userIDs []discord.UserID, deleteMessageSeconds int, reason string) (discord.BulkBanResult, error) {
+	ids := make([]string, len(userIDs))
+	for i, id := range userIDs {
+		ids[i] = id.String()
+	}
+	body := struct {
+		UserIDs              []string `json:"user_ids"`
+		DeleteMessageSeconds int      `json:"delete_message_seconds"`
+	}{ids, deleteMessageSeconds}
+	var out struct {
+		Banned []snowflake.ID `json:"banned_users"`
+		Failed []snowflake.ID `json:"failed_users"`
+	}
+	if err := a.do(ctx, call{op: "bulk ban", endpoint: rest.BulkBan.Compile(nil, guildID), body: body, out: &out, reason: reason}); err != nil {
+		return discord.BulkBanResult{}, err
+	}
+	res := discord.BulkBanResult{Banned: make([]discord.UserID, len(out.Banned)), Failed: make([]discord.UserID, len(out.Failed))}
+	for i, id := range out.Banned {
+		res.Banned[i] = discord.UserID(id)
+	}
+	for i, id := range out.Failed {
+		res.Failed[i] = discord.UserID(id)
+	}
+	return res, nil
+}
+
 // Kick implements discord.Port.
 func (a *Adapter) Kick(ctx context.Context, guildID discord.GuildID, userID discord.UserID, reason string) error {
 	return a.do(ctx, call{op: "kick", endpoint: rest.RemoveMember.Compile(nil, guildID, userID), reason: reason})

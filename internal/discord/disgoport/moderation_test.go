@@ -264,3 +264,28 @@ func TestAuditLogFilter(t *testing.T) {
 		t.Errorf("newest entry about carol = %+v, %v", one, err)
 	}
 }
+
+// TestBulkBan: the adapter sends the ids as strings and reads both lists back; a call that
+// bans nobody is Discord's 500000, and one stopped only by the non-member cap is 30035.
+func TestBulkBan(t *testing.T) {
+	f := newFixture(t, []discordtest.Option{discordtest.WithRouteLimit(discordtest.BulkBanRoute, 0, 0)})
+	ctx := ctxFor(t)
+	g := discord.GuildID(f.guild)
+	res, err := f.port.BulkBan(ctx, g, []discord.UserID{discord.UserID(f.bob), discord.UserID(f.alice), discord.UserID(f.dave)}, 0, "raid")
+	if err != nil {
+		t.Fatalf("BulkBan: %v", err)
+	}
+	if !slices.Equal(res.Banned, []discord.UserID{discord.UserID(f.bob), discord.UserID(f.dave)}) || !slices.Equal(res.Failed, []discord.UserID{discord.UserID(f.alice)}) {
+		t.Errorf("BulkBan = %+v; want bob and dave banned, alice (above gavel) failed", res)
+	}
+	if e := f.lastAudit(t, discordtest.AuditMemberBanAdd); e.Reason != "raid" {
+		t.Errorf("audit reason %q, want raid", e.Reason)
+	}
+	_, err = f.port.BulkBan(ctx, g, []discord.UserID{discord.UserID(f.bob)}, 0, "")
+	wantDiscordError(t, "bulk ban of the banned", err, 400, discord.CodeFailedToBanUsers)
+	// dave was a non-member ban: with a cap of one, the next non-member is refused.
+	f.s.SetNonMemberBanCap(f.guild, 1)
+	eve := f.s.AddUser("eve", false)
+	_, err = f.port.BulkBan(ctx, g, []discord.UserID{discord.UserID(eve)}, 0, "")
+	wantDiscordError(t, "bulk ban past the non-member cap", err, 400, discord.CodeMaxNonMemberBans)
+}
