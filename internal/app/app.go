@@ -649,10 +649,11 @@ func (a *App) onReady(e *events.Ready) {
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(discord.UserID(id)), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
-			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled)}, a.coOpts...)...)
+			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled), moderation.WithStore(a.store)}, a.coOpts...)...)
 		if !a.closing {
 			a.startPoller(discord.UserID(id))
 			a.startModlog(discord.UserID(id))
+			a.resumeMass(a.coordinator)
 		}
 	}
 	a.mu.Unlock()
@@ -712,6 +713,25 @@ func (a *App) startPoller(botID discord.UserID) {
 		defer close(a.pollerDone)
 		if err := p.Serve(ctx, a.work); err != nil {
 			a.log.Error("expiry poller stopped", "err", err)
+		}
+	}()
+}
+
+// resumeMass continues, as work in flight, the mass actions an earlier run left unfinished
+// (moderation.ResumeMass): their parent cases' mod-log messages get the outcome. a.mu is held.
+func (a *App) resumeMass(co *moderation.Coordinator) {
+	a.inflight.Add(1)
+	go func() {
+		defer a.inflight.Done()
+		res, err := co.ResumeMass(a.work)
+		if err != nil {
+			a.log.Error("continuing unfinished mass actions", "err", err)
+		}
+		for _, r := range res {
+			if r.Parent != nil {
+				a.log.Info("mass action continued after a restart", "guild", r.Parent.GuildID, "case", r.Parent.Number,
+					"done", r.Progress.Done, "failed", r.Progress.Failed, "listed", r.Progress.Listed, "interrupted", r.Interrupted)
+			}
 		}
 	}()
 }

@@ -26,6 +26,14 @@ const (
 	MetaModeratorName = "moderator_name"
 )
 
+// MetaParentCase is the metadata key of a mass action's child case: the number of the
+// mass action's parent case. MetaMass is the parent's own key: what the mass action does
+// (ban, kick, timeout).
+const (
+	MetaParentCase = "parent_case"
+	MetaMass       = "mass"
+)
+
 // ByAuditLogEntry returns the case mirrored from audit-log entry entryID, or ErrNotFound.
 func (s *Service) ByAuditLogEntry(ctx context.Context, guildID discord.GuildID, entryID int64) (Case, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("audit-log entry", entryID)); err != nil {

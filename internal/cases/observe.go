@@ -14,6 +14,10 @@ type Changed struct {
 	// Type is the case's type, so that an observer that follows some types only (the poll
 	// bans) can skip the others.
 	Type Type
+	// Child says the case is one target of a mass action (its metadata names the parent case,
+	// MetaParentCase): the mod log shows the parent, which sums its children up, instead of
+	// a message per child.
+	Child bool
 }
 
 // ChangeObserver hears of every case a write transaction changes: a case created active, and
@@ -37,13 +41,13 @@ func WithChangeObserver(o ChangeObserver) Option {
 // changedSet collects a transaction's changed cases, each once, in the order first changed.
 type changedSet struct{ list []Changed }
 
-func (c *changedSet) add(id int64, guildID discord.GuildID, t Type) {
+func (c *changedSet) add(id int64, guildID discord.GuildID, t Type, child bool) {
 	for _, x := range c.list {
 		if x.ID == id {
 			return
 		}
 	}
-	c.list = append(c.list, Changed{ID: id, GuildID: guildID, Type: t})
+	c.list = append(c.list, Changed{ID: id, GuildID: guildID, Type: t, Child: child})
 }
 
 // observe tells the observer, inside the transaction, what it changed.

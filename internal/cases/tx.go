@@ -183,3 +183,28 @@ func (t *Tx) Process(id int64, note string) (Case, bool, error) {
 func (t *Tx) Record(c Case, kind EventKind, old, new, note string) error {
 	return t.change().event(c, kind, old, new, note)
 }
+
+// Create records cases in the transaction (numbers allocated in it, in the order given): a
+// mass action writes a chunk's child cases with its own record of the chunk, so both commit
+// or neither does. Cases created active are news for the observer, as with Service.Create.
+func (t *Tx) Create(ns []New) ([]Case, error) {
+	rows := make([]store.NewCase, len(ns))
+	for i := range ns {
+		if err := ns[i].check(); err != nil {
+			return nil, fmt.Errorf("case %d of %d: %w", i+1, len(ns), err)
+		}
+		rows[i] = ns[i].row(t.now)
+	}
+	keys, err := t.tx.InsertCases(rows)
+	if err != nil {
+		return nil, fmt.Errorf("create %d cases: %w", len(ns), err)
+	}
+	out := make([]Case, len(ns))
+	for i := range ns {
+		out[i] = ns[i].created(rows[i], keys[i])
+		if ns[i].Status == Active {
+			t.ev.changed.add(keys[i].ID, ns[i].GuildID, ns[i].Type, ns[i].Metadata[MetaParentCase] != "")
+		}
+	}
+	return out, nil
+}

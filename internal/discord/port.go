@@ -76,6 +76,11 @@ type Members interface {
 	// Member returns a guild member; a user who is not a member is a 404 with
 	// CodeUnknownMember.
 	Member(ctx context.Context, guildID GuildID, userID UserID) (Member, error)
+	// ListMembers returns up to limit members (1–1000; 0 means 1000) whose user id is above
+	// after, in ascending user id (GET /guilds/{id}/members, which needs the GUILD_MEMBERS
+	// intent): a mass action reads who is a member, and their roles, a page at a time
+	// rather than one call per target.
+	ListMembers(ctx context.Context, guildID GuildID, after UserID, limit int) ([]Member, error)
 	// Kick removes a member; a user who is not a member is a 404 with CodeUnknownMember.
 	Kick(ctx context.Context, guildID GuildID, userID UserID, reason string) error
 	// Timeout times a member out until a time (at most 28 days ahead); the zero time lifts

@@ -109,6 +109,8 @@ type Coordinator struct {
 	reconcileRequest func(guildID discord.GuildID)
 	// db tracks the database's reachability from what the pipeline's writes see.
 	db *store.Health
+	// st keeps the durable record of mass actions (WithStore); nil refuses them.
+	st *store.Store
 }
 
 // WithReconcileRequest has the coordinator call f with the guild of every case it leaves

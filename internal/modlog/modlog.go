@@ -201,6 +201,12 @@ func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	var mine []query.ModlogOutbox
 	claim := false
 	for _, c := range changed {
+		if c.Child {
+			// A mass action's child: its parent's message sums it up (the mass action adds a
+			// history row to the parent in the same transaction), so a raid of a thousand is
+			// one message, not a thousand.
+			continue
+		}
 		p := query.EnqueueModlogParams{CaseID: c.ID, GuildID: int64(c.GuildID), Now: now.UnixMilli()}
 		if lease {
 			p.Attempts = 1

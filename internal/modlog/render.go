@@ -111,6 +111,15 @@ func Embed(v View) discord.Embed {
 	} else if c.Processed {
 		e.Fields = append(e.Fields, discord.EmbedField{Name: "Ended", Value: clip(ended(v), 1024), Inline: true})
 	}
+	if kind := c.Metadata[cases.MetaMass]; kind != "" {
+		// A mass action's parent: what it does to how many, and where it stands (each chunk
+		// adds a history note, which edits this message); its children post nothing.
+		e.Title = fmt.Sprintf("Case #%d · MASS %s", c.Number, strings.ToUpper(kind))
+		e.Fields[0] = discord.EmbedField{Name: "Targets", Value: c.Metadata["mass_targets"] + " users (their cases name this one as parent)", Inline: true}
+		if n, ok := lastNote(v.Events); ok {
+			e.Fields = append(e.Fields, discord.EmbedField{Name: "Progress", Value: clip(n, 1024)})
+		}
+	}
 	if n := c.Metadata["lifts_case"]; n != "" {
 		e.Fields = append(e.Fields, discord.EmbedField{Name: "Lifts", Value: "case #" + n, Inline: true})
 	}
@@ -294,4 +303,14 @@ func clip(s string, n int) string {
 // with the relative form beside it.
 func discordTime(t time.Time) string {
 	return fmt.Sprintf("<t:%d:f> (<t:%d:R>)", t.Unix(), t.Unix())
+}
+
+// lastNote is the newest note in a case's history.
+func lastNote(evs []cases.Event) (string, bool) {
+	for i := len(evs) - 1; i >= 0; i-- {
+		if evs[i].Kind == cases.EventNote {
+			return evs[i].Note, true
+		}
+	}
+	return "", false
 }

@@ -305,6 +305,20 @@ func (a *Adapter) Member(ctx context.Context, guildID discord.GuildID, userID di
 	return m.member(), nil
 }
 
+// ListMembers implements discord.Port.
+func (a *Adapter) ListMembers(ctx context.Context, guildID discord.GuildID, after discord.UserID, limit int) ([]discord.Member, error) {
+	var ms []wireMember
+	ep := rest.GetMembers.Compile(query("after", int64(after), "limit", limit), guildID)
+	if err := a.do(ctx, call{op: "list members", endpoint: ep, out: &ms}); err != nil {
+		return nil, err
+	}
+	out := make([]discord.Member, len(ms))
+	for i := range ms {
+		out[i] = ms[i].member()
+	}
+	return out, nil
+}
+
 // User implements discord.Port.
 func (a *Adapter) User(ctx context.Context, userID discord.UserID) (discord.User, error) {
 	var u wireUser

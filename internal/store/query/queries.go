@@ -10,7 +10,9 @@ type Queries interface {
 	ActionsOfCase(ctx context.Context, caseID int64) ([]ScheduledAction, error)
 	ActivatePendingCase(ctx context.Context, arg ActivatePendingCaseParams) (Case, error)
 	ActiveCasesOfUser(ctx context.Context, arg ActiveCasesOfUserParams) ([]Case, error)
+	AddBanOnJoin(ctx context.Context, arg AddBanOnJoinParams) error
 	BumpGavelVersion(ctx context.Context, arg BumpGavelVersionParams) (int64, error)
+	CancelQueuedMassTargets(ctx context.Context, massID int64) (int64, error)
 	CancelScheduledAction(ctx context.Context, arg CancelScheduledActionParams) (int64, error)
 	CaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
 	CaseStatistics(ctx context.Context, guildID int64) ([]CaseStatisticsRow, error)
@@ -18,11 +20,13 @@ type Queries interface {
 	ClaimDueActions(ctx context.Context, arg ClaimDueActionsParams) ([]ScheduledAction, error)
 	ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]ModlogOutbox, error)
 	CompleteScheduledAction(ctx context.Context, arg CompleteScheduledActionParams) (int64, error)
+	CountBanOnJoin(ctx context.Context, guildID int64) (int64, error)
 	CountCasesInGuild(ctx context.Context, guildID int64) (int64, error)
 	CountCasesOfUser(ctx context.Context, arg CountCasesOfUserParams) (int64, error)
 	CountPendingActions(ctx context.Context, guildID int64) (int64, error)
 	CountSearchSnippets(ctx context.Context, arg CountSearchSnippetsParams) (int64, error)
 	CountSnippets(ctx context.Context, guildID int64) (int64, error)
+	DeleteAccountAgeGate(ctx context.Context, guildID int64) (int64, error)
 	DeleteCommandRank(ctx context.Context, arg DeleteCommandRankParams) (int64, error)
 	DeleteGavelRules(ctx context.Context, guildID int64) error
 	DeleteRank(ctx context.Context, arg DeleteRankParams) (int64, error)
@@ -36,10 +40,14 @@ type Queries interface {
 	FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error)
 	FinishModlog(ctx context.Context, arg FinishModlogParams) (int64, error)
 	GavelVersion(ctx context.Context, guildID int64) (int64, error)
+	GetAccountAgeGate(ctx context.Context, guildID int64) (AccountAgeGate, error)
+	GetBanOnJoin(ctx context.Context, arg GetBanOnJoinParams) (BanOnJoin, error)
 	GetCaseByID(ctx context.Context, id int64) (Case, error)
 	GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams) (Case, error)
 	GetGuild(ctx context.Context, id int64) (Guild, error)
 	GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error)
+	GetMassAction(ctx context.Context, id int64) (MassAction, error)
+	GetMassActionByParent(ctx context.Context, parentCaseID int64) (MassAction, error)
 	GetSnippet(ctx context.Context, arg GetSnippetParams) (Snippet, error)
 	GetWebSession(ctx context.Context, idHash string) (WebSession, error)
 	GiveUpScheduledAction(ctx context.Context, arg GiveUpScheduledActionParams) (int64, error)
@@ -47,6 +55,8 @@ type Queries interface {
 	GuildJoined(ctx context.Context, arg GuildJoinedParams) error
 	GuildLeft(ctx context.Context, arg GuildLeftParams) (int64, error)
 	InsertGavelRule(ctx context.Context, arg InsertGavelRuleParams) error
+	InsertMassAction(ctx context.Context, arg InsertMassActionParams) (MassAction, error)
+	InsertMassTarget(ctx context.Context, arg InsertMassTargetParams) error
 	InsertPermissionEvent(ctx context.Context, arg InsertPermissionEventParams) error
 	InsertScheduledAction(ctx context.Context, arg InsertScheduledActionParams) (ScheduledAction, error)
 	InsertSettingsEvent(ctx context.Context, arg InsertSettingsEventParams) error
@@ -55,6 +65,7 @@ type Queries interface {
 	InsertWebSession(ctx context.Context, arg InsertWebSessionParams) error
 	LatestCaseOfUser(ctx context.Context, arg LatestCaseOfUserParams) (Case, error)
 	LatestRestrictionCase(ctx context.Context, arg LatestRestrictionCaseParams) (Case, error)
+	ListBanOnJoin(ctx context.Context, arg ListBanOnJoinParams) ([]BanOnJoin, error)
 	ListCommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error)
 	ListGavelRules(ctx context.Context, guildID int64) ([]AutomodGavelRule, error)
 	ListRanks(ctx context.Context, guildID int64) ([]PermissionRank, error)
@@ -64,6 +75,7 @@ type Queries interface {
 	LockCaseByID(ctx context.Context, id int64) (Case, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
 	LockSnippet(ctx context.Context, arg LockSnippetParams) (Snippet, error)
+	MassTargets(ctx context.Context, massID int64) ([]MassTarget, error)
 	ModlogCounts(ctx context.Context, now int64) (ModlogCountsRow, error)
 	ModlogOutbox(ctx context.Context) ([]ModlogOutbox, error)
 	MoveScheduledAction(ctx context.Context, arg MoveScheduledActionParams) (int64, error)
@@ -79,15 +91,20 @@ type Queries interface {
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
+	RemoveBanOnJoin(ctx context.Context, arg RemoveBanOnJoinParams) (int64, error)
 	RenameSnippet(ctx context.Context, arg RenameSnippetParams) error
 	RetryModlog(ctx context.Context, arg RetryModlogParams) (int64, error)
+	RunningMassActions(ctx context.Context) ([]MassAction, error)
 	ScheduleCounts(ctx context.Context, now int64) (ScheduleCountsRow, error)
 	SearchSnippets(ctx context.Context, arg SearchSnippetsParams) ([]Snippet, error)
+	SetAccountAgeGate(ctx context.Context, arg SetAccountAgeGateParams) error
 	SetAutomodKeyCase(ctx context.Context, arg SetAutomodKeyCaseParams) error
 	SetCaseExpiry(ctx context.Context, arg SetCaseExpiryParams) error
 	SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) error
 	SetCaseReason(ctx context.Context, arg SetCaseReasonParams) error
 	SetCaseStatus(ctx context.Context, arg SetCaseStatusParams) error
+	SetMassActionState(ctx context.Context, arg SetMassActionStateParams) error
+	SetMassTarget(ctx context.Context, arg SetMassTargetParams) error
 	SetSnippetLocked(ctx context.Context, arg SetSnippetLockedParams) error
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
 	SnippetEvents(ctx context.Context, arg SnippetEventsParams) ([]SnippetEvent, error)

@@ -6,6 +6,12 @@ import "database/sql"
 
 var _ sql.NullString
 
+type AccountAgeGate struct {
+	GuildID   int64
+	MinAgeMs  int64
+	UpdatedAt int64
+}
+
 type ActivatePendingCaseParams struct {
 	UpdatedAt int64
 	ID        int64
@@ -14,6 +20,15 @@ type ActivatePendingCaseParams struct {
 type ActiveCasesOfUserParams struct {
 	GuildID int64
 	UserID  int64
+}
+
+type AddBanOnJoinParams struct {
+	GuildID      int64
+	UserID       int64
+	ModeratorID  int64
+	Reason       string
+	ParentCaseID sql.NullInt64
+	AddedAt      int64
 }
 
 type AutomodGavelRule struct {
@@ -35,6 +50,15 @@ type AutomodSeen struct {
 	DedupeKey string
 	CaseID    sql.NullInt64
 	SeenAt    int64
+}
+
+type BanOnJoin struct {
+	GuildID      int64
+	UserID       int64
+	ModeratorID  int64
+	Reason       string
+	ParentCaseID sql.NullInt64
+	AddedAt      int64
 }
 
 type BumpGavelVersionParams struct {
@@ -188,6 +212,11 @@ type FinishModlogParams struct {
 	Attempts   int64
 }
 
+type GetBanOnJoinParams struct {
+	GuildID int64
+	UserID  int64
+}
+
 type GetCaseByNumberParams struct {
 	GuildID int64
 	Number  int64
@@ -246,6 +275,26 @@ type InsertGavelRuleParams struct {
 	Position  int64
 	Rule      string
 	UpdatedAt int64
+}
+
+type InsertMassActionParams struct {
+	GuildID       int64
+	ParentCaseID  int64
+	Kind          string
+	ModeratorID   int64
+	Reason        string
+	DeleteSeconds int64
+	DurationMs    int64
+	Silent        bool
+	CreatedAt     int64
+}
+
+type InsertMassTargetParams struct {
+	MassID int64
+	Seq    int64
+	UserID int64
+	Member bool
+	Chunk  int64
 }
 
 type InsertPermissionEventParams struct {
@@ -315,6 +364,12 @@ type LatestRestrictionCaseParams struct {
 	OffType string
 }
 
+type ListBanOnJoinParams struct {
+	GuildID int64
+	UserID  int64
+	Limit   int64
+}
+
 type ListSnippetsParams struct {
 	GuildID int64
 	Limit   int64
@@ -334,6 +389,32 @@ type LockGuildSettingsParams struct {
 type LockSnippetParams struct {
 	GuildID int64
 	NameKey string
+}
+
+type MassAction struct {
+	ID            int64
+	GuildID       int64
+	ParentCaseID  int64
+	Kind          string
+	State         string
+	ModeratorID   int64
+	Reason        string
+	DeleteSeconds int64
+	DurationMs    int64
+	Silent        bool
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+type MassTarget struct {
+	MassID int64
+	Seq    int64
+	UserID int64
+	Member bool
+	Chunk  int64
+	State  string
+	CaseID sql.NullInt64
+	Detail string
 }
 
 type ModlogCountsRow struct {
@@ -416,6 +497,11 @@ type ReleaseScheduledActionParams struct {
 	Attempts int64
 }
 
+type RemoveBanOnJoinParams struct {
+	GuildID int64
+	UserID  int64
+}
+
 type RenameSnippetParams struct {
 	ID        int64
 	Name      string
@@ -470,6 +556,12 @@ type SearchSnippetsParams struct {
 	MaxRows int64
 }
 
+type SetAccountAgeGateParams struct {
+	GuildID   int64
+	MinAgeMs  int64
+	UpdatedAt int64
+}
+
 type SetAutomodKeyCaseParams struct {
 	GuildID   int64
 	DedupeKey string
@@ -499,6 +591,20 @@ type SetCaseStatusParams struct {
 	ID        int64
 	Status    string
 	UpdatedAt int64
+}
+
+type SetMassActionStateParams struct {
+	ID        int64
+	State     string
+	UpdatedAt int64
+}
+
+type SetMassTargetParams struct {
+	MassID int64
+	UserID int64
+	State  string
+	CaseID sql.NullInt64
+	Detail string
 }
 
 type SetSnippetLockedParams struct {

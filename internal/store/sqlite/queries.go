@@ -24,8 +24,16 @@ func (q *Queries) ActiveCasesOfUser(ctx context.Context, arg query.ActiveCasesOf
 	return each(rows, func(r sqlitedb.Case) query.Case { return query.Case(r) }), err
 }
 
+func (q *Queries) AddBanOnJoin(ctx context.Context, arg query.AddBanOnJoinParams) error {
+	return q.q.AddBanOnJoin(ctx, sqlitedb.AddBanOnJoinParams(arg))
+}
+
 func (q *Queries) BumpGavelVersion(ctx context.Context, arg query.BumpGavelVersionParams) (int64, error) {
 	return q.q.BumpGavelVersion(ctx, sqlitedb.BumpGavelVersionParams(arg))
+}
+
+func (q *Queries) CancelQueuedMassTargets(ctx context.Context, massID int64) (int64, error) {
+	return q.q.CancelQueuedMassTargets(ctx, massID)
 }
 
 func (q *Queries) CancelScheduledAction(ctx context.Context, arg query.CancelScheduledActionParams) (int64, error) {
@@ -56,6 +64,10 @@ func (q *Queries) CompleteScheduledAction(ctx context.Context, arg query.Complet
 	return q.q.CompleteScheduledAction(ctx, sqlitedb.CompleteScheduledActionParams(arg))
 }
 
+func (q *Queries) CountBanOnJoin(ctx context.Context, guildID int64) (int64, error) {
+	return q.q.CountBanOnJoin(ctx, guildID)
+}
+
 func (q *Queries) CountCasesInGuild(ctx context.Context, guildID int64) (int64, error) {
 	return q.q.CountCasesInGuild(ctx, guildID)
 }
@@ -74,6 +86,10 @@ func (q *Queries) CountSearchSnippets(ctx context.Context, arg query.CountSearch
 
 func (q *Queries) CountSnippets(ctx context.Context, guildID int64) (int64, error) {
 	return q.q.CountSnippets(ctx, guildID)
+}
+
+func (q *Queries) DeleteAccountAgeGate(ctx context.Context, guildID int64) (int64, error) {
+	return q.q.DeleteAccountAgeGate(ctx, guildID)
 }
 
 func (q *Queries) DeleteCommandRank(ctx context.Context, arg query.DeleteCommandRankParams) (int64, error) {
@@ -131,6 +147,16 @@ func (q *Queries) GavelVersion(ctx context.Context, guildID int64) (int64, error
 	return q.q.GavelVersion(ctx, guildID)
 }
 
+func (q *Queries) GetAccountAgeGate(ctx context.Context, guildID int64) (query.AccountAgeGate, error) {
+	row, err := q.q.GetAccountAgeGate(ctx, guildID)
+	return query.AccountAgeGate(row), err
+}
+
+func (q *Queries) GetBanOnJoin(ctx context.Context, arg query.GetBanOnJoinParams) (query.BanOnJoin, error) {
+	row, err := q.q.GetBanOnJoin(ctx, sqlitedb.GetBanOnJoinParams(arg))
+	return query.BanOnJoin(row), err
+}
+
 func (q *Queries) GetCaseByID(ctx context.Context, id int64) (query.Case, error) {
 	row, err := q.q.GetCaseByID(ctx, id)
 	return query.Case(row), err
@@ -149,6 +175,16 @@ func (q *Queries) GetGuild(ctx context.Context, id int64) (query.Guild, error) {
 func (q *Queries) GetGuildSettings(ctx context.Context, guildID int64) (query.GuildSetting, error) {
 	row, err := q.q.GetGuildSettings(ctx, guildID)
 	return query.GuildSetting(row), err
+}
+
+func (q *Queries) GetMassAction(ctx context.Context, id int64) (query.MassAction, error) {
+	row, err := q.q.GetMassAction(ctx, id)
+	return query.MassAction(row), err
+}
+
+func (q *Queries) GetMassActionByParent(ctx context.Context, parentCaseID int64) (query.MassAction, error) {
+	row, err := q.q.GetMassActionByParent(ctx, parentCaseID)
+	return query.MassAction(row), err
 }
 
 func (q *Queries) GetSnippet(ctx context.Context, arg query.GetSnippetParams) (query.Snippet, error) {
@@ -180,6 +216,15 @@ func (q *Queries) GuildLeft(ctx context.Context, arg query.GuildLeftParams) (int
 
 func (q *Queries) InsertGavelRule(ctx context.Context, arg query.InsertGavelRuleParams) error {
 	return q.q.InsertGavelRule(ctx, sqlitedb.InsertGavelRuleParams(arg))
+}
+
+func (q *Queries) InsertMassAction(ctx context.Context, arg query.InsertMassActionParams) (query.MassAction, error) {
+	row, err := q.q.InsertMassAction(ctx, sqlitedb.InsertMassActionParams(arg))
+	return query.MassAction(row), err
+}
+
+func (q *Queries) InsertMassTarget(ctx context.Context, arg query.InsertMassTargetParams) error {
+	return q.q.InsertMassTarget(ctx, sqlitedb.InsertMassTargetParams(arg))
 }
 
 func (q *Queries) InsertPermissionEvent(ctx context.Context, arg query.InsertPermissionEventParams) error {
@@ -216,6 +261,11 @@ func (q *Queries) LatestCaseOfUser(ctx context.Context, arg query.LatestCaseOfUs
 func (q *Queries) LatestRestrictionCase(ctx context.Context, arg query.LatestRestrictionCaseParams) (query.Case, error) {
 	row, err := q.q.LatestRestrictionCase(ctx, sqlitedb.LatestRestrictionCaseParams(arg))
 	return query.Case(row), err
+}
+
+func (q *Queries) ListBanOnJoin(ctx context.Context, arg query.ListBanOnJoinParams) ([]query.BanOnJoin, error) {
+	rows, err := q.q.ListBanOnJoin(ctx, sqlitedb.ListBanOnJoinParams(arg))
+	return each(rows, func(r sqlitedb.BanOnJoin) query.BanOnJoin { return query.BanOnJoin(r) }), err
 }
 
 func (q *Queries) ListCommandRanks(ctx context.Context, guildID int64) ([]query.CommandRank, error) {
@@ -261,6 +311,11 @@ func (q *Queries) LockGuildSettings(ctx context.Context, arg query.LockGuildSett
 func (q *Queries) LockSnippet(ctx context.Context, arg query.LockSnippetParams) (query.Snippet, error) {
 	row, err := q.q.LockSnippet(ctx, sqlitedb.LockSnippetParams(arg))
 	return query.Snippet(row), err
+}
+
+func (q *Queries) MassTargets(ctx context.Context, massID int64) ([]query.MassTarget, error) {
+	rows, err := q.q.MassTargets(ctx, massID)
+	return each(rows, func(r sqlitedb.MassTarget) query.MassTarget { return query.MassTarget(r) }), err
 }
 
 func (q *Queries) ModlogCounts(ctx context.Context, now int64) (query.ModlogCountsRow, error) {
@@ -331,12 +386,21 @@ func (q *Queries) ReleaseScheduledAction(ctx context.Context, arg query.ReleaseS
 	return q.q.ReleaseScheduledAction(ctx, sqlitedb.ReleaseScheduledActionParams(arg))
 }
 
+func (q *Queries) RemoveBanOnJoin(ctx context.Context, arg query.RemoveBanOnJoinParams) (int64, error) {
+	return q.q.RemoveBanOnJoin(ctx, sqlitedb.RemoveBanOnJoinParams(arg))
+}
+
 func (q *Queries) RenameSnippet(ctx context.Context, arg query.RenameSnippetParams) error {
 	return q.q.RenameSnippet(ctx, sqlitedb.RenameSnippetParams(arg))
 }
 
 func (q *Queries) RetryModlog(ctx context.Context, arg query.RetryModlogParams) (int64, error) {
 	return q.q.RetryModlog(ctx, sqlitedb.RetryModlogParams(arg))
+}
+
+func (q *Queries) RunningMassActions(ctx context.Context) ([]query.MassAction, error) {
+	rows, err := q.q.RunningMassActions(ctx)
+	return each(rows, func(r sqlitedb.MassAction) query.MassAction { return query.MassAction(r) }), err
 }
 
 func (q *Queries) ScheduleCounts(ctx context.Context, now int64) (query.ScheduleCountsRow, error) {
@@ -347,6 +411,10 @@ func (q *Queries) ScheduleCounts(ctx context.Context, now int64) (query.Schedule
 func (q *Queries) SearchSnippets(ctx context.Context, arg query.SearchSnippetsParams) ([]query.Snippet, error) {
 	rows, err := q.q.SearchSnippets(ctx, sqlitedb.SearchSnippetsParams(arg))
 	return each(rows, func(r sqlitedb.Snippet) query.Snippet { return query.Snippet(r) }), err
+}
+
+func (q *Queries) SetAccountAgeGate(ctx context.Context, arg query.SetAccountAgeGateParams) error {
+	return q.q.SetAccountAgeGate(ctx, sqlitedb.SetAccountAgeGateParams(arg))
 }
 
 func (q *Queries) SetAutomodKeyCase(ctx context.Context, arg query.SetAutomodKeyCaseParams) error {
@@ -367,6 +435,14 @@ func (q *Queries) SetCaseReason(ctx context.Context, arg query.SetCaseReasonPara
 
 func (q *Queries) SetCaseStatus(ctx context.Context, arg query.SetCaseStatusParams) error {
 	return q.q.SetCaseStatus(ctx, sqlitedb.SetCaseStatusParams(arg))
+}
+
+func (q *Queries) SetMassActionState(ctx context.Context, arg query.SetMassActionStateParams) error {
+	return q.q.SetMassActionState(ctx, sqlitedb.SetMassActionStateParams(arg))
+}
+
+func (q *Queries) SetMassTarget(ctx context.Context, arg query.SetMassTargetParams) error {
+	return q.q.SetMassTarget(ctx, sqlitedb.SetMassTargetParams(arg))
 }
 
 func (q *Queries) SetSnippetLocked(ctx context.Context, arg query.SetSnippetLockedParams) error {

@@ -8,6 +8,12 @@ import (
 	"database/sql"
 )
 
+type AccountAgeGate struct {
+	GuildID   int64
+	MinAgeMs  int64
+	UpdatedAt int64
+}
+
 type AutomodGavelRule struct {
 	GuildID   int64
 	Name      string
@@ -27,6 +33,15 @@ type AutomodSeen struct {
 	DedupeKey string
 	CaseID    sql.NullInt64
 	SeenAt    int64
+}
+
+type BanOnJoin struct {
+	GuildID      int64
+	UserID       int64
+	ModeratorID  int64
+	Reason       string
+	ParentCaseID sql.NullInt64
+	AddedAt      int64
 }
 
 type Case struct {
@@ -82,6 +97,32 @@ type GuildSetting struct {
 	JailChannelID         sql.NullInt64
 	MirrorExternalActions bool
 	UpdatedAt             int64
+}
+
+type MassAction struct {
+	ID            int64
+	GuildID       int64
+	ParentCaseID  int64
+	Kind          string
+	State         string
+	ModeratorID   int64
+	Reason        string
+	DeleteSeconds int64
+	DurationMs    int64
+	Silent        bool
+	CreatedAt     int64
+	UpdatedAt     int64
+}
+
+type MassTarget struct {
+	MassID int64
+	Seq    int64
+	UserID int64
+	Member bool
+	Chunk  int64
+	State  string
+	CaseID sql.NullInt64
+	Detail string
 }
 
 type ModlogOutbox struct {
