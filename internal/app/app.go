@@ -72,6 +72,10 @@ type App struct {
 	cfg   config.Config
 	log   *slog.Logger
 	store *store.Store
+	// runLock holds a SQLite database for this process alone (store.LockRunner).
+	runLock *store.RunLock
+	// listening is told when the App first listens for other processes' changes.
+	listening func()
 	// dbHealth follows whether the database answers (store.Health).
 	dbHealth *store.Health
 	cases    *cases.Service
@@ -145,6 +149,20 @@ type options struct {
 	automodHandled  func(enforcer.Handled)
 	webListener     net.Listener
 	sandbox         func(*web.Server) http.Handler
+	listening       func()
+	heard           func(store.Change)
+}
+
+// WithChangesListening calls f once the App listens for the configuration changes other
+// processes announce (store.Store.Listen): a test changes something only after that.
+func WithChangesListening(f func()) Option {
+	return func(o *options) { o.listening = f }
+}
+
+// WithChangesHeard calls f with each configuration change the App hears of, once its own
+// caches have dropped what changed (tests wait for it).
+func WithChangesHeard(f func(store.Change)) Option {
+	return func(o *options) { o.heard = f }
 }
 
 // WithSandbox makes the dashboard the sandbox's (gavel sandbox): its pages say so and it
@@ -279,7 +297,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
 		clock: clock.OrSystem(o.clock), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator,
-		flight: flight{closed: make(chan struct{})}}
+		flight: flight{closed: make(chan struct{})}, listening: o.listening}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
 	}
@@ -288,7 +306,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		o.expiry(&a.expiryCfg)
 	}
 
-	st, err := openStore(ctx, cfg, logger)
+	// A SQLite file serves one gavel run: a second one stops once the file is known to be
+	// usable, saying why, before it migrates or connects anything.
+	defer func() {
+		if err != nil {
+			_ = a.runLock.Release()
+		}
+	}()
+	st, err := openStore(ctx, cfg, logger, func(st *store.Store) (err error) {
+		a.runLock, err = store.LockRunner(st.Location)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -309,6 +337,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { a.metrics.ModlogDelivered(string(o)) })}, o.modlog...)...)
 	// The poll bans are kept in memory and dropped on every change of one (package polls).
 	pollBans := polls.New(polls.Config{Log: logger, Clock: a.clock})
+	pollBans.Listen(st)
+	if o.heard != nil {
+		// Registered before the services' own, but told after them (store.OnAnyChange).
+		st.OnAnyChange(o.heard)
+	}
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog), cases.WithChangeObserver(pollBans))
 	a.modlog.Bind(a.cases)
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
@@ -382,7 +415,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
 		Handled: o.upkeepHandled})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms, Health: a.dbHealth,
-		Metrics: a.metrics, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Ready: a.onReady,
+		Metrics: a.metrics, Events: st, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Ready: a.onReady,
 		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
@@ -517,6 +550,24 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}()
 	}
 
+	// Configuration changed by other processes (store.Tx.Announce), and the handled
+	// events' record kept to its retention.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() {
+		defer background.Done()
+		_ = a.store.Listen(bgCtx, a.log, a.listening)
+	}()
+	go func() {
+		defer background.Done()
+		a.purgeEvents(bgCtx)
+	}()
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+
 	if err := a.client.OpenGateway(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -535,6 +586,28 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("metrics server: %w", err)
 	case err := <-webDone:
 		return fmt.Errorf("dashboard server: %w", err)
+	}
+}
+
+// purgeEvents forgets the handled command events older than store.EventRetention, at
+// start and then every hour, until ctx ends.
+func (a *App) purgeEvents(ctx context.Context) {
+	for {
+		if n, err := a.store.PurgeEvents(ctx, a.clock.Now().Add(-store.EventRetention)); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("purging the handled events", "err", err)
+		} else if n > 0 {
+			a.log.Debug("handled events purged", "count", n)
+		}
+		t := clock.After(a.clock, time.Hour)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
 	}
 }
 
@@ -611,6 +684,9 @@ func (a *App) Close() {
 		a.port.Close(ctx)
 		if err := a.store.Close(); err != nil {
 			a.log.Warn("closing the database", "err", err)
+		}
+		if err := a.runLock.Release(); err != nil {
+			a.log.Warn("releasing the database's run lock", "err", err)
 		}
 		a.log.Info("stopped")
 	})
@@ -751,7 +827,10 @@ func (a *App) startModlog(botID discord.UserID) {
 
 // openStore opens the configured database, refuses one it cannot write, and brings its
 // schema up to date: what gavel run and gavel web each do before anything else.
-func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*store.Store, error) {
+//
+// before, when given, runs once the database is known to be writable and before it is
+// migrated (gavel run takes its SQLite run lock there).
+func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger, before ...func(*store.Store) error) (*store.Store, error) {
 	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
 		return nil, err
@@ -761,6 +840,12 @@ func openStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (*st
 	if err := st.CheckWritable(ctx); err != nil {
 		st.Close()
 		return nil, err
+	}
+	for _, f := range before {
+		if err := f(st); err != nil {
+			st.Close()
+			return nil, err
+		}
 	}
 	applied, err := st.MigrateUp(ctx)
 	if err != nil {

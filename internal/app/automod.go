@@ -5,6 +5,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/automod/enforcer"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // Defaults for AutoMod in the App (enforcer's).
@@ -28,9 +29,11 @@ func WithAutoModObserver(f func(enforcer.Handled)) Option {
 
 // newEnforcer builds AutoMod's runtime over the App's services; a.cached and a.cat are set.
 func (a *App) newEnforcer(o options) *enforcer.Enforcer {
-	return enforcer.New(enforcer.Config{Store: automod.NewStore(a.store, automod.WithStoreClock(a.clock.Now)), Port: a.port, Guilds: a.cached, Exec: a.exec,
+	am := enforcer.New(enforcer.Config{Store: automod.NewStore(a.store, automod.WithStoreClock(a.clock.Now)), Port: a.port, Guilds: a.cached, Exec: a.exec,
 		Settings: a.guilds, Cases: a.cases, Actions: a.cat, Work: flightWork{&a.flight}, Log: a.log, Timeout: a.commandTimeout,
 		Window: o.automodWindow, Check: o.automodCheck, Clock: a.clock, Handled: o.automodHandled})
+	a.store.OnChange(store.TopicAutoMod, am.RulesChanged)
+	return am
 }
 
 // AutoMod returns the service the /automod commands use: Discord's rules, validated before

@@ -96,8 +96,11 @@ func (s *Store) ReplaceGavelRules(ctx context.Context, guildID discord.GuildID, 
 				return fmt.Errorf("rule %q: %w", g.Name, err)
 			}
 		}
-		_, err := q.BumpGavelVersion(ctx, query.BumpGavelVersionParams{GuildID: int64(guildID), UpdatedAt: now})
-		return err
+		if _, err := q.BumpGavelVersion(ctx, query.BumpGavelVersionParams{GuildID: int64(guildID), UpdatedAt: now}); err != nil {
+			return err
+		}
+		// Every process compiles the new rules at its next message, not at its next check.
+		return tx.Announce(store.TopicAutoMod, int64(guildID))
 	})
 	if err != nil {
 		return fmt.Errorf("store gavel-enforced rules of guild %d: %w", guildID, err)

@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -22,6 +23,10 @@ type New struct {
 	RoleIDs   []discord.RoleID
 	ExpiresAt time.Time
 	Metadata  map[string]string
+	// SourceEvent is the command's event the case is made from (its message or
+	// interaction); zero when no event made it. A guild has at most one case per event:
+	// Create fails with an error store.DuplicateEvent recognises for a second one.
+	SourceEvent discord.EventID
 }
 
 func (n *New) check() error {
@@ -138,7 +143,8 @@ func (s *Service) CreateMany(ctx context.Context, ns []New) ([]Case, error) {
 func (n *New) row(nowMS int64) store.NewCase {
 	return store.NewCase{GuildID: int64(n.GuildID), UserID: int64(n.UserID), ModeratorID: int64(n.ModeratorID), Type: string(n.Type),
 		Status: string(n.Status), Reason: n.Reason, RoleIDs: roleJSON(n.RoleIDs), Metadata: metadataJSON(n.Metadata),
-		ExpiresAt: nullMS(n.ExpiresAt), CreatedAt: nowMS}
+		ExpiresAt: nullMS(n.ExpiresAt), CreatedAt: nowMS,
+		SourceEventID: sql.NullInt64{Int64: int64(n.SourceEvent), Valid: n.SourceEvent > 0}}
 }
 
 // created is the case the store recorded from n.

@@ -54,6 +54,13 @@ func (s *Service) Get(ctx context.Context, id int64) (Case, error) {
 	return fromRow(row)
 }
 
+// BySourceEvent returns the number of the guild's case made by the command event ev
+// (New.SourceEvent); ok is false when the event made none.
+func (s *Service) BySourceEvent(ctx context.Context, guildID discord.GuildID, ev discord.EventID) (number int64, ok bool, err error) {
+	k, ok, err := s.st.CaseBySourceEvent(ctx, int64(guildID), int64(ev))
+	return k.Number, ok, err
+}
+
 // GetByNumber returns case number n of a guild.
 func (s *Service) GetByNumber(ctx context.Context, guildID discord.GuildID, n int64) (Case, error) {
 	if err := checkID("guild", guildID); err != nil {

@@ -23,7 +23,14 @@ type (
 	RoleID int64
 	// MessageID is a message's id.
 	MessageID int64
+	// EventID names the gateway event a command came from: the message's id of a prefix
+	// command, the interaction's id of a slash command or a click. A replayed event
+	// carries the same id, which is how gavel handles each event once.
+	EventID int64
 )
+
+// String writes the id in decimal, as Discord does.
+func (id EventID) String() string { return strconv.FormatInt(int64(id), 10) }
 
 // String writes the id in decimal, as Discord does.
 func (id GuildID) String() string { return strconv.FormatInt(int64(id), 10) }

@@ -166,6 +166,18 @@ type Service struct {
 	obs  Observer
 	// rules says which case types expire and how (WithRules).
 	rules Rules
+	// shards, when set, limits the claims to the guilds of the shards this process holds
+	// (WithShards).
+	shards func() (count int, ids []int)
+}
+
+// WithShards limits what this process claims to the guilds of the shards it holds, as
+// shards reports them at each claim (the shard leases, internal/leases): an expiry then
+// runs in the process that runs its guild's events, commands and per-target locks, so a
+// lift never interleaves with a command on the same member in another process. A count of
+// 0 claims every guild (one process runs them all); no shard claims nothing.
+func WithShards(shards func() (count int, ids []int)) Option {
+	return func(s *Service) { s.shards = shards }
 }
 
 // Observer hears how this process's runs of scheduled actions end, once the outcome is
@@ -515,8 +527,28 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 	}
 	now := s.now()
 	leaseUntil := sql.NullInt64{Int64: now.Add(lease).UnixMilli(), Valid: true}
-	rows, err := s.st.ClaimDueActions(ctx, query.ClaimDueActionsParams{
-		Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int64(max)})
+	var rows []query.ScheduledAction
+	var err error
+	count, ids := 0, []int(nil)
+	if s.shards != nil {
+		count, ids = s.shards()
+	}
+	switch {
+	case count == 0:
+		rows, err = s.st.ClaimDueActions(ctx, query.ClaimDueActionsParams{
+			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int64(max)})
+	case len(ids) == 0:
+		return nil, nil
+	default:
+		var set strings.Builder
+		set.WriteString(",")
+		for _, id := range ids {
+			set.WriteString(strconv.Itoa(id) + ",")
+		}
+		rows, err = s.st.ClaimDueActionsOfShards(ctx, query.ClaimDueActionsOfShardsParams{
+			Owner: nullText(owner), LeaseUntil: leaseUntil, Now: now.UnixMilli(), MaxRows: int64(max),
+			ShardSet: set.String(), ShardCount: int64(count)})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("claim due expiries: %w", err)
 	}

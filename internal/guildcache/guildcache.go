@@ -1,7 +1,8 @@
 // Package guildcache keeps per-guild values read from the database for a short while, so that
 // answering a command does not cost a query each time. A write in this process invalidates
-// its guild at once; other processes sharing the database see the change when their entry
-// expires, so the TTL is the longest a change can take to reach every process.
+// its guild at once; other processes sharing the database hear of it through the store's
+// change announcements (store.OnChange, PostgreSQL's NOTIFY) and forget it too. The TTL
+// bounds how long a change can take to arrive when an announcement is lost.
 package guildcache
 
 import (
@@ -79,6 +80,25 @@ func (c *Cache[V]) Invalidate(guildID discord.GuildID) {
 	defer c.mu.Unlock()
 	c.version++
 	delete(c.entries, int64(guildID))
+}
+
+// InvalidateAll forgets every guild's value: what a process does when it may have missed a
+// change (its listener reconnected).
+func (c *Cache[V]) InvalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.version++
+	clear(c.entries)
+}
+
+// Changed is the subscriber to a store topic (store.OnChange): it forgets the guild, or
+// every guild when guildID is 0 (store.AllGuilds).
+func (c *Cache[V]) Changed(guildID int64) {
+	if guildID == 0 {
+		c.InvalidateAll()
+		return
+	}
+	c.Invalidate(discord.GuildID(guildID))
 }
 
 // Len reports how many guilds have an entry, fresh or not.

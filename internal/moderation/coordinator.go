@@ -49,6 +49,11 @@ type Request struct {
 	Duration time.Duration
 	// Metadata is recorded on the case (an AutoMod punishment records its rule and match).
 	Metadata map[string]string
+	// Event is the gateway event the command came from (its message or interaction); zero
+	// for requests no event made. The case records it, and a guild holds one case per
+	// event, so a replayed command (a RESUME that repeats what was handled) makes no second
+	// case, no Discord call and no reply: its Result is Replayed.
+	Event discord.EventID
 }
 
 // Result is what became of a request. Reply is always set: the success, the refusal or the
@@ -65,6 +70,9 @@ type Result struct {
 	// Pending says the action's outcome is unknown (no answer from Discord, the command
 	// cancelled): Case stays pending until reconciliation settles it.
 	Pending bool
+	// Replayed says the request's event had already made a case (Request.Event): nothing
+	// was done and nothing is to be said; Case is nil, Reply empty.
+	Replayed bool
 }
 
 // Discord is what moderation asks of Discord: the actions themselves (bans, member
@@ -229,6 +237,17 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 		defer unlock()
 		locked = true
 	}
+	// A command's event makes one case: a replay of it (a gateway RESUME repeating what was
+	// handled) stops here, before any check could answer it again. Two deliveries at once
+	// are caught by the case's own insert (step 4).
+	if req.Event != 0 {
+		if n, ok, err := co.cases.BySourceEvent(ctx, req.GuildID, req.Event); err != nil {
+			return co.unrecorded(req, err)
+		} else if ok {
+			co.log.Info("a replayed command's case already exists; nothing done", "guild", req.GuildID, "event", req.Event, "case", n)
+			return Result{Replayed: true}
+		}
+	}
 	// 2. Resolve the guild, gavel, the moderator and the target.
 	sc, modRoles, err := co.resolve(ctx, req)
 	if err != nil {
@@ -263,6 +282,10 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	// 4. Record the case as pending: no Discord action is ever left without a record.
 	c, err := co.record(ctx, sc)
 	if err != nil {
+		if req.Event != 0 && store.DuplicateEvent(err) {
+			co.log.Info("a replayed command's case already exists; nothing done", "guild", req.GuildID, "event", req.Event, "action", a.Name)
+			return Result{Replayed: true}
+		}
 		return co.unrecorded(req, err)
 	}
 	co.dbOK()
@@ -390,7 +413,7 @@ func (co *Coordinator) record(ctx context.Context, sc *Step) (cases.Case, error)
 	c, err := co.cases.Create(ctx, cases.New{
 		GuildID: req.GuildID, UserID: sc.Target.ID, ModeratorID: req.Moderator.ID, Type: sc.Type,
 		Status: cases.Pending, Reason: req.Reason, RoleIDs: sc.Plan.SavedRoles, ExpiresAt: sc.Plan.Expires,
-		Metadata: withNames(req.Metadata, sc.Target, req.Moderator),
+		Metadata: withNames(req.Metadata, sc.Target, req.Moderator), SourceEvent: req.Event,
 	})
 	if err != nil {
 		return cases.Case{}, err

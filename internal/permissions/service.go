@@ -152,6 +152,8 @@ func New(st *store.Store, knownCommands []string, opts ...Option) (*Service, err
 		return nil, fmt.Errorf("permissions: %w", s.optErr)
 	}
 	s.cache = guildcache.New[*snapshot](s.ttl, 0, s.now)
+	// A change made by another process (store.Tx.Announce) is forgotten here too.
+	st.OnChange(store.TopicPermissions, s.cache.Changed)
 	return s, nil
 }
 
@@ -534,7 +536,10 @@ func (s *Service) write(ctx context.Context, guildID discord.GuildID, actor disc
 		if _, err := settings.LockGuild(tx, guildID, c.now); err != nil {
 			return err
 		}
-		return fn(c)
+		if err := fn(c); err != nil {
+			return err
+		}
+		return tx.Announce(store.TopicPermissions, int64(guildID))
 	})
 	switch {
 	case err == nil:

@@ -117,6 +117,9 @@ func New(cfg Config) *Enforcer {
 	return &Enforcer{cfg: cfg, banned: guildcache.New[map[int64]cases.Case](cfg.TTL, 0, cfg.Clock.Now), told: map[[2]int64]time.Time{}}
 }
 
+// Listen has the enforcer forget the poll bans that change in other processes.
+func (e *Enforcer) Listen(st *store.Store) { st.OnChange(store.TopicPolls, e.banned.Changed) }
+
 // Bind gives the enforcer what it reads and acts through, which exist only after it was
 // handed to the case service as its observer: the two name each other.
 func (e *Enforcer) Bind(cs Cases, port Discord, exec *executor.Executor) {
@@ -130,6 +133,9 @@ func (e *Enforcer) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 		if c.Type == cases.Pollban || c.Type == cases.Pollunban {
 			guildID := c.GuildID
 			tx.AfterCommit(func() { e.banned.Invalidate(guildID) })
+			// The other processes hear of it after the commit: a case write never waits
+			// for NOTIFY's lock. (Poll bans are rare.)
+			tx.AnnounceAfter(store.TopicPolls, int64(guildID))
 		}
 	}
 	return nil

@@ -27,6 +27,8 @@ import (
 const (
 	outcomeRefused = "refused"
 	outcomeFailed  = "failed"
+	// outcomeReplayed counts command events dropped because they were handled before.
+	outcomeReplayed = "replayed"
 )
 
 // replyTimeout bounds the answer to the moderator, which gets a deadline of its own.
@@ -105,12 +107,19 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		return
 	}
 	command, known := commandOf(args, parseErr)
+	ev := discord.EventID(msg.ID)
+	if rt.replayed(ctx, guildID, ev, command, log) {
+		return
+	}
+	ctx = rt.withEvent(ctx, guildID, ev, command)
+	recorded := false
+	defer func() { rt.handled(ctx, recorded, log) }()
 	if !known {
 		reply(rt.usageReply(log, "", parseErr))
 		return
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
-		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: discord.MessageID(msg.ID), At: msg.CreatedAt}
+		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: discord.MessageID(msg.ID), Event: ev, At: msg.CreatedAt}
 	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
@@ -135,6 +144,11 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		return
 	}
 	r := rt.dispatch(ctx, co, call, args)
+	if r.Replayed {
+		recorded = true
+		return
+	}
+	recorded = r.Recorded
 	if id := reply(r.Message); id != 0 && r.Transient {
 		rt.deleteLater(log, channelID, discord.MessageID(id))
 	}
@@ -222,6 +236,15 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	if sc := data.SubCommandName; sc != nil {
 		path = append(path, *sc)
 	}
+	// A replayed interaction is dropped before its deferral: it was answered already.
+	var guildID discord.GuildID
+	if g := ia.GuildID(); g != nil {
+		guildID = discord.GuildID(*g)
+	}
+	if rt.replayed(ctx, guildID, discord.EventID(id), strings.Join(path, " "), log) {
+		return
+	}
+	ctx = rt.withEvent(ctx, guildID, discord.EventID(id), strings.Join(path, " "))
 	if leaf, ok := rt.cfg.Tree.Leaf(path); ok && leaf.Public {
 		rt.handlePublicSlash(ctx, co, id, token, ia, path, log)
 		return
@@ -252,7 +275,13 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		}
 	}()
 
-	edit(rt.slashCommand(ctx, co, ia, path, log).Message)
+	r := rt.slashCommand(ctx, co, ia, path, log)
+	if r.Replayed {
+		// Another process handled the same interaction at the same time, and answers it.
+		return
+	}
+	edit(r.Message)
+	rt.handled(ctx, r.Recorded, log)
 }
 
 // slashCommand reads a slash command's options, checks the permission and runs it: what
@@ -282,7 +311,7 @@ func (rt *Router) slashCommand(ctx context.Context, co *moderation.Coordinator, 
 		return tools.Reply{Message: rt.usageReply(log, path[0], parseErr), Outcome: tools.Refused}
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ia.Channel().ID()), User: User(member.User),
-		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ia.CreatedAt()}
+		Roles: RoleIDs(member.RoleIDs), Slash: true, Event: discord.EventID(ia.ID()), At: ia.CreatedAt()}
 	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
@@ -321,6 +350,10 @@ func (rt *Router) handlePublicSlash(ctx context.Context, co *moderation.Coordina
 		return rt.slashCommand(runCtx, co, ia, path, log)
 	}()
 	cancel()
+	if r.Replayed {
+		return
+	}
+	defer rt.handled(ctx, r.Recorded, log)
 	if r.Outcome != "" && r.Outcome != tools.OK {
 		r.Message.Flags |= discord.FlagEphemeral
 	}
@@ -341,6 +374,10 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 		r = rt.act(ctx, co, call, args)
 	} else {
 		r = rt.cfg.Tools.Run(ctx, call, args)
+		if replayedTool(r.Err) {
+			rt.cfg.Metrics.Command(name, outcomeReplayed)
+			return tools.Reply{Replayed: true}
+		}
 		if r.Err != nil {
 			// An unreachable database is logged with the driver's detail once per outage
 			// (store.Health), not once per command.
@@ -383,21 +420,24 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 		return tools.Reply{Message: discord.Message{Content: failureText}, Outcome: tools.Failed, Err: err}
 	}
 	req := inv.Request(call.GuildID, call.User, call.Roles)
+	req.Event = call.Event
 	name := req.Action.Name
 	start := time.Now()
 	res := co.Execute(ctx, req)
 	rt.cfg.Metrics.ActionLatency(name, time.Since(start))
 	switch {
+	case res.Replayed:
+		return tools.Reply{Replayed: true, Outcome: outcomeReplayed}
 	case !res.Refused && res.Err != nil && rt.stopping():
 		rt.log.Warn("action interrupted by the shutdown", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
-		return tools.Reply{Message: restartingReply(name, res), Outcome: tools.Failed}
+		return tools.Reply{Message: restartingReply(name, res), Outcome: tools.Failed, Recorded: res.Case != nil}
 	case res.Refused:
 		return tools.Reply{Message: res.Reply, Outcome: tools.Refused}
 	case res.Err != nil:
 		rt.log.Warn("action failed", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
-		return tools.Reply{Message: res.Reply, Outcome: tools.Failed}
+		return tools.Reply{Message: res.Reply, Outcome: tools.Failed, Recorded: res.Case != nil}
 	}
-	return tools.Reply{Message: res.Reply, Outcome: tools.OK}
+	return tools.Reply{Message: res.Reply, Outcome: tools.OK, Recorded: res.Case != nil}
 }
 
 // restartingTool opens the answer of a tool command cut short by the shutdown.

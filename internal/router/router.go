@@ -63,6 +63,9 @@ type Config struct {
 	// (settings, the permission check) report to it, as the pipeline's do.
 	Health  *store.Health
 	Metrics *metrics.Metrics
+	// Events records the command events handled, so that a replayed one is handled once;
+	// nil handles every event it is given.
+	Events Events
 	// Tree is every command; Tools runs the ones that are not moderation actions.
 	Tree   *commands.Tree
 	Tools  *tools.Set

@@ -50,6 +50,8 @@ func NewService(st *store.Store, opts ...Option) *Service {
 		o(s)
 	}
 	s.cache = guildcache.New[Guild](s.ttl, 0, s.now)
+	// A change made by another process (store.Tx.Announce) is forgotten here too.
+	st.OnChange(store.TopicSettings, s.cache.Changed)
 	return s
 }
 
@@ -173,7 +175,7 @@ func (s *Service) change(ctx context.Context, guildID discord.GuildID, actor dis
 			return err
 		}
 		out = g
-		return nil
+		return tx.Announce(store.TopicSettings, int64(guildID))
 	})
 	if err != nil {
 		if errors.Is(err, input.ErrUnchanged) {

@@ -53,7 +53,7 @@ const (
 )
 
 // caseColumns is the column order of query.Case.
-const caseColumns = "id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id"
+const caseColumns = "id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id"
 
 // LatestCase returns the newest case matching f, and false when there is none. Its
 // statement is kept prepared: use it for filters of a few shapes, not ones built per user.
@@ -180,7 +180,7 @@ func queryCases(ctx context.Context, db query.DBTX, q string, args ...any) ([]qu
 		var r query.Case
 		if err := rows.Scan(&r.ID, &r.GuildID, &r.Number, &r.Type, &r.Status, &r.Processed, &r.Reason,
 			&r.ModeratorID, &r.UserID, &r.RoleIds, &r.ExpiresAt, &r.Metadata, &r.ModlogMessageID,
-			&r.CreatedAt, &r.UpdatedAt, &r.ModlogChannelID); err != nil {
+			&r.CreatedAt, &r.UpdatedAt, &r.ModlogChannelID, &r.SourceEventID); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

@@ -102,7 +102,8 @@ func (b *batcher) lead(ctx context.Context, s *Store) {
 		return
 	}
 	// The transaction outlives any one caller's context: callers that gave up are still told.
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), txTimeout)
+	// The batch holds other callers' cases: it claims no caller's event (WithEvent).
+	txCtx, cancel := context.WithTimeout(withoutEvent(context.WithoutCancel(ctx)), txTimeout)
 	defer cancel()
 	finish := func(rs []*createReq) {
 		ns := make([]NewCase, len(rs))

@@ -98,7 +98,7 @@ func (s *Store) GroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if b == nil {
 		return s.InTx(ctx, fn)
 	}
-	r := &updateReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	r := &updateReq{ctx: ctx, fn: withClaim(fn), done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
 	b.mu.Unlock()

@@ -22,3 +22,18 @@ func (s *Store) ClaimDueActions(ctx context.Context, p query.ClaimDueActionsPara
 	})
 	return rows, err
 }
+
+// ClaimDueActionsOfShards is ClaimDueActions limited to the guilds of some shards (the ones
+// this process holds the leases of; ShardSet lists them as ",0,3,").
+func (s *Store) ClaimDueActionsOfShards(ctx context.Context, p query.ClaimDueActionsOfShardsParams) ([]query.ScheduledAction, error) {
+	if s.Location.Engine == Postgres {
+		return s.WriteQueries().ClaimDueActionsOfShards(ctx, p)
+	}
+	var rows []query.ScheduledAction
+	err := s.InTx(ctx, func(tx *Tx) error {
+		var err error
+		rows, err = tx.Queries().ClaimDueActionsOfShards(ctx, p)
+		return err
+	})
+	return rows, err
+}

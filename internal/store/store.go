@@ -50,6 +50,8 @@ type Store struct {
 	// The group commits: of case creation (always), and of GroupTx (nil when off).
 	batch batcher
 	upd   *updater
+	// changes are the subscribers to the changes processes announce (changes.go).
+	changes changes
 }
 
 // groupCommits sets up the group commits for the engine. PostgreSQL gains from a few

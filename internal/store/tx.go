@@ -65,7 +65,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	t := s.bindTx(ctx, tx)
-	if err := fn(t); err != nil {
+	if err := withClaim(fn)(t); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -80,6 +80,9 @@ type Call struct {
 	Slash bool
 	// MessageID is the prefix command's own message; 0 for slash commands and components.
 	MessageID discord.MessageID
+	// Event is the gateway event the command came from (the message or the interaction);
+	// its case records it (moderation.Request.Event).
+	Event discord.EventID
 	// At is when the command was given (the message's or the interaction's time).
 	At time.Time
 }
@@ -103,6 +106,12 @@ type Reply struct {
 	// Transient asks the app to delete a prefix reply after a few seconds (purge's
 	// confirmation, which would otherwise sit in the channel just cleaned).
 	Transient bool
+	// Recorded says a case made by the command records its event (Call.Event), so the
+	// event needs no record of its own.
+	Recorded bool
+	// Replayed says the command's event had been handled before (a gateway replay): there
+	// is nothing to do and nothing to say.
+	Replayed bool
 }
 
 // Tool runs one command family.

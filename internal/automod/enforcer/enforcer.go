@@ -468,6 +468,19 @@ func clipText(s string, n int) string {
 
 // --- gavel-enforced rules ---
 
+// RulesChanged forgets a guild's compiled gavel-enforced rules (every guild's for 0, as
+// store.AllGuilds), so the next message reads them again: the subscriber to the rule
+// changes announced by any process (store.TopicAutoMod).
+func (am *Enforcer) RulesChanged(guildID int64) {
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	if guildID == 0 {
+		clear(am.engines)
+		return
+	}
+	delete(am.engines, guildID)
+}
+
 // rulesFor returns a guild's compiled gavel-enforced rules, reloading them when their
 // stored version changed (checked at most every am.check).
 func (am *Enforcer) rulesFor(ctx context.Context, guildID discord.GuildID) (*guildRules, error) {

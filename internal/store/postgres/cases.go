@@ -23,6 +23,7 @@ func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 		guilds, moderators, users, created []int64
 		types, statuses, reasons           []string
 		roles, expiries, metadata          []*string
+		sources                            []*int64
 	)
 	for _, n := range ns {
 		guilds = append(guilds, n.GuildID)
@@ -41,22 +42,28 @@ func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 			exp = &e
 		}
 		expiries = append(expiries, exp)
+		var src *int64
+		if n.SourceEventID.Valid {
+			v := n.SourceEventID.Int64
+			src = &v
+		}
+		sources = append(sources, src)
 	}
 	const q = `WITH input AS (
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[])
-        WITH ORDINALITY AS t (guild_id, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, ord)),
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])
+        WITH ORDINALITY AS t (guild_id, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, source_event_id, ord)),
 counts AS (SELECT guild_id, count(*) AS n, min(created_at) AS joined_at FROM input GROUP BY guild_id),
 counters AS (
     INSERT INTO guilds (id, case_count, joined_at) SELECT guild_id, n, joined_at FROM counts ORDER BY guild_id
     ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count
     RETURNING id, case_count)
-INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at)
+INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at, source_event_id)
 SELECT i.guild_id, g.case_count - c.n + row_number() OVER (PARTITION BY i.guild_id ORDER BY i.ord),
-       i.type, i.status, i.reason, i.moderator_id, i.user_id, i.role_ids::jsonb, i.expires_at::bigint, i.metadata::jsonb, i.created_at, i.created_at
+       i.type, i.status, i.reason, i.moderator_id, i.user_id, i.role_ids::jsonb, i.expires_at::bigint, i.metadata::jsonb, i.created_at, i.created_at, i.source_event_id
 FROM input i JOIN counters g ON g.id = i.guild_id JOIN counts c ON c.guild_id = i.guild_id
 ORDER BY i.ord
 RETURNING id, guild_id, number`
-	rows, err := db.QueryContext(ctx, q, guilds, types, statuses, reasons, moderators, users, roles, expiries, metadata, created)
+	rows, err := db.QueryContext(ctx, q, guilds, types, statuses, reasons, moderators, users, roles, expiries, metadata, created, sources)
 	if err != nil {
 		return fmt.Errorf("insert cases: %w", err)
 	}

@@ -40,6 +40,11 @@ func (q *Queries) CancelScheduledAction(ctx context.Context, arg query.CancelSch
 	return q.q.CancelScheduledAction(ctx, pgdb.CancelScheduledActionParams(arg))
 }
 
+func (q *Queries) CaseBySourceEvent(ctx context.Context, arg query.CaseBySourceEventParams) (query.CaseBySourceEventRow, error) {
+	row, err := q.q.CaseBySourceEvent(ctx, pgdb.CaseBySourceEventParams(arg))
+	return query.CaseBySourceEventRow(row), err
+}
+
 func (q *Queries) CaseEvents(ctx context.Context, caseID int64) ([]query.CaseEvent, error) {
 	rows, err := q.q.CaseEvents(ctx, caseID)
 	return each(rows, func(r pgdb.CaseEvent) query.CaseEvent { return query.CaseEvent(r) }), err
@@ -59,9 +64,23 @@ func (q *Queries) ClaimDueActions(ctx context.Context, arg query.ClaimDueActions
 	return each(rows, func(r pgdb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
 }
 
+func (q *Queries) ClaimDueActionsOfShards(ctx context.Context, arg query.ClaimDueActionsOfShardsParams) ([]query.ScheduledAction, error) {
+	rows, err := q.q.ClaimDueActionsOfShards(ctx, pgdb.ClaimDueActionsOfShardsParams(arg))
+	return each(rows, func(r pgdb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
+}
+
+func (q *Queries) ClaimEvent(ctx context.Context, arg query.ClaimEventParams) (int64, error) {
+	return q.q.ClaimEvent(ctx, pgdb.ClaimEventParams(arg))
+}
+
 func (q *Queries) ClaimModlog(ctx context.Context, arg query.ClaimModlogParams) ([]query.ModlogOutbox, error) {
 	rows, err := q.q.ClaimModlog(ctx, pgdb.ClaimModlogParams(arg))
 	return each(rows, func(r pgdb.ModlogOutbox) query.ModlogOutbox { return query.ModlogOutbox(r) }), err
+}
+
+func (q *Queries) ClaimShardLease(ctx context.Context, arg query.ClaimShardLeaseParams) (query.ClaimShardLeaseRow, error) {
+	row, err := q.q.ClaimShardLease(ctx, pgdb.ClaimShardLeaseParams(arg))
+	return query.ClaimShardLeaseRow(row), err
 }
 
 func (q *Queries) CompleteScheduledAction(ctx context.Context, arg query.CompleteScheduledActionParams) (int64, error) {
@@ -104,6 +123,10 @@ func (q *Queries) DeleteGavelRules(ctx context.Context, guildID int64) error {
 	return q.q.DeleteGavelRules(ctx, guildID)
 }
 
+func (q *Queries) DeleteProcess(ctx context.Context, owner string) error {
+	return q.q.DeleteProcess(ctx, owner)
+}
+
 func (q *Queries) DeleteRank(ctx context.Context, arg query.DeleteRankParams) (int64, error) {
 	return q.q.DeleteRank(ctx, pgdb.DeleteRankParams(arg))
 }
@@ -137,6 +160,14 @@ func (q *Queries) EnqueueModlog(ctx context.Context, arg query.EnqueueModlogPara
 
 func (q *Queries) EnsureGuild(ctx context.Context, arg query.EnsureGuildParams) error {
 	return q.q.EnsureGuild(ctx, pgdb.EnsureGuildParams(arg))
+}
+
+func (q *Queries) EnsureShardLease(ctx context.Context, arg query.EnsureShardLeaseParams) error {
+	return q.q.EnsureShardLease(ctx, pgdb.EnsureShardLeaseParams(arg))
+}
+
+func (q *Queries) EventHandled(ctx context.Context, arg query.EventHandledParams) (int64, error) {
+	return q.q.EventHandled(ctx, pgdb.EventHandledParams(arg))
 }
 
 func (q *Queries) FailScheduledAction(ctx context.Context, arg query.FailScheduledActionParams) (int64, error) {
@@ -218,6 +249,10 @@ func (q *Queries) GuildLeft(ctx context.Context, arg query.GuildLeftParams) (int
 	return q.q.GuildLeft(ctx, pgdb.GuildLeftParams(arg))
 }
 
+func (q *Queries) HeartbeatProcess(ctx context.Context, arg query.HeartbeatProcessParams) error {
+	return q.q.HeartbeatProcess(ctx, pgdb.HeartbeatProcessParams(arg))
+}
+
 func (q *Queries) InsertGavelRule(ctx context.Context, arg query.InsertGavelRuleParams) error {
 	return q.q.InsertGavelRule(ctx, pgdb.InsertGavelRuleParams(arg))
 }
@@ -297,6 +332,10 @@ func (q *Queries) ListSnippets(ctx context.Context, arg query.ListSnippetsParams
 	return each(rows, func(r pgdb.Snippet) query.Snippet { return query.Snippet(r) }), err
 }
 
+func (q *Queries) LiveProcesses(ctx context.Context, expiresAt int64) (int64, error) {
+	return q.q.LiveProcesses(ctx, expiresAt)
+}
+
 func (q *Queries) LockCase(ctx context.Context, arg query.LockCaseParams) (query.Case, error) {
 	row, err := q.q.LockCase(ctx, pgdb.LockCaseParams(arg))
 	return query.Case(row), err
@@ -373,6 +412,14 @@ func (q *Queries) ProcessCase(ctx context.Context, arg query.ProcessCaseParams) 
 	return query.Case(row), err
 }
 
+func (q *Queries) PurgeEvents(ctx context.Context, createdAt int64) (int64, error) {
+	return q.q.PurgeEvents(ctx, createdAt)
+}
+
+func (q *Queries) PurgeProcesses(ctx context.Context, expiresAt int64) error {
+	return q.q.PurgeProcesses(ctx, expiresAt)
+}
+
 func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error) {
 	return q.q.PurgeWebSessions(ctx, expiresAt)
 }
@@ -390,12 +437,20 @@ func (q *Queries) ReleaseScheduledAction(ctx context.Context, arg query.ReleaseS
 	return q.q.ReleaseScheduledAction(ctx, pgdb.ReleaseScheduledActionParams(arg))
 }
 
+func (q *Queries) ReleaseShardLease(ctx context.Context, arg query.ReleaseShardLeaseParams) (int64, error) {
+	return q.q.ReleaseShardLease(ctx, pgdb.ReleaseShardLeaseParams(arg))
+}
+
 func (q *Queries) RemoveBanOnJoin(ctx context.Context, arg query.RemoveBanOnJoinParams) (int64, error) {
 	return q.q.RemoveBanOnJoin(ctx, pgdb.RemoveBanOnJoinParams(arg))
 }
 
 func (q *Queries) RenameSnippet(ctx context.Context, arg query.RenameSnippetParams) error {
 	return q.q.RenameSnippet(ctx, pgdb.RenameSnippetParams(arg))
+}
+
+func (q *Queries) RenewShardLease(ctx context.Context, arg query.RenewShardLeaseParams) (int64, error) {
+	return q.q.RenewShardLease(ctx, pgdb.RenewShardLeaseParams(arg))
 }
 
 func (q *Queries) RetryModlog(ctx context.Context, arg query.RetryModlogParams) (int64, error) {
@@ -456,6 +511,11 @@ func (q *Queries) SetSnippetLocked(ctx context.Context, arg query.SetSnippetLock
 func (q *Queries) SettingsEvents(ctx context.Context, arg query.SettingsEventsParams) ([]query.SettingsEvent, error) {
 	rows, err := q.q.SettingsEvents(ctx, pgdb.SettingsEventsParams(arg))
 	return each(rows, func(r pgdb.SettingsEvent) query.SettingsEvent { return query.SettingsEvent(r) }), err
+}
+
+func (q *Queries) ShardLeases(ctx context.Context, shardCount int64) ([]query.ShardLease, error) {
+	rows, err := q.q.ShardLeases(ctx, shardCount)
+	return each(rows, func(r pgdb.ShardLease) query.ShardLease { return query.ShardLease(r) }), err
 }
 
 func (q *Queries) SnippetEvents(ctx context.Context, arg query.SnippetEventsParams) ([]query.SnippetEvent, error) {

@@ -11,6 +11,9 @@ type NewCase struct {
 	// RoleIDs and Metadata are JSON: an array of id strings, an object of strings.
 	RoleIDs, Metadata string
 	ExpiresAt         sql.NullInt64
+	// SourceEventID is the event the case was made from (a command's message or
+	// interaction), unique per guild; NULL for cases no event made.
+	SourceEventID sql.NullInt64
 	// CreatedAt is also the row's updated_at, and the guild's joined_at when it is new.
 	CreatedAt int64
 }

@@ -14,11 +14,15 @@ type Queries interface {
 	BumpGavelVersion(ctx context.Context, arg BumpGavelVersionParams) (int64, error)
 	CancelQueuedMassTargets(ctx context.Context, massID int64) (int64, error)
 	CancelScheduledAction(ctx context.Context, arg CancelScheduledActionParams) (int64, error)
+	CaseBySourceEvent(ctx context.Context, arg CaseBySourceEventParams) (CaseBySourceEventRow, error)
 	CaseEvents(ctx context.Context, caseID int64) ([]CaseEvent, error)
 	CaseStatistics(ctx context.Context, guildID int64) ([]CaseStatisticsRow, error)
 	ClaimAutomodKey(ctx context.Context, arg ClaimAutomodKeyParams) (int64, error)
 	ClaimDueActions(ctx context.Context, arg ClaimDueActionsParams) ([]ScheduledAction, error)
+	ClaimDueActionsOfShards(ctx context.Context, arg ClaimDueActionsOfShardsParams) ([]ScheduledAction, error)
+	ClaimEvent(ctx context.Context, arg ClaimEventParams) (int64, error)
 	ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]ModlogOutbox, error)
+	ClaimShardLease(ctx context.Context, arg ClaimShardLeaseParams) (ClaimShardLeaseRow, error)
 	CompleteScheduledAction(ctx context.Context, arg CompleteScheduledActionParams) (int64, error)
 	CountBanOnJoin(ctx context.Context, guildID int64) (int64, error)
 	CountCasesInGuild(ctx context.Context, guildID int64) (int64, error)
@@ -29,6 +33,7 @@ type Queries interface {
 	DeleteAccountAgeGate(ctx context.Context, guildID int64) (int64, error)
 	DeleteCommandRank(ctx context.Context, arg DeleteCommandRankParams) (int64, error)
 	DeleteGavelRules(ctx context.Context, guildID int64) error
+	DeleteProcess(ctx context.Context, owner string) error
 	DeleteRank(ctx context.Context, arg DeleteRankParams) (int64, error)
 	DeleteRoleRank(ctx context.Context, arg DeleteRoleRankParams) (int64, error)
 	DeleteSnippet(ctx context.Context, id int64) error
@@ -37,6 +42,8 @@ type Queries interface {
 	DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error)
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
 	EnsureGuild(ctx context.Context, arg EnsureGuildParams) error
+	EnsureShardLease(ctx context.Context, arg EnsureShardLeaseParams) error
+	EventHandled(ctx context.Context, arg EventHandledParams) (int64, error)
 	FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error)
 	FinishModlog(ctx context.Context, arg FinishModlogParams) (int64, error)
 	GavelVersion(ctx context.Context, guildID int64) (int64, error)
@@ -54,6 +61,7 @@ type Queries interface {
 	GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams) ([]Case, error)
 	GuildJoined(ctx context.Context, arg GuildJoinedParams) error
 	GuildLeft(ctx context.Context, arg GuildLeftParams) (int64, error)
+	HeartbeatProcess(ctx context.Context, arg HeartbeatProcessParams) error
 	InsertGavelRule(ctx context.Context, arg InsertGavelRuleParams) error
 	InsertMassAction(ctx context.Context, arg InsertMassActionParams) (MassAction, error)
 	InsertMassTarget(ctx context.Context, arg InsertMassTargetParams) error
@@ -71,6 +79,7 @@ type Queries interface {
 	ListRanks(ctx context.Context, guildID int64) ([]PermissionRank, error)
 	ListRoleRanks(ctx context.Context, guildID int64) ([]RoleRank, error)
 	ListSnippets(ctx context.Context, arg ListSnippetsParams) ([]Snippet, error)
+	LiveProcesses(ctx context.Context, expiresAt int64) (int64, error)
 	LockCase(ctx context.Context, arg LockCaseParams) (Case, error)
 	LockCaseByID(ctx context.Context, id int64) (Case, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
@@ -87,12 +96,16 @@ type Queries interface {
 	PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error)
 	PresentGuilds(ctx context.Context) ([]int64, error)
 	ProcessCase(ctx context.Context, arg ProcessCaseParams) (Case, error)
+	PurgeEvents(ctx context.Context, createdAt int64) (int64, error)
+	PurgeProcesses(ctx context.Context, expiresAt int64) error
 	PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
+	ReleaseShardLease(ctx context.Context, arg ReleaseShardLeaseParams) (int64, error)
 	RemoveBanOnJoin(ctx context.Context, arg RemoveBanOnJoinParams) (int64, error)
 	RenameSnippet(ctx context.Context, arg RenameSnippetParams) error
+	RenewShardLease(ctx context.Context, arg RenewShardLeaseParams) (int64, error)
 	RetryModlog(ctx context.Context, arg RetryModlogParams) (int64, error)
 	RunningMassActions(ctx context.Context) ([]MassAction, error)
 	ScheduleCounts(ctx context.Context, now int64) (ScheduleCountsRow, error)
@@ -107,6 +120,7 @@ type Queries interface {
 	SetMassTarget(ctx context.Context, arg SetMassTargetParams) error
 	SetSnippetLocked(ctx context.Context, arg SetSnippetLockedParams) error
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
+	ShardLeases(ctx context.Context, shardCount int64) ([]ShardLease, error)
 	SnippetEvents(ctx context.Context, arg SnippetEventsParams) ([]SnippetEvent, error)
 	SnippetNamesLike(ctx context.Context, arg SnippetNamesLikeParams) ([]string, error)
 	TouchWebSession(ctx context.Context, arg TouchWebSessionParams) error

@@ -90,6 +90,17 @@ type Case struct {
 	CreatedAt       int64
 	UpdatedAt       int64
 	ModlogChannelID sql.NullInt64
+	SourceEventID   sql.NullInt64
+}
+
+type CaseBySourceEventParams struct {
+	GuildID       int64
+	SourceEventID sql.NullInt64
+}
+
+type CaseBySourceEventRow struct {
+	ID     int64
+	Number int64
 }
 
 type CaseEvent struct {
@@ -117,6 +128,15 @@ type ClaimAutomodKeyParams struct {
 	StaleBefore int64
 }
 
+type ClaimDueActionsOfShardsParams struct {
+	Owner      sql.NullString
+	LeaseUntil sql.NullInt64
+	Now        int64
+	ShardSet   string
+	ShardCount int64
+	MaxRows    int64
+}
+
 type ClaimDueActionsParams struct {
 	Owner      sql.NullString
 	LeaseUntil sql.NullInt64
@@ -124,11 +144,33 @@ type ClaimDueActionsParams struct {
 	MaxRows    int64
 }
 
+type ClaimEventParams struct {
+	GuildID   int64
+	EventID   int64
+	Command   string
+	CreatedAt int64
+}
+
 type ClaimModlogParams struct {
 	Owner      sql.NullString
 	LeaseUntil sql.NullInt64
 	Now        int64
 	MaxRows    int64
+}
+
+type ClaimShardLeaseParams struct {
+	Owner      sql.NullString
+	ExpiresAt  int64
+	Now        int64
+	ShardCount int64
+}
+
+type ClaimShardLeaseRow struct {
+	ShardID   int64
+	Epoch     int64
+	SessionID string
+	Seq       int64
+	ResumeUrl string
 }
 
 type CommandRank struct {
@@ -194,6 +236,17 @@ type EnqueueModlogParams struct {
 type EnsureGuildParams struct {
 	ID       int64
 	JoinedAt int64
+}
+
+type EnsureShardLeaseParams struct {
+	ShardCount int64
+	ShardID    int64
+	UpdatedAt  int64
+}
+
+type EventHandledParams struct {
+	GuildID int64
+	EventID int64
 }
 
 type FailScheduledActionParams struct {
@@ -267,6 +320,12 @@ type GuildSetting struct {
 	JailChannelID         sql.NullInt64
 	MirrorExternalActions bool
 	UpdatedAt             int64
+}
+
+type HeartbeatProcessParams struct {
+	Owner     string
+	StartedAt int64
+	ExpiresAt int64
 }
 
 type InsertGavelRuleParams struct {
@@ -479,6 +538,13 @@ type ProcessCaseParams struct {
 	ID        int64
 }
 
+type ProcessedEvent struct {
+	GuildID   int64
+	EventID   int64
+	Command   string
+	CreatedAt int64
+}
+
 type RecentCasesParams struct {
 	GuildID   int64
 	CreatedAt int64
@@ -497,6 +563,17 @@ type ReleaseScheduledActionParams struct {
 	Attempts int64
 }
 
+type ReleaseShardLeaseParams struct {
+	SessionID  string
+	Seq        int64
+	ResumeUrl  string
+	Now        int64
+	ShardCount int64
+	ShardID    int64
+	Owner      sql.NullString
+	Epoch      int64
+}
+
 type RemoveBanOnJoinParams struct {
 	GuildID int64
 	UserID  int64
@@ -507,6 +584,18 @@ type RenameSnippetParams struct {
 	Name      string
 	NameKey   string
 	UpdatedAt int64
+}
+
+type RenewShardLeaseParams struct {
+	ExpiresAt  int64
+	SessionID  string
+	Seq        int64
+	ResumeUrl  string
+	Now        int64
+	ShardCount int64
+	ShardID    int64
+	Owner      sql.NullString
+	Epoch      int64
 }
 
 type RetryModlogParams struct {
@@ -626,6 +715,24 @@ type SettingsEvent struct {
 type SettingsEventsParams struct {
 	GuildID int64
 	Limit   int64
+}
+
+type ShardLease struct {
+	ShardCount int64
+	ShardID    int64
+	Owner      sql.NullString
+	Epoch      int64
+	ExpiresAt  int64
+	SessionID  string
+	Seq        int64
+	ResumeUrl  string
+	UpdatedAt  int64
+}
+
+type ShardProcess struct {
+	Owner     string
+	StartedAt int64
+	ExpiresAt int64
 }
 
 type Snippet struct {

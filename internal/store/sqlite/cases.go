@@ -11,8 +11,8 @@ import (
 const (
 	sqliteUpsertGuild = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count RETURNING case_count`
-	sqliteInsertCase = `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqliteInsertCase = `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at, source_event_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 )
 
 // InsertCases allocates numbers for ns and inserts them, writing each one's key to out. It
@@ -46,7 +46,7 @@ func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 		next[n.GuildID] = num + 1
 		var id int64
 		err := db.QueryRowContext(ctx, sqliteInsertCase, n.GuildID, num, n.Type, n.Status, n.Reason, n.ModeratorID,
-			n.UserID, n.RoleIDs, n.ExpiresAt, n.Metadata, n.CreatedAt, n.CreatedAt).Scan(&id)
+			n.UserID, n.RoleIDs, n.ExpiresAt, n.Metadata, n.CreatedAt, n.CreatedAt, n.SourceEventID).Scan(&id)
 		if err != nil {
 			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
 		}

@@ -40,6 +40,11 @@ func (q *Queries) CancelScheduledAction(ctx context.Context, arg query.CancelSch
 	return q.q.CancelScheduledAction(ctx, sqlitedb.CancelScheduledActionParams(arg))
 }
 
+func (q *Queries) CaseBySourceEvent(ctx context.Context, arg query.CaseBySourceEventParams) (query.CaseBySourceEventRow, error) {
+	row, err := q.q.CaseBySourceEvent(ctx, sqlitedb.CaseBySourceEventParams(arg))
+	return query.CaseBySourceEventRow(row), err
+}
+
 func (q *Queries) CaseEvents(ctx context.Context, caseID int64) ([]query.CaseEvent, error) {
 	rows, err := q.q.CaseEvents(ctx, caseID)
 	return each(rows, func(r sqlitedb.CaseEvent) query.CaseEvent { return query.CaseEvent(r) }), err
@@ -55,9 +60,23 @@ func (q *Queries) ClaimDueActions(ctx context.Context, arg query.ClaimDueActions
 	return each(rows, func(r sqlitedb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
 }
 
+func (q *Queries) ClaimDueActionsOfShards(ctx context.Context, arg query.ClaimDueActionsOfShardsParams) ([]query.ScheduledAction, error) {
+	rows, err := q.q.ClaimDueActionsOfShards(ctx, sqlitedb.ClaimDueActionsOfShardsParams(arg))
+	return each(rows, func(r sqlitedb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
+}
+
+func (q *Queries) ClaimEvent(ctx context.Context, arg query.ClaimEventParams) (int64, error) {
+	return q.q.ClaimEvent(ctx, sqlitedb.ClaimEventParams(arg))
+}
+
 func (q *Queries) ClaimModlog(ctx context.Context, arg query.ClaimModlogParams) ([]query.ModlogOutbox, error) {
 	rows, err := q.q.ClaimModlog(ctx, sqlitedb.ClaimModlogParams(arg))
 	return each(rows, func(r sqlitedb.ModlogOutbox) query.ModlogOutbox { return query.ModlogOutbox(r) }), err
+}
+
+func (q *Queries) ClaimShardLease(ctx context.Context, arg query.ClaimShardLeaseParams) (query.ClaimShardLeaseRow, error) {
+	row, err := q.q.ClaimShardLease(ctx, sqlitedb.ClaimShardLeaseParams(arg))
+	return query.ClaimShardLeaseRow(row), err
 }
 
 func (q *Queries) CompleteScheduledAction(ctx context.Context, arg query.CompleteScheduledActionParams) (int64, error) {
@@ -100,6 +119,10 @@ func (q *Queries) DeleteGavelRules(ctx context.Context, guildID int64) error {
 	return q.q.DeleteGavelRules(ctx, guildID)
 }
 
+func (q *Queries) DeleteProcess(ctx context.Context, owner string) error {
+	return q.q.DeleteProcess(ctx, owner)
+}
+
 func (q *Queries) DeleteRank(ctx context.Context, arg query.DeleteRankParams) (int64, error) {
 	return q.q.DeleteRank(ctx, sqlitedb.DeleteRankParams(arg))
 }
@@ -133,6 +156,14 @@ func (q *Queries) EnqueueModlog(ctx context.Context, arg query.EnqueueModlogPara
 
 func (q *Queries) EnsureGuild(ctx context.Context, arg query.EnsureGuildParams) error {
 	return q.q.EnsureGuild(ctx, sqlitedb.EnsureGuildParams(arg))
+}
+
+func (q *Queries) EnsureShardLease(ctx context.Context, arg query.EnsureShardLeaseParams) error {
+	return q.q.EnsureShardLease(ctx, sqlitedb.EnsureShardLeaseParams(arg))
+}
+
+func (q *Queries) EventHandled(ctx context.Context, arg query.EventHandledParams) (int64, error) {
+	return q.q.EventHandled(ctx, sqlitedb.EventHandledParams(arg))
 }
 
 func (q *Queries) FailScheduledAction(ctx context.Context, arg query.FailScheduledActionParams) (int64, error) {
@@ -214,6 +245,10 @@ func (q *Queries) GuildLeft(ctx context.Context, arg query.GuildLeftParams) (int
 	return q.q.GuildLeft(ctx, sqlitedb.GuildLeftParams(arg))
 }
 
+func (q *Queries) HeartbeatProcess(ctx context.Context, arg query.HeartbeatProcessParams) error {
+	return q.q.HeartbeatProcess(ctx, sqlitedb.HeartbeatProcessParams(arg))
+}
+
 func (q *Queries) InsertGavelRule(ctx context.Context, arg query.InsertGavelRuleParams) error {
 	return q.q.InsertGavelRule(ctx, sqlitedb.InsertGavelRuleParams(arg))
 }
@@ -293,6 +328,10 @@ func (q *Queries) ListSnippets(ctx context.Context, arg query.ListSnippetsParams
 	return each(rows, func(r sqlitedb.Snippet) query.Snippet { return query.Snippet(r) }), err
 }
 
+func (q *Queries) LiveProcesses(ctx context.Context, expiresAt int64) (int64, error) {
+	return q.q.LiveProcesses(ctx, expiresAt)
+}
+
 func (q *Queries) LockCase(ctx context.Context, arg query.LockCaseParams) (query.Case, error) {
 	row, err := q.q.LockCase(ctx, sqlitedb.LockCaseParams(arg))
 	return query.Case(row), err
@@ -369,6 +408,14 @@ func (q *Queries) ProcessCase(ctx context.Context, arg query.ProcessCaseParams) 
 	return query.Case(row), err
 }
 
+func (q *Queries) PurgeEvents(ctx context.Context, createdAt int64) (int64, error) {
+	return q.q.PurgeEvents(ctx, createdAt)
+}
+
+func (q *Queries) PurgeProcesses(ctx context.Context, expiresAt int64) error {
+	return q.q.PurgeProcesses(ctx, expiresAt)
+}
+
 func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error) {
 	return q.q.PurgeWebSessions(ctx, expiresAt)
 }
@@ -386,12 +433,20 @@ func (q *Queries) ReleaseScheduledAction(ctx context.Context, arg query.ReleaseS
 	return q.q.ReleaseScheduledAction(ctx, sqlitedb.ReleaseScheduledActionParams(arg))
 }
 
+func (q *Queries) ReleaseShardLease(ctx context.Context, arg query.ReleaseShardLeaseParams) (int64, error) {
+	return q.q.ReleaseShardLease(ctx, sqlitedb.ReleaseShardLeaseParams(arg))
+}
+
 func (q *Queries) RemoveBanOnJoin(ctx context.Context, arg query.RemoveBanOnJoinParams) (int64, error) {
 	return q.q.RemoveBanOnJoin(ctx, sqlitedb.RemoveBanOnJoinParams(arg))
 }
 
 func (q *Queries) RenameSnippet(ctx context.Context, arg query.RenameSnippetParams) error {
 	return q.q.RenameSnippet(ctx, sqlitedb.RenameSnippetParams(arg))
+}
+
+func (q *Queries) RenewShardLease(ctx context.Context, arg query.RenewShardLeaseParams) (int64, error) {
+	return q.q.RenewShardLease(ctx, sqlitedb.RenewShardLeaseParams(arg))
 }
 
 func (q *Queries) RetryModlog(ctx context.Context, arg query.RetryModlogParams) (int64, error) {
@@ -452,6 +507,11 @@ func (q *Queries) SetSnippetLocked(ctx context.Context, arg query.SetSnippetLock
 func (q *Queries) SettingsEvents(ctx context.Context, arg query.SettingsEventsParams) ([]query.SettingsEvent, error) {
 	rows, err := q.q.SettingsEvents(ctx, sqlitedb.SettingsEventsParams(arg))
 	return each(rows, func(r sqlitedb.SettingsEvent) query.SettingsEvent { return query.SettingsEvent(r) }), err
+}
+
+func (q *Queries) ShardLeases(ctx context.Context, shardCount int64) ([]query.ShardLease, error) {
+	rows, err := q.q.ShardLeases(ctx, shardCount)
+	return each(rows, func(r sqlitedb.ShardLease) query.ShardLease { return query.ShardLease(r) }), err
 }
 
 func (q *Queries) SnippetEvents(ctx context.Context, arg query.SnippetEventsParams) ([]query.SnippetEvent, error) {

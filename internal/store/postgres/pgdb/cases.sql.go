@@ -13,7 +13,7 @@ import (
 const activatePendingCase = `-- name: ActivatePendingCase :one
 UPDATE cases SET status = 'active', updated_at = $1
 WHERE id = $2 AND status = 'pending'
-RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id
+RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id
 `
 
 type ActivatePendingCaseParams struct {
@@ -44,12 +44,13 @@ func (q *Queries) ActivatePendingCase(ctx context.Context, arg ActivatePendingCa
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const activeCasesOfUser = `-- name: ActiveCasesOfUser :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id DESC
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = $1 AND user_id = $2 AND status = 'active' ORDER BY id DESC
 `
 
 type ActiveCasesOfUserParams struct {
@@ -83,6 +84,7 @@ func (q *Queries) ActiveCasesOfUser(ctx context.Context, arg ActiveCasesOfUserPa
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ModlogChannelID,
+			&i.SourceEventID,
 		); err != nil {
 			return nil, err
 		}
@@ -195,7 +197,7 @@ func (q *Queries) CountCasesOfUser(ctx context.Context, arg CountCasesOfUserPara
 }
 
 const dueCases = `-- name: DueCases :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases
 WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1
 ORDER BY expires_at, id LIMIT $2
 `
@@ -231,6 +233,7 @@ func (q *Queries) DueCases(ctx context.Context, arg DueCasesParams) ([]Case, err
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ModlogChannelID,
+			&i.SourceEventID,
 		); err != nil {
 			return nil, err
 		}
@@ -246,7 +249,7 @@ func (q *Queries) DueCases(ctx context.Context, arg DueCasesParams) ([]Case, err
 }
 
 const dueCasesOfType = `-- name: DueCasesOfType :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases
 WHERE processed = FALSE AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= $1 AND type = $2
 ORDER BY expires_at, id LIMIT $3
 `
@@ -283,6 +286,7 @@ func (q *Queries) DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ModlogChannelID,
+			&i.SourceEventID,
 		); err != nil {
 			return nil, err
 		}
@@ -298,7 +302,7 @@ func (q *Queries) DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) 
 }
 
 const getCaseByID = `-- name: GetCaseByID :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE id = $1
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE id = $1
 `
 
 func (q *Queries) GetCaseByID(ctx context.Context, id int64) (Case, error) {
@@ -321,12 +325,13 @@ func (q *Queries) GetCaseByID(ctx context.Context, id int64) (Case, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const getCaseByNumber = `-- name: GetCaseByNumber :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND number = $2
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = $1 AND number = $2
 `
 
 type GetCaseByNumberParams struct {
@@ -354,12 +359,13 @@ func (q *Queries) GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const guildCasesAfter = `-- name: GuildCasesAfter :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = $1 AND number > $2 ORDER BY number LIMIT $3
 `
 
 type GuildCasesAfterParams struct {
@@ -395,6 +401,7 @@ func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ModlogChannelID,
+			&i.SourceEventID,
 		); err != nil {
 			return nil, err
 		}
@@ -410,7 +417,7 @@ func (q *Queries) GuildCasesAfter(ctx context.Context, arg GuildCasesAfterParams
 }
 
 const latestCaseOfUser = `-- name: LatestCaseOfUser :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT 1
 `
 
 type LatestCaseOfUserParams struct {
@@ -438,12 +445,13 @@ func (q *Queries) LatestCaseOfUser(ctx context.Context, arg LatestCaseOfUserPara
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const latestRestrictionCase = `-- name: LatestRestrictionCase :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases
 WHERE guild_id = $1 AND user_id = $2 AND type IN ($3, $4) AND status <> 'voided'
 ORDER BY id DESC LIMIT 1
 `
@@ -481,12 +489,13 @@ func (q *Queries) LatestRestrictionCase(ctx context.Context, arg LatestRestricti
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const lockCase = `-- name: LockCase :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = $1 AND number = $2 FOR UPDATE
 `
 
 type LockCaseParams struct {
@@ -516,12 +525,13 @@ func (q *Queries) LockCase(ctx context.Context, arg LockCaseParams) (Case, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const lockCaseByID = `-- name: LockCaseByID :one
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE id = $1 FOR UPDATE
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE id = $1 FOR UPDATE
 `
 
 // As LockCase.
@@ -545,6 +555,7 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
@@ -552,7 +563,7 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (Case, error) {
 const processCase = `-- name: ProcessCase :one
 UPDATE cases SET processed = TRUE, updated_at = $1
 WHERE id = $2 AND processed = FALSE
-RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id
+RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id
 `
 
 type ProcessCaseParams struct {
@@ -582,12 +593,13 @@ func (q *Queries) ProcessCase(ctx context.Context, arg ProcessCaseParams) (Case,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ModlogChannelID,
+		&i.SourceEventID,
 	)
 	return i, err
 }
 
 const recentCases = `-- name: RecentCases :many
-SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id FROM cases WHERE guild_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3
+SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = $1 AND created_at >= $2 ORDER BY id DESC LIMIT $3
 `
 
 type RecentCasesParams struct {
@@ -622,6 +634,7 @@ func (q *Queries) RecentCases(ctx context.Context, arg RecentCasesParams) ([]Cas
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.ModlogChannelID,
+			&i.SourceEventID,
 		); err != nil {
 			return nil, err
 		}

@@ -15,6 +15,22 @@ WHERE id IN (
     ORDER BY s.run_at, s.id LIMIT sqlc.arg(max_rows))
 RETURNING *;
 
+-- name: ClaimDueActionsOfShards :many
+-- ClaimDueActions limited to the guilds of the shards this process holds (shard_set lists
+-- them as ",0,3,"; the guild's shard is (guild_id >> 22) % shard_count): with shard leases,
+-- an expiry runs in the process that runs its guild's events.
+-- Run in an immediate transaction, which already excludes every other writer (PostgreSQL
+-- skips locked rows instead).
+UPDATE scheduled_actions SET lease_owner = sqlc.arg(owner), lease_until = sqlc.arg(lease_until),
+    attempts = attempts + 1, updated_at = sqlc.arg(now)
+WHERE id IN (
+    SELECT s.id FROM scheduled_actions s
+    WHERE s.done_at IS NULL AND s.cancelled_at IS NULL AND s.run_at <= sqlc.arg(now)
+      AND (s.lease_until IS NULL OR s.lease_until < sqlc.arg(now))
+      AND instr(CAST(sqlc.arg(shard_set) AS TEXT), ',' || ((s.guild_id >> 22) % CAST(sqlc.arg(shard_count) AS INTEGER)) || ',') > 0
+    ORDER BY s.run_at, s.id LIMIT sqlc.arg(max_rows))
+RETURNING *;
+
 -- name: CompleteScheduledAction :execrows
 -- Only the claim still holding its lease completes: same owner, same attempt, not expired.
 UPDATE scheduled_actions SET done_at = CAST(sqlc.arg(now) AS BIGINT), outcome = sqlc.arg(outcome), note = sqlc.arg(note),

@@ -61,6 +61,7 @@ type Case struct {
 	CreatedAt       int64
 	UpdatedAt       int64
 	ModlogChannelID sql.NullInt64
+	SourceEventID   sql.NullInt64
 }
 
 type CaseEvent struct {
@@ -155,6 +156,13 @@ type PermissionRank struct {
 	Description string
 }
 
+type ProcessedEvent struct {
+	GuildID   int64
+	EventID   int64
+	Command   string
+	CreatedAt int64
+}
+
 type RoleRank struct {
 	GuildID int64
 	RoleID  int64
@@ -188,6 +196,24 @@ type SettingsEvent struct {
 	OldValue  sql.NullString
 	NewValue  sql.NullString
 	CreatedAt int64
+}
+
+type ShardLease struct {
+	ShardCount int64
+	ShardID    int64
+	Owner      sql.NullString
+	Epoch      int64
+	ExpiresAt  int64
+	SessionID  string
+	Seq        int64
+	ResumeUrl  string
+	UpdatedAt  int64
+}
+
+type ShardProcess struct {
+	Owner     string
+	StartedAt int64
+	ExpiresAt int64
 }
 
 type Snippet struct {

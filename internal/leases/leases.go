@@ -1,0 +1,316 @@
+// Package leases divides the gateway shards between the gavel processes that share one
+// database (discord.shards = "auto"): a shards.Provider over the shard_leases table.
+//
+// Each process heartbeats a row of its own; the live processes share the shards equally
+// (each runs at most ceil(count / live)). A shard is leased: its owner renews the lease
+// every Renew and saves the shard's session with it (id, sequence, resume URL), so that
+// whoever takes it next RESUMEs that session and Discord replays what was missed. A lease
+// not renewed for TTL (its owner was killed, lost power, lost the database) is free, and the
+// next tick of another process takes it: a dead process's shards are taken over within
+// TTL + Renew. A clean stop hands every shard back with its session at once.
+//
+// Fencing: every change of owner increments the lease's epoch, and a renewal counts only
+// for the epoch its process took. A process that cannot renew (the database does not
+// answer, or another process holds a newer epoch) stops the shard before its lease runs
+// out, so no two processes ever work on one shard's guilds at the same time, provided the
+// processes' clocks agree to within the margin (Margin, a fifth of TTL by default): run
+// NTP.
+package leases
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord/shards"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
+)
+
+// Defaults: a killed process's shards are taken over within TTL + Renew = 35 s (the
+// issue's bound is 45 s).
+const (
+	DefaultRenew = 5 * time.Second
+	DefaultTTL   = 30 * time.Second
+)
+
+// Config is a Provider's configuration.
+type Config struct {
+	Store *store.Store
+	// Owner names this process in the table; empty: host:pid:random.
+	Owner string
+	// Renew is how often leases are renewed and sessions saved; TTL how long a lease lasts
+	// without renewal; Margin how long before its end an unrenewed lease's shard is
+	// stopped. Zero: the defaults.
+	Renew, TTL, Margin time.Duration
+	Clock              clock.Clock
+	Log                *slog.Logger
+	// Owned, when set, is told the shards this process holds each time they change (the
+	// guild affinity filters work on it).
+	Owned func(count int, shards []int)
+}
+
+// lease is a shard this process holds.
+type lease struct {
+	epoch int64
+	// until is when the lease runs out, as last written.
+	until time.Time
+}
+
+// Provider is the "auto" shard provider. It is safe for concurrent use.
+type Provider struct {
+	cfg Config
+
+	mu     sync.Mutex
+	count  int
+	leases map[int]lease
+}
+
+var _ shards.Provider = (*Provider)(nil)
+
+// New returns the provider of cfg.
+func New(cfg Config) *Provider {
+	if cfg.Renew <= 0 {
+		cfg.Renew = DefaultRenew
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.Margin <= 0 {
+		cfg.Margin = cfg.TTL / 5
+	}
+	cfg.Clock = clock.OrSystem(cfg.Clock)
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		cfg.Owner = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	return &Provider{cfg: cfg, leases: map[int]lease{}}
+}
+
+// Owner is the name this process holds its leases under.
+func (p *Provider) Owner() string { return p.cfg.Owner }
+
+// Holds says whether this process holds shard's lease now: the guild affinity check of
+// work that was not started by the shard's own events (expiry lifts).
+func (p *Provider) Holds(shard int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.leases[shard]
+	return ok && p.cfg.Clock.Now().Before(l.until.Add(-p.cfg.Margin))
+}
+
+// Shards returns the shard count and the shards this process holds, in order.
+func (p *Provider) Shards() (count int, ids []int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id := range p.leases {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return p.count, ids
+}
+
+func (p *Provider) owner() sql.NullString { return sql.NullString{String: p.cfg.Owner, Valid: true} }
+
+func (p *Provider) q() query.Queries { return p.cfg.Store.WriteQueries() }
+
+// Run implements shards.Provider: one tick at once, then one every Renew until ctx ends.
+func (p *Provider) Run(ctx context.Context, count int, r shards.Runner) error {
+	now := p.cfg.Clock.Now().UnixMilli()
+	err := p.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		for id := range count {
+			if err := tx.Queries().EnsureShardLease(ctx, query.EnsureShardLeaseParams{ShardCount: int64(count), ShardID: int64(id), UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("shard leases: creating the %d shards' rows: %w", count, err)
+	}
+	p.mu.Lock()
+	p.count = count
+	p.leases = map[int]lease{}
+	p.mu.Unlock()
+	for {
+		p.tick(ctx, count, r)
+		t := clock.After(p.cfg.Clock, p.cfg.Renew)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// tick heartbeats, renews (stopping what it lost), gives back what is more than its
+// share, and takes free shards up to its share.
+func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
+	now := p.cfg.Clock.Now()
+	until := now.Add(p.cfg.TTL)
+	q := p.q()
+	log := p.cfg.Log
+	if err := q.HeartbeatProcess(ctx, query.HeartbeatProcessParams{Owner: p.cfg.Owner, StartedAt: now.UnixMilli(), ExpiresAt: until.UnixMilli()}); err != nil {
+		log.Warn("shard leases: heartbeat failed", "err", err)
+	}
+	sessions := r.Sessions()
+	p.mu.Lock()
+	held := make(map[int]lease, len(p.leases))
+	for id, l := range p.leases {
+		held[id] = l
+	}
+	p.mu.Unlock()
+	changed := false
+	for _, id := range sortedIDs(held) {
+		l := held[id]
+		s := sessions[id]
+		n, err := q.RenewShardLease(ctx, query.RenewShardLeaseParams{ExpiresAt: until.UnixMilli(), SessionID: s.ID, Seq: int64(s.Seq),
+			ResumeUrl: s.ResumeURL, Now: now.UnixMilli(), ShardCount: int64(count), ShardID: int64(id), Owner: p.owner(), Epoch: l.epoch})
+		switch {
+		case err == nil && n == 1:
+			p.setLease(id, lease{epoch: l.epoch, until: until})
+		case err == nil:
+			// Another process holds a newer epoch: ours ran out. Stop at once; the session
+			// is the new owner's now, so it is kept (not closed with 1000).
+			log.Warn("shard leases: lost a shard's lease to another process", "shard", id, "epoch", l.epoch)
+			p.drop(id)
+			r.Stop(ctx, id, true)
+			changed = true
+		case !now.Before(l.until.Add(-p.cfg.Margin)):
+			// The database does not answer and the lease is about to run out: stop before
+			// another process may take it.
+			log.Error("shard leases: cannot renew a lease that is running out; stopping the shard", "shard", id, "err", err)
+			p.drop(id)
+			r.Stop(ctx, id, true)
+			changed = true
+		default:
+			log.Warn("shard leases: renewal failed; trying again", "shard", id, "err", err)
+		}
+	}
+
+	live, err := q.LiveProcesses(ctx, now.UnixMilli())
+	if err != nil || live < 1 {
+		if err != nil {
+			log.Warn("shard leases: counting the live processes", "err", err)
+		}
+		if changed {
+			p.owned()
+		}
+		return
+	}
+	share := (count + int(live) - 1) / int(live)
+	p.mu.Lock()
+	mine := sortedIDs(p.leases)
+	p.mu.Unlock()
+	// More than the share (a process joined): hand the highest shards back with their
+	// sessions, for the newcomer to resume.
+	for len(mine) > share {
+		id := mine[len(mine)-1]
+		mine = mine[:len(mine)-1]
+		p.release(ctx, count, id, r.Stop(ctx, id, true))
+		changed = true
+	}
+	for len(mine) < share && ctx.Err() == nil {
+		row, err := q.ClaimShardLease(ctx, query.ClaimShardLeaseParams{Owner: p.owner(), ExpiresAt: until.UnixMilli(), Now: now.UnixMilli(), ShardCount: int64(count)})
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			log.Warn("shard leases: claiming a free shard", "err", err)
+			break
+		}
+		id := int(row.ShardID)
+		p.setLease(id, lease{epoch: row.Epoch, until: until})
+		sess := shards.Session{ID: row.SessionID, Seq: int(row.Seq), ResumeURL: row.ResumeUrl}
+		log.Info("shard leases: took a shard", "shard", id, "count", count, "epoch", row.Epoch, "resume", sess.Resumable())
+		p.owned()
+		if err := r.Start(ctx, id, sess); err != nil {
+			log.Warn("shard leases: starting a taken shard failed; handing it back", "shard", id, "err", err)
+			p.release(ctx, count, id, sess)
+			break
+		}
+		mine = append(mine, id)
+		changed = true
+	}
+	if changed {
+		p.owned()
+	}
+}
+
+func (p *Provider) setLease(id int, l lease) {
+	p.mu.Lock()
+	p.leases[id] = l
+	p.mu.Unlock()
+}
+
+func (p *Provider) drop(id int) {
+	p.mu.Lock()
+	delete(p.leases, id)
+	p.mu.Unlock()
+}
+
+// release gives a shard back with its session (after it was stopped).
+func (p *Provider) release(ctx context.Context, count, id int, s shards.Session) {
+	p.mu.Lock()
+	l, ok := p.leases[id]
+	delete(p.leases, id)
+	p.mu.Unlock()
+	if !ok {
+		return
+	}
+	_, err := p.q().ReleaseShardLease(context.WithoutCancel(ctx), query.ReleaseShardLeaseParams{SessionID: s.ID, Seq: int64(s.Seq), ResumeUrl: s.ResumeURL,
+		Now: p.cfg.Clock.Now().UnixMilli(), ShardCount: int64(count), ShardID: int64(id), Owner: p.owner(), Epoch: l.epoch})
+	if err != nil {
+		// The lease runs out by itself; the session saved at the last renewal is resumed.
+		p.cfg.Log.Warn("shard leases: handing a shard back", "shard", id, "err", err)
+	}
+}
+
+func (p *Provider) owned() {
+	if p.cfg.Owned == nil {
+		return
+	}
+	count, ids := p.Shards()
+	p.cfg.Owned(count, ids)
+}
+
+// Release implements shards.Provider: after a clean stop, every shard still held is handed
+// back with the session it kept, so the next owner resumes it (a rolling restart costs no
+// IDENTIFY), and the process leaves the table.
+func (p *Provider) Release(ctx context.Context, sessions map[int]shards.Session) {
+	p.mu.Lock()
+	count := p.count
+	ids := sortedIDs(p.leases)
+	p.mu.Unlock()
+	for _, id := range ids {
+		p.release(ctx, count, id, sessions[id])
+	}
+	if err := p.q().DeleteProcess(context.WithoutCancel(ctx), p.cfg.Owner); err != nil {
+		p.cfg.Log.Warn("shard leases: leaving the process table", "err", err)
+	}
+	p.owned()
+}
+
+func sortedIDs(m map[int]lease) []int {
+	ids := make([]int, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/gavelbot/gavel/internal/store/query"
+)
+
+// A gateway RESUME replays the events a shard missed, and may repeat events that were
+// already handled (by this process before a crash, or by the shard's previous owner). Each
+// command is handled once whatever the replay:
+//
+//   - a case made by a command carries its event (cases.source_event_id, unique per guild),
+//     so a replayed command cannot record a second case: the check is the case's own
+//     insert, before any Discord call;
+//   - a tool that writes claims its event in its first write transaction (processed_events,
+//     one row per guild and event): the claim and the change commit together, and a replay
+//     finds the claim and changes nothing (ErrReplayed);
+//   - whatever else a command does (a refusal, a read, a tool that only talks to Discord)
+//     is claimed once it has answered (ClaimEvent), and EventHandled tells the router to
+//     drop an event it has seen before any work.
+
+// ErrReplayed is returned by a write transaction whose context carries an event (WithEvent)
+// that was already handled: nothing of the transaction is kept.
+var ErrReplayed = errors.New("store: this event was already handled")
+
+// EventRetention is how long a handled event is remembered. Discord replays only what a
+// session missed, and a session cannot be resumed for long after it dropped; a day is far
+// beyond that.
+const EventRetention = 24 * time.Hour
+
+type eventKey struct{}
+
+// eventClaim is the event a command came from, and whether a transaction has claimed it.
+// A command runs on one goroutine, which is the only one to read and write claimed.
+type eventClaim struct {
+	guildID, eventID int64
+	command          string
+	claimed          bool
+}
+
+// WithEvent returns ctx carrying the event a command came from: the first write
+// transaction run with it (InTx, GroupTx) claims the event in the same transaction, and
+// fails with ErrReplayed when the event was already handled. guildID and eventID must be
+// positive.
+func WithEvent(ctx context.Context, guildID, eventID int64, command string) context.Context {
+	return context.WithValue(ctx, eventKey{}, &eventClaim{guildID: guildID, eventID: eventID, command: command})
+}
+
+// withoutEvent is ctx with no event: for transactions that run other callers' work too (the
+// case creations' group commit), which must not claim one caller's event.
+func withoutEvent(ctx context.Context) context.Context {
+	return context.WithValue(ctx, eventKey{}, (*eventClaim)(nil))
+}
+
+// EventClaimed says whether a write transaction run with ctx (WithEvent) committed the
+// claim of its event.
+func EventClaimed(ctx context.Context) bool {
+	c, _ := ctx.Value(eventKey{}).(*eventClaim)
+	return c != nil && c.claimed
+}
+
+// claimEvent claims the event of the transaction's context, once; ErrReplayed when another
+// transaction already has.
+func (t *Tx) claimEvent() error {
+	c, _ := t.ctx.Value(eventKey{}).(*eventClaim)
+	if c == nil || c.claimed {
+		return nil
+	}
+	n, err := t.q.ClaimEvent(t.ctx, query.ClaimEventParams{GuildID: c.guildID, EventID: c.eventID,
+		Command: c.command, CreatedAt: time.Now().UnixMilli()})
+	if err != nil {
+		return fmt.Errorf("record event %d as handled: %w", c.eventID, err)
+	}
+	if n == 0 {
+		return ErrReplayed
+	}
+	t.AfterCommit(func() { c.claimed = true })
+	return nil
+}
+
+// withClaim wraps fn so that the event of the transaction's context is claimed first.
+func withClaim(fn func(tx *Tx) error) func(tx *Tx) error {
+	return func(tx *Tx) error {
+		if err := tx.claimEvent(); err != nil {
+			return err
+		}
+		return fn(tx)
+	}
+}
+
+// ClaimEvent records the event of ctx (WithEvent) as handled, unless a transaction already
+// has; first is false when it had been handled before. For commands whose outcome wrote
+// nothing: a refusal, a read, a tool that only talks to Discord.
+func (s *Store) ClaimEvent(ctx context.Context) (first bool, err error) {
+	c, _ := ctx.Value(eventKey{}).(*eventClaim)
+	if c == nil || c.claimed {
+		return c != nil, nil
+	}
+	err = s.InTx(ctx, func(*Tx) error { return nil })
+	if errors.Is(err, ErrReplayed) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// EventHandled says whether the event already made a case or was recorded as handled.
+func (s *Store) EventHandled(ctx context.Context, guildID, eventID int64) (bool, error) {
+	n, err := s.queries(s.read).EventHandled(ctx, query.EventHandledParams{GuildID: guildID, EventID: eventID})
+	if err != nil {
+		return false, fmt.Errorf("read whether event %d was handled: %w", eventID, err)
+	}
+	return n != 0, nil
+}
+
+// CaseBySourceEvent returns the key of the guild's case made by the event; ok is false when
+// it made none.
+func (s *Store) CaseBySourceEvent(ctx context.Context, guildID, eventID int64) (CaseKey, bool, error) {
+	r, err := s.queries(s.write).CaseBySourceEvent(ctx, query.CaseBySourceEventParams{GuildID: guildID, SourceEventID: sql.NullInt64{Int64: eventID, Valid: true}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return CaseKey{}, false, nil
+	}
+	if err != nil {
+		return CaseKey{}, false, fmt.Errorf("read the case of event %d: %w", eventID, err)
+	}
+	return CaseKey{ID: r.ID, Number: r.Number}, true, nil
+}
+
+// PurgeEvents forgets the handled events recorded before before (EventRetention).
+func (s *Store) PurgeEvents(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.queries(s.write).PurgeEvents(ctx, before.UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("purge handled events: %w", err)
+	}
+	return n, nil
+}
+
+// DuplicateEvent reports the error of a case insert refused because the guild already has
+// a case made by the same event (the cases_source_event index).
+func DuplicateEvent(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" && pg.ConstraintName == "cases_source_event"
+	}
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed: cases.guild_id, cases.source_event_id")
+}

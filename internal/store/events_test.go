@@ -1,0 +1,115 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// A write transaction run with a command's event claims it with its change: the same event
+// again changes nothing (ErrReplayed), on both engines, through InTx and GroupTx; a case
+// carrying an event is one per guild, and its refusal leaves no gap in the numbers.
+func TestEventsAreHandledOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		const guild, other = 7001, 7002
+		writes := 0
+		write := func(ctx context.Context, group bool) error {
+			fn := func(tx *store.Tx) error {
+				if err := tx.EnsureGuild(guild, 1); err != nil {
+					return err
+				}
+				writes++
+				return nil
+			}
+			if group {
+				return st.GroupTx(ctx, fn)
+			}
+			return st.InTx(ctx, fn)
+		}
+		for _, group := range []bool{false, true} {
+			ev := int64(900)
+			if group {
+				ev = 901
+			}
+			first := store.WithEvent(ctx, guild, ev, "config prefix")
+			if err := write(first, group); err != nil {
+				t.Fatal(err)
+			}
+			if !store.EventClaimed(first) {
+				t.Fatal("the first write did not claim its event")
+			}
+			// The same command's second write is not a replay.
+			if err := write(first, group); err != nil {
+				t.Fatalf("a second write of the same command: %v", err)
+			}
+			replay := store.WithEvent(ctx, guild, ev, "config prefix")
+			if err := write(replay, group); !errors.Is(err, store.ErrReplayed) {
+				t.Fatalf("the replay's write: %v; want ErrReplayed", err)
+			}
+			// The same id in another guild is another event.
+			if err := write(store.WithEvent(ctx, other, ev, "config prefix"), group); err != nil {
+				t.Fatalf("the same id in another guild: %v", err)
+			}
+		}
+		if writes != 6 {
+			t.Errorf("%d writes applied; want 6 (two per command, none for the replays)", writes)
+		}
+
+		// A command that wrote nothing is recorded once it answered.
+		read := store.WithEvent(ctx, guild, 902, "cases list")
+		if seen, _ := st.EventHandled(ctx, guild, 902); seen {
+			t.Fatal("an event nobody handled is seen")
+		}
+		if first, err := st.ClaimEvent(read); err != nil || !first {
+			t.Fatalf("ClaimEvent = %v, %v; want the first claim", first, err)
+		}
+		if first, err := st.ClaimEvent(store.WithEvent(ctx, guild, 902, "cases list")); err != nil || first {
+			t.Fatalf("ClaimEvent of a replay = %v, %v; want false", first, err)
+		}
+		if seen, err := st.EventHandled(ctx, guild, 902); err != nil || !seen {
+			t.Fatalf("EventHandled = %v, %v after the claim", seen, err)
+		}
+
+		// Cases: one per (guild, event); the refused insert takes no number.
+		mk := func(ev int64) (store.CaseKey, error) {
+			return st.CreateCase(ctx, store.NewCase{GuildID: guild, UserID: 5, ModeratorID: 6, Type: "WARN", Status: "pending",
+				Reason: "r", RoleIDs: "[]", Metadata: "{}", CreatedAt: time.Now().UnixMilli(),
+				SourceEventID: sql.NullInt64{Int64: ev, Valid: ev != 0}})
+		}
+		k1, err := mk(903)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mk(903); !store.DuplicateEvent(err) {
+			t.Fatalf("a second case of event 903: %v; want a duplicate-event error", err)
+		}
+		if seen, _ := st.EventHandled(ctx, guild, 903); !seen {
+			t.Error("the event that made a case is not seen as handled")
+		}
+		if got, ok, err := st.CaseBySourceEvent(ctx, guild, 903); err != nil || !ok || got != k1 {
+			t.Errorf("CaseBySourceEvent = %v, %v, %v; want %v", got, ok, err, k1)
+		}
+		k2, err := mk(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k3, err := mk(0) // cases with no event are not limited
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k2.Number != k1.Number+1 || k3.Number != k1.Number+2 {
+			t.Errorf("numbers %d, %d, %d; want consecutive", k1.Number, k2.Number, k3.Number)
+		}
+
+		n, err := st.PurgeEvents(ctx, time.Now().Add(time.Hour))
+		if err != nil || n != 5 {
+			t.Errorf("PurgeEvents = %d, %v; want the 5 recorded events", n, err)
+		}
+	})
+}
