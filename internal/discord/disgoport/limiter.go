@@ -51,6 +51,8 @@ type Limiter struct {
 	inflight    int           // between Wait and Unlock, waiting included
 	idle        chan struct{} // closed while inflight is 0
 	sinceSweep  int
+	// onGlobal is told the end of each global 429 this process meets (WithGlobalObserver).
+	onGlobal func(until time.Time)
 }
 
 // bucket is one rate-limit bucket. Its fields are guarded by Limiter.mu.
@@ -96,6 +98,62 @@ type LimiterOption func(*Limiter)
 // pacing off; a global 429 is still honoured.
 func WithGlobalLimit(requests int, window time.Duration) LimiterOption {
 	return func(l *Limiter) { l.globalLimit, l.globalWindow = requests, window }
+}
+
+// WithGlobalObserver has the Limiter call f with the end of every global 429 it meets,
+// outside its lock: gavel tells the other processes sharing the bot's token, whose
+// requests count against the same global limit, to pause too (PauseGlobal).
+func WithGlobalObserver(f func(until time.Time)) LimiterOption {
+	return func(l *Limiter) { l.onGlobal = f }
+}
+
+// SetGlobalLimit changes how many bot requests may leave per window, at run time: this
+// process's share of the bot's global limit, which changes as processes come and go.
+// requests <= 0 turns the pacing off. The requests sent in the current window still count.
+func (l *Limiter) SetGlobalLimit(requests int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if requests == l.globalLimit {
+		return
+	}
+	// The ring from oldest to newest, then the newest that fit in the new ring, placed at
+	// its end so that the next slot (index 0) is the oldest.
+	var recent []time.Time
+	for i := range l.globalLimit {
+		if t := l.sent[(l.sentNext+i)%l.globalLimit]; !t.IsZero() {
+			recent = append(recent, t)
+		}
+	}
+	l.globalLimit, l.sentNext = requests, 0
+	if requests <= 0 {
+		l.sent = nil
+		return
+	}
+	if l.globalWindow <= 0 {
+		l.globalWindow = time.Second
+	}
+	l.sent = make([]time.Time, requests)
+	if len(recent) > requests {
+		recent = recent[len(recent)-requests:]
+	}
+	copy(l.sent[requests-len(recent):], recent)
+}
+
+// GlobalLimit is how many bot requests may leave per window now (0: no pacing).
+func (l *Limiter) GlobalLimit() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(l.globalLimit, 0)
+}
+
+// PauseGlobal holds every bot request until until, as a global 429 does: one that another
+// process met (the global limit is the bot's, across its processes).
+func (l *Limiter) PauseGlobal(until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until.After(l.globalUntil) {
+		l.globalUntil = until
+	}
 }
 
 // globalMargin widens the global window a little: requests admitted a window apart can
@@ -277,7 +335,13 @@ func (l *Limiter) Unlock(e *rest.CompiledEndpoint, rs *http.Response) error {
 		return nil // not from Wait; nothing to release
 	}
 	if rl != nil {
-		l.learn(b, rl, time.Now())
+		now := time.Now()
+		l.learn(b, rl, now)
+		if rl.limited && rl.global && l.onGlobal != nil {
+			// Told outside the lock: the observer may take its time (a database write).
+			until, f := now.Add(rl.retryAfter), l.onGlobal
+			defer func() { go f(until) }()
+		}
 	}
 	b.refs--
 	if b.inflight > 0 {
