@@ -352,7 +352,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.metrics.WatchSchedule(a.expiry.Counts)
 	a.metrics.WatchModlog(a.modlog.Counts)
 	a.exec = executor.New(append([]executor.Option{executor.WithObserver(a.metrics)}, o.executor...)...)
-	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger,
+	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger, Now: a.clock.Now,
 		Snippets: snippets.NewService(st, a.cases, snippets.WithClock(a.clock.Now))}
 	toolSet := tools.NewSet(a.toolEnv)
 	a.tree, err = commands.NewTree(append(commands.ActionSpecs(a.cat), toolSet.Specs()...)...)
@@ -369,6 +369,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a.toolEnv.Perms = perms
 	a.toolEnv.Lift = a.liftCase
+	a.toolEnv.Mass = massRunner{a}
 	a.toolEnv.CommandNames = perms.Commands
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Discord's ids are snowflakes: 64-bit numbers that never exceed int64. Each kind of object
@@ -87,4 +88,13 @@ func IDs[T Snowflake](ids []int64) []T {
 		out[i] = T(id)
 	}
 	return out
+}
+
+// discordEpochMS is Discord's epoch (2015-01-01) in Unix milliseconds: a snowflake's top 42
+// bits count milliseconds from it.
+const discordEpochMS = 1420070400000
+
+// CreatedAt is when the account was made: the time in its snowflake id.
+func (id UserID) CreatedAt() time.Time {
+	return time.UnixMilli(int64(id)>>22 + discordEpochMS).UTC()
 }

@@ -260,3 +260,81 @@ func shown(v string) string {
 	}
 	return strconv.Quote(v)
 }
+
+// KeyAccountAgeGate names the account-age gate in the configuration history.
+const KeyAccountAgeGate = "account_age_gate"
+
+// Bounds of the account-age gate: a joining member whose account is younger than the set
+// age is timed out until it is that old, and Discord times out for 28 days at most.
+const (
+	MinAccountAgeGate = time.Hour
+	MaxAccountAgeGate = 28 * 24 * time.Hour
+)
+
+// AccountAgeGate returns the guild's account-age gate: the age an account must have
+// reached, 0 when the gate is off (the default).
+func (s *Service) AccountAgeGate(ctx context.Context, guildID discord.GuildID) (time.Duration, error) {
+	r, err := s.st.Queries().GetAccountAgeGate(ctx, int64(guildID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the account-age gate of guild %d: %w", guildID, err)
+	}
+	return time.Duration(r.MinAgeMs) * time.Millisecond, nil
+}
+
+// SetAccountAgeGate sets the account-age gate (0 turns it off) under the guild's
+// configuration lock, with its history row. An age outside MinAccountAgeGate to
+// MaxAccountAgeGate is refused, and input.ErrUnchanged says it was already so.
+func (s *Service) SetAccountAgeGate(ctx context.Context, guildID discord.GuildID, actor discord.UserID, age time.Duration) error {
+	if age != 0 && (age < MinAccountAgeGate || age > MaxAccountAgeGate) {
+		return input.Invalid("age", fmt.Sprintf("%v is out of range; give 1h to 28d, or off", age))
+	}
+	age = age.Truncate(time.Second)
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Queries()
+		now := s.now().UnixMilli()
+		if _, err := LockGuild(tx, guildID, now); err != nil {
+			return err
+		}
+		var before time.Duration
+		r, err := q.GetAccountAgeGate(tx.Context(), int64(guildID))
+		switch {
+		case err == nil:
+			before = time.Duration(r.MinAgeMs) * time.Millisecond
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("read the gate: %w", err)
+		}
+		if before == age {
+			return fmt.Errorf("%s is already %s: %w", KeyAccountAgeGate, ageText(age), input.ErrUnchanged)
+		}
+		if age == 0 {
+			_, err = q.DeleteAccountAgeGate(tx.Context(), int64(guildID))
+		} else {
+			err = q.SetAccountAgeGate(tx.Context(), query.SetAccountAgeGateParams{GuildID: int64(guildID), MinAgeMs: age.Milliseconds(), UpdatedAt: now})
+		}
+		if err != nil {
+			return fmt.Errorf("write the gate: %w", err)
+		}
+		return record(tx, guildID, actor, KeyAccountAgeGate, ageHistory(before), ageHistory(age), now)
+	})
+	if err != nil && !errors.Is(err, input.ErrUnchanged) {
+		return fmt.Errorf("set %s of guild %d: %w", KeyAccountAgeGate, guildID, err)
+	}
+	return err
+}
+
+func ageText(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return d.String()
+}
+
+func ageHistory(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
+}

@@ -7,10 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/duration"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -54,6 +56,9 @@ func configSpec() *commands.Spec {
 			{Name: "mirror", Description: "Turn on or off cases for actions taken outside gavel", Params: []commands.Param{
 				{Name: "state", Description: "on: bans, kicks and timeouts done in Discord become cases", Kind: commands.KindString,
 					Required: true, Positional: true, Choices: []string{"on", "off"}},
+			}},
+			{Name: "agegate", Description: "Time out members whose account is younger than an age, until it is that old", Params: []commands.Param{
+				{Name: "age", Description: "1h to 28d, or off (the default)", Kind: commands.KindString, Required: true, Positional: true, Max: 20},
 			}},
 			{Name: "ranks", Default: "list", Description: "The server's ranks, 0 to 10", Subs: []*commands.Spec{
 				{Name: "list", Description: "List the ranks and the roles that hold them"},
@@ -114,6 +119,8 @@ func (c *configTool) run(ctx context.Context, call Call, args commands.Args) Rep
 		return c.jailCheck(ctx, call)
 	case "config mirror":
 		return c.mirror(ctx, call, args.String("state") == "on")
+	case "config agegate":
+		return c.ageGate(ctx, call, args.String("age"))
 	case "config ranks list":
 		return c.ranksList(ctx, call)
 	case "config ranks init":
@@ -244,6 +251,30 @@ func (c *configTool) mirror(ctx context.Context, call Call, on bool) Reply {
 		text = "Bans, unbans, kicks and timeouts done outside gavel are no longer recorded as cases."
 	}
 	return c.done(ctx, call, "config mirror", text, "", evs)
+}
+
+// ageGate sets the account-age gate: "off", or an age from 1 hour to 28 days.
+func (c *configTool) ageGate(ctx context.Context, call Call, text string) Reply {
+	var age time.Duration
+	if !strings.EqualFold(strings.TrimSpace(text), "off") {
+		d, err := duration.ParseWithin(text, duration.Bounds{Min: settings.MinAccountAgeGate, Max: settings.MaxAccountAgeGate})
+		if err != nil {
+			return Text(Refused, "❌ config agegate: %v. Give an age from 1h to 28d (like 7d), or off. Nothing was changed.", err)
+		}
+		age = d
+	}
+	evs, err := c.apply(ctx, call, func() error {
+		return c.env.Settings.SetAccountAgeGate(ctx, call.GuildID, call.User.ID, age)
+	})
+	if err != nil {
+		return c.refusal(err)
+	}
+	summary := "The account-age gate is off: new members are not timed out for their account's age."
+	if age > 0 {
+		summary = fmt.Sprintf("The account-age gate is on: a member whose account is younger than %s when they join is timed out until it is %s old (a case, and a DM saying why).",
+			duration.Format(age), duration.Format(age))
+	}
+	return c.done(ctx, call, "config agegate", summary, "", evs)
 }
 
 // Ranks.

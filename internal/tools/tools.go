@@ -58,6 +58,9 @@ type Env struct {
 	// the caller (moderation.Coordinator.LiftCase); nil in processes without one (cases
 	// modify -lift then refuses).
 	Lift func(ctx context.Context, call Call, n int64) moderation.Result
+	// Mass plans and runs mass actions (massban, masskick, masstimeout); nil in processes
+	// without a pipeline (the commands then say so).
+	Mass MassRunner
 	// CommandNames are every command a rank can be required for (actions and tools), for
 	// config's listings.
 	CommandNames func() []string
@@ -148,6 +151,7 @@ func NewSet(env *Env) *Set {
 	// One constructor per tool, each in the tool's own file.
 	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env),
 		newSnippet(env), newSnippets(env)}}
+	s.tools = append(s.tools, newMassTools(env)...)
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}

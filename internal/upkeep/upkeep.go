@@ -215,10 +215,27 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 	})
 }
 
-// MemberJoined puts a member who left while jailed back in jail.
+// MemberJoined bans a member on the guild's ban-on-join list, times out one whose account
+// is younger than the account-age gate, and puts a member who left while jailed back in
+// jail.
 func (u *Upkeep) MemberJoined(guildID discord.GuildID, userID discord.UserID) {
 	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		defer u.handled(Handled{Kind: KindMemberJoined, GuildID: guildID})
+		if res, listed, err := co.BanOnSight(ctx, guildID, userID); err != nil {
+			u.cfg.Log.Error("ban on join", "guild", guildID, "user", userID, "err", err)
+		} else if listed {
+			if res.Case != nil {
+				u.cfg.Log.Info("banned on joining (ban-on-join list)", "guild", guildID, "user", userID, "case", res.Case.Number, "status", res.Case.Status)
+			} else {
+				u.cfg.Log.Warn("a user on the ban-on-join list joined and was not banned", "guild", guildID, "user", userID, "reply", res.Reply.Content)
+			}
+			return
+		}
+		if res, gated, err := co.GateAccountAge(ctx, guildID, userID); err != nil {
+			u.cfg.Log.Error("account-age gate", "guild", guildID, "user", userID, "err", err)
+		} else if gated && res.Case != nil {
+			u.cfg.Log.Info("account-age gate timed a new member out", "guild", guildID, "user", userID, "case", res.Case.Number, "status", res.Case.Status)
+		}
 		r, err := co.Rejail(ctx, guildID, userID)
 		if err != nil {
 			u.cfg.Log.Error("re-jail on rejoin", "guild", guildID, "user", userID, "err", err)
