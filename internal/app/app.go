@@ -28,6 +28,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discord/guildstate"
+	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/metrics"
@@ -122,6 +123,12 @@ type App struct {
 	// has stopped.
 	modlogStop context.CancelFunc
 	modlogDone chan struct{}
+	// escalation keeps points and policies; escRunner carries out their firings, and its
+	// schedule (re-arming, approvals' expiry) runs from READY until escStop.
+	escalation *escalation.Service
+	escRunner  *escalation.Runner
+	escStop    context.CancelFunc
+	escDone    chan struct{}
 
 	closeOnce sync.Once
 }
@@ -342,7 +349,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		// Registered before the services' own, but told after them (store.OnAnyChange).
 		st.OnAnyChange(o.heard)
 	}
-	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog), cases.WithChangeObserver(pollBans))
+	// Escalation evaluates every case change in its transaction, as the mod log does.
+	a.escalation = escalation.NewService(st, escalation.WithClock(a.clock.Now), escalation.WithLogger(logger.With("component", "escalation")))
+	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog), cases.WithChangeObserver(pollBans),
+		cases.WithChangeObserver(a.escalation))
 	a.modlog.Bind(a.cases)
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
 	// One tracker of the database's reachability: the pipeline reports to it and the metric
@@ -370,6 +380,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.Perms = perms
 	a.toolEnv.Lift = a.liftCase
 	a.toolEnv.Mass = massRunner{a}
+	a.toolEnv.Escalation = &tools.Escalation{Service: a.escalation, Decide: a.decideEscalation}
 	a.toolEnv.CommandNames = perms.Commands
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
@@ -409,6 +420,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.cached = guildstate.Port{Port: a.port, State: state}
 	a.toolEnv.Port = a.cached
 	pollBans.Bind(a.cases, a.cached, a.exec)
+	a.escRunner = escalation.NewRunner(escalation.RunnerConfig{Service: a.escalation, Cases: a.cases, Settings: a.guilds,
+		Port: a.cached, Exec: a.exec, Work: flightWork{&a.flight}, Log: logger.With("component", "escalation")})
+	a.escalation.OnFired(a.escRunner.Fired)
 	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
 	work := flightWork{&a.flight}
@@ -648,9 +662,14 @@ func (a *App) Close() {
 		// lease) while the commands in flight do.
 		stop, pollerDone := a.pollerStop, a.pollerDone
 		modlogStop, modlogDone := a.modlogStop, a.modlogDone
+		escStop, escDone := a.escStop, a.escDone
 		a.mu.Unlock()
 		if stop != nil {
 			stop()
+		}
+		if escStop != nil {
+			escStop()
+			<-escDone
 		}
 		close(a.closed)
 
@@ -726,11 +745,14 @@ func (a *App) onReady(e *events.Ready) {
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(discord.UserID(id)), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
-			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled), moderation.WithStore(a.store)}, a.coOpts...)...)
+			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled), moderation.WithStore(a.store),
+			moderation.WithStanding(a.escalation.Standing)}, a.coOpts...)...)
+		a.escRunner.SetBot(discord.UserID(id))
 		if !a.closing {
 			a.startPoller(discord.UserID(id))
 			a.startModlog(discord.UserID(id))
 			a.resumeMass(a.coordinator)
+			a.startEscalation()
 		}
 	}
 	a.mu.Unlock()
@@ -811,6 +833,39 @@ func (a *App) resumeMass(co *moderation.Coordinator) {
 			}
 		}
 	}()
+}
+
+// startEscalation runs, once the pipeline exists, what escalation does on its own: the
+// firings an earlier run left, then its schedule (re-arming thresholds as points stop
+// counting, expiring approval requests after a day). a.mu is held.
+func (a *App) startEscalation() {
+	ctx, stop := context.WithCancel(a.work)
+	a.escStop, a.escDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.escDone)
+		a.escRunner.Resume(ctx)
+		// Within a minute of what another process scheduled; its own wake-ups are exact.
+		a.escRunner.Serve(ctx, a.clock, time.Minute, nil)
+	}()
+}
+
+// decideEscalation approves or denies a pending escalation as the caller (escalation
+// approve|deny and the mod log's buttons): an approval runs the action through the pipeline.
+func (a *App) decideEscalation(ctx context.Context, call tools.Call, id int64, approve bool) (string, bool, error) {
+	a.mu.Lock()
+	co := a.coordinator
+	a.mu.Unlock()
+	if co == nil {
+		return "gavel is still connecting to Discord; try again in a moment.", false, errors.New("no pipeline yet")
+	}
+	_, text, err := a.escRunner.Decide(ctx, co, id, call.User, approve)
+	if errors.Is(err, escalation.ErrMoved) {
+		return text, false, err
+	}
+	if err != nil {
+		return text, false, err
+	}
+	return text, true, nil
 }
 
 // startModlog starts the mod log's worker once the bot's user id (the actor of the links it

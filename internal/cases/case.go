@@ -174,6 +174,8 @@ const (
 	// EventNote records something done about a case that changes none of its fields, such
 	// as a jail given back to a member who left and rejoined.
 	EventNote EventKind = "note"
+	// EventPoints records a case's escalation points changing (internal/escalation).
+	EventPoints EventKind = "points"
 )
 
 // Event is one row of a case's append-only history.

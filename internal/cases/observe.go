@@ -18,6 +18,10 @@ type Changed struct {
 	// MetaParentCase): the mod log shows the parent, which sums its children up, instead of
 	// a message per child.
 	Child bool
+	// Before is the case's status before the transaction changed it; empty for a case the
+	// transaction created. An observer that counts active cases (escalation's points) tells
+	// from it whether the case started or stopped counting.
+	Before Status
 }
 
 // ChangeObserver hears of every case a write transaction changes: a case created active, and
@@ -41,13 +45,13 @@ func WithChangeObserver(o ChangeObserver) Option {
 // changedSet collects a transaction's changed cases, each once, in the order first changed.
 type changedSet struct{ list []Changed }
 
-func (c *changedSet) add(id int64, guildID discord.GuildID, t Type, child bool) {
+func (c *changedSet) add(id int64, guildID discord.GuildID, t Type, child bool, before Status) {
 	for _, x := range c.list {
 		if x.ID == id {
 			return
 		}
 	}
-	c.list = append(c.list, Changed{ID: id, GuildID: guildID, Type: t, Child: child})
+	c.list = append(c.list, Changed{ID: id, GuildID: guildID, Type: t, Child: child, Before: before})
 }
 
 // observe tells the observer, inside the transaction, what it changed.

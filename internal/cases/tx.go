@@ -166,7 +166,10 @@ func (t *Tx) Activate(id int64, note string) (Case, bool, error) {
 	if err != nil {
 		return Case{}, false, err
 	}
-	if err := t.change().event(c, EventStatus, string(Pending), string(Active), note); err != nil {
+	// The history and the observers see the case as it was (pending) before this change.
+	was := c
+	was.Status = Pending
+	if err := t.change().event(was, EventStatus, string(Pending), string(Active), note); err != nil {
 		return Case{}, false, err
 	}
 	return c, true, nil
@@ -203,7 +206,7 @@ func (t *Tx) Create(ns []New) ([]Case, error) {
 	for i := range ns {
 		out[i] = ns[i].created(rows[i], keys[i])
 		if ns[i].Status == Active {
-			t.ev.changed.add(keys[i].ID, ns[i].GuildID, ns[i].Type, ns[i].Metadata[MetaParentCase] != "")
+			t.ev.changed.add(keys[i].ID, ns[i].GuildID, ns[i].Type, ns[i].Metadata[MetaParentCase] != "", "")
 		}
 	}
 	return out, nil

@@ -372,3 +372,7 @@ func (a *Action) Complete() error {
 	}
 	return fmt.Errorf("action %s lacks %s", name, strings.Join(missing, ", "))
 }
+
+// Catalogue is the coordinator's catalogue of actions, for paths that pick an action by its
+// command's name (escalation).
+func (co *Coordinator) Catalogue() *Catalogue { return co.cat }

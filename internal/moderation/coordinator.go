@@ -119,7 +119,18 @@ type Coordinator struct {
 	db *store.Health
 	// st keeps the durable record of mass actions (WithStore); nil refuses them.
 	st *store.Store
+	// standing says where a case leaves its member (escalation's points); nil says nothing.
+	standing Standing
 }
+
+// Standing says where case c leaves its member after it became active, for the moderator's
+// reply (who names the member) and the member's DM (who is "you"); "" when there is nothing
+// to say.
+type Standing func(ctx context.Context, c cases.Case, who string) string
+
+// WithStanding adds where the member stands (escalation's points) to the moderator's reply
+// and the member's DM of the actions that DM after acting.
+func WithStanding(f Standing) CoordinatorOption { return func(c *Coordinator) { c.standing = f } }
 
 // WithReconcileRequest has the coordinator call f with the guild of every case it leaves
 // pending because an action's outcome is unknown, so that reconciliation settles it (upkeep
@@ -325,13 +336,24 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	}
 	c = active
 
+	// Where the member now stands goes into the DM and the reply (escalation's points).
+	standing := ""
+	if co.standing != nil && a.DM == DMAfter {
+		standing = co.standing(wctx, c, userRef(sc.Target))
+		sc.standingDM = co.standing(wctx, c, "you")
+	}
+
 	// 8. Tell the target afterwards for the other actions.
 	if a.DM == DMAfter {
 		dm = co.sendDM(ctx, req, sc, c)
 	}
 
 	// The mod log follows from the outbox the activation queued (internal/modlog).
-	return Result{Case: &c, Reply: SuccessReply(a, c, sc.Target, dm, note), DM: dm}
+	reply := SuccessReply(a, c, sc.Target, dm, note)
+	if standing != "" {
+		reply.Content += "\n" + standing
+	}
+	return Result{Case: &c, Reply: reply, DM: dm}
 }
 
 // checkBreakers refuses an action one of whose Discord operations is paused by its open
@@ -679,7 +701,11 @@ func (co *Coordinator) sendDM(ctx context.Context, req Request, sc *Step, c case
 	}
 	dctx, cancel := context.WithTimeout(ctx, co.dmTimeout)
 	defer cancel()
-	_, err := co.port.SendDM(dctx, sc.Target.ID, DM(sc.Guild.Name, req.Action, c, req.Duration))
+	msg := DM(sc.Guild.Name, req.Action, c, req.Duration)
+	if sc.standingDM != "" {
+		msg.Embeds[0].Fields = append(msg.Embeds[0].Fields, discord.EmbedField{Name: "Points", Value: sc.standingDM})
+	}
+	_, err := co.port.SendDM(dctx, sc.Target.ID, msg)
 	if err != nil {
 		co.log.Info("DM not delivered", "guild", req.GuildID, "user", sc.Target.ID, "case", c.Number, "err", err)
 	}

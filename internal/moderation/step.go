@@ -20,6 +20,8 @@ type Step struct {
 	// Request is what was asked; for a lift or a reconciliation, the pipeline's own (the
 	// bot as moderator).
 	Request Request
+	// standingDM is where the member stands after the case, for their DM (WithStanding).
+	standingDM string
 	// Action is the action being carried out.
 	Action *Action
 	// Type is the case type recorded: the action's, or its NonMember type.

@@ -579,6 +579,9 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 		ephemeral(failureText)
 		return
 	}
+	// A click that needs more than ClickCommand's right (approving an escalation needs the
+	// action's own) checks it with what the permission check knew.
+	call.GuildOwnerID, call.Permissions = sub.GuildOwnerID, sub.NativePermissions
 	if refusal, _, allowed := rt.permit(ctx, sub); !allowed {
 		rt.cfg.Metrics.Command(tool.ClickCommand, string(refusal.Outcome))
 		refusal.Message.Flags |= discord.FlagEphemeral

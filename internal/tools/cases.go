@@ -14,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -92,6 +93,7 @@ func casesSpec() *commands.Spec {
 					{Name: "expires", Description: "When it ends: 2026-12-01 18:00 (UTC), an RFC 3339 time, or never", Kind: commands.KindString,
 						Min: 1, Max: 40, Aliases: []string{"e"}},
 					{Name: "lift", Description: "With status voided: lift its punishment now (an unban, untimeout, unjail…)", Kind: commands.KindBool},
+					{Name: "points", Description: "Its escalation points (0 to 100)", Kind: commands.KindInt, Aliases: []string{"pts"}},
 				}},
 		},
 	}
@@ -639,18 +641,19 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	}
 	expiryGiven := args.Has("duration") || args.Has("expires")
 	lift := args.Bool("lift")
+	pointsGiven := args.Has("points")
 	// With the schedule at hand, a status change goes through it: voiding keeps the
 	// punishment's end, re-activating schedules it again (statusChange).
 	viaSchedule := args.Has("status") && ct.env.Expiry != nil
 	if viaSchedule {
 		given = slices.DeleteFunc(given, func(f caseChange) bool { return f.param == "status" })
 	}
-	if len(given) == 0 && !expiryGiven && !viaSchedule && !lift {
+	if len(given) == 0 && !expiryGiven && !viaSchedule && !lift && !pointsGiven {
 		names := []string{}
 		for _, f := range caseChanges {
 			names = append(names, f.param)
 		}
-		names = append(names, "duration", "expires")
+		names = append(names, "duration", "expires", "points")
 		if call.Slash {
 			return Text(Refused, "Say what to change: give the %s option.", strings.Join(names, ", "))
 		}
@@ -678,6 +681,14 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 			return Text(Refused, "Nothing was changed: this process cannot lift punishments (it runs no moderation pipeline).")
 		}
 	}
+	if pointsGiven {
+		if ct.env.Escalation == nil || ct.env.Escalation.Service == nil {
+			return Text(Refused, "Nothing was changed: this process keeps no escalation points.")
+		}
+		if p := args.Int("points"); p < 0 || p > escalation.MaxPoints {
+			return Text(Refused, "Nothing was changed: %d points is out of range; accepted: 0 to %d.", p, escalation.MaxPoints)
+		}
+	}
 	var ch cases.Changes
 	for _, f := range given {
 		if err := f.set(args, before, &ch); err != nil {
@@ -686,6 +697,20 @@ func (ct *caseTool) modify(ctx context.Context, call Call, args commands.Args) R
 	}
 	var done, same []string
 	after := before
+	if pointsGiven {
+		old, _, err := ct.env.Escalation.Service.SetPoints(ctx, ct.env.Cases, call.GuildID, n, call.User.ID, int(args.Int("points")))
+		var inv *input.InvalidError
+		switch {
+		case errors.Is(err, input.ErrUnchanged):
+			same = append(same, fmt.Sprintf("its points were already %d", args.Int("points")))
+		case errors.As(err, &inv):
+			return Text(Refused, "Nothing was changed: %s.", inv.Problem)
+		case err != nil:
+			return ct.caseError(n, err)
+		default:
+			done = append(done, fmt.Sprintf("points %d → %d", old, args.Int("points")))
+		}
+	}
 	// The expiry first: it is the change most likely to be refused (a case that does not
 	// expire, or has ended), and a refusal then leaves everything as it was.
 	if expiryGiven {

@@ -64,6 +64,9 @@ type Env struct {
 	// CommandNames are every command a rank can be required for (actions and tools), for
 	// config's listings.
 	CommandNames func() []string
+	// Escalation keeps points and policies; nil in processes without it (points and
+	// escalation then say so, and cases modify refuses -points).
+	Escalation *Escalation
 }
 
 // Call is one use of a tool: who, where, and through which front-end.
@@ -150,7 +153,7 @@ func NewSet(env *Env) *Set {
 	}
 	// One constructor per tool, each in the tool's own file.
 	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env),
-		newSnippet(env), newSnippets(env)}}
+		newSnippet(env), newSnippets(env), newEscalation(env), newPoints(env)}}
 	s.tools = append(s.tools, newMassTools(env)...)
 	for _, t := range s.tools {
 		t.Spec.Link()

@@ -178,6 +178,21 @@ func (q *Queries) FinishModlog(ctx context.Context, arg query.FinishModlogParams
 	return q.q.FinishModlog(ctx, pgdb.FinishModlogParams(arg))
 }
 
+func (q *Queries) FiringsInState(ctx context.Context, arg query.FiringsInStateParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.FiringsInState(ctx, pgdb.FiringsInStateParams(arg))
+	return each(rows, func(r pgdb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
+func (q *Queries) FiringsOfCase(ctx context.Context, triggerCaseID int64) ([]query.EscalationFiring, error) {
+	rows, err := q.q.FiringsOfCase(ctx, triggerCaseID)
+	return each(rows, func(r pgdb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
+func (q *Queries) FiringsOfMember(ctx context.Context, arg query.FiringsOfMemberParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.FiringsOfMember(ctx, pgdb.FiringsOfMemberParams(arg))
+	return each(rows, func(r pgdb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
 func (q *Queries) GavelVersion(ctx context.Context, guildID int64) (int64, error) {
 	return q.q.GavelVersion(ctx, guildID)
 }
@@ -200,6 +215,21 @@ func (q *Queries) GetCaseByID(ctx context.Context, id int64) (query.Case, error)
 func (q *Queries) GetCaseByNumber(ctx context.Context, arg query.GetCaseByNumberParams) (query.Case, error) {
 	row, err := q.q.GetCaseByNumber(ctx, pgdb.GetCaseByNumberParams(arg))
 	return query.Case(row), err
+}
+
+func (q *Queries) GetCasePoints(ctx context.Context, caseID int64) (query.CasePoint, error) {
+	row, err := q.q.GetCasePoints(ctx, caseID)
+	return query.CasePoint(row), err
+}
+
+func (q *Queries) GetEscalationConfig(ctx context.Context, guildID int64) (query.EscalationConfig, error) {
+	row, err := q.q.GetEscalationConfig(ctx, guildID)
+	return query.EscalationConfig(row), err
+}
+
+func (q *Queries) GetFiring(ctx context.Context, id int64) (query.EscalationFiring, error) {
+	row, err := q.q.GetFiring(ctx, id)
+	return query.EscalationFiring(row), err
 }
 
 func (q *Queries) GetGuild(ctx context.Context, id int64) (query.Guild, error) {
@@ -251,6 +281,15 @@ func (q *Queries) GuildLeft(ctx context.Context, arg query.GuildLeftParams) (int
 
 func (q *Queries) HeartbeatProcess(ctx context.Context, arg query.HeartbeatProcessParams) error {
 	return q.q.HeartbeatProcess(ctx, pgdb.HeartbeatProcessParams(arg))
+}
+
+func (q *Queries) InsertCasePoints(ctx context.Context, arg query.InsertCasePointsParams) error {
+	return q.q.InsertCasePoints(ctx, pgdb.InsertCasePointsParams(arg))
+}
+
+func (q *Queries) InsertFiring(ctx context.Context, arg query.InsertFiringParams) (query.EscalationFiring, error) {
+	row, err := q.q.InsertFiring(ctx, pgdb.InsertFiringParams(arg))
+	return query.EscalationFiring(row), err
 }
 
 func (q *Queries) InsertGavelRule(ctx context.Context, arg query.InsertGavelRuleParams) error {
@@ -346,6 +385,10 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (query.Case, error
 	return query.Case(row), err
 }
 
+func (q *Queries) LockGuildForEscalation(ctx context.Context, id int64) (int64, error) {
+	return q.q.LockGuildForEscalation(ctx, id)
+}
+
 func (q *Queries) LockGuildSettings(ctx context.Context, arg query.LockGuildSettingsParams) (query.GuildSetting, error) {
 	row, err := q.q.LockGuildSettings(ctx, pgdb.LockGuildSettingsParams(arg))
 	return query.GuildSetting(row), err
@@ -361,6 +404,22 @@ func (q *Queries) MassTargets(ctx context.Context, massID int64) ([]query.MassTa
 	return each(rows, func(r pgdb.MassTarget) query.MassTarget { return query.MassTarget(r) }), err
 }
 
+func (q *Queries) MemberPointCases(ctx context.Context, arg query.MemberPointCasesParams) ([]query.MemberPointCasesRow, error) {
+	rows, err := q.q.MemberPointCases(ctx, pgdb.MemberPointCasesParams(arg))
+	return each(rows, func(r pgdb.MemberPointCasesRow) query.MemberPointCasesRow { return query.MemberPointCasesRow(r) }), err
+}
+
+func (q *Queries) MemberPoints(ctx context.Context, arg query.MemberPointsParams) (int64, error) {
+	return q.q.MemberPoints(ctx, pgdb.MemberPointsParams(arg))
+}
+
+func (q *Queries) MembersWithExpiredPoints(ctx context.Context, arg query.MembersWithExpiredPointsParams) ([]query.MembersWithExpiredPointsRow, error) {
+	rows, err := q.q.MembersWithExpiredPoints(ctx, pgdb.MembersWithExpiredPointsParams(arg))
+	return each(rows, func(r pgdb.MembersWithExpiredPointsRow) query.MembersWithExpiredPointsRow {
+		return query.MembersWithExpiredPointsRow(r)
+	}), err
+}
+
 func (q *Queries) ModlogCounts(ctx context.Context, now int64) (query.ModlogCountsRow, error) {
 	row, err := q.q.ModlogCounts(ctx, now)
 	return query.ModlogCountsRow(row), err
@@ -371,12 +430,25 @@ func (q *Queries) ModlogOutbox(ctx context.Context) ([]query.ModlogOutbox, error
 	return each(rows, func(r pgdb.ModlogOutbox) query.ModlogOutbox { return query.ModlogOutbox(r) }), err
 }
 
+func (q *Queries) MoveFiring(ctx context.Context, arg query.MoveFiringParams) (query.EscalationFiring, error) {
+	row, err := q.q.MoveFiring(ctx, pgdb.MoveFiringParams(arg))
+	return query.EscalationFiring(row), err
+}
+
 func (q *Queries) MoveScheduledAction(ctx context.Context, arg query.MoveScheduledActionParams) (int64, error) {
 	return q.q.MoveScheduledAction(ctx, pgdb.MoveScheduledActionParams(arg))
 }
 
+func (q *Queries) NextApprovalFiredAt(ctx context.Context) (int64, error) {
+	return q.q.NextApprovalFiredAt(ctx)
+}
+
 func (q *Queries) NextModlogRunAt(ctx context.Context) (int64, error) {
 	return q.q.NextModlogRunAt(ctx)
+}
+
+func (q *Queries) NextPointsExpiry(ctx context.Context, countsUntil int64) (int64, error) {
+	return q.q.NextPointsExpiry(ctx, countsUntil)
 }
 
 func (q *Queries) NextRunAt(ctx context.Context, now int64) (int64, error) {
@@ -391,6 +463,11 @@ func (q *Queries) OpenActionOfCase(ctx context.Context, caseID int64) (query.Sch
 func (q *Queries) OpenActionsOfTarget(ctx context.Context, arg query.OpenActionsOfTargetParams) ([]query.ScheduledAction, error) {
 	rows, err := q.q.OpenActionsOfTarget(ctx, pgdb.OpenActionsOfTargetParams(arg))
 	return each(rows, func(r pgdb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
+}
+
+func (q *Queries) OpenFiringsOfMember(ctx context.Context, arg query.OpenFiringsOfMemberParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.OpenFiringsOfMember(ctx, pgdb.OpenFiringsOfMemberParams(arg))
+	return each(rows, func(r pgdb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
 }
 
 func (q *Queries) PendingActions(ctx context.Context, arg query.PendingActionsParams) ([]query.ScheduledAction, error) {
@@ -422,6 +499,15 @@ func (q *Queries) PurgeProcesses(ctx context.Context, expiresAt int64) error {
 
 func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error) {
 	return q.q.PurgeWebSessions(ctx, expiresAt)
+}
+
+func (q *Queries) PutEscalationConfig(ctx context.Context, arg query.PutEscalationConfigParams) (int64, error) {
+	return q.q.PutEscalationConfig(ctx, pgdb.PutEscalationConfigParams(arg))
+}
+
+func (q *Queries) RearmFirings(ctx context.Context, arg query.RearmFiringsParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.RearmFirings(ctx, pgdb.RearmFiringsParams(arg))
+	return each(rows, func(r pgdb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
 }
 
 func (q *Queries) RecentCases(ctx context.Context, arg query.RecentCasesParams) ([]query.Case, error) {
@@ -488,12 +574,20 @@ func (q *Queries) SetCaseModlog(ctx context.Context, arg query.SetCaseModlogPara
 	return q.q.SetCaseModlog(ctx, pgdb.SetCaseModlogParams(arg))
 }
 
+func (q *Queries) SetCasePoints(ctx context.Context, arg query.SetCasePointsParams) (int64, error) {
+	return q.q.SetCasePoints(ctx, pgdb.SetCasePointsParams(arg))
+}
+
 func (q *Queries) SetCaseReason(ctx context.Context, arg query.SetCaseReasonParams) error {
 	return q.q.SetCaseReason(ctx, pgdb.SetCaseReasonParams(arg))
 }
 
 func (q *Queries) SetCaseStatus(ctx context.Context, arg query.SetCaseStatusParams) error {
 	return q.q.SetCaseStatus(ctx, pgdb.SetCaseStatusParams(arg))
+}
+
+func (q *Queries) SetFiringApprovalMessage(ctx context.Context, arg query.SetFiringApprovalMessageParams) error {
+	return q.q.SetFiringApprovalMessage(ctx, pgdb.SetFiringApprovalMessageParams(arg))
 }
 
 func (q *Queries) SetMassActionState(ctx context.Context, arg query.SetMassActionStateParams) error {

@@ -46,11 +46,17 @@ type Queries interface {
 	EventHandled(ctx context.Context, arg EventHandledParams) (int64, error)
 	FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error)
 	FinishModlog(ctx context.Context, arg FinishModlogParams) (int64, error)
+	FiringsInState(ctx context.Context, arg FiringsInStateParams) ([]EscalationFiring, error)
+	FiringsOfCase(ctx context.Context, triggerCaseID int64) ([]EscalationFiring, error)
+	FiringsOfMember(ctx context.Context, arg FiringsOfMemberParams) ([]EscalationFiring, error)
 	GavelVersion(ctx context.Context, guildID int64) (int64, error)
 	GetAccountAgeGate(ctx context.Context, guildID int64) (AccountAgeGate, error)
 	GetBanOnJoin(ctx context.Context, arg GetBanOnJoinParams) (BanOnJoin, error)
 	GetCaseByID(ctx context.Context, id int64) (Case, error)
 	GetCaseByNumber(ctx context.Context, arg GetCaseByNumberParams) (Case, error)
+	GetCasePoints(ctx context.Context, caseID int64) (CasePoint, error)
+	GetEscalationConfig(ctx context.Context, guildID int64) (EscalationConfig, error)
+	GetFiring(ctx context.Context, id int64) (EscalationFiring, error)
 	GetGuild(ctx context.Context, id int64) (Guild, error)
 	GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error)
 	GetMassAction(ctx context.Context, id int64) (MassAction, error)
@@ -62,6 +68,8 @@ type Queries interface {
 	GuildJoined(ctx context.Context, arg GuildJoinedParams) error
 	GuildLeft(ctx context.Context, arg GuildLeftParams) (int64, error)
 	HeartbeatProcess(ctx context.Context, arg HeartbeatProcessParams) error
+	InsertCasePoints(ctx context.Context, arg InsertCasePointsParams) error
+	InsertFiring(ctx context.Context, arg InsertFiringParams) (EscalationFiring, error)
 	InsertGavelRule(ctx context.Context, arg InsertGavelRuleParams) error
 	InsertMassAction(ctx context.Context, arg InsertMassActionParams) (MassAction, error)
 	InsertMassTarget(ctx context.Context, arg InsertMassTargetParams) error
@@ -82,16 +90,24 @@ type Queries interface {
 	LiveProcesses(ctx context.Context, expiresAt int64) (int64, error)
 	LockCase(ctx context.Context, arg LockCaseParams) (Case, error)
 	LockCaseByID(ctx context.Context, id int64) (Case, error)
+	LockGuildForEscalation(ctx context.Context, id int64) (int64, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
 	LockSnippet(ctx context.Context, arg LockSnippetParams) (Snippet, error)
 	MassTargets(ctx context.Context, massID int64) ([]MassTarget, error)
+	MemberPointCases(ctx context.Context, arg MemberPointCasesParams) ([]MemberPointCasesRow, error)
+	MemberPoints(ctx context.Context, arg MemberPointsParams) (int64, error)
+	MembersWithExpiredPoints(ctx context.Context, arg MembersWithExpiredPointsParams) ([]MembersWithExpiredPointsRow, error)
 	ModlogCounts(ctx context.Context, now int64) (ModlogCountsRow, error)
 	ModlogOutbox(ctx context.Context) ([]ModlogOutbox, error)
+	MoveFiring(ctx context.Context, arg MoveFiringParams) (EscalationFiring, error)
 	MoveScheduledAction(ctx context.Context, arg MoveScheduledActionParams) (int64, error)
+	NextApprovalFiredAt(ctx context.Context) (int64, error)
 	NextModlogRunAt(ctx context.Context) (int64, error)
+	NextPointsExpiry(ctx context.Context, countsUntil int64) (int64, error)
 	NextRunAt(ctx context.Context, now int64) (int64, error)
 	OpenActionOfCase(ctx context.Context, caseID int64) (ScheduledAction, error)
 	OpenActionsOfTarget(ctx context.Context, arg OpenActionsOfTargetParams) ([]ScheduledAction, error)
+	OpenFiringsOfMember(ctx context.Context, arg OpenFiringsOfMemberParams) ([]EscalationFiring, error)
 	PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error)
 	PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error)
 	PresentGuilds(ctx context.Context) ([]int64, error)
@@ -99,6 +115,8 @@ type Queries interface {
 	PurgeEvents(ctx context.Context, createdAt int64) (int64, error)
 	PurgeProcesses(ctx context.Context, expiresAt int64) error
 	PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error)
+	PutEscalationConfig(ctx context.Context, arg PutEscalationConfigParams) (int64, error)
+	RearmFirings(ctx context.Context, arg RearmFiringsParams) ([]EscalationFiring, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
@@ -114,8 +132,10 @@ type Queries interface {
 	SetAutomodKeyCase(ctx context.Context, arg SetAutomodKeyCaseParams) error
 	SetCaseExpiry(ctx context.Context, arg SetCaseExpiryParams) error
 	SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) error
+	SetCasePoints(ctx context.Context, arg SetCasePointsParams) (int64, error)
 	SetCaseReason(ctx context.Context, arg SetCaseReasonParams) error
 	SetCaseStatus(ctx context.Context, arg SetCaseStatusParams) error
+	SetFiringApprovalMessage(ctx context.Context, arg SetFiringApprovalMessageParams) error
 	SetMassActionState(ctx context.Context, arg SetMassActionStateParams) error
 	SetMassTarget(ctx context.Context, arg SetMassTargetParams) error
 	SetSnippetLocked(ctx context.Context, arg SetSnippetLockedParams) error

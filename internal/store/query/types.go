@@ -115,6 +115,16 @@ type CaseEvent struct {
 	CreatedAt int64
 }
 
+type CasePoint struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
 type CaseStatisticsRow struct {
 	Type   string
 	Status string
@@ -244,6 +254,39 @@ type EnsureShardLeaseParams struct {
 	UpdatedAt  int64
 }
 
+type EscalationConfig struct {
+	GuildID   int64
+	Config    string
+	Version   int64
+	UpdatedBy int64
+	UpdatedAt int64
+}
+
+type EscalationFiring struct {
+	ID                       int64
+	GuildID                  int64
+	UserID                   int64
+	Policy                   string
+	AtPoints                 int64
+	ResetBelow               int64
+	Action                   string
+	DurationMs               int64
+	NeedsApproval            bool
+	Points                   int64
+	Contributing             string
+	TriggerCaseID            int64
+	EscalationCaseID         sql.NullInt64
+	State                    string
+	Note                     sql.NullString
+	DecidedBy                sql.NullInt64
+	DecidedAt                sql.NullInt64
+	ApprovalMessageChannelID sql.NullInt64
+	ApprovalMessageID        sql.NullInt64
+	FiredAt                  int64
+	RearmedAt                sql.NullInt64
+	UpdatedAt                int64
+}
+
 type EventHandledParams struct {
 	GuildID int64
 	EventID int64
@@ -263,6 +306,18 @@ type FinishModlogParams struct {
 	Generation int64
 	Owner      sql.NullString
 	Attempts   int64
+}
+
+type FiringsInStateParams struct {
+	State   string
+	FiredAt int64
+	Limit   int64
+}
+
+type FiringsOfMemberParams struct {
+	GuildID int64
+	UserID  int64
+	Limit   int64
 }
 
 type GetBanOnJoinParams struct {
@@ -326,6 +381,31 @@ type HeartbeatProcessParams struct {
 	Owner     string
 	StartedAt int64
 	ExpiresAt int64
+}
+
+type InsertCasePointsParams struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+}
+
+type InsertFiringParams struct {
+	GuildID       int64
+	UserID        int64
+	Policy        string
+	AtPoints      int64
+	ResetBelow    int64
+	Action        string
+	DurationMs    int64
+	NeedsApproval bool
+	Points        int64
+	Contributing  string
+	TriggerCaseID int64
+	State         string
+	FiredAt       int64
 }
 
 type InsertGavelRuleParams struct {
@@ -476,6 +556,38 @@ type MassTarget struct {
 	Detail string
 }
 
+type MemberPointCasesParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type MemberPointCasesRow struct {
+	CaseID      int64
+	Points      int64
+	CountsUntil int64
+	Number      int64
+	Type        string
+	Reason      string
+	CreatedAt   int64
+}
+
+type MemberPointsParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type MembersWithExpiredPointsParams struct {
+	After int64
+	Upto  int64
+}
+
+type MembersWithExpiredPointsRow struct {
+	GuildID int64
+	UserID  int64
+}
+
 type ModlogCountsRow struct {
 	QueuedCount  int64
 	FailingCount int64
@@ -494,6 +606,17 @@ type ModlogOutbox struct {
 	UpdatedAt  int64
 }
 
+type MoveFiringParams struct {
+	ToState          string
+	Note             sql.NullString
+	DecidedBy        sql.NullInt64
+	DecidedAt        sql.NullInt64
+	EscalationCaseID sql.NullInt64
+	Now              int64
+	ID               int64
+	FromState        string
+}
+
 type MoveScheduledActionParams struct {
 	RunAt int64
 	Kind  string
@@ -502,6 +625,11 @@ type MoveScheduledActionParams struct {
 }
 
 type OpenActionsOfTargetParams struct {
+	GuildID int64
+	UserID  int64
+}
+
+type OpenFiringsOfMemberParams struct {
 	GuildID int64
 	UserID  int64
 }
@@ -543,6 +671,20 @@ type ProcessedEvent struct {
 	EventID   int64
 	Command   string
 	CreatedAt int64
+}
+
+type PutEscalationConfigParams struct {
+	GuildID   int64
+	Config    string
+	UpdatedBy int64
+	UpdatedAt int64
+}
+
+type RearmFiringsParams struct {
+	Now     sql.NullInt64
+	GuildID int64
+	UserID  int64
+	Points  int64
 }
 
 type RecentCasesParams struct {
@@ -670,6 +812,13 @@ type SetCaseModlogParams struct {
 	ID              int64
 }
 
+type SetCasePointsParams struct {
+	CaseID      int64
+	Points      int64
+	CountsUntil int64
+	UpdatedAt   int64
+}
+
 type SetCaseReasonParams struct {
 	ID        int64
 	Reason    string
@@ -680,6 +829,13 @@ type SetCaseStatusParams struct {
 	ID        int64
 	Status    string
 	UpdatedAt int64
+}
+
+type SetFiringApprovalMessageParams struct {
+	ID                       int64
+	ApprovalMessageChannelID sql.NullInt64
+	ApprovalMessageID        sql.NullInt64
+	UpdatedAt                int64
 }
 
 type SetMassActionStateParams struct {

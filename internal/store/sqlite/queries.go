@@ -174,6 +174,21 @@ func (q *Queries) FinishModlog(ctx context.Context, arg query.FinishModlogParams
 	return q.q.FinishModlog(ctx, sqlitedb.FinishModlogParams(arg))
 }
 
+func (q *Queries) FiringsInState(ctx context.Context, arg query.FiringsInStateParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.FiringsInState(ctx, sqlitedb.FiringsInStateParams(arg))
+	return each(rows, func(r sqlitedb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
+func (q *Queries) FiringsOfCase(ctx context.Context, triggerCaseID int64) ([]query.EscalationFiring, error) {
+	rows, err := q.q.FiringsOfCase(ctx, triggerCaseID)
+	return each(rows, func(r sqlitedb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
+func (q *Queries) FiringsOfMember(ctx context.Context, arg query.FiringsOfMemberParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.FiringsOfMember(ctx, sqlitedb.FiringsOfMemberParams(arg))
+	return each(rows, func(r sqlitedb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
 func (q *Queries) GavelVersion(ctx context.Context, guildID int64) (int64, error) {
 	return q.q.GavelVersion(ctx, guildID)
 }
@@ -196,6 +211,21 @@ func (q *Queries) GetCaseByID(ctx context.Context, id int64) (query.Case, error)
 func (q *Queries) GetCaseByNumber(ctx context.Context, arg query.GetCaseByNumberParams) (query.Case, error) {
 	row, err := q.q.GetCaseByNumber(ctx, sqlitedb.GetCaseByNumberParams(arg))
 	return query.Case(row), err
+}
+
+func (q *Queries) GetCasePoints(ctx context.Context, caseID int64) (query.CasePoint, error) {
+	row, err := q.q.GetCasePoints(ctx, caseID)
+	return query.CasePoint(row), err
+}
+
+func (q *Queries) GetEscalationConfig(ctx context.Context, guildID int64) (query.EscalationConfig, error) {
+	row, err := q.q.GetEscalationConfig(ctx, guildID)
+	return query.EscalationConfig(row), err
+}
+
+func (q *Queries) GetFiring(ctx context.Context, id int64) (query.EscalationFiring, error) {
+	row, err := q.q.GetFiring(ctx, id)
+	return query.EscalationFiring(row), err
 }
 
 func (q *Queries) GetGuild(ctx context.Context, id int64) (query.Guild, error) {
@@ -247,6 +277,15 @@ func (q *Queries) GuildLeft(ctx context.Context, arg query.GuildLeftParams) (int
 
 func (q *Queries) HeartbeatProcess(ctx context.Context, arg query.HeartbeatProcessParams) error {
 	return q.q.HeartbeatProcess(ctx, sqlitedb.HeartbeatProcessParams(arg))
+}
+
+func (q *Queries) InsertCasePoints(ctx context.Context, arg query.InsertCasePointsParams) error {
+	return q.q.InsertCasePoints(ctx, sqlitedb.InsertCasePointsParams(arg))
+}
+
+func (q *Queries) InsertFiring(ctx context.Context, arg query.InsertFiringParams) (query.EscalationFiring, error) {
+	row, err := q.q.InsertFiring(ctx, sqlitedb.InsertFiringParams(arg))
+	return query.EscalationFiring(row), err
 }
 
 func (q *Queries) InsertGavelRule(ctx context.Context, arg query.InsertGavelRuleParams) error {
@@ -342,6 +381,10 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (query.Case, error
 	return query.Case(row), err
 }
 
+func (q *Queries) LockGuildForEscalation(ctx context.Context, id int64) (int64, error) {
+	return q.q.LockGuildForEscalation(ctx, id)
+}
+
 func (q *Queries) LockGuildSettings(ctx context.Context, arg query.LockGuildSettingsParams) (query.GuildSetting, error) {
 	row, err := q.q.LockGuildSettings(ctx, sqlitedb.LockGuildSettingsParams(arg))
 	return query.GuildSetting(row), err
@@ -357,6 +400,22 @@ func (q *Queries) MassTargets(ctx context.Context, massID int64) ([]query.MassTa
 	return each(rows, func(r sqlitedb.MassTarget) query.MassTarget { return query.MassTarget(r) }), err
 }
 
+func (q *Queries) MemberPointCases(ctx context.Context, arg query.MemberPointCasesParams) ([]query.MemberPointCasesRow, error) {
+	rows, err := q.q.MemberPointCases(ctx, sqlitedb.MemberPointCasesParams(arg))
+	return each(rows, func(r sqlitedb.MemberPointCasesRow) query.MemberPointCasesRow { return query.MemberPointCasesRow(r) }), err
+}
+
+func (q *Queries) MemberPoints(ctx context.Context, arg query.MemberPointsParams) (int64, error) {
+	return q.q.MemberPoints(ctx, sqlitedb.MemberPointsParams(arg))
+}
+
+func (q *Queries) MembersWithExpiredPoints(ctx context.Context, arg query.MembersWithExpiredPointsParams) ([]query.MembersWithExpiredPointsRow, error) {
+	rows, err := q.q.MembersWithExpiredPoints(ctx, sqlitedb.MembersWithExpiredPointsParams(arg))
+	return each(rows, func(r sqlitedb.MembersWithExpiredPointsRow) query.MembersWithExpiredPointsRow {
+		return query.MembersWithExpiredPointsRow(r)
+	}), err
+}
+
 func (q *Queries) ModlogCounts(ctx context.Context, now int64) (query.ModlogCountsRow, error) {
 	row, err := q.q.ModlogCounts(ctx, now)
 	return query.ModlogCountsRow(row), err
@@ -367,12 +426,25 @@ func (q *Queries) ModlogOutbox(ctx context.Context) ([]query.ModlogOutbox, error
 	return each(rows, func(r sqlitedb.ModlogOutbox) query.ModlogOutbox { return query.ModlogOutbox(r) }), err
 }
 
+func (q *Queries) MoveFiring(ctx context.Context, arg query.MoveFiringParams) (query.EscalationFiring, error) {
+	row, err := q.q.MoveFiring(ctx, sqlitedb.MoveFiringParams(arg))
+	return query.EscalationFiring(row), err
+}
+
 func (q *Queries) MoveScheduledAction(ctx context.Context, arg query.MoveScheduledActionParams) (int64, error) {
 	return q.q.MoveScheduledAction(ctx, sqlitedb.MoveScheduledActionParams(arg))
 }
 
+func (q *Queries) NextApprovalFiredAt(ctx context.Context) (int64, error) {
+	return q.q.NextApprovalFiredAt(ctx)
+}
+
 func (q *Queries) NextModlogRunAt(ctx context.Context) (int64, error) {
 	return q.q.NextModlogRunAt(ctx)
+}
+
+func (q *Queries) NextPointsExpiry(ctx context.Context, countsUntil int64) (int64, error) {
+	return q.q.NextPointsExpiry(ctx, countsUntil)
 }
 
 func (q *Queries) NextRunAt(ctx context.Context, now int64) (int64, error) {
@@ -387,6 +459,11 @@ func (q *Queries) OpenActionOfCase(ctx context.Context, caseID int64) (query.Sch
 func (q *Queries) OpenActionsOfTarget(ctx context.Context, arg query.OpenActionsOfTargetParams) ([]query.ScheduledAction, error) {
 	rows, err := q.q.OpenActionsOfTarget(ctx, sqlitedb.OpenActionsOfTargetParams(arg))
 	return each(rows, func(r sqlitedb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
+}
+
+func (q *Queries) OpenFiringsOfMember(ctx context.Context, arg query.OpenFiringsOfMemberParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.OpenFiringsOfMember(ctx, sqlitedb.OpenFiringsOfMemberParams(arg))
+	return each(rows, func(r sqlitedb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
 }
 
 func (q *Queries) PendingActions(ctx context.Context, arg query.PendingActionsParams) ([]query.ScheduledAction, error) {
@@ -418,6 +495,15 @@ func (q *Queries) PurgeProcesses(ctx context.Context, expiresAt int64) error {
 
 func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error) {
 	return q.q.PurgeWebSessions(ctx, expiresAt)
+}
+
+func (q *Queries) PutEscalationConfig(ctx context.Context, arg query.PutEscalationConfigParams) (int64, error) {
+	return q.q.PutEscalationConfig(ctx, sqlitedb.PutEscalationConfigParams(arg))
+}
+
+func (q *Queries) RearmFirings(ctx context.Context, arg query.RearmFiringsParams) ([]query.EscalationFiring, error) {
+	rows, err := q.q.RearmFirings(ctx, sqlitedb.RearmFiringsParams(arg))
+	return each(rows, func(r sqlitedb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
 }
 
 func (q *Queries) RecentCases(ctx context.Context, arg query.RecentCasesParams) ([]query.Case, error) {
@@ -484,12 +570,20 @@ func (q *Queries) SetCaseModlog(ctx context.Context, arg query.SetCaseModlogPara
 	return q.q.SetCaseModlog(ctx, sqlitedb.SetCaseModlogParams(arg))
 }
 
+func (q *Queries) SetCasePoints(ctx context.Context, arg query.SetCasePointsParams) (int64, error) {
+	return q.q.SetCasePoints(ctx, sqlitedb.SetCasePointsParams(arg))
+}
+
 func (q *Queries) SetCaseReason(ctx context.Context, arg query.SetCaseReasonParams) error {
 	return q.q.SetCaseReason(ctx, sqlitedb.SetCaseReasonParams(arg))
 }
 
 func (q *Queries) SetCaseStatus(ctx context.Context, arg query.SetCaseStatusParams) error {
 	return q.q.SetCaseStatus(ctx, sqlitedb.SetCaseStatusParams(arg))
+}
+
+func (q *Queries) SetFiringApprovalMessage(ctx context.Context, arg query.SetFiringApprovalMessageParams) error {
+	return q.q.SetFiringApprovalMessage(ctx, sqlitedb.SetFiringApprovalMessageParams(arg))
 }
 
 func (q *Queries) SetMassActionState(ctx context.Context, arg query.SetMassActionStateParams) error {

@@ -76,10 +76,53 @@ type CaseEvent struct {
 	CreatedAt int64
 }
 
+type CasePoint struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
 type CommandRank struct {
 	GuildID int64
 	Command string
 	Rank    int64
+}
+
+type EscalationConfig struct {
+	GuildID   int64
+	Config    string
+	Version   int64
+	UpdatedBy int64
+	UpdatedAt int64
+}
+
+type EscalationFiring struct {
+	ID                       int64
+	GuildID                  int64
+	UserID                   int64
+	Policy                   string
+	AtPoints                 int64
+	ResetBelow               int64
+	Action                   string
+	DurationMs               int64
+	NeedsApproval            bool
+	Points                   int64
+	Contributing             string
+	TriggerCaseID            int64
+	EscalationCaseID         sql.NullInt64
+	State                    string
+	Note                     sql.NullString
+	DecidedBy                sql.NullInt64
+	DecidedAt                sql.NullInt64
+	ApprovalMessageChannelID sql.NullInt64
+	ApprovalMessageID        sql.NullInt64
+	FiredAt                  int64
+	RearmedAt                sql.NullInt64
+	UpdatedAt                int64
 }
 
 type Guild struct {

@@ -1,0 +1,123 @@
+package escalation
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
+)
+
+// NextWake is the next moment the escalation has something to do on its own: points that
+// stop counting for a member with an open firing (its thresholds may re-arm), or an
+// approval request that reaches its day. Both are read from the data itself (case_points,
+// escalation_firings), so the schedule survives restarts and is shared by every process.
+func (s *Service) NextWake(ctx context.Context) (time.Time, bool, error) {
+	now := s.now().UnixMilli()
+	at, err := s.read.NextPointsExpiry(ctx, now)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next points expiry: %w", err)
+	}
+	fired, err := s.read.NextApprovalFiredAt(ctx)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("next approval deadline: %w", err)
+	}
+	var next int64
+	if at > 0 {
+		next = at
+	}
+	if fired > 0 {
+		if d := fired + ApprovalWait.Milliseconds(); next == 0 || d < next {
+			next = d
+		}
+	}
+	if next == 0 {
+		return time.Time{}, false, nil
+	}
+	return time.UnixMilli(next).UTC(), true, nil
+}
+
+// RearmExpired re-arms the thresholds of the members some of whose points stopped counting
+// in (after, upto]: each member's sum is read under the guild's lock, as a case change does.
+// It returns the firings re-armed.
+func (s *Service) RearmExpired(ctx context.Context, after, upto time.Time) ([]Firing, error) {
+	members, err := s.read.MembersWithExpiredPoints(ctx, query.MembersWithExpiredPointsParams{After: after.UnixMilli(), Upto: upto.UnixMilli()})
+	if err != nil {
+		return nil, fmt.Errorf("members whose points expired: %w", err)
+	}
+	var out []Firing
+	for _, m := range members {
+		fs, err := s.rearmMember(ctx, discord.GuildID(m.GuildID), discord.UserID(m.UserID))
+		if err != nil {
+			return out, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+func (s *Service) rearmMember(ctx context.Context, guildID discord.GuildID, userID discord.UserID) ([]Firing, error) {
+	var out []Firing
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Queries()
+		if _, err := q.LockGuildForEscalation(ctx, int64(guildID)); err != nil {
+			return fmt.Errorf("lock guild %d: %w", guildID, err)
+		}
+		nowMS := s.now().UnixMilli()
+		sum, err := q.MemberPoints(ctx, query.MemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), CountsUntil: nowMS})
+		if err != nil {
+			return err
+		}
+		rows, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(userID), Points: sum})
+		if err != nil {
+			return err
+		}
+		out = firings(rows)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("re-arm the thresholds of user %d in guild %d: %w", userID, guildID, err)
+	}
+	return out, nil
+}
+
+// Serve keeps the escalation's own schedule until ctx ends: it wakes at NextWake (on c,
+// the injected clock; at least every PollEvery, for what another process scheduled) and
+// then re-arms the thresholds whose points stopped counting and expires the approval
+// requests older than a day.
+func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Duration, woken func(time.Time)) {
+	// The first round catches up with what happened while no process ran.
+	last := time.UnixMilli(0)
+	for {
+		now := c.Now()
+		if fs, err := r.svc.RearmExpired(ctx, last, now); err != nil {
+			r.log.Warn("re-arming escalations", "err", err)
+		} else if len(fs) > 0 {
+			r.log.Info("escalation thresholds re-armed as points stopped counting", "firings", len(fs))
+		}
+		if _, err := r.ExpireDue(ctx); err != nil {
+			r.log.Warn("expiring escalation approvals", "err", err)
+		}
+		last = now
+		if woken != nil {
+			woken(now)
+		}
+		next := c.Now().Add(pollEvery)
+		if at, ok, err := r.svc.NextWake(ctx); err != nil {
+			r.log.Warn("escalation schedule", "err", err)
+		} else if ok && at.Before(next) {
+			next = at
+		}
+		t := c.TimerAt(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C():
+		}
+	}
+}

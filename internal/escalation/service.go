@@ -1,0 +1,469 @@
+package escalation
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
+)
+
+// Metadata keys escalation reads and writes on cases.
+const (
+	// MetaPoints on a new case gives it that many points, whatever its type's weight (an
+	// AutoMod rule's points).
+	MetaPoints = "points"
+	// MetaFiring marks a case an escalation made (the firing's id): it carries no points,
+	// or an escalation would feed itself.
+	MetaFiring = "escalation_firing"
+	// MetaTrigger is the number of the case that triggered an escalation case.
+	MetaTrigger = "escalation_of"
+)
+
+// Firing states (escalation_firings.state).
+const (
+	StateQueued   = "queued"
+	StateRunning  = "running"
+	StateDone     = "done"
+	StateFailed   = "failed"
+	StatePending  = "pending"
+	StateAwaiting = "awaiting_approval"
+	StateApproved = "approved"
+	StateDenied   = "denied"
+	StateExpired  = "expired"
+	StateSkipped  = "skipped"
+)
+
+// Service keeps the guilds' escalation settings, the points on cases and the firings. As a
+// cases.ChangeObserver it evaluates every case change inside the transaction that writes it.
+type Service struct {
+	st   *store.Store
+	read query.Queries
+	now  func() time.Time
+	log  *slog.Logger
+	// fired hears of each firing that has an action to take, after its transaction commits.
+	fired func(Firing)
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock makes the service read the time from now.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets where the service logs.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// NewService returns the escalation service over a migrated store.
+func NewService(st *store.Store, opts ...Option) *Service {
+	s := &Service{st: st, read: st.Queries(), now: time.Now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// OnFired makes the service call f with every firing that has an action to run or to
+// approve, once the transaction that fired it has committed (the Runner).
+func (s *Service) OnFired(f func(Firing)) { s.fired = f }
+
+// Now is the service's clock reading.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Config returns a guild's settings and their version (0 and the zero Config when none were
+// ever set).
+func (s *Service) Config(ctx context.Context, guildID discord.GuildID) (Config, int64, error) {
+	return configOf(ctx, s.read, guildID)
+}
+
+func configOf(ctx context.Context, q query.Queries, guildID discord.GuildID) (Config, int64, error) {
+	row, err := q.GetEscalationConfig(ctx, int64(guildID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Config{}, 0, nil
+	}
+	if err != nil {
+		return Config{}, 0, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(row.Config), &c); err != nil {
+		return Config{}, 0, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	}
+	return c, row.Version, nil
+}
+
+// ErrStale is returned by Update when the settings changed since the version the change
+// was made from.
+var ErrStale = errors.New("the escalation settings changed meanwhile")
+
+// Update changes a guild's settings as actor: change edits a copy of the current ones, which
+// are then validated and stored. When version is not negative it must be the version read
+// (ErrStale otherwise). It returns the settings before and after, and the new version.
+func (s *Service) Update(ctx context.Context, guildID discord.GuildID, actor discord.UserID, version int64, change func(c *Config) error) (before, after Config, v int64, err error) {
+	err = s.st.InTx(ctx, func(tx *store.Tx) error {
+		q := tx.Queries()
+		cur, curV, err := configOf(ctx, q, guildID)
+		if err != nil {
+			return err
+		}
+		if version >= 0 && curV != version {
+			return ErrStale
+		}
+		before = cur
+		next := cur.clone()
+		if err := change(&next); err != nil {
+			return err
+		}
+		if err := next.Validate(); err != nil {
+			return err
+		}
+		if equalConfig(cur, next) && curV > 0 {
+			return fmt.Errorf("escalation settings: %w", input.ErrUnchanged)
+		}
+		b, err := json.Marshal(next)
+		if err != nil {
+			return err
+		}
+		now := s.now().UnixMilli()
+		if err := tx.EnsureGuild(int64(guildID), now); err != nil {
+			return err
+		}
+		if v, err = q.PutEscalationConfig(ctx, query.PutEscalationConfigParams{GuildID: int64(guildID), Config: string(b), UpdatedBy: int64(actor), UpdatedAt: now}); err != nil {
+			return fmt.Errorf("store the escalation settings of guild %d: %w", guildID, err)
+		}
+		after = next
+		return nil
+	})
+	return before, after, v, err
+}
+
+func (c Config) clone() Config {
+	b, _ := json.Marshal(c)
+	var out Config
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func equalConfig(a, b Config) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// CasesChanged evaluates, inside the transaction that changed them, what the changed cases
+// do to their members' points: a case that starts counting gets its points (from the
+// guild's weights) and may take its member across thresholds; a case that stops counting
+// lowers the sum and may re-arm thresholds. Guilds without escalation settings cost one
+// read.
+func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
+	byGuild := map[discord.GuildID][]cases.Changed{}
+	var guilds []discord.GuildID
+	for _, ch := range changed {
+		if _, ok := byGuild[ch.GuildID]; !ok {
+			guilds = append(guilds, ch.GuildID)
+		}
+		byGuild[ch.GuildID] = append(byGuild[ch.GuildID], ch)
+	}
+	for _, g := range guilds {
+		if err := s.evaluateGuild(tx, g, byGuild[g]); err != nil {
+			return fmt.Errorf("escalation in guild %d: %w", g, err)
+		}
+	}
+	return nil
+}
+
+// memberChange is what one transaction did to one member's points.
+type memberChange struct {
+	user    discord.UserID
+	delta   int
+	trigger query.Case
+}
+
+func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed []cases.Changed) error {
+	ctx, q := tx.Context(), tx.Queries()
+	cfg, _, err := configOf(ctx, q, guildID)
+	if err != nil {
+		return err
+	}
+	if cfg.Empty() {
+		return nil
+	}
+	now := s.now()
+	nowMS := now.UnixMilli()
+	var members []*memberChange
+	byUser := map[int64]*memberChange{}
+	for _, ch := range changed {
+		c, err := q.GetCaseByID(ctx, ch.ID)
+		if err != nil {
+			return fmt.Errorf("read case id %d: %w", ch.ID, err)
+		}
+		p, err := q.GetCasePoints(ctx, c.ID)
+		has := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("points of case #%d: %w", c.Number, err)
+		}
+		newlyCounting := (ch.Before == "" || ch.Before == cases.Pending) && cases.Status(c.Status) == cases.Active
+		if !has && newlyCounting {
+			pts, until, ok, err := pointsOf(cfg, c)
+			if err != nil {
+				return err
+			}
+			if ok {
+				p = query.CasePoint{CaseID: c.ID, GuildID: c.GuildID, UserID: c.UserID, Points: int64(pts), CountsUntil: until.UnixMilli(), CreatedAt: nowMS}
+				if err := q.InsertCasePoints(ctx, query.InsertCasePointsParams{CaseID: p.CaseID, GuildID: p.GuildID, UserID: p.UserID,
+					Points: p.Points, CountsUntil: p.CountsUntil, CreatedAt: nowMS}); err != nil {
+					return fmt.Errorf("points of case #%d: %w", c.Number, err)
+				}
+				has = true
+			}
+		}
+		if !has || p.Points == 0 || p.CountsUntil <= nowMS {
+			continue
+		}
+		before, after := 0, 0
+		if ch.Before == cases.Active {
+			before = int(p.Points)
+		}
+		if cases.Status(c.Status) == cases.Active {
+			after = int(p.Points)
+		}
+		if before == after {
+			continue
+		}
+		m := byUser[c.UserID]
+		if m == nil {
+			m = &memberChange{user: discord.UserID(c.UserID)}
+			byUser[c.UserID] = m
+			members = append(members, m)
+		}
+		m.delta += after - before
+		if after > before {
+			m.trigger = c
+		}
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	// Under the guild's lock, the sum is what every committed transaction left.
+	if _, err := q.LockGuildForEscalation(ctx, int64(guildID)); err != nil {
+		return fmt.Errorf("lock guild %d: %w", guildID, err)
+	}
+	for _, m := range members {
+		if err := s.evaluateMember(tx, cfg, guildID, m, nowMS); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pointsOf decides a newly counting case's points and until when they count; ok is false
+// for a case that carries none.
+func pointsOf(cfg Config, c query.Case) (int, time.Time, bool, error) {
+	var meta map[string]string
+	if err := json.Unmarshal([]byte(c.Metadata), &meta); err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("case #%d metadata: %w", c.Number, err)
+	}
+	if meta[MetaFiring] != "" {
+		return 0, time.Time{}, false, nil
+	}
+	var explicit *int
+	if v, ok := meta[MetaPoints]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= MaxPoints {
+			explicit = &n
+		}
+	}
+	pts, countsFor := cfg.PointsFor(cases.Type(c.Type), c.Reason, explicit)
+	if pts <= 0 {
+		return 0, time.Time{}, false, nil
+	}
+	return pts, time.UnixMilli(c.CreatedAt).Add(countsFor), true, nil
+}
+
+func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.GuildID, m *memberChange, nowMS int64) error {
+	ctx, q := tx.Context(), tx.Queries()
+	newSum, err := q.MemberPoints(ctx, query.MemberPointsParams{GuildID: int64(guildID), UserID: int64(m.user), CountsUntil: nowMS})
+	if err != nil {
+		return fmt.Errorf("points of user %d: %w", m.user, err)
+	}
+	oldSum := newSum - int64(m.delta)
+	// A threshold re-arms once the points fall below its reset level, whether they fell in
+	// this transaction (a voided case) or before it (points that stopped counting).
+	if _, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(m.user), Points: min(oldSum, newSum)}); err != nil {
+		return fmt.Errorf("re-arm the thresholds of user %d: %w", m.user, err)
+	}
+	if m.delta <= 0 {
+		return nil
+	}
+	type crossed struct {
+		policy string
+		t      Threshold
+	}
+	var cs []crossed
+	for _, p := range cfg.Enabled() {
+		for _, t := range p.Thresholds {
+			if oldSum < int64(t.At) && int64(t.At) <= newSum {
+				cs = append(cs, crossed{p.Name, t})
+			}
+		}
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return harsher(cs[i].t, cs[j].t) })
+	contributing, err := s.contributing(ctx, q, guildID, m.user, nowMS)
+	if err != nil {
+		return err
+	}
+	var chosen *Firing
+	for _, c := range cs {
+		state := StateSkipped
+		if chosen == nil {
+			state = StateQueued
+			if c.t.NeedsApproval() {
+				state = StateAwaiting
+			}
+		}
+		row, err := q.InsertFiring(ctx, query.InsertFiringParams{GuildID: int64(guildID), UserID: int64(m.user), Policy: c.policy,
+			AtPoints: int64(c.t.At), ResetBelow: int64(c.t.Reset()), Action: string(c.t.Action), DurationMs: c.t.Duration.Milliseconds(),
+			NeedsApproval: c.t.NeedsApproval(), Points: newSum, Contributing: contributing, TriggerCaseID: m.trigger.ID, State: state, FiredAt: nowMS})
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // fired already and not re-armed
+		}
+		if err != nil {
+			return fmt.Errorf("fire %s at %d for user %d: %w", c.policy, c.t.At, m.user, err)
+		}
+		if chosen == nil {
+			f := firingFromRow(row)
+			chosen = &f
+		}
+	}
+	if chosen != nil && s.fired != nil {
+		f := *chosen
+		tx.AfterCommit(func() { s.fired(f) })
+	}
+	return nil
+}
+
+// contributing names the cases that make up a member's points: "#12, #15, #19".
+func (s *Service) contributing(ctx context.Context, q query.Queries, guildID discord.GuildID, userID discord.UserID, nowMS int64) (string, error) {
+	rows, err := q.MemberPointCases(ctx, query.MemberPointCasesParams{GuildID: int64(guildID), UserID: int64(userID), CountsUntil: nowMS})
+	if err != nil {
+		return "", fmt.Errorf("cases of user %d: %w", userID, err)
+	}
+	nums := make([]string, len(rows))
+	for i, r := range rows {
+		nums[i] = "#" + strconv.FormatInt(r.Number, 10)
+	}
+	return strings.Join(nums, ", "), nil
+}
+
+// PointCase is one case that counts towards a member's points.
+type PointCase struct {
+	CaseID, Number int64
+	Type           cases.Type
+	Reason         string
+	Points         int
+	CreatedAt      time.Time
+	// CountsUntil is when its points stop counting.
+	CountsUntil time.Time
+}
+
+// Points returns a member's points now and the cases that make them up, oldest first.
+func (s *Service) Points(ctx context.Context, guildID discord.GuildID, userID discord.UserID) (int, []PointCase, error) {
+	rows, err := s.read.MemberPointCases(ctx, query.MemberPointCasesParams{GuildID: int64(guildID), UserID: int64(userID), CountsUntil: s.now().UnixMilli()})
+	if err != nil {
+		return 0, nil, fmt.Errorf("points of user %d in guild %d: %w", userID, guildID, err)
+	}
+	total := 0
+	out := make([]PointCase, len(rows))
+	for i, r := range rows {
+		out[i] = PointCase{CaseID: r.CaseID, Number: r.Number, Type: cases.Type(r.Type), Reason: r.Reason, Points: int(r.Points),
+			CreatedAt: time.UnixMilli(r.CreatedAt).UTC(), CountsUntil: time.UnixMilli(r.CountsUntil).UTC()}
+		total += int(r.Points)
+	}
+	return total, out, nil
+}
+
+// CasePoints returns the points case id carries and until when; ok is false for a case
+// that carries none.
+func (s *Service) CasePoints(ctx context.Context, caseID int64) (points int, until time.Time, ok bool, err error) {
+	p, err := s.read.GetCasePoints(ctx, caseID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, false, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, false, fmt.Errorf("points of case id %d: %w", caseID, err)
+	}
+	return int(p.Points), time.UnixMilli(p.CountsUntil).UTC(), true, nil
+}
+
+// SetPoints changes the points of case number n as actor, with a history row; the member's
+// sum changes with it, which may take them across a threshold (or re-arm one) in the same
+// transaction. A case that carried no points gets a row counting from its creation for the
+// guild's default time.
+func (s *Service) SetPoints(ctx context.Context, cs *cases.Service, guildID discord.GuildID, n int64, actor discord.UserID, points int) (before int, after cases.Case, err error) {
+	if points < 0 || points > MaxPoints {
+		return 0, cases.Case{}, input.Invalid("points", fmt.Sprintf("%d is out of range; accepted: 0 to %d", points, MaxPoints))
+	}
+	err = cs.InTx(ctx, actor, func(tx *cases.Tx) error {
+		c, err := tx.LockNumber(guildID, n)
+		if err != nil {
+			return err
+		}
+		stx := tx.StoreTx()
+		q := stx.Queries()
+		cfg, _, err := configOf(ctx, q, guildID)
+		if err != nil {
+			return err
+		}
+		p, err := q.GetCasePoints(ctx, c.ID)
+		has := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		before = int(p.Points)
+		if has && before == points {
+			return fmt.Errorf("case #%d already carries %d points: %w", c.Number, points, input.ErrUnchanged)
+		}
+		if !has && points == 0 {
+			return fmt.Errorf("case #%d carries no points: %w", c.Number, input.ErrUnchanged)
+		}
+		nowMS := tx.NowMS()
+		if !has {
+			_, countsFor := cfg.PointsFor(c.Type, c.Reason, nil)
+			p = query.CasePoint{CaseID: c.ID, CountsUntil: c.CreatedAt.Add(countsFor).UnixMilli()}
+			if err := q.InsertCasePoints(ctx, query.InsertCasePointsParams{CaseID: c.ID, GuildID: int64(c.GuildID), UserID: int64(c.UserID),
+				Points: int64(points), CountsUntil: p.CountsUntil, CreatedAt: nowMS}); err != nil {
+				return fmt.Errorf("points of case #%d: %w", c.Number, err)
+			}
+		} else if _, err := q.SetCasePoints(ctx, query.SetCasePointsParams{CaseID: c.ID, Points: int64(points), CountsUntil: p.CountsUntil, UpdatedAt: nowMS}); err != nil {
+			return fmt.Errorf("points of case #%d: %w", c.Number, err)
+		}
+		if err := tx.Record(c, cases.EventPoints, strconv.Itoa(before), strconv.Itoa(points), ""); err != nil {
+			return err
+		}
+		after = c
+		if c.Status != cases.Active || p.CountsUntil <= nowMS || cfg.Empty() {
+			return nil
+		}
+		if _, err := q.LockGuildForEscalation(ctx, int64(guildID)); err != nil {
+			return fmt.Errorf("lock guild %d: %w", guildID, err)
+		}
+		row, err := q.GetCaseByID(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		return s.evaluateMember(stx, cfg, guildID, &memberChange{user: c.UserID, delta: points - before, trigger: row}, nowMS)
+	})
+	return before, after, err
+}

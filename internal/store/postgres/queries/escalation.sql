@@ -1,0 +1,97 @@
+-- name: LockGuildForEscalation :one
+-- The guild's row lock, the one case numbering takes: escalation evaluates a member's points
+-- under it, so two processes recording cases of one guild evaluate one after the other and
+-- each sees the other's committed points.
+SELECT case_count FROM guilds WHERE id = $1 FOR UPDATE;
+
+-- name: GetEscalationConfig :one
+SELECT * FROM escalation_config WHERE guild_id = $1;
+
+-- name: PutEscalationConfig :one
+INSERT INTO escalation_config (guild_id, config, version, updated_by, updated_at) VALUES ($1, $2, 1, $3, $4)
+ON CONFLICT (guild_id) DO UPDATE SET config = excluded.config, version = escalation_config.version + 1,
+    updated_by = excluded.updated_by, updated_at = excluded.updated_at
+RETURNING version;
+
+-- name: InsertCasePoints :exec
+INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6);
+
+-- name: GetCasePoints :one
+SELECT * FROM case_points WHERE case_id = $1;
+
+-- name: SetCasePoints :execrows
+UPDATE case_points SET points = $2, counts_until = $3, updated_at = $4 WHERE case_id = $1;
+
+-- name: MemberPoints :one
+-- A member's points now: active cases whose points still count.
+SELECT CAST(COALESCE(SUM(p.points), 0) AS BIGINT) AS points
+FROM case_points p JOIN cases c ON c.id = p.case_id
+WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.points > 0 AND c.status = 'active';
+
+-- name: MemberPointCases :many
+-- The cases that make up a member's points, oldest first.
+SELECT p.case_id, p.points, p.counts_until, c.number, c.type, c.reason, c.created_at
+FROM case_points p JOIN cases c ON c.id = p.case_id
+WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.points > 0 AND c.status = 'active'
+ORDER BY c.number;
+
+-- name: InsertFiring :one
+-- No row when the threshold already has an open firing for the member (the unique index).
+INSERT INTO escalation_firings (guild_id, user_id, policy, at_points, reset_below, action, duration_ms, needs_approval,
+    points, contributing, trigger_case_id, state, fired_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+ON CONFLICT (guild_id, user_id, policy, at_points) WHERE rearmed_at IS NULL DO NOTHING
+RETURNING *;
+
+-- name: OpenFiringsOfMember :many
+SELECT * FROM escalation_firings WHERE guild_id = $1 AND user_id = $2 AND rearmed_at IS NULL ORDER BY at_points, id;
+
+-- name: RearmFirings :many
+-- Re-arms the member's open firings whose reset level their points have fallen below.
+UPDATE escalation_firings SET rearmed_at = sqlc.arg(now), updated_at = sqlc.arg(now)
+WHERE guild_id = sqlc.arg(guild_id) AND user_id = sqlc.arg(user_id) AND rearmed_at IS NULL AND reset_below > sqlc.arg(points)
+RETURNING *;
+
+-- name: GetFiring :one
+SELECT * FROM escalation_firings WHERE id = $1;
+
+-- name: MoveFiring :one
+-- Moves a firing from one state to another; no row when it is no longer in the state
+-- expected (another process or moderator got there first).
+UPDATE escalation_firings SET state = sqlc.arg(to_state), note = COALESCE(sqlc.narg(note), note),
+    decided_by = COALESCE(sqlc.narg(decided_by), decided_by), decided_at = COALESCE(sqlc.narg(decided_at), decided_at),
+    escalation_case_id = COALESCE(sqlc.narg(escalation_case_id), escalation_case_id), updated_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id) AND state = sqlc.arg(from_state)
+RETURNING *;
+
+-- name: SetFiringApprovalMessage :exec
+UPDATE escalation_firings SET approval_message_channel_id = $2, approval_message_id = $3, updated_at = $4 WHERE id = $1;
+
+-- name: FiringsOfMember :many
+SELECT * FROM escalation_firings WHERE guild_id = $1 AND user_id = $2 ORDER BY id DESC LIMIT $3;
+
+-- name: FiringsOfCase :many
+-- The firings a case triggered or carried out.
+SELECT * FROM escalation_firings WHERE trigger_case_id = $1 OR escalation_case_id = $1 ORDER BY id;
+
+-- name: FiringsInState :many
+SELECT * FROM escalation_firings WHERE state = $1 AND fired_at <= $2 ORDER BY fired_at, id LIMIT $3;
+
+-- name: NextPointsExpiry :one
+-- The next moment a member with an open firing has points stop counting (0: none): when
+-- their thresholds may re-arm.
+SELECT CAST(COALESCE(MIN(p.counts_until), 0) AS BIGINT) AS at FROM case_points p
+WHERE p.counts_until > $1 AND p.points > 0 AND EXISTS (
+    SELECT 1 FROM escalation_firings f WHERE f.guild_id = p.guild_id AND f.user_id = p.user_id AND f.rearmed_at IS NULL);
+
+-- name: MembersWithExpiredPoints :many
+-- The members with an open firing some of whose points stopped counting in (after, upto].
+SELECT DISTINCT p.guild_id, p.user_id FROM case_points p
+WHERE p.counts_until > sqlc.arg(after) AND p.counts_until <= sqlc.arg(upto) AND p.points > 0 AND EXISTS (
+    SELECT 1 FROM escalation_firings f WHERE f.guild_id = p.guild_id AND f.user_id = p.user_id AND f.rearmed_at IS NULL)
+ORDER BY p.guild_id, p.user_id;
+
+-- name: NextApprovalFiredAt :one
+-- The oldest firing still waiting for approval (0: none): it expires a day after it fired.
+SELECT CAST(COALESCE(MIN(fired_at), 0) AS BIGINT) AS fired_at FROM escalation_firings WHERE state = 'awaiting_approval';
