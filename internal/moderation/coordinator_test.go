@@ -55,7 +55,7 @@ const botPerms = discordtest.PermBanMembers | discordtest.PermKickMembers | disc
 	discordtest.PermModerateMembers | discordtest.PermViewAuditLog | discordtest.PermViewChannel |
 	discordtest.PermSendMessages | discordtest.PermReadMessageHistory | discordtest.PermEmbedLinks
 
-func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option) *world {
+func newWorld(t testing.TB, engine store.Engine, fakeOpts ...discordtest.Option) *world {
 	t.Helper()
 	w := &world{guild: 100, owner: 201, alice: 202, bob: 203, carol: 204, dave: 205,
 		member: 301, managed: 302, botRole: 303, mod: 304, jailed: 305, general: 401, modlog: 402}
@@ -119,7 +119,7 @@ func newWorld(t *testing.T, engine store.Engine, fakeOpts ...discordtest.Option)
 
 // withCases gives the world a cases service with opts, bound to a mod log of its own whose
 // worker runs until the test ends.
-func (w *world) withCases(t *testing.T, opts ...cases.Option) {
+func (w *world) withCases(t testing.TB, opts ...cases.Option) {
 	t.Helper()
 	w.ml = modlog.New(w.st, w.settings, modlog.WithTones(actions.Catalogue().Tone), modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
 	w.cases = cases.NewService(w.st, append(opts, cases.WithChangeObserver(w.ml))...)

@@ -64,7 +64,7 @@ func (w expiring) advance(t *testing.T, d time.Duration) {
 }
 
 // testWriter sends the poller's log to the test's, shown when it fails.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
