@@ -66,21 +66,23 @@ func (s *Store) LatestCase(ctx context.Context, f CaseFilter) (query.Case, bool,
 	return got[0], true, nil
 }
 
-// CountCases counts the cases matching f.
+// CountCases counts the cases matching f. On SQLite it reads through the pool that maps
+// the file (see openSQLite): a filter may read most of a guild's cases.
 func (s *Store) CountCases(ctx context.Context, f CaseFilter) (int64, error) {
 	w := s.where(f)
 	var n int64
-	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM cases"+w.sql(), w.args...).Scan(&n)
+	err := s.scan.QueryRowContext(ctx, "SELECT COUNT(*) FROM cases"+w.sql(), w.args...).Scan(&n)
 	return n, err
 }
 
-// ListCases returns at most limit cases matching f in order o, after skipping offset.
+// ListCases returns at most limit cases matching f in order o, after skipping offset. On
+// SQLite it reads through the pool that maps the file, as CountCases does.
 func (s *Store) ListCases(ctx context.Context, f CaseFilter, o CaseOrder, limit, offset int) ([]query.Case, error) {
 	w := s.where(f)
 	order := map[CaseOrder]string{NewestFirst: "id DESC", HighestNumberFirst: "number DESC", OldestFirst: "id"}[o]
 	n := len(w.args)
 	q := fmt.Sprintf("SELECT %s FROM cases%s ORDER BY %s LIMIT $%d OFFSET $%d", caseColumns, w.sql(), order, n+1, n+2)
-	return queryCases(ctx, s.read, q, append(w.args, limit, offset)...)
+	return queryCases(ctx, s.scan, q, append(w.args, limit, offset)...)
 }
 
 // CaseEventsOf returns the history of the given cases, by case and then oldest first.

@@ -1,6 +1,10 @@
 package store
 
-import "github.com/gavelbot/gavel/internal/store/query"
+import (
+	"context"
+
+	"github.com/gavelbot/gavel/internal/store/query"
+)
 
 // DB runs statements in t, through the statement cache.
 func DB(t *Tx) query.DBTX { return t.db }
@@ -31,4 +35,14 @@ func WaitPreparations(s *Store) {
 			c.wg.Wait()
 		}
 	}
+}
+
+// MmapSizes reports SQLite's mmap_size on a connection of the point-read pool and of the
+// listing pool.
+func MmapSizes(ctx context.Context, s *Store) (read, scan int64, err error) {
+	if err := s.read.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&read); err != nil {
+		return 0, 0, err
+	}
+	err = s.scan.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&scan)
+	return read, scan, err
 }

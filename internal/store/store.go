@@ -38,13 +38,15 @@ type Options struct {
 // ErrNotExist is returned by Open with Options.MustExist for a database that does not exist.
 var ErrNotExist = errors.New("does not exist")
 
-// Store is an open database. On SQLite it keeps two pools over the same file: a writer with
-// one connection, so that writers queue in Go instead of sleeping in SQLite's busy handler,
-// and a read-only pool for everything else. On PostgreSQL both are the same pool.
+// Store is an open database. On SQLite it keeps three pools over the same file: a writer
+// with one connection, so that writers queue in Go instead of sleeping in SQLite's busy
+// handler, a read-only pool for everything else, and a read-only pool that maps the file for
+// the listings that read many pages (see openSQLite). On PostgreSQL all are the same pool.
 type Store struct {
 	Location Location
 	write    *sql.DB
 	read     *sql.DB
+	scan     *sql.DB
 	// Statement caches, on SQLite only (see stmtCache).
 	writeCache, readCache *stmtCache
 	// The group commits: of case creation (always), and of GroupTx (nil when off).
@@ -127,18 +129,30 @@ func openSQLite(ctx context.Context, loc Location, opts Options) (*Store, error)
 		// SQLite's "(14)" and "(1544)" name no file and no fix: say which and why.
 		return nil, fmt.Errorf("database %s: %w", loc.Redacted, explainSQLite(loc.Path, err))
 	}
-	// Readers map the file (up to 1 GiB, address space only) instead of reading each page
-	// with a system call into a 2 MB page cache: a search that reads most of a big guild's
-	// cases (a rare word in the reason) went from 1.3 s to 0.27 s at a million cases
-	// (docs/benchmarks.md "Case browser"). The writer keeps ordinary reads.
-	read, err := sql.Open("sqlite", loc.DSN+"&_pragma=query_only(1)&_pragma=mmap_size(1073741824)")
+	read, err := sql.Open("sqlite", loc.DSN+"&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("database %s: %w", loc.Redacted, err)
 	}
 	read.SetMaxOpenConns(opts.MaxOpenConns)
 	read.SetMaxIdleConns(opts.MaxOpenConns)
-	st := &Store{Location: loc, write: write, read: read, writeCache: newStmtCache(write), readCache: newStmtCache(read)}
+	// The listings that may read most of a guild's cases (ListCases, CountCases: the case
+	// browser's filters) map the file (up to 1 GiB, address space only) instead of reading
+	// each page with a system call into a 2 MB page cache: a rare word in the reason went
+	// from 1.3 s to 0.27 s at a million cases (docs/benchmarks.md "Case browser"). The point
+	// reads do not: in WAL mode SQLite unmaps a connection's whole mapping at the first read
+	// after any commit, and on the command path (a read of the case for the mod log after
+	// every write) that munmap was 4% of gavel's CPU per command (docs/benchmarks.md,
+	// "Issue 11"). The writer keeps ordinary reads.
+	scan, err := sql.Open("sqlite", loc.DSN+"&_pragma=query_only(1)&_pragma=mmap_size(1073741824)")
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("database %s: %w", loc.Redacted, err)
+	}
+	scan.SetMaxOpenConns(opts.MaxOpenConns)
+	scan.SetMaxIdleConns(opts.MaxOpenConns)
+	st := &Store{Location: loc, write: write, read: read, scan: scan, writeCache: newStmtCache(write), readCache: newStmtCache(read)}
 	return st.groupCommits(opts.GroupCommit), nil
 }
 
@@ -156,7 +170,7 @@ func openPostgres(ctx context.Context, loc Location, opts Options) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("database %s is unreachable: %s", loc.Redacted, oneLine(err))
 	}
-	st := &Store{Location: loc, write: db, read: db}
+	st := &Store{Location: loc, write: db, read: db, scan: db}
 	return st.groupCommits(opts.GroupCommit), nil
 }
 
@@ -179,6 +193,9 @@ func (s *Store) Close() error {
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
+	}
+	if s.scan != s.write {
+		err = errors.Join(err, s.scan.Close())
 	}
 	for _, c := range []*stmtCache{s.writeCache, s.readCache} {
 		if c != nil {

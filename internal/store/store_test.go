@@ -369,3 +369,17 @@ func inOrder(t *testing.T, db *sql.DB, q string) []string {
 	}
 	return out
 }
+
+// TestOnlyListingsMapTheFile: the pool of the listings that read many pages maps the file;
+// the pool of point reads does not, because SQLite unmaps a connection's whole mapping at
+// its first read after any commit, which on the command path cost more than it saved.
+func TestOnlyListingsMapTheFile(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	read, scan, err := store.MmapSizes(context.Background(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if read != 0 || scan != 1<<30 {
+		t.Fatalf("mmap_size: point reads %d (want 0), listings %d (want %d)", read, scan, 1<<30)
+	}
+}
