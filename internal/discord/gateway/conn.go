@@ -211,34 +211,40 @@ type control struct {
 // When d does not decode, the envelope still yields op, s and t, so a dispatch disgo cannot
 // read still advances the sequence (resuming must not replay what was received). A
 // dispatch that skip reports is returned without D: it advances the sequence and reaches no
-// handler.
+// handler. The envelope is read by splitEnvelope; encoding/json reads what that leaves.
 func decode(data []byte, skip func(dgw.EventType, []byte) bool) (dgw.Message, error) {
-	var env struct {
-		Op dgw.Opcode      `json:"op"`
-		S  int             `json:"s"`
-		T  dgw.EventType   `json:"t"`
-		D  json.RawMessage `json:"d"`
+	var m dgw.Message
+	if env, ok := splitEnvelope(data); ok {
+		m = dgw.Message{Op: dgw.Opcode(env.op), S: env.s, T: dgw.EventType(env.t), RawD: env.d}
+	} else {
+		var env struct {
+			Op dgw.Opcode      `json:"op"`
+			S  int             `json:"s"`
+			T  dgw.EventType   `json:"t"`
+			D  json.RawMessage `json:"d"`
+		}
+		if err := json.Unmarshal(data, &env); err != nil {
+			return dgw.Message{}, fmt.Errorf("decode gateway payload: %w", err)
+		}
+		m = dgw.Message{Op: env.Op, S: env.S, T: env.T, RawD: env.D}
 	}
-	if err := json.Unmarshal(data, &env); err != nil {
-		return dgw.Message{}, fmt.Errorf("decode gateway payload: %w", err)
-	}
-	m := dgw.Message{Op: env.Op, S: env.S, T: env.T, RawD: env.D}
-	if env.Op != dgw.OpcodeDispatch {
+	if m.Op != dgw.OpcodeDispatch {
 		// The other opcodes are small and rare: disgo decodes them from the payload.
 		var full dgw.Message
 		if err := full.UnmarshalJSON(data); err != nil {
-			return m, fmt.Errorf("decode op %d payload: %w", env.Op, err)
+			return m, fmt.Errorf("decode op %d payload: %w", m.Op, err)
 		}
 		return full, nil
 	}
-	if skip != nil && skip(env.T, env.D) {
+	// d has been checked to be JSON (a skip function may rely on it, see Field).
+	if skip != nil && skip(m.T, m.RawD) {
 		return m, nil
 	}
 	// What disgo's Message.UnmarshalJSON does for a dispatch, from the d already split off
 	// (it would scan the whole payload again first).
-	d, err := dgw.UnmarshalEventData(env.D, env.T)
+	d, err := dgw.UnmarshalEventData(m.RawD, m.T)
 	if err != nil {
-		return m, fmt.Errorf("decode %s payload (op %d): %w", env.T, env.Op, err)
+		return m, fmt.Errorf("decode %s payload (op %d): %w", m.T, m.Op, err)
 	}
 	m.D = d
 	return m, nil
