@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"compress/zlib"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,8 @@ type conn struct {
 
 	dec *json.Decoder // zlib-stream only: decodes messages from the one inflated stream
 
+	rbuf bytes.Buffer // without compression: the reader's buffer, reused from message to message
+
 	// The reader stalls when the event buffer is full. It then reads nothing, ACKs
 	// included, so a missing ACK says nothing about the connection: the supervisor does
 	// not call it a zombie while the reader stalls or if it stalled since the heartbeat.
@@ -86,7 +89,10 @@ func newConn(ws *websocket.Conn, comp Compression, writeTimeout time.Duration) *
 	return c
 }
 
-// next returns the next message's JSON.
+// maxKeptReadBuffer bounds the read buffer a connection keeps between messages.
+const maxKeptReadBuffer = 1 << 20
+
+// next returns the next message's JSON, in a slice of its own.
 func (c *conn) next() ([]byte, error) {
 	if c.dec != nil {
 		var raw json.RawMessage
@@ -95,9 +101,22 @@ func (c *conn) next() ([]byte, error) {
 		}
 		return raw, nil
 	}
-	// Without transport compression every frame is one JSON message.
-	_, data, err := c.ws.ReadMessage()
-	return data, err
+	// Without transport compression every frame is one JSON message. It is read into the
+	// connection's buffer and copied out at its size: gorilla's ReadMessage grows a new slice
+	// from 512 bytes for every message, most of the gateway's allocations.
+	_, r, err := c.ws.NextReader()
+	if err != nil {
+		return nil, err
+	}
+	c.rbuf.Reset()
+	if _, err := c.rbuf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	data := bytes.Clone(c.rbuf.Bytes())
+	if c.rbuf.Cap() > maxKeptReadBuffer {
+		c.rbuf = bytes.Buffer{} // a READY of a big bot: not kept for the connection's life
+	}
+	return data, nil
 }
 
 // write sends one payload as a text frame (clients never compress what they send).
