@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -338,6 +339,10 @@ const benchGavelEnv = "GAVEL_BENCH_GAVEL"
 // (-test.cpuprofile profiles the benchmark's own process, the fake's).
 const benchGavelProfileEnv = "GAVEL_BENCH_GAVEL_CPUPROFILE"
 
+// benchGavelAllocsEnv names a file the benchmark's gavel process writes its allocation
+// profile to when it stops (go tool pprof -sample_index=alloc_space).
+const benchGavelAllocsEnv = "GAVEL_BENCH_GAVEL_ALLOCPROFILE"
+
 // benchGavelSpec is what the benchmark's gavel process is configured with.
 type benchGavelSpec struct {
 	DatabaseURL, Token, APIURL, GatewayURL string
@@ -401,6 +406,16 @@ func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	if err := <-done; err != nil {
 		fmt.Fprintf(errOut, "Run: %v\n", err)
 		return 1
+	}
+	if path := os.Getenv(benchGavelAllocsEnv); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = errors.Join(pprof.Lookup("allocs").WriteTo(f, 0), f.Close())
+		}
+		if err != nil {
+			fmt.Fprintf(errOut, "%s: %v\n", benchGavelAllocsEnv, err)
+			return 1
+		}
 	}
 	return 0
 }
