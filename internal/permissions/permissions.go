@@ -124,7 +124,7 @@ var BotPermissions = []BotPermission{
 	{SendMessages, "Send Messages", "reply to commands, post the mod log and the audit log"},
 	{EmbedLinks, "Embed Links", "the mod-log entries and case views are embeds"},
 	{ReadMessageHistory, "Read Message History", "purge and reply to the commands it answers"},
-	{BanMembers, "Ban Members", "ban, tempban, softban, hackban, unban"},
+	{BanMembers, "Ban Members", "ban (members, and users by id: a HACKBAN case), tempban, softban, unban"},
 	{KickMembers, "Kick Members", "kick"},
 	{ModerateMembers, "Moderate Members", "timeout and untimeout"},
 	{ManageRoles, "Manage Roles", "jail and the poll and snippet restrictions"},
