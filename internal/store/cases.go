@@ -103,7 +103,7 @@ func (b *batcher) lead(ctx context.Context, s *Store) {
 	}
 	// The transaction outlives any one caller's context: callers that gave up are still told.
 	// The batch holds other callers' cases: it claims no caller's event (WithEvent).
-	txCtx, cancel := context.WithTimeout(withoutEvent(context.WithoutCancel(ctx)), txTimeout)
+	txCtx, cancel := s.batchCtx(withoutEvent(ctx))
 	defer cancel()
 	finish := func(rs []*createReq) {
 		ns := make([]NewCase, len(rs))

@@ -46,3 +46,9 @@ func MmapSizes(ctx context.Context, s *Store) (read, scan int64, err error) {
 	err = s.scan.QueryRowContext(ctx, "PRAGMA mmap_size").Scan(&scan)
 	return read, scan, err
 }
+
+// BatchContext is the context a group-committed batch of s runs its statements in, made
+// from ctx.
+func BatchContext(ctx context.Context, s *Store) (context.Context, context.CancelFunc) {
+	return s.batchCtx(ctx)
+}

@@ -27,8 +27,22 @@ const (
 // maxBatch bounds the requests one leader takes, for both group commits.
 const maxBatch = 128
 
-// txTimeout bounds a batch, which outlives the contexts of the callers in it.
+// txTimeout bounds a batch on PostgreSQL, which outlives the contexts of the callers in it.
 const txTimeout = 30 * time.Second
+
+// batchCtx is the context a batch (of either group commit) or one of its members runs its
+// statements in: not cancelled with the callers' contexts. On PostgreSQL it ends after
+// txTimeout, bounding a batch a server or a lock holds up. On SQLite it has no end: there a
+// statement waits only for another process's lock, which busy_timeout already bounds (10 s,
+// url.go), and a context that can end makes modernc's driver start a goroutine to watch it
+// for every statement (and database/sql one more for every transaction and query), about
+// twenty a command, where the deadline never fired.
+func (s *Store) batchCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.Location.Engine == SQLite {
+		return context.WithoutCancel(ctx), func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), txTimeout)
+}
 
 const (
 	reqQueued int32 = iota
@@ -176,13 +190,9 @@ func (b *updater) lead(ctx context.Context) {
 	}
 }
 
-func memberCtx(r *updateReq) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(r.ctx), txTimeout)
-}
-
 // runAlone runs r in a transaction of its own; its AfterCommit functions run in GroupTx.
 func (b *updater) runAlone(r *updateReq) {
-	ctx, cancel := memberCtx(r)
+	ctx, cancel := b.s.batchCtx(r.ctx)
 	defer cancel()
 	r.tx = nil
 	tx, err := b.s.write.BeginTx(ctx, nil)
@@ -206,7 +216,7 @@ func (b *updater) runAlone(r *updateReq) {
 // runBatch runs the members in one transaction, each in a savepoint. Members whose work must
 // be redone on its own are marked alone; the others get their outcome in err.
 func (b *updater) runBatch(ctx context.Context, batch []*updateReq) {
-	txCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), txTimeout)
+	txCtx, cancel := b.s.batchCtx(ctx)
 	defer cancel()
 	retryAll := func() {
 		for _, r := range batch {
@@ -225,7 +235,7 @@ func (b *updater) runBatch(ctx context.Context, batch []*updateReq) {
 			retryAll()
 			return
 		}
-		mctx, mcancel := memberCtx(r)
+		mctx, mcancel := b.s.batchCtx(r.ctx)
 		r.tx = b.s.bindTx(mctx, tx)
 		r.err = r.fn(r.tx)
 		mcancel()

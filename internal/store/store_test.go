@@ -383,3 +383,32 @@ func TestOnlyListingsMapTheFile(t *testing.T) {
 		t.Fatalf("mmap_size: point reads %d (want 0), listings %d (want %d)", read, scan, 1<<30)
 	}
 }
+
+// TestBatchContext: a batch outlives its callers' contexts on both engines; on PostgreSQL it
+// is bounded in time, on SQLite it has nothing to end it (busy_timeout bounds its only
+// wait), so that the driver watches no context for every statement.
+func TestBatchContext(t *testing.T) {
+	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
+		t.Run(string(e), func(t *testing.T) {
+			st := storetest.Open(t, e)
+			caller, cancelCaller := context.WithCancel(context.Background())
+			ctx, cancel := store.BatchContext(caller, st)
+			defer cancel()
+			cancelCaller()
+			if ctx.Err() != nil {
+				t.Fatalf("the batch's context ended with its caller's: %v", ctx.Err())
+			}
+			_, hasDeadline := ctx.Deadline()
+			switch e {
+			case store.SQLite:
+				if ctx.Done() != nil || hasDeadline {
+					t.Errorf("SQLite batch context: Done %v, deadline %v; want neither", ctx.Done() != nil, hasDeadline)
+				}
+			case store.Postgres:
+				if !hasDeadline {
+					t.Error("PostgreSQL batch context has no deadline")
+				}
+			}
+		})
+	}
+}
