@@ -37,6 +37,7 @@ import (
 	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/polls"
+	"github.com/gavelbot/gavel/internal/raid"
 	"github.com/gavelbot/gavel/internal/router"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/snippets"
@@ -99,6 +100,8 @@ type App struct {
 	gateway *gateway.Gateway
 	upkeep  *upkeep.Upkeep
 	automod *enforcer.Enforcer
+	// raid is raid defence: the detector, raid mode and its durable check.
+	raid *raid.Service
 	// web is the dashboard, nil unless web.addr is set; webLn is a listener a test gave.
 	web   *web.Server
 	webLn net.Listener
@@ -158,6 +161,7 @@ type options struct {
 	sandbox         func(*web.Server) http.Handler
 	listening       func()
 	heard           func(store.Change)
+	raidObserve     func(raid.Step)
 }
 
 // WithChangesListening calls f once the App listens for the configuration changes other
@@ -170,6 +174,12 @@ func WithChangesListening(f func()) Option {
 // caches have dropped what changed (tests wait for it).
 func WithChangesHeard(f func(store.Change)) Option {
 	return func(o *options) { o.heard = f }
+}
+
+// WithRaidObserver makes raid defence tell f of each step a raid takes, once committed:
+// tests and the benchmark wait on it instead of sleeping.
+func WithRaidObserver(f func(raid.Step)) Option {
+	return func(o *options) { o.raidObserve = f }
 }
 
 // WithSandbox makes the dashboard the sandbox's (gavel sandbox): its pages say so and it
@@ -341,7 +351,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	// back when it delivers: the two name each other. Its clock is the App's unless a test
 	// gives it its own.
 	a.modlog = modlog.New(st, a.guilds, append([]modlog.Option{modlog.WithLogger(logger), modlog.WithClock(a.clock), modlog.WithTones(a.cat.Tone),
-		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { a.metrics.ModlogDelivered(string(o)) })}, o.modlog...)...)
+		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { a.metrics.ModlogDelivered(string(o)) }),
+		// A RAID case's message shows its raid (a.raid is built below, before the worker runs).
+		modlog.WithDecorator(func(ctx context.Context, c cases.Case, msg *discord.Message) error {
+			return a.raid.Decorate(ctx, c, msg)
+		})}, o.modlog...)...)
 	// The poll bans are kept in memory and dropped on every change of one (package polls).
 	pollBans := polls.New(polls.Config{Log: logger, Clock: a.clock})
 	pollBans.Listen(st)
@@ -426,11 +440,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
 	work := flightWork{&a.flight}
+	a.raid = raid.New(raid.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Catalogue: a.cat, Safety: a.port,
+		Work: work, Clock: a.clock, Log: logger.With("component", "raid"), Observe: o.raidObserve})
+	a.toolEnv.Raid = a.raid
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Polls: pollBans, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
 		Handled: o.upkeepHandled})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms, Health: a.dbHealth,
-		Metrics: a.metrics, Events: st, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Ready: a.onReady,
+		Metrics: a.metrics, Events: st, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Raid: a.raid, Ready: a.onReady,
 		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
@@ -742,6 +759,7 @@ func (a *App) onReady(e *events.Ready) {
 	a.mu.Lock()
 	if a.coordinator == nil {
 		a.toolEnv.BotID = discord.UserID(id)
+		a.raid.SetBot(discord.UserID(id))
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(discord.UserID(id)), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
@@ -790,6 +808,28 @@ func (c caseMetrics) CaseSettled(path string, t cases.Type, st cases.Status) {
 	c.m.CaseSettled(path, string(t), string(st))
 }
 
+// expiryHandlers hands each scheduled action to what runs its kind: a raid's check to raid
+// defence, the rest (the ends of cases) to the moderation pipeline.
+type expiryHandlers struct {
+	cases expiry.Handler
+	raid  expiry.Handler
+}
+
+func (h expiryHandlers) pick(k expiry.Kind) expiry.Handler {
+	if k == expiry.RaidCheck {
+		return h.raid
+	}
+	return h.cases
+}
+
+func (h expiryHandlers) Run(ctx context.Context, cl expiry.Claim) error {
+	return h.pick(cl.Kind).Run(ctx, cl)
+}
+
+func (h expiryHandlers) GaveUp(ctx context.Context, a expiry.Action, cause string) {
+	h.pick(a.Kind).GaveUp(ctx, a, cause)
+}
+
 // expiryMetrics tells the metrics how scheduled actions end.
 type expiryMetrics struct{ m *metrics.Metrics }
 
@@ -804,7 +844,7 @@ func (e expiryMetrics) ExpiryRetried(kind expiry.Kind) { e.m.ExpiryRetried(strin
 func (a *App) startPoller(botID discord.UserID) {
 	cfg := a.expiryCfg
 	cfg.Actor = botID
-	p := expiry.NewPoller(a.expiry, a.coordinator.Expiries(), cfg, a.log)
+	p := expiry.NewPoller(a.expiry, expiryHandlers{cases: a.coordinator.Expiries(), raid: a.raid}, cfg, a.log)
 	ctx, stop := context.WithCancel(a.work)
 	a.pollerStop, a.pollerDone = stop, make(chan struct{})
 	a.log.Info("expiry poller started", "settings", p.Config().String())

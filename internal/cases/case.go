@@ -18,7 +18,7 @@ import (
 // Type is the kind of moderation action a case records.
 type Type string
 
-// The 14 case types of Tux, plus SOFTBAN, NOTE and AUTOMOD.
+// The 14 case types of Tux, plus SOFTBAN, NOTE, AUTOMOD and RAID.
 const (
 	Ban          Type = "BAN"
 	Unban        Type = "UNBAN"
@@ -37,12 +37,16 @@ const (
 	Softban      Type = "SOFTBAN"
 	Note         Type = "NOTE"
 	Automod      Type = "AUTOMOD"
+	// Raid is a raid's parent case (docs/raids.md): its target is gavel itself (the raid is
+	// gavel's raid mode, not one member), its moderator whoever started it (gavel on
+	// detection); the members acted on in it get child cases of their own.
+	Raid Type = "RAID"
 )
 
 // Types returns every case type in a stable order.
 func Types() []Type {
 	return []Type{Ban, Unban, Hackban, Tempban, Kick, Timeout, Untimeout, Warn, Jail, Unjail,
-		Snippetban, Snippetunban, Pollban, Pollunban, Softban, Note, Automod}
+		Snippetban, Snippetunban, Pollban, Pollunban, Softban, Note, Automod, Raid}
 }
 
 // ParseType accepts a type name in any letter case.

@@ -46,11 +46,14 @@ const (
 	TimeoutRenew Kind = "timeout_renew"
 	// TimeoutExpire marks a timeout case processed when Discord's timeout ends by itself.
 	TimeoutExpire Kind = "timeout_expire"
+	// RaidCheck is a raid's durable timer (package raid): it ends raid mode after the quiet
+	// period and renews the invite pause before Discord's 24 hours run out.
+	RaidCheck Kind = "raid_check"
 )
 
 // Kinds lists every kind.
 func Kinds() []Kind {
-	return []Kind{Unban, Unjail, Pollunban, Snippetunban, TimeoutRenew, TimeoutExpire}
+	return []Kind{Unban, Unjail, Pollunban, Snippetunban, TimeoutRenew, TimeoutExpire, RaidCheck}
 }
 
 // Rule is what the schedule does for the cases of one type, as the type's action declares

@@ -112,6 +112,16 @@ type Service struct {
 	// tone tells what each case type's action does (its embed's colour); nil colours every
 	// case as a record.
 	tone func(cases.Type) Tone
+	// decorate adds what a feature shows on its own cases' messages (a raid's summary and
+	// buttons), at each delivery; nil for none.
+	decorate func(ctx context.Context, c cases.Case, msg *discord.Message) error
+}
+
+// WithDecorator makes every delivery pass the rendered message through d, which may add
+// to it what the case's feature knows (package raid: a RAID case's candidates and buttons).
+// An error retries the delivery later, as a failed post does.
+func WithDecorator(d func(ctx context.Context, c cases.Case, msg *discord.Message) error) Option {
+	return func(s *Service) { s.decorate = d }
 }
 
 // Outcome is how a delivery ended.

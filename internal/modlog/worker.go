@@ -220,6 +220,11 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 		return "", 0, 0, err
 	}
 	msg := Message(v)
+	if s.decorate != nil {
+		if err := s.decorate(ctx, c, &msg); err != nil {
+			return "", 0, 0, fmt.Errorf("rendering case #%d: %w", c.Number, err)
+		}
+	}
 	if c.ModlogMessageID != 0 {
 		err := w.port.EditMessage(ctx, channel, c.ModlogMessageID, msg)
 		if gone(err) {

@@ -597,8 +597,9 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 		outcome = tools.OK
 	}
 	rt.cfg.Metrics.Command(tool.ClickCommand, string(outcome))
-	if outcome != tools.OK {
-		// The page stays as it was; only the one who clicked is told why.
+	if outcome != tools.OK || r.Keep {
+		// The page stays as it was; only the one who clicked is told why (or, for a raid's
+		// buttons, what was done: the mod log edits the raid's message).
 		r.Message.Flags |= discord.FlagEphemeral
 		respond(discord.Response{Type: discord.RespondMessage, Message: r.Message})
 		return

@@ -73,6 +73,8 @@ type Config struct {
 	// AutoMod enforces AutoMod: Discord's executions become cases, messages are checked
 	// against gavel-enforced rules, rule changes are reported.
 	AutoMod *enforcer.Enforcer
+	// Raid is raid defence: it hears every arrival and Discord's raid signal; nil for none.
+	Raid RaidEvents
 	// Ready is told when a session starts, with gavel's own user (after the guild state
 	// has been reset for it).
 	Ready func(e *events.Ready)
@@ -126,7 +128,7 @@ func (rt *Router) Listeners() []bot.ConfigOpt {
 		bot.WithEventListenerFunc(rt.onAuditLogEntry),
 		bot.WithEventListenerFunc(rt.onMemberJoin),
 		bot.WithEventListenerFunc(rt.onChannelCreate),
-	), rt.autoModListeners()...)
+	), append(rt.autoModListeners(), rt.raidListeners()...)...)
 }
 
 // begin reserves a place among the work in flight for a command.

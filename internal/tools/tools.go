@@ -21,6 +21,7 @@ import (
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/raid"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/snippets"
 )
@@ -61,6 +62,8 @@ type Env struct {
 	// Mass plans and runs mass actions (massban, masskick, masstimeout); nil in processes
 	// without a pipeline (the commands then say so).
 	Mass MassRunner
+	// Raid is raid defence (the raid command and its buttons); nil in processes without it.
+	Raid *raid.Service
 	// CommandNames are every command a rank can be required for (actions and tools), for
 	// config's listings.
 	CommandNames func() []string
@@ -118,6 +121,9 @@ type Reply struct {
 	// Replayed says the command's event had been handled before (a gateway replay): there
 	// is nothing to do and nothing to say.
 	Replayed bool
+	// Keep, on a click's answer, leaves the clicked message as it is and answers only the
+	// one who clicked (a raid's buttons: the mod log re-renders the raid's message itself).
+	Keep bool
 }
 
 // Tool runs one command family.
@@ -153,7 +159,7 @@ func NewSet(env *Env) *Set {
 	}
 	// One constructor per tool, each in the tool's own file.
 	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env),
-		newSnippet(env), newSnippets(env), newEscalation(env), newPoints(env)}}
+		newSnippet(env), newSnippets(env), newEscalation(env), newPoints(env), newRaid(env)}}
 	s.tools = append(s.tools, newMassTools(env)...)
 	for _, t := range s.tools {
 		t.Spec.Link()

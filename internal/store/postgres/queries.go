@@ -103,6 +103,10 @@ func (q *Queries) CountPendingActions(ctx context.Context, guildID int64) (int64
 	return q.q.CountPendingActions(ctx, guildID)
 }
 
+func (q *Queries) CountRaidMembers(ctx context.Context, raidID int64) (int64, error) {
+	return q.q.CountRaidMembers(ctx, raidID)
+}
+
 func (q *Queries) CountSearchSnippets(ctx context.Context, arg query.CountSearchSnippetsParams) (int64, error) {
 	return q.q.CountSearchSnippets(ctx, pgdb.CountSearchSnippetsParams(arg))
 }
@@ -151,6 +155,14 @@ func (q *Queries) DueCases(ctx context.Context, arg query.DueCasesParams) ([]que
 func (q *Queries) DueCasesOfType(ctx context.Context, arg query.DueCasesOfTypeParams) ([]query.Case, error) {
 	rows, err := q.q.DueCasesOfType(ctx, pgdb.DueCasesOfTypeParams(arg))
 	return each(rows, func(r pgdb.Case) query.Case { return query.Case(r) }), err
+}
+
+func (q *Queries) EnabledRaidGuilds(ctx context.Context) ([]int64, error) {
+	return q.q.EnabledRaidGuilds(ctx)
+}
+
+func (q *Queries) EndRaid(ctx context.Context, arg query.EndRaidParams) error {
+	return q.q.EndRaid(ctx, pgdb.EndRaidParams(arg))
 }
 
 func (q *Queries) EnqueueModlog(ctx context.Context, arg query.EnqueueModlogParams) (query.ModlogOutbox, error) {
@@ -252,6 +264,31 @@ func (q *Queries) GetMassActionByParent(ctx context.Context, parentCaseID int64)
 	return query.MassAction(row), err
 }
 
+func (q *Queries) GetRaid(ctx context.Context, id int64) (query.Raid, error) {
+	row, err := q.q.GetRaid(ctx, id)
+	return query.Raid(row), err
+}
+
+func (q *Queries) GetRaidByCase(ctx context.Context, caseID int64) (query.Raid, error) {
+	row, err := q.q.GetRaidByCase(ctx, caseID)
+	return query.Raid(row), err
+}
+
+func (q *Queries) GetRaidByNumber(ctx context.Context, arg query.GetRaidByNumberParams) (query.Raid, error) {
+	row, err := q.q.GetRaidByNumber(ctx, pgdb.GetRaidByNumberParams(arg))
+	return query.Raid(row), err
+}
+
+func (q *Queries) GetRaidMember(ctx context.Context, arg query.GetRaidMemberParams) (query.RaidMember, error) {
+	row, err := q.q.GetRaidMember(ctx, pgdb.GetRaidMemberParams(arg))
+	return query.RaidMember(row), err
+}
+
+func (q *Queries) GetRaidSettings(ctx context.Context, guildID int64) (query.RaidSetting, error) {
+	row, err := q.q.GetRaidSettings(ctx, guildID)
+	return query.RaidSetting(row), err
+}
+
 func (q *Queries) GetSnippet(ctx context.Context, arg query.GetSnippetParams) (query.Snippet, error) {
 	row, err := q.q.GetSnippet(ctx, pgdb.GetSnippetParams(arg))
 	return query.Snippet(row), err
@@ -309,6 +346,19 @@ func (q *Queries) InsertPermissionEvent(ctx context.Context, arg query.InsertPer
 	return q.q.InsertPermissionEvent(ctx, pgdb.InsertPermissionEventParams(arg))
 }
 
+func (q *Queries) InsertRaid(ctx context.Context, arg query.InsertRaidParams) (query.Raid, error) {
+	row, err := q.q.InsertRaid(ctx, pgdb.InsertRaidParams(arg))
+	return query.Raid(row), err
+}
+
+func (q *Queries) InsertRaidEvent(ctx context.Context, arg query.InsertRaidEventParams) error {
+	return q.q.InsertRaidEvent(ctx, pgdb.InsertRaidEventParams(arg))
+}
+
+func (q *Queries) InsertRaidMember(ctx context.Context, arg query.InsertRaidMemberParams) (int64, error) {
+	return q.q.InsertRaidMember(ctx, pgdb.InsertRaidMemberParams(arg))
+}
+
 func (q *Queries) InsertScheduledAction(ctx context.Context, arg query.InsertScheduledActionParams) (query.ScheduledAction, error) {
 	row, err := q.q.InsertScheduledAction(ctx, pgdb.InsertScheduledActionParams(arg))
 	return query.ScheduledAction(row), err
@@ -354,6 +404,11 @@ func (q *Queries) ListCommandRanks(ctx context.Context, guildID int64) ([]query.
 func (q *Queries) ListGavelRules(ctx context.Context, guildID int64) ([]query.AutomodGavelRule, error) {
 	rows, err := q.q.ListGavelRules(ctx, guildID)
 	return each(rows, func(r pgdb.AutomodGavelRule) query.AutomodGavelRule { return query.AutomodGavelRule(r) }), err
+}
+
+func (q *Queries) ListRaids(ctx context.Context, arg query.ListRaidsParams) ([]query.Raid, error) {
+	rows, err := q.q.ListRaids(ctx, pgdb.ListRaidsParams(arg))
+	return each(rows, func(r pgdb.Raid) query.Raid { return query.Raid(r) }), err
 }
 
 func (q *Queries) ListRanks(ctx context.Context, guildID int64) ([]query.PermissionRank, error) {
@@ -451,6 +506,10 @@ func (q *Queries) NextPointsExpiry(ctx context.Context, countsUntil int64) (int6
 	return q.q.NextPointsExpiry(ctx, countsUntil)
 }
 
+func (q *Queries) NextRaidNumber(ctx context.Context, guildID int64) (int64, error) {
+	return q.q.NextRaidNumber(ctx, guildID)
+}
+
 func (q *Queries) NextRunAt(ctx context.Context, now int64) (int64, error) {
 	return q.q.NextRunAt(ctx, now)
 }
@@ -468,6 +527,16 @@ func (q *Queries) OpenActionsOfTarget(ctx context.Context, arg query.OpenActions
 func (q *Queries) OpenFiringsOfMember(ctx context.Context, arg query.OpenFiringsOfMemberParams) ([]query.EscalationFiring, error) {
 	rows, err := q.q.OpenFiringsOfMember(ctx, pgdb.OpenFiringsOfMemberParams(arg))
 	return each(rows, func(r pgdb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
+func (q *Queries) OpenRaid(ctx context.Context, guildID int64) (query.Raid, error) {
+	row, err := q.q.OpenRaid(ctx, guildID)
+	return query.Raid(row), err
+}
+
+func (q *Queries) OpenRaids(ctx context.Context) ([]query.Raid, error) {
+	rows, err := q.q.OpenRaids(ctx)
+	return each(rows, func(r pgdb.Raid) query.Raid { return query.Raid(r) }), err
 }
 
 func (q *Queries) PendingActions(ctx context.Context, arg query.PendingActionsParams) ([]query.ScheduledAction, error) {
@@ -503,6 +572,16 @@ func (q *Queries) PurgeWebSessions(ctx context.Context, expiresAt int64) (int64,
 
 func (q *Queries) PutEscalationConfig(ctx context.Context, arg query.PutEscalationConfigParams) (int64, error) {
 	return q.q.PutEscalationConfig(ctx, pgdb.PutEscalationConfigParams(arg))
+}
+
+func (q *Queries) RaidEvents(ctx context.Context, raidID int64) ([]query.RaidEvent, error) {
+	rows, err := q.q.RaidEvents(ctx, raidID)
+	return each(rows, func(r pgdb.RaidEvent) query.RaidEvent { return query.RaidEvent(r) }), err
+}
+
+func (q *Queries) RaidMembers(ctx context.Context, raidID int64) ([]query.RaidMember, error) {
+	rows, err := q.q.RaidMembers(ctx, raidID)
+	return each(rows, func(r pgdb.RaidMember) query.RaidMember { return query.RaidMember(r) }), err
 }
 
 func (q *Queries) RearmFirings(ctx context.Context, arg query.RearmFiringsParams) ([]query.EscalationFiring, error) {
@@ -598,6 +677,22 @@ func (q *Queries) SetMassTarget(ctx context.Context, arg query.SetMassTargetPara
 	return q.q.SetMassTarget(ctx, pgdb.SetMassTargetParams(arg))
 }
 
+func (q *Queries) SetRaidLastJoin(ctx context.Context, arg query.SetRaidLastJoinParams) error {
+	return q.q.SetRaidLastJoin(ctx, pgdb.SetRaidLastJoinParams(arg))
+}
+
+func (q *Queries) SetRaidMemberState(ctx context.Context, arg query.SetRaidMemberStateParams) error {
+	return q.q.SetRaidMemberState(ctx, pgdb.SetRaidMemberStateParams(arg))
+}
+
+func (q *Queries) SetRaidPauses(ctx context.Context, arg query.SetRaidPausesParams) error {
+	return q.q.SetRaidPauses(ctx, pgdb.SetRaidPausesParams(arg))
+}
+
+func (q *Queries) SetRaidVerification(ctx context.Context, arg query.SetRaidVerificationParams) error {
+	return q.q.SetRaidVerification(ctx, pgdb.SetRaidVerificationParams(arg))
+}
+
 func (q *Queries) SetSnippetLocked(ctx context.Context, arg query.SetSnippetLockedParams) error {
 	return q.q.SetSnippetLocked(ctx, pgdb.SetSnippetLockedParams(arg))
 }
@@ -640,6 +735,10 @@ func (q *Queries) UpdateSnippetContent(ctx context.Context, arg query.UpdateSnip
 
 func (q *Queries) UpsertCommandRank(ctx context.Context, arg query.UpsertCommandRankParams) error {
 	return q.q.UpsertCommandRank(ctx, pgdb.UpsertCommandRankParams(arg))
+}
+
+func (q *Queries) UpsertRaidSettings(ctx context.Context, arg query.UpsertRaidSettingsParams) error {
+	return q.q.UpsertRaidSettings(ctx, pgdb.UpsertRaidSettingsParams(arg))
 }
 
 func (q *Queries) UpsertRank(ctx context.Context, arg query.UpsertRankParams) error {

@@ -28,6 +28,7 @@ type Queries interface {
 	CountCasesInGuild(ctx context.Context, guildID int64) (int64, error)
 	CountCasesOfUser(ctx context.Context, arg CountCasesOfUserParams) (int64, error)
 	CountPendingActions(ctx context.Context, guildID int64) (int64, error)
+	CountRaidMembers(ctx context.Context, raidID int64) (int64, error)
 	CountSearchSnippets(ctx context.Context, arg CountSearchSnippetsParams) (int64, error)
 	CountSnippets(ctx context.Context, guildID int64) (int64, error)
 	DeleteAccountAgeGate(ctx context.Context, guildID int64) (int64, error)
@@ -40,6 +41,8 @@ type Queries interface {
 	DeleteWebSession(ctx context.Context, idHash string) error
 	DueCases(ctx context.Context, arg DueCasesParams) ([]Case, error)
 	DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error)
+	EnabledRaidGuilds(ctx context.Context) ([]int64, error)
+	EndRaid(ctx context.Context, arg EndRaidParams) error
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
 	EnsureGuild(ctx context.Context, arg EnsureGuildParams) error
 	EnsureShardLease(ctx context.Context, arg EnsureShardLeaseParams) error
@@ -61,6 +64,11 @@ type Queries interface {
 	GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error)
 	GetMassAction(ctx context.Context, id int64) (MassAction, error)
 	GetMassActionByParent(ctx context.Context, parentCaseID int64) (MassAction, error)
+	GetRaid(ctx context.Context, id int64) (Raid, error)
+	GetRaidByCase(ctx context.Context, caseID int64) (Raid, error)
+	GetRaidByNumber(ctx context.Context, arg GetRaidByNumberParams) (Raid, error)
+	GetRaidMember(ctx context.Context, arg GetRaidMemberParams) (RaidMember, error)
+	GetRaidSettings(ctx context.Context, guildID int64) (RaidSetting, error)
 	GetSnippet(ctx context.Context, arg GetSnippetParams) (Snippet, error)
 	GetWebSession(ctx context.Context, idHash string) (WebSession, error)
 	GiveUpScheduledAction(ctx context.Context, arg GiveUpScheduledActionParams) (int64, error)
@@ -74,6 +82,9 @@ type Queries interface {
 	InsertMassAction(ctx context.Context, arg InsertMassActionParams) (MassAction, error)
 	InsertMassTarget(ctx context.Context, arg InsertMassTargetParams) error
 	InsertPermissionEvent(ctx context.Context, arg InsertPermissionEventParams) error
+	InsertRaid(ctx context.Context, arg InsertRaidParams) (Raid, error)
+	InsertRaidEvent(ctx context.Context, arg InsertRaidEventParams) error
+	InsertRaidMember(ctx context.Context, arg InsertRaidMemberParams) (int64, error)
 	InsertScheduledAction(ctx context.Context, arg InsertScheduledActionParams) (ScheduledAction, error)
 	InsertSettingsEvent(ctx context.Context, arg InsertSettingsEventParams) error
 	InsertSnippet(ctx context.Context, arg InsertSnippetParams) (Snippet, error)
@@ -84,6 +95,7 @@ type Queries interface {
 	ListBanOnJoin(ctx context.Context, arg ListBanOnJoinParams) ([]BanOnJoin, error)
 	ListCommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error)
 	ListGavelRules(ctx context.Context, guildID int64) ([]AutomodGavelRule, error)
+	ListRaids(ctx context.Context, arg ListRaidsParams) ([]Raid, error)
 	ListRanks(ctx context.Context, guildID int64) ([]PermissionRank, error)
 	ListRoleRanks(ctx context.Context, guildID int64) ([]RoleRank, error)
 	ListSnippets(ctx context.Context, arg ListSnippetsParams) ([]Snippet, error)
@@ -104,10 +116,13 @@ type Queries interface {
 	NextApprovalFiredAt(ctx context.Context) (int64, error)
 	NextModlogRunAt(ctx context.Context) (int64, error)
 	NextPointsExpiry(ctx context.Context, countsUntil int64) (int64, error)
+	NextRaidNumber(ctx context.Context, guildID int64) (int64, error)
 	NextRunAt(ctx context.Context, now int64) (int64, error)
 	OpenActionOfCase(ctx context.Context, caseID int64) (ScheduledAction, error)
 	OpenActionsOfTarget(ctx context.Context, arg OpenActionsOfTargetParams) ([]ScheduledAction, error)
 	OpenFiringsOfMember(ctx context.Context, arg OpenFiringsOfMemberParams) ([]EscalationFiring, error)
+	OpenRaid(ctx context.Context, guildID int64) (Raid, error)
+	OpenRaids(ctx context.Context) ([]Raid, error)
 	PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error)
 	PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error)
 	PresentGuilds(ctx context.Context) ([]int64, error)
@@ -116,6 +131,8 @@ type Queries interface {
 	PurgeProcesses(ctx context.Context, expiresAt int64) error
 	PurgeWebSessions(ctx context.Context, expiresAt int64) (int64, error)
 	PutEscalationConfig(ctx context.Context, arg PutEscalationConfigParams) (int64, error)
+	RaidEvents(ctx context.Context, raidID int64) ([]RaidEvent, error)
+	RaidMembers(ctx context.Context, raidID int64) ([]RaidMember, error)
 	RearmFirings(ctx context.Context, arg RearmFiringsParams) ([]EscalationFiring, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
@@ -138,6 +155,10 @@ type Queries interface {
 	SetFiringApprovalMessage(ctx context.Context, arg SetFiringApprovalMessageParams) error
 	SetMassActionState(ctx context.Context, arg SetMassActionStateParams) error
 	SetMassTarget(ctx context.Context, arg SetMassTargetParams) error
+	SetRaidLastJoin(ctx context.Context, arg SetRaidLastJoinParams) error
+	SetRaidMemberState(ctx context.Context, arg SetRaidMemberStateParams) error
+	SetRaidPauses(ctx context.Context, arg SetRaidPausesParams) error
+	SetRaidVerification(ctx context.Context, arg SetRaidVerificationParams) error
 	SetSnippetLocked(ctx context.Context, arg SetSnippetLockedParams) error
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
 	ShardLeases(ctx context.Context, shardCount int64) ([]ShardLease, error)
@@ -148,6 +169,7 @@ type Queries interface {
 	UpdateGuildSettings(ctx context.Context, arg UpdateGuildSettingsParams) error
 	UpdateSnippetContent(ctx context.Context, arg UpdateSnippetContentParams) error
 	UpsertCommandRank(ctx context.Context, arg UpsertCommandRankParams) error
+	UpsertRaidSettings(ctx context.Context, arg UpsertRaidSettingsParams) error
 	UpsertRank(ctx context.Context, arg UpsertRankParams) error
 	UpsertRoleRank(ctx context.Context, arg UpsertRoleRankParams) error
 	UseSnippet(ctx context.Context, arg UseSnippetParams) (Snippet, error)

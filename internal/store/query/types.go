@@ -234,6 +234,13 @@ type DueCasesParams struct {
 	Limit     int64
 }
 
+type EndRaidParams struct {
+	ID        int64
+	EndedAt   sql.NullInt64
+	EndedBy   sql.NullInt64
+	EndReason sql.NullString
+}
+
 type EnqueueModlogParams struct {
 	CaseID     int64
 	GuildID    int64
@@ -328,6 +335,16 @@ type GetBanOnJoinParams struct {
 type GetCaseByNumberParams struct {
 	GuildID int64
 	Number  int64
+}
+
+type GetRaidByNumberParams struct {
+	GuildID int64
+	Number  int64
+}
+
+type GetRaidMemberParams struct {
+	RaidID int64
+	UserID int64
 }
 
 type GetSnippetParams struct {
@@ -445,6 +462,37 @@ type InsertPermissionEventParams struct {
 	CreatedAt int64
 }
 
+type InsertRaidEventParams struct {
+	RaidID    int64
+	GuildID   int64
+	Kind      string
+	ActorID   int64
+	Detail    string
+	CreatedAt int64
+}
+
+type InsertRaidMemberParams struct {
+	RaidID           int64
+	UserID           int64
+	Username         string
+	JoinedAt         int64
+	AccountCreatedAt int64
+	DefaultAvatar    bool
+	Rejoined         bool
+	AfterDetection   bool
+	UpdatedAt        int64
+}
+
+type InsertRaidParams struct {
+	GuildID    int64
+	Number     int64
+	CaseID     int64
+	Trigger    string
+	StartedAt  int64
+	StartedBy  int64
+	LastJoinAt int64
+}
+
 type InsertScheduledActionParams struct {
 	Kind      string
 	GuildID   int64
@@ -506,6 +554,11 @@ type LatestRestrictionCaseParams struct {
 type ListBanOnJoinParams struct {
 	GuildID int64
 	UserID  int64
+	Limit   int64
+}
+
+type ListRaidsParams struct {
+	GuildID int64
 	Limit   int64
 }
 
@@ -680,6 +733,63 @@ type PutEscalationConfigParams struct {
 	UpdatedAt int64
 }
 
+type Raid struct {
+	ID                 int64
+	GuildID            int64
+	Number             int64
+	CaseID             int64
+	Trigger            string
+	StartedAt          int64
+	StartedBy          int64
+	LastJoinAt         int64
+	InvitesUntil       sql.NullInt64
+	DmsUntil           sql.NullInt64
+	VerificationBefore sql.NullInt64
+	VerificationSet    sql.NullInt64
+	EndedAt            sql.NullInt64
+	EndedBy            sql.NullInt64
+	EndReason          sql.NullString
+}
+
+type RaidEvent struct {
+	ID        int64
+	RaidID    int64
+	GuildID   int64
+	Kind      string
+	ActorID   int64
+	Detail    string
+	CreatedAt int64
+}
+
+type RaidMember struct {
+	RaidID           int64
+	UserID           int64
+	Username         string
+	JoinedAt         int64
+	AccountCreatedAt int64
+	DefaultAvatar    bool
+	Rejoined         bool
+	AfterDetection   bool
+	State            string
+	CaseID           sql.NullInt64
+	UpdatedAt        int64
+}
+
+type RaidSetting struct {
+	GuildID              int64
+	Enabled              bool
+	Threshold            int64
+	WindowSeconds        int64
+	QuietSeconds         int64
+	DiscordSignal        bool
+	PauseInvites         bool
+	PauseDms             bool
+	RaiseVerification    bool
+	JoinerAction         string
+	JoinerTimeoutSeconds int64
+	UpdatedAt            int64
+}
+
 type RearmFiringsParams struct {
 	Now     sql.NullInt64
 	GuildID int64
@@ -852,6 +962,31 @@ type SetMassTargetParams struct {
 	Detail string
 }
 
+type SetRaidLastJoinParams struct {
+	ID         int64
+	LastJoinAt int64
+}
+
+type SetRaidMemberStateParams struct {
+	RaidID    int64
+	UserID    int64
+	State     string
+	CaseID    sql.NullInt64
+	UpdatedAt int64
+}
+
+type SetRaidPausesParams struct {
+	ID           int64
+	InvitesUntil sql.NullInt64
+	DmsUntil     sql.NullInt64
+}
+
+type SetRaidVerificationParams struct {
+	ID                 int64
+	VerificationBefore sql.NullInt64
+	VerificationSet    sql.NullInt64
+}
+
 type SetSnippetLockedParams struct {
 	ID        int64
 	Locked    bool
@@ -960,6 +1095,21 @@ type UpsertCommandRankParams struct {
 	GuildID int64
 	Command string
 	Rank    int64
+}
+
+type UpsertRaidSettingsParams struct {
+	GuildID              int64
+	Enabled              bool
+	Threshold            int64
+	WindowSeconds        int64
+	QuietSeconds         int64
+	DiscordSignal        bool
+	PauseInvites         bool
+	PauseDms             bool
+	RaiseVerification    bool
+	JoinerAction         string
+	JoinerTimeoutSeconds int64
+	UpdatedAt            int64
 }
 
 type UpsertRankParams struct {

@@ -206,6 +206,63 @@ type ProcessedEvent struct {
 	CreatedAt int64
 }
 
+type Raid struct {
+	ID                 int64
+	GuildID            int64
+	Number             int64
+	CaseID             int64
+	Trigger            string
+	StartedAt          int64
+	StartedBy          int64
+	LastJoinAt         int64
+	InvitesUntil       sql.NullInt64
+	DmsUntil           sql.NullInt64
+	VerificationBefore sql.NullInt64
+	VerificationSet    sql.NullInt64
+	EndedAt            sql.NullInt64
+	EndedBy            sql.NullInt64
+	EndReason          sql.NullString
+}
+
+type RaidEvent struct {
+	ID        int64
+	RaidID    int64
+	GuildID   int64
+	Kind      string
+	ActorID   int64
+	Detail    string
+	CreatedAt int64
+}
+
+type RaidMember struct {
+	RaidID           int64
+	UserID           int64
+	Username         string
+	JoinedAt         int64
+	AccountCreatedAt int64
+	DefaultAvatar    bool
+	Rejoined         bool
+	AfterDetection   bool
+	State            string
+	CaseID           sql.NullInt64
+	UpdatedAt        int64
+}
+
+type RaidSetting struct {
+	GuildID              int64
+	Enabled              bool
+	Threshold            int64
+	WindowSeconds        int64
+	QuietSeconds         int64
+	DiscordSignal        bool
+	PauseInvites         bool
+	PauseDms             bool
+	RaiseVerification    bool
+	JoinerAction         string
+	JoinerTimeoutSeconds int64
+	UpdatedAt            int64
+}
+
 type RoleRank struct {
 	GuildID int64
 	RoleID  int64

@@ -1,0 +1,340 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/app"
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/raid"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// raidWorld is a guild whose bot may pause invites and change the verification level
+// (Manage Server), with a mod-log channel, gavel running on a manual clock that the fake
+// shares (join times, account ages, the 24-hour limit), and a record of the raid's steps.
+type raidWorld struct {
+	*world
+	clk    *clock.Manual
+	modlog discordtest.ID
+	app    *app.App
+	st     *store.Store
+	cases  *cases.Service
+
+	mu    sync.Mutex
+	steps []raid.Step
+	news  chan struct{}
+}
+
+func newRaidWorld(t *testing.T, enable bool, raidSettings map[settings.RaidKey]string) *raidWorld {
+	t.Helper()
+	const base = 700000000000000000
+	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
+		modRole: base + 301, botRole: base + 302, general: base + 401}
+	rw := &raidWorld{world: w, clk: clock.NewManual(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), modlog: base + 402, news: make(chan struct{}, 1)}
+	seed := discordtest.Seed{
+		Users: []discordtest.User{{ID: w.owner, Username: "owner"}, {ID: w.mod, Username: "mod"}},
+		Guilds: []discordtest.SeedGuild{{
+			ID: w.guild, Name: "test guild", OwnerID: w.owner,
+			Roles: []discordtest.Role{
+				{ID: w.modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers | discordtest.PermModerateMembers | discordtest.PermManageGuild},
+				{ID: w.botRole, Name: "gavel", Position: 2, Permissions: botPerms | discordtest.PermManageGuild},
+			},
+			BotRoles: []discordtest.ID{w.botRole},
+			Members:  []discordtest.SeedMember{{UserID: w.owner}, {UserID: w.mod, Roles: []discordtest.ID{w.modRole}}},
+			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
+				{ID: rw.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2}},
+		}},
+	}
+	// The fake's rate limits run on its clock, which the test holds still: off.
+	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(rw.clk.Now),
+		discordtest.WithRouteLimit("*", 0, 0), discordtest.WithGlobalRateLimit(0))
+	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rw.st, rw.cases = st, cases.NewService(st)
+	gs := settings.NewService(st)
+	if _, err := gs.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(rw.modlog)); err != nil {
+		t.Fatal(err)
+	}
+	if enable {
+		if _, err := gs.SetRaid(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.RaidEnabled, "on"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, v := range raidSettings {
+		if _, err := gs.SetRaid(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := app.New(ctx, w.config(), quietLogger(), app.WithClock(rw.clk),
+		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))),
+		app.WithRaidObserver(func(s raid.Step) {
+			rw.mu.Lock()
+			rw.steps = append(rw.steps, s)
+			rw.mu.Unlock()
+			select {
+			case rw.news <- struct{}{}:
+			default:
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rw.app = a
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	defer readyCancel()
+	if err := w.s.WaitReady(readyCtx, 1); err != nil {
+		t.Fatalf("WaitReady: %v", err)
+	}
+	return rw
+}
+
+// waitStep waits, on the raid's own news, for a step of kind.
+func (rw *raidWorld) waitStep(t *testing.T, kind string) raid.Step {
+	t.Helper()
+	deadline := time.After(60 * time.Second)
+	for {
+		rw.mu.Lock()
+		for _, s := range rw.steps {
+			if s.Kind == kind {
+				rw.mu.Unlock()
+				return s
+			}
+		}
+		rw.mu.Unlock()
+		select {
+		case <-rw.news:
+		case <-deadline:
+			t.Fatalf("timed out waiting for the raid step %q; steps: %+v", kind, rw.stepKinds())
+		}
+	}
+}
+
+func (rw *raidWorld) stepKinds() []string {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	var out []string
+	for _, s := range rw.steps {
+		out = append(out, s.Kind)
+	}
+	return out
+}
+
+func (rw *raidWorld) raids(t *testing.T) *raid.Service {
+	// The test's own view of the raid record, over the same database.
+	return raid.New(raid.Config{Store: rw.st, Cases: rw.cases, Settings: settings.NewService(rw.st)})
+}
+
+// TestRaidEndToEnd: 300 new accounts join in 20 seconds. Detection fires; invites are
+// paused (both incident fields sent); verification goes to High; the accounts that joined
+// before detection are in the candidate list; every later joiner is timed out through the
+// pipeline (a child case each); the raid's mod-log message shows the count, the age
+// histogram, the name pattern and the five buttons. Raid mode ends 10 minutes after the last
+// join (not before), by its durable check on the test clock, undoing the responses in
+// reverse: the verification level restored, invites resumed.
+func TestRaidEndToEnd(t *testing.T) {
+	rw := newRaidWorld(t, true, nil)
+	ctx := context.Background()
+	w := rw.world
+	g := discord.GuildID(w.guild)
+
+	var first, last discordtest.ID
+	for i := range 300 {
+		rw.clk.Advance(20 * time.Second / 300)
+		ids := w.s.MassJoin(w.guild, discordtest.Joiner{Name: fmt.Sprintf("raider%03d", i), CreatedAt: rw.clk.Now().Add(-2 * 24 * time.Hour)})
+		if i == 0 {
+			first = ids[0]
+		}
+		last = ids[0]
+	}
+	lastJoin := rw.clk.Now()
+	started := rw.waitStep(t, "started")
+	rw.waitStep(t, "invites_paused")
+	rw.waitStep(t, "verification_raised")
+	if inc := w.s.GuildIncidents(w.guild); inc.InvitesDisabledUntil == nil || inc.InvitesDisabledUntil.After(rw.clk.Now().Add(24*time.Hour)) || inc.InvitesDisabledUntil.Sub(started.At) < 23*time.Hour {
+		t.Errorf("invites not paused for the next 24 hours: %+v (raid started %v)", inc, started.At)
+	}
+	if lvl := w.s.VerificationLevel(w.guild); lvl != discordtest.VerificationHigh {
+		t.Errorf("verification level = %d, want High", lvl)
+	}
+	svc := rw.raids(t)
+	var cur raid.Raid
+	waitFor(t, "all 300 joiners in the raid", func() bool {
+		var ok bool
+		var err error
+		cur, ok, err = svc.Current(ctx, g)
+		return err == nil && ok && len(cur.Members) == 300 && cur.Counts()["candidate"]+cur.Counts()["timed_out"] == 300 && cur.Counts()["timed_out"] > 0 &&
+			cur.Counts()["timed_out"] == countAfter(cur)
+	})
+	before := 0
+	for _, m := range cur.Members {
+		if !m.AfterDetection {
+			before++
+		}
+	}
+	// All new accounts: half the threshold (5) of suspicious joiners is a raid.
+	if before < 5 || cur.Members[0].UserID != int64(first) || cur.Members[0].AfterDetection {
+		t.Errorf("the first raiders are not candidates: %d before detection, first member %d (want %d)", before, cur.Members[0].UserID, first)
+	}
+	if cur.Case.Type != cases.Raid || cur.Case.UserID != discord.UserID(w.s.BotID()) {
+		t.Errorf("the raid's case is %s on %d, want RAID on gavel", cur.Case.Type, cur.Case.UserID)
+	}
+	// Each joiner after detection is timed out with a child case naming the raid.
+	for _, m := range cur.Members {
+		if !m.AfterDetection {
+			continue
+		}
+		if !m.CaseID.Valid {
+			t.Fatalf("joiner %d was timed out without a case", m.UserID)
+		}
+		c, err := rw.cases.Get(ctx, m.CaseID.Int64)
+		if err != nil || c.Type != cases.Timeout || c.Metadata["parent_case"] != fmt.Sprint(cur.Case.Number) || c.Metadata["raid"] != "1" {
+			t.Fatalf("joiner %d's case: %+v %v", m.UserID, c, err)
+		}
+		if mem, _ := w.s.Member(w.guild, discordtest.ID(m.UserID)); mem.CommunicationDisabledUntil == nil {
+			t.Fatalf("joiner %d is not timed out on Discord", m.UserID)
+		}
+	}
+
+	// The mod log shows the raid with its summary and buttons.
+	waitForShowing(t, "the raid's message with its buttons", func() bool {
+		c, err := rw.cases.Get(ctx, cur.CaseID)
+		if err != nil || c.ModlogMessageID == 0 {
+			return false
+		}
+		for _, m := range w.s.Messages(rw.modlog) {
+			if discord.MessageID(m.ID) == c.ModlogMessageID && len(m.Components) == 1 && len(m.Embeds) == 1 {
+				e := string(m.Embeds[0])
+				return strings.Contains(e, "300 accounts") && strings.Contains(e, "raider#") && strings.Contains(e, "invites paused until")
+			}
+		}
+		return false
+	}, func() string {
+		c, _ := rw.cases.Get(ctx, cur.CaseID)
+		for _, m := range w.s.Messages(rw.modlog) {
+			if discord.MessageID(m.ID) == c.ModlogMessageID {
+				return fmt.Sprintf("%s %s", m.Embeds, m.Components)
+			}
+		}
+		return fmt.Sprintf("no message (case %+v)", c)
+	})
+	msg := raidMessage(t, rw, cur.CaseID)
+	for _, label := range []string{"Ban all", "Kick all", "Time out all", "Release", "End raid mode"} {
+		if !strings.Contains(string(msg.Components[0]), label) {
+			t.Errorf("the raid's message has no %q button: %s", label, msg.Components[0])
+		}
+	}
+	if !strings.Contains(string(msg.Embeds[0]), "7 days "+"`"+" ████████████ 300") {
+		t.Errorf("no account-age histogram: %s", msg.Embeds[0])
+	}
+
+	// Raid mode is still on just before the quiet period ends, and ends 10 minutes after
+	// the last join.
+	rw.clk.Set(lastJoin.Add(10*time.Minute - time.Second))
+	quietEnd := lastJoin.Truncate(time.Millisecond).Add(10 * time.Minute)
+	waitFor(t, "the raid's check rescheduled to 10 minutes after the last join", func() bool {
+		acts, err := expiry.NewService(rw.st, rw.cases).OfCase(ctx, cur.CaseID)
+		if err != nil {
+			return false
+		}
+		for _, a := range acts {
+			if a.Open() && a.RunAt.Equal(quietEnd) {
+				return true
+			}
+		}
+		return false
+	})
+	if _, open, _ := svc.Current(ctx, g); !open {
+		t.Fatal("raid mode ended before the quiet period")
+	}
+	rw.clk.Set(quietEnd)
+	rw.waitStep(t, "ended")
+	if lvl := w.s.VerificationLevel(w.guild); lvl != discordtest.VerificationNone {
+		t.Errorf("verification level after the raid = %d, want the old None", lvl)
+	}
+	if inc := w.s.GuildIncidents(w.guild); inc.InvitesDisabledUntil != nil {
+		t.Errorf("invites still paused after the raid: %+v", inc)
+	}
+	ended, err := svc.ByNumber(ctx, g, 1)
+	if err != nil || ended.Open() || !ended.Case.Processed {
+		t.Errorf("raid after its end: open %v, case processed %v, %v", ended.Open(), ended.Case.Processed, err)
+	}
+	// The undoing went in reverse: the verification level before the pause.
+	kinds := strings.Join(rw.stepKinds(), " ")
+	if !strings.Contains(kinds, "verification_restored pause_lifted ended") {
+		t.Errorf("steps = %s", kinds)
+	}
+	// Every pause request sent both fields (DMs as Discord had them: not paused).
+	for _, ch := range w.s.IncidentLog(w.guild) {
+		if ch.DMsDisabledUntil != nil {
+			t.Errorf("a DM pause gavel was not asked for: %+v", ch)
+		}
+	}
+	_ = last
+}
+
+func countAfter(r raid.Raid) int {
+	n := 0
+	for _, m := range r.Members {
+		if m.AfterDetection {
+			n++
+		}
+	}
+	return n
+}
+
+func raidMessage(t *testing.T, rw *raidWorld, caseID int64) discordtest.Message {
+	t.Helper()
+	c, err := rw.cases.Get(context.Background(), caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range rw.s.Messages(rw.modlog) {
+		if discord.MessageID(m.ID) == c.ModlogMessageID {
+			return m
+		}
+	}
+	t.Fatalf("case #%d has no message in the mod log", c.Number)
+	return discordtest.Message{}
+}
+
+// waitForShowing is waitFor that says, when it times out, what show reports.
+func waitForShowing(t *testing.T, what string, cond func() bool, show func() string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; found %s", what, show())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

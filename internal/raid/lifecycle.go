@@ -1,0 +1,419 @@
+package raid
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store/query"
+)
+
+// ErrOpen is returned by a start while the guild already has a raid open.
+var ErrOpen = errors.New("raid mode is already on")
+
+// ErrNone is returned by an end (or a button) when the guild has no open raid.
+var ErrNone = errors.New("raid mode is not on")
+
+type startRequest struct {
+	guildID    discord.GuildID
+	trigger    Trigger
+	by         discord.User
+	reason     string
+	at         time.Time
+	candidates []Join
+	cfg        settings.Raid
+}
+
+// Start is raid start: a moderator turning raid mode on by hand (whether or not raid defence
+// is enabled), with the guild's responses; the joins of twice the window before now are the
+// candidates.
+func (s *Service) Start(ctx context.Context, guildID discord.GuildID, by discord.User, reason string) (query.Raid, error) {
+	co, ok := s.cfg.Work.Begin()
+	if !ok {
+		return query.Raid{}, errors.New("gavel is not connected to Discord yet; try again in a moment")
+	}
+	defer s.cfg.Work.End()
+	cfg, err := s.cfg.Settings.GetRaid(ctx, guildID)
+	if err != nil {
+		return query.Raid{}, err
+	}
+	now := s.now()
+	if reason == "" {
+		reason = "Raid mode started by hand"
+	}
+	return s.start(ctx, co, startRequest{guildID: guildID, trigger: TriggerManual, by: by, reason: reason, at: now,
+		candidates: s.det.Candidates(guildID, now.Add(-2*cfg.Window), now), cfg: cfg})
+}
+
+// start records the raid (its parent case through the pipeline, its number, its candidates),
+// then applies the responses, each a row of the raid's record, and arms the raid's check.
+func (s *Service) start(ctx context.Context, co *moderation.Coordinator, sr startRequest) (query.Raid, error) {
+	if _, open, err := s.open(ctx, sr.guildID); err != nil {
+		return query.Raid{}, err
+	} else if open {
+		return query.Raid{}, ErrOpen
+	}
+	bot := s.bot()
+	parent, err := co.RecordDone(ctx, moderation.Done{Path: "raid", GuildID: sr.guildID, UserID: bot, TargetName: "gavel",
+		Moderator: sr.by, Type: cases.Raid, Reason: sr.reason, Note: "raid mode on",
+		Metadata: map[string]string{"trigger": string(sr.trigger), "candidates": strconv.Itoa(len(sr.candidates))}})
+	if err != nil {
+		return query.Raid{}, fmt.Errorf("record the raid's case: %w", err)
+	}
+	var r query.Raid
+	err = s.cfg.Cases.InTx(ctx, sr.by.ID, func(ctx *cases.Tx) error {
+		tx := ctx.StoreTx()
+		q, tctx := tx.Queries(), tx.Context()
+		n, err := q.NextRaidNumber(tctx, int64(sr.guildID))
+		if err != nil {
+			return fmt.Errorf("raid number: %w", err)
+		}
+		r, err = q.InsertRaid(tctx, query.InsertRaidParams{GuildID: int64(sr.guildID), Number: n, CaseID: parent.ID, Trigger: string(sr.trigger),
+			StartedAt: sr.at.UnixMilli(), StartedBy: int64(sr.by.ID), LastJoinAt: sr.at.UnixMilli()})
+		if err != nil {
+			return fmt.Errorf("insert raid: %w", err)
+		}
+		now := s.now().UnixMilli()
+		for _, j := range sr.candidates {
+			if _, err := q.InsertRaidMember(tctx, memberParams(r.ID, j, false, now)); err != nil {
+				return fmt.Errorf("raid candidate: %w", err)
+			}
+		}
+		if err := s.event(tx, r, "started", sr.by.ID, fmt.Sprintf("%s (%s); %d candidates; case #%d", sr.reason, sr.trigger, len(sr.candidates), parent.Number), now); err != nil {
+			return err
+		}
+		// A note on the case makes the mod log render it again, now with its raid.
+		return ctx.Record(parent, cases.EventNote, "", "", fmt.Sprintf("raid #%d: raid mode on, %d candidates", r.Number, len(sr.candidates)))
+	})
+	if err != nil {
+		return query.Raid{}, err
+	}
+	s.told(r, "started", sr.reason)
+	s.log.Info("raid mode on", "guild", sr.guildID, "raid", r.Number, "trigger", sr.trigger, "candidates", len(sr.candidates))
+	r, err = s.respond(ctx, r, sr.cfg)
+	if err != nil {
+		s.log.Error("raid responses", "guild", sr.guildID, "raid", r.Number, "err", err)
+	}
+	if err := s.arm(ctx, r, sr.cfg); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// respond applies the guild's responses: pause invites (and DMs), then the verification
+// level. Each success or failure is a row of the record and a note on the raid's case (so
+// the mod-log message follows).
+func (s *Service) respond(ctx context.Context, r query.Raid, cfg settings.Raid) (query.Raid, error) {
+	g := discord.GuildID(r.GuildID)
+	why := fmt.Sprintf("gavel raid #%d", r.Number)
+	var errs []error
+	if cfg.PauseInvites || cfg.PauseDMs {
+		var err error
+		if r, err = s.pause(ctx, r, cfg.PauseInvites, cfg.PauseDMs, "invites_paused"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if cfg.RaiseVerification {
+		cur, err := s.cfg.Safety.GuildSafety(ctx, g)
+		switch {
+		case err != nil:
+			errs = append(errs, s.note(ctx, r, "verification_failed", s.bot(), "could not read the verification level: "+err.Error()))
+		case cur.VerificationLevel >= discord.VerificationHigh:
+			errs = append(errs, s.note(ctx, r, "verification_kept", s.bot(), fmt.Sprintf("verification level already %s", levelName(cur.VerificationLevel))))
+		default:
+			if err := s.cfg.Safety.SetVerificationLevel(ctx, g, discord.VerificationHigh, why); err != nil {
+				errs = append(errs, s.note(ctx, r, "verification_failed", s.bot(), "could not raise the verification level: "+err.Error()), err)
+				break
+			}
+			err := s.change(ctx, r, "verification_raised", fmt.Sprintf("verification level %s → High", levelName(cur.VerificationLevel)), func(q query.Queries, ctx context.Context) error {
+				r.VerificationBefore = sql.NullInt64{Int64: int64(cur.VerificationLevel), Valid: true}
+				r.VerificationSet = sql.NullInt64{Int64: discord.VerificationHigh, Valid: true}
+				return q.SetRaidVerification(ctx, query.SetRaidVerificationParams{ID: r.ID, VerificationBefore: r.VerificationBefore, VerificationSet: r.VerificationSet})
+			})
+			errs = append(errs, err)
+		}
+	}
+	return r, errors.Join(errs...)
+}
+
+// pause sets the incident actions for the next 24 hours: invites and/or DMs as asked, the
+// other field as Discord has it now (a field not sent would be reset).
+func (s *Service) pause(ctx context.Context, r query.Raid, invites, dms bool, kind string) (query.Raid, error) {
+	g := discord.GuildID(r.GuildID)
+	cur, err := s.cfg.Safety.GuildSafety(ctx, g)
+	if err != nil {
+		return r, errors.Join(err, s.note(ctx, r, "pause_failed", s.bot(), "could not read the incident actions: "+err.Error()))
+	}
+	until := s.now().Add(discord.MaxIncidentAhead).Truncate(time.Second)
+	inv, dm := cur.InvitesDisabledUntil, cur.DMsDisabledUntil
+	if invites {
+		inv = until
+	}
+	if dms {
+		dm = until
+	}
+	if _, err := s.cfg.Safety.SetIncidentActions(ctx, g, inv, dm, fmt.Sprintf("gavel raid #%d", r.Number)); err != nil {
+		return r, errors.Join(err, s.note(ctx, r, "pause_failed", s.bot(), "could not pause invites: "+err.Error()))
+	}
+	what := "invites"
+	switch {
+	case invites && dms:
+		what = "invites and DMs"
+	case dms:
+		what = "DMs"
+	}
+	err = s.change(ctx, r, kind, fmt.Sprintf("%s paused until %s", what, until.UTC().Format(time.RFC3339)), func(q query.Queries, ctx context.Context) error {
+		r.InvitesUntil, r.DmsUntil = nullTime(inv, invites), nullTime(dm, dms)
+		return q.SetRaidPauses(ctx, query.SetRaidPausesParams{ID: r.ID, InvitesUntil: r.InvitesUntil, DmsUntil: r.DmsUntil})
+	})
+	return r, err
+}
+
+func nullTime(t time.Time, ours bool) sql.NullInt64 {
+	if !ours || t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// change writes one change of the raid (its columns, by apply) with its record row and a
+// note on the raid's case, in one transaction through the case service (so the mod log
+// edits the raid's message).
+func (s *Service) change(ctx context.Context, r query.Raid, kind, detail string, apply func(q query.Queries, ctx context.Context) error) error {
+	err := s.cfg.Cases.InTx(ctx, s.bot(), func(tx *cases.Tx) error {
+		c, err := tx.Lock(r.CaseID)
+		if err != nil {
+			return err
+		}
+		st := tx.StoreTx()
+		if apply != nil {
+			if err := apply(st.Queries(), st.Context()); err != nil {
+				return fmt.Errorf("raid %s: %w", kind, err)
+			}
+		}
+		if err := s.event(st, r, kind, s.bot(), detail, tx.NowMS()); err != nil {
+			return err
+		}
+		return tx.Record(c, cases.EventNote, "", "", fmt.Sprintf("raid #%d: %s", r.Number, detail))
+	})
+	if err != nil {
+		return err
+	}
+	s.told(r, kind, detail)
+	return nil
+}
+
+// note records a step that changed nothing (a failure, a response skipped).
+func (s *Service) note(ctx context.Context, r query.Raid, kind string, actor discord.UserID, detail string) error {
+	return s.change(ctx, r, kind, detail, nil)
+}
+
+// arm schedules the raid's check at its next due time: the end of the quiet period, or
+// the renewal of the pause, whichever comes first.
+func (s *Service) arm(ctx context.Context, r query.Raid, cfg settings.Raid) error {
+	at := s.nextCheck(r, cfg)
+	return s.cfg.Cases.InTx(ctx, s.bot(), func(tx *cases.Tx) error {
+		c, err := tx.Lock(r.CaseID)
+		if err != nil {
+			return err
+		}
+		_, err = s.cfg.Expiry.ScheduleTx(tx, c, expiry.RaidCheck, at)
+		return err
+	})
+}
+
+func (s *Service) nextCheck(r query.Raid, cfg settings.Raid) time.Time {
+	at := time.UnixMilli(r.LastJoinAt).Add(cfg.Quiet)
+	if renew, ok := renewal(r); ok && renew.Before(at) {
+		at = renew
+	}
+	return at
+}
+
+// renewal is when the raid's pause must be renewed; false when it paused nothing.
+func renewal(r query.Raid) (time.Time, bool) {
+	var first time.Time
+	for _, v := range []sql.NullInt64{r.InvitesUntil, r.DmsUntil} {
+		if v.Valid && (first.IsZero() || time.UnixMilli(v.Int64).Before(first)) {
+			first = time.UnixMilli(v.Int64)
+		}
+	}
+	if first.IsZero() {
+		return time.Time{}, false
+	}
+	return first.Add(-RenewLead), true
+}
+
+// Run is the raid check's run (expiry.RaidCheck): raid mode ends once the quiet period has
+// passed since the last join that kept it going; until then the pause is renewed when its
+// 24 hours near their end, and the check comes back at its next due time.
+func (s *Service) Run(ctx context.Context, cl expiry.Claim) error {
+	r, err := s.cfg.Store.Queries().GetRaidByCase(ctx, cl.CaseID)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && r.EndedAt.Valid) {
+		return s.cfg.Expiry.Complete(ctx, cl, expiry.Stale, "the raid has ended")
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := s.cfg.Settings.GetRaid(ctx, discord.GuildID(r.GuildID))
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if !now.Before(time.UnixMilli(r.LastJoinAt).Add(cfg.Quiet)) {
+		quiet := fmt.Sprintf("no surge of joins for %s", settings.Raid{Quiet: cfg.Quiet}.Value(settings.RaidQuiet))
+		if err := s.end(ctx, r, s.botUser(), quiet); err != nil {
+			return err
+		}
+		return s.cfg.Expiry.Complete(ctx, cl, expiry.Done, "raid mode ended: "+quiet)
+	}
+	if renew, ok := renewal(r); ok && !now.Before(renew) {
+		if r, err = s.pause(ctx, r, r.InvitesUntil.Valid, r.DmsUntil.Valid, "pause_renewed"); err != nil {
+			return err
+		}
+	}
+	next := s.nextCheck(r, cfg)
+	return s.cfg.Cases.InTx(ctx, s.bot(), func(tx *cases.Tx) error {
+		if err := s.cfg.Expiry.CompleteTx(tx, cl, expiry.Done, "raid mode continues"); err != nil {
+			return err
+		}
+		c, err := tx.Lock(r.CaseID)
+		if err != nil {
+			return err
+		}
+		_, err = s.cfg.Expiry.ScheduleTx(tx, c, expiry.RaidCheck, next)
+		return err
+	})
+}
+
+// GaveUp is told when the raid's check failed for good: raid mode stays on, and the raid's
+// record and case say so, for a moderator to end it by hand.
+func (s *Service) GaveUp(ctx context.Context, a expiry.Action, cause string) {
+	r, err := s.cfg.Store.Queries().GetRaidByCase(ctx, a.CaseID)
+	if err != nil {
+		s.log.Error("raid check gave up", "case", a.CaseID, "cause", cause, "err", err)
+		return
+	}
+	if err := s.note(ctx, r, "check_gave_up", s.bot(), "the raid's check failed for good ("+cause+"); end raid mode by hand with raid end"); err != nil {
+		s.log.Error("raid check gave up", "raid", r.Number, "err", err)
+	}
+}
+
+// End is raid end: a moderator ending the guild's raid mode by hand.
+func (s *Service) End(ctx context.Context, guildID discord.GuildID, by discord.User, reason string) (query.Raid, error) {
+	r, open, err := s.open(ctx, guildID)
+	if err != nil {
+		return query.Raid{}, err
+	}
+	if !open {
+		return query.Raid{}, ErrNone
+	}
+	if reason == "" {
+		reason = "ended by hand"
+	}
+	if err := s.end(ctx, r, by, reason); err != nil {
+		return r, err
+	}
+	return s.cfg.Store.Queries().GetRaid(ctx, r.ID)
+}
+
+// end undoes the responses in reverse (verification level first, then the pause), cancels
+// the raid's check, closes the raid and marks its case processed.
+func (s *Service) end(ctx context.Context, r query.Raid, by discord.User, reason string) error {
+	g := discord.GuildID(r.GuildID)
+	why := fmt.Sprintf("gavel raid #%d ended", r.Number)
+	var errs []error
+	if r.VerificationSet.Valid {
+		cur, err := s.cfg.Safety.GuildSafety(ctx, g)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case int64(cur.VerificationLevel) != r.VerificationSet.Int64:
+			errs = append(errs, s.note(ctx, r, "verification_left", by.ID, fmt.Sprintf("verification level left at %s: someone changed it during the raid (gavel had set %s)",
+				levelName(cur.VerificationLevel), levelName(int(r.VerificationSet.Int64)))))
+		default:
+			if err := s.cfg.Safety.SetVerificationLevel(ctx, g, int(r.VerificationBefore.Int64), why); err != nil {
+				errs = append(errs, err)
+				break
+			}
+			errs = append(errs, s.note(ctx, r, "verification_restored", by.ID, fmt.Sprintf("verification level restored to %s", levelName(int(r.VerificationBefore.Int64)))))
+		}
+	}
+	if r.InvitesUntil.Valid || r.DmsUntil.Valid {
+		cur, err := s.cfg.Safety.GuildSafety(ctx, g)
+		if err == nil {
+			// Lift only what gavel paused; a pause someone else set stays (sent back as is).
+			inv, dm := cur.InvitesDisabledUntil, cur.DMsDisabledUntil
+			if r.InvitesUntil.Valid {
+				inv = time.Time{}
+			}
+			if r.DmsUntil.Valid {
+				dm = time.Time{}
+			}
+			_, err = s.cfg.Safety.SetIncidentActions(ctx, g, inv, dm, why)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			errs = append(errs, s.note(ctx, r, "pause_lifted", by.ID, "invites and DMs no longer paused by gavel"))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Raid mode stays on: the check (or raid end) tries again, and the record says why.
+		return fmt.Errorf("undoing raid #%d's responses: %w", r.Number, err)
+	}
+	err := s.cfg.Cases.InTx(ctx, by.ID, func(tx *cases.Tx) error {
+		st := tx.StoreTx()
+		now := tx.NowMS()
+		if err := st.Queries().EndRaid(st.Context(), query.EndRaidParams{ID: r.ID, EndedAt: sql.NullInt64{Int64: now, Valid: true},
+			EndedBy: sql.NullInt64{Int64: int64(by.ID), Valid: true}, EndReason: sql.NullString{String: reason, Valid: true}}); err != nil {
+			return fmt.Errorf("end raid: %w", err)
+		}
+		if err := s.event(st, r, "ended", by.ID, reason, now); err != nil {
+			return err
+		}
+		if _, _, err := tx.Process(r.CaseID, "raid mode ended: "+reason); err != nil {
+			return err
+		}
+		if open, err := st.Queries().OpenActionOfCase(st.Context(), r.CaseID); err == nil && open.LeaseOwner.String == "" {
+			c, err := tx.Lock(r.CaseID)
+			if err != nil {
+				return err
+			}
+			if _, err := s.cfg.Expiry.SupersedeTx(tx, c.GuildID, c.UserID, []expiry.Kind{expiry.RaidCheck}, c, "raid mode ended"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.told(r, "ended", reason)
+	s.log.Info("raid mode off", "guild", g, "raid", r.Number, "reason", reason)
+	return nil
+}
+
+func levelName(l int) string {
+	switch l {
+	case discord.VerificationNone:
+		return "None"
+	case discord.VerificationLow:
+		return "Low"
+	case discord.VerificationMedium:
+		return "Medium"
+	case discord.VerificationHigh:
+		return "High"
+	case discord.VerificationVeryHigh:
+		return "Highest"
+	}
+	return strconv.Itoa(l)
+}

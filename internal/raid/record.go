@@ -1,0 +1,367 @@
+package raid
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
+)
+
+// Raid is a raid as the command, the mod log and the dashboard show it.
+type Raid struct {
+	query.Raid
+	Case    cases.Case
+	Members []query.RaidMember
+	Events  []query.RaidEvent
+}
+
+// Open reports whether raid mode is still on.
+func (r Raid) Open() bool { return !r.EndedAt.Valid }
+
+// Counts is how many candidates are in each state.
+func (r Raid) Counts() map[string]int {
+	out := map[string]int{}
+	for _, m := range r.Members {
+		out[m.State]++
+	}
+	return out
+}
+
+// Current returns the guild's open raid; false when raid mode is off.
+func (s *Service) Current(ctx context.Context, guildID discord.GuildID) (Raid, bool, error) {
+	r, open, err := s.open(ctx, guildID)
+	if err != nil || !open {
+		return Raid{}, false, err
+	}
+	full, err := s.load(ctx, r)
+	return full, err == nil, err
+}
+
+// ByNumber returns raid number n of the guild.
+func (s *Service) ByNumber(ctx context.Context, guildID discord.GuildID, n int64) (Raid, error) {
+	r, err := s.cfg.Store.Queries().GetRaidByNumber(ctx, query.GetRaidByNumberParams{GuildID: int64(guildID), Number: n})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Raid{}, fmt.Errorf("this server has no raid #%d", n)
+	}
+	if err != nil {
+		return Raid{}, err
+	}
+	return s.load(ctx, r)
+}
+
+// ByCase returns the raid whose parent case is caseID; false when none is.
+func (s *Service) ByCase(ctx context.Context, caseID int64) (Raid, bool, error) {
+	r, err := s.cfg.Store.Queries().GetRaidByCase(ctx, caseID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Raid{}, false, nil
+	}
+	if err != nil {
+		return Raid{}, false, err
+	}
+	full, err := s.load(ctx, r)
+	return full, err == nil, err
+}
+
+// List returns the guild's raids, newest first, at most limit (without their members).
+func (s *Service) List(ctx context.Context, guildID discord.GuildID, limit int) ([]query.Raid, error) {
+	return s.cfg.Store.Queries().ListRaids(ctx, query.ListRaidsParams{GuildID: int64(guildID), Limit: int64(limit)})
+}
+
+func (s *Service) load(ctx context.Context, r query.Raid) (Raid, error) {
+	q := s.cfg.Store.Queries()
+	out := Raid{Raid: r}
+	var err error
+	if out.Case, err = s.cfg.Cases.Get(ctx, r.CaseID); err != nil {
+		return Raid{}, err
+	}
+	if out.Members, err = q.RaidMembers(ctx, r.ID); err != nil {
+		return Raid{}, fmt.Errorf("raid members: %w", err)
+	}
+	if out.Events, err = q.RaidEvents(ctx, r.ID); err != nil {
+		return Raid{}, fmt.Errorf("raid events: %w", err)
+	}
+	return out, nil
+}
+
+// Release drops the raid's candidates: those not acted on leave the list, and the timeouts
+// raid mode applied are lifted through the pipeline (an UNTIMEOUT case each).
+func (s *Service) Release(ctx context.Context, guildID discord.GuildID, n int64, by discord.User) (int, error) {
+	co, ok := s.cfg.Work.Begin()
+	if !ok {
+		return 0, errors.New("gavel is not connected to Discord yet; try again in a moment")
+	}
+	defer s.cfg.Work.End()
+	full, err := s.ByNumber(ctx, guildID, n)
+	if err != nil {
+		return 0, err
+	}
+	released := 0
+	var errs []error
+	for _, m := range full.Members {
+		switch m.State {
+		case "candidate":
+			released++
+			if err := s.setState(ctx, full.Raid, m.UserID, "released", m.CaseID, by.ID, fmt.Sprintf("released %d", m.UserID)); err != nil {
+				errs = append(errs, err)
+			}
+		case "timed_out":
+			a, ok := s.cfg.Catalogue.ByCase(cases.Untimeout)
+			if !ok {
+				return released, errors.New("no untimeout action")
+			}
+			res := co.Execute(ctx, moderationRequest(full.Raid, full.Case, a, discord.UserID(m.UserID), m.Username, by, "released"))
+			if res.Case == nil || res.Case.Status == cases.Voided {
+				errs = append(errs, fmt.Errorf("lifting %s's timeout: %s", m.Username, res.Reply.Content))
+				continue
+			}
+			released++
+			detail := fmt.Sprintf("released %d: case #%d lifts the timeout", m.UserID, res.Case.Number)
+			if err := s.setState(ctx, full.Raid, m.UserID, "released", sql.NullInt64{Int64: res.Case.ID, Valid: true}, by.ID, detail); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if err := s.note(ctx, full.Raid, "released", by.ID, fmt.Sprintf("%s released %d candidates", by.Username, released)); err != nil {
+		errs = append(errs, err)
+	}
+	return released, errors.Join(errs...)
+}
+
+// ActAll runs a policy (timeout, kick or ban) on every candidate of raid n not acted on
+// yet, through the pipeline, as by: a child case each. It returns how many were done.
+func (s *Service) ActAll(ctx context.Context, guildID discord.GuildID, n int64, what settings.JoinerAction, by discord.User) (done, failed int, err error) {
+	co, ok := s.cfg.Work.Begin()
+	if !ok {
+		return 0, 0, errors.New("gavel is not connected to Discord yet; try again in a moment")
+	}
+	defer s.cfg.Work.End()
+	full, err := s.ByNumber(ctx, guildID, n)
+	if err != nil {
+		return 0, 0, err
+	}
+	cfg, err := s.cfg.Settings.GetRaid(ctx, guildID)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, m := range full.Members {
+		if m.State != "candidate" && !(m.State == "timed_out" && what != settings.JoinerTimeout) {
+			continue
+		}
+		if err := s.act(ctx, co, full.Raid, discord.UserID(m.UserID), m.Username, what, cfg.JoinerTimeout, by, string(what)+" all, by "+by.Username); err != nil {
+			failed++
+			continue
+		}
+		done++
+	}
+	return done, failed, nil
+}
+
+func (s *Service) setState(ctx context.Context, r query.Raid, userID int64, state string, caseID sql.NullInt64, actor discord.UserID, detail string) error {
+	return s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		now := s.now().UnixMilli()
+		if err := tx.Queries().SetRaidMemberState(tx.Context(), query.SetRaidMemberStateParams{RaidID: r.ID, UserID: userID, State: state, CaseID: caseID, UpdatedAt: now}); err != nil {
+			return fmt.Errorf("raid member state: %w", err)
+		}
+		return s.event(tx, r, "member_"+state, actor, detail, now)
+	})
+}
+
+// Summary is what a raid's mod-log message and status show of its candidates.
+type Summary struct {
+	Candidates int
+	First      time.Time
+	Last       time.Time
+	// Ages counts the candidates by account age at joining, in AgeBuckets' order.
+	Ages []int
+	// Patterns are the most common name shapes (letters as a, digits as 0), with counts.
+	Patterns []Pattern
+	States   map[string]int
+}
+
+// Pattern is a name shape shared by Count candidates.
+type Pattern struct {
+	Shape string
+	Count int
+}
+
+// AgeBuckets names the account-age histogram's buckets.
+var AgeBuckets = []string{"< 1 hour", "< 1 day", "< 7 days", "< 30 days", "< 1 year", "older"}
+
+var ageLimits = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour, 365 * 24 * time.Hour}
+
+// Summarize builds the summary of a raid's candidates.
+func Summarize(ms []query.RaidMember) Summary {
+	s := Summary{Candidates: len(ms), Ages: make([]int, len(AgeBuckets)), States: map[string]int{}}
+	shapes := map[string]int{}
+	for i, m := range ms {
+		joined := time.UnixMilli(m.JoinedAt)
+		if i == 0 || joined.Before(s.First) {
+			s.First = joined
+		}
+		if joined.After(s.Last) {
+			s.Last = joined
+		}
+		age := joined.Sub(time.UnixMilli(m.AccountCreatedAt))
+		b := len(ageLimits)
+		for k, lim := range ageLimits {
+			if age < lim {
+				b = k
+				break
+			}
+		}
+		s.Ages[b]++
+		shapes[Shape(m.Username)]++
+		s.States[m.State]++
+	}
+	for sh, n := range shapes {
+		if n > 1 {
+			s.Patterns = append(s.Patterns, Pattern{Shape: sh, Count: n})
+		}
+	}
+	sort.Slice(s.Patterns, func(i, j int) bool {
+		if s.Patterns[i].Count != s.Patterns[j].Count {
+			return s.Patterns[i].Count > s.Patterns[j].Count
+		}
+		return s.Patterns[i].Shape < s.Patterns[j].Shape
+	})
+	if len(s.Patterns) > 5 {
+		s.Patterns = s.Patterns[:5]
+	}
+	return s
+}
+
+// Shape is a name's shape: its letters kept up to the first digit run, each run of digits
+// as "#", so "raider0423" and "raider17" share "raider#".
+func Shape(name string) string {
+	var b strings.Builder
+	inDigits := false
+	for _, r := range strings.ToLower(name) {
+		if unicode.IsDigit(r) {
+			if !inDigits {
+				b.WriteRune('#')
+			}
+			inDigits = true
+			continue
+		}
+		inDigits = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// StatesText says how many candidates are in each state: "12 candidates, 288 timed out".
+func StatesText(states map[string]int) string {
+	var parts []string
+	for _, k := range []string{"candidate", "timed_out", "kicked", "banned", "released", "failed"} {
+		if n := states[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, strings.ReplaceAll(k, "_", " ")))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Decorate adds a RAID case's raid to its mod-log message (modlog.WithDecorator): how many
+// joined and when, the account-age histogram, the common name patterns, what raid mode did,
+// and, while it lasts, the buttons Ban all, Kick all, Time out all, Release and End raid
+// mode. Other cases are left as they are.
+func (s *Service) Decorate(ctx context.Context, c cases.Case, msg *discord.Message) error {
+	if c.Type != cases.Raid || len(msg.Embeds) == 0 {
+		return nil
+	}
+	r, ok, err := s.ByCase(ctx, c.ID)
+	if err != nil || !ok {
+		return err
+	}
+	e := &msg.Embeds[0]
+	e.Title = fmt.Sprintf("Raid #%d · case #%d · RAID", r.Number, c.Number)
+	sum := Summarize(r.Members)
+	state := "🚨 raid mode on"
+	if !r.Open() {
+		state = fmt.Sprintf("ended <t:%d:f>: %s", r.EndedAt.Int64/1000, r.EndReason.String)
+	}
+	fields := []discord.EmbedField{
+		{Name: "Raid", Value: fmt.Sprintf("%s · detected by %s", state, r.Trigger)},
+		{Name: "Joined", Value: joinedText(sum)},
+		{Name: "Account age at joining", Value: histogram(sum.Ages)},
+	}
+	if len(sum.Patterns) > 0 {
+		var b strings.Builder
+		for _, p := range sum.Patterns {
+			fmt.Fprintf(&b, "`%s` × %d\n", strings.ReplaceAll(p.Shape, "`", "'"), p.Count)
+		}
+		fields = append(fields, discord.EmbedField{Name: "Common name patterns", Value: b.String()})
+	}
+	fields = append(fields, discord.EmbedField{Name: "Candidates", Value: StatesText(sum.States)})
+	if steps := stepsText(r.Events); steps != "" {
+		fields = append(fields, discord.EmbedField{Name: "What raid mode did", Value: steps})
+	}
+	e.Fields = append(e.Fields, fields...)
+	if r.Open() {
+		msg.Components = Buttons(r.Number)
+	}
+	return nil
+}
+
+// Buttons are a raid message's buttons while raid mode lasts.
+func Buttons(n int64) []byte {
+	b := func(style int, label, what string) string {
+		return fmt.Sprintf(`{"type":2,"style":%d,"label":%q,"custom_id":"raid:%d:%s"}`, style, label, n, what)
+	}
+	return []byte(`[{"type":1,"components":[` + strings.Join([]string{
+		b(4, "Ban all", "ban"), b(4, "Kick all", "kick"), b(2, "Time out all", "timeout"), b(2, "Release", "release"), b(3, "End raid mode", "end"),
+	}, ",") + `]}]`)
+}
+
+func joinedText(s Summary) string {
+	if s.Candidates == 0 {
+		return "no candidates"
+	}
+	return fmt.Sprintf("%d accounts, <t:%d:T> to <t:%d:T> (%s)", s.Candidates, s.First.Unix(), s.Last.Unix(), s.Last.Sub(s.First).Round(time.Second))
+}
+
+func histogram(ages []int) string {
+	most := 0
+	for _, n := range ages {
+		most = max(most, n)
+	}
+	var b strings.Builder
+	for i, n := range ages {
+		bar := 0
+		if most > 0 {
+			bar = (n*12 + most - 1) / most
+		}
+		fmt.Fprintf(&b, "`%-9s` %s %d\n", AgeBuckets[i], strings.Repeat("█", bar), n)
+	}
+	return b.String()
+}
+
+// stepsText lists the raid's responses and their undoing (not the per-member rows), the
+// newest last, within a field's 1024 characters.
+func stepsText(evs []query.RaidEvent) string {
+	var lines []string
+	for _, ev := range evs {
+		if strings.HasPrefix(ev.Kind, "member_") || ev.Kind == "started" || ev.Kind == "counted" {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("<t:%d:T> %s", ev.CreatedAt/1000, ev.Detail))
+	}
+	out := strings.Join(lines, "\n")
+	for len(out) > 1000 && len(lines) > 1 {
+		lines = lines[1:]
+		out = "…\n" + strings.Join(lines, "\n")
+	}
+	return out
+}
