@@ -167,6 +167,15 @@ func TestRaidEndToEnd(t *testing.T) {
 	w := rw.world
 	g := discord.GuildID(w.guild)
 
+	var bulkMu sync.Mutex
+	bulkCalls := 0
+	w.s.SetRequestObserver(func(sv discordtest.Served) {
+		if sv.Route == discordtest.BulkBanRoute {
+			bulkMu.Lock()
+			bulkCalls++
+			bulkMu.Unlock()
+		}
+	})
 	var first, last discordtest.ID
 	for i := range 300 {
 		rw.clk.Advance(20 * time.Second / 300)
@@ -255,6 +264,54 @@ func TestRaidEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(string(msg.Embeds[0]), "7 days "+"`"+" ████████████ 300") {
 		t.Errorf("no account-age histogram: %s", msg.Embeds[0])
+	}
+
+	// Ban all: every one of the 300 (the timed-out ones too) banned through the mass-action
+	// path, in two bulk calls (200 + 100), a child case each under the mass action's parent
+	// case, which names the raid's case.
+	in := w.s.ClickButton(w.guild, rw.modlog, w.mod, msg.ID, "raid:1:ban")
+	waitFor(t, "the answer to Ban all", func() bool { return len(w.s.Responses(in.ID)) > 0 })
+	waitForShowing(t, "all 300 banned", func() bool {
+		cur, _, _ = svc.Current(ctx, g)
+		return cur.Counts()["banned"] == 300
+	}, func() string { return fmt.Sprint(cur.Counts(), w.s.Responses(in.ID)) })
+	for _, m := range cur.Members {
+		if _, banned := w.s.Banned(w.guild, discordtest.ID(m.UserID)); !banned {
+			t.Fatalf("raider %d is not banned", m.UserID)
+		}
+	}
+	bulkMu.Lock()
+	if bulkCalls != 2 {
+		t.Errorf("Ban all made %d bulk-ban calls, want 2", bulkCalls)
+	}
+	bulkMu.Unlock()
+	children, err := rw.cases.WithMetadata(ctx, g, "parent_case", fmt.Sprint(cur.Case.Number), cases.PageRequest{Page: 1, PerPage: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var massParent int64
+	for p := 1; p <= children.Pages && massParent == 0; p++ {
+		pg, err := rw.cases.WithMetadata(ctx, g, "parent_case", fmt.Sprint(cur.Case.Number), cases.PageRequest{Page: p, PerPage: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range pg.Cases {
+			if c.Metadata[cases.MetaMass] == "ban" {
+				massParent = c.Number
+			}
+		}
+	}
+	if massParent == 0 {
+		t.Fatal("no mass ban case names the raid's case as its parent")
+	}
+	bans, err := rw.cases.WithMetadata(ctx, g, "parent_case", fmt.Sprint(massParent), cases.PageRequest{Page: 1, PerPage: 50})
+	if err != nil || bans.Total != 300 {
+		t.Errorf("the mass ban has %d child cases, want 300 (%v)", bans.Total, err)
+	}
+	for _, c := range bans.Cases {
+		if c.Type != cases.Ban || c.Status != cases.Active {
+			t.Errorf("child case #%d: %s %s", c.Number, c.Type, c.Status)
+		}
 	}
 
 	// Raid mode is still on just before the quiet period ends, and ends 10 minutes after

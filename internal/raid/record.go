@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -137,8 +139,11 @@ func (s *Service) Release(ctx context.Context, guildID discord.GuildID, n int64,
 	return released, errors.Join(errs...)
 }
 
-// ActAll runs a policy (timeout, kick or ban) on every candidate of raid n not acted on
-// yet, through the pipeline, as by: a child case each. It returns how many were done.
+// ActAll runs a policy (timeout, kick or ban) on every candidate of raid n not yet acted on
+// (a timed-out one may still be kicked or banned) through the moderation pipeline's batch
+// path for mass actions (Coordinator.ExecuteMass): a mass action with its own parent case
+// (metadata raid and parent_case naming the raid's case) and a child case per member; bans
+// go in bulk calls of 200. The raid's record then holds each member's new state.
 func (s *Service) ActAll(ctx context.Context, guildID discord.GuildID, n int64, what settings.JoinerAction, by discord.User) (done, failed int, err error) {
 	co, ok := s.cfg.Work.Begin()
 	if !ok {
@@ -153,17 +158,54 @@ func (s *Service) ActAll(ctx context.Context, guildID discord.GuildID, n int64, 
 	if err != nil {
 		return 0, 0, err
 	}
-	for _, m := range full.Members {
-		if m.State != "candidate" && !(m.State == "timed_out" && what != settings.JoinerTimeout) {
-			continue
-		}
-		if err := s.act(ctx, co, full.Raid, discord.UserID(m.UserID), m.Username, what, cfg.JoinerTimeout, by, string(what)+" all, by "+by.Username); err != nil {
-			failed++
-			continue
-		}
-		done++
+	kind, state := moderation.MassTimeout, "timed_out"
+	switch what {
+	case settings.JoinerBan:
+		kind, state = moderation.MassBan, "banned"
+	case settings.JoinerKick:
+		kind, state = moderation.MassKick, "kicked"
 	}
-	return done, failed, nil
+	var targets []discord.UserID
+	for _, m := range full.Members {
+		if m.State == "candidate" || m.State == "failed" || (m.State == "timed_out" && what != settings.JoinerTimeout) {
+			targets = append(targets, discord.UserID(m.UserID))
+		}
+	}
+	if len(targets) == 0 {
+		return 0, 0, fmt.Errorf("raid #%d has no candidate left to %s", n, kind)
+	}
+	req := moderation.MassRequest{GuildID: guildID, Moderator: by, Kind: kind, Targets: targets, Silent: true,
+		Reason:   fmt.Sprintf("Raid #%d: %s all, by %s", n, kind, by.Username),
+		Metadata: map[string]string{"raid": strconv.FormatInt(n, 10), "parent_case": strconv.FormatInt(full.Case.Number, 10)}}
+	if kind == moderation.MassTimeout {
+		req.Duration = cfg.JoinerTimeout
+	}
+	res := co.ExecuteMass(ctx, req)
+	if res.Parent == nil {
+		return 0, 0, fmt.Errorf("%s all refused: %s", kind, res.Reply.Content)
+	}
+	notDone := map[discord.UserID]bool{}
+	for _, ids := range res.Failures {
+		for _, id := range ids {
+			notDone[id] = true
+		}
+	}
+	var errs []error
+	for _, id := range targets {
+		st := state
+		if notDone[id] {
+			st = "failed"
+			failed++
+		} else {
+			done++
+		}
+		if err := s.setState(ctx, full.Raid, int64(id), st, sql.NullInt64{}, by.ID, fmt.Sprintf("%s %d by mass action case #%d", st, id, res.Parent.Number)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.note(ctx, full.Raid, "mass_"+string(kind), by.ID,
+		fmt.Sprintf("%s all by %s: %d done, %d not (case #%d)", kind, by.Username, done, failed, res.Parent.Number)), res.Err)
+	return done, failed, errors.Join(errs...)
 }
 
 func (s *Service) setState(ctx context.Context, r query.Raid, userID int64, state string, caseID sql.NullInt64, actor discord.UserID, detail string) error {
@@ -364,4 +406,18 @@ func stepsText(evs []query.RaidEvent) string {
 		out = "…\n" + strings.Join(lines, "\n")
 	}
 	return out
+}
+
+// Later runs f as work in flight, after the caller has returned, with the work's own
+// context bounded by timeout: a button's answer must reach Discord within 3 seconds, and a
+// mass action on hundreds of members takes longer. What f does is in the raid's record and
+// its mod-log message.
+func (s *Service) Later(timeout time.Duration, f func(ctx context.Context) error) {
+	go func() {
+		ctx, cancel := context.WithTimeout(s.cfg.Work.Context(), timeout)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			s.log.Warn("raid: a button's work", "err", err)
+		}
+	}()
 }

@@ -18,6 +18,9 @@ import (
 // RaidRank is the rank the raid command (and its buttons) needs by default.
 const RaidRank = 3
 
+// raidButtonTimeout bounds the work a raid's button starts (a mass action on thousands).
+const raidButtonTimeout = 30 * time.Minute
+
 // RaidButtonPrefix starts the custom_id of a raid's buttons: "raid:<number>:<what>".
 const RaidButtonPrefix = "raid:"
 
@@ -190,7 +193,6 @@ func (t *raidTool) click(ctx context.Context, call Call, customID string) Reply 
 	if err != nil || n < 1 {
 		return refused("This button no longer does anything.")
 	}
-	r := Reply{Keep: true}
 	switch parts[1] {
 	case "end":
 		if _, err := t.env.Raid.End(ctx, call.GuildID, call.User, "ended with the raid message's button by "+call.User.Username); err != nil {
@@ -201,20 +203,18 @@ func (t *raidTool) click(ctx context.Context, call Call, customID string) Reply 
 		}
 		return keep(Text(OK, "Raid mode is off; its responses were undone."))
 	case "release":
-		k, err := t.env.Raid.Release(ctx, call.GuildID, n, call.User)
-		if err != nil {
-			r = Text(OK, "Released %d candidates of raid #%d; some could not be: %v", k, n, err)
-			r.Keep = true
-			return r
-		}
-		return keep(Text(OK, "Released %d candidates of raid #%d.", k, n))
+		t.env.Raid.Later(raidButtonTimeout, func(ctx context.Context) error {
+			_, err := t.env.Raid.Release(ctx, call.GuildID, n, call.User)
+			return err
+		})
+		return keep(Text(OK, "Releasing the candidates of raid #%d: their timeouts are lifted, each with its case; the raid's message shows it when done.", n))
 	case "ban", "kick", "timeout":
 		what := map[string]settings.JoinerAction{"ban": settings.JoinerBan, "kick": settings.JoinerKick, "timeout": settings.JoinerTimeout}[parts[1]]
-		done, failedN, err := t.env.Raid.ActAll(ctx, call.GuildID, n, what, call.User)
-		if err != nil {
-			return keep(failed(err))
-		}
-		return keep(Text(OK, "Raid #%d: %s applied to %d candidates (%d failed); each has its case.", n, what, done, failedN))
+		t.env.Raid.Later(raidButtonTimeout, func(ctx context.Context) error {
+			_, _, err := t.env.Raid.ActAll(ctx, call.GuildID, n, what, call.User)
+			return err
+		})
+		return keep(Text(OK, "Raid #%d: %s all started as a mass action, a case for each member; the raid's message shows the result.", n, what))
 	}
 	return refused("This button no longer does anything.")
 }
