@@ -37,7 +37,7 @@ type raidWorld struct {
 	news  chan struct{}
 }
 
-func newRaidWorld(t *testing.T, enable bool, raidSettings map[settings.RaidKey]string) *raidWorld {
+func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]string) *raidWorld {
 	t.Helper()
 	const base = 700000000000000000
 	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
@@ -119,7 +119,7 @@ func newRaidWorld(t *testing.T, enable bool, raidSettings map[settings.RaidKey]s
 }
 
 // waitStep waits, on the raid's own news, for a step of kind.
-func (rw *raidWorld) waitStep(t *testing.T, kind string) raid.Step {
+func (rw *raidWorld) waitStep(t testing.TB, kind string) raid.Step {
 	t.Helper()
 	deadline := time.After(60 * time.Second)
 	for {
@@ -149,7 +149,7 @@ func (rw *raidWorld) stepKinds() []string {
 	return out
 }
 
-func (rw *raidWorld) raids(t *testing.T) *raid.Service {
+func (rw *raidWorld) raids(t testing.TB) *raid.Service {
 	// The test's own view of the raid record, over the same database.
 	return raid.New(raid.Config{Store: rw.st, Cases: rw.cases, Settings: settings.NewService(rw.st)})
 }

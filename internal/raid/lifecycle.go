@@ -36,21 +36,21 @@ type startRequest struct {
 // is enabled), with the guild's responses; the joins of twice the window before now are the
 // candidates.
 func (s *Service) Start(ctx context.Context, guildID discord.GuildID, by discord.User, reason string) (query.Raid, error) {
-	co, ok := s.cfg.Work.Begin()
-	if !ok {
-		return query.Raid{}, errors.New("gavel is not connected to Discord yet; try again in a moment")
-	}
-	defer s.cfg.Work.End()
-	cfg, err := s.cfg.Settings.GetRaid(ctx, guildID)
-	if err != nil {
-		return query.Raid{}, err
-	}
-	now := s.now()
-	if reason == "" {
-		reason = "Raid mode started by hand"
-	}
-	return s.start(ctx, co, startRequest{guildID: guildID, trigger: TriggerManual, by: by, reason: reason, at: now,
-		candidates: s.det.Candidates(guildID, now.Add(-2*cfg.Window), now), cfg: cfg})
+	var r query.Raid
+	err := s.serial(ctx, guildID, func(ctx context.Context, co *moderation.Coordinator) error {
+		cfg, err := s.cfg.Settings.GetRaid(ctx, guildID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		if reason == "" {
+			reason = "Raid mode started by hand"
+		}
+		r, err = s.start(ctx, co, startRequest{guildID: guildID, trigger: TriggerManual, by: by, reason: reason, at: now,
+			candidates: s.det.Candidates(guildID, now.Add(-2*cfg.Window), now), cfg: cfg})
+		return err
+	})
+	return r, err
 }
 
 // start records the raid (its parent case through the pipeline, its number, its candidates),
@@ -257,6 +257,18 @@ func renewal(r query.Raid) (time.Time, bool) {
 // 24 hours near their end, and the check comes back at its next due time.
 func (s *Service) Run(ctx context.Context, cl expiry.Claim) error {
 	r, err := s.cfg.Store.Queries().GetRaidByCase(ctx, cl.CaseID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.cfg.Expiry.Complete(ctx, cl, expiry.Stale, "no raid has this case")
+	}
+	return s.serial(ctx, discord.GuildID(r.GuildID), func(ctx context.Context, _ *moderation.Coordinator) error { return s.check(ctx, cl) })
+}
+
+// check is Run in the guild's queue.
+func (s *Service) check(ctx context.Context, cl expiry.Claim) error {
+	r, err := s.cfg.Store.Queries().GetRaidByCase(ctx, cl.CaseID)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && r.EndedAt.Valid) {
 		return s.cfg.Expiry.Complete(ctx, cl, expiry.Stale, "the raid has ended")
 	}
@@ -309,20 +321,26 @@ func (s *Service) GaveUp(ctx context.Context, a expiry.Action, cause string) {
 
 // End is raid end: a moderator ending the guild's raid mode by hand.
 func (s *Service) End(ctx context.Context, guildID discord.GuildID, by discord.User, reason string) (query.Raid, error) {
-	r, open, err := s.open(ctx, guildID)
-	if err != nil {
-		return query.Raid{}, err
-	}
-	if !open {
-		return query.Raid{}, ErrNone
-	}
-	if reason == "" {
-		reason = "ended by hand"
-	}
-	if err := s.end(ctx, r, by, reason); err != nil {
-		return r, err
-	}
-	return s.cfg.Store.Queries().GetRaid(ctx, r.ID)
+	var r query.Raid
+	err := s.serial(ctx, guildID, func(ctx context.Context, _ *moderation.Coordinator) error {
+		var open bool
+		var err error
+		if r, open, err = s.open(ctx, guildID); err != nil {
+			return err
+		}
+		if !open {
+			return ErrNone
+		}
+		if reason == "" {
+			reason = "ended by hand"
+		}
+		if err := s.end(ctx, r, by, reason); err != nil {
+			return err
+		}
+		r, err = s.cfg.Store.Queries().GetRaid(ctx, r.ID)
+		return err
+	})
+	return r, err
 }
 
 // end undoes the responses in reverse (verification level first, then the pause), cancels

@@ -145,7 +145,11 @@ func (s *Service) drain(guildID discord.GuildID, q *queue) {
 		case s.dirty[guildID] && (len(q.tasks) == 0 || s.now().Sub(s.refreshed[guildID]) >= RefreshEvery):
 			delete(s.dirty, guildID)
 			s.refreshed[guildID] = s.now()
-			task = func(ctx context.Context, _ *moderation.Coordinator) { s.refresh(ctx, guildID) }
+			task = func(ctx context.Context, co *moderation.Coordinator) {
+				if co != nil {
+					s.refresh(ctx, guildID)
+				}
+			}
 		case len(q.tasks) == 0:
 			q.running = false
 			s.qmu.Unlock()
@@ -157,6 +161,10 @@ func (s *Service) drain(guildID discord.GuildID, q *queue) {
 		s.qmu.Unlock()
 		co, ok := s.cfg.Work.Begin()
 		if !ok {
+			// Closing (or not READY): the task is told, with no pipeline, and drops its work.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			task(ctx, nil)
 			continue
 		}
 		func() {
@@ -168,6 +176,30 @@ func (s *Service) drain(guildID discord.GuildID, q *queue) {
 	}
 }
 
+// serial runs f in the guild's queue, after the joins and changes before it, and waits for
+// it: starting and ending raid mode never interleave with each other or with a join's work.
+func (s *Service) serial(ctx context.Context, guildID discord.GuildID, f func(ctx context.Context, co *moderation.Coordinator) error) error {
+	done := make(chan error, 1)
+	s.enqueue(guildID, func(qctx context.Context, co *moderation.Coordinator) {
+		if co == nil {
+			done <- errors.New("gavel is shutting down, or not connected to Discord yet; try again in a moment")
+			return
+		}
+		// The caller's deadline and the queue's both bound it.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(qctx, cancel)
+		defer stop()
+		done <- f(ctx, co)
+	})
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // MemberJoined is a member's arrival (GUILD_MEMBER_ADD): the detector judges it at once, in
 // the order joins arrive; what follows (starting raid mode, adding the joiner to an open
 // raid and applying the joiner policy) runs in the guild's queue.
@@ -176,6 +208,9 @@ func (s *Service) MemberJoined(j Join) {
 		j.JoinedAt = s.now()
 	}
 	s.enqueue(j.GuildID, func(ctx context.Context, co *moderation.Coordinator) {
+		if co == nil {
+			return
+		}
 		if err := s.joined(ctx, co, j); err != nil {
 			s.log.Error("raid defence: a join", "guild", j.GuildID, "user", j.UserID, "err", err)
 		}
@@ -197,6 +232,9 @@ func (s *Service) DiscordReported(guildID discord.GuildID, at time.Time) {
 		return
 	}
 	s.enqueue(guildID, func(ctx context.Context, co *moderation.Coordinator) {
+		if co == nil {
+			return
+		}
 		cfg, err := s.cfg.Settings.GetRaid(ctx, guildID)
 		if err != nil || !cfg.Enabled || !cfg.DiscordSignal {
 			return
