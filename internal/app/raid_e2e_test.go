@@ -395,3 +395,40 @@ func waitForShowing(t *testing.T, what string, cond func() bool, show func() str
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestRaidConfigThroughDiscord: raid config shows the settings with what each accepts, and
+// changes one (a settings history row); bad input is refused with what is accepted, and
+// changes nothing.
+func TestRaidConfigThroughDiscord(t *testing.T) {
+	rw := newRaidWorld(t, false, nil)
+	w := rw.world
+	ctx := context.Background()
+	gs := settings.NewService(rw.st)
+	say := func(text, want string) {
+		t.Helper()
+		w.s.SendMessage(w.general, w.owner, text)
+		waitForShowing(t, "the answer to "+text, func() bool { _, ok := w.botReply(w.general, want); return ok }, func() string {
+			var said []string
+			for _, m := range w.s.Messages(w.general) {
+				said = append(said, m.Content)
+			}
+			return strings.Join(said, " | ")
+		})
+	}
+	say("$raid config", "`threshold` = **10** — a whole number of joins from 3 to 100 (default 10)")
+	say("$raid config threshold 500", `❌ **threshold**: "500" is out of range; accepted: a whole number of joins from 3 to 100 (default 10). Nothing was changed.`)
+	say("$raid config window forever", `❌ **window**: "forever" is not a duration; accepted: a duration from 5s to 5m`)
+	say("$raid config joiners shout", `accepted: timeout, kick, ban or none (default timeout)`)
+	say("$raid config speed 3", "must be one of enabled, threshold, window")
+	if r, err := gs.GetRaid(ctx, discord.GuildID(w.guild)); err != nil || r != settings.DefaultRaid() {
+		t.Errorf("refused input changed the settings: %+v %v", r, err)
+	}
+	say("$raid config threshold 20", "Raid `threshold` is now **20**.")
+	say("$raid config enabled on", "Raid `enabled` is now **on**.")
+	evs, err := gs.History(ctx, discord.GuildID(w.guild), 10)
+	if err != nil || len(evs) < 2 || evs[0].Key != "raid.enabled" || evs[1].Key != "raid.threshold" || evs[1].Old != "10" || evs[1].New != "20" ||
+		evs[0].ActorID != discord.UserID(w.owner) {
+		t.Errorf("history = %+v %v", evs, err)
+	}
+	say("$raid", "Raid detection is **on (20 joins within 10s)**.")
+}

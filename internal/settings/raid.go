@@ -338,6 +338,14 @@ func short(d time.Duration) string {
 		return "0s"
 	}
 	var b strings.Builder
+	if d < 48*time.Hour {
+		// A day reads as 24h, as moderators type it; days from two on.
+		n := d / time.Hour
+		if n > 0 {
+			fmt.Fprintf(&b, "%dh", n)
+			d -= n * time.Hour
+		}
+	}
 	for _, u := range []struct {
 		unit time.Duration
 		name string
