@@ -41,6 +41,12 @@ func TestRaidKeepsInvitesPausedForThreeDays(t *testing.T) {
 	rw.waitStep(t, "invites_paused")
 	for rw.clk.Now().Sub(start) < 72*time.Hour {
 		rw.clk.Advance(50 * time.Minute)
+		// A renewal due now is waited for before the clock moves on: the poller runs it in
+		// real time, and the test must not outrun it.
+		log := w.s.IncidentLog(w.guild)
+		if until := *log[len(log)-1].InvitesDisabledUntil; !rw.clk.Now().Before(until.Add(-time.Hour)) {
+			waitFor(t, "the pause's renewal", func() bool { return len(w.s.IncidentLog(w.guild)) > len(log) })
+		}
 		surge()
 	}
 	if _, open, _ := svc.Current(ctx, g); !open {
