@@ -35,14 +35,15 @@ type cli struct {
 	Globals
 	VersionFlag versionFlag `name:"version" help:"Print the version, the commit and the Go version, and exit."`
 
-	Run     runCmd     `cmd:"" help:"Open and migrate the database, then run the bot (needs DISCORD_TOKEN)."`
-	Web     webCmd     `cmd:"" help:"Serve only the dashboard, beside gavel run on the same PostgreSQL database (needs DISCORD_TOKEN; no gateway)."`
-	Sandbox sandboxCmd `cmd:"" help:"Try gavel in a browser with no token: gavel against a built-in fake Discord, with a seeded server, the dashboard and a Discord-like panel."`
-	Migrate migrateCmd `cmd:"" help:"Apply, roll back or list the database migrations."`
-	Cases   casesCmd   `cmd:"" help:"List, show and export cases."`
-	Automod automodCmd `cmd:"" help:"AutoMod rules as code: export, plan, apply and test rules files."`
-	Config  configCmd  `cmd:"" help:"Inspect the configuration."`
-	Version versionCmd `cmd:"" help:"Print the version, the commit and the Go version."`
+	Run        runCmd        `cmd:"" help:"Open and migrate the database, then run the bot (needs DISCORD_TOKEN)."`
+	Web        webCmd        `cmd:"" help:"Serve only the dashboard, beside gavel run on the same PostgreSQL database (needs DISCORD_TOKEN; no gateway)."`
+	Sandbox    sandboxCmd    `cmd:"" help:"Try gavel in a browser with no token: gavel against a built-in fake Discord, with a seeded server, the dashboard and a Discord-like panel."`
+	Migrate    migrateCmd    `cmd:"" help:"Apply, roll back or list the database migrations."`
+	Cases      casesCmd      `cmd:"" help:"List, show and export cases."`
+	Automod    automodCmd    `cmd:"" help:"AutoMod rules as code: export, plan, apply and test rules files."`
+	Escalation escalationCmd `cmd:"" help:"Escalation settings (points, policies, thresholds) as code: export, plan and apply files."`
+	Config     configCmd     `cmd:"" help:"Inspect the configuration."`
+	Version    versionCmd    `cmd:"" help:"Print the version, the commit and the Go version."`
 }
 
 func main() {

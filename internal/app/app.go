@@ -473,7 +473,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 // newWeb builds the dashboard over the same cases, permission engine and guild state the
 // commands use.
 func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbox bool) (*web.Server, error) {
-	return web.New(web.Config{Store: a.store, Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
+	return web.New(web.Config{Store: a.store, Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Escalation: a.escalation, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
 		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
 			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
 			return rules, err

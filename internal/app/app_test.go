@@ -29,7 +29,7 @@ type world struct {
 	dbURL                                   string
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, opts ...discordtest.Option) *world {
 	t.Helper()
 	// Real-sized snowflakes: the command parser takes only ids of Discord's length.
 	const base = 700000000000000000
@@ -52,7 +52,7 @@ func newWorld(t *testing.T) *world {
 			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1}},
 		}},
 	}
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.s = discordtest.New(t, append([]discordtest.Option{discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger())}, opts...)...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	return w
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
@@ -459,6 +460,65 @@ func TestDashboardOverHTTP(t *testing.T) {
 		}
 		if r := ww.get(t, mod, "/g/"+g+"/scheduled"); !strings.Contains(r.body, "2030-01-01 00:00 UTC") {
 			t.Errorf("the scheduled page does not show the moved unban: %s", r.body)
+		}
+	})
+
+	t.Run("escalation on the member and case pages", func(t *testing.T) {
+		ctx := context.Background()
+		st, err := store.OpenURL(ctx, ww.dbURL, store.Options{MaxOpenConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		esc := escalation.NewService(st, escalation.WithClock(ww.clk.Now))
+		if _, _, _, err := esc.Update(ctx, discord.GuildID(ww.guild), discord.UserID(ww.owner), -1, func(c *escalation.Config) error {
+			*c = escalation.Preset()
+			c.Policies[0].Enabled = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// Cases written as the pipeline writes them: escalation hears of each in its
+		// transaction (the running gavel carries the firing out).
+		ecs := cases.NewService(st, cases.WithClock(ww.clk.Now), cases.WithChangeObserver(esc))
+		var warns []cases.Case
+		for i := range 3 {
+			c, err := ecs.Create(ctx, cases.New{GuildID: discord.GuildID(ww.guild), UserID: discord.UserID(ww.plain), ModeratorID: discord.UserID(ww.mod),
+				Type: cases.Warn, Reason: fmt.Sprintf("escalating %d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			warns = append(warns, c)
+		}
+		memberPath := "/g/" + g + "/members/" + ww.plain.String()
+		r := ww.get(t, mod, memberPath)
+		for _, want := range []string{`id="points">3/10 points`, fmt.Sprintf(`class="point-case" data-number="%d"`, warns[0].Number),
+			"policy preset at 3, timeout for 1 hour"} {
+			if !strings.Contains(r.body, want) {
+				t.Fatalf("member page lacks %q: %s", want, r.body)
+			}
+		}
+		// The third warning triggered it; the running gavel picks the firing up (a firing
+		// another process left is run within a minute) and its case carries it out: each
+		// page links the other.
+		ww.clk.Advance(2 * time.Minute)
+		var escCase cases.Case
+		waitFor(t, "the escalation's case", func() bool {
+			fs, err := esc.FiringsOfCase(ctx, warns[2].ID)
+			if err != nil || len(fs) == 0 || fs[0].EscalationCase == 0 {
+				return false
+			}
+			escCase, err = cs.Get(ctx, fs[0].EscalationCase)
+			return err == nil
+		})
+		r = ww.get(t, mod, fmt.Sprintf("/g/%s/cases/%d", g, warns[2].Number))
+		if !strings.Contains(r.body, fmt.Sprintf(`carried out by <a href="/g/%s/cases/%d">case #%d</a>`, g, escCase.Number, escCase.Number)) ||
+			!strings.Contains(r.body, `id="c-points">Escalation points: 1`) {
+			t.Fatalf("the triggering case's page: %s", r.body)
+		}
+		r = ww.get(t, mod, fmt.Sprintf("/g/%s/cases/%d", g, escCase.Number))
+		if !strings.Contains(r.body, fmt.Sprintf(`Carries out the escalation triggered by <a href="/g/%s/cases/%d">case #%d</a>`, g, warns[2].Number, warns[2].Number)) {
+			t.Fatalf("the escalation case's page: %s", r.body)
 		}
 	})
 

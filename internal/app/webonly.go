@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/restcache"
+	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/modlog"
@@ -111,7 +112,10 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	cat := actions.Catalogue()
 	guilds := settings.NewService(st)
 	ml := modlog.New(st, guilds, modlog.WithLogger(logger), modlog.WithClock(w.clock), modlog.WithTones(cat.Tone))
-	w.cases = cases.NewService(st, cases.WithClock(w.clock.Now), cases.WithChangeObserver(ml))
+	// A dashboard edit (a case voided or made active again) changes points as a command's
+	// does; a firing it sets off is carried out by gavel run (escalation.Runner.Serve).
+	esc := escalation.NewService(st, escalation.WithClock(w.clock.Now))
+	w.cases = cases.NewService(st, cases.WithClock(w.clock.Now), cases.WithChangeObserver(ml), cases.WithChangeObserver(esc))
 	ml.Bind(w.cases)
 	exp := expiry.NewService(st, w.cases, expiry.WithRules(cat.ExpiryRules()), expiry.WithClock(w.clock))
 	// The command tree only names the commands and their permissions for the engine: this
@@ -140,7 +144,7 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	w.cache = restcache.New(ccfg)
 	// The pages ask for the guild list on every request; the cache's table is that list,
 	// refreshed in the background, so listing costs no call.
-	w.web, err = web.New(web.Config{Store: st, Log: logger.With("component", "web"), Cases: w.cases, Expiry: exp, Perms: perms, Settings: guilds,
+	w.web, err = web.New(web.Config{Store: st, Log: logger.With("component", "web"), Cases: w.cases, Expiry: exp, Escalation: esc, Perms: perms, Settings: guilds,
 		Discord: w.cache, Guilds: w.cache.Guilds, PublicURL: cfg.Web.PublicURL, ClientID: cfg.OAuthClientID(), ClientSecret: string(cfg.Web.ClientSecret),
 		APIURL: cfg.Discord.APIURL, Clock: w.clock,
 		Liftable: func(t cases.Type) bool {

@@ -154,6 +154,9 @@ func DiffGavel(old, new GavelRule) []FieldChange {
 	if o, n := DescribeGavelActions(old.Actions), DescribeGavelActions(new.Actions); o != n {
 		out = append(out, FieldChange{Field: "actions", Old: o, New: n})
 	}
+	if o, n := pointsText(old.Points), pointsText(new.Points); o != n {
+		out = append(out, FieldChange{Field: "points", Old: o, New: n})
+	}
 	return out
 }
 
@@ -347,4 +350,12 @@ func ruleIDs(rs []Rule) []int64 {
 		out[i] = r.ID
 	}
 	return out
+}
+
+// pointsText is a gavel rule's escalation points in a plan ("" for the guild's weights).
+func pointsText(p *int) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.Itoa(*p)
 }

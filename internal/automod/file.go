@@ -52,6 +52,7 @@ type fileRule struct {
 	ExemptRoles           []string     `toml:"exempt_roles,omitempty"`
 	ExemptChannels        []string     `toml:"exempt_channels,omitempty"`
 	Action                []fileAction `toml:"action"`
+	Points                *int         `toml:"points,omitempty"`
 }
 
 type fileAction struct {
@@ -107,7 +108,7 @@ func ParseFile(data []byte) (RuleFile, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return RuleFile{}, &fileError{msg: fmt.Sprintf("rules file: unknown keys %s; accepted keys of a [[rule]]: id, name, enforce, trigger, enabled, keywords, regex, allow, presets, mention_limit, mention_raid_protection, exempt_roles, exempt_channels, and [[rule.action]] with type, message, channel, duration", strings.Join(keys, ", "))}
+		return RuleFile{}, &fileError{msg: fmt.Sprintf("rules file: unknown keys %s; accepted keys of a [[rule]]: id, name, enforce, trigger, enabled, keywords, regex, allow, presets, mention_limit, mention_raid_protection, exempt_roles, exempt_channels, points (gavel-enforced rules), and [[rule.action]] with type, message, channel, duration", strings.Join(keys, ", "))}
 	}
 	var out RuleFile
 	var msgs []string
@@ -206,6 +207,9 @@ func (fr fileRule) trigger(problems *[]string) TriggerType {
 
 func (fr fileRule) discordRule() (Rule, []string) {
 	var problems []string
+	if fr.Points != nil {
+		problems = append(problems, "points: only gavel-enforced rules carry points (a Discord execution's AUTOMOD case takes the automod weight); accepted: leave it out, or enforce = \"gavel\"")
+	}
 	r := Rule{Name: fr.Name, TriggerType: fr.trigger(&problems), Enabled: fr.Enabled == nil || *fr.Enabled}
 	r.EventType = EventMessageSend
 	if r.TriggerType == TriggerMemberProfile {
@@ -263,7 +267,7 @@ func (fr fileRule) discordRule() (Rule, []string) {
 func (fr fileRule) gavelRule() (GavelRule, []string) {
 	var problems []string
 	g := GavelRule{Name: fr.Name, TriggerType: fr.trigger(&problems), Enabled: fr.Enabled == nil || *fr.Enabled,
-		Keywords: fr.Keywords, Regexes: fr.Regex, AllowList: fr.Allow}
+		Keywords: fr.Keywords, Regexes: fr.Regex, AllowList: fr.Allow, Points: fr.Points}
 	if fr.ID != "" {
 		problems = append(problems, "id: gavel-enforced rules have no Discord id; accepted: leave it out")
 	}
@@ -420,7 +424,7 @@ func gavelFileRule(g GavelRule) fileRule {
 	enabled := g.Enabled
 	fr := fileRule{Name: g.Name, Enforce: "gavel", Trigger: TriggerName(g.TriggerType), Enabled: &enabled,
 		Keywords: g.Keywords, Regex: g.Regexes, Allow: g.AllowList,
-		ExemptRoles: idStrings(g.ExemptRoles), ExemptChannels: idStrings(g.ExemptChannels)}
+		ExemptRoles: idStrings(g.ExemptRoles), ExemptChannels: idStrings(g.ExemptChannels), Points: g.Points}
 	if g.MentionLimit != 0 {
 		n := g.MentionLimit
 		fr.MentionLimit = &n

@@ -50,6 +50,9 @@ type GavelRule struct {
 	ExemptRoles    []int64       `json:"exempt_roles,omitempty"`
 	ExemptChannels []int64       `json:"exempt_channels,omitempty"`
 	Actions        []GavelAction `json:"actions"`
+	// Points are the escalation points the cases the rule makes carry (0 to 100); nil
+	// leaves them to the guild's weights (docs/escalation.md).
+	Points *int `json:"points,omitempty"`
 }
 
 // EngineRule is the rule as the engine evaluates it, with id as its id (gavel-enforced rules
@@ -77,6 +80,9 @@ func (g GavelRule) Has(t GavelActionType) (GavelAction, bool) {
 // is a *ValidationError naming the rule and each field.
 func ValidateGavel(g GavelRule) error {
 	var ps problems
+	if g.Points != nil && (*g.Points < 0 || *g.Points > 100) {
+		ps.add("points", "%d is out of range; accepted: 0 to 100 escalation points", *g.Points)
+	}
 	r := g.EngineRule(0)
 	switch n := chars(g.Name); {
 	case n == 0:

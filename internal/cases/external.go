@@ -22,7 +22,10 @@ const MetaAuditLogEntry = "audit_log_entry_id"
 // names them from these rather than asking Discord, which no longer knows a user who left or
 // whose ban was lifted. They are a snapshot; a later rename is not followed.
 const (
-	MetaTargetName    = "target_name"
+	MetaTargetName = "target_name"
+	// MetaPoints on a new case gives it that many escalation points, whatever its type's
+	// weight (a gavel-enforced AutoMod rule's points; see internal/escalation).
+	MetaPoints        = "points"
 	MetaModeratorName = "moderator_name"
 )
 

@@ -102,6 +102,9 @@ func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Durati
 		if _, err := r.ExpireDue(ctx); err != nil {
 			r.log.Warn("expiring escalation approvals", "err", err)
 		}
+		// Firings another process made and left (it stopped, or it runs no pipeline, as
+		// gavel web): a minute's grace lets their own process run them in order.
+		r.resumeBefore(ctx, now.Add(-time.Minute))
 		last = now
 		if woken != nil {
 			woken(now)

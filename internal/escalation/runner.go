@@ -98,10 +98,11 @@ func (r *Runner) Fired(f Firing) {
 // Resume runs what a previous process left: firings queued or approved but not run, and
 // approval requests never posted. Each is claimed first, so several processes never run one
 // twice.
-func (r *Runner) Resume(ctx context.Context) {
-	now := r.svc.Now()
+func (r *Runner) Resume(ctx context.Context) { r.resumeBefore(ctx, r.svc.Now()) }
+
+func (r *Runner) resumeBefore(ctx context.Context, before time.Time) {
 	for _, st := range []string{StateQueued, StateAwaiting} {
-		fs, err := r.svc.InState(ctx, st, now, 100)
+		fs, err := r.svc.InState(ctx, st, before, 100)
 		if err != nil {
 			r.log.Warn("escalations left by the last run", "err", err)
 			return

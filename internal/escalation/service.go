@@ -23,7 +23,7 @@ import (
 const (
 	// MetaPoints on a new case gives it that many points, whatever its type's weight (an
 	// AutoMod rule's points).
-	MetaPoints = "points"
+	MetaPoints = cases.MetaPoints
 	// MetaFiring marks a case an escalation made (the firing's id): it carries no points,
 	// or an escalation would feed itself.
 	MetaFiring = "escalation_firing"

@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -285,6 +286,22 @@ type casePage struct {
 	// Lifts is the case this one lifts (0: none); LiftedBy the cases that lift this one.
 	Lifts    int64
 	LiftedBy []cases.Case
+	// Escalations are the escalation links: the firings this case triggered (with the case
+	// each made) and the one this case carried out (with the case that triggered it).
+	Escalations []escalationLink
+	// Points are the escalation points the case carries (HasPoints false: none).
+	HasPoints   bool
+	Points      int
+	CountsUntil time.Time
+}
+
+// escalationLink is one firing as a case page shows it.
+type escalationLink struct {
+	escalation.Firing
+	// Triggered: this case set the firing off; Other is the case at the firing's other end
+	// (0: none yet).
+	Triggered bool
+	Other     int64
 }
 
 // metaLifts is the metadata key a lift case names the case it ends by (moderation's
@@ -328,6 +345,33 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 		return err
 	}
 	page.LiftedBy = lifted.Cases
+	if s.cfg.Escalation != nil {
+		if page.Points, page.CountsUntil, page.HasPoints, err = s.cfg.Escalation.CasePoints(r.Context(), c.ID); err != nil {
+			return err
+		}
+		fs, err := s.cfg.Escalation.FiringsOfCase(r.Context(), c.ID)
+		if err != nil {
+			return err
+		}
+		for _, f := range fs {
+			if f.State == escalation.StateSkipped {
+				continue // crossed at once with a harsher one, which took the action
+			}
+			l := escalationLink{Firing: f, Triggered: f.TriggerCase == c.ID}
+			other := f.EscalationCase
+			if !l.Triggered {
+				other = f.TriggerCase
+			}
+			if other != 0 {
+				oc, err := s.cfg.Cases.Get(r.Context(), other)
+				if err != nil {
+					return err
+				}
+				l.Other = oc.Number
+			}
+			page.Escalations = append(page.Escalations, l)
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(c.Metadata)) {
 		page.Metadata = append(page.Metadata, [2]string{k, c.Metadata[k]})
 	}
@@ -487,6 +531,14 @@ func (s *Server) changeError(c cases.Case, err error) error {
 type memberPage struct {
 	Guild  discord.Guild
 	UserID discord.UserID
+	// Escalation: the member's points now (of MaxAt, the highest enabled threshold; 0 when
+	// no policy is on), the cases that make them with when each stops counting, and the
+	// latest firings. ShowPoints is false when the process keeps no escalation.
+	ShowPoints bool
+	Points     int
+	MaxAt      int
+	PointCases []escalation.PointCase
+	Firings    []escalation.Firing
 	// Active are the member's cases in force; Liftable marks those a lift would end.
 	Active   []activeCase
 	Notes    []cases.Case
@@ -535,6 +587,20 @@ func (s *Server) handleMember(w http.ResponseWriter, r *http.Request, sess *sess
 	page.Notes = notes
 	if page.Cases, page.More, err = s.cfg.Cases.BrowsePage(r.Context(), cases.Browse{Filter: cases.Filter{GuildID: a.Guild.ID, UserID: user}}, 0, memberCases); err != nil {
 		return err
+	}
+	if s.cfg.Escalation != nil {
+		page.ShowPoints = true
+		cfg, _, err := s.cfg.Escalation.Config(r.Context(), a.Guild.ID)
+		if err != nil {
+			return err
+		}
+		page.MaxAt = cfg.MaxAt()
+		if page.Points, page.PointCases, err = s.cfg.Escalation.Points(r.Context(), a.Guild.ID, user); err != nil {
+			return err
+		}
+		if page.Firings, err = s.cfg.Escalation.FiringsOfMember(r.Context(), a.Guild.ID, user, 10); err != nil {
+			return err
+		}
 	}
 	if r.URL.Query().Get("lifted") != "" {
 		page.Notice = "Punishment lifted: the lift is a case of its own, listed below, linked to the case it ends."

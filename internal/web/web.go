@@ -27,6 +27,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -66,7 +67,9 @@ type Config struct {
 	// Expiry changes a case's status and expiry as cases modify does, moving its scheduled
 	// end with it; nil hides those two actions.
 	Expiry *expiry.Service
-	Perms  *permissions.Service
+	// Escalation shows a member's points and a case's escalation links; nil hides them.
+	Escalation *escalation.Service
+	Perms      *permissions.Service
 	// Settings holds the servers' settings; nil hides the settings page.
 	Settings *settings.Service
 	// AutoMod reads the server's AutoMod rules from Discord and dry-runs messages against

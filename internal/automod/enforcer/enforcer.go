@@ -684,6 +684,10 @@ func (am *Enforcer) punish(ctx context.Context, co *moderation.Coordinator, guil
 			meta[k] = clipText(v, cases.MaxMetadataValue)
 		}
 	}
+	if rule.Points != nil {
+		// The cases this firing makes carry the rule's escalation points.
+		meta[cases.MetaPoints] = strconv.Itoa(*rule.Points)
+	}
 	var notes []string
 	if _, ok := rule.Has(automod.GavelDelete); ok {
 		err := am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {

@@ -339,12 +339,15 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 }
 
 const lockGuildForEscalation = `-- name: LockGuildForEscalation :one
-SELECT case_count FROM guilds WHERE id = $1 FOR UPDATE
+SELECT case_count FROM guilds WHERE id = $1 FOR NO KEY UPDATE
 `
 
-// The guild's row lock, the one case numbering takes: escalation evaluates a member's points
-// under it, so two processes recording cases of one guild evaluate one after the other and
-// each sees the other's committed points.
+// The guild's row lock, the one case numbering takes (its UPDATE of case_count takes FOR NO
+// KEY UPDATE): escalation evaluates a member's points under it, so two processes recording
+// cases of one guild evaluate one after the other and each sees the other's committed points.
+// Not FOR UPDATE: that would also wait for the KEY SHARE locks every insert referencing the
+// guild (a case's points row) takes, and two evaluations that each inserted one before
+// locking would deadlock.
 func (q *Queries) LockGuildForEscalation(ctx context.Context, id int64) (int64, error) {
 	row := q.db.QueryRowContext(ctx, lockGuildForEscalation, id)
 	var case_count int64

@@ -1,8 +1,11 @@
 -- name: LockGuildForEscalation :one
--- The guild's row lock, the one case numbering takes: escalation evaluates a member's points
--- under it, so two processes recording cases of one guild evaluate one after the other and
--- each sees the other's committed points.
-SELECT case_count FROM guilds WHERE id = $1 FOR UPDATE;
+-- The guild's row lock, the one case numbering takes (its UPDATE of case_count takes FOR NO
+-- KEY UPDATE): escalation evaluates a member's points under it, so two processes recording
+-- cases of one guild evaluate one after the other and each sees the other's committed points.
+-- Not FOR UPDATE: that would also wait for the KEY SHARE locks every insert referencing the
+-- guild (a case's points row) takes, and two evaluations that each inserted one before
+-- locking would deadlock.
+SELECT case_count FROM guilds WHERE id = $1 FOR NO KEY UPDATE;
 
 -- name: GetEscalationConfig :one
 SELECT * FROM escalation_config WHERE guild_id = $1;

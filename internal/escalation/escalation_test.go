@@ -1,0 +1,271 @@
+package escalation_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/escalation"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+const (
+	guild = discord.GuildID(900000000000000001)
+	mod   = discord.UserID(900000000000000002)
+)
+
+func TestPresetIsValid(t *testing.T) {
+	c := escalation.Preset()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p := c.Policies[0]
+	var approvals []int
+	for _, th := range p.Thresholds {
+		if th.NeedsApproval() {
+			approvals = append(approvals, th.At)
+		}
+	}
+	if diff := cmp.Diff([]int{7, 10}, approvals); diff != "" {
+		t.Errorf("thresholds needing approval (-want +got):\n%s", diff)
+	}
+	if pts, d := c.PointsFor(cases.Kick, "anything", nil); pts != 3 || d != escalation.DefaultCountsFor {
+		t.Errorf("kick: %d points for %s", pts, d)
+	}
+}
+
+func TestValidateRefusesWithWhatIsAccepted(t *testing.T) {
+	yes := true
+	for name, tc := range map[string]struct {
+		c    escalation.Config
+		want string
+	}{
+		"threshold above 100": {escalation.Config{Policies: []escalation.Policy{{Name: "p", Thresholds: []escalation.Threshold{{At: 101, Action: escalation.Ban}}}}},
+			"101 points is out of range; a threshold is 1 to 100 points"},
+		"duration out of bounds": {escalation.Config{Policies: []escalation.Policy{{Name: "p", Thresholds: []escalation.Threshold{{At: 3, Action: escalation.Timeout, Duration: 29 * 24 * time.Hour}}}}},
+			"is out of bounds for a timeout; accepted: 1 minute to 4 weeks"},
+		"two thresholds at one level": {escalation.Config{Policies: []escalation.Policy{{Name: "p", Thresholds: []escalation.Threshold{
+			{At: 3, Action: escalation.Kick}, {At: 3, Action: escalation.Ban, Approval: &yes}}}}},
+			"two thresholds at 3 points; each level may have one action"},
+		"too many policies": {escalation.Config{Policies: func() []escalation.Policy {
+			var ps []escalation.Policy
+			for i := range 11 {
+				ps = append(ps, escalation.Policy{Name: "p" + string(rune('a'+i)), Thresholds: []escalation.Threshold{{At: 1, Action: escalation.Kick}}})
+			}
+			return ps
+		}()}, "11 policies; at most 10 are accepted"},
+		"points above 100": {escalation.Config{Weights: []escalation.Weight{{Type: cases.Warn, Points: 101}}}, "101 is out of range; accepted: 0 to 100"},
+		"reset above the threshold": {escalation.Config{Policies: []escalation.Policy{{Name: "p", Thresholds: []escalation.Threshold{{At: 3, Action: escalation.Kick, ResetBelow: 4}}}}},
+			"accepted: 1 to 3"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := tc.c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate = %v; want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestFileRoundTrip(t *testing.T) {
+	c := escalation.Preset()
+	c.Policies[0].Enabled = true
+	two := 2
+	c.Reasons = []escalation.ReasonWeight{{Match: "spam", Points: &two, CountsFor: 7 * 24 * time.Hour}}
+	c.Policies[0].Thresholds[0].ResetBelow = 2
+	b, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := escalation.ParseFile(b)
+	if err != nil {
+		t.Fatalf("ParseFile of Encode's output:\n%s\n%v", b, err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s\nfile:\n%s", diff, b)
+	}
+	if p := escalation.MakePlan(c, got, 1); !p.Empty() {
+		t.Errorf("plan of identical settings: %s", p)
+	}
+}
+
+func TestParseFileRefusals(t *testing.T) {
+	for name, tc := range map[string]struct{ file, want string }{
+		"syntax":        {"[[policy]]\nname = \"a\n", "line 2, column"},
+		"unknown key":   {"[[policy]]\nname = \"a\"\nlevel = 3\n", "unknown keys policy.level"},
+		"bad action":    {"[[policy]]\nname = \"a\"\n[[policy.threshold]]\nat = 3\naction = \"smite\"\n", "accepted: timeout, tempban, kick, ban, jail"},
+		"bad duration":  {"[[policy]]\nname = \"a\"\n[[policy.threshold]]\nat = 3\naction = \"timeout\"\nduration = \"soon\"\n", "is not a duration"},
+		"above 100":     {"[[policy]]\nname = \"a\"\n[[policy.threshold]]\nat = 300\naction = \"kick\"\n", "a threshold is 1 to 100 points"},
+		"same level":    {"[[policy]]\nname = \"a\"\n[[policy.threshold]]\nat = 3\naction = \"kick\"\n[[policy.threshold]]\nat = 3\naction = \"ban\"\n", "two thresholds at 3 points"},
+		"out of bounds": {"[[policy]]\nname = \"a\"\n[[policy.threshold]]\nat = 3\naction = \"timeout\"\nduration = \"30d\"\n", "accepted: 1 minute to 4 weeks"},
+		"bad type":      {"[[weight]]\ntype = \"hug\"\npoints = 1\n", "not a case type"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := escalation.ParseFile([]byte(tc.file))
+			if !errors.Is(err, escalation.ErrFile) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("ParseFile = %v; want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlanSaysWhatChanges(t *testing.T) {
+	cur := escalation.Preset()
+	next := escalation.Preset()
+	next.Policies[0].Enabled = true
+	next.Policies[0].Thresholds[0].Duration = 2 * time.Hour
+	next.Weights[0].Points = 2
+	p := escalation.MakePlan(cur, next, 3)
+	want := []string{"~ weight warn: 1 points → 2 points", "~ policy preset: off → on", "~ policy preset at 3: timeout for 1 hour → timeout for 2 hours"}
+	if diff := cmp.Diff(want, p.Changes); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+}
+
+func FuzzParseFile(f *testing.F) {
+	b, _ := escalation.Preset().Encode()
+	f.Add(string(b))
+	f.Add("counts_for = \"7d\"\n[[weight]]\ntype = \"warn\"\npoints = 1\n")
+	f.Add("[[policy]]\nname = \"x\"\nenabled = true\n[[policy.threshold]]\nat = 1\naction = \"jail\"\nreset_below = 1\napproval = false\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := escalation.ParseFile([]byte(s))
+		if err != nil {
+			if !errors.Is(err, escalation.ErrFile) {
+				t.Fatalf("error %v does not match ErrFile", err)
+			}
+			return
+		}
+		// What parses is valid, and survives a round trip.
+		if err := c.Validate(); err != nil {
+			t.Fatalf("parsed settings fail Validate: %v", err)
+		}
+		out, err := c.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := escalation.ParseFile(out)
+		if err != nil {
+			t.Fatalf("re-parse of %q: %v", out, err)
+		}
+		if p := escalation.MakePlan(c, again, 0); !p.Empty() {
+			t.Fatalf("round trip changed: %s", p)
+		}
+	})
+}
+
+// The ledger on both engines: points on cases, the sum, firing on crossing only, the
+// harshest of two crossed, re-arming below reset, and concurrent writers firing once.
+func TestPointsAndFiring(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		clockNow := func() time.Time { return now }
+		esc := escalation.NewService(st, escalation.WithClock(clockNow))
+		var mu sync.Mutex
+		var fired []escalation.Firing
+		esc.OnFired(func(f escalation.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() })
+		cs := cases.NewService(st, cases.WithClock(clockNow), cases.WithChangeObserver(esc))
+		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
+			*c = escalation.Preset()
+			c.Policies[0].Enabled = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		warn := func(user discord.UserID) cases.Case {
+			t.Helper()
+			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Warn, Reason: "spam"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		u := discord.UserID(900000000000000100)
+		warn(u)
+		warn(u)
+		if len(fired) != 0 {
+			t.Fatalf("fired at 2 points: %+v", fired)
+		}
+		third := warn(u)
+		if len(fired) != 1 || fired[0].Threshold.At != 3 || fired[0].TriggerCase != third.ID || fired[0].Contributing != "#1, #2, #3" {
+			t.Fatalf("fired = %+v; want one at 3 triggered by #3", fired)
+		}
+		warn(u)
+		if len(fired) != 1 {
+			t.Fatalf("fired again past the threshold: %+v", fired)
+		}
+		// 4 → 2 points: voiding one keeps it fired (3 is not below 3), the second re-arms.
+		if _, err := cs.Void(ctx, guild, 1, mod, "mistake"); err != nil {
+			t.Fatal(err)
+		}
+		if fs, _ := esc.FiringsOfMember(ctx, guild, u, 10); !fs[0].Open() {
+			t.Fatal("re-armed at 3 points")
+		}
+		if _, _, err := esc.SetPoints(ctx, cs, guild, 2, mod, 0); err != nil {
+			t.Fatal(err)
+		}
+		if fs, _ := esc.FiringsOfMember(ctx, guild, u, 10); fs[0].Open() {
+			t.Fatal("not re-armed at 2 points")
+		}
+		if total, _, _ := esc.Points(ctx, guild, u); total != 2 {
+			t.Fatalf("points = %d; want 2", total)
+		}
+		// Points stop counting after 30 days.
+		now = now.Add(31 * 24 * time.Hour)
+		if total, _, _ := esc.Points(ctx, guild, u); total != 0 {
+			t.Fatalf("points after 31 days = %d; want 0", total)
+		}
+
+		// One 5-point case from 0 crosses 3 and 5: one firing takes the action.
+		fired = nil
+		v := discord.UserID(900000000000000101)
+		if _, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: v, ModeratorID: mod, Type: cases.Warn, Reason: "raid",
+			Metadata: map[string]string{escalation.MetaPoints: "5"}}); err != nil {
+			t.Fatal(err)
+		}
+		if len(fired) != 1 || fired[0].Threshold.At != 5 {
+			t.Fatalf("fired = %+v; want only the threshold at 5", fired)
+		}
+		fs, _ := esc.FiringsOfMember(ctx, guild, v, 10)
+		if len(fs) != 2 {
+			t.Fatalf("%d firings; want 2 (one skipped)", len(fs))
+		}
+
+		// Sixteen concurrent warnings from 2 points: exactly one firing at 3.
+		fired = nil
+		w := discord.UserID(900000000000000102)
+		warn(w)
+		warn(w)
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: w, ModeratorID: mod, Type: cases.Warn, Reason: "x"}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for _, f := range fired {
+			if f.Threshold.At == 3 {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%d firings at 3 from 16 concurrent warnings; want 1", n)
+		}
+	})
+}
