@@ -70,6 +70,7 @@ api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
+rest_share = 0
 
 [metrics]
 addr = ""
@@ -105,6 +106,7 @@ api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
+rest_share = 0
 
 [metrics]
 addr = ""
@@ -143,6 +145,7 @@ api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
+rest_share = 0
 
 [metrics]
 addr = ""
@@ -179,6 +182,7 @@ api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
+rest_share = 0
 
 [metrics]
 addr = ""
@@ -200,7 +204,7 @@ client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
+			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
 		},
 		{
 			name:       "token in file",
@@ -247,6 +251,7 @@ api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
+rest_share = 0
 
 [metrics]
 addr = ""

@@ -31,6 +31,7 @@ import (
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/leases"
 	"github.com/gavelbot/gavel/internal/metrics"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
@@ -78,6 +79,8 @@ type App struct {
 	runLock *store.RunLock
 	// listening is told when the App first listens for other processes' changes.
 	listening func()
+	// leases is the shard-lease provider (discord.shards = "auto" on PostgreSQL), or nil.
+	leases *leases.Provider
 	// dbHealth follows whether the database answers (store.Health).
 	dbHealth *store.Health
 	cases    *cases.Service
@@ -162,6 +165,13 @@ type options struct {
 	listening       func()
 	heard           func(store.Change)
 	raidObserve     func(raid.Step)
+	leases          []func(*leases.Config)
+}
+
+// WithLeaseConfig adjusts the shard leases' configuration after gavel's own (tests shorten
+// the renewal and the lease, and give them a clock).
+func WithLeaseConfig(f func(*leases.Config)) Option {
+	return func(o *options) { o.leases = append(o.leases, f) }
 }
 
 // WithChangesListening calls f once the App listens for the configuration changes other
@@ -368,7 +378,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog), cases.WithChangeObserver(pollBans),
 		cases.WithChangeObserver(a.escalation))
 	a.modlog.Bind(a.cases)
-	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}))
+	// With shard leases, this process claims only the expiries of its shards' guilds.
+	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}),
+		expiry.WithShards(a.leasedShards))
 	// One tracker of the database's reachability: the pipeline reports to it and the metric
 	// pings through it, so an outage is logged once with the driver's detail.
 	a.dbHealth = store.NewHealth(logger, a.clock.Now)
@@ -399,9 +411,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(discordTransport())})}
-	if o.limiter != nil {
-		portOpts = append(portOpts, disgoport.WithLimiter(o.limiter))
+	lim := o.limiter
+	if lim == nil {
+		lim = disgoport.NewLimiter()
 	}
+	portOpts = append(portOpts, disgoport.WithLimiter(lim))
+	a.shareGlobalLimit(cfg, st, lim)
+	a.leases = a.newLeases(cfg, st, lim, o.leases)
 	a.port, err = disgoport.New(string(cfg.Discord.Token), portOpts...)
 	if err != nil {
 		return nil, err

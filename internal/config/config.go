@@ -132,7 +132,14 @@ type Discord struct {
 	// Shards are the shards this process runs: "auto" (free shards taken from the
 	// database) or ids and ranges ("0-15", "0,2,4-7").
 	Shards string `toml:"shards" env:"GAVEL_DISCORD_SHARDS" accept:"\"auto\" or shard ids and ranges separated by commas, in quotes, such as shards = \"0-15\" or shards = \"0,2,4-7\""`
+	// RESTShare is how many REST requests a second this process keeps to, of the bot's
+	// global 50 shared by all its processes: 0 is an equal split of 45 among the processes
+	// holding shard leases (the whole 50 for a process without them).
+	RESTShare int `toml:"rest_share" env:"GAVEL_DISCORD_REST_SHARE" accept:"a whole number of requests a second from 0 to 50, such as rest_share = 15 (0: an equal split among the processes)"`
 }
+
+// MaxRESTShare bounds discord.rest_share: Discord's global limit for a bot.
+const MaxRESTShare = 50
 
 // ShardCount is discord.shard_count: "auto" or a number, which a TOML file may write
 // without quotes.
@@ -613,6 +620,9 @@ func (c Config) Validate() error {
 	if _, err := shards.ParseIDs(c.Discord.Shards); err != nil {
 		problems = append(problems, err.Error())
 	}
+	if n := c.Discord.RESTShare; n < 0 || n > MaxRESTShare {
+		problems = append(problems, fmt.Sprintf("discord.rest_share %d is not between 0 and %d: set the requests a second this process may send, or 0 for an equal split of 45 among the processes", n, MaxRESTShare))
+	}
 	if c.Metrics.Addr != "" {
 		if _, port, err := net.SplitHostPort(c.Metrics.Addr); err != nil || port == "" {
 			problems = append(problems, fmt.Sprintf("metrics.addr %q is not host:port (such as \"127.0.0.1:9090\" or \":9090\"); leave it empty to turn metrics off", c.Metrics.Addr))
@@ -687,6 +697,7 @@ func (c Config) WriteTOML(w io.Writer) error {
 			BotOwners  []string `toml:"bot_owners"`
 			ShardCount string   `toml:"shard_count"`
 			Shards     string   `toml:"shards"`
+			RESTShare  int      `toml:"rest_share"`
 		} `toml:"discord"`
 		Metrics Metrics `toml:"metrics"`
 		Expiry  Expiry  `toml:"expiry"`
@@ -711,6 +722,7 @@ func (c Config) WriteTOML(w io.Writer) error {
 	view.Discord.APIURL, view.Discord.GatewayURL = c.Discord.APIURL, c.Discord.GatewayURL
 	view.Discord.Guilds, view.Discord.BotOwners = c.Discord.Guilds, c.Discord.BotOwners
 	view.Discord.ShardCount, view.Discord.Shards = string(c.Discord.ShardCount), c.Discord.Shards
+	view.Discord.RESTShare = c.Discord.RESTShare
 	if loc, err := store.ParseURL(c.Database.URL); err == nil {
 		view.Database.URL = loc.Redacted
 	} else {

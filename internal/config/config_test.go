@@ -91,22 +91,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "token in file rejected",
@@ -381,6 +381,7 @@ api_url = "https://discord.com/api/v10"
 gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
+rest_share = 0
 
 [metrics]
 addr = ""
@@ -418,6 +419,7 @@ api_url = ""
 gateway_url = ""
 shard_count = ""
 shards = ""
+rest_share = 0
 
 [metrics]
 addr = ""
@@ -454,6 +456,7 @@ api_url = ""
 gateway_url = ""
 shard_count = ""
 shards = ""
+rest_share = 0
 
 [metrics]
 addr = ""

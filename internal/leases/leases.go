@@ -21,8 +21,8 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,6 +57,9 @@ type Config struct {
 	// Owned, when set, is told the shards this process holds each time they change (the
 	// guild affinity filters work on it).
 	Owned func(count int, shards []int)
+	// Live, when set, is told at every renewal how many processes hold leases (the REST
+	// share is split between them).
+	Live func(processes int)
 }
 
 // lease is a shard this process holds.
@@ -213,6 +216,9 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 		}
 		return
 	}
+	if p.cfg.Live != nil {
+		p.cfg.Live(int(live))
+	}
 	share := (count + int(live) - 1) / int(live)
 	p.mu.Lock()
 	mine := sortedIDs(p.leases)
@@ -287,6 +293,47 @@ func (p *Provider) owned() {
 	}
 	count, ids := p.Shards()
 	p.cfg.Owned(count, ids)
+}
+
+// KeepsSessions says that this provider hands sessions on (Release saves them), so a clean
+// stop closes each shard with a code that keeps its session for the next owner.
+func (p *Provider) KeepsSessions() bool { return true }
+
+// IdentifiesNeeded is how many IDENTIFYs taking this process's share of count shards may
+// cost at most: the free shards with no session to resume, up to the share (the others
+// RESUME). It reads the table; on a failed read it assumes every shard identifies.
+func (p *Provider) IdentifiesNeeded(count int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := p.cfg.Clock.Now()
+	q := p.q()
+	rows, err := q.ShardLeases(ctx, int64(count))
+	if err != nil {
+		return count
+	}
+	live, err := q.LiveProcesses(ctx, now.UnixMilli())
+	if err != nil {
+		return count
+	}
+	share := count / int(live+1)
+	if count%int(live+1) != 0 {
+		share++
+	}
+	fresh, free := 0, 0
+	for _, r := range rows {
+		if r.Owner.Valid && r.ExpiresAt > now.UnixMilli() {
+			continue
+		}
+		free++
+		if r.SessionID == "" || r.Seq <= 0 {
+			fresh++
+		}
+	}
+	if len(rows) < count {
+		fresh += count - len(rows)
+		free += count - len(rows)
+	}
+	return min(fresh, share, free)
 }
 
 // Release implements shards.Provider: after a clean stop, every shard still held is handed

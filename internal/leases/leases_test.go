@@ -91,6 +91,14 @@ type process struct {
 	r      *runner
 	cancel context.CancelFunc
 	done   chan struct{}
+	mu     sync.Mutex
+	live   int // the processes holding leases, as last reported (the REST share's divisor)
+}
+
+func (pr *process) lastLive() int {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.live
 }
 
 // TestShardsAreSharedAndTakenOver runs three providers (three processes) on one database
@@ -107,7 +115,8 @@ func TestShardsAreSharedAndTakenOver(t *testing.T) {
 		defer cancelAll()
 		start := func(name string) *process {
 			pr := &process{r: newRunner(name), done: make(chan struct{})}
-			pr.p = leases.New(leases.Config{Store: st, Owner: name, Renew: renew, TTL: ttl, Clock: clk})
+			pr.p = leases.New(leases.Config{Store: st, Owner: name, Renew: renew, TTL: ttl, Clock: clk,
+				Live: func(n int) { pr.mu.Lock(); pr.live = n; pr.mu.Unlock() }})
 			pctx, cancel := context.WithCancel(ctx)
 			pr.cancel = cancel
 			go func() {
@@ -142,6 +151,11 @@ func TestShardsAreSharedAndTakenOver(t *testing.T) {
 		if got := shares(live); !slices.Equal(got, []int{2, 3, 3}) {
 			t.Fatalf("shards per process %v; want 3, 3 and 2 in some order", got)
 		}
+		for _, pr := range live {
+			if n := pr.lastLive(); n != 3 {
+				t.Errorf("%s counts %d processes holding leases; want 3", pr.r.name, n)
+			}
+		}
 		identified := 0
 		for _, pr := range live {
 			identified += pr.r.started - len(pr.r.resumed)
@@ -168,6 +182,9 @@ func TestShardsAreSharedAndTakenOver(t *testing.T) {
 		}
 		if got := shares(live); !slices.Equal(got, []int{4, 4}) {
 			t.Errorf("after the takeover, shards per process %v; want 4 and 4", got)
+		}
+		if n := live[0].lastLive(); n != 2 {
+			t.Errorf("after c died, a counts %d processes; want 2", n)
 		}
 		resumedFromC := 0
 		for _, pr := range live {

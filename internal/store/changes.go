@@ -27,6 +27,9 @@ const (
 	TopicPermissions = "permissions"
 	TopicAutoMod     = "automod"
 	TopicPolls       = "polls"
+	// TopicRateLimit is a global 429 one process met: every process of the bot pauses its
+	// REST requests. Its number is not a guild but the pause's end, in Unix milliseconds.
+	TopicRateLimit = "ratelimit"
 )
 
 // AllGuilds is the guild of a change heard as "anything may have changed": the listener
@@ -115,8 +118,17 @@ func (t *Tx) AnnounceAfter(topic string, guildID int64) {
 	t.AfterCommit(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = s.InTx(withoutEvent(ctx), func(tx *Tx) error { return tx.Announce(topic, guildID) })
+		_ = s.Announce(ctx, topic, guildID)
 	})
+}
+
+// Announce, outside a transaction, tells every process sharing the database of a change
+// (or, for TopicRateLimit, a pause) at once. On SQLite there is nobody else to tell.
+func (s *Store) Announce(ctx context.Context, topic string, value int64) error {
+	if s.Location.Engine != Postgres {
+		return nil
+	}
+	return s.InTx(withoutEvent(ctx), func(tx *Tx) error { return tx.Announce(topic, value) })
 }
 
 // channel is the store's NOTIFY channel: one per schema, read once.

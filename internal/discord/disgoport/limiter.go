@@ -107,6 +107,13 @@ func WithGlobalObserver(f func(until time.Time)) LimiterOption {
 	return func(l *Limiter) { l.onGlobal = f }
 }
 
+// ObserveGlobal is WithGlobalObserver on a Limiter already built.
+func (l *Limiter) ObserveGlobal(f func(until time.Time)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.onGlobal = f
+}
+
 // SetGlobalLimit changes how many bot requests may leave per window, at run time: this
 // process's share of the bot's global limit, which changes as processes come and go.
 // requests <= 0 turns the pacing off. The requests sent in the current window still count.

@@ -1,0 +1,54 @@
+package app
+
+import (
+	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/discord/shards"
+	"github.com/gavelbot/gavel/internal/leases"
+	"github.com/gavelbot/gavel/internal/store"
+)
+
+// restBudget is what the processes holding shard leases split between them by default:
+// Discord's global 50 requests a second per bot token, less a tenth of headroom for the
+// moment a process joins and the shares have not moved yet.
+const restBudget = 45
+
+// newLeases returns the shard-lease provider of a process that takes its shards from the
+// database (discord.shards = "auto" on PostgreSQL), or nil. Its shards limit the expiries
+// this process claims (expiry.WithShards: until it runs, every guild's), and the number of
+// processes holding leases sets this process's REST share.
+func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limiter, opts []func(*leases.Config)) *leases.Provider {
+	if cfg.Discord.Shards != shards.Auto || st.Engine() != store.Postgres {
+		return nil
+	}
+	lc := leases.Config{Store: st, Clock: a.clock, Log: a.log}
+	if cfg.Discord.RESTShare == 0 {
+		lc.Live = func(processes int) { lim.SetGlobalLimit(max(restBudget/max(processes, 1), 1)) }
+	}
+	for _, o := range opts {
+		o(&lc)
+	}
+	return leases.New(lc)
+}
+
+// shareGlobalLimit paces this process at its explicit share (discord.rest_share) and, on
+// PostgreSQL, shares global 429s with the bot's other processes (leases.ShareRateLimits).
+func (a *App) shareGlobalLimit(cfg config.Config, st *store.Store, lim *disgoport.Limiter) {
+	if n := cfg.Discord.RESTShare; n > 0 {
+		lim.SetGlobalLimit(n)
+	}
+	leases.ShareRateLimits(st, lim, a.log)
+}
+
+// Leases returns the shard-lease provider (discord.shards = "auto" on PostgreSQL), nil
+// when the process's shards are not leased: the shard manager runs it.
+func (a *App) Leases() *leases.Provider { return a.leases }
+
+// leasedShards is the shard filter of the expiries: every guild's (count 0) until the
+// leases run.
+func (a *App) leasedShards() (count int, ids []int) {
+	if a.leases == nil {
+		return 0, nil
+	}
+	return a.leases.Shards()
+}
