@@ -19,9 +19,17 @@ func TestSettingsChangedElsewhereAreUsedAtOnce(t *testing.T) {
 	w.dbURL = storetest.URL(t, store.Postgres)
 	heard := make(chan store.Change, 16)
 	listening := make(chan struct{})
-	w.runApp(t, app.WithChangesListening(func() { close(listening) }),
+	a := w.runApp(t, app.WithChangesListening(func() { close(listening) }),
 		app.WithChangesHeard(func(c store.Change) { heard <- c }))
 	<-listening
+	// shards = "auto" on PostgreSQL builds the shard leases; until they run, the process
+	// holds none and keeps to the whole global limit.
+	if a.Leases() == nil {
+		t.Error("no shard-lease provider for shards = \"auto\" on PostgreSQL")
+	}
+	if share, held := gauge(t, a, "gavel_rest_share"), gauge(t, a, "gavel_shard_leases_held"); share != 50 || held != 0 {
+		t.Errorf("gavel_rest_share %v and gavel_shard_leases_held %v; want 50 and 0", share, held)
+	}
 
 	// The running gavel reads (and caches) the prefix.
 	if r := w.say(t, w.owner, "$warn <@"+w.target.String()+"> one"); !strings.Contains(r.Content, "Case #1") {

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/shards"
@@ -28,7 +30,14 @@ func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limit
 	for _, o := range opts {
 		o(&lc)
 	}
-	return leases.New(lc)
+	p := leases.New(lc)
+	a.metrics.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gavel_shard_leases_held", Help: "Shards whose lease this process holds (discord.shards = \"auto\")."},
+			func() float64 { _, ids := p.Shards(); return float64(len(ids)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gavel_shard_processes", Help: "Processes holding shard leases, as this process counted them at its last renewal."},
+			func() float64 { return float64(p.Live()) }),
+	)
+	return p
 }
 
 // shareGlobalLimit paces this process at its explicit share (discord.rest_share) and, on
@@ -37,6 +46,9 @@ func (a *App) shareGlobalLimit(cfg config.Config, st *store.Store, lim *disgopor
 	if n := cfg.Discord.RESTShare; n > 0 {
 		lim.SetGlobalLimit(n)
 	}
+	a.metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gavel_rest_share",
+		Help: "REST requests a second this process keeps to, of the bot's global limit (0: not paced)."},
+		func() float64 { return float64(lim.GlobalLimit()) }))
 	leases.ShareRateLimits(st, lim, a.log)
 }
 

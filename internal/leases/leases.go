@@ -76,6 +76,15 @@ type Provider struct {
 	mu     sync.Mutex
 	count  int
 	leases map[int]lease
+	// live is how many processes held leases at the last renewal.
+	live int
+}
+
+// Live is how many processes held leases at the last renewal (0 before the first).
+func (p *Provider) Live() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.live
 }
 
 var _ shards.Provider = (*Provider)(nil)
@@ -216,6 +225,9 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 		}
 		return
 	}
+	p.mu.Lock()
+	p.live = int(live)
+	p.mu.Unlock()
 	if p.cfg.Live != nil {
 		p.cfg.Live(int(live))
 	}

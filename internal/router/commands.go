@@ -111,9 +111,8 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	if rt.replayed(ctx, guildID, ev, command, log) {
 		return
 	}
-	ctx = rt.withEvent(ctx, guildID, ev, command)
 	recorded := false
-	defer func() { rt.handled(ctx, recorded, log) }()
+	defer func() { rt.handled(ctx, guildID, ev, command, recorded, log) }()
 	if !known {
 		reply(rt.usageReply(log, "", parseErr))
 		return
@@ -244,7 +243,6 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 	if rt.replayed(ctx, guildID, discord.EventID(id), strings.Join(path, " "), log) {
 		return
 	}
-	ctx = rt.withEvent(ctx, guildID, discord.EventID(id), strings.Join(path, " "))
 	if leaf, ok := rt.cfg.Tree.Leaf(path); ok && leaf.Public {
 		rt.handlePublicSlash(ctx, co, id, token, ia, path, log)
 		return
@@ -281,7 +279,7 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		return
 	}
 	edit(r.Message)
-	rt.handled(ctx, r.Recorded, log)
+	rt.handled(ctx, guildID, discord.EventID(id), strings.Join(path, " "), r.Recorded, log)
 }
 
 // slashCommand reads a slash command's options, checks the permission and runs it: what
@@ -353,7 +351,11 @@ func (rt *Router) handlePublicSlash(ctx context.Context, co *moderation.Coordina
 	if r.Replayed {
 		return
 	}
-	defer rt.handled(ctx, r.Recorded, log)
+	var guildID discord.GuildID
+	if g := ia.GuildID(); g != nil {
+		guildID = discord.GuildID(*g)
+	}
+	defer rt.handled(ctx, guildID, discord.EventID(id), strings.Join(path, " "), r.Recorded, log)
 	if r.Outcome != "" && r.Outcome != tools.OK {
 		r.Message.Flags |= discord.FlagEphemeral
 	}
@@ -373,7 +375,10 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 	if args.Spec.Action != nil {
 		r = rt.act(ctx, co, call, args)
 	} else {
-		r = rt.cfg.Tools.Run(ctx, call, args)
+		tctx := rt.withEvent(ctx, call, name)
+		r = rt.cfg.Tools.Run(tctx, call, args)
+		// A write of the tool claimed the event (store.WithEvent): nothing more to record.
+		r.Recorded = r.Recorded || store.EventClaimed(tctx)
 		if replayedTool(r.Err) {
 			rt.cfg.Metrics.Command(name, outcomeReplayed)
 			return tools.Reply{Replayed: true}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/tools"
 )
 
 // Events records which command events were handled, so that a replayed one (a gateway
@@ -37,21 +38,24 @@ func (rt *Router) replayed(ctx context.Context, guildID discord.GuildID, ev disc
 	return seen
 }
 
-// withEvent has the command's writes claim its event (store.WithEvent).
-func (rt *Router) withEvent(ctx context.Context, guildID discord.GuildID, ev discord.EventID, command string) context.Context {
-	if rt.cfg.Events == nil || guildID == 0 || ev == 0 {
+// withEvent has a tool's writes claim its event (store.WithEvent). An action's event is
+// recorded by its case instead (moderation.Request.Event), so the pipeline's transactions
+// never carry it.
+func (rt *Router) withEvent(ctx context.Context, call tools.Call, command string) context.Context {
+	if rt.cfg.Events == nil || call.GuildID == 0 || call.Event == 0 {
 		return ctx
 	}
-	return store.WithEvent(ctx, int64(guildID), int64(ev), command)
+	return store.WithEvent(ctx, int64(call.GuildID), int64(call.Event), command)
 }
 
-// handled records the command's event once it has been answered, unless a write of the
-// command claimed it already or its case records it (r.Recorded).
-func (rt *Router) handled(ctx context.Context, recorded bool, log *slog.Logger) {
-	if rt.cfg.Events == nil || recorded || store.EventClaimed(ctx) {
+// handled records the command's event once it has been answered, unless its case records
+// it (recorded) or a write of the tool claimed it already (claimed, from the tool's
+// context).
+func (rt *Router) handled(ctx context.Context, guildID discord.GuildID, ev discord.EventID, command string, recorded bool, log *slog.Logger) {
+	if rt.cfg.Events == nil || recorded || guildID == 0 || ev == 0 {
 		return
 	}
-	if _, err := rt.cfg.Events.ClaimEvent(context.WithoutCancel(ctx)); err != nil {
+	if _, err := rt.cfg.Events.ClaimEvent(store.WithEvent(context.WithoutCancel(ctx), int64(guildID), int64(ev), command)); err != nil {
 		_, err = rt.failure(err)
 		log.Warn("recording the command's event as handled", "err", err)
 	}
