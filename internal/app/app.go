@@ -14,9 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/disgoorg/disgo"
 	"github.com/disgoorg/disgo/bot"
+	ddiscord "github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 	dgw "github.com/disgoorg/disgo/gateway"
+	"github.com/disgoorg/disgo/rest"
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/automod/enforcer"
@@ -28,6 +31,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discord/guildstate"
+	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
@@ -68,9 +72,9 @@ const (
 	DefaultTransientReplyDelay = 5 * time.Second
 )
 
-// App is one running gavel process: one gateway connection (shard 0 of 1). It builds the
-// store, the Discord client and the services, wires them to the router (the gateway's
-// events) and runs them until Close.
+// App is one running gavel process: the shards it runs (one gateway connection each), the
+// store, the Discord client and the services, wired to the router (the gateway's events),
+// until Close.
 type App struct {
 	cfg   config.Config
 	log   *slog.Logger
@@ -98,9 +102,10 @@ type App struct {
 	port    *disgoport.Adapter
 	// cached answers Guild (and gavel's own Member) from the guild state the router keeps
 	// up to date, and everything else through port.
-	cached  discord.Port
-	client  *bot.Client
-	gateway *gateway.Gateway
+	cached discord.Port
+	client *bot.Client
+	// shards runs this process's gateway connections, one per shard.
+	shards  *shards.Manager
 	upkeep  *upkeep.Upkeep
 	automod *enforcer.Enforcer
 	// raid is raid defence: the detector, raid mode and its durable check.
@@ -114,7 +119,6 @@ type App struct {
 
 	shutdownTimeout time.Duration
 	commandTimeout  time.Duration
-	fatal           chan error
 	// clock is what expiries are judged and scheduled by, and what transient replies wait
 	// on: the system's, or a test's manual clock.
 	clock clock.Clock
@@ -166,6 +170,8 @@ type options struct {
 	heard           func(store.Change)
 	raidObserve     func(raid.Step)
 	leases          []func(*leases.Config)
+	shardProvider   shards.Provider
+	shardConfig     []func(*shards.Config)
 }
 
 // WithLeaseConfig adjusts the shard leases' configuration after gavel's own (tests shorten
@@ -190,6 +196,18 @@ func WithChangesHeard(f func(store.Change)) Option {
 // tests and the benchmark wait on it instead of sleeping.
 func WithRaidObserver(f func(raid.Step)) Option {
 	return func(o *options) { o.raidObserve = f }
+}
+
+// WithShardProvider replaces the provider of this process's shards (by default: the
+// discord.shards list, or every shard for "auto").
+func WithShardProvider(p shards.Provider) Option {
+	return func(o *options) { o.shardProvider = p }
+}
+
+// WithShardConfig adjusts the shard manager's configuration after gavel's own (tests give it
+// a manual clock and shorter polls).
+func WithShardConfig(f func(*shards.Config)) Option {
+	return func(o *options) { o.shardConfig = append(o.shardConfig, f) }
 }
 
 // WithSandbox makes the dashboard the sandbox's (gavel sandbox): its pages say so and it
@@ -323,7 +341,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		logger = slog.New(slog.DiscardHandler)
 	}
 	a := &App{cfg: cfg, log: logger, shutdownTimeout: o.shutdownTimeout, commandTimeout: o.commandTimeout,
-		clock: clock.OrSystem(o.clock), fatal: make(chan error, 1), horizon: o.horizon, coOpts: o.coordinator,
+		clock: clock.OrSystem(o.clock), horizon: o.horizon, coOpts: o.coordinator,
 		flight: flight{closed: make(chan struct{})}, listening: o.listening}
 	if a.horizon <= 0 {
 		a.horizon = moderation.MaxTimeout
@@ -439,12 +457,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		gateway.WithRawEvents(true),
 		// Bots' messages (gavel's own among them) are dropped undecoded: no listener reads them.
 		gateway.WithSkip(router.SkipEvent),
-		gateway.WithCloseHandler(func(err error) {
-			select {
-			case a.fatal <- err:
-			default:
-			}
-		}),
 	}, o.gateway...)
 	state := guildstate.New()
 	a.cached = guildstate.Port{Port: a.port, State: state}
@@ -468,10 +480,34 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
 	)
-	a.client, a.gateway, err = gateway.NewClient(string(cfg.Discord.Token), gwOpts, botOpts...)
-	if err != nil {
+	provider := o.shardProvider
+	if provider == nil && a.leases != nil {
+		// "auto" on PostgreSQL: the shards are divided between the processes by their leases.
+		provider = a.leases
+	}
+	if provider == nil {
+		// An explicit list runs those shards; "auto" runs every shard of the count, which
+		// is what a process on its own (the only kind on SQLite) should take.
+		provider = shards.Static{IDs: cfg.Discord.ShardIDs()}
+	}
+	shardCfg := shards.Config{Token: string(cfg.Discord.Token), Count: cfg.Discord.ShardCountN(), Provider: provider,
+		Gateway: gwOpts, Discover: a.gatewayBot, Counts: st, Locker: st, Log: logger, Clock: a.clock,
+		Ready: func(id, count int) {
+			a.log.Info("connected to Discord", "gateway", cfg.Discord.GatewayURL, "shard_id", id, "shard_count", count)
+		}}
+	for _, f := range o.shardConfig {
+		f(&shardCfg)
+	}
+	if a.shards, err = shards.New(shardCfg); err != nil {
 		return nil, err
 	}
+	a.metrics.WatchShards(a.shardMetrics)
+	// The shard manager is the client's gateway; it is handed the client's event handler
+	// once the client exists.
+	if a.client, err = disgo.New(string(cfg.Discord.Token), append(botOpts, bot.WithShardManager(a.shards))...); err != nil {
+		return nil, fmt.Errorf("new disgo client: %w", err)
+	}
+	a.shards.SetEventHandler(a.client.EventManager.HandleGatewayEvent)
 	if cfg.Web.Addr != "" || o.webListener != nil {
 		if a.web, err = a.newWeb(state, perms, o.sandbox != nil); err != nil {
 			return nil, err
@@ -545,6 +581,10 @@ func (a *App) serveWeb(errc chan<- error) (func(), error) {
 	}, nil
 }
 
+// Shards returns the manager of this process's shards (their states, for benchmarks and
+// tests).
+func (a *App) Shards() *shards.Manager { return a.shards }
+
 // Metrics returns the App's metrics, for tests and for serving them elsewhere.
 func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
@@ -616,19 +656,32 @@ func (a *App) Run(ctx context.Context) (err error) {
 		background.Wait()
 	}()
 
-	if err := a.client.OpenGateway(ctx); err != nil {
+	if err := a.shards.Prepare(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return fmt.Errorf("connecting to the Discord gateway: %w", explainClose(err))
 	}
-	a.log.Info("connected to Discord", "gateway", a.cfg.Discord.GatewayURL)
+	shardsDone := make(chan error, 1)
+	go func() { shardsDone <- a.shards.Run(ctx) }()
 
 	select {
 	case <-ctx.Done():
+		// The shards stop first (their events would find no one to take them), then Close
+		// lets the commands in flight finish.
+		err := <-shardsDone
 		a.log.Info("shutting down: finishing the commands in flight (a second interrupt stops them at once; their cases stay pending and are settled at the next start)")
+		if err != nil {
+			a.log.Warn("the shards stopped with an error", "err", err)
+		}
 		return nil
-	case err := <-a.fatal:
+	case err := <-shardsDone:
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("the shards stopped")
+		}
 		return fmt.Errorf("the Discord gateway stopped: %w", explainClose(err))
 	case err := <-metricsDone:
 		return fmt.Errorf("metrics server: %w", err)
@@ -657,6 +710,34 @@ func (a *App) purgeEvents(ctx context.Context) {
 		case <-t.C():
 		}
 	}
+}
+
+// gatewayBot asks Discord for GET /gateway/bot: the recommended shard count and the
+// session start limit.
+func (a *App) gatewayBot(ctx context.Context) (ddiscord.GatewayBot, error) {
+	g, err := a.port.Rest().GetGatewayBot(rest.WithCtx(ctx))
+	if err != nil {
+		var re *rest.Error
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+			return ddiscord.GatewayBot{}, config.ErrTokenRefused
+		}
+		return ddiscord.GatewayBot{}, err
+	}
+	return *g, nil
+}
+
+// shardMetrics reports the shards for the metrics: each one's state, latency and counts,
+// and the session start budget last read.
+func (a *App) shardMetrics() metrics.Shards {
+	var out metrics.Shards
+	for _, s := range a.shards.Statuses() {
+		out.Shards = append(out.Shards, metrics.Shard{ID: s.ID, Ready: s.State == dgw.StatusReady, State: s.State.String(),
+			Latency: s.Latency, Identifies: s.Stats.Identifies, Resumes: s.Stats.Resumes, Reconnects: s.Stats.Reconnects, Events: s.Events})
+	}
+	out.Count = a.shards.Count()
+	budget, _ := a.shards.Budget()
+	out.IdentifiesRemaining, out.IdentifiesTotal = budget.Remaining, budget.Total
+	return out
 }
 
 // explainClose adds what to do to the close codes an operator can fix.

@@ -347,6 +347,9 @@ const benchGavelAllocsEnv = "GAVEL_BENCH_GAVEL_ALLOCPROFILE"
 type benchGavelSpec struct {
 	DatabaseURL, Token, APIURL, GatewayURL string
 	Guilds                                 []string
+	// ShardCount and Shards are discord.shard_count and discord.shards ("" keeps the
+	// defaults).
+	ShardCount, Shards string
 }
 
 func TestMain(m *testing.M) {
@@ -357,9 +360,10 @@ func TestMain(m *testing.M) {
 }
 
 // runBenchGavel runs the App as the benchmark configured it, with its rate limits lifted
-// and gateway compression off as the fake's are, and answers on out each "cpu" line read
-// from in with the CPU time this process has used, in nanoseconds. The end of in stops
-// gavel.
+// and gateway compression off as the fake's are, and answers on out each line read from in:
+// "cpu" with the CPU time this process has used, in nanoseconds; "rss" with its resident
+// memory in bytes; "events" with the gateway events its shards' handlers have finished. The
+// end of in stops gavel.
 func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	var spec benchGavelSpec
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
@@ -372,6 +376,12 @@ func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	cfg.Discord.APIURL = spec.APIURL
 	cfg.Discord.GatewayURL = spec.GatewayURL
 	cfg.Discord.Guilds = spec.Guilds
+	if spec.ShardCount != "" {
+		cfg.Discord.ShardCount = config.ShardCount(spec.ShardCount)
+	}
+	if spec.Shards != "" {
+		cfg.Discord.Shards = spec.Shards
+	}
 	if path := os.Getenv(benchGavelProfileEnv); path != "" {
 		f, err := os.Create(path)
 		if err != nil {
@@ -398,8 +408,17 @@ func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	go func() { done <- a.Run(ctx) }()
 	lines := bufio.NewScanner(in)
 	for lines.Scan() {
-		if lines.Text() == "cpu" {
+		switch lines.Text() {
+		case "cpu":
 			fmt.Fprintln(out, int64(processCPU()))
+		case "rss":
+			fmt.Fprintln(out, residentBytes())
+		case "events":
+			var n int64
+			for _, s := range a.Shards().Statuses() {
+				n += s.Events
+			}
+			fmt.Fprintln(out, n)
 		}
 	}
 	cancel()

@@ -212,11 +212,14 @@ func setting(f func(*Server)) Option {
 
 // GatewayStats counts what the gateway has seen since the server started.
 type GatewayStats struct {
-	Connections        int // WebSocket connections accepted
-	OpenConnections    int
-	Sessions           int // live sessions, connected or waiting for a RESUME
-	ReadySessions      int // sessions whose current connection got READY or RESUMED
-	Identifies         int // IDENTIFYs answered with READY
+	Connections     int // WebSocket connections accepted
+	OpenConnections int
+	Sessions        int // live sessions, connected or waiting for a RESUME
+	ReadySessions   int // sessions whose current connection got READY or RESUMED
+	Identifies      int // IDENTIFYs answered with READY
+	// IdentifiesReceived counts every IDENTIFY the gateway judged, whatever the answer
+	// (READY, op 9, 4004, 4011).
+	IdentifiesReceived int
 	IdentifyRateLimits int // IDENTIFYs answered with op 9 for coming too soon
 	// ShardingRequired counts IDENTIFYs closed with 4011 (the shard had too many guilds).
 	ShardingRequired int
@@ -259,6 +262,7 @@ type hub struct {
 
 	mu             sync.Mutex
 	closed         bool
+	refusing       bool // RefuseConnections: new gateway connections get 503
 	conns          map[*gwConn]struct{}
 	sessions       map[string]*session
 	acks           bool
@@ -510,6 +514,18 @@ func (s *Server) CloseGateway(code int, reason string) {
 	}
 }
 
+// RefuseConnections makes the gateway answer new WebSocket connections with 503 (on) or
+// accept them again (off); connections already open are not touched. With CloseGateway
+// (a code that keeps the sessions) it holds clients off while events pile up in their
+// sessions, to be replayed at once when they RESUME: a benchmark of how fast a client
+// works through a backlog, which the fake's own dispatch speed would otherwise bound.
+func (s *Server) RefuseConnections(on bool) {
+	h := s.ext.gw
+	h.mu.Lock()
+	h.refusing = on
+	h.mu.Unlock()
+}
+
 // SetHeartbeatACKs turns heartbeat ACKs (op 11) on or off. Off, every connection becomes a
 // zombie as far as its client can tell.
 func (s *Server) SetHeartbeatACKs(on bool) {
@@ -621,6 +637,27 @@ func (s *Server) WaitReady(ctx context.Context, n int) error {
 		ready, ch := h.readyLocked(), h.changed
 		h.mu.Unlock()
 		if ready >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-ch:
+		}
+	}
+}
+
+// WaitIdentifies waits until the gateway has received and answered n IDENTIFYs in all
+// (GatewayStats.IdentifiesReceived): a test that moves the identify clock waits for the
+// IDENTIFYs in flight to arrive first, so that none is judged at a later time than it was
+// sent.
+func (s *Server) WaitIdentifies(ctx context.Context, n int) error {
+	h := s.ext.gw
+	for {
+		h.mu.Lock()
+		got, ch := h.stats.IdentifiesReceived, h.changed
+		h.mu.Unlock()
+		if got >= n {
 			return nil
 		}
 		select {

@@ -97,10 +97,14 @@ func (c *gwConn) send(p []byte) { c.out.push(p) }
 // serveWS upgrades a gateway connection and runs it until it ends.
 func (h *hub) serveWS(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
-	closed := h.closed
+	closed, refusing := h.closed, h.refusing
 	h.mu.Unlock()
 	if closed {
 		http.Error(w, "discordtest: server closing", http.StatusServiceUnavailable)
+		return
+	}
+	if refusing {
+		http.Error(w, "discordtest: gateway connections refused (RefuseConnections)", http.StatusServiceUnavailable)
 		return
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
@@ -429,6 +433,9 @@ func (c *gwConn) identify(raw json.RawMessage) {
 		shard = [2]int{d.Shard[0], d.Shard[1]}
 	}
 
+	// The identify limit judges the IDENTIFY by when it arrived, not by when the state lock
+	// let it through.
+	now := h.identifyNow()
 	// READY and the GUILD_CREATEs are rendered and sequenced under s.mu, so no state change
 	// falls between the snapshot and the events that follow it.
 	s.mu.Lock()
@@ -442,7 +449,8 @@ func (c *gwConn) identify(raw json.RawMessage) {
 	}
 
 	h.mu.Lock()
-	now := h.identifyNow()
+	h.stats.IdentifiesReceived++
+	h.notifyLocked()
 	// Shards identify in buckets shard_id % max_concurrency, each at most once per window
 	// (gateway.mdx "Session Start Limit Object"); too soon is op 9 (d false).
 	bucket := shard[0] % h.maxConcurrency

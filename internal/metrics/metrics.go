@@ -272,3 +272,74 @@ func RouteTemplate(path string) string {
 		prev2, prev1, path = prev1, out, rest
 	}
 }
+
+// Shards is what WatchShards reads at each scrape.
+type Shards struct {
+	Count                                int
+	IdentifiesRemaining, IdentifiesTotal int
+	Shards                               []Shard
+}
+
+// Shard is one shard this process runs.
+type Shard struct {
+	ID                              int
+	Ready                           bool
+	State                           string
+	Latency                         time.Duration
+	Identifies, Resumes, Reconnects int
+	Events                          int64
+}
+
+// WatchShards exports the shards this process runs, read by read at each scrape:
+// gavel_shard_count, gavel_shard_ready{shard}, gavel_shard_latency_seconds{shard} (heartbeat to
+// ACK), gavel_shard_identifies_total{shard}, gavel_shard_resumes_total{shard},
+// gavel_shard_reconnects_total{shard}, gavel_shard_events_total{shard}, and the day's identify budget as GET /gateway/bot last
+// reported it (gavel_identify_remaining, gavel_identify_total). The shard label is bounded by
+// the shards one process runs.
+func (m *Metrics) WatchShards(read func() Shards) {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	m.Registry.MustRegister(&shardCollector{read: read,
+		count:      d("gavel_shard_count", "The total number of shards the bot runs with (all processes)."),
+		ready:      d("gavel_shard_ready", "Whether a shard this process runs is ready (1) or connecting, resuming or waiting (0); state names it.", "shard", "state"),
+		latency:    d("gavel_shard_latency_seconds", "Time from a shard's last heartbeat to its ACK.", "shard"),
+		identifies: d("gavel_shard_identifies_total", "IDENTIFYs sent by a shard since this process started it.", "shard"),
+		resumes:    d("gavel_shard_resumes_total", "Sessions a shard resumed since this process started it.", "shard"),
+		reconnects: d("gavel_shard_reconnects_total", "Connection attempts of a shard after its first.", "shard"),
+		events:     d("gavel_shard_events_total", "Gateway events a shard's handlers have finished with since this process started it.", "shard"),
+		remaining:  d("gavel_identify_remaining", "IDENTIFYs Discord still allows today (session_start_limit.remaining, as last read)."),
+		total:      d("gavel_identify_total", "IDENTIFYs Discord allows a day (session_start_limit.total)."),
+	})
+}
+
+type shardCollector struct {
+	read                                                                             func() Shards
+	count, ready, latency, identifies, resumes, reconnects, events, remaining, total *prometheus.Desc
+}
+
+func (c *shardCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.count, c.ready, c.latency, c.identifies, c.resumes, c.reconnects, c.events, c.remaining, c.total} {
+		ch <- d
+	}
+}
+
+func (c *shardCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.read()
+	ch <- prometheus.MustNewConstMetric(c.count, prometheus.GaugeValue, float64(s.Count))
+	ch <- prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(s.IdentifiesRemaining))
+	ch <- prometheus.MustNewConstMetric(c.total, prometheus.GaugeValue, float64(s.IdentifiesTotal))
+	for _, sh := range s.Shards {
+		id := strconv.Itoa(sh.ID)
+		ready := 0.0
+		if sh.Ready {
+			ready = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready, id, sh.State)
+		ch <- prometheus.MustNewConstMetric(c.latency, prometheus.GaugeValue, sh.Latency.Seconds(), id)
+		ch <- prometheus.MustNewConstMetric(c.identifies, prometheus.CounterValue, float64(sh.Identifies), id)
+		ch <- prometheus.MustNewConstMetric(c.resumes, prometheus.CounterValue, float64(sh.Resumes), id)
+		ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(sh.Reconnects), id)
+		ch <- prometheus.MustNewConstMetric(c.events, prometheus.CounterValue, float64(sh.Events), id)
+	}
+}

@@ -152,8 +152,11 @@ func stateListeners(st *guildstate.State) []bot.ConfigOpt {
 		st.PutGuild(fromDisgoGuild(g.ID, g.Name, g.OwnerID, g.Roles), botRoles, botKnown)
 	}
 	return []bot.ConfigOpt{
-		// READY starts a session; the guilds follow as GUILD_CREATE.
-		bot.WithEventListenerFunc(func(e *events.Ready) { st.Reset(discord.UserID(e.User.ID)) }),
+		// READY starts a shard's session; its guilds follow as GUILD_CREATE. The other
+		// shards' guilds stay.
+		bot.WithEventListenerFunc(func(e *events.Ready) {
+			st.ResetShard(discord.UserID(e.User.ID), e.Shard[0], e.Shard[1])
+		}),
 		bot.WithEventListenerFunc(func(e *events.GuildReady) { putGuild(e.Guild) }),
 		bot.WithEventListenerFunc(func(e *events.GuildAvailable) { putGuild(e.Guild) }),
 		bot.WithEventListenerFunc(func(e *events.GuildJoin) { putGuild(e.Guild) }),

@@ -75,6 +75,7 @@ func New(token string, opts ...Option) (*Gateway, error) {
 		status:   dgw.StatusUnconnected,
 		presence: copyPresence(cfg.presence),
 	}
+	g.sessionID, g.seq, g.resumeURL = cfg.resume.id, cfg.resume.seq, cfg.resume.url
 	return g, nil
 }
 

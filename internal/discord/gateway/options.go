@@ -49,6 +49,11 @@ type config struct {
 	eventBuffer    int
 
 	identify IdentifyLimiter
+	// resume is a session another connection (another process) left, to RESUME at Open.
+	resume struct {
+		id, url string
+		seq     int
+	}
 
 	backoffBase, backoffMax   time.Duration
 	invalidSessionMin         time.Duration
@@ -190,6 +195,20 @@ func WithEventBuffer(n int) Option { return func(c *config) { c.eventBuffer = n 
 // WithIdentifyLimiter sets the IDENTIFY limiter; share one across the shards of a process.
 // The default allows one IDENTIFY per DefaultIdentifyInterval (max_concurrency 1).
 func WithIdentifyLimiter(l IdentifyLimiter) Option { return func(c *config) { c.identify = l } }
+
+// WithSession makes the first Open RESUME a session another connection left (another
+// process's, handed over through the database): its id, the last sequence handled and its
+// resume_gateway_url (may be empty: the configured URL is used). Discord replays what was
+// dispatched after seq. If Discord no longer has the session (op 9), the gateway identifies
+// as usual. An empty id or a seq below 1 leaves nothing to resume.
+func WithSession(id string, seq int, resumeURL string) Option {
+	return func(c *config) {
+		if id == "" || seq < 1 {
+			return
+		}
+		c.resume.id, c.resume.seq, c.resume.url = id, seq, resumeURL
+	}
+}
 
 // WithBackoff sets the reconnect backoff after failed connection attempts: the first retry
 // waits about base, each further one doubles, up to max (default 1 s to 60 s).

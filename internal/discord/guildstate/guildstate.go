@@ -34,8 +34,10 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 )
 
-// State is the guilds one gateway session serves. It is safe for concurrent use; the
-// methods that change it must be called in the order of the events.
+// State is the guilds the gateway sessions of one process serve, one session per shard.
+// It is safe for concurrent use, and shards change it concurrently: a guild lives on one
+// shard, whose events arrive in order, so the methods that change a guild are called in the
+// order of that guild's events.
 type State struct {
 	mu     sync.RWMutex
 	botID  discord.UserID
@@ -58,6 +60,24 @@ func (s *State) Reset(botID discord.UserID) {
 	defer s.mu.Unlock()
 	s.botID = botID
 	clear(s.guilds)
+}
+
+// ResetShard starts a new session on shard shardID of shardCount: the guilds of that shard,
+// (guild_id >> 22) % shardCount, are forgotten (they come back with its GUILD_CREATEs),
+// those of the other shards are kept. A count below 2 is Reset.
+func (s *State) ResetShard(botID discord.UserID, shardID, shardCount int) {
+	if shardCount < 2 {
+		s.Reset(botID)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.botID = botID
+	for id := range s.guilds {
+		if int((uint64(id)>>22)%uint64(shardCount)) == shardID {
+			delete(s.guilds, id)
+		}
+	}
 }
 
 // BotID is gavel's user id, 0 before the first Reset.

@@ -3,6 +3,7 @@ package guildstate
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -139,4 +140,55 @@ func TestPortServesFromTheState(t *testing.T) {
 	if rest.guilds != 1 || rest.members != 3 {
 		t.Errorf("REST calls: %d guilds, %d members; want 1 and 3", rest.guilds, rest.members)
 	}
+}
+
+func TestResetShardForgetsOnlyThatShardsGuilds(t *testing.T) {
+	s := New()
+	const bot = discord.UserID(1)
+	s.Reset(bot)
+	// Guild ids whose (id >> 22) % 4 is 0, 1, 2, 3.
+	ids := []discord.GuildID{4 << 22, 1 << 22, 2 << 22, 3 << 22, 5 << 22}
+	for _, id := range ids {
+		s.PutGuild(discord.Guild{ID: id}, nil, false)
+	}
+	s.ResetShard(bot, 1, 4)
+	got := s.Guilds()
+	want := []discord.GuildID{2 << 22, 3 << 22, 4 << 22}
+	if len(got) != len(want) {
+		t.Fatalf("after a new session on shard 1 of 4: %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("after a new session on shard 1 of 4: %v, want %v", got, want)
+		}
+	}
+	s.ResetShard(bot, 0, 1)
+	if len(s.Guilds()) != 0 {
+		t.Errorf("a new session of the only shard keeps %v", s.Guilds())
+	}
+}
+
+// Shards apply their own guilds' events concurrently (run with -race).
+func TestShardsChangeTheStateConcurrently(t *testing.T) {
+	s := New()
+	s.Reset(1)
+	var wg sync.WaitGroup
+	for shard := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := discord.GuildID(uint64(i*4+shard) << 22)
+				s.PutGuild(discord.Guild{ID: id}, nil, false)
+				s.PutRole(id, discord.Role{ID: 7, Position: 1})
+				if _, ok := s.Guild(id); !ok {
+					t.Errorf("guild %d of shard %d lost", id, shard)
+				}
+				if i%50 == 0 {
+					s.ResetShard(1, shard, 4)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
