@@ -93,14 +93,17 @@ func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Durati
 	// The first round catches up with what happened while no process ran.
 	last := time.UnixMilli(0)
 	for {
+		if ctx.Err() != nil {
+			return // shutting down: nothing below would get through
+		}
 		now := c.Now()
 		if fs, err := r.svc.RearmExpired(ctx, last, now); err != nil {
-			r.log.Warn("re-arming escalations", "err", err)
+			r.warn(ctx, "re-arming escalations", err)
 		} else if len(fs) > 0 {
 			r.log.Info("escalation thresholds re-armed as points stopped counting", "firings", len(fs))
 		}
 		if _, err := r.ExpireDue(ctx); err != nil {
-			r.log.Warn("expiring escalation approvals", "err", err)
+			r.warn(ctx, "expiring escalation approvals", err)
 		}
 		// Firings another process made and left (it stopped, or it runs no pipeline, as
 		// gavel web): a minute's grace lets their own process run them in order.
@@ -111,7 +114,7 @@ func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Durati
 		}
 		next := c.Now().Add(pollEvery)
 		if at, ok, err := r.svc.NextWake(ctx); err != nil {
-			r.log.Warn("escalation schedule", "err", err)
+			r.warn(ctx, "escalation schedule", err)
 		} else if ok && at.Before(next) {
 			next = at
 		}
@@ -122,5 +125,12 @@ func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Durati
 			return
 		case <-t.C():
 		}
+	}
+}
+
+// warn logs a failure of the schedule, unless it came from a shutdown (ctx ended).
+func (r *Runner) warn(ctx context.Context, what string, err error) {
+	if ctx.Err() == nil {
+		r.log.Warn(what, "err", err)
 	}
 }

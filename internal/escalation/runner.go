@@ -104,7 +104,9 @@ func (r *Runner) resumeBefore(ctx context.Context, before time.Time) {
 	for _, st := range []string{StateQueued, StateAwaiting} {
 		fs, err := r.svc.InState(ctx, st, before, 100)
 		if err != nil {
-			r.log.Warn("escalations left by the last run", "err", err)
+			if ctx.Err() == nil { // a shutdown is not a failure
+				r.log.Warn("escalations left by the last run", "err", err)
+			}
 			return
 		}
 		for _, f := range fs {
