@@ -481,10 +481,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithLogger(logger),
 	)
 	provider := o.shardProvider
-	if provider == nil && a.leases != nil {
-		// "auto" on PostgreSQL: the shards are divided between the processes by their leases.
-		provider = a.leases
-	}
 	if provider == nil {
 		// An explicit list runs those shards; "auto" runs every shard of the count, which
 		// is what a process on its own (the only kind on SQLite) should take.
