@@ -96,9 +96,8 @@ func (s *Service) List(ctx context.Context, f Filter, p PageRequest) (Page, erro
 
 // Search returns one page of the cases (of a guild, when guildID is not 0) whose reason
 // contains every word of text. PostgreSQL matches whole words with its full-text index;
-// SQLite matches substrings (ASCII case-insensitively) by scanning the guild's cases — an
-// FTS5 index there cost a third of the case-creation rate, and a moderator's search over
-// one guild's cases is a scan SQLite does in milliseconds.
+// SQLite matches substrings (ASCII case-insensitively), reading the cases its trigram index
+// names for rare words and the guild's cases newest first for common ones.
 func (s *Service) Search(ctx context.Context, guildID discord.GuildID, text string, p PageRequest) (Page, error) {
 	if guildID < 0 {
 		return Page{}, checkID("guild", guildID)

@@ -16,11 +16,10 @@ type CaseFilter struct {
 	Types  []string
 	Status string
 	// ReasonWords: the reason contains every word. PostgreSQL matches whole words with its
-	// full-text index; SQLite matches substrings (ASCII case-insensitively) by scanning the
-	// guild's cases newest first — an FTS5 index there cost a third of the case-creation
-	// rate. The scan stops at the page's last match: milliseconds for a common word, but a
-	// word few cases hold reads most of the guild (0.3 s at a million cases,
-	// docs/benchmarks.md "Case browser"). Words must hold only letters and digits.
+	// full-text index; SQLite matches substrings (ASCII case-insensitively) with LIKE, over
+	// the cases its trigram index names when the words are rare, and otherwise by reading
+	// the guild's cases newest first (see reasonCandidates). Words must hold only letters
+	// and digits.
 	ReasonWords []string
 	// MetaKey and MetaValue: the metadata has MetaKey set to MetaValue. The key must be of
 	// a-z, A-Z, 0-9, _ and -.
@@ -58,8 +57,11 @@ const caseColumns = "id, guild_id, number, type, status, processed, reason, mode
 // LatestCase returns the newest case matching f, and false when there is none. Its
 // statement is kept prepared: use it for filters of a few shapes, not ones built per user.
 func (s *Store) LatestCase(ctx context.Context, f CaseFilter) (query.Case, bool, error) {
-	w := s.where(f)
-	got, err := queryCases(ctx, s.ReadDB(), "SELECT "+caseColumns+" FROM cases"+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
+	w, err := s.where(ctx, f)
+	if err != nil {
+		return query.Case{}, false, err
+	}
+	got, err := queryCases(ctx, s.ReadDB(), "SELECT "+caseColumns+" FROM "+w.from()+w.sql()+" ORDER BY id DESC LIMIT 1", w.args...)
 	if err != nil || len(got) == 0 {
 		return query.Case{}, false, err
 	}
@@ -69,19 +71,25 @@ func (s *Store) LatestCase(ctx context.Context, f CaseFilter) (query.Case, bool,
 // CountCases counts the cases matching f. On SQLite it reads through the pool that maps
 // the file (see openSQLite): a filter may read most of a guild's cases.
 func (s *Store) CountCases(ctx context.Context, f CaseFilter) (int64, error) {
-	w := s.where(f)
+	w, err := s.where(ctx, f)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
-	err := s.scan.QueryRowContext(ctx, "SELECT COUNT(*) FROM cases"+w.sql(), w.args...).Scan(&n)
+	err = s.scan.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+w.from()+w.sql(), w.args...).Scan(&n)
 	return n, err
 }
 
 // ListCases returns at most limit cases matching f in order o, after skipping offset. On
 // SQLite it reads through the pool that maps the file, as CountCases does.
 func (s *Store) ListCases(ctx context.Context, f CaseFilter, o CaseOrder, limit, offset int) ([]query.Case, error) {
-	w := s.where(f)
+	w, err := s.where(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	order := map[CaseOrder]string{NewestFirst: "id DESC", HighestNumberFirst: "number DESC", OldestFirst: "id"}[o]
 	n := len(w.args)
-	q := fmt.Sprintf("SELECT %s FROM cases%s ORDER BY %s LIMIT $%d OFFSET $%d", caseColumns, w.sql(), order, n+1, n+2)
+	q := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s LIMIT $%d OFFSET $%d", caseColumns, w.from(), w.sql(), order, n+1, n+2)
 	return queryCases(ctx, s.scan, q, append(w.args, limit, offset)...)
 }
 
@@ -109,7 +117,7 @@ func (s *Store) CaseEventsOf(ctx context.Context, caseIDs []int64) ([]query.Case
 	return out, rows.Err()
 }
 
-func (s *Store) where(f CaseFilter) where {
+func (s *Store) where(ctx context.Context, f CaseFilter) (where, error) {
 	var w where
 	if f.GuildID != 0 {
 		w.add("guild_id = ?", f.GuildID)
@@ -134,7 +142,15 @@ func (s *Store) where(f CaseFilter) where {
 		if s.Location.Engine == Postgres {
 			w.add("to_tsvector('simple', reason) @@ plainto_tsquery('simple', ?)", strings.Join(f.ReasonWords, " "))
 		} else {
+			match, err := s.reasonCandidates(ctx, f.ReasonWords)
+			if err != nil {
+				return where{}, err
+			}
+			if match != "" {
+				w.fromTrigrams(match)
+			}
 			// Words hold only letters and digits, so no LIKE wildcard can come from the user.
+			// LIKE decides even over the index's candidates, so both ways answer the same.
 			for _, word := range f.ReasonWords {
 				w.add("reason LIKE ?", "%"+word+"%")
 			}
@@ -168,7 +184,53 @@ func (s *Store) where(f CaseFilter) where {
 	if f.NumberBelow != 0 {
 		w.add("number < ?", f.NumberBelow)
 	}
-	return w
+	return w, nil
+}
+
+// trigramCandidateLimit is how many cases the trigram index may name for SQLite's reason
+// search to read them rather than the guild: reading a few thousand cases by id and
+// sorting them is a few milliseconds, and a word held by more cases than that is common
+// enough that reading the guild newest first meets a page of matches soon.
+const trigramCandidateLimit = 4096
+
+// reasonCandidates returns the trigram index's query for words (every trigram of every
+// word, each quoted: words hold only letters and digits, so nothing of the user's is read
+// as query syntax) when the index names fewer than trigramCandidateLimit cases for it, and
+// "" when the search should read the guild instead: the words are common, or none has
+// three letters, which is the least a trigram index can look up. The index folds case and
+// keeps no positions, so its candidates include every case whose reason holds the words
+// and maybe some that do not; the LIKE conditions decide.
+func (s *Store) reasonCandidates(ctx context.Context, words []string) (string, error) {
+	seen := map[string]bool{}
+	var terms []string
+	for _, word := range words {
+		r := []rune(word)
+		for i := 0; i+3 <= len(r); i++ {
+			t := string(r[i : i+3])
+			if !seen[t] {
+				seen[t] = true
+				terms = append(terms, `"`+t+`"`)
+			}
+		}
+	}
+	if len(terms) == 0 {
+		return "", nil
+	}
+	match := strings.Join(terms, " AND ")
+	limit := trigramCandidateLimit
+	if s.trigramLimit != 0 {
+		limit = s.trigramLimit
+	}
+	var n int
+	err := s.read.QueryRowContext(ctx, "SELECT COUNT(*) FROM (SELECT 1 FROM cases_reason_trigrams WHERE cases_reason_trigrams MATCH $1 LIMIT $2)",
+		match, limit).Scan(&n)
+	if err != nil {
+		return "", fmt.Errorf("count the reason index's candidates: %w", err)
+	}
+	if n >= limit {
+		return "", nil
+	}
+	return match, nil
 }
 
 func queryCases(ctx context.Context, db query.DBTX, q string, args ...any) ([]query.Case, error) {
@@ -195,6 +257,26 @@ func queryCases(ctx context.Context, db query.DBTX, q string, args ...any) ([]qu
 type where struct {
 	conds []string
 	args  []any
+	// trigrams: the cases are read from the trigram index's candidates for this match
+	// (SQLite) instead of from the table's indexes.
+	trigrams string
+}
+
+// fromTrigrams makes the query read the cases the trigram index names for match, by id:
+// the CROSS JOIN keeps SQLite from reading the guild's cases by an index of the table and
+// testing each against the candidates, which is the scan the index is there to avoid.
+func (w *where) fromTrigrams(match string) {
+	w.args = append(w.args, match)
+	w.trigrams = "(SELECT rowid AS trigram_case FROM cases_reason_trigrams WHERE cases_reason_trigrams MATCH $" +
+		strconv.Itoa(len(w.args)) + ") CROSS JOIN cases ON cases.id = trigram_case"
+}
+
+// from is the query's FROM clause.
+func (w *where) from() string {
+	if w.trigrams != "" {
+		return w.trigrams
+	}
+	return "cases"
 }
 
 func (w *where) add(cond string, args ...any) {

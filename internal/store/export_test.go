@@ -52,3 +52,7 @@ func MmapSizes(ctx context.Context, s *Store) (read, scan int64, err error) {
 func BatchContext(ctx context.Context, s *Store) (context.Context, context.CancelFunc) {
 	return s.batchCtx(ctx)
 }
+
+// SetTrigramCandidateLimit sets how many candidates of the reason trigram index SQLite's
+// search reads by id before it reads the guild instead.
+func SetTrigramCandidateLimit(s *Store, n int) { s.trigramLimit = n }

@@ -54,6 +54,8 @@ type Store struct {
 	upd   *updater
 	// changes are the subscribers to the changes processes announce (changes.go).
 	changes changes
+	// trigramLimit overrides trigramCandidateLimit when not 0 (tests).
+	trigramLimit int
 }
 
 // groupCommits sets up the group commits for the engine. PostgreSQL gains from a few

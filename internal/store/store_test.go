@@ -299,13 +299,15 @@ func tables(t *testing.T, st *store.Store) []string {
 	return strs(t, st.Reader(), q)
 }
 
-// columns maps each gavel table to its column names (goose's own table and SQLite's internal
-// ones are engine details and left out).
+// columns maps each gavel table to its column names (goose's own table, SQLite's internal
+// ones and its reason index are engine details and left out).
 func columns(t *testing.T, st *store.Store) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, tbl := range tables(t, st) {
-		if tbl == "goose_db_version" || strings.HasPrefix(tbl, "sqlite_") {
+		// SQLite's trigram index of the reasons (a virtual table and its shadow tables) has no
+		// table of PostgreSQL's to match: its full-text index is an index of cases.
+		if tbl == "goose_db_version" || strings.HasPrefix(tbl, "sqlite_") || strings.HasPrefix(tbl, "cases_reason_trigrams") {
 			continue
 		}
 		q := `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '` + tbl + `'`

@@ -86,6 +86,10 @@ type CasePoint struct {
 	UpdatedAt   int64
 }
 
+type CasesReasonTrigram struct {
+	Reason string
+}
+
 type CommandRank struct {
 	GuildID int64
 	Command string

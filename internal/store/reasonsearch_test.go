@@ -1,0 +1,151 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// asciiContains is SQLite's LIKE '%word%': a substring, ASCII letters in either case, every
+// other character as it is.
+func asciiContains(s, word string) bool {
+	lower := func(x string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'A' && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}, x)
+	}
+	return strings.Contains(lower(s), lower(word))
+}
+
+// TestReasonSearchOnSQLite checks that SQLite's reason search answers the same through the
+// trigram index (rare words) as through reading the guild (common words, and words under
+// three letters): the reasons holding every word as a substring, ASCII case-insensitively,
+// in the guild asked for; and that the index follows reason edits.
+func TestReasonSearchOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite)
+	db := st.Writer()
+	mustExec(t, db, `INSERT INTO guilds (id, joined_at) VALUES (1, 0), (2, 0)`)
+	reasons := []string{
+		"Posted a ZALGO wall", "zalgo again", "spam links", "SPAMMING in general", "ok go",
+		"Élan vital", "ÉLAN VITAL", "crypto wallet scam", "wallet drainer", "tokenlogger link",
+		"spam, zalgo and crypto", "go away", "a", "x1 y2 z3", "zalg o", "naïve naÏve",
+	}
+	type row struct {
+		guild  int64
+		reason string
+	}
+	var rows []row
+	for i := range 60 {
+		for g := int64(1); g <= 2; g++ {
+			rows = append(rows, row{g, reasons[(i+int(g))%len(reasons)]})
+		}
+	}
+	for i, r := range rows {
+		if _, err := db.ExecContext(ctx, `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, created_at, updated_at)
+			VALUES ($1, $2, 'WARN', 'active', $3, 7, 8, $4, $4)`, r.guild, i+1, r.reason, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(guild int64, words []string) []string {
+		var out []string
+		for i := len(rows) - 1; i >= 0; i-- {
+			r := rows[i]
+			if r.guild != guild {
+				continue
+			}
+			ok := true
+			for _, w := range words {
+				ok = ok && asciiContains(r.reason, w)
+			}
+			if ok {
+				out = append(out, r.reason)
+			}
+		}
+		return out
+	}
+	searches := [][]string{
+		{"zalgo"}, {"ZaLgO"}, {"zal"}, {"spam"}, {"spam", "zalgo"}, {"go"}, {"o"}, {"élan"}, {"ÉLAN"},
+		{"wallet"}, {"crypto", "scam"}, {"nothere"}, {"ai"}, {"naïve"}, {"zalgowall"}, {"x1"}, {"lan", "vi"},
+	}
+	for _, limit := range []int{1 << 20, 1} { // through the index; by reading the guild
+		store.SetTrigramCandidateLimit(st, limit)
+		for _, words := range searches {
+			for g := int64(1); g <= 2; g++ {
+				got, err := st.ListCases(ctx, store.CaseFilter{GuildID: g, ReasonWords: words}, store.HighestNumberFirst, 1000, 0)
+				if err != nil {
+					t.Fatalf("limit %d, %q: %v", limit, words, err)
+				}
+				var reasons []string
+				for _, c := range got {
+					reasons = append(reasons, c.Reason)
+				}
+				if w := want(g, words); !slices.Equal(reasons, w) {
+					t.Errorf("limit %d, guild %d, %q: got %q, want %q", limit, g, words, reasons, w)
+				}
+				n, err := st.CountCases(ctx, store.CaseFilter{GuildID: g, ReasonWords: words})
+				if err != nil || n != int64(len(want(g, words))) {
+					t.Errorf("limit %d, guild %d, %q: count %d (%v), want %d", limit, g, words, n, err, len(want(g, words)))
+				}
+			}
+		}
+	}
+
+	// An edited reason is found by its new words and no longer by its old ones.
+	store.SetTrigramCandidateLimit(st, 1<<20)
+	mustExec(t, db, `UPDATE cases SET reason = 'quokka smuggling' WHERE id = 1`)
+	rows[0].reason = "quokka smuggling"
+	for _, words := range [][]string{{"quokka"}, {"smuggl"}, {rows[0].reason[:3]}, {"zalgo"}, {"spam"}} {
+		got, err := st.ListCases(ctx, store.CaseFilter{GuildID: rows[0].guild, ReasonWords: words}, store.HighestNumberFirst, 1000, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want(rows[0].guild, words)) {
+			t.Errorf("after the edit, %q: %d cases, want %d", words, len(got), len(want(rows[0].guild, words)))
+		}
+	}
+	mustExec(t, db, `INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rank) VALUES ('integrity-check', 1)`)
+}
+
+// TestReasonTrigramsMigration builds the index over cases made before it (the 'rebuild' of
+// migration 11), and takes it away again on the way down.
+func TestReasonTrigramsMigration(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.OpenUnmigrated(t, store.SQLite)
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MigrateDown(ctx, 10, false); err != nil {
+		t.Fatal(err)
+	}
+	db := st.Writer()
+	mustExec(t, db, `INSERT INTO guilds (id, joined_at) VALUES (1, 0)`)
+	for i := 1; i <= 3; i++ {
+		mustExec(t, db, fmt.Sprintf(`INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, created_at, updated_at)
+			VALUES (1, %d, 'WARN', 'active', 'made before the index %d', 7, 8, 0, 0)`, i, i))
+	}
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := st.Reader().QueryRow(`SELECT COUNT(*) FROM cases_reason_trigrams WHERE cases_reason_trigrams MATCH '"ind" AND "dex"'`).Scan(&n); err != nil || n != 3 {
+		t.Fatalf("the index names %d cases (%v), want the 3 made before it", n, err)
+	}
+	if _, err := st.MigrateDown(ctx, 10, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tbl := range tables(t, st) {
+		if strings.HasPrefix(tbl, "cases_reason_trigrams") {
+			t.Errorf("after the way down, %s is still there", tbl)
+		}
+	}
+	mustExec(t, db, `UPDATE cases SET reason = 'no index to follow' WHERE number = 1`)
+}
