@@ -18,6 +18,8 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/restcache"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -38,6 +40,9 @@ var ErrWebNeedsPostgres = errors.New("gavel web needs PostgreSQL: a SQLite datab
 // roles are read over REST and cached (package restcache).
 type WebOnly struct {
 	cfg   config.Config
+	cat   *moderation.Catalogue
+	exp   *expiry.Service
+	perms *permissions.Service
 	log   *slog.Logger
 	store *store.Store
 	port  *disgoport.Adapter
@@ -118,6 +123,7 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	w.cases = cases.NewService(st, cases.WithClock(w.clock.Now), cases.WithChangeObserver(ml), cases.WithChangeObserver(esc))
 	ml.Bind(w.cases)
 	exp := expiry.NewService(st, w.cases, expiry.WithRules(cat.ExpiryRules()), expiry.WithClock(w.clock))
+	w.cat, w.exp = cat, exp
 	// The command tree only names the commands and their permissions for the engine: this
 	// process runs none of them.
 	toolSet := tools.NewSet(&tools.Env{Cases: w.cases, Expiry: exp, Settings: guilds, Log: logger,
@@ -132,6 +138,7 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return nil, err
 	}
+	w.perms = perms
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
 		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: discordTransport()})}
 	if w.port, err = disgoport.New(string(cfg.Discord.Token), portOpts...); err != nil {
@@ -151,12 +158,72 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 			act, ok := cat.ByCase(t)
 			return ok && act.Inverse != "" && act.Tone != modlog.Lift
 		},
+		Lift: w.queueLift, LiftQueues: true,
 		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: discordTransport()}})
 	if err != nil {
 		w.port.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	return w, nil
+}
+
+// queueLift is gavel web's "lift now". This process has no gateway and so no moderation
+// pipeline; the lift is asked of the process that has one through the schedule they share:
+// the case's expiry moves to now (a history row naming the dashboard user, as cases modify
+// -expires writes it), and gavel run's expiry runner, which reads the schedule every few
+// seconds, lifts it through the pipeline as it lifts any punishment whose end has come,
+// with a lift case linked to this one. The checks are LiftCase's: a case that exists, that
+// something lifts, that has not ended, and the lifting command's own permission.
+// Punishments that never expire (a ban, a hackban) have no end for the schedule to move:
+// those are refused with where to lift them instead.
+func (w *WebOnly) queueLift(ctx context.Context, guildID discord.GuildID, moderator discord.User, roles []discord.RoleID, n int64) (string, bool, error) {
+	c, err := w.cases.GetByNumber(ctx, guildID, n)
+	switch {
+	case errors.Is(err, cases.ErrNotFound):
+		return fmt.Sprintf("Case #%d does not exist in this server.", n), true, nil
+	case err != nil:
+		return "", false, err
+	}
+	act, ok := w.cat.ByCase(c.Type)
+	if !ok || act.Inverse == "" {
+		return fmt.Sprintf("Case #%d is a %s, which nothing lifts.", c.Number, c.Type), true, nil
+	}
+	inv, ok := w.cat.Lookup(act.Inverse)
+	if !ok {
+		return fmt.Sprintf("Case #%d is a %s, which nothing lifts.", c.Number, c.Type), true, nil
+	}
+	if c.Processed {
+		return fmt.Sprintf("Case #%d has already ended; there is nothing to lift.", c.Number), true, nil
+	}
+	g, err := w.cache.Guild(ctx, guildID)
+	if err != nil {
+		return "", false, fmt.Errorf("reading the server for a permission check: %w", err)
+	}
+	d, err := w.perms.Check(ctx, permissions.Subject{GuildID: guildID, GuildOwnerID: g.OwnerID, UserID: moderator.ID, RoleIDs: roles,
+		NativePermissions: permissions.Permission(g.MemberPermissions(moderator.ID, roles)), Command: inv.Name})
+	if err != nil {
+		return "", false, err
+	}
+	if !d.Allowed {
+		return d.Reason, true, nil
+	}
+	if act.Expiry == "" {
+		return fmt.Sprintf("Case #%d is a %s, which never ends by itself, so gavel web cannot hand its lift to gavel run's schedule: "+
+			"lift it in Discord with %s (or cases modify %d -lift), or from the dashboard gavel run serves.", c.Number, c.Type, inv.Name, c.Number), true, nil
+	}
+	if c.Status != cases.Active {
+		return fmt.Sprintf("Case #%d is %s: gavel web lifts a punishment by ending its case now, which a %s case cannot; "+
+			"lift it in Discord with %s (or cases modify %d -lift), or from the dashboard gavel run serves.", c.Number, c.Status, c.Status, inv.Name, c.Number), true, nil
+	}
+	note := fmt.Sprintf("lift now, asked on the dashboard by %s; gavel run's schedule lifts it", moderator.Username)
+	if _, err := w.exp.Reschedule(ctx, guildID, c.Number, moderator.ID, w.clock.Now(), note); err != nil {
+		var invalid *input.InvalidError
+		if errors.As(err, &invalid) {
+			return invalid.Problem, true, nil
+		}
+		return "", false, fmt.Errorf("queue the lift of case #%d: %w", c.Number, err)
+	}
+	return fmt.Sprintf("Lift of case #%d queued.", c.Number), false, nil
 }
 
 // Cache is the REST cache the pages read guilds and members from (tests read its size).

@@ -179,23 +179,27 @@ func TestWebProcessOnPostgres(t *testing.T) {
 		}
 	})
 
-	t.Run("no lift without the pipeline", func(t *testing.T) {
+	t.Run("lift of a ban that never ends", func(t *testing.T) {
+		// gavel web queues a lift by moving the case's end to now (TestWebLiftThroughGavelRun);
+		// a permanent ban has none to move, and is refused with where to lift it.
 		cs := cw.casesService(t)
 		ban, err := cs.Create(context.Background(), cases.New{GuildID: discord.GuildID(cw.guild), UserID: discord.UserID(cw.target),
 			ModeratorID: discord.UserID(cw.mod), Type: cases.Ban, Reason: "banned for the lift test"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		owner := signInAs(t, ww, cw.owner)
+		counter.take()
 		memberPath := "/g/" + g + "/members/" + cw.target.String()
-		r := ww.get(t, mod, memberPath)
-		if r.status != http.StatusOK || !strings.Contains(r.body, "banned for the lift test") || strings.Contains(r.body, "Lift now") {
-			t.Fatalf("member page: %d, want the ban listed without Lift now: %s", r.status, r.body)
+		r := ww.get(t, owner, memberPath)
+		if r.status != http.StatusOK || !strings.Contains(r.body, "banned for the lift test") || !strings.Contains(r.body, `class="lift"`) {
+			t.Fatalf("member page: %d, want the ban listed with Lift now: %s", r.status, r.body)
 		}
-		r = ww.post(t, mod, "/g/"+g+"/cases/"+strconv.FormatInt(ban.Number, 10)+"/lift", url.Values{"csrf": {csrfOf(t, r.body)}}, nil)
-		if r.status != http.StatusNotFound || !strings.Contains(r.body, "gavel web has no gateway") {
+		r = ww.post(t, owner, "/g/"+g+"/cases/"+strconv.FormatInt(ban.Number, 10)+"/lift", url.Values{"csrf": {csrfOf(t, r.body)}}, nil)
+		if r.status != http.StatusBadRequest || !strings.Contains(r.body, "never ends by itself") {
 			t.Errorf("lift: %d %s", r.status, r.body)
 		}
-		if c, err := cs.GetByNumber(context.Background(), discord.GuildID(cw.guild), ban.Number); err != nil || c.Status != cases.Active {
+		if c, err := cs.GetByNumber(context.Background(), discord.GuildID(cw.guild), ban.Number); err != nil || c.Status != cases.Active || !c.ExpiresAt.IsZero() || c.Processed {
 			t.Errorf("the ban after a refused lift: %+v %v", c, err)
 		}
 		counter.take()

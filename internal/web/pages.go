@@ -553,6 +553,9 @@ type memberPage struct {
 type activeCase struct {
 	cases.Case
 	Liftable bool
+	// Ending: its end has come and its lift is on its way (a queued lift, or an expiry the
+	// runner has not reached yet).
+	Ending bool
 }
 
 // memberCases is how many of a member's cases the member page lists before linking to the
@@ -578,7 +581,8 @@ func (s *Server) handleMember(w http.ResponseWriter, r *http.Request, sess *sess
 		if c.Processed || s.cfg.Liftable == nil || !s.cfg.Liftable(c.Type) {
 			continue // ended, or not a punishment (a warning, a note, an unban)
 		}
-		page.Active = append(page.Active, activeCase{Case: c, Liftable: true})
+		ending := s.cfg.LiftQueues && !c.ExpiresAt.IsZero() && !c.ExpiresAt.After(s.cfg.Clock.Now())
+		page.Active = append(page.Active, activeCase{Case: c, Liftable: true, Ending: ending})
 	}
 	notes, _, err := s.cfg.Cases.BrowsePage(r.Context(), cases.Browse{Filter: cases.Filter{GuildID: a.Guild.ID, UserID: user, Types: []cases.Type{cases.Note}}}, 0, memberCases)
 	if err != nil {
@@ -605,6 +609,11 @@ func (s *Server) handleMember(w http.ResponseWriter, r *http.Request, sess *sess
 	if r.URL.Query().Get("lifted") != "" {
 		page.Notice = "Punishment lifted: the lift is a case of its own, listed below, linked to the case it ends."
 	}
+	if n := r.URL.Query().Get("queued"); n != "" {
+		if _, err := strconv.ParseInt(n, 10, 64); err == nil {
+			page.Notice = fmt.Sprintf("Lift of case #%s queued: its end is now, and gavel's schedule lifts it in a few seconds, as a case of its own linked to #%s. Reload to see it done.", n, n)
+		}
+	}
 	s.render(w, http.StatusOK, "member", sess, fmt.Sprintf("Member %d · %s", user, a.Guild.Name), page)
 	return nil
 }
@@ -630,6 +639,11 @@ func (s *Server) handleLift(w http.ResponseWriter, r *http.Request, sess *sessio
 	reply = strings.TrimSpace(strings.TrimPrefix(reply, "❌"))
 	if refused {
 		return &pageError{Status: http.StatusBadRequest, Title: "Not lifted", Message: reply}
+	}
+	if s.cfg.LiftQueues {
+		s.log.Info("dashboard: lift queued", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
+		http.Redirect(w, r, fmt.Sprintf("/g/%d/members/%d?queued=%d", a.Guild.ID, c.UserID, c.Number), http.StatusSeeOther)
+		return nil
 	}
 	s.log.Info("dashboard: punishment lifted", "guild", a.Guild.ID, "case", c.Number, "user", sess.UserID)
 	http.Redirect(w, r, fmt.Sprintf("/g/%d/members/%d?lifted=%d", a.Guild.ID, c.UserID, c.Number), http.StatusSeeOther)

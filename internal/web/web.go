@@ -88,6 +88,11 @@ type Config struct {
 	// moderation catalogue's inverse): the member page lists those as in force.
 	Liftable func(cases.Type) bool
 	Lift     func(ctx context.Context, guildID discord.GuildID, moderator discord.User, roles []discord.RoleID, n int64) (reply string, refused bool, err error)
+	// LiftQueues says that Lift does not lift but records the request for the process that
+	// holds the gateway (gavel web: the case's expiry moves to now, and gavel run's expiry
+	// runner lifts it through the pipeline): the page says the lift is queued, and shows a
+	// case whose end has come as ending rather than offering the button again.
+	LiftQueues bool
 	// Discord answers Guild from gavel's guild state and Member over REST.
 	Discord Discord
 	// Guilds lists the guilds gavel is in now.
