@@ -31,6 +31,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discord/guildstate"
+	"github.com/gavelbot/gavel/internal/discord/restcache"
 	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/executor"
@@ -521,11 +522,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 // newWeb builds the dashboard over the same cases, permission engine and guild state the
 // commands use.
 func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbox bool) (*web.Server, error) {
+	// The signed-in members' roles come from Discord (the guild state keeps gavel's own
+	// only); they are cached as gavel web caches them, and dropped when the gateway says a
+	// member changed or left, so a page makes no Discord call on a hit and a role change is
+	// seen on the next page.
+	members := restcache.New(restcache.Config{Source: a.cached, Clock: a.clock, GuildsFromSource: true})
+	state.Watch(members.Forget)
 	return web.New(web.Config{Store: a.store, Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Escalation: a.escalation, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
 		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
 			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
 			return rules, err
-		}, GavelStore: a.automod.Store(), Discord: a.cached,
+		}, GavelStore: a.automod.Store(), Discord: members,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
 		APIURL: a.cfg.Discord.APIURL, Clock: a.clock, Lift: a.webLift,
 		// A punishment is an action with an inverse that is not itself a lift (an unban's

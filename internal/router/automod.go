@@ -62,13 +62,14 @@ func (rt *Router) ruleChanged(change enforcer.RuleChange, r ddiscord.AutoModerat
 // Neither the commands (onMessage) nor AutoMod (enforcer.Message, FromBot) look at them, and
 // they are most of the messages gavel receives: its own replies, DMs and mod-log posts come
 // back over the gateway, the mod-log embeds the largest payloads of all. An edit that comes
-// without its author is kept. Also bans, unbans and members leaving: every ban gavel makes
-// comes back as two of them, and nothing in gavel listens to them (bans made by others are
-// found through their audit-log entries, and disgo's caches are off). A listener added for
-// one of them must take it out of this switch.
+// without its author is kept. Also bans and unbans: every ban gavel makes comes back as one
+// of them, and nothing in gavel listens to them (bans made by others are found through their
+// audit-log entries, and disgo's caches are off). A listener added for one of them must take
+// it out of this switch. (Members leaving are kept: the guild state tells the dashboard's
+// member cache.)
 func SkipEvent(t dgw.EventType, d []byte) bool {
 	switch t {
-	case dgw.EventTypeGuildBanAdd, dgw.EventTypeGuildBanRemove, dgw.EventTypeGuildMemberRemove:
+	case dgw.EventTypeGuildBanAdd, dgw.EventTypeGuildBanRemove:
 		return true
 	}
 	if t != dgw.EventTypeMessageCreate && t != dgw.EventTypeMessageUpdate {

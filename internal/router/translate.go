@@ -174,6 +174,9 @@ func stateListeners(st *guildstate.State) []bot.ConfigOpt {
 		bot.WithEventListenerFunc(func(e *events.GuildMemberUpdate) {
 			st.SetMemberRoles(discord.GuildID(e.GuildID), discord.UserID(e.Member.User.ID), RoleIDs(e.Member.RoleIDs))
 		}),
+		bot.WithEventListenerFunc(func(e *events.GuildMemberLeave) {
+			st.MemberLeft(discord.GuildID(e.GuildID), discord.UserID(e.User.ID))
+		}),
 	}
 }
 

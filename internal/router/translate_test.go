@@ -87,10 +87,11 @@ func TestSkipEvent(t *testing.T) {
 		{dgw.EventTypeMessageUpdate, `{"id":"1","content":"edited"}`, false},
 		{dgw.EventTypeMessageCreate, `{"id":`, false},
 		{dgw.EventTypeGuildMemberAdd, `{"user":{"id":"2","bot":true}}`, false},
-		// No listener reads bans, unbans or members leaving: skipped whatever they say.
+		// No listener reads bans or unbans: skipped whatever they say.
 		{dgw.EventTypeGuildBanAdd, `{"guild_id":"1","user":{"id":"2"}}`, true},
 		{dgw.EventTypeGuildBanRemove, `{"guild_id":"1","user":{"id":"2"}}`, true},
-		{dgw.EventTypeGuildMemberRemove, `{"guild_id":"1","user":{"id":"2"}}`, true},
+		// A member leaving reaches the guild state (the dashboard's member cache).
+		{dgw.EventTypeGuildMemberRemove, `{"guild_id":"1","user":{"id":"2"}}`, false},
 		{dgw.EventTypeGuildMemberUpdate, `{"guild_id":"1","user":{"id":"2"},"roles":[]}`, false},
 	} {
 		if got := SkipEvent(tc.t, []byte(tc.d)); got != tc.skip {

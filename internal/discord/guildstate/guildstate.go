@@ -42,6 +42,30 @@ type State struct {
 	mu     sync.RWMutex
 	botID  discord.UserID
 	guilds map[discord.GuildID]*guild
+	// watchers are told of member changes (Watch).
+	watchers []func(discord.GuildID, discord.UserID)
+}
+
+// Watch registers fn, told after the State applied an event that may change what a member
+// may do: a member joined, changed (roles) or left (guild and user), a guild was forgotten
+// (user 0: all of its members), or a new session began (guild 0: every member, since events
+// may have been missed). The State keeps no members but gavel; a cache of members kept
+// elsewhere (the dashboard's) drops its entries on it. fn runs on the gateway's goroutine:
+// it must be quick and must not call back into the State's writers.
+func (s *State) Watch(fn func(discord.GuildID, discord.UserID)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watchers = append(s.watchers, fn)
+}
+
+// tell calls the watchers, outside the lock.
+func (s *State) tell(guildID discord.GuildID, userID discord.UserID) {
+	s.mu.RLock()
+	ws := s.watchers
+	s.mu.RUnlock()
+	for _, fn := range ws {
+		fn(guildID, userID)
+	}
 }
 
 type guild struct {
@@ -57,9 +81,10 @@ func New() *State { return &State{guilds: map[discord.GuildID]*guild{}} }
 // Reset starts a new session: everything is forgotten, and botID is gavel's user id.
 func (s *State) Reset(botID discord.UserID) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.botID = botID
 	clear(s.guilds)
+	s.mu.Unlock()
+	s.tell(0, 0)
 }
 
 // ResetShard starts a new session on shard shardID of shardCount: the guilds of that shard,
@@ -71,13 +96,16 @@ func (s *State) ResetShard(botID discord.UserID, shardID, shardCount int) {
 		return
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.botID = botID
 	for id := range s.guilds {
 		if int((uint64(id)>>22)%uint64(shardCount)) == shardID {
 			delete(s.guilds, id)
 		}
 	}
+	s.mu.Unlock()
+	// The shard's member events between the sessions may be lost: the watchers forget
+	// every member (a few Discord reads again, rather than a role change missed).
+	s.tell(0, 0)
 }
 
 // BotID is gavel's user id, 0 before the first Reset.
@@ -110,8 +138,9 @@ func (s *State) UpdateGuild(id discord.GuildID, name string, ownerID discord.Use
 // applied.
 func (s *State) Forget(id discord.GuildID) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.guilds, id)
+	s.mu.Unlock()
+	s.tell(id, 0)
 }
 
 // PutRole applies GUILD_ROLE_CREATE and GUILD_ROLE_UPDATE.
@@ -146,15 +175,20 @@ func (s *State) DeleteRole(guildID discord.GuildID, roleID discord.RoleID) {
 }
 
 // SetMemberRoles applies GUILD_MEMBER_ADD and GUILD_MEMBER_UPDATE; only gavel's own member
-// is kept.
+// is kept, and the watchers are told of any.
 func (s *State) SetMemberRoles(guildID discord.GuildID, userID discord.UserID, roles []discord.RoleID) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e := s.guilds[guildID]
-	if e == nil || userID != s.botID || s.botID == 0 {
-		return
+	if e := s.guilds[guildID]; e != nil && userID == s.botID && s.botID != 0 {
+		e.botRoles, e.botKnown = slices.Clone(roles), true
 	}
-	e.botRoles, e.botKnown = slices.Clone(roles), true
+	s.mu.Unlock()
+	s.tell(guildID, userID)
+}
+
+// MemberLeft applies GUILD_MEMBER_REMOVE (a member left, was kicked or banned): the
+// watchers are told.
+func (s *State) MemberLeft(guildID discord.GuildID, userID discord.UserID) {
+	s.tell(guildID, userID)
 }
 
 // Guild returns a guild's owner and roles, if the State holds the guild. The result shares

@@ -192,3 +192,33 @@ func TestShardsChangeTheStateConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestWatch: the watchers hear of every member event (any member, not only gavel), of a
+// forgotten guild (user 0) and of a new session (guild 0).
+func TestWatch(t *testing.T) {
+	s := New()
+	type heard struct {
+		g discord.GuildID
+		u discord.UserID
+	}
+	var got []heard
+	s.Watch(func(g discord.GuildID, u discord.UserID) { got = append(got, heard{g, u}) })
+	s.Reset(9)
+	s.PutGuild(discord.Guild{ID: 1}, nil, false)
+	s.SetMemberRoles(1, 2, []discord.RoleID{3})
+	s.SetMemberRoles(1, 9, []discord.RoleID{4})
+	s.MemberLeft(1, 2)
+	s.Forget(1)
+	want := []heard{{0, 0}, {1, 2}, {1, 9}, {1, 2}, {1, 0}}
+	if len(got) != len(want) {
+		t.Fatalf("heard %v; want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d: heard %v; want %v", i, got[i], want[i])
+		}
+	}
+	if roles, ok := s.BotRoles(1); ok {
+		t.Errorf("the forgotten guild still has gavel's roles %v", roles)
+	}
+}

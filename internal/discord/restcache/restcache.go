@@ -2,6 +2,9 @@
 // when the process holds no gateway (gavel web): it caches each member for a few minutes on
 // an injected clock, in a bounded table, and keeps the guilds (owner and roles) loaded ahead
 // of the pages, so that a page whose member is not cached makes one Discord call, not two.
+// gavel run's dashboard caches its members in one too (GuildsFromSource: the guilds come
+// from the gateway's state), and drops a member's entry when the gateway says the member
+// changed or left (Forget).
 package restcache
 
 import (
@@ -40,6 +43,9 @@ type Config struct {
 	MemberTTL    time.Duration
 	GuildRefresh time.Duration
 	MaxMembers   int
+	// GuildsFromSource: Guild asks Source every time and keeps nothing (gavel run, whose
+	// Source answers from the gateway's state, always current).
+	GuildsFromSource bool
 }
 
 type memberKey struct {
@@ -60,6 +66,9 @@ type Cache struct {
 	mu      sync.Mutex
 	members map[memberKey]memberEntry
 	guilds  map[discord.GuildID]discord.Guild
+	// forgets counts Forget calls: a read from Source that a Forget overtook is not kept,
+	// as it may predate the change the Forget was for.
+	forgets uint64
 }
 
 // New builds a Cache.
@@ -85,6 +94,7 @@ func (c *Cache) Member(ctx context.Context, guildID discord.GuildID, userID disc
 	now := c.cfg.Clock.Now()
 	c.mu.Lock()
 	e, ok := c.members[key]
+	forgets := c.forgets
 	c.mu.Unlock()
 	if ok && now.Sub(e.at) < c.cfg.MemberTTL {
 		return e.m, nil
@@ -95,6 +105,9 @@ func (c *Cache) Member(ctx context.Context, guildID discord.GuildID, userID disc
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.forgets != forgets {
+		return m, nil
+	}
 	if _, had := c.members[key]; !had && len(c.members) >= c.cfg.MaxMembers {
 		c.evictLocked(now)
 	}
@@ -120,6 +133,27 @@ func (c *Cache) evictLocked(now time.Time) {
 	}
 }
 
+// Forget drops a member's entry (userID 0: every member of the guild; guildID 0: every
+// member), so that the next page reads it from Discord again. gavel run calls it from the
+// gateway's member events (guildstate.State.Watch).
+func (c *Cache) Forget(guildID discord.GuildID, userID discord.UserID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgets++
+	switch {
+	case guildID == 0:
+		clear(c.members)
+	case userID == 0:
+		for k := range c.members {
+			if k.guild == guildID {
+				delete(c.members, k)
+			}
+		}
+	default:
+		delete(c.members, memberKey{guildID, userID})
+	}
+}
+
 // Members is how many members the table holds.
 func (c *Cache) Members() int {
 	c.mu.Lock()
@@ -130,6 +164,9 @@ func (c *Cache) Members() int {
 // Guild returns the guild as last loaded; a guild not loaded yet (gavel joined it since the
 // last refresh) is read from Discord and kept.
 func (c *Cache) Guild(ctx context.Context, guildID discord.GuildID) (discord.Guild, error) {
+	if c.cfg.GuildsFromSource {
+		return c.cfg.Source.Guild(ctx, guildID)
+	}
 	c.mu.Lock()
 	g, ok := c.guilds[guildID]
 	c.mu.Unlock()

@@ -148,3 +148,52 @@ func TestGuildRefresh(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestForget: an entry dropped by Forget (one member, a guild's members, every member) is
+// read from Discord again on its next use, and the others stay; GuildsFromSource reads the
+// guild from the source every time and keeps none.
+func TestForget(t *testing.T) {
+	ctx := context.Background()
+	clk := clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	src := &source{members: map[discord.UserID]discord.Member{1: {}, 2: {}}, guilds: map[discord.GuildID]discord.Guild{5: {ID: 5}}}
+	c := New(Config{Source: src, Clock: clk, GuildsFromSource: true})
+	read := func(g discord.GuildID, u discord.UserID) {
+		t.Helper()
+		if _, err := c.Member(ctx, g, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := func() int { n, _ := src.calls(); return n }
+	for _, k := range [][2]int{{5, 1}, {5, 2}, {6, 1}} {
+		read(discord.GuildID(k[0]), discord.UserID(k[1]))
+	}
+	if c.Members() != 3 || calls() != 3 {
+		t.Fatalf("%d cached after %d calls; want 3 and 3", c.Members(), calls())
+	}
+	c.Forget(5, 1)
+	read(5, 2)
+	read(6, 1)
+	if calls() != 3 {
+		t.Errorf("forgetting (5, 1) dropped others: %d calls", calls())
+	}
+	read(5, 1)
+	if calls() != 4 {
+		t.Errorf("(5, 1) was not read again after Forget: %d calls", calls())
+	}
+	c.Forget(5, 0)
+	if c.Members() != 1 {
+		t.Errorf("%d cached after forgetting guild 5; want guild 6's one", c.Members())
+	}
+	c.Forget(0, 0)
+	if c.Members() != 0 {
+		t.Errorf("%d cached after forgetting all", c.Members())
+	}
+	for range 2 {
+		if g, err := c.Guild(ctx, 5); err != nil || g.ID != 5 {
+			t.Fatalf("guild: %+v %v", g, err)
+		}
+	}
+	if _, n := src.calls(); n != 2 {
+		t.Errorf("%d guild reads for two pages with GuildsFromSource; want 2", n)
+	}
+}
