@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/sqlite"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
@@ -28,7 +29,8 @@ func asciiContains(s, word string) bool {
 // TestReasonSearchOnSQLite checks that SQLite's reason search answers the same through the
 // trigram index (rare words) as through reading the guild (common words, and words under
 // three letters): the reasons holding every word as a substring, ASCII case-insensitively,
-// in the guild asked for; and that the index follows reason edits.
+// in the guild asked for, whether the case is in the index or above its mark (not indexed
+// yet); and that the index follows reason edits.
 func TestReasonSearchOnSQLite(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
@@ -50,6 +52,12 @@ func TestReasonSearchOnSQLite(t *testing.T) {
 		}
 	}
 	for i, r := range rows {
+		if i == len(rows)/2 {
+			// The first half in the index, the rest above its mark.
+			if n, err := st.IndexReasons(ctx); err != nil || n != int64(i) {
+				t.Fatalf("indexed %d (%v); want %d", n, err, i)
+			}
+		}
 		if _, err := db.ExecContext(ctx, `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, created_at, updated_at)
 			VALUES ($1, $2, 'WARN', 'active', $3, 7, 8, $4, $4)`, r.guild, i+1, r.reason, i); err != nil {
 			t.Fatal(err)
@@ -99,19 +107,32 @@ func TestReasonSearchOnSQLite(t *testing.T) {
 		}
 	}
 
-	// An edited reason is found by its new words and no longer by its old ones.
+	// An edited reason, in the index (case 1) or above its mark (the last case), is found by
+	// its new words and no longer by its old ones, before and after the rest is indexed.
 	store.SetTrigramCandidateLimit(st, 1<<20)
+	last := len(rows)
 	mustExec(t, db, `UPDATE cases SET reason = 'quokka smuggling' WHERE id = 1`)
-	rows[0].reason = "quokka smuggling"
-	for _, words := range [][]string{{"quokka"}, {"smuggl"}, {rows[0].reason[:3]}, {"zalgo"}, {"spam"}} {
-		got, err := st.ListCases(ctx, store.CaseFilter{GuildID: rows[0].guild, ReasonWords: words}, store.HighestNumberFirst, 1000, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(want(rows[0].guild, words)) {
-			t.Errorf("after the edit, %q: %d cases, want %d", words, len(got), len(want(rows[0].guild, words)))
+	mustExec(t, db, fmt.Sprintf(`UPDATE cases SET reason = 'wombat smuggling' WHERE id = %d`, last))
+	rows[0].reason, rows[last-1].reason = "quokka smuggling", "wombat smuggling"
+	check := func(when string) {
+		t.Helper()
+		for _, words := range [][]string{{"quokka"}, {"wombat"}, {"smuggl"}, {"zalgo"}, {"spam"}, {"crypto"}} {
+			for g := int64(1); g <= 2; g++ {
+				got, err := st.ListCases(ctx, store.CaseFilter{GuildID: g, ReasonWords: words}, store.HighestNumberFirst, 1000, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want(g, words)) {
+					t.Errorf("%s, guild %d, %q: %d cases, want %d", when, g, words, len(got), len(want(g, words)))
+				}
+			}
 		}
 	}
+	check("after the edits")
+	if n, err := st.IndexReasons(ctx); err != nil || n != int64(last-last/2) {
+		t.Fatalf("indexed %d (%v); want the %d above the mark", n, err, last-last/2)
+	}
+	check("with everything indexed")
 	mustExec(t, db, `INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rank) VALUES ('integrity-check', 1)`)
 }
 
@@ -148,4 +169,51 @@ func TestReasonTrigramsMigration(t *testing.T) {
 		}
 	}
 	mustExec(t, db, `UPDATE cases SET reason = 'no index to follow' WHERE number = 1`)
+}
+
+// TestCaseCreationIndexesReasonsInBatches: cases made through the store wait above the
+// reason index's mark until sqlite.ReasonIndexLag of them have gathered, and are then
+// indexed in the creating transaction; the search finds them either way.
+func TestCaseCreationIndexesReasonsInBatches(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite)
+	mark := func() int64 {
+		var n int64
+		if err := st.Reader().QueryRow(`SELECT upto FROM cases_reason_trigrams_upto`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	find := func(word string) int {
+		got, err := st.ListCases(ctx, store.CaseFilter{GuildID: 1, ReasonWords: []string{word}}, store.HighestNumberFirst, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	create := func(i int) store.CaseKey {
+		k, err := st.CreateCase(ctx, store.NewCase{GuildID: 1, UserID: 8, ModeratorID: 7, Type: "WARN", Status: "active",
+			Reason: fmt.Sprintf("case %d said platypus%d", i, i), RoleIDs: "[]", Metadata: "{}", CreatedAt: int64(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	for i := 1; i < sqlite.ReasonIndexLag; i++ {
+		create(i)
+	}
+	if m := mark(); m != 0 {
+		t.Errorf("the mark moved to %d before %d cases gathered", m, sqlite.ReasonIndexLag)
+	}
+	if got := find("platypus1000"); got != 1 {
+		t.Errorf("an unindexed case: found %d; want 1", got)
+	}
+	k := create(sqlite.ReasonIndexLag)
+	if m := mark(); m != k.ID {
+		t.Errorf("after the %dth case the mark is %d; want its id %d", sqlite.ReasonIndexLag, m, k.ID)
+	}
+	if got := find("platypus1000"); got != 1 {
+		t.Errorf("an indexed case: found %d; want 1", got)
+	}
+	mustExec(t, st.Writer(), `INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rank) VALUES ('integrity-check', 1)`)
 }

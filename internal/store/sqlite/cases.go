@@ -13,7 +13,38 @@ const (
 ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count RETURNING case_count`
 	sqliteInsertCase = `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at, source_event_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	sqliteReasonsIndexedUpTo = `SELECT upto FROM cases_reason_trigrams_upto`
+	sqliteIndexReasons       = `INSERT INTO cases_reason_trigrams (rowid, reason) SELECT id, reason FROM cases WHERE id > ? AND id <= ? ORDER BY id`
+	sqliteMarkReasonsIndexed = `UPDATE cases_reason_trigrams_upto SET upto = ?`
 )
+
+// ReasonIndexLag is how many new cases wait for the reason trigram index before case
+// creation indexes them in one go: FTS5 writes a segment per transaction that touches it,
+// so one per batch of this many instead of one per commit. The search reads those cases
+// by id, which for this many is a millisecond (migration 00011).
+const ReasonIndexLag = 1024
+
+// IndexReasons puts the reasons of the cases above the index's mark, up to id upTo, in
+// the reason trigram index and moves the mark, inside db's transaction. It returns how many
+// it indexed.
+func IndexReasons(ctx context.Context, db query.DBTX, upTo int64) (int64, error) {
+	var mark int64
+	if err := db.QueryRowContext(ctx, sqliteReasonsIndexedUpTo).Scan(&mark); err != nil {
+		return 0, fmt.Errorf("read the reason index's mark: %w", err)
+	}
+	if upTo <= mark {
+		return 0, nil
+	}
+	res, err := db.ExecContext(ctx, sqliteIndexReasons, mark, upTo)
+	if err != nil {
+		return 0, fmt.Errorf("index the reasons of cases %d to %d: %w", mark+1, upTo, err)
+	}
+	if _, err := db.ExecContext(ctx, sqliteMarkReasonsIndexed, upTo); err != nil {
+		return 0, fmt.Errorf("move the reason index's mark: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
 
 // InsertCases allocates numbers for ns and inserts them, writing each one's key to out. It
 // runs two statements per row, both kept prepared by the statement cache:
@@ -51,6 +82,22 @@ func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
 		}
 		out[i] = query.CaseKey{ID: id, Number: num}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	// The reason index follows in batches (ReasonIndexLag); the mark is read on the one
+	// writer, so every case up to the last id inserted here is committed or in this
+	// transaction.
+	last := out[len(out)-1].ID
+	var mark int64
+	if err := db.QueryRowContext(ctx, sqliteReasonsIndexedUpTo).Scan(&mark); err != nil {
+		return fmt.Errorf("read the reason index's mark: %w", err)
+	}
+	if last-mark >= ReasonIndexLag {
+		if _, err := IndexReasons(ctx, db, last); err != nil {
+			return err
+		}
 	}
 	return nil
 }

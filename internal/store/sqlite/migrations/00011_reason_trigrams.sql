@@ -7,10 +7,17 @@
 -- are a superset of LIKE's matches, never fewer).
 --
 -- detail=none and columnsize=0: the search asks only which cases hold a trigram, never
--- where in the reason, so the index keeps no positions and no lengths, which makes it a
--- fraction of a full index to write (docs/benchmarks.md "Case creation"). The reasons stay
--- in cases (content='cases'), kept in step by the triggers below. Words under three letters
--- have no trigram: the search tests those with LIKE alone (internal/store/casequery.go).
+-- where in the reason, so the index keeps no positions and no lengths. The reasons stay in
+-- cases (content='cases').
+--
+-- New cases are indexed in batches, not one by one: FTS5 writes a segment at every commit
+-- that touched it, which cost case creation, one small transaction per few cases, several
+-- times its rate (docs/benchmarks.md "Case creation"). cases_reason_trigrams_upto holds the
+-- highest case id the index holds; case creation indexes the cases above it once they are
+-- 1024 or more (internal/store/sqlite/cases.go), in the creating transaction, and the search
+-- reads those few unindexed cases by id besides the index's candidates
+-- (internal/store/casequery.go). A reason edited or a case deleted at or below the mark
+-- changes the index at once (the triggers); above it, the batch reads the reason as it is.
 --
 -- PostgreSQL's side (../postgres/00011_reason_trigrams.sql) changes nothing: its full-text
 -- index already answers the search.
@@ -23,21 +30,24 @@ CREATE VIRTUAL TABLE cases_reason_trigrams USING fts5 (
 
 INSERT INTO cases_reason_trigrams (cases_reason_trigrams) VALUES ('rebuild');
 
--- +goose StatementBegin
-CREATE TRIGGER cases_reason_trigrams_insert AFTER INSERT ON cases BEGIN
-    INSERT INTO cases_reason_trigrams (rowid, reason) VALUES (new.id, new.reason);
-END;
--- +goose StatementEnd
+CREATE TABLE cases_reason_trigrams_upto (
+    only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
+    upto     INTEGER NOT NULL CHECK (upto >= 0)
+) STRICT;
+
+INSERT INTO cases_reason_trigrams_upto (only_row, upto) SELECT 1, COALESCE(MAX(id), 0) FROM cases;
 
 -- +goose StatementBegin
-CREATE TRIGGER cases_reason_trigrams_update AFTER UPDATE OF reason ON cases BEGIN
+CREATE TRIGGER cases_reason_trigrams_update AFTER UPDATE OF reason ON cases
+WHEN old.id <= (SELECT upto FROM cases_reason_trigrams_upto) BEGIN
     INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rowid, reason) VALUES ('delete', old.id, old.reason);
     INSERT INTO cases_reason_trigrams (rowid, reason) VALUES (new.id, new.reason);
 END;
 -- +goose StatementEnd
 
 -- +goose StatementBegin
-CREATE TRIGGER cases_reason_trigrams_delete AFTER DELETE ON cases BEGIN
+CREATE TRIGGER cases_reason_trigrams_delete AFTER DELETE ON cases
+WHEN old.id <= (SELECT upto FROM cases_reason_trigrams_upto) BEGIN
     INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rowid, reason) VALUES ('delete', old.id, old.reason);
 END;
 -- +goose StatementEnd
@@ -45,5 +55,5 @@ END;
 -- +goose Down
 DROP TRIGGER cases_reason_trigrams_delete;
 DROP TRIGGER cases_reason_trigrams_update;
-DROP TRIGGER cases_reason_trigrams_insert;
+DROP TABLE cases_reason_trigrams_upto;
 DROP TABLE cases_reason_trigrams;
