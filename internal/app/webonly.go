@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/automod"
+	"github.com/gavelbot/gavel/internal/automod/enforcer"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/commands"
@@ -16,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/restcache"
+	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
@@ -144,6 +147,14 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	if w.port, err = disgoport.New(string(cfg.Discord.Token), portOpts...); err != nil {
 		return nil, err
 	}
+	// The AutoMod page: Discord's rules over REST, the gavel-enforced ones in the database
+	// (gavel run's enforcer reads them again within a minute), each change reported in the
+	// guild's audit-log channel as the /automod commands report theirs; an executor of this
+	// process's own retries Discord's 429s and 5xx as gavel run's does.
+	exec := executor.New()
+	amStore := automod.NewStore(st, automod.WithStoreClock(w.clock.Now))
+	amService := automod.NewService(w.port, automod.WithExecutor(exec), automod.WithGavelRules(amStore),
+		automod.WithReporter(enforcer.AuditReporter(guilds, w.port, exec, logger.With("component", "automod"))))
 	ccfg := restcache.Config{Source: w.port, Clock: w.clock}
 	if o.cache != nil {
 		o.cache(&ccfg)
@@ -152,6 +163,11 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	// The pages ask for the guild list on every request; the cache's table is that list,
 	// refreshed in the background, so listing costs no call.
 	w.web, err = web.New(web.Config{Store: st, Log: logger.With("component", "web"), Cases: w.cases, Expiry: exp, Escalation: esc, Perms: perms, Settings: guilds,
+		AutoMod: amService, GavelStore: amStore,
+		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
+			rules, _, err := amStore.GavelRules(ctx, guildID)
+			return rules, err
+		},
 		Discord: w.cache, Guilds: w.cache.Guilds, PublicURL: cfg.Web.PublicURL, ClientID: cfg.OAuthClientID(), ClientSecret: string(cfg.Web.ClientSecret),
 		APIURL: cfg.Discord.APIURL, Clock: w.clock,
 		Liftable: func(t cases.Type) bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
@@ -29,40 +30,13 @@ import (
 // reload. A permanent ban, which has no end to move, is refused with where to lift it, and
 // a moderator without the unban permission is refused; neither changes anything.
 func TestWebLiftThroughGavelRun(t *testing.T) {
-	cw := newCasesWorld(t)
-	cw.dbURL = storetest.URL(t, store.Postgres)
-	cw.prepare(t, nil)
-	clk := clock.NewManual(time.Now().UTC())
-	cw.startWith(t, cw.config(), app.WithClock(clk))
+	cw, ww, _ := startRunAndWeb(t)
 	tb := replyCase(t, cw.send(t, cw.owner, "$tempban <@"+cw.other.String()+"> -d 2d spam").Content)
 	ban := replyCase(t, cw.send(t, cw.owner, "$ban <@"+cw.target.String()+"> raid").Content)
 	if _, banned := cw.s.Banned(cw.guild, cw.other); !banned {
 		t.Fatal("the tempban did not ban")
 	}
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ww := &webWorld{casesWorld: cw, url: "http://" + ln.Addr().String(), clk: clk}
-	cw.s.AddOAuth2Redirect(ww.url + "/auth/callback")
-	cfg := cw.config()
-	cfg.Discord.GatewayURL = ""
-	cfg.Web = config.Web{Addr: ln.Addr().String(), PublicURL: ww.url, ClientSecret: config.Secret(cw.s.OAuth2ClientSecret())}
-	ctx, cancel := context.WithCancel(context.Background())
-	w, err := app.NewWebOnly(ctx, cfg, quietLogger(), app.WithWebOnlyClock(clk), app.WithWebOnlyListener(ln))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("gavel web: %v", err)
-		}
-	})
+	clk := ww.clk
 
 	g := cw.guild.String()
 	cs := cw.casesService(t)
@@ -146,4 +120,43 @@ func TestWebLiftThroughGavelRun(t *testing.T) {
 			t.Errorf("lifting it again: %d %s", r.status, r.body)
 		}
 	})
+}
+
+// startRunAndWeb starts gavel run (gateway, pipeline, expiry runner) and gavel web on one
+// PostgreSQL database and one fake Discord, both on one manual clock; gavel may manage
+// AutoMod (Manage Server). The webWorld's url is gavel web's.
+func startRunAndWeb(t *testing.T) (*casesWorld, *webWorld, *app.WebOnly) {
+	t.Helper()
+	cw := newCasesWorld(t)
+	cw.dbURL = storetest.URL(t, store.Postgres)
+	cw.prepare(t, nil)
+	amRole := cw.s.CreateRole(cw.guild, "automod", 3, discordtest.PermManageGuild)
+	cw.s.SetMemberRoles(cw.guild, cw.s.BotID(), cw.botRole, amRole)
+	clk := clock.NewManual(time.Now().UTC())
+	cw.startWith(t, cw.config(), app.WithClock(clk))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ww := &webWorld{casesWorld: cw, url: "http://" + ln.Addr().String(), clk: clk}
+	cw.s.AddOAuth2Redirect(ww.url + "/auth/callback")
+	cfg := cw.config()
+	cfg.Discord.GatewayURL = ""
+	cfg.Web = config.Web{Addr: ln.Addr().String(), PublicURL: ww.url, ClientSecret: config.Secret(cw.s.OAuth2ClientSecret())}
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := app.NewWebOnly(ctx, cfg, quietLogger(), app.WithWebOnlyClock(clk), app.WithWebOnlyListener(ln))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("gavel web: %v", err)
+		}
+	})
+	return cw, ww, w
 }

@@ -905,19 +905,29 @@ func describeAuditChanges(raw json.RawMessage) string {
 // ReportAudit posts a change gavel made (a /automod command) to the guild's audit-log
 // channel; the automod.Service calls it (automod.WithReporter).
 func (am *Enforcer) ReportAudit(ctx context.Context, guildID discord.GuildID, text string) {
-	g, err := am.settings.Get(ctx, guildID)
-	if err != nil {
-		am.log.Warn("audit log: reading settings", "guild", guildID, "err", err)
-		return
-	}
-	if g.AuditlogChannelID == 0 {
-		return
-	}
-	err = am.exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
-		_, err := am.port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
-		return err
-	})
-	if err != nil {
-		am.log.Warn("audit log: posting", "guild", guildID, "err", err)
+	AuditReporter(am.settings, am.port, am.exec, am.log)(ctx, guildID, text)
+}
+
+// AuditReporter returns what ReportAudit does, for a process without an enforcer (gavel
+// web, whose AutoMod page changes rules): post text to the guild's audit-log channel, if it
+// has one, through exec. Failures are logged, never returned: a change is not undone for its
+// report.
+func AuditReporter(guilds *settings.Service, port discord.Messages, exec *executor.Executor, log *slog.Logger) func(ctx context.Context, guildID discord.GuildID, text string) {
+	return func(ctx context.Context, guildID discord.GuildID, text string) {
+		g, err := guilds.Get(ctx, guildID)
+		if err != nil {
+			log.Warn("audit log: reading settings", "guild", guildID, "err", err)
+			return
+		}
+		if g.AuditlogChannelID == 0 {
+			return
+		}
+		err = exec.Do(ctx, executor.OpMessages, func(ctx context.Context) error {
+			_, err := port.SendMessage(ctx, g.AuditlogChannelID, discord.Message{Content: clipText(text, 2000), AllowedMentions: &discord.AllowedMentions{}})
+			return err
+		})
+		if err != nil {
+			log.Warn("audit log: posting", "guild", guildID, "err", err)
+		}
 	}
 }
