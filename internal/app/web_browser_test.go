@@ -36,7 +36,8 @@ func chromiumPath(t *testing.T) string {
 // TestDashboardInBrowser signs in through the fake's OAuth2 consent page in headless
 // Chromium, filters the case list, opens a case, edits its reason and sees the mod-log
 // message follow; a page on another site posting to the dashboard is refused; and a member
-// without the permission sees no server and is refused the case list.
+// without the permission sees no server and is refused the case list; the AutoMod tester
+// reports the rule a pasted message trips.
 func TestDashboardInBrowser(t *testing.T) {
 	chrome := chromiumPath(t)
 	ww := newWebWorld(t)
@@ -205,5 +206,28 @@ func TestDashboardInBrowser(t *testing.T) {
 	)
 	if title, msg := text("#error-title"), text("#error-message"); title != "Not allowed" || !strings.Contains(msg, "Manage Messages") {
 		t.Errorf("a plain member's case list: %q %q", title, msg)
+	}
+
+	// The AutoMod tester, as the owner (AutoMod needs Manage Server or rank 5).
+	if r := ww.send(t, ww.owner, `$automod create scams -keywords "free nitro", scam*`); !strings.Contains(r.Content, "scams") {
+		t.Fatalf("creating the rule: %q", r.Content)
+	}
+	run("sign out again",
+		chromedp.Navigate(ww.url+"/servers"),
+		chromedp.Click(chromedp.CSS(`form[action="/auth/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
+	)
+	signIn(ww.owner)
+	run("the AutoMod tester",
+		chromedp.Navigate(ww.url+"/g/"+ww.guild.String()+"/cases"),
+		chromedp.WaitVisible(chromedp.CSS("#cases")),
+		chromedp.Click(chromedp.CSS(`a[href="/g/`+ww.guild.String()+`/automod"]`)),
+		settled(chromedp.WaitVisible(chromedp.CSS("#tester"))),
+		chromedp.SetValue(chromedp.CSS("#message"), "get FREE NITRO here"),
+		chromedp.Submit(chromedp.CSS("#test")),
+		settled(chromedp.WaitVisible(chromedp.CSS("#hits"))),
+	)
+	if hit := text("#hits"); !strings.Contains(hit, "scams: keyword free nitro matched FREE NITRO at characters 4–14") {
+		t.Errorf("the tester's report: %q", hit)
 	}
 }
