@@ -144,7 +144,7 @@ func TestReasonTrigramsMigration(t *testing.T) {
 	if _, err := st.MigrateUp(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MigrateDown(ctx, 10, false); err != nil {
+	if _, err := st.MigrateDown(ctx, 10, true); err != nil {
 		t.Fatal(err)
 	}
 	db := st.Writer()
@@ -160,7 +160,7 @@ func TestReasonTrigramsMigration(t *testing.T) {
 	if err := st.Reader().QueryRow(`SELECT COUNT(*) FROM cases_reason_trigrams WHERE cases_reason_trigrams MATCH '"ind" AND "dex"'`).Scan(&n); err != nil || n != 3 {
 		t.Fatalf("the index names %d cases (%v), want the 3 made before it", n, err)
 	}
-	if _, err := st.MigrateDown(ctx, 10, false); err != nil {
+	if _, err := st.MigrateDown(ctx, 10, true); err != nil {
 		t.Fatal(err)
 	}
 	for _, tbl := range tables(t, st) {
@@ -216,4 +216,44 @@ func TestCaseCreationIndexesReasonsInBatches(t *testing.T) {
 		t.Errorf("an indexed case: found %d; want 1", got)
 	}
 	mustExec(t, st.Writer(), `INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rank) VALUES ('integrity-check', 1)`)
+}
+
+// TestMemberListingReadsTheMemberIndex: a member's cases by number, on SQLite, are found
+// through (guild_id, user_id, id), not by walking the guild's cases by number.
+func TestMemberListingReadsTheMemberIndex(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite)
+	mustExec(t, st.Writer(), `INSERT INTO guilds (id, joined_at) VALUES (1, 0)`)
+	for i := 1; i <= 30; i++ {
+		mustExec(t, st.Writer(), fmt.Sprintf(`INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, created_at, updated_at)
+			VALUES (1, %d, 'WARN', 'active', 'r', 7, %d, 0, 0)`, i, 8+i%3))
+	}
+	got, err := st.ListCases(ctx, store.CaseFilter{GuildID: 1, UserID: 9, NumberBelow: 29}, store.HighestNumberFirst, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nums []int64
+	for _, c := range got {
+		nums = append(nums, c.Number)
+	}
+	if !slices.Equal(nums, []int64{28, 25, 22}) {
+		t.Errorf("member 9's cases below 29: %v; want 28, 25, 22", nums)
+	}
+	rows, err := st.Reader().Query(`EXPLAIN QUERY PLAN SELECT id FROM cases WHERE guild_id = 1 AND user_id = 9 ORDER BY +number DESC LIMIT 51`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan += detail + "; "
+	}
+	if !strings.Contains(plan, "cases_guild_user") {
+		t.Errorf("the listing's plan: %s", plan)
+	}
 }
