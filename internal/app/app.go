@@ -166,6 +166,7 @@ type options struct {
 	upkeepHandled   func(upkeep.Handled)
 	automodHandled  func(enforcer.Handled)
 	webListener     net.Listener
+	webMembers      func(*restcache.Config)
 	sandbox         func(*web.Server) http.Handler
 	listening       func()
 	heard           func(store.Change)
@@ -222,6 +223,12 @@ func WithSandbox(mount func(dashboard *web.Server) http.Handler) Option {
 // listen on a free port first, to know the public URL).
 func WithWebListener(ln net.Listener) Option {
 	return func(o *options) { o.webListener = ln }
+}
+
+// WithWebMemberCache adjusts the dashboard's member cache (its TTL and size); the case
+// browser benchmark makes every page a miss with it.
+func WithWebMemberCache(f func(*restcache.Config)) Option {
+	return func(o *options) { o.webMembers = f }
 }
 
 // WithModlogOptions adds options to the mod log, after gavel's own (tests give it a manual
@@ -506,7 +513,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	}
 	a.shards.SetEventHandler(a.client.EventManager.HandleGatewayEvent)
 	if cfg.Web.Addr != "" || o.webListener != nil {
-		if a.web, err = a.newWeb(state, perms, o.sandbox != nil); err != nil {
+		if a.web, err = a.newWeb(state, perms, o.sandbox != nil, o.webMembers); err != nil {
 			return nil, err
 		}
 		a.webLn = o.webListener
@@ -521,12 +528,16 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 
 // newWeb builds the dashboard over the same cases, permission engine and guild state the
 // commands use.
-func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbox bool) (*web.Server, error) {
+func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbox bool, adjust func(*restcache.Config)) (*web.Server, error) {
 	// The signed-in members' roles come from Discord (the guild state keeps gavel's own
 	// only); they are cached as gavel web caches them, and dropped when the gateway says a
 	// member changed or left, so a page makes no Discord call on a hit and a role change is
 	// seen on the next page.
-	members := restcache.New(restcache.Config{Source: a.cached, Clock: a.clock, GuildsFromSource: true})
+	mcfg := restcache.Config{Source: a.cached, Clock: a.clock, GuildsFromSource: true}
+	if adjust != nil {
+		adjust(&mcfg)
+	}
+	members := restcache.New(mcfg)
 	state.Watch(members.Forget)
 	return web.New(web.Config{Store: a.store, Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Escalation: a.escalation, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
 		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
