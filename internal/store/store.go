@@ -260,17 +260,22 @@ func (s *Store) IndexReasons(ctx context.Context) (int64, error) {
 	if err := s.write.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE name = 'cases_reason_trigrams_upto'`).Scan(&present); err != nil || present == 0 {
 		return 0, err
 	}
-	var n int64
-	err := s.InTx(ctx, func(tx *Tx) error {
-		var last int64
-		if err := tx.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM cases`).Scan(&last); err != nil {
-			return err
-		}
-		var err error
-		n, err = sqlite.IndexReasons(ctx, tx.db, last)
-		return err
-	})
+	// A plain transaction, not InTx's: these statements run once at start and have no
+	// place in the statement cache.
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
+		return 0, fmt.Errorf("index the cases' reasons: %w", err)
+	}
+	defer tx.Rollback()
+	var last int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM cases`).Scan(&last); err != nil {
+		return 0, fmt.Errorf("index the cases' reasons: %w", err)
+	}
+	n, err := sqlite.IndexReasons(ctx, tx, last)
+	if err != nil {
+		return 0, fmt.Errorf("index the cases' reasons: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("index the cases' reasons: %w", err)
 	}
 	return n, nil
