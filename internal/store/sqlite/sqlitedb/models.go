@@ -90,6 +90,11 @@ type CasesReasonTrigram struct {
 	Reason string
 }
 
+type CasesReasonTrigramsUpto struct {
+	OnlyRow int64
+	Upto    int64
+}
+
 type CommandRank struct {
 	GuildID int64
 	Command string
