@@ -31,6 +31,15 @@ func TestDashboardMemberCache(t *testing.T) {
 		calls = nil
 		return out
 	}
+	reads := func(cs []string) []string {
+		var out []string
+		for _, c := range cs {
+			if strings.HasPrefix(c, "GET ") {
+				out = append(out, c)
+			}
+		}
+		return out
+	}
 	memberCalls := func(cs []string) int {
 		n := 0
 		for _, c := range cs {
@@ -56,8 +65,10 @@ func TestDashboardMemberCache(t *testing.T) {
 		if r.status != wantStatus {
 			t.Fatalf("%s: status %d, want %d: %s", what, r.status, wantStatus, r.body)
 		}
-		if got := take(); len(got) != wantCalls || memberCalls(got) != wantCalls {
-			t.Errorf("%s: Discord calls %v; want %d member lookup(s) and nothing else", what, got, wantCalls)
+		// A page only reads; a message gavel posts meanwhile (the barrier command's
+		// bookkeeping, after its answer) is not the page's.
+		if got := reads(take()); len(got) != wantCalls || memberCalls(got) != wantCalls {
+			t.Errorf("%s: Discord reads %v; want %d member lookup(s) and nothing else", what, got, wantCalls)
 		}
 	}
 
@@ -89,7 +100,7 @@ func TestDashboardMemberCache(t *testing.T) {
 	if r.status != http.StatusForbidden || !strings.Contains(strings.ToLower(r.body), "not a member") {
 		t.Errorf("the page after leaving: %d %s", r.status, r.body)
 	}
-	if got := take(); memberCalls(got) != 1 || len(got) != 1 {
-		t.Errorf("the page after leaving: Discord calls %v; want one member lookup", got)
+	if got := reads(take()); memberCalls(got) != 1 || len(got) != 1 {
+		t.Errorf("the page after leaving: Discord reads %v; want one member lookup", got)
 	}
 }
