@@ -495,10 +495,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		provider = shards.Static{IDs: cfg.Discord.ShardIDs()}
 	}
 	shardCfg := shards.Config{Token: string(cfg.Discord.Token), Count: cfg.Discord.ShardCountN(), Provider: provider,
-		Gateway: gwOpts, Discover: a.gatewayBot, Counts: st, Locker: st, Log: logger, Clock: a.clock,
+		Gateway: gwOpts, Discover: a.gatewayBot, Counts: st, Locker: st, Log: logger,
 		Ready: func(id, count int) {
 			a.log.Info("connected to Discord", "gateway", cfg.Discord.GatewayURL, "shard_id", id, "shard_count", count)
 		}}
+	// The identify windows and the count's polls run on the wall clock, not on the App's
+	// clock: a test that freezes time for expiries must not freeze its gateway's re-IDENTIFY.
+	// WithShardConfig gives them a clock of their own.
 	for _, f := range o.shardConfig {
 		f(&shardCfg)
 	}
