@@ -1008,6 +1008,14 @@ type SettingsEventsParams struct {
 	Limit   int64
 }
 
+type ShardConfig struct {
+	ID         int64
+	ShardCount int64
+	Generation int64
+	Reason     string
+	UpdatedAt  int64
+}
+
 type ShardLease struct {
 	ShardCount int64
 	ShardID    int64

@@ -298,6 +298,14 @@ type SettingsEvent struct {
 	CreatedAt int64
 }
 
+type ShardConfig struct {
+	ID         int64
+	ShardCount int64
+	Generation int64
+	Reason     string
+	UpdatedAt  int64
+}
+
 type ShardLease struct {
 	ShardCount int64
 	ShardID    int64
