@@ -113,6 +113,9 @@ type Channels interface {
 	// SetChannelOverwrite creates or replaces a channel's permission overwrite for a role or
 	// a member (lockdown, per-channel bans).
 	SetChannelOverwrite(ctx context.Context, channelID ChannelID, ow Overwrite, reason string) error
+	// DeleteChannelOverwrite removes a channel's overwrite for a role or a member (unlock
+	// removing one gavel created); deleting one the channel lacks changes nothing.
+	DeleteChannelOverwrite(ctx context.Context, channelID ChannelID, overwriteID int64, reason string) error
 	// SetSlowmode sets a channel's rate_limit_per_user in seconds (0–21600; 0 turns it off).
 	SetSlowmode(ctx context.Context, channelID ChannelID, seconds int, reason string) error
 }

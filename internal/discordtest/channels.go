@@ -136,3 +136,106 @@ func (s *Server) handleCreateGuildChannel(r *Request) (Response, *apiError) {
 	c := s.createChannelLocked(g, s.botID, typ, body.Name.V, parent, overwrites, r.Reason)
 	return Response{Status: http.StatusCreated, Body: s.channelObject(c)}, nil
 }
+
+// SetOverwriteAs is user changing one of a channel's permission overwrites from Discord's
+// client (creating it, or replacing its allow and deny): Manage Roles in the channel and
+// only bits the user has there, as for the bot, then CHANNEL_UPDATE and an audit-log entry
+// naming the user. A test plays a moderator who edits a channel during a lockdown.
+func (s *Server) SetOverwriteAs(channel, user ID, ow Overwrite) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, g, err := s.userChannelLocked(channel, user)
+	if err != nil {
+		return err
+	}
+	if e := s.putOverwriteLocked(g, c, user, ow, ""); e != nil {
+		return e
+	}
+	return nil
+}
+
+// DeleteOverwriteAs is user deleting a channel's overwrite for id from Discord's client.
+func (s *Server) DeleteOverwriteAs(channel, user, id ID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, g, err := s.userChannelLocked(channel, user)
+	if err != nil {
+		return err
+	}
+	if e := s.deleteOverwriteLocked(g, c, user, id, ""); e != nil {
+		return e
+	}
+	return nil
+}
+
+func (s *Server) userChannelLocked(channel, user ID) (*Channel, *Guild, error) {
+	c, ok := s.st.channels[channel]
+	if !ok || c.Type == ChannelDM {
+		return nil, nil, errUnknown("Channel", codeUnknownChannel)
+	}
+	g := s.mustGuild(c.GuildID)
+	if _, ok := g.Members[user]; !ok {
+		return nil, nil, fmt.Errorf("user %s in guild %s: %w", user, g.ID, errUnknown("Member", codeUnknownMember))
+	}
+	return c, g, nil
+}
+
+// AddChannels adds many guild channels at once, as seed data (no events), and returns their
+// ids in order: each Channel gives Type, Name, ParentID (a category added earlier, in this
+// call or before) and PermissionOverwrites; ID, GuildID and Position are filled in. A test
+// builds a server of hundreds of channels with one call.
+func (s *Server) AddChannels(guild ID, channels []Channel) []ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.mustGuild(guild)
+	ids := make([]ID, len(channels))
+	for i, spec := range channels {
+		if spec.ParentID != 0 {
+			if p := g.Channels[spec.ParentID]; p == nil || p.Type != ChannelGuildCategory {
+				panic(fmt.Sprintf("discordtest: AddChannels: parent %s of %q is not a category of the guild", spec.ParentID, spec.Name))
+			}
+		}
+		c := &Channel{ID: s.newID(), Type: spec.Type, GuildID: guild, Name: spec.Name, Position: len(g.Channels), ParentID: spec.ParentID,
+			PermissionOverwrites: append([]Overwrite{}, spec.PermissionOverwrites...)}
+		g.Channels[c.ID] = c
+		s.st.channels[c.ID] = c
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// Synced reports whether a channel's permissions are synced with its category, as Discord's
+// client shows it: Discord stores no flag, a channel is synced when its overwrites are the
+// same set as its parent category's (in any order). A channel without a category is not.
+// Changing a category's overwrites through the API does not change its channels: Discord's
+// client copies them to the synced ones itself, and a bot must do the same.
+func (s *Server) Synced(channel ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.st.channels[channel]
+	if !ok || c.ParentID == 0 {
+		return false
+	}
+	p, ok := s.st.channels[c.ParentID]
+	if !ok {
+		return false
+	}
+	return SameOverwrites(c.PermissionOverwrites, p.PermissionOverwrites)
+}
+
+// SameOverwrites reports whether two overwrite lists hold the same overwrites, in any order.
+func SameOverwrites(a, b []Overwrite) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := make(map[ID]Overwrite, len(a))
+	for _, o := range a {
+		m[o.ID] = o
+	}
+	for _, o := range b {
+		if m[o.ID] != o {
+			return false
+		}
+	}
+	return true
+}

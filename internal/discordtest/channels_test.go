@@ -48,3 +48,58 @@ func TestCreateChannelAs(t *testing.T) {
 		t.Errorf("refused creations wrote %d audit-log entries", after-before)
 	}
 }
+
+// TestOverwritesAsUser: a member with Manage Roles edits and deletes overwrites (each a
+// CHANNEL_UPDATE and an audit-log entry naming them); one without it, or granting a bit
+// they lack, gets 50013 and nothing changes. AddChannels makes many channels at once and
+// Synced compares a channel's overwrites with its category's.
+func TestOverwritesAsUser(t *testing.T) {
+	s := newFake(t)
+	w := newWorld(s)
+	c, _ := connect(t, s, intentsAll)
+	mgr := s.AddRole(w.guild, "managers", 2, discordtest.PermManageRoles|discordtest.PermViewChannel|discordtest.PermSendMessages)
+	s.AddMember(w.guild, w.owner)
+	manager := s.AddUser("manager", false)
+	s.AddMember(w.guild, manager, mgr)
+
+	ow := discordtest.Overwrite{ID: w.guild, Deny: discordtest.PermSendMessages}
+	if err := s.SetOverwriteAs(w.channel, manager, ow); err != nil {
+		t.Fatalf("SetOverwriteAs: %v", err)
+	}
+	c.dispatch("CHANNEL_UPDATE")
+	if log := s.AuditLog(w.guild); log[len(log)-1].ActionType != discordtest.AuditOverwriteCreate || log[len(log)-1].UserID != manager {
+		t.Errorf("audit log = %+v", log[len(log)-1])
+	}
+	if err := s.SetOverwriteAs(w.channel, manager, discordtest.Overwrite{ID: w.guild, Deny: discordtest.PermBanMembers}); err == nil || !strings.Contains(err.Error(), "50013") {
+		t.Errorf("denying a bit the manager lacks: %v; want 50013", err)
+	}
+	if err := s.SetOverwriteAs(w.channel, w.member, discordtest.Overwrite{ID: w.guild}); err == nil || !strings.Contains(err.Error(), "50013") {
+		t.Errorf("a member without Manage Roles: %v; want 50013", err)
+	}
+	if got, _ := s.Channel(w.channel); len(got.PermissionOverwrites) != 1 || got.PermissionOverwrites[0] != ow {
+		t.Errorf("overwrites after refusals = %+v", got.PermissionOverwrites)
+	}
+	// The deny took Send Messages from the manager too: lifting it is changing a bit they no
+	// longer have, which Discord refuses; the owner may.
+	if err := s.DeleteOverwriteAs(w.channel, manager, w.guild); err == nil || !strings.Contains(err.Error(), "50013") {
+		t.Errorf("the manager lifting a deny of a bit they lack: %v; want 50013", err)
+	}
+	if err := s.DeleteOverwriteAs(w.channel, w.owner, w.guild); err != nil {
+		t.Fatalf("DeleteOverwriteAs: %v", err)
+	}
+	if log := s.AuditLog(w.guild); log[len(log)-1].ActionType != discordtest.AuditOverwriteDelete || log[len(log)-1].UserID != w.owner {
+		t.Errorf("audit log = %+v", log[len(log)-1])
+	}
+	if got, _ := s.Channel(w.channel); len(got.PermissionOverwrites) != 0 {
+		t.Errorf("overwrites after the delete = %+v", got.PermissionOverwrites)
+	}
+
+	ids := s.AddChannels(w.guild, []discordtest.Channel{{Type: discordtest.ChannelGuildCategory, Name: "cat", PermissionOverwrites: []discordtest.Overwrite{ow}}})
+	kids := s.AddChannels(w.guild, []discordtest.Channel{
+		{Type: discordtest.ChannelGuildText, Name: "synced", ParentID: ids[0], PermissionOverwrites: []discordtest.Overwrite{ow}},
+		{Type: discordtest.ChannelGuildText, Name: "apart", ParentID: ids[0]},
+	})
+	if !s.Synced(kids[0]) || s.Synced(kids[1]) || s.Synced(w.channel) {
+		t.Errorf("Synced = %v %v %v; want true false false", s.Synced(kids[0]), s.Synced(kids[1]), s.Synced(w.channel))
+	}
+}

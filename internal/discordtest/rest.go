@@ -31,6 +31,7 @@ func (s *Server) restEndpoints() []endpoint {
 		{http.MethodGet, "/channels/{channel_id}", s.handleGetChannel},
 		{http.MethodPatch, "/channels/{channel_id}", s.handleUpdateChannel},
 		{http.MethodPut, "/channels/{channel_id}/permissions/{overwrite_id}", s.handlePutOverwrite},
+		{http.MethodDelete, "/channels/{channel_id}/permissions/{overwrite_id}", s.handleDeleteOverwrite},
 		{http.MethodGet, "/channels/{channel_id}/messages", s.handleListMessages},
 		{http.MethodPost, "/channels/{channel_id}/messages", s.handleCreateMessage},
 		{http.MethodPost, "/channels/{channel_id}/messages/bulk-delete", s.handleBulkDeleteMessages},

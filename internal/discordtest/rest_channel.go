@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -177,60 +178,121 @@ func (s *Server) handlePutOverwrite(r *Request) (Response, *apiError) {
 	if e != nil {
 		return Response{}, e
 	}
+	if e := s.putOverwriteLocked(g, c, s.botID, Overwrite{ID: target, Type: body.Type.V, Allow: body.Allow.V, Deny: body.Deny.V}, r.Reason); e != nil {
+		return Response{}, e
+	}
+	return Response{Status: http.StatusNoContent}, nil
+}
+
+// overwriteEditable checks that actor may change c's overwrites: a guild channel that is not
+// a thread, Manage Roles in it (Discord's "Manage Permissions"), and, unless actor holds
+// every permission, only bits actor has itself in the channel (bits, the overwrite's
+// allow and deny before and after).
+func (s *Server) overwriteEditable(g *Guild, c *Channel, actor ID, bits Permissions) *apiError {
 	if g == nil {
-		return Response{}, apiErr(http.StatusForbidden, codeCannotActOnDM, "Cannot execute action on a DM channel")
+		return apiErr(http.StatusForbidden, codeCannotActOnDM, "Cannot execute action on a DM channel")
 	}
 	if isThread(c) {
-		return Response{}, apiErr(http.StatusBadRequest, codeWrongChannelType, "Cannot execute action on this channel type")
+		return apiErr(http.StatusBadRequest, codeWrongChannelType, "Cannot execute action on this channel type")
 	}
-	own := channelPermissions(g, c, s.botID, s.now())
+	own := channelPermissions(g, c, actor, s.now())
 	if own&PermManageRoles == 0 {
-		return Response{}, errMissingPermission
+		return errMissingPermission
 	}
-	allow, deny := body.Allow.V, body.Deny.V
-	if own != PermAll && (allow|deny)&^own != 0 {
-		return Response{}, errMissingPermission
+	if own != PermAll && bits&^own != 0 {
+		return errMissingPermission
 	}
-	options := map[string]string{"id": target.String(), "type": strconv.Itoa(body.Type.V)}
-	switch body.Type.V {
+	return nil
+}
+
+// putOverwriteLocked creates or replaces one overwrite of c as actor, with CHANNEL_UPDATE and
+// an audit-log entry when something changed. Called with s.mu held.
+func (s *Server) putOverwriteLocked(g *Guild, c *Channel, actor ID, ow Overwrite, reason string) *apiError {
+	if e := s.overwriteEditable(g, c, actor, ow.Allow|ow.Deny); e != nil {
+		return e
+	}
+	options := map[string]string{"id": ow.ID.String(), "type": strconv.Itoa(ow.Type)}
+	switch ow.Type {
 	case 0:
-		role, ok := g.Roles[target]
+		role, ok := g.Roles[ow.ID]
 		if !ok {
-			return Response{}, errUnknown("Role", codeUnknownRole)
+			return errUnknown("Role", codeUnknownRole)
 		}
 		options["role_name"] = role.Name
 	case 1:
-		if _, ok := s.st.users[target]; !ok {
-			return Response{}, errUnknown("User", codeUnknownUser)
+		if _, ok := s.st.users[ow.ID]; !ok {
+			return errUnknown("User", codeUnknownUser)
 		}
 	}
 	action := AuditOverwriteCreate
 	var changes []auditChange
 	replaced := false
 	for i, o := range c.PermissionOverwrites {
-		if o.ID == target {
+		if o.ID == ow.ID {
 			action = AuditOverwriteUpdate
-			if o.Allow != allow {
-				changes = append(changes, auditChange{Key: "allow", Old: o.Allow, New: allow})
+			if o.Allow != ow.Allow {
+				changes = append(changes, auditChange{Key: "allow", Old: o.Allow, New: ow.Allow})
 			}
-			if o.Deny != deny {
-				changes = append(changes, auditChange{Key: "deny", Old: o.Deny, New: deny})
+			if o.Deny != ow.Deny {
+				changes = append(changes, auditChange{Key: "deny", Old: o.Deny, New: ow.Deny})
 			}
-			c.PermissionOverwrites[i] = Overwrite{ID: target, Type: body.Type.V, Allow: allow, Deny: deny}
+			c.PermissionOverwrites[i] = ow
 			replaced = true
 			break
 		}
 	}
 	if !replaced {
-		changes = []auditChange{{Key: "id", New: target.String()}, {Key: "type", New: body.Type.V},
-			{Key: "allow", New: allow}, {Key: "deny", New: deny}}
-		c.PermissionOverwrites = append(c.PermissionOverwrites, Overwrite{ID: target, Type: body.Type.V, Allow: allow, Deny: deny})
+		changes = []auditChange{{Key: "id", New: ow.ID.String()}, {Key: "type", New: ow.Type},
+			{Key: "allow", New: ow.Allow}, {Key: "deny", New: ow.Deny}}
+		c.PermissionOverwrites = append(c.PermissionOverwrites, ow)
 	}
 	if !replaced || len(changes) > 0 {
 		s.dispatch(g.ID, "CHANNEL_UPDATE", IntentGuilds, s.channelObject(c))
-		s.audit(g, action, s.botID, c.ID, r.Reason, changes, options)
+		s.audit(g, action, actor, c.ID, reason, changes, options)
+	}
+	return nil
+}
+
+// handleDeleteOverwrite deletes a channel permission overwrite (Manage Roles in the channel,
+// and, as for a PUT, only an overwrite whose bits the bot has). Deleting one the channel
+// does not have changes nothing and answers 204, as Discord does.
+func (s *Server) handleDeleteOverwrite(r *Request) (Response, *apiError) {
+	target, e := pathID(r, "overwrite_id")
+	if e != nil {
+		return Response{}, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, g, e := s.channelFor(r)
+	if e != nil {
+		return Response{}, e
+	}
+	if e := s.deleteOverwriteLocked(g, c, s.botID, target, r.Reason); e != nil {
+		return Response{}, e
 	}
 	return Response{Status: http.StatusNoContent}, nil
+}
+
+// deleteOverwriteLocked removes c's overwrite for id as actor, with CHANNEL_UPDATE and an
+// audit-log entry when there was one. Called with s.mu held.
+func (s *Server) deleteOverwriteLocked(g *Guild, c *Channel, actor, id ID, reason string) *apiError {
+	i := slices.IndexFunc(c.PermissionOverwrites, func(o Overwrite) bool { return o.ID == id })
+	var bits Permissions
+	if i >= 0 {
+		bits = c.PermissionOverwrites[i].Allow | c.PermissionOverwrites[i].Deny
+	}
+	if e := s.overwriteEditable(g, c, actor, bits); e != nil {
+		return e
+	}
+	if i < 0 {
+		return nil
+	}
+	o := c.PermissionOverwrites[i]
+	c.PermissionOverwrites = slices.Delete(c.PermissionOverwrites, i, i+1)
+	s.dispatch(g.ID, "CHANNEL_UPDATE", IntentGuilds, s.channelObject(c))
+	s.audit(g, AuditOverwriteDelete, actor, c.ID, reason, []auditChange{{Key: "id", Old: o.ID.String()}, {Key: "type", Old: o.Type},
+		{Key: "allow", Old: o.Allow}, {Key: "deny", Old: o.Deny}}, map[string]string{"id": o.ID.String(), "type": strconv.Itoa(o.Type)})
+	return nil
 }
 
 // messageBody is what create and edit accept. Embeds, components and allowed_mentions are

@@ -205,6 +205,7 @@ const (
 	AuditChannelUpdate       = 11
 	AuditOverwriteCreate     = 13
 	AuditOverwriteUpdate     = 14
+	AuditOverwriteDelete     = 15
 	AuditMemberKick          = 20
 	AuditMemberBanAdd        = 22
 	AuditMemberBanRemove     = 23

@@ -148,6 +148,25 @@ func (p *port) SetChannelOverwrite(_ context.Context, channelID discord.ChannelI
 	return nil
 }
 
+// DeleteChannelOverwrite removes the channel's overwrite for id, as Discord does.
+func (p *port) DeleteChannelOverwrite(_ context.Context, channelID discord.ChannelID, id int64, _ string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.channels[int64(channelID)]
+	if !ok {
+		return notFound("delete overwrite", discord.CodeUnknownChannel)
+	}
+	kept := []discord.Overwrite{}
+	for _, o := range c.Overwrites {
+		if o.ID != id {
+			kept = append(kept, o)
+		}
+	}
+	c.Overwrites = kept
+	p.channels[int64(channelID)] = c
+	return nil
+}
+
 func (p *port) SendMessage(_ context.Context, channelID discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

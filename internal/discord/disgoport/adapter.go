@@ -475,6 +475,11 @@ func (a *Adapter) SetChannelOverwrite(ctx context.Context, channelID discord.Cha
 	return a.do(ctx, call{op: "set overwrite", endpoint: rest.UpdatePermissionOverwrite.Compile(nil, channelID, ow.ID), body: body, reason: reason})
 }
 
+// DeleteChannelOverwrite implements discord.Port.
+func (a *Adapter) DeleteChannelOverwrite(ctx context.Context, channelID discord.ChannelID, overwriteID int64, reason string) error {
+	return a.do(ctx, call{op: "delete overwrite", endpoint: rest.DeletePermissionOverwrite.Compile(nil, channelID, overwriteID), reason: reason})
+}
+
 // SetSlowmode implements discord.Port.
 func (a *Adapter) SetSlowmode(ctx context.Context, channelID discord.ChannelID, seconds int, reason string) error {
 	body := struct {

@@ -213,6 +213,18 @@ func TestOverwriteAndSlowmode(t *testing.T) {
 	if err != nil || len(got.Overwrites) != 2 || got.Overwrites[1] != member {
 		t.Errorf("Channel overwrites = %+v, %v", got.Overwrites, err)
 	}
+	// Deleting the member's overwrite leaves the @everyone one; deleting it again is a no-op.
+	for range 2 {
+		if err := f.port.DeleteChannelOverwrite(ctx, discord.ChannelID(f.general), member.ID, "unlock"); err != nil {
+			t.Fatalf("DeleteChannelOverwrite: %v", err)
+		}
+	}
+	if c, _ := f.s.Channel(f.general); len(c.PermissionOverwrites) != 1 || c.PermissionOverwrites[0].ID != f.guild {
+		t.Errorf("overwrites after the delete = %+v", c.PermissionOverwrites)
+	}
+	if e := f.lastAudit(t, discordtest.AuditOverwriteDelete); e.Reason != "unlock" {
+		t.Errorf("overwrite delete audit reason = %q", e.Reason)
+	}
 	// The bot may not grant what it lacks.
 	err = f.port.SetChannelOverwrite(ctx, discord.ChannelID(f.general), discord.Overwrite{ID: id(f.bob), Type: discord.OverwriteMember,
 		Allow: uint64(discordtest.PermAdministrator)}, "")
