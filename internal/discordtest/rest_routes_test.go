@@ -83,6 +83,8 @@ func TestEveryRouteAcceptsGoodAndRefusesBad(t *testing.T) {
 		{name: "overwrite of an unknown type", method: "PUT", path: p("/channels/%s/permissions/%s", f.general, f.member), body: `{"type":2,"allow":"0"}`, status: 400, code: 50035, report: true},
 		{name: "overwrite granting what the bot lacks", method: "PUT", path: p("/channels/%s/permissions/%s", f.general, f.member), body: `{"type":0,"allow":"8"}`, status: 403, code: 50013},
 		{name: "overwrite for an unknown role", method: "PUT", path: p("/channels/%s/permissions/42", f.general), body: `{"type":0,"allow":"0"}`, status: 404, code: 10011},
+		{name: "delete overwrite", method: "DELETE", path: p("/channels/%s/permissions/%s", f.general, f.member), status: 204},
+		{name: "delete overwrite of an unknown channel", method: "DELETE", path: p("/channels/42/permissions/%s", f.member), status: 404, code: 10003},
 
 		{name: "list messages", method: "GET", path: p("/channels/%s/messages?limit=10", f.general), status: 200},
 		{name: "list too many messages", method: "GET", path: p("/channels/%s/messages?limit=101", f.general), status: 400, code: 50035},
