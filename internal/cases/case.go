@@ -18,7 +18,7 @@ import (
 // Type is the kind of moderation action a case records.
 type Type string
 
-// The 14 case types of Tux, plus SOFTBAN, NOTE, AUTOMOD and RAID.
+// The 14 case types of Tux, plus SOFTBAN, NOTE, AUTOMOD, RAID and LOCKDOWN.
 const (
 	Ban          Type = "BAN"
 	Unban        Type = "UNBAN"
@@ -41,12 +41,15 @@ const (
 	// gavel's raid mode, not one member), its moderator whoever started it (gavel on
 	// detection); the members acted on in it get child cases of their own.
 	Raid Type = "RAID"
+	// Lockdown is a lockdown of channels or of the whole server (docs/raids.md#lockdown):
+	// its target is gavel itself, its moderator whoever locked; unlock marks it processed.
+	Lockdown Type = "LOCKDOWN"
 )
 
 // Types returns every case type in a stable order.
 func Types() []Type {
 	return []Type{Ban, Unban, Hackban, Tempban, Kick, Timeout, Untimeout, Warn, Jail, Unjail,
-		Snippetban, Snippetunban, Pollban, Pollunban, Softban, Note, Automod, Raid}
+		Snippetban, Snippetunban, Pollban, Pollunban, Softban, Note, Automod, Raid, Lockdown}
 }
 
 // ParseType accepts a type name in any letter case.

@@ -49,11 +49,14 @@ const (
 	// RaidCheck is a raid's durable timer (package raid): it ends raid mode after the quiet
 	// period and renews the invite pause before Discord's 24 hours run out.
 	RaidCheck Kind = "raid_check"
+	// LockdownCheck is a lockdown's durable timer (package lockdown): it ends a timed
+	// lockdown, and renews a server lockdown's invite pause before Discord's 24 hours run out.
+	LockdownCheck Kind = "lockdown_check"
 )
 
 // Kinds lists every kind.
 func Kinds() []Kind {
-	return []Kind{Unban, Unjail, Pollunban, Snippetunban, TimeoutRenew, TimeoutExpire, RaidCheck}
+	return []Kind{Unban, Unjail, Pollunban, Snippetunban, TimeoutRenew, TimeoutExpire, RaidCheck, LockdownCheck}
 }
 
 // Rule is what the schedule does for the cases of one type, as the type's action declares
@@ -392,6 +395,10 @@ func (s *Service) Cancel(ctx context.Context, caseID int64, actor discord.UserID
 	})
 	return cancelled, err
 }
+
+// CancelTx is Cancel inside tx, on locked case c: a feature ending its own timer in the
+// transaction that ends what the timer was for (an unlock ending its lockdown).
+func (s *Service) CancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) { return s.cancelTx(tx, c, why) }
 
 func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) {
 	q := tx.StoreTx().Queries()

@@ -22,7 +22,7 @@ func All() []*moderation.Action {
 	return []*moderation.Action{
 		Ban(), Tempban(), Softban(), Unban(), Kick(), Timeout(), Untimeout(), Warn(), Note(),
 		Jail(), Unjail(), Pollban(), Pollunban(), Snippetban(), Snippetunban(),
-		Hackban(), AutoMod(), Raid(),
+		Hackban(), AutoMod(), Raid(), Lockdown(),
 	}
 }
 

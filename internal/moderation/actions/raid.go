@@ -14,3 +14,13 @@ func Raid() *moderation.Action {
 		Check: moderation.NoCheck, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
 	}
 }
+
+// Lockdown records a lockdown (package lockdown): channels, or the whole server, closed to
+// @everyone. No command of the catalogue makes it (lockdown does, through package
+// lockdown, which changes the channels itself after the case is recorded).
+func Lockdown() *moderation.Action {
+	return &moderation.Action{
+		Case: cases.Lockdown, Tone: modlog.Restriction,
+		Check: moderation.NoCheck, Observe: moderation.NoObserve, Act: moderation.RecordOnly, Reconcile: moderation.RecordedIsDone,
+	}
+}

@@ -27,6 +27,7 @@ type Queries interface {
 	CountBanOnJoin(ctx context.Context, guildID int64) (int64, error)
 	CountCasesInGuild(ctx context.Context, guildID int64) (int64, error)
 	CountCasesOfUser(ctx context.Context, arg CountCasesOfUserParams) (int64, error)
+	CountHeldLockdownChannels(ctx context.Context, lockdownID int64) (int64, error)
 	CountPendingActions(ctx context.Context, guildID int64) (int64, error)
 	CountRaidMembers(ctx context.Context, raidID int64) (int64, error)
 	CountSearchSnippets(ctx context.Context, arg CountSearchSnippetsParams) (int64, error)
@@ -42,6 +43,7 @@ type Queries interface {
 	DueCases(ctx context.Context, arg DueCasesParams) ([]Case, error)
 	DueCasesOfType(ctx context.Context, arg DueCasesOfTypeParams) ([]Case, error)
 	EnabledRaidGuilds(ctx context.Context) ([]int64, error)
+	EndLockdown(ctx context.Context, arg EndLockdownParams) error
 	EndRaid(ctx context.Context, arg EndRaidParams) error
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
 	EnsureGuild(ctx context.Context, arg EnsureGuildParams) error
@@ -62,6 +64,8 @@ type Queries interface {
 	GetFiring(ctx context.Context, id int64) (EscalationFiring, error)
 	GetGuild(ctx context.Context, id int64) (Guild, error)
 	GetGuildSettings(ctx context.Context, guildID int64) (GuildSetting, error)
+	GetLockdown(ctx context.Context, id int64) (Lockdown, error)
+	GetLockdownByCase(ctx context.Context, caseID int64) (Lockdown, error)
 	GetMassAction(ctx context.Context, id int64) (MassAction, error)
 	GetMassActionByParent(ctx context.Context, parentCaseID int64) (MassAction, error)
 	GetRaid(ctx context.Context, id int64) (Raid, error)
@@ -76,9 +80,13 @@ type Queries interface {
 	GuildJoined(ctx context.Context, arg GuildJoinedParams) error
 	GuildLeft(ctx context.Context, arg GuildLeftParams) (int64, error)
 	HeartbeatProcess(ctx context.Context, arg HeartbeatProcessParams) error
+	HeldLockdownChannels(ctx context.Context, guildID int64) ([]LockdownChannel, error)
 	InsertCasePoints(ctx context.Context, arg InsertCasePointsParams) error
 	InsertFiring(ctx context.Context, arg InsertFiringParams) (EscalationFiring, error)
 	InsertGavelRule(ctx context.Context, arg InsertGavelRuleParams) error
+	InsertLockdown(ctx context.Context, arg InsertLockdownParams) (Lockdown, error)
+	InsertLockdownChannel(ctx context.Context, arg InsertLockdownChannelParams) error
+	InsertLockdownOverwrite(ctx context.Context, arg InsertLockdownOverwriteParams) error
 	InsertMassAction(ctx context.Context, arg InsertMassActionParams) (MassAction, error)
 	InsertMassTarget(ctx context.Context, arg InsertMassTargetParams) error
 	InsertPermissionEvent(ctx context.Context, arg InsertPermissionEventParams) error
@@ -105,6 +113,9 @@ type Queries interface {
 	LockGuildForEscalation(ctx context.Context, id int64) (int64, error)
 	LockGuildSettings(ctx context.Context, arg LockGuildSettingsParams) (GuildSetting, error)
 	LockSnippet(ctx context.Context, arg LockSnippetParams) (Snippet, error)
+	LockdownChannelOverwrites(ctx context.Context, arg LockdownChannelOverwritesParams) ([]LockdownOverwrite, error)
+	LockdownChannels(ctx context.Context, lockdownID int64) ([]LockdownChannel, error)
+	LockdownOverwrites(ctx context.Context, lockdownID int64) ([]LockdownOverwrite, error)
 	MassTargets(ctx context.Context, massID int64) ([]MassTarget, error)
 	MemberPointCases(ctx context.Context, arg MemberPointCasesParams) ([]MemberPointCasesRow, error)
 	MemberPoints(ctx context.Context, arg MemberPointsParams) (int64, error)
@@ -121,6 +132,7 @@ type Queries interface {
 	OpenActionOfCase(ctx context.Context, caseID int64) (ScheduledAction, error)
 	OpenActionsOfTarget(ctx context.Context, arg OpenActionsOfTargetParams) ([]ScheduledAction, error)
 	OpenFiringsOfMember(ctx context.Context, arg OpenFiringsOfMemberParams) ([]EscalationFiring, error)
+	OpenLockdowns(ctx context.Context, guildID int64) ([]Lockdown, error)
 	OpenRaid(ctx context.Context, guildID int64) (Raid, error)
 	OpenRaids(ctx context.Context) ([]Raid, error)
 	PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error)
@@ -153,6 +165,9 @@ type Queries interface {
 	SetCaseReason(ctx context.Context, arg SetCaseReasonParams) error
 	SetCaseStatus(ctx context.Context, arg SetCaseStatusParams) error
 	SetFiringApprovalMessage(ctx context.Context, arg SetFiringApprovalMessageParams) error
+	SetLockdownChannelState(ctx context.Context, arg SetLockdownChannelStateParams) error
+	SetLockdownInvites(ctx context.Context, arg SetLockdownInvitesParams) error
+	SetLockdownOverwriteOutcome(ctx context.Context, arg SetLockdownOverwriteOutcomeParams) error
 	SetMassActionState(ctx context.Context, arg SetMassActionStateParams) error
 	SetMassTarget(ctx context.Context, arg SetMassTargetParams) error
 	SetRaidLastJoin(ctx context.Context, arg SetRaidLastJoinParams) error

@@ -234,6 +234,13 @@ type DueCasesParams struct {
 	Limit     int64
 }
 
+type EndLockdownParams struct {
+	ID        int64
+	EndedAt   sql.NullInt64
+	EndedBy   sql.NullInt64
+	EndReason sql.NullString
+}
+
 type EndRaidParams struct {
 	ID        int64
 	EndedAt   sql.NullInt64
@@ -433,6 +440,40 @@ type InsertGavelRuleParams struct {
 	UpdatedAt int64
 }
 
+type InsertLockdownChannelParams struct {
+	LockdownID int64
+	ChannelID  int64
+	GuildID    int64
+	Name       string
+	Type       int64
+	ParentID   int64
+	Synced     bool
+	State      string
+	UpdatedAt  int64
+}
+
+type InsertLockdownOverwriteParams struct {
+	LockdownID    int64
+	ChannelID     int64
+	OverwriteID   int64
+	OverwriteType int64
+	BeforeAbsent  bool
+	BeforeAllow   int64
+	BeforeDeny    int64
+	SetAllow      int64
+	SetDeny       int64
+}
+
+type InsertLockdownParams struct {
+	GuildID   int64
+	CaseID    int64
+	Server    bool
+	Reason    string
+	StartedAt int64
+	StartedBy int64
+	EndsAt    sql.NullInt64
+}
+
 type InsertMassActionParams struct {
 	GuildID       int64
 	ParentCaseID  int64
@@ -581,6 +622,52 @@ type LockGuildSettingsParams struct {
 type LockSnippetParams struct {
 	GuildID int64
 	NameKey string
+}
+
+type Lockdown struct {
+	ID           int64
+	GuildID      int64
+	CaseID       int64
+	Server       bool
+	Reason       string
+	StartedAt    int64
+	StartedBy    int64
+	EndsAt       sql.NullInt64
+	InvitesUntil sql.NullInt64
+	EndedAt      sql.NullInt64
+	EndedBy      sql.NullInt64
+	EndReason    sql.NullString
+}
+
+type LockdownChannel struct {
+	LockdownID int64
+	ChannelID  int64
+	GuildID    int64
+	Name       string
+	Type       int64
+	ParentID   int64
+	Synced     bool
+	State      string
+	UpdatedAt  int64
+}
+
+type LockdownChannelOverwritesParams struct {
+	LockdownID int64
+	ChannelID  int64
+}
+
+type LockdownOverwrite struct {
+	LockdownID    int64
+	ChannelID     int64
+	OverwriteID   int64
+	OverwriteType int64
+	BeforeAbsent  bool
+	BeforeAllow   int64
+	BeforeDeny    int64
+	SetAllow      int64
+	SetDeny       int64
+	Outcome       string
+	Found         string
 }
 
 type MassAction struct {
@@ -946,6 +1033,26 @@ type SetFiringApprovalMessageParams struct {
 	ApprovalMessageChannelID sql.NullInt64
 	ApprovalMessageID        sql.NullInt64
 	UpdatedAt                int64
+}
+
+type SetLockdownChannelStateParams struct {
+	LockdownID int64
+	ChannelID  int64
+	State      string
+	UpdatedAt  int64
+}
+
+type SetLockdownInvitesParams struct {
+	ID           int64
+	InvitesUntil sql.NullInt64
+}
+
+type SetLockdownOverwriteOutcomeParams struct {
+	LockdownID  int64
+	ChannelID   int64
+	OverwriteID int64
+	Outcome     string
+	Found       string
 }
 
 type SetMassActionStateParams struct {

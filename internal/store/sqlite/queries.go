@@ -95,6 +95,10 @@ func (q *Queries) CountCasesOfUser(ctx context.Context, arg query.CountCasesOfUs
 	return q.q.CountCasesOfUser(ctx, sqlitedb.CountCasesOfUserParams(arg))
 }
 
+func (q *Queries) CountHeldLockdownChannels(ctx context.Context, lockdownID int64) (int64, error) {
+	return q.q.CountHeldLockdownChannels(ctx, lockdownID)
+}
+
 func (q *Queries) CountPendingActions(ctx context.Context, guildID int64) (int64, error) {
 	return q.q.CountPendingActions(ctx, guildID)
 }
@@ -155,6 +159,10 @@ func (q *Queries) DueCasesOfType(ctx context.Context, arg query.DueCasesOfTypePa
 
 func (q *Queries) EnabledRaidGuilds(ctx context.Context) ([]int64, error) {
 	return q.q.EnabledRaidGuilds(ctx)
+}
+
+func (q *Queries) EndLockdown(ctx context.Context, arg query.EndLockdownParams) error {
+	return q.q.EndLockdown(ctx, sqlitedb.EndLockdownParams(arg))
 }
 
 func (q *Queries) EndRaid(ctx context.Context, arg query.EndRaidParams) error {
@@ -250,6 +258,16 @@ func (q *Queries) GetGuildSettings(ctx context.Context, guildID int64) (query.Gu
 	return query.GuildSetting(row), err
 }
 
+func (q *Queries) GetLockdown(ctx context.Context, id int64) (query.Lockdown, error) {
+	row, err := q.q.GetLockdown(ctx, id)
+	return query.Lockdown(row), err
+}
+
+func (q *Queries) GetLockdownByCase(ctx context.Context, caseID int64) (query.Lockdown, error) {
+	row, err := q.q.GetLockdownByCase(ctx, caseID)
+	return query.Lockdown(row), err
+}
+
 func (q *Queries) GetMassAction(ctx context.Context, id int64) (query.MassAction, error) {
 	row, err := q.q.GetMassAction(ctx, id)
 	return query.MassAction(row), err
@@ -316,6 +334,11 @@ func (q *Queries) HeartbeatProcess(ctx context.Context, arg query.HeartbeatProce
 	return q.q.HeartbeatProcess(ctx, sqlitedb.HeartbeatProcessParams(arg))
 }
 
+func (q *Queries) HeldLockdownChannels(ctx context.Context, guildID int64) ([]query.LockdownChannel, error) {
+	rows, err := q.q.HeldLockdownChannels(ctx, guildID)
+	return each(rows, func(r sqlitedb.LockdownChannel) query.LockdownChannel { return query.LockdownChannel(r) }), err
+}
+
 func (q *Queries) InsertCasePoints(ctx context.Context, arg query.InsertCasePointsParams) error {
 	return q.q.InsertCasePoints(ctx, sqlitedb.InsertCasePointsParams(arg))
 }
@@ -327,6 +350,19 @@ func (q *Queries) InsertFiring(ctx context.Context, arg query.InsertFiringParams
 
 func (q *Queries) InsertGavelRule(ctx context.Context, arg query.InsertGavelRuleParams) error {
 	return q.q.InsertGavelRule(ctx, sqlitedb.InsertGavelRuleParams(arg))
+}
+
+func (q *Queries) InsertLockdown(ctx context.Context, arg query.InsertLockdownParams) (query.Lockdown, error) {
+	row, err := q.q.InsertLockdown(ctx, sqlitedb.InsertLockdownParams(arg))
+	return query.Lockdown(row), err
+}
+
+func (q *Queries) InsertLockdownChannel(ctx context.Context, arg query.InsertLockdownChannelParams) error {
+	return q.q.InsertLockdownChannel(ctx, sqlitedb.InsertLockdownChannelParams(arg))
+}
+
+func (q *Queries) InsertLockdownOverwrite(ctx context.Context, arg query.InsertLockdownOverwriteParams) error {
+	return q.q.InsertLockdownOverwrite(ctx, sqlitedb.InsertLockdownOverwriteParams(arg))
 }
 
 func (q *Queries) InsertMassAction(ctx context.Context, arg query.InsertMassActionParams) (query.MassAction, error) {
@@ -450,6 +486,21 @@ func (q *Queries) LockSnippet(ctx context.Context, arg query.LockSnippetParams) 
 	return query.Snippet(row), err
 }
 
+func (q *Queries) LockdownChannelOverwrites(ctx context.Context, arg query.LockdownChannelOverwritesParams) ([]query.LockdownOverwrite, error) {
+	rows, err := q.q.LockdownChannelOverwrites(ctx, sqlitedb.LockdownChannelOverwritesParams(arg))
+	return each(rows, func(r sqlitedb.LockdownOverwrite) query.LockdownOverwrite { return query.LockdownOverwrite(r) }), err
+}
+
+func (q *Queries) LockdownChannels(ctx context.Context, lockdownID int64) ([]query.LockdownChannel, error) {
+	rows, err := q.q.LockdownChannels(ctx, lockdownID)
+	return each(rows, func(r sqlitedb.LockdownChannel) query.LockdownChannel { return query.LockdownChannel(r) }), err
+}
+
+func (q *Queries) LockdownOverwrites(ctx context.Context, lockdownID int64) ([]query.LockdownOverwrite, error) {
+	rows, err := q.q.LockdownOverwrites(ctx, lockdownID)
+	return each(rows, func(r sqlitedb.LockdownOverwrite) query.LockdownOverwrite { return query.LockdownOverwrite(r) }), err
+}
+
 func (q *Queries) MassTargets(ctx context.Context, massID int64) ([]query.MassTarget, error) {
 	rows, err := q.q.MassTargets(ctx, massID)
 	return each(rows, func(r sqlitedb.MassTarget) query.MassTarget { return query.MassTarget(r) }), err
@@ -523,6 +574,11 @@ func (q *Queries) OpenActionsOfTarget(ctx context.Context, arg query.OpenActions
 func (q *Queries) OpenFiringsOfMember(ctx context.Context, arg query.OpenFiringsOfMemberParams) ([]query.EscalationFiring, error) {
 	rows, err := q.q.OpenFiringsOfMember(ctx, sqlitedb.OpenFiringsOfMemberParams(arg))
 	return each(rows, func(r sqlitedb.EscalationFiring) query.EscalationFiring { return query.EscalationFiring(r) }), err
+}
+
+func (q *Queries) OpenLockdowns(ctx context.Context, guildID int64) ([]query.Lockdown, error) {
+	rows, err := q.q.OpenLockdowns(ctx, guildID)
+	return each(rows, func(r sqlitedb.Lockdown) query.Lockdown { return query.Lockdown(r) }), err
 }
 
 func (q *Queries) OpenRaid(ctx context.Context, guildID int64) (query.Raid, error) {
@@ -663,6 +719,18 @@ func (q *Queries) SetCaseStatus(ctx context.Context, arg query.SetCaseStatusPara
 
 func (q *Queries) SetFiringApprovalMessage(ctx context.Context, arg query.SetFiringApprovalMessageParams) error {
 	return q.q.SetFiringApprovalMessage(ctx, sqlitedb.SetFiringApprovalMessageParams(arg))
+}
+
+func (q *Queries) SetLockdownChannelState(ctx context.Context, arg query.SetLockdownChannelStateParams) error {
+	return q.q.SetLockdownChannelState(ctx, sqlitedb.SetLockdownChannelStateParams(arg))
+}
+
+func (q *Queries) SetLockdownInvites(ctx context.Context, arg query.SetLockdownInvitesParams) error {
+	return q.q.SetLockdownInvites(ctx, sqlitedb.SetLockdownInvitesParams(arg))
+}
+
+func (q *Queries) SetLockdownOverwriteOutcome(ctx context.Context, arg query.SetLockdownOverwriteOutcomeParams) error {
+	return q.q.SetLockdownOverwriteOutcome(ctx, sqlitedb.SetLockdownOverwriteOutcomeParams(arg))
 }
 
 func (q *Queries) SetMassActionState(ctx context.Context, arg query.SetMassActionStateParams) error {

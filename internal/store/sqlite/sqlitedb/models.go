@@ -152,6 +152,47 @@ type GuildSetting struct {
 	UpdatedAt             int64
 }
 
+type Lockdown struct {
+	ID           int64
+	GuildID      int64
+	CaseID       int64
+	Server       bool
+	Reason       string
+	StartedAt    int64
+	StartedBy    int64
+	EndsAt       sql.NullInt64
+	InvitesUntil sql.NullInt64
+	EndedAt      sql.NullInt64
+	EndedBy      sql.NullInt64
+	EndReason    sql.NullString
+}
+
+type LockdownChannel struct {
+	LockdownID int64
+	ChannelID  int64
+	GuildID    int64
+	Name       string
+	Type       int64
+	ParentID   int64
+	Synced     bool
+	State      string
+	UpdatedAt  int64
+}
+
+type LockdownOverwrite struct {
+	LockdownID    int64
+	ChannelID     int64
+	OverwriteID   int64
+	OverwriteType int64
+	BeforeAbsent  bool
+	BeforeAllow   int64
+	BeforeDeny    int64
+	SetAllow      int64
+	SetDeny       int64
+	Outcome       string
+	Found         string
+}
+
 type MassAction struct {
 	ID            int64
 	GuildID       int64
