@@ -398,7 +398,9 @@ func (s *Service) Cancel(ctx context.Context, caseID int64, actor discord.UserID
 
 // CancelTx is Cancel inside tx, on locked case c: a feature ending its own timer in the
 // transaction that ends what the timer was for (an unlock ending its lockdown).
-func (s *Service) CancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) { return s.cancelTx(tx, c, why) }
+func (s *Service) CancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) {
+	return s.cancelTx(tx, c, why)
+}
 
 func (s *Service) cancelTx(tx *cases.Tx, c cases.Case, why string) (bool, error) {
 	q := tx.StoreTx().Queries()
