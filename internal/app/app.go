@@ -984,6 +984,11 @@ func (a *App) resumeMass(co *moderation.Coordinator) {
 			if r.Parent != nil {
 				a.log.Info("mass action continued after a restart", "guild", r.Parent.GuildID, "case", r.Parent.Number,
 					"done", r.Progress.Done, "failed", r.Progress.Failed, "listed", r.Progress.Listed, "interrupted", r.Interrupted)
+				if a.raid != nil {
+					if err := a.raid.RecordResumed(a.work, r); err != nil {
+						a.log.Warn("recording a continued mass action in its raid", "case", r.Parent.Number, "err", err)
+					}
+				}
 			}
 		}
 	}()

@@ -69,12 +69,18 @@ func (w *world) config() config.Config {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor waits for cond; when it times out, it says what each show reports (what was
+// found instead).
+func waitFor(t *testing.T, what string, cond func() bool, show ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			found := ""
+			for _, f := range show {
+				found += "; found " + f()
+			}
+			t.Fatalf("timed out waiting for %s%s", what, found)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 )
 
@@ -26,6 +27,7 @@ type massWorld struct {
 	*world
 	raiders []discordtest.ID
 	clk     *clock.Manual
+	modlog  discordtest.ID
 	a       *app.App
 	ctx     context.Context
 }
@@ -45,13 +47,14 @@ func newMassWorld(t *testing.T, raiders int) *massWorld {
 			},
 			BotRoles: []discordtest.ID{w.botRole},
 			Members:  []discordtest.SeedMember{{UserID: w.owner}, {UserID: w.mod, Roles: []discordtest.ID{w.modRole}}, {UserID: w.plain}},
-			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1}},
+			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
+				{ID: base + 402, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2}},
 		}},
 	}
 	clk := clock.NewManual(time.Now())
 	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(clk.Now))
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
-	mw := &massWorld{world: w, clk: clk}
+	mw := &massWorld{world: w, clk: clk, modlog: base + 402}
 	for i := range raiders {
 		u := w.s.AddUser(fmt.Sprintf("raider%d", i), false)
 		w.s.AddMember(w.guild, u)
@@ -59,6 +62,18 @@ func newMassWorld(t *testing.T, raiders int) *massWorld {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	// A mod-log channel: a case's post there is the event a test waits on.
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(mw.modlog)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	a, err := app.New(ctx, w.config(), quietLogger(), app.WithClock(clk), app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
@@ -80,18 +95,7 @@ var customIDRe = regexp.MustCompile(`"custom_id":"([^"]+)"`)
 // dryRun sends a mass command and returns the dry run's message and its Confirm button.
 func (w *massWorld) dryRun(t *testing.T, command string) (discordtest.Message, string) {
 	t.Helper()
-	before := len(w.s.Messages(w.general))
-	w.s.SendMessage(w.general, w.mod, command)
-	var msg discordtest.Message
-	waitFor(t, "the dry run", func() bool {
-		for _, m := range w.s.Messages(w.general)[before:] {
-			if m.AuthorID == w.s.BotID() {
-				msg = m
-				return true
-			}
-		}
-		return false
-	})
+	msg := w.answer(t, w.mod, command)
 	if !strings.Contains(msg.Content, "Dry run") || len(msg.Components) == 0 {
 		t.Fatalf("reply %q has no dry run and Confirm button", msg.Content)
 	}
@@ -114,22 +118,52 @@ func (w *massWorld) click(t *testing.T, msg discordtest.Message, customID string
 	return rs[0]
 }
 
-func (w *massWorld) botMessage(t *testing.T, want string) discordtest.Message {
+// answer sends command as user in the general channel and returns gavel's first message
+// after it, waiting on the fake's message events.
+func (w *massWorld) answer(t *testing.T, user discordtest.ID, command string) discordtest.Message {
 	t.Helper()
-	// A mass ban is five bulk calls a second apart and 1,000 cases; on a loaded machine that
-	// is well beyond waitFor's 15 seconds. The bound only limits a failing test.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		for _, m := range w.s.Messages(w.general) {
-			if m.AuthorID == w.s.BotID() && strings.Contains(m.Content, want) {
-				return m
+	before := len(w.s.Messages(w.general))
+	w.s.SendMessage(w.general, user, command)
+	var msg discordtest.Message
+	waitOnMessages(t, w.s, "the answer to "+command, func() bool {
+		for _, m := range w.s.Messages(w.general)[before:] {
+			if m.AuthorID == w.s.BotID() {
+				msg = m
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", want)
+		return false
+	})
+	return msg
+}
+
+// botMessage waits, on the fake's message events (a post or an edit: a mass action's
+// progress message becomes its outcome), for gavel's message in the general channel that
+// says want.
+func (w *massWorld) botMessage(t *testing.T, want string) discordtest.Message {
+	t.Helper()
+	var msg discordtest.Message
+	waitOnMessages(t, w.s, want, func() bool {
+		var ok bool
+		msg, ok = w.botReply(w.general, want)
+		return ok
+	})
+	return msg
+}
+
+// modlogPost waits for the mod log's message about a case whose embed says want.
+func (w *massWorld) modlogPost(t *testing.T, want string) {
+	t.Helper()
+	waitOnMessages(t, w.s, "the mod log's post saying "+want, func() bool {
+		for _, m := range w.s.Messages(w.modlog) {
+			for _, e := range m.Embeds {
+				if strings.Contains(string(e), want) {
+					return true
+				}
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 func (w *massWorld) cases(t *testing.T) []cases.Case {
@@ -219,36 +253,16 @@ func TestMassBanRefusalsEndToEnd(t *testing.T) {
 		"$massban name:(unclosed x":                    "does not compile",
 		"$massban joined:90d x":                        "joined:",
 		"$massban just words":                          "no targets",
-		"$massban raid:2 x":                            "raid numbers",
+		"$massban raid:2 x":                            "this server has no raid #2 (this server has had no raid yet",
 		"$masstimeout " + w.raiders[0].String() + " x": "duration",
 	} {
-		before := len(w.s.Messages(w.general))
-		w.s.SendMessage(w.general, w.mod, cmd)
-		waitFor(t, "the refusal of "+cmd, func() bool {
-			for _, m := range w.s.Messages(w.general)[before:] {
-				if m.AuthorID == w.s.BotID() {
-					if !strings.Contains(m.Content, want) {
-						t.Errorf("%s answered %q; want %q", cmd, m.Content, want)
-					}
-					return true
-				}
-			}
-			return false
-		})
-	}
-	before := len(w.s.Messages(w.general))
-	w.s.SendMessage(w.general, w.plain, "$massban "+w.raiders[0].String()+" x")
-	waitFor(t, "the permission refusal", func() bool {
-		for _, m := range w.s.Messages(w.general)[before:] {
-			if m.AuthorID == w.s.BotID() {
-				if !strings.Contains(m.Content, "Ban Members") {
-					t.Errorf("a member without permission got %q", m.Content)
-				}
-				return true
-			}
+		if m := w.answer(t, w.mod, cmd); !strings.Contains(m.Content, want) {
+			t.Errorf("%s answered %q; want %q", cmd, m.Content, want)
 		}
-		return false
-	})
+	}
+	if m := w.answer(t, w.plain, "$massban "+w.raiders[0].String()+" x"); !strings.Contains(m.Content, "Ban Members") {
+		t.Errorf("a member without permission got %q", m.Content)
+	}
 	if n := len(w.cases(t)); n != 0 {
 		t.Errorf("%d cases after refusals", n)
 	}
@@ -274,15 +288,18 @@ func TestBanOnJoinAndAgeGateEndToEnd(t *testing.T) {
 	if err := w.s.UserJoins(w.guild, outside[1]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the ban on sight", func() bool { _, banned := w.s.Banned(w.guild, outside[1]); return banned })
-	waitFor(t, "the ban on sight's case", func() bool {
-		for _, c := range w.cases(t) {
-			if c.UserID == discord.UserID(outside[1]) && c.Type == cases.Ban && c.Status == cases.Active && strings.Contains(c.Reason, "ban-on-join list of mass ban case #1") {
-				return true
-			}
-		}
-		return false
-	})
+	// The case's mod-log post follows the ban and the case's finalizing.
+	w.modlogPost(t, "ban-on-join list of mass ban case #1")
+	if _, banned := w.s.Banned(w.guild, outside[1]); !banned {
+		t.Error("the listed user who joined is not banned")
+	}
+	onSight := false
+	for _, c := range w.cases(t) {
+		onSight = onSight || (c.UserID == discord.UserID(outside[1]) && c.Type == cases.Ban && c.Status == cases.Active && strings.Contains(c.Reason, "ban-on-join list of mass ban case #1"))
+	}
+	if !onSight {
+		t.Error("no active BAN case for the ban on sight")
+	}
 
 	w.s.SendMessage(w.general, w.owner, "$config agegate 7d")
 	w.botMessage(t, "account-age gate is on")
@@ -290,11 +307,8 @@ func TestBanOnJoinAndAgeGateEndToEnd(t *testing.T) {
 	if err := w.s.UserJoins(w.guild, young); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the age gate's timeout", func() bool {
-		m, ok := w.s.Member(w.guild, young)
-		return ok && m.CommunicationDisabledUntil != nil && m.CommunicationDisabledUntil.After(w.clk.Now().Add(6*24*time.Hour))
-	})
-	waitFor(t, "the DM saying why", func() bool {
+	// The DM follows the timeout and its case (DMs after for a timeout).
+	waitOnMessages(t, w.s, "the DM saying why", func() bool {
 		ch, ok := w.s.DMChannel(young)
 		if !ok {
 			return false
@@ -307,6 +321,9 @@ func TestBanOnJoinAndAgeGateEndToEnd(t *testing.T) {
 		}
 		return false
 	})
+	if m, ok := w.s.Member(w.guild, young); !ok || m.CommunicationDisabledUntil == nil || !m.CommunicationDisabledUntil.After(w.clk.Now().Add(6*24*time.Hour)) {
+		t.Errorf("the new account is not timed out for the week it lacks: %+v", m)
+	}
 	var gated bool
 	for _, c := range w.cases(t) {
 		gated = gated || (c.UserID == discord.UserID(young) && c.Type == cases.Timeout && c.Status == cases.Active)

@@ -34,7 +34,8 @@ type raidWorld struct {
 
 	mu    sync.Mutex
 	steps []raid.Step
-	news  chan struct{}
+	// news is closed and replaced at each step (under mu).
+	news chan struct{}
 }
 
 func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]string) *raidWorld {
@@ -42,7 +43,7 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 	const base = 700000000000000000
 	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
 		modRole: base + 301, botRole: base + 302, general: base + 401}
-	rw := &raidWorld{world: w, clk: clock.NewManual(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), modlog: base + 402, news: make(chan struct{}, 1)}
+	rw := &raidWorld{world: w, clk: clock.NewManual(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), modlog: base + 402, news: make(chan struct{})}
 	seed := discordtest.Seed{
 		Users: []discordtest.User{{ID: w.owner, Username: "owner"}, {ID: w.mod, Username: "mod"}},
 		Guilds: []discordtest.SeedGuild{{
@@ -92,11 +93,9 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 		app.WithRaidObserver(func(s raid.Step) {
 			rw.mu.Lock()
 			rw.steps = append(rw.steps, s)
+			close(rw.news)
+			rw.news = make(chan struct{})
 			rw.mu.Unlock()
-			select {
-			case rw.news <- struct{}{}:
-			default:
-			}
 		}))
 	if err != nil {
 		t.Fatal(err)
@@ -121,22 +120,26 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 // waitStep waits, on the raid's own news, for a step of kind.
 func (rw *raidWorld) waitStep(t testing.TB, kind string) raid.Step {
 	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for {
+	var found raid.Step
+	waitOn(t, fmt.Sprintf("the raid step %q", kind), func() bool {
 		rw.mu.Lock()
+		defer rw.mu.Unlock()
 		for _, s := range rw.steps {
 			if s.Kind == kind {
-				rw.mu.Unlock()
-				return s
+				found = s
+				return true
 			}
 		}
-		rw.mu.Unlock()
-		select {
-		case <-rw.news:
-		case <-deadline:
-			t.Fatalf("timed out waiting for the raid step %q; steps: %+v", kind, rw.stepKinds())
-		}
-	}
+		return false
+	}, func() string { return strings.Join(rw.stepKinds(), " ") }, rw.newsOnce)
+	return found
+}
+
+// newsOnce is the raid's news as a waiter: a channel closed at the next step.
+func (rw *raidWorld) newsOnce() <-chan struct{} {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return rw.news
 }
 
 func (rw *raidWorld) stepKinds() []string {
@@ -197,15 +200,14 @@ func TestRaidEndToEnd(t *testing.T) {
 	}
 	svc := rw.raids(t)
 	var cur raid.Raid
-	// 295 timeouts through the pipeline: on a busy machine this takes longer than waitFor's
-	// 15 seconds.
-	waitForShowing(t, "all 300 joiners in the raid", func() bool {
+	// 295 timeouts through the pipeline, each a step of the raid.
+	waitOn(t, "all 300 joiners in the raid", func() bool {
 		var ok bool
 		var err error
 		cur, ok, err = svc.Current(ctx, g)
 		return err == nil && ok && len(cur.Members) == 300 && cur.Counts()["candidate"]+cur.Counts()["timed_out"] == 300 && cur.Counts()["timed_out"] > 0 &&
 			cur.Counts()["timed_out"] == countAfter(cur)
-	}, func() string { return fmt.Sprint(len(cur.Members), cur.Counts()) })
+	}, func() string { return fmt.Sprint(len(cur.Members), cur.Counts()) }, rw.newsOnce)
 	before := 0
 	for _, m := range cur.Members {
 		if !m.AfterDetection {
@@ -237,7 +239,7 @@ func TestRaidEndToEnd(t *testing.T) {
 	}
 
 	// The mod log shows the raid with its summary and buttons.
-	waitForShowing(t, "the raid's message with its buttons", func() bool {
+	waitOn(t, "the raid's message with its buttons", func() bool {
 		c, err := rw.cases.Get(ctx, cur.CaseID)
 		if err != nil || c.ModlogMessageID == 0 {
 			return false
@@ -257,7 +259,7 @@ func TestRaidEndToEnd(t *testing.T) {
 			}
 		}
 		return fmt.Sprintf("no message (case %+v)", c)
-	})
+	}, w.s.MessageChanged)
 	msg := raidMessage(t, rw, cur.CaseID)
 	for _, label := range []string{"Ban all", "Kick all", "Time out all", "Release", "End raid mode"} {
 		if !strings.Contains(string(msg.Components[0]), label) {
@@ -272,11 +274,13 @@ func TestRaidEndToEnd(t *testing.T) {
 	// path, in two bulk calls (200 + 100), a child case each under the mass action's parent
 	// case, which names the raid's case.
 	in := w.s.ClickButton(w.guild, rw.modlog, w.mod, msg.ID, "raid:1:ban")
-	waitFor(t, "the answer to Ban all", func() bool { return len(w.s.Responses(in.ID)) > 0 })
-	waitForShowing(t, "all 300 banned", func() bool {
+	if _, err := in.WaitResponses(ctx, 1); err != nil {
+		t.Fatalf("the answer to Ban all: %v", err)
+	}
+	waitOn(t, "all 300 banned", func() bool {
 		cur, _, _ = svc.Current(ctx, g)
 		return cur.Counts()["banned"] == 300
-	}, func() string { return fmt.Sprint(cur.Counts(), w.s.Responses(in.ID)) })
+	}, func() string { return fmt.Sprint(cur.Counts(), w.s.Responses(in.ID)) }, rw.newsOnce)
 	for _, m := range cur.Members {
 		if _, banned := w.s.Banned(w.guild, discordtest.ID(m.UserID)); !banned {
 			t.Fatalf("raider %d is not banned", m.UserID)
@@ -386,18 +390,6 @@ func raidMessage(t *testing.T, rw *raidWorld, caseID int64) discordtest.Message 
 	return discordtest.Message{}
 }
 
-// waitForShowing is waitFor that says, when it times out, what show reports.
-func waitForShowing(t *testing.T, what string, cond func() bool, show func() string) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; found %s", what, show())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestRaidConfigThroughDiscord: raid config shows the settings with what each accepts, and
 // changes one (a settings history row); bad input is refused with what is accepted, and
 // changes nothing.
@@ -409,13 +401,13 @@ func TestRaidConfigThroughDiscord(t *testing.T) {
 	say := func(text, want string) {
 		t.Helper()
 		w.s.SendMessage(w.general, w.owner, text)
-		waitForShowing(t, "the answer to "+text, func() bool { _, ok := w.botReply(w.general, want); return ok }, func() string {
+		waitOn(t, "the answer to "+text, func() bool { _, ok := w.botReply(w.general, want); return ok }, func() string {
 			var said []string
 			for _, m := range w.s.Messages(w.general) {
 				said = append(said, m.Content)
 			}
 			return strings.Join(said, " | ")
-		})
+		}, w.s.MessageChanged)
 	}
 	say("$raid config", "`threshold` = **10** — a whole number of joins from 3 to 100 (default 10)")
 	say("$raid config threshold 500", `❌ **threshold**: "500" is out of range; accepted: a whole number of joins from 3 to 100 (default 10). Nothing was changed.`)

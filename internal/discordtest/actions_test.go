@@ -218,3 +218,37 @@ func TestPermissionGatedEvents(t *testing.T) {
 		t.Errorf("GUILD_AUDIT_LOG_ENTRY_CREATE = %+v, %v", entry, err)
 	}
 }
+
+// TestMessageChanged: the waiter wakes on a post and on an edit, and not before.
+func TestMessageChanged(t *testing.T) {
+	s := newFake(t)
+	w := newWorld(s)
+	changed := s.MessageChanged()
+	posted := s.MessagePosted()
+	m := s.SendMessage(w.channel, w.member, "first")
+	select {
+	case <-changed:
+	default:
+		t.Fatal("MessageChanged not closed by a post")
+	}
+	<-posted
+	changed, posted = s.MessageChanged(), s.MessagePosted()
+	select {
+	case <-changed:
+		t.Fatal("MessageChanged closed with nothing changed")
+	default:
+	}
+	if _, err := s.EditMessageAs(w.channel, m.ID, "edited"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("MessageChanged not closed by an edit")
+	}
+	select {
+	case <-posted:
+		t.Fatal("MessagePosted closed by an edit")
+	default:
+	}
+}

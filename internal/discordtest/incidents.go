@@ -216,6 +216,18 @@ func (s *Server) ReportRaid(guild, channel ID) {
 	if channel == 0 {
 		return
 	}
+	s.postRaidReportLocked(g, channel, now)
+}
+
+// ReportRaidMessage posts only Discord's raid-report system message (type 38) in channel,
+// without touching incidents_data: a test of a client's handling of the message alone.
+func (s *Server) ReportRaidMessage(guild, channel ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.postRaidReportLocked(s.mustGuild(guild), channel, s.now().UTC())
+}
+
+func (s *Server) postRaidReportLocked(g *Guild, channel ID, now time.Time) {
 	m := &Message{ID: s.newID(), ChannelID: channel, GuildID: g.ID, AuthorID: g.OwnerID, Type: MessageTypeIncidentReportRaid, Timestamp: now}
 	s.postLocked(m)
 	d := s.messageJSON(m)

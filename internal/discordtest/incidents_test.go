@@ -150,4 +150,13 @@ func TestVerificationLevelAndRaidReport(t *testing.T) {
 	if err := json.Unmarshal(c.dispatch("MESSAGE_CREATE").D, &msg); err != nil || msg.Type != discordtest.MessageTypeIncidentReportRaid {
 		t.Errorf("raid report message type %d, %v", msg.Type, err)
 	}
+	// The message alone: no GUILD_UPDATE, raid_detected_at as it was.
+	before := s.GuildIncidents(w.guild).RaidDetectedAt
+	s.ReportRaidMessage(w.guild, w.channel)
+	if err := json.Unmarshal(c.dispatch("MESSAGE_CREATE").D, &msg); err != nil || msg.Type != discordtest.MessageTypeIncidentReportRaid {
+		t.Errorf("raid report message alone: type %d, %v", msg.Type, err)
+	}
+	if after := s.GuildIncidents(w.guild).RaidDetectedAt; after == nil || !after.Equal(*before) {
+		t.Errorf("the message alone moved raid_detected_at: %v → %v", before, after)
+	}
 }

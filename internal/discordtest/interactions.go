@@ -522,6 +522,7 @@ func (s *Server) editMessageLocked(m *Message, f map[string]json.RawMessage) *ap
 		return errEmptyMessage
 	}
 	*m = edited
+	s.messageEditedLocked()
 	if m.Flags&MessageFlagEphemeral == 0 {
 		s.dispatchMessageLocked("MESSAGE_UPDATE", m)
 	}

@@ -653,6 +653,7 @@ func (s *Server) handleUpdateMessage(r *Request) (Response, *apiError) {
 	now := s.now().UTC()
 	next.EditedTimestamp = &now
 	*m = next
+	s.messageEditedLocked()
 	s.dispatchMessage("MESSAGE_UPDATE", m)
 	return Response{Body: s.messageJSON(m)}, nil
 }

@@ -269,14 +269,16 @@ type state struct {
 	messages map[ID][]*Message
 	// posted is closed and replaced whenever a message is posted in any channel
 	// (MessagePosted), so a waiter wakes on the event instead of polling.
-	posted   chan struct{}
+	posted chan struct{}
+	// changed is closed and replaced whenever a message is posted or edited (MessageChanged).
+	changed  chan struct{}
 	dms      map[ID]ID // user → DM channel with the bot
 	commands map[ID]*Command
 }
 
 func newState() *state {
 	return &state{users: map[ID]*User{}, guilds: map[ID]*Guild{}, channels: map[ID]*Channel{},
-		messages: map[ID][]*Message{}, posted: make(chan struct{}), dms: map[ID]ID{}, commands: map[ID]*Command{}}
+		messages: map[ID][]*Message{}, posted: make(chan struct{}), changed: make(chan struct{}), dms: map[ID]ID{}, commands: map[ID]*Command{}}
 }
 
 // postLocked adds a message to its channel and wakes whoever waits on MessagePosted. The
@@ -285,6 +287,22 @@ func (s *Server) postLocked(m *Message) {
 	s.st.messages[m.ChannelID] = append(s.st.messages[m.ChannelID], m)
 	close(s.st.posted)
 	s.st.posted = make(chan struct{})
+	s.messageEditedLocked()
+}
+
+// messageEditedLocked wakes whoever waits on MessageChanged. The caller holds s.mu.
+func (s *Server) messageEditedLocked() {
+	close(s.st.changed)
+	s.st.changed = make(chan struct{})
+}
+
+// MessageChanged is closed when the next message is posted or edited in any channel (a
+// bot's progress message edited to its outcome, say): take it, check what you wait for,
+// then wait on it, and nothing changed in between is missed.
+func (s *Server) MessageChanged() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.st.changed
 }
 
 // MessagePosted is closed when the next message is posted in any channel: take it, check

@@ -18,6 +18,7 @@ func (s *Server) EditMessageAs(channel, message ID, content string) (Message, er
 	now := s.now().UTC()
 	m.Content = content
 	m.EditedTimestamp = &now
+	s.messageEditedLocked()
 	s.dispatchMessage("MESSAGE_UPDATE", m)
 	return *m, nil
 }

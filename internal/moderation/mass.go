@@ -127,8 +127,12 @@ type MassResult struct {
 	Progress MassProgress
 	// Failures lists the targets not acted on, by why.
 	Failures map[string][]discord.UserID
-	Reply    discord.Message
-	Refused  bool
+	// Done holds the targets acted on, each with its child case's id: a caller keeping its
+	// own record (a raid's candidates) reads who was done from it, not from what is missing
+	// in Failures (a cancelled or interrupted run leaves targets in neither).
+	Done    map[discord.UserID]int64
+	Reply   discord.Message
+	Refused bool
 	// Interrupted says Discord's answer to a chunk is unknown: the mass action stays running
 	// and the next start continues it.
 	Interrupted bool
@@ -566,6 +570,12 @@ func (co *Coordinator) runMass(ctx context.Context, massID int64, o runOpts) Mas
 	}
 	res.Progress = run.progress()
 	res.Failures = run.why
+	res.Done = map[discord.UserID]int64{}
+	for _, t := range run.targets {
+		if t.State == tDone {
+			res.Done[discord.UserID(t.UserID)] = t.CaseID.Int64
+		}
+	}
 	res.Parent = &run.parent
 	res.Reply = run.reply(res)
 	return res

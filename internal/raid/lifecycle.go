@@ -19,6 +19,9 @@ import (
 // ErrOpen is returned by a start while the guild already has a raid open.
 var ErrOpen = errors.New("raid mode is already on")
 
+// ErrUnknown is returned (wrapped, with the number) for a raid number the guild never had.
+var ErrUnknown = errors.New("this server has no raid")
+
 // ErrNone is returned by an end (or a button) when the guild has no open raid.
 var ErrNone = errors.New("raid mode is not on")
 

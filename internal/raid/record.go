@@ -53,7 +53,7 @@ func (s *Service) Current(ctx context.Context, guildID discord.GuildID) (Raid, b
 func (s *Service) ByNumber(ctx context.Context, guildID discord.GuildID, n int64) (Raid, error) {
 	r, err := s.cfg.Store.Queries().GetRaidByNumber(ctx, query.GetRaidByNumberParams{GuildID: int64(guildID), Number: n})
 	if errors.Is(err, sql.ErrNoRows) {
-		return Raid{}, fmt.Errorf("this server has no raid #%d", n)
+		return Raid{}, fmt.Errorf("%w #%d", ErrUnknown, n)
 	}
 	if err != nil {
 		return Raid{}, err
@@ -139,6 +139,30 @@ func (s *Service) Release(ctx context.Context, guildID discord.GuildID, n int64,
 	return released, errors.Join(errs...)
 }
 
+// Remaining returns the raid's candidates a mass action of kind may still act on: those not
+// yet removed (banned, kicked) nor released. A timed-out candidate may still be kicked or
+// banned, not timed out again; one that failed before is tried again.
+func (r Raid) Remaining(kind moderation.MassKind) []query.RaidMember {
+	var out []query.RaidMember
+	for _, m := range r.Members {
+		if m.State == "candidate" || m.State == "failed" || (m.State == "timed_out" && kind != moderation.MassTimeout) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// massState is the raid member state a mass action of kind leaves a member it acted on in.
+func massState(kind moderation.MassKind) string {
+	switch kind {
+	case moderation.MassBan:
+		return "banned"
+	case moderation.MassKick:
+		return "kicked"
+	}
+	return "timed_out"
+}
+
 // ActAll runs a policy (timeout, kick or ban) on every candidate of raid n not yet acted on
 // (a timed-out one may still be kicked or banned) through the moderation pipeline's batch
 // path for mass actions (Coordinator.ExecuteMass): a mass action with its own parent case
@@ -158,25 +182,22 @@ func (s *Service) ActAll(ctx context.Context, guildID discord.GuildID, n int64, 
 	if err != nil {
 		return 0, 0, err
 	}
-	kind, state := moderation.MassTimeout, "timed_out"
+	kind := moderation.MassTimeout
 	switch what {
 	case settings.JoinerBan:
-		kind, state = moderation.MassBan, "banned"
+		kind = moderation.MassBan
 	case settings.JoinerKick:
-		kind, state = moderation.MassKick, "kicked"
+		kind = moderation.MassKick
 	}
 	var targets []discord.UserID
-	for _, m := range full.Members {
-		if m.State == "candidate" || m.State == "failed" || (m.State == "timed_out" && what != settings.JoinerTimeout) {
-			targets = append(targets, discord.UserID(m.UserID))
-		}
+	for _, m := range full.Remaining(kind) {
+		targets = append(targets, discord.UserID(m.UserID))
 	}
 	if len(targets) == 0 {
-		return 0, 0, fmt.Errorf("raid #%d has no candidate left to %s", n, kind)
+		return 0, 0, fmt.Errorf("raid #%d has no candidate left to %s", n, kind.Verb())
 	}
 	req := moderation.MassRequest{GuildID: guildID, Moderator: by, Kind: kind, Targets: targets, Silent: true,
-		Reason:   fmt.Sprintf("Raid #%d: %s all, by %s", n, kind, by.Username),
-		Metadata: map[string]string{"raid": strconv.FormatInt(n, 10), "parent_case": strconv.FormatInt(full.Case.Number, 10)}}
+		Reason: fmt.Sprintf("Raid #%d: %s all, by %s", n, kind, by.Username), Metadata: full.MassMetadata()}
 	if kind == moderation.MassTimeout {
 		req.Duration = cfg.JoinerTimeout
 	}
@@ -184,28 +205,100 @@ func (s *Service) ActAll(ctx context.Context, guildID discord.GuildID, n int64, 
 	if res.Parent == nil {
 		return 0, 0, fmt.Errorf("%s all refused: %s", kind, res.Reply.Content)
 	}
+	done, failed, err = s.RecordMass(ctx, full.Raid, kind, targets, res, by, kind.Verb()+" all")
+	return done, failed, errors.Join(err, res.Err)
+}
+
+// MassMetadata is the metadata a mass action on the raid's candidates records on its parent
+// case: the raid's number and the raid's case as its parent.
+func (r Raid) MassMetadata() map[string]string {
+	return map[string]string{"raid": strconv.FormatInt(r.Number, 10), "parent_case": strconv.FormatInt(r.Case.Number, 10)}
+}
+
+// RecordMass writes what a mass action of kind on the raid's candidates (targets; other
+// targets of the same action are not the raid's) did into the raid's record, in one
+// transaction: each member acted on takes the new state and its child case; each one tried
+// and not acted on is "failed"; one never tried (the action cancelled or interrupted) keeps
+// its state. A step row and a note on the raid's case (its mod-log message follows) sum it
+// up. how names what ran it ("ban all", "massban").
+func (s *Service) RecordMass(ctx context.Context, r query.Raid, kind moderation.MassKind, targets []discord.UserID, res moderation.MassResult, by discord.User, how string) (done, failed int, err error) {
 	notDone := map[discord.UserID]bool{}
 	for _, ids := range res.Failures {
 		for _, id := range ids {
 			notDone[id] = true
 		}
 	}
-	var errs []error
-	for _, id := range targets {
-		st := state
-		if notDone[id] {
-			st = "failed"
-			failed++
-		} else {
-			done++
+	state := massState(kind)
+	err = s.cfg.Store.InTx(ctx, func(tx *store.Tx) error {
+		now := s.now().UnixMilli()
+		for _, id := range targets {
+			st, caseID := "", sql.NullInt64{}
+			if c, ok := res.Done[id]; ok {
+				st, caseID = state, sql.NullInt64{Int64: c, Valid: c != 0}
+				done++
+			} else if notDone[id] {
+				st = "failed"
+				failed++
+			} else {
+				continue
+			}
+			if err := tx.Queries().SetRaidMemberState(tx.Context(), query.SetRaidMemberStateParams{RaidID: r.ID, UserID: int64(id), State: st, CaseID: caseID, UpdatedAt: now}); err != nil {
+				return fmt.Errorf("raid member state: %w", err)
+			}
+			if err := s.event(tx, r, "member_"+st, by.ID, fmt.Sprintf("%s %d by mass action case #%d", st, id, res.Parent.Number), now); err != nil {
+				return err
+			}
 		}
-		if err := s.setState(ctx, full.Raid, int64(id), st, sql.NullInt64{}, by.ID, fmt.Sprintf("%s %d by mass action case #%d", st, id, res.Parent.Number)); err != nil {
-			errs = append(errs, err)
+		return nil
+	})
+	if err != nil {
+		return done, failed, err
+	}
+	left := len(targets) - done - failed
+	summary := fmt.Sprintf("%s by %s: %d done, %d not (case #%d)", how, by.Username, done, failed, res.Parent.Number)
+	if left > 0 {
+		summary += fmt.Sprintf(", %d never tried", left)
+	}
+	return done, failed, s.note(ctx, r, "mass_"+string(kind), by.ID, summary)
+}
+
+// RecordResumed writes a mass action continued after a restart (moderation.ResumeMass) into
+// its raid's record, when its parent case names a raid (raid:N, or a raid's button): the
+// raid's candidates it acted on, or failed on, take their state as RecordMass gives it.
+// Other mass actions are left alone.
+func (s *Service) RecordResumed(ctx context.Context, res moderation.MassResult) error {
+	if res.Parent == nil || res.Parent.Metadata["raid"] == "" {
+		return nil
+	}
+	n, err := strconv.ParseInt(res.Parent.Metadata["raid"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("mass action case #%d names raid %q: %w", res.Parent.Number, res.Parent.Metadata["raid"], err)
+	}
+	r, err := s.ByNumber(ctx, res.Parent.GuildID, n)
+	if err != nil {
+		return err
+	}
+	kind := moderation.MassKind(res.Parent.Metadata[cases.MetaMass])
+	if !kind.Valid() {
+		return fmt.Errorf("mass action case #%d has no kind", res.Parent.Number)
+	}
+	// The mass action's own target list is its record; the raid's candidates it reached are
+	// those it did or failed (one never tried keeps its state, and is not counted here).
+	failed := map[discord.UserID]bool{}
+	for _, ids := range res.Failures {
+		for _, id := range ids {
+			failed[id] = true
 		}
 	}
-	errs = append(errs, s.note(ctx, full.Raid, "mass_"+string(kind), by.ID,
-		fmt.Sprintf("%s all by %s: %d done, %d not (case #%d)", kind, by.Username, done, failed, res.Parent.Number)), res.Err)
-	return done, failed, errors.Join(errs...)
+	var targets []discord.UserID
+	for _, m := range r.Members {
+		if _, done := res.Done[discord.UserID(m.UserID)]; done || failed[discord.UserID(m.UserID)] {
+			targets = append(targets, discord.UserID(m.UserID))
+		}
+	}
+	by := discord.User{ID: res.Parent.ModeratorID, Username: res.Parent.Metadata[cases.MetaModeratorName]}
+	_, _, err = s.RecordMass(ctx, r.Raid, kind, targets, res, by, "mass "+string(kind)+" continued after a restart")
+	return err
 }
 
 func (s *Service) setState(ctx context.Context, r query.Raid, userID int64, state string, caseID sql.NullInt64, actor discord.UserID, detail string) error {

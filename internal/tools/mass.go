@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/raid"
 )
 
 // MassRunner plans and runs mass actions: moderation.Coordinator's batch path, run as work in
@@ -59,6 +61,72 @@ type massEntry struct {
 	// started is set once confirmed; cancelled once Cancel is clicked.
 	started, cancelled bool
 	channel            discord.ChannelID
+	// raid is the raid named by raid:N, whose record the outcome is written into; nil when
+	// none was named.
+	raid *raidTargets
+}
+
+// raidTargets is what raid:N selected: the raid, and its candidates chosen.
+type raidTargets struct {
+	raid raid.Raid
+	ids  []discord.UserID
+}
+
+// raidTargets reads raid:N's candidates not yet removed (for this kind of mass action),
+// narrowed by the selection's filters when it has any (matched against what the raid
+// recorded of each: join time, account age, username). A raid number the server never had,
+// or a raid with nobody left to act on, is refused.
+func (mt *massTool) raidTargets(ctx context.Context, call Call, sel massSelection) (raidTargets, Reply, bool) {
+	if mt.env.Raid == nil {
+		return raidTargets{}, mt.refuse("raid:%d: raid defence does not run in this gavel process; list the users or a filter (joined:10m) instead. Nothing was done.", sel.Raid), false
+	}
+	r, err := mt.env.Raid.ByNumber(ctx, call.GuildID, sel.Raid)
+	if errors.Is(err, raid.ErrUnknown) {
+		last := "this server has had no raid yet"
+		if past, err := mt.env.Raid.List(ctx, call.GuildID, 1); err == nil && len(past) > 0 {
+			last = fmt.Sprintf("its raids are numbered 1 to %d", past[0].Number)
+		}
+		return raidTargets{}, mt.refuse("raid:%d: this server has no raid #%d (%s; `raid status` shows the last). Nothing was done.", sel.Raid, sel.Raid, last), false
+	}
+	if err != nil {
+		return raidTargets{}, Reply{Message: discord.Message{Content: fmt.Sprintf("❌ Nothing was done: gavel could not read raid #%d: %s.", sel.Raid, moderation.FailureText(err)), AllowedMentions: &discord.AllowedMentions{}}, Outcome: Failed, Err: err}, false
+	}
+	now := mt.env.Now()
+	out := raidTargets{raid: r}
+	for _, m := range r.Remaining(mt.kind) {
+		member := discord.Member{User: discord.User{ID: discord.UserID(m.UserID), Username: m.Username}, JoinedAt: time.UnixMilli(m.JoinedAt)}
+		if !sel.filtered() || sel.matches(member, now) {
+			out.ids = append(out.ids, member.User.ID)
+		}
+	}
+	if len(out.ids) == 0 {
+		what := "no candidate left to " + mt.kind.Verb() + " (each was banned, kicked or released"
+		if mt.kind == moderation.MassTimeout {
+			what += ", or is timed out already"
+		}
+		what += ")"
+		if sel.filtered() {
+			what = "no candidate left to " + mt.kind.Verb() + " that matches the filters"
+		}
+		return raidTargets{}, mt.refuse("raid:%d: raid #%d has %s. Nothing was done.", sel.Raid, sel.Raid, what), false
+	}
+	return out, Reply{}, true
+}
+
+// mergeIDs is a followed by the ids of b not in a.
+func mergeIDs(a, b []discord.UserID) []discord.UserID {
+	seen := make(map[discord.UserID]bool, len(a))
+	out := append([]discord.UserID(nil), a...)
+	for _, id := range a {
+		seen[id] = true
+	}
+	for _, id := range b {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func newMassTools(env *Env) []*Tool {
@@ -107,9 +175,6 @@ func (mt *massTool) run(ctx context.Context, call Call, args commands.Args) Repl
 	if err != nil {
 		return mt.refuse("%s: %v. Nothing was done.", mt.spec.Name, err)
 	}
-	if sel.Raid != 0 {
-		return mt.refuse("raid:%d: raid numbers come with raid detection, which this gavel does not have yet; use the raid's Ban all button, or list the users or a filter (joined:10m). Nothing was done.", sel.Raid)
-	}
 	reason := strings.TrimSpace(args.String("reason"))
 	if reason == "" {
 		reason = sel.Reason
@@ -117,31 +182,38 @@ func (mt *massTool) run(ctx context.Context, call Call, args commands.Args) Repl
 		return mt.refuse("%q is not a target (%s). Nothing was done.", clipText(sel.Reason, 40), massTargetsHelp)
 	}
 	ids := sel.IDs
-	if sel.filtered() {
+	var fromRaid *raidTargets
+	if sel.Raid != 0 {
+		rt, refusal, ok := mt.raidTargets(ctx, call, sel)
+		if !ok {
+			return refusal
+		}
+		fromRaid = &rt
+		ids = mergeIDs(rt.ids, ids)
+	} else if sel.filtered() {
 		found, err := mt.filter(ctx, call, sel)
 		if err != nil {
 			return Reply{Message: discord.Message{Content: fmt.Sprintf("❌ Nothing was done: gavel could not read the server's members: %s.", moderation.FailureText(err)), AllowedMentions: &discord.AllowedMentions{}}, Outcome: Failed, Err: err}
 		}
-		seen := map[discord.UserID]bool{}
-		for _, id := range ids {
-			seen[id] = true
-		}
-		for _, id := range found {
-			if !seen[id] {
-				ids = append(ids, id)
-			}
-		}
+		ids = mergeIDs(ids, found)
 		if len(ids) == 0 {
 			return mt.refuse("No member matches that filter. Nothing was done.")
 		}
 	}
 	req := moderation.MassRequest{GuildID: call.GuildID, Moderator: call.User, ModeratorRoles: call.Roles, Kind: mt.kind,
 		Targets: ids, Reason: reason, PurgeDays: int(args.Int("purge")), Duration: args.Duration("duration"), Silent: args.Bool("silent")}
+	if fromRaid != nil {
+		req.Metadata = fromRaid.raid.MassMetadata()
+		if len(ids) > moderation.MaxMassTargets {
+			return mt.refuse("raid #%d and the users named are %d targets; a mass action takes at most %d: narrow it with a filter (age:1d, joined:10m, name:<pattern>). Nothing was done.",
+				sel.Raid, len(ids), moderation.MaxMassTargets)
+		}
+	}
 	plan, err := mt.env.Mass.PlanMass(ctx, req)
 	if err != nil {
 		return mt.refuse("%s", strings.TrimPrefix(moderation.FailureText(err), "❌ "))
 	}
-	token := mt.pending.add(&massEntry{req: req, user: call.User.ID, created: mt.env.Now(), channel: call.ChannelID})
+	token := mt.pending.add(&massEntry{req: req, user: call.User.ID, created: mt.env.Now(), channel: call.ChannelID, raid: fromRaid})
 	return Reply{Message: mt.dryRun(plan, reason, token), Outcome: OK}
 }
 
@@ -269,7 +341,10 @@ func (mt *massTool) click(ctx context.Context, call Call, customID string) Reply
 		}
 		progressMsg := make(chan discord.MessageID, 1)
 		req.Progress = func(p moderation.MassProgress) { mt.showProgress(e, token, p, progressMsg) }
-		if !mt.env.Mass.StartMass(req, func(r moderation.MassResult) { mt.finished(e, token, r, progressMsg) }) {
+		if !mt.env.Mass.StartMass(req, func(r moderation.MassResult) {
+			mt.recordRaid(e, call.User, r)
+			mt.finished(e, token, r, progressMsg)
+		}) {
 			mt.pending.mu.Lock()
 			e.started = false
 			mt.pending.mu.Unlock()
@@ -335,6 +410,19 @@ func (mt *massTool) finished(e *massEntry, token string, r moderation.MassResult
 	m.Components = nil
 	if _, err := mt.env.Port.SendMessage(ctx, e.channel, m); err != nil {
 		mt.env.Log.Warn("posting a mass action's outcome", "err", err)
+	}
+}
+
+// recordRaid writes a raid:N mass action's outcome into the raid's record (each candidate's
+// new state and child case), before the outcome is shown.
+func (mt *massTool) recordRaid(e *massEntry, by discord.User, r moderation.MassResult) {
+	if e.raid == nil || r.Parent == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, _, err := mt.env.Raid.RecordMass(ctx, e.raid.raid.Raid, mt.kind, e.raid.ids, r, by, mt.spec.Name); err != nil {
+		mt.env.Log.Warn("recording a mass action in its raid", "raid", e.raid.raid.Number, "err", err)
 	}
 }
 
