@@ -549,6 +549,8 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 		}, GavelStore: a.automod.Store(), Discord: members,
 		Guilds: state.Guilds, PublicURL: a.cfg.Web.PublicURL, ClientID: a.cfg.OAuthClientID(), ClientSecret: string(a.cfg.Web.ClientSecret),
 		APIURL: a.cfg.Discord.APIURL, Clock: a.clock, Lift: a.webLift,
+		// The raids page: the raids in the database, and the detector's live join rate.
+		Raids: a.raid, JoinRate: a.raid.Detector().Rate,
 		// A punishment is an action with an inverse that is not itself a lift (an unban's
 		// inverse is a ban, but an unban punishes nobody).
 		Liftable: func(t cases.Type) bool {

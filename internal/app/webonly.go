@@ -26,6 +26,7 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/modlog"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/raid"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/snippets"
 	"github.com/gavelbot/gavel/internal/store"
@@ -175,6 +176,9 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 			return ok && act.Inverse != "" && act.Tone != modlog.Lift
 		},
 		Lift: w.queueLift, LiftQueues: true,
+		// The raids page reads the raids gavel run records; the detector, and so the live
+		// join rate, lives in gavel run's memory: JoinRate is left out and the page says so.
+		Raids:      raid.New(raid.Config{Store: st, Cases: w.cases, Settings: guilds, Clock: w.clock, Log: logger.With("component", "raid")}),
 		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: discordTransport()}})
 	if err != nil {
 		w.port.Close(context.WithoutCancel(ctx))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -77,6 +78,45 @@ func (s *Service) ByCase(ctx context.Context, caseID int64) (Raid, bool, error) 
 // List returns the guild's raids, newest first, at most limit (without their members).
 func (s *Service) List(ctx context.Context, guildID discord.GuildID, limit int) ([]query.Raid, error) {
 	return s.cfg.Store.Queries().ListRaids(ctx, query.ListRaidsParams{GuildID: int64(guildID), Limit: int64(limit)})
+}
+
+// Page returns one page of the guild's raids, newest first: at most limit raids numbered
+// below before (0: from the newest), and whether older ones follow (the dashboard's
+// keyset pages).
+func (s *Service) Page(ctx context.Context, guildID discord.GuildID, before int64, limit int) ([]query.Raid, bool, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rs, err := s.cfg.Store.Queries().ListRaidsBefore(ctx, query.ListRaidsBeforeParams{GuildID: int64(guildID), Number: before, Limit: int64(limit) + 1})
+	if err != nil {
+		return nil, false, fmt.Errorf("raids of guild %d: %w", guildID, err)
+	}
+	if len(rs) > limit {
+		return rs[:limit], true, nil
+	}
+	return rs, false, nil
+}
+
+// CountMembers is how many candidates raid id has.
+func (s *Service) CountMembers(ctx context.Context, raidID int64) (int64, error) {
+	n, err := s.cfg.Store.Queries().CountRaidMembers(ctx, raidID)
+	if err != nil {
+		return 0, fmt.Errorf("raid %d's candidates: %w", raidID, err)
+	}
+	return n, nil
+}
+
+// Responses are the raid's steps other than the per-member ones (its responses, their
+// undoing, mass actions, its end), oldest first: what raid mode did.
+func (r Raid) Responses() []query.RaidEvent {
+	var out []query.RaidEvent
+	for _, ev := range r.Events {
+		if strings.HasPrefix(ev.Kind, "member_") || ev.Kind == "counted" {
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 func (s *Service) load(ctx context.Context, r query.Raid) (Raid, error) {

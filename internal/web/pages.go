@@ -32,10 +32,18 @@ func parsePages() (map[string]*template.Template, error) {
 		"when":  formatTime,
 		"clip":  clip,
 		"types": cases.Types,
+		"raidData": func(g discord.Guild, v *raidView) raidPage {
+			return raidPage{Guild: g, Raid: *v}
+		},
 	}
 	out := map[string]*template.Template{}
-	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled", "automod", "settings"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range []string{"home", "error", "servers", "cases", "case", "member", "scheduled", "automod", "settings", "raids", "raid"} {
+		files := []string{"templates/layout.html", "templates/" + name + ".html"}
+		if name == "raids" || name == "raid" || name == "case" {
+			// A raid, and the cases under a case, are shown the same way on each page.
+			files = append(files, "templates/raid-parts.html")
+		}
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)
 		}
@@ -162,6 +170,8 @@ type casesPage struct {
 	Next, First, CSV, JSONL string
 	Statuses                []string
 	CanEdit                 bool
+	// Raids links the raids page (the process keeps raids).
+	Raids bool
 }
 
 func (s *Server) handleCases(w http.ResponseWriter, r *http.Request, sess *session) error {
@@ -194,7 +204,7 @@ func (s *Server) handleCases(w http.ResponseWriter, r *http.Request, sess *sessi
 		}
 	}
 	path := fmt.Sprintf("/g/%d/cases", a.Guild.ID)
-	page := casesPage{Guild: a.Guild, Filter: form, Cases: list, CanEdit: a.CanEdit,
+	page := casesPage{Guild: a.Guild, Filter: form, Cases: list, CanEdit: a.CanEdit, Raids: s.cfg.Raids != nil,
 		CSV: path + ".csv?" + base.Encode(), JSONL: path + ".jsonl?" + base.Encode(),
 		Statuses: []string{string(cases.Pending), string(cases.Active), string(cases.Voided)}}
 	if more {
@@ -286,6 +296,13 @@ type casePage struct {
 	// Lifts is the case this one lifts (0: none); LiftedBy the cases that lift this one.
 	Lifts    int64
 	LiftedBy []cases.Case
+	// Parent is the case this one was made under (metadata parent_case: a raid's or a mass
+	// action's), Raid the raid it belongs to (metadata raid, or the raid a RAID case is the
+	// parent of); 0: none. Children are the cases made under this one, a page of them.
+	Parent      int64
+	Raid        int64
+	Children    childLinks
+	HasChildren bool
 	// Escalations are the escalation links: the firings this case triggered (with the case
 	// each made) and the one this case carried out (with the case that triggered it).
 	Escalations []escalationLink
@@ -307,6 +324,20 @@ type escalationLink struct {
 // metaLifts is the metadata key a lift case names the case it ends by (moderation's
 // lift and cases modify -lift write it).
 const metaLifts = "lifts_case"
+
+// metaRaid is the metadata key a raid's child case names its raid's number by (raid's
+// joiner policy and its mass actions write it, with cases.MetaParentCase).
+const metaRaid = "raid"
+
+// metaNumber reads a case number (or a raid's) that a case's metadata names under key; 0
+// when it names none. The case page's links (the case a lift ends, the parent a raid's or
+// a mass action's case was made under, the raid) all start from one.
+func metaNumber(c cases.Case, key string) int64 {
+	if n, err := strconv.ParseInt(c.Metadata[key], 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return 0
+}
 
 // caseInPath reads the case the path names, in the authorized guild.
 func (s *Server) caseInPath(r *http.Request, a access) (cases.Case, error) {
@@ -337,9 +368,24 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 	}
 	page := casePage{Guild: a.Guild, Case: c, Events: events, CanEdit: a.CanEdit, EditRefusal: a.EditRefusal, CSRF: sess.CSRF,
 		MaxReason: cases.MaxReasonLength, CanSchedule: s.cfg.Expiry != nil, Statuses: []string{string(cases.Active), string(cases.Voided)}}
-	if n, err := strconv.ParseInt(c.Metadata[metaLifts], 10, 64); err == nil && n > 0 {
-		page.Lifts = n
+	page.Lifts, page.Parent, page.Raid = metaNumber(c, metaLifts), metaNumber(c, cases.MetaParentCase), metaNumber(c, metaRaid)
+	if c.Type == cases.Raid && s.cfg.Raids != nil {
+		rd, ok, err := s.cfg.Raids.ByCase(r.Context(), c.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			page.Raid = rd.Number
+		}
 	}
+	p, err := childrenPage(r)
+	if err != nil {
+		return err
+	}
+	if page.Children, err = s.children(r.Context(), a.Guild.ID, c.Number, p, fmt.Sprintf("/g/%d/cases/%d", a.Guild.ID, c.Number)); err != nil {
+		return err
+	}
+	page.HasChildren = page.Children.Total > 0
 	lifted, err := s.cfg.Cases.WithMetadata(r.Context(), a.Guild.ID, metaLifts, strconv.FormatInt(c.Number, 10), cases.PageRequest{Page: 1, PerPage: cases.MaxPerPage})
 	if err != nil {
 		return err
@@ -363,11 +409,9 @@ func (s *Server) handleCase(w http.ResponseWriter, r *http.Request, sess *sessio
 				other = f.TriggerCase
 			}
 			if other != 0 {
-				oc, err := s.cfg.Cases.Get(r.Context(), other)
-				if err != nil {
+				if l.Other, err = s.caseNumber(r.Context(), other); err != nil {
 					return err
 				}
-				l.Other = oc.Number
 			}
 			page.Escalations = append(page.Escalations, l)
 		}

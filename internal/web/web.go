@@ -30,6 +30,7 @@ import (
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/permissions"
+	"github.com/gavelbot/gavel/internal/raid"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 )
@@ -93,6 +94,12 @@ type Config struct {
 	// runner lifts it through the pipeline): the page says the lift is queued, and shows a
 	// case whose end has come as ending rather than offering the button again.
 	LiftQueues bool
+	// Raids reads the servers' raids (the raids pages, a RAID case's raid); nil hides them.
+	Raids *raid.Service
+	// JoinRate is the live join rate of the raid detector (raid.Detector.Rate) in the
+	// process that holds the gateway; nil where none runs (gavel web), and the raids page
+	// says so rather than show a number.
+	JoinRate func(guildID discord.GuildID, now time.Time, span time.Duration, buckets int) (int, []int)
 	// Discord answers Guild from gavel's guild state and Member over REST.
 	Discord Discord
 	// Guilds lists the guilds gavel is in now.
@@ -187,6 +194,9 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /g/{guild}/automod/plan", s.signedInBody(maxRulesFormBytes, s.handlePlan))
 	mux.HandleFunc("POST /g/{guild}/automod/apply", s.signedInBody(maxRulesFormBytes, s.limited(s.handleApply)))
 	mux.HandleFunc("GET /g/{guild}/settings", s.signedIn(s.handleSettings))
+	mux.HandleFunc("GET /g/{guild}/raids", s.signedIn(s.handleRaids))
+	mux.HandleFunc("GET /g/{guild}/raids/rate", s.signedIn(s.handleJoinRate))
+	mux.HandleFunc("GET /g/{guild}/raids/{number}", s.signedIn(s.handleRaid))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, nil, &pageError{Status: http.StatusNotFound, Title: "Not found", Message: "There is no page at " + r.URL.Path + "."})
 	})
@@ -301,6 +311,16 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, sess *se
 	}
 }
 
+// renderPart renders one template of a page's set alone: the part of a page htmx asks for
+// again (the raids page's join rate).
+func (s *Server) renderPart(w http.ResponseWriter, page, part string, data any) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.pages[page].ExecuteTemplate(w, part, data); err != nil {
+		s.log.Warn("rendering part of a dashboard page", "page", page, "part", part, "err", err)
+	}
+}
+
 // page wraps a handler that works with or without a session.
 func (s *Server) page(h func(w http.ResponseWriter, r *http.Request, sess *session) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -402,15 +422,26 @@ type access struct {
 // the user must be a member, and the permission engine must allow the cases command — the
 // check the commands make, from the same guild state.
 func (s *Server) authorize(ctx context.Context, r *http.Request, sess *session) (access, error) {
+	return s.authorizeFor(ctx, r, sess, viewCommand, "cases")
+}
+
+// authorizeFor is authorize with another command's permission deciding who may see the
+// page (what names what they may not see in the refusal): the raids pages need the raid
+// command's, so whoever may run it may see them and nobody else.
+func (s *Server) authorizeFor(ctx context.Context, r *http.Request, sess *session, command, what string) (access, error) {
 	raw := r.PathValue("guild")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
 		return access{}, &pageError{Status: http.StatusNotFound, Title: "No such server", Message: fmt.Sprintf("%q is not a server id.", clip(raw, 30))}
 	}
-	return s.authorizeGuild(ctx, discord.GuildID(id), sess)
+	return s.authorizeGuildFor(ctx, discord.GuildID(id), sess, command, what)
 }
 
 func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *session) (access, error) {
+	return s.authorizeGuildFor(ctx, id, sess, viewCommand, "cases")
+}
+
+func (s *Server) authorizeGuildFor(ctx context.Context, id discord.GuildID, sess *session, command, what string) (access, error) {
 	if !slices.Contains(s.cfg.Guilds(), id) {
 		return access{}, &pageError{Status: http.StatusNotFound, Title: "No such server", Message: fmt.Sprintf("gavel is not in server %d.", id)}
 	}
@@ -434,13 +465,13 @@ func (s *Server) authorizeGuild(ctx context.Context, id discord.GuildID, sess *s
 			RoleIDs: roles, NativePermissions: permissions.Permission(g.MemberPermissions(discord.UserID(sess.UserID), roles)),
 			Command: command})
 	}
-	view, err := check(viewCommand)
+	view, err := check(command)
 	if err != nil {
 		return access{}, err
 	}
 	if !view.Allowed {
 		return access{}, &pageError{Status: http.StatusForbidden, Title: "Not allowed",
-			Message: fmt.Sprintf("You may not see the cases of %s: %s", g.Name, strings.ReplaceAll(view.Reason, "`", ""))}
+			Message: fmt.Sprintf("You may not see the %s of %s: %s", what, g.Name, strings.ReplaceAll(view.Reason, "`", ""))}
 	}
 	edit, err := check(editCommand)
 	if err != nil {

@@ -104,6 +104,7 @@ type Queries interface {
 	ListCommandRanks(ctx context.Context, guildID int64) ([]CommandRank, error)
 	ListGavelRules(ctx context.Context, guildID int64) ([]AutomodGavelRule, error)
 	ListRaids(ctx context.Context, arg ListRaidsParams) ([]Raid, error)
+	ListRaidsBefore(ctx context.Context, arg ListRaidsBeforeParams) ([]Raid, error)
 	ListRanks(ctx context.Context, guildID int64) ([]PermissionRank, error)
 	ListRoleRanks(ctx context.Context, guildID int64) ([]RoleRank, error)
 	ListSnippets(ctx context.Context, arg ListSnippetsParams) ([]Snippet, error)

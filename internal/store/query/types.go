@@ -598,6 +598,12 @@ type ListBanOnJoinParams struct {
 	Limit   int64
 }
 
+type ListRaidsBeforeParams struct {
+	GuildID int64
+	Number  int64
+	Limit   int64
+}
+
 type ListRaidsParams struct {
 	GuildID int64
 	Limit   int64

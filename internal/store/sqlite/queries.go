@@ -443,6 +443,11 @@ func (q *Queries) ListRaids(ctx context.Context, arg query.ListRaidsParams) ([]q
 	return each(rows, func(r sqlitedb.Raid) query.Raid { return query.Raid(r) }), err
 }
 
+func (q *Queries) ListRaidsBefore(ctx context.Context, arg query.ListRaidsBeforeParams) ([]query.Raid, error) {
+	rows, err := q.q.ListRaidsBefore(ctx, sqlitedb.ListRaidsBeforeParams(arg))
+	return each(rows, func(r sqlitedb.Raid) query.Raid { return query.Raid(r) }), err
+}
+
 func (q *Queries) ListRanks(ctx context.Context, guildID int64) ([]query.PermissionRank, error) {
 	rows, err := q.q.ListRanks(ctx, guildID)
 	return each(rows, func(r sqlitedb.PermissionRank) query.PermissionRank { return query.PermissionRank(r) }), err

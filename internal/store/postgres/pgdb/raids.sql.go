@@ -363,6 +363,55 @@ func (q *Queries) ListRaids(ctx context.Context, arg ListRaidsParams) ([]Raid, e
 	return items, nil
 }
 
+const listRaidsBefore = `-- name: ListRaidsBefore :many
+SELECT id, guild_id, number, case_id, trigger, started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE guild_id = $1 AND number < $2 ORDER BY number DESC LIMIT $3
+`
+
+type ListRaidsBeforeParams struct {
+	GuildID int64
+	Number  int64
+	Limit   int64
+}
+
+func (q *Queries) ListRaidsBefore(ctx context.Context, arg ListRaidsBeforeParams) ([]Raid, error) {
+	rows, err := q.db.QueryContext(ctx, listRaidsBefore, arg.GuildID, arg.Number, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Raid
+	for rows.Next() {
+		var i Raid
+		if err := rows.Scan(
+			&i.ID,
+			&i.GuildID,
+			&i.Number,
+			&i.CaseID,
+			&i.Trigger,
+			&i.StartedAt,
+			&i.StartedBy,
+			&i.LastJoinAt,
+			&i.InvitesUntil,
+			&i.DmsUntil,
+			&i.VerificationBefore,
+			&i.VerificationSet,
+			&i.EndedAt,
+			&i.EndedBy,
+			&i.EndReason,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const nextRaidNumber = `-- name: NextRaidNumber :one
 SELECT CAST(COALESCE(MAX(number), 0) + 1 AS BIGINT) AS next FROM raids WHERE guild_id = $1
 `

@@ -73,3 +73,6 @@ INSERT INTO raid_events (raid_id, guild_id, kind, actor_id, detail, created_at) 
 
 -- name: RaidEvents :many
 SELECT * FROM raid_events WHERE raid_id = ?1 ORDER BY id;
+
+-- name: ListRaidsBefore :many
+SELECT * FROM raids WHERE guild_id = ?1 AND number < ?2 ORDER BY number DESC LIMIT ?3;
