@@ -152,6 +152,31 @@ func TestEveryPageIsValidHTML(t *testing.T) {
 	} {
 		_, pages[p] = c.get(p)
 	}
+	// Raids: the raids page with a raid on and one past, a raid's page, the join rate htmx
+	// asks for, a RAID case with its children and a child case, and the raids' refusals.
+	r := seedRaids(t, sb, c)
+	for _, p := range []struct {
+		path   string
+		status int
+	}{
+		{g + "/raids", 200}, {g + "/raids/1", 200}, {g + "/raids/2", 200}, {g + "/raids/2?children=1", 200}, {g + "/raids/rate", 200},
+		{fmt.Sprintf("%s/cases/%d", g, r.secondCase), 200}, {fmt.Sprintf("%s/cases/%d", g, r.child), 200},
+		{g + "/raids/99", 404}, {g + "/raids/x", 404}, {g + "/raids?before=x", 400}, {g + "/raids/2?children=0", 400},
+	} {
+		var st int
+		if st, pages[p.path] = c.get(p.path); st != p.status {
+			t.Errorf("GET %s = %d, want %d", p.path, st, p.status)
+		}
+	}
+	if !strings.Contains(pages[g+"/raids/99"], "has no raid #99") || !strings.Contains(pages[g+"/raids/rate"], `id="rate-1"`) {
+		t.Errorf("raid #99's page or the join rate:\n%s\n%s", pages[g+"/raids/99"], pages[g+"/raids/rate"])
+	}
+	c.post("/sandbox/as", url.Values{"user": {w.Helper.String()}})
+	if st, body := c.get(g + "/raids"); st != 403 || !strings.Contains(body, "You may not see the raids") {
+		t.Errorf("the helper's raids page = %d:\n%s", st, body)
+	} else {
+		pages[g+"/raids (helper, refused)"] = body
+	}
 	// A member without a rank: no servers, and the case list refused.
 	c.post("/sandbox/as", url.Values{"user": {w.Members[2].String()}})
 	c.post("/sandbox/dashboard", url.Values{})
@@ -205,7 +230,7 @@ func TestEveryPageIsValidHTML(t *testing.T) {
 	}
 
 	for name, body := range pages {
-		if strings.HasSuffix(name, "/messages") {
+		if strings.HasSuffix(name, "/messages") || strings.HasSuffix(name, "/raids/rate") {
 			// A fragment htmx swaps into the channel page: valid inside a <body>.
 			body = "<!doctype html><html lang=\"en\"><head><title>fragment</title></head><body>" + body + "</body></html>"
 		}

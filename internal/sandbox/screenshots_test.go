@@ -38,6 +38,7 @@ func shots(g, general, modlog string) []shot {
 		{"dashboard-scheduled.png", g + "/scheduled", "dashboard.md"},
 		{"dashboard-automod.png", g + "/automod", "dashboard.md"},
 		{"dashboard-settings.png", g + "/settings", "dashboard.md"},
+		{"dashboard-raids.png", g + "/raids", "dashboard.md"},
 		{"sandbox-general.png", general, "sandbox.md"},
 		{"sandbox-modlog.png", modlog, "sandbox.md"},
 		{"sandbox-dms.png", "/sandbox/dms", "sandbox.md"},
@@ -96,7 +97,7 @@ func render(t *testing.T) {
 	}
 	c.post(general, url.Values{"text": {"$cases @leo"}})
 	c.eventually(general, "leo")
-	c.post("/sandbox/members/raid", url.Values{"count": {"5"}})
+	seedRaids(t, sb, c)
 
 	b := newBrowser(t, shotWidth, shotHeight)
 	base := strings.TrimSuffix(sb.URL(), "/sandbox/")
