@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/restcache"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
@@ -176,6 +178,43 @@ func TestWebProcessOnPostgres(t *testing.T) {
 		}
 		if calls := counter.take(); pageCalls(calls) != 0 {
 			t.Errorf("the edit called Discord: %v", calls)
+		}
+	})
+
+	t.Run("raids page without a detector", func(t *testing.T) {
+		// A raid as gavel run records it: its RAID case and its row. gavel web shows it, and
+		// says that the live join rate is not here rather than show a number.
+		var raidCase cases.Case
+		func() {
+			ctx := context.Background()
+			st, err := store.OpenURL(ctx, cw.dbURL, store.Options{MaxOpenConns: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			raidCase, err = cases.NewService(st).Create(ctx, cases.New{GuildID: discord.GuildID(cw.guild), UserID: discord.UserID(cw.mod),
+				ModeratorID: discord.UserID(cw.mod), Type: cases.Raid, Reason: "Raid detected: 12 joins within 10s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Queries().InsertRaid(ctx, query.InsertRaidParams{GuildID: int64(cw.guild), Number: 1, CaseID: raidCase.ID, Trigger: "rate",
+				StartedAt: clk.Now().UnixMilli(), StartedBy: int64(cw.mod), LastJoinAt: clk.Now().UnixMilli()}); err != nil {
+				t.Fatal(err)
+			}
+		}()
+		owner := signInAs(t, ww, cw.owner)
+		counter.take()
+		r := ww.get(t, owner, "/g/"+g+"/raids")
+		if r.status != http.StatusOK || !strings.Contains(r.body, `id="rate-unavailable"`) || strings.Contains(r.body, `id="rate-0"`) ||
+			!strings.Contains(r.body, `id="current-raid"`) || !strings.Contains(r.body, fmt.Sprintf(`href="/g/%s/cases/%d"`, g, raidCase.Number)) {
+			t.Errorf("gavel web's raids page: %d %s", r.status, r.body)
+		}
+		r = ww.get(t, owner, fmt.Sprintf("/g/%s/cases/%d", g, raidCase.Number))
+		if r.status != http.StatusOK || !strings.Contains(r.body, `<a href="/g/`+g+`/raids/1">raid #1</a>`) {
+			t.Errorf("the RAID case's page in gavel web: %d %s", r.status, r.body)
+		}
+		if calls := counter.take(); pageCalls(calls) != 0 {
+			t.Errorf("the raids pages called Discord: %v", calls)
 		}
 	})
 
