@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,15 +10,11 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/config"
@@ -135,13 +130,6 @@ func browserReason(r *rand.Rand) string {
 	return strings.Join(words, " ")
 }
 
-// browserCase is one seeded case's columns.
-type browserCase struct {
-	number, moderator, user, created int64
-	typ, status, reason              string
-	expires                          *int64
-}
-
 var browserTypes = []struct {
 	typ    string
 	weight int
@@ -156,7 +144,7 @@ var browserTypes = []struct {
 // of the cases on 1,000 frequent offenders), 20 moderators, mixed types, 5% voided, over
 // three years. Every case is processed (ended or permanent), so nothing becomes due when
 // gavel starts.
-func browserCases(n int, fn func(browserCase) error) error {
+func browserCases(n int, fn func(storetest.SeedCase) error) error {
 	r := rand.New(rand.NewPCG(1, uint64(n)))
 	total := 0
 	for _, t := range browserTypes {
@@ -165,29 +153,29 @@ func browserCases(n int, fn func(browserCase) error) error {
 	end := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	span := (3 * 365 * 24 * time.Hour).Milliseconds()
 	for i := 1; i <= n; i++ {
-		c := browserCase{number: int64(i), created: end - span + span*int64(i)/int64(n), status: "active"}
+		c := storetest.SeedCase{Number: int64(i), CreatedAt: end - span + span*int64(i)/int64(n), Status: "active"}
 		if r.IntN(5) == 0 {
-			c.user = browserUser(r.IntN(1000))
+			c.UserID = browserUser(r.IntN(1000))
 		} else {
-			c.user = browserUser(r.IntN(browserUsers))
+			c.UserID = browserUser(r.IntN(browserUsers))
 		}
-		c.moderator = browserModBase + int64(r.IntN(browserMods))
+		c.ModeratorID = browserModBase + int64(r.IntN(browserMods))
 		x := r.IntN(total)
 		for _, t := range browserTypes {
 			if x < t.weight {
-				c.typ = t.typ
+				c.Type = t.typ
 				if t.dur > 0 {
-					e := c.created + t.dur.Milliseconds()
-					c.expires = &e
+					e := c.CreatedAt + t.dur.Milliseconds()
+					c.ExpiresAt = &e
 				}
 				break
 			}
 			x -= t.weight
 		}
 		if r.IntN(20) == 0 {
-			c.status = "voided"
+			c.Status = "voided"
 		}
-		c.reason = browserReason(r)
+		c.Reason = browserReason(r)
 		if err := fn(c); err != nil {
 			return err
 		}
@@ -195,194 +183,19 @@ func browserCases(n int, fn func(browserCase) error) error {
 	return nil
 }
 
-// browserDB returns the URL of a migrated database holding the guild's n cases, seeding
-// it unless an earlier run did.
+// browserDB returns the URL of a migrated database holding the guild's n cases, kept
+// across runs (storetest.KeptDB) and seeded unless an earlier run did.
 func browserDB(b *testing.B, engine store.Engine, n int) string {
 	b.Helper()
-	ctx := context.Background()
-	var dbURL string
-	// reset empties the database for a fresh seeding.
-	var reset func() error
-	switch engine {
-	case store.SQLite:
-		dir := os.Getenv("GAVEL_BENCH_DIR")
-		if dir == "" {
-			dir = os.TempDir()
-		}
-		file := filepath.Join(dir, fmt.Sprintf("gavel-bench-cases-%d.db", n))
-		dbURL = "sqlite:" + file
-		reset = func() error {
-			for _, f := range []string{file, file + "-wal", file + "-shm"} {
-				if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-					return err
-				}
-			}
-			return nil
-		}
-	case store.Postgres:
-		base, err := url.Parse(storetest.PostgresURL())
-		if err != nil {
-			b.Fatal(err)
-		}
-		admin, err := sql.Open("pgx", base.String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer admin.Close()
-		if err := admin.PingContext(ctx); err != nil {
-			b.Skipf("PostgreSQL at %s unreachable: %v", base, err)
-		}
-		name := fmt.Sprintf("gavel_bench_cases_%d", n)
-		var exists bool
-		if err := admin.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-			b.Fatal(err)
-		}
-		if !exists {
-			if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-				b.Fatal(err)
-			}
-		}
-		reset = func() error {
-			if _, err := admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-				return err
-			}
-			_, err := admin.ExecContext(ctx, "CREATE DATABASE "+name)
-			return err
-		}
-		base.Path = "/" + name
-		dbURL = base.String()
-	}
-	open := func() *store.Store {
-		st, err := store.OpenURL(ctx, dbURL, store.Options{MaxOpenConns: 2})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := st.MigrateUp(ctx); err != nil {
-			st.Close()
-			b.Fatal(err)
-		}
-		return st
-	}
-	// The guild's case count is written by the seeding's last statement: a run stopped
-	// half-way leaves it short, and the next run starts over.
-	st := open()
-	var have int64
-	err := st.Writer().QueryRowContext(ctx, "SELECT case_count FROM guilds WHERE id = $1", int64(browserGuild)).Scan(&have)
-	if err == nil && have == int64(n) {
-		st.Close()
-		return dbURL
-	}
-	if err != nil && err != sql.ErrNoRows {
-		b.Fatal(err)
-	}
-	st.Close()
-	if err := reset(); err != nil {
-		b.Fatalf("emptying %s: %v", dbURL, err)
-	}
-	st = open()
-	defer st.Close()
-	b.Logf("seeding %d cases on %s (once; later runs reuse %s)", n, engine, dbURL)
-	if err := seedBrowser(ctx, st, n); err != nil {
-		b.Fatalf("seeding: %v", err)
-	}
-	return dbURL
-}
-
-// seedBrowser writes the cases straight into the tables, in large transactions: COPY on
-// PostgreSQL, multi-row INSERTs on SQLite. The tables' own triggers write each case's
-// "created" history row, as for every case.
-func seedBrowser(ctx context.Context, st *store.Store, n int) error {
-	db := st.Writer()
-	if _, err := db.ExecContext(ctx, "INSERT INTO guilds (id, case_count, joined_at) VALUES ($1, 0, $2)", int64(browserGuild), time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()); err != nil {
-		return fmt.Errorf("guild: %w", err)
-	}
-	const chunk = 100_000
-	batch := make([]browserCase, 0, chunk)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		var err error
-		if st.Engine() == store.Postgres {
-			err = copyBrowserCases(ctx, db, batch)
-		} else {
-			err = insertBrowserCases(ctx, db, batch)
-		}
-		batch = batch[:0]
-		return err
-	}
-	err := browserCases(n, func(c browserCase) error {
-		batch = append(batch, c)
-		if len(batch) == chunk {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return err
-	}
-	// PostgreSQL's autovacuum would analyze the table soon after; gavel never runs ANALYZE
-	// on SQLite, so its planner works without statistics there, as in production.
-	if st.Engine() == store.Postgres {
-		if _, err := db.ExecContext(ctx, "VACUUM ANALYZE cases"); err != nil {
-			return err
-		}
-	}
-	_, err = db.ExecContext(ctx, "UPDATE guilds SET case_count = $1 WHERE id = $2", n, int64(browserGuild))
-	return err
-}
-
-func copyBrowserCases(ctx context.Context, db *sql.DB, cs []browserCase) error {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	return conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
-		rows := make([][]any, len(cs))
-		for i, c := range cs {
-			rows[i] = []any{int64(browserGuild), c.number, c.typ, c.status, true, c.reason, c.moderator, c.user, c.expires, c.created, c.created}
-		}
-		_, err := pc.CopyFrom(ctx, pgx.Identifier{"cases"},
-			[]string{"guild_id", "number", "type", "status", "processed", "reason", "moderator_id", "user_id", "expires_at", "created_at", "updated_at"},
-			pgx.CopyFromRows(rows))
-		return err
-	})
-}
-
-func insertBrowserCases(ctx context.Context, db *sql.DB, cs []browserCase) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	const perStmt = 500
-	for len(cs) > 0 {
-		k := min(perStmt, len(cs))
-		var q strings.Builder
-		q.WriteString("INSERT INTO cases (guild_id, number, type, status, processed, reason, moderator_id, user_id, expires_at, created_at, updated_at) VALUES ")
-		args := make([]any, 0, k*11)
-		for i, c := range cs[:k] {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)")
-			var exp any
-			if c.expires != nil {
-				exp = *c.expires
-			}
-			args = append(args, int64(browserGuild), c.number, c.typ, c.status, c.reason, c.moderator, c.user, exp, c.created, c.created)
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return err
-		}
-		cs = cs[k:]
-	}
-	return tx.Commit()
+	return storetest.KeptDB(b, engine, fmt.Sprintf("gavel_bench_cases_%d", n),
+		func(ctx context.Context, st *store.Store) (bool, error) {
+			have, err := storetest.GuildCaseCount(ctx, st, int64(browserGuild))
+			return have == int64(n), err
+		},
+		func(ctx context.Context, st *store.Store) error {
+			return storetest.SeedCases(ctx, st, int64(browserGuild), time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC),
+				func(yield func(storetest.SeedCase) error) error { return browserCases(n, yield) })
+		})
 }
 
 // browserWorld is gavel running with the dashboard on the seeded database, and a
