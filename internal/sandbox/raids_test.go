@@ -58,10 +58,10 @@ func seedRaids(t *testing.T, sb *sandbox.Sandbox, c *client) raids {
 }
 
 // TestRaidsPageInBrowser: in headless Chromium mia (rank 3, who may run raid) opens the
-// raids page from the case list and sees the live join rate, the current raid with its
+// raids page from the case list by keyboard and sees the live join rate, the current raid with its
 // candidates by state and a link to its case, and the past raids, each linking to its case
 // and its own page; a join while the page is open shows in the join rate without a reload
-// (htmx asks for it every 5 seconds); the RAID case lists its children, and a child links
+// (htmx asks for it every 5 seconds); Tab and Enter open a past raid's page; the RAID case lists its children, and a child links
 // back to its raid and its parent case. The helper (rank 2, who may see cases but not run
 // raid) and leo (no rank) are refused the raids page.
 func TestRaidsPageInBrowser(t *testing.T) {
@@ -84,12 +84,12 @@ func TestRaidsPageInBrowser(t *testing.T) {
 		)
 	}
 	pick(w.Moderator.String(), "mia")
-	b.run("the raids page from the case list",
-		chromedp.Navigate(base+g+"/cases"),
-		until(`!!document.querySelector('#raids-link')`),
-		chromedp.Click(chromedp.CSS("#raids-link")),
-		until(`!!document.querySelector('#current-raid')`),
-	)
+	// By keyboard: from the case list, Tab to the raids link and Enter (every stop's focus
+	// drawn, as on the case browser's walk).
+	b.run("the case list", chromedp.Navigate(base+g+"/cases"), until(`!!document.querySelector('#raids-link')`))
+	b.tabTo("#raids-link")
+	b.key("\r")
+	b.run("Enter opens the raids page", until(`!!document.querySelector('#current-raid')`))
 	if got := b.eval(`document.querySelector('#current-raid .raid-number').innerText`); !strings.Contains(got, "#2") || !strings.Contains(got, "raid mode on") {
 		t.Errorf("the current raid says %q; want raid #2, on", got)
 	}
@@ -121,10 +121,9 @@ func TestRaidsPageInBrowser(t *testing.T) {
 		t.Errorf("the page reloaded to show the new join rate")
 	}
 
-	b.run("raid #1's page",
-		chromedp.Click(chromedp.CSS(`#raids tr[data-number="1"] a`)),
-		until(`!!document.querySelector('#raid-1')`),
-	)
+	b.tabTo(`#raids tr[data-number="1"] td:first-child a`)
+	b.key("\r")
+	b.run("Enter opens raid #1's page", until(`!!document.querySelector('#raid-1')`))
 	if got := b.eval(`document.querySelector('#raid-1').innerText`); !strings.Contains(got, "the wave is over") || !strings.Contains(got, "5: 5 candidate") {
 		t.Errorf("raid #1's page: %q", got)
 	}

@@ -136,8 +136,8 @@ type childLinks struct {
 	Prev, Next string
 }
 
-// children reads page p of the cases naming case number parent as theirs; base is the page
-// the links go back to (with its own query, if any, in q).
+// children reads page p of the cases naming case number parent as theirs; base is the path
+// of the page that lists them, which the links to the pages around p go to.
 func (s *Server) children(ctx context.Context, guildID discord.GuildID, parent int64, p int, base string) (childLinks, error) {
 	pg, err := s.cfg.Cases.WithMetadata(ctx, guildID, cases.MetaParentCase, strconv.FormatInt(parent, 10), cases.PageRequest{Page: p, PerPage: childrenPerPage})
 	if err != nil {
@@ -380,7 +380,7 @@ func (s *Server) handleRaid(w http.ResponseWriter, r *http.Request, sess *sessio
 	return nil
 }
 
-// raidSettings is what the rate section says of detection, for templates.
+// WindowText is the detection window as raid config writes it (10s, 1m), for the page.
 func (j joinRate) WindowText() string {
 	r := settings.DefaultRaid()
 	r.Window = j.Window
