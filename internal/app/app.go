@@ -37,6 +37,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/leases"
+	"github.com/gavelbot/gavel/internal/lockdown"
 	"github.com/gavelbot/gavel/internal/metrics"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
@@ -111,6 +112,8 @@ type App struct {
 	automod *enforcer.Enforcer
 	// raid is raid defence: the detector, raid mode and its durable check.
 	raid *raid.Service
+	// lockdown locks and unlocks channels, with its durable check.
+	lockdown *lockdown.Service
 	// web is the dashboard, nil unless web.addr is set; webLn is a listener a test gave.
 	web   *web.Server
 	webLn net.Listener
@@ -390,7 +393,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		modlog.WithDeliveryObserver(func(_ int64, o modlog.Outcome) { a.metrics.ModlogDelivered(string(o)) }),
 		// A RAID case's message shows its raid (a.raid is built below, before the worker runs).
 		modlog.WithDecorator(func(ctx context.Context, c cases.Case, msg *discord.Message) error {
-			return a.raid.Decorate(ctx, c, msg)
+			if err := a.raid.Decorate(ctx, c, msg); err != nil {
+				return err
+			}
+			return a.lockdown.Decorate(ctx, c, msg)
 		})}, o.modlog...)...)
 	// The poll bans are kept in memory and dropped on every change of one (package polls).
 	pollBans := polls.New(polls.Config{Log: logger, Clock: a.clock})
@@ -479,6 +485,17 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.raid = raid.New(raid.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Catalogue: a.cat, Safety: a.port,
 		Work: work, Clock: a.clock, Log: logger.With("component", "raid"), Observe: o.raidObserve})
 	a.toolEnv.Raid = a.raid
+	a.lockdown = lockdown.New(lockdown.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Discord: lockdownPort{Port: a.cached, safety: a.port},
+		Exec: a.exec, Work: work, Clock: a.clock, Log: logger.With("component", "lockdown"),
+		StaffRoles: func(ctx context.Context, g discord.GuildID) ([]discord.RoleID, error) {
+			rrs, err := perms.RoleRanks(ctx, g)
+			out := make([]discord.RoleID, 0, len(rrs))
+			for _, r := range rrs {
+				out = append(out, r.RoleID)
+			}
+			return out, err
+		}})
+	a.toolEnv.Lockdown = a.lockdown
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Polls: pollBans, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
 		Handled: o.upkeepHandled})
@@ -876,6 +893,7 @@ func (a *App) onReady(e *events.Ready) {
 	if a.coordinator == nil {
 		a.toolEnv.BotID = discord.UserID(id)
 		a.raid.SetBot(discord.UserID(id))
+		a.lockdown.SetBot(discord.UserID(id))
 		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
 			moderation.WithBotUserID(discord.UserID(id)), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
@@ -927,15 +945,38 @@ func (c caseMetrics) CaseSettled(path string, t cases.Type, st cases.Status) {
 // expiryHandlers hands each scheduled action to what runs its kind: a raid's check to raid
 // defence, the rest (the ends of cases) to the moderation pipeline.
 type expiryHandlers struct {
-	cases expiry.Handler
-	raid  expiry.Handler
+	cases    expiry.Handler
+	raid     expiry.Handler
+	lockdown expiry.Handler
 }
 
 func (h expiryHandlers) pick(k expiry.Kind) expiry.Handler {
-	if k == expiry.RaidCheck {
+	switch k {
+	case expiry.RaidCheck:
 		return h.raid
+	case expiry.LockdownCheck:
+		return h.lockdown
 	}
 	return h.cases
+}
+
+// lockdownPort is what a lockdown asks of Discord: the guild state's cached guild and
+// members with the live channels, and the guild's incident actions.
+type lockdownPort struct {
+	discord.Port
+	safety discord.GuildSafety
+}
+
+func (p lockdownPort) GuildSafety(ctx context.Context, g discord.GuildID) (discord.Safety, error) {
+	return p.safety.GuildSafety(ctx, g)
+}
+
+func (p lockdownPort) SetIncidentActions(ctx context.Context, g discord.GuildID, invitesUntil, dmsUntil time.Time, reason string) (discord.Safety, error) {
+	return p.safety.SetIncidentActions(ctx, g, invitesUntil, dmsUntil, reason)
+}
+
+func (p lockdownPort) SetVerificationLevel(ctx context.Context, g discord.GuildID, level int, reason string) error {
+	return p.safety.SetVerificationLevel(ctx, g, level, reason)
 }
 
 func (h expiryHandlers) Run(ctx context.Context, cl expiry.Claim) error {
@@ -960,7 +1001,7 @@ func (e expiryMetrics) ExpiryRetried(kind expiry.Kind) { e.m.ExpiryRetried(strin
 func (a *App) startPoller(botID discord.UserID) {
 	cfg := a.expiryCfg
 	cfg.Actor = botID
-	p := expiry.NewPoller(a.expiry, expiryHandlers{cases: a.coordinator.Expiries(), raid: a.raid}, cfg, a.log)
+	p := expiry.NewPoller(a.expiry, expiryHandlers{cases: a.coordinator.Expiries(), raid: a.raid, lockdown: a.lockdown}, cfg, a.log)
 	ctx, stop := context.WithCancel(a.work)
 	a.pollerStop, a.pollerDone = stop, make(chan struct{})
 	a.log.Info("expiry poller started", "settings", p.Config().String())

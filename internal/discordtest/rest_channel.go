@@ -185,9 +185,10 @@ func (s *Server) handlePutOverwrite(r *Request) (Response, *apiError) {
 }
 
 // overwriteEditable checks that actor may change c's overwrites: a guild channel that is not
-// a thread, Manage Roles in it (Discord's "Manage Permissions"), and, unless actor holds
-// every permission, only bits actor has itself in the channel (bits, the overwrite's
-// allow and deny before and after).
+// a thread, Manage Roles in it (Discord's "Manage Permissions"), and, as Discord's
+// documentation of the endpoint says, only bits actor has in the guild (bits: the
+// overwrite's allow and deny), unless an overwrite in the channel allows actor Manage Roles.
+// An @everyone deny in the channel does not stop actor from changing the bits it denies.
 func (s *Server) overwriteEditable(g *Guild, c *Channel, actor ID, bits Permissions) *apiError {
 	if g == nil {
 		return apiErr(http.StatusForbidden, codeCannotActOnDM, "Cannot execute action on a DM channel")
@@ -195,14 +196,35 @@ func (s *Server) overwriteEditable(g *Guild, c *Channel, actor ID, bits Permissi
 	if isThread(c) {
 		return apiErr(http.StatusBadRequest, codeWrongChannelType, "Cannot execute action on this channel type")
 	}
-	own := channelPermissions(g, c, actor, s.now())
-	if own&PermManageRoles == 0 {
+	if channelPermissions(g, c, actor, s.now())&PermManageRoles == 0 {
 		return errMissingPermission
 	}
-	if own != PermAll && bits&^own != 0 {
-		return errMissingPermission
+	base := basePermissions(g, actor, s.now())
+	if base == PermAll || bits&^base == 0 || manageRolesOverwrite(g, c, actor) {
+		return nil
 	}
-	return nil
+	return errMissingPermission
+}
+
+// manageRolesOverwrite reports whether one of c's overwrites for actor (its member
+// overwrite, or one of its roles') allows Manage Roles.
+func manageRolesOverwrite(g *Guild, c *Channel, actor ID) bool {
+	m := g.Members[actor]
+	if m == nil {
+		return false
+	}
+	for _, o := range c.PermissionOverwrites {
+		if o.Allow&PermManageRoles == 0 {
+			continue
+		}
+		if o.Type == 1 && o.ID == actor {
+			return true
+		}
+		if o.Type == 0 && slices.Contains(m.Roles, o.ID) {
+			return true
+		}
+	}
+	return false
 }
 
 // putOverwriteLocked creates or replaces one overwrite of c as actor, with CHANNEL_UPDATE and

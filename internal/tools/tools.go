@@ -18,6 +18,7 @@ import (
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/executor"
+	"github.com/gavelbot/gavel/internal/lockdown"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -64,6 +65,8 @@ type Env struct {
 	Mass MassRunner
 	// Raid is raid defence (the raid command and its buttons); nil in processes without it.
 	Raid *raid.Service
+	// Lockdown locks and unlocks channels (lockdown, unlock); nil in processes without it.
+	Lockdown *lockdown.Service
 	// CommandNames are every command a rank can be required for (actions and tools), for
 	// config's listings.
 	CommandNames func() []string
@@ -161,6 +164,7 @@ func NewSet(env *Env) *Set {
 	s := &Set{tools: []*Tool{newCases(env), newConfig(env), newPurge(env), newSlowmode(env), newAutoMod(env),
 		newSnippet(env), newSnippets(env), newEscalation(env), newPoints(env), newRaid(env)}}
 	s.tools = append(s.tools, newMassTools(env)...)
+	s.tools = append(s.tools, newLockdownTools(env)...)
 	for _, t := range s.tools {
 		t.Spec.Link()
 	}
