@@ -55,7 +55,9 @@ func lockdownSpecs() (*commands.Spec, *commands.Spec) {
 func newLockdownTools(env *Env) []*Tool {
 	lock, unlock := lockdownSpecs()
 	return []*Tool{
-		{Spec: lock, Run: func(ctx context.Context, call Call, args commands.Args) Reply { return runLockdown(ctx, env, call, args) }},
+		{Spec: lock, Run: func(ctx context.Context, call Call, args commands.Args) Reply {
+			return runLockdown(ctx, env, call, args)
+		}},
 		{Spec: unlock, Run: func(ctx context.Context, call Call, args commands.Args) Reply { return runUnlock(ctx, env, call, args) }},
 	}
 }
