@@ -421,3 +421,172 @@ func mustOK(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// smallServer adds a category with two synced channels, a channel with a regulars' allow and
+// a voice channel: what the timed tests lock.
+func (lw *lockWorld) smallServer() []discordtest.ID {
+	everyoneDeny := discordtest.Overwrite{ID: lw.guild, Type: 0, Deny: discordtest.PermEmbedLinks}
+	cat := lw.s.AddChannels(lw.guild, []discordtest.Channel{{Type: discordtest.ChannelGuildCategory, Name: "talk", PermissionOverwrites: []discordtest.Overwrite{everyoneDeny}}})
+	ids := lw.s.AddChannels(lw.guild, []discordtest.Channel{
+		{Type: discordtest.ChannelGuildText, Name: "chat", ParentID: cat[0], PermissionOverwrites: []discordtest.Overwrite{everyoneDeny}},
+		{Type: discordtest.ChannelGuildVoice, Name: "voice", ParentID: cat[0], PermissionOverwrites: []discordtest.Overwrite{everyoneDeny}},
+		{Type: discordtest.ChannelGuildText, Name: "regulars", PermissionOverwrites: []discordtest.Overwrite{{ID: lw.regulars, Type: 0, Allow: discordtest.PermSendMessages}}},
+	})
+	return append(append([]discordtest.ID{lw.general, lw.staff, lw.modlog}, cat...), ids...)
+}
+
+func (lw *lockWorld) sameAs(t *testing.T, before snapshot, what string) {
+	t.Helper()
+	for id, b := range before {
+		c, _ := lw.s.Channel(id)
+		if !discordtest.SameOverwrites(c.PermissionOverwrites, b.ows) || lw.s.Synced(id) != b.synced {
+			t.Errorf("%s: channel %s has %+v (synced %v); before the lockdown %+v (synced %v)", what, c.Name, c.PermissionOverwrites, lw.s.Synced(id), b.ows, b.synced)
+		}
+	}
+}
+
+// TestLockdownThreeDaysKeepsInvitesPaused: `lockdown server -d 3d` pauses invites, and its
+// durable check renews the pause three times, each before the previous one ran out (no gap),
+// on the test clock; at 72 hours the lockdown ends by itself: the channels are as they were
+// and the pause is lifted.
+func TestLockdownThreeDaysKeepsInvitesPaused(t *testing.T) {
+	lw := newLockWorld(t, lockBotPerms)
+	ids := lw.smallServer()
+	before := lw.snapshot(ids)
+	start := lw.clk.Now()
+	lw.command(t, "$lockdown server -d 3d raid next door", "ends by itself")
+	if n := len(lw.s.IncidentLog(lw.guild)); n != 1 {
+		t.Fatalf("%d incident-action calls after the lock, want 1", n)
+	}
+	for lw.clk.Now().Sub(start) < 72*time.Hour-time.Minute {
+		lw.clk.Advance(time.Hour)
+		// A renewal due now is waited for before the clock moves on: the poller runs it in
+		// real time, and the test must not outrun it.
+		log := lw.s.IncidentLog(lw.guild)
+		if until := *log[len(log)-1].InvitesDisabledUntil; !lw.clk.Now().Before(until.Add(-time.Hour)) {
+			waitFor(t, "the pause's renewal", func() bool { return len(lw.s.IncidentLog(lw.guild)) > len(log) })
+		}
+		if lw.clk.Now().Sub(start) < 72*time.Hour && len(lw.open(t)) != 1 {
+			t.Fatalf("the lockdown ended early, at %v", lw.clk.Now().Sub(start))
+		}
+	}
+	if lw.clk.Now().Sub(start) < 72*time.Hour {
+		lw.clk.Advance(time.Hour)
+	}
+	waitFor(t, "the timed lockdown's end", func() bool { return len(lw.open(t)) == 0 })
+	log := lw.s.IncidentLog(lw.guild)
+	if len(log) != 5 {
+		t.Fatalf("%d incident-action calls over three days, want the pause, 3 renewals and the lift: %+v", len(log), log)
+	}
+	for i, ch := range log[:4] {
+		if ch.InvitesDisabledUntil == nil || ch.InvitesDisabledUntil.Sub(ch.At) > 24*time.Hour || ch.InvitesDisabledUntil.Sub(ch.At) < 23*time.Hour {
+			t.Errorf("call %d at %v paused until %v", i, ch.At, ch.InvitesDisabledUntil)
+		}
+		if i > 0 && !ch.At.Before(*log[i-1].InvitesDisabledUntil) {
+			t.Errorf("renewal %d at %v came after the pause ran out at %v", i, ch.At, *log[i-1].InvitesDisabledUntil)
+		}
+	}
+	if last := log[4]; last.InvitesDisabledUntil != nil || last.At.Sub(start) < 72*time.Hour {
+		t.Errorf("the last call %+v is not the lift at the end", last)
+	}
+	lw.sameAs(t, before, "after the timed end")
+}
+
+// TestLockdownRefusals: without Manage Roles gavel refuses a lockdown and changes nothing
+// (no case, no overwrite); a bad duration, an unknown channel, a user where a channel is
+// expected, and an unlock with nothing locked are refused with what is accepted.
+func TestLockdownRefusals(t *testing.T) {
+	t.Run("no Manage Roles", func(t *testing.T) {
+		lw := newLockWorld(t, lockBotPerms&^discordtest.PermManageRoles)
+		ids := lw.smallServer()
+		before := lw.snapshot(ids)
+		lw.command(t, "$lockdown server raid", "I need the Manage Roles and Manage Channels permissions")
+		lw.command(t, "$lockdown <#"+lw.general.String()+"> raid", "Nothing was changed")
+		lw.sameAs(t, before, "after the refusals")
+		if n, err := lw.st.Queries().CountCasesInGuild(context.Background(), int64(lw.guild)); err != nil || n != 0 {
+			t.Errorf("%d cases after refused lockdowns (%v)", n, err)
+		}
+		if len(lw.s.IncidentLog(lw.guild)) != 0 {
+			t.Error("invites were paused by a refused lockdown")
+		}
+	})
+	t.Run("bad input", func(t *testing.T) {
+		lw := newLockWorld(t, lockBotPerms)
+		ids := lw.smallServer()
+		before := lw.snapshot(ids)
+		lw.command(t, "$lockdown -d 5x raid", "duration")
+		lw.command(t, "$lockdown -d 40d raid", "duration")
+		lw.command(t, "$lockdown <#123456789012345678> raid", "is not a channel of this server")
+		lw.command(t, "$lockdown <@"+lw.plain.String()+"> raid", "is a user or role, not a channel")
+		lw.command(t, "$lockdown server <#"+lw.general.String()+">", "name channels or server, not both")
+		lw.command(t, "$unlock server", "Nothing is locked by gavel")
+		lw.sameAs(t, before, "after the refusals")
+		if n, _ := lw.st.Queries().CountCasesInGuild(context.Background(), int64(lw.guild)); n != 0 {
+			t.Errorf("%d cases after refused commands", n)
+		}
+	})
+}
+
+// TestLockdownEndsAfterRestart: a lockdown of two channels for an hour, gavel stopped and
+// started again before the hour is over; the new process ends it on time (the timer is in the
+// database), restoring both channels, and the case is processed.
+func TestLockdownEndsAfterRestart(t *testing.T) {
+	lw := newLockWorld(t, lockBotPerms)
+	ids := lw.smallServer()
+	before := lw.snapshot(ids)
+	chat, regulars := ids[4], ids[6]
+	lw.command(t, fmt.Sprintf("$lockdown <#%s> %s -d 1h cooling off", chat, regulars), "Locked 2 channels")
+	open := lw.open(t)
+	if len(open) != 1 || open[0].Held() != 2 {
+		t.Fatalf("open lockdowns = %+v", open)
+	}
+	lw.clk.Advance(30 * time.Minute)
+	lw.stopApp()
+	if len(lw.open(t)) != 1 {
+		t.Fatal("the lockdown ended before its time")
+	}
+	lw.start(t)
+	lw.clk.Advance(31 * time.Minute)
+	waitFor(t, "the timed lockdown's end after the restart", func() bool { return len(lw.open(t)) == 0 })
+	lw.sameAs(t, before, "after the timed end")
+	c, err := lw.cases.GetByNumber(context.Background(), discord.GuildID(lw.guild), open[0].Case.Number)
+	if err != nil || !c.Processed {
+		t.Errorf("the case after the end: %+v, %v", c, err)
+	}
+}
+
+// TestLockdownSupersededByLaterLock: a timed lockdown of #chat, then `lockdown server`
+// without a duration: the server lockdown takes #chat over (the first one ends, its timer
+// cancelled), the hour passing unlocks nothing, and `unlock server` brings #chat back to
+// what it was before the first lock.
+func TestLockdownSupersededByLaterLock(t *testing.T) {
+	lw := newLockWorld(t, lockBotPerms)
+	ids := lw.smallServer()
+	before := lw.snapshot(ids)
+	chat := ids[4]
+	lw.command(t, fmt.Sprintf("$lockdown <#%s> -d 1h first", chat), "Locked <#")
+	lw.command(t, "$lockdown server second", "Taken over from the earlier lockdown of case #1")
+	open := lw.open(t)
+	if len(open) != 1 || !open[0].Lockdown.Server {
+		t.Fatalf("open lockdowns after the second = %+v", open)
+	}
+	// The first lockdown's timer was cancelled with it: nothing is left to run at its hour.
+	firstCase, err := lw.cases.GetByNumber(context.Background(), discord.GuildID(lw.guild), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := lw.st.Queries().OpenActionOfCase(context.Background(), firstCase.ID); err == nil {
+		t.Errorf("the superseded lockdown still has a scheduled %s at %v", a.Kind, time.UnixMilli(a.RunAt))
+	}
+	lw.clk.Advance(2 * time.Hour)
+	c, _ := lw.s.Channel(chat)
+	if _, err := lw.s.TrySendMessage(chat, lw.regular, "hi"); err == nil {
+		t.Errorf("#chat was unlocked by the superseded lockdown's timer: %+v", c.PermissionOverwrites)
+	}
+	lw.command(t, "$unlock server", "Unlocked")
+	lw.sameAs(t, before, "after unlock")
+	first1, err := lw.cases.GetByNumber(context.Background(), discord.GuildID(lw.guild), 1)
+	if err != nil || !first1.Processed {
+		t.Errorf("the first lockdown's case: %+v, %v", first1, err)
+	}
+}
