@@ -560,6 +560,7 @@ func (a *App) newWeb(state *guildstate.State, perms *permissions.Service, sandbo
 	members := restcache.New(mcfg)
 	state.Watch(members.Forget)
 	return web.New(web.Config{Store: a.store, Log: a.log.With("component", "web"), Cases: a.cases, Expiry: a.expiry, Escalation: a.escalation, Perms: perms, AutoMod: a.toolEnv.AutoMod, Settings: a.guilds,
+		Lockdowns: a.lockdown,
 		GavelRules: func(ctx context.Context, guildID discord.GuildID) ([]automod.GavelRule, error) {
 			rules, _, err := a.automod.Store().GavelRules(ctx, guildID)
 			return rules, err

@@ -22,6 +22,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/input"
+	"github.com/gavelbot/gavel/internal/lockdown"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/moderation/actions"
 	"github.com/gavelbot/gavel/internal/modlog"
@@ -178,7 +179,9 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 		Lift: w.queueLift, LiftQueues: true,
 		// The raids page reads the raids gavel run records; the detector, and so the live
 		// join rate, lives in gavel run's memory: JoinRate is left out and the page says so.
-		Raids:      raid.New(raid.Config{Store: st, Cases: w.cases, Settings: guilds, Clock: w.clock, Log: logger.With("component", "raid")}),
+		Raids: raid.New(raid.Config{Store: st, Cases: w.cases, Settings: guilds, Clock: w.clock, Log: logger.With("component", "raid")}),
+		// The lockdowns gavel run records, read only (Current).
+		Lockdowns:  lockdown.New(lockdown.Config{Store: st, Cases: w.cases, Clock: w.clock, Log: logger.With("component", "lockdown")}),
 		HTTPClient: &http.Client{Timeout: 15 * time.Second, Transport: discordTransport()}})
 	if err != nil {
 		w.port.Close(context.WithoutCancel(ctx))

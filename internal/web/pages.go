@@ -43,6 +43,10 @@ func parsePages() (map[string]*template.Template, error) {
 			// A raid, and the cases under a case, are shown the same way on each page.
 			files = append(files, "templates/raid-parts.html")
 		}
+		if name == "raids" {
+			// The current lockdown and its snapshot (the "lockdown" block).
+			files = append(files, "templates/lockdown.html")
+		}
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return nil, fmt.Errorf("web: parsing the %s page: %w", name, err)

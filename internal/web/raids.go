@@ -114,7 +114,10 @@ type raidsPage struct {
 	Guild   discord.Guild
 	Rate    joinRate
 	Current *raidView
-	Past    []raidRow
+	// Lockdowns are the open lockdowns with their snapshots, shown when LockdownsShown.
+	Lockdowns      []lockdownView
+	LockdownsShown bool
+	Past           []raidRow
 	// Next continues the list below its last raid; First goes back to the newest.
 	Next, First string
 }
@@ -302,6 +305,16 @@ func (s *Server) handleRaids(w http.ResponseWriter, r *http.Request, sess *sessi
 			return err
 		}
 		page.Current = &v
+	}
+	if s.cfg.Lockdowns != nil {
+		roles := map[discord.RoleID]string{}
+		for _, r := range a.Guild.Roles {
+			roles[r.ID] = r.Name
+		}
+		page.LockdownsShown = true
+		if page.Lockdowns, err = s.lockdowns(ctx, a.Guild.ID, roles); err != nil {
+			return err
+		}
 	}
 	list, more, err := s.cfg.Raids.Page(ctx, a.Guild.ID, before, raidsPerPage)
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/lockdown"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/raid"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -96,6 +97,9 @@ type Config struct {
 	LiftQueues bool
 	// Raids reads the servers' raids (the raids pages, a RAID case's raid); nil hides them.
 	Raids *raid.Service
+	// Lockdowns reads the servers' open lockdowns and their snapshots (the raids page's
+	// Lockdown section); nil hides the section.
+	Lockdowns *lockdown.Service
 	// JoinRate is the live join rate of the raid detector (raid.Detector.Rate) in the
 	// process that holds the gateway; nil where none runs (gavel web), and the raids page
 	// says so rather than show a number.
