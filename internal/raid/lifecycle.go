@@ -136,7 +136,7 @@ func (s *Service) respond(ctx context.Context, r query.Raid, cfg settings.Raid) 
 				errs = append(errs, s.note(ctx, r, "verification_failed", s.bot(), "could not raise the verification level: "+err.Error()), err)
 				break
 			}
-			err := s.change(ctx, r, "verification_raised", fmt.Sprintf("verification level %s → High", levelName(cur.VerificationLevel)), func(q query.Queries, ctx context.Context) error {
+			err := s.change(ctx, r, "verification_raised", s.bot(), fmt.Sprintf("verification level %s → High", levelName(cur.VerificationLevel)), func(q query.Queries, ctx context.Context) error {
 				r.VerificationBefore = sql.NullInt64{Int64: int64(cur.VerificationLevel), Valid: true}
 				r.VerificationSet = sql.NullInt64{Int64: discord.VerificationHigh, Valid: true}
 				return q.SetRaidVerification(ctx, query.SetRaidVerificationParams{ID: r.ID, VerificationBefore: r.VerificationBefore, VerificationSet: r.VerificationSet})
@@ -173,7 +173,7 @@ func (s *Service) pause(ctx context.Context, r query.Raid, invites, dms bool, ki
 	case dms:
 		what = "DMs"
 	}
-	err = s.change(ctx, r, kind, fmt.Sprintf("%s paused until %s", what, until.UTC().Format(time.RFC3339)), func(q query.Queries, ctx context.Context) error {
+	err = s.change(ctx, r, kind, s.bot(), fmt.Sprintf("%s paused until %s", what, until.UTC().Format(time.RFC3339)), func(q query.Queries, ctx context.Context) error {
 		r.InvitesUntil, r.DmsUntil = nullTime(inv, invites), nullTime(dm, dms)
 		return q.SetRaidPauses(ctx, query.SetRaidPausesParams{ID: r.ID, InvitesUntil: r.InvitesUntil, DmsUntil: r.DmsUntil})
 	})
@@ -188,10 +188,14 @@ func nullTime(t time.Time, ours bool) sql.NullInt64 {
 }
 
 // change writes one change of the raid (its columns, by apply) with its record row and a
-// note on the raid's case, in one transaction through the case service (so the mod log
-// edits the raid's message).
-func (s *Service) change(ctx context.Context, r query.Raid, kind, detail string, apply func(q query.Queries, ctx context.Context) error) error {
-	err := s.cfg.Cases.InTx(ctx, s.bot(), func(tx *cases.Tx) error {
+// note on the raid's case, both naming actor (gavel, or the moderator who ended the raid or
+// ran a mass action), in one transaction through the case service (so the mod log edits the
+// raid's message).
+func (s *Service) change(ctx context.Context, r query.Raid, kind string, actor discord.UserID, detail string, apply func(q query.Queries, ctx context.Context) error) error {
+	if actor == 0 {
+		actor = s.bot()
+	}
+	err := s.cfg.Cases.InTx(ctx, actor, func(tx *cases.Tx) error {
 		c, err := tx.Lock(r.CaseID)
 		if err != nil {
 			return err
@@ -202,7 +206,7 @@ func (s *Service) change(ctx context.Context, r query.Raid, kind, detail string,
 				return fmt.Errorf("raid %s: %w", kind, err)
 			}
 		}
-		if err := s.event(st, r, kind, s.bot(), detail, tx.NowMS()); err != nil {
+		if err := s.event(st, r, kind, actor, detail, tx.NowMS()); err != nil {
 			return err
 		}
 		return tx.Record(c, cases.EventNote, "", "", fmt.Sprintf("raid #%d: %s", r.Number, detail))
@@ -216,7 +220,7 @@ func (s *Service) change(ctx context.Context, r query.Raid, kind, detail string,
 
 // note records a step that changed nothing (a failure, a response skipped).
 func (s *Service) note(ctx context.Context, r query.Raid, kind string, actor discord.UserID, detail string) error {
-	return s.change(ctx, r, kind, detail, nil)
+	return s.change(ctx, r, kind, actor, detail, nil)
 }
 
 // arm schedules the raid's check at its next due time: the end of the quiet period, or

@@ -56,3 +56,11 @@ func BatchContext(ctx context.Context, s *Store) (context.Context, context.Cance
 // SetTrigramCandidateLimit sets how many candidates of the reason trigram index SQLite's
 // search reads by id before it reads the guild instead.
 func SetTrigramCandidateLimit(s *Store, n int) { s.trigramLimit = n }
+
+// TxStatements counts the statements t's transaction holds bound or prepared on itself.
+func TxStatements(t *Tx) int {
+	if c, ok := t.db.(*cachedTx); ok {
+		return len(c.bound)
+	}
+	return 0
+}

@@ -122,22 +122,54 @@ type cachedTx struct {
 	c     *stmtCache
 	tx    *sql.Tx
 	bound map[string]*sql.Stmt
+	// unprepared counts the runs of each text unprepared in this transaction (the cache had
+	// none yet); -1 marks a text the engine could not prepare.
+	unprepared map[string]int
 }
 
 // stmt returns query's statement bound to the transaction, or nil when the cache has none
-// yet.
+// yet. A text run a second time in the transaction while the cache's own is still being
+// prepared (that waits for the writer's connection, which this transaction holds) is
+// prepared on the transaction itself: a batch's first transaction after a start (a mass
+// ban's 1,000 target rows, its first 200 cases) would otherwise parse its statement once per
+// row. database/sql closes such a statement when the transaction ends.
 func (t *cachedTx) stmt(ctx context.Context, query string) *sql.Stmt {
 	if st, ok := t.bound[query]; ok {
 		return st
 	}
 	st := t.c.get(query)
 	if st == nil {
-		return nil
+		return t.again(ctx, query)
 	}
 	if t.bound == nil {
 		t.bound = map[string]*sql.Stmt{}
 	}
 	st = t.tx.StmtContext(ctx, st)
+	t.bound[query] = st
+	return st
+}
+
+// again prepares query on the transaction the second time it is run unprepared in it; nil
+// the first time, and when the engine cannot prepare it (it then runs unprepared and fails,
+// if it must, with its own error).
+func (t *cachedTx) again(ctx context.Context, query string) *sql.Stmt {
+	if t.unprepared == nil {
+		t.unprepared = map[string]int{}
+	}
+	if n := t.unprepared[query]; n < 1 {
+		if n == 0 {
+			t.unprepared[query] = 1
+		}
+		return nil
+	}
+	st, err := t.tx.PrepareContext(ctx, query)
+	if err != nil {
+		t.unprepared[query] = -1
+		return nil
+	}
+	if t.bound == nil {
+		t.bound = map[string]*sql.Stmt{}
+	}
 	t.bound[query] = st
 	return st
 }

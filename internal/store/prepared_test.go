@@ -67,6 +67,43 @@ func TestStatementCacheOnTheSingleWriter(t *testing.T) {
 	}
 }
 
+// A text run again and again in the transaction that first sees it (a batch's rows, with
+// the cache's own preparation waiting for the writer this transaction holds) is prepared on
+// the transaction from its second run, and gives the same answers; a text the engine cannot
+// prepare keeps failing with the engine's error, unprepared.
+func TestStatementCachePreparesOnTheTransaction(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	const q = `SELECT CAST($1 AS INTEGER) * 2`
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		for i := range int64(5) {
+			var got int64
+			if err := store.DB(tx).QueryRowContext(ctx, q, i).Scan(&got); err != nil {
+				return err
+			}
+			if got != 2*i {
+				t.Errorf("%d * 2 = %d", i, got)
+			}
+			if want := min(int(i), 1); store.TxStatements(tx) != want {
+				t.Errorf("after run %d: %d statements on the transaction; want %d", i+1, store.TxStatements(tx), want)
+			}
+		}
+		for range 3 {
+			_, err := store.DB(tx).ExecContext(ctx, `SELECT id FROM guilds FOR UPDATE SKIP LOCKED`)
+			if err == nil || !strings.Contains(err.Error(), "syntax error") {
+				t.Errorf("err = %v; want SQLite's syntax error", err)
+			}
+		}
+		if n := store.TxStatements(tx); n != 1 {
+			t.Errorf("%d statements on the transaction; want the one that prepares", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A text SQLite cannot prepare (PostgreSQL's row locking) is never cached, and fails each
 // time with the engine's own error.
 func TestStatementCacheLeavesUnpreparableTexts(t *testing.T) {
