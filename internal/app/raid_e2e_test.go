@@ -179,14 +179,13 @@ func TestRaidEndToEnd(t *testing.T) {
 			bulkMu.Unlock()
 		}
 	})
-	var first, last discordtest.ID
+	var first discordtest.ID
 	for i := range 300 {
 		rw.clk.Advance(20 * time.Second / 300)
 		ids := w.s.MassJoin(w.guild, discordtest.Joiner{Name: fmt.Sprintf("raider%03d", i), CreatedAt: rw.clk.Now().Add(-2 * 24 * time.Hour)})
 		if i == 0 {
 			first = ids[0]
 		}
-		last = ids[0]
 	}
 	lastJoin := rw.clk.Now()
 	started := rw.waitStep(t, "started")
@@ -362,7 +361,6 @@ func TestRaidEndToEnd(t *testing.T) {
 			t.Errorf("a DM pause gavel was not asked for: %+v", ch)
 		}
 	}
-	_ = last
 }
 
 func countAfter(r raid.Raid) int {
