@@ -313,7 +313,7 @@ func TestMassCommandRaidTargetsEndToEnd(t *testing.T) {
 
 	// The dry run lists the seven left (a filter they all match changes nothing).
 	dry := w.answerIn(t, w.general, w.mod, "$massban raid:1 name:^raider spam bots")
-	if !strings.Contains(dry.Content, "Dry run") || !strings.Contains(dry.Content, "**7** users") {
+	if !strings.Contains(dry.Content, "Dry run") || !strings.Contains(dry.Content, "**7** users") || !strings.Contains(dry.Content, "Targets: raid #1's candidates not yet removed: 7.") {
 		t.Fatalf("dry run %q", dry.Content)
 	}
 	for _, u := range first {

@@ -214,7 +214,14 @@ func (mt *massTool) run(ctx context.Context, call Call, args commands.Args) Repl
 		return mt.refuse("%s", strings.TrimPrefix(moderation.FailureText(err), "❌ "))
 	}
 	token := mt.pending.add(&massEntry{req: req, user: call.User.ID, created: mt.env.Now(), channel: call.ChannelID, raid: fromRaid})
-	return Reply{Message: mt.dryRun(plan, reason, token), Outcome: OK}
+	from := ""
+	if fromRaid != nil {
+		from = fmt.Sprintf("raid #%d's candidates not yet removed: %d", fromRaid.raid.Number, len(fromRaid.ids))
+		if extra := len(ids) - len(fromRaid.ids); extra > 0 {
+			from += fmt.Sprintf(", and %d named", extra)
+		}
+	}
+	return Reply{Message: mt.dryRun(plan, reason, token, from), Outcome: OK}
 }
 
 // filter lists the members matching the selection's filters, a page of 1,000 at a time.
@@ -247,7 +254,8 @@ func (mt *massTool) filter(ctx context.Context, call Call, sel massSelection) ([
 	}
 }
 
-func (mt *massTool) dryRun(plan moderation.MassPlan, reason, token string) discord.Message {
+// dryRun is the dry run's message; from, when set, says where the targets came from (a raid).
+func (mt *massTool) dryRun(plan moderation.MassPlan, reason, token, from string) discord.Message {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**Dry run** — nothing has been done yet. Confirm to %s **%d** users", mt.kind.Verb(), len(plan.Targets))
 	fmt.Fprintf(&b, " (%d members, %d not in the server)", plan.Members, plan.NonMembers)
@@ -255,6 +263,9 @@ func (mt *massTool) dryRun(plan moderation.MassPlan, reason, token string) disco
 		fmt.Fprintf(&b, " in %d bulk calls of up to %d", plan.Chunks, discord.MaxBulkBan)
 	}
 	b.WriteString(".\n")
+	if from != "" {
+		fmt.Fprintf(&b, "Targets: %s.\n", from)
+	}
 	if reason != "" {
 		fmt.Fprintf(&b, "Reason: %s\n", clipText(reason, 200))
 	}
