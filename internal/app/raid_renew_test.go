@@ -32,10 +32,11 @@ func TestRaidKeepsInvitesPausedForThreeDays(t *testing.T) {
 			joined++
 		}
 		last := rw.clk.Now().Truncate(time.Millisecond)
-		waitFor(t, "the surge in the raid", func() bool {
+		// The raid's message is refreshed (a step) once the guild's joins are handled.
+		waitOn(t, "the surge in the raid", func() bool {
 			cur, ok, err := svc.Current(ctx, g)
 			return err == nil && ok && len(cur.Members) == joined && !time.UnixMilli(cur.LastJoinAt).Before(last)
-		})
+		}, nil, rw.newsOnce)
 	}
 	surge()
 	rw.waitStep(t, "invites_paused")
@@ -45,7 +46,7 @@ func TestRaidKeepsInvitesPausedForThreeDays(t *testing.T) {
 		// real time, and the test must not outrun it.
 		log := w.s.IncidentLog(w.guild)
 		if until := *log[len(log)-1].InvitesDisabledUntil; !rw.clk.Now().Before(until.Add(-time.Hour)) {
-			waitFor(t, "the pause's renewal", func() bool { return len(w.s.IncidentLog(w.guild)) > len(log) })
+			waitOn(t, "the pause's renewal", func() bool { return len(w.s.IncidentLog(w.guild)) > len(log) }, nil, rw.newsOnce)
 		}
 		surge()
 	}
