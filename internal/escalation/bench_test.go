@@ -17,7 +17,7 @@ import (
 // the pipeline makes them (recorded pending, then made active in the transaction that
 // evaluates it), 16 at a time on one member with 10,000 cases (ten a day over 1,000 days,
 // so about 300 still count), with escalation off (the guild has no settings: one read) and
-// on (the preset enabled: the points row, the guild's lock, the member's sum, the re-arm
+// on (the preset enabled: the points row, the member's lock, the member's sum, the re-arm
 // check, the thresholds). Compare warns/s of the two.
 //
 // Run: go test -run '^$' -bench BenchmarkWarnCreation -benchtime 2000x ./internal/escalation/

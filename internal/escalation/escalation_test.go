@@ -269,3 +269,48 @@ func TestPointsAndFiring(t *testing.T) {
 		}
 	})
 }
+
+// TestCountingFollowsTheCaseStatus checks the copy of a case's status that the points sum
+// reads (case_points.counting, migration 00025): the database keeps it, so a void drops the
+// points, and a write that tries to set it against the case's status changes nothing.
+func TestCountingFollowsTheCaseStatus(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		esc := escalation.NewService(st)
+		cs := cases.NewService(st, cases.WithChangeObserver(esc))
+		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
+			*c = escalation.Preset()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		u := discord.UserID(900000000000000300)
+		var last cases.Case
+		for range 2 {
+			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Warn, Reason: "spam"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = c
+		}
+		if total, _, _ := esc.Points(ctx, guild, u); total != 2 {
+			t.Fatalf("points = %d; want 2", total)
+		}
+		if _, err := cs.Void(ctx, guild, last.Number, mod, "mistake"); err != nil {
+			t.Fatal(err)
+		}
+		if total, _, _ := esc.Points(ctx, guild, u); total != 1 {
+			t.Fatalf("points after a void = %d; want 1", total)
+		}
+		set := "UPDATE case_points SET counting = TRUE WHERE case_id = $1"
+		if st.Location.Engine == store.SQLite {
+			set = "UPDATE case_points SET counting = 1 WHERE case_id = ?"
+		}
+		if _, err := st.Writer().ExecContext(ctx, set, last.ID); err != nil {
+			t.Fatal(err)
+		}
+		if total, _, _ := esc.Points(ctx, guild, u); total != 1 {
+			t.Fatalf("points after setting a voided case counting = %d; want 1 (the trigger keeps it off)", total)
+		}
+	})
+}

@@ -42,7 +42,7 @@ func (s *Service) NextWake(ctx context.Context) (time.Time, bool, error) {
 }
 
 // RearmExpired re-arms the thresholds of the members some of whose points stopped counting
-// in (after, upto]: each member's sum is read under the guild's lock, as a case change does.
+// in (after, upto]: each member's sum is read under the member's lock, as a case change does.
 // It returns the firings re-armed.
 func (s *Service) RearmExpired(ctx context.Context, after, upto time.Time) ([]Firing, error) {
 	members, err := s.read.MembersWithExpiredPoints(ctx, query.MembersWithExpiredPointsParams{After: after.UnixMilli(), Upto: upto.UnixMilli()})
@@ -64,15 +64,15 @@ func (s *Service) rearmMember(ctx context.Context, guildID discord.GuildID, user
 	var out []Firing
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		q := tx.Queries()
-		if _, err := q.LockGuildForEscalation(ctx, int64(guildID)); err != nil {
-			return fmt.Errorf("lock guild %d: %w", guildID, err)
-		}
 		nowMS := s.now().UnixMilli()
-		sum, err := q.MemberPoints(ctx, query.MemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), CountsUntil: nowMS})
+		sum, err := lockMemberPoints(tx, guildID, userID, nowMS)
 		if err != nil {
 			return err
 		}
-		rows, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(userID), Points: sum})
+		if sum.Points >= sum.OpenResetBelow {
+			return nil // no open firing re-arms at these points
+		}
+		rows, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(userID), Points: sum.Points})
 		if err != nil {
 			return err
 		}

@@ -174,6 +174,7 @@ func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 		}
 		byGuild[ch.GuildID] = append(byGuild[ch.GuildID], ch)
 	}
+	sort.Slice(guilds, func(i, j int) bool { return guilds[i] < guilds[j] })
 	for _, g := range guilds {
 		if err := s.evaluateGuild(tx, g, byGuild[g]); err != nil {
 			return fmt.Errorf("escalation in guild %d: %w", g, err)
@@ -187,6 +188,9 @@ type memberChange struct {
 	user    discord.UserID
 	delta   int
 	trigger query.Case
+	// unlocked is the member's points as read before any lock (-1: not read); it only
+	// picks the mode of the member's lock (evaluateMember).
+	unlocked int64
 }
 
 func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed []cases.Changed) error {
@@ -203,15 +207,14 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 	var members []*memberChange
 	byUser := map[int64]*memberChange{}
 	for _, ch := range changed {
-		c, err := q.GetCaseByID(ctx, ch.ID)
+		r, err := q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, CountsUntil: nowMS})
 		if err != nil {
 			return fmt.Errorf("read case id %d: %w", ch.ID, err)
 		}
-		p, err := q.GetCasePoints(ctx, c.ID)
-		has := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("points of case #%d: %w", c.Number, err)
-		}
+		c := query.Case{ID: r.ID, GuildID: r.GuildID, UserID: r.UserID, Number: r.Number, Type: r.Type, Status: r.Status,
+			Reason: r.Reason, Metadata: r.Metadata, CreatedAt: r.CreatedAt}
+		has := r.Points >= 0
+		p := query.CasePoint{CaseID: c.ID, GuildID: c.GuildID, UserID: c.UserID, Points: max(r.Points, 0), CountsUntil: r.CountsUntil}
 		newlyCounting := (ch.Before == "" || ch.Before == cases.Pending) && cases.Status(c.Status) == cases.Active
 		if !has && newlyCounting {
 			pts, until, ok, err := pointsOf(cfg, c)
@@ -242,7 +245,7 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 		}
 		m := byUser[c.UserID]
 		if m == nil {
-			m = &memberChange{user: discord.UserID(c.UserID)}
+			m = &memberChange{user: discord.UserID(c.UserID), unlocked: r.MemberPoints}
 			byUser[c.UserID] = m
 			members = append(members, m)
 		}
@@ -254,16 +257,29 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 	if len(members) == 0 {
 		return nil
 	}
-	// Under the guild's lock, the sum is what every committed transaction left.
-	if _, err := q.LockGuildForEscalation(ctx, int64(guildID)); err != nil {
-		return fmt.Errorf("lock guild %d: %w", guildID, err)
-	}
+	// Each member is evaluated under their lock (LockMemberPoints), so each sum is what every
+	// committed transaction left. The locks are taken in one order (guilds, then users,
+	// ascending), so two transactions that change the same members never wait for each
+	// other in a cycle.
+	sort.Slice(members, func(i, j int) bool { return members[i].user < members[j].user })
 	for _, m := range members {
 		if err := s.evaluateMember(tx, cfg, guildID, m, nowMS); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// lockMemberPoints takes the member's escalation lock until tx ends and reads their points
+// under it (see LockMemberPoints): whoever evaluates a member's points holds it, so that
+// evaluations of one member run one after the other and each sees the points the previous
+// one committed.
+func lockMemberPoints(tx *store.Tx, guildID discord.GuildID, userID discord.UserID, nowMS int64) (query.LockMemberPointsRow, error) {
+	sum, err := tx.Queries().LockMemberPoints(tx.Context(), query.LockMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), CountsUntil: nowMS})
+	if err != nil {
+		return sum, fmt.Errorf("points of user %d in guild %d: %w", userID, guildID, err)
+	}
+	return sum, nil
 }
 
 // pointsOf decides a newly counting case's points and until when they count; ok is false
@@ -291,15 +307,47 @@ func pointsOf(cfg Config, c query.Case) (int, time.Time, bool, error) {
 
 func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.GuildID, m *memberChange, nowMS int64) error {
 	ctx, q := tx.Context(), tx.Queries()
-	newSum, err := q.MemberPoints(ctx, query.MemberPointsParams{GuildID: int64(guildID), UserID: int64(m.user), CountsUntil: nowMS})
-	if err != nil {
-		return fmt.Errorf("points of user %d: %w", m.user, err)
+	var top int64 // the highest threshold of the enabled policies
+	for _, p := range cfg.Enabled() {
+		for _, t := range p.Thresholds {
+			top = max(top, int64(t.At))
+		}
 	}
+	if m.delta > 0 {
+		// A change that only adds points to a member already at or above every threshold
+		// crosses nothing and re-arms nothing, whatever else adds points beside it; only a
+		// change that lowers them (a void, lower points, points that stopped counting) could
+		// bring the member back under a threshold meanwhile, and each of those takes the
+		// member's lock exclusively. So such a change takes it in share mode: the member's
+		// other additions run beside it instead of one after the other (16 warnings at once
+		// on a member with hundreds of points, docs/benchmarks.md issue 15), and no lowering
+		// change can commit between its read and its commit. The unlocked read (with the
+		// case, before this change's points row, so it errs low) only picks the mode; the
+		// decision is made on the read under the lock.
+		if m.unlocked-int64(m.delta) >= top && m.unlocked >= 0 {
+			r, err := q.LockMemberPointsShared(ctx, query.LockMemberPointsSharedParams{GuildID: int64(guildID), UserID: int64(m.user), CountsUntil: nowMS})
+			if err != nil {
+				return fmt.Errorf("points of user %d in guild %d: %w", m.user, guildID, err)
+			}
+			if old := r.Points - int64(m.delta); old >= top && old >= r.OpenResetBelow {
+				return nil
+			}
+			// Points were lowered between the two reads: evaluate under the exclusive lock,
+			// as any other change does (taken on top of the shared one).
+		}
+	}
+	sum, err := lockMemberPoints(tx, guildID, m.user, nowMS)
+	if err != nil {
+		return err
+	}
+	newSum := sum.Points
 	oldSum := newSum - int64(m.delta)
 	// A threshold re-arms once the points fall below its reset level, whether they fell in
 	// this transaction (a voided case) or before it (points that stopped counting).
-	if _, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(m.user), Points: min(oldSum, newSum)}); err != nil {
-		return fmt.Errorf("re-arm the thresholds of user %d: %w", m.user, err)
+	if low := min(oldSum, newSum); low < sum.OpenResetBelow {
+		if _, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(m.user), Points: low}); err != nil {
+			return fmt.Errorf("re-arm the thresholds of user %d: %w", m.user, err)
+		}
 	}
 	if m.delta <= 0 {
 		return nil
@@ -456,14 +504,11 @@ func (s *Service) SetPoints(ctx context.Context, cs *cases.Service, guildID disc
 		if c.Status != cases.Active || p.CountsUntil <= nowMS || cfg.Empty() {
 			return nil
 		}
-		if _, err := q.LockGuildForEscalation(ctx, int64(guildID)); err != nil {
-			return fmt.Errorf("lock guild %d: %w", guildID, err)
-		}
 		row, err := q.GetCaseByID(ctx, c.ID)
 		if err != nil {
 			return err
 		}
-		return s.evaluateMember(stx, cfg, guildID, &memberChange{user: c.UserID, delta: points - before, trigger: row}, nowMS)
+		return s.evaluateMember(stx, cfg, guildID, &memberChange{user: c.UserID, delta: points - before, trigger: row, unlocked: -1}, nowMS)
 	})
 	return before, after, err
 }

@@ -50,6 +50,11 @@ func (q *Queries) CaseEvents(ctx context.Context, caseID int64) ([]query.CaseEve
 	return each(rows, func(r pgdb.CaseEvent) query.CaseEvent { return query.CaseEvent(r) }), err
 }
 
+func (q *Queries) CaseForEscalation(ctx context.Context, arg query.CaseForEscalationParams) (query.CaseForEscalationRow, error) {
+	row, err := q.q.CaseForEscalation(ctx, pgdb.CaseForEscalationParams(arg))
+	return query.CaseForEscalationRow(row), err
+}
+
 func (q *Queries) CaseStatistics(ctx context.Context, guildID int64) ([]query.CaseStatisticsRow, error) {
 	rows, err := q.q.CaseStatistics(ctx, guildID)
 	return each(rows, func(r pgdb.CaseStatisticsRow) query.CaseStatisticsRow { return query.CaseStatisticsRow(r) }), err
@@ -481,13 +486,19 @@ func (q *Queries) LockCaseByID(ctx context.Context, id int64) (query.Case, error
 	return query.Case(row), err
 }
 
-func (q *Queries) LockGuildForEscalation(ctx context.Context, id int64) (int64, error) {
-	return q.q.LockGuildForEscalation(ctx, id)
-}
-
 func (q *Queries) LockGuildSettings(ctx context.Context, arg query.LockGuildSettingsParams) (query.GuildSetting, error) {
 	row, err := q.q.LockGuildSettings(ctx, pgdb.LockGuildSettingsParams(arg))
 	return query.GuildSetting(row), err
+}
+
+func (q *Queries) LockMemberPoints(ctx context.Context, arg query.LockMemberPointsParams) (query.LockMemberPointsRow, error) {
+	row, err := q.q.LockMemberPoints(ctx, pgdb.LockMemberPointsParams(arg))
+	return query.LockMemberPointsRow(row), err
+}
+
+func (q *Queries) LockMemberPointsShared(ctx context.Context, arg query.LockMemberPointsSharedParams) (query.LockMemberPointsSharedRow, error) {
+	row, err := q.q.LockMemberPointsShared(ctx, pgdb.LockMemberPointsSharedParams(arg))
+	return query.LockMemberPointsSharedRow(row), err
 }
 
 func (q *Queries) LockSnippet(ctx context.Context, arg query.LockSnippetParams) (query.Snippet, error) {
@@ -518,10 +529,6 @@ func (q *Queries) MassTargets(ctx context.Context, massID int64) ([]query.MassTa
 func (q *Queries) MemberPointCases(ctx context.Context, arg query.MemberPointCasesParams) ([]query.MemberPointCasesRow, error) {
 	rows, err := q.q.MemberPointCases(ctx, pgdb.MemberPointCasesParams(arg))
 	return each(rows, func(r pgdb.MemberPointCasesRow) query.MemberPointCasesRow { return query.MemberPointCasesRow(r) }), err
-}
-
-func (q *Queries) MemberPoints(ctx context.Context, arg query.MemberPointsParams) (int64, error) {
-	return q.q.MemberPoints(ctx, pgdb.MemberPointsParams(arg))
 }
 
 func (q *Queries) MembersWithExpiredPoints(ctx context.Context, arg query.MembersWithExpiredPointsParams) ([]query.MembersWithExpiredPointsRow, error) {

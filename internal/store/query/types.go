@@ -115,6 +115,26 @@ type CaseEvent struct {
 	CreatedAt int64
 }
 
+type CaseForEscalationParams struct {
+	ID          int64
+	CountsUntil int64
+}
+
+type CaseForEscalationRow struct {
+	ID           int64
+	GuildID      int64
+	UserID       int64
+	Number       int64
+	Type         string
+	Status       string
+	Reason       string
+	Metadata     string
+	CreatedAt    int64
+	Points       int64
+	CountsUntil  int64
+	MemberPoints int64
+}
+
 type CasePoint struct {
 	CaseID      int64
 	GuildID     int64
@@ -123,6 +143,7 @@ type CasePoint struct {
 	CountsUntil int64
 	CreatedAt   int64
 	UpdatedAt   int64
+	Counting    bool
 }
 
 type CaseStatisticsRow struct {
@@ -625,6 +646,28 @@ type LockGuildSettingsParams struct {
 	UpdatedAt int64
 }
 
+type LockMemberPointsParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type LockMemberPointsRow struct {
+	Points         int64
+	OpenResetBelow int64
+}
+
+type LockMemberPointsSharedParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type LockMemberPointsSharedRow struct {
+	Points         int64
+	OpenResetBelow int64
+}
+
 type LockSnippetParams struct {
 	GuildID int64
 	NameKey string
@@ -716,12 +759,6 @@ type MemberPointCasesRow struct {
 	Type        string
 	Reason      string
 	CreatedAt   int64
-}
-
-type MemberPointsParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
 }
 
 type MembersWithExpiredPointsParams struct {

@@ -10,6 +10,58 @@ import (
 	"database/sql"
 )
 
+const caseForEscalation = `-- name: CaseForEscalation :one
+SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
+    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > $2 AND m.counting AND m.points > 0), 0) AS BIGINT) AS member_points
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
+WHERE c.id = $1
+`
+
+type CaseForEscalationParams struct {
+	ID          int64
+	CountsUntil int64
+}
+
+type CaseForEscalationRow struct {
+	ID           int64
+	GuildID      int64
+	UserID       int64
+	Number       int64
+	Type         string
+	Status       string
+	Reason       string
+	Metadata     string
+	CreatedAt    int64
+	Points       int64
+	CountsUntil  int64
+	MemberPoints int64
+}
+
+// What the evaluation of a changed case reads in one statement: the case, its points row
+// (points -1 when it has none) and its member's points now, read without a lock (which only
+// picks the mode of the member's lock; escalation.Service.evaluateMember).
+func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
+	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.ID, arg.CountsUntil)
+	var i CaseForEscalationRow
+	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.UserID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Reason,
+		&i.Metadata,
+		&i.CreatedAt,
+		&i.Points,
+		&i.CountsUntil,
+		&i.MemberPoints,
+	)
+	return i, err
+}
+
 const firingsInState = `-- name: FiringsInState :many
 SELECT id, guild_id, user_id, policy, at_points, reset_below, action, duration_ms, needs_approval, points, contributing, trigger_case_id, escalation_case_id, state, note, decided_by, decided_at, approval_message_channel_id, approval_message_id, fired_at, rearmed_at, updated_at FROM escalation_firings WHERE state = $1 AND fired_at <= $2 ORDER BY fired_at, id LIMIT $3
 `
@@ -174,7 +226,7 @@ func (q *Queries) FiringsOfMember(ctx context.Context, arg FiringsOfMemberParams
 }
 
 const getCasePoints = `-- name: GetCasePoints :one
-SELECT case_id, guild_id, user_id, points, counts_until, created_at, updated_at FROM case_points WHERE case_id = $1
+SELECT case_id, guild_id, user_id, points, counts_until, created_at, updated_at, counting FROM case_points WHERE case_id = $1
 `
 
 func (q *Queries) GetCasePoints(ctx context.Context, caseID int64) (CasePoint, error) {
@@ -188,6 +240,7 @@ func (q *Queries) GetCasePoints(ctx context.Context, caseID int64) (CasePoint, e
 		&i.CountsUntil,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Counting,
 	)
 	return i, err
 }
@@ -338,27 +391,63 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 	return i, err
 }
 
-const lockGuildForEscalation = `-- name: LockGuildForEscalation :one
-SELECT case_count FROM guilds WHERE id = $1 FOR NO KEY UPDATE
+const lockMemberPoints = `-- name: LockMemberPoints :one
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
+FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), FALSE) l
 `
 
-// The guild's row lock, the one case numbering takes (its UPDATE of case_count takes FOR NO
-// KEY UPDATE): escalation evaluates a member's points under it, so two processes recording
-// cases of one guild evaluate one after the other and each sees the other's committed points.
-// Not FOR UPDATE: that would also wait for the KEY SHARE locks every insert referencing the
-// guild (a case's points row) takes, and two evaluations that each inserted one before
-// locking would deadlock.
-func (q *Queries) LockGuildForEscalation(ctx context.Context, id int64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, lockGuildForEscalation, id)
-	var case_count int64
-	err := row.Scan(&case_count)
-	return case_count, err
+type LockMemberPointsParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type LockMemberPointsRow struct {
+	Points         int64
+	OpenResetBelow int64
+}
+
+// Takes the member's escalation lock (held until the transaction ends) and then reads their
+// points now: active cases whose points still count, from one partial, covering index
+// (case_points_counting; counting is the case's status kept by the database's triggers), and
+// the highest reset level of their open firings (0: none). Both in the function
+// escalation_lock_member_points (migration 00025), which says why.
+func (q *Queries) LockMemberPoints(ctx context.Context, arg LockMemberPointsParams) (LockMemberPointsRow, error) {
+	row := q.db.QueryRowContext(ctx, lockMemberPoints, arg.GuildID, arg.UserID, arg.CountsUntil)
+	var i LockMemberPointsRow
+	err := row.Scan(&i.Points, &i.OpenResetBelow)
+	return i, err
+}
+
+const lockMemberPointsShared = `-- name: LockMemberPointsShared :one
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
+FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), TRUE) l
+`
+
+type LockMemberPointsSharedParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type LockMemberPointsSharedRow struct {
+	Points         int64
+	OpenResetBelow int64
+}
+
+// LockMemberPoints with the lock in share mode: for a change that only adds points to a
+// member already at or above every threshold (escalation.Service.evaluateMember says why).
+func (q *Queries) LockMemberPointsShared(ctx context.Context, arg LockMemberPointsSharedParams) (LockMemberPointsSharedRow, error) {
+	row := q.db.QueryRowContext(ctx, lockMemberPointsShared, arg.GuildID, arg.UserID, arg.CountsUntil)
+	var i LockMemberPointsSharedRow
+	err := row.Scan(&i.Points, &i.OpenResetBelow)
+	return i, err
 }
 
 const memberPointCases = `-- name: MemberPointCases :many
 SELECT p.case_id, p.points, p.counts_until, c.number, c.type, c.reason, c.created_at
 FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.points > 0 AND c.status = 'active'
+WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.counting AND p.points > 0
 ORDER BY c.number
 `
 
@@ -408,26 +497,6 @@ func (q *Queries) MemberPointCases(ctx context.Context, arg MemberPointCasesPara
 		return nil, err
 	}
 	return items, nil
-}
-
-const memberPoints = `-- name: MemberPoints :one
-SELECT CAST(COALESCE(SUM(p.points), 0) AS BIGINT) AS points
-FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.points > 0 AND c.status = 'active'
-`
-
-type MemberPointsParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
-}
-
-// A member's points now: active cases whose points still count.
-func (q *Queries) MemberPoints(ctx context.Context, arg MemberPointsParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, memberPoints, arg.GuildID, arg.UserID, arg.CountsUntil)
-	var points int64
-	err := row.Scan(&points)
-	return points, err
 }
 
 const membersWithExpiredPoints = `-- name: MembersWithExpiredPoints :many

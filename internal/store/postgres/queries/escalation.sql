@@ -1,12 +1,3 @@
--- name: LockGuildForEscalation :one
--- The guild's row lock, the one case numbering takes (its UPDATE of case_count takes FOR NO
--- KEY UPDATE): escalation evaluates a member's points under it, so two processes recording
--- cases of one guild evaluate one after the other and each sees the other's committed points.
--- Not FOR UPDATE: that would also wait for the KEY SHARE locks every insert referencing the
--- guild (a case's points row) takes, and two evaluations that each inserted one before
--- locking would deadlock.
-SELECT case_count FROM guilds WHERE id = $1 FOR NO KEY UPDATE;
-
 -- name: GetEscalationConfig :one
 SELECT * FROM escalation_config WHERE guild_id = $1;
 
@@ -26,17 +17,37 @@ SELECT * FROM case_points WHERE case_id = $1;
 -- name: SetCasePoints :execrows
 UPDATE case_points SET points = $2, counts_until = $3, updated_at = $4 WHERE case_id = $1;
 
--- name: MemberPoints :one
--- A member's points now: active cases whose points still count.
-SELECT CAST(COALESCE(SUM(p.points), 0) AS BIGINT) AS points
-FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.points > 0 AND c.status = 'active';
+-- name: LockMemberPoints :one
+-- Takes the member's escalation lock (held until the transaction ends) and then reads their
+-- points now: active cases whose points still count, from one partial, covering index
+-- (case_points_counting; counting is the case's status kept by the database's triggers), and
+-- the highest reset level of their open firings (0: none). Both in the function
+-- escalation_lock_member_points (migration 00025), which says why.
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
+FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), FALSE) l;
+
+-- name: LockMemberPointsShared :one
+-- LockMemberPoints with the lock in share mode: for a change that only adds points to a
+-- member already at or above every threshold (escalation.Service.evaluateMember says why).
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
+FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), TRUE) l;
+
+-- name: CaseForEscalation :one
+-- What the evaluation of a changed case reads in one statement: the case, its points row
+-- (points -1 when it has none) and its member's points now, read without a lock (which only
+-- picks the mode of the member's lock; escalation.Service.evaluateMember).
+SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
+    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > $2 AND m.counting AND m.points > 0), 0) AS BIGINT) AS member_points
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
+WHERE c.id = $1;
 
 -- name: MemberPointCases :many
 -- The cases that make up a member's points, oldest first.
 SELECT p.case_id, p.points, p.counts_until, c.number, c.type, c.reason, c.created_at
 FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.points > 0 AND c.status = 'active'
+WHERE p.guild_id = $1 AND p.user_id = $2 AND p.counts_until > $3 AND p.counting AND p.points > 0
 ORDER BY c.number;
 
 -- name: InsertFiring :one

@@ -1,8 +1,3 @@
--- name: LockGuildForEscalation :one
--- A plain read: SQLite's write transactions begin IMMEDIATE and hold the whole database, so
--- evaluations are already one after the other (PostgreSQL takes the guild's row lock here).
-SELECT case_count FROM guilds WHERE id = ?1;
-
 -- name: GetEscalationConfig :one
 SELECT * FROM escalation_config WHERE guild_id = ?1;
 
@@ -13,8 +8,10 @@ ON CONFLICT (guild_id) DO UPDATE SET config = excluded.config, version = escalat
 RETURNING version;
 
 -- name: InsertCasePoints :exec
-INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6);
+-- counting is the case's status, as the trigger case_points_counting_insert would make it
+-- (which then has nothing to correct).
+INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at, counting)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, EXISTS (SELECT 1 FROM cases c WHERE c.id = ?1 AND c.status = 'active'));
 
 -- name: GetCasePoints :one
 SELECT * FROM case_points WHERE case_id = ?1;
@@ -22,17 +19,40 @@ SELECT * FROM case_points WHERE case_id = ?1;
 -- name: SetCasePoints :execrows
 UPDATE case_points SET points = ?2, counts_until = ?3, updated_at = ?4 WHERE case_id = ?1;
 
--- name: MemberPoints :one
--- A member's points now: active cases whose points still count.
-SELECT CAST(COALESCE(SUM(p.points), 0) AS BIGINT) AS points
-FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.points > 0 AND c.status = 'active';
+-- name: LockMemberPoints :one
+-- A member's points now: active cases whose points still count, from one partial, covering
+-- index (case_points_counting; counting is the case's status kept by the database's
+-- triggers, migration 00025), and the highest reset level of their open firings (0: none).
+-- No lock to take first (PostgreSQL takes one on the member): SQLite's write transactions
+-- begin IMMEDIATE and hold the whole database, so evaluations are already one after the other.
+SELECT CAST(COALESCE((SELECT SUM(p.points) FROM case_points p
+        WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id) AND p.counts_until > sqlc.arg(counts_until) AND p.counting = 1 AND p.points > 0), 0) AS INTEGER) AS points,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below;
+
+-- name: LockMemberPointsShared :one
+-- LockMemberPoints in share mode on PostgreSQL; the same read here.
+SELECT CAST(COALESCE((SELECT SUM(p.points) FROM case_points p
+        WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id) AND p.counts_until > sqlc.arg(counts_until) AND p.counting = 1 AND p.points > 0), 0) AS INTEGER) AS points,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below;
+
+-- name: CaseForEscalation :one
+-- What the evaluation of a changed case reads in one statement: the case, its points row
+-- (points -1 when it has none) and its member's points now, read without a lock (which only
+-- picks the mode of the member's lock; escalation.Service.evaluateMember).
+SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
+    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > ?2 AND m.counting = 1 AND m.points > 0), 0) AS INTEGER) AS member_points
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
+WHERE c.id = ?1;
 
 -- name: MemberPointCases :many
 -- The cases that make up a member's points, oldest first.
 SELECT p.case_id, p.points, p.counts_until, c.number, c.type, c.reason, c.created_at
 FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.points > 0 AND c.status = 'active'
+WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.counting = 1 AND p.points > 0
 ORDER BY c.number;
 
 -- name: InsertFiring :one

@@ -10,6 +10,58 @@ import (
 	"database/sql"
 )
 
+const caseForEscalation = `-- name: CaseForEscalation :one
+SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
+    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > ?2 AND m.counting = 1 AND m.points > 0), 0) AS INTEGER) AS member_points
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
+WHERE c.id = ?1
+`
+
+type CaseForEscalationParams struct {
+	ID          int64
+	CountsUntil int64
+}
+
+type CaseForEscalationRow struct {
+	ID           int64
+	GuildID      int64
+	UserID       int64
+	Number       int64
+	Type         string
+	Status       string
+	Reason       string
+	Metadata     string
+	CreatedAt    int64
+	Points       int64
+	CountsUntil  int64
+	MemberPoints int64
+}
+
+// What the evaluation of a changed case reads in one statement: the case, its points row
+// (points -1 when it has none) and its member's points now, read without a lock (which only
+// picks the mode of the member's lock; escalation.Service.evaluateMember).
+func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
+	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.ID, arg.CountsUntil)
+	var i CaseForEscalationRow
+	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.UserID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Reason,
+		&i.Metadata,
+		&i.CreatedAt,
+		&i.Points,
+		&i.CountsUntil,
+		&i.MemberPoints,
+	)
+	return i, err
+}
+
 const firingsInState = `-- name: FiringsInState :many
 SELECT id, guild_id, user_id, policy, at_points, reset_below, "action", duration_ms, needs_approval, points, contributing, trigger_case_id, escalation_case_id, state, note, decided_by, decided_at, approval_message_channel_id, approval_message_id, fired_at, rearmed_at, updated_at FROM escalation_firings WHERE state = ?1 AND fired_at <= ?2 ORDER BY fired_at, id LIMIT ?3
 `
@@ -174,7 +226,7 @@ func (q *Queries) FiringsOfMember(ctx context.Context, arg FiringsOfMemberParams
 }
 
 const getCasePoints = `-- name: GetCasePoints :one
-SELECT case_id, guild_id, user_id, points, counts_until, created_at, updated_at FROM case_points WHERE case_id = ?1
+SELECT case_id, guild_id, user_id, points, counts_until, created_at, updated_at, counting FROM case_points WHERE case_id = ?1
 `
 
 func (q *Queries) GetCasePoints(ctx context.Context, caseID int64) (CasePoint, error) {
@@ -188,6 +240,7 @@ func (q *Queries) GetCasePoints(ctx context.Context, caseID int64) (CasePoint, e
 		&i.CountsUntil,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.Counting,
 	)
 	return i, err
 }
@@ -244,8 +297,8 @@ func (q *Queries) GetFiring(ctx context.Context, id int64) (EscalationFiring, er
 }
 
 const insertCasePoints = `-- name: InsertCasePoints :exec
-INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at, counting)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, EXISTS (SELECT 1 FROM cases c WHERE c.id = ?1 AND c.status = 'active'))
 `
 
 type InsertCasePointsParams struct {
@@ -257,6 +310,8 @@ type InsertCasePointsParams struct {
 	CreatedAt   int64
 }
 
+// counting is the case's status, as the trigger case_points_counting_insert would make it
+// (which then has nothing to correct).
 func (q *Queries) InsertCasePoints(ctx context.Context, arg InsertCasePointsParams) error {
 	_, err := q.db.ExecContext(ctx, insertCasePoints,
 		arg.CaseID,
@@ -338,23 +393,66 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 	return i, err
 }
 
-const lockGuildForEscalation = `-- name: LockGuildForEscalation :one
-SELECT case_count FROM guilds WHERE id = ?1
+const lockMemberPoints = `-- name: LockMemberPoints :one
+SELECT CAST(COALESCE((SELECT SUM(p.points) FROM case_points p
+        WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.counting = 1 AND p.points > 0), 0) AS INTEGER) AS points,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = ?1 AND f.user_id = ?2 AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
 `
 
-// A plain read: SQLite's write transactions begin IMMEDIATE and hold the whole database, so
-// evaluations are already one after the other (PostgreSQL takes the guild's row lock here).
-func (q *Queries) LockGuildForEscalation(ctx context.Context, id int64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, lockGuildForEscalation, id)
-	var case_count int64
-	err := row.Scan(&case_count)
-	return case_count, err
+type LockMemberPointsParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type LockMemberPointsRow struct {
+	Points         int64
+	OpenResetBelow int64
+}
+
+// A member's points now: active cases whose points still count, from one partial, covering
+// index (case_points_counting; counting is the case's status kept by the database's
+// triggers, migration 00025), and the highest reset level of their open firings (0: none).
+// No lock to take first (PostgreSQL takes one on the member): SQLite's write transactions
+// begin IMMEDIATE and hold the whole database, so evaluations are already one after the other.
+func (q *Queries) LockMemberPoints(ctx context.Context, arg LockMemberPointsParams) (LockMemberPointsRow, error) {
+	row := q.db.QueryRowContext(ctx, lockMemberPoints, arg.GuildID, arg.UserID, arg.CountsUntil)
+	var i LockMemberPointsRow
+	err := row.Scan(&i.Points, &i.OpenResetBelow)
+	return i, err
+}
+
+const lockMemberPointsShared = `-- name: LockMemberPointsShared :one
+SELECT CAST(COALESCE((SELECT SUM(p.points) FROM case_points p
+        WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.counting = 1 AND p.points > 0), 0) AS INTEGER) AS points,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = ?1 AND f.user_id = ?2 AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
+`
+
+type LockMemberPointsSharedParams struct {
+	GuildID     int64
+	UserID      int64
+	CountsUntil int64
+}
+
+type LockMemberPointsSharedRow struct {
+	Points         int64
+	OpenResetBelow int64
+}
+
+// LockMemberPoints in share mode on PostgreSQL; the same read here.
+func (q *Queries) LockMemberPointsShared(ctx context.Context, arg LockMemberPointsSharedParams) (LockMemberPointsSharedRow, error) {
+	row := q.db.QueryRowContext(ctx, lockMemberPointsShared, arg.GuildID, arg.UserID, arg.CountsUntil)
+	var i LockMemberPointsSharedRow
+	err := row.Scan(&i.Points, &i.OpenResetBelow)
+	return i, err
 }
 
 const memberPointCases = `-- name: MemberPointCases :many
 SELECT p.case_id, p.points, p.counts_until, c.number, c.type, c.reason, c.created_at
 FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.points > 0 AND c.status = 'active'
+WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.counting = 1 AND p.points > 0
 ORDER BY c.number
 `
 
@@ -404,26 +502,6 @@ func (q *Queries) MemberPointCases(ctx context.Context, arg MemberPointCasesPara
 		return nil, err
 	}
 	return items, nil
-}
-
-const memberPoints = `-- name: MemberPoints :one
-SELECT CAST(COALESCE(SUM(p.points), 0) AS BIGINT) AS points
-FROM case_points p JOIN cases c ON c.id = p.case_id
-WHERE p.guild_id = ?1 AND p.user_id = ?2 AND p.counts_until > ?3 AND p.points > 0 AND c.status = 'active'
-`
-
-type MemberPointsParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
-}
-
-// A member's points now: active cases whose points still count.
-func (q *Queries) MemberPoints(ctx context.Context, arg MemberPointsParams) (int64, error) {
-	row := q.db.QueryRowContext(ctx, memberPoints, arg.GuildID, arg.UserID, arg.CountsUntil)
-	var points int64
-	err := row.Scan(&points)
-	return points, err
 }
 
 const membersWithExpiredPoints = `-- name: MembersWithExpiredPoints :many

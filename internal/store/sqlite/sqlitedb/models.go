@@ -84,6 +84,7 @@ type CasePoint struct {
 	CountsUntil int64
 	CreatedAt   int64
 	UpdatedAt   int64
+	Counting    bool
 }
 
 type CasesReasonTrigram struct {
