@@ -133,8 +133,6 @@ type LockRequest struct {
 	// Duration, when set, ends the lockdown by itself after it.
 	Duration time.Duration
 	Reason   string
-	// Event is the command's gateway event, recorded on the case.
-	Event discord.EventID
 }
 
 // LockResult is what a lockdown did.

@@ -180,7 +180,7 @@ func runLockdown(ctx context.Context, env *Env, call Call, args commands.Args) R
 		return *bad
 	}
 	res, err := env.Lockdown.Lock(ctx, lockdown.LockRequest{GuildID: call.GuildID, By: call.User, ChannelIDs: t.Channels, Server: t.Server,
-		Duration: args.Duration("duration"), Reason: t.Reason, Event: call.Event})
+		Duration: args.Duration("duration"), Reason: t.Reason})
 	if err != nil && res.Case.ID == 0 {
 		return lockdownRefusal(err)
 	}
