@@ -520,10 +520,40 @@ func TestLockdownRefusals(t *testing.T) {
 		lw.command(t, "$lockdown <@"+lw.plain.String()+"> raid", "is a user or role, not a channel")
 		lw.command(t, "$lockdown server <#"+lw.general.String()+">", "name channels or server, not both")
 		lw.command(t, "$unlock server", "Nothing is locked by gavel")
+		// A channel of another server is not one of this server's.
+		elsewhere := lw.s.AddGuild("elsewhere", lw.owner)
+		foreign := lw.s.AddChannel(elsewhere, discordtest.ChannelGuildText, "foreign")
+		lw.command(t, "$lockdown <#"+foreign.String()+"> raid", "is not a channel of this server")
 		lw.sameAs(t, before, "after the refusals")
 		if n, _ := lw.st.Queries().CountCasesInGuild(context.Background(), int64(lw.guild)); n != 0 {
 			t.Errorf("%d cases after refused commands", n)
 		}
+	})
+	t.Run("slash", func(t *testing.T) {
+		lw := newLockWorld(t, lockBotPerms)
+		ids := lw.smallServer()
+		before := lw.snapshot(ids)
+		answer := func(name string, opts ...discordtest.CommandOption) string {
+			t.Helper()
+			ia := lw.s.SlashCommand(lw.guild, lw.staff, lw.mod, name, opts...)
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			msgs, err := ia.WaitResponses(ctx, 1)
+			if err != nil {
+				t.Fatalf("/%s: %v", name, err)
+			}
+			return msgs[len(msgs)-1].Content
+		}
+		if got := answer("lockdown", discordtest.StringOpt("targets", "<#"+lw.general.String()+">"), discordtest.StringOpt("reason", "drill")); !strings.Contains(got, "Locked <#"+lw.general.String()+">") {
+			t.Fatalf("/lockdown answered %q", got)
+		}
+		if _, err := lw.s.TrySendMessage(lw.general, lw.regular, "hi"); err == nil {
+			t.Error("a regular can send in #general after /lockdown")
+		}
+		if got := answer("unlock", discordtest.StringOpt("targets", "<#"+lw.general.String()+">")); !strings.Contains(got, "Unlocked 1 channels") {
+			t.Fatalf("/unlock answered %q", got)
+		}
+		lw.sameAs(t, before, "after /unlock")
 	})
 }
 
