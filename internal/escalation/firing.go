@@ -35,6 +35,8 @@ type Firing struct {
 	FiredAt         time.Time
 	// RearmedAt is when the threshold re-armed; zero while the firing is open.
 	RearmedAt time.Time
+	// UpdatedAt is the firing's last change (a running firing's claim).
+	UpdatedAt time.Time
 }
 
 // Open says the threshold has not re-armed.
@@ -48,7 +50,7 @@ func firingFromRow(r query.EscalationFiring) Firing {
 		Points: int(r.Points), Contributing: r.Contributing, TriggerCase: r.TriggerCaseID, EscalationCase: r.EscalationCaseID.Int64,
 		State: r.State, Note: r.Note.String, DecidedBy: discord.UserID(r.DecidedBy.Int64),
 		ApprovalChannel: discord.ChannelID(r.ApprovalMessageChannelID.Int64), ApprovalMessage: discord.MessageID(r.ApprovalMessageID.Int64),
-		FiredAt: time.UnixMilli(r.FiredAt).UTC()}
+		FiredAt: time.UnixMilli(r.FiredAt).UTC(), UpdatedAt: time.UnixMilli(r.UpdatedAt).UTC()}
 	if r.DecidedAt.Valid {
 		f.DecidedAt = time.UnixMilli(r.DecidedAt.Int64).UTC()
 	}
@@ -107,6 +109,19 @@ func (s *Service) Move(ctx context.Context, id int64, t Transition) (Firing, err
 	}
 	if err != nil {
 		return Firing{}, fmt.Errorf("escalation %d: %w", id, err)
+	}
+	return firingFromRow(r), nil
+}
+
+// Reclaim takes over firing f, left running: it succeeds for one caller only, and only while
+// the firing is still running and unchanged since f was read (ErrMoved otherwise).
+func (s *Service) Reclaim(ctx context.Context, f Firing) (Firing, error) {
+	r, err := s.st.WriteQueries().ReclaimFiring(ctx, query.ReclaimFiringParams{ID: f.ID, Now: s.now().UnixMilli(), UpdatedAt: f.UpdatedAt.UnixMilli()})
+	if errors.Is(err, sql.ErrNoRows) {
+		return Firing{}, fmt.Errorf("escalation %d was taken over or finished meanwhile: %w", f.ID, ErrMoved)
+	}
+	if err != nil {
+		return Firing{}, fmt.Errorf("escalation %d: %w", f.ID, err)
 	}
 	return firingFromRow(r), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -101,6 +102,7 @@ func (r *Runner) Fired(f Firing) {
 func (r *Runner) Resume(ctx context.Context) { r.resumeBefore(ctx, r.svc.Now()) }
 
 func (r *Runner) resumeBefore(ctx context.Context, before time.Time) {
+	r.resumeRunning(ctx)
 	for _, st := range []string{StateQueued, StateAwaiting} {
 		fs, err := r.svc.InState(ctx, st, before, 100)
 		if err != nil {
@@ -118,6 +120,100 @@ func (r *Runner) resumeBefore(ctx context.Context, before time.Time) {
 	}
 }
 
+// RunningGrace is how long a firing may stay running before it counts as left by a process
+// that stopped (killed between claiming it and recording its outcome): far longer than a
+// pipeline run takes (its Discord calls are bounded by the executor's timeouts and retries),
+// so a run still under way in a live process is never taken over.
+const RunningGrace = 5 * time.Minute
+
+// resumeRunning settles the firings left running for longer than RunningGrace, each exactly
+// once: taken over first (Reclaim: one process gets it), then, when the action's case exists
+// (the pipeline records it before any Discord call), linked to the triggering case and the
+// firing marked by what became of that case: done, pending (reconciliation settles the case)
+// or failed; when there is no case, nothing reached Discord, and the action is carried out.
+func (r *Runner) resumeRunning(ctx context.Context) {
+	cutoff := r.svc.Now().Add(-RunningGrace)
+	fs, err := r.svc.InState(ctx, StateRunning, cutoff, 100)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("escalations left running by the last run", "err", err)
+		}
+		return
+	}
+	for _, f := range fs {
+		if f.UpdatedAt.After(cutoff) {
+			continue // claimed recently: its process may still be running it
+		}
+		co, ok := r.work.Begin()
+		if !ok {
+			return
+		}
+		r.settleRunning(ctx, co, f)
+		r.work.End()
+	}
+}
+
+func (r *Runner) settleRunning(ctx context.Context, co *moderation.Coordinator, f Firing) {
+	f, err := r.svc.Reclaim(ctx, f)
+	if err != nil {
+		if !errors.Is(err, ErrMoved) {
+			r.log.Warn("taking over an escalation left running", "firing", f.ID, "err", err)
+		}
+		return
+	}
+	page, err := r.cases.WithMetadata(ctx, f.GuildID, MetaFiring, strconv.FormatInt(f.ID, 10), cases.PageRequest{Page: 1, PerPage: 10})
+	if err != nil {
+		// Left running: the next round takes it over again once RunningGrace has passed.
+		r.log.Warn("looking for the case of an escalation left running", "firing", f.ID, "err", err)
+		return
+	}
+	if len(page.Cases) == 0 {
+		r.log.Info("escalation left running before its case was recorded: carrying it out", "firing", f.ID, "guild", f.GuildID, "user", f.UserID)
+		moderator := discord.User{ID: r.botID, Username: "gavel"}
+		if f.DecidedBy != 0 {
+			moderator = discord.User{ID: f.DecidedBy, Username: fmt.Sprintf("<@%d>", f.DecidedBy)}
+		}
+		r.carryOut(ctx, co, f, moderator)
+		return
+	}
+	c := page.Cases[0]
+	state, note := StateDone, fmt.Sprintf("its process stopped after case #%d was recorded; settled at the next start", c.Number)
+	switch c.Status {
+	case cases.Pending:
+		state, note = StatePending, "outcome unknown; reconciliation settles the case"
+	case cases.Voided:
+		state = StateFailed
+	}
+	r.log.Info("escalation left running: its case exists", "firing", f.ID, "case", c.Number, "state", state)
+	if trigger, err := r.cases.Get(ctx, f.TriggerCase); err != nil {
+		r.log.Warn("reading an escalation's triggering case", "firing", f.ID, "err", err)
+	} else if linked, err := r.linked(ctx, c.ID, trigger.Number); err != nil {
+		r.log.Warn("reading an escalation case's history", "firing", f.ID, "err", err)
+	} else if !linked {
+		r.link(ctx, r.botID, trigger, c)
+	}
+	r.finish(ctx, f, state, c.ID, note)
+	if state == StateFailed {
+		trigger, _ := r.cases.Get(ctx, f.TriggerCase)
+		r.postFailure(ctx, f, trigger, fmt.Sprintf("case #%d was voided", c.Number))
+	}
+}
+
+// linked says whether escalation case id's history already names the triggering case (the
+// stopped process got that far).
+func (r *Runner) linked(ctx context.Context, id, triggerNumber int64) (bool, error) {
+	evs, err := r.cases.Events(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range evs {
+		if e.Kind == cases.EventLinked && e.New == fmt.Sprintf("#%d", triggerNumber) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Reason is the escalation case's reason: the points and the cases that make them.
 func (f Firing) Reason() string {
 	return fmt.Sprintf("escalation: %d points from %s (policy %s, threshold %d)", f.Points, f.Contributing, f.Policy, f.Threshold.At)
@@ -133,7 +229,12 @@ func (r *Runner) run(ctx context.Context, co *moderation.Coordinator, f Firing, 
 		}
 		return
 	}
-	f = claimed
+	r.carryOut(ctx, co, claimed, moderator)
+}
+
+// carryOut runs firing f, claimed (running), as moderator: the action's case through the
+// pipeline, its outcome on the firing, the two cases linked in their histories.
+func (r *Runner) carryOut(ctx context.Context, co *moderation.Coordinator, f Firing, moderator discord.User) {
 	act, ok := co.Catalogue().Lookup(string(f.Threshold.Action))
 	if !ok {
 		r.finish(ctx, f, StateFailed, 0, fmt.Sprintf("gavel has no %s action", f.Threshold.Action))

@@ -662,6 +662,11 @@ func (q *Queries) RecentCases(ctx context.Context, arg query.RecentCasesParams) 
 	return each(rows, func(r pgdb.Case) query.Case { return query.Case(r) }), err
 }
 
+func (q *Queries) ReclaimFiring(ctx context.Context, arg query.ReclaimFiringParams) (query.EscalationFiring, error) {
+	row, err := q.q.ReclaimFiring(ctx, pgdb.ReclaimFiringParams(arg))
+	return query.EscalationFiring(row), err
+}
+
 func (q *Queries) ReleaseAutomodKey(ctx context.Context, arg query.ReleaseAutomodKeyParams) error {
 	return q.q.ReleaseAutomodKey(ctx, pgdb.ReleaseAutomodKeyParams(arg))
 }

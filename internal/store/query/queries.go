@@ -149,6 +149,7 @@ type Queries interface {
 	RaidMembers(ctx context.Context, raidID int64) ([]RaidMember, error)
 	RearmFirings(ctx context.Context, arg RearmFiringsParams) ([]EscalationFiring, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
+	ReclaimFiring(ctx context.Context, arg ReclaimFiringParams) (EscalationFiring, error)
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
 	ReleaseShardLease(ctx context.Context, arg ReleaseShardLeaseParams) (int64, error)

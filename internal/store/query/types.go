@@ -933,6 +933,12 @@ type RecentCasesParams struct {
 	Limit     int64
 }
 
+type ReclaimFiringParams struct {
+	Now       int64
+	ID        int64
+	UpdatedAt int64
+}
+
 type ReleaseAutomodKeyParams struct {
 	GuildID   int64
 	DedupeKey string

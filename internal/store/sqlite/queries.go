@@ -658,6 +658,11 @@ func (q *Queries) RecentCases(ctx context.Context, arg query.RecentCasesParams) 
 	return each(rows, func(r sqlitedb.Case) query.Case { return query.Case(r) }), err
 }
 
+func (q *Queries) ReclaimFiring(ctx context.Context, arg query.ReclaimFiringParams) (query.EscalationFiring, error) {
+	row, err := q.q.ReclaimFiring(ctx, sqlitedb.ReclaimFiringParams(arg))
+	return query.EscalationFiring(row), err
+}
+
 func (q *Queries) ReleaseAutomodKey(ctx context.Context, arg query.ReleaseAutomodKeyParams) error {
 	return q.q.ReleaseAutomodKey(ctx, sqlitedb.ReleaseAutomodKeyParams(arg))
 }

@@ -773,6 +773,50 @@ func (q *Queries) RearmFirings(ctx context.Context, arg RearmFiringsParams) ([]E
 	return items, nil
 }
 
+const reclaimFiring = `-- name: ReclaimFiring :one
+UPDATE escalation_firings SET updated_at = $1
+WHERE id = $2 AND state = 'running' AND updated_at = $3
+RETURNING id, guild_id, user_id, policy, at_points, reset_below, action, duration_ms, needs_approval, points, contributing, trigger_case_id, escalation_case_id, state, note, decided_by, decided_at, approval_message_channel_id, approval_message_id, fired_at, rearmed_at, updated_at
+`
+
+type ReclaimFiringParams struct {
+	Now       int64
+	ID        int64
+	UpdatedAt int64
+}
+
+// Takes over a firing left running by a process that stopped: a compare-and-set on
+// updated_at, so of several processes taking it over at once one gets the row.
+func (q *Queries) ReclaimFiring(ctx context.Context, arg ReclaimFiringParams) (EscalationFiring, error) {
+	row := q.db.QueryRowContext(ctx, reclaimFiring, arg.Now, arg.ID, arg.UpdatedAt)
+	var i EscalationFiring
+	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.UserID,
+		&i.Policy,
+		&i.AtPoints,
+		&i.ResetBelow,
+		&i.Action,
+		&i.DurationMs,
+		&i.NeedsApproval,
+		&i.Points,
+		&i.Contributing,
+		&i.TriggerCaseID,
+		&i.EscalationCaseID,
+		&i.State,
+		&i.Note,
+		&i.DecidedBy,
+		&i.DecidedAt,
+		&i.ApprovalMessageChannelID,
+		&i.ApprovalMessageID,
+		&i.FiredAt,
+		&i.RearmedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const setCasePoints = `-- name: SetCasePoints :execrows
 UPDATE case_points SET points = $2, counts_until = $3, updated_at = $4 WHERE case_id = $1
 `

@@ -79,6 +79,13 @@ UPDATE escalation_firings SET state = sqlc.arg(to_state), note = COALESCE(sqlc.n
 WHERE id = sqlc.arg(id) AND state = sqlc.arg(from_state)
 RETURNING *;
 
+-- name: ReclaimFiring :one
+-- Takes over a firing left running by a process that stopped: a compare-and-set on
+-- updated_at, so of several processes taking it over at once one gets the row.
+UPDATE escalation_firings SET updated_at = sqlc.arg(now)
+WHERE id = sqlc.arg(id) AND state = 'running' AND updated_at = sqlc.arg(updated_at)
+RETURNING *;
+
 -- name: SetFiringApprovalMessage :exec
 UPDATE escalation_firings SET approval_message_channel_id = $2, approval_message_id = $3, updated_at = $4 WHERE id = $1;
 
