@@ -500,10 +500,11 @@ func (q *Queries) MemberPointCases(ctx context.Context, arg MemberPointCasesPara
 }
 
 const membersWithExpiredPoints = `-- name: MembersWithExpiredPoints :many
-SELECT DISTINCT p.guild_id, p.user_id FROM case_points p
-WHERE p.counts_until > $1 AND p.counts_until <= $2 AND p.points > 0 AND EXISTS (
-    SELECT 1 FROM escalation_firings f WHERE f.guild_id = p.guild_id AND f.user_id = p.user_id AND f.rearmed_at IS NULL)
-ORDER BY p.guild_id, p.user_id
+SELECT DISTINCT m.guild_id, m.user_id
+FROM (SELECT DISTINCT f.guild_id, f.user_id FROM escalation_firings f WHERE f.rearmed_at IS NULL) m
+JOIN case_points p ON p.guild_id = m.guild_id AND p.user_id = m.user_id
+WHERE p.counts_until > $1 AND p.counts_until <= $2 AND p.counting AND p.points > 0
+ORDER BY m.guild_id, m.user_id
 `
 
 type MembersWithExpiredPointsParams struct {
@@ -516,7 +517,8 @@ type MembersWithExpiredPointsRow struct {
 	UserID  int64
 }
 
-// The members with an open firing some of whose points stopped counting in (after, upto].
+// The members with an open firing some of whose counting points stopped counting in
+// (after, upto], read as NextPointsExpiry is.
 func (q *Queries) MembersWithExpiredPoints(ctx context.Context, arg MembersWithExpiredPointsParams) ([]MembersWithExpiredPointsRow, error) {
 	rows, err := q.db.QueryContext(ctx, membersWithExpiredPoints, arg.After, arg.Upto)
 	if err != nil {
@@ -613,13 +615,16 @@ func (q *Queries) NextApprovalFiredAt(ctx context.Context) (int64, error) {
 }
 
 const nextPointsExpiry = `-- name: NextPointsExpiry :one
-SELECT CAST(COALESCE(MIN(p.counts_until), 0) AS BIGINT) AS at FROM case_points p
-WHERE p.counts_until > $1 AND p.points > 0 AND EXISTS (
-    SELECT 1 FROM escalation_firings f WHERE f.guild_id = p.guild_id AND f.user_id = p.user_id AND f.rearmed_at IS NULL)
+SELECT CAST(COALESCE(MIN(p.counts_until), 0) AS BIGINT) AS at
+FROM (SELECT DISTINCT f.guild_id, f.user_id FROM escalation_firings f WHERE f.rearmed_at IS NULL) m
+JOIN case_points p ON p.guild_id = m.guild_id AND p.user_id = m.user_id
+WHERE p.counts_until > $1 AND p.counting AND p.points > 0
 `
 
 // The next moment a member with an open firing has points stop counting (0: none): when
-// their thresholds may re-arm.
+// their thresholds may re-arm. Read from the open firings (few, through their partial
+// unique index), each member's counting points through case_points_counting: what it reads
+// grows with the members who have an open firing, not with the cases.
 func (q *Queries) NextPointsExpiry(ctx context.Context, countsUntil int64) (int64, error) {
 	row := q.db.QueryRowContext(ctx, nextPointsExpiry, countsUntil)
 	var at int64

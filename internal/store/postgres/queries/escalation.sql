@@ -101,17 +101,22 @@ SELECT * FROM escalation_firings WHERE state = $1 AND fired_at <= $2 ORDER BY fi
 
 -- name: NextPointsExpiry :one
 -- The next moment a member with an open firing has points stop counting (0: none): when
--- their thresholds may re-arm.
-SELECT CAST(COALESCE(MIN(p.counts_until), 0) AS BIGINT) AS at FROM case_points p
-WHERE p.counts_until > $1 AND p.points > 0 AND EXISTS (
-    SELECT 1 FROM escalation_firings f WHERE f.guild_id = p.guild_id AND f.user_id = p.user_id AND f.rearmed_at IS NULL);
+-- their thresholds may re-arm. Read from the open firings (few, through their partial
+-- unique index), each member's counting points through case_points_counting: what it reads
+-- grows with the members who have an open firing, not with the cases.
+SELECT CAST(COALESCE(MIN(p.counts_until), 0) AS BIGINT) AS at
+FROM (SELECT DISTINCT f.guild_id, f.user_id FROM escalation_firings f WHERE f.rearmed_at IS NULL) m
+JOIN case_points p ON p.guild_id = m.guild_id AND p.user_id = m.user_id
+WHERE p.counts_until > $1 AND p.counting AND p.points > 0;
 
 -- name: MembersWithExpiredPoints :many
--- The members with an open firing some of whose points stopped counting in (after, upto].
-SELECT DISTINCT p.guild_id, p.user_id FROM case_points p
-WHERE p.counts_until > sqlc.arg(after) AND p.counts_until <= sqlc.arg(upto) AND p.points > 0 AND EXISTS (
-    SELECT 1 FROM escalation_firings f WHERE f.guild_id = p.guild_id AND f.user_id = p.user_id AND f.rearmed_at IS NULL)
-ORDER BY p.guild_id, p.user_id;
+-- The members with an open firing some of whose counting points stopped counting in
+-- (after, upto], read as NextPointsExpiry is.
+SELECT DISTINCT m.guild_id, m.user_id
+FROM (SELECT DISTINCT f.guild_id, f.user_id FROM escalation_firings f WHERE f.rearmed_at IS NULL) m
+JOIN case_points p ON p.guild_id = m.guild_id AND p.user_id = m.user_id
+WHERE p.counts_until > sqlc.arg(after) AND p.counts_until <= sqlc.arg(upto) AND p.counting AND p.points > 0
+ORDER BY m.guild_id, m.user_id;
 
 -- name: NextApprovalFiredAt :one
 -- The oldest firing still waiting for approval (0: none): it expires a day after it fired.
