@@ -595,6 +595,31 @@ func (s *Server) GatewayStats() GatewayStats {
 	h := s.ext.gw
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return s.gatewayStatsLocked()
+}
+
+// WaitGatewayStats waits until cond holds for the gateway's stats, read again whenever a
+// connection, session, heartbeat or close changes them, and returns the stats it held for:
+// a test waits on the gateway's own events instead of polling on the wall clock.
+func (s *Server) WaitGatewayStats(ctx context.Context, cond func(GatewayStats) bool) (GatewayStats, error) {
+	h := s.ext.gw
+	for {
+		h.mu.Lock()
+		st, ch := s.gatewayStatsLocked(), h.changed
+		h.mu.Unlock()
+		if cond(st) {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, context.Cause(ctx)
+		case <-ch:
+		}
+	}
+}
+
+func (s *Server) gatewayStatsLocked() GatewayStats {
+	h := s.ext.gw
 	h.purgeLocked(s.now())
 	h.refillStartsLocked(h.identifyNow())
 	st := h.stats

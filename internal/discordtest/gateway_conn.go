@@ -361,6 +361,7 @@ func (c *gwConn) handle(data []byte) {
 		h.mu.Lock()
 		h.stats.HeartbeatsReceived++
 		c.lastBeat = clock.OrSystem(h.beatClock).Now()
+		h.notifyLocked()
 		ack := h.acks
 		h.mu.Unlock()
 		if ack {

@@ -38,14 +38,19 @@ type world struct {
 }
 
 // heartbeat is short for speed, but long enough that a loaded CI machine does not miss ACKs
-// (a zombie) or heartbeats (the fake closes with 4009 after two intervals).
+// (a zombie).
 const heartbeat = 300 * time.Millisecond
 
+// newWorld's fake runs its zombie watchdog (4009 after two intervals without a heartbeat)
+// on a manual clock nobody moves: a client heartbeating on the wall clock of a loaded
+// machine can be late by more than an interval, and no test here is about the watchdog. A
+// test that wants it passes a clock of its own (the later option wins).
 func newWorld(t *testing.T, opts ...discordtest.Option) *world {
 	t.Helper()
 	fake := discordtest.New(t, append([]discordtest.Option{
 		discordtest.WithLogger(gateway.QuietLogger()),
 		discordtest.WithHeartbeatInterval(heartbeat),
+		discordtest.WithHeartbeatClock(clock.NewManual(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))),
 		discordtest.WithIdentifyInterval(200 * time.Millisecond),
 	}, opts...)...)
 	w := &world{fake: fake}
@@ -64,6 +69,9 @@ type botClient struct {
 	messages []string
 	readies  int
 	resumes  int
+	// seen is closed and replaced on every event disgo hands the listeners, after disgo has
+	// cached what the event carries: waitFor waits on it.
+	seen     chan struct{}
 	closeErr chan error
 
 	closeOnce sync.Once
@@ -77,7 +85,40 @@ func (b *botClient) contents() []string {
 
 func (b *botClient) waitMessages(t *testing.T, n int) {
 	t.Helper()
-	waitUntil(t, fmt.Sprintf("%d messages", n), func() bool { return len(b.contents()) >= n })
+	b.waitFor(t, fmt.Sprintf("%d messages", n), func() bool { return len(b.contents()) >= n })
+}
+
+// waitFor waits until cond holds, checking it again after each event disgo dispatches.
+func (b *botClient) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
+		b.mu.Lock()
+		seen := b.seen
+		b.mu.Unlock()
+		if cond() {
+			return
+		}
+		select {
+		case <-seen:
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// waitStats waits until cond holds for the fake's gateway stats, woken by the fake's own
+// changes (connections, sessions, heartbeats, closes), and returns them.
+func (w *world) waitStats(t *testing.T, what string, cond func(discordtest.GatewayStats) bool) discordtest.GatewayStats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := w.fake.WaitGatewayStats(ctx, cond)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v (the fake saw %+v)", what, err, st)
+	}
+	return st
 }
 
 // newBot builds the client; token "" means the fake's.
@@ -86,7 +127,7 @@ func (w *world) newBot(t *testing.T, token string, opts ...gateway.Option) *botC
 	if token == "" {
 		token = w.fake.Token()
 	}
-	b := &botClient{closeErr: make(chan error, 1)}
+	b := &botClient{closeErr: make(chan error, 1), seen: make(chan struct{})}
 	gwOpts := append([]gateway.Option{
 		gateway.WithURL(w.fake.GatewayURL),
 		gateway.WithLogger(gateway.QuietLogger()),
@@ -117,6 +158,13 @@ func (w *world) newBot(t *testing.T, token string, opts ...gateway.Option) *botC
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			b.resumes++
+		}),
+		// Registered last: disgo calls listeners in order, so the ones above have counted.
+		bot.WithEventListenerFunc(func(bot.Event) {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			close(b.seen)
+			b.seen = make(chan struct{})
 		}),
 	)
 	if err != nil {
@@ -185,7 +233,7 @@ func TestDisgoReceivesEventsThroughGavelsGateway(t *testing.T) {
 			if readies != 1 {
 				t.Errorf("disgo saw %d READY events when OpenGateway returned, want 1", readies)
 			}
-			waitUntil(t, "the guild in disgo's cache", func() bool {
+			b.waitFor(t, "the guild in disgo's cache", func() bool {
 				_, ok := b.client.Caches.Guild(snowflake.ID(w.guild))
 				return ok
 			})
@@ -193,7 +241,7 @@ func TestDisgoReceivesEventsThroughGavelsGateway(t *testing.T) {
 				t.Errorf("cached guild %q, want %q", g.Name, "gavel test")
 			}
 			// disgo caches the guild before its channels, from the same GUILD_CREATE.
-			waitUntil(t, "GUILD_CREATE's channel in disgo's cache", func() bool {
+			b.waitFor(t, "GUILD_CREATE's channel in disgo's cache", func() bool {
 				_, ok := b.client.Caches.Channel(snowflake.ID(w.channel))
 				return ok
 			})
@@ -203,12 +251,16 @@ func TestDisgoReceivesEventsThroughGavelsGateway(t *testing.T) {
 			if got := b.contents(); got[0] != "hello gavel" {
 				t.Errorf("listener got %q", got)
 			}
-			waitUntil(t, "heartbeats reach the fake", func() bool { return w.fake.GatewayStats().HeartbeatsReceived >= 2 })
+			// The client heartbeats on the wall clock; the fake's watchdog does not (newWorld),
+			// so a late heartbeat on a loaded machine delays this wait instead of ending the
+			// session with 4009.
+			w.waitStats(t, "heartbeats to reach the fake", func(st discordtest.GatewayStats) bool { return st.HeartbeatsReceived >= 2 })
+			// The latency is the gateway's own state, with no event of its own to wait on
+			// (disgo's heartbeat-ACK event is dropped when its handler is behind).
 			waitUntil(t, "latency to be measured", func() bool { return b.gw.Latency() > 0 })
 
 			b.close()
-			waitUntil(t, "the fake to see the close", func() bool { return w.fake.GatewayStats().ClosesReceived[1000] == 1 })
-			st := w.fake.GatewayStats()
+			st := w.waitStats(t, "the fake to see the close", func(st discordtest.GatewayStats) bool { return st.ClosesReceived[1000] == 1 })
 			if st.Sessions != 0 || st.Identifies != 1 || st.Connections != 1 {
 				t.Errorf("fake saw %+v; want one connection and one identify, and Close(1000) to end the session", st)
 			}
@@ -241,7 +293,7 @@ func TestResumeAfter4000LosesAndRepeatsNoEvent(t *testing.T) {
 	b.waitMessages(t, 5)
 
 	w.fake.CloseGateway(discordtest.CloseUnknownError, "scripted")
-	waitUntil(t, "the bot to be disconnected", func() bool { return w.fake.GatewayStats().OpenConnections == 0 })
+	w.waitStats(t, "the bot to be disconnected", func(st discordtest.GatewayStats) bool { return st.OpenConnections == 0 })
 	w.say(numbered(5, 10)...) // while nobody is connected
 	close(release)
 	if err := w.fake.WaitReady(context.Background(), 1); err != nil {
@@ -303,7 +355,7 @@ func TestResumableInvalidSessionResumes(t *testing.T) {
 	b := w.newBot(t, "")
 	b.open(t)
 	w.fake.InvalidateSessions(true)
-	waitUntil(t, "a resume", func() bool { return w.fake.GatewayStats().Resumes == 1 })
+	w.waitStats(t, "a resume", func(st discordtest.GatewayStats) bool { return st.Resumes == 1 })
 	w.say("after")
 	b.waitMessages(t, 1)
 	if st := w.fake.GatewayStats(); st.Identifies != 1 {
@@ -319,7 +371,7 @@ func TestReconnectRequestResumes(t *testing.T) {
 	w.say("before")
 	b.waitMessages(t, 1)
 	w.fake.RequestReconnect()
-	waitUntil(t, "a resume", func() bool { return w.fake.GatewayStats().Resumes == 1 })
+	w.waitStats(t, "a resume", func(st discordtest.GatewayStats) bool { return st.Resumes == 1 })
 	w.say("after")
 	b.waitMessages(t, 2)
 	if diff := cmp.Diff([]string{"before", "after"}, b.contents()); diff != "" {
@@ -367,8 +419,7 @@ func TestZombieConnectionIsDetectedAndResumed(t *testing.T) {
 	// answering; but a client whose close grace ran out (a loaded machine) drops the TCP
 	// connection and resumes without that answer, so the count can trail the RESUME. Wait
 	// for it rather than assume it.
-	waitUntil(t, "the fake to receive the 4000 close", func() bool { return w.fake.GatewayStats().ClosesReceived[4000] >= 1 })
-	st := w.fake.GatewayStats()
+	st := w.waitStats(t, "the fake to receive the 4000 close", func(st discordtest.GatewayStats) bool { return st.ClosesReceived[4000] >= 1 })
 	if st.ClosesReceived[1000] != 0 || st.ClosesReceived[1001] != 0 {
 		t.Errorf("fake received closes %v, want 4000 (not 1000/1001, which end the session)", st.ClosesReceived)
 	}
