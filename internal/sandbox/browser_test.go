@@ -78,13 +78,13 @@ func TestSandboxInBrowser(t *testing.T) {
 	run("open the panel and be mia, the moderator",
 		chromedp.Navigate(sb.URL()),
 		shows("#sandbox-banner", "signed in without OAuth"),
-		chromedp.SetValue(chromedp.CSS("#as"), w.Moderator.String()),
-		chromedp.Click(chromedp.CSS("#pick button")),
+		setValue("#as", w.Moderator.String()),
+		clickOn("#pick button"),
 		shows("#notice", "You are now mia"),
 	)
 	run("type $ban @member spam in #general",
-		chromedp.SetValue(chromedp.CSS("#text"), "$ban @member spam"),
-		chromedp.Click(chromedp.CSS(".compose button")),
+		setValue("#text", "$ban @member spam"),
+		clickOn(".compose button"),
 		shows("#messages", "Case #1 · ban @member"),
 	)
 	run("the member's DM",
@@ -96,7 +96,7 @@ func TestSandboxInBrowser(t *testing.T) {
 		shows("#messages", "Case #1 · BAN"),
 	)
 	run("the case on the dashboard, signed in as mia without OAuth",
-		chromedp.Click(chromedp.CSS("#open-dashboard")),
+		clickOn("#open-dashboard"),
 		shows("#signed-in-as", "mia"),
 		chromedp.Navigate(fmt.Sprintf("%s/g/%s/cases/1", base, w.Guild)),
 		shows("main", "spam"),

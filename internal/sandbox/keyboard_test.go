@@ -73,6 +73,50 @@ func until(js string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// clickOn clicks the element sel selects with the mouse, as a person does, once the page
+// has loaded. It finds the element and its place in one evaluation and clicks at that point:
+// chromedp's Click holds a DOM node id between finding the node and clicking it, and a page
+// replaced in between (a form's navigation landing, htmx swapping the body) turns that id
+// into "Could not find node with given id". A navigation during the lookup starts it again
+// in the new page.
+func clickOn(sel string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(() => {
+		const e = document.readyState === 'complete' && document.querySelector(%q);
+		if (!e) return null;
+		e.scrollIntoView({block: 'center', inline: 'center'});
+		const r = e.getBoundingClientRect();
+		return r.width > 0 && r.height > 0 ? [r.left + r.width / 2, r.top + r.height / 2] : null;
+	})()`, sel)
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		for {
+			xy, err := chromedp.Poll[[]float64](js, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			if err == nil {
+				_, err = chromedp.MouseClickXY(xy[0], xy[1])(ctx, tg)
+				return err
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// setValue sets the value of the form field sel selects, by selector in the page (see
+// clickOn for why not by node id).
+func setValue(sel, value string) chromedp.Action[chromedp.Void] {
+	return until(fmt.Sprintf(`(() => {
+		const e = document.readyState === 'complete' && document.querySelector(%q);
+		if (!e) return false;
+		e.value = %q;
+		return e.value === %q;
+	})()`, sel, value, value))
+}
+
 // focused describes the focused element, for messages.
 const focused = `(() => { const e = document.activeElement; return e ? e.outerHTML.slice(0, 120) : "nothing"; })()`
 
@@ -128,10 +172,10 @@ func TestCaseBrowserByKeyboard(t *testing.T) {
 	// on the servers page.
 	b.run("sign in as sam through the panel",
 		chromedp.Navigate(sb.URL()),
-		chromedp.SetValue(chromedp.CSS("#as"), w.Senior.String()),
-		chromedp.Click(chromedp.CSS("#pick button")),
+		setValue("#as", w.Senior.String()),
+		clickOn("#pick button"),
 		until(`(document.querySelector('#me') || {innerText: ''}).innerText.startsWith('sam')`),
-		chromedp.Click(chromedp.CSS("#open-dashboard")),
+		clickOn("#open-dashboard"),
 		until(`!!document.querySelector('#servers')`),
 		chromedp.Navigate(base+"/servers"),
 		until(`!!document.querySelector('#servers')`),

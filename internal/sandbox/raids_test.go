@@ -76,8 +76,8 @@ func TestRaidsPageInBrowser(t *testing.T) {
 	pick := func(user, name string) {
 		b.run("be "+name,
 			chromedp.Navigate(sb.URL()),
-			chromedp.SetValue(chromedp.CSS("#as"), user),
-			chromedp.Click(chromedp.CSS("#pick button")),
+			setValue("#as", user),
+			clickOn("#pick button"),
 			// The notice is the answer's page: the panel may already show the same user
 			// before the form is sent, and a navigation while it is sent would be aborted.
 			until(fmt.Sprintf(`(document.querySelector('#notice') || {innerText: ''}).innerText.includes(%q)`, "You are now "+name)),
@@ -138,7 +138,7 @@ func TestRaidsPageInBrowser(t *testing.T) {
 		t.Errorf("the RAID case lists %s children; want 3 (the joiners timed out)", got)
 	}
 	b.run("a child case",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`.child-row[data-number="%d"] a`, r.child))),
+		clickOn(fmt.Sprintf(`.child-row[data-number="%d"] a`, r.child)),
 		until(`!!document.querySelector('#link-parent')`),
 	)
 	if got := b.eval(`document.querySelector('#link-parent a').getAttribute('href') + ' ' + document.querySelector('#link-raid a').getAttribute('href')`); got !=

@@ -103,8 +103,8 @@ func render(t *testing.T) {
 	base := strings.TrimSuffix(sb.URL(), "/sandbox/")
 	b.run("sign in as sam through the panel",
 		chromedp.Navigate(sb.URL()),
-		chromedp.SetValue(chromedp.CSS("#as"), w.Senior.String()),
-		chromedp.Click(chromedp.CSS("#pick button")),
+		setValue("#as", w.Senior.String()),
+		clickOn("#pick button"),
 		until(`(document.querySelector('#me') || {innerText: ''}).innerText.startsWith('sam')`),
 	)
 	if err := os.MkdirAll(shotDir, 0o755); err != nil {
