@@ -103,17 +103,6 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		return v
 	}
-	signIn := func(user discordtest.ID) {
-		t.Helper()
-		run("sign in as "+user.String(),
-			chromedp.Navigate(ww.url+"/"),
-			chromedp.Click(chromedp.CSS("#sign-in")),
-			chromedp.WaitVisible(chromedp.CSS("#authorize")),
-			chromedp.SetValue(chromedp.CSS("#user_id"), user.String()),
-			chromedp.Click(chromedp.CSS("#authorize")),
-			chromedp.WaitVisible(chromedp.CSS("#signed-in-as")),
-		)
-	}
 	// A form sent without htmx navigates: a wait that was running in the old page fails
 	// with it, and is tried again in the new one until the step's deadline.
 	settled := func(a chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
@@ -131,6 +120,45 @@ func TestDashboardInBrowser(t *testing.T) {
 			}
 		})
 	}
+	// The clicks, fields and submits below find their element by selector in the loaded
+	// page, in the evaluation that acts on it: chromedp's Click, SetValue and Submit hold a
+	// DOM node id between finding the node and acting, and a page replaced in between (a
+	// navigation landing, htmx swapping the body of a boosted link or form) fails them with
+	// "Could not find node with given id". A navigation during the lookup starts it again in
+	// the new page.
+	inPage := func(sel, act string) chromedp.Action[chromedp.Void] {
+		js := fmt.Sprintf(`(() => { const e = document.readyState === 'complete' && document.querySelector(%q); if (!e) return false; %s })()`, sel, act)
+		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			return err
+		}))
+	}
+	setValue := func(sel, value string) chromedp.Action[chromedp.Void] {
+		return inPage(sel, fmt.Sprintf(`e.value = %q; return e.value === %q;`, value, value))
+	}
+	// submit sends the element's form without htmx, as chromedp's Submit does; after the
+	// evaluation has answered, so that the navigation cannot fail it and have it sent twice.
+	submit := func(sel string) chromedp.Action[chromedp.Void] {
+		return inPage(sel, `const f = e.form || e; setTimeout(() => HTMLFormElement.prototype.submit.call(f)); return true;`)
+	}
+	// click clicks the element with the mouse at its centre.
+	click := func(sel string) chromedp.Action[chromedp.Void] {
+		js := fmt.Sprintf(`(() => {
+			const e = document.readyState === 'complete' && document.querySelector(%q);
+			if (!e) return null;
+			e.scrollIntoView({block: 'center', inline: 'center'});
+			const r = e.getBoundingClientRect();
+			return r.width > 0 && r.height > 0 ? [r.left + r.width / 2, r.top + r.height / 2] : null;
+		})()`, sel)
+		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			xy, err := chromedp.Poll[[]float64](js, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			if err != nil {
+				return err
+			}
+			_, err = chromedp.MouseClickXY(xy[0], xy[1])(ctx, tg)
+			return err
+		}))
+	}
 	rows := func(want int) chromedp.Action[chromedp.Void] {
 		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll('.case-row').length === %d`, want), chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
@@ -138,6 +166,17 @@ func TestDashboardInBrowser(t *testing.T) {
 		}))
 	}
 
+	signIn := func(user discordtest.ID) {
+		t.Helper()
+		run("sign in as "+user.String(),
+			chromedp.Navigate(ww.url+"/"),
+			click("#sign-in"),
+			chromedp.WaitVisible(chromedp.CSS("#authorize")),
+			setValue("#user_id", user.String()),
+			click("#authorize"),
+			chromedp.WaitVisible(chromedp.CSS("#signed-in-as")),
+		)
+	}
 	signIn(ww.mod)
 	run("the servers page", chromedp.WaitVisible(chromedp.CSS("#servers")))
 	if who := text("#signed-in-as"); who != "mod" {
@@ -145,23 +184,23 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 
 	run("list and filter the cases",
-		chromedp.Click(chromedp.CSS(`#servers a`)),
+		click(`#servers a`),
 		chromedp.WaitVisible(chromedp.CSS("#cases")),
 		rows(26),
-		chromedp.SetValue(chromedp.CSS("#f-type"), "KICK"),
-		chromedp.Submit(chromedp.CSS("#f-apply")),
+		setValue("#f-type", "KICK"),
+		submit("#f-apply"),
 		rows(5),
-		chromedp.SetValue(chromedp.CSS("#f-type"), ""),
-		chromedp.SetValue(chromedp.CSS("#f-q"), "rude"),
-		chromedp.Submit(chromedp.CSS("#f-apply")),
+		setValue("#f-type", ""),
+		setValue("#f-q", "rude"),
+		submit("#f-apply"),
 		rows(1),
 	)
 
 	run("open the case and edit its reason",
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-number="%d"] a`, n))),
+		click(fmt.Sprintf(`tr[data-number="%d"] a`, n)),
 		chromedp.WaitVisible(chromedp.CSS("#edit-reason")),
-		chromedp.SetValue(chromedp.CSS("#reason"), "rude things, edited in the browser"),
-		chromedp.Submit(chromedp.CSS("#save-reason")),
+		setValue("#reason", "rude things, edited in the browser"),
+		submit("#save-reason"),
 		settled(chromedp.WaitVisible(chromedp.CSS("#notice"))),
 	)
 	if reason := text("#c-reason"); reason != "rude things, edited in the browser" {
@@ -182,7 +221,7 @@ func TestDashboardInBrowser(t *testing.T) {
 
 	run("a cross-site POST",
 		chromedp.Navigate(evilURL),
-		chromedp.Click(chromedp.CSS("#go")),
+		click("#go"),
 		chromedp.WaitVisible(chromedp.CSS("#error-title")),
 	)
 	if title := text("#error-title"); title != "Cross-site request refused" {
@@ -195,7 +234,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	run("sign out",
 		chromedp.Navigate(ww.url+"/servers"),
 		chromedp.WaitVisible(chromedp.CSS("#signed-in-as")),
-		chromedp.Click(chromedp.CSS(`form[action="/auth/logout"] button`)),
+		click(`form[action="/auth/logout"] button`),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 	)
 	signIn(ww.plain)
@@ -214,17 +253,17 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	run("sign out again",
 		chromedp.Navigate(ww.url+"/servers"),
-		chromedp.Click(chromedp.CSS(`form[action="/auth/logout"] button`)),
+		click(`form[action="/auth/logout"] button`),
 		chromedp.WaitVisible(chromedp.CSS("#sign-in")),
 	)
 	signIn(ww.owner)
 	run("the AutoMod tester",
 		chromedp.Navigate(ww.url+"/g/"+ww.guild.String()+"/cases"),
 		chromedp.WaitVisible(chromedp.CSS("#cases")),
-		chromedp.Click(chromedp.CSS(`a[href="/g/`+ww.guild.String()+`/automod"]`)),
+		click(`a[href="/g/`+ww.guild.String()+`/automod"]`),
 		settled(chromedp.WaitVisible(chromedp.CSS("#tester"))),
-		chromedp.SetValue(chromedp.CSS("#message"), "get FREE NITRO here"),
-		chromedp.Submit(chromedp.CSS("#test")),
+		setValue("#message", "get FREE NITRO here"),
+		submit("#test"),
 		settled(chromedp.WaitVisible(chromedp.CSS("#hits"))),
 	)
 	if hit := text("#hits"); !strings.Contains(hit, "scams: keyword free nitro matched FREE NITRO at characters 4–14") {
