@@ -84,15 +84,21 @@ func (rt *Router) onMessage(e *events.MessageCreate) {
 }
 
 func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID discord.GuildID, channelID discord.ChannelID, msg ddiscord.Message) {
-	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
 	g, err := rt.cfg.Settings.Get(ctx, guildID)
 	if err != nil {
 		// Every message of the guild needs its prefix, so an outage would be logged per
 		// message: the health tracker keeps the driver's detail to one line per outage.
 		_, err = rt.failure(err)
-		log.Error("reading the guild's settings", "err", err)
+		rt.log.Error("reading the guild's settings", "guild", guildID, "channel", channelID, "user", int64(msg.Author.ID), "err", err)
 		return
 	}
+	args, ok, parseErr := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
+	if !ok {
+		return
+	}
+	// Only now, for a command: a logger with attributes formats them when made, which for
+	// every message of a storm was a tenth of gavel's time (docs/benchmarks.md, issue 16).
+	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
 	reply := func(m discord.Message) int64 {
 		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
 		defer cancel()
@@ -101,10 +107,6 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 			log.Warn("replying in the channel", "err", err)
 		}
 		return int64(id)
-	}
-	args, ok, parseErr := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
-	if !ok {
-		return
 	}
 	command, known := commandOf(args, parseErr)
 	ev := discord.EventID(msg.ID)

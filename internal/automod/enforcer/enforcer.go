@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/cases"
@@ -155,6 +156,8 @@ type Enforcer struct {
 	botUser discord.User
 	pending map[string]*execution
 	engines map[int64]*guildRules
+	// shared are the compiled engines by their rules (compile).
+	shared map[string]weak.Pointer[automod.Engine]
 }
 
 // guildRules is a guild's compiled gavel-enforced rules.
@@ -512,7 +515,7 @@ func (am *Enforcer) rulesFor(ctx context.Context, guildID discord.GuildID) (*gui
 		for i, g := range rules {
 			engineRules[i] = g.EngineRule(int64(i + 1))
 		}
-		if next.engine, err = automod.Compile(engineRules); err != nil {
+		if next.engine, err = am.compile(engineRules); err != nil {
 			return nil, fmt.Errorf("compiling guild %d's gavel-enforced rules: %w", guildID, err)
 		}
 	}
@@ -521,6 +524,52 @@ func (am *Enforcer) rulesFor(ctx context.Context, guildID discord.GuildID) (*gui
 	am.mu.Unlock()
 	return next, nil
 }
+
+// compile returns the engine of rules, shared with every guild whose rules are the same (a
+// rules file applied to many guilds): an engine holds no guild (EngineRule leaves it out)
+// and is safe for concurrent use, and building one (its Aho-Corasick automaton) cost a
+// millisecond per guild, 2.5 s of CPU for the first messages of 2,500 guilds
+// (docs/benchmarks.md, issue 16). Engines are held weakly: one no guild uses any more is
+// collected.
+func (am *Enforcer) compile(rules []automod.Rule) (*automod.Engine, error) {
+	key, err := json.Marshal(rules)
+	if err != nil {
+		return automod.Compile(rules)
+	}
+	am.mu.Lock()
+	if wp, ok := am.shared[string(key)]; ok {
+		if e := wp.Value(); e != nil {
+			am.mu.Unlock()
+			return e, nil
+		}
+		delete(am.shared, string(key))
+	}
+	am.mu.Unlock()
+	e, err := automod.Compile(rules)
+	if err != nil {
+		return nil, err
+	}
+	am.mu.Lock()
+	if am.shared == nil {
+		am.shared = map[string]weak.Pointer[automod.Engine]{}
+	}
+	if len(am.shared) >= maxSharedEngines {
+		// Forget the collected ones; past the bound, stop sharing new sets.
+		for k, wp := range am.shared {
+			if wp.Value() == nil {
+				delete(am.shared, k)
+			}
+		}
+	}
+	if len(am.shared) < maxSharedEngines {
+		am.shared[string(key)] = weak.Make(e)
+	}
+	am.mu.Unlock()
+	return e, nil
+}
+
+// maxSharedEngines bounds the keys of the shared engines (one per distinct rule set).
+const maxSharedEngines = 10000
 
 // Message is a message posted or edited in a guild, as the enforcer reads it.
 type Message struct {
@@ -546,6 +595,10 @@ func (am *Enforcer) Message(msg Message) {
 	if msg.GuildID == 0 || msg.FromBot {
 		return
 	}
+	if am.passes(msg) {
+		am.handled(Handled{Kind: KindMessage, GuildID: discord.GuildID(msg.GuildID), MessageID: discord.MessageID(msg.ID)})
+		return
+	}
 	co, ok := am.work.Begin()
 	if !ok {
 		return
@@ -559,6 +612,30 @@ func (am *Enforcer) Message(msg Message) {
 			am.log.Error("gavel-enforced automod", "guild", msg.GuildID, "message", msg.ID, "err", err)
 		}
 	}()
+}
+
+// passes says, without waiting for anything, that msg breaks none of its guild's rules: the
+// guild's compiled rules are at hand and fresh, and the first evaluation (the one enforce
+// starts with, which decides for a message that matches nothing) matches nothing. Nearly
+// every message passes, and then no goroutine, timer or context is made for it: those were
+// a fifth of gavel's time in a message storm (docs/benchmarks.md, issue 16).
+func (am *Enforcer) passes(msg Message) bool {
+	am.mu.Lock()
+	cur := am.engines[msg.GuildID]
+	fresh := cur != nil && am.clock.Now().Sub(cur.checkedAt) < am.check
+	am.mu.Unlock()
+	if !fresh {
+		return false
+	}
+	if cur.engine == nil {
+		return true
+	}
+	in := automod.Message{Content: msg.Content, AuthorID: msg.Author.ID, ChannelID: discord.ChannelID(msg.ChannelID),
+		MentionedUsers: msg.Mentions, MentionedRoles: msg.MentionRoles}
+	if msg.HasMember {
+		in.AuthorRoles = msg.Roles
+	}
+	return len(cur.engine.Evaluate(in)) == 0
 }
 
 func (am *Enforcer) enforce(ctx context.Context, co *moderation.Coordinator, msg Message) error {
