@@ -156,7 +156,7 @@ func newCheckWorld(t *testing.T, botPerms permissions.Permission) *checkWorld {
 	st := storetest.Open(t, store.SQLite)
 	w := &checkWorld{port: p, cases: cases.NewService(st), settings: settings.NewService(st), cat: actions.Catalogue()}
 	w.co = moderation.NewCoordinator(actions.Catalogue(), p, w.cases, w.settings, executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond)),
-		moderation.WithBotUserID(dBot))
+		moderation.WithBotUserID(dBot), moderation.WithDMTimeout(testDMTimeout))
 	return w
 }
 

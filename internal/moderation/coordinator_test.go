@@ -39,17 +39,29 @@ type world struct {
 	cases    *cases.Service
 	settings *settings.Service
 	// ml is the mod log, whose worker runs for the whole test.
-	ml   *modlog.Service
-	co   *moderation.Coordinator
-	cat  *moderation.Catalogue
-	st   *store.Store
-	exec *executor.Executor
+	ml *modlog.Service
+	// delivered is closed and replaced after each of the mod log's deliveries (posted,
+	// edited, skipped or failed): modlogSettled waits on it.
+	deliveredMu sync.Mutex
+	delivered   chan struct{}
+	co          *moderation.Coordinator
+	cat         *moderation.Catalogue
+	st          *store.Store
+	exec        *executor.Executor
 
 	guild, owner, alice, bob, carol, dave discordtest.ID
 	member, managed, botRole, mod, jailed discordtest.ID
 	general, modlog                       discordtest.ID
 	crowd                                 []discordtest.ID
 }
+
+// testDMTimeout bounds the DMs of tests that expect them to arrive. DefaultDMTimeout (3 s on
+// the wall clock) is the product's bound, and a first DM to the fake has taken 2.6 s on a
+// loaded 2-core machine under -race (TestBanEndToEnd/sqlite, the first test of the process
+// to DM, then failed now and then with the DM timed out): a test of what a delivered DM does
+// must not depend on the machine's speed. The bound itself is tested with a DM that never
+// answers (TestSlowDMDoesNotHoldTheBan).
+const testDMTimeout = time.Minute
 
 const botPerms = discordtest.PermBanMembers | discordtest.PermKickMembers | discordtest.PermManageRoles |
 	discordtest.PermModerateMembers | discordtest.PermViewAuditLog | discordtest.PermViewChannel |
@@ -112,7 +124,8 @@ func newWorld(t testing.TB, engine store.Engine, fakeOpts ...discordtest.Option)
 		t.Fatal(err)
 	}
 	ex := executor.New(executor.WithRetries(4, time.Millisecond, 20*time.Millisecond))
-	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(discord.UserID(w.s.BotID())))
+	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, ex, moderation.WithBotUserID(discord.UserID(w.s.BotID())),
+		moderation.WithDMTimeout(testDMTimeout))
 	w.st, w.exec = st, ex
 	return w
 }
@@ -121,7 +134,18 @@ func newWorld(t testing.TB, engine store.Engine, fakeOpts ...discordtest.Option)
 // worker runs until the test ends.
 func (w *world) withCases(t testing.TB, opts ...cases.Option) {
 	t.Helper()
-	w.ml = modlog.New(w.st, w.settings, modlog.WithTones(actions.Catalogue().Tone), modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
+	w.deliveredMu.Lock()
+	if w.delivered == nil {
+		w.delivered = make(chan struct{})
+	}
+	w.deliveredMu.Unlock()
+	w.ml = modlog.New(w.st, w.settings, modlog.WithTones(actions.Catalogue().Tone), modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))),
+		modlog.WithDeliveryObserver(func(int64, modlog.Outcome) {
+			w.deliveredMu.Lock()
+			defer w.deliveredMu.Unlock()
+			close(w.delivered)
+			w.delivered = make(chan struct{})
+		}))
 	w.cases = cases.NewService(w.st, append(opts, cases.WithChangeObserver(w.ml))...)
 	w.ml.Bind(w.cases)
 	ctx, stop := context.WithCancel(context.Background())
@@ -130,13 +154,31 @@ func (w *world) withCases(t testing.TB, opts ...cases.Option) {
 	t.Cleanup(func() { stop(); <-done })
 }
 
-// modlogSettled waits until the mod log has delivered everything queued so far.
+// modlogSettled waits until the mod log has delivered everything queued so far: the outbox
+// is read again after each delivery the worker finishes (a row leaves the outbox in the
+// transaction that finishes it, before the worker tells of it). On a timeout it says what
+// is left and why, for a delivery that failed and waits for its retry.
 func (w *world) modlogSettled(t *testing.T) {
 	t.Helper()
-	waitUntil(t, 10*time.Second, "the mod log's deliveries", func() bool {
+	deadline := time.NewTimer(30 * time.Second)
+	defer deadline.Stop()
+	for {
+		w.deliveredMu.Lock()
+		next := w.delivered
+		w.deliveredMu.Unlock()
 		p, err := w.ml.Pending(context.Background())
-		return err == nil && len(p) == 0
-	})
+		if err != nil {
+			t.Fatalf("reading the mod log's outbox: %v", err)
+		}
+		if len(p) == 0 {
+			return
+		}
+		select {
+		case <-next:
+		case <-deadline.C:
+			t.Fatalf("the mod log still has deliveries queued: %+v", p)
+		}
+	}
 }
 
 // modlogEmbed returns the embed of case id's mod-log message as the channel shows it now.
@@ -478,7 +520,7 @@ func TestTargetLeftBeforeTheKick(t *testing.T) {
 	w := newWorld(t, store.SQLite)
 	port := leavesOnDM{Adapter: w.port, leave: func() { w.s.UserLeaves(w.guild, w.carol) }}
 	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, executor.New(executor.WithRetries(2, time.Millisecond, time.Millisecond)),
-		moderation.WithBotUserID(discord.UserID(w.s.BotID())))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithDMTimeout(testDMTimeout))
 	res := w.run(t, w.alice, "kick", w.carol)
 	if res.Case == nil || res.Case.Status != cases.Voided || !strings.Contains(res.Reply.Content, "they left the server") {
 		t.Fatalf("result %+v; want a voided case and a reply that says they left", res)

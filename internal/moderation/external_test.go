@@ -26,6 +26,7 @@ func TestRecordExternal(t *testing.T) {
 		var mu sync.Mutex
 		var observed []cases.Case
 		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, executor.New(), moderation.WithBotUserID(discord.UserID(w.s.BotID())),
+			moderation.WithDMTimeout(testDMTimeout),
 			moderation.WithExternalActionObserver(func(_ context.Context, c cases.Case) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -275,7 +276,7 @@ func TestReconcile(t *testing.T) {
 		clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 		w.withCases(t, cases.WithClock(clk.Now))
 		w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec,
-			moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithCoordinatorClock(clk.Now))
+			moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithCoordinatorClock(clk.Now), moderation.WithDMTimeout(testDMTimeout))
 		ctx := context.Background()
 		if err := w.s.BanAs(w.guild, w.owner, w.carol, "by hand"); err != nil {
 			t.Fatal(err)

@@ -40,7 +40,7 @@ func newExpiring(t *testing.T, engine store.Engine, cfg expiry.Config, opts ...m
 	w.withCases(t, cases.WithClock(clk.Now))
 	svc := expiry.NewService(w.st, w.cases, expiry.WithRules(actions.Catalogue().ExpiryRules()), expiry.WithClock(clk))
 	opts = append([]moderation.CoordinatorOption{moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithExpiry(svc),
-		moderation.WithCoordinatorClock(clk.Now)}, opts...)
+		moderation.WithCoordinatorClock(clk.Now), moderation.WithDMTimeout(testDMTimeout)}, opts...)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec, opts...)
 	cfg.Actor = discord.UserID(w.s.BotID())
 	p := expiry.NewPoller(svc, w.co.Expiries(), cfg, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})))

@@ -23,7 +23,7 @@ func massWorld(t *testing.T, engine store.Engine) *world {
 	w := newWorld(t, engine, discordtest.WithRouteLimit(discordtest.BulkBanRoute, 0, 0))
 	w.s.EditRole(w.guild, w.botRole, func(r *discordtest.Role) { r.Permissions |= discordtest.PermManageGuild })
 	w.co = moderation.NewCoordinator(actions.Catalogue(), w.port, w.cases, w.settings, w.exec,
-		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithStore(w.st))
+		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithStore(w.st), moderation.WithDMTimeout(testDMTimeout))
 	return w
 }
 
