@@ -88,10 +88,12 @@ func (s *Service) Create(ctx context.Context, n New) (Case, error) {
 }
 
 // createObserved inserts the cases in one transaction and tells the observer, in it, of
-// those created active (a pending case is news once it is settled).
+// those created active (a pending case is news once it is settled). The observer (escalation)
+// locks the member's points, which two writes at once can deadlock on PostgreSQL
+// (docs/escalation.md): the write PostgreSQL ends is run again, not lost.
 func (s *Service) createObserved(ctx context.Context, ns []*New, rows []store.NewCase) ([]Case, error) {
 	var keys []store.CaseKey
-	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+	err := s.st.InTxRetrying(ctx, func(tx *store.Tx) error {
 		var err error
 		if keys, err = tx.InsertCases(rows); err != nil {
 			return err

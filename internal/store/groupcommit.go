@@ -110,7 +110,7 @@ type updateReq struct {
 func (s *Store) GroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	b := s.upd
 	if b == nil {
-		return s.InTx(ctx, fn)
+		return s.InTxRetrying(ctx, fn)
 	}
 	r := &updateReq{ctx: ctx, fn: withClaim(fn), done: make(chan struct{})}
 	b.mu.Lock()
@@ -191,7 +191,18 @@ func (b *updater) lead(ctx context.Context) {
 }
 
 // runAlone runs r in a transaction of its own; its AfterCommit functions run in GroupTx.
+// A run the engine undid for reasons not its own (a deadlock, a serialization failure) is
+// run again, at most transientAttempts times in all.
 func (b *updater) runAlone(r *updateReq) {
+	for attempt := 1; ; attempt++ {
+		b.runAloneOnce(r)
+		if r.err == nil || b.transient == nil || !b.transient(r.err) || attempt >= transientAttempts {
+			return
+		}
+	}
+}
+
+func (b *updater) runAloneOnce(r *updateReq) {
 	ctx, cancel := b.s.batchCtx(r.ctx)
 	defer cancel()
 	r.tx = nil

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/gavelbot/gavel/internal/store/postgres"
 	"github.com/gavelbot/gavel/internal/store/query"
 )
 
@@ -59,6 +60,25 @@ func (s *Store) bindTx(ctx context.Context, tx *sql.Tx) *Tx {
 // InTx runs fn in a write transaction and commits it when fn returns nil, then runs what fn
 // registered with AfterCommit. On SQLite the transaction begins IMMEDIATE (see sqliteDSN),
 // so it holds the write lock from the start.
+// transientAttempts bounds how many times GroupTx runs a write the engine undid for reasons
+// not its own: PostgreSQL's deadlock detector ends one of two transactions that wait for
+// each other (a member's escalation lock taken in share mode and then exclusively, by two
+// writes at once: docs/escalation.md), and the write it ended is as good as the other's.
+const transientAttempts = 3
+
+// InTxRetrying is InTx for callers whose fn may run more than once (it keeps its effects
+// outside the database for AfterCommit): a run ended by a deadlock or a serialization failure
+// (PostgreSQL) is run again in a new transaction, at most transientAttempts times in all,
+// unless ctx has ended. GroupTx without group commit is this.
+func (s *Store) InTxRetrying(ctx context.Context, fn func(tx *Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.InTx(ctx, fn)
+		if err == nil || s.Location.Engine != Postgres || !postgres.Transient(err) || attempt >= transientAttempts || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
 func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
