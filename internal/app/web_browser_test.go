@@ -46,7 +46,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	reply := ww.send(t, ww.mod, "$warn <@"+ww.target.String()+"> said rude things")
 	n := replyCase(t, reply.Content)
 	var logged discordtest.Message
-	waitFor(t, "the warn's mod-log post", func() bool {
+	waitOnMessages(t, ww.s, "the warn's mod-log post", func() bool {
 		for _, m := range ww.s.Messages(ww.modlog) {
 			if len(m.Embeds) > 0 && strings.Contains(string(m.Embeds[0]), "said rude things") {
 				logged = m
@@ -206,7 +206,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if reason := text("#c-reason"); reason != "rude things, edited in the browser" {
 		t.Errorf("the case page shows reason %q after the edit", reason)
 	}
-	waitFor(t, "the mod-log message edited", func() bool {
+	waitOnMessages(t, ww.s, "the mod-log message edited", func() bool {
 		m, ok := ww.message(ww.modlog, logged.ID)
 		return ok && m.EditedTimestamp != nil && strings.Contains(string(m.Embeds[0]), "edited in the browser")
 	})
