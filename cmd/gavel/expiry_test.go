@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,16 +21,11 @@ import (
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
-// buildGavel compiles this command into the test's temporary directory: the expiry tests
-// run it as separate processes, so that they can be killed like real ones.
+// buildGavel returns the gavel binary, built once per test run (gavelBinary): the expiry
+// and shard tests run it as separate processes, so that they can be killed like real ones.
 func buildGavel(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "gavel")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return gavelBinary(t)
 }
 
 // gavelProcess is `gavel run` in a process of its own.
@@ -49,6 +45,15 @@ func startGavel(t *testing.T, bin string, env map[string]string) *gavelProcess {
 	}
 	p := &gavelProcess{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
+	if dir := os.Getenv("GAVEL_TEST_LOG_DIR"); dir != "" {
+		// A debugging aid: each process's log also goes to a file that outlives the test.
+		f, err := os.CreateTemp(dir, "gavel-*.log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		cmd.Stderr = io.MultiWriter(p.stderr, f)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,26 +212,41 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 	second.stop(t)
 }
 
-// TestThreePollersRunEachActionOnce: three gavel processes on one PostgreSQL database and
-// 600 due unbans; every one runs exactly once, counted by the fake's audit log. 600 is 25
-// claims' worth for each of the three pollers' 8 workers, enough for their claims to overlap
-// throughout; the volume itself is the expiry-burst benchmark's (docs/benchmarks.md).
+// TestThreePollersRunEachActionOnce: three gavel processes on one PostgreSQL database,
+// sharing 3 shards through their leases (discord.shards = "auto"), and 600 due unbans in
+// three guilds, one on each shard; every one runs exactly once, counted by the fake's
+// audit log, and in the process that holds its guild's shard. 600 is 25 claims' worth for
+// each of the three pollers' 8 workers; the volume itself is the expiry-burst benchmark's
+// (docs/benchmarks.md).
 func TestThreePollersRunEachActionOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs gavel processes")
 	}
 	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
 	bin := buildGavel(t)
-	const n = 600
-	fake := discordtest.New(t, discordtest.WithIdentifyInterval(0), discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0))
+	const n, shardCount = 600, 3
+	fake := discordtest.New(t, discordtest.WithIdentifyInterval(0), discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0),
+		discordtest.WithMaxConcurrency(shardCount))
 	owner := fake.AddUser("owner", false)
-	guild := fake.AddGuild("big guild", owner)
-	botRole := fake.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages)
-	fake.AddMember(guild, fake.BotID(), botRole)
+	// One guild on each shard ((guild_id >> 22) % 3).
+	guildOf := map[int]discordtest.ID{}
+	for i := 0; len(guildOf) < shardCount; i++ {
+		g := fake.AddGuild(fmt.Sprintf("guild %d", i), owner)
+		shard := int((uint64(g) >> 22) % shardCount)
+		if _, ok := guildOf[shard]; ok {
+			continue
+		}
+		guildOf[shard] = g
+		botRole := fake.AddRole(g, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages)
+		fake.AddMember(g, fake.BotID(), botRole)
+	}
 	users := make([]discordtest.ID, n)
+	userGuild := map[discordtest.ID]discordtest.ID{}
 	for i := range users {
 		users[i] = fake.AddUser(fmt.Sprintf("raider%d", i), false)
-		if err := fake.BanAs(guild, owner, users[i], "raid"); err != nil {
+		g := guildOf[i%shardCount]
+		userGuild[users[i]] = g
+		if err := fake.BanAs(g, owner, users[i], "raid"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -242,26 +262,50 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := cases.NewService(st)
+	svc := expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
+
+	env := map[string]string{
+		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
+		"GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
+		"GAVEL_DISCORD_SHARD_COUNT": fmt.Sprint(shardCount), "GAVEL_DISCORD_SHARDS": "auto",
+	}
+	owners := func() map[string]int {
+		rows, err := st.Queries().ShardLeases(ctx, shardCount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held := map[string]int{}
+		for _, r := range rows {
+			if r.Owner.Valid && r.ExpiresAt > time.Now().UnixMilli() {
+				held[r.Owner.String]++
+			}
+		}
+		return held
+	}
+	// The first process takes every shard; the two that join take theirs from it (it
+	// hands them back with their sessions).
+	procs := []*gavelProcess{startGavel(t, bin, env)}
+	waitUntil(t, time.Minute, "the first process to hold every shard", func() bool {
+		for _, n := range owners() {
+			return n == shardCount
+		}
+		return false
+	})
+	for range 2 {
+		procs = append(procs, startGavel(t, bin, env))
+	}
+	// The unbans fall due once the processes have divided the shards, one each.
+	waitUntil(t, 2*time.Minute, "the three processes to hold a shard each", func() bool { return len(owners()) == shardCount })
 	var ns []cases.New
 	for _, u := range users {
-		ns = append(ns, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(u), ModeratorID: discord.UserID(owner), Type: cases.Tempban,
+		ns = append(ns, cases.New{GuildID: discord.GuildID(userGuild[u]), UserID: discord.UserID(u), ModeratorID: discord.UserID(owner), Type: cases.Tempban,
 			Reason: "raid", ExpiresAt: time.Now().Add(-time.Second)})
 	}
 	if _, err := cs.CreateMany(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	svc := expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
 	if got, err := svc.Reconcile(ctx, discord.UserID(owner), n); err != nil || got != n {
 		t.Fatalf("scheduled %d of %d: %v", got, n, err)
-	}
-
-	env := map[string]string{
-		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
-		"GAVEL_DISCORD_GUILDS": guild.String(), "GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
-	}
-	var procs []*gavelProcess
-	for range 3 {
-		procs = append(procs, startGavel(t, bin, env))
 	}
 	waitUntil(t, 3*time.Minute, "every unban", func() bool {
 		_, total, err := svc.Pending(ctx, 0, 1)
@@ -281,9 +325,11 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 		t.Errorf("%d of 3 pollers started", ran["started"])
 	}
 	perUser := map[discordtest.ID]int{}
-	for _, e := range fake.AuditLog(guild) {
-		if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == fake.BotID() {
-			perUser[e.TargetID]++
+	for _, guild := range guildOf {
+		for _, e := range fake.AuditLog(guild) {
+			if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == fake.BotID() {
+				perUser[e.TargetID]++
+			}
 		}
 	}
 	twice := 0
@@ -299,7 +345,18 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	if twice > 0 || len(perUser) != n {
 		t.Errorf("%d users unbanned more than once; %d distinct users unbanned of %d", twice, len(perUser), n)
 	}
-	if got, _ := cs.CountInGuild(ctx, discord.GuildID(guild)); got != 2*n {
-		t.Errorf("%d cases; want %d tempbans and %d UNBANs", got, n, n)
+	total := int64(0)
+	for _, guild := range guildOf {
+		got, _ := cs.CountInGuild(ctx, discord.GuildID(guild))
+		total += got
+	}
+	if total != 2*n {
+		t.Errorf("%d cases; want %d tempbans and %d UNBANs", total, n, n)
+	}
+	// Each guild's unbans ran in the process holding its shard: each poller ran some.
+	for i, p := range procs {
+		if !strings.Contains(p.stderr.String(), "shard leases: took a shard") {
+			t.Errorf("process %d never took a shard", i)
+		}
 	}
 }

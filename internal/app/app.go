@@ -87,6 +87,9 @@ type App struct {
 	listening func()
 	// leases is the shard-lease provider (discord.shards = "auto" on PostgreSQL), or nil.
 	leases *leases.Provider
+	// leasesIdle: a test replaced the provider (WithShardProvider), so the leases do not
+	// run and do not filter this process's expiries.
+	leasesIdle bool
 	// dbHealth follows whether the database answers (store.Health).
 	dbHealth *store.Health
 	cases    *cases.Service
@@ -412,7 +415,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.modlog.Bind(a.cases)
 	// With shard leases, this process claims only the expiries of its shards' guilds.
 	a.expiry = expiry.NewService(st, a.cases, expiry.WithRules(a.cat.ExpiryRules()), expiry.WithClock(a.clock), expiry.WithObserver(expiryMetrics{a.metrics}),
-		expiry.WithShards(a.leasedShards))
+		expiry.WithShards(a.leasedShards), expiry.WithGuard(leaseGuard{a}))
 	// One tracker of the database's reachability: the pipeline reports to it and the metric
 	// pings through it, so an outage is logged once with the driver's detail.
 	a.dbHealth = store.NewHealth(logger, a.clock.Now)
@@ -506,19 +509,26 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		bot.WithLogger(logger),
 	)
 	provider := o.shardProvider
+	if provider != nil {
+		a.leasesIdle = true
+	}
+	if provider == nil && a.leases != nil {
+		// "auto" on PostgreSQL: the processes divide the shards through their leases.
+		provider = a.leases
+	}
 	if provider == nil {
 		// An explicit list runs those shards; "auto" runs every shard of the count, which
 		// is what a process on its own (the only kind on SQLite) should take.
 		provider = shards.Static{IDs: cfg.Discord.ShardIDs()}
 	}
 	shardCfg := shards.Config{Token: string(cfg.Discord.Token), Count: cfg.Discord.ShardCountN(), Provider: provider,
-		Gateway: gwOpts, Discover: a.gatewayBot, Counts: st, Locker: st, Log: logger,
+		Gateway: gwOpts, Discover: a.gatewayBot, Counts: st, Locker: st, Log: logger, Clock: a.clock,
 		Ready: func(id, count int) {
 			a.log.Info("connected to Discord", "gateway", cfg.Discord.GatewayURL, "shard_id", id, "shard_count", count)
 		}}
-	// The identify windows and the count's polls run on the wall clock, not on the App's
-	// clock: a test that freezes time for expiries must not freeze its gateway's re-IDENTIFY.
-	// WithShardConfig gives them a clock of their own.
+	// The identify windows and the count's polls run on the App's clock: a test that
+	// freezes it moves it through an identify window it needs (or gives the shard manager
+	// a clock of its own with WithShardConfig).
 	for _, f := range o.shardConfig {
 		f(&shardCfg)
 	}
@@ -635,6 +645,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := a.registerCommands(ctx); err != nil {
 		return err
 	}
+	botID, err := a.whoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	a.startPipeline(botID)
 	var metricsSrv *http.Server
 	metricsDone := make(chan error, 1)
 	if addr := a.cfg.Metrics.Addr; addr != "" {
@@ -889,27 +904,49 @@ func (a *App) registerCommands(ctx context.Context) error {
 }
 
 func (a *App) onReady(e *events.Ready) {
-	id := int64(e.User.ID)
+	a.startPipeline(discord.UserID(e.User.ID))
+	a.log.Info("logged in", "user", e.User.Username, "id", int64(e.User.ID), "guilds", len(e.Guilds))
+}
+
+// startPipeline builds the moderation pipeline and starts what runs beside the shards'
+// events (the expiry poller, the mod log, unfinished mass actions, escalation) once the
+// bot's user id is known: at Run's start from GET /users/@me, so that a process whose
+// shards all RESUME (no READY) or that holds no shard yet still runs them; READY calls it
+// too, which changes nothing then.
+func (a *App) startPipeline(id discord.UserID) {
 	a.mu.Lock()
-	if a.coordinator == nil {
-		a.toolEnv.BotID = discord.UserID(id)
-		a.raid.SetBot(discord.UserID(id))
-		a.lockdown.SetBot(discord.UserID(id))
-		a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
-			moderation.WithBotUserID(discord.UserID(id)), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
-			moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
-			moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled), moderation.WithStore(a.store),
-			moderation.WithStanding(a.escalation.Standing)}, a.coOpts...)...)
-		a.escRunner.SetBot(discord.UserID(id))
-		if !a.closing {
-			a.startPoller(discord.UserID(id))
-			a.startModlog(discord.UserID(id))
-			a.resumeMass(a.coordinator)
-			a.startEscalation()
-		}
+	defer a.mu.Unlock()
+	if a.coordinator != nil {
+		return
 	}
-	a.mu.Unlock()
-	a.log.Info("logged in", "user", e.User.Username, "id", id, "guilds", len(e.Guilds))
+	a.toolEnv.BotID = id
+	a.raid.SetBot(id)
+	a.lockdown.SetBot(id)
+	a.coordinator = moderation.NewCoordinator(a.cat, a.cached, a.cases, a.guilds, a.exec, append([]moderation.CoordinatorOption{
+		moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
+		moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
+		moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled), moderation.WithStore(a.store),
+		moderation.WithStanding(a.escalation.Standing)}, a.coOpts...)...)
+	a.escRunner.SetBot(id)
+	if !a.closing {
+		a.startPoller(id)
+		a.startModlog(id)
+		a.resumeMass(a.coordinator)
+		a.startEscalation()
+	}
+}
+
+// whoAmI asks Discord for the bot's own user (GET /users/@me).
+func (a *App) whoAmI(ctx context.Context) (discord.UserID, error) {
+	me, err := a.port.Rest().GetCurrentUser("", rest.WithCtx(ctx))
+	if err != nil {
+		var re *rest.Error
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized {
+			return 0, config.ErrTokenRefused
+		}
+		return 0, fmt.Errorf("asking Discord who the bot is (GET /users/@me): %w", err)
+	}
+	return discord.UserID(me.ID), nil
 }
 
 // liftCase is cases modify -lift: the case's inverse action through the pipeline, as the

@@ -27,6 +27,9 @@ type world struct {
 	guild, owner, mod, target, other, plain discordtest.ID
 	modRole, botRole, general               discordtest.ID
 	dbURL                                   string
+	// shards, when set, is discord.shards (a test whose processes each talk to a Discord of
+	// their own gives an explicit list, so they do not divide one shard between them).
+	shards string
 }
 
 func newWorld(t *testing.T, opts ...discordtest.Option) *world {
@@ -64,6 +67,9 @@ func (w *world) config() config.Config {
 	cfg.Discord.APIURL = w.s.APIURL()
 	cfg.Discord.GatewayURL = w.s.GatewayURL
 	cfg.Discord.Guilds = []string{w.guild.String()}
+	if w.shards != "" {
+		cfg.Discord.Shards = w.shards
+	}
 	return cfg
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -27,7 +28,7 @@ type automodWorld struct {
 	modlog, auditlog, alerts, quiet discordtest.ID
 }
 
-func newAutomodWorld(t *testing.T) *automodWorld {
+func newAutomodWorld(t *testing.T, opts ...discordtest.Option) *automodWorld {
 	t.Helper()
 	const base = 710000000000000000
 	w := &automodWorld{world: &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
@@ -54,7 +55,7 @@ func newAutomodWorld(t *testing.T) *automodWorld {
 				text(w.auditlog, "audit-log", 3), text(w.alerts, "alerts", 4), text(w.quiet, "quiet", 5)},
 		}},
 	}
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.s = discordtest.New(t, append([]discordtest.Option{discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger())}, opts...)...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 
 	// The guild's log channels, and its gavel-enforced rules, as `gavel automod apply` stores them.
@@ -199,13 +200,15 @@ func (s *automodSteps) execute(t *testing.T, w *automodWorld, clk *clock.Manual,
 }
 
 func TestAutoModEndToEnd(t *testing.T) {
-	w := newAutomodWorld(t)
+	// The window closes when the test moves the clock: an execution's case is made only
+	// then, and a step's end is an event the test waits for. The fake spaces IDENTIFYs on
+	// the same clock as gavel's shard manager, so the restart below comes after the
+	// identify window on that clock, as a real restart would.
+	clk := clock.NewManual(time.Now())
+	w := newAutomodWorld(t, discordtest.WithIdentifyClock(clk))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// The window closes when the test moves the clock: an execution's case is made only
-	// then, and a step's end is an event the test waits for.
 	const window = 2 * time.Second
-	clk := clock.NewManual(time.Now())
 	steps := newAutomodSteps()
 	a, err := app.New(ctx, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
 		app.WithAutoModObserver(steps.observe))
@@ -438,7 +441,9 @@ func TestAutoModEndToEnd(t *testing.T) {
 	}
 
 	// After a restart, Discord resending an execution already recorded makes no case: the
-	// key is in the database, not in the process.
+	// key is in the database, not in the process. The restart comes after the identify
+	// window (on the clock both gavel and the fake space IDENTIFYs by).
+	clk.Advance(gateway.DefaultIdentifyInterval)
 	before := len(w.cases(t))
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()

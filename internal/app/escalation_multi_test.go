@@ -30,6 +30,9 @@ func TestEscalationTwoProcessesFireOnce(t *testing.T) {
 				a.dbURL = storetest.URL(t, store.Postgres)
 				b := newWorld(t, discordtest.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
 				b.dbURL = a.dbURL
+				// Each process is the whole bot of its own Discord: each runs shard 0, not a
+				// share of the shard leases.
+				a.shards, b.shards = "0", "0"
 				worlds = append(worlds, b)
 			}
 			for _, w := range worlds {

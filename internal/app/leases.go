@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/leases"
@@ -31,6 +34,7 @@ func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limit
 		o(&lc)
 	}
 	p := leases.New(lc)
+	a.log.Info("shard leases: this process takes its shards from the database", "owner", p.Owner())
 	a.metrics.Registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gavel_shard_leases_held", Help: "Shards whose lease this process holds (discord.shards = \"auto\")."},
 			func() float64 { _, ids := p.Shards(); return float64(len(ids)) }),
@@ -56,11 +60,26 @@ func (a *App) shareGlobalLimit(cfg config.Config, st *store.Store, lim *disgopor
 // when the process's shards are not leased: the shard manager runs it.
 func (a *App) Leases() *leases.Provider { return a.leases }
 
-// leasedShards is the shard filter of the expiries: every guild's (count 0) until the
-// leases run.
+// leasedShards is the shard filter of the expiries: every guild's (count 0) for a process
+// without leases (SQLite, an explicit shard list, a test's provider), and with leases the
+// guilds of the shards held, none before the leases run.
 func (a *App) leasedShards() (count int, ids []int) {
-	if a.leases == nil {
+	if a.leases == nil || a.leasesIdle {
 		return 0, nil
 	}
-	return a.leases.Shards()
+	count, ids = a.leases.Shards()
+	if count == 0 {
+		return 1, nil // no lease taken yet: no guild is this process's
+	}
+	return count, ids
+}
+
+// leaseGuard fences expiry runs to the shard leases (expiry.Guard).
+type leaseGuard struct{ a *App }
+
+func (g leaseGuard) Hold(ctx context.Context, guildID discord.GuildID) (context.Context, func(*store.Tx) error, func(), bool) {
+	if g.a.leases == nil || g.a.leasesIdle {
+		return ctx, nil, func() {}, true
+	}
+	return g.a.leases.Hold(ctx, uint64(guildID))
 }

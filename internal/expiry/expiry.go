@@ -147,6 +147,30 @@ func (a Action) Open() bool { return a.DoneAt.IsZero() && a.Cancelled.IsZero() }
 type Claim struct {
 	Action
 	Owner string
+	// fence, when the poller ran the claim under a Guard, checks inside the transaction
+	// that records the outcome that this process still owns the action's guild.
+	fence func(*store.Tx) error
+}
+
+// checkFence runs cl's fence inside tx: ErrLeaseLost when this process has lost the
+// guild meanwhile, so the outcome is not recorded.
+func (cl Claim) checkFence(tx *store.Tx) error {
+	if cl.fence == nil {
+		return nil
+	}
+	if err := cl.fence(tx); err != nil {
+		return fmt.Errorf("expiry %d (case id %d): the guild's shard moved to another process: %w: %w", cl.ID, cl.CaseID, ErrLeaseLost, err)
+	}
+	return nil
+}
+
+// Guard keeps an expiry's run in the process that owns its guild (the shard leases). Hold
+// returns false when this process does not own guild now: the poller hands the claim
+// back. Otherwise the run is cancelled when held ends (the guild moved, or is about to),
+// its outcome is recorded only if check passes in the recording transaction, and done is
+// called once the run has returned.
+type Guard interface {
+	Hold(ctx context.Context, guildID discord.GuildID) (held context.Context, check func(*store.Tx) error, done func(), ok bool)
 }
 
 // Errors.
@@ -175,7 +199,14 @@ type Service struct {
 	// shards, when set, limits the claims to the guilds of the shards this process holds
 	// (WithShards).
 	shards func() (count int, ids []int)
+	// guard, when set, fences each run to the process owning its guild (WithGuard).
+	guard Guard
 }
+
+// WithGuard fences every run to the process owning its guild: see Guard. With WithShards,
+// this is what makes a lift never interleave with a command on the same member run by
+// the guild's next owner.
+func WithGuard(g Guard) Option { return func(s *Service) { s.guard = g } }
 
 // WithShards limits what this process claims to the guilds of the shards it holds, as
 // shards reports them at each claim (the shard leases, internal/leases): an expiry then
@@ -575,6 +606,9 @@ func (s *Service) Claim(ctx context.Context, owner string, max int, lease time.D
 // CompleteTx records cl's outcome inside tx, with the case changes the run made; it returns
 // ErrLeaseLost (and the caller must roll back) when cl no longer holds its lease.
 func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note string) error {
+	if err := cl.checkFence(tx.StoreTx()); err != nil {
+		return err
+	}
 	n, err := tx.StoreTx().Queries().CompleteScheduledAction(tx.Context(), query.CompleteScheduledActionParams{
 		Now: tx.NowMS(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 	if err != nil {
@@ -589,8 +623,19 @@ func (s *Service) CompleteTx(tx *cases.Tx, cl Claim, outcome Outcome, note strin
 
 // Complete records cl's outcome on its own, when the run changed no case.
 func (s *Service) Complete(ctx context.Context, cl Claim, outcome Outcome, note string) error {
-	n, err := s.st.WriteQueries().CompleteScheduledAction(ctx, query.CompleteScheduledActionParams{
-		Now: s.now().UnixMilli(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
+	var n int64
+	err := s.st.InTx(ctx, func(tx *store.Tx) error {
+		if err := cl.checkFence(tx); err != nil {
+			return err
+		}
+		var err error
+		n, err = tx.Queries().CompleteScheduledAction(ctx, query.CompleteScheduledActionParams{
+			Now: s.now().UnixMilli(), Outcome: nullText(string(outcome)), Note: nullText(note), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
+		return err
+	})
+	if errors.Is(err, ErrLeaseLost) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("complete expiry %d: %w", cl.ID, err)
 	}
@@ -638,6 +683,9 @@ func (s *Service) Release(ctx context.Context, cl Claim) error {
 // gets a "gave_up" history row saying why, so a human can act. actor names the bot.
 func (s *Service) GiveUp(ctx context.Context, cl Claim, actor discord.UserID, cause string) error {
 	return s.cases.InTx(ctx, actor, func(tx *cases.Tx) error {
+		if err := cl.checkFence(tx.StoreTx()); err != nil {
+			return err
+		}
 		n, err := tx.StoreTx().Queries().GiveUpScheduledAction(tx.Context(), query.GiveUpScheduledActionParams{
 			Now: tx.NowMS(), LastError: nullText(cut(cause)), ID: cl.ID, Owner: nullText(cl.Owner), Attempts: int64(cl.Attempts)})
 		if err != nil {

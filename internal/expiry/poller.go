@@ -291,6 +291,17 @@ func (p *Poller) run(ctx context.Context, cl Claim, claimedAt time.Time) {
 	// the lease holds, however long the claim waited for a worker.
 	runCtx, cancel := context.WithDeadline(ctx, claimedAt.Add(p.cfg.Lease/2))
 	defer cancel()
+	if g := p.svc.guard; g != nil {
+		// The guild's shard may have moved since the claim: run only while this process
+		// owns it, and record the outcome only if it still does.
+		held, check, done, ok := g.Hold(runCtx, cl.GuildID)
+		if !ok {
+			p.release([]Claim{cl})
+			return
+		}
+		defer done()
+		runCtx, cl.fence = held, check
+	}
 	err := p.h.Run(runCtx, cl)
 	if err == nil {
 		return
@@ -298,6 +309,18 @@ func (p *Poller) run(ctx context.Context, cl Claim, claimedAt time.Time) {
 	log := p.log.With("action", cl.ID, "kind", cl.Kind, "guild", cl.GuildID, "user", cl.UserID, "case_id", cl.CaseID, "attempt", cl.Attempts)
 	if errors.Is(err, ErrLeaseLost) {
 		log.Warn("expiry: lease lost; another poller has the action", "err", err)
+		if cl.fence != nil {
+			// Refused by the guild's fence: hand the action to the guild's new owner now
+			// rather than after the action's lease (refused if another poller has it).
+			p.release([]Claim{cl})
+		}
+		return
+	}
+	if cl.fence != nil && errors.Is(runCtx.Err(), context.Canceled) && ctx.Err() == nil {
+		// The guild moved to another process mid-run: the action is handed back unrecorded,
+		// for its new owner to run (a case the cancelled run left pending is reconciled).
+		log.Warn("expiry: the guild's shard moved during the run; handed to its new owner", "err", err)
+		p.release([]Claim{cl})
 		return
 	}
 	recCtx, cancelRec := context.WithTimeout(ctx, 30*time.Second)

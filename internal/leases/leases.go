@@ -67,7 +67,81 @@ type lease struct {
 	epoch int64
 	// until is when the lease runs out, as last written.
 	until time.Time
+	// fence is what work on the shard's guilds holds (Hold); it ends with the lease.
+	fence *fence
 }
+
+// fence is the life of one lease (one epoch) in this process: work on the shard's guilds
+// runs under ctx, which ends when the shard is lost or handed back, or when its lease,
+// not renewed, comes within the margin of running out (Run's loop wakes for that, apart
+// from its renewals); holders counts the work that has not returned yet.
+type fence struct {
+	ctx     context.Context
+	stop    context.CancelFunc
+	holders sync.WaitGroup
+	// mu guards work: the cancels of the holders' contexts, called as the fence ends (at
+	// once, not from a goroutine, so the work is cancelled before the provider goes on).
+	mu   sync.Mutex
+	work map[*context.CancelFunc]struct{}
+}
+
+func newFence() *fence {
+	f := &fence{work: map[*context.CancelFunc]struct{}{}}
+	f.ctx, f.stop = context.WithCancel(context.Background())
+	return f
+}
+
+// hold registers a holder's cancel; false when the fence has ended.
+func (f *fence) hold(cancel *context.CancelFunc) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ctx.Err() != nil {
+		return false
+	}
+	f.work[cancel] = struct{}{}
+	f.holders.Add(1)
+	return true
+}
+
+func (f *fence) unhold(cancel *context.CancelFunc) {
+	f.mu.Lock()
+	delete(f.work, cancel)
+	f.mu.Unlock()
+	f.holders.Done()
+}
+
+// cancel ends the fence and cancels every holder's context.
+func (f *fence) cancel() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stop()
+	for c := range f.work {
+		(*c)()
+	}
+}
+
+// end stops the work on the shard's guilds and waits until all of it has returned. With
+// a grace (a clean hand-back), the work has that long to finish before it is cancelled;
+// a lost lease cancels it at once.
+func (f *fence) end(grace time.Duration) {
+	if grace > 0 {
+		finished := make(chan struct{})
+		go func() { f.holders.Wait(); close(finished) }()
+		t := time.NewTimer(grace)
+		select {
+		case <-finished:
+		case <-t.C:
+		case <-f.ctx.Done():
+		}
+		t.Stop()
+	}
+	f.cancel()
+	f.holders.Wait()
+}
+
+// handBackGrace is how long the work on a handed-back shard's guilds may take to finish
+// before it is cancelled (a cancelled lift leaves its case pending, for reconciliation).
+const handBackGrace = 5 * time.Second
 
 // Provider is the "auto" shard provider. It is safe for concurrent use.
 type Provider struct {
@@ -125,6 +199,59 @@ func (p *Provider) Holds(shard int) bool {
 	return ok && p.cfg.Clock.Now().Before(l.until.Add(-p.cfg.Margin))
 }
 
+// Hold starts a piece of work on guild's behalf (an expiry's lift), which must run in the
+// process holding the guild's shard. ok is false when this process does not hold it (or
+// its lease is within the margin of running out). Otherwise the work runs under held,
+// which ends when the shard is lost, handed back or its lease runs late (and when ctx
+// ends), and calls done when it returns: a shard is handed back only once every holder
+// has returned, so the next owner never starts while this process still works on the
+// guild. check verifies, inside a store transaction that records the work's outcome, that
+// this process still holds the lease it held at Hold: on PostgreSQL it also locks the
+// lease's row, so another process's claim of it waits for that transaction, and the
+// outcome is either committed before the next owner starts or refused.
+func (p *Provider) Hold(ctx context.Context, guildID uint64) (held context.Context, check func(*store.Tx) error, done func(), ok bool) {
+	p.mu.Lock()
+	count := p.count
+	if count == 0 {
+		p.mu.Unlock()
+		return nil, nil, nil, false
+	}
+	shard := int((guildID >> 22) % uint64(count))
+	l, have := p.leases[shard]
+	if !have || !p.cfg.Clock.Now().Before(l.until.Add(-p.cfg.Margin)) {
+		p.mu.Unlock()
+		return nil, nil, nil, false
+	}
+	p.mu.Unlock()
+	held, cancel := context.WithCancel(ctx)
+	if !l.fence.hold(&cancel) {
+		cancel()
+		return nil, nil, nil, false
+	}
+	var once sync.Once
+	done = func() {
+		once.Do(func() {
+			cancel()
+			l.fence.unhold(&cancel)
+		})
+	}
+	check = func(tx *store.Tx) error {
+		n, err := tx.Queries().ShardLeaseHeld(tx.Context(), query.ShardLeaseHeldParams{ShardCount: int64(count), ShardID: int64(shard),
+			Owner: p.owner(), Epoch: l.epoch, Now: p.cfg.Clock.Now().UnixMilli()})
+		if err != nil {
+			return fmt.Errorf("checking the lease of shard %d: %w", shard, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("shard %d of %d (epoch %d): %w", shard, count, l.epoch, ErrLeaseLost)
+		}
+		return nil
+	}
+	return held, check, done, true
+}
+
+// ErrLeaseLost: this process no longer holds the shard lease the work began under.
+var ErrLeaseLost = errors.New("this process no longer holds the shard's lease")
+
 // Shards returns the shard count and the shards this process holds, in order.
 func (p *Provider) Shards() (count int, ids []int) {
 	p.mu.Lock()
@@ -155,12 +282,25 @@ func (p *Provider) Run(ctx context.Context, count int, r shards.Runner) error {
 		return fmt.Errorf("shard leases: creating the %d shards' rows: %w", count, err)
 	}
 	p.mu.Lock()
+	old := p.leases
 	p.count = count
 	p.leases = map[int]lease{}
 	p.mu.Unlock()
+	// A re-shard: the previous count's shards were stopped; their work ends too.
+	for _, l := range old {
+		l.fence.end(0)
+	}
+	nextTick := p.cfg.Clock.Now()
 	for {
-		p.tick(ctx, count, r)
-		t := clock.After(p.cfg.Clock, p.cfg.Renew)
+		if now := p.cfg.Clock.Now(); !now.Before(nextTick) {
+			p.tick(ctx, count, r)
+			nextTick = now.Add(p.cfg.Renew)
+		}
+		wake := nextTick
+		if at := p.expireFences(p.cfg.Clock.Now()); !at.IsZero() && at.Before(wake) {
+			wake = at
+		}
+		t := p.cfg.Clock.TimerAt(wake)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -177,7 +317,14 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 	until := now.Add(p.cfg.TTL)
 	q := p.q()
 	log := p.cfg.Log
-	if err := q.HeartbeatProcess(ctx, query.HeartbeatProcessParams{Owner: p.cfg.Owner, StartedAt: now.UnixMilli(), ExpiresAt: until.UnixMilli()}); err != nil {
+	// Each statement is bounded, so that a database that hangs cannot hold this loop, and
+	// the fences it checks after the tick, past their time.
+	db := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, max(p.cfg.Margin/2, time.Second))
+		context.AfterFunc(c, cancel)
+		return c
+	}
+	if err := q.HeartbeatProcess(db(), query.HeartbeatProcessParams{Owner: p.cfg.Owner, StartedAt: now.UnixMilli(), ExpiresAt: until.UnixMilli()}); err != nil {
 		log.Warn("shard leases: heartbeat failed", "err", err)
 	}
 	sessions := r.Sessions()
@@ -191,17 +338,18 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 	for _, id := range sortedIDs(held) {
 		l := held[id]
 		s := sessions[id]
-		n, err := q.RenewShardLease(ctx, query.RenewShardLeaseParams{ExpiresAt: until.UnixMilli(), SessionID: s.ID, Seq: int64(s.Seq),
+		n, err := q.RenewShardLease(db(), query.RenewShardLeaseParams{ExpiresAt: until.UnixMilli(), SessionID: s.ID, Seq: int64(s.Seq),
 			ResumeUrl: s.ResumeURL, Now: now.UnixMilli(), ShardCount: int64(count), ShardID: int64(id), Owner: p.owner(), Epoch: l.epoch})
 		switch {
 		case err == nil && n == 1:
-			p.setLease(id, lease{epoch: l.epoch, until: until})
+			p.renewLease(id, until)
 		case err == nil:
 			// Another process holds a newer epoch: ours ran out. Stop at once; the session
 			// is the new owner's now, so it is kept (not closed with 1000).
 			log.Warn("shard leases: lost a shard's lease to another process", "shard", id, "epoch", l.epoch)
 			p.drop(id)
 			r.Stop(ctx, id, true)
+			l.fence.end(0)
 			changed = true
 		case !now.Before(l.until.Add(-p.cfg.Margin)):
 			// The database does not answer and the lease is about to run out: stop before
@@ -209,13 +357,14 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 			log.Error("shard leases: cannot renew a lease that is running out; stopping the shard", "shard", id, "err", err)
 			p.drop(id)
 			r.Stop(ctx, id, true)
+			l.fence.end(0)
 			changed = true
 		default:
 			log.Warn("shard leases: renewal failed; trying again", "shard", id, "err", err)
 		}
 	}
 
-	live, err := q.LiveProcesses(ctx, now.UnixMilli())
+	live, err := q.LiveProcesses(db(), now.UnixMilli())
 	if err != nil || live < 1 {
 		if err != nil {
 			log.Warn("shard leases: counting the live processes", "err", err)
@@ -244,7 +393,7 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 		changed = true
 	}
 	for len(mine) < share && ctx.Err() == nil {
-		row, err := q.ClaimShardLease(ctx, query.ClaimShardLeaseParams{Owner: p.owner(), ExpiresAt: until.UnixMilli(), Now: now.UnixMilli(), ShardCount: int64(count)})
+		row, err := q.ClaimShardLease(db(), query.ClaimShardLeaseParams{Owner: p.owner(), ExpiresAt: until.UnixMilli(), Now: now.UnixMilli(), ShardCount: int64(count)})
 		if errors.Is(err, sql.ErrNoRows) {
 			break
 		}
@@ -253,7 +402,7 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 			break
 		}
 		id := int(row.ShardID)
-		p.setLease(id, lease{epoch: row.Epoch, until: until})
+		p.setLease(id, lease{epoch: row.Epoch, until: until, fence: newFence()})
 		sess := shards.Session{ID: row.SessionID, Seq: int(row.Seq), ResumeURL: row.ResumeUrl}
 		log.Info("shard leases: took a shard", "shard", id, "count", count, "epoch", row.Epoch, "resume", sess.Resumable())
 		p.owned()
@@ -276,13 +425,43 @@ func (p *Provider) setLease(id int, l lease) {
 	p.mu.Unlock()
 }
 
+func (p *Provider) renewLease(id int, until time.Time) {
+	p.mu.Lock()
+	l, ok := p.leases[id]
+	if ok {
+		l.until = until
+		p.leases[id] = l
+	}
+	p.mu.Unlock()
+}
+
+// expireFences ends the work on the guilds of every lease that comes within the margin of
+// running out unrenewed by now, and returns when the next one would.
+func (p *Provider) expireFences(now time.Time) (next time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, l := range p.leases {
+		at := l.until.Add(-p.cfg.Margin)
+		if !now.Before(at) {
+			l.fence.cancel()
+			continue
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
+// drop forgets a shard's lease: no new work on its guilds holds it from now on.
 func (p *Provider) drop(id int) {
 	p.mu.Lock()
 	delete(p.leases, id)
 	p.mu.Unlock()
 }
 
-// release gives a shard back with its session (after it was stopped).
+// release gives a shard back with its session (after it was stopped), once the work on
+// its guilds has returned, so that the next owner starts only after this process stopped.
 func (p *Provider) release(ctx context.Context, count, id int, s shards.Session) {
 	p.mu.Lock()
 	l, ok := p.leases[id]
@@ -291,6 +470,7 @@ func (p *Provider) release(ctx context.Context, count, id int, s shards.Session)
 	if !ok {
 		return
 	}
+	l.fence.end(handBackGrace)
 	_, err := p.q().ReleaseShardLease(context.WithoutCancel(ctx), query.ReleaseShardLeaseParams{SessionID: s.ID, Seq: int64(s.Seq), ResumeUrl: s.ResumeURL,
 		Now: p.cfg.Clock.Now().UnixMilli(), ShardCount: int64(count), ShardID: int64(id), Owner: p.owner(), Epoch: l.epoch})
 	if err != nil {

@@ -787,6 +787,10 @@ func (q *Queries) SettingsEvents(ctx context.Context, arg query.SettingsEventsPa
 	return each(rows, func(r pgdb.SettingsEvent) query.SettingsEvent { return query.SettingsEvent(r) }), err
 }
 
+func (q *Queries) ShardLeaseHeld(ctx context.Context, arg query.ShardLeaseHeldParams) (int64, error) {
+	return q.q.ShardLeaseHeld(ctx, pgdb.ShardLeaseHeldParams(arg))
+}
+
 func (q *Queries) ShardLeases(ctx context.Context, shardCount int64) ([]query.ShardLease, error) {
 	rows, err := q.q.ShardLeases(ctx, shardCount)
 	return each(rows, func(r pgdb.ShardLease) query.ShardLease { return query.ShardLease(r) }), err

@@ -179,6 +179,7 @@ type Queries interface {
 	SetRaidVerification(ctx context.Context, arg SetRaidVerificationParams) error
 	SetSnippetLocked(ctx context.Context, arg SetSnippetLockedParams) error
 	SettingsEvents(ctx context.Context, arg SettingsEventsParams) ([]SettingsEvent, error)
+	ShardLeaseHeld(ctx context.Context, arg ShardLeaseHeldParams) (int64, error)
 	ShardLeases(ctx context.Context, shardCount int64) ([]ShardLease, error)
 	SnippetEvents(ctx context.Context, arg SnippetEventsParams) ([]SnippetEvent, error)
 	SnippetNamesLike(ctx context.Context, arg SnippetNamesLikeParams) ([]string, error)

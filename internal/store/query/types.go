@@ -1184,6 +1184,14 @@ type ShardLease struct {
 	UpdatedAt  int64
 }
 
+type ShardLeaseHeldParams struct {
+	ShardCount int64
+	ShardID    int64
+	Owner      sql.NullString
+	Epoch      int64
+	Now        int64
+}
+
 type ShardProcess struct {
 	Owner     string
 	StartedAt int64

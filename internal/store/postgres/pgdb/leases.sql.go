@@ -185,6 +185,39 @@ func (q *Queries) RenewShardLease(ctx context.Context, arg RenewShardLeaseParams
 	return result.RowsAffected()
 }
 
+const shardLeaseHeld = `-- name: ShardLeaseHeld :one
+SELECT CAST(COUNT(*) AS BIGINT) AS held FROM (
+    SELECT l.shard_id FROM shard_leases l
+    WHERE l.shard_count = $1 AND l.shard_id = $2 AND l.owner = $3
+      AND l.epoch = $4 AND l.expires_at > $5
+    FOR SHARE) held_lease
+`
+
+type ShardLeaseHeldParams struct {
+	ShardCount int64
+	ShardID    int64
+	Owner      sql.NullString
+	Epoch      int64
+	Now        int64
+}
+
+// Whether owner still holds the shard's lease at epoch, unexpired: the fence of work done
+// for the shard's guilds (an expiry's completion). FOR SHARE makes another process's claim
+// of the lease (an UPDATE) wait until the fenced transaction ends, so a completion either
+// commits before the next owner takes the shard or is refused.
+func (q *Queries) ShardLeaseHeld(ctx context.Context, arg ShardLeaseHeldParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, shardLeaseHeld,
+		arg.ShardCount,
+		arg.ShardID,
+		arg.Owner,
+		arg.Epoch,
+		arg.Now,
+	)
+	var held int64
+	err := row.Scan(&held)
+	return held, err
+}
+
 const shardLeases = `-- name: ShardLeases :many
 SELECT shard_count, shard_id, owner, epoch, expires_at, session_id, seq, resume_url, updated_at
 FROM shard_leases WHERE shard_count = $1 ORDER BY shard_id

@@ -38,3 +38,14 @@ WHERE shard_count = sqlc.arg(shard_count) AND shard_id = sqlc.arg(shard_id) AND 
 -- name: ShardLeases :many
 SELECT shard_count, shard_id, owner, epoch, expires_at, session_id, seq, resume_url, updated_at
 FROM shard_leases WHERE shard_count = $1 ORDER BY shard_id;
+
+-- name: ShardLeaseHeld :one
+-- Whether owner still holds the shard's lease at epoch, unexpired: the fence of work done
+-- for the shard's guilds (an expiry's completion). FOR SHARE makes another process's claim
+-- of the lease (an UPDATE) wait until the fenced transaction ends, so a completion either
+-- commits before the next owner takes the shard or is refused.
+SELECT CAST(COUNT(*) AS BIGINT) AS held FROM (
+    SELECT l.shard_id FROM shard_leases l
+    WHERE l.shard_count = sqlc.arg(shard_count) AND l.shard_id = sqlc.arg(shard_id) AND l.owner = sqlc.arg(owner)
+      AND l.epoch = sqlc.arg(epoch) AND l.expires_at > sqlc.arg(now)
+    FOR SHARE) held_lease;
