@@ -34,6 +34,43 @@ const (
 // replyTimeout bounds the answer to the moderator, which gets a deadline of its own.
 const replyTimeout = 10 * time.Second
 
+// maxReplyTries bounds the tries of one reply that Discord answers with 429, and
+// replyRetryBudget the time spent on them: each try has replyTimeout, and the waits
+// Discord asks for come on top, so a reply outlives a burst of rate limits (several
+// processes starting at once) instead of being lost to it.
+const (
+	maxReplyTries    = 20
+	replyRetryBudget = time.Minute
+)
+
+// sendRetrying posts m, waiting out each 429's Retry-After and trying again (up to
+// maxReplyTries, within replyRetryBudget and ctx); each try is bounded by replyTimeout. A
+// moderator's answer is not lost to a rate limit, which processes sharing the bot's
+// global limit meet now and then. Discord's waits are real time, so they are waited on
+// the wall clock.
+func sendRetrying(ctx context.Context, port interface {
+	SendMessage(context.Context, discord.ChannelID, discord.Message) (discord.MessageID, error)
+}, channelID discord.ChannelID, m discord.Message) (discord.MessageID, error) {
+	ctx, cancel := context.WithTimeout(ctx, replyRetryBudget)
+	defer cancel()
+	for try := 1; ; try++ {
+		tryCtx, cancelTry := context.WithTimeout(ctx, replyTimeout)
+		id, err := port.SendMessage(tryCtx, channelID, m)
+		cancelTry()
+		de := discord.AsError(err)
+		if err == nil || de == nil || de.RetryAfter <= 0 || try == maxReplyTries {
+			return id, err
+		}
+		t := time.NewTimer(de.RetryAfter)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("%w (and the reply's time ran out while waiting out Discord's rate limit)", err)
+		case <-t.C:
+		}
+	}
+}
+
 // failureText is what the moderator reads when gavel itself failed, before or around the
 // pipeline (which words its own failures).
 const failureText = "Something went wrong on gavel's side and nothing was done. Try again in a moment; if it keeps happening, tell the bot's operator."
@@ -100,9 +137,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	// every message of a storm was a tenth of gavel's time (docs/benchmarks.md, issue 16).
 	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
 	reply := func(m discord.Message) int64 {
-		replyCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
-		defer cancel()
-		id, err := rt.cfg.Port.SendMessage(replyCtx, channelID, m)
+		id, err := sendRetrying(context.WithoutCancel(ctx), rt.cfg.Port, channelID, m)
 		if err != nil {
 			log.Warn("replying in the channel", "err", err)
 		}

@@ -1,0 +1,397 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/moderation/actions"
+	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/storetest"
+)
+
+// shardWorld is one fake Discord with many guilds, each with its owner (the moderator), a
+// member to warn and a channel, and one PostgreSQL database, for real gavel processes.
+type shardWorld struct {
+	fake    *discordtest.Server
+	owner   discordtest.ID
+	guilds  []discordtest.ID
+	targets map[discordtest.ID][]discordtest.ID
+	channel map[discordtest.ID]discordtest.ID
+	st      *store.Store
+	cs      *cases.Service
+	count   int
+}
+
+func (w *shardWorld) shardOf(g discordtest.ID) int { return int((uint64(g) >> 22) % uint64(w.count)) }
+
+// leases reads the shard leases: each live shard's owner.
+func (w *shardWorld) leases(t *testing.T, ctx context.Context) map[int]string {
+	t.Helper()
+	rows, err := w.st.Queries().ShardLeases(ctx, int64(w.count))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]string{}
+	for _, r := range rows {
+		if r.Owner.Valid && r.ExpiresAt > time.Now().UnixMilli() {
+			out[int(r.ShardID)] = r.Owner.String
+		}
+	}
+	return out
+}
+
+// replies are the case numbers gavel answered in guild's channel, in order.
+var caseNumber = regexp.MustCompile(`Case #(\d+)`)
+
+func (w *shardWorld) replies(g discordtest.ID) []int {
+	var out []int
+	for _, m := range w.fake.Messages(w.channel[g]) {
+		if m.AuthorID != w.fake.BotID() {
+			continue
+		}
+		if sm := caseNumber.FindStringSubmatch(m.Content); sm != nil {
+			n, _ := strconv.Atoi(sm[1])
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (w *shardWorld) totalReplies() int {
+	n := 0
+	for _, g := range w.guilds {
+		n += len(w.replies(g))
+	}
+	return n
+}
+
+// waitPosted waits, message after message, until cond holds.
+func (w *shardWorld) waitPosted(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for {
+		posted := w.fake.MessagePosted()
+		if cond() {
+			return
+		}
+		select {
+		case <-posted:
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
+	}
+}
+
+// checkDense fails unless guild's cases are numbered 1..want with a reply for each, once.
+func (w *shardWorld) checkDense(t *testing.T, ctx context.Context, g discordtest.ID, want int) {
+	t.Helper()
+	n, err := w.cs.CountInGuild(ctx, discord.GuildID(g))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(n) != want {
+		t.Errorf("guild %s (shard %d): %d cases; want %d", g, w.shardOf(g), n, want)
+	}
+	for i := int64(1); i <= n; i++ {
+		if _, err := w.cs.GetByNumber(ctx, discord.GuildID(g), i); err != nil {
+			t.Errorf("guild %s: case #%d: %v (numbers not dense)", g, i, err)
+		}
+	}
+	got := w.replies(g)
+	slices.Sort(got)
+	wantNs := make([]int, want)
+	for i := range wantNs {
+		wantNs[i] = i + 1
+	}
+	if !slices.Equal(got, wantNs) {
+		t.Errorf("guild %s (shard %d): replies name cases %v; want each of 1..%d once", g, w.shardOf(g), got, want)
+	}
+}
+
+// tookAt reads, from a process's log, when it took each shard (its "took a shard" lines
+// after since).
+var tookLine = regexp.MustCompile(`time=(\S+) level=INFO msg="shard leases: took a shard" shard=(\d+)`)
+
+func tookAt(log string, since time.Time) map[int]time.Time {
+	out := map[int]time.Time{}
+	for _, m := range tookLine.FindAllStringSubmatch(log, -1) {
+		at, err := time.Parse(time.RFC3339Nano, m[1])
+		if err != nil || at.Before(since) {
+			continue
+		}
+		id, _ := strconv.Atoi(m[2])
+		if _, seen := out[id]; !seen {
+			out[id] = at
+		}
+	}
+	return out
+}
+
+// TestShardedProcessesEndToEnd runs three real gavel processes with discord.shards =
+// "auto" over 8 shards and 40 guilds, one fake Discord (with its rate limits) and one
+// PostgreSQL database:
+//   - 400 commands typed across the guilds make exactly 400 cases and 400 replies, the
+//     numbers dense per guild (replies that meet a 429 wait it out; none is lost);
+//   - a clean rolling restart of all three costs no IDENTIFY: every shard RESUMEs;
+//   - SIGKILL of one: its shards are taken over within 45 s (read from the survivors'
+//     logs), 500 expiries due during the outage each run exactly once, and the commands
+//     typed while its shards had no owner are each handled once after the takeover (the
+//     RESUME replays them).
+func TestShardedProcessesEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs gavel processes")
+	}
+	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	bin := buildGavel(t)
+	const shardCount, guildCount, perGuild, expiries = 8, 40, 10, 500
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+
+	fake := discordtest.New(t, discordtest.WithMaxConcurrency(shardCount))
+	w := &shardWorld{fake: fake, targets: map[discordtest.ID][]discordtest.ID{}, channel: map[discordtest.ID]discordtest.ID{}, count: shardCount}
+	w.owner = fake.AddUser("owner", false)
+	for i := range guildCount {
+		g := fake.AddGuild(fmt.Sprintf("guild %d", i), w.owner)
+		role := fake.AddRole(g, "gavel", 1, discordtest.PermBanMembers|discordtest.PermModerateMembers|discordtest.PermViewChannel|
+			discordtest.PermSendMessages|discordtest.PermReadMessageHistory|discordtest.PermEmbedLinks|discordtest.PermViewAuditLog)
+		fake.AddMember(g, fake.BotID(), role)
+		fake.AddMember(g, w.owner)
+		// A member per command: commands on one member wait for each other by design.
+		for j := range perGuild + 1 {
+			target := fake.AddUser(fmt.Sprintf("member %d/%d", i, j), false)
+			fake.AddMember(g, target)
+			w.targets[g] = append(w.targets[g], target)
+		}
+		w.guilds = append(w.guilds, g)
+		w.channel[g] = fake.AddChannel(g, discordtest.ChannelGuildText, "general")
+	}
+	// The members the tempbans of the outage ban, banned before gavel starts (a ban gavel
+	// saw made by someone else would be a case of its own, superseding the tempban).
+	banned := make([]discordtest.ID, expiries)
+	for i := range banned {
+		banned[i] = fake.AddUser(fmt.Sprintf("raider %d", i), false)
+		if err := fake.BanAs(w.guilds[i%guildCount], w.owner, banned[i], "raid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var err error
+	if w.st, err = store.OpenURL(ctx, dbURL, store.Options{MaxOpenConns: 4}); err != nil {
+		t.Fatal(err)
+	}
+	defer w.st.Close()
+	if _, err := w.st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w.cs = cases.NewService(w.st)
+
+	env := map[string]string{
+		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
+		"GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
+		"GAVEL_DISCORD_SHARD_COUNT": strconv.Itoa(shardCount), "GAVEL_DISCORD_SHARDS": "auto",
+	}
+	procs := make([]*gavelProcess, 3)
+	for i := range procs {
+		procs[i] = startGavel(t, bin, env)
+	}
+	// balanced: every shard is held, by exactly the live processes, each its share at most.
+	balanced := func(live []*gavelProcess) func() bool {
+		return func() bool {
+			held := w.leases(t, ctx)
+			per := map[string]int{}
+			for _, o := range held {
+				per[o]++
+			}
+			if len(held) != shardCount || len(per) != len(live) {
+				return false
+			}
+			share := (shardCount + len(live) - 1) / len(live)
+			for _, p := range live {
+				if per[ownerOf(p)] == 0 || per[ownerOf(p)] > share {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitUntil(t, 2*time.Minute, "the three processes to share the 8 shards", balanced(procs))
+
+	// 400 commands across the guilds: ten rounds of one command in every guild, typed at
+	// once (a moderator waits for an answer before typing on).
+	started := time.Now()
+	for i := range perGuild {
+		for _, g := range w.guilds {
+			fake.SendMessage(w.channel[g], w.owner, fmt.Sprintf("$warn <@%s> round %d --silent", w.targets[g][i], i))
+		}
+		w.waitPosted(t, ctx, fmt.Sprintf("round %d's replies", i), func() bool { return w.totalReplies() >= guildCount*(i+1) })
+	}
+	t.Logf("400 commands answered in %v", time.Since(started).Round(time.Millisecond))
+	for _, g := range w.guilds {
+		w.checkDense(t, ctx, g, perGuild)
+	}
+	if t.Failed() {
+		return
+	}
+
+	// A clean rolling restart: each process stopped (SIGINT) and started again, waiting
+	// for the shards to settle in between.
+	before := fake.GatewayStats()
+	for i := range procs {
+		procs[i].stop(t)
+		procs[i] = startGavel(t, bin, env)
+		waitUntil(t, 2*time.Minute, fmt.Sprintf("the shards to settle after restarting process %d", i), balanced(procs))
+	}
+	after := fake.GatewayStats()
+	if n := after.IdentifiesReceived - before.IdentifiesReceived; n != 0 {
+		t.Errorf("the rolling restart cost %d IDENTIFYs; want none (every shard resumes)", n)
+	}
+	if n := after.Resumes - before.Resumes; n < shardCount {
+		t.Errorf("the rolling restart made %d RESUMEs; want at least one per shard (%d)", n, shardCount)
+	}
+
+	// SIGKILL one process. While its shards have no owner, a command is typed in each of
+	// their guilds, and 500 tempbans across all guilds fall due.
+	victim := procs[0]
+	victimShards := map[int]bool{}
+	for id, o := range w.leases(t, ctx) {
+		if o == ownerOf(victim) {
+			victimShards[id] = true
+		}
+	}
+	if len(victimShards) == 0 {
+		t.Fatal("the process to kill holds no shard")
+	}
+	killedAt := time.Now()
+	victim.kill(t)
+	var gapGuilds []discordtest.ID
+	for _, g := range w.guilds {
+		if victimShards[w.shardOf(g)] {
+			gapGuilds = append(gapGuilds, g)
+			fake.SendMessage(w.channel[g], w.owner, fmt.Sprintf("$warn <@%s> typed during the outage --silent", w.targets[g][perGuild]))
+		}
+	}
+	// The tempbans (banned on Discord before gavel started) fall due during the outage.
+	svc := expiry.NewService(w.st, w.cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
+	var ns []cases.New
+	due := time.Now().Add(2 * time.Second)
+	for i, u := range banned {
+		ns = append(ns, cases.New{GuildID: discord.GuildID(w.guilds[i%guildCount]), UserID: discord.UserID(u), ModeratorID: discord.UserID(w.owner),
+			Type: cases.Tempban, Reason: "raid", ExpiresAt: due})
+	}
+	if _, err := w.cs.CreateMany(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := svc.Reconcile(ctx, discord.UserID(w.owner), expiries); err != nil || n != expiries {
+		t.Fatalf("scheduled %d of %d tempbans' ends: %v", n, expiries, err)
+	}
+
+	survivors := procs[1:]
+	waitUntil(t, 90*time.Second, "the survivors to take the killed process's shards over", balanced(survivors))
+	took := map[int]time.Time{}
+	for _, p := range survivors {
+		for id, at := range tookAt(p.stderr.String(), killedAt) {
+			if victimShards[id] {
+				took[id] = at
+			}
+		}
+	}
+	for id := range victimShards {
+		at, ok := took[id]
+		switch {
+		case !ok:
+			t.Errorf("no survivor logged taking shard %d", id)
+		case at.Sub(killedAt) > 45*time.Second:
+			t.Errorf("shard %d taken over %v after the SIGKILL; want within 45s", id, at.Sub(killedAt).Round(time.Millisecond))
+		default:
+			t.Logf("shard %d taken over %v after the SIGKILL", id, at.Sub(killedAt).Round(time.Millisecond))
+		}
+	}
+
+	w.waitPosted(t, ctx, "the replies to the commands typed during the outage", func() bool {
+		return w.totalReplies() >= guildCount*perGuild+len(gapGuilds)
+	})
+	waitUntil(t, 2*time.Minute, "every tempban's end", func() bool {
+		_, open, err := svc.Pending(ctx, 0, 1)
+		return err == nil && open == 0
+	})
+	for _, g := range w.guilds {
+		want := perGuild
+		if slices.Contains(gapGuilds, g) {
+			want++
+		}
+		// The tempbans and their UNBANs are cases too: count the warnings' replies, and the
+		// numbers of all.
+		got := w.replies(g)
+		if len(got) != want {
+			t.Errorf("guild %s (shard %d): %d replies; want %d", g, w.shardOf(g), len(got), want)
+		}
+	}
+	unbans := map[discordtest.ID]int{}
+	for _, g := range w.guilds {
+		for _, e := range fake.AuditLog(g) {
+			if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == fake.BotID() {
+				unbans[e.TargetID]++
+			}
+		}
+	}
+	twice, never := 0, 0
+	for _, u := range banned {
+		switch unbans[u] {
+		case 1:
+		case 0:
+			never++
+		default:
+			twice++
+		}
+	}
+	if twice > 0 || never > 0 {
+		t.Errorf("of %d tempbans due during the outage, %d were lifted twice and %d never", expiries, twice, never)
+		if db, err := sql.Open("pgx", dbURL); err == nil {
+			rows, err := db.QueryContext(ctx, "SELECT kind, COALESCE(outcome, 'open'), COALESCE(note, ''), COUNT(*) FROM scheduled_actions GROUP BY 1, 2, 3")
+			for err == nil && rows.Next() {
+				var kind, outcome, note string
+				var n int
+				if rows.Scan(&kind, &outcome, &note, &n) == nil {
+					t.Logf("scheduled actions: %s %s (%s): %d", kind, outcome, note, n)
+				}
+			}
+			db.Close()
+		}
+	}
+	for _, g := range w.guilds {
+		n, err := w.cs.CountInGuild(ctx, discord.GuildID(g))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(1); i <= n; i++ {
+			if _, err := w.cs.GetByNumber(ctx, discord.GuildID(g), i); err != nil {
+				t.Errorf("guild %s: case #%d of %d: %v (numbers not dense)", g, i, n, err)
+			}
+		}
+	}
+	for _, p := range survivors {
+		p.stop(t)
+	}
+}
+
+// ownerOf is the name a process holds its shard leases under (leases.Config.Owner's
+// default, host:pid:random), matched by its pid.
+func ownerOf(p *gavelProcess) string {
+	if m := ownerLine.FindStringSubmatch(p.stderr.String()); m != nil {
+		return strings.Trim(m[1], `"`)
+	}
+	return fmt.Sprintf("?pid %d", p.cmd.Process.Pid)
+}
+
+var ownerLine = regexp.MustCompile(`msg="shard leases: this process takes its shards from the database" owner=(\S+)`)
