@@ -94,6 +94,9 @@ type setup struct {
 	counts   shards.CountStore
 	locker   shards.BucketLocker
 	driver   *identifyDriver
+	// recommendPoll, when set, is how often GET /gateway/bot is asked again (default: far
+	// off, these tests re-shard on 4011).
+	recommendPoll time.Duration
 }
 
 func (s setup) window(id int) {
@@ -105,12 +108,16 @@ func (s setup) window(id int) {
 func startProcess(t *testing.T, fake *discordtest.Server, clk clock.Clock, s setup) (*process, error) {
 	t.Helper()
 	discover := rest.New(rest.NewClient(fake.Token(), rest.WithURL(fake.APIURL())))
+	recommendPoll := 1000 * time.Hour
+	if s.recommendPoll > 0 {
+		recommendPoll = s.recommendPoll
+	}
 	t.Cleanup(func() { discover.Close(context.Background()) })
 	m, err := shards.New(shards.Config{
 		Token: fake.Token(), Count: s.count, Provider: s.provider, Counts: s.counts, Locker: s.locker,
 		Log: quietLogger(), Clock: clk, IdentifyWindow: s.window,
-		// Far off: these tests re-shard on 4011, not on a poll.
-		CountPoll: 1000 * time.Hour, RecommendPoll: 1000 * time.Hour,
+		// Far off unless a test polls the recommended count: these re-shard on 4011.
+		CountPoll: 1000 * time.Hour, RecommendPoll: recommendPoll,
 		Discover: func(ctx context.Context) (ddiscord.GatewayBot, error) {
 			g, err := discover.GetGatewayBot(rest.WithCtx(ctx))
 			if err != nil {
@@ -338,6 +345,53 @@ func TestShardingRequiredWithAutoReshards(t *testing.T) {
 	p.got.wait(t, "after re-sharding")
 	if got := p.got.get("after re-sharding"); len(got) != 1 || got[0] != int((uint64(guilds[5].ID)>>22)%4) {
 		t.Errorf("arrived on %v", got)
+	}
+}
+
+// TestRecommendedCountGrowthReshards: with shard_count = "auto", the poll of GET
+// /gateway/bot (on the manager's clock) sees Discord recommend more shards, records the new
+// count for every process and restarts every shard with it.
+func TestRecommendedCountGrowthReshards(t *testing.T) {
+	clk := newClock()
+	fake := discordtest.New(t, discordtest.WithIdentifyClock(clk))
+	guilds, err := fake.SeedGuilds(discordtest.BulkGuilds{Count: 20, Members: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := storetest.Open(t, store.SQLite)
+	d := driveIdentifies(t, clk, fake)
+	const poll = time.Hour
+	p, err := startProcess(t, fake, clk, setup{driver: d, provider: shards.Static{}, count: 0, counts: db, recommendPoll: poll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := fake.WaitReady(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if p.m.Count() != 1 {
+		t.Fatalf("count %d before the recommendation grew; want 1", p.m.Count())
+	}
+	fake.SetRecommendedShards(3)
+	// The manager waits for its poll on the clock: move the clock to it.
+	if err := clk.WaitArmedAfter(ctx, clk.Now().Add(poll/2)); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(poll)
+	for p.m.Count() != 3 || len(p.m.Running()) != 3 {
+		if err := fake.WaitIdentifies(ctx, fake.GatewayStats().Identifies+1); err != nil {
+			t.Fatalf("re-sharding to 3: count %d, running %v: %v", p.m.Count(), p.m.Running(), err)
+		}
+	}
+	sc, ok, err := db.ShardCount(context.Background())
+	if err != nil || !ok || sc.Count != 3 || !strings.Contains(sc.Reason, "Discord recommends 3 shards") {
+		t.Errorf("agreed count = %+v, %v, %v; want 3, for Discord's recommendation", sc, ok, err)
+	}
+	fake.SendMessage(guilds[7].Channel, guilds[7].Members[0], "after the poll")
+	p.got.wait(t, "after the poll")
+	if got := p.got.get("after the poll"); len(got) != 1 || got[0] != int((uint64(guilds[7].ID)>>22)%3) {
+		t.Errorf("arrived on shards %v; want once, on shard %d of 3", got, (uint64(guilds[7].ID)>>22)%3)
 	}
 }
 
