@@ -83,9 +83,11 @@ func newLockWorld(t *testing.T, botRolePerms discordtest.Permissions) *lockWorld
 				{ID: lw.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 3, PermissionOverwrites: []discordtest.Overwrite{hidden, modsIn, botIn}}},
 		}},
 	}
-	// The fake's rate limits run on its clock, which the test holds still: off.
+	// The fake's rate limits run on its clock, which the test holds still: off. It spaces
+	// IDENTIFYs on the same clock as gavel's shard manager, so a restart after the test moved
+	// the clock identifies at once (and one before would wait for the test to move it).
 	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(lw.clk.Now),
-		discordtest.WithRouteLimit("*", 0, 0), discordtest.WithGlobalRateLimit(0))
+		discordtest.WithRouteLimit("*", 0, 0), discordtest.WithGlobalRateLimit(0), discordtest.WithIdentifyClock(lw.clk))
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
