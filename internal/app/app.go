@@ -485,9 +485,6 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
 	work := flightWork{&a.flight}
-	a.raid = raid.New(raid.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Catalogue: a.cat, Safety: a.port,
-		Work: work, Clock: a.clock, Log: logger.With("component", "raid"), Observe: o.raidObserve})
-	a.toolEnv.Raid = a.raid
 	a.lockdown = lockdown.New(lockdown.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Discord: lockdownPort{Port: a.cached, safety: a.port},
 		Exec: a.exec, Work: work, Clock: a.clock, Log: logger.With("component", "lockdown"),
 		StaffRoles: func(ctx context.Context, g discord.GuildID) ([]discord.RoleID, error) {
@@ -499,6 +496,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 			return out, err
 		}})
 	a.toolEnv.Lockdown = a.lockdown
+	// Raid mode's lockdown response runs through the lockdown service (built first).
+	a.raid = raid.New(raid.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Catalogue: a.cat, Safety: a.port,
+		Lockdowns: a.lockdown, Work: work, Clock: a.clock, Log: logger.With("component", "raid"), Observe: o.raidObserve})
+	a.toolEnv.Raid = a.raid
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Polls: pollBans, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
 		Handled: o.upkeepHandled})

@@ -38,7 +38,9 @@ type raidWorld struct {
 	news chan struct{}
 }
 
-func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]string) *raidWorld {
+// edits, when given, change the fake's seed before it starts (gavel's permissions, the
+// channels' overwrites).
+func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]string, edits ...func(*discordtest.Seed)) *raidWorld {
 	t.Helper()
 	const base = 700000000000000000
 	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
@@ -57,6 +59,9 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
 				{ID: rw.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2}},
 		}},
+	}
+	for _, e := range edits {
+		e(&seed)
 	}
 	// The fake's rate limits run on its clock, which the test holds still: off.
 	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(rw.clk.Now),
@@ -412,6 +417,8 @@ func TestRaidConfigThroughDiscord(t *testing.T) {
 	say("$raid config window forever", `❌ **window**: "forever" is not a duration; accepted: a duration from 5s to 5m`)
 	say("$raid config joiners shout", `accepted: timeout, kick, ban or none (default timeout)`)
 	say("$raid config speed 3", "must be one of enabled, threshold, window")
+	say("$raid config lockdown channels", `❌ **lockdown**: "channels" is not a lockdown response; accepted: server (lock the server down while raid mode lasts) or off (default off). Nothing was changed.`)
+	say("$raid config lockdown", "`lockdown` is **off**; accepted: server")
 	if r, err := gs.GetRaid(ctx, discord.GuildID(w.guild)); err != nil || r != settings.DefaultRaid() {
 		t.Errorf("refused input changed the settings: %+v %v", r, err)
 	}

@@ -133,6 +133,9 @@ type LockRequest struct {
 	// Duration, when set, ends the lockdown by itself after it.
 	Duration time.Duration
 	Reason   string
+	// Metadata is added to the LOCKDOWN case's (raid mode's lockdown names its raid and the
+	// raid's case: raid, parent_case).
+	Metadata map[string]string
 }
 
 // LockResult is what a lockdown did.
@@ -265,6 +268,11 @@ func (s *Service) Lock(ctx context.Context, req LockRequest) (LockResult, error)
 	md := map[string]string{"lockdown": "server", "channels": strconv.Itoa(len(targets))}
 	if !req.Server {
 		md["lockdown"] = "channels"
+	}
+	for k, v := range req.Metadata {
+		if _, ours := md[k]; !ours {
+			md[k] = v
+		}
 	}
 	var res LockResult
 	now := s.now()

@@ -101,6 +101,60 @@ func (s *Service) Unlock(ctx context.Context, req UnlockRequest) (UnlockResult, 
 	return out, err
 }
 
+// EndResult is what ending one lockdown (End) did.
+type EndResult struct {
+	Lockdown query.Lockdown
+	Case     cases.Case
+	// Already is true when the lockdown had ended before (a moderator's unlock, a later
+	// lockdown taking every channel over): nothing was done; Lockdown says how it ended.
+	Already bool
+	Unlock  UnlockResult
+}
+
+// End unlocks every channel lockdown id still holds, with the exact-restore rules of
+// unlock, and ends it: what raid mode does with the lockdown it started when it ends.
+// A lockdown that has ended already is left alone (Already).
+func (s *Service) End(ctx context.Context, id int64, by discord.User, reason string) (EndResult, error) {
+	ld, err := s.cfg.Store.Queries().GetLockdown(ctx, id)
+	if err != nil {
+		return EndResult{}, fmt.Errorf("lockdown %d: %w", id, err)
+	}
+	g := discord.GuildID(ld.GuildID)
+	defer s.guildLock(g)()
+	// Read again under the guild's lock: an unlock may have ended it meanwhile.
+	if ld, err = s.cfg.Store.Queries().GetLockdown(ctx, id); err != nil {
+		return EndResult{}, fmt.Errorf("lockdown %d: %w", id, err)
+	}
+	out := EndResult{Lockdown: ld}
+	if out.Case, err = s.cfg.Cases.Get(ctx, ld.CaseID); err != nil {
+		return out, err
+	}
+	if ld.EndedAt.Valid {
+		out.Already = true
+		return out, nil
+	}
+	held, snaps, err := s.held(ctx, g)
+	if err != nil {
+		return out, err
+	}
+	var picks []query.LockdownChannel
+	for _, c := range held {
+		if c.LockdownID == id {
+			picks = append(picks, c)
+		}
+	}
+	if len(picks) == 0 {
+		// Every channel was taken over by later lockdowns: it ends with nothing to put back.
+		err = s.endIfEmpty(ctx, id, by, reason, false)
+	} else {
+		out.Unlock, err = s.unlock(ctx, g, by, reason, picks, snaps, 0)
+	}
+	if ld2, gerr := s.cfg.Store.Queries().GetLockdown(ctx, id); gerr == nil {
+		out.Lockdown = ld2
+	}
+	return out, err
+}
+
 // unlock restores picks (channels held by open lockdowns) and ends the lockdowns left with
 // none. claimed is the case whose check is running this unlock (its scheduled action is
 // completed by the check, not cancelled); 0 for a moderator's unlock.

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/lockdown"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store/query"
@@ -101,7 +103,7 @@ func (s *Service) start(ctx context.Context, co *moderation.Coordinator, sr star
 	}
 	s.told(r, "started", sr.reason)
 	s.log.Info("raid mode on", "guild", sr.guildID, "raid", r.Number, "trigger", sr.trigger, "candidates", len(sr.candidates))
-	r, err = s.respond(ctx, r, sr.cfg)
+	r, err = s.respond(ctx, r, sr.cfg, sr.by)
 	if err != nil {
 		s.log.Error("raid responses", "guild", sr.guildID, "raid", r.Number, "err", err)
 	}
@@ -111,10 +113,11 @@ func (s *Service) start(ctx context.Context, co *moderation.Coordinator, sr star
 	return r, nil
 }
 
-// respond applies the guild's responses: pause invites (and DMs), then the verification
-// level. Each success or failure is a row of the record and a note on the raid's case (so
-// the mod-log message follows).
-func (s *Service) respond(ctx context.Context, r query.Raid, cfg settings.Raid) (query.Raid, error) {
+// respond applies the guild's responses: pause invites (and DMs), the verification level,
+// then the lockdown (as by, who started raid mode). Each success or failure is a row of the
+// record and a note on the raid's case (so the mod-log message follows); a response that
+// fails does not stop the next.
+func (s *Service) respond(ctx context.Context, r query.Raid, cfg settings.Raid, by discord.User) (query.Raid, error) {
 	g := discord.GuildID(r.GuildID)
 	why := fmt.Sprintf("gavel raid #%d", r.Number)
 	var errs []error
@@ -144,7 +147,95 @@ func (s *Service) respond(ctx context.Context, r query.Raid, cfg settings.Raid) 
 			errs = append(errs, err)
 		}
 	}
+	if cfg.Lockdown == settings.LockdownServer {
+		var err error
+		if r, err = s.lockDown(ctx, r, by); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return r, errors.Join(errs...)
+}
+
+// lockDown is the lockdown response: a server lockdown through the lockdown service, as
+// `lockdown server` runs it (its snapshot first, its LOCKDOWN case through the pipeline, the
+// invite pause), linked to the raid (the case's metadata raid and parent_case, the raid's
+// lockdown_id). It has no end of its own: ending raid mode unlocks it. A server lockdown
+// already on is not stacked on: raid mode leaves it as it is, and does not end it.
+func (s *Service) lockDown(ctx context.Context, r query.Raid, by discord.User) (query.Raid, error) {
+	if s.cfg.Lockdowns == nil {
+		return r, s.note(ctx, r, "lockdown_failed", s.bot(), "could not lock the server down: lockdowns do not run in this process")
+	}
+	open, err := s.cfg.Store.Queries().OpenLockdowns(ctx, r.GuildID)
+	if err != nil {
+		return r, errors.Join(err, s.note(ctx, r, "lockdown_failed", s.bot(), "could not read the open lockdowns: "+err.Error()))
+	}
+	for _, ld := range open {
+		if !ld.Server {
+			continue
+		}
+		which := fmt.Sprintf("lockdown %d", ld.ID)
+		if c, err := s.cfg.Cases.Get(ctx, ld.CaseID); err == nil {
+			which = fmt.Sprintf("case #%d", c.Number)
+		}
+		return r, s.note(ctx, r, "lockdown_left", s.bot(), fmt.Sprintf("lockdown left: a lockdown was already on (%s); raid mode does not end it", which))
+	}
+	parent, err := s.cfg.Cases.Get(ctx, r.CaseID)
+	if err != nil {
+		return r, err
+	}
+	res, err := s.cfg.Lockdowns.Lock(ctx, lockdown.LockRequest{GuildID: discord.GuildID(r.GuildID), By: by, Server: true,
+		Reason:   fmt.Sprintf("Raid #%d: lockdown", r.Number),
+		Metadata: map[string]string{"raid": strconv.FormatInt(r.Number, 10), "parent_case": strconv.FormatInt(parent.Number, 10)}})
+	if res.Lockdown.ID == 0 {
+		if err == nil {
+			err = errors.New("the lockdown was not recorded")
+		}
+		// Refused before anything changed (no Manage Roles, no channel to lock) or not
+		// recorded at all: the other responses stand, and the raid's record says why.
+		return r, errors.Join(err, s.note(ctx, r, "lockdown_failed", s.bot(), "could not lock the server down: "+err.Error()))
+	}
+	detail := fmt.Sprintf("locked down the server: %d channels, %d overwrites changed (case #%d)", len(res.Locked), res.Overwrites, res.Case.Number)
+	if len(res.Skipped) > 0 {
+		detail += fmt.Sprintf("; %d channels left alone", len(res.Skipped))
+	}
+	if len(res.Failed) > 0 {
+		detail += "; Discord refused: " + strings.Join(res.Failed, "; ")
+	}
+	if err != nil {
+		// Recorded, then cut short: the lockdown is still raid mode's, for its end to unlock.
+		detail += "; cut short: " + err.Error()
+	}
+	lerr := s.change(ctx, r, "locked_down", s.bot(), detail, func(q query.Queries, ctx context.Context) error {
+		r.LockdownID = sql.NullInt64{Int64: res.Lockdown.ID, Valid: true}
+		return q.SetRaidLockdown(ctx, query.SetRaidLockdownParams{ID: r.ID, LockdownID: r.LockdownID})
+	})
+	return r, errors.Join(err, lerr)
+}
+
+// unlockDown undoes the lockdown response: the raid's lockdown is unlocked with the
+// exact-restore rules (what a person changed during it is left and reported, in the raid's
+// record too); one a moderator already unlocked is left, and the record says so.
+func (s *Service) unlockDown(ctx context.Context, r query.Raid, by discord.User, reason string) error {
+	if s.cfg.Lockdowns == nil {
+		return fmt.Errorf("raid #%d's lockdown: lockdowns do not run in this process", r.Number)
+	}
+	ours := fmt.Sprintf("raid #%d ended", r.Number)
+	res, err := s.cfg.Lockdowns.End(ctx, r.LockdownID.Int64, by, ours+": "+reason)
+	switch {
+	case err != nil && res.Case.ID == 0:
+		return errors.Join(err, s.note(ctx, r, "unlock_failed", by.ID, "could not unlock the raid's lockdown: "+err.Error()))
+	case err != nil:
+		return errors.Join(err, s.note(ctx, r, "unlock_failed", by.ID, fmt.Sprintf("unlocking the lockdown of case #%d: %s (%s)", res.Case.Number, err, res.Unlock.Report())))
+	case res.Already && strings.HasPrefix(res.Lockdown.EndReason.String, ours):
+		return nil // this end unlocked it on an earlier try (another response failed then)
+	case res.Already:
+		who := "someone"
+		if res.Lockdown.EndedBy.Valid {
+			who = fmt.Sprintf("<@%d>", res.Lockdown.EndedBy.Int64)
+		}
+		return s.note(ctx, r, "lockdown_left", by.ID, fmt.Sprintf("lockdown of case #%d left: already unlocked by %s (%s)", res.Case.Number, who, res.Lockdown.EndReason.String))
+	}
+	return s.note(ctx, r, "unlocked", by.ID, fmt.Sprintf("lockdown of case #%d ended: %s", res.Case.Number, res.Unlock.Report()))
 }
 
 // pause sets the incident actions for the next 24 hours: invites and/or DMs as asked, the
@@ -350,12 +441,17 @@ func (s *Service) End(ctx context.Context, guildID discord.GuildID, by discord.U
 	return r, err
 }
 
-// end undoes the responses in reverse (verification level first, then the pause), cancels
-// the raid's check, closes the raid and marks its case processed.
+// end undoes the responses in reverse (the lockdown first, then the verification level,
+// then the pause), cancels the raid's check, closes the raid and marks its case processed.
 func (s *Service) end(ctx context.Context, r query.Raid, by discord.User, reason string) error {
 	g := discord.GuildID(r.GuildID)
 	why := fmt.Sprintf("gavel raid #%d ended", r.Number)
 	var errs []error
+	if r.LockdownID.Valid {
+		// Unlocked while raid mode is still on: the lockdown leaves the invite pause to the
+		// raid when the raid paused invites too (lockdown's lift).
+		errs = append(errs, s.unlockDown(ctx, r, by, reason))
+	}
 	if r.VerificationSet.Valid {
 		cur, err := s.cfg.Safety.GuildSafety(ctx, g)
 		switch {
@@ -373,11 +469,17 @@ func (s *Service) end(ctx context.Context, r query.Raid, by discord.User, reason
 		}
 	}
 	if r.InvitesUntil.Valid || r.DmsUntil.Valid {
+		// A server lockdown still on (a moderator's, or one raid mode found on) paused
+		// invites too and renews its pause: lifting it here would open the server under it.
+		held, herr := s.lockdownPause(ctx, g)
+		if herr != nil {
+			errs = append(errs, herr)
+		}
 		cur, err := s.cfg.Safety.GuildSafety(ctx, g)
 		if err == nil {
 			// Lift only what gavel paused; a pause someone else set stays (sent back as is).
 			inv, dm := cur.InvitesDisabledUntil, cur.DMsDisabledUntil
-			if r.InvitesUntil.Valid {
+			if r.InvitesUntil.Valid && held == "" {
 				inv = time.Time{}
 			}
 			if r.DmsUntil.Valid {
@@ -388,7 +490,14 @@ func (s *Service) end(ctx context.Context, r query.Raid, by discord.User, reason
 		if err != nil {
 			errs = append(errs, err)
 		} else {
-			errs = append(errs, s.note(ctx, r, "pause_lifted", by.ID, "invites and DMs no longer paused by gavel"))
+			detail := "invites and DMs no longer paused by gavel"
+			if held != "" && r.InvitesUntil.Valid {
+				detail = "invites stay paused: the lockdown of " + held + " paused them too (it lifts its own when it ends)"
+				if r.DmsUntil.Valid {
+					detail += "; DMs no longer paused by gavel"
+				}
+			}
+			errs = append(errs, s.note(ctx, r, "pause_lifted", by.ID, detail))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -425,6 +534,24 @@ func (s *Service) end(ctx context.Context, r query.Raid, by discord.User, reason
 	s.told(r, "ended", reason)
 	s.log.Info("raid mode off", "guild", g, "raid", r.Number, "reason", reason)
 	return nil
+}
+
+// lockdownPause names the open lockdown that has invites paused ("case #N"), "" when none.
+func (s *Service) lockdownPause(ctx context.Context, g discord.GuildID) (string, error) {
+	open, err := s.cfg.Store.Queries().OpenLockdowns(ctx, int64(g))
+	if err != nil {
+		return "", fmt.Errorf("open lockdowns of guild %d: %w", g, err)
+	}
+	for _, ld := range open {
+		if !ld.InvitesUntil.Valid {
+			continue
+		}
+		if c, err := s.cfg.Cases.Get(ctx, ld.CaseID); err == nil {
+			return fmt.Sprintf("case #%d", c.Number), nil
+		}
+		return fmt.Sprintf("lockdown %d", ld.ID), nil
+	}
+	return "", nil
 }
 
 func levelName(l int) string {

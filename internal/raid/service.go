@@ -14,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
+	"github.com/gavelbot/gavel/internal/lockdown"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -41,12 +42,22 @@ type Config struct {
 	// Catalogue supplies the actions a joiner policy runs (timeout, kick, ban).
 	Catalogue *moderation.Catalogue
 	Safety    discord.GuildSafety
+	// Lockdowns runs the lockdown response (settings.Raid.Lockdown); nil where lockdowns do
+	// not run (the response is then recorded as failed).
+	Lockdowns Lockdowns
 	Work      Work
 	Clock     clock.Clock
 	Log       *slog.Logger
 	// Observe, when set, is told of each step a raid takes, once it is committed (tests and
 	// the benchmark wait on it instead of sleeping).
 	Observe func(Step)
+}
+
+// Lockdowns is the lockdown service as raid mode uses it: the server lockdown it starts,
+// and its end when raid mode ends. lockdown.Service satisfies it.
+type Lockdowns interface {
+	Lock(ctx context.Context, req lockdown.LockRequest) (lockdown.LockResult, error)
+	End(ctx context.Context, id int64, by discord.User, reason string) (lockdown.EndResult, error)
 }
 
 // Step is one thing a raid did, as Observe hears it.

@@ -16,6 +16,17 @@ import (
 	"github.com/gavelbot/gavel/internal/store/query"
 )
 
+// LockdownMode is what raid mode locks down while it lasts.
+type LockdownMode string
+
+// The lockdown responses: none (the default, and not part of the preset: a server lockdown
+// silences every member, not only the raiders, so a server asks for it), or a lockdown of
+// the whole server, as `lockdown server`, for as long as raid mode lasts.
+const (
+	LockdownOff    LockdownMode = "off"
+	LockdownServer LockdownMode = "server"
+)
+
 // JoinerAction is what raid mode does to a member who joins while it lasts.
 type JoinerAction string
 
@@ -48,6 +59,8 @@ type Raid struct {
 	Joiner            JoinerAction
 	// JoinerTimeout is how long a joiner is timed out for when Joiner is JoinerTimeout.
 	JoinerTimeout time.Duration
+	// Lockdown is the lockdown raid mode runs while it lasts (LockdownOff: none).
+	Lockdown LockdownMode
 }
 
 // Raid settings' defaults and bounds (the migration's CHECKs repeat the bounds).
@@ -73,7 +86,8 @@ const (
 // DefaultRaid returns the raid settings of a guild that never changed them.
 func DefaultRaid() Raid {
 	return Raid{Threshold: DefaultRaidThreshold, Window: DefaultRaidWindow, Quiet: DefaultRaidQuiet,
-		PauseInvites: true, RaiseVerification: true, Joiner: JoinerTimeout, JoinerTimeout: DefaultJoinerTimeout}
+		PauseInvites: true, RaiseVerification: true, Joiner: JoinerTimeout, JoinerTimeout: DefaultJoinerTimeout,
+		Lockdown: LockdownOff}
 }
 
 // RaidKey is one raid setting, by the name raid config and the history use.
@@ -91,12 +105,13 @@ const (
 	RaidRaiseVerification RaidKey = "verification"
 	RaidJoiner            RaidKey = "joiners"
 	RaidJoinerTimeout     RaidKey = "joiner_timeout"
+	RaidLockdown          RaidKey = "lockdown"
 )
 
 // RaidKeys lists every raid setting in the order raid config shows them.
 func RaidKeys() []RaidKey {
 	return []RaidKey{RaidEnabled, RaidThreshold, RaidWindow, RaidQuiet, RaidDiscordSignal, RaidPauseInvites, RaidPauseDMs,
-		RaidRaiseVerification, RaidJoiner, RaidJoinerTimeout}
+		RaidRaiseVerification, RaidJoiner, RaidJoinerTimeout, RaidLockdown}
 }
 
 // RaidAccepted says what each setting accepts, its default and bounds: for messages and docs.
@@ -118,6 +133,8 @@ func RaidAccepted(k RaidKey) string {
 		return "timeout, kick, ban or none (default timeout)"
 	case RaidJoinerTimeout:
 		return fmt.Sprintf("a duration from %s to %s, such as 24h (default %s)", short(MinJoinerTimeout), short(MaxJoinerTimeout), short(DefaultJoinerTimeout))
+	case RaidLockdown:
+		return "server (lock the server down while raid mode lasts) or off (default off)"
 	}
 	return ""
 }
@@ -170,6 +187,11 @@ func (r Raid) Value(k RaidKey) string {
 		return string(r.Joiner)
 	case RaidJoinerTimeout:
 		return short(r.JoinerTimeout)
+	case RaidLockdown:
+		if r.Lockdown == "" {
+			return string(LockdownOff)
+		}
+		return string(r.Lockdown)
 	}
 	return ""
 }
@@ -237,6 +259,13 @@ func (r *Raid) Apply(k RaidKey, value string) error {
 		return bad("is not a joiner policy")
 	case RaidJoinerTimeout:
 		return span(&r.JoinerTimeout, MinJoinerTimeout, MaxJoinerTimeout)
+	case RaidLockdown:
+		switch m := LockdownMode(v); m {
+		case LockdownOff, LockdownServer:
+			r.Lockdown = m
+			return nil
+		}
+		return bad("is not a lockdown response")
 	}
 	return input.Invalid("setting", fmt.Sprintf("%q is not a raid setting; accepted: %s", string(k), raidKeyList()))
 }
@@ -322,14 +351,14 @@ func raidFromRow(r query.RaidSetting) Raid {
 	return Raid{Enabled: r.Enabled, Threshold: int(r.Threshold), Window: time.Duration(r.WindowSeconds) * time.Second,
 		Quiet: time.Duration(r.QuietSeconds) * time.Second, DiscordSignal: r.DiscordSignal, PauseInvites: r.PauseInvites,
 		PauseDMs: r.PauseDms, RaiseVerification: r.RaiseVerification, Joiner: JoinerAction(r.JoinerAction),
-		JoinerTimeout: time.Duration(r.JoinerTimeoutSeconds) * time.Second}
+		JoinerTimeout: time.Duration(r.JoinerTimeoutSeconds) * time.Second, Lockdown: LockdownMode(r.Lockdown)}
 }
 
 func raidParams(guildID discord.GuildID, r Raid, nowMS int64) query.UpsertRaidSettingsParams {
 	return query.UpsertRaidSettingsParams{GuildID: int64(guildID), Enabled: r.Enabled, Threshold: int64(r.Threshold),
 		WindowSeconds: int64(r.Window / time.Second), QuietSeconds: int64(r.Quiet / time.Second), DiscordSignal: r.DiscordSignal,
 		PauseInvites: r.PauseInvites, PauseDms: r.PauseDMs, RaiseVerification: r.RaiseVerification, JoinerAction: string(r.Joiner),
-		JoinerTimeoutSeconds: int64(r.JoinerTimeout / time.Second), UpdatedAt: nowMS}
+		JoinerTimeoutSeconds: int64(r.JoinerTimeout / time.Second), UpdatedAt: nowMS, Lockdown: r.Value(RaidLockdown)}
 }
 
 // short writes a duration as raid config reads it: "10s", "2m", "1h30m", "24h".

@@ -26,11 +26,12 @@ func TestRaidSettings(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r != settings.DefaultRaid() || r.Enabled || r.Threshold != 10 || r.Window != 10*time.Second || r.Quiet != 10*time.Minute ||
-			!r.PauseInvites || r.PauseDMs || !r.RaiseVerification || r.Joiner != settings.JoinerTimeout || r.JoinerTimeout != 24*time.Hour {
+			!r.PauseInvites || r.PauseDMs || !r.RaiseVerification || r.Joiner != settings.JoinerTimeout || r.JoinerTimeout != 24*time.Hour || r.Lockdown != settings.LockdownOff ||
+			r.Value(settings.RaidLockdown) != "off" {
 			t.Errorf("defaults = %+v", r)
 		}
 		for _, c := range []struct{ key, value string }{{"enabled", "on"}, {"threshold", "25"}, {"window", "30s"}, {"quiet", "15m"},
-			{"joiners", "ban"}, {"joiner-timeout", "2h"}, {"pause_dms", "yes"}} {
+			{"joiners", "ban"}, {"joiner-timeout", "2h"}, {"Lockdown", "SERVER"}, {"pause_dms", "yes"}} {
 			k, err := settings.ParseRaidKey(c.key)
 			if err != nil {
 				t.Fatal(err)
@@ -41,7 +42,7 @@ func TestRaidSettings(t *testing.T) {
 		}
 		r, _ = s.GetRaid(ctx, g)
 		if !r.Enabled || r.Threshold != 25 || r.Window != 30*time.Second || r.Quiet != 15*time.Minute || r.Joiner != settings.JoinerBan ||
-			r.JoinerTimeout != 2*time.Hour || !r.PauseDMs {
+			r.JoinerTimeout != 2*time.Hour || !r.PauseDMs || r.Lockdown != settings.LockdownServer || r.Value(settings.RaidLockdown) != "server" {
 			t.Errorf("after the changes: %+v", r)
 		}
 		if got, want := r.Value(settings.RaidQuiet), "15m"; got != want {
@@ -51,7 +52,7 @@ func TestRaidSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) != 7 || evs[len(evs)-1].Key != "raid.enabled" || evs[len(evs)-1].Old != "off" || evs[len(evs)-1].New != "on" || evs[0].Key != "raid.pause_dms" {
+		if len(evs) != 8 || evs[len(evs)-1].Key != "raid.enabled" || evs[len(evs)-1].Old != "off" || evs[len(evs)-1].New != "on" || evs[0].Key != "raid.pause_dms" {
 			t.Errorf("history = %+v", evs)
 		}
 
@@ -60,6 +61,7 @@ func TestRaidSettings(t *testing.T) {
 			{"window", "1s", "from 5s to 5m"}, {"window", "10 minutes", "from 5s to 5m"}, {"window", "soon", "a duration"},
 			{"quiet", "30s", "from 2m to 1h"}, {"joiners", "shout", "timeout, kick, ban or none"},
 			{"joiner_timeout", "29d", "from 1m to 28d"}, {"enabled", "maybe", "on or off"},
+			{"lockdown", "channels", "server (lock the server down while raid mode lasts) or off"}, {"lockdown", "on", "is not a lockdown response"},
 		}
 		for _, b := range bad {
 			k, _ := settings.ParseRaidKey(b.key)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/commands"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/raid"
@@ -173,8 +174,27 @@ func (t *raidTool) status(ctx context.Context, call Call) Reply {
 	if cur.VerificationSet.Valid {
 		b.WriteString("Verification level raised to High.\n")
 	}
+	if cur.LockdownID.Valid {
+		b.WriteString(raidLockdownLine(ctx, t.env, call.GuildID, cur.LockdownID.Int64))
+	}
 	fmt.Fprintf(&b, "Ends by itself %s after the last surge of joins, or with `raid end`.", cfg.Value(settings.RaidQuiet))
 	return Text(OK, "%s", b.String())
+}
+
+// raidLockdownLine says what became of the lockdown raid mode started: still on (unlocked
+// when raid mode ends), or already unlocked.
+func raidLockdownLine(ctx context.Context, env *Env, g discord.GuildID, id int64) string {
+	if env.Lockdown != nil {
+		if open, err := env.Lockdown.Current(ctx, g); err == nil {
+			for _, o := range open {
+				if o.Lockdown.ID == id {
+					return fmt.Sprintf("Server locked down (case #%d, %d channels) until raid mode ends.\n", o.Case.Number, o.Held())
+				}
+			}
+			return "The server's lockdown raid mode started was unlocked before raid mode ended.\n"
+		}
+	}
+	return "Server locked down until raid mode ends.\n"
 }
 
 func discordTime(t time.Time) string { return fmt.Sprintf("<t:%d:f>", t.Unix()) }

@@ -766,6 +766,10 @@ func (q *Queries) SetRaidLastJoin(ctx context.Context, arg query.SetRaidLastJoin
 	return q.q.SetRaidLastJoin(ctx, pgdb.SetRaidLastJoinParams(arg))
 }
 
+func (q *Queries) SetRaidLockdown(ctx context.Context, arg query.SetRaidLockdownParams) error {
+	return q.q.SetRaidLockdown(ctx, pgdb.SetRaidLockdownParams(arg))
+}
+
 func (q *Queries) SetRaidMemberState(ctx context.Context, arg query.SetRaidMemberStateParams) error {
 	return q.q.SetRaidMemberState(ctx, pgdb.SetRaidMemberStateParams(arg))
 }

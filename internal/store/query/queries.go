@@ -174,6 +174,7 @@ type Queries interface {
 	SetMassActionState(ctx context.Context, arg SetMassActionStateParams) error
 	SetMassTarget(ctx context.Context, arg SetMassTargetParams) error
 	SetRaidLastJoin(ctx context.Context, arg SetRaidLastJoinParams) error
+	SetRaidLockdown(ctx context.Context, arg SetRaidLockdownParams) error
 	SetRaidMemberState(ctx context.Context, arg SetRaidMemberStateParams) error
 	SetRaidPauses(ctx context.Context, arg SetRaidPausesParams) error
 	SetRaidVerification(ctx context.Context, arg SetRaidVerificationParams) error

@@ -879,6 +879,7 @@ type Raid struct {
 	EndedAt            sql.NullInt64
 	EndedBy            sql.NullInt64
 	EndReason          sql.NullString
+	LockdownID         sql.NullInt64
 }
 
 type RaidEvent struct {
@@ -918,6 +919,7 @@ type RaidSetting struct {
 	JoinerAction         string
 	JoinerTimeoutSeconds int64
 	UpdatedAt            int64
+	Lockdown             string
 }
 
 type RearmFiringsParams struct {
@@ -1123,6 +1125,11 @@ type SetRaidLastJoinParams struct {
 	LastJoinAt int64
 }
 
+type SetRaidLockdownParams struct {
+	ID         int64
+	LockdownID sql.NullInt64
+}
+
 type SetRaidMemberStateParams struct {
 	RaidID    int64
 	UserID    int64
@@ -1282,6 +1289,7 @@ type UpsertRaidSettingsParams struct {
 	JoinerAction         string
 	JoinerTimeoutSeconds int64
 	UpdatedAt            int64
+	Lockdown             string
 }
 
 type UpsertRankParams struct {

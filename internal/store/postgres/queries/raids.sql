@@ -3,12 +3,13 @@ SELECT * FROM raid_settings WHERE guild_id = $1;
 
 -- name: UpsertRaidSettings :exec
 INSERT INTO raid_settings (guild_id, enabled, threshold, window_seconds, quiet_seconds, discord_signal, pause_invites,
-    pause_dms, raise_verification, joiner_action, joiner_timeout_seconds, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    pause_dms, raise_verification, joiner_action, joiner_timeout_seconds, updated_at, lockdown)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT (guild_id) DO UPDATE SET enabled = excluded.enabled, threshold = excluded.threshold,
     window_seconds = excluded.window_seconds, quiet_seconds = excluded.quiet_seconds, discord_signal = excluded.discord_signal,
     pause_invites = excluded.pause_invites, pause_dms = excluded.pause_dms, raise_verification = excluded.raise_verification,
-    joiner_action = excluded.joiner_action, joiner_timeout_seconds = excluded.joiner_timeout_seconds, updated_at = excluded.updated_at;
+    joiner_action = excluded.joiner_action, joiner_timeout_seconds = excluded.joiner_timeout_seconds, updated_at = excluded.updated_at,
+    lockdown = excluded.lockdown;
 
 -- name: EnabledRaidGuilds :many
 SELECT guild_id FROM raid_settings WHERE enabled ORDER BY guild_id;
@@ -44,6 +45,9 @@ UPDATE raids SET last_join_at = $2 WHERE id = $1 AND last_join_at < $2;
 
 -- name: SetRaidPauses :exec
 UPDATE raids SET invites_until = $2, dms_until = $3 WHERE id = $1;
+
+-- name: SetRaidLockdown :exec
+UPDATE raids SET lockdown_id = $2 WHERE id = $1;
 
 -- name: SetRaidVerification :exec
 UPDATE raids SET verification_before = $2, verification_set = $3 WHERE id = $1;

@@ -273,6 +273,7 @@ type Raid struct {
 	EndedAt            sql.NullInt64
 	EndedBy            sql.NullInt64
 	EndReason          sql.NullString
+	LockdownID         sql.NullInt64
 }
 
 type RaidEvent struct {
@@ -312,6 +313,7 @@ type RaidSetting struct {
 	JoinerAction         string
 	JoinerTimeoutSeconds int64
 	UpdatedAt            int64
+	Lockdown             string
 }
 
 type RoleRank struct {

@@ -70,7 +70,7 @@ func (q *Queries) EndRaid(ctx context.Context, arg EndRaidParams) error {
 }
 
 const getRaid = `-- name: GetRaid :one
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE id = ?1
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE id = ?1
 `
 
 func (q *Queries) GetRaid(ctx context.Context, id int64) (Raid, error) {
@@ -92,12 +92,13 @@ func (q *Queries) GetRaid(ctx context.Context, id int64) (Raid, error) {
 		&i.EndedAt,
 		&i.EndedBy,
 		&i.EndReason,
+		&i.LockdownID,
 	)
 	return i, err
 }
 
 const getRaidByCase = `-- name: GetRaidByCase :one
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE case_id = ?1
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE case_id = ?1
 `
 
 func (q *Queries) GetRaidByCase(ctx context.Context, caseID int64) (Raid, error) {
@@ -119,12 +120,13 @@ func (q *Queries) GetRaidByCase(ctx context.Context, caseID int64) (Raid, error)
 		&i.EndedAt,
 		&i.EndedBy,
 		&i.EndReason,
+		&i.LockdownID,
 	)
 	return i, err
 }
 
 const getRaidByNumber = `-- name: GetRaidByNumber :one
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE guild_id = ?1 AND number = ?2
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE guild_id = ?1 AND number = ?2
 `
 
 type GetRaidByNumberParams struct {
@@ -151,6 +153,7 @@ func (q *Queries) GetRaidByNumber(ctx context.Context, arg GetRaidByNumberParams
 		&i.EndedAt,
 		&i.EndedBy,
 		&i.EndReason,
+		&i.LockdownID,
 	)
 	return i, err
 }
@@ -184,7 +187,7 @@ func (q *Queries) GetRaidMember(ctx context.Context, arg GetRaidMemberParams) (R
 }
 
 const getRaidSettings = `-- name: GetRaidSettings :one
-SELECT guild_id, enabled, threshold, window_seconds, quiet_seconds, discord_signal, pause_invites, pause_dms, raise_verification, joiner_action, joiner_timeout_seconds, updated_at FROM raid_settings WHERE guild_id = ?1
+SELECT guild_id, enabled, threshold, window_seconds, quiet_seconds, discord_signal, pause_invites, pause_dms, raise_verification, joiner_action, joiner_timeout_seconds, updated_at, lockdown FROM raid_settings WHERE guild_id = ?1
 `
 
 func (q *Queries) GetRaidSettings(ctx context.Context, guildID int64) (RaidSetting, error) {
@@ -203,6 +206,7 @@ func (q *Queries) GetRaidSettings(ctx context.Context, guildID int64) (RaidSetti
 		&i.JoinerAction,
 		&i.JoinerTimeoutSeconds,
 		&i.UpdatedAt,
+		&i.Lockdown,
 	)
 	return i, err
 }
@@ -210,7 +214,7 @@ func (q *Queries) GetRaidSettings(ctx context.Context, guildID int64) (RaidSetti
 const insertRaid = `-- name: InsertRaid :one
 INSERT INTO raids (guild_id, number, case_id, trigger, started_at, started_by, last_join_at)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-RETURNING id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason
+RETURNING id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id
 `
 
 type InsertRaidParams struct {
@@ -250,6 +254,7 @@ func (q *Queries) InsertRaid(ctx context.Context, arg InsertRaidParams) (Raid, e
 		&i.EndedAt,
 		&i.EndedBy,
 		&i.EndReason,
+		&i.LockdownID,
 	)
 	return i, err
 }
@@ -316,7 +321,7 @@ func (q *Queries) InsertRaidMember(ctx context.Context, arg InsertRaidMemberPara
 }
 
 const listRaids = `-- name: ListRaids :many
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE guild_id = ?1 ORDER BY number DESC LIMIT ?2
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE guild_id = ?1 ORDER BY number DESC LIMIT ?2
 `
 
 type ListRaidsParams struct {
@@ -349,6 +354,7 @@ func (q *Queries) ListRaids(ctx context.Context, arg ListRaidsParams) ([]Raid, e
 			&i.EndedAt,
 			&i.EndedBy,
 			&i.EndReason,
+			&i.LockdownID,
 		); err != nil {
 			return nil, err
 		}
@@ -364,7 +370,7 @@ func (q *Queries) ListRaids(ctx context.Context, arg ListRaidsParams) ([]Raid, e
 }
 
 const listRaidsBefore = `-- name: ListRaidsBefore :many
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE guild_id = ?1 AND number < ?2 ORDER BY number DESC LIMIT ?3
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE guild_id = ?1 AND number < ?2 ORDER BY number DESC LIMIT ?3
 `
 
 type ListRaidsBeforeParams struct {
@@ -398,6 +404,7 @@ func (q *Queries) ListRaidsBefore(ctx context.Context, arg ListRaidsBeforeParams
 			&i.EndedAt,
 			&i.EndedBy,
 			&i.EndReason,
+			&i.LockdownID,
 		); err != nil {
 			return nil, err
 		}
@@ -424,7 +431,7 @@ func (q *Queries) NextRaidNumber(ctx context.Context, guildID int64) (int64, err
 }
 
 const openRaid = `-- name: OpenRaid :one
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE guild_id = ?1 AND ended_at IS NULL
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE guild_id = ?1 AND ended_at IS NULL
 `
 
 func (q *Queries) OpenRaid(ctx context.Context, guildID int64) (Raid, error) {
@@ -446,12 +453,13 @@ func (q *Queries) OpenRaid(ctx context.Context, guildID int64) (Raid, error) {
 		&i.EndedAt,
 		&i.EndedBy,
 		&i.EndReason,
+		&i.LockdownID,
 	)
 	return i, err
 }
 
 const openRaids = `-- name: OpenRaids :many
-SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason FROM raids WHERE ended_at IS NULL ORDER BY id
+SELECT id, guild_id, number, case_id, "trigger", started_at, started_by, last_join_at, invites_until, dms_until, verification_before, verification_set, ended_at, ended_by, end_reason, lockdown_id FROM raids WHERE ended_at IS NULL ORDER BY id
 `
 
 func (q *Queries) OpenRaids(ctx context.Context) ([]Raid, error) {
@@ -479,6 +487,7 @@ func (q *Queries) OpenRaids(ctx context.Context) ([]Raid, error) {
 			&i.EndedAt,
 			&i.EndedBy,
 			&i.EndReason,
+			&i.LockdownID,
 		); err != nil {
 			return nil, err
 		}
@@ -581,6 +590,20 @@ func (q *Queries) SetRaidLastJoin(ctx context.Context, arg SetRaidLastJoinParams
 	return err
 }
 
+const setRaidLockdown = `-- name: SetRaidLockdown :exec
+UPDATE raids SET lockdown_id = ?2 WHERE id = ?1
+`
+
+type SetRaidLockdownParams struct {
+	ID         int64
+	LockdownID sql.NullInt64
+}
+
+func (q *Queries) SetRaidLockdown(ctx context.Context, arg SetRaidLockdownParams) error {
+	_, err := q.db.ExecContext(ctx, setRaidLockdown, arg.ID, arg.LockdownID)
+	return err
+}
+
 const setRaidMemberState = `-- name: SetRaidMemberState :exec
 UPDATE raid_members SET state = ?3, case_id = ?4, updated_at = ?5 WHERE raid_id = ?1 AND user_id = ?2
 `
@@ -636,12 +659,13 @@ func (q *Queries) SetRaidVerification(ctx context.Context, arg SetRaidVerificati
 
 const upsertRaidSettings = `-- name: UpsertRaidSettings :exec
 INSERT INTO raid_settings (guild_id, enabled, threshold, window_seconds, quiet_seconds, discord_signal, pause_invites,
-    pause_dms, raise_verification, joiner_action, joiner_timeout_seconds, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+    pause_dms, raise_verification, joiner_action, joiner_timeout_seconds, updated_at, lockdown)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
 ON CONFLICT (guild_id) DO UPDATE SET enabled = excluded.enabled, threshold = excluded.threshold,
     window_seconds = excluded.window_seconds, quiet_seconds = excluded.quiet_seconds, discord_signal = excluded.discord_signal,
     pause_invites = excluded.pause_invites, pause_dms = excluded.pause_dms, raise_verification = excluded.raise_verification,
-    joiner_action = excluded.joiner_action, joiner_timeout_seconds = excluded.joiner_timeout_seconds, updated_at = excluded.updated_at
+    joiner_action = excluded.joiner_action, joiner_timeout_seconds = excluded.joiner_timeout_seconds, updated_at = excluded.updated_at,
+    lockdown = excluded.lockdown
 `
 
 type UpsertRaidSettingsParams struct {
@@ -657,6 +681,7 @@ type UpsertRaidSettingsParams struct {
 	JoinerAction         string
 	JoinerTimeoutSeconds int64
 	UpdatedAt            int64
+	Lockdown             string
 }
 
 func (q *Queries) UpsertRaidSettings(ctx context.Context, arg UpsertRaidSettingsParams) error {
@@ -673,6 +698,7 @@ func (q *Queries) UpsertRaidSettings(ctx context.Context, arg UpsertRaidSettings
 		arg.JoinerAction,
 		arg.JoinerTimeoutSeconds,
 		arg.UpdatedAt,
+		arg.Lockdown,
 	)
 	return err
 }
