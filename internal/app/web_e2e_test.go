@@ -324,10 +324,25 @@ func TestDashboardOverHTTP(t *testing.T) {
 	reply := ww.send(t, ww.mod, "$warn <@"+ww.target.String()+"> first words")
 	n := replyCase(t, reply.Content)
 	var logged discordtest.Message
-	waitFor(t, "the warn's mod-log post", func() bool {
+	// The post is on Discord before the worker records its link (a history row) in a
+	// transaction of its own: wait for both, so the reason edit below is the newest row.
+	waitFor(t, "the warn's mod-log post and its link in the case's history", func() bool {
+		found := false
 		for _, m := range ww.s.Messages(ww.modlog) {
 			if strings.Contains(string(m.Embeds[0]), "first words") {
-				logged = m
+				logged, found = m, true
+			}
+		}
+		if !found {
+			return false
+		}
+		c, err := cs.GetByNumber(context.Background(), discord.GuildID(ww.guild), n)
+		if err != nil {
+			return false
+		}
+		events, _ := cs.Events(context.Background(), c.ID)
+		for _, e := range events {
+			if e.Kind == cases.EventModlog {
 				return true
 			}
 		}
