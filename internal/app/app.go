@@ -408,6 +408,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		// Registered before the services' own, but told after them (store.OnAnyChange).
 		st.OnAnyChange(o.heard)
 	}
+	// Told after the services have dropped what they kept: the operator (and the process
+	// tests) can see when a change made elsewhere reached this process.
+	st.OnAnyChange(func(c store.Change) {
+		if c.Topic != store.TopicRateLimit {
+			logger.Info("configuration changed elsewhere: cached copy dropped", "topic", c.Topic, "guild", c.GuildID)
+		}
+	})
 	// Escalation evaluates every case change in its transaction, as the mod log does.
 	a.escalation = escalation.NewService(st, escalation.WithClock(a.clock.Now), escalation.WithLogger(logger.With("component", "escalation")))
 	a.cases = cases.NewService(st, cases.WithClock(a.clock.Now), cases.WithChangeObserver(a.modlog), cases.WithChangeObserver(pollBans),

@@ -170,8 +170,11 @@ func (s *Store) Listen(ctx context.Context, log *slog.Logger, ready func()) erro
 			if !first {
 				s.deliver(Change{GuildID: AllGuilds})
 			}
-			if first && ready != nil {
-				ready()
+			if first {
+				log.Info("listening for other processes' configuration changes")
+				if ready != nil {
+					ready()
+				}
 			}
 			first = false
 		})
