@@ -169,6 +169,20 @@ func (lw *lockWorld) command(t *testing.T, text, want string) discordtest.Messag
 	return got
 }
 
+// checkDueAfter reports whether the guild's open lockdown check (the schedule's one open
+// action of its case) is due after at, that is, its last run has committed.
+func (lw *lockWorld) checkDueAfter(t *testing.T, at time.Time) bool {
+	t.Helper()
+	var n int
+	err := lw.st.Reader().QueryRowContext(context.Background(),
+		`SELECT count(*) FROM scheduled_actions WHERE guild_id = ? AND kind = 'lockdown_check'
+		   AND done_at IS NULL AND cancelled_at IS NULL AND run_at > ?`, int64(lw.guild), at.UnixMilli()).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
 func (lw *lockWorld) open(t *testing.T) []lockdown.Open {
 	t.Helper()
 	open, err := lockdown.New(lockdown.Config{Store: lw.st, Cases: lw.cases}).Current(context.Background(), discord.GuildID(lw.guild))
@@ -467,6 +481,10 @@ func TestLockdownThreeDaysKeepsInvitesPaused(t *testing.T) {
 		log := lw.s.IncidentLog(lw.guild)
 		if until := *log[len(log)-1].InvitesDisabledUntil; !lw.clk.Now().Before(until.Add(-time.Hour)) {
 			waitFor(t, "the pause's renewal", func() bool { return len(lw.s.IncidentLog(lw.guild)) > len(log) })
+			// And for the check to have come back for its next time: the renewal's call is
+			// made before its run commits, and a clock moved past the run's claim meanwhile
+			// would let the poller claim the same run again and renew twice.
+			waitFor(t, "the check rescheduled after the renewal", func() bool { return lw.checkDueAfter(t, lw.clk.Now()) })
 		}
 		if lw.clk.Now().Sub(start) < 72*time.Hour && len(lw.open(t)) != 1 {
 			t.Fatalf("the lockdown ended early, at %v", lw.clk.Now().Sub(start))
