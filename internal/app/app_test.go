@@ -106,7 +106,7 @@ func TestRunEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := app.New(ctx, w.config(), quietLogger(), app.WithGatewayOptions(
+	a, err := newTestApp(ctx, w.config(), quietLogger(), app.WithGatewayOptions(
 		gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func TestShutdownFinishesCommandsInFlight(t *testing.T) {
 	w := newWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := app.New(ctx, w.config(), quietLogger())
+	a, err := newTestApp(ctx, w.config(), quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +289,7 @@ func TestRunWithoutPrivilegedIntents(t *testing.T) {
 	cfg.Discord.Guilds = nil
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, quietLogger())
+	a, err := newTestApp(ctx, cfg, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,7 +210,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 	defer cancel()
 	const window = 2 * time.Second
 	steps := newAutomodSteps()
-	a, err := app.New(ctx, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
+	a, err := newTestApp(ctx, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
 		app.WithAutoModObserver(steps.observe))
 	if err != nil {
 		t.Fatal(err)
@@ -448,7 +448,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	steps2 := newAutomodSteps()
-	a2, err := app.New(ctx2, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
+	a2, err := newTestApp(ctx2, w.config(), quietLogger(), app.WithAutoModTiming(window, 0), app.WithClock(clk),
 		app.WithAutoModObserver(steps2.observe))
 	if err != nil {
 		t.Fatal(err)

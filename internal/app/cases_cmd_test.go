@@ -102,7 +102,7 @@ func (cw *casesWorld) prepare(t *testing.T, fn func(st *store.Store)) {
 func (cw *casesWorld) start(t *testing.T, opts ...app.Option) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cw.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
+	a, err := newTestApp(ctx, cw.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/permissions"
@@ -47,7 +46,7 @@ func startConfigWorld(t *testing.T, setup ...func(w *cfgWorld)) *cfgWorld {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	w.ctx = ctx
-	a, err := app.New(ctx, w.config(), quietLogger())
+	a, err := newTestApp(ctx, w.config(), quietLogger())
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -108,7 +108,7 @@ func TestDatabaseDownIsSaidInWords(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := app.New(ctx, w.config(), logger, app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
+	a, err := newTestApp(ctx, w.config(), logger, app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
 	}

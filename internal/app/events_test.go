@@ -83,7 +83,7 @@ func (w *world) services(t *testing.T) (*cases.Service, *settings.Service) {
 func (w *world) start(t *testing.T, opts ...app.Option) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, w.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(
+	a, err := newTestApp(ctx, w.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(
 		gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
 	if err != nil {
 		cancel()

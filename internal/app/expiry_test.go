@@ -83,7 +83,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 
 	cfg := w.config()
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
-	a, err := app.New(ctx, cfg, quietLogger(), app.WithClock(clk))
+	a, err := newTestApp(ctx, cfg, quietLogger(), app.WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}

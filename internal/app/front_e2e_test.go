@@ -27,7 +27,7 @@ func startFront(t *testing.T) *frontWorld {
 	w := newWorld(t)
 	fw := &frontWorld{world: w, clk: clock.NewManual(time.Now())}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, w.config(), quietLogger(), app.WithClock(fw.clk),
+	a, err := newTestApp(ctx, w.config(), quietLogger(), app.WithClock(fw.clk),
 		app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
 	if err != nil {
 		cancel()

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
 
@@ -26,7 +25,7 @@ func TestGuildStateFollowsTheGateway(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := app.New(ctx, w.config(), quietLogger())
+	a, err := newTestApp(ctx, w.config(), quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

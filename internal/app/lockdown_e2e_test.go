@@ -116,7 +116,7 @@ func (lw *lockWorld) start(t *testing.T) {
 	if os.Getenv("GAVEL_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	a, err := app.New(ctx, lw.config(), logger, app.WithClock(lw.clk),
+	a, err := newTestApp(ctx, lw.config(), logger, app.WithClock(lw.clk),
 		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))))
 	if err != nil {
 		t.Fatal(err)

@@ -74,7 +74,7 @@ func newMassWorld(t *testing.T, raiders int) *massWorld {
 		t.Fatal(err)
 	}
 	st.Close()
-	a, err := app.New(ctx, w.config(), quietLogger(), app.WithClock(clk), app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
+	a, err := newTestApp(ctx, w.config(), quietLogger(), app.WithClock(clk), app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func newChannelWorld(t *testing.T) *channelWorld {
 func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, w.config(), quietLogger(), opts...)
+	a, err := newTestApp(ctx, w.config(), quietLogger(), opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

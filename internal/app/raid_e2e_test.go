@@ -93,7 +93,7 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 			t.Fatal(err)
 		}
 	}
-	a, err := app.New(ctx, w.config(), quietLogger(), app.WithClock(rw.clk),
+	a, err := newTestApp(ctx, w.config(), quietLogger(), app.WithClock(rw.clk),
 		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))),
 		app.WithRaidObserver(func(s raid.Step) {
 			rw.mu.Lock()

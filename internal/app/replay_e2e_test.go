@@ -17,7 +17,7 @@ import (
 func (w *world) runApp(t *testing.T, opts ...app.Option) *app.App {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, w.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(
+	a, err := newTestApp(ctx, w.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(
 		gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
 	if err != nil {
 		cancel()

@@ -67,7 +67,7 @@ func newWebWorld(t *testing.T) *webWorld {
 func (cw *casesWorld) startWith(t *testing.T, cfg config.Config, opts ...app.Option) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, quietLogger(), append([]app.Option{app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
+	a, err := newTestApp(ctx, cfg, quietLogger(), append([]app.Option{app.WithGatewayOptions(gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
