@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"io"
+	"os"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -73,7 +74,12 @@ func (w *world) config() config.Config {
 	return cfg
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger {
+	if os.Getenv("GAVEL_DEBUG_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
 
 // waitFor waits for cond; when it times out, it says what each show reports (what was
 // found instead).

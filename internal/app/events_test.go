@@ -255,9 +255,11 @@ func TestRejailOnRejoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The second look waits on the test's clock: the test gives the role after the first
-	// look, then moves the clock to the second. An hour stands apart from the expiry
-	// poller's waits on the same clock.
-	const recheck = time.Hour
+	// look, then moves the clock to the second. 97 minutes stands apart from gavel's other
+	// waits on the same clock (the expiry poller's, the shard manager's), and the test waits
+	// for a timer at exactly that instant: "any timer after 59 minutes" was once answered by
+	// another wait while the second look was not yet armed, so the clock moved past it.
+	const recheck = 97 * time.Minute
 	clk := clock.NewManual(time.Now().UTC())
 	w.start(t, app.WithClock(clk), app.WithRejailRecheck(recheck))
 
@@ -288,7 +290,9 @@ func TestRejailOnRejoin(t *testing.T) {
 	// Another bot gives the member a role just after the join; gavel's second look takes it.
 	waitCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := clk.WaitArmedAfter(waitCtx, clk.Now().Add(recheck-time.Minute)); err != nil {
+	// Exactly then: the clock has not moved since the rejoin, and another of gavel's waits
+	// on the clock may be armed later than that before the second look is.
+	if err := clk.WaitArmedAt(waitCtx, clk.Now().Add(recheck)); err != nil {
 		t.Fatalf("the second look was not scheduled: %v", err)
 	}
 	w.s.AddMember(w.guild, w.target, jailRole, memberRole)

@@ -121,6 +121,28 @@ func (m *Manual) WaitArmedAfter(ctx context.Context, at time.Time) error {
 	}
 }
 
+// WaitArmedAt returns once a timer is armed for exactly at, or ctx's error: the one wait the
+// code under test sets at that instant, told apart from its other waits (WaitArmedAfter
+// is satisfied by any later one).
+func (m *Manual) WaitArmedAt(ctx context.Context, at time.Time) error {
+	for {
+		m.mu.Lock()
+		found, changed := false, m.changed
+		for _, t := range m.timers {
+			found = found || t.at.Equal(at)
+		}
+		m.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
 type manualTimer struct {
 	m     *Manual
 	at    time.Time

@@ -73,10 +73,19 @@ func TestManualWaitArmed(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("WaitArmedAfter: %v", err)
 	}
+	// WaitArmedAt wants that instant: the timers at 1 s, 1 min and 2 h do not answer for 3 h.
+	go func() { done <- m.WaitArmedAt(ctx, t0.Add(3*time.Hour)) }()
+	clock.After(m, 3*time.Hour)
+	if err := <-done; err != nil {
+		t.Fatalf("WaitArmedAt: %v", err)
+	}
 	short, cancelShort := context.WithCancel(context.Background())
 	cancelShort()
 	if err := m.WaitArmed(short, 10); err == nil {
 		t.Error("WaitArmed returned nil with too few timers and its context done")
+	}
+	if err := m.WaitArmedAt(short, t0.Add(4*time.Hour)); err == nil {
+		t.Error("WaitArmedAt returned nil with no timer at that instant and its context done")
 	}
 }
 
