@@ -3,8 +3,8 @@ package app_test
 import (
 	"context"
 	"io"
-	"os"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
