@@ -26,14 +26,18 @@ import (
 // testVersion is what the test binary is linked with, as a release build is.
 const testVersion = "v0.0.0-test"
 
-// built is the gavel binary the process tests run, built once per test run.
-var built struct {
+// binaryBuild is a gavel binary the process tests run, built once per test run.
+type binaryBuild struct {
 	once sync.Once
 	dir  string
 	path string
 	err  error
 	out  []byte
 }
+
+// built is the binary built as the tests are (with -race when they are); plain is one
+// without the race detector, for the tests that run several processes at full speed.
+var built, plain binaryBuild
 
 // packageDir is the package's directory, where go test starts; tests then move elsewhere.
 var packageDir string
@@ -45,8 +49,10 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
+	for _, b := range []*binaryBuild{&built, &plain} {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -56,31 +62,49 @@ func TestMain(m *testing.M) {
 // exit codes, file permissions as another user, the version linked in) run it.
 func gavelBinary(t *testing.T) string {
 	t.Helper()
+	return buildBinary(t, &built, raceEnabled)
+}
+
+// plainGavelBinary builds cmd/gavel without the race detector. The tests that run several
+// gavel processes at once under load (TestShardedProcessesEndToEnd: three processes, 8
+// shards, 400 commands) use it: three race-instrumented processes, each several times
+// slower, beside the rest of the suite on two cores did not answer 40 commands in
+// minutes. What those tests check is the processes' agreement through the database
+// (leases, fencing, exactly once), which the race detector does not look at; the race
+// detector still checks the same code in the in-process tests and in the other process
+// tests.
+func plainGavelBinary(t *testing.T) string {
+	t.Helper()
+	return buildBinary(t, &plain, false)
+}
+
+func buildBinary(t *testing.T, b *binaryBuild, race bool) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the gavel binary")
 	}
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "gavel-bin-")
-		if built.err != nil {
+	b.once.Do(func() {
+		b.dir, b.err = os.MkdirTemp("", "gavel-bin-")
+		if b.err != nil {
 			return
 		}
 		// World-readable and executable, so that a test may run it as another user.
-		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+		if b.err = os.Chmod(b.dir, 0o755); b.err != nil {
 			return
 		}
-		built.path = filepath.Join(built.dir, "gavel")
-		args := []string{"build", "-o", built.path, "-ldflags", "-X main.version=" + testVersion}
-		if raceEnabled {
+		b.path = filepath.Join(b.dir, "gavel")
+		args := []string{"build", "-o", b.path, "-ldflags", "-X main.version=" + testVersion}
+		if race {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, ".")...)
 		cmd.Dir = packageDir
-		built.out, built.err = cmd.CombinedOutput()
+		b.out, b.err = cmd.CombinedOutput()
 	})
-	if built.err != nil {
-		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	if b.err != nil {
+		t.Fatalf("go build: %v\n%s", b.err, b.out)
 	}
-	return built.path
+	return b.path
 }
 
 // runBinary runs the built binary to completion in dir with env (and nothing else from the
