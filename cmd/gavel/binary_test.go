@@ -26,18 +26,14 @@ import (
 // testVersion is what the test binary is linked with, as a release build is.
 const testVersion = "v0.0.0-test"
 
-// binaryBuild is a gavel binary the process tests run, built once per test run.
-type binaryBuild struct {
+// built is the gavel binary the process tests run, built once per test run.
+var built struct {
 	once sync.Once
 	dir  string
 	path string
 	err  error
 	out  []byte
 }
-
-// built is the binary built as the tests are (with -race when they are); plain is one
-// without the race detector, for the tests that run several processes at full speed.
-var built, plain binaryBuild
 
 // packageDir is the package's directory, where go test starts; tests then move elsewhere.
 var packageDir string
@@ -49,10 +45,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	code := m.Run()
-	for _, b := range []*binaryBuild{&built, &plain} {
-		if b.dir != "" {
-			os.RemoveAll(b.dir)
-		}
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
 	os.Exit(code)
 }
@@ -62,49 +56,31 @@ func TestMain(m *testing.M) {
 // exit codes, file permissions as another user, the version linked in) run it.
 func gavelBinary(t *testing.T) string {
 	t.Helper()
-	return buildBinary(t, &built, raceEnabled)
-}
-
-// plainGavelBinary builds cmd/gavel without the race detector. The tests that run several
-// gavel processes at once under load (TestShardedProcessesEndToEnd: three processes, 8
-// shards, 400 commands) use it: three race-instrumented processes, each several times
-// slower, beside the rest of the suite on two cores did not answer 40 commands in
-// minutes. What those tests check is the processes' agreement through the database
-// (leases, fencing, exactly once), which the race detector does not look at; the race
-// detector still checks the same code in the in-process tests and in the other process
-// tests.
-func plainGavelBinary(t *testing.T) string {
-	t.Helper()
-	return buildBinary(t, &plain, false)
-}
-
-func buildBinary(t *testing.T, b *binaryBuild, race bool) string {
-	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the gavel binary")
 	}
-	b.once.Do(func() {
-		b.dir, b.err = os.MkdirTemp("", "gavel-bin-")
-		if b.err != nil {
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "gavel-bin-")
+		if built.err != nil {
 			return
 		}
 		// World-readable and executable, so that a test may run it as another user.
-		if b.err = os.Chmod(b.dir, 0o755); b.err != nil {
+		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
 			return
 		}
-		b.path = filepath.Join(b.dir, "gavel")
-		args := []string{"build", "-o", b.path, "-ldflags", "-X main.version=" + testVersion}
-		if race {
+		built.path = filepath.Join(built.dir, "gavel")
+		args := []string{"build", "-o", built.path, "-ldflags", "-X main.version=" + testVersion}
+		if raceEnabled {
 			args = append(args, "-race")
 		}
 		cmd := exec.Command("go", append(args, ".")...)
 		cmd.Dir = packageDir
-		b.out, b.err = cmd.CombinedOutput()
+		built.out, built.err = cmd.CombinedOutput()
 	})
-	if b.err != nil {
-		t.Fatalf("go build: %v\n%s", b.err, b.out)
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
-	return b.path
+	return built.path
 }
 
 // runBinary runs the built binary to completion in dir with env (and nothing else from the

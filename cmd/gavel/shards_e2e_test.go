@@ -154,9 +154,9 @@ func TestShardedProcessesEndToEnd(t *testing.T) {
 		t.Skip("builds and runs gavel processes")
 	}
 	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
-	bin := plainGavelBinary(t)                // three processes at full speed: see plainGavelBinary
+	bin := buildGavel(t)
 	const shardCount, guildCount, perGuild, expiries = 8, 40, 10, 500
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 
 	fake := discordtest.New(t, discordtest.WithMaxConcurrency(shardCount))
