@@ -103,33 +103,23 @@ func (m *Manual) WaitArmed(ctx context.Context, n int) error {
 // After an Advance to at, it tells that the code under test has run since and set its next
 // wait.
 func (m *Manual) WaitArmedAfter(ctx context.Context, at time.Time) error {
-	for {
-		m.mu.Lock()
-		found, changed := false, m.changed
-		for _, t := range m.timers {
-			found = found || t.at.After(at)
-		}
-		m.mu.Unlock()
-		if found {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
-		}
-	}
+	return m.waitArmedFor(ctx, func(t time.Time) bool { return t.After(at) })
 }
 
 // WaitArmedAt returns once a timer is armed for exactly at, or ctx's error: the one wait the
 // code under test sets at that instant, told apart from its other waits (WaitArmedAfter
 // is satisfied by any later one).
 func (m *Manual) WaitArmedAt(ctx context.Context, at time.Time) error {
+	return m.waitArmedFor(ctx, func(t time.Time) bool { return t.Equal(at) })
+}
+
+// waitArmedFor returns once a timer is armed for an instant match accepts, or ctx's error.
+func (m *Manual) waitArmedFor(ctx context.Context, match func(time.Time) bool) error {
 	for {
 		m.mu.Lock()
 		found, changed := false, m.changed
 		for _, t := range m.timers {
-			found = found || t.at.Equal(at)
+			found = found || match(t.at)
 		}
 		m.mu.Unlock()
 		if found {
