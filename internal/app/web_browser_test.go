@@ -72,17 +72,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	_, evilPort, _ := net.SplitHostPort(evilLn.Addr().String())
 	evilURL := "http://localhost:" + evilPort + "/"
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	browser, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
-	// The first action starts the browser, which lives as long as that call's context: no
-	// timeout on it; each step below has its own.
-	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
+	browser := startBrowser(t, chrome)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(browser, 30*time.Second)
@@ -269,4 +259,21 @@ func TestDashboardInBrowser(t *testing.T) {
 	if hit := text("#hits"); !strings.Contains(hit, "scams: keyword free nitro matched FREE NITRO at characters 4–14") {
 		t.Errorf("the tester's report: %q", hit)
 	}
+}
+
+// startBrowser starts headless Chromium at chrome for the test and returns its context,
+// closed when the test ends. The first action starts the browser, which lives as long as
+// that call's context: no timeout on it; each step of a test has its own.
+func startBrowser(t *testing.T, chrome string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless,
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	browser, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(browser, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return browser
 }
