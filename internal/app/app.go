@@ -481,6 +481,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		gateway.WithRawEvents(true),
 		// Bots' messages (gavel's own among them) are dropped undecoded: no listener reads them.
 		gateway.WithSkip(router.SkipEvent),
+		// MESSAGE_CREATE is decoded by gavel (only what the router reads), not by disgo: most
+		// of a busy bot's events, and disgo's decoding of them was most of its time.
+		gateway.WithMessageDecoding(true),
 	}, o.gateway...)
 	state := guildstate.New()
 	a.cached = guildstate.Port{Port: a.port, State: state}
@@ -515,6 +518,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
+		// Dispatches the gateway's own MESSAGE_CREATE (WithMessageDecoding) to the listeners.
+		bot.WithEventManagerConfigOpts(bot.WithGatewayHandlers(gateway.Handlers())),
 	)
 	provider := o.shardProvider
 	if provider != nil {

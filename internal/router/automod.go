@@ -45,7 +45,15 @@ func (rt *Router) autoModListeners() []bot.ConfigOpt {
 			}
 			am.Execution(body)
 		}),
-		bot.WithEventListenerFunc(func(e *events.MessageCreate) { message(e.GuildID, e.Message, false) }),
+		bot.WithEventListenerFunc(func(e *gateway.MessageCreateEvent) {
+			m := e.MessageCreate
+			if !m.InGuild {
+				return
+			}
+			am.Message(enforcer.Message{GuildID: int64(m.GuildID), ChannelID: int64(m.ChannelID), ID: int64(m.ID), Author: m.Author,
+				FromBot: m.Author.Bot || m.AuthorSystem, Content: m.Content, Mentions: m.Mentions, MentionRoles: m.MentionRoles,
+				Roles: m.Roles, HasMember: m.HasMember})
+		}),
 		bot.WithEventListenerFunc(func(e *events.MessageUpdate) { message(e.GuildID, e.Message, true) }),
 		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleCreate) { rt.ruleChanged(enforcer.RuleCreated, e.AutoModerationRule) }),
 		bot.WithEventListenerFunc(func(e *events.AutoModerationRuleUpdate) { rt.ruleChanged(enforcer.RuleUpdated, e.AutoModerationRule) }),

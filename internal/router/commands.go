@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/commands"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
@@ -95,38 +96,38 @@ func (rt *Router) failure(err error) (string, error) {
 
 // onMessage handles a prefix command. Events arrive one at a time from the gateway, so the
 // work is done on its own goroutine, counted among the commands in flight.
-func (rt *Router) onMessage(e *events.MessageCreate) {
-	if e.Message.Author.Bot || e.Message.Author.System {
+func (rt *Router) onMessage(e *gateway.MessageCreateEvent) {
+	msg := e.MessageCreate
+	if msg.Author.Bot || msg.AuthorSystem {
 		return
 	}
-	if e.GuildID == nil {
-		rt.onDirectMessage(e)
+	if !msg.InGuild {
+		rt.onDirectMessage(msg)
 		return
 	}
-	if e.Message.Member == nil {
+	if !msg.HasMember {
 		return
 	}
 	co, ok := rt.begin()
 	if !ok {
 		return
 	}
-	msg := e.Message
-	guildID, channelID := int64(*e.GuildID), int64(e.ChannelID)
 	go func() {
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		rt.handlePrefix(ctx, co, discord.GuildID(guildID), discord.ChannelID(channelID), msg)
+		rt.handlePrefix(ctx, co, msg)
 	}()
 }
 
-func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, guildID discord.GuildID, channelID discord.ChannelID, msg ddiscord.Message) {
+func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, msg *gateway.MessageCreate) {
+	guildID, channelID := msg.GuildID, msg.ChannelID
 	g, err := rt.cfg.Settings.Get(ctx, guildID)
 	if err != nil {
 		// Every message of the guild needs its prefix, so an outage would be logged per
 		// message: the health tracker keeps the driver's detail to one line per outage.
 		_, err = rt.failure(err)
-		rt.log.Error("reading the guild's settings", "guild", guildID, "channel", channelID, "user", int64(msg.Author.ID), "err", err)
+		rt.log.Error("reading the guild's settings", "guild", guildID, "channel", channelID, "user", msg.Author.ID, "err", err)
 		return
 	}
 	args, ok, parseErr := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content)
@@ -135,7 +136,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	}
 	// Only now, for a command: a logger with attributes formats them when made, which for
 	// every message of a storm was a tenth of gavel's time (docs/benchmarks.md, issue 16).
-	log := rt.log.With("guild", guildID, "channel", channelID, "user", int64(msg.Author.ID))
+	log := rt.log.With("guild", guildID, "channel", channelID, "user", msg.Author.ID)
 	reply := func(m discord.Message) int64 {
 		id, err := sendRetrying(context.WithoutCancel(ctx), rt.cfg.Port, channelID, m)
 		if err != nil {
@@ -154,8 +155,8 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		reply(rt.usageReply(log, "", parseErr))
 		return
 	}
-	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: User(msg.Author),
-		Roles: RoleIDs(msg.Member.RoleIDs), Prefix: g.Prefix, MessageID: discord.MessageID(msg.ID), Event: ev, At: msg.CreatedAt}
+	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: msg.Author,
+		Roles: msg.Roles, Prefix: g.Prefix, MessageID: msg.ID, Event: ev, At: msg.CreatedAt}
 	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
@@ -211,11 +212,11 @@ const inServerOnly = "gavel's commands work only in a server: use this in a serv
 // saying so beats silence (a slash command there is answered too). Only what reads as one
 // of gavel's commands with the default prefix is answered (a guild's own prefix means
 // nothing in a DM), at most once a minute per user, so a DM conversation is left alone.
-func (rt *Router) onDirectMessage(e *events.MessageCreate) {
-	if _, ok, _ := rt.cfg.Tree.ParsePrefix(settings.DefaultPrefix, e.Message.Content); !ok {
+func (rt *Router) onDirectMessage(msg *gateway.MessageCreate) {
+	if _, ok, _ := rt.cfg.Tree.ParsePrefix(settings.DefaultPrefix, msg.Content); !ok {
 		return
 	}
-	userID, channelID := discord.UserID(e.Message.Author.ID), discord.ChannelID(e.ChannelID)
+	userID, channelID := msg.Author.ID, msg.ChannelID
 	if !rt.hush.answer(0, userID) {
 		return
 	}

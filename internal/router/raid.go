@@ -8,6 +8,7 @@ import (
 	"github.com/disgoorg/disgo/events"
 
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/raid"
 )
 
@@ -41,9 +42,9 @@ func (rt *Router) raidListeners() []bot.ConfigOpt {
 				rt.cfg.Raid.DiscordReported(discord.GuildID(e.Guild.ID), *d.RaidDetectedAt)
 			}
 		}),
-		bot.WithEventListenerFunc(func(e *events.MessageCreate) {
-			if e.GuildID != nil && e.Message.Type == ddiscord.MessageTypeGuildIncidentReportRaid {
-				rt.cfg.Raid.DiscordReported(discord.GuildID(*e.GuildID), e.Message.CreatedAt)
+		bot.WithEventListenerFunc(func(e *gateway.MessageCreateEvent) {
+			if e.InGuild && e.Type == int(ddiscord.MessageTypeGuildIncidentReportRaid) {
+				rt.cfg.Raid.DiscordReported(e.GuildID, e.CreatedAt)
 			}
 		}),
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discord/guildstate"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/polls"
@@ -52,12 +53,12 @@ func (rt *Router) onMemberJoin(e *events.GuildMemberJoin) {
 
 // onPoll hands a message with a poll (Discord's native polls) to upkeep, which deletes it
 // when its author is poll-banned. Messages without a poll cost this one check.
-func (rt *Router) onPoll(e *events.MessageCreate) {
-	msg := e.Message
-	if e.GuildID == nil || msg.Poll == nil || msg.Author.Bot || msg.Author.System || msg.WebhookID != nil {
+func (rt *Router) onPoll(e *gateway.MessageCreateEvent) {
+	msg := e.MessageCreate
+	if !msg.InGuild || !msg.Poll || msg.Author.Bot || msg.AuthorSystem || msg.Webhook {
 		return
 	}
-	p := polls.Poll{GuildID: discord.GuildID(*e.GuildID), ChannelID: discord.ChannelID(msg.ChannelID), MessageID: discord.MessageID(msg.ID), Author: User(msg.Author)}
+	p := polls.Poll{GuildID: msg.GuildID, ChannelID: msg.ChannelID, MessageID: msg.ID, Author: msg.Author}
 	if g, ok := rt.cfg.State.Guild(p.GuildID); ok {
 		p.GuildName = g.Name
 	}

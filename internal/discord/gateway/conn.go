@@ -231,7 +231,8 @@ type control struct {
 // read still advances the sequence (resuming must not replay what was received). A
 // dispatch that skip reports is returned without D: it advances the sequence and reaches no
 // handler. The envelope is read by splitEnvelope; encoding/json reads what that leaves.
-func decode(data []byte, skip func(dgw.EventType, []byte) bool) (dgw.Message, error) {
+// With ownMessages, a MESSAGE_CREATE's d is gavel's *MessageCreate (decodeMessage).
+func decode(data []byte, skip func(dgw.EventType, []byte) bool, ownMessages bool) (dgw.Message, error) {
 	var m dgw.Message
 	if env, ok := splitEnvelope(data); ok {
 		m = dgw.Message{Op: dgw.Opcode(env.op), S: env.s, T: dgw.EventType(env.t), RawD: env.d}
@@ -259,14 +260,34 @@ func decode(data []byte, skip func(dgw.EventType, []byte) bool) (dgw.Message, er
 	if skip != nil && skip(m.T, m.RawD) {
 		return m, nil
 	}
+	if ownMessages && m.T == dgw.EventTypeMessageCreate {
+		msg, err := decodeMessage(m.RawD)
+		if err != nil {
+			return m, fmt.Errorf("decode %s payload (op %d): %w", m.T, m.Op, err)
+		}
+		m.D = msg
+		return m, nil
+	}
 	// What disgo's Message.UnmarshalJSON does for a dispatch, from the d already split off
 	// (it would scan the whole payload again first).
-	d, err := dgw.UnmarshalEventData(m.RawD, m.T)
+	d, err := unmarshalEventData(m.RawD, m.T)
 	if err != nil {
 		return m, fmt.Errorf("decode %s payload (op %d): %w", m.T, m.Op, err)
 	}
 	m.D = d
 	return m, nil
+}
+
+// unmarshalEventData is disgo's decoding of a dispatch's d, with its panics turned into
+// errors: disgo v0.19.6 panics on some payloads (a message whose top-level component is not
+// a layout component, found by FuzzMessageCreate), which would end the reader.
+func unmarshalEventData(d []byte, t dgw.EventType) (ev dgw.EventData, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ev, err = nil, fmt.Errorf("disgo panicked decoding it: %v", r)
+		}
+	}()
+	return dgw.UnmarshalEventData(d, t)
 }
 
 // encode marshals an outgoing payload and enforces Discord's size limit.

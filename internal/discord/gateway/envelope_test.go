@@ -136,7 +136,7 @@ func BenchmarkDecode(b *testing.B) {
 			data := []byte(tc.payload)
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := decode(data, skip); err != nil {
+				if _, err := decode(data, skip, false); err != nil {
 					b.Fatal(err)
 				}
 			}

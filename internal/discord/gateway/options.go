@@ -45,6 +45,7 @@ type config struct {
 	presence       *dgw.MessageDataPresenceUpdate
 	os             string
 	rawEvents      bool
+	ownMessages    bool
 	skip           func(t dgw.EventType, d []byte) bool
 	eventBuffer    int
 
@@ -179,6 +180,12 @@ func WithPresence(opts ...dgw.PresenceOpt) Option {
 // WithRawEvents makes the gateway hand every dispatch to the event handler a second time as
 // gateway.EventRaw (before the decoded event), for fields disgo does not decode.
 func WithRawEvents(on bool) Option { return func(c *config) { c.rawEvents = on } }
+
+// WithMessageDecoding makes the gateway decode MESSAGE_CREATE itself, into *MessageCreate
+// (only what gavel's listeners read, in one pass), instead of handing it to disgo. disgo's
+// own handler ignores that type: the client needs Handlers, which dispatch it to listeners
+// as *MessageCreateEvent (and disgo's caches do not see such messages).
+func WithMessageDecoding(on bool) Option { return func(c *config) { c.ownMessages = on } }
 
 // WithSkip drops the dispatches skip reports, before their data is decoded: they advance
 // the sequence (a resume does not ask for them again) but reach no handler, raw or decoded.

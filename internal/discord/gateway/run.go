@@ -554,7 +554,7 @@ func (g *Gateway) read(r *run, c *conn) {
 			tell(control{kind: ctrlReadError, err: err})
 			return
 		}
-		m, err := decode(data, g.cfg.skip)
+		m, err := decode(data, g.cfg.skip, g.cfg.ownMessages)
 		if err != nil {
 			g.mu.Lock()
 			g.stats.DecodeErrors++
