@@ -111,9 +111,11 @@ func (s *Store) ClaimEvent(ctx context.Context) (first bool, err error) {
 	return err == nil, err
 }
 
-// EventHandled says whether the event already made a case or was recorded as handled.
+// EventHandled says whether the event already made a case or was recorded as handled. Every
+// command asks, so the statement comes from the cache (parsing it was 6% of gavel's CPU per
+// command on SQLite).
 func (s *Store) EventHandled(ctx context.Context, guildID, eventID int64) (bool, error) {
-	n, err := s.queries(s.read).EventHandled(ctx, query.EventHandledParams{GuildID: guildID, EventID: eventID})
+	n, err := s.queries(s.ReadDB()).EventHandled(ctx, query.EventHandledParams{GuildID: guildID, EventID: eventID})
 	if err != nil {
 		return false, fmt.Errorf("read whether event %d was handled: %w", eventID, err)
 	}
@@ -123,7 +125,7 @@ func (s *Store) EventHandled(ctx context.Context, guildID, eventID int64) (bool,
 // CaseBySourceEvent returns the key of the guild's case made by the event; ok is false when
 // it made none.
 func (s *Store) CaseBySourceEvent(ctx context.Context, guildID, eventID int64) (CaseKey, bool, error) {
-	r, err := s.queries(s.write).CaseBySourceEvent(ctx, query.CaseBySourceEventParams{GuildID: guildID, SourceEventID: sql.NullInt64{Int64: eventID, Valid: true}})
+	r, err := s.queries(s.WriteDB()).CaseBySourceEvent(ctx, query.CaseBySourceEventParams{GuildID: guildID, SourceEventID: sql.NullInt64{Int64: eventID, Valid: true}})
 	if errors.Is(err, sql.ErrNoRows) {
 		return CaseKey{}, false, nil
 	}
