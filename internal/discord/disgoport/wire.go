@@ -3,6 +3,7 @@ package disgoport
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -18,10 +19,32 @@ import (
 type sf int64
 
 func (s sf) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + strconv.FormatInt(int64(s), 10) + `"`), nil
+	b := make([]byte, 0, 22)
+	b = append(b, '"')
+	b = strconv.AppendInt(b, int64(s), 10)
+	return append(b, '"'), nil
 }
 
 func (s *sf) UnmarshalJSON(b []byte) error {
+	// Discord writes snowflakes as quoted digits: read those directly. Every REST answer
+	// holds several (a member's id and roles, a message's ids), and decoding each as a JSON
+	// string first, a whole json.Unmarshal of its own, was most of decoding a member.
+	if len(b) > 2 && len(b) <= 21 && b[0] == '"' && b[len(b)-1] == '"' {
+		// At most 19 digits: below 10^19, so no uint64 overflow; int64's bound checked.
+		var v uint64
+		ok := true
+		for _, c := range b[1 : len(b)-1] {
+			if c < '0' || c > '9' {
+				ok = false
+				break
+			}
+			v = v*10 + uint64(c-'0')
+		}
+		if ok && v <= math.MaxInt64 {
+			*s = sf(v)
+			return nil
+		}
+	}
 	str := string(b)
 	if str == "null" {
 		*s = 0
