@@ -48,8 +48,10 @@ type Adapter struct {
 	limiter *Limiter
 	appID   int64
 	once    sync.Once
-	// What do needs to make a request itself: the same as the client's.
+	// What do needs to make a request itself: the same as the client's, but for its
+	// Timeout, which do applies as a deadline (timeout).
 	http      *http.Client
+	timeout   time.Duration
 	apiURL    string
 	userAgent []string
 	auth      []string
@@ -119,6 +121,8 @@ func New(token string, opts ...Option) (*Adapter, error) {
 		clientOpts = append(clientOpts, rest.WithLogger(c.logger))
 	}
 	client := rest.NewClient(token, clientOpts...)
+	plain := *c.httpClient
+	plain.Timeout = 0
 	// Parse nothing by default, so that a message sent through disgo's typed API (the bot
 	// client shares it) pings no one unless it says so.
 	none := dgo.AllowedMentions{Parse: []dgo.AllowedMentionType{}, Users: []snowflake.ID{}, Roles: []snowflake.ID{}}
@@ -128,7 +132,8 @@ func New(token string, opts ...Option) (*Adapter, error) {
 		limiter: c.limiter,
 		appID:   c.appID,
 
-		http:      c.httpClient,
+		http:      &plain,
+		timeout:   c.httpClient.Timeout,
 		apiURL:    c.apiURL,
 		userAgent: []string{c.userAgent},
 		auth:      []string{dgo.TokenTypeBot.Apply(token)},
@@ -221,8 +226,20 @@ func (a *Adapter) send(ctx context.Context, c call) error {
 			return fmt.Errorf("failed to marshal request body: %w", err)
 		}
 	}
+	if err := a.limiter.Wait(ctx, c.endpoint); err != nil {
+		return fmt.Errorf("error locking bucket in rest client: %w", err)
+	}
+	// The client's Timeout as a deadline of the request's own, from here (after the wait,
+	// as the client's would): net/http enforces a Timeout with a goroutine and a timer per
+	// request when the transport is not its own, and the metrics wrap it.
+	if a.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
 	rq, err := http.NewRequestWithContext(ctx, c.endpoint.Endpoint.Method, a.apiURL+c.endpoint.URL, bytes.NewReader(body))
 	if err != nil {
+		_ = a.limiter.Unlock(c.endpoint, nil)
 		return err
 	}
 	// Set directly: the names are already canonical.
@@ -236,9 +253,6 @@ func (a *Adapter) send(ctx context.Context, c call) error {
 	if r := auditReason(c.reason); r != "" {
 		// As rest.WithReason encodes it.
 		rq.Header["X-Audit-Log-Reason"] = []string{strings.ReplaceAll(url.QueryEscape(r), "+", " ")}
-	}
-	if err := a.limiter.Wait(ctx, c.endpoint); err != nil {
-		return fmt.Errorf("error locking bucket in rest client: %w", err)
 	}
 	rs, err := a.http.Do(rq)
 	if err != nil {
