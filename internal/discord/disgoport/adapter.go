@@ -278,7 +278,12 @@ func (a *Adapter) send(ctx context.Context, c call) error {
 		_ = json.Unmarshal(raw, re)
 		return re
 	}
-	if err := json.Unmarshal(raw, c.out); err != nil {
+	if id, ok := c.out.(*wireID); ok {
+		err = id.read(raw)
+	} else {
+		err = json.Unmarshal(raw, c.out)
+	}
+	if err != nil {
 		return fmt.Errorf("error unmarshalling response body: %w", err)
 	}
 	return nil
@@ -485,14 +490,14 @@ func (a *Adapter) SetRoles(ctx context.Context, guildID discord.GuildID, userID 
 
 // SendDM implements discord.Port.
 func (a *Adapter) SendDM(ctx context.Context, userID discord.UserID, msg discord.Message) (discord.MessageRef, error) {
-	var ch wireChannel
+	var ch wireID
 	body := struct {
 		RecipientID sf `json:"recipient_id"`
 	}{sf(userID)}
 	if err := a.do(ctx, call{op: "open DM", endpoint: rest.CreateDMChannel.Compile(nil), body: body, out: &ch}); err != nil {
 		return discord.MessageRef{}, err
 	}
-	var m wireMessageIn
+	var m wireID
 	if err := a.do(ctx, call{op: "send DM", endpoint: rest.CreateMessage.Compile(nil, int64(ch.ID)), body: newMessage(msg), out: &m}); err != nil {
 		return discord.MessageRef{ChannelID: discord.ChannelID(ch.ID)}, err
 	}
@@ -501,7 +506,7 @@ func (a *Adapter) SendDM(ctx context.Context, userID discord.UserID, msg discord
 
 // SendMessage implements discord.Port.
 func (a *Adapter) SendMessage(ctx context.Context, channelID discord.ChannelID, msg discord.Message) (discord.MessageID, error) {
-	var m wireMessageIn
+	var m wireID
 	if err := a.do(ctx, call{op: "send message", endpoint: rest.CreateMessage.Compile(nil, channelID), body: newMessage(msg), out: &m}); err != nil {
 		return 0, err
 	}
@@ -726,7 +731,7 @@ func (a *Adapter) EditOriginal(ctx context.Context, token string, msg discord.Me
 
 // Followup implements discord.Port.
 func (a *Adapter) Followup(ctx context.Context, token string, msg discord.Message) (discord.MessageID, error) {
-	var m wireMessageIn
+	var m wireID
 	if err := a.do(ctx, call{op: "followup", endpoint: rest.CreateFollowupMessage.Compile(nil, a.appID, token), body: newMessage(msg), out: &m}); err != nil {
 		return 0, err
 	}

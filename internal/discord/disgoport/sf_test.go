@@ -55,3 +55,33 @@ func FuzzSnowflake(f *testing.F) {
 		}
 	})
 }
+
+// FuzzWireID: reading only the id of an answer gives what decoding it whole gave, and fails
+// on what is not JSON. (Of a repeated "id" key it reads the last, as Field does, where
+// encoding/json also reported an unreadable earlier one: Discord repeats no key.)
+func FuzzWireID(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"1234567890123456789","channel_id":"5","content":"x","author":{"id":"7"}}`,
+		`{"content":"no id"}`, `{"ID":"12"}`, `{"i\u0064":"12"}`, `{"id":"1","id":"2"}`, `{"id":null}`,
+		`{"id":12}`, `null`, `[]`, `{"id":"x"}`, `{"id":"1"`, ` {"a":{"id":"3"},"id":"4"} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var got wireID
+		err := got.read(raw)
+		if !json.Valid(raw) {
+			if err == nil {
+				t.Fatalf("%q is not JSON, read %d", raw, got.ID)
+			}
+			return
+		}
+		var want wireMessageIn
+		if json.Unmarshal(raw, &want) != nil {
+			return
+		}
+		if err != nil || got.ID != want.ID {
+			t.Fatalf("%q: read %d, %v; want %d", raw, got.ID, err, want.ID)
+		}
+	})
+}

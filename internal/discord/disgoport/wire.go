@@ -2,12 +2,14 @@ package disgoport
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/gateway"
 )
 
 // The adapter sends and reads Discord's JSON with its own small structs rather than disgo's
@@ -209,6 +211,35 @@ func (b *wireBan) ban() discord.Ban {
 		out.Reason = *b.Reason
 	}
 	return out
+}
+
+// wireID is an answer of which only the id is read: a message posted, a DM channel opened.
+// A command's calls are mostly these, and decoding a whole message (author, content,
+// embeds, timestamp) to keep its id was most of the cost of reading the answer.
+type wireID struct {
+	ID sf `json:"id"`
+}
+
+// read reads raw's id as json.Unmarshal into wireID would, with one checking pass and one
+// look for the key instead of a decoding of every field. Of a repeated key it reads the
+// last (encoding/json would also fail on an unreadable earlier one; Discord repeats none).
+func (w *wireID) read(raw []byte) error {
+	if !json.Valid(raw) {
+		return errors.New("invalid JSON in the response body")
+	}
+	if v, ok := gateway.Field(raw, "id"); ok {
+		return w.ID.UnmarshalJSON(v)
+	}
+	// No key spelt exactly "id" (absent, in another case, escaped) or not an object:
+	// encoding/json decides, as before.
+	var full struct {
+		ID sf `json:"id"`
+	}
+	if err := json.Unmarshal(raw, &full); err != nil {
+		return err
+	}
+	w.ID = full.ID
+	return nil
 }
 
 type wireMessageIn struct {
