@@ -62,7 +62,7 @@ type conn struct {
 	done       chan struct{} // closed when the supervisor is finished with the connection
 	readerDone chan struct{} // closed when the reader goroutine has returned
 
-	dec *json.Decoder // zlib-stream only: decodes messages from the one inflated stream
+	frames *framer // zlib-stream only: cuts messages from the one inflated stream
 
 	rbuf bytes.Buffer // without compression: the reader's buffer, reused from message to message
 
@@ -84,7 +84,7 @@ func newConn(ws *websocket.Conn, comp Compression, writeTimeout time.Duration) *
 		readerDone:   make(chan struct{}),
 	}
 	if comp == CompressionZlibStream {
-		c.dec = json.NewDecoder(&lazyZlib{src: &frameReader{ws: ws}})
+		c.frames = &framer{r: &lazyZlib{src: &frameReader{ws: ws}}}
 	}
 	return c
 }
@@ -94,12 +94,8 @@ const maxKeptReadBuffer = 1 << 20
 
 // next returns the next message's JSON, in a slice of its own.
 func (c *conn) next() ([]byte, error) {
-	if c.dec != nil {
-		var raw json.RawMessage
-		if err := c.dec.Decode(&raw); err != nil {
-			return nil, err
-		}
-		return raw, nil
+	if c.frames != nil {
+		return c.frames.next()
 	}
 	// Without transport compression every frame is one JSON message. It is read into the
 	// connection's buffer and copied out at its size: gorilla's ReadMessage grows a new slice
