@@ -74,6 +74,22 @@ func (c *Cache[V]) Get(ctx context.Context, guildID discord.GuildID, load func(c
 	return v, nil
 }
 
+// Peek returns the guild's value when it has a fresh entry, as Get would, without loading
+// it: for a look on a goroutine that must not wait on the database (the gateway's).
+func (c *Cache[V]) Peek(guildID discord.GuildID) (V, bool) {
+	if c.ttl <= 0 {
+		var zero V
+		return zero, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[int64(guildID)]; ok && c.now().Before(e.until) {
+		return e.v, true
+	}
+	var zero V
+	return zero, false
+}
+
 // Invalidate forgets the guild's value. Call it after a write to the guild has committed.
 func (c *Cache[V]) Invalidate(guildID discord.GuildID) {
 	c.mu.Lock()

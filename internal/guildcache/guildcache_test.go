@@ -109,3 +109,40 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestPeek: Peek answers from a fresh entry only, never loads, and forgets what Get forgets.
+func TestPeek(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{}
+	c := guildcache.New[string](time.Minute, 0, clk.now)
+	if v, ok := c.Peek(1); ok {
+		t.Fatalf("nothing loaded yet, but Peek found %q", v)
+	}
+	if _, err := c.Get(ctx, 1, func(context.Context) (string, error) { return "$", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := c.Peek(1); !ok || v != "$" {
+		t.Fatalf("Peek = %q, %v; want the loaded value", v, ok)
+	}
+	if _, ok := c.Peek(2); ok {
+		t.Fatal("Peek found a guild never loaded")
+	}
+	c.Invalidate(1)
+	if _, ok := c.Peek(1); ok {
+		t.Fatal("Peek found an invalidated entry")
+	}
+	if _, err := c.Get(ctx, 1, func(context.Context) (string, error) { return "!", nil }); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(time.Minute)
+	if _, ok := c.Peek(1); ok {
+		t.Fatal("Peek found an expired entry")
+	}
+	off := guildcache.New[string](0, 0, clk.now)
+	if _, err := off.Get(ctx, 1, func(context.Context) (string, error) { return "$", nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := off.Peek(1); ok {
+		t.Fatal("a cache turned off answered Peek")
+	}
+}

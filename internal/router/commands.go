@@ -95,7 +95,10 @@ func (rt *Router) failure(err error) (string, error) {
 }
 
 // onMessage handles a prefix command. Events arrive one at a time from the gateway, so the
-// work is done on its own goroutine, counted among the commands in flight.
+// work is done on its own goroutine, counted among the commands in flight. A message that is
+// no command by the guild's cached prefix is let go here: most messages are talk, and a
+// goroutine, a timer and a context for each was the largest cost left of a message storm
+// once gavel decoded messages itself (docs/benchmarks.md, issue 16).
 func (rt *Router) onMessage(e *gateway.MessageCreateEvent) {
 	msg := e.MessageCreate
 	if msg.Author.Bot || msg.AuthorSystem {
@@ -107,6 +110,12 @@ func (rt *Router) onMessage(e *gateway.MessageCreateEvent) {
 	}
 	if !msg.HasMember {
 		return
+	}
+	if g, ok := rt.cfg.Settings.Cached(msg.GuildID); ok {
+		// What handlePrefix decides first with the same settings.
+		if _, command, _ := rt.cfg.Tree.ParsePrefix(g.Prefix, msg.Content); !command {
+			return
+		}
 	}
 	co, ok := rt.begin()
 	if !ok {

@@ -72,6 +72,12 @@ func (s *Service) Get(ctx context.Context, guildID discord.GuildID) (Guild, erro
 	})
 }
 
+// Cached returns a guild's settings when this process has them fresh (what Get would
+// return without reading the database); false otherwise.
+func (s *Service) Cached(guildID discord.GuildID) (Guild, bool) {
+	return s.cache.Peek(guildID)
+}
+
 // SetPrefix changes the prefix of the guild's text commands.
 func (s *Service) SetPrefix(ctx context.Context, guildID discord.GuildID, actor discord.UserID, prefix string) (Guild, error) {
 	if err := errors.Join(checkID("guild", guildID), checkID("actor", actor), CheckPrefix(prefix)); err != nil {
