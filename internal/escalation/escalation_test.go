@@ -3,6 +3,8 @@ package escalation_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/escalation"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -311,6 +314,116 @@ func TestCountingFollowsTheCaseStatus(t *testing.T) {
 		}
 		if total, _, _ := esc.Points(ctx, guild, u); total != 1 {
 			t.Fatalf("points after setting a voided case counting = %d; want 1 (the trigger keeps it off)", total)
+		}
+	})
+}
+
+// TestMemberPointsFollowTheLedger checks the members' points row that the evaluation reads
+// (member_points, migration 00028) against the ledger itself (Points: the counting cases'
+// points rows) after every step of a random history on both engines: warnings with 0 to 5
+// points, pending cases made active, voids and un-voids, points edited by hand, points
+// rows written and deleted behind escalation's back, and a test clock that moves up to 12
+// days a step, so points stop counting (30 days) between reads.
+func TestMemberPointsFollowTheLedger(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		clockNow := func() time.Time { return now }
+		esc := escalation.NewService(st, escalation.WithClock(clockNow))
+		cs := cases.NewService(st, cases.WithClock(clockNow), cases.WithChangeObserver(esc))
+		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
+			*c = escalation.Preset()
+			c.Policies[0].Enabled = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		users := []discord.UserID{900000000000000400, 900000000000000401, 900000000000000402}
+		rng := rand.New(rand.NewPCG(15, 28))
+		var made []cases.Case
+		check := func(step int, what string) {
+			t.Helper()
+			for _, u := range users {
+				want, _, err := esc.Points(ctx, guild, u)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := escalation.MemberPointsForTest(esc, guild, u, now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Fatalf("step %d (%s): user %d has %d points in member_points; the ledger says %d", step, what, u, got, want)
+				}
+			}
+		}
+		exec := func(pg, lite string, args ...any) {
+			t.Helper()
+			q := pg
+			if st.Location.Engine == store.SQLite {
+				q = lite
+			}
+			if _, err := st.Writer().ExecContext(ctx, q, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for step := range 150 {
+			var what string
+			switch k := rng.IntN(10); {
+			case k < 4 || len(made) == 0:
+				what = "warn"
+				n := cases.New{GuildID: guild, UserID: users[rng.IntN(len(users))], ModeratorID: mod, Type: cases.Warn, Reason: "spam",
+					Metadata: map[string]string{escalation.MetaPoints: strconv.Itoa(rng.IntN(6))}}
+				if rng.IntN(2) == 0 {
+					what = "pending warn made active"
+					n.Status = cases.Pending
+				}
+				c, err := cs.Create(ctx, n)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n.Status == cases.Pending {
+					if err := cs.InTx(ctx, mod, func(tx *cases.Tx) error {
+						_, _, err := tx.Activate(c.ID, "done")
+						return err
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				made = append(made, c)
+			case k < 6:
+				c := made[rng.IntN(len(made))]
+				what = "void"
+				st := cases.Voided
+				if cur, err := cs.Get(ctx, c.ID); err != nil {
+					t.Fatal(err)
+				} else if cur.Status == cases.Voided {
+					what, st = "un-void", cases.Active
+				}
+				if _, err := cs.SetStatus(ctx, guild, c.Number, mod, st, what); err != nil {
+					t.Fatal(err)
+				}
+			case k < 8:
+				what = "points edited"
+				c := made[rng.IntN(len(made))]
+				if _, _, err := esc.SetPoints(ctx, cs, guild, c.Number, mod, rng.IntN(6)); err != nil && !errors.Is(err, input.ErrUnchanged) {
+					t.Fatal(err)
+				}
+			case k < 9:
+				what = "clock moved"
+				now = now.Add(time.Duration(rng.IntN(12*24)) * time.Hour)
+			default:
+				c := made[rng.IntN(len(made))]
+				if rng.IntN(2) == 0 {
+					what = "points row moved by hand"
+					exec("UPDATE case_points SET counts_until = counts_until + $1 WHERE case_id = $2",
+						"UPDATE case_points SET counts_until = counts_until + ?1 WHERE case_id = ?2", int64(rng.IntN(20)-10)*24*3600*1000, c.ID)
+				} else {
+					what = "points row deleted by hand"
+					exec("DELETE FROM case_points WHERE case_id = $1", "DELETE FROM case_points WHERE case_id = ?1", c.ID)
+				}
+			}
+			check(step, what)
 		}
 	})
 }

@@ -1,9 +1,11 @@
 package escalation
 
 import (
+	"context"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
 )
@@ -13,4 +15,16 @@ import (
 func InsertPointsForTest(tx *store.Tx, c cases.Case, points int, until time.Time) error {
 	return tx.Queries().InsertCasePoints(tx.Context(), query.InsertCasePointsParams{CaseID: c.ID, GuildID: int64(c.GuildID), UserID: int64(c.UserID),
 		Points: int64(points), CountsUntil: until.UnixMilli(), CreatedAt: c.CreatedAt.UnixMilli()})
+}
+
+// MemberPointsForTest reads a member's points as the evaluation does (member_points, under
+// the member's lock, recomputed when stale), in a transaction of its own.
+func MemberPointsForTest(s *Service, guildID discord.GuildID, userID discord.UserID, now time.Time) (int, error) {
+	var p memberPoints
+	err := s.st.InTx(context.Background(), func(tx *store.Tx) error {
+		var err error
+		p, err = lockMemberPoints(tx, guildID, userID, now.UnixMilli(), false)
+		return err
+	})
+	return int(p.Points), err
 }

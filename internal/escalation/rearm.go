@@ -65,7 +65,7 @@ func (s *Service) rearmMember(ctx context.Context, guildID discord.GuildID, user
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		q := tx.Queries()
 		nowMS := s.now().UnixMilli()
-		sum, err := lockMemberPoints(tx, guildID, userID, nowMS)
+		sum, err := lockMemberPoints(tx, guildID, userID, nowMS, false)
 		if err != nil {
 			return err
 		}

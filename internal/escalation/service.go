@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -54,6 +55,17 @@ type Service struct {
 	log  *slog.Logger
 	// fired hears of each firing that has an action to take, after its transaction commits.
 	fired func(Firing)
+	// parsed keeps each guild's settings as last parsed, with the text they were parsed
+	// from: the evaluation still reads the settings in its transaction (a change committed
+	// elsewhere is seen at once), but parses them only when the text differs.
+	parsedMu sync.Mutex
+	parsed   map[discord.GuildID]parsedConfig
+}
+
+// parsedConfig is a guild's settings and the stored text they were parsed from.
+type parsedConfig struct {
+	text string
+	cfg  Config
 }
 
 // Option configures a Service.
@@ -67,7 +79,7 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // NewService returns the escalation service over a migrated store.
 func NewService(st *store.Store, opts ...Option) *Service {
-	s := &Service{st: st, read: st.Queries(), now: time.Now, log: slog.New(slog.DiscardHandler)}
+	s := &Service{st: st, read: st.Queries(), now: time.Now, log: slog.New(slog.DiscardHandler), parsed: map[discord.GuildID]parsedConfig{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -100,6 +112,33 @@ func configOf(ctx context.Context, q query.Queries, guildID discord.GuildID) (Co
 		return Config{}, 0, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
 	}
 	return c, row.Version, nil
+}
+
+// evalConfig is configOf for the evaluation, which runs on every case change: it reads the
+// settings in the transaction as configOf does, but reuses the copy parsed from the same
+// text before (the evaluation only reads it). A guild without settings costs the read.
+func (s *Service) evalConfig(ctx context.Context, q query.Queries, guildID discord.GuildID) (Config, error) {
+	row, err := q.GetEscalationConfig(ctx, int64(guildID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Config{}, nil
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	}
+	s.parsedMu.Lock()
+	p, ok := s.parsed[guildID]
+	s.parsedMu.Unlock()
+	if ok && p.text == row.Config {
+		return p.cfg, nil
+	}
+	var c Config
+	if err := json.Unmarshal([]byte(row.Config), &c); err != nil {
+		return Config{}, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	}
+	s.parsedMu.Lock()
+	s.parsed[guildID] = parsedConfig{text: row.Config, cfg: c}
+	s.parsedMu.Unlock()
+	return c, nil
 }
 
 // ErrStale is returned by Update when the settings changed since the version the change
@@ -188,14 +227,21 @@ type memberChange struct {
 	user    discord.UserID
 	delta   int
 	trigger query.Case
-	// unlocked is the member's points as read before any lock (-1: not read); it only
-	// picks the mode of the member's lock (evaluateMember).
-	unlocked int64
+	// unlocked is the member's points as read before any lock (-1: not read), after the
+	// transaction's status changes and before the points rows the evaluation inserts; fresh
+	// says the read was exact (member_points need no recomputing) and openReset is the
+	// highest reset level of their open firings then. On PostgreSQL the read only picks the
+	// mode of the member's lock (evaluateMember); on SQLite it was made under the lock.
+	unlocked  int64
+	fresh     bool
+	openReset int64
+	// inserted is the points of the rows the evaluation inserted that count now.
+	inserted int64
 }
 
 func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed []cases.Changed) error {
 	ctx, q := tx.Context(), tx.Queries()
-	cfg, _, err := configOf(ctx, q, guildID)
+	cfg, err := s.evalConfig(ctx, q, guildID)
 	if err != nil {
 		return err
 	}
@@ -207,13 +253,14 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 	var members []*memberChange
 	byUser := map[int64]*memberChange{}
 	for _, ch := range changed {
-		r, err := q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, CountsUntil: nowMS})
+		r, err := q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, Now: nowMS})
 		if err != nil {
 			return fmt.Errorf("read case id %d: %w", ch.ID, err)
 		}
 		c := query.Case{ID: r.ID, GuildID: r.GuildID, UserID: r.UserID, Number: r.Number, Type: r.Type, Status: r.Status,
 			Reason: r.Reason, Metadata: r.Metadata, CreatedAt: r.CreatedAt}
 		has := r.Points >= 0
+		inserted := false
 		p := query.CasePoint{CaseID: c.ID, GuildID: c.GuildID, UserID: c.UserID, Points: max(r.Points, 0), CountsUntil: r.CountsUntil}
 		newlyCounting := (ch.Before == "" || ch.Before == cases.Pending) && cases.Status(c.Status) == cases.Active
 		if !has && newlyCounting {
@@ -227,7 +274,7 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 					Points: p.Points, CountsUntil: p.CountsUntil, CreatedAt: nowMS}); err != nil {
 					return fmt.Errorf("points of case #%d: %w", c.Number, err)
 				}
-				has = true
+				has, inserted = true, true
 			}
 		}
 		if !has || p.Points == 0 || p.CountsUntil <= nowMS {
@@ -245,9 +292,13 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 		}
 		m := byUser[c.UserID]
 		if m == nil {
-			m = &memberChange{user: discord.UserID(c.UserID), unlocked: r.MemberPoints}
+			// The member's first case read here: no points row of theirs inserted yet.
+			m = &memberChange{user: discord.UserID(c.UserID), unlocked: r.MemberPoints, fresh: r.MemberFresh == 1, openReset: r.OpenResetBelow}
 			byUser[c.UserID] = m
 			members = append(members, m)
+		}
+		if inserted {
+			m.inserted += p.Points
 		}
 		m.delta += after - before
 		if after > before {
@@ -270,16 +321,43 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 	return nil
 }
 
-// lockMemberPoints takes the member's escalation lock until tx ends and reads their points
-// under it (see LockMemberPoints): whoever evaluates a member's points holds it, so that
-// evaluations of one member run one after the other and each sees the points the previous
-// one committed.
-func lockMemberPoints(tx *store.Tx, guildID discord.GuildID, userID discord.UserID, nowMS int64) (query.LockMemberPointsRow, error) {
-	sum, err := tx.Queries().LockMemberPoints(tx.Context(), query.LockMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), CountsUntil: nowMS})
-	if err != nil {
-		return sum, fmt.Errorf("points of user %d in guild %d: %w", userID, guildID, err)
+// memberPoints is a member's points read under their lock.
+type memberPoints struct {
+	// Points is the sum of their counting points; OpenResetBelow the highest reset level of
+	// their open firings (0: none).
+	Points, OpenResetBelow int64
+}
+
+// lockMemberPoints takes the member's escalation lock until tx ends (in share mode with
+// shared) and reads their points under it (see LockMemberPoints): whoever evaluates a
+// member's points holds it, so that evaluations of one member run one after the other and
+// each sees the points the previous one committed. Points that stopped counting since the
+// member's member_points were computed make it recompute them first (RefreshMemberPoints).
+func lockMemberPoints(tx *store.Tx, guildID discord.GuildID, userID discord.UserID, nowMS int64, shared bool) (memberPoints, error) {
+	ctx, q := tx.Context(), tx.Queries()
+	for refreshed := false; ; refreshed = true {
+		var r query.LockMemberPointsRow
+		var err error
+		if shared {
+			var sr query.LockMemberPointsSharedRow
+			sr, err = q.LockMemberPointsShared(ctx, query.LockMemberPointsSharedParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS})
+			r = query.LockMemberPointsRow(sr)
+		} else {
+			r, err = q.LockMemberPoints(ctx, query.LockMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS})
+		}
+		if err != nil {
+			return memberPoints{}, fmt.Errorf("points of user %d in guild %d: %w", userID, guildID, err)
+		}
+		if r.Fresh == 1 {
+			return memberPoints{Points: r.Points, OpenResetBelow: r.OpenResetBelow}, nil
+		}
+		if refreshed {
+			return memberPoints{}, fmt.Errorf("points of user %d in guild %d: still to be recomputed after recomputing them", userID, guildID)
+		}
+		if err := q.RefreshMemberPoints(ctx, query.RefreshMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS}); err != nil {
+			return memberPoints{}, fmt.Errorf("recompute the points of user %d in guild %d: %w", userID, guildID, err)
+		}
 	}
-	return sum, nil
 }
 
 // pointsOf decides a newly counting case's points and until when they count; ok is false
@@ -305,7 +383,11 @@ func pointsOf(cfg Config, c query.Case) (int, time.Time, bool, error) {
 	return pts, time.UnixMilli(c.CreatedAt).Add(countsFor), true, nil
 }
 
-func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.GuildID, m *memberChange, nowMS int64) error {
+// oneWriter says the store runs one write transaction at a time over the whole database
+// (SQLite): a read in a write transaction is then already under every member's lock.
+func (s *Service) oneWriter() bool { return s.st.Engine() == store.SQLite }
+
+func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.GuildID, m *memberChange, nowMS int64) (err error) {
 	ctx, q := tx.Context(), tx.Queries()
 	var top int64 // the highest threshold of the enabled policies
 	for _, p := range cfg.Enabled() {
@@ -324,10 +406,10 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 		// change can commit between its read and its commit. The unlocked read (with the
 		// case, before this change's points row, so it errs low) only picks the mode; the
 		// decision is made on the read under the lock.
-		if m.unlocked-int64(m.delta) >= top && m.unlocked >= 0 {
-			r, err := q.LockMemberPointsShared(ctx, query.LockMemberPointsSharedParams{GuildID: int64(guildID), UserID: int64(m.user), CountsUntil: nowMS})
+		if m.unlocked-int64(m.delta) >= top && m.unlocked >= 0 && !s.oneWriter() {
+			r, err := lockMemberPoints(tx, guildID, m.user, nowMS, true)
 			if err != nil {
-				return fmt.Errorf("points of user %d in guild %d: %w", m.user, guildID, err)
+				return err
 			}
 			if old := r.Points - int64(m.delta); old >= top && old >= r.OpenResetBelow {
 				return nil
@@ -336,8 +418,14 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 			// as any other change does (taken on top of the shared one).
 		}
 	}
-	sum, err := lockMemberPoints(tx, guildID, m.user, nowMS)
-	if err != nil {
+	var sum memberPoints
+	if s.oneWriter() && m.unlocked >= 0 && m.fresh {
+		// SQLite: the evaluation's first read of the member was made in this write
+		// transaction, which holds the whole database (the one writer), so it is exact and
+		// no other write can come between it and the commit; the points rows inserted since
+		// are the rest of the member's sum. One read a warning instead of two.
+		sum = memberPoints{Points: m.unlocked + m.inserted, OpenResetBelow: m.openReset}
+	} else if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, false); err != nil {
 		return err
 	}
 	newSum := sum.Points

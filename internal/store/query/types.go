@@ -116,23 +116,25 @@ type CaseEvent struct {
 }
 
 type CaseForEscalationParams struct {
-	ID          int64
-	CountsUntil int64
+	Now int64
+	ID  int64
 }
 
 type CaseForEscalationRow struct {
-	ID           int64
-	GuildID      int64
-	UserID       int64
-	Number       int64
-	Type         string
-	Status       string
-	Reason       string
-	Metadata     string
-	CreatedAt    int64
-	Points       int64
-	CountsUntil  int64
-	MemberPoints int64
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
 }
 
 type CasePoint struct {
@@ -647,25 +649,27 @@ type LockGuildSettingsParams struct {
 }
 
 type LockMemberPointsParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
+	GuildID int64
+	UserID  int64
+	Now     int64
 }
 
 type LockMemberPointsRow struct {
 	Points         int64
 	OpenResetBelow int64
+	Fresh          int64
 }
 
 type LockMemberPointsSharedParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
+	GuildID int64
+	UserID  int64
+	Now     int64
 }
 
 type LockMemberPointsSharedRow struct {
 	Points         int64
 	OpenResetBelow int64
+	Fresh          int64
 }
 
 type LockSnippetParams struct {
@@ -743,6 +747,15 @@ type MassTarget struct {
 	State  string
 	CaseID sql.NullInt64
 	Detail string
+}
+
+type MemberPoint struct {
+	GuildID    int64
+	UserID     int64
+	Stripe     int64
+	Points     int64
+	NextExpiry int64
+	AsOf       int64
 }
 
 type MemberPointCasesParams struct {
@@ -939,6 +952,12 @@ type ReclaimFiringParams struct {
 	Now       int64
 	ID        int64
 	UpdatedAt int64
+}
+
+type RefreshMemberPointsParams struct {
+	GuildID int64
+	UserID  int64
+	Now     int64
 }
 
 type ReleaseAutomodKeyParams struct {

@@ -13,37 +13,44 @@ import (
 const caseForEscalation = `-- name: CaseForEscalation :one
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > $2 AND m.counting AND m.points > 0), 0) AS BIGINT) AS member_points
+    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS BIGINT) AS member_points,
+    CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= $1 AND $1 < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
-WHERE c.id = $1
+WHERE c.id = $2
 `
 
 type CaseForEscalationParams struct {
-	ID          int64
-	CountsUntil int64
+	Now int64
+	ID  int64
 }
 
 type CaseForEscalationRow struct {
-	ID           int64
-	GuildID      int64
-	UserID       int64
-	Number       int64
-	Type         string
-	Status       string
-	Reason       string
-	Metadata     string
-	CreatedAt    int64
-	Points       int64
-	CountsUntil  int64
-	MemberPoints int64
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
 }
 
 // What the evaluation of a changed case reads in one statement: the case, its points row
-// (points -1 when it has none) and its member's points now, read without a lock (which only
-// picks the mode of the member's lock; escalation.Service.evaluateMember).
+// (points -1 when it has none), its member's points from member_points, read without a lock
+// (which only picks the mode of the member's lock; escalation.Service.evaluateMember),
+// whether those are fresh (see LockMemberPoints) and the highest reset level of the member's
+// open firings.
 func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
-	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.ID, arg.CountsUntil)
+	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.ID)
 	var i CaseForEscalationRow
 	err := row.Scan(
 		&i.ID,
@@ -58,6 +65,8 @@ func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationPa
 		&i.Points,
 		&i.CountsUntil,
 		&i.MemberPoints,
+		&i.MemberFresh,
+		&i.OpenResetBelow,
 	)
 	return i, err
 }
@@ -392,55 +401,60 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 }
 
 const lockMemberPoints = `-- name: LockMemberPoints :one
-SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
 FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), FALSE) l
 `
 
 type LockMemberPointsParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
+	GuildID int64
+	UserID  int64
+	Now     int64
 }
 
 type LockMemberPointsRow struct {
 	Points         int64
 	OpenResetBelow int64
+	Fresh          int64
 }
 
 // Takes the member's escalation lock (held until the transaction ends) and then reads their
-// points now: active cases whose points still count, from one partial, covering index
-// (case_points_counting; counting is the case's status kept by the database's triggers), and
-// the highest reset level of their open firings (0: none). Both in the function
-// escalation_lock_member_points (migration 00025), which says why.
+// points from member_points (migration 00028: kept by the database's triggers from
+// case_points), the highest reset level of their open firings (0: none), and whether the
+// stripes are fresh (0: points stopped counting since they were computed, or they never
+// were; RefreshMemberPoints first, then read again). All in the function
+// escalation_lock_member_points (migrations 00025 and 00028), which says why.
 func (q *Queries) LockMemberPoints(ctx context.Context, arg LockMemberPointsParams) (LockMemberPointsRow, error) {
-	row := q.db.QueryRowContext(ctx, lockMemberPoints, arg.GuildID, arg.UserID, arg.CountsUntil)
+	row := q.db.QueryRowContext(ctx, lockMemberPoints, arg.GuildID, arg.UserID, arg.Now)
 	var i LockMemberPointsRow
-	err := row.Scan(&i.Points, &i.OpenResetBelow)
+	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Fresh)
 	return i, err
 }
 
 const lockMemberPointsShared = `-- name: LockMemberPointsShared :one
-SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
 FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), TRUE) l
 `
 
 type LockMemberPointsSharedParams struct {
-	GuildID     int64
-	UserID      int64
-	CountsUntil int64
+	GuildID int64
+	UserID  int64
+	Now     int64
 }
 
 type LockMemberPointsSharedRow struct {
 	Points         int64
 	OpenResetBelow int64
+	Fresh          int64
 }
 
 // LockMemberPoints with the lock in share mode: for a change that only adds points to a
 // member already at or above every threshold (escalation.Service.evaluateMember says why).
 func (q *Queries) LockMemberPointsShared(ctx context.Context, arg LockMemberPointsSharedParams) (LockMemberPointsSharedRow, error) {
-	row := q.db.QueryRowContext(ctx, lockMemberPointsShared, arg.GuildID, arg.UserID, arg.CountsUntil)
+	row := q.db.QueryRowContext(ctx, lockMemberPointsShared, arg.GuildID, arg.UserID, arg.Now)
 	var i LockMemberPointsSharedRow
-	err := row.Scan(&i.Points, &i.OpenResetBelow)
+	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Fresh)
 	return i, err
 }
 
@@ -820,6 +834,23 @@ func (q *Queries) ReclaimFiring(ctx context.Context, arg ReclaimFiringParams) (E
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const refreshMemberPoints = `-- name: RefreshMemberPoints :exec
+SELECT escalation_refresh_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT))
+`
+
+type RefreshMemberPointsParams struct {
+	GuildID int64
+	UserID  int64
+	Now     int64
+}
+
+// Recomputes a member's member_points stripes from case_points as of now, for stripes
+// LockMemberPoints found stale (escalation_refresh_member_points, migration 00028).
+func (q *Queries) RefreshMemberPoints(ctx context.Context, arg RefreshMemberPointsParams) error {
+	_, err := q.db.ExecContext(ctx, refreshMemberPoints, arg.GuildID, arg.UserID, arg.Now)
+	return err
 }
 
 const setCasePoints = `-- name: SetCasePoints :execrows

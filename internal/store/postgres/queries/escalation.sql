@@ -19,29 +19,42 @@ UPDATE case_points SET points = $2, counts_until = $3, updated_at = $4 WHERE cas
 
 -- name: LockMemberPoints :one
 -- Takes the member's escalation lock (held until the transaction ends) and then reads their
--- points now: active cases whose points still count, from one partial, covering index
--- (case_points_counting; counting is the case's status kept by the database's triggers), and
--- the highest reset level of their open firings (0: none). Both in the function
--- escalation_lock_member_points (migration 00025), which says why.
-SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
-FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), FALSE) l;
+-- points from member_points (migration 00028: kept by the database's triggers from
+-- case_points), the highest reset level of their open firings (0: none), and whether the
+-- stripes are fresh (0: points stopped counting since they were computed, or they never
+-- were; RefreshMemberPoints first, then read again). All in the function
+-- escalation_lock_member_points (migrations 00025 and 00028), which says why.
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), FALSE) l;
 
 -- name: LockMemberPointsShared :one
 -- LockMemberPoints with the lock in share mode: for a change that only adds points to a
 -- member already at or above every threshold (escalation.Service.evaluateMember says why).
-SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below
-FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), TRUE) l;
+SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), TRUE) l;
+
+-- name: RefreshMemberPoints :exec
+-- Recomputes a member's member_points stripes from case_points as of now, for stripes
+-- LockMemberPoints found stale (escalation_refresh_member_points, migration 00028).
+SELECT escalation_refresh_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT));
 
 -- name: CaseForEscalation :one
 -- What the evaluation of a changed case reads in one statement: the case, its points row
--- (points -1 when it has none) and its member's points now, read without a lock (which only
--- picks the mode of the member's lock; escalation.Service.evaluateMember).
+-- (points -1 when it has none), its member's points from member_points, read without a lock
+-- (which only picks the mode of the member's lock; escalation.Service.evaluateMember),
+-- whether those are fresh (see LockMemberPoints) and the highest reset level of the member's
+-- open firings.
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > $2 AND m.counting AND m.points > 0), 0) AS BIGINT) AS member_points
+    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS BIGINT) AS member_points,
+    CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
-WHERE c.id = $1;
+WHERE c.id = sqlc.arg(id);
 
 -- name: MemberPointCases :many
 -- The cases that make up a member's points, oldest first.

@@ -20,33 +20,55 @@ SELECT * FROM case_points WHERE case_id = ?1;
 UPDATE case_points SET points = ?2, counts_until = ?3, updated_at = ?4 WHERE case_id = ?1;
 
 -- name: LockMemberPoints :one
--- A member's points now: active cases whose points still count, from one partial, covering
--- index (case_points_counting; counting is the case's status kept by the database's
--- triggers, migration 00025), and the highest reset level of their open firings (0: none).
--- No lock to take first (PostgreSQL takes one on the member): SQLite's write transactions
--- begin IMMEDIATE and hold the whole database, so evaluations are already one after the other.
-SELECT CAST(COALESCE((SELECT SUM(p.points) FROM case_points p
-        WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id) AND p.counts_until > sqlc.arg(counts_until) AND p.counting = 1 AND p.points > 0), 0) AS INTEGER) AS points,
+-- A member's points now, from their member_points row (migration 00028: kept by the
+-- database's triggers from case_points), the highest reset level of their open firings (0:
+-- none), and whether the row is fresh (0: points stopped counting since it was computed, or
+-- it never was; RefreshMemberPoints first, then read again). No lock to take first
+-- (PostgreSQL takes one on the member): SQLite's write transactions begin IMMEDIATE and hold
+-- the whole database, so evaluations are already one after the other.
+SELECT CAST(COALESCE((SELECT SUM(m.points) FROM member_points m
+        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 0) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
-        WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below;
+        WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
+    CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 1) AS INTEGER) AS fresh;
 
 -- name: LockMemberPointsShared :one
 -- LockMemberPoints in share mode on PostgreSQL; the same read here.
-SELECT CAST(COALESCE((SELECT SUM(p.points) FROM case_points p
-        WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id) AND p.counts_until > sqlc.arg(counts_until) AND p.counting = 1 AND p.points > 0), 0) AS INTEGER) AS points,
+SELECT CAST(COALESCE((SELECT SUM(m.points) FROM member_points m
+        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 0) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
-        WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below;
+        WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
+    CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 1) AS INTEGER) AS fresh;
+
+-- name: RefreshMemberPoints :exec
+-- Recomputes a member's member_points row from case_points as of now (the sum over the
+-- partial, covering index case_points_counting), for a row LockMemberPoints found stale.
+UPDATE member_points SET
+    points = CAST(COALESCE((SELECT SUM(p.points) FROM case_points p WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id)
+        AND p.counts_until > sqlc.arg(now) AND p.counting = 1 AND p.points > 0), 0) AS INTEGER),
+    next_expiry = CAST(COALESCE((SELECT MIN(p.counts_until) FROM case_points p WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id)
+        AND p.counts_until > sqlc.arg(now) AND p.counting = 1 AND p.points > 0), 9223372036854775807) AS INTEGER),
+    as_of = sqlc.arg(now)
+WHERE guild_id = sqlc.arg(guild_id) AND user_id = sqlc.arg(user_id);
 
 -- name: CaseForEscalation :one
 -- What the evaluation of a changed case reads in one statement: the case, its points row
--- (points -1 when it has none) and its member's points now, read without a lock (which only
--- picks the mode of the member's lock; escalation.Service.evaluateMember).
+-- (points -1 when it has none), its member's points from member_points, whether those are
+-- fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
+-- Here the read is already under the member's lock (the one writer), so the evaluation may
+-- decide on it; on PostgreSQL it only picks the mode of the member's lock
+-- (escalation.Service.evaluateMember).
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM case_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id AND m.counts_until > ?2 AND m.counting = 1 AND m.points > 0), 0) AS INTEGER) AS member_points
+    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS INTEGER) AS member_points,
+    CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 1) AS INTEGER) AS member_fresh,
+    CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
-WHERE c.id = ?1;
+WHERE c.id = sqlc.arg(id);
 
 -- name: MemberPointCases :many
 -- The cases that make up a member's points, oldest first.
