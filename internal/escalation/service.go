@@ -114,29 +114,26 @@ func configOf(ctx context.Context, q query.Queries, guildID discord.GuildID) (Co
 	return c, row.Version, nil
 }
 
-// evalConfig is configOf for the evaluation, which runs on every case change: it reads the
-// settings in the transaction as configOf does, but reuses the copy parsed from the same
-// text before (the evaluation only reads it). A guild without settings costs the read.
-func (s *Service) evalConfig(ctx context.Context, q query.Queries, guildID discord.GuildID) (Config, error) {
-	row, err := q.GetEscalationConfig(ctx, int64(guildID))
-	if errors.Is(err, sql.ErrNoRows) {
+// parseConfig parses a guild's settings as stored ("": none) for the evaluation, which
+// runs on every case change: the evaluation reads the text in its transaction (so a change
+// committed elsewhere is seen at once), but the copy parsed from the same text before is
+// reused (the evaluation only reads it).
+func (s *Service) parseConfig(guildID discord.GuildID, text string) (Config, error) {
+	if text == "" {
 		return Config{}, nil
-	}
-	if err != nil {
-		return Config{}, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
 	}
 	s.parsedMu.Lock()
 	p, ok := s.parsed[guildID]
 	s.parsedMu.Unlock()
-	if ok && p.text == row.Config {
+	if ok && p.text == text {
 		return p.cfg, nil
 	}
 	var c Config
-	if err := json.Unmarshal([]byte(row.Config), &c); err != nil {
+	if err := json.Unmarshal([]byte(text), &c); err != nil {
 		return Config{}, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
 	}
 	s.parsedMu.Lock()
-	s.parsed[guildID] = parsedConfig{text: row.Config, cfg: c}
+	s.parsed[guildID] = parsedConfig{text: text, cfg: c}
 	s.parsedMu.Unlock()
 	return c, nil
 }
@@ -228,39 +225,53 @@ type memberChange struct {
 	delta   int
 	trigger query.Case
 	// unlocked is the member's points as read before any lock (-1: not read), after the
-	// transaction's status changes and before the points rows the evaluation inserts; fresh
-	// says the read was exact (member_points need no recomputing) and openReset is the
+	// transaction's status changes and before the points rows the evaluation gives its
+	// cases (rows); fresh says member_points needed no recomputing, and openReset is the
 	// highest reset level of their open firings then. On PostgreSQL the read only picks the
 	// mode of the member's lock (evaluateMember); on SQLite it was made under the lock.
 	unlocked  int64
 	fresh     bool
 	openReset int64
-	// inserted is the points of the rows the evaluation inserted that count now.
+	// rows are the points rows to give the member's newly counting cases, written under
+	// the member's lock (evaluateMember); inserted is their points.
+	rows     []query.InsertCasePointsParams
 	inserted int64
 }
 
 func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed []cases.Changed) error {
 	ctx, q := tx.Context(), tx.Queries()
-	cfg, err := s.evalConfig(ctx, q, guildID)
-	if err != nil {
-		return err
-	}
-	if cfg.Empty() {
-		return nil
-	}
 	now := s.now()
 	nowMS := now.UnixMilli()
+	var cfg Config
 	var members []*memberChange
 	byUser := map[int64]*memberChange{}
-	for _, ch := range changed {
-		r, err := q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, Now: nowMS})
-		if err != nil {
-			return fmt.Errorf("read case id %d: %w", ch.ID, err)
+	for i, ch := range changed {
+		var r query.CaseForEscalationRow
+		if i == 0 {
+			// The settings come with the first case: a guild without them costs this read.
+			row, err := q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS})
+			if err != nil {
+				return fmt.Errorf("read case id %d: %w", ch.ID, err)
+			}
+			if cfg, err = s.parseConfig(guildID, row.Config); err != nil {
+				return err
+			}
+			if cfg.Empty() {
+				return nil
+			}
+			r = query.CaseForEscalationRow{ID: row.ID, GuildID: row.GuildID, UserID: row.UserID, Number: row.Number, Type: row.Type,
+				Status: row.Status, Reason: row.Reason, Metadata: row.Metadata, CreatedAt: row.CreatedAt, Points: row.Points,
+				CountsUntil: row.CountsUntil, MemberPoints: row.MemberPoints, MemberFresh: row.MemberFresh, OpenResetBelow: row.OpenResetBelow}
+		} else {
+			var err error
+			if r, err = q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, Now: nowMS}); err != nil {
+				return fmt.Errorf("read case id %d: %w", ch.ID, err)
+			}
 		}
 		c := query.Case{ID: r.ID, GuildID: r.GuildID, UserID: r.UserID, Number: r.Number, Type: r.Type, Status: r.Status,
 			Reason: r.Reason, Metadata: r.Metadata, CreatedAt: r.CreatedAt}
 		has := r.Points >= 0
-		inserted := false
+		var row *query.InsertCasePointsParams
 		p := query.CasePoint{CaseID: c.ID, GuildID: c.GuildID, UserID: c.UserID, Points: max(r.Points, 0), CountsUntil: r.CountsUntil}
 		newlyCounting := (ch.Before == "" || ch.Before == cases.Pending) && cases.Status(c.Status) == cases.Active
 		if !has && newlyCounting {
@@ -270,14 +281,19 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 			}
 			if ok {
 				p = query.CasePoint{CaseID: c.ID, GuildID: c.GuildID, UserID: c.UserID, Points: int64(pts), CountsUntil: until.UnixMilli(), CreatedAt: nowMS}
-				if err := q.InsertCasePoints(ctx, query.InsertCasePointsParams{CaseID: p.CaseID, GuildID: p.GuildID, UserID: p.UserID,
-					Points: p.Points, CountsUntil: p.CountsUntil, CreatedAt: nowMS}); err != nil {
-					return fmt.Errorf("points of case #%d: %w", c.Number, err)
-				}
-				has, inserted = true, true
+				row = &query.InsertCasePointsParams{CaseID: p.CaseID, GuildID: p.GuildID, UserID: p.UserID,
+					Points: p.Points, CountsUntil: p.CountsUntil, CreatedAt: nowMS}
+				has = true
 			}
 		}
 		if !has || p.Points == 0 || p.CountsUntil <= nowMS {
+			if row != nil {
+				// Points that already stopped counting: the row is the record, the sum
+				// does not change.
+				if err := q.InsertCasePoints(ctx, *row); err != nil {
+					return fmt.Errorf("points of case #%d: %w", c.Number, err)
+				}
+			}
 			continue
 		}
 		before, after := 0, 0
@@ -292,12 +308,12 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 		}
 		m := byUser[c.UserID]
 		if m == nil {
-			// The member's first case read here: no points row of theirs inserted yet.
 			m = &memberChange{user: discord.UserID(c.UserID), unlocked: r.MemberPoints, fresh: r.MemberFresh == 1, openReset: r.OpenResetBelow}
 			byUser[c.UserID] = m
 			members = append(members, m)
 		}
-		if inserted {
+		if row != nil {
+			m.rows = append(m.rows, *row)
 			m.inserted += p.Points
 		}
 		m.delta += after - before
@@ -395,38 +411,70 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 			top = max(top, int64(t.At))
 		}
 	}
-	if m.delta > 0 {
-		// A change that only adds points to a member already at or above every threshold
-		// crosses nothing and re-arms nothing, whatever else adds points beside it; only a
-		// change that lowers them (a void, lower points, points that stopped counting) could
-		// bring the member back under a threshold meanwhile, and each of those takes the
-		// member's lock exclusively. So such a change takes it in share mode: the member's
-		// other additions run beside it instead of one after the other (16 warnings at once
-		// on a member with hundreds of points, docs/benchmarks.md issue 15), and no lowering
-		// change can commit between its read and its commit. The unlocked read (with the
-		// case, before this change's points row, so it errs low) only picks the mode; the
-		// decision is made on the read under the lock.
-		if m.unlocked-int64(m.delta) >= top && m.unlocked >= 0 && !s.oneWriter() {
-			r, err := lockMemberPoints(tx, guildID, m.user, nowMS, true)
-			if err != nil {
-				return err
-			}
-			if old := r.Points - int64(m.delta); old >= top && old >= r.OpenResetBelow {
-				return nil
-			}
-			// Points were lowered between the two reads: evaluate under the exclusive lock,
-			// as any other change does (taken on top of the shared one).
-		}
-	}
+	// A change that only adds points to a member already at or above every threshold
+	// crosses nothing and re-arms nothing, whatever else adds points beside it; only a
+	// change that lowers them (a void, lower points, points that stopped counting) could
+	// bring the member back under a threshold meanwhile, and each of those takes the
+	// member's lock exclusively. So such a change takes it in share mode: the member's other
+	// additions run beside it instead of one after the other (16 warnings at once on a
+	// member with hundreds of points, docs/benchmarks.md issue 15), and no lowering change
+	// can commit between its read and its commit. The unlocked read only picks the mode;
+	// the decision is made on the read under the lock. SQLite has no modes to pick.
+	shared := m.delta > 0 && m.unlocked >= 0 && !s.oneWriter() && m.unlocked+m.inserted-int64(m.delta) >= top
 	var sum memberPoints
-	if s.oneWriter() && m.unlocked >= 0 && m.fresh {
+	switch {
+	case s.oneWriter() && m.unlocked >= 0 && m.fresh:
 		// SQLite: the evaluation's first read of the member was made in this write
 		// transaction, which holds the whole database (the one writer), so it is exact and
-		// no other write can come between it and the commit; the points rows inserted since
-		// are the rest of the member's sum. One read a warning instead of two.
+		// no other write can come between it and the commit; the member's new points rows
+		// are the rest of their sum. No read a warning beyond the case's.
+		for _, row := range m.rows {
+			if err := q.InsertCasePoints(ctx, row); err != nil {
+				return fmt.Errorf("points of case id %d: %w", row.CaseID, err)
+			}
+		}
 		sum = memberPoints{Points: m.unlocked + m.inserted, OpenResetBelow: m.openReset}
-	} else if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, false); err != nil {
-		return err
+	case len(m.rows) > 0:
+		// The lock, the read and the first row in one round trip (AddCasePoints).
+		first := query.AddCasePointsParams{CaseID: m.rows[0].CaseID, GuildID: m.rows[0].GuildID, UserID: m.rows[0].UserID,
+			Points: m.rows[0].Points, CountsUntil: m.rows[0].CountsUntil, CreatedAt: m.rows[0].CreatedAt, Now: nowMS}
+		var r query.AddCasePointsRow
+		if shared {
+			var sr query.AddCasePointsSharedRow
+			sr, err = q.AddCasePointsShared(ctx, query.AddCasePointsSharedParams(first))
+			r = query.AddCasePointsRow(sr)
+		} else {
+			r, err = q.AddCasePoints(ctx, first)
+		}
+		if err != nil {
+			return fmt.Errorf("points of case id %d: %w", first.CaseID, err)
+		}
+		for _, row := range m.rows[1:] {
+			if err := q.InsertCasePoints(ctx, row); err != nil {
+				return fmt.Errorf("points of case id %d: %w", row.CaseID, err)
+			}
+		}
+		if r.Fresh == 1 {
+			sum = memberPoints{Points: r.MemberPoints + m.inserted, OpenResetBelow: r.OpenResetBelow}
+		} else if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, shared); err != nil {
+			// member_points had to be recomputed (SQLite: PostgreSQL's AddCasePoints does
+			// it first); read again, now with the new rows.
+			return err
+		}
+	default:
+		if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, shared); err != nil {
+			return err
+		}
+	}
+	if shared {
+		if old := sum.Points - int64(m.delta); old >= top && old >= sum.OpenResetBelow {
+			return nil
+		}
+		// Points were lowered between the two reads: evaluate under the exclusive lock, as
+		// any other change does (taken on top of the shared one; the rows are written).
+		if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, false); err != nil {
+			return err
+		}
 	}
 	newSum := sum.Points
 	oldSum := newSum - int64(m.delta)

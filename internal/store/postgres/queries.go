@@ -28,6 +28,16 @@ func (q *Queries) AddBanOnJoin(ctx context.Context, arg query.AddBanOnJoinParams
 	return q.q.AddBanOnJoin(ctx, pgdb.AddBanOnJoinParams(arg))
 }
 
+func (q *Queries) AddCasePoints(ctx context.Context, arg query.AddCasePointsParams) (query.AddCasePointsRow, error) {
+	row, err := q.q.AddCasePoints(ctx, pgdb.AddCasePointsParams(arg))
+	return query.AddCasePointsRow(row), err
+}
+
+func (q *Queries) AddCasePointsShared(ctx context.Context, arg query.AddCasePointsSharedParams) (query.AddCasePointsSharedRow, error) {
+	row, err := q.q.AddCasePointsShared(ctx, pgdb.AddCasePointsSharedParams(arg))
+	return query.AddCasePointsSharedRow(row), err
+}
+
 func (q *Queries) BumpGavelVersion(ctx context.Context, arg query.BumpGavelVersionParams) (int64, error) {
 	return q.q.BumpGavelVersion(ctx, pgdb.BumpGavelVersionParams(arg))
 }
@@ -189,6 +199,11 @@ func (q *Queries) EnsureGuild(ctx context.Context, arg query.EnsureGuildParams) 
 
 func (q *Queries) EnsureShardLease(ctx context.Context, arg query.EnsureShardLeaseParams) error {
 	return q.q.EnsureShardLease(ctx, pgdb.EnsureShardLeaseParams(arg))
+}
+
+func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg query.EscalationConfigAndCaseParams) (query.EscalationConfigAndCaseRow, error) {
+	row, err := q.q.EscalationConfigAndCase(ctx, pgdb.EscalationConfigAndCaseParams(arg))
+	return query.EscalationConfigAndCaseRow(row), err
 }
 
 func (q *Queries) EventHandled(ctx context.Context, arg query.EventHandledParams) (int64, error) {

@@ -11,6 +11,8 @@ type Queries interface {
 	ActivatePendingCase(ctx context.Context, arg ActivatePendingCaseParams) (Case, error)
 	ActiveCasesOfUser(ctx context.Context, arg ActiveCasesOfUserParams) ([]Case, error)
 	AddBanOnJoin(ctx context.Context, arg AddBanOnJoinParams) error
+	AddCasePoints(ctx context.Context, arg AddCasePointsParams) (AddCasePointsRow, error)
+	AddCasePointsShared(ctx context.Context, arg AddCasePointsSharedParams) (AddCasePointsSharedRow, error)
 	BumpGavelVersion(ctx context.Context, arg BumpGavelVersionParams) (int64, error)
 	CancelQueuedMassTargets(ctx context.Context, massID int64) (int64, error)
 	CancelScheduledAction(ctx context.Context, arg CancelScheduledActionParams) (int64, error)
@@ -49,6 +51,7 @@ type Queries interface {
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
 	EnsureGuild(ctx context.Context, arg EnsureGuildParams) error
 	EnsureShardLease(ctx context.Context, arg EnsureShardLeaseParams) error
+	EscalationConfigAndCase(ctx context.Context, arg EscalationConfigAndCaseParams) (EscalationConfigAndCaseRow, error)
 	EventHandled(ctx context.Context, arg EventHandledParams) (int64, error)
 	FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error)
 	FinishModlog(ctx context.Context, arg FinishModlogParams) (int64, error)

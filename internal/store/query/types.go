@@ -31,6 +31,38 @@ type AddBanOnJoinParams struct {
 	AddedAt      int64
 }
 
+type AddCasePointsParams struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+	Now         int64
+}
+
+type AddCasePointsRow struct {
+	MemberPoints   int64
+	OpenResetBelow int64
+	Fresh          int64
+}
+
+type AddCasePointsSharedParams struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+	Now         int64
+}
+
+type AddCasePointsSharedRow struct {
+	MemberPoints   int64
+	OpenResetBelow int64
+	Fresh          int64
+}
+
 type AutomodGavelRule struct {
 	GuildID   int64
 	Name      string
@@ -297,6 +329,29 @@ type EscalationConfig struct {
 	Version   int64
 	UpdatedBy int64
 	UpdatedAt int64
+}
+
+type EscalationConfigAndCaseParams struct {
+	Now int64
+	ID  int64
+}
+
+type EscalationConfigAndCaseRow struct {
+	Config         string
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
 }
 
 type EscalationFiring struct {

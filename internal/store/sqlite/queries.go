@@ -187,6 +187,11 @@ func (q *Queries) EnsureShardLease(ctx context.Context, arg query.EnsureShardLea
 	return q.q.EnsureShardLease(ctx, sqlitedb.EnsureShardLeaseParams(arg))
 }
 
+func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg query.EscalationConfigAndCaseParams) (query.EscalationConfigAndCaseRow, error) {
+	row, err := q.q.EscalationConfigAndCase(ctx, sqlitedb.EscalationConfigAndCaseParams(arg))
+	return query.EscalationConfigAndCaseRow(row), err
+}
+
 func (q *Queries) EventHandled(ctx context.Context, arg query.EventHandledParams) (int64, error) {
 	return q.q.EventHandled(ctx, sqlitedb.EventHandledParams(arg))
 }

@@ -42,3 +42,28 @@ func (q *Queries) ClaimAutomodKey(ctx context.Context, arg query.ClaimAutomodKey
 	}
 	return res.RowsAffected()
 }
+
+// AddCasePoints is written here rather than in queries/escalation.sql, as two of the
+// generated queries: sqlc's SQLite parser drops the names of RETURNING's columns, and one
+// statement would have to read member_points between the row's insert and its AFTER
+// trigger. It reads what LockMemberPoints reads (the member's points without this row;
+// fresh 0 when member_points must be recomputed) and then inserts the row
+// (InsertCasePoints). No lock to take: SQLite's write transactions hold the whole database.
+func (q *Queries) AddCasePoints(ctx context.Context, arg query.AddCasePointsParams) (query.AddCasePointsRow, error) {
+	r, err := q.q.LockMemberPoints(ctx, sqlitedb.LockMemberPointsParams{GuildID: arg.GuildID, UserID: arg.UserID, Now: arg.Now})
+	if err != nil {
+		return query.AddCasePointsRow{}, err
+	}
+	if err := q.q.InsertCasePoints(ctx, sqlitedb.InsertCasePointsParams{CaseID: arg.CaseID, GuildID: arg.GuildID, UserID: arg.UserID,
+		Points: arg.Points, CountsUntil: arg.CountsUntil, CreatedAt: arg.CreatedAt}); err != nil {
+		return query.AddCasePointsRow{}, err
+	}
+	return query.AddCasePointsRow{MemberPoints: r.Points, OpenResetBelow: r.OpenResetBelow, Fresh: r.Fresh}, nil
+}
+
+// AddCasePointsShared is AddCasePoints with the member's lock in share mode on PostgreSQL;
+// the same here.
+func (q *Queries) AddCasePointsShared(ctx context.Context, arg query.AddCasePointsSharedParams) (query.AddCasePointsSharedRow, error) {
+	r, err := q.AddCasePoints(ctx, query.AddCasePointsParams(arg))
+	return query.AddCasePointsSharedRow(r), err
+}

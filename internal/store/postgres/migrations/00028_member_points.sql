@@ -108,7 +108,33 @@ END;
 $$;
 -- +goose StatementEnd
 
+-- A warning's evaluation in one round trip: the member's lock and points (recomputed first
+-- when stale), then the case's points row, whose trigger adds it to its stripe. The points
+-- returned are the member's without this row. Reading before writing also means a
+-- recomputation locks the member's stripes before the row's trigger locks its own, in the
+-- same order as any other recomputation.
+-- +goose StatementBegin
+CREATE FUNCTION escalation_add_case_points(cid BIGINT, g BIGINT, u BIGINT, pts BIGINT, until_ms BIGINT, created_ms BIGINT, now_ms BIGINT,
+    shared BOOLEAN, OUT points BIGINT, OUT open_reset_below BIGINT, OUT fresh BOOLEAN) LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    l RECORD;
+BEGIN
+    SELECT * INTO l FROM escalation_lock_member_points(g, u, now_ms, shared);
+    IF NOT l.fresh THEN
+        PERFORM escalation_refresh_member_points(g, u, now_ms);
+        SELECT * INTO l FROM escalation_lock_member_points(g, u, now_ms, shared);
+    END IF;
+    points := l.points;
+    open_reset_below := l.open_reset_below;
+    fresh := l.fresh;
+    INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at)
+    VALUES (cid, g, u, pts, until_ms, created_ms, created_ms);
+END;
+$$;
+-- +goose StatementEnd
+
 -- +goose Down
+DROP FUNCTION escalation_add_case_points(BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BIGINT, BOOLEAN);
 DROP FUNCTION escalation_lock_member_points(BIGINT, BIGINT, BIGINT, BOOLEAN);
 -- +goose StatementBegin
 CREATE FUNCTION escalation_lock_member_points(g BIGINT, u BIGINT, now_ms BIGINT, shared BOOLEAN,

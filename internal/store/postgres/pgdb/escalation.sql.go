@@ -10,6 +10,88 @@ import (
 	"database/sql"
 )
 
+const addCasePoints = `-- name: AddCasePoints :one
+SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+FROM escalation_add_case_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT),
+    CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), FALSE) l
+`
+
+type AddCasePointsParams struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+	Now         int64
+}
+
+type AddCasePointsRow struct {
+	MemberPoints   int64
+	OpenResetBelow int64
+	Fresh          int64
+}
+
+// Takes the member's escalation lock, reads what LockMemberPoints reads (recomputing stale
+// stripes first, so fresh is 1) and then gives the case its points row (InsertCasePoints):
+// the member's points are those without this row. One round trip where the evaluation of
+// a warning took two (escalation_add_case_points, migration 00028).
+func (q *Queries) AddCasePoints(ctx context.Context, arg AddCasePointsParams) (AddCasePointsRow, error) {
+	row := q.db.QueryRowContext(ctx, addCasePoints,
+		arg.CaseID,
+		arg.GuildID,
+		arg.UserID,
+		arg.Points,
+		arg.CountsUntil,
+		arg.CreatedAt,
+		arg.Now,
+	)
+	var i AddCasePointsRow
+	err := row.Scan(&i.MemberPoints, &i.OpenResetBelow, &i.Fresh)
+	return i, err
+}
+
+const addCasePointsShared = `-- name: AddCasePointsShared :one
+SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+FROM escalation_add_case_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT),
+    CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), TRUE) l
+`
+
+type AddCasePointsSharedParams struct {
+	CaseID      int64
+	GuildID     int64
+	UserID      int64
+	Points      int64
+	CountsUntil int64
+	CreatedAt   int64
+	Now         int64
+}
+
+type AddCasePointsSharedRow struct {
+	MemberPoints   int64
+	OpenResetBelow int64
+	Fresh          int64
+}
+
+// AddCasePoints with the member's lock in share mode (escalation.Service.evaluateMember
+// says when).
+func (q *Queries) AddCasePointsShared(ctx context.Context, arg AddCasePointsSharedParams) (AddCasePointsSharedRow, error) {
+	row := q.db.QueryRowContext(ctx, addCasePointsShared,
+		arg.CaseID,
+		arg.GuildID,
+		arg.UserID,
+		arg.Points,
+		arg.CountsUntil,
+		arg.CreatedAt,
+		arg.Now,
+	)
+	var i AddCasePointsSharedRow
+	err := row.Scan(&i.MemberPoints, &i.OpenResetBelow, &i.Fresh)
+	return i, err
+}
+
 const caseForEscalation = `-- name: CaseForEscalation :one
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
@@ -45,14 +127,75 @@ type CaseForEscalationRow struct {
 }
 
 // What the evaluation of a changed case reads in one statement: the case, its points row
-// (points -1 when it has none), its member's points from member_points, read without a lock
-// (which only picks the mode of the member's lock; escalation.Service.evaluateMember),
-// whether those are fresh (see LockMemberPoints) and the highest reset level of the member's
-// open firings.
+// (points -1 when it has none), its member's points from member_points, whether those are
+// fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
+// The member's points are read without a lock: they only pick the mode of the member's lock
+// (escalation.Service.evaluateMember).
 func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
 	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.ID)
 	var i CaseForEscalationRow
 	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.UserID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Reason,
+		&i.Metadata,
+		&i.CreatedAt,
+		&i.Points,
+		&i.CountsUntil,
+		&i.MemberPoints,
+		&i.MemberFresh,
+		&i.OpenResetBelow,
+	)
+	return i, err
+}
+
+const escalationConfigAndCase = `-- name: EscalationConfigAndCase :one
+SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS BIGINT) AS member_points,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= $1 AND $1 < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) END AS BIGINT) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS BIGINT) AS open_reset_below
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
+WHERE c.id = $2
+`
+
+type EscalationConfigAndCaseParams struct {
+	Now int64
+	ID  int64
+}
+
+type EscalationConfigAndCaseRow struct {
+	Config         string
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
+}
+
+// What the evaluation of a transaction's first changed case in a guild reads, in one
+// statement: the guild's escalation settings (” when none: then nothing else is read),
+// and as CaseForEscalation does, the case, its points row and its member's points.
+func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg EscalationConfigAndCaseParams) (EscalationConfigAndCaseRow, error) {
+	row := q.db.QueryRowContext(ctx, escalationConfigAndCase, arg.Now, arg.ID)
+	var i EscalationConfigAndCaseRow
+	err := row.Scan(
+		&i.Config,
 		&i.ID,
 		&i.GuildID,
 		&i.UserID,

@@ -40,12 +40,26 @@ FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc
 -- LockMemberPoints found stale (escalation_refresh_member_points, migration 00028).
 SELECT escalation_refresh_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT));
 
+-- name: EscalationConfigAndCase :one
+-- What the evaluation of a transaction's first changed case in a guild reads, in one
+-- statement: the guild's escalation settings ('' when none: then nothing else is read),
+-- and as CaseForEscalation does, the case, its points row and its member's points.
+SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS BIGINT) AS member_points,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) END AS BIGINT) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS BIGINT) AS open_reset_below
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
+WHERE c.id = sqlc.arg(id);
+
 -- name: CaseForEscalation :one
 -- What the evaluation of a changed case reads in one statement: the case, its points row
--- (points -1 when it has none), its member's points from member_points, read without a lock
--- (which only picks the mode of the member's lock; escalation.Service.evaluateMember),
--- whether those are fresh (see LockMemberPoints) and the highest reset level of the member's
--- open firings.
+-- (points -1 when it has none), its member's points from member_points, whether those are
+-- fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
+-- The member's points are read without a lock: they only pick the mode of the member's lock
+-- (escalation.Service.evaluateMember).
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
     CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS BIGINT) AS member_points,
@@ -55,6 +69,24 @@ SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.meta
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
 WHERE c.id = sqlc.arg(id);
+
+-- name: AddCasePoints :one
+-- Takes the member's escalation lock, reads what LockMemberPoints reads (recomputing stale
+-- stripes first, so fresh is 1) and then gives the case its points row (InsertCasePoints):
+-- the member's points are those without this row. One round trip where the evaluation of
+-- a warning took two (escalation_add_case_points, migration 00028).
+SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+FROM escalation_add_case_points(CAST(sqlc.arg(case_id) AS BIGINT), CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT),
+    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(created_at) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), FALSE) l;
+
+-- name: AddCasePointsShared :one
+-- AddCasePoints with the member's lock in share mode (escalation.Service.evaluateMember
+-- says when).
+SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
+    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+FROM escalation_add_case_points(CAST(sqlc.arg(case_id) AS BIGINT), CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT),
+    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(created_at) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), TRUE) l;
 
 -- name: MemberPointCases :many
 -- The cases that make up a member's points, oldest first.

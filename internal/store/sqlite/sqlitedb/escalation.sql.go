@@ -47,13 +47,73 @@ type CaseForEscalationRow struct {
 // What the evaluation of a changed case reads in one statement: the case, its points row
 // (points -1 when it has none), its member's points from member_points, whether those are
 // fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
-// Here the read is already under the member's lock (the one writer), so the evaluation may
-// decide on it; on PostgreSQL it only picks the mode of the member's lock
-// (escalation.Service.evaluateMember).
+// Here the read is already under the member's lock (the one writer); on PostgreSQL the
+// member's points only pick the mode of the member's lock (escalation.Service.evaluateMember).
 func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
 	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.ID)
 	var i CaseForEscalationRow
 	err := row.Scan(
+		&i.ID,
+		&i.GuildID,
+		&i.UserID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Reason,
+		&i.Metadata,
+		&i.CreatedAt,
+		&i.Points,
+		&i.CountsUntil,
+		&i.MemberPoints,
+		&i.MemberFresh,
+		&i.OpenResetBelow,
+	)
+	return i, err
+}
+
+const escalationConfigAndCase = `-- name: EscalationConfigAndCase :one
+SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
+    CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS INTEGER) AS member_points,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(COALESCE((SELECT MIN(m.as_of <= ?1 AND ?1 < m.next_expiry) FROM member_points m
+        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 1) AS INTEGER) END AS INTEGER) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
+        WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS INTEGER) AS open_reset_below
+FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
+WHERE c.id = ?2
+`
+
+type EscalationConfigAndCaseParams struct {
+	Now int64
+	ID  int64
+}
+
+type EscalationConfigAndCaseRow struct {
+	Config         string
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
+}
+
+// What the evaluation of a transaction's first changed case in a guild reads, in one
+// statement: the guild's escalation settings (” when none: then nothing else is read),
+// and as CaseForEscalation does, the case, its points row and its member's points.
+func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg EscalationConfigAndCaseParams) (EscalationConfigAndCaseRow, error) {
+	row := q.db.QueryRowContext(ctx, escalationConfigAndCase, arg.Now, arg.ID)
+	var i EscalationConfigAndCaseRow
+	err := row.Scan(
+		&i.Config,
 		&i.ID,
 		&i.GuildID,
 		&i.UserID,
