@@ -48,6 +48,7 @@ type Adapter struct {
 	limiter *Limiter
 	appID   int64
 	once    sync.Once
+	dms     dmChannels
 	// What do needs to make a request itself: the same as the client's, but for its
 	// Timeout, which do applies as a deadline (timeout).
 	http      *http.Client
@@ -488,20 +489,81 @@ func (a *Adapter) SetRoles(ctx context.Context, guildID discord.GuildID, userID 
 	return a.do(ctx, call{op: "set roles", endpoint: rest.UpdateMember.Compile(nil, guildID, userID), body: body, reason: reason})
 }
 
-// SendDM implements discord.Port.
+// SendDM implements discord.Port. The DM channel with a user is Discord's one channel for
+// the pair, so it is opened once and remembered (dmChannels): a member warned again, or
+// warned and then banned, costs one call fewer each time. A remembered channel Discord no
+// longer knows (404: nothing was sent) is opened again and the message sent once more.
 func (a *Adapter) SendDM(ctx context.Context, userID discord.UserID, msg discord.Message) (discord.MessageRef, error) {
+	ch, known := a.dms.get(userID)
+	if !known {
+		var err error
+		if ch, err = a.openDM(ctx, userID); err != nil {
+			return discord.MessageRef{}, err
+		}
+	}
+	body := newMessage(msg)
+	var m wireID
+	err := a.do(ctx, call{op: "send DM", endpoint: rest.CreateMessage.Compile(nil, int64(ch)), body: body, out: &m})
+	if known && discord.AsError(err) != nil && discord.AsError(err).Status == http.StatusNotFound {
+		a.dms.forget(userID)
+		if ch, err = a.openDM(ctx, userID); err != nil {
+			return discord.MessageRef{}, err
+		}
+		err = a.do(ctx, call{op: "send DM", endpoint: rest.CreateMessage.Compile(nil, int64(ch)), body: body, out: &m})
+	}
+	if err != nil {
+		return discord.MessageRef{ChannelID: ch}, err
+	}
+	return discord.MessageRef{ChannelID: ch, MessageID: discord.MessageID(m.ID)}, nil
+}
+
+// openDM opens (or finds) the DM channel with userID and remembers it.
+func (a *Adapter) openDM(ctx context.Context, userID discord.UserID) (discord.ChannelID, error) {
 	var ch wireID
 	body := struct {
 		RecipientID sf `json:"recipient_id"`
 	}{sf(userID)}
 	if err := a.do(ctx, call{op: "open DM", endpoint: rest.CreateDMChannel.Compile(nil), body: body, out: &ch}); err != nil {
-		return discord.MessageRef{}, err
+		return 0, err
 	}
-	var m wireID
-	if err := a.do(ctx, call{op: "send DM", endpoint: rest.CreateMessage.Compile(nil, int64(ch.ID)), body: newMessage(msg), out: &m}); err != nil {
-		return discord.MessageRef{ChannelID: discord.ChannelID(ch.ID)}, err
+	a.dms.put(userID, discord.ChannelID(ch.ID))
+	return discord.ChannelID(ch.ID), nil
+}
+
+// dmCacheMax bounds the remembered DM channels: about 40 bytes each in the map.
+const dmCacheMax = 50_000
+
+// dmChannels remembers the DM channel of each user DMed. When full it starts over rather
+// than tracking use: the members DMed again are mostly those DMed lately, who come back at
+// the cost of one call each.
+type dmChannels struct {
+	mu sync.Mutex
+	m  map[discord.UserID]discord.ChannelID
+}
+
+func (d *dmChannels) get(u discord.UserID) (discord.ChannelID, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, ok := d.m[u]
+	return ch, ok
+}
+
+func (d *dmChannels) put(u discord.UserID, ch discord.ChannelID) {
+	if ch == 0 {
+		return
 	}
-	return discord.MessageRef{ChannelID: discord.ChannelID(ch.ID), MessageID: discord.MessageID(m.ID)}, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil || len(d.m) >= dmCacheMax {
+		d.m = map[discord.UserID]discord.ChannelID{}
+	}
+	d.m[u] = ch
+}
+
+func (d *dmChannels) forget(u discord.UserID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.m, u)
 }
 
 // SendMessage implements discord.Port.

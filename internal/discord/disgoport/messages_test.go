@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +42,65 @@ func TestSendDMAndClosedDMs(t *testing.T) {
 	de := wantDiscordError(t, "DM to closed DMs", err, 403, discord.CodeCannotDMUser)
 	if de.Retryable() || de.Outage() || de.Op != "send DM" {
 		t.Errorf("closed DMs: op %q, retryable %v, outage %v", de.Op, de.Retryable(), de.Outage())
+	}
+}
+
+// The DM channel is opened once per user; one Discord no longer knows is opened again and
+// the DM sent once.
+func TestDMChannelOpenedOnce(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	f := newFixture(t, []discordtest.Option{discordtest.WithRequestObserver(func(s discordtest.Served) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[s.Route]++
+	})})
+	ctx := ctxFor(t)
+	const open, send = "POST /users/@me/channels", "POST /channels/{channel_id}/messages"
+	count := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls[open], calls[send]
+	}
+	for i, want := range []int{1, 1} {
+		if _, err := f.port.SendDM(ctx, discord.UserID(f.bob), discord.Message{Content: fmt.Sprintf("dm %d", i)}); err != nil {
+			t.Fatalf("SendDM %d: %v", i, err)
+		}
+		if o, _ := count(); o != want {
+			t.Fatalf("after DM %d: %d DM channels opened, want %d", i, o, want)
+		}
+	}
+	// Another user has a channel of their own.
+	ref, err := f.port.SendDM(ctx, discord.UserID(f.carol), discord.Message{Content: "carol"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dm, _ := f.s.DMChannel(f.carol); discord.ChannelID(dm) != ref.ChannelID {
+		t.Fatalf("carol's DM went to %d, her channel is %d", ref.ChannelID, dm)
+	}
+	// The remembered channel answers 404: opened again, sent once.
+	f.s.FailNext(send, 1, http.StatusNotFound)
+	if _, err := f.port.SendDM(ctx, discord.UserID(f.bob), discord.Message{Content: "after 404"}); err != nil {
+		t.Fatalf("SendDM after the channel's 404: %v", err)
+	}
+	if o, s := count(); o != 3 || s != 5 {
+		t.Fatalf("%d opens and %d sends; want 3 (bob, carol, bob again) and 5 (one refused)", o, s)
+	}
+	dm, _ := f.s.DMChannel(f.bob)
+	var got []string
+	for _, m := range f.s.Messages(dm) {
+		got = append(got, m.Content)
+	}
+	if fmt.Sprint(got) != "[dm 0 dm 1 after 404]" {
+		t.Fatalf("bob's DMs: %q", got)
+	}
+	// A refusal that is not a 404 is the answer: no second open, no second send.
+	f.s.SetDMsClosed(f.bob, true)
+	if _, err := f.port.SendDM(ctx, discord.UserID(f.bob), discord.Message{Content: "closed"}); discord.AsError(err) == nil {
+		t.Fatalf("SendDM to closed DMs: %v", err)
+	}
+	if o, s := count(); o != 3 || s != 6 {
+		t.Fatalf("%d opens and %d sends after a 403; want 3 and 6", o, s)
 	}
 }
 
