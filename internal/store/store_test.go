@@ -386,6 +386,23 @@ func TestOnlyListingsMapTheFile(t *testing.T) {
 	}
 }
 
+// TestWriterKeepsTemporaryFilesInMemory: the writer's statement journals stay in memory
+// (temp_store MEMORY); the readers keep SQLite's default.
+func TestWriterKeepsTemporaryFilesInMemory(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	ctx := context.Background()
+	var write, read int
+	if err := st.WriteDB().QueryRowContext(ctx, "PRAGMA temp_store").Scan(&write); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Reader().QueryRowContext(ctx, "PRAGMA temp_store").Scan(&read); err != nil {
+		t.Fatal(err)
+	}
+	if write != 2 || read != 0 {
+		t.Fatalf("temp_store: writer %d (want 2, memory), reader %d (want 0, the default)", write, read)
+	}
+}
+
 // TestBatchContext: a batch outlives its callers' contexts on both engines; on PostgreSQL it
 // is bounded in time, on SQLite it has nothing to end it (busy_timeout bounds its only
 // wait), so that the driver watches no context for every statement.
