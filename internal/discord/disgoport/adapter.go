@@ -1,9 +1,9 @@
 // Package disgoport implements discord.Port over disgo v0.19.6's REST client, with a rate
 // limiter of gavel's own (Limiter) and every failure mapped to a *discord.Error.
 //
-// It uses disgo for what disgo does well — endpoints, their rate-limit buckets, requests,
-// the audit-log reason header — and works around what it does not (docs/discord.md lists
-// the traps): its limiter races and retries 429s itself, its default allowed_mentions pings
+// It uses disgo for what disgo does well — endpoints and their rate-limit buckets, the
+// *rest.Error of a failure — makes the requests itself (do), and works around what disgo
+// does not do well (docs/discord.md lists the traps): its limiter races and retries 429s itself, its default allowed_mentions pings
 // everyone, and it fails decoding a 204 when handed a response struct. Requests and
 // responses are gavel's own small JSON structs (wire.go), so the port's callers never see a
 // disgo type.
