@@ -3,8 +3,9 @@
 //
 // It uses disgo for what disgo does well — endpoints and their rate-limit buckets, the
 // *rest.Error of a failure — makes the requests itself (do), and works around what disgo
-// does not do well (docs/discord.md lists the traps): its limiter races and retries 429s itself, its default allowed_mentions pings
-// everyone, and it fails decoding a 204 when handed a response struct. Requests and
+// does not do well (docs/discord.md lists the traps): its limiter races and retries 429s
+// itself, its default allowed_mentions pings everyone, and it fails decoding a 204 when
+// handed a response struct. Requests and
 // responses are gavel's own small JSON structs (wire.go), so the port's callers never see a
 // disgo type.
 package disgoport
