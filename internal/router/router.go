@@ -1,5 +1,5 @@
 // Package router is where gateway events come in. It translates them from disgo's types
-// and dispatches them: every command — a prefix command in a message, a slash command, a
+// (MESSAGE_CREATE comes as the gateway's own gateway.MessageCreate) and dispatches them: every command — a prefix command in a message, a slash command, a
 // click on one of gavel's buttons, an autocomplete — through one dispatcher, with the
 // permission check as the same middleware on every route; the guild changes to the guild
 // state; and the events gavel acts on by itself (the audit log, members joining, new
