@@ -598,6 +598,38 @@ func (s *Server) GatewayStats() GatewayStats {
 	return s.gatewayStatsLocked()
 }
 
+// GatewaySession is one live gateway session as the fake holds it.
+type GatewaySession struct {
+	ID string
+	// Shard is [shard_id, num_shards].
+	Shard [2]int
+	// Seq is the last sequence number dispatched to the session.
+	Seq int
+	// Connected: a connection holds it; Ready: that connection got READY or RESUMED.
+	Connected, Ready bool
+	// LostAt is when its last connection went (zero while connected).
+	LostAt time.Time
+}
+
+// GatewaySessions lists the live sessions (connected or waiting for a RESUME) by shard,
+// then id: which session a shard's events go to, and whether anyone receives them.
+func (s *Server) GatewaySessions() []GatewaySession {
+	h := s.ext.gw
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.purgeLocked(s.now())
+	out := make([]GatewaySession, 0, len(h.sessions))
+	for _, sess := range h.sortedSessionsLocked() {
+		g := GatewaySession{ID: sess.id, Shard: sess.shard, Seq: sess.seq, Connected: sess.conn != nil, Ready: sess.ready}
+		if sess.conn == nil {
+			g.LostAt = sess.lostAt
+		}
+		out = append(out, g)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Shard[0] < out[j].Shard[0] })
+	return out
+}
+
 // WaitGatewayStats waits until cond holds for the gateway's stats, read again whenever a
 // connection, session, heartbeat or close changes them, and returns the stats it held for:
 // a test waits on the gateway's own events instead of polling on the wall clock.

@@ -293,6 +293,10 @@ func TestResumeReplaysMissedEvents(t *testing.T) {
 	s.SendMessage(w.channel, w.member, "missed one")   // s=4
 	s.SendMessage(w.channel, w.member, "missed two")   // s=5
 	_ = s.UserJoins(w.guild, s.AddUser("late", false)) // s=6
+	if ss := s.GatewaySessions(); len(ss) != 1 || ss[0].ID != r.SessionID || ss[0].Shard != [2]int{0, 1} || ss[0].Seq != 6 ||
+		ss[0].Connected || ss[0].Ready || ss[0].LostAt.IsZero() {
+		t.Fatalf("sessions while disconnected: %+v; want the one session, at s=6, waiting for its RESUME", ss)
+	}
 
 	c2 := dialGateway(t, s, "v=10&encoding=json")
 	c2.hello()
@@ -316,6 +320,9 @@ func TestResumeReplaysMissedEvents(t *testing.T) {
 	}
 	if st := s.GatewayStats(); st.Resumes != 1 || st.Identifies != 1 {
 		t.Errorf("stats = %+v", st)
+	}
+	if ss := s.GatewaySessions(); len(ss) != 1 || ss[0].Seq != 8 || !ss[0].Connected || !ss[0].Ready || !ss[0].LostAt.IsZero() {
+		t.Errorf("sessions after the RESUME: %+v; want the one session connected and ready at s=8", ss)
 	}
 }
 
