@@ -16,6 +16,7 @@ import (
 
 	"github.com/disgoorg/disgo"
 	"github.com/disgoorg/disgo/bot"
+	"github.com/prometheus/client_golang/prometheus"
 	ddiscord "github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 	dgw "github.com/disgoorg/disgo/gateway"
@@ -428,6 +429,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.dbHealth = store.NewHealth(logger, a.clock.Now)
 	a.metrics.WatchDatabase(func(ctx context.Context) bool { return a.dbHealth.Probe(ctx, st) })
 	a.metrics.WatchSchedule(a.expiry.Counts)
+	a.metrics.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gavel_expiry_overdue",
+		Help: "Scheduled expiry actions more than 5 minutes overdue that no process holds, as this process's poller last counted them (once a minute): no process claims them."},
+		func() float64 { return float64(a.expiry.Overdue()) }))
 	a.metrics.WatchModlog(a.modlog.Counts)
 	a.exec = executor.New(append([]executor.Option{executor.WithObserver(a.metrics)}, o.executor...)...)
 	a.toolEnv = &tools.Env{Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Exec: a.exec, Log: logger, Now: a.clock.Now,
@@ -512,10 +516,10 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.Raid = a.raid
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Polls: pollBans, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
-		Handled: o.upkeepHandled})
+		Handled: o.upkeepHandled, Affinity: guildAffinity{a}})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms, Health: a.dbHealth,
 		Metrics: a.metrics, Events: st, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Raid: a.raid, Ready: a.onReady,
-		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay})
+		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay, Affinity: guildAffinity{a}})
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
 		// Dispatches the gateway's own MESSAGE_CREATE (WithMessageDecoding) to the listeners.

@@ -31,7 +31,7 @@ func WithAutoModObserver(f func(enforcer.Handled)) Option {
 func (a *App) newEnforcer(o options) *enforcer.Enforcer {
 	am := enforcer.New(enforcer.Config{Store: automod.NewStore(a.store, automod.WithStoreClock(a.clock.Now)), Port: a.port, Guilds: a.cached, Exec: a.exec,
 		Settings: a.guilds, Cases: a.cases, Actions: a.cat, Work: flightWork{&a.flight}, Log: a.log, Timeout: a.commandTimeout,
-		Window: o.automodWindow, Check: o.automodCheck, Clock: a.clock, Handled: o.automodHandled})
+		Window: o.automodWindow, Check: o.automodCheck, Clock: a.clock, Handled: o.automodHandled, Affinity: guildAffinity{a}})
 	a.store.OnChange(store.TopicAutoMod, am.RulesChanged)
 	return am
 }

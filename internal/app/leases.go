@@ -60,12 +60,24 @@ func (a *App) shareGlobalLimit(cfg config.Config, st *store.Store, lim *disgopor
 // when the process's shards are not leased: the shard manager runs it.
 func (a *App) Leases() *leases.Provider { return a.leases }
 
-// leasedShards is the shard filter of the expiries: every guild's (count 0) for a process
-// without leases (SQLite, an explicit shard list, a test's provider), and with leases the
-// guilds of the shards held, none before the leases run.
+// leasedShards is the shard filter of the expiries: with an explicit shard list
+// (discord.shards = "0-3"), the guilds of those shards, none before the shard count is
+// known; with leases, the guilds of the shards held, none before the leases run; every
+// guild's (count 0) for a process that runs every shard by itself ("auto" without leases:
+// SQLite) and for a test's provider.
 func (a *App) leasedShards() (count int, ids []int) {
-	if a.leases == nil || a.leasesIdle {
+	if a.leasesIdle {
 		return 0, nil
+	}
+	if a.leases == nil {
+		ids := a.cfg.Discord.ShardIDs()
+		if ids == nil || a.shards == nil {
+			return 0, nil
+		}
+		if count = a.shards.Count(); count == 0 {
+			return 1, nil // the count is not known yet: no guild is this process's
+		}
+		return count, ids
 	}
 	count, ids = a.leases.Shards()
 	if count == 0 {
@@ -78,6 +90,20 @@ func (a *App) leasedShards() (count int, ids []int) {
 type leaseGuard struct{ a *App }
 
 func (g leaseGuard) Hold(ctx context.Context, guildID discord.GuildID) (context.Context, func(*store.Tx) error, func(), bool) {
+	if g.a.leases == nil || g.a.leasesIdle {
+		return ctx, nil, func() {}, true
+	}
+	return g.a.leases.Hold(ctx, uint64(guildID))
+}
+
+// guildAffinity keeps the work on a guild that a gateway event starts (commands, jail
+// keeping, the audit log's mirrored actions, AutoMod's punishments) to the shard leases,
+// as leaseGuard does the expiries (store.Affinity): it runs only while this process holds
+// the guild's shard, is cancelled when the shard is lost or handed back, and its writes
+// are refused once the lease it began under is gone.
+type guildAffinity struct{ a *App }
+
+func (g guildAffinity) Hold(ctx context.Context, guildID int64) (context.Context, func(*store.Tx) error, func(), bool) {
 	if g.a.leases == nil || g.a.leasesIdle {
 		return ctx, nil, func() {}, true
 	}

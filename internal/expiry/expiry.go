@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -201,7 +202,20 @@ type Service struct {
 	shards func() (count int, ids []int)
 	// guard, when set, fences each run to the process owning its guild (WithGuard).
 	guard Guard
+	// overdue is how many actions the poller last found overdue with no poller holding
+	// them (Overdue).
+	overdue atomic.Int64
 }
+
+// OverdueAfter is how long past its time an open action that no poller holds counts as
+// overdue: longer than a backlog takes to drain in a healthy deployment, so an overdue
+// action means that no process claims it (all are down or failing, or, with explicit
+// shard lists, no process runs its guild's shard).
+const OverdueAfter = 5 * time.Minute
+
+// Overdue is how many actions were overdue (OverdueAfter) and held by no poller when this
+// process's poller last looked (once a minute): the metric gavel_expiry_overdue.
+func (s *Service) Overdue() int64 { return s.overdue.Load() }
 
 // WithGuard fences every run to the process owning its guild: see Guard. With WithShards,
 // this is what makes a lift never interleave with a command on the same member run by

@@ -2,6 +2,7 @@ package expiry
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Handler runs claimed actions. Run returns nil once it has recorded the outcome (with
@@ -146,6 +148,7 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			} else if n > 0 {
 				p.log.Info("expiry: scheduled cases that had no expiry action", "count", n)
 			}
+			p.checkOverdue(ctx, now)
 		}
 		free := p.cfg.Workers - len(slots)
 		claimed, want := 0, 0
@@ -236,6 +239,28 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 		case <-freed:
 		}
 		idle.Stop()
+	}
+}
+
+// checkOverdue counts the actions overdue (OverdueAfter) that no poller holds, and says so
+// when the count changes: each process claims only its shards' guilds' actions, so those of
+// a shard no process runs (explicit shard lists that leave one out) wait here forever.
+func (p *Poller) checkOverdue(ctx context.Context, now time.Time) {
+	n, err := p.svc.read.OverdueUnclaimedActions(ctx, query.OverdueUnclaimedActionsParams{
+		Before: now.Add(-OverdueAfter).UnixMilli(), Now: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("expiry: counting the overdue actions", "err", err)
+		}
+		return
+	}
+	switch prev := p.svc.overdue.Swap(n); {
+	case n > 0 && n != prev:
+		p.log.Warn("expiry: actions overdue that no process claims: every process claims only the actions of its shards' guilds, "+
+			"so check that every shard of discord.shard_count is run by a process (discord.shards), and that the processes run",
+			"count", n, "overdue_by_more_than", OverdueAfter)
+	case n == 0 && prev > 0:
+		p.log.Info("expiry: no action is overdue any more")
 	}
 }
 

@@ -82,17 +82,17 @@ type fence struct {
 	// mu guards work: the cancels of the holders' contexts, called as the fence ends (at
 	// once, not from a goroutine, so the work is cancelled before the provider goes on).
 	mu   sync.Mutex
-	work map[*context.CancelFunc]struct{}
+	work map[*context.CancelCauseFunc]struct{}
 }
 
 func newFence() *fence {
-	f := &fence{work: map[*context.CancelFunc]struct{}{}}
+	f := &fence{work: map[*context.CancelCauseFunc]struct{}{}}
 	f.ctx, f.stop = context.WithCancel(context.Background())
 	return f
 }
 
 // hold registers a holder's cancel; false when the fence has ended.
-func (f *fence) hold(cancel *context.CancelFunc) bool {
+func (f *fence) hold(cancel *context.CancelCauseFunc) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ctx.Err() != nil {
@@ -103,7 +103,7 @@ func (f *fence) hold(cancel *context.CancelFunc) bool {
 	return true
 }
 
-func (f *fence) unhold(cancel *context.CancelFunc) {
+func (f *fence) unhold(cancel *context.CancelCauseFunc) {
 	f.mu.Lock()
 	delete(f.work, cancel)
 	f.mu.Unlock()
@@ -116,7 +116,9 @@ func (f *fence) cancel() {
 	defer f.mu.Unlock()
 	f.stop()
 	for c := range f.work {
-		(*c)()
+		// The cause says why (context.Cause): the work reports that its guild moved, not
+		// that it timed out or that the process is stopping.
+		(*c)(ErrLeaseLost)
 	}
 }
 
@@ -199,8 +201,8 @@ func (p *Provider) Holds(shard int) bool {
 	return ok && p.cfg.Clock.Now().Before(l.until.Add(-p.cfg.Margin))
 }
 
-// Hold starts a piece of work on guild's behalf (an expiry's lift), which must run in the
-// process holding the guild's shard. ok is false when this process does not hold it (or
+// Hold starts a piece of work on guild's behalf (an expiry's lift, a command, jail keeping,
+// an AutoMod punishment), which must run in the process holding the guild's shard. ok is false when this process does not hold it (or
 // its lease is within the margin of running out). Otherwise the work runs under held,
 // which ends when the shard is lost, handed back or its lease runs late (and when ctx
 // ends), and calls done when it returns: a shard is handed back only once every holder
@@ -223,15 +225,15 @@ func (p *Provider) Hold(ctx context.Context, guildID uint64) (held context.Conte
 		return nil, nil, nil, false
 	}
 	p.mu.Unlock()
-	held, cancel := context.WithCancel(ctx)
+	held, cancel := context.WithCancelCause(ctx)
 	if !l.fence.hold(&cancel) {
-		cancel()
+		cancel(nil)
 		return nil, nil, nil, false
 	}
 	var once sync.Once
 	done = func() {
 		once.Do(func() {
-			cancel()
+			cancel(nil)
 			l.fence.unhold(&cancel)
 		})
 	}
@@ -249,8 +251,10 @@ func (p *Provider) Hold(ctx context.Context, guildID uint64) (held context.Conte
 	return held, check, done, true
 }
 
-// ErrLeaseLost: this process no longer holds the shard lease the work began under.
-var ErrLeaseLost = errors.New("this process no longer holds the shard's lease")
+// ErrLeaseLost: this process no longer holds the shard lease the work began under. It is a
+// store.ErrFenced (the writes it refuses are the store's), and the cause (context.Cause) of
+// the contexts of the work Hold cancels when the shard is lost or handed back.
+var ErrLeaseLost = fmt.Errorf("this process no longer holds the shard's lease: %w", store.ErrFenced)
 
 // Shards returns the shard count and the shards this process holds, in order.
 func (p *Provider) Shards() (count int, ids []int) {

@@ -125,7 +125,12 @@ func (rt *Router) onMessage(e *gateway.MessageCreateEvent) {
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		rt.handlePrefix(ctx, co, msg)
+		held, done, ok := rt.enter(ctx, int64(msg.GuildID), "message")
+		if !ok {
+			return
+		}
+		defer done()
+		rt.handlePrefix(held, co, msg)
 	}()
 }
 
@@ -267,7 +272,16 @@ func (rt *Router) onSlashCommand(e *events.ApplicationCommandInteractionCreate) 
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		rt.handleSlash(ctx, co, id, token, ia)
+		var guildID int64
+		if g := ia.GuildID(); g != nil {
+			guildID = int64(*g)
+		}
+		held, done, ok := rt.enter(ctx, guildID, "interaction")
+		if !ok {
+			return
+		}
+		defer done()
+		rt.handleSlash(held, co, id, token, ia)
 	}()
 }
 
@@ -435,7 +449,9 @@ func (rt *Router) dispatch(ctx context.Context, co *moderation.Coordinator, call
 			// (store.Health), not once per command.
 			_, err := rt.failure(r.Err)
 			rt.log.Warn("command failed", "guild", call.GuildID, "command", name, "err", err)
-			if rt.stopping() {
+			if moved(ctx, r.Err) {
+				r.Message.Content = movedTool + " " + r.Message.Content
+			} else if rt.stopping() {
 				// The tool's own words say what was and was not done; they only need the
 				// reason, which they cannot know.
 				r.Message.Content = restartingTool + " " + r.Message.Content
@@ -480,6 +496,9 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 	switch {
 	case res.Replayed:
 		return tools.Reply{Replayed: true, Outcome: outcomeReplayed}
+	case !res.Refused && moved(ctx, res.Err):
+		rt.log.Warn("action stopped: the guild's shard moved to another process", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
+		return tools.Reply{Message: movedReply(name, res), Outcome: tools.Failed, Recorded: res.Case != nil}
 	case !res.Refused && res.Err != nil && rt.stopping():
 		rt.log.Warn("action interrupted by the shutdown", "guild", req.GuildID, "command", name, "target", req.Target.ID, "err", res.Err)
 		return tools.Reply{Message: restartingReply(name, res), Outcome: tools.Failed, Recorded: res.Case != nil}
@@ -490,6 +509,27 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 		return tools.Reply{Message: res.Reply, Outcome: tools.Failed, Recorded: res.Case != nil}
 	}
 	return tools.Reply{Message: res.Reply, Outcome: tools.OK, Recorded: res.Case != nil}
+}
+
+// movedTool opens the answer of a tool command cut short because its guild's shard moved
+// to another process.
+const movedTool = "This server moved to another gavel process while the command ran, and this one stopped it."
+
+// movedReply answers an action stopped because its guild's shard moved to another process
+// (the lease was lost): its case, when it has one, stays pending and is settled against
+// what Discord shows; without one, nothing was done. The new owner may answer the same
+// command (a RESUME replays the events its session had not saved), so the moderator is
+// told to type it again only if no other answer follows.
+func movedReply(action string, res moderation.Result) discord.Message {
+	if res.Case == nil {
+		return discord.Message{Content: "This server moved to another gavel process while the " + action +
+			" ran, and this one stopped before recording anything. If no other answer follows, type the command again."}
+	}
+	if !res.Pending {
+		return res.Reply
+	}
+	return discord.Message{Content: fmt.Sprintf("This server moved to another gavel process while the %s ran, and this one stopped before Discord answered. Case #%d stays pending: gavel checks Discord and settles it (active if the %s shows there, voided if not).",
+		action, res.Case.Number, action)}
 }
 
 // restartingTool opens the answer of a tool command cut short by the shutdown.
@@ -596,7 +636,16 @@ func (rt *Router) onComponent(e *events.ComponentInteractionCreate) {
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		rt.handleComponent(ctx, id, token, ci)
+		var guildID int64
+		if g := ci.GuildID(); g != nil {
+			guildID = int64(*g)
+		}
+		held, done, ok := rt.enter(ctx, guildID, "click")
+		if !ok {
+			return
+		}
+		defer done()
+		rt.handleComponent(held, id, token, ci)
 	}()
 }
 

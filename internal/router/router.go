@@ -9,6 +9,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -78,6 +79,11 @@ type Config struct {
 	// Ready is told when a session starts, with gavel's own user (after the guild state
 	// has been reset for it).
 	Ready func(e *events.Ready)
+	// Affinity keeps each command to the process that owns its guild's shard (the shard
+	// leases): a command of a guild this process does not own is dropped, one whose shard
+	// is lost while it runs is cancelled, and its writes are fenced (store.Enter). nil:
+	// every guild is this process's.
+	Affinity store.Affinity
 	// CommandTimeout bounds one command, from the event to the reply.
 	CommandTimeout time.Duration
 	// TransientDelay is how long a transient prefix reply (purge's confirmation) stays,
@@ -135,6 +141,23 @@ func (rt *Router) Listeners() []bot.ConfigOpt {
 func (rt *Router) begin() (*moderation.Coordinator, bool) { return rt.cfg.Work.Begin() }
 
 func (rt *Router) end() { rt.cfg.Work.End() }
+
+// enter starts a command's work on guildID under the shard leases (Config.Affinity): ok is
+// false when this process does not own the guild (the command is dropped: the guild's
+// owner has the event, or gets it replayed when it resumes the shard's session).
+func (rt *Router) enter(ctx context.Context, guildID int64, what string) (context.Context, func(), bool) {
+	held, done, ok := store.Enter(ctx, rt.cfg.Affinity, guildID)
+	if !ok {
+		rt.log.Info("dropping a command of a guild whose shard this process no longer holds", "guild", guildID, "event", what)
+	}
+	return held, done, ok
+}
+
+// moved says whether a command stopped because its guild's shard moved to another
+// process (its context was cancelled by the lease, or a write was fenced).
+func moved(ctx context.Context, err error) bool {
+	return errors.Is(err, store.ErrFenced) || errors.Is(context.Cause(ctx), store.ErrFenced)
+}
 
 // commandContext is the context of one command, bounded by the command timeout.
 func (rt *Router) commandContext(timeout time.Duration) (context.Context, context.CancelFunc) {

@@ -62,7 +62,9 @@ type batcher struct {
 }
 
 type createReq struct {
-	n     NewCase
+	n NewCase
+	// fence is the caller's (WithFence): checked in the transaction that inserts n.
+	fence func(*Tx) error
 	state atomic.Int32 // reqQueued → reqTaken by a leader, or → reqAbandoned by its caller
 	done  chan struct{}
 	key   CaseKey
@@ -70,7 +72,7 @@ type createReq struct {
 }
 
 func (b *batcher) submit(ctx context.Context, s *Store, n NewCase) (CaseKey, error) {
-	r := &createReq{n: n, done: make(chan struct{})}
+	r := &createReq{n: n, fence: fenceOf(ctx), done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
 	b.mu.Unlock()
@@ -102,40 +104,94 @@ func (b *batcher) lead(ctx context.Context, s *Store) {
 		return
 	}
 	// The transaction outlives any one caller's context: callers that gave up are still told.
-	// The batch holds other callers' cases: it claims no caller's event (WithEvent).
-	txCtx, cancel := s.batchCtx(withoutEvent(ctx))
+	// The batch holds other callers' cases: it claims no caller's event (WithEvent) and
+	// checks each caller's fence itself (WithFence).
+	txCtx, cancel := s.batchCtx(withoutFence(withoutEvent(ctx)))
 	defer cancel()
-	finish := func(rs []*createReq) {
-		ns := make([]NewCase, len(rs))
-		for i, r := range rs {
-			ns[i] = r.n
+	// finish inserts rs's cases and tells each its outcome; it returns the error that
+	// failed them all (a caller's fence refusing it fails only that caller).
+	finish := func(rs []*createReq) error {
+		fenced := false
+		for _, r := range rs {
+			r.err, r.key = nil, CaseKey{}
+			fenced = fenced || r.fence != nil
 		}
-		var out []CaseKey
 		var err error
-		if s.Location.Engine == Postgres {
+		switch {
+		case fenced:
+			// The fences' checks and the insert in one transaction: a case is written only
+			// while its process holds its guild's shard (the check locks the lease's row).
+			refused := make([]error, len(rs))
+			err = s.InTx(txCtx, func(tx *Tx) error {
+				var ns []NewCase
+				var at []int
+				for i, r := range rs {
+					if r.fence != nil {
+						if refused[i] = r.fence(tx); refused[i] != nil {
+							continue
+						}
+					}
+					ns = append(ns, r.n)
+					at = append(at, i)
+				}
+				if len(ns) == 0 {
+					return nil
+				}
+				out, err := tx.InsertCases(ns)
+				if err != nil {
+					return err
+				}
+				for j, i := range at {
+					rs[i].key = out[j]
+				}
+				return nil
+			})
+			for i, r := range rs {
+				if refused[i] != nil {
+					r.err, r.key = fmt.Errorf("create case: %w", refused[i]), CaseKey{}
+				}
+			}
+		case s.Location.Engine == Postgres:
 			// One statement, atomic by itself: autocommit saves the BEGIN and COMMIT round
 			// trips.
-			out, err = s.insertCases(txCtx, s.WriteDB(), ns)
-		} else {
+			var out []CaseKey
+			ns := make([]NewCase, len(rs))
+			for i, r := range rs {
+				ns[i] = r.n
+			}
+			if out, err = s.insertCases(txCtx, s.WriteDB(), ns); err == nil {
+				for i, r := range rs {
+					r.key = out[i]
+				}
+			}
+		default:
+			ns := make([]NewCase, len(rs))
+			for i, r := range rs {
+				ns[i] = r.n
+			}
 			err = s.InTx(txCtx, func(tx *Tx) error {
-				out, err = tx.InsertCases(ns)
+				out, err := tx.InsertCases(ns)
+				if err == nil {
+					for i, r := range rs {
+						r.key = out[i]
+					}
+				}
 				return err
 			})
 		}
-		for i, r := range rs {
-			if err != nil {
-				r.err = fmt.Errorf("create case: %w", err)
-			} else {
-				r.key = out[i]
+		if err != nil {
+			for _, r := range rs {
+				if r.err == nil {
+					r.err, r.key = fmt.Errorf("create case: %w", err), CaseKey{}
+				}
 			}
 		}
+		return err
 	}
-	finish(batch)
-	if len(batch) > 1 && batch[0].err != nil {
+	if err := finish(batch); err != nil && len(batch) > 1 {
 		// One bad request must not fail its neighbours: retry each on its own.
 		for _, r := range batch {
-			r.err = nil
-			finish([]*createReq{r})
+			_ = finish([]*createReq{r})
 		}
 	}
 	for _, r := range batch {

@@ -86,9 +86,13 @@ func (t *Tx) claimEvent() error {
 	return nil
 }
 
-// withClaim wraps fn so that the event of the transaction's context is claimed first.
+// withClaim wraps fn so that the fence of the transaction's context is checked first
+// (WithFence), and its event claimed (WithEvent).
 func withClaim(fn func(tx *Tx) error) func(tx *Tx) error {
 	return func(tx *Tx) error {
+		if err := tx.checkFence(); err != nil {
+			return err
+		}
 		if err := tx.claimEvent(); err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/polls"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // EventTimeout bounds the work one event causes.
@@ -57,6 +58,9 @@ type Config struct {
 	// Clock is what the later looks and the reconciliation rechecks wait on, the clock the
 	// pipeline judges a pending case's age by (nil: the system's).
 	Clock clock.Clock
+	// Affinity keeps each guild's upkeep to the process that owns the guild's shard (the
+	// shard leases, store.Enter); nil: every guild is this process's.
+	Affinity store.Affinity
 	// Handled, when set, is told about each event once upkeep is done with it, whatever came
 	// of it. The events run on goroutines of their own, so this is the ordered event a test
 	// waits for instead of sleeping (a guild's audit-log entries are handled in the order
@@ -118,9 +122,10 @@ func New(cfg Config) *Upkeep {
 	return &Upkeep{cfg: cfg, later: map[*waiting]struct{}{}, recon: map[int64]*waiting{}}
 }
 
-// background runs fn as work in flight, with a deadline; it does nothing while the process
-// is closing or before READY.
-func (u *Upkeep) background(timeout time.Duration, fn func(ctx context.Context, co *moderation.Coordinator)) {
+// background runs fn as work in flight on guildID, with a deadline; it does nothing while
+// the process is closing or before READY, nor when this process does not own the guild's
+// shard (Config.Affinity), and fn's context ends if the shard is lost meanwhile.
+func (u *Upkeep) background(guildID discord.GuildID, timeout time.Duration, fn func(ctx context.Context, co *moderation.Coordinator)) {
 	co, ok := u.cfg.Work.Begin()
 	if !ok {
 		return
@@ -129,8 +134,22 @@ func (u *Upkeep) background(timeout time.Duration, fn func(ctx context.Context, 
 		defer u.cfg.Work.End()
 		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), timeout)
 		defer cancel()
-		fn(ctx, co)
+		held, done, ok := u.enter(ctx, guildID)
+		if !ok {
+			return
+		}
+		defer done()
+		fn(held, co)
 	}()
+}
+
+// enter starts work on guildID under the shard leases (store.Enter).
+func (u *Upkeep) enter(ctx context.Context, guildID discord.GuildID) (context.Context, func(), bool) {
+	held, done, ok := store.Enter(ctx, u.cfg.Affinity, int64(guildID))
+	if !ok {
+		u.cfg.Log.Info("upkeep: not this process's guild any more (its shard moved); left to its owner", "guild", guildID)
+	}
+	return held, done, ok
 }
 
 // waiting is fn waiting for its instant on the clock; stop cancels it.
@@ -201,6 +220,11 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 		defer u.handled(Handled{Kind: KindExternalAction, GuildID: ext.GuildID, EntryID: ext.EntryID})
 		ctx, cancel := context.WithTimeout(u.cfg.Work.Context(), EventTimeout)
 		defer cancel()
+		ctx, done, ok := u.enter(ctx, ext.GuildID)
+		if !ok {
+			return
+		}
+		defer done()
 		c, recorded, err := co.RecordExternal(ctx, ext)
 		if err == nil && !recorded {
 			return // gavel's own action, or not mirrored: nothing to log
@@ -219,7 +243,7 @@ func (u *Upkeep) ExternalAction(ext moderation.External) {
 // is younger than the account-age gate, and puts a member who left while jailed back in
 // jail.
 func (u *Upkeep) MemberJoined(guildID discord.GuildID, userID discord.UserID) {
-	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+	u.background(guildID, EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		defer u.handled(Handled{Kind: KindMemberJoined, GuildID: guildID})
 		if res, listed, err := co.BanOnSight(ctx, guildID, userID); err != nil {
 			u.cfg.Log.Error("ban on join", "guild", guildID, "user", userID, "err", err)
@@ -247,7 +271,7 @@ func (u *Upkeep) MemberJoined(guildID discord.GuildID, userID discord.UserID) {
 		u.cfg.Log.Info("re-jailed on rejoin", "guild", guildID, "user", userID, "case", r.Case.Number, "roles_taken", len(r.Taken))
 		// Other bots give roles on join a few seconds late: look again then.
 		u.after(u.cfg.RejailRecheck, func() {
-			u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+			u.background(guildID, EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 				r, err := co.Rejail(ctx, guildID, userID)
 				switch {
 				case err != nil:
@@ -262,7 +286,7 @@ func (u *Upkeep) MemberJoined(guildID discord.GuildID, userID discord.UserID) {
 
 // ChannelCreated denies the jail role on a new channel.
 func (u *Upkeep) ChannelCreated(guildID discord.GuildID, channelID discord.ChannelID, name string) {
-	u.background(EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+	u.background(guildID, EventTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		defer u.handled(Handled{Kind: KindChannelCreated, GuildID: guildID})
 		done, err := co.DenyJailRole(ctx, guildID, channelID, name)
 		if err != nil {
@@ -281,7 +305,7 @@ func (u *Upkeep) PollPosted(actor discord.UserID, p polls.Poll) {
 	if u.cfg.Polls == nil {
 		return
 	}
-	u.background(EventTimeout, func(ctx context.Context, _ *moderation.Coordinator) {
+	u.background(p.GuildID, EventTimeout, func(ctx context.Context, _ *moderation.Coordinator) {
 		res, err := u.cfg.Polls.Enforce(ctx, actor, p)
 		defer u.handled(Handled{Kind: KindPoll, GuildID: p.GuildID, Poll: res.Outcome})
 		switch {
@@ -324,7 +348,7 @@ func (u *Upkeep) reconcile(guildID discord.GuildID) {
 		delete(u.recon, int64(guildID))
 	}
 	u.mu.Unlock()
-	u.background(u.cfg.ReconcileTimeout, func(ctx context.Context, co *moderation.Coordinator) {
+	u.background(guildID, u.cfg.ReconcileTimeout, func(ctx context.Context, co *moderation.Coordinator) {
 		r, err := co.Reconcile(ctx, guildID, u.cfg.ReconcileAge)
 		if err != nil {
 			u.cfg.Log.Error("reconciling pending cases", "guild", guildID, "err", err)

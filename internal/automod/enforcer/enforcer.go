@@ -28,6 +28,7 @@ import (
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/permissions"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // AutoMod in a running gavel:
@@ -108,6 +109,9 @@ type Config struct {
 	// pipeline's clock (nil: the system's), which Store's should be too
 	// (automod.WithStoreClock).
 	Clock clock.Clock
+	// Affinity keeps each guild's enforcement to the process that owns the guild's shard
+	// (the shard leases, store.Enter); nil: every guild is this process's.
+	Affinity store.Affinity
 	// Handled, when set, is told about each step the enforcer is done with: the events run
 	// on goroutines and timers of their own, so this is what a test waits for instead of
 	// sleeping, including before it asserts that no case came.
@@ -151,6 +155,7 @@ type Enforcer struct {
 	check    time.Duration
 	clock    clock.Clock
 	observe  func(Handled)
+	affinity store.Affinity
 
 	mu      sync.Mutex
 	botUser discord.User
@@ -178,7 +183,7 @@ func New(cfg Config) *Enforcer {
 	}
 	return &Enforcer{store: cfg.Store, port: cfg.Port, guilds: cfg.Guilds, exec: cfg.Exec, settings: cfg.Settings,
 		cases: cfg.Cases, actions: cfg.Actions, work: cfg.Work, log: cfg.Log, timeout: cfg.Timeout, window: cfg.Window, check: cfg.Check,
-		clock: clock.OrSystem(cfg.Clock), observe: cfg.Handled,
+		clock: clock.OrSystem(cfg.Clock), observe: cfg.Handled, affinity: cfg.Affinity,
 		pending: map[string]*execution{}, engines: map[int64]*guildRules{}}
 }
 
@@ -343,10 +348,25 @@ func (am *Enforcer) flush(key string) {
 	defer am.handled(Handled{Kind: KindExecution, GuildID: discord.GuildID(x.first.GuildID), MessageID: discord.MessageID(x.first.MessageID)})
 	ctx, cancel := context.WithTimeout(am.work.Context(), am.timeout)
 	defer cancel()
+	ctx, done, ok := am.enter(ctx, int64(x.first.GuildID))
+	if !ok {
+		return
+	}
+	defer done()
 	if err := am.recordExecution(ctx, x); err != nil {
 		am.log.Error("automod execution: no case made", "guild", int64(x.first.GuildID), "rule", int64(x.first.RuleID),
 			"user", int64(x.first.UserID), "err", err)
 	}
+}
+
+// enter starts work on guildID under the shard leases (store.Enter): false when this
+// process does not own the guild's shard any more.
+func (am *Enforcer) enter(ctx context.Context, guildID int64) (context.Context, func(), bool) {
+	held, done, ok := store.Enter(ctx, am.affinity, guildID)
+	if !ok {
+		am.log.Info("automod: not this process's guild any more (its shard moved); left to its owner", "guild", guildID)
+	}
+	return held, done, ok
 }
 
 func deref(s *string) string {
@@ -608,6 +628,11 @@ func (am *Enforcer) Message(msg Message) {
 		defer am.handled(Handled{Kind: KindMessage, GuildID: discord.GuildID(msg.GuildID), MessageID: discord.MessageID(msg.ID)})
 		ctx, cancel := context.WithTimeout(am.work.Context(), am.timeout)
 		defer cancel()
+		ctx, done, ok := am.enter(ctx, msg.GuildID)
+		if !ok {
+			return
+		}
+		defer done()
 		if err := am.enforce(ctx, co, msg); err != nil {
 			am.log.Error("gavel-enforced automod", "guild", msg.GuildID, "message", msg.ID, "err", err)
 		}

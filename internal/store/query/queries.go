@@ -140,6 +140,7 @@ type Queries interface {
 	OpenLockdowns(ctx context.Context, guildID int64) ([]Lockdown, error)
 	OpenRaid(ctx context.Context, guildID int64) (Raid, error)
 	OpenRaids(ctx context.Context) ([]Raid, error)
+	OverdueUnclaimedActions(ctx context.Context, arg OverdueUnclaimedActionsParams) (int64, error)
 	PendingActions(ctx context.Context, arg PendingActionsParams) ([]ScheduledAction, error)
 	PermissionEvents(ctx context.Context, arg PermissionEventsParams) ([]PermissionEvent, error)
 	PresentGuilds(ctx context.Context) ([]int64, error)

@@ -885,6 +885,11 @@ type OpenFiringsOfMemberParams struct {
 	UserID  int64
 }
 
+type OverdueUnclaimedActionsParams struct {
+	Before int64
+	Now    sql.NullInt64
+}
+
 type PendingActionsParams struct {
 	GuildID int64
 	MaxRows int64

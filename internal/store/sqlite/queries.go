@@ -608,6 +608,10 @@ func (q *Queries) OpenRaids(ctx context.Context) ([]query.Raid, error) {
 	return each(rows, func(r sqlitedb.Raid) query.Raid { return query.Raid(r) }), err
 }
 
+func (q *Queries) OverdueUnclaimedActions(ctx context.Context, arg query.OverdueUnclaimedActionsParams) (int64, error) {
+	return q.q.OverdueUnclaimedActions(ctx, sqlitedb.OverdueUnclaimedActionsParams(arg))
+}
+
 func (q *Queries) PendingActions(ctx context.Context, arg query.PendingActionsParams) ([]query.ScheduledAction, error) {
 	rows, err := q.q.PendingActions(ctx, sqlitedb.PendingActionsParams(arg))
 	return each(rows, func(r sqlitedb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err

@@ -496,6 +496,26 @@ func (q *Queries) OpenActionsOfTarget(ctx context.Context, arg OpenActionsOfTarg
 	return items, nil
 }
 
+const overdueUnclaimedActions = `-- name: OverdueUnclaimedActions :one
+SELECT COUNT(*) FROM scheduled_actions
+WHERE done_at IS NULL AND cancelled_at IS NULL AND run_at <= $1
+  AND (lease_until IS NULL OR lease_until < $2)
+`
+
+type OverdueUnclaimedActionsParams struct {
+	Before int64
+	Now    sql.NullInt64
+}
+
+// Open actions due since before "before" that no poller holds now: an outage, or (with
+// explicit shard lists) a shard no process runs, whose guilds' actions no process claims.
+func (q *Queries) OverdueUnclaimedActions(ctx context.Context, arg OverdueUnclaimedActionsParams) (int64, error) {
+	row := q.db.QueryRowContext(ctx, overdueUnclaimedActions, arg.Before, arg.Now)
+	var count int64
+	err := row.Scan(&count)
+	return count, err
+}
+
 const pendingActions = `-- name: PendingActions :many
 SELECT id, kind, guild_id, user_id, case_id, run_at, attempts, last_error, lease_owner, lease_until, outcome, note, done_at, cancelled_at, created_at, updated_at FROM scheduled_actions
 WHERE done_at IS NULL AND cancelled_at IS NULL AND (CAST($1 AS BIGINT) = 0 OR guild_id = $1)

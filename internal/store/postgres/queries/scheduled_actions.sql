@@ -110,6 +110,13 @@ SELECT COUNT(*) AS open_count,
 FROM scheduled_actions
 WHERE done_at IS NULL AND cancelled_at IS NULL;
 
+-- name: OverdueUnclaimedActions :one
+-- Open actions due since before "before" that no poller holds now: an outage, or (with
+-- explicit shard lists) a shard no process runs, whose guilds' actions no process claims.
+SELECT COUNT(*) FROM scheduled_actions
+WHERE done_at IS NULL AND cancelled_at IS NULL AND run_at <= sqlc.arg(before)
+  AND (lease_until IS NULL OR lease_until < sqlc.arg(now));
+
 -- name: UnscheduledExpiringCases :many
 -- Cases that should have an expiry action and never got one (a crash between the case and
 -- its schedule, or cases recorded before this table existed), in id order after `after`: which

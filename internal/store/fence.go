@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Several processes sharing one PostgreSQL database each run some shards, and everything
+// about a guild runs in the process that owns the guild's shard (internal/leases). When a
+// shard moves, the process that lost it must not write anything more for its guilds once
+// the new owner may have started: its work in flight is cancelled, and, because a
+// cancelled context does not stop a statement already on its way, every write transaction
+// of that work also checks, inside itself, that the process still holds the shard's lease
+// at the epoch the work began under. On PostgreSQL that check locks the lease's row, so
+// another process taking the shard waits for the transaction: the write is committed
+// before the next owner starts, or refused.
+
+// ErrFenced is what a write transaction of work on a guild returns when its process no
+// longer holds the guild's shard (the check of WithFence failed): nothing of it is kept.
+var ErrFenced = errors.New("store: this process no longer owns the guild's shard")
+
+type fenceKey struct{}
+
+// WithFence returns ctx whose write transactions (InTx, GroupTx, the case creations of
+// CreateCase) run check first, inside the transaction, and are rolled back with its error
+// when it fails. check must return an error wrapping ErrFenced when the work's process no
+// longer holds its guild, and may lock rows (the lease's) for the rest of the transaction.
+func WithFence(ctx context.Context, check func(*Tx) error) context.Context {
+	if check == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, fenceKey{}, check)
+}
+
+// withoutFence is ctx with no fence: for transactions that run other callers' work too
+// (the case creations' group commit), which check each caller's fence themselves.
+func withoutFence(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fenceKey{}, (func(*Tx) error)(nil))
+}
+
+func fenceOf(ctx context.Context) func(*Tx) error {
+	f, _ := ctx.Value(fenceKey{}).(func(*Tx) error)
+	return f
+}
+
+// checkFence runs the fence of the transaction's context, if any.
+func (t *Tx) checkFence() error {
+	if f := fenceOf(t.ctx); f != nil {
+		return f(t)
+	}
+	return nil
+}
+
+// Affinity keeps the work on a guild in the process that owns the guild's shard (the shard
+// leases). Hold returns ok false when this process does not own guildID now: the work is
+// not done here (the guild's owner does it). Otherwise the work runs under held, which ends
+// when the process loses the shard (or is about to), its writes are fenced by check
+// (WithFence), and done is called once it has returned: a shard is handed back only once
+// the work holding it has returned.
+type Affinity interface {
+	Hold(ctx context.Context, guildID int64) (held context.Context, check func(*Tx) error, done func(), ok bool)
+}
+
+// Enter starts work on guildID under a (nil: no affinity, every guild is this process's):
+// the returned context carries the fence of its writes and ends when the guild's shard is
+// lost; done must be called when the work returns. ok is false when this process does
+// not own the guild: the work must not run.
+func Enter(ctx context.Context, a Affinity, guildID int64) (held context.Context, done func(), ok bool) {
+	if a == nil || guildID == 0 {
+		return ctx, func() {}, true
+	}
+	held, check, done, ok := a.Hold(ctx, guildID)
+	if !ok {
+		return nil, nil, false
+	}
+	return WithFence(held, check), done, true
+}
