@@ -16,11 +16,11 @@ import (
 
 	"github.com/disgoorg/disgo"
 	"github.com/disgoorg/disgo/bot"
-	"github.com/prometheus/client_golang/prometheus"
 	ddiscord "github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/disgo/events"
 	dgw "github.com/disgoorg/disgo/gateway"
 	"github.com/disgoorg/disgo/rest"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gavelbot/gavel/internal/automod"
 	"github.com/gavelbot/gavel/internal/automod/enforcer"
