@@ -148,7 +148,7 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 			} else if n > 0 {
 				p.log.Info("expiry: scheduled cases that had no expiry action", "count", n)
 			}
-			p.checkOverdue(ctx, now)
+			p.checkOverdue(ctx, now, &trouble)
 		}
 		free := p.cfg.Workers - len(slots)
 		claimed, want := 0, 0
@@ -245,12 +245,12 @@ func (p *Poller) Serve(ctx, runCtx context.Context) error {
 // checkOverdue counts the actions overdue (OverdueAfter) that no poller holds, and says so
 // when the count changes: each process claims only its shards' guilds' actions, so those of
 // a shard no process runs (explicit shard lists that leave one out) wait here forever.
-func (p *Poller) checkOverdue(ctx context.Context, now time.Time) {
+func (p *Poller) checkOverdue(ctx context.Context, now time.Time, trouble *troubleLog) {
 	n, err := p.svc.read.OverdueUnclaimedActions(ctx, query.OverdueUnclaimedActionsParams{
 		Before: now.Add(-OverdueAfter).UnixMilli(), Now: sql.NullInt64{Int64: now.UnixMilli(), Valid: true}})
 	if err != nil {
 		if ctx.Err() == nil {
-			p.log.Warn("expiry: counting the overdue actions", "err", err)
+			trouble.fail("counting the overdue actions", err)
 		}
 		return
 	}
