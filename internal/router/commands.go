@@ -278,6 +278,9 @@ func (rt *Router) onSlashCommand(e *events.ApplicationCommandInteractionCreate) 
 		}
 		held, done, ok := rt.enter(ctx, guildID, "interaction")
 		if !ok {
+			// An interaction must be answered within 3 seconds, which a replay to the
+			// shard's next owner would miss: say so now.
+			rt.answerMoving(ctx, id, token)
 			return
 		}
 		defer done()
@@ -511,6 +514,18 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 	return tools.Reply{Message: res.Reply, Outcome: tools.OK, Recorded: res.Case != nil}
 }
 
+// answerMoving answers an interaction of a guild whose shard this process no longer holds:
+// nothing was done, and the moderator can try again once the shard's new owner runs it.
+func (rt *Router) answerMoving(ctx context.Context, id int64, token string) {
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	err := rt.cfg.Port.Respond(rctx, id, token, discord.Response{Type: discord.RespondMessage, Message: discord.Message{
+		Content: "This server is moving to another gavel process and nothing was done. Try again in a moment.", Flags: discord.FlagEphemeral}})
+	if err != nil {
+		rt.log.Warn("answering an interaction of a guild that moved", "err", err)
+	}
+}
+
 // movedTool opens the answer of a tool command cut short because its guild's shard moved
 // to another process.
 const movedTool = "This server moved to another gavel process while the command ran, and this one stopped it."
@@ -642,6 +657,7 @@ func (rt *Router) onComponent(e *events.ComponentInteractionCreate) {
 		}
 		held, done, ok := rt.enter(ctx, guildID, "click")
 		if !ok {
+			rt.answerMoving(ctx, id, token)
 			return
 		}
 		defer done()
