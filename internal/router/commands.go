@@ -152,6 +152,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	// every message of a storm was a tenth of gavel's time (docs/benchmarks.md, issue 16).
 	log := rt.log.With("guild", guildID, "channel", channelID, "user", msg.Author.ID)
 	reply := func(m discord.Message) int64 {
+		leave(ctx)
 		id, err := sendRetrying(context.WithoutCancel(ctx), rt.cfg.Port, channelID, m)
 		if err != nil {
 			log.Warn("replying in the channel", "err", err)
@@ -321,6 +322,7 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		return
 	}
 	edit := func(m discord.Message) {
+		leave(ctx)
 		m.Flags |= discord.FlagEphemeral
 		// Its own deadline: a command that used up its time must still be answered.
 		editCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/disgoorg/disgo/bot"
@@ -149,8 +150,22 @@ func (rt *Router) enter(ctx context.Context, guildID int64, what string) (contex
 	held, done, ok := store.Enter(ctx, rt.cfg.Affinity, guildID)
 	if !ok {
 		rt.log.Info("dropping a command of a guild whose shard this process no longer holds", "guild", guildID, "event", what)
+		return nil, nil, false
 	}
-	return held, done, ok
+	done = sync.OnceFunc(done)
+	return context.WithValue(held, leaveKey{}, done), done, true
+}
+
+type leaveKey struct{}
+
+// leave ends a command's hold on its guild's shard (enter) once its work is done and only
+// its answer is left: a shard handed back waits for the work holding it, and an answer
+// that waits out Discord's rate limits (up to a minute) must not hold a rolling restart.
+// The writes that follow (the record of the handled event) are still fenced.
+func leave(ctx context.Context) {
+	if f, ok := ctx.Value(leaveKey{}).(func()); ok {
+		f()
+	}
 }
 
 // moved says whether a command stopped because its guild's shard moved to another
