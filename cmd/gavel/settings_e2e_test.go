@@ -89,8 +89,11 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 	}
 
 	b := startGavel(t, bin, env)
-	waitUntil(t, 2*time.Minute, "B to hold both shards and listen for changes", func() bool {
-		return holds(map[int]*gavelProcess{0: b, 1: b})() && strings.Contains(b.stderr.String(), `msg="listening for other processes' configuration changes"`)
+	waitUntil(t, 2*time.Minute, "B to hold both shards, serve G and listen for changes", func() bool {
+		// A lease is taken before its shard connects: the guild is served once B logs so.
+		log := b.stderr.String()
+		return holds(map[int]*gavelProcess{0: b, 1: b})() && strings.Contains(log, `msg="listening for other processes' configuration changes"`) &&
+			strings.Contains(log, `msg="serving guild"`)
 	})
 	fake.SendMessage(w.channel[g], w.owner, fmt.Sprintf("$warn <@%s> before the change --silent", w.targets[g][0]))
 	w.waitPosted(t, ctx, "B's answer to $warn", func() bool { return len(w.replies(g)) == 1 })
