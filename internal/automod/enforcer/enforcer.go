@@ -161,6 +161,12 @@ type Enforcer struct {
 	botUser discord.User
 	pending map[string]*execution
 	engines map[int64]*guildRules
+	// loading are the guilds whose rules are being read: one message per guild reads them
+	// while the others wait for its answer (rulesFor) or, when the guild has rules already,
+	// are judged by those (passes). Without it, every message of a guild whose check was due
+	// started its own read: in a message storm they piled up by the thousand, half of
+	// gavel's CPU and hundreds of MiB of stacks (docs/benchmarks.md, issue 16).
+	loading map[int64]*rulesLoad
 	// shared are the compiled engines by their rules (compile).
 	shared map[string]weak.Pointer[automod.Engine]
 }
@@ -171,6 +177,14 @@ type guildRules struct {
 	checkedAt time.Time
 	rules     []automod.GavelRule
 	engine    *automod.Engine // nil when the guild has no rules
+}
+
+// rulesLoad is one read of a guild's rules that other messages wait for: done is closed
+// when gr and err are set.
+type rulesLoad struct {
+	done chan struct{}
+	gr   *guildRules
+	err  error
 }
 
 // New returns an enforcer over cfg.
@@ -184,7 +198,7 @@ func New(cfg Config) *Enforcer {
 	return &Enforcer{store: cfg.Store, port: cfg.Port, guilds: cfg.Guilds, exec: cfg.Exec, settings: cfg.Settings,
 		cases: cfg.Cases, actions: cfg.Actions, work: cfg.Work, log: cfg.Log, timeout: cfg.Timeout, window: cfg.Window, check: cfg.Check,
 		clock: clock.OrSystem(cfg.Clock), observe: cfg.Handled, affinity: cfg.Affinity,
-		pending: map[string]*execution{}, engines: map[int64]*guildRules{}}
+		pending: map[string]*execution{}, engines: map[int64]*guildRules{}, loading: map[int64]*rulesLoad{}}
 }
 
 // handled tells Config.Handled, when set, that the enforcer is done with h.
@@ -497,11 +511,15 @@ func clipText(s string, n int) string {
 func (am *Enforcer) RulesChanged(guildID int64) {
 	am.mu.Lock()
 	defer am.mu.Unlock()
+	// A read under way may have read the rules before the change: it answers the messages
+	// waiting for it, but is no longer the guild's read, so it does not keep what it read.
 	if guildID == 0 {
 		clear(am.engines)
+		clear(am.loading)
 		return
 	}
 	delete(am.engines, guildID)
+	delete(am.loading, guildID)
 }
 
 // rulesFor returns a guild's compiled gavel-enforced rules, reloading them when their
@@ -509,21 +527,45 @@ func (am *Enforcer) RulesChanged(guildID int64) {
 func (am *Enforcer) rulesFor(ctx context.Context, guildID discord.GuildID) (*guildRules, error) {
 	am.mu.Lock()
 	cur := am.engines[int64(guildID)]
-	fresh := cur != nil && am.clock.Now().Sub(cur.checkedAt) < am.check
-	am.mu.Unlock()
-	if fresh {
+	if cur != nil && am.clock.Now().Sub(cur.checkedAt) < am.check {
+		am.mu.Unlock()
 		return cur, nil
 	}
+	if l, ok := am.loading[int64(guildID)]; ok {
+		am.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.gr, l.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for guild %d's gavel-enforced rules: %w", guildID, ctx.Err())
+		}
+	}
+	l := &rulesLoad{done: make(chan struct{})}
+	am.loading[int64(guildID)] = l
+	am.mu.Unlock()
+
+	l.gr, l.err = am.loadRules(ctx, guildID, cur)
+	am.mu.Lock()
+	if am.loading[int64(guildID)] == l {
+		delete(am.loading, int64(guildID))
+		if l.err == nil {
+			am.engines[int64(guildID)] = l.gr
+		}
+	}
+	am.mu.Unlock()
+	close(l.done)
+	return l.gr, l.err
+}
+
+// loadRules reads a guild's gavel-enforced rules: only their version when it is still cur's
+// (cur again, checked now), the rules compiled otherwise.
+func (am *Enforcer) loadRules(ctx context.Context, guildID discord.GuildID, cur *guildRules) (*guildRules, error) {
 	version, err := am.store.GavelVersion(ctx, guildID)
 	if err != nil {
 		return nil, err
 	}
 	if cur != nil && cur.version == version {
-		// checkedAt is only read and written under am.mu; the rest never changes.
-		am.mu.Lock()
-		cur.checkedAt = am.clock.Now()
-		am.mu.Unlock()
-		return cur, nil
+		return &guildRules{version: version, checkedAt: am.clock.Now(), rules: cur.rules, engine: cur.engine}, nil
 	}
 	rules, version, err := am.store.GavelRules(ctx, guildID)
 	if err != nil {
@@ -539,9 +581,6 @@ func (am *Enforcer) rulesFor(ctx context.Context, guildID discord.GuildID) (*gui
 			return nil, fmt.Errorf("compiling guild %d's gavel-enforced rules: %w", guildID, err)
 		}
 	}
-	am.mu.Lock()
-	am.engines[int64(guildID)] = next
-	am.mu.Unlock()
 	return next, nil
 }
 
@@ -648,6 +687,11 @@ func (am *Enforcer) passes(msg Message) bool {
 	am.mu.Lock()
 	cur := am.engines[msg.GuildID]
 	fresh := cur != nil && am.clock.Now().Sub(cur.checkedAt) < am.check
+	if cur != nil && !fresh {
+		// Another message is reading the guild's rules again: this one is judged by the
+		// rules it had, as it would have been a moment before the check fell due.
+		_, fresh = am.loading[msg.GuildID]
+	}
 	am.mu.Unlock()
 	if !fresh {
 		return false
