@@ -116,7 +116,10 @@ func (s *Server) AddUser(name string, bot bool) ID {
 func (s *Server) AddGuild(name string, owner ID) ID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := s.newID()
+	// A millisecond of its own, as SeedGuilds gives each guild: (guild_id >> 22) % shards
+	// then spreads the guilds a test adds over the shards as Discord's guild ids spread,
+	// where ids made in the same millisecond would all land on one shard.
+	id := s.ids.nextMillisecond(s.now())
 	g := newGuild(id, name, owner)
 	now := s.now().UTC()
 	g.Members[owner] = &Member{UserID: owner, Roles: []ID{}, JoinedAt: now}

@@ -173,3 +173,22 @@ func TestResumeFromAnotherConnectionReplaysAShardsMissedEvents(t *testing.T) {
 	c2.dispatch("MESSAGE_CREATE")
 	c2.dispatch("RESUMED")
 }
+
+// Guilds added one by one spread over the shards as seeded ones do: a test that adds 40
+// guilds for 8 shards gives every shard some, not the two or three that the milliseconds
+// its loop took would cover.
+func TestAddGuildSpreadsOverShards(t *testing.T) {
+	s := newFake(t)
+	owner := s.AddUser("owner", false)
+	perShard := map[uint64]int{}
+	for range 40 {
+		g := s.AddGuild("guild", owner)
+		s.AddChannel(g, discordtest.ChannelGuildText, "general") // ids made between guilds
+		perShard[(uint64(g)>>22)%8]++
+	}
+	for shard := uint64(0); shard < 8; shard++ {
+		if perShard[shard] != 5 {
+			t.Errorf("shard %d has %d of 40 guilds, want 5: %v", shard, perShard[shard], perShard)
+		}
+	}
+}
