@@ -104,8 +104,5 @@ func (g leaseGuard) Hold(ctx context.Context, guildID discord.GuildID) (context.
 type guildAffinity struct{ a *App }
 
 func (g guildAffinity) Hold(ctx context.Context, guildID int64) (context.Context, func(*store.Tx) error, func(), bool) {
-	if g.a.leases == nil || g.a.leasesIdle {
-		return ctx, nil, func() {}, true
-	}
-	return g.a.leases.Hold(ctx, uint64(guildID))
+	return leaseGuard(g).Hold(ctx, discord.GuildID(guildID))
 }
