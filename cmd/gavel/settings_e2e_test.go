@@ -90,10 +90,12 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 
 	b := startGavel(t, bin, env)
 	waitUntil(t, 2*time.Minute, "B to hold both shards, serve G and listen for changes", func() bool {
-		// A lease is taken before its shard connects: the guild is served once B logs so.
+		// A lease is taken before its shard connects, and shard 0's guild can be served before
+		// shard 1 has identified: a message sent then has no session to go to (Discord drops
+		// it too). G is served once B logs G itself.
 		log := b.stderr.String()
 		return holds(map[int]*gavelProcess{0: b, 1: b})() && strings.Contains(log, `msg="listening for other processes' configuration changes"`) &&
-			strings.Contains(log, `msg="serving guild"`)
+			strings.Contains(log, `msg="serving guild" id=`+g.String()+" ")
 	})
 	fake.SendMessage(w.channel[g], w.owner, fmt.Sprintf("$warn <@%s> before the change --silent", w.targets[g][0]))
 	w.waitPosted(t, ctx, "B's answer to $warn", func() bool { return len(w.replies(g)) == 1 })
