@@ -264,11 +264,11 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	cs := cases.NewService(st)
 	svc := expiry.NewService(st, cs, expiry.WithRules(actions.Catalogue().ExpiryRules()))
 
-	env := map[string]string{
+	env := withTestLeases(map[string]string{
 		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
 		"GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
 		"GAVEL_DISCORD_SHARD_COUNT": fmt.Sprint(shardCount), "GAVEL_DISCORD_SHARDS": "auto",
-	}
+	})
 	owners := func() map[string]int {
 		rows, err := st.Queries().ShardLeases(ctx, shardCount)
 		if err != nil {

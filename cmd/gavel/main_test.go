@@ -71,6 +71,8 @@ gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
 rest_share = 0
+lease_renew = "5s"
+lease_ttl = "30s"
 
 [metrics]
 addr = ""
@@ -107,6 +109,8 @@ gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
 rest_share = 0
+lease_renew = "5s"
+lease_ttl = "30s"
 
 [metrics]
 addr = ""
@@ -146,6 +150,8 @@ gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
 rest_share = 0
+lease_renew = "5s"
+lease_ttl = "30s"
 
 [metrics]
 addr = ""
@@ -183,6 +189,8 @@ gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
 rest_share = 0
+lease_renew = "5s"
+lease_ttl = "30s"
 
 [metrics]
 addr = ""
@@ -204,7 +212,7 @@ client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
 			file:       "[log]\nlvl = \"debug\"\n",
 			args:       []string{"config", "check"},
 			wantCode:   1,
-			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
+			wantStderr: "gavel: config gavel.toml:2:1: unknown key \"log.lvl\"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.lease_renew, discord.lease_ttl, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url\n",
 		},
 		{
 			name:       "token in file",
@@ -252,6 +260,8 @@ gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
 rest_share = 0
+lease_renew = "5s"
+lease_ttl = "30s"
 
 [metrics]
 addr = ""

@@ -62,10 +62,10 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.cs = cases.NewService(w.st)
-	env := map[string]string{
+	env := withTestLeases(map[string]string{
 		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
 		"GAVEL_DATABASE_URL": dbURL, "GAVEL_DISCORD_SHARD_COUNT": strconv.Itoa(shardCount), "GAVEL_DISCORD_SHARDS": "auto",
-	}
+	})
 	// holds says whether the shards' leases are held as want says (shard → process).
 	holds := func(want map[int]*gavelProcess) func() bool {
 		return func() bool {

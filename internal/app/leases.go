@@ -26,7 +26,7 @@ func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limit
 	if cfg.Discord.Shards != shards.Auto || st.Engine() != store.Postgres {
 		return nil
 	}
-	lc := leases.Config{Store: st, Clock: a.clock, Log: a.log}
+	lc := leases.Config{Store: st, Clock: a.clock, Log: a.log, Renew: cfg.Discord.LeaseRenewEvery(), TTL: cfg.Discord.LeaseTTLDuration()}
 	if cfg.Discord.RESTShare == 0 {
 		lc.Live = func(processes int) { lim.SetGlobalLimit(max(restBudget/max(processes, 1), 1)) }
 	}

@@ -136,6 +136,35 @@ type Discord struct {
 	// global 50 shared by all its processes: 0 is an equal split of 45 among the processes
 	// holding shard leases (the whole 50 for a process without them).
 	RESTShare int `toml:"rest_share" env:"GAVEL_DISCORD_REST_SHARE" accept:"a whole number of requests a second from 0 to 50, such as rest_share = 15 (0: an equal split among the processes)"`
+	// LeaseRenew and LeaseTTL are the shard leases' timings (discord.shards = "auto" on
+	// PostgreSQL), as Go durations: how often a process renews its leases (and looks for
+	// shards to take or hand back), and how long a lease lasts unrenewed (a killed process's
+	// shards are taken over within TTL + renew). The defaults suit production; the tests
+	// that run gavel as processes shorten them so that a takeover takes seconds.
+	LeaseRenew string `toml:"lease_renew" env:"GAVEL_DISCORD_LEASE_RENEW" accept:"a duration in quotes from 100ms to 1m, such as lease_renew = \"5s\""`
+	LeaseTTL   string `toml:"lease_ttl" env:"GAVEL_DISCORD_LEASE_TTL" accept:"a duration in quotes from 1s to 10m and at least three times lease_renew, such as lease_ttl = \"30s\""`
+}
+
+// Bounds of discord.lease_renew and discord.lease_ttl; the TTL is at least leaseRenewsPerTTL
+// renewals, so that one slow renewal does not lose a lease.
+const (
+	minLeaseRenew     = 100 * time.Millisecond
+	maxLeaseRenew     = time.Minute
+	minLeaseTTL       = time.Second
+	maxLeaseTTL       = 10 * time.Minute
+	leaseRenewsPerTTL = 3
+)
+
+// LeaseRenewEvery and LeaseTTLDuration return discord.lease_renew and discord.lease_ttl as
+// durations. Validate has checked them.
+func (d Discord) LeaseRenewEvery() time.Duration {
+	v, _ := time.ParseDuration(d.LeaseRenew)
+	return v
+}
+
+func (d Discord) LeaseTTLDuration() time.Duration {
+	v, _ := time.ParseDuration(d.LeaseTTL)
+	return v
 }
 
 // MaxRESTShare bounds discord.rest_share: Discord's global limit for a bot.
@@ -295,8 +324,9 @@ func Default() Config {
 	return Config{
 		Database: Database{URL: "sqlite:gavel.db", MaxOpenConns: 10},
 		Log:      Log{Level: "info", Format: "text"},
-		Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: shards.Auto, Shards: shards.Auto},
-		Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
+		Discord: Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: shards.Auto, Shards: shards.Auto,
+			LeaseRenew: "5s", LeaseTTL: "30s"},
+		Expiry: Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 	}
 }
 
@@ -623,6 +653,15 @@ func (c Config) Validate() error {
 	if n := c.Discord.RESTShare; n < 0 || n > MaxRESTShare {
 		problems = append(problems, fmt.Sprintf("discord.rest_share %d is not between 0 and %d: set the requests a second this process may send, or 0 for an equal split of 45 among the processes", n, MaxRESTShare))
 	}
+	renew, renewErr := time.ParseDuration(c.Discord.LeaseRenew)
+	if renewErr != nil || renew < minLeaseRenew || renew > maxLeaseRenew {
+		problems = append(problems, fmt.Sprintf("discord.lease_renew %q is not a duration from %s to %s (such as \"5s\")", c.Discord.LeaseRenew, minLeaseRenew, maxLeaseRenew))
+	}
+	if ttl, err := time.ParseDuration(c.Discord.LeaseTTL); err != nil || ttl < minLeaseTTL || ttl > maxLeaseTTL {
+		problems = append(problems, fmt.Sprintf("discord.lease_ttl %q is not a duration from %s to %s (such as \"30s\")", c.Discord.LeaseTTL, minLeaseTTL, maxLeaseTTL))
+	} else if renewErr == nil && ttl < leaseRenewsPerTTL*renew {
+		problems = append(problems, fmt.Sprintf("discord.lease_ttl %s is less than %d times discord.lease_renew (%s): one late renewal would lose the shards", ttl, leaseRenewsPerTTL, renew))
+	}
 	if c.Metrics.Addr != "" {
 		if _, port, err := net.SplitHostPort(c.Metrics.Addr); err != nil || port == "" {
 			problems = append(problems, fmt.Sprintf("metrics.addr %q is not host:port (such as \"127.0.0.1:9090\" or \":9090\"); leave it empty to turn metrics off", c.Metrics.Addr))
@@ -698,6 +737,8 @@ func (c Config) WriteTOML(w io.Writer) error {
 			ShardCount string   `toml:"shard_count"`
 			Shards     string   `toml:"shards"`
 			RESTShare  int      `toml:"rest_share"`
+			LeaseRenew string   `toml:"lease_renew"`
+			LeaseTTL   string   `toml:"lease_ttl"`
 		} `toml:"discord"`
 		Metrics Metrics `toml:"metrics"`
 		Expiry  Expiry  `toml:"expiry"`
@@ -723,6 +764,7 @@ func (c Config) WriteTOML(w io.Writer) error {
 	view.Discord.Guilds, view.Discord.BotOwners = c.Discord.Guilds, c.Discord.BotOwners
 	view.Discord.ShardCount, view.Discord.Shards = string(c.Discord.ShardCount), c.Discord.Shards
 	view.Discord.RESTShare = c.Discord.RESTShare
+	view.Discord.LeaseRenew, view.Discord.LeaseTTL = c.Discord.LeaseRenew, c.Discord.LeaseTTL
 	if loc, err := store.ParseURL(c.Database.URL); err == nil {
 		view.Database.URL = loc.Redacted
 	} else {

@@ -57,7 +57,7 @@ func TestLoadAndValidate(t *testing.T) {
 			want: Config{
 				Database: Database{URL: "postgres://gavel@db:5432/gavel", MaxOpenConns: 25},
 				Log:      Log{Level: "debug", Format: "json"},
-				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: "auto", Shards: "auto"},
+				Discord:  Discord{APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: "auto", Shards: "auto", LeaseRenew: "5s", LeaseTTL: "30s"},
 				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 			},
 		},
@@ -78,7 +78,7 @@ func TestLoadAndValidate(t *testing.T) {
 			want: Config{
 				Database: Database{URL: "sqlite:env.db", MaxOpenConns: 7},
 				Log:      Log{Level: "debug", Format: "json"},
-				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: "auto", Shards: "auto"},
+				Discord:  Discord{Token: "token-from-env", APIURL: DefaultAPIURL, GatewayURL: DefaultGatewayURL, ShardCount: "auto", Shards: "auto", LeaseRenew: "5s", LeaseTTL: "30s"},
 				Expiry:   Expiry{PollInterval: "2s", MaxAttempts: 8, Workers: 8},
 			},
 		},
@@ -91,22 +91,22 @@ func TestLoadAndValidate(t *testing.T) {
 		{
 			name:    "unknown key",
 			file:    "[database]\nurll = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:2:1: unknown key "database.urll"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.lease_renew, discord.lease_ttl, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "unknown table",
 			file:    "[telemetry]\nlisten = \":9090\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "telemetry"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.lease_renew, discord.lease_ttl, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "keys are case-sensitive",
 			file:    "[Database]\nurl = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "Database"; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.lease_renew, discord.lease_ttl, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "dotted key in quotes is one key",
 			file:    "\"database.url\" = \"sqlite:x.db\"\n",
-			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
+			wantErr: `config gavel.toml:1:1: unknown key "\"database.url\""; known keys: database.max_open_conns, database.url, discord.api_url, discord.bot_owners, discord.gateway_url, discord.guilds, discord.lease_renew, discord.lease_ttl, discord.rest_share, discord.shard_count, discord.shards, expiry.max_attempts, expiry.poll_interval, expiry.workers, log.format, log.level, metrics.addr, web.addr, web.client_id, web.public_url`,
 		},
 		{
 			name:    "token in file rejected",
@@ -224,7 +224,7 @@ func TestLoadAndValidate(t *testing.T) {
 			file: "[discord]\napi_url = \"http://127.0.0.1:8080/api/v10\"\ngateway_url = \"ws://127.0.0.1:8080/ws\"\nguilds = [\"100\", \"200\"]\nbot_owners = [\"42\"]\n[metrics]\naddr = \":9090\"\n",
 			want: withDefaults(func(c *Config) {
 				c.Discord = Discord{APIURL: "http://127.0.0.1:8080/api/v10", GatewayURL: "ws://127.0.0.1:8080/ws",
-					Guilds: []string{"100", "200"}, BotOwners: []string{"42"}, ShardCount: "auto", Shards: "auto"}
+					Guilds: []string{"100", "200"}, BotOwners: []string{"42"}, ShardCount: "auto", Shards: "auto", LeaseRenew: "5s", LeaseTTL: "30s"}
 				c.Metrics.Addr = ":9090"
 			}),
 		},
@@ -234,7 +234,7 @@ func TestLoadAndValidate(t *testing.T) {
 				"GAVEL_DISCORD_GUILDS": "1,2", "GAVEL_DISCORD_BOT_OWNERS": "3", "GAVEL_METRICS_ADDR": "127.0.0.1:9090"},
 			want: withDefaults(func(c *Config) {
 				c.Discord = Discord{APIURL: "https://proxy.example/api/v10", GatewayURL: "wss://gw.example",
-					Guilds: []string{"1", "2"}, BotOwners: []string{"3"}, ShardCount: "auto", Shards: "auto"}
+					Guilds: []string{"1", "2"}, BotOwners: []string{"3"}, ShardCount: "auto", Shards: "auto", LeaseRenew: "5s", LeaseTTL: "30s"}
 				c.Metrics.Addr = "127.0.0.1:9090"
 			}),
 		},
@@ -252,6 +252,22 @@ func TestLoadAndValidate(t *testing.T) {
 			name:    "bad shard settings say what is accepted",
 			file:    "[discord]\nshard_count = 0\nshards = \"3-1\"\n",
 			wantErr: `discord.shard_count "0": accepted is "auto" (the count GET /gateway/bot recommends, raised when Discord asks for more) or a whole number from 1 to 65536, such as shard_count = 16; discord.shards "3-1": the range 3-1 runs backwards; accepted is "auto" (take free shards from the database) or shard ids and ranges from 0 to 65535 separated by commas, such as shards = "0-15" or shards = "0,2,4-7"`,
+		},
+		{
+			name: "lease timings from the file and the environment",
+			file: "[discord]\nlease_renew = \"500ms\"\nlease_ttl = \"10s\"\n",
+			env:  map[string]string{"GAVEL_DISCORD_LEASE_TTL": "3s"},
+			want: withDefaults(func(c *Config) { c.Discord.LeaseRenew, c.Discord.LeaseTTL = "500ms", "3s" }),
+		},
+		{
+			name:    "lease timings out of range",
+			file:    "[discord]\nlease_renew = \"50ms\"\nlease_ttl = \"forever\"\n",
+			wantErr: `discord.lease_renew "50ms" is not a duration from 100ms to 1m0s (such as "5s"); discord.lease_ttl "forever" is not a duration from 1s to 10m0s (such as "30s")`,
+		},
+		{
+			name:    "a lease TTL shorter than three renewals",
+			env:     map[string]string{"GAVEL_DISCORD_LEASE_RENEW": "1s", "GAVEL_DISCORD_LEASE_TTL": "2s"},
+			wantErr: `discord.lease_ttl 2s is less than 3 times discord.lease_renew (1s): one late renewal would lose the shards`,
 		},
 		{
 			name:    "a shard count of another type",
@@ -382,6 +398,8 @@ gateway_url = "wss://gateway.discord.gg"
 shard_count = "auto"
 shards = "auto"
 rest_share = 0
+lease_renew = "5s"
+lease_ttl = "30s"
 
 [metrics]
 addr = ""
@@ -420,6 +438,8 @@ gateway_url = ""
 shard_count = ""
 shards = ""
 rest_share = 0
+lease_renew = ""
+lease_ttl = ""
 
 [metrics]
 addr = ""
@@ -457,6 +477,8 @@ gateway_url = ""
 shard_count = ""
 shards = ""
 rest_share = 0
+lease_renew = ""
+lease_ttl = ""
 
 [metrics]
 addr = ""
