@@ -46,6 +46,12 @@ func Open(t testing.TB, e store.Engine) *store.Store {
 // OpenWith is Open with opts (MaxOpenConns is 20 when not set).
 func OpenWith(t testing.TB, e store.Engine, opts store.Options) *store.Store {
 	t.Helper()
+	if e == store.Postgres {
+		// A migrated schema from the pool (pool.go), when it can give one.
+		if u := pooledPostgresURL(t); u != "" {
+			return openURL(t, e, u, opts)
+		}
+	}
 	st := openUnmigrated(t, e, opts)
 	if _, err := st.MigrateUp(context.Background()); err != nil {
 		t.Fatalf("migrate %s: %v", e, err)
@@ -61,7 +67,11 @@ func OpenUnmigrated(t testing.TB, e store.Engine) *store.Store {
 
 func openUnmigrated(t testing.TB, e store.Engine, opts store.Options) *store.Store {
 	t.Helper()
-	raw := URL(t, e)
+	return openURL(t, e, URL(t, e), opts)
+}
+
+func openURL(t testing.TB, e store.Engine, raw string, opts store.Options) *store.Store {
+	t.Helper()
 	if opts.MaxOpenConns == 0 {
 		opts.MaxOpenConns = 20
 	}
@@ -97,7 +107,9 @@ func PostgresURL() string {
 	return DefaultPostgresURL
 }
 
-func postgresSchemaURL(t testing.TB) string {
+// adminDB opens the test server's database, skipping t (failing it under
+// GAVEL_REQUIRE_POSTGRES=1) when the server does not answer.
+func adminDB(t testing.TB) *sql.DB {
 	t.Helper()
 	base := PostgresURL()
 	admin, err := sql.Open("pgx", base)
@@ -115,6 +127,13 @@ func postgresSchemaURL(t testing.TB) string {
 		}
 		t.Skipf("PostgreSQL at %s unreachable (set GAVEL_TEST_DATABASE_URL): %v", base, err)
 	}
+	return admin
+}
+
+func postgresSchemaURL(t testing.TB) string {
+	t.Helper()
+	base := PostgresURL()
+	admin := adminDB(t)
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
