@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -53,6 +54,9 @@ import (
 // gavel-cpu-ms the CPU time gavel's process spent per command (gavel alone: with SQLite
 // embedded, SQLite's work is gavel's own; PostgreSQL's server is another process, not
 // counted), and fake-cpu-ms the benchmark process's (the fake and the load generator).
+// gavel-allocs and gavel-kB are the heap allocations gavel's process made per command and
+// their size: unlike the CPU time, they barely move with the machine's load, so they show
+// a change of a few percent that the CPU time of a busy machine cannot.
 // The fake skips its OpenAPI validation (tests keep it), which would otherwise be most of
 // its time and, on a small machine, take the CPU from gavel.
 //
@@ -232,6 +236,9 @@ func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
 	gavelCPU, benchCPU := cpu.used()
 	b.ReportMetric(ms(gavelCPU/time.Duration(len(samples))), "gavel-cpu-ms")
 	b.ReportMetric(ms(benchCPU/time.Duration(len(samples))), "fake-cpu-ms")
+	mallocs, bytes := cpu.allocated()
+	b.ReportMetric(float64(mallocs)/float64(len(samples)), "gavel-allocs")
+	b.ReportMetric(float64(bytes)/1024/float64(len(samples)), "gavel-kB")
 }
 
 // round runs n commands on the first conc slots, conc at a time, and returns their figures.
@@ -309,6 +316,8 @@ type cpuClock struct {
 	gavel                *benchGavel
 	gavelBegin, gavelEnd time.Duration
 	benchBegin, benchEnd time.Duration
+	// memBegin and memEnd are gavel's heap allocations so far: their count and bytes.
+	memBegin, memEnd [2]int64
 }
 
 func processCPU() time.Duration {
@@ -320,11 +329,18 @@ func processCPU() time.Duration {
 }
 
 func (c *cpuClock) start(b *testing.B) {
+	c.memBegin = c.gavel.allocs(b)
 	c.gavelBegin, c.benchBegin = c.gavel.cpu(b), processCPU()
 }
 
 func (c *cpuClock) stop(b *testing.B) {
 	c.benchEnd, c.gavelEnd = processCPU(), c.gavel.cpu(b)
+	c.memEnd = c.gavel.allocs(b)
+}
+
+// allocated is the count and bytes of gavel's heap allocations between start and stop.
+func (c *cpuClock) allocated() (mallocs, bytes int64) {
+	return c.memEnd[0] - c.memBegin[0], c.memEnd[1] - c.memBegin[1]
 }
 
 func (c *cpuClock) used() (gavel, bench time.Duration) {
@@ -361,7 +377,9 @@ func TestMain(m *testing.M) {
 
 // runBenchGavel runs the App as the benchmark configured it, with its rate limits lifted
 // and gateway compression off as the fake's are, and answers on out each line read from in:
-// "cpu" with the CPU time this process has used, in nanoseconds; "rss" with its resident
+// "cpu" with the CPU time this process has used, in nanoseconds; "allocs" with the count
+// and the bytes of its heap allocations so far (runtime/metrics: no stop of the world, so
+// asking costs the run nothing); "rss" with its resident
 // memory in bytes; "events" with the gateway events its shards' handlers have finished. The
 // end of in stops gavel.
 func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
@@ -411,6 +429,8 @@ func runBenchGavel(specJSON string, in io.Reader, out, errOut io.Writer) int {
 		switch lines.Text() {
 		case "cpu":
 			fmt.Fprintln(out, int64(processCPU()))
+		case "allocs":
+			fmt.Fprintln(out, heapAllocs())
 		case "rss":
 			fmt.Fprintln(out, residentBytes())
 		case "events":
@@ -486,6 +506,31 @@ func startBenchGavel(b *testing.B, spec benchGavelSpec) *benchGavel {
 		}
 	})
 	return g
+}
+
+// allocs asks the gavel process for the count and bytes of its heap allocations so far.
+func (g *benchGavel) allocs(b *testing.B) [2]int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, err := fmt.Fprintln(g.in, "allocs"); err != nil {
+		b.Fatalf("asking gavel for its allocations: %v; stderr:\n%s", err, g.stderr.String())
+	}
+	line, err := g.out.ReadString('\n')
+	if err != nil {
+		b.Fatalf("reading gavel's allocations: %v; stderr:\n%s", err, g.stderr.String())
+	}
+	var n [2]int64
+	if _, err := fmt.Sscan(line, &n[0], &n[1]); err != nil {
+		b.Fatalf("gavel's allocations %q: %v", line, err)
+	}
+	return n
+}
+
+// heapAllocs is "count bytes" of this process's heap allocations so far.
+func heapAllocs() string {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return fmt.Sprintf("%d %d", s[0].Value.Uint64(), s[1].Value.Uint64())
 }
 
 // cpu asks the gavel process for the CPU time it has used.
