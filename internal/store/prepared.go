@@ -86,10 +86,29 @@ func (c *stmtCache) close() {
 // wait waits for the background preparations, once the pool is closed.
 func (c *stmtCache) wait() { c.wg.Wait() }
 
-// cachedPool runs queries on the pool through the cache.
-type cachedPool struct{ c *stmtCache }
+// cachedPool runs queries on the pool through the cache. On the reading pool (uncancelled)
+// a statement runs in its caller's context without the context's end: see uncancelled.
+type cachedPool struct {
+	c           *stmtCache
+	uncancelled bool
+}
+
+// ctx is the context a statement of the pool runs in. On SQLite's reading pool a context
+// that can end costs two goroutines per statement (modernc's driver watches it to interrupt
+// the statement, database/sql watches it to close the rows) and a context of its own, while
+// the statement is a read of a few pages that never waits for a lock (WAL), and a wait for
+// a reading connection lasts one such read. So an ended context still refuses the
+// statement before it starts (database/sql checks it first), but one that ends while it
+// runs no longer interrupts it.
+func (p cachedPool) ctx(ctx context.Context) context.Context {
+	if !p.uncancelled || ctx.Done() == nil || ctx.Err() != nil {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
 
 func (p cachedPool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = p.ctx(ctx)
 	if st := p.c.get(query); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -101,6 +120,7 @@ func (p cachedPool) PrepareContext(ctx context.Context, query string) (*sql.Stmt
 }
 
 func (p cachedPool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = p.ctx(ctx)
 	if st := p.c.get(query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -108,6 +128,7 @@ func (p cachedPool) QueryContext(ctx context.Context, query string, args ...any)
 }
 
 func (p cachedPool) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = p.ctx(ctx)
 	if st := p.c.get(query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
@@ -220,7 +241,7 @@ func (s *Store) ReadDB() query.DBTX {
 	if s.readCache == nil {
 		return s.read
 	}
-	return cachedPool{s.readCache}
+	return cachedPool{c: s.readCache, uncancelled: true}
 }
 
 // WriteDB is the writing pool with the statement cache on SQLite.
@@ -228,7 +249,7 @@ func (s *Store) WriteDB() query.DBTX {
 	if s.writeCache == nil {
 		return s.write
 	}
-	return cachedPool{s.writeCache}
+	return cachedPool{c: s.writeCache}
 }
 
 // TxDB is tx, a transaction begun on the writing pool, with the statement cache on SQLite.

@@ -164,3 +164,36 @@ func TestStatementCachePostgresPassesThrough(t *testing.T) {
 		t.Fatalf("%d texts prepared on PostgreSQL; want none", n)
 	}
 }
+
+// On SQLite a read on the reading pool runs without its context's end (no goroutine to
+// watch it per statement): a context that has ended refuses the statement before it runs,
+// one that ends while its rows are read leaves them readable to the end.
+func TestReadsRunWithoutTheirContextsEnd(t *testing.T) {
+	st := storetest.Open(t, store.SQLite)
+	const q = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n`
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for round := range 2 { // unprepared, then (once the cache holds it) prepared
+		if round == 1 {
+			waitPrepared(t, st, 1)
+		}
+		var n int64
+		if err := st.ReadDB().QueryRowContext(ended, q).Scan(&n); err != context.Canceled {
+			t.Errorf("round %d: a read with an ended context: %v; want context.Canceled", round, err)
+		}
+		live, stop := context.WithCancel(context.Background())
+		rows, err := st.ReadDB().QueryContext(live, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		count := 0
+		for rows.Next() {
+			count++
+		}
+		if err := rows.Err(); err != nil || count != 50 {
+			t.Errorf("round %d: rows read after the context ended: %d, %v; want 50, nil", round, count, err)
+		}
+		rows.Close()
+	}
+}
