@@ -32,7 +32,29 @@ func (s *Store) CreateCase(ctx context.Context, n NewCase) (CaseKey, error) {
 // InsertCases inserts the cases in the transaction; each guild's cases get consecutive
 // numbers in the order given.
 func (t *Tx) InsertCases(ns []NewCase) ([]CaseKey, error) {
-	return t.s.insertCases(t.ctx, t.db, ns)
+	if t.s.Location.Engine != SQLite {
+		return t.s.insertCases(t.ctx, t.db, ns)
+	}
+	out := make([]CaseKey, len(ns))
+	mark, err := sqlite.InsertCases(t.ctx, t.db, ns, out, t.s.reasonMark.Load())
+	if err != nil {
+		return nil, err
+	}
+	// Known once committed: a rollback leaves the mark where it was.
+	t.AfterCommit(func() { t.s.raiseReasonMark(mark) })
+	return out, nil
+}
+
+// raiseReasonMark records that the reason index's mark reached mark (see
+// sqlite.InsertCases). The mark only moves up (a migration down and up again sets it to the
+// highest case id), so a value seen once stays a lower bound.
+func (s *Store) raiseReasonMark(mark int64) {
+	for {
+		cur := s.reasonMark.Load()
+		if mark <= cur || s.reasonMark.CompareAndSwap(cur, mark) {
+			return
+		}
+	}
 }
 
 // insertCases allocates numbers for ns and inserts them. Whatever the batch size, PostgreSQL
@@ -49,7 +71,8 @@ func (s *Store) insertCases(ctx context.Context, db query.DBTX, ns []NewCase) ([
 		}
 		return out, nil
 	}
-	return out, sqlite.InsertCases(ctx, db, ns, out)
+	_, err := sqlite.InsertCases(ctx, db, ns, out, 0)
+	return out, err
 }
 
 // batcher is a leader/follower group commit: whoever holds sem commits everything queued so

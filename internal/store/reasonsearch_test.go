@@ -218,6 +218,58 @@ func TestCaseCreationIndexesReasonsInBatches(t *testing.T) {
 	mustExec(t, st.Writer(), `INSERT INTO cases_reason_trigrams (cases_reason_trigrams, rank) VALUES ('integrity-check', 1)`)
 }
 
+// TestReasonMarkAfterARollback: the store keeps the reason index's mark as last committed
+// so that case creation need not read it every time; a transaction that indexed and rolled
+// back leaves it where it was, and the next batch of cases is still indexed when it
+// gathers.
+func TestReasonMarkAfterARollback(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite)
+	mark := func() int64 {
+		var n int64
+		if err := st.Reader().QueryRow(`SELECT upto FROM cases_reason_trigrams_upto`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	newCase := func(i int) store.NewCase {
+		return store.NewCase{GuildID: 1, UserID: 8, ModeratorID: 7, Type: "WARN", Status: "active",
+			Reason: fmt.Sprintf("case %d said wombat%04dx", i, i), RoleIDs: "[]", Metadata: "{}", CreatedAt: int64(i)}
+	}
+	batch := make([]store.NewCase, sqlite.ReasonIndexLag)
+	for i := range batch {
+		batch[i] = newCase(i + 1)
+	}
+	refused := fmt.Errorf("refused")
+	err := st.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.InsertCases(batch); err != nil {
+			return err
+		}
+		return refused
+	})
+	if err != refused {
+		t.Fatalf("InTx: %v; want the refusal", err)
+	}
+	if m := mark(); m != 0 {
+		t.Fatalf("after the rollback the mark is %d; want 0", m)
+	}
+	var last store.CaseKey
+	for i := 1; i <= sqlite.ReasonIndexLag; i++ {
+		k, err := st.CreateCase(ctx, newCase(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = k
+	}
+	if m := mark(); m != last.ID {
+		t.Errorf("after %d cases committed the mark is %d; want the last one's id %d", sqlite.ReasonIndexLag, m, last.ID)
+	}
+	got, err := st.ListCases(ctx, store.CaseFilter{GuildID: 1, ReasonWords: []string{"wombat0007x"}}, store.HighestNumberFirst, 10, 0)
+	if err != nil || len(got) != 1 {
+		t.Errorf("search for wombat0007x: %d cases, %v; want 1", len(got), err)
+	}
+}
+
 // TestMemberListingReadsTheMemberIndex: a member's cases by number, on SQLite, are found
 // through (guild_id, user_id, id), not by walking the guild's cases by number.
 func TestMemberListingReadsTheMemberIndex(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
@@ -56,6 +57,9 @@ type Store struct {
 	changes changes
 	// trigramLimit overrides trigramCandidateLimit when not 0 (tests).
 	trigramLimit int
+	// reasonMark is a mark SQLite's reason trigram index is known to have reached
+	// (raiseReasonMark).
+	reasonMark atomic.Int64
 }
 
 // groupCommits sets up the group commits for the engine. PostgreSQL gains from a few
@@ -285,6 +289,7 @@ func (s *Store) IndexReasons(ctx context.Context) (int64, error) {
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("index the cases' reasons: %w", err)
 	}
+	s.raiseReasonMark(last)
 	return n, nil
 }
 

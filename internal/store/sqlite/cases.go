@@ -50,7 +50,39 @@ func IndexReasons(ctx context.Context, db query.DBTX, upTo int64) (int64, error)
 // runs two statements per row, both kept prepared by the statement cache:
 // the guild's counter upsert and the case insert. SQLite has no round trips, and a prepared
 // statement skips the parser, which is where a growing multi-row statement spends its time.
-func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []query.CaseKey) error {
+//
+// known is a mark the reason index is known to have reached (the mark only moves up), 0
+// when none is; while the cases inserted stay within ReasonIndexLag of it the mark is not
+// read at all. It returns the mark known once the transaction commits, to pass to the next
+// call: at most one read of it per ReasonIndexLag cases instead of one per transaction.
+func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []query.CaseKey, known int64) (int64, error) {
+	if err := insertCases(ctx, db, ns, out); err != nil {
+		return known, err
+	}
+	if len(out) == 0 {
+		return known, nil
+	}
+	// The reason index follows in batches (ReasonIndexLag); the mark is read on the one
+	// writer, so every case up to the last id inserted here is committed or in this
+	// transaction.
+	last := out[len(out)-1].ID
+	if last-known < ReasonIndexLag {
+		return known, nil
+	}
+	var mark int64
+	if err := db.QueryRowContext(ctx, sqliteReasonsIndexedUpTo).Scan(&mark); err != nil {
+		return known, fmt.Errorf("read the reason index's mark: %w", err)
+	}
+	if last-mark >= ReasonIndexLag {
+		if _, err := IndexReasons(ctx, db, last); err != nil {
+			return known, err
+		}
+		mark = last
+	}
+	return max(mark, known), nil
+}
+
+func insertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []query.CaseKey) error {
 	perGuild := map[int64]int64{}
 	joined := map[int64]int64{}
 	for _, n := range ns {
@@ -82,22 +114,6 @@ func InsertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
 		}
 		out[i] = query.CaseKey{ID: id, Number: num}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	// The reason index follows in batches (ReasonIndexLag); the mark is read on the one
-	// writer, so every case up to the last id inserted here is committed or in this
-	// transaction.
-	last := out[len(out)-1].ID
-	var mark int64
-	if err := db.QueryRowContext(ctx, sqliteReasonsIndexedUpTo).Scan(&mark); err != nil {
-		return fmt.Errorf("read the reason index's mark: %w", err)
-	}
-	if last-mark >= ReasonIndexLag {
-		if _, err := IndexReasons(ctx, db, last); err != nil {
-			return err
-		}
 	}
 	return nil
 }
