@@ -125,8 +125,12 @@ type Coordinator struct {
 
 // Standing says where case c leaves its member after it became active, for the moderator's
 // reply (who names the member) and the member's DM (who is "you"); "" when there is nothing
-// to say.
+// to say. who is written into the text as given: the coordinator asks once with a
+// placeholder (standingWho) and puts each reader's name in its place.
 type Standing func(ctx context.Context, c cases.Case, who string) string
+
+// standingWho stands for the member in the one Standing the coordinator asks for a case.
+const standingWho = "\x00member\x00"
 
 // WithStanding adds where the member stands (escalation's points) to the moderator's reply
 // and the member's DM of the actions that DM after acting.
@@ -337,10 +341,15 @@ func (co *Coordinator) execute(ctx context.Context, req Request, lifts cases.Cas
 	c = active
 
 	// Where the member now stands goes into the DM and the reply (escalation's points).
+	// Asked once, naming the member by a placeholder that the reply and the DM each
+	// replace: every question costs reads (the guild's escalation settings, and with a
+	// policy the member's points and the case's firings), the same for both.
 	standing := ""
 	if co.standing != nil && a.DM == DMAfter {
-		standing = co.standing(wctx, c, userRef(sc.Target))
-		sc.standingDM = co.standing(wctx, c, "you")
+		if s := co.standing(wctx, c, standingWho); s != "" {
+			standing = strings.ReplaceAll(s, standingWho, userRef(sc.Target))
+			sc.standingDM = strings.ReplaceAll(s, standingWho, "you")
+		}
 	}
 
 	// 8. Tell the target afterwards for the other actions.
