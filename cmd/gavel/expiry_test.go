@@ -268,6 +268,11 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
 		"GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
 		"GAVEL_DISCORD_SHARD_COUNT": fmt.Sprint(shardCount), "GAVEL_DISCORD_SHARDS": "auto",
+		// The fake's rate limits are off here, and so is gavel's own pacing to its share of
+		// Discord's global 50 a second (15 each for three processes by default): the
+		// 1200-odd requests of 600 unbans took 20-40 s of pacing, and the subject is that
+		// each runs once, in the process holding its shard.
+		"GAVEL_DISCORD_REST_SHARE": "50",
 	})
 	owners := func() map[string]int {
 		rows, err := st.Queries().ShardLeases(ctx, shardCount)
@@ -304,8 +309,13 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	if _, err := cs.CreateMany(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := svc.Reconcile(ctx, discord.UserID(owner), n); err != nil || got != n {
+	// The pollers look for cases with no expiry action every minute themselves: one that
+	// looks while the cases are being written schedules some of them first (seen at load
+	// 30). Whoever scheduled each, the audit log below shows every one unbanned once.
+	if got, err := svc.Reconcile(ctx, discord.UserID(owner), n); err != nil {
 		t.Fatalf("scheduled %d of %d: %v", got, n, err)
+	} else if got != n {
+		t.Logf("scheduled %d of %d; the pollers' own reconciliation scheduled the others", got, n)
 	}
 	waitUntil(t, 3*time.Minute, "every unban", func() bool {
 		_, total, err := svc.Pending(ctx, 0, 1)

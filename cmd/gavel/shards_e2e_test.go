@@ -391,8 +391,13 @@ func TestShardedProcessesEndToEnd(t *testing.T) {
 	if _, err := w.cs.CreateMany(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := svc.Reconcile(ctx, discord.UserID(w.owner), expiries); err != nil || n != expiries {
+	// The survivors' pollers look for cases with no expiry action every minute themselves:
+	// one may schedule some of these first. Whoever scheduled each, the audit log below
+	// shows every one lifted once.
+	if n, err := svc.Reconcile(ctx, discord.UserID(w.owner), expiries); err != nil {
 		t.Fatalf("scheduled %d of %d tempbans' ends: %v", n, expiries, err)
+	} else if n != expiries {
+		t.Logf("scheduled %d of %d tempbans' ends; the pollers' own reconciliation scheduled the others", n, expiries)
 	}
 
 	survivors := procs[1:]

@@ -328,7 +328,7 @@ func (aw *actionsWorld) runAction(t *testing.T, cs *cases.Service, a *moderation
 			opts = append(opts, discordtest.BoolOpt("silent", true))
 		}
 		ia := aw.s.SlashCommand(aw.guild, aw.general, aw.mod, r.action, opts...)
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, eventBound)
 		defer cancel()
 		msgs, err := ia.WaitResponses(wctx, 1)
 		if err != nil {

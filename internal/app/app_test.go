@@ -81,11 +81,15 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// waitFor waits for cond; when it times out, it says what each show reports (what was
-// found instead).
+// waitFor waits for cond, looked at again after 1 ms, then less and less often (up to
+// every 50 ms: most conditions hold within a few milliseconds, and a busy -race run is not
+// kept busier by the polls of a long wait); when the bound (eventBound: it only ends a
+// failing test, and 15 s ran out under -race at load 20) runs out, it says what each show
+// reports (what was found instead).
 func waitFor(t *testing.T, what string, cond func() bool, show ...func() string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(eventBound)
+	pause := time.Millisecond
 	for !cond() {
 		if time.Now().After(deadline) {
 			found := ""
@@ -94,7 +98,8 @@ func waitFor(t *testing.T, what string, cond func() bool, show ...func() string)
 			}
 			t.Fatalf("timed out waiting for %s%s", what, found)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pause)
+		pause = min(pause*2, 50*time.Millisecond)
 	}
 }
 
@@ -120,7 +125,7 @@ func TestRunEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -137,7 +142,7 @@ func TestRunEndToEnd(t *testing.T) {
 	t.Run("slash ban", func(t *testing.T) {
 		ia := w.s.SlashCommand(w.guild, w.general, w.mod, "ban",
 			discordtest.UserOpt("user", w.target), discordtest.StringOpt("reason", "raid"))
-		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		wctx, wcancel := context.WithTimeout(ctx, eventBound)
 		defer wcancel()
 		msgs, err := ia.WaitResponses(wctx, 1)
 		if err != nil {
@@ -163,7 +168,7 @@ func TestRunEndToEnd(t *testing.T) {
 		waitFor(t, "the prefix refusal", func() bool { _, ok := w.botReply(w.general, "Ban Members"); return ok })
 
 		ia := w.s.SlashCommand(w.guild, w.general, w.plain, "ban", discordtest.UserOpt("user", w.other))
-		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		wctx, wcancel := context.WithTimeout(ctx, eventBound)
 		defer wcancel()
 		msgs, err := ia.WaitResponses(wctx, 1)
 		if err != nil {
@@ -196,7 +201,7 @@ func TestRunEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(eventBound):
 		t.Fatal("Run did not return after the context ended")
 	}
 
@@ -235,7 +240,7 @@ func TestShutdownFinishesCommandsInFlight(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -250,7 +255,7 @@ func TestShutdownFinishesCommandsInFlight(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(eventBound):
 		t.Fatal("Run did not return after the context ended")
 	}
 	if _, ok := w.s.Banned(w.guild, w.target); !ok {

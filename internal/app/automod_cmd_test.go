@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
@@ -56,7 +55,7 @@ func (w *amCmdWorld) say(t *testing.T, user discordtest.ID, text string, want ..
 func (w *amCmdWorld) slash(t *testing.T, user discordtest.ID, opt discordtest.CommandOption, want ...string) string {
 	t.Helper()
 	ia := w.s.SlashCommand(w.guild, w.general, user, "automod", opt)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventBound)
 	defer cancel()
 	msgs, err := ia.WaitResponses(ctx, 1)
 	if err != nil {

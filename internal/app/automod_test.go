@@ -217,7 +217,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -436,7 +436,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(eventBound):
 		t.Fatal("Run did not return after the context ended")
 	}
 
@@ -455,7 +455,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 	}
 	done2 := make(chan error, 1)
 	go func() { done2 <- a2.Run(ctx2) }()
-	readyCtx2, readyCancel2 := context.WithTimeout(ctx2, 15*time.Second)
+	readyCtx2, readyCancel2 := context.WithTimeout(ctx2, eventBound)
 	defer readyCancel2()
 	if err := w.s.WaitReady(readyCtx2, 1); err != nil {
 		t.Fatalf("WaitReady after the restart: %v", err)
@@ -479,7 +479,7 @@ func TestAutoModEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run after the restart: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(eventBound):
 		t.Fatal("Run did not return after the context ended")
 	}
 }

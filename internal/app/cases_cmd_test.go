@@ -116,11 +116,11 @@ func (cw *casesWorld) start(t *testing.T, opts ...app.Option) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(eventBound):
 			t.Error("Run did not return after the context ended")
 		}
 	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := cw.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -150,7 +150,7 @@ func (cw *casesWorld) send(t *testing.T, user discordtest.ID, content string) di
 func (cw *casesWorld) slash(t *testing.T, user discordtest.ID, sub string, opts ...discordtest.CommandOption) (*discordtest.Interaction, discordtest.Message) {
 	t.Helper()
 	ia := cw.s.SlashCommand(cw.guild, cw.general, user, "cases", discordtest.SubCommand(sub, opts...))
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventBound)
 	defer cancel()
 	var msg discordtest.Message
 	waitFor(t, "the answer to /cases "+sub, func() bool {

@@ -60,11 +60,11 @@ func startConfigWorld(t *testing.T, setup ...func(w *cfgWorld)) *cfgWorld {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(eventBound):
 			t.Error("Run did not return after the context ended")
 		}
 	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -127,7 +127,7 @@ func (w *cfgWorld) say(t *testing.T, user discordtest.ID, text string, want ...s
 func (w *cfgWorld) slash(t *testing.T, user discordtest.ID, opt discordtest.CommandOption, want ...string) string {
 	t.Helper()
 	ia := w.s.SlashCommand(w.guild, w.general, user, "config", opt)
-	ctx, cancel := context.WithTimeout(w.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(w.ctx, eventBound)
 	defer cancel()
 	msgs, err := ia.WaitResponses(ctx, 1)
 	if err != nil {

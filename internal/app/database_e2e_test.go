@@ -115,7 +115,7 @@ func TestDatabaseDownIsSaidInWords(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)

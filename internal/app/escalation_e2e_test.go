@@ -418,7 +418,7 @@ func TestEscalationRefusals(t *testing.T) {
 func jsonNumber(id int64) string { b, _ := json.Marshal(id); return string(b) }
 
 func ctxT(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventBound)
 	t.Cleanup(cancel)
 	return ctx
 }

@@ -98,11 +98,11 @@ func (w *world) start(t *testing.T, opts ...app.Option) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(eventBound):
 			t.Error("Run did not return after the context ended")
 		}
 	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -288,7 +288,7 @@ func TestRejailOnRejoin(t *testing.T) {
 	})
 
 	// Another bot gives the member a role just after the join; gavel's second look takes it.
-	waitCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	waitCtx, cancel := context.WithTimeout(ctx, eventBound)
 	defer cancel()
 	// Exactly then: the clock has not moved since the rejoin, and another of gavel's waits
 	// on the clock may be armed later than that before the second look is.
@@ -397,7 +397,7 @@ func TestYoungPendingCasesWait(t *testing.T) {
 	const age = time.Hour
 	clk := clock.NewManual(time.Now().UTC())
 	w.start(t, app.WithClock(clk), app.WithReconcileAge(age))
-	waitCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	waitCtx, cancel := context.WithTimeout(ctx, eventBound)
 	defer cancel()
 	if err := clk.WaitArmedAfter(waitCtx, c.CreatedAt.Add(age-time.Minute)); err != nil {
 		t.Fatalf("no recheck scheduled for when the case is old enough: %v", err)

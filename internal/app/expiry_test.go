@@ -89,7 +89,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -148,7 +148,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 	advance := func(d time.Duration) {
 		t.Helper()
 		clk.Advance(d)
-		wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
+		wctx, wcancel := context.WithTimeout(ctx, eventBound)
 		defer wcancel()
 		if err := clk.WaitArmedAfter(wctx, clk.Now()); err != nil {
 			t.Fatalf("the poller did not go back to waiting after the clock moved: %v", err)
@@ -244,7 +244,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(eventBound):
 		t.Fatal("Run did not return after the context ended")
 	}
 	pending, total, err := expiry.NewService(st, cs).Pending(context.Background(), 0, 10)

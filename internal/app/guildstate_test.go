@@ -5,7 +5,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
@@ -37,7 +36,7 @@ func TestGuildStateFollowsTheGateway(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)

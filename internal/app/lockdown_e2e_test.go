@@ -136,7 +136,7 @@ func (lw *lockWorld) start(t *testing.T) {
 		}
 	}
 	t.Cleanup(lw.stopApp)
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	// Each run identifies afresh: wait for this one's.
 	if err := lw.s.WaitIdentifies(readyCtx, lw.starts); err != nil {
@@ -556,7 +556,7 @@ func TestLockdownRefusals(t *testing.T) {
 		answer := func(name string, opts ...discordtest.CommandOption) string {
 			t.Helper()
 			ia := lw.s.SlashCommand(lw.guild, lw.staff, lw.mod, name, opts...)
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), eventBound)
 			defer cancel()
 			msgs, err := ia.WaitResponses(ctx, 1)
 			if err != nil {

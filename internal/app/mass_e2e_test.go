@@ -81,7 +81,7 @@ func newMassWorld(t *testing.T, raiders int) *massWorld {
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
+	rctx, rcancel := context.WithTimeout(ctx, eventBound)
 	defer rcancel()
 	if err := w.s.WaitReady(rctx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -109,7 +109,7 @@ func (w *massWorld) dryRun(t *testing.T, command string) (discordtest.Message, s
 func (w *massWorld) click(t *testing.T, msg discordtest.Message, customID string) discordtest.Message {
 	t.Helper()
 	ia := w.s.ClickButton(w.guild, w.general, w.mod, msg.ID, customID)
-	ctx, cancel := context.WithTimeout(w.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(w.ctx, eventBound)
 	defer cancel()
 	rs, err := ia.WaitResponses(ctx, 1)
 	if err != nil {

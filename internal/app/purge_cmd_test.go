@@ -86,7 +86,7 @@ func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func()) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		cancel()
@@ -134,7 +134,7 @@ func (w *channelWorld) count(channel discordtest.ID, author discordtest.ID) int 
 func (w *channelWorld) slash(t *testing.T, channel discordtest.ID, name string, opts ...discordtest.CommandOption) string {
 	t.Helper()
 	ia := w.s.SlashCommand(w.guild, channel, w.mod, name, opts...)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), eventBound)
 	defer cancel()
 	msgs, err := ia.WaitResponses(ctx, 1)
 	if err != nil {

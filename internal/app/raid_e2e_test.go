@@ -114,7 +114,7 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 			t.Errorf("Run: %v", err)
 		}
 	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)

@@ -32,11 +32,11 @@ func (w *world) runApp(t *testing.T, opts ...app.Option) *app.App {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(eventBound):
 			t.Error("Run did not return after the context ended")
 		}
 	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := w.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)
@@ -75,7 +75,7 @@ func TestReplayedCommandsAreHandledOnce(t *testing.T) {
 
 	// A slash action.
 	ia := w.s.SlashCommand(w.guild, w.general, w.owner, "warn", discordtest.UserOpt("user", w.target), discordtest.StringOpt("reason", "again"))
-	rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, eventBound)
 	defer cancel()
 	if _, err := ia.WaitResponses(rctx, 1); err != nil {
 		t.Fatal(err)

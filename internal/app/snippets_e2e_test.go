@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discordtest"
@@ -19,7 +18,7 @@ import (
 func (w *cfgWorld) snippetSlash(t *testing.T, user discordtest.ID, name string, public bool, opts []discordtest.CommandOption, want ...string) discordtest.Message {
 	t.Helper()
 	ia := w.s.SlashCommand(w.guild, w.general, user, name, opts...)
-	ctx, cancel := context.WithTimeout(w.ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(w.ctx, eventBound)
 	defer cancel()
 	msgs, err := ia.WaitResponses(ctx, 1)
 	if err != nil {

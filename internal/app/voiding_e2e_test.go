@@ -43,7 +43,7 @@ func TestVoidingAPunishmentInForce(t *testing.T) {
 	advance := func(d time.Duration) {
 		t.Helper()
 		clk.Advance(d)
-		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, eventBound)
 		defer cancel()
 		if err := clk.WaitArmedAfter(wctx, clk.Now()); err != nil {
 			t.Fatalf("the poller did not go back to waiting after the clock moved: %v", err)

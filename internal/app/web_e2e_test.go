@@ -81,11 +81,11 @@ func (cw *casesWorld) startWith(t *testing.T, cfg config.Config, opts ...app.Opt
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(eventBound):
 			t.Error("Run did not return after the context ended")
 		}
 	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, 15*time.Second)
+	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
 	defer readyCancel()
 	if err := cw.s.WaitReady(readyCtx, 1); err != nil {
 		t.Fatalf("WaitReady: %v", err)

@@ -125,7 +125,7 @@ func TestWebProcessOnPostgres(t *testing.T) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(15 * time.Second):
+		case <-time.After(eventBound):
 			t.Error("Run did not return after the context ended")
 		}
 	})
