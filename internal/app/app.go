@@ -519,7 +519,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		Handled: o.upkeepHandled, Affinity: guildAffinity{a}})
 	rt := router.New(router.Config{Log: logger, Work: work, Port: a.cached, State: state, Settings: a.guilds, Perms: perms, Health: a.dbHealth,
 		Metrics: a.metrics, Events: st, Tree: a.tree, Tools: toolSet, Upkeep: a.upkeep, AutoMod: a.automod, Raid: a.raid, Ready: a.onReady,
-		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay, Affinity: guildAffinity{a}})
+		Clock: a.clock, CommandTimeout: o.commandTimeout, TransientDelay: o.transientDelay, Affinity: guildAffinity{a},
+		Pending: pendingEvents{a}})
 	botOpts := append(append(a.port.BotOptions(), rt.Listeners()...),
 		bot.WithLogger(logger),
 		// Dispatches the gateway's own MESSAGE_CREATE (WithMessageDecoding) to the listeners.
@@ -731,6 +732,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 		}
 		return fmt.Errorf("connecting to the Discord gateway: %w", explainClose(err))
 	}
+	// The shard count is known now, and with it the guilds of an explicit shard list: the
+	// poller's claims so far took none of them.
+	a.expiry.Wake()
 	shardsDone := make(chan error, 1)
 	go func() { shardsDone <- a.shards.Run(ctx) }()
 

@@ -33,6 +33,15 @@ func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limit
 	for _, o := range opts {
 		o(&lc)
 	}
+	// The expiries this process claims are its shards' guilds': when they change, the
+	// poller looks again at once rather than at its next poll.
+	owned := lc.Owned
+	lc.Owned = func(count int, ids []int) {
+		if owned != nil {
+			owned(count, ids)
+		}
+		a.expiry.Wake()
+	}
 	p := leases.New(lc)
 	a.log.Info("shard leases: this process takes its shards from the database", "owner", p.Owner())
 	a.metrics.Registry.MustRegister(
@@ -105,4 +114,16 @@ type guildAffinity struct{ a *App }
 
 func (g guildAffinity) Hold(ctx context.Context, guildID int64) (context.Context, func(*store.Tx) error, func(), bool) {
 	return leaseGuard(g).Hold(ctx, discord.GuildID(guildID))
+}
+
+// pendingEvents holds the gateway events of commands in flight (shards.Manager.Hold), so
+// that a shard's saved session resumes from before them. The manager is built after the
+// router, and before any event comes.
+type pendingEvents struct{ a *App }
+
+func (p pendingEvents) Hold(shardID, seq int) (release func()) {
+	if p.a.shards == nil {
+		return func() {}
+	}
+	return p.a.shards.Hold(shardID, seq)
 }

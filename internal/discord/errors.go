@@ -19,11 +19,13 @@ const (
 	CodeUnknownUser        = 10013
 	CodeUnknownBan         = 10026
 	CodeUnknownInteraction = 10062
-	CodeUnknownAutoModRule = 10066
-	CodeMissingAccess      = 50001
-	CodeCannotDMUser       = 50007
-	CodeMissingPermissions = 50013
-	CodeInvalidFormBody    = 50035
+	// CodeAlreadyAcknowledged: an interaction's first response was given already.
+	CodeAlreadyAcknowledged = 40060
+	CodeUnknownAutoModRule  = 10066
+	CodeMissingAccess       = 50001
+	CodeCannotDMUser        = 50007
+	CodeMissingPermissions  = 50013
+	CodeInvalidFormBody     = 50035
 	// CodeMaxNonMemberBans: the guild has banned as many users who are not members as
 	// Discord allows for now.
 	CodeMaxNonMemberBans = 30035

@@ -290,6 +290,11 @@ func (s *Service) Cases() *cases.Service { return s.cases }
 // Woken is signalled after a commit that added or moved an action.
 func (s *Service) Woken() <-chan struct{} { return s.wake }
 
+// Wake has this process's poller claim again at once: what it may claim changed (the
+// shards this process runs became known, or its shard leases changed), so actions already
+// due may now be its own, and waiting for the next poll would leave them late.
+func (s *Service) Wake() { s.poke() }
+
 func (s *Service) poke() {
 	select {
 	case s.wake <- struct{}{}:

@@ -121,11 +121,12 @@ func (rt *Router) onMessage(e *gateway.MessageCreateEvent) {
 	if !ok {
 		return
 	}
+	release := rt.hold(e)
 	go func() {
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
 		defer cancel()
-		held, done, ok := rt.enter(ctx, int64(msg.GuildID), "message")
+		held, done, ok := rt.enter(ctx, int64(msg.GuildID), "message", release)
 		if !ok {
 			return
 		}
@@ -151,7 +152,21 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 	// Only now, for a command: a logger with attributes formats them when made, which for
 	// every message of a storm was a tenth of gavel's time (docs/benchmarks.md, issue 16).
 	log := rt.log.With("guild", guildID, "channel", channelID, "user", msg.Author.ID)
+	command, known := commandOf(args, parseErr)
+	ev := discord.EventID(msg.ID)
+	if rt.replayed(ctx, guildID, ev, command, log) {
+		return
+	}
+	// recorded: the command's case or a write of its tool recorded the event. Otherwise it
+	// is recorded before the answer (settle), or at the end for a command that answers
+	// nothing (a refusal kept quiet).
+	recorded, settled := false, false
 	reply := func(m discord.Message) int64 {
+		settled = true
+		if !rt.settle(ctx, guildID, ev, command, recorded, log) {
+			leave(ctx)
+			return 0
+		}
 		leave(ctx)
 		id, err := sendRetrying(context.WithoutCancel(ctx), rt.cfg.Port, channelID, m)
 		if err != nil {
@@ -159,13 +174,11 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		}
 		return int64(id)
 	}
-	command, known := commandOf(args, parseErr)
-	ev := discord.EventID(msg.ID)
-	if rt.replayed(ctx, guildID, ev, command, log) {
-		return
-	}
-	recorded := false
-	defer func() { rt.handled(ctx, guildID, ev, command, recorded, log) }()
+	defer func() {
+		if !settled {
+			rt.settle(ctx, guildID, ev, command, recorded, log)
+		}
+	}()
 	if !known {
 		reply(rt.usageReply(log, "", parseErr))
 		return
@@ -269,6 +282,7 @@ func (rt *Router) onSlashCommand(e *events.ApplicationCommandInteractionCreate) 
 		return
 	}
 	ia := e.ApplicationCommandInteraction
+	release := rt.hold(e)
 	go func() {
 		defer rt.end()
 		ctx, cancel := context.WithTimeout(rt.cfg.Work.Context(), rt.cfg.CommandTimeout)
@@ -277,10 +291,12 @@ func (rt *Router) onSlashCommand(e *events.ApplicationCommandInteractionCreate) 
 		if g := ia.GuildID(); g != nil {
 			guildID = int64(*g)
 		}
-		held, done, ok := rt.enter(ctx, guildID, "interaction")
+		held, done, ok := rt.enter(ctx, guildID, "interaction", release)
 		if !ok {
 			// An interaction must be answered within 3 seconds, which a replay to the
-			// shard's next owner would miss: say so now.
+			// shard's next owner would miss: say so now, and record it as answered so
+			// that the next owner drops the replay (settleAnswered).
+			rt.settleAnswered(ctx, discord.GuildID(guildID), discord.EventID(id), ia.Data.CommandName(), false, rt.log.With("interaction", id))
 			rt.answerMoving(ctx, id, token)
 			return
 		}
@@ -318,6 +334,12 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		Message: discord.Message{Flags: discord.FlagEphemeral}})
 	cancel()
 	if err != nil {
+		if discord.IsCode(err, discord.CodeAlreadyAcknowledged) {
+			// A replay of an interaction that the process holding its guild's shard before
+			// acknowledged: that process answers it (settleAnswered).
+			log.Info("the interaction was acknowledged by another handling of it, which answers it", "err", err)
+			return
+		}
 		log.Error("deferring the interaction", "err", err)
 		return
 	}
@@ -344,8 +366,8 @@ func (rt *Router) handleSlash(ctx context.Context, co *moderation.Coordinator, i
 		// Another process handled the same interaction at the same time, and answers it.
 		return
 	}
+	rt.settleAnswered(ctx, guildID, discord.EventID(id), strings.Join(path, " "), r.Recorded, log)
 	edit(r.Message)
-	rt.handled(ctx, guildID, discord.EventID(id), strings.Join(path, " "), r.Recorded, log)
 }
 
 // slashCommand reads a slash command's options, checks the permission and runs it: what
@@ -421,7 +443,8 @@ func (rt *Router) handlePublicSlash(ctx context.Context, co *moderation.Coordina
 	if g := ia.GuildID(); g != nil {
 		guildID = discord.GuildID(*g)
 	}
-	defer rt.handled(ctx, guildID, discord.EventID(id), strings.Join(path, " "), r.Recorded, log)
+	rt.settleAnswered(ctx, guildID, discord.EventID(id), strings.Join(path, " "), r.Recorded, log)
+	leave(ctx)
 	if r.Outcome != "" && r.Outcome != tools.OK {
 		r.Message.Flags |= discord.FlagEphemeral
 	}
@@ -534,13 +557,14 @@ const movedTool = "This server moved to another gavel process while the command 
 
 // movedReply answers an action stopped because its guild's shard moved to another process
 // (the lease was lost): its case, when it has one, stays pending and is settled against
-// what Discord shows; without one, nothing was done. The new owner may answer the same
-// command (a RESUME replays the events its session had not saved), so the moderator is
-// told to type it again only if no other answer follows.
+// what Discord shows; without one, nothing was done. It is sent only when the command's
+// event is recorded as handled here (its case, or settle), so the new owner drops the
+// event's replay and this is the one answer; a prefix command that recorded nothing is
+// answered by the new owner instead, which runs it from the replay.
 func movedReply(action string, res moderation.Result) discord.Message {
 	if res.Case == nil {
 		return discord.Message{Content: "This server moved to another gavel process while the " + action +
-			" ran, and this one stopped before recording anything. If no other answer follows, type the command again."}
+			" ran, and this one stopped before recording anything: nothing was done. Type the command again."}
 	}
 	if !res.Pending {
 		return res.Reply
@@ -657,7 +681,7 @@ func (rt *Router) onComponent(e *events.ComponentInteractionCreate) {
 		if g := ci.GuildID(); g != nil {
 			guildID = int64(*g)
 		}
-		held, done, ok := rt.enter(ctx, guildID, "click")
+		held, done, ok := rt.enter(ctx, guildID, "click", func() {})
 		if !ok {
 			rt.answerMoving(ctx, id, token)
 			return

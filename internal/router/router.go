@@ -85,12 +85,22 @@ type Config struct {
 	// is lost while it runs is cancelled, and its writes are fenced (store.Enter). nil:
 	// every guild is this process's.
 	Affinity store.Affinity
+	// Pending keeps a command's gateway event unfinished until the command has recorded it
+	// (shards.Manager.Hold), so that the session saved for the shard's next owner resumes
+	// from before it: a command cut short by a lost lease is replayed there. nil: events are
+	// not held.
+	Pending Pending
 	// CommandTimeout bounds one command, from the event to the reply.
 	CommandTimeout time.Duration
 	// TransientDelay is how long a transient prefix reply (purge's confirmation) stays,
 	// on Clock (nil: the system's).
 	TransientDelay time.Duration
 	Clock          clock.Clock
+}
+
+// Pending holds gateway events whose work outlives their handler (shards.Manager).
+type Pending interface {
+	Hold(shardID, seq int) (release func())
 }
 
 // Router dispatches gateway events.
@@ -143,25 +153,41 @@ func (rt *Router) begin() (*moderation.Coordinator, bool) { return rt.cfg.Work.B
 
 func (rt *Router) end() { rt.cfg.Work.End() }
 
+// hold keeps a command's gateway event unfinished (Config.Pending) from its handler until
+// the command has recorded it (leave) or returned. Call it on the gateway's goroutine,
+// before the command's own goroutine starts.
+func (rt *Router) hold(e interface {
+	ShardID() int
+	SequenceNumber() int
+}) (release func()) {
+	if rt.cfg.Pending == nil {
+		return func() {}
+	}
+	return rt.cfg.Pending.Hold(e.ShardID(), e.SequenceNumber())
+}
+
 // enter starts a command's work on guildID under the shard leases (Config.Affinity): ok is
 // false when this process does not own the guild (the command is dropped: the guild's
-// owner has the event, or gets it replayed when it resumes the shard's session).
-func (rt *Router) enter(ctx context.Context, guildID int64, what string) (context.Context, func(), bool) {
-	held, done, ok := store.Enter(ctx, rt.cfg.Affinity, guildID)
+// owner has the event, or gets it replayed when it resumes the shard's session). release
+// ends the hold of the command's event (hold): with the work's, at leave or when done is
+// called.
+func (rt *Router) enter(ctx context.Context, guildID int64, what string, release func()) (context.Context, func(), bool) {
+	held, leaveShard, ok := store.Enter(ctx, rt.cfg.Affinity, guildID)
 	if !ok {
+		release()
 		rt.log.Info("dropping a command of a guild whose shard this process no longer holds", "guild", guildID, "event", what)
 		return nil, nil, false
 	}
-	done = sync.OnceFunc(done)
+	done := sync.OnceFunc(func() { leaveShard(); release() })
 	return context.WithValue(held, leaveKey{}, done), done, true
 }
 
 type leaveKey struct{}
 
-// leave ends a command's hold on its guild's shard (enter) once its work is done and only
-// its answer is left: a shard handed back waits for the work holding it, and an answer
-// that waits out Discord's rate limits (up to a minute) must not hold a rolling restart.
-// The writes that follow (the record of the handled event) are still fenced.
+// leave ends a command's hold on its guild's shard and on its gateway event (enter) once its
+// work is done, its event recorded, and only its answer is left: a shard handed back waits
+// for the work holding it, and an answer that waits out Discord's rate limits (up to a
+// minute) must not hold a rolling restart, nor keep the saved session from moving on.
 func leave(ctx context.Context) {
 	if f, ok := ctx.Value(leaveKey{}).(func()); ok {
 		f()

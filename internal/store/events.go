@@ -24,8 +24,9 @@ import (
 //     one row per guild and event): the claim and the change commit together, and a replay
 //     finds the claim and changes nothing (ErrReplayed);
 //   - whatever else a command does (a refusal, a read, a tool that only talks to Discord)
-//     is claimed once it has answered (ClaimEvent), and EventHandled tells the router to
-//     drop an event it has seen before any work.
+//     is claimed before it answers (ClaimEvent: a replay arriving while the answer is on
+//     its way is dropped, not answered twice), and EventHandled tells the router to drop
+//     an event it has seen before any work.
 
 // ErrReplayed is returned by a write transaction whose context carries an event (WithEvent)
 // that was already handled: nothing of the transaction is kept.
@@ -113,6 +114,15 @@ func (s *Store) ClaimEvent(ctx context.Context) (first bool, err error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// ClaimAnswered is ClaimEvent without the fence of ctx (WithFence): for an interaction this
+// process acknowledged and answers whatever happened, even once the guild's shard moved to
+// another process. Discord refuses a second acknowledgment, so the shard's next owner must
+// drop the interaction when a RESUME replays it; the record changes no guild state, so
+// writing it after the move is safe.
+func (s *Store) ClaimAnswered(ctx context.Context) (first bool, err error) {
+	return s.ClaimEvent(withoutFence(ctx))
 }
 
 // EventHandled says whether the event already made a case or was recorded as handled. Every

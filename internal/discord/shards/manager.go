@@ -115,6 +115,11 @@ type Manager struct {
 	budgetAt   time.Time
 	shards     map[int]*gateway.Gateway
 	events     map[int]*atomic.Int64 // events handled per running shard
+	// pending follows each running gateway's events whose work is not finished: the
+	// sequence its session is saved with (see pending.go).
+	// A stopped shard's stays until its stop has returned, as the events it hands to the
+	// handler while stopping are held too.
+	pending map[int]*pending
 	warned     int                   // the recommended count last warned about (fixed counts)
 
 	reshard chan string // a shard saw 4011
@@ -148,7 +153,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.RecommendPoll = DefaultRecommendPoll
 	}
 	return &Manager{cfg: cfg, log: cfg.Log.With("component", "shards"), clock: clock.OrSystem(cfg.Clock),
-		shards: map[int]*gateway.Gateway{}, events: map[int]*atomic.Int64{}, reshard: make(chan string, 1), fatal: make(chan error, 1)}, nil
+		shards: map[int]*gateway.Gateway{}, events: map[int]*atomic.Int64{}, pending: map[int]*pending{}, reshard: make(chan string, 1), fatal: make(chan error, 1)}, nil
 }
 
 // SetEventHandler binds the handler every shard's events go to (the disgo client's
@@ -469,7 +474,20 @@ func (m *Manager) Start(ctx context.Context, shardID int, resume Session) error 
 		return err
 	}
 	handled := new(atomic.Int64)
+	resumedFrom := 0
+	if resume.Resumable() {
+		resumedFrom = resume.Seq
+	}
+	track := newPending(resumedFrom)
 	g.SetEventHandler(func(gw dgw.Gateway, t dgw.EventType, seq int, d dgw.EventData) {
+		if t == dgw.EventTypeReady {
+			track.newSession()
+		}
+		if seq > 0 {
+			// Held while the handler runs, and after it by the work it starts (Hold);
+			// deferred, as the gateway survives a handler's panic.
+			defer track.begin(seq)()
+		}
 		handler(gw, t, seq, d)
 		if t != dgw.EventTypeRaw && t != dgw.EventTypeHeartbeatAck {
 			handled.Add(1)
@@ -482,11 +500,15 @@ func (m *Manager) Start(ctx context.Context, shardID int, resume Session) error 
 	}
 	m.shards[shardID] = g
 	m.events[shardID] = handled
+	m.pending[shardID] = track
 	m.mu.Unlock()
 	if err := g.Open(ctx); err != nil {
 		m.mu.Lock()
 		if m.shards[shardID] == g {
 			delete(m.shards, shardID)
+		}
+		if m.pending[shardID] == track {
+			delete(m.pending, shardID)
 		}
 		m.mu.Unlock()
 		return fmt.Errorf("shard %d of %d: %w", shardID, count, err)
@@ -535,29 +557,64 @@ func (m *Manager) Stop(ctx context.Context, shardID int, keep bool) Session {
 }
 
 func (m *Manager) stopGateway(ctx context.Context, shardID int, g *gateway.Gateway, keep bool) Session {
+	m.mu.Lock()
+	track := m.pending[shardID]
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		if m.pending[shardID] == track {
+			delete(m.pending, shardID)
+		}
+		m.mu.Unlock()
+	}()
 	if !keep {
 		g.CloseWithCode(ctx, 1000, "gavel: shard stopped")
 		m.log.Info("shard stopped", "shard_id", shardID)
 		return Session{}
 	}
 	g.CloseWithCode(ctx, gateway.CloseUnknownError, "gavel: shard handed over")
-	s := sessionOf(g)
+	s := sessionOf(g, track)
 	m.log.Info("shard stopped; session kept to resume", "shard_id", shardID, "seq", s.Seq)
 	return s
 }
 
-func sessionOf(g *gateway.Gateway) Session {
+// sessionOf is g's session for the next owner to resume: its sequence is the low-water
+// mark of its events (pending.go), not the last received, so that the events whose work
+// had not finished (and those still waiting for the handler) are replayed to it.
+func sessionOf(g *gateway.Gateway, track *pending) Session {
 	var s Session
 	if id := g.SessionID(); id != nil {
 		s.ID = *id
 	}
 	if seq := g.LastSequenceReceived(); seq != nil {
 		s.Seq = *seq
+		if track != nil {
+			s.Seq = min(s.Seq, track.mark())
+		}
 	}
 	if u := g.ResumeURL(); u != nil {
 		s.ResumeURL = *u
 	}
 	return s
+}
+
+// Hold keeps event seq of shardID, whose handler is running, unfinished until the returned
+// function is called: work the handler starts that outlives it (a command on a goroutine of
+// its own) holds its event until it is done, so that the session saved meanwhile resumes
+// from before it and the next owner of the shard gets it replayed if this process loses
+// the shard first. Call it from the handler; for an event it does not know (not a running
+// shard's, or no longer being handled) it returns a function that does nothing.
+func (m *Manager) Hold(shardID, seq int) (release func()) {
+	m.mu.Lock()
+	track := m.pending[shardID]
+	m.mu.Unlock()
+	if track == nil {
+		return func() {}
+	}
+	if release, ok := track.hold(seq); ok {
+		return release
+	}
+	return func() {}
 }
 
 // stopAll stops every shard at once (keeping the sessions when keep) and returns the kept
@@ -592,10 +649,11 @@ func (m *Manager) stopAll(keep bool) map[int]Session {
 func (m *Manager) Sessions() map[int]Session {
 	m.mu.Lock()
 	running := maps.Clone(m.shards)
+	tracks := maps.Clone(m.pending)
 	m.mu.Unlock()
 	out := make(map[int]Session, len(running))
 	for id, g := range running {
-		if s := sessionOf(g); s.ID != "" {
+		if s := sessionOf(g, tracks[id]); s.ID != "" {
 			out[id] = s
 		}
 	}
