@@ -120,7 +120,7 @@ type Manager struct {
 	// A stopped shard's stays until its stop has returned, as the events it hands to the
 	// handler while stopping are held too.
 	pending map[int]*pending
-	warned     int                   // the recommended count last warned about (fixed counts)
+	warned  int // the recommended count last warned about (fixed counts)
 
 	reshard chan string // a shard saw 4011
 	fatal   chan error  // a shard stopped for good
