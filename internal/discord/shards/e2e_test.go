@@ -97,6 +97,8 @@ type setup struct {
 	// recommendPoll, when set, is how often GET /gateway/bot is asked again (default: far
 	// off, these tests re-shard on 4011).
 	recommendPoll time.Duration
+	// listen, when set, hears each message too, on the gateway's goroutine.
+	listen func(e *events.MessageCreate)
 }
 
 func (s setup) window(id int) {
@@ -136,7 +138,12 @@ func startProcess(t *testing.T, fake *discordtest.Server, clk clock.Clock, s set
 	p := &process{m: m, got: &received{shards: map[string][]int{}, wake: make(chan struct{})}, done: make(chan error, 1)}
 	client, err := disgo.New(fake.Token(), bot.WithRestClientConfigOpts(rest.WithURL(fake.APIURL())), bot.WithShardManager(m),
 		bot.WithLogger(quietLogger()),
-		bot.WithEventListenerFunc(func(e *events.MessageCreate) { p.got.add(e.Message.Content, e.ShardID()) }))
+		bot.WithEventListenerFunc(func(e *events.MessageCreate) {
+			if s.listen != nil {
+				s.listen(e)
+			}
+			p.got.add(e.Message.Content, e.ShardID())
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
