@@ -6,11 +6,15 @@ import (
 	"testing"
 	"time"
 
+	ddiscord "github.com/disgoorg/disgo/discord"
+
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
@@ -145,4 +149,72 @@ func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T)
 	if c, err := cs.GetByNumber(ctx, discord.GuildID(w.guild), 1); err != nil || c.Type != cases.Warn || c.Status != cases.Active {
 		t.Errorf("case #1: %+v (%v); want an active warn", c, err)
 	}
+}
+
+// TestExpiryPollerLooksAgainOnceTheShardCountIsKnown: with an explicit shard list, the
+// expiry poller claims only the listed shards' guilds' actions, and until the shard count
+// is known (GET /gateway/bot, held here) it cannot tell which guilds those are, so its
+// first claims take nothing although a lift is due, and it waits. Once the count is known
+// it is woken at once: the lift runs with the test's clock standing still. (It used to
+// wait for its next look on its clock.)
+func TestExpiryPollerLooksAgainOnceTheShardCountIsKnown(t *testing.T) {
+	w := newWorld(t)
+	w.shards = "0"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
+	// A tempban made, and its lift scheduled, before gavel starts; due by the time it does.
+	cs := cases.NewService(st, cases.WithClock(clk.Now))
+	if err := w.s.BanAs(w.guild, w.owner, w.target, "raid"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.target), ModeratorID: discord.UserID(w.owner),
+		Type: cases.Tempban, Reason: "raid", ExpiresAt: clk.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := expiry.NewService(st, cs, expiry.WithClock(clk)).Schedule(ctx, c.ID, discord.UserID(w.owner), expiry.Unban, c.ExpiresAt); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute)
+	st.Close()
+
+	cfg := w.config()
+	cfg.Discord.ShardCount = "1"
+	counted := make(chan struct{})
+	a, err := newTestApp(ctx, cfg, quietLogger(), app.WithClock(clk), app.WithShardConfig(func(c *shards.Config) {
+		discover := c.Discover
+		c.Discover = func(ctx context.Context) (ddiscord.GatewayBot, error) {
+			select {
+			case <-counted:
+			case <-ctx.Done():
+				return ddiscord.GatewayBot{}, ctx.Err()
+			}
+			return discover(ctx)
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// The poller claimed nothing (the count unknown) and waits: the lift being due, it
+	// would look again 20 ms later on its clock, which this test does not move.
+	if err := clk.WaitArmedAt(ctx, clk.Now().Add(20*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.s.Banned(w.guild, w.target); !ok {
+		t.Fatal("unbanned before the shard count was known")
+	}
+	close(counted)
+	waitFor(t, "the unban", func() bool { _, ok := w.s.Banned(w.guild, w.target); return !ok })
 }
