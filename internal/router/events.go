@@ -78,7 +78,7 @@ func (rt *Router) settle(ctx context.Context, guildID discord.GuildID, ev discor
 		log.Warn("recording the command's event as handled", "err", err)
 		return true
 	case !first:
-		rt.cfg.Metrics.Command(command, outcomeReplayed)
+		// Counted already with its outcome (refused, failed, …), as the other handling is.
 		log.Info("another handling of the same event recorded it first and answers it", "event", ev)
 		return false
 	}
