@@ -110,7 +110,8 @@ func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T)
 	const memberRoute = "GET /guilds/{guild_id}/members/{user_id}"
 	w.s.SetLatency(memberRoute, time.Hour)
 	w.s.SendMessage(w.general, w.mod, "$warn <@"+w.target.String()+"> spam")
-	waitFor(t, "the warn's member lookup held by Discord", func() bool { return w.s.FaultStats().Routes[memberRoute].Delayed == 1 })
+	waitFor(t, "the warn's member lookup held by Discord", func() bool { return w.s.FaultStats().Routes[memberRoute].Delayed == 1 },
+		func() string { return "the bot said: " + strings.Join(botContents(w), " | ") })
 
 	// A renews its lease, saving the session, with the warn in flight.
 	clk.Advance(5 * time.Second)
