@@ -486,7 +486,7 @@ func (m *Manager) Start(ctx context.Context, shardID int, resume Session) error 
 		if seq > 0 {
 			// Held while the handler runs, and after it by the work it starts (Hold);
 			// deferred, as the gateway survives a handler's panic.
-			defer track.begin(seq)()
+			defer track.release(track.begin(seq), seq)
 		}
 		handler(gw, t, seq, d)
 		if t != dgw.EventTypeRaw && t != dgw.EventTypeHeartbeatAck {

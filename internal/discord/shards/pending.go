@@ -42,14 +42,15 @@ func (p *pending) newSession() {
 	p.mu.Unlock()
 }
 
-// begin holds event seq while the handler runs; the returned function ends that hold.
-func (p *pending) begin(seq int) func() {
+// begin holds event seq while the handler runs; release(s, seq), with the session it
+// returns, ends that hold. (No closure: this runs for every event of a storm.)
+func (p *pending) begin(seq int) *session {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.cur
 	s.refs[seq]++
 	s.last = max(s.last, seq)
-	return func() { p.release(s, seq) }
+	return s
 }
 
 // hold holds event seq, which the handler is running, until the returned function is
