@@ -176,3 +176,110 @@ func TestFenceStopsWorkBeforeTheNextOwner(t *testing.T) {
 	stopB()
 	<-doneB
 }
+
+// TestWorkResumesWhenALateRenewalSucceeds: the lease's table is out of reach for a while
+// (renamed away: every renewal fails at once, as when the database refuses), long enough
+// for the fence to end the work on the shard's guilds at lease end minus the margin. Then
+// the table is back and the next renewal, before the lease ran out, succeeds at the same
+// epoch: no other process can have taken the shard, so new work may hold its guilds again
+// and its outcome commits; the shard is resumed, so that the events of the stopped work are
+// sent again. Before, the fence stayed ended and every later command, lift or
+// check on those guilds was refused as if the shard were lost, while the process still ran
+// it.
+func TestWorkResumesWhenALateRenewalSucceeds(t *testing.T) {
+	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelAll()
+	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rename := func(from, to string) {
+		t.Helper()
+		if _, err := raw.ExecContext(ctx, "ALTER TABLE "+from+" RENAME TO "+to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const renew, ttl = 5 * time.Second, 30 * time.Second
+	const guild = uint64(1) << 22 // shard 0 of 1
+	clk := clock.NewManual(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC))
+	p := leases.New(leases.Config{Store: st, Owner: "a", Renew: renew, TTL: ttl, Clock: clk})
+	r := newRunner("a")
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Run(pctx, 1, r)
+	}()
+	defer func() { stop(); <-done }()
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	held, _, release, ok := p.Hold(ctx, guild)
+	if !ok {
+		t.Fatal("the process does not hold its own shard's guild")
+	}
+	defer release()
+
+	rename("shard_leases", "shard_leases_away")
+	leaseEnd := clk.Now().Add(ttl)
+	for held.Err() == nil {
+		if !clk.Now().Before(leaseEnd) {
+			t.Fatal("the work was still running when the lease ran out")
+		}
+		clk.Advance(time.Second)
+		if err := clk.WaitArmedAfter(ctx, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, _, ok := p.Hold(ctx, guild); ok {
+		t.Fatal("new work holds a guild whose lease is about to run out unrenewed")
+	}
+
+	// The table is back; the next renewal comes before the lease's end (the margin is
+	// longer than the renewal interval) and succeeds.
+	rename("shard_leases_away", "shard_leases")
+	for {
+		if !clk.Now().Before(leaseEnd) {
+			t.Fatal("no renewal before the lease ran out")
+		}
+		clk.Advance(time.Second)
+		if err := clk.WaitArmedAfter(ctx, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if p.Holds(0) {
+			break
+		}
+	}
+	if got := r.Running(); len(got) != 1 {
+		t.Fatalf("the process runs shards %v; want shard 0 still", got)
+	}
+	// The work the fence stopped had its events handled already: the shard is resumed from
+	// its saved session, so Discord sends them again.
+	r.mu.Lock()
+	started, resumed, stops := r.started, len(r.resumed), len(r.stopKeep)
+	r.mu.Unlock()
+	if started != 2 || resumed != 1 || stops != 1 {
+		t.Fatalf("the shard was started %d times (%d resumed) and stopped %d times; want started again once, resuming its session", started, resumed, stops)
+	}
+	held2, check, release2, ok := p.Hold(ctx, guild)
+	if !ok {
+		t.Fatal("after a successful renewal, work cannot hold the shard's guild")
+	}
+	defer release2()
+	if held2.Err() != nil {
+		t.Fatalf("the new work's context has ended: %v", context.Cause(held2))
+	}
+	if err := st.InTx(ctx, check); err != nil {
+		t.Fatalf("the new work's outcome: %v; want it committed", err)
+	}
+}

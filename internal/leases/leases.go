@@ -346,7 +346,18 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 			ResumeUrl: s.ResumeURL, Now: now.UnixMilli(), ShardCount: int64(count), ShardID: int64(id), Owner: p.owner(), Epoch: l.epoch})
 		switch {
 		case err == nil && n == 1:
-			p.renewLease(id, until)
+			if p.renewLease(id, until) {
+				// The work stopped when the fence ended is lost to this connection: its events
+				// were handled (and dropped) already. A RESUME from the saved session, which
+				// stays below any command that recorded nothing, has Discord send them again.
+				log.Info("shard leases: renewed a lease whose work had been stopped as it ran late; resuming the shard so that the stopped work is replayed", "shard", id, "epoch", l.epoch)
+				sess := r.Stop(ctx, id, true)
+				if err := r.Start(ctx, id, sess); err != nil {
+					log.Warn("shard leases: restarting a shard after a late renewal failed; handing it back", "shard", id, "err", err)
+					p.release(ctx, count, id, sess)
+				}
+				changed = true
+			}
 		case err == nil:
 			// Another process holds a newer epoch: ours ran out. Stop at once; the session
 			// is the new owner's now, so it is kept (not closed with 1000).
@@ -429,14 +440,26 @@ func (p *Provider) setLease(id int, l lease) {
 	p.mu.Unlock()
 }
 
-func (p *Provider) renewLease(id int, until time.Time) {
+// renewLease records a renewal. A lease whose fence was ended because it came within the
+// margin of running out unrenewed (the database did not answer for a while) gets a new
+// fence: the renewal, at the same epoch, proves that no other process took the shard
+// meanwhile, so work on its guilds may start again. Without it every later piece of work
+// on the shard's guilds would be refused as if the shard were lost, while this process
+// still held it and ran its connection.
+func (p *Provider) renewLease(id int, until time.Time) (refenced bool) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	l, ok := p.leases[id]
-	if ok {
-		l.until = until
-		p.leases[id] = l
+	if !ok {
+		return false
 	}
-	p.mu.Unlock()
+	l.until = until
+	if l.fence.ctx.Err() != nil {
+		l.fence = newFence()
+		refenced = true
+	}
+	p.leases[id] = l
+	return refenced
 }
 
 // expireFences ends the work on the guilds of every lease that comes within the margin of
