@@ -283,7 +283,7 @@ func (t *changeTx) expiry(c Case, at time.Time, note string) error {
 func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
 	if kind != EventModlog {
 		// Linking the mod-log message is the mod log's own bookkeeping, not news for it.
-		t.ev.changed.add(c.ID, c.GuildID, c.Type, c.Metadata[MetaParentCase] != "", c.Status)
+		t.ev.changed.add(c, c.Status)
 	}
 	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, CaseEvent: store.CaseEvent{CaseID: c.ID, GuildID: int64(c.GuildID),
 		Kind: string(kind), ActorID: int64(t.actor), Old: old, New: new, Note: note, CreatedAt: t.now}})

@@ -101,7 +101,7 @@ func (s *Service) createObserved(ctx context.Context, ns []*New, rows []store.Ne
 		var ch changedSet
 		for i, n := range ns {
 			if n.Status == Active {
-				ch.add(keys[i].ID, n.GuildID, n.Type, n.Metadata[MetaParentCase] != "", "")
+				ch.add(n.created(rows[i], keys[i]), "")
 			}
 		}
 		return s.observe(tx, &ch)

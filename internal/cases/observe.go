@@ -22,6 +22,12 @@ type Changed struct {
 	// transaction created. An observer that counts active cases (escalation's points) tells
 	// from it whether the case started or stopped counting.
 	Before Status
+	// Case is the case as the transaction created it, or as its first change of it found it
+	// (Status is then Before): what an observer may prepare its work from before it reads
+	// the case (escalation computes a new warning's points from the reason, metadata and
+	// creation time). A later change in the same transaction is not in it, so whatever is
+	// prepared from it must be checked against the stored case before it is used.
+	Case Case
 }
 
 // ChangeObserver hears of every case a write transaction changes: a case created active, and
@@ -45,13 +51,13 @@ func WithChangeObserver(o ChangeObserver) Option {
 // changedSet collects a transaction's changed cases, each once, in the order first changed.
 type changedSet struct{ list []Changed }
 
-func (c *changedSet) add(id int64, guildID discord.GuildID, t Type, child bool, before Status) {
+func (c *changedSet) add(k Case, before Status) {
 	for _, x := range c.list {
-		if x.ID == id {
+		if x.ID == k.ID {
 			return
 		}
 	}
-	c.list = append(c.list, Changed{ID: id, GuildID: guildID, Type: t, Child: child, Before: before})
+	c.list = append(c.list, Changed{ID: k.ID, GuildID: k.GuildID, Type: k.Type, Child: k.Metadata[MetaParentCase] != "", Before: before, Case: k})
 }
 
 // observe tells the observer, inside the transaction, what it changed.

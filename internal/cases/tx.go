@@ -206,7 +206,7 @@ func (t *Tx) Create(ns []New) ([]Case, error) {
 	for i := range ns {
 		out[i] = ns[i].created(rows[i], keys[i])
 		if ns[i].Status == Active {
-			t.ev.changed.add(keys[i].ID, ns[i].GuildID, ns[i].Type, ns[i].Metadata[MetaParentCase] != "", "")
+			t.ev.changed.add(out[i], "")
 		}
 	}
 	return out, nil

@@ -2,7 +2,9 @@ package escalation
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,6 +68,11 @@ type Service struct {
 type parsedConfig struct {
 	text string
 	cfg  Config
+	// md5 is the text's (hex), by which the statement that reads a case checks that the
+	// settings a guess was made from are the stored ones (guess); top is cfg's highest
+	// threshold of an enabled policy.
+	md5 string
+	top int64
 }
 
 // Option configures a Service.
@@ -132,10 +139,45 @@ func (s *Service) parseConfig(guildID discord.GuildID, text string) (Config, err
 	if err := json.Unmarshal([]byte(text), &c); err != nil {
 		return Config{}, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
 	}
+	sum := md5.Sum([]byte(text))
 	s.parsedMu.Lock()
-	s.parsed[guildID] = parsedConfig{text: text, cfg: c}
+	s.parsed[guildID] = parsedConfig{text: text, cfg: c, md5: hex.EncodeToString(sum[:]), top: int64(c.MaxAt())}
 	s.parsedMu.Unlock()
 	return c, nil
+}
+
+// guess prepares the evaluation of a transaction's only changed case in a guild, a case
+// that may have started counting, so that its points row is written by the statement that
+// reads the case (EscalationCaseAddingPoints) instead of by one after it: on PostgreSQL that
+// round trip was what escalation cost a warning (docs/benchmarks.md, issue 15). The points
+// are computed from the settings last parsed for the guild and the case as the transaction
+// wrote it (ch.Case); the statement writes the row only when the stored settings (by their
+// md5) and case are those, and otherwise only reads. ok is false when there is nothing to
+// guess: no settings parsed yet, a case that was counting already or carries no points.
+func (s *Service) guess(guildID discord.GuildID, ch cases.Changed, nowMS int64) (query.EscalationCaseAddingPointsParams, bool) {
+	if ch.Before != "" && ch.Before != cases.Pending {
+		return query.EscalationCaseAddingPointsParams{}, false
+	}
+	s.parsedMu.Lock()
+	p, ok := s.parsed[guildID]
+	s.parsedMu.Unlock()
+	if !ok || p.cfg.Empty() {
+		return query.EscalationCaseAddingPointsParams{}, false
+	}
+	c := ch.Case
+	pts, until, ok := pointsFor(p.cfg, c.Type, c.Reason, c.Metadata, c.CreatedAt)
+	if !ok || until.UnixMilli() <= nowMS {
+		return query.EscalationCaseAddingPointsParams{}, false
+	}
+	meta := []byte("{}") // as the cases package stores metadata
+	if len(c.Metadata) > 0 {
+		var err error
+		if meta, err = json.Marshal(c.Metadata); err != nil {
+			return query.EscalationCaseAddingPointsParams{}, false
+		}
+	}
+	return query.EscalationCaseAddingPointsParams{ID: ch.ID, Now: nowMS, ConfigMd5: p.md5, Type: string(c.Type), Reason: c.Reason,
+		Metadata: string(meta), CreatedAt: c.CreatedAt.UnixMilli(), Points: int64(pts), CountsUntil: until.UnixMilli(), Top: p.top}, true
 }
 
 // ErrStale is returned by Update when the settings changed since the version the change
@@ -233,9 +275,16 @@ type memberChange struct {
 	fresh     bool
 	openReset int64
 	// rows are the points rows to give the member's newly counting cases, written under
-	// the member's lock (evaluateMember); inserted is their points.
+	// the member's lock (evaluateMember); inserted is their points, and those of the row
+	// the statement that read the case wrote already (added).
 	rows     []query.InsertCasePointsParams
 	inserted int64
+	// added is what that statement returned when it wrote the case's points row under the
+	// member's lock (EscalationCaseAddingPoints: the member's points without the row, as
+	// AddCasePoints returns them), and addedShared the mode it took the lock in; nil when
+	// it did not.
+	added       *query.AddCasePointsRow
+	addedShared bool
 }
 
 func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed []cases.Changed) error {
@@ -247,10 +296,28 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 	byUser := map[int64]*memberChange{}
 	for i, ch := range changed {
 		var r query.CaseForEscalationRow
+		// added: the statement that read the case wrote its points row (guess).
+		var added *query.AddCasePointsRow
+		var addedShared bool
 		if i == 0 {
 			// The settings come with the first case: a guild without them costs this read.
-			row, err := q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS})
-			if err != nil {
+			// A transaction's only case in the guild may get its points row in the same
+			// statement; with several, the member locks are taken in their order below.
+			var row query.EscalationConfigAndCaseRow
+			var err error
+			if g, ok := s.guess(guildID, ch, nowMS); ok && len(changed) == 1 {
+				a, aerr := q.EscalationCaseAddingPoints(ctx, g)
+				if aerr != nil {
+					return fmt.Errorf("read case id %d: %w", ch.ID, aerr)
+				}
+				row = query.EscalationConfigAndCaseRow{Config: a.Config, ID: a.ID, GuildID: a.GuildID, UserID: a.UserID, Number: a.Number,
+					Type: a.Type, Status: a.Status, Reason: a.Reason, Metadata: a.Metadata, CreatedAt: a.CreatedAt, Points: a.Points,
+					CountsUntil: a.CountsUntil, MemberPoints: a.MemberPoints, MemberFresh: a.MemberFresh, OpenResetBelow: a.OpenResetBelow}
+				if a.Added == 1 {
+					added = &query.AddCasePointsRow{MemberPoints: a.MemberPoints, OpenResetBelow: a.OpenResetBelow, Fresh: a.MemberFresh}
+					addedShared = a.Shared == 1
+				}
+			} else if row, err = q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS}); err != nil {
 				return fmt.Errorf("read case id %d: %w", ch.ID, err)
 			}
 			if cfg, err = s.parseConfig(guildID, row.Config); err != nil {
@@ -274,6 +341,10 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 		var row *query.InsertCasePointsParams
 		p := query.CasePoint{CaseID: c.ID, GuildID: c.GuildID, UserID: c.UserID, Points: max(r.Points, 0), CountsUntil: r.CountsUntil}
 		newlyCounting := (ch.Before == "" || ch.Before == cases.Pending) && cases.Status(c.Status) == cases.Active
+		if added != nil && !newlyCounting {
+			// The statement wrote the row only for an active case without one.
+			return fmt.Errorf("case id %d: points written for a case that did not start counting", c.ID)
+		}
 		if !has && newlyCounting {
 			pts, until, ok, err := pointsOf(cfg, c)
 			if err != nil {
@@ -312,7 +383,10 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 			byUser[c.UserID] = m
 			members = append(members, m)
 		}
-		if row != nil {
+		if added != nil {
+			m.added, m.addedShared = added, addedShared
+			m.inserted += p.Points
+		} else if row != nil {
 			m.rows = append(m.rows, *row)
 			m.inserted += p.Points
 		}
@@ -383,8 +457,14 @@ func pointsOf(cfg Config, c query.Case) (int, time.Time, bool, error) {
 	if err := json.Unmarshal([]byte(c.Metadata), &meta); err != nil {
 		return 0, time.Time{}, false, fmt.Errorf("case #%d metadata: %w", c.Number, err)
 	}
+	pts, until, ok := pointsFor(cfg, cases.Type(c.Type), c.Reason, meta, time.UnixMilli(c.CreatedAt))
+	return pts, until, ok, nil
+}
+
+// pointsFor is pointsOf for a case's type, reason, metadata and creation time.
+func pointsFor(cfg Config, t cases.Type, reason string, meta map[string]string, createdAt time.Time) (int, time.Time, bool) {
 	if meta[MetaFiring] != "" {
-		return 0, time.Time{}, false, nil
+		return 0, time.Time{}, false
 	}
 	var explicit *int
 	if v, ok := meta[MetaPoints]; ok {
@@ -392,11 +472,11 @@ func pointsOf(cfg Config, c query.Case) (int, time.Time, bool, error) {
 			explicit = &n
 		}
 	}
-	pts, countsFor := cfg.PointsFor(cases.Type(c.Type), c.Reason, explicit)
+	pts, countsFor := cfg.PointsFor(t, reason, explicit)
 	if pts <= 0 {
-		return 0, time.Time{}, false, nil
+		return 0, time.Time{}, false
 	}
-	return pts, time.UnixMilli(c.CreatedAt).Add(countsFor), true, nil
+	return pts, createdAt.Add(countsFor), true
 }
 
 // oneWriter says the store runs one write transaction at a time over the whole database
@@ -421,6 +501,11 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 	// can commit between its read and its commit. The unlocked read only picks the mode;
 	// the decision is made on the read under the lock. SQLite has no modes to pick.
 	shared := m.delta > 0 && m.unlocked >= 0 && !s.oneWriter() && m.unlocked+m.inserted-int64(m.delta) >= top
+	if m.added != nil {
+		// The statement that read the case took the lock already, in the mode its read
+		// picked by this rule (escalation_case_adding_points): what follows must know which.
+		shared = m.addedShared
+	}
 	var sum memberPoints
 	switch {
 	case s.oneWriter() && m.unlocked >= 0 && m.fresh:
@@ -434,22 +519,29 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 			}
 		}
 		sum = memberPoints{Points: m.unlocked + m.inserted, OpenResetBelow: m.openReset}
-	case len(m.rows) > 0:
-		// The lock, the read and the first row in one round trip (AddCasePoints).
-		first := query.AddCasePointsParams{CaseID: m.rows[0].CaseID, GuildID: m.rows[0].GuildID, UserID: m.rows[0].UserID,
-			Points: m.rows[0].Points, CountsUntil: m.rows[0].CountsUntil, CreatedAt: m.rows[0].CreatedAt, Now: nowMS}
+	case m.added != nil || len(m.rows) > 0:
+		// The lock, the read and the first row in one round trip (AddCasePoints), or none
+		// when the statement that read the case did that (m.added).
 		var r query.AddCasePointsRow
-		if shared {
-			var sr query.AddCasePointsSharedRow
-			sr, err = q.AddCasePointsShared(ctx, query.AddCasePointsSharedParams(first))
-			r = query.AddCasePointsRow(sr)
+		rows := m.rows
+		if m.added != nil {
+			r = *m.added
 		} else {
-			r, err = q.AddCasePoints(ctx, first)
+			first := query.AddCasePointsParams{CaseID: rows[0].CaseID, GuildID: rows[0].GuildID, UserID: rows[0].UserID,
+				Points: rows[0].Points, CountsUntil: rows[0].CountsUntil, CreatedAt: rows[0].CreatedAt, Now: nowMS}
+			if shared {
+				var sr query.AddCasePointsSharedRow
+				sr, err = q.AddCasePointsShared(ctx, query.AddCasePointsSharedParams(first))
+				r = query.AddCasePointsRow(sr)
+			} else {
+				r, err = q.AddCasePoints(ctx, first)
+			}
+			if err != nil {
+				return fmt.Errorf("points of case id %d: %w", first.CaseID, err)
+			}
+			rows = rows[1:]
 		}
-		if err != nil {
-			return fmt.Errorf("points of case id %d: %w", first.CaseID, err)
-		}
-		for _, row := range m.rows[1:] {
+		for _, row := range rows {
 			if err := q.InsertCasePoints(ctx, row); err != nil {
 				return fmt.Errorf("points of case id %d: %w", row.CaseID, err)
 			}

@@ -201,6 +201,11 @@ func (q *Queries) EnsureShardLease(ctx context.Context, arg query.EnsureShardLea
 	return q.q.EnsureShardLease(ctx, pgdb.EnsureShardLeaseParams(arg))
 }
 
+func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg query.EscalationCaseAddingPointsParams) (query.EscalationCaseAddingPointsRow, error) {
+	row, err := q.q.EscalationCaseAddingPoints(ctx, pgdb.EscalationCaseAddingPointsParams(arg))
+	return query.EscalationCaseAddingPointsRow(row), err
+}
+
 func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg query.EscalationConfigAndCaseParams) (query.EscalationConfigAndCaseRow, error) {
 	row, err := q.q.EscalationConfigAndCase(ctx, pgdb.EscalationConfigAndCaseParams(arg))
 	return query.EscalationConfigAndCaseRow(row), err

@@ -51,6 +51,7 @@ type Queries interface {
 	EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error)
 	EnsureGuild(ctx context.Context, arg EnsureGuildParams) error
 	EnsureShardLease(ctx context.Context, arg EnsureShardLeaseParams) error
+	EscalationCaseAddingPoints(ctx context.Context, arg EscalationCaseAddingPointsParams) (EscalationCaseAddingPointsRow, error)
 	EscalationConfigAndCase(ctx context.Context, arg EscalationConfigAndCaseParams) (EscalationConfigAndCaseRow, error)
 	EventHandled(ctx context.Context, arg EventHandledParams) (int64, error)
 	FailScheduledAction(ctx context.Context, arg FailScheduledActionParams) (int64, error)

@@ -323,6 +323,39 @@ type EnsureShardLeaseParams struct {
 	UpdatedAt  int64
 }
 
+type EscalationCaseAddingPointsParams struct {
+	ID          int64
+	Now         int64
+	ConfigMd5   string
+	Type        string
+	Reason      string
+	Metadata    string
+	CreatedAt   int64
+	Points      int64
+	CountsUntil int64
+	Top         int64
+}
+
+type EscalationCaseAddingPointsRow struct {
+	Config         string
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
+	Added          int64
+	Shared         int64
+}
+
 type EscalationConfig struct {
 	GuildID   int64
 	Config    string

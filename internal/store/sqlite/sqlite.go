@@ -4,7 +4,9 @@ package sqlite
 
 import (
 	"context"
+	"crypto/md5"
 	"embed"
+	"encoding/hex"
 
 	"github.com/gavelbot/gavel/internal/store/query"
 	"github.com/gavelbot/gavel/internal/store/sqlite/sqlitedb"
@@ -66,4 +68,34 @@ func (q *Queries) AddCasePoints(ctx context.Context, arg query.AddCasePointsPara
 func (q *Queries) AddCasePointsShared(ctx context.Context, arg query.AddCasePointsSharedParams) (query.AddCasePointsSharedRow, error) {
 	r, err := q.AddCasePoints(ctx, query.AddCasePointsParams(arg))
 	return query.AddCasePointsSharedRow(r), err
+}
+
+// EscalationCaseAddingPoints is PostgreSQL's escalation_case_adding_points (migration 00029)
+// in two of the generated queries: EscalationConfigAndCase, then, when the stored settings
+// (by their md5) and case are those the caller computed the points from, the case's points
+// row (InsertCasePoints). The member's points returned are those read before the row, as
+// AddCasePoints returns them; no lock to take, so shared is 0. The metadata is compared as
+// stored text (cases writes it as encoding/json does): a difference in spelling alone only
+// makes the caller read and write in two steps.
+func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg query.EscalationCaseAddingPointsParams) (query.EscalationCaseAddingPointsRow, error) {
+	r, err := q.q.EscalationConfigAndCase(ctx, sqlitedb.EscalationConfigAndCaseParams{ID: arg.ID, Now: arg.Now})
+	if err != nil {
+		return query.EscalationCaseAddingPointsRow{}, err
+	}
+	out := query.EscalationCaseAddingPointsRow{Config: r.Config, ID: r.ID, GuildID: r.GuildID, UserID: r.UserID, Number: r.Number,
+		Type: r.Type, Status: r.Status, Reason: r.Reason, Metadata: r.Metadata, CreatedAt: r.CreatedAt, Points: r.Points,
+		CountsUntil: r.CountsUntil, MemberPoints: r.MemberPoints, MemberFresh: r.MemberFresh, OpenResetBelow: r.OpenResetBelow}
+	if r.Config == "" || r.Points >= 0 || r.Status != "active" || r.Type != arg.Type || r.Reason != arg.Reason ||
+		r.Metadata != arg.Metadata || r.CreatedAt != arg.CreatedAt || arg.Points <= 0 || arg.CountsUntil <= arg.Now {
+		return out, nil
+	}
+	if sum := md5.Sum([]byte(r.Config)); hex.EncodeToString(sum[:]) != arg.ConfigMd5 {
+		return out, nil
+	}
+	if err := q.q.InsertCasePoints(ctx, sqlitedb.InsertCasePointsParams{CaseID: r.ID, GuildID: r.GuildID, UserID: r.UserID,
+		Points: arg.Points, CountsUntil: arg.CountsUntil, CreatedAt: arg.Now}); err != nil {
+		return query.EscalationCaseAddingPointsRow{}, err
+	}
+	out.Added, out.Points, out.CountsUntil = 1, arg.Points, arg.CountsUntil
+	return out, nil
 }

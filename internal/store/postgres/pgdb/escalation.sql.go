@@ -153,6 +153,94 @@ func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationPa
 	return i, err
 }
 
+const escalationCaseAddingPoints = `-- name: EscalationCaseAddingPoints :one
+SELECT CAST(r.r_config AS TEXT) AS config, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
+    CAST(r.r_user_id AS BIGINT) AS user_id, CAST(r.r_number AS BIGINT) AS number, CAST(r.r_type AS TEXT) AS type,
+    CAST(r.r_status AS TEXT) AS status, CAST(r.r_reason AS TEXT) AS reason, CAST(r.r_metadata AS JSONB) AS metadata,
+    CAST(r.r_created_at AS BIGINT) AS created_at, CAST(r.r_points AS BIGINT) AS points, CAST(r.r_counts_until AS BIGINT) AS counts_until,
+    CAST(r.r_member_points AS BIGINT) AS member_points, CAST(CASE WHEN r.r_member_fresh THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST(r.r_open_reset_below AS BIGINT) AS open_reset_below, CAST(CASE WHEN r.r_added THEN 1 ELSE 0 END AS BIGINT) AS added,
+    CAST(CASE WHEN r.r_shared THEN 1 ELSE 0 END AS BIGINT) AS shared
+FROM escalation_case_adding_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS TEXT),
+    CAST($4 AS TEXT), CAST($5 AS TEXT), CAST($6 AS JSONB), CAST($7 AS BIGINT),
+    CAST($8 AS BIGINT), CAST($9 AS BIGINT), CAST($10 AS BIGINT)) r
+`
+
+type EscalationCaseAddingPointsParams struct {
+	ID          int64
+	Now         int64
+	ConfigMd5   string
+	Type        string
+	Reason      string
+	Metadata    string
+	CreatedAt   int64
+	Points      int64
+	CountsUntil int64
+	Top         int64
+}
+
+type EscalationCaseAddingPointsRow struct {
+	Config         string
+	ID             int64
+	GuildID        int64
+	UserID         int64
+	Number         int64
+	Type           string
+	Status         string
+	Reason         string
+	Metadata       string
+	CreatedAt      int64
+	Points         int64
+	CountsUntil    int64
+	MemberPoints   int64
+	MemberFresh    int64
+	OpenResetBelow int64
+	Added          int64
+	Shared         int64
+}
+
+// EscalationConfigAndCase, and when the stored settings (by their md5) and case are those the
+// caller computed the case's points from, the case's points row with the member's lock
+// (AddCasePoints) in the same statement: added is then 1, shared says the lock's mode, and
+// member_points, fresh and open_reset_below are what AddCasePoints returns (the member's
+// points without this row, read under the lock). escalation_case_adding_points (migration
+// 00029) says why.
+func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg EscalationCaseAddingPointsParams) (EscalationCaseAddingPointsRow, error) {
+	row := q.db.QueryRowContext(ctx, escalationCaseAddingPoints,
+		arg.ID,
+		arg.Now,
+		arg.ConfigMd5,
+		arg.Type,
+		arg.Reason,
+		arg.Metadata,
+		arg.CreatedAt,
+		arg.Points,
+		arg.CountsUntil,
+		arg.Top,
+	)
+	var i EscalationCaseAddingPointsRow
+	err := row.Scan(
+		&i.Config,
+		&i.ID,
+		&i.GuildID,
+		&i.UserID,
+		&i.Number,
+		&i.Type,
+		&i.Status,
+		&i.Reason,
+		&i.Metadata,
+		&i.CreatedAt,
+		&i.Points,
+		&i.CountsUntil,
+		&i.MemberPoints,
+		&i.MemberFresh,
+		&i.OpenResetBelow,
+		&i.Added,
+		&i.Shared,
+	)
+	return i, err
+}
+
 const escalationConfigAndCase = `-- name: EscalationConfigAndCase :one
 SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,

@@ -54,6 +54,24 @@ SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
 WHERE c.id = sqlc.arg(id);
 
+-- name: EscalationCaseAddingPoints :one
+-- EscalationConfigAndCase, and when the stored settings (by their md5) and case are those the
+-- caller computed the case's points from, the case's points row with the member's lock
+-- (AddCasePoints) in the same statement: added is then 1, shared says the lock's mode, and
+-- member_points, fresh and open_reset_below are what AddCasePoints returns (the member's
+-- points without this row, read under the lock). escalation_case_adding_points (migration
+-- 00029) says why.
+SELECT CAST(r.r_config AS TEXT) AS config, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
+    CAST(r.r_user_id AS BIGINT) AS user_id, CAST(r.r_number AS BIGINT) AS number, CAST(r.r_type AS TEXT) AS type,
+    CAST(r.r_status AS TEXT) AS status, CAST(r.r_reason AS TEXT) AS reason, CAST(r.r_metadata AS JSONB) AS metadata,
+    CAST(r.r_created_at AS BIGINT) AS created_at, CAST(r.r_points AS BIGINT) AS points, CAST(r.r_counts_until AS BIGINT) AS counts_until,
+    CAST(r.r_member_points AS BIGINT) AS member_points, CAST(CASE WHEN r.r_member_fresh THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST(r.r_open_reset_below AS BIGINT) AS open_reset_below, CAST(CASE WHEN r.r_added THEN 1 ELSE 0 END AS BIGINT) AS added,
+    CAST(CASE WHEN r.r_shared THEN 1 ELSE 0 END AS BIGINT) AS shared
+FROM escalation_case_adding_points(CAST(sqlc.arg(id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), CAST(sqlc.arg(config_md5) AS TEXT),
+    CAST(sqlc.arg(type) AS TEXT), CAST(sqlc.arg(reason) AS TEXT), CAST(sqlc.arg(metadata) AS JSONB), CAST(sqlc.arg(created_at) AS BIGINT),
+    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(top) AS BIGINT)) r;
+
 -- name: CaseForEscalation :one
 -- What the evaluation of a changed case reads in one statement: the case, its points row
 -- (points -1 when it has none), its member's points from member_points, whether those are
