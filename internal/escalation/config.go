@@ -8,6 +8,7 @@
 package escalation
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -433,4 +434,20 @@ func harsher(a, b Threshold) bool {
 		return da > db
 	}
 	return a.At > b.At
+}
+
+// clone is a deep copy of c (through its JSON form, which is how it is stored).
+func (c Config) clone() Config {
+	b, _ := json.Marshal(c)
+	var out Config
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+// equalJSON says a and b have the same JSON form: settings, or parts of them, are equal when
+// they would be stored the same.
+func equalJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/duration"
+	"github.com/gavelbot/gavel/internal/input"
 )
 
 // ErrFile is matched by every error ParseFile returns.
@@ -356,4 +357,14 @@ func errorPlace(data []byte, p toml.Position) string {
 		return fmt.Sprintf("line %d", p.Line)
 	}
 	return fmt.Sprintf("line %d, column %d", p.Line, utf8.RuneCount(data[lineStart:p.Start])+1)
+}
+
+// asInvalid is the problem an *input.InvalidError states, or "" for another error: ParseFile
+// lists Validate's problems one per line.
+func asInvalid(err error) string {
+	var inv *input.InvalidError
+	if errors.As(err, &inv) {
+		return inv.Problem
+	}
+	return ""
 }

@@ -205,7 +205,7 @@ func (s *Service) Update(ctx context.Context, guildID discord.GuildID, actor dis
 		if err := next.Validate(); err != nil {
 			return err
 		}
-		if equalConfig(cur, next) && curV > 0 {
+		if equalJSON(cur, next) && curV > 0 {
 			return fmt.Errorf("escalation settings: %w", input.ErrUnchanged)
 		}
 		b, err := json.Marshal(next)
@@ -223,19 +223,6 @@ func (s *Service) Update(ctx context.Context, guildID discord.GuildID, actor dis
 		return nil
 	})
 	return before, after, v, err
-}
-
-func (c Config) clone() Config {
-	b, _ := json.Marshal(c)
-	var out Config
-	_ = json.Unmarshal(b, &out)
-	return out
-}
-
-func equalConfig(a, b Config) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
 }
 
 // CasesChanged evaluates, inside the transaction that changed them, what the changed cases
