@@ -149,7 +149,8 @@ func (s *Service) parseConfig(guildID discord.GuildID, text string) (Config, err
 // guess prepares the evaluation of a transaction's only changed case in a guild, a case
 // that may have started counting, so that its points row is written by the statement that
 // reads the case (EscalationCaseAddingPoints) instead of by one after it: on PostgreSQL that
-// round trip was what escalation cost a warning (docs/benchmarks.md, issue 15). The points
+// round trip was one of the two things escalation still cost a warning (docs/benchmarks.md,
+// issue 15; the other was the guild row's lock, migration 00029). The points
 // are computed from the settings last parsed for the guild and the case as the transaction
 // wrote it (ch.Case); the statement writes the row only when the stored settings (by their
 // md5) and case are those, and otherwise only reads. ok is false when there is nothing to
@@ -292,7 +293,12 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 			// statement; with several, the member locks are taken in their order below.
 			var row query.EscalationConfigAndCaseRow
 			var err error
-			if g, ok := s.guess(guildID, ch, nowMS); ok && len(changed) == 1 {
+			var g query.EscalationCaseAddingPointsParams
+			ok := false
+			if len(changed) == 1 {
+				g, ok = s.guess(guildID, ch, nowMS)
+			}
+			if ok {
 				a, aerr := q.EscalationCaseAddingPoints(ctx, g)
 				if aerr != nil {
 					return fmt.Errorf("read case id %d: %w", ch.ID, aerr)
