@@ -30,6 +30,8 @@ type casesWorld struct {
 	modlog discordtest.ID
 	// modlog2 is a second text channel the mod log may move to.
 	modlog2 discordtest.ID
+	// app is the running gavel (start).
+	app *app.App
 }
 
 func newCasesWorld(t *testing.T) *casesWorld {
@@ -108,6 +110,7 @@ func (cw *casesWorld) start(t *testing.T, opts ...app.Option) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
+	cw.app = a
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
@@ -371,9 +374,16 @@ func TestCasesCommand(t *testing.T) {
 		if firstLine(t, m) != "`#6`" || !strings.HasSuffix(e.Description, "seeded 1") || disabled(t, m) != "Next,Last" {
 			t.Errorf("last page: first %s, disabled %q:\n%s", firstLine(t, m), disabled(t, m), e.Description)
 		}
-		cw.click(t, cw.mod, m, "Previous")
+		prev := cw.click(t, cw.mod, m, "Previous")
 		if m = cw.current(t, m, nil); firstLine(t, m) != "`#16`" {
 			t.Errorf("after Previous: first line %s; want #16", firstLine(t, m))
+		}
+		// A click replayed by a RESUME (the shard's next owner gets it again) is dropped,
+		// not run and answered a second time.
+		cw.s.RedeliverInteraction(prev)
+		waitFor(t, "the replayed click to be dropped", func() bool { return commandCount(t, cw.app, "cases list", "replayed") == 1 })
+		if n := len(prev.Responses()); n != 1 {
+			t.Errorf("the replayed click was answered: %d answers; want 1", n)
 		}
 		// A member without Manage Messages may not turn the pages; the page stays.
 		ia := cw.click(t, cw.plain, m, "First")

@@ -694,7 +694,15 @@ func (rt *Router) onComponent(e *events.ComponentInteractionCreate) {
 func (rt *Router) handleComponent(ctx context.Context, id int64, token string, ci ddiscord.ComponentInteraction) {
 	customID := ci.Data.CustomID()
 	log := rt.log.With("interaction", id, "custom_id", customID, "user", int64(ci.User().ID))
+	// settle, once the click's tool is known, records the click's event as handled before
+	// it is answered (settleAnswered): a click replayed to the guild's shard's next owner (a
+	// RESUME repeats it) is then dropped instead of run a second time.
+	var settle func()
 	respond := func(r discord.Response) bool {
+		if settle != nil {
+			settle()
+			settle = nil
+		}
 		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		if err := rt.cfg.Port.Respond(rctx, id, token, r); err != nil {
@@ -715,6 +723,11 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ci.Channel().ID()), User: User(member.User),
 		Roles: RoleIDs(member.RoleIDs), Slash: true, At: ci.CreatedAt()}
+	ev := discord.EventID(id)
+	if rt.replayed(ctx, call.GuildID, ev, tool.ClickCommand, log) {
+		return
+	}
+	settle = func() { rt.settleAnswered(ctx, call.GuildID, ev, tool.ClickCommand, false, log) }
 	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
 	if err != nil {
 		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)
