@@ -494,7 +494,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.Port = a.cached
 	pollBans.Bind(a.cases, a.cached, a.exec)
 	a.escRunner = escalation.NewRunner(escalation.RunnerConfig{Service: a.escalation, Cases: a.cases, Settings: a.guilds,
-		Port: a.cached, Exec: a.exec, Work: flightWork{&a.flight}, Log: logger.With("component", "escalation")})
+		Port: a.cached, Exec: a.exec, Work: flightWork{&a.flight}, Log: logger.With("component", "escalation"), Affinity: guildAffinity{a}})
 	a.escalation.OnFired(a.escRunner.Fired)
 	a.automod = a.newEnforcer(o)
 	a.toolEnv.AutoMod = a.AutoMod()
@@ -512,7 +512,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.Lockdown = a.lockdown
 	// Raid mode's lockdown response runs through the lockdown service (built first).
 	a.raid = raid.New(raid.Config{Store: st, Cases: a.cases, Expiry: a.expiry, Settings: a.guilds, Catalogue: a.cat, Safety: a.port,
-		Lockdowns: a.lockdown, Work: work, Clock: a.clock, Log: logger.With("component", "raid"), Observe: o.raidObserve})
+		Lockdowns: a.lockdown, Work: work, Clock: a.clock, Log: logger.With("component", "raid"), Observe: o.raidObserve, Affinity: guildAffinity{a}})
 	a.toolEnv.Raid = a.raid
 	a.upkeep = upkeep.New(upkeep.Config{Work: work, Guilds: a.cases, Polls: pollBans, Log: logger, RejailRecheck: o.rejailRecheck,
 		ReconcileAge: o.reconcileAge, ReconcileTimeout: o.commandTimeout, Clock: a.clock,
@@ -947,7 +947,7 @@ func (a *App) startPipeline(id discord.UserID) {
 		moderation.WithBotUserID(id), moderation.WithLogger(a.log), moderation.WithExpiry(a.expiry), moderation.WithCoordinatorClock(a.clock.Now),
 		moderation.WithTimeoutHorizon(a.horizon), moderation.WithCaseObserver(caseMetrics{a.metrics}),
 		moderation.WithDatabaseHealth(a.dbHealth), moderation.WithReconcileRequest(a.upkeep.Unsettled), moderation.WithStore(a.store),
-		moderation.WithStanding(a.escalation.Standing)}, a.coOpts...)...)
+		moderation.WithStanding(a.escalation.Standing), moderation.WithAffinity(guildAffinity{a})}, a.coOpts...)...)
 	a.escRunner.SetBot(id)
 	if !a.closing {
 		a.startPoller(id)

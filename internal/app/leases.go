@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -35,12 +36,13 @@ func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limit
 	}
 	// The expiries this process claims are its shards' guilds': when they change, the
 	// poller looks again at once rather than at its next poll.
-	owned := lc.Owned
+	owned, taken := lc.Owned, a.shardsTaken()
 	lc.Owned = func(count int, ids []int) {
 		if owned != nil {
 			owned(count, ids)
 		}
 		a.expiry.Wake()
+		taken(count, ids)
 	}
 	p := leases.New(lc)
 	a.log.Info("shard leases: this process takes its shards from the database", "owner", p.Owner())
@@ -126,4 +128,37 @@ func (p pendingEvents) Hold(shardID, seq int) (release func()) {
 		return func() {}
 	}
 	return p.a.shards.Hold(shardID, seq)
+}
+
+// shardsTaken returns the leases' Owned hook: when this process takes a shard it did not
+// hold, the background work its guilds' previous owner may have left is picked up here
+// (each piece only for the guilds this process owns): the mass actions left running
+// (moderation.ResumeMass) and the escalation's re-arming of thresholds whose points
+// stopped counting meanwhile (escalation.Runner.Rewind). Called on the leases' loop: it
+// only starts work.
+func (a *App) shardsTaken() func(count int, ids []int) {
+	var mu sync.Mutex
+	held := map[[2]int]bool{}
+	return func(count int, ids []int) {
+		mu.Lock()
+		gained := false
+		now := make(map[[2]int]bool, len(ids))
+		for _, id := range ids {
+			k := [2]int{count, id}
+			now[k] = true
+			gained = gained || !held[k]
+		}
+		held = now
+		mu.Unlock()
+		if !gained {
+			return
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.coordinator == nil || a.closing {
+			return // startPipeline resumes them once the pipeline exists
+		}
+		a.resumeMass(a.coordinator)
+		a.escRunner.Rewind()
+	}
 }

@@ -43,15 +43,22 @@ func (s *Service) NextWake(ctx context.Context) (time.Time, bool, error) {
 
 // RearmExpired re-arms the thresholds of the members some of whose points stopped counting
 // in (after, upto]: each member's sum is read under the member's lock, as a case change does.
-// It returns the firings re-armed.
-func (s *Service) RearmExpired(ctx context.Context, after, upto time.Time) ([]Firing, error) {
+// It returns the firings re-armed. Each member is re-armed under aff (the shard leases,
+// store.Enter: a member of a guild this process does not own is left to its owner, and the
+// write is refused once the lease moved); nil: every guild is this process's.
+func (s *Service) RearmExpired(ctx context.Context, after, upto time.Time, aff store.Affinity) ([]Firing, error) {
 	members, err := s.read.MembersWithExpiredPoints(ctx, query.MembersWithExpiredPointsParams{After: after.UnixMilli(), Upto: upto.UnixMilli()})
 	if err != nil {
 		return nil, fmt.Errorf("members whose points expired: %w", err)
 	}
 	var out []Firing
 	for _, m := range members {
-		fs, err := s.rearmMember(ctx, discord.GuildID(m.GuildID), discord.UserID(m.UserID))
+		held, done, ok := store.Enter(ctx, aff, m.GuildID)
+		if !ok {
+			continue
+		}
+		fs, err := s.rearmMember(held, discord.GuildID(m.GuildID), discord.UserID(m.UserID))
+		done()
 		if err != nil {
 			return out, err
 		}
@@ -72,7 +79,7 @@ func (s *Service) rearmMember(ctx context.Context, guildID discord.GuildID, user
 		if sum.Points >= sum.OpenResetBelow {
 			return nil // no open firing re-arms at these points
 		}
-		rows, err := q.RearmFirings(ctx, query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(userID), Points: sum.Points})
+		rows, err := q.RearmFirings(tx.Context(), query.RearmFiringsParams{Now: sql.NullInt64{Int64: nowMS, Valid: true}, GuildID: int64(guildID), UserID: int64(userID), Points: sum.Points})
 		if err != nil {
 			return err
 		}
@@ -96,8 +103,13 @@ func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Durati
 		if ctx.Err() != nil {
 			return // shutting down: nothing below would get through
 		}
+		select {
+		case <-r.rewind:
+			last = time.UnixMilli(0)
+		default:
+		}
 		now := c.Now()
-		if fs, err := r.svc.RearmExpired(ctx, last, now); err != nil {
+		if fs, err := r.svc.RearmExpired(ctx, last, now, r.affinity); err != nil {
 			r.warn(ctx, "re-arming escalations", err)
 		} else if len(fs) > 0 {
 			r.log.Info("escalation thresholds re-armed as points stopped counting", "firings", len(fs))
@@ -124,6 +136,9 @@ func (r *Runner) Serve(ctx context.Context, c clock.Clock, pollEvery time.Durati
 			t.Stop()
 			return
 		case <-t.C():
+		case <-r.rewind:
+			t.Stop()
+			r.Rewind() // read again at the round's start
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gavelbot/gavel/internal/executor"
 	"github.com/gavelbot/gavel/internal/moderation"
 	"github.com/gavelbot/gavel/internal/settings"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // Work is the process's work in flight, as the app keeps it (the same contract as
@@ -50,6 +51,11 @@ type Runner struct {
 	work     Work
 	log      *slog.Logger
 	botID    discord.UserID
+	affinity store.Affinity
+	// rewind asks Serve for a round over all the points that ever stopped counting (the
+	// guilds of a shard this process just took: the process that held it may not have
+	// re-armed them, nor has this one).
+	rewind chan struct{}
 }
 
 // RunnerConfig is what a Runner needs.
@@ -61,6 +67,12 @@ type RunnerConfig struct {
 	Exec     *executor.Executor
 	Work     Work
 	Log      *slog.Logger
+	// Affinity keeps each guild's escalation work (firings carried out, approvals expired,
+	// thresholds re-armed, firings left running settled) to the process that owns the
+	// guild's shard (the shard leases, store.Enter): the others leave it, the work is
+	// cancelled when the shard is lost, and its writes are refused once the lease moved.
+	// nil: every guild is this process's.
+	Affinity store.Affinity
 }
 
 // NewRunner returns a runner; it acts once SetBot names gavel's user.
@@ -68,7 +80,24 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Runner{svc: cfg.Service, cases: cfg.Cases, settings: cfg.Settings, port: cfg.Port, exec: cfg.Exec, work: cfg.Work, log: cfg.Log}
+	return &Runner{svc: cfg.Service, cases: cfg.Cases, settings: cfg.Settings, port: cfg.Port, exec: cfg.Exec, work: cfg.Work, log: cfg.Log,
+		affinity: cfg.Affinity, rewind: make(chan struct{}, 1)}
+}
+
+// enter starts work on guildID under the shard leases (RunnerConfig.Affinity): false when
+// this process does not own the guild now (its owner does the work).
+func (r *Runner) enter(ctx context.Context, guildID discord.GuildID) (context.Context, func(), bool) {
+	return store.Enter(ctx, r.affinity, int64(guildID))
+}
+
+// Rewind tells Serve that this process took shards it did not hold: its next round, at
+// once, re-arms the thresholds of every member whose points stopped counting, not only
+// since its last round (the guilds' previous owner may have stopped before it did).
+func (r *Runner) Rewind() {
+	select {
+	case r.rewind <- struct{}{}:
+	default:
+	}
 }
 
 // SetBot names gavel's own user: the moderator of the actions the policy takes by itself.
@@ -86,7 +115,13 @@ func (r *Runner) Fired(f Firing) {
 	}
 	go func() {
 		defer r.work.End()
-		ctx := r.work.Context()
+		ctx, done, ok := r.enter(r.work.Context(), f.GuildID)
+		if !ok {
+			// Another process holds the guild's shard: its Serve picks the firing up.
+			r.log.Info("escalation left for the process that holds the server's shard", "guild", f.GuildID, "user", f.UserID, "firing", f.ID)
+			return
+		}
+		defer done()
 		switch f.State {
 		case StateQueued:
 			r.run(ctx, co, f, discord.User{ID: r.botID, Username: "gavel"}, StateQueued)
@@ -148,7 +183,10 @@ func (r *Runner) resumeRunning(ctx context.Context) {
 		if !ok {
 			return
 		}
-		r.settleRunning(ctx, co, f)
+		if held, done, ok := r.enter(ctx, f.GuildID); ok {
+			r.settleRunning(held, co, f)
+			done()
+		}
 		r.work.End()
 	}
 }
@@ -441,7 +479,13 @@ func (r *Runner) ExpireDue(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for _, f := range fs {
-		if _, err := r.Expire(ctx, f); err == nil {
+		held, done, ok := r.enter(ctx, f.GuildID)
+		if !ok {
+			continue // the guild's owner expires it
+		}
+		_, err := r.Expire(held, f)
+		done()
+		if err == nil {
 			n++
 		} else if !errors.Is(err, ErrMoved) {
 			return n, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/query"
 )
 
@@ -325,7 +326,9 @@ func (p *Poller) run(ctx context.Context, cl Claim, claimedAt time.Time) {
 			return
 		}
 		defer done()
-		runCtx, cl.fence = held, check
+		// Every write of the run is fenced (a lift's pending case, a raid's or a lockdown's
+		// record), not only the outcome's: the run's context carries the check too.
+		runCtx, cl.fence = store.WithFence(held, check), check
 	}
 	err := p.h.Run(runCtx, cl)
 	if err == nil {

@@ -121,7 +121,18 @@ type Coordinator struct {
 	st *store.Store
 	// standing says where a case leaves its member (escalation's points); nil says nothing.
 	standing Standing
+	// affinity keeps a mass action's run to the process that owns its guild's shard
+	// (WithAffinity); nil: every guild is this process's.
+	affinity store.Affinity
 }
+
+// WithAffinity keeps the background work of mass actions (the chunks a mass action runs
+// after its command answered, and the mass actions left unfinished that ResumeMass
+// continues) to the process that owns each guild's shard (the shard leases, store.Enter):
+// such work of a guild this process does not own is left to the owner, it stops when the
+// shard is lost (its record stays running, for the next owner to continue), and its
+// writes are refused once the lease moved.
+func WithAffinity(a store.Affinity) CoordinatorOption { return func(c *Coordinator) { c.affinity = a } }
 
 // Standing says where case c leaves its member after it became active, for the moderator's
 // reply (who names the member) and the member's DM (who is "you"); "" when there is nothing

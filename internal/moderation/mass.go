@@ -464,11 +464,23 @@ func (co *Coordinator) ExecuteMass(ctx context.Context, req MassRequest) MassRes
 			names[t.User.ID] = t.User.Username
 		}
 	}
-	r := co.runMass(context.WithoutCancel(ctx), massID, runOpts{names: names, modRoles: req.ModeratorRoles, moderator: req.Moderator,
+	// The run outlives the command (its timeout, its answer), but not the process's hold on
+	// the guild's shard: it holds the guild afresh, and a shard lost stops it between
+	// chunks, its record left running for the guild's next owner (ResumeMass).
+	held, done, ok := store.Enter(context.WithoutCancel(ctx), co.affinity, int64(req.GuildID))
+	if !ok {
+		return MassResult{MassID: massID, Parent: &parent, Interrupted: true, Err: errShardMoved,
+			Reply: RefusalReply(fmt.Sprintf("Mass action case #%d is recorded, but this server moved to another gavel process before it ran; that process continues it.", parent.Number))}
+	}
+	defer done()
+	r := co.runMass(held, massID, runOpts{names: names, modRoles: req.ModeratorRoles, moderator: req.Moderator,
 		cancelled: req.Cancelled, progress: req.Progress})
 	r.Parent = &parent
 	return r
 }
+
+// errShardMoved: this process does not hold the guild's shard (a store.ErrFenced).
+var errShardMoved = fmt.Errorf("moderation: the server's shard is held by another gavel process: %w", store.ErrFenced)
 
 // massLockID is the per-guild lock a mass action holds (Locks keys by guild and user; no
 // user has id 0), so two mass actions of one guild never interleave their chunks.
@@ -1102,12 +1114,23 @@ func (co *Coordinator) ResumeMass(ctx context.Context) ([]MassResult, error) {
 	}
 	var out []MassResult
 	for _, ma := range running {
-		unlock, err := co.locks.Lock(ctx, discord.GuildID(ma.GuildID), massLockID)
-		if err != nil {
-			return out, err
+		// Only the process holding the guild's shard continues it (WithAffinity); the
+		// others leave it to that one.
+		held, done, ok := store.Enter(ctx, co.affinity, ma.GuildID)
+		if !ok {
+			continue
 		}
-		res, err := co.resumeOne(ctx, ma)
-		unlock()
+		res, resumed, err := co.resumeHeld(held, ma)
+		done()
+		if errors.Is(err, errLockCancelled) {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			continue // the guild's shard was lost while it waited: its next owner resumes it
+		}
+		if !resumed {
+			continue
+		}
 		if err != nil {
 			co.log.Error("resuming a mass action", "guild", ma.GuildID, "mass", ma.ID, "err", err)
 			out = append(out, MassResult{MassID: ma.ID, Err: err, Interrupted: true})
@@ -1117,6 +1140,29 @@ func (co *Coordinator) ResumeMass(ctx context.Context) ([]MassResult, error) {
 	}
 	return out, nil
 }
+
+// resumeHeld continues ma under the guild's mass lock, unless it stopped running meanwhile
+// (ResumeMass runs again each time this process takes shards, and a run may have ended
+// since the list was read): resumed is false then.
+func (co *Coordinator) resumeHeld(ctx context.Context, ma query.MassAction) (res MassResult, resumed bool, err error) {
+	unlock, err := co.locks.Lock(ctx, discord.GuildID(ma.GuildID), massLockID)
+	if err != nil {
+		return MassResult{}, false, fmt.Errorf("%w: %w", errLockCancelled, err)
+	}
+	defer unlock()
+	now, err := co.st.WriteQueries().GetMassAction(ctx, ma.ID)
+	if err != nil {
+		return MassResult{}, true, fmt.Errorf("mass action %d: %w", ma.ID, err)
+	}
+	if now.State != "running" {
+		return MassResult{}, false, nil
+	}
+	res, err = co.resumeOne(ctx, now)
+	return res, true, err
+}
+
+// errLockCancelled: ResumeMass stopped waiting for a guild's mass lock (its context ended).
+var errLockCancelled = errors.New("moderation: waiting for the server's mass action lock")
 
 func (co *Coordinator) resumeOne(ctx context.Context, ma query.MassAction) (MassResult, error) {
 	run, err := co.loadMass(ctx, ma.ID, runOpts{resumed: true})

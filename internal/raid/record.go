@@ -314,6 +314,11 @@ func (s *Service) RecordResumed(ctx context.Context, res moderation.MassResult) 
 	if err != nil {
 		return fmt.Errorf("mass action case #%d names raid %q: %w", res.Parent.Number, res.Parent.Metadata["raid"], err)
 	}
+	ctx, done, ok := s.enter(ctx, res.Parent.GuildID)
+	if !ok {
+		return errNotOwned
+	}
+	defer done()
 	r, err := s.ByNumber(ctx, res.Parent.GuildID, n)
 	if err != nil {
 		return err
@@ -545,11 +550,19 @@ func stepsText(evs []query.RaidEvent) string {
 // context bounded by timeout: a button's answer must reach Discord within 3 seconds, and a
 // mass action on hundreds of members takes longer. What f does is in the raid's record and
 // its mod-log message.
-func (s *Service) Later(timeout time.Duration, f func(ctx context.Context) error) {
+// It runs only while this process holds the guild's shard (Config.Affinity), like the
+// guild's queue.
+func (s *Service) Later(guildID discord.GuildID, timeout time.Duration, f func(ctx context.Context) error) {
 	go func() {
 		ctx, cancel := context.WithTimeout(s.cfg.Work.Context(), timeout)
 		defer cancel()
-		if err := f(ctx); err != nil {
+		held, done, ok := s.enter(ctx, guildID)
+		if !ok {
+			s.log.Warn("raid: a button's work dropped: this process no longer holds the server's shard", "guild", guildID)
+			return
+		}
+		defer done()
+		if err := f(held); err != nil {
 			s.log.Warn("raid: a button's work", "err", err)
 		}
 	}()

@@ -51,6 +51,12 @@ type Config struct {
 	// Observe, when set, is told of each step a raid takes, once it is committed (tests and
 	// the benchmark wait on it instead of sleeping).
 	Observe func(Step)
+	// Affinity keeps each guild's raid work (its joins counted, its raid's record, its
+	// responses and their undoing) to the process that owns the guild's shard (the shard
+	// leases, store.Enter): a task of a guild this process does not own is dropped, a task
+	// under way is cancelled when the shard is lost, and its writes are refused once the
+	// lease moved. nil: every guild is this process's.
+	Affinity store.Affinity
 }
 
 // Lockdowns is the lockdown service as raid mode uses it: the server lockdown it starts,
@@ -182,9 +188,30 @@ func (s *Service) drain(guildID discord.GuildID, q *queue) {
 			defer s.cfg.Work.End()
 			ctx, cancel := context.WithTimeout(s.cfg.Work.Context(), 2*time.Minute)
 			defer cancel()
-			task(ctx, co)
+			held, done, ok := store.Enter(ctx, s.cfg.Affinity, int64(guildID))
+			if !ok {
+				// The guild's shard is another process's: its joins are counted and its raid
+				// run there. The task is told, as at a shutdown, with the reason.
+				s.log.Info("raid: dropping work of a guild whose shard this process does not hold", "guild", guildID)
+				ctx, cancel := context.WithCancelCause(ctx)
+				cancel(errNotOwned)
+				task(ctx, nil)
+				return
+			}
+			defer done()
+			task(held, co)
 		}()
 	}
+}
+
+// errNotOwned is why a guild's task was dropped: this process does not hold the guild's
+// shard (a store.ErrFenced, so that a command's answer says the server moved).
+var errNotOwned = fmt.Errorf("raid: this server is served by another gavel process now: %w", store.ErrFenced)
+
+// enter starts work on guildID outside the guild's queue under the shard leases
+// (Config.Affinity): false when this process does not own the guild.
+func (s *Service) enter(ctx context.Context, guildID discord.GuildID) (context.Context, func(), bool) {
+	return store.Enter(ctx, s.cfg.Affinity, int64(guildID))
 }
 
 // serial runs f in the guild's queue, after the joins and changes before it, and waits for
@@ -193,11 +220,17 @@ func (s *Service) serial(ctx context.Context, guildID discord.GuildID, f func(ct
 	done := make(chan error, 1)
 	s.enqueue(guildID, func(qctx context.Context, co *moderation.Coordinator) {
 		if co == nil {
+			if cause := context.Cause(qctx); errors.Is(cause, store.ErrFenced) {
+				done <- cause
+				return
+			}
 			done <- errors.New("gavel is shutting down, or not connected to Discord yet; try again in a moment")
 			return
 		}
-		// The caller's deadline and the queue's both bound it.
-		ctx, cancel := context.WithCancel(ctx)
+		// The caller's deadline and the queue's both bound it; its writes are fenced by the
+		// queue's hold on the guild (the freshest: the caller's may be an expiry's or a
+		// command's, taken before the task waited its turn).
+		ctx, cancel := context.WithCancel(store.FenceFrom(ctx, qctx))
 		defer cancel()
 		stop := context.AfterFunc(qctx, cancel)
 		defer stop()

@@ -38,6 +38,16 @@ func withoutFence(ctx context.Context) context.Context {
 	return context.WithValue(ctx, fenceKey{}, (func(*Tx) error)(nil))
 }
 
+// FenceFrom returns ctx with the fence of from (WithFence), when from has one: for work
+// that runs under its caller's context but on behalf of a hold taken elsewhere (a guild's
+// queue), whose writes must be checked against that hold's lease.
+func FenceFrom(ctx, from context.Context) context.Context {
+	if f := fenceOf(from); f != nil {
+		return WithFence(ctx, f)
+	}
+	return ctx
+}
+
 func fenceOf(ctx context.Context) func(*Tx) error {
 	f, _ := ctx.Value(fenceKey{}).(func(*Tx) error)
 	return f

@@ -223,14 +223,14 @@ func (t *raidTool) click(ctx context.Context, call Call, customID string) Reply 
 		}
 		return keep(Text(OK, "Raid mode is off; its responses were undone."))
 	case "release":
-		t.env.Raid.Later(raidButtonTimeout, func(ctx context.Context) error {
+		t.env.Raid.Later(call.GuildID, raidButtonTimeout, func(ctx context.Context) error {
 			_, err := t.env.Raid.Release(ctx, call.GuildID, n, call.User)
 			return err
 		})
 		return keep(Text(OK, "Releasing the candidates of raid #%d: their timeouts are lifted, each with its case; the raid's message shows it when done.", n))
 	case "ban", "kick", "timeout":
 		what := map[string]settings.JoinerAction{"ban": settings.JoinerBan, "kick": settings.JoinerKick, "timeout": settings.JoinerTimeout}[parts[1]]
-		t.env.Raid.Later(raidButtonTimeout, func(ctx context.Context) error {
+		t.env.Raid.Later(call.GuildID, raidButtonTimeout, func(ctx context.Context) error {
 			_, _, err := t.env.Raid.ActAll(ctx, call.GuildID, n, what, call.User)
 			return err
 		})
