@@ -103,7 +103,12 @@ func (s *Service) Move(ctx context.Context, id int64, t Transition) (Firing, err
 	if t.EscalationCase != 0 {
 		p.EscalationCaseID = sql.NullInt64{Int64: t.EscalationCase, Valid: true}
 	}
-	r, err := s.st.WriteQueries().MoveFiring(ctx, p)
+	// Fenced: a move made for a guild whose shard this process lost is refused.
+	var r query.EscalationFiring
+	err := s.st.WriteFenced(ctx, func(ctx context.Context, q query.Queries) (err error) {
+		r, err = q.MoveFiring(ctx, p)
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Firing{}, fmt.Errorf("escalation %d is not %s: %w", id, t.From, ErrMoved)
 	}
@@ -116,7 +121,11 @@ func (s *Service) Move(ctx context.Context, id int64, t Transition) (Firing, err
 // Reclaim takes over firing f, left running: it succeeds for one caller only, and only while
 // the firing is still running and unchanged since f was read (ErrMoved otherwise).
 func (s *Service) Reclaim(ctx context.Context, f Firing) (Firing, error) {
-	r, err := s.st.WriteQueries().ReclaimFiring(ctx, query.ReclaimFiringParams{ID: f.ID, Now: s.now().UnixMilli(), UpdatedAt: f.UpdatedAt.UnixMilli()})
+	var r query.EscalationFiring
+	err := s.st.WriteFenced(ctx, func(ctx context.Context, q query.Queries) (err error) {
+		r, err = q.ReclaimFiring(ctx, query.ReclaimFiringParams{ID: f.ID, Now: s.now().UnixMilli(), UpdatedAt: f.UpdatedAt.UnixMilli()})
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Firing{}, fmt.Errorf("escalation %d was taken over or finished meanwhile: %w", f.ID, ErrMoved)
 	}
@@ -128,9 +137,11 @@ func (s *Service) Reclaim(ctx context.Context, f Firing) (Firing, error) {
 
 // SetApprovalMessage records where firing id's approval request was posted.
 func (s *Service) SetApprovalMessage(ctx context.Context, id int64, channelID discord.ChannelID, messageID discord.MessageID) error {
-	if err := s.st.WriteQueries().SetFiringApprovalMessage(ctx, query.SetFiringApprovalMessageParams{ID: id,
-		ApprovalMessageChannelID: sql.NullInt64{Int64: int64(channelID), Valid: true}, ApprovalMessageID: sql.NullInt64{Int64: int64(messageID), Valid: true},
-		UpdatedAt: s.now().UnixMilli()}); err != nil {
+	if err := s.st.WriteFenced(ctx, func(ctx context.Context, q query.Queries) error {
+		return q.SetFiringApprovalMessage(ctx, query.SetFiringApprovalMessageParams{ID: id,
+			ApprovalMessageChannelID: sql.NullInt64{Int64: int64(channelID), Valid: true}, ApprovalMessageID: sql.NullInt64{Int64: int64(messageID), Valid: true},
+			UpdatedAt: s.now().UnixMilli()})
+	}); err != nil {
 		return fmt.Errorf("escalation %d: %w", id, err)
 	}
 	return nil

@@ -409,6 +409,13 @@ func (co *Coordinator) ExecuteMass(ctx context.Context, req MassRequest) MassRes
 	if strings.TrimSpace(req.Reason) == "" {
 		req.Reason = defaultReason
 	}
+	// Only the process holding the guild's shard starts it (WithAffinity): its record is
+	// written under the guild's fence.
+	ctx, leave, ok := store.Enter(ctx, co.affinity, int64(req.GuildID))
+	if !ok {
+		return MassResult{Reply: RefusalReply("Nothing was done: this server is now served by another gavel process; try again in a moment."), Err: errShardMoved}
+	}
+	defer leave()
 	plan, err := co.PlanMass(ctx, req)
 	if err != nil {
 		if r, ok := isRefusal(err); ok {
@@ -971,7 +978,9 @@ func (r *massRun) oneByOne(ctx context.Context, chunk int64) error {
 	if !t.Member {
 		return r.settleOne(ctx, i, outcome{tFailed, whyNotMember}, 0)
 	}
-	if err := co.st.WriteQueries().SetMassTarget(ctx, query.SetMassTargetParams{MassID: r.ma.ID, UserID: t.UserID, State: tSending}); err != nil {
+	if err := co.st.WriteFenced(ctx, func(ctx context.Context, q query.Queries) error {
+		return q.SetMassTarget(ctx, query.SetMassTargetParams{MassID: r.ma.ID, UserID: t.UserID, State: tSending})
+	}); err != nil {
 		return fmt.Errorf("marking target %d: %w", id, co.dbFailed(err))
 	}
 	a, _ := co.massAction(MassKind(r.ma.Kind))

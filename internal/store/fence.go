@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+
+	"github.com/gavelbot/gavel/internal/store/query"
 )
 
 // Several processes sharing one PostgreSQL database each run some shards, and everything
@@ -84,4 +86,15 @@ func Enter(ctx context.Context, a Affinity, guildID int64) (held context.Context
 		return nil, nil, false
 	}
 	return WithFence(held, check), done, true
+}
+
+// WriteFenced runs fn, one write statement (or a few) on the writer, under the fence of ctx
+// (WithFence): in a transaction that checks the fence first when ctx has one, so that a
+// write of work on a guild is refused once its process lost the guild's shard; directly,
+// as before, when it has none (a single process, the CLI).
+func (s *Store) WriteFenced(ctx context.Context, fn func(ctx context.Context, q query.Queries) error) error {
+	if fenceOf(ctx) == nil {
+		return fn(ctx, s.WriteQueries())
+	}
+	return s.InTx(ctx, func(tx *Tx) error { return fn(tx.Context(), tx.Queries()) })
 }
