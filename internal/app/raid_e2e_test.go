@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discordtest"
@@ -42,6 +44,18 @@ type raidWorld struct {
 // channels' overwrites).
 func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]string, edits ...func(*discordtest.Seed)) *raidWorld {
 	t.Helper()
+	return newRaidWorldOn(t, raidSetup{}, enable, raidSettings, edits...)
+}
+
+// raidSetup is where a raid world's gavel runs: its database (zero: a SQLite file),
+// discord.shards and shard_count (zero: one process on shard 0 of 1) and its logger.
+type raidSetup struct {
+	dbURL, shards, shardCount string
+	log                       *slog.Logger
+}
+
+func newRaidWorldOn(t testing.TB, setup raidSetup, enable bool, raidSettings map[settings.RaidKey]string, edits ...func(*discordtest.Seed)) *raidWorld {
+	t.Helper()
 	const base = 700000000000000000
 	w := &world{guild: base + 100, owner: base + 201, mod: base + 202, target: base + 203, other: base + 204, plain: base + 205,
 		modRole: base + 301, botRole: base + 302, general: base + 401}
@@ -64,9 +78,22 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 		e(&seed)
 	}
 	// The fake's rate limits run on its clock, which the test holds still: off.
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(rw.clk.Now),
-		discordtest.WithRouteLimit("*", 0, 0), discordtest.WithGlobalRateLimit(0))
+	fakeOpts := []discordtest.Option{discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(rw.clk.Now),
+		discordtest.WithRouteLimit("*", 0, 0), discordtest.WithGlobalRateLimit(0)}
+	if setup.shards != "" {
+		// A shard taken again identifies again: the identify windows run on the test's clock too.
+		fakeOpts = append(fakeOpts, discordtest.WithIdentifyClock(rw.clk))
+	}
+	w.s = discordtest.New(t, fakeOpts...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
+	if setup.dbURL != "" {
+		w.dbURL = setup.dbURL
+	}
+	w.shards = setup.shards
+	logger := setup.log
+	if logger == nil {
+		logger = quietLogger()
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -93,7 +120,11 @@ func newRaidWorld(t testing.TB, enable bool, raidSettings map[settings.RaidKey]s
 			t.Fatal(err)
 		}
 	}
-	a, err := newTestApp(ctx, w.config(), quietLogger(), app.WithClock(rw.clk),
+	cfg := w.config()
+	if setup.shardCount != "" {
+		cfg.Discord.ShardCount = config.ShardCount(setup.shardCount)
+	}
+	a, err := newTestApp(ctx, cfg, logger, app.WithClock(rw.clk),
 		app.WithDiscordLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))),
 		app.WithRaidObserver(func(s raid.Step) {
 			rw.mu.Lock()
