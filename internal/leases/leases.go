@@ -238,17 +238,28 @@ func (p *Provider) Hold(ctx context.Context, guildID uint64) (held context.Conte
 		})
 	}
 	check = func(tx *store.Tx) error {
-		n, err := tx.Queries().ShardLeaseHeld(tx.Context(), query.ShardLeaseHeldParams{ShardCount: int64(count), ShardID: int64(shard),
-			Owner: p.owner(), Epoch: l.epoch, Now: p.cfg.Clock.Now().UnixMilli()})
-		if err != nil {
-			return fmt.Errorf("checking the lease of shard %d: %w", shard, err)
-		}
-		if n == 0 {
-			return fmt.Errorf("shard %d of %d (epoch %d): %w", shard, count, l.epoch, ErrLeaseLost)
-		}
-		return nil
+		// Once per transaction and lease: a batch of cases of one shard's guilds (the case
+		// batcher checks each caller's fence) costs one check, and the row stays locked
+		// (FOR SHARE) until the transaction ends anyway.
+		return tx.Once(fenceCheck{count: count, shard: shard, epoch: l.epoch}, func() error {
+			n, err := tx.Queries().ShardLeaseHeld(tx.Context(), query.ShardLeaseHeldParams{ShardCount: int64(count), ShardID: int64(shard),
+				Owner: p.owner(), Epoch: l.epoch, Now: p.cfg.Clock.Now().UnixMilli()})
+			if err != nil {
+				return fmt.Errorf("checking the lease of shard %d: %w", shard, err)
+			}
+			if n == 0 {
+				return fmt.Errorf("shard %d of %d (epoch %d): %w", shard, count, l.epoch, ErrLeaseLost)
+			}
+			return nil
+		})
 	}
 	return held, check, done, true
+}
+
+// fenceCheck is the key of a lease's check in a transaction (store.Tx.Once).
+type fenceCheck struct {
+	count, shard int
+	epoch        int64
 }
 
 // ErrLeaseLost: this process no longer holds the shard lease the work began under. It is a

@@ -19,6 +19,24 @@ type Tx struct {
 	db    query.DBTX
 	q     query.Queries
 	after []func()
+	// once holds the results of Once, by key.
+	once map[any]error
+}
+
+// Once runs f the first time key is given in this transaction, and returns that result
+// then and every time after: for a check that the work of several callers sharing one
+// transaction would repeat (the lease fences of a batch of cases on one shard: one round
+// trip for the batch, not one per case). key must be comparable.
+func (t *Tx) Once(key any, f func() error) error {
+	if err, ok := t.once[key]; ok {
+		return err
+	}
+	err := f()
+	if t.once == nil {
+		t.once = map[any]error{}
+	}
+	t.once[key] = err
+	return err
 }
 
 // Context is the context the transaction runs in.
