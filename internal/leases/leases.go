@@ -226,6 +226,10 @@ func (p *Provider) Hold(ctx context.Context, guildID uint64) (held context.Conte
 	}
 	p.mu.Unlock()
 	held, cancel := context.WithCancelCause(ctx)
+	// The fence's check (below) verifies this lease: saying which lets a case's insert on
+	// PostgreSQL check it within its own statement (store.WithLease).
+	held = store.WithLease(held, store.Lease{Count: int64(count), Shard: int64(shard), Owner: p.cfg.Owner, Epoch: l.epoch,
+		Now: func() int64 { return p.cfg.Clock.Now().UnixMilli() }})
 	if !l.fence.hold(&cancel) {
 		cancel(nil)
 		return nil, nil, nil, false

@@ -2,6 +2,7 @@ package leases_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"testing"
 	"time"
@@ -109,4 +110,91 @@ type affinity struct{ p *leases.Provider }
 
 func (a affinity) Hold(ctx context.Context, guildID int64) (context.Context, func(*store.Tx) error, func(), bool) {
 	return a.p.Hold(ctx, uint64(guildID))
+}
+
+// TestFencedCaseInsertWaitsForAClaim: a case written under a lease's fence on PostgreSQL
+// checks the lease within its insert's own statement (store.WithLease). While another
+// process's claim of the lease is under way (its UPDATE not committed), the insert waits
+// for it; once the claim commits, the insert is refused (ErrLeaseLost) and writes nothing.
+// Had the insert locked the row first, the claim would have waited for it: either way a
+// case is written only while its process holds the lease.
+func TestFencedCaseInsertWaitsForAClaim(t *testing.T) {
+	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelAll()
+	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const guild = discord.GuildID(uint64(9) << 22) // shard 0 of 1
+	clk := clock.NewManual(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC))
+	a := leases.New(leases.Config{Store: st, Owner: "a", Clock: clk})
+	pctx, stopA := context.WithCancel(ctx)
+	doneA := make(chan struct{})
+	go func() {
+		defer close(doneA)
+		_ = a.Run(pctx, 1, newRunner("a"))
+	}()
+	defer func() { stopA(); <-doneA }()
+	if err := clk.WaitArmed(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	cs := cases.NewService(st, cases.WithClock(clk.Now))
+	warn := cases.New{GuildID: guild, UserID: 1002, ModeratorID: 1001, Type: cases.Warn, Reason: "spam"}
+	held, release, ok := store.Enter(ctx, affinity{a}, int64(guild))
+	if !ok {
+		t.Fatal("a does not hold its own shard's guild")
+	}
+	defer release()
+	if _, err := cs.Create(held, warn); err != nil {
+		t.Fatalf("a case written while a holds the lease: %v", err)
+	}
+
+	// Another process claims the lease; its transaction is still open.
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	claim, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = claim.Rollback() }()
+	if _, err := claim.ExecContext(ctx, "UPDATE shard_leases SET owner = 'b', epoch = epoch + 1 WHERE shard_count = 1 AND shard_id = 0"); err != nil {
+		t.Fatal(err)
+	}
+	created := make(chan error, 1)
+	go func() {
+		_, err := cs.Create(held, warn)
+		created <- err
+	}()
+	// The insert waits for the claim's row lock (seen in pg_stat_activity).
+	bound := time.After(30 * time.Second)
+	for waiting := false; !waiting; {
+		if err := st.WriteDB().QueryRowContext(ctx, `SELECT count(*) > 0 FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%shard_leases%' AND query LIKE '%INSERT INTO cases%'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-created:
+			t.Fatalf("the insert returned (%v) while a claim of its lease was under way; want it to wait", err)
+		case <-bound:
+			t.Fatal("the insert never waited for the claim")
+		default:
+		}
+	}
+	if err := claim.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-created; !errors.Is(err, leases.ErrLeaseLost) {
+		t.Errorf("the insert after the claim committed: %v; want ErrLeaseLost", err)
+	}
+	if n, err := cs.CountInGuild(ctx, guild); err != nil || n != 1 {
+		t.Errorf("%d cases (%v); want only the one written before the claim", n, err)
+	}
 }

@@ -86,8 +86,10 @@ type batcher struct {
 
 type createReq struct {
 	n NewCase
-	// fence is the caller's (WithFence): checked in the transaction that inserts n.
+	// fence is the caller's (WithFence): checked in the transaction that inserts n; lease
+	// is what it checks, when known (WithLease).
 	fence func(*Tx) error
+	lease *Lease
 	state atomic.Int32 // reqQueued → reqTaken by a leader, or → reqAbandoned by its caller
 	done  chan struct{}
 	key   CaseKey
@@ -95,7 +97,7 @@ type createReq struct {
 }
 
 func (b *batcher) submit(ctx context.Context, s *Store, n NewCase) (CaseKey, error) {
-	r := &createReq{n: n, fence: fenceOf(ctx), done: make(chan struct{})}
+	r := &createReq{n: n, fence: fenceOf(ctx), lease: leaseOf(ctx), done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
 	b.mu.Unlock()
@@ -140,7 +142,32 @@ func (b *batcher) lead(ctx context.Context, s *Store) {
 			fenced = fenced || r.fence != nil
 		}
 		var err error
+		lease, leased := oneLease(rs)
 		switch {
+		case leased && s.Location.Engine == Postgres:
+			// Every case of the batch is fenced by the same shard lease: the check is part of
+			// the insert's one statement (autocommit, as unfenced batches are), locking the
+			// lease's row as the check does. Refused, it writes nothing; the checks then run
+			// the usual way, for each caller's own error (or its write, had the lease been
+			// renewed meanwhile).
+			ns := make([]NewCase, len(rs))
+			for i, r := range rs {
+				ns[i] = r.n
+			}
+			out := make([]CaseKey, len(rs))
+			var ok bool
+			ok, err = postgres.InsertCasesLeased(txCtx, s.WriteDB(), ns, out, postgres.Lease{Count: lease.Count, Shard: lease.Shard,
+				Owner: lease.Owner, Epoch: lease.Epoch, Now: lease.Now()})
+			if err == nil && ok {
+				for i, r := range rs {
+					r.key = out[i]
+				}
+				break
+			}
+			if err != nil {
+				break
+			}
+			fallthrough
 		case fenced:
 			// The fences' checks and the insert in one transaction: a case is written only
 			// while its process holds its guild's shard (the check locks the lease's row).
@@ -220,6 +247,25 @@ func (b *batcher) lead(ctx context.Context, s *Store) {
 	for _, r := range batch {
 		close(r.done)
 	}
+}
+
+// oneLease returns the lease that fences every request of rs, if they all have the same
+// known one (WithLease).
+func oneLease(rs []*createReq) (*Lease, bool) {
+	var l *Lease
+	for _, r := range rs {
+		if r.fence == nil || r.lease == nil {
+			return nil, false
+		}
+		if l == nil {
+			l = r.lease
+			continue
+		}
+		if r.lease.Count != l.Count || r.lease.Shard != l.Shard || r.lease.Owner != l.Owner || r.lease.Epoch != l.Epoch {
+			return nil, false
+		}
+	}
+	return l, l != nil
 }
 
 // CaseEvent is one history row to append.

@@ -23,6 +23,33 @@ var ErrFenced = errors.New("store: this process no longer owns the guild's shard
 
 type fenceKey struct{}
 
+// fence is a context's fence: its check, and the lease it checks when that is known
+// (WithLease), which PostgreSQL's case inserts fold into their own statement.
+type fence struct {
+	check func(*Tx) error
+	lease *Lease
+}
+
+// Lease is the shard lease a fence's check verifies (the shard leases set it with
+// WithLease on the context of the work they hold): owner holds shard of count at epoch,
+// not run out at Now (Unix milliseconds, read at each write).
+type Lease struct {
+	Count, Shard int64
+	Owner        string
+	Epoch        int64
+	Now          func() int64
+}
+
+type leaseKey struct{}
+
+// WithLease returns ctx that says which lease the fence WithFence adds to it next checks:
+// a case's insert on PostgreSQL then checks it within its own statement (one round trip)
+// instead of a transaction around the check and the insert (four). The check itself must
+// be that lease's (leases.Provider.Hold sets both).
+func WithLease(ctx context.Context, l Lease) context.Context {
+	return context.WithValue(ctx, leaseKey{}, &l)
+}
+
 // WithFence returns ctx whose write transactions (InTx, GroupTx, the case creations of
 // CreateCase) run check first, inside the transaction, and are rolled back with its error
 // when it fails. check must return an error wrapping ErrFenced when the work's process no
@@ -31,28 +58,38 @@ func WithFence(ctx context.Context, check func(*Tx) error) context.Context {
 	if check == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, fenceKey{}, check)
+	l, _ := ctx.Value(leaseKey{}).(*Lease)
+	return context.WithValue(ctx, fenceKey{}, fence{check: check, lease: l})
 }
 
 // withoutFence is ctx with no fence: for transactions that run other callers' work too
 // (the case creations' group commit), which check each caller's fence themselves.
 func withoutFence(ctx context.Context) context.Context {
-	return context.WithValue(ctx, fenceKey{}, (func(*Tx) error)(nil))
+	return context.WithValue(ctx, fenceKey{}, fence{})
 }
 
 // FenceFrom returns ctx with the fence of from (WithFence), when from has one: for work
 // that runs under its caller's context but on behalf of a hold taken elsewhere (a guild's
 // queue), whose writes must be checked against that hold's lease.
 func FenceFrom(ctx, from context.Context) context.Context {
-	if f := fenceOf(from); f != nil {
-		return WithFence(ctx, f)
+	if f, _ := from.Value(fenceKey{}).(fence); f.check != nil {
+		return context.WithValue(ctx, fenceKey{}, f)
 	}
 	return ctx
 }
 
 func fenceOf(ctx context.Context) func(*Tx) error {
-	f, _ := ctx.Value(fenceKey{}).(func(*Tx) error)
-	return f
+	f, _ := ctx.Value(fenceKey{}).(fence)
+	return f.check
+}
+
+// leaseOf is the lease the fence of ctx checks, nil when not known.
+func leaseOf(ctx context.Context) *Lease {
+	f, _ := ctx.Value(fenceKey{}).(fence)
+	if f.check == nil {
+		return nil
+	}
+	return f.lease
 }
 
 // checkFence runs the fence of the transaction's context, if any.
