@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -130,27 +129,16 @@ func (p pendingEvents) Hold(shardID, seq int) (release func()) {
 	return p.a.shards.Hold(shardID, seq)
 }
 
-// shardsTaken returns the leases' Owned hook: when this process takes a shard it did not
-// hold, the background work its guilds' previous owner may have left is picked up here
-// (each piece only for the guilds this process owns): the mass actions left running
-// (moderation.ResumeMass) and the escalation's re-arming of thresholds whose points
-// stopped counting meanwhile (escalation.Runner.Rewind). Called on the leases' loop: it
-// only starts work.
+// shardsTaken returns the leases' Owned hook: when the shards this process holds change
+// (one taken, or a lease renewed after its work had been stopped as it ran late), the
+// background work of their guilds that was left (by their previous owner, or by this
+// process's stopped work) is picked up here, each piece only for the guilds this process
+// owns: the mass actions left running (moderation.ResumeMass, which continues only those
+// no run holds) and the escalation's re-arming of thresholds whose points stopped counting
+// meanwhile (escalation.Runner.Rewind). Called on the leases' loop: it only starts work.
 func (a *App) shardsTaken() func(count int, ids []int) {
-	var mu sync.Mutex
-	held := map[[2]int]bool{}
 	return func(count int, ids []int) {
-		mu.Lock()
-		gained := false
-		now := make(map[[2]int]bool, len(ids))
-		for _, id := range ids {
-			k := [2]int{count, id}
-			now[k] = true
-			gained = gained || !held[k]
-		}
-		held = now
-		mu.Unlock()
-		if !gained {
+		if len(ids) == 0 {
 			return
 		}
 		a.mu.Lock()
