@@ -422,7 +422,11 @@ func (p *Provider) tick(ctx context.Context, count int, r shards.Runner) {
 		p.release(ctx, count, id, r.Stop(ctx, id, true))
 		changed = true
 	}
-	for len(mine) < share && ctx.Err() == nil {
+	// Starting a shard waits for its IDENTIFY's window (5 seconds per max_concurrency
+	// bucket, across processes): taking a share of many shards in one tick would hold back
+	// the renewals of the leases taken first until they ran out. Claiming stops once a
+	// renewal interval has gone by in this tick; the next tick renews and takes more.
+	for len(mine) < share && ctx.Err() == nil && p.cfg.Clock.Now().Before(now.Add(p.cfg.Renew)) {
 		row, err := q.ClaimShardLease(db(), query.ClaimShardLeaseParams{Owner: p.owner(), ExpiresAt: until.UnixMilli(), Now: now.UnixMilli(), ShardCount: int64(count)})
 		if errors.Is(err, sql.ErrNoRows) {
 			break

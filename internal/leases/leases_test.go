@@ -26,11 +26,17 @@ type runner struct {
 	resumed  []shards.Session
 	started  int
 	stopKeep []bool
+	// onStart, when set, runs as a shard starts (before it is recorded): an IDENTIFY's
+	// wait is the clock moving on meanwhile.
+	onStart func(id int)
 }
 
 func newRunner(name string) *runner { return &runner{name: name, run: map[int]shards.Session{}} }
 
 func (r *runner) Start(_ context.Context, id int, resume shards.Session) error {
+	if r.onStart != nil {
+		r.onStart(id)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.run[id]; ok {
@@ -259,5 +265,73 @@ func noOverlap(t *testing.T, ps []*process) {
 			}
 			seen[id] = pr.r.name
 		}
+	}
+}
+
+// TestSlowStartsDoNotStarveRenewals: one process takes all 8 shards, and each start waits
+// 5 seconds for its IDENTIFY's window (max_concurrency 1), as Discord makes it. Every
+// lease it holds must be renewed before it runs out: were the 8 taken in one tick, that
+// tick would last 40 seconds, past the 30-second lease of the first shard taken, which
+// another process could then take while this one still ran it.
+func TestSlowStartsDoNotStarveRenewals(t *testing.T) {
+	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelAll()
+	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const count = 8
+	const renew, ttl, identify = 5 * time.Second, 30 * time.Second, 5 * time.Second
+	clk := clock.NewManual(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC))
+	p := leases.New(leases.Config{Store: st, Owner: "a", Renew: renew, TTL: ttl, Clock: clk})
+	r := newRunner("a")
+	var mu sync.Mutex
+	var lapsed []string
+	// Before each start, no lease this process holds may have run out in the database.
+	r.onStart = func(int) {
+		now := clk.Now().UnixMilli()
+		rows, err := st.WriteQueries().ShardLeases(ctx, count)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		for _, row := range rows {
+			if row.Owner.String == "a" && row.ExpiresAt <= now {
+				mu.Lock()
+				lapsed = append(lapsed, fmt.Sprintf("shard %d ran out %v ago", row.ShardID, time.Duration(now-row.ExpiresAt)*time.Millisecond))
+				mu.Unlock()
+			}
+		}
+		clk.Advance(identify)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Run(pctx, count, r)
+	}()
+	defer func() { stop(); <-done }()
+	// Taking the 8 in one tick, the provider never settles: the leases it took first ran
+	// out while it took the others, so it loses and retakes them, tick after tick, without
+	// ever waiting on its clock; the bound below only ends such a run.
+	for len(r.Running()) < count {
+		if err := clk.WaitArmedAfter(ctx, clk.Now()); err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("the provider runs %v and never waits for its next renewal (%v); leases that ran out: %v", r.Running(), err, lapsed)
+		}
+		if len(r.Running()) < count {
+			clk.Advance(renew)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lapsed) > 0 {
+		t.Errorf("leases ran out while the process took its other shards: %v", lapsed)
 	}
 }
