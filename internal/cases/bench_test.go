@@ -132,8 +132,13 @@ func benchCreate(b *testing.B, engine store.Engine, op string, conc, guilds int)
 		b.Fatalf("unknown op %q", op)
 	}
 
-	// Exactly conc goroutines share b.N operations. RunParallel would start
-	// GOMAXPROCS×parallelism goroutines, which ties the concurrency to the machine.
+	runOps(b, conc, do)
+}
+
+// runOps runs b.N operations on exactly conc goroutines (RunParallel would start
+// GOMAXPROCS×parallelism goroutines, which ties the concurrency to the machine), stops at
+// the first error, and reports the rate as ops/s.
+func runOps(b *testing.B, conc int, do func(i int64) error) {
 	var next atomic.Int64
 	var failed atomic.Bool
 	var wg sync.WaitGroup
@@ -207,34 +212,12 @@ func benchFollowUp(b *testing.B, engine store.Engine, batched bool, conc int) {
 		}
 		created = append(created, cs...)
 	}
-	var next atomic.Int64
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				c := created[i]
-				_, err := svc.SetStatus(ctx, c.GuildID, c.Number, discord.UserID(benchMod), cases.Active, "the action succeeded")
-				if err == nil {
-					_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, discord.UserID(benchMod), 3_000_000, discord.MessageID(4_000_000+i))
-				}
-				if err != nil {
-					if failed.CompareAndSwap(false, true) {
-						b.Errorf("op %d: %v", i, err)
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	runOps(b, conc, func(i int64) error {
+		c := created[i]
+		_, err := svc.SetStatus(ctx, c.GuildID, c.Number, discord.UserID(benchMod), cases.Active, "the action succeeded")
+		if err == nil {
+			_, err = svc.LinkModlog(ctx, c.GuildID, c.Number, discord.UserID(benchMod), 3_000_000, discord.MessageID(4_000_000+i))
+		}
+		return err
+	})
 }

@@ -3,8 +3,6 @@ package cases_test
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,29 +50,5 @@ func benchCreateFenced(b *testing.B, fenced bool, conc int) {
 			ModeratorID: discord.UserID(benchMod), Type: cases.Warn, Reason: benchReason})
 		return err
 	}
-	var next atomic.Int64
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				if err := do(i); err != nil {
-					if failed.CompareAndSwap(false, true) {
-						b.Errorf("op %d: %v", i, err)
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	runOps(b, conc, do)
 }
