@@ -10,6 +10,7 @@ import (
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
+	"github.com/gavelbot/gavel/internal/config"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
@@ -26,21 +27,9 @@ func TestCommandStopsWhenItsShardIsLost(t *testing.T) {
 	// Discord's answer to the ban waits on a clock nobody moves: the command is in flight
 	// until something stops it.
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
-	w := newWorld(t, discordtest.WithLatencyClock(held))
-	w.dbURL = storetest.URL(t, store.Postgres) // skips without PostgreSQL
-	w.shards = "auto"
+	w, st, cfg := newLeasedWorld(t, held)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cfg := w.config()
-	cfg.Discord.ShardCount = "1"
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	a, err := newTestApp(ctx, cfg, quietLogger(), app.WithClock(clk))
 	if err != nil {
@@ -218,4 +207,26 @@ func TestExplicitShardListsClaimTheirGuildsExpiries(t *testing.T) {
 	cancel()
 	<-doneFirst
 	<-doneSecond
+}
+
+// newLeasedWorld is a world on a fresh, migrated PostgreSQL schema whose gavel takes its
+// one shard on a lease (discord.shards "auto"), with Discord's answers delayed on held; st
+// is the test's own store on that schema. It skips without PostgreSQL.
+func newLeasedWorld(t *testing.T, held *clock.Manual) (*world, *store.Store, config.Config) {
+	t.Helper()
+	w := newWorld(t, discordtest.WithLatencyClock(held))
+	w.dbURL = storetest.URL(t, store.Postgres)
+	w.shards = "auto"
+	ctx := context.Background()
+	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.MigrateUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := w.config()
+	cfg.Discord.ShardCount = "1"
+	return w, st, cfg
 }

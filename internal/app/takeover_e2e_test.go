@@ -16,7 +16,6 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/store"
-	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
 // TestReplayWhileARefusalIsAnsweredIsDropped: a refused command's event is recorded as
@@ -61,21 +60,9 @@ func TestReplayWhileARefusalIsAnsweredIsDropped(t *testing.T) {
 // recorded anything, says nothing; B warns and answers: one case, one answer.
 func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T) {
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
-	w := newWorld(t, discordtest.WithLatencyClock(held))
-	w.dbURL = storetest.URL(t, store.Postgres) // skips without PostgreSQL
-	w.shards = "auto"
+	w, st, cfg := newLeasedWorld(t, held)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cfg := w.config()
-	cfg.Discord.ShardCount = "1"
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	start := func() (*app.App, context.CancelFunc, chan error) {
 		runCtx, stop := context.WithCancel(ctx)
