@@ -187,25 +187,12 @@ func TestFenceStopsWorkBeforeTheNextOwner(t *testing.T) {
 // check on those guilds was refused as if the shard were lost, while the process still ran
 // it.
 func TestWorkResumesWhenALateRenewalSucceeds(t *testing.T) {
-	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	st := storetest.OpenWith(t, store.Postgres, store.Options{MaxOpenConns: 4}) // skips without PostgreSQL
 	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelAll()
-	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
 	rename := func(from, to string) {
 		t.Helper()
-		if _, err := raw.ExecContext(ctx, "ALTER TABLE "+from+" RENAME TO "+to); err != nil {
+		if _, err := st.Writer().ExecContext(ctx, "ALTER TABLE "+from+" RENAME TO "+to); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -274,17 +274,9 @@ func noOverlap(t *testing.T, ps []*process) {
 // tick would last 40 seconds, past the 30-second lease of the first shard taken, which
 // another process could then take while this one still ran it.
 func TestSlowStartsDoNotStarveRenewals(t *testing.T) {
-	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	st := storetest.OpenWith(t, store.Postgres, store.Options{MaxOpenConns: 4}) // skips without PostgreSQL
 	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelAll()
-	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const count = 8
 	const renew, ttl, identify = 5 * time.Second, 30 * time.Second, 5 * time.Second
 	clk := clock.NewManual(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC))
