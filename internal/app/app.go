@@ -32,6 +32,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discord/guildstate"
+	"github.com/gavelbot/gavel/internal/discord/leanhttp"
 	"github.com/gavelbot/gavel/internal/discord/restcache"
 	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/escalation"
@@ -315,6 +316,13 @@ func discordTransport() *http.Transport {
 	return t
 }
 
+// restTransport is the port's: over plain HTTP (a rate-limit proxy, the fake) the calls are
+// made by leanhttp on the caller's goroutine; https (Discord itself), a configured proxy and
+// anything else leanhttp does not do itself go to discordTransport's net/http.
+func restTransport() http.RoundTripper {
+	return leanhttp.New(discordTransport(), 128, 0)
+}
+
 // WithDiscordLimiter replaces the REST rate limiter (default disgoport.NewLimiter(), which
 // paces every request under Discord's global 50 a second). A bot granted a higher global
 // limit, or one behind a rate-limit proxy, sets its own; benchmarks lift the pacing to
@@ -456,7 +464,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 	a.toolEnv.CommandNames = perms.Commands
 
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
-		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(discordTransport())})}
+		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: a.metrics.Transport(restTransport())})}
 	lim := o.limiter
 	if lim == nil {
 		lim = disgoport.NewLimiter()

@@ -145,7 +145,7 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	}
 	w.perms = perms
 	portOpts := []disgoport.Option{disgoport.WithAPIURL(cfg.Discord.APIURL), disgoport.WithLogger(logger),
-		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: discordTransport()})}
+		disgoport.WithHTTPClient(&http.Client{Timeout: 20 * time.Second, Transport: restTransport()})}
 	if w.port, err = disgoport.New(string(cfg.Discord.Token), portOpts...); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package disgoport_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discord/disgoport"
+	"github.com/gavelbot/gavel/internal/discord/leanhttp"
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
 
@@ -70,7 +72,10 @@ func newFixture(t *testing.T, fakeOpts []discordtest.Option, opts ...disgoport.O
 		}},
 	}
 	f.s = discordtest.New(t, append([]discordtest.Option{discordtest.WithSeed(seed)}, fakeOpts...)...)
-	port, err := disgoport.New(f.s.Token(), append([]disgoport.Option{disgoport.WithAPIURL(f.s.APIURL())}, opts...)...)
+	// The fake is plain HTTP: gavel's port reaches it through leanhttp (app.restTransport),
+	// so the adapter's tests (429s, 5xx, timeouts) run over it too.
+	lean := &http.Client{Timeout: 20 * time.Second, Transport: leanhttp.New(http.DefaultTransport.(*http.Transport).Clone(), 16, 0)}
+	port, err := disgoport.New(f.s.Token(), append([]disgoport.Option{disgoport.WithAPIURL(f.s.APIURL()), disgoport.WithHTTPClient(lean)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
