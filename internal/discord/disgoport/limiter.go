@@ -330,7 +330,7 @@ func (l *Limiter) blockedUntil(b *bucket, paced bool, now time.Time) (until time
 // Unlock releases the endpoint's bucket and learns from the response's headers; rs is nil
 // when no response arrived. It never fails, so disgo always reads the response it got.
 func (l *Limiter) Unlock(e *rest.CompiledEndpoint, rs *http.Response) error {
-	var rl *limitInfo
+	var rl limitInfo
 	if rs != nil {
 		rl = readLimits(rs)
 	}
@@ -340,9 +340,9 @@ func (l *Limiter) Unlock(e *rest.CompiledEndpoint, rs *http.Response) error {
 	if b == nil {
 		return nil // not from Wait; nothing to release
 	}
-	if rl != nil {
+	if rs != nil {
 		now := time.Now()
-		l.learn(b, rl, now)
+		l.learn(b, &rl, now)
 		if rl.limited && rl.global && l.onGlobal != nil {
 			// Told outside the lock: the observer may take its time (a database write).
 			until, f := now.Add(rl.retryAfter), l.onGlobal
@@ -371,19 +371,19 @@ type limitInfo struct {
 
 // readLimits reads a response's rate-limit headers, and for a 429 its body's retry_after
 // (the header is whole seconds; the body keeps milliseconds). The body is put back for disgo.
-func readLimits(rs *http.Response) *limitInfo {
+func readLimits(rs *http.Response) limitInfo {
 	h := rs.Header
-	rl := &limitInfo{remaining: -1}
-	if v := h.Get("X-RateLimit-Remaining"); v != "" {
+	rl := limitInfo{remaining: -1}
+	if v := header(h, hRemaining); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			rl.remaining = n
 		}
 	}
-	if v := h.Get("X-RateLimit-Reset-After"); v != "" {
+	if v := header(h, hResetAfter); v != "" {
 		if d, ok := parseSeconds(v); ok {
 			rl.resetAfter, rl.hasReset = d, true
 		}
-	} else if v := h.Get("X-RateLimit-Reset"); v != "" {
+	} else if v := header(h, hReset); v != "" {
 		if f, err := strconv.ParseFloat(v, 64); err == nil {
 			rl.resetAfter, rl.hasReset = time.Until(time.UnixMicro(int64(f*1e6))), true
 		}
@@ -405,6 +405,25 @@ func readLimits(rs *http.Response) *limitInfo {
 	return rl
 }
 
+// The rate-limit headers' names as net/http keeps them (http.CanonicalHeaderKey):
+// http.Header.Get canonicalises "X-RateLimit-Remaining" into a new string on every call.
+const (
+	hRemaining  = "X-Ratelimit-Remaining"
+	hResetAfter = "X-Ratelimit-Reset-After"
+	hReset      = "X-Ratelimit-Reset"
+	hGlobal     = "X-Ratelimit-Global"
+	hScope      = "X-Ratelimit-Scope"
+	hBucket     = "X-Ratelimit-Bucket"
+)
+
+// header is h.Get(key) for a key already canonical.
+func header(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // rateLimitBody is Discord's 429 body.
 type rateLimitBody struct {
 	RetryAfter *float64 `json:"retry_after"`
@@ -419,12 +438,12 @@ func retryAfter(h http.Header, body rateLimitBody) (time.Duration, bool) {
 	wait := time.Second
 	if body.RetryAfter != nil && *body.RetryAfter >= 0 {
 		wait = time.Duration(*body.RetryAfter * float64(time.Second))
-	} else if d, ok := parseSeconds(h.Get("Retry-After")); ok {
+	} else if d, ok := parseSeconds(header(h, "Retry-After")); ok {
 		wait = d
 	}
-	global := h.Get("X-RateLimit-Global") != "" || body.Global ||
-		strings.EqualFold(h.Get("X-RateLimit-Scope"), "global") ||
-		(h.Get("Via") == "" && h.Get("X-RateLimit-Bucket") == "")
+	global := header(h, hGlobal) != "" || body.Global ||
+		strings.EqualFold(header(h, hScope), "global") ||
+		(header(h, "Via") == "" && header(h, hBucket) == "")
 	return wait, global
 }
 

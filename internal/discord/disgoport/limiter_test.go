@@ -374,3 +374,11 @@ func TestAuditReason(t *testing.T) {
 		t.Errorf("auditReason cut %q", got[505:])
 	}
 }
+
+func TestRateLimitHeaderNamesCanonical(t *testing.T) {
+	for _, k := range []string{hRemaining, hResetAfter, hReset, hGlobal, hScope, hBucket} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("%q is kept by net/http as %q: header() would not find it", k, c)
+		}
+	}
+}

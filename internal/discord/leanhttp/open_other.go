@@ -4,6 +4,10 @@ package leanhttp
 
 import "syscall"
 
-// open cannot peek at a socket here: an idle connection the server closed is found out
+// peeker cannot peek at a socket here: an idle connection the server closed is found out
 // when used (and an idempotent request sent again on a new one).
-func open(syscall.RawConn) bool { return true }
+type peeker struct{}
+
+func (p *peeker) init() {}
+
+func (p *peeker) open(syscall.RawConn) bool { return true }

@@ -175,6 +175,7 @@ func hostPort(host string) string {
 type conn struct {
 	nc        net.Conn
 	raw       syscall.RawConn // nil when nc has none (tests' pipes)
+	peek      peeker
 	cr        countingReader
 	br        *bufio.Reader
 	buf       []byte
@@ -213,7 +214,7 @@ func (t *Transport) get(ctx context.Context, key string, fresh bool) (*conn, err
 			if c == nil {
 				break
 			}
-			if t.now().Sub(c.idleSince) < t.idleTimeout && c.br.Buffered() == 0 && open(c.raw) {
+			if t.now().Sub(c.idleSince) < t.idleTimeout && c.br.Buffered() == 0 && c.peek.open(c.raw) {
 				return c, nil
 			}
 			c.close()
@@ -227,6 +228,7 @@ func (t *Transport) get(ctx context.Context, key string, fresh bool) (*conn, err
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
+			c.peek.init()
 		}
 	}
 	c.cr.r = nc
