@@ -303,8 +303,22 @@ func readBody(rs *http.Response) ([]byte, error) {
 		_, _ = io.Copy(io.Discard, rs.Body)
 		return b, nil
 	}
-	return io.ReadAll(rs.Body)
+	// Unknown length (a chunked answer): read into a kept buffer and copy out at the size
+	// read, one allocation where io.ReadAll's growth from 512 bytes made several.
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	_, err := buf.ReadFrom(rs.Body)
+	b := append([]byte{}, buf.Bytes()...)
+	if buf.Cap() <= maxKeptBody {
+		bodyBufs.Put(buf)
+	}
+	return b, err
 }
+
+// bodyBufs are readBody's buffers; one larger than maxKeptBody is let go.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxKeptBody = 64 << 10
 
 // query builds query values from pairs, leaving out zero values.
 func query(pairs ...any) dgo.QueryValues {
