@@ -56,7 +56,8 @@ import (
 // counted), and fake-cpu-ms the benchmark process's (the fake and the load generator).
 // gavel-allocs and gavel-kB are the heap allocations gavel's process made per command and
 // their size: unlike the CPU time, they barely move with the machine's load, so they show
-// a change of a few percent that the CPU time of a busy machine cannot.
+// a change of a few percent that the CPU time of a busy machine cannot. gavel-rss-MiB is
+// gavel's resident memory at the round's end (what a GC setting trades CPU for).
 // The fake skips its OpenAPI validation (tests keep it), which would otherwise be most of
 // its time and, on a small machine, take the CPU from gavel.
 //
@@ -239,6 +240,8 @@ func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
 	mallocs, bytes := cpu.allocated()
 	b.ReportMetric(float64(mallocs)/float64(len(samples)), "gavel-allocs")
 	b.ReportMetric(float64(bytes)/1024/float64(len(samples)), "gavel-kB")
+	// Resident memory at the round's end: what a GC setting trades CPU against.
+	b.ReportMetric(float64(w.gavel.ask(b, "rss"))/(1<<20), "gavel-rss-MiB")
 }
 
 // round runs n commands on the first conc slots, conc at a time, and returns their figures.
