@@ -2,8 +2,9 @@
 // (the fake Discord of the tests and benchmarks, a rate-limit proxy in front of Discord):
 // it writes a request and reads its response on the caller's goroutine, over a pooled
 // keep-alive connection, where net/http's transport runs a reader and a writer goroutine per
-// connection and hands every request and response between them and the caller (about a
-// tenth of gavel's CPU per command: docs/benchmarks.md, issue 11, "Session 9").
+// connection and hands every request and response between them and the caller (those
+// goroutines were 13% of gavel's CPU samples per command: docs/benchmarks.md, issue 11,
+// "Session 9").
 //
 // What it does not do itself it hands to the fallback transport unchanged: https (so Discord
 // itself keeps net/http's TLS and HTTP/2), a request a proxy is configured for, a request
