@@ -2,6 +2,8 @@ package escalation_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/store/query"
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
@@ -230,4 +233,111 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 	if err != nil || len(fs) != 1 || fs[0].Open() {
 		t.Fatalf("firings after the voids: %+v, %v; want the one, re-armed", fs, err)
 	}
+}
+
+// The statement that gives a warning its points row (EscalationCaseAddingPoints) takes the
+// member's lock in the mode its read without the lock picks: share mode when the member's
+// points already reach the highest threshold (the preset's 10). On PostgreSQL that read is
+// the case's own stripe of member_points (case id % 16) when that stripe alone reaches 10,
+// and the member's 16 stripes when it does not (migration 00030). Three members, each with
+// 16 active cases whose points rows are written directly, then one more case made active:
+// 10 points in the new case's stripe (share mode from that stripe), 15 points in the 15
+// other stripes (share mode from the sum), 9 points in the other stripes (exclusive). Each
+// time the row is written and the member's points read under the lock are exact. SQLite
+// has no lock modes (shared is always 0 there).
+func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		esc := escalation.NewService(st)
+		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
+			*c = escalation.Preset()
+			c.Policies[0].Enabled = true
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		stored, err := st.Reader().QueryContext(ctx, "SELECT config FROM escalation_config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var text string
+		for stored.Next() {
+			if err := stored.Scan(&text); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := stored.Close(); err != nil || text == "" {
+			t.Fatalf("stored settings %q: %v", text, err)
+		}
+		sum := md5.Sum([]byte(text))
+		plain := cases.NewService(st) // no escalation: the rows are written below
+		now := time.Now()
+		until := now.Add(escalation.DefaultCountsFor)
+		for i, tc := range []struct {
+			name                string
+			own, others, member int64 // points in the new case's stripe, in each of the others (15 or 9 of them)
+			shared              bool
+		}{
+			{name: "own stripe reaches the top", own: 10, others: 0, member: 10, shared: true},
+			{name: "the other stripes reach it", own: 0, others: 1, member: 15, shared: true},
+			{name: "below the top", own: 0, others: 1, member: 9, shared: false},
+		} {
+			u := discord.UserID(900000000000000800 + int64(i))
+			var old []cases.Case
+			for range 16 {
+				c, err := plain.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Warn, Reason: "old"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				old = append(old, c)
+			}
+			c, err := plain.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Warn, Reason: "new"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.InTx(ctx, func(tx *store.Tx) error {
+				given := int64(0)
+				for _, o := range old {
+					p := tc.others
+					if o.ID%16 == c.ID%16 {
+						p = tc.own
+					} else if given+p > tc.member-tc.own {
+						p = 0
+					}
+					given += p
+					if err := escalation.InsertPointsForTest(tx, o, int(p), until); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var r query.EscalationCaseAddingPointsRow
+			if err := st.InTx(ctx, func(tx *store.Tx) error {
+				var err error
+				r, err = tx.Queries().EscalationCaseAddingPoints(ctx, query.EscalationCaseAddingPointsParams{ID: c.ID, Now: now.UnixMilli(),
+					ConfigMd5: hex.EncodeToString(sum[:]), Type: string(c.Type), Reason: c.Reason, Metadata: "{}", CreatedAt: c.CreatedAt.UnixMilli(),
+					Points: 1, CountsUntil: until.UnixMilli(), Top: 10})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			wantShared := int64(0)
+			if tc.shared && st.Engine() == store.Postgres {
+				wantShared = 1
+			}
+			if r.Added != 1 || r.Shared != wantShared || r.MemberPoints != tc.member || r.MemberFresh != 1 {
+				t.Errorf("%s: added %d, shared %d, member's points %d (fresh %d); want added 1, shared %d, points %d (fresh 1)",
+					tc.name, r.Added, r.Shared, r.MemberPoints, r.MemberFresh, wantShared, tc.member)
+			}
+			kept, err := escalation.MemberPointsForTest(esc, guild, u, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept != int(tc.member)+1 {
+				t.Errorf("%s: member_points after the row: %d; want %d", tc.name, kept, tc.member+1)
+			}
+		}
+	})
 }
