@@ -754,3 +754,60 @@ func TestBrowsePages(t *testing.T) {
 		}
 	})
 }
+
+// The mod log links its message on the case as it read it before posting, without a lock:
+// written (with its history row) while the case links what was read; refused, and nothing
+// written, once another writer changed the link meanwhile.
+func TestLinkModlogIfUnchanged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		clk := newClock()
+		s := svc(st, clk)
+		c, err := s.Create(ctx, cases.New{GuildID: discord.GuildID(guild), UserID: discord.UserID(user), ModeratorID: discord.UserID(mod), Type: cases.Warn, Status: cases.Active, Reason: "r"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := func(seen cases.Case, msg discord.MessageID) (bool, error) {
+			var linked bool
+			err := s.InTx(ctx, discord.UserID(mod), func(tx *cases.Tx) error {
+				var err error
+				linked, err = tx.LinkModlogIfUnchanged(seen, 100, msg)
+				return err
+			})
+			return linked, err
+		}
+		if ok, err := link(c, 200); err != nil || !ok {
+			t.Fatalf("link on the case as read: %v, %v", ok, err)
+		}
+		// c still says "no message": the link it names is no longer the case's.
+		if ok, err := link(c, 300); err != nil || ok {
+			t.Fatalf("link on a stale read: %v, %v; want false, nil", ok, err)
+		}
+		got, err := s.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ModlogChannelID != 100 || got.ModlogMessageID != 200 {
+			t.Errorf("link after the stale attempt: %d/%d, want 100/200", got.ModlogChannelID, got.ModlogMessageID)
+		}
+		if ok, err := link(got, 200); !errors.Is(err, input.ErrUnchanged) || ok {
+			t.Errorf("the same link again: %v, %v; want ErrUnchanged", ok, err)
+		}
+		if ok, err := link(got, 400); err != nil || !ok {
+			t.Fatalf("relink on the case as read: %v, %v", ok, err)
+		}
+		ev, err := s.Events(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var links []string
+		for _, e := range ev {
+			if e.Kind == cases.EventModlog {
+				links = append(links, e.Old+" -> "+e.New)
+			}
+		}
+		if diff := cmp.Diff([]string{" -> 100/200", "100/200 -> 100/400"}, links); diff != "" {
+			t.Errorf("mod-log history (-want +got):\n%s", diff)
+		}
+	})
+}

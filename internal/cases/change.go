@@ -248,6 +248,26 @@ func (t *changeTx) modlog(c Case, channelID discord.ChannelID, messageID discord
 	return t.event(c, EventModlog, modlogText(c.ModlogChannelID, c.ModlogMessageID), modlogText(channelID, messageID), "")
 }
 
+// modlogIfUnchanged is modlog for a case that may have changed since c was read: the
+// update's condition stands for the lock.
+func (t *changeTx) modlogIfUnchanged(c Case, channelID discord.ChannelID, messageID discord.MessageID) (bool, error) {
+	if c.ModlogMessageID == messageID && c.ModlogChannelID == channelID {
+		return false, fmt.Errorf("case #%d already links message %d: %w", c.Number, messageID, input.ErrUnchanged)
+	}
+	n, err := t.q.SetCaseModlogIfUnchanged(t.ctx, query.SetCaseModlogIfUnchangedParams{ID: c.ID,
+		ModlogChannelID: sql.NullInt64{Int64: int64(channelID), Valid: true}, ModlogMessageID: sql.NullInt64{Int64: int64(messageID), Valid: true},
+		UpdatedAt:    t.now,
+		OldChannelID: sql.NullInt64{Int64: int64(c.ModlogChannelID), Valid: c.ModlogChannelID != 0},
+		OldMessageID: sql.NullInt64{Int64: int64(c.ModlogMessageID), Valid: c.ModlogMessageID != 0}})
+	if err != nil {
+		return false, fmt.Errorf("case #%d mod-log message: %w", c.Number, err)
+	}
+	if n != 1 {
+		return false, nil
+	}
+	return true, t.event(c, EventModlog, modlogText(c.ModlogChannelID, c.ModlogMessageID), modlogText(channelID, messageID), "")
+}
+
 // modlogText is a mod-log message in the history: "channel/message", "" for none.
 func modlogText(channelID discord.ChannelID, messageID discord.MessageID) string {
 	if messageID == 0 {

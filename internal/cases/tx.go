@@ -150,6 +150,18 @@ func (t *Tx) LinkModlog(c Case, channelID discord.ChannelID, messageID discord.M
 	return t.change().modlog(c, channelID, messageID)
 }
 
+// LinkModlogIfUnchanged is LinkModlog for case c as the caller read it before the
+// transaction, without locking it: one statement where Lock and LinkModlog take two. The
+// link is written only while the case still links what c says (a case's id, guild and number
+// never change); false, and nothing written, when it no longer does, and the caller then
+// locks the case and decides again.
+func (t *Tx) LinkModlogIfUnchanged(c Case, channelID discord.ChannelID, messageID discord.MessageID) (bool, error) {
+	if err := errors.Join(checkID("channel", channelID), checkID("message", messageID)); err != nil {
+		return false, err
+	}
+	return t.change().modlogIfUnchanged(c, channelID, messageID)
+}
+
 // Activate makes pending case id active, with its history row: one statement where Lock
 // and SetStatus take two. It reports false, and writes nothing, when the case is no longer
 // pending (another writer got there first); the caller then takes the general path, whose

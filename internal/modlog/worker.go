@@ -13,6 +13,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store/query"
 )
 
@@ -156,7 +157,7 @@ func (w worker) drain(ctx context.Context, claim bool) error {
 // deliver posts or edits one case's message and settles its outbox row.
 func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
 	s := w.s
-	outcome, msgCh, msgID, err := w.send(ctx, r)
+	outcome, c, msgCh, msgID, err := w.send(ctx, r)
 	if err != nil {
 		s.log.Warn("mod log: delivery failed; trying again later", "guild", r.GuildID, "case_id", r.CaseID, "attempt", r.Attempts, "err", err)
 		wait := s.cfg.Backoff(int(r.Attempts))
@@ -170,7 +171,7 @@ func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
 		w.tell(r.CaseID, Retry)
 		return
 	}
-	if err := w.finish(ctx, r, discord.ChannelID(msgCh), discord.MessageID(msgID)); err != nil {
+	if err := w.finish(ctx, r, c, discord.ChannelID(msgCh), discord.MessageID(msgID)); err != nil {
 		// The lease is kept until it ends: then the delivery runs again, and an edit shows
 		// the case as it then is. A post already linked is edited, not posted again.
 		s.reread.Store(true)
@@ -187,42 +188,42 @@ func (w worker) tell(caseID int64, o Outcome) {
 	}
 }
 
-// send makes the Discord call a row asks for. It returns the message it posted (0 when it
-// posted none), or an error when the delivery must be tried again.
-func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64, int64, error) {
+// send makes the Discord call a row asks for. It returns the case as it read it and the
+// message it posted (0 when it posted none), or an error when the delivery must be tried again.
+func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, cases.Case, int64, int64, error) {
 	s := w.s
 	c, err := s.cases.Get(ctx, r.CaseID)
 	if err != nil {
-		return "", 0, 0, fmt.Errorf("reading case id %d: %w", r.CaseID, err)
+		return "", cases.Case{}, 0, 0, fmt.Errorf("reading case id %d: %w", r.CaseID, err)
 	}
 	if c.ModlogMessageID == 0 && c.Status != cases.Active {
 		// A pending case is shown once it is settled; one voided before it was ever shown
 		// (its action failed) is not news for the mod log.
-		return Skipped, 0, 0, nil
+		return Skipped, c, 0, 0, nil
 	}
 	channel := c.ModlogChannelID
 	if c.ModlogMessageID == 0 {
 		g, err := s.settings.Get(ctx, c.GuildID)
 		if err != nil {
-			return "", 0, 0, fmt.Errorf("reading the settings of guild %d: %w", c.GuildID, err)
+			return "", cases.Case{}, 0, 0, fmt.Errorf("reading the settings of guild %d: %w", c.GuildID, err)
 		}
 		if g.ModlogChannelID == 0 {
-			return Skipped, 0, 0, nil
+			return Skipped, c, 0, 0, nil
 		}
 		channel = g.ModlogChannelID
 	} else if channel == 0 {
 		// Linked before messages kept their channel, in a guild with no mod-log channel when
 		// the migration ran: there is no knowing where it is.
-		return Gone, 0, 0, nil
+		return Gone, c, 0, 0, nil
 	}
 	v, err := w.view(ctx, c)
 	if err != nil {
-		return "", 0, 0, err
+		return "", cases.Case{}, 0, 0, err
 	}
 	msg := Message(v)
 	if s.decorate != nil {
 		if err := s.decorate(ctx, c, &msg); err != nil {
-			return "", 0, 0, fmt.Errorf("rendering case #%d: %w", c.Number, err)
+			return "", cases.Case{}, 0, 0, fmt.Errorf("rendering case #%d: %w", c.Number, err)
 		}
 	}
 	if c.ModlogMessageID != 0 {
@@ -230,22 +231,22 @@ func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, int64,
 		if gone(err) {
 			s.log.Warn("mod log: the case's message is gone; it is not edited again", "guild", c.GuildID, "case", c.Number,
 				"channel", channel, "message", c.ModlogMessageID, "err", err)
-			return Gone, 0, 0, nil
+			return Gone, c, 0, 0, nil
 		}
 		if err != nil {
-			return "", 0, 0, fmt.Errorf("editing the message of case #%d: %w", c.Number, err)
+			return "", cases.Case{}, 0, 0, fmt.Errorf("editing the message of case #%d: %w", c.Number, err)
 		}
-		return Edited, 0, 0, nil
+		return Edited, c, 0, 0, nil
 	}
 	id, err := w.port.SendMessage(ctx, channel, msg)
 	if gone(err) {
 		s.log.Warn("mod log: the mod-log channel is gone; the case is not posted", "guild", c.GuildID, "case", c.Number, "channel", channel, "err", err)
-		return Gone, 0, 0, nil
+		return Gone, c, 0, 0, nil
 	}
 	if err != nil {
-		return "", 0, 0, fmt.Errorf("posting case #%d: %w", c.Number, err)
+		return "", cases.Case{}, 0, 0, fmt.Errorf("posting case #%d: %w", c.Number, err)
 	}
-	return Posted, int64(channel), int64(id), nil
+	return Posted, c, int64(channel), int64(id), nil
 }
 
 // gone reports Discord saying the message or its channel does not exist.
@@ -305,10 +306,10 @@ func (w worker) user(ctx context.Context, guildID discord.GuildID, userID discor
 	return discord.User{ID: userID, Username: strconv.FormatInt(int64(userID), 10)}
 }
 
-// finish settles a delivered row: a new message is linked to its case, in the transaction
-// that removes the row. A change that arrived during the delivery (another generation) keeps
-// the row, due at once, so the message catches up with it.
-func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID discord.ChannelID, messageID discord.MessageID) error {
+// finish settles a delivered row: a new message is linked to its case (c, as send read it),
+// in the transaction that removes the row. A change that arrived during the delivery (another
+// generation) keeps the row, due at once, so the message catches up with it.
+func (w worker) finish(ctx context.Context, r query.ModlogOutbox, c cases.Case, channelID discord.ChannelID, messageID discord.MessageID) error {
 	s := w.s
 	settle := func(q query.Queries) error {
 		n, err := q.FinishModlog(ctx, query.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
@@ -334,13 +335,21 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, channelID disc
 	// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
 	// next row falls due once the drain is over, so it is delivered at once. Waking the
 	// worker here made it run one more (empty) claim, a write transaction, per post.
+	// The link is written on the case as send read it, unless it changed meanwhile (one
+	// statement where locking it first takes two); then as the case now is.
 	return s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
-		c, err := tx.Lock(r.CaseID)
-		if err != nil {
+		linked, err := tx.LinkModlogIfUnchanged(c, channelID, messageID)
+		if err != nil && !errors.Is(err, input.ErrUnchanged) {
 			return err
 		}
-		if err := tx.LinkModlog(c, channelID, messageID); err != nil {
-			return err
+		if !linked {
+			now, err := tx.Lock(r.CaseID)
+			if err != nil {
+				return err
+			}
+			if err := tx.LinkModlog(now, channelID, messageID); err != nil {
+				return err
+			}
 		}
 		return settle(tx.StoreTx().Queries())
 	})

@@ -754,6 +754,10 @@ func (q *Queries) SetCaseModlog(ctx context.Context, arg query.SetCaseModlogPara
 	return q.q.SetCaseModlog(ctx, pgdb.SetCaseModlogParams(arg))
 }
 
+func (q *Queries) SetCaseModlogIfUnchanged(ctx context.Context, arg query.SetCaseModlogIfUnchangedParams) (int64, error) {
+	return q.q.SetCaseModlogIfUnchanged(ctx, pgdb.SetCaseModlogIfUnchangedParams(arg))
+}
+
 func (q *Queries) SetCasePoints(ctx context.Context, arg query.SetCasePointsParams) (int64, error) {
 	return q.q.SetCasePoints(ctx, pgdb.SetCasePointsParams(arg))
 }

@@ -170,6 +170,7 @@ type Queries interface {
 	SetAutomodKeyCase(ctx context.Context, arg SetAutomodKeyCaseParams) error
 	SetCaseExpiry(ctx context.Context, arg SetCaseExpiryParams) error
 	SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) error
+	SetCaseModlogIfUnchanged(ctx context.Context, arg SetCaseModlogIfUnchangedParams) (int64, error)
 	SetCasePoints(ctx context.Context, arg SetCasePointsParams) (int64, error)
 	SetCaseReason(ctx context.Context, arg SetCaseReasonParams) error
 	SetCaseStatus(ctx context.Context, arg SetCaseStatusParams) error

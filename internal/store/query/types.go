@@ -1165,6 +1165,15 @@ type SetCaseExpiryParams struct {
 	UpdatedAt int64
 }
 
+type SetCaseModlogIfUnchangedParams struct {
+	ModlogChannelID sql.NullInt64
+	ModlogMessageID sql.NullInt64
+	UpdatedAt       int64
+	ID              int64
+	OldChannelID    sql.NullInt64
+	OldMessageID    sql.NullInt64
+}
+
 type SetCaseModlogParams struct {
 	ModlogChannelID sql.NullInt64
 	ModlogMessageID sql.NullInt64

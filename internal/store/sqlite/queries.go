@@ -735,6 +735,10 @@ func (q *Queries) SetCaseModlog(ctx context.Context, arg query.SetCaseModlogPara
 	return q.q.SetCaseModlog(ctx, sqlitedb.SetCaseModlogParams(arg))
 }
 
+func (q *Queries) SetCaseModlogIfUnchanged(ctx context.Context, arg query.SetCaseModlogIfUnchangedParams) (int64, error) {
+	return q.q.SetCaseModlogIfUnchanged(ctx, sqlitedb.SetCaseModlogIfUnchangedParams(arg))
+}
+
 func (q *Queries) SetCasePoints(ctx context.Context, arg query.SetCasePointsParams) (int64, error) {
 	return q.q.SetCasePoints(ctx, sqlitedb.SetCasePointsParams(arg))
 }

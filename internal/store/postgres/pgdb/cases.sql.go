@@ -687,6 +687,40 @@ func (q *Queries) SetCaseModlog(ctx context.Context, arg SetCaseModlogParams) er
 	return err
 }
 
+const setCaseModlogIfUnchanged = `-- name: SetCaseModlogIfUnchanged :execrows
+UPDATE cases SET modlog_channel_id = $1, modlog_message_id = $2,
+    updated_at = $3
+WHERE id = $4 AND modlog_channel_id IS NOT DISTINCT FROM $5
+    AND modlog_message_id IS NOT DISTINCT FROM $6
+`
+
+type SetCaseModlogIfUnchangedParams struct {
+	ModlogChannelID sql.NullInt64
+	ModlogMessageID sql.NullInt64
+	UpdatedAt       int64
+	ID              int64
+	OldChannelID    sql.NullInt64
+	OldMessageID    sql.NullInt64
+}
+
+// SetCaseModlog for a case whose link is still the one the caller read (NULL for none): 0
+// rows, and nothing written, when another writer changed it since. The mod log's worker links
+// the message it posted with it in one statement instead of locking the case first.
+func (q *Queries) SetCaseModlogIfUnchanged(ctx context.Context, arg SetCaseModlogIfUnchangedParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, setCaseModlogIfUnchanged,
+		arg.ModlogChannelID,
+		arg.ModlogMessageID,
+		arg.UpdatedAt,
+		arg.ID,
+		arg.OldChannelID,
+		arg.OldMessageID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const setCaseReason = `-- name: SetCaseReason :exec
 UPDATE cases SET reason = $2, updated_at = $3 WHERE id = $1
 `

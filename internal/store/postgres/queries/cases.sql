@@ -57,6 +57,15 @@ UPDATE cases SET modlog_channel_id = sqlc.arg(modlog_channel_id), modlog_message
     updated_at = sqlc.arg(updated_at)
 WHERE id = sqlc.arg(id);
 
+-- name: SetCaseModlogIfUnchanged :execrows
+-- SetCaseModlog for a case whose link is still the one the caller read (NULL for none): 0
+-- rows, and nothing written, when another writer changed it since. The mod log's worker links
+-- the message it posted with it in one statement instead of locking the case first.
+UPDATE cases SET modlog_channel_id = sqlc.arg(modlog_channel_id), modlog_message_id = sqlc.arg(modlog_message_id),
+    updated_at = sqlc.arg(updated_at)
+WHERE id = sqlc.arg(id) AND modlog_channel_id IS NOT DISTINCT FROM sqlc.narg(old_channel_id)
+    AND modlog_message_id IS NOT DISTINCT FROM sqlc.narg(old_message_id);
+
 -- name: ActivatePendingCase :one
 -- A pending case becomes active in one statement that also stands for the row lock: it
 -- matches only while the case is still pending, so the caller knows the old value its
