@@ -40,8 +40,13 @@ func (t *Tx) InsertCases(ns []NewCase) ([]CaseKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Known once committed: a rollback leaves the mark where it was.
-	t.AfterCommit(func() { t.s.raiseReasonMark(mark) })
+	// Known once committed: a rollback leaves the mark where it was. The guilds' counts of
+	// cases created move after the commit, so that an EventHandled whose read missed these
+	// cases saw the counts before they moved (eventChecks).
+	t.AfterCommit(func() {
+		t.s.raiseReasonMark(mark)
+		t.s.checks.casesCreated(ns)
+	})
 	return out, nil
 }
 

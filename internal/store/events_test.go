@@ -113,3 +113,72 @@ func TestEventsAreHandledOnce(t *testing.T) {
 		}
 	})
 }
+
+// The pipeline's check under the target's lock (CaseBySourceEvent) right after the router's
+// (EventHandled): on SQLite it reads nothing while no case of the guild was committed since
+// the router's read, and reads (and finds the case) once one was, however the two checks
+// interleave with the case's commit. PostgreSQL, shared by processes, always reads.
+func TestCaseBySourceEventAfterEventHandled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		const guild, other = 7101, 7102
+		sqlite := st.Engine() == store.SQLite
+		mk := func(g, ev int64) store.CaseKey {
+			t.Helper()
+			k, err := st.CreateCase(ctx, store.NewCase{GuildID: g, UserID: 5, ModeratorID: 6, Type: "WARN", Status: "pending",
+				Reason: "r", RoleIDs: "[]", Metadata: "{}", CreatedAt: time.Now().UnixMilli(),
+				SourceEventID: sql.NullInt64{Int64: ev, Valid: true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k
+		}
+		handled := func(ev int64) {
+			t.Helper()
+			if seen, err := st.EventHandled(ctx, guild, ev); err != nil || seen {
+				t.Fatalf("EventHandled(%d) = %v, %v; want false", ev, seen, err)
+			}
+		}
+		bySource := func(ev int64) (store.CaseKey, bool) {
+			t.Helper()
+			k, ok, err := st.CaseBySourceEvent(ctx, guild, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return k, ok
+		}
+
+		// Nothing in between: answered without a read on SQLite, and only once.
+		handled(1)
+		if got := store.EventCheckStands(st, guild, 1); got != sqlite {
+			t.Errorf("after EventHandled: the check stands %v, want %v", got, sqlite)
+		}
+		if _, ok := bySource(1); ok {
+			t.Error("event 1 made no case, CaseBySourceEvent found one")
+		}
+		if store.EventCheckStands(st, guild, 1) {
+			t.Error("the check still stands after CaseBySourceEvent used it")
+		}
+
+		// The event's case committed between the two checks (a second delivery's): read and
+		// found.
+		handled(2)
+		k := mk(guild, 2)
+		if store.EventCheckStands(st, guild, 2) {
+			t.Error("the check stands after a case of the guild was committed")
+		}
+		if got, ok := bySource(2); !ok || got != k {
+			t.Errorf("CaseBySourceEvent(2) = %+v, %v; want %+v", got, ok, k)
+		}
+
+		// Another guild's case leaves the check standing.
+		handled(3)
+		mk(other, 3)
+		if got := store.EventCheckStands(st, guild, 3); got != sqlite {
+			t.Errorf("after another guild's case: the check stands %v, want %v", got, sqlite)
+		}
+		if _, ok := bySource(3); ok {
+			t.Error("event 3 made no case in the guild, CaseBySourceEvent found one")
+		}
+	})
+}

@@ -64,3 +64,13 @@ func TxStatements(t *Tx) int {
 	}
 	return 0
 }
+
+// EventCheckStands reports whether CaseBySourceEvent would answer for the event without a
+// read (eventChecks), without using the answer up.
+func EventCheckStands(s *Store, guildID, eventID int64) bool {
+	c := &s.checks
+	c.mu.Lock()
+	seq, ok := c.checked[[2]int64{guildID, eventID}]
+	c.mu.Unlock()
+	return ok && seq == c.seq(guildID)
+}

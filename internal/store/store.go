@@ -60,6 +60,8 @@ type Store struct {
 	// reasonMark is a mark SQLite's reason trigram index is known to have reached
 	// (raiseReasonMark).
 	reasonMark atomic.Int64
+	// checks lets CaseBySourceEvent skip its read on SQLite (eventChecks).
+	checks eventChecks
 }
 
 // groupCommits sets up the group commits for the engine. PostgreSQL gains from a few
