@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -215,18 +216,22 @@ func TestEscalationEndToEnd(t *testing.T) {
 	if warnDM < 0 || toDM < 0 || warnDM > toDM {
 		t.Fatalf("DM order: warning at %d, timeout at %d", warnDM, toDM)
 	}
-	// Linked both ways in the histories.
-	evs, err := ew.cs.Events(ctx, esc.ID)
-	if err != nil {
-		t.Fatal(err)
+	// Linked both ways in the histories: the runner links them once the escalation's
+	// command has returned, which may be after its DM arrived.
+	var evs []cases.Event
+	linked := func() bool {
+		var err error
+		if evs, err = ew.cs.Events(ctx, esc.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Kind == cases.EventLinked && e.New == "#3" {
+				return true
+			}
+		}
+		return false
 	}
-	linked := false
-	for _, e := range evs {
-		linked = linked || e.Kind == cases.EventLinked && e.New == "#3"
-	}
-	if !linked {
-		t.Errorf("the escalation case's history does not link #3: %+v", evs)
-	}
+	waitFor(t, "the escalation case's history to link #3", linked, func() string { return fmt.Sprintf("%+v", evs) })
 	// A fourth warning crosses nothing new: no second action.
 	ew.say(t, ew.mod, "$warn "+mention(ew.target)+" once more")
 	if n := len(ew.escalationCases(t, ew.target)); n != 1 {
