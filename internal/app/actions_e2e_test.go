@@ -218,6 +218,7 @@ func replyCase(t *testing.T, content string) int64 {
 // case and its history, the Discord calls with their audit-log reason and the state they
 // leave, the DM and its order relative to the Discord calls, and the mod-log embed.
 func TestEveryActionEndToEnd(t *testing.T) {
+	t.Parallel()
 	rows := actionRows()
 	catalogue := actions.Catalogue()
 	for _, a := range catalogue.Actions() {

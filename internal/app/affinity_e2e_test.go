@@ -24,6 +24,7 @@ import (
 // cancelled: the case stays pending for reconciliation, the moderator is told that the
 // server moved to another process, and no more work on the guild starts here.
 func TestCommandStopsWhenItsShardIsLost(t *testing.T) {
+	t.Parallel()
 	// Discord's answer to the ban waits on a clock nobody moves: the command is in flight
 	// until something stops it.
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
@@ -94,8 +95,9 @@ func botContents(w *world) []string {
 // gavel_expiry_overdue). The second process, started for the missing shard, lifts it, and
 // the report clears.
 func TestExplicitShardListsClaimTheirGuildsExpiries(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
-	w.dbURL = storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	w.dbURL = storetest.MigratedURL(t, store.Postgres) // skips without PostgreSQL
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	shardOf := func(g discordtest.ID) int { return int((uint64(g) >> 22) % 2) }
@@ -209,13 +211,13 @@ func TestExplicitShardListsClaimTheirGuildsExpiries(t *testing.T) {
 	<-doneSecond
 }
 
-// newLeasedWorld is a world on a fresh, migrated PostgreSQL schema whose gavel takes its
-// one shard on a lease (discord.shards "auto"), with Discord's answers delayed on held; st
-// is the test's own store on that schema. It skips without PostgreSQL.
+// newLeasedWorld is a world on a migrated PostgreSQL schema of its own (the pool's) whose
+// gavel takes its one shard on a lease (discord.shards "auto"), with Discord's answers
+// delayed on held; st is the test's own store on that schema. It skips without PostgreSQL.
 func newLeasedWorld(t *testing.T, held *clock.Manual) (*world, *store.Store, config.Config) {
 	t.Helper()
 	w := newWorld(t, discordtest.WithLatencyClock(held))
-	w.dbURL = storetest.URL(t, store.Postgres)
+	w.dbURL = storetest.MigratedURL(t, store.Postgres)
 	w.shards = "auto"
 	ctx := context.Background()
 	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})

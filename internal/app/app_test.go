@@ -114,6 +114,7 @@ func (w *world) botReply(channel discordtest.ID, want string) (discordtest.Messa
 }
 
 func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -231,6 +232,7 @@ func TestRunEndToEnd(t *testing.T) {
 // TestShutdownFinishesCommandsInFlight cancels Run while a ban waits on Discord: the ban is
 // carried out, its case finalized and the moderator answered before Run returns.
 func TestShutdownFinishesCommandsInFlight(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -293,6 +295,7 @@ func commandCount(t *testing.T, a *app.App, command, outcome string) float64 {
 // TestRunWithoutPrivilegedIntents: Discord refuses the connection (4014) when the portal's
 // intent toggles are off; Run says which ones to turn on, and leaves nothing running.
 func TestRunWithoutPrivilegedIntents(t *testing.T) {
+	t.Parallel()
 	w := &world{}
 	w.s = discordtest.New(t, discordtest.WithPrivilegedIntents(0))
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")

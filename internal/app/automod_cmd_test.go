@@ -103,6 +103,7 @@ func (w *amCmdWorld) ruleKeywords(t *testing.T, name string) []string {
 }
 
 func TestAutoModCommand(t *testing.T) {
+	t.Parallel()
 	w := startAutoModCmdWorld(t)
 
 	// Registered for members with Manage Server, rule names autocompleted.

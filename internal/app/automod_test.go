@@ -200,6 +200,7 @@ func (s *automodSteps) execute(t *testing.T, w *automodWorld, clk *clock.Manual,
 }
 
 func TestAutoModEndToEnd(t *testing.T) {
+	t.Parallel()
 	// The window closes when the test moves the clock: an execution's case is made only
 	// then, and a step's end is an event the test waits for. The fake spaces IDENTIFYs on
 	// the same clock as gavel's shard manager, so the restart below comes after the

@@ -30,6 +30,7 @@ import (
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
+	"github.com/gavelbot/gavel/internal/testmain"
 )
 
 // BenchmarkCommandLatency measures a prefix command end to end: from the moment the fake
@@ -371,10 +372,15 @@ type benchGavelSpec struct {
 	ShardCount, Shards string
 }
 
+// appParallel is how many of the package's tests run at once (testmain.Parallel). Each
+// starts a fake Discord and a gavel of its own, and mostly waits on them.
+const appParallel = 8
+
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchGavelEnv); spec != "" {
 		os.Exit(runBenchGavel(spec, os.Stdin, os.Stdout, os.Stderr))
 	}
+	testmain.Parallel(appParallel)
 	os.Exit(m.Run())
 }
 

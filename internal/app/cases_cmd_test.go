@@ -326,6 +326,7 @@ func outbox(t *testing.T, url string) []modlog.Pending {
 }
 
 func TestCasesCommand(t *testing.T) {
+	t.Parallel()
 	cw := newCasesWorld(t)
 	cw.prepare(t, nil)
 	// The mod log's clock is the test's: a failed edit waits for the test to move it.
@@ -626,6 +627,7 @@ func TestCasesCommand(t *testing.T) {
 // TestCasesRankTooLow: in a guild with ranks, a moderator of rank 3 may list (rank 2) but
 // not modify (rank 4), and the case stays as it was.
 func TestCasesRankTooLow(t *testing.T) {
+	t.Parallel()
 	cw := newCasesWorld(t)
 	cw.prepare(t, func(st *store.Store) {
 		ctx := context.Background()
@@ -717,6 +719,7 @@ func deleteMessage(t *testing.T, cw *casesWorld, channel, id discordtest.ID) {
 // TestCasesModifyExpiry: -duration and -expires move a case's expiry and its scheduled
 // lift; a timeout is applied again in Discord to match.
 func TestCasesModifyExpiry(t *testing.T) {
+	t.Parallel()
 	cw := newCasesWorld(t)
 	cw.prepare(t, nil)
 	cw.start(t)

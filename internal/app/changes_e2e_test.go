@@ -15,8 +15,9 @@ import (
 // service on a store of its own, as gavel web or a second gavel run would) is used by a
 // running gavel as soon as it hears the announcement, long before its cache's 30 seconds.
 func TestSettingsChangedElsewhereAreUsedAtOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
-	w.dbURL = storetest.URL(t, store.Postgres)
+	w.dbURL = storetest.MigratedURL(t, store.Postgres)
 	heard := make(chan store.Change, 16)
 	listening := make(chan struct{})
 	a := w.runApp(t, app.WithChangesListening(func() { close(listening) }),

@@ -166,6 +166,7 @@ func (w *cfgWorld) settings(t *testing.T) (settings.Guild, *permissions.Service)
 func mentionAs(prefix string, id discordtest.ID) string { return prefix + id.String() + ">" }
 
 func TestConfigPrefixForm(t *testing.T) {
+	t.Parallel()
 	w := startConfigWorld(t)
 
 	w.say(t, w.admin, "$config", "gavel's settings in this server", "Prefix", "no ranks")
@@ -252,6 +253,7 @@ func TestConfigPrefixForm(t *testing.T) {
 }
 
 func TestConfigSlashForm(t *testing.T) {
+	t.Parallel()
 	w := startConfigWorld(t)
 	sub, group := discordtest.SubCommand, discordtest.SubCommandGroup
 	str, integer := discordtest.StringOpt, discordtest.IntOpt

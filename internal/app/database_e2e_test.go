@@ -93,9 +93,10 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // quotes the driver (which names the database's user and host); the log has the driver's
 // detail once for the outage, not once per command; gavel_database_up shows it.
 func TestDatabaseDownIsSaidInWords(t *testing.T) {
-	// storetest.URL skips (or, with GAVEL_REQUIRE_POSTGRES=1, fails) without a server.
+	t.Parallel()
+	// storetest.MigratedURL skips (or, with GAVEL_REQUIRE_POSTGRES=1, fails) without a server.
 	w := newWorld(t)
-	schemaURL := storetest.URL(t, store.Postgres)
+	schemaURL := storetest.MigratedURL(t, store.Postgres)
 	u, err := url.Parse(schemaURL)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 // TestCommandsDocumented keeps docs/commands.md complete: every action with its aliases and
 // flags, and every tool command and subcommand, appears in it.
 func TestCommandsDocumented(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/commands.md")
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +83,7 @@ func section(t *testing.T, doc, head string) string {
 // command's Spec.Rank) and docs/commands.md in agreement: the Default ranks table lists
 // exactly those, and the actions table's Default rank column says the same.
 func TestDefaultRanksDocumented(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/commands.md")
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +134,7 @@ func TestDefaultRanksDocumented(t *testing.T) {
 // TestPermissionsDocNamesRealCommands: every command docs/permissions.md names — in its
 // examples, its tables and its refusal messages — is one of gavel's commands.
 func TestPermissionsDocNamesRealCommands(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/permissions.md")
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +187,7 @@ func TestPermissionsDocNamesRealCommands(t *testing.T) {
 // permissions= number is permissions.BotInvite, every permission is named, and every
 // action's BotNeeds is among them.
 func TestReadmeInvitePermissions(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -159,6 +159,7 @@ func (ew *escWorld) firings(t *testing.T, user discordtest.ID) []escalation.Firi
 // crossing (after the warning's DM), a 5-point warning crossing two thresholds takes only
 // the harsher action, voiding a contributing case re-arms, points expire on the clock.
 func TestEscalationEndToEnd(t *testing.T) {
+	t.Parallel()
 	ew := newEscWorld(t)
 	ctx := context.Background()
 
@@ -311,6 +312,7 @@ func TestEscalationEndToEnd(t *testing.T) {
 // warning and records who; an approval runs the action as the approver; a request left a day
 // expires.
 func TestEscalationApproval(t *testing.T) {
+	t.Parallel()
 	ew := newEscWorld(t)
 	ctx := context.Background()
 	ew.say(t, ew.owner, "$escalation preset")
@@ -378,6 +380,7 @@ func TestEscalationApproval(t *testing.T) {
 // An escalation gavel cannot carry out (the member is above gavel's role): the warning
 // stands and the mod log says what failed. Bad settings are refused with what is accepted.
 func TestEscalationRefusals(t *testing.T) {
+	t.Parallel()
 	ew := newEscWorld(t)
 	ctx := context.Background()
 	for cmd, want := range map[string]string{

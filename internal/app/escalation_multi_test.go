@@ -22,12 +22,13 @@ import (
 // database, as processes on two hosts would; the second Discord's clock runs an hour ahead,
 // so that its message ids (snowflakes of their time) never equal the first's.
 func TestEscalationTwoProcessesFireOnce(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []store.Engine{store.Postgres, store.SQLite} {
 		t.Run(string(engine), func(t *testing.T) {
 			a := newWorld(t)
 			worlds := []*world{a}
 			if engine == store.Postgres {
-				a.dbURL = storetest.URL(t, store.Postgres)
+				a.dbURL = storetest.MigratedURL(t, store.Postgres)
 				b := newWorld(t, discordtest.WithClock(func() time.Time { return time.Now().Add(time.Hour) }))
 				b.dbURL = a.dbURL
 				// Each process is the whole bot of its own Discord: each runs shard 0, not a

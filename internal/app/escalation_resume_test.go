@@ -22,11 +22,12 @@ import (
 // timeout in Discord, one escalation case, linked); one whose case was already recorded is
 // linked to it and marked done, with no second case and no Discord call.
 func TestEscalationLeftRunningIsSettledOnceAtRestart(t *testing.T) {
+	t.Parallel()
 	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(engine), func(t *testing.T) {
 			w := newWorld(t)
 			if engine == store.Postgres {
-				w.dbURL = storetest.URL(t, store.Postgres)
+				w.dbURL = storetest.MigratedURL(t, store.Postgres)
 			}
 			ctx := context.Background()
 			st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})

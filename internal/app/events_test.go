@@ -116,6 +116,7 @@ func caseOf(t *testing.T, cs *cases.Service, guild, user discordtest.ID, typ cas
 }
 
 func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, gs := w.services(t)
 	ctx := context.Background()
@@ -218,6 +219,7 @@ func TestActionsTakenOutsideGavelBecomeCases(t *testing.T) {
 // TestMirroringOff: a guild that turned mirror_external_actions off gets no case for a ban
 // done by hand.
 func TestMirroringOff(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, gs := w.services(t)
 	ctx := context.Background()
@@ -238,6 +240,7 @@ func TestMirroringOff(t *testing.T) {
 }
 
 func TestRejailOnRejoin(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, gs := w.services(t)
 	ctx := context.Background()
@@ -312,6 +315,7 @@ func TestRejailOnRejoin(t *testing.T) {
 }
 
 func TestJailRoleDeniedOnNewChannels(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	_, gs := w.services(t)
 	ctx := context.Background()
@@ -343,6 +347,7 @@ func TestJailRoleDeniedOnNewChannels(t *testing.T) {
 // TestPendingCasesReconciledAtStartUp: a crash between recording a case and acting leaves
 // it pending; the next start settles it against Discord's state.
 func TestPendingCasesReconciledAtStartUp(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()
@@ -385,6 +390,7 @@ func TestPendingCasesReconciledAtStartUp(t *testing.T) {
 // TestYoungPendingCasesWait: a pending case younger than the reconcile age may be another
 // process's action in flight; it is settled only once old enough.
 func TestYoungPendingCasesWait(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()

@@ -29,6 +29,7 @@ import (
 // lifted (when Discord knows them neither as a member nor as banned), and the worker makes
 // no GET member or GET ban of its own. Its deliveries are counted by outcome.
 func TestTempbanExpiresThroughRun(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	// The target's reads and bans, in the order the fake served them.
 	var (

@@ -10,6 +10,7 @@ import (
 // TestBooleanFlagValue: a boolean flag reads a yes/no after it in the prefix form, as every
 // command's flags do: "-silent no" is not silent, and "no" is not part of the reason.
 func TestBooleanFlagValue(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	w.start(t)

@@ -108,6 +108,7 @@ func clipFor(s string) string {
 // TestFrontEndRefusals: what a moderator sees of the command front end's refusals (issue
 // 12), each changing nothing.
 func TestFrontEndRefusals(t *testing.T) {
+	t.Parallel()
 	fw := startFront(t)
 	cs, _ := fw.services(t)
 	target, other := mention(fw.target), mention(fw.other)
@@ -202,6 +203,7 @@ func TestFrontEndRefusals(t *testing.T) {
 // commands is answered once, then ignored for a minute (per guild and member); a slash
 // refusal is always answered, ephemerally.
 func TestPlainMemberAnsweredOnce(t *testing.T) {
+	t.Parallel()
 	fw := startFront(t)
 	target := mention(fw.target)
 	for range 3 {
@@ -238,6 +240,7 @@ func TestPlainMemberAnsweredOnce(t *testing.T) {
 // TestCommandsInDirectMessages: a prefix command in a DM is answered as a slash command
 // there is: use this in a server.
 func TestCommandsInDirectMessages(t *testing.T) {
+	t.Parallel()
 	fw := startFront(t)
 	dm := fw.s.OpenDM(fw.mod)
 	fw.s.SendMessage(dm, fw.mod, "$ban "+mention(fw.target)+" spam")

@@ -15,6 +15,7 @@ import (
 // from a role, a new role above the target, a new owner, gavel's own roles changed and its
 // role deleted.
 func TestGuildStateFollowsTheGateway(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	var guildReads atomic.Int64
 	w.s.SetRequestObserver(func(sv discordtest.Served) {

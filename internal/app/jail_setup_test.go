@@ -28,6 +28,7 @@ func (w *cfgWorld) jailOverwrite(t *testing.T, channel discordtest.ID) (discordt
 // channel, config jail check lists what jailed members can still see (with the category a
 // channel is not synced with), and config jail setup finishes the job.
 func TestJailSetup(t *testing.T) {
+	t.Parallel()
 	w := startConfigWorld(t)
 	s := w.s
 	jail := s.AddChannel(w.guild, discordtest.ChannelGuildText, "jail")

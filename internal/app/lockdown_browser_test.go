@@ -15,6 +15,7 @@ import (
 // current lockdown (its case, what it holds) and its snapshot (the @everyone overwrite gavel
 // created, absent before; gavel's own); after unlock it says no channel is locked.
 func TestLockdownOnRaidsPageInBrowser(t *testing.T) {
+	t.Parallel()
 	chrome := chromiumPath(t)
 	ww := newWebWorld(t)
 	// gavel needs Manage Channels besides its Manage Roles to lock.

@@ -275,6 +275,7 @@ func (lw *lockWorld) bigServer() (all, private []discordtest.ID, synced map[disc
 // created removed), leaves the three as the person set them and reports them, in the reply
 // and in the case's mod-log message.
 func TestLockdownServerAndExactUnlock(t *testing.T) {
+	t.Parallel()
 	lw := newLockWorld(t, lockBotPerms)
 	all, private, synced := lw.bigServer()
 	if len(all) != 500 || len(private) < 20 || len(synced) < 100 {
@@ -466,6 +467,7 @@ func (lw *lockWorld) sameAs(t *testing.T, before snapshot, what string) {
 // on the test clock; at 72 hours the lockdown ends by itself: the channels are as they were
 // and the pause is lifted.
 func TestLockdownThreeDaysKeepsInvitesPaused(t *testing.T) {
+	t.Parallel()
 	lw := newLockWorld(t, lockBotPerms)
 	ids := lw.smallServer()
 	before := lw.snapshot(ids)
@@ -516,6 +518,7 @@ func TestLockdownThreeDaysKeepsInvitesPaused(t *testing.T) {
 // (no case, no overwrite); a bad duration, an unknown channel, a user where a channel is
 // expected, and an unlock with nothing locked are refused with what is accepted.
 func TestLockdownRefusals(t *testing.T) {
+	t.Parallel()
 	t.Run("no Manage Roles", func(t *testing.T) {
 		lw := newLockWorld(t, lockBotPerms&^discordtest.PermManageRoles)
 		ids := lw.smallServer()
@@ -581,6 +584,7 @@ func TestLockdownRefusals(t *testing.T) {
 // started again before the hour is over; the new process ends it on time (the timer is in the
 // database), restoring both channels, and the case is processed.
 func TestLockdownEndsAfterRestart(t *testing.T) {
+	t.Parallel()
 	lw := newLockWorld(t, lockBotPerms)
 	ids := lw.smallServer()
 	before := lw.snapshot(ids)
@@ -610,6 +614,7 @@ func TestLockdownEndsAfterRestart(t *testing.T) {
 // cancelled), the hour passing unlocks nothing, and `unlock server` brings #chat back to
 // what it was before the first lock.
 func TestLockdownSupersededByLaterLock(t *testing.T) {
+	t.Parallel()
 	lw := newLockWorld(t, lockBotPerms)
 	ids := lw.smallServer()
 	before := lw.snapshot(ids)

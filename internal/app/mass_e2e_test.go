@@ -189,6 +189,7 @@ func (w *massWorld) cases(t *testing.T) []cases.Case {
 // message ends with the outcome. A dry run whose Confirm comes after 5 minutes (the test's
 // clock) does nothing.
 func TestMassBanCommandEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newMassWorld(t, 1000)
 	msg, confirm := w.dryRun(t, "$massban joined:1h age:1d raid of spam bots")
 	if !strings.Contains(msg.Content, "**1000** users") || !strings.Contains(msg.Content, "5 bulk calls") {
@@ -246,6 +247,7 @@ func TestMassBanCommandEndToEnd(t *testing.T) {
 // TestMassBanRefusalsEndToEnd: a mass ban of the owner, of gavel, with a pattern that does
 // not compile, or by a member without the permissions is refused with what is accepted.
 func TestMassBanRefusalsEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newMassWorld(t, 3)
 	for cmd, want := range map[string]string{
 		"$massban " + w.owner.String() + " x":          "the owner",
@@ -272,6 +274,7 @@ func TestMassBanRefusalsEndToEnd(t *testing.T) {
 // one who then joins is banned on sight with a case. With the account-age gate on, a new
 // account that joins is timed out until it is old enough, with a case and a DM saying why.
 func TestBanOnJoinAndAgeGateEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newMassWorld(t, 0)
 	var outside []discordtest.ID
 	for i := range 3 {

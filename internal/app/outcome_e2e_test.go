@@ -29,6 +29,7 @@ func (w *world) bansByGavel() int {
 // passing unbans no one); a tempban of the banned sets the ban's end; a timeout of the
 // timed-out moves its end; each reply says what changed.
 func TestTransitionsEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
@@ -78,6 +79,7 @@ func TestTransitionsEndToEnd(t *testing.T) {
 // its case pending with a reply that says so, and reconciliation settles it from Discord's
 // state.
 func TestUnknownOutcomeEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()
@@ -113,6 +115,7 @@ func TestUnknownOutcomeEndToEnd(t *testing.T) {
 // While the ban breaker is open, a ban is refused before any DM or case, saying until when;
 // a kick Discord refuses after its DM went out is corrected by a second DM.
 func TestOpenBreakerEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()

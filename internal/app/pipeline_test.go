@@ -17,6 +17,7 @@ import (
 // becomes active with its unban scheduled, and the poller lifts it when it is due, with the
 // mod log told. A permanent ban reconciled beside it schedules nothing.
 func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()

@@ -76,6 +76,7 @@ func alive(w *world, channel, message discordtest.ID) bool {
 // the injected clock); a lift lets them poll again; and a poll ban recorded before gavel
 // started (another run) is enforced from the database.
 func TestPollbanDeletesPolls(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()

@@ -225,6 +225,7 @@ func (w *channelWorld) bulkDeleted(t *testing.T, channel discordtest.ID, reason 
 }
 
 func TestPurgeEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newChannelWorld(t)
 	// Transient replies wait on a manual clock: one stays until the test moves it.
 	clk := clock.NewManual(time.Now().UTC())
@@ -379,6 +380,7 @@ func TestPurgeEndToEnd(t *testing.T) {
 }
 
 func TestSlowmodeEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newChannelWorld(t)
 	w.start(t)
 	ch := "<#" + w.general.String() + ">"
@@ -430,6 +432,7 @@ func TestSlowmodeEndToEnd(t *testing.T) {
 // TestTransientReplyDeletedAtShutdown: a shutdown neither waits out the reply's delay nor
 // leaves the reply behind.
 func TestTransientReplyDeletedAtShutdown(t *testing.T) {
+	t.Parallel()
 	w := newChannelWorld(t)
 	// On a manual clock that never moves, the delay never passes: a shutdown that waited
 	// for it would not return (stop fails the test).
@@ -446,6 +449,7 @@ func TestTransientReplyDeletedAtShutdown(t *testing.T) {
 
 // TestChannelToolsDiscordErrors: Discord's refusals are explained, an outage is retried.
 func TestChannelToolsDiscordErrors(t *testing.T) {
+	t.Parallel()
 	w := newChannelWorld(t)
 	w.start(t)
 	ch := "<#" + w.general.String() + ">"
@@ -492,6 +496,7 @@ func TestChannelToolsDiscordErrors(t *testing.T) {
 // gives up waiting (its timeout, or a second interrupt) is answered with why, before its
 // own words on what was done.
 func TestToolCutShortByShutdown(t *testing.T) {
+	t.Parallel()
 	w := newChannelWorld(t)
 	w.fill(w.general, w.target, 3, time.Minute)
 	stop := w.start(t, app.WithShutdownTimeout(time.Millisecond))

@@ -104,6 +104,7 @@ func (rw *raidWorld) click(t *testing.T, user discordtest.ID, msg discordtest.Me
 //   - A second raid whose verification level a person changed meanwhile: End raid mode leaves
 //     the level as they set it and the record says so.
 func TestRaidButtonsEndToEnd(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidJoiner: "none"})
 	ctx := context.Background()
 	g := discord.GuildID(rw.guild)
@@ -277,6 +278,7 @@ func (w *world) answerIn(t *testing.T, channel, user discordtest.ID, command str
 // unknown raid number, a raid with nobody left, and a filter nobody matches are refused, with
 // nothing done.
 func TestMassCommandRaidTargetsEndToEnd(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidJoiner: "none"})
 	ctx := context.Background()
 	g := discord.GuildID(rw.guild)
@@ -372,6 +374,7 @@ func TestMassCommandRaidTargetsEndToEnd(t *testing.T) {
 // the raid-report system message (type 38). With it off, neither does; `raid start` after
 // the signal (run after it, in the guild's order) finds raid mode off.
 func TestRaidDiscordSignalEndToEnd(t *testing.T) {
+	t.Parallel()
 	t.Run("on", func(t *testing.T) {
 		rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidDiscordSignal: "on"})
 		rw.s.ReportRaid(rw.guild, 0)

@@ -201,6 +201,7 @@ func (rw *raidWorld) raids(t testing.TB) *raid.Service {
 // join (not before), by its durable check on the test clock, undoing the responses in
 // reverse: the verification level restored, invites resumed.
 func TestRaidEndToEnd(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, nil)
 	ctx := context.Background()
 	w := rw.world
@@ -428,6 +429,7 @@ func raidMessage(t *testing.T, rw *raidWorld, caseID int64) discordtest.Message 
 // changes one (a settings history row); bad input is refused with what is accepted, and
 // changes nothing.
 func TestRaidConfigThroughDiscord(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, false, nil)
 	w := rw.world
 	ctx := context.Background()

@@ -28,8 +28,9 @@ import (
 // overdue). When the other process stops and this one takes the shard again, the check
 // runs here and ends raid mode, undoing its responses.
 func TestRaidWorkStaysWithTheGuildsShard(t *testing.T) {
+	t.Parallel()
 	fenced := &fenceLog{news: make(chan struct{})}
-	rw := newRaidWorldOn(t, raidSetup{dbURL: storetest.URL(t, store.Postgres), shards: "auto", shardCount: "1", log: slog.New(fenced)}, true, nil)
+	rw := newRaidWorldOn(t, raidSetup{dbURL: storetest.MigratedURL(t, store.Postgres), shards: "auto", shardCount: "1", log: slog.New(fenced)}, true, nil)
 	ctx := context.Background()
 	w := rw.world
 	g := discord.GuildID(w.guild)

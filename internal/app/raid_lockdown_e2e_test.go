@@ -120,6 +120,7 @@ func (rw *raidWorld) say(t *testing.T, text, want string) {
 // every overwrite exactly as before (those gavel created removed), then the verification
 // level, then the invite pause (which the lockdown's unlock left to the raid).
 func TestRaidLockdownServer(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidLockdown: "server"}, lockdownSeed(false))
 	ctx := context.Background()
 	g := discord.GuildID(rw.guild)
@@ -181,6 +182,7 @@ func TestRaidLockdownServer(t *testing.T) {
 // lockdown alone and records it. A server lockdown a moderator started before the raid is
 // not stacked on, and ending raid mode keeps invites paused for it (it lifts its own).
 func TestRaidLockdownUnlockedByHand(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidLockdown: "server"}, lockdownSeed(false))
 	before := rw.overwrites()
 	rw.raidOf(t)
@@ -234,6 +236,7 @@ func TestRaidLockdownUnlockedByHand(t *testing.T) {
 // (nothing changed); raid mode goes on with its other responses, and the failure is a step
 // of the raid shown in its mod-log message.
 func TestRaidLockdownWithoutManageRoles(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidLockdown: "server"}, lockdownSeed(true))
 	ctx := context.Background()
 	before := rw.overwrites()

@@ -17,6 +17,7 @@ import (
 // (no gap), by the raid's durable check on the test clock; then raid mode ends an hour after
 // the last surge and the pause is lifted.
 func TestRaidKeepsInvitesPausedForThreeDays(t *testing.T) {
+	t.Parallel()
 	rw := newRaidWorld(t, true, map[settings.RaidKey]string{settings.RaidThreshold: "3", settings.RaidWindow: "5s",
 		settings.RaidQuiet: "1h", settings.RaidJoiner: "none", settings.RaidRaiseVerification: "off"})
 	ctx := context.Background()

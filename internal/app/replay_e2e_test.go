@@ -49,6 +49,7 @@ func (w *world) runApp(t *testing.T, opts ...app.Option) *app.App {
 // second case, no second Discord action and no second reply; a replayed tool changes
 // nothing and says nothing; a replayed refusal is not answered again.
 func TestReplayedCommandsAreHandledOnce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	modlogChannel := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "mod-log")
 	cs, gs := w.services(t)

@@ -59,6 +59,7 @@ func pingsNobody(t *testing.T, what string, m discordtest.Message) {
 // letter case and over-long content refused; posts that ping nobody; and the slash forms,
 // with the post public and autocomplete of names.
 func TestSnippetsEndToEnd(t *testing.T) {
+	t.Parallel()
 	var helper, trustedRole discordtest.ID
 	w := startConfigWorld(t, func(w *cfgWorld) {
 		helperRole := w.s.AddRole(w.guild, "helpers", 3, discordtest.PermManageMessages)

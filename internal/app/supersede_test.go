@@ -15,6 +15,7 @@ import (
 // permanent ban there must not be lifted when the tempban's time comes. The unban and the ban
 // reach gavel through the audit log, become cases, and cancel the scheduled unban.
 func TestOutsideBanSupersedesTempbanExpiry(t *testing.T) {
+	t.Parallel()
 	t.Run("mirrored", func(t *testing.T) { testOutsideBanSupersedes(t, true) })
 	// With mirroring off no case is recorded for the outside actions, but the stale expiry
 	// is cancelled all the same.

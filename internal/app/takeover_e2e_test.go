@@ -24,6 +24,7 @@ import (
 // refusal. (Recorded after the answer, the replay was handled as a new command and
 // refused a second time.)
 func TestReplayWhileARefusalIsAnsweredIsDropped(t *testing.T) {
+	t.Parallel()
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
 	w := newWorld(t, discordtest.WithLatencyClock(held))
 	a := w.runApp(t)
@@ -59,6 +60,7 @@ func TestReplayWhileARefusalIsAnsweredIsDropped(t *testing.T) {
 // over, RESUMEs it and gets the warn replayed. A, whose command was stopped before it
 // recorded anything, says nothing; B warns and answers: one case, one answer.
 func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T) {
+	t.Parallel()
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
 	w, st, cfg := newLeasedWorld(t, held)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -146,6 +148,7 @@ func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T)
 // it is woken at once: the lift runs with the test's clock standing still. (It used to
 // wait for its next look on its clock.)
 func TestExpiryPollerLooksAgainOnceTheShardCountIsKnown(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.shards = "0"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

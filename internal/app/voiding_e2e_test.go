@@ -35,6 +35,7 @@ func (w *world) say(t *testing.T, user discordtest.ID, content string) discordte
 // Voiding a tempban whose ban is in force keeps its end (the unban still happens on time)
 // and says so; -lift lifts it now through the pipeline, with an UNBAN case linked to it.
 func TestVoidingAPunishmentInForce(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()

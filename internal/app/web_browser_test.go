@@ -39,6 +39,7 @@ func chromiumPath(t *testing.T) string {
 // without the permission sees no server and is refused the case list; the AutoMod tester
 // reports the rule a pasted message trips.
 func TestDashboardInBrowser(t *testing.T) {
+	t.Parallel()
 	chrome := chromiumPath(t)
 	ww := newWebWorld(t)
 	cs := ww.casesService(t)

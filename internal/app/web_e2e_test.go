@@ -203,6 +203,7 @@ func csrfOf(t *testing.T, page string) string {
 // exports, a case, a reason edit that reaches the mod log, and every refusal, each
 // changing nothing.
 func TestDashboardOverHTTP(t *testing.T) {
+	t.Parallel()
 	ww := newWebWorld(t)
 	g := ww.guild.String()
 	cs := ww.casesService(t)

@@ -16,6 +16,7 @@ import (
 // so the next page sees the change; and the entry ends after restcache.DefaultMemberTTL on
 // gavel's clock.
 func TestDashboardMemberCache(t *testing.T) {
+	t.Parallel()
 	ww := newWebWorld(t)
 	var mu sync.Mutex
 	var calls []string

@@ -19,6 +19,7 @@ import (
 // in the audit-log channel naming the dashboard user; a moderator without automod's rights
 // is refused and changes nothing.
 func TestWebAutoModOnPostgres(t *testing.T) {
+	t.Parallel()
 	cw, ww, _ := startRunAndWeb(t)
 	g := cw.guild.String()
 	if r := cw.send(t, cw.owner, `$automod create scams -keywords "free nitro", scam*`); !strings.Contains(r.Content, "scams") {

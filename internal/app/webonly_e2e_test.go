@@ -86,8 +86,9 @@ func pageCalls(m map[string]int) int { return m["member"] + m["guild"] + m["othe
 // at most one Discord call per page on a cold member cache and none on a warm one, and the
 // cache's expiry on a manual clock.
 func TestWebProcessOnPostgres(t *testing.T) {
+	t.Parallel()
 	cw := newCasesWorld(t)
-	cw.dbURL = storetest.URL(t, store.Postgres)
+	cw.dbURL = storetest.MigratedURL(t, store.Postgres)
 	clk := clock.NewManual(time.Now().UTC())
 	// gavel run records the guilds it is in; gavel web serves those.
 	cw.prepare(t, func(st *store.Store) {
@@ -318,6 +319,7 @@ func signInAs(t *testing.T, ww *webWorld, user discordtest.ID) *http.Client {
 
 // gavel web refuses SQLite, saying to serve the dashboard from gavel run.
 func TestWebProcessRefusesSQLite(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	cfg := w.config()
 	cfg.Web = config.Web{Addr: "127.0.0.1:0", PublicURL: "http://127.0.0.1:1", ClientSecret: "s"}

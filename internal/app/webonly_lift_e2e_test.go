@@ -30,6 +30,7 @@ import (
 // reload. A permanent ban, which has no end to move, is refused with where to lift it, and
 // a moderator without the unban permission is refused; neither changes anything.
 func TestWebLiftThroughGavelRun(t *testing.T) {
+	t.Parallel()
 	cw, ww, _ := startRunAndWeb(t)
 	tb := replyCase(t, cw.send(t, cw.owner, "$tempban <@"+cw.other.String()+"> -d 2d spam").Content)
 	ban := replyCase(t, cw.send(t, cw.owner, "$ban <@"+cw.target.String()+"> raid").Content)
@@ -128,7 +129,7 @@ func TestWebLiftThroughGavelRun(t *testing.T) {
 func startRunAndWeb(t *testing.T) (*casesWorld, *webWorld, *app.WebOnly) {
 	t.Helper()
 	cw := newCasesWorld(t)
-	cw.dbURL = storetest.URL(t, store.Postgres)
+	cw.dbURL = storetest.MigratedURL(t, store.Postgres)
 	cw.prepare(t, nil)
 	amRole := cw.s.CreateRole(cw.guild, "automod", 3, discordtest.PermManageGuild)
 	cw.s.SetMemberRoles(cw.guild, cw.s.BotID(), cw.botRole, amRole)

@@ -59,6 +59,30 @@ func OpenWith(t testing.TB, e store.Engine, opts store.Options) *store.Store {
 	return st
 }
 
+// MigratedURL returns the URL of a migrated database on engine e for a test that opens it
+// itself, or hands it to an App or a gavel process (which migrate at start and find
+// nothing to do): on PostgreSQL a schema from the pool (pool.go), held by t and emptied for
+// the next test when t ends; otherwise a new database, migrated. Separate processes given
+// the URL share the database.
+func MigratedURL(t testing.TB, e store.Engine) string {
+	t.Helper()
+	if e == store.Postgres {
+		if u := pooledPostgresURL(t); u != "" {
+			return u
+		}
+	}
+	u := URL(t, e)
+	st, err := store.OpenURL(context.Background(), u, store.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatalf("open %s: %v", e, err)
+	}
+	defer st.Close()
+	if _, err := st.MigrateUp(context.Background()); err != nil {
+		t.Fatalf("migrate %s: %v", e, err)
+	}
+	return u
+}
+
 // OpenUnmigrated returns an empty store on engine e.
 func OpenUnmigrated(t testing.TB, e store.Engine) *store.Store {
 	t.Helper()
