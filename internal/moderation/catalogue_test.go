@@ -9,6 +9,7 @@ import (
 
 // TestCatalogueIsConsistent guards the declarations every front-end and the pipeline rely on.
 func TestCatalogueIsConsistent(t *testing.T) {
+	t.Parallel()
 	cat := actions.Catalogue()
 	seenCase := map[string]bool{}
 	for _, a := range cat.Actions() {

@@ -175,6 +175,7 @@ func (w *checkWorld) request(t *testing.T, mod int64, action string, target int6
 }
 
 func TestRefusalsHaveNoSideEffect(t *testing.T) {
+	t.Parallel()
 	allPerms := permissions.BanMembers | permissions.KickMembers | permissions.ModerateMembers | permissions.ManageRoles
 	tests := []struct {
 		name      string
@@ -271,6 +272,7 @@ func TestRefusalsHaveNoSideEffect(t *testing.T) {
 
 // The owner is above everyone as a moderator, and the checks let through what they should.
 func TestChecksAllowTheOwnerAndRecordsNeedNoDiscordCall(t *testing.T) {
+	t.Parallel()
 	w := newCheckWorld(t, permissions.BanMembers|permissions.KickMembers)
 	ctx := context.Background()
 	res := w.co.Execute(ctx, w.request(t, dOwner, "kick", dBob))

@@ -249,6 +249,7 @@ func (w *world) dms(user discordtest.ID) []discordtest.Message {
 }
 
 func TestBanEndToEnd(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
 		res := w.run(t, w.alice, "ban", w.bob, func(r *moderation.Request) { r.PurgeDays = 1 })
@@ -311,6 +312,7 @@ func TestBanEndToEnd(t *testing.T) {
 }
 
 func TestHackbanOfANonMember(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	c := succeeded(t, w.run(t, w.alice, "ban", w.dave), cases.Hackban)
 	if _, ok := w.s.Banned(w.guild, w.dave); !ok || c.UserID != discord.UserID(w.dave) {
@@ -330,6 +332,7 @@ func TestHackbanOfANonMember(t *testing.T) {
 }
 
 func TestKickTimeoutAndWarn(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	succeeded(t, w.run(t, w.alice, "kick", w.carol), cases.Kick)
 	if _, ok := w.s.Member(w.guild, w.carol); ok {
@@ -378,6 +381,7 @@ func TestKickTimeoutAndWarn(t *testing.T) {
 }
 
 func TestJailThenUnjailRestoresRoles(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	c := succeeded(t, w.run(t, w.alice, "jail", w.bob), cases.Jail)
 	if !slices.Equal(c.RoleIDs, cases.IDs{discord.RoleID(w.member)}) {
@@ -405,6 +409,7 @@ func sorted(ids []discordtest.ID) []discordtest.ID {
 }
 
 func TestForbiddenAtDiscordVoidsTheCase(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	w.s.FailNext(banRoute, 1, 403)
 	res := w.run(t, w.alice, "ban", w.bob)
@@ -424,6 +429,7 @@ func TestForbiddenAtDiscordVoidsTheCase(t *testing.T) {
 }
 
 func TestServerErrorsAreRetried(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	w.s.FailNext(banRoute, 3, 500)
 	succeeded(t, w.run(t, w.alice, "ban", w.bob), cases.Ban)
@@ -436,6 +442,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 }
 
 func TestTwoModeratorsBanTheSameUser(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
 		var wg sync.WaitGroup
@@ -474,6 +481,7 @@ func TestTwoModeratorsBanTheSameUser(t *testing.T) {
 }
 
 func TestFiftyTargetsInParallel(t *testing.T) {
+	t.Parallel()
 	// Rate limits are the adapter's business (tested there); lifted here so the test
 	// measures the pipeline, not the fake's buckets.
 	w := newWorld(t, store.SQLite, discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0))
@@ -517,6 +525,7 @@ func (p leavesOnDM) SendDM(ctx context.Context, userID discord.UserID, msg disco
 }
 
 func TestTargetLeftBeforeTheKick(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	port := leavesOnDM{Adapter: w.port, leave: func() { w.s.UserLeaves(w.guild, w.carol) }}
 	w.co = moderation.NewCoordinator(actions.Catalogue(), port, w.cases, w.settings, executor.New(executor.WithRetries(2, time.Millisecond, time.Millisecond)),
@@ -535,6 +544,7 @@ func TestTargetLeftBeforeTheKick(t *testing.T) {
 // and a reply that says until when. The bans that opened it (500s, whose outcome Discord
 // never told) stay pending for reconciliation.
 func TestOpenBreakerRefusesBeforeAnySideEffect(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	// Three bans fail through all four attempts each: the ban breaker opens.
 	w.s.FailNext(banRoute, 12, 500)
@@ -568,6 +578,7 @@ func TestOpenBreakerRefusesBeforeAnySideEffect(t *testing.T) {
 }
 
 func TestSoftbanBansAndUnbans(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	succeeded(t, w.run(t, w.alice, "softban", w.bob), cases.Softban)
 	if _, ok := w.s.Banned(w.guild, w.bob); ok {
@@ -590,6 +601,7 @@ func (slowDM) SendDM(ctx context.Context, _ discord.UserID, _ discord.Message) (
 }
 
 func TestSlowDMDoesNotHoldTheBan(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	w.co = moderation.NewCoordinator(actions.Catalogue(), slowDM{w.port}, w.cases, w.settings, executor.New(),
 		moderation.WithBotUserID(discord.UserID(w.s.BotID())), moderation.WithDMTimeout(50*time.Millisecond))

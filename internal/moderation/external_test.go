@@ -20,6 +20,7 @@ import (
 )
 
 func TestRecordExternal(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
 		ctx := context.Background()
@@ -125,6 +126,7 @@ func TestRecordExternal(t *testing.T) {
 }
 
 func TestRejail(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
 		ctx := context.Background()
@@ -189,6 +191,7 @@ func TestRejail(t *testing.T) {
 }
 
 func TestRejailFailureIsRecorded(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	ctx := context.Background()
 	jail := succeeded(t, w.run(t, w.alice, "jail", w.bob), cases.Jail)
@@ -208,6 +211,7 @@ func TestRejailFailureIsRecorded(t *testing.T) {
 }
 
 func TestDenyJailRole(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	ctx := context.Background()
 	jailChannel := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "jail")
@@ -270,6 +274,7 @@ func TestDenyJailRole(t *testing.T) {
 }
 
 func TestReconcile(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
 		// The cases' age is read from a clock the test moves, not waited for.

@@ -135,6 +135,7 @@ func withDuration(d time.Duration) func(*moderation.Request) {
 }
 
 func TestTempbanLiftedOnTime(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
@@ -189,6 +190,7 @@ func TestTempbanLiftedOnTime(t *testing.T) {
 // TestManualUnbanThenBanLeavesBanned is Red-DiscordBot #2160: an expired tempban must not
 // lift a later permanent ban, whether the ban went through gavel or Discord's own client.
 func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		ctx := context.Background()
@@ -230,6 +232,7 @@ func TestManualUnbanThenBanLeavesBanned(t *testing.T) {
 }
 
 func TestLongTimeoutRenewed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		const horizon = 2 * time.Second
 		w := newExpiring(t, st.Engine(), expiry.Config{}, moderation.WithTimeoutHorizon(horizon))
@@ -269,6 +272,7 @@ func TestLongTimeoutRenewed(t *testing.T) {
 }
 
 func TestShortTimeoutExpiredMarker(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		to := succeeded(t, w.run(t, w.alice, "timeout", w.carol, withDuration(time.Minute)), cases.Timeout)
@@ -289,6 +293,7 @@ func TestShortTimeoutExpiredMarker(t *testing.T) {
 }
 
 func TestTimedJailLifted(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		jail := succeeded(t, w.run(t, w.alice, "jail", w.bob, withDuration(time.Minute)), cases.Jail)
@@ -321,6 +326,7 @@ func TestTimedJailLifted(t *testing.T) {
 // time with their own lift case (POLLUNBAN, SNIPPETUNBAN) by the bot, naming the case they
 // end, linked both ways, and the restriction is gone from gavel's records.
 func TestTimedPollAndSnippetBansLifted(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		for _, tc := range []struct {
@@ -363,6 +369,7 @@ func TestTimedPollAndSnippetBansLifted(t *testing.T) {
 // TestFailingUnbanBacksOffAndGivesUp: an unban refused with 403 is retried with backoff, a
 // bounded number of times, then a warning in the mod log asks a human to act.
 func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		cfg := expiry.Config{MaxAttempts: 3, BackoffBase: 200 * time.Millisecond, BackoffMax: time.Second}
 		w := newExpiring(t, st.Engine(), cfg)
@@ -428,6 +435,7 @@ func TestFailingUnbanBacksOffAndGivesUp(t *testing.T) {
 // -duration` does) re-applies Discord's timeout up to the new end at once, then marks the
 // case expired at that end.
 func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		to := succeeded(t, w.run(t, w.alice, "timeout", w.carol, withDuration(time.Hour)), cases.Timeout)
@@ -461,6 +469,7 @@ func TestRescheduledTimeoutFollowsTheCase(t *testing.T) {
 // TestRunnerChecksForLaterCases: a later ban recorded by a path that did not supersede the
 // pending unban (a mirrored action, say) still stops the unban: the runner itself checks.
 func TestRunnerChecksForLaterCases(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newExpiring(t, st.Engine(), expiry.Config{})
 		tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestLocksSerialiseOneTarget(t *testing.T) {
+	t.Parallel()
 	l := moderation.NewLocks()
 	var inside, maxInside atomic.Int32
 	var wg sync.WaitGroup
@@ -48,6 +49,7 @@ func TestLocksSerialiseOneTarget(t *testing.T) {
 }
 
 func TestLocksLetOtherTargetsThrough(t *testing.T) {
+	t.Parallel()
 	l := moderation.NewLocks()
 	unlock, err := l.Lock(context.Background(), 1, 2)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 // mass kick this process has not yet heard of losing is refused by the fence: its record
 // is never written and nobody is kicked.
 func TestMassActionsStayWithTheGuildsShard(t *testing.T) {
+	t.Parallel()
 	w := massWorld(t, store.Postgres) // skips without PostgreSQL
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

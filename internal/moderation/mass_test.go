@@ -62,6 +62,7 @@ func (w *world) children(t *testing.T, parent int64) map[discord.UserID][]cases.
 // TestMassBanThousand: 1,000 raiders are banned in five bulk calls, each with one active BAN
 // child of the parent case, and the mod log shows the mass action as one message.
 func TestMassBanThousand(t *testing.T) {
+	t.Parallel()
 	for _, engine := range engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			w := massWorld(t, engine)
@@ -121,6 +122,7 @@ func TestMassBanThousand(t *testing.T) {
 // TestMassBanRefusals: the owner, gavel, a moderator above the issuer, more than 10,000 ids,
 // gavel without Manage Server: each refused with what is accepted, nothing changed.
 func TestMassBanRefusals(t *testing.T) {
+	t.Parallel()
 	w := massWorld(t, store.SQLite)
 	ids := w.raiders(3)
 	ctx := context.Background()
@@ -172,6 +174,7 @@ func TestMassBanRefusals(t *testing.T) {
 // stops the rest, they go to the ban-on-join list, their child cases voided saying so; the
 // already banned fail as such.
 func TestMassBanNonMemberCap(t *testing.T) {
+	t.Parallel()
 	for _, engine := range engines(t) {
 		t.Run(string(engine), func(t *testing.T) {
 			w := massWorld(t, engine)
@@ -233,6 +236,7 @@ func TestMassBanNonMemberCap(t *testing.T) {
 // TestMassBanCancelBetweenChunks: a Cancel after the first chunk stops the mass ban there:
 // 200 banned, the other 300 never sent and without cases.
 func TestMassBanCancelBetweenChunks(t *testing.T) {
+	t.Parallel()
 	w := massWorld(t, store.SQLite)
 	ids := w.raiders(500)
 	req := w.massReq(moderation.MassBan, ids)
@@ -257,6 +261,7 @@ func TestMassBanCancelBetweenChunks(t *testing.T) {
 // TestMassKickOneByOne: kicks go through the whole pipeline one target at a time, each a
 // KICK child of the parent; a non-member is reported, not kicked.
 func TestMassKickOneByOne(t *testing.T) {
+	t.Parallel()
 	w := massWorld(t, store.SQLite)
 	ids := w.raiders(5)
 	res := w.co.ExecuteMass(context.Background(), w.massReq(moderation.MassKick, append(ids, discord.UserID(w.dave))))

@@ -45,6 +45,7 @@ func checkEmbed(t *testing.T, what string, e discord.Embed) {
 }
 
 func TestNotices(t *testing.T) {
+	t.Parallel()
 	cat := actions.Catalogue()
 	tempban, _ := cat.Lookup("tempban")
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
@@ -83,6 +84,7 @@ func TestNotices(t *testing.T) {
 // The reply says what became of the DM in words that fit each outcome, names a user known
 // only by id once, and escapes a username's markdown.
 func TestSuccessReplyWording(t *testing.T) {
+	t.Parallel()
 	ban := actions.Ban()
 	c := cases.Case{Number: 3, Type: cases.Ban, Status: cases.Active}
 	named := discord.User{ID: 6, Username: "__init__"}
@@ -109,6 +111,7 @@ func TestSuccessReplyWording(t *testing.T) {
 }
 
 func TestAuditReason(t *testing.T) {
+	t.Parallel()
 	mod := discord.User{ID: 42, Username: "alice"}
 	if got := moderation.AuditReason(mod, "spam\n  links"); got != "alice (42): spam links" {
 		t.Errorf("AuditReason = %q", got)

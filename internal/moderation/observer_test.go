@@ -36,6 +36,7 @@ func (c *caseCounter) CaseSettled(path string, t cases.Type, st cases.Status) {
 // all: a command that succeeds and one Discord refuses, an action seen in the audit log,
 // and a pending case reconciled.
 func TestEveryPathIsCounted(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	ctx := context.Background()
 	counter := &caseCounter{}

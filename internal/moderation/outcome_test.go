@@ -35,6 +35,7 @@ func (r *reconcileRequests) count() int { r.mu.Lock(); defer r.mu.Unlock(); retu
 // interaction's deadline) may have happened: its case stays pending, the reply says so,
 // reconciliation is asked for, and it activates the case when Discord shows the ban.
 func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewManual(time.Now().UTC())
 	w := newWorld(t, store.SQLite, discordtest.WithLatencyClock(clk))
 	var asked reconcileRequests
@@ -90,6 +91,7 @@ func TestCancelledBanStaysPendingAndIsReconciled(t *testing.T) {
 // shows no ban, reconciliation voids it, and the member, told of the ban before it, gets the
 // correction.
 func TestDroppedBanStaysPendingAndIsReconciled(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	w.s.DropConnections(banRoute, 100)
 	res := w.run(t, w.alice, "ban", w.bob)
@@ -116,6 +118,7 @@ func TestDroppedBanStaysPendingAndIsReconciled(t *testing.T) {
 // A ban Discord refuses (a 4xx) after the DM went out is voided, and the member is told the
 // announced ban did not take effect.
 func TestRefusedBanIsVoidedAndCorrected(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	w.s.FailNext(banRoute, 1, 403)
 	res := w.run(t, w.alice, "ban", w.bob)
@@ -143,6 +146,7 @@ func (failingDM) SendDM(context.Context, discord.UserID, discord.Message) (disco
 
 // The reply says why a DM was not delivered: closed DMs only for Discord's 50007.
 func TestDMFailureIsWorded(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	w.s.SetDMsClosed(w.bob, true)
 	res := w.run(t, w.alice, "warn", w.bob)
@@ -160,6 +164,7 @@ func TestDMFailureIsWorded(t *testing.T) {
 // A ban by id of a user outside the server (a HACKBAN) sends no DM: they share no server
 // with gavel, and Discord would refuse it.
 func TestHackbanSendsNoDM(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, store.SQLite)
 	res := w.run(t, w.alice, "ban", w.dave)
 	c := succeeded(t, res, cases.Hackban)

@@ -17,6 +17,7 @@ import (
 // scheduled, a timeout longer than Discord's limit its renewal before Discord's timeout
 // ends, and a case a later one decides gets no expiry and cancels nothing.
 func TestReconcileSchedulesExpiries(t *testing.T) {
+	t.Parallel()
 	w := newExpiring(t, store.SQLite, expiry.Config{})
 	ctx := context.Background()
 	now := w.clk.Now()

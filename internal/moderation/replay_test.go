@@ -17,6 +17,7 @@ import (
 // the first was handled or at the same moment, records nothing, calls Discord for nothing
 // and has nothing to say; the guild's numbers stay dense.
 func TestReplayedEventMakesNoSecondCase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		w := newWorld(t, st.Engine())
 		const ev discord.EventID = 1234567890123456789

@@ -44,6 +44,7 @@ func (w expiring) openKinds(t *testing.T, c cases.Case) []expiry.Kind {
 // no second Discord ban, and the tempban's unban superseded, so the minute passing unbans
 // no one.
 func TestBanMakesTempbanPermanent(t *testing.T) {
+	t.Parallel()
 	w := newExpiring(t, store.SQLite, expiry.Config{})
 	tb := succeeded(t, w.run(t, w.alice, "tempban", w.bob, withDuration(time.Minute)), cases.Tempban)
 	res := w.run(t, w.alice, "ban", w.bob)
@@ -76,6 +77,7 @@ func TestBanMakesTempbanPermanent(t *testing.T) {
 // A tempban of a banned user sets an end to the ban: a TEMPBAN case scheduling the unban,
 // no Discord ban; a second tempban moves that end.
 func TestTempbanSetsAndMovesEndOfBan(t *testing.T) {
+	t.Parallel()
 	w := newExpiring(t, store.SQLite, expiry.Config{})
 	ban := succeeded(t, w.run(t, w.alice, "ban", w.bob), cases.Ban)
 	res := w.run(t, w.alice, "tempban", w.bob, withDuration(time.Hour))
@@ -112,6 +114,7 @@ func TestTempbanSetsAndMovesEndOfBan(t *testing.T) {
 // A timeout of a timed-out member moves the end of their timeout; the reply says from when
 // to when, and the earlier case's end is superseded.
 func TestTimeoutMovesTheEnd(t *testing.T) {
+	t.Parallel()
 	w := newExpiring(t, store.SQLite, expiry.Config{})
 	first := succeeded(t, w.run(t, w.alice, "timeout", w.bob, withDuration(time.Hour)), cases.Timeout)
 	res := w.run(t, w.alice, "timeout", w.bob, withDuration(3*time.Hour))
@@ -133,6 +136,7 @@ func TestTimeoutMovesTheEnd(t *testing.T) {
 // the UNJAIL case links the jail, which is processed and whose scheduled release is
 // superseded.
 func TestLiftVoidedJail(t *testing.T) {
+	t.Parallel()
 	w := newExpiring(t, store.SQLite, expiry.Config{})
 	ctx := context.Background()
 	jail := succeeded(t, w.run(t, w.alice, "jail", w.bob, withDuration(time.Hour)), cases.Jail)
