@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/store"
+	"github.com/gavelbot/gavel/internal/testmain"
 )
 
 // testVersion is what the test binary is linked with, as a release build is.
@@ -38,13 +40,30 @@ var built struct {
 // packageDir is the package's directory, where go test starts; tests then move elsewhere.
 var packageDir string
 
-// TestMain notes the package's directory and removes the binary the tests built.
+// TestMain notes the package's directory, starts building the gavel binary when the whole
+// package runs, and removes the binary the tests built.
+//
+// The tests that run the binary are parallel (up to 4 at once: testmain.Parallel), the
+// others change the working directory (t.Chdir) and run first, one after another: the
+// build (13-17 s on the shared 2-core machine) goes on beside them instead of holding up
+// the first test that needs it.
 func TestMain(m *testing.M) {
 	var err error
 	if packageDir, err = os.Getwd(); err != nil {
 		panic(err)
 	}
+	testmain.Parallel(4)
+	building := make(chan struct{})
+	if flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
+		go func() {
+			defer close(building)
+			built.once.Do(build)
+		}()
+	} else {
+		close(building)
+	}
 	code := m.Run()
+	<-building
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}
@@ -59,28 +78,31 @@ func gavelBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the gavel binary")
 	}
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "gavel-bin-")
-		if built.err != nil {
-			return
-		}
-		// World-readable and executable, so that a test may run it as another user.
-		if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "gavel")
-		args := []string{"build", "-o", built.path, "-ldflags", "-X main.version=" + testVersion}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, ".")...)
-		cmd.Dir = packageDir
-		built.out, built.err = cmd.CombinedOutput()
-	})
+	built.once.Do(build)
 	if built.err != nil {
 		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
 	return built.path
+}
+
+// build builds cmd/gavel into built.
+func build() {
+	built.dir, built.err = os.MkdirTemp("", "gavel-bin-")
+	if built.err != nil {
+		return
+	}
+	// World-readable and executable, so that a test may run it as another user.
+	if built.err = os.Chmod(built.dir, 0o755); built.err != nil {
+		return
+	}
+	built.path = filepath.Join(built.dir, "gavel")
+	args := []string{"build", "-o", built.path, "-ldflags", "-X main.version=" + testVersion}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, ".")...)
+	cmd.Dir = packageDir
+	built.out, built.err = cmd.CombinedOutput()
 }
 
 // runBinary runs the built binary to completion in dir with env (and nothing else from the
@@ -112,6 +134,7 @@ func runBinaryAs(t *testing.T, cred *syscall.Credential, dir string, env []strin
 }
 
 func TestBinaryVersionAndHelp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, args := range [][]string{{"--version"}, {"version"}, {"cases", "list", "--version"}} {
 		got := runBinary(t, dir, nil, args...)
@@ -152,6 +175,7 @@ func openDir(t *testing.T, dir string) {
 // (and every command that writes) at once, with the file or directory, the user and the
 // fix in words, instead of SQLite's "(14)" or "(1544)"; the read commands still read it.
 func TestStartRefusesUnwritableDatabase(t *testing.T) {
+	t.Parallel()
 	cred := unprivileged(t)
 	uid := os.Getuid()
 	if cred != nil {
@@ -224,6 +248,7 @@ func TestStartRefusesUnwritableDatabase(t *testing.T) {
 // the second cancels it at once. The moderator is told gavel is restarting and the case
 // will be settled; the case stays pending; the next start settles it against Discord.
 func TestSecondInterruptStopsAtOnce(t *testing.T) {
+	t.Parallel()
 	const (
 		guild   discordtest.ID = 740000000000000100
 		owner   discordtest.ID = 740000000000000201

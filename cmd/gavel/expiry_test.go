@@ -120,6 +120,7 @@ func unbansBy(s *discordtest.Server, guild, user, actor discordtest.ID) int {
 // TestExpirySurvivesSIGKILL: gavel is killed with SIGKILL after a tempban and before it
 // ends, and started again after: the ban is lifted, exactly once.
 func TestExpirySurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs gavel processes")
 	}
@@ -219,10 +220,11 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 // each of the three pollers' 8 workers; the volume itself is the expiry-burst benchmark's
 // (docs/benchmarks.md).
 func TestThreePollersRunEachActionOnce(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs gavel processes")
 	}
-	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	dbURL := storetest.MigratedURL(t, store.Postgres) // skips without PostgreSQL
 	bin := buildGavel(t)
 	const n, shardCount = 600, 3
 	fake := discordtest.New(t, discordtest.WithIdentifyInterval(0), discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0),

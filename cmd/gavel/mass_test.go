@@ -21,6 +21,7 @@ import (
 // again: every raider ends banned, each with exactly one child case, active, and nobody is
 // banned twice (one ban entry each in the fake's audit log).
 func TestMassBanSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs gavel processes")
 	}

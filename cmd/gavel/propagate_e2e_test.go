@@ -30,10 +30,11 @@ func gavelRule(name, keyword string) string {
 // process hears the NOTIFY, drops its copy (its log says so) and enforces the new rule on
 // the next message, without a restart and without waiting for its periodic check.
 func TestRulesAppliedElsewhereReachRunningProcess(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs gavel processes")
 	}
-	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	dbURL := storetest.MigratedURL(t, store.Postgres) // skips without PostgreSQL
 	bin := buildGavel(t)
 	const (
 		guild  discordtest.ID = 750000000000010100

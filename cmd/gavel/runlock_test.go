@@ -16,6 +16,7 @@ import (
 // the first is killed (SIGKILL: no clean-up of its own) the lock is gone with it and a new
 // run starts.
 func TestSecondRunOnSQLiteRefuses(t *testing.T) {
+	t.Parallel()
 	const (
 		guild discordtest.ID = 740000000000010100
 		owner discordtest.ID = 740000000000010201

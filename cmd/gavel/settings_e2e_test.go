@@ -27,10 +27,11 @@ import (
 //   - A stops cleanly: B takes shard 1 back and RESUMEs it, and `!warn` typed in G is
 //     answered by B with the new prefix.
 func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs gavel processes")
 	}
-	dbURL := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	dbURL := storetest.MigratedURL(t, store.Postgres) // skips without PostgreSQL
 	bin := buildGavel(t)
 	const shardCount = 2
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
