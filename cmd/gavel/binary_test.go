@@ -43,16 +43,16 @@ var packageDir string
 // TestMain notes the package's directory, starts building the gavel binary when the whole
 // package runs, and removes the binary the tests built.
 //
-// The tests that run the binary are parallel (up to 4 at once: testmain.Parallel), the
-// others change the working directory (t.Chdir) and run first, one after another: the
-// build (13-17 s on the shared 2-core machine) goes on beside them instead of holding up
-// the first test that needs it.
+// The tests that run the binary are parallel (up to 4 at once, one at a time under -race,
+// where its processes compute: testmain.Parallel); the others change the working directory
+// (t.Chdir) and run first, one after another: the build (13-17 s on the shared 2-core
+// machine) goes on beside them instead of holding up the first test that needs it.
 func TestMain(m *testing.M) {
 	var err error
 	if packageDir, err = os.Getwd(); err != nil {
 		panic(err)
 	}
-	testmain.Parallel(4)
+	testmain.Parallel(4, 1)
 	building := make(chan struct{})
 	if flag.Lookup("test.run").Value.String() == "" && !testing.Short() {
 		go func() {

@@ -372,15 +372,15 @@ type benchGavelSpec struct {
 	ShardCount, Shards string
 }
 
-// appParallel is how many of the package's tests run at once (testmain.Parallel). Each
-// starts a fake Discord and a gavel of its own, and mostly waits on them.
+// appParallel is how many of the package's tests run at once (testmain.Parallel; 2 under
+// -race). Each starts a fake Discord and a gavel of its own, and mostly waits on them.
 const appParallel = 8
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchGavelEnv); spec != "" {
 		os.Exit(runBenchGavel(spec, os.Stdin, os.Stdout, os.Stderr))
 	}
-	testmain.Parallel(appParallel)
+	testmain.Parallel(appParallel, 2)
 	os.Exit(m.Run())
 }
 

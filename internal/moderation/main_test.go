@@ -7,10 +7,10 @@ import (
 	"github.com/gavelbot/gavel/internal/testmain"
 )
 
-// TestMain runs up to 8 of the package's tests at once (testmain.Parallel): each runs a
-// coordinator against a fake Discord of its own and a store of its own, and mostly waits on
-// them (the package's 52 tests took 54 s one after another on 8 s of CPU).
+// TestMain runs up to 8 of the package's tests at once, 2 under -race (testmain.Parallel):
+// each runs a coordinator against a fake Discord of its own and a store of its own, and
+// mostly waits on them (the package's 52 tests took 54 s one after another on 8 s of CPU).
 func TestMain(m *testing.M) {
-	testmain.Parallel(8)
+	testmain.Parallel(8, 2)
 	os.Exit(m.Run())
 }
