@@ -32,6 +32,7 @@ func chromiumPath(t *testing.T) string {
 // moderator, type $ban @member spam in #general, and see gavel's reply, the member's DM,
 // the mod-log post, and the case on the dashboard, every page saying it is the sandbox.
 func TestSandboxInBrowser(t *testing.T) {
+	t.Parallel()
 	chrome := chromiumPath(t)
 	sb, _ := start(t)
 	w := sb.World()

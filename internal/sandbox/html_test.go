@@ -117,6 +117,7 @@ keywords = ["discord.gg/*"]
 // with data on them (cases of several kinds, a timeout, DMs, a raid's accounts, the audit
 // log), and the error pages, and runs each through HTML Tidy and the checks above.
 func TestEveryPageIsValidHTML(t *testing.T) {
+	t.Parallel()
 	tidy := tidyPath(t)
 	sb, c := start(t)
 	w := sb.World()

@@ -157,6 +157,7 @@ func (b *browser) focusVisible() {
 // filter and submit it with Enter, Enter on the case, Tab to the reason's edit form, type,
 // and press Space on Save. Every focus stop must be visible.
 func TestCaseBrowserByKeyboard(t *testing.T) {
+	t.Parallel()
 	sb, c := start(t)
 	w := sb.World()
 	general := "/sandbox/c/" + w.General.String()

@@ -65,6 +65,7 @@ func seedRaids(t *testing.T, sb *sandbox.Sandbox, c *client) raids {
 // back to its raid and its parent case. The helper (rank 2, who may see cases but not run
 // raid) and leo (no rank) are refused the raids page.
 func TestRaidsPageInBrowser(t *testing.T) {
+	t.Parallel()
 	chromiumPath(t)
 	sb, c := start(t)
 	w := sb.World()

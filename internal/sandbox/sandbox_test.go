@@ -93,6 +93,7 @@ func start(t *testing.T) (*sandbox.Sandbox, *client) {
 // ban on the member list, the audit-log entry and the case on the dashboard, every page
 // saying it is the sandbox.
 func TestSandboxBanOverHTTP(t *testing.T) {
+	t.Parallel()
 	sb, c := start(t)
 	w := sb.World()
 	general := "/sandbox/c/" + w.General.String()
@@ -126,6 +127,7 @@ func TestSandboxBanOverHTTP(t *testing.T) {
 // TestSandboxSlashAndRefusals: a slash command's ephemeral reply shows only to the member
 // who typed it; a member without a rank is refused by gavel; bad input is said in words.
 func TestSandboxSlashAndRefusals(t *testing.T) {
+	t.Parallel()
 	sb, c := start(t)
 	w := sb.World()
 	general := "/sandbox/c/" + w.General.String()
@@ -181,6 +183,7 @@ func TestSandboxSlashAndRefusals(t *testing.T) {
 // TestSandboxButtons: a case list longer than a page carries gavel's page buttons, and
 // pressing Next in the panel turns the page.
 func TestSandboxButtons(t *testing.T) {
+	t.Parallel()
 	sb, c := start(t)
 	w := sb.World()
 	general := "/sandbox/c/" + w.General.String()
