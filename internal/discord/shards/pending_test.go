@@ -63,7 +63,9 @@ func TestSavedSessionResumesFromBeforeUnfinishedWork(t *testing.T) {
 		t.Errorf("session %+v while event %d is held; want it resumable from %d", s, first, first-1)
 	}
 	release()
-	if s := a.m.Sessions()[0]; s.Seq <= first {
+	// "after it" reached the listener, but its handling is done only once the handler has
+	// returned, which may come after the release: wait for the session to move past it.
+	if s := sessionPast(t, a.m, first); s.Seq <= first {
 		t.Errorf("session %+v once event %d was released; want it past it", s, first)
 	}
 	release = nil
@@ -94,7 +96,22 @@ func TestSavedSessionResumesFromBeforeUnfinishedWork(t *testing.T) {
 	release()
 	fake.SendMessage(g.Channel, g.Members[0], "last")
 	b.got.wait(t, "last")
-	if s := b.m.Sessions()[0]; s.Seq <= seq+1 {
+	if s := sessionPast(t, b.m, seq+1); s.Seq <= seq+1 {
 		t.Errorf("b's session %+v; want it past the replayed events (%d, %d)", s, seq, seq+1)
+	}
+}
+
+// sessionPast waits until shard 0's saved session is past seq, which happens once the
+// handler of the event after it has returned (the listener sees the event before that), and
+// returns the session as it then is (as it last was, if it never got there).
+func sessionPast(t *testing.T, m *shards.Manager, seq int) shards.Session {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second) // only ends a broken run
+	for {
+		s := m.Sessions()[0]
+		if s.Seq > seq || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
