@@ -109,14 +109,7 @@ func TestExplicitShardListsClaimTheirGuildsExpiries(t *testing.T) {
 	w.s.AddMember(other, w.s.BotID(), w.s.AddRole(other, "gavel", 1, botPerms))
 	w.s.AddMember(other, w.owner)
 	w.s.AddMember(other, w.target)
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	// A tempban in each guild, made before gavel starts (so its ban is not news to gavel),
 	// ending in a minute; the poller schedules the lifts when it starts (Reconcile).
@@ -219,15 +212,7 @@ func newLeasedWorld(t *testing.T, held *clock.Manual) (*world, *store.Store, con
 	w := newWorld(t, discordtest.WithLatencyClock(held))
 	w.dbURL = storetest.MigratedURL(t, store.Postgres)
 	w.shards = "auto"
-	ctx := context.Background()
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	cfg := w.config()
 	cfg.Discord.ShardCount = "1"
 	return w, st, cfg

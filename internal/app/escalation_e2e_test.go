@@ -16,7 +16,6 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/settings"
-	"github.com/gavelbot/gavel/internal/store"
 )
 
 // escWorld is a guild with a mod log, an audit log and a member above gavel's role.
@@ -57,14 +56,7 @@ func newEscWorld(t *testing.T) *escWorld {
 	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	ctx := context.Background()
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	g := settings.NewService(st)
 	for ch, id := range map[settings.Channel]discordtest.ID{settings.ModLog: ew.modlog, settings.AuditLog: ew.auditlog} {
 		if _, err := g.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), ch, discord.ChannelID(id)); err != nil {

@@ -30,14 +30,7 @@ func TestEscalationLeftRunningIsSettledOnceAtRestart(t *testing.T) {
 				w.dbURL = storetest.MigratedURL(t, store.Postgres)
 			}
 			ctx := context.Background()
-			st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			if _, err := st.MigrateUp(ctx); err != nil {
-				t.Fatal(err)
-			}
+			st := w.openStore(t)
 			stopped := time.Now().UTC().Truncate(time.Millisecond)
 			// The stopped process: its escalation service fired, its runner claimed the
 			// firings (running) and then it died.

@@ -63,9 +63,9 @@ func (w *world) lastEntry(t *testing.T, typ int) discordtest.AuditLogEntry {
 	return last
 }
 
-// services opens the world's database (migrated) with the case and settings services, as
-// another process on the same database would; closed when the test ends.
-func (w *world) services(t *testing.T) (*cases.Service, *settings.Service) {
+// openStore opens the store gavel uses in this world, migrated, closed when the test ends:
+// for what a test writes before gavel starts, or reads back after.
+func (w *world) openStore(t testing.TB) *store.Store {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
@@ -76,6 +76,14 @@ func (w *world) services(t *testing.T) (*cases.Service, *settings.Service) {
 	if _, err := st.MigrateUp(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// services opens the world's database (migrated) with the case and settings services, as
+// another process on the same database would; closed when the test ends.
+func (w *world) services(t *testing.T) (*cases.Service, *settings.Service) {
+	t.Helper()
+	st := w.openStore(t)
 	return cases.NewService(st), settings.NewService(st)
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/expiry"
 	"github.com/gavelbot/gavel/internal/settings"
-	"github.com/gavelbot/gavel/internal/store"
 )
 
 // TestTempbanExpiresThroughRun: a prefix tempban is lifted by the poller that Run starts,
@@ -70,13 +69,7 @@ func TestTempbanExpiresThroughRun(t *testing.T) {
 
 	// The mod-log channel, set before gavel starts, as an administrator would have.
 	modlog := w.s.AddChannel(w.guild, discordtest.ChannelGuildText, "mod-log")
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(modlog)); err != nil {
 		t.Fatal(err)
 	}

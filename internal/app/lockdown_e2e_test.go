@@ -92,14 +92,7 @@ func newLockWorld(t *testing.T, botRolePerms discordtest.Permissions) *lockWorld
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	lw.ctx = ctx
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	lw.st, lw.cases = st, cases.NewService(st)
 	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(lw.modlog)); err != nil {
 		t.Fatal(err)

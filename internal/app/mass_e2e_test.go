@@ -63,13 +63,7 @@ func newMassWorld(t *testing.T, raiders int) *massWorld {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	// A mod-log channel: a case's post there is the event a test waits on.
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(mw.modlog)); err != nil {
 		t.Fatal(err)
 	}

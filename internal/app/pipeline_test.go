@@ -9,7 +9,6 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
-	"github.com/gavelbot/gavel/internal/store"
 )
 
 // TestReconciledTempbanGetsItsExpiry: a tempban left pending by a crash between its ban and
@@ -21,11 +20,7 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 	w := newWorld(t)
 	cs, _ := w.services(t)
 	ctx := context.Background()
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := w.openStore(t)
 	exp := expiry.NewService(st, cs)
 
 	// Both bans reached Discord before the crash; neither case was finalized.

@@ -16,7 +16,6 @@ import (
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
-	"github.com/gavelbot/gavel/internal/store"
 )
 
 // channelWorld is a guild for purge and slowmode: gavel and the moderators may manage
@@ -61,14 +60,7 @@ func newChannelWorld(t *testing.T) *channelWorld {
 
 	// The guild set its audit-log channel before this run.
 	ctx := context.Background()
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	if _, err := settings.NewService(st).SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.AuditLog, discord.ChannelID(w.auditLog)); err != nil {
 		t.Fatal(err)
 	}

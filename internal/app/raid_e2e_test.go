@@ -97,14 +97,7 @@ func newRaidWorldOn(t testing.TB, setup raidSetup, enable bool, raidSettings map
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := w.openStore(t)
 	rw.st, rw.cases = st, cases.NewService(st)
 	gs := settings.NewService(st)
 	if _, err := gs.SetChannel(ctx, discord.GuildID(w.guild), discord.UserID(w.owner), settings.ModLog, discord.ChannelID(rw.modlog)); err != nil {

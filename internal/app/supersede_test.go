@@ -8,7 +8,6 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
-	"github.com/gavelbot/gavel/internal/store"
 )
 
 // TestOutsideBanSupersedesTempbanExpiry: a tempban lifted by hand in Discord and followed by a
@@ -31,11 +30,7 @@ func testOutsideBanSupersedes(t *testing.T, mirror bool) {
 			t.Fatal(err)
 		}
 	}
-	st, err := store.OpenURL(ctx, w.dbURL, store.Options{MaxOpenConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := w.openStore(t)
 	exp := expiry.NewService(st, cs)
 	w.start(t)
 

@@ -24,17 +24,9 @@ import (
 // already on its way (its context no longer cancellable) is refused inside its own
 // transaction, case write and settings change alike, leaving nothing behind.
 func TestFencedWritesAfterTheShardMoved(t *testing.T) {
-	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	st := storetest.OpenWith(t, store.Postgres, store.Options{MaxOpenConns: 4}) // skips without PostgreSQL
 	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelAll()
-	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const renew, ttl = 5 * time.Second, 30 * time.Second
 	const guild = discord.GuildID(uint64(7) << 22) // shard 0 of 1
 	const mod, member = discord.UserID(1001), discord.UserID(1002)
@@ -119,7 +111,7 @@ func (a affinity) Hold(ctx context.Context, guildID int64) (context.Context, fun
 // Had the insert locked the row first, the claim would have waited for it: either way a
 // case is written only while its process holds the lease.
 func TestFencedCaseInsertWaitsForAClaim(t *testing.T) {
-	url := storetest.URL(t, store.Postgres) // skips without PostgreSQL
+	url := storetest.MigratedURL(t, store.Postgres) // skips without PostgreSQL; the raw connection below shares it
 	ctx, cancelAll := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelAll()
 	st, err := store.OpenURL(ctx, url, store.Options{MaxOpenConns: 4})
@@ -127,9 +119,6 @@ func TestFencedCaseInsertWaitsForAClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
 	const guild = discord.GuildID(uint64(9) << 22) // shard 0 of 1
 	clk := clock.NewManual(time.Date(2026, 12, 7, 1, 0, 0, 0, time.UTC))
 	a := leases.New(leases.Config{Store: st, Owner: "a", Clock: clk})

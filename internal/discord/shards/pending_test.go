@@ -62,10 +62,17 @@ func TestSavedSessionResumesFromBeforeUnfinishedWork(t *testing.T) {
 	if s := a.m.Sessions()[0]; s.Seq != first-1 {
 		t.Errorf("session %+v while event %d is held; want it resumable from %d", s, first, first-1)
 	}
+	// sessionAfter sends a marker and returns p's session once the marker reached the
+	// listener: the gateway hands events to the handler one at a time, in order, so by then
+	// the handler of every event before it has returned (a message reaches the listener
+	// before its handler returns, and counts as handled only after).
+	sessionAfter := func(p *process, marker string) shards.Session {
+		fake.SendMessage(g.Channel, g.Members[0], marker)
+		p.got.wait(t, marker)
+		return p.m.Sessions()[0]
+	}
 	release()
-	// "after it" reached the listener, but its handling is done only once the handler has
-	// returned, which may come after the release: wait for the session to move past it.
-	if s := sessionPast(t, a.m, first); s.Seq <= first {
+	if s := sessionAfter(a, "mark 1"); s.Seq <= first {
 		t.Errorf("session %+v once event %d was released; want it past it", s, first)
 	}
 	release = nil
@@ -96,22 +103,7 @@ func TestSavedSessionResumesFromBeforeUnfinishedWork(t *testing.T) {
 	release()
 	fake.SendMessage(g.Channel, g.Members[0], "last")
 	b.got.wait(t, "last")
-	if s := sessionPast(t, b.m, seq+1); s.Seq <= seq+1 {
+	if s := sessionAfter(b, "mark 2"); s.Seq <= seq+1 {
 		t.Errorf("b's session %+v; want it past the replayed events (%d, %d)", s, seq, seq+1)
-	}
-}
-
-// sessionPast waits until shard 0's saved session is past seq, which happens once the
-// handler of the event after it has returned (the listener sees the event before that), and
-// returns the session as it then is (as it last was, if it never got there).
-func sessionPast(t *testing.T, m *shards.Manager, seq int) shards.Session {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second) // only ends a broken run
-	for {
-		s := m.Sessions()[0]
-		if s.Seq > seq || time.Now().After(deadline) {
-			return s
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
