@@ -139,18 +139,22 @@ func (w *world) withCases(t testing.TB, opts ...cases.Option) {
 		w.delivered = make(chan struct{})
 	}
 	w.deliveredMu.Unlock()
-	w.ml = modlog.New(w.st, w.settings, modlog.WithTones(actions.Catalogue().Tone), modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))),
+	// The worker below runs this mod log, not whatever w.ml is later: a second withCases
+	// (newExpiring's) replaces w.ml while the first worker is starting.
+	ml := modlog.New(w.st, w.settings, modlog.WithTones(actions.Catalogue().Tone), modlog.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))),
 		modlog.WithDeliveryObserver(func(int64, modlog.Outcome) {
 			w.deliveredMu.Lock()
 			defer w.deliveredMu.Unlock()
 			close(w.delivered)
 			w.delivered = make(chan struct{})
 		}))
-	w.cases = cases.NewService(w.st, append(opts, cases.WithChangeObserver(w.ml))...)
-	w.ml.Bind(w.cases)
+	w.ml = ml
+	w.cases = cases.NewService(w.st, append(opts, cases.WithChangeObserver(ml))...)
+	ml.Bind(w.cases)
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = w.ml.Run(ctx, w.port, discord.UserID(w.s.BotID())) }()
+	port, bot := w.port, discord.UserID(w.s.BotID())
+	go func() { defer close(done); _ = ml.Run(ctx, port, bot) }()
 	t.Cleanup(func() { stop(); <-done })
 }
 
