@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -9,6 +10,7 @@ import (
 
 	ddiscord "github.com/disgoorg/disgo/discord"
 	dgw "github.com/disgoorg/disgo/gateway"
+	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/gavelbot/gavel/internal/discord"
 )
@@ -50,6 +52,14 @@ type MessageCreate struct {
 	// Mentions are the users the message mentions, MentionRoles the roles.
 	Mentions     []discord.UserID
 	MentionRoles []discord.RoleID
+	// MentionMembers are the mentioned users the message carries as members of its guild,
+	// in the order of Mentions: Discord adds to each mention, in a guild message, the user's
+	// partial member (no user, deaf or mute), as of the message. Each Member's User is the
+	// mention's (id, names, bot). A mention's member is kept only when it states its roles
+	// (Discord always does): without them it could not stand for the member in a rank
+	// check, and the user is read from Discord instead. A field the member leaves out is
+	// zero (Nick, JoinedAt, CommunicationDisabledUntil).
+	MentionMembers []discord.Member
 	// Webhook is true for a message posted by a webhook (webhook_id present).
 	Webhook bool
 	// Poll is true for a message that carries a poll.
@@ -71,12 +81,73 @@ func decodeMessage(d []byte) (*MessageCreate, error) {
 	if m, ok := readMessage(d); ok {
 		return m, nil
 	}
+	return decodeThroughDisgo(d)
+}
+
+// decodeThroughDisgo is decodeMessage's fallback: disgo's decoding, and the mentions'
+// members, which disgo's Message drops (its mentions are plain users), read with
+// encoding/json.
+func decodeThroughDisgo(d []byte) (*MessageCreate, error) {
 	ev, err := unmarshalEventData(d, dgw.EventTypeMessageCreate)
 	if err != nil {
 		return nil, err
 	}
 	e, _ := ev.(dgw.EventMessageCreate)
-	return messageFromDisgo(e.Message), nil
+	m := messageFromDisgo(e.Message)
+	m.MentionMembers = mentionMembers(d)
+	return m, nil
+}
+
+// jsonMentions is what mentionMembers reads of a message, with the types encoding/json
+// and disgo give these fields. Roles is a pointer so that a member without them (absent or
+// null) can be told from one with none.
+type jsonMentions struct {
+	Mentions []struct {
+		ID         snowflake.ID `json:"id"`
+		Username   string       `json:"username"`
+		GlobalName *string      `json:"global_name"`
+		Bot        bool         `json:"bot"`
+		Member     *struct {
+			Roles                      *[]snowflake.ID `json:"roles"`
+			Nick                       *string         `json:"nick"`
+			JoinedAt                   *time.Time      `json:"joined_at"`
+			CommunicationDisabledUntil *time.Time      `json:"communication_disabled_until"`
+		} `json:"member"`
+	} `json:"mentions"`
+}
+
+// mentionMembers reads the mentions' members of a message disgo read. A message disgo
+// reads but whose mentions encoding/json cannot (a member's field of the wrong type, which
+// disgo never looks at) gives none: the targets are then read from Discord.
+func mentionMembers(d []byte) []discord.Member {
+	var j jsonMentions
+	if err := json.Unmarshal(d, &j); err != nil {
+		return nil
+	}
+	var out []discord.Member
+	for _, u := range j.Mentions {
+		if u.Member == nil || u.Member.Roles == nil {
+			continue
+		}
+		m := discord.Member{User: discord.User{ID: discord.UserID(u.ID), Username: u.Username, Bot: u.Bot}}
+		if u.GlobalName != nil {
+			m.User.GlobalName = *u.GlobalName
+		}
+		for _, r := range *u.Member.Roles {
+			m.Roles = append(m.Roles, discord.RoleID(r))
+		}
+		if u.Member.Nick != nil {
+			m.Nick = *u.Member.Nick
+		}
+		if u.Member.JoinedAt != nil {
+			m.JoinedAt = u.Member.JoinedAt.UTC()
+		}
+		if u.Member.CommunicationDisabledUntil != nil {
+			m.CommunicationDisabledUntil = u.Member.CommunicationDisabledUntil.UTC()
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // messageFromDisgo is what gavel reads of a message disgo decoded.
@@ -111,15 +182,18 @@ func messageFromDisgo(msg ddiscord.Message) *MessageCreate {
 var (
 	messageKeys = []string{"id", "channel_id", "guild_id", "type", "flags", "timestamp", "author", "member", "content",
 		"mentions", "mention_roles", "webhook_id", "poll"}
-	authorKeys  = []string{"id", "username", "global_name", "bot", "system"}
-	memberKeys  = []string{"roles"}
-	mentionKeys = []string{"id"}
+	authorKeys        = []string{"id", "username", "global_name", "bot", "system"}
+	memberKeys        = []string{"roles"}
+	mentionKeys       = []string{"id", "username", "global_name", "bot", "member"}
+	mentionMemberKeys = []string{"roles", "nick", "joined_at", "communication_disabled_until"}
 )
 
 // readMessage reads d in one pass that also checks that d is valid JSON. ok is false for
 // anything but the plain shape Discord sends: an object whose keys are unescaped and each
 // read key appears once, ids as strings of digits, and every read field of the type
-// disgo's Message gives it. When ok, disgo's decoding reads the same (FuzzMessageCreate).
+// disgo's Message gives it (for the mentions' members, which disgo's Message does not keep,
+// the type disgo's Member gives it). When ok, disgo's decoding reads the same, and
+// encoding/json the same mentions' members (FuzzMessageCreate).
 func readMessage(d []byte) (*MessageCreate, bool) {
 	m := &MessageCreate{}
 	var seen uint32
@@ -220,21 +294,87 @@ func readMember(v []byte, m *MessageCreate) bool {
 
 func readMentions(v []byte, m *MessageCreate) bool {
 	return eachElement(v, func(e []byte) bool {
-		var id uint64
+		var u discord.User
+		var member discord.Member
+		hasMember := false
 		if string(e) != "null" { // an element that is null is a zero user
 			var seen uint32
-			end, ok := members(e, 0, mentionKeys, &seen, func(_ int, v []byte) bool {
+			end, ok := members(e, 0, mentionKeys, &seen, func(k int, v []byte) bool {
 				var ok bool
-				id, ok = snowflakeID(v)
+				switch mentionKeys[k] {
+				case "id":
+					var id uint64
+					id, ok = snowflakeID(v)
+					u.ID = discord.UserID(id)
+				case "username":
+					u.Username, ok = str(v)
+				case "global_name":
+					u.GlobalName, ok = str(v)
+				case "bot":
+					u.Bot, ok = boolean(v)
+				case "member":
+					hasMember, ok = readMentionMember(v, &member)
+				}
 				return ok
 			})
 			if !ok || end != len(e) {
 				return false
 			}
 		}
-		m.Mentions = append(m.Mentions, discord.UserID(id))
+		m.Mentions = append(m.Mentions, u.ID)
+		if hasMember {
+			// The user's fields may come after the member's (Discord sends "member" before
+			// "id"), so it gets them once the whole mention is read.
+			member.User = u
+			m.MentionMembers = append(m.MentionMembers, member)
+		}
 		return true
 	})
+}
+
+// readMentionMember reads a mention's partial member into member; keep is false for null
+// and for a member that does not state its roles (MessageCreate.MentionMembers).
+func readMentionMember(v []byte, member *discord.Member) (keep, ok bool) {
+	if string(v) == "null" {
+		return false, true
+	}
+	hasRoles := false
+	var seen uint32
+	end, ok := members(v, 0, mentionMemberKeys, &seen, func(k int, v []byte) bool {
+		switch mentionMemberKeys[k] {
+		case "roles":
+			hasRoles = string(v) != "null"
+			return eachElement(v, func(e []byte) bool {
+				id, ok := snowflakeID(e)
+				member.Roles = append(member.Roles, discord.RoleID(id))
+				return ok
+			})
+		case "nick":
+			var ok bool
+			member.Nick, ok = str(v)
+			return ok
+		case "joined_at":
+			return readTime(v, &member.JoinedAt)
+		case "communication_disabled_until":
+			return readTime(v, &member.CommunicationDisabledUntil)
+		}
+		return true
+	})
+	return hasRoles, ok && end == len(v)
+}
+
+// readTime reads a *time.Time field as encoding/json does (null leaves it nil: zero; else
+// time.Time's UnmarshalJSON gets the literal), in UTC as the REST port gives member times.
+func readTime(v []byte, t *time.Time) bool {
+	if string(v) == "null" {
+		return true
+	}
+	var at time.Time
+	if at.UnmarshalJSON(v) != nil {
+		return false
+	}
+	*t = at.UTC()
+	return true
 }
 
 // members reads the object at data[i] (no space before it) and calls f with the index in

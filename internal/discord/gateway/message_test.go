@@ -35,7 +35,16 @@ type jsonMessage struct {
 	} `json:"member"`
 	Content  string `json:"content"`
 	Mentions []struct {
-		ID snowflake.ID `json:"id"`
+		ID         snowflake.ID `json:"id"`
+		Username   string       `json:"username"`
+		GlobalName *string      `json:"global_name"`
+		Bot        bool         `json:"bot"`
+		Member     *struct {
+			Roles                      *[]snowflake.ID `json:"roles"`
+			Nick                       *string         `json:"nick"`
+			JoinedAt                   *time.Time      `json:"joined_at"`
+			CommunicationDisabledUntil *time.Time      `json:"communication_disabled_until"`
+		} `json:"member"`
 	} `json:"mentions"`
 	MentionRoles []snowflake.ID `json:"mention_roles"`
 	WebhookID    *snowflake.ID  `json:"webhook_id"`
@@ -61,6 +70,27 @@ func (j jsonMessage) gavel() *MessageCreate {
 	}
 	for _, u := range j.Mentions {
 		m.Mentions = append(m.Mentions, discord.UserID(u.ID))
+		// A member is kept only when it states its roles.
+		if u.Member == nil || u.Member.Roles == nil {
+			continue
+		}
+		mm := discord.Member{User: discord.User{ID: discord.UserID(u.ID), Username: u.Username, Bot: u.Bot}}
+		if u.GlobalName != nil {
+			mm.User.GlobalName = *u.GlobalName
+		}
+		for _, r := range *u.Member.Roles {
+			mm.Roles = append(mm.Roles, discord.RoleID(r))
+		}
+		if u.Member.Nick != nil {
+			mm.Nick = *u.Member.Nick
+		}
+		if t := u.Member.JoinedAt; t != nil {
+			mm.JoinedAt = t.UTC()
+		}
+		if t := u.Member.CommunicationDisabledUntil; t != nil {
+			mm.CommunicationDisabledUntil = t.UTC()
+		}
+		m.MentionMembers = append(m.MentionMembers, mm)
 	}
 	for _, r := range j.MentionRoles {
 		m.MentionRoles = append(m.MentionRoles, discord.RoleID(r))
@@ -133,11 +163,11 @@ func TestReadMessageReadsWhatDisgoReads(t *testing.T) {
 			if !ok {
 				t.Fatal("left to disgo; want it read")
 			}
-			ev, err := dgw.UnmarshalEventData([]byte(payload), dgw.EventTypeMessageCreate)
+			viaDisgo, err := decodeThroughDisgo([]byte(payload))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(messageFromDisgo(ev.(dgw.EventMessageCreate).Message), got, sameMessage...); diff != "" {
+			if diff := cmp.Diff(viaDisgo, got, sameMessage...); diff != "" {
 				t.Errorf("disgo (-) and gavel (+) differ:\n%s", diff)
 			}
 			var j jsonMessage
@@ -156,13 +186,67 @@ func TestReadMessageReadsWhatDisgoReads(t *testing.T) {
 		Author:    discord.User{ID: 1200000000000000001, Username: "moderator", GlobalName: `The "Mod" élève`},
 		HasMember: true, Roles: []discord.RoleID{1100000000000000003, 1100000000000000004},
 		Content: "$ban <@1200000000000000002> spamming -p 1 -s", Mentions: []discord.UserID{1200000000000000002},
-		MentionRoles: []discord.RoleID{1100000000000000009}}
+		MentionRoles: []discord.RoleID{1100000000000000009},
+		MentionMembers: []discord.Member{{User: discord.User{ID: 1200000000000000002, Username: "spammer", GlobalName: "Spam Bot 3000"},
+			Roles: []discord.RoleID{1100000000000000001}, JoinedAt: time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)}}}
 	if diff := cmp.Diff(want, cmd, sameMessage...); diff != "" {
 		t.Errorf("guild command (-want +got):\n%s", diff)
 	}
 	reply, _ := readMessage([]byte(realMessages["reply with attachment and embed"]))
 	if reply.Content != "❤️ les modérateurs 👍 日本語" || reply.Type != 19 || reply.Author.GlobalName != "Mémbër" || !reply.HasMember || reply.Roles == nil {
 		t.Errorf("reply read as %+v", reply)
+	}
+}
+
+// TestMentionMembers: each mention that carries its member keeps it, with the mention's
+// user and the member's roles, nickname, join and timeout, on gavel's pass and on the
+// fallback through disgo (whose Message drops them); a mention without a member (a user not
+// in the guild), with a null one, or with one that states no roles keeps none.
+func TestMentionMembers(t *testing.T) {
+	const payload = `{"id":"9","guild_id":"1","content":"$warn <@2> <@3> <@4> <@5> <@6>","mentions":[
+{"member":{"roles":["11","12"],"nick":"Twö","joined_at":"2026-01-02T03:04:05.5+01:00","communication_disabled_until":"2026-12-08T00:00:00+00:00","flags":0,"pending":false},
+ "id":"2","username":"two","global_name":"Two \u00e9","bot":false},
+{"id":"3","username":"three","global_name":null},
+{"id":"4","username":"four","member":null},
+{"id":"5","username":"five","member":{"nick":"no roles","joined_at":"2026-01-01T00:00:00Z"}},
+{"username":"six","member":{"roles":[],"communication_disabled_until":null,"nick":null},"id":"6","bot":true}]}`
+	want := []discord.Member{
+		{User: discord.User{ID: 2, Username: "two", GlobalName: "Two é"}, Roles: []discord.RoleID{11, 12}, Nick: "Twö",
+			JoinedAt: time.Date(2026, 1, 2, 2, 4, 5, 500000000, time.UTC), CommunicationDisabledUntil: time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)},
+		{User: discord.User{ID: 6, Username: "six", Bot: true}},
+	}
+	got, ok := readMessage([]byte(payload))
+	if !ok {
+		t.Fatal("left to disgo; want it read")
+	}
+	if diff := cmp.Diff(want, got.MentionMembers, sameMessage...); diff != "" {
+		t.Errorf("gavel's pass (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]discord.UserID{2, 3, 4, 5, 6}, got.Mentions); diff != "" {
+		t.Errorf("mentions (-want +got):\n%s", diff)
+	}
+	// A key that differs in case sends the message to disgo: the members are still kept.
+	viaDisgo, err := decodeMessage([]byte(strings.Replace(payload, `"content"`, `"Content"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, viaDisgo.MentionMembers, sameMessage...); diff != "" {
+		t.Errorf("through disgo (-want +got):\n%s", diff)
+	}
+	// A member's field of a type disgo never looks at (its mentions are plain users): disgo
+	// reads the message, and no member is kept.
+	odd := strings.Replace(payload, `"roles":[]`, `"roles":{}`, 1)
+	if _, ok := readMessage([]byte(odd)); ok {
+		t.Fatal("roles as an object read by gavel's pass")
+	}
+	m, err := decodeMessage([]byte(odd))
+	if err != nil || len(m.MentionMembers) != 0 || len(m.Mentions) != 5 {
+		t.Errorf("a malformed member: %+v, %v; want the mentions and no members", m, err)
+	}
+	// A DM's mentions carry no member.
+	dm, _ := readMessage([]byte(`{"id":"9","mentions":[{"id":"2","username":"two"}]}`))
+	if len(dm.MentionMembers) != 0 || len(dm.Mentions) != 1 {
+		t.Errorf("a DM: %+v", dm)
 	}
 }
 
@@ -174,25 +258,30 @@ func TestReadMessageLeavesTheRestToDisgo(t *testing.T) {
 		// disgo reads it (else it fails, and so does decodeMessage)
 		disgoReads bool
 	}{
-		{`{"id":"1","ID":"2"}`, true},                             // a key that differs in case
-		{`{"content":"a","Content":"b"}`, true},                   // the same
-		{`{"\u0069d":"5"}`, true},                                 // an escaped key
-		{`{"id":"1","id":"2"}`, true},                             // a repeated key
-		{`{"author":{"id":"1","ſystem":true}}`, true},             // folds to "system" (long s)
-		{`{"id":1}`, false},                                       // an id not in a string
-		{`{"id":"1a"}`, false},                                    // not digits
-		{`{"id":"18446744073709551616"}`, false},                  // past uint64
-		{`{"id":"\u0031"}`, true},                                 // an escape in an id: disgo unquotes it
-		{`{"type":"0"}`, false},                                   // a string for a number
-		{`{"type":1.5}`, false},                                   // not an integer
-		{`{"author":{"bot":1}}`, false},                           // not a boolean
-		{`{"author":[]}`, false},                                  // not an object
-		{`{"member":{"roles":{}}}`, false},                        // not an array
-		{`{"mentions":[1]}`, false},                               // not a user
-		{`{"poll":[]}`, false},                                    // not a poll
-		{`{"content":1}`, false},                                  // not a string
-		{`{"timestamp":"yesterday"}`, false},                      // not a time
-		{`{"timestamp":"2026-12-07T00:00:00\u002b00:00"}`, false}, // time.Time reads the literal
+		{`{"id":"1","ID":"2"}`, true},                                  // a key that differs in case
+		{`{"content":"a","Content":"b"}`, true},                        // the same
+		{`{"\u0069d":"5"}`, true},                                      // an escaped key
+		{`{"id":"1","id":"2"}`, true},                                  // a repeated key
+		{`{"author":{"id":"1","ſystem":true}}`, true},                  // folds to "system" (long s)
+		{`{"id":1}`, false},                                            // an id not in a string
+		{`{"id":"1a"}`, false},                                         // not digits
+		{`{"id":"18446744073709551616"}`, false},                       // past uint64
+		{`{"id":"\u0031"}`, true},                                      // an escape in an id: disgo unquotes it
+		{`{"type":"0"}`, false},                                        // a string for a number
+		{`{"type":1.5}`, false},                                        // not an integer
+		{`{"author":{"bot":1}}`, false},                                // not a boolean
+		{`{"author":[]}`, false},                                       // not an object
+		{`{"member":{"roles":{}}}`, false},                             // not an array
+		{`{"mentions":[1]}`, false},                                    // not a user
+		{`{"mentions":[{"id":"1","Member":{"roles":[]}}]}`, true},      // a mention's key that differs in case
+		{`{"mentions":[{"member":{"roles":["1"],"roles":[]}}]}`, true}, // a member's repeated key
+		{`{"mentions":[{"member":{"joined_at":"soon"}}]}`, true},       // disgo never reads a mention's member
+		{`{"mentions":[{"member":[]}]}`, true},                         // the same
+		{`{"mentions":[{"username":1}]}`, false},                       // not a string
+		{`{"poll":[]}`, false},                                         // not a poll
+		{`{"content":1}`, false},                                       // not a string
+		{`{"timestamp":"yesterday"}`, false},                           // not a time
+		{`{"timestamp":"2026-12-07T00:00:00\u002b00:00"}`, false},      // time.Time reads the literal
 		{`null`, true},
 		{`[]`, false},
 		{`{"id":"1"} x`, false},
@@ -280,7 +369,8 @@ func FuzzMessageCreate(f *testing.F) {
 		f.Add([]byte(p))
 	}
 	for _, p := range []string{`{}`, `{"id":"1","author":{"id":"2","bot":true},"member":{"roles":["3",null,0]},"mentions":[null,{"id":"4"}]}`,
-		`{"content":"\ud83d\u0041 \u00e9","guild_id":"0","webhook_id":0,"poll":{}}`, `{"author":null,"timestamp":"2026-01-02T03:04:05Z"}`} {
+		`{"content":"\ud83d\u0041 \u00e9","guild_id":"0","webhook_id":0,"poll":{}}`, `{"author":null,"timestamp":"2026-01-02T03:04:05Z"}`,
+		`{"mentions":[{"member":{"roles":["1",null],"nick":"n","joined_at":"2026-01-02T03:04:05+02:00","communication_disabled_until":null},"id":"2","bot":true},{"id":"3","member":{"nick":null}},{"member":null},null]}`} {
 		f.Add([]byte(p))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -299,14 +389,26 @@ func FuzzMessageCreate(f *testing.F) {
 			t.Fatalf("%q: encoding/json (-) and gavel (+) differ:\n%s", data, diff)
 		}
 		// disgo reads more fields, and may refuse one gavel does not read; when it reads the
-		// message, it reads what gavel reads.
-		if ev, err := unmarshalEventData(data, dgw.EventTypeMessageCreate); err == nil {
-			if diff := cmp.Diff(messageFromDisgo(ev.(dgw.EventMessageCreate).Message), got, sameMessage...); diff != "" {
+		// message, the fallback (disgo, and the mentions' members disgo drops) reads what
+		// gavel reads.
+		if viaDisgo, err := decodeThroughDisgo(data); err == nil {
+			if diff := cmp.Diff(viaDisgo, got, sameMessage...); diff != "" {
 				t.Fatalf("%q: disgo (-) and gavel (+) differ:\n%s", data, diff)
 			}
 		}
 		if got.HasMember && got.Roles == nil {
 			t.Fatalf("%q: a member with nil roles", data)
+		}
+		// Each kept member is one of the mentions, in their order.
+		i := 0
+		for _, mm := range got.MentionMembers {
+			for i < len(got.Mentions) && got.Mentions[i] != mm.User.ID {
+				i++
+			}
+			if i == len(got.Mentions) {
+				t.Fatalf("%q: member %d is not among the mentions %v in order", data, mm.User.ID, got.Mentions)
+			}
+			i++
 		}
 	})
 }
