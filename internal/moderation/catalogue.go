@@ -153,6 +153,12 @@ type Action struct {
 	// JailRole says the action needs the guild's jail role: the pipeline reads it before
 	// the checks.
 	JailRole bool
+	// FreshMember says the action's checks or plan read more of the target's membership
+	// than its user and its roles' rank: its timeout, or the role list the action writes
+	// back whole. The pipeline then reads the member from Discord, under the target's lock,
+	// instead of taking it from the command's event (Request.TargetMember; resolve says
+	// why per field).
+	FreshMember bool
 	// Expiry is the scheduled action that ends a case of this type when it expires; ""
 	// when it never does.
 	Expiry expiry.Kind

@@ -29,6 +29,14 @@ type portDouble struct {
 	members map[int64]discord.Member
 	bans    map[int64]discord.Ban
 	writes  []string
+	// reads counts Member calls per user.
+	reads map[int64]int
+}
+
+func (p *portDouble) memberReads(id int64) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.reads[id]
 }
 
 func (p *portDouble) wrote(what string) error {
@@ -53,6 +61,10 @@ func (p *portDouble) Guild(context.Context, discord.GuildID) (discord.Guild, err
 func (p *portDouble) Member(_ context.Context, _ discord.GuildID, userID discord.UserID) (discord.Member, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.reads == nil {
+		p.reads = map[int64]int{}
+	}
+	p.reads[int64(userID)]++
 	m, ok := p.members[int64(userID)]
 	if !ok {
 		return discord.Member{}, &discord.Error{Op: "get member", Status: 404, Code: discord.CodeUnknownMember, Message: "Unknown Member"}
@@ -295,4 +307,95 @@ func TestChecksAllowTheOwnerAndRecordsNeedNoDiscordCall(t *testing.T) {
 	if res.Refused || res.Case == nil || res.Case.Type != cases.Snippetunban {
 		t.Fatalf("snippetunban: %+v", res)
 	}
+}
+
+// TestTargetMemberFromTheEvent: a target whose member the command's event carries
+// (Request.TargetMember) is not read from Discord, and the event's roles decide the rank
+// check; an action that reads the timeout or writes the role list back (FreshMember) reads
+// Discord all the same, as does a request whose event carried someone else.
+func TestTargetMemberFromTheEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	bob := func(roles ...discord.RoleID) *discord.Member {
+		return &discord.Member{User: discord.User{ID: dBob, Username: "bob-as-mentioned"}, Roles: roles}
+	}
+	t.Run("warn and ban take the target from the event", func(t *testing.T) {
+		w := newCheckWorld(t, permissions.BanMembers)
+		req := w.request(t, dAlice, "warn", dBob)
+		req.TargetMember = bob(rMember)
+		res := w.co.Execute(ctx, req)
+		if res.Refused || res.Err != nil || res.Case == nil || res.Case.Type != cases.Warn {
+			t.Fatalf("warn: %+v", res)
+		}
+		req = w.request(t, dAlice, "ban", dBob)
+		req.TargetMember = bob(rMember)
+		res = w.co.Execute(ctx, req)
+		// A member, so a BAN (not a HACKBAN) and a DM.
+		if res.Refused || res.Err != nil || res.Case == nil || res.Case.Type != cases.Ban || res.DM != moderation.DMSent {
+			t.Fatalf("ban: %+v", res)
+		}
+		if !strings.Contains(res.Reply.Content, "bob-as-mentioned") {
+			t.Errorf("reply %q; want it to name the event's user", res.Reply.Content)
+		}
+		if n := w.port.memberReads(dBob); n != 0 {
+			t.Errorf("bob read from Discord %d times; want none", n)
+		}
+	})
+	t.Run("the event's roles decide the rank", func(t *testing.T) {
+		w := newCheckWorld(t, permissions.BanMembers)
+		req := w.request(t, dAlice, "warn", dBob)
+		req.TargetMember = bob(rAdmins) // Discord says member; the command saw an admin
+		res := w.co.Execute(ctx, req)
+		if !res.Refused || !strings.Contains(res.Reply.Content, "at or above yours") {
+			t.Fatalf("warn of a target the event puts above the moderator: %+v", res)
+		}
+		if n := w.port.memberReads(dBob); n != 0 {
+			t.Errorf("bob read from Discord %d times; want none", n)
+		}
+	})
+	t.Run("the timeout is read from Discord", func(t *testing.T) {
+		w := newCheckWorld(t, permissions.ModerateMembers)
+		req := w.request(t, dAlice, "untimeout", dBob)
+		req.TargetMember = bob(rMember)
+		req.TargetMember.CommunicationDisabledUntil = time.Now().Add(time.Hour) // Discord: not timed out
+		res := w.co.Execute(ctx, req)
+		if !res.Refused || !strings.Contains(res.Reply.Content, "not timed out") {
+			t.Fatalf("untimeout: %+v; want Discord's state to decide", res)
+		}
+		req = w.request(t, dAlice, "timeout", dBob)
+		req.TargetMember = bob(rMember)
+		if res := w.co.Execute(ctx, req); res.Refused || res.Err != nil {
+			t.Fatalf("timeout: %+v", res)
+		}
+		if n := w.port.memberReads(dBob); n != 2 {
+			t.Errorf("bob read from Discord %d times; want 2 (untimeout, timeout)", n)
+		}
+	})
+	t.Run("a jail reads the roles it writes back", func(t *testing.T) {
+		w := newCheckWorld(t, permissions.ManageRoles)
+		if _, err := w.settings.SetJailRole(ctx, dGuild, dOwner, rJail); err != nil {
+			t.Fatal(err)
+		}
+		req := w.request(t, dAlice, "jail", dBob)
+		req.TargetMember = bob() // the event saw no roles; Discord says member
+		res := w.co.Execute(ctx, req)
+		if res.Refused || res.Err != nil || res.Case == nil {
+			t.Fatalf("jail: %+v", res)
+		}
+		if got := res.Case.RoleIDs; len(got) != 1 || got[0] != rMember {
+			t.Errorf("jail saved roles %v; want Discord's [member]", got)
+		}
+	})
+	t.Run("an event that carried someone else", func(t *testing.T) {
+		w := newCheckWorld(t, permissions.BanMembers)
+		req := w.request(t, dAlice, "warn", dCarol)
+		req.TargetMember = bob(rMember)
+		res := w.co.Execute(ctx, req)
+		if res.Refused || res.Case == nil || res.Case.UserID != dCarol {
+			t.Fatalf("warn of carol: %+v", res)
+		}
+		if n := w.port.memberReads(dCarol); n != 1 {
+			t.Errorf("carol read %d times; want 1", n)
+		}
+	})
 }

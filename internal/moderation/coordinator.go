@@ -41,8 +41,13 @@ type Request struct {
 
 	Action *Action
 	Target Target
-	Reason string
-	Silent bool
+	// TargetMember is the target's membership as the command's event carries it (a
+	// mention's member in the message, a slash command's resolved member), as of the
+	// command; nil when the event carries none, and the pipeline reads it from Discord. A
+	// field the event left out is zero (see resolve for what is taken from it).
+	TargetMember *discord.Member
+	Reason       string
+	Silent       bool
 	// PurgeDays is how many days of the target's messages a ban deletes.
 	PurgeDays int
 	// Duration is zero when none was given.
@@ -596,7 +601,8 @@ func (co *Coordinator) step(path string, req Request, a *Action) *Step {
 }
 
 // resolve fetches what the checks need: the guild, gavel's membership, the moderator's roles
-// and the target.
+// and the target (from the command's event when it carries the target's member and the
+// action can use it, else from Discord).
 func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []discord.RoleID, error) {
 	a := req.Action
 	sc := co.step(PathCommand, req, a)
@@ -655,6 +661,27 @@ func (co *Coordinator) resolve(ctx context.Context, req Request) (*Step, []disco
 		}
 		if banned && ban.User.ID != 0 {
 			sc.Target = ban.User
+		}
+		return sc, modRoles, nil
+	}
+	if m := req.TargetMember; m != nil && m.User.ID == targetID && !a.FreshMember {
+		// The target as the command's event carries it, instead of a REST read per command:
+		// the member as of the command, like the moderator's own roles (ModeratorRoles), so
+		// that the rank checks compare the two at one moment. Package guildstate's comment
+		// gives the reasoning: Discord enforces its own hierarchy and permissions on the
+		// action, so a value as of the command can at worst refuse what Discord would allow
+		// or meet a 403, which voids the case; it cannot make Discord do what it refuses.
+		// Per field: the user (id, names) and the roles that the rank and administrator
+		// checks read come from the event (every member object states its roles; the
+		// gateway keeps a mention's member only when it does). An action that reads more
+		// says FreshMember and reads Discord as before: the timeout (timeout, untimeout),
+		// which a partial member may leave out and which a timeout gavel itself applied
+		// just before, waiting on this target's lock, changed after the event; and the role
+		// list a jail or unjail writes back whole, where a role given since the message
+		// would be dropped (and a jail would not save it).
+		sc.Member, sc.IsMember, sc.Target = *m, true, m.User
+		if sc.Target.Username == "" {
+			sc.Target.Username = fmt.Sprint(targetID)
 		}
 		return sc, modRoles, nil
 	}

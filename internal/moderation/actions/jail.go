@@ -18,7 +18,7 @@ import (
 func Jail() *moderation.Action {
 	return &moderation.Action{
 		Name: "jail", Aliases: []string{"j"}, Description: "Take a member's roles and give them the jail role, optionally for a while.",
-		Case: cases.Jail, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
+		Case: cases.Jail, Tone: modlog.Restriction, Rank: 3, Target: moderation.TargetMember, FreshMember: true, Flags: []moderation.FlagUse{optionalFor(tenYears), silent},
 		DM: moderation.DMAfter, DMVerb: "jailed", Native: permissions.ManageRoles, BotNeeds: permissions.ManageRoles, Ops: []executor.Op{executor.OpRoles}, Inverse: "unjail",
 		JailRole: true, Expiry: expiry.Unjail, LiftReason: "Jail expired", ByHand: liftByHand("release them", "unjail"), Supersedes: []expiry.Kind{expiry.Unjail},
 		CheckTarget: moderation.CheckJailRole, Check: notJailed, Plan: planJail, Observe: moderation.NoObserve,

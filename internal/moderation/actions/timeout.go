@@ -20,7 +20,7 @@ import (
 func Timeout() *moderation.Action {
 	return &moderation.Action{
 		Name: "timeout", Aliases: []string{"to", "mute"}, Description: "Time a member out: they cannot talk or react until it ends.",
-		Case: cases.Timeout, Mirrored: true, Tone: modlog.Restriction, Rank: 2, Target: moderation.TargetMember,
+		Case: cases.Timeout, Mirrored: true, Tone: modlog.Restriction, Rank: 2, Target: moderation.TargetMember, FreshMember: true,
 		Flags: []moderation.FlagUse{required(time.Minute, duration.Year), silent}, DM: moderation.DMAfter, DMVerb: "timed out",
 		Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Ops: []executor.Op{executor.OpTimeout}, Inverse: "untimeout",
 		Expiry: expiry.TimeoutExpire, Renew: expiry.TimeoutRenew, Expire: expireTimeout, ByHand: timeoutByHand, LiftReason: "Timeout ended", Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},

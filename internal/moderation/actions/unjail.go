@@ -19,7 +19,7 @@ import (
 func Unjail() *moderation.Action {
 	return &moderation.Action{
 		Name: "unjail", Aliases: []string{"uj"}, Description: "Release a member from jail and give back their roles.",
-		Case: cases.Unjail, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
+		Case: cases.Unjail, Tone: modlog.Lift, Rank: 3, Target: moderation.TargetMember, FreshMember: true, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
 		DMVerb: "released from jail", Native: permissions.ManageRoles, BotNeeds: permissions.ManageRoles, Ops: []executor.Op{executor.OpRoles}, Inverse: "jail",
 		JailRole: true, Supersedes: []expiry.Kind{expiry.Unjail},
 		CheckTarget: moderation.CheckJailRole, Check: jailed, Plan: planUnjail, Observe: observeJailed,

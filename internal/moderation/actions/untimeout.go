@@ -17,7 +17,7 @@ import (
 func Untimeout() *moderation.Action {
 	return &moderation.Action{
 		Name: "untimeout", Aliases: []string{"uto", "unmute"}, Description: "End a member's timeout early.",
-		Case: cases.Untimeout, Mirrored: true, Tone: modlog.Lift, Rank: 2, Target: moderation.TargetMember, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
+		Case: cases.Untimeout, Mirrored: true, Tone: modlog.Lift, Rank: 2, Target: moderation.TargetMember, FreshMember: true, Flags: []moderation.FlagUse{silent}, DM: moderation.DMAfter,
 		DMVerb: "released from timeout", Native: permissions.ModerateMembers, BotNeeds: permissions.ModerateMembers, Ops: []executor.Op{executor.OpTimeout}, Inverse: "timeout",
 		Supersedes: []expiry.Kind{expiry.TimeoutRenew, expiry.TimeoutExpire},
 		Check:      timedOutNow, Observe: moderation.NoObserve, Act: untimeout, Reconcile: onMember(notTimedOut),
