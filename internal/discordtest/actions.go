@@ -345,7 +345,11 @@ func (r *resolved) resolve(o CommandOption) {
 		if _, known := s.st.users[id]; known {
 			r.users[id] = s.userJSON(id)
 			if r.g != nil && r.g.Members[id] != nil {
+				// A resolved member lacks user, deaf and mute (receiving-and-responding.mdx,
+				// the spec's BasicGuildMemberResponse).
 				pm := partialMemberJSON(s.memberJSON(r.g.Members[id]))
+				delete(pm, "deaf")
+				delete(pm, "mute")
 				pm["permissions"] = basePermissions(r.g, id, s.now())
 				r.members[id] = pm
 			}

@@ -17,7 +17,8 @@ func TestSendMessagePayload(t *testing.T) {
 	w := newWorld(s)
 	c, _ := connect(t, s, intentsAll)
 
-	text := "hey <@" + w.mod.String() + "> and <@&" + w.guild.String() + ">"
+	outsider := s.AddUser("outsider", false)
+	text := "hey <@" + w.mod.String() + "> and <@&" + w.guild.String() + "> and <@" + outsider.String() + ">"
 	m := s.SendMessage(w.channel, w.member, text)
 	p := c.dispatch("MESSAGE_CREATE")
 	var ev gateway.EventMessageCreate
@@ -28,17 +29,20 @@ func TestSendMessagePayload(t *testing.T) {
 		ev.Member == nil || ev.ChannelID != snow(w.channel) {
 		t.Errorf("MESSAGE_CREATE decoded as %+v", ev.Message)
 	}
-	if len(ev.Mentions) != 1 || ev.Mentions[0].ID != snow(w.mod) {
+	if len(ev.Mentions) != 2 || ev.Mentions[0].ID != snow(w.mod) || ev.Mentions[1].ID != snow(outsider) {
 		t.Errorf("mentions = %+v", ev.Mentions)
 	}
+	// A mentioned member comes with their partial member (no user), a user who is not a
+	// member of the guild without one.
 	var raw struct {
 		Mentions []struct {
-			Member *json.RawMessage `json:"member"`
+			Member map[string]json.RawMessage `json:"member"`
 		} `json:"mentions"`
 		MentionRoles []discordtest.ID `json:"mention_roles"`
 		ChannelType  *int             `json:"channel_type"`
 	}
-	if err := json.Unmarshal(p.D, &raw); err != nil || raw.Mentions[0].Member == nil || len(raw.MentionRoles) != 1 ||
+	if err := json.Unmarshal(p.D, &raw); err != nil || len(raw.Mentions) != 2 || raw.Mentions[0].Member == nil || raw.Mentions[0].Member["roles"] == nil ||
+		raw.Mentions[0].Member["user"] != nil || raw.Mentions[1].Member != nil || len(raw.MentionRoles) != 1 ||
 		raw.ChannelType == nil || *raw.ChannelType != 0 {
 		t.Errorf("MESSAGE_CREATE extras = %s", p.D)
 	}

@@ -73,6 +73,26 @@ func TestSlashCommandDecodesInDisgo(t *testing.T) {
 		t.Errorf("options decoded as user %v member %v reason %q purge %d silent %v", data.User("user").ID,
 			data.Member("user").User.ID, data.String("reason"), data.Int("purge"), data.Bool("silent"))
 	}
+	// The resolved member is partial: no user, deaf or mute; its roles are stated.
+	var raw struct {
+		Data struct {
+			Resolved struct {
+				Members map[string]map[string]json.RawMessage `json:"members"`
+			} `json:"resolved"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(p.D, &raw); err != nil {
+		t.Fatal(err)
+	}
+	rm := raw.Data.Resolved.Members[w.member.String()]
+	for _, absent := range []string{"user", "deaf", "mute"} {
+		if _, ok := rm[absent]; ok {
+			t.Errorf("resolved member has %q: %v", absent, rm)
+		}
+	}
+	if _, ok := rm["roles"]; !ok {
+		t.Errorf("resolved member without roles: %v", rm)
+	}
 	if cmd.GuildID() == nil || *cmd.GuildID() != snow(w.guild) || cmd.Channel().ID() != snow(w.channel) ||
 		cmd.User().ID != snow(w.mod) || !cmd.Member().Permissions.Has(discord.PermissionBanMembers) ||
 		cmd.AppPermissions() == nil || !cmd.AppPermissions().Has(discord.PermissionAdministrator) {

@@ -184,7 +184,7 @@ func (rt *Router) handlePrefix(ctx context.Context, co *moderation.Coordinator, 
 		return
 	}
 	call := tools.Call{GuildID: guildID, ChannelID: channelID, User: msg.Author,
-		Roles: msg.Roles, Prefix: g.Prefix, MessageID: msg.ID, Event: ev, At: msg.CreatedAt}
+		Roles: msg.Roles, Prefix: g.Prefix, MessageID: msg.ID, Event: ev, At: msg.CreatedAt, Members: msg.MentionMembers}
 	sub, err := rt.subject(ctx, guildID, call.User.ID, call.Roles, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
@@ -397,7 +397,7 @@ func (rt *Router) slashCommand(ctx context.Context, co *moderation.Coordinator, 
 		return tools.Reply{Message: rt.usageReply(log, path[0], parseErr), Outcome: tools.Refused}
 	}
 	call := tools.Call{GuildID: discord.GuildID(*guildID), ChannelID: discord.ChannelID(ia.Channel().ID()), User: User(member.User),
-		Roles: RoleIDs(member.RoleIDs), Slash: true, Event: discord.EventID(ia.ID()), At: ia.CreatedAt()}
+		Roles: RoleIDs(member.RoleIDs), Slash: true, Event: discord.EventID(ia.ID()), At: ia.CreatedAt(), Members: resolvedMembers(data.Resolved)}
 	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, command)
 	if err != nil {
 		rt.cfg.Metrics.Command(command, outcomeFailed)
@@ -517,6 +517,7 @@ func (rt *Router) act(ctx context.Context, co *moderation.Coordinator, call tool
 	}
 	req := inv.Request(call.GuildID, call.User, call.Roles)
 	req.Event = call.Event
+	req.TargetMember = targetMember(call.Members, req.Target.ID)
 	name := req.Action.Name
 	start := time.Now()
 	res := co.Execute(ctx, req)

@@ -34,6 +34,46 @@ func RoleIDs[T ~uint64](ids []T) []discord.RoleID {
 	return out
 }
 
+// resolvedMembers are the members a slash command's user options resolved to, each with
+// its user. Discord's resolved members lack only user, deaf and mute (its documentation of
+// the resolved data), so their roles are stated; a member whose user is missing is left
+// out.
+func resolvedMembers(r ddiscord.ResolvedData) []discord.Member {
+	var out []discord.Member
+	for id, rm := range r.Members {
+		if _, ok := r.Users[id]; !ok {
+			continue
+		}
+		m := discord.Member{User: User(rm.User), Roles: RoleIDs(rm.RoleIDs)}
+		if rm.Nick != nil {
+			m.Nick = *rm.Nick
+		}
+		if rm.JoinedAt != nil {
+			m.JoinedAt = rm.JoinedAt.UTC()
+		}
+		if rm.CommunicationDisabledUntil != nil {
+			m.CommunicationDisabledUntil = rm.CommunicationDisabledUntil.UTC()
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// targetMember is the target's member among those the command's event carries; nil when
+// it carries none for them (an id typed as a number, a user not in the guild, a button).
+func targetMember(members []discord.Member, target discord.UserID) *discord.Member {
+	if target == 0 {
+		return nil
+	}
+	for i := range members {
+		if members[i].User.ID == target {
+			m := members[i]
+			return &m
+		}
+	}
+	return nil
+}
+
 // onAuditLogEntry hands a ban, unban, kick or timeout done outside gavel to upkeep, which
 // records it as a case.
 func (rt *Router) onAuditLogEntry(e *events.GuildAuditLogEntryCreate) {

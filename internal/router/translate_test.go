@@ -2,14 +2,17 @@ package router
 
 import (
 	"encoding/json"
-	dgw "github.com/disgoorg/disgo/gateway"
+	"reflect"
 	"testing"
 	"time"
+
+	dgw "github.com/disgoorg/disgo/gateway"
 
 	ddiscord "github.com/disgoorg/disgo/discord"
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/discord"
 )
 
 func TestExternalAction(t *testing.T) {
@@ -97,5 +100,32 @@ func TestSkipEvent(t *testing.T) {
 		if got := SkipEvent(tc.t, []byte(tc.d)); got != tc.skip {
 			t.Errorf("SkipEvent(%s, %s) = %v; want %v", tc.t, tc.d, got, tc.skip)
 		}
+	}
+}
+
+// TestTargetMemberFromTheEvent: a slash command's resolved members become the call's
+// members with their users (one without its user is left out), and the target's is found
+// among them by id; none for a target the event does not carry or typed by name.
+func TestTargetMemberFromTheEvent(t *testing.T) {
+	var r ddiscord.ResolvedData
+	if err := json.Unmarshal([]byte(`{"users":{"5":{"id":"5","username":"five","global_name":"Five"}},
+"members":{"5":{"roles":["7"],"nick":"V","joined_at":"2026-01-01T01:00:00+01:00","communication_disabled_until":null,"permissions":"0"},
+"6":{"roles":[],"permissions":"0"}}}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	members := resolvedMembers(r)
+	want := discord.Member{User: discord.User{ID: 5, Username: "five", GlobalName: "Five"}, Roles: []discord.RoleID{7}, Nick: "V",
+		JoinedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if len(members) != 1 || !reflect.DeepEqual(members[0], want) {
+		t.Fatalf("resolved members %+v; want [%+v]", members, want)
+	}
+	if m := targetMember(members, 5); m == nil || m.User.ID != 5 {
+		t.Errorf("target 5: %+v", m)
+	}
+	if m := targetMember(members, 6); m != nil {
+		t.Errorf("target 6 (no user resolved): %+v", m)
+	}
+	if m := targetMember(members, 0); m != nil {
+		t.Errorf("a target by name: %+v", m)
 	}
 }

@@ -97,6 +97,11 @@ type Call struct {
 	Event discord.EventID
 	// At is when the command was given (the message's or the interaction's time).
 	At time.Time
+	// Members are the members the command's event carries beside their users, as of the
+	// event: a message's mentioned members (gateway.MessageCreate.MentionMembers), a slash
+	// command's resolved members. An action takes its target from them
+	// (moderation.Request.TargetMember) instead of reading it from Discord.
+	Members []discord.Member
 }
 
 // Outcome is how a command ended, the metric's label.

@@ -22,8 +22,11 @@
 //     action Discord would allow, or meet a 403, which voids the case and tells the
 //     moderator. It can never make Discord carry out what it would refuse.
 //
-// Members other than gavel are not kept: the target's roles and timeout are read from
-// Discord when an action needs them.
+// Members other than gavel are not kept. A command's target comes, like the moderator's
+// roles, from the command's event when it carries the target's member (a mention's member,
+// a slash command's resolved member: moderation.Request.TargetMember), by the same
+// reasoning; otherwise, and for an action that needs the target's timeout or writes their
+// role list back (moderation.Action.FreshMember), it is read from Discord.
 package guildstate
 
 import (
