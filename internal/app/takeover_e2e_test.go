@@ -98,7 +98,9 @@ func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T)
 
 	const memberRoute = "GET /guilds/{guild_id}/members/{user_id}"
 	w.s.SetLatency(memberRoute, time.Hour)
-	w.s.SendMessage(w.general, w.mod, "$warn <@"+w.target.String()+"> spam")
+	// The target typed as an id: a mention would bring their member with the message, and
+	// the warn would make no lookup to hold.
+	w.s.SendMessage(w.general, w.mod, "$warn "+w.target.String()+" spam")
 	waitFor(t, "the warn's member lookup held by Discord", func() bool { return w.s.FaultStats().Routes[memberRoute].Delayed == 1 },
 		func() string { return "the bot said: " + strings.Join(botContents(w), " | ") })
 
