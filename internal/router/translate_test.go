@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	dgw "github.com/disgoorg/disgo/gateway"
-
 	ddiscord "github.com/disgoorg/disgo/discord"
+	dgw "github.com/disgoorg/disgo/gateway"
 	"github.com/disgoorg/snowflake/v2"
 
 	"github.com/gavelbot/gavel/internal/cases"
@@ -103,10 +102,10 @@ func TestSkipEvent(t *testing.T) {
 	}
 }
 
-// TestTargetMemberFromTheEvent: a slash command's resolved members become the call's
+// TestResolvedMembersAndTheTarget: a slash command's resolved members become the call's
 // members with their users (one without its user is left out), and the target's is found
 // among them by id; none for a target the event does not carry or typed by name.
-func TestTargetMemberFromTheEvent(t *testing.T) {
+func TestResolvedMembersAndTheTarget(t *testing.T) {
 	var r ddiscord.ResolvedData
 	if err := json.Unmarshal([]byte(`{"users":{"5":{"id":"5","username":"five","global_name":"Five"}},
 "members":{"5":{"roles":["7"],"nick":"V","joined_at":"2026-01-01T01:00:00+01:00","communication_disabled_until":null,"permissions":"0"},
