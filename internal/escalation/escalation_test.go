@@ -318,6 +318,51 @@ func TestCountingFollowsTheCaseStatus(t *testing.T) {
 	})
 }
 
+// TestPointsRowNeedsItsCase checks what keeps a points row tied to an existing case on
+// PostgreSQL, where the row has no reference to cases (migration 00031: its check locked the
+// case's row once per warning): the insert trigger every path but escalation's own function
+// runs refuses a row whose case does not exist, and a row written by hand for a voided case
+// with counting set is still not counted (the trigger recomputes it). SQLite keeps the
+// reference. Both engines alike.
+func TestPointsRowNeedsItsCase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		esc := escalation.NewService(st)
+		cs := cases.NewService(st, cases.WithChangeObserver(esc))
+		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
+			*c = escalation.Preset()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		u := discord.UserID(900000000000000301)
+		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Note, Reason: "context"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		insert := "INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at, counting) VALUES ($1, $2, $3, 5, $4, 0, 0, TRUE)"
+		if st.Location.Engine == store.SQLite {
+			insert = "INSERT INTO case_points (case_id, guild_id, user_id, points, counts_until, created_at, updated_at, counting) VALUES (?, ?, ?, 5, ?, 0, 0, 1)"
+		}
+		until := time.Now().Add(time.Hour).UnixMilli()
+		if _, err := st.Writer().ExecContext(ctx, insert, c.ID+1000, int64(guild), int64(u), until); err == nil {
+			t.Fatal("a points row for a case that does not exist was written; want it refused")
+		}
+		if _, err := cs.Void(ctx, guild, c.Number, mod, "mistake"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Writer().ExecContext(ctx, insert, c.ID, int64(guild), int64(u), until); err != nil {
+			t.Fatal(err)
+		}
+		if total, _, err := esc.Points(ctx, guild, u); err != nil || total != 0 {
+			t.Fatalf("points of a voided case's row written as counting = %d, %v; want 0 (the trigger keeps it off)", total, err)
+		}
+		if p, err := escalation.MemberPointsForTest(esc, guild, u, time.Now()); err != nil || p != 0 {
+			t.Fatalf("member_points after a voided case's row written as counting = %d, %v; want 0", p, err)
+		}
+	})
+}
+
 // TestMemberPointsFollowTheLedger checks the members' points row that the evaluation reads
 // (member_points, migration 00028) against the ledger itself (Points: the counting cases'
 // points rows) after every step of a random history on both engines: warnings with 0 to 5
