@@ -8,11 +8,19 @@ import (
 	"github.com/gavelbot/gavel/internal/store/query"
 )
 
+// The statements of a case insert have no RETURNING clause: SQLite builds a RETURNING's
+// rows in an ephemeral table it opens (a B-tree and its pager) and fills through a trigger
+// program for every statement run, which cost more than the statements that replace it
+// (docs/benchmarks.md, issue 11, session 10). The counter is read with a SELECT of its row,
+// and a case's id is the connection's last insert rowid (the history trigger's insert
+// does not change it once the trigger has run).
 const (
-	sqliteUpsertGuild = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count RETURNING case_count`
+	sqliteBumpGuild = `UPDATE guilds SET case_count = case_count + ? WHERE id = ?`
+	sqliteAddGuild  = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count`
+	sqliteGuildCount = `SELECT case_count FROM guilds WHERE id = ?`
 	sqliteInsertCase = `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at, source_event_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqliteReasonsIndexedUpTo = `SELECT upto FROM cases_reason_trigrams_upto`
 	sqliteIndexReasons       = `INSERT INTO cases_reason_trigrams (rowid, reason) SELECT id, reason FROM cases WHERE id > ? AND id <= ? ORDER BY id`
 	sqliteMarkReasonsIndexed = `UPDATE cases_reason_trigrams_upto SET upto = ?`
@@ -47,8 +55,8 @@ func IndexReasons(ctx context.Context, db query.DBTX, upTo int64) (int64, error)
 }
 
 // InsertCases allocates numbers for ns and inserts them, writing each one's key to out. It
-// runs two statements per row, both kept prepared by the statement cache:
-// the guild's counter upsert and the case insert. SQLite has no round trips, and a prepared
+// runs the guild's counter update and read once per guild and the case insert once per row,
+// all kept prepared by the statement cache. SQLite has no round trips, and a prepared
 // statement skips the parser, which is where a growing multi-row statement spends its time.
 //
 // known is a mark the reason index is known to have reached (the mark only moves up), 0
@@ -98,8 +106,8 @@ func insertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 	slices.Sort(guilds)
 	next := make(map[int64]int64, len(guilds))
 	for _, g := range guilds {
-		var count int64
-		if err := db.QueryRowContext(ctx, sqliteUpsertGuild, g, perGuild[g], joined[g]).Scan(&count); err != nil {
+		count, err := allocateNumbers(ctx, db, g, perGuild[g], joined[g])
+		if err != nil {
 			return fmt.Errorf("allocate case numbers in guild %d: %w", g, err)
 		}
 		next[g] = count - perGuild[g] + 1
@@ -107,13 +115,37 @@ func insertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 	for i, n := range ns {
 		num := next[n.GuildID]
 		next[n.GuildID] = num + 1
-		var id int64
-		err := db.QueryRowContext(ctx, sqliteInsertCase, n.GuildID, num, n.Type, n.Status, n.Reason, n.ModeratorID,
-			n.UserID, n.RoleIDs, n.ExpiresAt, n.Metadata, n.CreatedAt, n.CreatedAt, n.SourceEventID).Scan(&id)
+		res, err := db.ExecContext(ctx, sqliteInsertCase, n.GuildID, num, n.Type, n.Status, n.Reason, n.ModeratorID,
+			n.UserID, n.RoleIDs, n.ExpiresAt, n.Metadata, n.CreatedAt, n.CreatedAt, n.SourceEventID)
+		if err != nil {
+			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
+		}
+		id, err := res.LastInsertId()
 		if err != nil {
 			return fmt.Errorf("insert case #%d of guild %d: %w", num, n.GuildID, err)
 		}
 		out[i] = query.CaseKey{ID: id, Number: num}
 	}
 	return nil
+}
+
+// allocateNumbers adds k to the guild's case counter, creating its row (joined at joined)
+// the first time, and returns the counter's new value: the guild's last number.
+func allocateNumbers(ctx context.Context, db query.DBTX, guildID, k, joined int64) (int64, error) {
+	res, err := db.ExecContext(ctx, sqliteBumpGuild, k, guildID)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n == 0 {
+		if _, err := db.ExecContext(ctx, sqliteAddGuild, guildID, k, joined); err != nil {
+			return 0, err
+		}
+	}
+	var count int64
+	if err := db.QueryRowContext(ctx, sqliteGuildCount, guildID).Scan(&count); err != nil {
+		return 0, err
+	}
+	return count, nil
 }

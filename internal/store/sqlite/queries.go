@@ -14,11 +14,6 @@ func (q *Queries) ActionsOfCase(ctx context.Context, caseID int64) ([]query.Sche
 	return each(rows, func(r sqlitedb.ScheduledAction) query.ScheduledAction { return query.ScheduledAction(r) }), err
 }
 
-func (q *Queries) ActivatePendingCase(ctx context.Context, arg query.ActivatePendingCaseParams) (query.Case, error) {
-	row, err := q.q.ActivatePendingCase(ctx, sqlitedb.ActivatePendingCaseParams(arg))
-	return query.Case(row), err
-}
-
 func (q *Queries) ActiveCasesOfUser(ctx context.Context, arg query.ActiveCasesOfUserParams) ([]query.Case, error) {
 	rows, err := q.q.ActiveCasesOfUser(ctx, sqlitedb.ActiveCasesOfUserParams(arg))
 	return each(rows, func(r sqlitedb.Case) query.Case { return query.Case(r) }), err
@@ -172,11 +167,6 @@ func (q *Queries) EndLockdown(ctx context.Context, arg query.EndLockdownParams) 
 
 func (q *Queries) EndRaid(ctx context.Context, arg query.EndRaidParams) error {
 	return q.q.EndRaid(ctx, sqlitedb.EndRaidParams(arg))
-}
-
-func (q *Queries) EnqueueModlog(ctx context.Context, arg query.EnqueueModlogParams) (query.ModlogOutbox, error) {
-	row, err := q.q.EnqueueModlog(ctx, sqlitedb.EnqueueModlogParams(arg))
-	return query.ModlogOutbox(row), err
 }
 
 func (q *Queries) EnsureGuild(ctx context.Context, arg query.EnsureGuildParams) error {

@@ -66,14 +66,6 @@ UPDATE cases SET modlog_channel_id = sqlc.arg(modlog_channel_id), modlog_message
 WHERE id = sqlc.arg(id) AND modlog_channel_id IS sqlc.narg(old_channel_id)
     AND modlog_message_id IS sqlc.narg(old_message_id);
 
--- name: ActivatePendingCase :one
--- A pending case becomes active in one statement that also stands for the row lock: it
--- matches only while the case is still pending, so the caller knows the old value its
--- history row needs.
-UPDATE cases SET status = 'active', updated_at = sqlc.arg(updated_at)
-WHERE id = sqlc.arg(id) AND status = 'pending'
-RETURNING *;
-
 -- name: ProcessCase :one
 -- Marks a case processed in one statement that also stands for the row lock; no row when it
 -- already was.

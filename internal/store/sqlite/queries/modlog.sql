@@ -1,19 +1,5 @@
 -- The mod-log outbox (internal/modlog owns it).
 
--- name: EnqueueModlog :one
--- One row per case: a change while a row waits bumps its generation and makes it due now;
--- the attempts so far and any lease stay, so an outage's backoff keeps growing and a delivery
--- under way is not taken from its holder. A new row may be written already leased (owner and
--- lease_until set, attempts 1, as a claim leaves it) to the process whose worker will deliver
--- it, so that no claim is needed; its lease ending hands it to any claimer, as a claimed
--- row's does. The row is returned: generation 1 means it is new.
-INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, created_at, updated_at)
-VALUES (sqlc.arg(case_id), sqlc.arg(guild_id), 1, sqlc.arg(now), sqlc.arg(attempts), sqlc.narg(owner), sqlc.narg(lease_until),
-    sqlc.arg(now), sqlc.arg(now))
-ON CONFLICT (case_id) DO UPDATE SET generation = modlog_outbox.generation + 1, run_at = excluded.run_at,
-    updated_at = excluded.updated_at
-RETURNING *;
-
 -- name: ClaimModlog :many
 -- Run in an immediate transaction, which already excludes every other writer (PostgreSQL
 -- skips locked rows instead).

@@ -10,45 +10,6 @@ import (
 	"database/sql"
 )
 
-const activatePendingCase = `-- name: ActivatePendingCase :one
-UPDATE cases SET status = 'active', updated_at = ?1
-WHERE id = ?2 AND status = 'pending'
-RETURNING id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id
-`
-
-type ActivatePendingCaseParams struct {
-	UpdatedAt int64
-	ID        int64
-}
-
-// A pending case becomes active in one statement that also stands for the row lock: it
-// matches only while the case is still pending, so the caller knows the old value its
-// history row needs.
-func (q *Queries) ActivatePendingCase(ctx context.Context, arg ActivatePendingCaseParams) (Case, error) {
-	row := q.db.QueryRowContext(ctx, activatePendingCase, arg.UpdatedAt, arg.ID)
-	var i Case
-	err := row.Scan(
-		&i.ID,
-		&i.GuildID,
-		&i.Number,
-		&i.Type,
-		&i.Status,
-		&i.Processed,
-		&i.Reason,
-		&i.ModeratorID,
-		&i.UserID,
-		&i.RoleIds,
-		&i.ExpiresAt,
-		&i.Metadata,
-		&i.ModlogMessageID,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.ModlogChannelID,
-		&i.SourceEventID,
-	)
-	return i, err
-}
-
 const activeCasesOfUser = `-- name: ActiveCasesOfUser :many
 SELECT id, guild_id, number, type, status, processed, reason, moderator_id, user_id, role_ids, expires_at, metadata, modlog_message_id, created_at, updated_at, modlog_channel_id, source_event_id FROM cases WHERE guild_id = ?1 AND user_id = ?2 AND status = 'active' ORDER BY id DESC
 `

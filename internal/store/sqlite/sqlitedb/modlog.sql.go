@@ -11,6 +11,7 @@ import (
 )
 
 const claimModlog = `-- name: ClaimModlog :many
+
 UPDATE modlog_outbox SET lease_owner = ?1, lease_until = ?2,
     attempts = attempts + 1, updated_at = ?3
 WHERE case_id IN (
@@ -27,6 +28,7 @@ type ClaimModlogParams struct {
 	MaxRows    int64
 }
 
+// The mod-log outbox (internal/modlog owns it).
 // Run in an immediate transaction, which already excludes every other writer (PostgreSQL
 // skips locked rows instead).
 func (q *Queries) ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]ModlogOutbox, error) {
@@ -66,57 +68,6 @@ func (q *Queries) ClaimModlog(ctx context.Context, arg ClaimModlogParams) ([]Mod
 		return nil, err
 	}
 	return items, nil
-}
-
-const enqueueModlog = `-- name: EnqueueModlog :one
-
-INSERT INTO modlog_outbox (case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, created_at, updated_at)
-VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6,
-    ?3, ?3)
-ON CONFLICT (case_id) DO UPDATE SET generation = modlog_outbox.generation + 1, run_at = excluded.run_at,
-    updated_at = excluded.updated_at
-RETURNING case_id, guild_id, generation, run_at, attempts, lease_owner, lease_until, last_error, created_at, updated_at
-`
-
-type EnqueueModlogParams struct {
-	CaseID     int64
-	GuildID    int64
-	Now        int64
-	Attempts   int64
-	Owner      sql.NullString
-	LeaseUntil sql.NullInt64
-}
-
-// The mod-log outbox (internal/modlog owns it).
-// One row per case: a change while a row waits bumps its generation and makes it due now;
-// the attempts so far and any lease stay, so an outage's backoff keeps growing and a delivery
-// under way is not taken from its holder. A new row may be written already leased (owner and
-// lease_until set, attempts 1, as a claim leaves it) to the process whose worker will deliver
-// it, so that no claim is needed; its lease ending hands it to any claimer, as a claimed
-// row's does. The row is returned: generation 1 means it is new.
-func (q *Queries) EnqueueModlog(ctx context.Context, arg EnqueueModlogParams) (ModlogOutbox, error) {
-	row := q.db.QueryRowContext(ctx, enqueueModlog,
-		arg.CaseID,
-		arg.GuildID,
-		arg.Now,
-		arg.Attempts,
-		arg.Owner,
-		arg.LeaseUntil,
-	)
-	var i ModlogOutbox
-	err := row.Scan(
-		&i.CaseID,
-		&i.GuildID,
-		&i.Generation,
-		&i.RunAt,
-		&i.Attempts,
-		&i.LeaseOwner,
-		&i.LeaseUntil,
-		&i.LastError,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-	)
-	return i, err
 }
 
 const finishModlog = `-- name: FinishModlog :execrows
