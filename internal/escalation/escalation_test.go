@@ -472,3 +472,48 @@ func TestMemberPointsFollowTheLedger(t *testing.T) {
 		}
 	})
 }
+
+// TestStandingUsesTheEvaluatedSettings: the standing shown for a case is computed from the
+// settings its evaluation read in the case's transaction, without reading them again, even
+// when they changed since (here by another process, a second Service); a case whose guild
+// has had another evaluation since reads them.
+func TestStandingUsesTheEvaluatedSettings(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		esc := escalation.NewService(st)
+		cs := cases.NewService(st, cases.WithChangeObserver(esc))
+		other := escalation.NewService(st)
+		enable := func(s *escalation.Service, on bool) {
+			t.Helper()
+			if _, _, _, err := s.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
+				*c = escalation.Preset()
+				c.Policies[0].Enabled = on
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		enable(esc, true)
+		u := discord.UserID(900000000000000400)
+		warn := func() cases.Case {
+			t.Helper()
+			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Warn, Reason: "spam"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		first := warn()
+		enable(other, false)
+		if got := esc.Standing(ctx, first, "them"); !strings.HasPrefix(got, "This brings them to 1/10 points") {
+			t.Fatalf("standing of the case evaluated with the policy on = %q; want it from those settings", got)
+		}
+		second := warn()
+		if got := esc.Standing(ctx, second, "them"); got != "" {
+			t.Fatalf("standing of a case evaluated with the policy off = %q; want none", got)
+		}
+		if got := esc.Standing(ctx, first, "them"); got != "" {
+			t.Fatalf("standing of the first case after another evaluation = %q; want the stored settings' (none)", got)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,19 @@ type Service struct {
 	// elsewhere is seen at once), but parses them only when the text differs.
 	parsedMu sync.Mutex
 	parsed   map[discord.GuildID]parsedConfig
+	// evaluated keeps, per guild, the settings text the guild's last committed evaluation
+	// read in its transaction and the cases it evaluated with it, so that the standing shown
+	// for one of those cases (Standing) is computed from the settings the case was evaluated
+	// with, without reading them again (a read on every command: docs/benchmarks.md, issue
+	// 11, session 10). Guarded by parsedMu.
+	evaluated map[discord.GuildID]evaluatedConfig
+}
+
+// evaluatedConfig is the settings text an evaluation read ("": none) and the cases it
+// evaluated in the guild.
+type evaluatedConfig struct {
+	text  string
+	cases []int64
 }
 
 // parsedConfig is a guild's settings and the stored text they were parsed from.
@@ -86,7 +100,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // NewService returns the escalation service over a migrated store.
 func NewService(st *store.Store, opts ...Option) *Service {
-	s := &Service{st: st, read: st.Queries(), now: time.Now, log: slog.New(slog.DiscardHandler), parsed: map[discord.GuildID]parsedConfig{}}
+	s := &Service{st: st, read: st.Queries(), now: time.Now, log: slog.New(slog.DiscardHandler), parsed: map[discord.GuildID]parsedConfig{},
+		evaluated: map[discord.GuildID]evaluatedConfig{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,6 +159,33 @@ func (s *Service) parseConfig(guildID discord.GuildID, text string) (Config, err
 	s.parsed[guildID] = parsedConfig{text: text, cfg: c, md5: hex.EncodeToString(sum[:]), top: int64(c.MaxAt())}
 	s.parsedMu.Unlock()
 	return c, nil
+}
+
+// noteEvaluated records, once tx commits, that the guild's changed cases were evaluated
+// with the settings text (see Service.evaluated).
+func (s *Service) noteEvaluated(tx *store.Tx, guildID discord.GuildID, changed []cases.Changed, text string) {
+	ids := make([]int64, len(changed))
+	for i, ch := range changed {
+		ids[i] = ch.ID
+	}
+	tx.AfterCommit(func() {
+		s.parsedMu.Lock()
+		s.evaluated[guildID] = evaluatedConfig{text: text, cases: ids}
+		s.parsedMu.Unlock()
+	})
+}
+
+// evaluatedConfig returns the settings case id of the guild was last evaluated with, when
+// the guild's last committed evaluation was that case's; false otherwise.
+func (s *Service) evaluatedConfig(guildID discord.GuildID, caseID int64) (Config, bool) {
+	s.parsedMu.Lock()
+	e, ok := s.evaluated[guildID]
+	s.parsedMu.Unlock()
+	if !ok || !slices.Contains(e.cases, caseID) {
+		return Config{}, false
+	}
+	cfg, err := s.parseConfig(guildID, e.text)
+	return cfg, err == nil
 }
 
 // guess prepares the evaluation of a transaction's only changed case in a guild, a case
@@ -316,6 +358,7 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 			if cfg, err = s.parseConfig(guildID, row.Config); err != nil {
 				return err
 			}
+			s.noteEvaluated(tx, guildID, changed, row.Config)
 			if cfg.Empty() {
 				return nil
 			}

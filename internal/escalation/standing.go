@@ -11,12 +11,22 @@ import (
 // member) and the member's DM (who is "you"): "This brings @x to 7/10 points — next: tempban
 // for 7 days (needs approval)". It is empty for a case that carries no points, an
 // escalation's own case, and a guild with no enabled policy.
+//
+// The settings are those the case's evaluation read in the transaction that made it count,
+// when this service evaluated it and no evaluation in the guild has committed since (the
+// usual command: nothing to read); otherwise they are read.
 func (s *Service) Standing(ctx context.Context, c cases.Case, who string) string {
 	if c.Metadata[MetaFiring] != "" {
 		return ""
 	}
-	cfg, _, err := s.Config(ctx, c.GuildID)
-	if err != nil || cfg.MaxAt() == 0 {
+	cfg, ok := s.evaluatedConfig(c.GuildID, c.ID)
+	if !ok {
+		var err error
+		if cfg, _, err = s.Config(ctx, c.GuildID); err != nil {
+			return ""
+		}
+	}
+	if cfg.MaxAt() == 0 {
 		return ""
 	}
 	if _, _, ok, err := s.CasePoints(ctx, c.ID); err != nil || !ok {
