@@ -41,10 +41,16 @@ func (t *Tx) InsertCases(ns []NewCase) ([]CaseKey, error) {
 		return nil, err
 	}
 	// Known once committed: a rollback leaves the mark where it was. The guilds' counts of
-	// cases created move after the commit, so that an EventHandled whose read missed these
-	// cases saw the counts before they moved (eventChecks).
+	// cases created move after the commit, and after the cases' events are remembered as
+	// handled, so that an EventHandled whose read (or memory) missed these cases saw the
+	// counts before they moved (eventChecks, handledEvents).
 	t.AfterCommit(func() {
 		t.s.raiseReasonMark(mark)
+		for _, n := range ns {
+			if n.SourceEventID.Valid {
+				t.s.handled.add(n.GuildID, n.SourceEventID.Int64)
+			}
+		}
 		t.s.checks.casesCreated(ns)
 	})
 	return out, nil

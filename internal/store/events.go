@@ -85,7 +85,11 @@ func (t *Tx) claimEvent() error {
 	if n == 0 {
 		return ErrReplayed
 	}
-	t.AfterCommit(func() { c.claimed = true })
+	s := t.s
+	t.AfterCommit(func() {
+		c.claimed = true
+		s.handled.add(c.guildID, c.eventID)
+	})
 	return nil
 }
 
@@ -133,9 +137,17 @@ func (s *Store) ClaimAnswered(ctx context.Context) (first bool, err error) {
 //
 // On SQLite an answer of "not handled" is remembered (eventChecks), so that
 // CaseBySourceEvent can answer for the same event without a statement while no case of the
-// guild has been created since.
+// guild has been created since. Once the process holds the database alone (LockRunner), an
+// event created since is answered from what this store recorded (handledEvents), without a
+// statement.
 func (s *Store) EventHandled(ctx context.Context, guildID, eventID int64) (bool, error) {
 	seq := s.checks.seq(guildID) // before the read: a case committed after it moves it
+	if handled, known := s.handled.lookup(guildID, eventID); known {
+		if !handled {
+			s.checks.remember(guildID, eventID, seq)
+		}
+		return handled, nil
+	}
 	n, err := s.queries(s.ReadDB()).EventHandled(ctx, query.EventHandledParams{GuildID: guildID, EventID: eventID})
 	if err != nil {
 		return false, fmt.Errorf("read whether event %d was handled: %w", eventID, err)

@@ -182,3 +182,105 @@ func TestCaseBySourceEventAfterEventHandled(t *testing.T) {
 		}
 	})
 }
+
+// Once the process holds a SQLite database alone (LockRunner, ServeAlone), EventHandled
+// answers an event newer than every event recorded before from what the store recorded
+// itself, without a read: a case made by the event and a claim of it count once committed,
+// and a claim written behind the store's back (which no process may do while it holds the
+// database) is not seen. An event up to the highest recorded before, and every event of a
+// store that does not serve alone, are read; the pipeline's check still finds a case
+// committed after the answer.
+func TestEventHandledWhileServingAlone(t *testing.T) {
+	ctx := context.Background()
+	u := storetest.MigratedURL(t, store.SQLite)
+	open := func() *store.Store {
+		st, err := store.OpenURL(ctx, u, store.Options{MaxOpenConns: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	st, bystander := open(), open()
+	const guild = 7201
+	claimBehind := func(ev int64) {
+		t.Helper()
+		if _, err := st.Writer().ExecContext(ctx, "INSERT INTO processed_events (guild_id, event_id, command, created_at) VALUES (?, ?, 'x', 1)", guild, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	handled := func(s *store.Store, ev int64) bool {
+		t.Helper()
+		seen, err := s.EventHandled(ctx, guild, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seen
+	}
+	const before, after = 5000, 6000
+	claimBehind(before)
+	claimBehind(before - 10)
+	lock, err := store.LockRunner(st.Location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if err := st.ServeAlone(ctx); err != nil {
+		t.Fatal(err)
+	}
+	claimBehind(after)
+	claimBehind(before - 5)
+	if !handled(st, before) || !handled(st, before-10) {
+		t.Error("an event recorded before ServeAlone: not handled")
+	}
+	if !handled(st, before-5) {
+		t.Error("an event below the highest recorded before: not read")
+	}
+	if handled(st, after) {
+		t.Error("a newer event the store did not record was read from the database")
+	}
+	if !handled(bystander, after) {
+		t.Error("a store that does not serve alone did not read the event")
+	}
+
+	mk := func(ev int64) store.CaseKey {
+		t.Helper()
+		k, err := st.CreateCase(ctx, store.NewCase{GuildID: guild, UserID: 5, ModeratorID: 6, Type: "WARN", Status: "pending",
+			Reason: "r", RoleIDs: "[]", Metadata: "{}", CreatedAt: time.Now().UnixMilli(),
+			SourceEventID: sql.NullInt64{Int64: ev, Valid: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	mk(after + 1)
+	if !handled(st, after+1) {
+		t.Error("the event of a committed case: not handled")
+	}
+	if first, err := st.ClaimEvent(store.WithEvent(ctx, guild, after+2, "config prefix")); err != nil || !first {
+		t.Fatalf("ClaimEvent = %v, %v", first, err)
+	}
+	if !handled(st, after+2) {
+		t.Error("a claimed event: not handled")
+	}
+	// The event's case committed between the router's answer and the pipeline's check.
+	if handled(st, after+3) {
+		t.Fatal("a new event: handled")
+	}
+	k := mk(after + 3)
+	if store.EventCheckStands(st, guild, after+3) {
+		t.Error("the check stands after a case of the guild was committed")
+	}
+	if got, ok, err := st.CaseBySourceEvent(ctx, guild, after+3); err != nil || !ok || got != k {
+		t.Errorf("CaseBySourceEvent = %+v, %v, %v; want %+v", got, ok, err, k)
+	}
+	// The highest recorded event may be a case's.
+	mk(after + 100)
+	again := open()
+	if err := again.ServeAlone(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !handled(again, after+100) {
+		t.Error("a case's event recorded before ServeAlone: not handled")
+	}
+}

@@ -62,6 +62,9 @@ type Store struct {
 	reasonMark atomic.Int64
 	// checks lets CaseBySourceEvent skip its read on SQLite (eventChecks).
 	checks eventChecks
+	// handled lets EventHandled skip its read on SQLite once the process holds the database
+	// alone (handledEvents).
+	handled handledEvents
 }
 
 // groupCommits sets up the group commits for the engine. PostgreSQL gains from a few
