@@ -120,7 +120,7 @@ func (c automodExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	for _, rn := range renamed {
 		fmt.Fprintf(rt.Stderr, "rule %d shares its name %q with another rule; exported as %q (the file says so; applying it renames the rule on Discord)\n", rn.ID, rn.From, rn.To)
 	}
-	err = writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
+	err = writeOutput(rt.path(c.Output), rt.Stdout, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})
@@ -173,7 +173,7 @@ func (c automodPlanCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	_, plan, err := env.makePlan(ctx, discord.GuildID(c.Guild), c.File)
+	_, plan, err := env.makePlan(ctx, discord.GuildID(c.Guild), rt.path(c.File))
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (c automodApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer env.close()
-	f, plan, err := env.makePlan(ctx, discord.GuildID(c.Guild), c.File)
+	f, plan, err := env.makePlan(ctx, discord.GuildID(c.Guild), rt.path(c.File))
 	if err != nil {
 		return err
 	}
@@ -247,7 +247,7 @@ func clip(s string, n int) string {
 
 func (c automodTestCmd) Run(ctx context.Context, rt *Runtime) error {
 	if c.Rules != "" {
-		f, err := readRuleFile(c.Rules)
+		f, err := readRuleFile(rt.path(c.Rules))
 		if err != nil {
 			return err
 		}

@@ -44,6 +44,7 @@ keywords = ["badword"]
 `
 
 func TestAutomodCommands(t *testing.T) {
+	t.Parallel()
 	const (
 		guild    discordtest.ID = 730000000000000100
 		owner    discordtest.ID = 730000000000000201
@@ -61,10 +62,9 @@ func TestAutomodCommands(t *testing.T) {
 		}},
 	}))
 	dir := t.TempDir()
-	t.Chdir(dir)
 	dbURL := "sqlite:" + filepath.Join(dir, "gavel.db")
 	env := map[string]string{"GAVEL_DATABASE_URL": dbURL, "DISCORD_TOKEN": s.Token(), "GAVEL_DISCORD_API_URL": s.APIURL()}
-	if got := gavel(t, env, "migrate", "up"); got.code != 0 {
+	if got := gavel(t, dir, env, "migrate", "up"); got.code != 0 {
 		t.Fatalf("migrate: %s", got.stderr)
 	}
 	func() {
@@ -87,7 +87,7 @@ func TestAutomodCommands(t *testing.T) {
 	}
 	rules := write("rules.toml", rulesFile)
 
-	got := gavel(t, env, "automod", "plan", "--guild", g, rules)
+	got := gavel(t, dir, env, "automod", "plan", "--guild", g, rules)
 	if got.code != 0 {
 		t.Fatalf("plan: %d %s", got.code, got.stderr)
 	}
@@ -97,12 +97,12 @@ func TestAutomodCommands(t *testing.T) {
 		}
 	}
 
-	got = gavel(t, env, "automod", "apply", "--guild", g, rules)
+	got = gavel(t, dir, env, "automod", "apply", "--guild", g, rules)
 	if got.code != 0 || !strings.Contains(got.stdout, "nothing was changed: run again with --yes") || len(s.AutoModRules(guild)) != 0 {
 		t.Fatalf("apply without --yes: %d %q %q; %d rules on Discord", got.code, got.stdout, got.stderr, len(s.AutoModRules(guild)))
 	}
 
-	got = gavel(t, env, "automod", "apply", "--guild", g, "--yes", rules)
+	got = gavel(t, dir, env, "automod", "apply", "--guild", g, "--yes", rules)
 	if got.code != 0 || !strings.Contains(got.stdout, "applied 3 changes") {
 		t.Fatalf("apply: %d %q %q", got.code, got.stdout, got.stderr)
 	}
@@ -128,13 +128,13 @@ func TestAutomodCommands(t *testing.T) {
 		t.Errorf("the audit-log channel was not told: %+v", s.Messages(auditlog))
 	}
 
-	got = gavel(t, env, "automod", "plan", "--guild", g, rules)
+	got = gavel(t, dir, env, "automod", "plan", "--guild", g, rules)
 	if !strings.Contains(got.stdout, "0 to create, 0 to update, 0 to delete, 3 unchanged") {
 		t.Errorf("plan after apply:\n%s%s", got.stdout, got.stderr)
 	}
 
 	// Export, and the export is a file that plans to nothing.
-	got = gavel(t, env, "automod", "export", "--guild", g, "-o", "exported.toml")
+	got = gavel(t, dir, env, "automod", "export", "--guild", g, "-o", "exported.toml")
 	if got.code != 0 {
 		t.Fatalf("export: %s", got.stderr)
 	}
@@ -147,25 +147,25 @@ func TestAutomodCommands(t *testing.T) {
 			t.Errorf("export lacks %q:\n%s", w, exported)
 		}
 	}
-	got = gavel(t, env, "automod", "plan", "--guild", g, "exported.toml")
+	got = gavel(t, dir, env, "automod", "plan", "--guild", g, "exported.toml")
 	if !strings.Contains(got.stdout, "0 to create, 0 to update, 0 to delete, 3 unchanged") {
 		t.Errorf("plan of the export:\n%s%s", got.stdout, got.stderr)
 	}
 	// A second export over a file someone made group-readable keeps its mode, and -o -
 	// is standard output, not a file named "-".
-	if err := os.Chmod("exported.toml", 0o640); err != nil {
+	if err := os.Chmod(filepath.Join(dir, "exported.toml"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if got := gavel(t, env, "automod", "export", "--guild", g, "-o", "exported.toml"); got.code != 0 {
+	if got := gavel(t, dir, env, "automod", "export", "--guild", g, "-o", "exported.toml"); got.code != 0 {
 		t.Fatalf("export again: %s", got.stderr)
 	}
-	if fi, err := os.Stat("exported.toml"); err != nil || fi.Mode().Perm() != 0o640 {
+	if fi, err := os.Stat(filepath.Join(dir, "exported.toml")); err != nil || fi.Mode().Perm() != 0o640 {
 		t.Errorf("export over a 0640 file: %v, %v; want the mode kept", fi.Mode(), err)
 	}
-	if got := gavel(t, env, "automod", "export", "--guild", g, "-o", "-"); got.code != 0 || got.stdout != string(exported) {
+	if got := gavel(t, dir, env, "automod", "export", "--guild", g, "-o", "-"); got.code != 0 || got.stdout != string(exported) {
 		t.Errorf("export -o -: code %d, stdout %q, want the file's content", got.code, got.stdout)
 	}
-	if _, err := os.Lstat("-"); err == nil {
+	if _, err := os.Lstat(filepath.Join(dir, "-")); err == nil {
 		t.Error(`export -o - created a file named "-"`)
 	}
 
@@ -173,7 +173,7 @@ func TestAutomodCommands(t *testing.T) {
 	changed := strings.Replace(rulesFile, `keywords = ["nitro", "steam*"]`, `keywords = ["nitro", "gift*"]`, 1)
 	changed = changed[:strings.Index(changed, "[[rule]]\nname = \"pings\"")] + changed[strings.Index(changed, "[[rule]]\nname = \"many words\""):]
 	changedPath := write("changed.toml", changed)
-	got = gavel(t, env, "automod", "apply", "--guild", g, "--yes", changedPath)
+	got = gavel(t, dir, env, "automod", "apply", "--guild", g, "--yes", changedPath)
 	for _, w := range []string{`delete discord rule "pings"`, `update discord rule "scams"`, `keywords: added "gift*"; removed "steam*"`, "applied 2 changes"} {
 		if !strings.Contains(got.stdout, w) {
 			t.Errorf("apply of the changed file lacks %q:\n%s%s", w, got.stdout, got.stderr)
@@ -185,7 +185,7 @@ func TestAutomodCommands(t *testing.T) {
 
 	// A file that breaks a limit changes nothing and says where.
 	bad := write("bad.toml", strings.Replace(rulesFile, `mention_limit = 5`, `mention_limit = 51`, 1))
-	got = gavel(t, env, "automod", "apply", "--guild", g, "--yes", bad)
+	got = gavel(t, dir, env, "automod", "apply", "--guild", g, "--yes", bad)
 	if got.code != 1 || !strings.Contains(got.stderr, `automod rule "pings"`) || !strings.Contains(got.stderr, "trigger_metadata.mention_total_limit: 51 is out of range; accepted: 0 to 50") {
 		t.Errorf("apply of a bad file: %d %q", got.code, got.stderr)
 	}
@@ -194,19 +194,19 @@ func TestAutomodCommands(t *testing.T) {
 	}
 
 	// Dry runs: from a file, and from the guild.
-	got = gavel(t, env, "automod", "test", "--guild", g, "--rules", rules, "free Nitro and a badword")
+	got = gavel(t, dir, env, "automod", "test", "--guild", g, "--rules", rules, "free Nitro and a badword")
 	for _, w := range []string{`discord rule "scams" fires on keyword "nitro": "Nitro" at bytes 5–10, characters 5–10`, `gavel rule "many words" fires on keyword "badword"`} {
 		if !strings.Contains(got.stdout, w) {
 			t.Errorf("test --rules lacks %q:\n%s%s", w, got.stdout, got.stderr)
 		}
 	}
-	got = gavel(t, env, "automod", "test", "--guild", g, "a gift card")
+	got = gavel(t, dir, env, "automod", "test", "--guild", g, "a gift card")
 	if !strings.Contains(got.stdout, `discord rule "scams" fires on keyword "gift*": "gift"`) {
 		t.Errorf("test of the guild's rules:\n%s%s", got.stdout, got.stderr)
 	}
 
 	delete(env, "DISCORD_TOKEN")
-	got = gavel(t, env, "automod", "plan", "--guild", g, rules)
+	got = gavel(t, dir, env, "automod", "plan", "--guild", g, rules)
 	if got.code != 1 || !strings.Contains(got.stderr, "DISCORD_TOKEN is not set") {
 		t.Errorf("without a token: %d %q", got.code, got.stderr)
 	}
@@ -216,6 +216,7 @@ func TestAutomodCommands(t *testing.T) {
 // settings, outside gavel) exports to a file that plan and apply accept: the later rule gets a
 // unique name, the file and the command say so, and applying it renames the rule on Discord.
 func TestAutomodExportOfDuplicateNames(t *testing.T) {
+	t.Parallel()
 	const (
 		guild   discordtest.ID = 731000000000000100
 		owner   discordtest.ID = 731000000000000201
@@ -231,16 +232,15 @@ func TestAutomodExportOfDuplicateNames(t *testing.T) {
 		}},
 	}))
 	dir := t.TempDir()
-	t.Chdir(dir)
 	env := map[string]string{"GAVEL_DATABASE_URL": "sqlite:" + filepath.Join(dir, "gavel.db"), "DISCORD_TOKEN": s.Token(), "GAVEL_DISCORD_API_URL": s.APIURL()}
-	if got := gavel(t, env, "migrate", "up"); got.code != 0 {
+	if got := gavel(t, dir, env, "migrate", "up"); got.code != 0 {
 		t.Fatalf("migrate: %s", got.stderr)
 	}
 	g := guild.String()
-	if err := os.WriteFile("rules.toml", []byte(rulesFile), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "rules.toml"), []byte(rulesFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := gavel(t, env, "automod", "apply", "--guild", g, "--yes", "rules.toml"); got.code != 0 {
+	if got := gavel(t, dir, env, "automod", "apply", "--guild", g, "--yes", "rules.toml"); got.code != 0 {
 		t.Fatalf("apply: %d %s", got.code, got.stderr)
 	}
 	var pings discordtest.ID
@@ -254,11 +254,11 @@ func TestAutomodExportOfDuplicateNames(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := gavel(t, env, "automod", "export", "--guild", g, "-o", "exported.toml")
+	got := gavel(t, dir, env, "automod", "export", "--guild", g, "-o", "exported.toml")
 	if got.code != 0 || !strings.Contains(got.stderr, `shares its name "scams" with another rule; exported as "scams (2)"`) {
 		t.Fatalf("export: %d %q", got.code, got.stderr)
 	}
-	exported, err := os.ReadFile("exported.toml")
+	exported, err := os.ReadFile(filepath.Join(dir, "exported.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +267,11 @@ func TestAutomodExportOfDuplicateNames(t *testing.T) {
 			t.Errorf("export lacks %q:\n%s", w, exported)
 		}
 	}
-	got = gavel(t, env, "automod", "plan", "--guild", g, "exported.toml")
+	got = gavel(t, dir, env, "automod", "plan", "--guild", g, "exported.toml")
 	if got.code != 0 || !strings.Contains(got.stdout, "0 to create, 1 to update, 0 to delete, 2 unchanged") {
 		t.Fatalf("plan of the export: %d\n%s%s", got.code, got.stdout, got.stderr)
 	}
-	if got = gavel(t, env, "automod", "apply", "--guild", g, "--yes", "exported.toml"); got.code != 0 {
+	if got = gavel(t, dir, env, "automod", "apply", "--guild", g, "--yes", "exported.toml"); got.code != 0 {
 		t.Fatalf("apply of the export: %d %s", got.code, got.stderr)
 	}
 	names := map[string]bool{}

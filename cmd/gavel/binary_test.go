@@ -37,16 +37,16 @@ var built struct {
 	out  []byte
 }
 
-// packageDir is the package's directory, where go test starts; tests then move elsewhere.
+// packageDir is the package's directory, where go test starts.
 var packageDir string
 
 // TestMain notes the package's directory, starts building the gavel binary when the whole
 // package runs, and removes the binary the tests built.
 //
-// The tests that run the binary are parallel (up to 4 at once, one at a time under -race,
-// where its processes compute: testmain.Parallel); the others change the working directory
-// (t.Chdir) and run first, one after another: the build (13-17 s on the shared 2-core
-// machine) goes on beside them instead of holding up the first test that needs it.
+// Every test is parallel (up to 4 at once, one at a time under -race, where gavel's
+// processes compute: testmain.Parallel): the in-process CLI tests give run a directory of
+// their own instead of changing the process's, so they run beside the build (13-17 s on
+// the shared 2-core machine) and beside the tests that run the binary.
 func TestMain(m *testing.M) {
 	var err error
 	if packageDir, err = os.Getwd(); err != nil {

@@ -360,7 +360,7 @@ func (c casesExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	}
 	defer st.Close()
 	n := 0
-	err = writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
+	err = writeOutput(rt.path(c.Output), rt.Stdout, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		return cases.NewService(st).Export(ctx, discord.GuildID(c.Guild), func(k cases.Case, history []cases.Event) error {
 			n++

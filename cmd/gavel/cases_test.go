@@ -57,13 +57,15 @@ func seeded(t *testing.T, e store.Engine) string {
 }
 
 func TestCasesCommands(t *testing.T) {
+	t.Parallel()
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
-			t.Chdir(t.TempDir())
+			t.Parallel()
+			dir := t.TempDir()
 			url := seeded(t, e)
 			env := map[string]string{"GAVEL_DATABASE_URL": url}
 
-			got := gavel(t, env, "cases", "list", "--guild", "10", "--per-page", "10")
+			got := gavel(t, dir, env, "cases", "list", "--guild", "10", "--per-page", "10")
 			if got.code != 0 {
 				t.Fatalf("list: %d %s", got.code, got.stderr)
 			}
@@ -75,14 +77,14 @@ func TestCasesCommands(t *testing.T) {
 				t.Errorf("footer %q", lines[11])
 			}
 			// A page past the end is the last page, and stderr says so (issue 12).
-			got = gavel(t, env, "cases", "list", "--guild", "10", "--per-page", "10", "--page", "999")
+			got = gavel(t, dir, env, "cases", "list", "--guild", "10", "--per-page", "10", "--page", "999")
 			lines = strings.Split(strings.TrimSpace(got.stdout), "\n")
 			if got.code != 0 || lines[len(lines)-1] != "page 3 of 3 (25 cases)" || !strings.HasPrefix(lines[1], "#5") ||
 				got.stderr != "there is no page 999 (3 pages); showing the last\n" {
 				t.Errorf("--page 999: %d\n%s\nstderr %q", got.code, got.stdout, got.stderr)
 			}
 
-			got = gavel(t, env, "cases", "list", "--guild", "10", "--type", "ban", "--user", "100", "--json")
+			got = gavel(t, dir, env, "cases", "list", "--guild", "10", "--type", "ban", "--user", "100", "--json")
 			var page struct {
 				Cases []cases.Case `json:"cases"`
 				Total int64        `json:"total"`
@@ -98,24 +100,24 @@ func TestCasesCommands(t *testing.T) {
 				t.Errorf("snowflakes must be JSON strings:\n%s", got.stdout)
 			}
 
-			got = gavel(t, env, "cases", "list", "--status", "voided")
+			got = gavel(t, dir, env, "cases", "list", "--status", "voided")
 			if got.code != 0 || !strings.Contains(got.stdout, "GUILD") || !strings.Contains(got.stdout, "#4") || !strings.Contains(got.stdout, "(1 case)") {
 				t.Errorf("list --status voided across guilds:\n%s%s", got.stdout, got.stderr)
 			}
 
-			got = gavel(t, env, "cases", "show", "--guild", "10", "3")
+			got = gavel(t, dir, env, "cases", "show", "--guild", "10", "3")
 			for _, want := range []string{"Case #3 in guild 10", "Saved roles 1234567890123456789", "Expires", "2030-01-02 03:04 UTC", "edited\n over two lines", "created as active", `reason by 8 "reason number c" → "edited`} {
 				if !strings.Contains(squash(got.stdout), want) {
 					t.Errorf("show #3 lacks %q:\n%s", want, got.stdout)
 				}
 			}
-			got = gavel(t, env, "cases", "show", "--guild", "10", "4")
+			got = gavel(t, dir, env, "cases", "show", "--guild", "10", "4")
 			if !strings.Contains(got.stdout, "voided") || !strings.Contains(got.stdout, "wrong user") {
 				t.Errorf("show #4:\n%s", got.stdout)
 			}
 
 			out := filepath.Join(t.TempDir(), "export.jsonl")
-			got = gavel(t, env, "cases", "export", "--guild", "10", "-o", out)
+			got = gavel(t, dir, env, "cases", "export", "--guild", "10", "-o", out)
 			if got.code != 0 || !strings.Contains(got.stderr, "exported 25 cases of guild 10") {
 				t.Fatalf("export: %d %s", got.code, got.stderr)
 			}
@@ -134,7 +136,7 @@ func TestCasesCommands(t *testing.T) {
 			if third.Number != 3 || len(third.History) != 2 || third.History[1].Kind != cases.EventReason || len(third.RoleIDs) != 1 || third.RoleIDs[0] != 1234567890123456789 {
 				t.Errorf("exported case #3: %+v", third)
 			}
-			stdout := gavel(t, env, "cases", "export", "--guild", "11")
+			stdout := gavel(t, dir, env, "cases", "export", "--guild", "11")
 			if n := strings.Count(stdout.stdout, "\n"); n != 1 {
 				t.Errorf("export to stdout: %d lines:\n%s", n, stdout.stdout)
 			}
@@ -143,7 +145,8 @@ func TestCasesCommands(t *testing.T) {
 }
 
 func TestCasesBadInput(t *testing.T) {
-	t.Chdir(t.TempDir())
+	t.Parallel()
+	dir := t.TempDir()
 	url := seeded(t, store.SQLite)
 	env := map[string]string{"GAVEL_DATABASE_URL": url}
 	for _, tc := range []struct {
@@ -159,51 +162,54 @@ func TestCasesBadInput(t *testing.T) {
 		{[]string{"cases", "show", "--guild", "10", "0"}, "case number: 0 is not a case number"},
 		{[]string{"cases", "export", "--guild", "0"}, "guild: 0 is not a Discord id"},
 	} {
-		got := gavel(t, env, tc.args...)
+		got := gavel(t, dir, env, tc.args...)
 		if got.code != 1 || !strings.Contains(got.stderr, tc.want) || strings.Count(got.stderr, "\n") != 1 {
 			t.Errorf("%v: code %d, stderr %q; want one line containing %q", tc.args, got.code, got.stderr, tc.want)
 		}
 	}
-	if got := gavel(t, env, "cases", "show", "3"); got.code != 2 || !strings.Contains(got.stderr, "--guild") {
+	if got := gavel(t, dir, env, "cases", "show", "3"); got.code != 2 || !strings.Contains(got.stderr, "--guild") {
 		t.Errorf("show without --guild: %d %q", got.code, got.stderr)
 	}
 }
 
 func TestReadCommandsNeedADatabase(t *testing.T) {
-	t.Chdir(t.TempDir())
-	got := gavel(t, nil, "cases", "list")
+	t.Parallel()
+	dir := t.TempDir()
+	got := gavel(t, dir, nil, "cases", "list")
 	if got.code != 1 || !strings.Contains(got.stderr, "database file gavel.db does not exist: run 'gavel migrate up'") {
 		t.Errorf("cases list without a database: %d %q", got.code, got.stderr)
 	}
-	if _, err := os.Stat("gavel.db"); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "gavel.db")); err == nil {
 		t.Error("a read command created gavel.db")
 	}
 	// migrate status and migrate down refuse a mistyped path too, and leave no file behind.
 	for _, args := range [][]string{{"migrate", "status"}, {"migrate", "down", "--yes"}} {
-		got := gavel(t, nil, append([]string{"--database", "sqlite:typo.db"}, args...)...)
+		got := gavel(t, dir, nil, append([]string{"--database", "sqlite:typo.db"}, args...)...)
 		if got.code != 1 || got.stdout != "" || got.stderr != "gavel: database file typo.db does not exist: run 'gavel migrate up' (or 'gavel run') to create it\n" {
 			t.Errorf("%v on a missing file: %d %q %q", args, got.code, got.stdout, got.stderr)
 		}
-		if _, err := os.Stat("typo.db"); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, "typo.db")); err == nil {
 			t.Fatalf("%v created typo.db", args)
 		}
 	}
 	// An existing, empty file is a database with every migration pending.
-	if err := os.WriteFile("unmigrated.db", nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "unmigrated.db"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := gavel(t, nil, "--database", "sqlite:unmigrated.db", "migrate", "status"); got.code != 0 || !strings.Contains(squash(got.stdout), "00001 pending") {
+	if got := gavel(t, dir, nil, "--database", "sqlite:unmigrated.db", "migrate", "status"); got.code != 0 || !strings.Contains(squash(got.stdout), "00001 pending") {
 		t.Errorf("status of a new database: %d %q %q", got.code, got.stdout, got.stderr)
 	}
-	if got := gavel(t, nil, "--database", "sqlite:unmigrated.db", "cases", "list"); got.code != 1 || !strings.Contains(got.stderr, "is not migrated (migration 1 is pending)") {
+	if got := gavel(t, dir, nil, "--database", "sqlite:unmigrated.db", "cases", "list"); got.code != 1 || !strings.Contains(got.stderr, "is not migrated (migration 1 is pending)") {
 		t.Errorf("cases list on an unmigrated database: %d %q", got.code, got.stderr)
 	}
 }
 
 func TestMigrateCommands(t *testing.T) {
+	t.Parallel()
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
-			t.Chdir(t.TempDir())
+			t.Parallel()
+			dir := t.TempDir()
 			env := map[string]string{"GAVEL_DATABASE_URL": storetest.URL(t, e)}
 			type step struct {
 				args     []string
@@ -234,7 +240,7 @@ func TestMigrateCommands(t *testing.T) {
 				{[]string{"migrate", "down", "--to=-5", "--yes"}, 1, "give a migration version"},
 			}
 			for _, s := range steps {
-				got := gavel(t, env, s.args...)
+				got := gavel(t, dir, env, s.args...)
 				if got.code != s.code || !strings.Contains(squash(got.stdout+got.stderr), s.contains) {
 					t.Fatalf("%v: code %d, out %q %q; want code %d containing %q", s.args, got.code, got.stdout, got.stderr, s.code, s.contains)
 				}
@@ -244,8 +250,9 @@ func TestMigrateCommands(t *testing.T) {
 }
 
 func TestRun(t *testing.T) {
-	t.Chdir(t.TempDir())
-	got := gavel(t, nil, "run")
+	t.Parallel()
+	dir := t.TempDir()
+	got := gavel(t, dir, nil, "run")
 	if got.code != 1 || !strings.Contains(got.stderr, "gavel: DISCORD_TOKEN is not set") {
 		t.Errorf("run without a token: %d %q", got.code, got.stderr)
 	}
@@ -257,10 +264,10 @@ func TestRun(t *testing.T) {
 	if !slices.Equal(logShape(doc), logShape(got.stderr)) || !strings.HasSuffix(doc, got.stderr[strings.Index(got.stderr, "gavel: "):]) {
 		t.Errorf("docs/cli.md's sample of run without a token is stale:\n doc %q\nreal %q", doc, got.stderr)
 	}
-	if got := gavel(t, nil, "migrate", "status"); !strings.Contains(squash(got.stdout), "00001 applied") {
+	if got := gavel(t, dir, nil, "migrate", "status"); !strings.Contains(squash(got.stdout), "00001 applied") {
 		t.Errorf("after run: %q", got.stdout)
 	}
-	got = gavel(t, map[string]string{"GAVEL_DATABASE_URL": "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=1"}, "run")
+	got = gavel(t, dir, map[string]string{"GAVEL_DATABASE_URL": "postgres://postgres:hunter2@127.0.0.1:1/x?connect_timeout=1"}, "run")
 	if got.code != 1 || !strings.Contains(got.stderr, "is unreachable") || strings.Contains(got.stderr, "hunter2") || strings.Count(got.stderr, "\n") != 1 {
 		t.Errorf("run with an unreachable database: %d %q", got.code, got.stderr)
 	}
@@ -272,9 +279,11 @@ func squash(s string) string {
 }
 
 func TestCasesPendingExpiry(t *testing.T) {
+	t.Parallel()
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
-			t.Chdir(t.TempDir())
+			t.Parallel()
+			dir := t.TempDir()
 			url := storetest.URL(t, e)
 			ctx := context.Background()
 			st, err := store.OpenURL(ctx, url, store.Options{})
@@ -304,7 +313,7 @@ func TestCasesPendingExpiry(t *testing.T) {
 			}
 			env := map[string]string{"GAVEL_DATABASE_URL": url}
 
-			got := gavel(t, env, "cases", "list", "--pending-expiry")
+			got := gavel(t, dir, env, "cases", "list", "--pending-expiry")
 			lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
 			if got.code != 0 || len(lines) != 5 || !strings.HasPrefix(lines[0], "DUE") || !strings.Contains(lines[1], "2030-01-02 03:04 UTC") ||
 				!strings.Contains(lines[3], "unban") || !strings.Contains(lines[3], "2030-02-02") || lines[4] != "page 1 of 1 (3 pending expiries)" {
@@ -312,13 +321,13 @@ func TestCasesPendingExpiry(t *testing.T) {
 			}
 
 			// One is "1 pending expiry", and a page past the end is the last one, said on stderr.
-			got = gavel(t, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "jail", "--page", "4")
+			got = gavel(t, dir, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "jail", "--page", "4")
 			lines = strings.Split(strings.TrimSpace(got.stdout), "\n")
 			if got.code != 0 || len(lines) != 3 || lines[2] != "page 1 of 1 (1 pending expiry)" || got.stderr != "there is no page 4 (1 page); showing the last\n" {
 				t.Errorf("one jail's expiry, page 4: %d\n%s%s", got.code, got.stdout, got.stderr)
 			}
 
-			got = gavel(t, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "tempban", "--json")
+			got = gavel(t, dir, env, "cases", "list", "--pending-expiry", "--guild", "10", "--type", "tempban", "--json")
 			var page struct {
 				Expiries []struct {
 					expiry.Action
@@ -333,18 +342,18 @@ func TestCasesPendingExpiry(t *testing.T) {
 				t.Errorf("--json: %+v", page)
 			}
 
-			got = gavel(t, env, "cases", "show", "--guild", "10", "1")
+			got = gavel(t, dir, env, "cases", "show", "--guild", "10", "1")
 			for _, want := range []string{"Expiry", "unban 2030-02-02 03:04 UTC scheduled", "scheduled by 7"} {
 				if !strings.Contains(squash(got.stdout), want) {
 					t.Errorf("show #1 lacks %q:\n%s", want, got.stdout)
 				}
 			}
 
-			got = gavel(t, env, "cases", "list", "--pending-expiry", "--status", "active")
+			got = gavel(t, dir, env, "cases", "list", "--pending-expiry", "--status", "active")
 			if got.code == 0 || !strings.Contains(got.stderr, "not --moderator or --status") {
 				t.Errorf("--pending-expiry --status: %d %s", got.code, got.stderr)
 			}
-			got = gavel(t, env, "cases", "list", "--pending-expiry", "--user", "999")
+			got = gavel(t, dir, env, "cases", "list", "--pending-expiry", "--user", "999")
 			if got.code != 0 || !strings.Contains(got.stdout, "no pending expiries match") {
 				t.Errorf("no match: %d %s%s", got.code, got.stdout, got.stderr)
 			}

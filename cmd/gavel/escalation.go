@@ -68,7 +68,7 @@ func (c escalationExportCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err != nil {
 		return err
 	}
-	return writeOutput(c.Output, rt.Stdout, func(w io.Writer) error {
+	return writeOutput(rt.path(c.Output), rt.Stdout, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
 	})
@@ -107,7 +107,7 @@ func (c escalationPlanCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer st.Close()
-	_, plan, err := escalationPlan(ctx, st, c.Guild, c.File)
+	_, plan, err := escalationPlan(ctx, st, c.Guild, rt.path(c.File))
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func (c escalationApplyCmd) Run(ctx context.Context, rt *Runtime) error {
 		return err
 	}
 	defer st.Close()
-	next, plan, err := escalationPlan(ctx, st, c.Guild, c.File)
+	next, plan, err := escalationPlan(ctx, st, c.Guild, rt.path(c.File))
 	if err != nil {
 		return err
 	}

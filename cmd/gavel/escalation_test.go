@@ -47,6 +47,7 @@ enabled = true
 `
 
 func TestEscalationCommands(t *testing.T) {
+	t.Parallel()
 	const (
 		guild    discordtest.ID = 731000000000000100
 		owner    discordtest.ID = 731000000000000201
@@ -64,10 +65,9 @@ func TestEscalationCommands(t *testing.T) {
 		}},
 	}))
 	dir := t.TempDir()
-	t.Chdir(dir)
 	dbURL := "sqlite:" + filepath.Join(dir, "gavel.db")
 	env := map[string]string{"GAVEL_DATABASE_URL": dbURL, "DISCORD_TOKEN": s.Token(), "GAVEL_DISCORD_API_URL": s.APIURL()}
-	if got := gavel(t, env, "migrate", "up"); got.code != 0 {
+	if got := gavel(t, dir, env, "migrate", "up"); got.code != 0 {
 		t.Fatalf("migrate: %s", got.stderr)
 	}
 	ctx := context.Background()
@@ -89,7 +89,7 @@ func TestEscalationCommands(t *testing.T) {
 	}
 	file := write("escalation.toml", escalationFile)
 
-	got := gavel(t, env, "escalation", "plan", "--guild", g, file)
+	got := gavel(t, dir, env, "escalation", "plan", "--guild", g, file)
 	if got.code != 0 {
 		t.Fatalf("plan: %d %s", got.code, got.stderr)
 	}
@@ -99,14 +99,14 @@ func TestEscalationCommands(t *testing.T) {
 			t.Errorf("plan lacks %q:\n%s", w, got.stdout)
 		}
 	}
-	got = gavel(t, env, "escalation", "apply", "--guild", g, file)
+	got = gavel(t, dir, env, "escalation", "apply", "--guild", g, file)
 	if got.code != 0 || !strings.Contains(got.stdout, "nothing was changed: run again with --yes") {
 		t.Fatalf("apply without --yes: %d %q %q", got.code, got.stdout, got.stderr)
 	}
 	if _, v, _ := escalation.NewService(st).Config(ctx, discord.GuildID(guild)); v != 0 {
 		t.Fatal("apply without --yes changed the settings")
 	}
-	got = gavel(t, env, "escalation", "apply", "--guild", g, "--yes", file)
+	got = gavel(t, dir, env, "escalation", "apply", "--guild", g, "--yes", file)
 	if got.code != 0 || !strings.Contains(got.stdout, "applied 5 changes") {
 		t.Fatalf("apply: %d %q %q", got.code, got.stdout, got.stderr)
 	}
@@ -121,7 +121,7 @@ func TestEscalationCommands(t *testing.T) {
 	if !posted {
 		t.Error("the audit-log channel was not told of the apply")
 	}
-	got = gavel(t, env, "escalation", "export", "--guild", g)
+	got = gavel(t, dir, env, "escalation", "export", "--guild", g)
 	if got.code != 0 {
 		t.Fatalf("export: %d %s", got.code, got.stderr)
 	}
@@ -132,12 +132,12 @@ func TestEscalationCommands(t *testing.T) {
 	if p := escalation.MakePlan(cfg, back, v); !p.Empty() {
 		t.Errorf("export differs from the settings: %s", p)
 	}
-	got = gavel(t, env, "escalation", "plan", "--guild", g, file)
+	got = gavel(t, dir, env, "escalation", "plan", "--guild", g, file)
 	if !strings.Contains(got.stdout, "no changes") {
 		t.Errorf("plan after apply: %q", got.stdout)
 	}
 	bad := write("bad.toml", "[[policy]]\nname = \"x\"\n[[policy.threshold]]\nat = 101\naction = \"ban\"\n")
-	got = gavel(t, env, "escalation", "apply", "--guild", g, "--yes", bad)
+	got = gavel(t, dir, env, "escalation", "apply", "--guild", g, "--yes", bad)
 	if got.code == 0 || !strings.Contains(got.stderr, "101 points is out of range; a threshold is 1 to 100 points") {
 		t.Errorf("bad file: %d %q", got.code, got.stderr)
 	}

@@ -67,7 +67,7 @@ func main() {
 		}
 		os.Exit(code)
 	}()
-	code := run(ctx, abort, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
+	code := run(ctx, abort, "", os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	signal.Stop(sigs)
 	cancel()
 	os.Exit(code)
@@ -75,8 +75,9 @@ func main() {
 
 // run is main without the process: everything it touches comes in as an argument, so tests
 // call it directly and read the exit code. ctx ends on the first interrupt; abort closes on
-// the second.
-func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+// the second. dir is the directory relative paths are taken from (Runtime.Dir): "" for the
+// process's working directory, as in the binary.
+func run(ctx context.Context, abort <-chan struct{}, dir string, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	var cmdline cli
 	exited := -1
 	parser, err := kong.New(&cmdline,
@@ -108,6 +109,7 @@ func run(ctx context.Context, abort <-chan struct{}, args []string, stdout, stde
 	}
 	rt := &Runtime{
 		Globals:        cmdline.Globals,
+		Dir:            dir,
 		Stdout:         stdout,
 		Stderr:         stderr,
 		LookupEnv:      lookupEnv,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,22 +16,26 @@ type result struct {
 	stdout, stderr string
 }
 
-// gavel runs the command line in-process with the given environment. Callers first move
-// to a fresh working directory, so that no gavel.toml lying around changes the result.
-func gavel(t *testing.T, env map[string]string, args ...string) result {
+// gavel runs the command line in-process with the given environment, taking relative paths
+// from dir (a fresh directory of the test's, so that no gavel.toml lying around changes the
+// result) as the binary takes them from its working directory. The output names the files
+// as the binary would, relative: dir's prefix is cut from it.
+func gavel(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	lookup := func(key string) (string, bool) {
 		v, ok := env[key]
 		return v, ok
 	}
-	code := run(context.Background(), nil, args, &stdout, &stderr, lookup)
-	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	code := run(context.Background(), nil, dir, args, &stdout, &stderr, lookup)
+	rel := func(s string) string { return strings.ReplaceAll(s, dir+string(filepath.Separator), "") }
+	return result{code: code, stdout: rel(stdout.String()), stderr: rel(stderr.String())}
 }
 
 func TestVersion(t *testing.T) {
-	t.Chdir(t.TempDir())
-	got := gavel(t, nil, "version")
+	t.Parallel()
+	dir := t.TempDir()
+	got := gavel(t, dir, nil, "version")
 	if got.code != 0 || got.stderr != "" {
 		t.Fatalf("code %d, stderr %q", got.code, got.stderr)
 	}
@@ -42,6 +47,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
+	t.Parallel()
 	const goodFile = "[database]\nurl = \"sqlite:data/gavel.db\"\nmax_open_conns = 4\n\n[log]\nlevel = \"debug\"\n"
 	tests := []struct {
 		name       string
@@ -287,13 +293,13 @@ client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Chdir(t.TempDir())
+			dir := t.TempDir()
 			if tt.file != "" {
-				if err := os.WriteFile("gavel.toml", []byte(tt.file), 0o600); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, "gavel.toml"), []byte(tt.file), 0o600); err != nil {
 					t.Fatal(err)
 				}
 			}
-			got := gavel(t, tt.env, tt.args...)
+			got := gavel(t, dir, tt.env, tt.args...)
 			if got != (result{tt.wantCode, tt.wantStdout, tt.wantStderr}) {
 				t.Errorf("gavel %s\n code %d, want %d\n stdout %q\n  want  %q\n stderr %q\n  want  %q",
 					strings.Join(tt.args, " "), got.code, tt.wantCode, got.stdout, tt.wantStdout, got.stderr, tt.wantStderr)
@@ -303,38 +309,42 @@ client_secret = "(not set: read only from GAVEL_WEB_CLIENT_SECRET)"
 }
 
 func TestHelp(t *testing.T) {
-	t.Chdir(t.TempDir())
-	got := gavel(t, nil, "--help")
+	t.Parallel()
+	dir := t.TempDir()
+	got := gavel(t, dir, nil, "--help")
 	if got.code != 0 || got.stderr != "" || !strings.Contains(got.stdout, "config check") {
 		t.Fatalf("code %d, stderr %q, stdout %q", got.code, got.stderr, got.stdout)
 	}
 }
 
 func TestNoArgumentsPrintsHelp(t *testing.T) {
-	t.Chdir(t.TempDir())
-	got := gavel(t, nil)
+	t.Parallel()
+	dir := t.TempDir()
+	got := gavel(t, dir, nil)
 	if got.code != 0 || got.stderr != "" || !strings.HasPrefix(got.stdout, "Usage: gavel <command>") {
 		t.Fatalf("code %d, stderr %q, stdout %q", got.code, got.stderr, got.stdout)
 	}
 }
 
 func TestVersionFlag(t *testing.T) {
-	t.Chdir(t.TempDir())
+	t.Parallel()
+	dir := t.TempDir()
 	for _, args := range [][]string{{"--version"}, {"migrate", "up", "--version"}} {
-		got := gavel(t, nil, args...)
+		got := gavel(t, dir, nil, args...)
 		if got.code != 0 || got.stderr != "" || !strings.HasPrefix(got.stdout, "version: dev\ncommit: ") {
 			t.Errorf("%v: code %d, stderr %q, stdout %q", args, got.code, got.stderr, got.stdout)
 		}
 	}
-	if _, err := os.Stat("gavel.db"); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "gavel.db")); err == nil {
 		t.Error("migrate up --version ran the migration")
 	}
 }
 
 // TestConfigCheckDocumented: docs/cli.md's sample of config check is the real output.
 func TestConfigCheckDocumented(t *testing.T) {
-	t.Chdir(t.TempDir())
-	got := gavel(t, map[string]string{"DISCORD_TOKEN": "MTIz.x.y"}, "config", "check")
+	t.Parallel()
+	dir := t.TempDir()
+	got := gavel(t, dir, map[string]string{"DISCORD_TOKEN": "MTIz.x.y"}, "config", "check")
 	doc := docBlock(t, "$ DISCORD_TOKEN=… gavel config check\n")
 	if want := strings.TrimPrefix(doc, "$ DISCORD_TOKEN=… gavel config check\n"); got.code != 0 || got.stdout != want {
 		t.Errorf("docs/cli.md's config check sample is stale:\n doc %q\nreal %q", want, got.stdout)

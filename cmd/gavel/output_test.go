@@ -16,12 +16,12 @@ import (
 // only regular files and new paths are replaced (atomically, keeping the mode); a symlink
 // stays a link, a FIFO and a device are written to as they are, and - is standard output.
 func TestExportTargets(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
-	t.Chdir(dir)
 	env := map[string]string{"GAVEL_DATABASE_URL": seeded(t, store.SQLite)}
 	export := func(out string) result {
 		t.Helper()
-		return gavel(t, env, "cases", "export", "--guild", "10", "-o", out)
+		return gavel(t, dir, env, "cases", "export", "--guild", "10", "-o", out)
 	}
 	lines := func(b []byte) int { return strings.Count(string(b), "\n") }
 
@@ -29,31 +29,31 @@ func TestExportTargets(t *testing.T) {
 		if got := export("new.jsonl"); got.code != 0 {
 			t.Fatalf("export: %d %s", got.code, got.stderr)
 		}
-		fi, err := os.Stat("new.jsonl")
+		fi, err := os.Stat(filepath.Join(dir, "new.jsonl"))
 		if err != nil || fi.Mode() != newFileMode {
 			t.Fatalf("new file: %v %v; want mode %v", fi, err, newFileMode)
 		}
 	})
 
 	t.Run("existing file keeps its mode", func(t *testing.T) {
-		if err := os.WriteFile("kept.jsonl", []byte("old\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "kept.jsonl"), []byte("old\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chmod("kept.jsonl", 0o644); err != nil { // past the umask
+		if err := os.Chmod(filepath.Join(dir, "kept.jsonl"), 0o644); err != nil { // past the umask
 			t.Fatal(err)
 		}
 		if got := export("kept.jsonl"); got.code != 0 {
 			t.Fatalf("export: %d %s", got.code, got.stderr)
 		}
-		fi, err := os.Stat("kept.jsonl")
+		fi, err := os.Stat(filepath.Join(dir, "kept.jsonl"))
 		if err != nil || fi.Mode() != 0o644 {
 			t.Fatalf("after export: %v %v; want -rw-r--r--", fi.Mode(), err)
 		}
-		if b, _ := os.ReadFile("kept.jsonl"); lines(b) != 25 {
+		if b, _ := os.ReadFile(filepath.Join(dir, "kept.jsonl")); lines(b) != 25 {
 			t.Errorf("kept.jsonl has %d lines, want 25", lines(b))
 		}
 		// No temporary file is left beside it.
-		entries, _ := os.ReadDir(".")
+		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if strings.Contains(e.Name(), ".tmp-") {
 				t.Errorf("leftover temporary file %s", e.Name())
@@ -62,39 +62,39 @@ func TestExportTargets(t *testing.T) {
 	})
 
 	t.Run("symlink stays a link", func(t *testing.T) {
-		if err := os.Mkdir("real", 0o755); err != nil {
+		if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile("real/target.jsonl", nil, 0o640); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "real/target.jsonl"), nil, 0o640); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Symlink("real/target.jsonl", "link.jsonl"); err != nil {
+		if err := os.Symlink("real/target.jsonl", filepath.Join(dir, "link.jsonl")); err != nil {
 			t.Fatal(err)
 		}
 		if got := export("link.jsonl"); got.code != 0 {
 			t.Fatalf("export: %d %s", got.code, got.stderr)
 		}
-		li, err := os.Lstat("link.jsonl")
+		li, err := os.Lstat(filepath.Join(dir, "link.jsonl"))
 		if err != nil || li.Mode()&fs.ModeSymlink == 0 {
 			t.Fatalf("link.jsonl is no longer a symlink: %v %v", li.Mode(), err)
 		}
-		fi, _ := os.Stat("real/target.jsonl")
-		if b, _ := os.ReadFile("real/target.jsonl"); lines(b) != 25 || fi.Mode() != 0o640 {
+		fi, _ := os.Stat(filepath.Join(dir, "real/target.jsonl"))
+		if b, _ := os.ReadFile(filepath.Join(dir, "real/target.jsonl")); lines(b) != 25 || fi.Mode() != 0o640 {
 			t.Errorf("target: %d lines, mode %v; want 25 lines, -rw-r-----", lines(b), fi.Mode())
 		}
 	})
 
 	t.Run("dangling symlink creates its target", func(t *testing.T) {
-		if err := os.Symlink("real/later.jsonl", "later.jsonl"); err != nil {
+		if err := os.Symlink("real/later.jsonl", filepath.Join(dir, "later.jsonl")); err != nil {
 			t.Fatal(err)
 		}
 		if got := export("later.jsonl"); got.code != 0 {
 			t.Fatalf("export: %d %s", got.code, got.stderr)
 		}
-		if li, err := os.Lstat("later.jsonl"); err != nil || li.Mode()&fs.ModeSymlink == 0 {
+		if li, err := os.Lstat(filepath.Join(dir, "later.jsonl")); err != nil || li.Mode()&fs.ModeSymlink == 0 {
 			t.Fatalf("later.jsonl is no longer a symlink: %v", err)
 		}
-		if b, _ := os.ReadFile("real/later.jsonl"); lines(b) != 25 {
+		if b, _ := os.ReadFile(filepath.Join(dir, "real/later.jsonl")); lines(b) != 25 {
 			t.Errorf("target has %d lines, want 25", lines(b))
 		}
 	})
@@ -147,7 +147,7 @@ func TestExportTargets(t *testing.T) {
 		if got.code != 0 || lines([]byte(got.stdout)) != 25 {
 			t.Fatalf("export -o -: %d, %d lines on stdout; %s", got.code, lines([]byte(got.stdout)), got.stderr)
 		}
-		if _, err := os.Lstat("-"); err == nil {
+		if _, err := os.Lstat(filepath.Join(dir, "-")); err == nil {
 			t.Error(`export -o - created a file named "-"`)
 		}
 	})

@@ -53,6 +53,7 @@ func (r runCmd) Run(ctx context.Context, rt *Runtime) error {
 	if err := config.CheckToken(cfg.Discord.Token); err != nil {
 		return err
 	}
+	cfg.Database.URL = rt.databaseURL(cfg.Database.URL)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -35,7 +35,8 @@ func (l *lockedBuffer) String() string {
 }
 
 func TestRunConnectsAndShutsDown(t *testing.T) {
-	t.Chdir(t.TempDir())
+	t.Parallel()
+	dir := t.TempDir()
 	fake := discordtest.New(t)
 	owner := fake.AddUser("owner", false)
 	guild := fake.AddGuild("test guild", owner)
@@ -55,7 +56,7 @@ func TestRunConnectsAndShutsDown(t *testing.T) {
 	var stdout, stderr lockedBuffer
 	code := make(chan int, 1)
 	go func() {
-		code <- run(ctx, nil, []string{"run", "--metrics-addr", "127.0.0.1:0"}, &stdout, &stderr, lookup)
+		code <- run(ctx, nil, dir, []string{"run", "--metrics-addr", "127.0.0.1:0"}, &stdout, &stderr, lookup)
 	}()
 
 	// The bound only ends a failing test: 15 s ran out in CI's -race pass at load 20.
@@ -117,7 +118,6 @@ func docBlock(t *testing.T, first string) string {
 // repoRoot is the module's root, two levels above this package.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	// Tests move to temporary directories; TestMain kept the package's own.
 	return filepath.Join(packageDir, "..", "..")
 }
 
@@ -142,7 +142,8 @@ func logShape(s string) []string {
 // TestRunWrongToken: a token of the wrong shape, and one Discord refuses, are said in words
 // with where to get a good one, and the token itself is never quoted.
 func TestRunWrongToken(t *testing.T) {
-	t.Chdir(t.TempDir())
+	t.Parallel()
+	dir := t.TempDir()
 	fake := discordtest.New(t)
 	owner := fake.AddUser("owner", false)
 	guild := fake.AddGuild("test guild", owner)
@@ -167,7 +168,7 @@ func TestRunWrongToken(t *testing.T) {
 		{"MTIz..secretsig", "part 2 is empty"},
 		{"MTIz.sec ret.secretsig", "part 2 has characters that are not base64"},
 	} {
-		got := gavel(t, with(tc.token), "run")
+		got := gavel(t, dir, with(tc.token), "run")
 		want := "gavel: DISCORD_TOKEN is malformed: " + tc.why
 		if got.code != 1 || !strings.HasPrefix(got.stderr, want) || !strings.Contains(got.stderr, help) {
 			t.Errorf("run with token %q: code %d, stderr %q; want %q … %q", tc.token, got.code, got.stderr, want, help)
@@ -179,13 +180,13 @@ func TestRunWrongToken(t *testing.T) {
 	// Well formed (the fake's application id) but not the token Discord issued.
 	refused := strings.Split(fake.Token(), ".")[0] + ".c2VjcmV0.c2lnbmF0dXJl"
 	wantRefused := "gavel: Discord refused DISCORD_TOKEN (401 Unauthorized): the token is wrong, or was reset in the developer portal; copy the bot token from Discord's developer portal (" + help + ") into DISCORD_TOKEN\n"
-	if got := gavel(t, with(refused), "run"); got.code != 1 || got.stderr[strings.LastIndex(strings.TrimSuffix(got.stderr, "\n"), "\n")+1:] != wantRefused {
+	if got := gavel(t, dir, with(refused), "run"); got.code != 1 || got.stderr[strings.LastIndex(strings.TrimSuffix(got.stderr, "\n"), "\n")+1:] != wantRefused {
 		t.Errorf("run with a refused token: code %d, stderr %q; want last line %q", got.code, got.stderr, wantRefused)
 	}
-	if got := gavel(t, with(refused), "automod", "export", "--guild", guild.String()); got.code != 1 || got.stderr != wantRefused {
+	if got := gavel(t, dir, with(refused), "automod", "export", "--guild", guild.String()); got.code != 1 || got.stderr != wantRefused {
 		t.Errorf("automod export with a refused token: code %d, stderr %q; want %q", got.code, got.stderr, wantRefused)
 	}
-	if got := gavel(t, with("abc.def"), "automod", "export", "--guild", guild.String()); got.code != 1 || !strings.HasPrefix(got.stderr, "gavel: DISCORD_TOKEN is malformed: it has 2 parts") {
+	if got := gavel(t, dir, with("abc.def"), "automod", "export", "--guild", guild.String()); got.code != 1 || !strings.HasPrefix(got.stderr, "gavel: DISCORD_TOKEN is malformed: it has 2 parts") {
 		t.Errorf("automod export with a malformed token: code %d, stderr %q", got.code, got.stderr)
 	}
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"io"
+	"path/filepath"
 
 	"github.com/gavelbot/gavel/internal/config"
+	"github.com/gavelbot/gavel/internal/store"
 )
 
 // Globals are the flags every command accepts, before or after the command name.
@@ -18,7 +20,12 @@ type Globals struct {
 // the process's streams and environment. Commands use these instead of os.Stdout or
 // os.Getenv, so that tests run them in-process.
 type Runtime struct {
-	Globals   Globals
+	Globals Globals
+	// Dir is the directory relative paths are taken from: the configuration file, the files
+	// a command reads or writes, and the SQLite file of the database URL. Empty means the
+	// process's working directory, as in the binary; tests give each run a directory of its
+	// own instead of changing the process's, which would keep them from running in parallel.
+	Dir       string
 	Stdout    io.Writer
 	Stderr    io.Writer
 	LookupEnv func(string) (string, bool)
@@ -32,7 +39,7 @@ type Runtime struct {
 // LoadConfig builds the effective configuration (defaults, file, environment, then the
 // global flags) and validates it.
 func (rt *Runtime) LoadConfig() (config.Config, error) {
-	cfg, err := config.Load(rt.Globals.ConfigFile, rt.configRequired, rt.LookupEnv)
+	cfg, err := config.Load(rt.path(rt.Globals.ConfigFile), rt.configRequired, rt.LookupEnv)
 	if err != nil {
 		return config.Config{}, err
 	}
@@ -49,4 +56,23 @@ func (rt *Runtime) LoadConfig() (config.Config, error) {
 		return config.Config{}, err
 	}
 	return cfg, nil
+}
+
+// path is p taken from rt.Dir: p itself when it is absolute, empty, "-" (standard output)
+// or when Dir is empty.
+func (rt *Runtime) path(p string) string {
+	if rt.Dir == "" || p == "" || p == "-" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(rt.Dir, p)
+}
+
+// databaseURL is url with a relative SQLite path taken from rt.Dir; any other URL, or one
+// that does not parse (opening it says why), is returned as it is.
+func (rt *Runtime) databaseURL(url string) string {
+	loc, err := store.ParseURL(url)
+	if rt.Dir == "" || err != nil || loc.Engine != store.SQLite || loc.Path == ":memory:" || filepath.IsAbs(loc.Path) {
+		return url
+	}
+	return "sqlite:" + filepath.Join(rt.Dir, loc.Path)
 }

@@ -25,7 +25,7 @@ func (c sandboxCmd) Run(ctx context.Context, rt *Runtime) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(rt.Stderr, &slog.HandlerOptions{Level: level}))
-	sb, err := sandbox.New(ctx, sandbox.Options{Addr: c.Addr, Database: c.DB, Log: log})
+	sb, err := sandbox.New(ctx, sandbox.Options{Addr: c.Addr, Database: rt.path(c.DB), Log: log})
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,8 @@ import (
 // database file of the test's: it prints the URL, the URL serves the panel, and the command
 // stops cleanly, keeping the file.
 func TestSandboxCommand(t *testing.T) {
-	t.Chdir(t.TempDir())
+	t.Parallel()
+	dir := t.TempDir()
 	db := filepath.Join(t.TempDir(), "sandbox.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -24,7 +25,7 @@ func TestSandboxCommand(t *testing.T) {
 	code := make(chan int, 1)
 	noEnv := func(string) (string, bool) { return "", false }
 	go func() {
-		code <- run(ctx, nil, []string{"sandbox", "--addr", "127.0.0.1:0", "--db", db}, &stdout, &stderr, noEnv)
+		code <- run(ctx, nil, dir, []string{"sandbox", "--addr", "127.0.0.1:0", "--db", db}, &stdout, &stderr, noEnv)
 	}()
 
 	urlRE := regexp.MustCompile(`open (http://\S+/sandbox/)`)

@@ -21,7 +21,7 @@ func (rt *Runtime) open(ctx context.Context, existing bool) (config.Config, *sto
 	if err != nil {
 		return config.Config{}, nil, err
 	}
-	st, err := store.OpenURL(ctx, cfg.Database.URL, store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, MustExist: existing})
+	st, err := store.OpenURL(ctx, rt.databaseURL(cfg.Database.URL), store.Options{MaxOpenConns: cfg.Database.MaxOpenConns, MustExist: existing})
 	if errors.Is(err, store.ErrNotExist) {
 		return config.Config{}, nil, fmt.Errorf("%w: run 'gavel migrate up' (or 'gavel run') to create it", err)
 	}

@@ -19,6 +19,7 @@ import (
 // gavel web refuses what it cannot serve, each with a message saying what to do, and
 // serves the dashboard on PostgreSQL until interrupted.
 func TestWebCommand(t *testing.T) {
+	t.Parallel()
 	fake := discordtest.New(t)
 	base := map[string]string{
 		"GAVEL_DISCORD_API_URL":   fake.APIURL(),
@@ -45,9 +46,8 @@ func TestWebCommand(t *testing.T) {
 		{"no token", map[string]string{"GAVEL_WEB_ADDR": "127.0.0.1:0", "GAVEL_DATABASE_URL": storetest.URL(t, store.Postgres)}, "DISCORD_TOKEN is not set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Chdir(t.TempDir())
 			var stdout, stderr lockedBuffer
-			code := run(context.Background(), nil, []string{"web"}, &stdout, &stderr, lookupWith(tc.env))
+			code := run(context.Background(), nil, t.TempDir(), []string{"web"}, &stdout, &stderr, lookupWith(tc.env))
 			if code != exitFailure || !strings.Contains(stderr.String(), tc.want) {
 				t.Errorf("exit %d, stderr %q; want %d saying %q", code, stderr.String(), exitFailure, tc.want)
 			}
@@ -55,7 +55,6 @@ func TestWebCommand(t *testing.T) {
 	}
 
 	t.Run("serves", func(t *testing.T) {
-		t.Chdir(t.TempDir())
 		env := map[string]string{"DISCORD_TOKEN": fake.Token(), "GAVEL_DATABASE_URL": storetest.URL(t, store.Postgres)}
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -66,7 +65,7 @@ func TestWebCommand(t *testing.T) {
 		logR, logW := io.Pipe()
 		code := make(chan int, 1)
 		go func() {
-			c := run(ctx, nil, []string{"web", "--addr", "127.0.0.1:0"}, &stdout, io.MultiWriter(&stderr, logW), lookupWith(env))
+			c := run(ctx, nil, t.TempDir(), []string{"web", "--addr", "127.0.0.1:0"}, &stdout, io.MultiWriter(&stderr, logW), lookupWith(env))
 			logW.Close()
 			code <- c
 		}()
