@@ -14,6 +14,7 @@ import (
 // (two stores on one PostgreSQL schema, each with its own connections), only once the
 // transaction commits, and not at all when it rolls back.
 func TestChangesReachOtherProcesses(t *testing.T) {
+	t.Parallel()
 	url := storetest.URL(t, store.Postgres)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -15,6 +15,7 @@ import (
 // again changes nothing (ErrReplayed), on both engines, through InTx and GroupTx; a case
 // carrying an event is one per guild, and its refusal leaves no gap in the numbers.
 func TestEventsAreHandledOnce(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		const guild, other = 7001, 7002
@@ -119,6 +120,7 @@ func TestEventsAreHandledOnce(t *testing.T) {
 // the router's read, and reads (and finds the case) once one was, however the two checks
 // interleave with the case's commit. PostgreSQL, shared by processes, always reads.
 func TestCaseBySourceEventAfterEventHandled(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		const guild, other = 7101, 7102

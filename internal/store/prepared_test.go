@@ -27,6 +27,7 @@ func waitPrepared(t *testing.T, st *store.Store, n int) {
 // run (unprepared) without waiting for its own preparation, and be prepared once the
 // transaction ends; later runs, in and out of transactions, give the same answers.
 func TestStatementCacheOnTheSingleWriter(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
 	const q = `SELECT CAST($1 AS INTEGER) + 1`
@@ -72,6 +73,7 @@ func TestStatementCacheOnTheSingleWriter(t *testing.T) {
 // the transaction from its second run, and gives the same answers; a text the engine cannot
 // prepare keeps failing with the engine's error, unprepared.
 func TestStatementCachePreparesOnTheTransaction(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
 	const q = `SELECT CAST($1 AS INTEGER) * 2`
@@ -107,6 +109,7 @@ func TestStatementCachePreparesOnTheTransaction(t *testing.T) {
 // A text SQLite cannot prepare (PostgreSQL's row locking) is never cached, and fails each
 // time with the engine's own error.
 func TestStatementCacheLeavesUnpreparableTexts(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
 	for range 3 {
@@ -124,6 +127,7 @@ func TestStatementCacheLeavesUnpreparableTexts(t *testing.T) {
 // Closing the store while a preparation waits for the writer's connection returns, without
 // waiting for the transaction that holds the connection.
 func TestStatementCacheClose(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
 	tx, err := st.Writer().BeginTx(ctx, nil)
@@ -154,6 +158,7 @@ func TestStatementCacheClose(t *testing.T) {
 
 // PostgreSQL keeps its own statement cache (pgx): the store's wrappers pass queries through.
 func TestStatementCachePostgresPassesThrough(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.Postgres)
 	ctx := context.Background()
 	var got int64
@@ -169,6 +174,7 @@ func TestStatementCachePostgresPassesThrough(t *testing.T) {
 // watch it per statement): a context that has ended refuses the statement before it runs,
 // one that ends while its rows are read leaves them readable to the end.
 func TestReadsRunWithoutTheirContextsEnd(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	const q = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n`
 	ended, cancel := context.WithCancel(context.Background())

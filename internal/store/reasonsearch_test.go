@@ -32,6 +32,7 @@ func asciiContains(s, word string) bool {
 // in the guild asked for, whether the case is in the index or above its mark (not indexed
 // yet); and that the index follows reason edits.
 func TestReasonSearchOnSQLite(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
 	db := st.Writer()
@@ -139,6 +140,7 @@ func TestReasonSearchOnSQLite(t *testing.T) {
 // TestReasonTrigramsMigration builds the index over cases made before it (the 'rebuild' of
 // migration 11), and takes it away again on the way down.
 func TestReasonTrigramsMigration(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.OpenUnmigrated(t, store.SQLite)
 	if _, err := st.MigrateUp(ctx); err != nil {
@@ -175,6 +177,7 @@ func TestReasonTrigramsMigration(t *testing.T) {
 // reason index's mark until sqlite.ReasonIndexLag of them have gathered, and are then
 // indexed in the creating transaction; the search finds them either way.
 func TestCaseCreationIndexesReasonsInBatches(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
 	mark := func() int64 {
@@ -223,6 +226,7 @@ func TestCaseCreationIndexesReasonsInBatches(t *testing.T) {
 // back leaves it where it was, and the next batch of cases is still indexed when it
 // gathers.
 func TestReasonMarkAfterARollback(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
 	mark := func() int64 {
@@ -273,6 +277,7 @@ func TestReasonMarkAfterARollback(t *testing.T) {
 // TestMemberListingReadsTheMemberIndex: a member's cases by number, on SQLite, are found
 // through (guild_id, user_id, id), not by walking the guild's cases by number.
 func TestMemberListingReadsTheMemberIndex(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storetest.Open(t, store.SQLite)
 	mustExec(t, st.Writer(), `INSERT INTO guilds (id, joined_at) VALUES (1, 0)`)

@@ -18,8 +18,10 @@ import (
 )
 
 func TestMigrateUpDownUp(t *testing.T) {
+	t.Parallel()
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			st := storetest.OpenUnmigrated(t, e)
 			applied, err := st.MigrateUp(ctx)
@@ -64,6 +66,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 // TestSchemasInLockstep keeps the two dialects' migrations describing the same tables and
 // columns, so that the one generated query package fits both.
 func TestSchemasInLockstep(t *testing.T) {
+	t.Parallel()
 	lite := storetest.Open(t, store.SQLite)
 	pg := storetest.Open(t, store.Postgres)
 	if diff := cmp.Diff(columns(t, pg), columns(t, lite)); diff != "" {
@@ -91,6 +94,7 @@ func TestSchemasInLockstep(t *testing.T) {
 }
 
 func TestCaseEventsAppendOnly(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		w := st.Writer()
@@ -107,6 +111,7 @@ func TestCaseEventsAppendOnly(t *testing.T) {
 }
 
 func TestSettingsEventsAppendOnly(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		w := st.Writer()
@@ -122,6 +127,7 @@ func TestSettingsEventsAppendOnly(t *testing.T) {
 }
 
 func TestPermissionEventsAppendOnly(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		w := st.Writer()
@@ -140,6 +146,7 @@ func TestPermissionEventsAppendOnly(t *testing.T) {
 // held into permission_events, in their order, keeps the settings' rows where they were and
 // the append-only guard on, and its down migration moves them back.
 func TestPermissionHistoryMoves(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		w := st.Writer()
@@ -176,6 +183,7 @@ func TestPermissionHistoryMoves(t *testing.T) {
 
 // TestRoleRanksFollowTheirRank: a role's rank must exist, and goes when the rank goes.
 func TestRoleRanksFollowTheirRank(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		w := st.Writer()
@@ -193,6 +201,7 @@ func TestRoleRanksFollowTheirRank(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
+	t.Parallel()
 	good := map[string]store.Engine{
 		"sqlite:gavel.db":                                store.SQLite,
 		"sqlite:///var/lib/gavel/gavel.db":               store.SQLite,
@@ -234,6 +243,7 @@ func TestParseURL(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	if _, err := store.OpenURL(ctx, "sqlite:/nonexistent-dir/x/gavel.db", store.Options{}); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing directory: %v", err)
@@ -376,6 +386,7 @@ func inOrder(t *testing.T, db *sql.DB, q string) []string {
 // the pool of point reads does not, because SQLite unmaps a connection's whole mapping at
 // its first read after any commit, which on the command path cost more than it saved.
 func TestOnlyListingsMapTheFile(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	read, scan, err := store.MmapSizes(context.Background(), st)
 	if err != nil {
@@ -389,6 +400,7 @@ func TestOnlyListingsMapTheFile(t *testing.T) {
 // TestWriterKeepsTemporaryFilesInMemory: the writer's statement journals stay in memory
 // (temp_store MEMORY); the readers keep SQLite's default.
 func TestWriterKeepsTemporaryFilesInMemory(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	ctx := context.Background()
 	var write, read int
@@ -407,6 +419,7 @@ func TestWriterKeepsTemporaryFilesInMemory(t *testing.T) {
 // is bounded in time, on SQLite it has nothing to end it (busy_timeout bounds its only
 // wait), so that the driver watches no context for every statement.
 func TestBatchContext(t *testing.T) {
+	t.Parallel()
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
 			st := storetest.Open(t, e)

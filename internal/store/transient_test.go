@@ -19,6 +19,7 @@ import (
 // waits for the first; the other transaction does not look for deadlocks for a minute, so
 // the write is the one PostgreSQL ends (after deadlock_timeout, 1 s by default).
 func TestGroupTxRunsADeadlockedWriteAgain(t *testing.T) {
+	t.Parallel()
 	for _, gc := range []struct {
 		name string
 		opt  store.GroupCommit
@@ -100,6 +101,7 @@ func TestGroupTxRunsADeadlockedWriteAgain(t *testing.T) {
 
 // A write that fails for its own reasons is not run again.
 func TestGroupTxDoesNotRepeatAFailedWrite(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		attempts := 0
 		mine := errors.New("refused")
