@@ -68,6 +68,7 @@ type vector struct {
 // Matching Strategies" tables (the bold part is what matched), and the derived negative and
 // edge vectors of discord-api-notes.md §4.2.
 func TestKeywordMatchingStrategies(t *testing.T) {
+	t.Parallel()
 	vectors := []vector{
 		// Prefix - word must start with the keyword.
 		{"cat*", "catch", "cat"}, {"cat*", "Catapult", "Cat"}, {"cat*", "CAttLE", "CAt"},
@@ -132,6 +133,7 @@ func TestKeywordMatchingStrategies(t *testing.T) {
 }
 
 func TestMatchPosition(t *testing.T) {
+	t.Parallel()
 	e := mustCompile(t, []Rule{keywords([]string{"cat"})})
 	ms := e.Evaluate(Message{Content: "catcat cat"})
 	if len(ms) != 1 || ms[0].Start != 7 || ms[0].End != 10 {
@@ -154,6 +156,7 @@ func TestMatchPosition(t *testing.T) {
 }
 
 func TestAllowList(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		keyword string
 		allow   []string
@@ -202,6 +205,7 @@ func TestAllowList(t *testing.T) {
 }
 
 func TestRegexRules(t *testing.T) {
+	t.Parallel()
 	r := exampleRule()
 	r.ExemptRoles, r.ExemptChannels = nil, nil
 	e := mustCompile(t, []Rule{r})
@@ -245,6 +249,7 @@ func TestRegexRules(t *testing.T) {
 }
 
 func TestExemptionsAndDisabledRules(t *testing.T) {
+	t.Parallel()
 	const role, channel, category, thread = 11, 22, 33, 44
 	r := keywords([]string{"cat"})
 	r.ExemptRoles = []discord.RoleID{role}
@@ -272,6 +277,7 @@ func TestExemptionsAndDisabledRules(t *testing.T) {
 }
 
 func TestMentionSpam(t *testing.T) {
+	t.Parallel()
 	rule := Rule{ID: 3, Name: "mentions", EventType: EventMessageSend, TriggerType: TriggerMentionSpam, Enabled: true,
 		TriggerMetadata: TriggerMetadata{MentionTotalLimit: 3},
 		Actions:         []Action{{Type: ActionTimeout, DurationSeconds: 60}}}
@@ -303,6 +309,7 @@ func TestMentionSpam(t *testing.T) {
 }
 
 func TestMentionsIn(t *testing.T) {
+	t.Parallel()
 	users, roles := MentionsIn("hi <@1> <@!2> <@&3> <@> <@x> <@&> <#4> <@99999999999999999999> <@5 <@6>")
 	if !cmp.Equal(users, []discord.UserID{1, 2, 6}) || !cmp.Equal(roles, []discord.RoleID{3}) {
 		t.Errorf("users %v roles %v", users, roles)
@@ -310,6 +317,7 @@ func TestMentionsIn(t *testing.T) {
 }
 
 func TestMemberProfile(t *testing.T) {
+	t.Parallel()
 	profile := Rule{ID: 4, Name: "names", EventType: EventMemberUpdate, TriggerType: TriggerMemberProfile, Enabled: true,
 		TriggerMetadata: TriggerMetadata{KeywordFilter: []string{"*nitro*", "admin"}, RegexPatterns: []string{`^\d+$`}, AllowList: []string{"nitrogen"}},
 		Actions:         []Action{{Type: ActionBlockMemberInteraction}}, ExemptRoles: []discord.RoleID{9}}
@@ -336,6 +344,7 @@ func TestMemberProfile(t *testing.T) {
 }
 
 func TestUnevaluated(t *testing.T) {
+	t.Parallel()
 	rules := []Rule{
 		{ID: 1, Name: "spam", EventType: EventMessageSend, TriggerType: TriggerSpam, Enabled: true},
 		{ID: 2, Name: "presets", EventType: EventMessageSend, TriggerType: TriggerKeywordPreset, Enabled: true,
@@ -364,6 +373,7 @@ func TestUnevaluated(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
+	t.Parallel()
 	rules := []Rule{
 		keywords([]string{"ok", "*", "**"}),
 		{ID: 2, Name: "re", EventType: EventMessageSend, TriggerType: TriggerKeyword, TriggerMetadata: TriggerMetadata{RegexPatterns: []string{`[a&&b]`}, AllowList: []string{"*"}}},
@@ -395,6 +405,7 @@ func TestCompileErrors(t *testing.T) {
 // characters whose lowercase has another length. The engine, built each way, must give
 // exactly the naive reference's matches.
 func TestEngineMatchesNaive(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(5, 6))
 	letters := []string{"c", "a", "t", "C", "A", "T", " ", "!", "1", "é", "É", "\u212A", "k", "\u0301", "猫", "-", "*", "ß"}
 	word := func(max int) string { return randomText(rng, letters[:12], max) }
@@ -447,6 +458,7 @@ func TestEngineMatchesNaive(t *testing.T) {
 }
 
 func TestEngineConcurrentUse(t *testing.T) {
+	t.Parallel()
 	r := exampleRule()
 	r.ExemptRoles, r.ExemptChannels = nil, nil
 	e := mustCompile(t, []Rule{r, keywords([]string{"*dog*", "cat"}, "catalog")})

@@ -68,6 +68,7 @@ exempt_channels = ["323456789012345678"]
 `
 
 func TestParseFile(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFile([]byte(sampleFile))
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +108,7 @@ func TestParseFile(t *testing.T) {
 }
 
 func TestParseFileRefusals(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, file string
 		want       []string
@@ -147,6 +149,7 @@ func TestParseFileRefusals(t *testing.T) {
 }
 
 func TestMakePlan(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFile([]byte(sampleFile))
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +191,7 @@ func TestMakePlan(t *testing.T) {
 }
 
 func TestMakePlanRefusals(t *testing.T) {
+	t.Parallel()
 	keyword := func(name string) string {
 		return "[[rule]]\nname = \"" + name + "\"\ntrigger = \"keyword\"\nkeywords = [\"x\"]\n[[rule.action]]\ntype = \"block\"\n"
 	}
@@ -218,6 +222,7 @@ func TestMakePlanRefusals(t *testing.T) {
 }
 
 func TestDryRun(t *testing.T) {
+	t.Parallel()
 	f, err := ParseFile([]byte(sampleFile))
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +288,7 @@ func FuzzParseFile(f *testing.F) {
 // rule has get the first free " (n)" suffix, within the length limit; the file says so and
 // ParseFile reads it.
 func TestExportMakesNamesUnique(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", MaxNameLength)
 	mk := func(id int64, name string) Rule {
 		return Rule{ID: id, Name: name, EventType: EventMessageSend, TriggerType: TriggerKeyword, Enabled: true,
@@ -317,6 +323,7 @@ func TestExportMakesNamesUnique(t *testing.T) {
 // A TOML syntax error is placed at its line and column (in characters, so "é" counts one;
 // the parser places a stray token after a value at the blank before it).
 func TestParseFilePlacesSyntaxErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ file, want string }{
 		{"[[rule]]\nname = \"x\"\nkeywords = [\"a\"\nenabled = true\n", "rules file: line 4, column 1: "},
 		{"[[rule]]\nname = \"héllo\" x\n", "rules file: line 2, column 15: "},

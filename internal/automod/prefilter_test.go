@@ -9,6 +9,7 @@ import (
 )
 
 func TestRequiredLiterals(t *testing.T) {
+	t.Parallel()
 	cases := map[string][]string{
 		`\b(?:free|cheap)\s+nitro\b`:                      {"nitro"},
 		`discord(?:app)?\.(?:gg|com/invite)/[a-z0-9-]+`:   {"discord.com/invite/", "discord.gg/", "discordapp.com/invite/", "discordapp.gg/"},
@@ -51,6 +52,7 @@ func TestRequiredLiterals(t *testing.T) {
 }
 
 func TestFoldRune(t *testing.T) {
+	t.Parallel()
 	for _, group := range []string{"kK\u212A", "sSſ", "ßẞ", "σςΣ", "µμΜ", "aA", "éÉ"} {
 		rs := []rune(group)
 		for _, r := range rs {
@@ -67,6 +69,7 @@ func TestFoldRune(t *testing.T) {
 // TestLiteralsNeverMissAMatch: whenever a regex matches a text, one of its required
 // literals is in the folded text, so the prefilter never hides a match.
 func TestLiteralsNeverMissAMatch(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(7, 8))
 	atoms := []string{"ab", "k", "s", "ß", "σ", "(?-i:Ab)", "[ab]", "[kK]", `\w`, `\d`, ".", `\b`, "(?:ca|ta)", "x?", "y+", "z{2}", "é", `[^a]`, `\pL`, `[1-9]`, `\W`}
 	alphabet := []string{"a", "b", "A", "B", "k", "K", "\u212A", "s", "S", "ſ", "ß", "ẞ", "σ", "Σ", "ς", "c", "t", "x", "y", "z", "Z", "é", "É", " ", "1"}
@@ -112,6 +115,7 @@ func TestLiteralsNeverMissAMatch(t *testing.T) {
 }
 
 func TestRequiredRunes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pattern  string
 		has, not string

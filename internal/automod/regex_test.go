@@ -16,6 +16,7 @@ import (
 // documentation), plus Discord's own examples: each accepted pattern must give Rust's
 // answer, with Discord's flags (case-insensitive, Unicode).
 func TestRegexCompatibility(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		pattern, input string
 		match          bool
@@ -187,6 +188,7 @@ func shortPattern(s string) string {
 // TestRegexRefusals: what Go would read differently, and what Rust refuses, is refused with
 // the construct named.
 func TestRegexRefusals(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ pattern, construct, reason string }{
 		{`[a-z&&[^aeiou]]`, "&&", "class intersection is not supported"},
 		{`[a-z--aeiou]`, "--", "class difference is not supported"},
@@ -267,6 +269,7 @@ func TestRegexRefusals(t *testing.T) {
 }
 
 func TestTranslateRegexOutput(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		`(b|c)at`:            `(b|c)at`,
 		`\u{41}\u0042\x{43}`: `ABC`,
@@ -303,6 +306,7 @@ func TestTranslateRegexOutput(t *testing.T) {
 // TestPerlClassesAreRusts checks the generated classes against their definitions, code
 // point by code point, on both sides of each class.
 func TestPerlClassesAreRusts(t *testing.T) {
+	t.Parallel()
 	word := regexp.MustCompile(`^[` + perlClassBodies().word + `]$`)
 	notWord := regexp.MustCompile(`^[` + perlClassBodies().notWord + `]$`)
 	space := regexp.MustCompile(`^[` + perlClassBodies().space + `]$`)
@@ -390,6 +394,7 @@ func goAllMatches(re *regexp.Regexp, s string) [][2]int {
 // the VM (through CompileRegex) must find exactly what Go's regexp finds with its own \b.
 // And on any text, a pattern without \b run by the VM must find what Go's regexp finds.
 func TestWordVMAgreesWithGo(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
 	ascii := []string{"a", "b", "c", "A", " ", "_", "1", "\n", "!"}
 	unicodeText := []string{"a", "b", "é", "É", " ", "\u00a0", "٣", "_", "\n", "!", "日", "\u0301"}
@@ -437,6 +442,7 @@ func equalMatches(a, b [][2]int) bool {
 // TestWordVMUnicodeBoundaries checks \b against a direct reading of its definition: a
 // boundary is where the characters on each side differ in being word characters.
 func TestWordVMUnicodeBoundaries(t *testing.T) {
+	t.Parallel()
 	re, err := CompileRegex(`\b`)
 	if err != nil {
 		t.Fatal(err)

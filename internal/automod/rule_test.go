@@ -13,6 +13,7 @@ import (
 )
 
 func TestPresets(t *testing.T) {
+	t.Parallel()
 	p := NewPresets(PresetProfanity, PresetSlurs)
 	s := NewPresets(PresetSexualContent, PresetSlurs)
 	checks := []struct {
@@ -102,6 +103,7 @@ func exampleRule() Rule {
 }
 
 func TestDecodeDiscordExample(t *testing.T) {
+	t.Parallel()
 	var r Rule
 	if err := json.Unmarshal([]byte(discordExample), &r); err != nil {
 		t.Fatal(err)
@@ -130,6 +132,7 @@ func jsonEqual(t *testing.T, got []byte, want string) {
 }
 
 func TestEncodeAsDiscord(t *testing.T) {
+	t.Parallel()
 	got, err := json.Marshal(exampleRule())
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +146,7 @@ func TestEncodeAsDiscord(t *testing.T) {
 }
 
 func TestEncodeMetadataPerTrigger(t *testing.T) {
+	t.Parallel()
 	// Every metadata field is set; each trigger type keeps only its own, as Discord writes
 	// them (the fake and the OpenAPI responses list the same fields).
 	all := TriggerMetadata{
@@ -177,6 +181,7 @@ func TestEncodeMetadataPerTrigger(t *testing.T) {
 }
 
 func TestEncodeActionMetadata(t *testing.T) {
+	t.Parallel()
 	b, err := json.Marshal(Rule{Name: "x", TriggerType: TriggerSpam, Actions: []Action{
 		{Type: ActionBlockMessage},
 		{Type: ActionBlockMessage, CustomMessage: "no", ChannelID: 9, DurationSeconds: 9}, // stray fields are not written
@@ -198,6 +203,7 @@ func TestEncodeActionMetadata(t *testing.T) {
 }
 
 func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
 	cases := map[string]string{
 		`{"id": "12x"}`:                                               `id: "12x" is not a snowflake`,
 		`{"id": -5}`:                                                  `id: -5 is not a snowflake`,
@@ -223,6 +229,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestDecodeLenient(t *testing.T) {
+	t.Parallel()
 	// Discord adds fields over time, and ids may come as numbers from hand-written files.
 	var r Rule
 	err := json.Unmarshal([]byte(`{"id": 5, "name": "n", "new_field": {"x": 1}, "trigger_type": 5,
@@ -239,6 +246,7 @@ func TestDecodeLenient(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	rules := []Rule{
 		exampleRule(),
 		{Name: "presets", EventType: EventMessageSend, TriggerType: TriggerKeywordPreset, Enabled: true,
@@ -268,6 +276,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestStringers(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ got, want string }{
 		{TriggerKeyword.String(), "KEYWORD"}, {TriggerMemberProfile.String(), "MEMBER_PROFILE"},
 		{TriggerType(2).String(), "TriggerType(2)"}, {EventMemberUpdate.String(), "MEMBER_UPDATE"},

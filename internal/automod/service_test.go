@@ -53,6 +53,7 @@ func keywordRule(name string, words ...string) automod.Rule {
 }
 
 func TestServiceThroughTheFake(t *testing.T) {
+	t.Parallel()
 	var reports []string
 	s, svc := newService(t, automod.WithReporter(func(_ context.Context, g discord.GuildID, text string) {
 		if g != discord.GuildID(guild) {
@@ -156,6 +157,7 @@ func TestServiceThroughTheFake(t *testing.T) {
 }
 
 func TestStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := automod.NewStore(st)

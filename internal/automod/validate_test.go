@@ -67,6 +67,7 @@ func ids(n int) []int64 {
 }
 
 func TestValidateAccepts(t *testing.T) {
+	t.Parallel()
 	for _, r := range validRules() {
 		if err := Validate(r, nil); err != nil {
 			t.Errorf("%s: %v", r.Name, err)
@@ -103,6 +104,7 @@ func TestValidateAccepts(t *testing.T) {
 type problem struct{ field, message string }
 
 func TestValidateRefuses(t *testing.T) {
+	t.Parallel()
 	kw := func(edit func(*Rule)) Rule { r := keywordRule(); edit(&r); return r }
 	typed := func(tt TriggerType, ev EventType, edit func(*Rule)) Rule {
 		r := Rule{Name: "r", TriggerType: tt, EventType: ev, Actions: []Action{{Type: ActionSendAlertMessage, ChannelID: 1}}}
@@ -245,6 +247,7 @@ func TestValidateRefuses(t *testing.T) {
 }
 
 func TestValidateReportsEverything(t *testing.T) {
+	t.Parallel()
 	r := Rule{TriggerType: TriggerKeyword, EventType: EventMemberUpdate, TriggerMetadata: TriggerMetadata{
 		KeywordFilter: []string{strings.Repeat("x", 70)}, RegexPatterns: []string{`\Q`}}}
 	err := Validate(r, nil)

@@ -44,6 +44,7 @@ func warn(g, u int64, reason string) cases.New {
 }
 
 func TestCreateAndGet(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -103,6 +104,7 @@ func TestCreateAndGet(t *testing.T) {
 }
 
 func TestBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -155,6 +157,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 }
 
 func TestListFiltersAndPages(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -223,6 +226,7 @@ func TestListFiltersAndPages(t *testing.T) {
 }
 
 func TestQueries(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -356,6 +360,7 @@ func TestQueries(t *testing.T) {
 }
 
 func TestRestriction(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -423,6 +428,7 @@ func TestRestriction(t *testing.T) {
 }
 
 func TestChangesAndHistory(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -525,6 +531,7 @@ func TestChangesAndHistory(t *testing.T) {
 }
 
 func TestExport(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -561,6 +568,7 @@ func TestExport(t *testing.T) {
 }
 
 func TestGuildLifecycle(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -601,6 +609,7 @@ func TestGuildLifecycle(t *testing.T) {
 // contexts are cancelled mid-flight: every case that reports success exists, and the numbers
 // are dense.
 func TestConcurrentCreate(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		s := svc(st, newClock())
 		const workers, each = 16, 40
@@ -675,6 +684,7 @@ func numbers(cs []cases.Case) []int64 {
 // TestBrowsePages walks a guild's cases by keyset pages under the dashboard's filters:
 // user, text, a date range, and bad input refused.
 func TestBrowsePages(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -759,6 +769,7 @@ func TestBrowsePages(t *testing.T) {
 // written (with its history row) while the case links what was read; refused, and nothing
 // written, once another writer changed the link meanwhile.
 func TestLinkModlogIfUnchanged(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()

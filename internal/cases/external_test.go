@@ -22,6 +22,7 @@ func mirrored(entry string) cases.New {
 // TestAuditLogEntryIsUnique: the database refuses a second case for the same audit-log
 // entry in a guild, even when both arrive at once; another guild may use the same id.
 func TestAuditLogEntryIsUnique(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -69,6 +70,7 @@ func TestAuditLogEntryIsUnique(t *testing.T) {
 }
 
 func TestPendingInGuild(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -111,6 +113,7 @@ func TestPendingInGuild(t *testing.T) {
 }
 
 func TestAddNote(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()

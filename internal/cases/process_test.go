@@ -12,6 +12,7 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
+	"github.com/gavelbot/gavel/internal/testmain"
 )
 
 // Environment of a child process started by TestTwoProcessesNumberDensely.
@@ -28,6 +29,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// Up to 4 of the package's tests at once, 2 under -race (testmain.Parallel): each has a
+	// store of its own (storetest) and mostly waits on it.
+	testmain.Parallel(4, 2)
 	os.Exit(m.Run())
 }
 
@@ -71,6 +75,7 @@ func runChild(url string) error {
 // TestTwoProcessesNumberDensely: two separate OS processes, 16 goroutines each, create 2,000
 // cases in one guild on one database; the numbers must be exactly 1..2000.
 func TestTwoProcessesNumberDensely(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts two processes")
 	}

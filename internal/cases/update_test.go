@@ -50,6 +50,7 @@ var grouped = store.Options{GroupCommit: store.GroupOn}
 // The command path's follow-up writes, many at once on different cases: every one is
 // applied, with its history row, and the case returned is the case as written.
 func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
+	t.Parallel()
 	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := cases.NewService(st, cases.WithClock(newClock().now))
@@ -101,6 +102,7 @@ func TestConcurrentFollowUpsOnDifferentCases(t *testing.T) {
 // Concurrent writes to one case are serialised as separate transactions would be: each sees
 // the one before, so the history chains, and a transition is made only once.
 func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
+	t.Parallel()
 	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := cases.NewService(st, cases.WithClock(newClock().now))
@@ -169,6 +171,7 @@ func TestConcurrentFollowUpsOnOneCase(t *testing.T) {
 // One failing write in a shared transaction fails alone: its own changes (history rows
 // included) are undone, its neighbours' commit, and each caller gets its own outcome.
 func TestFailingWriteInABatch(t *testing.T) {
+	t.Parallel()
 	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := cases.NewService(st, cases.WithClock(newClock().now))
@@ -256,6 +259,7 @@ func TestFailingWriteInABatch(t *testing.T) {
 
 // A caller that gives up while queued writes nothing and is told so.
 func TestAbandonedWrite(t *testing.T) {
+	t.Parallel()
 	storetest.EachWith(t, grouped, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := cases.NewService(st, cases.WithClock(newClock().now))
@@ -318,6 +322,7 @@ func holdWriters(t *testing.T, s *cases.Service, st *store.Store) (release chan 
 // Tx.Activate and Tx.Process do in one statement what Lock with SetStatus and MarkProcessed
 // do, with the same history; they write nothing when the case has moved on.
 func TestActivateAndProcessInOneStatement(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := cases.NewService(st)

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSendMessagePayload(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, intentsAll)
@@ -65,6 +66,7 @@ func TestSendMessagePayload(t *testing.T) {
 }
 
 func TestTrySendMessageRefusals(t *testing.T) {
+	t.Parallel()
 	clock := newStepClock()
 	s := newFake(t, discordtest.WithClock(clock.Now))
 	w := newWorld(s)
@@ -93,6 +95,7 @@ func TestTrySendMessageRefusals(t *testing.T) {
 }
 
 func TestUserJoinsAndLeaves(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, discordtest.IntentGuildMembers)
@@ -132,6 +135,7 @@ func TestUserJoinsAndLeaves(t *testing.T) {
 }
 
 func TestAutoModExecutionPayload(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	withContent, _ := connect(t, s, discordtest.IntentAutoModerationExecution|discordtest.IntentMessageContent)
@@ -191,6 +195,7 @@ func TestAutoModExecutionPayload(t *testing.T) {
 }
 
 func TestPermissionGatedEvents(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	owner := s.AddUser("owner", false)
 	u := s.AddUser("user", false)
@@ -225,6 +230,7 @@ func TestPermissionGatedEvents(t *testing.T) {
 
 // TestMessageChanged: the waiter wakes on a post and on an edit, and not before.
 func TestMessageChanged(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	changed := s.MessageChanged()

@@ -17,6 +17,7 @@ import (
 // by disgo: the bot's own id is dropped from both lists, the already banned and those above
 // the bot fail, both permissions are needed, and all failing is 500000.
 func TestBulkBanSemantics(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false, WithRouteLimit(BulkBanRoute, 0, 0))
 	c := f.client(t)
 	g := sf(f.guild)
@@ -48,6 +49,7 @@ func TestBulkBanSemantics(t *testing.T) {
 
 // TestBulkBanRefusesDuplicatesAndTooMany: unique ids, at most 200, as the spec says.
 func TestBulkBanRefusesDuplicatesAndTooMany(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, true, WithRouteLimit(BulkBanRoute, 0, 0))
 	path := fmt.Sprintf("/guilds/%s/bulk-ban", f.guild)
 	resp, body := f.raw(t, "POST", path, fmt.Sprintf(`{"user_ids":["%s","%s"]}`, f.bob, f.bob))
@@ -72,6 +74,7 @@ func TestBulkBanRefusesDuplicatesAndTooMany(t *testing.T) {
 // past it a single ban is 30035, a bulk ban lists them as failed, and a bulk ban that only
 // the cap stopped is 30035. Members are never capped.
 func TestNonMemberBanCap(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false, WithRouteLimit(BulkBanRoute, 0, 0))
 	c := f.client(t)
 	g := sf(f.guild)
@@ -104,6 +107,7 @@ func TestNonMemberBanCap(t *testing.T) {
 // guild): five calls of 200 paced by disgo's real limiter take four windows, with no 429.
 // The fake and disgo run in a synctest bubble, so the windows take no real time.
 func TestBulkBanRateLimit(t *testing.T) {
+	t.Parallel()
 	rl := rest.NewRateLimiter(rest.WithMaxRetries(1))
 	synctest.Test(t, func(t *testing.T) {
 		ln := newPipeListener()

@@ -11,6 +11,7 @@ import (
 )
 
 func TestCreateChannelAs(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, intentsAll)
@@ -54,6 +55,7 @@ func TestCreateChannelAs(t *testing.T) {
 // they lack, gets 50013 and nothing changes. AddChannels makes many channels at once and
 // Synced compares a channel's overwrites with its category's.
 func TestOverwritesAsUser(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, intentsAll)

@@ -47,6 +47,7 @@ func control(t *testing.T, s *discordtest.Server, method, path string, body any,
 // leaves; a member posts where they may not; the channel, the guild and the audit log read
 // back; bad requests are refused in words.
 func TestControlActsAsMembers(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	gid, ch := w.guild.String(), w.channel.String()
@@ -123,6 +124,7 @@ func TestControlActsAsMembers(t *testing.T) {
 // command's types (a user by mention or name, integers, subcommands), and the answer
 // carries the bot's reply, which an ephemeral flag shows only to the member who typed it.
 func TestControlSlashText(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	r := disgoREST(t, s)

@@ -18,6 +18,7 @@ const banRoute = "PUT /guilds/{guild_id}/bans/{user_id}"
 // TestFailNext: disgo sees the injected status, the state is untouched, and the route heals
 // after n failures.
 func TestFailNext(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	g := sf(f.guild)
@@ -58,6 +59,7 @@ func TestFailNext(t *testing.T) {
 // TestLatency: an injected delay holds the response back until the latency's clock reaches
 // its end, and a client deadline shorter than it fails the call.
 func TestLatency(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
 	f := newRestFixture(t, false, WithLatencyClock(clk))
 	c := f.client(t)
@@ -105,6 +107,7 @@ func TestLatency(t *testing.T) {
 // TestDropConnections: the client gets a transport error, not a Discord error, and the
 // request never reached the state.
 func TestDropConnections(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	f.s.DropConnections(banRoute, 1)
@@ -126,6 +129,7 @@ func TestDropConnections(t *testing.T) {
 
 // TestErrorRateIsRepeatable: the same seed fails the same requests.
 func TestErrorRateIsRepeatable(t *testing.T) {
+	t.Parallel()
 	pattern := func() []bool {
 		f := newRestFixture(t, false, WithFaultSeed(7), WithRouteLimit("*", 0, 0))
 		f.s.SetErrorRate("*", 0.5, http.StatusInternalServerError)
@@ -154,6 +158,7 @@ func TestErrorRateIsRepeatable(t *testing.T) {
 // TestFaultsReachDisgoMessages: a 5xx body is plain text, as Discord's edge sends it, and
 // disgo still reports the status.
 func TestFaultsReachDisgoMessages(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	f.s.FailNext("POST /channels/{channel_id}/messages", 1, http.StatusBadGateway)

@@ -26,6 +26,7 @@ const (
 )
 
 func TestGetGatewayThroughDisgo(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	r := disgoREST(t, s)
 	g, err := r.GetGateway()
@@ -58,6 +59,7 @@ func TestGetGatewayThroughDisgo(t *testing.T) {
 }
 
 func TestIdentifyReadyAndGuildCreate(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c := dialGateway(t, s, "v=10&encoding=json")
@@ -130,6 +132,7 @@ func TestIdentifyReadyAndGuildCreate(t *testing.T) {
 }
 
 func TestIdentifyRefusals(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		opts []discordtest.Option
@@ -192,6 +195,7 @@ func TestIdentifyRefusals(t *testing.T) {
 }
 
 func TestRefusedConnectionOptions(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	for query, code := range map[string]int{
 		"v=10&encoding=etf":                       4002,
@@ -204,6 +208,7 @@ func TestRefusedConnectionOptions(t *testing.T) {
 }
 
 func TestHeartbeats(t *testing.T) {
+	t.Parallel()
 	s := newFake(t, discordtest.WithHeartbeatInterval(5*time.Second))
 	w := newWorld(s)
 	c := dialGateway(t, s, "v=10&encoding=json")
@@ -245,6 +250,7 @@ func TestHeartbeats(t *testing.T) {
 }
 
 func TestSilentClientTimesOutAndMustReidentify(t *testing.T) {
+	t.Parallel()
 	// The watchdog waits on a clock the test moves: the connection is closed exactly two
 	// intervals after it opened (its last sign of life), not a moment before.
 	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
@@ -275,6 +281,7 @@ func TestSilentClientTimesOutAndMustReidentify(t *testing.T) {
 }
 
 func TestResumeReplaysMissedEvents(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, r := connect(t, s, intentsAll)
@@ -327,6 +334,7 @@ func TestResumeReplaysMissedEvents(t *testing.T) {
 }
 
 func TestResumeAfterDroppedConnection(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, r := connect(t, s, intentsAll)
@@ -342,6 +350,7 @@ func TestResumeAfterDroppedConnection(t *testing.T) {
 }
 
 func TestResumeRefusals(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	s := newFake(t, rep.option(), discordtest.WithResumeBuffer(3))
 	w := newWorld(s)
@@ -406,6 +415,7 @@ func TestResumeRefusals(t *testing.T) {
 }
 
 func TestSessionOutlivesItsTTLOnlySoLong(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewManual(time.Now())
 	s := newFake(t, discordtest.WithClock(clk.Now), discordtest.WithSessionTTL(time.Minute))
 	_, r := connect(t, s, discordtest.IntentGuildMessages)
@@ -420,6 +430,7 @@ func TestSessionOutlivesItsTTLOnlySoLong(t *testing.T) {
 }
 
 func TestReconnectAndInvalidSessionControls(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, r := connect(t, s, intentsAll)
@@ -460,6 +471,7 @@ func TestReconnectAndInvalidSessionControls(t *testing.T) {
 }
 
 func TestIdentifyRateLimit(t *testing.T) {
+	t.Parallel()
 	s := discordtest.New(t, discordtest.WithIdentifyInterval(time.Hour))
 	connect(t, s, discordtest.IntentGuildMessages)
 	c := dialGateway(t, s, "v=10&encoding=json")
@@ -474,6 +486,7 @@ func TestIdentifyRateLimit(t *testing.T) {
 }
 
 func TestSessionStartLimit(t *testing.T) {
+	t.Parallel()
 	s := newFake(t, discordtest.WithSessionStartLimit(1))
 	connect(t, s, discordtest.IntentGuildMessages)
 	c := dialGateway(t, s, "v=10&encoding=json")
@@ -483,6 +496,7 @@ func TestSessionStartLimit(t *testing.T) {
 }
 
 func TestIntentFiltering(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	with, _ := connect(t, s, discordtest.IntentGuildMembers)
@@ -505,6 +519,7 @@ func TestIntentFiltering(t *testing.T) {
 }
 
 func TestShardRouting(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	home := int((uint64(w.guild) >> 22) % 2)
@@ -537,6 +552,7 @@ func TestShardRouting(t *testing.T) {
 }
 
 func TestMessageContentIntent(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	plain, _ := connect(t, s, discordtest.IntentGuildMessages|discordtest.IntentDirectMessages)
@@ -586,6 +602,7 @@ func TestMessageContentIntent(t *testing.T) {
 }
 
 func TestZlibStream(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c := dialGateway(t, s, "v=10&encoding=json&compress=zlib-stream")
@@ -601,6 +618,7 @@ func TestZlibStream(t *testing.T) {
 }
 
 func TestRequestGuildMembers(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, discordtest.IntentGuilds|discordtest.IntentGuildMembers)
@@ -629,6 +647,7 @@ func TestRequestGuildMembers(t *testing.T) {
 }
 
 func TestWaitReadyTimesOut(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -638,6 +657,7 @@ func TestWaitReadyTimesOut(t *testing.T) {
 }
 
 func TestCloseEndsConnections(t *testing.T) {
+	t.Parallel()
 	s, err := discordtest.Start("127.0.0.1:0", discordtest.WithIdentifyInterval(0))
 	if err != nil {
 		t.Fatal(err)
@@ -656,6 +676,7 @@ func TestCloseEndsConnections(t *testing.T) {
 }
 
 func TestShortHeartbeatIntervalDoesNotTripTheRateLimit(t *testing.T) {
+	t.Parallel()
 	s := newFake(t, discordtest.WithHeartbeatInterval(time.Second))
 	c, _ := connect(t, s, discordtest.IntentGuildMessages)
 	for i := 0; i < 150; i++ {
@@ -667,6 +688,7 @@ func TestShortHeartbeatIntervalDoesNotTripTheRateLimit(t *testing.T) {
 }
 
 func TestGatewayPathWithTrailingSlash(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	ws, _, err := websocket.DefaultDialer.Dial(s.GatewayURL+"/?v=10&encoding=json", nil)
 	if err != nil {
@@ -681,6 +703,7 @@ func TestGatewayPathWithTrailingSlash(t *testing.T) {
 // goroutine keeps dispatching: across every RESUME the client must see each event exactly
 // once, in order, with consecutive sequence numbers.
 func TestResumeUnderConcurrentDispatch(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, r := connect(t, s, discordtest.IntentGuildMessages|discordtest.IntentMessageContent)

@@ -16,6 +16,7 @@ import (
 // account in order, with the account's age in its id, its avatar, its bot flag, the
 // bypass flag it was given, and DID_REJOIN for a user who was a member before.
 func TestMassJoinCarriesAccountAgeAvatarAndFlags(t *testing.T) {
+	t.Parallel()
 	clk := newStepClock()
 	s := newFake(t, discordtest.WithClock(clk.Now))
 	w := newWorld(s)
@@ -67,6 +68,7 @@ func TestMassJoinCarriesAccountAgeAvatarAndFlags(t *testing.T) {
 // TestIncidentActions: at most 24 hours ahead, a field not sent is reset, each change is a
 // GUILD_UPDATE with incidents_data, and a pause reads as lifted once its time has passed.
 func TestIncidentActions(t *testing.T) {
+	t.Parallel()
 	clk := newStepClock()
 	s := newFake(t, discordtest.WithClock(clk.Now))
 	w := newWorld(s)
@@ -120,6 +122,7 @@ func TestIncidentActions(t *testing.T) {
 // TestVerificationLevelAndRaidReport: PATCH /guilds changes the level with GUILD_UPDATE;
 // Discord's own raid report sets raid_detected_at and posts a type 38 system message.
 func TestVerificationLevelAndRaidReport(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, intentsAll)

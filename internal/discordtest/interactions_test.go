@@ -33,6 +33,7 @@ func reply(content string, flags discord.MessageFlags) discord.InteractionRespon
 func ptr[T any](v T) *T { return &v }
 
 func TestSlashCommandDecodesInDisgo(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	r := disgoREST(t, s)
@@ -113,6 +114,7 @@ func TestSlashCommandDecodesInDisgo(t *testing.T) {
 }
 
 func TestDMSlashCommand(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c, _ := connect(t, s, discordtest.IntentDirectMessages)
@@ -136,6 +138,7 @@ func TestDMSlashCommand(t *testing.T) {
 }
 
 func TestCallbackRecordsWhatTheModeratorSaw(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	s := newFake(t, rep.option())
 	w := newWorld(s)
@@ -232,6 +235,7 @@ func TestCallbackRecordsWhatTheModeratorSaw(t *testing.T) {
 }
 
 func TestCallbackWindowAndTokenLifetime(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	clock := newStepClock()
 	s := newFake(t, rep.option(), discordtest.WithClock(clock.Now))
@@ -275,6 +279,7 @@ func TestCallbackWindowAndTokenLifetime(t *testing.T) {
 }
 
 func TestInteractionWindowOptions(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	clock := newStepClock()
 	s := newFake(t, rep.option(), discordtest.WithClock(clock.Now),
@@ -293,6 +298,7 @@ func TestInteractionWindowOptions(t *testing.T) {
 }
 
 func TestDeferredResponseFilledByEditingOriginal(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	r := disgoREST(t, s)
@@ -343,6 +349,7 @@ func TestDeferredResponseFilledByEditingOriginal(t *testing.T) {
 }
 
 func TestCallbackWithResponse(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	r := disgoREST(t, s)
@@ -362,6 +369,7 @@ func TestCallbackWithResponse(t *testing.T) {
 }
 
 func TestClickButtonAndUpdateMessage(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	s := newFake(t, rep.option())
 	w := newWorld(s)
@@ -438,6 +446,7 @@ func TestClickButtonAndUpdateMessage(t *testing.T) {
 }
 
 func TestModalAndAutocomplete(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	r := disgoREST(t, s)
@@ -493,6 +502,7 @@ func TestModalAndAutocomplete(t *testing.T) {
 // to a message's limits as Discord holds them (400 50035), so a test catches gavel sending
 // what Discord would refuse: the moderator would get no answer at all.
 func TestOverlongResponsesRefused(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	s := newFake(t, rep.option())
 	w := newWorld(s)

@@ -18,6 +18,7 @@ import (
 // TestOAuth2CodeFlow walks Discord's code flow through the fake with the real oauth2
 // client: the consent page and its answers, the exchange, who signed in, and every error.
 func TestOAuth2CodeFlow(t *testing.T) {
+	t.Parallel()
 	const alice discordtest.ID = 700000000000000201
 	s := discordtest.New(t, discordtest.WithSeed(discordtest.Seed{Users: []discordtest.User{{ID: alice, Username: "alice"}}}))
 	const redirect = "http://127.0.0.1:1/auth/callback"

@@ -18,6 +18,7 @@ import (
 // included) but not more than the client waited. HandlerStats adds the same up. The latency
 // waits on a clock the test moves: the span must hold the moment it ended.
 func TestRequestObserver(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []Served
 	arrived := make(chan struct{}, 16)
@@ -128,6 +129,7 @@ func TestRequestObserver(t *testing.T) {
 // that only the spec refuses (a recipient id as a JSON number, which Discord's spec
 // types as a string) reaches the handler and nothing is reported.
 func TestWithoutSpecValidation(t *testing.T) {
+	t.Parallel()
 	body := func(f *restFixture) string { return `{"recipient_id":` + f.bob.String() + `}` }
 
 	on := newRestFixture(t, true)

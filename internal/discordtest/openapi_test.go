@@ -11,6 +11,7 @@ import (
 // TestSpecErrataStillApply: each correction names a node the spec has, so a newer spec that
 // moves or fixes one is noticed here rather than silently validating less.
 func TestSpecErrataStillApply(t *testing.T) {
+	t.Parallel()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(openAPISpec))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +41,7 @@ func splitPointer(p string) []string {
 // TestFormErrorsNestLikeDiscord: validation failures become Discord's 50035 tree, with array
 // indexes as keys and every failing field listed.
 func TestFormErrorsNestLikeDiscord(t *testing.T) {
+	t.Parallel()
 	if err := discordSpec.load(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 )
 
 func TestPermissions(t *testing.T) {
+	t.Parallel()
 	const (
 		guildID ID = 100
 		owner   ID = 1
@@ -124,6 +125,7 @@ func TestPermissions(t *testing.T) {
 }
 
 func TestHierarchy(t *testing.T) {
+	t.Parallel()
 	const guildID ID = 100
 	g := newGuild(guildID, "g", 1)
 	g.Roles[10] = &Role{ID: 10, Position: 3}

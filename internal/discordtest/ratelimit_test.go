@@ -24,6 +24,7 @@ import (
 // run in a synctest bubble over an in-memory network: the waits take no real time, and the
 // burst takes exactly the windows it must.
 func TestDisgoPacesRoleBurst(t *testing.T) {
+	t.Parallel()
 	// disgo's limiter starts a cleanup goroutine that never ends; made outside the bubble it
 	// does not keep the bubble alive. Its buckets are made inside (on the first request) and
 	// cleared before the bubble ends, so the outside goroutine never touches them.
@@ -121,6 +122,7 @@ func (pipeAddr) String() string  { return "pipe" }
 // TestRouteRateLimitHeaders: the headers and 429 Discord sends, per route and per top-level
 // resource; the window reopens exactly when retry_after says, on the limiter's clock.
 func TestRouteRateLimitHeaders(t *testing.T) {
+	t.Parallel()
 	const route = "GET /guilds/{guild_id}"
 	clk := clock.NewManual(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
 	f := newRestFixture(t, false, WithRouteLimit(route, 2, time.Second), WithRateLimitClock(clk.Now))
@@ -183,6 +185,7 @@ func TestRouteRateLimitHeaders(t *testing.T) {
 // TestGlobalRateLimit: past the global limit in a second across routes, Discord answers
 // with a global 429, until the second is over.
 func TestGlobalRateLimit(t *testing.T) {
+	t.Parallel()
 	// The limiter's clock stands still while the 80 requests run: all of them fall in one
 	// window, so exactly limit pass, however slowly the machine sends them.
 	const limit = 10

@@ -14,6 +14,7 @@ import (
 // serves. The server's reporter is t.Errorf, so any request disgo builds that Discord's spec
 // refuses, or any response of the fake that the spec does not allow, fails the test.
 func TestDisgoDrivesEveryEndpoint(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	g := sf(f.guild)

@@ -34,6 +34,7 @@ type restEvent struct {
 // TestRESTCallsDispatchEvents: every mutating REST call emits the gateway events Discord
 // sends for it, in order, with Discord's payload shapes, followed by the audit-log entry.
 func TestRESTCallsDispatchEvents(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	w := newWorld(s)
 	c := disgoREST(t, s)

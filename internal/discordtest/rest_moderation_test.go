@@ -17,6 +17,7 @@ import (
 // owner, can ban a member below it, and gets Discord's 404s for unbanning someone not banned
 // and for kicking someone not in the guild.
 func TestBanRespectsHierarchy(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	g := sf(f.guild)
@@ -75,6 +76,7 @@ func TestBanRespectsHierarchy(t *testing.T) {
 // TestBanDeletesRecentMessages: delete_message_seconds removes the banned user's messages of
 // that window and keeps older ones and other people's.
 func TestBanDeletesRecentMessages(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	now := time.Now()
@@ -96,6 +98,7 @@ func TestBanDeletesRecentMessages(t *testing.T) {
 // TestAuditLogReasonArrivesDecoded: disgo URL-encodes X-Audit-Log-Reason; the fake stores it
 // decoded, with a literal plus kept a plus.
 func TestAuditLogReasonArrivesDecoded(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	const reason = "spam & ads: ünïcode + plus"
@@ -119,6 +122,7 @@ func TestAuditLogReasonArrivesDecoded(t *testing.T) {
 // TestTimeouts: timeouts need MODERATE_MEMBERS, may not reach past 28 days, cannot touch
 // administrators or the owner, and take a timed-out member's permissions away.
 func TestTimeouts(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	g := sf(f.guild)
@@ -177,6 +181,7 @@ func TestTimeouts(t *testing.T) {
 // TestModeratorActionsAsAnotherUser: BanAs, KickAs, TimeoutAs and UnbanAs follow the
 // moderator's permissions and hierarchy and leave audit entries in the moderator's name.
 func TestModeratorActionsAsAnotherUser(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	// alice (mod, position 4) may act on bob; bob may act on nobody.
 	var apiE *apiError
@@ -232,6 +237,7 @@ func TestModeratorActionsAsAnotherUser(t *testing.T) {
 // TestRolesFollowHierarchy: the bot grants and removes only roles below its own, never
 // managed ones, and a refused PATCH changes nothing.
 func TestRolesFollowHierarchy(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	g := sf(f.guild)
@@ -270,6 +276,7 @@ func TestRolesFollowHierarchy(t *testing.T) {
 // only the bot's own messages can be edited, others' need MANAGE_MESSAGES to delete, and
 // bulk delete refuses messages older than two weeks.
 func TestMessages(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	muted := f.s.AddChannel(f.guild, ChannelGuildText, "announcements",
@@ -364,6 +371,7 @@ func TestMessages(t *testing.T) {
 // TestCommandIDsStayStable: overwriting commands keeps the id of a command that keeps its
 // name and bumps its version only when it changed; dropped commands disappear.
 func TestCommandIDsStayStable(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	app := sf(f.s.appID)
@@ -404,6 +412,7 @@ func TestCommandIDsStayStable(t *testing.T) {
 // fixed once created, alert channels must exist, and the fake stores only the metadata that
 // fits the trigger.
 func TestAutoModRules(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, false)
 	c := f.client(t)
 	g := sf(f.guild)

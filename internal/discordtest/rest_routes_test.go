@@ -27,6 +27,7 @@ type routeCase struct {
 // that break the spec must also be reported as protocol violations; valid ones must not be.
 // A route without both kinds of case fails the test, so new routes cannot go untested.
 func TestEveryRouteAcceptsGoodAndRefusesBad(t *testing.T) {
+	t.Parallel()
 	f := newRestFixture(t, true, WithRouteLimit("*", 0, 0), WithRouteLimit(BulkBanRoute, 0, 0), WithGlobalRateLimit(0))
 	now := time.Now()
 	bot := f.s.BotID()

@@ -32,6 +32,7 @@ func readyOf(t *testing.T, c *scriptClient) readyData {
 }
 
 func TestGatewayBotRecommendsShardsAndReportsLimits(t *testing.T) {
+	t.Parallel()
 	s := newFake(t, discordtest.WithMaxConcurrency(4), discordtest.WithSessionStartLimit(1000), discordtest.WithSessionStartsRemaining(12))
 	r := disgoREST(t, s)
 	if _, err := s.SeedGuilds(discordtest.BulkGuilds{Count: 2001}); err != nil {
@@ -53,6 +54,7 @@ func TestGatewayBotRecommendsShardsAndReportsLimits(t *testing.T) {
 }
 
 func TestSeedGuildsSpreadsOverShards(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	guilds, err := s.SeedGuilds(discordtest.BulkGuilds{Count: 40, Members: 1000})
 	if err != nil {
@@ -97,6 +99,7 @@ func TestSeedGuildsSpreadsOverShards(t *testing.T) {
 }
 
 func TestIdentifyConcurrencyPerBucket(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	s := discordtest.New(t, discordtest.WithMaxConcurrency(2), discordtest.WithIdentifyClock(clk))
 	// Shards 0 and 1 are in buckets 0 and 1: both may identify at once.
@@ -122,6 +125,7 @@ func TestIdentifyConcurrencyPerBucket(t *testing.T) {
 }
 
 func TestShardingRequiredWhenAShardServesTooManyGuilds(t *testing.T) {
+	t.Parallel()
 	s := newFake(t, discordtest.WithMaxGuildsPerShard(5))
 	if _, err := s.SeedGuilds(discordtest.BulkGuilds{Count: 8}); err != nil {
 		t.Fatal(err)
@@ -138,6 +142,7 @@ func TestShardingRequiredWhenAShardServesTooManyGuilds(t *testing.T) {
 }
 
 func TestInvalidShardIsRefused(t *testing.T) {
+	t.Parallel()
 	var rep reports
 	s := newFake(t, rep.option())
 	for _, shard := range [][]int{{4, 4}, {-1, 2}, {0, 0}, {0}} {
@@ -149,6 +154,7 @@ func TestInvalidShardIsRefused(t *testing.T) {
 }
 
 func TestResumeFromAnotherConnectionReplaysAShardsMissedEvents(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	guilds, err := s.SeedGuilds(discordtest.BulkGuilds{Count: 4, Members: 2})
 	if err != nil {
@@ -178,6 +184,7 @@ func TestResumeFromAnotherConnectionReplaysAShardsMissedEvents(t *testing.T) {
 // guilds for 8 shards gives every shard some, not the two or three that the milliseconds
 // its loop took would cover.
 func TestAddGuildSpreadsOverShards(t *testing.T) {
+	t.Parallel()
 	s := newFake(t)
 	owner := s.AddUser("owner", false)
 	perShard := map[uint64]int{}

@@ -26,6 +26,7 @@ const (
 )
 
 func TestPresetIsValid(t *testing.T) {
+	t.Parallel()
 	c := escalation.Preset()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -46,6 +47,7 @@ func TestPresetIsValid(t *testing.T) {
 }
 
 func TestValidateRefusesWithWhatIsAccepted(t *testing.T) {
+	t.Parallel()
 	yes := true
 	for name, tc := range map[string]struct {
 		c    escalation.Config
@@ -79,6 +81,7 @@ func TestValidateRefusesWithWhatIsAccepted(t *testing.T) {
 }
 
 func TestFileRoundTrip(t *testing.T) {
+	t.Parallel()
 	c := escalation.Preset()
 	c.Policies[0].Enabled = true
 	two := 2
@@ -104,6 +107,7 @@ func TestFileRoundTrip(t *testing.T) {
 }
 
 func TestParseFileRefusals(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct{ file, want string }{
 		"syntax":        {"[[policy]]\nname = \"a\n", "line 2, column"},
 		"unknown key":   {"[[policy]]\nname = \"a\"\nlevel = 3\n", "unknown keys policy.level"},
@@ -124,6 +128,7 @@ func TestParseFileRefusals(t *testing.T) {
 }
 
 func TestPlanSaysWhatChanges(t *testing.T) {
+	t.Parallel()
 	cur := escalation.Preset()
 	next := escalation.Preset()
 	next.Policies[0].Enabled = true
@@ -170,6 +175,7 @@ func FuzzParseFile(f *testing.F) {
 // The ledger on both engines: points on cases, the sum, firing on crossing only, the
 // harshest of two crossed, re-arming below reset, and concurrent writers firing once.
 func TestPointsAndFiring(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Millisecond)
@@ -277,6 +283,7 @@ func TestPointsAndFiring(t *testing.T) {
 // reads (case_points.counting, migration 00025): the database keeps it, so a void drops the
 // points, and a write that tries to set it against the case's status changes nothing.
 func TestCountingFollowsTheCaseStatus(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)
@@ -370,6 +377,7 @@ func TestPointsRowNeedsItsCase(t *testing.T) {
 // rows written and deleted behind escalation's back, and a test clock that moves up to 12
 // days a step, so points stop counting (30 days) between reads.
 func TestMemberPointsFollowTheLedger(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		now := time.Now().UTC().Truncate(time.Millisecond)

@@ -24,6 +24,7 @@ import (
 // Service, so this process's parsed copy is stale), and a case's reason was changed in the
 // transaction that made it count (the copy the guess starts from has the old reason).
 func TestPointsComeFromTheStoredSettingsAndCase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)
@@ -154,6 +155,7 @@ func (b *barrier) count() int {
 // up to three times in a row, which is InTxRetrying's last attempt). SQLite runs one write
 // transaction at a time.
 func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.Postgres)
 	ctx := context.Background()
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
@@ -246,6 +248,7 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 // time the row is written and the member's points read under the lock are exact. SQLite
 // has no lock modes (shared is always 0 there).
 func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)

@@ -25,6 +25,7 @@ import (
 // whose points stopped counting is refused by the fence and changes nothing; once it has,
 // it no longer tries, and the other guild's firing is never touched here.
 func TestEscalationWorkStaysWithTheGuildsShard(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.Postgres) // skips without PostgreSQL
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -71,6 +71,7 @@ func hasKind(ks []cases.EventKind, k cases.EventKind) bool {
 }
 
 func TestScheduleClaimComplete(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -121,6 +122,7 @@ func TestScheduleClaimComplete(t *testing.T) {
 }
 
 func TestLostLeaseCannotComplete(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -150,6 +152,7 @@ func TestLostLeaseCannotComplete(t *testing.T) {
 }
 
 func TestFailBacksOffThenGivesUp(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -192,6 +195,7 @@ func TestFailBacksOffThenGivesUp(t *testing.T) {
 }
 
 func TestBackoffGrowsAndIsBounded(t *testing.T) {
+	t.Parallel()
 	cfg := expiry.Config{BackoffBase: time.Second, BackoffMax: 10 * time.Second}
 	for attempts, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 10: 10 * time.Second} {
 		got := cfg.Backoff(attempts)
@@ -202,6 +206,7 @@ func TestBackoffGrowsAndIsBounded(t *testing.T) {
 }
 
 func TestSupersede(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -243,6 +248,7 @@ func TestSupersede(t *testing.T) {
 }
 
 func TestReschedule(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -283,6 +289,7 @@ func TestReschedule(t *testing.T) {
 }
 
 func TestReconcileSchedulesForgottenCases(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -304,6 +311,7 @@ func TestReconcileSchedulesForgottenCases(t *testing.T) {
 // Which types expire is the actions' to say: cases of a type no rule lifts are passed over
 // even when they carry an end, and a page of them does not hide an expiring case behind it.
 func TestReconcilePassesOverTypesThatNeverExpire(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -327,6 +335,7 @@ func TestReconcilePassesOverTypesThatNeverExpire(t *testing.T) {
 // TestConcurrentClaimersNeverShare runs several claimers at once over the same due rows:
 // every action is claimed exactly once.
 func TestConcurrentClaimersNeverShare(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -402,6 +411,7 @@ func (o *observed) ExpiryRetried(expiry.Kind) { o.mu.Lock(); o.retries++; o.mu.U
 // The observer hears each committed outcome once, with the lateness by the schedule's clock:
 // a completion, a retry, a give-up; a completion whose lease was lost is not an outcome.
 func TestObserverHearsOutcomes(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -456,6 +466,7 @@ func TestObserverHearsOutcomes(t *testing.T) {
 
 // Counts tells open actions from those already due.
 func TestCounts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -477,6 +488,7 @@ func TestCounts(t *testing.T) {
 // went stale) schedules the end again, with its own history row; re-activating one whose end
 // is still scheduled changes nothing.
 func TestSetStatusKeepsTheScheduleTrue(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)

@@ -88,6 +88,7 @@ func waitUntil(t *testing.T, cond func() (bool, string)) {
 // claimed and waiting (so that freed workers do not idle while it claims again), runs every
 // action once, and counts each run's time from its claim.
 func TestPollerKeepsWorkersFed(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -146,6 +147,7 @@ func TestPollerKeepsWorkersFed(t *testing.T) {
 // A poller that stops hands back the claims still waiting for a worker: unleased, their
 // attempt not counted, claimable at once by another poller; the run in progress finishes.
 func TestStoppingPollerHandsBackWaitingClaims(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -237,6 +239,7 @@ func (r *records) count(prefix string) int {
 // poll), waits longer and longer between tries up to a minute, and says when the database
 // answers again, then runs what is due.
 func TestPollerOnAFailingDatabase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -18,6 +18,7 @@ import (
 // same per-target lock, so it cannot interleave with a command on the same member in
 // another process. A process holding no shard claims nothing.
 func TestClaimsFollowTheShards(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)

@@ -198,6 +198,7 @@ func (r *rig) warn(t *testing.T, status cases.Status) cases.Case {
 // The outbox is written in the transaction of the change: one row per case however many
 // changes, none for a pending case or a rolled-back change, none for linking the message.
 func TestOutboxFollowsTheTransaction(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
@@ -252,6 +253,7 @@ func TestOutboxFollowsTheTransaction(t *testing.T) {
 
 // Two claimers never get the same row; a lease that ends hands the row on.
 func TestClaimLeases(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
@@ -303,6 +305,7 @@ func TestClaimLeases(t *testing.T) {
 // where it is, even after the mod-log channel moved; a failure is retried after a backoff
 // on the worker's clock; a message gone stops the deliveries.
 func TestWorkerDelivers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
@@ -381,6 +384,7 @@ func TestWorkerDelivers(t *testing.T) {
 // generation), and the worker edits the message at once: no wake-up, no time passing, since
 // the worker reads when the next row falls due after each drain.
 func TestWorkerCatchesUpWithAChangeDuringThePost(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
@@ -422,6 +426,7 @@ func TestWorkerCatchesUpWithAChangeDuringThePost(t *testing.T) {
 // Deliveries queued while no worker ran (a crash, or another process) are made when one
 // starts; nothing is posted for a guild without a mod-log channel.
 func TestWorkerPicksUpLeftovers(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		r := newRig(t, st, true)
 		a, b := r.warn(t, cases.Active), r.warn(t, cases.Active)
@@ -451,6 +456,7 @@ func TestWorkerPicksUpLeftovers(t *testing.T) {
 // Discord nothing; a case recorded without them (before names were recorded) is named from
 // Discord (here: the target's ban; the moderator, neither member nor banned, by id).
 func TestWorkerNamesFromTheCase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
@@ -535,6 +541,7 @@ func userFields(t *testing.T, r *rig, c cases.Case) map[string]string {
 // is no one else's until the lease ends; then another process's worker claims it, on its
 // second attempt. A row under a live lease is not counted as failing.
 func TestRowLeasedAtEnqueueHandsOnWhenTheLeaseEnds(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		r := newRig(t, st, true)
@@ -610,6 +617,7 @@ func TestRowLeasedAtEnqueueHandsOnWhenTheLeaseEnds(t *testing.T) {
 // A worker that stops gives back the rows handed to it and not yet delivered: due now,
 // unleased, their attempt uncounted.
 func TestStoppedWorkerGivesBackHandedRows(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		r := newRig(t, st, true)
 		entered, stuck := make(chan struct{}), make(chan struct{})

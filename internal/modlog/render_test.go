@@ -53,6 +53,7 @@ func fields(e discord.Embed) map[string]string {
 // The embed shows the case as it is: its reason, expiry, how it ended, why it was voided,
 // within Discord's limits and pinging no one.
 func TestEmbedFollowsTheCase(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	longReason := "@everyone <@1> <@&2> " + strings.Repeat("spam ", 400)
 	c := cases.Case{ID: 77, GuildID: 1, Number: 12, Type: cases.Tempban, Status: cases.Active, Reason: longReason[:2000],
@@ -138,6 +139,7 @@ func TestEmbedFollowsTheCase(t *testing.T) {
 // The footer names the case by its number, never the database's row id; a username's
 // markdown is escaped; a user known only by id is named by it once.
 func TestEmbedNamesAndFooter(t *testing.T) {
+	t.Parallel()
 	c := cases.Case{ID: 120, Number: 1, GuildID: 9, UserID: 5, ModeratorID: 6, Type: cases.Ban, Status: cases.Active, Reason: "r", CreatedAt: time.Unix(1e9, 0)}
 	e := modlog.Embed(modlog.View{Case: c, Tone: modlog.Removal,
 		Target: discord.User{ID: 5, Username: "*star*"}, Moderator: discord.User{ID: 6, Username: "6"}})

@@ -96,6 +96,7 @@ func must(t *testing.T, err error) {
 }
 
 func TestInitRanks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
@@ -154,6 +155,7 @@ func TestInitRanks(t *testing.T) {
 // ranks instead of leaving every one closed to all but the owner; a rank the server chose
 // is kept, each rank set is a history row, and a second init sets nothing.
 func TestInitRanksGivesCommandsTheirDefaultRanks(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock(), permissions.WithDefaultCommandRanks(map[string]int{"ban": 3, "cases": 2, "cases modify": 4, "kick": 3}))
@@ -197,6 +199,7 @@ func TestInitRanksGivesCommandsTheirDefaultRanks(t *testing.T) {
 }
 
 func TestDefaultCommandRanksAreChecked(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		for name, table := range map[string]map[string]int{
 			"unknown command": {"hackban": 3},
@@ -210,6 +213,7 @@ func TestDefaultCommandRanksAreChecked(t *testing.T) {
 }
 
 func TestRanksRolesCommands(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
@@ -309,6 +313,7 @@ func TestRanksRolesCommands(t *testing.T) {
 }
 
 func TestBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock())
@@ -403,6 +408,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
+	t.Parallel()
 	st := storetest.Open(t, store.SQLite)
 	for name, tc := range map[string]struct {
 		known []string
@@ -422,6 +428,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock(), permissions.WithCacheTTL(0),
@@ -564,6 +571,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCacheInvalidation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -617,6 +625,7 @@ func TestCacheInvalidation(t *testing.T) {
 
 // Every name ParseCommand accepts must also pass the database's CHECK on both engines.
 func TestCommandNamesTheDatabaseAccepts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		names := []string{"a", "ban", "snippet-ban_2 x", "config ranks init", "x1 y2 z3", strings.Repeat("a", 100), "-", "_ -"}
@@ -637,6 +646,7 @@ func TestCommandNamesTheDatabaseAccepts(t *testing.T) {
 }
 
 func TestPermissionString(t *testing.T) {
+	t.Parallel()
 	for p, want := range map[permissions.Permission]string{
 		0:                           "no permission",
 		permissions.BanMembers:      "Ban Members",
@@ -681,6 +691,7 @@ func FuzzParseCommand(f *testing.F) {
 // Rank names are unique ignoring case, a rule the database cannot check on both engines:
 // the guild's configuration lock makes the service's check hold across processes.
 func TestConcurrentRankNamesStayUnique(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -718,6 +729,7 @@ func TestConcurrentRankNamesStayUnique(t *testing.T) {
 // until the guild requires a rank for it or a parent; Standing answers "rank 2 or above"
 // with the Discord permission standing in while the guild has no ranks.
 func TestOpenCommandsAndStanding(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(t, st, newClock(), permissions.WithCacheTTL(0), permissions.WithOpenCommands("cases view"))

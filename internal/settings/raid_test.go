@@ -17,6 +17,7 @@ import (
 // TestRaidSettings: defaults for a guild that never changed them; each change recorded in the
 // settings history as raid.<key>; bad input refused with what is accepted, nothing changed.
 func TestRaidSettings(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := settings.NewService(st)

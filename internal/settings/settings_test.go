@@ -61,6 +61,7 @@ func count(t *testing.T, st *store.Store, q string) int {
 }
 
 func TestDefaults(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -92,6 +93,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestSetters(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -185,6 +187,7 @@ func TestSetters(t *testing.T) {
 }
 
 func TestUnchangedWritesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -222,6 +225,7 @@ func TestUnchangedWritesNothing(t *testing.T) {
 }
 
 func TestBadInputWritesNothing(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -314,6 +318,7 @@ func TestBadInputWritesNothing(t *testing.T) {
 
 // The database's own CHECK must accept every prefix the Go check accepts, on both engines.
 func TestPrefixesTheDatabaseAccepts(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		s := svc(st, newClock())
@@ -340,6 +345,7 @@ func TestPrefixesTheDatabaseAccepts(t *testing.T) {
 }
 
 func TestCacheInvalidation(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		clk := newClock()
@@ -383,6 +389,7 @@ func TestCacheInvalidation(t *testing.T) {
 }
 
 func TestParseChannel(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]settings.Channel{
 		"modlog": settings.ModLog, "mod-log": settings.ModLog, "MODLOG_CHANNEL": settings.ModLog, " Mod Log ": settings.ModLog,
 		"auditlog": settings.AuditLog, "audit-log": settings.AuditLog, "auditlog_channel": settings.AuditLog,
@@ -439,6 +446,7 @@ func FuzzCheckPrefix(f *testing.F) {
 // Two processes changing one guild at once: every change is applied in some order, and each
 // history row's old value is the previous row's new value (the settings row lock at work).
 func TestConcurrentChangesKeepTheHistoryTrue(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		a, b := settings.NewService(st), settings.NewService(st)

@@ -148,6 +148,7 @@ func newAutoModTool(port *amPort) *Tool {
 }
 
 func TestAutoModTool(t *testing.T) {
+	t.Parallel()
 	port := &amPort{}
 	tool := newAutoModTool(port)
 
@@ -218,6 +219,7 @@ func TestAutoModTool(t *testing.T) {
 }
 
 func TestSuggestRules(t *testing.T) {
+	t.Parallel()
 	port := &amPort{}
 	tool := newAutoModTool(port)
 	for _, name := range []string{"links", "spam links", "Spam"} {
@@ -242,6 +244,7 @@ func TestSuggestRules(t *testing.T) {
 }
 
 func TestParseList(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		in    string
 		regex bool
@@ -300,6 +303,7 @@ func FuzzParseEntries(f *testing.F) {
 }
 
 func TestParseOptions(t *testing.T) {
+	t.Parallel()
 	ids, err := parseIDs("exempt-roles", "<@&", "<@&900000000000000301>, 900000000000000302 900000000000000301")
 	if err != nil || len(ids) != 2 {
 		t.Errorf("parseIDs = %v, %v", ids, err)
@@ -324,6 +328,7 @@ func TestParseOptions(t *testing.T) {
 }
 
 func TestAutoModSlashDefinition(t *testing.T) {
+	t.Parallel()
 	spec := autoModSpec().Link()
 	def := spec.SlashDefinition()
 	var count func(opts []*commands.SlashOption)

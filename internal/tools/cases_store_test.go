@@ -51,6 +51,7 @@ const (
 )
 
 func TestCasesToolOnStore(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)

@@ -17,6 +17,7 @@ import (
 const someUser = "700000000000000203"
 
 func TestCasesRouting(t *testing.T) {
+	t.Parallel()
 	specs := []*commands.Spec{casesSpec().Link()}
 	for _, tc := range []struct {
 		in      string
@@ -79,6 +80,7 @@ func TestCasesRouting(t *testing.T) {
 }
 
 func TestCasesSlashAgreesWithPrefix(t *testing.T) {
+	t.Parallel()
 	specs := []*commands.Spec{casesSpec().Link()}
 	slash, err := commands.FromSlash(specs, []string{"cases", "list"},
 		map[string]any{"user": someUser, "type": "warn", "status": "active", "page": float64(2)})
@@ -105,6 +107,7 @@ func TestCasesSlashAgreesWithPrefix(t *testing.T) {
 }
 
 func TestListIDRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, q := range []listQuery{
 		{Page: 1},
 		{Page: 2, UserID: 700000000000000203},
@@ -178,6 +181,7 @@ func buttonsOf(t *testing.T, raw json.RawMessage) []button {
 }
 
 func TestListButtons(t *testing.T) {
+	t.Parallel()
 	if got := listButtons(listQuery{Page: 1}, 1); got != nil {
 		t.Errorf("one page has buttons: %s", got)
 	}
@@ -220,6 +224,7 @@ func TestListButtons(t *testing.T) {
 }
 
 func TestListTitle(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		q    listQuery
 		want string
@@ -235,6 +240,7 @@ func TestListTitle(t *testing.T) {
 }
 
 func TestCaseEmbedFitsDiscordLimits(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 	c := cases.Case{ID: 9, Number: 12, Type: cases.Tempban, Status: cases.Active, Reason: strings.Repeat("r", cases.MaxReasonLength),
 		UserID: 700000000000000203, ModeratorID: 700000000000000202, CreatedAt: at, ExpiresAt: at.Add(time.Hour), ModlogMessageID: 77}
@@ -274,6 +280,7 @@ func TestCaseEmbedFitsDiscordLimits(t *testing.T) {
 }
 
 func TestEventLine(t *testing.T) {
+	t.Parallel()
 	at := time.Unix(1700000000, 0)
 	for _, tc := range []struct {
 		ev   cases.Event
@@ -291,6 +298,7 @@ func TestEventLine(t *testing.T) {
 
 // The case view's footer names the case by its number, not the row id; names are escaped.
 func TestCaseEmbedFooterAndNames(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 	c := cases.Case{ID: 120, Number: 1, Type: cases.Warn, Status: cases.Active, Reason: "r", UserID: 700000000000000203, ModeratorID: 700000000000000202, CreatedAt: at}
 	e := caseEmbed(c, nil, map[int64]string{int64(c.UserID): "__init__", int64(c.ModeratorID): "mod"}, "")

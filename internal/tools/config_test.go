@@ -276,6 +276,7 @@ func unchanged(t *testing.T, f *fixture, before int) {
 }
 
 func TestConfigSettings(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		f := newFixture(t, st)
 
@@ -359,6 +360,7 @@ func TestConfigSettings(t *testing.T) {
 }
 
 func TestConfigPermissions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		f := newFixture(t, st)
 		ctx := context.Background()
@@ -415,6 +417,7 @@ func TestConfigPermissions(t *testing.T) {
 }
 
 func TestConfigBackToDiscordPermissions(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		f := newFixture(t, st)
 		owner := func(text string) Reply { return f.run(t, tOwner, nil, text) }
@@ -435,6 +438,7 @@ func TestConfigBackToDiscordPermissions(t *testing.T) {
 }
 
 func TestChannelPermissionsOverwrites(t *testing.T) {
+	t.Parallel()
 	const (
 		user   = int64(710000000000000900)
 		roleA  = int64(710000000000000901)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestParseExpires(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Time{
 		"never":                     {},

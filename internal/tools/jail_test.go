@@ -9,6 +9,7 @@ import (
 // TestJailOverwrite: the jail's bits are set, the role's other bits kept, and a bit gavel
 // does not hold in the channel left alone (Discord refuses an overwrite naming one).
 func TestJailOverwrite(t *testing.T) {
+	t.Parallel()
 	const role = 42
 	const addReactions = 1 << 6
 	all := uint64(permAll)

@@ -8,6 +8,7 @@ import (
 )
 
 func TestParseLockTargets(t *testing.T) {
+	t.Parallel()
 	const a, b = "123456789012345678", "223456789012345678"
 	tests := []struct {
 		in       string

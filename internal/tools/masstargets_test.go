@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseMassSelection(t *testing.T) {
+	t.Parallel()
 	s, err := parseMassSelection(`<@700000000000000001> 700000000000000002 <@!700000000000000001> joined:10m age:7d name:"free nitro" spam raid`)
 	if err != nil {
 		t.Fatal(err)
@@ -53,6 +54,7 @@ func TestParseMassSelection(t *testing.T) {
 }
 
 func TestMassSelectionMatches(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
 	young := discord.UserID((now.Add(-time.Hour).UnixMilli() - 1420070400000) << 22)
 	old := discord.UserID((now.AddDate(-1, 0, 0).UnixMilli() - 1420070400000) << 22)

@@ -10,6 +10,7 @@ import (
 // TestSingularAndPlural: counts are said in words that agree with them (issue 12: "1 rule
 // match(es)").
 func TestSingularAndPlural(t *testing.T) {
+	t.Parallel()
 	hit := automod.Hit{Rule: "scams", Keyword: "nitro", Matched: "nitro"}
 	if r := testReport(automod.Report{Hits: []automod.Hit{hit}}); !strings.HasPrefix(r, "1 rule match:") {
 		t.Errorf("one hit: %q", r)

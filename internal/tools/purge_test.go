@@ -32,6 +32,7 @@ func fill(p *chanPort, author int64, n int, newest time.Time) []int64 {
 }
 
 func TestPurgeSlashDeletesInBulkCallsOf100(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 	fill(port, tSpammer, 160, tNow.Add(-time.Minute))
@@ -76,6 +77,7 @@ func fieldsText(e discord.Embed) string {
 }
 
 func TestPurgePrefixDeletesItsOwnMessageUncounted(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 	fill(port, tSpammer, 5, tNow.Add(-time.Minute))
@@ -96,6 +98,7 @@ func TestPurgePrefixDeletesItsOwnMessageUncounted(t *testing.T) {
 }
 
 func TestPurgePrefixInAnotherChannelDeletesTheCommandSeparately(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	const spam int64 = 900000000000000404
 	port.addChannel(discord.Channel{ID: discord.ChannelID(spam), GuildID: discord.GuildID(ctGuild), Type: discord.ChannelPublicThread, ParentID: discord.ChannelID(ctGeneral)})
@@ -114,6 +117,7 @@ func TestPurgePrefixInAnotherChannelDeletesTheCommandSeparately(t *testing.T) {
 }
 
 func TestPurgeUserFilterScansPages(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 	// 250 messages, every tenth by the spammer: the 20 wanted span three pages.
@@ -151,6 +155,7 @@ func TestPurgeUserFilterScansPages(t *testing.T) {
 }
 
 func TestPurgeScanCapStopsAndSaysSo(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 	fill(port, ctOwner, 400, tNow.Add(-time.Minute))
@@ -163,6 +168,7 @@ func TestPurgeScanCapStopsAndSaysSo(t *testing.T) {
 }
 
 func TestPurgeSkipsMessagesOlderThan14Days(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 	fill(port, tSpammer, 3, tNow.Add(-time.Hour))
@@ -185,6 +191,7 @@ func TestPurgeSkipsMessagesOlderThan14Days(t *testing.T) {
 }
 
 func TestPurgeRefusals(t *testing.T) {
+	t.Parallel()
 	spec := purgeSpec().Link()
 	for _, line := range []string{"$purge 0", "$purge 501", "$purge", "$purge ten", "$purge 5 -user nobody"} {
 		_, ok, err := commands.ParsePrefix([]*commands.Spec{spec}, "$", line)
@@ -238,6 +245,7 @@ func asUsage(err error, out **commands.UsageError) bool {
 }
 
 func TestPurgeDiscordFailureMidway(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	port.failBulkFrom = 2
 	port.failBulkErr = &discord.Error{Op: "bulk delete", Status: http.StatusForbidden, Code: discord.CodeMissingPermissions, Message: "Missing Permissions"}
@@ -254,6 +262,7 @@ func TestPurgeDiscordFailureMidway(t *testing.T) {
 }
 
 func TestPurgeBreakerOpenIsExplained(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 	env.Exec = executor.New(executor.WithRetries(1, time.Millisecond, time.Millisecond),
@@ -265,6 +274,7 @@ func TestPurgeBreakerOpenIsExplained(t *testing.T) {
 }
 
 func TestChannelPermissions(t *testing.T) {
+	t.Parallel()
 	g := discord.Guild{ID: 1, OwnerID: 9, Roles: []discord.Role{
 		{ID: 1, Permissions: permViewChannel},
 		{ID: 2, Permissions: permManageMessages},
@@ -301,6 +311,7 @@ func TestChannelPermissions(t *testing.T) {
 // TestNamesDoNotShadowActions: the app tries the catalogue first, so a tool name or alias
 // that is also an action's would never reach the tool.
 func TestNamesDoNotShadowActions(t *testing.T) {
+	t.Parallel()
 	cat := actions.Catalogue()
 	for _, spec := range []*commands.Spec{purgeSpec(), slowmodeSpec()} {
 		for _, name := range append([]string{spec.Name}, spec.Aliases...) {

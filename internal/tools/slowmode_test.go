@@ -12,6 +12,7 @@ import (
 )
 
 func TestParseSlowmode(t *testing.T) {
+	t.Parallel()
 	good := map[string]int{
 		"30": 30, "30s": 30, "2m": 120, "1h": 3600, "1h30m": 5400, "1h 30m": 5400, "off": 0, "OFF": 0, "0": 0,
 		"0s": 0, "0m": 0, "21600": 21600, "6h": 21600, "2m5s": 125, "+5": 5, "1.5h": 5400, "none": 0, " 10 ": 10,
@@ -79,6 +80,7 @@ func FuzzParseSlowmode(f *testing.F) {
 }
 
 func TestSpellSeconds(t *testing.T) {
+	t.Parallel()
 	for n, want := range map[int]string{0: "off", 1: "1 second", 30: "30 seconds", 125: "2 minutes 5 seconds",
 		3600: "1 hour", 5400: "1 hour 30 minutes", 21600: "6 hours", 3661: "1 hour 1 minute 1 second"} {
 		if got := spellSeconds(n); got != want {
@@ -93,6 +95,7 @@ func runSM(t *testing.T, env *Env, line string) Reply {
 }
 
 func TestSlowmode(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	env := chanEnv(t, port, tNow)
 
@@ -125,6 +128,7 @@ func TestSlowmode(t *testing.T) {
 }
 
 func TestSlowmodeChannels(t *testing.T) {
+	t.Parallel()
 	port := newChanPort()
 	const (
 		news   int64 = 900000000000000410

@@ -23,6 +23,7 @@ const (
 // The adapter makes one request per call: a 5xx comes back as it is, and the executor
 // decides about retrying.
 func TestServerErrorsComeBackOncePerCall(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	f.s.FailNext(banRoute, 3, 500)
@@ -48,6 +49,7 @@ func TestServerErrorsComeBackOncePerCall(t *testing.T) {
 }
 
 func TestExecutorRetriesThroughTheAdapter(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	f.s.FailNext(banRoute, 3, 500)
@@ -69,6 +71,7 @@ func TestExecutorRetriesThroughTheAdapter(t *testing.T) {
 }
 
 func TestDroppedConnectionIsStatusZero(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	f.s.DropConnections(memberRoute, 1)
@@ -83,6 +86,7 @@ func TestDroppedConnectionIsStatusZero(t *testing.T) {
 }
 
 func TestTimeoutIsStatusZeroAndCancelIsNot(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	f.s.SetLatency(memberRoute, 2*time.Second)
 	_, err := f.port.Member(contextWithin(t, 100*time.Millisecond), discord.GuildID(f.guild), discord.UserID(f.bob))
@@ -103,6 +107,7 @@ func TestTimeoutIsStatusZeroAndCancelIsNot(t *testing.T) {
 // instead of meeting another 429, or, when their deadline comes first, get a 429 without
 // a request.
 func TestGlobalRateLimit(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, []discordtest.Option{discordtest.WithGlobalRateLimit(2), discordtest.WithRouteLimit("*", 0, 0)},
 		// Pacing off, to meet the fake's low limit.
 		disgoport.WithLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))))
@@ -141,6 +146,7 @@ func TestGlobalRateLimit(t *testing.T) {
 }
 
 func TestRoute429(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	f.s.FailNext(banRoute, 1, 429)
@@ -164,6 +170,7 @@ func TestRoute429(t *testing.T) {
 // 200 role changes on one route (one bucket) from 8 goroutines at once, across two windows
 // of the route's limit, without a 429.
 func TestOneRouteFromEightGoroutines(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, []discordtest.Option{discordtest.WithRouteLimit(roleRoute, 100, time.Second), discordtest.WithGlobalRateLimit(0)},
 		disgoport.WithLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, 0))))
 	ctx := ctxFor(t)
@@ -209,6 +216,7 @@ func TestOneRouteFromEightGoroutines(t *testing.T) {
 // Many routes at once stay under Discord's global limit of 50 a second, with the default
 // limiter, and under each route's own.
 func TestManyRoutesStayUnderTheGlobalLimit(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	channels := make([]discordtest.ID, 20)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAutoModRules(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	body := json.RawMessage(`{"name":"no links","event_type":1,"trigger_type":1,
@@ -85,6 +86,7 @@ func TestAutoModRules(t *testing.T) {
 }
 
 func TestRegisterCommands(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	cmds := json.RawMessage(`[
@@ -115,6 +117,7 @@ func TestRegisterCommands(t *testing.T) {
 }
 
 func TestInteractionResponses(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 
@@ -183,6 +186,7 @@ func TestInteractionResponses(t *testing.T) {
 }
 
 func TestSecondInteractionResponseIsRefused(t *testing.T) {
+	t.Parallel()
 	var reports []string
 	f := newFixture(t, []discordtest.Option{discordtest.WithReporter(func(format string, args ...any) {
 		reports = append(reports, format)
@@ -204,6 +208,7 @@ func TestSecondInteractionResponseIsRefused(t *testing.T) {
 }
 
 func TestAutocompleteResponse(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	ia := f.s.Autocomplete(f.guild, f.general, f.alice, "automod",
@@ -235,6 +240,7 @@ func TestAutocompleteResponse(t *testing.T) {
 // limits, so the fake (which refuses what Discord refuses) accepts a reply that quotes a
 // 5,000-character word, in a channel, in an interaction's answer and in an edit.
 func TestOverlongMessagesAreCut(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	word := strings.Repeat("w", 5000)

@@ -152,6 +152,7 @@ func cloudflare429IsGlobal(t *testing.T) {
 // A wait that would outlast the deadline is refused at once, and the bucket is free for
 // others.
 func TestWaitPastTheDeadlineIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, waitPastTheDeadlineIsRefusedAtOnce)
 }
 
@@ -286,6 +287,7 @@ func globalPacing(t *testing.T) {
 }
 
 func TestCloseWaitsForRequestsAndCanRepeat(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, closeWaitsForRequestsAndCanRepeat)
 }
 
@@ -327,6 +329,7 @@ func resetAndSweep(t *testing.T) {
 }
 
 func TestMapRestErrors(t *testing.T) {
+	t.Parallel()
 	rq, _ := http.NewRequest(http.MethodPut, "http://x", nil)
 	restErr := func(status int, body string, headers ...string) error {
 		rs := response(status, body, headers...)
@@ -366,6 +369,7 @@ func TestMapRestErrors(t *testing.T) {
 }
 
 func TestAuditReason(t *testing.T) {
+	t.Parallel()
 	if got := auditReason("  spam \xff "); got != "spam \uFFFD" {
 		t.Errorf("auditReason = %q", got)
 	}
@@ -376,6 +380,7 @@ func TestAuditReason(t *testing.T) {
 }
 
 func TestRateLimitHeaderNamesCanonical(t *testing.T) {
+	t.Parallel()
 	for _, k := range []string{hRemaining, hResetAfter, hReset, hGlobal, hScope, hBucket} {
 		if c := http.CanonicalHeaderKey(k); c != k {
 			t.Errorf("%q is kept by net/http as %q: header() would not find it", k, c)

@@ -21,6 +21,7 @@ import (
 const pings = "@everyone <@123> <@&456> spam"
 
 func TestSendDMAndClosedDMs(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	ref, err := f.port.SendDM(ctx, discord.UserID(f.bob), discord.Message{Content: "You were warned: " + pings})
@@ -48,6 +49,7 @@ func TestSendDMAndClosedDMs(t *testing.T) {
 // The DM channel is opened once per user; one Discord no longer knows is opened again and
 // the DM sent once.
 func TestDMChannelOpenedOnce(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	calls := map[string]int{}
 	f := newFixture(t, []discordtest.Option{discordtest.WithRequestObserver(func(s discordtest.Served) {
@@ -105,6 +107,7 @@ func TestDMChannelOpenedOnce(t *testing.T) {
 }
 
 func TestAllowedMentionsParseNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	if _, err := f.port.SendMessage(ctx, discord.ChannelID(f.general), discord.Message{Content: pings}); err != nil {
@@ -135,6 +138,7 @@ func TestAllowedMentionsParseNothing(t *testing.T) {
 }
 
 func TestSendEditDeleteMessage(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -194,6 +198,7 @@ func TestSendEditDeleteMessage(t *testing.T) {
 }
 
 func TestListAndBulkDelete(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	start := time.Now().Add(-time.Hour)
@@ -253,6 +258,7 @@ func TestListAndBulkDelete(t *testing.T) {
 }
 
 func TestOverwriteAndSlowmode(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	ow := discord.Overwrite{ID: id(f.guild), Type: discord.OverwriteRole, Deny: uint64(discordtest.PermSendMessages)}
@@ -323,6 +329,7 @@ func contextWithin(t *testing.T, d time.Duration) context.Context {
 // The bot client built with BotOptions sends through the adapter's limiter and parses no
 // mentions; closing it twice does not deadlock as disgo's own limiter does.
 func TestBotClientSharesTheAdapter(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	client, err := disgo.New(f.s.Token(), f.port.BotOptions()...)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 )
 
 func TestBanGetListUnban(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	// The header is URL-encoded by disgo and decoded by the fake: & + % : and non-ASCII
@@ -81,6 +82,7 @@ func TestBanGetListUnban(t *testing.T) {
 }
 
 func TestBanAboveTheBotIsRefusedWithMissingPermissions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	err := f.port.Ban(ctx, discord.GuildID(f.guild), discord.UserID(f.alice), 0, "")
@@ -95,6 +97,7 @@ func TestBanAboveTheBotIsRefusedWithMissingPermissions(t *testing.T) {
 }
 
 func TestKick(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	if err := f.port.Kick(ctx, discord.GuildID(f.guild), discord.UserID(f.bob), "raiding"); err != nil {
@@ -111,6 +114,7 @@ func TestKick(t *testing.T) {
 }
 
 func TestTimeoutAndLift(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	until := time.Now().Add(90 * time.Minute).Truncate(time.Millisecond)
@@ -139,6 +143,7 @@ func TestTimeoutAndLift(t *testing.T) {
 }
 
 func TestMemberGuildAndChannels(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	m, err := f.port.Member(ctx, discord.GuildID(f.guild), discord.UserID(f.bob))
@@ -193,6 +198,7 @@ func TestMemberGuildAndChannels(t *testing.T) {
 }
 
 func TestRoles(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	if err := f.port.AddRole(ctx, discord.GuildID(f.guild), discord.UserID(f.carol), discord.RoleID(f.member), "verified"); err != nil {
@@ -227,6 +233,7 @@ func TestRoles(t *testing.T) {
 }
 
 func TestReasonIsCutAt512Characters(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	// 600 two-byte characters: a byte cut at 512 would split one.
@@ -241,6 +248,7 @@ func TestReasonIsCutAt512Characters(t *testing.T) {
 }
 
 func TestAuditLogFilter(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := ctxFor(t)
 	for _, u := range []discordtest.ID{f.bob, f.carol} {
@@ -268,6 +276,7 @@ func TestAuditLogFilter(t *testing.T) {
 // TestBulkBan: the adapter sends the ids as strings and reads both lists back; a call that
 // bans nobody is Discord's 500000, and one stopped only by the non-member cap is 30035.
 func TestBulkBan(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, []discordtest.Option{discordtest.WithRouteLimit(discordtest.BulkBanRoute, 0, 0)})
 	ctx := ctxFor(t)
 	g := discord.GuildID(f.guild)

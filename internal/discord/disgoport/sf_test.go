@@ -22,6 +22,7 @@ func sfReference(b []byte) (int64, error) {
 }
 
 func TestSnowflakeReadsAsBefore(t *testing.T) {
+	t.Parallel()
 	for _, in := range []string{
 		`"0"`, `"1"`, `"1234567890123456789"`, `"9223372036854775807"`, `"9223372036854775808"`,
 		`"9999999999999999999"`, `"18446744073709551616"`, `"-5"`, `"0012"`, `""`, `"12a"`,

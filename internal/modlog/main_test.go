@@ -1,0 +1,15 @@
+package modlog_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/gavelbot/gavel/internal/testmain"
+)
+
+// TestMain runs up to 4 of the package's tests at once, 2 under -race (testmain.Parallel):
+// each test has a store and a fake Discord of its own and mostly waits on them.
+func TestMain(m *testing.M) {
+	testmain.Parallel(4, 2)
+	os.Exit(m.Run())
+}

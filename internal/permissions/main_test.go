@@ -1,0 +1,15 @@
+package permissions_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/gavelbot/gavel/internal/testmain"
+)
+
+// TestMain runs up to 4 of the package's tests at once, 2 under -race (testmain.Parallel):
+// each test has a store of its own (storetest) and mostly waits on it.
+func TestMain(m *testing.M) {
+	testmain.Parallel(4, 2)
+	os.Exit(m.Run())
+}
