@@ -158,12 +158,12 @@ func newActionsWorld(t *testing.T, rows []actionRow) *actionsWorld {
 		}
 	}
 	seed.Guilds = append(seed.Guilds, elsewhere)
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()),
+	w.s = discordtest.New(t, unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()),
 		discordtest.WithRequestObserver(func(s discordtest.Served) {
 			aw.mu.Lock()
 			defer aw.mu.Unlock()
 			aw.served = append(aw.served, s)
-		}))
+		}))...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	return aw
 }

@@ -56,7 +56,7 @@ func newWorld(t *testing.T, opts ...discordtest.Option) *world {
 			Channels: []discordtest.Channel{{ID: w.general, Type: discordtest.ChannelGuildText, Name: "general", Position: 1}},
 		}},
 	}
-	w.s = discordtest.New(t, append([]discordtest.Option{discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger())}, opts...)...)
+	w.s = discordtest.New(t, append(unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger())), opts...)...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	return w
 }
@@ -86,6 +86,18 @@ func quietLogger() *slog.Logger {
 // kept busier by the polls of a long wait); when the bound (eventBound: it only ends a
 // failing test, and 15 s ran out under -race at load 20) runs out, it says what each show
 // reports (what was found instead).
+// unpaced is opts with the fake's default route limit and its global limit off; the
+// bulk-ban route keeps its window of one call a second. The fake's limits run on the wall
+// clock and gavel keeps to them, so a test that sends thirty commands waited a second every
+// five replies in one channel, and a world that sends many waited more, on no assertion.
+// Pacing is proven where it is the subject: discordtest's and disgoport's rate-limit tests
+// (gavel's limiter against the fake's headers, in synctest bubbles), the mass-ban tests
+// (the bulk-ban window, kept here) and cmd/gavel's TestShardedProcessesEndToEnd (the global
+// limit shared by three processes).
+func unpaced(opts ...discordtest.Option) []discordtest.Option {
+	return append(opts, discordtest.WithRouteLimit("*", 0, 0), discordtest.WithGlobalRateLimit(0))
+}
+
 func waitFor(t *testing.T, what string, cond func() bool, show ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(eventBound)

@@ -55,7 +55,7 @@ func newAutomodWorld(t *testing.T, opts ...discordtest.Option) *automodWorld {
 				text(w.auditlog, "audit-log", 3), text(w.alerts, "alerts", 4), text(w.quiet, "quiet", 5)},
 		}},
 	}
-	w.s = discordtest.New(t, append([]discordtest.Option{discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger())}, opts...)...)
+	w.s = discordtest.New(t, append(unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger())), opts...)...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 
 	// The guild's log channels, and its gavel-enforced rules, as `gavel automod apply` stores them.

@@ -61,7 +61,7 @@ func newCasesWorld(t *testing.T) *casesWorld {
 			},
 		}},
 	}
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.s = discordtest.New(t, unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	return cw
 }

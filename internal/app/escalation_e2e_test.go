@@ -53,7 +53,7 @@ func newEscWorld(t *testing.T) *escWorld {
 				{ID: ew.auditlog, Type: discordtest.ChannelGuildText, Name: "audit-log", Position: 3}},
 		}},
 	}
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.s = discordtest.New(t, unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	ctx := context.Background()
 	st := w.openStore(t)

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/discord"
+	"github.com/gavelbot/gavel/internal/discord/shards"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/escalation"
 	"github.com/gavelbot/gavel/internal/store"
@@ -25,6 +27,7 @@ func TestEscalationTwoProcessesFireOnce(t *testing.T) {
 	t.Parallel()
 	for _, engine := range []store.Engine{store.Postgres, store.SQLite} {
 		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
 			a := newWorld(t)
 			worlds := []*world{a}
 			if engine == store.Postgres {
@@ -36,8 +39,12 @@ func TestEscalationTwoProcessesFireOnce(t *testing.T) {
 				a.shards, b.shards = "0", "0"
 				worlds = append(worlds, b)
 			}
+			// The two processes share the database, so they take turns at the identify bucket
+			// its advisory lock keeps (store.LockIdentifyBucket), each turn Discord's window
+			// of 5.5 s on the wall clock; each has a Discord of its own, which asks for no such
+			// wait between them.
 			for _, w := range worlds {
-				w.start(t)
+				w.start(t, app.WithShardConfig(func(c *shards.Config) { c.IdentifyInterval = time.Millisecond }))
 			}
 			total := 16 * len(worlds)
 			ctx := context.Background()

@@ -52,7 +52,7 @@ func newMassWorld(t *testing.T, raiders int) *massWorld {
 		}},
 	}
 	clk := clock.NewManual(time.Now())
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(clk.Now))
+	w.s = discordtest.New(t, unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()), discordtest.WithClock(clk.Now))...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 	mw := &massWorld{world: w, clk: clk, modlog: base + 402}
 	for i := range raiders {

@@ -55,7 +55,7 @@ func newChannelWorld(t *testing.T) *channelWorld {
 			},
 		}},
 	}
-	w.s = discordtest.New(t, discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))
+	w.s = discordtest.New(t, unpaced(discordtest.WithSeed(seed), discordtest.WithLogger(quietLogger()))...)
 	w.dbURL = "sqlite:" + filepath.Join(t.TempDir(), "gavel.db")
 
 	// The guild set its audit-log channel before this run.
