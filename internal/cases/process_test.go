@@ -81,16 +81,14 @@ func TestTwoProcessesNumberDensely(t *testing.T) {
 	}
 	for _, e := range []store.Engine{store.SQLite, store.Postgres} {
 		t.Run(string(e), func(t *testing.T) {
-			url := storetest.URL(t, e)
+			t.Parallel()
+			url := storetest.MigratedURL(t, e)
 			ctx := context.Background()
 			st, err := store.OpenURL(ctx, url, store.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			if _, err := st.MigrateUp(ctx); err != nil {
-				t.Fatal(err)
-			}
 			const total = 2000
 			var wg sync.WaitGroup
 			outs := make([][]byte, 2)
