@@ -332,6 +332,7 @@ func TestCountingFollowsTheCaseStatus(t *testing.T) {
 // with counting set is still not counted (the trigger recomputes it). SQLite keeps the
 // reference. Both engines alike.
 func TestPointsRowNeedsItsCase(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)
@@ -486,6 +487,7 @@ func TestMemberPointsFollowTheLedger(t *testing.T) {
 // when they changed since (here by another process, a second Service); a case whose guild
 // has had another evaluation since reads them.
 func TestStandingUsesTheEvaluatedSettings(t *testing.T) {
+	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)

@@ -193,6 +193,7 @@ func TestCaseBySourceEventAfterEventHandled(t *testing.T) {
 // store that does not serve alone, are read; the pipeline's check still finds a case
 // committed after the answer.
 func TestEventHandledWhileServingAlone(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	u := storetest.MigratedURL(t, store.SQLite)
 	open := func() *store.Store {

@@ -6,6 +6,7 @@ import "testing"
 // generation when the newer is full: the floor then rises above every event dropped, which
 // are read from the database again, and the events still kept are still answered.
 func TestHandledEventsGenerations(t *testing.T) {
+	t.Parallel()
 	var h handledEvents
 	const base = int64(1) << 40
 	if _, known := h.lookup(1, base); known {
