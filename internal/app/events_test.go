@@ -11,7 +11,6 @@ import (
 	"github.com/gavelbot/gavel/internal/cases"
 	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
-	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/discordtest"
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
@@ -90,31 +89,7 @@ func (w *world) services(t *testing.T) (*cases.Service, *settings.Service) {
 // start runs gavel on the world until the test ends, and waits until it is connected.
 func (w *world) start(t *testing.T, opts ...app.Option) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := newTestApp(ctx, w.config(), quietLogger(), append([]app.Option{app.WithGatewayOptions(
-		gateway.WithBackoff(10*time.Millisecond, 100*time.Millisecond))}, opts...)...)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(eventBound):
-			t.Error("Run did not return after the context ended")
-		}
-	})
-	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
-	defer readyCancel()
-	if err := w.s.WaitReady(readyCtx, 1); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
+	w.runApp(t, opts...)
 }
 
 func caseOf(t *testing.T, cs *cases.Service, guild, user discordtest.ID, typ cases.Type) (cases.Case, bool) {

@@ -32,42 +32,12 @@ func TestTargetFromTheCommandsEvent(t *testing.T) {
 		return memberReads[id.String()]
 	}
 	stranger := w.s.AddUser("stranger", false) // in no guild
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	a, err := newTestApp(ctx, w.config(), quietLogger())
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	readyCtx, readyCancel := context.WithTimeout(ctx, eventBound)
-	defer readyCancel()
-	if err := w.s.WaitReady(readyCtx, 1); err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
+	w.runApp(t)
 
 	// command sends a message as the moderator and returns gavel's answer to it.
 	command := func(t *testing.T, content string) string {
 		t.Helper()
-		before := len(w.s.Messages(w.general))
-		w.s.SendMessage(w.general, w.mod, content)
-		var reply string
-		waitFor(t, "the reply to "+content, func() bool {
-			for _, m := range w.s.Messages(w.general)[before:] {
-				if m.AuthorID == w.s.BotID() {
-					reply = m.Content
-					return true
-				}
-			}
-			return false
-		})
-		return reply
+		return w.answerIn(t, w.general, w.mod, content).Content
 	}
 	mention := func(id discordtest.ID) string { return "<@" + id.String() + ">" }
 
@@ -121,7 +91,7 @@ func TestTargetFromTheCommandsEvent(t *testing.T) {
 
 	t.Run("a slash command's user option", func(t *testing.T) {
 		ia := w.s.SlashCommand(w.guild, w.general, w.mod, "warn", discordtest.UserOpt("user", w.target), discordtest.StringOpt("reason", "again"))
-		wctx, wcancel := context.WithTimeout(ctx, eventBound)
+		wctx, wcancel := context.WithTimeout(context.Background(), eventBound)
 		defer wcancel()
 		msgs, err := ia.WaitResponses(wctx, 1)
 		if err != nil {
