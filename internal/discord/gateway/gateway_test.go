@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -940,6 +941,9 @@ func TestCloseDrainsQueuedEventsOnlyWhenTheSessionLivesOn(t *testing.T) {
 			c.messageCreate(3, "b")
 			c.messageCreate(4, "c")
 			waitUntil(t, "all three queued", func() bool { p := g.LastSequenceReceived(); return p != nil && *p == 4 })
+			// The first must be in its handler before the close: received is not handled,
+			// and a close with 1000 drops what has not started (it failed so once, loaded).
+			rec.waitFor(t, "message 2 in its handler", func(names []string) bool { return slices.Contains(names, "MESSAGE_CREATE/2:a") })
 
 			closed := make(chan struct{})
 			go func() {
