@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,18 +21,53 @@ import (
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+	// grew, when a waiter made it, is closed by the next write: waitFor sleeps on it instead
+	// of polling the text.
+	grew chan struct{}
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.grew != nil {
+		close(l.grew)
+		l.grew = nil
+	}
+	return n, err
 }
 
 func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// waitFor waits, woken by each write, until ok holds of the text written so far, and
+// returns that text. It fails when exited delivers the program's exit code first (nil: never)
+// or when within runs out: a bound that only ends a failing test.
+func (l *lockedBuffer) waitFor(within time.Duration, exited <-chan int, ok func(string) bool) (string, error) {
+	timeout := time.After(within)
+	for {
+		l.mu.Lock()
+		text := l.b.String()
+		if ok(text) {
+			l.mu.Unlock()
+			return text, nil
+		}
+		if l.grew == nil {
+			l.grew = make(chan struct{})
+		}
+		grew := l.grew
+		l.mu.Unlock()
+		select {
+		case <-grew:
+		case c := <-exited:
+			return text, fmt.Errorf("it exited with %d first", c)
+		case <-timeout:
+			return text, fmt.Errorf("not within %s", within)
+		}
+	}
 }
 
 func TestRunConnectsAndShutsDown(t *testing.T) {
@@ -68,14 +104,12 @@ func TestRunConnectsAndShutsDown(t *testing.T) {
 	if len(fake.Commands(guild)) == 0 {
 		t.Error("run registered no slash commands in the configured guild")
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	// Both, since the guild can be served before the gateway's open returns: stopping in
 	// between would skip the lines the documentation's sample shows.
-	for !strings.Contains(stderr.String(), `msg="serving guild"`) || !strings.Contains(stderr.String(), `msg="connected to Discord"`) {
-		if time.Now().After(deadline) {
-			t.Fatalf("run never logged the guild it serves; stderr:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if _, err := stderr.waitFor(10*time.Second, nil, func(s string) bool {
+		return strings.Contains(s, `msg="serving guild"`) && strings.Contains(s, `msg="connected to Discord"`)
+	}); err != nil {
+		t.Fatalf("run never logged the guild it serves (%v); stderr:\n%s", err, stderr.String())
 	}
 	cancel()
 	select {

@@ -31,23 +31,11 @@ func TestSandboxCommand(t *testing.T) {
 	urlRE := regexp.MustCompile(`open (http://\S+/sandbox/)`)
 	// The bound only ends a failing test: 30 s ran out under -race at load 24, the fake
 	// answering gavel's first interaction 3.4 s late (session 10).
-	deadline := time.Now().Add(2 * time.Minute)
-	var url string
-	for url == "" {
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
-			url = m[1]
-			break
-		}
-		select {
-		case c := <-code:
-			t.Fatalf("sandbox exited with %d before printing its URL; stderr:\n%s", c, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sandbox printed no URL; stdout %q, stderr:\n%s", stdout.String(), stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	out, err := stdout.waitFor(2*time.Minute, code, urlRE.MatchString)
+	if err != nil {
+		t.Fatalf("sandbox printed no URL (%v); stdout %q, stderr:\n%s", err, out, stderr.String())
 	}
+	url := urlRE.FindStringSubmatch(out)[1]
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
