@@ -394,12 +394,11 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger, opts ...Op
 		}
 	}()
 	a.store = st
-	if st.Engine() == store.SQLite {
-		// Holding the file (above), this process is the only one to handle its guilds'
-		// events: the router's check of each command's event is answered from memory.
-		if err := st.ServeAlone(ctx); err != nil {
-			return nil, err
-		}
+	// Holding the SQLite file (above), this process is the only one to handle its guilds'
+	// events: the router's check of each command's event is answered from memory
+	// (ServeAlone does nothing on PostgreSQL).
+	if err := st.ServeAlone(ctx); err != nil {
+		return nil, err
 	}
 
 	a.cat = actions.Catalogue()

@@ -283,6 +283,24 @@ type Member struct {
 	CommunicationDisabledUntil time.Time
 }
 
+// MemberOf is the member a member object describes, from its fields as Discord's JSON gives
+// them: a field left out or null (nick, joined_at, communication_disabled_until) is zero,
+// and times are in UTC. The REST port, the gateway's mentions and a slash command's
+// resolved members all read members this way.
+func MemberOf(user User, roles []RoleID, nick *string, joinedAt, disabledUntil *time.Time) Member {
+	m := Member{User: user, Roles: roles}
+	if nick != nil {
+		m.Nick = *nick
+	}
+	if joinedAt != nil {
+		m.JoinedAt = joinedAt.UTC()
+	}
+	if disabledUntil != nil {
+		m.CommunicationDisabledUntil = disabledUntil.UTC()
+	}
+	return m
+}
+
 // TimedOut reports whether the member is timed out at now.
 func (m Member) TimedOut(now time.Time) bool { return m.CommunicationDisabledUntil.After(now) }
 

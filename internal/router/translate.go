@@ -44,17 +44,7 @@ func resolvedMembers(r ddiscord.ResolvedData) []discord.Member {
 		if _, ok := r.Users[id]; !ok {
 			continue
 		}
-		m := discord.Member{User: User(rm.User), Roles: RoleIDs(rm.RoleIDs)}
-		if rm.Nick != nil {
-			m.Nick = *rm.Nick
-		}
-		if rm.JoinedAt != nil {
-			m.JoinedAt = rm.JoinedAt.UTC()
-		}
-		if rm.CommunicationDisabledUntil != nil {
-			m.CommunicationDisabledUntil = rm.CommunicationDisabledUntil.UTC()
-		}
-		out = append(out, m)
+		out = append(out, discord.MemberOf(User(rm.User), RoleIDs(rm.RoleIDs), rm.Nick, rm.JoinedAt, rm.CommunicationDisabledUntil))
 	}
 	return out
 }

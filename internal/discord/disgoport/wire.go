@@ -134,17 +134,7 @@ type wireMember struct {
 }
 
 func (m *wireMember) member() discord.Member {
-	out := discord.Member{User: m.User.user(), Roles: typed[discord.RoleID](m.Roles)}
-	if m.Nick != nil {
-		out.Nick = *m.Nick
-	}
-	if m.JoinedAt != nil {
-		out.JoinedAt = m.JoinedAt.UTC()
-	}
-	if m.CommunicationDisabledUntil != nil {
-		out.CommunicationDisabledUntil = m.CommunicationDisabledUntil.UTC()
-	}
-	return out
+	return discord.MemberOf(m.User.user(), typed[discord.RoleID](m.Roles), m.Nick, m.JoinedAt, m.CommunicationDisabledUntil)
 }
 
 type wireRole struct {

@@ -129,23 +129,15 @@ func mentionMembers(d []byte) []discord.Member {
 		if u.Member == nil || u.Member.Roles == nil {
 			continue
 		}
-		m := discord.Member{User: discord.User{ID: discord.UserID(u.ID), Username: u.Username, Bot: u.Bot}}
+		user := discord.User{ID: discord.UserID(u.ID), Username: u.Username, Bot: u.Bot}
 		if u.GlobalName != nil {
-			m.User.GlobalName = *u.GlobalName
+			user.GlobalName = *u.GlobalName
 		}
+		var roles []discord.RoleID
 		for _, r := range *u.Member.Roles {
-			m.Roles = append(m.Roles, discord.RoleID(r))
+			roles = append(roles, discord.RoleID(r))
 		}
-		if u.Member.Nick != nil {
-			m.Nick = *u.Member.Nick
-		}
-		if u.Member.JoinedAt != nil {
-			m.JoinedAt = u.Member.JoinedAt.UTC()
-		}
-		if u.Member.CommunicationDisabledUntil != nil {
-			m.CommunicationDisabledUntil = u.Member.CommunicationDisabledUntil.UTC()
-		}
-		out = append(out, m)
+		out = append(out, discord.MemberOf(user, roles, u.Member.Nick, u.Member.JoinedAt, u.Member.CommunicationDisabledUntil))
 	}
 	return out
 }
@@ -256,24 +248,37 @@ func readAuthor(v []byte, m *MessageCreate) bool {
 	}
 	var seen uint32
 	end, ok := members(v, 0, authorKeys, &seen, func(k int, v []byte) bool {
-		var ok bool
-		switch authorKeys[k] {
-		case "id":
-			var id uint64
-			id, ok = snowflakeID(v)
-			m.Author.ID = discord.UserID(id)
-		case "username":
-			m.Author.Username, ok = str(v)
-		case "global_name":
-			m.Author.GlobalName, ok = str(v)
-		case "bot":
-			m.Author.Bot, ok = boolean(v)
-		case "system":
-			m.AuthorSystem, ok = boolean(v)
+		if ok, kept := readUserField(authorKeys[k], v, &m.Author); kept {
+			return ok
 		}
-		return ok
+		if authorKeys[k] == "system" {
+			var ok bool
+			m.AuthorSystem, ok = boolean(v)
+			return ok
+		}
+		return true
 	})
 	return ok && end == len(v)
+}
+
+// readUserField reads a user object's field into u when it is one gavel keeps of a user
+// (id, username, global_name, bot); kept is false for any other key.
+func readUserField(key string, v []byte, u *discord.User) (ok, kept bool) {
+	switch key {
+	case "id":
+		id, ok := snowflakeID(v)
+		u.ID = discord.UserID(id)
+		return ok, true
+	case "username":
+		u.Username, ok = str(v)
+	case "global_name":
+		u.GlobalName, ok = str(v)
+	case "bot":
+		u.Bot, ok = boolean(v)
+	default:
+		return false, false
+	}
+	return ok, true
 }
 
 func readMember(v []byte, m *MessageCreate) bool {
@@ -300,21 +305,11 @@ func readMentions(v []byte, m *MessageCreate) bool {
 		if string(e) != "null" { // an element that is null is a zero user
 			var seen uint32
 			end, ok := members(e, 0, mentionKeys, &seen, func(k int, v []byte) bool {
-				var ok bool
-				switch mentionKeys[k] {
-				case "id":
-					var id uint64
-					id, ok = snowflakeID(v)
-					u.ID = discord.UserID(id)
-				case "username":
-					u.Username, ok = str(v)
-				case "global_name":
-					u.GlobalName, ok = str(v)
-				case "bot":
-					u.Bot, ok = boolean(v)
-				case "member":
-					hasMember, ok = readMentionMember(v, &member)
+				if ok, kept := readUserField(mentionKeys[k], v, &u); kept {
+					return ok
 				}
+				var ok bool
+				hasMember, ok = readMentionMember(v, &member) // "member", the one key left
 				return ok
 			})
 			if !ok || end != len(e) {
