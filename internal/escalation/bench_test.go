@@ -64,13 +64,7 @@ func newWarnBench(b *testing.B, engine store.Engine, on bool) *warnBench {
 	cs := cases.NewService(st, cases.WithChangeObserver(esc))
 	user := discord.UserID(900000000000000500)
 	if on {
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			c.Policies[0].Enabled = true
-			return nil
-		}); err != nil {
-			b.Fatal(err)
-		}
+		usePreset(b, esc, true)
 	}
 	// The member's history: 10,000 warnings, ten a day, each with its points row as
 	// escalation would have written it.

@@ -25,6 +25,19 @@ const (
 	mod   = discord.UserID(900000000000000002)
 )
 
+// usePreset gives the test guild the preset settings, its policy enabled or not, through
+// esc (the write every other path makes: Update).
+func usePreset(tb testing.TB, esc *escalation.Service, enabled bool) {
+	tb.Helper()
+	if _, _, _, err := esc.Update(context.Background(), guild, mod, -1, func(c *escalation.Config) error {
+		*c = escalation.Preset()
+		c.Policies[0].Enabled = enabled
+		return nil
+	}); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func TestPresetIsValid(t *testing.T) {
 	t.Parallel()
 	c := escalation.Preset()
@@ -185,13 +198,7 @@ func TestPointsAndFiring(t *testing.T) {
 		var fired []escalation.Firing
 		esc.OnFired(func(f escalation.Firing) { mu.Lock(); fired = append(fired, f); mu.Unlock() })
 		cs := cases.NewService(st, cases.WithClock(clockNow), cases.WithChangeObserver(esc))
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			c.Policies[0].Enabled = true
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		usePreset(t, esc, true)
 		warn := func(user discord.UserID) cases.Case {
 			t.Helper()
 			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: user, ModeratorID: mod, Type: cases.Warn, Reason: "spam"})
@@ -288,12 +295,7 @@ func TestCountingFollowsTheCaseStatus(t *testing.T) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)
 		cs := cases.NewService(st, cases.WithChangeObserver(esc))
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		usePreset(t, esc, false)
 		u := discord.UserID(900000000000000300)
 		var last cases.Case
 		for range 2 {
@@ -337,12 +339,7 @@ func TestPointsRowNeedsItsCase(t *testing.T) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)
 		cs := cases.NewService(st, cases.WithChangeObserver(esc))
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		usePreset(t, esc, false)
 		u := discord.UserID(900000000000000301)
 		c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Note, Reason: "context"})
 		if err != nil {
@@ -385,13 +382,7 @@ func TestMemberPointsFollowTheLedger(t *testing.T) {
 		clockNow := func() time.Time { return now }
 		esc := escalation.NewService(st, escalation.WithClock(clockNow))
 		cs := cases.NewService(st, cases.WithClock(clockNow), cases.WithChangeObserver(esc))
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			c.Policies[0].Enabled = true
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		usePreset(t, esc, true)
 		users := []discord.UserID{900000000000000400, 900000000000000401, 900000000000000402}
 		rng := rand.New(rand.NewPCG(15, 28))
 		var made []cases.Case

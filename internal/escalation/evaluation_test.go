@@ -30,13 +30,7 @@ func TestPointsComeFromTheStoredSettingsAndCase(t *testing.T) {
 		esc := escalation.NewService(st)
 		cs := cases.NewService(st, cases.WithChangeObserver(esc))
 		other := escalation.NewService(st) // another gavel process on the same database
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			c.Policies[0].Enabled = true
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		usePreset(t, esc, true)
 		u := discord.UserID(900000000000000700)
 		points := func(c cases.Case) int {
 			t.Helper()
@@ -252,13 +246,7 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
 		ctx := context.Background()
 		esc := escalation.NewService(st)
-		if _, _, _, err := esc.Update(ctx, guild, mod, -1, func(c *escalation.Config) error {
-			*c = escalation.Preset()
-			c.Policies[0].Enabled = true
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		usePreset(t, esc, true)
 		stored, err := st.Reader().QueryContext(ctx, "SELECT config FROM escalation_config")
 		if err != nil {
 			t.Fatal(err)
