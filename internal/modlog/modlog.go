@@ -107,6 +107,10 @@ type Service struct {
 	handMu   sync.Mutex
 	handed   []query.ModlogOutbox
 	claimDue bool
+	// settleFault, when set (tests, export_test.go), is asked before each row's outcome is
+	// written, in the settling transaction; an error it returns fails that transaction as a
+	// refusal of the database would.
+	settleFault func(caseID int64) error
 	// delivered is told of each finished delivery (tests wait on it); nil when unused.
 	delivered func(caseID int64, outcome Outcome)
 	// tone tells what each case type's action does (its embed's colour); nil colours every

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -653,4 +654,238 @@ func TestStoppedWorkerGivesBackHandedRows(t *testing.T) {
 			t.Errorf("the undelivered row is gone: %+v", p)
 		}
 	})
+}
+
+// firstTold returns a channel that receives the outbox as it is when the worker tells of
+// its first delivery: the outcome is told once the delivery's round is settled.
+func (r *rig) firstTold(t *testing.T) <-chan []modlog.Pending {
+	t.Helper()
+	got := make(chan []modlog.Pending, 1)
+	var once sync.Once
+	modlog.WithDeliveryObserver(func(int64, modlog.Outcome) {
+		once.Do(func() {
+			p, err := r.ml.Pending(context.Background())
+			if err != nil {
+				t.Errorf("reading the outbox: %v", err)
+			}
+			got <- p
+		})
+	})(r.ml)
+	return got
+}
+
+func (r *rig) outcomes(t *testing.T, n int) map[modlog.Outcome]int {
+	t.Helper()
+	got := map[modlog.Outcome]int{}
+	for range n {
+		got[r.next(t)]++
+	}
+	return got
+}
+
+// linked reads case c and its history: the message it links and how many links it records.
+func (r *rig) linked(t *testing.T, c cases.Case) (discord.MessageID, int) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := r.cases.Get(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := r.cases.Events(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == cases.EventModlog {
+			n++
+		}
+	}
+	return got.ModlogMessageID, n
+}
+
+// The deliveries of a round (here the four rows one claim takes) are settled together:
+// when the first outcome is told, every row of the round is gone and every post is linked
+// to its case, with one history row each.
+func TestWorkerSettlesARoundTogether(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := newRig(t, st, true)
+		var all []cases.Case
+		for range 4 {
+			all = append(all, r.warn(t, cases.Active))
+		}
+		first := r.firstTold(t)
+		r.run(t)
+		if got := r.outcomes(t, 4); got[modlog.Posted] != 4 {
+			t.Fatalf("outcomes %v; want 4 posted", got)
+		}
+		if p := <-first; len(p) != 0 {
+			t.Errorf("outbox when the first outcome was told: %+v; want the round settled", p)
+		}
+		seen := map[discord.MessageID]bool{}
+		for _, c := range all {
+			msg, links := r.linked(t, c)
+			if _, ok := r.port.message(int64(msg)); !ok || seen[msg] || links != 1 {
+				t.Errorf("case #%d links message %d (posted %v, seen before %v) with %d history rows; want its own post, one row",
+					c.Number, msg, ok, seen[msg], links)
+			}
+			seen[msg] = true
+		}
+	})
+}
+
+// A case changed by another process while its round is delivered keeps its row, due at
+// once and unleased, in the transaction that settles the others; its post is linked all the
+// same, and the worker then edits it to show the change.
+func TestWorkerSettlesARoundWithOneCaseChangedMeanwhile(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		a, b, c := r.warn(t, cases.Active), r.warn(t, cases.Active), r.warn(t, cases.Active)
+		other := modlog.New(st, settings.NewService(st), modlog.WithClock(r.clk))
+		otherCases := cases.NewService(st, cases.WithChangeObserver(other))
+		other.Bind(otherCases)
+		changed := make(chan error, 1)
+		r.port.mu.Lock()
+		r.port.during = func() {
+			_, err := otherCases.SetReason(ctx, guild, b.Number, mod, "changed meanwhile")
+			changed <- err
+		}
+		r.port.mu.Unlock()
+		first := r.firstTold(t)
+		r.run(t)
+		if got := r.outcomes(t, 3); got[modlog.Posted] != 3 {
+			t.Fatalf("outcomes %v; want 3 posted", got)
+		}
+		if err := <-changed; err != nil {
+			t.Fatal(err)
+		}
+		p := <-first
+		if len(p) != 1 || p[0].CaseID != b.ID || p[0].LeaseOwner != "" || p[0].Attempts != 0 || p[0].RunAt.After(r.clk.Now()) {
+			t.Fatalf("outbox when the round was told: %+v; want only case id %d's row, due now, unleased, attempts 0", p, b.ID)
+		}
+		if o := r.next(t); o != modlog.Edited {
+			t.Fatalf("delivery after the change %s; want edited", o)
+		}
+		for _, x := range []cases.Case{a, b, c} {
+			if msg, links := r.linked(t, x); msg == 0 || links != 1 {
+				t.Errorf("case #%d links message %d with %d history rows; want a message, one row", x.Number, msg, links)
+			}
+		}
+		msg, _ := r.linked(t, b)
+		if m, _ := r.port.message(int64(msg)); len(m.Embeds) != 1 || m.Embeds[0].Description != "changed meanwhile" {
+			t.Errorf("message shows %+v; want the reason changed during the post", m.Embeds)
+		}
+		if p := r.pending(t); len(p) != 0 {
+			t.Errorf("outbox after catching up: %+v", p)
+		}
+	})
+}
+
+// A row whose outcome the database refuses does not hold the round's others back: they are
+// settled, and it keeps its lease, unlinked, until the lease ends; then it is delivered
+// again.
+func TestWorkerSettlesTheOthersWhenOneRowFails(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := newRig(t, st, true)
+		a, b, c := r.warn(t, cases.Active), r.warn(t, cases.Active), r.warn(t, cases.Active)
+		var refuse sync.Map
+		refuse.Store(b.ID, true)
+		modlog.SetSettleFault(r.ml, func(caseID int64) error {
+			if _, ok := refuse.Load(caseID); ok {
+				return errors.New("refused")
+			}
+			return nil
+		})
+		r.run(t)
+		if got := r.outcomes(t, 3); got[modlog.Posted] != 2 || got[modlog.Retry] != 1 {
+			t.Fatalf("outcomes %v; want 2 posted, 1 retry", got)
+		}
+		for _, x := range []cases.Case{a, c} {
+			if msg, links := r.linked(t, x); msg == 0 || links != 1 {
+				t.Errorf("case #%d links message %d with %d history rows; want a message, one row", x.Number, msg, links)
+			}
+		}
+		if msg, links := r.linked(t, b); msg != 0 || links != 0 {
+			t.Errorf("the refused case #%d links message %d with %d history rows; want none", b.Number, msg, links)
+		}
+		p := r.pending(t)
+		if len(p) != 1 || p[0].CaseID != b.ID || p[0].LeaseOwner == "" || p[0].Attempts != 1 {
+			t.Fatalf("outbox %+v; want only case id %d's row, still leased at its first attempt", p, b.ID)
+		}
+		refuse.Delete(b.ID)
+		r.comesBackAfterTheLease(t, 1)
+		if msg, links := r.linked(t, b); msg == 0 || links != 1 {
+			t.Errorf("case #%d links message %d with %d history rows after the lease; want a message, one row", b.Number, msg, links)
+		}
+	})
+}
+
+// When the round's transaction fails and so does each row's own, every row keeps its lease,
+// unlinked, as a single failed write left its row before rounds were settled together; when
+// the leases end, every row is delivered again.
+func TestWorkerLeavesARoundLeasedWhenItsSettlingFails(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		r := newRig(t, st, true)
+		all := []cases.Case{r.warn(t, cases.Active), r.warn(t, cases.Active), r.warn(t, cases.Active)}
+		var refuse atomic.Bool
+		refuse.Store(true)
+		modlog.SetSettleFault(r.ml, func(int64) error {
+			if refuse.Load() {
+				return errors.New("refused")
+			}
+			return nil
+		})
+		r.run(t)
+		if got := r.outcomes(t, 3); got[modlog.Retry] != 3 {
+			t.Fatalf("outcomes %v; want 3 retries", got)
+		}
+		p := r.pending(t)
+		if len(p) != 3 {
+			t.Fatalf("outbox %+v; want the 3 rows", p)
+		}
+		for i, x := range p {
+			if x.LeaseOwner == "" || x.Attempts != 1 || x.Generation != 1 {
+				t.Errorf("row %d after the failed settling: %+v; want it still leased at its first attempt", i, x)
+			}
+		}
+		for _, c := range all {
+			if msg, links := r.linked(t, c); msg != 0 || links != 0 {
+				t.Errorf("case #%d links message %d with %d history rows; want none", c.Number, msg, links)
+			}
+		}
+		refuse.Store(false)
+		r.comesBackAfterTheLease(t, 3)
+		for _, c := range all {
+			if msg, links := r.linked(t, c); msg == 0 || links != 1 {
+				t.Errorf("case #%d links message %d with %d history rows after the leases; want a message, one row", c.Number, msg, links)
+			}
+		}
+	})
+}
+
+// comesBackAfterTheLease ends the lease of the rows the worker holds, once the worker waits
+// for that (or for its poll, if sooner), and waits for their n deliveries, posted, leaving
+// the outbox empty.
+func (r *rig) comesBackAfterTheLease(t *testing.T, n int) {
+	t.Helper()
+	cfg := r.ml.Config()
+	leaseEnd := r.clk.Now().Add(cfg.Lease)
+	wait := min(cfg.Lease, cfg.PollEvery)
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.clk.WaitArmedAt(wctx, r.clk.Now().Add(wait)); err != nil {
+		t.Fatalf("the worker set no timer for its poll or the lease's end: %v", err)
+	}
+	r.clk.Set(leaseEnd.Add(time.Millisecond))
+	if got := r.outcomes(t, n); got[modlog.Posted] != n {
+		t.Fatalf("outcomes after the lease %v; want %d posted", got, n)
+	}
+	if p := r.pending(t); len(p) != 0 {
+		t.Errorf("outbox after the lease: %+v", p)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -89,7 +90,7 @@ func (w worker) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, r := range rows {
-		if err := w.handBack(ctx, r, s.clk.Now(), int(r.Attempts)-1, ""); err != nil {
+		if err := w.handBack(ctx, s.st.WriteQueries(), r, s.clk.Now(), int(r.Attempts)-1, ""); err != nil {
 			s.log.Warn("mod log: returning an undelivered row at shutdown; it comes back when its lease ends",
 				"case_id", r.CaseID, "err", err)
 		}
@@ -131,19 +132,22 @@ func (w worker) drain(ctx context.Context, claim bool) error {
 			rows = append(rows, claimed...)
 			more = more || len(claimed) == want
 		}
-		// The rows are distinct cases: their deliveries run side by side.
+		// The rows are distinct cases: their deliveries run side by side, and the round's
+		// outcomes are written together (settle).
+		done := make([]settlement, len(rows))
 		sem := make(chan struct{}, s.cfg.Workers)
 		var wg sync.WaitGroup
-		for _, r := range rows {
+		for i, r := range rows {
 			sem <- struct{}{}
 			wg.Go(func() {
 				defer func() { <-sem }()
 				if ctx.Err() == nil {
-					w.deliver(ctx, r)
+					done[i] = w.deliver(ctx, r)
 				}
 			})
 		}
 		wg.Wait()
+		w.settle(ctx, done)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -154,8 +158,22 @@ func (w worker) drain(ctx context.Context, claim bool) error {
 	return ctx.Err()
 }
 
-// deliver posts or edits one case's message and settles its outbox row.
-func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
+// settlement is what one delivery leaves for its round to write: the row, how it went, and
+// for a post the case as send read it and the message to link to it.
+type settlement struct {
+	row     query.ModlogOutbox
+	outcome Outcome
+	c       cases.Case
+	// channelID and messageID are the message posted; 0 when none was.
+	channelID discord.ChannelID
+	messageID discord.MessageID
+	// retryAt and cause are set for a delivery that failed: the row comes back at retryAt.
+	retryAt time.Time
+	cause   string
+}
+
+// deliver posts or edits one case's message and returns what its row's settling writes.
+func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) settlement {
 	s := w.s
 	outcome, c, msgCh, msgID, err := w.send(ctx, r)
 	if err != nil {
@@ -164,22 +182,74 @@ func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) {
 		if permanent(err) {
 			wait = s.cfg.BackoffMax
 		}
-		retry := s.clk.Now().Add(wait)
-		if rerr := w.handBack(ctx, r, retry, int(r.Attempts), err.Error()); rerr != nil {
-			s.log.Error("mod log: rescheduling a failed delivery", "case_id", r.CaseID, "err", rerr)
+		cause := err.Error()
+		if len(cause) > 500 {
+			cause = cause[:500]
 		}
-		w.tell(r.CaseID, Retry)
+		return settlement{row: r, outcome: Retry, retryAt: s.clk.Now().Add(wait), cause: cause}
+	}
+	return settlement{row: r, outcome: outcome, c: c, channelID: discord.ChannelID(msgCh), messageID: discord.MessageID(msgID)}
+}
+
+// settle writes a round's outcomes in one write transaction: each new message linked to its
+// case, each delivered row removed (or kept, due at once, for a change that arrived during
+// its delivery), each failed one handed back for its retry. One transaction, and one commit,
+// for the round where a transaction per delivery measured a commit per command.
+//
+// Should that transaction fail, each row is settled in one of its own, so that a row the
+// database refuses does not hold the others back. A row that still fails keeps its lease
+// until the lease ends: then the delivery runs again, and an edit shows the case as it then
+// is (a post already linked is edited, not posted again).
+//
+// The deliveries are made: their outcomes are written even when ctx ends meanwhile (a
+// stopping worker), within a bound, so that a message posted is linked rather than posted
+// again by the next worker.
+func (w worker) settle(ctx context.Context, done []settlement) {
+	s := w.s
+	done = slices.DeleteFunc(done, func(d settlement) bool { return d.outcome == "" })
+	if len(done) == 0 {
 		return
 	}
-	if err := w.finish(ctx, r, c, discord.ChannelID(msgCh), discord.MessageID(msgID)); err != nil {
-		// The lease is kept until it ends: then the delivery runs again, and an edit shows
-		// the case as it then is. A post already linked is edited, not posted again.
-		s.reread.Store(true)
-		s.log.Error("mod log: recording a delivery", "case_id", r.CaseID, "err", err)
-		w.tell(r.CaseID, Retry)
-		return
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	failed := make([]error, len(done))
+	var err error
+	if len(done) == 1 && done[0].messageID == 0 {
+		// One statement, autocommitted: a group transaction measured dearer for it (its
+		// savepoint and a transaction of its own when alone, which it mostly is).
+		err = w.settleRow(ctx, s.st.WriteQueries(), nil, done[0])
+	} else {
+		err = s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
+			for _, d := range done {
+				if err := w.settleRow(ctx, tx.StoreTx().Queries(), tx, d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && len(done) > 1 {
+			s.log.Warn("mod log: recording a round of deliveries; recording them one by one", "rows", len(done), "err", err)
+			err = nil
+			for i, d := range done {
+				failed[i] = s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
+					return w.settleRow(ctx, tx.StoreTx().Queries(), tx, d)
+				})
+			}
+		}
 	}
-	w.tell(r.CaseID, outcome)
+	if err != nil {
+		failed[0] = err
+	}
+	for i, d := range done {
+		o := d.outcome
+		if failed[i] != nil {
+			// The lease is kept until it ends (see above).
+			s.reread.Store(true)
+			s.log.Error("mod log: recording a delivery", "case_id", d.row.CaseID, "err", failed[i])
+			o = Retry
+		}
+		w.tell(d.row.CaseID, o)
+	}
 }
 
 func (w worker) tell(caseID int64, o Outcome) {
@@ -306,39 +376,29 @@ func (w worker) user(ctx context.Context, guildID discord.GuildID, userID discor
 	return discord.User{ID: userID, Username: strconv.FormatInt(int64(userID), 10)}
 }
 
-// finish settles a delivered row: a new message is linked to its case (c, as send read it),
-// in the transaction that removes the row. A change that arrived during the delivery (another
-// generation) keeps the row, due at once, so the message catches up with it.
-func (w worker) finish(ctx context.Context, r query.ModlogOutbox, c cases.Case, channelID discord.ChannelID, messageID discord.MessageID) error {
+// settleRow writes one delivery's outcome through q, the queries of tx when tx is not nil.
+// A failed delivery's row is handed back for its retry. A delivered row goes, with the new
+// message linked to its case (d.c, as send read it) when one was posted, which needs tx. A
+// change that arrived during the delivery (another generation) keeps the row, due at once,
+// so the message catches up with it.
+func (w worker) settleRow(ctx context.Context, q query.Queries, tx *cases.Tx, d settlement) error {
 	s := w.s
-	settle := func(q query.Queries) error {
-		n, err := q.FinishModlog(ctx, query.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
-		if err != nil {
-			return fmt.Errorf("finish the delivery of case id %d: %w", r.CaseID, err)
+	r := d.row
+	if s.settleFault != nil {
+		if err := s.settleFault(r.CaseID); err != nil {
+			return err
 		}
-		if n == 1 {
-			return nil
-		}
-		s.reread.Store(true)
-		_, err = q.RetryModlog(ctx, query.RetryModlogParams{RunAt: s.clk.Now().UnixMilli(), NewAttempts: 0, Now: s.clk.Now().UnixMilli(),
-			CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
-		if err != nil {
-			return fmt.Errorf("requeue the delivery of case id %d: %w", r.CaseID, err)
-		}
-		return nil
 	}
-	if messageID == 0 {
-		// One statement, autocommitted: a group transaction measured dearer for it (its
-		// savepoint and a transaction of its own when alone, which it mostly is).
-		return settle(s.st.WriteQueries())
+	if d.outcome == Retry {
+		return w.handBack(ctx, q, r, d.retryAt, int(r.Attempts), d.cause)
 	}
-	// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
-	// next row falls due once the drain is over, so it is delivered at once. Waking the
-	// worker here made it run one more (empty) claim, a write transaction, per post.
-	// The link is written on the case as send read it, unless it changed meanwhile (one
-	// statement where locking it first takes two); then as the case now is.
-	return s.cases.InTx(ctx, w.botID, func(tx *cases.Tx) error {
-		linked, err := tx.LinkModlogIfUnchanged(c, channelID, messageID)
+	if d.messageID != 0 {
+		// No wake-up follows: a row kept for a newer change is due now, and Run reads when the
+		// next row falls due once the drain is over, so it is delivered at once. Waking the
+		// worker here made it run one more (empty) claim, a write transaction, per post.
+		// The link is written on the case as send read it, unless it changed meanwhile (one
+		// statement where locking it first takes two); then as the case now is.
+		linked, err := tx.LinkModlogIfUnchanged(d.c, d.channelID, d.messageID)
 		if err != nil && !errors.Is(err, input.ErrUnchanged) {
 			return err
 		}
@@ -347,22 +407,32 @@ func (w worker) finish(ctx context.Context, r query.ModlogOutbox, c cases.Case, 
 			if err != nil {
 				return err
 			}
-			if err := tx.LinkModlog(now, channelID, messageID); err != nil {
+			if err := tx.LinkModlog(now, d.channelID, d.messageID); err != nil {
 				return err
 			}
 		}
-		return settle(tx.StoreTx().Queries())
-	})
+	}
+	n, err := q.FinishModlog(ctx, query.FinishModlogParams{CaseID: r.CaseID, Generation: r.Generation, Owner: r.LeaseOwner, Attempts: r.Attempts})
+	if err != nil {
+		return fmt.Errorf("finish the delivery of case id %d: %w", r.CaseID, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	s.reread.Store(true)
+	_, err = q.RetryModlog(ctx, query.RetryModlogParams{RunAt: s.clk.Now().UnixMilli(), NewAttempts: 0, Now: s.clk.Now().UnixMilli(),
+		CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
+	if err != nil {
+		return fmt.Errorf("requeue the delivery of case id %d: %w", r.CaseID, err)
+	}
+	return nil
 }
 
-// handBack returns a claimed row to the outbox, due at runAt.
-func (w worker) handBack(ctx context.Context, r query.ModlogOutbox, runAt time.Time, attempts int, cause string) error {
+// handBack returns a claimed row to the outbox through q, due at runAt.
+func (w worker) handBack(ctx context.Context, q query.Queries, r query.ModlogOutbox, runAt time.Time, attempts int, cause string) error {
 	s := w.s
 	s.reread.Store(true)
-	if len(cause) > 500 {
-		cause = cause[:500]
-	}
-	_, err := s.st.WriteQueries().RetryModlog(ctx, query.RetryModlogParams{RunAt: runAt.UnixMilli(), NewAttempts: int64(attempts),
+	_, err := q.RetryModlog(ctx, query.RetryModlogParams{RunAt: runAt.UnixMilli(), NewAttempts: int64(attempts),
 		LastError: sql.NullString{String: cause, Valid: cause != ""}, Now: s.clk.Now().UnixMilli(),
 		CaseID: r.CaseID, Owner: r.LeaseOwner, Attempts: r.Attempts})
 	return err
