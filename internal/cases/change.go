@@ -305,6 +305,9 @@ func (t *changeTx) event(c Case, kind EventKind, old, new, note string) error {
 		// Linking the mod-log message is the mod log's own bookkeeping, not news for it.
 		t.ev.changed.add(c, c.Status)
 	}
+	// Every change of a case's row writes a history row: after this one, the case as the
+	// transaction leaves it is known only if the caller says so (changedSet.current).
+	t.ev.changed.unknown(c.ID)
 	t.ev.rows = append(t.ev.rows, eventRow{number: c.Number, CaseEvent: store.CaseEvent{CaseID: c.ID, GuildID: int64(c.GuildID),
 		Kind: string(kind), ActorID: int64(t.actor), Old: old, New: new, Note: note, CreatedAt: t.now}})
 	return nil

@@ -28,6 +28,11 @@ type Changed struct {
 	// creation time). A later change in the same transaction is not in it, so whatever is
 	// prepared from it must be checked against the stored case before it is used.
 	Case Case
+	// Current is the case as the transaction leaves it, when the transaction knows that
+	// without reading it: its last change of the case returned the whole row (Activate).
+	// Nil otherwise (any other change, the link to its message included, leaves it unknown).
+	// The mod log renders a new case's first message from it instead of reading the case.
+	Current *Case
 }
 
 // ChangeObserver hears of every case a write transaction changes: a case created active, and
@@ -58,6 +63,25 @@ func (c *changedSet) add(k Case, before Status) {
 		}
 	}
 	c.list = append(c.list, Changed{ID: k.ID, GuildID: k.GuildID, Type: k.Type, Child: k.Metadata[MetaParentCase] != "", Before: before, Case: k})
+}
+
+// unknown records that the transaction changed case id in a way that leaves its Current
+// unknown.
+func (c *changedSet) unknown(id int64) {
+	for i := range c.list {
+		if c.list[i].ID == id {
+			c.list[i].Current = nil
+		}
+	}
+}
+
+// current records k as the case the transaction leaves, as its last change returned it.
+func (c *changedSet) current(k Case) {
+	for i := range c.list {
+		if c.list[i].ID == k.ID {
+			c.list[i].Current = &k
+		}
+	}
 }
 
 // observe tells the observer, inside the transaction, what it changed.

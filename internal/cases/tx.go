@@ -184,6 +184,8 @@ func (t *Tx) Activate(id int64, note string) (Case, bool, error) {
 	if err := t.change().event(was, EventStatus, string(Pending), string(Active), note); err != nil {
 		return Case{}, false, err
 	}
+	// The row the statement returned is the case as it now stands.
+	t.ev.changed.current(c)
 	return c, true, nil
 }
 

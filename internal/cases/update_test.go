@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/gavelbot/gavel/internal/input"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
+	"github.com/google/go-cmp/cmp"
 )
 
 func pendingCases(t *testing.T, s *cases.Service, n int) []cases.Case {
@@ -379,6 +381,81 @@ func TestActivateAndProcessInOneStatement(t *testing.T) {
 		}
 		if e := evs[1]; e.Old != "pending" || e.New != "active" || e.ActorID != discord.UserID(mod) || e.Note != "the action succeeded" {
 			t.Errorf("status row %+v", e)
+		}
+	})
+}
+
+// changeRecorder is a ChangeObserver that keeps what each committed transaction told it.
+type changeRecorder struct {
+	mu   sync.Mutex
+	seen [][]cases.Changed
+}
+
+func (r *changeRecorder) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
+	got := slices.Clone(changed)
+	tx.AfterCommit(func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.seen = append(r.seen, got)
+	})
+	return nil
+}
+
+// Changed.Current is the case as the transaction leaves it when its last change of the case
+// returned the row (Activate), and nil after any later change of the case in the same
+// transaction, the link to its mod-log message included, or for a case created active.
+func TestChangedCurrentIsTheCaseAsTheTransactionLeavesIt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		rec := &changeRecorder{}
+		s := cases.NewService(st, cases.WithChangeObserver(rec))
+		cs := pendingCases(t, s, 3)
+		err := s.InTx(ctx, discord.UserID(mod), func(tx *cases.Tx) error {
+			for _, c := range cs {
+				if _, ok, err := tx.Activate(c.ID, "the action succeeded"); err != nil || !ok {
+					return fmt.Errorf("Activate = %v, %v", ok, err)
+				}
+			}
+			b, err := tx.Lock(cs[1].ID)
+			if err != nil {
+				return err
+			}
+			if err := tx.SetExpiry(b, time.UnixMilli(b.CreatedAt.UnixMilli()).Add(time.Hour), "longer"); err != nil {
+				return err
+			}
+			c, err := tx.Lock(cs[2].ID)
+			if err != nil {
+				return err
+			}
+			return tx.LinkModlog(c, 10, 20)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		active, err := s.Create(ctx, warn(guild, user+10, "created active"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.mu.Lock()
+		seen := rec.seen
+		rec.mu.Unlock()
+		if len(seen) != 2 || len(seen[0]) != 3 || len(seen[1]) != 1 || seen[1][0].ID != active.ID {
+			t.Fatalf("observed %+v; want the three activated cases, then the one created active", seen)
+		}
+		stored, err := s.Get(ctx, cs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur := seen[0][0].Current; cur == nil {
+			t.Errorf("case #%d activated last: Current nil; want the case as stored", cs[0].Number)
+		} else if d := cmp.Diff(stored, *cur); d != "" {
+			t.Errorf("case #%d: Current differs from the stored case (-stored +current):\n%s", cs[0].Number, d)
+		}
+		for i, ch := range []cases.Changed{seen[0][1], seen[0][2], seen[1][0]} {
+			if ch.Current != nil {
+				t.Errorf("change %d (case id %d): Current %+v; want nil", i, ch.ID, *ch.Current)
+			}
 		}
 	})
 }

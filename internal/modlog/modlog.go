@@ -105,7 +105,7 @@ type Service struct {
 	// kept, or requeued), for the worker to read it again.
 	reread   atomic.Bool
 	handMu   sync.Mutex
-	handed   []query.ModlogOutbox
+	handed   []leased
 	claimDue bool
 	// settleFault, when set (tests, export_test.go), is asked before each row's outcome is
 	// written, in the settling transaction; an error it returns fails that transaction as a
@@ -212,7 +212,7 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	now := s.clk.Now()
 	lease := s.running.Load()
-	var mine []query.ModlogOutbox
+	var mine []leased
 	claim := false
 	for _, c := range changed {
 		if c.Child {
@@ -233,7 +233,7 @@ func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 		}
 		// A joined row has generation 2 or more, whoever holds it.
 		if lease && row.Generation == 1 && row.LeaseOwner.String == s.owner {
-			mine = append(mine, row)
+			mine = append(mine, leased{ModlogOutbox: row, snap: c.Current})
 		} else {
 			claim = true
 		}
@@ -242,9 +242,19 @@ func (s *Service) CasesChanged(tx *store.Tx, changed []cases.Changed) error {
 	return nil
 }
 
+// leased is an outbox row leased to this process's worker. A row handed over by the commit
+// that wrote it may carry snap, the case as that commit left it (cases.Changed.Current): the
+// row's generation 1 says no change has come since, as far as the worker knows, and a change
+// that comes during the delivery makes another generation, which keeps the row for a delivery
+// that reads the case again (see settleRow). Nil for a claimed row: the worker reads the case.
+type leased struct {
+	query.ModlogOutbox
+	snap *cases.Case
+}
+
 // hand gives the worker rows committed leased to it, and notes whether a claim is needed,
 // then wakes it.
-func (s *Service) hand(rows []query.ModlogOutbox, claim bool) {
+func (s *Service) hand(rows []leased, claim bool) {
 	s.handMu.Lock()
 	s.handed = append(s.handed, rows...)
 	s.claimDue = s.claimDue || claim
@@ -253,14 +263,14 @@ func (s *Service) hand(rows []query.ModlogOutbox, claim bool) {
 }
 
 // takeHanded takes up to max of the rows handed to the worker.
-func (s *Service) takeHanded(max int) []query.ModlogOutbox {
+func (s *Service) takeHanded(max int) []leased {
 	s.handMu.Lock()
 	defer s.handMu.Unlock()
 	n := min(max, len(s.handed))
 	if n == 0 {
 		return nil
 	}
-	out := append([]query.ModlogOutbox(nil), s.handed[:n]...)
+	out := append([]leased(nil), s.handed[:n]...)
 	s.handed = append(s.handed[:0], s.handed[n:]...)
 	return out
 }

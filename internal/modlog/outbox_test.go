@@ -889,3 +889,70 @@ func (r *rig) comesBackAfterTheLease(t *testing.T, n int) {
 		t.Errorf("outbox after the lease: %+v", p)
 	}
 }
+
+// activate makes pending case c active in a transaction of its own, and runs then (if not
+// nil) in the same transaction after it.
+func (r *rig) activate(t *testing.T, c cases.Case, then func(tx *cases.Tx, c cases.Case) error) {
+	t.Helper()
+	err := r.cases.InTx(context.Background(), mod, func(tx *cases.Tx) error {
+		a, ok, err := tx.Activate(c.ID, "the action succeeded")
+		if err != nil || !ok {
+			return fmt.Errorf("Activate = %v, %v", ok, err)
+		}
+		if then == nil {
+			return nil
+		}
+		return then(tx, a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A case made active by a command's finalizing transaction is handed to the worker with the
+// case as that transaction left it, and its message shows exactly that: a later change in the
+// same transaction (here voiding it, so that it is not shown at all) is not missed, and a
+// change by another process while the message is posted is caught up with by an edit.
+func TestWorkerShowsAnActivatedCaseAsItsTransactionLeftIt(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		r := newRig(t, st, true)
+		r.run(t)
+
+		voided := r.warn(t, cases.Pending)
+		r.activate(t, voided, func(tx *cases.Tx, c cases.Case) error { return tx.SetStatus(c, cases.Voided, "undone") })
+		if o := r.next(t); o != modlog.Skipped {
+			t.Fatalf("a case activated and voided in one transaction: %s; want skipped", o)
+		}
+
+		c := r.warn(t, cases.Pending)
+		other := modlog.New(st, settings.NewService(st), modlog.WithClock(r.clk))
+		otherCases := cases.NewService(st, cases.WithChangeObserver(other))
+		other.Bind(otherCases)
+		changed := make(chan error, 1)
+		r.port.mu.Lock()
+		r.port.during = func() {
+			_, err := otherCases.SetReason(ctx, guild, c.Number, mod, "changed meanwhile")
+			changed <- err
+		}
+		r.port.mu.Unlock()
+		r.activate(t, c, nil)
+		if o := r.next(t); o != modlog.Posted {
+			t.Fatalf("first delivery %s; want posted", o)
+		}
+		if err := <-changed; err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := r.linked(t, c)
+		if o := r.next(t); o != modlog.Edited {
+			t.Fatalf("delivery after the change %s; want edited", o)
+		}
+		if m, _ := r.port.message(int64(msg)); len(m.Embeds) != 1 || m.Embeds[0].Description != "changed meanwhile" {
+			t.Errorf("message shows %+v; want the reason changed during the post", m.Embeds)
+		}
+		if p := r.pending(t); len(p) != 0 {
+			t.Errorf("outbox after catching up: %+v", p)
+		}
+	})
+}

@@ -90,7 +90,7 @@ func (w worker) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, r := range rows {
-		if err := w.handBack(ctx, s.st.WriteQueries(), r, s.clk.Now(), int(r.Attempts)-1, ""); err != nil {
+		if err := w.handBack(ctx, s.st.WriteQueries(), r.ModlogOutbox, s.clk.Now(), int(r.Attempts)-1, ""); err != nil {
 			s.log.Warn("mod log: returning an undelivered row at shutdown; it comes back when its lease ends",
 				"case_id", r.CaseID, "err", err)
 		}
@@ -129,7 +129,9 @@ func (w worker) drain(ctx context.Context, claim bool) error {
 				s.hand(rows, false)
 				return err
 			}
-			rows = append(rows, claimed...)
+			for _, r := range claimed {
+				rows = append(rows, leased{ModlogOutbox: r})
+			}
 			more = more || len(claimed) == want
 		}
 		// The rows are distinct cases: their deliveries run side by side, and the round's
@@ -173,7 +175,7 @@ type settlement struct {
 }
 
 // deliver posts or edits one case's message and returns what its row's settling writes.
-func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) settlement {
+func (w worker) deliver(ctx context.Context, r leased) settlement {
 	s := w.s
 	outcome, c, msgCh, msgID, err := w.send(ctx, r)
 	if err != nil {
@@ -186,9 +188,9 @@ func (w worker) deliver(ctx context.Context, r query.ModlogOutbox) settlement {
 		if len(cause) > 500 {
 			cause = cause[:500]
 		}
-		return settlement{row: r, outcome: Retry, retryAt: s.clk.Now().Add(wait), cause: cause}
+		return settlement{row: r.ModlogOutbox, outcome: Retry, retryAt: s.clk.Now().Add(wait), cause: cause}
 	}
-	return settlement{row: r, outcome: outcome, c: c, channelID: discord.ChannelID(msgCh), messageID: discord.MessageID(msgID)}
+	return settlement{row: r.ModlogOutbox, outcome: outcome, c: c, channelID: discord.ChannelID(msgCh), messageID: discord.MessageID(msgID)}
 }
 
 // settle writes a round's outcomes in one write transaction: each new message linked to its
@@ -258,13 +260,19 @@ func (w worker) tell(caseID int64, o Outcome) {
 	}
 }
 
-// send makes the Discord call a row asks for. It returns the case as it read it and the
-// message it posted (0 when it posted none), or an error when the delivery must be tried again.
-func (w worker) send(ctx context.Context, r query.ModlogOutbox) (Outcome, cases.Case, int64, int64, error) {
+// send makes the Discord call a row asks for. It returns the case as it read it (or as the
+// row's snapshot gave it) and the message it posted (0 when it posted none), or an error when
+// the delivery must be tried again.
+func (w worker) send(ctx context.Context, r leased) (Outcome, cases.Case, int64, int64, error) {
 	s := w.s
-	c, err := s.cases.Get(ctx, r.CaseID)
-	if err != nil {
-		return "", cases.Case{}, 0, 0, fmt.Errorf("reading case id %d: %w", r.CaseID, err)
+	var c cases.Case
+	if r.snap != nil {
+		c = *r.snap
+	} else {
+		var err error
+		if c, err = s.cases.Get(ctx, r.CaseID); err != nil {
+			return "", cases.Case{}, 0, 0, fmt.Errorf("reading case id %d: %w", r.CaseID, err)
+		}
 	}
 	if c.ModlogMessageID == 0 && c.Status != cases.Active {
 		// A pending case is shown once it is settled; one voided before it was ever shown
