@@ -116,27 +116,8 @@ func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
 	b.Helper()
 	dbURL := storetest.URL(b, engine)
 	w := &benchWorld{modlogSeen: make(chan struct{}, 1)}
-	const base = 710000000000000000
-	botRole := func(i int) discordtest.ID { return discordtest.ID(base + i*100 + 1) }
-	seed := discordtest.Seed{Users: []discordtest.User{{ID: base, Username: "owner"}}}
-	for i := 1; i <= slots; i++ {
-		sl := &benchSlot{guild: discordtest.ID(base + i*100), mod: discordtest.ID(base + i*100 + 2),
-			channel: discordtest.ID(base + i*100 + 3), modlog: discordtest.ID(base + i*100 + 4), done: make(chan benchEnd, 1)}
-		modRole := discordtest.ID(base + i*100 + 5)
-		seed.Users = append(seed.Users, discordtest.User{ID: sl.mod, Username: fmt.Sprintf("mod%d", i)})
-		seed.Guilds = append(seed.Guilds, discordtest.SeedGuild{
-			ID: sl.guild, Name: fmt.Sprintf("guild %d", i), OwnerID: base,
-			Roles: []discordtest.Role{
-				{ID: modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers | discordtest.PermKickMembers | discordtest.PermModerateMembers | discordtest.PermManageMessages},
-				{ID: botRole(i), Name: "gavel", Position: 2, Permissions: botPerms},
-			},
-			BotRoles: []discordtest.ID{botRole(i)},
-			Members:  []discordtest.SeedMember{{UserID: base}, {UserID: sl.mod, Roles: []discordtest.ID{modRole}}},
-			Channels: []discordtest.Channel{
-				{ID: sl.channel, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
-				{ID: sl.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2},
-			},
-		})
+	seed, benchSlots := benchSeed(slots)
+	for _, sl := range benchSlots {
 		w.slots = append(w.slots, sl)
 		for _, id := range []discordtest.ID{sl.guild, sl.channel, sl.modlog} {
 			w.owner.Store(id, sl)
@@ -157,7 +138,7 @@ func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
 	}
 	gs := settings.NewService(st)
 	for _, sl := range w.slots {
-		if _, err := gs.SetChannel(ctx, discord.GuildID(sl.guild), base, settings.ModLog, discord.ChannelID(sl.modlog)); err != nil {
+		if _, err := gs.SetChannel(ctx, discord.GuildID(sl.guild), benchBase, settings.ModLog, discord.ChannelID(sl.modlog)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -176,6 +157,40 @@ func newBenchWorld(b *testing.B, engine store.Engine, slots int) *benchWorld {
 	// One warn per slot fills gavel's per-guild caches, as in a bot that has been running.
 	w.round(b, "warn", len(w.slots), len(w.slots), &cpuClock{gavel: w.gavel})
 	return w
+}
+
+// benchBase is the first id of the benchmarks' seeded users, guilds, roles and channels.
+const benchBase = 710000000000000000
+
+// benchSeed is the fake's state for slots benchmark slots: an owner, and per slot a guild
+// with a moderator (a role with the moderation permissions), a command channel, a mod-log
+// channel and gavel's role.
+func benchSeed(slots int) (discordtest.Seed, []*benchSlot) {
+	const base = benchBase
+	botRole := func(i int) discordtest.ID { return discordtest.ID(base + i*100 + 1) }
+	seed := discordtest.Seed{Users: []discordtest.User{{ID: base, Username: "owner"}}}
+	var out []*benchSlot
+	for i := 1; i <= slots; i++ {
+		sl := &benchSlot{guild: discordtest.ID(base + i*100), mod: discordtest.ID(base + i*100 + 2),
+			channel: discordtest.ID(base + i*100 + 3), modlog: discordtest.ID(base + i*100 + 4), done: make(chan benchEnd, 1)}
+		modRole := discordtest.ID(base + i*100 + 5)
+		seed.Users = append(seed.Users, discordtest.User{ID: sl.mod, Username: fmt.Sprintf("mod%d", i)})
+		seed.Guilds = append(seed.Guilds, discordtest.SeedGuild{
+			ID: sl.guild, Name: fmt.Sprintf("guild %d", i), OwnerID: base,
+			Roles: []discordtest.Role{
+				{ID: modRole, Name: "mods", Position: 1, Permissions: discordtest.PermBanMembers | discordtest.PermKickMembers | discordtest.PermModerateMembers | discordtest.PermManageMessages},
+				{ID: botRole(i), Name: "gavel", Position: 2, Permissions: botPerms},
+			},
+			BotRoles: []discordtest.ID{botRole(i)},
+			Members:  []discordtest.SeedMember{{UserID: base}, {UserID: sl.mod, Roles: []discordtest.ID{modRole}}},
+			Channels: []discordtest.Channel{
+				{ID: sl.channel, Type: discordtest.ChannelGuildText, Name: "general", Position: 1},
+				{ID: sl.modlog, Type: discordtest.ChannelGuildText, Name: "mod-log", Position: 2},
+			},
+		})
+		out = append(out, sl)
+	}
+	return seed, out
 }
 
 // observe runs in the fake after each REST call: it charges the call's time to the slot it
@@ -270,7 +285,7 @@ func (w *benchWorld) run(b *testing.B, cmd string, conc int) {
 // round runs n commands on the first conc slots, conc at a time, and returns their figures.
 // Each command aims at a member created for it beforehand (with their DM channel open, as
 // after any earlier conversation; the fake returns it to gavel's DM call).
-func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock) []benchSample {
+func (w *benchWorld) round(b testing.TB, cmd string, conc, n int, cpu *cpuClock) []benchSample {
 	b.Helper()
 	targets := make([][]discordtest.ID, conc)
 	for i := range n {
@@ -288,7 +303,9 @@ func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock)
 	var failed atomic.Value
 	// The earlier rounds' mod-log posts are theirs: the clock starts after them.
 	w.waitModlog(b, w.sent)
-	b.ResetTimer()
+	if bb, ok := b.(*testing.B); ok {
+		bb.ResetTimer()
+	}
 	cpu.start(b)
 	for c := range conc {
 		sl := w.slots[c]
@@ -332,7 +349,7 @@ func (w *benchWorld) round(b *testing.B, cmd string, conc, n int, cpu *cpuClock)
 }
 
 // waitModlog waits until the fake has answered want mod-log posts: one per command sent.
-func (w *benchWorld) waitModlog(b *testing.B, want int64) {
+func (w *benchWorld) waitModlog(b testing.TB, want int64) {
 	b.Helper()
 	// A bound for a stuck outbox, not a speed target: the backlog of a round of thousands
 	// of commands drains in seconds.
@@ -373,12 +390,12 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func (c *cpuClock) start(b *testing.B) {
+func (c *cpuClock) start(b testing.TB) {
 	c.memBegin = c.gavel.allocs(b)
 	c.gavelBegin, c.benchBegin = c.gavel.cpu(b), processCPU()
 }
 
-func (c *cpuClock) stop(b *testing.B) {
+func (c *cpuClock) stop(b testing.TB) {
 	c.benchEnd, c.gavelEnd = processCPU(), c.gavel.cpu(b)
 	c.memEnd = c.gavel.allocs(b)
 }
@@ -420,6 +437,9 @@ const appParallel = 8
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(benchGavelEnv); spec != "" {
 		os.Exit(runBenchGavel(spec, os.Stdin, os.Stdout, os.Stderr))
+	}
+	if spec := os.Getenv(benchFloorEnv); spec != "" {
+		os.Exit(runBenchFloor(spec, os.Stdin, os.Stdout, os.Stderr))
 	}
 	testmain.Parallel(appParallel, 2)
 	os.Exit(m.Run())
@@ -520,12 +540,20 @@ type benchGavel struct {
 
 func startBenchGavel(b *testing.B, spec benchGavelSpec) *benchGavel {
 	b.Helper()
+	return startBenchProcess(b, benchGavelEnv, spec)
+}
+
+// startBenchProcess starts this test binary again with env set to spec in JSON, for
+// TestMain to run the process that env names, and stops it (the end of its input) when b
+// ends.
+func startBenchProcess(b testing.TB, env string, spec any) *benchGavel {
+	b.Helper()
 	js, err := json.Marshal(spec)
 	if err != nil {
 		b.Fatal(err)
 	}
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), benchGavelEnv+"="+string(js))
+	cmd.Env = append(os.Environ(), env+"="+string(js))
 	g := &benchGavel{cmd: cmd, stderr: &lockedBuffer{}}
 	cmd.Stderr = g.stderr
 	if g.in, err = cmd.StdinPipe(); err != nil {
@@ -559,7 +587,7 @@ func startBenchGavel(b *testing.B, spec benchGavelSpec) *benchGavel {
 }
 
 // allocs asks the gavel process for the count and bytes of its heap allocations so far.
-func (g *benchGavel) allocs(b *testing.B) [2]int64 {
+func (g *benchGavel) allocs(b testing.TB) [2]int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, err := fmt.Fprintln(g.in, "allocs"); err != nil {
@@ -584,7 +612,7 @@ func heapAllocs() string {
 }
 
 // cpu asks the gavel process for the CPU time it has used.
-func (g *benchGavel) cpu(b *testing.B) time.Duration {
+func (g *benchGavel) cpu(b testing.TB) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, err := fmt.Fprintln(g.in, "cpu"); err != nil {

@@ -133,7 +133,7 @@ func envInt(b *testing.B, name string, def int) int {
 }
 
 // ask sends a question line to the gavel process and reads the number it answers.
-func (g *benchGavel) ask(b *testing.B, question string) int64 {
+func (g *benchGavel) ask(b testing.TB, question string) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, err := fmt.Fprintln(g.in, question); err != nil {
