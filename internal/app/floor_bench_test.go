@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,6 +194,10 @@ func TestCommandFloorRuns(t *testing.T) {
 // benchFloorEnv, set, makes this test binary run the floor's process (TestMain): its value
 // is a floorSpec in JSON.
 const benchFloorEnv = "GAVEL_BENCH_FLOOR"
+
+// benchFloorProfileEnv names a file the floor's process writes its CPU profile to, as
+// GAVEL_BENCH_GAVEL_CPUPROFILE does for gavel's.
+const benchFloorProfileEnv = "GAVEL_BENCH_FLOOR_CPUPROFILE"
 
 // floorSpec is what the floor's process is configured with.
 type floorSpec struct {
@@ -620,6 +625,18 @@ func runBenchFloor(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		fmt.Fprintf(errOut, "%s: %v\n", benchFloorEnv, err)
 		return 2
+	}
+	if path := os.Getenv(benchFloorProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			defer f.Close()
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(errOut, "%s: %v\n", benchFloorProfileEnv, err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
 	db, err := openFloorSQL(ctx, spec.DB)
