@@ -89,7 +89,7 @@ import (
 //
 // Measured apart, each part pays for waking an idle process: the gw part above all, whose
 // messages come one at a time to a process with nothing else to do (about 0.05 ms a message
-// when they come back to back, GAVEL_BENCH_FLOOR_PACE_US=0, against 0.15-0.2 ms at the
+// when they come back to back, GAVEL_BENCH_FLOOR_PACE_US=0, against 0.1-0.2 ms at the
 // default 1 ms). gavel gets them while busy with other commands. So the sub-benchmarks
 // pipeline=own and pipeline=grouped (floor-cpu-ms, floor-allocs, calls) run the same work
 // as one command, end to end, in the harness of BenchmarkCommandLatency itself (its round:
@@ -418,8 +418,8 @@ CREATE UNIQUE INDEX floor_cases_source_event ON floor_cases (guild_id, source_ev
 type floorSQL struct {
 	st                         *store.Store
 	insert, activate, linkStmt *sql.Stmt
-	// number is the last case number given; guilds are the slots' (any will do: the
-	// numbers only need to be unique in the guild).
+	// number is the last case number given. Every row is in one guild (a case's guild
+	// changes no index's cost): the numbers only need to be unique in it.
 	number atomic.Int64
 	group  floorGroup
 }
