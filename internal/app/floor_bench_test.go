@@ -104,7 +104,7 @@ import (
 //
 // What the floor leaves out is gavel's own logic: parsing the command, permissions and
 // hierarchy checks, the case's numbering, history and outbox rows, escalation, the target's
-// lock, the reply's and embeds' rendering, the mod-log worker's read of the case, the
+// lock, the reply's and embeds' rendering, the mod-log worker's reads, the
 // executor, logging and metrics, and the handing over between their goroutines. Compare it
 // with BenchmarkCommandLatency's gavel-cpu-ms at concurrency 64 on SQLite, run in the same
 // session.
