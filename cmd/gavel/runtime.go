@@ -71,8 +71,12 @@ func (rt *Runtime) path(p string) string {
 // that does not parse (opening it says why), is returned as it is.
 func (rt *Runtime) databaseURL(url string) string {
 	loc, err := store.ParseURL(url)
-	if rt.Dir == "" || err != nil || loc.Engine != store.SQLite || loc.Path == ":memory:" || filepath.IsAbs(loc.Path) {
+	if err != nil {
 		return url
 	}
-	return "sqlite:" + filepath.Join(rt.Dir, loc.Path)
+	file, ok := loc.File()
+	if rt.Dir == "" || !ok || filepath.IsAbs(file) {
+		return url
+	}
+	return "sqlite:" + filepath.Join(rt.Dir, file)
 }

@@ -31,7 +31,7 @@ func (c webCmd) Run(ctx context.Context, rt *Runtime) error {
 			return err
 		}
 	}
-	if loc, err := store.ParseURL(cfg.Database.URL); err == nil && loc.Engine != store.Postgres {
+	if loc, err := store.ParseURL(cfg.Database.URL); err == nil && !loc.Shared() {
 		return app.ErrWebNeedsPostgres
 	}
 	if cfg.Web.Addr == "" {

@@ -23,7 +23,7 @@ const restBudget = 45
 // this process claims (expiry.WithShards: until it runs, every guild's), and the number of
 // processes holding leases sets this process's REST share.
 func (a *App) newLeases(cfg config.Config, st *store.Store, lim *disgoport.Limiter, opts []func(*leases.Config)) *leases.Provider {
-	if cfg.Discord.Shards != shards.Auto || st.Engine() != store.Postgres {
+	if cfg.Discord.Shards != shards.Auto || !st.Shared() {
 		return nil
 	}
 	lc := leases.Config{Store: st, Clock: a.clock, Log: a.log, Renew: cfg.Discord.LeaseRenewEvery(), TTL: cfg.Discord.LeaseTTLDuration()}

@@ -101,7 +101,7 @@ func NewWebOnly(ctx context.Context, cfg config.Config, logger *slog.Logger, opt
 	if err != nil {
 		return nil, err
 	}
-	if loc.Engine != store.Postgres {
+	if !loc.Shared() {
 		return nil, ErrWebNeedsPostgres
 	}
 	w := &WebOnly{cfg: cfg, log: logger, clock: clock.OrSystem(o.clock), ln: o.listener}

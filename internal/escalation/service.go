@@ -517,7 +517,7 @@ func pointsFor(cfg Config, t cases.Type, reason string, meta map[string]string, 
 
 // oneWriter says the store runs one write transaction at a time over the whole database
 // (SQLite): a read in a write transaction is then already under every member's lock.
-func (s *Service) oneWriter() bool { return s.st.Engine() == store.SQLite }
+func (s *Service) oneWriter() bool { return s.st.OneWriter() }
 
 func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.GuildID, m *memberChange, nowMS int64) (err error) {
 	ctx, q := tx.Context(), tx.Queries()

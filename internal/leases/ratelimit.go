@@ -14,7 +14,7 @@ import (
 // processes (store.TopicRateLimit, with the pause's end), and one announced by another
 // process pauses lim until it ends. On SQLite (one process) it does nothing.
 func ShareRateLimits(st *store.Store, lim *disgoport.Limiter, log *slog.Logger) {
-	if st.Engine() != store.Postgres {
+	if !st.Shared() {
 		return
 	}
 	st.OnChange(store.TopicRateLimit, func(untilMS int64) {

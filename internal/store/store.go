@@ -192,8 +192,20 @@ func openPostgres(ctx context.Context, loc Location, opts Options) (*Store, erro
 	return st.groupCommits(opts.GroupCommit), nil
 }
 
-// Engine reports which database engine the store runs on.
+// Engine reports which database engine the store runs on: for logs and tests. Code outside
+// the store asks what the engine can do instead (OneWriter, Shared), so that a third engine
+// is a change here and not a hunt for comparisons.
 func (s *Store) Engine() Engine { return s.Location.Engine }
+
+// OneWriter reports that the database runs one write transaction at a time over the whole
+// database (SQLite): a read made inside a write transaction is then under every lock a
+// writer could take, and no other write can come between it and the commit.
+func (s *Store) OneWriter() bool { return s.Location.Engine == SQLite }
+
+// Shared reports that several processes can use the database at once (PostgreSQL): shard
+// leases, shared rate limits and announcements to the other processes work only there. A
+// SQLite file is held by one process (LockRunner).
+func (s *Store) Shared() bool { return s.Location.Shared() }
 
 // Reader is the pool for queries that only read.
 func (s *Store) Reader() *sql.DB { return s.read }

@@ -221,6 +221,20 @@ func TestParseURL(t *testing.T) {
 		if strings.Contains(loc.Redacted, ":p@") {
 			t.Errorf("ParseURL(%q).Redacted leaks the password: %s", raw, loc.Redacted)
 		}
+		if loc.Shared() != (want == store.Postgres) {
+			t.Errorf("ParseURL(%q).Shared() = %v; only PostgreSQL serves several processes", raw, loc.Shared())
+		}
+	}
+	files := map[string]string{"sqlite:gavel.db": "gavel.db", "sqlite:///var/lib/gavel/gavel.db": "/var/lib/gavel/gavel.db",
+		"sqlite::memory:": "", "postgres://u@h/db": ""}
+	for raw, want := range files {
+		loc, err := store.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := loc.File(); got != want || ok != (want != "") {
+			t.Errorf("ParseURL(%q).File() = %q, %v; want %q", raw, got, ok, want)
+		}
 	}
 	bad := map[string]string{
 		"":                         "empty",

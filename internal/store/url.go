@@ -28,6 +28,19 @@ type Location struct {
 	Redacted string
 }
 
+// Shared reports that the database can serve several processes at once (PostgreSQL): what
+// the dashboard's own process and sharded processes need. A SQLite file is held by one.
+func (l Location) Shared() bool { return l.Engine == Postgres }
+
+// File returns the database's file, as given (absolute or relative), when the database is a
+// file on this machine: a SQLite database other than ":memory:".
+func (l Location) File() (string, bool) {
+	if l.Engine != SQLite || l.Path == ":memory:" {
+		return "", false
+	}
+	return l.Path, true
+}
+
 // accepted lists the URL forms in every parse error, so that the message says what would work.
 const accepted = `accepted: "sqlite:PATH" (e.g. sqlite:gavel.db, sqlite:///var/lib/gavel/gavel.db) or "postgres://user@host:port/db"`
 
