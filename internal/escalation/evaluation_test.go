@@ -241,6 +241,14 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 // other stripes (share mode from the sum), 9 points in the other stripes (exclusive). Each
 // time the row is written and the member's points read under the lock are exact. SQLite
 // has no lock modes (shared is always 0 there).
+//
+// In share mode, when the case's own stripe alone still reaches the top and every open
+// firing's reset level under the lock, PostgreSQL returns that stripe's points: a lower
+// bound of the member's that settles the evaluation without summing the other stripes
+// (migration 00034). With 12 points in the own stripe and 3 in the others, it returns 12
+// (SQLite, which reads the sum, 15); with an open firing that re-arms below 20, it sums. A
+// written row comes back with the settings left out (config_same: the caller has them); a
+// statement that writes none returns them.
 func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -268,10 +276,14 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 			name                string
 			own, others, member int64 // points in the new case's stripe, in each of the others (15 or 9 of them)
 			shared              bool
+			resetBelow          int64 // an open firing's reset level (0: none)
+			bound               bool  // PostgreSQL returns the own stripe's points, a lower bound
 		}{
-			{name: "own stripe reaches the top", own: 10, others: 0, member: 10, shared: true},
+			{name: "own stripe reaches the top", own: 10, others: 0, member: 10, shared: true, bound: true},
 			{name: "the other stripes reach it", own: 0, others: 1, member: 15, shared: true},
 			{name: "below the top", own: 0, others: 1, member: 9, shared: false},
+			{name: "own stripe settles it", own: 12, others: 1, member: 15, shared: true, bound: true},
+			{name: "an open firing re-arms above the own stripe", own: 12, others: 1, member: 15, shared: true, resetBelow: 20},
 		} {
 			u := discord.UserID(900000000000000800 + int64(i))
 			var old []cases.Case
@@ -287,16 +299,25 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := st.InTx(ctx, func(tx *store.Tx) error {
-				given := int64(0)
+				others := int64(0) // given to the other stripes so far
 				for _, o := range old {
 					p := tc.others
 					if o.ID%16 == c.ID%16 {
 						p = tc.own
-					} else if given+p > tc.member-tc.own {
+					} else if others+p > tc.member-tc.own {
 						p = 0
 					}
-					given += p
+					if o.ID%16 != c.ID%16 {
+						others += p
+					}
 					if err := escalation.InsertPointsForTest(tx, o, int(p), until); err != nil {
+						return err
+					}
+				}
+				if tc.resetBelow > 0 {
+					if _, err := tx.Queries().InsertFiring(ctx, query.InsertFiringParams{GuildID: int64(guild), UserID: int64(u), Policy: "default",
+						AtPoints: tc.resetBelow, ResetBelow: tc.resetBelow, Action: "timeout", DurationMs: time.Hour.Milliseconds(),
+						Points: tc.member, Contributing: "#1", TriggerCaseID: old[0].ID, State: escalation.StateDone, FiredAt: now.UnixMilli()}); err != nil {
 						return err
 					}
 				}
@@ -318,9 +339,31 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 			if tc.shared && st.Engine() == store.Postgres {
 				wantShared = 1
 			}
-			if r.Added != 1 || r.Shared != wantShared || r.MemberPoints != tc.member || r.MemberFresh != 1 {
-				t.Errorf("%s: added %d, shared %d, member's points %d (fresh %d); want added 1, shared %d, points %d (fresh 1)",
-					tc.name, r.Added, r.Shared, r.MemberPoints, r.MemberFresh, wantShared, tc.member)
+			wantPoints := tc.member
+			if tc.bound && st.Engine() == store.Postgres {
+				wantPoints = tc.own
+			}
+			if r.Added != 1 || r.Shared != wantShared || r.MemberPoints != wantPoints || r.MemberFresh != 1 || r.OpenResetBelow != tc.resetBelow {
+				t.Errorf("%s: added %d, shared %d, member's points %d (fresh %d), open reset %d; want added 1, shared %d, points %d (fresh 1), open reset %d",
+					tc.name, r.Added, r.Shared, r.MemberPoints, r.MemberFresh, r.OpenResetBelow, wantShared, wantPoints, tc.resetBelow)
+			}
+			if r.ConfigSame != 1 || r.Config != "" {
+				t.Errorf("%s: settings returned %q (same %d) with the row written; want them left out (same 1)", tc.name, r.Config, r.ConfigSame)
+			}
+			// Again for the same case: it has its row now, so nothing is written and the
+			// settings come back for the caller to evaluate the case with.
+			if err := st.InTx(ctx, func(tx *store.Tx) error {
+				var err error
+				r, err = tx.Queries().EscalationCaseAddingPoints(ctx, query.EscalationCaseAddingPointsParams{ID: c.ID, Now: now.UnixMilli(),
+					ConfigMd5: hex.EncodeToString(sum[:]), Type: string(c.Type), Reason: c.Reason, Metadata: "{}", CreatedAt: c.CreatedAt.UnixMilli(),
+					Points: 1, CountsUntil: until.UnixMilli(), Top: 10})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if r.Added != 0 || r.ConfigSame != 0 || r.Config != text || r.MemberPoints != tc.member+1 || r.Points != 1 {
+				t.Errorf("%s, again: added %d, settings %d bytes (same %d), member's points %d, case's %d; want nothing added, the settings (%d bytes), points %d and 1",
+					tc.name, r.Added, len(r.Config), r.ConfigSame, r.MemberPoints, r.Points, len(text), tc.member+1)
 			}
 			kept, err := escalation.MemberPointsForTest(esc, guild, u, now)
 			if err != nil {

@@ -197,30 +197,33 @@ func (s *Service) evaluatedConfig(guildID discord.GuildID, caseID int64) (Config
 // wrote it (ch.Case); the statement writes the row only when the stored settings (by their
 // md5) and case are those, and otherwise only reads. ok is false when there is nothing to
 // guess: no settings parsed yet, a case that was counting already or carries no points.
-func (s *Service) guess(guildID discord.GuildID, ch cases.Changed, nowMS int64) (query.EscalationCaseAddingPointsParams, bool) {
+//
+// text is the settings' text the guess was made from: the statement returns the stored text
+// only when it is another (ConfigSame says it is this one).
+func (s *Service) guess(guildID discord.GuildID, ch cases.Changed, nowMS int64) (g query.EscalationCaseAddingPointsParams, text string, ok bool) {
 	if ch.Before != "" && ch.Before != cases.Pending {
-		return query.EscalationCaseAddingPointsParams{}, false
+		return g, "", false
 	}
 	s.parsedMu.Lock()
 	p, ok := s.parsed[guildID]
 	s.parsedMu.Unlock()
 	if !ok || p.cfg.Empty() {
-		return query.EscalationCaseAddingPointsParams{}, false
+		return g, "", false
 	}
 	c := ch.Case
 	pts, until, ok := pointsFor(p.cfg, c.Type, c.Reason, c.Metadata, c.CreatedAt)
 	if !ok || until.UnixMilli() <= nowMS {
-		return query.EscalationCaseAddingPointsParams{}, false
+		return g, "", false
 	}
 	meta := []byte("{}") // as the cases package stores metadata
 	if len(c.Metadata) > 0 {
 		var err error
 		if meta, err = json.Marshal(c.Metadata); err != nil {
-			return query.EscalationCaseAddingPointsParams{}, false
+			return g, "", false
 		}
 	}
 	return query.EscalationCaseAddingPointsParams{ID: ch.ID, Now: nowMS, ConfigMd5: p.md5, Type: string(c.Type), Reason: c.Reason,
-		Metadata: string(meta), CreatedAt: c.CreatedAt.UnixMilli(), Points: int64(pts), CountsUntil: until.UnixMilli(), Top: p.top}, true
+		Metadata: string(meta), CreatedAt: c.CreatedAt.UnixMilli(), Points: int64(pts), CountsUntil: until.UnixMilli(), Top: p.top}, p.text, true
 }
 
 // ErrStale is returned by Update when the settings changed since the version the change
@@ -336,14 +339,20 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 			var row query.EscalationConfigAndCaseRow
 			var err error
 			var g query.EscalationCaseAddingPointsParams
+			var guessed string
 			ok := false
 			if len(changed) == 1 {
-				g, ok = s.guess(guildID, ch, nowMS)
+				g, guessed, ok = s.guess(guildID, ch, nowMS)
 			}
 			if ok {
 				a, aerr := q.EscalationCaseAddingPoints(ctx, g)
 				if aerr != nil {
 					return fmt.Errorf("read case id %d: %w", ch.ID, aerr)
+				}
+				if a.ConfigSame == 1 {
+					// The stored settings are those the guess was made from (by their md5):
+					// the statement did not send them back.
+					a.Config = guessed
 				}
 				row = query.EscalationConfigAndCaseRow{Config: a.Config, ID: a.ID, GuildID: a.GuildID, UserID: a.UserID, Number: a.Number,
 					Type: a.Type, Status: a.Status, Reason: a.Reason, Metadata: a.Metadata, CreatedAt: a.CreatedAt, Points: a.Points,

@@ -338,6 +338,7 @@ type EscalationCaseAddingPointsParams struct {
 
 type EscalationCaseAddingPointsRow struct {
 	Config         string
+	ConfigSame     int64
 	ID             int64
 	GuildID        int64
 	UserID         int64

@@ -76,7 +76,8 @@ func (q *Queries) AddCasePointsShared(ctx context.Context, arg query.AddCasePoin
 // row (InsertCasePoints). The member's points returned are those read before the row, as
 // AddCasePoints returns them; no lock to take, so shared is 0. The metadata is compared as
 // stored text (cases writes it as encoding/json does): a difference in spelling alone only
-// makes the caller read and write in two steps.
+// makes the caller read and write in two steps. When it writes the row, it says the settings
+// are the caller's (ConfigSame) instead of returning them, as PostgreSQL's does.
 func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg query.EscalationCaseAddingPointsParams) (query.EscalationCaseAddingPointsRow, error) {
 	r, err := q.q.EscalationConfigAndCase(ctx, sqlitedb.EscalationConfigAndCaseParams{ID: arg.ID, Now: arg.Now})
 	if err != nil {
@@ -97,5 +98,7 @@ func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg query.Esca
 		return query.EscalationCaseAddingPointsRow{}, err
 	}
 	out.Added, out.Points, out.CountsUntil = 1, arg.Points, arg.CountsUntil
+	// As PostgreSQL's: the caller has the text it computed the md5 from.
+	out.Config, out.ConfigSame = "", 1
 	return out, nil
 }

@@ -154,7 +154,7 @@ func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationPa
 }
 
 const escalationCaseAddingPoints = `-- name: EscalationCaseAddingPoints :one
-SELECT CAST(r.r_config AS TEXT) AS config, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
+SELECT CAST(r.r_config AS TEXT) AS config, CAST(CASE WHEN r.r_config_same THEN 1 ELSE 0 END AS BIGINT) AS config_same, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
     CAST(r.r_user_id AS BIGINT) AS user_id, CAST(r.r_number AS BIGINT) AS number, CAST(r.r_type AS TEXT) AS type,
     CAST(r.r_status AS TEXT) AS status, CAST(r.r_reason AS TEXT) AS reason, CAST(r.r_metadata AS JSONB) AS metadata,
     CAST(r.r_created_at AS BIGINT) AS created_at, CAST(r.r_points AS BIGINT) AS points, CAST(r.r_counts_until AS BIGINT) AS counts_until,
@@ -181,6 +181,7 @@ type EscalationCaseAddingPointsParams struct {
 
 type EscalationCaseAddingPointsRow struct {
 	Config         string
+	ConfigSame     int64
 	ID             int64
 	GuildID        int64
 	UserID         int64
@@ -204,7 +205,10 @@ type EscalationCaseAddingPointsRow struct {
 // (AddCasePoints) in the same statement: added is then 1, shared says the lock's mode, and
 // member_points, fresh and open_reset_below are what AddCasePoints returns (the member's
 // points without this row, read under the lock). escalation_case_adding_points (migration
-// 00029) says why.
+// 00029) says why. config_same is 1 when the stored settings' md5 is config_md5 and the case
+// got its points row: config is then ” (the caller has the text; migration 00034), and
+// member_points may be a lower bound of the member's points that settles the evaluation
+// (at or above top and every open firing's reset level).
 func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg EscalationCaseAddingPointsParams) (EscalationCaseAddingPointsRow, error) {
 	row := q.db.QueryRowContext(ctx, escalationCaseAddingPoints,
 		arg.ID,
@@ -221,6 +225,7 @@ func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg Escalation
 	var i EscalationCaseAddingPointsRow
 	err := row.Scan(
 		&i.Config,
+		&i.ConfigSame,
 		&i.ID,
 		&i.GuildID,
 		&i.UserID,

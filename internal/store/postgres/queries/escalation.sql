@@ -60,8 +60,11 @@ WHERE c.id = sqlc.arg(id);
 -- (AddCasePoints) in the same statement: added is then 1, shared says the lock's mode, and
 -- member_points, fresh and open_reset_below are what AddCasePoints returns (the member's
 -- points without this row, read under the lock). escalation_case_adding_points (migration
--- 00029) says why.
-SELECT CAST(r.r_config AS TEXT) AS config, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
+-- 00029) says why. config_same is 1 when the stored settings' md5 is config_md5 and the case
+-- got its points row: config is then '' (the caller has the text; migration 00034), and
+-- member_points may be a lower bound of the member's points that settles the evaluation
+-- (at or above top and every open firing's reset level).
+SELECT CAST(r.r_config AS TEXT) AS config, CAST(CASE WHEN r.r_config_same THEN 1 ELSE 0 END AS BIGINT) AS config_same, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
     CAST(r.r_user_id AS BIGINT) AS user_id, CAST(r.r_number AS BIGINT) AS number, CAST(r.r_type AS TEXT) AS type,
     CAST(r.r_status AS TEXT) AS status, CAST(r.r_reason AS TEXT) AS reason, CAST(r.r_metadata AS JSONB) AS metadata,
     CAST(r.r_created_at AS BIGINT) AS created_at, CAST(r.r_points AS BIGINT) AS points, CAST(r.r_counts_until AS BIGINT) AS counts_until,
