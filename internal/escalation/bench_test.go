@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,7 +36,8 @@ import (
 // from /proc/PID/schedstat; left out when the server is not on this machine) and the
 // benchmark process's own (client-us), and cpu-on/off, the ratio of the two totals (off over
 // on): the throughput ratio a machine that only runs this benchmark, CPU-bound, would show.
-// Unlike warns/s, CPU time barely moves with what else the machine runs, so it shows what
+// off-allocs and on-allocs are the benchmark process's heap allocations per warning.
+// Unlike warns/s, CPU time moves less with what else the machine runs, so it shows what
 // escalation costs on a shared machine, where the throughputs of both settings are set by
 // the load instead. Each setting's store has its connections' application name
 // (benchAppName-off, -on), so each phase's server CPU is its own backends'.
@@ -49,10 +51,11 @@ func BenchmarkWarnCreation(b *testing.B) {
 			var offT, onT time.Duration
 			var offC, onC phaseCPU
 			phase := func(w *warnBench, n int, t *time.Duration, c *phaseCPU) {
-				s0, c0 := w.cpu.read(b), clientCPU()
+				s0, c0, a0 := w.cpu.read(b), clientCPU(), heapAllocs()
 				*t += w.run(b, n)
 				c.server += w.cpu.read(b) - s0
 				c.client += clientCPU() - c0
+				c.allocs += heapAllocs() - a0
 			}
 			b.ResetTimer()
 			for done, i := 0, 0; done < b.N; i++ {
@@ -69,6 +72,8 @@ func BenchmarkWarnCreation(b *testing.B) {
 			b.ReportMetric(float64(b.N)/offT.Seconds(), "off-warns/s")
 			b.ReportMetric(float64(b.N)/onT.Seconds(), "on-warns/s")
 			b.ReportMetric(offT.Seconds()/onT.Seconds(), "on/off")
+			b.ReportMetric(float64(offC.allocs)/float64(b.N), "off-allocs")
+			b.ReportMetric(float64(onC.allocs)/float64(b.N), "on-allocs")
 			if off.cpu.ok() && on.cpu.ok() {
 				per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
 				b.ReportMetric(per(offC.server), "off-server-us")
@@ -85,8 +90,12 @@ func BenchmarkWarnCreation(b *testing.B) {
 // carry, by which serverCPU finds their backends.
 const benchAppName = "gavel-bench-warn-creation"
 
-// phaseCPU is the CPU time one setting's phases used: the server's and the benchmark's own.
-type phaseCPU struct{ server, client time.Duration }
+// phaseCPU is the CPU time one setting's phases used, the server's and the benchmark's own,
+// and the heap allocations the benchmark's process made in them.
+type phaseCPU struct {
+	server, client time.Duration
+	allocs         uint64
+}
 
 // serverCPU reads the CPU time PostgreSQL's backends serving the benchmark have used, from
 // /proc (the server runs on this machine, as in CI and the dev setup); nil or !ok when it
@@ -145,6 +154,13 @@ func (c *serverCPU) read(b *testing.B) time.Duration {
 		b.Fatal(err)
 	}
 	return total
+}
+
+// heapAllocs is how many heap objects this process has allocated so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // clientCPU is the CPU time this process has used (user and system).
