@@ -7,6 +7,7 @@ import (
 
 	"github.com/gavelbot/gavel/internal/app"
 	"github.com/gavelbot/gavel/internal/cases"
+	"github.com/gavelbot/gavel/internal/clock"
 	"github.com/gavelbot/gavel/internal/discord"
 	"github.com/gavelbot/gavel/internal/expiry"
 )
@@ -30,7 +31,12 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 	if err := w.s.BanAs(w.guild, w.owner, w.other, "by gavel, before the crash"); err != nil {
 		t.Fatal(err)
 	}
-	ends := time.Now().Add(2 * time.Second)
+	// gavel's clock is a manual one, ahead of the cases' real creation times (so they are old
+	// enough to reconcile at once): the unban falls due when the test moves it, after both
+	// cases are reconciled, and not when some real seconds have passed, which a busy -race
+	// run could spend before reconciling the plain ban.
+	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond).Add(time.Minute))
+	ends := clk.Now().Add(time.Hour)
 	tempban, err := cs.Create(ctx, cases.New{GuildID: discord.GuildID(w.guild), UserID: discord.UserID(w.target), ModeratorID: discord.UserID(w.mod),
 		Type: cases.Tempban, Status: cases.Pending, Reason: "crashed", ExpiresAt: ends})
 	if err != nil {
@@ -41,7 +47,7 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.start(t, app.WithReconcileAge(time.Millisecond))
+	w.start(t, app.WithReconcileAge(time.Millisecond), app.WithClock(clk))
 
 	waitFor(t, "the tempban reconciled and its unban scheduled", func() bool {
 		c, err := cs.Get(ctx, tempban.ID)
@@ -51,6 +57,16 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 		acts, err := exp.OfCase(ctx, tempban.ID)
 		return err == nil && len(acts) == 1 && acts[0].Kind == expiry.Unban && acts[0].RunAt.Equal(ends.Truncate(time.Millisecond))
 	})
+	var c cases.Case
+	waitFor(t, "the plain ban reconciled", func() bool {
+		c, err = cs.Get(ctx, ban.ID)
+		return err == nil && c.Status != cases.Pending
+	})
+	if c.Status != cases.Active {
+		t.Fatalf("ban case = %+v; want active", c)
+	}
+
+	clk.Advance(2 * time.Hour)
 	waitFor(t, "the reconciled tempban lifted when due", func() bool {
 		c, err := cs.Get(ctx, tempban.ID)
 		_, banned := w.s.Banned(w.guild, w.target)
@@ -61,9 +77,8 @@ func TestReconciledTempbanGetsItsExpiry(t *testing.T) {
 		t.Errorf("lift case = %+v, %v; want an active UNBAN lifting case #1", lift, err)
 	}
 
-	c, err := cs.Get(ctx, ban.ID)
-	if err != nil || c.Status != cases.Active {
-		t.Fatalf("ban case = %+v, %v; want active", c, err)
+	if c, err = cs.Get(ctx, ban.ID); err != nil || c.Status != cases.Active {
+		t.Fatalf("ban case after the lift = %+v, %v; want active", c, err)
 	}
 	if acts, err := exp.OfCase(ctx, ban.ID); err != nil || len(acts) != 0 {
 		t.Errorf("a permanent ban's expiries = %+v, %v; want none", acts, err)
