@@ -660,7 +660,8 @@ func (rt *Router) subject(ctx context.Context, guildID discord.GuildID, userID d
 
 // onComponent handles a click on one of gavel's buttons (the case list's pages): the
 // clicked message is replaced with the tool's answer, within Discord's 3 seconds (a page is
-// one indexed query); a refusal is told to the one who clicked only.
+// one indexed query), or after acknowledging the click when the tool's work is slow
+// (tools.Tool.ClickDefers); a refusal is told to the one who clicked only.
 func (rt *Router) onComponent(e *events.ComponentInteractionCreate) {
 	id, token := int64(e.ID()), e.Token()
 	if _, ok := rt.begin(); !ok {
@@ -699,14 +700,30 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 	// it is answered (settleAnswered): a click replayed to the guild's shard's next owner (a
 	// RESUME repeats it) is then dropped instead of run a second time.
 	var settle func()
+	// deferred: the click was acknowledged (DEFERRED_UPDATE_MESSAGE), and its answer edits
+	// the clicked message (@original) or follows up, as respond does.
+	deferred := false
 	respond := func(r discord.Response) bool {
 		if settle != nil {
 			settle()
 			settle = nil
 		}
-		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		if err := rt.cfg.Port.Respond(rctx, id, token, r); err != nil {
+		var err error
+		if deferred {
+			// Its own deadline: a click that used up its time must still be answered.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replyTimeout)
+			defer cancel()
+			if r.Type == discord.RespondUpdate {
+				err = rt.cfg.Port.EditOriginal(rctx, token, r.Message)
+			} else {
+				_, err = rt.cfg.Port.Followup(rctx, token, r.Message)
+			}
+		} else {
+			rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			err = rt.cfg.Port.Respond(rctx, id, token, r)
+		}
+		if err != nil {
 			log.Error("answering a click", "err", err)
 			return false
 		}
@@ -729,6 +746,24 @@ func (rt *Router) handleComponent(ctx context.Context, id int64, token string, c
 		return
 	}
 	settle = func() { rt.settleAnswered(ctx, call.GuildID, ev, tool.ClickCommand, false, log) }
+	if tool.ClickDefers {
+		// Discord allows 3 seconds for the first answer, which a tool that acts (with its
+		// DMs and Discord calls) cannot promise; the acknowledgement buys 15 minutes.
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := rt.cfg.Port.Respond(dctx, id, token, discord.Response{Type: discord.RespondDeferredUpdate})
+		cancel()
+		if err != nil {
+			if discord.IsCode(err, discord.CodeAlreadyAcknowledged) {
+				// A replay of a click that the process holding its guild's shard before
+				// acknowledged: that process answers it (settleAnswered).
+				log.Info("the click was acknowledged by another handling of it, which answers it", "err", err)
+				return
+			}
+			log.Error("acknowledging a click", "err", err)
+			return
+		}
+		deferred = true
+	}
 	sub, err := rt.interactionSubject(ctx, call.GuildID, call.User.ID, call.Roles, member.Permissions, tool.ClickCommand)
 	if err != nil {
 		rt.cfg.Metrics.Command(tool.ClickCommand, outcomeFailed)

@@ -91,7 +91,8 @@ func newEscalation(env *Env) *Tool {
 	t := &escalationTool{env: env}
 	// A click needs the right to see points; deciding then needs the action's own right
 	// (decide), as the approve and deny commands do.
-	return &Tool{Spec: escalationSpec(), Run: t.run, ComponentPrefix: escalation.ComponentPrefix, ClickCommand: "points", Click: t.click}
+	return &Tool{Spec: escalationSpec(), Run: t.run, ComponentPrefix: escalation.ComponentPrefix, ClickCommand: "points", Click: t.click,
+		ClickDefers: true}
 }
 
 func newPoints(env *Env) *Tool {

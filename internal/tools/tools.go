@@ -147,6 +147,11 @@ type Tool struct {
 	ClickCommand string
 	// Click answers a click with the new content of the clicked message.
 	Click func(ctx context.Context, call Call, customID string) Reply
+	// ClickDefers says Click does slow work before it answers (approving an escalation runs
+	// its action, DMs and Discord calls included): the router acknowledges the click first
+	// (DEFERRED_UPDATE_MESSAGE) instead of risking Discord's 3 seconds, then edits the
+	// clicked message with the answer or sends it as a follow-up.
+	ClickDefers bool
 	// Suggest, when set, answers autocomplete: the choices for the option focused of the
 	// leaf command, given what has been typed in it so far (at most discord.MaxChoices).
 	Suggest func(ctx context.Context, call Call, leaf *commands.Spec, focused, typed string) []discord.Choice
