@@ -29,7 +29,8 @@ func TestCommandStopsWhenItsShardIsLost(t *testing.T) {
 	// until something stops it.
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
 	w, st, cfg := newLeasedWorld(t, held)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The bound only ends a hang (the waits inside have minutes each under load).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	a, err := newTestApp(ctx, cfg, quietLogger(), app.WithClock(clk))
@@ -98,7 +99,8 @@ func TestExplicitShardListsClaimTheirGuildsExpiries(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.dbURL = storetest.MigratedURL(t, store.Postgres) // skips without PostgreSQL
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The bound only ends a hang (the waits inside have minutes each under load).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	shardOf := func(g discordtest.ID) int { return int((uint64(g) >> 22) % 2) }
 	// A second guild, on the other shard, with its owner, gavel and a member to ban.

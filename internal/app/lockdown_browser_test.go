@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -30,7 +29,7 @@ func TestLockdownOnRaidsPageInBrowser(t *testing.T) {
 	browser := startBrowser(t, chrome)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+		ctx, cancel := context.WithTimeout(browser, eventBound)
 		defer cancel()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			body, _ := chromedp.Run(browser, chromedp.Text(chromedp.CSS("body")))
@@ -39,7 +38,7 @@ func TestLockdownOnRaidsPageInBrowser(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(browser, 10*time.Second)
+		ctx, cancel := context.WithTimeout(browser, eventBound)
 		defer cancel()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {

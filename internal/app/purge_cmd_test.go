@@ -96,7 +96,7 @@ func (w *channelWorld) start(t *testing.T, opts ...app.Option) (stop func()) {
 			if err != nil {
 				t.Errorf("Run: %v", err)
 			}
-		case <-time.After(20 * time.Second):
+		case <-time.After(eventBound):
 			t.Fatal("Run did not return after the context ended")
 		}
 	}

@@ -63,7 +63,8 @@ func TestCommandInFlightWhenTheLeaseIsLostIsAnsweredByTheNextOwner(t *testing.T)
 	t.Parallel()
 	held := clock.NewManual(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
 	w, st, cfg := newLeasedWorld(t, held)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The bound only ends a hang (the waits inside have minutes each under load).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	clk := clock.NewManual(time.Now().UTC().Truncate(time.Millisecond))
 	start := func() (*app.App, context.CancelFunc, chan error) {
@@ -153,7 +154,8 @@ func TestExpiryPollerLooksAgainOnceTheShardCountIsKnown(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	w.shards = "0"
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The bound only ends a hang (the waits inside have minutes each under load).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st, err := store.OpenURL(ctx, w.dbURL, store.Options{})
 	if err != nil {

@@ -76,7 +76,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	browser := startBrowser(t, chrome)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+		ctx, cancel := context.WithTimeout(browser, eventBound)
 		defer cancel()
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			loc, _ := chromedp.Run(browser, chromedp.Location())
@@ -86,7 +86,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	text := func(sel string) string {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(browser, 10*time.Second)
+		ctx, cancel := context.WithTimeout(browser, eventBound)
 		defer cancel()
 		v, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 		if err != nil {
@@ -120,7 +120,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	inPage := func(sel, act string) chromedp.Action[chromedp.Void] {
 		js := fmt.Sprintf(`(() => { const e = document.readyState === 'complete' && document.querySelector(%q); if (!e) return false; %s })()`, sel, act)
 		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			_, err := chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(eventBound))(ctx, tg)
 			return err
 		}))
 	}
@@ -142,7 +142,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			return r.width > 0 && r.height > 0 ? [r.left + r.width / 2, r.top + r.height / 2] : null;
 		})()`, sel)
 		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			xy, err := chromedp.Poll[[]float64](js, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			xy, err := chromedp.Poll[[]float64](js, chromedp.WithPollingTimeout(eventBound))(ctx, tg)
 			if err != nil {
 				return err
 			}
@@ -152,7 +152,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	rows := func(want int) chromedp.Action[chromedp.Void] {
 		return settled(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll('.case-row').length === %d`, want), chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+			_, err := chromedp.Poll[bool](fmt.Sprintf(`document.querySelectorAll('.case-row').length === %d`, want), chromedp.WithPollingTimeout(eventBound))(ctx, tg)
 			return err
 		}))
 	}
