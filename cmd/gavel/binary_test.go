@@ -298,7 +298,7 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	// The waits below are for events; their bound only keeps a broken build from hanging
 	// the run (2 minutes: under CI's -race pass at load 26 on two cores, the race-built
 	// process had not logged a line after 20 s).
-	waitUntil(t, 2*time.Minute, "gavel to serve the guild", func() bool {
+	waitUntil(t, hangBound, "gavel to serve the guild", func() bool {
 		return strings.Contains(stderr.String(), `msg="serving guild"`)
 	})
 
@@ -306,14 +306,14 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	const banRoute = "PUT /guilds/{guild_id}/bans/{user_id}"
 	fake.SetLatency(banRoute, time.Hour)
 	ia := fake.SlashCommand(guild, general, mod, "ban", discordtest.UserOpt("user", target), discordtest.StringOpt("reason", "raid"))
-	waitUntil(t, 2*time.Minute, "the ban to reach Discord", func() bool {
+	waitUntil(t, hangBound, "the ban to reach Discord", func() bool {
 		return fake.FaultStats().Routes[banRoute].Delayed > 0
 	})
 
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 2*time.Minute, "gavel to start shutting down", func() bool {
+	waitUntil(t, hangBound, "gavel to start shutting down", func() bool {
 		return strings.Contains(stderr.String(), "shutting down: finishing the commands in flight")
 	})
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
@@ -324,7 +324,7 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 		if err != nil {
 			t.Fatalf("gavel exited with %v:\n%s", err, stderr.String())
 		}
-	case <-time.After(25 * time.Second):
+	case <-time.After(hangBound):
 		t.Fatalf("gavel did not stop after the second interrupt:\n%s", stderr.String())
 	}
 	logs := stderr.String()
@@ -378,7 +378,7 @@ func TestSecondInterruptStopsAtOnce(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(runCtx) }()
-	waitUntil(t, 2*time.Minute, "the next start to settle the pending case", func() bool {
+	waitUntil(t, hangBound, "the next start to settle the pending case", func() bool {
 		return caseOne().Status != cases.Pending
 	})
 	if k := caseOne(); k.Status != cases.Active {

@@ -90,11 +90,18 @@ func (p *gavelProcess) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("gavel exited with %v; stderr:\n%s", err, p.stderr.String())
 		}
-	case <-time.After(30 * time.Second):
-		t.Errorf("gavel did not stop within 30s of SIGINT")
+	case <-time.After(hangBound):
+		t.Errorf("gavel did not stop within %v of SIGINT", hangBound)
 	}
 }
 
+// hangBound bounds a wait on a gavel process (serving, acting, stopping): only a failing test
+// reaches it, so it is long. gavel's processes run under -race on a shared 2-core machine,
+// where 10 to 30 s bounds ran out at load 20 on work that takes a second when quiet.
+const hangBound = 3 * time.Minute
+
+// waitUntil waits for cond, looked at every 20 ms, and fails the test when within (a bound
+// that only ends a hang) runs out.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
@@ -150,7 +157,8 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 		"DISCORD_TOKEN": fake.Token(), "GAVEL_DISCORD_API_URL": fake.APIURL(), "GAVEL_DISCORD_GATEWAY_URL": fake.GatewayURL,
 		"GAVEL_DISCORD_GUILDS": guild.String(), "GAVEL_DATABASE_URL": dbURL, "GAVEL_EXPIRY_POLL_INTERVAL": "200ms",
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// The bound only ends a hang (the waits inside have minutes each under load).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
 	first := startGavel(t, bin, env)
@@ -158,7 +166,7 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("WaitReady: %v; stderr:\n%s", err, first.stderr.String())
 	}
 	fake.SendMessage(general, mod, "$tempban <@"+target.String()+"> -d 1m raid")
-	waitUntil(t, 20*time.Second, "the tempban", func() bool {
+	waitUntil(t, hangBound, "the tempban", func() bool {
 		for _, m := range fake.Messages(general) {
 			if m.AuthorID == fake.BotID() && strings.Contains(m.Content, "Case #1") {
 				return true
@@ -186,14 +194,14 @@ func TestExpirySurvivesSIGKILL(t *testing.T) {
 	}
 
 	second := startGavel(t, bin, env)
-	waitUntil(t, 30*time.Second, "the unban after the restart", func() bool { _, banned := fake.Banned(guild, target); return !banned })
-	waitUntil(t, 10*time.Second, "the UNBAN case", func() bool {
+	waitUntil(t, hangBound, "the unban after the restart", func() bool { _, banned := fake.Banned(guild, target); return !banned })
+	waitUntil(t, hangBound, "the UNBAN case", func() bool {
 		c, err := cs.GetByNumber(ctx, discord.GuildID(guild), 2)
 		return err == nil && c.Status == cases.Active
 	})
 	// The action is done, in the transaction that recorded the UNBAN: nothing is left that a
 	// second, wrong, run could take.
-	waitUntil(t, 10*time.Second, "the unban's action done", func() bool {
+	waitUntil(t, hangBound, "the unban's action done", func() bool {
 		c, err := cs.GetByNumber(ctx, discord.GuildID(guild), 1)
 		if err != nil {
 			return false
@@ -292,7 +300,7 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 	// The first process takes every shard; the two that join take theirs from it (it
 	// hands them back with their sessions).
 	procs := []*gavelProcess{startGavel(t, bin, env)}
-	waitUntil(t, time.Minute, "the first process to hold every shard", func() bool {
+	waitUntil(t, hangBound, "the first process to hold every shard", func() bool {
 		for _, n := range owners() {
 			return n == shardCount
 		}
@@ -302,7 +310,7 @@ func TestThreePollersRunEachActionOnce(t *testing.T) {
 		procs = append(procs, startGavel(t, bin, env))
 	}
 	// The unbans fall due once the processes have divided the shards, one each.
-	waitUntil(t, 2*time.Minute, "the three processes to hold a shard each", func() bool { return len(owners()) == shardCount })
+	waitUntil(t, hangBound, "the three processes to hold a shard each", func() bool { return len(owners()) == shardCount })
 	var ns []cases.New
 	for _, u := range users {
 		ns = append(ns, cases.New{GuildID: discord.GuildID(userGuild[u]), UserID: discord.UserID(u), ModeratorID: discord.UserID(owner), Type: cases.Tempban,

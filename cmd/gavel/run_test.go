@@ -106,7 +106,7 @@ func TestRunConnectsAndShutsDown(t *testing.T) {
 	}
 	// Both, since the guild can be served before the gateway's open returns: stopping in
 	// between would skip the lines the documentation's sample shows.
-	if _, err := stderr.waitFor(10*time.Second, nil, func(s string) bool {
+	if _, err := stderr.waitFor(hangBound, nil, func(s string) bool {
 		return strings.Contains(s, `msg="serving guild"`) && strings.Contains(s, `msg="connected to Discord"`)
 	}); err != nil {
 		t.Fatalf("run never logged the guild it serves (%v); stderr:\n%s", err, stderr.String())

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gavelbot/gavel/internal/discordtest"
 )
@@ -53,7 +52,7 @@ func TestSecondRunOnSQLiteRefuses(t *testing.T) {
 	}
 	first, out, exited := start()
 	// The bound only keeps a broken build from hanging the run: the wait is for the event.
-	waitUntil(t, 30*time.Second, "the first gavel run to serve the guild", func() bool {
+	waitUntil(t, hangBound, "the first gavel run to serve the guild", func() bool {
 		return strings.Contains(out.String(), `msg="serving guild"`)
 	})
 
@@ -80,7 +79,7 @@ func TestSecondRunOnSQLiteRefuses(t *testing.T) {
 	}
 	<-exited
 	_, out2, _ := start()
-	waitUntil(t, 30*time.Second, "a gavel run to start once the first was killed", func() bool {
+	waitUntil(t, hangBound, "a gavel run to start once the first was killed", func() bool {
 		return strings.Contains(out2.String(), `msg="serving guild"`)
 	})
 }

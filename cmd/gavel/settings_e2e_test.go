@@ -90,7 +90,7 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 	}
 
 	b := startGavel(t, bin, env)
-	waitUntil(t, 2*time.Minute, "B to hold both shards, serve G and listen for changes", func() bool {
+	waitUntil(t, hangBound, "B to hold both shards, serve G and listen for changes", func() bool {
 		// A lease is taken before its shard connects, and shard 0's guild can be served before
 		// shard 1 has identified: a message sent then has no session to go to (Discord drops
 		// it too). G is served once B logs G itself.
@@ -102,7 +102,7 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 	w.waitPosted(t, ctx, "B's answer to $warn", func() bool { return len(w.replies(g)) == 1 })
 
 	a := startGavel(t, bin, env)
-	waitUntil(t, 2*time.Minute, "A to take shard 1 from B", holds(map[int]*gavelProcess{0: b, 1: a}))
+	waitUntil(t, hangBound, "A to take shard 1 from B", holds(map[int]*gavelProcess{0: b, 1: a}))
 
 	said := botSaid()
 	typed := time.Now()
@@ -122,12 +122,12 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 		return at, true
 	}
 	var heardB, heardA time.Time
-	waitUntil(t, 30*time.Second, "B to drop its copy of G's settings", func() bool {
+	waitUntil(t, hangBound, "B to drop its copy of G's settings", func() bool {
 		var ok bool
 		heardB, ok = heard(b)
 		return ok
 	})
-	waitUntil(t, 30*time.Second, "A to hear its own announcement", func() bool {
+	waitUntil(t, hangBound, "A to hear its own announcement", func() bool {
 		var ok bool
 		heardA, ok = heard(a)
 		return ok
@@ -137,7 +137,7 @@ func TestSettingsChangedInOneProcessReachTheOthers(t *testing.T) {
 
 	// G's shard goes back to B, whose next read of G's settings comes from the database.
 	a.stop(t)
-	waitUntil(t, 2*time.Minute, "B to take shard 1 back", holds(map[int]*gavelProcess{0: b, 1: b}))
+	waitUntil(t, hangBound, "B to take shard 1 back", holds(map[int]*gavelProcess{0: b, 1: b}))
 	fake.SendMessage(w.channel[g], w.owner, fmt.Sprintf("!warn <@%s> after the change --silent", w.targets[g][1]))
 	w.waitPosted(t, ctx, "B's answer to !warn", func() bool { return len(w.replies(g)) == 2 })
 	c, err := w.cs.GetByNumber(ctx, discord.GuildID(g), 2)

@@ -86,7 +86,7 @@ func TestWebCommand(t *testing.T) {
 		case addr = <-serving:
 		case c := <-code:
 			t.Fatalf("gavel web exited with %d before serving: %s", c, stderr.String())
-		case <-time.After(30 * time.Second):
+		case <-time.After(hangBound):
 			t.Fatalf("gavel web never said it was serving: %s", stderr.String())
 		}
 		resp, err := http.Get("http://" + addr + "/")
