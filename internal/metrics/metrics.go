@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +33,17 @@ type Metrics struct {
 	cases         *prometheus.CounterVec
 	modlog        *prometheus.CounterVec
 
-	callCounters sync.Map // callKey → prometheus.Counter of discordCalls
+	callMu       sync.Mutex                 // serializes adding to callCounters
+	callCounters atomic.Pointer[callSeries] // read without a lock on every REST call
 }
+
+// callSeries are the counters of gavel_discord_calls_total, by status and then by route
+// ("PUT /guilds/{id}/bans/{id}"). The series are few (route templates times statuses), so
+// their counters are kept: looking one up by its label values hashed and checked them on
+// every call, 2% of gavel's CPU per command. A map is never changed once published: a new
+// series publishes a copy. Keyed so that a lookup needs no string of its own: the route is
+// built in a buffer on the stack and looked up as m[string(b)], which does not allocate.
+type callSeries map[int]map[string]prometheus.Counter
 
 // New registers gavel's metrics, and the Go runtime and process collectors, on a new registry.
 func New() *Metrics {
@@ -96,23 +106,40 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) Command(name, outcome string) { m.commands.WithLabelValues(name, outcome).Inc() }
 
 // DiscordCall counts one REST call.
-func (m *Metrics) DiscordCall(route string, status int) {
-	key := callKey{route, status}
-	if c, ok := m.callCounters.Load(key); ok {
-		c.(prometheus.Counter).Inc()
+func (m *Metrics) DiscordCall(route string, status int) { m.discordCall([]byte(route), status) }
+
+// discordCall counts one REST call to route, which it does not keep.
+func (m *Metrics) discordCall(route []byte, status int) {
+	if p := m.callCounters.Load(); p != nil {
+		if c, ok := (*p)[status][string(route)]; ok {
+			c.Inc()
+			return
+		}
+	}
+	m.callMu.Lock()
+	defer m.callMu.Unlock()
+	old := callSeries{}
+	if p := m.callCounters.Load(); p != nil {
+		old = *p
+	}
+	if c, ok := old[status][string(route)]; ok { // added meanwhile
+		c.Inc()
 		return
 	}
-	c := m.discordCalls.WithLabelValues(route, strconv.Itoa(status))
-	m.callCounters.Store(key, c)
+	r := string(route)
+	c := m.discordCalls.WithLabelValues(r, strconv.Itoa(status))
+	next := make(callSeries, len(old)+1)
+	for st, byRoute := range old {
+		next[st] = byRoute
+	}
+	byRoute := make(map[string]prometheus.Counter, len(old[status])+1)
+	for k, v := range old[status] {
+		byRoute[k] = v
+	}
+	byRoute[r] = c
+	next[status] = byRoute
+	m.callCounters.Store(&next)
 	c.Inc()
-}
-
-// callKey names a series of gavel_discord_calls_total. The series are few (route templates
-// times statuses), so their counters are kept: looking one up by its label values hashed
-// and checked them on every call, 2% of gavel's CPU per command.
-type callKey struct {
-	route  string
-	status int
 }
 
 // ActionLatency records how long an action took.
@@ -230,7 +257,12 @@ func (m *Metrics) Transport(next http.RoundTripper) http.RoundTripper {
 		if err == nil {
 			status = resp.StatusCode
 		}
-		m.DiscordCall(r.Method+" "+RouteTemplate(r.URL.Path), status)
+		// The series' name in a buffer on the stack: a call to a route seen before allocates
+		// nothing here (it runs on every REST call).
+		var buf [128]byte
+		b := append(buf[:0], r.Method...)
+		b = append(b, ' ')
+		m.discordCall(appendRouteTemplate(b, r.URL.Path), status)
 		return resp, err
 	})
 }
@@ -242,6 +274,11 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 // RouteTemplate turns "/api/v10/guilds/123/bans/456" into "/guilds/{id}/bans/{id}", and the
 // token after an interaction or webhook id into "{token}".
 func RouteTemplate(path string) string {
+	return string(appendRouteTemplate(make([]byte, 0, len(path)+8), path))
+}
+
+// appendRouteTemplate appends path's route template (RouteTemplate) to b.
+func appendRouteTemplate(b []byte, path string) []byte {
 	if i := strings.Index(path, "/api/v"); i >= 0 {
 		path = path[i+len("/api/v"):]
 		if j := strings.IndexByte(path, '/'); j >= 0 {
@@ -252,8 +289,6 @@ func RouteTemplate(path string) string {
 	}
 	path = strings.Trim(path, "/")
 	// One pass into one buffer: it runs on every REST call.
-	var b strings.Builder
-	b.Grow(len(path) + 8)
 	var prev2, prev1 string // the two segments before, as written
 	for i := 0; ; i++ {
 		seg, rest, more := strings.Cut(path, "/")
@@ -264,10 +299,10 @@ func RouteTemplate(path string) string {
 		case i >= 2 && (prev2 == "interactions" || prev2 == "webhooks") && prev1 == "{id}":
 			out = "{token}"
 		}
-		b.WriteByte('/')
-		b.WriteString(out)
+		b = append(b, '/')
+		b = append(b, out...)
 		if !more {
-			return b.String()
+			return b
 		}
 		prev2, prev1, path = prev1, out, rest
 	}

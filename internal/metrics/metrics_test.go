@@ -101,6 +101,56 @@ func TestTransportCountsCalls(t *testing.T) {
 	}
 }
 
+// TestTransportCountsWithoutAllocating: counting a call to a series seen before allocates
+// nothing (it runs on every REST call), and each series is counted apart.
+func TestTransportCountsWithoutAllocating(t *testing.T) {
+	m := metrics.New()
+	status := http.StatusOK
+	tr := m.Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: status}, nil
+	}))
+	ban, _ := http.NewRequest(http.MethodPut, "http://discord.test/api/v10/guilds/7/bans/8", nil)
+	msg, _ := http.NewRequest(http.MethodPost, "http://discord.test/api/v10/channels/9/messages", nil)
+	for _, r := range []*http.Request{ban, msg} {
+		if _, err := tr.RoundTrip(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp := &http.Response{StatusCode: http.StatusOK}
+	tr = m.Transport(roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil }))
+	if n := testing.AllocsPerRun(100, func() { _, _ = tr.RoundTrip(ban) }); n != 0 {
+		t.Errorf("counting a known series allocates %v times a call", n)
+	}
+	status = http.StatusNotFound
+	tr = m.Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: status}, nil
+	}))
+	if _, err := tr.RoundTrip(ban); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, want := range []string{
+		`gavel_discord_calls_total{route="PUT /guilds/{id}/bans/{id}",status="200"} 102`,
+		`gavel_discord_calls_total{route="PUT /guilds/{id}/bans/{id}",status="404"} 1`,
+		`gavel_discord_calls_total{route="POST /channels/{id}/messages",status="200"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // The expiry series: outcomes, lateness, and the backlog read at each scrape; a backlog that
 // cannot be read fails the scrape instead of showing a stale number.
 func TestExpirySeries(t *testing.T) {
