@@ -3,10 +3,13 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,6 +146,40 @@ func TestTransportCountsWithoutAllocating(t *testing.T) {
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestDiscordCallConcurrent: series first seen by several goroutines at once are each made
+// once and lose no count (run with -race).
+func TestDiscordCallConcurrent(t *testing.T) {
+	m := metrics.New()
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				m.DiscordCall("GET /r"+strconv.Itoa(i%5), 200+i%2)
+			}
+		}()
+	}
+	wg.Wait()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	res, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for r := 0; r < 5; r++ {
+		for _, st := range []int{200, 201} {
+			// i%5 == r and i%2 == st-200: 5 of the 50 values of i, times 8 goroutines.
+			want := fmt.Sprintf(`gavel_discord_calls_total{route="GET /r%d",status="%d"} 40`, r, st)
+			if !strings.Contains(string(body), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 	}
 }
