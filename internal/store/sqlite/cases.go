@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -13,13 +11,14 @@ import (
 // The statements of a case insert have no RETURNING clause: SQLite builds a RETURNING's
 // rows in an ephemeral table it opens (a B-tree and its pager) and fills through a trigger
 // program for every statement run, which cost more than the statements that replace it
-// (docs/benchmarks.md, issue 11, session 10). The counter is read with a SELECT of its row
-// and raised by each case's insert (the cases_record_creation trigger, migration 00035), and
-// a case's id is the connection's last insert rowid (the trigger's inserts do not change it
-// once the trigger has run).
+// (docs/benchmarks.md, issue 11, session 10). The counter is read with a SELECT of its row,
+// and a case's id is the connection's last insert rowid (the history trigger's insert
+// does not change it once the trigger has run).
 const (
+	sqliteBumpGuild = `UPDATE guilds SET case_count = case_count + ? WHERE id = ?`
+	sqliteAddGuild  = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET case_count = guilds.case_count + excluded.case_count`
 	sqliteGuildCount = `SELECT case_count FROM guilds WHERE id = ?`
-	sqliteAddGuild   = `INSERT INTO guilds (id, case_count, joined_at) VALUES (?, 0, ?) ON CONFLICT (id) DO NOTHING`
 	sqliteInsertCase = `INSERT INTO cases (guild_id, number, type, status, reason, moderator_id, user_id, role_ids, expires_at, metadata, created_at, updated_at, source_event_id)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqliteReasonsIndexedUpTo = `SELECT upto FROM cases_reason_trigrams_upto`
@@ -56,8 +55,8 @@ func IndexReasons(ctx context.Context, db query.DBTX, upTo int64) (int64, error)
 }
 
 // InsertCases allocates numbers for ns and inserts them, writing each one's key to out. It
-// reads the guild's counter once per guild and runs the case insert once per row (which
-// raises the counter: migration 00035), all kept prepared by the statement cache. SQLite has no round trips, and a prepared
+// runs the guild's counter update and read once per guild and the case insert once per row,
+// all kept prepared by the statement cache. SQLite has no round trips, and a prepared
 // statement skips the parser, which is where a growing multi-row statement spends its time.
 //
 // known is a mark the reason index is known to have reached (the mark only moves up), 0
@@ -107,11 +106,11 @@ func insertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 	slices.Sort(guilds)
 	next := make(map[int64]int64, len(guilds))
 	for _, g := range guilds {
-		count, err := guildCount(ctx, db, g, joined[g])
+		count, err := allocateNumbers(ctx, db, g, perGuild[g], joined[g])
 		if err != nil {
 			return fmt.Errorf("allocate case numbers in guild %d: %w", g, err)
 		}
-		next[g] = count + 1
+		next[g] = count - perGuild[g] + 1
 	}
 	for i, n := range ns {
 		num := next[n.GuildID]
@@ -130,16 +129,23 @@ func insertCases(ctx context.Context, db query.DBTX, ns []query.NewCase, out []q
 	return nil
 }
 
-// guildCount returns the guild's case counter, its last number, creating its row (joined at
-// joined) the first time. The caller numbers its cases from it and their inserts raise it
-// (the cases_record_creation trigger): SQLite has one writer, so no other allocation comes
-// between this read and those inserts in the same transaction.
-func guildCount(ctx context.Context, db query.DBTX, guildID, joined int64) (int64, error) {
-	var count int64
-	err := db.QueryRowContext(ctx, sqliteGuildCount, guildID).Scan(&count)
-	if errors.Is(err, sql.ErrNoRows) {
-		_, err = db.ExecContext(ctx, sqliteAddGuild, guildID, joined)
+// allocateNumbers adds k to the guild's case counter, creating its row (joined at joined)
+// the first time, and returns the counter's new value: the guild's last number.
+func allocateNumbers(ctx context.Context, db query.DBTX, guildID, k, joined int64) (int64, error) {
+	res, err := db.ExecContext(ctx, sqliteBumpGuild, k, guildID)
+	if err != nil {
 		return 0, err
 	}
-	return count, err
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, err
+	} else if n == 0 {
+		if _, err := db.ExecContext(ctx, sqliteAddGuild, guildID, k, joined); err != nil {
+			return 0, err
+		}
+	}
+	var count int64
+	if err := db.QueryRowContext(ctx, sqliteGuildCount, guildID).Scan(&count); err != nil {
+		return 0, err
+	}
+	return count, nil
 }
