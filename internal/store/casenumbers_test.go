@@ -14,9 +14,9 @@ import (
 
 // TestCaseNumbersAndTheCounter checks that case numbers and each guild's counter move
 // together: numbered from the counter, consecutive within a batch, the counter left at the
-// guild's last number, and a rolled-back insert taking its numbers back. On SQLite the
-// counter is raised by each case's insert (the cases_record_creation trigger, migration
-// 00035), not by a statement of case creation's own.
+// guild's last number, and a rolled-back insert taking its numbers back. No test said so
+// before docs/benchmarks.md's session 11 tried moving SQLite's counter into the history
+// trigger.
 func TestCaseNumbersAndTheCounter(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
