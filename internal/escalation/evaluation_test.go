@@ -326,15 +326,20 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 				t.Fatal(err)
 			}
 			var r query.EscalationCaseAddingPointsRow
-			if err := st.InTx(ctx, func(tx *store.Tx) error {
-				var err error
-				r, err = tx.Queries().EscalationCaseAddingPoints(ctx, query.EscalationCaseAddingPointsParams{ID: c.ID, Now: now.UnixMilli(),
-					ConfigMd5: hex.EncodeToString(sum[:]), Type: string(c.Type), Reason: c.Reason, Metadata: "{}", CreatedAt: c.CreatedAt.UnixMilli(),
-					Points: 1, CountsUntil: until.UnixMilli(), Top: 10})
-				return err
-			}); err != nil {
-				t.Fatal(err)
+			// addPoints runs the statement for the new case, 1 point, with the stored settings' md5.
+			addPoints := func() {
+				t.Helper()
+				if err := st.InTx(ctx, func(tx *store.Tx) error {
+					var err error
+					r, err = tx.Queries().EscalationCaseAddingPoints(ctx, query.EscalationCaseAddingPointsParams{ID: c.ID, Now: now.UnixMilli(),
+						ConfigMd5: hex.EncodeToString(sum[:]), Type: string(c.Type), Reason: c.Reason, Metadata: "{}", CreatedAt: c.CreatedAt.UnixMilli(),
+						Points: 1, CountsUntil: until.UnixMilli(), Top: 10})
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
 			}
+			addPoints()
 			wantShared := int64(0)
 			if tc.shared && st.Engine() == store.Postgres {
 				wantShared = 1
@@ -352,15 +357,7 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 			}
 			// Again for the same case: it has its row now, so nothing is written and the
 			// settings come back for the caller to evaluate the case with.
-			if err := st.InTx(ctx, func(tx *store.Tx) error {
-				var err error
-				r, err = tx.Queries().EscalationCaseAddingPoints(ctx, query.EscalationCaseAddingPointsParams{ID: c.ID, Now: now.UnixMilli(),
-					ConfigMd5: hex.EncodeToString(sum[:]), Type: string(c.Type), Reason: c.Reason, Metadata: "{}", CreatedAt: c.CreatedAt.UnixMilli(),
-					Points: 1, CountsUntil: until.UnixMilli(), Top: 10})
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			addPoints()
 			if r.Added != 0 || r.ConfigSame != 0 || r.Config != text || r.MemberPoints != tc.member+1 || r.Points != 1 {
 				t.Errorf("%s, again: added %d, settings %d bytes (same %d), member's points %d, case's %d; want nothing added, the settings (%d bytes), points %d and 1",
 					tc.name, r.Added, len(r.Config), r.ConfigSame, r.MemberPoints, r.Points, len(text), tc.member+1)
