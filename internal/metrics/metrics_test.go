@@ -31,14 +31,7 @@ func TestServesWhatTheExecutorReports(t *testing.T) {
 	m.DiscordCall("PUT /guilds/{guild_id}/bans/{user_id}", 503)
 	m.ActionLatency("ban", 3*time.Millisecond)
 
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := scrape(t, m)
 	for _, want := range []string{
 		`gavel_commands_total{command="ban",outcome="failed"} 1`,
 		`gavel_discord_calls_total{route="PUT /guilds/{guild_id}/bans/{user_id}",status="503"} 1`,
@@ -86,14 +79,7 @@ func TestTransportCountsCalls(t *testing.T) {
 	if _, err := client.Get("http://127.0.0.1:1/api/v10/users/@me"); err == nil {
 		t.Fatal("a closed port answered")
 	}
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := scrape(t, m)
 	for _, want := range []string{
 		`gavel_discord_calls_total{route="PUT /guilds/{id}/bans/{id}",status="204"} 2`,
 		`gavel_discord_calls_total{route="GET /users/@me",status="0"} 1`,
@@ -131,14 +117,7 @@ func TestTransportCountsWithoutAllocating(t *testing.T) {
 	if _, err := tr.RoundTrip(ban); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	res, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	body := scrape(t, m)
 	for _, want := range []string{
 		`gavel_discord_calls_total{route="PUT /guilds/{id}/bans/{id}",status="200"} 102`,
 		`gavel_discord_calls_total{route="PUT /guilds/{id}/bans/{id}",status="404"} 1`,
@@ -165,14 +144,7 @@ func TestDiscordCallConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	res, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
+	body := scrape(t, m)
 	for r := 0; r < 5; r++ {
 		for _, st := range []int{200, 201} {
 			// i%5 == r and i%2 == st-200: 5 of the 50 values of i, times 8 goroutines.
@@ -240,14 +212,7 @@ func TestModlogDeliveries(t *testing.T) {
 	m.ModlogDelivered("posted")
 	m.ModlogDelivered("retry")
 	m.WatchModlog(func(context.Context) (int64, int64, error) { return 7, 2, nil })
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := scrape(t, m)
 	for _, want := range []string{
 		`gavel_modlog_deliveries_total{outcome="posted"} 2`,
 		`gavel_modlog_deliveries_total{outcome="retry"} 1`,
@@ -292,4 +257,21 @@ func FuzzRouteTemplate(f *testing.F) {
 			t.Fatalf("RouteTemplate(%q) = %q; written by split it was %q", path, got, want)
 		}
 	})
+}
+
+// scrape returns m's exposition as a Prometheus scrape reads it, over HTTP.
+func scrape(t *testing.T, m *metrics.Metrics) []byte {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler())
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
 }
