@@ -74,15 +74,19 @@ type lease struct {
 // fence is the life of one lease (one epoch) in this process: work on the shard's guilds
 // runs under ctx, which ends when the shard is lost or handed back, or when its lease,
 // not renewed, comes within the margin of running out (Run's loop wakes for that, apart
-// from its renewals); holders counts the work that has not returned yet.
+// from its renewals).
 type fence struct {
-	ctx     context.Context
-	stop    context.CancelFunc
-	holders sync.WaitGroup
-	// mu guards work: the cancels of the holders' contexts, called as the fence ends (at
-	// once, not from a goroutine, so the work is cancelled before the provider goes on).
+	ctx  context.Context
+	stop context.CancelFunc
+	// mu guards work and idle. work holds the cancels of the holders' contexts (one per
+	// piece of work that has not returned yet), called as the fence ends (at once, not from
+	// a goroutine, so the work is cancelled before the provider goes on). idle, when not
+	// nil, is closed as work empties. A count under mu, not a sync.WaitGroup: during a
+	// hand-back's grace new work may still start while end waits, and a WaitGroup forbids
+	// an Add from zero concurrent with its Wait (the race detector reports it).
 	mu   sync.Mutex
 	work map[*context.CancelCauseFunc]struct{}
+	idle chan struct{}
 }
 
 func newFence() *fence {
@@ -99,15 +103,32 @@ func (f *fence) hold(cancel *context.CancelCauseFunc) bool {
 		return false
 	}
 	f.work[cancel] = struct{}{}
-	f.holders.Add(1)
 	return true
 }
 
 func (f *fence) unhold(cancel *context.CancelCauseFunc) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	delete(f.work, cancel)
-	f.mu.Unlock()
-	f.holders.Done()
+	if len(f.work) == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+}
+
+// idled returns a channel closed once no work holds the fence (at once if none does now).
+func (f *fence) idled() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.work) == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	if f.idle == nil {
+		f.idle = make(chan struct{})
+	}
+	return f.idle
 }
 
 // cancel ends the fence and cancels every holder's context.
@@ -127,18 +148,17 @@ func (f *fence) cancel() {
 // a lost lease cancels it at once.
 func (f *fence) end(grace time.Duration) {
 	if grace > 0 {
-		finished := make(chan struct{})
-		go func() { f.holders.Wait(); close(finished) }()
 		t := time.NewTimer(grace)
 		select {
-		case <-finished:
+		case <-f.idled():
 		case <-t.C:
 		case <-f.ctx.Done():
 		}
 		t.Stop()
 	}
 	f.cancel()
-	f.holders.Wait()
+	// No work starts once the fence is cancelled, so idle is final.
+	<-f.idled()
 }
 
 // handBackGrace is how long the work on a handed-back shard's guilds may take to finish
