@@ -76,7 +76,19 @@ func (l *Limiter) Wait(ctx context.Context, shardID int) error {
 	if l.observe != nil {
 		l.observe(shardID)
 	}
+	// The hold is counted under mu, where Close marks the limiter closed, so no Add from
+	// zero races Close's Wait (sync.WaitGroup forbids it).
+	l.mu.Lock()
+	select {
+	case <-l.closed:
+		l.mu.Unlock()
+		unlock()
+		<-sem
+		return context.Canceled
+	default:
+	}
 	l.holds.Add(1)
+	l.mu.Unlock()
 	until := l.clock.Now().Add(l.interval)
 	go func() {
 		defer l.holds.Done()
@@ -94,6 +106,8 @@ func (l *Limiter) Wait(ctx context.Context, shardID int) error {
 
 // Close releases every bucket held and makes Wait fail, and waits for the releases.
 func (l *Limiter) Close() {
+	l.mu.Lock()
 	l.once.Do(func() { close(l.closed) })
+	l.mu.Unlock()
 	l.holds.Wait()
 }
