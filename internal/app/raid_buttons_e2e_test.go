@@ -83,11 +83,17 @@ func (rw *raidWorld) click(t *testing.T, user discordtest.ID, msg discordtest.Me
 	in := rw.s.ClickButton(rw.guild, rw.modlog, user, msg.ID, customID)
 	ctx, cancel := context.WithTimeout(context.Background(), eventBound)
 	defer cancel()
-	rs, err := in.WaitResponses(ctx, 1)
+	// The raid's buttons are acknowledged first (tools.Tool.ClickDefers: ending raid mode
+	// undoes its responses before it answers), which makes the clicked message the first
+	// response; the answer, refusals included, is the ephemeral follow-up.
+	rs, err := in.WaitResponses(ctx, 2)
 	if err != nil {
 		t.Fatalf("the answer to %s: %v", customID, err)
 	}
-	return rs[0].Content
+	if rs[0].ID != msg.ID {
+		t.Fatalf("the first response to %s is message %d, want the clicked message %d (the acknowledgement)", customID, rs[0].ID, msg.ID)
+	}
+	return rs[1].Content
 }
 
 // TestRaidButtonsEndToEnd: the raid message's buttons, clicked by a moderator with the raid

@@ -303,7 +303,7 @@ func TestRaidEndToEnd(t *testing.T) {
 	// path, in two bulk calls (200 + 100), a child case each under the mass action's parent
 	// case, which names the raid's case.
 	in := w.s.ClickButton(w.guild, rw.modlog, w.mod, msg.ID, "raid:1:ban")
-	if _, err := in.WaitResponses(ctx, 1); err != nil {
+	if _, err := in.WaitResponses(ctx, 2); err != nil { // the acknowledgement, then the answer
 		t.Fatalf("the answer to Ban all: %v", err)
 	}
 	waitOn(t, "all 300 banned", func() bool {

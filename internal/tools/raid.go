@@ -54,7 +54,11 @@ type raidTool struct{ env *Env }
 
 func newRaid(env *Env) *Tool {
 	t := &raidTool{env: env}
-	return &Tool{Spec: raidSpec(), Run: t.run, ComponentPrefix: RaidButtonPrefix, ClickCommand: "raid", Click: t.click}
+	// ClickDefers: "end" undoes the raid's responses before it answers (a lockdown's
+	// channel overwrites restored one call per channel), which can take longer than
+	// Discord's 3 seconds; the other buttons only start work and answer at once.
+	return &Tool{Spec: raidSpec(), Run: t.run, ComponentPrefix: RaidButtonPrefix, ClickCommand: "raid", Click: t.click,
+		ClickDefers: true}
 }
 
 func (t *raidTool) run(ctx context.Context, call Call, args commands.Args) Reply {
