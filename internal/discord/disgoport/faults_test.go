@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -245,5 +249,47 @@ func TestManyRoutesStayUnderTheGlobalLimit(t *testing.T) {
 	}
 	if st := f.s.RateLimitStats(); st.Requests != 120 || st.Limited != 0 {
 		t.Errorf("%d requests, %d 429s (%d global); want 120 and none", st.Requests, st.Limited, st.GlobalLimited)
+	}
+}
+
+// roundTripFunc is a transport answering from a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(rq *http.Request) (*http.Response, error) { return f(rq) }
+
+// The port calls its client's transport directly: a failure of any kind still comes back as
+// http.Client.Do would have wrapped it (a *url.Error, so no answer: status 0, retryable),
+// and a redirect is an answer like any other, not followed.
+func TestTransportFailuresAndRedirects(t *testing.T) {
+	t.Parallel()
+	calls := 0
+	var answer func(*http.Request) (*http.Response, error)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(rq *http.Request) (*http.Response, error) {
+		calls++
+		return answer(rq)
+	})}
+	port, err := disgoport.New("token", disgoport.WithApplicationID(1), disgoport.WithAPIURL("http://discord.invalid/api/v10"), disgoport.WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+
+	answer = func(*http.Request) (*http.Response, error) { return nil, errors.New("not a net.Error") }
+	_, err = port.Member(ctx, 100, 203)
+	de := wantDiscordError(t, "transport failure", err, 0, 0)
+	var ue *url.Error
+	if !de.Retryable() || !errors.As(err, &ue) || ue.Op != "Get" || !strings.HasSuffix(ue.URL, "/guilds/100/members/203") {
+		t.Errorf("transport failure: %+v (url.Error %+v); want a retryable outage wrapping a *url.Error of the GET", de, ue)
+	}
+
+	calls = 0
+	answer = func(rq *http.Request) (*http.Response, error) {
+		h := http.Header{"Location": {"http://discord.invalid/elsewhere"}}
+		return &http.Response{StatusCode: http.StatusTemporaryRedirect, Header: h, Body: io.NopCloser(strings.NewReader("")), ContentLength: 0, Request: rq}, nil
+	}
+	_, err = port.Member(ctx, 100, 203)
+	wantDiscordError(t, "redirect", err, http.StatusTemporaryRedirect, 0)
+	if calls != 1 {
+		t.Errorf("the redirect made %d requests; want 1 (not followed)", calls)
 	}
 }
