@@ -3,6 +3,7 @@ package executor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -192,4 +193,81 @@ func TestContextCancelledDuringBackoff(t *testing.T) {
 			t.Errorf("cancelled 30s into a 1 minute backoff: %v after %d calls and %v; want it returned at the cancellation", err, *calls, time.Since(start))
 		}
 	})
+}
+
+// Do makes an operation's first attempt itself and hands a failed one to failsafe's retry
+// policy: the breaker still sees one outcome per operation (a success between failures
+// starts the count again), a failed probe opens it again, and the observer numbers the
+// retries as it did when failsafe made the first attempt.
+func TestBreakerOutcomesAndRetryNumbers(t *testing.T) {
+	synctest.Test(t, breakerOutcomesAndRetryNumbers)
+}
+
+type attemptRecorder struct {
+	recorder
+	attempts []int
+}
+
+func (r *attemptRecorder) Retried(_ executor.Op, attempt int, _ error) {
+	r.mu.Lock()
+	r.attempts = append(r.attempts, attempt)
+	r.mu.Unlock()
+}
+
+func breakerOutcomesAndRetryNumbers(t *testing.T) {
+	rec := &attemptRecorder{}
+	ex := executor.New(executor.WithRetries(3, time.Millisecond, time.Millisecond), executor.WithObserver(rec),
+		executor.WithBreaker(executor.OpBan, executor.BreakerPolicy{Failures: 2, Recovery: time.Minute}))
+	ctx := context.Background()
+	do := func(errs ...error) (error, int) {
+		fn, calls := script(errs...)
+		err := ex.Do(ctx, executor.OpBan, fn)
+		return err, *calls
+	}
+	if err, calls := do(status(500), status(500), status(500)); discord.AsError(err) == nil || calls != 3 {
+		t.Fatalf("a failed operation: %v after %d calls; want its last error after 3", err, calls)
+	}
+	if err, calls := do(); err != nil || calls != 1 {
+		t.Fatalf("a succeeding operation: %v after %d calls", err, calls)
+	}
+	_, _ = do(status(500), status(500), status(500))
+	if got := ex.State(executor.OpBan); got != "closed" {
+		t.Fatalf("failed, succeeded, failed: breaker %s; want closed (the success starts the count again)", got)
+	}
+	_, _ = do(status(503), status(503), status(503))
+	if got := ex.State(executor.OpBan); got != "open" {
+		t.Fatalf("two failed operations in a row: breaker %s; want open", got)
+	}
+	time.Sleep(time.Minute)
+	if err, calls := do(status(500), status(500), status(500)); errors.Is(err, executor.ErrOpen) || calls != 3 {
+		t.Fatalf("the probe: %v after %d calls; want its own failure after 3 attempts", err, calls)
+	}
+	if got := ex.State(executor.OpBan); got != "open" {
+		t.Errorf("after a failed probe the breaker is %s; want open", got)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if got := strings.Join(rec.states, ","); got != "open,half-open,open" {
+		t.Errorf("state changes: %s", got)
+	}
+	if got := fmt.Sprint(rec.attempts); got != "[2 3 2 3 2 3 2 3]" {
+		t.Errorf("retries observed as attempts %s; want 2, 3 (the attempt about to run) for each of the 4 failed operations", got)
+	}
+}
+
+// A call whose caller gave up during it ends with the caller's reason, which the breaker
+// does not count, whatever the call returned.
+func TestCallerGaveUpDuringTheCall(t *testing.T) {
+	ex := executor.New(executor.WithRetries(3, time.Millisecond, time.Millisecond),
+		executor.WithBreaker(executor.OpBan, executor.BreakerPolicy{Failures: 1, Recovery: time.Minute}))
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	err := ex.Do(ctx, executor.OpBan, func(context.Context) error {
+		calls++
+		cancel()
+		return status(500)
+	})
+	if !errors.Is(err, context.Canceled) || calls != 1 || ex.State(executor.OpBan) != "closed" {
+		t.Errorf("cancelled during the call: %v after %d calls, breaker %s; want context.Canceled after 1, closed", err, calls, ex.State(executor.OpBan))
+	}
 }
