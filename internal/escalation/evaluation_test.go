@@ -17,6 +17,46 @@ import (
 	"github.com/gavelbot/gavel/internal/store/storetest"
 )
 
+// A guild whose last evaluation found no settings has its next case changes evaluated from
+// the settings alone, read in their transaction: settings another process stores meanwhile
+// are seen by the next case.
+func TestSettingsAddedAfterCasesWithout(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		esc := escalation.NewService(st)
+		cs := cases.NewService(st, cases.WithChangeObserver(esc))
+		other := escalation.NewService(st) // another gavel process on the same database
+		u := discord.UserID(900000000000000710)
+		warn := func(reason string) (int, bool) {
+			t.Helper()
+			c, err := cs.Create(ctx, cases.New{GuildID: guild, UserID: u, ModeratorID: mod, Type: cases.Warn, Reason: reason})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _, ok, err := esc.CasePoints(ctx, c.ID)
+			if err != nil {
+				t.Fatalf("points of case #%d: %v", c.Number, err)
+			}
+			return p, ok
+		}
+		// The first warning reads the case with the (missing) settings, the second the
+		// settings alone: neither counts.
+		for _, r := range []string{"first", "second"} {
+			if p, ok := warn(r); ok {
+				t.Fatalf("%s warning without settings: %d points", r, p)
+			}
+		}
+		usePreset(t, other, true)
+		if p, ok := warn("third"); !ok || p != 1 {
+			t.Fatalf("warning after another process stored settings: %d points (row %v); want 1", p, ok)
+		}
+		if p, ok := warn("fourth"); !ok || p != 1 {
+			t.Fatalf("the next warning: %d points (row %v); want 1", p, ok)
+		}
+	})
+}
+
 // The statement that reads a newly counting case writes its points row when the case and
 // the settings are those its points were computed from beforehand (the settings this process
 // last parsed, the case as the transaction wrote it). When either differs, the points must

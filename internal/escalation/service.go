@@ -175,6 +175,32 @@ func (s *Service) noteEvaluated(tx *store.Tx, guildID discord.GuildID, changed [
 	})
 }
 
+// idleSettings returns the settings text ("": none) the guild's last committed evaluation
+// read, when those settings do nothing (no enabled policy to count points for); false when
+// they do or the guild has not been evaluated since the start.
+func (s *Service) idleSettings(guildID discord.GuildID) (string, bool) {
+	s.parsedMu.Lock()
+	e, ok := s.evaluated[guildID]
+	s.parsedMu.Unlock()
+	if !ok {
+		return "", false
+	}
+	cfg, err := s.parseConfig(guildID, e.text)
+	return e.text, err == nil && cfg.Empty()
+}
+
+// settingsText reads a guild's stored settings text through q ("": none).
+func settingsText(ctx context.Context, q query.Queries, guildID discord.GuildID) (string, error) {
+	row, err := q.GetEscalationConfig(ctx, int64(guildID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	}
+	return row.Config, nil
+}
+
 // evaluatedConfig returns the settings case id of the guild was last evaluated with, when
 // the guild's last committed evaluation was that case's; false otherwise.
 func (s *Service) evaluatedConfig(guildID discord.GuildID, caseID int64) (Config, bool) {
@@ -361,8 +387,26 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 					added = &query.AddCasePointsRow{MemberPoints: a.MemberPoints, OpenResetBelow: a.OpenResetBelow, Fresh: a.MemberFresh}
 					addedShared = a.Shared == 1
 				}
-			} else if row, err = q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS}); err != nil {
-				return fmt.Errorf("read case id %d: %w", ch.ID, err)
+			} else {
+				if text, idle := s.idleSettings(guildID); idle {
+					// The guild's last committed evaluation found settings that do nothing
+					// (none, mostly): read the settings alone, in this transaction, and
+					// stop there when they are still those: one row of five columns where
+					// the case's read with its points returns fifteen, on every case change
+					// in a guild without escalation. Settings that changed meanwhile are
+					// read again with the case below (one statement more, once).
+					stored, err := settingsText(ctx, q, guildID)
+					if err != nil {
+						return err
+					}
+					if stored == text {
+						s.noteEvaluated(tx, guildID, changed, text)
+						return nil
+					}
+				}
+				if row, err = q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS}); err != nil {
+					return fmt.Errorf("read case id %d: %w", ch.ID, err)
+				}
 			}
 			if cfg, err = s.parseConfig(guildID, row.Config); err != nil {
 				return err
