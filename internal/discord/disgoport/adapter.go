@@ -237,8 +237,10 @@ func (a *Adapter) send(ctx context.Context, c call) error {
 	}
 	// The client's Timeout as a deadline of the request's own, from here (after the wait,
 	// as the client's would): net/http enforces a Timeout with a goroutine and a timer per
-	// request when the transport is not its own, and the metrics wrap it.
-	if a.timeout > 0 {
+	// request when the transport is not its own, and the metrics wrap it. A caller's
+	// deadline that comes first (a DM's timeout) ends the request before it could, so
+	// then there is no context, timer and registration with the caller's to make.
+	if d, ok := ctx.Deadline(); a.timeout > 0 && (!ok || time.Until(d) > a.timeout) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, a.timeout)
 		defer cancel()

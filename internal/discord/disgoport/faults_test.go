@@ -293,3 +293,36 @@ func TestTransportFailuresAndRedirects(t *testing.T) {
 		t.Errorf("the redirect made %d requests; want 1 (not followed)", calls)
 	}
 }
+
+// The client's Timeout bounds each request as a deadline of its own, unless the caller's
+// comes first, which then is the request's.
+func TestClientTimeoutAndTheCallersDeadline(t *testing.T) {
+	t.Parallel()
+	var got time.Time
+	var has bool
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(rq *http.Request) (*http.Response, error) {
+		got, has = rq.Context().Deadline()
+		return nil, errors.New("no server")
+	})}
+	port, err := disgoport.New("token", disgoport.WithApplicationID(1), disgoport.WithAPIURL("http://discord.invalid/api/v10"), disgoport.WithHTTPClient(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = port.Member(context.Background(), 100, 203)
+	if !has {
+		t.Errorf("a caller without a deadline: the request has none; want the client's Timeout")
+	}
+	far := ctxFor(t) // 20 s
+	farEnd, _ := far.Deadline()
+	_, _ = port.Member(far, 100, 203)
+	if !has || !got.Before(farEnd) {
+		t.Errorf("a caller's deadline after the client's Timeout: the request's is %v (%v); want the Timeout's, before %v", got, has, farEnd)
+	}
+	near, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	nearEnd, _ := near.Deadline()
+	_, _ = port.Member(near, 100, 203)
+	if !has || !got.Equal(nearEnd) {
+		t.Errorf("a caller's deadline before the client's Timeout: the request's is %v (%v); want the caller's %v", got, has, nearEnd)
+	}
+}
