@@ -453,6 +453,16 @@ func subNames(s *Spec) string {
 // followed the word before them with no space between (`"stop",` is two words, glued), so
 // that a value of several words is put back as it was written.
 func splitWords(text string) (out []string, marks []mark) {
+	// At most one word more than there are separators: sized once, where growing by
+	// append took five allocations for a command of a few words.
+	n := 1
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case ' ', '\t', '\r', '\n', '"':
+			n++
+		}
+	}
+	out, marks = make([]string, 0, n), make([]mark, 0, n)
 	glued := false
 	s := text
 	for {
