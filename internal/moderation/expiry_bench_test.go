@@ -60,40 +60,26 @@ func benchLatency(b *testing.B) time.Duration {
 	return d
 }
 
-// expiryBench is a guild on the fake (rate limits off) with `due` banned users and a store
-// holding `pending` scheduled unbans, `due` of them due at dueAt and the rest a year later.
+// expiryBench is a guild on the fake (rate limits off, in a process of its own) with `due`
+// banned users and a store holding `pending` scheduled unbans, `due` of them due at dueAt
+// and the rest a year later.
 type expiryBench struct {
-	s   *discordtest.Server
-	st  *store.Store
-	cs  *cases.Service
-	svc *expiry.Service
-	co  *moderation.Coordinator
+	fake *benchFake
+	st   *store.Store
+	cs   *cases.Service
+	svc  *expiry.Service
+	co   *moderation.Coordinator
 	// ml is the mod log the lifts queue their posts and edits in; its worker runs during
 	// the burst, as in gavel run, competing with the lifts for the writer and the fake.
 	ml    *modlog.Service
 	port  *disgoport.Adapter
-	guild discordtest.ID
 	dueAt time.Time
 }
 
 func newExpiryBench(b *testing.B, engine store.Engine, pending, due int, dueAt time.Time) *expiryBench {
 	b.Helper()
-	s := discordtest.New(b, discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0), discordtest.WithoutSpecValidation())
-	owner := s.AddUser("owner", false)
-	guild := s.AddGuild("big guild", owner)
-	// Every due unban is of a banned non-member: past Discord's cap of about 2,000 (which the
-	// fake enforces since issue 14) the seeding itself would be refused with 30035.
-	s.SetNonMemberBanCap(guild, due)
-	botRole := s.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages|discordtest.PermEmbedLinks)
-	s.AddMember(guild, s.BotID(), botRole)
-	logChannel := s.AddChannel(guild, discordtest.ChannelGuildText, "mod-log")
-	users := make([]discordtest.ID, due)
-	for i := range users {
-		users[i] = s.AddUser(fmt.Sprintf("raider%d", i), false)
-		if err := s.BanAs(guild, owner, users[i], "raid"); err != nil {
-			b.Fatal(err)
-		}
-	}
+	fake := startBenchFake(b, benchFakeSpec{Due: due, Latency: benchLatency(b)})
+	owner, guild, logChannel := fake.Owner, fake.Guild, fake.LogChannel
 	st := storetest.Open(b, engine)
 	ctx := context.Background()
 	// The tempbans are recorded before the mod log listens: the setup, whose own posts are
@@ -117,7 +103,7 @@ func newExpiryBench(b *testing.B, engine store.Engine, pending, due int, dueAt t
 	for i := range pending {
 		user, end := int64(5_000_000+i), later
 		if i < due {
-			user, end = int64(users[i]), dueAt
+			user, end = int64(fake.Users[i]), dueAt
 		}
 		// The names the pipeline records with every case it makes (cases.MetaTargetName):
 		// without them the mod log would ask Discord for them, three calls a lift that a
@@ -151,10 +137,7 @@ SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM c
 			b.Fatal(err)
 		}
 	}
-	if lat := benchLatency(b); lat > 0 {
-		s.SetLatency("*", lat)
-	}
-	port, err := unpacedPort(s)
+	port, err := unpacedPort(fake.APIURL, fake.Token)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -164,21 +147,22 @@ SELECT 'unban', guild_id, user_id, id, expires_at, created_at, created_at FROM c
 		port.Close(ctx)
 	})
 	svc := expiry.NewService(st, cs)
-	co := moderation.NewCoordinator(actions.Catalogue(), port, cs, gs, executor.New(), moderation.WithBotUserID(discord.UserID(s.BotID())), moderation.WithExpiry(svc))
-	return &expiryBench{s: s, st: st, cs: cs, svc: svc, co: co, ml: ml, port: port, guild: guild, dueAt: dueAt}
+	co := moderation.NewCoordinator(actions.Catalogue(), port, cs, gs, executor.New(), moderation.WithBotUserID(discord.UserID(fake.Bot)), moderation.WithExpiry(svc))
+	return &expiryBench{fake: fake, st: st, cs: cs, svc: svc, co: co, ml: ml, port: port, dueAt: dueAt}
 }
 
 // unpacedPort is the adapter with its client-side global pacing (50 requests a second,
 // Discord's limit) turned off, as the fake's limits are: the benchmarks measure gavel, not
 // Discord's rate limits. Per-route serialisation (one request per bucket in flight) stays.
-func unpacedPort(s *discordtest.Server) (*disgoport.Adapter, error) {
-	return disgoport.New(s.Token(), disgoport.WithAPIURL(s.APIURL()),
+func unpacedPort(apiURL, token string) (*disgoport.Adapter, error) {
+	return disgoport.New(token, disgoport.WithAPIURL(apiURL),
 		disgoport.WithLimiter(disgoport.NewLimiter(disgoport.WithGlobalLimit(0, time.Second))))
 }
 
-// cpuTime is the CPU time this process has used so far, user and system. The fake runs in
-// the same process, so a difference of two readings is what gavel and the fake spent
-// together; the baseline's reading has the same fake in it, and the two compare.
+// cpuTime is the CPU time this process has used so far, user and system: gavel's, since the
+// fake runs in a process of its own (startBenchFake). What else the benchmark's process
+// does while the clock runs is small: recording each lift's lateness, and after the last
+// lift a count of the mod log's queue every 20 ms.
 func cpuTime(b *testing.B) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -213,11 +197,16 @@ func (h *timedHandler) Run(ctx context.Context, cl expiry.Claim) error {
 // the same moment, lifted through the real pipeline (GetBan, a pending UNBAN case, the
 // unban, the case activated and linked, the mod-log post) against the fake with its rate
 // limits off. Reports the time from the due moment to the last completion, completions per
-// second, and the p50/p99/max lateness (completion minus due time). The fake runs in the
-// benchmark's process, so cpu-µs/lift (the process's CPU until the last lift, over the
-// lifts) counts the fake's work too, and whatever of the mod log's posting falls before the
-// last lift; cpu-µs/lift+post is the process's CPU until the mod log has caught up as well,
-// over the lifts: all the work a lift causes, however the two are interleaved.
+// second, and the p50/p99/max lateness (completion minus due time). The fake runs in a
+// process of its own (startBenchFake), so the benchmark's process is gavel: cpu-µs/lift is
+// gavel's CPU until the last lift, over the lifts, with whatever of the mod log's posting
+// falls before the last lift; cpu-µs/lift+post is gavel's CPU until the mod log has caught
+// up as well, over the lifts: all the work a lift causes gavel, however the two are
+// interleaved. fake-cpu-µs/lift+post is the fake's process over the same span (what
+// Discord's servers would spend; with SQLite embedded, the database's work is gavel's, and
+// PostgreSQL's server is counted in neither). -test.cpuprofile profiles gavel alone.
+//
+// Run: go test -run '^$' -bench 'BenchmarkExpiryBurst/sqlite' -benchtime 1x ./internal/moderation/
 func BenchmarkExpiryBurst(b *testing.B) {
 	pending, due := benchSizes(b)
 	for _, engine := range []store.Engine{store.SQLite, store.Postgres} {
@@ -235,14 +224,15 @@ func BenchmarkExpiryBurst(b *testing.B) {
 					}
 				}
 				h := &timedHandler{Handler: eb.co.Expiries(), done: make(chan struct{}), want: due}
-				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: discord.UserID(eb.s.BotID()), Workers: 32}, nil)
+				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: discord.UserID(eb.fake.Bot), Workers: 32}, nil)
 				ctx, cancel := context.WithCancel(context.Background())
 				stopped := make(chan struct{})
+				fakeCPU0 := eb.fake.cpu(b)
 				cpu0 := cpuTime(b)
 				b.StartTimer()
 				go func() { defer close(stopped); _ = p.Run(ctx) }()
 				mlStopped := make(chan struct{})
-				go func() { defer close(mlStopped); _ = eb.ml.Run(ctx, eb.port, discord.UserID(eb.s.BotID())) }()
+				go func() { defer close(mlStopped); _ = eb.ml.Run(ctx, eb.port, discord.UserID(eb.fake.Bot)) }()
 				select {
 				case <-h.done:
 				case <-time.After(30 * time.Minute):
@@ -264,17 +254,13 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				}
 				modlogDone := time.Since(dueAt)
 				cpuAll := cpuTime(b) - cpu0
+				fakeCPU := eb.fake.cpu(b) - fakeCPU0
 				cancel()
 				<-stopped
 				<-mlStopped
 				// Every run was a real lift: one unban by gavel per due user, one UNBAN case each.
-				unbans := 0
-				for _, e := range eb.s.AuditLog(eb.guild) {
-					if e.ActionType == discordtest.AuditMemberBanRemove && e.UserID == eb.s.BotID() {
-						unbans++
-					}
-				}
-				lifts, err := eb.cs.List(context.Background(), cases.Filter{GuildID: discord.GuildID(eb.guild), Types: []cases.Type{cases.Unban}, Status: cases.Active}, cases.PageRequest{Page: 1, PerPage: 1})
+				unbans := eb.fake.unbans(b)
+				lifts, err := eb.cs.List(context.Background(), cases.Filter{GuildID: discord.GuildID(eb.fake.Guild), Types: []cases.Type{cases.Unban}, Status: cases.Active}, cases.PageRequest{Page: 1, PerPage: 1})
 				if err != nil || unbans != due || lifts.Total != int64(due) {
 					b.Fatalf("%d unbans and %d UNBAN cases (%v); want %d of each", unbans, lifts.Total, err, due)
 				}
@@ -288,6 +274,7 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				b.ReportMetric(float64(cpu.Microseconds())/float64(due), "cpu-µs/lift")
 				b.ReportMetric(modlogDone.Seconds(), "s-to-modlog")
 				b.ReportMetric(float64(cpuAll.Microseconds())/float64(due), "cpu-µs/lift+post")
+				b.ReportMetric(float64(fakeCPU.Microseconds())/float64(due), "fake-cpu-µs/lift+post")
 				b.StartTimer()
 			}
 		})
@@ -323,36 +310,27 @@ func BenchmarkClaim(b *testing.B) {
 
 // BenchmarkUnbanCallsBaseline is the baseline for BenchmarkExpiryBurst: the same Discord
 // calls a lift makes (read the ban, unban, post to the mod log), for GAVEL_BENCH_DUE users
-// with the same 32 workers, through the same adapter and executor, and no database. The
-// ratio of the burst's lifts/s to this calls/s is what the scheduler and the case records
-// cost.
+// with the same 32 workers, through the same adapter and executor, and no database, against
+// the same fake in its own process. The ratio of the burst's lifts/s to this calls/s is what
+// the scheduler and the case records cost. cpu-µs/unban is the benchmark's process (the
+// client side), fake-cpu-µs/unban the fake's.
 func BenchmarkUnbanCallsBaseline(b *testing.B) {
 	_, due := benchSizes(b)
 	for b.Loop() {
 		b.StopTimer()
-		s := discordtest.New(b, discordtest.WithGlobalRateLimit(0), discordtest.WithRouteLimit("*", 0, 0), discordtest.WithoutSpecValidation())
-		owner := s.AddUser("owner", false)
-		guild := s.AddGuild("big guild", owner)
-		botRole := s.AddRole(guild, "gavel", 1, discordtest.PermBanMembers|discordtest.PermViewChannel|discordtest.PermSendMessages|discordtest.PermEmbedLinks)
-		s.AddMember(guild, s.BotID(), botRole)
-		modlog := s.AddChannel(guild, discordtest.ChannelGuildText, "mod-log")
+		fake := startBenchFake(b, benchFakeSpec{Due: due, Latency: benchLatency(b)})
+		guild, modlog := fake.Guild, fake.LogChannel
 		users := make(chan discordtest.ID, due)
-		for i := range due {
-			u := s.AddUser(fmt.Sprintf("raider%d", i), false)
-			if err := s.BanAs(guild, owner, u, "raid"); err != nil {
-				b.Fatal(err)
-			}
+		for _, u := range fake.Users {
 			users <- u
 		}
 		close(users)
-		if lat := benchLatency(b); lat > 0 {
-			s.SetLatency("*", lat)
-		}
-		port, err := unpacedPort(s)
+		port, err := unpacedPort(fake.APIURL, fake.Token)
 		if err != nil {
 			b.Fatal(err)
 		}
 		ex := executor.New()
+		fakeCPU0 := fake.cpu(b)
 		start := time.Now()
 		cpu0 := cpuTime(b)
 		b.StartTimer()
@@ -388,6 +366,7 @@ func BenchmarkUnbanCallsBaseline(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(float64(due)/time.Since(start).Seconds(), "unbans/s")
 		b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(due), "cpu-µs/unban")
+		b.ReportMetric(float64((fake.cpu(b)-fakeCPU0).Microseconds())/float64(due), "fake-cpu-µs/unban")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		port.Close(ctx)
 		cancel()
