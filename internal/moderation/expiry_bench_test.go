@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -171,6 +172,33 @@ func cpuTime(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// burstProfileEnv names a file BenchmarkExpiryBurst writes a CPU profile of the burst to
+// (the setup, which -test.cpuprofile includes, is most of a run's CPU).
+const burstProfileEnv = "GAVEL_BENCH_BURST_CPUPROFILE"
+
+// startBurstProfile starts the burst's CPU profile when burstProfileEnv asks for one, and
+// returns what stops it.
+func startBurstProfile(b *testing.B) (stop func()) {
+	path := os.Getenv(burstProfileEnv)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("%s: %v", burstProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("%s: %v", burstProfileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Errorf("%s: %v", burstProfileEnv, err)
+		}
+	}
+}
+
 // timedHandler records when each run finished, for the lateness percentiles.
 type timedHandler struct {
 	expiry.Handler
@@ -202,9 +230,12 @@ func (h *timedHandler) Run(ctx context.Context, cl expiry.Claim) error {
 // gavel's CPU until the last lift, over the lifts, with whatever of the mod log's posting
 // falls before the last lift; cpu-µs/lift+post is gavel's CPU until the mod log has caught
 // up as well, over the lifts: all the work a lift causes gavel, however the two are
-// interleaved. fake-cpu-µs/lift+post is the fake's process over the same span (what
-// Discord's servers would spend; with SQLite embedded, the database's work is gavel's, and
-// PostgreSQL's server is counted in neither). -test.cpuprofile profiles gavel alone.
+// interleaved; modlog-left/lift is how many of the mod log's deliveries were still queued
+// at the last lift, per lift (each lift queues two). fake-cpu-µs/lift and fake-cpu-µs/lift+post are the fake's process over the
+// same spans (what Discord's servers would spend; with SQLite embedded, the database's work
+// is gavel's, and PostgreSQL's server is counted in neither). -test.cpuprofile profiles
+// gavel alone, the setup included; GAVEL_BENCH_BURST_CPUPROFILE names a file for a profile
+// of the burst alone, from the due moment's approach to the last lift.
 //
 // Run: go test -run '^$' -bench 'BenchmarkExpiryBurst/sqlite' -benchtime 1x ./internal/moderation/
 func BenchmarkExpiryBurst(b *testing.B) {
@@ -227,6 +258,7 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				p := expiry.NewPoller(eb.svc, h, expiry.Config{Actor: discord.UserID(eb.fake.Bot), Workers: 32}, nil)
 				ctx, cancel := context.WithCancel(context.Background())
 				stopped := make(chan struct{})
+				stopProfile := startBurstProfile(b)
 				fakeCPU0 := eb.fake.cpu(b)
 				cpu0 := cpuTime(b)
 				b.StartTimer()
@@ -240,6 +272,14 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				}
 				total := time.Since(dueAt)
 				cpu := cpuTime(b) - cpu0
+				fakeCPULifts := eb.fake.cpu(b) - fakeCPU0
+				stopProfile()
+				// How much of the mod log's work the burst left for after it: deliveries still
+				// queued at the last lift (each lift queues two).
+				leftAtDrain, _, err := eb.ml.Counts(context.Background())
+				if err != nil {
+					b.Fatal(err)
+				}
 				b.StopTimer()
 				// The mod log catches up after the lifts: reported, not part of lifts/s.
 				// Counted, not listed: reading the whole outbox every 20 ms took a sixth of the
@@ -273,7 +313,9 @@ func BenchmarkExpiryBurst(b *testing.B) {
 				b.ReportMetric(h.late[len(h.late)-1].Seconds(), "max-late-s")
 				b.ReportMetric(float64(cpu.Microseconds())/float64(due), "cpu-µs/lift")
 				b.ReportMetric(modlogDone.Seconds(), "s-to-modlog")
+				b.ReportMetric(float64(leftAtDrain)/float64(due), "modlog-left/lift")
 				b.ReportMetric(float64(cpuAll.Microseconds())/float64(due), "cpu-µs/lift+post")
+				b.ReportMetric(float64(fakeCPULifts.Microseconds())/float64(due), "fake-cpu-µs/lift")
 				b.ReportMetric(float64(fakeCPU.Microseconds())/float64(due), "fake-cpu-µs/lift+post")
 				b.StartTimer()
 			}
