@@ -241,7 +241,7 @@ func newWarnBench(b *testing.B, engine store.Engine, on bool) *warnBench {
 		// dead rows (and index entries) of the tests before, on the member's own keys when
 		// the last test was this benchmark. Vacuumed and analyzed as autovacuum would soon do
 		// for a member with this history (storetest.SeedCases does the same).
-		for _, t := range []string{"guilds", "cases", "case_events", "case_points", "member_points", "escalation_config", "escalation_firings"} {
+		for _, t := range []string{"guilds", "cases", "case_events", "case_points", "escalation_config", "escalation_firings"} {
 			if _, err := st.Writer().ExecContext(ctx, "VACUUM ANALYZE "+t); err != nil {
 				b.Fatal(err)
 			}

@@ -363,14 +363,15 @@ func TestPointsRowNeedsItsCase(t *testing.T) {
 			t.Fatalf("points of a voided case's row written as counting = %d, %v; want 0 (the trigger keeps it off)", total, err)
 		}
 		if p, err := escalation.MemberPointsForTest(esc, guild, u, time.Now()); err != nil || p != 0 {
-			t.Fatalf("member_points after a voided case's row written as counting = %d, %v; want 0", p, err)
+			t.Fatalf("points read as the evaluation does after a voided case's row written as counting = %d, %v; want 0", p, err)
 		}
 	})
 }
 
-// TestMemberPointsFollowTheLedger checks the members' points row that the evaluation reads
-// (member_points, migration 00028) against the ledger itself (Points: the counting cases'
-// points rows) after every step of a random history on both engines: warnings with 0 to 5
+// TestMemberPointsFollowTheLedger checks the member's points as the evaluation reads them
+// (bounded, migration 00035: exact below the bound, a lower bound of at least the bound
+// above it) against the ledger itself (Points: the counting cases' points rows, every one
+// summed) after every step of a random history on both engines: warnings with 0 to 5
 // points, pending cases made active, voids and un-voids, points edited by hand, points
 // rows written and deleted behind escalation's back, and a test clock that moves up to 12
 // days a step, so points stop counting (30 days) between reads.
@@ -398,7 +399,16 @@ func TestMemberPointsFollowTheLedger(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got != want {
-					t.Fatalf("step %d (%s): user %d has %d points in member_points; the ledger says %d", step, what, u, got, want)
+					t.Fatalf("step %d (%s): user %d has %d points read as the evaluation does; the ledger says %d", step, what, u, got, want)
+				}
+				for _, top := range []int{1, 3, 10} {
+					got, err := escalation.BoundedPointsForTest(esc, guild, u, now, int64(top))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want < top && got != want || want >= top && (got < top || got > want) {
+						t.Fatalf("step %d (%s): user %d has %d points read bounded by %d; the ledger says %d", step, what, u, got, top, want)
+					}
 				}
 			}
 		}

@@ -124,7 +124,7 @@ func TestPointsComeFromTheStoredSettingsAndCase(t *testing.T) {
 		if p := points(pending); p != 4 {
 			t.Fatalf("warning whose reason became spam as it became active: %d points; want 4", p)
 		}
-		// 1 + 1 + 2 + 4: the member's points row agrees with the ledger.
+		// 1 + 1 + 2 + 4: the evaluation's read agrees with the ledger.
 		total, _, err := esc.Points(ctx, guild, u)
 		if err != nil {
 			t.Fatal(err)
@@ -134,7 +134,7 @@ func TestPointsComeFromTheStoredSettingsAndCase(t *testing.T) {
 			t.Fatal(err)
 		}
 		if total != 8 || kept != 8 {
-			t.Fatalf("points: ledger %d, member_points %d; want 8", total, kept)
+			t.Fatalf("points: ledger %d, read as the evaluation does %d; want 8", total, kept)
 		}
 	})
 }
@@ -175,20 +175,17 @@ func (b *barrier) count() int {
 	return b.runs
 }
 
-// Two transactions that lower one member's points at once, each after its case's status
-// change locked that case's stripe of member_points (the trigger), can deadlock on
-// PostgreSQL when the member's points must be recomputed: one takes the member's lock and
-// recomputes, which locks every stripe and so waits for the other's; the other waits for
-// the member's lock. PostgreSQL ends one of them (deadlock_detected, after deadlock_timeout)
-// and gavel runs it again (store.GroupTx, InTxRetrying): both voids must stand, the points
-// must be exact and the threshold re-armed once. The deadlock is real: the barrier holds
-// both transactions until both have their stripe, and the clock has moved past a case's
-// points, so the evaluation recomputes. The run again waits (at its clock reading, which
-// comes before its status change) until the other void has committed: otherwise it can
-// take its stripe again before the other's recomputation does, and deadlock again (seen:
-// up to three times in a row, which is InTxRetrying's last attempt). SQLite runs one write
-// transaction at a time.
-func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
+// Two transactions that lower one member's points at once, after points of the member
+// stopped counting: both voids must stand, the points must be exact and the threshold
+// re-armed once. Until migration 00035 this deadlocked on PostgreSQL (each status change
+// locked its case's stripe of member_points, and the evaluation that recomputed the stale
+// stripes waited for the other's while the other waited for the member's lock), and gavel
+// ran one of them again; with the points read from the ledger nothing but the member's lock
+// is taken, so each runs once. The barrier holds both transactions until both have made
+// their status change, and the clock has moved past a case's points. A run again would wait
+// (at its clock reading, which comes before its status change) until the other void has
+// committed. SQLite runs one write transaction at a time.
+func TestConcurrentVoidsAfterPointsStoppedCounting(t *testing.T) {
 	t.Parallel()
 	st := storetest.Open(t, store.Postgres)
 	ctx := context.Background()
@@ -226,14 +223,11 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 		}
 		ws = append(ws, c)
 	}
-	if ws[0].ID%16 == ws[1].ID%16 {
-		t.Fatalf("cases %d and %d share a stripe", ws[0].ID, ws[1].ID)
-	}
 	fs, err := esc.FiringsOfMember(ctx, guild, u, 10)
 	if err != nil || len(fs) != 1 || !fs[0].Open() {
 		t.Fatalf("firings after 3 points: %+v, %v; want one open", fs, err)
 	}
-	// Two hours on, the third case's point has stopped counting: member_points is stale.
+	// Two hours on, the third case's point has stopped counting.
 	nowMS.Store(t0.Add(2 * time.Hour).UnixMilli())
 	b.armed.Store(true)
 	var wg sync.WaitGroup
@@ -248,11 +242,11 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("void of case #%d: %v; want it run again and committed", ws[i].Number, err)
+			t.Fatalf("void of case #%d: %v; want it committed", ws[i].Number, err)
 		}
 	}
-	if n := b.count(); n != 3 {
-		t.Fatalf("the voids' transactions ran %d times; want 3 (one deadlocked, then run again)", n)
+	if n := b.count(); n != 2 {
+		t.Fatalf("the voids' transactions ran %d times; want 2 (neither run again)", n)
 	}
 	total, _, err := esc.Points(ctx, guild, u)
 	if err != nil {
@@ -263,7 +257,7 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	if total != 0 || kept != 0 {
-		t.Fatalf("points: ledger %d, member_points %d; want 0", total, kept)
+		t.Fatalf("points: ledger %d, read as the evaluation does %d; want 0", total, kept)
 	}
 	fs, err = esc.FiringsOfMember(ctx, guild, u, 10)
 	if err != nil || len(fs) != 1 || fs[0].Open() {
@@ -273,22 +267,15 @@ func TestVoidsThatDeadlockRecomputingAreRunAgain(t *testing.T) {
 
 // The statement that gives a warning its points row (EscalationCaseAddingPoints) takes the
 // member's lock in the mode its read without the lock picks: share mode when the member's
-// points already reach the highest threshold (the preset's 10). On PostgreSQL that read is
-// the case's own stripe of member_points (case id % 16) when that stripe alone reaches 10,
-// and the member's 16 stripes when it does not (migration 00030). Three members, each with
-// 16 active cases whose points rows are written directly, then one more case made active:
-// 10 points in the new case's stripe (share mode from that stripe), 15 points in the 15
-// other stripes (share mode from the sum), 9 points in the other stripes (exclusive). Each
-// time the row is written and the member's points read under the lock are exact. SQLite
-// has no lock modes (shared is always 0 there).
-//
-// In share mode, when the case's own stripe alone still reaches the top and every open
-// firing's reset level under the lock, PostgreSQL returns that stripe's points: a lower
-// bound of the member's that settles the evaluation without summing the other stripes
-// (migration 00034). With 12 points in the own stripe and 3 in the others, it returns 12
-// (SQLite, which reads the sum, 15); with an open firing that re-arms below 20, it sums. A
-// written row comes back with the settings left out (config_same: the caller has them); a
-// statement that writes none returns them.
+// points already reach the highest threshold (the preset's 10). The member's points are read
+// from the ledger bounded (migration 00035): the sum of at most L counting rows, exact below
+// L, a lower bound at or above it; L is the top before the lock and, on PostgreSQL, the
+// greater of the top and the member's highest open reset level under it (SQLite reads with
+// the top alone: the evaluation reads again when that does not settle it). Each member has
+// 16 old active cases whose points rows are written directly, then one more case made
+// active, 1 point. SQLite has no lock modes (shared is always 0 there). A written row comes
+// back with the settings left out (config_same: the caller has them); a statement that
+// writes none returns them.
 func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, st *store.Store) {
@@ -313,17 +300,16 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 		now := time.Now()
 		until := now.Add(escalation.DefaultCountsFor)
 		for i, tc := range []struct {
-			name                string
-			own, others, member int64 // points in the new case's stripe, in each of the others (15 or 9 of them)
-			shared              bool
-			resetBelow          int64 // an open firing's reset level (0: none)
-			bound               bool  // PostgreSQL returns the own stripe's points, a lower bound
+			name       string
+			rows       []int64 // the old cases' points (the rest none); uniform where more than the bound
+			shared     bool
+			resetBelow int64 // an open firing's reset level (0: none)
 		}{
-			{name: "own stripe reaches the top", own: 10, others: 0, member: 10, shared: true, bound: true},
-			{name: "the other stripes reach it", own: 0, others: 1, member: 15, shared: true},
-			{name: "below the top", own: 0, others: 1, member: 9, shared: false},
-			{name: "own stripe settles it", own: 12, others: 1, member: 15, shared: true, bound: true},
-			{name: "an open firing re-arms above the own stripe", own: 12, others: 1, member: 15, shared: true, resetBelow: 20},
+			{name: "below the top", rows: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1}},
+			{name: "at the top", rows: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, shared: true},
+			{name: "above the top: a lower bound", rows: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, shared: true},
+			{name: "one large row", rows: []int64{12, 1, 1, 1}, shared: true},
+			{name: "an open firing resets above the top", rows: []int64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, shared: true, resetBelow: 20},
 		} {
 			u := discord.UserID(900000000000000800 + int64(i))
 			var old []cases.Case
@@ -338,17 +324,15 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var member int64
+			for _, p := range tc.rows {
+				member += p
+			}
 			if err := st.InTx(ctx, func(tx *store.Tx) error {
-				others := int64(0) // given to the other stripes so far
-				for _, o := range old {
-					p := tc.others
-					if o.ID%16 == c.ID%16 {
-						p = tc.own
-					} else if others+p > tc.member-tc.own {
-						p = 0
-					}
-					if o.ID%16 != c.ID%16 {
-						others += p
+				for j, o := range old {
+					p := int64(0)
+					if j < len(tc.rows) {
+						p = tc.rows[j]
 					}
 					if err := escalation.InsertPointsForTest(tx, o, int(p), until); err != nil {
 						return err
@@ -357,13 +341,35 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 				if tc.resetBelow > 0 {
 					if _, err := tx.Queries().InsertFiring(ctx, query.InsertFiringParams{GuildID: int64(guild), UserID: int64(u), Policy: "default",
 						AtPoints: tc.resetBelow, ResetBelow: tc.resetBelow, Action: "timeout", DurationMs: time.Hour.Milliseconds(),
-						Points: tc.member, Contributing: "#1", TriggerCaseID: old[0].ID, State: escalation.StateDone, FiredAt: now.UnixMilli()}); err != nil {
+						Points: member, Contributing: "#1", TriggerCaseID: old[0].ID, State: escalation.StateDone, FiredAt: now.UnixMilli()}); err != nil {
 						return err
 					}
 				}
 				return nil
 			}); err != nil {
 				t.Fatal(err)
+			}
+			// bounded is what a read of the member's rows (with the new one when with is
+			// true) bounded by the engine's L returns, and whether it is exact.
+			bounded := func(with bool) (int64, int64) {
+				l := int64(10)
+				if st.Engine() == store.Postgres {
+					l = max(l, tc.resetBelow)
+				}
+				rows := tc.rows
+				if with {
+					rows = append(append([]int64(nil), rows...), 1)
+				}
+				var sum int64
+				for j, p := range rows {
+					if int64(j) < l {
+						sum += p
+					}
+				}
+				if sum < l {
+					return sum, 1
+				}
+				return sum, 0
 			}
 			var r query.EscalationCaseAddingPointsRow
 			// addPoints runs the statement for the new case, 1 point, with the stored settings' md5.
@@ -384,13 +390,10 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 			if tc.shared && st.Engine() == store.Postgres {
 				wantShared = 1
 			}
-			wantPoints := tc.member
-			if tc.bound && st.Engine() == store.Postgres {
-				wantPoints = tc.own
-			}
-			if r.Added != 1 || r.Shared != wantShared || r.MemberPoints != wantPoints || r.MemberFresh != 1 || r.OpenResetBelow != tc.resetBelow {
-				t.Errorf("%s: added %d, shared %d, member's points %d (fresh %d), open reset %d; want added 1, shared %d, points %d (fresh 1), open reset %d",
-					tc.name, r.Added, r.Shared, r.MemberPoints, r.MemberFresh, r.OpenResetBelow, wantShared, wantPoints, tc.resetBelow)
+			wantPoints, wantExact := bounded(false)
+			if r.Added != 1 || r.Shared != wantShared || r.MemberPoints != wantPoints || r.MemberExact != wantExact || r.OpenResetBelow != tc.resetBelow {
+				t.Errorf("%s: added %d, shared %d, member's points %d (exact %d), open reset %d; want added 1, shared %d, points %d (exact %d), open reset %d",
+					tc.name, r.Added, r.Shared, r.MemberPoints, r.MemberExact, r.OpenResetBelow, wantShared, wantPoints, wantExact, tc.resetBelow)
 			}
 			if r.ConfigSame != 1 || r.Config != "" {
 				t.Errorf("%s: settings returned %q (same %d) with the row written; want them left out (same 1)", tc.name, r.Config, r.ConfigSame)
@@ -398,16 +401,17 @@ func TestCaseAddingPointsPicksTheLockMode(t *testing.T) {
 			// Again for the same case: it has its row now, so nothing is written and the
 			// settings come back for the caller to evaluate the case with.
 			addPoints()
-			if r.Added != 0 || r.ConfigSame != 0 || r.Config != text || r.MemberPoints != tc.member+1 || r.Points != 1 {
-				t.Errorf("%s, again: added %d, settings %d bytes (same %d), member's points %d, case's %d; want nothing added, the settings (%d bytes), points %d and 1",
-					tc.name, r.Added, len(r.Config), r.ConfigSame, r.MemberPoints, r.Points, len(text), tc.member+1)
+			wantPoints, wantExact = bounded(true)
+			if r.Added != 0 || r.ConfigSame != 0 || r.Config != text || r.MemberPoints != wantPoints || r.MemberExact != wantExact || r.Points != 1 {
+				t.Errorf("%s, again: added %d, settings %d bytes (same %d), member's points %d (exact %d), case's %d; want nothing added, the settings (%d bytes), points %d (exact %d) and 1",
+					tc.name, r.Added, len(r.Config), r.ConfigSame, r.MemberPoints, r.MemberExact, r.Points, len(text), wantPoints, wantExact)
 			}
 			kept, err := escalation.MemberPointsForTest(esc, guild, u, now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if kept != int(tc.member)+1 {
-				t.Errorf("%s: member_points after the row: %d; want %d", tc.name, kept, tc.member+1)
+			if kept != int(member)+1 {
+				t.Errorf("%s: the member's points after the row: %d; want %d", tc.name, kept, member+1)
 			}
 		}
 	})

@@ -17,13 +17,20 @@ func InsertPointsForTest(tx *store.Tx, c cases.Case, points int, until time.Time
 		Points: int64(points), CountsUntil: until.UnixMilli(), CreatedAt: c.CreatedAt.UnixMilli()})
 }
 
-// MemberPointsForTest reads a member's points as the evaluation does (member_points, under
-// the member's lock, recomputed when stale), in a transaction of its own.
+// MemberPointsForTest reads a member's points as the evaluation does (from the ledger, under
+// the member's lock), with a bound no member reaches, so exactly, in a transaction of its own.
 func MemberPointsForTest(s *Service, guildID discord.GuildID, userID discord.UserID, now time.Time) (int, error) {
+	return BoundedPointsForTest(s, guildID, userID, now, 1<<40)
+}
+
+// BoundedPointsForTest reads a member's points as an evaluation with the highest threshold
+// top and no change of its own does: exact below the bound it settles on, a lower bound at
+// or above it.
+func BoundedPointsForTest(s *Service, guildID discord.GuildID, userID discord.UserID, now time.Time, top int64) (int, error) {
 	var p memberPoints
 	err := s.st.InTx(context.Background(), func(tx *store.Tx) error {
 		var err error
-		p, err = lockMemberPoints(tx, guildID, userID, now.UnixMilli(), false)
+		p, err = lockMemberPoints(tx, guildID, userID, now.UnixMilli(), false, top, 0)
 		return err
 	})
 	return int(p.Points), err

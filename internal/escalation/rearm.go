@@ -72,7 +72,9 @@ func (s *Service) rearmMember(ctx context.Context, guildID discord.GuildID, user
 	err := s.st.InTx(ctx, func(tx *store.Tx) error {
 		q := tx.Queries()
 		nowMS := s.now().UnixMilli()
-		sum, err := lockMemberPoints(tx, guildID, userID, nowMS, false)
+		// Only whether the points are below an open firing's reset level matters here: no
+		// threshold to cross (top 0), no change (delta 0).
+		sum, err := lockMemberPoints(tx, guildID, userID, nowMS, false, 0, 0)
 		if err != nil {
 			return err
 		}

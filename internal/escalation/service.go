@@ -327,11 +327,11 @@ type memberChange struct {
 	trigger query.Case
 	// unlocked is the member's points as read before any lock (-1: not read), after the
 	// transaction's status changes and before the points rows the evaluation gives its
-	// cases (rows); fresh says member_points needed no recomputing, and openReset is the
-	// highest reset level of their open firings then. On PostgreSQL the read only picks the
+	// cases (rows), bounded (sumLimit): exact says it is their points, not a lower bound,
+	// and openReset is the highest reset level of their open firings then. On PostgreSQL the read only picks the
 	// mode of the member's lock (evaluateMember); on SQLite it was made under the lock.
 	unlocked  int64
-	fresh     bool
+	exact     bool
 	openReset int64
 	// rows are the points rows to give the member's newly counting cases, written under
 	// the member's lock (evaluateMember); inserted is their points, and those of the row
@@ -353,8 +353,11 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 	var cfg Config
 	var members []*memberChange
 	byUser := map[int64]*memberChange{}
+	ulim := s.unlockedLimit(guildID)
 	for i, ch := range changed {
 		var r query.CaseForEscalationRow
+		// exact: r.MemberPoints is the member's points, not a lower bound (sumLimit).
+		var exact bool
 		// added: the statement that read the case wrote its points row (guess).
 		var added *query.AddCasePointsRow
 		var addedShared bool
@@ -382,9 +385,10 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 				}
 				row = query.EscalationConfigAndCaseRow{Config: a.Config, ID: a.ID, GuildID: a.GuildID, UserID: a.UserID, Number: a.Number,
 					Type: a.Type, Status: a.Status, Reason: a.Reason, Metadata: a.Metadata, CreatedAt: a.CreatedAt, Points: a.Points,
-					CountsUntil: a.CountsUntil, MemberPoints: a.MemberPoints, MemberFresh: a.MemberFresh, OpenResetBelow: a.OpenResetBelow}
+					CountsUntil: a.CountsUntil, MemberPoints: a.MemberPoints, OpenResetBelow: a.OpenResetBelow}
+				exact = a.MemberExact == 1
 				if a.Added == 1 {
-					added = &query.AddCasePointsRow{MemberPoints: a.MemberPoints, OpenResetBelow: a.OpenResetBelow, Fresh: a.MemberFresh}
+					added = &query.AddCasePointsRow{MemberPoints: a.MemberPoints, OpenResetBelow: a.OpenResetBelow, Exact: a.MemberExact}
 					addedShared = a.Shared == 1
 				}
 			} else {
@@ -404,9 +408,10 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 						return nil
 					}
 				}
-				if row, err = q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS}); err != nil {
+				if row, err = q.EscalationConfigAndCase(ctx, query.EscalationConfigAndCaseParams{ID: ch.ID, Now: nowMS, Lim: ulim}); err != nil {
 					return fmt.Errorf("read case id %d: %w", ch.ID, err)
 				}
+				exact = row.MemberPoints < ulim
 			}
 			if cfg, err = s.parseConfig(guildID, row.Config); err != nil {
 				return err
@@ -417,12 +422,13 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 			}
 			r = query.CaseForEscalationRow{ID: row.ID, GuildID: row.GuildID, UserID: row.UserID, Number: row.Number, Type: row.Type,
 				Status: row.Status, Reason: row.Reason, Metadata: row.Metadata, CreatedAt: row.CreatedAt, Points: row.Points,
-				CountsUntil: row.CountsUntil, MemberPoints: row.MemberPoints, MemberFresh: row.MemberFresh, OpenResetBelow: row.OpenResetBelow}
+				CountsUntil: row.CountsUntil, MemberPoints: row.MemberPoints, OpenResetBelow: row.OpenResetBelow}
 		} else {
 			var err error
-			if r, err = q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, Now: nowMS}); err != nil {
+			if r, err = q.CaseForEscalation(ctx, query.CaseForEscalationParams{ID: ch.ID, Now: nowMS, Lim: ulim}); err != nil {
 				return fmt.Errorf("read case id %d: %w", ch.ID, err)
 			}
+			exact = r.MemberPoints < ulim
 		}
 		c := query.Case{ID: r.ID, GuildID: r.GuildID, UserID: r.UserID, Number: r.Number, Type: r.Type, Status: r.Status,
 			Reason: r.Reason, Metadata: r.Metadata, CreatedAt: r.CreatedAt}
@@ -468,7 +474,7 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 		}
 		m := byUser[c.UserID]
 		if m == nil {
-			m = &memberChange{user: discord.UserID(c.UserID), unlocked: r.MemberPoints, fresh: r.MemberFresh == 1, openReset: r.OpenResetBelow}
+			m = &memberChange{user: discord.UserID(c.UserID), unlocked: r.MemberPoints, exact: exact, openReset: r.OpenResetBelow}
 			byUser[c.UserID] = m
 			members = append(members, m)
 		}
@@ -502,40 +508,79 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 
 // memberPoints is a member's points read under their lock.
 type memberPoints struct {
-	// Points is the sum of their counting points; OpenResetBelow the highest reset level of
+	// Points is the sum of their counting points, or a lower bound of it that settles the
+	// evaluation it was read for (sumLimit); OpenResetBelow the highest reset level of
 	// their open firings (0: none).
 	Points, OpenResetBelow int64
+}
+
+// A member's points are read from the ledger bounded (migration 00035): the sum of at most
+// L of their counting points rows, each at least one point, is their points when below L
+// and a lower bound at or above L otherwise, in a read of at most L index entries however
+// long their history. An evaluation computes old = read + excluded - delta and new = old +
+// delta (excluded: the points of this transaction's rows the read did not see; delta: what
+// the transaction changed) and acts only when old is below a threshold it crosses (at most
+// top) or the lower of the two below an open firing's reset level. A lower bound of at
+// least need(top, openReset, delta, excluded) makes both computed values at least
+// max(top, openReset), and the true ones are higher still: nothing is crossed, nothing
+// re-arms, as the exact sum would have decided. So a bounded read settles the evaluation
+// when it is exact or at least need.
+func need(top, openReset, delta, excluded int64) int64 {
+	return max(top, openReset) + max(0, delta-excluded)
+}
+
+// sumLimit is the L to read a member's points with for an evaluation: need before the
+// member's open reset level is known (the reads under the lock raise L to it themselves on
+// PostgreSQL; when that is not enough the evaluation reads again: lockMemberPoints), and at
+// least 1.
+func sumLimit(top, delta, excluded int64) int64 {
+	return max(need(top, 0, delta, excluded), 1)
+}
+
+// unlockedLimit is the L of the reads made before the guild's settings are parsed: the
+// highest threshold of the settings this service last parsed for the guild, or the highest
+// any can have. A read it does not settle is made again under the member's lock.
+func (s *Service) unlockedLimit(guildID discord.GuildID) int64 {
+	s.parsedMu.Lock()
+	p, ok := s.parsed[guildID]
+	s.parsedMu.Unlock()
+	if ok && p.top > 0 {
+		return p.top
+	}
+	return MaxPoints
 }
 
 // lockMemberPoints takes the member's escalation lock until tx ends (in share mode with
 // shared) and reads their points under it (see LockMemberPoints): whoever evaluates a
 // member's points holds it, so that evaluations of one member run one after the other and
-// each sees the points the previous one committed. Points that stopped counting since the
-// member's member_points were computed make it recompute them first (RefreshMemberPoints).
-func lockMemberPoints(tx *store.Tx, guildID discord.GuildID, userID discord.UserID, nowMS int64, shared bool) (memberPoints, error) {
+// each sees the points the previous one committed. The points are read for an evaluation
+// of a change of delta with the highest threshold top, every row of the change already
+// written (sumLimit): a lower bound that does not settle it (an open firing's reset level
+// above the bound) is read again with the bound it needs.
+func lockMemberPoints(tx *store.Tx, guildID discord.GuildID, userID discord.UserID, nowMS int64, shared bool, top, delta int64) (memberPoints, error) {
 	ctx, q := tx.Context(), tx.Queries()
-	for refreshed := false; ; refreshed = true {
+	lim := sumLimit(top, delta, 0)
+	for again := false; ; again = true {
 		var r query.LockMemberPointsRow
 		var err error
 		if shared {
 			var sr query.LockMemberPointsSharedRow
-			sr, err = q.LockMemberPointsShared(ctx, query.LockMemberPointsSharedParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS})
+			sr, err = q.LockMemberPointsShared(ctx, query.LockMemberPointsSharedParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS, Lim: lim})
 			r = query.LockMemberPointsRow(sr)
 		} else {
-			r, err = q.LockMemberPoints(ctx, query.LockMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS})
+			r, err = q.LockMemberPoints(ctx, query.LockMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS, Lim: lim})
 		}
 		if err != nil {
 			return memberPoints{}, fmt.Errorf("points of user %d in guild %d: %w", userID, guildID, err)
 		}
-		if r.Fresh == 1 {
+		n := need(top, r.OpenResetBelow, delta, 0)
+		if r.Exact == 1 || r.Points >= n {
 			return memberPoints{Points: r.Points, OpenResetBelow: r.OpenResetBelow}, nil
 		}
-		if refreshed {
-			return memberPoints{}, fmt.Errorf("points of user %d in guild %d: still to be recomputed after recomputing them", userID, guildID)
+		if again {
+			return memberPoints{}, fmt.Errorf("points of user %d in guild %d: %d read with the bound %d, a lower bound under %d", userID, guildID, r.Points, lim, n)
 		}
-		if err := q.RefreshMemberPoints(ctx, query.RefreshMemberPointsParams{GuildID: int64(guildID), UserID: int64(userID), Now: nowMS}); err != nil {
-			return memberPoints{}, fmt.Errorf("recompute the points of user %d in guild %d: %w", userID, guildID, err)
-		}
+		lim = n
 	}
 }
 
@@ -597,7 +642,7 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 	}
 	var sum memberPoints
 	switch {
-	case s.oneWriter() && m.unlocked >= 0 && m.fresh:
+	case s.oneWriter() && m.unlocked >= 0 && (m.exact || m.unlocked >= need(top, m.openReset, int64(m.delta), m.inserted)):
 		// SQLite: the evaluation's first read of the member was made in this write
 		// transaction, which holds the whole database (the one writer), so it is exact and
 		// no other write can come between it and the commit; the member's new points rows
@@ -617,7 +662,8 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 			r = *m.added
 		} else {
 			first := query.AddCasePointsParams{CaseID: rows[0].CaseID, GuildID: rows[0].GuildID, UserID: rows[0].UserID,
-				Points: rows[0].Points, CountsUntil: rows[0].CountsUntil, CreatedAt: rows[0].CreatedAt, Now: nowMS}
+				Points: rows[0].Points, CountsUntil: rows[0].CountsUntil, CreatedAt: rows[0].CreatedAt, Now: nowMS,
+				Lim: sumLimit(top, int64(m.delta), m.inserted)}
 			if shared {
 				var sr query.AddCasePointsSharedRow
 				sr, err = q.AddCasePointsShared(ctx, query.AddCasePointsSharedParams(first))
@@ -635,15 +681,15 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 				return fmt.Errorf("points of case id %d: %w", row.CaseID, err)
 			}
 		}
-		if r.Fresh == 1 {
+		if r.Exact == 1 || r.MemberPoints >= need(top, r.OpenResetBelow, int64(m.delta), m.inserted) {
 			sum = memberPoints{Points: r.MemberPoints + m.inserted, OpenResetBelow: r.OpenResetBelow}
-		} else if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, shared); err != nil {
-			// member_points had to be recomputed (SQLite: PostgreSQL's AddCasePoints does
-			// it first); read again, now with the new rows.
+		} else if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, shared, top, int64(m.delta)); err != nil {
+			// A lower bound that does not settle the evaluation (an open firing's reset
+			// level above it): read again, now with the new rows, as far as it needs.
 			return err
 		}
 	default:
-		if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, shared); err != nil {
+		if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, shared, top, int64(m.delta)); err != nil {
 			return err
 		}
 	}
@@ -653,7 +699,7 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 		}
 		// Points were lowered between the two reads: evaluate under the exclusive lock, as
 		// any other change does (taken on top of the shared one; the rows are written).
-		if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, false); err != nil {
+		if sum, err = lockMemberPoints(tx, guildID, m.user, nowMS, false, top, int64(m.delta)); err != nil {
 			return err
 		}
 	}

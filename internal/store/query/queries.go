@@ -155,7 +155,6 @@ type Queries interface {
 	RearmFirings(ctx context.Context, arg RearmFiringsParams) ([]EscalationFiring, error)
 	RecentCases(ctx context.Context, arg RecentCasesParams) ([]Case, error)
 	ReclaimFiring(ctx context.Context, arg ReclaimFiringParams) (EscalationFiring, error)
-	RefreshMemberPoints(ctx context.Context, arg RefreshMemberPointsParams) error
 	ReleaseAutomodKey(ctx context.Context, arg ReleaseAutomodKeyParams) error
 	ReleaseScheduledAction(ctx context.Context, arg ReleaseScheduledActionParams) (int64, error)
 	ReleaseShardLease(ctx context.Context, arg ReleaseShardLeaseParams) (int64, error)

@@ -39,12 +39,13 @@ type AddCasePointsParams struct {
 	CountsUntil int64
 	CreatedAt   int64
 	Now         int64
+	Lim         int64
 }
 
 type AddCasePointsRow struct {
 	MemberPoints   int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 type AddCasePointsSharedParams struct {
@@ -55,12 +56,13 @@ type AddCasePointsSharedParams struct {
 	CountsUntil int64
 	CreatedAt   int64
 	Now         int64
+	Lim         int64
 }
 
 type AddCasePointsSharedRow struct {
 	MemberPoints   int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 type AutomodGavelRule struct {
@@ -149,6 +151,7 @@ type CaseEvent struct {
 
 type CaseForEscalationParams struct {
 	Now int64
+	Lim int64
 	ID  int64
 }
 
@@ -165,7 +168,6 @@ type CaseForEscalationRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
 	OpenResetBelow int64
 }
 
@@ -351,7 +353,7 @@ type EscalationCaseAddingPointsRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
+	MemberExact    int64
 	OpenResetBelow int64
 	Added          int64
 	Shared         int64
@@ -367,6 +369,7 @@ type EscalationConfig struct {
 
 type EscalationConfigAndCaseParams struct {
 	Now int64
+	Lim int64
 	ID  int64
 }
 
@@ -384,7 +387,6 @@ type EscalationConfigAndCaseRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
 	OpenResetBelow int64
 }
 
@@ -741,24 +743,26 @@ type LockMemberPointsParams struct {
 	GuildID int64
 	UserID  int64
 	Now     int64
+	Lim     int64
 }
 
 type LockMemberPointsRow struct {
 	Points         int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 type LockMemberPointsSharedParams struct {
 	GuildID int64
 	UserID  int64
 	Now     int64
+	Lim     int64
 }
 
 type LockMemberPointsSharedRow struct {
 	Points         int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 type LockSnippetParams struct {
@@ -836,15 +840,6 @@ type MassTarget struct {
 	State  string
 	CaseID sql.NullInt64
 	Detail string
-}
-
-type MemberPoint struct {
-	GuildID    int64
-	UserID     int64
-	Stripe     int64
-	Points     int64
-	NextExpiry int64
-	AsOf       int64
 }
 
 type MemberPointCasesParams struct {
@@ -1046,12 +1041,6 @@ type ReclaimFiringParams struct {
 	Now       int64
 	ID        int64
 	UpdatedAt int64
-}
-
-type RefreshMemberPointsParams struct {
-	GuildID int64
-	UserID  int64
-	Now     int64
 }
 
 type ReleaseAutomodKeyParams struct {

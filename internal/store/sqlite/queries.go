@@ -662,10 +662,6 @@ func (q *Queries) ReclaimFiring(ctx context.Context, arg query.ReclaimFiringPara
 	return query.EscalationFiring(row), err
 }
 
-func (q *Queries) RefreshMemberPoints(ctx context.Context, arg query.RefreshMemberPointsParams) error {
-	return q.q.RefreshMemberPoints(ctx, sqlitedb.RefreshMemberPointsParams(arg))
-}
-
 func (q *Queries) ReleaseAutomodKey(ctx context.Context, arg query.ReleaseAutomodKeyParams) error {
 	return q.q.ReleaseAutomodKey(ctx, sqlitedb.ReleaseAutomodKeyParams(arg))
 }

@@ -46,13 +46,12 @@ func (q *Queries) ClaimAutomodKey(ctx context.Context, arg query.ClaimAutomodKey
 }
 
 // AddCasePoints is written here rather than in queries/escalation.sql, as two of the
-// generated queries: sqlc's SQLite parser drops the names of RETURNING's columns, and one
-// statement would have to read member_points between the row's insert and its AFTER
-// trigger. It reads what LockMemberPoints reads (the member's points without this row;
-// fresh 0 when member_points must be recomputed) and then inserts the row
-// (InsertCasePoints). No lock to take: SQLite's write transactions hold the whole database.
+// generated queries: sqlc's SQLite parser drops the names of RETURNING's columns. It reads
+// what LockMemberPoints reads (the member's points without this row, bounded by lim) and
+// then inserts the row (InsertCasePoints). No lock to take: SQLite's write transactions
+// hold the whole database.
 func (q *Queries) AddCasePoints(ctx context.Context, arg query.AddCasePointsParams) (query.AddCasePointsRow, error) {
-	r, err := q.q.LockMemberPoints(ctx, sqlitedb.LockMemberPointsParams{GuildID: arg.GuildID, UserID: arg.UserID, Now: arg.Now})
+	r, err := q.q.LockMemberPoints(ctx, sqlitedb.LockMemberPointsParams{GuildID: arg.GuildID, UserID: arg.UserID, Now: arg.Now, Lim: arg.Lim})
 	if err != nil {
 		return query.AddCasePointsRow{}, err
 	}
@@ -60,7 +59,7 @@ func (q *Queries) AddCasePoints(ctx context.Context, arg query.AddCasePointsPara
 		Points: arg.Points, CountsUntil: arg.CountsUntil, CreatedAt: arg.CreatedAt}); err != nil {
 		return query.AddCasePointsRow{}, err
 	}
-	return query.AddCasePointsRow{MemberPoints: r.Points, OpenResetBelow: r.OpenResetBelow, Fresh: r.Fresh}, nil
+	return query.AddCasePointsRow{MemberPoints: r.Points, OpenResetBelow: r.OpenResetBelow, Exact: r.Exact}, nil
 }
 
 // AddCasePointsShared is AddCasePoints with the member's lock in share mode on PostgreSQL;
@@ -77,15 +76,18 @@ func (q *Queries) AddCasePointsShared(ctx context.Context, arg query.AddCasePoin
 // AddCasePoints returns them; no lock to take, so shared is 0. The metadata is compared as
 // stored text (cases writes it as encoding/json does): a difference in spelling alone only
 // makes the caller read and write in two steps. When it writes the row, it says the settings
-// are the caller's (ConfigSame) instead of returning them, as PostgreSQL's does.
+// are the caller's (ConfigSame) instead of returning them, as PostgreSQL's does. The
+// member's points are bounded by top alone (PostgreSQL's, read under the lock, by the
+// highest open reset level too): the caller reads again when that does not settle them.
 func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg query.EscalationCaseAddingPointsParams) (query.EscalationCaseAddingPointsRow, error) {
-	r, err := q.q.EscalationConfigAndCase(ctx, sqlitedb.EscalationConfigAndCaseParams{ID: arg.ID, Now: arg.Now})
+	lim := max(arg.Top, 1)
+	r, err := q.q.EscalationConfigAndCase(ctx, sqlitedb.EscalationConfigAndCaseParams{ID: arg.ID, Now: arg.Now, Lim: lim})
 	if err != nil {
 		return query.EscalationCaseAddingPointsRow{}, err
 	}
 	out := query.EscalationCaseAddingPointsRow{Config: r.Config, ID: r.ID, GuildID: r.GuildID, UserID: r.UserID, Number: r.Number,
 		Type: r.Type, Status: r.Status, Reason: r.Reason, Metadata: r.Metadata, CreatedAt: r.CreatedAt, Points: r.Points,
-		CountsUntil: r.CountsUntil, MemberPoints: r.MemberPoints, MemberFresh: r.MemberFresh, OpenResetBelow: r.OpenResetBelow}
+		CountsUntil: r.CountsUntil, MemberPoints: r.MemberPoints, MemberExact: b2i(r.MemberPoints < lim), OpenResetBelow: r.OpenResetBelow}
 	if r.Config == "" || r.Points >= 0 || r.Status != "active" || r.Type != arg.Type || r.Reason != arg.Reason ||
 		r.Metadata != arg.Metadata || r.CreatedAt != arg.CreatedAt || arg.Points <= 0 || arg.CountsUntil <= arg.Now {
 		return out, nil
@@ -101,4 +103,12 @@ func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg query.Esca
 	// As PostgreSQL's: the caller has the text it computed the md5 from.
 	out.Config, out.ConfigSame = "", 1
 	return out, nil
+}
+
+// b2i is SQLite's spelling of a boolean column: 1 or 0.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

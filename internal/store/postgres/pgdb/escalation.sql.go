@@ -12,9 +12,10 @@ import (
 
 const addCasePoints = `-- name: AddCasePoints :one
 SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
 FROM escalation_add_case_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT),
-    CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), FALSE) l
+    CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), FALSE,
+    CAST($8 AS BIGINT)) l
 `
 
 type AddCasePointsParams struct {
@@ -25,18 +26,19 @@ type AddCasePointsParams struct {
 	CountsUntil int64
 	CreatedAt   int64
 	Now         int64
+	Lim         int64
 }
 
 type AddCasePointsRow struct {
 	MemberPoints   int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
-// Takes the member's escalation lock, reads what LockMemberPoints reads (recomputing stale
-// stripes first, so fresh is 1) and then gives the case its points row (InsertCasePoints):
-// the member's points are those without this row. One round trip where the evaluation of
-// a warning took two (escalation_add_case_points, migration 00028).
+// Takes the member's escalation lock, reads what LockMemberPoints reads and then gives the
+// case its points row (InsertCasePoints): the member's points are those without this row.
+// One round trip where the evaluation of a warning took two (escalation_add_case_points,
+// migrations 00028 and 00035).
 func (q *Queries) AddCasePoints(ctx context.Context, arg AddCasePointsParams) (AddCasePointsRow, error) {
 	row := q.db.QueryRowContext(ctx, addCasePoints,
 		arg.CaseID,
@@ -46,17 +48,19 @@ func (q *Queries) AddCasePoints(ctx context.Context, arg AddCasePointsParams) (A
 		arg.CountsUntil,
 		arg.CreatedAt,
 		arg.Now,
+		arg.Lim,
 	)
 	var i AddCasePointsRow
-	err := row.Scan(&i.MemberPoints, &i.OpenResetBelow, &i.Fresh)
+	err := row.Scan(&i.MemberPoints, &i.OpenResetBelow, &i.Exact)
 	return i, err
 }
 
 const addCasePointsShared = `-- name: AddCasePointsShared :one
 SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
 FROM escalation_add_case_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT),
-    CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), TRUE) l
+    CAST($4 AS BIGINT), CAST($5 AS BIGINT), CAST($6 AS BIGINT), CAST($7 AS BIGINT), TRUE,
+    CAST($8 AS BIGINT)) l
 `
 
 type AddCasePointsSharedParams struct {
@@ -67,12 +71,13 @@ type AddCasePointsSharedParams struct {
 	CountsUntil int64
 	CreatedAt   int64
 	Now         int64
+	Lim         int64
 }
 
 type AddCasePointsSharedRow struct {
 	MemberPoints   int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 // AddCasePoints with the member's lock in share mode (escalation.Service.evaluateMember
@@ -86,26 +91,28 @@ func (q *Queries) AddCasePointsShared(ctx context.Context, arg AddCasePointsShar
 		arg.CountsUntil,
 		arg.CreatedAt,
 		arg.Now,
+		arg.Lim,
 	)
 	var i AddCasePointsSharedRow
-	err := row.Scan(&i.MemberPoints, &i.OpenResetBelow, &i.Fresh)
+	err := row.Scan(&i.MemberPoints, &i.OpenResetBelow, &i.Exact)
 	return i, err
 }
 
 const caseForEscalation = `-- name: CaseForEscalation :one
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS BIGINT) AS member_points,
-    CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= $1 AND $1 < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting AND q.points > 0 AND q.counts_until > $1
+        ORDER BY q.counts_until LIMIT CAST($2 AS BIGINT)) x) AS BIGINT) AS member_points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
-WHERE c.id = $2
+WHERE c.id = $3
 `
 
 type CaseForEscalationParams struct {
 	Now int64
+	Lim int64
 	ID  int64
 }
 
@@ -122,17 +129,17 @@ type CaseForEscalationRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
 	OpenResetBelow int64
 }
 
 // What the evaluation of a changed case reads in one statement: the case, its points row
-// (points -1 when it has none), its member's points from member_points, whether those are
-// fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
-// The member's points are read without a lock: they only pick the mode of the member's lock
+// (points -1 when it has none), its member's points from the ledger bounded by lim (the sum
+// of at most lim counting points rows: exact when below lim, a lower bound otherwise; see
+// LockMemberPoints) and the highest reset level of the member's open firings. The member's
+// points are read without a lock: they only pick the mode of the member's lock
 // (escalation.Service.evaluateMember).
 func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
-	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.ID)
+	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.Lim, arg.ID)
 	var i CaseForEscalationRow
 	err := row.Scan(
 		&i.ID,
@@ -147,7 +154,6 @@ func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationPa
 		&i.Points,
 		&i.CountsUntil,
 		&i.MemberPoints,
-		&i.MemberFresh,
 		&i.OpenResetBelow,
 	)
 	return i, err
@@ -158,7 +164,7 @@ SELECT CAST(r.r_config AS TEXT) AS config, CAST(CASE WHEN r.r_config_same THEN 1
     CAST(r.r_user_id AS BIGINT) AS user_id, CAST(r.r_number AS BIGINT) AS number, CAST(r.r_type AS TEXT) AS type,
     CAST(r.r_status AS TEXT) AS status, CAST(r.r_reason AS TEXT) AS reason, CAST(r.r_metadata AS JSONB) AS metadata,
     CAST(r.r_created_at AS BIGINT) AS created_at, CAST(r.r_points AS BIGINT) AS points, CAST(r.r_counts_until AS BIGINT) AS counts_until,
-    CAST(r.r_member_points AS BIGINT) AS member_points, CAST(CASE WHEN r.r_member_fresh THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST(r.r_member_points AS BIGINT) AS member_points, CAST(CASE WHEN r.r_member_fresh THEN 1 ELSE 0 END AS BIGINT) AS member_exact,
     CAST(r.r_open_reset_below AS BIGINT) AS open_reset_below, CAST(CASE WHEN r.r_added THEN 1 ELSE 0 END AS BIGINT) AS added,
     CAST(CASE WHEN r.r_shared THEN 1 ELSE 0 END AS BIGINT) AS shared
 FROM escalation_case_adding_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS TEXT),
@@ -194,7 +200,7 @@ type EscalationCaseAddingPointsRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
+	MemberExact    int64
 	OpenResetBelow int64
 	Added          int64
 	Shared         int64
@@ -203,12 +209,12 @@ type EscalationCaseAddingPointsRow struct {
 // EscalationConfigAndCase, and when the stored settings (by their md5) and case are those the
 // caller computed the case's points from, the case's points row with the member's lock
 // (AddCasePoints) in the same statement: added is then 1, shared says the lock's mode, and
-// member_points, fresh and open_reset_below are what AddCasePoints returns (the member's
-// points without this row, read under the lock). escalation_case_adding_points (migration
-// 00029) says why. config_same is 1 when the stored settings' md5 is config_md5 and the case
-// got its points row: config is then ” (the caller has the text; migration 00034), and
-// member_points may be a lower bound of the member's points that settles the evaluation
-// (at or above top and every open firing's reset level).
+// member_points, member_exact and open_reset_below are what AddCasePoints returns with lim
+// top (the member's points without this row, read under the lock). When it did not add the
+// row, member_points is bounded by GREATEST(top, open_reset_below) and member_exact says
+// whether it is exact. escalation_case_adding_points (migrations 00029, 00034 and 00035) says
+// why. config_same is 1 when the stored settings' md5 is config_md5 and the case got its
+// points row: config is then ” (the caller has the text; migration 00034).
 func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg EscalationCaseAddingPointsParams) (EscalationCaseAddingPointsRow, error) {
 	row := q.db.QueryRowContext(ctx, escalationCaseAddingPoints,
 		arg.ID,
@@ -238,7 +244,7 @@ func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg Escalation
 		&i.Points,
 		&i.CountsUntil,
 		&i.MemberPoints,
-		&i.MemberFresh,
+		&i.MemberExact,
 		&i.OpenResetBelow,
 		&i.Added,
 		&i.Shared,
@@ -249,17 +255,18 @@ func (q *Queries) EscalationCaseAddingPoints(ctx context.Context, arg Escalation
 const escalationConfigAndCase = `-- name: EscalationConfigAndCase :one
 SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS BIGINT) AS member_points,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= $1 AND $1 < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) END AS BIGINT) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE (SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting AND q.points > 0 AND q.counts_until > $1
+        ORDER BY q.counts_until LIMIT CAST($2 AS BIGINT)) x) END AS BIGINT) AS member_points,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
-WHERE c.id = $2
+WHERE c.id = $3
 `
 
 type EscalationConfigAndCaseParams struct {
 	Now int64
+	Lim int64
 	ID  int64
 }
 
@@ -277,7 +284,6 @@ type EscalationConfigAndCaseRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
 	OpenResetBelow int64
 }
 
@@ -285,7 +291,7 @@ type EscalationConfigAndCaseRow struct {
 // statement: the guild's escalation settings (” when none: then nothing else is read),
 // and as CaseForEscalation does, the case, its points row and its member's points.
 func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg EscalationConfigAndCaseParams) (EscalationConfigAndCaseRow, error) {
-	row := q.db.QueryRowContext(ctx, escalationConfigAndCase, arg.Now, arg.ID)
+	row := q.db.QueryRowContext(ctx, escalationConfigAndCase, arg.Now, arg.Lim, arg.ID)
 	var i EscalationConfigAndCaseRow
 	err := row.Scan(
 		&i.Config,
@@ -301,7 +307,6 @@ func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg EscalationCon
 		&i.Points,
 		&i.CountsUntil,
 		&i.MemberPoints,
-		&i.MemberFresh,
 		&i.OpenResetBelow,
 	)
 	return i, err
@@ -638,59 +643,73 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 
 const lockMemberPoints = `-- name: LockMemberPoints :one
 SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
-FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), FALSE) l
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
+FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), FALSE,
+    CAST($4 AS BIGINT)) l
 `
 
 type LockMemberPointsParams struct {
 	GuildID int64
 	UserID  int64
 	Now     int64
+	Lim     int64
 }
 
 type LockMemberPointsRow struct {
 	Points         int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
-// Takes the member's escalation lock (held until the transaction ends) and then reads their
-// points from member_points (migration 00028: kept by the database's triggers from
-// case_points), the highest reset level of their open firings (0: none), and whether the
-// stripes are fresh (0: points stopped counting since they were computed, or they never
-// were; RefreshMemberPoints first, then read again). All in the function
-// escalation_lock_member_points (migrations 00025 and 00028), which says why.
+// Takes the member's escalation lock (held until the transaction ends) and then reads the
+// highest reset level of their open firings (0: none) and their points from the ledger,
+// bounded: the sum of at most L of their counting points rows, L = GREATEST(lim, that
+// level); exact is 1 when the sum is below L (then it is the member's points), 0 when it is
+// a lower bound at or above L. All in the function escalation_lock_member_points
+// (migrations 00025 and 00035), which says why.
 func (q *Queries) LockMemberPoints(ctx context.Context, arg LockMemberPointsParams) (LockMemberPointsRow, error) {
-	row := q.db.QueryRowContext(ctx, lockMemberPoints, arg.GuildID, arg.UserID, arg.Now)
+	row := q.db.QueryRowContext(ctx, lockMemberPoints,
+		arg.GuildID,
+		arg.UserID,
+		arg.Now,
+		arg.Lim,
+	)
 	var i LockMemberPointsRow
-	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Fresh)
+	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Exact)
 	return i, err
 }
 
 const lockMemberPointsShared = `-- name: LockMemberPointsShared :one
 SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
-FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), TRUE) l
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
+FROM escalation_lock_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT), TRUE,
+    CAST($4 AS BIGINT)) l
 `
 
 type LockMemberPointsSharedParams struct {
 	GuildID int64
 	UserID  int64
 	Now     int64
+	Lim     int64
 }
 
 type LockMemberPointsSharedRow struct {
 	Points         int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 // LockMemberPoints with the lock in share mode: for a change that only adds points to a
 // member already at or above every threshold (escalation.Service.evaluateMember says why).
 func (q *Queries) LockMemberPointsShared(ctx context.Context, arg LockMemberPointsSharedParams) (LockMemberPointsSharedRow, error) {
-	row := q.db.QueryRowContext(ctx, lockMemberPointsShared, arg.GuildID, arg.UserID, arg.Now)
+	row := q.db.QueryRowContext(ctx, lockMemberPointsShared,
+		arg.GuildID,
+		arg.UserID,
+		arg.Now,
+		arg.Lim,
+	)
 	var i LockMemberPointsSharedRow
-	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Fresh)
+	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Exact)
 	return i, err
 }
 
@@ -1070,23 +1089,6 @@ func (q *Queries) ReclaimFiring(ctx context.Context, arg ReclaimFiringParams) (E
 		&i.UpdatedAt,
 	)
 	return i, err
-}
-
-const refreshMemberPoints = `-- name: RefreshMemberPoints :exec
-SELECT escalation_refresh_member_points(CAST($1 AS BIGINT), CAST($2 AS BIGINT), CAST($3 AS BIGINT))
-`
-
-type RefreshMemberPointsParams struct {
-	GuildID int64
-	UserID  int64
-	Now     int64
-}
-
-// Recomputes a member's member_points stripes from case_points as of now, for stripes
-// LockMemberPoints found stale (escalation_refresh_member_points, migration 00028).
-func (q *Queries) RefreshMemberPoints(ctx context.Context, arg RefreshMemberPointsParams) error {
-	_, err := q.db.ExecContext(ctx, refreshMemberPoints, arg.GuildID, arg.UserID, arg.Now)
-	return err
 }
 
 const setCasePoints = `-- name: SetCasePoints :execrows

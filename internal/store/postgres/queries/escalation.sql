@@ -18,27 +18,24 @@ SELECT * FROM case_points WHERE case_id = $1;
 UPDATE case_points SET points = $2, counts_until = $3, updated_at = $4 WHERE case_id = $1;
 
 -- name: LockMemberPoints :one
--- Takes the member's escalation lock (held until the transaction ends) and then reads their
--- points from member_points (migration 00028: kept by the database's triggers from
--- case_points), the highest reset level of their open firings (0: none), and whether the
--- stripes are fresh (0: points stopped counting since they were computed, or they never
--- were; RefreshMemberPoints first, then read again). All in the function
--- escalation_lock_member_points (migrations 00025 and 00028), which says why.
+-- Takes the member's escalation lock (held until the transaction ends) and then reads the
+-- highest reset level of their open firings (0: none) and their points from the ledger,
+-- bounded: the sum of at most L of their counting points rows, L = GREATEST(lim, that
+-- level); exact is 1 when the sum is below L (then it is the member's points), 0 when it is
+-- a lower bound at or above L. All in the function escalation_lock_member_points
+-- (migrations 00025 and 00035), which says why.
 SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
-FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), FALSE) l;
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
+FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), FALSE,
+    CAST(sqlc.arg(lim) AS BIGINT)) l;
 
 -- name: LockMemberPointsShared :one
 -- LockMemberPoints with the lock in share mode: for a change that only adds points to a
 -- member already at or above every threshold (escalation.Service.evaluateMember says why).
 SELECT CAST(l.points AS BIGINT) AS points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
-FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), TRUE) l;
-
--- name: RefreshMemberPoints :exec
--- Recomputes a member's member_points stripes from case_points as of now, for stripes
--- LockMemberPoints found stale (escalation_refresh_member_points, migration 00028).
-SELECT escalation_refresh_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT));
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
+FROM escalation_lock_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), TRUE,
+    CAST(sqlc.arg(lim) AS BIGINT)) l;
 
 -- name: EscalationConfigAndCase :one
 -- What the evaluation of a transaction's first changed case in a guild reads, in one
@@ -46,9 +43,9 @@ SELECT escalation_refresh_member_points(CAST(sqlc.arg(guild_id) AS BIGINT), CAST
 -- and as CaseForEscalation does, the case, its points row and its member's points.
 SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS BIGINT) AS member_points,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) END AS BIGINT) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE (SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS BIGINT)) x) END AS BIGINT) AS member_points,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
@@ -58,17 +55,17 @@ WHERE c.id = sqlc.arg(id);
 -- EscalationConfigAndCase, and when the stored settings (by their md5) and case are those the
 -- caller computed the case's points from, the case's points row with the member's lock
 -- (AddCasePoints) in the same statement: added is then 1, shared says the lock's mode, and
--- member_points, fresh and open_reset_below are what AddCasePoints returns (the member's
--- points without this row, read under the lock). escalation_case_adding_points (migration
--- 00029) says why. config_same is 1 when the stored settings' md5 is config_md5 and the case
--- got its points row: config is then '' (the caller has the text; migration 00034), and
--- member_points may be a lower bound of the member's points that settles the evaluation
--- (at or above top and every open firing's reset level).
+-- member_points, member_exact and open_reset_below are what AddCasePoints returns with lim
+-- top (the member's points without this row, read under the lock). When it did not add the
+-- row, member_points is bounded by GREATEST(top, open_reset_below) and member_exact says
+-- whether it is exact. escalation_case_adding_points (migrations 00029, 00034 and 00035) says
+-- why. config_same is 1 when the stored settings' md5 is config_md5 and the case got its
+-- points row: config is then '' (the caller has the text; migration 00034).
 SELECT CAST(r.r_config AS TEXT) AS config, CAST(CASE WHEN r.r_config_same THEN 1 ELSE 0 END AS BIGINT) AS config_same, CAST(r.r_id AS BIGINT) AS id, CAST(r.r_guild_id AS BIGINT) AS guild_id,
     CAST(r.r_user_id AS BIGINT) AS user_id, CAST(r.r_number AS BIGINT) AS number, CAST(r.r_type AS TEXT) AS type,
     CAST(r.r_status AS TEXT) AS status, CAST(r.r_reason AS TEXT) AS reason, CAST(r.r_metadata AS JSONB) AS metadata,
     CAST(r.r_created_at AS BIGINT) AS created_at, CAST(r.r_points AS BIGINT) AS points, CAST(r.r_counts_until AS BIGINT) AS counts_until,
-    CAST(r.r_member_points AS BIGINT) AS member_points, CAST(CASE WHEN r.r_member_fresh THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST(r.r_member_points AS BIGINT) AS member_points, CAST(CASE WHEN r.r_member_fresh THEN 1 ELSE 0 END AS BIGINT) AS member_exact,
     CAST(r.r_open_reset_below AS BIGINT) AS open_reset_below, CAST(CASE WHEN r.r_added THEN 1 ELSE 0 END AS BIGINT) AS added,
     CAST(CASE WHEN r.r_shared THEN 1 ELSE 0 END AS BIGINT) AS shared
 FROM escalation_case_adding_points(CAST(sqlc.arg(id) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), CAST(sqlc.arg(config_md5) AS TEXT),
@@ -77,37 +74,40 @@ FROM escalation_case_adding_points(CAST(sqlc.arg(id) AS BIGINT), CAST(sqlc.arg(n
 
 -- name: CaseForEscalation :one
 -- What the evaluation of a changed case reads in one statement: the case, its points row
--- (points -1 when it has none), its member's points from member_points, whether those are
--- fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
--- The member's points are read without a lock: they only pick the mode of the member's lock
+-- (points -1 when it has none), its member's points from the ledger bounded by lim (the sum
+-- of at most lim counting points rows: exact when below lim, a lower bound otherwise; see
+-- LockMemberPoints) and the highest reset level of the member's open firings. The member's
+-- points are read without a lock: they only pick the mode of the member's lock
 -- (escalation.Service.evaluateMember).
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS BIGINT) AS points, CAST(COALESCE(p.counts_until, 0) AS BIGINT) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS BIGINT) AS member_points,
-    CAST(CASE WHEN COALESCE((SELECT BOOL_AND(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), TRUE) THEN 1 ELSE 0 END AS BIGINT) AS member_fresh,
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS BIGINT)) x) AS BIGINT) AS member_points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS BIGINT) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
 WHERE c.id = sqlc.arg(id);
 
 -- name: AddCasePoints :one
--- Takes the member's escalation lock, reads what LockMemberPoints reads (recomputing stale
--- stripes first, so fresh is 1) and then gives the case its points row (InsertCasePoints):
--- the member's points are those without this row. One round trip where the evaluation of
--- a warning took two (escalation_add_case_points, migration 00028).
+-- Takes the member's escalation lock, reads what LockMemberPoints reads and then gives the
+-- case its points row (InsertCasePoints): the member's points are those without this row.
+-- One round trip where the evaluation of a warning took two (escalation_add_case_points,
+-- migrations 00028 and 00035).
 SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
 FROM escalation_add_case_points(CAST(sqlc.arg(case_id) AS BIGINT), CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT),
-    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(created_at) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), FALSE) l;
+    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(created_at) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), FALSE,
+    CAST(sqlc.arg(lim) AS BIGINT)) l;
 
 -- name: AddCasePointsShared :one
 -- AddCasePoints with the member's lock in share mode (escalation.Service.evaluateMember
 -- says when).
 SELECT CAST(l.points AS BIGINT) AS member_points, CAST(l.open_reset_below AS BIGINT) AS open_reset_below,
-    CAST(CASE WHEN l.fresh THEN 1 ELSE 0 END AS BIGINT) AS fresh
+    CAST(CASE WHEN l.exact THEN 1 ELSE 0 END AS BIGINT) AS exact
 FROM escalation_add_case_points(CAST(sqlc.arg(case_id) AS BIGINT), CAST(sqlc.arg(guild_id) AS BIGINT), CAST(sqlc.arg(user_id) AS BIGINT),
-    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(created_at) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), TRUE) l;
+    CAST(sqlc.arg(points) AS BIGINT), CAST(sqlc.arg(counts_until) AS BIGINT), CAST(sqlc.arg(created_at) AS BIGINT), CAST(sqlc.arg(now) AS BIGINT), TRUE,
+    CAST(sqlc.arg(lim) AS BIGINT)) l;
 
 -- name: MemberPointCases :many
 -- The cases that make up a member's points, oldest first.

@@ -20,38 +20,31 @@ SELECT * FROM case_points WHERE case_id = ?1;
 UPDATE case_points SET points = ?2, counts_until = ?3, updated_at = ?4 WHERE case_id = ?1;
 
 -- name: LockMemberPoints :one
--- A member's points now, from their member_points row (migration 00028: kept by the
--- database's triggers from case_points), the highest reset level of their open firings (0:
--- none), and whether the row is fresh (0: points stopped counting since it was computed, or
--- it never was; RefreshMemberPoints first, then read again). No lock to take first
--- (PostgreSQL takes one on the member): SQLite's write transactions begin IMMEDIATE and hold
--- the whole database, so evaluations are already one after the other.
-SELECT CAST(COALESCE((SELECT SUM(m.points) FROM member_points m
-        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 0) AS INTEGER) AS points,
+-- A member's points now from the ledger, bounded (migration 00035): the sum of at most lim
+-- of their counting points rows (exact 1 when it is below lim: then it is their points; 0
+-- when it is a lower bound at or above lim), and the highest reset level of their open
+-- firings (0: none). No lock to take first (PostgreSQL takes one on the member): SQLite's
+-- write transactions begin IMMEDIATE and hold the whole database, so evaluations are
+-- already one after the other.
+SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
-    CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 1) AS INTEGER) AS fresh;
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) < sqlc.arg(lim) AS INTEGER) AS exact;
 
 -- name: LockMemberPointsShared :one
 -- LockMemberPoints in share mode on PostgreSQL; the same read here.
-SELECT CAST(COALESCE((SELECT SUM(m.points) FROM member_points m
-        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 0) AS INTEGER) AS points,
+SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
-    CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = sqlc.arg(guild_id) AND m.user_id = sqlc.arg(user_id)), 1) AS INTEGER) AS fresh;
-
--- name: RefreshMemberPoints :exec
--- Recomputes a member's member_points row from case_points as of now (the sum over the
--- partial, covering index case_points_counting), for a row LockMemberPoints found stale.
-UPDATE member_points SET
-    points = CAST(COALESCE((SELECT SUM(p.points) FROM case_points p WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id)
-        AND p.counts_until > sqlc.arg(now) AND p.counting = 1 AND p.points > 0), 0) AS INTEGER),
-    next_expiry = CAST(COALESCE((SELECT MIN(p.counts_until) FROM case_points p WHERE p.guild_id = sqlc.arg(guild_id) AND p.user_id = sqlc.arg(user_id)
-        AND p.counts_until > sqlc.arg(now) AND p.counting = 1 AND p.points > 0), 9223372036854775807) AS INTEGER),
-    as_of = sqlc.arg(now)
-WHERE guild_id = sqlc.arg(guild_id) AND user_id = sqlc.arg(user_id);
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) < sqlc.arg(lim) AS INTEGER) AS exact;
 
 -- name: EscalationConfigAndCase :one
 -- What the evaluation of a transaction's first changed case in a guild reads, in one
@@ -59,9 +52,9 @@ WHERE guild_id = sqlc.arg(guild_id) AND user_id = sqlc.arg(user_id);
 -- and as CaseForEscalation does, the case, its points row and its member's points.
 SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS INTEGER) AS member_points,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 1) AS INTEGER) END AS INTEGER) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE (SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) END AS INTEGER) AS member_points,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
@@ -69,15 +62,16 @@ WHERE c.id = sqlc.arg(id);
 
 -- name: CaseForEscalation :one
 -- What the evaluation of a changed case reads in one statement: the case, its points row
--- (points -1 when it has none), its member's points from member_points, whether those are
--- fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
--- Here the read is already under the member's lock (the one writer); on PostgreSQL the
--- member's points only pick the mode of the member's lock (escalation.Service.evaluateMember).
+-- (points -1 when it has none), its member's points from the ledger bounded by lim (see
+-- LockMemberPoints: exact when below lim, a lower bound otherwise) and the highest reset
+-- level of the member's open firings. Here the read is already under the member's lock (the
+-- one writer); on PostgreSQL the member's points only pick the mode of the member's lock
+-- (escalation.Service.evaluateMember).
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS INTEGER) AS member_points,
-    CAST(COALESCE((SELECT MIN(m.as_of <= sqlc.arg(now) AND sqlc.arg(now) < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 1) AS INTEGER) AS member_fresh,
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
+        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) AS INTEGER) AS member_points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id

@@ -13,17 +13,18 @@ import (
 const caseForEscalation = `-- name: CaseForEscalation :one
 SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
-    CAST(COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) AS INTEGER) AS member_points,
-    CAST(COALESCE((SELECT MIN(m.as_of <= ?1 AND ?1 < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 1) AS INTEGER) AS member_fresh,
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?1
+        ORDER BY q.counts_until LIMIT ?2) x) AS INTEGER) AS member_points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
-WHERE c.id = ?2
+WHERE c.id = ?3
 `
 
 type CaseForEscalationParams struct {
 	Now int64
+	Lim int64
 	ID  int64
 }
 
@@ -40,17 +41,17 @@ type CaseForEscalationRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
 	OpenResetBelow int64
 }
 
 // What the evaluation of a changed case reads in one statement: the case, its points row
-// (points -1 when it has none), its member's points from member_points, whether those are
-// fresh (see LockMemberPoints) and the highest reset level of the member's open firings.
-// Here the read is already under the member's lock (the one writer); on PostgreSQL the
-// member's points only pick the mode of the member's lock (escalation.Service.evaluateMember).
+// (points -1 when it has none), its member's points from the ledger bounded by lim (see
+// LockMemberPoints: exact when below lim, a lower bound otherwise) and the highest reset
+// level of the member's open firings. Here the read is already under the member's lock (the
+// one writer); on PostgreSQL the member's points only pick the mode of the member's lock
+// (escalation.Service.evaluateMember).
 func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationParams) (CaseForEscalationRow, error) {
-	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.ID)
+	row := q.db.QueryRowContext(ctx, caseForEscalation, arg.Now, arg.Lim, arg.ID)
 	var i CaseForEscalationRow
 	err := row.Scan(
 		&i.ID,
@@ -65,7 +66,6 @@ func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationPa
 		&i.Points,
 		&i.CountsUntil,
 		&i.MemberPoints,
-		&i.MemberFresh,
 		&i.OpenResetBelow,
 	)
 	return i, err
@@ -74,17 +74,18 @@ func (q *Queries) CaseForEscalation(ctx context.Context, arg CaseForEscalationPa
 const escalationConfigAndCase = `-- name: EscalationConfigAndCase :one
 SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.metadata, c.created_at,
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT SUM(m.points) FROM member_points m WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 0) END AS INTEGER) AS member_points,
-    CAST(CASE WHEN e.guild_id IS NULL THEN 1 ELSE CAST(COALESCE((SELECT MIN(m.as_of <= ?1 AND ?1 < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = c.guild_id AND m.user_id = c.user_id), 1) AS INTEGER) END AS INTEGER) AS member_fresh,
+    CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE (SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?1
+        ORDER BY q.counts_until LIMIT ?2) x) END AS INTEGER) AS member_points,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
-WHERE c.id = ?2
+WHERE c.id = ?3
 `
 
 type EscalationConfigAndCaseParams struct {
 	Now int64
+	Lim int64
 	ID  int64
 }
 
@@ -102,7 +103,6 @@ type EscalationConfigAndCaseRow struct {
 	Points         int64
 	CountsUntil    int64
 	MemberPoints   int64
-	MemberFresh    int64
 	OpenResetBelow int64
 }
 
@@ -110,7 +110,7 @@ type EscalationConfigAndCaseRow struct {
 // statement: the guild's escalation settings (” when none: then nothing else is read),
 // and as CaseForEscalation does, the case, its points row and its member's points.
 func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg EscalationConfigAndCaseParams) (EscalationConfigAndCaseRow, error) {
-	row := q.db.QueryRowContext(ctx, escalationConfigAndCase, arg.Now, arg.ID)
+	row := q.db.QueryRowContext(ctx, escalationConfigAndCase, arg.Now, arg.Lim, arg.ID)
 	var i EscalationConfigAndCaseRow
 	err := row.Scan(
 		&i.Config,
@@ -126,7 +126,6 @@ func (q *Queries) EscalationConfigAndCase(ctx context.Context, arg EscalationCon
 		&i.Points,
 		&i.CountsUntil,
 		&i.MemberPoints,
-		&i.MemberFresh,
 		&i.OpenResetBelow,
 	)
 	return i, err
@@ -464,65 +463,81 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 }
 
 const lockMemberPoints = `-- name: LockMemberPoints :one
-SELECT CAST(COALESCE((SELECT SUM(m.points) FROM member_points m
-        WHERE m.guild_id = ?1 AND m.user_id = ?2), 0) AS INTEGER) AS points,
+SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
+        ORDER BY q.counts_until LIMIT ?4) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = ?1 AND f.user_id = ?2 AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
-    CAST(COALESCE((SELECT MIN(m.as_of <= ?3 AND ?3 < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = ?1 AND m.user_id = ?2), 1) AS INTEGER) AS fresh
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
+        ORDER BY q.counts_until LIMIT ?4) x) < ?4 AS INTEGER) AS exact
 `
 
 type LockMemberPointsParams struct {
 	GuildID int64
 	UserID  int64
 	Now     int64
+	Lim     int64
 }
 
 type LockMemberPointsRow struct {
 	Points         int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
-// A member's points now, from their member_points row (migration 00028: kept by the
-// database's triggers from case_points), the highest reset level of their open firings (0:
-// none), and whether the row is fresh (0: points stopped counting since it was computed, or
-// it never was; RefreshMemberPoints first, then read again). No lock to take first
-// (PostgreSQL takes one on the member): SQLite's write transactions begin IMMEDIATE and hold
-// the whole database, so evaluations are already one after the other.
+// A member's points now from the ledger, bounded (migration 00035): the sum of at most lim
+// of their counting points rows (exact 1 when it is below lim: then it is their points; 0
+// when it is a lower bound at or above lim), and the highest reset level of their open
+// firings (0: none). No lock to take first (PostgreSQL takes one on the member): SQLite's
+// write transactions begin IMMEDIATE and hold the whole database, so evaluations are
+// already one after the other.
 func (q *Queries) LockMemberPoints(ctx context.Context, arg LockMemberPointsParams) (LockMemberPointsRow, error) {
-	row := q.db.QueryRowContext(ctx, lockMemberPoints, arg.GuildID, arg.UserID, arg.Now)
+	row := q.db.QueryRowContext(ctx, lockMemberPoints,
+		arg.GuildID,
+		arg.UserID,
+		arg.Now,
+		arg.Lim,
+	)
 	var i LockMemberPointsRow
-	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Fresh)
+	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Exact)
 	return i, err
 }
 
 const lockMemberPointsShared = `-- name: LockMemberPointsShared :one
-SELECT CAST(COALESCE((SELECT SUM(m.points) FROM member_points m
-        WHERE m.guild_id = ?1 AND m.user_id = ?2), 0) AS INTEGER) AS points,
+SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
+        ORDER BY q.counts_until LIMIT ?4) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = ?1 AND f.user_id = ?2 AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
-    CAST(COALESCE((SELECT MIN(m.as_of <= ?3 AND ?3 < m.next_expiry) FROM member_points m
-        WHERE m.guild_id = ?1 AND m.user_id = ?2), 1) AS INTEGER) AS fresh
+    CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
+        WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
+        ORDER BY q.counts_until LIMIT ?4) x) < ?4 AS INTEGER) AS exact
 `
 
 type LockMemberPointsSharedParams struct {
 	GuildID int64
 	UserID  int64
 	Now     int64
+	Lim     int64
 }
 
 type LockMemberPointsSharedRow struct {
 	Points         int64
 	OpenResetBelow int64
-	Fresh          int64
+	Exact          int64
 }
 
 // LockMemberPoints in share mode on PostgreSQL; the same read here.
 func (q *Queries) LockMemberPointsShared(ctx context.Context, arg LockMemberPointsSharedParams) (LockMemberPointsSharedRow, error) {
-	row := q.db.QueryRowContext(ctx, lockMemberPointsShared, arg.GuildID, arg.UserID, arg.Now)
+	row := q.db.QueryRowContext(ctx, lockMemberPointsShared,
+		arg.GuildID,
+		arg.UserID,
+		arg.Now,
+		arg.Lim,
+	)
 	var i LockMemberPointsSharedRow
-	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Fresh)
+	err := row.Scan(&i.Points, &i.OpenResetBelow, &i.Exact)
 	return i, err
 }
 
@@ -902,29 +917,6 @@ func (q *Queries) ReclaimFiring(ctx context.Context, arg ReclaimFiringParams) (E
 		&i.UpdatedAt,
 	)
 	return i, err
-}
-
-const refreshMemberPoints = `-- name: RefreshMemberPoints :exec
-UPDATE member_points SET
-    points = CAST(COALESCE((SELECT SUM(p.points) FROM case_points p WHERE p.guild_id = ?1 AND p.user_id = ?2
-        AND p.counts_until > ?3 AND p.counting = 1 AND p.points > 0), 0) AS INTEGER),
-    next_expiry = CAST(COALESCE((SELECT MIN(p.counts_until) FROM case_points p WHERE p.guild_id = ?1 AND p.user_id = ?2
-        AND p.counts_until > ?3 AND p.counting = 1 AND p.points > 0), 9223372036854775807) AS INTEGER),
-    as_of = ?3
-WHERE guild_id = ?1 AND user_id = ?2
-`
-
-type RefreshMemberPointsParams struct {
-	GuildID int64
-	UserID  int64
-	Now     int64
-}
-
-// Recomputes a member's member_points row from case_points as of now (the sum over the
-// partial, covering index case_points_counting), for a row LockMemberPoints found stale.
-func (q *Queries) RefreshMemberPoints(ctx context.Context, arg RefreshMemberPointsParams) error {
-	_, err := q.db.ExecContext(ctx, refreshMemberPoints, arg.GuildID, arg.UserID, arg.Now)
-	return err
 }
 
 const setCasePoints = `-- name: SetCasePoints :execrows

@@ -220,15 +220,6 @@ type MassTarget struct {
 	Detail string
 }
 
-type MemberPoint struct {
-	GuildID    int64
-	UserID     int64
-	Stripe     int64
-	Points     int64
-	NextExpiry int64
-	AsOf       int64
-}
-
 type ModlogOutbox struct {
 	CaseID     int64
 	GuildID    int64
