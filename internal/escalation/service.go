@@ -644,9 +644,10 @@ func (s *Service) evaluateMember(tx *store.Tx, cfg Config, guildID discord.Guild
 	switch {
 	case s.oneWriter() && m.unlocked >= 0 && (m.exact || m.unlocked >= need(top, m.openReset, int64(m.delta), m.inserted)):
 		// SQLite: the evaluation's first read of the member was made in this write
-		// transaction, which holds the whole database (the one writer), so it is exact and
-		// no other write can come between it and the commit; the member's new points rows
-		// are the rest of their sum. No read a warning beyond the case's.
+		// transaction, which holds the whole database (the one writer), so no other write
+		// can come between it and the commit, and it settles the evaluation (exact, or a
+		// lower bound high enough: need); the member's new points rows are the rest of
+		// their sum. No read a warning beyond the case's.
 		for _, row := range m.rows {
 			if err := q.InsertCasePoints(ctx, row); err != nil {
 				return fmt.Errorf("points of case id %d: %w", row.CaseID, err)
