@@ -28,23 +28,23 @@ UPDATE case_points SET points = ?2, counts_until = ?3, updated_at = ?4 WHERE cas
 -- already one after the other.
 SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
-        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) AS INTEGER) AS points,
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS INTEGER) + 0) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
     CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
-        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) < sqlc.arg(lim) AS INTEGER) AS exact;
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS INTEGER) + 0) x) < sqlc.arg(lim) AS INTEGER) AS exact;
 
 -- name: LockMemberPointsShared :one
 -- LockMemberPoints in share mode on PostgreSQL; the same read here.
 SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
-        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) AS INTEGER) AS points,
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS INTEGER) + 0) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = sqlc.arg(guild_id) AND f.user_id = sqlc.arg(user_id) AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
     CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = sqlc.arg(guild_id) AND q.user_id = sqlc.arg(user_id) AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
-        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) < sqlc.arg(lim) AS INTEGER) AS exact;
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS INTEGER) + 0) x) < sqlc.arg(lim) AS INTEGER) AS exact;
 
 -- name: EscalationConfigAndCase :one
 -- What the evaluation of a transaction's first changed case in a guild reads, in one
@@ -54,7 +54,7 @@ SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE (SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
-        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) END AS INTEGER) AS member_points,
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS INTEGER) + 0) x) END AS INTEGER) AS member_points,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
@@ -71,7 +71,7 @@ SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.meta
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
     CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > sqlc.arg(now)
-        ORDER BY q.counts_until LIMIT sqlc.arg(lim)) x) AS INTEGER) AS member_points,
+        ORDER BY q.counts_until LIMIT CAST(sqlc.arg(lim) AS INTEGER) + 0) x) AS INTEGER) AS member_points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id

@@ -15,7 +15,7 @@ SELECT c.id, c.guild_id, c.user_id, c.number, c.type, c.status, c.reason, c.meta
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
     CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?1
-        ORDER BY q.counts_until LIMIT ?2) x) AS INTEGER) AS member_points,
+        ORDER BY q.counts_until LIMIT CAST(?2 AS INTEGER) + 0) x) AS INTEGER) AS member_points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id
@@ -76,7 +76,7 @@ SELECT CAST(COALESCE(e.config, '') AS TEXT) AS config, c.id, c.guild_id, c.user_
     CAST(COALESCE(p.points, -1) AS INTEGER) AS points, CAST(COALESCE(p.counts_until, 0) AS INTEGER) AS counts_until,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE (SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = c.guild_id AND q.user_id = c.user_id AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?1
-        ORDER BY q.counts_until LIMIT ?2) x) END AS INTEGER) AS member_points,
+        ORDER BY q.counts_until LIMIT CAST(?2 AS INTEGER) + 0) x) END AS INTEGER) AS member_points,
     CAST(CASE WHEN e.guild_id IS NULL THEN 0 ELSE COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = c.guild_id AND f.user_id = c.user_id AND f.rearmed_at IS NULL), 0) END AS INTEGER) AS open_reset_below
 FROM cases c LEFT JOIN case_points p ON p.case_id = c.id LEFT JOIN escalation_config e ON e.guild_id = c.guild_id
@@ -465,12 +465,12 @@ func (q *Queries) InsertFiring(ctx context.Context, arg InsertFiringParams) (Esc
 const lockMemberPoints = `-- name: LockMemberPoints :one
 SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
-        ORDER BY q.counts_until LIMIT ?4) x) AS INTEGER) AS points,
+        ORDER BY q.counts_until LIMIT CAST(?4 AS INTEGER) + 0) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = ?1 AND f.user_id = ?2 AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
     CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
-        ORDER BY q.counts_until LIMIT ?4) x) < ?4 AS INTEGER) AS exact
+        ORDER BY q.counts_until LIMIT CAST(?4 AS INTEGER) + 0) x) < ?4 AS INTEGER) AS exact
 `
 
 type LockMemberPointsParams struct {
@@ -507,12 +507,12 @@ func (q *Queries) LockMemberPoints(ctx context.Context, arg LockMemberPointsPara
 const lockMemberPointsShared = `-- name: LockMemberPointsShared :one
 SELECT CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
-        ORDER BY q.counts_until LIMIT ?4) x) AS INTEGER) AS points,
+        ORDER BY q.counts_until LIMIT CAST(?4 AS INTEGER) + 0) x) AS INTEGER) AS points,
     CAST(COALESCE((SELECT MAX(f.reset_below) FROM escalation_firings f
         WHERE f.guild_id = ?1 AND f.user_id = ?2 AND f.rearmed_at IS NULL), 0) AS INTEGER) AS open_reset_below,
     CAST((SELECT COALESCE(SUM(x.points), 0) FROM (SELECT q.points FROM case_points q
         WHERE q.guild_id = ?1 AND q.user_id = ?2 AND q.counting = 1 AND q.points > 0 AND q.counts_until > ?3
-        ORDER BY q.counts_until LIMIT ?4) x) < ?4 AS INTEGER) AS exact
+        ORDER BY q.counts_until LIMIT CAST(?4 AS INTEGER) + 0) x) < ?4 AS INTEGER) AS exact
 `
 
 type LockMemberPointsSharedParams struct {
