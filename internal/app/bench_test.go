@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +29,7 @@ import (
 	"github.com/gavelbot/gavel/internal/settings"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
+	"github.com/gavelbot/gavel/internal/syncbuf"
 	"github.com/gavelbot/gavel/internal/testmain"
 )
 
@@ -534,7 +534,7 @@ type benchGavel struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    *bufio.Reader
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	mu     sync.Mutex // one question about the CPU at a time
 }
 
@@ -554,7 +554,7 @@ func startBenchProcess(b testing.TB, env string, spec any) *benchGavel {
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), env+"="+string(js))
-	g := &benchGavel{cmd: cmd, stderr: &lockedBuffer{}}
+	g := &benchGavel{cmd: cmd, stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = g.stderr
 	if g.in, err = cmd.StdinPipe(); err != nil {
 		b.Fatal(err)
@@ -638,22 +638,4 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	slices.Sort(s)
 	i := (len(s)*p + 99) / 100
 	return s[max(i-1, 0)]
-}
-
-// lockedBuffer collects a process's stderr, written by exec's copier and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/gavelbot/gavel/internal/discord/gateway"
 	"github.com/gavelbot/gavel/internal/store"
 	"github.com/gavelbot/gavel/internal/store/storetest"
+	"github.com/gavelbot/gavel/internal/syncbuf"
 )
 
 // dbProxy forwards TCP connections to a PostgreSQL server until cut, when it closes every
@@ -76,19 +76,6 @@ func (p *dbProxy) Cut() {
 	p.conns = nil
 }
 
-// syncBuffer is a log sink the test reads while gavel writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // With the database gone, a command's reply says so in the moderator's terms and never
 // quotes the driver (which names the database's user and host); the log has the driver's
 // detail once for the outage, not once per command; gavel_database_up shows it.
@@ -105,7 +92,7 @@ func TestDatabaseDownIsSaidInWords(t *testing.T) {
 	u.Host = proxy.ln.Addr().String()
 	w.dbURL = u.String()
 
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

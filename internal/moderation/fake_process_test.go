@@ -2,7 +2,6 @@ package moderation_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gavelbot/gavel/internal/discordtest"
+	"github.com/gavelbot/gavel/internal/syncbuf"
 )
 
 // benchFakeEnv, set, makes this test binary run the expiry benchmarks' fake Discord and
@@ -148,7 +148,7 @@ type benchFake struct {
 	benchFakeWorld
 	in     io.WriteCloser
 	out    *bufio.Reader
-	stderr *lockedBuffer
+	stderr *syncbuf.Buffer
 	mu     sync.Mutex // one question at a time
 }
 
@@ -163,7 +163,7 @@ func startBenchFake(b testing.TB, spec benchFakeSpec) *benchFake {
 	}
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), benchFakeEnv+"="+string(js))
-	f := &benchFake{stderr: &lockedBuffer{}}
+	f := &benchFake{stderr: &syncbuf.Buffer{}}
 	cmd.Stderr = f.stderr
 	if f.in, err = cmd.StdinPipe(); err != nil {
 		b.Fatal(err)
@@ -239,21 +239,3 @@ func (f *benchFake) cpu(b testing.TB) time.Duration { return time.Duration(f.ask
 
 // unbans is how many bans the bot has lifted in the guild.
 func (f *benchFake) unbans(b testing.TB) int { return int(f.askInt(b, "unbans")) }
-
-// lockedBuffer collects a process's stderr, written by exec's copier and read by the test.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
