@@ -122,18 +122,28 @@ func (s *Service) Config(ctx context.Context, guildID discord.GuildID) (Config, 
 }
 
 func configOf(ctx context.Context, q query.Queries, guildID discord.GuildID) (Config, int64, error) {
-	row, err := q.GetEscalationConfig(ctx, int64(guildID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Config{}, 0, nil
-	}
-	if err != nil {
-		return Config{}, 0, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	row, err := storedSettings(ctx, q, guildID)
+	if err != nil || row == (query.EscalationConfig{}) {
+		return Config{}, 0, err
 	}
 	var c Config
 	if err := json.Unmarshal([]byte(row.Config), &c); err != nil {
 		return Config{}, 0, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
 	}
 	return c, row.Version, nil
+}
+
+// storedSettings reads a guild's stored settings row through q (the zero row when none
+// were ever set).
+func storedSettings(ctx context.Context, q query.Queries, guildID discord.GuildID) (query.EscalationConfig, error) {
+	row, err := q.GetEscalationConfig(ctx, int64(guildID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return query.EscalationConfig{}, nil
+	}
+	if err != nil {
+		return query.EscalationConfig{}, fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
+	}
+	return row, nil
 }
 
 // parseConfig parses a guild's settings as stored ("": none) for the evaluation, which
@@ -187,18 +197,6 @@ func (s *Service) idleSettings(guildID discord.GuildID) (string, bool) {
 	}
 	cfg, err := s.parseConfig(guildID, e.text)
 	return e.text, err == nil && cfg.Empty()
-}
-
-// settingsText reads a guild's stored settings text through q ("": none).
-func settingsText(ctx context.Context, q query.Queries, guildID discord.GuildID) (string, error) {
-	row, err := q.GetEscalationConfig(ctx, int64(guildID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
-		return "", fmt.Errorf("escalation settings of guild %d: %w", guildID, err)
-	}
-	return row.Config, nil
 }
 
 // evaluatedConfig returns the settings case id of the guild was last evaluated with, when
@@ -399,11 +397,11 @@ func (s *Service) evaluateGuild(tx *store.Tx, guildID discord.GuildID, changed [
 					// the case's read with its points returns fifteen, on every case change
 					// in a guild without escalation. Settings that changed meanwhile are
 					// read again with the case below (one statement more, once).
-					stored, err := settingsText(ctx, q, guildID)
+					stored, err := storedSettings(ctx, q, guildID)
 					if err != nil {
 						return err
 					}
-					if stored == text {
+					if stored.Config == text {
 						s.noteEvaluated(tx, guildID, changed, text)
 						return nil
 					}
