@@ -1,7 +1,10 @@
 -- A member's points read from the ledger again, bounded, instead of from member_points
 -- (migration 00028), which is dropped with its stripes, triggers and recomputation (issue
--- 15, docs/benchmarks.md session 12: keeping the stripes was the largest part of what
--- escalation cost a warning on PostgreSQL).
+-- 15, docs/benchmarks.md session 12). Prototypes suggested the stripes were the largest
+-- part of what escalation cost a warning on PostgreSQL; built correctly, the change
+-- measured the same as the stripes, and is kept for what it removes: a derived table that
+-- could drift from the ledger, its triggers on every points row, its recomputation, and a
+-- deadlock of two voids of one member once points had stopped counting.
 --
 -- Why a bounded sum is enough: every counting points row carries at least one point (the
 -- partial index case_points_counting is WHERE counting AND points > 0), so the sum of a
