@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -165,11 +164,11 @@ func unpacedPort(apiURL, token string) (*disgoport.Adapter, error) {
 // does while the clock runs is small: recording each lift's lateness, and after the last
 // lift a count of the mod log's queue every 20 ms.
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	d, err := ownCPU()
+	if err != nil {
 		b.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // burstProfileEnv names a file BenchmarkExpiryBurst writes a CPU profile of the burst to

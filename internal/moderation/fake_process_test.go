@@ -109,7 +109,12 @@ func runBenchFake(specJSON string, in io.Reader, out, errOut io.Writer) int {
 	for lines.Scan() {
 		switch lines.Text() {
 		case "cpu":
-			fmt.Fprintln(out, int64(ownCPU()))
+			d, err := ownCPU()
+			if err != nil {
+				fmt.Fprintln(errOut, err)
+				return 1
+			}
+			fmt.Fprintln(out, int64(d))
 		case "unbans":
 			n := 0
 			for _, e := range s.AuditLog(w.Guild) {
@@ -135,12 +140,12 @@ func runBenchFake(specJSON string, in io.Reader, out, errOut io.Writer) int {
 }
 
 // ownCPU is the CPU time this process has used so far, user and system.
-func ownCPU() time.Duration {
+func ownCPU() (time.Duration, error) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, fmt.Errorf("getrusage: %w", err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 // benchFake is the fake Discord's process, started by startBenchFake.
