@@ -238,7 +238,7 @@ func breakerOutcomesAndRetryNumbers(t *testing.T) {
 	if got := ex.State(executor.OpBan); got != "open" {
 		t.Fatalf("two failed operations in a row: breaker %s; want open", got)
 	}
-	time.Sleep(time.Minute)
+	time.Sleep(time.Minute) // the bubble's clock (synctest): the breaker's recovery passes at once
 	if err, calls := do(status(500), status(500), status(500)); errors.Is(err, executor.ErrOpen) || calls != 3 {
 		t.Fatalf("the probe: %v after %d calls; want its own failure after 3 attempts", err, calls)
 	}
